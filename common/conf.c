@@ -1,0 +1,1091 @@
+/*
+ * Configuration: libconfig parses, then one table per group validates.
+ *
+ * Each table row gives a setting's name, type, bounds and default (spelled
+ * as it would be in the file, so defaults go through the same parser as
+ * user values). The walker reports every unknown setting, wrong type,
+ * out-of-range value and bad unit with file, line and setting path, and
+ * keeps going so one run shows every error.
+ */
+#include "conf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "units.h"
+
+enum field_type {
+	FT_INT,
+	FT_SIZE,
+	FT_DURATION,
+	FT_STRING,
+	FT_BOOL,
+	FT_STRLIST,	/* array of strings -> NULL-terminated char ** */
+	FT_ARGV,	/* a string, or an array of strings */
+	FT_GROUP,	/* nested struct at off */
+	FT_GROUPLIST,	/* list of groups -> array + count */
+};
+
+#define F_REQUIRED	0x1
+
+struct schema;
+
+struct field {
+	const char	*name;
+	enum field_type	 type;
+	size_t		 off;
+	const char	*def;		/* default, as written in a file */
+	int64_t		 min, max;	/* for INT, SIZE (bytes), DURATION (ms) */
+	unsigned	 flags;
+	const struct schema *sub;	/* GROUP, GROUPLIST */
+	size_t		 count_off;	/* GROUPLIST: where the count goes */
+	const char	*(*check)(const char *);	/* STRING, STRLIST items */
+};
+
+struct schema {
+	const struct field *fields;
+	size_t		 nfields;
+	size_t		 elem_size;	/* GROUPLIST element size */
+	size_t		 present_off;	/* bool set when the group is present */
+};
+
+#define NO_PRESENT ((size_t)-1)
+#define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
+
+struct walk {
+	const char	*file;
+	struct conf_errors *errs;
+	size_t		 before;	/* error count when the walk started */
+};
+
+static const char *check_id(const char *);
+static const char *check_mongo_url(const char *);
+static const char *check_user(const char *);
+static const char *check_nonempty(const char *);
+static const char *check_format(const char *);
+static const char *check_log_level(const char *);
+
+/* Tenant profile tables. */
+
+static const struct field limits_fields[] = {
+	{ "cpu", FT_DURATION, offsetof(struct conf_limits, l_cpu_ms), "0",
+	    0, INT64_MAX, 0, NULL, 0, NULL },
+	{ "memory", FT_SIZE, offsetof(struct conf_limits, l_memory), "0",
+	    0, INT64_MAX, 0, NULL, 0, NULL },
+	{ "open_files", FT_INT, offsetof(struct conf_limits, l_open_files), "0",
+	    0, 1048576, 0, NULL, 0, NULL },
+	{ "file_size", FT_SIZE, offsetof(struct conf_limits, l_file_size), "0",
+	    0, INT64_MAX, 0, NULL, 0, NULL },
+	{ "processes", FT_INT, offsetof(struct conf_limits, l_processes), "0",
+	    0, 4194304, 0, NULL, 0, NULL },
+};
+static const struct schema limits_schema = {
+	limits_fields, NFIELDS(limits_fields), 0, NO_PRESENT
+};
+
+static const struct field app_fields[] = {
+	{ "name", FT_STRING, offsetof(struct conf_batch_app, a_name), "default",
+	    0, 0, 0, NULL, 0, check_id },
+	{ "app", FT_ARGV, offsetof(struct conf_batch_app, a_argv), NULL,
+	    0, 0, F_REQUIRED, NULL, 0, NULL },
+	{ "datasets", FT_STRLIST, offsetof(struct conf_batch_app, a_datasets),
+	    "[]", 0, 0, 0, NULL, 0, check_id },
+	{ "timeout", FT_DURATION, offsetof(struct conf_batch_app, a_timeout_ms),
+	    "10m", 1, INT64_MAX, 0, NULL, 0, NULL },
+	{ "retries", FT_INT, offsetof(struct conf_batch_app, a_retries), "3",
+	    0, 100, 0, NULL, 0, NULL },
+	{ "stop_timeout", FT_DURATION,
+	    offsetof(struct conf_batch_app, a_stop_timeout_ms), "10s",
+	    0, 3600000, 0, NULL, 0, NULL },
+	{ "limits", FT_GROUP, offsetof(struct conf_batch_app, a_limits), NULL,
+	    0, 0, 0, &limits_schema, 0, NULL },
+};
+static const struct schema app_schema = {
+	app_fields, NFIELDS(app_fields), sizeof(struct conf_batch_app), NO_PRESENT
+};
+
+static const struct field quota_fields[] = {
+	{ "window", FT_DURATION, offsetof(struct conf_quota, q_window_ms), "1h",
+	    1000, INT64_MAX, 0, NULL, 0, NULL },
+	{ "max_files", FT_INT, offsetof(struct conf_quota, q_max_files), "0",
+	    0, INT64_MAX, 0, NULL, 0, NULL },
+	{ "max_bytes", FT_SIZE, offsetof(struct conf_quota, q_max_bytes), "0",
+	    0, INT64_MAX, 0, NULL, 0, NULL },
+};
+static const struct schema quota_schema = {
+	quota_fields, NFIELDS(quota_fields), 0, NO_PRESENT
+};
+
+static const struct field batch_fields[] = {
+	{ "formats", FT_STRLIST, offsetof(struct conf_batch, b_formats), NULL,
+	    0, 0, F_REQUIRED, NULL, 0, check_format },
+	{ "max_file_size", FT_SIZE, offsetof(struct conf_batch, b_max_file_size),
+	    "1G", 1, INT64_MAX, 0, NULL, 0, NULL },
+	{ "quota", FT_GROUP, offsetof(struct conf_batch, b_quota), NULL,
+	    0, 0, 0, &quota_schema, 0, NULL },
+	{ "max_concurrent", FT_INT, offsetof(struct conf_batch, b_max_concurrent),
+	    "1", 1, 1024, 0, NULL, 0, NULL },
+	{ "weight", FT_INT, offsetof(struct conf_batch, b_weight), "1",
+	    1, 100, 0, NULL, 0, NULL },
+	{ "retention", FT_DURATION, offsetof(struct conf_batch, b_retention_ms),
+	    "7d", 0, INT64_MAX, 0, NULL, 0, NULL },
+	{ "partial_grace", FT_DURATION,
+	    offsetof(struct conf_batch, b_partial_grace_ms), "1h",
+	    0, INT64_MAX, 0, NULL, 0, NULL },
+	{ "apps", FT_GROUPLIST, offsetof(struct conf_batch, b_apps), NULL,
+	    0, 0, F_REQUIRED, &app_schema, offsetof(struct conf_batch, b_napps),
+	    NULL },
+};
+static const struct schema batch_schema = {
+	batch_fields, NFIELDS(batch_fields), 0,
+	offsetof(struct conf_batch, b_enabled)
+};
+
+static const struct field tenant_fields[] = {
+	{ "id", FT_STRING, offsetof(struct conf_tenant, t_id), NULL,
+	    0, 0, F_REQUIRED, NULL, 0, check_id },
+	{ "mongo_db", FT_STRING, offsetof(struct conf_tenant, t_mongo_db), NULL,
+	    0, 0, 0, NULL, 0, check_id },
+	{ "mongo_url", FT_STRING, offsetof(struct conf_tenant, t_mongo_url), NULL,
+	    0, 0, 0, NULL, 0, check_mongo_url },
+	{ "user", FT_STRING, offsetof(struct conf_tenant, t_user), NULL,
+	    0, 0, 0, NULL, 0, check_user },
+	{ "batch", FT_GROUP, offsetof(struct conf_tenant, t_batch), NULL,
+	    0, 0, 0, &batch_schema, 0, NULL },
+};
+static const struct schema tenant_schema = {
+	tenant_fields, NFIELDS(tenant_fields), 0, NO_PRESENT
+};
+
+/* Platform tables. */
+
+static const struct field pbatch_fields[] = {
+	{ "workers", FT_INT, offsetof(struct conf_platform_batch, pb_workers),
+	    "4", 1, 4096, 0, NULL, 0, NULL },
+	{ "scan_interval", FT_DURATION,
+	    offsetof(struct conf_platform_batch, pb_scan_interval_ms), "5s",
+	    100, 86400000, 0, NULL, 0, NULL },
+	{ "settle", FT_DURATION,
+	    offsetof(struct conf_platform_batch, pb_settle_ms), "1s",
+	    0, 3600000, 0, NULL, 0, NULL },
+	{ "shutdown_grace", FT_DURATION,
+	    offsetof(struct conf_platform_batch, pb_shutdown_grace_ms), "10s",
+	    0, 3600000, 0, NULL, 0, NULL },
+	{ "retry_backoff", FT_DURATION,
+	    offsetof(struct conf_platform_batch, pb_retry_backoff_ms), "1s",
+	    0, 86400000, 0, NULL, 0, NULL },
+	{ "retry_backoff_max", FT_DURATION,
+	    offsetof(struct conf_platform_batch, pb_retry_backoff_max_ms), "5m",
+	    0, 86400000, 0, NULL, 0, NULL },
+};
+static const struct schema pbatch_schema = {
+	pbatch_fields, NFIELDS(pbatch_fields), 0, NO_PRESENT
+};
+
+static const struct field platform_fields[] = {
+	{ "state_dir", FT_STRING, offsetof(struct conf_platform, p_state_dir),
+	    "var", 0, 0, 0, NULL, 0, check_nonempty },
+	{ "tenants_dir", FT_STRING, offsetof(struct conf_platform, p_tenants_dir),
+	    "tenants", 0, 0, 0, NULL, 0, check_nonempty },
+	{ "apps_dir", FT_STRING, offsetof(struct conf_platform, p_apps_dir),
+	    ".", 0, 0, 0, NULL, 0, check_nonempty },
+	{ "mongo_url", FT_STRING, offsetof(struct conf_platform, p_mongo_url),
+	    NULL, 0, 0, 0, NULL, 0, check_mongo_url },
+	{ "log_level", FT_STRING, offsetof(struct conf_platform, p_log_level),
+	    "info", 0, 0, 0, NULL, 0, check_log_level },
+	{ "batch", FT_GROUP, offsetof(struct conf_platform, p_batch), NULL,
+	    0, 0, 0, &pbatch_schema, 0, NULL },
+};
+static const struct schema platform_schema = {
+	platform_fields, NFIELDS(platform_fields), 0, NO_PRESENT
+};
+
+/* Errors. */
+
+static void LOG_FMT(3, 4)
+errs_add(struct conf_errors *errs, const char *where, const char *fmt, ...)
+{
+	char msg[1024], *line;
+	va_list ap;
+	char **n;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (asprintf(&line, "%s: %s", where, msg) < 0)
+		fatal("%s: asprintf", __func__);
+	n = realloc(errs->e_msgs, (errs->e_count + 1) * sizeof(*n));
+	if (n == NULL)
+		fatal("%s: realloc", __func__);
+	n[errs->e_count++] = line;
+	errs->e_msgs = n;
+}
+
+/* Adds "file:line: path: problem" for a setting, or "file: ..." without one. */
+static void LOG_FMT(4, 5)
+walk_error(struct walk *w, const config_setting_t *s, const char *path,
+    const char *fmt, ...)
+{
+	char where[PATH_MAX + 300], msg[800];
+	const char *file = w->file;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s != NULL && config_setting_source_file(s) != NULL)
+		file = config_setting_source_file(s);
+	if (s != NULL && config_setting_source_line(s) > 0)
+		snprintf(where, sizeof(where), "%s:%u", file,
+		    config_setting_source_line(s));
+	else
+		snprintf(where, sizeof(where), "%s", file);
+	if (path != NULL && *path)
+		errs_add(w->errs, where, "%s: %s", path, msg);
+	else
+		errs_add(w->errs, where, "%s", msg);
+}
+
+void
+conf_errors_free(struct conf_errors *errs)
+{
+	for (size_t i = 0; i < errs->e_count; i++)
+		free(errs->e_msgs[i]);
+	free(errs->e_msgs);
+	errs->e_msgs = NULL;
+	errs->e_count = 0;
+}
+
+void
+conf_errors_print(const struct conf_errors *errs)
+{
+	for (size_t i = 0; i < errs->e_count; i++)
+		fprintf(stderr, "%s\n", errs->e_msgs[i]);
+}
+
+/* Checks for string values; each returns NULL or the problem. */
+
+bool
+conf_valid_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > TENANT_ID_MAX)
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+static const char *
+check_id(const char *s)
+{
+	return conf_valid_id(s) ? NULL :
+	    "must be 1 to 32 characters from a-z, 0-9, '_' and '-'";
+}
+
+static const char *
+check_nonempty(const char *s)
+{
+	return *s ? NULL : "must not be empty";
+}
+
+static const char *
+check_mongo_url(const char *s)
+{
+	if (strncmp(s, "mongodb://", 10) == 0 ||
+	    strncmp(s, "mongodb+srv://", 14) == 0)
+		return NULL;
+	if (strncmp(s, "file://", 7) == 0 && s[7] == '/')
+		return NULL;
+	return "must start with mongodb://, mongodb+srv:// or file:///";
+}
+
+static const char *
+check_user(const char *s)
+{
+	return getpwnam(s) != NULL ? NULL : "no such user on this system";
+}
+
+static const char *
+check_format(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 16 || strchr(s, '.') || strchr(s, '/'))
+		return "must be a file extension without the dot, like \"csv\"";
+	return NULL;
+}
+
+static const char *
+check_log_level(const char *s)
+{
+	if (strcmp(s, "debug") == 0 || strcmp(s, "info") == 0)
+		return NULL;
+	return "must be \"debug\" or \"info\"";
+}
+
+/* Value conversion. */
+
+static const char *
+type_name(enum field_type t)
+{
+	switch (t) {
+	case FT_INT:		return "an integer";
+	case FT_SIZE:		return "a size string like \"64M\"";
+	case FT_DURATION:	return "a duration string like \"30s\"";
+	case FT_STRING:		return "a string";
+	case FT_BOOL:		return "true or false";
+	case FT_STRLIST:	return "an array of strings like [\"a\", \"b\"]";
+	case FT_ARGV:		return "a string or an array of strings";
+	case FT_GROUP:		return "a group { ... }";
+	case FT_GROUPLIST:	return "a list of groups ( { ... }, ... )";
+	}
+	return "?";
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		fatal("%s: strdup", __func__);
+	return d;
+}
+
+static void
+strv_free(char **v)
+{
+	if (v == NULL)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+static char **
+strv_alloc(size_t n)
+{
+	char **v = calloc(n + 1, sizeof(*v));
+
+	if (v == NULL)
+		fatal("%s: calloc", __func__);
+	return v;
+}
+
+/*
+ * Reads a scalar (INT, SIZE, DURATION) from either the setting or, when
+ * s is NULL, the default text. Checks the range. Returns 0 or -1.
+ */
+static int
+read_number(struct walk *w, const struct field *f, const config_setting_t *s,
+    const char *path, void *dst)
+{
+	const char *why = NULL, *text = f->def;
+	int64_t v = 0;
+	uint64_t u;
+	int stype = s ? config_setting_type(s) : CONFIG_TYPE_NONE;
+
+	if (s && f->type == FT_INT) {
+		if (stype != CONFIG_TYPE_INT && stype != CONFIG_TYPE_INT64)
+			goto badtype;
+		v = config_setting_get_int64(s);
+	} else if (s && f->type == FT_SIZE && (stype == CONFIG_TYPE_INT ||
+	    stype == CONFIG_TYPE_INT64)) {
+		v = config_setting_get_int64(s);
+	} else {
+		if (s) {
+			if (stype != CONFIG_TYPE_STRING)
+				goto badtype;
+			text = config_setting_get_string(s);
+		}
+		if (f->type == FT_INT) {
+			char *end;
+
+			errno = 0;
+			v = strtoll(text, &end, 10);
+			if (errno || *end)
+				why = "bad integer";
+		} else if (f->type == FT_SIZE) {
+			if (units_parse_size(text, &u, &why) == 0)
+				v = u > INT64_MAX ? INT64_MAX : (int64_t)u;
+		} else if (units_parse_duration(text, &u, &why) == 0)
+			v = u > INT64_MAX ? INT64_MAX : (int64_t)u;
+		if (why) {
+			walk_error(w, s, path, "\"%s\": %s", text, why);
+			return -1;
+		}
+	}
+	if (v < f->min || v > f->max) {
+		char lo[32], hi[32];
+
+		if (f->type == FT_SIZE) {
+			units_fmt_size((uint64_t)f->min, lo, sizeof(lo));
+			units_fmt_size((uint64_t)f->max, hi, sizeof(hi));
+		} else if (f->type == FT_DURATION) {
+			units_fmt_duration((uint64_t)f->min, lo, sizeof(lo));
+			units_fmt_duration((uint64_t)f->max, hi, sizeof(hi));
+		} else {
+			snprintf(lo, sizeof(lo), "%lld", (long long)f->min);
+			snprintf(hi, sizeof(hi), "%lld", (long long)f->max);
+		}
+		if (f->max == INT64_MAX)
+			walk_error(w, s, path, "out of range (must be at "
+			    "least %s)", lo);
+		else
+			walk_error(w, s, path, "out of range (%s to %s)", lo,
+			    hi);
+		return -1;
+	}
+	if (f->type == FT_INT)
+		*(int64_t *)dst = v;
+	else
+		*(uint64_t *)dst = (uint64_t)v;
+	return 0;
+badtype:
+	walk_error(w, s, path, "must be %s", type_name(f->type));
+	return -1;
+}
+
+static int
+read_string(struct walk *w, const struct field *f, const config_setting_t *s,
+    const char *path, char **dst)
+{
+	const char *v, *why;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		walk_error(w, s, path, "must be %s", type_name(f->type));
+		return -1;
+	}
+	v = config_setting_get_string(s);
+	if (f->check && (why = f->check(v)) != NULL) {
+		walk_error(w, s, path, "\"%s\": %s", v, why);
+		return -1;
+	}
+	free(*dst);
+	*dst = xstrdup(v);
+	return 0;
+}
+
+/* FT_STRLIST and FT_ARGV. */
+static int
+read_strlist(struct walk *w, const struct field *f, const config_setting_t *s,
+    const char *path, char ***dst)
+{
+	int stype = config_setting_type(s), n, bad = 0;
+	char **v;
+
+	if (f->type == FT_ARGV && stype == CONFIG_TYPE_STRING) {
+		v = strv_alloc(1);
+		v[0] = xstrdup(config_setting_get_string(s));
+	} else if (stype == CONFIG_TYPE_ARRAY || stype == CONFIG_TYPE_LIST) {
+		n = config_setting_length(s);
+		v = strv_alloc((size_t)n);
+		for (int i = 0; i < n; i++) {
+			const config_setting_t *e = config_setting_get_elem(s,
+			    (unsigned)i);
+			const char *why;
+
+			if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+				walk_error(w, e, path, "element %d: must be a "
+				    "string", i);
+				bad = 1;
+				v[i] = xstrdup("");
+				continue;
+			}
+			v[i] = xstrdup(config_setting_get_string(e));
+			if (f->check && (why = f->check(v[i])) != NULL) {
+				walk_error(w, e, path, "\"%s\": %s", v[i], why);
+				bad = 1;
+			}
+		}
+	} else {
+		walk_error(w, s, path, "must be %s", type_name(f->type));
+		return -1;
+	}
+	if (f->type == FT_ARGV && (v[0] == NULL || v[0][0] == '\0')) {
+		walk_error(w, s, path, "must name a program");
+		bad = 1;
+	}
+	strv_free(*dst);
+	*dst = v;
+	return bad ? -1 : 0;
+}
+
+static void walk_group(struct walk *, const struct schema *,
+    const config_setting_t *, const char *, void *);
+
+/* Fills the defaults of every field in a schema, recursing into groups. */
+static void
+apply_defaults(struct walk *w, const struct schema *sc, void *base)
+{
+	for (size_t i = 0; i < sc->nfields; i++) {
+		const struct field *f = &sc->fields[i];
+		void *dst = (char *)base + f->off;
+
+		switch (f->type) {
+		case FT_INT:
+		case FT_SIZE:
+		case FT_DURATION:
+			if (f->def && read_number(w, f, NULL, f->name, dst) < 0)
+				fatalx("%s: bad built-in default for %s",
+				    __func__, f->name);
+			break;
+		case FT_STRING:
+			if (f->def)
+				*(char **)dst = xstrdup(f->def);
+			break;
+		case FT_STRLIST:
+			if (f->def)
+				*(char ***)dst = strv_alloc(0);
+			break;
+		case FT_GROUP:
+			apply_defaults(w, f->sub, dst);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void
+read_grouplist(struct walk *w, const struct field *f, const config_setting_t *s,
+    const char *path, void *dst)
+{
+	const struct schema *sc = f->sub;
+	int n = config_setting_length(s);
+	char *items, elem_path[600];
+
+	if (config_setting_type(s) != CONFIG_TYPE_LIST) {
+		walk_error(w, s, path, "must be %s", type_name(f->type));
+		return;
+	}
+	if (n == 0) {
+		walk_error(w, s, path, "must not be empty");
+		return;
+	}
+	items = calloc((size_t)n, sc->elem_size);
+	if (items == NULL)
+		fatal("%s: calloc", __func__);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s,
+		    (unsigned)i);
+		void *elem = items + (size_t)i * sc->elem_size;
+
+		snprintf(elem_path, sizeof(elem_path), "%s[%d]", path, i);
+		apply_defaults(w, sc, elem);
+		if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+			walk_error(w, e, elem_path, "must be a group { ... }");
+			continue;
+		}
+		walk_group(w, sc, e, elem_path, elem);
+	}
+	*(void **)dst = items;
+	*(size_t *)((char *)dst - f->off + f->count_off) = (size_t)n;
+}
+
+static const struct field *
+find_field(const struct schema *sc, const char *name)
+{
+	for (size_t i = 0; i < sc->nfields; i++)
+		if (strcmp(sc->fields[i].name, name) == 0)
+			return &sc->fields[i];
+	return NULL;
+}
+
+/* Reads one present setting s described by f into dst. */
+static void
+read_field(struct walk *w, const struct field *f, const config_setting_t *s,
+    const char *path, void *dst)
+{
+	switch (f->type) {
+	case FT_INT:
+	case FT_SIZE:
+	case FT_DURATION:
+		read_number(w, f, s, path, dst);
+		break;
+	case FT_STRING:
+		read_string(w, f, s, path, dst);
+		break;
+	case FT_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			walk_error(w, s, path, "must be %s", type_name(f->type));
+		else
+			*(bool *)dst = config_setting_get_bool(s);
+		break;
+	case FT_STRLIST:
+	case FT_ARGV:
+		read_strlist(w, f, s, path, dst);
+		break;
+	case FT_GROUP:
+		if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+			walk_error(w, s, path, "must be %s", type_name(f->type));
+		else
+			walk_group(w, f->sub, s, path, dst);
+		break;
+	case FT_GROUPLIST:
+		read_grouplist(w, f, s, path, dst);
+		break;
+	}
+}
+
+/*
+ * Validates group g against sc into base (whose defaults are already set):
+ * every member must be known, every required field present.
+ */
+static void
+walk_group(struct walk *w, const struct schema *sc, const config_setting_t *g,
+    const char *path, void *base)
+{
+	int n = config_setting_length(g);
+	char sub[512];
+
+	if (sc->present_off != NO_PRESENT)
+		*(bool *)((char *)base + sc->present_off) = true;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(g,
+		    (unsigned)i);
+		const char *name = config_setting_name(s);
+		const struct field *f = find_field(sc, name);
+
+		snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "",
+		    name);
+		if (f == NULL) {
+			walk_error(w, s, sub, "unknown setting");
+			continue;
+		}
+		read_field(w, f, s, sub, (char *)base + f->off);
+	}
+	for (size_t i = 0; i < sc->nfields; i++) {
+		const struct field *f = &sc->fields[i];
+
+		if (!(f->flags & F_REQUIRED) ||
+		    config_setting_get_member(g, f->name) != NULL)
+			continue;
+		snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "",
+		    f->name);
+		walk_error(w, g, sub, "missing required setting");
+	}
+}
+
+/* Frees everything a schema owns inside base (not base itself). */
+static void
+free_fields(const struct schema *sc, void *base)
+{
+	for (size_t i = 0; i < sc->nfields; i++) {
+		const struct field *f = &sc->fields[i];
+		void *p = (char *)base + f->off;
+
+		switch (f->type) {
+		case FT_STRING:
+			free(*(char **)p);
+			break;
+		case FT_STRLIST:
+		case FT_ARGV:
+			strv_free(*(char ***)p);
+			break;
+		case FT_GROUP:
+			free_fields(f->sub, p);
+			break;
+		case FT_GROUPLIST: {
+			size_t n = *(size_t *)((char *)base + f->count_off);
+			char *items = *(char **)p;
+
+			for (size_t j = 0; j < n; j++)
+				free_fields(f->sub, items + j * f->sub->elem_size);
+			free(items);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+/*
+ * Parses file with libconfig and walks its root with sc. Returns 0 when no
+ * error was added.
+ */
+static int
+load_file(const char *file, const struct schema *sc, void *base,
+    struct conf_errors *errs, config_t *cfg)
+{
+	struct walk w = { file, errs, errs->e_count };
+
+	config_init(cfg);
+	apply_defaults(&w, sc, base);
+	if (config_read_file(cfg, file) != CONFIG_TRUE) {
+		if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
+			errs_add(errs, file, "cannot read: %s", strerror(errno));
+		else {
+			char where[PATH_MAX + 32];
+
+			snprintf(where, sizeof(where), "%s:%d",
+			    config_error_file(cfg) ? config_error_file(cfg) : file,
+			    config_error_line(cfg));
+			errs_add(errs, where, "%s", config_error_text(cfg));
+		}
+		return -1;
+	}
+	walk_group(&w, sc, config_root_setting(cfg), "", base);
+	return errs->e_count == w.before ? 0 : -1;
+}
+
+/* Joins a relative path onto dir; absolute paths are kept. */
+static char *
+path_resolve(const char *dir, const char *path)
+{
+	char *out;
+
+	if (path[0] == '/')
+		return xstrdup(path);
+	if (asprintf(&out, "%s/%s", dir, path) < 0)
+		fatal("%s: asprintf", __func__);
+	return out;
+}
+
+/* The absolute folder holding file. */
+static char *
+file_dir(const char *file)
+{
+	char *copy = xstrdup(file), *slash = strrchr(copy, '/'), *abs;
+	char cwd[PATH_MAX];
+
+	if (slash == NULL) {
+		free(copy);
+		copy = xstrdup(".");
+	} else if (slash == copy)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	abs = realpath(copy, NULL);
+	if (abs == NULL) {
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			fatal("%s: getcwd", __func__);
+		abs = path_resolve(cwd, copy);
+	}
+	free(copy);
+	return abs;
+}
+
+static void
+resolve_in_place(char **path, const char *dir)
+{
+	char *abs = path_resolve(dir, *path);
+
+	free(*path);
+	*path = abs;
+}
+
+struct conf_platform *
+conf_platform_load(const char *file, struct conf_errors *errs)
+{
+	struct conf_platform *p = calloc(1, sizeof(*p));
+	config_t cfg;
+	char *dir;
+	int rc;
+
+	if (p == NULL)
+		fatal("%s: calloc", __func__);
+	p->p_file = xstrdup(file);
+	rc = load_file(file, &platform_schema, p, errs, &cfg);
+	config_destroy(&cfg);
+	if (rc < 0) {
+		conf_platform_free(p);
+		return NULL;
+	}
+	dir = file_dir(file);
+	resolve_in_place(&p->p_state_dir, dir);
+	resolve_in_place(&p->p_tenants_dir, dir);
+	resolve_in_place(&p->p_apps_dir, dir);
+	free(dir);
+	if (p->p_mongo_url == NULL &&
+	    asprintf(&p->p_mongo_url, "file://%s/coredms", p->p_state_dir) < 0)
+		fatal("%s: asprintf", __func__);
+	return p;
+}
+
+void
+conf_platform_free(struct conf_platform *p)
+{
+	if (p == NULL)
+		return;
+	free_fields(&platform_schema, p);
+	free(p->p_file);
+	free(p);
+}
+
+/* The id a tenant file must carry: its name without ".cfg". */
+static char *
+file_tenant_id(const char *file)
+{
+	const char *base = strrchr(file, '/');
+	char *id;
+	size_t n;
+
+	base = base ? base + 1 : file;
+	n = strlen(base);
+	if (n > 4 && strcmp(base + n - 4, ".cfg") == 0)
+		n -= 4;
+	id = xstrdup(base);
+	id[n] = '\0';
+	return id;
+}
+
+/* Checks that span several settings, after the table walk. */
+static void
+tenant_check(struct walk *w, config_t *cfg, struct conf_tenant *t)
+{
+	const config_setting_t *root = config_root_setting(cfg);
+	const config_setting_t *apps = config_lookup(cfg, "batch.apps");
+	char *want = file_tenant_id(w->file);
+	const char *dflt = NULL;
+
+	if (t->t_id && strcmp(t->t_id, want) != 0)
+		walk_error(w, config_setting_get_member(root, "id"), "id",
+		    "\"%s\" does not match the file name (expected \"%s\")",
+		    t->t_id, want);
+	free(want);
+	for (size_t i = 0; i < t->t_batch.b_napps; i++) {
+		const struct conf_batch_app *a = &t->t_batch.b_apps[i];
+		const config_setting_t *as = apps ?
+		    config_setting_get_elem(apps, (unsigned)i) : NULL;
+		char path[64];
+
+		snprintf(path, sizeof(path), "batch.apps[%zu]", i);
+		if (a->a_datasets == NULL || a->a_datasets[0] == NULL) {
+			if (dflt)
+				walk_error(w, as, path, "apps \"%s\" and \"%s\" "
+				    "both serve top-level files (give one of "
+				    "them datasets)", dflt, a->a_name);
+			dflt = a->a_name;
+		}
+		for (size_t j = 0; j < i; j++) {
+			const struct conf_batch_app *b = &t->t_batch.b_apps[j];
+
+			if (strcmp(a->a_name, b->a_name) == 0)
+				walk_error(w, as, path, "name \"%s\" is used "
+				    "twice", a->a_name);
+			for (char **d = a->a_datasets; d && *d; d++)
+				for (char **e = b->a_datasets; e && *e; e++)
+					if (strcmp(*d, *e) == 0)
+						walk_error(w, as, path,
+						    "dataset \"%s\" is served "
+						    "by \"%s\" already", *d,
+						    b->a_name);
+		}
+	}
+}
+
+static void
+tenant_resolve(struct conf_tenant *t, const char *apps_dir)
+{
+	struct passwd *pw;
+
+	if (t->t_mongo_db == NULL)
+		t->t_mongo_db = xstrdup(t->t_id);
+	t->t_uid = getuid();
+	t->t_gid = getgid();
+	if (t->t_user && (pw = getpwnam(t->t_user)) != NULL) {
+		t->t_uid = pw->pw_uid;
+		t->t_gid = pw->pw_gid;
+	}
+	for (size_t i = 0; i < t->t_batch.b_napps; i++)
+		resolve_in_place(&t->t_batch.b_apps[i].a_argv[0], apps_dir);
+}
+
+struct conf_tenant *
+conf_tenant_load(const char *file, const char *apps_dir,
+    struct conf_errors *errs)
+{
+	struct conf_tenant *t = calloc(1, sizeof(*t));
+	struct walk w = { file, errs, errs->e_count };
+	config_t cfg;
+	int rc;
+
+	if (t == NULL)
+		fatal("%s: calloc", __func__);
+	t->t_refs = 1;
+	t->t_file = xstrdup(file);
+	/* Cross-setting checks run even after other errors, to show all. */
+	load_file(file, &tenant_schema, t, errs, &cfg);
+	tenant_check(&w, &cfg, t);
+	rc = errs->e_count == w.before ? 0 : -1;
+	config_destroy(&cfg);
+	if (rc < 0) {
+		conf_tenant_unref(t);
+		return NULL;
+	}
+	tenant_resolve(t, apps_dir);
+	return t;
+}
+
+struct conf_tenant *
+conf_tenant_ref(struct conf_tenant *t)
+{
+	t->t_refs++;
+	return t;
+}
+
+void
+conf_tenant_unref(struct conf_tenant *t)
+{
+	if (t == NULL || --t->t_refs > 0)
+		return;
+	free_fields(&tenant_schema, t);
+	free(t->t_file);
+	free(t);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted "*.cfg" names in dir, or NULL with errno set. */
+static char **
+list_cfg_files(const char *dir, size_t *count)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0;
+
+	if (d == NULL)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		char **grown;
+
+		if (de->d_name[0] == '.' || len <= 4 ||
+		    strcmp(de->d_name + len - 4, ".cfg") != 0)
+			continue;
+		grown = realloc(names, (n + 1) * sizeof(*names));
+		if (grown == NULL)
+			fatal("%s: realloc", __func__);
+		names = grown;
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
+	*count = n;
+	return names ? names : strv_alloc(0);
+}
+
+int
+conf_tenants_load(const char *dir, const char *apps_dir,
+    struct conf_tenant_set *set, struct conf_errors *errs)
+{
+	size_t n;
+	char **names = list_cfg_files(dir, &n);
+
+	memset(set, 0, sizeof(*set));
+	if (names == NULL) {
+		errs_add(errs, dir, "cannot read tenants folder: %s",
+		    strerror(errno));
+		return -1;
+	}
+	set->ts_tenants = calloc(n + 1, sizeof(*set->ts_tenants));
+	set->ts_failed = calloc(n + 1, sizeof(*set->ts_failed));
+	if (set->ts_tenants == NULL || set->ts_failed == NULL)
+		fatal("%s: calloc", __func__);
+	for (size_t i = 0; i < n; i++) {
+		char *file = path_resolve(dir, names[i]);
+		struct conf_tenant *t = conf_tenant_load(file, apps_dir, errs);
+
+		if (t)
+			set->ts_tenants[set->ts_count++] = t;
+		else
+			set->ts_failed[set->ts_nfailed++] = file_tenant_id(file);
+		free(file);
+		free(names[i]);
+	}
+	free(names);
+	return 0;
+}
+
+void
+conf_tenant_set_free(struct conf_tenant_set *set)
+{
+	for (size_t i = 0; i < set->ts_count; i++)
+		conf_tenant_unref(set->ts_tenants[i]);
+	for (size_t i = 0; i < set->ts_nfailed; i++)
+		free(set->ts_failed[i]);
+	free(set->ts_tenants);
+	free(set->ts_failed);
+	memset(set, 0, sizeof(*set));
+}
+
+/* Whether file looks like a tenant profile: it has a top-level "id". */
+static bool
+is_tenant_file(const char *file)
+{
+	config_t cfg;
+	bool yes;
+
+	config_init(&cfg);
+	yes = config_read_file(&cfg, file) == CONFIG_TRUE &&
+	    config_lookup(&cfg, "id") != NULL;
+	config_destroy(&cfg);
+	return yes;
+}
+
+size_t
+conf_check_path(const char *path, struct conf_errors *errs)
+{
+	struct conf_tenant_set set;
+	struct conf_platform *p;
+	struct stat st;
+	size_t before = errs->e_count;
+	char cwd[PATH_MAX];
+
+	if (stat(path, &st) < 0) {
+		errs_add(errs, path, "%s", strerror(errno));
+		return 1;
+	}
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		fatal("%s: getcwd", __func__);
+	if (S_ISDIR(st.st_mode)) {
+		conf_tenants_load(path, cwd, &set, errs);
+		conf_tenant_set_free(&set);
+	} else if (is_tenant_file(path)) {
+		conf_tenant_unref(conf_tenant_load(path, cwd, errs));
+	} else if ((p = conf_platform_load(path, errs)) != NULL) {
+		conf_tenants_load(p->p_tenants_dir, p->p_apps_dir, &set, errs);
+		conf_tenant_set_free(&set);
+		conf_platform_free(p);
+	}
+	return errs->e_count - before;
+}
+
+const struct conf_batch_app *
+conf_batch_app_for(const struct conf_tenant *t, const char *dataset)
+{
+	for (size_t i = 0; i < t->t_batch.b_napps; i++) {
+		const struct conf_batch_app *a = &t->t_batch.b_apps[i];
+
+		if (*dataset == '\0' && a->a_datasets[0] == NULL)
+			return a;
+		for (char **d = a->a_datasets; *d; d++)
+			if (strcmp(*d, dataset) == 0)
+				return a;
+	}
+	return NULL;
+}
+
+const char *
+conf_tenant_mongo_url(const struct conf_platform *p,
+    const struct conf_tenant *t)
+{
+	return t->t_mongo_url ? t->t_mongo_url : p->p_mongo_url;
+}

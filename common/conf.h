@@ -1,0 +1,148 @@
+/*
+ * Platform settings (conf/mysimbdp.cfg) and tenant profiles
+ * (conf/tenants/<id>.cfg), read with libconfig and validated against one
+ * table per group (conf.c). Every error names file, line and setting.
+ */
+#ifndef MYSIMBDP_CONF_H
+#define MYSIMBDP_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define EX_CONFIG_CODE 78	/* sysexits EX_CONFIG */
+#define TENANT_ID_MAX 32
+
+/* Resource limits applied to a tenant app; 0 means "not limited". */
+struct conf_limits {
+	uint64_t	 l_cpu_ms;
+	uint64_t	 l_memory;
+	int64_t		 l_open_files;
+	uint64_t	 l_file_size;
+	int64_t		 l_processes;
+};
+
+struct conf_batch_app {
+	char		*a_name;
+	char		**a_argv;	/* argv[0] resolved to an absolute path */
+	char		**a_datasets;	/* empty: the app for top-level files */
+	uint64_t	 a_timeout_ms;
+	int64_t		 a_retries;
+	uint64_t	 a_stop_timeout_ms;
+	struct conf_limits a_limits;
+};
+
+struct conf_quota {
+	uint64_t	 q_window_ms;
+	int64_t		 q_max_files;	/* 0: no limit */
+	uint64_t	 q_max_bytes;	/* 0: no limit */
+};
+
+struct conf_batch {
+	bool		 b_enabled;	/* the profile has a batch group */
+	char		**b_formats;
+	uint64_t	 b_max_file_size;
+	struct conf_quota b_quota;
+	int64_t		 b_max_concurrent;
+	int64_t		 b_weight;
+	uint64_t	 b_retention_ms;
+	uint64_t	 b_partial_grace_ms;
+	struct conf_batch_app *b_apps;
+	size_t		 b_napps;
+};
+
+/* One tenant profile; shared by reference so running jobs keep theirs. */
+struct conf_tenant {
+	int		 t_refs;
+	char		*t_file;
+	char		*t_id;
+	char		*t_mongo_db;
+	char		*t_mongo_url;	/* NULL: the platform's */
+	char		*t_user;	/* NULL: run as the daemon's user */
+	uid_t		 t_uid;
+	gid_t		 t_gid;
+	struct conf_batch t_batch;
+};
+
+struct conf_platform_batch {
+	int64_t		 pb_workers;
+	uint64_t	 pb_scan_interval_ms;
+	uint64_t	 pb_settle_ms;
+	uint64_t	 pb_shutdown_grace_ms;
+	uint64_t	 pb_retry_backoff_ms;
+	uint64_t	 pb_retry_backoff_max_ms;
+};
+
+struct conf_platform {
+	char		*p_file;
+	char		*p_state_dir;	/* absolute */
+	char		*p_tenants_dir;	/* absolute */
+	char		*p_apps_dir;	/* absolute */
+	char		*p_mongo_url;	/* never NULL: file://<state>/coredms by default */
+	char		*p_log_level;
+	struct conf_platform_batch p_batch;
+};
+
+/* Collected error messages, each "file:line: setting: problem". */
+struct conf_errors {
+	char		**e_msgs;
+	size_t		 e_count;
+};
+
+/* The tenant profiles found in one folder. */
+struct conf_tenant_set {
+	struct conf_tenant **ts_tenants;	/* the files that loaded */
+	size_t		 ts_count;
+	char		**ts_failed;		/* ids whose file had errors */
+	size_t		 ts_nfailed;
+};
+
+void conf_errors_free(struct conf_errors *errs);
+/* Prints every error, one per line, to stderr. */
+void conf_errors_print(const struct conf_errors *errs);
+
+/*
+ * Loads the platform file. Relative paths in it resolve against the folder
+ * that holds it. Returns NULL when it has errors, all appended to errs.
+ */
+struct conf_platform *conf_platform_load(const char *file,
+    struct conf_errors *errs);
+void conf_platform_free(struct conf_platform *p);
+
+/*
+ * Loads one tenant profile; relative app paths resolve against apps_dir.
+ * The profile's id must match the file name. Returns NULL on errors.
+ */
+struct conf_tenant *conf_tenant_load(const char *file, const char *apps_dir,
+    struct conf_errors *errs);
+struct conf_tenant *conf_tenant_ref(struct conf_tenant *t);
+void conf_tenant_unref(struct conf_tenant *t);
+
+/*
+ * Loads every "*.cfg" file in dir. Files with errors are left out of the
+ * set and named in ts_failed. Returns 0, or -1 if the folder cannot be read.
+ */
+int conf_tenants_load(const char *dir, const char *apps_dir,
+    struct conf_tenant_set *set, struct conf_errors *errs);
+void conf_tenant_set_free(struct conf_tenant_set *set);
+
+/*
+ * Validates a platform file (and the tenants folder it names), one tenant
+ * profile (a file with an "id" setting), or a folder of profiles.
+ * Returns the number of errors found.
+ */
+size_t conf_check_path(const char *path, struct conf_errors *errs);
+
+/* The app that serves dataset ("" for top-level files), or NULL. */
+const struct conf_batch_app *conf_batch_app_for(const struct conf_tenant *t,
+    const char *dataset);
+
+/* Whether s is a valid tenant or dataset id: [a-z0-9_-]{1,32}. */
+bool conf_valid_id(const char *s);
+
+/* The MongoDB URL a tenant's apps get. */
+const char *conf_tenant_mongo_url(const struct conf_platform *p,
+    const struct conf_tenant *t);
+
+#endif

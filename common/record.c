@@ -1,0 +1,168 @@
+#include "record.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void
+record_init(struct record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->r_dataset = "";
+	r->r_exit_code = -1;
+}
+
+int64_t
+record_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *
+record_fmt_time(int64_t ms, char *buf, size_t len)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	char stamp[32];
+
+	gmtime_r(&secs, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03dZ", stamp, (int)(ms % 1000));
+	return buf;
+}
+
+/*
+ * Tenants name their files; names are bytes, JSON wants UTF-8. Invalid
+ * bytes become the four characters \xNN so the name stays recognisable.
+ */
+static void
+append_text(bson_t *doc, const char *key, const char *s)
+{
+	size_t len = strlen(s);
+	char *clean, *out;
+
+	if (bson_utf8_validate(s, len, false)) {
+		BSON_APPEND_UTF8(doc, key, s);
+		return;
+	}
+	clean = malloc(len * 4 + 1);
+	if (clean == NULL)
+		return;
+	out = clean;
+	for (size_t i = 0; i < len; i++) {
+		const unsigned char c = (unsigned char)s[i];
+		size_t seq = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ?
+		    3 : (c >> 3) == 30 ? 4 : 0;
+
+		if (seq && i + seq <= len && bson_utf8_validate(s + i, seq,
+		    false)) {
+			memcpy(out, s + i, seq);
+			out += seq;
+			i += seq - 1;
+		} else
+			out += sprintf(out, "\\x%02X", c);
+	}
+	*out = '\0';
+	BSON_APPEND_UTF8(doc, key, clean);
+	free(clean);
+}
+
+static void
+append_time(bson_t *doc, const char *key, int64_t ms)
+{
+	char buf[40];
+
+	BSON_APPEND_UTF8(doc, key, record_fmt_time(ms, buf, sizeof(buf)));
+}
+
+static void
+append_summary(bson_t *doc, const bson_t *summary)
+{
+	bson_iter_t it;
+
+	/* rows and rejected_rows are promoted so stats need not dig. */
+	if (bson_iter_init_find(&it, summary, "rows") &&
+	    BSON_ITER_HOLDS_NUMBER(&it))
+		BSON_APPEND_INT64(doc, "rows", bson_iter_as_int64(&it));
+	if (bson_iter_init_find(&it, summary, "rejected_rows") &&
+	    BSON_ITER_HOLDS_NUMBER(&it))
+		BSON_APPEND_INT64(doc, "rejected_rows", bson_iter_as_int64(&it));
+	BSON_APPEND_DOCUMENT(doc, "summary", summary);
+}
+
+static void
+build(bson_t *doc, const struct record *r)
+{
+	int64_t now = record_now_ms();
+
+	append_time(doc, "time", now);
+	append_text(doc, "tenant", r->r_tenant);
+	append_text(doc, "dataset", r->r_dataset);
+	append_text(doc, "file", r->r_file);
+	if (r->r_app)
+		append_text(doc, "app", r->r_app);
+	if (r->r_job)
+		append_text(doc, "job", r->r_job);
+	BSON_APPEND_INT64(doc, "bytes", (int64_t)r->r_bytes);
+	BSON_APPEND_UTF8(doc, "status", r->r_status);
+	if (r->r_reason)
+		append_text(doc, "reason", r->r_reason);
+	if (r->r_exit_code >= 0)
+		BSON_APPEND_INT32(doc, "exit_code", r->r_exit_code);
+	if (r->r_signal > 0)
+		BSON_APPEND_INT32(doc, "signal", r->r_signal);
+	BSON_APPEND_INT32(doc, "attempt", r->r_attempt);
+	if (r->r_recovered)
+		BSON_APPEND_BOOL(doc, "recovered", true);
+	if (r->r_start_ms) {
+		append_time(doc, "start", r->r_start_ms);
+		append_time(doc, "end", r->r_end_ms);
+		BSON_APPEND_INT64(doc, "duration_ms",
+		    r->r_end_ms - r->r_start_ms);
+		BSON_APPEND_INT64(doc, "cpu_ms", (int64_t)r->r_cpu_ms);
+		BSON_APPEND_INT64(doc, "max_rss_kb", r->r_max_rss_kb);
+	}
+	if (r->r_summary)
+		append_summary(doc, r->r_summary);
+}
+
+int
+record_append(int fd, const struct record *r)
+{
+	bson_t doc = BSON_INITIALIZER;
+	size_t len;
+	char *json, *line;
+	ssize_t n;
+	int rc = 0;
+
+	build(&doc, r);
+	json = bson_as_relaxed_extended_json(&doc, &len);
+	bson_destroy(&doc);
+	if (json == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	line = malloc(len + 2);
+	if (line == NULL) {
+		bson_free(json);
+		return -1;
+	}
+	memcpy(line, json, len);
+	line[len] = '\n';
+	bson_free(json);
+	/* One write: O_APPEND makes it land whole after any other line. */
+	n = write(fd, line, len + 1);
+	if (n != (ssize_t)(len + 1)) {
+		if (n >= 0)
+			errno = EIO;
+		rc = -1;
+	}
+	free(line);
+	return rc;
+}

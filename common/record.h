@@ -1,0 +1,49 @@
+/*
+ * The outcome records of batch ingestion: one JSON object per line in
+ * log/ingest.jsonl, written with a single append so concurrent writers
+ * and crashes never interleave or tear a line mid-way.
+ */
+#ifndef MYSIMBDP_RECORD_H
+#define MYSIMBDP_RECORD_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct record {
+	const char	*r_tenant;
+	const char	*r_dataset;	/* "" for top-level files */
+	const char	*r_file;	/* name as the tenant gave it */
+	const char	*r_app;		/* NULL for rejections */
+	const char	*r_job;		/* MYSIMBDP_INSTANCE, NULL if none */
+	const char	*r_status;	/* ok, failed, rejected, timeout, retry, removed */
+	const char	*r_reason;	/* NULL when ok */
+	uint64_t	 r_bytes;
+	int		 r_attempt;	/* 0 when no attempt was made */
+	int		 r_exit_code;	/* -1: none */
+	int		 r_signal;	/* 0: none */
+	bool		 r_recovered;	/* rerun of a file found in processing/ */
+	int64_t		 r_start_ms;	/* 0: not started */
+	int64_t		 r_end_ms;
+	uint64_t	 r_cpu_ms;
+	int64_t		 r_max_rss_kb;
+	const bson_t	*r_summary;	/* the app's result file, or NULL */
+};
+
+/* Initialises r with "none" values for every optional field. */
+void record_init(struct record *r);
+
+/*
+ * Appends r as one JSON line to fd (opened with O_APPEND). Strings that
+ * are not valid UTF-8 are written with \xNN escapes for the bad bytes.
+ * Returns 0 or -1 with errno set.
+ */
+int record_append(int fd, const struct record *r);
+
+/* Milliseconds since the epoch. */
+int64_t record_now_ms(void);
+
+/* Formats ms since the epoch as ISO 8601 UTC with milliseconds. */
+const char *record_fmt_time(int64_t ms, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,252 @@
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The steps of the child's set-up, reported through the error pipe. */
+enum stage {
+	ST_EXEC, ST_SETPGID, ST_PDEATHSIG, ST_SIGNALS, ST_STDIO, ST_CHDIR,
+	ST_RLIMIT, ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_NONEWPRIVS,
+	ST_CLOSEFDS,
+};
+
+static const char *const stage_names[] = {
+	[ST_EXEC] = "exec", [ST_SETPGID] = "setpgid",
+	[ST_PDEATHSIG] = "prctl(PR_SET_PDEATHSIG)", [ST_SIGNALS] = "signals",
+	[ST_STDIO] = "stdio", [ST_CHDIR] = "chdir", [ST_RLIMIT] = "setrlimit",
+	[ST_SETGROUPS] = "setgroups", [ST_SETGID] = "setgid",
+	[ST_SETUID] = "setuid", [ST_NONEWPRIVS] = "prctl(PR_SET_NO_NEW_PRIVS)",
+	[ST_CLOSEFDS] = "close_range",
+};
+
+struct child_error {
+	int	ce_stage;
+	int	ce_errno;
+};
+
+#define MAX_RLIMITS 6
+
+struct rlimit_plan {
+	int		 rp_resource[MAX_RLIMITS];
+	struct rlimit	 rp_limit[MAX_RLIMITS];
+	int		 rp_count;
+};
+
+int
+spawn_init(void)
+{
+	return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+static void
+plan_add(struct rlimit_plan *plan, int resource, uint64_t soft, uint64_t hard)
+{
+	plan->rp_resource[plan->rp_count] = resource;
+	plan->rp_limit[plan->rp_count].rlim_cur = (rlim_t)soft;
+	plan->rp_limit[plan->rp_count].rlim_max = (rlim_t)hard;
+	plan->rp_count++;
+}
+
+/* Computed before fork: the child may only make system calls. */
+static void
+plan_rlimits(const struct conf_limits *l, struct rlimit_plan *plan)
+{
+	plan->rp_count = 0;
+	plan_add(plan, RLIMIT_CORE, 0, 0);
+	if (l == NULL)
+		return;
+	if (l->l_cpu_ms) {
+		/* Round up to whole seconds; the hard limit one second later
+		 * turns the SIGXCPU warning into SIGKILL. */
+		uint64_t secs = (l->l_cpu_ms + 999) / 1000;
+
+		plan_add(plan, RLIMIT_CPU, secs, secs + 1);
+	}
+	if (l->l_memory)
+		plan_add(plan, RLIMIT_AS, l->l_memory, l->l_memory);
+	if (l->l_open_files)
+		plan_add(plan, RLIMIT_NOFILE, (uint64_t)l->l_open_files,
+		    (uint64_t)l->l_open_files);
+	if (l->l_file_size)
+		plan_add(plan, RLIMIT_FSIZE, l->l_file_size, l->l_file_size);
+	if (l->l_processes)
+		plan_add(plan, RLIMIT_NPROC, (uint64_t)l->l_processes,
+		    (uint64_t)l->l_processes);
+}
+
+static __attribute__((__noreturn__)) void
+child_fail(int fd, enum stage stage)
+{
+	struct child_error ce = { (int)stage, errno };
+	ssize_t n;
+
+	n = write(fd, &ce, sizeof(ce));
+	(void)n;
+	_exit(127);
+}
+
+/*
+ * Runs in the child between fork and exec. The daemons link libzmq and
+ * libmongoc, which run threads, so only async-signal-safe calls are made
+ * here: everything that allocates was prepared by the parent.
+ */
+static __attribute__((__noreturn__)) void
+child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
+    pid_t parent, int errfd)
+{
+	struct sigaction sa;
+	sigset_t all;
+	int null_fd;
+
+	/* Own process group first, so a timeout can signal everything the
+	 * app starts, even if it is killed a moment after fork. */
+	if (setpgid(0, 0) < 0)
+		child_fail(errfd, ST_SETPGID);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		child_fail(errfd, ST_PDEATHSIG);
+	/* The parent may have died before the prctl took effect. */
+	if (getppid() != parent)
+		_exit(127);
+
+	/* Ignored signals stay ignored across exec; give the app defaults. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&all);
+	if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
+		child_fail(errfd, ST_SIGNALS);
+
+	null_fd = open("/dev/null", O_RDWR);
+	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0)
+		child_fail(errfd, ST_STDIO);
+	if (req->sr_out_fd >= 0) {
+		if (dup2(req->sr_out_fd, STDOUT_FILENO) < 0 ||
+		    dup2(req->sr_out_fd, STDERR_FILENO) < 0)
+			child_fail(errfd, ST_STDIO);
+	} else if (dup2(null_fd, STDOUT_FILENO) < 0 ||
+	    dup2(null_fd, STDERR_FILENO) < 0)
+		child_fail(errfd, ST_STDIO);
+
+	if (req->sr_cwd && chdir(req->sr_cwd) < 0)
+		child_fail(errfd, ST_CHDIR);
+	umask(077);
+	for (int i = 0; i < plan->rp_count; i++)
+		if (setrlimit(plan->rp_resource[i], &plan->rp_limit[i]) < 0)
+			child_fail(errfd, ST_RLIMIT);
+
+	/* Groups before gid before uid: each step needs the privilege the
+	 * next one gives up. */
+	if (req->sr_set_ids) {
+		if (setgroups(0, NULL) < 0)
+			child_fail(errfd, ST_SETGROUPS);
+		if (setgid(req->sr_gid) < 0)
+			child_fail(errfd, ST_SETGID);
+		if (setuid(req->sr_uid) < 0)
+			child_fail(errfd, ST_SETUID);
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(errfd, ST_NONEWPRIVS);
+
+	/* Every fd above stderr is internal to the daemon. The error pipe is
+	 * close-on-exec already, so marking the rest close-on-exec keeps it
+	 * usable until execve and closes everything at once. */
+	if (close_range(STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		child_fail(errfd, ST_CLOSEFDS);
+
+	execve(req->sr_argv[0], req->sr_argv, req->sr_envp);
+	child_fail(errfd, ST_EXEC);
+}
+
+int
+spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
+{
+	struct rlimit_plan plan;
+	struct child_error ce;
+	pid_t parent = getpid(), child;
+	int pfd[2], status;
+	ssize_t n;
+
+	plan_rlimits(req->sr_limits, &plan);
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		*stage = "pipe";
+		return -1;
+	}
+	child = fork();
+	if (child < 0) {
+		int saved = errno;
+
+		close(pfd[0]);
+		close(pfd[1]);
+		errno = saved;
+		*stage = "fork";
+		return -1;
+	}
+	if (child == 0)
+		child_setup(req, &plan, parent, pfd[1]);
+
+	/* Set the group from this side too, so that signalling the group
+	 * works even before the child has run. EACCES means the child has
+	 * exec'd already (and so did its own setpgid). */
+	(void)setpgid(child, child);
+	close(pfd[1]);
+	do
+		n = read(pfd[0], &ce, sizeof(ce));
+	while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (n == 0) {
+		*pid = child;
+		return 0;
+	}
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (n == (ssize_t)sizeof(ce) && ce.ce_stage >= 0 &&
+	    ce.ce_stage <= ST_CLOSEFDS) {
+		*stage = stage_names[ce.ce_stage];
+		errno = ce.ce_errno;
+	} else {
+		*stage = "child set-up";
+		errno = EIO;
+	}
+	return -1;
+}
+
+int
+spawn_signal_group(pid_t pid, int sig)
+{
+	return kill(-pid, sig);
+}
+
+pid_t
+spawn_peek_exited(void)
+{
+	siginfo_t si;
+
+	for (;;) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0)
+			return si.si_pid;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+int
+spawn_collect(pid_t pid, int *status, struct rusage *ru)
+{
+	pid_t r;
+
+	do
+		r = wait4(pid, status, 0, ru);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -1 : 0;
+}

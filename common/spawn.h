@@ -1,0 +1,56 @@
+/*
+ * Starting tenant apps as black boxes, the way the design's contract says:
+ * own process group, clean environment, rlimits, tenant uid/gid, no new
+ * privileges, umask 077, stdin /dev/null, stdout/stderr to the tenant's
+ * log, every other fd closed, parent-death signal. Shared by batchmgr and
+ * streammgr.
+ */
+#ifndef MYSIMBDP_SPAWN_H
+#define MYSIMBDP_SPAWN_H
+
+#include <stdbool.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "conf.h"
+
+struct spawn_req {
+	char *const	*sr_argv;	/* argv[0] is the absolute path */
+	char *const	*sr_envp;
+	const char	*sr_cwd;
+	int		 sr_out_fd;	/* stdout and stderr; -1: /dev/null */
+	const struct conf_limits *sr_limits;	/* NULL: none but core = 0 */
+	bool		 sr_set_ids;	/* switch to sr_uid/sr_gid */
+	uid_t		 sr_uid;
+	gid_t		 sr_gid;
+};
+
+/*
+ * Makes the calling process a child subreaper, so orphaned grandchildren
+ * of tenant apps are reparented to it and reaped. Returns 0 or -1.
+ */
+int spawn_init(void);
+
+/*
+ * Forks and execs req. Returns 0 with *pid set once the exec succeeded.
+ * On failure returns -1 with errno set to the cause and *stage naming the
+ * step that failed ("exec", "chdir", "setuid", "fork", ...); a child that
+ * failed has been reaped already.
+ */
+int spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage);
+
+/* Sends sig to the whole process group led by pid. Returns 0 or -1. */
+int spawn_signal_group(pid_t pid, int sig);
+
+/*
+ * Looks for an exited child without reaping it, so that its pid (and so
+ * its process-group id) cannot be reused while the caller cleans up the
+ * group. Returns its pid, 0 if none has exited, -1 (ECHILD) if there are
+ * no children.
+ */
+pid_t spawn_peek_exited(void);
+
+/* Reaps pid (which has exited); fills status and resource usage. */
+int spawn_collect(pid_t pid, int *status, struct rusage *ru);
+
+#endif

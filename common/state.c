@@ -1,0 +1,167 @@
+#include "state.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+const char *const state_area_names[AREA_COUNT] = {
+	"incoming", "processing", "done", "failed", "rejected",
+};
+
+/* The ipc sockets a tenant gets, longest name last (checked in prepare). */
+static const char *const tenant_sockets[] = { "metrics.sock" };
+
+char *
+state_path(const struct conf_platform *p, const char *fmt, ...)
+{
+	char *tail, *path;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&tail, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		fatal("%s: vasprintf", __func__);
+	if (asprintf(&path, "%s/%s", p->p_state_dir, tail) < 0)
+		fatal("%s: asprintf", __func__);
+	free(tail);
+	return path;
+}
+
+int
+state_mkdirs(const char *dir, int mode)
+{
+	char *copy = strdup(dir);
+	int rc = 0;
+
+	if (copy == NULL)
+		return -1;
+	for (char *p = copy + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+
+		*p = '\0';
+		if (mkdir(copy, (mode_t)mode) < 0 && errno != EEXIST) {
+			rc = -1;
+			break;
+		}
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	free(copy);
+	return rc;
+}
+
+/* Creates path with mode and, when owner is given, chowns it. */
+static int
+make_dir(const char *path, int mode, bool chown_it, uid_t uid, gid_t gid,
+    char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (state_mkdirs(path, mode) < 0) {
+		snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a directory", path);
+		return -1;
+	}
+	if (chown_it && (st.st_uid != uid || st.st_gid != gid) &&
+	    chown(path, uid, gid) < 0) {
+		snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((st.st_mode & 07777) != (mode_t)mode && chmod(path, (mode_t)mode) < 0) {
+		snprintf(err, errlen, "chmod %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+state_prepare(const struct conf_platform *p, char *err, size_t errlen)
+{
+	static const char *const dirs[] = {
+		"staging", "queue", "run", "log", "coredms", "work",
+	};
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char *path = state_path(p, "%s", dirs[i]);
+		int rc = make_dir(path, 0755, false, 0, 0, err, errlen);
+
+		free(path);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+state_prepare_tenant(const struct conf_platform *p,
+    const struct conf_tenant *t, char *err, size_t errlen)
+{
+	/* Only a root daemon can hand folders to a tenant's user. */
+	bool as_user = geteuid() == 0 && t->t_user != NULL;
+	uid_t me = geteuid();
+	gid_t mygid = getegid();
+	struct {
+		char	*path;
+		int	 mode;
+		bool	 tenant_owns;
+	} dirs[AREA_COUNT + 6];
+	size_t n = 0;
+	int rc = 0;
+
+	dirs[n].path = state_path(p, "staging/%s", t->t_id);
+	dirs[n].mode = 0750, dirs[n++].tenant_owns = false;
+	for (int a = 0; a < AREA_COUNT; a++) {
+		dirs[n].path = state_path(p, "staging/%s/%s", t->t_id,
+		    state_area_names[a]);
+		dirs[n].mode = 0750;
+		dirs[n++].tenant_owns = a == AREA_INCOMING;
+	}
+	dirs[n].path = state_path(p, "run/%s", t->t_id);
+	dirs[n].mode = 0700, dirs[n++].tenant_owns = true;
+	dirs[n].path = state_path(p, "log/%s", t->t_id);
+	dirs[n].mode = 0750, dirs[n++].tenant_owns = false;
+	dirs[n].path = state_path(p, "work/%s", t->t_id);
+	dirs[n].mode = 0700, dirs[n++].tenant_owns = true;
+	dirs[n].path = state_path(p, "work/%s/tmp", t->t_id);
+	dirs[n].mode = 0700, dirs[n++].tenant_owns = true;
+
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = make_dir(dirs[i].path, dirs[i].mode, as_user,
+			    dirs[i].tenant_owns ? t->t_uid : me,
+			    as_user ? t->t_gid : mygid, err, errlen);
+		free(dirs[i].path);
+	}
+	if (rc < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(tenant_sockets) / sizeof(tenant_sockets[0]);
+	    i++) {
+		char *sock = state_path(p, "run/%s/%s", t->t_id,
+		    tenant_sockets[i]);
+		size_t len = strlen(sock);
+
+		if (len > STATE_SUN_PATH_MAX) {
+			snprintf(err, errlen, "%s: ipc socket path is %zu bytes, "
+			    "more than the %d that fit in sun_path; choose a "
+			    "shorter state_dir", sock, len, STATE_SUN_PATH_MAX);
+			rc = -1;
+		}
+		free(sock);
+	}
+	return rc;
+}

@@ -1,0 +1,104 @@
+/*
+ * batchmgr's shared state: the daemon context, tenants and jobs. The
+ * modules that act on them are intake.c (watching, checking, claiming),
+ * job.c (running apps and recording outcomes) and tenant.c (folders).
+ */
+#ifndef MYSIMBDP_BATCH_H
+#define MYSIMBDP_BATCH_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "conf.h"
+#include "quota.h"
+#include "record.h"
+#include "sched.h"
+
+/* glibc's sys/queue.h lacks the _SAFE iterator. */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) && ((tvar) = TAILQ_NEXT(var, field), 1);		\
+	    (var) = (tvar))
+#endif
+
+struct tenant;
+
+enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_BACKOFF };
+
+struct job {
+	struct sched_item j_item;	/* first: sched items are jobs */
+	TAILQ_ENTRY(job) j_entry;	/* in b_jobs */
+	struct tenant	*j_tenant;
+	struct conf_tenant *j_conf;	/* the profile it started with */
+	const struct conf_batch_app *j_app;
+	enum job_state	 j_state;
+	char		*j_dataset;	/* "" for top-level files */
+	char		*j_name;
+	char		 j_id[96];	/* MYSIMBDP_INSTANCE */
+	uint64_t	 j_bytes;
+	int		 j_attempt;	/* attempts started */
+	int		 j_failures;	/* attempts that count against retries */
+	bool		 j_recovered;
+	pid_t		 j_pid;
+	int64_t		 j_start_ms;
+	bool		 j_timed_out;
+	bool		 j_interrupted;	/* stopped by a batchmgr shutdown */
+	struct event	*j_timer;	/* timeout, kill grace or backoff */
+};
+TAILQ_HEAD(jobs, job);
+
+struct watch {
+	int		 w_wd;
+	struct tenant	*w_tenant;
+	char		*w_dataset;	/* "" for incoming/ itself */
+};
+
+struct tenant {
+	TAILQ_ENTRY(tenant) t_entry;
+	struct batch	*t_batch;
+	struct conf_tenant *t_conf;
+	char		 t_id[TENANT_ID_MAX + 1];
+	int		 t_staging_fd;	/* staging/<id>, O_PATH-like dir fd */
+	struct sched_queue t_queue;
+	struct quota	 t_quota;
+	int		 t_jobs;	/* jobs alive: queued, running, backoff */
+	bool		 t_retired;	/* profile removed; freed at t_jobs 0 */
+	bool		 t_deferred;	/* a name waited for processing/ */
+	int64_t		 t_swept_ms;	/* last retention sweep */
+};
+TAILQ_HEAD(tenants, tenant);
+
+struct batch {
+	struct event_base *b_base;
+	char		*b_conf_file;
+	struct conf_platform *b_conf;
+	struct sched	 b_sched;
+	struct tenants	 b_tenants;
+	struct jobs	 b_jobs;	/* every job alive */
+	int		 b_ingest_fd;	/* log/ingest.jsonl */
+	int		 b_inotify_fd;
+	struct event	*b_inotify_ev;
+	struct event	*b_scan_ev;
+	struct event	*b_settle_ev;
+	struct event	*b_stop_ev;
+	struct watch	*b_watches;
+	size_t		 b_nwatches;
+	bool		 b_stopping;
+	uint64_t	 b_job_seq;
+	int64_t		 b_boot_ms;
+};
+
+/* Appends a record to log/ingest.jsonl; a failure is logged, not fatal. */
+void batch_record(struct batch *b, const struct record *r);
+
+/* A monotonic clock in milliseconds, for timers and ages. */
+int64_t batch_mono_ms(void);
+
+/* Turns milliseconds into a timeval for libevent. */
+struct timeval batch_tv(uint64_t ms);
+
+#endif

@@ -1,0 +1,278 @@
+/*
+ * batchmgr: runs tenants' batch apps on the files they stage.
+ *
+ * The main loop is libevent's: inotify and timers feed intake.c, SIGCHLD
+ * feeds job.c, SIGHUP reloads profiles, SIGTERM/SIGINT shut down.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "build_config.h"
+#include "conf.h"
+#include "intake.h"
+#include "job.h"
+#include "log.h"
+#include "spawn.h"
+#include "state.h"
+#include "tenant.h"
+
+#define EX_USAGE_CODE 64
+#define EX_CANTCREAT_CODE 73
+#define EX_TEMPFAIL_CODE 75
+
+static __attribute__((__noreturn__)) void
+usage(void)
+{
+	fprintf(stderr, "usage: batchmgr [-dnv] [-c file]\n"
+	    "  -c file  platform configuration (default: $MYSIMBDP_CONF or "
+	    "%s)\n"
+	    "  -d       stay in the foreground and log to stderr\n"
+	    "  -n       check the configuration and exit\n"
+	    "  -v       verbose (debug) logging\n", MYSIMBDP_DEFAULT_CONF);
+	exit(EX_USAGE_CODE);
+}
+
+/* Loads platform and tenants; on any error prints them all and exits 78. */
+static void
+load_or_exit(const char *file, struct conf_platform **pp,
+    struct conf_tenant_set *set)
+{
+	struct conf_errors errs = { 0 };
+
+	*pp = conf_platform_load(file, &errs);
+	if (*pp != NULL)
+		conf_tenants_load((*pp)->p_tenants_dir, (*pp)->p_apps_dir, set,
+		    &errs);
+	if (errs.e_count) {
+		conf_errors_print(&errs);
+		fprintf(stderr, "batchmgr: %zu configuration error%s\n",
+		    errs.e_count, errs.e_count == 1 ? "" : "s");
+		exit(EX_CONFIG_CODE);
+	}
+}
+
+/* One batchmgr per state dir: two would run the same files twice. */
+static void
+lock_or_exit(struct conf_platform *p)
+{
+	char *path = state_path(p, "run/batchmgr.pid"), pid[32];
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+	if (fd < 0) {
+		fprintf(stderr, "batchmgr: open %s: %s\n", path, strerror(errno));
+		exit(EX_CANTCREAT_CODE);
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "batchmgr: %s is locked: another batchmgr runs "
+		    "on this state directory\n", path);
+		exit(EX_TEMPFAIL_CODE);
+	}
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || write(fd, pid, strlen(pid)) < 0)
+		log_warn("write %s", path);
+	free(path);
+	/* fd stays open (and locked) for the life of the process. */
+}
+
+static void
+add_tenant(struct batch *b, struct conf_tenant *conf)
+{
+	struct tenant *t = tenant_new(b, conf);
+
+	if (t != NULL)
+		intake_tenant_start(b, t);
+}
+
+static bool
+in_list(char **ids, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * SIGHUP: reread everything. A platform file with errors changes nothing;
+ * a tenant file with errors keeps that tenant's previous profile; the
+ * others are added, updated or retired without touching running jobs.
+ */
+static void
+reload(struct batch *b)
+{
+	struct conf_errors errs = { 0 };
+	struct conf_platform *p;
+	struct conf_tenant_set set;
+	struct tenant *t, *next;
+
+	log_info("reloading configuration");
+	p = conf_platform_load(b->b_conf_file, &errs);
+	if (p != NULL && strcmp(p->p_state_dir, b->b_conf->p_state_dir) != 0) {
+		log_warnx("%s: state_dir changed: restart batchmgr to use it; "
+		    "keeping the running configuration", p->p_file);
+		conf_platform_free(p);
+		p = NULL;
+	}
+	if (p == NULL || conf_tenants_load(p->p_tenants_dir, p->p_apps_dir,
+	    &set, &errs) < 0) {
+		for (size_t i = 0; i < errs.e_count; i++)
+			log_warnx("%s", errs.e_msgs[i]);
+		log_warnx("reload failed; keeping the running configuration");
+		conf_errors_free(&errs);
+		conf_platform_free(p);
+		return;
+	}
+	for (size_t i = 0; i < errs.e_count; i++)
+		log_warnx("%s (keeping the previous profile)", errs.e_msgs[i]);
+	conf_errors_free(&errs);
+	conf_platform_free(b->b_conf);
+	b->b_conf = p;
+	b->b_sched.s_workers = (int)p->p_batch.pb_workers;
+
+	TAILQ_FOREACH_SAFE(t, &b->b_tenants, t_entry, next) {
+		bool keep = t->t_retired || in_list(set.ts_failed,
+		    set.ts_nfailed, t->t_id);
+
+		for (size_t i = 0; !keep && i < set.ts_count; i++)
+			keep = strcmp(set.ts_tenants[i]->t_id, t->t_id) == 0;
+		if (keep)
+			continue;
+		log_info("tenant %s: profile removed; retiring", t->t_id);
+		intake_tenant_stop(b, t);
+		job_forget_tenant(b, t);
+		tenant_retire(t);
+	}
+	for (size_t i = 0; i < set.ts_count; i++) {
+		struct conf_tenant *c = set.ts_tenants[i];
+
+		if ((t = tenant_find(b, c->t_id)) != NULL)
+			tenant_set_conf(t, c);
+		else {
+			log_info("tenant %s: added", c->t_id);
+			add_tenant(b, c);
+		}
+	}
+	conf_tenant_set_free(&set);
+	job_dispatch(b);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct batch *b = arg;
+
+	switch (sig) {
+	case SIGCHLD:
+		job_reap(b);
+		intake_rescan_deferred(b);
+		break;
+	case SIGHUP:
+		if (!b->b_stopping)
+			reload(b);
+		return;
+	case SIGTERM:
+	case SIGINT:
+		if (b->b_stopping)
+			return;
+		log_info("stopping: %d job%s still running", job_running(b),
+		    job_running(b) == 1 ? "" : "s");
+		intake_stop(b);
+		job_shutdown(b);
+		break;
+	}
+	if (b->b_stopping && job_running(b) == 0)
+		event_base_loopexit(b->b_base, NULL);
+}
+
+static void
+open_ingest_log(struct batch *b)
+{
+	char *path = state_path(b->b_conf, "log/ingest.jsonl");
+
+	b->b_ingest_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0640);
+	if (b->b_ingest_fd < 0) {
+		fprintf(stderr, "batchmgr: open %s: %s\n", path, strerror(errno));
+		exit(EX_CANTCREAT_CODE);
+	}
+	free(path);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
+	struct event *sigev[sizeof(sigs) / sizeof(sigs[0])];
+	struct conf_tenant_set set = { 0 };
+	struct batch b = { 0 };
+	const char *file = getenv("MYSIMBDP_CONF");
+	bool foreground = false, verbose = false, check_only = false;
+	char err[512];
+	int ch;
+
+	while ((ch = getopt(argc, argv, "c:dnv")) != -1) {
+		switch (ch) {
+		case 'c': file = optarg; break;
+		case 'd': foreground = true; break;
+		case 'n': check_only = true; break;
+		case 'v': verbose = true; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (file == NULL)
+		file = MYSIMBDP_DEFAULT_CONF;
+	log_init("batchmgr", foreground || check_only, verbose);
+	load_or_exit(file, &b.b_conf, &set);
+	if (check_only) {
+		printf("configuration OK\n");
+		return 0;
+	}
+	if (strcmp(b.b_conf->p_log_level, "debug") == 0)
+		log_set_verbose(true);
+	if (state_prepare(b.b_conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "batchmgr: %s\n", err);
+		return EX_CANTCREAT_CODE;
+	}
+	lock_or_exit(b.b_conf);
+	open_ingest_log(&b);
+	if (spawn_init() < 0)
+		log_warn("prctl(PR_SET_CHILD_SUBREAPER)");
+	signal(SIGPIPE, SIG_IGN);
+
+	b.b_conf_file = strdup(file);
+	b.b_boot_ms = record_now_ms();
+	TAILQ_INIT(&b.b_tenants);
+	TAILQ_INIT(&b.b_jobs);
+	sched_init(&b.b_sched, (int)b.b_conf->p_batch.pb_workers);
+	if ((b.b_base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigev[i] = evsignal_new(b.b_base, sigs[i], on_signal, &b);
+		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) < 0)
+			fatalx("evsignal_new %d", sigs[i]);
+	}
+	if (intake_init(&b) < 0)
+		return 1;
+	for (size_t i = 0; i < set.ts_count; i++)
+		add_tenant(&b, set.ts_tenants[i]);
+	conf_tenant_set_free(&set);
+	log_info("started: %lld workers, state in %s",
+	    (long long)b.b_conf->p_batch.pb_workers, b.b_conf->p_state_dir);
+
+	event_base_dispatch(b.b_base);
+
+	log_info("stopped");
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		event_free(sigev[i]);
+	return 0;
+}

@@ -1,0 +1,96 @@
+#include "check.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "units.h"
+
+bool
+check_name_partial(const char *name)
+{
+	static const char *const suffixes[] = {
+		".part", ".partial", ".tmp", ".filepart", ".crdownload", "~",
+	};
+	size_t len = strlen(name);
+
+	if (name[0] == '.')
+		return true;
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		size_t sl = strlen(suffixes[i]);
+
+		if (len > sl && strcasecmp(name + len - sl, suffixes[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const char *
+file_kind(mode_t mode)
+{
+	if (S_ISLNK(mode))
+		return "symlink";
+	if (S_ISDIR(mode))
+		return "directory";
+	if (S_ISFIFO(mode))
+		return "fifo";
+	if (S_ISSOCK(mode))
+		return "socket";
+	if (S_ISCHR(mode))
+		return "character device";
+	if (S_ISBLK(mode))
+		return "block device";
+	return "unknown file type";
+}
+
+const char *
+check_stat(const struct stat *st, const struct conf_batch *b, char *buf,
+    size_t len)
+{
+	char have[32], max[32];
+
+	if (S_ISLNK(st->st_mode)) {
+		snprintf(buf, len, "symlink: symbolic links are not accepted");
+		return buf;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(buf, len, "not-regular: a %s, not a regular file",
+		    file_kind(st->st_mode));
+		return buf;
+	}
+	if (st->st_nlink > 1) {
+		snprintf(buf, len, "hard-link: the file has %ju links; hard "
+		    "links are not accepted", (uintmax_t)st->st_nlink);
+		return buf;
+	}
+	if ((uint64_t)st->st_size > b->b_max_file_size) {
+		snprintf(buf, len, "too-large: %s (%jd bytes) exceeds "
+		    "max_file_size %s",
+		    units_fmt_size((uint64_t)st->st_size, have, sizeof(have)),
+		    (intmax_t)st->st_size,
+		    units_fmt_size(b->b_max_file_size, max, sizeof(max)));
+		return buf;
+	}
+	return NULL;
+}
+
+const char *
+check_format(const char *name, const struct conf_batch *b, char *buf,
+    size_t len)
+{
+	const char *dot = strrchr(name, '.');
+	size_t off;
+
+	if (dot != NULL && dot != name)
+		for (char **f = b->b_formats; *f; f++)
+			if (strcasecmp(dot + 1, *f) == 0)
+				return NULL;
+	off = (size_t)snprintf(buf, len, "format: %s%s%s not accepted "
+	    "(formats:", dot && dot != name ? "extension \"" : "no extension",
+	    dot && dot != name ? dot + 1 : "", dot && dot != name ? "\"" : "");
+	for (char **f = b->b_formats; *f && off < len; f++)
+		off += (size_t)snprintf(buf + off, len - off, " %s", *f);
+	if (off < len)
+		snprintf(buf + off, len - off, ")");
+	return buf;
+}

@@ -1,0 +1,538 @@
+#include "intake.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "job.h"
+#include "log.h"
+#include "state.h"
+#include "tenant.h"
+#include "units.h"
+
+#define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ONLYDIR | \
+    IN_DONT_FOLLOW | IN_EXCL_UNLINK)
+#define SWEEP_EVERY_MS (3600 * 1000)
+
+/* How a file came to our attention. */
+enum origin {
+	FROM_CLOSE,	/* IN_CLOSE_WRITE or IN_MOVED_TO: complete */
+	FROM_CREATE,	/* IN_CREATE: a link, fifo or a file being written */
+	FROM_SCAN,	/* a directory scan: maybe still being written */
+};
+
+static void scan_tenant(struct batch *, struct tenant *);
+static void scan_entry(struct tenant *, const char *, const char *,
+    unsigned char, void *);
+static void for_each_entry(struct tenant *, enum stage_area, const char *,
+    void (*)(struct tenant *, const char *, const char *, unsigned char,
+    void *), void *);
+
+static int64_t
+age_ms(const struct timespec *ts)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)(now.tv_sec - ts->tv_sec) * 1000 +
+	    (now.tv_nsec - ts->tv_nsec) / 1000000;
+}
+
+static struct watch *
+watch_find(struct batch *b, int wd)
+{
+	for (size_t i = 0; i < b->b_nwatches; i++)
+		if (b->b_watches[i].w_wd == wd)
+			return &b->b_watches[i];
+	return NULL;
+}
+
+static void
+watch_drop(struct batch *b, size_t i)
+{
+	free(b->b_watches[i].w_dataset);
+	b->b_watches[i] = b->b_watches[--b->b_nwatches];
+}
+
+/* Watches incoming/[dataset]; the kernel reuses a wd for the same inode. */
+static void
+watch_add(struct batch *b, struct tenant *t, const char *dataset)
+{
+	char *path = tenant_path(t, AREA_INCOMING, dataset, "");
+	struct watch *w, *grown;
+	int wd;
+
+	wd = inotify_add_watch(b->b_inotify_fd, path, WATCH_MASK);
+	if (wd < 0) {
+		log_warn("tenant %s: inotify_add_watch %s", t->t_id, path);
+		free(path);
+		return;
+	}
+	free(path);
+	if ((w = watch_find(b, wd)) != NULL) {
+		free(w->w_dataset);
+	} else {
+		grown = realloc(b->b_watches, (b->b_nwatches + 1) * sizeof(*w));
+		if (grown == NULL)
+			fatal("%s: realloc", __func__);
+		b->b_watches = grown;
+		w = &b->b_watches[b->b_nwatches++];
+		w->w_wd = wd;
+	}
+	w->w_tenant = t;
+	w->w_dataset = strdup(dataset);
+	if (w->w_dataset == NULL)
+		fatal("%s: strdup", __func__);
+}
+
+static void
+write_reason(struct tenant *t, const char *dataset, const char *final,
+    const char *reason)
+{
+	char name[NAME_MAX + 16];
+	int dfd, fd;
+	size_t len = strlen(reason);
+
+	snprintf(name, sizeof(name), "%s.reason", final);
+	if ((dfd = tenant_open_area(t, AREA_REJECTED, dataset, true)) < 0)
+		goto fail;
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0640);
+	close(dfd);
+	if (fd < 0)
+		goto fail;
+	if (write(fd, reason, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
+		close(fd);
+		goto fail;
+	}
+	close(fd);
+	return;
+fail:
+	log_warn("tenant %s: write rejected/%s%s%s", t->t_id, dataset,
+	    *dataset ? "/" : "", name);
+}
+
+/* Moves a file to rejected/ with its reason beside it, and records it. */
+static void
+reject(struct batch *b, struct tenant *t, const char *dataset,
+    const char *name, uint64_t bytes, const char *reason)
+{
+	char final[NAME_MAX + 1];
+	struct record r;
+
+	if (tenant_move(t, AREA_INCOMING, AREA_REJECTED, dataset, name, final,
+	    sizeof(final)) < 0) {
+		log_warn("tenant %s: move %s to rejected", t->t_id, name);
+		return;
+	}
+	write_reason(t, dataset, final, reason);
+	log_info("tenant %s: rejected %s%s%s: %s", t->t_id, dataset,
+	    *dataset ? "/" : "", name, reason);
+	record_init(&r);
+	r.r_tenant = t->t_id;
+	r.r_dataset = dataset;
+	r.r_file = name;
+	r.r_status = "rejected";
+	r.r_reason = reason;
+	r.r_bytes = bytes;
+	batch_record(b, &r);
+}
+
+/* Arms the one-shot rescan for files skipped while still settling. */
+static void
+settle_later(struct batch *b)
+{
+	struct timeval tv = batch_tv(b->b_conf->p_batch.pb_settle_ms + 50);
+
+	if (!evtimer_pending(b->b_settle_ev, NULL))
+		evtimer_add(b->b_settle_ev, &tv);
+}
+
+/*
+ * Checks one entry of incoming/[dataset] and claims or rejects it. The
+ * entry is examined with lstat, then opened without following links and
+ * examined again on the fd, so a swap between the two is caught.
+ */
+static void
+consider(struct batch *b, struct tenant *t, const char *dataset,
+    const char *name, enum origin origin)
+{
+	const struct conf_batch *cb = &t->t_conf->t_batch;
+	const char *why = NULL;
+	struct stat st, fst;
+	char buf[512], final[NAME_MAX + 1];
+	int dfd, fd;
+
+	if (b->b_stopping || t->t_retired)
+		return;
+	if ((dfd = tenant_open_area(t, AREA_INCOMING, dataset, false)) < 0)
+		return;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		close(dfd);
+		return;		/* gone already: claimed or removed */
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(dfd);
+		if (*dataset == '\0') {
+			watch_add(b, t, name);
+			for_each_entry(t, AREA_INCOMING, name, scan_entry, b);
+		} else
+			log_debug("tenant %s: ignoring nested folder %s/%s",
+			    t->t_id, dataset, name);
+		return;
+	}
+	if (check_name_partial(name)) {
+		close(dfd);
+		if (age_ms(&st.st_mtim) >= (int64_t)cb->b_partial_grace_ms) {
+			char grace[32];
+
+			snprintf(buf, sizeof(buf), "partial: hidden or partial "
+			    "name unchanged for longer than partial_grace %s",
+			    units_fmt_duration(cb->b_partial_grace_ms, grace,
+			    sizeof(grace)));
+			reject(b, t, dataset, name, (uint64_t)st.st_size, buf);
+		}
+		return;
+	}
+	/* A new regular file is being written: IN_CLOSE_WRITE will follow. */
+	if (origin == FROM_CREATE && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+		close(dfd);
+		return;
+	}
+	if ((why = check_stat(&st, cb, buf, sizeof(buf))) != NULL)
+		goto refuse;
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd < 0) {
+		log_warn("tenant %s: open incoming %s", t->t_id, name);
+		close(dfd);
+		return;
+	}
+	if (fstat(fd, &fst) < 0 || fst.st_ino != st.st_ino ||
+	    fst.st_dev != st.st_dev) {
+		close(fd);
+		close(dfd);
+		return;		/* replaced under us; the next event decides */
+	}
+	close(fd);
+	st = fst;
+	if ((why = check_stat(&st, cb, buf, sizeof(buf))) != NULL)
+		goto refuse;
+	if (origin == FROM_SCAN &&
+	    age_ms(&st.st_mtim) < (int64_t)b->b_conf->p_batch.pb_settle_ms) {
+		close(dfd);
+		settle_later(b);
+		return;
+	}
+	close(dfd);
+	if (conf_batch_app_for(t->t_conf, dataset) == NULL) {
+		if (*dataset)
+			snprintf(buf, sizeof(buf), "unknown-dataset: no app "
+			    "serves dataset \"%s\"", dataset);
+		else
+			snprintf(buf, sizeof(buf), "no-app: no app serves "
+			    "top-level files (put them in a dataset folder)");
+		why = buf;
+	} else if ((why = check_format(name, cb, buf, sizeof(buf))) == NULL)
+		why = quota_admit(&t->t_quota, &cb->b_quota, record_now_ms(),
+		    (uint64_t)st.st_size, buf, sizeof(buf));
+	if (why) {
+		reject(b, t, dataset, name, (uint64_t)st.st_size, why);
+		return;
+	}
+	if (tenant_move(t, AREA_INCOMING, AREA_PROCESSING, dataset, name,
+	    final, sizeof(final)) < 0) {
+		if (errno == EEXIST)
+			t->t_deferred = true;	/* same name still running */
+		else
+			log_warn("tenant %s: claim %s", t->t_id, name);
+		return;
+	}
+	job_enqueue(t, dataset, name, (uint64_t)st.st_size, false);
+	return;
+refuse:
+	close(dfd);
+	reject(b, t, dataset, name, (uint64_t)st.st_size, why);
+}
+
+/* Calls fn for every entry of staging/<id>/<area>[/dataset]. */
+static void
+for_each_entry(struct tenant *t, enum stage_area area, const char *dataset,
+    void (*fn)(struct tenant *, const char *, const char *, unsigned char,
+    void *), void *arg)
+{
+	int dfd = tenant_open_area(t, area, dataset, false);
+	struct dirent *de;
+	DIR *d;
+
+	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		log_warn("tenant %s: open %s/%s", t->t_id,
+		    state_area_names[area], dataset);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		fn(t, dataset, de->d_name, de->d_type, arg);
+	}
+	closedir(d);
+}
+
+static void
+scan_entry(struct tenant *t, const char *dataset, const char *name,
+    unsigned char type, void *arg)
+{
+	struct batch *b = arg;
+
+	if (type == DT_DIR && *dataset == '\0') {
+		watch_add(b, t, name);
+		for_each_entry(t, AREA_INCOMING, name, scan_entry, b);
+		return;
+	}
+	consider(b, t, dataset, name, FROM_SCAN);
+}
+
+static void
+scan_tenant(struct batch *b, struct tenant *t)
+{
+	t->t_deferred = false;
+	for_each_entry(t, AREA_INCOMING, "", scan_entry, b);
+}
+
+void
+intake_rescan_deferred(struct batch *b)
+{
+	struct tenant *t;
+
+	TAILQ_FOREACH(t, &b->b_tenants, t_entry)
+		if (t->t_deferred && !t->t_retired)
+			scan_tenant(b, t);
+}
+
+void
+intake_scan_all(struct batch *b)
+{
+	struct tenant *t;
+
+	TAILQ_FOREACH(t, &b->b_tenants, t_entry)
+		if (!t->t_retired)
+			scan_tenant(b, t);
+	job_dispatch(b);
+}
+
+static void
+recover_entry(struct tenant *t, const char *dataset, const char *name,
+    unsigned char type, void *arg)
+{
+	struct stat st;
+	int dfd;
+
+	if (type == DT_DIR && *dataset == '\0') {
+		for_each_entry(t, AREA_PROCESSING, name, recover_entry, arg);
+		return;
+	}
+	if ((dfd = tenant_open_area(t, AREA_PROCESSING, dataset, false)) < 0)
+		return;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode)) {
+		log_info("tenant %s: rerunning %s%s%s left in processing/",
+		    t->t_id, dataset, *dataset ? "/" : "", name);
+		job_enqueue(t, dataset, name, (uint64_t)st.st_size, true);
+	}
+	close(dfd);
+}
+
+struct sweep {
+	struct batch	*s_batch;
+	enum stage_area	 s_area;
+};
+
+/*
+ * Removes done/ and rejected/ files kept longer than the tenant's
+ * retention. The time a file entered the area is its ctime: rename
+ * updates it, while mtime is the tenant's own.
+ */
+static void
+sweep_entry(struct tenant *t, const char *dataset, const char *name,
+    unsigned char type, void *arg)
+{
+	struct sweep *s = arg;
+	uint64_t keep = t->t_conf->t_batch.b_retention_ms;
+	char reason[128], dur[32];
+	struct record r;
+	struct stat st;
+	int dfd;
+
+	if (type == DT_DIR && *dataset == '\0') {
+		for_each_entry(t, s->s_area, name, sweep_entry, arg);
+		return;
+	}
+	if ((dfd = tenant_open_area(t, s->s_area, dataset, false)) < 0)
+		return;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    age_ms(&st.st_ctim) < (int64_t)keep) {
+		close(dfd);
+		return;
+	}
+	if (unlinkat(dfd, name, 0) < 0) {
+		log_warn("tenant %s: retention: unlink %s", t->t_id, name);
+		close(dfd);
+		return;
+	}
+	close(dfd);
+	snprintf(reason, sizeof(reason), "retention: kept in %s/ longer than "
+	    "%s", state_area_names[s->s_area],
+	    units_fmt_duration(keep, dur, sizeof(dur)));
+	record_init(&r);
+	r.r_tenant = t->t_id;
+	r.r_dataset = dataset;
+	r.r_file = name;
+	r.r_status = "removed";
+	r.r_reason = reason;
+	r.r_bytes = (uint64_t)st.st_size;
+	batch_record(s->s_batch, &r);
+}
+
+static void
+sweep_tenant(struct batch *b, struct tenant *t)
+{
+	struct sweep s = { b, AREA_DONE };
+
+	t->t_swept_ms = batch_mono_ms();
+	if (t->t_conf->t_batch.b_retention_ms == 0)
+		return;		/* 0 keeps files for ever */
+	for_each_entry(t, AREA_DONE, "", sweep_entry, &s);
+	s.s_area = AREA_REJECTED;
+	for_each_entry(t, AREA_REJECTED, "", sweep_entry, &s);
+}
+
+void
+intake_tenant_start(struct batch *b, struct tenant *t)
+{
+	sweep_tenant(b, t);
+	for_each_entry(t, AREA_PROCESSING, "", recover_entry, b);
+	watch_add(b, t, "");
+	scan_tenant(b, t);
+	job_dispatch(b);
+}
+
+void
+intake_tenant_stop(struct batch *b, struct tenant *t)
+{
+	for (size_t i = 0; i < b->b_nwatches; ) {
+		if (b->b_watches[i].w_tenant == t) {
+			inotify_rm_watch(b->b_inotify_fd, b->b_watches[i].w_wd);
+			watch_drop(b, i);
+		} else
+			i++;
+	}
+}
+
+static void
+handle_event(struct batch *b, const struct inotify_event *ev)
+{
+	struct watch *w;
+	size_t i;
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		log_info("inotify queue overflowed: scanning every tenant");
+		intake_scan_all(b);
+		return;
+	}
+	if ((w = watch_find(b, ev->wd)) == NULL)
+		return;
+	if (ev->mask & IN_IGNORED) {
+		i = (size_t)(w - b->b_watches);
+		watch_drop(b, i);
+		return;
+	}
+	if (ev->len == 0)
+		return;
+	consider(b, w->w_tenant, w->w_dataset, ev->name,
+	    (ev->mask & IN_CREATE) ? FROM_CREATE : FROM_CLOSE);
+}
+
+static void
+on_inotify(evutil_socket_t fd, short what, void *arg)
+{
+	struct batch *b = arg;
+	char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				log_warn("%s: read inotify", __func__);
+			break;
+		}
+		for (char *p = buf; p < buf + n;
+		    p += sizeof(struct inotify_event) + ev->len) {
+			ev = (const struct inotify_event *)(void *)p;
+			handle_event(b, ev);
+		}
+	}
+	job_dispatch(b);
+}
+
+/* The safety net: inotify can miss files (e.g. copied in by NFS). */
+static void
+on_scan(evutil_socket_t fd, short what, void *arg)
+{
+	struct batch *b = arg;
+	struct tenant *t;
+	int64_t now = batch_mono_ms();
+
+	TAILQ_FOREACH(t, &b->b_tenants, t_entry)
+		if (!t->t_retired && now - t->t_swept_ms >= SWEEP_EVERY_MS)
+			sweep_tenant(b, t);
+	intake_scan_all(b);
+}
+
+static void
+on_settle(evutil_socket_t fd, short what, void *arg)
+{
+	intake_scan_all(arg);
+}
+
+int
+intake_init(struct batch *b)
+{
+	struct timeval tv = batch_tv(b->b_conf->p_batch.pb_scan_interval_ms);
+
+	b->b_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (b->b_inotify_fd < 0) {
+		log_warn("inotify_init1");
+		return -1;
+	}
+	b->b_inotify_ev = event_new(b->b_base, b->b_inotify_fd,
+	    EV_READ | EV_PERSIST, on_inotify, b);
+	b->b_scan_ev = event_new(b->b_base, -1, EV_PERSIST, on_scan, b);
+	b->b_settle_ev = evtimer_new(b->b_base, on_settle, b);
+	if (b->b_inotify_ev == NULL || b->b_scan_ev == NULL ||
+	    b->b_settle_ev == NULL)
+		fatalx("%s: event_new", __func__);
+	event_add(b->b_inotify_ev, NULL);
+	event_add(b->b_scan_ev, &tv);
+	return 0;
+}
+
+void
+intake_stop(struct batch *b)
+{
+	event_del(b->b_inotify_ev);
+	event_del(b->b_scan_ev);
+	event_del(b->b_settle_ev);
+}

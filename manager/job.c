@@ -1,0 +1,591 @@
+#include "job.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "spawn.h"
+#include "state.h"
+#include "tenant.h"
+#include "units.h"
+
+#define EXIT_TEMPFAIL 75
+#define RESULT_MAX (64 * 1024)
+
+static void job_start(struct batch *, struct job *);
+static void on_timeout(evutil_socket_t, short, void *);
+
+static char *
+xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		fatal("%s: strdup", __func__);
+	return d;
+}
+
+void
+job_enqueue(struct tenant *t, const char *dataset, const char *name,
+    uint64_t bytes, bool recovered)
+{
+	struct batch *b = t->t_batch;
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		fatal("%s: calloc", __func__);
+	j->j_tenant = t;
+	j->j_dataset = xstrdup(dataset);
+	j->j_name = xstrdup(name);
+	j->j_bytes = bytes;
+	j->j_recovered = recovered;
+	j->j_state = JOB_QUEUED;
+	j->j_timer = evtimer_new(b->b_base, on_timeout, j);
+	if (j->j_timer == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	t->t_jobs++;
+	TAILQ_INSERT_TAIL(&b->b_jobs, j, j_entry);
+	sched_push(&t->t_queue, &j->j_item);
+}
+
+static void
+job_free(struct batch *b, struct job *j)
+{
+	struct tenant *t = j->j_tenant;
+
+	TAILQ_REMOVE(&b->b_jobs, j, j_entry);
+	event_free(j->j_timer);
+	if (j->j_conf)
+		conf_tenant_unref(j->j_conf);
+	free(j->j_dataset);
+	free(j->j_name);
+	free(j);
+	t->t_jobs--;
+	tenant_release(t);
+}
+
+/* Builds the contract environment; the caller frees with free_env. */
+static char **
+build_env(struct batch *b, struct job *j, const char *input,
+    const char *result)
+{
+	const struct conf_platform *p = b->b_conf;
+	const struct conf_tenant *c = j->j_conf;
+	char *work = state_path(p, "work/%s", c->t_id);
+	char *metrics = state_path(p, "run/%s/metrics.sock", c->t_id);
+	char **env = calloc(16, sizeof(*env));
+	size_t n = 0;
+
+	if (env == NULL)
+		fatal("%s: calloc", __func__);
+#define ENV(...) do {						\
+	if (asprintf(&env[n++], __VA_ARGS__) < 0)		\
+		fatal("%s: asprintf", __func__);		\
+} while (0)
+	ENV("MYSIMBDP_TENANT=%s", c->t_id);
+	ENV("MYSIMBDP_INSTANCE=%s", j->j_id);
+	ENV("MONGO_URL=%s", conf_tenant_mongo_url(p, c));
+	ENV("MONGO_DB=%s", c->t_mongo_db);
+	ENV("ZMQ_METRICS_ENDPOINT=ipc://%s", metrics);
+	ENV("MYSIMBDP_INPUT_FILE=%s", input);
+	if (*j->j_dataset)
+		ENV("MYSIMBDP_DATASET=%s", j->j_dataset);
+	ENV("MYSIMBDP_RESULT_FILE=%s", result);
+	ENV("PATH=/usr/local/bin:/usr/bin:/bin");
+	ENV("LANG=C.UTF-8");
+	ENV("HOME=%s", work);
+	ENV("TMPDIR=%s/tmp", work);
+#undef ENV
+	free(work);
+	free(metrics);
+	return env;
+}
+
+static void
+free_env(char **env)
+{
+	for (char **e = env; *e; e++)
+		free(*e);
+	free(env);
+}
+
+static char *
+result_path(struct batch *b, struct job *j)
+{
+	return state_path(b->b_conf, "work/%s/.result-%s.json", j->j_tenant->t_id,
+	    j->j_id);
+}
+
+static int
+open_app_log(struct batch *b, struct job *j)
+{
+	char *path = state_path(b->b_conf, "log/%s/%s.log", j->j_tenant->t_id,
+	    j->j_app->a_name);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0640);
+
+	if (fd < 0)
+		log_warn("tenant %s: open %s", j->j_tenant->t_id, path);
+	free(path);
+	return fd;
+}
+
+static void
+set_timer(struct job *j, uint64_t ms)
+{
+	struct timeval tv = batch_tv(ms);
+
+	evtimer_add(j->j_timer, &tv);
+}
+
+/*
+ * Takes the app's summary from its result file. The file lives in the
+ * tenant's work folder, so it is opened without following links, must be
+ * a small regular file, and is removed after reading.
+ */
+static bson_t *
+read_summary(struct batch *b, struct job *j, char *why, size_t whylen)
+{
+	char *path = result_path(b, j), buf[RESULT_MAX + 1];
+	bson_error_t berr;
+	bson_t *doc = NULL;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	why[0] = '\0';
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	unlink(path);
+	free(path);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			snprintf(why, whylen, "result file: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > RESULT_MAX) {
+		snprintf(why, whylen, "result file: not a regular file of at "
+		    "most %d bytes", RESULT_MAX);
+		close(fd);
+		return NULL;
+	}
+	n = read(fd, buf, RESULT_MAX);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	doc = bson_new_from_json((const uint8_t *)buf, n, &berr);
+	if (doc == NULL)
+		snprintf(why, whylen, "result file: not a JSON object: %.200s",
+		    berr.message);
+	return doc;
+}
+
+static void
+fill_record(struct record *r, struct job *j, const char *status,
+    const char *reason)
+{
+	record_init(r);
+	r->r_tenant = j->j_tenant->t_id;
+	r->r_dataset = j->j_dataset;
+	r->r_file = j->j_name;
+	r->r_app = j->j_app ? j->j_app->a_name : NULL;
+	r->r_job = j->j_id;
+	r->r_status = status;
+	r->r_reason = reason;
+	r->r_bytes = j->j_bytes;
+	r->r_attempt = j->j_attempt;
+	r->r_recovered = j->j_recovered;
+}
+
+static uint64_t
+backoff_ms(struct batch *b, struct job *j)
+{
+	uint64_t ms = b->b_conf->p_batch.pb_retry_backoff_ms;
+	uint64_t max = b->b_conf->p_batch.pb_retry_backoff_max_ms;
+
+	for (int i = 1; i < j->j_attempt && ms < max; i++)
+		ms *= 2;
+	return ms < max ? ms : max;
+}
+
+/* Moves the file to done/ or failed/; a failure to move is logged. */
+static void
+settle_file(struct job *j, enum stage_area to)
+{
+	char final[NAME_MAX + 1];
+
+	if (tenant_move(j->j_tenant, AREA_PROCESSING, to, j->j_dataset,
+	    j->j_name, final, sizeof(final)) < 0)
+		log_warn("tenant %s: move %s from processing to %s",
+		    j->j_tenant->t_id, j->j_name, state_area_names[to]);
+}
+
+/* What an attempt's end means, from its wait status. */
+struct verdict {
+	bool	 v_ok;
+	bool	 v_tempfail;	/* exit 75: does not count against retries */
+	bool	 v_permanent;	/* retrying cannot help */
+	char	 v_reason[256];
+};
+
+static void
+judge(struct job *j, int status, struct verdict *v)
+{
+	char dur[32];
+
+	memset(v, 0, sizeof(*v));
+	if (j->j_timed_out) {
+		snprintf(v->v_reason, sizeof(v->v_reason), "timeout: still "
+		    "running after %s", units_fmt_duration(
+		    j->j_app->a_timeout_ms, dur, sizeof(dur)));
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		v->v_ok = true;
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_TEMPFAIL) {
+		v->v_tempfail = true;
+		snprintf(v->v_reason, sizeof(v->v_reason),
+		    "tempfail: exit 75 (try again later)");
+	} else if (WIFEXITED(status)) {
+		snprintf(v->v_reason, sizeof(v->v_reason), "exit: status %d",
+		    WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		snprintf(v->v_reason, sizeof(v->v_reason), "signal: killed by "
+		    "signal %d (%s)", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+	}
+}
+
+/*
+ * Settles a finished attempt: done/, a retry after backoff, or failed/.
+ * r carries the attempt's figures; its status and reason are set here.
+ */
+static void
+conclude(struct batch *b, struct job *j, struct record *r,
+    const struct verdict *v)
+{
+	bool retry;
+
+	if (v->v_ok) {
+		settle_file(j, AREA_DONE);
+		r->r_status = "ok";
+		batch_record(b, r);
+		job_free(b, j);
+		return;
+	}
+	r->r_reason = v->v_reason;
+	if (!v->v_tempfail)
+		j->j_failures++;
+	retry = !v->v_permanent && (v->v_tempfail ||
+	    j->j_failures <= j->j_app->a_retries);
+	if (j->j_interrupted || (retry && (b->b_stopping || j->j_tenant->t_retired))) {
+		/* The file stays in processing/ and runs at the next start. */
+		r->r_status = "retry";
+		if (j->j_interrupted)
+			r->r_reason = "interrupted: batchmgr stopped the app "
+			    "while shutting down";
+		batch_record(b, r);
+		job_free(b, j);
+		return;
+	}
+	if (retry) {
+		uint64_t delay = backoff_ms(b, j);
+
+		r->r_status = "retry";
+		batch_record(b, r);
+		j->j_state = JOB_BACKOFF;
+		set_timer(j, delay);
+		log_debug("tenant %s: %s: retry in %llums (%s)",
+		    j->j_tenant->t_id, j->j_name, (unsigned long long)delay,
+		    v->v_reason);
+		return;
+	}
+	settle_file(j, AREA_FAILED);
+	r->r_status = j->j_timed_out ? "timeout" : "failed";
+	batch_record(b, r);
+	log_info("tenant %s: %s failed after %d attempts: %s",
+	    j->j_tenant->t_id, j->j_name, j->j_attempt, v->v_reason);
+	job_free(b, j);
+}
+
+static void
+release_slot(struct batch *b, struct job *j)
+{
+	if (!j->j_tenant->t_retired)
+		sched_finished(&b->b_sched, &j->j_tenant->t_queue);
+	else
+		b->b_sched.s_running--;
+}
+
+static void
+job_exited(struct batch *b, struct job *j, int status,
+    const struct rusage *ru)
+{
+	struct verdict v;
+	struct record r;
+	char why[300];
+	bson_t *summary;
+
+	evtimer_del(j->j_timer);
+	release_slot(b, j);
+	judge(j, status, &v);
+	summary = read_summary(b, j, why, sizeof(why));
+	fill_record(&r, j, NULL, NULL);
+	if (WIFEXITED(status))
+		r.r_exit_code = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		r.r_signal = WTERMSIG(status);
+	r.r_start_ms = j->j_start_ms;
+	r.r_end_ms = record_now_ms();
+	r.r_cpu_ms = (uint64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) *
+	    1000 + (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) /
+	    1000;
+	r.r_max_rss_kb = ru->ru_maxrss;
+	r.r_summary = summary;
+	if (why[0] && v.v_ok)
+		log_warnx("tenant %s: %s: %s", j->j_tenant->t_id, j->j_name, why);
+	j->j_pid = 0;
+	conclude(b, j, &r, &v);
+	if (summary)
+		bson_destroy(summary);
+}
+
+/* The exec (or set-up) of an app failed: counts as a failed attempt. */
+static void
+job_spawn_failed(struct batch *b, struct job *j, const char *stage, int err)
+{
+	struct verdict v = { 0 };
+	struct record r;
+
+	release_slot(b, j);
+	snprintf(v.v_reason, sizeof(v.v_reason), "spawn: %s %s: %s", stage,
+	    j->j_app->a_argv[0], strerror(err));
+	log_warnx("tenant %s: %s", j->j_tenant->t_id, v.v_reason);
+	fill_record(&r, j, NULL, NULL);
+	r.r_start_ms = j->j_start_ms;
+	r.r_end_ms = record_now_ms();
+	conclude(b, j, &r, &v);
+}
+
+/* The profile was reloaded without an app for a queued file's dataset. */
+static void
+job_no_app(struct batch *b, struct job *j)
+{
+	struct verdict v = { .v_permanent = true };
+	struct record r;
+
+	release_slot(b, j);
+	snprintf(v.v_reason, sizeof(v.v_reason), "no-app: the profile no "
+	    "longer has an app for dataset \"%s\"", j->j_dataset);
+	fill_record(&r, j, NULL, NULL);
+	conclude(b, j, &r, &v);
+}
+
+static void
+job_start(struct batch *b, struct job *j)
+{
+	struct tenant *t = j->j_tenant;
+	struct spawn_req req;
+	char *input, *result, *cwd, **env;
+	const char *stage;
+	int out_fd, rc, err;
+
+	if (j->j_conf)
+		conf_tenant_unref(j->j_conf);
+	j->j_conf = conf_tenant_ref(t->t_conf);
+	j->j_app = conf_batch_app_for(j->j_conf, j->j_dataset);
+	j->j_attempt++;
+	j->j_timed_out = false;
+	snprintf(j->j_id, sizeof(j->j_id), "%s-%llx-%llu", t->t_id,
+	    (unsigned long long)b->b_boot_ms,
+	    (unsigned long long)++b->b_job_seq);
+	j->j_start_ms = record_now_ms();
+	j->j_state = JOB_RUNNING;
+	if (j->j_app == NULL) {
+		job_no_app(b, j);
+		return;
+	}
+
+	input = tenant_path(t, AREA_PROCESSING, j->j_dataset, j->j_name);
+	result = result_path(b, j);
+	env = build_env(b, j, input, result);
+	out_fd = open_app_log(b, j);
+	cwd = state_path(b->b_conf, "work/%s", t->t_id);
+	req = (struct spawn_req){
+		.sr_argv = j->j_app->a_argv,
+		.sr_envp = env,
+		.sr_cwd = cwd,
+		.sr_out_fd = out_fd,
+		.sr_limits = &j->j_app->a_limits,
+		.sr_set_ids = geteuid() == 0 && j->j_conf->t_user != NULL,
+		.sr_uid = j->j_conf->t_uid,
+		.sr_gid = j->j_conf->t_gid,
+	};
+	rc = spawn_start(&req, &j->j_pid, &stage);
+	err = errno;
+	if (out_fd >= 0)
+		close(out_fd);
+	free_env(env);
+	free(input);
+	free(result);
+	free(cwd);
+	if (rc < 0) {
+		j->j_pid = 0;
+		job_spawn_failed(b, j, stage, err);
+		return;
+	}
+	log_debug("tenant %s: %s: started %s as pid %d (attempt %d)", t->t_id,
+	    j->j_name, j->j_app->a_name, (int)j->j_pid, j->j_attempt);
+	set_timer(j, j->j_app->a_timeout_ms);
+}
+
+void
+job_dispatch(struct batch *b)
+{
+	struct sched_queue *q;
+	struct sched_item *it;
+
+	if (b->b_stopping)
+		return;
+	while ((it = sched_next(&b->b_sched, &q)) != NULL)
+		job_start(b, (struct job *)it);
+}
+
+/*
+ * One timer serves three purposes, told apart by the job's state: the
+ * run's timeout, the grace between SIGTERM and SIGKILL, and the backoff
+ * before a retry.
+ */
+static void
+on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct job *j = arg;
+	struct batch *b = j->j_tenant->t_batch;
+
+	if (j->j_state == JOB_BACKOFF) {
+		j->j_state = JOB_QUEUED;
+		sched_push(&j->j_tenant->t_queue, &j->j_item);
+		job_dispatch(b);
+		return;
+	}
+	if (j->j_state != JOB_RUNNING || j->j_pid <= 0)
+		return;
+	if (!j->j_timed_out && !j->j_interrupted) {
+		j->j_timed_out = true;
+		log_info("tenant %s: %s: timeout, stopping pid %d",
+		    j->j_tenant->t_id, j->j_name, (int)j->j_pid);
+		spawn_signal_group(j->j_pid, SIGTERM);
+		set_timer(j, j->j_app->a_stop_timeout_ms);
+		return;
+	}
+	log_info("tenant %s: %s: pid %d ignored SIGTERM, killing its group",
+	    j->j_tenant->t_id, j->j_name, (int)j->j_pid);
+	spawn_signal_group(j->j_pid, SIGKILL);
+}
+
+static struct job *
+find_running(struct batch *b, pid_t pid)
+{
+	struct job *j;
+
+	TAILQ_FOREACH(j, &b->b_jobs, j_entry)
+		if (j->j_state == JOB_RUNNING && j->j_pid == pid)
+			return j;
+	return NULL;
+}
+
+void
+job_reap(struct batch *b)
+{
+	struct rusage ru;
+	struct job *j;
+	pid_t pid;
+	int status;
+
+	while ((pid = spawn_peek_exited()) > 0) {
+		j = find_running(b, pid);
+		/* The leader is a zombie until collected, so its group id
+		 * cannot be reused: whatever it left behind dies now. */
+		if (j != NULL)
+			spawn_signal_group(pid, SIGKILL);
+		if (spawn_collect(pid, &status, &ru) < 0) {
+			log_warn("%s: wait4 %d", __func__, (int)pid);
+			continue;
+		}
+		if (j == NULL) {
+			log_debug("reaped orphan pid %d", (int)pid);
+			continue;
+		}
+		job_exited(b, j, status, &ru);
+	}
+	job_dispatch(b);
+}
+
+void
+job_forget_tenant(struct batch *b, struct tenant *t)
+{
+	struct job *j, *next;
+
+	TAILQ_FOREACH_SAFE(j, &b->b_jobs, j_entry, next) {
+		if (j->j_tenant != t || j->j_state == JOB_RUNNING)
+			continue;
+		if (j->j_state == JOB_QUEUED)
+			sched_unlink(&t->t_queue, &j->j_item);
+		job_free(b, j);
+	}
+}
+
+int
+job_running(const struct batch *b)
+{
+	const struct job *j;
+	int n = 0;
+
+	TAILQ_FOREACH(j, &b->b_jobs, j_entry)
+		if (j->j_state == JOB_RUNNING)
+			n++;
+	return n;
+}
+
+/* shutdown_grace has passed: stop what is still running. */
+static void
+on_stop_grace(evutil_socket_t fd, short what, void *arg)
+{
+	struct batch *b = arg;
+	struct job *j;
+
+	TAILQ_FOREACH(j, &b->b_jobs, j_entry) {
+		if (j->j_state != JOB_RUNNING || j->j_pid <= 0)
+			continue;
+		j->j_interrupted = true;
+		log_info("tenant %s: %s: stopping pid %d for shutdown",
+		    j->j_tenant->t_id, j->j_name, (int)j->j_pid);
+		spawn_signal_group(j->j_pid, SIGTERM);
+		set_timer(j, j->j_app->a_stop_timeout_ms);
+	}
+}
+
+int
+job_shutdown(struct batch *b)
+{
+	struct tenant *t, *next;
+	struct timeval tv = batch_tv(b->b_conf->p_batch.pb_shutdown_grace_ms);
+
+	b->b_stopping = true;
+	TAILQ_FOREACH_SAFE(t, &b->b_tenants, t_entry, next)
+		job_forget_tenant(b, t);
+	if (job_running(b) > 0) {
+		b->b_stop_ev = evtimer_new(b->b_base, on_stop_grace, b);
+		if (b->b_stop_ev == NULL)
+			fatalx("%s: evtimer_new", __func__);
+		evtimer_add(b->b_stop_ev, &tv);
+	}
+	return job_running(b);
+}

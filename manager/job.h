@@ -1,0 +1,39 @@
+/*
+ * Running a tenant's batch app on one claimed file and recording what
+ * happened: done/, a retry with backoff, or failed/.
+ */
+#ifndef MYSIMBDP_JOB_H
+#define MYSIMBDP_JOB_H
+
+#include "batch.h"
+
+/*
+ * Queues a file that sits in processing/ for its tenant. recovered marks
+ * a file found there at start-up (a rerun after a crash).
+ */
+void job_enqueue(struct tenant *t, const char *dataset, const char *name,
+    uint64_t bytes, bool recovered);
+
+/* Starts queued jobs while the scheduler has free slots. */
+void job_dispatch(struct batch *b);
+
+/* Reaps every exited child and settles the jobs they ran (SIGCHLD). */
+void job_reap(struct batch *b);
+
+/*
+ * Forgets the queued and backing-off jobs of a tenant (their files stay
+ * in processing/ and run at the next start or when the tenant returns).
+ */
+void job_forget_tenant(struct batch *b, struct tenant *t);
+
+/*
+ * Begins a shutdown: no new jobs, waiting jobs forgotten, running jobs
+ * given shutdown_grace to finish and then stopped (their files stay in
+ * processing/). Returns the number of jobs still running.
+ */
+int job_shutdown(struct batch *b);
+
+/* Jobs still running. */
+int job_running(const struct batch *b);
+
+#endif

@@ -1,0 +1,160 @@
+#include "tenant.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct tenant *
+tenant_new(struct batch *b, struct conf_tenant *conf)
+{
+	struct tenant *t;
+	char err[512], *dir;
+	int fd;
+
+	if (state_prepare_tenant(b->b_conf, conf, err, sizeof(err)) < 0) {
+		log_warnx("tenant %s: %s", conf->t_id, err);
+		return NULL;
+	}
+	dir = state_path(b->b_conf, "staging/%s", conf->t_id);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		log_warn("tenant %s: open %s", conf->t_id, dir);
+		free(dir);
+		return NULL;
+	}
+	free(dir);
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		fatal("%s: calloc", __func__);
+	t->t_batch = b;
+	t->t_conf = conf_tenant_ref(conf);
+	snprintf(t->t_id, sizeof(t->t_id), "%s", conf->t_id);
+	t->t_staging_fd = fd;
+	sched_add_queue(&b->b_sched, &t->t_queue,
+	    (int)conf->t_batch.b_max_concurrent, (int)conf->t_batch.b_weight);
+	TAILQ_INSERT_TAIL(&b->b_tenants, t, t_entry);
+	return t;
+}
+
+struct tenant *
+tenant_find(struct batch *b, const char *id)
+{
+	struct tenant *t;
+
+	TAILQ_FOREACH(t, &b->b_tenants, t_entry)
+		if (!t->t_retired && strcmp(t->t_id, id) == 0)
+			return t;
+	return NULL;
+}
+
+void
+tenant_set_conf(struct tenant *t, struct conf_tenant *conf)
+{
+	conf_tenant_unref(t->t_conf);
+	t->t_conf = conf_tenant_ref(conf);
+	sched_set_limits(&t->t_queue, (int)conf->t_batch.b_max_concurrent,
+	    (int)conf->t_batch.b_weight);
+}
+
+void
+tenant_retire(struct tenant *t)
+{
+	sched_remove_queue(&t->t_batch->b_sched, &t->t_queue);
+	t->t_retired = true;
+	tenant_release(t);
+}
+
+void
+tenant_release(struct tenant *t)
+{
+	if (!t->t_retired || t->t_jobs > 0)
+		return;
+	TAILQ_REMOVE(&t->t_batch->b_tenants, t, t_entry);
+	close(t->t_staging_fd);
+	quota_free(&t->t_quota);
+	conf_tenant_unref(t->t_conf);
+	free(t);
+}
+
+int
+tenant_open_area(struct tenant *t, enum stage_area area, const char *dataset,
+    bool create)
+{
+	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	int fd, sub;
+
+	fd = openat(t->t_staging_fd, state_area_names[area], flags);
+	if (fd < 0 || *dataset == '\0')
+		return fd;
+	if (create && mkdirat(fd, dataset, 0750) < 0 && errno != EEXIST) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	sub = openat(fd, dataset, flags);
+	close(fd);
+	return sub;
+}
+
+/* Picks "name", "name.1", ... for a destination that must not replace. */
+static int
+rename_unique(int from_fd, const char *name, int to_fd, bool suffix,
+    char *final, size_t finallen)
+{
+	char cand[NAME_MAX + 1];
+
+	for (unsigned i = 0; i < 10000; i++) {
+		if (i == 0)
+			snprintf(cand, sizeof(cand), "%s", name);
+		else if ((size_t)snprintf(cand, sizeof(cand), "%.*s.%u",
+		    NAME_MAX - 6, name, i) >= sizeof(cand))
+			return -1;
+		if (renameat2(from_fd, name, to_fd, cand, RENAME_NOREPLACE) == 0) {
+			snprintf(final, finallen, "%s", cand);
+			return 0;
+		}
+		if (errno != EEXIST || !suffix)
+			return -1;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+int
+tenant_move(struct tenant *t, enum stage_area from, enum stage_area to,
+    const char *dataset, const char *name, char *final, size_t finallen)
+{
+	int from_fd, to_fd, rc, saved;
+
+	if ((from_fd = tenant_open_area(t, from, dataset, false)) < 0)
+		return -1;
+	if ((to_fd = tenant_open_area(t, to, dataset, true)) < 0) {
+		saved = errno;
+		close(from_fd);
+		errno = saved;
+		return -1;
+	}
+	rc = rename_unique(from_fd, name, to_fd, to != AREA_PROCESSING, final,
+	    finallen);
+	saved = errno;
+	close(from_fd);
+	close(to_fd);
+	errno = saved;
+	return rc;
+}
+
+char *
+tenant_path(struct tenant *t, enum stage_area area, const char *dataset,
+    const char *name)
+{
+	return state_path(t->t_batch->b_conf, "staging/%s/%s/%s%s%s", t->t_id,
+	    state_area_names[area], dataset, *dataset ? "/" : "", name);
+}

@@ -1,0 +1,57 @@
+/*
+ * A tenant as batchmgr runs it: its profile, its staging folders and its
+ * place in the scheduler. Files move between the staging areas by rename
+ * only, through directory fds opened without following symlinks, so a
+ * tenant cannot redirect a move outside its own folder.
+ */
+#ifndef MYSIMBDP_TENANT_H
+#define MYSIMBDP_TENANT_H
+
+#include <stddef.h>
+
+#include "batch.h"
+#include "state.h"
+
+/*
+ * Creates the runtime tenant for a profile (taking a reference): prepares
+ * its folders and adds it to the scheduler. Returns NULL, logged, when its
+ * folders cannot be prepared.
+ */
+struct tenant *tenant_new(struct batch *b, struct conf_tenant *conf);
+
+struct tenant *tenant_find(struct batch *b, const char *id);
+
+/* Switches to a reloaded profile; running jobs keep the old one. */
+void tenant_set_conf(struct tenant *t, struct conf_tenant *conf);
+
+/*
+ * Takes a tenant out of service (its profile was removed): no new jobs;
+ * queued files stay in processing/ for a later start. Freed once its last
+ * running job ends.
+ */
+void tenant_retire(struct tenant *t);
+
+/* Frees a retired tenant that has no jobs left. */
+void tenant_release(struct tenant *t);
+
+/*
+ * Opens staging/<id>/<area>[/<dataset>] as a directory fd, creating the
+ * dataset folder when create is set. Returns the fd or -1 with errno.
+ */
+int tenant_open_area(struct tenant *t, enum stage_area area,
+    const char *dataset, bool create);
+
+/*
+ * Moves name from one area to another (same dataset) by rename, never
+ * replacing a file: in done/, failed/ and rejected/ a taken name gets a
+ * ".1", ".2", ... suffix; into processing/ a taken name fails with EEXIST.
+ * The name used is copied into final. Returns 0 or -1 with errno.
+ */
+int tenant_move(struct tenant *t, enum stage_area from, enum stage_area to,
+    const char *dataset, const char *name, char *final, size_t finallen);
+
+/* The absolute path of a file in an area (malloc'd). */
+char *tenant_path(struct tenant *t, enum stage_area area, const char *dataset,
+    const char *name);
+
+#endif
