@@ -1,6 +1,8 @@
 #include "state.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -163,5 +165,75 @@ state_prepare_tenant(const struct conf_platform *p,
 		}
 		free(sock);
 	}
+	return rc;
+}
+
+int
+state_open_area(int staging_fd, enum stage_area area, const char *dataset,
+    bool create)
+{
+	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	int fd, sub;
+
+	fd = openat(staging_fd, state_area_names[area], flags);
+	if (fd < 0 || *dataset == '\0')
+		return fd;
+	if (create && mkdirat(fd, dataset, 0750) < 0 && errno != EEXIST) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	sub = openat(fd, dataset, flags);
+	close(fd);
+	return sub;
+}
+
+/* Picks "name", "name.1", ... for a destination that must not replace. */
+static int
+rename_unique(int from_fd, const char *name, int to_fd, bool suffix,
+    char *final, size_t finallen)
+{
+	char cand[NAME_MAX + 1];
+
+	for (unsigned i = 0; i < 10000; i++) {
+		if (i == 0)
+			snprintf(cand, sizeof(cand), "%s", name);
+		else if ((size_t)snprintf(cand, sizeof(cand), "%.*s.%u",
+		    NAME_MAX - 6, name, i) >= sizeof(cand))
+			return -1;
+		if (renameat2(from_fd, name, to_fd, cand, RENAME_NOREPLACE) == 0) {
+			snprintf(final, finallen, "%s", cand);
+			return 0;
+		}
+		if (errno != EEXIST || !suffix)
+			return -1;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+int
+state_move(int staging_fd, enum stage_area from, enum stage_area to,
+    const char *dataset, const char *name, char *final, size_t finallen)
+{
+	int from_fd, to_fd, rc, saved;
+
+	if ((from_fd = state_open_area(staging_fd, from, dataset, false)) < 0)
+		return -1;
+	if ((to_fd = state_open_area(staging_fd, to, dataset, true)) < 0) {
+		saved = errno;
+		close(from_fd);
+		errno = saved;
+		return -1;
+	}
+	rc = rename_unique(from_fd, name, to_fd,
+	    to != AREA_PROCESSING && to != AREA_INCOMING, final,
+	    finallen);
+	saved = errno;
+	close(from_fd);
+	close(to_fd);
+	errno = saved;
 	return rc;
 }

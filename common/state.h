@@ -5,6 +5,7 @@
 #ifndef MYSIMBDP_STATE_H
 #define MYSIMBDP_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "conf.h"
@@ -39,6 +40,24 @@ int state_prepare_tenant(const struct conf_platform *p,
 /* Formats a path under the state dir; returns a malloc'd string. */
 char *state_path(const struct conf_platform *p, const char *fmt, ...)
     __attribute__((__format__(__printf__, 2, 3)));
+
+/*
+ * Opens staging/<id>/<area>[/<dataset>] below the tenant's staging fd as
+ * a directory fd, without following symlinks (a tenant owns incoming/ and
+ * could plant one), creating the dataset folder when create is set.
+ * Returns the fd or -1 with errno.
+ */
+int state_open_area(int staging_fd, enum stage_area area, const char *dataset,
+    bool create);
+
+/*
+ * Moves name from one area to another (same dataset) by rename, never
+ * replacing a file: in done/, failed/ and rejected/ a taken name gets a
+ * ".1", ".2", ... suffix; into processing/ or incoming/ a taken name fails
+ * with EEXIST. The name used is copied into final. Returns 0 or -1.
+ */
+int state_move(int staging_fd, enum stage_area from, enum stage_area to,
+    const char *dataset, const char *name, char *final, size_t finallen);
 
 /* Creates dir and its parents with mode. Returns 0 or -1 with errno. */
 int state_mkdirs(const char *dir, int mode);

@@ -55,8 +55,31 @@ load_or_exit(const char *file, struct conf_platform **pp,
 		conf_errors_print(&errs);
 		fprintf(stderr, "batchmgr: %zu configuration error%s\n",
 		    errs.e_count, errs.e_count == 1 ? "" : "s");
+		conf_errors_free(&errs);
+		conf_tenant_set_free(set);
+		conf_platform_free(*pp);
 		exit(EX_CONFIG_CODE);
 	}
+}
+
+/* Frees everything, so that leak checkers see only real leaks. */
+static void
+teardown(struct batch *b)
+{
+	struct tenant *t, *next;
+
+	TAILQ_FOREACH_SAFE(t, &b->b_tenants, t_entry, next) {
+		intake_tenant_stop(b, t);
+		job_forget_tenant(b, t);
+		if (!t->t_retired)
+			tenant_retire(t);
+	}
+	intake_free(b);
+	if (b->b_stop_ev)
+		event_free(b->b_stop_ev);
+	close(b->b_ingest_fd);
+	conf_platform_free(b->b_conf);
+	free(b->b_conf_file);
 }
 
 /* One batchmgr per state dir: two would run the same files twice. */
@@ -235,6 +258,8 @@ main(int argc, char *argv[])
 	load_or_exit(file, &b.b_conf, &set);
 	if (check_only) {
 		printf("configuration OK\n");
+		conf_tenant_set_free(&set);
+		conf_platform_free(b.b_conf);
 		return 0;
 	}
 	if (strcmp(b.b_conf->p_log_level, "debug") == 0)
@@ -272,7 +297,10 @@ main(int argc, char *argv[])
 	event_base_dispatch(b.b_base);
 
 	log_info("stopped");
+	teardown(&b);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(sigev[i]);
+	event_base_free(b.b_base);
+	libevent_global_shutdown();
 	return 0;
 }

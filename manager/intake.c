@@ -536,3 +536,16 @@ intake_stop(struct batch *b)
 	event_del(b->b_scan_ev);
 	event_del(b->b_settle_ev);
 }
+
+void
+intake_free(struct batch *b)
+{
+	while (b->b_nwatches)
+		watch_drop(b, b->b_nwatches - 1);
+	free(b->b_watches);
+	b->b_watches = NULL;
+	event_free(b->b_inotify_ev);
+	event_free(b->b_scan_ev);
+	event_free(b->b_settle_ev);
+	close(b->b_inotify_fd);
+}

@@ -31,4 +31,7 @@ void intake_rescan_deferred(struct batch *b);
 /* Stops noticing new files (shutdown). */
 void intake_stop(struct batch *b);
 
+/* Releases inotify and the timers (after intake_stop, at exit). */
+void intake_free(struct batch *b);
+
 #endif

@@ -86,69 +86,15 @@ int
 tenant_open_area(struct tenant *t, enum stage_area area, const char *dataset,
     bool create)
 {
-	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-	int fd, sub;
-
-	fd = openat(t->t_staging_fd, state_area_names[area], flags);
-	if (fd < 0 || *dataset == '\0')
-		return fd;
-	if (create && mkdirat(fd, dataset, 0750) < 0 && errno != EEXIST) {
-		int saved = errno;
-
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	sub = openat(fd, dataset, flags);
-	close(fd);
-	return sub;
-}
-
-/* Picks "name", "name.1", ... for a destination that must not replace. */
-static int
-rename_unique(int from_fd, const char *name, int to_fd, bool suffix,
-    char *final, size_t finallen)
-{
-	char cand[NAME_MAX + 1];
-
-	for (unsigned i = 0; i < 10000; i++) {
-		if (i == 0)
-			snprintf(cand, sizeof(cand), "%s", name);
-		else if ((size_t)snprintf(cand, sizeof(cand), "%.*s.%u",
-		    NAME_MAX - 6, name, i) >= sizeof(cand))
-			return -1;
-		if (renameat2(from_fd, name, to_fd, cand, RENAME_NOREPLACE) == 0) {
-			snprintf(final, finallen, "%s", cand);
-			return 0;
-		}
-		if (errno != EEXIST || !suffix)
-			return -1;
-	}
-	errno = EEXIST;
-	return -1;
+	return state_open_area(t->t_staging_fd, area, dataset, create);
 }
 
 int
 tenant_move(struct tenant *t, enum stage_area from, enum stage_area to,
     const char *dataset, const char *name, char *final, size_t finallen)
 {
-	int from_fd, to_fd, rc, saved;
-
-	if ((from_fd = tenant_open_area(t, from, dataset, false)) < 0)
-		return -1;
-	if ((to_fd = tenant_open_area(t, to, dataset, true)) < 0) {
-		saved = errno;
-		close(from_fd);
-		errno = saved;
-		return -1;
-	}
-	rc = rename_unique(from_fd, name, to_fd, to != AREA_PROCESSING, final,
+	return state_move(t->t_staging_fd, from, to, dataset, name, final,
 	    finallen);
-	saved = errno;
-	close(from_fd);
-	close(to_fd);
-	errno = saved;
-	return rc;
 }
 
 char *

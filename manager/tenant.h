@@ -34,19 +34,11 @@ void tenant_retire(struct tenant *t);
 /* Frees a retired tenant that has no jobs left. */
 void tenant_release(struct tenant *t);
 
-/*
- * Opens staging/<id>/<area>[/<dataset>] as a directory fd, creating the
- * dataset folder when create is set. Returns the fd or -1 with errno.
- */
+/* state_open_area() for this tenant. */
 int tenant_open_area(struct tenant *t, enum stage_area area,
     const char *dataset, bool create);
 
-/*
- * Moves name from one area to another (same dataset) by rename, never
- * replacing a file: in done/, failed/ and rejected/ a taken name gets a
- * ".1", ".2", ... suffix; into processing/ a taken name fails with EEXIST.
- * The name used is copied into final. Returns 0 or -1 with errno.
- */
+/* state_move() for this tenant. */
 int tenant_move(struct tenant *t, enum stage_area from, enum stage_area to,
     const char *dataset, const char *name, char *final, size_t finallen);
 

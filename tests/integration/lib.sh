@@ -1,0 +1,174 @@
+# Shared helpers for the black-box scenarios: each test sources this file,
+# builds a platform in a temporary folder, starts the real daemons, drops
+# real files and asserts on what an operator would look at: the staging
+# folders, log/ingest.jsonl and the daemon's log.
+#
+# Environment (set by tests/integration/meson.build):
+#   MYSIMBDP_BUILD  build folder holding the binaries
+#   MYSIMBDP_SRC    source folder (tests/apps lives there)
+set -euo pipefail
+
+: "${MYSIMBDP_BUILD:?set by meson}" "${MYSIMBDP_SRC:?set by meson}"
+BATCHMGR=$MYSIMBDP_BUILD/manager/batchmgr
+CLI=$MYSIMBDP_BUILD/cli/mysimbdp
+APPS=$MYSIMBDP_SRC/tests/apps
+# Short, so ipc socket paths fit in sun_path.
+T=$(mktemp -d /tmp/mysbt.XXXXXX)
+VAR=$T/var
+INGEST=$VAR/log/ingest.jsonl
+BM_PID=
+BM_LOG=$T/batchmgr.log
+STARTED_PIDS=()
+
+cleanup() {
+	local rc=$?
+	for pid in "${STARTED_PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	if [ $rc -ne 0 ] || [ -n "${KEEP:-}" ]; then
+		echo "(state kept in $T)" >&2
+	else
+		rm -rf "$T"
+	fi
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f "$BM_LOG" ]; then
+		echo "--- batchmgr log (last 40 lines)" >&2
+		tail -n 40 "$BM_LOG" >&2
+	fi
+	if [ -f "$INGEST" ]; then
+		echo "--- ingest.jsonl (last 20 lines)" >&2
+		tail -n 20 "$INGEST" >&2
+	fi
+	exit 1
+}
+
+ok() { echo "ok - $*"; }
+
+assert_eq() {	# EXPECTED ACTUAL WHAT
+	[ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"
+	ok "$3"
+}
+
+assert_file() { [ -e "$1" ] || fail "missing $1"; }
+assert_no_file() { [ ! -e "$1" ] || fail "unexpected $1"; }
+
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 20 ms until it
+# succeeds; the deadline only bounds a hung test.
+wait_for() {
+	local secs=$1 what=$2
+	shift 2
+	local deadline=$(( $(date +%s%N) + secs * 1000000000 ))
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s%N)" -lt "$deadline" ] || fail "timed out after ${secs}s waiting for: $what"
+		sleep 0.02
+	done
+}
+
+# platform [SETTING=VALUE ...]: writes conf/mysimbdp.cfg; the batch settings
+# given override the test defaults (fast scans and short backoffs).
+platform() {
+	declare -A s=(
+		[workers]=4 [scan_interval]='"1s"' [settle]='"200ms"'
+		[shutdown_grace]='"2s"' [retry_backoff]='"100ms"'
+		[retry_backoff_max]='"1s"'
+	)
+	local kv
+	for kv in "$@"; do s[${kv%%=*}]=${kv#*=}; done
+	mkdir -p "$T/conf/tenants" "$T/scratch" "$T/out"
+	{
+		echo "state_dir = \"$VAR\";"
+		echo 'tenants_dir = "tenants";'
+		echo "apps_dir = \"$APPS\";"
+		echo 'batch = {'
+		for kv in "${!s[@]}"; do echo "  $kv = ${s[$kv]};"; done
+		echo '};'
+	} >"$T/conf/mysimbdp.cfg"
+}
+
+# tenant ID: writes conf/tenants/ID.cfg from standard input.
+tenant() { cat >"$T/conf/tenants/$1.cfg"; }
+
+# simple_tenant ID APP [EXTRA BATCH SETTINGS...]: a one-app csv tenant.
+simple_tenant() {
+	local id=$1 app=$2
+	shift 2
+	tenant "$id" <<-EOF
+	id = "$id";
+	batch = {
+	  formats = ["csv"];
+	  $*
+	  apps = ( { app = [$app]; timeout = "20s"; retries = 2; stop_timeout = "1s"; } );
+	};
+	EOF
+}
+
+start_batchmgr() {
+	local from
+	from=$( [ -f "$BM_LOG" ] && wc -l <"$BM_LOG" || echo 0)
+	"$BATCHMGR" -d -v -c "$T/conf/mysimbdp.cfg" >>"$BM_LOG" 2>&1 &
+	BM_PID=$!
+	STARTED_PIDS+=("$BM_PID")
+	wait_for 20 "batchmgr to start" bm_log_after "$from" 'batchmgr: started'
+}
+
+# bm_log_after LINE PATTERN: PATTERN appears in the log after line LINE.
+bm_log_after() { tail -n +"$(( $1 + 1 ))" "$BM_LOG" | grep -q -- "$2"; }
+
+# stop_batchmgr: SIGTERM, then the daemon must exit 0 by itself.
+stop_batchmgr() {
+	kill -TERM "$BM_PID"
+	local rc=0
+	wait "$BM_PID" || rc=$?
+	[ $rc -eq 0 ] || fail "batchmgr exited $rc after SIGTERM"
+	BM_PID=
+}
+
+kill9_batchmgr() {
+	kill -KILL "$BM_PID"
+	wait "$BM_PID" 2>/dev/null || true
+	BM_PID=
+}
+
+# drop TENANT [DATASET/]NAME [CONTENT]: delivers a file the way tenants
+# must, by writing it elsewhere and renaming it in.
+drop() {
+	local dest=$VAR/staging/$1/incoming/$2
+	mkdir -p "$(dirname "$dest")"
+	printf '%s\n' "${3:-id,value}" >"$T/scratch/.drop.$$"
+	mv "$T/scratch/.drop.$$" "$dest"
+}
+
+# move_all FROM_DIR TO_DIR: renames every file of FROM_DIR into TO_DIR in
+# one process, as fast as a tenant's bulk upload would land them.
+move_all() {
+	perl -e 'my ($from, $to) = @ARGV; opendir(my $d, $from) or die "$from: $!";
+		for (grep { !/^\.\.?$/ } readdir $d) { rename("$from/$_", "$to/$_") or die "$_: $!" }' "$1" "$2"
+}
+
+# records JQ-FILTER: the ingest records matching the filter, compact.
+records() {
+	[ -f "$INGEST" ] || return 0
+	jq -c "select($1)" "$INGEST"
+}
+
+# count TENANT STATUS: how many records of that status the tenant has.
+count() {
+	records ".tenant == \"$1\" and .status == \"$2\"" | wc -l
+}
+
+# have_records N TENANT STATUS: for wait_for.
+have_records() { [ "$(count "$2" "$3")" -ge "$1" ]; }
+
+files_in() { find "$VAR/staging/$1/$2" -type f | wc -l; }
+
+# bm_running: batchmgr has at least one app running right now (a file in
+# processing/ whose start was logged since the daemon last started).
+bm_running() {
+	[ "$(find "$VAR/staging" -path '*/processing/*' -type f | wc -l)" -gt 0 ] &&
+		pgrep -P "$BM_PID" >/dev/null
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SIGHUP reloads profiles: a new tenant is watched and served, a removed
+# one retired, a broken file keeps the previous profile, and jobs that
+# are running are not disturbed.
+. "$(dirname "$0")/lib.sh"
+
+platform
+simple_tenant acme '"sleepy", "1"'
+start_batchmgr
+
+drop acme long.csv
+wait_for 10 "acme job running" bm_running
+
+# Add a tenant while acme's job runs.
+simple_tenant newco '"exit-with", "0"'
+from=$(wc -l <"$BM_LOG")
+kill -HUP "$BM_PID"
+wait_for 10 "newco added" bm_log_after "$from" 'tenant newco: added'
+wait_for 10 "newco incoming/" test -d "$VAR/staging/newco/incoming"
+drop newco n1.csv
+wait_for 10 "newco file ran" have_records 1 newco ok
+wait_for 10 "acme's running job finished" have_records 1 acme ok
+assert_eq 1 "$(records '.tenant == "acme" and .status == "ok"' | jq -r .attempt)" \
+	"acme's job ran undisturbed by the reload"
+
+# A broken profile on SIGHUP changes nothing: acme keeps its old profile.
+cp "$T/conf/tenants/acme.cfg" "$T/acme.good"
+printf 'id = "acme";\nbatch = { formats = ["csv"]; max_file_size = "lots"; apps = ( { app = "exit-with"; } ); };\n' \
+	>"$T/conf/tenants/acme.cfg"
+from=$(wc -l <"$BM_LOG")
+kill -HUP "$BM_PID"
+wait_for 10 "reload error logged" bm_log_after "$from" "acme.cfg:2: batch.max_file_size"
+bm_log_after "$from" "keeping the previous profile" || fail "not said that the old profile is kept"
+ok "the broken file is logged with file:line: setting"
+drop acme after.csv
+wait_for 10 "acme still served" have_records 2 acme ok
+
+# Removing a tenant's file retires it; its files are left alone.
+rm "$T/conf/tenants/newco.cfg"
+from=$(wc -l <"$BM_LOG")
+kill -HUP "$BM_PID"
+wait_for 10 "newco retired" bm_log_after "$from" 'tenant newco: profile removed'
+drop newco n2.csv
+drop acme after2.csv
+wait_for 10 "acme served after the removal" have_records 3 acme ok
+assert_file "$VAR/staging/newco/incoming/n2.csv"
+assert_eq 1 "$(count newco ok)" "a retired tenant's new files are not run"
+stop_batchmgr

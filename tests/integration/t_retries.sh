@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# exit 75 means "try again later": retried with backoff until it works. A
+# crashing app is retried `retries` times, then its file goes to failed/.
+. "$(dirname "$0")/lib.sh"
+
+platform retry_backoff='"100ms"'
+simple_tenant temp '"flaky", "2", "75"'
+tenant crashy <<CFG
+id = "crashy";
+batch = {
+  formats = ["csv"];
+  apps = ( { app = ["crash"]; retries = 2; } );
+};
+CFG
+start_batchmgr
+
+drop temp t.csv
+wait_for 20 "temp ok" have_records 1 temp ok
+assert_eq 2 "$(count temp retry)" "two retry records for exit 75"
+assert_eq 3 "$(records '.tenant == "temp" and .status == "ok"' | jq -r .attempt)" \
+	"ok on the third attempt"
+assert_eq "1 2" "$(records '.tenant == "temp" and .status == "retry"' | jq -r .attempt | xargs)" \
+	"retry records number the attempts"
+records '.tenant == "temp" and .status == "retry"' | jq -e 'select(.exit_code == 75 and (.reason | startswith("tempfail:")))' >/dev/null ||
+	fail "retry record does not say exit 75"
+assert_file "$VAR/staging/temp/done/t.csv"
+# The backoff doubles: the gap before attempt 3 is at least 200ms.
+s2=$(records '.tenant == "temp" and .attempt == 2' | jq -r .end)
+s3=$(records '.tenant == "temp" and .attempt == 3' | jq -r .start)
+gap=$(( $(date -d "$s3" +%s%3N) - $(date -d "$s2" +%s%3N) ))
+[ "$gap" -ge 200 ] || fail "second backoff was ${gap}ms, expected >= 200ms"
+ok "backoff grows (${gap}ms before the third attempt)"
+
+drop crashy c.csv
+wait_for 20 "crashy failed" have_records 1 crashy failed
+assert_eq 2 "$(count crashy retry)" "retried twice"
+r=$(records '.tenant == "crashy" and .status == "failed"')
+assert_eq 3 "$(jq -r .attempt <<<"$r")" "failed after 1 + retries attempts"
+assert_eq 11 "$(jq -r .signal <<<"$r")" "the signal is recorded"
+jq -e '.reason | test("signal 11")' <<<"$r" >/dev/null || fail "reason: $r"
+assert_file "$VAR/staging/crashy/failed/c.csv"
+assert_eq 0 "$(files_in crashy processing)" "nothing left in processing/"
+stop_batchmgr
