@@ -13,7 +13,6 @@
 #define EX_SOFTWARE_CODE	70
 #define EX_CANTCREAT_CODE	73
 #define EX_IOERR_CODE		74
-#define EX_CONFIG_CODE_CLI	78
 
 struct cli {
 	const char	*c_conf;	/* platform file: -c, $MYSIMBDP_CONF, default */
@@ -26,5 +25,6 @@ struct conf_platform *cli_load_platform(const struct cli *cli);
 
 int cmd_check_config(const struct cli *cli, int argc, char **argv);
 int cmd_retry(const struct cli *cli, int argc, char **argv);
+int cmd_stats(const struct cli *cli, int argc, char **argv);
 
 #endif

@@ -21,6 +21,8 @@ struct command {
 static const struct command commands[] = {
 	{ "check-config", cmd_check_config, "[FILE|DIR]",
 	    "validate the platform file, a tenant profile or a folder of them" },
+	{ "stats", cmd_stats, "[--tenant T] [--since TIME] [--json]",
+	    "files, bytes, rows, durations and throughput per tenant" },
 	{ "retry", cmd_retry, "TENANT [DATASET/]FILE",
 	    "move a file from failed/ back to incoming/ to run it again" },
 };
@@ -35,7 +37,7 @@ usage(FILE *out)
 	    "  -V, --version      print the version\n\ncommands:\n",
 	    MYSIMBDP_DEFAULT_CONF);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-13s %-22s %s\n", commands[i].name,
+		fprintf(out, "  %-13s %-38s %s\n", commands[i].name,
 		    commands[i].args, commands[i].help);
 }
 

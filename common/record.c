@@ -37,6 +37,38 @@ record_fmt_time(int64_t ms, char *buf, size_t len)
 	return buf;
 }
 
+int
+record_parse_time(const char *s, int64_t *ms)
+{
+	struct tm tm;
+	const char *rest;
+	int frac = 0, digits = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	rest = strptime(s, "%Y-%m-%d", &tm);
+	if (rest == NULL)
+		return -1;
+	if (*rest == 'T') {
+		rest = strptime(rest + 1, "%H:%M:%S", &tm);
+		if (rest == NULL)
+			return -1;
+		if (*rest == '.')
+			for (rest++; *rest >= '0' && *rest <= '9'; rest++)
+				if (digits++ < 3)
+					frac = frac * 10 + (*rest - '0');
+		while (digits > 0 && digits < 3) {
+			frac *= 10;
+			digits++;
+		}
+		if (*rest == 'Z')
+			rest++;
+	}
+	if (*rest != '\0')
+		return -1;
+	*ms = (int64_t)timegm(&tm) * 1000 + frac;
+	return 0;
+}
+
 /*
  * Tenants name their files; names are bytes, JSON wants UTF-8. Invalid
  * bytes become the four characters \xNN so the name stays recognisable.

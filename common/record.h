@@ -43,6 +43,13 @@ int record_append(int fd, const struct record *r);
 /* Milliseconds since the epoch. */
 int64_t record_now_ms(void);
 
+/*
+ * Parses what record_fmt_time writes ("2026-11-21T14:52:39.671Z"), with or
+ * without milliseconds, or a bare date ("2026-11-21", midnight UTC).
+ * Returns 0 with *ms set, or -1.
+ */
+int record_parse_time(const char *s, int64_t *ms);
+
 /* Formats ms since the epoch as ISO 8601 UTC with milliseconds. */
 const char *record_fmt_time(int64_t ms, char *buf, size_t len);
 

@@ -1,0 +1,369 @@
+/*
+ * stats [--tenant T] [--since TIME] [--json]: ingestion figures per tenant
+ * and for the whole platform, computed from log/ingest.jsonl.
+ *
+ * A file counts once per final outcome: "ok", "failed" or "timeout"
+ * (both failed), "rejected"; "retry" records count attempts that will be
+ * tried again. Durations and throughput are taken from "ok" runs.
+ */
+#include <bson/bson.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "record.h"
+#include "state.h"
+#include "units.h"
+
+struct tally {
+	char		 t_tenant[TENANT_ID_MAX + 1];
+	uint64_t	 t_ok, t_failed, t_rejected, t_retries;
+	uint64_t	 t_bytes_ok, t_bytes_failed, t_bytes_rejected;
+	uint64_t	 t_rows, t_rejected_rows;
+	int64_t		*t_durations;
+	size_t		 t_ndur, t_capdur;
+	int64_t		 t_first_start, t_last_end;
+};
+
+struct stats {
+	struct tally	*s_tenants;
+	size_t		 s_count;
+	struct tally	 s_all;
+	uint64_t	 s_malformed;
+};
+
+static const char *
+str_field(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it))
+		return bson_iter_utf8(&it, NULL);
+	return NULL;
+}
+
+static int64_t
+num_field(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it))
+		return bson_iter_as_int64(&it);
+	return 0;
+}
+
+static int64_t
+time_field(const bson_t *doc, const char *key)
+{
+	const char *s = str_field(doc, key);
+	int64_t ms;
+
+	return s && record_parse_time(s, &ms) == 0 ? ms : 0;
+}
+
+static struct tally *
+tally_for(struct stats *st, const char *tenant)
+{
+	struct tally *grown;
+
+	for (size_t i = 0; i < st->s_count; i++)
+		if (strcmp(st->s_tenants[i].t_tenant, tenant) == 0)
+			return &st->s_tenants[i];
+	grown = realloc(st->s_tenants, (st->s_count + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return NULL;
+	st->s_tenants = grown;
+	memset(&grown[st->s_count], 0, sizeof(*grown));
+	snprintf(grown[st->s_count].t_tenant, sizeof(grown->t_tenant), "%s",
+	    tenant);
+	return &grown[st->s_count++];
+}
+
+static void
+add_duration(struct tally *t, int64_t ms)
+{
+	if (t->t_ndur == t->t_capdur) {
+		size_t cap = t->t_capdur ? t->t_capdur * 2 : 64;
+		int64_t *d = realloc(t->t_durations, cap * sizeof(*d));
+
+		if (d == NULL)
+			return;
+		t->t_durations = d;
+		t->t_capdur = cap;
+	}
+	t->t_durations[t->t_ndur++] = ms;
+}
+
+static void
+count(struct tally *t, const bson_t *doc, const char *status)
+{
+	uint64_t bytes = (uint64_t)num_field(doc, "bytes");
+
+	if (strcmp(status, "ok") == 0) {
+		int64_t start = time_field(doc, "start");
+		int64_t end = time_field(doc, "end");
+
+		t->t_ok++;
+		t->t_bytes_ok += bytes;
+		t->t_rows += (uint64_t)num_field(doc, "rows");
+		t->t_rejected_rows += (uint64_t)num_field(doc, "rejected_rows");
+		add_duration(t, num_field(doc, "duration_ms"));
+		if (start && (t->t_first_start == 0 || start < t->t_first_start))
+			t->t_first_start = start;
+		if (end > t->t_last_end)
+			t->t_last_end = end;
+	} else if (strcmp(status, "failed") == 0 ||
+	    strcmp(status, "timeout") == 0) {
+		t->t_failed++;
+		t->t_bytes_failed += bytes;
+	} else if (strcmp(status, "rejected") == 0) {
+		t->t_rejected++;
+		t->t_bytes_rejected += bytes;
+	} else if (strcmp(status, "retry") == 0)
+		t->t_retries++;
+}
+
+static void
+read_records(FILE *f, struct stats *st, const char *tenant, int64_t since)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	while ((n = getline(&line, &cap, f)) > 0) {
+		bson_t *doc = bson_new_from_json((const uint8_t *)line, n, NULL);
+		const char *t, *status;
+		struct tally *tl;
+
+		if (doc == NULL || (t = str_field(doc, "tenant")) == NULL ||
+		    (status = str_field(doc, "status")) == NULL) {
+			st->s_malformed++;
+			if (doc)
+				bson_destroy(doc);
+			continue;
+		}
+		if ((tenant == NULL || strcmp(tenant, t) == 0) &&
+		    (since == 0 || time_field(doc, "time") >= since) &&
+		    (tl = tally_for(st, t)) != NULL) {
+			count(tl, doc, status);
+			count(&st->s_all, doc, status);
+		}
+		bson_destroy(doc);
+	}
+	free(line);
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted values. */
+static int64_t
+percentile(const int64_t *v, size_t n, double p)
+{
+	size_t rank;
+
+	if (n == 0)
+		return 0;
+	rank = (size_t)ceil(p * (double)n);
+	return v[rank ? rank - 1 : 0];
+}
+
+struct figures {
+	double	 f_avg_ms;
+	int64_t	 f_p50_ms, f_p95_ms;
+	double	 f_mb_s, f_rows_s;
+};
+
+static void
+figures(struct tally *t, struct figures *f)
+{
+	double sum = 0, span;
+
+	memset(f, 0, sizeof(*f));
+	if (t->t_ndur == 0)
+		return;
+	qsort(t->t_durations, t->t_ndur, sizeof(int64_t), cmp_i64);
+	for (size_t i = 0; i < t->t_ndur; i++)
+		sum += (double)t->t_durations[i];
+	f->f_avg_ms = sum / (double)t->t_ndur;
+	f->f_p50_ms = percentile(t->t_durations, t->t_ndur, 0.50);
+	f->f_p95_ms = percentile(t->t_durations, t->t_ndur, 0.95);
+	span = (double)(t->t_last_end - t->t_first_start) / 1000.0;
+	if (span > 0) {
+		f->f_mb_s = (double)t->t_bytes_ok / 1048576.0 / span;
+		f->f_rows_s = (double)t->t_rows / span;
+	}
+}
+
+static void
+print_row(struct tally *t, const char *name)
+{
+	struct figures f;
+	char ok[16], bad[16];
+
+	figures(t, &f);
+	printf("%-12s %6ju %6ju %8ju %7ju %9s %9s %10ju %8ju %8.1f %6jd %6jd "
+	    "%8.2f %9.1f\n", name, (uintmax_t)t->t_ok, (uintmax_t)t->t_failed,
+	    (uintmax_t)t->t_rejected, (uintmax_t)t->t_retries,
+	    units_fmt_size(t->t_bytes_ok, ok, sizeof(ok)),
+	    units_fmt_size(t->t_bytes_failed + t->t_bytes_rejected, bad,
+	    sizeof(bad)), (uintmax_t)t->t_rows, (uintmax_t)t->t_rejected_rows,
+	    f.f_avg_ms, (intmax_t)f.f_p50_ms, (intmax_t)f.f_p95_ms, f.f_mb_s,
+	    f.f_rows_s);
+}
+
+static void
+append_tally(bson_t *parent, const char *key, struct tally *t)
+{
+	struct figures f;
+	bson_t doc;
+
+	figures(t, &f);
+	BSON_APPEND_DOCUMENT_BEGIN(parent, key, &doc);
+	BSON_APPEND_INT64(&doc, "files_ok", (int64_t)t->t_ok);
+	BSON_APPEND_INT64(&doc, "files_failed", (int64_t)t->t_failed);
+	BSON_APPEND_INT64(&doc, "files_rejected", (int64_t)t->t_rejected);
+	BSON_APPEND_INT64(&doc, "retries", (int64_t)t->t_retries);
+	BSON_APPEND_INT64(&doc, "bytes_ok", (int64_t)t->t_bytes_ok);
+	BSON_APPEND_INT64(&doc, "bytes_failed", (int64_t)t->t_bytes_failed);
+	BSON_APPEND_INT64(&doc, "bytes_rejected", (int64_t)t->t_bytes_rejected);
+	BSON_APPEND_INT64(&doc, "rows", (int64_t)t->t_rows);
+	BSON_APPEND_INT64(&doc, "rejected_rows", (int64_t)t->t_rejected_rows);
+	BSON_APPEND_DOUBLE(&doc, "duration_avg_ms", f.f_avg_ms);
+	BSON_APPEND_INT64(&doc, "duration_p50_ms", f.f_p50_ms);
+	BSON_APPEND_INT64(&doc, "duration_p95_ms", f.f_p95_ms);
+	BSON_APPEND_DOUBLE(&doc, "throughput_mb_s", f.f_mb_s);
+	BSON_APPEND_DOUBLE(&doc, "throughput_rows_s", f.f_rows_s);
+	bson_append_document_end(parent, &doc);
+}
+
+static void
+print_json(struct stats *st)
+{
+	bson_t root = BSON_INITIALIZER, tenants;
+	char *json;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&root, "tenants", &tenants);
+	for (size_t i = 0; i < st->s_count; i++)
+		append_tally(&tenants, st->s_tenants[i].t_tenant,
+		    &st->s_tenants[i]);
+	bson_append_document_end(&root, &tenants);
+	append_tally(&root, "platform", &st->s_all);
+	BSON_APPEND_INT64(&root, "malformed_records", (int64_t)st->s_malformed);
+	json = bson_as_relaxed_extended_json(&root, NULL);
+	printf("%s\n", json);
+	bson_free(json);
+	bson_destroy(&root);
+}
+
+static int
+cmp_tally(const void *a, const void *b)
+{
+	return strcmp(((const struct tally *)a)->t_tenant,
+	    ((const struct tally *)b)->t_tenant);
+}
+
+/* --since: an ISO time ("2026-11-21T10:00:00Z", "2026-11-21") or an age ("1h"). */
+static int
+parse_since(const char *s, int64_t *ms)
+{
+	const char *why;
+	uint64_t ago;
+
+	if (record_parse_time(s, ms) == 0)
+		return 0;
+	if (units_parse_duration(s, &ago, &why) == 0) {
+		*ms = record_now_ms() - (int64_t)ago;
+		return 0;
+	}
+	return -1;
+}
+
+int
+cmd_stats(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "tenant", required_argument, NULL, 't' },
+		{ "since", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct stats st = { 0 };
+	struct conf_platform *p;
+	const char *tenant = NULL;
+	int64_t since = 0;
+	bool json = false;
+	char *path;
+	FILE *f;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "t:s:j", opts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			tenant = optarg;
+			break;
+		case 's':
+			if (parse_since(optarg, &since) < 0) {
+				fprintf(stderr, "mysimbdp stats: --since \"%s\": "
+				    "use a time like 2026-11-21T10:00:00Z or an "
+				    "age like 1h\n", optarg);
+				return EX_USAGE_CODE;
+			}
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			fprintf(stderr, "usage: mysimbdp stats [--tenant T] "
+			    "[--since TIME] [--json]\n");
+			return EX_USAGE_CODE;
+		}
+	}
+	if ((p = cli_load_platform(cli)) == NULL)
+		return EX_CONFIG_CODE;
+	path = state_path(p, "log/ingest.jsonl");
+	conf_platform_free(p);
+	if ((f = fopen(path, "re")) == NULL && errno != ENOENT) {
+		fprintf(stderr, "mysimbdp: open %s: %s\n", path, strerror(errno));
+		free(path);
+		return EX_NOINPUT_CODE;
+	}
+	free(path);
+	if (f) {
+		read_records(f, &st, tenant, since);
+		fclose(f);
+	}
+	if (st.s_count)
+		qsort(st.s_tenants, st.s_count, sizeof(*st.s_tenants), cmp_tally);
+	if (json)
+		print_json(&st);
+	else {
+		printf("%-12s %6s %6s %8s %7s %9s %9s %10s %8s %8s %6s %6s %8s "
+		    "%9s\n", "tenant", "ok", "failed", "rejected", "retries",
+		    "bytes ok", "bytes bad", "rows", "rej rows", "avg ms",
+		    "p50", "p95", "MB/s", "rows/s");
+		for (size_t i = 0; i < st.s_count; i++)
+			print_row(&st.s_tenants[i], st.s_tenants[i].t_tenant);
+		print_row(&st.s_all, "(platform)");
+		if (st.s_malformed)
+			fprintf(stderr, "mysimbdp stats: %ju malformed records "
+			    "skipped\n", (uintmax_t)st.s_malformed);
+	}
+	for (size_t i = 0; i < st.s_count; i++)
+		free(st.s_tenants[i].t_durations);
+	free(st.s_tenants);
+	free(st.s_all.t_durations);
+	return EX_OK_CODE;
+}
