@@ -9,6 +9,7 @@
  */
 #include "conf.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <grp.h>
@@ -382,6 +383,54 @@ strv_alloc(size_t n)
 }
 
 /*
+ * libconfig 1.5 reads an integer literal without the L suffix as 32 bits
+ * and silently wraps larger ones. Compare the value with the literal on
+ * the setting's source line, so 5000000000 is an error, not 705032704.
+ * Returns true when the value is the literal (or the literal is not found).
+ */
+static bool
+int_not_wrapped(struct walk *w, const config_setting_t *s)
+{
+	const char *file = config_setting_source_file(s);
+	const char *name = config_setting_name(s), *p, *at;
+	unsigned line = config_setting_source_line(s), n = 0;
+	size_t cap = 0, len = strlen(name);
+	char *text = NULL, *end;
+	bool fits = true;
+	long long lit;
+	FILE *f;
+
+	if (name == NULL || (f = fopen(file ? file : w->file, "re")) == NULL)
+		return true;
+	while (getline(&text, &cap, f) > 0)
+		if (++n == line)
+			break;
+	fclose(f);
+	for (at = text; n == line && at && (at = strstr(at, name)) != NULL;
+	    at += len) {
+		if (at > text && (isalnum((unsigned char)at[-1]) ||
+		    at[-1] == '_' || at[-1] == '-'))
+			continue;
+		for (p = at + len; *p == ' ' || *p == '\t'; p++)
+			;
+		if (*p != '=' && *p != ':')
+			continue;
+		for (p++; *p == ' ' || *p == '\t'; p++)
+			;
+		if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+			break;
+		errno = 0;
+		lit = strtoll(p, &end, 10);
+		if (end != p && (errno == ERANGE ||
+		    lit != config_setting_get_int64(s)))
+			fits = false;
+		break;
+	}
+	free(text);
+	return fits;
+}
+
+/*
  * Reads a scalar (INT, SIZE, DURATION) from either the setting or, when
  * s is NULL, the default text. Checks the range. Returns 0 or -1.
  */
@@ -394,13 +443,18 @@ read_number(struct walk *w, const struct field *f, const config_setting_t *s,
 	uint64_t u;
 	int stype = s ? config_setting_type(s) : CONFIG_TYPE_NONE;
 
-	if (s && f->type == FT_INT) {
-		if (stype != CONFIG_TYPE_INT && stype != CONFIG_TYPE_INT64)
-			goto badtype;
+	if (s && (f->type == FT_INT || f->type == FT_SIZE) &&
+	    (stype == CONFIG_TYPE_INT || stype == CONFIG_TYPE_INT64)) {
+		if (stype == CONFIG_TYPE_INT && !int_not_wrapped(w, s)) {
+			walk_error(w, s, path, "does not fit in 32 bits: write "
+			    "it with the L suffix (5000000000L)%s",
+			    f->type == FT_SIZE ? " or as a size string (\"5G\")"
+			    : "");
+			return -1;
+		}
 		v = config_setting_get_int64(s);
-	} else if (s && f->type == FT_SIZE && (stype == CONFIG_TYPE_INT ||
-	    stype == CONFIG_TYPE_INT64)) {
-		v = config_setting_get_int64(s);
+	} else if (s && f->type == FT_INT) {
+		goto badtype;
 	} else {
 		if (s) {
 			if (stype != CONFIG_TYPE_STRING)
@@ -513,6 +567,9 @@ read_strlist(struct walk *w, const struct field *f, const config_setting_t *s,
 	}
 	if (f->type == FT_ARGV && (v[0] == NULL || v[0][0] == '\0')) {
 		walk_error(w, s, path, "must name a program");
+		bad = 1;
+	} else if ((f->flags & F_REQUIRED) && v[0] == NULL) {
+		walk_error(w, s, path, "must not be empty");
 		bad = 1;
 	}
 	strv_free(*dst);
@@ -722,9 +779,15 @@ load_file(const char *file, const struct schema *sc, void *base,
 
 	config_init(cfg);
 	apply_defaults(&w, sc, base);
+	errno = 0;
 	if (config_read_file(cfg, file) != CONFIG_TRUE) {
+		struct stat st;
+
+		/* libconfig leaves errno alone for some failures. */
 		if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
-			errs_add(errs, file, "cannot read: %s", strerror(errno));
+			errs_add(errs, file, "cannot read: %s", strerror(
+			    stat(file, &st) == 0 && S_ISDIR(st.st_mode) ? EISDIR :
+			    errno ? errno : EIO));
 		else {
 			char where[PATH_MAX + 32];
 

@@ -138,7 +138,8 @@ units_fmt_size(uint64_t bytes, char *buf, size_t len)
 	double val = (double)bytes;
 	size_t u = 0;
 
-	while (val >= 1024.0 && u < sizeof(units) - 2) {
+	/* 1023.95 and up would print as "1024.0" of the smaller unit. */
+	while (val >= 1023.95 && u < sizeof(units) - 2) {
 		val /= 1024.0;
 		u++;
 	}
