@@ -1,0 +1,90 @@
+/*
+ * Deterministic document ids. A batch run may be repeated (a retry, a
+ * crash of the manager), so a document's id must come from what it is,
+ * not from when it was written: the content hash of its input file and
+ * its row number. 24 hex digits (96 bits) keep ids short and collisions
+ * out of reach.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "mysimbdp-internal.h"
+
+#define ID_HEX 24
+
+int
+msb_file_hash(const char *path, char hex[MSB_HASH_HEX_SIZE])
+{
+	struct msb__sha256 ctx;
+	unsigned char md[32], buf[65536];
+	ssize_t n;
+	int fd, saved;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return MSB_ERROR;
+	msb__sha256_init(&ctx);
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		msb__sha256_update(&ctx, buf, (size_t)n);
+	}
+	if (n == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return MSB_ERROR;
+	}
+	close(fd);
+	msb__sha256_final(&ctx, md);
+	msb__hex(md, sizeof(md), hex);
+	return MSB_OK;
+}
+
+char *
+msb_doc_id(char buf[MSB_DOC_ID_SIZE], const char *content_hash, uint64_t row)
+{
+	char lower[ID_HEX + 1];
+
+	if (content_hash == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	for (int i = 0; i < ID_HEX; i++) {
+		char c = content_hash[i];
+
+		if (c >= '0' && c <= '9')
+			lower[i] = c;
+		else if (c >= 'a' && c <= 'f')
+			lower[i] = c;
+		else if (c >= 'A' && c <= 'F')
+			lower[i] = (char)(c - 'A' + 'a');
+		else {
+			errno = EINVAL;
+			return NULL;
+		}
+	}
+	lower[ID_HEX] = '\0';
+	snprintf(buf, MSB_DOC_ID_SIZE, "%s:%" PRIu64, lower, row);
+	return buf;
+}
+
+int
+msb_doc_append_id(bson_t *doc, const char *content_hash, uint64_t row)
+{
+	char id[MSB_DOC_ID_SIZE];
+
+	if (msb_doc_id(id, content_hash, row) == NULL)
+		return MSB_ERROR;
+	if (!BSON_APPEND_UTF8(doc, "_id", id)) {
+		errno = EOVERFLOW;
+		return MSB_ERROR;
+	}
+	return MSB_OK;
+}

@@ -1,0 +1,69 @@
+/*
+ * Library set-up and the return codes. libmongoc needs mongoc_init() once
+ * before use and mongoc_cleanup() once at the end; msb_init() and
+ * msb_cleanup() are the only places that call them, so an app calls
+ * those two and nothing else.
+ */
+#include <mongoc/mongoc.h>
+#include <stdatomic.h>
+
+#include "mysimbdp-internal.h"
+
+static atomic_bool initialized;
+
+int
+msb_init(void)
+{
+	if (!atomic_exchange(&initialized, true))
+		mongoc_init();
+	return MSB_OK;
+}
+
+void
+msb_cleanup(void)
+{
+	if (atomic_exchange(&initialized, false))
+		mongoc_cleanup();
+}
+
+bool
+msb__initialized(void)
+{
+	return atomic_load(&initialized);
+}
+
+const char *
+msb_version(void)
+{
+	return MSB_VERSION;
+}
+
+const char *
+msb_strerror(int rc)
+{
+	switch (rc) {
+	case MSB_OK:
+		return "success";
+	case MSB_TEMPFAIL:
+		return "temporary failure, try again later";
+	case MSB_BADDOC:
+		return "document refused";
+	default:
+		return "error";
+	}
+}
+
+int
+msb_exit_code(int rc)
+{
+	switch (rc) {
+	case MSB_OK:
+		return 0;
+	case MSB_TEMPFAIL:
+		return MSB_EXIT_TEMPFAIL;
+	case MSB_BADDOC:
+		return MSB_EXIT_DATAERR;
+	default:
+		return 1;
+	}
+}

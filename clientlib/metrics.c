@@ -1,0 +1,246 @@
+/*
+ * Metric reports to the monitor, over a ZeroMQ PUSH socket.
+ *
+ * Reporting must never slow or stop ingestion, so nothing here waits:
+ *  - ZMQ_IMMEDIATE queues reports only to a monitor that is connected, so
+ *    with no monitor a send fails at once instead of filling a queue;
+ *  - ZMQ_SNDHWM is small and every send is ZMQ_DONTWAIT: a monitor that
+ *    falls behind costs dropped reports, not a blocked app;
+ *  - ZMQ_LINGER is 0, so closing never waits for reports nobody reads.
+ * A dropped report is counted, and its figures are kept for the next one,
+ * so the monitor still sees every row once it is back.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zmq.h>
+
+#include "mysimbdp-internal.h"
+
+#define SNDHWM 16
+#define DEFAULT_INTERVAL_MS 1000
+#define CLOSE_LINGER_MS 200
+
+struct msb_metrics {
+	void		*m_ctx;
+	void		*m_sock;	/* NULL: counting only */
+	char		*m_app;
+	char		*m_instance;
+	uint32_t	 m_interval;
+	int64_t		 m_window_start;	/* monotonic ms */
+
+	uint64_t	 m_messages;
+	uint64_t	 m_rows;
+	uint64_t	 m_bytes;
+	uint64_t	 m_errors;
+	uint64_t	 m_ingest_sum;
+	uint64_t	 m_ingest_max;
+
+	uint64_t	 m_sent;
+	uint64_t	 m_dropped;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+destroy(struct msb_metrics *m)
+{
+	if (m->m_sock != NULL)
+		zmq_close(m->m_sock);
+	if (m->m_ctx != NULL)
+		zmq_ctx_term(m->m_ctx);
+	free(m->m_app);
+	free(m->m_instance);
+	free(m);
+}
+
+struct msb_metrics *
+msb_metrics_open(const char *endpoint, const char *app, const char *instance)
+{
+	struct msb_metrics *m;
+	int hwm = SNDHWM, linger = 0, immediate = 1, saved;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	m->m_app = strdup(app != NULL ? app : "batch");
+	m->m_instance = strdup(instance != NULL ? instance : "");
+	if (m->m_app == NULL || m->m_instance == NULL) {
+		destroy(m);
+		errno = ENOMEM;
+		return NULL;
+	}
+	m->m_interval = DEFAULT_INTERVAL_MS;
+	m->m_window_start = now_ms();
+	if (endpoint == NULL || *endpoint == '\0')
+		return m;
+
+	if ((m->m_ctx = zmq_ctx_new()) == NULL)
+		goto fail;
+	/* One I/O thread is plenty for a report a second. */
+	zmq_ctx_set(m->m_ctx, ZMQ_IO_THREADS, 1);
+	if ((m->m_sock = zmq_socket(m->m_ctx, ZMQ_PUSH)) == NULL)
+		goto fail;
+	if (zmq_setsockopt(m->m_sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) == -1 ||
+	    zmq_setsockopt(m->m_sock, ZMQ_LINGER, &linger,
+	    sizeof(linger)) == -1 ||
+	    zmq_setsockopt(m->m_sock, ZMQ_IMMEDIATE, &immediate,
+	    sizeof(immediate)) == -1)
+		goto fail;
+	/* Connecting does not wait: the monitor may come up later. */
+	if (zmq_connect(m->m_sock, endpoint) == -1)
+		goto fail;
+	return m;
+
+fail:
+	saved = errno;
+	destroy(m);
+	errno = saved;
+	return NULL;
+}
+
+struct msb_metrics *
+msb_metrics_open_env(const struct msb_env *env)
+{
+	return msb_metrics_open(env->metrics_endpoint,
+	    env->kind == MSB_APP_STREAM ? "stream" : "batch", env->instance);
+}
+
+void
+msb_metrics_set_interval(struct msb_metrics *m, uint32_t interval_ms)
+{
+	if (m != NULL)
+		m->m_interval = interval_ms;
+}
+
+void
+msb_metrics_add(struct msb_metrics *m, enum msb_metric metric, uint64_t n)
+{
+	if (m == NULL)
+		return;
+	switch (metric) {
+	case MSB_M_MESSAGES:
+		m->m_messages += n;
+		break;
+	case MSB_M_ROWS:
+		m->m_rows += n;
+		break;
+	case MSB_M_BYTES:
+		m->m_bytes += n;
+		break;
+	case MSB_M_ERRORS:
+		m->m_errors += n;
+		break;
+	case MSB_M_INGEST_US:
+		m->m_ingest_sum += n;
+		if (n > m->m_ingest_max)
+			m->m_ingest_max = n;
+		break;
+	}
+	if (m->m_interval > 0 && m->m_sock != NULL &&
+	    now_ms() - m->m_window_start >= (int64_t)m->m_interval)
+		msb_metrics_flush(m);
+}
+
+static void
+reset(struct msb_metrics *m, int64_t now)
+{
+	m->m_window_start = now;
+	m->m_messages = m->m_rows = m->m_bytes = m->m_errors = 0;
+	m->m_ingest_sum = m->m_ingest_max = 0;
+}
+
+/* Counters are uint64_t; BSON and JSON numbers are int64_t. */
+static int64_t
+clamp(uint64_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+int
+msb_metrics_flush(struct msb_metrics *m)
+{
+	bson_t doc = BSON_INITIALIZER;
+	int64_t now;
+	char *json;
+	size_t len;
+	int rc, saved;
+
+	if (m == NULL)
+		return MSB_OK;
+	now = now_ms();
+	if (m->m_sock == NULL) {
+		reset(m, now);
+		return MSB_OK;
+	}
+	BSON_APPEND_INT32(&doc, "v", 1);
+	BSON_APPEND_UTF8(&doc, "app", m->m_app);
+	if (bson_utf8_validate(m->m_instance, strlen(m->m_instance), false))
+		BSON_APPEND_UTF8(&doc, "instance", m->m_instance);
+	else
+		BSON_APPEND_UTF8(&doc, "instance", "?");
+	BSON_APPEND_INT64(&doc, "window_ms", now - m->m_window_start);
+	BSON_APPEND_INT64(&doc, "messages", clamp(m->m_messages));
+	BSON_APPEND_INT64(&doc, "rows", clamp(m->m_rows));
+	BSON_APPEND_INT64(&doc, "bytes", clamp(m->m_bytes));
+	BSON_APPEND_INT64(&doc, "ingest_us_sum", clamp(m->m_ingest_sum));
+	BSON_APPEND_INT64(&doc, "ingest_us_max", clamp(m->m_ingest_max));
+	BSON_APPEND_INT64(&doc, "errors", clamp(m->m_errors));
+	BSON_APPEND_INT64(&doc, "dropped", clamp(m->m_dropped));
+	json = bson_as_relaxed_extended_json(&doc, &len);
+	bson_destroy(&doc);
+	if (json == NULL) {
+		errno = EINVAL;
+		return MSB_ERROR;
+	}
+	do
+		rc = zmq_send(m->m_sock, json, len, ZMQ_DONTWAIT);
+	while (rc == -1 && errno == EINTR);
+	saved = errno;
+	bson_free(json);
+	if (rc == -1) {
+		/* Keep the figures: the next report carries them. */
+		m->m_dropped++;
+		errno = saved;
+		return saved == EAGAIN ? MSB_TEMPFAIL : MSB_ERROR;
+	}
+	m->m_sent++;
+	reset(m, now);
+	return MSB_OK;
+}
+
+void
+msb_metrics_counts(const struct msb_metrics *m, uint64_t *sent,
+    uint64_t *dropped)
+{
+	if (sent != NULL)
+		*sent = m != NULL ? m->m_sent : 0;
+	if (dropped != NULL)
+		*dropped = m != NULL ? m->m_dropped : 0;
+}
+
+void
+msb_metrics_close(struct msb_metrics *m)
+{
+	int linger = CLOSE_LINGER_MS;
+
+	if (m == NULL)
+		return;
+	/*
+	 * The last report matters most for a batch app. It was queued only
+	 * if a monitor is connected, and then it is worth a short wait;
+	 * with no monitor nothing is queued and closing returns at once.
+	 */
+	if (m->m_sock != NULL && msb_metrics_flush(m) == MSB_OK)
+		zmq_setsockopt(m->m_sock, ZMQ_LINGER, &linger,
+		    sizeof(linger));
+	destroy(m);
+}

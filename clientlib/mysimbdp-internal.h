@@ -1,0 +1,74 @@
+/*
+ * Internals of libmysimbdp, shared by its files and never installed.
+ * Internal non-static names start with msb__; the shared library hides
+ * them (gnu_symbol_visibility=hidden), only MSB_API names are exported.
+ */
+#ifndef MYSIMBDP_INTERNAL_H
+#define MYSIMBDP_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mysimbdp.h"
+
+#define MSB__FMT(a, b) __attribute__((__format__(__printf__, a, b)))
+
+/* init.c */
+bool	 msb__initialized(void);
+
+/* err.c: formatting into the caller's (err, errlen) buffers. */
+void	 msb__seterr(char *err, size_t errlen, const char *fmt, ...)
+	    MSB__FMT(3, 4);
+void	 msb__vseterr(char *err, size_t errlen, const char *fmt, va_list ap)
+	    MSB__FMT(3, 0);
+/* Appends "; <message>" (or the message when err is empty). */
+void	 msb__adderr(char *err, size_t errlen, const char *fmt, ...)
+	    MSB__FMT(3, 4);
+/* Copies up to 40 bytes of s, escaping what is not printable ASCII. */
+const char *msb__quote(const char *s, size_t len, char *buf, size_t buflen);
+/* MSB_TEMPFAIL for errno values a later retry may cure, else MSB_ERROR. */
+int	 msb__errno_rc(int e);
+
+/* sha256.c: the incremental interface behind msb_sha256_hex. */
+struct msb__sha256 {
+	uint32_t	 h[8];
+	uint64_t	 nbytes;
+	unsigned char	 buf[64];
+	size_t		 nbuf;
+};
+void	 msb__sha256_init(struct msb__sha256 *ctx);
+void	 msb__sha256_update(struct msb__sha256 *ctx, const void *data,
+	    size_t len);
+void	 msb__sha256_final(struct msb__sha256 *ctx, unsigned char out[32]);
+void	 msb__hex(const unsigned char *in, size_t len, char *out);
+
+/* sink.c: the back ends implement these; sink.c does the common part. */
+struct msb_sink;
+struct msb__sink_ops {
+	const char *name;
+	int	(*add)(struct msb_sink *, const bson_t *);
+	int	(*commit)(struct msb_sink *, const char *);
+	int	(*set_write_concern)(struct msb_sink *, int, bool, int32_t);
+	void	(*close)(struct msb_sink *);
+};
+
+struct msb_sink {
+	const struct msb__sink_ops *s_ops;
+	void		*s_impl;	/* the back end's state */
+	struct msb_sink_stats s_stats;
+	size_t		 s_batch;	/* documents per bulk write */
+	int		 s_failed;	/* sticky TEMPFAIL/ERROR, or 0 */
+	char		 s_err[512];
+};
+
+/* Records a failure message on the sink and returns rc. */
+int	 msb__sink_fail(struct msb_sink *sink, int rc, const char *fmt, ...)
+	    MSB__FMT(3, 4);
+
+int	 msb__sink_mongo_open(struct msb_sink *sink, const char *url,
+	    const char *db, const char *collection, char *err, size_t errlen);
+int	 msb__sink_file_open(struct msb_sink *sink, const char *dir,
+	    const char *db, const char *collection, char *err, size_t errlen);
+
+#endif

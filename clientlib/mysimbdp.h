@@ -1,0 +1,455 @@
+/*
+ * libmysimbdp: the client library for mysimbdp tenant apps.
+ *
+ * It reads the environment contract the managers give an app, builds
+ * documents with deterministic ids, reads CSV files and converts their
+ * fields to typed BSON values, writes documents to the sink named by
+ * MONGO_URL (MongoDB, or the embedded store of BSON files), writes the
+ * result summary, and pushes metric reports to the monitor.
+ *
+ * Every public name starts with msb_ (MSB_ for macros). Unless said
+ * otherwise a function returns MSB_OK (0) on success and one of the
+ * negative MSB_ codes below on failure; msb_exit_code() turns any of them
+ * into the exit status the managers expect. Objects are not thread-safe:
+ * use each one from one thread at a time.
+ *
+ * Build: cc app.c $(pkg-config --cflags --libs mysimbdp)
+ */
+#ifndef MYSIMBDP_H
+#define MYSIMBDP_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define MSB_API __attribute__((__visibility__("default")))
+#else
+#define MSB_API
+#endif
+
+#define MSB_VERSION "0.1.0"
+
+/*
+ * Return codes. MSB_TEMPFAIL means "try again later" (the sink is
+ * unreachable, the disk is full): the app should exit 75 so the manager
+ * retries the file without using up its retries. MSB_ERROR is permanent.
+ * MSB_BADDOC concerns one document only (it was refused, nothing else is
+ * affected): count it and go on.
+ */
+#define MSB_OK		 0
+#define MSB_ERROR	(-1)
+#define MSB_TEMPFAIL	(-2)
+#define MSB_BADDOC	(-3)
+
+#define MSB_EXIT_TEMPFAIL 75	/* EX_TEMPFAIL */
+#define MSB_EXIT_DATAERR 65	/* EX_DATAERR */
+
+/* ---- library (init.c) ---------------------------------------------- */
+
+/*
+ * Initialises the library and the libraries it uses (mongoc_init()).
+ * Call it once at the start of main(), before any other thread runs and
+ * before any other msb_ function. Returns MSB_OK.
+ */
+MSB_API int msb_init(void);
+
+/*
+ * Releases what msb_init() set up (mongoc_cleanup()). Call it once at the
+ * end, after every sink is closed. No msb_ function may be used after it.
+ */
+MSB_API void msb_cleanup(void);
+
+/* The library version, e.g. "0.1.0". */
+MSB_API const char *msb_version(void);
+
+/* A short description of a return code ("temporary failure"). */
+MSB_API const char *msb_strerror(int rc);
+
+/* Maps a return code to an exit status: 0, 75 (MSB_TEMPFAIL), 65
+ * (MSB_BADDOC) or 1 (MSB_ERROR and anything else). */
+MSB_API int msb_exit_code(int rc);
+
+/* ---- the environment contract (env.c) ------------------------------ */
+
+enum msb_app_kind {
+	MSB_APP_BATCH = 1,	/* MYSIMBDP_INPUT_FILE is set */
+	MSB_APP_STREAM = 2,	/* MYSIMBDP_STREAM or ZMQ_STREAM_ENDPOINT set */
+};
+
+/*
+ * The environment an app is started with. The strings point into the
+ * process environment (getenv), so they stay valid until it changes.
+ * Optional values are NULL when unset or empty.
+ */
+struct msb_env {
+	enum msb_app_kind kind;
+	const char *tenant;		/* MYSIMBDP_TENANT */
+	const char *instance;		/* MYSIMBDP_INSTANCE: job/instance */
+	const char *mongo_url;		/* MONGO_URL: mongodb://, file:// */
+	const char *mongo_db;		/* MONGO_DB */
+	const char *metrics_endpoint;	/* ZMQ_METRICS_ENDPOINT; NULL: "" */
+	const char *input_file;		/* batch: MYSIMBDP_INPUT_FILE */
+	const char *dataset;		/* batch: MYSIMBDP_DATASET */
+	const char *result_file;	/* batch: MYSIMBDP_RESULT_FILE */
+	const char *stream;		/* stream: MYSIMBDP_STREAM */
+	const char *stream_endpoint;	/* stream: ZMQ_STREAM_ENDPOINT */
+};
+
+/*
+ * Reads and checks the environment contract. An app is a stream app when
+ * MYSIMBDP_STREAM or ZMQ_STREAM_ENDPOINT is set, a batch app otherwise.
+ * Returns MSB_OK, or MSB_ERROR with every problem written to err, each
+ * naming its variable, e.g.
+ *   "MONGO_URL: must start with mongodb:// or file://; MONGO_DB: not set".
+ * ZMQ_METRICS_ENDPOINT must be set; set but empty means "no monitor".
+ */
+MSB_API int msb_env_load(struct msb_env *env, char *err, size_t errlen);
+
+/* ---- content hashes and document ids (sha256.c, docid.c) ----------- */
+
+#define MSB_HASH_HEX_SIZE 65	/* 64 hex digits and a NUL */
+#define MSB_DOC_ID_SIZE 48	/* 24 hex, ':', up to 20 digits, NUL */
+
+/* Writes the SHA-256 of len bytes at data as 64 lowercase hex digits. */
+MSB_API void msb_sha256_hex(const void *data, size_t len,
+    char hex[MSB_HASH_HEX_SIZE]);
+
+/*
+ * Writes the SHA-256 of the file's content as 64 lowercase hex digits.
+ * Returns MSB_OK, or MSB_ERROR with errno set.
+ */
+MSB_API int msb_file_hash(const char *path, char hex[MSB_HASH_HEX_SIZE]);
+
+/*
+ * Writes the deterministic document id "<first 24 hex of hash>:<row>"
+ * into buf and returns buf; NULL (errno EINVAL) when content_hash does
+ * not start with 24 hex digits. The same file content and row always
+ * give the same id, so a rerun of a file inserts nothing twice.
+ */
+MSB_API char *msb_doc_id(char buf[MSB_DOC_ID_SIZE], const char *content_hash,
+    uint64_t row);
+
+/* Appends "_id" (msb_doc_id) to doc; call it first so _id leads the
+ * document. Returns MSB_OK or MSB_ERROR (bad hash, errno EINVAL). */
+MSB_API int msb_doc_append_id(bson_t *doc, const char *content_hash,
+    uint64_t row);
+
+/* ---- the sink (sink.c, sink_mongo.c, sink_file.c) ------------------ */
+
+struct msb_sink;
+
+/* Write concern values for msb_sink_set_write_concern(). */
+#define MSB_W_DEFAULT	(-2)	/* the server's default, or w= from the URL */
+#define MSB_W_MAJORITY	(-3)
+
+struct msb_sink_stats {
+	uint64_t added;		/* documents accepted by msb_sink_add */
+	uint64_t inserted;	/* written (MongoDB: new; file: committed) */
+	uint64_t duplicates;	/* MongoDB: already there (a rerun): fine */
+	uint64_t units;		/* units of work committed */
+};
+
+/*
+ * Opens the sink named by url for one collection of database db:
+ *   mongodb://... (or mongodb+srv://...)  a MongoDB server, through
+ *       libmongoc: unordered bulk inserts, write concern from the URL
+ *       (?w=majority&journal=true&wtimeoutMS=...) or from
+ *       msb_sink_set_write_concern(). serverSelectionTimeoutMS and
+ *       connectTimeoutMS default to 2000 when the URL leaves them out.
+ *       The server is contacted at once, so an unreachable server gives
+ *       MSB_TEMPFAIL here.
+ *   file://DIR  the embedded store: each unit of work is one file of
+ *       concatenated BSON documents, DIR/<db>/<collection>/<key>.bson.
+ * Returns MSB_OK with *sinkp set, or MSB_TEMPFAIL / MSB_ERROR with a
+ * message in err (which never repeats the URL: it may hold a password).
+ */
+MSB_API int msb_sink_open(struct msb_sink **sinkp, const char *url,
+    const char *db, const char *collection, char *err, size_t errlen);
+
+/* msb_sink_open() with env->mongo_url and env->mongo_db. */
+MSB_API int msb_sink_open_env(struct msb_sink **sinkp,
+    const struct msb_env *env, const char *collection, char *err,
+    size_t errlen);
+
+/*
+ * Sets the write concern of the MongoDB sink: w is a number of nodes, 0
+ * (unacknowledged: no errors are reported), MSB_W_MAJORITY or
+ * MSB_W_DEFAULT; journal asks for the journal; wtimeout_ms 0 waits
+ * forever. Call it before the first msb_sink_add(). The file sink always
+ * fsyncs and ignores it. Returns MSB_OK, or MSB_ERROR for a bad value.
+ */
+MSB_API int msb_sink_set_write_concern(struct msb_sink *sink, int w,
+    bool journal, int32_t wtimeout_ms);
+
+/* Sets how many documents the MongoDB sink sends per bulk write (default
+ * 1000; batches are also cut at 16 MiB). Returns MSB_OK or MSB_ERROR. */
+MSB_API int msb_sink_set_batch_size(struct msb_sink *sink, size_t ndocs);
+
+/*
+ * Adds a copy of doc to the current unit of work. A document without
+ * "_id" gets an ObjectId (both back ends alike), but such documents are
+ * duplicated by a rerun: give deterministic ids (msb_doc_append_id).
+ * Returns MSB_OK; MSB_BADDOC when doc is refused (over 16 MiB, invalid
+ * UTF-8, a key with '.' or starting with '$'), and the sink stays usable;
+ * or MSB_TEMPFAIL / MSB_ERROR when a batch sent to MongoDB failed, after
+ * which the sink only returns that error again.
+ */
+MSB_API int msb_sink_add(struct msb_sink *sink, const bson_t *doc);
+
+/*
+ * Ends a unit of work: everything added since the previous commit is
+ * durable when it returns MSB_OK. MongoDB: the remaining documents are
+ * sent; duplicate-key errors (code 11000) count as success, since they are
+ * what a rerun produces. File store: the unit's temporary file is
+ * fsynced and renamed to "<unit_key>.bson" (characters other than
+ * [A-Za-z0-9._:-] are replaced, plus a hash of the key), replacing the
+ * file of an earlier run of the same unit; with unit_key NULL a unique
+ * name is made up. Use the input file's content hash as the key for a
+ * batch file. Returns MSB_OK, MSB_TEMPFAIL or MSB_ERROR.
+ */
+MSB_API int msb_sink_commit(struct msb_sink *sink, const char *unit_key);
+
+/* The message of the last failure ("" if none). */
+MSB_API const char *msb_sink_error(const struct msb_sink *sink);
+
+/* "mongodb" or "file". */
+MSB_API const char *msb_sink_kind(const struct msb_sink *sink);
+
+MSB_API void msb_sink_stats(const struct msb_sink *sink,
+    struct msb_sink_stats *stats);
+
+/*
+ * Closes the sink. Documents added after the last commit are dropped by
+ * the file store; MongoDB may already hold the batches sent before.
+ * Accepts NULL.
+ */
+MSB_API void msb_sink_close(struct msb_sink *sink);
+
+/* ---- CSV (csvreader.c) --------------------------------------------- */
+
+#define MSB_CSV_HEADER	0x1	/* the first record is a header row */
+#define MSB_CSV_STRICT	0x2	/* malformed quoting is an error */
+
+struct msb_csv_record {
+	uint64_t	 num;		/* record number from 1; header 0 */
+	size_t		 nfields;
+	const char	*const *fields;	/* each NUL-terminated */
+	const size_t	*lens;		/* lengths (a field may hold a NUL) */
+};
+
+/* Called once per record; return 0 to go on, anything else to stop. */
+typedef int (*msb_csv_cb)(const struct msb_csv_record *rec, void *arg);
+
+struct msb_csv_options {
+	unsigned	 flags;		/* MSB_CSV_HEADER, MSB_CSV_STRICT */
+	char		 delimiter;	/* 0: ',' */
+	char		 quote;		/* 0: '"' */
+	size_t		 max_record;	/* bytes per record, 0: 64 MiB */
+	msb_csv_cb	 on_header;	/* with MSB_CSV_HEADER; may be NULL */
+};
+
+struct msb_csv;
+
+/*
+ * A streaming CSV reader (RFC 4180 and the usual variants, through
+ * libcsv): quoted fields may hold delimiters, doubled quotes and line
+ * breaks; CRLF and LF both end records; blank lines are skipped; spaces
+ * and tabs around unquoted fields are removed; a UTF-8 byte-order mark is
+ * dropped. opts may be NULL for the defaults. Returns NULL (errno set).
+ */
+MSB_API struct msb_csv *msb_csv_new(const struct msb_csv_options *opts,
+    msb_csv_cb cb, void *arg);
+
+/*
+ * Parses len more bytes, calling back for each complete record. Returns
+ * MSB_OK; MSB_ERROR for malformed input (strict mode) or a record over
+ * max_record (see msb_csv_error()); or the callback's non-zero value,
+ * after which the reader is finished.
+ */
+MSB_API int msb_csv_feed(struct msb_csv *csv, const void *buf, size_t len);
+
+/* Ends the input (the last record may lack a line break). Same returns. */
+MSB_API int msb_csv_finish(struct msb_csv *csv);
+
+MSB_API const char *msb_csv_error(const struct msb_csv *csv);
+
+/* The number of data records delivered so far. */
+MSB_API uint64_t msb_csv_records(const struct msb_csv *csv);
+
+MSB_API void msb_csv_free(struct msb_csv *csv);
+
+/*
+ * Reads a whole file through a reader. Returns MSB_OK, MSB_ERROR (the
+ * reason in err) or the callback's non-zero value.
+ */
+MSB_API int msb_csv_read_file(const char *path,
+    const struct msb_csv_options *opts, msb_csv_cb cb, void *arg, char *err,
+    size_t errlen);
+
+/* ---- typed values and schemas (value.c, schema.c) ------------------ */
+
+enum msb_type {
+	MSB_TYPE_STRING = 1,	/* trimmed, valid UTF-8 */
+	MSB_TYPE_INT,		/* 64-bit integer */
+	MSB_TYPE_DOUBLE,	/* finite double, '.' as decimal point */
+	MSB_TYPE_BOOL,		/* true/false, yes/no, y/n, t/f, on/off, 1/0 */
+	MSB_TYPE_DATE,		/* ISO 8601 date or date-time -> BSON date */
+};
+
+#define MSB_COL_REQUIRED 0x1	/* an empty value rejects the row */
+
+/*
+ * Converts one text value and appends it to doc under key. Surrounding
+ * whitespace is ignored; an empty value appends null, or is an error when
+ * flags has MSB_COL_REQUIRED. Dates: YYYY-MM-DD, or YYYY-MM-DDTHH:MM[:SS
+ * [.fraction]] with 'T' or a space, then Z or +HH[:MM]/-HH[:MM] (no zone:
+ * UTC). Returns MSB_OK, or MSB_ERROR with the reason in err and nothing
+ * appended.
+ */
+MSB_API int msb_value_append(bson_t *doc, const char *key, enum msb_type type,
+    unsigned flags, const char *text, size_t len, char *err, size_t errlen);
+
+/* "integer", "double", ...; and the reverse (also accepts int, float,
+ * number, bool, datetime, timestamp, text). Parse returns MSB_OK/ERROR. */
+MSB_API const char *msb_type_name(enum msb_type type);
+MSB_API int msb_type_parse(const char *name, enum msb_type *type);
+
+struct msb_schema;
+
+/* An empty schema; NULL (errno ENOMEM) on failure. */
+MSB_API struct msb_schema *msb_schema_new(void);
+
+/*
+ * Adds a column. name is the CSV header name and the document key: not
+ * empty, valid UTF-8, without '.', not starting with '$'. Name "*" sets
+ * the type of every column of the header that the schema does not list
+ * (without it they are left out). Returns MSB_OK, or MSB_ERROR with errno
+ * EINVAL (bad or duplicate name) or ENOMEM.
+ */
+MSB_API int msb_schema_add(struct msb_schema *schema, const char *name,
+    enum msb_type type, unsigned flags);
+
+/*
+ * Reads a schema file: one column per line, "name:type[:required]", with
+ * blank lines and lines starting with '#' ignored, e.g.
+ *   id:integer:required
+ *   price:double
+ *   last_review:date
+ *   *:string
+ * Returns the schema, or NULL with "path:line: message" in err.
+ */
+MSB_API struct msb_schema *msb_schema_load(const char *path, char *err,
+    size_t errlen);
+
+/* The same from a string; name is used in messages. */
+MSB_API struct msb_schema *msb_schema_parse(const char *text,
+    const char *name, char *err, size_t errlen);
+
+/*
+ * Finds each column in a header record (exact names). Every column of the
+ * schema must be there. Without a bound header, msb_schema_convert() takes
+ * the columns by position, in the order they were added. Returns MSB_OK
+ * or MSB_ERROR with the missing names in err.
+ */
+MSB_API int msb_schema_bind(struct msb_schema *schema,
+    const struct msb_csv_record *header, char *err, size_t errlen);
+
+/*
+ * Appends the typed fields of one record to doc. A record with the wrong
+ * number of fields or a value that does not convert is rejected: returns
+ * MSB_ERROR with "record N: column: reason" in err, leaves doc as it was,
+ * and counts the row as rejected; the caller skips it and goes on.
+ * Returns MSB_OK and counts the row otherwise.
+ */
+MSB_API int msb_schema_convert(struct msb_schema *schema,
+    const struct msb_csv_record *rec, bson_t *doc, char *err, size_t errlen);
+
+/* Rows converted and rows rejected so far. */
+MSB_API void msb_schema_counts(const struct msb_schema *schema,
+    uint64_t *rows, uint64_t *rejected_rows);
+
+MSB_API void msb_schema_free(struct msb_schema *schema);
+
+/* ---- result summary (result.c) ------------------------------------- */
+
+/*
+ * Writes {"rows": N, "rejected_rows": M, <the fields of extra>} to path
+ * atomically (path.new, fsync, rename). path NULL or "" (no
+ * MYSIMBDP_RESULT_FILE): nothing is written. The managers keep at most
+ * 64 KiB. Returns MSB_OK, or MSB_ERROR with errno set (EFBIG: too big).
+ */
+MSB_API int msb_result_write(const char *path, uint64_t rows,
+    uint64_t rejected_rows, const bson_t *extra);
+
+/* ---- metric reports (metrics.c) ------------------------------------ */
+
+/*
+ * Metric reports to the monitor. Reports go out over a ZeroMQ PUSH socket
+ * and never wait: when the monitor is absent or slow the report is
+ * dropped and counted (its figures go into the next one). Every function
+ * accepts a NULL handle and then does nothing, so an app may go on
+ * without metrics when msb_metrics_open() fails.
+ */
+struct msb_metrics;
+
+enum msb_metric {
+	MSB_M_MESSAGES = 1,	/* stream messages processed */
+	MSB_M_ROWS,		/* rows or documents ingested */
+	MSB_M_BYTES,		/* input bytes processed */
+	MSB_M_ERRORS,		/* failed messages or rows */
+	MSB_M_INGEST_US,	/* one ingest time sample, microseconds */
+};
+
+/*
+ * Connects to endpoint (ZMQ_METRICS_ENDPOINT); NULL or "" gives a handle
+ * that counts but never sends. app is "batch" or "stream"; instance is
+ * MYSIMBDP_INSTANCE. Returns NULL with errno set on failure.
+ */
+MSB_API struct msb_metrics *msb_metrics_open(const char *endpoint,
+    const char *app, const char *instance);
+
+/* msb_metrics_open() from the environment contract. */
+MSB_API struct msb_metrics *msb_metrics_open_env(const struct msb_env *env);
+
+/* Sets the report interval (default 1000 ms; 0: only explicit flushes). */
+MSB_API void msb_metrics_set_interval(struct msb_metrics *m,
+    uint32_t interval_ms);
+
+/*
+ * Counts n of a metric (for MSB_M_INGEST_US, n is one sample). When the
+ * interval has passed since the last report, sends one (msb_metrics_flush).
+ */
+MSB_API void msb_metrics_add(struct msb_metrics *m, enum msb_metric metric,
+    uint64_t n);
+
+/*
+ * Sends a report of the figures counted since the last one, e.g.
+ *   {"v":1,"app":"batch","instance":"j42","window_ms":1000,"messages":0,
+ *    "rows":1200,"bytes":81920,"ingest_us_sum":5100,"ingest_us_max":90,
+ *    "errors":0,"dropped":0}
+ * Returns MSB_OK when queued, MSB_TEMPFAIL when dropped (no monitor
+ * connected, or its queue full), MSB_ERROR (errno) on another failure.
+ */
+MSB_API int msb_metrics_flush(struct msb_metrics *m);
+
+/* Reports sent and reports dropped so far. */
+MSB_API void msb_metrics_counts(const struct msb_metrics *m, uint64_t *sent,
+    uint64_t *dropped);
+
+/*
+ * Sends a last report and closes. It waits at most 200 ms, and only for
+ * a report already queued to a connected monitor.
+ */
+MSB_API void msb_metrics_close(struct msb_metrics *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,319 @@
+/*
+ * The CSV reader: quoted fields with delimiters, doubled quotes and line
+ * breaks come out as the right fields, whatever way the input is cut into
+ * pieces; headers, errors and early stops.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysimbdp.h>
+
+#include "util.h"
+
+#define MAXREC 16
+#define MAXFLD 8
+
+/* What the callbacks saw. */
+struct seen {
+	size_t		 nrec;
+	uint64_t	 num[MAXREC];
+	size_t		 nfields[MAXREC];
+	char		*field[MAXREC][MAXFLD];
+	size_t		 len[MAXREC][MAXFLD];
+	size_t		 header_nfields;
+	char		*header[MAXFLD];
+	int		 stop_at;	/* return 7 at this record number */
+};
+
+static int
+on_record(const struct msb_csv_record *rec, void *arg)
+{
+	struct seen *s = arg;
+
+	assert_true(s->nrec < MAXREC);
+	assert_true(rec->nfields <= MAXFLD);
+	s->num[s->nrec] = rec->num;
+	s->nfields[s->nrec] = rec->nfields;
+	for (size_t i = 0; i < rec->nfields; i++) {
+		/* Fields are NUL-terminated at their length. */
+		assert_int_equal(rec->fields[i][rec->lens[i]], '\0');
+		s->field[s->nrec][i] = strndup(rec->fields[i], rec->lens[i]);
+		s->len[s->nrec][i] = rec->lens[i];
+	}
+	s->nrec++;
+	return s->stop_at != 0 && rec->num == (uint64_t)s->stop_at ? 7 : 0;
+}
+
+static int
+on_header(const struct msb_csv_record *rec, void *arg)
+{
+	struct seen *s = arg;
+
+	assert_int_equal(rec->num, 0);
+	s->header_nfields = rec->nfields;
+	for (size_t i = 0; i < rec->nfields && i < MAXFLD; i++)
+		s->header[i] = strdup(rec->fields[i]);
+	return 0;
+}
+
+static void
+seen_free(struct seen *s)
+{
+	for (size_t r = 0; r < MAXREC; r++)
+		for (size_t i = 0; i < MAXFLD; i++)
+			free(s->field[r][i]);
+	for (size_t i = 0; i < MAXFLD; i++)
+		free(s->header[i]);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Feeds text in pieces of chunk bytes (0: all at once). */
+static int
+parse(const struct msb_csv_options *opts, const char *text, size_t len,
+    size_t chunk, struct seen *s)
+{
+	struct msb_csv *csv = msb_csv_new(opts, on_record, s);
+	int rc = MSB_OK;
+
+	assert_non_null(csv);
+	if (chunk == 0)
+		chunk = len ? len : 1;
+	for (size_t off = 0; off < len && rc == MSB_OK; off += chunk)
+		rc = msb_csv_feed(csv, text + off,
+		    len - off < chunk ? len - off : chunk);
+	if (rc == MSB_OK)
+		rc = msb_csv_finish(csv);
+	assert_int_equal(msb_csv_records(csv), s->nrec);
+	msb_csv_free(csv);
+	return rc;
+}
+
+static void
+expect_field(const struct seen *s, size_t rec, size_t i, const char *want)
+{
+	assert_true(rec < s->nrec);
+	assert_true(i < s->nfields[rec]);
+	assert_string_equal(s->field[rec][i], want);
+}
+
+/* Quotes, delimiters and line breaks inside fields, CRLF and LF. */
+static const char tricky[] =
+    "1001,\"Sunny loft, near the park\",\"$1,234.00\"\r\n"
+    "1002,\"Quiet room \"\"with view\"\"\",45.5\n"
+    "1003,\"two\nlines\r\nhere\",\n"
+    "\n"
+    "1004,,\"\"\n"
+    "1005,  padded  ,last";	/* no line break at the end */
+
+static void
+check_tricky(const struct seen *s)
+{
+	assert_int_equal(s->nrec, 5);
+	for (size_t r = 0; r < 5; r++) {
+		assert_int_equal(s->num[r], r + 1);
+		assert_int_equal(s->nfields[r], 3);
+	}
+	expect_field(s, 0, 0, "1001");
+	expect_field(s, 0, 1, "Sunny loft, near the park");
+	expect_field(s, 0, 2, "$1,234.00");
+	expect_field(s, 1, 1, "Quiet room \"with view\"");
+	expect_field(s, 1, 2, "45.5");
+	expect_field(s, 2, 1, "two\nlines\r\nhere");
+	expect_field(s, 2, 2, "");
+	expect_field(s, 3, 1, "");
+	expect_field(s, 3, 2, "");
+	expect_field(s, 4, 1, "padded");
+	expect_field(s, 4, 2, "last");
+}
+
+static void
+quotes_commas_and_newlines(void **state)
+{
+	struct seen s = { 0 };
+
+	assert_int_equal(parse(NULL, tricky, strlen(tricky), 0, &s), MSB_OK);
+	check_tricky(&s);
+	seen_free(&s);
+}
+
+static void
+any_chunking_gives_the_same_records(void **state)
+{
+	for (size_t chunk = 1; chunk <= 17; chunk++) {
+		struct seen s = { 0 };
+
+		assert_int_equal(parse(NULL, tricky, strlen(tricky), chunk,
+		    &s), MSB_OK);
+		check_tricky(&s);
+		seen_free(&s);
+	}
+}
+
+static void
+header_row(void **state)
+{
+	static const char text[] = "\xef\xbb\xbfid,name\n1,a\n2,b\n";
+	struct msb_csv_options opts = {
+		.flags = MSB_CSV_HEADER, .on_header = on_header,
+	};
+
+	/* The byte-order mark is dropped even when split over feeds. */
+	for (size_t chunk = 0; chunk <= 2; chunk++) {
+		struct seen s = { 0 };
+
+		assert_int_equal(parse(&opts, text, strlen(text), chunk, &s),
+		    MSB_OK);
+		assert_int_equal(s.header_nfields, 2);
+		assert_string_equal(s.header[0], "id");
+		assert_string_equal(s.header[1], "name");
+		assert_int_equal(s.nrec, 2);
+		assert_int_equal(s.num[0], 1);
+		expect_field(&s, 0, 0, "1");
+		expect_field(&s, 1, 1, "b");
+		seen_free(&s);
+	}
+}
+
+static void
+other_delimiter_and_embedded_nul(void **state)
+{
+	static const char text[] = "a;\"b;c\";d\0e\n";
+	struct msb_csv_options opts = { .delimiter = ';' };
+	struct seen s = { 0 };
+
+	assert_int_equal(parse(&opts, text, sizeof(text) - 1, 0, &s), MSB_OK);
+	assert_int_equal(s.nrec, 1);
+	assert_int_equal(s.nfields[0], 3);
+	expect_field(&s, 0, 1, "b;c");
+	assert_int_equal(s.len[0][2], 3);	/* "d\0e" */
+	seen_free(&s);
+}
+
+static void
+callback_stops_the_reader(void **state)
+{
+	struct seen s = { .stop_at = 2 };
+	static const char text[] = "1\n2\n3\n4\n";
+	struct msb_csv *csv = msb_csv_new(NULL, on_record, &s);
+
+	assert_int_equal(msb_csv_feed(csv, text, strlen(text)), 7);
+	assert_int_equal(s.nrec, 2);
+	/* Once stopped, it stays stopped. */
+	assert_int_equal(msb_csv_feed(csv, "5\n", 2), 7);
+	assert_int_equal(msb_csv_finish(csv), 7);
+	assert_int_equal(s.nrec, 2);
+	msb_csv_free(csv);
+	seen_free(&s);
+}
+
+static void
+strict_mode_refuses_bad_quoting(void **state)
+{
+	static const char stray[] = "1,ab\"c,2\n";
+	static const char unclosed[] = "1,\"abc\n2,x\n";
+	struct msb_csv_options strict = { .flags = MSB_CSV_STRICT };
+	struct msb_csv *csv;
+	struct seen s = { 0 };
+
+	/* Lenient by default: the quote is kept as a character. */
+	assert_int_equal(parse(NULL, stray, strlen(stray), 0, &s), MSB_OK);
+	expect_field(&s, 0, 1, "ab\"c");
+	seen_free(&s);
+
+	csv = msb_csv_new(&strict, on_record, &s);
+	assert_int_equal(msb_csv_feed(csv, stray, strlen(stray)), MSB_ERROR);
+	assert_non_null(strstr(msb_csv_error(csv), "record 1: malformed CSV"));
+	msb_csv_free(csv);
+	seen_free(&s);
+
+	csv = msb_csv_new(&strict, on_record, &s);
+	assert_int_equal(msb_csv_feed(csv, unclosed, strlen(unclosed)),
+	    MSB_OK);
+	assert_int_equal(msb_csv_finish(csv), MSB_ERROR);
+	assert_non_null(strstr(msb_csv_error(csv), "unclosed quote"));
+	assert_int_equal(s.nrec, 0);
+	msb_csv_free(csv);
+	seen_free(&s);
+}
+
+static void
+record_size_is_bounded(void **state)
+{
+	struct msb_csv_options opts = { .max_record = 64 };
+	struct msb_csv *csv;
+	struct seen s = { 0 };
+	char big[200];
+
+	memset(big, 'x', sizeof(big));
+	big[0] = '"';	/* an unclosed quote swallows everything after */
+	csv = msb_csv_new(&opts, on_record, &s);
+	assert_int_equal(msb_csv_feed(csv, "ok\n", 3), MSB_OK);
+	assert_int_equal(msb_csv_feed(csv, big, sizeof(big)), MSB_OK);
+	assert_int_equal(msb_csv_finish(csv), MSB_ERROR);
+	assert_non_null(strstr(msb_csv_error(csv), "record 2: larger than "
+	    "64 bytes"));
+	assert_int_equal(s.nrec, 1);
+	msb_csv_free(csv);
+	seen_free(&s);
+}
+
+static void
+read_file(void **state)
+{
+	char *dir = tu_mkdtemp("csv"), *path = tu_join(dir, "in.csv");
+	struct msb_csv_options opts = {
+		.flags = MSB_CSV_HEADER, .on_header = on_header,
+	};
+	struct seen s = { 0 };
+	static char big[200000];
+	char err[512];
+	size_t n = 0;
+
+	/* Larger than one read, to cross buffer boundaries. */
+	n += (size_t)sprintf(big, "k,v\nlong,\"");
+	memset(big + n, 'x', 100000);
+	n += 100000;
+	n += (size_t)sprintf(big + n, "\"\n");
+	for (int i = 1; i < 10; i++)
+		n += (size_t)sprintf(big + n, "%d,\"v%d\nx\"\n", i, i);
+	tu_write_file(path, big, (ssize_t)n);
+	assert_int_equal(msb_csv_read_file(path, &opts, on_record, &s, err,
+	    sizeof(err)), MSB_OK);
+	assert_int_equal(s.nrec, 10);
+	assert_int_equal(s.len[0][1], 100000);
+	expect_field(&s, 9, 1, "v9\nx");
+	seen_free(&s);
+
+	assert_int_equal(msb_csv_read_file("/nonexistent/x.csv", NULL,
+	    on_record, &s, err, sizeof(err)), MSB_ERROR);
+	assert_non_null(strstr(err, "/nonexistent/x.csv: No such file"));
+
+	tu_rmtree(dir);
+	free(path);
+	free(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(quotes_commas_and_newlines),
+		cmocka_unit_test(any_chunking_gives_the_same_records),
+		cmocka_unit_test(header_row),
+		cmocka_unit_test(other_delimiter_and_embedded_nul),
+		cmocka_unit_test(callback_stops_the_reader),
+		cmocka_unit_test(strict_mode_refuses_bad_quoting),
+		cmocka_unit_test(record_size_is_bounded),
+		cmocka_unit_test(read_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,277 @@
+/*
+ * Metric reports: with no monitor, reporting never waits and drops are
+ * counted; with a PULL socket bound (as the monitor does) the JSON report
+ * arrives with every figure counted, including those of dropped reports.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mysimbdp.h>
+#include <zmq.h>
+
+#include "util.h"
+
+struct fixture {
+	char	*dir;
+	char	*endpoint;	/* ipc://<dir>/metrics.sock */
+	void	*ctx;
+	void	*pull;		/* NULL until bound */
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	f->dir = tu_mkdtemp("metrics");
+	if (asprintf(&f->endpoint, "ipc://%s/metrics.sock", f->dir) == -1)
+		return -1;
+	f->ctx = zmq_ctx_new();
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	if (f->pull != NULL)
+		zmq_close(f->pull);
+	zmq_ctx_term(f->ctx);
+	tu_rmtree(f->dir);
+	free(f->endpoint);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+bind_monitor(struct fixture *f)
+{
+	int linger = 0;
+
+	f->pull = zmq_socket(f->ctx, ZMQ_PULL);
+	assert_non_null(f->pull);
+	zmq_setsockopt(f->pull, ZMQ_LINGER, &linger, sizeof(linger));
+	assert_int_equal(zmq_bind(f->pull, f->endpoint), 0);
+}
+
+/* Receives one report within ms milliseconds, parsed; NULL if none. */
+static bson_t *
+receive(struct fixture *f, long ms)
+{
+	zmq_pollitem_t item = { .socket = f->pull, .events = ZMQ_POLLIN };
+	char buf[4096];
+	bson_error_t error;
+	bson_t *doc;
+	int n;
+
+	if (zmq_poll(&item, 1, ms) <= 0)
+		return NULL;
+	n = zmq_recv(f->pull, buf, sizeof(buf) - 1, 0);
+	assert_true(n > 0 && n < (int)sizeof(buf));
+	buf[n] = '\0';
+	doc = bson_new_from_json((const uint8_t *)buf, n, &error);
+	if (doc == NULL)
+		fail_msg("not JSON: %s: %s", error.message, buf);
+	return doc;
+}
+
+/*
+ * Flushes until the monitor has a report: the connection to it is made
+ * in the background, and reports sent before are dropped, not queued.
+ */
+static bson_t *
+flush_until_received(struct fixture *f, struct msb_metrics *m)
+{
+	struct timespec pause = { 0, 10 * 1000000 };
+	bson_t *doc;
+
+	for (int i = 0; i < 300; i++) {
+		if (msb_metrics_flush(m) == MSB_OK) {
+			/* Queued to a connected monitor: it arrives. */
+			if ((doc = receive(f, 2000)) == NULL)
+				fail_msg("a queued report did not arrive");
+			return doc;
+		}
+		nanosleep(&pause, NULL);
+	}
+	fail_msg("never connected to the monitor");
+	return NULL;
+}
+
+static int64_t
+get_int(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+
+	if (!bson_iter_init_find(&it, doc, key) || !BSON_ITER_HOLDS_NUMBER(&it))
+		fail_msg("report lacks %s", key);
+	return bson_iter_as_int64(&it);
+}
+
+static const char *
+get_str(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+
+	if (!bson_iter_init_find(&it, doc, key) || !BSON_ITER_HOLDS_UTF8(&it))
+		fail_msg("report lacks %s", key);
+	return bson_iter_utf8(&it, NULL);
+}
+
+static void
+no_monitor_never_blocks(void **state)
+{
+	struct fixture *f = *state;
+	struct msb_metrics *m = msb_metrics_open(f->endpoint, "batch", "j1");
+	uint64_t sent, dropped;
+	int64_t start;
+
+	assert_non_null(m);
+	msb_metrics_add(m, MSB_M_ROWS, 10);
+	start = tu_now_ms();
+	assert_int_equal(msb_metrics_flush(m), MSB_TEMPFAIL);
+	for (int i = 0; i < 999; i++)
+		msb_metrics_flush(m);
+	if (tu_now_ms() - start > 500)
+		fail_msg("1000 flushes took %lld ms",
+		    (long long)(tu_now_ms() - start));
+	msb_metrics_counts(m, &sent, &dropped);
+	assert_int_equal(sent, 0);
+	assert_int_equal(dropped, 1000);
+	start = tu_now_ms();
+	msb_metrics_close(m);
+	assert_true(tu_now_ms() - start < 100);
+}
+
+static void
+monitor_receives_the_report(void **state)
+{
+	struct fixture *f = *state;
+	struct msb_metrics *m;
+	bson_t *doc;
+	uint64_t sent;
+
+	bind_monitor(f);
+	m = msb_metrics_open(f->endpoint, "batch", "job-42");
+	assert_non_null(m);
+	msb_metrics_set_interval(m, 0);
+	msb_metrics_add(m, MSB_M_ROWS, 5);
+	msb_metrics_add(m, MSB_M_BYTES, 100);
+	msb_metrics_add(m, MSB_M_INGEST_US, 10);
+	msb_metrics_add(m, MSB_M_INGEST_US, 30);
+	msb_metrics_add(m, MSB_M_ERRORS, 1);
+	msb_metrics_add(m, MSB_M_MESSAGES, 2);
+
+	doc = flush_until_received(f, m);
+	assert_int_equal(get_int(doc, "v"), 1);
+	assert_string_equal(get_str(doc, "app"), "batch");
+	assert_string_equal(get_str(doc, "instance"), "job-42");
+	assert_true(get_int(doc, "window_ms") >= 0);
+	/* Reports dropped while connecting carried their figures over. */
+	assert_int_equal(get_int(doc, "rows"), 5);
+	assert_int_equal(get_int(doc, "bytes"), 100);
+	assert_int_equal(get_int(doc, "messages"), 2);
+	assert_int_equal(get_int(doc, "ingest_us_sum"), 40);
+	assert_int_equal(get_int(doc, "ingest_us_max"), 30);
+	assert_int_equal(get_int(doc, "errors"), 1);
+	bson_destroy(doc);
+	msb_metrics_counts(m, &sent, NULL);
+	assert_int_equal(sent, 1);
+
+	/* A new window starts from zero. */
+	msb_metrics_add(m, MSB_M_ROWS, 3);
+	assert_int_equal(msb_metrics_flush(m), MSB_OK);
+	doc = receive(f, 1000);
+	assert_non_null(doc);
+	assert_int_equal(get_int(doc, "rows"), 3);
+	assert_int_equal(get_int(doc, "bytes"), 0);
+	bson_destroy(doc);
+
+	/* Closing sends the last figures. */
+	msb_metrics_add(m, MSB_M_ROWS, 2);
+	msb_metrics_close(m);
+	doc = receive(f, 1000);
+	assert_non_null(doc);
+	assert_int_equal(get_int(doc, "rows"), 2);
+	bson_destroy(doc);
+}
+
+static void
+reports_go_out_every_interval(void **state)
+{
+	struct fixture *f = *state;
+	struct msb_metrics *m;
+	struct timespec pause = { 0, 30 * 1000000 };
+	bson_t *doc;
+	uint64_t sent = 0;
+
+	bind_monitor(f);
+	m = msb_metrics_open(f->endpoint, "stream", "i-3");
+	doc = flush_until_received(f, m);	/* connected */
+	bson_destroy(doc);
+	msb_metrics_set_interval(m, 20);
+	msb_metrics_add(m, MSB_M_MESSAGES, 1);
+	nanosleep(&pause, NULL);
+	msb_metrics_add(m, MSB_M_MESSAGES, 1);	/* the interval has passed */
+	doc = receive(f, 1000);
+	assert_non_null(doc);
+	assert_string_equal(get_str(doc, "app"), "stream");
+	assert_int_equal(get_int(doc, "messages"), 2);
+	bson_destroy(doc);
+	msb_metrics_counts(m, &sent, NULL);
+	assert_int_equal(sent, 2);
+	msb_metrics_close(m);
+}
+
+static void
+without_endpoint_or_handle(void **state)
+{
+	struct msb_metrics *m = msb_metrics_open(NULL, "batch", "j");
+	uint64_t sent = 9, dropped = 9;
+
+	assert_non_null(m);
+	msb_metrics_add(m, MSB_M_ROWS, 1);
+	assert_int_equal(msb_metrics_flush(m), MSB_OK);
+	msb_metrics_counts(m, &sent, &dropped);
+	assert_int_equal(sent, 0);
+	assert_int_equal(dropped, 0);
+	msb_metrics_close(m);
+
+	/* A NULL handle is accepted everywhere. */
+	msb_metrics_add(NULL, MSB_M_ROWS, 1);
+	msb_metrics_set_interval(NULL, 5);
+	assert_int_equal(msb_metrics_flush(NULL), MSB_OK);
+	msb_metrics_close(NULL);
+
+	errno = 0;
+	assert_null(msb_metrics_open("bogus://x", "batch", "j"));
+	assert_int_not_equal(errno, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(no_monitor_never_blocks, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(monitor_receives_the_report,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(reports_go_out_every_interval,
+		    setup, teardown),
+		cmocka_unit_test(without_endpoint_or_handle),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

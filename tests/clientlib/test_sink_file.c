@@ -1,0 +1,416 @@
+/*
+ * The embedded store (file://DIR): a unit of work is one file of
+ * concatenated BSON under DIR/<db>/<collection>/; rerunning a unit
+ * replaces its file, so its documents are there exactly once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mysimbdp.h>
+
+#include "util.h"
+
+static const char hash_a[] =
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+static const char hash_b[] =
+    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
+
+struct store {
+	char	*dir;		/* the temporary folder */
+	char	*url;		/* file://<dir>/store */
+	char	*coll;		/* <dir>/store/acme/listings */
+};
+
+static int
+setup(void **state)
+{
+	struct store *s = calloc(1, sizeof(*s));
+
+	s->dir = tu_mkdtemp("store");
+	if (asprintf(&s->url, "file://%s/store", s->dir) == -1 ||
+	    asprintf(&s->coll, "%s/store/acme/listings", s->dir) == -1)
+		return -1;
+	*state = s;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct store *s = *state;
+
+	tu_rmtree(s->dir);
+	free(s->dir);
+	free(s->url);
+	free(s->coll);
+	free(s);
+	return 0;
+}
+
+static struct msb_sink *
+open_sink(const struct store *s)
+{
+	struct msb_sink *sink;
+	char err[512];
+
+	if (msb_sink_open(&sink, s->url, "acme", "listings", err,
+	    sizeof(err)) != MSB_OK)
+		fail_msg("msb_sink_open: %s", err);
+	assert_string_equal(msb_sink_kind(sink), "file");
+	return sink;
+}
+
+/* Adds rows 1..n of content hash to sink as one unit keyed by hash. */
+static void
+write_unit(struct msb_sink *sink, const char *hash, uint64_t n)
+{
+	for (uint64_t row = 1; row <= n; row++) {
+		bson_t doc = BSON_INITIALIZER;
+
+		assert_int_equal(msb_doc_append_id(&doc, hash, row), MSB_OK);
+		BSON_APPEND_INT64(&doc, "row", (int64_t)row);
+		BSON_APPEND_UTF8(&doc, "name", "Sunny loft");
+		assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+		bson_destroy(&doc);
+	}
+	if (msb_sink_commit(sink, hash) != MSB_OK)
+		fail_msg("commit: %s", msb_sink_error(sink));
+}
+
+/* Counts the .bson files of the collection and the documents in them;
+ * fails on a leftover temporary file. */
+static void
+count_store(const char *coll, size_t *files, size_t *docs)
+{
+	DIR *d = opendir(coll);
+	struct dirent *de;
+
+	assert_non_null(d);
+	*files = *docs = 0;
+	while ((de = readdir(d)) != NULL) {
+		bson_reader_t *r;
+		bson_error_t error;
+		char *path;
+		bool eof = false;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name,
+		    "..") == 0)
+			continue;
+		if (de->d_name[0] == '.')
+			fail_msg("temporary file left: %s", de->d_name);
+		assert_non_null(strstr(de->d_name, ".bson"));
+		(*files)++;
+		path = tu_join(coll, de->d_name);
+		r = bson_reader_new_from_file(path, &error);
+		if (r == NULL)
+			fail_msg("%s: %s", path, error.message);
+		while (bson_reader_read(r, &eof) != NULL)
+			(*docs)++;
+		/* The whole file is documents: nothing torn at the end. */
+		assert_true(eof);
+		bson_reader_destroy(r);
+		free(path);
+	}
+	closedir(d);
+}
+
+static void
+open_needs_init_and_valid_names(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink;
+	char err[256];
+
+	/* Runs first: msb_init() has not been called yet. */
+	assert_int_equal(msb_sink_open(&sink, s->url, "acme", "listings",
+	    err, sizeof(err)), MSB_ERROR);
+	assert_string_equal(err, "msb_init() was not called");
+	assert_null(sink);
+
+	msb_init();
+	assert_int_equal(msb_sink_open(&sink, s->url, "acme", "../etc", err,
+	    sizeof(err)), MSB_ERROR);
+	assert_non_null(strstr(err, "bad collection name"));
+	assert_int_equal(msb_sink_open(&sink, s->url, "ac/me", "x", err,
+	    sizeof(err)), MSB_ERROR);
+	assert_non_null(strstr(err, "bad database name"));
+	assert_int_equal(msb_sink_open(&sink, "file://", "acme", "x", err,
+	    sizeof(err)), MSB_ERROR);
+	assert_int_equal(msb_sink_open(&sink, "ftp://x", "acme", "x", err,
+	    sizeof(err)), MSB_ERROR);
+	assert_non_null(strstr(err, "MONGO_URL: must start with"));
+}
+
+static void
+unit_is_one_file_of_bson(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	struct msb_sink_stats st;
+	bson_reader_t *r;
+	const bson_t *doc;
+	bson_iter_t it;
+	struct stat sb;
+	char *path, id[MSB_DOC_ID_SIZE];
+	size_t files, docs;
+	uint64_t row = 0;
+	bool eof;
+
+	write_unit(sink, hash_a, 3);
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.added, 3);
+	assert_int_equal(st.inserted, 3);
+	assert_int_equal(st.units, 1);
+	msb_sink_close(sink);
+
+	assert_int_equal(stat(s->coll, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 1);
+	assert_int_equal(docs, 3);
+
+	/* Named after the unit's key; documents in order, ids as built. */
+	if (asprintf(&path, "%s/%s.bson", s->coll, hash_a) == -1)
+		fail_msg("asprintf");
+	r = bson_reader_new_from_file(path, NULL);
+	assert_non_null(r);
+	while ((doc = bson_reader_read(r, &eof)) != NULL) {
+		row++;
+		assert_true(bson_iter_init_find(&it, doc, "_id"));
+		assert_string_equal(bson_iter_utf8(&it, NULL),
+		    msb_doc_id(id, hash_a, row));
+	}
+	assert_int_equal(row, 3);
+	bson_reader_destroy(r);
+	free(path);
+}
+
+static void
+rerun_replaces_instead_of_duplicating(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink;
+	size_t files, docs;
+
+	for (int run = 0; run < 3; run++) {
+		sink = open_sink(s);
+		write_unit(sink, hash_a, 3);
+		msb_sink_close(sink);
+	}
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 1);
+	assert_int_equal(docs, 3);
+}
+
+static void
+different_unit_is_a_separate_file(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	size_t files, docs;
+
+	write_unit(sink, hash_a, 3);
+	write_unit(sink, hash_b, 2);	/* two units through one sink */
+	msb_sink_close(sink);
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 2);
+	assert_int_equal(docs, 5);
+
+	/* A rerun of the first file that now gives fewer rows. */
+	sink = open_sink(s);
+	write_unit(sink, hash_a, 1);
+	msb_sink_close(sink);
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 2);
+	assert_int_equal(docs, 3);
+}
+
+static void
+uncommitted_documents_are_dropped(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	bson_t doc = BSON_INITIALIZER;
+	size_t files, docs;
+
+	BSON_APPEND_UTF8(&doc, "_id", "lost");
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+	bson_destroy(&doc);
+	msb_sink_close(sink);
+	count_store(s->coll, &files, &docs);	/* fails on a .unit-*.tmp */
+	assert_int_equal(files, 0);
+	assert_int_equal(docs, 0);
+}
+
+static void
+documents_are_checked_like_mongodb_does(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	bson_t doc = BSON_INITIALIZER;
+	bson_reader_t *r;
+	const bson_t *got;
+	bson_iter_t it;
+	DIR *d;
+	struct dirent *de;
+	char *path;
+	size_t files, docs;
+
+	BSON_APPEND_INT32(&doc, "a.b", 1);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
+	assert_non_null(strstr(msb_sink_error(sink), "document refused"));
+	bson_reinit(&doc);
+	BSON_APPEND_INT32(&doc, "$set", 1);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
+	bson_reinit(&doc);
+	bson_append_utf8(&doc, "s", 1, "\xff\xfe", 2);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
+
+	/* The sink is still usable; a document without _id gets one. */
+	bson_reinit(&doc);
+	BSON_APPEND_INT32(&doc, "x", 1);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, "odd/key with spaces"),
+	    MSB_OK);
+	bson_destroy(&doc);
+	msb_sink_close(sink);
+
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 1);
+	assert_int_equal(docs, 1);
+	/* The key's odd characters are replaced, plus a hash of the key. */
+	d = opendir(s->coll);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			break;
+	assert_non_null(de);
+	assert_int_equal(strncmp(de->d_name, "odd_key_with_spaces-", 20), 0);
+	assert_int_equal(strlen(de->d_name), 20 + 16 + 5);
+	path = tu_join(s->coll, de->d_name);
+	closedir(d);
+	r = bson_reader_new_from_file(path, NULL);
+	got = bson_reader_read(r, NULL);
+	assert_non_null(got);
+	assert_true(bson_iter_init(&it, got));
+	assert_true(bson_iter_next(&it));
+	assert_string_equal(bson_iter_key(&it), "_id");
+	assert_int_equal(bson_iter_type(&it), BSON_TYPE_OID);
+	bson_reader_destroy(r);
+	free(path);
+}
+
+static void
+empty_unit_replaces_an_earlier_run(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	size_t files, docs;
+
+	write_unit(sink, hash_a, 2);
+	assert_int_equal(msb_sink_commit(sink, hash_a), MSB_OK);
+	/* Without a key, an empty unit writes nothing. */
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
+	msb_sink_close(sink);
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 1);
+	assert_int_equal(docs, 0);
+}
+
+static void
+temporary_files_of_dead_writers_are_swept(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);	/* creates the folders */
+	char *stale, *live, name[64];
+	struct stat sb;
+
+	msb_sink_close(sink);
+	/* No process has pid 999999999 (pid_max is at most 2^22). */
+	stale = tu_join(s->coll, ".unit-999999999-0-0.tmp");
+	snprintf(name, sizeof(name), ".unit-%ld-0-0.tmp", (long)getpid());
+	live = tu_join(s->coll, name);
+	tu_write_file(stale, "x", 1);
+	tu_write_file(live, "x", 1);
+	sink = open_sink(s);
+	msb_sink_close(sink);
+	assert_int_equal(stat(stale, &sb), -1);
+	assert_int_equal(stat(live, &sb), 0);
+	unlink(live);
+	free(stale);
+	free(live);
+}
+
+static void
+unusable_folder_is_an_error(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink;
+	char *file = tu_join(s->dir, "plain"), *url, err[512];
+
+	tu_write_file(file, "x", 1);
+	if (asprintf(&url, "file://%s/store", file) == -1)
+		fail_msg("asprintf");
+	assert_int_equal(msb_sink_open(&sink, url, "acme", "listings", err,
+	    sizeof(err)), MSB_ERROR);
+	assert_non_null(strstr(err, "file store:"));
+	assert_non_null(strstr(err, "Not a directory"));
+	free(url);
+	free(file);
+}
+
+static void
+exit_codes(void **state)
+{
+	assert_int_equal(msb_exit_code(MSB_OK), 0);
+	assert_int_equal(msb_exit_code(MSB_TEMPFAIL), 75);
+	assert_int_equal(msb_exit_code(MSB_ERROR), 1);
+	assert_int_equal(msb_exit_code(MSB_BADDOC), 65);
+	assert_string_equal(msb_version(), MSB_VERSION);
+	assert_non_null(strstr(msb_strerror(MSB_TEMPFAIL), "temporary"));
+}
+
+static int
+cleanup(void **state)
+{
+	msb_cleanup();
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(open_needs_init_and_valid_names,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(unit_is_one_file_of_bson,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    rerun_replaces_instead_of_duplicating, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    different_unit_is_a_separate_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    uncommitted_documents_are_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    documents_are_checked_like_mongodb_does, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    empty_unit_replaces_an_earlier_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    temporary_files_of_dead_writers_are_swept, setup, teardown),
+		cmocka_unit_test_setup_teardown(unusable_folder_is_an_error,
+		    setup, teardown),
+		cmocka_unit_test(exit_codes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, cleanup);
+}

@@ -1,0 +1,291 @@
+/*
+ * The MongoDB sink without a MongoDB server: an unreachable server is a
+ * temporary failure (exit 75), reported quickly; a malformed URL is a
+ * permanent error whose message never shows the password. Then against
+ * fakemongo, a stand-in that speaks the wire protocol: bulk inserts,
+ * duplicate keys on a rerun counted as success, the write concern sent,
+ * and each kind of server failure classified. (test_mongo_live.c runs
+ * the same against a real server.)
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include <mysimbdp.h>
+
+#include "fakemongo.h"
+#include "util.h"
+
+static const char hash[] =
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+static void
+closed_port_is_a_quick_tempfail(void **state)
+{
+	struct msb_sink *sink;
+	char err[512];
+	int64_t start = tu_now_ms(), took;
+	int rc;
+
+	/* Nothing listens on port 1 of the loopback: connection refused. */
+	rc = msb_sink_open(&sink,
+	    "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300", "acme",
+	    "listings", err, sizeof(err));
+	took = tu_now_ms() - start;
+	assert_int_equal(rc, MSB_TEMPFAIL);
+	assert_null(sink);
+	assert_int_equal(msb_exit_code(rc), 75);
+	assert_non_null(strstr(err, "MongoDB unavailable"));
+	if (took > 2000)
+		fail_msg("took %lld ms", (long long)took);
+}
+
+static void
+default_timeout_is_short(void **state)
+{
+	struct msb_sink *sink;
+	char err[512];
+	int64_t start = tu_now_ms();
+
+	/* No timeout in the URL: 2 s at most, not libmongoc's 30 s. */
+	assert_int_equal(msb_sink_open(&sink, "mongodb://127.0.0.1:1/",
+	    "acme", "listings", err, sizeof(err)), MSB_TEMPFAIL);
+	assert_true(tu_now_ms() - start < 5000);
+}
+
+static void
+malformed_url_is_permanent_and_secret(void **state)
+{
+	struct msb_sink *sink;
+	char err[512];
+
+	assert_int_equal(msb_sink_open(&sink, "mongodb://", "acme", "x", err,
+	    sizeof(err)), MSB_ERROR);
+	assert_non_null(strstr(err, "MONGO_URL: "));
+	assert_int_equal(msb_sink_open(&sink,
+	    "mongodb://bob:s3cret@127.0.0.1:99999/", "acme", "x", err,
+	    sizeof(err)), MSB_ERROR);
+	assert_null(strstr(err, "s3cret"));
+	assert_int_equal(msb_sink_open(&sink,
+	    "mongodb://bob:s3cret@127.0.0.1:1/?serverSelectionTimeoutMS=100",
+	    "acme", "x", err, sizeof(err)), MSB_TEMPFAIL);
+	assert_null(strstr(err, "s3cret"));
+}
+
+static int
+fake_setup(void **state)
+{
+	*state = fake_start();
+	return 0;
+}
+
+static int
+fake_teardown(void **state)
+{
+	fake_stop(*state);
+	return 0;
+}
+
+/* Opens a sink on the fake server; query is added to the URL. */
+static struct msb_sink *
+open_fake(struct fakemongo *fm, const char *query)
+{
+	struct msb_sink *sink;
+	char url[256], err[512];
+
+	snprintf(url, sizeof(url), "mongodb://127.0.0.1:%d/?%s",
+	    fake_port(fm), query);
+	if (msb_sink_open(&sink, url, "acme", "listings", err,
+	    sizeof(err)) != MSB_OK)
+		fail_msg("msb_sink_open: %s", err);
+	assert_string_equal(msb_sink_kind(sink), "mongodb");
+	return sink;
+}
+
+/* Adds rows from..to; returns the first failure or MSB_OK. */
+static int
+add_rows(struct msb_sink *sink, uint64_t from, uint64_t to)
+{
+	for (uint64_t row = from; row <= to; row++) {
+		bson_t doc = BSON_INITIALIZER;
+		int rc;
+
+		msb_doc_append_id(&doc, hash, row);
+		BSON_APPEND_INT64(&doc, "row", (int64_t)row);
+		rc = msb_sink_add(sink, &doc);
+		bson_destroy(&doc);
+		if (rc != MSB_OK)
+			return rc;
+	}
+	return MSB_OK;
+}
+
+static void
+rerun_duplicates_count_as_success(void **state)
+{
+	struct fakemongo *fm = *state;
+	struct msb_sink *sink = open_fake(fm, "");
+	struct msb_sink_stats st;
+
+	assert_int_equal(msb_sink_set_batch_size(sink, 7), MSB_OK);
+	assert_int_equal(add_rows(sink, 1, 20), MSB_OK);
+	if (msb_sink_commit(sink, hash) != MSB_OK)
+		fail_msg("commit: %s", msb_sink_error(sink));
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.added, 20);
+	assert_int_equal(st.inserted, 20);
+	assert_int_equal(st.duplicates, 0);
+	assert_int_equal(fake_inserts(fm), 3);	/* 7 + 7 + 6 */
+	msb_sink_close(sink);
+	assert_int_equal(fake_count(fm), 20);
+
+	/* The rerun: the same 20 rows and 5 new ones. */
+	sink = open_fake(fm, "");
+	assert_int_equal(add_rows(sink, 1, 25), MSB_OK);
+	if (msb_sink_commit(sink, hash) != MSB_OK)
+		fail_msg("rerun commit: %s", msb_sink_error(sink));
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.inserted, 5);
+	assert_int_equal(st.duplicates, 20);
+	msb_sink_close(sink);
+	assert_int_equal(fake_count(fm), 25);
+}
+
+static void
+write_concern_is_sent(void **state)
+{
+	struct fakemongo *fm = *state;
+	struct msb_sink *sink;
+	char wc[256];
+
+	sink = open_fake(fm, "w=2&wtimeoutMS=900");
+	assert_int_equal(add_rows(sink, 1, 1), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
+	fake_last_wc(fm, wc, sizeof(wc));
+	assert_non_null(strstr(wc, "\"w\" : 2"));
+	assert_non_null(strstr(wc, "\"wtimeout\" : 900"));
+	msb_sink_close(sink);
+
+	sink = open_fake(fm, "w=2");
+	assert_int_equal(msb_sink_set_write_concern(sink, MSB_W_MAJORITY,
+	    true, 500), MSB_OK);
+	assert_int_equal(msb_sink_set_write_concern(sink, 0, true, 0),
+	    MSB_ERROR);	/* unacknowledged writes cannot be journaled */
+	assert_int_equal(add_rows(sink, 2, 2), MSB_OK);
+	/* Too late once documents are pending. */
+	assert_int_equal(msb_sink_set_write_concern(sink, 1, false, 0),
+	    MSB_ERROR);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
+	fake_last_wc(fm, wc, sizeof(wc));
+	assert_non_null(strstr(wc, "\"w\" : \"majority\""));
+	assert_non_null(strstr(wc, "\"j\" : true"));
+	assert_non_null(strstr(wc, "\"wtimeout\" : 500"));
+	msb_sink_close(sink);
+}
+
+/* One commit that fails as the fake was told; returns its code. */
+static int
+failing_commit(struct fakemongo *fm, char *msg, size_t len)
+{
+	struct msb_sink *sink = open_fake(fm, "");
+	int rc;
+
+	assert_int_equal(add_rows(sink, 100, 102), MSB_OK);
+	rc = msb_sink_commit(sink, NULL);
+	snprintf(msg, len, "%s", msb_sink_error(sink));
+	/* The failure sticks: the app is meant to stop. */
+	assert_int_equal(add_rows(sink, 103, 103), rc);
+	assert_int_equal(msb_sink_commit(sink, NULL), rc);
+	msb_sink_close(sink);
+	return rc;
+}
+
+static void
+server_failures_are_classified(void **state)
+{
+	struct fakemongo *fm = *state;
+	char msg[512];
+
+	/* A document the server refuses for good (validation). */
+	fake_set_write_error(fm, 121);
+	assert_int_equal(failing_commit(fm, msg, sizeof(msg)), MSB_ERROR);
+	assert_non_null(strstr(msg, "code 121"));
+
+	/* A primary shutting down: try again later. */
+	fake_set_write_error(fm, 91);
+	assert_int_equal(failing_commit(fm, msg, sizeof(msg)), MSB_TEMPFAIL);
+	assert_non_null(strstr(msg, "MongoDB unavailable"));
+	fake_set_write_error(fm, 0);
+
+	/* The write concern timed out: the rerun will complete it. */
+	fake_set_wc_error(fm, 64);
+	assert_int_equal(failing_commit(fm, msg, sizeof(msg)), MSB_TEMPFAIL);
+	assert_non_null(strstr(msg, "write concern"));
+	/* A write concern that can never be met. */
+	fake_set_wc_error(fm, 100);
+	assert_int_equal(failing_commit(fm, msg, sizeof(msg)), MSB_ERROR);
+	fake_set_wc_error(fm, 0);
+
+	/* The connection drops in the middle of an insert. */
+	fake_set_hangup(fm, true);
+	assert_int_equal(failing_commit(fm, msg, sizeof(msg)), MSB_TEMPFAIL);
+	fake_set_hangup(fm, false);
+}
+
+static void
+refused_documents_leave_the_sink_usable(void **state)
+{
+	struct fakemongo *fm = *state;
+	struct msb_sink *sink = open_fake(fm, "");
+	bson_t doc = BSON_INITIALIZER;
+
+	BSON_APPEND_INT32(&doc, "a.b", 1);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
+	bson_reinit(&doc);
+	BSON_APPEND_INT32(&doc, "x", 1);	/* no _id: an ObjectId */
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
+	bson_destroy(&doc);
+	msb_sink_close(sink);
+	assert_int_equal(fake_count(fm), 1);
+}
+
+static int
+init(void **state)
+{
+	return msb_init();
+}
+
+static int
+cleanup(void **state)
+{
+	msb_cleanup();
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(closed_port_is_a_quick_tempfail),
+		cmocka_unit_test(default_timeout_is_short),
+		cmocka_unit_test(malformed_url_is_permanent_and_secret),
+		cmocka_unit_test_setup_teardown(
+		    rerun_duplicates_count_as_success, fake_setup,
+		    fake_teardown),
+		cmocka_unit_test_setup_teardown(write_concern_is_sent,
+		    fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(server_failures_are_classified,
+		    fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(
+		    refused_documents_leave_the_sink_usable, fake_setup,
+		    fake_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, init, cleanup);
+}
