@@ -27,7 +27,7 @@ log_set_verbose(bool verbose)
 	log_verbose = verbose;
 }
 
-static void
+static void LOG_FMT(2, 0)
 log_vwrite(int pri, const char *fmt, va_list ap, int errnum)
 {
 	char msg[2048];
