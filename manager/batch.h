@@ -32,6 +32,7 @@ enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_BACKOFF };
 struct job {
 	struct sched_item j_item;	/* first: sched items are jobs */
 	TAILQ_ENTRY(job) j_entry;	/* in b_jobs */
+	TAILQ_ENTRY(job) j_run_entry;	/* in b_running while JOB_RUNNING */
 	struct tenant	*j_tenant;
 	struct conf_tenant *j_conf;	/* the profile it started with */
 	const struct conf_batch_app *j_app;
@@ -79,6 +80,8 @@ struct batch {
 	struct sched	 b_sched;
 	struct tenants	 b_tenants;
 	struct jobs	 b_jobs;	/* every job alive */
+	struct jobs	 b_running;	/* the running ones (found by pid) */
+	int		 b_nrunning;
 	int		 b_ingest_fd;	/* log/ingest.jsonl */
 	int		 b_inotify_fd;
 	struct event	*b_inotify_ev;

@@ -278,6 +278,7 @@ main(int argc, char *argv[])
 	b.b_boot_ms = record_now_ms();
 	TAILQ_INIT(&b.b_tenants);
 	TAILQ_INIT(&b.b_jobs);
+	TAILQ_INIT(&b.b_running);
 	sched_init(&b.b_sched, (int)b.b_conf->p_batch.pb_workers);
 	if ((b.b_base = event_base_new()) == NULL)
 		fatalx("event_base_new");

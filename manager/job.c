@@ -334,6 +334,8 @@ job_exited(struct batch *b, struct job *j, int status,
 	bson_t *summary;
 
 	evtimer_del(j->j_timer);
+	TAILQ_REMOVE(&b->b_running, j, j_run_entry);
+	b->b_nrunning--;
 	release_slot(b, j);
 	judge(j, status, &v);
 	summary = read_summary(b, j, why, sizeof(why));
@@ -441,6 +443,8 @@ job_start(struct batch *b, struct job *j)
 		job_spawn_failed(b, j, stage, err);
 		return;
 	}
+	TAILQ_INSERT_TAIL(&b->b_running, j, j_run_entry);
+	b->b_nrunning++;
 	log_debug("tenant %s: %s: started %s as pid %d (attempt %d)", t->t_id,
 	    j->j_name, j->j_app->a_name, (int)j->j_pid, j->j_attempt);
 	set_timer(j, j->j_app->a_timeout_ms);
@@ -495,8 +499,8 @@ find_running(struct batch *b, pid_t pid)
 {
 	struct job *j;
 
-	TAILQ_FOREACH(j, &b->b_jobs, j_entry)
-		if (j->j_state == JOB_RUNNING && j->j_pid == pid)
+	TAILQ_FOREACH(j, &b->b_running, j_run_entry)
+		if (j->j_pid == pid)
 			return j;
 	return NULL;
 }
@@ -545,13 +549,7 @@ job_forget_tenant(struct batch *b, struct tenant *t)
 int
 job_running(const struct batch *b)
 {
-	const struct job *j;
-	int n = 0;
-
-	TAILQ_FOREACH(j, &b->b_jobs, j_entry)
-		if (j->j_state == JOB_RUNNING)
-			n++;
-	return n;
+	return b->b_nrunning;
 }
 
 /* shutdown_grace has passed: stop what is still running. */
@@ -561,9 +559,7 @@ on_stop_grace(evutil_socket_t fd, short what, void *arg)
 	struct batch *b = arg;
 	struct job *j;
 
-	TAILQ_FOREACH(j, &b->b_jobs, j_entry) {
-		if (j->j_state != JOB_RUNNING || j->j_pid <= 0)
-			continue;
+	TAILQ_FOREACH(j, &b->b_running, j_run_entry) {
 		j->j_interrupted = true;
 		log_info("tenant %s: %s: stopping pid %d for shutdown",
 		    j->j_tenant->t_id, j->j_name, (int)j->j_pid);
