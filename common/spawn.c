@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The steps of the child's set-up, reported through the error pipe. */
+/* The steps of the child's set-up, named when one fails. */
 enum stage {
 	ST_EXEC, ST_SETPGID, ST_PDEATHSIG, ST_SIGNALS, ST_STDIO, ST_CHDIR,
 	ST_RLIMIT, ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_NONEWPRIVS,
@@ -82,32 +82,40 @@ plan_rlimits(const struct conf_limits *l, struct rlimit_plan *plan)
 		    (uint64_t)l->l_processes);
 }
 
+/*
+ * The child reports a failed step through the close-on-exec pipe: its
+ * write end closes by itself when execve succeeds, so the parent reads
+ * either this record or end-of-file. (A pipe rather than the memory vfork
+ * shares: it stays correct where vfork is emulated with fork.)
+ */
 static __attribute__((__noreturn__)) void
-child_fail(int fd, enum stage stage)
+child_fail(int errfd, enum stage stage)
 {
 	struct child_error ce = { (int)stage, errno };
 	ssize_t n;
 
-	n = write(fd, &ce, sizeof(ce));
+	n = write(errfd, &ce, sizeof(ce));
 	(void)n;
 	_exit(127);
 }
 
 /*
- * Runs in the child between fork and exec. The daemons link libzmq and
- * libmongoc, which run threads, so only async-signal-safe calls are made
- * here: everything that allocates was prepared by the parent.
+ * Runs in the child between vfork and exec, on the parent's stack and in
+ * its memory while the parent waits. Only system calls are made here:
+ * nothing that allocates, locks or touches libc state (the daemons link
+ * libzmq and libmongoc, which run threads), and everything the child needs
+ * was prepared by the parent.
  */
 static __attribute__((__noreturn__)) void
 child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
     pid_t parent, int errfd)
 {
 	struct sigaction sa;
-	sigset_t all;
+	sigset_t none;
 	int null_fd;
 
 	/* Own process group first, so a timeout can signal everything the
-	 * app starts, even if it is killed a moment after fork. */
+	 * app starts, even if it is killed a moment after the spawn. */
 	if (setpgid(0, 0) < 0)
 		child_fail(errfd, ST_SETPGID);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -116,15 +124,16 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 	if (getppid() != parent)
 		_exit(127);
 
-	/* Ignored signals stay ignored across exec; give the app defaults. */
+	/* The parent blocked every signal before vfork, so none of its
+	 * handlers can run here on its memory. Give the app default
+	 * dispositions (ignored ones would stay ignored across exec), then
+	 * an empty mask. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			(void)sigaction(sig, &sa, NULL);
-	sigemptyset(&all);
-	if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
-		child_fail(errfd, ST_SIGNALS);
+	sigemptyset(&none);
 
 	null_fd = open("/dev/null", O_RDWR);
 	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0)
@@ -157,23 +166,33 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(errfd, ST_NONEWPRIVS);
 
-	/* Every fd above stderr is internal to the daemon. The error pipe is
-	 * close-on-exec already, so marking the rest close-on-exec keeps it
-	 * usable until execve and closes everything at once. */
+	/* Every fd above stderr is internal to the daemon: close them all at
+	 * exec. */
 	if (close_range(STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		child_fail(errfd, ST_CLOSEFDS);
 
+	/* Unblocked only now: a signal sent to the new group before this
+	 * point waits for the app itself. */
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		child_fail(errfd, ST_SIGNALS);
 	execve(req->sr_argv[0], req->sr_argv, req->sr_envp);
 	child_fail(errfd, ST_EXEC);
 }
 
+/*
+ * vfork rather than fork: the parent's page tables are not copied, which
+ * matters when a daemon spawns thousands of short apps (a fork of a few
+ * MB of parent costs more than the exec). The parent is suspended until
+ * the child execs or exits; the pipe then holds the outcome.
+ */
 int
 spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 {
-	struct rlimit_plan plan;
 	struct child_error ce;
+	struct rlimit_plan plan;
+	sigset_t all, saved;
 	pid_t parent = getpid(), child;
-	int pfd[2], status;
+	int pfd[2], status, err;
 	ssize_t n;
 
 	plan_rlimits(req->sr_limits, &plan);
@@ -181,24 +200,20 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 		*stage = "pipe";
 		return -1;
 	}
-	child = fork();
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &saved);
+	child = vfork();
+	if (child == 0)
+		child_setup(req, &plan, parent, pfd[1]);
+	err = errno;
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	close(pfd[1]);
 	if (child < 0) {
-		int saved = errno;
-
 		close(pfd[0]);
-		close(pfd[1]);
-		errno = saved;
+		errno = err;
 		*stage = "fork";
 		return -1;
 	}
-	if (child == 0)
-		child_setup(req, &plan, parent, pfd[1]);
-
-	/* Set the group from this side too, so that signalling the group
-	 * works even before the child has run. EACCES means the child has
-	 * exec'd already (and so did its own setpgid). */
-	(void)setpgid(child, child);
-	close(pfd[1]);
 	do
 		n = read(pfd[0], &ce, sizeof(ce));
 	while (n < 0 && errno == EINTR);

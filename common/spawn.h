@@ -32,7 +32,8 @@ struct spawn_req {
 int spawn_init(void);
 
 /*
- * Forks and execs req. Returns 0 with *pid set once the exec succeeded.
+ * Starts req (vfork + exec). Returns 0 with *pid set once the exec
+ * succeeded.
  * On failure returns -1 with errno set to the cause and *stage naming the
  * step that failed ("exec", "chdir", "setuid", "fork", ...); a child that
  * failed has been reaped already.

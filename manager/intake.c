@@ -482,6 +482,9 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
 		    p += sizeof(struct inotify_event) + ev->len) {
 			ev = (const struct inotify_event *)(void *)p;
 			handle_event(b, ev);
+			/* Start work as soon as a slot is free, not after the
+			 * whole burst has been claimed. */
+			job_dispatch(b);
 		}
 	}
 	job_dispatch(b);
