@@ -13,6 +13,7 @@
 #define EX_SOFTWARE_CODE	70
 #define EX_CANTCREAT_CODE	73
 #define EX_IOERR_CODE		74
+#define EX_TEMPFAIL_CODE	75
 
 struct cli {
 	const char	*c_conf;	/* platform file: -c, $MYSIMBDP_CONF, default */
@@ -24,6 +25,7 @@ struct conf_platform;
 struct conf_platform *cli_load_platform(const struct cli *cli);
 
 int cmd_check_config(const struct cli *cli, int argc, char **argv);
+int cmd_load(const struct cli *cli, int argc, char **argv);
 int cmd_retry(const struct cli *cli, int argc, char **argv);
 int cmd_stats(const struct cli *cli, int argc, char **argv);
 

@@ -25,6 +25,10 @@ static const struct command commands[] = {
 	    "files, bytes, rows, durations and throughput per tenant" },
 	{ "retry", cmd_retry, "TENANT [DATASET/]FILE",
 	    "move a file from failed/ back to incoming/ to run it again" },
+	{ "load", cmd_load,
+	    "--collection C [--format csv|jsonl] [--schema FILE] [FILE]",
+	    "load a CSV or JSON-lines file into the sink named by MONGO_URL "
+	    "and MONGO_DB (for tenant apps)" },
 };
 
 static void

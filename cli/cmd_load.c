@@ -1,0 +1,620 @@
+/*
+ * load: the generic loader that tenant apps in any language call to write
+ * into their sink. It reads a CSV or JSON-lines file and writes one
+ * document per row to the sink the environment contract names (MONGO_URL,
+ * MONGO_DB), exactly as a C app linking libmysimbdp would:
+ *
+ *  - each document's _id comes from the file's content hash and its row
+ *    number, and the whole file is one unit of work named by that hash,
+ *    so running the same file again replaces or skips, never duplicates;
+ *  - a row that does not convert (CSV through a schema) or does not parse
+ *    (JSON lines) is counted as rejected and skipped, never fatal;
+ *  - the summary goes to MYSIMBDP_RESULT_FILE, metric reports to
+ *    ZMQ_METRICS_ENDPOINT.
+ *
+ * Exit status: 0 done; 75 the sink is unavailable (try again later); 65
+ * the input cannot be read or is not CSV/JSON lines at all; 64 usage; 78
+ * a bad schema or environment; 1 the sink refused for good.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mysimbdp.h>
+
+#include "cli.h"
+#include "conf.h"
+
+#define LOAD_USAGE "usage: mysimbdp load --collection C [--format csv|jsonl] " \
+	"[--schema FILE] [FILE]\n"
+#define READ_BUF (1024 * 1024)	/* big reads: fewer syscalls per MB */
+#define SHOW_REJECTS 10		/* rejected rows explained on stderr */
+#define PROGRESS_MS 200
+
+enum load_format { FMT_CSV, FMT_JSONL };
+
+struct load {
+	const char		*l_collection;
+	enum load_format	 l_format;
+	const char		*l_schema_path;
+	const char		*l_file;
+
+	struct msb_env		 l_env;
+	struct msb_schema	*l_schema;
+	struct msb_sink		*l_sink;
+	struct msb_metrics	*l_metrics;
+	char			 l_hash[MSB_HASH_HEX_SIZE];
+	bson_t			 l_doc;		/* reused for every row */
+
+	uint64_t		 l_rows;	/* documents added */
+	uint64_t		 l_rejected;
+	int			 l_exit;	/* set by the first fatal error */
+	char			 l_err[1024];
+
+	/* Progress on a terminal only: a log file wants no \r lines. */
+	bool			 l_tty;
+	uint64_t		 l_size;
+	uint64_t		 l_done;
+	int64_t			 l_shown_ms;
+};
+
+static int load_fail(struct load *, int, const char *, ...)
+    __attribute__((__format__(__printf__, 3, 4)));
+
+/* Records the first fatal error: its exit status and message. Returns -1,
+ * which stops the CSV reader when returned from a callback. */
+static int
+load_fail(struct load *l, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (l->l_exit == EX_OK_CODE) {
+		l->l_exit = code;
+		va_start(ap, fmt);
+		vsnprintf(l->l_err, sizeof(l->l_err), fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* The exit status for a sink failure, which carries its own message. */
+static int
+load_sink_fail(struct load *l, int rc)
+{
+	return load_fail(l, rc == MSB_TEMPFAIL ? EX_TEMPFAIL_CODE :
+	    msb_exit_code(rc), "%s", msb_sink_error(l->l_sink));
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+progress(struct load *l, bool last)
+{
+	int64_t now;
+
+	if (!l->l_tty)
+		return;
+	now = now_ms();
+	if (!last && now - l->l_shown_ms < PROGRESS_MS)
+		return;
+	l->l_shown_ms = now;
+	fprintf(stderr, "\r%s: %3d%%  %" PRIu64 " rows, %" PRIu64
+	    " rejected", l->l_file, l->l_size > 0 ?
+	    (int)(l->l_done * 100 / l->l_size) : 100, l->l_rows,
+	    l->l_rejected);
+	if (last)
+		fputc('\n', stderr);
+}
+
+static void
+reject(struct load *l, const char *fmt, ...)
+    __attribute__((__format__(__printf__, 2, 3)));
+
+/* Counts a rejected row; the first few are explained, then only counted,
+ * so a file of bad rows cannot flood the tenant's log. */
+static void
+reject(struct load *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	l->l_rejected++;
+	msb_metrics_add(l->l_metrics, MSB_M_ERRORS, 1);
+	if (l->l_rejected > SHOW_REJECTS)
+		return;
+	if (l->l_tty)
+		fputc('\n', stderr);
+	fprintf(stderr, "mysimbdp load: rejected: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (l->l_rejected == SHOW_REJECTS)
+		fprintf(stderr, "mysimbdp load: further rejected rows are "
+		    "counted but not shown\n");
+}
+
+/* Adds the document in l_doc. Returns 0, or -1 after a fatal sink error. */
+static int
+add_doc(struct load *l, uint64_t row)
+{
+	int rc = msb_sink_add(l->l_sink, &l->l_doc);
+
+	if (rc == MSB_BADDOC) {
+		reject(l, "%s %" PRIu64 ": %s", l->l_format == FMT_CSV ?
+		    "record" : "line", row, msb_sink_error(l->l_sink));
+		return 0;
+	}
+	if (rc != MSB_OK)
+		return load_sink_fail(l, rc);
+	l->l_rows++;
+	msb_metrics_add(l->l_metrics, MSB_M_ROWS, 1);
+	return 0;
+}
+
+/* ---- CSV ------------------------------------------------------------ */
+
+static int
+csv_header(const struct msb_csv_record *rec, void *arg)
+{
+	struct load *l = arg;
+	char why[512];
+
+	if (msb_schema_bind(l->l_schema, rec, why, sizeof(why)) != MSB_OK)
+		return load_fail(l, EX_DATAERR_CODE, "%s: %s", l->l_file, why);
+	return 0;
+}
+
+static int
+csv_row(const struct msb_csv_record *rec, void *arg)
+{
+	struct load *l = arg;
+	char why[512];
+
+	bson_reinit(&l->l_doc);
+	/* _id first, from the content and the row: a rerun gives the same. */
+	if (msb_doc_append_id(&l->l_doc, l->l_hash, rec->num) != MSB_OK)
+		return load_fail(l, EX_SOFTWARE_CODE, "bad content hash");
+	if (msb_schema_convert(l->l_schema, rec, &l->l_doc, why,
+	    sizeof(why)) != MSB_OK) {
+		reject(l, "%s", why);
+		return 0;
+	}
+	return add_doc(l, rec->num);
+}
+
+/* Feeds the file to the CSV reader in big chunks. */
+static void
+load_csv(struct load *l, int fd)
+{
+	struct msb_csv_options opts = {
+		.flags = MSB_CSV_HEADER, .on_header = csv_header,
+	};
+	struct msb_csv *csv;
+	char *buf;
+	ssize_t n;
+	int rc = MSB_OK;
+
+	if ((buf = malloc(READ_BUF)) == NULL ||
+	    (csv = msb_csv_new(&opts, csv_row, l)) == NULL) {
+		free(buf);
+		load_fail(l, EX_SOFTWARE_CODE, "out of memory");
+		return;
+	}
+	for (;;) {
+		n = read(fd, buf, READ_BUF);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			load_fail(l, EX_DATAERR_CODE, "%s: read: %s",
+			    l->l_file, strerror(errno));
+			break;
+		}
+		rc = n == 0 ? msb_csv_finish(csv) :
+		    msb_csv_feed(csv, buf, (size_t)n);
+		l->l_done += (uint64_t)n;
+		msb_metrics_add(l->l_metrics, MSB_M_BYTES, (uint64_t)n);
+		progress(l, false);
+		if (n == 0 || rc != MSB_OK)
+			break;
+	}
+	/* A callback recorded its own error; otherwise the reader's. */
+	if (rc != MSB_OK)
+		load_fail(l, rc == MSB_TEMPFAIL ? EX_TEMPFAIL_CODE :
+		    EX_DATAERR_CODE, "%s: %s", l->l_file, msb_csv_error(csv));
+	msb_csv_free(csv);
+	free(buf);
+}
+
+/* ---- JSON lines ----------------------------------------------------- */
+
+/*
+ * Parses one line as exactly one JSON object into doc. bson_init_from_json
+ * alone would accept an array, and silently drop a second object on the
+ * line, so the line is read through a JSON reader that must then be at its
+ * end. Returns 0, or -1 with the reason in why.
+ */
+static int
+parse_object(const char *line, size_t len, bson_t *doc, char *why,
+    size_t whylen)
+{
+	bson_json_reader_t *r;
+	bson_error_t error;
+	size_t i = 0;
+	int n;
+
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i == len || line[i] != '{') {
+		snprintf(why, whylen, "not a JSON object");
+		return -1;
+	}
+	r = bson_json_data_reader_new(false, len);
+	bson_json_data_reader_ingest(r, (const uint8_t *)line, len);
+	bson_init(doc);
+	n = bson_json_reader_read(r, doc, &error);
+	if (n == 1) {
+		bson_t extra = BSON_INITIALIZER;
+
+		n = bson_json_reader_read(r, &extra, &error);
+		bson_destroy(&extra);
+		if (n == 0) {
+			bson_json_reader_destroy(r);
+			return 0;
+		}
+		if (n == 1)
+			snprintf(why, whylen, "more than one JSON object");
+	}
+	if (n == -1)
+		snprintf(why, whylen, "not JSON: %.200s", error.message);
+	else if (n == 0)
+		snprintf(why, whylen, "incomplete JSON");
+	bson_json_reader_destroy(r);
+	bson_destroy(doc);
+	return -1;
+}
+
+/*
+ * One line, one document. Its row is its line number, blank lines
+ * included, so a document's id does not depend on the lines around it.
+ * An _id of the tenant's own is kept (it is as stable as ours).
+ */
+static int
+jsonl_line(struct load *l, char *line, size_t len, uint64_t lineno)
+{
+	bson_t obj;
+	bson_iter_t it;
+	char why[300];
+	size_t i;
+
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
+		;
+	if (i == len)
+		return 0;
+	if (parse_object(line, len, &obj, why, sizeof(why)) == -1) {
+		reject(l, "line %" PRIu64 ": %s", lineno, why);
+		return 0;
+	}
+	bson_reinit(&l->l_doc);
+	if (!bson_iter_init_find(&it, &obj, "_id") &&
+	    msb_doc_append_id(&l->l_doc, l->l_hash, lineno) != MSB_OK) {
+		bson_destroy(&obj);
+		return load_fail(l, EX_SOFTWARE_CODE, "bad content hash");
+	}
+	if (!bson_concat(&l->l_doc, &obj)) {
+		bson_destroy(&obj);
+		reject(l, "line %" PRIu64 ": document too large", lineno);
+		return 0;
+	}
+	bson_destroy(&obj);
+	return add_doc(l, lineno);
+}
+
+static void
+load_jsonl(struct load *l, int fd)
+{
+	FILE *fp;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	uint64_t lineno = 0;
+	int dupfd;
+
+	if ((dupfd = dup(fd)) == -1 || (fp = fdopen(dupfd, "r")) == NULL) {
+		if (dupfd != -1)
+			close(dupfd);
+		load_fail(l, EX_SOFTWARE_CODE, "%s: %s", l->l_file,
+		    strerror(errno));
+		return;
+	}
+	/* A bigger stdio buffer than the default: fewer read(2) calls. */
+	setvbuf(fp, NULL, _IOFBF, READ_BUF);
+	while ((n = getline(&line, &cap, fp)) != -1) {
+		if (jsonl_line(l, line, (size_t)n, ++lineno) == -1)
+			break;
+		l->l_done += (uint64_t)n;
+		msb_metrics_add(l->l_metrics, MSB_M_BYTES, (uint64_t)n);
+		progress(l, false);
+	}
+	if (ferror(fp))
+		load_fail(l, EX_DATAERR_CODE, "%s: read: %s", l->l_file,
+		    strerror(errno));
+	free(line);
+	fclose(fp);
+}
+
+/* ---- set-up --------------------------------------------------------- */
+
+static const char *
+env_get(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+/*
+ * The environment contract, as far as load needs it. Only the sink is
+ * required (check_env), so load also runs by hand:
+ *   MONGO_URL=file:///tmp/store MONGO_DB=test mysimbdp load -C c f.csv
+ * The sink itself checks the values.
+ */
+static void
+load_env(struct msb_env *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->kind = MSB_APP_BATCH;
+	e->tenant = env_get("MYSIMBDP_TENANT");
+	e->instance = env_get("MYSIMBDP_INSTANCE");
+	e->mongo_url = env_get("MONGO_URL");
+	e->mongo_db = env_get("MONGO_DB");
+	e->metrics_endpoint = env_get("ZMQ_METRICS_ENDPOINT");
+	e->input_file = env_get("MYSIMBDP_INPUT_FILE");
+	e->dataset = env_get("MYSIMBDP_DATASET");
+	e->result_file = env_get("MYSIMBDP_RESULT_FILE");
+}
+
+static int
+check_env(struct load *l)
+{
+	const struct msb_env *e = &l->l_env;
+
+	if (e->mongo_url != NULL && e->mongo_db != NULL)
+		return 0;
+	return load_fail(l, EX_CONFIG_CODE, "%s%s%s not set (the "
+	    "environment contract names the sink)",
+	    e->mongo_url == NULL ? "MONGO_URL" : "",
+	    e->mongo_url == NULL && e->mongo_db == NULL ? " and " : "",
+	    e->mongo_db == NULL ? "MONGO_DB" : "");
+}
+
+/* .jsonl and .ndjson files are JSON lines, anything else CSV. */
+static enum load_format
+format_of(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+
+	if (dot != NULL && (strcmp(dot, ".jsonl") == 0 ||
+	    strcmp(dot, ".ndjson") == 0))
+		return FMT_JSONL;
+	return FMT_CSV;
+}
+
+/* Parses the command line into l; returns 0 or an exit status. */
+static int
+load_args(struct load *l, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "collection", required_argument, NULL, 'C' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "schema", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *format = NULL;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "C:f:s:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'C':
+			l->l_collection = optarg;
+			break;
+		case 'f':
+			format = optarg;
+			break;
+		case 's':
+			l->l_schema_path = optarg;
+			break;
+		default:
+			fprintf(stderr, LOAD_USAGE);
+			return EX_USAGE_CODE;
+		}
+	}
+	if (argc - optind > 1 || l->l_collection == NULL) {
+		fprintf(stderr, "mysimbdp load: %s\n" LOAD_USAGE,
+		    l->l_collection == NULL ? "--collection is required" :
+		    "one FILE at most");
+		return EX_USAGE_CODE;
+	}
+	l->l_file = optind < argc ? argv[optind] : l->l_env.input_file;
+	if (l->l_file == NULL) {
+		fprintf(stderr, "mysimbdp load: no FILE and no "
+		    "MYSIMBDP_INPUT_FILE\n" LOAD_USAGE);
+		return EX_USAGE_CODE;
+	}
+	if (format == NULL)
+		l->l_format = format_of(l->l_file);
+	else if (strcmp(format, "csv") == 0)
+		l->l_format = FMT_CSV;
+	else if (strcmp(format, "jsonl") == 0)
+		l->l_format = FMT_JSONL;
+	else {
+		fprintf(stderr, "mysimbdp load: --format %s: use csv or "
+		    "jsonl\n", format);
+		return EX_USAGE_CODE;
+	}
+	if (l->l_format == FMT_JSONL && l->l_schema_path != NULL) {
+		fprintf(stderr, "mysimbdp load: --schema applies to csv "
+		    "only\n");
+		return EX_USAGE_CODE;
+	}
+	return 0;
+}
+
+/* The schema: the file given, or every column as a string. */
+static int
+load_schema(struct load *l)
+{
+	char why[2048];
+
+	if (l->l_format != FMT_CSV)
+		return 0;
+	if (l->l_schema_path != NULL)
+		l->l_schema = msb_schema_load(l->l_schema_path, why,
+		    sizeof(why));
+	else
+		l->l_schema = msb_schema_parse("*:string\n", "default schema",
+		    why, sizeof(why));
+	if (l->l_schema == NULL)
+		return load_fail(l, EX_CONFIG_CODE, "%s", why);
+	return 0;
+}
+
+/*
+ * Opens the input and hashes it. Only a regular file will do: the content
+ * is read twice (hash, then rows), which a pipe could not give.
+ */
+static int
+open_input(struct load *l)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(l->l_file, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		load_fail(l, EX_DATAERR_CODE, "%s: %s", l->l_file,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return load_fail(l, EX_DATAERR_CODE, "%s: not a regular file",
+		    l->l_file);
+	}
+	if (msb_file_hash(l->l_file, l->l_hash) != MSB_OK) {
+		close(fd);
+		return load_fail(l, EX_DATAERR_CODE, "%s: %s", l->l_file,
+		    strerror(errno));
+	}
+	l->l_size = (uint64_t)st.st_size;
+	return fd;
+}
+
+/* The summary for the ingest record; on failure it says why. */
+static void
+write_result(struct load *l)
+{
+	bson_t extra = BSON_INITIALIZER;
+
+	BSON_APPEND_UTF8(&extra, "collection", l->l_collection);
+	BSON_APPEND_UTF8(&extra, "format", l->l_format == FMT_CSV ? "csv" :
+	    "jsonl");
+	if (l->l_sink != NULL)
+		BSON_APPEND_UTF8(&extra, "sink", msb_sink_kind(l->l_sink));
+	if (l->l_exit != EX_OK_CODE)
+		BSON_APPEND_UTF8(&extra, "error", l->l_err);
+	/* Nothing was committed when it failed: say so with zero rows. */
+	if (msb_result_write(l->l_env.result_file, l->l_exit == EX_OK_CODE ?
+	    l->l_rows : 0, l->l_exit == EX_OK_CODE ? l->l_rejected : 0,
+	    &extra) != MSB_OK)
+		fprintf(stderr, "mysimbdp load: result file %s: %s\n",
+		    l->l_env.result_file, strerror(errno));
+	bson_destroy(&extra);
+}
+
+/* Reads every row into the sink and commits the file as one unit. */
+static void
+load_run(struct load *l)
+{
+	char why[1024];
+	int fd, rc;
+
+	if ((fd = open_input(l)) == -1)
+		return;
+	rc = msb_sink_open_env(&l->l_sink, &l->l_env, l->l_collection, why,
+	    sizeof(why));
+	if (rc != MSB_OK) {
+		load_fail(l, rc == MSB_TEMPFAIL ? EX_TEMPFAIL_CODE :
+		    msb_exit_code(rc), "%s", why);
+		close(fd);
+		return;
+	}
+	if (l->l_format == FMT_CSV)
+		load_csv(l, fd);
+	else
+		load_jsonl(l, fd);
+	close(fd);
+	progress(l, true);
+	/* The content hash names the unit: a rerun replaces it. */
+	if (l->l_exit == EX_OK_CODE &&
+	    (rc = msb_sink_commit(l->l_sink, l->l_hash)) != MSB_OK)
+		load_sink_fail(l, rc);
+}
+
+int
+cmd_load(const struct cli *cli, int argc, char **argv)
+{
+	struct load l = { .l_exit = EX_OK_CODE };
+	int rc;
+
+	l.l_tty = isatty(STDERR_FILENO);
+	load_env(&l.l_env);
+	if ((rc = load_args(&l, argc, argv)) != 0)
+		return rc;
+	if (check_env(&l) == -1) {
+		fprintf(stderr, "mysimbdp load: %s\n", l.l_err);
+		return l.l_exit;
+	}
+	msb_init();
+	bson_init(&l.l_doc);
+	if (load_schema(&l) == 0) {
+		/* NULL is fine: the load goes on without reports. */
+		l.l_metrics = msb_metrics_open_env(&l.l_env);
+		if (l.l_metrics == NULL)
+			fprintf(stderr, "mysimbdp load: ZMQ_METRICS_ENDPOINT: "
+			    "%s (going on without metrics)\n",
+			    strerror(errno));
+		load_run(&l);
+	}
+	write_result(&l);
+	if (l.l_exit == EX_OK_CODE)
+		printf("%s: %" PRIu64 " rows, %" PRIu64 " rejected -> %s.%s "
+		    "(%s)\n", l.l_file, l.l_rows, l.l_rejected,
+		    l.l_env.mongo_db, l.l_collection, msb_sink_kind(l.l_sink));
+	else
+		fprintf(stderr, "mysimbdp load: %s\n", l.l_err);
+	bson_destroy(&l.l_doc);
+	msb_metrics_close(l.l_metrics);
+	msb_sink_close(l.l_sink);
+	msb_schema_free(l.l_schema);
+	msb_cleanup();
+	return l.l_exit;
+}

@@ -1,0 +1,298 @@
+/*
+ * acme-listings: acme's batch app. It loads one listings export (the CSV
+ * shaped like the public Airbnb files) into the collection "listings" of
+ * the tenant's sink, wrangled into typed documents: prices as doubles,
+ * amenities as arrays, dates as dates, coordinates checked and also stored
+ * as a GeoJSON point. A row that fails validation is counted (per reason)
+ * and skipped; it never fails the file.
+ *
+ * It follows the platform's contract through libmysimbdp: the environment
+ * names the input, the sink, the result file and the metrics endpoint;
+ * every document's _id comes from the file's content hash and row number,
+ * and the file is committed as one unit named by that hash, so a rerun
+ * (a retry, a crash of batchmgr) replaces and never duplicates.
+ *
+ * Exit status: 0 done; 75 the sink is unavailable, try again later; 65
+ * the input cannot be read or is not a listings export; 78 the
+ * environment contract is broken; 64 usage; 1 the sink refused for good.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mysimbdp.h>
+
+#include "hash.h"
+#include "listing.h"
+
+#define COLLECTION "listings"
+#define READ_BUF (4 * 1024 * 1024)	/* big reads: fewer syscalls */
+#define SHOW_REJECTS 20			/* rejected rows explained */
+
+#define EX_USAGE 64
+#define EX_DATAERR 65
+#define EX_SOFTWARE 70
+#define EX_TEMPFAIL 75
+#define EX_CONFIG 78
+
+struct app {
+	struct msb_env		 a_env;
+	struct msb_sink		*a_sink;
+	struct msb_metrics	*a_metrics;
+	struct listing		 a_listing;
+	char			 a_hash[MSB_HASH_HEX_SIZE];
+	bson_t			 a_doc;		/* reused for every row */
+
+	uint64_t		 a_rows;	/* documents added */
+	uint64_t		 a_nrejected;
+	uint64_t		 a_rejected[LR_NREASONS];
+	int			 a_exit;	/* set by the first failure */
+	char			 a_err[1024];
+};
+
+static int app_fail(struct app *, int, const char *, ...)
+    __attribute__((__format__(__printf__, 3, 4)));
+
+/*
+ * Records the first failure: its exit status and message. Returns -1,
+ * which also stops the CSV reader when returned from a callback.
+ */
+static int
+app_fail(struct app *a, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (a->a_exit == 0) {
+		a->a_exit = code;
+		va_start(ap, fmt);
+		vsnprintf(a->a_err, sizeof(a->a_err), fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static int
+sink_fail(struct app *a, int rc)
+{
+	return app_fail(a, rc == MSB_TEMPFAIL ? EX_TEMPFAIL :
+	    msb_exit_code(rc), "%s", msb_sink_error(a->a_sink));
+}
+
+/* Counts a rejected row; the first few are explained in the log. */
+static void
+reject(struct app *a, enum listing_reject why, const char *msg)
+{
+	a->a_rejected[why]++;
+	if (++a->a_nrejected <= SHOW_REJECTS)
+		fprintf(stderr, "acme-listings: rejected (%s): %s\n",
+		    listing_reject_name(why), msg);
+	if (a->a_nrejected == SHOW_REJECTS)
+		fprintf(stderr, "acme-listings: further rejected rows are "
+		    "counted, not shown\n");
+}
+
+static int
+on_header(const struct msb_csv_record *rec, void *arg)
+{
+	struct app *a = arg;
+	char missing[512];
+
+	if (listing_bind(&a->a_listing, rec, missing, sizeof(missing)) == -1)
+		return app_fail(a, EX_DATAERR, "%s: not a listings export: "
+		    "the header lacks %s", a->a_env.input_file, missing);
+	return 0;
+}
+
+static int
+on_row(const struct msb_csv_record *rec, void *arg)
+{
+	struct app *a = arg;
+	enum listing_reject why;
+	char msg[512];
+	int rc;
+
+	bson_reinit(&a->a_doc);
+	/* _id first: the same file and row always give the same id. */
+	if (msb_doc_append_id(&a->a_doc, a->a_hash, rec->num) != MSB_OK)
+		return app_fail(a, EX_SOFTWARE, "bad content hash");
+	why = listing_convert(&a->a_listing, rec, &a->a_doc, msg, sizeof(msg));
+	if (why != LR_OK) {
+		reject(a, why, msg);
+		return 0;
+	}
+	rc = msb_sink_add(a->a_sink, &a->a_doc);
+	if (rc == MSB_BADDOC) {
+		snprintf(msg, sizeof(msg), "record %" PRIu64 ": %s", rec->num,
+		    msb_sink_error(a->a_sink));
+		reject(a, LR_DOC, msg);
+		return 0;
+	}
+	if (rc != MSB_OK)
+		return sink_fail(a, rc);
+	a->a_rows++;
+	return 0;
+}
+
+/*
+ * Reads the input in big chunks through the CSV reader. Metrics are
+ * counted per chunk, not per row: the figures are the same and the row
+ * loop stays free of clock reads.
+ */
+static void
+read_input(struct app *a, int fd)
+{
+	struct msb_csv_options opts = {
+		.flags = MSB_CSV_HEADER, .on_header = on_header,
+	};
+	struct msb_csv *csv;
+	uint64_t reported = 0;
+	char *buf;
+	ssize_t n;
+	int rc = MSB_OK;
+
+	if ((buf = malloc(READ_BUF)) == NULL ||
+	    (csv = msb_csv_new(&opts, on_row, a)) == NULL) {
+		free(buf);
+		app_fail(a, EX_SOFTWARE, "out of memory");
+		return;
+	}
+	for (;;) {
+		n = read(fd, buf, READ_BUF);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			app_fail(a, EX_DATAERR, "%s: read: %s",
+			    a->a_env.input_file, strerror(errno));
+			break;
+		}
+		rc = n == 0 ? msb_csv_finish(csv) :
+		    msb_csv_feed(csv, buf, (size_t)n);
+		msb_metrics_add(a->a_metrics, MSB_M_BYTES, (uint64_t)n);
+		msb_metrics_add(a->a_metrics, MSB_M_ROWS, a->a_rows - reported);
+		reported = a->a_rows;
+		if (n == 0 || rc != MSB_OK)
+			break;
+	}
+	/* A callback has said why already; otherwise the reader says. */
+	if (rc != MSB_OK)
+		app_fail(a, rc == MSB_TEMPFAIL ? EX_TEMPFAIL : EX_DATAERR,
+		    "%s: %s", a->a_env.input_file, msb_csv_error(csv));
+	if (a->a_exit == 0 && msb_csv_records(csv) == 0 &&
+	    a->a_listing.li_nheader == 0)
+		app_fail(a, EX_DATAERR, "%s: empty file: not a listings "
+		    "export", a->a_env.input_file);
+	msb_metrics_add(a->a_metrics, MSB_M_ERRORS, a->a_nrejected);
+	msb_csv_free(csv);
+	free(buf);
+}
+
+/* Opens the input and hashes its content, which names ids and the unit. */
+static int
+open_input(struct app *a)
+{
+	const char *path = a->a_env.input_file;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return app_fail(a, EX_DATAERR, "%s: %s", path,
+		    strerror(errno));
+	if (content_hash(fd, a->a_hash) == -1) {
+		app_fail(a, EX_DATAERR, "%s: read: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* The whole file is read once more, front to back. */
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	return fd;
+}
+
+/* The summary for the ingest record: counts, reasons, and any error. */
+static void
+write_result(struct app *a)
+{
+	bson_t extra = BSON_INITIALIZER, by;
+	bool ok = a->a_exit == 0;
+
+	BSON_APPEND_UTF8(&extra, "collection", COLLECTION);
+	if (a->a_sink != NULL)
+		BSON_APPEND_UTF8(&extra, "sink", msb_sink_kind(a->a_sink));
+	BSON_APPEND_DOCUMENT_BEGIN(&extra, "rejected_by", &by);
+	for (int i = LR_OK + 1; i < LR_NREASONS; i++)
+		BSON_APPEND_INT64(&by, listing_reject_name(i),
+		    ok ? (int64_t)a->a_rejected[i] : 0);
+	bson_append_document_end(&extra, &by);
+	if (!ok)
+		BSON_APPEND_UTF8(&extra, "error", a->a_err);
+	/* A failed run committed nothing: zero rows, and why. */
+	if (msb_result_write(a->a_env.result_file, ok ? a->a_rows : 0,
+	    ok ? a->a_nrejected : 0, &extra) != MSB_OK)
+		fprintf(stderr, "acme-listings: result file %s: %s\n",
+		    a->a_env.result_file, strerror(errno));
+	bson_destroy(&extra);
+}
+
+/* Loads the input into the sink and commits it as one unit. */
+static void
+run(struct app *a)
+{
+	char why[1024];
+	int fd, rc;
+
+	if ((fd = open_input(a)) == -1)
+		return;
+	a->a_metrics = msb_metrics_open_env(&a->a_env);
+	if (a->a_metrics == NULL)	/* reports are optional: go on */
+		fprintf(stderr, "acme-listings: metrics: %s\n",
+		    strerror(errno));
+	rc = msb_sink_open_env(&a->a_sink, &a->a_env, COLLECTION, why,
+	    sizeof(why));
+	if (rc != MSB_OK) {
+		app_fail(a, rc == MSB_TEMPFAIL ? EX_TEMPFAIL :
+		    msb_exit_code(rc), "%s", why);
+		close(fd);
+		return;
+	}
+	read_input(a, fd);
+	close(fd);
+	/* The content hash names the unit: a rerun replaces it. */
+	if (a->a_exit == 0 && (rc = msb_sink_commit(a->a_sink, a->a_hash)) !=
+	    MSB_OK)
+		sink_fail(a, rc);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct app a = { 0 };
+
+	if (argc > 1) {
+		fprintf(stderr, "usage: acme-listings (the input and the sink "
+		    "come from the environment; see docs/tenant-guide.md)\n");
+		return EX_USAGE;
+	}
+	msb_init();
+	bson_init(&a.a_doc);
+	if (msb_env_load(&a.a_env, a.a_err, sizeof(a.a_err)) != MSB_OK)
+		a.a_exit = EX_CONFIG;
+	else {
+		run(&a);
+		write_result(&a);
+	}
+	if (a.a_exit == 0)
+		printf("acme-listings: %s: %" PRIu64 " rows, %" PRIu64
+		    " rejected\n", a.a_env.input_file, a.a_rows,
+		    a.a_nrejected);
+	else
+		fprintf(stderr, "acme-listings: %s\n", a.a_err);
+	bson_destroy(&a.a_doc);
+	listing_free(&a.a_listing);
+	msb_metrics_close(a.a_metrics);
+	msb_sink_close(a.a_sink);
+	msb_cleanup();
+	return a.a_exit;
+}

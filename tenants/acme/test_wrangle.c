@@ -1,0 +1,169 @@
+/*
+ * acme's field conversions: prices, numbers and amenity lists, the good
+ * forms of the export and the bad ones that must reject a row.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wrangle.h"
+
+static int
+price(const char *s, double *v)
+{
+	return wr_price(s, strlen(s), v);
+}
+
+static void
+test_price_good(void **state)
+{
+	double v;
+
+	(void)state;
+	assert_int_equal(price("$1,234.00", &v), 0);
+	assert_true(v == 1234.0);
+	assert_int_equal(price("$147.14", &v), 0);
+	assert_true(v == 147.14);
+	assert_int_equal(price(" 80 ", &v), 0);
+	assert_true(v == 80.0);
+	assert_int_equal(price("$12,345,678.5", &v), 0);
+	assert_true(v == 12345678.5);
+	assert_int_equal(price("$1234", &v), 0);
+	assert_true(v == 1234.0);
+}
+
+static void
+test_price_bad(void **state)
+{
+	static const char *const bad[] = {
+		"", "$", "N/A", "-5", "$-5", "1,23", "12,3456", ",123",
+		"1,,234", "$1,234.00 USD", "1.2.3", "inf", "$ 12", "0x10",
+	};
+	double v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (price(bad[i], &v) != -1)
+			fail_msg("price \"%s\" was accepted as %g", bad[i], v);
+}
+
+static void
+test_number(void **state)
+{
+	double v;
+
+	(void)state;
+	assert_int_equal(wr_number("52.36887", 8, &v), 0);
+	assert_true(v == 52.36887);
+	assert_int_equal(wr_number(" -4.5e1\t", 8, &v), 0);
+	assert_true(v == -45.0);
+	assert_int_equal(wr_number("nan", 3, &v), -1);
+	assert_int_equal(wr_number("inf", 3, &v), -1);
+	assert_int_equal(wr_number("1e999", 5, &v), -1);
+	assert_int_equal(wr_number("12abc", 5, &v), -1);
+	assert_int_equal(wr_number("", 0, &v), -1);
+	assert_int_equal(wr_number(".", 1, &v), -1);
+}
+
+static void
+test_int(void **state)
+{
+	int64_t v;
+
+	(void)state;
+	assert_int_equal(wr_int(" 100001 ", 8, &v), 0);
+	assert_true(v == 100001);
+	assert_int_equal(wr_int("-42", 3, &v), 0);
+	assert_true(v == -42);
+	assert_int_equal(wr_int("9223372036854775807", 19, &v), 0);
+	assert_true(v == INT64_MAX);
+	assert_int_equal(wr_int("-9223372036854775808", 20, &v), 0);
+	assert_true(v == INT64_MIN);
+	assert_int_equal(wr_int("9223372036854775808", 19, &v), -1);
+	assert_int_equal(wr_int("x100999", 7, &v), -1);
+	assert_int_equal(wr_int("12.5", 4, &v), -1);
+	assert_int_equal(wr_int("-", 1, &v), -1);
+	assert_int_equal(wr_int("", 0, &v), -1);
+}
+
+/* Converts s and returns the array as canonical JSON (caller frees). */
+static char *
+amenities(const char *s, int *rc)
+{
+	bson_t doc = BSON_INITIALIZER;
+	char scratch[256];
+	char *json;
+
+	*rc = wr_amenities(&doc, "a", s, strlen(s), scratch);
+	json = bson_as_relaxed_extended_json(&doc, NULL);
+	bson_destroy(&doc);
+	return json;
+}
+
+static void
+test_amenities_good(void **state)
+{
+	char *json;
+	int rc;
+
+	(void)state;
+	json = amenities("[\"Wifi\", \"Hair dryer\"]", &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(json, "{ \"a\" : [ \"Wifi\", \"Hair dryer\" ] }");
+	bson_free(json);
+
+	json = amenities(" [ ] ", &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(json, "{ \"a\" : [  ] }");
+	bson_free(json);
+
+	/* Escapes, a two-byte and a four-byte (surrogate pair) character. */
+	json = amenities("[\"Say \\\"hi\\\"\",\"caf\\u00e9\","
+	    "\"\\ud83d\\ude00\"]", &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(json, "{ \"a\" : [ \"Say \\\"hi\\\"\", "
+	    "\"caf\xc3\xa9\", \"\xf0\x9f\x98\x80\" ] }");
+	bson_free(json);
+}
+
+static void
+test_amenities_bad(void **state)
+{
+	static const char *const bad[] = {
+		"", "Wifi", "[Wifi]", "[\"Wifi\"", "[\"Wifi\",]",
+		"[\"Wifi\" \"TV\"]", "[\"Wifi\"] x", "[1]", "[\"a\\q\"]",
+		"[\"\\u00\"]", "[\"\\udc00\"]", "[\"\\u0000\"]", "[\"open",
+	};
+	bson_t doc = BSON_INITIALIZER;
+	char scratch[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		bson_reinit(&doc);
+		if (wr_amenities(&doc, "a", bad[i], strlen(bad[i]),
+		    scratch) != -1)
+			fail_msg("amenities \"%s\" were accepted", bad[i]);
+		/* The document stays usable after a refusal. */
+		assert_true(BSON_APPEND_INT32(&doc, "after", 1));
+	}
+	bson_destroy(&doc);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_price_good),
+		cmocka_unit_test(test_price_bad),
+		cmocka_unit_test(test_number),
+		cmocka_unit_test(test_int),
+		cmocka_unit_test(test_amenities_good),
+		cmocka_unit_test(test_amenities_bad),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
