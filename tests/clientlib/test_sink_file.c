@@ -276,10 +276,26 @@ documents_are_checked_like_mongodb_does(void **state)
 	bson_reinit(&doc);
 	bson_append_utf8(&doc, "s", 1, "\xff\xfe", 2);
 	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
+	/* Past the eight-bytes-at-a-time ASCII scan: a truncated sequence, a
+	 * NUL and a stray continuation byte late in long strings. */
+	bson_reinit(&doc);
+	bson_append_utf8(&doc, "s", 1, "0123456789abcdefghij\xc3", 21);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
+	bson_reinit(&doc);
+	bson_append_utf8(&doc, "s", 1, "0123456789abcdef\0xyz", 20);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
+	bson_reinit(&doc);
+	bson_append_utf8(&doc, "s", 1, "01234567\x80", 9);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
 
-	/* The sink is still usable; a document without _id gets one. */
+	/* The sink is still usable; a document without _id gets one;
+	 * valid multi-byte text passes. */
 	bson_reinit(&doc);
 	BSON_APPEND_INT32(&doc, "x", 1);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+	bson_reinit(&doc);
+	BSON_APPEND_UTF8(&doc, "_id", "utf8-ok");
+	BSON_APPEND_UTF8(&doc, "s", "Caf\xc3\xa9 near the park, 10\xe2\x82\xac a night");
 	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
 	assert_int_equal(msb_sink_commit(sink, "odd/key with spaces"),
 	    MSB_OK);
@@ -288,7 +304,7 @@ documents_are_checked_like_mongodb_does(void **state)
 
 	count_store(s->coll, &files, &docs);
 	assert_int_equal(files, 1);
-	assert_int_equal(docs, 1);
+	assert_int_equal(docs, 2);
 	/* The key's odd characters are replaced, plus a hash of the key. */
 	d = opendir(s->coll);
 	while ((de = readdir(d)) != NULL)
