@@ -190,20 +190,27 @@ state_open_area(int staging_fd, enum stage_area area, const char *dataset,
 	return sub;
 }
 
-/* Picks "name", "name.1", ... for a destination that must not replace. */
+/*
+ * Renames from (relative to from_fd) into to_dir (relative to to_fd; ""
+ * when to_fd is the folder itself) as "name", or when suffix is set and
+ * that is taken, "name.1", "name.2", ...: never replacing a file.
+ */
 static int
-rename_unique(int from_fd, const char *name, int to_fd, bool suffix,
-    char *final, size_t finallen)
+rename_unique(int from_fd, const char *from, int to_fd, const char *to_dir,
+    const char *name, bool suffix, char *final, size_t finallen)
 {
-	char cand[NAME_MAX + 1];
+	char cand[NAME_MAX + 1], to[PATH_MAX];
 
 	for (unsigned i = 0; i < 10000; i++) {
 		if (i == 0)
 			snprintf(cand, sizeof(cand), "%s", name);
 		else if ((size_t)snprintf(cand, sizeof(cand), "%.*s.%u",
-		    NAME_MAX - 6, name, i) >= sizeof(cand))
+		    NAME_MAX - 6, name, i) >= sizeof(cand)) {
+			errno = ENAMETOOLONG;
 			return -1;
-		if (renameat2(from_fd, name, to_fd, cand, RENAME_NOREPLACE) == 0) {
+		}
+		snprintf(to, sizeof(to), "%s%s", to_dir, cand);
+		if (renameat2(from_fd, from, to_fd, to, RENAME_NOREPLACE) == 0) {
 			snprintf(final, finallen, "%s", cand);
 			return 0;
 		}
@@ -214,12 +221,54 @@ rename_unique(int from_fd, const char *name, int to_fd, bool suffix,
 	return -1;
 }
 
+/*
+ * Only incoming/ holds folders a tenant made, and there a dataset folder
+ * could be a symlink planted to redirect the move: it is opened with
+ * O_NOFOLLOW. Every other folder below staging/<id> is the daemon's, so
+ * such moves name their paths relative to the staging fd, which saves
+ * four system calls per move (this is the hot path of every finished job).
+ */
+static bool
+area_is_ours(enum stage_area area, const char *dataset)
+{
+	return area != AREA_INCOMING || *dataset == '\0';
+}
+
+static int
+move_by_path(int staging_fd, enum stage_area from, enum stage_area to,
+    const char *dataset, const char *name, char *final, size_t finallen)
+{
+	const bool suffix = to != AREA_PROCESSING && to != AREA_INCOMING;
+	const char *sep = *dataset ? "/" : "";
+	char src[PATH_MAX], dir[PATH_MAX];
+	int rc;
+
+	snprintf(src, sizeof(src), "%s/%s%s%s", state_area_names[from], dataset,
+	    sep, name);
+	snprintf(dir, sizeof(dir), "%s/%s%s", state_area_names[to], dataset, sep);
+	rc = rename_unique(staging_fd, src, staging_fd, dir, name, suffix,
+	    final, finallen);
+	/* The destination's dataset folder may not exist yet. */
+	if (rc < 0 && errno == ENOENT && *dataset) {
+		dir[strlen(dir) - 1] = '\0';
+		if (mkdirat(staging_fd, dir, 0750) < 0 && errno != EEXIST)
+			return -1;
+		dir[strlen(dir)] = '/';
+		rc = rename_unique(staging_fd, src, staging_fd, dir, name,
+		    suffix, final, finallen);
+	}
+	return rc;
+}
+
 int
 state_move(int staging_fd, enum stage_area from, enum stage_area to,
     const char *dataset, const char *name, char *final, size_t finallen)
 {
 	int from_fd, to_fd, rc, saved;
 
+	if (area_is_ours(from, dataset) && area_is_ours(to, dataset))
+		return move_by_path(staging_fd, from, to, dataset, name, final,
+		    finallen);
 	if ((from_fd = state_open_area(staging_fd, from, dataset, false)) < 0)
 		return -1;
 	if ((to_fd = state_open_area(staging_fd, to, dataset, true)) < 0) {
@@ -228,9 +277,8 @@ state_move(int staging_fd, enum stage_area from, enum stage_area to,
 		errno = saved;
 		return -1;
 	}
-	rc = rename_unique(from_fd, name, to_fd,
-	    to != AREA_PROCESSING && to != AREA_INCOMING, final,
-	    finallen);
+	rc = rename_unique(from_fd, name, to_fd, "", name,
+	    to != AREA_PROCESSING && to != AREA_INCOMING, final, finallen);
 	saved = errno;
 	close(from_fd);
 	close(to_fd);

@@ -337,6 +337,9 @@ job_exited(struct batch *b, struct job *j, int status,
 	TAILQ_REMOVE(&b->b_running, j, j_run_entry);
 	b->b_nrunning--;
 	release_slot(b, j);
+	/* Refill the slot before the bookkeeping below, so the next app
+	 * starts on the other core while this one's outcome is recorded. */
+	job_dispatch(b);
 	judge(j, status, &v);
 	summary = read_summary(b, j, why, sizeof(why));
 	fill_record(&r, j, NULL, NULL);
