@@ -238,7 +238,8 @@ days_in_month(int y, int m)
 static int
 parse_date(const char *s, size_t n, int64_t *ms, const char **why)
 {
-	int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, frac = 0, tzh = 0, tzm = 0;
+	int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, frac = 0;
+	int tzh = 0, tzm = 0;
 	int sign = 0;
 	size_t i = 0;
 
