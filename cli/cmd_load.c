@@ -89,8 +89,8 @@ load_fail(struct load *l, int code, const char *fmt, ...)
 static int
 load_sink_fail(struct load *l, int rc)
 {
-	return load_fail(l, rc == MSB_TEMPFAIL ? EX_TEMPFAIL_CODE :
-	    msb_exit_code(rc), "%s", msb_sink_error(l->l_sink));
+	return load_fail(l, msb_exit_code(rc), "%s",
+	    msb_sink_error(l->l_sink));
 }
 
 static int64_t

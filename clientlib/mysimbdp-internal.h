@@ -71,4 +71,8 @@ int	 msb__sink_mongo_open(struct msb_sink *sink, const char *url,
 int	 msb__sink_file_open(struct msb_sink *sink, const char *dir,
 	    const char *db, const char *collection, char *err, size_t errlen);
 
+/* Writes all len bytes (retrying short writes and EINTR). Returns 0 or -1
+ * with errno set. */
+int msb__write_all(int fd, const void *buf, size_t len);
+
 #endif

@@ -15,23 +15,6 @@
 
 #define RESULT_MAX (64 * 1024)	/* what the managers accept */
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 msb_result_write(const char *path, uint64_t rows, uint64_t rejected_rows,
     const bson_t *extra)
@@ -83,7 +66,7 @@ msb_result_write(const char *path, uint64_t rows, uint64_t rejected_rows,
 	if (fd == -1)
 		goto fail;
 	json[len] = '\n';	/* replaces the NUL; len + 1 bytes are ours */
-	if (write_all(fd, json, len + 1) == -1 || fsync(fd) == -1)
+	if (msb__write_all(fd, json, len + 1) == -1 || fsync(fd) == -1)
 		goto fail;
 	if (close(fd) == -1) {
 		fd = -1;

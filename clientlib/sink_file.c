@@ -211,9 +211,11 @@ start_unit(struct msb_sink *sink, struct file_sink *f)
 	return MSB_OK;
 }
 
-static int
-write_all(int fd, const unsigned char *p, size_t len)
+int
+msb__write_all(int fd, const void *buf, size_t len)
 {
+	const unsigned char *p = buf;
+
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 
@@ -240,7 +242,7 @@ write_failed(struct msb_sink *sink, struct file_sink *f, const char *what)
 static int
 flush_buf(struct msb_sink *sink, struct file_sink *f)
 {
-	if (f->f_nbuf > 0 && write_all(f->f_fd, f->f_buf, f->f_nbuf) == -1)
+	if (f->f_nbuf > 0 && msb__write_all(f->f_fd, f->f_buf, f->f_nbuf) == -1)
 		return write_failed(sink, f, "write");
 	f->f_nbuf = 0;
 	return MSB_OK;
@@ -259,7 +261,7 @@ file_add(struct msb_sink *sink, const bson_t *doc)
 	    (rc = flush_buf(sink, f)) != MSB_OK)
 		return rc;
 	if (doc->len > BUFSIZE) {
-		if (write_all(f->f_fd, data, doc->len) == -1)
+		if (msb__write_all(f->f_fd, data, doc->len) == -1)
 			return write_failed(sink, f, "write");
 	} else {
 		memcpy(f->f_buf + f->f_nbuf, data, doc->len);

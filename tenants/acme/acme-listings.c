@@ -79,8 +79,8 @@ app_fail(struct app *a, int code, const char *fmt, ...)
 static int
 sink_fail(struct app *a, int rc)
 {
-	return app_fail(a, rc == MSB_TEMPFAIL ? EX_TEMPFAIL :
-	    msb_exit_code(rc), "%s", msb_sink_error(a->a_sink));
+	return app_fail(a, msb_exit_code(rc), "%s",
+	    msb_sink_error(a->a_sink));
 }
 
 /* Counts a rejected row; the first few are explained in the log. */
