@@ -26,7 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EX_USAGE_CODE 64
+#include "benchutil.h"
+
 #define NAME_LEN 64
 #define MAX_COUNT 10000000L
 #define MAX_BYTES 65536L
@@ -39,29 +40,6 @@ usage(void)
 	    "  -b bytes  size of each file (default 100)\n"
 	    "  -r rate   files per second (default: all at once)\n");
 	exit(EX_USAGE_CODE);
-}
-
-static long
-number(const char *s, const char *what, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		errx(EX_USAGE_CODE, "%s: %s is not a number in %ld..%ld", what,
-		    s, min, max);
-	return v;
-}
-
-static int64_t
-now_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void
@@ -131,8 +109,8 @@ main(int argc, char *argv[])
 
 	while ((ch = getopt(argc, argv, "b:r:")) != -1) {
 		switch (ch) {
-		case 'b': bytes = number(optarg, "-b", 1, MAX_BYTES); break;
-		case 'r': rate = number(optarg, "-r", 1, 1000000); break;
+		case 'b': bytes = bench_number(optarg, "-b", 1, MAX_BYTES); break;
+		case 'r': rate = bench_number(optarg, "-r", 1, 1000000); break;
 		default: usage();
 		}
 	}
@@ -140,7 +118,7 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc != 5)
 		usage();
-	count = number(argv[0], "count", 1, MAX_COUNT);
+	count = bench_number(argv[0], "count", 1, MAX_COUNT);
 	prefix = argv[1];
 	scratch = argv[2];
 	target = argv[3];
@@ -156,21 +134,21 @@ main(int argc, char *argv[])
 	fill_body(body, (size_t)bytes);
 	create_files(sfd, prefix, count, body, (size_t)bytes);
 
-	start = now_ns(CLOCK_MONOTONIC);
+	start = bench_now_ns(CLOCK_MONOTONIC);
 	for (long i = 0; i < count; i++) {
 		make_name(name, prefix, i);
 		if (rate > 0) {
 			deadline = start + i * 1000000000LL / rate;
 			sleep_until(deadline);
-			lag = now_ns(CLOCK_MONOTONIC) - deadline;
+			lag = bench_now_ns(CLOCK_MONOTONIC) - deadline;
 			if (lag > max_lag)
 				max_lag = lag;
 		}
-		arrival[i] = now_ns(CLOCK_REALTIME);
+		arrival[i] = bench_now_ns(CLOCK_REALTIME);
 		if (renameat(sfd, name, tfd, name) < 0)
 			err(1, "rename %s/%s to %s", scratch, name, target);
 	}
-	wall = now_ns(CLOCK_MONOTONIC) - start;
+	wall = bench_now_ns(CLOCK_MONOTONIC) - start;
 
 	if ((out = fopen(arrivals, "we")) == NULL)
 		err(1, "open %s", arrivals);

@@ -39,33 +39,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
+
 #include "spawn.h"
 
-#define EX_USAGE_CODE 64
 #define BLOCK 384	/* bytes per heap block for -m, about one job */
-
-static long
-number(const char *s, const char *what, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		errx(EX_USAGE_CODE, "%s: %s is not a number in %ld..%ld", what,
-		    s, min, max);
-	return v;
-}
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static __attribute__((__noreturn__)) void
 usage(void)
@@ -156,7 +134,7 @@ main(int argc, char *argv[])
 
 	while ((ch = getopt(argc, argv, "m:sw")) != -1) {
 		switch (ch) {
-		case 'm': heap = number(optarg, "-m", 0, 16L * 1024 * 1024); break;
+		case 'm': heap = bench_number(optarg, "-m", 0, 16L * 1024 * 1024); break;
 		case 's': use_lib = true; break;
 		case 'w': wait_exec = true; break;
 		default: usage();
@@ -166,15 +144,15 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc != 4)
 		usage();
-	count = number(argv[0], "count", 1, 10000000);
-	parallel = number(argv[1], "parallel", 1, 4096);
+	count = bench_number(argv[0], "count", 1, 10000000);
+	parallel = bench_number(argv[1], "parallel", 1, 4096);
 	child_argv[0] = argv[2];
 	child_argv[1] = argv[3];
 	child_argv[2] = name;
 	child_argv[3] = NULL;
 	fill_heap(heap);
 
-	start = now_ns();
+	start = bench_now_ns(CLOCK_REALTIME);
 	while (started < count || running > 0) {
 		while (running < parallel && started < count) {
 			/* Formatted before fork: the child only execs. */
@@ -195,7 +173,7 @@ main(int argc, char *argv[])
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			failed++;
 	}
-	end = now_ns();
+	end = bench_now_ns(CLOCK_REALTIME);
 
 	printf("spawnrate: %ld spawns, %ld in parallel, start %lld end %lld, "
 	    "%.0f spawns/s\n", count, parallel, (long long)start,
