@@ -76,6 +76,7 @@ static const char *check_user(const char *);
 static const char *check_nonempty(const char *);
 static const char *check_format(const char *);
 static const char *check_log_level(const char *);
+static const char *check_durability(const char *);
 
 /* Tenant profile tables. */
 
@@ -153,6 +154,50 @@ static const struct schema batch_schema = {
 	offsetof(struct conf_batch, b_enabled)
 };
 
+static const struct field instances_fields[] = {
+	{ "min", FT_INT, offsetof(struct conf_instances, i_min), "1",
+	    0, 1024, 0, NULL, 0, NULL },
+	{ "max", FT_INT, offsetof(struct conf_instances, i_max), "1",
+	    1, 1024, 0, NULL, 0, NULL },
+	{ "initial", FT_INT, offsetof(struct conf_instances, i_initial), "-1",
+	    -1, 1024, 0, NULL, 0, NULL },
+};
+static const struct schema instances_schema = {
+	instances_fields, NFIELDS(instances_fields), 0, NO_PRESENT
+};
+
+static const struct field stream_fields[] = {
+	{ "name", FT_STRING, offsetof(struct conf_stream, s_name), "default",
+	    0, 0, 0, NULL, 0, check_id },
+	{ "app", FT_ARGV, offsetof(struct conf_stream, s_argv), NULL,
+	    0, 0, F_REQUIRED, NULL, 0, NULL },
+	{ "instances", FT_GROUP, offsetof(struct conf_stream, s_instances), NULL,
+	    0, 0, 0, &instances_schema, 0, NULL },
+	{ "max_message_size", FT_SIZE,
+	    offsetof(struct conf_stream, s_max_message_size), "1M",
+	    1, 256 << 20, 0, NULL, 0, NULL },
+	{ "max_queue_bytes", FT_SIZE,
+	    offsetof(struct conf_stream, s_max_queue_bytes), "256M",
+	    1024, INT64_MAX, 0, NULL, 0, NULL },
+	{ "durability", FT_STRING, offsetof(struct conf_stream, s_durability),
+	    "memory", 0, 0, 0, NULL, 0, check_durability },
+	{ "ack_timeout", FT_DURATION,
+	    offsetof(struct conf_stream, s_ack_timeout_ms), "30s",
+	    100, 86400000, 0, NULL, 0, NULL },
+	{ "max_deliveries", FT_INT,
+	    offsetof(struct conf_stream, s_max_deliveries), "5",
+	    1, 1000, 0, NULL, 0, NULL },
+	{ "stop_timeout", FT_DURATION,
+	    offsetof(struct conf_stream, s_stop_timeout_ms), "10s",
+	    0, 3600000, 0, NULL, 0, NULL },
+	{ "limits", FT_GROUP, offsetof(struct conf_stream, s_limits), NULL,
+	    0, 0, 0, &limits_schema, 0, NULL },
+};
+static const struct schema stream_schema = {
+	stream_fields, NFIELDS(stream_fields), sizeof(struct conf_stream),
+	NO_PRESENT
+};
+
 static const struct field tenant_fields[] = {
 	{ "id", FT_STRING, offsetof(struct conf_tenant, t_id), NULL,
 	    0, 0, F_REQUIRED, NULL, 0, check_id },
@@ -164,6 +209,9 @@ static const struct field tenant_fields[] = {
 	    0, 0, 0, NULL, 0, check_user },
 	{ "batch", FT_GROUP, offsetof(struct conf_tenant, t_batch), NULL,
 	    0, 0, 0, &batch_schema, 0, NULL },
+	{ "streams", FT_GROUPLIST, offsetof(struct conf_tenant, t_streams), NULL,
+	    0, 0, 0, &stream_schema, offsetof(struct conf_tenant, t_nstreams),
+	    NULL },
 };
 static const struct schema tenant_schema = {
 	tenant_fields, NFIELDS(tenant_fields), 0, NO_PRESENT
@@ -194,6 +242,30 @@ static const struct schema pbatch_schema = {
 	pbatch_fields, NFIELDS(pbatch_fields), 0, NO_PRESENT
 };
 
+static const struct field pstream_fields[] = {
+	{ "stats_interval", FT_DURATION,
+	    offsetof(struct conf_platform_stream, ps_stats_interval_ms), "1s",
+	    100, 3600000, 0, NULL, 0, NULL },
+	{ "shutdown_grace", FT_DURATION,
+	    offsetof(struct conf_platform_stream, ps_shutdown_grace_ms), "10s",
+	    0, 3600000, 0, NULL, 0, NULL },
+	{ "restart_backoff", FT_DURATION,
+	    offsetof(struct conf_platform_stream, ps_restart_backoff_ms),
+	    "100ms", 0, 3600000, 0, NULL, 0, NULL },
+	{ "restart_backoff_max", FT_DURATION,
+	    offsetof(struct conf_platform_stream, ps_restart_backoff_max_ms),
+	    "30s", 0, 86400000, 0, NULL, 0, NULL },
+	{ "min_uptime", FT_DURATION,
+	    offsetof(struct conf_platform_stream, ps_min_uptime_ms), "1s",
+	    0, 3600000, 0, NULL, 0, NULL },
+	{ "crashloop_restarts", FT_INT,
+	    offsetof(struct conf_platform_stream, ps_crashloop_restarts), "5",
+	    1, 1000, 0, NULL, 0, NULL },
+};
+static const struct schema pstream_schema = {
+	pstream_fields, NFIELDS(pstream_fields), 0, NO_PRESENT
+};
+
 static const struct field platform_fields[] = {
 	{ "state_dir", FT_STRING, offsetof(struct conf_platform, p_state_dir),
 	    "var", 0, 0, 0, NULL, 0, check_nonempty },
@@ -207,6 +279,8 @@ static const struct field platform_fields[] = {
 	    "info", 0, 0, 0, NULL, 0, check_log_level },
 	{ "batch", FT_GROUP, offsetof(struct conf_platform, p_batch), NULL,
 	    0, 0, 0, &pbatch_schema, 0, NULL },
+	{ "stream", FT_GROUP, offsetof(struct conf_platform, p_stream), NULL,
+	    0, 0, 0, &pstream_schema, 0, NULL },
 };
 static const struct schema platform_schema = {
 	platform_fields, NFIELDS(platform_fields), 0, NO_PRESENT
@@ -323,6 +397,18 @@ check_format(const char *s)
 	if (*s == '\0' || strlen(s) > 16 || strchr(s, '.') || strchr(s, '/'))
 		return "must be a file extension without the dot, like \"csv\"";
 	return NULL;
+}
+
+/* "fsync" and "os" come with the durable queue; until then say so. */
+static const char *
+check_durability(const char *s)
+{
+	if (strcmp(s, "memory") == 0)
+		return NULL;
+	if (strcmp(s, "fsync") == 0 || strcmp(s, "os") == 0)
+		return "not supported yet: this version keeps the queue in "
+		    "memory (use \"memory\")";
+	return "must be \"memory\"";
 }
 
 static const char *
@@ -903,20 +989,13 @@ file_tenant_id(const char *file)
 	return id;
 }
 
-/* Checks that span several settings, after the table walk. */
+/* Batch apps: unique names, one default app, each dataset served once. */
 static void
-tenant_check(struct walk *w, config_t *cfg, struct conf_tenant *t)
+batch_check(struct walk *w, config_t *cfg, const struct conf_tenant *t)
 {
-	const config_setting_t *root = config_root_setting(cfg);
 	const config_setting_t *apps = config_lookup(cfg, "batch.apps");
-	char *want = file_tenant_id(w->file);
 	const char *dflt = NULL;
 
-	if (t->t_id && strcmp(t->t_id, want) != 0)
-		walk_error(w, config_setting_get_member(root, "id"), "id",
-		    "\"%s\" does not match the file name (expected \"%s\")",
-		    t->t_id, want);
-	free(want);
 	for (size_t i = 0; i < t->t_batch.b_napps; i++) {
 		const struct conf_batch_app *a = &t->t_batch.b_apps[i];
 		const config_setting_t *as = apps ?
@@ -948,6 +1027,58 @@ tenant_check(struct walk *w, config_t *cfg, struct conf_tenant *t)
 	}
 }
 
+/* Streams: unique names, min <= initial <= max. */
+static void
+streams_check(struct walk *w, config_t *cfg, struct conf_tenant *t)
+{
+	const config_setting_t *list = config_lookup(cfg, "streams");
+
+	for (size_t i = 0; i < t->t_nstreams; i++) {
+		struct conf_stream *st = &t->t_streams[i];
+		struct conf_instances *in = &st->s_instances;
+		const config_setting_t *ss = list ?
+		    config_setting_get_elem(list, (unsigned)i) : NULL;
+		const config_setting_t *is = ss ?
+		    config_setting_get_member(ss, "instances") : NULL;
+		char path[64];
+
+		snprintf(path, sizeof(path), "streams[%zu]", i);
+		for (size_t j = 0; j < i; j++)
+			if (st->s_name && t->t_streams[j].s_name &&
+			    strcmp(st->s_name, t->t_streams[j].s_name) == 0)
+				walk_error(w, ss, path, "name \"%s\" is used "
+				    "twice", st->s_name);
+		snprintf(path, sizeof(path), "streams[%zu].instances", i);
+		if (in->i_min > in->i_max)
+			walk_error(w, is ? is : ss, path, "min %lld is above "
+			    "max %lld", (long long)in->i_min,
+			    (long long)in->i_max);
+		if (in->i_initial < 0)
+			in->i_initial = in->i_min;
+		else if (in->i_initial < in->i_min || in->i_initial > in->i_max)
+			walk_error(w, is ? is : ss, path, "initial %lld is "
+			    "outside min..max (%lld..%lld)",
+			    (long long)in->i_initial, (long long)in->i_min,
+			    (long long)in->i_max);
+	}
+}
+
+/* Checks that span several settings, after the table walk. */
+static void
+tenant_check(struct walk *w, config_t *cfg, struct conf_tenant *t)
+{
+	const config_setting_t *root = config_root_setting(cfg);
+	char *want = file_tenant_id(w->file);
+
+	if (t->t_id && strcmp(t->t_id, want) != 0)
+		walk_error(w, config_setting_get_member(root, "id"), "id",
+		    "\"%s\" does not match the file name (expected \"%s\")",
+		    t->t_id, want);
+	free(want);
+	batch_check(w, cfg, t);
+	streams_check(w, cfg, t);
+}
+
 static void
 tenant_resolve(struct conf_tenant *t, const char *apps_dir)
 {
@@ -963,6 +1094,8 @@ tenant_resolve(struct conf_tenant *t, const char *apps_dir)
 	}
 	for (size_t i = 0; i < t->t_batch.b_napps; i++)
 		resolve_in_place(&t->t_batch.b_apps[i].a_argv[0], apps_dir);
+	for (size_t i = 0; i < t->t_nstreams; i++)
+		resolve_in_place(&t->t_streams[i].s_argv[0], apps_dir);
 }
 
 struct conf_tenant *
@@ -1151,4 +1284,13 @@ conf_tenant_mongo_url(const struct conf_platform *p,
     const struct conf_tenant *t)
 {
 	return t->t_mongo_url ? t->t_mongo_url : p->p_mongo_url;
+}
+
+const struct conf_stream *
+conf_stream_find(const struct conf_tenant *t, const char *name)
+{
+	for (size_t i = 0; i < t->t_nstreams; i++)
+		if (strcmp(t->t_streams[i].s_name, name) == 0)
+			return &t->t_streams[i];
+	return NULL;
 }

@@ -52,6 +52,26 @@ struct conf_batch {
 	size_t		 b_napps;
 };
 
+struct conf_instances {
+	int64_t		 i_min;
+	int64_t		 i_max;
+	int64_t		 i_initial;	/* desired count at start-up */
+};
+
+/* One named stream of a tenant: its queue, endpoints and instances. */
+struct conf_stream {
+	char		*s_name;
+	char		**s_argv;	/* argv[0] resolved to an absolute path */
+	struct conf_instances s_instances;
+	uint64_t	 s_max_message_size;
+	uint64_t	 s_max_queue_bytes;
+	char		*s_durability;	/* "memory" */
+	uint64_t	 s_ack_timeout_ms;
+	int64_t		 s_max_deliveries;
+	uint64_t	 s_stop_timeout_ms;
+	struct conf_limits s_limits;
+};
+
 /* One tenant profile; shared by reference so running jobs keep theirs. */
 struct conf_tenant {
 	int		 t_refs;
@@ -63,6 +83,8 @@ struct conf_tenant {
 	uid_t		 t_uid;
 	gid_t		 t_gid;
 	struct conf_batch t_batch;
+	struct conf_stream *t_streams;
+	size_t		 t_nstreams;
 };
 
 struct conf_platform_batch {
@@ -74,6 +96,15 @@ struct conf_platform_batch {
 	uint64_t	 pb_retry_backoff_max_ms;
 };
 
+struct conf_platform_stream {
+	uint64_t	 ps_stats_interval_ms;
+	uint64_t	 ps_shutdown_grace_ms;
+	uint64_t	 ps_restart_backoff_ms;
+	uint64_t	 ps_restart_backoff_max_ms;
+	uint64_t	 ps_min_uptime_ms;
+	int64_t		 ps_crashloop_restarts;
+};
+
 struct conf_platform {
 	char		*p_file;
 	char		*p_state_dir;	/* absolute */
@@ -82,6 +113,7 @@ struct conf_platform {
 	char		*p_mongo_url;	/* never NULL: file://<state>/coredms by default */
 	char		*p_log_level;
 	struct conf_platform_batch p_batch;
+	struct conf_platform_stream p_stream;
 };
 
 /* Collected error messages, each "file:line: setting: problem". */
@@ -137,6 +169,10 @@ size_t conf_check_path(const char *path, struct conf_errors *errs);
 /* The app that serves dataset ("" for top-level files), or NULL. */
 const struct conf_batch_app *conf_batch_app_for(const struct conf_tenant *t,
     const char *dataset);
+
+/* The stream named name, or NULL. */
+const struct conf_stream *conf_stream_find(const struct conf_tenant *t,
+    const char *name);
 
 /* Whether s is a valid tenant or dataset id: [a-z0-9_-]{1,32}. */
 bool conf_valid_id(const char *s);

@@ -17,8 +17,6 @@ const char *const state_area_names[AREA_COUNT] = {
 	"incoming", "processing", "done", "failed", "rejected",
 };
 
-/* The ipc sockets a tenant gets, longest name last (checked in prepare). */
-static const char *const tenant_sockets[] = { "metrics.sock" };
 
 char *
 state_path(const struct conf_platform *p, const char *fmt, ...)
@@ -123,6 +121,7 @@ state_prepare_tenant(const struct conf_platform *p,
 		bool	 tenant_owns;
 	} dirs[AREA_COUNT + 6];
 	size_t n = 0;
+	char *sock;
 	int rc = 0;
 
 	dirs[n].path = state_path(p, "staging/%s", t->t_id);
@@ -141,6 +140,8 @@ state_prepare_tenant(const struct conf_platform *p,
 	dirs[n].mode = 0700, dirs[n++].tenant_owns = true;
 	dirs[n].path = state_path(p, "work/%s/tmp", t->t_id);
 	dirs[n].mode = 0700, dirs[n++].tenant_owns = true;
+	dirs[n].path = state_path(p, "queue/%s", t->t_id);
+	dirs[n].mode = 0700, dirs[n++].tenant_owns = false;
 
 	for (size_t i = 0; i < n; i++) {
 		if (rc == 0)
@@ -151,21 +152,30 @@ state_prepare_tenant(const struct conf_platform *p,
 	}
 	if (rc < 0)
 		return -1;
-	for (size_t i = 0; i < sizeof(tenant_sockets) / sizeof(tenant_sockets[0]);
-	    i++) {
-		char *sock = state_path(p, "run/%s/%s", t->t_id,
-		    tenant_sockets[i]);
-		size_t len = strlen(sock);
-
-		if (len > STATE_SUN_PATH_MAX) {
-			snprintf(err, errlen, "%s: ipc socket path is %zu bytes, "
-			    "more than the %d that fit in sun_path; choose a "
-			    "shorter state_dir", sock, len, STATE_SUN_PATH_MAX);
-			rc = -1;
-		}
+	sock = state_path(p, "run/%s/metrics.sock", t->t_id);
+	rc = state_check_sun_path(sock, err, errlen);
+	free(sock);
+	for (size_t i = 0; rc == 0 && i < t->t_nstreams; i++) {
+		/* ".work" is the longer of a stream's two sockets. */
+		sock = state_path(p, "run/%s/%s.work", t->t_id,
+		    t->t_streams[i].s_name);
+		rc = state_check_sun_path(sock, err, errlen);
 		free(sock);
 	}
 	return rc;
+}
+
+int
+state_check_sun_path(const char *sock, char *err, size_t errlen)
+{
+	size_t len = strlen(sock);
+
+	if (len <= STATE_SUN_PATH_MAX)
+		return 0;
+	snprintf(err, errlen, "%s: ipc socket path is %zu bytes, more than "
+	    "the %d that fit in sun_path; choose a shorter state_dir", sock,
+	    len, STATE_SUN_PATH_MAX);
+	return -1;
 }
 
 int

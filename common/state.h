@@ -37,6 +37,9 @@ int state_prepare(const struct conf_platform *p, char *err, size_t errlen);
 int state_prepare_tenant(const struct conf_platform *p,
     const struct conf_tenant *t, char *err, size_t errlen);
 
+/* Whether sock fits sun_path; -1 with the reason in err if not. */
+int state_check_sun_path(const char *sock, char *err, size_t errlen);
+
 /* Formats a path under the state dir; returns a malloc'd string. */
 char *state_path(const struct conf_platform *p, const char *fmt, ...)
     __attribute__((__format__(__printf__, 2, 3)));

@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "batch.h"
 #include "build_config.h"
 #include "conf.h"
+#include "daemon.h"
 #include "intake.h"
 #include "job.h"
 #include "log.h"
@@ -24,9 +24,6 @@
 #include "state.h"
 #include "tenant.h"
 
-#define EX_USAGE_CODE 64
-#define EX_CANTCREAT_CODE 73
-#define EX_TEMPFAIL_CODE 75
 
 static __attribute__((__noreturn__)) void
 usage(void)
@@ -38,28 +35,6 @@ usage(void)
 	    "  -n       check the configuration and exit\n"
 	    "  -v       verbose (debug) logging\n", MYSIMBDP_DEFAULT_CONF);
 	exit(EX_USAGE_CODE);
-}
-
-/* Loads platform and tenants; on any error prints them all and exits 78. */
-static void
-load_or_exit(const char *file, struct conf_platform **pp,
-    struct conf_tenant_set *set)
-{
-	struct conf_errors errs = { 0 };
-
-	*pp = conf_platform_load(file, &errs);
-	if (*pp != NULL)
-		conf_tenants_load((*pp)->p_tenants_dir, (*pp)->p_apps_dir, set,
-		    &errs);
-	if (errs.e_count) {
-		conf_errors_print(&errs);
-		fprintf(stderr, "batchmgr: %zu configuration error%s\n",
-		    errs.e_count, errs.e_count == 1 ? "" : "s");
-		conf_errors_free(&errs);
-		conf_tenant_set_free(set);
-		conf_platform_free(*pp);
-		exit(EX_CONFIG_CODE);
-	}
 }
 
 /* Frees everything, so that leak checkers see only real leaks. */
@@ -80,29 +55,6 @@ teardown(struct batch *b)
 	close(b->b_ingest_fd);
 	conf_platform_free(b->b_conf);
 	free(b->b_conf_file);
-}
-
-/* One batchmgr per state dir: two would run the same files twice. */
-static void
-lock_or_exit(struct conf_platform *p)
-{
-	char *path = state_path(p, "run/batchmgr.pid"), pid[32];
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-
-	if (fd < 0) {
-		fprintf(stderr, "batchmgr: open %s: %s\n", path, strerror(errno));
-		exit(EX_CANTCREAT_CODE);
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		fprintf(stderr, "batchmgr: %s is locked: another batchmgr runs "
-		    "on this state directory\n", path);
-		exit(EX_TEMPFAIL_CODE);
-	}
-	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) < 0 || write(fd, pid, strlen(pid)) < 0)
-		log_warn("write %s", path);
-	free(path);
-	/* fd stays open (and locked) for the life of the process. */
 }
 
 static void
@@ -255,7 +207,7 @@ main(int argc, char *argv[])
 	if (file == NULL)
 		file = MYSIMBDP_DEFAULT_CONF;
 	log_init("batchmgr", foreground || check_only, verbose);
-	load_or_exit(file, &b.b_conf, &set);
+	daemon_load_or_exit("batchmgr", file, &b.b_conf, &set);
 	if (check_only) {
 		printf("configuration OK\n");
 		conf_tenant_set_free(&set);
@@ -268,7 +220,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "batchmgr: %s\n", err);
 		return EX_CANTCREAT_CODE;
 	}
-	lock_or_exit(b.b_conf);
+	/* One batchmgr per state dir: two would run the same files twice. */
+	daemon_lock_or_exit("batchmgr", b.b_conf);
 	open_ingest_log(&b);
 	if (spawn_init() < 0)
 		log_warn("prctl(PR_SET_CHILD_SUBREAPER)");

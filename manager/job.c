@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "appenv.h"
 #include "log.h"
 #include "spawn.h"
 #include "state.h"
@@ -72,49 +73,23 @@ job_free(struct batch *b, struct job *j)
 	tenant_release(t);
 }
 
-/* Builds the contract environment; the caller frees with free_env. */
+/* The contract environment of a job: the common part and the file's. */
 static char **
 build_env(struct batch *b, struct job *j, const char *input,
     const char *result)
 {
-	const struct conf_platform *p = b->b_conf;
-	const struct conf_tenant *c = j->j_conf;
-	char *work = state_path(p, "work/%s", c->t_id);
-	char *metrics = state_path(p, "run/%s/metrics.sock", c->t_id);
-	char **env = calloc(16, sizeof(*env));
+	char *extra[4] = { NULL }, **env;
 	size_t n = 0;
 
-	if (env == NULL)
-		fatal("%s: calloc", __func__);
-#define ENV(...) do {						\
-	if (asprintf(&env[n++], __VA_ARGS__) < 0)		\
-		fatal("%s: asprintf", __func__);		\
-} while (0)
-	ENV("MYSIMBDP_TENANT=%s", c->t_id);
-	ENV("MYSIMBDP_INSTANCE=%s", j->j_id);
-	ENV("MONGO_URL=%s", conf_tenant_mongo_url(p, c));
-	ENV("MONGO_DB=%s", c->t_mongo_db);
-	ENV("ZMQ_METRICS_ENDPOINT=ipc://%s", metrics);
-	ENV("MYSIMBDP_INPUT_FILE=%s", input);
-	if (*j->j_dataset)
-		ENV("MYSIMBDP_DATASET=%s", j->j_dataset);
-	ENV("MYSIMBDP_RESULT_FILE=%s", result);
-	ENV("PATH=/usr/local/bin:/usr/bin:/bin");
-	ENV("LANG=C.UTF-8");
-	ENV("HOME=%s", work);
-	ENV("TMPDIR=%s/tmp", work);
-#undef ENV
-	free(work);
-	free(metrics);
+	if (asprintf(&extra[n++], "MYSIMBDP_INPUT_FILE=%s", input) < 0 ||
+	    (*j->j_dataset && asprintf(&extra[n++], "MYSIMBDP_DATASET=%s",
+	    j->j_dataset) < 0) ||
+	    asprintf(&extra[n++], "MYSIMBDP_RESULT_FILE=%s", result) < 0)
+		fatal("%s: asprintf", __func__);
+	env = appenv_build(b->b_conf, j->j_conf, j->j_id, extra);
+	for (size_t i = 0; i < n; i++)
+		free(extra[i]);
 	return env;
-}
-
-static void
-free_env(char **env)
-{
-	for (char **e = env; *e; e++)
-		free(*e);
-	free(env);
 }
 
 static char *
@@ -437,7 +412,7 @@ job_start(struct batch *b, struct job *j)
 	err = errno;
 	if (out_fd >= 0)
 		close(out_fd);
-	free_env(env);
+	appenv_free(env);
 	free(input);
 	free(result);
 	free(cwd);

@@ -1542,6 +1542,76 @@ valid_id_rejects_empty_long_and_other_characters(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+static void
+stream_defaults_and_values(void **state)
+{
+	struct fixture *fx = *state;
+	const char *file;
+	struct conf_tenant *t;
+	const struct conf_stream *c;
+
+	file = fx_write(fx, "live.cfg",
+	    "id = \"live\";\n"
+	    "streams = (\n"
+	    "  { app = \"bin/consume\"; },\n"
+	    "  { name = \"audit\"; app = [\"/bin/cat\", \"-u\"];\n"
+	    "    instances = { min = 2; max = 8; initial = 3; };\n"
+	    "    max_message_size = \"64K\"; max_queue_bytes = \"1M\";\n"
+	    "    ack_timeout = \"5s\"; max_deliveries = 2;\n"
+	    "    stop_timeout = \"3s\"; limits = { memory = \"256M\"; }; }\n"
+	    ");\n");
+	t = load_tenant_ok(fx, file, "/srv");
+	assert_int_equal(t->t_nstreams, 2);
+	c = conf_stream_find(t, "default");
+	assert_non_null(c);
+	assert_string_equal(c->s_argv[0], "/srv/bin/consume");
+	assert_int_equal(c->s_instances.i_min, 1);
+	assert_int_equal(c->s_instances.i_max, 1);
+	assert_int_equal(c->s_instances.i_initial, 1);	/* min */
+	assert_int_equal(c->s_max_message_size, 1 << 20);
+	assert_string_equal(c->s_durability, "memory");
+	assert_int_equal(c->s_ack_timeout_ms, 30000);
+	assert_int_equal(c->s_max_deliveries, 5);
+	c = conf_stream_find(t, "audit");
+	assert_non_null(c);
+	assert_int_equal(c->s_instances.i_initial, 3);
+	assert_int_equal(c->s_max_message_size, 64 << 10);
+	assert_int_equal(c->s_max_queue_bytes, 1 << 20);
+	assert_int_equal(c->s_ack_timeout_ms, 5000);
+	assert_int_equal(c->s_max_deliveries, 2);
+	assert_int_equal(c->s_limits.l_memory, 256 << 20);
+	assert_null(conf_stream_find(t, "nope"));
+	conf_tenant_unref(t);
+}
+
+static void
+stream_errors_name_line_and_setting(void **state)
+{
+	struct fixture *fx = *state;
+	const char *file;
+
+	file = fx_write(fx, "bad.cfg",
+	    "id = \"bad\";\n"
+	    "streams = (\n"
+	    "  { app = \"a\"; instances = { min = 3; max = 2; }; },\n"
+	    "  { name = \"default\"; app = \"b\"; },\n"
+	    "  { name = \"x\"; durability = \"fsync\"; app = \"c\";\n"
+	    "    instances = { max = 4; initial = 9; }; credit = 5; }\n"
+	    ");\n");
+	assert_null(conf_tenant_load(file, "/srv", &fx->errs));
+	expect_error(&fx->errs, "%s:3: streams[0].instances: min 3 is above "
+	    "max 2", file);
+	expect_error(&fx->errs, "%s:4: streams[1]: name \"default\" is used "
+	    "twice", file);
+	expect_error(&fx->errs, "%s:5: streams[2].durability: \"fsync\": not "
+	    "supported yet", file);
+	expect_error(&fx->errs, "%s:6: streams[2].instances: initial 9 is "
+	    "outside min..max (1..4)", file);
+	expect_error(&fx->errs, "%s:6: streams[2].credit: unknown setting",
+	    file);
+	expect_count(&fx->errs, 5);
+}
+
 int
 main(void)
 {
@@ -1602,6 +1672,8 @@ main(void)
 		T(check_path_missing_path_is_one_error),
 		T(valid_id_accepts_lowercase_digits_dash_underscore),
 		T(valid_id_rejects_empty_long_and_other_characters),
+		T(stream_defaults_and_values),
+		T(stream_errors_name_line_and_setting),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);

@@ -1,0 +1,55 @@
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "state.h"
+
+void
+daemon_load_or_exit(const char *name, const char *file,
+    struct conf_platform **pp, struct conf_tenant_set *set)
+{
+	struct conf_errors errs = { 0 };
+
+	*pp = conf_platform_load(file, &errs);
+	if (*pp != NULL)
+		conf_tenants_load((*pp)->p_tenants_dir, (*pp)->p_apps_dir, set,
+		    &errs);
+	if (errs.e_count == 0)
+		return;
+	conf_errors_print(&errs);
+	fprintf(stderr, "%s: %zu configuration error%s\n", name, errs.e_count,
+	    errs.e_count == 1 ? "" : "s");
+	conf_errors_free(&errs);
+	conf_tenant_set_free(set);
+	conf_platform_free(*pp);
+	exit(EX_CONFIG_CODE);
+}
+
+void
+daemon_lock_or_exit(const char *name, const struct conf_platform *p)
+{
+	char *path = state_path(p, "run/%s.pid", name), pid[32];
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+	if (fd < 0) {
+		fprintf(stderr, "%s: open %s: %s\n", name, path,
+		    strerror(errno));
+		exit(EX_CANTCREAT_CODE);
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "%s: %s is locked: another %s runs on this "
+		    "state directory\n", name, path, name);
+		exit(EX_TEMPFAIL_CODE);
+	}
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || write(fd, pid, strlen(pid)) < 0)
+		log_warn("write %s", path);
+	free(path);
+}

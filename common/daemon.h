@@ -1,0 +1,32 @@
+/*
+ * Start-up steps every daemon shares: load the platform file and the
+ * tenant profiles or exit 78, and hold the state directory's pid lock.
+ */
+#ifndef MYSIMBDP_DAEMON_H
+#define MYSIMBDP_DAEMON_H
+
+#include "conf.h"
+
+#define EX_USAGE_CODE 64
+#define EX_UNAVAILABLE_CODE 69
+#define EX_SOFTWARE_CODE 70
+#define EX_CANTCREAT_CODE 73
+#define EX_TEMPFAIL_CODE 75
+
+/*
+ * Loads the platform file and every tenant profile. On any error prints
+ * them all ("file:line: setting: problem"), then "<name>: N configuration
+ * errors", and exits 78 (EX_CONFIG).
+ */
+void daemon_load_or_exit(const char *name, const char *file,
+    struct conf_platform **pp, struct conf_tenant_set *set);
+
+/*
+ * Takes run/<name>.pid under the state dir with an exclusive flock and
+ * writes the pid into it: one daemon of each kind per state dir. Exits 73
+ * when the file cannot be opened, 75 when another daemon holds it. The fd
+ * stays open (and locked) for the life of the process.
+ */
+void daemon_lock_or_exit(const char *name, const struct conf_platform *p);
+
+#endif

@@ -1,0 +1,86 @@
+#include "zevent.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <zmq.h>
+
+struct zevent {
+	struct event	*z_ev;
+	void		*z_sock;
+	zevent_cb	 z_cb;
+	void		*z_arg;
+};
+
+static int
+has_input(void *sock)
+{
+	int events = 0;
+	size_t len = sizeof(events);
+
+	if (zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) < 0)
+		return 0;
+	return events & ZMQ_POLLIN;
+}
+
+static void
+on_fd(evutil_socket_t fd, short what, void *arg)
+{
+	struct zevent *z = arg;
+
+	(void)fd;
+	(void)what;
+	if (!has_input(z->z_sock))
+		return;
+	z->z_cb(z->z_sock, z->z_arg);
+	/*
+	 * The callback may have stopped at its budget, or sent and so eaten
+	 * the edge: look again on the next turn of the loop, after the
+	 * other ready events.
+	 */
+	if (has_input(z->z_sock))
+		event_active(z->z_ev, EV_READ, 0);
+}
+
+struct zevent *
+zevent_new(struct event_base *base, void *sock, zevent_cb cb, void *arg)
+{
+	struct zevent *z = calloc(1, sizeof(*z));
+	int fd;
+	size_t len = sizeof(fd);
+
+	if (z == NULL)
+		return NULL;
+	if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) < 0) {
+		free(z);
+		return NULL;
+	}
+	z->z_sock = sock;
+	z->z_cb = cb;
+	z->z_arg = arg;
+	z->z_ev = event_new(base, fd, EV_READ | EV_PERSIST, on_fd, z);
+	if (z->z_ev == NULL || event_add(z->z_ev, NULL) < 0) {
+		if (z->z_ev)
+			event_free(z->z_ev);
+		free(z);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* Messages may be waiting already. */
+	event_active(z->z_ev, EV_READ, 0);
+	return z;
+}
+
+void
+zevent_kick(struct zevent *z)
+{
+	event_active(z->z_ev, EV_READ, 0);
+}
+
+void
+zevent_free(struct zevent *z)
+{
+	if (z == NULL)
+		return;
+	event_free(z->z_ev);
+	free(z);
+}

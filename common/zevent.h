@@ -1,0 +1,34 @@
+/*
+ * A ZeroMQ socket in the libevent loop.
+ *
+ * ZMQ_FD is edge-triggered and signals only that ZMQ_EVENTS must be read
+ * again: it does not fire for messages that arrived while the socket was
+ * being used (a send can consume the notification). So the callback is run
+ * whenever ZMQ_EVENTS says POLLIN, again after it returns while input is
+ * left, and on demand after the owner sent on the socket (zevent_kick).
+ */
+#ifndef MYSIMBDP_ZEVENT_H
+#define MYSIMBDP_ZEVENT_H
+
+#include <event2/event.h>
+
+/*
+ * Called when sock has input. It should receive with ZMQ_DONTWAIT, at
+ * most a bounded number of messages (so other sockets get their turn), and
+ * return; it is called again while input is left.
+ */
+typedef void (*zevent_cb)(void *sock, void *arg);
+
+struct zevent;
+
+/* Watches sock; returns NULL (errno) when its ZMQ_FD cannot be had. */
+struct zevent *zevent_new(struct event_base *base, void *sock, zevent_cb cb,
+    void *arg);
+
+/* Makes the loop look at the socket again soon. Call it after sending. */
+void zevent_kick(struct zevent *z);
+
+/* Stops watching (the socket itself is the caller's). Accepts NULL. */
+void zevent_free(struct zevent *z);
+
+#endif

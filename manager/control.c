@@ -1,0 +1,496 @@
+#include "control.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bson/bson.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "record.h"
+#include "state.h"
+#include "stream.h"
+#include "supervise.h"
+
+#define REQ_MAX		65536	/* bytes of one request */
+#define ENVELOPE_MAX	8	/* frames before the request body */
+#define REASON_MAX	200
+
+static void on_ctl(void *, void *);
+
+static void *
+bind_socket(struct smgr *m, int type, const char *name, char *err,
+    size_t errlen)
+{
+	char *path = state_path(m->m_conf, "run/%s", name), *ep = NULL;
+	void *sock = zmq_socket(m->m_zctx, type);
+	int zero = 0;
+
+	if (sock == NULL)
+		fatalx("zmq_socket: %s", zmq_strerror(errno));
+	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+	if (state_check_sun_path(path, err, errlen) < 0 ||
+	    asprintf(&ep, "ipc://%s", path) < 0 || zmq_bind(sock, ep) < 0) {
+		if (ep != NULL)
+			snprintf(err, errlen, "bind %s: %s", ep,
+			    zmq_strerror(errno));
+		zmq_close(sock);
+		sock = NULL;
+	}
+	free(ep);
+	free(path);
+	return sock;
+}
+
+int
+control_init(struct smgr *m, char *err, size_t errlen)
+{
+	if ((m->m_ctl = bind_socket(m, ZMQ_ROUTER, "streammgr.ctl", err,
+	    errlen)) == NULL ||
+	    (m->m_pub = bind_socket(m, ZMQ_PUB, "streammgr.pub", err,
+	    errlen)) == NULL)
+		return -1;
+	if ((m->m_ctl_ev = zevent_new(m->m_base, m->m_ctl, on_ctl, m)) == NULL)
+		fatalx("%s: cannot watch the control socket", __func__);
+	return 0;
+}
+
+void
+control_free(struct smgr *m)
+{
+	zevent_free(m->m_ctl_ev);
+	m->m_ctl_ev = NULL;
+	if (m->m_ctl)
+		zmq_close(m->m_ctl);
+	if (m->m_pub)
+		zmq_close(m->m_pub);
+	m->m_ctl = m->m_pub = NULL;
+}
+
+/* ---- statistics ---------------------------------------------------- */
+
+static const char *
+instance_state_name(const struct instance *i)
+{
+	static const char *const names[] = {
+		[IN_STARTING] = "starting", [IN_READY] = "ready",
+		[IN_DRAINING] = "draining", [IN_STOPPING] = "stopping",
+	};
+
+	return i->i_bye && i->i_state == IN_READY ? "draining" :
+	    names[i->i_state];
+}
+
+static void
+append_time(bson_t *doc)
+{
+	char when[32];
+
+	record_fmt_time(record_now_ms(), when, sizeof(when));
+	BSON_APPEND_UTF8(doc, "time", when);
+}
+
+static void
+append_instances(const struct stream *s, bson_t *doc)
+{
+	uint64_t now = smgr_now_ms();
+	const struct instance *i;
+	bson_t arr, item;
+	char key[16];
+	uint32_t n = 0;
+
+	BSON_APPEND_ARRAY_BEGIN(doc, "instances", &arr);
+	TAILQ_FOREACH(i, &s->s_instances, i_entry) {
+		snprintf(key, sizeof(key), "%u", n++);
+		BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &item);
+		BSON_APPEND_UTF8(&item, "id", i->i_id);
+		BSON_APPEND_INT32(&item, "pid", (int32_t)i->i_pid);
+		BSON_APPEND_UTF8(&item, "state", instance_state_name(i));
+		BSON_APPEND_INT64(&item, "inflight", i->i_inflight);
+		BSON_APPEND_INT64(&item, "credit", i->i_credit);
+		BSON_APPEND_INT64(&item, "acked", (int64_t)i->i_acked);
+		BSON_APPEND_INT64(&item, "uptime_ms",
+		    (int64_t)(now - i->i_started_ms));
+		bson_append_document_end(&arr, &item);
+	}
+	bson_append_array_end(doc, &arr);
+}
+
+/* One stream's figures, as status answers and the PUB socket sends. */
+static void
+stats_doc(const struct stream *s, bson_t *doc)
+{
+	const struct conf_instances *in = &s->s_conf->s_instances;
+	const struct stream_counters *n = &s->s_n;
+
+	append_time(doc);
+	BSON_APPEND_UTF8(doc, "tenant", s->s_tid);
+	BSON_APPEND_UTF8(doc, "stream", s->s_name);
+	BSON_APPEND_UTF8(doc, "state", stream_state_name(s));
+	BSON_APPEND_INT32(doc, "desired", s->s_desired);
+	BSON_APPEND_INT32(doc, "running", supervise_running(s));
+	BSON_APPEND_INT32(doc, "min", (int32_t)in->i_min);
+	BSON_APPEND_INT32(doc, "max", (int32_t)in->i_max);
+	BSON_APPEND_INT64(doc, "backlog", (int64_t)s->s_queue.q_pending);
+	BSON_APPEND_INT64(doc, "inflight", (int64_t)s->s_queue.q_ninflight);
+	BSON_APPEND_INT64(doc, "queue_bytes", (int64_t)s->s_queue.q_bytes);
+	BSON_APPEND_DOUBLE(doc, "in_rate", s->s_in_rate);
+	BSON_APPEND_DOUBLE(doc, "out_rate", s->s_out_rate);
+	BSON_APPEND_INT64(doc, "accepted", (int64_t)n->accepted);
+	BSON_APPEND_INT64(doc, "acked", (int64_t)n->acked);
+	BSON_APPEND_INT64(doc, "redelivered", (int64_t)n->redelivered);
+	BSON_APPEND_INT64(doc, "dead_letters", (int64_t)n->dead_letters);
+	BSON_APPEND_INT64(doc, "rejected", (int64_t)n->rejected);
+	BSON_APPEND_INT64(doc, "throttled", (int64_t)n->throttled);
+	BSON_APPEND_INT64(doc, "restarts", (int64_t)n->restarts);
+	append_instances(s, doc);
+}
+
+static void
+publish(struct smgr *m, const char *kind, const struct stream *s,
+    const bson_t *doc)
+{
+	char topic[128];
+	size_t len;
+	char *json = bson_as_relaxed_extended_json(doc, &len);
+
+	if (json == NULL)
+		return;
+	snprintf(topic, sizeof(topic), "%s %s %s", kind, s->s_tid, s->s_name);
+	/* PUB never blocks: a slow subscriber loses messages, not us. */
+	if (zmq_send(m->m_pub, topic, strlen(topic), ZMQ_SNDMORE |
+	    ZMQ_DONTWAIT) >= 0)
+		zmq_send(m->m_pub, json, len, ZMQ_DONTWAIT);
+	bson_free(json);
+}
+
+void
+control_event(struct stream *s, const char *event, const char *detail)
+{
+	bson_t doc = BSON_INITIALIZER;
+
+	append_time(&doc);
+	BSON_APPEND_UTF8(&doc, "tenant", s->s_tid);
+	BSON_APPEND_UTF8(&doc, "stream", s->s_name);
+	BSON_APPEND_UTF8(&doc, "event", event);
+	BSON_APPEND_UTF8(&doc, "detail", detail);
+	BSON_APPEND_INT32(&doc, "desired", s->s_desired);
+	BSON_APPEND_INT32(&doc, "running", supervise_running(s));
+	publish(s->s_mgr, "event", s, &doc);
+	bson_destroy(&doc);
+}
+
+void
+control_publish_stats(struct smgr *m)
+{
+	uint64_t now = smgr_now_ms();
+	struct stream *s;
+
+	TAILQ_FOREACH(s, &m->m_streams, s_entry) {
+		double secs = (double)(now - s->s_last_tick_ms) / 1000.0;
+		bson_t doc = BSON_INITIALIZER;
+
+		if (secs > 0) {
+			s->s_in_rate = (double)(s->s_n.accepted -
+			    s->s_last.accepted) / secs;
+			s->s_out_rate = (double)(s->s_n.acked -
+			    s->s_last.acked) / secs;
+		}
+		s->s_last = s->s_n;
+		s->s_last_tick_ms = now;
+		stats_doc(s, &doc);
+		publish(m, "stats", s, &doc);
+		bson_destroy(&doc);
+	}
+}
+
+/* ---- requests ------------------------------------------------------ */
+
+struct request {
+	const char	*r_cmd;
+	const char	*r_tenant;
+	const char	*r_stream;
+	int64_t		 r_instances;
+	bool		 r_has_instances;
+	const char	*r_reason;
+};
+
+static int LOG_FMT(3, 4)
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+read_string(bson_iter_t *it, const char **dst, char *err, size_t errlen)
+{
+	if (!BSON_ITER_HOLDS_UTF8(it))
+		return fail(err, errlen, "%s: must be a string",
+		    bson_iter_key(it));
+	*dst = bson_iter_utf8(it, NULL);
+	return 0;
+}
+
+/* Reads the request's fields; any unknown or mistyped one is an error. */
+static int
+parse_request(const bson_t *doc, struct request *r, char *err, size_t errlen)
+{
+	bson_iter_t it;
+
+	memset(r, 0, sizeof(*r));
+	if (!bson_iter_init(&it, doc))
+		return fail(err, errlen, "not a JSON object");
+	while (bson_iter_next(&it)) {
+		const char *key = bson_iter_key(&it);
+		int rc = 0;
+
+		if (strcmp(key, "cmd") == 0)
+			rc = read_string(&it, &r->r_cmd, err, errlen);
+		else if (strcmp(key, "tenant") == 0)
+			rc = read_string(&it, &r->r_tenant, err, errlen);
+		else if (strcmp(key, "stream") == 0)
+			rc = read_string(&it, &r->r_stream, err, errlen);
+		else if (strcmp(key, "reason") == 0)
+			rc = read_string(&it, &r->r_reason, err, errlen);
+		else if (strcmp(key, "instances") == 0) {
+			if (!BSON_ITER_HOLDS_INT32(&it) &&
+			    !BSON_ITER_HOLDS_INT64(&it))
+				return fail(err, errlen, "instances: must be "
+				    "an integer");
+			r->r_instances = bson_iter_as_int64(&it);
+			r->r_has_instances = true;
+		} else
+			return fail(err, errlen, "%s: unknown field", key);
+		if (rc < 0)
+			return -1;
+	}
+	if (r->r_cmd == NULL)
+		return fail(err, errlen, "cmd: missing");
+	if (r->r_reason && strlen(r->r_reason) > REASON_MAX)
+		return fail(err, errlen, "reason: longer than %d bytes",
+		    REASON_MAX);
+	return 0;
+}
+
+/*
+ * The streams a request names: all of them for status without a tenant,
+ * else the tenant's (one when "stream" is given). Returns how many were
+ * put in out (at most max), or -1 with err.
+ */
+static int
+select_streams(struct smgr *m, const struct request *r, bool need_tenant,
+    struct stream **out, int max, char *err, size_t errlen)
+{
+	struct stream *s;
+	bool tenant_known = false;
+	int n = 0;
+
+	if (need_tenant && r->r_tenant == NULL)
+		return fail(err, errlen, "%s: tenant: missing", r->r_cmd);
+	TAILQ_FOREACH(s, &m->m_streams, s_entry) {
+		if (s->s_retiring)
+			continue;
+		if (r->r_tenant && strcmp(s->s_tid, r->r_tenant) != 0)
+			continue;
+		tenant_known = true;
+		if (r->r_stream && strcmp(s->s_name, r->r_stream) != 0)
+			continue;
+		if (n < max)
+			out[n++] = s;
+	}
+	if (r->r_tenant && !tenant_known)
+		return fail(err, errlen, "%s: unknown tenant \"%s\" (or it has "
+		    "no streams)", r->r_cmd, r->r_tenant);
+	if (r->r_stream && n == 0)
+		return fail(err, errlen, "%s: tenant %s has no stream \"%s\"",
+		    r->r_cmd, r->r_tenant ? r->r_tenant : "?", r->r_stream);
+	return n;
+}
+
+static void
+reply_streams(struct stream **v, int n, bson_t *reply)
+{
+	bson_t arr, item;
+	char key[16];
+
+	BSON_APPEND_ARRAY_BEGIN(reply, "streams", &arr);
+	for (int k = 0; k < n; k++) {
+		snprintf(key, sizeof(key), "%d", k);
+		BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &item);
+		stats_doc(v[k], &item);
+		bson_append_document_end(&arr, &item);
+	}
+	bson_append_array_end(reply, &arr);
+}
+
+static int
+do_scale(struct stream *s, const struct request *r, bson_t *reply, char *err,
+    size_t errlen)
+{
+	const struct conf_instances *in = &s->s_conf->s_instances;
+	int64_t want = r->r_instances;
+	int previous = s->s_desired, desired;
+	const char *reason = r->r_reason ? r->r_reason : "";
+	char detail[REASON_MAX + 64];
+
+	if (!r->r_has_instances)
+		return fail(err, errlen, "scale: instances: missing");
+	if (want < 0)
+		return fail(err, errlen, "scale: instances: must not be "
+		    "negative");
+	desired = (int)(want < in->i_min ? in->i_min :
+	    want > in->i_max ? in->i_max : want);
+	s->s_desired = desired;
+	if (desired != previous) {
+		snprintf(detail, sizeof(detail), "%d -> %d: %s", previous,
+		    desired, reason);
+		log_info("tenant %s: stream %s: scale %s", s->s_tid, s->s_name,
+		    detail);
+		control_event(s, "scale", detail);
+	}
+	supervise_reconcile(s);
+	BSON_APPEND_UTF8(reply, "tenant", s->s_tid);
+	BSON_APPEND_UTF8(reply, "stream", s->s_name);
+	BSON_APPEND_INT32(reply, "previous", previous);
+	BSON_APPEND_INT32(reply, "desired", desired);
+	BSON_APPEND_BOOL(reply, "clamped", desired != want);
+	return 0;
+}
+
+#define SELECT_MAX 4096
+
+/* Carries out a parsed request, filling reply. Returns 0 or -1 (err). */
+static int
+execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
+    size_t errlen)
+{
+	static struct stream *v[SELECT_MAX];
+	bool status = strcmp(r->r_cmd, "status") == 0;
+	void (*act)(struct stream *) = NULL;
+	int n;
+
+	if (strcmp(r->r_cmd, "start") == 0)
+		act = stream_start;
+	else if (strcmp(r->r_cmd, "stop") == 0)
+		act = stream_stop;
+	else if (strcmp(r->r_cmd, "drain") == 0)
+		act = stream_drain;
+	else if (!status && strcmp(r->r_cmd, "scale") != 0)
+		return fail(err, errlen, "cmd: unknown command \"%s\" (status, "
+		    "start, stop, drain, scale)", r->r_cmd);
+	if (!status && r->r_has_instances && strcmp(r->r_cmd, "scale") != 0)
+		return fail(err, errlen, "%s: instances: only for scale",
+		    r->r_cmd);
+	n = select_streams(m, r, !status, v, SELECT_MAX, err, errlen);
+	if (n < 0)
+		return -1;
+	if (status) {
+		reply_streams(v, n, reply);
+		return 0;
+	}
+	if (act == NULL) {	/* scale */
+		if (n != 1)
+			return fail(err, errlen, "scale: tenant %s has %d "
+			    "streams: name one with \"stream\"", r->r_tenant,
+			    n);
+		return do_scale(v[0], r, reply, err, errlen);
+	}
+	for (int k = 0; k < n; k++) {
+		log_info("tenant %s: stream %s: %s (control request)",
+		    v[k]->s_tid, v[k]->s_name, r->r_cmd);
+		act(v[k]);
+	}
+	reply_streams(v, n, reply);
+	return 0;
+}
+
+char *
+control_handle(struct smgr *m, const char *req, size_t len)
+{
+	bson_t doc, reply = BSON_INITIALIZER;
+	bson_error_t berr;
+	struct request r;
+	char err[512];
+	bool parsed = false;
+	int rc;
+	char *json;
+
+	if (len > REQ_MAX)
+		rc = fail(err, sizeof(err), "request larger than %d bytes",
+		    REQ_MAX);
+	else if (!bson_init_from_json(&doc, req, (ssize_t)len, &berr))
+		rc = fail(err, sizeof(err), "not a JSON object: %s",
+		    berr.message);
+	else {
+		parsed = true;
+		rc = parse_request(&doc, &r, err, sizeof(err));
+		if (rc == 0) {
+			BSON_APPEND_BOOL(&reply, "ok", true);
+			rc = execute(m, &r, &reply, err, sizeof(err));
+		}
+	}
+	if (rc < 0) {
+		bson_reinit(&reply);
+		BSON_APPEND_BOOL(&reply, "ok", false);
+		BSON_APPEND_UTF8(&reply, "error", err);
+		log_debug("control request refused: %s", err);
+	}
+	if (parsed)
+		bson_destroy(&doc);
+	json = bson_as_relaxed_extended_json(&reply, NULL);
+	bson_destroy(&reply);
+	if (json == NULL)
+		fatalx("%s: bson_as_relaxed_extended_json", __func__);
+	return json;
+}
+
+/* ---- the socket ---------------------------------------------------- */
+
+/*
+ * One request: the routing id (and REQ's empty delimiter) make the
+ * envelope, echoed in the reply; the last frame is the JSON body.
+ */
+static void
+on_ctl(void *sock, void *arg)
+{
+	struct smgr *m = arg;
+
+	for (int n = 0; n < 64; n++) {
+		zmq_msg_t frames[ENVELOPE_MAX + 1];
+		int nf = 0;
+		bool more;
+		char *json;
+
+		zmq_msg_init(&frames[0]);
+		if (zmq_msg_recv(&frames[0], sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&frames[0]);
+			return;
+		}
+		more = zmq_msg_more(&frames[nf++]);
+		while (more) {
+			/* Too many frames: keep the first ones and the last. */
+			if (nf == ENVELOPE_MAX + 1)
+				zmq_msg_close(&frames[--nf]);
+			zmq_msg_init(&frames[nf]);
+			zmq_msg_recv(&frames[nf], sock, 0);
+			more = zmq_msg_more(&frames[nf++]);
+		}
+		json = control_handle(m, zmq_msg_data(&frames[nf - 1]),
+		    nf < 2 ? 0 : zmq_msg_size(&frames[nf - 1]));
+		for (int k = 0; k < nf - 1; k++)
+			zmq_msg_send(&frames[k], sock, ZMQ_SNDMORE);
+		zmq_send(sock, json, strlen(json), 0);
+		bson_free(json);
+		for (int k = 0; k < nf; k++)
+			zmq_msg_close(&frames[k]);
+		zevent_kick(m->m_ctl_ev);
+	}
+}

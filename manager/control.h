@@ -1,0 +1,30 @@
+/*
+ * streammgr's control socket (JSON requests: status, start, stop, drain,
+ * scale) and its statistics publisher (a PUB socket: per-stream figures
+ * every stats_interval, and events as they happen). See docs/protocols.md.
+ */
+#ifndef MYSIMBDP_CONTROL_H
+#define MYSIMBDP_CONTROL_H
+
+#include <stddef.h>
+
+#include "smgr.h"
+
+/* Binds run/streammgr.ctl and run/streammgr.pub. Returns 0 or -1 (err). */
+int control_init(struct smgr *m, char *err, size_t errlen);
+
+void control_free(struct smgr *m);
+
+/* Publishes an event of s ("crashloop", "scale", ...) with a detail. */
+void control_event(struct stream *s, const char *event, const char *detail);
+
+/* Publishes every stream's statistics and updates their rates. */
+void control_publish_stats(struct smgr *m);
+
+/*
+ * Handles one request (a JSON text) and returns the reply, a JSON text
+ * the caller frees with bson_free. Exposed for the unit tests.
+ */
+char *control_handle(struct smgr *m, const char *req, size_t len);
+
+#endif

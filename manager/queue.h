@@ -1,0 +1,79 @@
+/*
+ * One stream's message queue: every message from the OK sent to its
+ * producer until an instance acks it (or it goes to the dead letters).
+ *
+ * Messages are numbered from 1 in arrival order (the sequence number is
+ * also the delivery id instances see). A message is pending (waiting for
+ * an instance) or in flight (delivered, not acked). Pending messages that
+ * were delivered before (instance died, nack, ack timeout) go out before
+ * new ones. In-flight messages are kept in delivery order, so the oldest
+ * is the first to pass the ack timeout.
+ *
+ * This version keeps the queue in memory; the sequence numbers and the
+ * interface are what a durable queue keeps too.
+ */
+#ifndef MYSIMBDP_QUEUE_H
+#define MYSIMBDP_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+enum qmsg_state { QM_PENDING, QM_INFLIGHT };
+
+struct qmsg {
+	TAILQ_ENTRY(qmsg) m_entry;	/* redeliveries or in flight */
+	uint64_t	 m_seq;
+	uint64_t	 m_deadline_ms;	/* in flight: ack timeout */
+	void		*m_holder;	/* in flight: the instance */
+	uint32_t	 m_len;
+	uint16_t	 m_deliveries;
+	uint8_t		 m_state;
+	uint8_t		 m_redeliver;	/* pending: in the redelivery list */
+	unsigned char	 m_data[];
+};
+
+TAILQ_HEAD(qmsg_list, qmsg);
+
+struct queue {
+	struct qmsg	**q_ring;	/* by seq & q_mask, from q_base */
+	uint64_t	 q_mask;
+	uint64_t	 q_base;	/* lowest seq not yet released */
+	uint64_t	 q_next;	/* seq of the next message */
+	uint64_t	 q_cursor;	/* next never-delivered seq */
+	struct qmsg_list q_redeliver;
+	struct qmsg_list q_inflight;
+	size_t		 q_pending;
+	size_t		 q_ninflight;
+	uint64_t	 q_bytes;	/* payload bytes held */
+};
+
+/* Returns 0, or -1 (ENOMEM). */
+int queue_init(struct queue *q);
+
+/* Frees every message. Returns how many were still held. */
+size_t queue_clear(struct queue *q);
+
+/* Stores a copy of a message; returns it, or NULL (ENOMEM). */
+struct qmsg *queue_append(struct queue *q, const void *data, size_t len);
+
+/* Takes the next message to deliver off the pending set; NULL if none. */
+struct qmsg *queue_next(struct queue *q);
+
+/* Marks m (from queue_next) in flight to holder until deadline_ms. */
+void queue_deliver(struct queue *q, struct qmsg *m, void *holder,
+    uint64_t deadline_ms);
+
+/* The in-flight message with this sequence number, or NULL. */
+struct qmsg *queue_inflight(struct queue *q, uint64_t seq);
+
+/* The oldest in-flight message, or NULL. */
+struct qmsg *queue_oldest(struct queue *q);
+
+/* Puts an in-flight message back, to go out before new ones. */
+void queue_requeue(struct queue *q, struct qmsg *m);
+
+/* Releases an in-flight message for good (acked, dead-lettered). */
+void queue_done(struct queue *q, struct qmsg *m);
+
+#endif

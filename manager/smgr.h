@@ -1,0 +1,143 @@
+/*
+ * streammgr's shared state: the daemon context, streams and instances.
+ * The modules that act on them are stream.c (endpoints, queue, delivery,
+ * acks, dead letters), supervise.c (starting, stopping and restarting
+ * instances) and control.c (control requests, statistics).
+ */
+#ifndef MYSIMBDP_SMGR_H
+#define MYSIMBDP_SMGR_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "conf.h"
+#include "queue.h"
+#include "zevent.h"
+
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) && ((tvar) = TAILQ_NEXT(var, field), 1);		\
+	    (var) = (tvar))
+#endif
+
+#define INSTANCE_ID_MAX 48
+#define ROUTING_ID_MAX 255
+
+/*
+ * An instance's life: STARTING (spawned, no HELLO yet) -> READY (gets
+ * deliveries) -> DRAINING (no new deliveries; SIGTERM once it holds none)
+ * -> STOPPING (SIGTERM sent; SIGKILL after stop_timeout) -> reaped.
+ */
+enum inst_state { IN_STARTING, IN_READY, IN_DRAINING, IN_STOPPING };
+
+struct stream;
+
+struct instance {
+	TAILQ_ENTRY(instance) i_entry;
+	struct stream	*i_stream;
+	char		 i_id[INSTANCE_ID_MAX];	/* MYSIMBDP_INSTANCE */
+	pid_t		 i_pid;
+	enum inst_state	 i_state;
+	unsigned char	 i_rid[ROUTING_ID_MAX];	/* its DEALER, after HELLO */
+	size_t		 i_ridlen;
+	uint32_t	 i_credit;
+	uint32_t	 i_inflight;
+	uint64_t	 i_acked;
+	uint64_t	 i_started_ms;		/* monotonic */
+	bool		 i_bye;			/* it asked for no more */
+	struct event	*i_kill_ev;		/* SIGKILL after stop_timeout */
+};
+
+TAILQ_HEAD(instance_list, instance);
+
+/*
+ * What a stream does with its instances: RUNNING keeps `desired` of
+ * them; STOPPED keeps none (messages are still accepted and wait);
+ * DRAINING refuses new messages and stops the instances once the queue is
+ * empty (then DRAINED); FAILED: the app exited 125, nothing is restarted
+ * until `start`.
+ */
+enum stream_state { ST_RUNNING, ST_STOPPED, ST_DRAINING, ST_DRAINED,
+	ST_FAILED };
+
+struct stream_counters {
+	uint64_t	 accepted;
+	uint64_t	 acked;
+	uint64_t	 redelivered;
+	uint64_t	 dead_letters;
+	uint64_t	 rejected;
+	uint64_t	 throttled;
+	uint64_t	 restarts;
+};
+
+struct smgr;
+
+struct stream {
+	TAILQ_ENTRY(stream) s_entry;
+	struct smgr	*s_mgr;
+	struct conf_tenant *s_tenant;		/* a reference */
+	const struct conf_stream *s_conf;	/* inside s_tenant */
+	char		 s_tid[TENANT_ID_MAX + 1];
+	char		 s_name[TENANT_ID_MAX + 1];
+	void		*s_in;			/* ingress ROUTER */
+	void		*s_work;		/* work ROUTER */
+	struct zevent	*s_in_ev;
+	struct zevent	*s_work_ev;
+	struct queue	 s_queue;
+	int		 s_dead_fd;		/* dead-letters.jsonl */
+	enum stream_state s_state;
+	bool		 s_retiring;		/* profile gone: free when drained */
+	int		 s_desired;
+	struct instance_list s_instances;
+	unsigned	 s_next_num;		/* for instance ids */
+	struct instance	*s_rr;			/* where delivery resumes */
+	int		 s_fast_failures;	/* crashes soon after start, in a row */
+	bool		 s_crashloop;
+	uint64_t	 s_backoff_until;	/* monotonic ms */
+	struct event	*s_restart_ev;
+	struct event	*s_ack_ev;		/* ack timeout of the oldest */
+	struct stream_counters s_n;
+	struct stream_counters s_last;		/* at the previous stats tick */
+	uint64_t	 s_last_tick_ms;
+	double		 s_in_rate;		/* accepted per second */
+	double		 s_out_rate;		/* acked per second */
+};
+
+TAILQ_HEAD(stream_list, stream);
+
+struct smgr {
+	struct event_base *m_base;
+	struct conf_platform *m_conf;
+	char		*m_conf_file;
+	void		*m_zctx;
+	void		*m_ctl;			/* control ROUTER */
+	struct zevent	*m_ctl_ev;
+	void		*m_pub;			/* statistics PUB */
+	struct event	*m_stats_ev;
+	struct event	*m_grace_ev;		/* shutdown deadline */
+	struct event	*m_stopcheck_ev;	/* while stopping */
+	struct stream_list m_streams;
+	unsigned	 m_next_instance;	/* instance ids unique per run */
+	bool		 m_stopping;
+	uint64_t	 m_boot_ms;		/* wall clock, for instance ids */
+};
+
+/* Monotonic milliseconds, for timeouts and uptimes. */
+static inline uint64_t
+smgr_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Sets a one-shot timer to fire in ms. */
+void smgr_timer_in(struct event *ev, uint64_t ms);
+
+#endif

@@ -1,0 +1,743 @@
+#include "stream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bson/bson.h>
+#include <zmq.h>
+
+#include "control.h"
+#include "log.h"
+#include "record.h"
+#include "state.h"
+#include "supervise.h"
+
+#define MSG_ID_MAX	64	/* bytes of a producer's msg-id */
+#define BUDGET		1024	/* messages per socket per loop turn */
+#define CREDIT_MAX	65536
+#define SNDHWM		100000	/* credit and windows bound it in practice */
+
+static void on_ingress(void *, void *);
+static void on_work(void *, void *);
+static void on_ack_timeout(evutil_socket_t, short, void *);
+
+char *
+stream_endpoint(const struct smgr *m, const char *tenant, const char *name,
+    const char *kind)
+{
+	char *path = state_path(m->m_conf, "run/%s/%s.%s", tenant, name, kind);
+	char *ep;
+
+	if (asprintf(&ep, "ipc://%s", path) < 0)
+		fatal("%s: asprintf", __func__);
+	free(path);
+	return ep;
+}
+
+static void *
+bind_router(struct smgr *m, struct stream *s, const char *kind,
+    bool mandatory, char *err, size_t errlen)
+{
+	char *ep = stream_endpoint(m, s->s_tid, s->s_name, kind);
+	void *sock = zmq_socket(m->m_zctx, ZMQ_ROUTER);
+	int zero = 0, one = 1, hwm = SNDHWM;
+
+	if (sock == NULL)
+		fatalx("zmq_socket: %s", zmq_strerror(errno));
+	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	if (mandatory)
+		zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+	if (zmq_bind(sock, ep) < 0) {
+		snprintf(err, errlen, "bind %s: %s", ep, zmq_strerror(errno));
+		zmq_close(sock);
+		sock = NULL;
+	}
+	free(ep);
+	return sock;
+}
+
+static int
+open_dead_letters(struct smgr *m, struct stream *s, char *err, size_t errlen)
+{
+	char *dir = state_path(m->m_conf, "queue/%s/%s", s->s_tid, s->s_name);
+	char *file = state_path(m->m_conf, "queue/%s/%s/dead-letters.jsonl",
+	    s->s_tid, s->s_name);
+	int rc = 0;
+
+	if (state_mkdirs(dir, 0700) < 0) {
+		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+		rc = -1;
+	} else if ((s->s_dead_fd = open(file, O_WRONLY | O_APPEND | O_CREAT |
+	    O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+		snprintf(err, errlen, "open %s: %s", file, strerror(errno));
+		rc = -1;
+	}
+	free(dir);
+	free(file);
+	return rc;
+}
+
+struct stream *
+stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
+    char *err, size_t errlen)
+{
+	struct stream *s = calloc(1, sizeof(*s));
+
+	if (s == NULL || queue_init(&s->s_queue) < 0)
+		fatal("%s: calloc", __func__);
+	s->s_mgr = m;
+	s->s_dead_fd = -1;
+	snprintf(s->s_tid, sizeof(s->s_tid), "%s", t->t_id);
+	snprintf(s->s_name, sizeof(s->s_name), "%s", c->s_name);
+	TAILQ_INIT(&s->s_instances);
+	s->s_state = ST_RUNNING;
+	s->s_last_tick_ms = smgr_now_ms();
+	if (open_dead_letters(m, s, err, errlen) < 0 ||
+	    (s->s_in = bind_router(m, s, "in", false, err, errlen)) == NULL ||
+	    (s->s_work = bind_router(m, s, "work", true, err, errlen)) == NULL) {
+		stream_free(s);
+		return NULL;
+	}
+	s->s_in_ev = zevent_new(m->m_base, s->s_in, on_ingress, s);
+	s->s_work_ev = zevent_new(m->m_base, s->s_work, on_work, s);
+	s->s_ack_ev = evtimer_new(m->m_base, on_ack_timeout, s);
+	if (s->s_in_ev == NULL || s->s_work_ev == NULL || s->s_ack_ev == NULL)
+		fatalx("%s: cannot watch the sockets", __func__);
+	s->s_tenant = conf_tenant_ref(t);
+	s->s_conf = c;
+	s->s_desired = (int)c->s_instances.i_initial;
+	return s;
+}
+
+void
+stream_free(struct stream *s)
+{
+	size_t lost;
+
+	if (s == NULL)
+		return;
+	if ((lost = queue_clear(&s->s_queue)) > 0)
+		log_warnx("tenant %s: stream %s: %zu accepted message%s not "
+		    "delivered are lost (durability \"memory\")", s->s_tid,
+		    s->s_name, lost, lost == 1 ? "" : "s");
+	zevent_free(s->s_in_ev);
+	zevent_free(s->s_work_ev);
+	if (s->s_ack_ev)
+		event_free(s->s_ack_ev);
+	if (s->s_restart_ev)
+		event_free(s->s_restart_ev);
+	if (s->s_in)
+		zmq_close(s->s_in);
+	if (s->s_work)
+		zmq_close(s->s_work);
+	if (s->s_dead_fd >= 0)
+		close(s->s_dead_fd);
+	if (s->s_tenant)
+		conf_tenant_unref(s->s_tenant);
+	free(s);
+}
+
+void
+stream_set_conf(struct stream *s, struct conf_tenant *t,
+    const struct conf_stream *c)
+{
+	struct conf_tenant *old = s->s_tenant;
+
+	s->s_tenant = conf_tenant_ref(t);
+	s->s_conf = c;
+	conf_tenant_unref(old);
+	if (s->s_desired < c->s_instances.i_min)
+		s->s_desired = (int)c->s_instances.i_min;
+	if (s->s_desired > c->s_instances.i_max)
+		s->s_desired = (int)c->s_instances.i_max;
+}
+
+struct stream *
+stream_find(struct smgr *m, const char *tenant, const char *name)
+{
+	struct stream *s;
+
+	TAILQ_FOREACH(s, &m->m_streams, s_entry)
+		if (strcmp(s->s_tid, tenant) == 0 &&
+		    strcmp(s->s_name, name) == 0)
+			return s;
+	return NULL;
+}
+
+bool
+stream_idle(const struct stream *s)
+{
+	return s->s_queue.q_pending == 0 && s->s_queue.q_ninflight == 0;
+}
+
+const char *
+stream_state_name(const struct stream *s)
+{
+	switch (s->s_state) {
+	case ST_RUNNING:
+		return s->s_crashloop ? "crashloop" : "running";
+	case ST_STOPPED:
+		return "stopped";
+	case ST_DRAINING:
+		return "draining";
+	case ST_DRAINED:
+		return "drained";
+	case ST_FAILED:
+		return "failed";
+	}
+	return "?";
+}
+
+/* ---- dead letters, redelivery ------------------------------------- */
+
+/* Appends one JSON line; the payload as a string when it is UTF-8. */
+static void
+dead_letter(struct stream *s, struct qmsg *m, const char *why)
+{
+	char when[32], *json;
+	size_t len;
+	bson_t doc = BSON_INITIALIZER;
+
+	record_fmt_time(record_now_ms(), when, sizeof(when));
+	BSON_APPEND_UTF8(&doc, "time", when);
+	BSON_APPEND_UTF8(&doc, "tenant", s->s_tid);
+	BSON_APPEND_UTF8(&doc, "stream", s->s_name);
+	BSON_APPEND_INT64(&doc, "id", (int64_t)m->m_seq);
+	BSON_APPEND_INT32(&doc, "deliveries", m->m_deliveries);
+	BSON_APPEND_UTF8(&doc, "reason", why);
+	if (bson_utf8_validate((const char *)m->m_data, m->m_len, false))
+		bson_append_utf8(&doc, "payload", -1, (const char *)m->m_data,
+		    (int)m->m_len);
+	else
+		bson_append_binary(&doc, "payload", -1, BSON_SUBTYPE_BINARY,
+		    m->m_data, m->m_len);
+	json = bson_as_relaxed_extended_json(&doc, &len);
+	bson_destroy(&doc);
+	if (json == NULL)
+		fatalx("%s: bson_as_relaxed_extended_json", __func__);
+	json[len] = '\n';	/* over the NUL: one write, one line */
+	if (write(s->s_dead_fd, json, len + 1) != (ssize_t)len + 1)
+		log_warn("tenant %s: stream %s: dead letter %" PRIu64 " (%s): "
+		    "write dead-letters.jsonl", s->s_tid, s->s_name, m->m_seq,
+		    why);
+	bson_free(json);
+	s->s_n.dead_letters++;
+	log_info("tenant %s: stream %s: message %" PRIu64 " dead-lettered "
+	    "after %u deliveries: %s", s->s_tid, s->s_name, m->m_seq,
+	    m->m_deliveries, why);
+	control_event(s, "dead-letter", why);
+	queue_done(&s->s_queue, m);
+}
+
+/* Takes m from its holder's count (the holder may be NULL: gone). */
+static void
+unhold(struct qmsg *m)
+{
+	struct instance *i = m->m_holder;
+
+	if (i != NULL && i->i_inflight > 0)
+		i->i_inflight--;
+}
+
+/* An in-flight message comes back: again, or to the dead letters. */
+static void
+give_back(struct stream *s, struct qmsg *m, const char *why)
+{
+	struct instance *holder = m->m_holder;
+
+	unhold(m);
+	if (m->m_deliveries >= s->s_conf->s_max_deliveries) {
+		char reason[300];
+
+		snprintf(reason, sizeof(reason), "%s (delivered %u times, "
+		    "max_deliveries %lld)", why, m->m_deliveries,
+		    (long long)s->s_conf->s_max_deliveries);
+		dead_letter(s, m, reason);
+	} else
+		queue_requeue(&s->s_queue, m);
+	if (holder != NULL)
+		supervise_check_drained(holder);
+}
+
+void
+stream_release(struct stream *s, struct instance *i, const char *why)
+{
+	struct qmsg *m, *next;
+
+	TAILQ_FOREACH_SAFE(m, &s->s_queue.q_inflight, m_entry, next)
+		if (m->m_holder == i)
+			give_back(s, m, why);
+	stream_dispatch(s);
+}
+
+static void
+arm_ack_timer(struct stream *s)
+{
+	struct qmsg *m = queue_oldest(&s->s_queue);
+	uint64_t now;
+
+	if (m == NULL || evtimer_pending(s->s_ack_ev, NULL))
+		return;
+	now = smgr_now_ms();
+	smgr_timer_in(s->s_ack_ev, m->m_deadline_ms > now ?
+	    m->m_deadline_ms - now : 0);
+}
+
+static void
+on_ack_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *s = arg;
+	uint64_t now = smgr_now_ms();
+	struct qmsg *m;
+
+	(void)fd;
+	(void)what;
+	while ((m = queue_oldest(&s->s_queue)) != NULL &&
+	    m->m_deadline_ms <= now) {
+		struct instance *i = m->m_holder;
+
+		log_info("tenant %s: stream %s: message %" PRIu64 " not acked "
+		    "by %s within ack_timeout", s->s_tid, s->s_name, m->m_seq,
+		    i ? i->i_id : "?");
+		give_back(s, m, "ack timeout");
+	}
+	stream_dispatch(s);
+	stream_check_drained(s);
+}
+
+/* ---- delivery ------------------------------------------------------ */
+
+static bool
+can_take(const struct instance *i)
+{
+	return i->i_state == IN_READY && !i->i_bye &&
+	    i->i_inflight < i->i_credit;
+}
+
+/* Sends m to i. Returns 0, or -1 when i's connection is gone. */
+static int
+send_delivery(struct stream *s, struct instance *i, struct qmsg *m)
+{
+	unsigned char id[8];
+
+	for (int b = 0; b < 8; b++)
+		id[b] = (unsigned char)(m->m_seq >> (56 - 8 * b));
+	if (zmq_send(s->s_work, i->i_rid, i->i_ridlen, ZMQ_SNDMORE |
+	    ZMQ_DONTWAIT) < 0)
+		return -1;
+	/* After the routing frame the rest of the message always goes. */
+	zmq_send(s->s_work, id, sizeof(id), ZMQ_SNDMORE);
+	zmq_send(s->s_work, m->m_data, m->m_len, 0);
+	return 0;
+}
+
+void
+stream_dispatch(struct stream *s)
+{
+	struct instance *i, *start;
+	uint64_t deadline = smgr_now_ms() + s->s_conf->s_ack_timeout_ms;
+	bool sent = false;
+
+	if (TAILQ_EMPTY(&s->s_instances) || s->s_queue.q_pending == 0)
+		return;
+	start = s->s_rr ? s->s_rr : TAILQ_FIRST(&s->s_instances);
+	i = start;
+	do {
+		struct qmsg *m;
+
+		while (can_take(i) && (m = queue_next(&s->s_queue)) != NULL) {
+			bool again = m->m_deliveries > 0;
+
+			queue_deliver(&s->s_queue, m, i, deadline);
+			if (send_delivery(s, i, m) < 0) {
+				log_warnx("tenant %s: stream %s: instance %s: "
+				    "cannot deliver: %s", s->s_tid, s->s_name,
+				    i->i_id, zmq_strerror(errno));
+				/* Gone: its exit will follow; stop sending. */
+				i->i_bye = true;
+				queue_requeue(&s->s_queue, m);
+				break;
+			}
+			i->i_inflight++;
+			if (again)
+				s->s_n.redelivered++;
+			sent = true;
+		}
+		if ((i = TAILQ_NEXT(i, i_entry)) == NULL)
+			i = TAILQ_FIRST(&s->s_instances);
+	} while (i != start && s->s_queue.q_pending > 0);
+	/* Next time start after the instance that was served first. */
+	s->s_rr = TAILQ_NEXT(start, i_entry);
+	if (sent) {
+		zevent_kick(s->s_work_ev);
+		arm_ack_timer(s);
+	}
+}
+
+/* ---- ingress ------------------------------------------------------- */
+
+/*
+ * Decides on one message; returns the reply status. Accepted messages
+ * are in the queue when it returns.
+ */
+static const char *
+admit(struct stream *s, const void *data, size_t len, char *buf,
+    size_t buflen)
+{
+	const struct conf_stream *c = s->s_conf;
+
+	if (s->s_mgr->m_stopping || s->s_retiring)
+		return "REJECT stopping: streammgr is shutting down";
+	if (s->s_state == ST_DRAINING || s->s_state == ST_DRAINED)
+		return "REJECT draining: the stream takes no new messages";
+	if (len == 0)
+		return "REJECT empty: no payload";
+	if (len > c->s_max_message_size) {
+		snprintf(buf, buflen, "REJECT too-large: %zu bytes > "
+		    "max_message_size %" PRIu64, len, c->s_max_message_size);
+		return buf;
+	}
+	if (s->s_queue.q_bytes + len > c->s_max_queue_bytes)
+		return "THROTTLE";
+	if (queue_append(&s->s_queue, data, len) == NULL) {
+		log_warn("tenant %s: stream %s: queue_append", s->s_tid,
+		    s->s_name);
+		return "THROTTLE";
+	}
+	s->s_n.accepted++;
+	return "OK";
+}
+
+/* Receives the rest of a multipart message, counting and dropping it. */
+static int
+drain_frames(void *sock, zmq_msg_t *tmp)
+{
+	int n = 0;
+
+	while (zmq_msg_more(tmp)) {
+		zmq_msg_close(tmp);
+		zmq_msg_init(tmp);
+		if (zmq_msg_recv(tmp, sock, 0) < 0)
+			break;
+		n++;
+	}
+	return n;
+}
+
+static void
+on_ingress(void *sock, void *arg)
+{
+	struct stream *s = arg;
+	bool accepted = false, replied = false;
+	char buf[160];
+
+	for (int n = 0; n < BUDGET; n++) {
+		zmq_msg_t rid, mid, body;
+		const char *status;
+		int extra = 0, nframes = 1;
+
+		zmq_msg_init(&rid);
+		if (zmq_msg_recv(&rid, sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&rid);
+			break;
+		}
+		zmq_msg_init(&mid);
+		zmq_msg_init(&body);
+		if (!zmq_msg_more(&rid) || zmq_msg_recv(&mid, sock, 0) < 0) {
+			/* No msg-id to answer to. */
+			s->s_n.rejected++;
+			zmq_msg_close(&rid);
+			zmq_msg_close(&mid);
+			zmq_msg_close(&body);
+			continue;
+		}
+		if (zmq_msg_more(&mid)) {
+			zmq_msg_recv(&body, sock, 0);
+			nframes = 2;
+			extra = drain_frames(sock, &body);
+		}
+		if (nframes + extra != 2) {
+			snprintf(buf, sizeof(buf), "REJECT malformed: expected "
+			    "2 frames, got %d", nframes + extra);
+			status = buf;
+		} else if (zmq_msg_size(&mid) == 0 ||
+		    zmq_msg_size(&mid) > MSG_ID_MAX)
+			status = "REJECT malformed: msg-id must be 1 to 64 "
+			    "bytes";
+		else
+			status = admit(s, zmq_msg_data(&body),
+			    zmq_msg_size(&body), buf, sizeof(buf));
+		if (status[0] == 'O')
+			accepted = true;
+		else if (status[0] == 'T')
+			s->s_n.throttled++;
+		else
+			s->s_n.rejected++;
+		if (zmq_msg_send(&rid, sock, ZMQ_SNDMORE) >= 0 &&
+		    zmq_msg_send(&mid, sock, ZMQ_SNDMORE) >= 0)
+			zmq_send(sock, status, strlen(status), 0);
+		replied = true;
+		zmq_msg_close(&rid);
+		zmq_msg_close(&mid);
+		zmq_msg_close(&body);
+	}
+	if (replied)
+		zevent_kick(s->s_in_ev);
+	if (accepted)
+		stream_dispatch(s);
+}
+
+/* ---- work: instances' commands -------------------------------------- */
+
+static void
+reply_one(struct stream *s, zmq_msg_t *rid, const char *text)
+{
+	if (zmq_send(s->s_work, zmq_msg_data(rid), zmq_msg_size(rid),
+	    ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return;
+	zmq_send(s->s_work, text, strlen(text), 0);
+	zevent_kick(s->s_work_ev);
+}
+
+static struct instance *
+by_rid(struct stream *s, zmq_msg_t *rid)
+{
+	struct instance *i;
+	size_t len = zmq_msg_size(rid);
+
+	TAILQ_FOREACH(i, &s->s_instances, i_entry)
+		if (i->i_ridlen == len && memcmp(i->i_rid, zmq_msg_data(rid),
+		    len) == 0)
+			return i;
+	return NULL;
+}
+
+static bool
+frame_is(zmq_msg_t *f, const char *word)
+{
+	size_t n = strlen(word);
+
+	return zmq_msg_size(f) == n && memcmp(zmq_msg_data(f), word, n) == 0;
+}
+
+/* Copies a text frame into buf as a C string, cut to fit. */
+static const char *
+frame_text(zmq_msg_t *f, char *buf, size_t buflen)
+{
+	size_t n = zmq_msg_size(f);
+
+	if (n >= buflen)
+		n = buflen - 1;
+	memcpy(buf, zmq_msg_data(f), n);
+	buf[n] = '\0';
+	return buf;
+}
+
+static void
+hello(struct stream *s, zmq_msg_t *rid, zmq_msg_t *args, int nargs)
+{
+	char id[INSTANCE_ID_MAX + 1], num[16], *end;
+	struct instance *i;
+	unsigned long credit;
+
+	if (nargs != 2 || zmq_msg_size(rid) > ROUTING_ID_MAX) {
+		reply_one(s, rid, "ERR malformed: HELLO instance-id credit");
+		return;
+	}
+	frame_text(&args[0], id, sizeof(id));
+	frame_text(&args[1], num, sizeof(num));
+	errno = 0;
+	credit = strtoul(num, &end, 10);
+	if (*num == '\0' || *end != '\0' || errno || credit < 1 ||
+	    credit > CREDIT_MAX) {
+		reply_one(s, rid, "ERR bad-credit: 1 to 65536");
+		return;
+	}
+	if ((i = supervise_find_id(s, id)) == NULL ||
+	    (i->i_ridlen && by_rid(s, rid) != i)) {
+		log_warnx("tenant %s: stream %s: HELLO from unknown instance "
+		    "\"%s\" refused", s->s_tid, s->s_name, id);
+		reply_one(s, rid, "ERR unknown-instance");
+		return;
+	}
+	memcpy(i->i_rid, zmq_msg_data(rid), zmq_msg_size(rid));
+	i->i_ridlen = zmq_msg_size(rid);
+	i->i_credit = (uint32_t)credit;
+	if (i->i_state == IN_STARTING)
+		i->i_state = IN_READY;
+	log_debug("tenant %s: stream %s: instance %s ready, credit %lu",
+	    s->s_tid, s->s_name, i->i_id, credit);
+	stream_dispatch(s);
+}
+
+/* ACK, NACK or REJECT of a frame of ids. */
+static void
+settle(struct stream *s, struct instance *from, char cmd, zmq_msg_t *ids,
+    const char *reason)
+{
+	const unsigned char *p = zmq_msg_data(ids);
+	size_t n = zmq_msg_size(ids) / 8;
+	char why[256];
+
+	if (cmd == 'N')
+		snprintf(why, sizeof(why), "nacked by %s%s%s", from->i_id,
+		    *reason ? ": " : "", reason);
+	else if (cmd == 'R')
+		snprintf(why, sizeof(why), "rejected by %s%s%s", from->i_id,
+		    *reason ? ": " : "", reason);
+	for (size_t k = 0; k < n; k++, p += 8) {
+		uint64_t seq = 0;
+		struct qmsg *m;
+
+		for (int b = 0; b < 8; b++)
+			seq = seq << 8 | p[b];
+		if ((m = queue_inflight(&s->s_queue, seq)) == NULL)
+			continue;	/* settled already */
+		if (cmd == 'A') {
+			struct instance *holder = m->m_holder;
+
+			unhold(m);
+			from->i_acked++;
+			s->s_n.acked++;
+			queue_done(&s->s_queue, m);
+			if (holder != NULL)
+				supervise_check_drained(holder);
+		} else if (cmd == 'N')
+			give_back(s, m, why);
+		else {
+			struct instance *holder = m->m_holder;
+
+			unhold(m);
+			dead_letter(s, m, why);
+			if (holder != NULL)
+				supervise_check_drained(holder);
+		}
+	}
+}
+
+static void
+command(struct stream *s, zmq_msg_t *rid, zmq_msg_t *cmd, zmq_msg_t *args,
+    int nargs)
+{
+	struct instance *i;
+	char reason[200] = "";
+	char c;
+
+	if (frame_is(cmd, "HELLO")) {
+		hello(s, rid, args, nargs);
+		return;
+	}
+	if ((i = by_rid(s, rid)) == NULL) {
+		reply_one(s, rid, "ERR hello-first");
+		return;
+	}
+	if (frame_is(cmd, "BYE")) {
+		i->i_bye = true;
+		reply_one(s, rid, "BYE");
+		log_debug("tenant %s: stream %s: instance %s said BYE",
+		    s->s_tid, s->s_name, i->i_id);
+		return;
+	}
+	if (frame_is(cmd, "ACK"))
+		c = 'A';
+	else if (frame_is(cmd, "NACK"))
+		c = 'N';
+	else if (frame_is(cmd, "REJECT"))
+		c = 'R';
+	else {
+		reply_one(s, rid, "ERR unknown-command");
+		return;
+	}
+	if (nargs < 1 || nargs > (c == 'A' ? 1 : 2) ||
+	    zmq_msg_size(&args[0]) == 0 || zmq_msg_size(&args[0]) % 8 != 0) {
+		reply_one(s, rid, "ERR malformed: ids must be 8-byte ids");
+		return;
+	}
+	if (nargs == 2)
+		frame_text(&args[1], reason, sizeof(reason));
+	settle(s, i, c, &args[0], reason);
+}
+
+#define WORK_ARGS 3
+
+static void
+on_work(void *sock, void *arg)
+{
+	struct stream *s = arg;
+
+	for (int n = 0; n < BUDGET; n++) {
+		zmq_msg_t rid, cmd, args[WORK_ARGS + 1];
+		int nargs = 0;
+
+		zmq_msg_init(&rid);
+		if (zmq_msg_recv(&rid, sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&rid);
+			break;
+		}
+		zmq_msg_init(&cmd);
+		if (zmq_msg_more(&rid) && zmq_msg_recv(&cmd, sock, 0) >= 0) {
+			bool more = zmq_msg_more(&cmd);
+
+			while (more) {
+				zmq_msg_init(&args[nargs]);
+				zmq_msg_recv(&args[nargs], sock, 0);
+				more = zmq_msg_more(&args[nargs]);
+				if (nargs < WORK_ARGS)
+					nargs++;
+				else	/* too many: keep counting past */
+					zmq_msg_close(&args[nargs]);
+			}
+			command(s, &rid, &cmd, args, nargs);
+		}
+		for (int k = 0; k < nargs; k++)
+			zmq_msg_close(&args[k]);
+		zmq_msg_close(&cmd);
+		zmq_msg_close(&rid);
+	}
+	stream_dispatch(s);
+	stream_check_drained(s);
+}
+
+/* ---- state changes ---------------------------------------------------- */
+
+void
+stream_start(struct stream *s)
+{
+	s->s_state = ST_RUNNING;
+	s->s_crashloop = false;
+	s->s_fast_failures = 0;
+	s->s_backoff_until = 0;
+	supervise_reconcile(s);
+}
+
+void
+stream_stop(struct stream *s)
+{
+	s->s_state = ST_STOPPED;
+	supervise_reconcile(s);
+}
+
+void
+stream_drain(struct stream *s)
+{
+	s->s_state = ST_DRAINING;
+	stream_check_drained(s);
+	supervise_reconcile(s);
+}
+
+void
+stream_check_drained(struct stream *s)
+{
+	if (s->s_state != ST_DRAINING || !stream_idle(s))
+		return;
+	s->s_state = ST_DRAINED;
+	log_info("tenant %s: stream %s: drained", s->s_tid, s->s_name);
+	control_event(s, "drained", "");
+	supervise_reconcile(s);
+}

@@ -1,0 +1,372 @@
+/*
+ * streammgr: the messaging system of the platform and the supervisor of
+ * tenants' stream apps.
+ *
+ * The main loop is libevent's: the ZeroMQ sockets of every stream and the
+ * control socket feed stream.c and control.c, SIGCHLD feeds supervise.c,
+ * SIGHUP reloads profiles, SIGTERM/SIGINT shut down.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "build_config.h"
+#include "conf.h"
+#include "control.h"
+#include "daemon.h"
+#include "log.h"
+#include "record.h"
+#include "smgr.h"
+#include "spawn.h"
+#include "state.h"
+#include "stream.h"
+#include "supervise.h"
+
+static __attribute__((__noreturn__)) void
+usage(void)
+{
+	fprintf(stderr, "usage: streammgr [-dnv] [-c file]\n"
+	    "  -c file  platform configuration (default: $MYSIMBDP_CONF or "
+	    "%s)\n"
+	    "  -d       stay in the foreground and log to stderr\n"
+	    "  -n       check the configuration and exit\n"
+	    "  -v       verbose (debug) logging\n", MYSIMBDP_DEFAULT_CONF);
+	exit(EX_USAGE_CODE);
+}
+
+/* Creates the streams of a tenant; a tenant that fails is logged, skipped. */
+static void
+add_streams(struct smgr *m, struct conf_tenant *t)
+{
+	char err[512];
+
+	if (t->t_nstreams == 0)
+		return;
+	if (state_prepare_tenant(m->m_conf, t, err, sizeof(err)) < 0) {
+		log_warnx("tenant %s: %s; its streams are not served",
+		    t->t_id, err);
+		return;
+	}
+	for (size_t k = 0; k < t->t_nstreams; k++) {
+		const struct conf_stream *c = &t->t_streams[k];
+		struct stream *s;
+
+		if (stream_find(m, t->t_id, c->s_name) != NULL)
+			continue;
+		if ((s = stream_new(m, t, c, err, sizeof(err))) == NULL) {
+			log_warnx("tenant %s: stream %s: %s; not served",
+			    t->t_id, c->s_name, err);
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&m->m_streams, s, s_entry);
+		log_info("tenant %s: stream %s: serving (instances %lld..%lld, "
+		    "%lld at start)", t->t_id, c->s_name,
+		    (long long)c->s_instances.i_min,
+		    (long long)c->s_instances.i_max,
+		    (long long)c->s_instances.i_initial);
+		supervise_reconcile(s);
+	}
+}
+
+/* Frees streams that were retired and have nothing left. */
+static void
+collect_retired(struct smgr *m)
+{
+	struct stream *s, *next;
+
+	TAILQ_FOREACH_SAFE(s, &m->m_streams, s_entry, next) {
+		if (!s->s_retiring || !TAILQ_EMPTY(&s->s_instances) ||
+		    !stream_idle(s))
+			continue;
+		log_info("tenant %s: stream %s: retired", s->s_tid, s->s_name);
+		TAILQ_REMOVE(&m->m_streams, s, s_entry);
+		stream_free(s);
+	}
+}
+
+static bool
+in_list(char **ids, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+static struct conf_tenant *
+set_find(const struct conf_tenant_set *set, const char *id)
+{
+	for (size_t i = 0; i < set->ts_count; i++)
+		if (strcmp(set->ts_tenants[i]->t_id, id) == 0)
+			return set->ts_tenants[i];
+	return NULL;
+}
+
+/*
+ * SIGHUP: reread everything. A platform file with errors changes nothing;
+ * a tenant file with errors keeps that tenant's streams as they are.
+ * A stream whose profile is gone is retired: it refuses new messages,
+ * delivers what it holds, stops its instances and is freed.
+ */
+static void
+reload(struct smgr *m)
+{
+	struct conf_errors errs = { 0 };
+	struct conf_platform *p;
+	struct conf_tenant_set set;
+	struct stream *s;
+
+	log_info("reloading configuration");
+	p = conf_platform_load(m->m_conf_file, &errs);
+	if (p != NULL && strcmp(p->p_state_dir, m->m_conf->p_state_dir) != 0) {
+		log_warnx("%s: state_dir changed: restart streammgr to use it; "
+		    "keeping the running configuration", p->p_file);
+		conf_platform_free(p);
+		p = NULL;
+	}
+	if (p == NULL || conf_tenants_load(p->p_tenants_dir, p->p_apps_dir,
+	    &set, &errs) < 0) {
+		for (size_t i = 0; i < errs.e_count; i++)
+			log_warnx("%s", errs.e_msgs[i]);
+		log_warnx("reload failed; keeping the running configuration");
+		conf_errors_free(&errs);
+		conf_platform_free(p);
+		return;
+	}
+	for (size_t i = 0; i < errs.e_count; i++)
+		log_warnx("%s (keeping the previous profile)", errs.e_msgs[i]);
+	conf_errors_free(&errs);
+	conf_platform_free(m->m_conf);
+	m->m_conf = p;
+
+	TAILQ_FOREACH(s, &m->m_streams, s_entry) {
+		struct conf_tenant *t = set_find(&set, s->s_tid);
+		const struct conf_stream *c = t ? conf_stream_find(t,
+		    s->s_name) : NULL;
+
+		if (s->s_retiring || in_list(set.ts_failed, set.ts_nfailed,
+		    s->s_tid))
+			continue;
+		if (c != NULL) {
+			stream_set_conf(s, t, c);
+			supervise_reconcile(s);
+			continue;
+		}
+		log_info("tenant %s: stream %s: profile removed; retiring",
+		    s->s_tid, s->s_name);
+		s->s_retiring = true;
+		supervise_reconcile(s);
+	}
+	for (size_t i = 0; i < set.ts_count; i++)
+		add_streams(m, set.ts_tenants[i]);
+	conf_tenant_set_free(&set);
+	collect_retired(m);
+}
+
+static void
+on_stats(evutil_socket_t fd, short what, void *arg)
+{
+	struct smgr *m = arg;
+	struct stream *s;
+
+	(void)fd;
+	(void)what;
+	TAILQ_FOREACH(s, &m->m_streams, s_entry)
+		supervise_tick(s);
+	control_publish_stats(m);
+	collect_retired(m);
+}
+
+static void
+on_grace(evutil_socket_t fd, short what, void *arg)
+{
+	struct smgr *m = arg;
+	struct stream *s;
+
+	(void)fd;
+	(void)what;
+	log_warnx("shutdown_grace is over: stopping every instance");
+	TAILQ_FOREACH(s, &m->m_streams, s_entry)
+		supervise_stop_all(s);
+}
+
+/*
+ * While stopping, a stream becomes idle through acks, not signals: look
+ * at every stream ten times a second so its instances get their SIGTERM
+ * soon after their last ack.
+ */
+static void
+on_stop_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct smgr *m = arg;
+	struct stream *s;
+
+	(void)fd;
+	(void)what;
+	TAILQ_FOREACH(s, &m->m_streams, s_entry)
+		supervise_reconcile(s);
+	if (supervise_count_all(m) == 0)
+		event_base_loopexit(m->m_base, NULL);
+}
+
+/*
+ * SIGTERM: refuse new messages, let the instances finish what is queued
+ * (the queue is in memory), stop each stream's instances once it is idle
+ * or when shutdown_grace is over, and exit when none is left.
+ */
+static void
+shutdown_start(struct smgr *m)
+{
+	struct stream *s;
+
+	m->m_stopping = true;
+	log_info("stopping: %d instance%s running", supervise_count_all(m),
+	    supervise_count_all(m) == 1 ? "" : "s");
+	if ((m->m_grace_ev = evtimer_new(m->m_base, on_grace, m)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	smgr_timer_in(m->m_grace_ev, m->m_conf->p_stream.ps_shutdown_grace_ms);
+	m->m_stopcheck_ev = event_new(m->m_base, -1, EV_PERSIST, on_stop_check,
+	    m);
+	if (m->m_stopcheck_ev == NULL || event_add(m->m_stopcheck_ev,
+	    &(struct timeval){ 0, 100000 }) < 0)
+		fatalx("%s: event_new", __func__);
+	TAILQ_FOREACH(s, &m->m_streams, s_entry)
+		supervise_reconcile(s);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct smgr *m = arg;
+
+	(void)what;
+	switch (sig) {
+	case SIGCHLD:
+		supervise_reap(m);
+		collect_retired(m);
+		break;
+	case SIGHUP:
+		if (!m->m_stopping)
+			reload(m);
+		return;
+	case SIGTERM:
+	case SIGINT:
+		if (!m->m_stopping)
+			shutdown_start(m);
+		break;
+	}
+	if (m->m_stopping && supervise_count_all(m) == 0)
+		event_base_loopexit(m->m_base, NULL);
+}
+
+static void
+teardown(struct smgr *m)
+{
+	struct stream *s, *next;
+
+	TAILQ_FOREACH_SAFE(s, &m->m_streams, s_entry, next) {
+		TAILQ_REMOVE(&m->m_streams, s, s_entry);
+		stream_free(s);
+	}
+	control_free(m);
+	if (m->m_stats_ev)
+		event_free(m->m_stats_ev);
+	if (m->m_grace_ev)
+		event_free(m->m_grace_ev);
+	if (m->m_stopcheck_ev)
+		event_free(m->m_stopcheck_ev);
+	zmq_ctx_term(m->m_zctx);
+	conf_platform_free(m->m_conf);
+	free(m->m_conf_file);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
+	struct event *sigev[sizeof(sigs) / sizeof(sigs[0])];
+	struct conf_tenant_set set = { 0 };
+	struct smgr m = { 0 };
+	const char *file = getenv("MYSIMBDP_CONF");
+	bool foreground = false, verbose = false, check_only = false;
+	struct timeval tick;
+	char err[512];
+	int ch;
+
+	while ((ch = getopt(argc, argv, "c:dnv")) != -1) {
+		switch (ch) {
+		case 'c': file = optarg; break;
+		case 'd': foreground = true; break;
+		case 'n': check_only = true; break;
+		case 'v': verbose = true; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (file == NULL)
+		file = MYSIMBDP_DEFAULT_CONF;
+	log_init("streammgr", foreground || check_only, verbose);
+	daemon_load_or_exit("streammgr", file, &m.m_conf, &set);
+	if (check_only) {
+		printf("configuration OK\n");
+		conf_tenant_set_free(&set);
+		conf_platform_free(m.m_conf);
+		return 0;
+	}
+	if (strcmp(m.m_conf->p_log_level, "debug") == 0)
+		log_set_verbose(true);
+	if (state_prepare(m.m_conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "streammgr: %s\n", err);
+		return EX_CANTCREAT_CODE;
+	}
+	/* One streammgr per state dir: two would bind the same sockets. */
+	daemon_lock_or_exit("streammgr", m.m_conf);
+	if (spawn_init() < 0)
+		log_warn("prctl(PR_SET_CHILD_SUBREAPER)");
+	signal(SIGPIPE, SIG_IGN);
+
+	m.m_conf_file = strdup(file);
+	m.m_boot_ms = (uint64_t)record_now_ms();
+	TAILQ_INIT(&m.m_streams);
+	if ((m.m_base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if ((m.m_zctx = zmq_ctx_new()) == NULL)
+		fatalx("zmq_ctx_new: %s", zmq_strerror(errno));
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigev[i] = evsignal_new(m.m_base, sigs[i], on_signal, &m);
+		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) < 0)
+			fatalx("evsignal_new %d", sigs[i]);
+	}
+	if (control_init(&m, err, sizeof(err)) < 0) {
+		fprintf(stderr, "streammgr: %s\n", err);
+		return EX_UNAVAILABLE_CODE;
+	}
+	for (size_t i = 0; i < set.ts_count; i++)
+		add_streams(&m, set.ts_tenants[i]);
+	conf_tenant_set_free(&set);
+
+	tick.tv_sec = (time_t)(m.m_conf->p_stream.ps_stats_interval_ms / 1000);
+	tick.tv_usec = (suseconds_t)(m.m_conf->p_stream.ps_stats_interval_ms %
+	    1000) * 1000;
+	m.m_stats_ev = event_new(m.m_base, -1, EV_PERSIST, on_stats, &m);
+	if (m.m_stats_ev == NULL || event_add(m.m_stats_ev, &tick) < 0)
+		fatalx("cannot start the statistics timer");
+	log_info("started: state in %s", m.m_conf->p_state_dir);
+
+	event_base_dispatch(m.m_base);
+
+	log_info("stopped");
+	teardown(&m);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		event_free(sigev[i]);
+	event_base_free(m.m_base);
+	libevent_global_shutdown();
+	return 0;
+}

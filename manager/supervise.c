@@ -1,0 +1,430 @@
+#include "supervise.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "appenv.h"
+#include "control.h"
+#include "log.h"
+#include "spawn.h"
+#include "state.h"
+#include "stream.h"
+
+/* An app exiting with this asks not to be restarted (as s6's 125). */
+#define EXIT_PERMANENT 125
+
+static void on_restart(evutil_socket_t, short, void *);
+static void on_kill(evutil_socket_t, short, void *);
+
+void
+smgr_timer_in(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
+
+	evtimer_add(ev, &tv);
+}
+
+static bool
+leaving(const struct instance *i)
+{
+	return i->i_state == IN_DRAINING || i->i_state == IN_STOPPING ||
+	    i->i_bye;
+}
+
+int
+supervise_running(const struct stream *s)
+{
+	const struct instance *i;
+	int n = 0;
+
+	TAILQ_FOREACH(i, &s->s_instances, i_entry)
+		if (!leaving(i))
+			n++;
+	return n;
+}
+
+int
+supervise_count_all(const struct smgr *m)
+{
+	const struct stream *s;
+	const struct instance *i;
+	int n = 0;
+
+	TAILQ_FOREACH(s, &m->m_streams, s_entry)
+		TAILQ_FOREACH(i, &s->s_instances, i_entry)
+			n++;
+	return n;
+}
+
+int
+supervise_target(const struct stream *s)
+{
+	/* Shutting down: keep delivering what is queued, then stop. */
+	if (s->s_mgr->m_stopping || s->s_retiring)
+		return stream_idle(s) ? 0 : supervise_running(s);
+	switch (s->s_state) {
+	case ST_RUNNING:
+	case ST_DRAINING:
+		return s->s_desired;
+	default:
+		return 0;
+	}
+}
+
+struct instance *
+supervise_find_id(struct stream *s, const char *id)
+{
+	struct instance *i;
+
+	TAILQ_FOREACH(i, &s->s_instances, i_entry)
+		if (strcmp(i->i_id, id) == 0)
+			return i;
+	return NULL;
+}
+
+static int
+open_log(const struct stream *s)
+{
+	char *path = state_path(s->s_mgr->m_conf, "log/%s/stream-%s.log",
+	    s->s_tid, s->s_name);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0640);
+
+	if (fd < 0)
+		log_warn("tenant %s: open %s", s->s_tid, path);
+	free(path);
+	return fd;
+}
+
+/* A quick crash, or a start that failed: later restarts wait longer. */
+static void
+note_fast_failure(struct stream *s)
+{
+	const struct conf_platform_stream *ps = &s->s_mgr->m_conf->p_stream;
+	uint64_t delay = ps->ps_restart_backoff_ms;
+
+	s->s_fast_failures++;
+	for (int k = 1; k < s->s_fast_failures && delay < ps->
+	    ps_restart_backoff_max_ms; k++)
+		delay *= 2;
+	if (delay > ps->ps_restart_backoff_max_ms)
+		delay = ps->ps_restart_backoff_max_ms;
+	s->s_backoff_until = smgr_now_ms() + delay;
+	if (s->s_fast_failures >= ps->ps_crashloop_restarts &&
+	    !s->s_crashloop) {
+		char detail[96];
+
+		s->s_crashloop = true;
+		snprintf(detail, sizeof(detail), "%d quick exits in a row; "
+		    "next restart in %llu ms", s->s_fast_failures,
+		    (unsigned long long)delay);
+		log_warnx("tenant %s: stream %s: crash loop: %s", s->s_tid,
+		    s->s_name, detail);
+		control_event(s, "crashloop", detail);
+	}
+}
+
+static int
+spawn_instance(struct stream *s)
+{
+	struct smgr *m = s->s_mgr;
+	const struct conf_tenant *t = s->s_tenant;
+	struct instance *i = calloc(1, sizeof(*i));
+	char *extra[3], *cwd, **env;
+	struct spawn_req req;
+	const char *stage;
+	int out_fd, rc, err;
+
+	if (i == NULL)
+		fatal("%s: calloc", __func__);
+	i->i_stream = s;
+	snprintf(i->i_id, sizeof(i->i_id), "%s-%u", s->s_name,
+	    ++s->s_next_num);
+	extra[0] = stream_endpoint(m, s->s_tid, s->s_name, "work");
+	if (asprintf(&extra[1], "MYSIMBDP_STREAM=%s", s->s_name) < 0)
+		fatal("%s: asprintf", __func__);
+	extra[2] = NULL;
+	{
+		char *ep = extra[0];
+
+		if (asprintf(&extra[0], "ZMQ_STREAM_ENDPOINT=%s", ep) < 0)
+			fatal("%s: asprintf", __func__);
+		free(ep);
+	}
+	env = appenv_build(m->m_conf, t, i->i_id, extra);
+	cwd = state_path(m->m_conf, "work/%s", s->s_tid);
+	out_fd = open_log(s);
+	req = (struct spawn_req){
+		.sr_argv = s->s_conf->s_argv,
+		.sr_envp = env,
+		.sr_cwd = cwd,
+		.sr_out_fd = out_fd,
+		.sr_limits = &s->s_conf->s_limits,
+		.sr_set_ids = geteuid() == 0 && t->t_user != NULL,
+		.sr_uid = t->t_uid,
+		.sr_gid = t->t_gid,
+	};
+	rc = spawn_start(&req, &i->i_pid, &stage);
+	err = errno;
+	if (out_fd >= 0)
+		close(out_fd);
+	appenv_free(env);
+	free(extra[0]);
+	free(extra[1]);
+	free(cwd);
+	if (rc < 0) {
+		log_warnx("tenant %s: stream %s: cannot start %s: %s: %s",
+		    s->s_tid, s->s_name, s->s_conf->s_argv[0], stage,
+		    strerror(err));
+		free(i);
+		note_fast_failure(s);
+		return -1;
+	}
+	i->i_state = IN_STARTING;
+	i->i_started_ms = smgr_now_ms();
+	if ((i->i_kill_ev = evtimer_new(m->m_base, on_kill, i)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	TAILQ_INSERT_TAIL(&s->s_instances, i, i_entry);
+	log_info("tenant %s: stream %s: started instance %s (pid %d)",
+	    s->s_tid, s->s_name, i->i_id, (int)i->i_pid);
+	return 0;
+}
+
+static void
+stop_instance(struct instance *i)
+{
+	struct stream *s = i->i_stream;
+
+	if (i->i_state == IN_STOPPING)
+		return;
+	i->i_state = IN_STOPPING;
+	log_info("tenant %s: stream %s: stopping instance %s (pid %d)",
+	    s->s_tid, s->s_name, i->i_id, (int)i->i_pid);
+	if (spawn_signal_group(i->i_pid, SIGTERM) < 0 && errno != ESRCH)
+		log_warn("tenant %s: kill %d", s->s_tid, (int)i->i_pid);
+	smgr_timer_in(i->i_kill_ev, s->s_conf->s_stop_timeout_ms);
+}
+
+static void
+on_kill(evutil_socket_t fd, short what, void *arg)
+{
+	struct instance *i = arg;
+
+	(void)fd;
+	(void)what;
+	log_warnx("tenant %s: stream %s: instance %s did not stop within "
+	    "stop_timeout: SIGKILL", i->i_stream->s_tid, i->i_stream->s_name,
+	    i->i_id);
+	spawn_signal_group(i->i_pid, SIGKILL);
+}
+
+void
+supervise_check_drained(struct instance *i)
+{
+	if (i->i_state == IN_DRAINING && i->i_inflight == 0)
+		stop_instance(i);
+}
+
+/*
+ * Scale-down victim: one that has not said HELLO yet (it holds nothing),
+ * else the ready one holding the least, the newest among equals.
+ */
+static struct instance *
+pick_victim(struct stream *s)
+{
+	struct instance *i, *best = NULL;
+
+	TAILQ_FOREACH(i, &s->s_instances, i_entry) {
+		if (leaving(i))
+			continue;
+		if (i->i_state == IN_STARTING)
+			return i;
+		if (best == NULL || i->i_inflight <= best->i_inflight)
+			best = i;
+	}
+	return best;
+}
+
+static void
+drain_instance(struct instance *i)
+{
+	if (i->i_state == IN_STARTING) {
+		stop_instance(i);
+		return;
+	}
+	i->i_state = IN_DRAINING;
+	log_debug("tenant %s: stream %s: draining instance %s (%u in flight)",
+	    i->i_stream->s_tid, i->i_stream->s_name, i->i_id, i->i_inflight);
+	supervise_check_drained(i);
+}
+
+void
+supervise_reconcile(struct stream *s)
+{
+	int target = supervise_target(s), running = supervise_running(s);
+	uint64_t now;
+
+	while (running > target) {
+		drain_instance(pick_victim(s));
+		running--;
+	}
+	if (running >= target || s->s_mgr->m_stopping || s->s_retiring)
+		return;
+	now = smgr_now_ms();
+	if (s->s_backoff_until > now) {
+		if (s->s_restart_ev == NULL &&
+		    (s->s_restart_ev = evtimer_new(s->s_mgr->m_base, on_restart,
+		    s)) == NULL)
+			fatalx("%s: evtimer_new", __func__);
+		if (!evtimer_pending(s->s_restart_ev, NULL))
+			smgr_timer_in(s->s_restart_ev, s->s_backoff_until - now);
+		return;
+	}
+	while (running < target && spawn_instance(s) == 0)
+		running++;
+	if (running < target)	/* a start failed: try again after backoff */
+		supervise_reconcile(s);
+}
+
+static void
+on_restart(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	supervise_reconcile(arg);
+}
+
+void
+supervise_stop_all(struct stream *s)
+{
+	struct instance *i;
+
+	TAILQ_FOREACH(i, &s->s_instances, i_entry)
+		stop_instance(i);
+}
+
+void
+supervise_tick(struct stream *s)
+{
+	const struct conf_platform_stream *ps = &s->s_mgr->m_conf->p_stream;
+	uint64_t now = smgr_now_ms();
+	struct instance *i;
+
+	if (s->s_fast_failures == 0)
+		return;
+	TAILQ_FOREACH(i, &s->s_instances, i_entry)
+		if (i->i_state == IN_READY &&
+		    now - i->i_started_ms >= ps->ps_min_uptime_ms) {
+			if (s->s_crashloop)
+				log_info("tenant %s: stream %s: crash loop "
+				    "over: %s runs stably", s->s_tid, s->s_name,
+				    i->i_id);
+			s->s_fast_failures = 0;
+			s->s_crashloop = false;
+			return;
+		}
+}
+
+static void
+describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "ended (status %#x)", status);
+}
+
+static struct instance *
+find_pid(struct smgr *m, pid_t pid)
+{
+	struct stream *s;
+	struct instance *i;
+
+	TAILQ_FOREACH(s, &m->m_streams, s_entry)
+		TAILQ_FOREACH(i, &s->s_instances, i_entry)
+			if (i->i_pid == pid)
+				return i;
+	return NULL;
+}
+
+/* An instance is gone: give back what it held, then decide on a restart. */
+static void
+instance_gone(struct instance *i, int status)
+{
+	struct stream *s = i->i_stream;
+	const struct conf_platform_stream *ps = &s->s_mgr->m_conf->p_stream;
+	bool asked = i->i_state == IN_STOPPING;
+	uint64_t uptime = smgr_now_ms() - i->i_started_ms;
+	char how[96];
+
+	describe_exit(status, how, sizeof(how));
+	if (asked)
+		log_info("tenant %s: stream %s: instance %s (pid %d) %s",
+		    s->s_tid, s->s_name, i->i_id, (int)i->i_pid, how);
+	else
+		log_warnx("tenant %s: stream %s: instance %s (pid %d) %s after "
+		    "%llu ms, holding %u message%s", s->s_tid, s->s_name,
+		    i->i_id, (int)i->i_pid, how, (unsigned long long)uptime,
+		    i->i_inflight, i->i_inflight == 1 ? "" : "s");
+	TAILQ_REMOVE(&s->s_instances, i, i_entry);
+	if (s->s_rr == i)
+		s->s_rr = NULL;
+	/* Its pid is reaped: nothing may signal it any more. */
+	i->i_state = IN_STOPPING;
+	stream_release(s, i, "instance died");
+	event_free(i->i_kill_ev);
+	if (!asked) {
+		control_event(s, "instance-exit", how);
+		s->s_n.restarts++;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_PERMANENT) {
+			s->s_state = ST_FAILED;
+			log_warnx("tenant %s: stream %s: the app exited %d: "
+			    "failed, not restarted until `mysimbdp start`",
+			    s->s_tid, s->s_name, EXIT_PERMANENT);
+			control_event(s, "failed", how);
+		} else if (uptime < ps->ps_min_uptime_ms)
+			note_fast_failure(s);
+		else
+			s->s_fast_failures = 0;
+	}
+	free(i);
+	supervise_reconcile(s);
+}
+
+void
+supervise_reap(struct smgr *m)
+{
+	pid_t pid;
+
+	while ((pid = spawn_peek_exited()) > 0) {
+		struct instance *i = find_pid(m, pid);
+		struct rusage ru;
+		int status = 0;
+
+		/*
+		 * The leader is a zombie, so its group id is still ours:
+		 * clear out what it left in its group before reaping.
+		 */
+		if (i != NULL)
+			spawn_signal_group(pid, SIGKILL);
+		if (spawn_collect(pid, &status, &ru) < 0) {
+			log_warn("wait4 %d", (int)pid);
+			break;
+		}
+		if (i == NULL)
+			log_debug("reaped pid %d (not an instance)", (int)pid);
+		else
+			instance_gone(i, status);
+	}
+}

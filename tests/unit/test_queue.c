@@ -1,0 +1,134 @@
+/*
+ * Unit tests for manager/queue.c: arrival order, redeliveries before new
+ * messages, acks in any order releasing memory, growth past the first
+ * ring, and lookups of ids that are not in flight.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "queue.h"
+
+static struct qmsg *
+put(struct queue *q, const char *text)
+{
+	struct qmsg *m = queue_append(q, text, strlen(text));
+
+	assert_non_null(m);
+	return m;
+}
+
+static struct qmsg *
+take(struct queue *q, void *holder)
+{
+	struct qmsg *m = queue_next(q);
+
+	assert_non_null(m);
+	queue_deliver(q, m, holder, 1000);
+	return m;
+}
+
+static void
+test_fifo_and_ack(void **state)
+{
+	struct queue q;
+	int inst;
+
+	(void)state;
+	assert_int_equal(queue_init(&q), 0);
+	put(&q, "a");
+	put(&q, "bb");
+	put(&q, "ccc");
+	assert_int_equal(q.q_pending, 3);
+	assert_int_equal(q.q_bytes, 6);
+	struct qmsg *a = take(&q, &inst), *b = take(&q, &inst);
+	assert_int_equal(a->m_seq, 1);
+	assert_int_equal(b->m_seq, 2);
+	assert_memory_equal(b->m_data, "bb", 2);
+	assert_int_equal(q.q_ninflight, 2);
+	assert_ptr_equal(queue_inflight(&q, 2), b);
+	queue_done(&q, b);		/* out of order */
+	assert_null(queue_inflight(&q, 2));
+	assert_int_equal(q.q_base, 1);	/* 1 still held */
+	queue_done(&q, a);
+	assert_int_equal(q.q_base, 3);
+	assert_int_equal(q.q_bytes, 3);
+	assert_int_equal(take(&q, &inst)->m_seq, 3);
+	assert_null(queue_next(&q));
+	assert_int_equal(queue_clear(&q), 1);
+}
+
+static void
+test_redelivery_first(void **state)
+{
+	struct queue q;
+	int one, two;
+
+	(void)state;
+	assert_int_equal(queue_init(&q), 0);
+	for (int i = 0; i < 5; i++)
+		put(&q, "m");
+	struct qmsg *m1 = take(&q, &one), *m2 = take(&q, &two);
+	assert_ptr_equal(queue_oldest(&q), m1);
+	queue_requeue(&q, m2);
+	queue_requeue(&q, m1);
+	assert_int_equal(q.q_pending, 5);
+	assert_int_equal(q.q_ninflight, 0);
+	/* Given back in the order they came back, before seq 3. */
+	assert_int_equal(take(&q, &one)->m_seq, 2);
+	assert_int_equal(take(&q, &one)->m_seq, 1);
+	assert_int_equal(m1->m_deliveries, 2);
+	assert_int_equal(take(&q, &one)->m_seq, 3);
+	assert_null(queue_inflight(&q, 99));
+	assert_null(queue_inflight(&q, 0));
+	assert_int_equal(queue_clear(&q), 5);
+}
+
+static void
+test_growth(void **state)
+{
+	struct queue q;
+	char buf[32];
+	int inst;
+
+	(void)state;
+	assert_int_equal(queue_init(&q), 0);
+	/* Hold the first message so the ring must grow behind it. */
+	put(&q, "first");
+	struct qmsg *first = take(&q, &inst);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(buf, sizeof(buf), "%d", i);
+		put(&q, buf);
+	}
+	for (int i = 0; i < 5000; i++) {
+		struct qmsg *m = take(&q, &inst);
+
+		snprintf(buf, sizeof(buf), "%d", i);
+		assert_int_equal(m->m_len, strlen(buf));
+		assert_memory_equal(m->m_data, buf, m->m_len);
+		queue_done(&q, m);
+	}
+	assert_int_equal(q.q_base, 1);
+	assert_ptr_equal(queue_inflight(&q, 1), first);
+	queue_done(&q, first);
+	assert_int_equal(q.q_base, q.q_next);
+	assert_int_equal(q.q_bytes, 0);
+	assert_int_equal(queue_clear(&q), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fifo_and_ack),
+		cmocka_unit_test(test_redelivery_first),
+		cmocka_unit_test(test_growth),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
