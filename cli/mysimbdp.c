@@ -29,6 +29,20 @@ static const struct command commands[] = {
 	    "--collection C [--format csv|jsonl] [--schema FILE] [FILE]",
 	    "load a CSV or JSON-lines file into the sink named by MONGO_URL "
 	    "and MONGO_DB (for tenant apps)" },
+	{ "status", cmd_status, "[TENANT] [--stream S] [--json] [--timeout D]",
+	    "every stream's state, instances, backlog, rates and counters "
+	    "(streammgr)" },
+	{ "start", cmd_start, "TENANT [--stream S] [--timeout D]",
+	    "(re)start a tenant's streams at their desired instance count" },
+	{ "stop", cmd_stop, "TENANT [--stream S] [--timeout D]",
+	    "stop a tenant's instances; producers are still accepted" },
+	{ "drain", cmd_drain, "TENANT [--stream S] [--timeout D]",
+	    "refuse new messages, deliver the backlog, then stop" },
+	{ "scale", cmd_scale,
+	    "TENANT N [--stream S] [--reason TEXT] [--timeout D]",
+	    "set a stream's desired instance count (clamped to min..max)" },
+	{ "control", cmd_control, "[--timeout D] JSON",
+	    "send one raw control request to streammgr, print the raw reply" },
 };
 
 static void
