@@ -48,6 +48,8 @@ struct msb_sink;
 struct msb__sink_ops {
 	const char *name;
 	int	(*add)(struct msb_sink *, const bson_t *);
+	/* doc is checked and has an _id; name is msb__sink_id_name's. */
+	int	(*upsert)(struct msb_sink *, const bson_t *, const char *name);
 	int	(*commit)(struct msb_sink *, const char *);
 	int	(*set_write_concern)(struct msb_sink *, int, bool, int32_t);
 	void	(*close)(struct msb_sink *);
@@ -65,6 +67,41 @@ struct msb_sink {
 /* Records a failure message on the sink and returns rc. */
 int	 msb__sink_fail(struct msb_sink *sink, int rc, const char *fmt, ...)
 	    MSB__FMT(3, 4);
+
+/*
+ * The characters file names of the store hold as they are (unit keys,
+ * string _ids), and the longest such key kept as it is.
+ */
+extern const char msb__sink_plain[];
+#define MSB__PLAIN_MAX 160
+
+/*
+ * The name of an upserted document's _id: its file name in the file
+ * store, and the key both back ends use to find an _id repeated within a
+ * unit. Equal _ids (as MongoDB matches them: 1, NumberLong(1) and 1.0
+ * alike) give the same name, different ones different names:
+ *   i=<decimal>.bson   int32, int64, a double with an integer value
+ *   s=<string>.bson    1 to 160 characters of [A-Za-z0-9._:-]
+ *   o=<24 hex>.bson    an ObjectId
+ *   h=<64 hex>.bson    anything else: SHA-256 of its type and value
+ * Unit files never hold a '=', so the two kinds of names never meet.
+ */
+#define MSB__ID_NAME_SIZE 176
+void	 msb__sink_id_name(const bson_iter_t *id,
+	    char name[MSB__ID_NAME_SIZE]);
+
+/* A set of names (open addressing; walk n_slots, skipping NULLs). */
+struct msb__names {
+	char	**n_slots;
+	size_t	  n_cap;	/* 0 or a power of two */
+	size_t	  n_count;
+};
+/* Returns 1 when added, 0 when it was there, -1 when out of memory. */
+int	 msb__names_add(struct msb__names *set, const char *name);
+bool	 msb__names_has(const struct msb__names *set, const char *name);
+/* Empties the set; msb__names_free also releases its memory. */
+void	 msb__names_clear(struct msb__names *set);
+void	 msb__names_free(struct msb__names *set);
 
 int	 msb__sink_mongo_open(struct msb_sink *sink, const char *url,
 	    const char *db, const char *collection, char *err, size_t errlen);

@@ -149,8 +149,9 @@ struct msb_sink;
 #define MSB_W_MAJORITY	(-3)
 
 struct msb_sink_stats {
-	uint64_t added;		/* documents accepted by msb_sink_add */
-	uint64_t inserted;	/* written (MongoDB: new; file: committed) */
+	uint64_t added;		/* accepted by msb_sink_add and _upsert */
+	uint64_t inserted;	/* written (MongoDB: new, or replaced by an
+				 * upsert; file: committed) */
 	uint64_t duplicates;	/* MongoDB: already there (a rerun): fine */
 	uint64_t units;		/* units of work committed */
 };
@@ -158,14 +159,22 @@ struct msb_sink_stats {
 /*
  * Opens the sink named by url for one collection of database db:
  *   mongodb://... (or mongodb+srv://...)  a MongoDB server, through
- *       libmongoc: unordered bulk inserts, write concern from the URL
+ *       libmongoc: unordered bulk inserts (and replace_one upserts),
+ *       write concern from the URL
  *       (?w=majority&journal=true&wtimeoutMS=...) or from
  *       msb_sink_set_write_concern(). serverSelectionTimeoutMS and
  *       connectTimeoutMS default to 2000 when the URL leaves them out.
  *       The server is contacted at once, so an unreachable server gives
  *       MSB_TEMPFAIL here.
- *   file://DIR  the embedded store: each unit of work is one file of
- *       concatenated BSON documents, DIR/<db>/<collection>/<key>.bson.
+ *   file://DIR  the embedded store: files of concatenated BSON documents
+ *       in DIR/<db>/<collection>/, read them all (hidden names are files
+ *       being written: skip them):
+ *         <unit key>.bson  the documents msb_sink_add put in one unit
+ *         <_id>.bson       one upserted document, named after its _id:
+ *                          i=<integer>.bson, s=<string>.bson (strings of
+ *                          1 to 160 [A-Za-z0-9._:-]), o=<ObjectId>.bson,
+ *                          h=<SHA-256 of type and value>.bson otherwise;
+ *                          the names hold a '=', unit names never do.
  * Returns MSB_OK with *sinkp set, or MSB_TEMPFAIL / MSB_ERROR with a
  * message in err (which never repeats the URL: it may hold a password).
  */
@@ -196,22 +205,42 @@ MSB_API int msb_sink_set_batch_size(struct msb_sink *sink, size_t ndocs);
  * "_id" gets an ObjectId (both back ends alike), but such documents are
  * duplicated by a rerun: give deterministic ids (msb_doc_append_id).
  * Returns MSB_OK; MSB_BADDOC when doc is refused (over 16 MiB, invalid
- * UTF-8, a key with '.' or starting with '$'), and the sink stays usable;
+ * UTF-8, a key with '.' or starting with '$', an _id that is an array, a
+ * regex or undefined), and the sink stays usable;
  * or MSB_TEMPFAIL / MSB_ERROR when a batch sent to MongoDB failed, after
  * which the sink only returns that error again.
  */
 MSB_API int msb_sink_add(struct msb_sink *sink, const bson_t *doc);
 
 /*
- * Ends a unit of work: everything added since the previous commit is
- * durable when it returns MSB_OK. MongoDB: the remaining documents are
- * sent; duplicate-key errors (code 11000) count as success, since they are
- * what a rerun produces. File store: the unit's temporary file is
- * fsynced and renamed to "<unit_key>.bson" (characters other than
- * [A-Za-z0-9._:-] are replaced, plus a hash of the key), replacing the
- * file of an earlier run of the same unit; with unit_key NULL a unique
- * name is made up. Use the input file's content hash as the key for a
- * batch file. Returns MSB_OK, MSB_TEMPFAIL or MSB_ERROR.
+ * Adds doc to the current unit of work as an upsert: at commit, the
+ * document with doc's "_id" is replaced by doc (or inserted). doc must
+ * have "_id". The last upsert of an _id in a unit wins. Returns MSB_OK,
+ * MSB_BADDOC (no _id, or the checks msb_sink_add makes), or MSB_TEMPFAIL/
+ * MSB_ERROR like msb_sink_add.
+ * MongoDB: bulk replace_one with upsert, in batches of their own; a
+ * batch that already holds the _id is sent first, so the order holds.
+ * File store: the document is written at once to a temporary file of
+ * its own; at commit one syncfs() covers the unit's files, each is
+ * renamed over "<_id>.bson", and the folder is fsynced: a reader sees
+ * every _id exactly once, with its old or its new document. An _id
+ * upserted here and also added with msb_sink_add is there twice in the
+ * file store (once in the unit's file): use a collection for each.
+ */
+MSB_API int msb_sink_upsert(struct msb_sink *sink, const bson_t *doc);
+
+/*
+ * Ends a unit of work: everything added or upserted since the previous
+ * commit is durable when it returns MSB_OK. MongoDB: the remaining
+ * documents are sent; duplicate-key errors (code 11000) of inserts count
+ * as success, since they are what a rerun produces. File store: the
+ * unit's temporary file is fsynced and renamed to "<unit_key>.bson"
+ * (characters other than [A-Za-z0-9._:-] are replaced, plus a hash of the
+ * key), replacing the file of an earlier run of the same unit; with
+ * unit_key NULL a unique name is made up, and a unit of upserts only
+ * writes no unit file. Use the input file's content hash as the key for
+ * a batch file, NULL for a stream. Returns MSB_OK, MSB_TEMPFAIL or
+ * MSB_ERROR.
  */
 MSB_API int msb_sink_commit(struct msb_sink *sink, const char *unit_key);
 
@@ -225,8 +254,9 @@ MSB_API void msb_sink_stats(const struct msb_sink *sink,
     struct msb_sink_stats *stats);
 
 /*
- * Closes the sink. Documents added after the last commit are dropped by
- * the file store; MongoDB may already hold the batches sent before.
+ * Closes the sink. Documents added or upserted after the last commit are
+ * dropped by the file store; MongoDB may already hold the batches sent
+ * before.
  * Accepts NULL.
  */
 MSB_API void msb_sink_close(struct msb_sink *sink);

@@ -1,10 +1,14 @@
 /*
  * The sink: one interface over two back ends, chosen by the URL scheme.
- * This file holds what both share (names, document checks, the sticky
- * error state), so a document is accepted or refused the same way
- * whichever store it goes to. sink_mongo.c and sink_file.c do the rest.
+ * This file holds what both share (names, document checks, the names of
+ * upserted _ids, the sticky error state), so a document is accepted or
+ * refused, and an upsert matches, the same way whichever store it goes
+ * to. sink_mongo.c and sink_file.c do the rest.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +117,148 @@ doc_problem(const bson_iter_t *parent, int depth, bool keys_free)
 	return it.err_off ? "corrupt BSON" : NULL;
 }
 
+const char msb__sink_plain[] = "abcdefghijklmnopqrstuvwxyz"
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-";
+
+void
+msb__sink_id_name(const bson_iter_t *id, char name[MSB__ID_NAME_SIZE])
+{
+	char hex[MSB_HASH_HEX_SIZE], oid[25];
+	bson_t one = BSON_INITIALIZER;
+	const char *s;
+	uint32_t len;
+	double d;
+
+	switch (bson_iter_type(id)) {
+	case BSON_TYPE_INT32:
+	case BSON_TYPE_INT64:
+		snprintf(name, MSB__ID_NAME_SIZE, "i=%" PRId64 ".bson",
+		    bson_iter_as_int64(id));
+		return;
+	case BSON_TYPE_DOUBLE:
+		/* 2^63 itself does not fit an int64: the bound is strict. */
+		d = bson_iter_double(id);
+		if (d == trunc(d) && d >= -0x1p63 && d < 0x1p63) {
+			snprintf(name, MSB__ID_NAME_SIZE, "i=%" PRId64 ".bson",
+			    (int64_t)d);
+			return;
+		}
+		break;
+	case BSON_TYPE_UTF8:
+		s = bson_iter_utf8(id, &len);
+		if (len > 0 && len <= MSB__PLAIN_MAX &&
+		    strspn(s, msb__sink_plain) == len) {
+			snprintf(name, MSB__ID_NAME_SIZE, "s=%s.bson", s);
+			return;
+		}
+		break;
+	case BSON_TYPE_OID:
+		bson_oid_to_string(bson_iter_oid(id), oid);
+		snprintf(name, MSB__ID_NAME_SIZE, "o=%s.bson", oid);
+		return;
+	default:
+		break;
+	}
+	/* {"": value} holds the type byte and the value's encoding. */
+	bson_append_iter(&one, "", 0, id);
+	msb_sha256_hex(bson_get_data(&one), one.len, hex);
+	bson_destroy(&one);
+	snprintf(name, MSB__ID_NAME_SIZE, "h=%s.bson", hex);
+}
+
+/* FNV-1a: names are short and already well mixed by their content. */
+static size_t
+name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return (size_t)h;
+}
+
+/* The slot that holds name, or the empty slot where it would go. */
+static size_t
+names_slot(const struct msb__names *set, const char *name)
+{
+	size_t i = name_hash(name) & (set->n_cap - 1);
+
+	while (set->n_slots[i] != NULL && strcmp(set->n_slots[i], name) != 0)
+		i = (i + 1) & (set->n_cap - 1);
+	return i;
+}
+
+bool
+msb__names_has(const struct msb__names *set, const char *name)
+{
+	return set->n_count > 0 && set->n_slots[names_slot(set, name)] != NULL;
+}
+
+/* Doubles the table (or makes the first one) and moves every name. */
+static int
+names_grow(struct msb__names *set)
+{
+	struct msb__names bigger = { .n_cap = set->n_cap ? set->n_cap * 2 :
+	    64, .n_count = set->n_count };
+
+	if ((bigger.n_slots = calloc(bigger.n_cap, sizeof(char *))) == NULL)
+		return -1;
+	for (size_t i = 0; i < set->n_cap; i++)
+		if (set->n_slots[i] != NULL)
+			bigger.n_slots[names_slot(&bigger, set->n_slots[i])] =
+			    set->n_slots[i];
+	free(set->n_slots);
+	*set = bigger;
+	return 0;
+}
+
+int
+msb__names_add(struct msb__names *set, const char *name)
+{
+	size_t i;
+
+	/* At most half full, so probes stay short. */
+	if ((set->n_count + 1) * 2 > set->n_cap && names_grow(set) == -1)
+		return -1;
+	i = names_slot(set, name);
+	if (set->n_slots[i] != NULL)
+		return 0;
+	if ((set->n_slots[i] = strdup(name)) == NULL)
+		return -1;
+	set->n_count++;
+	return 1;
+}
+
+static void
+names_release(struct msb__names *set)
+{
+	free(set->n_slots);
+	set->n_slots = NULL;
+	set->n_cap = 0;
+}
+
+void
+msb__names_clear(struct msb__names *set)
+{
+	if (set->n_count == 0)
+		return;
+	for (size_t i = 0; i < set->n_cap; i++) {
+		free(set->n_slots[i]);
+		set->n_slots[i] = NULL;
+	}
+	set->n_count = 0;
+	/* One huge unit should not make every later clear walk its table. */
+	if (set->n_cap > 4096)
+		names_release(set);
+}
+
+void
+msb__names_free(struct msb__names *set)
+{
+	msb__names_clear(set);
+	names_release(set);
+}
+
 int
 msb__sink_fail(struct msb_sink *sink, int rc, const char *fmt, ...)
 {
@@ -206,15 +352,16 @@ msb_sink_set_batch_size(struct msb_sink *sink, size_t ndocs)
 	return MSB_OK;
 }
 
-int
-msb_sink_add(struct msb_sink *sink, const bson_t *doc)
+/*
+ * The checks of msb_sink_add and msb_sink_upsert, the same for both back
+ * ends. Returns MSB_OK, or MSB_BADDOC with the reason on the sink.
+ */
+static int
+check_doc(struct msb_sink *sink, const bson_t *doc)
 {
 	const char *why;
 	bson_iter_t it;
-	int rc;
 
-	if (sink->s_failed)
-		return sink->s_failed;
 	if (doc->len > MAX_DOC)
 		return msb__sink_fail(sink, MSB_BADDOC, "document refused: "
 		    "%u bytes, the limit is 16 MiB", doc->len);
@@ -224,7 +371,37 @@ msb_sink_add(struct msb_sink *sink, const bson_t *doc)
 	if ((why = doc_problem(&it, 0, false)) != NULL)
 		return msb__sink_fail(sink, MSB_BADDOC, "document refused: %s",
 		    why);
+	/* MongoDB refuses these as _id (and the file store follows it). */
+	if (bson_iter_init_find(&it, doc, "_id") &&
+	    (BSON_ITER_HOLDS_ARRAY(&it) || BSON_ITER_HOLDS_REGEX(&it) ||
+	    bson_iter_type(&it) == BSON_TYPE_UNDEFINED))
+		return msb__sink_fail(sink, MSB_BADDOC, "document refused: "
+		    "the _id is an array, a regex or undefined");
+	return MSB_OK;
+}
 
+/* Counts what a back end accepted; a failure other than one refused
+ * document sticks. */
+static int
+added(struct msb_sink *sink, int rc)
+{
+	if (rc == MSB_OK)
+		sink->s_stats.added++;
+	else if (rc != MSB_BADDOC)
+		sink->s_failed = rc;
+	return rc;
+}
+
+int
+msb_sink_add(struct msb_sink *sink, const bson_t *doc)
+{
+	bson_iter_t it;
+	int rc;
+
+	if (sink->s_failed)
+		return sink->s_failed;
+	if ((rc = check_doc(sink, doc)) != MSB_OK)
+		return rc;
 	if (bson_iter_init_find(&it, doc, "_id"))
 		rc = sink->s_ops->add(sink, doc);
 	else {
@@ -242,11 +419,26 @@ msb_sink_add(struct msb_sink *sink, const bson_t *doc)
 		rc = sink->s_ops->add(sink, &with_id);
 		bson_destroy(&with_id);
 	}
-	if (rc == MSB_OK)
-		sink->s_stats.added++;
-	else if (rc != MSB_BADDOC)
-		sink->s_failed = rc;
-	return rc;
+	return added(sink, rc);
+}
+
+int
+msb_sink_upsert(struct msb_sink *sink, const bson_t *doc)
+{
+	char name[MSB__ID_NAME_SIZE];
+	bson_iter_t it;
+	int rc;
+
+	if (sink->s_failed)
+		return sink->s_failed;
+	if ((rc = check_doc(sink, doc)) != MSB_OK)
+		return rc;
+	/* An ObjectId made up here would match nothing: no upsert. */
+	if (!bson_iter_init_find(&it, doc, "_id"))
+		return msb__sink_fail(sink, MSB_BADDOC, "document refused: an "
+		    "upsert needs an _id");
+	msb__sink_id_name(&it, name);
+	return added(sink, sink->s_ops->upsert(sink, doc, name));
 }
 
 int

@@ -1,7 +1,14 @@
 /*
  * The embedded store (MONGO_URL=file://DIR): DIR/<db>/<collection>/ holds
- * one file per unit of work, the unit's documents as concatenated BSON,
- * the format bsondump and bson_reader_new_from_file() read.
+ * concatenated BSON documents, the format bsondump and
+ * bson_reader_new_from_file() read, in two kinds of files:
+ *
+ *   <unit key>.bson   the documents msb_sink_add put in one unit of work
+ *   <_id name>.bson   one upserted document, named after its _id
+ *                     (msb__sink_id_name: i=42.bson, s=AT:2020-03-01.bson)
+ *
+ * A reader takes every *.bson file and skips hidden names. Unit names
+ * never hold '=', _id names always do, so the two never meet.
  *
  * A unit is written to a hidden temporary file in the collection folder,
  * then fsynced and renamed to a name derived from the unit's key. rename
@@ -9,6 +16,13 @@
  * unit or the new one, a crash leaves at most a temporary file behind, and
  * a rerun of the same unit (same key) replaces its file instead of adding
  * a second copy of its documents.
+ *
+ * An upsert is written at once to a hidden temporary file of its own,
+ * named after the _id (a second upsert of the _id in the unit overwrites
+ * it: the last one wins). At commit one syncfs() makes all of the unit's
+ * files durable, each is renamed over its _id's file, and one fsync of
+ * the folder makes the renames durable. A reader sees each _id's old
+ * document or its new one, never both, never none.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,7 +41,6 @@
 
 #define BUFSIZE (256 * 1024)
 #define TMP_PREFIX ".unit-"
-#define KEY_MAX 160
 
 struct file_sink {
 	char		*f_path;	/* DIR/db/collection, for messages */
@@ -37,15 +51,22 @@ struct file_sink {
 	size_t		 f_nbuf;
 	uint64_t	 f_ndocs;	/* documents in the current unit */
 	unsigned	 f_seq;
+	unsigned	 f_tag;		/* unique per sink in this process */
+	struct msb__names f_upserts;	/* _id names upserted in the unit */
 };
 
 static int file_add(struct msb_sink *, const bson_t *);
+static int file_upsert(struct msb_sink *, const bson_t *, const char *);
 static int file_commit(struct msb_sink *, const char *);
 static void file_close(struct msb_sink *);
+
+/* Tells apart the upsert files of two sinks of one process. */
+static atomic_uint next_tag;
 
 static const struct msb__sink_ops file_ops = {
 	.name = "file",
 	.add = file_add,
+	.upsert = file_upsert,
 	.commit = file_commit,
 	.set_write_concern = NULL,
 	.close = file_close,
@@ -149,6 +170,7 @@ msb__sink_file_open(struct msb_sink *sink, const char *dir, const char *db,
 	}
 	f->f_fd = -1;
 	f->f_dirfd = -1;
+	f->f_tag = atomic_fetch_add(&next_tag, 1);
 
 	if (mkdirs(dir) == -1 || (topfd = open(dir, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1) {
@@ -272,6 +294,51 @@ file_add(struct msb_sink *sink, const bson_t *doc)
 }
 
 /*
+ * The temporary file of an upserted _id. It is named after the _id, so a
+ * second upsert of it in the unit finds and overwrites it, and starts like
+ * a unit's temporary file, so sweep() removes it when its writer dies.
+ */
+static void
+upsert_tmp(const struct file_sink *f, const char *name, char *out,
+    size_t outlen)
+{
+	snprintf(out, outlen, TMP_PREFIX "%ld-k%u-%s", (long)getpid(),
+	    f->f_tag, name);
+}
+
+static int
+file_upsert(struct msb_sink *sink, const bson_t *doc, const char *name)
+{
+	struct file_sink *f = sink->s_impl;
+	char tmp[MSB__ID_NAME_SIZE + 48];
+	int fd, e = 0;
+
+	upsert_tmp(f, name, tmp, sizeof(tmp));
+	fd = openat(f->f_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0640);
+	if (fd == -1)
+		e = errno;
+	else {
+		if (msb__write_all(fd, bson_get_data(doc), doc->len) == -1)
+			e = errno;
+		if (close(fd) == -1 && e == 0)
+			e = errno;
+	}
+	if (e != 0) {
+		/* Whatever it holds now is not the document: drop it. */
+		unlinkat(f->f_dirfd, tmp, 0);
+		return msb__sink_fail(sink, msb__errno_rc(e), "file store: "
+		    "%s/%s: write: %s", f->f_path, tmp, strerror(e));
+	}
+	if (msb__names_add(&f->f_upserts, name) == -1) {
+		unlinkat(f->f_dirfd, tmp, 0);
+		return msb__sink_fail(sink, MSB_TEMPFAIL, "file store: out of "
+		    "memory");
+	}
+	return MSB_OK;
+}
+
+/*
  * The file name of a unit: the key itself when it is a plain name (a
  * content hash is), otherwise its plain characters followed by a hash of
  * the key, so two different keys never share a file.
@@ -279,12 +346,11 @@ file_add(struct msb_sink *sink, const bson_t *doc)
 static void
 unit_name(const char *key, char *out, size_t outlen)
 {
-	static const char plain[] = "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-";
 	size_t n = strlen(key);
 	char hex[MSB_HASH_HEX_SIZE];
 
-	if (n > 0 && n <= KEY_MAX && key[0] != '.' && strspn(key, plain) == n) {
+	if (n > 0 && n <= MSB__PLAIN_MAX && key[0] != '.' &&
+	    strspn(key, msb__sink_plain) == n) {
 		snprintf(out, outlen, "%s.bson", key);
 		return;
 	}
@@ -292,79 +358,131 @@ unit_name(const char *key, char *out, size_t outlen)
 	hex[16] = '\0';
 	snprintf(out, outlen, "%.*s", 64, key);
 	for (char *p = out; *p; p++)
-		if (strchr(plain, *p) == NULL)
+		if (strchr(msb__sink_plain, *p) == NULL)
 			*p = '_';
 	if (out[0] == '.')
 		out[0] = '_';
 	snprintf(out + strlen(out), outlen - strlen(out), "-%s.bson", hex);
 }
 
+/* Drops the unit: its temporary file and those of its upserts. */
 static void
 discard_unit(struct file_sink *f)
 {
-	if (f->f_fd == -1)
-		return;
-	close(f->f_fd);
-	f->f_fd = -1;
-	unlinkat(f->f_dirfd, f->f_tmp, 0);
+	char tmp[MSB__ID_NAME_SIZE + 48];
+
+	if (f->f_fd != -1) {
+		close(f->f_fd);
+		f->f_fd = -1;
+		unlinkat(f->f_dirfd, f->f_tmp, 0);
+	}
 	f->f_nbuf = 0;
 	f->f_ndocs = 0;
+	for (size_t i = 0; i < f->f_upserts.n_cap; i++) {
+		if (f->f_upserts.n_slots[i] == NULL)
+			continue;
+		upsert_tmp(f, f->f_upserts.n_slots[i], tmp, sizeof(tmp));
+		unlinkat(f->f_dirfd, tmp, 0);
+	}
+	msb__names_clear(&f->f_upserts);
+}
+
+/* Renames each upsert of the unit over its _id's file. */
+static int
+publish_upserts(struct msb_sink *sink, struct file_sink *f)
+{
+	char tmp[MSB__ID_NAME_SIZE + 48];
+	const char *name;
+	int e;
+
+	for (size_t i = 0; i < f->f_upserts.n_cap; i++) {
+		if ((name = f->f_upserts.n_slots[i]) == NULL)
+			continue;
+		upsert_tmp(f, name, tmp, sizeof(tmp));
+		if (renameat(f->f_dirfd, tmp, f->f_dirfd, name) == -1) {
+			e = errno;
+			return msb__sink_fail(sink, msb__errno_rc(e), "file "
+			    "store: %s/%s: rename: %s", f->f_path, name,
+			    strerror(e));
+		}
+	}
+	return MSB_OK;
 }
 
 static int
 file_commit(struct msb_sink *sink, const char *unit_key)
 {
 	struct file_sink *f = sink->s_impl;
-	char name[KEY_MAX + 64];
+	char name[MSB__PLAIN_MAX + 64];
 	struct timespec ts;
-	int rc;
+	size_t nupserts = f->f_upserts.n_count;
+	bool unit_file = f->f_fd != -1 || unit_key != NULL;
+	int rc, e;
 
-	if (unit_key == NULL) {
-		if (f->f_fd == -1)
-			return MSB_OK;	/* nothing added, nothing to name */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		snprintf(name, sizeof(name), "unit-%lld%09ld-%ld-%u.bson",
-		    (long long)ts.tv_sec, ts.tv_nsec, (long)getpid(),
-		    f->f_seq++);
-	} else
-		unit_name(unit_key, name, sizeof(name));
+	if (!unit_file && nupserts == 0)
+		return MSB_OK;	/* nothing added, nothing to name */
+	if (unit_file) {
+		if (unit_key != NULL)
+			unit_name(unit_key, name, sizeof(name));
+		else {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			snprintf(name, sizeof(name), "unit-%lld%09ld-%ld-%u"
+			    ".bson", (long long)ts.tv_sec, ts.tv_nsec,
+			    (long)getpid(), f->f_seq++);
+		}
+		/* An empty unit still replaces an earlier run's file. */
+		if ((f->f_fd == -1 && (rc = start_unit(sink, f)) != MSB_OK) ||
+		    (rc = flush_buf(sink, f)) != MSB_OK)
+			goto fail;
+	}
+	/*
+	 * The data first: a rename made durable before the data it names
+	 * would show an empty or torn file after a crash. A lone unit file
+	 * takes one fsync; with upserts, one syncfs covers all the unit's
+	 * files, where an fsync each would cost a journal commit per
+	 * document.
+	 */
+	if (nupserts > 0 ? syncfs(f->f_dirfd) == -1 : fsync(f->f_fd) == -1) {
+		e = errno;
+		rc = msb__sink_fail(sink, msb__errno_rc(e), "file store: %s: "
+		    "%s: %s", f->f_path, nupserts > 0 ? "syncfs" : "fsync",
+		    strerror(e));
+		goto fail;
+	}
+	if (unit_file) {
+		const char *what = "close";
 
-	/* An empty unit still replaces an earlier run's file. */
-	if (f->f_fd == -1 && (rc = start_unit(sink, f)) != MSB_OK)
-		return rc;
-	if ((rc = flush_buf(sink, f)) != MSB_OK) {
-		discard_unit(f);
-		return rc;
-	}
-	if (fsync(f->f_fd) == -1) {
-		rc = write_failed(sink, f, "fsync");
-		discard_unit(f);
-		return rc;
-	}
-	if (close(f->f_fd) == -1) {
+		e = close(f->f_fd) == -1 ? errno : 0;
 		f->f_fd = -1;
-		rc = write_failed(sink, f, "close");
-		unlinkat(f->f_dirfd, f->f_tmp, 0);
-		return rc;
+		if (e == 0 && renameat(f->f_dirfd, f->f_tmp, f->f_dirfd,
+		    name) == -1) {
+			e = errno;
+			what = "rename";
+		}
+		if (e != 0) {
+			unlinkat(f->f_dirfd, f->f_tmp, 0);
+			rc = msb__sink_fail(sink, msb__errno_rc(e), "file "
+			    "store: %s/%s: %s: %s", f->f_path, name, what,
+			    strerror(e));
+			goto fail;
+		}
 	}
-	f->f_fd = -1;
-	if (renameat(f->f_dirfd, f->f_tmp, f->f_dirfd, name) == -1) {
-		int e = errno;
-
-		unlinkat(f->f_dirfd, f->f_tmp, 0);
-		return msb__sink_fail(sink, msb__errno_rc(e), "file store: "
-		    "%s/%s: rename: %s", f->f_path, name, strerror(e));
-	}
-	/* The rename itself is durable once the folder is synced. */
+	if ((rc = publish_upserts(sink, f)) != MSB_OK)
+		goto fail;
+	msb__names_clear(&f->f_upserts);
+	/* The renames themselves are durable once the folder is synced. */
 	if (fsync(f->f_dirfd) == -1) {
-		int e = errno;
-
+		e = errno;
 		return msb__sink_fail(sink, msb__errno_rc(e), "file store: "
 		    "%s: fsync: %s", f->f_path, strerror(e));
 	}
-	sink->s_stats.inserted += f->f_ndocs;
+	sink->s_stats.inserted += f->f_ndocs + nupserts;
 	f->f_ndocs = 0;
 	return MSB_OK;
+
+fail:
+	discard_unit(f);
+	return rc;
 }
 
 static void
@@ -373,6 +491,7 @@ file_close(struct msb_sink *sink)
 	struct file_sink *f = sink->s_impl;
 
 	discard_unit(f);
+	msb__names_free(&f->f_upserts);
 	if (f->f_dirfd != -1)
 		close(f->f_dirfd);
 	free(f->f_buf);

@@ -4,7 +4,11 @@
  * Documents are sent as unordered bulk inserts of s_batch documents.
  * Their ids are deterministic, so a rerun finds them already there: the
  * server answers duplicate-key errors (code 11000) for those, which count
- * as success. Whatever means "the server cannot be reached now" (server
+ * as success. Upserts go the same way, as bulk replace_one operations
+ * with upsert, in batches of their own: an insert's duplicate key is a
+ * rerun, an upsert's is not. An unordered batch may be applied in any
+ * order, so an _id upserted again in the unit first sends the batch that
+ * holds it: the last upsert wins. Whatever means "the server cannot be reached now" (server
  * selection, network, a primary stepping down, a write concern timeout)
  * is MSB_TEMPFAIL, so the app exits 75 and the manager retries later.
  *
@@ -27,13 +31,17 @@ struct mongo_sink {
 	mongoc_client_t		*m_client;
 	mongoc_collection_t	*m_coll;
 	mongoc_bulk_operation_t	*m_bulk;	/* the pending batch, or NULL */
+	bool			 m_upserting;	/* m_bulk holds upserts */
+	struct msb__names	 m_ids;		/* their _id names */
 	size_t			 m_ndocs;	/* documents in m_bulk */
 	size_t			 m_nbytes;
 	/* On the heap: a bson_t wants 128-byte alignment, calloc gives 16. */
 	bson_t			*m_insert_opts;
+	bson_t			*m_upsert_opts;
 };
 
 static int mongo_add(struct msb_sink *, const bson_t *);
+static int mongo_upsert(struct msb_sink *, const bson_t *, const char *);
 static int mongo_commit(struct msb_sink *, const char *);
 static int mongo_set_write_concern(struct msb_sink *, int, bool, int32_t);
 static void mongo_close(struct msb_sink *);
@@ -41,6 +49,7 @@ static void mongo_close(struct msb_sink *);
 static const struct msb__sink_ops mongo_ops = {
 	.name = "mongodb",
 	.add = mongo_add,
+	.upsert = mongo_upsert,
 	.commit = mongo_commit,
 	.set_write_concern = mongo_set_write_concern,
 	.close = mongo_close,
@@ -152,6 +161,9 @@ msb__sink_mongo_open(struct msb_sink *sink, const char *url, const char *db,
 	m->m_insert_opts = bson_new();
 	/* sink.c has validated every document the way libmongoc would. */
 	BSON_APPEND_BOOL(m->m_insert_opts, "validate", false);
+	m->m_upsert_opts = bson_new();
+	BSON_APPEND_BOOL(m->m_upsert_opts, "validate", false);
+	BSON_APPEND_BOOL(m->m_upsert_opts, "upsert", true);
 
 	/* Reach a writable server now, so a dead one is reported at once. */
 	sd = mongoc_client_select_server(m->m_client, true, NULL, &error);
@@ -203,13 +215,17 @@ mongo_set_write_concern(struct msb_sink *sink, int w, bool journal,
 
 /*
  * Reads the reply of a failed bulk write. Returns MSB_OK when the only
- * errors were duplicate keys, counting them; otherwise the class of the
- * first other error, with its message on the sink.
+ * errors were duplicate keys of inserts, counting them; otherwise the
+ * class of the first other error, with its message on the sink. An
+ * upsert by _id meets a duplicate key only when another writer inserted
+ * the _id at the same moment (servers since 4.2 retry that themselves):
+ * the document was not written, and a retry will write it.
  */
 static int
 check_reply(struct msb_sink *sink, const bson_t *reply,
-    const bson_error_t *error)
+    const bson_error_t *error, bool upserts)
 {
+	const char *op = upserts ? "upsert" : "insert";
 	bson_iter_t it, arr, e;
 	uint64_t dups = 0;
 	int rc = MSB_OK;
@@ -227,7 +243,7 @@ check_reply(struct msb_sink *sink, const bson_t *reply,
 			    bson_iter_find(&e, "code") &&
 			    BSON_ITER_HOLDS_NUMBER(&e))
 				code = (uint32_t)bson_iter_as_int64(&e);
-			if (code == DUPLICATE_KEY) {
+			if (code == DUPLICATE_KEY && !upserts) {
 				dups++;
 				continue;
 			}
@@ -236,10 +252,10 @@ check_reply(struct msb_sink *sink, const bson_t *reply,
 			    BSON_ITER_HOLDS_UTF8(&e))
 				msg = bson_iter_utf8(&e, NULL);
 			if (rc == MSB_OK) {
-				rc = transient_code(code) ? MSB_TEMPFAIL :
-				    MSB_ERROR;
-				msb__sink_fail(sink, rc, "%s: insert: %s "
-				    "(code %u)", error_what(rc), msg, code);
+				rc = transient_code(code) || code ==
+				    DUPLICATE_KEY ? MSB_TEMPFAIL : MSB_ERROR;
+				msb__sink_fail(sink, rc, "%s: %s: %s "
+				    "(code %u)", error_what(rc), op, msg, code);
 			}
 		}
 	}
@@ -272,28 +288,76 @@ check_reply(struct msb_sink *sink, const bson_t *reply,
 	return rc;
 }
 
+/* A count from a bulk write's reply, 0 when it is not there. */
+static uint64_t
+reply_count(const bson_t *reply, const char *field)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, reply, field) &&
+	    BSON_ITER_HOLDS_NUMBER(&it) && bson_iter_as_int64(&it) > 0)
+		return (uint64_t)bson_iter_as_int64(&it);
+	return 0;
+}
+
 /* Sends the pending batch. */
 static int
 execute(struct msb_sink *sink, struct mongo_sink *m)
 {
 	bson_t reply;
 	bson_error_t error;
-	bson_iter_t it;
 	int rc = MSB_OK;
 
 	if (m->m_bulk == NULL)
 		return MSB_OK;
 	if (!mongoc_bulk_operation_execute(m->m_bulk, &reply, &error))
-		rc = check_reply(sink, &reply, &error);
-	if (rc == MSB_OK && bson_iter_init_find(&it, &reply, "nInserted") &&
-	    BSON_ITER_HOLDS_NUMBER(&it))
-		sink->s_stats.inserted += (uint64_t)bson_iter_as_int64(&it);
+		rc = check_reply(sink, &reply, &error, m->m_upserting);
+	/* An upsert that replaced a document wrote it as surely. */
+	if (rc == MSB_OK)
+		sink->s_stats.inserted += reply_count(&reply, "nInserted") +
+		    reply_count(&reply, "nUpserted") +
+		    reply_count(&reply, "nMatched");
 	bson_destroy(&reply);
 	mongoc_bulk_operation_destroy(m->m_bulk);
 	m->m_bulk = NULL;
 	m->m_ndocs = 0;
 	m->m_nbytes = 0;
+	msb__names_clear(&m->m_ids);
 	return rc;
+}
+
+/*
+ * Makes sure a batch for this kind of write is pending: sends a pending
+ * batch of the other kind first.
+ */
+static int
+pending(struct msb_sink *sink, struct mongo_sink *m, bool upserting)
+{
+	bson_t opts = BSON_INITIALIZER;
+	int rc;
+
+	if (m->m_bulk != NULL && m->m_upserting != upserting &&
+	    (rc = execute(sink, m)) != MSB_OK)
+		return rc;
+	if (m->m_bulk == NULL) {
+		BSON_APPEND_BOOL(&opts, "ordered", false);
+		m->m_bulk = mongoc_collection_create_bulk_operation_with_opts(
+		    m->m_coll, &opts);
+		bson_destroy(&opts);
+		m->m_upserting = upserting;
+	}
+	return MSB_OK;
+}
+
+/* Counts a document into the batch, which goes when full. */
+static int
+queued(struct msb_sink *sink, struct mongo_sink *m, const bson_t *doc)
+{
+	m->m_ndocs++;
+	m->m_nbytes += doc->len;
+	if (m->m_ndocs >= sink->s_batch || m->m_nbytes >= MAX_BATCH_BYTES)
+		return execute(sink, m);
+	return MSB_OK;
 }
 
 static int
@@ -301,24 +365,47 @@ mongo_add(struct msb_sink *sink, const bson_t *doc)
 {
 	struct mongo_sink *m = sink->s_impl;
 	bson_error_t error;
+	int rc;
 
-	if (m->m_bulk == NULL) {
-		bson_t opts = BSON_INITIALIZER;
-
-		BSON_APPEND_BOOL(&opts, "ordered", false);
-		m->m_bulk = mongoc_collection_create_bulk_operation_with_opts(
-		    m->m_coll, &opts);
-		bson_destroy(&opts);
-	}
+	if ((rc = pending(sink, m, false)) != MSB_OK)
+		return rc;
 	if (!mongoc_bulk_operation_insert_with_opts(m->m_bulk, doc,
 	    m->m_insert_opts, &error))
 		return msb__sink_fail(sink, MSB_BADDOC, "document refused: %s",
 		    error.message);
-	m->m_ndocs++;
-	m->m_nbytes += doc->len;
-	if (m->m_ndocs >= sink->s_batch || m->m_nbytes >= MAX_BATCH_BYTES)
-		return execute(sink, m);
-	return MSB_OK;
+	return queued(sink, m, doc);
+}
+
+static int
+mongo_upsert(struct msb_sink *sink, const bson_t *doc, const char *name)
+{
+	struct mongo_sink *m = sink->s_impl;
+	bson_t selector = BSON_INITIALIZER;
+	bson_error_t error;
+	bson_iter_t id;
+	bool ok;
+	int rc;
+
+	/* The batch already holds this _id: it goes first (see above). */
+	if (m->m_bulk != NULL && m->m_upserting &&
+	    msb__names_has(&m->m_ids, name) && (rc = execute(sink, m)) !=
+	    MSB_OK)
+		return rc;
+	if ((rc = pending(sink, m, true)) != MSB_OK)
+		return rc;
+	/* sink.c made sure there is an _id. */
+	bson_iter_init_find(&id, doc, "_id");
+	bson_append_iter(&selector, "_id", 3, &id);
+	ok = mongoc_bulk_operation_replace_one_with_opts(m->m_bulk, &selector,
+	    doc, m->m_upsert_opts, &error);
+	bson_destroy(&selector);
+	if (!ok)
+		return msb__sink_fail(sink, MSB_BADDOC, "document refused: %s",
+		    error.message);
+	if (msb__names_add(&m->m_ids, name) == -1)
+		return msb__sink_fail(sink, MSB_TEMPFAIL, "MongoDB: out of "
+		    "memory");
+	return queued(sink, m, doc);
 }
 
 static int
@@ -337,7 +424,9 @@ mongo_close(struct msb_sink *sink)
 		return;
 	if (m->m_bulk != NULL)
 		mongoc_bulk_operation_destroy(m->m_bulk);
+	msb__names_free(&m->m_ids);
 	bson_destroy(m->m_insert_opts);
+	bson_destroy(m->m_upsert_opts);
 	mongoc_collection_destroy(m->m_coll);
 	mongoc_client_destroy(m->m_client);
 	free(m);

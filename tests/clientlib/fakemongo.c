@@ -30,8 +30,10 @@ struct fakemongo {
 	int		 nconns;
 
 	char		**ids;
+	bson_t		**docs;		/* the document of each id */
 	size_t		 nids;
 	int		 inserts;
+	int		 updates;
 	int		 write_error;
 	int		 wc_error;
 	bool		 hangup;
@@ -122,6 +124,9 @@ id_of(const bson_t *doc, char *buf, size_t len)
 		return;
 	if (BSON_ITER_HOLDS_UTF8(&it))
 		snprintf(buf, len, "s:%s", bson_iter_utf8(&it, NULL));
+	else if (BSON_ITER_HOLDS_INT32(&it) || BSON_ITER_HOLDS_INT64(&it))
+		snprintf(buf, len, "i:%lld",
+		    (long long)bson_iter_as_int64(&it));
 	else if (BSON_ITER_HOLDS_OID(&it)) {
 		char oid[25];
 
@@ -130,23 +135,52 @@ id_of(const bson_t *doc, char *buf, size_t len)
 	}
 }
 
-/* Runs an insert of ndocs documents; false: hang up instead. */
-static bool
-insert(struct fakemongo *fm, const bson_t *cmd, bson_t **docs, size_t ndocs,
-    bson_t *reply)
+/* The index of id among the stored ones, or -1. */
+static ssize_t
+find_id(const struct fakemongo *fm, const char *id)
 {
-	bson_t errors = BSON_INITIALIZER;
+	for (size_t k = 0; k < fm->nids; k++)
+		if (strcmp(fm->ids[k], id) == 0)
+			return (ssize_t)k;
+	return -1;
+}
+
+static void
+store(struct fakemongo *fm, const char *id, const bson_t *doc)
+{
+	fm->ids = realloc(fm->ids, (fm->nids + 1) * sizeof(char *));
+	fm->docs = realloc(fm->docs, (fm->nids + 1) * sizeof(bson_t *));
+	fm->ids[fm->nids] = strdup(id);
+	fm->docs[fm->nids++] = bson_copy(doc);
+}
+
+/* Appends {index, code, errmsg} to a writeErrors array. */
+static void
+add_write_error(bson_t *errors, uint32_t *nerr, size_t index, int code)
+{
+	char key[16];
+	bson_t e;
+
+	snprintf(key, sizeof(key), "%u", (*nerr)++);
+	BSON_APPEND_DOCUMENT_BEGIN(errors, key, &e);
+	BSON_APPEND_INT32(&e, "index", (int32_t)index);
+	BSON_APPEND_INT32(&e, "code", code);
+	BSON_APPEND_UTF8(&e, "errmsg", code == 11000 ?
+	    "E11000 duplicate key error" : "fake write error");
+	bson_append_document_end(errors, &e);
+}
+
+/* What every write command does first: count, hang up, note the write
+ * concern. Called locked; false: hang up. */
+static bool
+write_begin(struct fakemongo *fm, const bson_t *cmd, int *counter)
+{
 	bson_iter_t it;
-	int32_t n = 0;
-	uint32_t nerr = 0;
 	char *json;
 
-	pthread_mutex_lock(&fm->mu);
-	fm->inserts++;
-	if (fm->hangup) {
-		pthread_mutex_unlock(&fm->mu);
+	(*counter)++;
+	if (fm->hangup)
 		return false;
-	}
 	fm->last_wc[0] = '\0';
 	if (bson_iter_init_find(&it, cmd, "writeConcern") &&
 	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
@@ -161,37 +195,17 @@ insert(struct fakemongo *fm, const bson_t *cmd, bson_t **docs, size_t ndocs,
 			bson_free(json);
 		}
 	}
-	for (size_t i = 0; i < ndocs; i++) {
-		char id[128], key[16];
-		int code = fm->write_error;
-		bool dup = false;
-		bson_t e;
+	return true;
+}
 
-		id_of(docs[i], id, sizeof(id));
-		for (size_t k = 0; k < fm->nids && !code; k++)
-			if (strcmp(fm->ids[k], id) == 0)
-				dup = true;
-		if (dup)
-			code = 11000;
-		if (code) {
-			snprintf(key, sizeof(key), "%u", nerr++);
-			BSON_APPEND_DOCUMENT_BEGIN(&errors, key, &e);
-			BSON_APPEND_INT32(&e, "index", (int32_t)i);
-			BSON_APPEND_INT32(&e, "code", code);
-			BSON_APPEND_UTF8(&e, "errmsg", code == 11000 ?
-			    "E11000 duplicate key error" : "fake write error");
-			bson_append_document_end(&errors, &e);
-			continue;
-		}
-		fm->ids = realloc(fm->ids, (fm->nids + 1) * sizeof(char *));
-		fm->ids[fm->nids++] = strdup(id);
-		n++;
-	}
+/* What every write command ends its reply with. Called locked. */
+static void
+write_end(struct fakemongo *fm, bson_t *reply, bson_t *errors,
+    uint32_t nerr)
+{
 	/* As mongod: writeErrors only when there are some. */
 	if (nerr > 0)
-		bson_append_array(reply, "writeErrors", -1, &errors);
-	bson_destroy(&errors);
-	BSON_APPEND_INT32(reply, "n", n);
+		bson_append_array(reply, "writeErrors", -1, errors);
 	if (fm->wc_error) {
 		bson_t wce;
 
@@ -201,6 +215,113 @@ insert(struct fakemongo *fm, const bson_t *cmd, bson_t **docs, size_t ndocs,
 		bson_append_document_end(reply, &wce);
 	}
 	BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+}
+
+/* Runs an insert of ndocs documents; false: hang up instead. */
+static bool
+insert(struct fakemongo *fm, const bson_t *cmd, bson_t **docs, size_t ndocs,
+    bson_t *reply)
+{
+	bson_t errors = BSON_INITIALIZER;
+	int32_t n = 0;
+	uint32_t nerr = 0;
+
+	pthread_mutex_lock(&fm->mu);
+	if (!write_begin(fm, cmd, &fm->inserts)) {
+		pthread_mutex_unlock(&fm->mu);
+		bson_destroy(&errors);
+		return false;
+	}
+	for (size_t i = 0; i < ndocs; i++) {
+		char id[128];
+		int code = fm->write_error;
+
+		id_of(docs[i], id, sizeof(id));
+		if (!code && find_id(fm, id) != -1)
+			code = 11000;
+		if (code) {
+			add_write_error(&errors, &nerr, i, code);
+			continue;
+		}
+		store(fm, id, docs[i]);
+		n++;
+	}
+	BSON_APPEND_INT32(reply, "n", n);
+	write_end(fm, reply, &errors, nerr);
+	bson_destroy(&errors);
+	pthread_mutex_unlock(&fm->mu);
+	return true;
+}
+
+/*
+ * Runs an update of nops statements {q: {_id: X}, u: doc, upsert: true}:
+ * replaces the document of X, or stores it. Only replacements by _id
+ * are understood (what the sink sends); false: hang up instead.
+ */
+static bool
+update(struct fakemongo *fm, const bson_t *cmd, bson_t **ops, size_t nops,
+    bson_t *reply)
+{
+	bson_t errors = BSON_INITIALIZER, upserted = BSON_INITIALIZER;
+	int32_t n = 0, modified = 0;
+	uint32_t nerr = 0, nup = 0;
+
+	pthread_mutex_lock(&fm->mu);
+	if (!write_begin(fm, cmd, &fm->updates)) {
+		pthread_mutex_unlock(&fm->mu);
+		bson_destroy(&errors);
+		bson_destroy(&upserted);
+		return false;
+	}
+	for (size_t i = 0; i < nops; i++) {
+		bson_t q, u, entry;
+		bson_iter_t it, qid;
+		const uint8_t *data;
+		uint32_t len;
+		bool upsert = false;
+		char id[128], key[16];
+		ssize_t k;
+
+		if (fm->write_error) {
+			add_write_error(&errors, &nerr, i, fm->write_error);
+			continue;
+		}
+		if (!bson_iter_init_find(&it, ops[i], "q") ||
+		    !BSON_ITER_HOLDS_DOCUMENT(&it))
+			abort();
+		bson_iter_document(&it, &len, &data);
+		bson_init_static(&q, data, len);
+		if (!bson_iter_init_find(&it, ops[i], "u") ||
+		    !BSON_ITER_HOLDS_DOCUMENT(&it))
+			abort();
+		bson_iter_document(&it, &len, &data);
+		bson_init_static(&u, data, len);
+		if (bson_iter_init_find(&it, ops[i], "upsert"))
+			upsert = bson_iter_as_bool(&it);
+		id_of(&q, id, sizeof(id));
+		if ((k = find_id(fm, id)) != -1) {
+			bson_destroy(fm->docs[k]);
+			fm->docs[k] = bson_copy(&u);
+			n++;
+			modified++;
+		} else if (upsert) {
+			store(fm, id, &u);
+			n++;
+			snprintf(key, sizeof(key), "%u", nup++);
+			BSON_APPEND_DOCUMENT_BEGIN(&upserted, key, &entry);
+			BSON_APPEND_INT32(&entry, "index", (int32_t)i);
+			if (bson_iter_init_find(&qid, &q, "_id"))
+				bson_append_iter(&entry, "_id", 3, &qid);
+			bson_append_document_end(&upserted, &entry);
+		}
+	}
+	BSON_APPEND_INT32(reply, "n", n);
+	BSON_APPEND_INT32(reply, "nModified", modified);
+	if (nup > 0)
+		bson_append_array(reply, "upserted", -1, &upserted);
+	write_end(fm, reply, &errors, nerr);
+	bson_destroy(&errors);
+	bson_destroy(&upserted);
 	pthread_mutex_unlock(&fm->mu);
 	return true;
 }
@@ -252,6 +373,8 @@ op_msg(struct fakemongo *fm, int fd, int32_t reqid, const uint8_t *p,
 		hello_reply(&reply);
 	else if (strcmp(cmd, "insert") == 0)
 		ok = insert(fm, &body, docs, ndocs, &reply);
+	else if (strcmp(cmd, "update") == 0)
+		ok = update(fm, &body, docs, ndocs, &reply);
 	else
 		BSON_APPEND_DOUBLE(&reply, "ok", 1.0);
 	for (size_t i = 0; i < ndocs; i++)
@@ -402,9 +525,12 @@ fake_stop(struct fakemongo *fm)
 		pthread_join(fm->threads[i], NULL);
 		close(fm->conns[i]);
 	}
-	for (size_t i = 0; i < fm->nids; i++)
+	for (size_t i = 0; i < fm->nids; i++) {
 		free(fm->ids[i]);
+		bson_destroy(fm->docs[i]);
+	}
 	free(fm->ids);
+	free(fm->docs);
 	pthread_mutex_destroy(&fm->mu);
 	free(fm);
 }
@@ -448,6 +574,30 @@ fake_count(struct fakemongo *fm)
 	n = fm->nids;
 	pthread_mutex_unlock(&fm->mu);
 	return n;
+}
+
+int
+fake_updates(struct fakemongo *fm)
+{
+	int n;
+
+	pthread_mutex_lock(&fm->mu);
+	n = fm->updates;
+	pthread_mutex_unlock(&fm->mu);
+	return n;
+}
+
+bson_t *
+fake_find(struct fakemongo *fm, const char *id)
+{
+	bson_t *doc = NULL;
+	ssize_t k;
+
+	pthread_mutex_lock(&fm->mu);
+	if ((k = find_id(fm, id)) != -1)
+		doc = bson_copy(fm->docs[k]);
+	pthread_mutex_unlock(&fm->mu);
+	return doc;
 }
 
 int

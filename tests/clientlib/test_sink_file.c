@@ -1,7 +1,9 @@
 /*
  * The embedded store (file://DIR): a unit of work is one file of
  * concatenated BSON under DIR/<db>/<collection>/; rerunning a unit
- * replaces its file, so its documents are there exactly once.
+ * replaces its file, so its documents are there exactly once. An
+ * upserted document is a file of its own named after its _id, so a
+ * reader of the folder sees each _id once, with its latest document.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -385,6 +387,263 @@ unusable_folder_is_an_error(void **state)
 	free(file);
 }
 
+/* Upserts {_id: id, v: value} for each string id. */
+static void
+upsert_strings(struct msb_sink *sink, const char *const *ids, size_t n,
+    const char *value)
+{
+	for (size_t i = 0; i < n; i++) {
+		bson_t doc = BSON_INITIALIZER;
+
+		BSON_APPEND_UTF8(&doc, "_id", ids[i]);
+		BSON_APPEND_UTF8(&doc, "v", value);
+		if (msb_sink_upsert(sink, &doc) != MSB_OK)
+			fail_msg("upsert %s: %s", ids[i], msb_sink_error(sink));
+		bson_destroy(&doc);
+	}
+}
+
+/*
+ * Reads every document of the collection as a reader would (every
+ * *.bson file, hidden names skipped) and fails when an _id is there
+ * twice. Returns the number of documents; *value is the "v" of the
+ * document whose _id is the string id (NULL: none; free it).
+ */
+static size_t
+read_store(const char *coll, const char *id, char **value)
+{
+	char *seen[64];
+	size_t n = 0;
+	DIR *d = opendir(coll);
+	struct dirent *de;
+
+	assert_non_null(d);
+	*value = NULL;
+	while ((de = readdir(d)) != NULL) {
+		bson_reader_t *r;
+		const bson_t *doc;
+		char *path;
+
+		if (de->d_name[0] == '.')
+			continue;
+		path = tu_join(coll, de->d_name);
+		r = bson_reader_new_from_file(path, NULL);
+		assert_non_null(r);
+		while ((doc = bson_reader_read(r, NULL)) != NULL) {
+			bson_t only = BSON_INITIALIZER;
+			bson_iter_t it;
+
+			/* {"_id": ...} as canonical JSON tells _ids apart. */
+			assert_true(bson_iter_init_find(&it, doc, "_id"));
+			bson_append_iter(&only, "_id", 3, &it);
+			assert_true(n < 64);
+			seen[n] = bson_as_canonical_extended_json(&only, NULL);
+			bson_destroy(&only);
+			for (size_t k = 0; k < n; k++)
+				if (strcmp(seen[k], seen[n]) == 0)
+					fail_msg("_id twice: %s", seen[n]);
+			if (id != NULL && BSON_ITER_HOLDS_UTF8(&it) &&
+			    strcmp(bson_iter_utf8(&it, NULL), id) == 0 &&
+			    bson_iter_init_find(&it, doc, "v"))
+				*value = strdup(bson_iter_utf8(&it, NULL));
+			n++;
+		}
+		bson_reader_destroy(r);
+		free(path);
+	}
+	closedir(d);
+	for (size_t k = 0; k < n; k++)
+		bson_free(seen[k]);
+	return n;
+}
+
+/* Asserts that the document of string id has v == want. */
+static void
+assert_value(const char *coll, const char *id, const char *want)
+{
+	char *v;
+
+	read_store(coll, id, &v);
+	if (v == NULL)
+		fail_msg("%s: not in the store", id);
+	assert_string_equal(v, want);
+	free(v);
+}
+
+static void
+upserts_keep_each_key_once_with_the_latest(void **state)
+{
+	static const char *const ids[] = { "AT:2020-03-01", "BE:2020-03-01",
+	    "odd/key with spaces", "100001" };
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	struct msb_sink_stats st;
+	size_t files, docs;
+	char *v;
+
+	/* The first key twice in one unit: the last upsert wins. */
+	upsert_strings(sink, ids, 4, "v1");
+	upsert_strings(sink, ids, 1, "v1-again");
+	if (msb_sink_commit(sink, NULL) != MSB_OK)
+		fail_msg("commit: %s", msb_sink_error(sink));
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 4);
+	assert_int_equal(docs, 4);
+	assert_value(s->coll, ids[0], "v1-again");
+	assert_value(s->coll, ids[2], "v1");
+
+	/* The same keys with new values, through another sink: replaced. */
+	msb_sink_close(sink);
+	sink = open_sink(s);
+	upsert_strings(sink, ids, 4, "v2");
+	if (msb_sink_commit(sink, NULL) != MSB_OK)
+		fail_msg("commit: %s", msb_sink_error(sink));
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.added, 4);
+	assert_int_equal(st.inserted, 4);
+	msb_sink_close(sink);
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 4);
+	assert_int_equal(docs, 4);
+	assert_int_equal(read_store(s->coll, ids[1], &v), 4);
+	assert_string_equal(v, "v2");
+	free(v);
+	for (size_t i = 0; i < 4; i++)
+		assert_value(s->coll, ids[i], "v2");
+}
+
+/* Whether the collection holds a file of that name. */
+static bool
+has_file(const char *coll, const char *name)
+{
+	char *path = tu_join(coll, name);
+	struct stat sb;
+	bool yes = stat(path, &sb) == 0;
+
+	free(path);
+	return yes;
+}
+
+static void
+upsert_files_are_named_after_the_id(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	bson_t doc = BSON_INITIALIZER;
+	bson_oid_t oid;
+	bson_reader_t *r;
+	const bson_t *got;
+	bson_iter_t it;
+	size_t files, docs;
+	char name[96], oidhex[25], *path;
+
+	/* 1, NumberLong(1) and 1.0 are one _id to MongoDB: one file. */
+	BSON_APPEND_INT32(&doc, "_id", 1);
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_OK);
+	bson_reinit(&doc);
+	BSON_APPEND_INT64(&doc, "_id", 1);
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_OK);
+	bson_reinit(&doc);
+	BSON_APPEND_DOUBLE(&doc, "_id", 1.0);
+	BSON_APPEND_UTF8(&doc, "last", "yes");
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_OK);
+	/* The string "1" is another _id; so is 1.5. */
+	bson_reinit(&doc);
+	BSON_APPEND_UTF8(&doc, "_id", "1");
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_OK);
+	bson_reinit(&doc);
+	BSON_APPEND_DOUBLE(&doc, "_id", 1.5);
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_OK);
+	bson_reinit(&doc);
+	bson_oid_init(&oid, NULL);
+	BSON_APPEND_OID(&doc, "_id", &oid);
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_OK);
+	/* A unit of added documents beside them, in the same commit. */
+	bson_reinit(&doc);
+	BSON_APPEND_UTF8(&doc, "_id", "added");
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, hash_a), MSB_OK);
+	bson_destroy(&doc);
+	msb_sink_close(sink);
+
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 5);
+	assert_int_equal(docs, 5);
+	assert_true(has_file(s->coll, "i=1.bson"));
+	assert_true(has_file(s->coll, "s=1.bson"));
+	/* The last of the three upserts of 1 is the one kept. */
+	path = tu_join(s->coll, "i=1.bson");
+	r = bson_reader_new_from_file(path, NULL);
+	assert_non_null(r);
+	got = bson_reader_read(r, NULL);
+	assert_non_null(got);
+	assert_true(bson_iter_init_find(&it, got, "last"));
+	bson_reader_destroy(r);
+	free(path);
+	bson_oid_to_string(&oid, oidhex);
+	snprintf(name, sizeof(name), "o=%s.bson", oidhex);
+	assert_true(has_file(s->coll, name));
+	snprintf(name, sizeof(name), "%s.bson", hash_a);
+	assert_true(has_file(s->coll, name));
+}
+
+static void
+upserts_refuse_bad_documents(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	bson_t doc = BSON_INITIALIZER, arr;
+	size_t files, docs;
+
+	BSON_APPEND_UTF8(&doc, "v", "no id");
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_BADDOC);
+	assert_non_null(strstr(msb_sink_error(sink), "needs an _id"));
+	bson_reinit(&doc);
+	BSON_APPEND_ARRAY_BEGIN(&doc, "_id", &arr);
+	bson_append_array_end(&doc, &arr);
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_BADDOC);
+	/* add refuses it the same way: both stores follow MongoDB. */
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
+	bson_reinit(&doc);
+	BSON_APPEND_UTF8(&doc, "_id", "k");
+	bson_append_utf8(&doc, "s", 1, "\xff", 1);
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_BADDOC);
+	bson_reinit(&doc);
+	BSON_APPEND_UTF8(&doc, "_id", "k");
+	BSON_APPEND_INT32(&doc, "$set", 1);
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_BADDOC);
+
+	/* Still usable. */
+	bson_reinit(&doc);
+	BSON_APPEND_UTF8(&doc, "_id", "k");
+	BSON_APPEND_UTF8(&doc, "v", "ok");
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
+	bson_destroy(&doc);
+	msb_sink_close(sink);
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 1);
+	assert_value(s->coll, "k", "ok");
+}
+
+static void
+uncommitted_upserts_are_dropped(void **state)
+{
+	static const char *const ids[] = { "a", "b" };
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	size_t files, docs;
+
+	upsert_strings(sink, ids, 2, "v1");
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
+	upsert_strings(sink, ids, 2, "lost");
+	msb_sink_close(sink);
+	count_store(s->coll, &files, &docs);	/* fails on a temporary */
+	assert_int_equal(files, 2);
+	assert_value(s->coll, "a", "v1");
+	assert_value(s->coll, "b", "v1");
+}
+
 static void
 exit_codes(void **state)
 {
@@ -424,6 +683,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    temporary_files_of_dead_writers_are_swept, setup, teardown),
 		cmocka_unit_test_setup_teardown(unusable_folder_is_an_error,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    upserts_keep_each_key_once_with_the_latest, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    upsert_files_are_named_after_the_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(upserts_refuse_bad_documents,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(uncommitted_upserts_are_dropped,
 		    setup, teardown),
 		cmocka_unit_test(exit_codes),
 	};

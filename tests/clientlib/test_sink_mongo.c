@@ -4,8 +4,9 @@
  * permanent error whose message never shows the password. Then against
  * fakemongo, a stand-in that speaks the wire protocol: bulk inserts,
  * duplicate keys on a rerun counted as success, the write concern sent,
- * and each kind of server failure classified. (test_mongo_live.c runs
- * the same against a real server.)
+ * each kind of server failure classified, and upserts: each _id once,
+ * with the document of its last upsert. (test_mongo_live.c runs the
+ * inserts against a real server.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -255,6 +256,154 @@ refused_documents_leave_the_sink_usable(void **state)
 	assert_int_equal(fake_count(fm), 1);
 }
 
+/* Upserts {_id: id, v: value} for each id; returns the first failure. */
+static int
+upsert_ids(struct msb_sink *sink, const int64_t *ids, size_t n,
+    const char *value)
+{
+	for (size_t i = 0; i < n; i++) {
+		bson_t doc = BSON_INITIALIZER;
+		int rc;
+
+		BSON_APPEND_INT64(&doc, "_id", ids[i]);
+		BSON_APPEND_UTF8(&doc, "v", value);
+		rc = msb_sink_upsert(sink, &doc);
+		bson_destroy(&doc);
+		if (rc != MSB_OK)
+			return rc;
+	}
+	return MSB_OK;
+}
+
+/* Asserts that the fake holds the document of id with v == value. */
+static void
+assert_value(struct fakemongo *fm, const char *id, const char *value)
+{
+	bson_t *doc = fake_find(fm, id);
+	bson_iter_t it;
+
+	if (doc == NULL)
+		fail_msg("%s: not stored", id);
+	assert_true(bson_iter_init_find(&it, doc, "v"));
+	assert_string_equal(bson_iter_utf8(&it, NULL), value);
+	bson_destroy(doc);
+}
+
+static void
+upserts_keep_each_id_once_with_the_latest(void **state)
+{
+	static const int64_t ids[] = { 1, 2, 3, 4, 5 };
+	struct fakemongo *fm = *state;
+	struct msb_sink *sink = open_fake(fm, "");
+	struct msb_sink_stats st;
+	char id[32];
+
+	/* 3 twice in one unit, in one batch: the second one wins. */
+	assert_int_equal(upsert_ids(sink, ids, 5, "v1"), MSB_OK);
+	assert_int_equal(upsert_ids(sink, &ids[2], 1, "v1-again"), MSB_OK);
+	if (msb_sink_commit(sink, NULL) != MSB_OK)
+		fail_msg("commit: %s", msb_sink_error(sink));
+	assert_int_equal(fake_count(fm), 5);
+	assert_value(fm, "i:1", "v1");
+	assert_value(fm, "i:3", "v1-again");
+
+	/* The next unit: the same ids, new values, in batches of 2. */
+	assert_int_equal(msb_sink_set_batch_size(sink, 2), MSB_OK);
+	assert_int_equal(upsert_ids(sink, ids, 5, "v2"), MSB_OK);
+	if (msb_sink_commit(sink, NULL) != MSB_OK)
+		fail_msg("commit: %s", msb_sink_error(sink));
+	assert_int_equal(fake_count(fm), 5);
+	for (int i = 1; i <= 5; i++) {
+		snprintf(id, sizeof(id), "i:%d", i);
+		assert_value(fm, id, "v2");
+	}
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.added, 11);
+	assert_int_equal(st.inserted, 11);	/* 5 new, 6 replaced */
+	assert_int_equal(st.duplicates, 0);
+	assert_int_equal(st.units, 2);
+	/* Unit 1 sent twice (3 came again), unit 2 in 3 batches. */
+	assert_int_equal(fake_updates(fm), 5);
+	assert_int_equal(fake_inserts(fm), 0);
+
+	/* Inserts and upserts in one unit go in batches of their own. */
+	assert_int_equal(add_rows(sink, 1, 2), MSB_OK);
+	assert_int_equal(upsert_ids(sink, ids, 1, "v3"), MSB_OK);
+	assert_int_equal(add_rows(sink, 3, 3), MSB_OK);
+	if (msb_sink_commit(sink, NULL) != MSB_OK)
+		fail_msg("commit: %s", msb_sink_error(sink));
+	assert_int_equal(fake_count(fm), 8);
+	assert_value(fm, "i:1", "v3");
+	assert_int_equal(fake_inserts(fm), 2);
+	msb_sink_close(sink);
+}
+
+static void
+upserts_refuse_bad_documents(void **state)
+{
+	struct fakemongo *fm = *state;
+	struct msb_sink *sink = open_fake(fm, "");
+	bson_t doc = BSON_INITIALIZER, arr;
+
+	BSON_APPEND_UTF8(&doc, "v", "no id");
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_BADDOC);
+	assert_non_null(strstr(msb_sink_error(sink), "needs an _id"));
+	bson_reinit(&doc);
+	BSON_APPEND_ARRAY_BEGIN(&doc, "_id", &arr);
+	BSON_APPEND_INT32(&arr, "0", 1);
+	bson_append_array_end(&doc, &arr);
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_BADDOC);
+	assert_non_null(strstr(msb_sink_error(sink), "_id is an array"));
+	bson_reinit(&doc);
+	BSON_APPEND_UTF8(&doc, "_id", "k");
+	BSON_APPEND_INT32(&doc, "a.b", 1);
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_BADDOC);
+
+	/* Still usable; nothing refused reached the server. */
+	bson_reinit(&doc);
+	BSON_APPEND_UTF8(&doc, "_id", "k");
+	BSON_APPEND_UTF8(&doc, "v", "ok");
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
+	bson_destroy(&doc);
+	msb_sink_close(sink);
+	assert_int_equal(fake_count(fm), 1);
+	assert_value(fm, "s:k", "ok");
+}
+
+static void
+upsert_failures_are_classified(void **state)
+{
+	static const int64_t ids[] = { 7 };
+	struct fakemongo *fm = *state;
+	struct msb_sink *sink;
+
+	/* Refused for good: an error that sticks. */
+	fake_set_write_error(fm, 121);
+	sink = open_fake(fm, "");
+	assert_int_equal(upsert_ids(sink, ids, 1, "x"), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_ERROR);
+	assert_non_null(strstr(msb_sink_error(sink), "upsert"));
+	assert_int_equal(upsert_ids(sink, ids, 1, "x"), MSB_ERROR);
+	msb_sink_close(sink);
+
+	/* A duplicate key means a racing writer, not a rerun: try again. */
+	fake_set_write_error(fm, 11000);
+	sink = open_fake(fm, "");
+	assert_int_equal(upsert_ids(sink, ids, 1, "x"), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_TEMPFAIL);
+	msb_sink_close(sink);
+	fake_set_write_error(fm, 0);
+
+	fake_set_hangup(fm, true);
+	sink = open_fake(fm, "");
+	assert_int_equal(upsert_ids(sink, ids, 1, "x"), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_TEMPFAIL);
+	msb_sink_close(sink);
+	fake_set_hangup(fm, false);
+	assert_int_equal(fake_count(fm), 0);
+}
+
 static int
 init(void **state)
 {
@@ -285,6 +434,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    refused_documents_leave_the_sink_usable, fake_setup,
 		    fake_teardown),
+		cmocka_unit_test_setup_teardown(
+		    upserts_keep_each_id_once_with_the_latest, fake_setup,
+		    fake_teardown),
+		cmocka_unit_test_setup_teardown(upserts_refuse_bad_documents,
+		    fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(upsert_failures_are_classified,
+		    fake_setup, fake_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, init, cleanup);
