@@ -99,11 +99,12 @@ cli_socket_check(const char *path, const char *missing)
 	 */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (errno == ENOENT) {
-			fprintf(stderr, "mysimbdp: %s (no %s)\n", missing, path);
+			fprintf(stderr, "mysimbdp: %s (no %s)\n", missing,
+			    path);
 			rc = EX_UNAVAILABLE_CODE;
 		} else if (errno == ECONNREFUSED) {
-			fprintf(stderr, "mysimbdp: %s (nothing listens on %s)\n",
-			    missing, path);
+			fprintf(stderr, "mysimbdp: %s (nothing listens on "
+			    "%s)\n", missing, path);
 			rc = EX_UNAVAILABLE_CODE;
 		} else if (errno == EACCES || errno == EPERM) {
 			fprintf(stderr, "mysimbdp: %s: %s\n", path,
@@ -191,11 +192,13 @@ ctl_call(const char *path, const char *req, size_t len, uint64_t timeout_ms,
 				goto out;
 			}
 			more = zmq_msg_more(&msg);
-			if (*replyp == NULL && (zmq_msg_size(&msg) > 0 || !more) &&
+			if (*replyp == NULL &&
+			    (zmq_msg_size(&msg) > 0 || !more) &&
 			    (*replyp = strndup(zmq_msg_data(&msg),
 			    zmq_msg_size(&msg))) == NULL) {
 				zmq_msg_close(&msg);
-				fprintf(stderr, "mysimbdp: %s\n", strerror(ENOMEM));
+				fprintf(stderr, "mysimbdp: %s\n",
+				    strerror(ENOMEM));
 				rc = EX_SOFTWARE_CODE;
 				goto out;
 			}
@@ -256,11 +259,12 @@ ctl_check(const char *reply, bson_t **docp, bool quiet)
 	    NULL) {
 		if (!quiet)
 			fprintf(stderr, "mysimbdp: streammgr answered with "
-			    "something that is not a JSON object (%s): %.200s\n",
-			    berr.message, reply);
+			    "something that is not a JSON object (%s): "
+			    "%.200s\n", berr.message, reply);
 		return EX_PROTOCOL_CODE;
 	}
-	if (!bson_iter_init_find(&it, doc, "ok") || !BSON_ITER_HOLDS_BOOL(&it)) {
+	if (!bson_iter_init_find(&it, doc, "ok") ||
+	    !BSON_ITER_HOLDS_BOOL(&it)) {
 		if (!quiet)
 			fprintf(stderr, "mysimbdp: streammgr's reply has no "
 			    "\"ok\": %.200s\n", reply);
@@ -352,8 +356,8 @@ ctl_getopt(int argc, char **argv, unsigned allowed, const char *usage,
 		case 'r':
 			if (!(allowed & OPT_REASON))
 				goto bad;
-			if (*optarg == '\0' ||
-			    !bson_utf8_validate(optarg, strlen(optarg), false)) {
+			if (*optarg == '\0' || !bson_utf8_validate(optarg,
+			    strlen(optarg), false)) {
 				fprintf(stderr, "mysimbdp %s: --reason must be "
 				    "non-empty UTF-8 text\n", argv[0]);
 				return EX_USAGE_CODE;
@@ -602,14 +606,31 @@ target(const char *tenant, const struct ctl_opts *o, char *buf, size_t len)
 	return buf;
 }
 
-/* start, stop and drain: {"cmd":C,"tenant":T[,"stream":S]}. */
-static int
-tenant_cmd(const struct cli *cli, int argc, char **argv, const char *usage,
-    const char *done)
+/* One line per stream a start, stop or drain reply lists. */
+static void
+done_cb(const bson_t *s, void *arg)
 {
+	const char *const *done = arg;
+	char run[24], want[24];
+
+	printf("%s/%s: %s: state %s, %s/%s instances running\n",
+	    str_field(s, "tenant"), str_field(s, "stream"), *done,
+	    str_field(s, "state"), int_field(s, "running", run, sizeof(run)),
+	    int_field(s, "desired", want, sizeof(want)));
+}
+
+/*
+ * start, stop and drain: {"cmd":C,"tenant":T[,"stream":S]}. Shows the
+ * state of each stream the reply lists (or "ok" when it lists none).
+ */
+static int
+tenant_cmd(const struct cli *cli, int argc, char **argv, const char *usage)
+{
+	const char *done = argv[0];
 	struct ctl_opts o;
 	bson_t req = BSON_INITIALIZER, *reply;
 	char what[TENANT_ID_MAX * 2 + 2];
+	bson_iter_t it;
 	int rc;
 
 	if ((rc = ctl_getopt(argc, argv, OPT_STREAM, usage, &o)) >= 0)
@@ -628,7 +649,13 @@ tenant_cmd(const struct cli *cli, int argc, char **argv, const char *usage,
 	bson_destroy(&req);
 	if (rc != EX_OK_CODE)
 		return rc;
-	printf("%s: %s\n", target(argv[optind], &o, what, sizeof(what)), done);
+	if (bson_iter_init_find(&it, reply, "streams") &&
+	    BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &it) &&
+	    bson_iter_next(&it))
+		each_stream(reply, done_cb, &done);
+	else
+		printf("%s: %s: ok\n", target(argv[optind], &o, what,
+		    sizeof(what)), done);
 	bson_destroy(reply);
 	return EX_OK_CODE;
 }
@@ -636,23 +663,22 @@ tenant_cmd(const struct cli *cli, int argc, char **argv, const char *usage,
 int
 cmd_start(const struct cli *cli, int argc, char **argv)
 {
-	return tenant_cmd(cli, argc, argv, TENANT_USAGE("start"), "started");
+	return tenant_cmd(cli, argc, argv, TENANT_USAGE("start"));
 }
 
+/* Producers are still accepted; the backlog waits. */
 int
 cmd_stop(const struct cli *cli, int argc, char **argv)
 {
-	return tenant_cmd(cli, argc, argv, TENANT_USAGE("stop"),
-	    "stopping (producers are still "
-	    "accepted; the backlog waits)");
+	return tenant_cmd(cli, argc, argv, TENANT_USAGE("stop"));
 }
 
+/* New messages are refused; the backlog is delivered, then the
+ * instances stop. */
 int
 cmd_drain(const struct cli *cli, int argc, char **argv)
 {
-	return tenant_cmd(cli, argc, argv, TENANT_USAGE("drain"),
-	    "draining (new messages are "
-	    "refused; the backlog is delivered, then the instances stop)");
+	return tenant_cmd(cli, argc, argv, TENANT_USAGE("drain"));
 }
 
 /* N: decimal digits only, no sign, within int64. */
@@ -708,19 +734,19 @@ cmd_scale(const struct cli *cli, int argc, char **argv)
 	bson_destroy(&req);
 	if (rc != EX_OK_CODE)
 		return rc;
-	target(tenant, &o, what, sizeof(what));
+	/* The reply names the stream chosen when the request did not. */
+	if (bson_iter_init_find(&it, reply, "stream") &&
+	    BSON_ITER_HOLDS_UTF8(&it))
+		snprintf(what, sizeof(what), "%s/%s", tenant,
+		    bson_iter_utf8(&it, NULL));
+	else
+		target(tenant, &o, what, sizeof(what));
 	if (bson_iter_init_find(&it, reply, "desired") &&
-	    BSON_ITER_HOLDS_NUMBER(&it)) {
-		int64_t desired = bson_iter_as_int64(&it);
-
-		if (desired != n)
-			printf("%s: %" PRId64 " instances desired (asked for %"
-			    PRId64 ", clamped to the stream's min..max)\n",
-			    what, desired, n);
-		else
-			printf("%s: %" PRId64 " instances desired\n", what,
-			    desired);
-	} else
+	    BSON_ITER_HOLDS_NUMBER(&it) && bson_iter_as_int64(&it) != n)
+		printf("%s: %" PRId64 " instances desired (asked for %"
+		    PRId64 ", clamped to the stream's min..max)\n", what,
+		    bson_iter_as_int64(&it), n);
+	else
 		printf("%s: %" PRId64 " instances desired\n", what, n);
 	bson_destroy(reply);
 	return EX_OK_CODE;

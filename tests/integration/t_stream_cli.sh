@@ -69,10 +69,10 @@ STATUS='{"ok":true,"streams":[{"time":"2026-11-21T10:00:00.000Z","tenant":"acme"
 	"$STATUS" \
 	'{"ok":true,"streams":[]}' \
 	"$STATUS" \
-	'{"ok":true,"desired":4,"clamped":true}' \
+	'{"ok":true,"tenant":"acme","stream":"default","previous":2,"desired":4,"clamped":true}' \
 	'{"ok":true,"desired":0}' \
 	'{"ok":true}' \
-	'{"ok":true}' \
+	'{"ok":true,"streams":[{"tenant":"acme","stream":"default","state":"draining","desired":2,"running":2}]}' \
 	'{"ok":false,"error":"start: unknown tenant \"nosuch\""}' \
 	'{"ok":false,"error":"unknown cmd \"nope\""}' \
 	'{"ok":true,"streams":[]}' \
@@ -110,10 +110,11 @@ assert_eq "acme: 0 instances desired" "$out" "scale: not clamped"
 assert_eq '{"cmd":"scale","tenant":"acme","instances":0,"reason":"night: \"quiet\""}' "$(request 5)" "scale: reason"
 
 run 0 "stop" stop acme
+assert_eq "acme: stop: ok" "$out" "stop: a reply without streams"
 assert_eq '{"cmd":"stop","tenant":"acme"}' "$(request 6)" "stop: request"
 run 0 "drain --stream" drain acme --stream default
 assert_eq '{"cmd":"drain","tenant":"acme","stream":"default"}' "$(request 7)" "drain: request"
-grep -q "^acme/default: draining" <<<"$out" || fail "drain: $out"
+assert_eq "acme/default: drain: state draining, 2/2 instances running" "$out" "drain: the streams of the reply"
 
 run 65 "start refused by streammgr" start nosuch
 assert_eq 'mysimbdp: start: unknown tenant "nosuch"' "$err" "start: the error"
