@@ -119,7 +119,8 @@ state_prepare_tenant(const struct conf_platform *p,
 		char	*path;
 		int	 mode;
 		bool	 tenant_owns;
-	} dirs[AREA_COUNT + 6];
+	} dirs[AREA_COUNT + 7];
+	const char *url = conf_tenant_mongo_url(p, t);
 	size_t n = 0;
 	char *sock;
 	int rc = 0;
@@ -142,6 +143,12 @@ state_prepare_tenant(const struct conf_platform *p,
 	dirs[n].mode = 0700, dirs[n++].tenant_owns = true;
 	dirs[n].path = state_path(p, "queue/%s", t->t_id);
 	dirs[n].mode = 0700, dirs[n++].tenant_owns = false;
+	/* The tenant's database in the embedded store is written by its apps. */
+	if (strncmp(url, "file://", 7) == 0) {
+		if (asprintf(&dirs[n].path, "%s/%s", url + 7, t->t_mongo_db) < 0)
+			fatal("%s: asprintf", __func__);
+		dirs[n].mode = 0700, dirs[n++].tenant_owns = true;
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		if (rc == 0)

@@ -29,10 +29,12 @@ int state_prepare(const struct conf_platform *p, char *err, size_t errlen);
 
 /*
  * Creates a tenant's folders: staging areas, run/<id> (0700), log/<id>,
- * work/<id> and its tmp/. When the daemon runs as root and the tenant has
- * a user, incoming/, run/<id> and work/<id> belong to that user and the
- * other staging areas are readable by its group. Also checks that the
- * tenant's ipc socket paths fit sun_path. Returns 0 or -1 with err set.
+ * work/<id> and its tmp/, queue/<id> (0700), and its database folder in
+ * the embedded store when it writes there. When the daemon runs as root
+ * and the tenant has a user, incoming/, run/<id>, work/<id> and the
+ * database folder belong to that user and the other staging areas are
+ * readable by its group. Also checks that the tenant's ipc socket paths
+ * (metrics, each stream's) fit sun_path. Returns 0 or -1 with err set.
  */
 int state_prepare_tenant(const struct conf_platform *p,
     const struct conf_tenant *t, char *err, size_t errlen);

@@ -10,14 +10,19 @@ set -euo pipefail
 
 : "${MYSIMBDP_BUILD:?set by meson}" "${MYSIMBDP_SRC:?set by meson}"
 BATCHMGR=$MYSIMBDP_BUILD/manager/batchmgr
+STREAMMGR=$MYSIMBDP_BUILD/manager/streammgr
+STREAMAPP=$MYSIMBDP_BUILD/tests/integration/streamapp
 CLI=$MYSIMBDP_BUILD/cli/mysimbdp
 APPS=$MYSIMBDP_SRC/tests/apps
+BSONCOUNT=$MYSIMBDP_BUILD/tenants/bsoncount
 # Short, so ipc socket paths fit in sun_path.
 T=$(mktemp -d /tmp/mysbt.XXXXXX)
 VAR=$T/var
 INGEST=$VAR/log/ingest.jsonl
 BM_PID=
 BM_LOG=$T/batchmgr.log
+SM_PID=
+SM_LOG=$T/streammgr.log
 STARTED_PIDS=()
 
 cleanup() {
@@ -39,6 +44,10 @@ fail() {
 	if [ -f "$BM_LOG" ]; then
 		echo "--- batchmgr log (last 40 lines)" >&2
 		tail -n 40 "$BM_LOG" >&2
+	fi
+	if [ -f "$SM_LOG" ]; then
+		echo "--- streammgr log (last 40 lines)" >&2
+		tail -n 40 "$SM_LOG" >&2
 	fi
 	if [ -f "$INGEST" ]; then
 		echo "--- ingest.jsonl (last 20 lines)" >&2
@@ -70,15 +79,26 @@ wait_for() {
 }
 
 # platform [SETTING=VALUE ...]: writes conf/mysimbdp.cfg; the batch settings
-# given override the test defaults (fast scans and short backoffs).
+# given (and stream.SETTING=VALUE ones) override the test defaults (fast
+# scans, short backoffs, statistics five times a second).
 platform() {
 	declare -A s=(
 		[workers]=4 [scan_interval]='"1s"' [settle]='"200ms"'
 		[shutdown_grace]='"2s"' [retry_backoff]='"100ms"'
 		[retry_backoff_max]='"1s"'
 	)
+	declare -A st=(
+		[stats_interval]='"200ms"' [shutdown_grace]='"3s"'
+		[restart_backoff]='"100ms"' [restart_backoff_max]='"2s"'
+		[min_uptime]='"500ms"' [crashloop_restarts]=3
+	)
 	local kv
-	for kv in "$@"; do s[${kv%%=*}]=${kv#*=}; done
+	for kv in "$@"; do
+		case $kv in
+		stream.*) kv=${kv#stream.}; st[${kv%%=*}]=${kv#*=} ;;
+		*) s[${kv%%=*}]=${kv#*=} ;;
+		esac
+	done
 	mkdir -p "$T/conf/tenants" "$T/scratch" "$T/out"
 	{
 		echo "state_dir = \"$VAR\";"
@@ -86,6 +106,9 @@ platform() {
 		echo "apps_dir = \"$APPS\";"
 		echo 'batch = {'
 		for kv in "${!s[@]}"; do echo "  $kv = ${s[$kv]};"; done
+		echo '};'
+		echo 'stream = {'
+		for kv in "${!st[@]}"; do echo "  $kv = ${st[$kv]};"; done
 		echo '};'
 	} >"$T/conf/mysimbdp.cfg"
 }
@@ -171,4 +194,70 @@ files_in() { find "$VAR/staging/$1/$2" -type f | wc -l; }
 bm_running() {
 	[ "$(find "$VAR/staging" -path '*/processing/*' -type f | wc -l)" -gt 0 ] &&
 		pgrep -P "$BM_PID" >/dev/null
+}
+
+# ---- streams ------------------------------------------------------------
+
+# stream_tenant ID [STREAM SETTINGS...]: a tenant with one stream
+# "default" served by tests/apps/streamapp (args in STREAMAPP_ARGS).
+stream_tenant() {
+	local id=$1
+	shift
+	tenant "$id" <<-EOF
+	id = "$id";
+	streams = ( { app = ["$STREAMAPP" ${STREAMAPP_ARGS:-}];
+	  stop_timeout = "2s"; $* } );
+	EOF
+}
+
+start_streammgr() {
+	local from
+	from=$( [ -f "$SM_LOG" ] && wc -l <"$SM_LOG" || echo 0)
+	"$STREAMMGR" -d -v -c "$T/conf/mysimbdp.cfg" >>"$SM_LOG" 2>&1 &
+	SM_PID=$!
+	STARTED_PIDS+=("$SM_PID")
+	wait_for 20 "streammgr to start" sm_log_after "$from" 'streammgr: started'
+}
+
+sm_log_after() { tail -n +"$(( $1 + 1 ))" "$SM_LOG" | grep -q -- "$2"; }
+sm_log_has() { grep -q -- "$1" "$SM_LOG"; }
+
+# stop_streammgr: SIGTERM, then the daemon must exit 0 by itself.
+stop_streammgr() {
+	kill -TERM "$SM_PID"
+	local rc=0
+	wait "$SM_PID" || rc=$?
+	[ $rc -eq 0 ] || fail "streammgr exited $rc after SIGTERM"
+	SM_PID=
+}
+
+# cli ARGS...: the mysimbdp command on this platform.
+cli() { "$CLI" -c "$T/conf/mysimbdp.cfg" "$@"; }
+
+# sstat TENANT JQ: a field of the tenant's (first) stream in `status`.
+sstat() {
+	cli status "$1" --json | jq -r ".[0]$2"
+}
+
+# running_is TENANT N: N instances running and ready (HELLO said).
+ready_is() {
+	[ "$(cli status "$1" --json |
+		jq '[.[0].instances[] | select(.state == "ready")] | length')" = "$2" ]
+}
+
+# acked_is TENANT N: streammgr counted N acks for the tenant's stream.
+acked_at_least() { [ "$(sstat "$1" .acked)" -ge "$2" ]; }
+
+# store_docs TENANT: the tenant's "events" documents, one JSON line each.
+store_docs() {
+	local dir=$VAR/coredms/$1/events
+	[ -d "$dir" ] || return 0
+	"$BSONCOUNT" "$dir" | jq -c .doc
+}
+
+# send_keys TENANT FIRST LAST [PREFIX]: sends "PREFIXk VALUE" for k in
+# FIRST..LAST through `mysimbdp send`, one message per key.
+send_keys() {
+	seq "$2" "$3" | sed "s/^/${4:-k}/; s/\$/ v-$1/" >"$T/scratch/keys.$$"
+	cli send "$1" --file "$T/scratch/keys.$$"
 }

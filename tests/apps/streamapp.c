@@ -1,0 +1,153 @@
+/*
+ * streamapp: a stream app for the integration tests, built on libmysimbdp
+ * as a tenant's would be.
+ *
+ * Each message is "KEY VALUE..." (text). It upserts
+ *   {_id: KEY, value: VALUE, tenant: MYSIMBDP_TENANT, instance: ...}
+ * into the collection "events" of the tenant's store, commits after each
+ * batch (what arrived without waiting, at most 100) and acks the batch
+ * after the commit. A message without a space is rejected.
+ *
+ * usage: streamapp [-c credit] [-d delay_us] [-k crash_after] [-x exit]
+ *   -d  sleep this long per message (a slow instance)
+ *   -k  after receiving this many messages, SIGKILL itself before acking
+ *   -x  exit at once with this status (a crash-looping app)
+ *   -n  nack every message (to reach max_deliveries)
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mysimbdp.h>
+
+#define BATCH 100
+
+struct opts {
+	uint32_t	 credit;
+	long		 delay_us;
+	long		 crash_after;
+	bool		 nack;
+};
+
+static void
+pause_us(long us)
+{
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
+/* Adds one message to the sink; 0, or -1 when the message is bad. */
+static int
+upsert(struct msb_sink *sink, const struct msb_env *env,
+    const struct msb_message *msg)
+{
+	const char *data = msg->data, *space = memchr(data, ' ', msg->len);
+	bson_t doc = BSON_INITIALIZER;
+	int rc;
+
+	if (space == NULL || space == data)
+		return -1;
+	bson_append_utf8(&doc, "_id", 3, data, (int)(space - data));
+	bson_append_utf8(&doc, "value", 5, space + 1,
+	    (int)(msg->len - (size_t)(space + 1 - data)));
+	BSON_APPEND_UTF8(&doc, "tenant", env->tenant);
+	BSON_APPEND_UTF8(&doc, "instance", env->instance);
+	rc = msb_sink_upsert(sink, &doc);
+	bson_destroy(&doc);
+	return rc == MSB_OK ? 0 : -1;
+}
+
+static int
+run(const struct opts *o, const struct msb_env *env, struct msb_sink *sink,
+    struct msb_stream *st)
+{
+	uint64_t ids[BATCH];
+	long seen = 0;
+
+	for (;;) {
+		struct msb_message msg;
+		size_t n = 0;
+		int rc = msb_stream_recv(st, &msg, -1);
+
+		while (rc == MSB_OK) {
+			if (o->crash_after && ++seen >= o->crash_after)
+				raise(SIGKILL);
+			if (o->delay_us)
+				pause_us(o->delay_us);
+			if (o->nack)
+				msb_stream_nack(st, msg.id, "told to");
+			else if (upsert(sink, env, &msg) < 0)
+				msb_stream_reject(st, msg.id, "no space in "
+				    "message");
+			else
+				ids[n++] = msg.id;
+			if (n == BATCH)
+				break;
+			rc = msb_stream_recv(st, &msg, 0);
+		}
+		if (n > 0) {
+			int crc = msb_sink_commit(sink, NULL);
+
+			if (crc != MSB_OK) {
+				fprintf(stderr, "streamapp: commit: %s\n",
+				    msb_sink_error(sink));
+				return msb_exit_code(crc);
+			}
+			for (size_t k = 0; k < n; k++)
+				msb_stream_ack(st, ids[k]);
+		}
+		if (rc == MSB_STOPPED)
+			return 0;
+		if (rc != MSB_OK && rc != MSB_TEMPFAIL)
+			return msb_exit_code(rc);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o = { 0 };
+	struct msb_env env;
+	struct msb_sink *sink = NULL;
+	struct msb_stream *st = NULL;
+	char err[512];
+	int ch, rc;
+
+	while ((ch = getopt(argc, argv, "c:d:k:nx:")) != -1) {
+		switch (ch) {
+		case 'c': o.credit = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'd': o.delay_us = strtol(optarg, NULL, 10); break;
+		case 'k': o.crash_after = strtol(optarg, NULL, 10); break;
+		case 'n': o.nack = true; break;
+		case 'x': return atoi(optarg);
+		default:
+			fprintf(stderr, "usage: streamapp [-c credit] [-d us] "
+			    "[-k n] [-n] [-x status]\n");
+			return 64;
+		}
+	}
+	msb_init();
+	if (msb_env_load(&env, err, sizeof(err)) != MSB_OK) {
+		fprintf(stderr, "streamapp: %s\n", err);
+		return 78;
+	}
+	if ((rc = msb_sink_open_env(&sink, &env, "events", err,
+	    sizeof(err))) != MSB_OK ||
+	    (rc = msb_stream_open_env(&st, &env, o.credit, err,
+	    sizeof(err))) != MSB_OK) {
+		fprintf(stderr, "streamapp: %s\n", err);
+		msb_sink_close(sink);
+		msb_cleanup();
+		return msb_exit_code(rc);
+	}
+	rc = run(&o, &env, sink, st);
+	msb_stream_close(st);
+	msb_sink_close(sink);
+	msb_cleanup();
+	return rc;
+}

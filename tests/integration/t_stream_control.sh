@@ -1,0 +1,74 @@
+#!/bin/bash
+# start, stop, drain and scale through the CLI; malformed control requests
+# get an error reply and change nothing.
+. "$(dirname "$0")/lib.sh"
+
+platform
+stream_tenant alpha 'instances = { min = 1; max = 3; initial = 1; };'
+start_streammgr
+wait_for 20 "one instance" ready_is alpha 1
+
+cli scale alpha 3 >/dev/null || fail "scale alpha 3"
+wait_for 20 "3 instances" ready_is alpha 3
+out=$(cli control '{"cmd":"scale","tenant":"alpha","instances":9,"reason":"test"}')
+assert_eq "3 true" "$(jq -r '"\(.desired) \(.clamped)"' <<<"$out")" "a scale past max is clamped"
+
+# Malformed or wrong requests: an error each, and nothing changes.
+bad=(
+	'not json'
+	'[1, 2]'
+	'{}'
+	'{"cmd":"explode"}'
+	'{"cmd":42}'
+	'{"cmd":"scale","tenant":"alpha","instances":"two"}'
+	'{"cmd":"scale","tenant":"alpha","instances":-1}'
+	'{"cmd":"scale","tenant":"alpha","instances":1.5}'
+	'{"cmd":"scale","tenant":"alpha"}'
+	'{"cmd":"scale","tenant":"nobody","instances":1}'
+	'{"cmd":"scale","tenant":"alpha","stream":"nope","instances":1}'
+	'{"cmd":"scale","tenant":"alpha","instances":1,"extra":true}'
+	'{"cmd":"stop"}'
+	'{"cmd":"stop","tenant":"alpha","instances":1}'
+)
+for req in "${bad[@]}"; do
+	rc=0
+	out=$(cli control "$req" 2>&1) || rc=$?
+	[ $rc -ne 0 ] || fail "accepted: $req -> $out"
+	grep -q '"ok" *: *false' <<<"$out" || grep -q 'mysimbdp: ' <<<"$out" || fail "no error for $req: $out"
+done
+ok "${#bad[@]} malformed requests refused"
+assert_eq "running 3 3" "$(sstat alpha '"\(.state) \(.desired) \(.running)"')" "and nothing changed"
+kill -0 "$SM_PID" || fail "streammgr died"
+
+rc=0; cli scale alpha two >/dev/null 2>&1 || rc=$?
+assert_eq 64 $rc "a bad count is a usage error"
+
+# stop: instances go, producers are still accepted and wait.
+cli stop alpha >/dev/null || fail "stop"
+wait_for 20 "no instance" eval '[ "$(sstat alpha ".instances | length")" = 0 ]'
+assert_eq stopped "$(sstat alpha .state)" "stop"
+send_keys alpha 1 50 >"$T/out/send" || fail "send while stopped: $(cat "$T/out/send")"
+assert_eq 50 "$(sstat alpha .backlog)" "messages wait while stopped"
+
+# start: the desired count comes back and the backlog is delivered.
+cli start alpha >/dev/null || fail "start"
+wait_for 20 "3 instances again" ready_is alpha 3
+wait_for 20 "the backlog delivered" acked_at_least alpha 50
+assert_eq running "$(sstat alpha .state)" "start"
+
+# drain: new messages refused, the rest delivered, then instances stop.
+cli drain alpha >/dev/null || fail "drain"
+wait_for 20 "drained" eval '[ "$(sstat alpha .state)" = drained ]'
+wait_for 20 "no instance" eval '[ "$(sstat alpha ".instances | length")" = 0 ]'
+rc=0; send_keys alpha 51 52 >"$T/out/send" 2>&1 || rc=$?
+assert_eq 65 $rc "sending to a drained stream is refused"
+grep -q "draining" "$T/out/send" || fail "no reason: $(cat "$T/out/send")"
+ok "with the reason"
+cli start alpha >/dev/null || fail "start after drain"
+wait_for 20 "running again" ready_is alpha 3
+
+rc=0; cli status nobody >/dev/null 2>&1 || rc=$?
+assert_eq 65 $rc "status of an unknown tenant"
+stop_streammgr
+rc=0; cli status >/dev/null 2>&1 || rc=$?
+assert_eq 69 $rc "status without streammgr says it is not running"

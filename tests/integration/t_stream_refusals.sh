@@ -1,0 +1,37 @@
+#!/bin/bash
+# Producers hear about every message that was not stored: too large ->
+# REJECT with the reason; over the queue's bytes -> THROTTLE. Another
+# tenant is not affected.
+. "$(dirname "$0")/lib.sh"
+
+platform
+stream_tenant alpha 'max_message_size = "1K"; max_queue_bytes = "2K";'
+stream_tenant beta
+start_streammgr
+wait_for 20 "alpha's instance" ready_is alpha 1
+
+{ echo "small fits"; head -c 2000 /dev/zero | tr '\0' x; echo; echo "also fits"; } >"$T/scratch/mixed"
+rc=0; cli send alpha --file "$T/scratch/mixed" >"$T/out/send" 2>&1 || rc=$?
+assert_eq 65 $rc "a refused message makes send exit 65"
+grep -q "accepted 2, rejected 1" "$T/out/send" || fail "counts: $(cat "$T/out/send")"
+grep -q "too-large: 2000 bytes > max_message_size 1024" "$T/out/send" || fail "reason: $(cat "$T/out/send")"
+ok "the large message is refused with its reason"
+assert_eq 1 "$(sstat alpha .rejected)" "status counts the refusal"
+
+# Stop the instances so the queue fills: 30 x 100 bytes > 2K.
+cli stop alpha >/dev/null
+wait_for 20 "no instance" eval '[ "$(sstat alpha ".instances | length")" = 0 ]'
+for i in $(seq 1 30); do printf 'k%s %098d\n' "$i" 0; done >"$T/scratch/fill"
+rc=0; cli send alpha --file "$T/scratch/fill" >"$T/out/fill" 2>&1 || rc=$?
+assert_eq 75 $rc "throttled messages make send exit 75"
+throttled=$(sed -n 's/.*throttled \([0-9]*\).*/\1/p' "$T/out/fill")
+accepted=$(sed -n 's/.*accepted \([0-9]*\).*/\1/p' "$T/out/fill")
+[ "$throttled" -gt 0 ] && [ $(( accepted + throttled )) -eq 30 ] || fail "fill: $(cat "$T/out/fill")"
+ok "$accepted accepted, $throttled throttled: none silently dropped"
+assert_eq "$accepted" "$(sstat alpha .backlog)" "the accepted ones wait in the queue"
+
+send_keys beta 1 10 >"$T/out/beta" || fail "beta: $(cat "$T/out/beta")"
+ok "beta is not affected"
+cli start alpha >/dev/null
+wait_for 20 "alpha's backlog delivered" acked_at_least alpha $(( accepted + 2 ))
+stop_streammgr
