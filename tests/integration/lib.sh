@@ -236,7 +236,7 @@ cli() { "$CLI" -c "$T/conf/mysimbdp.cfg" "$@"; }
 
 # sstat TENANT JQ: a field of the tenant's (first) stream in `status`.
 sstat() {
-	cli status "$1" --json | jq -r ".[0]$2"
+	cli status "$1" --json | jq -r ".[0] | $2"
 }
 
 # running_is TENANT N: N instances running and ready (HELLO said).
@@ -258,6 +258,7 @@ store_docs() {
 # send_keys TENANT FIRST LAST [PREFIX]: sends "PREFIXk VALUE" for k in
 # FIRST..LAST through `mysimbdp send`, one message per key.
 send_keys() {
-	seq "$2" "$3" | sed "s/^/${4:-k}/; s/\$/ v-$1/" >"$T/scratch/keys.$$"
-	cli send "$1" --file "$T/scratch/keys.$$"
+	local f=$T/scratch/keys.$1.$BASHPID
+	seq "$2" "$3" | sed "s/^/${4:-k}/; s/\$/ v-$1/" >"$f"
+	cli send "$1" --file "$f"
 }
