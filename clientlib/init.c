@@ -44,6 +44,8 @@ msb_strerror(int rc)
 	switch (rc) {
 	case MSB_OK:
 		return "success";
+	case MSB_STOPPED:
+		return "stopped as asked";
 	case MSB_TEMPFAIL:
 		return "temporary failure, try again later";
 	case MSB_BADDOC:
@@ -58,6 +60,7 @@ msb_exit_code(int rc)
 {
 	switch (rc) {
 	case MSB_OK:
+	case MSB_STOPPED:
 		return 0;
 	case MSB_TEMPFAIL:
 		return MSB_EXIT_TEMPFAIL;

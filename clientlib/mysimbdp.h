@@ -71,8 +71,8 @@ MSB_API const char *msb_version(void);
 /* A short description of a return code ("temporary failure"). */
 MSB_API const char *msb_strerror(int rc);
 
-/* Maps a return code to an exit status: 0, 75 (MSB_TEMPFAIL), 65
- * (MSB_BADDOC) or 1 (MSB_ERROR and anything else). */
+/* Maps a return code to an exit status: 0 (MSB_OK, MSB_STOPPED), 75
+ * (MSB_TEMPFAIL), 65 (MSB_BADDOC) or 1 (MSB_ERROR and anything else). */
 MSB_API int msb_exit_code(int rc);
 
 /* ---- the environment contract (env.c) ------------------------------ */
@@ -477,6 +477,105 @@ MSB_API void msb_metrics_counts(const struct msb_metrics *m, uint64_t *sent,
  * a report already queued to a connected monitor.
  */
 MSB_API void msb_metrics_close(struct msb_metrics *m);
+
+/* ---- stream apps: receiving messages (stream.c) -------------------- */
+
+/*
+ * A stream app gets messages from streammgr over ZMQ_STREAM_ENDPOINT and
+ * acks each one when it is done with it (docs/protocols.md, "Work"). It
+ * may hold up to `credit` unacked messages; acks are batched. A message
+ * that is neither acked nor nacked within the stream's ack_timeout, or
+ * whose instance dies, is delivered again: process messages idempotently.
+ */
+
+/* msb_stream_recv(): a stop was asked (SIGTERM, SIGINT or
+ * msb_stream_stop) and nothing is left to receive. Exit 0. */
+#define MSB_STOPPED 1
+
+struct msb_stream;
+
+struct msb_message {
+	uint64_t	 id;	/* delivery id: pass to ack/nack/reject */
+	const void	*data;	/* valid until the next msb_stream_recv() or
+				   msb_stream_close() */
+	size_t		 len;
+};
+
+/*
+ * Connects a DEALER to endpoint and sends [HELLO][instance][credit].
+ * credit is how many unacked messages the app may hold (1 to 65536; 0:
+ * 256). For SIGTERM and SIGINT, when their disposition is SIG_DFL,
+ * installs a handler that only asks the streams to stop (sigaction
+ * without SA_RESTART); the last msb_stream_close() puts SIG_DFL back. An
+ * app with handlers of its own calls msb_stream_stop() from them.
+ * Returns MSB_OK with *sp set, or MSB_ERROR with the reason in err.
+ */
+MSB_API int msb_stream_open(struct msb_stream **sp, const char *endpoint,
+    const char *instance, uint32_t credit, char *err, size_t errlen);
+
+/* msb_stream_open() with env->stream_endpoint and env->instance. */
+MSB_API int msb_stream_open_env(struct msb_stream **sp,
+    const struct msb_env *env, uint32_t credit, char *err, size_t errlen);
+
+/*
+ * The next message. timeout_ms -1 waits forever, 0 does not wait.
+ * Before it waits it sends the queued acks. Returns
+ *   MSB_OK        a message, in msg;
+ *   MSB_TEMPFAIL  nothing within timeout_ms;
+ *   MSB_STOPPED   a stop was asked and is complete: once asked, recv
+ *                 sends [BYE] (after the queued acks) and keeps returning
+ *                 the messages that arrive until streammgr answers [BYE],
+ *                 or for 2 s without an answer (streammgr may be gone);
+ *                 then MSB_STOPPED, from then on. Ack or nack what you
+ *                 got, then close;
+ *   MSB_ERROR     streammgr refused the app ("ERR unknown-instance",
+ *                 logged once to stderr; see msb_stream_error()) or the
+ *                 socket failed; from then on.
+ */
+MSB_API int msb_stream_recv(struct msb_stream *s, struct msb_message *msg,
+    int timeout_ms);
+
+/*
+ * Done with message id. Acks are queued and sent as one [ACK][ids] frame
+ * when credit/4 of them (at least 1, at most 1024) are queued, and by
+ * msb_stream_flush(), by a msb_stream_recv() about to wait, by nack,
+ * reject and close. Returns MSB_OK; MSB_TEMPFAIL or MSB_ERROR when the
+ * batch could not be sent (streammgr not reading for 2 s), and the ack
+ * stays queued.
+ */
+MSB_API int msb_stream_ack(struct msb_stream *s, uint64_t id);
+
+/*
+ * Gives message id back for another delivery, at once (after the queued
+ * acks). reason (may be NULL) is for people. Returns as msb_stream_ack.
+ */
+MSB_API int msb_stream_nack(struct msb_stream *s, uint64_t id,
+    const char *reason);
+
+/*
+ * Message id is bad and never will be processed (not JSON, no key...):
+ * [REJECT][id][reason] goes out at once and streammgr writes the message
+ * to the stream's dead letters with reason. Frees credit like an ack.
+ * Returns as msb_stream_ack.
+ */
+MSB_API int msb_stream_reject(struct msb_stream *s, uint64_t id,
+    const char *reason);
+
+/* Sends the queued acks. Returns as msb_stream_ack. */
+MSB_API int msb_stream_flush(struct msb_stream *s);
+
+/* Asks to stop, as SIGTERM does (async-signal-safe). */
+MSB_API void msb_stream_stop(struct msb_stream *s);
+
+/* Non-zero when a stop was asked (of s, or by a signal). */
+MSB_API int msb_stream_stopping(const struct msb_stream *s);
+
+/* The message of the last failure ("" if none). */
+MSB_API const char *msb_stream_error(const struct msb_stream *s);
+
+/* Sends the queued acks and closes, waiting at most 1 s for them to go
+ * out. Accepts NULL. */
+MSB_API void msb_stream_close(struct msb_stream *s);
 
 #ifdef __cplusplus
 }

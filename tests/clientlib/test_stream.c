@@ -1,0 +1,666 @@
+/*
+ * Stream apps against a fake streammgr: a ROUTER bound on an ipc path in
+ * a fresh folder, as streammgr's work socket is. The tests check the
+ * frames streammgr would see (HELLO, batched big-endian ACKs, NACK and
+ * REJECT with their reasons, BYE) and what the app gets back (messages,
+ * MSB_STOPPED after a stop, MSB_ERROR on ERR). Most tests drive the fake
+ * from the test's own thread, step by step; a fake in a thread plays
+ * streammgr when the app must block (credit, a signal on another thread).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <mysimbdp.h>
+#include <zmq.h>
+
+#include "util.h"
+
+#define WAIT_MS	5000		/* for anything that should come at once */
+#define BASE_ID	UINT64_C(0x0102030405060700)	/* tells byte orders apart */
+
+#define MAX_FRAMES 6
+#define MAX_FRAME 9000		/* an ACK frame holds up to 1024 ids */
+
+/* One multipart message as the fake received it (routing id removed). */
+struct frames {
+	int		 n;
+	size_t		 len[MAX_FRAMES];
+	unsigned char	 data[MAX_FRAMES][MAX_FRAME];
+};
+
+struct fake {
+	char		*dir;
+	char		*endpoint;	/* ipc://<dir>/default.work */
+	void		*ctx;
+	void		*router;	/* NULL once "gone" */
+	unsigned char	 rid[256];	/* the instance's routing id */
+	size_t		 ridlen;
+};
+
+static int
+setup(void **state)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	int linger = 0;
+
+	f->dir = tu_mkdtemp("stream");
+	if (asprintf(&f->endpoint, "ipc://%s/default.work", f->dir) == -1)
+		return -1;
+	f->ctx = zmq_ctx_new();
+	f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
+	zmq_setsockopt(f->router, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_bind(f->router, f->endpoint) == -1)
+		return -1;
+	/* Each test starts with the stop signals as a fresh app has them. */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	*state = f;
+	return 0;
+}
+
+static void
+fake_gone(struct fake *f)
+{
+	if (f->router != NULL)
+		zmq_close(f->router);
+	f->router = NULL;
+}
+
+static int
+teardown(void **state)
+{
+	struct fake *f = *state;
+
+	fake_gone(f);
+	zmq_ctx_term(f->ctx);
+	tu_rmtree(f->dir);
+	free(f->endpoint);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Receives one message within ms; false if none came. */
+static bool
+fake_recv(struct fake *f, struct frames *m, long ms)
+{
+	zmq_pollitem_t item = { .socket = f->router, .events = ZMQ_POLLIN };
+	unsigned char buf[MAX_FRAME];
+	size_t sz;
+	int more, n;
+
+	if (zmq_poll(&item, 1, ms) <= 0)
+		return false;
+	n = zmq_recv(f->router, f->rid, sizeof(f->rid), 0);
+	if (n <= 0)
+		return false;
+	f->ridlen = (size_t)n;
+	m->n = 0;
+	do {
+		n = zmq_recv(f->router, buf, sizeof(buf), 0);
+		if (n < 0 || n > MAX_FRAME)
+			return false;
+		if (m->n < MAX_FRAMES) {
+			memcpy(m->data[m->n], buf, (size_t)n);
+			m->len[m->n++] = (size_t)n;
+		}
+		more = 0;
+		sz = sizeof(more);
+		zmq_getsockopt(f->router, ZMQ_RCVMORE, &more, &sz);
+	} while (more);
+	return true;
+}
+
+/* Frame i of m is the text s. */
+static bool
+frame_is(const struct frames *m, int i, const char *s)
+{
+	return i < m->n && m->len[i] == strlen(s) &&
+	    memcmp(m->data[i], s, m->len[i]) == 0;
+}
+
+static uint64_t
+be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void
+put_be64(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+/* Sends [id][payload] to the instance, as streammgr delivers. */
+static void
+fake_deliver(struct fake *f, uint64_t id, const char *payload)
+{
+	unsigned char idbuf[8];
+
+	put_be64(idbuf, id);
+	assert_int_equal(zmq_send(f->router, f->rid, f->ridlen, ZMQ_SNDMORE),
+	    (int)f->ridlen);
+	assert_int_equal(zmq_send(f->router, idbuf, 8, ZMQ_SNDMORE), 8);
+	assert_int_equal(zmq_send(f->router, payload, strlen(payload), 0),
+	    (int)strlen(payload));
+}
+
+/* Sends a one-frame control answer ("BYE", "ERR ..."). */
+static void
+fake_say(struct fake *f, const char *text)
+{
+	assert_int_equal(zmq_send(f->router, f->rid, f->ridlen, ZMQ_SNDMORE),
+	    (int)f->ridlen);
+	assert_int_equal(zmq_send(f->router, text, strlen(text), 0),
+	    (int)strlen(text));
+}
+
+/* Opens a stream and takes its HELLO. */
+static struct msb_stream *
+open_stream(struct fake *f, uint32_t credit)
+{
+	struct msb_stream *s;
+	struct frames m;
+	char err[256];
+
+	if (msb_stream_open(&s, f->endpoint, "default-1", credit, err,
+	    sizeof(err)) != MSB_OK)
+		fail_msg("open: %s", err);
+	if (!fake_recv(f, &m, WAIT_MS))
+		fail_msg("no HELLO");
+	assert_true(frame_is(&m, 0, "HELLO"));
+	return s;
+}
+
+static void
+expect_message(struct msb_stream *s, uint64_t id, const char *payload)
+{
+	struct msb_message msg;
+	int rc;
+
+	rc = msb_stream_recv(s, &msg, WAIT_MS);
+	if (rc != MSB_OK)
+		fail_msg("recv: %d (%s) waiting for %llx", rc,
+		    msb_stream_error(s), (unsigned long long)id);
+	assert_int_equal(msg.id, id);
+	assert_int_equal(msg.len, strlen(payload));
+	assert_memory_equal(msg.data, payload, msg.len);
+}
+
+static void
+hello_names_instance_and_credit(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s;
+	struct frames m;
+	char err[256];
+
+	assert_int_equal(msb_stream_open(&s, f->endpoint, "default-1", 8, err,
+	    sizeof(err)), MSB_OK);
+	assert_true(fake_recv(f, &m, WAIT_MS));
+	assert_int_equal(m.n, 3);
+	assert_true(frame_is(&m, 0, "HELLO"));
+	assert_true(frame_is(&m, 1, "default-1"));
+	assert_true(frame_is(&m, 2, "8"));
+	msb_stream_close(s);
+
+	/* Credit 0 is the default, 256. */
+	assert_int_equal(msb_stream_open(&s, f->endpoint, "default-2", 0, err,
+	    sizeof(err)), MSB_OK);
+	assert_true(fake_recv(f, &m, WAIT_MS));
+	assert_true(frame_is(&m, 1, "default-2"));
+	assert_true(frame_is(&m, 2, "256"));
+	msb_stream_close(s);
+}
+
+static void
+bad_arguments_say_why(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s = (struct msb_stream *)1;
+	struct msb_env env = { .kind = MSB_APP_BATCH, .instance = "j" };
+	char err[256];
+
+	assert_int_equal(msb_stream_open(&s, f->endpoint, "default-1", 70000,
+	    err, sizeof(err)), MSB_ERROR);
+	assert_null(s);
+	assert_string_equal(err, "stream: credit 70000: must be 1 to 65536");
+	assert_int_equal(msb_stream_open(&s, f->endpoint, "", 1, err,
+	    sizeof(err)), MSB_ERROR);
+	assert_non_null(strstr(err, "MYSIMBDP_INSTANCE"));
+	assert_int_equal(msb_stream_open(&s, "bogus://x", "default-1", 1, err,
+	    sizeof(err)), MSB_ERROR);
+	assert_non_null(strstr(err, "connect bogus://x: "));
+	assert_int_equal(msb_stream_open_env(&s, &env, 0, err, sizeof(err)),
+	    MSB_ERROR);
+	assert_non_null(strstr(err, "ZMQ_STREAM_ENDPOINT"));
+
+	/* A failed open leaves the signals as they were. */
+	assert_true(signal(SIGTERM, SIG_DFL) == SIG_DFL);
+
+	assert_int_equal(msb_exit_code(MSB_STOPPED), 0);
+	assert_string_equal(msb_strerror(MSB_STOPPED), "stopped as asked");
+	msb_stream_close(NULL);
+}
+
+/*
+ * The fake streammgr of acks_free_credit: it never lets the instance hold
+ * more than the credit, and sends more only as acks come back.
+ */
+struct credit_run {
+	struct fake	*f;
+	uint32_t	 credit;
+	int		 total;
+	int		 acked;
+	int		 ack_frames;
+	size_t		 max_batch;
+	int		 max_inflight;
+	bool		 bad_order;	/* an ack id not the next one */
+	bool		 unexpected;	/* a frame that is not an ACK */
+	bool		 stalled;	/* no ack within WAIT_MS */
+};
+
+static void *
+credit_fake(void *arg)
+{
+	struct credit_run *r = arg;
+	struct frames *m = malloc(sizeof(*m));
+	int sent = 0, inflight = 0;
+	char payload[32];
+
+	while (r->acked < r->total) {
+		while (inflight < (int)r->credit && sent < r->total) {
+			snprintf(payload, sizeof(payload), "m%d", sent);
+			fake_deliver(r->f, BASE_ID + (uint64_t)sent, payload);
+			sent++;
+			if (++inflight > r->max_inflight)
+				r->max_inflight = inflight;
+		}
+		if (!fake_recv(r->f, m, WAIT_MS)) {
+			r->stalled = true;
+			break;
+		}
+		if (m->n != 2 || !frame_is(m, 0, "ACK") || m->len[1] == 0 ||
+		    m->len[1] % 8 != 0) {
+			r->unexpected = true;
+			break;
+		}
+		for (size_t i = 0; i < m->len[1] / 8; i++)
+			if (be64(m->data[1] + 8 * i) !=
+			    BASE_ID + (uint64_t)r->acked++)
+				r->bad_order = true;
+		inflight -= (int)(m->len[1] / 8);
+		r->ack_frames++;
+		if (m->len[1] / 8 > r->max_batch)
+			r->max_batch = m->len[1] / 8;
+	}
+	free(m);
+	return NULL;
+}
+
+static void
+acks_free_credit_in_batches(void **state)
+{
+	struct fake *f = *state;
+	struct credit_run r = { .f = f, .credit = 12, .total = 40 };
+	struct msb_stream *s = open_stream(f, r.credit);
+	pthread_t t;
+	char payload[32];
+
+	assert_int_equal(pthread_create(&t, NULL, credit_fake, &r), 0);
+	for (int i = 0; i < r.total; i++) {
+		snprintf(payload, sizeof(payload), "m%d", i);
+		expect_message(s, BASE_ID + (uint64_t)i, payload);
+		assert_int_equal(msb_stream_ack(s, BASE_ID + (uint64_t)i),
+		    MSB_OK);
+	}
+	/*
+	 * Batches of 12/4 = 3 ids; the last one is sent by flush, and a recv
+	 * about to wait sends a partial one.
+	 */
+	assert_int_equal(msb_stream_flush(s), MSB_OK);
+	pthread_join(t, NULL);
+	assert_false(r.stalled);
+	assert_false(r.unexpected);
+	assert_false(r.bad_order);
+	assert_int_equal(r.acked, r.total);
+	assert_int_equal(r.max_inflight, (int)r.credit);
+	assert_true(r.max_batch >= 1 && r.max_batch <= 3);
+	assert_true(r.ack_frames >= 14);
+	msb_stream_close(s);
+}
+
+static void
+nack_and_reject_carry_reasons(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s = open_stream(f, 8);	/* acks 2 at a time */
+	struct frames m;
+
+	fake_deliver(f, BASE_ID + 1, "{\"id\":1}");
+	fake_deliver(f, BASE_ID + 2, "{\"id\":2}");
+	fake_deliver(f, BASE_ID + 3, "not json");
+	fake_deliver(f, BASE_ID + 4, "{\"id\":4}");
+	expect_message(s, BASE_ID + 1, "{\"id\":1}");
+	assert_int_equal(msb_stream_ack(s, BASE_ID + 1), MSB_OK);
+	expect_message(s, BASE_ID + 2, "{\"id\":2}");
+	assert_int_equal(msb_stream_nack(s, BASE_ID + 2, "sink: timeout"),
+	    MSB_OK);
+	expect_message(s, BASE_ID + 3, "not json");
+	assert_int_equal(msb_stream_reject(s, BASE_ID + 3,
+	    "not-json: unexpected 'n'"), MSB_OK);
+	expect_message(s, BASE_ID + 4, "{\"id\":4}");
+	assert_int_equal(msb_stream_nack(s, BASE_ID + 4, NULL), MSB_OK);
+
+	/* The queued ack goes out before the nack. */
+	assert_true(fake_recv(f, &m, WAIT_MS));
+	assert_int_equal(m.n, 2);
+	assert_true(frame_is(&m, 0, "ACK"));
+	assert_int_equal(m.len[1], 8);
+	assert_int_equal(be64(m.data[1]), BASE_ID + 1);
+
+	assert_true(fake_recv(f, &m, WAIT_MS));
+	assert_int_equal(m.n, 3);
+	assert_true(frame_is(&m, 0, "NACK"));
+	assert_int_equal(m.len[1], 8);
+	assert_int_equal(be64(m.data[1]), BASE_ID + 2);
+	assert_true(frame_is(&m, 2, "sink: timeout"));
+
+	assert_true(fake_recv(f, &m, WAIT_MS));
+	assert_int_equal(m.n, 3);
+	assert_true(frame_is(&m, 0, "REJECT"));
+	assert_int_equal(be64(m.data[1]), BASE_ID + 3);
+	assert_true(frame_is(&m, 2, "not-json: unexpected 'n'"));
+
+	/* Without a reason, the reason frame is left out. */
+	assert_true(fake_recv(f, &m, WAIT_MS));
+	assert_int_equal(m.n, 2);
+	assert_true(frame_is(&m, 0, "NACK"));
+	assert_int_equal(be64(m.data[1]), BASE_ID + 4);
+	msb_stream_close(s);
+}
+
+static void
+waiting_flushes_acks(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s = open_stream(f, 64);	/* acks 16 at a time */
+	struct msb_message msg;
+	struct frames m;
+	int64_t start;
+
+	fake_deliver(f, BASE_ID, "x");
+	expect_message(s, BASE_ID, "x");
+	assert_int_equal(msb_stream_ack(s, BASE_ID), MSB_OK);
+	/* Nothing more: timeout 0 does not wait, but the ack goes out. */
+	assert_int_equal(msb_stream_recv(s, &msg, 0), MSB_TEMPFAIL);
+	assert_true(fake_recv(f, &m, WAIT_MS));
+	assert_true(frame_is(&m, 0, "ACK"));
+	assert_int_equal(be64(m.data[1]), BASE_ID);
+
+	start = tu_now_ms();
+	assert_int_equal(msb_stream_recv(s, &msg, 100), MSB_TEMPFAIL);
+	assert_true(tu_now_ms() - start >= 100);
+	assert_false(fake_recv(f, &m, 0));	/* no empty ACK */
+
+	/* Closing sends what is queued. */
+	assert_int_equal(msb_stream_ack(s, BASE_ID + 7), MSB_OK);
+	msb_stream_close(s);
+	assert_true(fake_recv(f, &m, WAIT_MS));
+	assert_true(frame_is(&m, 0, "ACK"));
+	assert_int_equal(be64(m.data[1]), BASE_ID + 7);
+}
+
+static void
+sigterm_says_bye_and_drains(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s = open_stream(f, 8);
+	struct msb_message msg;
+	struct frames m;
+
+	fake_deliver(f, BASE_ID + 1, "one");
+	fake_deliver(f, BASE_ID + 2, "two");
+	fake_deliver(f, BASE_ID + 3, "three");
+	expect_message(s, BASE_ID + 1, "one");
+	assert_int_equal(msb_stream_ack(s, BASE_ID + 1), MSB_OK);
+	assert_false(msb_stream_stopping(s));
+
+	assert_int_equal(raise(SIGTERM), 0);	/* the handler only notes it */
+	assert_true(msb_stream_stopping(s));
+
+	/* What had arrived is still the app's. */
+	expect_message(s, BASE_ID + 2, "two");
+	expect_message(s, BASE_ID + 3, "three");
+
+	/* The queued ack, then BYE, once. */
+	assert_true(fake_recv(f, &m, WAIT_MS));
+	assert_true(frame_is(&m, 0, "ACK"));
+	assert_int_equal(be64(m.data[1]), BASE_ID + 1);
+	assert_true(fake_recv(f, &m, WAIT_MS));
+	assert_int_equal(m.n, 1);
+	assert_true(frame_is(&m, 0, "BYE"));
+
+	/* A delivery already on its way, then the answer. */
+	fake_deliver(f, BASE_ID + 4, "four");
+	fake_say(f, "BYE");
+	expect_message(s, BASE_ID + 4, "four");
+	assert_int_equal(msb_stream_recv(s, &msg, WAIT_MS), MSB_STOPPED);
+	assert_int_equal(msb_stream_recv(s, &msg, -1), MSB_STOPPED);
+	assert_false(fake_recv(f, &m, 0));	/* BYE was said once */
+
+	/* Messages got before the answer may still be acked. */
+	assert_int_equal(msb_stream_ack(s, BASE_ID + 2), MSB_OK);
+	msb_stream_close(s);
+	assert_true(fake_recv(f, &m, WAIT_MS));
+	assert_true(frame_is(&m, 0, "ACK"));
+	assert_int_equal(be64(m.data[1]), BASE_ID + 2);
+
+	/* The last close gave SIGTERM back. */
+	assert_true(signal(SIGTERM, SIG_DFL) == SIG_DFL);
+}
+
+/*
+ * A signal taken by another thread of the app: the thread raises SIGTERM
+ * at itself (so the handler runs there, not where msb_stream_recv waits)
+ * and then plays streammgr's part.
+ */
+struct signal_run {
+	struct fake	*f;
+	pid_t		 waiter;	/* the thread in msb_stream_recv */
+	bool		 got_bye;
+};
+
+/* Waits (bounded) until thread tid sleeps, i.e. it is in zmq_poll. */
+static void
+until_sleeping(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	int64_t start = tu_now_ms();
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	while (tu_now_ms() - start < 2000) {
+		if ((fp = fopen(path, "r")) == NULL)
+			return;
+		p = fgets(buf, sizeof(buf), fp);
+		fclose(fp);
+		if (p != NULL && (p = strrchr(buf, ')')) != NULL &&
+		    p[1] == ' ' && p[2] == 'S')
+			return;
+		sched_yield();
+	}
+}
+
+static void *
+signal_thread(void *arg)
+{
+	struct signal_run *r = arg;
+	struct frames *m = malloc(sizeof(*m));
+
+	until_sleeping(r->waiter);
+	raise(SIGTERM);
+	if (fake_recv(r->f, m, WAIT_MS) && frame_is(m, 0, "BYE")) {
+		r->got_bye = true;
+		fake_say(r->f, "BYE");
+	}
+	free(m);
+	return NULL;
+}
+
+static void
+signal_on_another_thread_wakes_recv(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s = open_stream(f, 8);
+	struct signal_run r = { .f = f, .waiter = (pid_t)syscall(SYS_gettid) };
+	struct msb_message msg;
+	pthread_t t;
+	int rc;
+
+	assert_int_equal(pthread_create(&t, NULL, signal_thread, &r), 0);
+	rc = msb_stream_recv(s, &msg, WAIT_MS);
+	pthread_join(t, NULL);
+	assert_true(r.got_bye);
+	assert_int_equal(rc, MSB_STOPPED);
+	msb_stream_close(s);
+}
+
+static void
+no_answer_stops_after_a_bounded_wait(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s = open_stream(f, 8);
+	struct msb_message msg;
+	int64_t start, took;
+
+	fake_gone(f);
+	msb_stream_stop(s);
+	assert_true(msb_stream_stopping(s));
+	start = tu_now_ms();
+	assert_int_equal(msb_stream_recv(s, &msg, -1), MSB_STOPPED);
+	took = tu_now_ms() - start;
+	if (took < 1900 || took > 4000)
+		fail_msg("MSB_STOPPED after %lld ms, not about 2 s",
+		    (long long)took);
+	start = tu_now_ms();
+	assert_int_equal(msb_stream_recv(s, &msg, -1), MSB_STOPPED);
+	/* Close waits at most 1 s for the BYE nobody reads. */
+	msb_stream_close(s);
+	assert_true(tu_now_ms() - start < 1500);
+}
+
+static void
+err_unknown_instance_is_an_error(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s = open_stream(f, 8);
+	struct msb_message msg;
+	char *log, *path = tu_join(f->dir, "stderr");
+	int fd, saved;
+
+	fake_say(f, "ERR unknown-instance");
+
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved != -1 && fd != -1);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	assert_int_equal(msb_stream_recv(s, &msg, WAIT_MS), MSB_ERROR);
+	assert_int_equal(msb_stream_recv(s, &msg, 0), MSB_ERROR);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+
+	assert_string_equal(msb_stream_error(s),
+	    "streammgr refused instance default-1: ERR unknown-instance");
+	log = tu_read_file(path, NULL);
+	assert_non_null(log);
+	assert_string_equal(log, "libmysimbdp: streammgr refused instance "
+	    "default-1: ERR unknown-instance\n");	/* once */
+	free(log);
+	free(path);
+	msb_stream_close(s);
+}
+
+static void
+app_handler(int signo)
+{
+}
+
+static void
+app_signal_handlers_are_left_alone(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s;
+	struct sigaction sa;
+
+	signal(SIGTERM, app_handler);
+	signal(SIGINT, SIG_IGN);
+	s = open_stream(f, 8);
+	sigaction(SIGTERM, NULL, &sa);
+	assert_true(sa.sa_handler == app_handler);
+	sigaction(SIGINT, NULL, &sa);
+	assert_true(sa.sa_handler == SIG_IGN);
+	msb_stream_close(s);
+	assert_true(signal(SIGTERM, SIG_DFL) == app_handler);
+	assert_true(signal(SIGINT, SIG_DFL) == SIG_IGN);
+
+	/* With SIG_DFL, the library's handler, without SA_RESTART. */
+	s = open_stream(f, 8);
+	sigaction(SIGINT, NULL, &sa);
+	assert_true(sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
+	assert_false(sa.sa_flags & SA_RESTART);
+	msb_stream_close(s);
+	sigaction(SIGINT, NULL, &sa);
+	assert_true(sa.sa_handler == SIG_DFL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    hello_names_instance_and_credit, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_arguments_say_why, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(acks_free_credit_in_batches,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(nack_and_reject_carry_reasons,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(waiting_flushes_acks, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(sigterm_says_bye_and_drains,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    signal_on_another_thread_wakes_recv, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    no_answer_stops_after_a_bounded_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    err_unknown_instance_is_an_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    app_signal_handlers_are_left_alone, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
