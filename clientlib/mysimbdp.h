@@ -577,6 +577,92 @@ MSB_API const char *msb_stream_error(const struct msb_stream *s);
  * out. Accepts NULL. */
 MSB_API void msb_stream_close(struct msb_stream *s);
 
+/* ---- producers (producer.c) ---------------------------------------- */
+
+/*
+ * A producer sends records to a stream's ingress socket
+ * (run/<tenant>/<stream>.in) and gets one reply per record, in order
+ * (docs/protocols.md, "Ingress"). Up to `window` records may await their
+ * reply; sending does not wait for each one.
+ */
+struct msb_producer;
+
+enum msb_reply_status {
+	MSB_REPLY_OK = 0,	/* stored; will be delivered */
+	MSB_REPLY_REJECT = 1,	/* never stored as it is: see reason */
+	MSB_REPLY_THROTTLE = 2,	/* not stored (quota, or no reply): resend */
+};
+
+/*
+ * Called once for every record msb_producer_send() accepted, in send
+ * order, from within msb_producer_send/poll/flush. seq is what
+ * msb_producer_send() gave. reason is valid during the call:
+ *   MSB_REPLY_REJECT: the text after "REJECT ", e.g.
+ *       "too-large: 70000 bytes > max_message_size 65536";
+ *   MSB_REPLY_THROTTLE: NULL for streammgr's THROTTLE; "no-reply: ..."
+ *       when the reply never came (streammgr restarted, or none within
+ *       the reply timeout): the record's fate is unknown, send it again;
+ *   MSB_REPLY_OK: NULL.
+ * The callback must not call msb_producer_ functions (they fail, EDEADLK)
+ * other than msb_producer_outstanding().
+ */
+typedef void (*msb_reply_cb)(uint64_t seq, enum msb_reply_status status,
+    const char *reason, void *arg);
+
+/*
+ * Connects a DEALER (ZMQ_IMMEDIATE) to endpoint. window: records that may
+ * await their reply (0: 1000). cb may be NULL. For an ipc:// endpoint
+ * the socket file is checked first, so a typo or a stopped streammgr
+ * says so at once: "connect ipc:///x/run/acme/default.in: No such file or
+ * directory (is streammgr running?)" (MSB_TEMPFAIL), ": Permission
+ * denied" (MSB_ERROR). Returns MSB_OK with *pp set, or MSB_TEMPFAIL /
+ * MSB_ERROR with the reason in err.
+ */
+MSB_API int msb_producer_open(struct msb_producer **pp, const char *endpoint,
+    uint32_t window, msb_reply_cb cb, void *arg, char *err, size_t errlen);
+
+/*
+ * Sends [seq, 8 bytes big-endian][payload]. It first handles the replies
+ * that arrived; while the window is full it waits for replies, at most
+ * the reply timeout without one (then the outstanding records get their
+ * "no-reply" callback). Returns MSB_OK with *seq set (seq may be NULL);
+ * MSB_TEMPFAIL when no streammgr took the record or no reply came in
+ * time (the record was not sent; see msb_producer_error()); MSB_ERROR.
+ */
+MSB_API int msb_producer_send(struct msb_producer *p, const void *data,
+    size_t len, uint64_t *seq);
+
+/*
+ * Handles the replies that arrived; when none had, waits up to
+ * timeout_ms (-1: up to the reply timeout) for some. Returns how many
+ * callbacks were made (0 at once when nothing is outstanding), or
+ * MSB_ERROR.
+ */
+MSB_API int msb_producer_poll(struct msb_producer *p, int timeout_ms);
+
+/*
+ * Waits up to timeout_ms (-1: no limit but the reply timeout) for every
+ * outstanding reply. Returns MSB_OK when all came; MSB_TEMPFAIL when some
+ * did not come in time, or were written off as "no-reply"; MSB_ERROR.
+ */
+MSB_API int msb_producer_flush(struct msb_producer *p, int timeout_ms);
+
+/* Records sent and not yet called back. */
+MSB_API uint32_t msb_producer_outstanding(const struct msb_producer *p);
+
+/* How long to wait for a reply (default 10000 ms; <= 0: the default). */
+MSB_API void msb_producer_set_reply_timeout(struct msb_producer *p,
+    int timeout_ms);
+
+/* The message of the last failure ("" if none). */
+MSB_API const char *msb_producer_error(const struct msb_producer *p);
+
+/*
+ * Closes, waiting at most 1 s for sent records to leave. Replies not yet
+ * handled are dropped without a callback: flush first. Accepts NULL.
+ */
+MSB_API void msb_producer_close(struct msb_producer *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,495 @@
+/*
+ * Producers against a fake ingress: a ROUTER bound on
+ * <dir>/run/acme/default.in, as streammgr binds a stream's ingress. The
+ * tests check the frames streammgr sees ([8-byte big-endian seq]
+ * [payload]), that replies reach the callback of the right seq with the
+ * right status, that the window holds (a send blocks, then times out when
+ * no reply comes), and the errors for a missing socket or no streammgr.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <mysimbdp.h>
+#include <zmq.h>
+
+#include "util.h"
+
+#define WAIT_MS	5000		/* for anything that should come at once */
+#define MAX_REPLIES 512
+
+struct fake {
+	char		*dir;
+	char		*endpoint;	/* ipc://<dir>/run/acme/default.in */
+	void		*ctx;
+	void		*router;
+	unsigned char	 rid[256];	/* the producer's routing id */
+	size_t		 ridlen;
+};
+
+/* One message as the fake received it: [msg-id][payload]. */
+struct request {
+	int		 nframes;
+	unsigned char	 id[64];
+	size_t		 idlen;
+	char		 payload[256];
+	size_t		 len;
+};
+
+/* What the callback was told, in order. */
+struct replies {
+	int		 n;
+	uint64_t	 seq[MAX_REPLIES];
+	enum msb_reply_status status[MAX_REPLIES];
+	char		 reason[MAX_REPLIES][128];
+	bool		 had_reason[MAX_REPLIES];
+};
+
+static void
+on_reply(uint64_t seq, enum msb_reply_status status, const char *reason,
+    void *arg)
+{
+	struct replies *r = arg;
+
+	if (r->n >= MAX_REPLIES)
+		return;
+	r->seq[r->n] = seq;
+	r->status[r->n] = status;
+	r->had_reason[r->n] = reason != NULL;
+	snprintf(r->reason[r->n], sizeof(r->reason[0]), "%s",
+	    reason != NULL ? reason : "");
+	r->n++;
+}
+
+static int
+setup(void **state)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	char *run;
+	int linger = 0;
+
+	f->dir = tu_mkdtemp("producer");
+	if (asprintf(&run, "%s/run", f->dir) == -1)
+		return -1;
+	mkdir(run, 0700);
+	free(run);
+	if (asprintf(&run, "%s/run/acme", f->dir) == -1)
+		return -1;
+	mkdir(run, 0700);
+	free(run);
+	if (asprintf(&f->endpoint, "ipc://%s/run/acme/default.in",
+	    f->dir) == -1)
+		return -1;
+	f->ctx = zmq_ctx_new();
+	f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
+	zmq_setsockopt(f->router, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_bind(f->router, f->endpoint) == -1)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fake *f = *state;
+
+	zmq_close(f->router);
+	zmq_ctx_term(f->ctx);
+	tu_rmtree(f->dir);
+	free(f->endpoint);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Receives one request within ms; false if none came. */
+static bool
+fake_recv(struct fake *f, struct request *q, long ms)
+{
+	zmq_pollitem_t item = { .socket = f->router, .events = ZMQ_POLLIN };
+	char buf[256];
+	size_t sz;
+	int more, n;
+
+	if (zmq_poll(&item, 1, ms) <= 0)
+		return false;
+	if ((n = zmq_recv(f->router, f->rid, sizeof(f->rid), 0)) <= 0)
+		return false;
+	f->ridlen = (size_t)n;
+	memset(q, 0, sizeof(*q));
+	do {
+		if ((n = zmq_recv(f->router, buf, sizeof(buf), 0)) < 0)
+			return false;
+		if (q->nframes == 0) {
+			q->idlen = (size_t)n;
+			memcpy(q->id, buf, (size_t)n < 64 ? (size_t)n : 64);
+		} else if (q->nframes == 1) {
+			q->len = (size_t)n;
+			memcpy(q->payload, buf, (size_t)n < 256 ? (size_t)n :
+			    256);
+		}
+		q->nframes++;
+		sz = sizeof(more);
+		zmq_getsockopt(f->router, ZMQ_RCVMORE, &more, &sz);
+	} while (more);
+	return true;
+}
+
+static uint64_t
+be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Replies [id][status] to request q. */
+static void
+fake_reply(struct fake *f, const struct request *q, const char *status)
+{
+	assert_int_equal(zmq_send(f->router, f->rid, f->ridlen, ZMQ_SNDMORE),
+	    (int)f->ridlen);
+	assert_int_equal(zmq_send(f->router, q->id, q->idlen, ZMQ_SNDMORE),
+	    (int)q->idlen);
+	assert_int_equal(zmq_send(f->router, status, strlen(status), 0),
+	    (int)strlen(status));
+}
+
+static struct msb_producer *
+open_producer(struct fake *f, uint32_t window, struct replies *r)
+{
+	struct msb_producer *p;
+	char err[256];
+
+	if (msb_producer_open(&p, f->endpoint, window, on_reply, r, err,
+	    sizeof(err)) != MSB_OK)
+		fail_msg("open: %s", err);
+	return p;
+}
+
+static void
+replies_reach_the_right_seq(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p = open_producer(f, 16, r);
+	const char *payloads[] = { "alpha", "beta", "gamma", "delta" };
+	struct request q[6];
+	uint64_t seq;
+
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(msb_producer_send(p, payloads[i],
+		    strlen(payloads[i]), &seq), MSB_OK);
+		assert_int_equal(seq, (uint64_t)i + 1);
+	}
+	assert_int_equal(msb_producer_outstanding(p), 4);
+	for (int i = 0; i < 4; i++) {
+		assert_true(fake_recv(f, &q[i], WAIT_MS));
+		assert_int_equal(q[i].nframes, 2);
+		assert_int_equal(q[i].idlen, 8);
+		assert_int_equal(be64(q[i].id), (uint64_t)i + 1);
+		assert_int_equal(q[i].len, strlen(payloads[i]));
+		assert_memory_equal(q[i].payload, payloads[i], q[i].len);
+	}
+	fake_reply(f, &q[0], "OK");
+	fake_reply(f, &q[1], "THROTTLE");
+	fake_reply(f, &q[2],
+	    "REJECT too-large: 70000 bytes > max_message_size 65536");
+	fake_reply(f, &q[3], "REJECT empty: no payload");
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_int_equal(msb_producer_outstanding(p), 0);
+
+	assert_int_equal(r->n, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(r->seq[i], (uint64_t)i + 1);
+	assert_int_equal(r->status[0], MSB_REPLY_OK);
+	assert_false(r->had_reason[0]);
+	assert_int_equal(r->status[1], MSB_REPLY_THROTTLE);
+	assert_false(r->had_reason[1]);
+	assert_int_equal(r->status[2], MSB_REPLY_REJECT);
+	assert_string_equal(r->reason[2],
+	    "too-large: 70000 bytes > max_message_size 65536");
+	assert_int_equal(r->status[3], MSB_REPLY_REJECT);
+	assert_string_equal(r->reason[3], "empty: no payload");
+
+	/*
+	 * A reply to a later seq first: the earlier one is lost (streammgr
+	 * restarted), reported as no-reply, and flush says so.
+	 */
+	assert_int_equal(msb_producer_send(p, "e", 1, NULL), MSB_OK);
+	assert_int_equal(msb_producer_send(p, "f", 1, &seq), MSB_OK);
+	assert_int_equal(seq, 6);
+	assert_true(fake_recv(f, &q[4], WAIT_MS));
+	assert_true(fake_recv(f, &q[5], WAIT_MS));
+	fake_reply(f, &q[5], "OK");
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_TEMPFAIL);
+	assert_int_equal(r->n, 6);
+	assert_int_equal(r->seq[4], 5);
+	assert_int_equal(r->status[4], MSB_REPLY_THROTTLE);
+	assert_true(strncmp(r->reason[4], "no-reply", 8) == 0);
+	assert_int_equal(r->seq[5], 6);
+	assert_int_equal(r->status[5], MSB_REPLY_OK);
+	assert_int_equal(msb_producer_outstanding(p), 0);
+
+	msb_producer_close(p);
+	free(r);
+}
+
+static void
+a_full_window_blocks_then_times_out(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p = open_producer(f, 4, r);
+	struct request q[5];
+	int64_t start, took;
+	uint64_t seq;
+
+	msb_producer_set_reply_timeout(p, 300);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(msb_producer_send(p, "x", 1, NULL), MSB_OK);
+	for (int i = 0; i < 4; i++)
+		assert_true(fake_recv(f, &q[i], WAIT_MS));
+
+	/* The fake withholds the replies: the fifth waits, then gives up. */
+	start = tu_now_ms();
+	assert_int_equal(msb_producer_send(p, "y", 1, NULL), MSB_TEMPFAIL);
+	took = tu_now_ms() - start;
+	if (took < 250 || took > 3000)
+		fail_msg("send gave up after %lld ms, not about 300",
+		    (long long)took);
+	assert_string_equal(msb_producer_error(p),
+	    "no reply from streammgr within 300 ms");
+	assert_false(fake_recv(f, &q[4], 100));	/* it was not sent */
+
+	/* The four are written off: their fate is unknown. */
+	assert_int_equal(msb_producer_outstanding(p), 0);
+	assert_int_equal(r->n, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(r->seq[i], (uint64_t)i + 1);
+		assert_int_equal(r->status[i], MSB_REPLY_THROTTLE);
+		assert_string_equal(r->reason[i],
+		    "no-reply: none within 300 ms");
+	}
+
+	/* Their late replies are ignored; the producer goes on. */
+	msb_producer_set_reply_timeout(p, 0);	/* the default, 10 s */
+	for (int i = 0; i < 4; i++)
+		fake_reply(f, &q[i], "OK");
+	assert_int_equal(msb_producer_send(p, "z", 1, &seq), MSB_OK);
+	assert_int_equal(seq, 5);
+	assert_true(fake_recv(f, &q[4], WAIT_MS));
+	assert_int_equal(be64(q[4].id), 5);
+	fake_reply(f, &q[4], "OK");
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_int_equal(r->n, 5);
+	assert_int_equal(r->seq[4], 5);
+	assert_int_equal(r->status[4], MSB_REPLY_OK);
+
+	/* A flush that runs out of time leaves them outstanding. */
+	assert_int_equal(msb_producer_send(p, "w", 1, NULL), MSB_OK);
+	assert_int_equal(msb_producer_flush(p, 50), MSB_TEMPFAIL);
+	assert_int_equal(msb_producer_outstanding(p), 1);
+	assert_int_equal(msb_producer_poll(p, 0), 0);
+	assert_true(fake_recv(f, &q[0], WAIT_MS));
+	fake_reply(f, &q[0], "OK");
+	assert_int_equal(msb_producer_poll(p, WAIT_MS), 1);
+	assert_int_equal(msb_producer_outstanding(p), 0);
+	assert_int_equal(msb_producer_poll(p, -1), 0);	/* nothing to wait for */
+
+	msb_producer_close(p);
+	free(r);
+}
+
+/*
+ * The fake of window_unblocks: it answers only when the producer has a
+ * whole window outstanding (or sent everything), so every send past the
+ * window waits for its replies.
+ */
+struct window_run {
+	struct fake	*f;
+	uint32_t	 window;
+	int		 total;
+	int		 received;
+	int		 max_unanswered;
+	bool		 bad_seq;
+	bool		 stalled;
+};
+
+static void *
+window_fake(void *arg)
+{
+	struct window_run *w = arg;
+	struct request *q = calloc(w->window + 1, sizeof(*q));
+	int unanswered = 0;
+
+	while (w->received < w->total) {
+		if (!fake_recv(w->f, &q[unanswered], WAIT_MS)) {
+			w->stalled = true;
+			break;
+		}
+		if (q[unanswered].idlen != 8 ||
+		    be64(q[unanswered].id) != (uint64_t)w->received + 1)
+			w->bad_seq = true;
+		w->received++;
+		if (++unanswered > w->max_unanswered)
+			w->max_unanswered = unanswered;
+		if (unanswered >= (int)w->window || w->received == w->total) {
+			for (int i = 0; i < unanswered; i++)
+				fake_reply(w->f, &q[i], "OK");
+			unanswered = 0;
+		}
+	}
+	free(q);
+	return NULL;
+}
+
+static void
+a_full_window_waits_for_replies(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct window_run w = { .f = f, .window = 4, .total = 200 };
+	struct msb_producer *p = open_producer(f, w.window, r);
+	pthread_t t;
+	char buf[32];
+
+	assert_int_equal(pthread_create(&t, NULL, window_fake, &w), 0);
+	for (int i = 0; i < w.total; i++) {
+		snprintf(buf, sizeof(buf), "record %d", i);
+		if (msb_producer_send(p, buf, strlen(buf), NULL) != MSB_OK)
+			fail_msg("send %d: %s", i, msb_producer_error(p));
+		assert_true(msb_producer_outstanding(p) <= w.window);
+	}
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	pthread_join(t, NULL);
+	assert_false(w.stalled);
+	assert_false(w.bad_seq);
+	assert_int_equal(w.received, w.total);
+	assert_int_equal(w.max_unanswered, (int)w.window);
+	assert_int_equal(r->n, w.total);
+	for (int i = 0; i < w.total; i++) {
+		assert_int_equal(r->seq[i], (uint64_t)i + 1);
+		assert_int_equal(r->status[i], MSB_REPLY_OK);
+	}
+	msb_producer_close(p);
+	free(r);
+}
+
+static void
+a_missing_socket_says_so(void **state)
+{
+	struct fake *f = *state;
+	struct msb_producer *p = (struct msb_producer *)1;
+	char err[512], want[512], *endpoint, *path;
+
+	if (asprintf(&endpoint, "ipc://%s/run/acme/other.in", f->dir) == -1)
+		fail_msg("asprintf");
+	assert_int_equal(msb_producer_open(&p, endpoint, 0, NULL, NULL, err,
+	    sizeof(err)), MSB_TEMPFAIL);
+	assert_null(p);
+	snprintf(want, sizeof(want), "connect %s: No such file or directory "
+	    "(is streammgr running?)", endpoint);
+	assert_string_equal(err, want);
+
+	/* Not a socket. */
+	path = tu_join(f->dir, "run/acme/other.in");
+	tu_write_file(path, "", 0);
+	assert_int_equal(msb_producer_open(&p, endpoint, 0, NULL, NULL, err,
+	    sizeof(err)), MSB_ERROR);
+	snprintf(want, sizeof(want), "connect %s: not a socket", endpoint);
+	assert_string_equal(err, want);
+	free(path);
+	free(endpoint);
+
+	/* Another tenant's folder (0700, not ours). Root may go anywhere. */
+	if (geteuid() != 0) {
+		path = tu_join(f->dir, "run/acme");
+		chmod(path, 0);
+		assert_int_equal(msb_producer_open(&p, f->endpoint, 0, NULL,
+		    NULL, err, sizeof(err)), MSB_ERROR);
+		snprintf(want, sizeof(want), "connect %s: Permission denied",
+		    f->endpoint);
+		assert_string_equal(err, want);
+		chmod(path, 0700);
+		free(path);
+	} else
+		print_message("running as root: permission check skipped\n");
+
+	assert_int_equal(msb_producer_open(&p, "", 0, NULL, NULL, err,
+	    sizeof(err)), MSB_ERROR);
+	msb_producer_close(NULL);
+}
+
+static void
+no_streammgr_send_times_out(void **state)
+{
+	struct fake *f = *state;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct msb_producer *p;
+	char *path, *endpoint, err[256], want[256];
+	int64_t start, took;
+	int fd;
+
+	/* A socket file nobody listens on: streammgr died. */
+	path = tu_join(f->dir, "run/acme/stale.in");
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	close(fd);
+	if (asprintf(&endpoint, "ipc://%s", path) == -1)
+		fail_msg("asprintf");
+
+	assert_int_equal(msb_producer_open(&p, endpoint, 0, NULL, NULL, err,
+	    sizeof(err)), MSB_OK);
+	msb_producer_set_reply_timeout(p, 200);
+	start = tu_now_ms();
+	assert_int_equal(msb_producer_send(p, "x", 1, NULL), MSB_TEMPFAIL);
+	took = tu_now_ms() - start;
+	if (took < 150 || took > 3000)
+		fail_msg("send gave up after %lld ms, not about 200",
+		    (long long)took);
+	snprintf(want, sizeof(want), "no streammgr took the message within "
+	    "200 ms (is it running?)");
+	assert_string_equal(msb_producer_error(p), want);
+	assert_int_equal(msb_producer_outstanding(p), 0);
+	start = tu_now_ms();
+	msb_producer_close(p);
+	assert_true(tu_now_ms() - start < 1500);
+	free(endpoint);
+	free(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(replies_reach_the_right_seq,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_full_window_blocks_then_times_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_full_window_waits_for_replies, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_missing_socket_says_so,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(no_streammgr_send_times_out,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
