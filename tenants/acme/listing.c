@@ -74,6 +74,20 @@ listing_reject_name(enum listing_reject why)
 	return why < LR_NREASONS ? reject_names[why] : "?";
 }
 
+const char *
+listing_column(size_t i)
+{
+	return i < LISTING_NCOLS ? columns[i].c_name : NULL;
+}
+
+void
+listing_bind_ordered(struct listing *li)
+{
+	for (size_t c = 0; c < LISTING_NCOLS; c++)
+		li->li_pos[c] = c;
+	li->li_nheader = LISTING_NCOLS;
+}
+
 /* Header names are compared without the blanks around them. */
 static bool
 header_is(const char *h, size_t hl, const char *name)
@@ -238,12 +252,15 @@ enum listing_reject
 listing_convert(struct listing *li, const struct msb_csv_record *rec,
     bson_t *doc, char *why, size_t whylen)
 {
-	char reason[200];
+	char reason[200], where[40] = "";
 	double lat = 0, lon = 0;
 
+	if (rec->num > 0)
+		snprintf(where, sizeof(where), "record %" PRIu64 ": ",
+		    rec->num);
 	if (rec->nfields != li->li_nheader) {
-		snprintf(why, whylen, "record %" PRIu64 ": %zu fields, "
-		    "expected %zu", rec->num, rec->nfields, li->li_nheader);
+		snprintf(why, whylen, "%s%zu fields, expected %zu", where,
+		    rec->nfields, li->li_nheader);
 		return LR_COLUMNS;
 	}
 	for (size_t i = 0; i < LISTING_NCOLS; i++) {
@@ -257,13 +274,11 @@ listing_convert(struct listing *li, const struct msb_csv_record *rec,
 		/* Only a full document fails without a reason. */
 		if (reason[0] == '\0')
 			snprintf(reason, sizeof(reason), "document too large");
-		snprintf(why, whylen, "record %" PRIu64 ": %s: %s", rec->num,
-		    c->c_name, reason);
+		snprintf(why, whylen, "%s%s: %s", where, c->c_name, reason);
 		return c->c_why;
 	}
 	if (append_location(doc, lat, lon) == -1) {
-		snprintf(why, whylen, "record %" PRIu64 ": document too large",
-		    rec->num);
+		snprintf(why, whylen, "%sdocument too large", where);
 		return LR_DOC;
 	}
 	return LR_OK;

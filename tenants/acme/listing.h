@@ -2,7 +2,8 @@
  * One listing: how a record of acme's listings CSV becomes a document.
  * The columns are found by name in the header, so their order in the
  * export does not matter; each has a type and, when its value is bad, a
- * reason the row is rejected for.
+ * reason the row is rejected for. The stream app (update.c) builds its
+ * records from JSON fields in the columns' own order instead.
  */
 #ifndef ACME_LISTING_H
 #define ACME_LISTING_H
@@ -36,6 +37,15 @@ struct listing {
 /* The reason's name in the summary: "columns", "id", "price", ... */
 const char *listing_reject_name(enum listing_reject why);
 
+/* The name of column i (0 <= i < LISTING_NCOLS), in the export's order. */
+const char *listing_column(size_t i);
+
+/*
+ * Takes the columns by position, in the order of listing_column(): for
+ * records that are built rather than read under a header.
+ */
+void	listing_bind_ordered(struct listing *li);
+
 /*
  * Finds every column in the header record. Returns 0, or -1 with the
  * missing column names in err (the file is not a listings export).
@@ -46,8 +56,9 @@ int	listing_bind(struct listing *li, const struct msb_csv_record *header,
 /*
  * Appends the typed fields of rec to doc, after what doc holds already
  * (its _id), then location as a GeoJSON point. Returns LR_OK, or the
- * reason with a message in why; doc then holds part of the row and must
- * be dropped.
+ * reason with a message in why ("record N: price: not a price: ..."; a
+ * record numbered 0, which no CSV record is, is not named); doc then
+ * holds part of the row and must be dropped.
  */
 enum listing_reject listing_convert(struct listing *li,
 	    const struct msb_csv_record *rec, bson_t *doc, char *why,
