@@ -564,7 +564,12 @@ MSB_API int msb_stream_reject(struct msb_stream *s, uint64_t id,
 /* Sends the queued acks. Returns as msb_stream_ack. */
 MSB_API int msb_stream_flush(struct msb_stream *s);
 
-/* Asks to stop, as SIGTERM does (async-signal-safe). */
+/*
+ * Asks to stop, as SIGTERM does (async-signal-safe). Called from another
+ * thread or from a handler the signal took on another thread, it is seen
+ * when a msb_stream_recv() already waiting next wakes (a message, or its
+ * timeout): give recv a timeout then.
+ */
 MSB_API void msb_stream_stop(struct msb_stream *s);
 
 /* Non-zero when a stop was asked (of s, or by a signal). */
