@@ -71,7 +71,7 @@ main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	void *ctx, *sock;
-	int linger = 0, nreq = 0;
+	int linger = 0, nreq = 0, tick = 100;
 	bool ctl;
 
 	if (argc < 3 || (strcmp(argv[1], "ctl") != 0 &&
@@ -87,6 +87,11 @@ main(int argc, char **argv)
 	ctx = zmq_ctx_new();
 	sock = zmq_socket(ctx, ZMQ_ROUTER);
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	/*
+	 * A signal that lands between the look at stop and the wait would
+	 * go unnoticed in a wait without end: wait a tick at most.
+	 */
+	zmq_setsockopt(sock, ZMQ_RCVTIMEO, &tick, sizeof(tick));
 	if (zmq_bind(sock, argv[2]) < 0) {
 		fprintf(stderr, "fakezmq: bind %s: %s\n", argv[2],
 		    zmq_strerror(zmq_errno()));
@@ -99,7 +104,7 @@ main(int argc, char **argv)
 		int n = recv_frames(sock, f);
 
 		if (n < 0)
-			continue;	/* EINTR: look at stop */
+			continue;	/* EINTR, EAGAIN: look at stop */
 		if (ctl) {
 			/* [identity][json]: a DEALER's request. */
 			const char *reply = argv[3 + (nreq < argc - 3 ? nreq :
