@@ -41,6 +41,10 @@ static const struct command commands[] = {
 	{ "scale", cmd_scale,
 	    "TENANT N [--stream S] [--reason TEXT] [--timeout D]",
 	    "set a stream's desired instance count (clamped to min..max)" },
+	{ "send", cmd_send,
+	    "TENANT [--stream S] [--file F] [--rate N] [--window N] [--json] "
+	    "[--timeout D]",
+	    "send each line of F (or stdin) as one message to a stream" },
 	{ "control", cmd_control, "[--timeout D] JSON",
 	    "send one raw control request to streammgr, print the raw reply" },
 };

@@ -1,0 +1,491 @@
+/*
+ * send TENANT [--stream S] [--file F] [--rate N] [--window N] [--json]:
+ * sends each non-empty line of F (standard input by default) as one
+ * message to the stream's ingress socket run/<tenant>/<stream>.in through
+ * libmysimbdp's producer, then says what became of them.
+ *
+ * The trailing newline is not part of a message; empty lines are skipped;
+ * a line over 16 MiB is refused here and not sent. Throttled messages are
+ * not sent again: the summary counts them and the exit status says so. A
+ * message whose reply never came (within --timeout of the last reply) is
+ * "unanswered": it may or may not be stored. When no reply comes at all,
+ * or no streammgr takes a message, the rest of the input is not sent.
+ * --window (how many may await their reply) and --timeout default to the
+ * producer's: 1000 and 10 s. --rate N sends N messages a second at most.
+ *
+ * Exit status: 0 every message accepted; 65 some rejected (or too long to
+ * send); 75 some throttled or unanswered, or the input not all sent, and
+ * none rejected; 64 usage; 66 F cannot be opened; 69 the stream's socket
+ * is not there; 70 the producer failed; 74 F cannot be read; 77 the
+ * socket is not ours to reach; 78 a bad platform file.
+ */
+#include <bson/bson.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mysimbdp.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "state.h"
+
+#define SEND_USAGE "usage: mysimbdp send TENANT [--stream S] [--file F] " \
+	"[--rate N] [--window N] [--json] [--timeout DURATION]\n"
+#define MSG_MAX		(16u << 20)	/* longest line sent, in bytes */
+#define READ_CHUNK	(256u << 10)
+#define SHOW_REASONS	10		/* distinct reject reasons kept */
+#define WINDOW_MAX	65536
+#define NO_REPLY	"no-reply"	/* the reason for a reply never had */
+
+/* Lines read from a file descriptor into one buffer, never more than
+ * MSG_MAX + READ_CHUNK bytes however long a line is. */
+struct lines {
+	int		 l_fd;
+	char		*l_buf;
+	size_t		 l_cap, l_start, l_end;
+	bool		 l_eof;
+	uint64_t	 l_lineno;
+};
+
+struct reason {
+	char		*r_text;
+	uint64_t	 r_count;
+};
+
+struct send {
+	struct msb_producer *s_prod;
+	uint64_t	 s_sent;
+	uint64_t	 s_accepted;
+	uint64_t	 s_rejected;
+	uint64_t	 s_throttled;	/* by streammgr: not the lost replies */
+	uint64_t	 s_too_long;	/* refused here, not sent */
+	struct reason	 s_reasons[SHOW_REASONS];
+	size_t		 s_nreasons;
+	uint64_t	 s_other;	/* rejections with a reason not kept */
+};
+
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+enum { LINE_END, LINE_OK, LINE_TOO_LONG, LINE_ERROR };
+
+/*
+ * Reads the next line. Returns LINE_OK with *line and *len (the newline
+ * left out; valid until the next call), LINE_TOO_LONG with *len the
+ * length of a line over MSG_MAX (read and thrown away), LINE_END at the
+ * end of the input, or LINE_ERROR with errno.
+ */
+static int
+lines_next(struct lines *l, const char **line, size_t *len)
+{
+	size_t skipped = 0, scanned = 0;	/* scanned: from l_start */
+	char *nl;
+
+	for (;;) {
+		size_t have = l->l_end - l->l_start;
+		ssize_t n;
+
+		/* Only what the last read added can hold the newline. */
+		nl = have > scanned ? memchr(l->l_buf + l->l_start + scanned,
+		    '\n', have - scanned) : NULL;
+		scanned = have;
+		if (nl != NULL || (l->l_eof && have > 0)) {
+			size_t n_line = nl ? (size_t)(nl - (l->l_buf +
+			    l->l_start)) : have;
+
+			*line = l->l_buf + l->l_start;
+			*len = n_line + skipped;
+			l->l_start += n_line + (nl != NULL);
+			l->l_lineno++;
+			return skipped || n_line > MSG_MAX ? LINE_TOO_LONG :
+			    LINE_OK;
+		}
+		if (l->l_eof && skipped) {
+			*len = skipped;
+			l->l_lineno++;
+			return LINE_TOO_LONG;
+		}
+		if (l->l_eof)
+			return LINE_END;
+		if (skipped || have > MSG_MAX) {
+			/* Too long already: keep reading, but only to find
+			 * where it ends. */
+			skipped += have;
+			l->l_start = l->l_end = 0;
+			scanned = 0;
+		} else if (l->l_start > 0) {
+			memmove(l->l_buf, l->l_buf + l->l_start, have);
+			l->l_start = 0;
+			l->l_end = have;
+		}
+		if (l->l_cap - l->l_end < READ_CHUNK) {
+			size_t cap = l->l_cap ? l->l_cap * 2 : READ_CHUNK * 2;
+			char *b;
+
+			if (cap > MSG_MAX + READ_CHUNK + 1)
+				cap = MSG_MAX + READ_CHUNK + 1;
+			if (cap > l->l_cap) {
+				if ((b = realloc(l->l_buf, cap)) == NULL)
+					return LINE_ERROR;
+				l->l_buf = b;
+				l->l_cap = cap;
+			}
+		}
+		n = read(l->l_fd, l->l_buf + l->l_end, l->l_cap - l->l_end);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return LINE_ERROR;
+		}
+		if (n == 0)
+			l->l_eof = true;
+		l->l_end += (size_t)n;
+	}
+}
+
+static void
+add_reason(struct send *s, const char *text)
+{
+	size_t i;
+
+	if (text == NULL || *text == '\0')
+		text = "(no reason given)";
+	for (i = 0; i < s->s_nreasons; i++)
+		if (strcmp(s->s_reasons[i].r_text, text) == 0) {
+			s->s_reasons[i].r_count++;
+			return;
+		}
+	if (s->s_nreasons == SHOW_REASONS ||
+	    (s->s_reasons[i].r_text = strdup(text)) == NULL) {
+		s->s_other++;
+		return;
+	}
+	s->s_reasons[s->s_nreasons++].r_count = 1;
+}
+
+static void
+on_reply(uint64_t seq, enum msb_reply_status status, const char *reason,
+    void *arg)
+{
+	struct send *s = arg;
+
+	switch (status) {
+	case MSB_REPLY_OK:
+		s->s_accepted++;
+		break;
+	case MSB_REPLY_REJECT:
+		s->s_rejected++;
+		add_reason(s, reason);
+		break;
+	case MSB_REPLY_THROTTLE:
+		/* A reply that never came is unanswered, not throttled:
+		 * the summary counts it as sent minus answered. */
+		if (reason == NULL ||
+		    strncmp(reason, NO_REPLY, strlen(NO_REPLY)) != 0)
+			s->s_throttled++;
+		break;
+	}
+}
+
+static uint64_t
+answered(const struct send *s)
+{
+	return s->s_accepted + s->s_rejected + s->s_throttled;
+}
+
+/*
+ * Waits, handling replies, until the next message is due at rate
+ * messages a second from start_ns. Returns 0, or -1 after saying why.
+ */
+static int
+pace(struct send *s, int64_t start_ns, uint64_t rate)
+{
+	int64_t due, left;
+
+	if (rate == 0)
+		return 0;
+	due = start_ns + (int64_t)((double)s->s_sent * 1e9 / (double)rate);
+	while ((left = due - mono_ns()) > 0) {
+		struct timespec ts = { left / 1000000000, left % 1000000000 };
+
+		/* The producer's poll returns at once with nothing
+		 * outstanding; then there is nothing to wait for but time. */
+		if (msb_producer_outstanding(s->s_prod) == 0)
+			nanosleep(&ts, NULL);
+		else if (msb_producer_poll(s->s_prod,
+		    (int)((left + 999999) / 1000000)) < 0) {
+			fprintf(stderr, "mysimbdp send: %s\n",
+			    msb_producer_error(s->s_prod));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+cmp_reason(const void *a, const void *b)
+{
+	const struct reason *x = a, *y = b;
+
+	if (x->r_count != y->r_count)
+		return x->r_count < y->r_count ? 1 : -1;
+	return strcmp(x->r_text, y->r_text);
+}
+
+static void
+print_summary(struct send *s, bool json)
+{
+	uint64_t unanswered = s->s_sent - answered(s);
+
+	qsort(s->s_reasons, s->s_nreasons, sizeof(s->s_reasons[0]),
+	    cmp_reason);
+	if (json) {
+		bson_t root = BSON_INITIALIZER, arr, doc;
+		char key[16], *out;
+		const char *k;
+
+		BSON_APPEND_INT64(&root, "sent", (int64_t)s->s_sent);
+		BSON_APPEND_INT64(&root, "accepted", (int64_t)s->s_accepted);
+		BSON_APPEND_INT64(&root, "rejected", (int64_t)s->s_rejected);
+		BSON_APPEND_INT64(&root, "throttled", (int64_t)s->s_throttled);
+		BSON_APPEND_INT64(&root, "unanswered", (int64_t)unanswered);
+		BSON_APPEND_INT64(&root, "too_long", (int64_t)s->s_too_long);
+		BSON_APPEND_ARRAY_BEGIN(&root, "reasons", &arr);
+		for (uint32_t i = 0; i < s->s_nreasons; i++) {
+			bson_uint32_to_string(i, &k, key, sizeof(key));
+			BSON_APPEND_DOCUMENT_BEGIN(&arr, k, &doc);
+			BSON_APPEND_UTF8(&doc, "reason",
+			    s->s_reasons[i].r_text);
+			BSON_APPEND_INT64(&doc, "count",
+			    (int64_t)s->s_reasons[i].r_count);
+			bson_append_document_end(&arr, &doc);
+		}
+		bson_append_array_end(&root, &arr);
+		BSON_APPEND_INT64(&root, "other_reasons", (int64_t)s->s_other);
+		out = bson_as_relaxed_extended_json(&root, NULL);
+		printf("%s\n", out);
+		bson_free(out);
+		bson_destroy(&root);
+		return;
+	}
+	printf("sent %" PRIu64 ", accepted %" PRIu64 ", rejected %" PRIu64
+	    ", throttled %" PRIu64 ", unanswered %" PRIu64 "\n", s->s_sent,
+	    s->s_accepted, s->s_rejected, s->s_throttled, unanswered);
+	for (size_t i = 0; i < s->s_nreasons; i++)
+		printf("  rejected %" PRIu64 ": %s\n", s->s_reasons[i].r_count,
+		    s->s_reasons[i].r_text);
+	if (s->s_other)
+		printf("  rejected %" PRIu64 ": (other reasons)\n", s->s_other);
+	if (s->s_too_long)
+		printf("not sent: %" PRIu64 " lines longer than 16 MiB\n",
+		    s->s_too_long);
+}
+
+static int
+parse_uint(const char *s, uint64_t max, uint64_t *v)
+{
+	uintmax_t n;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoumax(s, &end, 10);
+	if (errno || *end != '\0' || n == 0 || n > max)
+		return -1;
+	*v = n;
+	return 0;
+}
+
+int
+cmd_send(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "stream", required_argument, NULL, 's' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct send s = { 0 };
+	struct lines in = { .l_fd = STDIN_FILENO };
+	struct conf_platform *p;
+	const char *stream = "default", *file = NULL, *tenant, *line;
+	uint64_t rate = 0, window = 0, timeout_ms = 0;
+	char *path = NULL, *endpoint = NULL, err[512];
+	bool json = false, stopped = false;
+	int64_t start_ns;
+	size_t len;
+	int ch, rc, r;
+
+	/*
+	 * 0, not 1: glibc then starts afresh and permutes, so options may
+	 * follow the arguments ("status acme --json"); main()'s "+" would
+	 * stay in force otherwise.
+	 */
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "s:f:r:w:jt:h", opts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 's':
+			if (!conf_valid_id(optarg)) {
+				fprintf(stderr, "mysimbdp send: \"%s\" is not "
+				    "a stream name (1 to 32 characters from "
+				    "a-z, 0-9, '_' and '-')\n", optarg);
+				return EX_USAGE_CODE;
+			}
+			stream = optarg;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'r':
+			if (parse_uint(optarg, 100000000, &rate) < 0) {
+				fprintf(stderr, "mysimbdp send: --rate \"%s\": "
+				    "must be messages per second, 1 or more\n",
+				    optarg);
+				return EX_USAGE_CODE;
+			}
+			break;
+		case 'w':
+			if (parse_uint(optarg, WINDOW_MAX, &window) < 0) {
+				fprintf(stderr, "mysimbdp send: --window "
+				    "\"%s\": must be 1 to %d\n", optarg,
+				    WINDOW_MAX);
+				return EX_USAGE_CODE;
+			}
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 't':
+			if (cli_parse_timeout(argv[0], optarg, &timeout_ms) < 0)
+				return EX_USAGE_CODE;
+			break;
+		case 'h':
+			fputs(SEND_USAGE, stdout);
+			return EX_OK_CODE;
+		default:
+			fputs(SEND_USAGE, stderr);
+			return EX_USAGE_CODE;
+		}
+	}
+	if (argc - optind != 1) {
+		fputs(SEND_USAGE, stderr);
+		return EX_USAGE_CODE;
+	}
+	tenant = argv[optind];
+	if (!conf_valid_id(tenant)) {
+		fprintf(stderr, "mysimbdp send: \"%s\" is not a tenant id (1 "
+		    "to 32 characters from a-z, 0-9, '_' and '-')\n", tenant);
+		return EX_USAGE_CODE;
+	}
+	if ((p = cli_load_platform(cli)) == NULL)
+		return EX_CONFIG_CODE;
+	path = state_path(p, "run/%s/%s.in", tenant, stream);
+	conf_platform_free(p);
+	if (file && strcmp(file, "-") != 0 &&
+	    (in.l_fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "mysimbdp send: open %s: %s\n", file,
+		    strerror(errno));
+		free(path);
+		return EX_NOINPUT_CODE;
+	}
+	snprintf(err, sizeof(err), "streammgr is not running, or %s has no "
+	    "stream \"%s\"", tenant, stream);
+	if ((rc = cli_socket_check(path, err)) != EX_OK_CODE)
+		goto out;
+	if (asprintf(&endpoint, "ipc://%s", path) < 0) {
+		endpoint = NULL;
+		rc = EX_SOFTWARE_CODE;
+		goto out;
+	}
+	if ((r = msb_producer_open(&s.s_prod, endpoint, (uint32_t)window,
+	    on_reply, &s, err, sizeof(err))) != MSB_OK) {
+		fprintf(stderr, "mysimbdp send: %s\n", err);
+		rc = r == MSB_TEMPFAIL ? EX_UNAVAILABLE_CODE : EX_SOFTWARE_CODE;
+		goto out;
+	}
+	if (timeout_ms > 0)
+		msb_producer_set_reply_timeout(s.s_prod, timeout_ms > INT_MAX ?
+		    INT_MAX : (int)timeout_ms);
+
+	start_ns = mono_ns();
+	rc = EX_OK_CODE;
+	while ((r = lines_next(&in, &line, &len)) != LINE_END) {
+		if (r == LINE_ERROR) {
+			fprintf(stderr, "mysimbdp send: read %s: %s\n",
+			    file ? file : "standard input", strerror(errno));
+			rc = EX_IOERR_CODE;
+			break;
+		}
+		if (r == LINE_TOO_LONG) {
+			fprintf(stderr, "mysimbdp send: line %" PRIu64 ": %zu "
+			    "bytes, more than the 16 MiB a message may have; "
+			    "not sent\n", in.l_lineno, len);
+			s.s_too_long++;
+			continue;
+		}
+		if (len == 0)
+			continue;
+		if (pace(&s, start_ns, rate) < 0) {
+			rc = EX_SOFTWARE_CODE;
+			break;
+		}
+		/* It waits while the window is full, and gives up only
+		 * when no reply came for the reply timeout or no streammgr
+		 * took the message: then the rest is not sent either. */
+		if ((r = msb_producer_send(s.s_prod, line, len, NULL)) !=
+		    MSB_OK) {
+			fprintf(stderr, "mysimbdp send: line %" PRIu64 ": %s; "
+			    "sending no more\n", in.l_lineno,
+			    msb_producer_error(s.s_prod));
+			if (r == MSB_TEMPFAIL)
+				stopped = true;
+			else
+				rc = EX_SOFTWARE_CODE;
+			break;
+		}
+		s.s_sent++;
+	}
+	/* Up to the reply timeout since the last reply: -1. */
+	if (msb_producer_flush(s.s_prod, -1) != MSB_OK && !stopped)
+		fprintf(stderr, "mysimbdp send: %s\n",
+		    msb_producer_error(s.s_prod));
+	msb_producer_close(s.s_prod);
+	print_summary(&s, json);
+	/* An input that could not be read is said first. */
+	if (rc == EX_OK_CODE && (s.s_rejected || s.s_too_long))
+		rc = EX_DATAERR_CODE;
+	else if (rc == EX_OK_CODE && (s.s_throttled ||
+	    s.s_sent > answered(&s) || stopped))
+		rc = EX_TEMPFAIL_CODE;
+out:
+	for (size_t i = 0; i < s.s_nreasons; i++)
+		free(s.s_reasons[i].r_text);
+	if (in.l_fd != STDIN_FILENO)
+		close(in.l_fd);
+	free(in.l_buf);
+	free(endpoint);
+	free(path);
+	return rc;
+}
