@@ -42,15 +42,6 @@ struct msb_metrics {
 	uint64_t	 m_dropped;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 destroy(struct msb_metrics *m)
 {
@@ -79,7 +70,7 @@ msb_metrics_open(const char *endpoint, const char *app, const char *instance)
 		return NULL;
 	}
 	m->m_interval = DEFAULT_INTERVAL_MS;
-	m->m_window_start = now_ms();
+	m->m_window_start = msb__now_ms();
 	if (endpoint == NULL || *endpoint == '\0')
 		return m;
 
@@ -146,7 +137,7 @@ msb_metrics_add(struct msb_metrics *m, enum msb_metric metric, uint64_t n)
 		break;
 	}
 	if (m->m_interval > 0 && m->m_sock != NULL &&
-	    now_ms() - m->m_window_start >= (int64_t)m->m_interval)
+	    msb__now_ms() - m->m_window_start >= (int64_t)m->m_interval)
 		msb_metrics_flush(m);
 }
 
@@ -176,7 +167,7 @@ msb_metrics_flush(struct msb_metrics *m)
 
 	if (m == NULL)
 		return MSB_OK;
-	now = now_ms();
+	now = msb__now_ms();
 	if (m->m_sock == NULL) {
 		reset(m, now);
 		return MSB_OK;

@@ -9,10 +9,39 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "mysimbdp.h"
 
 #define MSB__FMT(a, b) __attribute__((__format__(__printf__, a, b)))
+
+/* Monotonic milliseconds, for timeouts and intervals. */
+static inline int64_t
+msb__now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Ids on the wire are 8 bytes, big-endian (docs/protocols.md). */
+static inline void
+msb__put_be64(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static inline uint64_t
+msb__get_be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
 
 /* init.c */
 bool	 msb__initialized(void);

@@ -52,32 +52,6 @@ struct msb_producer {
 	char		 p_err[512];
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-put_be64(unsigned char *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint64_t
-get_be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* Records why p failed and returns rc. */
 static int
 fail(struct msb_producer *p, int rc, const char *fmt, ...)
@@ -176,7 +150,7 @@ handle_reply(struct msb_producer *p)
 
 	if (zmq_msg_size(&p->p_rid) != 8)
 		return 0;	/* not an id of ours */
-	seq = get_be64(zmq_msg_data(&p->p_rid));
+	seq = msb__get_be64(zmq_msg_data(&p->p_rid));
 	if (seq <= p->p_done || seq > p->p_sent)
 		return 0;	/* late: already written off */
 	n = write_off(p, seq, "no-reply: a later message was answered "
@@ -239,7 +213,7 @@ drain(struct msb_producer *p)
 		n += handle_reply(p);
 	}
 	if (n > 0)
-		p->p_progress = now_ms();
+		p->p_progress = msb__now_ms();
 	return n;
 }
 
@@ -402,7 +376,7 @@ msb_producer_send(struct msb_producer *p, const void *data, size_t len,
 
 	/* The window is full: wait for replies. */
 	while (outstanding(p) >= p->p_window) {
-		now = now_ms();
+		now = msb__now_ms();
 		if (check_stall(p, now) > 0)
 			return MSB_TEMPFAIL;
 		if (wait_for(p, ZMQ_POLLIN, p->p_progress + p->p_timeout -
@@ -415,7 +389,7 @@ msb_producer_send(struct msb_producer *p, const void *data, size_t len,
 	 * full. Wait for room, handling replies meanwhile (streammgr may be
 	 * waiting for us to read them).
 	 */
-	put_be64(p->p_idbuf, p->p_sent + 1);
+	msb__put_be64(p->p_idbuf, p->p_sent + 1);
 	while (zmq_send(p->p_sock, p->p_idbuf, 8,
 	    ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
 		if (errno == EINTR)
@@ -423,7 +397,7 @@ msb_producer_send(struct msb_producer *p, const void *data, size_t len,
 		if (errno != EAGAIN)
 			return fail(p, MSB_ERROR, "send: %s",
 			    zmq_strerror(errno));
-		now = now_ms();
+		now = msb__now_ms();
 		if (!waiting) {
 			deadline = now + p->p_timeout;
 			waiting = true;
@@ -444,7 +418,7 @@ msb_producer_send(struct msb_producer *p, const void *data, size_t len,
 	if (rc == -1)
 		return fail(p, MSB_ERROR, "send: %s", zmq_strerror(errno));
 	if (outstanding(p) == 0)
-		p->p_progress = now_ms();
+		p->p_progress = msb__now_ms();
 	p->p_sent++;
 	if (seq != NULL)
 		*seq = p->p_sent;
@@ -461,7 +435,7 @@ msb_producer_poll(struct msb_producer *p, int timeout_ms)
 		return refuse_in_callback(p);
 	if ((n = drain(p)) != 0)
 		return n;
-	now = now_ms();
+	now = msb__now_ms();
 	deadline = now + timeout_ms;
 	for (;;) {
 		if ((n = check_stall(p, now)) > 0 || outstanding(p) == 0)
@@ -475,7 +449,7 @@ msb_producer_poll(struct msb_producer *p, int timeout_ms)
 			return MSB_ERROR;
 		if ((n = drain(p)) != 0)
 			return n;
-		now = now_ms();
+		now = msb__now_ms();
 	}
 }
 
@@ -489,7 +463,7 @@ msb_producer_flush(struct msb_producer *p, int timeout_ms)
 		return refuse_in_callback(p);
 	if (drain(p) == -1)
 		return MSB_ERROR;
-	now = now_ms();
+	now = msb__now_ms();
 	deadline = now + timeout_ms;
 	while (outstanding(p) > 0) {
 		check_stall(p, now);
@@ -503,7 +477,7 @@ msb_producer_flush(struct msb_producer *p, int timeout_ms)
 			    "within %d ms", outstanding(p), timeout_ms);
 		if (wait_for(p, ZMQ_POLLIN, wait) == -1 || drain(p) == -1)
 			return MSB_ERROR;
-		now = now_ms();
+		now = msb__now_ms();
 	}
 	return p->p_lost == lost ? MSB_OK : MSB_TEMPFAIL;
 }

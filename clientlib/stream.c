@@ -71,32 +71,6 @@ static bool sig_ours[2];
 static int sig_pipe[2] = { -1, -1 };	/* kept for the process's life */
 static atomic_int stop_signalled;
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-put_be64(unsigned char *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint64_t
-get_be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static void
 on_stop_signal(int signo)
 {
@@ -224,7 +198,7 @@ send_command(struct msb_stream *s, const char *cmd, uint64_t id,
 	unsigned char idbuf[8];
 	int rc;
 
-	put_be64(idbuf, id);
+	msb__put_be64(idbuf, id);
 	if ((rc = send_frame(s, cmd, strlen(cmd), true)) != MSB_OK)
 		return rc;
 	/* The rest of a message cannot fail once its first frame is in. */
@@ -380,7 +354,7 @@ msb_stream_ack(struct msb_stream *s, uint64_t id)
 	/* Full only when an earlier flush failed. */
 	if (s->s_nacks >= s->s_batch && (rc = msb_stream_flush(s)) != MSB_OK)
 		return rc;
-	put_be64(s->s_ackbuf + 8 * s->s_nacks++, id);
+	msb__put_be64(s->s_ackbuf + 8 * s->s_nacks++, id);
 	if (s->s_nacks >= s->s_batch)
 		return msb_stream_flush(s);
 	return MSB_OK;
@@ -500,7 +474,7 @@ read_one(struct msb_stream *s, struct msb_message *msg)
 		}
 		if (zmq_msg_size(&s->s_head) != 8)
 			return malformed(s, "delivery id not 8 bytes");
-		msg->id = get_be64(zmq_msg_data(&s->s_head));
+		msg->id = msb__get_be64(zmq_msg_data(&s->s_head));
 		msg->data = zmq_msg_data(&s->s_body);
 		msg->len = zmq_msg_size(&s->s_body);
 		return MSB_OK;
@@ -535,7 +509,7 @@ send_bye(struct msb_stream *s)
 	msb_stream_flush(s);
 	send_frame(s, "BYE", 3, false);
 	s->s_bye_sent = true;
-	s->s_bye_deadline = now_ms() + BYE_WAIT_MS;
+	s->s_bye_deadline = msb__now_ms() + BYE_WAIT_MS;
 }
 
 int
@@ -561,7 +535,7 @@ msb_stream_recv(struct msb_stream *s, struct msb_message *msg, int timeout_ms)
 		/* Nothing there: the acks go out before we wait. */
 		if ((rc = msb_stream_flush(s)) != MSB_OK)
 			return rc;
-		now = now_ms();
+		now = msb__now_ms();
 		if (!started) {
 			deadline = now + timeout_ms;
 			started = true;

@@ -1222,6 +1222,24 @@ conf_tenant_set_free(struct conf_tenant_set *set)
 	memset(set, 0, sizeof(*set));
 }
 
+struct conf_tenant *
+conf_tenant_set_find(const struct conf_tenant_set *set, const char *id)
+{
+	for (size_t i = 0; i < set->ts_count; i++)
+		if (strcmp(set->ts_tenants[i]->t_id, id) == 0)
+			return set->ts_tenants[i];
+	return NULL;
+}
+
+bool
+conf_tenant_set_failed(const struct conf_tenant_set *set, const char *id)
+{
+	for (size_t i = 0; i < set->ts_nfailed; i++)
+		if (strcmp(set->ts_failed[i], id) == 0)
+			return true;
+	return false;
+}
+
 /* Whether file looks like a tenant profile: it has a top-level "id". */
 static bool
 is_tenant_file(const char *file)

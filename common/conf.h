@@ -159,6 +159,14 @@ int conf_tenants_load(const char *dir, const char *apps_dir,
     struct conf_tenant_set *set, struct conf_errors *errs);
 void conf_tenant_set_free(struct conf_tenant_set *set);
 
+/* The profile with this id in set, or NULL. */
+struct conf_tenant *conf_tenant_set_find(const struct conf_tenant_set *set,
+    const char *id);
+
+/* Whether id's file was in the folder but had errors. */
+bool conf_tenant_set_failed(const struct conf_tenant_set *set,
+    const char *id);
+
 /*
  * Validates a platform file (and the tenants folder it names), one tenant
  * profile (a file with an "id" setting), or a folder of profiles.

@@ -53,3 +53,35 @@ daemon_lock_or_exit(const char *name, const struct conf_platform *p)
 		log_warn("write %s", path);
 	free(path);
 }
+
+int
+daemon_reload(const char *name, const char *file,
+    const struct conf_platform *cur, struct conf_platform **pp,
+    struct conf_tenant_set *set)
+{
+	struct conf_errors errs = { 0 };
+	struct conf_platform *p;
+
+	log_info("reloading configuration");
+	p = conf_platform_load(file, &errs);
+	if (p != NULL && strcmp(p->p_state_dir, cur->p_state_dir) != 0) {
+		log_warnx("%s: state_dir changed: restart %s to use it; "
+		    "keeping the running configuration", p->p_file, name);
+		conf_platform_free(p);
+		p = NULL;
+	}
+	if (p == NULL || conf_tenants_load(p->p_tenants_dir, p->p_apps_dir,
+	    set, &errs) < 0) {
+		for (size_t i = 0; i < errs.e_count; i++)
+			log_warnx("%s", errs.e_msgs[i]);
+		log_warnx("reload failed; keeping the running configuration");
+		conf_errors_free(&errs);
+		conf_platform_free(p);
+		return -1;
+	}
+	for (size_t i = 0; i < errs.e_count; i++)
+		log_warnx("%s (keeping the previous profile)", errs.e_msgs[i]);
+	conf_errors_free(&errs);
+	*pp = p;
+	return 0;
+}

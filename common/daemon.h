@@ -29,4 +29,16 @@ void daemon_load_or_exit(const char *name, const char *file,
  */
 void daemon_lock_or_exit(const char *name, const struct conf_platform *p);
 
+/*
+ * SIGHUP: rereads the platform file and every tenant profile into *pp
+ * and set. A platform file with errors, a changed state_dir or an
+ * unreadable tenants folder changes nothing: the errors are logged and
+ * -1 is returned. Otherwise each tenant file with errors is logged with
+ * "keeping the previous profile" (its id is in set->ts_failed) and 0 is
+ * returned; the caller swaps in *pp and frees set.
+ */
+int daemon_reload(const char *name, const char *file,
+    const struct conf_platform *cur, struct conf_platform **pp,
+    struct conf_tenant_set *set);
+
 #endif

@@ -66,15 +66,6 @@ add_tenant(struct batch *b, struct conf_tenant *conf)
 		intake_tenant_start(b, t);
 }
 
-static bool
-in_list(char **ids, size_t n, const char *id)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(ids[i], id) == 0)
-			return true;
-	return false;
-}
-
 /*
  * SIGHUP: reread everything. A platform file with errors changes nothing;
  * a tenant file with errors keeps that tenant's previous profile; the
@@ -83,42 +74,19 @@ in_list(char **ids, size_t n, const char *id)
 static void
 reload(struct batch *b)
 {
-	struct conf_errors errs = { 0 };
 	struct conf_platform *p;
 	struct conf_tenant_set set;
 	struct tenant *t, *next;
 
-	log_info("reloading configuration");
-	p = conf_platform_load(b->b_conf_file, &errs);
-	if (p != NULL && strcmp(p->p_state_dir, b->b_conf->p_state_dir) != 0) {
-		log_warnx("%s: state_dir changed: restart batchmgr to use it; "
-		    "keeping the running configuration", p->p_file);
-		conf_platform_free(p);
-		p = NULL;
-	}
-	if (p == NULL || conf_tenants_load(p->p_tenants_dir, p->p_apps_dir,
-	    &set, &errs) < 0) {
-		for (size_t i = 0; i < errs.e_count; i++)
-			log_warnx("%s", errs.e_msgs[i]);
-		log_warnx("reload failed; keeping the running configuration");
-		conf_errors_free(&errs);
-		conf_platform_free(p);
+	if (daemon_reload("batchmgr", b->b_conf_file, b->b_conf, &p, &set) < 0)
 		return;
-	}
-	for (size_t i = 0; i < errs.e_count; i++)
-		log_warnx("%s (keeping the previous profile)", errs.e_msgs[i]);
-	conf_errors_free(&errs);
 	conf_platform_free(b->b_conf);
 	b->b_conf = p;
 	b->b_sched.s_workers = (int)p->p_batch.pb_workers;
 
 	TAILQ_FOREACH_SAFE(t, &b->b_tenants, t_entry, next) {
-		bool keep = t->t_retired || in_list(set.ts_failed,
-		    set.ts_nfailed, t->t_id);
-
-		for (size_t i = 0; !keep && i < set.ts_count; i++)
-			keep = strcmp(set.ts_tenants[i]->t_id, t->t_id) == 0;
-		if (keep)
+		if (t->t_retired || conf_tenant_set_failed(&set, t->t_id) ||
+		    conf_tenant_set_find(&set, t->t_id) != NULL)
 			continue;
 		log_info("tenant %s: profile removed; retiring", t->t_id);
 		intake_tenant_stop(b, t);

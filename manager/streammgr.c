@@ -90,24 +90,6 @@ collect_retired(struct smgr *m)
 	}
 }
 
-static bool
-in_list(char **ids, size_t n, const char *id)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(ids[i], id) == 0)
-			return true;
-	return false;
-}
-
-static struct conf_tenant *
-set_find(const struct conf_tenant_set *set, const char *id)
-{
-	for (size_t i = 0; i < set->ts_count; i++)
-		if (strcmp(set->ts_tenants[i]->t_id, id) == 0)
-			return set->ts_tenants[i];
-	return NULL;
-}
-
 /*
  * SIGHUP: reread everything. A platform file with errors changes nothing;
  * a tenant file with errors keeps that tenant's streams as they are.
@@ -117,41 +99,21 @@ set_find(const struct conf_tenant_set *set, const char *id)
 static void
 reload(struct smgr *m)
 {
-	struct conf_errors errs = { 0 };
 	struct conf_platform *p;
 	struct conf_tenant_set set;
 	struct stream *s;
 
-	log_info("reloading configuration");
-	p = conf_platform_load(m->m_conf_file, &errs);
-	if (p != NULL && strcmp(p->p_state_dir, m->m_conf->p_state_dir) != 0) {
-		log_warnx("%s: state_dir changed: restart streammgr to use it; "
-		    "keeping the running configuration", p->p_file);
-		conf_platform_free(p);
-		p = NULL;
-	}
-	if (p == NULL || conf_tenants_load(p->p_tenants_dir, p->p_apps_dir,
-	    &set, &errs) < 0) {
-		for (size_t i = 0; i < errs.e_count; i++)
-			log_warnx("%s", errs.e_msgs[i]);
-		log_warnx("reload failed; keeping the running configuration");
-		conf_errors_free(&errs);
-		conf_platform_free(p);
+	if (daemon_reload("streammgr", m->m_conf_file, m->m_conf, &p, &set) < 0)
 		return;
-	}
-	for (size_t i = 0; i < errs.e_count; i++)
-		log_warnx("%s (keeping the previous profile)", errs.e_msgs[i]);
-	conf_errors_free(&errs);
 	conf_platform_free(m->m_conf);
 	m->m_conf = p;
 
 	TAILQ_FOREACH(s, &m->m_streams, s_entry) {
-		struct conf_tenant *t = set_find(&set, s->s_tid);
+		struct conf_tenant *t = conf_tenant_set_find(&set, s->s_tid);
 		const struct conf_stream *c = t ? conf_stream_find(t,
 		    s->s_name) : NULL;
 
-		if (s->s_retiring || in_list(set.ts_failed, set.ts_nfailed,
-		    s->s_tid))
+		if (s->s_retiring || conf_tenant_set_failed(&set, s->s_tid))
 			continue;
 		if (c != NULL) {
 			stream_set_conf(s, t, c);
