@@ -8,7 +8,20 @@ stream_tenant alpha 'instances = { min = 1; max = 3; initial = 1; };'
 start_streammgr
 wait_for 20 "one instance" ready_is alpha 1
 
+# Statistics and events on the PUB socket (run/streammgr.pub): once the
+# subscriber has seen statistics it is connected, and sees the event.
+"$MYSIMBDP_BUILD/tests/integration/subscribe" "ipc://$VAR/run/streammgr.pub" \
+	"" 1000000 20000 >"$T/out/pub" 2>/dev/null &
+subscriber=$!
+STARTED_PIDS+=("$subscriber")
+wait_for 10 "statistics" grep -q "^stats alpha default" "$T/out/pub"
+assert_eq "alpha default running 1" "$(grep -m 1 "^stats alpha default" "$T/out/pub" | cut -f 2 |
+	jq -r '"\(.tenant) \(.stream) \(.state) \(.desired)"')" "statistics are published per stream"
 cli scale alpha 3 >/dev/null || fail "scale alpha 3"
+wait_for 10 "the scale event" grep -q "^event alpha default" "$T/out/pub"
+assert_eq "scale 1 -> 3: operator" "$(grep -m 1 "^event alpha default" "$T/out/pub" | cut -f 2 |
+	jq -r '"\(.event) \(.detail)"')" "the scale is published as an event"
+kill "$subscriber"
 wait_for 20 "3 instances" ready_is alpha 3
 out=$(cli control '{"cmd":"scale","tenant":"alpha","instances":9,"reason":"test"}')
 assert_eq "3 true" "$(jq -r '"\(.desired) \(.clamped)"' <<<"$out")" "a scale past max is clamped"
