@@ -1,4 +1,5 @@
-/* Helpers shared by the benchmark programs (dropper, spawnrate). */
+/* Helpers shared by the benchmark programs (dropper, spawnrate, streamnoop,
+ * streambench). */
 #ifndef MYSIMBDP_BENCHUTIL_H
 #define MYSIMBDP_BENCHUTIL_H
 

@@ -1,0 +1,508 @@
+/*
+ * streambench: the producer and the raw reference of the stream
+ * benchmark (scripts/bench stream, docs/benchmarks.md).
+ *
+ * usage: streambench produce ENDPOINT COUNT SIZE WINDOW CTL TENANT
+ *        streambench ready CTL TENANT N TIMEOUT_S
+ *        streambench raw COUNT SIZE
+ *
+ * produce sends COUNT messages of SIZE bytes to a stream's ingress
+ * ENDPOINT with libmysimbdp's producer, keeping at most WINDOW of them
+ * waiting for their reply. Each message's send time is taken just before
+ * msb_producer_send(), when the window has room (so no wait for the window
+ * is counted in), and its latency when its reply comes back (the
+ * producer's acknowledgement: stored in streammgr's queue). After the last
+ * reply it asks streammgr's control socket CTL for TENANT's status every
+ * POLL_MS until the stream's "acked" counter has grown by the number of
+ * messages that got OK. Prints one JSON line:
+ *   msgs, size, window, secs (first send to every message acked), rate
+ *   (msgs / secs), ok_secs and ok_rate (first send to the last reply),
+ *   p50_us, p99_us, max_us (send to reply, nearest rank over all
+ *   messages), not_ok (replies other than OK), cpu_s (this process).
+ *
+ * ready waits until TENANT's first stream has N instances that said HELLO
+ * (state "ready") and no other, polling CTL; exits 1 after TIMEOUT_S.
+ *
+ * raw is the upper bound: a child process binds a PULL socket on ipc in a
+ * temporary folder, the parent connects a PUSH and sends COUNT messages
+ * of SIZE bytes as fast as it can; the child reads CLOCK_MONOTONIC after
+ * the last one and passes it back over a pipe. One message goes first,
+ * uncounted, so the connection is up before the clock starts. Prints one
+ * JSON line: msgs, size, secs, rate, cpu_s (both processes).
+ *
+ * Exit status 0; 1 on any failure (said on stderr); 64 on a usage error.
+ */
+#include <err.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bson/bson.h>
+#include <mysimbdp.h>
+#include <zmq.h>
+
+#include "benchutil.h"
+
+#define POLL_MS		2	/* status requests while waiting for acks */
+#define CTL_TIMEOUT_MS	5000	/* for one control reply */
+#define ACK_WAIT_S	120	/* for every ack after the last reply */
+#define FLUSH_MS	60000	/* for the last replies */
+#define MAX_COUNT	100000000L
+#define MAX_SIZE	(1L << 20)
+
+static __attribute__((__noreturn__)) void
+usage(void)
+{
+	fprintf(stderr, "usage: streambench produce ENDPOINT COUNT SIZE "
+	    "WINDOW CTL TENANT\n"
+	    "       streambench ready CTL TENANT N TIMEOUT_S\n"
+	    "       streambench raw COUNT SIZE\n");
+	exit(EX_USAGE_CODE);
+}
+
+/* User and system CPU seconds of this process (or its reaped children). */
+static double
+cpu_seconds(int who)
+{
+	struct rusage ru;
+
+	getrusage(who, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static char *
+payload(long size)
+{
+	char *buf = malloc((size_t)size);
+
+	if (buf == NULL)
+		err(1, "malloc");
+	for (long i = 0; i < size; i++)
+		buf[i] = (char)('a' + i % 26);
+	return buf;
+}
+
+/* ---- the control socket ----------------------------------------------- */
+
+struct ctl {
+	void	*c_ctx;
+	void	*c_sock;
+	char	 c_req[160];
+	size_t	 c_reqlen;
+};
+
+static void
+ctl_open(struct ctl *c, const char *endpoint, const char *tenant)
+{
+	int linger = 0, timeo = CTL_TIMEOUT_MS;
+	int n;
+
+	n = snprintf(c->c_req, sizeof(c->c_req),
+	    "{\"cmd\":\"status\",\"tenant\":\"%s\"}", tenant);
+	if (n < 0 || (size_t)n >= sizeof(c->c_req))
+		errx(EX_USAGE_CODE, "tenant %s: too long", tenant);
+	c->c_reqlen = (size_t)n;
+	if ((c->c_ctx = zmq_ctx_new()) == NULL ||
+	    (c->c_sock = zmq_socket(c->c_ctx, ZMQ_DEALER)) == NULL)
+		errx(1, "zmq: %s", zmq_strerror(errno));
+	zmq_setsockopt(c->c_sock, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(c->c_sock, ZMQ_RCVTIMEO, &timeo, sizeof(timeo));
+	zmq_setsockopt(c->c_sock, ZMQ_SNDTIMEO, &timeo, sizeof(timeo));
+	if (zmq_connect(c->c_sock, endpoint) < 0)
+		errx(1, "connect %s: %s", endpoint, zmq_strerror(errno));
+}
+
+static void
+ctl_close(struct ctl *c)
+{
+	zmq_close(c->c_sock);
+	zmq_ctx_term(c->c_ctx);
+}
+
+/*
+ * Asks for the tenant's status and parses the reply into doc. Exits on a
+ * failure: the benchmark cannot go on without streammgr.
+ */
+static void
+ctl_status(struct ctl *c, bson_t *doc)
+{
+	bson_error_t berr;
+	bson_iter_t it;
+	zmq_msg_t reply;
+	int rc;
+
+	if (zmq_send(c->c_sock, c->c_req, c->c_reqlen, 0) < 0)
+		errx(1, "control: send: %s", zmq_strerror(errno));
+	zmq_msg_init(&reply);
+	do
+		rc = zmq_msg_recv(&reply, c->c_sock, 0);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		errx(1, "control: no status reply in %d ms: %s",
+		    CTL_TIMEOUT_MS, zmq_strerror(errno));
+	if (!bson_init_from_json(doc, zmq_msg_data(&reply),
+	    (ssize_t)zmq_msg_size(&reply), &berr))
+		errx(1, "control: reply is not JSON: %s", berr.message);
+	zmq_msg_close(&reply);
+	if (!bson_iter_init_find(&it, doc, "ok") || !bson_iter_as_bool(&it))
+		errx(1, "control: status refused (is the tenant served?)");
+}
+
+/* The stream's "acked" counter, from a status reply. */
+static int64_t
+status_acked(const bson_t *doc)
+{
+	bson_iter_t it, v;
+
+	if (!bson_iter_init(&it, doc) ||
+	    !bson_iter_find_descendant(&it, "streams.0.acked", &v))
+		errx(1, "control: no streams[0].acked in the status reply");
+	return bson_iter_as_int64(&v);
+}
+
+/* Instances of the first stream: how many in all, how many ready. */
+static void
+status_instances(const bson_t *doc, int *all, int *ready)
+{
+	bson_iter_t it, arr, inst, st;
+
+	*all = *ready = 0;
+	if (!bson_iter_init(&it, doc) ||
+	    !bson_iter_find_descendant(&it, "streams.0.instances", &arr) ||
+	    !BSON_ITER_HOLDS_ARRAY(&arr) || !bson_iter_recurse(&arr, &inst))
+		return;
+	while (bson_iter_next(&inst)) {
+		(*all)++;
+		if (BSON_ITER_HOLDS_DOCUMENT(&inst) &&
+		    bson_iter_recurse(&inst, &st) &&
+		    bson_iter_find(&st, "state") && BSON_ITER_HOLDS_UTF8(&st) &&
+		    strcmp(bson_iter_utf8(&st, NULL), "ready") == 0)
+			(*ready)++;
+	}
+}
+
+static int64_t
+ctl_acked(struct ctl *c)
+{
+	bson_t doc;
+	int64_t acked;
+
+	ctl_status(c, &doc);
+	acked = status_acked(&doc);
+	bson_destroy(&doc);
+	return acked;
+}
+
+/* ---- ready --------------------------------------------------------------- */
+
+static int
+cmd_ready(char *argv[])
+{
+	struct ctl c;
+	long want = bench_number(argv[2], "N", 1, 1024);
+	long timeout = bench_number(argv[3], "TIMEOUT_S", 1, 3600);
+	int64_t deadline = bench_now_ns(CLOCK_MONOTONIC) + timeout *
+	    1000000000LL;
+	int all = 0, ready = 0;
+
+	ctl_open(&c, argv[0], argv[1]);
+	while (bench_now_ns(CLOCK_MONOTONIC) < deadline) {
+		bson_t doc;
+
+		ctl_status(&c, &doc);
+		status_instances(&doc, &all, &ready);
+		bson_destroy(&doc);
+		if (all == want && ready == want) {
+			ctl_close(&c);
+			return 0;
+		}
+		usleep(20000);
+	}
+	ctl_close(&c);
+	errx(1, "tenant %s: %d of %ld instances ready (%d in all) after %ld s",
+	    argv[1], ready, want, all, timeout);
+}
+
+/* ---- produce ------------------------------------------------------------- */
+
+struct run {
+	int64_t		*r_sent;	/* by seq: CLOCK_MONOTONIC ns */
+	int64_t		*r_lat;		/* ns, in reply order */
+	uint64_t	 r_nlat;
+	uint64_t	 r_ok;
+	uint64_t	 r_not_ok;
+	int64_t		 r_last_reply;
+	char		 r_first_reason[128];
+};
+
+static void
+on_reply(uint64_t seq, enum msb_reply_status status, const char *reason,
+    void *arg)
+{
+	struct run *r = arg;
+	int64_t now = bench_now_ns(CLOCK_MONOTONIC);
+
+	r->r_lat[r->r_nlat++] = now - r->r_sent[seq];
+	r->r_last_reply = now;
+	if (status == MSB_REPLY_OK) {
+		r->r_ok++;
+		return;
+	}
+	if (r->r_not_ok++ == 0)
+		snprintf(r->r_first_reason, sizeof(r->r_first_reason), "%s%s%s",
+		    status == MSB_REPLY_THROTTLE ? "THROTTLE" : "REJECT",
+		    reason ? " " : "", reason ? reason : "");
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest rank over a sorted sample, in microseconds. */
+static double
+pct_us(const int64_t *v, uint64_t n, double p)
+{
+	uint64_t k = (uint64_t)((double)n * p / 100.0 + 0.999999);
+
+	if (k < 1)
+		k = 1;
+	if (k > n)
+		k = n;
+	return (double)v[k - 1] / 1e3;
+}
+
+static int
+cmd_produce(char *argv[])
+{
+	const char *endpoint = argv[0], *ctl_ep = argv[4], *tenant = argv[5];
+	long count = bench_number(argv[1], "COUNT", 1, MAX_COUNT);
+	long size = bench_number(argv[2], "SIZE", 1, MAX_SIZE);
+	long window = bench_number(argv[3], "WINDOW", 1, 1000000);
+	struct msb_producer *p;
+	struct run r = { 0 };
+	struct ctl c;
+	int64_t base, acked = 0, start, end, deadline;
+	double cpu;
+	char errbuf[512], *buf = payload(size);
+	uint64_t seq;
+	int rc;
+
+	if ((r.r_sent = calloc((size_t)count + 1, sizeof(int64_t))) == NULL ||
+	    (r.r_lat = calloc((size_t)count, sizeof(int64_t))) == NULL)
+		err(1, "calloc");
+	ctl_open(&c, ctl_ep, tenant);
+	base = ctl_acked(&c);
+	/*
+	 * msb_init() starts libmongoc, whose shared-memory counters leave a
+	 * /dev/shm/mongoc-<pid> behind when a run ends in errx(); a
+	 * producer has no use for them.
+	 */
+	setenv("MONGOC_DISABLE_SHM", "1", 0);
+	msb_init();
+	/* The library's window is the hard limit; ours keeps sends unblocked. */
+	if (msb_producer_open(&p, endpoint, (uint32_t)window, on_reply, &r,
+	    errbuf, sizeof(errbuf)) != MSB_OK)
+		errx(1, "%s", errbuf);
+
+	start = bench_now_ns(CLOCK_MONOTONIC);
+	for (long i = 0; i < count; i++) {
+		while (msb_producer_outstanding(p) >= (uint32_t)window)
+			if (msb_producer_poll(p, -1) < 0)
+				errx(1, "poll: %s", msb_producer_error(p));
+		/* seq is the producer's counter: i + 1. */
+		r.r_sent[i + 1] = bench_now_ns(CLOCK_MONOTONIC);
+		if ((rc = msb_producer_send(p, buf, (size_t)size, &seq)) !=
+		    MSB_OK)
+			errx(1, "send %ld: %s", i + 1, msb_producer_error(p));
+		if (seq != (uint64_t)i + 1)
+			errx(1, "send %ld: got seq %" PRIu64, i + 1, seq);
+	}
+	if (msb_producer_flush(p, FLUSH_MS) != MSB_OK)
+		errx(1, "flush: %s (%" PRIu64 " of %ld replies)",
+		    msb_producer_error(p), r.r_nlat, count);
+
+	/* Every message that got OK must be acked by an instance. */
+	deadline = bench_now_ns(CLOCK_MONOTONIC) + ACK_WAIT_S * 1000000000LL;
+	for (;;) {
+		end = bench_now_ns(CLOCK_MONOTONIC);
+		acked = ctl_acked(&c) - base;
+		if (acked >= (int64_t)r.r_ok)
+			break;
+		if (end > deadline)
+			errx(1, "%" PRId64 " of %" PRIu64 " messages acked "
+			    "after %d s", acked, r.r_ok, ACK_WAIT_S);
+		usleep(POLL_MS * 1000);
+	}
+	cpu = cpu_seconds(RUSAGE_SELF);
+	msb_producer_close(p);
+	ctl_close(&c);
+
+	qsort(r.r_lat, r.r_nlat, sizeof(int64_t), cmp_i64);
+	printf("{\"msgs\":%ld,\"size\":%ld,\"window\":%ld,\"secs\":%.6f,"
+	    "\"rate\":%.0f,\"ok_secs\":%.6f,\"ok_rate\":%.0f,"
+	    "\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
+	    "\"not_ok\":%" PRIu64 ",\"acked\":%" PRId64 ",\"cpu_s\":%.3f}\n",
+	    count, size, window, (double)(end - start) / 1e9,
+	    (double)count * 1e9 / (double)(end - start),
+	    (double)(r.r_last_reply - start) / 1e9,
+	    (double)count * 1e9 / (double)(r.r_last_reply - start),
+	    pct_us(r.r_lat, r.r_nlat, 50), pct_us(r.r_lat, r.r_nlat, 99),
+	    pct_us(r.r_lat, r.r_nlat, 100), r.r_not_ok, acked, cpu);
+	if (r.r_not_ok > 0)
+		fprintf(stderr, "streambench: %" PRIu64 " replies not OK, the "
+		    "first: %s\n", r.r_not_ok, r.r_first_reason);
+	free(r.r_sent);
+	free(r.r_lat);
+	free(buf);
+	msb_cleanup();
+	return 0;
+}
+
+/* ---- raw ------------------------------------------------------------------ */
+
+static void
+read_full(int fd, void *buf, size_t len, const char *what)
+{
+	char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = read(fd, p, len)) < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			errx(1, "raw: %s: %s", what, n == 0 ? "the receiver "
+			    "exited" : strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void
+write_full(int fd, const void *buf, size_t len)
+{
+	if (write(fd, buf, len) != (ssize_t)len)
+		_exit(1);
+}
+
+/* The receiver: binds, reads the warm-up message, then count more. */
+static __attribute__((__noreturn__)) void
+raw_child(const char *endpoint, long count, int fd)
+{
+	void *ctx = zmq_ctx_new(), *sock;
+	zmq_msg_t m;
+	int64_t end;
+
+	if (ctx == NULL || (sock = zmq_socket(ctx, ZMQ_PULL)) == NULL ||
+	    zmq_bind(sock, endpoint) < 0) {
+		warnx("raw: bind %s: %s", endpoint, zmq_strerror(errno));
+		_exit(1);
+	}
+	write_full(fd, "b", 1);
+	zmq_msg_init(&m);
+	for (long i = 0; i <= count; i++) {
+		if (zmq_msg_recv(&m, sock, 0) < 0) {
+			if (errno == EINTR) {
+				i--;
+				continue;
+			}
+			warnx("raw: receive: %s", zmq_strerror(errno));
+			_exit(1);
+		}
+		if (i == 0)
+			write_full(fd, "r", 1);
+	}
+	end = bench_now_ns(CLOCK_MONOTONIC);
+	write_full(fd, &end, sizeof(end));
+	zmq_msg_close(&m);
+	zmq_close(sock);
+	zmq_ctx_term(ctx);
+	_exit(0);
+}
+
+static int
+cmd_raw(char *argv[])
+{
+	long count = bench_number(argv[0], "COUNT", 1, MAX_COUNT);
+	long size = bench_number(argv[1], "SIZE", 1, MAX_SIZE);
+	char dir[] = "/tmp/streambench.XXXXXX", endpoint[80], sockpath[64];
+	char *buf = payload(size), c;
+	void *ctx, *sock;
+	int64_t start, end;
+	int pfd[2], status, linger = 0;
+	double cpu;
+	pid_t pid;
+
+	if (mkdtemp(dir) == NULL)
+		err(1, "mkdtemp");
+	snprintf(sockpath, sizeof(sockpath), "%s/raw", dir);
+	snprintf(endpoint, sizeof(endpoint), "ipc://%s", sockpath);
+	if (pipe(pfd) < 0)
+		err(1, "pipe");
+	/* Fork before any ZeroMQ context: the child starts its own. */
+	if ((pid = fork()) < 0)
+		err(1, "fork");
+	if (pid == 0) {
+		close(pfd[0]);
+		raw_child(endpoint, count, pfd[1]);
+	}
+	close(pfd[1]);
+	read_full(pfd[0], &c, 1, "waiting for the bind");
+	if ((ctx = zmq_ctx_new()) == NULL ||
+	    (sock = zmq_socket(ctx, ZMQ_PUSH)) == NULL)
+		errx(1, "zmq: %s", zmq_strerror(errno));
+	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(sock, endpoint) < 0)
+		errx(1, "connect %s: %s", endpoint, zmq_strerror(errno));
+	if (zmq_send(sock, "w", 1, 0) < 0)
+		errx(1, "raw: send: %s", zmq_strerror(errno));
+	read_full(pfd[0], &c, 1, "waiting for the warm-up message");
+
+	start = bench_now_ns(CLOCK_MONOTONIC);
+	for (long i = 0; i < count; i++)
+		while (zmq_send(sock, buf, (size_t)size, 0) < 0)
+			if (errno != EINTR)
+				errx(1, "raw: send: %s", zmq_strerror(errno));
+	read_full(pfd[0], &end, sizeof(end), "waiting for the end");
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			err(1, "waitpid");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		errx(1, "raw: the receiver failed");
+	zmq_close(sock);
+	zmq_ctx_term(ctx);
+	unlink(sockpath);
+	rmdir(dir);
+	cpu = cpu_seconds(RUSAGE_SELF) + cpu_seconds(RUSAGE_CHILDREN);
+	printf("{\"msgs\":%ld,\"size\":%ld,\"secs\":%.6f,\"rate\":%.0f,"
+	    "\"cpu_s\":%.3f}\n", count, size, (double)(end - start) / 1e9,
+	    (double)count * 1e9 / (double)(end - start), cpu);
+	free(buf);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	if (argc < 2)
+		usage();
+	if (strcmp(argv[1], "produce") == 0 && argc == 8)
+		return cmd_produce(argv + 2);
+	if (strcmp(argv[1], "ready") == 0 && argc == 6)
+		return cmd_ready(argv + 2);
+	if (strcmp(argv[1], "raw") == 0 && argc == 4)
+		return cmd_raw(argv + 2);
+	usage();
+}
