@@ -448,7 +448,7 @@ struct widths {
 static void
 print_stream(const bson_t *s, const struct widths *w)
 {
-	char run[24], want[24], min[24], max[24], inst[96], backlog[24],
+	char run[24], want[24], min[24], max[24], inst[4 * 24 + 8], backlog[24],
 	    infl[24], in[32], out[32], redel[24], dead[24], refused[24],
 	    restarts[24];
 	bson_iter_t it;

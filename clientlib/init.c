@@ -6,6 +6,7 @@
  */
 #include <mongoc/mongoc.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include "mysimbdp-internal.h"
 
@@ -14,8 +15,15 @@ static atomic_bool initialized;
 int
 msb_init(void)
 {
-	if (!atomic_exchange(&initialized, true))
+	if (!atomic_exchange(&initialized, true)) {
+		/*
+		 * libmongoc's shared-memory counters leave /dev/shm/mongoc-<pid>
+		 * behind every app that is killed, and warn when a pid comes
+		 * round again; apps have no use for them.
+		 */
+		setenv("MONGOC_DISABLE_SHM", "1", 0);
 		mongoc_init();
+	}
 	return MSB_OK;
 }
 

@@ -504,7 +504,7 @@ struct msb_message {
 /*
  * Connects a DEALER to endpoint and sends [HELLO][instance][credit].
  * credit is how many unacked messages the app may hold (1 to 65536; 0:
- * 256). For SIGTERM and SIGINT, when their disposition is SIG_DFL,
+ * 1024: less leaves a fast instance waiting for deliveries). For SIGTERM and SIGINT, when their disposition is SIG_DFL,
  * installs a handler that only asks the streams to stop (sigaction
  * without SA_RESTART); the last msb_stream_close() puts SIG_DFL back. An
  * app with handlers of its own calls msb_stream_stop() from them.

@@ -371,7 +371,11 @@ msb_producer_send(struct msb_producer *p, const void *data, size_t len,
 
 	if (p->p_incb)
 		return refuse_in_callback(p);
-	if (drain(p) == -1)
+	/*
+	 * Look for replies every 32 sends, not each time: an empty receive
+	 * costs a poll(2), about a third of a send otherwise.
+	 */
+	if ((p->p_sent & 31) == 0 && drain(p) == -1)
 		return MSB_ERROR;
 
 	/* The window is full: wait for replies. */

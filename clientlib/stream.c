@@ -31,7 +31,7 @@
 
 #include "mysimbdp-internal.h"
 
-#define DEFAULT_CREDIT	256
+#define DEFAULT_CREDIT	1024
 #define MAX_CREDIT	65536
 #define ACK_MAX		1024	/* ids per ACK frame */
 #define BYE_WAIT_MS	2000	/* for streammgr's answer to BYE */

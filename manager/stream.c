@@ -260,9 +260,9 @@ give_back(struct stream *s, struct qmsg *m, const char *why)
 
 	unhold(m);
 	if (m->m_deliveries >= s->s_conf->s_max_deliveries) {
-		char reason[300];
+		char reason[400];
 
-		snprintf(reason, sizeof(reason), "%s (delivered %u times, "
+		snprintf(reason, sizeof(reason), "%.300s (delivered %u times, "
 		    "max_deliveries %lld)", why, m->m_deliveries,
 		    (long long)s->s_conf->s_max_deliveries);
 		dead_letter(s, m, reason);

@@ -223,12 +223,12 @@ hello_names_instance_and_credit(void **state)
 	assert_true(frame_is(&m, 2, "8"));
 	msb_stream_close(s);
 
-	/* Credit 0 is the default, 256. */
+	/* Credit 0 is the default, 1024. */
 	assert_int_equal(msb_stream_open(&s, f->endpoint, "default-2", 0, err,
 	    sizeof(err)), MSB_OK);
 	assert_true(fake_recv(f, &m, WAIT_MS));
 	assert_true(frame_is(&m, 1, "default-2"));
-	assert_true(frame_is(&m, 2, "256"));
+	assert_true(frame_is(&m, 2, "1024"));
 	msb_stream_close(s);
 }
 
