@@ -2,14 +2,77 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "build_config.h"
 #include "log.h"
+#include "spawn.h"
 #include "state.h"
+
+static __attribute__((__noreturn__)) void
+usage(const char *name)
+{
+	fprintf(stderr, "usage: %s [-dnv] [-c file]\n"
+	    "  -c file  platform configuration (default: $MYSIMBDP_CONF or "
+	    "%s)\n"
+	    "  -d       stay in the foreground and log to stderr\n"
+	    "  -n       check the configuration and exit\n"
+	    "  -v       verbose (debug) logging\n", name,
+	    MYSIMBDP_DEFAULT_CONF);
+	exit(EX_USAGE_CODE);
+}
+
+char *
+daemon_start(const char *name, int argc, char *argv[],
+    struct conf_platform **pp, struct conf_tenant_set *set)
+{
+	const char *file = getenv("MYSIMBDP_CONF");
+	bool foreground = false, verbose = false, check_only = false;
+	char err[512], *copy;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "c:dnv")) != -1) {
+		switch (ch) {
+		case 'c': file = optarg; break;
+		case 'd': foreground = true; break;
+		case 'n': check_only = true; break;
+		case 'v': verbose = true; break;
+		default: usage(name);
+		}
+	}
+	if (optind != argc)
+		usage(name);
+	if (file == NULL)
+		file = MYSIMBDP_DEFAULT_CONF;
+	log_init(name, foreground || check_only, verbose);
+	daemon_load_or_exit(name, file, pp, set);
+	if (check_only) {
+		printf("configuration OK\n");
+		conf_tenant_set_free(set);
+		conf_platform_free(*pp);
+		exit(0);
+	}
+	if (strcmp((*pp)->p_log_level, "debug") == 0)
+		log_set_verbose(true);
+	if (state_prepare(*pp, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", name, err);
+		exit(EX_CANTCREAT_CODE);
+	}
+	daemon_lock_or_exit(name, *pp);
+	if (spawn_init() < 0)
+		log_warn("prctl(PR_SET_CHILD_SUBREAPER)");
+	signal(SIGPIPE, SIG_IGN);
+	if ((copy = strdup(file)) == NULL)
+		fatal("%s: strdup", __func__);
+	return copy;
+}
 
 void
 daemon_load_or_exit(const char *name, const char *file,

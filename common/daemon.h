@@ -14,6 +14,18 @@
 #define EX_TEMPFAIL_CODE 75
 
 /*
+ * The start of every daemon's main(): parses -c FILE -d -n -v (usage and
+ * exit 64 otherwise), sets up logging, loads the configuration ($MYSIMBDP_
+ * CONF or the built-in default without -c; exit 78 on errors), and with
+ * -n prints "configuration OK" and exits 0. Then prepares the state dir
+ * (exit 73), takes run/<name>.pid (one daemon of a kind per state dir),
+ * makes the process a child subreaper and ignores SIGPIPE. Returns the
+ * configuration file's path (malloc'd) with *pp and set filled.
+ */
+char *daemon_start(const char *name, int argc, char *argv[],
+    struct conf_platform **pp, struct conf_tenant_set *set);
+
+/*
  * Loads the platform file and every tenant profile. On any error prints
  * them all ("file:line: setting: problem"), then "<name>: N configuration
  * errors", and exits 78 (EX_CONFIG).

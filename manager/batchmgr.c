@@ -25,18 +25,6 @@
 #include "tenant.h"
 
 
-static __attribute__((__noreturn__)) void
-usage(void)
-{
-	fprintf(stderr, "usage: batchmgr [-dnv] [-c file]\n"
-	    "  -c file  platform configuration (default: $MYSIMBDP_CONF or "
-	    "%s)\n"
-	    "  -d       stay in the foreground and log to stderr\n"
-	    "  -n       check the configuration and exit\n"
-	    "  -v       verbose (debug) logging\n", MYSIMBDP_DEFAULT_CONF);
-	exit(EX_USAGE_CODE);
-}
-
 /* Frees everything, so that leak checkers see only real leaks. */
 static void
 teardown(struct batch *b)
@@ -156,46 +144,10 @@ main(int argc, char *argv[])
 	struct event *sigev[sizeof(sigs) / sizeof(sigs[0])];
 	struct conf_tenant_set set = { 0 };
 	struct batch b = { 0 };
-	const char *file = getenv("MYSIMBDP_CONF");
-	bool foreground = false, verbose = false, check_only = false;
-	char err[512];
-	int ch;
 
-	while ((ch = getopt(argc, argv, "c:dnv")) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'd': foreground = true; break;
-		case 'n': check_only = true; break;
-		case 'v': verbose = true; break;
-		default: usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	if (file == NULL)
-		file = MYSIMBDP_DEFAULT_CONF;
-	log_init("batchmgr", foreground || check_only, verbose);
-	daemon_load_or_exit("batchmgr", file, &b.b_conf, &set);
-	if (check_only) {
-		printf("configuration OK\n");
-		conf_tenant_set_free(&set);
-		conf_platform_free(b.b_conf);
-		return 0;
-	}
-	if (strcmp(b.b_conf->p_log_level, "debug") == 0)
-		log_set_verbose(true);
-	if (state_prepare(b.b_conf, err, sizeof(err)) < 0) {
-		fprintf(stderr, "batchmgr: %s\n", err);
-		return EX_CANTCREAT_CODE;
-	}
 	/* One batchmgr per state dir: two would run the same files twice. */
-	daemon_lock_or_exit("batchmgr", b.b_conf);
+	b.b_conf_file = daemon_start("batchmgr", argc, argv, &b.b_conf, &set);
 	open_ingest_log(&b);
-	if (spawn_init() < 0)
-		log_warn("prctl(PR_SET_CHILD_SUBREAPER)");
-	signal(SIGPIPE, SIG_IGN);
-
-	b.b_conf_file = strdup(file);
 	b.b_boot_ms = record_now_ms();
 	TAILQ_INIT(&b.b_tenants);
 	TAILQ_INIT(&b.b_jobs);

@@ -28,18 +28,6 @@
 #include "stream.h"
 #include "supervise.h"
 
-static __attribute__((__noreturn__)) void
-usage(void)
-{
-	fprintf(stderr, "usage: streammgr [-dnv] [-c file]\n"
-	    "  -c file  platform configuration (default: $MYSIMBDP_CONF or "
-	    "%s)\n"
-	    "  -d       stay in the foreground and log to stderr\n"
-	    "  -n       check the configuration and exit\n"
-	    "  -v       verbose (debug) logging\n", MYSIMBDP_DEFAULT_CONF);
-	exit(EX_USAGE_CODE);
-}
-
 /* Creates the streams of a tenant; a tenant that fails is logged, skipped. */
 static void
 add_streams(struct smgr *m, struct conf_tenant *t)
@@ -255,46 +243,11 @@ main(int argc, char *argv[])
 	struct event *sigev[sizeof(sigs) / sizeof(sigs[0])];
 	struct conf_tenant_set set = { 0 };
 	struct smgr m = { 0 };
-	const char *file = getenv("MYSIMBDP_CONF");
-	bool foreground = false, verbose = false, check_only = false;
 	struct timeval tick;
 	char err[512];
-	int ch;
 
-	while ((ch = getopt(argc, argv, "c:dnv")) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'd': foreground = true; break;
-		case 'n': check_only = true; break;
-		case 'v': verbose = true; break;
-		default: usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	if (file == NULL)
-		file = MYSIMBDP_DEFAULT_CONF;
-	log_init("streammgr", foreground || check_only, verbose);
-	daemon_load_or_exit("streammgr", file, &m.m_conf, &set);
-	if (check_only) {
-		printf("configuration OK\n");
-		conf_tenant_set_free(&set);
-		conf_platform_free(m.m_conf);
-		return 0;
-	}
-	if (strcmp(m.m_conf->p_log_level, "debug") == 0)
-		log_set_verbose(true);
-	if (state_prepare(m.m_conf, err, sizeof(err)) < 0) {
-		fprintf(stderr, "streammgr: %s\n", err);
-		return EX_CANTCREAT_CODE;
-	}
 	/* One streammgr per state dir: two would bind the same sockets. */
-	daemon_lock_or_exit("streammgr", m.m_conf);
-	if (spawn_init() < 0)
-		log_warn("prctl(PR_SET_CHILD_SUBREAPER)");
-	signal(SIGPIPE, SIG_IGN);
-
-	m.m_conf_file = strdup(file);
+	m.m_conf_file = daemon_start("streammgr", argc, argv, &m.m_conf, &set);
 	m.m_boot_ms = (uint64_t)record_now_ms();
 	TAILQ_INIT(&m.m_streams);
 	if ((m.m_base = event_base_new()) == NULL)
