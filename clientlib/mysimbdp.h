@@ -604,9 +604,11 @@ enum msb_reply_status {
  * msb_producer_send() gave. reason is valid during the call:
  *   MSB_REPLY_REJECT: the text after "REJECT ", e.g.
  *       "too-large: 70000 bytes > max_message_size 65536";
- *   MSB_REPLY_THROTTLE: NULL for streammgr's THROTTLE; "no-reply: ..."
- *       when the reply never came (streammgr restarted, or none within
- *       the reply timeout): the record's fate is unknown, send it again;
+ *   MSB_REPLY_THROTTLE: streammgr's reason ("rate: ...", "queue-full:
+ *       ...", "no-space: ...", NULL for a bare THROTTLE), or "no-reply:
+ *       ..." when the reply never came (streammgr restarted, or none
+ *       within the reply timeout): the record's fate is unknown; either
+ *       way, send it again later;
  *   MSB_REPLY_OK: NULL.
  * The callback must not call msb_producer_ functions (they fail, EDEADLK)
  * other than msb_producer_outstanding().

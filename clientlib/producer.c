@@ -137,6 +137,28 @@ discard_rest(struct msb_producer *p, zmq_msg_t *last)
 }
 
 /* Handles a reply in p_rid and p_rstatus. Returns the callbacks made. */
+/*
+ * A status "WORD" or "WORD reason": copies the reason (maybe empty) into
+ * buf and returns its length + 1; 0 when st is not that word.
+ */
+static size_t
+word_reason(const char *st, size_t len, const char *word, char *buf,
+    size_t buflen)
+{
+	size_t wlen = strlen(word), rlen;
+
+	if (len < wlen || memcmp(st, word, wlen) != 0 ||
+	    (len > wlen && st[wlen] != ' '))
+		return 0;
+	rlen = len > wlen + 1 ? len - wlen - 1 : 0;
+	if (rlen >= buflen)
+		rlen = buflen - 1;
+	if (rlen > 0)
+		memcpy(buf, st + wlen + 1, rlen);
+	buf[rlen] = '\0';
+	return rlen + 1;
+}
+
 static int
 handle_reply(struct msb_producer *p)
 {
@@ -157,17 +179,13 @@ handle_reply(struct msb_producer *p)
 	    "first (streammgr restarted?)");
 	if (len == 2 && memcmp(st, "OK", 2) == 0)
 		status = MSB_REPLY_OK;
-	else if (len == 8 && memcmp(st, "THROTTLE", 8) == 0)
+	else if ((rlen = word_reason(st, len, "THROTTLE", p->p_reason,
+	    sizeof(p->p_reason))) > 0) {
 		status = MSB_REPLY_THROTTLE;
-	else if (len >= 6 && memcmp(st, "REJECT", 6) == 0 &&
-	    (len == 6 || st[6] == ' ')) {
+		reason = rlen > 1 ? p->p_reason : NULL;
+	} else if ((rlen = word_reason(st, len, "REJECT", p->p_reason,
+	    sizeof(p->p_reason))) > 0) {
 		status = MSB_REPLY_REJECT;
-		rlen = len > 7 ? len - 7 : 0;
-		if (rlen >= sizeof(p->p_reason))
-			rlen = sizeof(p->p_reason) - 1;
-		if (rlen > 0)
-			memcpy(p->p_reason, st + 7, rlen);
-		p->p_reason[rlen] = '\0';
 		reason = p->p_reason;
 	} else {
 		/* Nothing stored that we know of: the app decides. */

@@ -179,8 +179,11 @@ static const struct field stream_fields[] = {
 	{ "max_queue_bytes", FT_SIZE,
 	    offsetof(struct conf_stream, s_max_queue_bytes), "256M",
 	    1024, INT64_MAX, 0, NULL, 0, NULL },
+	{ "max_messages_per_second", FT_INT,
+	    offsetof(struct conf_stream, s_max_messages_per_second), "0",
+	    0, 100000000, 0, NULL, 0, NULL },
 	{ "durability", FT_STRING, offsetof(struct conf_stream, s_durability),
-	    "memory", 0, 0, 0, NULL, 0, check_durability },
+	    "fsync", 0, 0, 0, NULL, 0, check_durability },
 	{ "ack_timeout", FT_DURATION,
 	    offsetof(struct conf_stream, s_ack_timeout_ms), "30s",
 	    100, 86400000, 0, NULL, 0, NULL },
@@ -261,6 +264,9 @@ static const struct field pstream_fields[] = {
 	{ "crashloop_restarts", FT_INT,
 	    offsetof(struct conf_platform_stream, ps_crashloop_restarts), "5",
 	    1, 1000, 0, NULL, 0, NULL },
+	{ "segment_size", FT_SIZE,
+	    offsetof(struct conf_platform_stream, ps_segment_size), "64M",
+	    4096, 1 << 30, 0, NULL, 0, NULL },
 };
 static const struct schema pstream_schema = {
 	pstream_fields, NFIELDS(pstream_fields), 0, NO_PRESENT
@@ -399,16 +405,13 @@ check_format(const char *s)
 	return NULL;
 }
 
-/* "fsync" and "os" come with the durable queue; until then say so. */
 static const char *
 check_durability(const char *s)
 {
-	if (strcmp(s, "memory") == 0)
+	if (strcmp(s, "fsync") == 0 || strcmp(s, "os") == 0 ||
+	    strcmp(s, "memory") == 0)
 		return NULL;
-	if (strcmp(s, "fsync") == 0 || strcmp(s, "os") == 0)
-		return "not supported yet: this version keeps the queue in "
-		    "memory (use \"memory\")";
-	return "must be \"memory\"";
+	return "must be \"fsync\", \"os\" or \"memory\"";
 }
 
 static const char *

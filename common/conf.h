@@ -65,7 +65,8 @@ struct conf_stream {
 	struct conf_instances s_instances;
 	uint64_t	 s_max_message_size;
 	uint64_t	 s_max_queue_bytes;
-	char		*s_durability;	/* "memory" */
+	int64_t		 s_max_messages_per_second;	/* 0: no limit */
+	char		*s_durability;	/* "fsync", "os" or "memory" */
 	uint64_t	 s_ack_timeout_ms;
 	int64_t		 s_max_deliveries;
 	uint64_t	 s_stop_timeout_ms;
@@ -103,6 +104,7 @@ struct conf_platform_stream {
 	uint64_t	 ps_restart_backoff_max_ms;
 	uint64_t	 ps_min_uptime_ms;
 	int64_t		 ps_crashloop_restarts;
+	uint64_t	 ps_segment_size;	/* queue segments */
 };
 
 struct conf_platform {

@@ -69,6 +69,9 @@ daemon_start(const char *name, int argc, char *argv[],
 	if (spawn_init() < 0)
 		log_warn("prctl(PR_SET_CHILD_SUBREAPER)");
 	signal(SIGPIPE, SIG_IGN);
+	/* Past a file-size limit a write fails with EFBIG, handled like a
+	 * full disk, instead of killing the daemon. */
+	signal(SIGXFSZ, SIG_IGN);
 	if ((copy = strdup(file)) == NULL)
 		fatal("%s: strdup", __func__);
 	return copy;

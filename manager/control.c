@@ -119,6 +119,27 @@ append_instances(const struct stream *s, bson_t *doc)
 	bson_append_array_end(doc, &arr);
 }
 
+/* The queue on disk and what the last start recovered. */
+static void
+append_disk(const struct stream *s, bson_t *doc)
+{
+	const struct journal_report *r = &s->s_recovery;
+	uint64_t segments, bytes;
+	bson_t sub;
+
+	journal_usage(s->s_journal, &segments, &bytes);
+	BSON_APPEND_UTF8(doc, "durability", s->s_conf->s_durability);
+	BSON_APPEND_INT64(doc, "disk_segments", (int64_t)segments);
+	BSON_APPEND_INT64(doc, "disk_bytes", (int64_t)bytes);
+	BSON_APPEND_DOCUMENT_BEGIN(doc, "recovered", &sub);
+	BSON_APPEND_INT64(&sub, "messages", (int64_t)r->r_messages);
+	BSON_APPEND_INT64(&sub, "torn_bytes", (int64_t)r->r_torn_bytes);
+	BSON_APPEND_INT64(&sub, "damaged_segments", (int64_t)r->r_damaged);
+	BSON_APPEND_INT64(&sub, "bad_bytes", (int64_t)r->r_bad_bytes);
+	BSON_APPEND_INT64(&sub, "lost", (int64_t)r->r_lost);
+	bson_append_document_end(doc, &sub);
+}
+
 /* One stream's figures, as status answers and the PUB socket sends. */
 static void
 stats_doc(const struct stream *s, bson_t *doc)
@@ -145,7 +166,12 @@ stats_doc(const struct stream *s, bson_t *doc)
 	BSON_APPEND_INT64(doc, "dead_letters", (int64_t)n->dead_letters);
 	BSON_APPEND_INT64(doc, "rejected", (int64_t)n->rejected);
 	BSON_APPEND_INT64(doc, "throttled", (int64_t)n->throttled);
+	BSON_APPEND_INT64(doc, "too_large", (int64_t)n->too_large);
+	BSON_APPEND_INT64(doc, "rate_limited", (int64_t)n->rate_limited);
+	BSON_APPEND_INT64(doc, "queue_full", (int64_t)n->queue_full);
+	BSON_APPEND_INT64(doc, "no_space", (int64_t)n->no_space);
 	BSON_APPEND_INT64(doc, "restarts", (int64_t)n->restarts);
+	append_disk(s, doc);
 	append_instances(s, doc);
 }
 

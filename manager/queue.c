@@ -55,6 +55,16 @@ grow(struct queue *q)
 	return 0;
 }
 
+/* Makes room for seqs up to seq. */
+static int
+reach(struct queue *q, uint64_t seq)
+{
+	while (seq - q->q_base > q->q_mask)
+		if (grow(q) < 0)
+			return -1;
+	return 0;
+}
+
 struct qmsg *
 queue_append(struct queue *q, const void *data, size_t len)
 {
@@ -64,7 +74,7 @@ queue_append(struct queue *q, const void *data, size_t len)
 		errno = EMSGSIZE;
 		return NULL;
 	}
-	if (q->q_next - q->q_base > q->q_mask && grow(q) < 0)
+	if (reach(q, q->q_next) < 0)
 		return NULL;
 	if ((m = malloc(sizeof(*m) + len)) == NULL)
 		return NULL;
@@ -77,6 +87,51 @@ queue_append(struct queue *q, const void *data, size_t len)
 	q->q_pending++;
 	q->q_bytes += len;
 	return m;
+}
+
+int
+queue_set_next(struct queue *q, uint64_t seq)
+{
+	if (seq < q->q_next) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (q->q_base == q->q_next) {
+		/* Nothing held: start afresh at seq. */
+		q->q_base = q->q_cursor = q->q_next = seq;
+		return 0;
+	}
+	if (reach(q, seq) < 0)
+		return -1;
+	q->q_next = seq;
+	return 0;
+}
+
+struct qmsg *
+queue_restore(struct queue *q, uint64_t seq, const void *data, size_t len)
+{
+	if (queue_set_next(q, seq) < 0)
+		return NULL;
+	return queue_append(q, data, len);
+}
+
+void
+queue_drop_tail(struct queue *q, uint64_t seq)
+{
+	if (seq < q->q_cursor)
+		seq = q->q_cursor;	/* delivered ones are not a tail */
+	for (uint64_t s = seq; s < q->q_next; s++) {
+		struct qmsg **slot = &q->q_ring[s & q->q_mask];
+
+		if (*slot == NULL)
+			continue;
+		q->q_pending--;
+		q->q_bytes -= (*slot)->m_len;
+		free(*slot);
+		*slot = NULL;
+	}
+	if (seq < q->q_next)
+		q->q_next = seq;
 }
 
 struct qmsg *

@@ -9,8 +9,9 @@
  * new ones. In-flight messages are kept in delivery order, so the oldest
  * is the first to pass the ack timeout.
  *
- * This version keeps the queue in memory; the sequence numbers and the
- * interface are what a durable queue keeps too.
+ * The queue is in memory; with durability "fsync" or "os" the journal
+ * (journal.c) keeps a copy of each message on disk, numbered the same, and
+ * rebuilds the queue with queue_restore after a restart.
  */
 #ifndef MYSIMBDP_QUEUE_H
 #define MYSIMBDP_QUEUE_H
@@ -27,6 +28,7 @@ struct qmsg {
 	uint64_t	 m_deadline_ms;	/* in flight: ack timeout */
 	void		*m_holder;	/* in flight: the instance */
 	uint32_t	 m_len;
+	uint32_t	 m_seg;		/* the journal segment holding it */
 	uint16_t	 m_deliveries;
 	uint8_t		 m_state;
 	uint8_t		 m_redeliver;	/* pending: in the redelivery list */
@@ -56,6 +58,22 @@ size_t queue_clear(struct queue *q);
 
 /* Stores a copy of a message; returns it, or NULL (ENOMEM). */
 struct qmsg *queue_append(struct queue *q, const void *data, size_t len);
+
+/*
+ * Puts back a message restored from disk, with its own number, which must
+ * be above every number the queue has held. NULL: ENOMEM or EINVAL.
+ */
+struct qmsg *queue_restore(struct queue *q, uint64_t seq, const void *data,
+    size_t len);
+
+/* The next message appended gets number seq (not below the current). */
+int queue_set_next(struct queue *q, uint64_t seq);
+
+/*
+ * Removes the messages numbered from seq on, never delivered (a batch
+ * the disk refused); their numbers are given out again.
+ */
+void queue_drop_tail(struct queue *q, uint64_t seq);
 
 /* Takes the next message to deliver off the pending set; NULL if none. */
 struct qmsg *queue_next(struct queue *q);

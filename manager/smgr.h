@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "journal.h"
 #include "queue.h"
 #include "zevent.h"
 
@@ -70,9 +71,21 @@ struct stream_counters {
 	uint64_t	 acked;
 	uint64_t	 redelivered;
 	uint64_t	 dead_letters;
-	uint64_t	 rejected;
-	uint64_t	 throttled;
+	uint64_t	 rejected;	/* all REJECTs */
+	uint64_t	 throttled;	/* all THROTTLEs */
+	uint64_t	 too_large;	/* of which: max_message_size */
+	uint64_t	 rate_limited;	/* max_messages_per_second */
+	uint64_t	 queue_full;	/* max_queue_bytes */
+	uint64_t	 no_space;	/* the disk refused the write */
 	uint64_t	 restarts;
+};
+
+/* Kinds of quota violation, each reported at most once a second. */
+enum violation { V_SIZE, V_RATE, V_QUEUE, V_DISK, V_COUNT };
+
+struct violation_report {
+	uint64_t	 last_ms;	/* monotonic; 0: never */
+	uint64_t	 unreported;	/* since the last report */
 };
 
 struct smgr;
@@ -89,6 +102,13 @@ struct stream {
 	struct zevent	*s_in_ev;
 	struct zevent	*s_work_ev;
 	struct queue	 s_queue;
+	struct journal	*s_journal;		/* the queue on disk */
+	struct event	*s_flush_ev;		/* writes noted releases */
+	size_t		 s_volatile;		/* held, not on disk */
+	double		 s_tokens;		/* max_messages_per_second */
+	uint64_t	 s_tokens_ms;		/* when last refilled */
+	struct violation_report s_viol[V_COUNT];
+	struct journal_report s_recovery;	/* what the start found */
 	int		 s_dead_fd;		/* dead-letters.jsonl */
 	enum stream_state s_state;
 	bool		 s_retiring;		/* profile gone: free when drained */

@@ -22,10 +22,13 @@
 #define BUDGET		1024	/* messages per socket per loop turn */
 #define CREDIT_MAX	65536
 #define SNDHWM		100000	/* credit and windows bound it in practice */
+#define BATCH_BYTES	(4u << 20) /* written per commit, at most (roughly) */
+#define VIOLATION_EVERY_MS 1000	/* a kind of violation reported at most */
 
 static void on_ingress(void *, void *);
 static void on_work(void *, void *);
 static void on_ack_timeout(evutil_socket_t, short, void *);
+static void on_flush(evutil_socket_t, short, void *);
 
 char *
 stream_endpoint(const struct smgr *m, const char *tenant, const char *name,
@@ -90,6 +93,77 @@ open_dead_letters(struct smgr *m, struct stream *s, char *err, size_t errlen)
 	return rc;
 }
 
+static enum journal_mode
+journal_mode(const struct conf_stream *c)
+{
+	return strcmp(c->s_durability, "fsync") == 0 ? JOURNAL_FSYNC :
+	    JOURNAL_OS;
+}
+
+static bool
+durable(const struct stream *s)
+{
+	return strcmp(s->s_conf->s_durability, "memory") != 0;
+}
+
+static int
+restore_one(void *arg, uint64_t seq, uint32_t seg, const void *data,
+    size_t len)
+{
+	struct stream *s = arg;
+	struct qmsg *m = queue_restore(&s->s_queue, seq, data, len);
+
+	if (m == NULL)
+		return -1;
+	m->m_seg = seg;
+	return 0;
+}
+
+/* Says what the start found on disk, loss above all. */
+static void
+report_recovery(const struct stream *s)
+{
+	const struct journal_report *r = &s->s_recovery;
+
+	if (r->r_messages > 0)
+		log_info("tenant %s: stream %s: %" PRIu64 " message%s (%" PRIu64
+		    " bytes) restored from the queue on disk", s->s_tid,
+		    s->s_name, r->r_messages, r->r_messages == 1 ? "" : "s",
+		    r->r_bytes);
+	if (r->r_torn_bytes > 0)
+		log_warnx("tenant %s: stream %s: %" PRIu64 " bytes of a write "
+		    "cut short by a crash removed from the queue's newest "
+		    "segment (never answered OK with durability \"fsync\")",
+		    s->s_tid, s->s_name, r->r_torn_bytes);
+	if (r->r_damaged > 0)
+		log_warnx("tenant %s: stream %s: %" PRIu64 " damaged queue "
+		    "segment%s (%" PRIu64 " unreadable bytes) set aside as "
+		    "damaged-seg-*.log; %" PRIu64 " message%s lost (numbers %"
+		    PRIu64 "..%" PRIu64 "), every readable one kept",
+		    s->s_tid, s->s_name, r->r_damaged, r->r_damaged == 1 ?
+		    "" : "s", r->r_bad_bytes, r->r_lost, r->r_lost == 1 ? "" :
+		    "s", r->r_lost_first, r->r_lost_last);
+}
+
+static int
+open_journal(struct smgr *m, struct stream *s, const struct conf_stream *c,
+    char *err, size_t errlen)
+{
+	char *dir = state_path(m->m_conf, "queue/%s/%s", s->s_tid, s->s_name);
+	uint64_t next;
+
+	s->s_journal = journal_open(dir, journal_mode(c),
+	    m->m_conf->p_stream.ps_segment_size, restore_one, s, &next,
+	    &s->s_recovery, err, errlen);
+	free(dir);
+	if (s->s_journal == NULL)
+		return -1;
+	if (queue_set_next(&s->s_queue, next) < 0)
+		fatal("%s: queue_set_next", __func__);
+	report_recovery(s);
+	return 0;
+}
+
 struct stream *
 stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
     char *err, size_t errlen)
@@ -106,6 +180,7 @@ stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 	s->s_state = ST_RUNNING;
 	s->s_last_tick_ms = smgr_now_ms();
 	if (open_dead_letters(m, s, err, errlen) < 0 ||
+	    open_journal(m, s, c, err, errlen) < 0 ||
 	    (s->s_in = bind_router(m, s, "in", false, err, errlen)) == NULL ||
 	    (s->s_work = bind_router(m, s, "work", true, err, errlen)) == NULL) {
 		stream_free(s);
@@ -114,7 +189,9 @@ stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 	s->s_in_ev = zevent_new(m->m_base, s->s_in, on_ingress, s);
 	s->s_work_ev = zevent_new(m->m_base, s->s_work, on_work, s);
 	s->s_ack_ev = evtimer_new(m->m_base, on_ack_timeout, s);
-	if (s->s_in_ev == NULL || s->s_work_ev == NULL || s->s_ack_ev == NULL)
+	s->s_flush_ev = event_new(m->m_base, -1, 0, on_flush, s);
+	if (s->s_in_ev == NULL || s->s_work_ev == NULL || s->s_ack_ev == NULL ||
+	    s->s_flush_ev == NULL)
 		fatalx("%s: cannot watch the sockets", __func__);
 	s->s_tenant = conf_tenant_ref(t);
 	s->s_conf = c;
@@ -125,18 +202,28 @@ stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 void
 stream_free(struct stream *s)
 {
-	size_t lost;
-
 	if (s == NULL)
 		return;
-	if ((lost = queue_clear(&s->s_queue)) > 0)
+	if (s->s_volatile > 0)
 		log_warnx("tenant %s: stream %s: %zu accepted message%s not "
 		    "delivered are lost (durability \"memory\")", s->s_tid,
-		    s->s_name, lost, lost == 1 ? "" : "s");
+		    s->s_name, s->s_volatile, s->s_volatile == 1 ? "" : "s");
+	if (s->s_journal != NULL) {
+		char err[300];
+
+		if (journal_commit(s->s_journal, err, sizeof(err)) < 0)
+			log_warnx("tenant %s: stream %s: %s (acked messages "
+			    "will be delivered again)", s->s_tid, s->s_name,
+			    err);
+		journal_close(s->s_journal);
+	}
+	queue_clear(&s->s_queue);
 	zevent_free(s->s_in_ev);
 	zevent_free(s->s_work_ev);
 	if (s->s_ack_ev)
 		event_free(s->s_ack_ev);
+	if (s->s_flush_ev)
+		event_free(s->s_flush_ev);
 	if (s->s_restart_ev)
 		event_free(s->s_restart_ev);
 	if (s->s_in)
@@ -159,6 +246,8 @@ stream_set_conf(struct stream *s, struct conf_tenant *t,
 	s->s_tenant = conf_tenant_ref(t);
 	s->s_conf = c;
 	conf_tenant_unref(old);
+	/* New messages follow the new durability; held ones stay put. */
+	journal_set_mode(s->s_journal, journal_mode(c));
 	if (s->s_desired < c->s_instances.i_min)
 		s->s_desired = (int)c->s_instances.i_min;
 	if (s->s_desired > c->s_instances.i_max)
@@ -201,14 +290,43 @@ stream_state_name(const struct stream *s)
 	return "?";
 }
 
-/* ---- dead letters, redelivery ------------------------------------- */
+/* ---- releases, dead letters, redelivery -------------------------- */
 
-/* Appends one JSON line; the payload as a string when it is UTF-8. */
+/* Writes the releases noted in this loop turn. */
 static void
-dead_letter(struct stream *s, struct qmsg *m, const char *why)
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *s = arg;
+	char err[300];
+
+	(void)fd;
+	(void)what;
+	/* Not fatal: an unwritten release means one more delivery after a
+	 * restart, and it is tried again with the next write. */
+	if (journal_commit(s->s_journal, err, sizeof(err)) < 0)
+		log_warnx("tenant %s: stream %s: %s (acks not on disk yet)",
+		    s->s_tid, s->s_name, err);
+}
+
+/* A message leaves the queue for good (acked or dead-lettered). */
+static void
+release(struct stream *s, struct qmsg *m)
+{
+	if (m->m_seg != 0) {
+		journal_release(s->s_journal, m->m_seg, m->m_seq);
+		if (!event_pending(s->s_flush_ev, EV_TIMEOUT, NULL))
+			event_active(s->s_flush_ev, EV_TIMEOUT, 0);
+	} else if (s->s_volatile > 0)
+		s->s_volatile--;
+	queue_done(&s->s_queue, m);
+}
+
+/* One dead letter as a JSON line; the payload as a string when UTF-8. */
+static char *
+dead_letter_json(const struct stream *s, const struct qmsg *m,
+    const char *why, size_t *len)
 {
 	char when[32], *json;
-	size_t len;
 	bson_t doc = BSON_INITIALIZER;
 
 	record_fmt_time(record_now_ms(), when, sizeof(when));
@@ -224,22 +342,61 @@ dead_letter(struct stream *s, struct qmsg *m, const char *why)
 	else
 		bson_append_binary(&doc, "payload", -1, BSON_SUBTYPE_BINARY,
 		    m->m_data, m->m_len);
-	json = bson_as_relaxed_extended_json(&doc, &len);
+	json = bson_as_relaxed_extended_json(&doc, len);
 	bson_destroy(&doc);
 	if (json == NULL)
 		fatalx("%s: bson_as_relaxed_extended_json", __func__);
-	json[len] = '\n';	/* over the NUL: one write, one line */
-	if (write(s->s_dead_fd, json, len + 1) != (ssize_t)len + 1)
-		log_warn("tenant %s: stream %s: dead letter %" PRIu64 " (%s): "
-		    "write dead-letters.jsonl", s->s_tid, s->s_name, m->m_seq,
-		    why);
+	json[(*len)++] = '\n';	/* over the NUL: one write, one line */
+	return json;
+}
+
+/*
+ * Appends len bytes to the dead-letter file, on disk before it returns
+ * with durability "fsync". On failure the file is cut back to where it
+ * was, so no half line is left.
+ */
+static int
+dead_letters_append(struct stream *s, const char *data, size_t len)
+{
+	off_t end = lseek(s->s_dead_fd, 0, SEEK_END);
+	int saved;
+
+	if (end >= 0 && write(s->s_dead_fd, data, len) == (ssize_t)len &&
+	    (strcmp(s->s_conf->s_durability, "fsync") != 0 ||
+	    fdatasync(s->s_dead_fd) == 0))
+		return 0;
+	saved = errno;
+	if (end >= 0 && ftruncate(s->s_dead_fd, end) < 0)
+		log_warn("ftruncate dead-letters.jsonl");
+	errno = saved;
+	return -1;
+}
+
+/*
+ * Moves an in-flight message to the dead letters. When the line cannot be
+ * written (a full disk) the message stays in the queue instead.
+ */
+static void
+dead_letter(struct stream *s, struct qmsg *m, const char *why)
+{
+	size_t len;
+	char *json = dead_letter_json(s, m, why, &len);
+	int rc = dead_letters_append(s, json, len);
+
 	bson_free(json);
+	if (rc < 0) {
+		log_warn("tenant %s: stream %s: message %" PRIu64 " kept in "
+		    "the queue: cannot write it to dead-letters.jsonl (%s)",
+		    s->s_tid, s->s_name, m->m_seq, why);
+		queue_requeue(&s->s_queue, m);
+		return;
+	}
 	s->s_n.dead_letters++;
 	log_info("tenant %s: stream %s: message %" PRIu64 " dead-lettered "
 	    "after %u deliveries: %s", s->s_tid, s->s_name, m->m_seq,
 	    m->m_deliveries, why);
 	control_event(s, "dead-letter", why);
-	queue_done(&s->s_queue, m);
+	release(s, m);
 }
 
 /* Takes m from its holder's count (the holder may be NULL: gone). */
@@ -390,14 +547,61 @@ stream_dispatch(struct stream *s)
 /* ---- ingress ------------------------------------------------------- */
 
 /*
- * Decides on one message; returns the reply status. Accepted messages
- * are in the queue when it returns.
+ * A refusal over a quota: counted, and reported (log and event) at most
+ * once a second per kind with the number refused in between.
+ */
+static void
+violation(struct stream *s, enum violation v, const char *what)
+{
+	static const char *const kinds[V_COUNT] = { "size", "rate",
+	    "queue-bytes", "disk" };
+	struct violation_report *r = &s->s_viol[v];
+	uint64_t now = smgr_now_ms();
+	char detail[400];
+
+	if (r->last_ms != 0 && now - r->last_ms < VIOLATION_EVERY_MS) {
+		r->unreported++;
+		return;
+	}
+	snprintf(detail, sizeof(detail), "%s: %s (%" PRIu64 " more refused "
+	    "since the last report)", kinds[v], what, r->unreported);
+	r->last_ms = now;
+	r->unreported = 0;
+	log_warnx("tenant %s: stream %s: violation %s", s->s_tid, s->s_name,
+	    detail);
+	control_event(s, "violation", detail);
+}
+
+/* Takes a token for one message; false when the rate is used up. */
+static bool
+take_token(struct stream *s, uint64_t now)
+{
+	double rate = (double)s->s_conf->s_max_messages_per_second;
+
+	if (rate <= 0)
+		return true;
+	/* A bucket of one second's worth, refilled continuously. */
+	s->s_tokens += rate * (double)(now - s->s_tokens_ms) / 1000.0;
+	if (s->s_tokens > rate)
+		s->s_tokens = rate;
+	s->s_tokens_ms = now;
+	if (s->s_tokens < 1.0)
+		return false;
+	s->s_tokens -= 1.0;
+	return true;
+}
+
+/*
+ * Decides on one message; returns the reply status. An accepted message
+ * is in the queue, and in the journal's batch when the stream is
+ * durable: its OK waits for the commit.
  */
 static const char *
-admit(struct stream *s, const void *data, size_t len, char *buf,
-    size_t buflen)
+admit(struct stream *s, const void *data, size_t len, uint64_t now,
+    char *buf, size_t buflen)
 {
 	const struct conf_stream *c = s->s_conf;
+	struct qmsg *m;
 
 	if (s->s_mgr->m_stopping || s->s_retiring)
 		return "REJECT stopping: streammgr is shutting down";
@@ -406,20 +610,47 @@ admit(struct stream *s, const void *data, size_t len, char *buf,
 	if (len == 0)
 		return "REJECT empty: no payload";
 	if (len > c->s_max_message_size) {
+		s->s_n.too_large++;
 		snprintf(buf, buflen, "REJECT too-large: %zu bytes > "
 		    "max_message_size %" PRIu64, len, c->s_max_message_size);
+		violation(s, V_SIZE, buf + strlen("REJECT too-large: "));
 		return buf;
 	}
-	if (s->s_queue.q_bytes + len > c->s_max_queue_bytes)
-		return "THROTTLE";
-	if (queue_append(&s->s_queue, data, len) == NULL) {
+	if (s->s_queue.q_bytes + len > c->s_max_queue_bytes) {
+		s->s_n.queue_full++;
+		snprintf(buf, buflen, "THROTTLE queue-full: max_queue_bytes %"
+		    PRIu64 " reached", c->s_max_queue_bytes);
+		violation(s, V_QUEUE, buf + strlen("THROTTLE queue-full: "));
+		return buf;
+	}
+	if (!take_token(s, now)) {
+		s->s_n.rate_limited++;
+		snprintf(buf, buflen, "THROTTLE rate: over "
+		    "max_messages_per_second %" PRId64,
+		    c->s_max_messages_per_second);
+		violation(s, V_RATE, buf + strlen("THROTTLE rate: "));
+		return buf;
+	}
+	if ((m = queue_append(&s->s_queue, data, len)) == NULL) {
 		log_warn("tenant %s: stream %s: queue_append", s->s_tid,
 		    s->s_name);
-		return "THROTTLE";
+		return "THROTTLE no-memory: streammgr is out of memory";
 	}
+	if (durable(s))
+		m->m_seg = journal_add(s->s_journal, m->m_seq, data, len);
+	else
+		s->s_volatile++;
 	s->s_n.accepted++;
 	return "OK";
 }
+
+/* A reply held until the batch it answers is stored. */
+struct reply {
+	zmq_msg_t	 rid;
+	zmq_msg_t	 mid;
+	const char	*status;
+	char		 buf[320];
+};
 
 /* Receives the rest of a multipart message, counting and dropping it. */
 static int
@@ -437,66 +668,114 @@ drain_frames(void *sock, zmq_msg_t *tmp)
 	return n;
 }
 
+/*
+ * Receives one producer message and decides on it. Returns false when
+ * there is none; r->status is NULL when there is no msg-id to answer.
+ */
+static bool
+receive_one(struct stream *s, void *sock, uint64_t now, struct reply *r)
+{
+	zmq_msg_t body;
+	int extra = 0, nframes = 1;
+
+	zmq_msg_init(&r->rid);
+	if (zmq_msg_recv(&r->rid, sock, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&r->rid);
+		return false;
+	}
+	zmq_msg_init(&r->mid);
+	zmq_msg_init(&body);
+	r->status = NULL;
+	if (!zmq_msg_more(&r->rid) || zmq_msg_recv(&r->mid, sock, 0) < 0) {
+		s->s_n.rejected++;	/* no msg-id to answer to */
+		zmq_msg_close(&body);
+		return true;
+	}
+	if (zmq_msg_more(&r->mid)) {
+		zmq_msg_recv(&body, sock, 0);
+		nframes = 2;
+		extra = drain_frames(sock, &body);
+	}
+	if (nframes + extra != 2) {
+		snprintf(r->buf, sizeof(r->buf), "REJECT malformed: expected "
+		    "2 frames, got %d", nframes + extra);
+		r->status = r->buf;
+	} else if (zmq_msg_size(&r->mid) == 0 ||
+	    zmq_msg_size(&r->mid) > MSG_ID_MAX)
+		r->status = "REJECT malformed: msg-id must be 1 to 64 bytes";
+	else
+		r->status = admit(s, zmq_msg_data(&body), zmq_msg_size(&body),
+		    now, r->buf, sizeof(r->buf));
+	if (r->status[0] == 'T')
+		s->s_n.throttled++;
+	else if (r->status[0] == 'R')
+		s->s_n.rejected++;
+	zmq_msg_close(&body);
+	return true;
+}
+
+/*
+ * Stores the batch: one write and, with fsync, one fdatasync for all the
+ * messages of this turn (group commit). When the disk refuses, the
+ * batch's messages leave the queue and their OKs become THROTTLEs: a
+ * producer hears OK only for what is stored.
+ */
+static void
+commit_batch(struct stream *s, uint64_t first, struct reply *r, int n)
+{
+	char err[300];
+	uint64_t refused = 0;
+
+	if (journal_pending(s->s_journal) == 0 ||
+	    journal_commit(s->s_journal, err, sizeof(err)) == 0)
+		return;
+	queue_drop_tail(&s->s_queue, first);
+	for (int k = 0; k < n; k++) {
+		if (r[k].status == NULL || r[k].status[0] != 'O')
+			continue;
+		snprintf(r[k].buf, sizeof(r[k].buf), "THROTTLE no-space: %.290s",
+		    err);
+		r[k].status = r[k].buf;
+		refused++;
+	}
+	s->s_n.accepted -= refused;
+	s->s_n.throttled += refused;
+	s->s_n.no_space += refused;
+	violation(s, V_DISK, err);
+}
+
+static void
+send_reply(void *sock, struct reply *r)
+{
+	if (r->status != NULL && zmq_msg_send(&r->rid, sock,
+	    ZMQ_SNDMORE) >= 0 && zmq_msg_send(&r->mid, sock,
+	    ZMQ_SNDMORE) >= 0)
+		zmq_send(sock, r->status, strlen(r->status), 0);
+	zmq_msg_close(&r->rid);
+	zmq_msg_close(&r->mid);
+}
+
 static void
 on_ingress(void *sock, void *arg)
 {
+	/* One loop runs at a time: the replies of one turn fit here. */
+	static struct reply replies[BUDGET];
 	struct stream *s = arg;
-	bool accepted = false, replied = false;
-	char buf[160];
+	uint64_t first = s->s_queue.q_next, accepted = s->s_n.accepted;
+	uint64_t now = smgr_now_ms();
+	int n = 0;
 
-	for (int n = 0; n < BUDGET; n++) {
-		zmq_msg_t rid, mid, body;
-		const char *status;
-		int extra = 0, nframes = 1;
-
-		zmq_msg_init(&rid);
-		if (zmq_msg_recv(&rid, sock, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&rid);
+	while (n < BUDGET && receive_one(s, sock, now, &replies[n])) {
+		n++;
+		if (journal_pending(s->s_journal) >= BATCH_BYTES)
 			break;
-		}
-		zmq_msg_init(&mid);
-		zmq_msg_init(&body);
-		if (!zmq_msg_more(&rid) || zmq_msg_recv(&mid, sock, 0) < 0) {
-			/* No msg-id to answer to. */
-			s->s_n.rejected++;
-			zmq_msg_close(&rid);
-			zmq_msg_close(&mid);
-			zmq_msg_close(&body);
-			continue;
-		}
-		if (zmq_msg_more(&mid)) {
-			zmq_msg_recv(&body, sock, 0);
-			nframes = 2;
-			extra = drain_frames(sock, &body);
-		}
-		if (nframes + extra != 2) {
-			snprintf(buf, sizeof(buf), "REJECT malformed: expected "
-			    "2 frames, got %d", nframes + extra);
-			status = buf;
-		} else if (zmq_msg_size(&mid) == 0 ||
-		    zmq_msg_size(&mid) > MSG_ID_MAX)
-			status = "REJECT malformed: msg-id must be 1 to 64 "
-			    "bytes";
-		else
-			status = admit(s, zmq_msg_data(&body),
-			    zmq_msg_size(&body), buf, sizeof(buf));
-		if (status[0] == 'O')
-			accepted = true;
-		else if (status[0] == 'T')
-			s->s_n.throttled++;
-		else
-			s->s_n.rejected++;
-		if (zmq_msg_send(&rid, sock, ZMQ_SNDMORE) >= 0 &&
-		    zmq_msg_send(&mid, sock, ZMQ_SNDMORE) >= 0)
-			zmq_send(sock, status, strlen(status), 0);
-		replied = true;
-		zmq_msg_close(&rid);
-		zmq_msg_close(&mid);
-		zmq_msg_close(&body);
 	}
-	if (replied)
+	commit_batch(s, first, replies, n);
+	for (int k = 0; k < n; k++)
+		send_reply(sock, &replies[k]);
+	if (n > 0)
 		zevent_kick(s->s_in_ev);
-	if (accepted)
+	if (s->s_n.accepted != accepted)
 		stream_dispatch(s);
 }
 
@@ -612,7 +891,7 @@ settle(struct stream *s, struct instance *from, char cmd, zmq_msg_t *ids,
 			unhold(m);
 			from->i_acked++;
 			s->s_n.acked++;
-			queue_done(&s->s_queue, m);
+			release(s, m);
 			if (holder != NULL)
 				supervise_check_drained(holder);
 		} else if (cmd == 'N')

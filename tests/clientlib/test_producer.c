@@ -207,7 +207,7 @@ replies_reach_the_right_seq(void **state)
 		assert_memory_equal(q[i].payload, payloads[i], q[i].len);
 	}
 	fake_reply(f, &q[0], "OK");
-	fake_reply(f, &q[1], "THROTTLE");
+	fake_reply(f, &q[1], "THROTTLE rate: over max_messages_per_second 100");
 	fake_reply(f, &q[2],
 	    "REJECT too-large: 70000 bytes > max_message_size 65536");
 	fake_reply(f, &q[3], "REJECT empty: no payload");
@@ -220,7 +220,8 @@ replies_reach_the_right_seq(void **state)
 	assert_int_equal(r->status[0], MSB_REPLY_OK);
 	assert_false(r->had_reason[0]);
 	assert_int_equal(r->status[1], MSB_REPLY_THROTTLE);
-	assert_false(r->had_reason[1]);
+	assert_string_equal(r->reason[1],
+	    "rate: over max_messages_per_second 100");
 	assert_int_equal(r->status[2], MSB_REPLY_REJECT);
 	assert_string_equal(r->reason[2],
 	    "too-large: 70000 bytes > max_message_size 65536");

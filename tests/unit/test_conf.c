@@ -1557,6 +1557,7 @@ stream_defaults_and_values(void **state)
 	    "  { name = \"audit\"; app = [\"/bin/cat\", \"-u\"];\n"
 	    "    instances = { min = 2; max = 8; initial = 3; };\n"
 	    "    max_message_size = \"64K\"; max_queue_bytes = \"1M\";\n"
+	    "    max_messages_per_second = 500; durability = \"os\";\n"
 	    "    ack_timeout = \"5s\"; max_deliveries = 2;\n"
 	    "    stop_timeout = \"3s\"; limits = { memory = \"256M\"; }; }\n"
 	    ");\n");
@@ -1569,7 +1570,8 @@ stream_defaults_and_values(void **state)
 	assert_int_equal(c->s_instances.i_max, 1);
 	assert_int_equal(c->s_instances.i_initial, 1);	/* min */
 	assert_int_equal(c->s_max_message_size, 1 << 20);
-	assert_string_equal(c->s_durability, "memory");
+	assert_string_equal(c->s_durability, "fsync");
+	assert_int_equal(c->s_max_messages_per_second, 0);
 	assert_int_equal(c->s_ack_timeout_ms, 30000);
 	assert_int_equal(c->s_max_deliveries, 5);
 	c = conf_stream_find(t, "audit");
@@ -1577,6 +1579,8 @@ stream_defaults_and_values(void **state)
 	assert_int_equal(c->s_instances.i_initial, 3);
 	assert_int_equal(c->s_max_message_size, 64 << 10);
 	assert_int_equal(c->s_max_queue_bytes, 1 << 20);
+	assert_int_equal(c->s_max_messages_per_second, 500);
+	assert_string_equal(c->s_durability, "os");
 	assert_int_equal(c->s_ack_timeout_ms, 5000);
 	assert_int_equal(c->s_max_deliveries, 2);
 	assert_int_equal(c->s_limits.l_memory, 256 << 20);
@@ -1595,7 +1599,7 @@ stream_errors_name_line_and_setting(void **state)
 	    "streams = (\n"
 	    "  { app = \"a\"; instances = { min = 3; max = 2; }; },\n"
 	    "  { name = \"default\"; app = \"b\"; },\n"
-	    "  { name = \"x\"; durability = \"fsync\"; app = \"c\";\n"
+	    "  { name = \"x\"; durability = \"disk\"; app = \"c\";\n"
 	    "    instances = { max = 4; initial = 9; }; credit = 5; }\n"
 	    ");\n");
 	assert_null(conf_tenant_load(file, "/srv", &fx->errs));
@@ -1603,8 +1607,8 @@ stream_errors_name_line_and_setting(void **state)
 	    "max 2", file);
 	expect_error(&fx->errs, "%s:4: streams[1]: name \"default\" is used "
 	    "twice", file);
-	expect_error(&fx->errs, "%s:5: streams[2].durability: \"fsync\": not "
-	    "supported yet", file);
+	expect_error(&fx->errs, "%s:5: streams[2].durability: \"disk\": must "
+	    "be \"fsync\", \"os\" or \"memory\"", file);
 	expect_error(&fx->errs, "%s:6: streams[2].instances: initial 9 is "
 	    "outside min..max (1..4)", file);
 	expect_error(&fx->errs, "%s:6: streams[2].credit: unknown setting",

@@ -1,0 +1,910 @@
+#include "journal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "log.h"
+
+#define HDR		8			/* length, crc */
+#define BODY_MIN	9			/* type, u64 */
+#define RECORD_MAX	((256u << 20) + BODY_MIN) /* max_message_size + body */
+#define MAGIC		"mysimbdp-queue 1"
+#define SEG_FMT		"seg-%016" PRIx32 ".log"
+#define SEG_NAME_MAX	32
+
+enum { REC_HEAD = 'H', REC_MSG = 'M', REC_ACK = 'A' };
+
+struct seg {
+	uint32_t	 id;
+	uint64_t	 live;		/* messages not yet released */
+};
+
+struct buf {
+	unsigned char	*b_data;
+	size_t		 b_len;
+	size_t		 b_cap;
+};
+
+struct journal {
+	char		*j_dir;
+	int		 j_dirfd;
+	int		 j_fd;		/* the newest segment */
+	enum journal_mode j_mode;
+	uint64_t	 j_segsize;
+	struct seg	*j_segs;	/* oldest first; the last is written */
+	size_t		 j_nsegs;
+	size_t		 j_segcap;
+	uint64_t	 j_size;	/* bytes of the newest segment */
+	uint64_t	 j_next;	/* seq after the last one added */
+	struct buf	 j_buf;		/* the batch */
+	uint64_t	 j_batch_msgs;
+	uint64_t	 j_batch_next;	/* j_next when the batch began */
+	uint64_t	*j_acks;	/* released since the last commit */
+	size_t		 j_nacks;
+	size_t		 j_ackcap;
+	uint64_t	 j_disk;	/* bytes of all segments */
+};
+
+/* ---- encoding ----------------------------------------------------- */
+
+static void
+put_le32(unsigned char *p, uint32_t v)
+{
+	for (int k = 0; k < 4; k++)
+		p[k] = (unsigned char)(v >> (8 * k));
+}
+
+static void
+put_le64(unsigned char *p, uint64_t v)
+{
+	for (int k = 0; k < 8; k++)
+		p[k] = (unsigned char)(v >> (8 * k));
+}
+
+static uint32_t
+get_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+get_le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int k = 7; k >= 0; k--)
+		v = v << 8 | p[k];
+	return v;
+}
+
+static void *
+xrealloc(void *p, size_t n, size_t size)
+{
+	if ((p = reallocarray(p, n, size)) == NULL)
+		fatal("journal: realloc");
+	return p;
+}
+
+static unsigned char *
+buf_reserve(struct buf *b, size_t n)
+{
+	if (b->b_len + n > b->b_cap) {
+		size_t cap = b->b_cap ? b->b_cap : 4096;
+
+		while (cap < b->b_len + n)
+			cap *= 2;
+		b->b_data = xrealloc(b->b_data, cap, 1);
+		b->b_cap = cap;
+	}
+	b->b_len += n;
+	return b->b_data + b->b_len - n;
+}
+
+/* Appends a record whose body is type, v, then n bytes of extra. */
+static unsigned char *
+put_record(struct buf *b, int type, uint64_t v, const void *extra, size_t n)
+{
+	unsigned char *p = buf_reserve(b, HDR + BODY_MIN + n);
+
+	put_le32(p, (uint32_t)(BODY_MIN + n));
+	p[HDR] = (unsigned char)type;
+	put_le64(p + HDR + 1, v);
+	if (extra != NULL && n > 0)
+		memcpy(p + HDR + BODY_MIN, extra, n);
+	return p;
+}
+
+/* Fills in the checksum once the body is complete. */
+static void
+seal(unsigned char *rec)
+{
+	uint32_t len = get_le32(rec);
+
+	put_le32(rec + 4, crc32c(0, rec + HDR, len));
+}
+
+/* ---- decoding ------------------------------------------------------- */
+
+struct rec {
+	int		 type;
+	uint64_t	 v;		/* H: next seq; M: seq; A: count */
+	const unsigned char *extra;	/* M: payload; A: the seqs */
+	size_t		 n;
+	size_t		 size;		/* of the whole record */
+};
+
+/*
+ * Reads the record at p (avail bytes left). M records must have a seq in
+ * [lo, hi]: when searching past damage that is what tells a real record
+ * from bytes that only look like one. Returns true when it is valid.
+ */
+static bool
+read_record(const unsigned char *p, size_t avail, uint64_t lo, uint64_t hi,
+    struct rec *r)
+{
+	uint32_t len;
+
+	if (avail < HDR + BODY_MIN)
+		return false;
+	len = get_le32(p);
+	if (len < BODY_MIN || len > RECORD_MAX || len > avail - HDR)
+		return false;
+	r->type = p[HDR];
+	r->v = get_le64(p + HDR + 1);
+	r->extra = p + HDR + BODY_MIN;
+	r->n = len - BODY_MIN;
+	r->size = HDR + len;
+	switch (r->type) {
+	case REC_HEAD:
+		if (r->v == 0 || r->n != strlen(MAGIC))
+			return false;
+		break;
+	case REC_MSG:
+		if (r->v < lo || r->v > hi)
+			return false;
+		break;
+	case REC_ACK:
+		if (r->n != r->v * 8)
+			return false;
+		break;
+	default:
+		return false;
+	}
+	return crc32c(0, p + HDR, len) == get_le32(p + 4);
+}
+
+/* ---- recovery ------------------------------------------------------- */
+
+/* A message record found on disk. */
+struct found {
+	uint64_t	 seq;
+	uint32_t	 seg;		/* index into the scan's segments */
+	const unsigned char *data;
+	size_t		 len;
+};
+
+struct scanned {
+	uint32_t	 id;
+	int		 fd;
+	unsigned char	*map;
+	size_t		 size;
+	size_t		 good_end;	/* end of the last valid record */
+	bool		 damaged;
+	bool		 torn;		/* the newest, cut short by a crash */
+	uint64_t	 head;		/* H: first seq it may hold, or 0 */
+};
+
+struct scan {
+	struct scanned	*segs;
+	size_t		 nsegs;
+	struct found	*msgs;
+	size_t		 nmsgs;
+	size_t		 msgcap;
+	uint64_t	*acks;
+	size_t		 nacks;
+	size_t		 ackcap;
+	uint64_t	 max_seq;
+	uint64_t	 next;		/* the highest H value */
+	uint64_t	*lost;		/* seqs with no readable copy */
+	size_t		 nlost;
+};
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+cmp_seg(const void *a, const void *b)
+{
+	const struct seg *x = a, *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* By seq, then by segment: the last copy of a seq wins. */
+static int
+cmp_found(const void *a, const void *b)
+{
+	const struct found *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return (x->seq > y->seq) - (x->seq < y->seq);
+	return (x->seg > y->seg) - (x->seg < y->seg);
+}
+
+/* The segment ids in dir, sorted. Returns -1 with errno. */
+static int
+list_segments(int dirfd, uint32_t **ids, size_t *n)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(dirfd);
+	size_t cap = 0;
+
+	*ids = NULL;
+	*n = 0;
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		char check[SEG_NAME_MAX];
+		unsigned long long id;
+		char *end;
+
+		if (strncmp(de->d_name, "seg-", 4) != 0)
+			continue;
+		errno = 0;
+		id = strtoull(de->d_name + 4, &end, 16);
+		if (errno || id > UINT32_MAX || strcmp(end, ".log") != 0)
+			continue;
+		snprintf(check, sizeof(check), SEG_FMT, (uint32_t)id);
+		if (strcmp(check, de->d_name) != 0)
+			continue;	/* not a name we write */
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*ids = xrealloc(*ids, cap, sizeof(**ids));
+		}
+		(*ids)[(*n)++] = (uint32_t)id;
+	}
+	closedir(d);
+	qsort(*ids, *n, sizeof(**ids), cmp_u32);
+	return 0;
+}
+
+static void
+note_record(struct scan *sc, uint32_t segi, const struct rec *r)
+{
+	struct scanned *g = &sc->segs[segi];
+
+	switch (r->type) {
+	case REC_HEAD:
+		if (g->head == 0)
+			g->head = r->v;
+		if (r->v > sc->next)
+			sc->next = r->v;
+		break;
+	case REC_MSG:
+		if (sc->nmsgs == sc->msgcap) {
+			sc->msgcap = sc->msgcap ? sc->msgcap * 2 : 1024;
+			sc->msgs = xrealloc(sc->msgs, sc->msgcap,
+			    sizeof(*sc->msgs));
+		}
+		sc->msgs[sc->nmsgs++] = (struct found){ r->v, segi, r->extra,
+		    r->n };
+		if (r->v > sc->max_seq)
+			sc->max_seq = r->v;
+		break;
+	case REC_ACK:
+		if (sc->nacks + r->v > sc->ackcap) {
+			while (sc->nacks + r->v > sc->ackcap)
+				sc->ackcap = sc->ackcap ? sc->ackcap * 2 : 1024;
+			sc->acks = xrealloc(sc->acks, sc->ackcap,
+			    sizeof(*sc->acks));
+		}
+		for (uint64_t k = 0; k < r->v; k++)
+			sc->acks[sc->nacks++] = get_le64(r->extra + 8 * k);
+		break;
+	}
+}
+
+/*
+ * Reads every valid record of one segment. After an unreadable stretch
+ * the next valid record is searched for byte by byte; a stretch that runs
+ * to the end is a torn tail when this is the newest segment.
+ */
+static void
+scan_segment(struct scan *sc, uint32_t segi, bool newest,
+    struct journal_report *rep)
+{
+	struct scanned *g = &sc->segs[segi];
+	size_t off = 0;
+	uint64_t last = sc->max_seq;	/* the last seq seen before */
+
+	while (off < g->size) {
+		/* Records are at least HDR bytes: that bounds the seqs a
+		 * segment can hold beyond what came before. */
+		uint64_t base = last > g->head ? last : g->head;
+		uint64_t hi = base + g->size / HDR + 1;
+		struct rec r;
+		size_t bad;
+
+		if (read_record(g->map + off, g->size - off, 0, UINT64_MAX,
+		    &r)) {
+			note_record(sc, segi, &r);
+			if (r.type == REC_MSG && r.v > last)
+				last = r.v;
+			off += r.size;
+			g->good_end = off;
+			continue;
+		}
+		bad = off;
+		while (++off < g->size && !read_record(g->map + off,
+		    g->size - off, 1, hi, &r))
+			;
+		if (off >= g->size && newest) {
+			rep->r_torn_bytes += g->size - bad;
+			g->torn = true;
+			break;
+		}
+		g->damaged = true;
+		rep->r_bad_bytes += off - bad;
+	}
+}
+
+static int
+map_segment(struct journal *j, struct scanned *g, char *err, size_t errlen)
+{
+	char name[SEG_NAME_MAX];
+	struct stat st;
+
+	snprintf(name, sizeof(name), SEG_FMT, g->id);
+	g->fd = openat(j->j_dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (g->fd < 0 || fstat(g->fd, &st) < 0) {
+		snprintf(err, errlen, "open %s/%s: %s", j->j_dir, name,
+		    strerror(errno));
+		return -1;
+	}
+	g->size = (size_t)st.st_size;
+	if (g->size == 0)
+		return 0;
+	g->map = mmap(NULL, g->size, PROT_READ, MAP_PRIVATE, g->fd, 0);
+	if (g->map == MAP_FAILED) {
+		g->map = NULL;
+		snprintf(err, errlen, "mmap %s/%s: %s", j->j_dir, name,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+scan_free(struct scan *sc)
+{
+	for (size_t k = 0; k < sc->nsegs; k++) {
+		if (sc->segs[k].map != NULL)
+			munmap(sc->segs[k].map, sc->segs[k].size);
+		if (sc->segs[k].fd >= 0)
+			close(sc->segs[k].fd);
+	}
+	free(sc->segs);
+	free(sc->msgs);
+	free(sc->acks);
+	free(sc->lost);
+}
+
+static bool
+acked(const struct scan *sc, uint64_t seq)
+{
+	return bsearch(&seq, sc->acks, sc->nacks, sizeof(*sc->acks),
+	    cmp_u64) != NULL;
+}
+
+/*
+ * Counts the seqs that should be on disk and are not: above the oldest
+ * segment's first seq, not released, with no readable copy. They are
+ * released in the new segment, so the next start does not count them
+ * again.
+ */
+static void
+count_lost(struct scan *sc, struct journal_report *rep)
+{
+	uint64_t seq = sc->nsegs && sc->segs[0].head ? sc->segs[0].head :
+	    (sc->nmsgs ? sc->msgs[0].seq : 1);
+
+	size_t cap = 0;
+
+	for (size_t k = 0; k <= sc->nmsgs; k++) {
+		uint64_t until = k < sc->nmsgs ? sc->msgs[k].seq :
+		    sc->max_seq + 1;
+
+		for (; seq < until; seq++) {
+			if (acked(sc, seq))
+				continue;
+			if (rep->r_lost++ == 0)
+				rep->r_lost_first = seq;
+			rep->r_lost_last = seq;
+			if (sc->nlost == cap) {
+				cap = cap ? cap * 2 : 64;
+				sc->lost = xrealloc(sc->lost, cap,
+				    sizeof(*sc->lost));
+			}
+			sc->lost[sc->nlost++] = seq;
+		}
+		seq = until + 1;
+	}
+}
+
+/* ---- segments ------------------------------------------------------- */
+
+static struct seg *
+seg_find(struct journal *j, uint32_t id)
+{
+	size_t lo = 0, hi = j->j_nsegs;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (j->j_segs[mid].id == id)
+			return &j->j_segs[mid];
+		if (j->j_segs[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static void
+seg_push(struct journal *j, uint32_t id)
+{
+	if (j->j_nsegs == j->j_segcap) {
+		j->j_segcap = j->j_segcap ? j->j_segcap * 2 : 16;
+		j->j_segs = xrealloc(j->j_segs, j->j_segcap,
+		    sizeof(*j->j_segs));
+	}
+	j->j_segs[j->j_nsegs++] = (struct seg){ id, 0 };
+}
+
+/* Segment id, added in order when it is not there yet. */
+static struct seg *
+seg_get(struct journal *j, uint32_t id)
+{
+	struct seg *s = seg_find(j, id);
+
+	if (s == NULL) {
+		seg_push(j, id);
+		qsort(j->j_segs, j->j_nsegs, sizeof(*j->j_segs), cmp_seg);
+		s = seg_find(j, id);
+	}
+	return s;
+}
+
+static uint32_t
+newest_id(const struct journal *j)
+{
+	return j->j_segs[j->j_nsegs - 1].id;
+}
+
+/* Deletes the oldest segments once nothing in them is unreleased. */
+static void
+trim(struct journal *j)
+{
+	size_t k = 0;
+
+	while (k + 1 < j->j_nsegs && j->j_segs[k].live == 0) {
+		char name[SEG_NAME_MAX];
+		struct stat st;
+
+		snprintf(name, sizeof(name), SEG_FMT, j->j_segs[k].id);
+		if (fstatat(j->j_dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (uint64_t)st.st_size <= j->j_disk)
+			j->j_disk -= (uint64_t)st.st_size;
+		if (unlinkat(j->j_dirfd, name, 0) < 0 && errno != ENOENT)
+			log_warn("unlink %s/%s", j->j_dir, name);
+		k++;
+	}
+	if (k > 0) {
+		memmove(j->j_segs, j->j_segs + k, (j->j_nsegs - k) *
+		    sizeof(*j->j_segs));
+		j->j_nsegs -= k;
+	}
+}
+
+/* Writes all of b at the newest segment's end; on failure cuts it back. */
+static int
+write_all(struct journal *j, const unsigned char *p, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(j->j_fd, p + done, len - done,
+		    (off_t)(j->j_size + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int saved = n < 0 ? errno : ENOSPC;
+
+			/* Leave no partial record behind for the next write
+			 * to follow. */
+			if (ftruncate(j->j_fd, (off_t)j->j_size) < 0)
+				log_warn("ftruncate %s", j->j_dir);
+			errno = saved;
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Starts segment id with its H record. */
+static int
+seg_create(struct journal *j, uint32_t id, char *err, size_t errlen)
+{
+	char name[SEG_NAME_MAX];
+	struct buf b = { NULL, 0, 0 };
+	unsigned char *rec;
+	int fd, saved;
+
+	snprintf(name, sizeof(name), SEG_FMT, id);
+	fd = openat(j->j_dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "create %s/%s: %s", j->j_dir, name,
+		    strerror(errno));
+		return -1;
+	}
+	rec = put_record(&b, REC_HEAD, j->j_next, MAGIC, strlen(MAGIC));
+	seal(rec);
+	if (write(fd, b.b_data, b.b_len) != (ssize_t)b.b_len ||
+	    (j->j_mode == JOURNAL_FSYNC && (fdatasync(fd) < 0 ||
+	    fsync(j->j_dirfd) < 0))) {
+		saved = errno ? errno : ENOSPC;
+		snprintf(err, errlen, "write %s/%s: %s", j->j_dir, name,
+		    strerror(saved));
+		close(fd);
+		unlinkat(j->j_dirfd, name, 0);
+		free(b.b_data);
+		errno = saved;
+		return -1;
+	}
+	if (j->j_fd >= 0)
+		close(j->j_fd);
+	j->j_fd = fd;
+	j->j_size = b.b_len;
+	j->j_disk += b.b_len;
+	free(b.b_data);
+	seg_push(j, id);
+	return 0;
+}
+
+/* ---- open ------------------------------------------------------------ */
+
+static int
+scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
+    char *err, size_t errlen)
+{
+	uint32_t *ids;
+
+	if (list_segments(j->j_dirfd, &ids, &sc->nsegs) < 0) {
+		snprintf(err, errlen, "read %s: %s", j->j_dir,
+		    strerror(errno));
+		return -1;
+	}
+	sc->segs = xrealloc(NULL, sc->nsegs ? sc->nsegs : 1,
+	    sizeof(*sc->segs));
+	for (size_t k = 0; k < sc->nsegs; k++)
+		sc->segs[k] = (struct scanned){ .id = ids[k], .fd = -1 };
+	free(ids);
+	for (size_t k = 0; k < sc->nsegs; k++) {
+		if (map_segment(j, &sc->segs[k], err, errlen) < 0)
+			return -1;
+		scan_segment(sc, (uint32_t)k, k + 1 == sc->nsegs, rep);
+		if (sc->segs[k].torn && ftruncate(sc->segs[k].fd,
+		    (off_t)sc->segs[k].good_end) < 0) {
+			snprintf(err, errlen, "truncate %s/" SEG_FMT ": %s",
+			    j->j_dir, sc->segs[k].id, strerror(errno));
+			return -1;
+		}
+		j->j_disk += sc->segs[k].torn ? sc->segs[k].good_end :
+		    sc->segs[k].size;
+	}
+	rep->r_segments = sc->nsegs;
+	qsort(sc->acks, sc->nacks, sizeof(*sc->acks), cmp_u64);
+	qsort(sc->msgs, sc->nmsgs, sizeof(*sc->msgs), cmp_found);
+	/* One entry per seq: the last copy. */
+	{
+		size_t w = 0;
+
+		for (size_t k = 0; k < sc->nmsgs; k++) {
+			if (w > 0 && sc->msgs[w - 1].seq == sc->msgs[k].seq)
+				w--;
+			sc->msgs[w++] = sc->msgs[k];
+		}
+		sc->nmsgs = w;
+	}
+	count_lost(sc, rep);
+	return 0;
+}
+
+/*
+ * Moves the unreleased messages of damaged segments into the new segment,
+ * then sets the damaged files aside under a name nothing reads.
+ */
+static int
+rescue_damaged(struct journal *j, struct scan *sc, char *err, size_t errlen)
+{
+	for (size_t k = 0; k < sc->nmsgs; k++) {
+		struct found *f = &sc->msgs[k];
+
+		if (sc->segs[f->seg].damaged && !acked(sc, f->seq))
+			journal_add(j, f->seq, f->data, f->len);
+	}
+	for (size_t k = 0; k < sc->nlost; k++)
+		journal_release(j, 0, sc->lost[k]);
+	if (journal_commit(j, err, errlen) < 0)
+		return -1;
+	for (size_t k = 0; k < sc->nsegs; k++) {
+		char name[SEG_NAME_MAX], aside[SEG_NAME_MAX + 8];
+
+		if (!sc->segs[k].damaged)
+			continue;
+		snprintf(name, sizeof(name), SEG_FMT, sc->segs[k].id);
+		snprintf(aside, sizeof(aside), "damaged-%s", name);
+		if (renameat(j->j_dirfd, name, j->j_dirfd, aside) < 0) {
+			snprintf(err, errlen, "rename %s/%s: %s", j->j_dir,
+			    name, strerror(errno));
+			return -1;
+		}
+		j->j_disk -= sc->segs[k].size;
+	}
+	return 0;
+}
+
+/*
+ * Restores the unreleased messages and counts them per segment (those of
+ * damaged segments were counted in the new one as they were copied).
+ */
+static int
+restore(struct journal *j, struct scan *sc, journal_restore_fn fn,
+    void *arg, struct journal_report *rep)
+{
+	uint32_t fresh = newest_id(j);
+
+	for (size_t k = 0; k < sc->nmsgs; k++) {
+		struct found *f = &sc->msgs[k];
+		struct scanned *g = &sc->segs[f->seg];
+		uint32_t id = g->damaged ? fresh : g->id;
+
+		if (acked(sc, f->seq))
+			continue;
+		if (!g->damaged)
+			seg_get(j, id)->live++;
+		rep->r_messages++;
+		rep->r_bytes += f->len;
+		if (fn(arg, f->seq, id, f->data, f->len) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Segments that hold nothing unreleased: gone now, oldest or not. */
+static void
+drop_empty_scanned(struct journal *j, struct scan *sc)
+{
+	for (size_t k = 0; k < sc->nsegs; k++)
+		if (!sc->segs[k].damaged)
+			seg_get(j, sc->segs[k].id);
+	trim(j);
+}
+
+struct journal *
+journal_open(const char *dir, enum journal_mode mode, uint64_t segment_size,
+    journal_restore_fn fn, void *arg, uint64_t *next_seq,
+    struct journal_report *rep, char *err, size_t errlen)
+{
+	struct journal *j = calloc(1, sizeof(*j));
+	struct scan sc = { 0 };
+	uint32_t fresh;
+
+	if (j == NULL || (j->j_dir = strdup(dir)) == NULL)
+		fatal("%s: calloc", __func__);
+	memset(rep, 0, sizeof(*rep));
+	j->j_fd = -1;
+	j->j_mode = mode;
+	j->j_segsize = segment_size;
+	if ((j->j_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "open %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (scan_all(j, &sc, rep, err, errlen) < 0)
+		goto fail;
+	j->j_next = sc.max_seq + 1 > sc.next ? sc.max_seq + 1 : sc.next;
+	if (j->j_next == 0)
+		j->j_next = 1;
+	fresh = sc.nsegs ? sc.segs[sc.nsegs - 1].id + 1 : 1;
+	if (seg_create(j, fresh, err, errlen) < 0 ||
+	    rescue_damaged(j, &sc, err, errlen) < 0 ||
+	    restore(j, &sc, fn, arg, rep) < 0)
+		goto fail;
+	rep->r_damaged = 0;
+	for (size_t k = 0; k < sc.nsegs; k++)
+		rep->r_damaged += sc.segs[k].damaged;
+	drop_empty_scanned(j, &sc);
+	scan_free(&sc);
+	*next_seq = j->j_next;
+	return j;
+fail:
+	scan_free(&sc);
+	journal_close(j);
+	return NULL;
+}
+
+void
+journal_close(struct journal *j)
+{
+	if (j == NULL)
+		return;
+	if (j->j_fd >= 0)
+		close(j->j_fd);
+	if (j->j_dirfd >= 0)
+		close(j->j_dirfd);
+	free(j->j_dir);
+	free(j->j_segs);
+	free(j->j_buf.b_data);
+	free(j->j_acks);
+	free(j);
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+/* The segment the current batch goes to: a new one once it is full. */
+static uint32_t
+batch_segment(const struct journal *j)
+{
+	bool full = j->j_size >= j->j_segsize;
+
+	return newest_id(j) + (full ? 1 : 0);
+}
+
+uint32_t
+journal_add(struct journal *j, uint64_t seq, const void *data, size_t len)
+{
+	unsigned char *rec;
+
+	if (j->j_batch_msgs == 0)
+		j->j_batch_next = j->j_next;
+	rec = put_record(&j->j_buf, REC_MSG, seq, data, len);
+	seal(rec);
+	j->j_batch_msgs++;
+	if (seq >= j->j_next)
+		j->j_next = seq + 1;
+	return batch_segment(j);
+}
+
+size_t
+journal_pending(const struct journal *j)
+{
+	return j->j_buf.b_len;
+}
+
+void
+journal_release(struct journal *j, uint32_t seg, uint64_t seq)
+{
+	struct seg *s = seg_find(j, seg);
+
+	if (j->j_nacks == j->j_ackcap) {
+		j->j_ackcap = j->j_ackcap ? j->j_ackcap * 2 : 1024;
+		j->j_acks = xrealloc(j->j_acks, j->j_ackcap,
+		    sizeof(*j->j_acks));
+	}
+	j->j_acks[j->j_nacks++] = seq;
+	if (s != NULL && s->live > 0 && --s->live == 0)
+		trim(j);
+}
+
+/* Appends one A record for every release noted. */
+static void
+put_acks(struct journal *j)
+{
+	unsigned char *rec;
+
+	if (j->j_nacks == 0)
+		return;
+	rec = put_record(&j->j_buf, REC_ACK, j->j_nacks, NULL,
+	    j->j_nacks * 8);
+	for (size_t k = 0; k < j->j_nacks; k++)
+		put_le64(rec + HDR + BODY_MIN + 8 * k, j->j_acks[k]);
+	seal(rec);
+}
+
+static void
+batch_reset(struct journal *j)
+{
+	j->j_buf.b_len = 0;
+	j->j_batch_msgs = 0;
+}
+
+int
+journal_commit(struct journal *j, char *err, size_t errlen)
+{
+	uint32_t target = batch_segment(j);
+	uint64_t msgs = j->j_batch_msgs;
+
+	if (j->j_buf.b_len == 0 && j->j_nacks == 0)
+		return 0;
+	if (target != newest_id(j) && msgs > 0 &&
+	    seg_create(j, target, err, errlen) < 0)
+		goto fail;
+	put_acks(j);
+	if (write_all(j, j->j_buf.b_data, j->j_buf.b_len) < 0) {
+		snprintf(err, errlen, "write %s/" SEG_FMT ": %s", j->j_dir,
+		    newest_id(j), strerror(errno));
+		goto fail;
+	}
+	if (msgs > 0 && j->j_mode == JOURNAL_FSYNC &&
+	    fdatasync(j->j_fd) < 0) {
+		int saved = errno;
+
+		snprintf(err, errlen, "fdatasync %s/" SEG_FMT ": %s",
+		    j->j_dir, newest_id(j), strerror(saved));
+		if (ftruncate(j->j_fd, (off_t)j->j_size) < 0)
+			log_warn("ftruncate %s", j->j_dir);
+		errno = saved;
+		goto fail;
+	}
+	j->j_size += j->j_buf.b_len;
+	j->j_disk += j->j_buf.b_len;
+	j->j_segs[j->j_nsegs - 1].live += msgs;
+	j->j_nacks = 0;
+	batch_reset(j);
+	return 0;
+fail:
+	{
+		int saved = errno;
+
+		if (msgs > 0)
+			j->j_next = j->j_batch_next;
+		batch_reset(j);
+		errno = saved;
+	}
+	return -1;
+}
+
+void
+journal_set_mode(struct journal *j, enum journal_mode mode)
+{
+	j->j_mode = mode;
+}
+
+void
+journal_usage(const struct journal *j, uint64_t *segments, uint64_t *bytes)
+{
+	*segments = j->j_nsegs;
+	*bytes = j->j_disk;
+}

@@ -1,0 +1,93 @@
+/*
+ * A stream's durable queue on disk (queue/<tenant>/<stream>/): what keeps
+ * every message a producer got OK for across a crash of streammgr.
+ *
+ * The folder holds append-only segments seg-<number, 16 hex>.log of
+ * records: a little-endian u32 body length, the CRC-32C of the body, then
+ * the body, one type byte and a u64:
+ *   H next-seq "mysimbdp-queue 1"   first record of every segment
+ *   M seq payload                    a message
+ *   A count seq...                   messages released (acked or
+ *                                    dead-lettered)
+ * Messages and releases are appended to the newest segment; a new one is
+ * started past segment_size. The oldest segments are deleted once every
+ * message in them was released (oldest first, so an A record is never
+ * deleted before the messages it releases).
+ *
+ * journal_open rebuilds the unreleased messages. A record cut short at the
+ * end of the newest segment is a write a crash interrupted (never answered
+ * OK in fsync mode): it is cut off. Anything else unreadable is damage:
+ * the readable messages of that segment are copied into the new segment,
+ * the segment is renamed damaged-seg-....log and kept for the operator,
+ * and the messages lost are counted by sequence number.
+ *
+ * Writes are grouped: journal_add and journal_release only fill a buffer;
+ * journal_commit writes it with one write() and, in fsync mode, one
+ * fdatasync() -- the group commit the producers' OKs wait for.
+ */
+#ifndef MYSIMBDP_JOURNAL_H
+#define MYSIMBDP_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum journal_mode { JOURNAL_OS, JOURNAL_FSYNC };
+
+/* What journal_open found; each count is 0 on a clean start. */
+struct journal_report {
+	uint64_t	 r_segments;	/* segments read */
+	uint64_t	 r_messages;	/* unreleased messages restored */
+	uint64_t	 r_bytes;	/* their payload bytes */
+	uint64_t	 r_torn_bytes;	/* cut from the newest segment's end */
+	uint64_t	 r_bad_bytes;	/* unreadable bytes in damaged segments */
+	uint64_t	 r_damaged;	/* segments set aside as damaged-* */
+	uint64_t	 r_lost;	/* messages known lost (seq gaps) */
+	uint64_t	 r_lost_first;	/* the lowest and highest of them */
+	uint64_t	 r_lost_last;
+};
+
+/* Called for each restored message, in sequence order. */
+typedef int (*journal_restore_fn)(void *arg, uint64_t seq, uint32_t seg,
+    const void *data, size_t len);
+
+struct journal;
+
+/*
+ * Opens (creating) the queue in dir, restores its unreleased messages
+ * through fn and starts a new segment. *next_seq is the number the next
+ * message gets. Returns NULL with err set ("open .../seg-...: EACCES").
+ */
+struct journal *journal_open(const char *dir, enum journal_mode mode,
+    uint64_t segment_size, journal_restore_fn fn, void *arg,
+    uint64_t *next_seq, struct journal_report *rep, char *err, size_t errlen);
+
+/* Closes; what was not committed is not written. */
+void journal_close(struct journal *j);
+
+/* Adds a message to the batch; returns the segment it goes to. */
+uint32_t journal_add(struct journal *j, uint64_t seq, const void *data,
+    size_t len);
+
+/* Bytes added since the last commit. */
+size_t journal_pending(const struct journal *j);
+
+/*
+ * Writes the batch (and the releases noted since the last commit) and,
+ * in fsync mode when it holds messages, waits for the disk. Returns 0; or
+ * -1 with errno (ENOSPC, EFBIG, EIO...) and err set: the file is as before
+ * the batch, none of its messages is stored, releases stay noted.
+ */
+int journal_commit(struct journal *j, char *err, size_t errlen);
+
+/* Notes that message seq, held in segment seg, is released. */
+void journal_release(struct journal *j, uint32_t seg, uint64_t seq);
+
+/* Durability of the batches committed from now on. */
+void journal_set_mode(struct journal *j, enum journal_mode mode);
+
+/* Segments on disk and their total size. */
+void journal_usage(const struct journal *j, uint64_t *segments,
+    uint64_t *bytes);
+
+#endif

@@ -1,0 +1,415 @@
+/*
+ * Unit tests for manager/journal.c (the queue on disk) and common/crc32c.c:
+ * messages survive a close and reopen in order, released ones do not come
+ * back, numbering goes on, old segments are deleted, a torn tail is cut
+ * off, a damaged segment loses only the unreadable message (counted once)
+ * and a write the disk refuses leaves the file as it was.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "journal.h"
+
+#define MAX_MSGS 4096
+
+/* What a reopen handed back. */
+struct restored {
+	size_t		 n;
+	uint64_t	 seq[MAX_MSGS];
+	uint32_t	 seg[MAX_MSGS];
+	char		 text[MAX_MSGS][32];
+};
+
+struct fx {
+	char		 dir[64];
+	struct restored	 r;
+	struct journal_report rep;
+	uint64_t	 next;
+	char		 err[300];
+};
+
+static int
+collect(void *arg, uint64_t seq, uint32_t seg, const void *data, size_t len)
+{
+	struct restored *r = arg;
+
+	assert_true(r->n < MAX_MSGS);
+	assert_true(len < sizeof(r->text[0]));
+	r->seq[r->n] = seq;
+	r->seg[r->n] = seg;
+	memcpy(r->text[r->n], data, len);
+	r->text[r->n][len] = '\0';
+	r->n++;
+	return 0;
+}
+
+static struct journal *
+reopen(struct fx *fx, uint64_t segsize)
+{
+	struct journal *j;
+
+	memset(&fx->r, 0, sizeof(fx->r));
+	j = journal_open(fx->dir, JOURNAL_FSYNC, segsize, collect, &fx->r,
+	    &fx->next, &fx->rep, fx->err, sizeof(fx->err));
+	if (j == NULL)
+		fail_msg("journal_open: %s", fx->err);
+	return j;
+}
+
+/* Adds "m<seq>" as message seq; returns its segment. */
+static uint32_t
+add(struct journal *j, uint64_t seq)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "m%llu", (unsigned long long)seq);
+	return journal_add(j, seq, text, strlen(text));
+}
+
+static void
+commit(struct fx *fx, struct journal *j)
+{
+	if (journal_commit(j, fx->err, sizeof(fx->err)) < 0)
+		fail_msg("journal_commit: %s", fx->err);
+}
+
+static int
+count_files(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+	closedir(d);
+	return n;
+}
+
+/* The path of the segment with the given id. */
+static void
+seg_path(const struct fx *fx, uint32_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/seg-%016x.log", fx->dir, id);
+}
+
+static off_t
+file_size(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+static int
+setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test-journal-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+	assert_int_equal(system(cmd), 0);
+	free(fx);
+	return 0;
+}
+
+static void
+crc32c_known_values(void **state)
+{
+	const char *check = "123456789";
+	unsigned char buf[1000];
+
+	(void)state;
+	assert_int_equal(crc32c(0, check, 9), 0xe3069283);
+	assert_int_equal(crc32c_portable(0, check, 9), 0xe3069283);
+	assert_int_equal(crc32c(0, "", 0), 0);
+	/* Split anywhere, any length: both ways agree. */
+	for (size_t k = 0; k < sizeof(buf); k++)
+		buf[k] = (unsigned char)(k * 131 + 7);
+	for (size_t len = 0; len < 64; len++)
+		assert_int_equal(crc32c(0, buf + 3, len),
+		    crc32c_portable(0, buf + 3, len));
+	assert_int_equal(crc32c(crc32c(0, buf, 300), buf + 300, 700),
+	    crc32c(0, buf, 1000));
+}
+
+static void
+messages_come_back_in_order(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+
+	assert_int_equal(fx->next, 1);
+	assert_int_equal(fx->r.n, 0);
+	for (uint64_t seq = 1; seq <= 5; seq++)
+		add(j, seq);
+	commit(fx, j);
+	journal_close(j);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->r.n, 5);
+	assert_int_equal(fx->rep.r_messages, 5);
+	assert_int_equal(fx->rep.r_lost, 0);
+	for (size_t k = 0; k < 5; k++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "m%zu", k + 1);
+		assert_int_equal(fx->r.seq[k], k + 1);
+		assert_string_equal(fx->r.text[k], want);
+	}
+	assert_int_equal(fx->next, 6);
+	journal_close(j);
+}
+
+static void
+released_messages_stay_released(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	uint32_t seg[6];
+
+	for (uint64_t seq = 1; seq <= 5; seq++)
+		seg[seq] = add(j, seq);
+	commit(fx, j);
+	journal_release(j, seg[2], 2);
+	journal_release(j, seg[4], 4);
+	commit(fx, j);
+	journal_close(j);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->r.n, 3);
+	assert_int_equal(fx->r.seq[0], 1);
+	assert_int_equal(fx->r.seq[1], 3);
+	assert_int_equal(fx->r.seq[2], 5);
+	/* Releases of restored messages work through their segment. */
+	for (size_t k = 0; k < fx->r.n; k++)
+		journal_release(j, fx->r.seg[k], fx->r.seq[k]);
+	commit(fx, j);
+	journal_close(j);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->r.n, 0);
+	assert_int_equal(fx->next, 6);	/* numbering goes on */
+	journal_close(j);
+}
+
+static void
+uncommitted_messages_are_not_stored(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+
+	add(j, 1);
+	commit(fx, j);
+	add(j, 2);
+	assert_true(journal_pending(j) > 0);
+	journal_close(j);
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->r.n, 1);
+	assert_int_equal(fx->next, 2);
+	journal_close(j);
+}
+
+static void
+old_segments_are_deleted_once_released(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 4096);
+	static uint32_t seg[2001];
+	uint64_t nsegs, bytes;
+
+	for (uint64_t seq = 1; seq <= 2000; seq++) {
+		seg[seq] = add(j, seq);
+		if (seq % 50 == 0)
+			commit(fx, j);
+	}
+	journal_usage(j, &nsegs, &bytes);
+	assert_true(nsegs > 5);
+	assert_int_equal(count_files(fx->dir, "seg-"), (int)nsegs);
+	/* Releasing a later segment first deletes nothing: an older one
+	 * still holds messages. */
+	for (uint64_t seq = 1001; seq <= 2000; seq++)
+		journal_release(j, seg[seq], seq);
+	commit(fx, j);
+	assert_int_equal(count_files(fx->dir, "seg-"), (int)nsegs);
+	for (uint64_t seq = 1; seq <= 1000; seq++)
+		journal_release(j, seg[seq], seq);
+	commit(fx, j);
+	journal_usage(j, &nsegs, &bytes);
+	assert_true(nsegs <= 2);
+	assert_int_equal(count_files(fx->dir, "seg-"), (int)nsegs);
+	journal_close(j);
+
+	j = reopen(fx, 4096);
+	assert_int_equal(fx->r.n, 0);
+	assert_int_equal(fx->next, 2001);
+	journal_close(j);
+}
+
+static void
+torn_tail_is_cut_off(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	char path[128];
+	off_t size;
+
+	for (uint64_t seq = 1; seq <= 3; seq++)
+		add(j, seq);
+	commit(fx, j);
+	add(j, 4);
+	commit(fx, j);
+	journal_close(j);
+	/* Message 4's record loses its last 3 bytes, as in a crash. */
+	seg_path(fx, 1, path, sizeof(path));
+	size = file_size(path);
+	assert_int_equal(truncate(path, size - 3), 0);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->r.n, 3);
+	assert_int_equal(fx->rep.r_torn_bytes, 19 - 3);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->next, 4);
+	journal_close(j);
+	/* Cut off for good: the next start finds nothing wrong. */
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->r.n, 3);
+	assert_int_equal(fx->rep.r_torn_bytes, 0);
+	journal_close(j);
+}
+
+static void
+bit_flip_loses_only_that_message(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	char path[128];
+	unsigned char byte;
+	int fd;
+
+	for (uint64_t seq = 1; seq <= 10; seq++)
+		add(j, seq);
+	commit(fx, j);
+	journal_close(j);
+	/* Segment 1: H record (8 + 9 + 16 bytes), then M records of 8 + 9 +
+	 * 2 bytes ("m1".."m9"). Flip a payload bit of message 5. */
+	seg_path(fx, 1, path, sizeof(path));
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	off_t at = 33 + 4 * 19 + 17 + 1;
+	assert_int_equal(pread(fd, &byte, 1, at), 1);
+	byte ^= 0x10;
+	assert_int_equal(pwrite(fd, &byte, 1, at), 1);
+	close(fd);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_lost, 1);
+	assert_int_equal(fx->rep.r_lost_first, 5);
+	assert_int_equal(fx->rep.r_lost_last, 5);
+	assert_true(fx->rep.r_bad_bytes >= 19);
+	assert_int_equal(fx->r.n, 9);
+	for (size_t k = 0; k < 9; k++)
+		assert_int_equal(fx->r.seq[k], k < 4 ? k + 1 : k + 2);
+	assert_string_equal(fx->r.text[4], "m6");
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
+	assert_int_equal(fx->next, 11);
+	journal_close(j);
+
+	/* Reported once: the next start restores the nine, loses nothing. */
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->r.n, 9);
+	assert_string_equal(fx->r.text[8], "m10");
+	journal_close(j);
+}
+
+static void
+refused_write_leaves_the_file_as_it_was(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	struct rlimit old, lim;
+	char path[128], big[2000];
+	off_t size;
+
+	add(j, 1);
+	commit(fx, j);
+	seg_path(fx, 1, path, sizeof(path));
+	size = file_size(path);
+
+	/* A file-size limit just above the file: the next batch fits only
+	 * partly, and the write fails with EFBIG. */
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)size + 100;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	memset(big, 'x', sizeof(big));
+	journal_add(j, 2, big, sizeof(big));
+	assert_int_equal(journal_commit(j, fx->err, sizeof(fx->err)), -1);
+	assert_int_equal(errno, EFBIG);
+	assert_non_null(strstr(fx->err, "File too large"));
+	assert_int_equal(file_size(path), size);
+	assert_int_equal(journal_pending(j), 0);
+
+	/* Space comes back: the number 2 is given out again and stored. */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	add(j, 2);
+	commit(fx, j);
+	journal_close(j);
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->r.n, 2);
+	assert_string_equal(fx->r.text[1], "m2");
+	assert_int_equal(fx->rep.r_torn_bytes, 0);
+	journal_close(j);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(crc32c_known_values),
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(messages_come_back_in_order),
+		T(released_messages_stay_released),
+		T(uncommitted_messages_are_not_stored),
+		T(old_segments_are_deleted_once_released),
+		T(torn_tail_is_cut_off),
+		T(bit_flip_loses_only_that_message),
+		T(refused_write_leaves_the_file_as_it_was),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
