@@ -162,6 +162,12 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 			child_fail(errfd, ST_SETGID);
 		if (setuid(req->sr_uid) < 0)
 			child_fail(errfd, ST_SETUID);
+		/* A change of credentials clears the parent-death signal:
+		 * set it again, and check the parent once more. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+			child_fail(errfd, ST_PDEATHSIG);
+		if (getppid() != parent)
+			_exit(127);
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(errfd, ST_NONEWPRIVS);
