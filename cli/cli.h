@@ -6,7 +6,10 @@
 #ifndef MYSIMBDP_CLI_H
 #define MYSIMBDP_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include <bson/bson.h>
 
 #define EX_OK_CODE		0
 #define EX_USAGE_CODE		64
@@ -46,8 +49,22 @@ int cli_parse_timeout(const char *cmd, const char *s, uint64_t *ms);
  */
 int cli_socket_check(const char *path, const char *missing);
 
+/* cmd_stream.c: shared with the other streammgr commands */
+
+/*
+ * Sends one control request to streammgr and checks the reply. Returns
+ * EX_OK_CODE with the reply in *replyp (bson_destroy it), or the exit
+ * status after saying why (65 refused, 69, 75, 76, 77, 78).
+ */
+int cli_ctl_request(const struct cli *cli, const bson_t *req,
+    uint64_t timeout_ms, bson_t **replyp);
+
+/* Whether s is a tenant id; prints why not as "mysimbdp <cmd>: ...". */
+bool cli_valid_tenant(const char *cmd, const char *s);
+
 int cmd_check_config(const struct cli *cli, int argc, char **argv);
 int cmd_control(const struct cli *cli, int argc, char **argv);
+int cmd_dead_letters(const struct cli *cli, int argc, char **argv);
 int cmd_drain(const struct cli *cli, int argc, char **argv);
 int cmd_load(const struct cli *cli, int argc, char **argv);
 int cmd_retry(const struct cli *cli, int argc, char **argv);

@@ -60,6 +60,7 @@ struct lines {
 struct reason {
 	char		*r_text;
 	uint64_t	 r_count;
+	bool		 r_throttle;	/* else a REJECT */
 };
 
 struct send {
@@ -160,14 +161,15 @@ lines_next(struct lines *l, const char **line, size_t *len)
 }
 
 static void
-add_reason(struct send *s, const char *text)
+add_reason(struct send *s, bool throttle, const char *text)
 {
 	size_t i;
 
 	if (text == NULL || *text == '\0')
 		text = "(no reason given)";
 	for (i = 0; i < s->s_nreasons; i++)
-		if (strcmp(s->s_reasons[i].r_text, text) == 0) {
+		if (s->s_reasons[i].r_throttle == throttle &&
+		    strcmp(s->s_reasons[i].r_text, text) == 0) {
 			s->s_reasons[i].r_count++;
 			return;
 		}
@@ -176,6 +178,7 @@ add_reason(struct send *s, const char *text)
 		s->s_other++;
 		return;
 	}
+	s->s_reasons[s->s_nreasons].r_throttle = throttle;
 	s->s_reasons[s->s_nreasons++].r_count = 1;
 }
 
@@ -191,14 +194,17 @@ on_reply(uint64_t seq, enum msb_reply_status status, const char *reason,
 		break;
 	case MSB_REPLY_REJECT:
 		s->s_rejected++;
-		add_reason(s, reason);
+		add_reason(s, false, reason);
 		break;
 	case MSB_REPLY_THROTTLE:
 		/* A reply that never came is unanswered, not throttled:
 		 * the summary counts it as sent minus answered. */
-		if (reason == NULL ||
-		    strncmp(reason, NO_REPLY, strlen(NO_REPLY)) != 0)
-			s->s_throttled++;
+		if (reason != NULL &&
+		    strncmp(reason, NO_REPLY, strlen(NO_REPLY)) == 0)
+			break;
+		s->s_throttled++;
+		if (reason != NULL)
+			add_reason(s, true, reason);
 		break;
 	}
 }
@@ -270,6 +276,9 @@ print_summary(struct send *s, bool json)
 		for (uint32_t i = 0; i < s->s_nreasons; i++) {
 			bson_uint32_to_string(i, &k, key, sizeof(key));
 			BSON_APPEND_DOCUMENT_BEGIN(&arr, k, &doc);
+			BSON_APPEND_UTF8(&doc, "status",
+			    s->s_reasons[i].r_throttle ? "THROTTLE" :
+			    "REJECT");
 			BSON_APPEND_UTF8(&doc, "reason",
 			    s->s_reasons[i].r_text);
 			BSON_APPEND_INT64(&doc, "count",
@@ -288,10 +297,11 @@ print_summary(struct send *s, bool json)
 	    ", throttled %" PRIu64 ", unanswered %" PRIu64 "\n", s->s_sent,
 	    s->s_accepted, s->s_rejected, s->s_throttled, unanswered);
 	for (size_t i = 0; i < s->s_nreasons; i++)
-		printf("  rejected %" PRIu64 ": %s\n", s->s_reasons[i].r_count,
+		printf("  %s %" PRIu64 ": %s\n", s->s_reasons[i].r_throttle ?
+		    "throttled" : "rejected", s->s_reasons[i].r_count,
 		    s->s_reasons[i].r_text);
 	if (s->s_other)
-		printf("  rejected %" PRIu64 ": (other reasons)\n", s->s_other);
+		printf("  refused %" PRIu64 ": (other reasons)\n", s->s_other);
 	if (s->s_too_long)
 		printf("not sent: %" PRIu64 " lines longer than 16 MiB\n",
 		    s->s_too_long);

@@ -287,12 +287,8 @@ ctl_check(const char *reply, bson_t **docp, bool quiet)
 	return EX_OK_CODE;
 }
 
-/*
- * Sends the request req and checks the reply. Returns EX_OK_CODE with the
- * reply in *replyp (destroy it), or the exit status after saying why.
- */
-static int
-ctl_request(const struct cli *cli, const bson_t *req, uint64_t timeout_ms,
+int
+cli_ctl_request(const struct cli *cli, const bson_t *req, uint64_t timeout_ms,
     bson_t **replyp)
 {
 	char *path, *json, *reply;
@@ -387,8 +383,8 @@ bad:
 	return EX_USAGE_CODE;
 }
 
-static bool
-valid_tenant(const char *cmd, const char *s)
+bool
+cli_valid_tenant(const char *cmd, const char *s)
 {
 	if (conf_valid_id(s))
 		return true;
@@ -556,7 +552,7 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 		fputs(STATUS_USAGE, stderr);
 		return EX_USAGE_CODE;
 	}
-	if (argc - optind == 1 && !valid_tenant(argv[0], argv[optind]))
+	if (argc - optind == 1 && !cli_valid_tenant(argv[0], argv[optind]))
 		return EX_USAGE_CODE;
 	if (o.o_stream && argc - optind == 0) {
 		fprintf(stderr, "mysimbdp status: --stream needs a TENANT\n");
@@ -567,7 +563,7 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 		BSON_APPEND_UTF8(&req, "tenant", argv[optind]);
 	if (o.o_stream)
 		BSON_APPEND_UTF8(&req, "stream", o.o_stream);
-	rc = ctl_request(cli, &req, o.o_timeout_ms, &reply);
+	rc = cli_ctl_request(cli, &req, o.o_timeout_ms, &reply);
 	bson_destroy(&req);
 	if (rc != EX_OK_CODE)
 		return rc;
@@ -639,13 +635,13 @@ tenant_cmd(const struct cli *cli, int argc, char **argv, const char *usage)
 		fputs(usage, stderr);
 		return EX_USAGE_CODE;
 	}
-	if (!valid_tenant(argv[0], argv[optind]))
+	if (!cli_valid_tenant(argv[0], argv[optind]))
 		return EX_USAGE_CODE;
 	BSON_APPEND_UTF8(&req, "cmd", argv[0]);
 	BSON_APPEND_UTF8(&req, "tenant", argv[optind]);
 	if (o.o_stream)
 		BSON_APPEND_UTF8(&req, "stream", o.o_stream);
-	rc = ctl_request(cli, &req, o.o_timeout_ms, &reply);
+	rc = cli_ctl_request(cli, &req, o.o_timeout_ms, &reply);
 	bson_destroy(&req);
 	if (rc != EX_OK_CODE)
 		return rc;
@@ -717,7 +713,7 @@ cmd_scale(const struct cli *cli, int argc, char **argv)
 		return EX_USAGE_CODE;
 	}
 	tenant = argv[optind];
-	if (!valid_tenant(argv[0], tenant))
+	if (!cli_valid_tenant(argv[0], tenant))
 		return EX_USAGE_CODE;
 	if (parse_count(argv[optind + 1], &n) < 0) {
 		fprintf(stderr, "mysimbdp scale: \"%s\" is not a number of "
@@ -730,7 +726,7 @@ cmd_scale(const struct cli *cli, int argc, char **argv)
 		BSON_APPEND_UTF8(&req, "stream", o.o_stream);
 	BSON_APPEND_INT64(&req, "instances", n);
 	BSON_APPEND_UTF8(&req, "reason", o.o_reason ? o.o_reason : "operator");
-	rc = ctl_request(cli, &req, o.o_timeout_ms, &reply);
+	rc = cli_ctl_request(cli, &req, o.o_timeout_ms, &reply);
 	bson_destroy(&req);
 	if (rc != EX_OK_CODE)
 		return rc;

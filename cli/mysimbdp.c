@@ -45,6 +45,9 @@ static const struct command commands[] = {
 	    "TENANT [--stream S] [--file F] [--rate N] [--window N] [--json] "
 	    "[--timeout D]",
 	    "send each line of F (or stdin) as one message to a stream" },
+	{ "dead-letters", cmd_dead_letters,
+	    "TENANT [--stream S] [--json] | --requeue [--id N]...",
+	    "list a tenant's dead letters, or move them back into the queue" },
 	{ "control", cmd_control, "[--timeout D] JSON",
 	    "send one raw control request to streammgr, print the raw reply" },
 };

@@ -235,6 +235,8 @@ control_publish_stats(struct smgr *m)
 
 /* ---- requests ------------------------------------------------------ */
 
+#define IDS_MAX 1000
+
 struct request {
 	const char	*r_cmd;
 	const char	*r_tenant;
@@ -242,6 +244,9 @@ struct request {
 	int64_t		 r_instances;
 	bool		 r_has_instances;
 	const char	*r_reason;
+	uint64_t	 r_ids[IDS_MAX];	/* requeue */
+	size_t		 r_nids;
+	bool		 r_has_ids;
 };
 
 static int LOG_FMT(3, 4)
@@ -262,6 +267,35 @@ read_string(bson_iter_t *it, const char **dst, char *err, size_t errlen)
 		return fail(err, errlen, "%s: must be a string",
 		    bson_iter_key(it));
 	*dst = bson_iter_utf8(it, NULL);
+	return 0;
+}
+
+/* "ids": an array of positive integers. */
+static int
+read_ids(bson_iter_t *it, struct request *r, char *err, size_t errlen)
+{
+	bson_iter_t sub;
+
+	if (!BSON_ITER_HOLDS_ARRAY(it) || !bson_iter_recurse(it, &sub))
+		return fail(err, errlen, "ids: must be an array of integers");
+	while (bson_iter_next(&sub)) {
+		int64_t id;
+
+		if (!BSON_ITER_HOLDS_INT32(&sub) &&
+		    !BSON_ITER_HOLDS_INT64(&sub))
+			return fail(err, errlen, "ids: must be an array of "
+			    "integers");
+		if ((id = bson_iter_as_int64(&sub)) < 1)
+			return fail(err, errlen, "ids: %lld is not an id",
+			    (long long)id);
+		if (r->r_nids == IDS_MAX)
+			return fail(err, errlen, "ids: more than %d",
+			    IDS_MAX);
+		r->r_ids[r->r_nids++] = (uint64_t)id;
+	}
+	if (r->r_nids == 0)
+		return fail(err, errlen, "ids: empty (leave it out for all)");
+	r->r_has_ids = true;
 	return 0;
 }
 
@@ -293,7 +327,9 @@ parse_request(const bson_t *doc, struct request *r, char *err, size_t errlen)
 				    "an integer");
 			r->r_instances = bson_iter_as_int64(&it);
 			r->r_has_instances = true;
-		} else
+		} else if (strcmp(key, "ids") == 0)
+			rc = read_ids(&it, r, err, errlen);
+		else
 			return fail(err, errlen, "%s: unknown field", key);
 		if (rc < 0)
 			return -1;
@@ -391,6 +427,20 @@ do_scale(struct stream *s, const struct request *r, bson_t *reply, char *err,
 	return 0;
 }
 
+static int
+do_requeue(struct stream *s, const struct request *r, bson_t *reply,
+    char *err, size_t errlen)
+{
+	size_t n;
+
+	if (stream_requeue(s, r->r_ids, r->r_nids, &n, err, errlen) < 0)
+		return -1;
+	BSON_APPEND_UTF8(reply, "tenant", s->s_tid);
+	BSON_APPEND_UTF8(reply, "stream", s->s_name);
+	BSON_APPEND_INT64(reply, "requeued", (int64_t)n);
+	return 0;
+}
+
 #define SELECT_MAX 4096
 
 /* Carries out a parsed request, filling reply. Returns 0 or -1 (err). */
@@ -400,6 +450,8 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 {
 	static struct stream *v[SELECT_MAX];
 	bool status = strcmp(r->r_cmd, "status") == 0;
+	bool scale = strcmp(r->r_cmd, "scale") == 0;
+	bool requeue = strcmp(r->r_cmd, "requeue") == 0;
 	void (*act)(struct stream *) = NULL;
 	int n;
 
@@ -409,11 +461,14 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 		act = stream_stop;
 	else if (strcmp(r->r_cmd, "drain") == 0)
 		act = stream_drain;
-	else if (!status && strcmp(r->r_cmd, "scale") != 0)
+	else if (!status && !scale && !requeue)
 		return fail(err, errlen, "cmd: unknown command \"%s\" (status, "
-		    "start, stop, drain, scale)", r->r_cmd);
-	if (!status && r->r_has_instances && strcmp(r->r_cmd, "scale") != 0)
+		    "start, stop, drain, scale, requeue)", r->r_cmd);
+	if (r->r_has_instances && !scale)
 		return fail(err, errlen, "%s: instances: only for scale",
+		    r->r_cmd);
+	if (r->r_has_ids && !requeue)
+		return fail(err, errlen, "%s: ids: only for requeue",
 		    r->r_cmd);
 	n = select_streams(m, r, !status, v, SELECT_MAX, err, errlen);
 	if (n < 0)
@@ -422,12 +477,13 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 		reply_streams(v, n, reply);
 		return 0;
 	}
-	if (act == NULL) {	/* scale */
+	if (act == NULL) {	/* scale, requeue: one stream */
 		if (n != 1)
-			return fail(err, errlen, "scale: tenant %s has %d "
-			    "streams: name one with \"stream\"", r->r_tenant,
-			    n);
-		return do_scale(v[0], r, reply, err, errlen);
+			return fail(err, errlen, "%s: tenant %s has %d "
+			    "streams: name one with \"stream\"", r->r_cmd,
+			    r->r_tenant, n);
+		return scale ? do_scale(v[0], r, reply, err, errlen) :
+		    do_requeue(v[0], r, reply, err, errlen);
 	}
 	for (int k = 0; k < n; k++) {
 		log_info("tenant %s: stream %s: %s (control request)",

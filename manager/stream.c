@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "control.h"
+#include "deadletter.h"
 #include "log.h"
 #include "record.h"
 #include "state.h"
@@ -321,35 +322,6 @@ release(struct stream *s, struct qmsg *m)
 	queue_done(&s->s_queue, m);
 }
 
-/* One dead letter as a JSON line; the payload as a string when UTF-8. */
-static char *
-dead_letter_json(const struct stream *s, const struct qmsg *m,
-    const char *why, size_t *len)
-{
-	char when[32], *json;
-	bson_t doc = BSON_INITIALIZER;
-
-	record_fmt_time(record_now_ms(), when, sizeof(when));
-	BSON_APPEND_UTF8(&doc, "time", when);
-	BSON_APPEND_UTF8(&doc, "tenant", s->s_tid);
-	BSON_APPEND_UTF8(&doc, "stream", s->s_name);
-	BSON_APPEND_INT64(&doc, "id", (int64_t)m->m_seq);
-	BSON_APPEND_INT32(&doc, "deliveries", m->m_deliveries);
-	BSON_APPEND_UTF8(&doc, "reason", why);
-	if (bson_utf8_validate((const char *)m->m_data, m->m_len, false))
-		bson_append_utf8(&doc, "payload", -1, (const char *)m->m_data,
-		    (int)m->m_len);
-	else
-		bson_append_binary(&doc, "payload", -1, BSON_SUBTYPE_BINARY,
-		    m->m_data, m->m_len);
-	json = bson_as_relaxed_extended_json(&doc, len);
-	bson_destroy(&doc);
-	if (json == NULL)
-		fatalx("%s: bson_as_relaxed_extended_json", __func__);
-	json[(*len)++] = '\n';	/* over the NUL: one write, one line */
-	return json;
-}
-
 /*
  * Appends len bytes to the dead-letter file, on disk before it returns
  * with durability "fsync". On failure the file is cut back to where it
@@ -380,8 +352,13 @@ static void
 dead_letter(struct stream *s, struct qmsg *m, const char *why)
 {
 	size_t len;
-	char *json = dead_letter_json(s, m, why, &len);
-	int rc = dead_letters_append(s, json, len);
+	char *json = dead_letter_format(s->s_tid, s->s_name, m->m_seq,
+	    m->m_deliveries, why, m->m_data, m->m_len, &len);
+	int rc;
+
+	if (json == NULL)
+		fatalx("%s: dead_letter_format", __func__);
+	rc = dead_letters_append(s, json, len);
 
 	bson_free(json);
 	if (rc < 0) {
@@ -572,6 +549,27 @@ violation(struct stream *s, enum violation v, const char *what)
 	control_event(s, "violation", detail);
 }
 
+/*
+ * Adds a message to the queue and, when the stream is durable, to the
+ * journal's batch (stored at the next commit). Returns 0 or -1 (ENOMEM).
+ */
+static int
+enqueue(struct stream *s, const void *data, size_t len)
+{
+	struct qmsg *m = queue_append(&s->s_queue, data, len);
+
+	if (m == NULL) {
+		log_warn("tenant %s: stream %s: queue_append", s->s_tid,
+		    s->s_name);
+		return -1;
+	}
+	if (durable(s))
+		m->m_seg = journal_add(s->s_journal, m->m_seq, data, len);
+	else
+		s->s_volatile++;
+	return 0;
+}
+
 /* Takes a token for one message; false when the rate is used up. */
 static bool
 take_token(struct stream *s, uint64_t now)
@@ -601,7 +599,6 @@ admit(struct stream *s, const void *data, size_t len, uint64_t now,
     char *buf, size_t buflen)
 {
 	const struct conf_stream *c = s->s_conf;
-	struct qmsg *m;
 
 	if (s->s_mgr->m_stopping || s->s_retiring)
 		return "REJECT stopping: streammgr is shutting down";
@@ -631,15 +628,8 @@ admit(struct stream *s, const void *data, size_t len, uint64_t now,
 		violation(s, V_RATE, buf + strlen("THROTTLE rate: "));
 		return buf;
 	}
-	if ((m = queue_append(&s->s_queue, data, len)) == NULL) {
-		log_warn("tenant %s: stream %s: queue_append", s->s_tid,
-		    s->s_name);
+	if (enqueue(s, data, len) < 0)
 		return "THROTTLE no-memory: streammgr is out of memory";
-	}
-	if (durable(s))
-		m->m_seg = journal_add(s->s_journal, m->m_seq, data, len);
-	else
-		s->s_volatile++;
 	s->s_n.accepted++;
 	return "OK";
 }
@@ -777,6 +767,72 @@ on_ingress(void *sock, void *arg)
 		zevent_kick(s->s_in_ev);
 	if (s->s_n.accepted != accepted)
 		stream_dispatch(s);
+}
+
+/* ---- requeue of dead letters --------------------------------------- */
+
+static int
+reopen_dead_letters(struct stream *s, const char *file, char *err,
+    size_t errlen)
+{
+	int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "open %s: %s", file, strerror(errno));
+		return -1;
+	}
+	close(s->s_dead_fd);
+	s->s_dead_fd = fd;
+	return 0;
+}
+
+/*
+ * Moves the chosen dead letters back into the queue: stored first (as the
+ * stream's durability says), then taken out of the file, so a crash in
+ * between can repeat a letter but never lose one.
+ */
+int
+stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
+    size_t *requeued, char *err, size_t errlen)
+{
+	char *file = state_path(s->s_mgr->m_conf,
+	    "queue/%s/%s/dead-letters.jsonl", s->s_tid, s->s_name);
+	struct dead_letter_split ds;
+	uint64_t first = s->s_queue.q_next;
+	int rc = -1;
+
+	*requeued = 0;
+	if (dead_letter_split(file, ids, nids, &ds, err, errlen) < 0)
+		goto out;
+	for (size_t k = 0; k < ds.ds_ntaken; k++)
+		if (enqueue(s, ds.ds_taken[k].dl_payload,
+		    ds.ds_taken[k].dl_len) < 0) {
+			snprintf(err, errlen, "out of memory");
+			queue_drop_tail(&s->s_queue, first);
+			goto out;
+		}
+	if (journal_pending(s->s_journal) > 0 &&
+	    journal_commit(s->s_journal, err, errlen) < 0) {
+		queue_drop_tail(&s->s_queue, first);
+		goto out;
+	}
+	if (ds.ds_ntaken > 0 && (dead_letter_keep(file, &ds, err,
+	    errlen) < 0 || reopen_dead_letters(s, file, err, errlen) < 0))
+		log_warnx("tenant %s: stream %s: requeued dead letters stay "
+		    "in the file as well: %s", s->s_tid, s->s_name, err);
+	*requeued = ds.ds_ntaken;
+	if (ds.ds_ntaken > 0) {
+		log_info("tenant %s: stream %s: %zu dead letter%s requeued",
+		    s->s_tid, s->s_name, ds.ds_ntaken, ds.ds_ntaken == 1 ?
+		    "" : "s");
+		stream_dispatch(s);
+	}
+	rc = 0;
+out:
+	dead_letter_split_free(&ds);
+	free(file);
+	return rc;
 }
 
 /* ---- work: instances' commands -------------------------------------- */

@@ -42,6 +42,14 @@ void stream_dispatch(struct stream *s);
  */
 void stream_release(struct stream *s, struct instance *i, const char *why);
 
+/*
+ * Moves dead letters (those numbered in ids, all when nids is 0) back into
+ * the queue, stored as the stream's durability says. Returns 0 with
+ * *requeued set, or -1 with err (nothing moved).
+ */
+int stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
+    size_t *requeued, char *err, size_t errlen);
+
 /* Nothing waiting and nothing in flight. */
 bool stream_idle(const struct stream *s);
 

@@ -78,7 +78,7 @@ assert_eq "sent 3, accepted 1, rejected 0, throttled 2, unanswered 0" "$out" "th
 for i in $(seq 1 12); do echo "reject:code$i: detail"; done >"$T/input"
 run 65 "twelve distinct reasons" send acme
 assert_eq 11 "$(grep -c '^  rejected' <<<"$out")" "ten reasons and the rest"
-grep -qx "  rejected 2: (other reasons)" <<<"$out" || fail "other reasons: $out"
+grep -qx "  refused 2: (other reasons)" <<<"$out" || fail "other reasons: $out"
 
 # A reply that never comes: unanswered after --timeout, and exit 75.
 printf 'ok\nsilent\n' >"$T/input"

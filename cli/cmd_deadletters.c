@@ -1,0 +1,326 @@
+/*
+ * mysimbdp dead-letters: lists a tenant's dead letters (read from
+ * queue/<tenant>/<stream>/dead-letters.jsonl) and, with --requeue, asks
+ * streammgr to move them back into the queue.
+ *
+ * Exit status: 0 done; 64 usage; 65 a requested id is not a dead letter
+ * (or streammgr refused); 66 the tenant has no queue folder; 69, 75, 76,
+ * 77 from the control request; 74 a file that cannot be read; 78 a bad
+ * platform file.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "deadletter.h"
+#include "state.h"
+#include "units.h"
+
+#define USAGE "usage: mysimbdp dead-letters TENANT [--stream S] [--json]\n" \
+	"       mysimbdp dead-letters TENANT [--stream S] --requeue " \
+	"[--id N]... [--timeout D]\n"
+#define IDS_MAX 1000
+#define PAYLOAD_SHOWN 40
+
+struct dl_opts {
+	const char	*o_tenant;
+	const char	*o_stream;
+	bool		 o_json;
+	bool		 o_requeue;
+	uint64_t	 o_ids[IDS_MAX];
+	size_t		 o_nids;
+	uint64_t	 o_timeout_ms;
+};
+
+static int
+parse_id(const char *s, uint64_t *id)
+{
+	char *end;
+
+	errno = 0;
+	*id = strtoull(s, &end, 10);
+	return *s >= '1' && *s <= '9' && *end == '\0' && errno == 0 ? 0 : -1;
+}
+
+/* Returns -1 to go on, or the exit status. */
+static int
+parse_opts(int argc, char **argv, struct dl_opts *o)
+{
+	static const struct option opts[] = {
+		{ "stream", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "requeue", no_argument, NULL, 'r' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->o_timeout_ms = 5000;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "s:jri:t:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			o->o_stream = optarg;
+			break;
+		case 'j':
+			o->o_json = true;
+			break;
+		case 'r':
+			o->o_requeue = true;
+			break;
+		case 'i':
+			if (o->o_nids == IDS_MAX || parse_id(optarg,
+			    &o->o_ids[o->o_nids]) < 0) {
+				fprintf(stderr, "mysimbdp dead-letters: --id "
+				    "\"%s\": must be a dead letter's id (at "
+				    "most %d of them)\n", optarg, IDS_MAX);
+				return EX_USAGE_CODE;
+			}
+			o->o_nids++;
+			break;
+		case 't':
+			if (cli_parse_timeout("dead-letters", optarg,
+			    &o->o_timeout_ms) < 0)
+				return EX_USAGE_CODE;
+			break;
+		case 'h':
+			fputs(USAGE, stdout);
+			return EX_OK_CODE;
+		default:
+			fputs(USAGE, stderr);
+			return EX_USAGE_CODE;
+		}
+	}
+	if (optind != argc - 1 || (o->o_nids > 0 && !o->o_requeue) ||
+	    (o->o_json && o->o_requeue)) {
+		fputs(USAGE, stderr);
+		return EX_USAGE_CODE;
+	}
+	o->o_tenant = argv[optind];
+	if (!cli_valid_tenant("dead-letters", o->o_tenant) ||
+	    (o->o_stream && !conf_valid_id(o->o_stream))) {
+		if (o->o_stream && !conf_valid_id(o->o_stream))
+			fprintf(stderr, "mysimbdp dead-letters: \"%s\" is not "
+			    "a stream name\n", o->o_stream);
+		return EX_USAGE_CODE;
+	}
+	return -1;
+}
+
+/* The payload for a terminal: printable ASCII, cut, the rest escaped. */
+static void
+print_payload(const struct dead_letter *dl)
+{
+	size_t k;
+
+	if (dl->dl_binary) {
+		printf("(%" PRIu32 " bytes, binary)", dl->dl_len);
+		return;
+	}
+	for (k = 0; k < dl->dl_len && k < PAYLOAD_SHOWN; k++) {
+		unsigned char c = dl->dl_payload[k];
+
+		if (c >= 0x20 && c < 0x7f)
+			putchar(c);
+		else
+			printf("\\x%02x", c);
+	}
+	if (k < dl->dl_len)
+		printf("... (%" PRIu32 " bytes)", dl->dl_len);
+}
+
+struct listing {
+	bool		 l_json;
+	size_t		 l_count;
+	size_t		 l_bad;
+};
+
+static int
+list_file(const char *path, const char *stream, struct listing *l)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL, why[200];
+	size_t cap = 0, lineno = 0;
+	ssize_t len;
+
+	if (f == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		struct dead_letter dl;
+
+		lineno++;
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		if (dead_letter_parse(line, (size_t)len, &dl, why,
+		    sizeof(why)) < 0) {
+			fprintf(stderr, "mysimbdp dead-letters: %s:%zu: %s "
+			    "(line kept as it is)\n", path, lineno, why);
+			l->l_bad++;
+			continue;
+		}
+		if (l->l_json)
+			printf("%s%s", l->l_count ? ",\n " : "", line);
+		else {
+			printf("%-16s %8" PRId64 " %10" PRId32 "  %-24s  %s\n"
+			    "%-16s %8s %10s  payload: ", stream, dl.dl_id,
+			    dl.dl_deliveries, dl.dl_time ? dl.dl_time : "?",
+			    dl.dl_reason ? dl.dl_reason : "?", "", "", "");
+			print_payload(&dl);
+			putchar('\n');
+		}
+		l->l_count++;
+		dead_letter_clear(&dl);
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The tenant's streams with a queue folder, sorted. */
+static int
+queue_streams(const char *dir, char ***names, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	*names = NULL;
+	*n = 0;
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		char **v;
+
+		if (!conf_valid_id(de->d_name))
+			continue;
+		if ((v = reallocarray(*names, *n + 1, sizeof(*v))) == NULL)
+			abort();
+		*names = v;
+		if ((v[(*n)++] = strdup(de->d_name)) == NULL)
+			abort();
+	}
+	closedir(d);
+	qsort(*names, *n, sizeof(**names), name_cmp);
+	return 0;
+}
+
+static int
+list(const struct conf_platform *p, const struct dl_opts *o)
+{
+	char *dir = state_path(p, "queue/%s", o->o_tenant);
+	struct listing l = { o->o_json, 0, 0 };
+	char **names;
+	size_t n;
+	int rc = EX_OK_CODE;
+
+	if (queue_streams(dir, &names, &n) < 0) {
+		fprintf(stderr, "mysimbdp dead-letters: %s: %s\n", dir,
+		    strerror(errno));
+		free(dir);
+		return errno == ENOENT ? EX_NOINPUT_CODE : EX_IOERR_CODE;
+	}
+	if (o->o_json)
+		printf("[");
+	else
+		printf("%-16s %8s %10s  %-24s  %s\n", "STREAM", "ID",
+		    "DELIVERIES", "TIME", "REASON");
+	for (size_t k = 0; k < n; k++) {
+		char *file;
+
+		if (o->o_stream && strcmp(o->o_stream, names[k]) != 0)
+			continue;
+		file = state_path(p, "queue/%s/%s/dead-letters.jsonl",
+		    o->o_tenant, names[k]);
+		if (list_file(file, names[k], &l) < 0) {
+			fprintf(stderr, "mysimbdp dead-letters: %s: %s\n", file,
+			    strerror(errno));
+			rc = EX_IOERR_CODE;
+		}
+		free(file);
+		free(names[k]);
+	}
+	free(names);
+	free(dir);
+	if (o->o_json)
+		printf("]\n");
+	else
+		printf("%zu dead letter%s\n", l.l_count, l.l_count == 1 ? "" :
+		    "s");
+	return rc;
+}
+
+static int
+requeue(const struct cli *cli, const struct dl_opts *o)
+{
+	bson_t req = BSON_INITIALIZER, *reply, arr;
+	bson_iter_t it;
+	int64_t done = 0;
+	int rc;
+
+	BSON_APPEND_UTF8(&req, "cmd", "requeue");
+	BSON_APPEND_UTF8(&req, "tenant", o->o_tenant);
+	if (o->o_stream)
+		BSON_APPEND_UTF8(&req, "stream", o->o_stream);
+	if (o->o_nids > 0) {
+		BSON_APPEND_ARRAY_BEGIN(&req, "ids", &arr);
+		for (size_t k = 0; k < o->o_nids; k++) {
+			char key[16];
+
+			snprintf(key, sizeof(key), "%zu", k);
+			BSON_APPEND_INT64(&arr, key, (int64_t)o->o_ids[k]);
+		}
+		bson_append_array_end(&req, &arr);
+	}
+	rc = cli_ctl_request(cli, &req, o->o_timeout_ms, &reply);
+	bson_destroy(&req);
+	if (rc != EX_OK_CODE)
+		return rc;
+	if (bson_iter_init_find(&it, reply, "requeued") &&
+	    BSON_ITER_HOLDS_NUMBER(&it))
+		done = bson_iter_as_int64(&it);
+	bson_destroy(reply);
+	printf("%s%s%s: %" PRId64 " dead letter%s requeued\n", o->o_tenant,
+	    o->o_stream ? "/" : "", o->o_stream ? o->o_stream : "", done,
+	    done == 1 ? "" : "s");
+	if (o->o_nids > 0 && (size_t)done < o->o_nids) {
+		fprintf(stderr, "mysimbdp dead-letters: %zu of the ids given "
+		    "are not dead letters of this stream\n",
+		    o->o_nids - (size_t)done);
+		return EX_DATAERR_CODE;
+	}
+	return EX_OK_CODE;
+}
+
+int
+cmd_dead_letters(const struct cli *cli, int argc, char **argv)
+{
+	static struct dl_opts o;
+	struct conf_platform *p;
+	int rc;
+
+	if ((rc = parse_opts(argc, argv, &o)) >= 0)
+		return rc;
+	if (o.o_requeue)
+		return requeue(cli, &o);
+	if ((p = cli_load_platform(cli)) == NULL)
+		return EX_CONFIG_CODE;
+	rc = list(p, &o);
+	conf_platform_free(p);
+	return rc;
+}

@@ -1,0 +1,222 @@
+#include "deadletter.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "record.h"
+
+char *
+dead_letter_format(const char *tenant, const char *stream, uint64_t id,
+    unsigned deliveries, const char *reason, const void *payload, size_t len,
+    size_t *linelen)
+{
+	char when[32], *json;
+	bson_t doc = BSON_INITIALIZER;
+
+	record_fmt_time(record_now_ms(), when, sizeof(when));
+	BSON_APPEND_UTF8(&doc, "time", when);
+	BSON_APPEND_UTF8(&doc, "tenant", tenant);
+	BSON_APPEND_UTF8(&doc, "stream", stream);
+	BSON_APPEND_INT64(&doc, "id", (int64_t)id);
+	BSON_APPEND_INT32(&doc, "deliveries", (int32_t)deliveries);
+	BSON_APPEND_UTF8(&doc, "reason", reason);
+	if (bson_utf8_validate(payload, len, false))
+		bson_append_utf8(&doc, "payload", -1, payload, (int)len);
+	else
+		bson_append_binary(&doc, "payload", -1, BSON_SUBTYPE_BINARY,
+		    payload, (uint32_t)len);
+	json = bson_as_relaxed_extended_json(&doc, linelen);
+	bson_destroy(&doc);
+	if (json != NULL)
+		json[(*linelen)++] = '\n';	/* over the NUL */
+	return json;
+}
+
+void
+dead_letter_clear(struct dead_letter *dl)
+{
+	if (dl->dl_doc != NULL)
+		bson_destroy(dl->dl_doc);
+	memset(dl, 0, sizeof(*dl));
+}
+
+int
+dead_letter_parse(const char *line, size_t len, struct dead_letter *dl,
+    char *err, size_t errlen)
+{
+	bson_error_t berr;
+	bson_iter_t it;
+	bson_subtype_t sub;
+	bool have_id = false, have_payload = false;
+
+	memset(dl, 0, sizeof(*dl));
+	if ((dl->dl_doc = bson_new_from_json((const uint8_t *)line,
+	    (ssize_t)len, &berr)) == NULL) {
+		snprintf(err, errlen, "not JSON: %s", berr.message);
+		return -1;
+	}
+	bson_iter_init(&it, dl->dl_doc);
+	while (bson_iter_next(&it)) {
+		const char *key = bson_iter_key(&it);
+
+		if (strcmp(key, "id") == 0 && BSON_ITER_HOLDS_NUMBER(&it)) {
+			dl->dl_id = bson_iter_as_int64(&it);
+			have_id = true;
+		} else if (strcmp(key, "deliveries") == 0 &&
+		    BSON_ITER_HOLDS_NUMBER(&it))
+			dl->dl_deliveries = (int32_t)bson_iter_as_int64(&it);
+		else if (strcmp(key, "time") == 0 && BSON_ITER_HOLDS_UTF8(&it))
+			dl->dl_time = bson_iter_utf8(&it, NULL);
+		else if (strcmp(key, "reason") == 0 &&
+		    BSON_ITER_HOLDS_UTF8(&it))
+			dl->dl_reason = bson_iter_utf8(&it, NULL);
+		else if (strcmp(key, "payload") == 0 &&
+		    BSON_ITER_HOLDS_UTF8(&it)) {
+			dl->dl_payload = (const uint8_t *)bson_iter_utf8(&it,
+			    &dl->dl_len);
+			have_payload = true;
+		} else if (strcmp(key, "payload") == 0 &&
+		    BSON_ITER_HOLDS_BINARY(&it)) {
+			bson_iter_binary(&it, &sub, &dl->dl_len,
+			    &dl->dl_payload);
+			dl->dl_binary = true;
+			have_payload = true;
+		}
+	}
+	if (!have_id || !have_payload) {
+		snprintf(err, errlen, "no %s", have_id ? "payload" : "id");
+		dead_letter_clear(dl);
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+chosen(int64_t id, const uint64_t *ids, size_t nids)
+{
+	if (nids == 0)
+		return true;
+	for (size_t k = 0; k < nids; k++)
+		if (ids[k] == (uint64_t)id)
+			return true;
+	return false;
+}
+
+static void
+keep_line(struct dead_letter_split *ds, const char *line, size_t len)
+{
+	char *p = realloc(ds->ds_kept, ds->ds_keptlen + len + 1);
+
+	if (p == NULL)
+		abort();
+	memcpy(p + ds->ds_keptlen, line, len);
+	p[ds->ds_keptlen + len] = '\n';
+	ds->ds_kept = p;
+	ds->ds_keptlen += len + 1;
+	ds->ds_nkept++;
+}
+
+static void
+take(struct dead_letter_split *ds, struct dead_letter *dl)
+{
+	struct dead_letter *v = reallocarray(ds->ds_taken, ds->ds_ntaken + 1,
+	    sizeof(*v));
+
+	if (v == NULL)
+		abort();
+	v[ds->ds_ntaken++] = *dl;
+	ds->ds_taken = v;
+}
+
+int
+dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
+    struct dead_letter_split *ds, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL, why[200];
+	size_t cap = 0;
+	ssize_t len;
+
+	memset(ds, 0, sizeof(*ds));
+	if (f == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((len = getline(&line, &cap, f)) > 0) {
+		struct dead_letter dl;
+
+		if (line[len - 1] == '\n')
+			len--;
+		if (len == 0)
+			continue;
+		if (dead_letter_parse(line, (size_t)len, &dl, why,
+		    sizeof(why)) == 0 && chosen(dl.dl_id, ids, nids))
+			take(ds, &dl);
+		else {
+			dead_letter_clear(&dl);
+			keep_line(ds, line, (size_t)len);
+		}
+	}
+	free(line);
+	if (ferror(f)) {
+		snprintf(err, errlen, "read %s: %s", path, strerror(errno));
+		fclose(f);
+		dead_letter_split_free(ds);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
+int
+dead_letter_keep(const char *path, const struct dead_letter_split *ds,
+    char *err, size_t errlen)
+{
+	char *tmp, *dir, *dcopy;
+	int fd, dfd;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		abort();
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0 || (ds->ds_keptlen > 0 && write(fd, ds->ds_kept,
+	    ds->ds_keptlen) != (ssize_t)ds->ds_keptlen) || fsync(fd) < 0 ||
+	    rename(tmp, path) < 0) {
+		snprintf(err, errlen, "write %s: %s", tmp, strerror(errno ?
+		    errno : ENOSPC));
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	close(fd);
+	free(tmp);
+	/* The rename itself is on disk once the folder is. */
+	if ((dcopy = strdup(path)) == NULL)
+		abort();
+	dir = dirname(dcopy);
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	free(dcopy);
+	return 0;
+}
+
+void
+dead_letter_split_free(struct dead_letter_split *ds)
+{
+	for (size_t k = 0; k < ds->ds_ntaken; k++)
+		dead_letter_clear(&ds->ds_taken[k]);
+	free(ds->ds_taken);
+	free(ds->ds_kept);
+	memset(ds, 0, sizeof(*ds));
+}

@@ -1,0 +1,64 @@
+/*
+ * Dead letters: queue/<tenant>/<stream>/dead-letters.jsonl, one JSON
+ * object per line (docs/protocols.md, "Dead letters"):
+ *   {"time": "...", "tenant": "acme", "stream": "default", "id": 42,
+ *    "deliveries": 5, "reason": "nacked by ...", "payload": "..."}
+ * The payload is a string when it is UTF-8, else extended-JSON binary.
+ * streammgr writes the lines; `mysimbdp dead-letters` reads them, and
+ * requeue moves chosen ones back into the queue.
+ */
+#ifndef MYSIMBDP_DEADLETTER_H
+#define MYSIMBDP_DEADLETTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bson/bson.h>
+
+struct dead_letter {
+	bson_t		*dl_doc;	/* owns the strings below */
+	const char	*dl_time;
+	const char	*dl_reason;
+	int64_t		 dl_id;
+	int32_t		 dl_deliveries;
+	const uint8_t	*dl_payload;
+	uint32_t	 dl_len;
+	bool		 dl_binary;	/* payload was not UTF-8 */
+};
+
+/* One line, '\n' included; free with bson_free. */
+char *dead_letter_format(const char *tenant, const char *stream, uint64_t id,
+    unsigned deliveries, const char *reason, const void *payload, size_t len,
+    size_t *linelen);
+
+/* Parses one line (without its '\n'). Returns 0, or -1 with err. */
+int dead_letter_parse(const char *line, size_t len, struct dead_letter *dl,
+    char *err, size_t errlen);
+
+void dead_letter_clear(struct dead_letter *dl);
+
+/*
+ * A dead-letter file split in two: the letters chosen (ids, or all when
+ * nids is 0) and the lines to keep, byte for byte (lines that do not
+ * parse are kept too: nothing is dropped).
+ */
+struct dead_letter_split {
+	struct dead_letter *ds_taken;
+	size_t		 ds_ntaken;
+	char		*ds_kept;
+	size_t		 ds_keptlen;
+	size_t		 ds_nkept;
+};
+
+/* Reads path (missing: empty). Returns 0, or -1 with err. */
+int dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
+    struct dead_letter_split *ds, char *err, size_t errlen);
+
+/* Replaces path with the kept lines, on disk before it returns. */
+int dead_letter_keep(const char *path, const struct dead_letter_split *ds,
+    char *err, size_t errlen);
+
+void dead_letter_split_free(struct dead_letter_split *ds);
+
+#endif
