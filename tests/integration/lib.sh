@@ -27,6 +27,10 @@ STARTED_PIDS=()
 
 cleanup() {
 	local rc=$?
+	# A test's own undo (an unmount, say) runs first, once.
+	if [ "$(type -t on_cleanup)" = function ]; then
+		on_cleanup || true
+	fi
 	for pid in "${STARTED_PIDS[@]}"; do
 		kill -KILL "$pid" 2>/dev/null || true
 	done
