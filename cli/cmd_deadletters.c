@@ -65,7 +65,7 @@ parse_opts(int argc, char **argv, struct dl_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->o_timeout_ms = 5000;
-	optind = 1;
+	optind = 0;	/* 0: glibc starts afresh (main stopped at the command with "+") */
 	while ((ch = getopt_long(argc, argv, "s:jri:t:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':

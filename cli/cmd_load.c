@@ -429,7 +429,7 @@ load_args(struct load *l, int argc, char **argv)
 	const char *format = NULL;
 	int ch;
 
-	optind = 1;
+	optind = 0;	/* 0: glibc starts afresh (main stopped at the command with "+") */
 	while ((ch = getopt_long(argc, argv, "C:f:s:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'C':

@@ -308,7 +308,7 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 	FILE *f;
 	int ch;
 
-	optind = 1;
+	optind = 0;	/* 0: glibc starts afresh (main stopped at the command with "+") */
 	while ((ch = getopt_long(argc, argv, "t:s:j", opts, NULL)) != -1) {
 		switch (ch) {
 		case 't':

@@ -8,11 +8,14 @@
  * batch (what arrived without waiting, at most 100) and acks the batch
  * after the commit. A message without a space is rejected.
  *
- * usage: streamapp [-c credit] [-d delay_us] [-k crash_after] [-x exit]
+ * usage: streamapp [-c credit] [-d delay_us] [-k crash_after] [-n]
+ *            [-P file] [-x exit]
  *   -d  sleep this long per message (a slow instance)
  *   -k  after receiving this many messages, SIGKILL itself before acking
  *   -x  exit at once with this status (a crash-looping app)
  *   -n  nack every message (to reach max_deliveries)
+ *   -P  nack every message while this file exists (a downstream outage
+ *       that the test ends by removing the file)
  */
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +33,7 @@ struct opts {
 	long		 delay_us;
 	long		 crash_after;
 	bool		 nack;
+	const char	*nack_while;
 };
 
 static void
@@ -79,7 +83,8 @@ run(const struct opts *o, const struct msb_env *env, struct msb_sink *sink,
 				raise(SIGKILL);
 			if (o->delay_us)
 				pause_us(o->delay_us);
-			if (o->nack)
+			if (o->nack || (o->nack_while &&
+			    access(o->nack_while, F_OK) == 0))
 				msb_stream_nack(st, msg.id, "told to");
 			else if (upsert(sink, env, &msg) < 0)
 				msb_stream_reject(st, msg.id, "no space in "
@@ -118,16 +123,17 @@ main(int argc, char *argv[])
 	char err[512];
 	int ch, rc;
 
-	while ((ch = getopt(argc, argv, "c:d:k:nx:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:d:k:nP:x:")) != -1) {
 		switch (ch) {
 		case 'c': o.credit = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'd': o.delay_us = strtol(optarg, NULL, 10); break;
 		case 'k': o.crash_after = strtol(optarg, NULL, 10); break;
 		case 'n': o.nack = true; break;
+		case 'P': o.nack_while = optarg; break;
 		case 'x': return atoi(optarg);
 		default:
 			fprintf(stderr, "usage: streamapp [-c credit] [-d us] "
-			    "[-k n] [-n] [-x status]\n");
+			    "[-k n] [-n] [-P file] [-x status]\n");
 			return 64;
 		}
 	}

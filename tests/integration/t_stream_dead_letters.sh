@@ -1,0 +1,51 @@
+#!/bin/bash
+# Messages an app nacks max_deliveries times go to the dead letters with
+# the reason and the count; `mysimbdp dead-letters` lists them and, once
+# the app's trouble is over, requeues them (by id, or all) to be delivered.
+. "$(dirname "$0")/lib.sh"
+
+platform
+outage=$T/scratch/downstream-down
+touch "$outage"
+STREAMAPP_ARGS=", \"-P\", \"$outage\"" stream_tenant alpha 'max_deliveries = 3;'
+start_streammgr
+wait_for 20 "alpha's instance" ready_is alpha 1
+
+printf 'k1 one\nk2 two\nk3 \xff\xfe binary\n' >"$T/scratch/msgs"
+cli send alpha --file "$T/scratch/msgs" >"$T/out/send" || fail "send: $(cat "$T/out/send")"
+wait_for 20 "three dead letters" eval '[ "$(sstat alpha .dead_letters)" = 3 ]'
+ok "three messages dead-lettered after 3 nacks each"
+
+cli dead-letters alpha >"$T/out/list" || fail "list: $(cat "$T/out/list")"
+grep -q "^3 dead letters$" "$T/out/list" || fail "list: $(cat "$T/out/list")"
+grep -q "nacked by default-1: told to (delivered 3 times, max_deliveries 3)" \
+	"$T/out/list" || fail "reason: $(cat "$T/out/list")"
+grep -q "payload: k1 one" "$T/out/list" || fail "payload: $(cat "$T/out/list")"
+grep -q "payload: (12 bytes, binary)" "$T/out/list" || fail "binary: $(cat "$T/out/list")"
+ok "listed with reason, deliveries and payload"
+cli dead-letters alpha --json >"$T/out/json" || fail "json"
+assert_eq "3 3 3" "$(jq -r '[.[].deliveries] | join(" ")' "$T/out/json")" "deliveries"
+assert_eq "k1 one" "$(jq -r '.[0].payload' "$T/out/json")" "payload as JSON"
+id1=$(jq -r '.[] | select(.payload == "k1 one") | .id' "$T/out/json")
+id2=$(jq -r '.[] | select(.payload == "k2 two") | .id' "$T/out/json")
+
+# The downstream is back: requeue k1 by its id, then k2.
+rm "$outage"
+cli dead-letters alpha --requeue --id "$id1" >"$T/out/rq1" || fail "requeue: $(cat "$T/out/rq1")"
+assert_eq "alpha: 1 dead letter requeued" "$(cat "$T/out/rq1")" "requeue one"
+wait_for 20 "k1 delivered" eval '[ "$(store_docs alpha | jq -r ._id)" = k1 ]'
+assert_eq 2 "$(cli dead-letters alpha --json | jq length)" "two left"
+ok "k1 requeued by id and delivered; two letters left"
+
+rc=0; cli dead-letters alpha --requeue --id 999999 >"$T/out/rq0" 2>&1 || rc=$?
+assert_eq 65 $rc "an id that is not a dead letter"
+grep -q "1 of the ids given are not dead letters" "$T/out/rq0" || fail "$(cat "$T/out/rq0")"
+
+cli dead-letters alpha --requeue --id "$id2" >/dev/null || fail "requeue k2"
+wait_for 20 "k2 delivered" eval '[ "$(store_docs alpha | jq -r ._id | sort | xargs)" = "k1 k2" ]'
+assert_eq 1 "$(cli dead-letters alpha --json | jq length)" "one left: the binary one"
+ok "k2 requeued and delivered; the binary letter stays"
+
+rc=0; cli dead-letters ../etc >/dev/null 2>&1 || rc=$?
+assert_eq 64 $rc "a tenant id that could leave its folder is refused"
+stop_streammgr
