@@ -280,7 +280,7 @@ requeue(const struct cli *cli, const struct dl_opts *o)
 	if (o->o_nids > 0) {
 		BSON_APPEND_ARRAY_BEGIN(&req, "ids", &arr);
 		for (size_t k = 0; k < o->o_nids; k++) {
-			char key[16];
+			char key[24];
 
 			snprintf(key, sizeof(key), "%zu", k);
 			BSON_APPEND_INT64(&arr, key, (int64_t)o->o_ids[k]);

@@ -67,7 +67,7 @@ assert_eq "sent 6, accepted 2, rejected 3, throttled 1, unanswered 0
   rejected 1: empty: x" "$out" "summary with the reasons, most frequent first"
 
 run 65 "rejections, --json" send acme --file "$T/file" --json
-assert_eq '{"sent":6,"accepted":2,"rejected":3,"throttled":1,"unanswered":0,"too_long":0,"reasons":[{"reason":"too-large: 10 bytes","count":2},{"reason":"empty: x","count":1}],"other_reasons":0}' \
+assert_eq '{"sent":6,"accepted":2,"rejected":3,"throttled":1,"unanswered":0,"too_long":0,"reasons":[{"status":"REJECT","reason":"too-large: 10 bytes","count":2},{"status":"REJECT","reason":"empty: x","count":1}],"other_reasons":0}' \
 	"$(jq -c . <<<"$out")" "--json summary"
 
 printf 'ok\nthrottle\nthrottle\n' >"$T/input"
@@ -77,7 +77,7 @@ assert_eq "sent 3, accepted 1, rejected 0, throttled 2, unanswered 0" "$out" "th
 # At most 10 distinct reasons; the others are counted together.
 for i in $(seq 1 12); do echo "reject:code$i: detail"; done >"$T/input"
 run 65 "twelve distinct reasons" send acme
-assert_eq 11 "$(grep -c '^  rejected' <<<"$out")" "ten reasons and the rest"
+assert_eq 10 "$(grep -c '^  rejected' <<<"$out")" "ten reasons, then the rest"
 grep -qx "  refused 2: (other reasons)" <<<"$out" || fail "other reasons: $out"
 
 # A reply that never comes: unanswered after --timeout, and exit 75.

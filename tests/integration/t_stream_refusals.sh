@@ -24,8 +24,10 @@ wait_for 20 "no instance" eval '[ "$(sstat alpha ".instances | length")" = 0 ]'
 for i in $(seq 1 30); do printf 'k%s %098d\n' "$i" 0; done >"$T/scratch/fill"
 rc=0; cli send alpha --file "$T/scratch/fill" >"$T/out/fill" 2>&1 || rc=$?
 assert_eq 75 $rc "throttled messages make send exit 75"
-throttled=$(sed -n 's/.*throttled \([0-9]*\).*/\1/p' "$T/out/fill")
-accepted=$(sed -n 's/.*accepted \([0-9]*\).*/\1/p' "$T/out/fill")
+throttled=$(head -n 1 "$T/out/fill" | sed -n 's/.*throttled \([0-9]*\).*/\1/p')
+accepted=$(head -n 1 "$T/out/fill" | sed -n 's/.*accepted \([0-9]*\).*/\1/p')
+grep -q "^  throttled $throttled: queue-full: max_queue_bytes 2048 reached$" "$T/out/fill" ||
+	fail "the reason: $(cat "$T/out/fill")"
 [ "$throttled" -gt 0 ] && [ $(( accepted + throttled )) -eq 30 ] || fail "fill: $(cat "$T/out/fill")"
 ok "$accepted accepted, $throttled throttled: none silently dropped"
 assert_eq "$accepted" "$(sstat alpha .backlog)" "the accepted ones wait in the queue"
