@@ -7,7 +7,7 @@
 #include "log.h"
 #include "state.h"
 
-#define APPENV_BASE 9	/* the variables appenv_build always sets */
+#define APPENV_BASE 10	/* the variables appenv_build always sets */
 
 char **
 appenv_build(const struct conf_platform *p, const struct conf_tenant *t,
@@ -35,6 +35,12 @@ appenv_build(const struct conf_platform *p, const struct conf_tenant *t,
 	ENV("LANG=C.UTF-8");
 	ENV("HOME=%s", work);
 	ENV("TMPDIR=%s/tmp", work);
+	/*
+	 * libmongoc initialises itself when it is loaded, before an app can
+	 * say otherwise, and its shared-memory counters leave a file in
+	 * /dev/shm behind every app that is killed.
+	 */
+	ENV("MONGOC_DISABLE_SHM=1");
 	for (size_t i = 0; i < nextra; i++)
 		ENV("%s", extra[i]);
 #undef ENV

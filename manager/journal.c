@@ -219,6 +219,15 @@ struct scan {
 	size_t		 nlost;
 };
 
+/* qsort, which must not see NULL even for 0 elements. */
+static void
+sort(void *base, size_t n, size_t size, int (*cmp)(const void *,
+    const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 static int
 cmp_u32(const void *a, const void *b)
 {
@@ -292,7 +301,7 @@ list_segments(int dirfd, uint32_t **ids, size_t *n)
 		(*ids)[(*n)++] = (uint32_t)id;
 	}
 	closedir(d);
-	qsort(*ids, *n, sizeof(**ids), cmp_u32);
+	sort(*ids, *n, sizeof(**ids), cmp_u32);
 	return 0;
 }
 
@@ -420,8 +429,8 @@ scan_free(struct scan *sc)
 static bool
 acked(const struct scan *sc, uint64_t seq)
 {
-	return bsearch(&seq, sc->acks, sc->nacks, sizeof(*sc->acks),
-	    cmp_u64) != NULL;
+	return sc->nacks > 0 && bsearch(&seq, sc->acks, sc->nacks,
+	    sizeof(*sc->acks), cmp_u64) != NULL;
 }
 
 /*
@@ -498,7 +507,7 @@ seg_get(struct journal *j, uint32_t id)
 
 	if (s == NULL) {
 		seg_push(j, id);
-		qsort(j->j_segs, j->j_nsegs, sizeof(*j->j_segs), cmp_seg);
+		sort(j->j_segs, j->j_nsegs, sizeof(*j->j_segs), cmp_seg);
 		s = seg_find(j, id);
 	}
 	return s;
@@ -635,8 +644,8 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 		    sc->segs[k].size;
 	}
 	rep->r_segments = sc->nsegs;
-	qsort(sc->acks, sc->nacks, sizeof(*sc->acks), cmp_u64);
-	qsort(sc->msgs, sc->nmsgs, sizeof(*sc->msgs), cmp_found);
+	sort(sc->acks, sc->nacks, sizeof(*sc->acks), cmp_u64);
+	sort(sc->msgs, sc->nmsgs, sizeof(*sc->msgs), cmp_found);
 	/* One entry per seq: the last copy. */
 	{
 		size_t w = 0;

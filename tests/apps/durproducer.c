@@ -231,6 +231,10 @@ main(int argc, char *argv[])
 	    (unsigned long long)p.sends, (unsigned long long)p.resent);
 	zmq_close(p.sock);
 	zmq_ctx_term(ctx);
+	free(p.state);
+	free(p.sent_ms);
+	free(p.todo);
+	free(p.fifo);
 	return p.ok == p.n ? 0 : 1;
 usage:
 	fprintf(stderr, "usage: durproducer ENDPOINT N [-p prefix] [-r rate] "

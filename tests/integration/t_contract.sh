@@ -38,6 +38,7 @@ job=$(records '.tenant == "acme"' | jq -r .job)
 cat >"$T/out/env.expected" <<ENV
 HOME=$VAR/work/acme
 LANG=C.UTF-8
+MONGOC_DISABLE_SHM=1
 MONGO_DB=acme_db
 MONGO_URL=file://$VAR/coredms
 MYSIMBDP_DATASET=listings

@@ -287,7 +287,25 @@ platform_file_defaults_fill_missing_settings(void **state)
 	assert_int_equal(p->p_batch.pb_shutdown_grace_ms, 10000);
 	assert_int_equal(p->p_batch.pb_retry_backoff_ms, 1000);
 	assert_int_equal(p->p_batch.pb_retry_backoff_max_ms, 300000);
+	assert_int_equal(p->p_stream.ps_segment_size, 64 << 20);
 	conf_platform_free(p);
+}
+
+static void
+platform_segment_size_is_checked(void **state)
+{
+	struct fixture *fx = *state;
+	const char *file;
+	struct conf_platform *p;
+
+	file = fx_write(fx, "small.cfg", "stream = { segment_size = \"64K\"; };\n");
+	p = load_platform_ok(fx, file);
+	assert_int_equal(p->p_stream.ps_segment_size, 64 << 10);
+	conf_platform_free(p);
+	file = fx_write(fx, "tiny.cfg", "stream = { segment_size = 100; };\n");
+	assert_null(conf_platform_load(file, &fx->errs));
+	expect_error(&fx->errs, "%s:1: stream.segment_size:", file);
+	expect_count(&fx->errs, 1);
 }
 
 static void
@@ -1623,6 +1641,7 @@ main(void)
 		T(platform_file_loads_given_values),
 		T(platform_file_defaults_fill_missing_settings),
 		T(platform_partial_batch_group_keeps_other_defaults),
+		T(platform_segment_size_is_checked),
 		T(platform_relative_paths_resolve_against_its_folder),
 		T(platform_relative_file_name_resolves_against_cwd),
 		T(platform_unknown_settings_are_reported_with_path),
