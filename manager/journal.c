@@ -45,6 +45,7 @@ struct journal {
 	size_t		 j_segcap;
 	uint64_t	 j_size;	/* bytes of the newest segment */
 	uint64_t	 j_next;	/* seq after the last one added */
+	bool		 j_rotate;	/* the next batch starts a segment */
 	struct buf	 j_buf;		/* the batch */
 	uint64_t	 j_batch_msgs;
 	uint64_t	 j_batch_next;	/* j_next when the batch began */
@@ -201,6 +202,8 @@ struct scanned {
 	size_t		 good_end;	/* end of the last valid record */
 	bool		 damaged;
 	bool		 torn;		/* the newest, cut short by a crash */
+	uint64_t	 first_msg;	/* lowest and highest M at or above */
+	uint64_t	 last_msg;	/* head (not copies from older ones) */
 	uint64_t	 head;		/* H: first seq it may hold, or 0 */
 };
 
@@ -250,6 +253,14 @@ cmp_u64(const void *a, const void *b)
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return (x > y) - (x < y);
+}
+
+static int
+cmp_seq(const void *a, const void *b)
+{
+	const struct found *x = a, *y = b;
+
+	return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 /* By seq, then by segment: the last copy of a seq wins. */
@@ -325,6 +336,11 @@ note_record(struct scan *sc, uint32_t segi, const struct rec *r)
 		}
 		sc->msgs[sc->nmsgs++] = (struct found){ r->v, segi, r->extra,
 		    r->n };
+		if (r->v >= g->head && (g->first_msg == 0 ||
+		    r->v < g->first_msg))
+			g->first_msg = r->v;
+		if (r->v >= g->head && r->v > g->last_msg)
+			g->last_msg = r->v;
 		if (r->v > sc->max_seq)
 			sc->max_seq = r->v;
 		break;
@@ -433,38 +449,44 @@ acked(const struct scan *sc, uint64_t seq)
 	    sizeof(*sc->acks), cmp_u64) != NULL;
 }
 
+static bool
+present(const struct scan *sc, uint64_t seq)
+{
+	struct found key = { .seq = seq };
+
+	return sc->nmsgs > 0 && bsearch(&key, sc->msgs, sc->nmsgs,
+	    sizeof(*sc->msgs), cmp_seq) != NULL;
+}
+
 /*
- * Counts the seqs that should be on disk and are not: above the oldest
- * segment's first seq, not released, with no readable copy. They are
- * released in the new segment, so the next start does not count them
- * again.
+ * Counts the messages a damaged segment lost: the numbers from its first
+ * (its H record) to the last one readable in it that have no readable
+ * copy and were not released. Only damaged segments count: a number may
+ * be missing elsewhere for good reasons (durability "memory" writes
+ * nothing). The lost numbers are released in the new segment, so the
+ * next start does not count them again.
  */
 static void
-count_lost(struct scan *sc, struct journal_report *rep)
+count_lost(struct scan *sc, const struct scanned *g,
+    struct journal_report *rep)
 {
-	uint64_t seq = sc->nsegs && sc->segs[0].head ? sc->segs[0].head :
-	    (sc->nmsgs ? sc->msgs[0].seq : 1);
+	uint64_t seq = g->head ? g->head : g->first_msg;
+	size_t cap = sc->nlost;
 
-	size_t cap = 0;
-
-	for (size_t k = 0; k <= sc->nmsgs; k++) {
-		uint64_t until = k < sc->nmsgs ? sc->msgs[k].seq :
-		    sc->max_seq + 1;
-
-		for (; seq < until; seq++) {
-			if (acked(sc, seq))
-				continue;
-			if (rep->r_lost++ == 0)
-				rep->r_lost_first = seq;
+	if (g->last_msg == 0)
+		return;		/* no message readable: no range known */
+	for (; seq <= g->last_msg; seq++) {
+		if (present(sc, seq) || acked(sc, seq))
+			continue;
+		if (rep->r_lost++ == 0 || seq < rep->r_lost_first)
+			rep->r_lost_first = seq;
+		if (seq > rep->r_lost_last)
 			rep->r_lost_last = seq;
-			if (sc->nlost == cap) {
-				cap = cap ? cap * 2 : 64;
-				sc->lost = xrealloc(sc->lost, cap,
-				    sizeof(*sc->lost));
-			}
-			sc->lost[sc->nlost++] = seq;
+		if (sc->nlost == cap) {
+			cap = cap ? cap * 2 : 64;
+			sc->lost = xrealloc(sc->lost, cap, sizeof(*sc->lost));
 		}
-		seq = until + 1;
+		sc->lost[sc->nlost++] = seq;
 	}
 }
 
@@ -571,9 +593,10 @@ write_all(struct journal *j, const unsigned char *p, size_t len)
 	return 0;
 }
 
-/* Starts segment id with its H record. */
+/* Starts segment id with its H record: next is its first number. */
 static int
-seg_create(struct journal *j, uint32_t id, char *err, size_t errlen)
+seg_create(struct journal *j, uint32_t id, uint64_t next, char *err,
+    size_t errlen)
 {
 	char name[SEG_NAME_MAX];
 	struct buf b = { NULL, 0, 0 };
@@ -588,7 +611,7 @@ seg_create(struct journal *j, uint32_t id, char *err, size_t errlen)
 		    strerror(errno));
 		return -1;
 	}
-	rec = put_record(&b, REC_HEAD, j->j_next, MAGIC, strlen(MAGIC));
+	rec = put_record(&b, REC_HEAD, next, MAGIC, strlen(MAGIC));
 	seal(rec);
 	if (write(fd, b.b_data, b.b_len) != (ssize_t)b.b_len ||
 	    (j->j_mode == JOURNAL_FSYNC && (fdatasync(fd) < 0 ||
@@ -605,6 +628,7 @@ seg_create(struct journal *j, uint32_t id, char *err, size_t errlen)
 	if (j->j_fd >= 0)
 		close(j->j_fd);
 	j->j_fd = fd;
+	j->j_rotate = false;
 	j->j_size = b.b_len;
 	j->j_disk += b.b_len;
 	free(b.b_data);
@@ -657,7 +681,9 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 		}
 		sc->nmsgs = w;
 	}
-	count_lost(sc, rep);
+	for (size_t k = 0; k < sc->nsegs; k++)
+		if (sc->segs[k].damaged)
+			count_lost(sc, &sc->segs[k], rep);
 	return 0;
 }
 
@@ -757,7 +783,7 @@ journal_open(const char *dir, enum journal_mode mode, uint64_t segment_size,
 	if (j->j_next == 0)
 		j->j_next = 1;
 	fresh = sc.nsegs ? sc.segs[sc.nsegs - 1].id + 1 : 1;
-	if (seg_create(j, fresh, err, errlen) < 0 ||
+	if (seg_create(j, fresh, j->j_next, err, errlen) < 0 ||
 	    rescue_damaged(j, &sc, err, errlen) < 0 ||
 	    restore(j, &sc, fn, arg, rep) < 0)
 		goto fail;
@@ -798,7 +824,7 @@ batch_segment(const struct journal *j)
 {
 	bool full = j->j_size >= j->j_segsize;
 
-	return newest_id(j) + (full ? 1 : 0);
+	return newest_id(j) + (full || j->j_rotate ? 1 : 0);
 }
 
 uint32_t
@@ -868,7 +894,7 @@ journal_commit(struct journal *j, char *err, size_t errlen)
 	if (j->j_buf.b_len == 0 && j->j_nacks == 0)
 		return 0;
 	if (target != newest_id(j) && msgs > 0 &&
-	    seg_create(j, target, err, errlen) < 0)
+	    seg_create(j, target, j->j_batch_next, err, errlen) < 0)
 		goto fail;
 	put_acks(j);
 	if (write_all(j, j->j_buf.b_data, j->j_buf.b_len) < 0) {
@@ -906,8 +932,14 @@ fail:
 }
 
 void
-journal_set_mode(struct journal *j, enum journal_mode mode)
+journal_set_mode(struct journal *j, enum journal_mode mode,
+    uint64_t next_seq)
 {
+	if (j->j_mode == JOURNAL_MEMORY && mode != JOURNAL_MEMORY) {
+		j->j_rotate = true;
+		if (next_seq > j->j_next)
+			j->j_next = next_seq;
+	}
 	j->j_mode = mode;
 }
 

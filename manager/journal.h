@@ -32,7 +32,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum journal_mode { JOURNAL_OS, JOURNAL_FSYNC };
+/*
+ * FSYNC: a commit of messages ends with fdatasync. OS: with write only.
+ * MEMORY: the stream keeps new messages out of the journal; only the
+ * releases of messages restored from disk are written.
+ */
+enum journal_mode { JOURNAL_MEMORY, JOURNAL_OS, JOURNAL_FSYNC };
 
 /* What journal_open found; each count is 0 on a clean start. */
 struct journal_report {
@@ -83,8 +88,14 @@ int journal_commit(struct journal *j, char *err, size_t errlen);
 /* Notes that message seq, held in segment seg, is released. */
 void journal_release(struct journal *j, uint32_t seg, uint64_t seq);
 
-/* Durability of the batches committed from now on. */
-void journal_set_mode(struct journal *j, enum journal_mode mode);
+/*
+ * Durability of the batches committed from now on. From MEMORY to another
+ * mode the next message starts a new segment whose first number is
+ * next_seq: numbers given out in memory only never fall inside a
+ * segment's range (which recovery uses to count losses).
+ */
+void journal_set_mode(struct journal *j, enum journal_mode mode,
+    uint64_t next_seq);
 
 /* Segments on disk and their total size. */
 void journal_usage(const struct journal *j, uint64_t *segments,

@@ -97,8 +97,10 @@ open_dead_letters(struct smgr *m, struct stream *s, char *err, size_t errlen)
 static enum journal_mode
 journal_mode(const struct conf_stream *c)
 {
-	return strcmp(c->s_durability, "fsync") == 0 ? JOURNAL_FSYNC :
-	    JOURNAL_OS;
+	if (strcmp(c->s_durability, "fsync") == 0)
+		return JOURNAL_FSYNC;
+	return strcmp(c->s_durability, "os") == 0 ? JOURNAL_OS :
+	    JOURNAL_MEMORY;
 }
 
 static bool
@@ -248,7 +250,7 @@ stream_set_conf(struct stream *s, struct conf_tenant *t,
 	s->s_conf = c;
 	conf_tenant_unref(old);
 	/* New messages follow the new durability; held ones stay put. */
-	journal_set_mode(s->s_journal, journal_mode(c));
+	journal_set_mode(s->s_journal, journal_mode(c), s->s_queue.q_next);
 	if (s->s_desired < c->s_instances.i_min)
 		s->s_desired = (int)c->s_instances.i_min;
 	if (s->s_desired > c->s_instances.i_max)

@@ -356,6 +356,43 @@ bit_flip_loses_only_that_message(void **state)
 }
 
 static void
+memory_numbers_are_not_counted_as_lost(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+	unsigned char byte;
+	off_t at;
+	int fd;
+
+	memset(&fx->r, 0, sizeof(fx->r));
+	j = journal_open(fx->dir, JOURNAL_MEMORY, 1 << 20, collect, &fx->r,
+	    &fx->next, &fx->rep, fx->err, sizeof(fx->err));
+	assert_non_null(j);
+	/* Numbers 1..5 went to memory-only messages; then durability "os". */
+	journal_set_mode(j, JOURNAL_OS, 6);
+	for (uint64_t seq = 6; seq <= 8; seq++)
+		assert_int_equal(add(j, seq), 2);	/* a new segment */
+	commit(fx, j);
+	journal_close(j);
+	/* Damage message 7 (segment 2: H, then "m6" at 33). */
+	seg_path(fx, 2, path, sizeof(path));
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	at = 33 + 19 + 17;
+	assert_int_equal(pread(fd, &byte, 1, at), 1);
+	byte ^= 0x01;
+	assert_int_equal(pwrite(fd, &byte, 1, at), 1);
+	close(fd);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_lost, 1);
+	assert_int_equal(fx->rep.r_lost_first, 7);
+	assert_int_equal(fx->r.n, 2);
+	journal_close(j);
+}
+
+static void
 refused_write_leaves_the_file_as_it_was(void **state)
 {
 	struct fx *fx = *state;
@@ -408,6 +445,7 @@ main(void)
 		T(old_segments_are_deleted_once_released),
 		T(torn_tail_is_cut_off),
 		T(bit_flip_loses_only_that_message),
+		T(memory_numbers_are_not_counted_as_lost),
 		T(refused_write_leaves_the_file_as_it_was),
 	};
 
