@@ -3,6 +3,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "byteorder.h"
+
 #define POLY 0x82f63b78u	/* reflected Castagnoli polynomial */
 
 /* Slicing-by-8 tables, built on first use. */
@@ -26,16 +28,6 @@ build_table(void)
 	table_ready = true;
 }
 
-static uint64_t
-load_le64(const unsigned char *p)
-{
-	uint64_t w = 0;
-
-	for (int k = 7; k >= 0; k--)
-		w = w << 8 | p[k];
-	return w;
-}
-
 static uint32_t
 crc_soft(uint32_t crc, const unsigned char *p, size_t len)
 {
@@ -43,7 +35,7 @@ crc_soft(uint32_t crc, const unsigned char *p, size_t len)
 		build_table();
 	while (len >= 8) {
 		/* The reflected CRC eats the low byte first. */
-		uint64_t w = load_le64(p) ^ crc;
+		uint64_t w = get_le64(p) ^ crc;
 
 		crc = table[7][w & 0xff] ^ table[6][(w >> 8) & 0xff] ^
 		    table[5][(w >> 16) & 0xff] ^ table[4][(w >> 24) & 0xff] ^

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "byteorder.h"
 #include "crc32c.h"
 #include "log.h"
 
@@ -56,37 +57,6 @@ struct journal {
 };
 
 /* ---- encoding ----------------------------------------------------- */
-
-static void
-put_le32(unsigned char *p, uint32_t v)
-{
-	for (int k = 0; k < 4; k++)
-		p[k] = (unsigned char)(v >> (8 * k));
-}
-
-static void
-put_le64(unsigned char *p, uint64_t v)
-{
-	for (int k = 0; k < 8; k++)
-		p[k] = (unsigned char)(v >> (8 * k));
-}
-
-static uint32_t
-get_le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-get_le64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int k = 7; k >= 0; k--)
-		v = v << 8 | p[k];
-	return v;
-}
 
 static void *
 xrealloc(void *p, size_t n, size_t size)
