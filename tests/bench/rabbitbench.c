@@ -2,7 +2,7 @@
  * rabbitbench: the RabbitMQ reference of the stream benchmark
  * (scripts/bench rabbitmq, docs/benchmarks.md), on rabbitmq-c.
  *
- * usage: rabbitbench run PORT COUNT SIZE WINDOW PREFETCH
+ * usage: rabbitbench run PORT COUNT SIZE WINDOW PREFETCH [after]
  *        rabbitbench ready PORT TIMEOUT_S
  *
  * run talks to a broker on 127.0.0.1:PORT as guest. It deletes and
@@ -28,6 +28,11 @@
  *   the last confirm), p50_us, p99_us, max_us (publish to confirm, nearest
  *   rank over all messages), not_ok (nacks), acked (deliveries the
  *   consumer acked), redelivered, cpu_s (publisher and consumer).
+ *
+ * With "after", a diagnostic, the consumer starts only once every message
+ * is confirmed: with nobody consuming, a persistent message is confirmed
+ * only once it is on disk (fsync), whereas a message consumed and acked
+ * before that is confirmed without being written.
  *
  * ready connects and logs in every 100 ms until that works; exits 1
  * after TIMEOUT_S.
@@ -68,7 +73,7 @@ static __attribute__((__noreturn__)) void
 usage(void)
 {
 	fprintf(stderr, "usage: rabbitbench run PORT COUNT SIZE WINDOW "
-	    "PREFETCH\n"
+	    "PREFETCH [after]\n"
 	    "       rabbitbench ready PORT TIMEOUT_S\n");
 	exit(EX_USAGE_CODE);
 }
@@ -255,12 +260,12 @@ consumer_ack(amqp_connection_state_t conn, uint64_t tag)
 }
 
 /*
- * Consumes count deliveries of size bytes from QUEUE and acks them; says
- * 'r' on fd once basic.consume is through, then a struct consumed after
- * the last ack.
+ * Consumes count deliveries of size bytes from QUEUE and acks them: waits
+ * for a byte on gofd, then says 'r' on fd once basic.consume is through,
+ * and a struct consumed after the last ack.
  */
 static __attribute__((__noreturn__)) void
-consumer(int port, long count, long size, long prefetch, int fd)
+consumer(int port, long count, long size, long prefetch, int gofd, int fd)
 {
 	amqp_connection_state_t conn = rb_open(port);
 	long batch = prefetch / 4 > 0 ? prefetch / 4 : 1;
@@ -274,6 +279,8 @@ consumer(int port, long count, long size, long prefetch, int fd)
 
 	amqp_basic_qos(conn, CHANNEL, 0, (uint16_t)prefetch, 0);
 	rpc_check(conn, "consumer: basic.qos");
+	if (read(gofd, buf, 1) != 1)
+		errx(1, "consumer: the parent did not say go");
 	amqp_basic_consume(conn, CHANNEL, amqp_cstring_bytes(QUEUE),
 	    amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
 	rpc_check(conn, "consumer: basic.consume");
@@ -420,6 +427,17 @@ read_full(int fd, void *buf, size_t len, const char *what)
 	}
 }
 
+/* Lets the consumer start and waits until it consumes. */
+static void
+consumer_go(int gofd, int fd)
+{
+	char ready;
+
+	if (write(gofd, "g", 1) != 1)
+		err(1, "write to the consumer");
+	read_full(fd, &ready, 1, "waiting for basic.consume");
+}
+
 /* Deletes QUEUE (a left-over of a failed run too) and declares it anew. */
 static void
 queue_fresh(int port)
@@ -436,7 +454,7 @@ queue_fresh(int port)
 }
 
 static int
-cmd_run(char *argv[])
+cmd_run(char *argv[], bool after)
 {
 	int port = (int)bench_number(argv[0], "PORT", 1, 65535);
 	long count = bench_number(argv[1], "COUNT", 1, MAX_COUNT);
@@ -453,10 +471,9 @@ cmd_run(char *argv[])
 	struct pub p = { .p_cursor = 1 };
 	struct consumed c;
 	int64_t start;
-	int pfd[2], status, rc;
+	int pfd[2], gofd[2], status, rc;
 	double cpu;
 	pid_t pid, parent;
-	char ready;
 
 	if ((p.p_sent = calloc((size_t)count + 1, sizeof(int64_t))) == NULL ||
 	    (p.p_done = calloc((size_t)count + 1, 1)) == NULL ||
@@ -465,7 +482,7 @@ cmd_run(char *argv[])
 	body.bytes = bench_payload(size);
 	queue_fresh(port);
 
-	if (pipe(pfd) < 0)
+	if (pipe(pfd) < 0 || pipe(gofd) < 0)
 		err(1, "pipe");
 	parent = getpid();
 	if ((pid = fork()) < 0)
@@ -476,10 +493,13 @@ cmd_run(char *argv[])
 		if (getppid() != parent)
 			_exit(1);
 		close(pfd[0]);
-		consumer(port, count, size, prefetch, pfd[1]);
+		close(gofd[1]);
+		consumer(port, count, size, prefetch, gofd[0], pfd[1]);
 	}
 	close(pfd[1]);
-	read_full(pfd[0], &ready, 1, "waiting for basic.consume");
+	close(gofd[0]);
+	if (!after)
+		consumer_go(gofd[1], pfd[0]);
 
 	conn = rb_open(port);
 	amqp_confirm_select(conn, CHANNEL);
@@ -501,9 +521,12 @@ cmd_run(char *argv[])
 	}
 	while (p.p_cursor <= p.p_published)
 		drain(conn, &p, true);
+	if (after)
+		consumer_go(gofd[1], pfd[0]);
 
 	read_full(pfd[0], &c, sizeof(c), "waiting for the last ack");
 	close(pfd[0]);
+	close(gofd[1]);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			err(1, "waitpid");
@@ -553,7 +576,10 @@ main(int argc, char *argv[])
 	if (argc < 2)
 		usage();
 	if (strcmp(argv[1], "run") == 0 && argc == 7)
-		return cmd_run(argv + 2);
+		return cmd_run(argv + 2, false);
+	if (strcmp(argv[1], "run") == 0 && argc == 8 &&
+	    strcmp(argv[7], "after") == 0)
+		return cmd_run(argv + 2, true);
 	if (strcmp(argv[1], "ready") == 0 && argc == 4)
 		return cmd_ready(argv + 2);
 	usage();
