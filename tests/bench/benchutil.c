@@ -3,7 +3,9 @@
 #include <err.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 long
 bench_number(const char *s, const char *what, long min, long max)
@@ -48,6 +50,23 @@ bench_payload(long size)
 	for (long i = 0; i < size; i++)
 		buf[i] = (char)('a' + i % 26);
 	return buf;
+}
+
+void
+bench_read_full(int fd, void *buf, size_t len, const char *what)
+{
+	char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = read(fd, p, len)) < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			errx(1, "%s: %s", what, n == 0 ? "the other process "
+			    "exited" : strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
 }
 
 int

@@ -3,6 +3,7 @@
 #ifndef MYSIMBDP_BENCHUTIL_H
 #define MYSIMBDP_BENCHUTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -20,6 +21,10 @@ double bench_cpu_seconds(int who);
 
 /* SIZE bytes of letters, malloc'ed; exits on a failure. */
 char *bench_payload(long size);
+
+/* Reads exactly len bytes from fd (a pipe from another process of the
+ * benchmark), or exits saying what it was waiting for. */
+void bench_read_full(int fd, void *buf, size_t len, const char *what);
 
 /* For qsort over int64_t. */
 int bench_cmp_i64(const void *a, const void *b);

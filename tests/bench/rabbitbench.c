@@ -410,23 +410,6 @@ drain(amqp_connection_state_t conn, struct pub *p, bool block)
 	amqp_maybe_release_buffers(conn);
 }
 
-static void
-read_full(int fd, void *buf, size_t len, const char *what)
-{
-	char *b = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = read(fd, b, len)) < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			errx(1, "%s: %s", what, n == 0 ? "the consumer exited" :
-			    strerror(errno));
-		b += n;
-		len -= (size_t)n;
-	}
-}
-
 /* Lets the consumer start and waits until it consumes. */
 static void
 consumer_go(int gofd, int fd)
@@ -435,7 +418,7 @@ consumer_go(int gofd, int fd)
 
 	if (write(gofd, "g", 1) != 1)
 		err(1, "write to the consumer");
-	read_full(fd, &ready, 1, "waiting for basic.consume");
+	bench_read_full(fd, &ready, 1, "waiting for basic.consume");
 }
 
 /* Deletes QUEUE (a left-over of a failed run too) and declares it anew. */
@@ -524,7 +507,8 @@ cmd_run(char *argv[], bool after)
 	if (after)
 		consumer_go(gofd[1], pfd[0]);
 
-	read_full(pfd[0], &c, sizeof(c), "waiting for the last ack");
+	bench_read_full(pfd[0], &c, sizeof(c),
+	    "waiting for the last ack");
 	close(pfd[0]);
 	close(gofd[1]);
 	while (waitpid(pid, &status, 0) < 0)

@@ -330,23 +330,6 @@ cmd_produce(char *argv[])
 /* ---- raw ------------------------------------------------------------------ */
 
 static void
-read_full(int fd, void *buf, size_t len, const char *what)
-{
-	char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = read(fd, p, len)) < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			errx(1, "raw: %s: %s", what, n == 0 ? "the receiver "
-			    "exited" : strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-static void
 write_full(int fd, const void *buf, size_t len)
 {
 	if (write(fd, buf, len) != (ssize_t)len)
@@ -415,7 +398,7 @@ cmd_raw(char *argv[])
 		raw_child(endpoint, count, pfd[1]);
 	}
 	close(pfd[1]);
-	read_full(pfd[0], &c, 1, "waiting for the bind");
+	bench_read_full(pfd[0], &c, 1, "raw: waiting for the bind");
 	if ((ctx = zmq_ctx_new()) == NULL ||
 	    (sock = zmq_socket(ctx, ZMQ_PUSH)) == NULL)
 		errx(1, "zmq: %s", zmq_strerror(errno));
@@ -424,14 +407,16 @@ cmd_raw(char *argv[])
 		errx(1, "connect %s: %s", endpoint, zmq_strerror(errno));
 	if (zmq_send(sock, "w", 1, 0) < 0)
 		errx(1, "raw: send: %s", zmq_strerror(errno));
-	read_full(pfd[0], &c, 1, "waiting for the warm-up message");
+	bench_read_full(pfd[0], &c, 1,
+	    "raw: waiting for the warm-up message");
 
 	start = bench_now_ns(CLOCK_MONOTONIC);
 	for (long i = 0; i < count; i++)
 		while (zmq_send(sock, buf, (size_t)size, 0) < 0)
 			if (errno != EINTR)
 				errx(1, "raw: send: %s", zmq_strerror(errno));
-	read_full(pfd[0], &end, sizeof(end), "waiting for the end");
+	bench_read_full(pfd[0], &end, sizeof(end),
+	    "raw: waiting for the end");
 	close(pfd[0]);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
