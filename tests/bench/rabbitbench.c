@@ -458,11 +458,6 @@ cmd_run(char *argv[], bool after)
 	double cpu;
 	pid_t pid, parent;
 
-	if ((p.p_sent = calloc((size_t)count + 1, sizeof(int64_t))) == NULL ||
-	    (p.p_done = calloc((size_t)count + 1, 1)) == NULL ||
-	    (p.p_lat = calloc((size_t)count, sizeof(int64_t))) == NULL)
-		err(1, "calloc");
-	body.bytes = bench_payload(size);
 	queue_fresh(port);
 
 	if (pipe(pfd) < 0 || pipe(gofd) < 0)
@@ -481,6 +476,12 @@ cmd_run(char *argv[], bool after)
 	}
 	close(pfd[1]);
 	close(gofd[0]);
+	/* After the fork: the consumer needs none of it. */
+	if ((p.p_sent = calloc((size_t)count + 1, sizeof(int64_t))) == NULL ||
+	    (p.p_done = calloc((size_t)count + 1, 1)) == NULL ||
+	    (p.p_lat = calloc((size_t)count, sizeof(int64_t))) == NULL)
+		err(1, "calloc");
+	body.bytes = bench_payload(size);
 	if (!after)
 		consumer_go(gofd[1], pfd[0]);
 
