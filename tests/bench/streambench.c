@@ -67,29 +67,6 @@ usage(void)
 	exit(EX_USAGE_CODE);
 }
 
-/* User and system CPU seconds of this process (or its reaped children). */
-static double
-cpu_seconds(int who)
-{
-	struct rusage ru;
-
-	getrusage(who, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static char *
-payload(long size)
-{
-	char *buf = malloc((size_t)size);
-
-	if (buf == NULL)
-		err(1, "malloc");
-	for (long i = 0; i < size; i++)
-		buf[i] = (char)('a' + i % 26);
-	return buf;
-}
-
 /* ---- the control socket ----------------------------------------------- */
 
 struct ctl {
@@ -263,27 +240,6 @@ on_reply(uint64_t seq, enum msb_reply_status status, const char *reason,
 }
 
 static int
-cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest rank over a sorted sample, in microseconds. */
-static double
-pct_us(const int64_t *v, uint64_t n, double p)
-{
-	uint64_t k = (uint64_t)((double)n * p / 100.0 + 0.999999);
-
-	if (k < 1)
-		k = 1;
-	if (k > n)
-		k = n;
-	return (double)v[k - 1] / 1e3;
-}
-
-static int
 cmd_produce(char *argv[])
 {
 	const char *endpoint = argv[0], *ctl_ep = argv[4], *tenant = argv[5];
@@ -295,7 +251,7 @@ cmd_produce(char *argv[])
 	struct ctl c;
 	int64_t base, acked = 0, start, end, deadline;
 	double cpu;
-	char errbuf[512], *buf = payload(size);
+	char errbuf[512], *buf = bench_payload(size);
 	uint64_t seq;
 	int rc;
 
@@ -345,11 +301,11 @@ cmd_produce(char *argv[])
 			    "after %d s", acked, r.r_ok, ACK_WAIT_S);
 		usleep(POLL_MS * 1000);
 	}
-	cpu = cpu_seconds(RUSAGE_SELF);
+	cpu = bench_cpu_seconds(RUSAGE_SELF);
 	msb_producer_close(p);
 	ctl_close(&c);
 
-	qsort(r.r_lat, r.r_nlat, sizeof(int64_t), cmp_i64);
+	qsort(r.r_lat, r.r_nlat, sizeof(int64_t), bench_cmp_i64);
 	printf("{\"msgs\":%ld,\"size\":%ld,\"window\":%ld,\"secs\":%.6f,"
 	    "\"rate\":%.0f,\"ok_secs\":%.6f,\"ok_rate\":%.0f,"
 	    "\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
@@ -358,8 +314,9 @@ cmd_produce(char *argv[])
 	    (double)count * 1e9 / (double)(end - start),
 	    (double)(r.r_last_reply - start) / 1e9,
 	    (double)count * 1e9 / (double)(r.r_last_reply - start),
-	    pct_us(r.r_lat, r.r_nlat, 50), pct_us(r.r_lat, r.r_nlat, 99),
-	    pct_us(r.r_lat, r.r_nlat, 100), r.r_not_ok, acked, cpu);
+	    bench_pct_us(r.r_lat, r.r_nlat, 50),
+	    bench_pct_us(r.r_lat, r.r_nlat, 99),
+	    bench_pct_us(r.r_lat, r.r_nlat, 100), r.r_not_ok, acked, cpu);
 	if (r.r_not_ok > 0)
 		fprintf(stderr, "streambench: %" PRIu64 " replies not OK, the "
 		    "first: %s\n", r.r_not_ok, r.r_first_reason);
@@ -371,23 +328,6 @@ cmd_produce(char *argv[])
 }
 
 /* ---- raw ------------------------------------------------------------------ */
-
-static void
-read_full(int fd, void *buf, size_t len, const char *what)
-{
-	char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = read(fd, p, len)) < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			errx(1, "raw: %s: %s", what, n == 0 ? "the receiver "
-			    "exited" : strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-}
 
 static void
 write_full(int fd, const void *buf, size_t len)
@@ -437,7 +377,7 @@ cmd_raw(char *argv[])
 	long count = bench_number(argv[0], "COUNT", 1, MAX_COUNT);
 	long size = bench_number(argv[1], "SIZE", 1, MAX_SIZE);
 	char dir[] = "/tmp/streambench.XXXXXX", endpoint[80], sockpath[64];
-	char *buf = payload(size), c;
+	char *buf = bench_payload(size), c;
 	void *ctx, *sock;
 	int64_t start, end;
 	int pfd[2], status, linger = 0;
@@ -458,7 +398,7 @@ cmd_raw(char *argv[])
 		raw_child(endpoint, count, pfd[1]);
 	}
 	close(pfd[1]);
-	read_full(pfd[0], &c, 1, "waiting for the bind");
+	bench_read_full(pfd[0], &c, 1, "raw: waiting for the bind");
 	if ((ctx = zmq_ctx_new()) == NULL ||
 	    (sock = zmq_socket(ctx, ZMQ_PUSH)) == NULL)
 		errx(1, "zmq: %s", zmq_strerror(errno));
@@ -467,14 +407,16 @@ cmd_raw(char *argv[])
 		errx(1, "connect %s: %s", endpoint, zmq_strerror(errno));
 	if (zmq_send(sock, "w", 1, 0) < 0)
 		errx(1, "raw: send: %s", zmq_strerror(errno));
-	read_full(pfd[0], &c, 1, "waiting for the warm-up message");
+	bench_read_full(pfd[0], &c, 1,
+	    "raw: waiting for the warm-up message");
 
 	start = bench_now_ns(CLOCK_MONOTONIC);
 	for (long i = 0; i < count; i++)
 		while (zmq_send(sock, buf, (size_t)size, 0) < 0)
 			if (errno != EINTR)
 				errx(1, "raw: send: %s", zmq_strerror(errno));
-	read_full(pfd[0], &end, sizeof(end), "waiting for the end");
+	bench_read_full(pfd[0], &end, sizeof(end),
+	    "raw: waiting for the end");
 	close(pfd[0]);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
@@ -485,7 +427,8 @@ cmd_raw(char *argv[])
 	zmq_ctx_term(ctx);
 	unlink(sockpath);
 	rmdir(dir);
-	cpu = cpu_seconds(RUSAGE_SELF) + cpu_seconds(RUSAGE_CHILDREN);
+	cpu = bench_cpu_seconds(RUSAGE_SELF) +
+	    bench_cpu_seconds(RUSAGE_CHILDREN);
 	printf("{\"msgs\":%ld,\"size\":%ld,\"secs\":%.6f,\"rate\":%.0f,"
 	    "\"cpu_s\":%.3f}\n", count, size, (double)(end - start) / 1e9,
 	    (double)count * 1e9 / (double)(end - start), cpu);
