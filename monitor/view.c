@@ -122,7 +122,8 @@ view_ingest_us(const struct mstream *s, uint64_t now_ms)
 			sum += (double)i->mi_ingest_us[k];
 			msgs += (double)i->mi_messages[k];
 		}
-	return msgs > 0 ? sum / msgs : -1;
+	/* Apps that do not time their work report no ingest time at all. */
+	return msgs > 0 && sum > 0 ? sum / msgs : -1;
 }
 
 /* ---- statistics and decisions -------------------------------------- */
@@ -347,10 +348,11 @@ stream_line(struct mon *m, struct mstream *s, uint64_t now)
 	const struct magg *g = &s->ms_tick;
 	char avg[32], max[32];
 
-	fmt_us(g->g_messages ? (double)g->g_ingest_us_sum /
-	    (double)g->g_messages : -1, avg, sizeof(avg));
-	fmt_us(g->g_messages ? (double)g->g_ingest_us_max : -1, max,
-	    sizeof(max));
+	fmt_us(g->g_messages && g->g_ingest_us_sum ?
+	    (double)g->g_ingest_us_sum / (double)g->g_messages : -1, avg,
+	    sizeof(avg));
+	fmt_us(g->g_messages && g->g_ingest_us_sum ?
+	    (double)g->g_ingest_us_max : -1, max, sizeof(max));
 	if (!view_stats_fresh(m, s, now)) {
 		dash_line(m->m_dash, s->ms_tenant->mt_id, s->ms_name, "stat",
 		    "state=unknown instances=?/? range=%lld..%lld "
@@ -406,8 +408,9 @@ tenant_lines(struct mon *m, struct mtenant *t)
 	size_t n = 0;
 
 	if (g->g_reports > 0) {
-		fmt_us(g->g_rows ? (double)g->g_ingest_us_sum /
-		    (double)g->g_rows : -1, avg, sizeof(avg));
+		fmt_us(g->g_rows && g->g_ingest_us_sum ?
+		    (double)g->g_ingest_us_sum / (double)g->g_rows : -1, avg,
+		    sizeof(avg));
 		dash_line(m->m_dash, t->mt_id, "-", "batch", "reports=%llu "
 		    "rows=%llu bytes=%llu errors=%llu ingest_avg=%s/row",
 		    (unsigned long long)g->g_reports,
