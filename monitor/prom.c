@@ -153,24 +153,32 @@ render_streams(struct mon *m, struct evbuffer *out, uint64_t now)
 			    (unsigned long long)s->ms_downs);
 }
 
+/* A family with one series per tenant: a counter of its batch apps. */
+static void
+tenant_family(struct mon *m, struct evbuffer *out, const char *name,
+    const char *help, size_t off)
+{
+	const struct mtenant *t;
+
+	header(out, name, "counter", help);
+	TAILQ_FOREACH(t, &m->m_tenants, mt_entry)
+		evbuffer_add_printf(out, "%s{tenant=\"%s\"} %llu\n", name,
+		    t->mt_id, (unsigned long long)*(const uint64_t *)(const void *)
+		    ((const char *)&t->mt_batch_total + off));
+}
+
 /* Per tenant: batch apps' reports and the reports dropped. */
 static void
 render_tenants(struct mon *m, struct evbuffer *out)
 {
 	const struct mtenant *t;
 
-	header(out, "mysimbdp_batch_reports_total", "counter",
-	    "Reports received from the tenant's batch apps.");
-	TAILQ_FOREACH(t, &m->m_tenants, mt_entry)
-		evbuffer_add_printf(out, "mysimbdp_batch_reports_total{tenant="
-		    "\"%s\"} %llu\n", t->mt_id,
-		    (unsigned long long)t->mt_batch_total.g_reports);
-	header(out, "mysimbdp_batch_rows_total", "counter",
-	    "Rows the tenant's batch apps reported.");
-	TAILQ_FOREACH(t, &m->m_tenants, mt_entry)
-		evbuffer_add_printf(out, "mysimbdp_batch_rows_total{tenant="
-		    "\"%s\"} %llu\n", t->mt_id,
-		    (unsigned long long)t->mt_batch_total.g_rows);
+	tenant_family(m, out, "mysimbdp_batch_reports_total",
+	    "Reports received from the tenant's batch apps.",
+	    offsetof(struct magg, g_reports));
+	tenant_family(m, out, "mysimbdp_batch_rows_total",
+	    "Rows the tenant's batch apps reported.",
+	    offsetof(struct magg, g_rows));
 	header(out, "mysimbdp_monitor_reports_dropped_total", "counter",
 	    "Reports the monitor dropped, by reason.");
 	TAILQ_FOREACH(t, &m->m_tenants, mt_entry)
@@ -182,22 +190,26 @@ render_tenants(struct mon *m, struct evbuffer *out)
 			    (unsigned long long)t->mt_dropped[v]);
 }
 
+/* A counter without labels. */
+static void
+scalar(struct evbuffer *out, const char *name, const char *help,
+    uint64_t v)
+{
+	header(out, name, "counter", help);
+	evbuffer_add_printf(out, "%s %llu\n", name, (unsigned long long)v);
+}
+
 /* The monitor's own counters. */
 static void
 render_monitor(struct mon *m, struct evbuffer *out)
 {
-	header(out, "mysimbdp_monitor_statistics_total", "counter",
-	    "Statistics messages received from streammgr.");
-	evbuffer_add_printf(out, "mysimbdp_monitor_statistics_total %llu\n",
-	    (unsigned long long)m->m_stats_msgs);
-	header(out, "mysimbdp_monitor_decisions_total", "counter",
-	    "Scaling decisions the monitor made.");
-	evbuffer_add_printf(out, "mysimbdp_monitor_decisions_total %llu\n",
-	    (unsigned long long)m->m_decisions);
-	header(out, "mysimbdp_monitor_control_failures_total", "counter",
-	    "Requests to streammgr that failed or got no reply.");
-	evbuffer_add_printf(out, "mysimbdp_monitor_control_failures_total "
-	    "%llu\n", (unsigned long long)m->m_ctl_failures);
+	scalar(out, "mysimbdp_monitor_statistics_total",
+	    "Statistics messages received from streammgr.", m->m_stats_msgs);
+	scalar(out, "mysimbdp_monitor_decisions_total",
+	    "Scaling decisions the monitor made.", m->m_decisions);
+	scalar(out, "mysimbdp_monitor_control_failures_total",
+	    "Requests to streammgr that failed or got no reply.",
+	    m->m_ctl_failures);
 }
 
 void

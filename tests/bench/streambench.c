@@ -172,15 +172,17 @@ ctl_status(struct ctl *c, bson_t *doc)
 		errx(1, "control: status refused (is the tenant served?)");
 }
 
-/* The stream's "acked" counter, from a status reply. */
+/* A number of the first stream ("acked", "desired"), from a status reply. */
 static int64_t
-status_acked(const bson_t *doc)
+status_number(const bson_t *doc, const char *field)
 {
 	bson_iter_t it, v;
+	char path[64];
 
+	snprintf(path, sizeof(path), "streams.0.%s", field);
 	if (!bson_iter_init(&it, doc) ||
-	    !bson_iter_find_descendant(&it, "streams.0.acked", &v))
-		errx(1, "control: no streams[0].acked in the status reply");
+	    !bson_iter_find_descendant(&it, path, &v))
+		errx(1, "control: no streams[0].%s in the status reply", field);
 	return bson_iter_as_int64(&v);
 }
 
@@ -212,7 +214,7 @@ ctl_acked(struct ctl *c)
 	int64_t acked;
 
 	ctl_status(c, &doc);
-	acked = status_acked(&doc);
+	acked = status_number(&doc, "acked");
 	bson_destroy(&doc);
 	return acked;
 }
@@ -543,17 +545,6 @@ status_ids(const bson_t *doc, char ids[][64], int max, bool acked_only)
 	return n;
 }
 
-static int64_t
-status_desired(const bson_t *doc)
-{
-	bson_iter_t it, v;
-
-	if (!bson_iter_init(&it, doc) ||
-	    !bson_iter_find_descendant(&it, "streams.0.desired", &v))
-		errx(1, "control: no streams[0].desired in the status reply");
-	return bson_iter_as_int64(&v);
-}
-
 /* Whether some id in now is not in before. */
 static bool
 new_id(char now[][64], int nnow, char before[][64], int nbefore)
@@ -617,7 +608,7 @@ cmd_react(char *argv[])
 	ctl_open(&c, argv[0], argv[2]);
 	ctl_status(&c, &doc);
 	nbefore = status_ids(&doc, before, IDS_MAX, false);
-	desired0 = status_desired(&doc);
+	desired0 = status_number(&doc, "desired");
 	bson_destroy(&doc);
 	t0 = bench_now_ns(CLOCK_MONOTONIC);
 	deadline = t0 + timeout * 1000000000LL;
@@ -625,7 +616,7 @@ cmd_react(char *argv[])
 	while (ack < 0 && bench_now_ns(CLOCK_MONOTONIC) < deadline) {
 		drain_replies(in);
 		ctl_status(&c, &doc);
-		desired = status_desired(&doc);
+		desired = status_number(&doc, "desired");
 		if (decision < 0 && desired > desired0)
 			decision = bench_now_ns(CLOCK_MONOTONIC) - t0;
 		if (new_id(now, status_ids(&doc, now, IDS_MAX, true), before,
