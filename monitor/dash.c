@@ -12,7 +12,7 @@
 #include "record.h"
 #include "state.h"
 
-#define LINE_MAX_ 1024
+#define DASH_LINE_MAX 1024
 
 struct dash {
 	int		 d_log_fd;	/* log/monitor.log */
@@ -82,7 +82,7 @@ void
 dash_line(struct dash *d, const char *tenant, const char *what,
     const char *kind, const char *fmt, ...)
 {
-	char line[LINE_MAX_], when[32];
+	char line[DASH_LINE_MAX], when[32];
 	va_list ap;
 	int n;
 
