@@ -11,6 +11,7 @@
  * so the monitor still sees every row once it is back.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,12 +23,15 @@
 #define SNDHWM 16
 #define DEFAULT_INTERVAL_MS 1000
 #define CLOSE_LINGER_MS 200
+#define MAX_INSTANCE 64
 
 struct msb_metrics {
 	void		*m_ctx;
 	void		*m_sock;	/* NULL: counting only */
 	char		*m_app;
-	char		*m_instance;
+	char		*m_instance;	/* in the monitor's charset */
+	char		*m_tenant;	/* NULL: not sent */
+	char		*m_stream;	/* NULL: not sent (batch apps) */
 	uint32_t	 m_interval;
 	int64_t		 m_window_start;	/* monotonic ms */
 
@@ -51,7 +55,33 @@ destroy(struct msb_metrics *m)
 		zmq_ctx_term(m->m_ctx);
 	free(m->m_app);
 	free(m->m_instance);
+	free(m->m_tenant);
+	free(m->m_stream);
 	free(m);
+}
+
+/*
+ * The monitor takes instance ids of 1 to 64 letters, digits and "._:-"
+ * (they go into log lines and labels): anything else becomes '_'.
+ */
+static char *
+instance_id(const char *instance)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-";
+	size_t n = instance != NULL ? strlen(instance) : 0;
+	char *id;
+
+	if (n == 0)
+		return strdup("unknown");
+	if (n > MAX_INSTANCE)
+		n = MAX_INSTANCE;
+	if ((id = strndup(instance, n)) == NULL)
+		return NULL;
+	for (char *p = id; *p; p++)
+		if (strchr(ok, *p) == NULL)
+			*p = '_';
+	return id;
 }
 
 struct msb_metrics *
@@ -63,7 +93,7 @@ msb_metrics_open(const char *endpoint, const char *app, const char *instance)
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
 	m->m_app = strdup(app != NULL ? app : "batch");
-	m->m_instance = strdup(instance != NULL ? instance : "");
+	m->m_instance = instance_id(instance);
 	if (m->m_app == NULL || m->m_instance == NULL) {
 		destroy(m);
 		errno = ENOMEM;
@@ -101,8 +131,22 @@ fail:
 struct msb_metrics *
 msb_metrics_open_env(const struct msb_env *env)
 {
-	return msb_metrics_open(env->metrics_endpoint,
-	    env->kind == MSB_APP_STREAM ? "stream" : "batch", env->instance);
+	bool stream = env->kind == MSB_APP_STREAM;
+	struct msb_metrics *m = msb_metrics_open(env->metrics_endpoint,
+	    stream ? "stream" : "batch", env->instance);
+
+	if (m == NULL)
+		return NULL;
+	/* The monitor files a stream app's reports under its stream. */
+	if ((env->tenant != NULL &&
+	    (m->m_tenant = strdup(env->tenant)) == NULL) ||
+	    (stream && env->stream != NULL &&
+	    (m->m_stream = strdup(env->stream)) == NULL)) {
+		destroy(m);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return m;
 }
 
 void
@@ -173,11 +217,12 @@ msb_metrics_flush(struct msb_metrics *m)
 		return MSB_OK;
 	}
 	BSON_APPEND_INT32(&doc, "v", 1);
+	if (m->m_tenant != NULL)
+		BSON_APPEND_UTF8(&doc, "tenant", m->m_tenant);
 	BSON_APPEND_UTF8(&doc, "app", m->m_app);
-	if (bson_utf8_validate(m->m_instance, strlen(m->m_instance), false))
-		BSON_APPEND_UTF8(&doc, "instance", m->m_instance);
-	else
-		BSON_APPEND_UTF8(&doc, "instance", "?");
+	if (m->m_stream != NULL)
+		BSON_APPEND_UTF8(&doc, "stream", m->m_stream);
+	BSON_APPEND_UTF8(&doc, "instance", m->m_instance);
 	BSON_APPEND_INT64(&doc, "window_ms", now - m->m_window_start);
 	BSON_APPEND_INT64(&doc, "messages", clamp(m->m_messages));
 	BSON_APPEND_INT64(&doc, "rows", clamp(m->m_rows));
@@ -206,6 +251,15 @@ msb_metrics_flush(struct msb_metrics *m)
 	m->m_sent++;
 	reset(m, now);
 	return MSB_OK;
+}
+
+int
+msb_metrics_tick(struct msb_metrics *m)
+{
+	if (m == NULL || m->m_sock == NULL || m->m_interval == 0 ||
+	    msb__now_ms() - m->m_window_start < (int64_t)m->m_interval)
+		return MSB_OK;
+	return msb_metrics_flush(m);
 }
 
 void

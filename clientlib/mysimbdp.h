@@ -439,12 +439,18 @@ enum msb_metric {
 /*
  * Connects to endpoint (ZMQ_METRICS_ENDPOINT); NULL or "" gives a handle
  * that counts but never sends. app is "batch" or "stream"; instance is
- * MYSIMBDP_INSTANCE. Returns NULL with errno set on failure.
+ * MYSIMBDP_INSTANCE (characters other than letters, digits and "._:-"
+ * are sent as '_', and at most 64 of them). Returns NULL with errno set
+ * on failure.
  */
 MSB_API struct msb_metrics *msb_metrics_open(const char *endpoint,
     const char *app, const char *instance);
 
-/* msb_metrics_open() from the environment contract. */
+/*
+ * msb_metrics_open() from the environment contract; a stream app's
+ * reports also carry its tenant and stream, so the monitor counts them
+ * for that stream.
+ */
 MSB_API struct msb_metrics *msb_metrics_open_env(const struct msb_env *env);
 
 /* Sets the report interval (default 1000 ms; 0: only explicit flushes). */
@@ -460,13 +466,24 @@ MSB_API void msb_metrics_add(struct msb_metrics *m, enum msb_metric metric,
 
 /*
  * Sends a report of the figures counted since the last one, e.g.
- *   {"v":1,"app":"batch","instance":"j42","window_ms":1000,"messages":0,
- *    "rows":1200,"bytes":81920,"ingest_us_sum":5100,"ingest_us_max":90,
- *    "errors":0,"dropped":0}
+ *   {"v":1,"tenant":"acme","app":"batch","instance":"j42","window_ms":1000,
+ *    "messages":0,"rows":1200,"bytes":81920,"ingest_us_sum":5100,
+ *    "ingest_us_max":90,"errors":0,"dropped":0}
+ * (schema: docs/protocols.md, "Metric reports"). ingest_us_sum is the
+ * time spent on the messages (or rows) counted, so sum / messages is the
+ * average per message; ingest_us_max is the longest single sample.
  * Returns MSB_OK when queued, MSB_TEMPFAIL when dropped (no monitor
  * connected, or its queue full), MSB_ERROR (errno) on another failure.
  */
 MSB_API int msb_metrics_flush(struct msb_metrics *m);
+
+/*
+ * Sends a report, even an empty one, when the interval has passed since
+ * the last: call it while idle, so the monitor hears from the app every
+ * interval. Returns what msb_metrics_flush() returns, or MSB_OK when it
+ * is not time yet.
+ */
+MSB_API int msb_metrics_tick(struct msb_metrics *m);
 
 /* Reports sent and reports dropped so far. */
 MSB_API void msb_metrics_counts(const struct msb_metrics *m, uint64_t *sent,

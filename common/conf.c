@@ -9,6 +9,7 @@
  */
 #include "conf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -77,6 +78,7 @@ static const char *check_nonempty(const char *);
 static const char *check_format(const char *);
 static const char *check_log_level(const char *);
 static const char *check_durability(const char *);
+static const char *check_loopback(const char *);
 
 /* Tenant profile tables. */
 
@@ -166,6 +168,30 @@ static const struct schema instances_schema = {
 	instances_fields, NFIELDS(instances_fields), 0, NO_PRESENT
 };
 
+static const struct field scaling_fields[] = {
+	{ "target_backlog_per_instance", FT_INT,
+	    offsetof(struct conf_scaling, sc_target_backlog), "0",
+	    0, INT64_MAX, 0, NULL, 0, NULL },
+	{ "max_ingest_time", FT_DURATION,
+	    offsetof(struct conf_scaling, sc_max_ingest_time_ms), "0",
+	    0, 3600000, 0, NULL, 0, NULL },
+	{ "tolerance_percent", FT_INT,
+	    offsetof(struct conf_scaling, sc_tolerance_pct), "10",
+	    0, 100, 0, NULL, 0, NULL },
+	{ "scale_down_delay", FT_DURATION,
+	    offsetof(struct conf_scaling, sc_scale_down_delay_ms), "5m",
+	    0, 86400000, 0, NULL, 0, NULL },
+	{ "cooldown", FT_DURATION, offsetof(struct conf_scaling, sc_cooldown_ms),
+	    "3s", 0, 86400000, 0, NULL, 0, NULL },
+	{ "pause_after", FT_DURATION,
+	    offsetof(struct conf_scaling, sc_pause_after_ms), "0",
+	    0, 86400000, 0, NULL, 0, NULL },
+};
+static const struct schema scaling_schema = {
+	scaling_fields, NFIELDS(scaling_fields), 0,
+	offsetof(struct conf_scaling, sc_enabled)
+};
+
 static const struct field stream_fields[] = {
 	{ "name", FT_STRING, offsetof(struct conf_stream, s_name), "default",
 	    0, 0, 0, NULL, 0, check_id },
@@ -195,6 +221,8 @@ static const struct field stream_fields[] = {
 	    0, 3600000, 0, NULL, 0, NULL },
 	{ "limits", FT_GROUP, offsetof(struct conf_stream, s_limits), NULL,
 	    0, 0, 0, &limits_schema, 0, NULL },
+	{ "scaling", FT_GROUP, offsetof(struct conf_stream, s_scaling), NULL,
+	    0, 0, 0, &scaling_schema, 0, NULL },
 };
 static const struct schema stream_schema = {
 	stream_fields, NFIELDS(stream_fields), sizeof(struct conf_stream),
@@ -272,6 +300,32 @@ static const struct schema pstream_schema = {
 	pstream_fields, NFIELDS(pstream_fields), 0, NO_PRESENT
 };
 
+static const struct field pmonitor_fields[] = {
+	{ "interval", FT_DURATION,
+	    offsetof(struct conf_platform_monitor, pm_interval_ms), "1s",
+	    100, 3600000, 0, NULL, 0, NULL },
+	{ "http", FT_BOOL, offsetof(struct conf_platform_monitor, pm_http),
+	    "true", 0, 0, 0, NULL, 0, NULL },
+	{ "http_address", FT_STRING,
+	    offsetof(struct conf_platform_monitor, pm_http_address),
+	    "127.0.0.1", 0, 0, 0, NULL, 0, check_loopback },
+	{ "http_port", FT_INT,
+	    offsetof(struct conf_platform_monitor, pm_http_port), "9470",
+	    0, 65535, 0, NULL, 0, NULL },
+	{ "report_ttl", FT_DURATION,
+	    offsetof(struct conf_platform_monitor, pm_report_ttl_ms), "5s",
+	    100, 3600000, 0, NULL, 0, NULL },
+	{ "max_report_size", FT_SIZE,
+	    offsetof(struct conf_platform_monitor, pm_max_report_size), "4K",
+	    256, 65536, 0, NULL, 0, NULL },
+	{ "control_timeout", FT_DURATION,
+	    offsetof(struct conf_platform_monitor, pm_control_timeout_ms), "2s",
+	    100, 60000, 0, NULL, 0, NULL },
+};
+static const struct schema pmonitor_schema = {
+	pmonitor_fields, NFIELDS(pmonitor_fields), 0, NO_PRESENT
+};
+
 static const struct field platform_fields[] = {
 	{ "state_dir", FT_STRING, offsetof(struct conf_platform, p_state_dir),
 	    "var", 0, 0, 0, NULL, 0, check_nonempty },
@@ -287,6 +341,8 @@ static const struct field platform_fields[] = {
 	    0, 0, 0, &pbatch_schema, 0, NULL },
 	{ "stream", FT_GROUP, offsetof(struct conf_platform, p_stream), NULL,
 	    0, 0, 0, &pstream_schema, 0, NULL },
+	{ "monitor", FT_GROUP, offsetof(struct conf_platform, p_monitor), NULL,
+	    0, 0, 0, &pmonitor_schema, 0, NULL },
 };
 static const struct schema platform_schema = {
 	platform_fields, NFIELDS(platform_fields), 0, NO_PRESENT
@@ -412,6 +468,25 @@ check_durability(const char *s)
 	    strcmp(s, "memory") == 0)
 		return NULL;
 	return "must be \"fsync\", \"os\" or \"memory\"";
+}
+
+/*
+ * The monitor's HTTP endpoint shows every tenant's figures: it listens on
+ * loopback only; a proxy in front may publish it.
+ */
+static const char *
+check_loopback(const char *s)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, s, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127 ? NULL :
+		    "must be a loopback address (127.0.0.0/8 or ::1)";
+	if (inet_pton(AF_INET6, s, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ? NULL :
+		    "must be a loopback address (127.0.0.0/8 or ::1)";
+	return "must be a numeric IP address like \"127.0.0.1\"";
 }
 
 static const char *
@@ -692,6 +767,10 @@ apply_defaults(struct walk *w, const struct schema *sc, void *base)
 		case FT_STRLIST:
 			if (f->def)
 				*(char ***)dst = strv_alloc(0);
+			break;
+		case FT_BOOL:
+			if (f->def)
+				*(bool *)dst = strcmp(f->def, "true") == 0;
 			break;
 		case FT_GROUP:
 			apply_defaults(w, f->sub, dst);
@@ -1066,6 +1145,28 @@ streams_check(struct walk *w, config_t *cfg, struct conf_tenant *t)
 	}
 }
 
+/* A scaling group must name at least one metric to scale on. */
+static void
+scaling_check(struct walk *w, config_t *cfg, const struct conf_tenant *t)
+{
+	const config_setting_t *list = config_lookup(cfg, "streams");
+
+	for (size_t i = 0; i < t->t_nstreams; i++) {
+		const struct conf_scaling *sc = &t->t_streams[i].s_scaling;
+		const config_setting_t *ss = list ?
+		    config_setting_get_elem(list, (unsigned)i) : NULL;
+		char path[64];
+
+		if (!sc->sc_enabled || sc->sc_target_backlog > 0 ||
+		    sc->sc_max_ingest_time_ms > 0)
+			continue;
+		snprintf(path, sizeof(path), "streams[%zu].scaling", i);
+		walk_error(w, ss ? config_setting_get_member(ss, "scaling") :
+		    NULL, path, "set target_backlog_per_instance or "
+		    "max_ingest_time (or both)");
+	}
+}
+
 /* Checks that span several settings, after the table walk. */
 static void
 tenant_check(struct walk *w, config_t *cfg, struct conf_tenant *t)
@@ -1080,6 +1181,7 @@ tenant_check(struct walk *w, config_t *cfg, struct conf_tenant *t)
 	free(want);
 	batch_check(w, cfg, t);
 	streams_check(w, cfg, t);
+	scaling_check(w, cfg, t);
 }
 
 static void

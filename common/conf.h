@@ -58,6 +58,20 @@ struct conf_instances {
 	int64_t		 i_initial;	/* desired count at start-up */
 };
 
+/*
+ * How the monitor scales a stream: its "scaling" group. Without the group
+ * the monitor only watches the stream.
+ */
+struct conf_scaling {
+	bool		 sc_enabled;		/* the stream has the group */
+	int64_t		 sc_target_backlog;	/* per instance; 0: not used */
+	uint64_t	 sc_max_ingest_time_ms;	/* per message; 0: not used */
+	int64_t		 sc_tolerance_pct;
+	uint64_t	 sc_scale_down_delay_ms;
+	uint64_t	 sc_cooldown_ms;
+	uint64_t	 sc_pause_after_ms;	/* 0: never pause intake */
+};
+
 /* One named stream of a tenant: its queue, endpoints and instances. */
 struct conf_stream {
 	char		*s_name;
@@ -71,6 +85,7 @@ struct conf_stream {
 	int64_t		 s_max_deliveries;
 	uint64_t	 s_stop_timeout_ms;
 	struct conf_limits s_limits;
+	struct conf_scaling s_scaling;
 };
 
 /* One tenant profile; shared by reference so running jobs keep theirs. */
@@ -107,6 +122,17 @@ struct conf_platform_stream {
 	uint64_t	 ps_segment_size;	/* queue segments */
 };
 
+/* The monitor daemon: the platform file's "monitor" group. */
+struct conf_platform_monitor {
+	uint64_t	 pm_interval_ms;	/* dashboard line per stream */
+	bool		 pm_http;		/* serve Prometheus text */
+	char		*pm_http_address;	/* a loopback address */
+	int64_t		 pm_http_port;		/* 0: any free port */
+	uint64_t	 pm_report_ttl_ms;	/* reports count this long */
+	uint64_t	 pm_max_report_size;
+	uint64_t	 pm_control_timeout_ms;	/* wait for streammgr's reply */
+};
+
 struct conf_platform {
 	char		*p_file;
 	char		*p_state_dir;	/* absolute */
@@ -116,6 +142,7 @@ struct conf_platform {
 	char		*p_log_level;
 	struct conf_platform_batch p_batch;
 	struct conf_platform_stream p_stream;
+	struct conf_platform_monitor p_monitor;
 };
 
 /* Collected error messages, each "file:line: setting: problem". */

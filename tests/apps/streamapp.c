@@ -8,9 +8,14 @@
  * batch (what arrived without waiting, at most 100) and acks the batch
  * after the commit. A message without a space is rejected.
  *
+ * It reports to the monitor (ZMQ_METRICS_ENDPOINT) through libmysimbdp:
+ * per batch the messages, rows and the time from its first message to
+ * its commit, and an empty report every interval while idle.
+ *
  * usage: streamapp [-c credit] [-d delay_us] [-k crash_after] [-n]
- *            [-P file] [-x exit]
+ *                  [-P file] [-x exit] [-r report_ms]
  *   -d  sleep this long per message (a slow instance)
+ *   -r  report interval in milliseconds (default 1000)
  *   -k  after receiving this many messages, SIGKILL itself before acking
  *   -x  exit at once with this status (a crash-looping app)
  *   -n  nack every message (to reach max_deliveries)
@@ -27,6 +32,7 @@
 #include <mysimbdp.h>
 
 #define BATCH 100
+#define WAIT_MS 100	/* longest wait for a message: then a report is due */
 
 struct opts {
 	uint32_t	 credit;
@@ -34,7 +40,17 @@ struct opts {
 	long		 crash_after;
 	bool		 nack;
 	const char	*nack_while;
+	uint32_t	 report_ms;
 };
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void
 pause_us(long us)
@@ -68,17 +84,21 @@ upsert(struct msb_sink *sink, const struct msb_env *env,
 
 static int
 run(const struct opts *o, const struct msb_env *env, struct msb_sink *sink,
-    struct msb_stream *st)
+    struct msb_stream *st, struct msb_metrics *mx)
 {
 	uint64_t ids[BATCH];
 	long seen = 0;
 
 	for (;;) {
 		struct msb_message msg;
-		size_t n = 0;
-		int rc = msb_stream_recv(st, &msg, -1);
+		size_t n = 0, got = 0;
+		int rc = msb_stream_recv(st, &msg, WAIT_MS);
+		int64_t start = now_us();
 
+		if (rc == MSB_TEMPFAIL)
+			msb_metrics_tick(mx);
 		while (rc == MSB_OK) {
+			got++;
 			if (o->crash_after && ++seen >= o->crash_after)
 				raise(SIGKILL);
 			if (o->delay_us)
@@ -105,6 +125,13 @@ run(const struct opts *o, const struct msb_env *env, struct msb_sink *sink,
 			}
 			for (size_t k = 0; k < n; k++)
 				msb_stream_ack(st, ids[k]);
+			msb_metrics_add(mx, MSB_M_ROWS, n);
+		}
+		if (got > 0) {
+			msb_metrics_add(mx, MSB_M_ERRORS, got - n);
+			msb_metrics_add(mx, MSB_M_INGEST_US,
+			    (uint64_t)(now_us() - start));
+			msb_metrics_add(mx, MSB_M_MESSAGES, got);
 		}
 		if (rc == MSB_STOPPED)
 			return 0;
@@ -120,20 +147,24 @@ main(int argc, char *argv[])
 	struct msb_env env;
 	struct msb_sink *sink = NULL;
 	struct msb_stream *st = NULL;
+	struct msb_metrics *mx;
 	char err[512];
 	int ch, rc;
 
-	while ((ch = getopt(argc, argv, "c:d:k:nP:x:")) != -1) {
+	o.report_ms = 1000;
+	while ((ch = getopt(argc, argv, "c:d:k:nP:r:x:")) != -1) {
 		switch (ch) {
 		case 'c': o.credit = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'd': o.delay_us = strtol(optarg, NULL, 10); break;
 		case 'k': o.crash_after = strtol(optarg, NULL, 10); break;
 		case 'n': o.nack = true; break;
 		case 'P': o.nack_while = optarg; break;
+		case 'r': o.report_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
 		case 'x': return atoi(optarg);
 		default:
 			fprintf(stderr, "usage: streamapp [-c credit] [-d us] "
-			    "[-k n] [-n] [-P file] [-x status]\n");
+			    "[-k n] [-n] [-P file] [-r ms] [-x status]\n");
 			return 64;
 		}
 	}
@@ -151,7 +182,12 @@ main(int argc, char *argv[])
 		msb_cleanup();
 		return msb_exit_code(rc);
 	}
-	rc = run(&o, &env, sink, st);
+	/* Reports are optional: without them the app goes on. */
+	if ((mx = msb_metrics_open_env(&env)) == NULL)
+		perror("streamapp: metrics");
+	msb_metrics_set_interval(mx, o.report_ms);
+	rc = run(&o, &env, sink, st, mx);
+	msb_metrics_close(mx);
 	msb_stream_close(st);
 	msb_sink_close(sink);
 	msb_cleanup();

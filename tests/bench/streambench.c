@@ -5,6 +5,8 @@
  * usage: streambench produce ENDPOINT COUNT SIZE WINDOW CTL TENANT
  *        streambench ready CTL TENANT N TIMEOUT_S
  *        streambench raw COUNT SIZE
+ *        streambench react CTL INGRESS TENANT COUNT TIMEOUT_S
+ *        streambench reports ENDPOINT TENANT STREAM COUNT
  *
  * produce sends COUNT messages of SIZE bytes to a stream's ingress
  * ENDPOINT with libmysimbdp's producer, keeping at most WINDOW of them
@@ -29,6 +31,18 @@
  * the last one and passes it back over a pipe. One message goes first,
  * uncounted, so the connection is up before the clock starts. Prints one
  * JSON line: msgs, size, secs, rate, cpu_s (both processes).
+ *
+ * react is the monitor benchmark's backlog step: it notes TENANT's
+ * instances, sends COUNT messages at once to INGRESS (a DEALER, replies
+ * read and ignored), then polls CTL every POLL_MS until an instance that
+ * was not there before has acked a message. Prints one JSON line:
+ * decision_ms (step to streammgr's desired count going up: the monitor's
+ * scale request has arrived), first_ack_ms (step to the new instance's
+ * first ack), desired.
+ *
+ * reports sends COUNT valid metric reports of a stream app of TENANT's
+ * STREAM to the monitor's PULL ENDPOINT as fast as the socket takes them
+ * (blocking sends: the monitor's pace); prints msgs and secs.
  *
  * Exit status 0; 1 on any failure (said on stderr); 64 on a usage error.
  */
@@ -63,7 +77,9 @@ usage(void)
 	fprintf(stderr, "usage: streambench produce ENDPOINT COUNT SIZE "
 	    "WINDOW CTL TENANT\n"
 	    "       streambench ready CTL TENANT N TIMEOUT_S\n"
-	    "       streambench raw COUNT SIZE\n");
+	    "       streambench raw COUNT SIZE\n"
+	    "       streambench react CTL INGRESS TENANT COUNT TIMEOUT_S\n"
+	    "       streambench reports ENDPOINT TENANT STREAM COUNT\n");
 	exit(EX_USAGE_CODE);
 }
 
@@ -133,15 +149,17 @@ ctl_status(struct ctl *c, bson_t *doc)
 		errx(1, "control: status refused (is the tenant served?)");
 }
 
-/* The stream's "acked" counter, from a status reply. */
+/* A number of the first stream ("acked", "desired"), from a status reply. */
 static int64_t
-status_acked(const bson_t *doc)
+status_number(const bson_t *doc, const char *field)
 {
 	bson_iter_t it, v;
+	char path[64];
 
+	snprintf(path, sizeof(path), "streams.0.%s", field);
 	if (!bson_iter_init(&it, doc) ||
-	    !bson_iter_find_descendant(&it, "streams.0.acked", &v))
-		errx(1, "control: no streams[0].acked in the status reply");
+	    !bson_iter_find_descendant(&it, path, &v))
+		errx(1, "control: no streams[0].%s in the status reply", field);
 	return bson_iter_as_int64(&v);
 }
 
@@ -173,7 +191,7 @@ ctl_acked(struct ctl *c)
 	int64_t acked;
 
 	ctl_status(c, &doc);
-	acked = status_acked(&doc);
+	acked = status_number(&doc, "acked");
 	bson_destroy(&doc);
 	return acked;
 }
@@ -436,6 +454,165 @@ cmd_raw(char *argv[])
 	return 0;
 }
 
+/* ---- react --------------------------------------------------------------- */
+
+#define IDS_MAX 64
+
+/* The ids of the first stream's instances, acked > 0 only when asked. */
+static int
+status_ids(const bson_t *doc, char ids[][64], int max, bool acked_only)
+{
+	bson_iter_t it, arr, inst, f;
+	int n = 0;
+
+	if (!bson_iter_init(&it, doc) ||
+	    !bson_iter_find_descendant(&it, "streams.0.instances", &arr) ||
+	    !BSON_ITER_HOLDS_ARRAY(&arr) || !bson_iter_recurse(&arr, &inst))
+		return 0;
+	while (bson_iter_next(&inst) && n < max) {
+		const char *id = NULL;
+		int64_t acked = 0;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&inst) ||
+		    !bson_iter_recurse(&inst, &f))
+			continue;
+		while (bson_iter_next(&f))
+			if (strcmp(bson_iter_key(&f), "id") == 0 &&
+			    BSON_ITER_HOLDS_UTF8(&f))
+				id = bson_iter_utf8(&f, NULL);
+			else if (strcmp(bson_iter_key(&f), "acked") == 0)
+				acked = bson_iter_as_int64(&f);
+		if (id != NULL && (!acked_only || acked > 0))
+			snprintf(ids[n++], 64, "%s", id);
+	}
+	return n;
+}
+
+/* Whether some id in now is not in before. */
+static bool
+new_id(char now[][64], int nnow, char before[][64], int nbefore)
+{
+	for (int i = 0; i < nnow; i++) {
+		int j;
+
+		for (j = 0; j < nbefore && strcmp(now[i], before[j]); j++)
+			;
+		if (j == nbefore)
+			return true;
+	}
+	return false;
+}
+
+/* Sends count messages to the ingress without waiting for replies. */
+static void *
+step(void *ctx, const char *ingress, long count)
+{
+	void *sock = zmq_socket(ctx, ZMQ_DEALER);
+	int hwm = 0, linger = 0;
+
+	if (sock == NULL)
+		errx(1, "zmq_socket: %s", zmq_strerror(errno));
+	zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(sock, ingress) < 0)
+		errx(1, "connect %s: %s", ingress, zmq_strerror(errno));
+	for (long i = 0; i < count; i++) {
+		uint64_t id = (uint64_t)i;
+
+		if (zmq_send(sock, &id, sizeof(id), ZMQ_SNDMORE) < 0 ||
+		    zmq_send(sock, "k v", 3, 0) < 0)
+			errx(1, "ingress: send: %s", zmq_strerror(errno));
+	}
+	return sock;
+}
+
+/* Reads and forgets the replies that came. */
+static void
+drain_replies(void *sock)
+{
+	char buf[256];
+
+	while (zmq_recv(sock, buf, sizeof(buf), ZMQ_DONTWAIT) >= 0)
+		;
+}
+
+static int
+cmd_react(char *argv[])
+{
+	long count = bench_number(argv[3], "COUNT", 1, MAX_COUNT);
+	long timeout = bench_number(argv[4], "TIMEOUT_S", 1, 3600);
+	char before[IDS_MAX][64], now[IDS_MAX][64];
+	int64_t t0, deadline, decision = -1, ack = -1, desired0, desired = 0;
+	struct ctl c;
+	bson_t doc;
+	void *in;
+	int nbefore;
+
+	ctl_open(&c, argv[0], argv[2]);
+	ctl_status(&c, &doc);
+	nbefore = status_ids(&doc, before, IDS_MAX, false);
+	desired0 = status_number(&doc, "desired");
+	bson_destroy(&doc);
+	t0 = bench_now_ns(CLOCK_MONOTONIC);
+	deadline = t0 + timeout * 1000000000LL;
+	in = step(c.c_ctx, argv[1], count);
+	while (ack < 0 && bench_now_ns(CLOCK_MONOTONIC) < deadline) {
+		drain_replies(in);
+		ctl_status(&c, &doc);
+		desired = status_number(&doc, "desired");
+		if (decision < 0 && desired > desired0)
+			decision = bench_now_ns(CLOCK_MONOTONIC) - t0;
+		if (new_id(now, status_ids(&doc, now, IDS_MAX, true), before,
+		    nbefore))
+			ack = bench_now_ns(CLOCK_MONOTONIC) - t0;
+		bson_destroy(&doc);
+		usleep(POLL_MS * 1000);
+	}
+	zmq_close(in);
+	ctl_close(&c);
+	if (ack < 0)
+		errx(1, "react: no new instance acked within %ld s (desired "
+		    "%" PRId64 ")", timeout, desired);
+	printf("{\"decision_ms\":%.1f,\"first_ack_ms\":%.1f,\"desired\":%"
+	    PRId64 "}\n", (double)decision / 1e6, (double)ack / 1e6, desired);
+	return 0;
+}
+
+/* ---- reports ------------------------------------------------------------- */
+
+static int
+cmd_reports(char *argv[])
+{
+	long count = bench_number(argv[3], "COUNT", 1, MAX_COUNT);
+	void *ctx = zmq_ctx_new(), *sock;
+	char report[512];
+	int64_t start;
+	int n, linger = 60000;
+
+	n = snprintf(report, sizeof(report), "{\"v\":1,\"tenant\":\"%s\","
+	    "\"app\":\"stream\",\"stream\":\"%s\",\"instance\":\"%s-1\","
+	    "\"window_ms\":1000,\"messages\":5000,\"rows\":5000,"
+	    "\"bytes\":500000,\"ingest_us_sum\":51000,\"ingest_us_max\":90,"
+	    "\"errors\":0,\"dropped\":0}", argv[1], argv[2], argv[2]);
+	if (n < 0 || (size_t)n >= sizeof(report))
+		errx(EX_USAGE_CODE, "tenant or stream too long");
+	if (ctx == NULL || (sock = zmq_socket(ctx, ZMQ_PUSH)) == NULL)
+		errx(1, "zmq: %s", zmq_strerror(errno));
+	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(sock, argv[0]) < 0)
+		errx(1, "connect %s: %s", argv[0], zmq_strerror(errno));
+	start = bench_now_ns(CLOCK_MONOTONIC);
+	for (long i = 0; i < count; i++)
+		while (zmq_send(sock, report, (size_t)n, 0) < 0)
+			if (errno != EINTR)
+				errx(1, "reports: send: %s", zmq_strerror(errno));
+	zmq_close(sock);	/* lingers until every report is out */
+	zmq_ctx_term(ctx);
+	printf("{\"msgs\":%ld,\"secs\":%.6f}\n", count,
+	    (double)(bench_now_ns(CLOCK_MONOTONIC) - start) / 1e9);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -447,5 +624,9 @@ main(int argc, char *argv[])
 		return cmd_ready(argv + 2);
 	if (strcmp(argv[1], "raw") == 0 && argc == 4)
 		return cmd_raw(argv + 2);
+	if (strcmp(argv[1], "react") == 0 && argc == 7)
+		return cmd_react(argv + 2);
+	if (strcmp(argv[1], "reports") == 0 && argc == 6)
+		return cmd_reports(argv + 2);
 	usage();
 }

@@ -2,7 +2,7 @@
  * streamnoop: the no-op stream app of the stream benchmark
  * (scripts/bench stream).
  *
- * usage: streamnoop [credit]
+ * usage: streamnoop [credit [delay_us]]
  *
  * Started by streammgr as a tenant's stream app: reads the environment
  * contract, connects to ZMQ_STREAM_ENDPOINT and acks every message as
@@ -10,13 +10,15 @@
  * platform's path (ingress, queue, delivery, acks) and not an app. Acks
  * go out batched, as libmysimbdp sends them (credit/4 per frame, and
  * whatever is queued before recv waits). credit defaults to the
- * library's (0: 256).
+ * library's (0: 256). delay_us makes it a slow app: it sleeps that long
+ * before each ack (the monitor benchmark's backlog lasts).
  *
  * Exits 0 once a stop is complete (MSB_STOPPED), 1 when streammgr refused
  * it or the socket failed.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <mysimbdp.h>
 
@@ -29,15 +31,18 @@ main(int argc, char *argv[])
 	struct msb_message msg;
 	struct msb_env env;
 	uint32_t credit = 0;
+	long delay_us = 0;
 	char err[2048];
 	int rc;
 
-	if (argc > 2) {
-		fprintf(stderr, "usage: streamnoop [credit]\n");
+	if (argc > 3) {
+		fprintf(stderr, "usage: streamnoop [credit [delay_us]]\n");
 		return EX_USAGE_CODE;
 	}
 	if (argc == 2)
 		credit = (uint32_t)bench_number(argv[1], "credit", 0, 65536);
+	if (argc == 3)
+		delay_us = bench_number(argv[2], "delay_us", 0, 10000000);
 	msb_init();
 	if (msb_env_load(&env, err, sizeof(err)) != MSB_OK ||
 	    msb_stream_open_env(&st, &env, credit, err, sizeof(err)) !=
@@ -46,10 +51,17 @@ main(int argc, char *argv[])
 		msb_cleanup();
 		return 1;
 	}
-	while ((rc = msb_stream_recv(st, &msg, -1)) == MSB_OK)
+	while ((rc = msb_stream_recv(st, &msg, -1)) == MSB_OK) {
+		if (delay_us > 0)
+			usleep((useconds_t)delay_us);
 		if ((rc = msb_stream_ack(st, msg.id)) != MSB_OK &&
 		    rc != MSB_TEMPFAIL)
 			break;
+		/* A slow app sends each ack at once, as one that commits. */
+		if (delay_us > 0 && (rc = msb_stream_flush(st)) != MSB_OK &&
+		    rc != MSB_TEMPFAIL)
+			break;
+	}
 	if (rc != MSB_STOPPED)
 		fprintf(stderr, "streamnoop: %s\n", msb_stream_error(st));
 	msb_stream_close(st);

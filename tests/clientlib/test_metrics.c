@@ -235,6 +235,50 @@ reports_go_out_every_interval(void **state)
 	msb_metrics_close(m);
 }
 
+/*
+ * A stream app's reports carry its tenant and stream, its instance id in
+ * the monitor's charset; an idle app's tick sends an empty report once
+ * the interval has passed, and nothing before.
+ */
+static void
+stream_app_reports_name_tenant_and_stream(void **state)
+{
+	struct fixture *f = *state;
+	struct msb_env env = { 0 };
+	struct timespec pause = { 0, 30 * 1000000 };
+	struct msb_metrics *m;
+	uint64_t sent;
+	bson_t *doc;
+
+	bind_monitor(f);
+	env.kind = MSB_APP_STREAM;
+	env.tenant = "acme";
+	env.stream = "ticks";
+	env.instance = "ticks 1/é";
+	env.metrics_endpoint = f->endpoint;
+	m = msb_metrics_open_env(&env);
+	assert_non_null(m);
+	doc = flush_until_received(f, m);
+	assert_string_equal(get_str(doc, "tenant"), "acme");
+	assert_string_equal(get_str(doc, "app"), "stream");
+	assert_string_equal(get_str(doc, "stream"), "ticks");
+	assert_string_equal(get_str(doc, "instance"), "ticks_1___");
+	bson_destroy(doc);
+
+	msb_metrics_set_interval(m, 20);
+	assert_int_equal(msb_metrics_tick(m), MSB_OK);
+	nanosleep(&pause, NULL);
+	assert_int_equal(msb_metrics_tick(m), MSB_OK);
+	doc = receive(f, 1000);
+	assert_non_null(doc);
+	assert_int_equal(get_int(doc, "messages"), 0);
+	assert_true(get_int(doc, "window_ms") >= 20);
+	bson_destroy(doc);
+	msb_metrics_counts(m, &sent, NULL);
+	assert_int_equal(sent, 2);
+	msb_metrics_close(m);
+}
+
 static void
 without_endpoint_or_handle(void **state)
 {
@@ -253,6 +297,7 @@ without_endpoint_or_handle(void **state)
 	msb_metrics_add(NULL, MSB_M_ROWS, 1);
 	msb_metrics_set_interval(NULL, 5);
 	assert_int_equal(msb_metrics_flush(NULL), MSB_OK);
+	assert_int_equal(msb_metrics_tick(NULL), MSB_OK);
 	msb_metrics_close(NULL);
 
 	errno = 0;
@@ -270,6 +315,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(reports_go_out_every_interval,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    stream_app_reports_name_tenant_and_stream, setup, teardown),
 		cmocka_unit_test(without_endpoint_or_handle),
 	};
 

@@ -11,6 +11,8 @@ set -euo pipefail
 : "${MYSIMBDP_BUILD:?set by meson}" "${MYSIMBDP_SRC:?set by meson}"
 BATCHMGR=$MYSIMBDP_BUILD/manager/batchmgr
 STREAMMGR=$MYSIMBDP_BUILD/manager/streammgr
+MONITOR=$MYSIMBDP_BUILD/monitor/monitor
+PUSHREPORT=$MYSIMBDP_BUILD/tests/integration/pushreport
 STREAMAPP=$MYSIMBDP_BUILD/tests/integration/streamapp
 CLI=$MYSIMBDP_BUILD/cli/mysimbdp
 APPS=$MYSIMBDP_SRC/tests/apps
@@ -23,6 +25,9 @@ BM_PID=
 BM_LOG=$T/batchmgr.log
 SM_PID=
 SM_LOG=$T/streammgr.log
+MON_PID=
+MON_LOG=$T/monitor.log
+DASH=$VAR/log/monitor.log
 STARTED_PIDS=()
 
 cleanup() {
@@ -52,6 +57,14 @@ fail() {
 	if [ -f "$SM_LOG" ]; then
 		echo "--- streammgr log (last 40 lines)" >&2
 		tail -n 40 "$SM_LOG" >&2
+	fi
+	if [ -f "$MON_LOG" ]; then
+		echo "--- monitor log (last 40 lines)" >&2
+		tail -n 40 "$MON_LOG" >&2
+	fi
+	if [ -f "$DASH" ]; then
+		echo "--- log/monitor.log (last 30 lines)" >&2
+		tail -n 30 "$DASH" >&2
 	fi
 	if [ -f "$INGEST" ]; then
 		echo "--- ingest.jsonl (last 20 lines)" >&2
@@ -83,8 +96,9 @@ wait_for() {
 }
 
 # platform [SETTING=VALUE ...]: writes conf/mysimbdp.cfg; the batch settings
-# given (and stream.SETTING=VALUE ones) override the test defaults (fast
-# scans, short backoffs, statistics five times a second).
+# given (and stream.SETTING=VALUE, monitor.SETTING=VALUE ones) override the
+# test defaults (fast scans, short backoffs, statistics five times a
+# second, a dashboard line five times a second, Prometheus on a free port).
 platform() {
 	declare -A s=(
 		[workers]=4 [scan_interval]='"1s"' [settle]='"200ms"'
@@ -96,10 +110,15 @@ platform() {
 		[restart_backoff]='"100ms"' [restart_backoff_max]='"2s"'
 		[min_uptime]='"500ms"' [crashloop_restarts]=3
 	)
+	declare -A mo=(
+		[interval]='"200ms"' [http_port]=0 [report_ttl]='"2s"'
+		[control_timeout]='"1s"'
+	)
 	local kv
 	for kv in "$@"; do
 		case $kv in
 		stream.*) kv=${kv#stream.}; st[${kv%%=*}]=${kv#*=} ;;
+		monitor.*) kv=${kv#monitor.}; mo[${kv%%=*}]=${kv#*=} ;;
 		*) s[${kv%%=*}]=${kv#*=} ;;
 		esac
 	done
@@ -113,6 +132,9 @@ platform() {
 		echo '};'
 		echo 'stream = {'
 		for kv in "${!st[@]}"; do echo "  $kv = ${st[$kv]};"; done
+		echo '};'
+		echo 'monitor = {'
+		for kv in "${!mo[@]}"; do echo "  $kv = ${mo[$kv]};"; done
 		echo '};'
 	} >"$T/conf/mysimbdp.cfg"
 }
@@ -266,3 +288,59 @@ send_keys() {
 	seq "$2" "$3" | sed "s/^/${4:-k}/; s/\$/ v-$1/" >"$f"
 	cli send "$1" --file "$f"
 }
+
+# ---- monitor ------------------------------------------------------------
+
+start_monitor() {
+	local from
+	from=$( [ -f "$MON_LOG" ] && wc -l <"$MON_LOG" || echo 0)
+	"$MONITOR" -d -v -c "$T/conf/mysimbdp.cfg" >>"$MON_LOG" 2>&1 &
+	MON_PID=$!
+	STARTED_PIDS+=("$MON_PID")
+	wait_for 20 "monitor to start" mon_log_after "$from" 'monitor: started'
+}
+
+mon_log_after() { tail -n +"$(( $1 + 1 ))" "$MON_LOG" | grep -q -- "$2"; }
+
+# stop_monitor: SIGTERM, then the daemon must exit 0 by itself.
+stop_monitor() {
+	kill -TERM "$MON_PID"
+	local rc=0
+	wait "$MON_PID" || rc=$?
+	[ $rc -eq 0 ] || fail "monitor exited $rc after SIGTERM"
+	MON_PID=
+}
+
+kill9_monitor() {
+	kill -KILL "$MON_PID"
+	wait "$MON_PID" 2>/dev/null || true
+	MON_PID=
+}
+
+# dash_has PATTERN: the dashboard has a line matching PATTERN (grep -E).
+dash_has() { [ -f "$DASH" ] && grep -Eq -- "$1" "$DASH"; }
+
+# dash_after LINE PATTERN: PATTERN in the dashboard after line LINE.
+dash_after() { tail -n +"$(( $1 + 1 ))" "$DASH" | grep -Eq -- "$2"; }
+
+dash_lines() { [ -f "$DASH" ] && wc -l <"$DASH" || echo 0; }
+
+# prom_url: the Prometheus URL the monitor last logged it listens on.
+prom_url() { grep -o 'http://[^ ]*/metrics' "$MON_LOG" | tail -n 1; }
+
+# prom_value SERIES: the value of one series (name{labels} exactly).
+prom_value() {
+	curl -sf "$(prom_url)" | awk -v s="$1" '$1 == s { print $2 }'
+}
+
+# prom_at_least SERIES N: for wait_for.
+prom_at_least() {
+	local v
+	v=$(prom_value "$1")
+	[ -n "$v" ] && awk -v v="$v" -v n="$2" 'BEGIN { exit !(v >= n) }'
+}
+
+# ms_of TIME: milliseconds since the epoch of a dashboard time stamp.
+ms_of() { date -d "$1" +%s%3N; }
+
+now_ms() { date +%s%3N; }

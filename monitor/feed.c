@@ -1,0 +1,231 @@
+#include "feed.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bson/bson.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "state.h"
+#include "view.h"
+
+#define BUDGET		256	/* messages per turn of the loop */
+#define TOPIC_MAX	128
+#define BODY_MAX	(1 << 20)
+#define DETAIL_MAX	512
+
+struct feed {
+	struct mon	*f_mon;
+	void		*f_sock;
+	struct zevent	*f_ev;
+};
+
+/* The integer members of the statistics and where they go. */
+static const struct {
+	const char	*name;
+	size_t		 off;
+} int_members[] = {
+	{ "desired", offsetof(struct mstats, st_desired) },
+	{ "running", offsetof(struct mstats, st_running) },
+	{ "min", offsetof(struct mstats, st_min) },
+	{ "max", offsetof(struct mstats, st_max) },
+	{ "backlog", offsetof(struct mstats, st_backlog) },
+	{ "inflight", offsetof(struct mstats, st_inflight) },
+	{ "queue_bytes", offsetof(struct mstats, st_queue_bytes) },
+	{ "accepted", offsetof(struct mstats, st_accepted) },
+	{ "acked", offsetof(struct mstats, st_acked) },
+	{ "redelivered", offsetof(struct mstats, st_redelivered) },
+	{ "dead_letters", offsetof(struct mstats, st_dead_letters) },
+	{ "rejected", offsetof(struct mstats, st_rejected) },
+	{ "throttled", offsetof(struct mstats, st_throttled) },
+	{ "restarts", offsetof(struct mstats, st_restarts) },
+};
+
+static void
+read_member(bson_iter_t *it, struct mstats *st)
+{
+	const char *key = bson_iter_key(it);
+
+	if (strcmp(key, "state") == 0 && BSON_ITER_HOLDS_UTF8(it)) {
+		snprintf(st->st_state, sizeof(st->st_state), "%s",
+		    bson_iter_utf8(it, NULL));
+		return;
+	}
+	if (strcmp(key, "in_rate") == 0 && BSON_ITER_HOLDS_NUMBER(it)) {
+		st->st_in_rate = bson_iter_as_double(it);
+		return;
+	}
+	if (strcmp(key, "out_rate") == 0 && BSON_ITER_HOLDS_NUMBER(it)) {
+		st->st_out_rate = bson_iter_as_double(it);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(int_members) / sizeof(int_members[0]);
+	    i++)
+		if (strcmp(key, int_members[i].name) == 0 &&
+		    BSON_ITER_HOLDS_NUMBER(it))
+			*(int64_t *)(void *)((char *)st +
+			    int_members[i].off) = bson_iter_as_int64(it);
+}
+
+int
+feed_parse_stats(const char *body, size_t len, struct mstats *st)
+{
+	bson_t doc;
+	bson_iter_t it;
+
+	memset(st, 0, sizeof(*st));
+	if (len == 0 || len > BODY_MAX ||
+	    !bson_init_from_json(&doc, body, (ssize_t)len, NULL))
+		return -1;
+	if (bson_iter_init(&it, &doc))
+		while (bson_iter_next(&it))
+			read_member(&it, st);
+	bson_destroy(&doc);
+	return 0;
+}
+
+/* Hands an event's name and detail to the view. */
+static void
+handle_event(struct mon *m, const char *tenant, const char *stream,
+    const char *body, size_t len)
+{
+	char event[32] = "?", detail[DETAIL_MAX] = "";
+	bson_iter_t it;
+	bson_t doc;
+
+	if (len == 0 || len > BODY_MAX ||
+	    !bson_init_from_json(&doc, body, (ssize_t)len, NULL))
+		return;
+	if (bson_iter_init_find(&it, &doc, "event") && BSON_ITER_HOLDS_UTF8(&it))
+		snprintf(event, sizeof(event), "%s", bson_iter_utf8(&it, NULL));
+	if (bson_iter_init_find(&it, &doc, "detail") &&
+	    BSON_ITER_HOLDS_UTF8(&it))
+		snprintf(detail, sizeof(detail), "%s", bson_iter_utf8(&it,
+		    NULL));
+	bson_destroy(&doc);
+	view_event(m, tenant, stream, event, detail);
+}
+
+/* "<kind> <tenant> <stream>" -> its parts; -1 when it is not that. */
+static int
+split_topic(const char *topic, size_t len, char *kind, char *tenant,
+    char *stream)
+{
+	char buf[TOPIC_MAX + 1];
+
+	if (len > TOPIC_MAX)
+		return -1;
+	memcpy(buf, topic, len);
+	buf[len] = '\0';
+	if (sscanf(buf, "%15s %32s %32s", kind, tenant, stream) != 3 ||
+	    !conf_valid_id(tenant) || !conf_valid_id(stream))
+		return -1;
+	return 0;
+}
+
+static void
+handle(struct mon *m, zmq_msg_t *topic, zmq_msg_t *body)
+{
+	char kind[16], tenant[TENANT_ID_MAX + 1], stream[TENANT_ID_MAX + 1];
+	struct mstats st;
+
+	if (split_topic(zmq_msg_data(topic), zmq_msg_size(topic), kind,
+	    tenant, stream) < 0)
+		return;
+	if (strcmp(kind, "event") == 0) {
+		handle_event(m, tenant, stream, zmq_msg_data(body),
+		    zmq_msg_size(body));
+		return;
+	}
+	if (strcmp(kind, "stats") != 0 ||
+	    feed_parse_stats(zmq_msg_data(body), zmq_msg_size(body), &st) < 0)
+		return;
+	m->m_stats_msgs++;
+	view_stats(m, tenant, stream, &st);
+}
+
+/*
+ * Receives one message: its first two frames into frames, the rest
+ * dropped. Returns how many frames it had; 0 when none was waiting.
+ */
+static int
+recv_message(void *sock, zmq_msg_t frames[2])
+{
+	zmq_msg_t extra;
+	int nf = 0;
+	bool more;
+
+	do {
+		zmq_msg_t *dst = nf < 2 ? &frames[nf] : &extra;
+
+		zmq_msg_init(dst);
+		if (zmq_msg_recv(dst, sock, nf == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+			zmq_msg_close(dst);
+			return nf;
+		}
+		more = zmq_msg_more(dst);
+		if (dst == &extra)
+			zmq_msg_close(&extra);
+		nf++;
+	} while (more);
+	return nf;
+}
+
+static void
+on_pub(void *sock, void *arg)
+{
+	struct feed *f = arg;
+
+	for (int n = 0; n < BUDGET; n++) {
+		zmq_msg_t frames[2];
+		int nf = recv_message(sock, frames);
+
+		if (nf == 0)
+			return;
+		if (nf == 2)
+			handle(f->f_mon, &frames[0], &frames[1]);
+		for (int k = 0; k < nf && k < 2; k++)
+			zmq_msg_close(&frames[k]);
+	}
+}
+
+struct feed *
+feed_new(struct mon *m)
+{
+	struct feed *f = calloc(1, sizeof(*f));
+	char *path = state_path(m->m_conf, "run/streammgr.pub"), *ep;
+	int zero = 0;
+
+	if (f == NULL)
+		fatal("%s: calloc", __func__);
+	f->f_mon = m;
+	if (asprintf(&ep, "ipc://%s", path) < 0)
+		fatal("%s: asprintf", __func__);
+	if ((f->f_sock = zmq_socket(m->m_zctx, ZMQ_SUB)) == NULL)
+		fatalx("%s: zmq_socket: %s", __func__, zmq_strerror(errno));
+	if (zmq_setsockopt(f->f_sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
+	    zmq_setsockopt(f->f_sock, ZMQ_SUBSCRIBE, "stats ", 6) < 0 ||
+	    zmq_setsockopt(f->f_sock, ZMQ_SUBSCRIBE, "event ", 6) < 0)
+		fatalx("%s: zmq_setsockopt: %s", __func__, zmq_strerror(errno));
+	if (zmq_connect(f->f_sock, ep) < 0)
+		log_warnx("statistics: connect %s: %s", ep,
+		    zmq_strerror(errno));
+	if ((f->f_ev = zevent_new(m->m_base, f->f_sock, on_pub, f)) == NULL)
+		fatalx("%s: cannot watch the statistics socket", __func__);
+	free(ep);
+	free(path);
+	return f;
+}
+
+void
+feed_free(struct feed *f)
+{
+	if (f == NULL)
+		return;
+	zevent_free(f->f_ev);
+	zmq_close(f->f_sock);
+	free(f);
+}

@@ -1,0 +1,56 @@
+/*
+ * Metric reports that tenant apps push to run/<tenant>/metrics.sock: one
+ * JSON object per ZeroMQ message, parsed with libbson and checked field by
+ * field (the schema is in docs/protocols.md, "Metric reports"). Pure
+ * functions: no sockets, no clock.
+ */
+#ifndef MYSIMBDP_MONITOR_REPORT_H
+#define MYSIMBDP_MONITOR_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+#define REPORT_VERSION		1
+#define REPORT_INSTANCE_MAX	64
+
+/* Why a report was dropped; REPORT_OK when it was not. */
+enum report_verdict {
+	REPORT_OK,
+	REPORT_MALFORMED,	/* not one JSON object in valid UTF-8 */
+	REPORT_OVERSIZED,	/* more than monitor.max_report_size */
+	REPORT_INVALID,		/* a field missing, unknown, mistyped, out of range */
+	REPORT_INCONSISTENT,	/* fields that contradict each other */
+	REPORT_WRONG_TENANT,	/* names another tenant than its endpoint's */
+	REPORT_NVERDICTS
+};
+
+/* One report, as checked. */
+struct report {
+	char		 r_app[8];			/* "stream" or "batch" */
+	char		 r_instance[REPORT_INSTANCE_MAX + 1];
+	char		 r_stream[TENANT_ID_MAX + 1];	/* "" for batch apps */
+	int64_t		 r_window_ms;
+	int64_t		 r_messages;
+	int64_t		 r_rows;
+	int64_t		 r_bytes;
+	int64_t		 r_errors;
+	int64_t		 r_dropped;	/* reports the app could not send */
+	int64_t		 r_ingest_us_sum;
+	int64_t		 r_ingest_us_max;
+};
+
+/*
+ * Parses and checks one report of len bytes that arrived on tenant's
+ * endpoint; max is monitor.max_report_size. Returns REPORT_OK with *r
+ * filled, or the verdict with the reason in why ("rows: must be an
+ * integer", "ingest_us_max 90 is above ingest_us_sum 40").
+ */
+enum report_verdict report_parse(const char *data, size_t len, size_t max,
+    const char *tenant, struct report *r, char *why, size_t whylen);
+
+/* The verdict's name as counted and shown: "malformed", "wrong-tenant"... */
+const char *report_verdict_name(enum report_verdict v);
+
+#endif
