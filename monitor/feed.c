@@ -41,6 +41,9 @@ static const struct {
 	{ "dead_letters", offsetof(struct mstats, st_dead_letters) },
 	{ "rejected", offsetof(struct mstats, st_rejected) },
 	{ "throttled", offsetof(struct mstats, st_throttled) },
+	{ "too_large", offsetof(struct mstats, st_too_large) },
+	{ "rate_limited", offsetof(struct mstats, st_rate_limited) },
+	{ "queue_full", offsetof(struct mstats, st_queue_full) },
 	{ "restarts", offsetof(struct mstats, st_restarts) },
 };
 

@@ -76,6 +76,9 @@ struct mstats {
 	int64_t		 st_dead_letters;
 	int64_t		 st_rejected;
 	int64_t		 st_throttled;
+	int64_t		 st_too_large;		/* the quota refusals, */
+	int64_t		 st_rate_limited;	/* counted apart from */
+	int64_t		 st_queue_full;		/* draining, no-space... */
 	int64_t		 st_restarts;
 };
 

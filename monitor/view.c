@@ -231,8 +231,9 @@ delta(int64_t now, int64_t before)
 }
 
 /*
- * Messages refused for the stream's constraints (size, queue bytes)
- * are violations. When they go on for the profile's pause_after, the
+ * Messages refused for the stream's quotas (max_message_size,
+ * max_messages_per_second, max_queue_bytes) are violations; refusals
+ * while draining or for a full disk are not the tenant's doing. When they go on for the profile's pause_after, the
  * monitor drains the stream: new messages are refused, the backlog is
  * delivered, and `mysimbdp start` resumes it.
  */
@@ -277,7 +278,7 @@ view_stats(struct mon *m, const char *tenant, const char *stream,
 	struct mtenant *t = mtenant_find(m, tenant);
 	struct mstream *s = t ? mtenant_stream(t, stream) : NULL;
 	uint64_t now = mon_now_ms();
-	int64_t rejected, throttled;
+	int64_t rejected, throttled, violations;
 
 	if (s == NULL) {
 		log_debug("statistics of %s/%s: not in the profiles", tenant,
@@ -290,15 +291,20 @@ view_stats(struct mon *m, const char *tenant, const char *stream,
 	s->ms_stats_ms = now;
 	rejected = delta(st->st_rejected, s->ms_prev.st_rejected);
 	throttled = delta(st->st_throttled, s->ms_prev.st_throttled);
+	violations = delta(st->st_too_large, s->ms_prev.st_too_large) +
+	    delta(st->st_rate_limited, s->ms_prev.st_rate_limited) +
+	    delta(st->st_queue_full, s->ms_prev.st_queue_full);
 	s->ms_tick_rejected += rejected;
 	s->ms_tick_throttled += throttled;
 	s->ms_tick_dead += delta(st->st_dead_letters,
 	    s->ms_prev.st_dead_letters);
 	/* Started again (by an operator) after a pause. */
 	if (s->ms_paused && strcmp(st->st_state, "running") == 0 &&
-	    strcmp(s->ms_prev.st_state, "running") != 0)
+	    strcmp(s->ms_prev.st_state, "running") != 0) {
 		s->ms_paused = false;
-	check_violation(s, rejected + throttled, now);
+		s->ms_violating_ms = 0;
+	}
+	check_violation(s, violations, now);
 	decide(s, now);
 }
 
