@@ -33,5 +33,11 @@ cli start alpha >/dev/null || fail "start"
 wait_for 20 "running again" eval '[ "$(sstat alpha .state)" = running ]'
 send_keys alpha 2 2 >/dev/null || fail "a message after start"
 ok "start resumes intake"
+# The refusals while it was paused do not pause it again.
+from=$(dash_lines)
+wait_for 20 "a second of dashboard" eval \
+	'[ "$(tail -n +$((from + 1)) "$DASH" | grep -c "alpha/default stat state=running")" -ge 5 ]'
+assert_eq 1 "$(grep -c 'alpha/default pause ' "$DASH")" "not paused again"
+assert_eq running "$(sstat alpha .state)" "still running"
 stop_monitor
 stop_streammgr
