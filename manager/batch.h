@@ -13,17 +13,10 @@
 #include <sys/types.h>
 
 #include "conf.h"
+#include "tailq.h"
 #include "quota.h"
 #include "record.h"
 #include "sched.h"
-
-/* glibc's sys/queue.h lacks the _SAFE iterator. */
-#ifndef TAILQ_FOREACH_SAFE
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
-	for ((var) = TAILQ_FIRST(head);					\
-	    (var) && ((tvar) = TAILQ_NEXT(var, field), 1);		\
-	    (var) = (tvar))
-#endif
 
 struct tenant;
 

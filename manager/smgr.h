@@ -15,16 +15,10 @@
 #include <time.h>
 
 #include "conf.h"
+#include "tailq.h"
 #include "journal.h"
 #include "queue.h"
 #include "zevent.h"
-
-#ifndef TAILQ_FOREACH_SAFE
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
-	for ((var) = TAILQ_FIRST(head);					\
-	    (var) && ((tvar) = TAILQ_NEXT(var, field), 1);		\
-	    (var) = (tvar))
-#endif
 
 #define INSTANCE_ID_MAX 48
 #define ROUTING_ID_MAX 255

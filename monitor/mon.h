@@ -17,16 +17,10 @@
 #include <time.h>
 
 #include "conf.h"
+#include "tailq.h"
 #include "policy.h"
 #include "report.h"
 #include "zevent.h"
-
-#ifndef TAILQ_FOREACH_SAFE
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
-	for ((var) = TAILQ_FIRST(head);					\
-	    (var) && ((tvar) = TAILQ_NEXT(var, field), 1);		\
-	    (var) = (tvar))
-#endif
 
 /* Figures summed over reports. */
 struct magg {
