@@ -348,6 +348,58 @@ static const struct schema platform_schema = {
 	platform_fields, NFIELDS(platform_fields), 0, NO_PRESENT
 };
 
+/* The schema as a list of settings. */
+
+static const char *
+field_type_name(enum field_type t)
+{
+	switch (t) {
+	case FT_INT:		return "integer";
+	case FT_SIZE:		return "size";
+	case FT_DURATION:	return "duration";
+	case FT_STRING:		return "string";
+	case FT_BOOL:		return "boolean";
+	case FT_STRLIST:	return "strings";
+	case FT_ARGV:		return "argv";
+	case FT_GROUP:		return "group";
+	case FT_GROUPLIST:	return "list";
+	}
+	return "?";
+}
+
+static void
+settings_walk(const struct schema *sc, const char *prefix,
+    void (*fn)(const struct conf_setting *, void *), void *arg)
+{
+	for (size_t i = 0; i < sc->nfields; i++) {
+		const struct field *f = &sc->fields[i];
+		char path[256];
+		struct conf_setting cs;
+
+		snprintf(path, sizeof(path), "%s%s", prefix, f->name);
+		cs.cs_path = path;
+		cs.cs_type = field_type_name(f->type);
+		cs.cs_default = f->def;
+		cs.cs_required = (f->flags & F_REQUIRED) != 0;
+		fn(&cs, arg);
+		if (f->sub != NULL) {
+			char sub[sizeof(path) + 3];
+
+			snprintf(sub, sizeof(sub), "%s%s.", path,
+			    f->type == FT_GROUPLIST ? "[]" : "");
+			settings_walk(f->sub, sub, fn, arg);
+		}
+	}
+}
+
+void
+conf_settings_walk(bool platform,
+    void (*fn)(const struct conf_setting *, void *), void *arg)
+{
+	settings_walk(platform ? &platform_schema : &tenant_schema, "", fn,
+	    arg);
+}
+
 /* Errors. */
 
 static void LOG_FMT(3, 4)

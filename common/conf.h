@@ -218,4 +218,23 @@ bool conf_valid_id(const char *s);
 const char *conf_tenant_mongo_url(const struct conf_platform *p,
     const struct conf_tenant *t);
 
+/* One setting of the schema, as conf_settings_walk shows it. */
+struct conf_setting {
+	const char	*cs_path;	/* "batch.apps[].limits.cpu" */
+	const char	*cs_type;	/* "integer", "size", "duration", "string",
+					   "boolean", "strings", "argv", "group",
+					   "list" (of groups) */
+	const char	*cs_default;	/* as written in a file; NULL: none */
+	bool		 cs_required;
+};
+
+/*
+ * Calls fn for every setting of the platform file (platform) or of a
+ * tenant profile, groups before their members, in the order of the
+ * schema tables: the one list of settings the loader knows, for the
+ * documentation check (tests) and for tools.
+ */
+void conf_settings_walk(bool platform,
+    void (*fn)(const struct conf_setting *, void *), void *arg);
+
 #endif
