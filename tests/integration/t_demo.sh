@@ -15,6 +15,19 @@ RUN_PID=
 # their daemon through PR_SET_PDEATHSIG).
 on_cleanup() { [ -z "$RUN_PID" ] || kill -KILL -- "-$RUN_PID" 2>/dev/null || true; }
 
+# A sanitized build's apps cannot live under the sample profiles' memory
+# limits (RLIMIT_AS: ASan reserves terabytes of address space): there the
+# demo runs on copies of the profiles without them.
+PROFILES=()
+if ldd "$CLI" | grep -q libasan; then
+	mkdir -p "$T/tenants"
+	for f in "$MYSIMBDP_SRC"/conf/tenants/*.cfg; do
+		sed -E 's/ *memory = "[^"]*";//' "$f" >"$T/tenants/${f##*/}"
+	done
+	PROFILES=(--tenants "$T/tenants")
+	ok "sanitized build: the sample profiles without their memory limits"
+fi
+
 # run_demo ARGS...: starts scripts/run in a process group of its own. With
 # job control on, bash leaves SIGINT at its default in the background job,
 # as in a terminal (it ignores SIGINT in background jobs otherwise).
@@ -22,7 +35,7 @@ run_demo() {
 	: >"$OUT"
 	set -m
 	"$MYSIMBDP_SRC/scripts/run" --build "$MYSIMBDP_BUILD" --state "$VAR" \
-		--http-port 0 "$@" >"$OUT" 2>&1 &
+		--http-port 0 "${PROFILES[@]}" "$@" >"$OUT" 2>&1 &
 	RUN_PID=$!
 	set +m
 }
@@ -105,3 +118,8 @@ wait_for 30 "streammgr's status in the second run" bash -c \
 	"'$CLI' -c '$VAR/run.cfg' control '{\"cmd\":\"status\"}' | jq -e '.streams | length == 2'"
 ctrl_c
 ok "the second run stops cleanly too"
+# Under sanitizers, the daemons' and apps' reports land in their logs.
+if grep -r -l -E 'runtime error|Sanitizer' "$VAR/log" >&2; then
+	fail "sanitizer reports in the logs above"
+fi
+ok "no sanitizer reports in the daemons' and apps' logs"
