@@ -16,39 +16,54 @@
 #include "spawn.h"
 #include "state.h"
 
-static __attribute__((__noreturn__)) void
-usage(const char *name)
+static void
+usage(FILE *out, const char *name)
 {
-	fprintf(stderr, "usage: %s [-dnv] [-c file]\n"
-	    "  -c file  platform configuration (default: $MYSIMBDP_CONF or "
-	    "%s)\n"
-	    "  -d       stay in the foreground and log to stderr\n"
-	    "  -n       check the configuration and exit\n"
-	    "  -v       verbose (debug) logging\n", name,
-	    MYSIMBDP_DEFAULT_CONF);
-	exit(EX_USAGE_CODE);
+	fprintf(out, "usage: %s [-dhnvV] [-c file]\n"
+	    "  -c, --config file  platform configuration (default: "
+	    "$MYSIMBDP_CONF or %s)\n"
+	    "  -d, --foreground   stay in the foreground and log to stderr\n"
+	    "  -n, --check        check the configuration and exit\n"
+	    "  -v, --verbose      verbose (debug) logging\n"
+	    "  -h, --help         this help\n"
+	    "  -V, --version      print the version\n"
+	    "SIGHUP rereads the configuration, SIGTERM or SIGINT stops.\n",
+	    name, MYSIMBDP_DEFAULT_CONF);
 }
 
 char *
 daemon_start(const char *name, int argc, char *argv[],
     struct conf_platform **pp, struct conf_tenant_set *set)
 {
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'd' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *file = getenv("MYSIMBDP_CONF");
 	bool foreground = false, verbose = false, check_only = false;
 	char err[512], *copy;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:dnv")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dnvhV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': file = optarg; break;
 		case 'd': foreground = true; break;
 		case 'n': check_only = true; break;
 		case 'v': verbose = true; break;
-		default: usage(name);
+		case 'h': usage(stdout, name); exit(0);
+		case 'V': printf("%s %s\n", name, MYSIMBDP_VERSION); exit(0);
+		default: usage(stderr, name); exit(EX_USAGE_CODE);
 		}
 	}
-	if (optind != argc)
-		usage(name);
+	if (optind != argc) {
+		usage(stderr, name);
+		exit(EX_USAGE_CODE);
+	}
 	if (file == NULL)
 		file = MYSIMBDP_DEFAULT_CONF;
 	log_init(name, foreground || check_only, verbose);

@@ -14,8 +14,9 @@
 #define EX_TEMPFAIL_CODE 75
 
 /*
- * The start of every daemon's main(): parses -c FILE -d -n -v (usage and
- * exit 64 otherwise), sets up logging, loads the configuration ($MYSIMBDP_
+ * The start of every daemon's main(): parses -c FILE -d -n -v (and their
+ * long forms; --help and --version print and exit 0; anything else: usage
+ * and exit 64), sets up logging, loads the configuration ($MYSIMBDP_
  * CONF or the built-in default without -c; exit 78 on errors), and with
  * -n prints "configuration OK" and exits 0. Then prepares the state dir
  * (exit 73), takes run/<name>.pid (one daemon of a kind per state dir),
