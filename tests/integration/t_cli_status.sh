@@ -34,20 +34,22 @@ start_streammgr
 # json JQ: a field of `status --json`.
 json() { cli status --json 2>/dev/null | jq -r "$1"; }
 acme() { json ".tenants[] | select(.tenant == \"acme\") | $1"; }
+# acme_is JQ VALUE: acme's row in `status --json` has JQ = VALUE.
+acme_is() { [ "$(acme "$1")" = "$2" ]; }
 globex_ready() {
 	[ "$(json '[.streams[] | select(.tenant == "globex") | .instances[] |
 		select(.state == "ready")] | length')" = 2 ]
 }
 
 drop acme a.csv
-wait_for 20 "a.csv running" test "$(acme .batch.running)" = 1
+wait_for 20 "a.csv running" acme_is .batch.running 1
 drop acme b.csv
 drop acme c.csv
 # A second a.csv cannot be claimed while the first runs: it waits in
 # incoming/.
 drop acme a.csv
 wait_for 20 "two files queued, one in incoming/" \
-	test "$(acme '"\(.batch.queued) \(.batch.incoming)"')" = "2 1"
+	acme_is '"\(.batch.queued) \(.batch.incoming)"' "2 1"
 wait_for 20 "globex's instances" globex_ready
 
 # ---- both daemons ---------------------------------------------------------
