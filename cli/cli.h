@@ -1,7 +1,8 @@
 /*
  * The mysimbdp command line: one file per command, each entry taking the
  * global options and its own argv (argv[0] is the command name) and
- * returning a sysexits code.
+ * returning a sysexits code. Modules the commands share have their own
+ * header: ctl.h (the daemons' control sockets), progress.h.
  */
 #ifndef MYSIMBDP_CLI_H
 #define MYSIMBDP_CLI_H
@@ -22,6 +23,17 @@
 #define EX_TEMPFAIL_CODE	75
 #define EX_PROTOCOL_CODE	76
 #define EX_NOPERM_CODE		77
+/* EX_CONFIG_CODE (78) comes from conf.h. */
+
+/*
+ * The options every command takes: the end of each command's option
+ * table, and of its short options string.
+ */
+#define CLI_COMMON_OPTIONS \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "version", no_argument, NULL, 'V' }, \
+	{ NULL, 0, NULL, 0 }
+#define CLI_COMMON_SHORT "hV"
 
 struct cli {
 	const char	*c_conf;	/* platform file: -c, $MYSIMBDP_CONF, default */
@@ -29,10 +41,21 @@ struct cli {
 
 struct conf_platform;
 
+/* mysimbdp.c */
+
 /* Loads the platform file or prints its errors; NULL means exit 78. */
 struct conf_platform *cli_load_platform(const struct cli *cli);
 
-/* cmd_stream.c */
+/*
+ * What a command does with a getopt answer it has no case for: -h/--help
+ * prints its help to stdout, -V/--version the version; both return 0.
+ * Anything else (an unknown option, a missing value) is said on stderr
+ * with the command's usage; returns 64.
+ */
+int cli_opt_other(char **argv, int ch);
+
+/* Prints the command's usage line to stderr; returns 64. */
+int cli_usage_error(const char *cmd);
 
 /*
  * Parses a --timeout value ("5s", "500ms"; more than 0) into *ms. Returns
@@ -40,27 +63,14 @@ struct conf_platform *cli_load_platform(const struct cli *cli);
  */
 int cli_parse_timeout(const char *cmd, const char *s, uint64_t *ms);
 
-/*
- * Whether a daemon listens on the ipc socket file at path. Returns
- * EX_OK_CODE, or the exit status after printing why: 69 with
- * "mysimbdp: <missing> (no <path>)" or "(nothing listens on <path>)",
- * 77 when the socket may not be reached (permissions), 78 when the path
- * does not fit sun_path.
- */
-int cli_socket_check(const char *path, const char *missing);
-
-/* cmd_stream.c: shared with the other streammgr commands */
-
-/*
- * Sends one control request to streammgr and checks the reply. Returns
- * EX_OK_CODE with the reply in *replyp (bson_destroy it), or the exit
- * status after saying why (65 refused, 69, 75, 76, 77, 78).
- */
-int cli_ctl_request(const struct cli *cli, const bson_t *req,
-    uint64_t timeout_ms, bson_t **replyp);
-
 /* Whether s is a tenant id; prints why not as "mysimbdp <cmd>: ...". */
 bool cli_valid_tenant(const char *cmd, const char *s);
+
+/* Whether s is a stream name; prints why not as "mysimbdp <cmd>: ...". */
+bool cli_valid_stream(const char *cmd, const char *s);
+
+/* Prints doc as one line of JSON on stdout. */
+void cli_print_json(const bson_t *doc);
 
 int cmd_check_config(const struct cli *cli, int argc, char **argv);
 int cmd_control(const struct cli *cli, int argc, char **argv);

@@ -1,30 +1,110 @@
+/*
+ * check-config [FILE|DIR] [--json]: validates the platform file (and the
+ * tenants folder it names), one tenant profile, or a folder of them, and
+ * prints every error as "file:line: setting: problem" on stderr, or
+ * "configuration OK". With --json the verdict is one object on stdout:
+ *
+ *   {"path":"conf/mysimbdp.cfg","valid":false,"errors":[{"file":"...",
+ *    "line":12,"setting":"batch.workers","problem":"..."}]}
+ *
+ * where "line" and "setting" are null when an error has none.
+ *
+ * Exit status: 0 valid; 64 usage; 66 the path does not exist; 77 it may
+ * not be read; 78 configuration errors.
+ */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "conf.h"
 
-/* check-config [FILE|DIR]: every error, then exit 78; or "configuration OK". */
+static void
+print_json(const char *path, const struct conf_errors *errs)
+{
+	bson_t root = BSON_INITIALIZER, arr, item;
+	char key[24];
+
+	BSON_APPEND_UTF8(&root, "path", path);
+	BSON_APPEND_BOOL(&root, "valid", errs->e_count == 0);
+	BSON_APPEND_ARRAY_BEGIN(&root, "errors", &arr);
+	for (size_t i = 0; i < errs->e_count; i++) {
+		const struct conf_error *e = &errs->e_list[i];
+
+		snprintf(key, sizeof(key), "%zu", i);
+		BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &item);
+		BSON_APPEND_UTF8(&item, "file", e->ce_file);
+		if (e->ce_line > 0)
+			BSON_APPEND_INT64(&item, "line", e->ce_line);
+		else
+			BSON_APPEND_NULL(&item, "line");
+		if (e->ce_setting != NULL)
+			BSON_APPEND_UTF8(&item, "setting", e->ce_setting);
+		else
+			BSON_APPEND_NULL(&item, "setting");
+		BSON_APPEND_UTF8(&item, "problem", e->ce_problem);
+		bson_append_document_end(&arr, &item);
+	}
+	bson_append_array_end(&root, &arr);
+	cli_print_json(&root);
+	bson_destroy(&root);
+}
+
+/* Whether path is there to be read: 0, or the exit status after saying why. */
+static int
+check_path(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && access(path, R_OK) == 0)
+		return EX_OK_CODE;
+	fprintf(stderr, "mysimbdp check-config: %s: %s\n", path,
+	    strerror(errno));
+	return errno == EACCES || errno == EPERM ? EX_NOPERM_CODE :
+	    EX_NOINPUT_CODE;
+}
+
 int
 cmd_check_config(const struct cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		CLI_COMMON_OPTIONS,
+	};
 	struct conf_errors errs = { 0 };
 	const char *path = cli->c_conf;
+	bool json = false;
 	size_t n;
+	int ch, rc;
 
-	if (argc > 2) {
-		fprintf(stderr, "usage: mysimbdp check-config [FILE|DIR]\n");
-		return EX_USAGE_CODE;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "j" CLI_COMMON_SHORT, opts,
+	    NULL)) != -1) {
+		if (ch != 'j')
+			return cli_opt_other(argv, ch);
+		json = true;
 	}
-	if (argc == 2)
-		path = argv[1];
+	if (argc - optind > 1)
+		return cli_usage_error(argv[0]);
+	if (argc - optind == 1)
+		path = argv[optind];
+	if ((rc = check_path(path)) != EX_OK_CODE)
+		return rc;
 	n = conf_check_path(path, &errs);
-	conf_errors_print(&errs);
+	if (json)
+		print_json(path, &errs);
+	else
+		conf_errors_print(&errs);
 	conf_errors_free(&errs);
 	if (n) {
 		fprintf(stderr, "%s: %zu configuration error%s\n", path, n,
 		    n == 1 ? "" : "s");
 		return EX_CONFIG_CODE;
 	}
-	printf("configuration OK\n");
+	if (!json)
+		printf("configuration OK\n");
 	return EX_OK_CODE;
 }

@@ -3,6 +3,9 @@
  * queue/<tenant>/<stream>/dead-letters.jsonl) and, with --requeue, asks
  * streammgr to move them back into the queue.
  *
+ * With --json, the listing is a JSON array of the dead letters as stored,
+ * and --requeue prints streammgr's reply.
+ *
  * Exit status: 0 done; 64 usage; 65 a requested id is not a dead letter
  * (or streammgr refused); 66 the tenant has no queue folder; 69, 75, 76,
  * 77 from the control request; 74 a file that cannot be read; 78 a bad
@@ -18,13 +21,11 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "ctl.h"
 #include "deadletter.h"
 #include "state.h"
 #include "units.h"
 
-#define USAGE "usage: mysimbdp dead-letters TENANT [--stream S] [--json]\n" \
-	"       mysimbdp dead-letters TENANT [--stream S] --requeue " \
-	"[--id N]... [--timeout D]\n"
 #define IDS_MAX 1000
 #define PAYLOAD_SHOWN 40
 
@@ -58,17 +59,19 @@ parse_opts(int argc, char **argv, struct dl_opts *o)
 		{ "requeue", no_argument, NULL, 'r' },
 		{ "id", required_argument, NULL, 'i' },
 		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CLI_COMMON_OPTIONS,
 	};
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	o->o_timeout_ms = 5000;
-	optind = 0;	/* 0: glibc starts afresh (main stopped at the command with "+") */
-	while ((ch = getopt_long(argc, argv, "s:jri:t:h", opts, NULL)) != -1) {
+	o->o_timeout_ms = CTL_TIMEOUT_MS;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "s:jri:t:" CLI_COMMON_SHORT, opts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 's':
+			if (!cli_valid_stream(argv[0], optarg))
+				return EX_USAGE_CODE;
 			o->o_stream = optarg;
 			break;
 		case 'j':
@@ -92,27 +95,15 @@ parse_opts(int argc, char **argv, struct dl_opts *o)
 			    &o->o_timeout_ms) < 0)
 				return EX_USAGE_CODE;
 			break;
-		case 'h':
-			fputs(USAGE, stdout);
-			return EX_OK_CODE;
 		default:
-			fputs(USAGE, stderr);
-			return EX_USAGE_CODE;
+			return cli_opt_other(argv, ch);
 		}
 	}
-	if (optind != argc - 1 || (o->o_nids > 0 && !o->o_requeue) ||
-	    (o->o_json && o->o_requeue)) {
-		fputs(USAGE, stderr);
-		return EX_USAGE_CODE;
-	}
+	if (optind != argc - 1 || (o->o_nids > 0 && !o->o_requeue))
+		return cli_usage_error(argv[0]);
 	o->o_tenant = argv[optind];
-	if (!cli_valid_tenant("dead-letters", o->o_tenant) ||
-	    (o->o_stream && !conf_valid_id(o->o_stream))) {
-		if (o->o_stream && !conf_valid_id(o->o_stream))
-			fprintf(stderr, "mysimbdp dead-letters: \"%s\" is not "
-			    "a stream name\n", o->o_stream);
+	if (!cli_valid_tenant(argv[0], o->o_tenant))
 		return EX_USAGE_CODE;
-	}
 	return -1;
 }
 
@@ -233,7 +224,8 @@ list(const struct conf_platform *p, const struct dl_opts *o)
 		fprintf(stderr, "mysimbdp dead-letters: %s: %s\n", dir,
 		    strerror(errno));
 		free(dir);
-		return errno == ENOENT ? EX_NOINPUT_CODE : EX_IOERR_CODE;
+		return errno == ENOENT ? EX_NOINPUT_CODE : errno == EACCES ?
+		    EX_NOPERM_CODE : EX_IOERR_CODE;
 	}
 	if (o->o_json)
 		printf("[");
@@ -287,17 +279,20 @@ requeue(const struct cli *cli, const struct dl_opts *o)
 		}
 		bson_append_array_end(&req, &arr);
 	}
-	rc = cli_ctl_request(cli, &req, o->o_timeout_ms, &reply);
+	rc = ctl_request(cli, "streammgr", &req, o->o_timeout_ms, &reply);
 	bson_destroy(&req);
 	if (rc != EX_OK_CODE)
 		return rc;
 	if (bson_iter_init_find(&it, reply, "requeued") &&
 	    BSON_ITER_HOLDS_NUMBER(&it))
 		done = bson_iter_as_int64(&it);
+	if (o->o_json)
+		cli_print_json(reply);
+	else
+		printf("%s%s%s: %" PRId64 " dead letter%s requeued\n",
+		    o->o_tenant, o->o_stream ? "/" : "", o->o_stream ?
+		    o->o_stream : "", done, done == 1 ? "" : "s");
 	bson_destroy(reply);
-	printf("%s%s%s: %" PRId64 " dead letter%s requeued\n", o->o_tenant,
-	    o->o_stream ? "/" : "", o->o_stream ? o->o_stream : "", done,
-	    done == 1 ? "" : "s");
 	if (o->o_nids > 0 && (size_t)done < o->o_nids) {
 		fprintf(stderr, "mysimbdp dead-letters: %zu of the ids given "
 		    "are not dead letters of this stream\n",

@@ -12,9 +12,14 @@
  *  - the summary goes to MYSIMBDP_RESULT_FILE, metric reports to
  *    ZMQ_METRICS_ENDPOINT.
  *
+ * On a terminal (or with --progress) a progress line on stderr says how
+ * far it got; --json prints the summary as JSON.
+ *
  * Exit status: 0 done; 75 the sink is unavailable (try again later); 65
- * the input cannot be read or is not CSV/JSON lines at all; 64 usage; 78
- * a bad schema or environment; 1 the sink refused for good.
+ * the input is not CSV/JSON lines at all; 66 the input cannot be opened
+ * (77 for lack of permission); 74 it cannot be read; 64 usage; 78 a bad
+ * schema or environment; 69 the sink refused for good; 70 an internal
+ * error.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,19 +30,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <mysimbdp.h>
 
 #include "cli.h"
 #include "conf.h"
+#include "progress.h"
 
-#define LOAD_USAGE "usage: mysimbdp load --collection C [--format csv|jsonl] " \
-	"[--schema FILE] [FILE]\n"
 #define READ_BUF (1024 * 1024)	/* big reads: fewer syscalls per MB */
 #define SHOW_REJECTS 10		/* rejected rows explained on stderr */
-#define PROGRESS_MS 200
 
 enum load_format { FMT_CSV, FMT_JSONL };
 
@@ -59,11 +61,11 @@ struct load {
 	int			 l_exit;	/* set by the first fatal error */
 	char			 l_err[1024];
 
-	/* Progress on a terminal only: a log file wants no \r lines. */
-	bool			 l_tty;
+	bool			 l_json;
+	enum progress_mode	 l_progress_mode;
+	struct progress		 l_progress;
 	uint64_t		 l_size;
-	uint64_t		 l_done;
-	int64_t			 l_shown_ms;
+	uint64_t		 l_done;	/* bytes read */
 };
 
 static int load_fail(struct load *, int, const char *, ...)
@@ -85,40 +87,34 @@ load_fail(struct load *l, int code, const char *fmt, ...)
 	return -1;
 }
 
+/*
+ * The exit status of a sink's return code: the library's for "try again
+ * later" and a bad document, 69 (the sink refused for good) for the rest,
+ * where the library says 1.
+ */
+static int
+sink_exit_code(int rc)
+{
+	int code = msb_exit_code(rc);
+
+	return code == 1 ? EX_UNAVAILABLE_CODE : code;
+}
+
 /* The exit status for a sink failure, which carries its own message. */
 static int
 load_sink_fail(struct load *l, int rc)
 {
-	return load_fail(l, msb_exit_code(rc), "%s",
+	return load_fail(l, sink_exit_code(rc), "%s",
 	    msb_sink_error(l->l_sink));
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
+/* Counts bytes read and redraws the progress line when it is time. */
 static void
-progress(struct load *l, bool last)
+advance(struct load *l, uint64_t n)
 {
-	int64_t now;
-
-	if (!l->l_tty)
-		return;
-	now = now_ms();
-	if (!last && now - l->l_shown_ms < PROGRESS_MS)
-		return;
-	l->l_shown_ms = now;
-	fprintf(stderr, "\r%s: %3d%%  %" PRIu64 " rows, %" PRIu64
-	    " rejected", l->l_file, l->l_size > 0 ?
-	    (int)(l->l_done * 100 / l->l_size) : 100, l->l_rows,
-	    l->l_rejected);
-	if (last)
-		fputc('\n', stderr);
+	l->l_done += n;
+	msb_metrics_add(l->l_metrics, MSB_M_BYTES, n);
+	progress_update(&l->l_progress, l->l_done, l->l_rows);
 }
 
 static void
@@ -136,8 +132,7 @@ reject(struct load *l, const char *fmt, ...)
 	msb_metrics_add(l->l_metrics, MSB_M_ERRORS, 1);
 	if (l->l_rejected > SHOW_REJECTS)
 		return;
-	if (l->l_tty)
-		fputc('\n', stderr);
+	progress_break(&l->l_progress);
 	fprintf(stderr, "mysimbdp load: rejected: ");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -220,15 +215,13 @@ load_csv(struct load *l, int fd)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			load_fail(l, EX_DATAERR_CODE, "%s: read: %s",
+			load_fail(l, EX_IOERR_CODE, "%s: read: %s",
 			    l->l_file, strerror(errno));
 			break;
 		}
 		rc = n == 0 ? msb_csv_finish(csv) :
 		    msb_csv_feed(csv, buf, (size_t)n);
-		l->l_done += (uint64_t)n;
-		msb_metrics_add(l->l_metrics, MSB_M_BYTES, (uint64_t)n);
-		progress(l, false);
+		advance(l, (uint64_t)n);
 		if (n == 0 || rc != MSB_OK)
 			break;
 	}
@@ -348,12 +341,10 @@ load_jsonl(struct load *l, int fd)
 	while ((n = getline(&line, &cap, fp)) != -1) {
 		if (jsonl_line(l, line, (size_t)n, ++lineno) == -1)
 			break;
-		l->l_done += (uint64_t)n;
-		msb_metrics_add(l->l_metrics, MSB_M_BYTES, (uint64_t)n);
-		progress(l, false);
+		advance(l, (uint64_t)n);
 	}
 	if (ferror(fp))
-		load_fail(l, EX_DATAERR_CODE, "%s: read: %s", l->l_file,
+		load_fail(l, EX_IOERR_CODE, "%s: read: %s", l->l_file,
 		    strerror(errno));
 	free(line);
 	fclose(fp);
@@ -416,7 +407,10 @@ format_of(const char *path)
 	return FMT_CSV;
 }
 
-/* Parses the command line into l; returns 0 or an exit status. */
+/*
+ * Parses the command line into l. Returns -1 to go on, or the exit status
+ * (0 after --help or --version, 64).
+ */
 static int
 load_args(struct load *l, int argc, char **argv)
 {
@@ -424,13 +418,16 @@ load_args(struct load *l, int argc, char **argv)
 		{ "collection", required_argument, NULL, 'C' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "schema", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
+		{ "json", no_argument, NULL, 'j' },
+		PROGRESS_OPTIONS,
+		CLI_COMMON_OPTIONS,
 	};
 	const char *format = NULL;
 	int ch;
 
-	optind = 0;	/* 0: glibc starts afresh (main stopped at the command with "+") */
-	while ((ch = getopt_long(argc, argv, "C:f:s:", opts, NULL)) != -1) {
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "C:f:s:j" CLI_COMMON_SHORT, opts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'C':
 			l->l_collection = optarg;
@@ -441,22 +438,30 @@ load_args(struct load *l, int argc, char **argv)
 		case 's':
 			l->l_schema_path = optarg;
 			break;
+		case 'j':
+			l->l_json = true;
+			break;
+		case PROGRESS_OPT_ON:
+			l->l_progress_mode = PROGRESS_ON;
+			break;
+		case PROGRESS_OPT_OFF:
+			l->l_progress_mode = PROGRESS_OFF;
+			break;
 		default:
-			fprintf(stderr, LOAD_USAGE);
-			return EX_USAGE_CODE;
+			return cli_opt_other(argv, ch);
 		}
 	}
 	if (argc - optind > 1 || l->l_collection == NULL) {
-		fprintf(stderr, "mysimbdp load: %s\n" LOAD_USAGE,
+		fprintf(stderr, "mysimbdp load: %s\n",
 		    l->l_collection == NULL ? "--collection is required" :
 		    "one FILE at most");
-		return EX_USAGE_CODE;
+		return cli_usage_error(argv[0]);
 	}
 	l->l_file = optind < argc ? argv[optind] : l->l_env.input_file;
 	if (l->l_file == NULL) {
 		fprintf(stderr, "mysimbdp load: no FILE and no "
-		    "MYSIMBDP_INPUT_FILE\n" LOAD_USAGE);
-		return EX_USAGE_CODE;
+		    "MYSIMBDP_INPUT_FILE\n");
+		return cli_usage_error(argv[0]);
 	}
 	if (format == NULL)
 		l->l_format = format_of(l->l_file);
@@ -467,14 +472,14 @@ load_args(struct load *l, int argc, char **argv)
 	else {
 		fprintf(stderr, "mysimbdp load: --format %s: use csv or "
 		    "jsonl\n", format);
-		return EX_USAGE_CODE;
+		return cli_usage_error(argv[0]);
 	}
 	if (l->l_format == FMT_JSONL && l->l_schema_path != NULL) {
 		fprintf(stderr, "mysimbdp load: --schema applies to csv "
 		    "only\n");
-		return EX_USAGE_CODE;
+		return cli_usage_error(argv[0]);
 	}
-	return 0;
+	return -1;
 }
 
 /* The schema: the file given, or every column as a string. */
@@ -508,7 +513,8 @@ open_input(struct load *l)
 
 	if ((fd = open(l->l_file, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &st) == -1) {
-		load_fail(l, EX_DATAERR_CODE, "%s: %s", l->l_file,
+		load_fail(l, errno == EACCES || errno == EPERM ?
+		    EX_NOPERM_CODE : EX_NOINPUT_CODE, "%s: %s", l->l_file,
 		    strerror(errno));
 		if (fd != -1)
 			close(fd);
@@ -516,12 +522,12 @@ open_input(struct load *l)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return load_fail(l, EX_DATAERR_CODE, "%s: not a regular file",
+		return load_fail(l, EX_NOINPUT_CODE, "%s: not a regular file",
 		    l->l_file);
 	}
 	if (msb_file_hash(l->l_file, l->l_hash) != MSB_OK) {
 		close(fd);
-		return load_fail(l, EX_DATAERR_CODE, "%s: %s", l->l_file,
+		return load_fail(l, EX_IOERR_CODE, "%s: %s", l->l_file,
 		    strerror(errno));
 	}
 	l->l_size = (uint64_t)st.st_size;
@@ -563,20 +569,42 @@ load_run(struct load *l)
 	    sizeof(why));
 	if (rc != MSB_OK) {
 		load_fail(l, rc == MSB_TEMPFAIL ? EX_TEMPFAIL_CODE :
-		    msb_exit_code(rc), "%s", why);
+		    sink_exit_code(rc), "%s", why);
 		close(fd);
 		return;
 	}
+	progress_start(&l->l_progress, l->l_progress_mode, l->l_file, "rows",
+	    l->l_size);
 	if (l->l_format == FMT_CSV)
 		load_csv(l, fd);
 	else
 		load_jsonl(l, fd);
 	close(fd);
-	progress(l, true);
+	progress_update(&l->l_progress, l->l_done, l->l_rows);
+	progress_finish(&l->l_progress);
 	/* The content hash names the unit: a rerun replaces it. */
 	if (l->l_exit == EX_OK_CODE &&
 	    (rc = msb_sink_commit(l->l_sink, l->l_hash)) != MSB_OK)
 		load_sink_fail(l, rc);
+}
+
+/* The summary as JSON: what was loaded where. */
+static void
+print_json(const struct load *l)
+{
+	bson_t doc = BSON_INITIALIZER;
+
+	BSON_APPEND_UTF8(&doc, "file", l->l_file);
+	BSON_APPEND_UTF8(&doc, "format", l->l_format == FMT_CSV ? "csv" :
+	    "jsonl");
+	BSON_APPEND_INT64(&doc, "bytes", (int64_t)l->l_done);
+	BSON_APPEND_INT64(&doc, "rows", (int64_t)l->l_rows);
+	BSON_APPEND_INT64(&doc, "rejected", (int64_t)l->l_rejected);
+	BSON_APPEND_UTF8(&doc, "db", l->l_env.mongo_db);
+	BSON_APPEND_UTF8(&doc, "collection", l->l_collection);
+	BSON_APPEND_UTF8(&doc, "sink", msb_sink_kind(l->l_sink));
+	cli_print_json(&doc);
+	bson_destroy(&doc);
 }
 
 int
@@ -585,9 +613,8 @@ cmd_load(const struct cli *cli, int argc, char **argv)
 	struct load l = { .l_exit = EX_OK_CODE };
 	int rc;
 
-	l.l_tty = isatty(STDERR_FILENO);
 	load_env(&l.l_env);
-	if ((rc = load_args(&l, argc, argv)) != 0)
+	if ((rc = load_args(&l, argc, argv)) >= 0)
 		return rc;
 	if (check_env(&l) == -1) {
 		fprintf(stderr, "mysimbdp load: %s\n", l.l_err);
@@ -605,7 +632,9 @@ cmd_load(const struct cli *cli, int argc, char **argv)
 		load_run(&l);
 	}
 	write_result(&l);
-	if (l.l_exit == EX_OK_CODE)
+	if (l.l_exit == EX_OK_CODE && l.l_json)
+		print_json(&l);
+	else if (l.l_exit == EX_OK_CODE)
 		printf("%s: %" PRIu64 " rows, %" PRIu64 " rejected -> %s.%s "
 		    "(%s)\n", l.l_file, l.l_rows, l.l_rejected,
 		    l.l_env.mongo_db, l.l_collection, msb_sink_kind(l.l_sink));

@@ -1,5 +1,16 @@
+/*
+ * retry TENANT [DATASET/]FILE [--json]: moves a file from failed/ back to
+ * incoming/, where batchmgr picks it up as new. Names are checked so that
+ * neither part can leave the tenant's folders. With --json the result is
+ * {"tenant":T,"file":"[DATASET/]FILE","to":"incoming/[DATASET/]NAME"}.
+ *
+ * Exit status: 0 moved; 64 usage; 66 no such tenant or failed file; 73
+ * the move failed (a file of that name waits in incoming/); 77 no
+ * permission; 78 a bad platform file.
+ */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,56 +21,90 @@
 #include "conf.h"
 #include "state.h"
 
-/*
- * retry TENANT [DATASET/]FILE: moves a file from failed/ back to
- * incoming/, where batchmgr picks it up as new. Names are checked so that
- * neither part can leave the tenant's folders.
- */
+static int
+errno_exit(int err, int otherwise)
+{
+	if (err == EACCES || err == EPERM)
+		return EX_NOPERM_CODE;
+	return err == ENOENT ? EX_NOINPUT_CODE : otherwise;
+}
+
+static void
+print_json(const char *tenant, const char *file, const char *dataset,
+    const char *final)
+{
+	bson_t doc = BSON_INITIALIZER;
+	char to[NAME_MAX * 2 + 16];
+
+	snprintf(to, sizeof(to), "incoming/%s%s%s", dataset, *dataset ? "/" :
+	    "", final);
+	BSON_APPEND_UTF8(&doc, "tenant", tenant);
+	BSON_APPEND_UTF8(&doc, "file", file);
+	BSON_APPEND_UTF8(&doc, "to", to);
+	cli_print_json(&doc);
+	bson_destroy(&doc);
+}
+
 int
 cmd_retry(const struct cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		CLI_COMMON_OPTIONS,
+	};
 	struct conf_platform *p;
 	char dataset[NAME_MAX + 1] = "", final[NAME_MAX + 1], *slash, *dir;
-	const char *name;
-	int fd, rc;
+	const char *tenant, *file, *name;
+	bool json = false;
+	int fd, rc, ch, err;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: mysimbdp retry TENANT [DATASET/]FILE\n");
-		return EX_USAGE_CODE;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "j" CLI_COMMON_SHORT, opts,
+	    NULL)) != -1) {
+		if (ch != 'j')
+			return cli_opt_other(argv, ch);
+		json = true;
 	}
-	if (!conf_valid_id(argv[1])) {
-		fprintf(stderr, "mysimbdp: \"%s\" is not a tenant id\n", argv[1]);
+	if (argc - optind != 2)
+		return cli_usage_error(argv[0]);
+	tenant = argv[optind];
+	name = file = argv[optind + 1];
+	if (!cli_valid_tenant(argv[0], tenant))
 		return EX_USAGE_CODE;
-	}
-	name = argv[2];
-	if ((slash = strchr(argv[2], '/')) != NULL) {
-		snprintf(dataset, sizeof(dataset), "%.*s",
-		    (int)(slash - argv[2]), argv[2]);
+	if ((slash = strchr(file, '/')) != NULL) {
+		snprintf(dataset, sizeof(dataset), "%.*s", (int)(slash - file),
+		    file);
 		name = slash + 1;
 	}
 	if ((*dataset && !conf_valid_id(dataset)) || *name == '\0' ||
 	    strchr(name, '/') || strcmp(name, ".") == 0 ||
 	    strcmp(name, "..") == 0) {
-		fprintf(stderr, "mysimbdp: \"%s\" is not a file name in "
-		    "failed/ (use FILE or DATASET/FILE)\n", argv[2]);
+		fprintf(stderr, "mysimbdp retry: \"%s\" is not a file name in "
+		    "failed/ (use FILE or DATASET/FILE)\n", file);
 		return EX_USAGE_CODE;
 	}
 	if ((p = cli_load_platform(cli)) == NULL)
 		return EX_CONFIG_CODE;
-	dir = state_path(p, "staging/%s", argv[1]);
+	dir = state_path(p, "staging/%s", tenant);
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		fprintf(stderr, "mysimbdp: open %s: %s\n", dir, strerror(errno));
-		rc = EX_NOINPUT_CODE;
+		err = errno;
+		fprintf(stderr, "mysimbdp: open %s: %s\n", dir, strerror(err));
+		rc = errno_exit(err, EX_NOINPUT_CODE);
 	} else if (state_move(fd, AREA_FAILED, AREA_INCOMING, dataset, name,
 	    final, sizeof(final)) < 0) {
+		err = errno;
 		fprintf(stderr, "mysimbdp: move %s/failed/%s to incoming/: %s\n",
-		    dir, argv[2], errno == EEXIST ?
+		    dir, file, err == EEXIST ?
 		    "a file of that name is waiting in incoming/ already" :
-		    strerror(errno));
-		rc = errno == ENOENT ? EX_NOINPUT_CODE : EX_CANTCREAT_CODE;
+		    strerror(err));
+		rc = errno_exit(err, EX_CANTCREAT_CODE);
 	} else {
-		printf("%s: %s moved back to incoming/\n", argv[1], argv[2]);
+		if (json)
+			print_json(tenant, file, dataset, final);
+		else
+			printf("%s: %s moved back to incoming/\n", tenant,
+			    file);
 		rc = EX_OK_CODE;
 	}
 	if (fd >= 0)

@@ -12,6 +12,8 @@
  * or no streammgr takes a message, the rest of the input is not sent.
  * --window (how many may await their reply) and --timeout default to the
  * producer's: 1000 and 10 s. --rate N sends N messages a second at most.
+ * On a terminal (or with --progress) a progress line on stderr says how
+ * far it got.
  *
  * Exit status: 0 every message accepted; 65 some rejected (or too long to
  * send); 75 some throttled or unanswered, or the input not all sent, and
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,10 +40,10 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "ctl.h"
+#include "progress.h"
 #include "state.h"
 
-#define SEND_USAGE "usage: mysimbdp send TENANT [--stream S] [--file F] " \
-	"[--rate N] [--window N] [--json] [--timeout DURATION]\n"
 #define MSG_MAX		(16u << 20)	/* longest line sent, in bytes */
 #define READ_CHUNK	(256u << 10)
 #define SHOW_REASONS	10		/* distinct reject reasons kept */
@@ -55,6 +58,7 @@ struct lines {
 	size_t		 l_cap, l_start, l_end;
 	bool		 l_eof;
 	uint64_t	 l_lineno;
+	uint64_t	 l_consumed;	/* bytes of the lines returned */
 };
 
 struct reason {
@@ -113,12 +117,14 @@ lines_next(struct lines *l, const char **line, size_t *len)
 			*line = l->l_buf + l->l_start;
 			*len = n_line + skipped;
 			l->l_start += n_line + (nl != NULL);
+			l->l_consumed += n_line + skipped + (nl != NULL);
 			l->l_lineno++;
 			return skipped || n_line > MSG_MAX ? LINE_TOO_LONG :
 			    LINE_OK;
 		}
 		if (l->l_eof && skipped) {
 			*len = skipped;
+			l->l_consumed += skipped;
 			l->l_lineno++;
 			return LINE_TOO_LONG;
 		}
@@ -333,8 +339,8 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		{ "window", required_argument, NULL, 'w' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		PROGRESS_OPTIONS,
+		CLI_COMMON_OPTIONS,
 	};
 	struct send s = { 0 };
 	struct lines in = { .l_fd = STDIN_FILENO };
@@ -343,26 +349,20 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 	uint64_t rate = 0, window = 0, timeout_ms = 0;
 	char *path = NULL, *endpoint = NULL, err[512];
 	bool json = false, stopped = false;
+	enum progress_mode pmode = PROGRESS_AUTO;
+	struct progress prog;
+	struct stat st;
 	int64_t start_ns;
 	size_t len;
 	int ch, rc, r;
 
-	/*
-	 * 0, not 1: glibc then starts afresh and permutes, so options may
-	 * follow the arguments ("status acme --json"); main()'s "+" would
-	 * stay in force otherwise.
-	 */
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "s:f:r:w:jt:h", opts, NULL)) !=
-	    -1) {
+	while ((ch = getopt_long(argc, argv, "s:f:r:w:jt:" CLI_COMMON_SHORT,
+	    opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
-			if (!conf_valid_id(optarg)) {
-				fprintf(stderr, "mysimbdp send: \"%s\" is not "
-				    "a stream name (1 to 32 characters from "
-				    "a-z, 0-9, '_' and '-')\n", optarg);
+			if (!cli_valid_stream(argv[0], optarg))
 				return EX_USAGE_CODE;
-			}
 			stream = optarg;
 			break;
 		case 'f':
@@ -391,24 +391,21 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 			if (cli_parse_timeout(argv[0], optarg, &timeout_ms) < 0)
 				return EX_USAGE_CODE;
 			break;
-		case 'h':
-			fputs(SEND_USAGE, stdout);
-			return EX_OK_CODE;
+		case PROGRESS_OPT_ON:
+			pmode = PROGRESS_ON;
+			break;
+		case PROGRESS_OPT_OFF:
+			pmode = PROGRESS_OFF;
+			break;
 		default:
-			fputs(SEND_USAGE, stderr);
-			return EX_USAGE_CODE;
+			return cli_opt_other(argv, ch);
 		}
 	}
-	if (argc - optind != 1) {
-		fputs(SEND_USAGE, stderr);
-		return EX_USAGE_CODE;
-	}
+	if (argc - optind != 1)
+		return cli_usage_error(argv[0]);
 	tenant = argv[optind];
-	if (!conf_valid_id(tenant)) {
-		fprintf(stderr, "mysimbdp send: \"%s\" is not a tenant id (1 "
-		    "to 32 characters from a-z, 0-9, '_' and '-')\n", tenant);
+	if (!cli_valid_tenant(argv[0], tenant))
 		return EX_USAGE_CODE;
-	}
 	if ((p = cli_load_platform(cli)) == NULL)
 		return EX_CONFIG_CODE;
 	path = state_path(p, "run/%s/%s.in", tenant, stream);
@@ -418,11 +415,12 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "mysimbdp send: open %s: %s\n", file,
 		    strerror(errno));
 		free(path);
-		return EX_NOINPUT_CODE;
+		return errno == EACCES || errno == EPERM ? EX_NOPERM_CODE :
+		    EX_NOINPUT_CODE;
 	}
 	snprintf(err, sizeof(err), "streammgr is not running, or %s has no "
 	    "stream \"%s\"", tenant, stream);
-	if ((rc = cli_socket_check(path, err)) != EX_OK_CODE)
+	if ((rc = ctl_socket_check(path, err)) != EX_OK_CODE)
 		goto out;
 	if (asprintf(&endpoint, "ipc://%s", path) < 0) {
 		endpoint = NULL;
@@ -439,16 +437,23 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		msb_producer_set_reply_timeout(s.s_prod, timeout_ms > INT_MAX ?
 		    INT_MAX : (int)timeout_ms);
 
+	/* The total is known for a file (or a redirection) only. */
+	progress_start(&prog, pmode, file && strcmp(file, "-") != 0 ? file :
+	    "stdin", "messages", fstat(in.l_fd, &st) == 0 &&
+	    S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0);
 	start_ns = mono_ns();
 	rc = EX_OK_CODE;
 	while ((r = lines_next(&in, &line, &len)) != LINE_END) {
+		progress_update(&prog, in.l_consumed, s.s_sent);
 		if (r == LINE_ERROR) {
+			progress_break(&prog);
 			fprintf(stderr, "mysimbdp send: read %s: %s\n",
 			    file ? file : "standard input", strerror(errno));
 			rc = EX_IOERR_CODE;
 			break;
 		}
 		if (r == LINE_TOO_LONG) {
+			progress_break(&prog);
 			fprintf(stderr, "mysimbdp send: line %" PRIu64 ": %zu "
 			    "bytes, more than the 16 MiB a message may have; "
 			    "not sent\n", in.l_lineno, len);
@@ -466,6 +471,7 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		 * took the message: then the rest is not sent either. */
 		if ((r = msb_producer_send(s.s_prod, line, len, NULL)) !=
 		    MSB_OK) {
+			progress_break(&prog);
 			fprintf(stderr, "mysimbdp send: line %" PRIu64 ": %s; "
 			    "sending no more\n", in.l_lineno,
 			    msb_producer_error(s.s_prod));
@@ -477,6 +483,8 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		}
 		s.s_sent++;
 	}
+	progress_update(&prog, in.l_consumed, s.s_sent);
+	progress_finish(&prog);
 	/* Up to the reply timeout since the last reply: -1. */
 	if (msb_producer_flush(s.s_prod, -1) != MSB_OK && !stopped)
 		fprintf(stderr, "mysimbdp send: %s\n",

@@ -297,7 +297,7 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 		{ "tenant", required_argument, NULL, 't' },
 		{ "since", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
+		CLI_COMMON_OPTIONS,
 	};
 	struct stats st = { 0 };
 	struct conf_platform *p;
@@ -308,10 +308,13 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 	FILE *f;
 	int ch;
 
-	optind = 0;	/* 0: glibc starts afresh (main stopped at the command with "+") */
-	while ((ch = getopt_long(argc, argv, "t:s:j", opts, NULL)) != -1) {
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "t:s:j" CLI_COMMON_SHORT, opts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 't':
+			if (!cli_valid_tenant(argv[0], optarg))
+				return EX_USAGE_CODE;
 			tenant = optarg;
 			break;
 		case 's':
@@ -326,19 +329,22 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 			json = true;
 			break;
 		default:
-			fprintf(stderr, "usage: mysimbdp stats [--tenant T] "
-			    "[--since TIME] [--json]\n");
-			return EX_USAGE_CODE;
+			return cli_opt_other(argv, ch);
 		}
 	}
+	if (optind != argc)
+		return cli_usage_error(argv[0]);
 	if ((p = cli_load_platform(cli)) == NULL)
 		return EX_CONFIG_CODE;
 	path = state_path(p, "log/ingest.jsonl");
 	conf_platform_free(p);
 	if ((f = fopen(path, "re")) == NULL && errno != ENOENT) {
-		fprintf(stderr, "mysimbdp: open %s: %s\n", path, strerror(errno));
+		int err = errno;
+
+		fprintf(stderr, "mysimbdp: open %s: %s\n", path, strerror(err));
 		free(path);
-		return EX_NOINPUT_CODE;
+		return err == EACCES || err == EPERM ? EX_NOPERM_CODE :
+		    EX_NOINPUT_CODE;
 	}
 	free(path);
 	if (f) {

@@ -1,6 +1,10 @@
 /*
  * mysimbdp: the operator's and tenant's command line.
+ *
+ * Every command takes -h/--help and -V/--version among its options, and
+ * exits with a sysexits(3) status (cli.h); its help says which.
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,47 +14,151 @@
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
+#include "units.h"
 
 struct command {
 	const char	*name;
 	int		(*run)(const struct cli *, int, char **);
 	const char	*args;
 	const char	*help;
+	const char	*options;	/* lines "  -x, --long V  what" */
+	const char	*exits;		/* what each exit status means */
 };
 
+#define OPT_JSON	"  -j, --json           print the result as one JSON " \
+	"document\n"
+#define OPT_TIMEOUT	"  -t, --timeout D      wait D for the daemon's " \
+	"reply (default 5s)\n"
+#define OPT_STREAM	"  -s, --stream S       only stream S of the tenant\n"
+#define OPT_PROGRESS	"      --progress       show progress on stderr, " \
+	"terminal or not\n" \
+	"      --no-progress    never (default: only when stderr is a " \
+	"terminal)\n"
+#define CTL_EXITS	"0 done; 64 usage; 65 refused by streammgr; 69 " \
+	"streammgr is not running; 75 no reply in time; 76 a reply that is " \
+	"not the protocol's; 77 no permission to reach the socket; 78 a bad " \
+	"platform file"
+
 static const struct command commands[] = {
-	{ "check-config", cmd_check_config, "[FILE|DIR]",
-	    "validate the platform file, a tenant profile or a folder of them" },
+	{ "check-config", cmd_check_config, "[FILE|DIR] [--json]",
+	    "validate the platform file, a tenant profile or a folder of "
+	    "them (default: the platform file and its tenants)",
+	    OPT_JSON,
+	    "0 valid; 64 usage; 66 FILE or DIR does not exist; 77 it may "
+	    "not be read; 78 configuration errors" },
+	{ "status", cmd_status,
+	    "[TENANT] [--stream S] [--streams] [--json] [--timeout D]",
+	    "one row per tenant: batch files waiting, jobs running, stream "
+	    "instances, backlog, rates and state (asks batchmgr and "
+	    "streammgr); with TENANT or --streams also one row per stream",
+	    OPT_STREAM
+	    "  -v, --streams        also one row per stream and per running "
+	    "job\n"
+	    OPT_JSON OPT_TIMEOUT,
+	    "0 at least one daemon answered (the other's columns show \"-\"); "
+	    "64 usage; 65 no daemon knows TENANT (or its stream S); 69 "
+	    "neither daemon is running; 75 no reply in time; 76 a reply that "
+	    "is not the protocol's; 77 no permission to reach the sockets; "
+	    "78 a bad platform file" },
 	{ "stats", cmd_stats, "[--tenant T] [--since TIME] [--json]",
-	    "files, bytes, rows, durations and throughput per tenant" },
-	{ "retry", cmd_retry, "TENANT [DATASET/]FILE",
-	    "move a file from failed/ back to incoming/ to run it again" },
+	    "files, bytes, rows, durations and throughput per tenant, from "
+	    "log/ingest.jsonl",
+	    "  -t, --tenant T       only tenant T\n"
+	    "  -s, --since TIME     only since TIME (2026-11-21T10:00:00Z, "
+	    "or an age: 1h)\n"
+	    OPT_JSON,
+	    "0 done; 64 usage; 66 log/ingest.jsonl cannot be opened; 77 it "
+	    "may not be read; 78 a bad platform file" },
+	{ "retry", cmd_retry, "TENANT [DATASET/]FILE [--json]",
+	    "move a file from failed/ back to incoming/ to run it again",
+	    OPT_JSON,
+	    "0 moved; 64 usage; 66 no such tenant or failed file; 73 the "
+	    "move failed (a file of that name waits in incoming/); 77 no "
+	    "permission; 78 a bad platform file" },
 	{ "load", cmd_load,
-	    "--collection C [--format csv|jsonl] [--schema FILE] [FILE]",
+	    "--collection C [--format csv|jsonl] [--schema FILE] [--json] "
+	    "[--progress|--no-progress] [FILE]",
 	    "load a CSV or JSON-lines file into the sink named by MONGO_URL "
-	    "and MONGO_DB (for tenant apps)" },
-	{ "status", cmd_status, "[TENANT] [--stream S] [--json] [--timeout D]",
-	    "every stream's state, instances, backlog, rates and counters "
-	    "(streammgr)" },
-	{ "start", cmd_start, "TENANT [--stream S] [--timeout D]",
-	    "(re)start a tenant's streams at their desired instance count" },
-	{ "stop", cmd_stop, "TENANT [--stream S] [--timeout D]",
-	    "stop a tenant's instances; producers are still accepted" },
-	{ "drain", cmd_drain, "TENANT [--stream S] [--timeout D]",
-	    "refuse new messages, deliver the backlog, then stop" },
-	{ "scale", cmd_scale,
-	    "TENANT N [--stream S] [--reason TEXT] [--timeout D]",
-	    "set a stream's desired instance count (clamped to min..max)" },
+	    "and MONGO_DB (for tenant apps; FILE defaults to "
+	    "MYSIMBDP_INPUT_FILE)",
+	    "  -C, --collection C   the collection to write to\n"
+	    "  -f, --format F       csv or jsonl (default: jsonl for .jsonl "
+	    "and .ndjson)\n"
+	    "  -s, --schema FILE    CSV column types (default: every column "
+	    "a string)\n"
+	    OPT_JSON OPT_PROGRESS,
+	    "0 done; 64 usage; 65 the input is not CSV or JSON lines; 66 "
+	    "FILE cannot be opened; 69 the sink refused for good; 70 an "
+	    "internal error; 74 FILE cannot be read; 75 the sink is "
+	    "unavailable (try again later); 78 a bad schema or environment" },
 	{ "send", cmd_send,
 	    "TENANT [--stream S] [--file F] [--rate N] [--window N] [--json] "
-	    "[--timeout D]",
-	    "send each line of F (or stdin) as one message to a stream" },
+	    "[--progress|--no-progress] [--timeout D]",
+	    "send each line of F (or stdin) as one message to a stream",
+	    "  -s, --stream S       the stream (default: default)\n"
+	    "  -f, --file F         read F instead of standard input\n"
+	    "  -r, --rate N         send N messages a second at most\n"
+	    "  -w, --window N       messages awaiting their reply at most "
+	    "(default 1000)\n"
+	    OPT_JSON OPT_PROGRESS
+	    "  -t, --timeout D      give up on a reply after D (default "
+	    "10s)\n",
+	    "0 every message accepted; 64 usage; 65 some rejected; 66 F "
+	    "cannot be opened; 69 the stream's socket is not there; 70 the "
+	    "producer failed; 74 F cannot be read; 75 some throttled or "
+	    "unanswered; 77 no permission to reach the socket; 78 a bad "
+	    "platform file" },
+	{ "start", cmd_start, "TENANT [--stream S] [--json] [--timeout D]",
+	    "(re)start a tenant's streams at their desired instance count",
+	    OPT_STREAM OPT_JSON OPT_TIMEOUT, CTL_EXITS },
+	{ "stop", cmd_stop, "TENANT [--stream S] [--json] [--timeout D]",
+	    "stop a tenant's instances; producers are still accepted",
+	    OPT_STREAM OPT_JSON OPT_TIMEOUT, CTL_EXITS },
+	{ "drain", cmd_drain, "TENANT [--stream S] [--json] [--timeout D]",
+	    "refuse new messages, deliver the backlog, then stop",
+	    OPT_STREAM OPT_JSON OPT_TIMEOUT, CTL_EXITS },
+	{ "scale", cmd_scale,
+	    "TENANT N [--stream S] [--reason TEXT] [--json] [--timeout D]",
+	    "set a stream's desired instance count (clamped to min..max)",
+	    "  -s, --stream S       the stream (needed when the tenant has "
+	    "several)\n"
+	    "  -r, --reason TEXT    why, for the logs (default: operator)\n"
+	    OPT_JSON OPT_TIMEOUT, CTL_EXITS },
 	{ "dead-letters", cmd_dead_letters,
-	    "TENANT [--stream S] [--json] | --requeue [--id N]...",
-	    "list a tenant's dead letters, or move them back into the queue" },
-	{ "control", cmd_control, "[--timeout D] JSON",
-	    "send one raw control request to streammgr, print the raw reply" },
+	    "TENANT [--stream S] [--json] | TENANT --requeue [--id N]... "
+	    "[--stream S] [--json] [--timeout D]",
+	    "list a tenant's dead letters, or move them back into the queue",
+	    OPT_STREAM
+	    "  -r, --requeue        move them back into the queue "
+	    "(streammgr)\n"
+	    "  -i, --id N           only dead letter N (repeatable)\n"
+	    OPT_JSON OPT_TIMEOUT,
+	    "0 done; 64 usage; 65 an id is not a dead letter (or streammgr "
+	    "refused); 66 the tenant has no queue folder; 69, 75, 76, 77 "
+	    "from the request to streammgr; 74 a file cannot be read; 78 a "
+	    "bad platform file" },
+	{ "control", cmd_control, "[--daemon streammgr|batchmgr] "
+	    "[--timeout D] JSON",
+	    "send one raw control request to streammgr (or batchmgr), print "
+	    "the raw reply (which is JSON)",
+	    "  -d, --daemon D       streammgr (default) or batchmgr\n"
+	    OPT_TIMEOUT,
+	    "0 the reply says \"ok\":true; 64 usage; 65 it says false; 69 "
+	    "the daemon is not running; 75 no reply in time; 76 a reply that "
+	    "is not the protocol's; 77 no permission to reach the socket; 78 "
+	    "a bad platform file" },
 };
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *
+command_find(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
 
 static void
 usage(FILE *out)
@@ -59,11 +167,135 @@ usage(FILE *out)
 	    "  -c, --config FILE  platform configuration (default: "
 	    "$MYSIMBDP_CONF or %s)\n"
 	    "  -h, --help         this help\n"
-	    "  -V, --version      print the version\n\ncommands:\n",
-	    MYSIMBDP_DEFAULT_CONF);
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-13s %-38s %s\n", commands[i].name,
+	    "  -V, --version      print the version\n\ncommands (each takes "
+	    "--help and --version too):\n", MYSIMBDP_DEFAULT_CONF);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %s %s\n      %s\n", commands[i].name,
 		    commands[i].args, commands[i].help);
+}
+
+static void
+version(void)
+{
+	printf("mysimbdp %s\n", MYSIMBDP_VERSION);
+}
+
+/*
+ * Prints prefix, then text as a sentence (capital first, full stop last),
+ * wrapped at 76 columns.
+ */
+static void
+print_wrapped(const char *prefix, const char *text)
+{
+	size_t col = strlen(prefix);
+	const char *p = text;
+
+	fputs(prefix, stdout);
+	while (*p) {
+		size_t word = strcspn(p, " ");
+
+		if (col > 0 && col + 1 + word > 76) {
+			putchar('\n');
+			col = 0;
+		} else if (p != text) {
+			putchar(' ');
+			col++;
+		}
+		if (p == text) {
+			putchar(toupper((unsigned char)*p));
+			fwrite(p + 1, 1, word - 1, stdout);
+		} else
+			fwrite(p, 1, word, stdout);
+		col += word;
+		p += word;
+		p += strspn(p, " ");
+	}
+	puts(".");
+}
+
+/* The command's help: usage, what it does, options, exit statuses. */
+static void
+help(const struct command *c)
+{
+	printf("usage: mysimbdp %s %s\n\n", c->name, c->args);
+	print_wrapped("", c->help);
+	printf("\noptions:\n%s"
+	    "  -h, --help           this help\n"
+	    "  -V, --version        print the version\n\n", c->options);
+	print_wrapped("Exit status: ", c->exits);
+}
+
+int
+cli_usage_error(const char *cmd)
+{
+	const struct command *c = command_find(cmd);
+
+	if (c != NULL)
+		fprintf(stderr, "usage: mysimbdp %s %s\n", c->name, c->args);
+	return EX_USAGE_CODE;
+}
+
+int
+cli_opt_other(char **argv, int ch)
+{
+	const struct command *c = command_find(argv[0]);
+
+	switch (ch) {
+	case 'h':
+		if (c != NULL)
+			help(c);
+		return EX_OK_CODE;
+	case 'V':
+		version();
+		return EX_OK_CODE;
+	}
+	/* opterr is 0 (main): the option as given, unknown or missing its
+	 * value, is named here. */
+	fprintf(stderr, "mysimbdp %s: bad option \"%s\" (unknown, or "
+	    "missing its value)\n", argv[0], argv[optind - 1]);
+	return cli_usage_error(argv[0]);
+}
+
+int
+cli_parse_timeout(const char *cmd, const char *s, uint64_t *ms)
+{
+	const char *why = "must be more than 0";
+
+	if (units_parse_duration(s, ms, &why) < 0 || *ms == 0) {
+		fprintf(stderr, "mysimbdp %s: --timeout \"%s\": %s (e.g. 5s, "
+		    "500ms)\n", cmd, s, why);
+		return -1;
+	}
+	return 0;
+}
+
+bool
+cli_valid_tenant(const char *cmd, const char *s)
+{
+	if (conf_valid_id(s))
+		return true;
+	fprintf(stderr, "mysimbdp %s: \"%s\" is not a tenant id (1 to 32 "
+	    "characters from a-z, 0-9, '_' and '-')\n", cmd, s);
+	return false;
+}
+
+bool
+cli_valid_stream(const char *cmd, const char *s)
+{
+	if (conf_valid_id(s))
+		return true;
+	fprintf(stderr, "mysimbdp %s: \"%s\" is not a stream name (1 to 32 "
+	    "characters from a-z, 0-9, '_' and '-')\n", cmd, s);
+	return false;
+}
+
+void
+cli_print_json(const bson_t *doc)
+{
+	char *json = bson_as_relaxed_extended_json(doc, NULL);
+
+	printf("%s\n", json);
+	bson_free(json);
 }
 
 struct conf_platform *
@@ -89,6 +321,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli cli = { getenv("MYSIMBDP_CONF") };
+	const struct command *c;
 	int ch;
 
 	log_init("mysimbdp", true, false);
@@ -102,7 +335,7 @@ main(int argc, char *argv[])
 			usage(stdout);
 			return EX_OK_CODE;
 		case 'V':
-			printf("mysimbdp %s\n", MYSIMBDP_VERSION);
+			version();
 			return EX_OK_CODE;
 		default:
 			usage(stderr);
@@ -115,19 +348,19 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return EX_USAGE_CODE;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (strcmp(argv[optind], commands[i].name) != 0)
-			continue;
-		if (argc - optind > 1 && (strcmp(argv[optind + 1], "--help") == 0 ||
-		    strcmp(argv[optind + 1], "-h") == 0)) {
-			printf("usage: mysimbdp %s %s\n  %s\n", commands[i].name,
-			    commands[i].args, commands[i].help);
-			return EX_OK_CODE;
-		}
-		/* The command sees its own name as argv[0]. */
-		return commands[i].run(&cli, argc - optind, argv + optind);
+	if ((c = command_find(argv[optind])) == NULL) {
+		fprintf(stderr, "mysimbdp: unknown command \"%s\"\n",
+		    argv[optind]);
+		usage(stderr);
+		return EX_USAGE_CODE;
 	}
-	fprintf(stderr, "mysimbdp: unknown command \"%s\"\n", argv[optind]);
-	usage(stderr);
-	return EX_USAGE_CODE;
+	/*
+	 * The commands say what was wrong with an option themselves (see
+	 * cli_opt_other). Each restarts getopt with optind 0, so that glibc
+	 * permutes again and options may follow the arguments ("status acme
+	 * --json"); the "+" above would stay in force otherwise.
+	 */
+	opterr = 0;
+	/* The command sees its own name as argv[0]. */
+	return c->run(&cli, argc - optind, argv + optind);
 }

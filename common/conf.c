@@ -402,23 +402,47 @@ conf_settings_walk(bool platform,
 
 /* Errors. */
 
-static void LOG_FMT(3, 4)
-errs_add(struct conf_errors *errs, const char *where, const char *fmt, ...)
+static char *
+xstrdup(const char *s)
 {
-	char msg[1024], *line;
+	char *d = strdup(s);
+
+	if (d == NULL)
+		fatal("%s: strdup", __func__);
+	return d;
+}
+
+/* Adds "file[:line]: [setting: ]problem", and its parts. */
+static void LOG_FMT(5, 6)
+errs_add(struct conf_errors *errs, const char *file, unsigned line,
+    const char *setting, const char *fmt, ...)
+{
+	struct conf_error *e;
+	char msg[1024], where[32] = "", *text;
 	va_list ap;
 	char **n;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (asprintf(&line, "%s: %s", where, msg) < 0)
+	if (setting != NULL && *setting == '\0')
+		setting = NULL;
+	if (line > 0)
+		snprintf(where, sizeof(where), ":%u", line);
+	if (asprintf(&text, "%s%s: %s%s%s", file, where, setting ? setting :
+	    "", setting ? ": " : "", msg) < 0)
 		fatal("%s: asprintf", __func__);
 	n = realloc(errs->e_msgs, (errs->e_count + 1) * sizeof(*n));
 	if (n == NULL)
 		fatal("%s: realloc", __func__);
-	n[errs->e_count++] = line;
 	errs->e_msgs = n;
+	e = realloc(errs->e_list, (errs->e_count + 1) * sizeof(*e));
+	if (e == NULL)
+		fatal("%s: realloc", __func__);
+	errs->e_list = e;
+	e[errs->e_count] = (struct conf_error){ xstrdup(file), line,
+	    setting ? xstrdup(setting) : NULL, xstrdup(msg) };
+	n[errs->e_count++] = text;
 }
 
 /* Adds "file:line: path: problem" for a setting, or "file: ..." without one. */
@@ -426,8 +450,9 @@ static void LOG_FMT(4, 5)
 walk_error(struct walk *w, const config_setting_t *s, const char *path,
     const char *fmt, ...)
 {
-	char where[PATH_MAX + 300], msg[800];
+	char msg[800];
 	const char *file = w->file;
+	unsigned line = 0;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -436,23 +461,23 @@ walk_error(struct walk *w, const config_setting_t *s, const char *path,
 	if (s != NULL && config_setting_source_file(s) != NULL)
 		file = config_setting_source_file(s);
 	if (s != NULL && config_setting_source_line(s) > 0)
-		snprintf(where, sizeof(where), "%s:%u", file,
-		    config_setting_source_line(s));
-	else
-		snprintf(where, sizeof(where), "%s", file);
-	if (path != NULL && *path)
-		errs_add(w->errs, where, "%s: %s", path, msg);
-	else
-		errs_add(w->errs, where, "%s", msg);
+		line = config_setting_source_line(s);
+	errs_add(w->errs, file, line, path, "%s", msg);
 }
 
 void
 conf_errors_free(struct conf_errors *errs)
 {
-	for (size_t i = 0; i < errs->e_count; i++)
+	for (size_t i = 0; i < errs->e_count; i++) {
 		free(errs->e_msgs[i]);
+		free(errs->e_list[i].ce_file);
+		free(errs->e_list[i].ce_setting);
+		free(errs->e_list[i].ce_problem);
+	}
 	free(errs->e_msgs);
+	free(errs->e_list);
 	errs->e_msgs = NULL;
+	errs->e_list = NULL;
 	errs->e_count = 0;
 }
 
@@ -566,16 +591,6 @@ type_name(enum field_type t)
 	case FT_GROUPLIST:	return "a list of groups ( { ... }, ... )";
 	}
 	return "?";
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (d == NULL)
-		fatal("%s: strdup", __func__);
-	return d;
 }
 
 static void
@@ -1005,17 +1020,14 @@ load_file(const char *file, const struct schema *sc, void *base,
 
 		/* libconfig leaves errno alone for some failures. */
 		if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
-			errs_add(errs, file, "cannot read: %s", strerror(
+			errs_add(errs, file, 0, NULL, "cannot read: %s", strerror(
 			    stat(file, &st) == 0 && S_ISDIR(st.st_mode) ? EISDIR :
 			    errno ? errno : EIO));
-		else {
-			char where[PATH_MAX + 32];
-
-			snprintf(where, sizeof(where), "%s:%d",
-			    config_error_file(cfg) ? config_error_file(cfg) : file,
-			    config_error_line(cfg));
-			errs_add(errs, where, "%s", config_error_text(cfg));
-		}
+		else
+			errs_add(errs, config_error_file(cfg) ?
+			    config_error_file(cfg) : file,
+			    (unsigned)config_error_line(cfg), NULL, "%s",
+			    config_error_text(cfg));
 		return -1;
 	}
 	walk_group(&w, sc, config_root_setting(cfg), "", base);
@@ -1344,7 +1356,7 @@ conf_tenants_load(const char *dir, const char *apps_dir,
 
 	memset(set, 0, sizeof(*set));
 	if (names == NULL) {
-		errs_add(errs, dir, "cannot read tenants folder: %s",
+		errs_add(errs, dir, 0, NULL, "cannot read tenants folder: %s",
 		    strerror(errno));
 		return -1;
 	}
@@ -1421,7 +1433,7 @@ conf_check_path(const char *path, struct conf_errors *errs)
 	char cwd[PATH_MAX];
 
 	if (stat(path, &st) < 0) {
-		errs_add(errs, path, "%s", strerror(errno));
+		errs_add(errs, path, 0, NULL, "%s", strerror(errno));
 		return 1;
 	}
 	if (getcwd(cwd, sizeof(cwd)) == NULL)

@@ -145,9 +145,21 @@ struct conf_platform {
 	struct conf_platform_monitor p_monitor;
 };
 
-/* Collected error messages, each "file:line: setting: problem". */
+/* One error in parts: line 0 and setting NULL when it has none. */
+struct conf_error {
+	char		*ce_file;
+	unsigned	 ce_line;
+	char		*ce_setting;
+	char		*ce_problem;
+};
+
+/*
+ * Collected errors, each as one message "file:line: setting: problem"
+ * (e_msgs) and in parts (e_list).
+ */
 struct conf_errors {
 	char		**e_msgs;
+	struct conf_error *e_list;
 	size_t		 e_count;
 };
 

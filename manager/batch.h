@@ -1,7 +1,8 @@
 /*
  * batchmgr's shared state: the daemon context, tenants and jobs. The
  * modules that act on them are intake.c (watching, checking, claiming),
- * job.c (running apps and recording outcomes) and tenant.c (folders).
+ * job.c (running apps and recording outcomes), tenant.c (folders) and
+ * bcontrol.c (the control socket).
  */
 #ifndef MYSIMBDP_BATCH_H
 #define MYSIMBDP_BATCH_H
@@ -18,6 +19,7 @@
 #include "record.h"
 #include "sched.h"
 
+struct ctlsock;
 struct tenant;
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_BACKOFF };
@@ -81,6 +83,8 @@ struct batch {
 	struct event	*b_scan_ev;
 	struct event	*b_settle_ev;
 	struct event	*b_stop_ev;
+	void		*b_zctx;	/* ZeroMQ, for the control socket */
+	struct ctlsock	*b_ctl;		/* run/batchmgr.ctl (bcontrol.c) */
 	struct watch	*b_watches;
 	size_t		 b_nwatches;
 	bool		 b_stopping;

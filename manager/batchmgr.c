@@ -2,7 +2,8 @@
  * batchmgr: runs tenants' batch apps on the files they stage.
  *
  * The main loop is libevent's: inotify and timers feed intake.c, SIGCHLD
- * feeds job.c, SIGHUP reloads profiles, SIGTERM/SIGINT shut down.
+ * feeds job.c, the control socket feeds bcontrol.c, SIGHUP reloads
+ * profiles, SIGTERM/SIGINT shut down.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "bcontrol.h"
 #include "build_config.h"
 #include "conf.h"
 #include "daemon.h"
@@ -38,6 +40,7 @@ teardown(struct batch *b)
 			tenant_retire(t);
 	}
 	intake_free(b);
+	bcontrol_free(b);
 	if (b->b_stop_ev)
 		event_free(b->b_stop_ev);
 	close(b->b_ingest_fd);
@@ -144,6 +147,7 @@ main(int argc, char *argv[])
 	struct event *sigev[sizeof(sigs) / sizeof(sigs[0])];
 	struct conf_tenant_set set = { 0 };
 	struct batch b = { 0 };
+	char err[512];
 
 	/* One batchmgr per state dir: two would run the same files twice. */
 	b.b_conf_file = daemon_start("batchmgr", argc, argv, &b.b_conf, &set);
@@ -162,6 +166,10 @@ main(int argc, char *argv[])
 	}
 	if (intake_init(&b) < 0)
 		return 1;
+	if (bcontrol_init(&b, err, sizeof(err)) < 0) {
+		fprintf(stderr, "batchmgr: %s\n", err);
+		return EX_UNAVAILABLE_CODE;
+	}
 	for (size_t i = 0; i < set.ts_count; i++)
 		add_tenant(&b, set.ts_tenants[i]);
 	conf_tenant_set_free(&set);

@@ -1,7 +1,6 @@
 #include "control.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,65 +8,42 @@
 #include <bson/bson.h>
 #include <zmq.h>
 
+#include "ctlsock.h"
 #include "log.h"
 #include "record.h"
 #include "state.h"
 #include "stream.h"
 #include "supervise.h"
 
-#define REQ_MAX		65536	/* bytes of one request */
-#define ENVELOPE_MAX	8	/* frames before the request body */
 #define REASON_MAX	200
 
-static void on_ctl(void *, void *);
-
-static void *
-bind_socket(struct smgr *m, int type, const char *name, char *err,
-    size_t errlen)
-{
-	char *path = state_path(m->m_conf, "run/%s", name), *ep = NULL;
-	void *sock = zmq_socket(m->m_zctx, type);
-	int zero = 0;
-
-	if (sock == NULL)
-		fatalx("zmq_socket: %s", zmq_strerror(errno));
-	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
-	if (state_check_sun_path(path, err, errlen) < 0 ||
-	    asprintf(&ep, "ipc://%s", path) < 0 || zmq_bind(sock, ep) < 0) {
-		if (ep != NULL)
-			snprintf(err, errlen, "bind %s: %s", ep,
-			    zmq_strerror(errno));
-		zmq_close(sock);
-		sock = NULL;
-	}
-	free(ep);
-	free(path);
-	return sock;
-}
+static int handle(const bson_t *, bson_t *, char *, size_t, void *);
 
 int
 control_init(struct smgr *m, char *err, size_t errlen)
 {
-	if ((m->m_ctl = bind_socket(m, ZMQ_ROUTER, "streammgr.ctl", err,
-	    errlen)) == NULL ||
-	    (m->m_pub = bind_socket(m, ZMQ_PUB, "streammgr.pub", err,
-	    errlen)) == NULL)
-		return -1;
-	if ((m->m_ctl_ev = zevent_new(m->m_base, m->m_ctl, on_ctl, m)) == NULL)
-		fatalx("%s: cannot watch the control socket", __func__);
-	return 0;
+	char *ctl = state_path(m->m_conf, "run/streammgr.ctl");
+	char *pub = state_path(m->m_conf, "run/streammgr.pub");
+	int rc = -1;
+
+	if ((m->m_ctl = ctlsock_open(m->m_base, m->m_zctx, ctl, handle, m,
+	    err, errlen)) != NULL &&
+	    (m->m_pub = ctlsock_bind(m->m_zctx, ZMQ_PUB, pub, err,
+	    errlen)) != NULL)
+		rc = 0;
+	free(ctl);
+	free(pub);
+	return rc;
 }
 
 void
 control_free(struct smgr *m)
 {
-	zevent_free(m->m_ctl_ev);
-	m->m_ctl_ev = NULL;
-	if (m->m_ctl)
-		zmq_close(m->m_ctl);
+	ctlsock_close(m->m_ctl);
 	if (m->m_pub)
 		zmq_close(m->m_pub);
-	m->m_ctl = m->m_pub = NULL;
+	m->m_ctl = NULL;
+	m->m_pub = NULL;
 }
 
 /* ---- statistics ---------------------------------------------------- */
@@ -249,22 +225,11 @@ struct request {
 	bool		 r_has_ids;
 };
 
-static int LOG_FMT(3, 4)
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int
 read_string(bson_iter_t *it, const char **dst, char *err, size_t errlen)
 {
 	if (!BSON_ITER_HOLDS_UTF8(it))
-		return fail(err, errlen, "%s: must be a string",
+		return ctlsock_fail(err, errlen, "%s: must be a string",
 		    bson_iter_key(it));
 	*dst = bson_iter_utf8(it, NULL);
 	return 0;
@@ -277,24 +242,26 @@ read_ids(bson_iter_t *it, struct request *r, char *err, size_t errlen)
 	bson_iter_t sub;
 
 	if (!BSON_ITER_HOLDS_ARRAY(it) || !bson_iter_recurse(it, &sub))
-		return fail(err, errlen, "ids: must be an array of integers");
+		return ctlsock_fail(err, errlen, "ids: must be an array of "
+		    "integers");
 	while (bson_iter_next(&sub)) {
 		int64_t id;
 
 		if (!BSON_ITER_HOLDS_INT32(&sub) &&
 		    !BSON_ITER_HOLDS_INT64(&sub))
-			return fail(err, errlen, "ids: must be an array of "
-			    "integers");
+			return ctlsock_fail(err, errlen, "ids: must be an "
+			    "array of integers");
 		if ((id = bson_iter_as_int64(&sub)) < 1)
-			return fail(err, errlen, "ids: %lld is not an id",
-			    (long long)id);
+			return ctlsock_fail(err, errlen, "ids: %lld is not an "
+			    "id", (long long)id);
 		if (r->r_nids == IDS_MAX)
-			return fail(err, errlen, "ids: more than %d",
+			return ctlsock_fail(err, errlen, "ids: more than %d",
 			    IDS_MAX);
 		r->r_ids[r->r_nids++] = (uint64_t)id;
 	}
 	if (r->r_nids == 0)
-		return fail(err, errlen, "ids: empty (leave it out for all)");
+		return ctlsock_fail(err, errlen, "ids: empty (leave it out "
+		    "for all)");
 	r->r_has_ids = true;
 	return 0;
 }
@@ -307,7 +274,7 @@ parse_request(const bson_t *doc, struct request *r, char *err, size_t errlen)
 
 	memset(r, 0, sizeof(*r));
 	if (!bson_iter_init(&it, doc))
-		return fail(err, errlen, "not a JSON object");
+		return ctlsock_fail(err, errlen, "not a JSON object");
 	while (bson_iter_next(&it)) {
 		const char *key = bson_iter_key(&it);
 		int rc = 0;
@@ -323,21 +290,22 @@ parse_request(const bson_t *doc, struct request *r, char *err, size_t errlen)
 		else if (strcmp(key, "instances") == 0) {
 			if (!BSON_ITER_HOLDS_INT32(&it) &&
 			    !BSON_ITER_HOLDS_INT64(&it))
-				return fail(err, errlen, "instances: must be "
-				    "an integer");
+				return ctlsock_fail(err, errlen, "instances: "
+				    "must be an integer");
 			r->r_instances = bson_iter_as_int64(&it);
 			r->r_has_instances = true;
 		} else if (strcmp(key, "ids") == 0)
 			rc = read_ids(&it, r, err, errlen);
 		else
-			return fail(err, errlen, "%s: unknown field", key);
+			return ctlsock_fail(err, errlen, "%s: unknown field",
+			    key);
 		if (rc < 0)
 			return -1;
 	}
 	if (r->r_cmd == NULL)
-		return fail(err, errlen, "cmd: missing");
+		return ctlsock_fail(err, errlen, "cmd: missing");
 	if (r->r_reason && strlen(r->r_reason) > REASON_MAX)
-		return fail(err, errlen, "reason: longer than %d bytes",
+		return ctlsock_fail(err, errlen, "reason: longer than %d bytes",
 		    REASON_MAX);
 	return 0;
 }
@@ -356,7 +324,8 @@ select_streams(struct smgr *m, const struct request *r, bool need_tenant,
 	int n = 0;
 
 	if (need_tenant && r->r_tenant == NULL)
-		return fail(err, errlen, "%s: tenant: missing", r->r_cmd);
+		return ctlsock_fail(err, errlen, "%s: tenant: missing",
+		    r->r_cmd);
 	TAILQ_FOREACH(s, &m->m_streams, s_entry) {
 		if (s->s_retiring)
 			continue;
@@ -369,11 +338,11 @@ select_streams(struct smgr *m, const struct request *r, bool need_tenant,
 			out[n++] = s;
 	}
 	if (r->r_tenant && !tenant_known)
-		return fail(err, errlen, "%s: unknown tenant \"%s\" (or it has "
-		    "no streams)", r->r_cmd, r->r_tenant);
+		return ctlsock_fail(err, errlen, "%s: unknown tenant \"%s\" "
+		    "(or it has no streams)", r->r_cmd, r->r_tenant);
 	if (r->r_stream && n == 0)
-		return fail(err, errlen, "%s: tenant %s has no stream \"%s\"",
-		    r->r_cmd, r->r_tenant ? r->r_tenant : "?", r->r_stream);
+		return ctlsock_fail(err, errlen, "%s: tenant %s has no stream "
+		    "\"%s\"", r->r_cmd, r->r_tenant ? r->r_tenant : "?", r->r_stream);
 	return n;
 }
 
@@ -404,10 +373,10 @@ do_scale(struct stream *s, const struct request *r, bson_t *reply, char *err,
 	char detail[REASON_MAX + 64];
 
 	if (!r->r_has_instances)
-		return fail(err, errlen, "scale: instances: missing");
+		return ctlsock_fail(err, errlen, "scale: instances: missing");
 	if (want < 0)
-		return fail(err, errlen, "scale: instances: must not be "
-		    "negative");
+		return ctlsock_fail(err, errlen, "scale: instances: must not "
+		    "be negative");
 	desired = (int)(want < in->i_min ? in->i_min :
 	    want > in->i_max ? in->i_max : want);
 	s->s_desired = desired;
@@ -462,13 +431,13 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 	else if (strcmp(r->r_cmd, "drain") == 0)
 		act = stream_drain;
 	else if (!status && !scale && !requeue)
-		return fail(err, errlen, "cmd: unknown command \"%s\" (status, "
-		    "start, stop, drain, scale, requeue)", r->r_cmd);
+		return ctlsock_fail(err, errlen, "cmd: unknown command \"%s\" "
+		    "(status, start, stop, drain, scale, requeue)", r->r_cmd);
 	if (r->r_has_instances && !scale)
-		return fail(err, errlen, "%s: instances: only for scale",
-		    r->r_cmd);
+		return ctlsock_fail(err, errlen, "%s: instances: only for "
+		    "scale", r->r_cmd);
 	if (r->r_has_ids && !requeue)
-		return fail(err, errlen, "%s: ids: only for requeue",
+		return ctlsock_fail(err, errlen, "%s: ids: only for requeue",
 		    r->r_cmd);
 	n = select_streams(m, r, !status, v, SELECT_MAX, err, errlen);
 	if (n < 0)
@@ -479,7 +448,7 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 	}
 	if (act == NULL) {	/* scale, requeue: one stream */
 		if (n != 1)
-			return fail(err, errlen, "%s: tenant %s has %d "
+			return ctlsock_fail(err, errlen, "%s: tenant %s has %d "
 			    "streams: name one with \"stream\"", r->r_cmd,
 			    r->r_tenant, n);
 		return scale ? do_scale(v[0], r, reply, err, errlen) :
@@ -494,85 +463,20 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 	return 0;
 }
 
+/* A parsed request, carried out: the handler of the control socket. */
+static int
+handle(const bson_t *doc, bson_t *reply, char *err, size_t errlen,
+    void *arg)
+{
+	struct request r;
+
+	if (parse_request(doc, &r, err, errlen) < 0)
+		return -1;
+	return execute(arg, &r, reply, err, errlen);
+}
+
 char *
 control_handle(struct smgr *m, const char *req, size_t len)
 {
-	bson_t doc, reply = BSON_INITIALIZER;
-	bson_error_t berr;
-	struct request r;
-	char err[512];
-	bool parsed = false;
-	int rc;
-	char *json;
-
-	if (len > REQ_MAX)
-		rc = fail(err, sizeof(err), "request larger than %d bytes",
-		    REQ_MAX);
-	else if (!bson_init_from_json(&doc, req, (ssize_t)len, &berr))
-		rc = fail(err, sizeof(err), "not a JSON object: %s",
-		    berr.message);
-	else {
-		parsed = true;
-		rc = parse_request(&doc, &r, err, sizeof(err));
-		if (rc == 0) {
-			BSON_APPEND_BOOL(&reply, "ok", true);
-			rc = execute(m, &r, &reply, err, sizeof(err));
-		}
-	}
-	if (rc < 0) {
-		bson_reinit(&reply);
-		BSON_APPEND_BOOL(&reply, "ok", false);
-		BSON_APPEND_UTF8(&reply, "error", err);
-		log_debug("control request refused: %s", err);
-	}
-	if (parsed)
-		bson_destroy(&doc);
-	json = bson_as_relaxed_extended_json(&reply, NULL);
-	bson_destroy(&reply);
-	if (json == NULL)
-		fatalx("%s: bson_as_relaxed_extended_json", __func__);
-	return json;
-}
-
-/* ---- the socket ---------------------------------------------------- */
-
-/*
- * One request: the routing id (and REQ's empty delimiter) make the
- * envelope, echoed in the reply; the last frame is the JSON body.
- */
-static void
-on_ctl(void *sock, void *arg)
-{
-	struct smgr *m = arg;
-
-	for (int n = 0; n < 64; n++) {
-		zmq_msg_t frames[ENVELOPE_MAX + 1];
-		int nf = 0;
-		bool more;
-		char *json;
-
-		zmq_msg_init(&frames[0]);
-		if (zmq_msg_recv(&frames[0], sock, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&frames[0]);
-			return;
-		}
-		more = zmq_msg_more(&frames[nf++]);
-		while (more) {
-			/* Too many frames: keep the first ones and the last. */
-			if (nf == ENVELOPE_MAX + 1)
-				zmq_msg_close(&frames[--nf]);
-			zmq_msg_init(&frames[nf]);
-			zmq_msg_recv(&frames[nf], sock, 0);
-			more = zmq_msg_more(&frames[nf++]);
-		}
-		json = control_handle(m, zmq_msg_data(&frames[nf - 1]),
-		    nf < 2 ? 0 : zmq_msg_size(&frames[nf - 1]));
-		for (int k = 0; k < nf - 1; k++)
-			zmq_msg_send(&frames[k], sock, ZMQ_SNDMORE);
-		zmq_send(sock, json, strlen(json), 0);
-		bson_free(json);
-		for (int k = 0; k < nf; k++)
-			zmq_msg_close(&frames[k]);
-		zevent_kick(m->m_ctl_ev);
-	}
+	return ctlsock_answer(req, len, handle, m);
 }

@@ -129,8 +129,7 @@ struct smgr {
 	struct conf_platform *m_conf;
 	char		*m_conf_file;
 	void		*m_zctx;
-	void		*m_ctl;			/* control ROUTER */
-	struct zevent	*m_ctl_ev;
+	struct ctlsock	*m_ctl;			/* run/streammgr.ctl */
 	void		*m_pub;			/* statistics PUB */
 	struct event	*m_stats_ev;
 	struct event	*m_grace_ev;		/* shutdown deadline */

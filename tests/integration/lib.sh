@@ -262,13 +262,13 @@ cli() { "$CLI" -c "$T/conf/mysimbdp.cfg" "$@"; }
 
 # sstat TENANT JQ: a field of the tenant's (first) stream in `status`.
 sstat() {
-	cli status "$1" --json | jq -r ".[0] | $2"
+	cli status "$1" --json | jq -r ".streams[0] | $2"
 }
 
 # running_is TENANT N: N instances running and ready (HELLO said).
 ready_is() {
 	[ "$(cli status "$1" --json |
-		jq '[.[0].instances[] | select(.state == "ready")] | length')" = "$2" ]
+		jq '[.streams[0].instances[] | select(.state == "ready")] | length')" = "$2" ]
 }
 
 # acked_is TENANT N: streammgr counted N acks for the tenant's stream.

@@ -17,7 +17,7 @@ wait_for 20 "the monitor to see the stream" dash_has 'alpha/default stat state=r
 
 # new_instance_acked: an instance other than the first has acked.
 new_instance_acked() {
-	[ "$(cli status alpha --json | jq '[.[0].instances[] |
+	[ "$(cli status alpha --json | jq '[.streams[0].instances[] |
 		select(.id != "default-1" and .acked > 0)] | length')" -gt 0 ]
 }
 

@@ -15,7 +15,7 @@ grep -q "accepted 4000" "$T/out/send" || fail "send: $(cat "$T/out/send")"
 wait_for 20 "some acks" acked_at_least alpha 300
 
 # The victim holds deliveries it has not acked.
-victim=$(cli status alpha --json | jq -r '[.[0].instances[] | select(.inflight > 0)][0].pid')
+victim=$(cli status alpha --json | jq -r '[.streams[0].instances[] | select(.inflight > 0)][0].pid')
 [ -n "$victim" ] && [ "$victim" != null ] || fail "no instance holds messages"
 kill -KILL "$victim"
 wait_for 10 "the death to be seen" sm_log_has "(pid $victim) killed by signal 9"

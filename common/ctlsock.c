@@ -1,0 +1,179 @@
+#include "ctlsock.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "state.h"
+#include "zevent.h"
+
+#define REQ_MAX		65536	/* bytes of one request */
+#define ENVELOPE_MAX	8	/* frames before the request body */
+#define BATCH_MAX	64	/* requests per turn of the loop */
+
+struct ctlsock {
+	void		*c_sock;
+	struct zevent	*c_ev;
+	ctlsock_handler	 c_fn;
+	void		*c_arg;
+};
+
+static void on_request(void *, void *);
+
+int
+ctlsock_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void *
+ctlsock_bind(void *zctx, int type, const char *path, char *err,
+    size_t errlen)
+{
+	void *sock;
+	char *ep = NULL;
+	int zero = 0;
+
+	if (state_check_sun_path(path, err, errlen) < 0)
+		return NULL;
+	if ((sock = zmq_socket(zctx, type)) == NULL) {
+		snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
+		return NULL;
+	}
+	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+	if (asprintf(&ep, "ipc://%s", path) < 0) {
+		snprintf(err, errlen, "%s: %s", __func__, strerror(ENOMEM));
+		zmq_close(sock);
+		return NULL;
+	}
+	if (zmq_bind(sock, ep) < 0) {
+		snprintf(err, errlen, "bind %s: %s", ep, zmq_strerror(errno));
+		zmq_close(sock);
+		sock = NULL;
+	}
+	free(ep);
+	return sock;
+}
+
+struct ctlsock *
+ctlsock_open(struct event_base *base, void *zctx, const char *path,
+    ctlsock_handler fn, void *arg, char *err, size_t errlen)
+{
+	struct ctlsock *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		snprintf(err, errlen, "%s: %s", __func__, strerror(ENOMEM));
+		return NULL;
+	}
+	c->c_fn = fn;
+	c->c_arg = arg;
+	if ((c->c_sock = ctlsock_bind(zctx, ZMQ_ROUTER, path, err,
+	    errlen)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	if ((c->c_ev = zevent_new(base, c->c_sock, on_request, c)) == NULL) {
+		snprintf(err, errlen, "%s: cannot watch %s: %s", __func__,
+		    path, strerror(errno));
+		zmq_close(c->c_sock);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+ctlsock_close(struct ctlsock *c)
+{
+	if (c == NULL)
+		return;
+	zevent_free(c->c_ev);
+	zmq_close(c->c_sock);
+	free(c);
+}
+
+char *
+ctlsock_answer(const char *req, size_t len, ctlsock_handler fn, void *arg)
+{
+	bson_t doc, reply = BSON_INITIALIZER;
+	bson_error_t berr;
+	char err[512], *json;
+	int rc;
+
+	if (len > REQ_MAX)
+		rc = ctlsock_fail(err, sizeof(err), "request larger than %d "
+		    "bytes", REQ_MAX);
+	else if (!bson_init_from_json(&doc, req, (ssize_t)len, &berr))
+		rc = ctlsock_fail(err, sizeof(err), "not a JSON object: %s",
+		    berr.message);
+	else {
+		BSON_APPEND_BOOL(&reply, "ok", true);
+		rc = fn(&doc, &reply, err, sizeof(err), arg);
+		bson_destroy(&doc);
+	}
+	if (rc < 0) {
+		bson_reinit(&reply);
+		BSON_APPEND_BOOL(&reply, "ok", false);
+		BSON_APPEND_UTF8(&reply, "error", err);
+		log_debug("control request refused: %s", err);
+	}
+	json = bson_as_relaxed_extended_json(&reply, NULL);
+	bson_destroy(&reply);
+	if (json == NULL)
+		fatalx("%s: bson_as_relaxed_extended_json", __func__);
+	return json;
+}
+
+/*
+ * One request: the routing id (and REQ's empty delimiter) make the
+ * envelope, echoed in the reply; the last frame is the JSON body. A
+ * message of one frame has no body: it is answered as an empty request.
+ */
+static void
+on_request(void *sock, void *arg)
+{
+	struct ctlsock *c = arg;
+
+	for (int n = 0; n < BATCH_MAX; n++) {
+		zmq_msg_t frames[ENVELOPE_MAX + 1];
+		int nf = 0;
+		bool more;
+		char *json;
+
+		zmq_msg_init(&frames[0]);
+		if (zmq_msg_recv(&frames[0], sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&frames[0]);
+			return;
+		}
+		more = zmq_msg_more(&frames[nf++]);
+		while (more) {
+			/* Too many frames: keep the first ones and the last. */
+			if (nf == ENVELOPE_MAX + 1)
+				zmq_msg_close(&frames[--nf]);
+			zmq_msg_init(&frames[nf]);
+			zmq_msg_recv(&frames[nf], sock, 0);
+			more = zmq_msg_more(&frames[nf++]);
+		}
+		json = ctlsock_answer(zmq_msg_data(&frames[nf - 1]),
+		    nf < 2 ? 0 : zmq_msg_size(&frames[nf - 1]), c->c_fn,
+		    c->c_arg);
+		for (int k = 0; k < nf - 1; k++)
+			zmq_msg_send(&frames[k], sock, ZMQ_SNDMORE);
+		zmq_send(sock, json, strlen(json), 0);
+		bson_free(json);
+		for (int k = 0; k < nf; k++)
+			zmq_msg_close(&frames[k]);
+		/* Sending may have eaten the edge of ZMQ_FD. */
+		zevent_kick(c->c_ev);
+	}
+}
