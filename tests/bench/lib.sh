@@ -76,6 +76,11 @@ run_part() {
 	) || rc=$?
 	printf 'part %s %s %s %s\n' "$name" "$rc" "$(($(now_ms) - t0))" "$kind" \
 	    >>"$results"
+	# Interrupted: the subshell cleaned up and exited by its trap, so
+	# this shell, which waited for it, saw no signal of its own.
+	if ((rc == 130 || rc == 143)); then
+		exit "$rc"
+	fi
 	return "$rc"
 }
 
@@ -173,8 +178,10 @@ await_exit() {
 children() {
 	local t kids=() k
 	for t in /proc/"$1"/task/*/children; do
+		[[ -r $t ]] || continue
 		# The list has no newline at its end: read says EOF.
-		read -r -a k <"$t" 2>/dev/null || true
+		k=()
+		read -r -a k 2>/dev/null <"$t" || true
 		kids+=("${k[@]}")
 	done
 	echo "${kids[*]}"
