@@ -52,8 +52,9 @@ static bool app_nofile_set;
  * sockets per stream, each a listener and a mailbox; the monitor: one
  * socket per tenant; batchmgr: the staging folder), so a thousand tenants
  * do not fit in the usual soft limit of 1024. The daemons wait with epoll
- * (libevent, libzmq), never select(), so they can use the hard limit;
- * their apps, which may use select(), get the original soft limit back.
+ * (libevent, libzmq) and poll (libmongoc), never select(), so they can
+ * use the hard limit; their apps, which may use select(), get the
+ * original soft limit back.
  */
 static void
 raise_nofile(void)
