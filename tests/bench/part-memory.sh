@@ -55,8 +55,11 @@ EOF
 # its log) when it exits or never says it started.
 mem_start() {
 	local name=$1 bin=$2 d=$3 pid i
+	# Emptied here, not by the subshell's redirection, which may come
+	# after the first look for "started:" below.
+	: >"$d/$name.log"
 	(ulimit -Sn 1024 && exec "$bin" -d -c "$d/mysimbdp.cfg") \
-	    >/dev/null 2>"$d/$name.log" &
+	    >/dev/null 2>>"$d/$name.log" &
 	pid=$!
 	track "$pid"
 	dm_pid[$name]=$pid
