@@ -40,9 +40,39 @@ struct rlimit_plan {
 	int		 rp_count;
 };
 
+/*
+ * The soft limit of open files the daemon was started with, given back to
+ * its apps (set by spawn_init when it raised the daemon's own).
+ */
+static struct rlimit app_nofile;
+static bool app_nofile_set;
+
+/*
+ * A daemon holds a few descriptors per tenant (streammgr: two ZeroMQ
+ * sockets per stream, each a listener and a mailbox; the monitor: one
+ * socket per tenant; batchmgr: the staging folder), so a thousand tenants
+ * do not fit in the usual soft limit of 1024. The daemons wait with epoll
+ * (libevent, libzmq) and poll (libmongoc), never select(), so they can
+ * use the hard limit; their apps, which may use select(), get the
+ * original soft limit back.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	app_nofile = rl;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		app_nofile_set = true;
+}
+
 int
 spawn_init(void)
 {
+	raise_nofile();
 	return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }
 
@@ -61,6 +91,9 @@ plan_rlimits(const struct conf_limits *l, struct rlimit_plan *plan)
 {
 	plan->rp_count = 0;
 	plan_add(plan, RLIMIT_CORE, 0, 0);
+	if (app_nofile_set && (l == NULL || !l->l_open_files))
+		plan_add(plan, RLIMIT_NOFILE, app_nofile.rlim_cur,
+		    app_nofile.rlim_max);
 	if (l == NULL)
 		return;
 	if (l->l_cpu_ms) {

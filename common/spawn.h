@@ -27,7 +27,10 @@ struct spawn_req {
 
 /*
  * Makes the calling process a child subreaper, so orphaned grandchildren
- * of tenant apps are reparented to it and reaped. Returns 0 or -1.
+ * of tenant apps are reparented to it and reaped, and raises its soft
+ * limit of open files to the hard limit (a thousand tenants need more
+ * than 1024); the apps it starts get the original soft limit back unless
+ * their profile sets limits.open_files. Returns 0 or -1 (the subreaper).
  */
 int spawn_init(void);
 

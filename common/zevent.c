@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <zmq.h>
 
 struct zevent {
@@ -10,6 +11,24 @@ struct zevent {
 	zevent_cb	 z_cb;
 	void		*z_arg;
 };
+
+void *
+zevent_context(void)
+{
+	struct rlimit rl;
+	void *ctx = zmq_ctx_new();
+	int most;
+
+	if (ctx == NULL)
+		return NULL;
+	/* Every socket holds a descriptor or more: more would not help. */
+	most = zmq_ctx_get(ctx, ZMQ_SOCKET_LIMIT);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)most)
+		most = (int)rl.rlim_cur;
+	if (most > zmq_ctx_get(ctx, ZMQ_MAX_SOCKETS))
+		zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, most);
+	return ctx;
+}
 
 static int
 has_input(void *sock)

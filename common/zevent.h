@@ -21,6 +21,14 @@ typedef void (*zevent_cb)(void *sock, void *arg);
 
 struct zevent;
 
+/*
+ * A new ZeroMQ context with room for as many sockets as the process may
+ * open files (libzmq's default, 1023, would stop streammgr at about 510
+ * streams, two sockets each). Call it after spawn_init, which raises that
+ * limit. Returns NULL (errno) on failure.
+ */
+void *zevent_context(void);
+
 /* Watches sock; returns NULL (errno) when its ZMQ_FD cannot be had. */
 struct zevent *zevent_new(struct event_base *base, void *sock, zevent_cb cb,
     void *arg);

@@ -252,7 +252,7 @@ main(int argc, char *argv[])
 	TAILQ_INIT(&m.m_streams);
 	if ((m.m_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if ((m.m_zctx = zmq_ctx_new()) == NULL)
+	if ((m.m_zctx = zevent_context()) == NULL)
 		fatalx("zmq_ctx_new: %s", zmq_strerror(errno));
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		sigev[i] = evsignal_new(m.m_base, sigs[i], on_signal, &m);

@@ -6,10 +6,12 @@
 # reads) as the I/O bound. Prints MB/s and rows/s of both and their ratio;
 # the goal is the app within 3x of the plain read.
 #
-# usage: tests/bench/csv_ingest.sh [--size SIZE] [--build DIR]
+# usage: tests/bench/csv_ingest.sh [--size SIZE] [--build DIR] [--json]
 #   --size SIZE   generated input size, e.g. 100M, 1G (default 1G)
 #   --build DIR   build folder holding tenants/acme/acme-listings
 #                 (default: build/ of this source tree)
+#   --json        one JSON line instead (scripts/bench csv): bytes, rows,
+#                 rejected, read_s, app_s, out_bytes
 # The input is generated once into $MYSIMBDP_BENCH_CACHE (default
 # /tmp/mysimbdp-bench-cache) and reused; the store is a temporary folder,
 # removed at the end.
@@ -18,11 +20,13 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 size=1G
 build=$src/build
+json=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--size) size=${2:?--size needs a value}; shift ;;
 	--build) build=${2:?--build needs a folder}; shift ;;
-	-h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--json) json=1 ;;
+	-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "csv_ingest: unknown option $1 (see --help)" >&2; exit 64 ;;
 	esac
 	shift
@@ -72,6 +76,11 @@ t_app=$(seconds run_app) || { cat "$work/app.err" >&2; exit 1; }
 rows=$(jq .rows "$work/result.json")
 rejected=$(jq .rejected_rows "$work/result.json")
 out_bytes=$(find "$work/store" -name '*.bson' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+if [ "$json" = 1 ]; then
+	printf '{"bytes":%s,"rows":%s,"rejected":%s,"read_s":%s,"app_s":%s,"out_bytes":%s}\n' \
+		"$bytes" "$rows" "$rejected" "$t_read" "$t_app" "$out_bytes"
+	exit 0
+fi
 
 printf 'input      %s (%s MB, %s rows, %s rejected)\n' "$data" "$mb" "$rows" "$rejected"
 printf 'plain read %8.3f s  %8.1f MB/s   (cat, warm cache)\n' "$t_read" "$(div "$mb" "$t_read")"

@@ -62,10 +62,10 @@
 #include <mysimbdp.h>
 #include <zmq.h>
 
+#include "benchctl.h"
 #include "benchutil.h"
 
 #define POLL_MS		2	/* status requests while waiting for acks */
-#define CTL_TIMEOUT_MS	5000	/* for one control reply */
 #define ACK_WAIT_S	120	/* for every ack after the last reply */
 #define FLUSH_MS	60000	/* for the last replies */
 #define MAX_COUNT	100000000L
@@ -85,113 +85,14 @@ usage(void)
 
 /* ---- the control socket ----------------------------------------------- */
 
-struct ctl {
-	void	*c_ctx;
-	void	*c_sock;
-	char	 c_req[160];
-	size_t	 c_reqlen;
-};
-
-static void
-ctl_open(struct ctl *c, const char *endpoint, const char *tenant)
-{
-	int linger = 0, timeo = CTL_TIMEOUT_MS;
-	int n;
-
-	n = snprintf(c->c_req, sizeof(c->c_req),
-	    "{\"cmd\":\"status\",\"tenant\":\"%s\"}", tenant);
-	if (n < 0 || (size_t)n >= sizeof(c->c_req))
-		errx(EX_USAGE_CODE, "tenant %s: too long", tenant);
-	c->c_reqlen = (size_t)n;
-	if ((c->c_ctx = zmq_ctx_new()) == NULL ||
-	    (c->c_sock = zmq_socket(c->c_ctx, ZMQ_DEALER)) == NULL)
-		errx(1, "zmq: %s", zmq_strerror(errno));
-	zmq_setsockopt(c->c_sock, ZMQ_LINGER, &linger, sizeof(linger));
-	zmq_setsockopt(c->c_sock, ZMQ_RCVTIMEO, &timeo, sizeof(timeo));
-	zmq_setsockopt(c->c_sock, ZMQ_SNDTIMEO, &timeo, sizeof(timeo));
-	if (zmq_connect(c->c_sock, endpoint) < 0)
-		errx(1, "connect %s: %s", endpoint, zmq_strerror(errno));
-}
-
-static void
-ctl_close(struct ctl *c)
-{
-	zmq_close(c->c_sock);
-	zmq_ctx_term(c->c_ctx);
-}
-
-/*
- * Asks for the tenant's status and parses the reply into doc. Exits on a
- * failure: the benchmark cannot go on without streammgr.
- */
-static void
-ctl_status(struct ctl *c, bson_t *doc)
-{
-	bson_error_t berr;
-	bson_iter_t it;
-	zmq_msg_t reply;
-	int rc;
-
-	if (zmq_send(c->c_sock, c->c_req, c->c_reqlen, 0) < 0)
-		errx(1, "control: send: %s", zmq_strerror(errno));
-	zmq_msg_init(&reply);
-	do
-		rc = zmq_msg_recv(&reply, c->c_sock, 0);
-	while (rc < 0 && errno == EINTR);
-	if (rc < 0)
-		errx(1, "control: no status reply in %d ms: %s",
-		    CTL_TIMEOUT_MS, zmq_strerror(errno));
-	if (!bson_init_from_json(doc, zmq_msg_data(&reply),
-	    (ssize_t)zmq_msg_size(&reply), &berr))
-		errx(1, "control: reply is not JSON: %s", berr.message);
-	zmq_msg_close(&reply);
-	if (!bson_iter_init_find(&it, doc, "ok") || !bson_iter_as_bool(&it))
-		errx(1, "control: status refused (is the tenant served?)");
-}
-
-/* A number of the first stream ("acked", "desired"), from a status reply. */
 static int64_t
-status_number(const bson_t *doc, const char *field)
-{
-	bson_iter_t it, v;
-	char path[64];
-
-	snprintf(path, sizeof(path), "streams.0.%s", field);
-	if (!bson_iter_init(&it, doc) ||
-	    !bson_iter_find_descendant(&it, path, &v))
-		errx(1, "control: no streams[0].%s in the status reply", field);
-	return bson_iter_as_int64(&v);
-}
-
-/* Instances of the first stream: how many in all, how many ready. */
-static void
-status_instances(const bson_t *doc, int *all, int *ready)
-{
-	bson_iter_t it, arr, inst, st;
-
-	*all = *ready = 0;
-	if (!bson_iter_init(&it, doc) ||
-	    !bson_iter_find_descendant(&it, "streams.0.instances", &arr) ||
-	    !BSON_ITER_HOLDS_ARRAY(&arr) || !bson_iter_recurse(&arr, &inst))
-		return;
-	while (bson_iter_next(&inst)) {
-		(*all)++;
-		if (BSON_ITER_HOLDS_DOCUMENT(&inst) &&
-		    bson_iter_recurse(&inst, &st) &&
-		    bson_iter_find(&st, "state") && BSON_ITER_HOLDS_UTF8(&st) &&
-		    strcmp(bson_iter_utf8(&st, NULL), "ready") == 0)
-			(*ready)++;
-	}
-}
-
-static int64_t
-ctl_acked(struct ctl *c)
+ctl_acked(struct benchctl *c)
 {
 	bson_t doc;
 	int64_t acked;
 
-	ctl_status(c, &doc);
-	acked = status_number(&doc, "acked");
+	benchctl_status(c, &doc);
+	acked = benchctl_number(&doc, "acked");
 	bson_destroy(&doc);
 	return acked;
 }
@@ -201,27 +102,27 @@ ctl_acked(struct ctl *c)
 static int
 cmd_ready(char *argv[])
 {
-	struct ctl c;
+	struct benchctl c;
 	long want = bench_number(argv[2], "N", 1, 1024);
 	long timeout = bench_number(argv[3], "TIMEOUT_S", 1, 3600);
 	int64_t deadline = bench_now_ns(CLOCK_MONOTONIC) + timeout *
 	    1000000000LL;
 	int all = 0, ready = 0;
 
-	ctl_open(&c, argv[0], argv[1]);
+	benchctl_open(&c, argv[0], argv[1]);
 	while (bench_now_ns(CLOCK_MONOTONIC) < deadline) {
 		bson_t doc;
 
-		ctl_status(&c, &doc);
-		status_instances(&doc, &all, &ready);
+		benchctl_status(&c, &doc);
+		benchctl_instances(&doc, &all, &ready);
 		bson_destroy(&doc);
 		if (all == want && ready == want) {
-			ctl_close(&c);
+			benchctl_close(&c);
 			return 0;
 		}
 		usleep(20000);
 	}
-	ctl_close(&c);
+	benchctl_close(&c);
 	errx(1, "tenant %s: %d of %ld instances ready (%d in all) after %ld s",
 	    argv[1], ready, want, all, timeout);
 }
@@ -266,7 +167,7 @@ cmd_produce(char *argv[])
 	long window = bench_number(argv[3], "WINDOW", 1, 1000000);
 	struct msb_producer *p;
 	struct run r = { 0 };
-	struct ctl c;
+	struct benchctl c;
 	int64_t base, acked = 0, start, end, deadline;
 	double cpu;
 	char errbuf[512], *buf = bench_payload(size);
@@ -276,7 +177,7 @@ cmd_produce(char *argv[])
 	if ((r.r_sent = calloc((size_t)count + 1, sizeof(int64_t))) == NULL ||
 	    (r.r_lat = calloc((size_t)count, sizeof(int64_t))) == NULL)
 		err(1, "calloc");
-	ctl_open(&c, ctl_ep, tenant);
+	benchctl_open(&c, ctl_ep, tenant);
 	base = ctl_acked(&c);
 	/*
 	 * msb_init() starts libmongoc, whose shared-memory counters leave a
@@ -321,7 +222,7 @@ cmd_produce(char *argv[])
 	}
 	cpu = bench_cpu_seconds(RUSAGE_SELF);
 	msb_producer_close(p);
-	ctl_close(&c);
+	benchctl_close(&c);
 
 	qsort(r.r_lat, r.r_nlat, sizeof(int64_t), bench_cmp_i64);
 	printf("{\"msgs\":%ld,\"size\":%ld,\"window\":%ld,\"secs\":%.6f,"
@@ -543,23 +444,23 @@ cmd_react(char *argv[])
 	long timeout = bench_number(argv[4], "TIMEOUT_S", 1, 3600);
 	char before[IDS_MAX][64], now[IDS_MAX][64];
 	int64_t t0, deadline, decision = -1, ack = -1, desired0, desired = 0;
-	struct ctl c;
+	struct benchctl c;
 	bson_t doc;
 	void *in;
 	int nbefore;
 
-	ctl_open(&c, argv[0], argv[2]);
-	ctl_status(&c, &doc);
+	benchctl_open(&c, argv[0], argv[2]);
+	benchctl_status(&c, &doc);
 	nbefore = status_ids(&doc, before, IDS_MAX, false);
-	desired0 = status_number(&doc, "desired");
+	desired0 = benchctl_number(&doc, "desired");
 	bson_destroy(&doc);
 	t0 = bench_now_ns(CLOCK_MONOTONIC);
 	deadline = t0 + timeout * 1000000000LL;
-	in = step(c.c_ctx, argv[1], count);
+	in = step(c.bc_ctx, argv[1], count);
 	while (ack < 0 && bench_now_ns(CLOCK_MONOTONIC) < deadline) {
 		drain_replies(in);
-		ctl_status(&c, &doc);
-		desired = status_number(&doc, "desired");
+		benchctl_status(&c, &doc);
+		desired = benchctl_number(&doc, "desired");
 		if (decision < 0 && desired > desired0)
 			decision = bench_now_ns(CLOCK_MONOTONIC) - t0;
 		if (new_id(now, status_ids(&doc, now, IDS_MAX, true), before,
@@ -569,7 +470,7 @@ cmd_react(char *argv[])
 		usleep(POLL_MS * 1000);
 	}
 	zmq_close(in);
-	ctl_close(&c);
+	benchctl_close(&c);
 	if (ack < 0)
 		errx(1, "react: no new instance acked within %ld s (desired "
 		    "%" PRId64 ")", timeout, desired);
