@@ -35,7 +35,7 @@ ok "the daemons raised their own limit of open files"
 cli scale "$last" 1 --reason "test" >/dev/null || fail "scale $last to 1"
 wait_for 30 "an instance of $last" ready_is "$last" 1
 ok "streammgr serves $last"
-inst=$(cli status "$last" --json | jq -r '.[0].instances[0].pid')
+inst=$(cli status "$last" --json | jq -r '.streams[0].instances[0].pid')
 assert_eq 1024 "$(awk '/^Max open files/ { print $4 }' "/proc/$inst/limits")" \
 	"its instance has the soft limit of 1024"
 assert_file "$VAR/run/$last/metrics.sock"
