@@ -892,6 +892,48 @@ frame_text(const struct stream_frame *f, char *buf, size_t buflen)
 	return buf;
 }
 
+/* Bytes of the valid UTF-8 character at p (n bytes left), or 0. */
+static size_t
+utf8_char(const unsigned char *p, size_t n)
+{
+	size_t len = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2 :
+	    p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ?
+	    4 : 0;
+
+	return len > 0 && len <= n && bson_utf8_validate((const char *)p,
+	    len, false) ? len : 0;
+}
+
+/*
+ * Copies a reason frame into buf as printable UTF-8, cut between
+ * characters to fit: it goes into log lines and the dead-letter file's
+ * JSON, which libbson cannot write with invalid UTF-8. A control
+ * character, or a byte that does not start a valid character, becomes
+ * '?'.
+ */
+static void
+frame_reason(const struct stream_frame *f, char *buf, size_t buflen)
+{
+	const unsigned char *p = f->f_data;
+	size_t o = 0;
+
+	for (size_t i = 0, n; i < f->f_len; i += n) {
+		n = utf8_char(p + i, f->f_len - i);
+		if (n == 0 || (n == 1 && (p[i] < 0x20 || p[i] == 0x7f))) {
+			n = n ? n : 1;
+			if (o + 1 >= buflen)
+				break;
+			buf[o++] = '?';
+		} else {
+			if (o + n >= buflen)
+				break;
+			memcpy(buf + o, p + i, n);
+			o += n;
+		}
+	}
+	buf[o] = '\0';
+}
+
 /* HELLO instance-id credit */
 static const char *
 decode_hello(const struct stream_frame *args, int nargs, size_t ridlen,
@@ -943,7 +985,7 @@ stream_work_decode(const struct stream_frame *cmd,
 	w->w_ids = args[0].f_data;
 	w->w_nids = args[0].f_len / 8;
 	if (nargs == 2)
-		frame_text(&args[1], w->w_reason, sizeof(w->w_reason));
+		frame_reason(&args[1], w->w_reason, sizeof(w->w_reason));
 	return NULL;
 }
 
