@@ -879,19 +879,6 @@ frame_is(const struct stream_frame *f, const char *word)
 	return f->f_len == n && memcmp(f->f_data, word, n) == 0;
 }
 
-/* Copies a text frame into buf as a C string, cut to fit. */
-static const char *
-frame_text(const struct stream_frame *f, char *buf, size_t buflen)
-{
-	size_t n = f->f_len;
-
-	if (n >= buflen)
-		n = buflen - 1;
-	memcpy(buf, f->f_data, n);
-	buf[n] = '\0';
-	return buf;
-}
-
 /* Bytes of the valid UTF-8 character at p (n bytes left), or 0. */
 static size_t
 utf8_char(const unsigned char *p, size_t n)
@@ -934,24 +921,56 @@ frame_reason(const struct stream_frame *f, char *buf, size_t buflen)
 	buf[o] = '\0';
 }
 
+/*
+ * The instance id of a HELLO, when the frame can be one (printable ASCII
+ * that fits): streammgr looks it up and logs it. Otherwise "", which is
+ * no instance's.
+ */
+static void
+frame_instance(const struct stream_frame *f, char *buf, size_t buflen)
+{
+	const unsigned char *p = f->f_data;
+
+	buf[0] = '\0';
+	if (f->f_len >= buflen)
+		return;
+	for (size_t i = 0; i < f->f_len; i++)
+		if (p[i] < 0x21 || p[i] > 0x7e)
+			return;
+	memcpy(buf, p, f->f_len);
+	buf[f->f_len] = '\0';
+}
+
+/* A HELLO's credit: decimal digits only, 1 to CREDIT_MAX. */
+static bool
+frame_credit(const struct stream_frame *f, uint32_t *credit)
+{
+	const unsigned char *p = f->f_data;
+	uint32_t v = 0;
+
+	for (size_t i = 0; i < f->f_len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		v = v * 10 + (uint32_t)(p[i] - '0');
+		if (v > CREDIT_MAX)
+			return false;
+	}
+	*credit = v;
+	return f->f_len > 0 && v >= 1;
+}
+
 /* HELLO instance-id credit */
 static const char *
 decode_hello(const struct stream_frame *args, int nargs, size_t ridlen,
     struct work_request *w)
 {
-	char num[16], *end;
-	unsigned long credit;
-
 	if (nargs != 2 || ridlen > ROUTING_ID_MAX)
 		return "ERR malformed: HELLO instance-id credit";
-	frame_text(&args[0], w->w_instance, sizeof(w->w_instance));
-	frame_text(&args[1], num, sizeof(num));
-	errno = 0;
-	credit = strtoul(num, &end, 10);
-	if (*num == '\0' || *end != '\0' || errno || credit < 1 ||
-	    credit > CREDIT_MAX)
+	frame_instance(&args[0], w->w_instance, sizeof(w->w_instance));
+	if (!frame_credit(&args[1], &w->w_credit)) {
+		w->w_credit = 0;
 		return "ERR bad-credit: 1 to 65536";
-	w->w_credit = (uint32_t)credit;
+	}
 	return NULL;
 }
 
