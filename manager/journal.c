@@ -145,7 +145,8 @@ read_record(const unsigned char *p, size_t avail, uint64_t lo, uint64_t hi,
 			return false;
 		break;
 	case REC_ACK:
-		if (r->n != r->v * 8)
+		/* v * 8 must not wrap round to a small length. */
+		if (r->v > RECORD_MAX / 8 || r->n != r->v * 8)
 			return false;
 		break;
 	default:
