@@ -137,11 +137,13 @@ read_record(const unsigned char *p, size_t avail, uint64_t lo, uint64_t hi,
 	r->size = HDR + len;
 	switch (r->type) {
 	case REC_HEAD:
-		if (r->v == 0 || r->n != strlen(MAGIC))
+		if (r->v == 0 || r->v > JOURNAL_SEQ_MAX ||
+		    r->n != strlen(MAGIC))
 			return false;
 		break;
 	case REC_MSG:
-		if (r->v < lo || r->v > hi)
+		if (r->v < lo || r->v > hi || r->v == 0 ||
+		    r->v > JOURNAL_SEQ_MAX)
 			return false;
 		break;
 	case REC_ACK:
@@ -442,10 +444,18 @@ count_lost(struct scan *sc, const struct scanned *g,
     struct journal_report *rep)
 {
 	uint64_t seq = g->head ? g->head : g->first_msg;
+	uint64_t room = g->size / (HDR + BODY_MIN);	/* records it holds */
 	size_t cap = sc->nlost;
 
 	if (g->last_msg == 0)
 		return;		/* no message readable: no range known */
+	/*
+	 * A range wider than the segment could hold comes from a record
+	 * that only looks valid: count the numbers it had room for, the
+	 * last ones.
+	 */
+	if (g->last_msg - seq >= room)
+		seq = g->last_msg - room + 1;
 	for (; seq <= g->last_msg; seq++) {
 		if (present(sc, seq) || acked(sc, seq))
 			continue;

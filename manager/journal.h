@@ -33,6 +33,12 @@
 #include <stdint.h>
 
 /*
+ * Message numbers run from 1 to JOURNAL_SEQ_MAX (2^63 - 1: a million
+ * messages a second for 292,000 years); a record with another is damage.
+ */
+#define JOURNAL_SEQ_MAX (UINT64_MAX >> 1)
+
+/*
  * FSYNC: a commit of messages ends with fdatasync. OS: with write only.
  * MEMORY: the stream keeps new messages out of the journal; only the
  * releases of messages restored from disk are written.

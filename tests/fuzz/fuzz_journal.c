@@ -190,6 +190,12 @@ check_again(const char *dir, const struct restored_set *first, uint64_t next)
 	    "found (%" PRIu64 " segments, %" PRIu64 " torn, %" PRIu64 " bad, %"
 	    PRIu64 " lost)", rep.r_damaged, rep.r_torn_bytes, rep.r_bad_bytes,
 	    rep.r_lost);
+	if (next2 > JOURNAL_SEQ_MAX) {
+		/* The input used the last number: no message can follow. */
+		journal_close(j);
+		set_free(&again);
+		return;
+	}
 	journal_add(j, next2, "fuzz", 4);
 	FUZZ_CHECK(journal_commit(j, err, sizeof(err)) == 0, "commit: %s",
 	    err);
