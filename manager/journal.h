@@ -17,9 +17,10 @@
  * journal_open rebuilds the unreleased messages. A record cut short at the
  * end of the newest segment is a write a crash interrupted (never answered
  * OK in fsync mode): it is cut off. Anything else unreadable is damage:
- * the readable messages of that segment are copied into the new segment,
- * the segment is renamed damaged-seg-....log and kept for the operator,
- * and the messages lost are counted by sequence number.
+ * the readable messages of that segment are copied into the new segment
+ * with the releases it held, the segment is renamed damaged-seg-....log
+ * and kept for the operator, and the messages lost are counted by
+ * sequence number.
  *
  * Writes are grouped: journal_add and journal_release only fill a buffer;
  * journal_commit writes it with one write() and, in fsync mode, one
