@@ -344,6 +344,9 @@ check_command(const struct request *r, char *err, size_t errlen)
 static int
 parse_request(const bson_t *doc, struct request *r, char *err, size_t errlen)
 {
+	static const char *const fields[] = { "cmd", "tenant", "stream",
+	    "reason", "instances", "ids" };
+	unsigned seen = 0;
 	bson_iter_t it;
 
 	memset(r, 0, sizeof(*r));
@@ -351,8 +354,18 @@ parse_request(const bson_t *doc, struct request *r, char *err, size_t errlen)
 		return fail(err, errlen, "not a JSON object");
 	while (bson_iter_next(&it)) {
 		const char *key = bson_iter_key(&it);
+		size_t f;
 		int rc = 0;
 
+		for (f = 0; f < sizeof(fields) / sizeof(fields[0]) &&
+		    strcmp(key, fields[f]) != 0; f++)
+			;
+		if (f == sizeof(fields) / sizeof(fields[0]))
+			return fail(err, errlen, "%s: unknown field", key);
+		/* Which one would count is anyone's guess: neither. */
+		if (seen & 1u << f)
+			return fail(err, errlen, "%s: given twice", key);
+		seen |= 1u << f;
 		if (strcmp(key, "cmd") == 0)
 			rc = read_string(&it, &r->r_cmd, err, errlen);
 		else if (strcmp(key, "tenant") == 0)
@@ -368,10 +381,8 @@ parse_request(const bson_t *doc, struct request *r, char *err, size_t errlen)
 				    "an integer");
 			r->r_instances = bson_iter_as_int64(&it);
 			r->r_has_instances = true;
-		} else if (strcmp(key, "ids") == 0)
+		} else	/* ids */
 			rc = read_ids(&it, r, err, errlen);
-		else
-			return fail(err, errlen, "%s: unknown field", key);
 		if (rc < 0)
 			return -1;
 	}

@@ -5,8 +5,8 @@
  * stream. Invariants: a refusal says why in text a JSON reply can carry
  * (control_handle writes it into one and cannot fail to); the check is
  * deterministic; an accepted request has a known command and only the
- * fields that command takes, with the types and bounds docs/protocols.md
- * gives.
+ * fields that command takes, each once, with the types and bounds
+ * docs/protocols.md gives.
  */
 #include <string.h>
 
@@ -15,7 +15,7 @@
 #include "control.h"
 #include "fuzz.h"
 
-#define REQ_MAX		65536	/* control.c's: larger ones are refused */
+#define REQ_MAX		65536	/* as control.c: larger ones are refused */
 #define IDS_MAX		1000
 #define REASON_MAX	200
 
@@ -61,12 +61,17 @@ check_accepted(const bson_t *doc)
 	    "drain", "scale", "requeue" };
 	const char *cmd = NULL;
 	bool tenant = false, instances = false, ids = false;
-	bson_iter_t it;
+	bson_iter_t it, before;
 	bool known = false;
 
 	FUZZ_CHECK(bson_iter_init(&it, doc), "not a document");
 	while (bson_iter_next(&it)) {
 		const char *key = bson_iter_key(&it);
+
+		FUZZ_CHECK(bson_iter_init(&before, doc), "not a document");
+		while (bson_iter_next(&before) && bson_iter_key(&before) != key)
+			FUZZ_CHECK(strcmp(bson_iter_key(&before), key) != 0,
+			    "%s given twice", key);
 
 		if (strcmp(key, "instances") == 0) {
 			FUZZ_CHECK(BSON_ITER_HOLDS_INT32(&it) ||
