@@ -447,7 +447,7 @@ count_lost(struct scan *sc, const struct scanned *g,
     struct journal_report *rep)
 {
 	uint64_t seq = g->head ? g->head : g->first_msg;
-	uint64_t room = g->size / (HDR + BODY_MIN);	/* records it holds */
+	uint64_t room = g->size / (HDR + BODY_MIN);	/* records it fits */
 	size_t cap = sc->nlost;
 
 	if (g->last_msg == 0)

@@ -20,7 +20,7 @@
 #include "supervise.h"
 
 #define MSG_ID_MAX	64	/* bytes of a producer's msg-id */
-#define WORK_ARGS	3	/* frames after an instance's command, counted */
+#define WORK_ARGS	3	/* frames counted after an instance's command */
 #define BUDGET		1024	/* messages per socket per loop turn */
 #define CREDIT_MAX	65536
 #define SNDHWM		100000	/* credit and windows bound it in practice */

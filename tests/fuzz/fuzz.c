@@ -79,7 +79,8 @@ fuzz_empty_dir(const char *dir)
 	while ((de = readdir(d)) != NULL) {
 		char path[PATH_MAX];
 
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (unlink(path) < 0 && errno == EISDIR) {
