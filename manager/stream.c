@@ -923,8 +923,8 @@ frame_reason(const struct stream_frame *f, char *buf, size_t buflen)
 
 /*
  * The instance id of a HELLO, when the frame can be one (printable ASCII
- * that fits): streammgr looks it up and logs it. Otherwise "", which is
- * no instance's.
+ * without spaces, that fits): streammgr looks it up and logs it.
+ * Otherwise "", which is no instance's.
  */
 static void
 frame_instance(const struct stream_frame *f, char *buf, size_t buflen)
