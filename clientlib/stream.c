@@ -442,6 +442,35 @@ recv_body(struct msb_stream *s)
 	return rc;
 }
 
+enum msb__work_kind
+msb__work_classify(const void *head, size_t len, int nframes, uint64_t *id,
+    char *what, size_t whatlen)
+{
+	char qq[48];
+
+	if (nframes > 2) {
+		snprintf(what, whatlen, "more than 2 frames");
+		return MSB__MALFORMED;
+	}
+	if (nframes == 2) {
+		/* A delivery: [id][payload]. */
+		if (len != 8) {
+			snprintf(what, whatlen, "delivery id not 8 bytes");
+			return MSB__MALFORMED;
+		}
+		*id = msb__get_be64(head);
+		return MSB__DELIVERY;
+	}
+	/* A control answer: [BYE] or [ERR reason]. */
+	if (len == 3 && memcmp(head, "BYE", 3) == 0)
+		return MSB__BYE;
+	if (len >= 3 && memcmp(head, "ERR", 3) == 0)
+		return MSB__ERR;
+	snprintf(what, whatlen, "unknown answer \"%s\"",
+	    msb__quote(head, len, qq, sizeof(qq)));
+	return MSB__MALFORMED;
+}
+
 /*
  * Handles one message if one is there. Returns MSB_OK (a delivery, in
  * msg), MSB_STOPPED (the answer to BYE), MSB_ERROR (ERR from streammgr,
@@ -452,7 +481,8 @@ read_one(struct msb_stream *s, struct msb_message *msg)
 {
 	const char *text;
 	size_t len;
-	char q[64], qq[48];
+	char what[64];
+	int nframes = 1;
 
 	if (zmq_msg_recv(&s->s_head, s->s_sock, ZMQ_DONTWAIT) == -1) {
 		if (errno == EAGAIN || errno == EINTR)
@@ -462,44 +492,41 @@ read_one(struct msb_stream *s, struct msb_message *msg)
 		    zmq_strerror(errno));
 	}
 	if (zmq_msg_more(&s->s_head)) {
-		/* A delivery: [id][payload]. */
 		if (recv_body(s) == -1) {
 			s->s_failed = true;
 			return fail(s, MSB_ERROR, "receive from streammgr: %s",
 			    zmq_strerror(errno));
 		}
+		nframes = 2;
 		if (zmq_msg_more(&s->s_body)) {
 			discard_rest(s);
-			return malformed(s, "more than 2 frames");
+			nframes = 3;
 		}
-		if (zmq_msg_size(&s->s_head) != 8)
-			return malformed(s, "delivery id not 8 bytes");
-		msg->id = msb__get_be64(zmq_msg_data(&s->s_head));
+	}
+	text = zmq_msg_data(&s->s_head);
+	len = zmq_msg_size(&s->s_head);
+	switch (msb__work_classify(text, len, nframes, &msg->id, what,
+	    sizeof(what))) {
+	case MSB__DELIVERY:
 		msg->data = zmq_msg_data(&s->s_body);
 		msg->len = zmq_msg_size(&s->s_body);
 		return MSB_OK;
-	}
-
-	/* A control answer: [BYE] or [ERR reason]. */
-	text = zmq_msg_data(&s->s_head);
-	len = zmq_msg_size(&s->s_head);
-	if (len == 3 && memcmp(text, "BYE", 3) == 0) {
+	case MSB__BYE:
 		/* Unasked, it still means no more deliveries. */
 		atomic_store(&s->s_stop, 1);
 		s->s_bye_sent = true;
 		s->s_stopped = true;
 		return MSB_STOPPED;
-	}
-	if (len >= 3 && memcmp(text, "ERR", 3) == 0) {
+	case MSB__ERR:
 		s->s_failed = true;
 		fail(s, MSB_ERROR, "streammgr refused instance %s: %.*s",
 		    s->s_instance, (int)(len > 400 ? 400 : len), text);
 		fprintf(stderr, "libmysimbdp: %s\n", s->s_err);
 		return MSB_ERROR;
+	case MSB__MALFORMED:
+		break;
 	}
-	snprintf(q, sizeof(q), "unknown answer \"%s\"",
-	    msb__quote(text, len, qq, sizeof(qq)));
-	return malformed(s, q);
+	return malformed(s, what);
 }
 
 /* Flushes the acks and says BYE. Failures do not stop the stop. */

@@ -29,10 +29,20 @@ int
 ctlsock_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	n = vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+	/* The refusal goes into the JSON reply, which libbson cannot write
+	 * with invalid UTF-8: a cut that split a character of a long name or
+	 * value (the request's own text is UTF-8) takes back the rest of it. */
+	if (n > 0 && (size_t)n >= errlen) {
+		size_t len = errlen - 1;
+
+		while (len > 0 && !bson_utf8_validate(err, len, false))
+			err[--len] = '\0';
+	}
 	return -1;
 }
 

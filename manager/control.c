@@ -266,10 +266,42 @@ read_ids(bson_iter_t *it, struct request *r, char *err, size_t errlen)
 	return 0;
 }
 
-/* Reads the request's fields; any unknown or mistyped one is an error. */
+/* What the command takes, checked before any stream is looked at. */
+static int
+check_command(const struct request *r, char *err, size_t errlen)
+{
+	static const char *const cmds[] = { "status", "start", "stop",
+	    "drain", "scale", "requeue" };
+	size_t k;
+
+	for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]) &&
+	    strcmp(r->r_cmd, cmds[k]) != 0; k++)
+		;
+	if (k == sizeof(cmds) / sizeof(cmds[0]))
+		return ctlsock_fail(err, errlen, "cmd: unknown command \"%s\" "
+		    "(status, start, stop, drain, scale, requeue)", r->r_cmd);
+	if (r->r_has_instances && strcmp(r->r_cmd, "scale") != 0)
+		return ctlsock_fail(err, errlen, "%s: instances: only for "
+		    "scale", r->r_cmd);
+	if (r->r_has_ids && strcmp(r->r_cmd, "requeue") != 0)
+		return ctlsock_fail(err, errlen, "%s: ids: only for requeue",
+		    r->r_cmd);
+	if (r->r_tenant == NULL && strcmp(r->r_cmd, "status") != 0)
+		return ctlsock_fail(err, errlen, "%s: tenant: missing",
+		    r->r_cmd);
+	return 0;
+}
+
+/*
+ * Reads the request's fields and checks them against its command; any
+ * unknown or mistyped field is an error.
+ */
 static int
 parse_request(const bson_t *doc, struct request *r, char *err, size_t errlen)
 {
+	static const char *const fields[] = { "cmd", "tenant", "stream",
+	    "reason", "instances", "ids" };
+	unsigned seen = 0;
 	bson_iter_t it;
 
 	memset(r, 0, sizeof(*r));
@@ -277,8 +309,20 @@ parse_request(const bson_t *doc, struct request *r, char *err, size_t errlen)
 		return ctlsock_fail(err, errlen, "not a JSON object");
 	while (bson_iter_next(&it)) {
 		const char *key = bson_iter_key(&it);
+		size_t f;
 		int rc = 0;
 
+		for (f = 0; f < sizeof(fields) / sizeof(fields[0]) &&
+		    strcmp(key, fields[f]) != 0; f++)
+			;
+		if (f == sizeof(fields) / sizeof(fields[0]))
+			return ctlsock_fail(err, errlen, "%s: unknown field",
+			    key);
+		/* Which one would count is anyone's guess: neither. */
+		if (seen & 1u << f)
+			return ctlsock_fail(err, errlen, "%s: given twice",
+			    key);
+		seen |= 1u << f;
 		if (strcmp(key, "cmd") == 0)
 			rc = read_string(&it, &r->r_cmd, err, errlen);
 		else if (strcmp(key, "tenant") == 0)
@@ -294,11 +338,8 @@ parse_request(const bson_t *doc, struct request *r, char *err, size_t errlen)
 				    "must be an integer");
 			r->r_instances = bson_iter_as_int64(&it);
 			r->r_has_instances = true;
-		} else if (strcmp(key, "ids") == 0)
+		} else	/* ids */
 			rc = read_ids(&it, r, err, errlen);
-		else
-			return ctlsock_fail(err, errlen, "%s: unknown field",
-			    key);
 		if (rc < 0)
 			return -1;
 	}
@@ -307,7 +348,15 @@ parse_request(const bson_t *doc, struct request *r, char *err, size_t errlen)
 	if (r->r_reason && strlen(r->r_reason) > REASON_MAX)
 		return ctlsock_fail(err, errlen, "reason: longer than %d bytes",
 		    REASON_MAX);
-	return 0;
+	return check_command(r, err, errlen);
+}
+
+int
+control_check(const bson_t *doc, char *err, size_t errlen)
+{
+	struct request r;
+
+	return parse_request(doc, &r, err, errlen);
 }
 
 /*
@@ -316,16 +365,13 @@ parse_request(const bson_t *doc, struct request *r, char *err, size_t errlen)
  * put in out (at most max), or -1 with err.
  */
 static int
-select_streams(struct smgr *m, const struct request *r, bool need_tenant,
-    struct stream **out, int max, char *err, size_t errlen)
+select_streams(struct smgr *m, const struct request *r, struct stream **out,
+    int max, char *err, size_t errlen)
 {
 	struct stream *s;
 	bool tenant_known = false;
 	int n = 0;
 
-	if (need_tenant && r->r_tenant == NULL)
-		return ctlsock_fail(err, errlen, "%s: tenant: missing",
-		    r->r_cmd);
 	TAILQ_FOREACH(s, &m->m_streams, s_entry) {
 		if (s->s_retiring)
 			continue;
@@ -342,7 +388,8 @@ select_streams(struct smgr *m, const struct request *r, bool need_tenant,
 		    "(or it has no streams)", r->r_cmd, r->r_tenant);
 	if (r->r_stream && n == 0)
 		return ctlsock_fail(err, errlen, "%s: tenant %s has no stream "
-		    "\"%s\"", r->r_cmd, r->r_tenant ? r->r_tenant : "?", r->r_stream);
+		    "\"%s\"", r->r_cmd, r->r_tenant ? r->r_tenant : "?",
+		    r->r_stream);
 	return n;
 }
 
@@ -412,7 +459,10 @@ do_requeue(struct stream *s, const struct request *r, bson_t *reply,
 
 #define SELECT_MAX 4096
 
-/* Carries out a parsed request, filling reply. Returns 0 or -1 (err). */
+/*
+ * Carries out a parsed (and checked) request, filling reply. Returns 0 or
+ * -1 (err).
+ */
 static int
 execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
     size_t errlen)
@@ -420,7 +470,6 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 	static struct stream *v[SELECT_MAX];
 	bool status = strcmp(r->r_cmd, "status") == 0;
 	bool scale = strcmp(r->r_cmd, "scale") == 0;
-	bool requeue = strcmp(r->r_cmd, "requeue") == 0;
 	void (*act)(struct stream *) = NULL;
 	int n;
 
@@ -430,16 +479,7 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 		act = stream_stop;
 	else if (strcmp(r->r_cmd, "drain") == 0)
 		act = stream_drain;
-	else if (!status && !scale && !requeue)
-		return ctlsock_fail(err, errlen, "cmd: unknown command \"%s\" "
-		    "(status, start, stop, drain, scale, requeue)", r->r_cmd);
-	if (r->r_has_instances && !scale)
-		return ctlsock_fail(err, errlen, "%s: instances: only for "
-		    "scale", r->r_cmd);
-	if (r->r_has_ids && !requeue)
-		return ctlsock_fail(err, errlen, "%s: ids: only for requeue",
-		    r->r_cmd);
-	n = select_streams(m, r, !status, v, SELECT_MAX, err, errlen);
+	n = select_streams(m, r, v, SELECT_MAX, err, errlen);
 	if (n < 0)
 		return -1;
 	if (status) {

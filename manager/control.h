@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include <bson/bson.h>
+
 #include "smgr.h"
 
 /* Binds run/streammgr.ctl and run/streammgr.pub. Returns 0 or -1 (err). */
@@ -20,6 +22,15 @@ void control_event(struct stream *s, const char *event, const char *detail);
 
 /* Publishes every stream's statistics and updates their rates. */
 void control_publish_stats(struct smgr *m);
+
+/*
+ * Checks a request (a JSON object, parsed) without carrying it out: every
+ * field known and of its type, a known command, only the fields that
+ * command takes. What control_handle does before it looks at the
+ * streams, without sockets or streams: for the fuzz target. Returns 0, or
+ * -1 with the reason in err ("scale: instances: must be an integer").
+ */
+int control_check(const bson_t *doc, char *err, size_t errlen);
 
 /*
  * Handles one request (a JSON text) and returns the reply, a JSON text

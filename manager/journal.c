@@ -137,15 +137,18 @@ read_record(const unsigned char *p, size_t avail, uint64_t lo, uint64_t hi,
 	r->size = HDR + len;
 	switch (r->type) {
 	case REC_HEAD:
-		if (r->v == 0 || r->n != strlen(MAGIC))
+		if (r->v == 0 || r->v > JOURNAL_SEQ_MAX ||
+		    r->n != strlen(MAGIC))
 			return false;
 		break;
 	case REC_MSG:
-		if (r->v < lo || r->v > hi)
+		if (r->v < lo || r->v > hi || r->v == 0 ||
+		    r->v > JOURNAL_SEQ_MAX)
 			return false;
 		break;
 	case REC_ACK:
-		if (r->n != r->v * 8)
+		/* v * 8 must not wrap round to a small length. */
+		if (r->v > RECORD_MAX / 8 || r->n != r->v * 8)
 			return false;
 		break;
 	default:
@@ -190,6 +193,8 @@ struct scan {
 	uint64_t	 next;		/* the highest H value */
 	uint64_t	*lost;		/* seqs with no readable copy */
 	size_t		 nlost;
+	uint64_t	*dacks;		/* releases read in damaged segments */
+	size_t		 ndacks;
 };
 
 /* qsort, which must not see NULL even for 0 elements. */
@@ -410,6 +415,7 @@ scan_free(struct scan *sc)
 	free(sc->msgs);
 	free(sc->acks);
 	free(sc->lost);
+	free(sc->dacks);
 }
 
 static bool
@@ -441,10 +447,18 @@ count_lost(struct scan *sc, const struct scanned *g,
     struct journal_report *rep)
 {
 	uint64_t seq = g->head ? g->head : g->first_msg;
+	uint64_t room = g->size / (HDR + BODY_MIN);	/* records it fits */
 	size_t cap = sc->nlost;
 
 	if (g->last_msg == 0)
 		return;		/* no message readable: no range known */
+	/*
+	 * A range wider than the segment could hold comes from a record
+	 * that only looks valid: count the numbers it had room for, the
+	 * last ones.
+	 */
+	if (g->last_msg - seq >= room)
+		seq = g->last_msg - room + 1;
 	for (; seq <= g->last_msg; seq++) {
 		if (present(sc, seq) || acked(sc, seq))
 			continue;
@@ -458,6 +472,24 @@ count_lost(struct scan *sc, const struct scanned *g,
 		}
 		sc->lost[sc->nlost++] = seq;
 	}
+}
+
+/*
+ * The releases a damaged segment holds (those from acks_before on): it is
+ * set aside, and messages they released in other segments must stay
+ * released.
+ */
+static void
+keep_damaged_acks(struct scan *sc, size_t acks_before)
+{
+	size_t n = sc->nacks - acks_before;
+
+	if (n == 0)
+		return;
+	sc->dacks = xrealloc(sc->dacks, sc->ndacks + n, sizeof(*sc->dacks));
+	memcpy(sc->dacks + sc->ndacks, sc->acks + acks_before,
+	    n * sizeof(*sc->dacks));
+	sc->ndacks += n;
 }
 
 /* ---- segments ------------------------------------------------------- */
@@ -625,9 +657,13 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 		sc->segs[k] = (struct scanned){ .id = ids[k], .fd = -1 };
 	free(ids);
 	for (size_t k = 0; k < sc->nsegs; k++) {
+		size_t acks_before = sc->nacks;
+
 		if (map_segment(j, &sc->segs[k], err, errlen) < 0)
 			return -1;
 		scan_segment(sc, (uint32_t)k, k + 1 == sc->nsegs, rep);
+		if (sc->segs[k].damaged)
+			keep_damaged_acks(sc, acks_before);
 		if (sc->segs[k].torn && ftruncate(sc->segs[k].fd,
 		    (off_t)sc->segs[k].good_end) < 0) {
 			snprintf(err, errlen, "truncate %s/" SEG_FMT ": %s",
@@ -659,7 +695,8 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 
 /*
  * Moves the unreleased messages of damaged segments into the new segment,
- * then sets the damaged files aside under a name nothing reads.
+ * with the releases they held, then sets the damaged files aside under a
+ * name nothing reads.
  */
 static int
 rescue_damaged(struct journal *j, struct scan *sc, char *err, size_t errlen)
@@ -670,6 +707,9 @@ rescue_damaged(struct journal *j, struct scan *sc, char *err, size_t errlen)
 		if (sc->segs[f->seg].damaged && !acked(sc, f->seq))
 			journal_add(j, f->seq, f->data, f->len);
 	}
+	for (size_t k = 0; k < sc->ndacks; k++)
+		if (present(sc, sc->dacks[k]))
+			journal_release(j, 0, sc->dacks[k]);
 	for (size_t k = 0; k < sc->nlost; k++)
 		journal_release(j, 0, sc->lost[k]);
 	if (journal_commit(j, err, errlen) < 0)

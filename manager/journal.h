@@ -17,9 +17,10 @@
  * journal_open rebuilds the unreleased messages. A record cut short at the
  * end of the newest segment is a write a crash interrupted (never answered
  * OK in fsync mode): it is cut off. Anything else unreadable is damage:
- * the readable messages of that segment are copied into the new segment,
- * the segment is renamed damaged-seg-....log and kept for the operator,
- * and the messages lost are counted by sequence number.
+ * the readable messages of that segment are copied into the new segment
+ * with the releases it held, the segment is renamed damaged-seg-....log
+ * and kept for the operator, and the messages lost are counted by
+ * sequence number.
  *
  * Writes are grouped: journal_add and journal_release only fill a buffer;
  * journal_commit writes it with one write() and, in fsync mode, one
@@ -31,6 +32,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * Message numbers run from 1 to JOURNAL_SEQ_MAX (2^63 - 1: a million
+ * messages a second for 292,000 years); a record with another is damage.
+ */
+#define JOURNAL_SEQ_MAX (UINT64_MAX >> 1)
 
 /*
  * FSYNC: a commit of messages ends with fdatasync. OS: with write only.

@@ -20,6 +20,7 @@
 #include "supervise.h"
 
 #define MSG_ID_MAX	64	/* bytes of a producer's msg-id */
+#define WORK_ARGS	3	/* frames counted after an instance's command */
 #define BUDGET		1024	/* messages per socket per loop turn */
 #define CREDIT_MAX	65536
 #define SNDHWM		100000	/* credit and windows bound it in practice */
@@ -644,6 +645,19 @@ struct reply {
 	char		 buf[320];
 };
 
+const char *
+stream_ingress_check(int nframes, size_t midlen, char *buf, size_t buflen)
+{
+	if (nframes != 2) {
+		snprintf(buf, buflen, "REJECT malformed: expected 2 frames, "
+		    "got %d", nframes);
+		return buf;
+	}
+	if (midlen == 0 || midlen > MSG_ID_MAX)
+		return "REJECT malformed: msg-id must be 1 to 64 bytes";
+	return NULL;
+}
+
 /* Receives the rest of a multipart message, counting and dropping it. */
 static int
 drain_frames(void *sock, zmq_msg_t *tmp)
@@ -688,14 +702,9 @@ receive_one(struct stream *s, void *sock, uint64_t now, struct reply *r)
 		nframes = 2;
 		extra = drain_frames(sock, &body);
 	}
-	if (nframes + extra != 2) {
-		snprintf(r->buf, sizeof(r->buf), "REJECT malformed: expected "
-		    "2 frames, got %d", nframes + extra);
-		r->status = r->buf;
-	} else if (zmq_msg_size(&r->mid) == 0 ||
-	    zmq_msg_size(&r->mid) > MSG_ID_MAX)
-		r->status = "REJECT malformed: msg-id must be 1 to 64 bytes";
-	else
+	r->status = stream_ingress_check(nframes + extra,
+	    zmq_msg_size(&r->mid), r->buf, sizeof(r->buf));
+	if (r->status == NULL)
 		r->status = admit(s, zmq_msg_data(&body), zmq_msg_size(&body),
 		    now, r->buf, sizeof(r->buf));
 	if (r->status[0] == 'T')
@@ -863,87 +872,196 @@ by_rid(struct stream *s, zmq_msg_t *rid)
 }
 
 static bool
-frame_is(zmq_msg_t *f, const char *word)
+frame_is(const struct stream_frame *f, const char *word)
 {
 	size_t n = strlen(word);
 
-	return zmq_msg_size(f) == n && memcmp(zmq_msg_data(f), word, n) == 0;
+	return f->f_len == n && memcmp(f->f_data, word, n) == 0;
 }
 
-/* Copies a text frame into buf as a C string, cut to fit. */
-static const char *
-frame_text(zmq_msg_t *f, char *buf, size_t buflen)
+/* Bytes of the valid UTF-8 character at p (n bytes left), or 0. */
+static size_t
+utf8_char(const unsigned char *p, size_t n)
 {
-	size_t n = zmq_msg_size(f);
+	size_t len = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2 :
+	    p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ?
+	    4 : 0;
 
-	if (n >= buflen)
-		n = buflen - 1;
-	memcpy(buf, zmq_msg_data(f), n);
-	buf[n] = '\0';
-	return buf;
+	return len > 0 && len <= n && bson_utf8_validate((const char *)p,
+	    len, false) ? len : 0;
+}
+
+/*
+ * Copies a reason frame into buf as printable UTF-8, cut between
+ * characters to fit: it goes into log lines and the dead-letter file's
+ * JSON, which libbson cannot write with invalid UTF-8. A control
+ * character, or a byte that does not start a valid character, becomes
+ * '?'.
+ */
+static void
+frame_reason(const struct stream_frame *f, char *buf, size_t buflen)
+{
+	const unsigned char *p = f->f_data;
+	size_t o = 0;
+
+	for (size_t i = 0, n; i < f->f_len; i += n) {
+		n = utf8_char(p + i, f->f_len - i);
+		if (n == 0 || (n == 1 && (p[i] < 0x20 || p[i] == 0x7f))) {
+			n = n ? n : 1;
+			if (o + 1 >= buflen)
+				break;
+			buf[o++] = '?';
+		} else {
+			if (o + n >= buflen)
+				break;
+			memcpy(buf + o, p + i, n);
+			o += n;
+		}
+	}
+	buf[o] = '\0';
+}
+
+/*
+ * The instance id of a HELLO, when the frame can be one (printable ASCII
+ * without spaces, that fits): streammgr looks it up and logs it.
+ * Otherwise "", which is no instance's.
+ */
+static void
+frame_instance(const struct stream_frame *f, char *buf, size_t buflen)
+{
+	const unsigned char *p = f->f_data;
+
+	buf[0] = '\0';
+	if (f->f_len >= buflen)
+		return;
+	for (size_t i = 0; i < f->f_len; i++)
+		if (p[i] < 0x21 || p[i] > 0x7e)
+			return;
+	memcpy(buf, p, f->f_len);
+	buf[f->f_len] = '\0';
+}
+
+/* A HELLO's credit: decimal digits only, 1 to CREDIT_MAX. */
+static bool
+frame_credit(const struct stream_frame *f, uint32_t *credit)
+{
+	const unsigned char *p = f->f_data;
+	uint32_t v = 0;
+
+	for (size_t i = 0; i < f->f_len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		v = v * 10 + (uint32_t)(p[i] - '0');
+		if (v > CREDIT_MAX)
+			return false;
+	}
+	*credit = v;
+	return f->f_len > 0 && v >= 1;
+}
+
+/* HELLO instance-id credit */
+static const char *
+decode_hello(const struct stream_frame *args, int nargs, size_t ridlen,
+    struct work_request *w)
+{
+	if (nargs != 2 || ridlen > ROUTING_ID_MAX)
+		return "ERR malformed: HELLO instance-id credit";
+	frame_instance(&args[0], w->w_instance, sizeof(w->w_instance));
+	if (!frame_credit(&args[1], &w->w_credit)) {
+		w->w_credit = 0;
+		return "ERR bad-credit: 1 to 65536";
+	}
+	return NULL;
+}
+
+const char *
+stream_work_decode(const struct stream_frame *cmd,
+    const struct stream_frame *args, int nargs, size_t ridlen,
+    struct work_request *w)
+{
+	memset(w, 0, sizeof(*w));
+	if (frame_is(cmd, "HELLO")) {
+		w->w_cmd = WORK_HELLO;
+		return decode_hello(args, nargs, ridlen, w);
+	}
+	if (frame_is(cmd, "BYE")) {
+		w->w_cmd = WORK_BYE;
+		return NULL;
+	}
+	if (frame_is(cmd, "ACK"))
+		w->w_cmd = WORK_ACK;
+	else if (frame_is(cmd, "NACK"))
+		w->w_cmd = WORK_NACK;
+	else if (frame_is(cmd, "REJECT"))
+		w->w_cmd = WORK_REJECT;
+	else {
+		w->w_cmd = WORK_UNKNOWN;
+		return "ERR unknown-command";
+	}
+	if (nargs < 1 || nargs > (w->w_cmd == WORK_ACK ? 1 : 2) ||
+	    args[0].f_len == 0 || args[0].f_len % 8 != 0)
+		return "ERR malformed: ids must be 8-byte ids";
+	w->w_ids = args[0].f_data;
+	w->w_nids = args[0].f_len / 8;
+	if (nargs == 2)
+		frame_reason(&args[1], w->w_reason, sizeof(w->w_reason));
+	return NULL;
+}
+
+uint64_t
+stream_work_id(const struct work_request *w, size_t k)
+{
+	const unsigned char *p = w->w_ids + 8 * k;
+	uint64_t seq = 0;
+
+	for (int b = 0; b < 8; b++)
+		seq = seq << 8 | p[b];
+	return seq;
 }
 
 static void
-hello(struct stream *s, zmq_msg_t *rid, zmq_msg_t *args, int nargs)
+hello(struct stream *s, zmq_msg_t *rid, const struct work_request *w)
 {
-	char id[INSTANCE_ID_MAX + 1], num[16], *end;
 	struct instance *i;
-	unsigned long credit;
 
-	if (nargs != 2 || zmq_msg_size(rid) > ROUTING_ID_MAX) {
-		reply_one(s, rid, "ERR malformed: HELLO instance-id credit");
-		return;
-	}
-	frame_text(&args[0], id, sizeof(id));
-	frame_text(&args[1], num, sizeof(num));
-	errno = 0;
-	credit = strtoul(num, &end, 10);
-	if (*num == '\0' || *end != '\0' || errno || credit < 1 ||
-	    credit > CREDIT_MAX) {
-		reply_one(s, rid, "ERR bad-credit: 1 to 65536");
-		return;
-	}
-	if ((i = supervise_find_id(s, id)) == NULL ||
+	if ((i = supervise_find_id(s, w->w_instance)) == NULL ||
 	    (i->i_ridlen && by_rid(s, rid) != i)) {
 		log_warnx("tenant %s: stream %s: HELLO from unknown instance "
-		    "\"%s\" refused", s->s_tid, s->s_name, id);
+		    "\"%s\" refused", s->s_tid, s->s_name, w->w_instance);
 		reply_one(s, rid, "ERR unknown-instance");
 		return;
 	}
 	memcpy(i->i_rid, zmq_msg_data(rid), zmq_msg_size(rid));
 	i->i_ridlen = zmq_msg_size(rid);
-	i->i_credit = (uint32_t)credit;
+	i->i_credit = w->w_credit;
 	if (i->i_state == IN_STARTING)
 		i->i_state = IN_READY;
-	log_debug("tenant %s: stream %s: instance %s ready, credit %lu",
-	    s->s_tid, s->s_name, i->i_id, credit);
+	log_debug("tenant %s: stream %s: instance %s ready, credit %u",
+	    s->s_tid, s->s_name, i->i_id, w->w_credit);
 	stream_dispatch(s);
 }
 
-/* ACK, NACK or REJECT of a frame of ids. */
+/* ACK, NACK or REJECT of the ids in w. */
 static void
-settle(struct stream *s, struct instance *from, char cmd, zmq_msg_t *ids,
-    const char *reason)
+settle(struct stream *s, struct instance *from, const struct work_request *w)
 {
-	const unsigned char *p = zmq_msg_data(ids);
-	size_t n = zmq_msg_size(ids) / 8;
-	char why[256];
+	const char *reason = w->w_reason;
+	/* Room for all of it: a cut could split a UTF-8 character. */
+	char why[sizeof("rejected by : ") + INSTANCE_ID_MAX + WORK_REASON_MAX];
 
-	if (cmd == 'N')
+	if (w->w_cmd == WORK_NACK)
 		snprintf(why, sizeof(why), "nacked by %s%s%s", from->i_id,
 		    *reason ? ": " : "", reason);
-	else if (cmd == 'R')
+	else if (w->w_cmd == WORK_REJECT)
 		snprintf(why, sizeof(why), "rejected by %s%s%s", from->i_id,
 		    *reason ? ": " : "", reason);
-	for (size_t k = 0; k < n; k++, p += 8) {
-		uint64_t seq = 0;
-		struct qmsg *m;
+	for (size_t k = 0; k < w->w_nids; k++) {
+		struct qmsg *m = queue_inflight(&s->s_queue,
+		    stream_work_id(w, k));
 
-		for (int b = 0; b < 8; b++)
-			seq = seq << 8 | p[b];
-		if ((m = queue_inflight(&s->s_queue, seq)) == NULL)
+		if (m == NULL)
 			continue;	/* settled already */
-		if (cmd == 'A') {
+		if (w->w_cmd == WORK_ACK) {
 			struct instance *holder = m->m_holder;
 
 			unhold(m);
@@ -952,7 +1070,7 @@ settle(struct stream *s, struct instance *from, char cmd, zmq_msg_t *ids,
 			release(s, m);
 			if (holder != NULL)
 				supervise_check_drained(holder);
-		} else if (cmd == 'N')
+		} else if (w->w_cmd == WORK_NACK)
 			give_back(s, m, why);
 		else {
 			struct instance *holder = m->m_holder;
@@ -965,50 +1083,48 @@ settle(struct stream *s, struct instance *from, char cmd, zmq_msg_t *ids,
 	}
 }
 
+static struct stream_frame
+frame_of(zmq_msg_t *m)
+{
+	return (struct stream_frame){ zmq_msg_data(m), zmq_msg_size(m) };
+}
+
 static void
 command(struct stream *s, zmq_msg_t *rid, zmq_msg_t *cmd, zmq_msg_t *args,
     int nargs)
 {
+	struct stream_frame c = frame_of(cmd), a[WORK_ARGS];
+	struct work_request w;
 	struct instance *i;
-	char reason[200] = "";
-	char c;
+	const char *why;
 
-	if (frame_is(cmd, "HELLO")) {
-		hello(s, rid, args, nargs);
+	for (int k = 0; k < nargs; k++)
+		a[k] = frame_of(&args[k]);
+	why = stream_work_decode(&c, a, nargs, zmq_msg_size(rid), &w);
+	if (w.w_cmd == WORK_HELLO) {
+		if (why != NULL)
+			reply_one(s, rid, why);
+		else
+			hello(s, rid, &w);
 		return;
 	}
 	if ((i = by_rid(s, rid)) == NULL) {
 		reply_one(s, rid, "ERR hello-first");
 		return;
 	}
-	if (frame_is(cmd, "BYE")) {
+	if (why != NULL) {
+		reply_one(s, rid, why);
+		return;
+	}
+	if (w.w_cmd == WORK_BYE) {
 		i->i_bye = true;
 		reply_one(s, rid, "BYE");
 		log_debug("tenant %s: stream %s: instance %s said BYE",
 		    s->s_tid, s->s_name, i->i_id);
 		return;
 	}
-	if (frame_is(cmd, "ACK"))
-		c = 'A';
-	else if (frame_is(cmd, "NACK"))
-		c = 'N';
-	else if (frame_is(cmd, "REJECT"))
-		c = 'R';
-	else {
-		reply_one(s, rid, "ERR unknown-command");
-		return;
-	}
-	if (nargs < 1 || nargs > (c == 'A' ? 1 : 2) ||
-	    zmq_msg_size(&args[0]) == 0 || zmq_msg_size(&args[0]) % 8 != 0) {
-		reply_one(s, rid, "ERR malformed: ids must be 8-byte ids");
-		return;
-	}
-	if (nargs == 2)
-		frame_text(&args[1], reason, sizeof(reason));
-	settle(s, i, c, &args[0], reason);
+	settle(s, i, &w);
 }
-
-#define WORK_ARGS 3
 
 static void
 on_work(void *sock, void *arg)

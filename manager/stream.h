@@ -8,8 +8,52 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "smgr.h"
+
+/* One ZeroMQ frame's bytes, as the decoders below see them. */
+struct stream_frame {
+	const void	*f_data;
+	size_t		 f_len;
+};
+
+/*
+ * Checks the shape of a producer's message (docs/protocols.md, "Ingress"):
+ * nframes frames after the routing id, the first the msg-id of midlen
+ * bytes. Returns NULL when it is [msg-id][payload], else the REJECT
+ * status (which may be in buf).
+ */
+const char *stream_ingress_check(int nframes, size_t midlen, char *buf,
+    size_t buflen);
+
+/* An instance's command on the work socket (docs/protocols.md, "Work"). */
+enum work_cmd { WORK_HELLO, WORK_BYE, WORK_ACK, WORK_NACK, WORK_REJECT,
+	WORK_UNKNOWN };
+
+#define WORK_REASON_MAX 200
+
+struct work_request {
+	enum work_cmd	 w_cmd;
+	char		 w_instance[INSTANCE_ID_MAX + 1];	/* HELLO */
+	uint32_t	 w_credit;				/* HELLO */
+	const unsigned char *w_ids;	/* ACK, NACK, REJECT: in the frame */
+	size_t		 w_nids;
+	char		 w_reason[WORK_REASON_MAX];	/* NACK, REJECT; or "" */
+};
+
+/*
+ * Decodes what an instance sent after its routing id (ridlen bytes): the
+ * command frame cmd, then nargs frames (more than 3 count as 3). Pure:
+ * no socket, no stream. Returns NULL with w filled, or the ERR answer,
+ * with w->w_cmd saying which command it was.
+ */
+const char *stream_work_decode(const struct stream_frame *cmd,
+    const struct stream_frame *args, int nargs, size_t ridlen,
+    struct work_request *w);
+
+/* The k-th id of a decoded ACK, NACK or REJECT (big-endian on the wire). */
+uint64_t stream_work_id(const struct work_request *w, size_t k);
 
 /* Endpoints of a stream: "ipc://<state>/run/<tenant>/<name>.<kind>". */
 char *stream_endpoint(const struct smgr *m, const char *tenant,

@@ -1,0 +1,69 @@
+/*
+ * Fuzz target: how libmysimbdp tells apart what streammgr sends an
+ * instance (clientlib/stream.c, msb__work_classify): a delivery
+ * [id][payload], [BYE] or [ERR reason]; the input split into frames by
+ * fuzz_split_frames (more than two count as three, as read_one counts).
+ * Invariants: each kind is exactly the frames docs/protocols.md gives for
+ * it; a delivery's id is its frame read big-endian; what a malformed
+ * message is logged as is printable ASCII; deterministic.
+ */
+#include <string.h>
+
+#include "fuzz.h"
+#include "mysimbdp-internal.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_frames f;
+	const uint8_t *head;
+	size_t len;
+	uint64_t id = 0, id2 = 0, want = 0;
+	char what[64], what2[64];
+	enum msb__work_kind k, k2;
+	int n;
+
+	if (size == 0)
+		return 0;
+	fuzz_split_frames(data, size, &f);
+	n = f.n > 2 ? 3 : f.n;
+	head = f.data[0];
+	len = f.len[0];
+	what[0] = what2[0] = '\0';
+	k = msb__work_classify(head, len, n, &id, what, sizeof(what));
+	k2 = msb__work_classify(head, len, n, &id2, what2, sizeof(what2));
+	FUZZ_CHECK(k == k2 && id == id2 && strcmp(what, what2) == 0,
+	    "not deterministic");
+	switch (k) {
+	case MSB__DELIVERY:
+		FUZZ_CHECK(n == 2 && len == 8, "a delivery of %d frames, id "
+		    "of %zu bytes", n, len);
+		for (int b = 0; b < 8; b++)
+			want = want << 8 | head[b];
+		FUZZ_CHECK(id == want, "id %llu, the frame says %llu",
+		    (unsigned long long)id, (unsigned long long)want);
+		break;
+	case MSB__BYE:
+		FUZZ_CHECK(n == 1 && len == 3 && memcmp(head, "BYE", 3) == 0,
+		    "BYE from %d frames", n);
+		break;
+	case MSB__ERR:
+		FUZZ_CHECK(n == 1 && len >= 3 && memcmp(head, "ERR", 3) == 0,
+		    "ERR from %d frames", n);
+		break;
+	case MSB__MALFORMED:
+		FUZZ_CHECK(n > 2 || (n == 2 && len != 8) || (n == 1 &&
+		    !(len == 3 && memcmp(head, "BYE", 3) == 0) &&
+		    !(len >= 3 && memcmp(head, "ERR", 3) == 0)),
+		    "a good message called malformed: %s", what);
+		FUZZ_CHECK(what[0] != '\0', "malformed without a reason");
+		for (size_t i = 0; what[i] != '\0'; i++)
+			FUZZ_CHECK(what[i] >= 0x20 && what[i] < 0x7f,
+			    "unprintable byte 0x%02x in \"%s\"",
+			    (unsigned char)what[i], what);
+		break;
+	default:
+		FUZZ_CHECK(false, "kind %d", (int)k);
+	}
+	return 0;
+}
