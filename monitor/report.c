@@ -249,3 +249,20 @@ report_parse(const char *data, size_t len, size_t max, const char *tenant,
 		memset(r, 0, sizeof(*r));
 	return v;
 }
+
+void
+report_append(const struct report *r, bson_t *doc)
+{
+	BSON_APPEND_UTF8(doc, "app", r->r_app);
+	if (r->r_stream[0] != '\0')
+		BSON_APPEND_UTF8(doc, "stream", r->r_stream);
+	BSON_APPEND_UTF8(doc, "instance", r->r_instance);
+	BSON_APPEND_INT64(doc, "window_ms", r->r_window_ms);
+	BSON_APPEND_INT64(doc, "messages", r->r_messages);
+	BSON_APPEND_INT64(doc, "rows", r->r_rows);
+	BSON_APPEND_INT64(doc, "bytes", r->r_bytes);
+	BSON_APPEND_INT64(doc, "errors", r->r_errors);
+	BSON_APPEND_INT64(doc, "dropped", r->r_dropped);
+	BSON_APPEND_INT64(doc, "ingest_us_sum", r->r_ingest_us_sum);
+	BSON_APPEND_INT64(doc, "ingest_us_max", r->r_ingest_us_max);
+}

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <bson/bson.h>
+
 #include "conf.h"
 
 #define REPORT_VERSION		1
@@ -52,5 +54,12 @@ enum report_verdict report_parse(const char *data, size_t len, size_t max,
 
 /* The verdict's name as counted and shown: "malformed", "wrong-tenant"... */
 const char *report_verdict_name(enum report_verdict v);
+
+/*
+ * Appends a parsed report's own fields (app, stream when it has one,
+ * instance, window and counters; not the tenant or version) to doc, in
+ * the names of the report format: what log/metrics.jsonl records.
+ */
+void report_append(const struct report *r, bson_t *doc);
 
 #endif

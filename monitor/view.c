@@ -68,18 +68,7 @@ record_report(struct mtenant *t, const struct report *r)
 	bson_t doc = BSON_INITIALIZER;
 
 	BSON_APPEND_UTF8(&doc, "tenant", t->mt_id);
-	BSON_APPEND_UTF8(&doc, "app", r->r_app);
-	if (r->r_stream[0] != '\0')
-		BSON_APPEND_UTF8(&doc, "stream", r->r_stream);
-	BSON_APPEND_UTF8(&doc, "instance", r->r_instance);
-	BSON_APPEND_INT64(&doc, "window_ms", r->r_window_ms);
-	BSON_APPEND_INT64(&doc, "messages", r->r_messages);
-	BSON_APPEND_INT64(&doc, "rows", r->r_rows);
-	BSON_APPEND_INT64(&doc, "bytes", r->r_bytes);
-	BSON_APPEND_INT64(&doc, "errors", r->r_errors);
-	BSON_APPEND_INT64(&doc, "dropped", r->r_dropped);
-	BSON_APPEND_INT64(&doc, "ingest_us_sum", r->r_ingest_us_sum);
-	BSON_APPEND_INT64(&doc, "ingest_us_max", r->r_ingest_us_max);
+	report_append(r, &doc);
 	dash_record(t->mt_mon->m_dash, "report", &doc);
 	bson_destroy(&doc);
 }

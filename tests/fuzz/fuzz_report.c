@@ -64,18 +64,7 @@ round_trip(const struct report *r)
 
 	BSON_APPEND_INT32(&doc, "v", REPORT_VERSION);
 	BSON_APPEND_UTF8(&doc, "tenant", TENANT);
-	BSON_APPEND_UTF8(&doc, "app", r->r_app);
-	BSON_APPEND_UTF8(&doc, "instance", r->r_instance);
-	if (r->r_stream[0] != '\0')
-		BSON_APPEND_UTF8(&doc, "stream", r->r_stream);
-	BSON_APPEND_INT64(&doc, "window_ms", r->r_window_ms);
-	BSON_APPEND_INT64(&doc, "messages", r->r_messages);
-	BSON_APPEND_INT64(&doc, "rows", r->r_rows);
-	BSON_APPEND_INT64(&doc, "bytes", r->r_bytes);
-	BSON_APPEND_INT64(&doc, "errors", r->r_errors);
-	BSON_APPEND_INT64(&doc, "dropped", r->r_dropped);
-	BSON_APPEND_INT64(&doc, "ingest_us_sum", r->r_ingest_us_sum);
-	BSON_APPEND_INT64(&doc, "ingest_us_max", r->r_ingest_us_max);
+	report_append(r, &doc);
 	json = bson_as_relaxed_extended_json(&doc, &len);
 	bson_destroy(&doc);
 	FUZZ_CHECK(json != NULL, "cannot write the report as JSON");
