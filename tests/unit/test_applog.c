@@ -3,7 +3,7 @@
  * before a rotation, the shift name.log -> name.log.1 -> ... with the
  * oldest dropped, and two writers of one log through real pipes and a
  * real event base, rotated under the cap with the newest lines in
- * name.log.
+ * name.log, and that one turn of the event loop moves one chunk only.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -199,6 +200,47 @@ test_two_writers(void **state)
 	rmtree(dir);
 }
 
+/*
+ * A pipe holding far more than one chunk: each turn of the event loop
+ * moves one 64K chunk only, so a flooding app cannot hold the loop.
+ */
+static void
+test_bounded_read(void **state)
+{
+	char *dir = tmpdir(), path[300], chunk[4096];
+	struct conf_platform p = { 0 };
+	struct event_base *base = event_base_new();
+	size_t held = 0;
+	int w;
+
+	(void)state;
+	p.p_state_dir = dir;
+	p.p_app_logs.al_max_size = 16 << 20;
+	snprintf(path, sizeof(path), "%s/log", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/log/acme", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_true((w = applog_open(base, &p, "acme", "big")) >= 0);
+	assert_true(fcntl(w, F_SETPIPE_SZ, 256 * 1024) >= 256 * 1024);
+	assert_int_equal(fcntl(w, F_SETFL, O_NONBLOCK), 0);
+	memset(chunk, 'x', sizeof(chunk));
+	while (write(w, chunk, sizeof(chunk)) == (ssize_t)sizeof(chunk))
+		held += sizeof(chunk);
+	assert_true(held >= 256 * 1024);
+
+	/* One turn (EVLOOP_NONBLOCK alone turns until nothing is ready). */
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), 0);
+	assert_int_equal(file_size(path, "big.log"), 64 * 1024);
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), 0);
+	assert_int_equal(file_size(path, "big.log"), 128 * 1024);
+	close(w);
+	assert_int_equal(event_base_loop(base, 0), 1);
+	assert_int_equal(file_size(path, "big.log"), held);
+	applog_shutdown();
+	event_base_free(base);
+	rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -206,6 +248,7 @@ main(void)
 		cmocka_unit_test(test_fit),
 		cmocka_unit_test(test_shift),
 		cmocka_unit_test(test_two_writers),
+		cmocka_unit_test(test_bounded_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
