@@ -249,7 +249,10 @@ log_unref(struct applog *lg)
 {
 	if (--lg->lg_refs > 0)
 		return;
-	log_recovered(lg);
+	if (lg->lg_failing)
+		log_warnx("tenant %s: closed %s; %llu bytes of app output were "
+		    "dropped", lg->lg_tenant, lg->lg_path,
+		    (unsigned long long)lg->lg_dropped);
 	TAILQ_REMOVE(&logs, lg, lg_entry);
 	log_close(lg);
 	free(lg->lg_path);

@@ -6,8 +6,10 @@
 # the last of name.log. Meanwhile another tenant's batch files (in
 # batchmgr, beside the batch flood) and stream messages (in streammgr,
 # beside the stream flood) go through within twice their quiet
-# turnaround (medians of three rounds). An app that closes stdout and stderr and then works has its
-# outcome recorded normally.
+# turnaround (medians of three rounds). An app that closes stdout and
+# stderr and then works has its outcome recorded normally. As root, a log
+# on a full disk drops the output, says so once, and the run is recorded
+# as usual.
 . "$(dirname "$0")/lib.sh"
 
 FLOOD=${APP_LOGS_FLOOD:-1G}
@@ -29,13 +31,26 @@ batch = {
 streams = ( { app = ["$STREAMAPP"]; stop_timeout = "2s";
   instances = { min = 1; max = 1; }; } );
 EOF
-simple_tenant floodb "\"floodlog\", \"$FLOOD\""
+tenant floodb <<EOF
+id = "floodb";
+batch = { formats = ["csv"];
+  apps = ( { app = ["floodlog", "$FLOOD"]; timeout = "2m"; } ); };
+EOF
 tenant floods <<EOF
 id = "floods";
 streams = ( { app = ["floodlog", "$FLOOD", "stay"]; stop_timeout = "2s";
   instances = { min = 0; max = 1; initial = 0; }; } );
 EOF
 simple_tenant closer '"closeout"'
+# As root, tenant "full" logs into a 256 KiB tmpfs (ENOSPC).
+simple_tenant full '"floodlog", "2M"'
+fulldir=$VAR/log/full
+mkdir -p "$fulldir"
+full=no
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=256k,mode=0750 tmpfs "$fulldir" 2>/dev/null; then
+	full=yes
+	on_cleanup() { umount "$fulldir" 2>/dev/null; }
+fi
 start_batchmgr
 start_streammgr
 wait_for 20 "calm's stream instance" ready_is calm 1
@@ -157,6 +172,18 @@ drop closer quiet.csv
 wait_for 20 "closer's record" have_records 1 closer ok
 assert_eq 7 "$(records '.tenant == "closer"' | jq .rows)" "closer: its summary recorded"
 assert_file "$VAR/staging/closer/done/quiet.csv"
+
+# ---- a full disk ------------------------------------------------------
+if [ $full = yes ]; then
+	drop full big.csv
+	wait_for 30 "full's record" have_records 1 full ok
+	wait_for 10 "the dropped count" grep -q "closed $fulldir/default.log; [0-9]* bytes of app output were dropped" "$BM_LOG"
+	assert_eq 1 "$(grep -c "write $fulldir/default.log: No space left on device; dropping" "$BM_LOG")" \
+		"a full disk: the app's run recorded, its output dropped, said once"
+	kill -0 "$BM_PID" || fail "batchmgr died"
+else
+	echo "# a full disk: skipped (needs root for a tmpfs)"
+fi
 
 stop_streammgr
 stop_batchmgr
