@@ -35,6 +35,7 @@ struct applog {
 	int		 lg_backups;
 	uint64_t	 lg_dropped;	/* since writing last failed */
 	bool		 lg_failing;	/* the failure was logged */
+	bool		 lg_shift_failing;	/* that one too */
 };
 
 /* The read end of one app's stdout/stderr. */
@@ -171,8 +172,11 @@ log_rotate(struct applog *lg)
 	log_close(lg);
 	if (applog_shift(lg->lg_path, lg->lg_backups) < 0) {
 		err = errno;
-		log_warn("tenant %s: rotate %s", lg->lg_tenant, lg->lg_path);
+		if (!lg->lg_shift_failing)
+			log_warn("tenant %s: rotate %s (truncating it instead)",
+			    lg->lg_tenant, lg->lg_path);
 	}
+	lg->lg_shift_failing = err != 0;
 	if (log_reopen(lg, true) < 0)
 		return -1;
 	log_debug("tenant %s: rotated %s%s", lg->lg_tenant, lg->lg_path,
