@@ -326,6 +326,17 @@ static const struct schema pmonitor_schema = {
 	pmonitor_fields, NFIELDS(pmonitor_fields), 0, NO_PRESENT
 };
 
+/* Both maxima keep (backups + 1) x max_size within a signed 64 bits. */
+static const struct field papplogs_fields[] = {
+	{ "max_size", FT_SIZE, offsetof(struct conf_app_logs, al_max_size),
+	    "16M", 4096, INT64_C(1) << 40, 0, NULL, 0, NULL },
+	{ "backups", FT_INT, offsetof(struct conf_app_logs, al_backups), "3",
+	    0, 100, 0, NULL, 0, NULL },
+};
+static const struct schema papplogs_schema = {
+	papplogs_fields, NFIELDS(papplogs_fields), 0, NO_PRESENT
+};
+
 static const struct field platform_fields[] = {
 	{ "state_dir", FT_STRING, offsetof(struct conf_platform, p_state_dir),
 	    "var", 0, 0, 0, NULL, 0, check_nonempty },
@@ -343,6 +354,8 @@ static const struct field platform_fields[] = {
 	    0, 0, 0, &pstream_schema, 0, NULL },
 	{ "monitor", FT_GROUP, offsetof(struct conf_platform, p_monitor), NULL,
 	    0, 0, 0, &pmonitor_schema, 0, NULL },
+	{ "app_logs", FT_GROUP, offsetof(struct conf_platform, p_app_logs), NULL,
+	    0, 0, 0, &papplogs_schema, 0, NULL },
 };
 static const struct schema platform_schema = {
 	platform_fields, NFIELDS(platform_fields), 0, NO_PRESENT

@@ -133,6 +133,16 @@ struct conf_platform_monitor {
 	uint64_t	 pm_control_timeout_ms;	/* wait for streammgr's reply */
 };
 
+/*
+ * Tenant apps' stdout/stderr: the platform file's "app_logs" group. Each
+ * log/<tenant>/<name>.log is rotated past al_max_size and keeps
+ * al_backups older files (common/applog.c).
+ */
+struct conf_app_logs {
+	uint64_t	 al_max_size;
+	int64_t		 al_backups;
+};
+
 struct conf_platform {
 	char		*p_file;
 	char		*p_state_dir;	/* absolute */
@@ -143,6 +153,7 @@ struct conf_platform {
 	struct conf_platform_batch p_batch;
 	struct conf_platform_stream p_stream;
 	struct conf_platform_monitor p_monitor;
+	struct conf_app_logs p_app_logs;
 };
 
 /* One error in parts: line 0 and setting NULL when it has none. */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "applog.h"
 #include "batch.h"
 #include "bcontrol.h"
 #include "build_config.h"
@@ -182,6 +183,7 @@ main(int argc, char *argv[])
 	teardown(&b);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(sigev[i]);
+	applog_shutdown();
 	event_base_free(b.b_base);
 	libevent_global_shutdown();
 	return 0;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "appenv.h"
+#include "applog.h"
 #include "log.h"
 #include "spawn.h"
 #include "state.h"
@@ -102,15 +103,8 @@ result_path(struct batch *b, struct job *j)
 static int
 open_app_log(struct batch *b, struct job *j)
 {
-	char *path = state_path(b->b_conf, "log/%s/%s.log", j->j_tenant->t_id,
+	return applog_open(b->b_base, b->b_conf, j->j_tenant->t_id,
 	    j->j_app->a_name);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0640);
-
-	if (fd < 0)
-		log_warn("tenant %s: open %s", j->j_tenant->t_id, path);
-	free(path);
-	return fd;
 }
 
 static void

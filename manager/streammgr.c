@@ -16,6 +16,7 @@
 
 #include <zmq.h>
 
+#include "applog.h"
 #include "build_config.h"
 #include "conf.h"
 #include "control.h"
@@ -281,6 +282,7 @@ main(int argc, char *argv[])
 	teardown(&m);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(sigev[i]);
+	applog_shutdown();
 	event_base_free(m.m_base);
 	libevent_global_shutdown();
 	return 0;

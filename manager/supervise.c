@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "appenv.h"
+#include "applog.h"
 #include "control.h"
 #include "log.h"
 #include "spawn.h"
@@ -93,15 +94,10 @@ supervise_find_id(struct stream *s, const char *id)
 static int
 open_log(const struct stream *s)
 {
-	char *path = state_path(s->s_mgr->m_conf, "log/%s/stream-%s.log",
-	    s->s_tid, s->s_name);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0640);
+	char name[TENANT_ID_MAX + sizeof("stream-")];
 
-	if (fd < 0)
-		log_warn("tenant %s: open %s", s->s_tid, path);
-	free(path);
-	return fd;
+	snprintf(name, sizeof(name), "stream-%s", s->s_name);
+	return applog_open(s->s_mgr->m_base, s->s_mgr->m_conf, s->s_tid, name);
 }
 
 /* A quick crash, or a start that failed: later restarts wait longer. */

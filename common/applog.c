@@ -1,0 +1,357 @@
+#include "applog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "state.h"
+#include "tailq.h"
+
+/*
+ * At most this much is read per callback, so a flooding app costs the
+ * event loop one read and one write per turn, like supervisord's one
+ * read of 128K per output event. It is the default pipe capacity.
+ */
+#define APPLOG_CHUNK (64 * 1024)
+
+/* At exit, at most this much more is read from each pipe. */
+#define APPLOG_EXIT_DRAIN (16 * APPLOG_CHUNK)
+
+/* One log file, shared by every pipe that writes to its path. */
+struct applog {
+	TAILQ_ENTRY(applog) lg_entry;
+	char		*lg_path;
+	char		*lg_tenant;
+	int		 lg_fd;		/* -1: could not be (re)opened */
+	int		 lg_refs;
+	uint64_t	 lg_size;	/* of lg_path, as written by us */
+	uint64_t	 lg_max_size;
+	int		 lg_backups;
+	uint64_t	 lg_dropped;	/* since writing last failed */
+	bool		 lg_failing;	/* the failure was logged */
+	bool		 lg_shift_failing;	/* that one too */
+};
+
+/* The read end of one app's stdout/stderr. */
+struct applog_pipe {
+	TAILQ_ENTRY(applog_pipe) ap_entry;
+	struct applog	*ap_log;
+	struct event	*ap_ev;
+	int		 ap_fd;
+};
+
+static TAILQ_HEAD(, applog) logs = TAILQ_HEAD_INITIALIZER(logs);
+static TAILQ_HEAD(, applog_pipe) pipes = TAILQ_HEAD_INITIALIZER(pipes);
+
+size_t
+applog_fit(const char *buf, size_t n, uint64_t size, uint64_t max)
+{
+	const char *nl;
+	uint64_t room;
+
+	if (size >= max)
+		return 0;
+	room = max - size;
+	if (n <= room)
+		return n;
+	if ((nl = memrchr(buf, '\n', (size_t)room)) != NULL)
+		return (size_t)(nl - buf) + 1;
+	return size == 0 ? (size_t)room : 0;
+}
+
+static char *
+backup_name(const char *path, int k)
+{
+	char *name;
+
+	if (asprintf(&name, "%s.%d", path, k) < 0)
+		fatal("%s: asprintf", __func__);
+	return name;
+}
+
+int
+applog_shift(const char *path, int backups)
+{
+	char *from, *to;
+	int rc = 0, err = 0;
+
+	if (backups <= 0)
+		return 0;
+	for (int k = backups; k >= 1 && rc == 0; k--) {
+		from = k == 1 ? strdup(path) : backup_name(path, k - 1);
+		to = backup_name(path, k);
+		if (from == NULL)
+			fatal("%s: strdup", __func__);
+		/* rename replaces path.<k>: the oldest goes in the same step. */
+		if (rename(from, to) < 0 && errno != ENOENT) {
+			err = errno;
+			rc = -1;
+		}
+		free(from);
+		free(to);
+	}
+	errno = err;
+	return rc;
+}
+
+/*
+ * (Re)opens lg_path. A tenant never owns log/<tenant>/, but the open
+ * still refuses a link or anything but a regular file there (O_NONBLOCK
+ * keeps a fifo from blocking the daemon). Returns 0 or -1 with errno.
+ */
+static int
+log_reopen(struct applog *lg, bool truncate)
+{
+	struct stat st = { 0 };	/* mode 0: fstat failed */
+	int fd;
+
+	fd = open(lg->lg_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW | O_NONBLOCK | (truncate ? O_TRUNC : 0), 0640);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int err = st.st_mode == 0 ? errno : EINVAL;
+
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	lg->lg_fd = fd;
+	lg->lg_size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static void
+log_close(struct applog *lg)
+{
+	if (lg->lg_fd >= 0)
+		close(lg->lg_fd);
+	lg->lg_fd = -1;
+}
+
+/* Writing failed (disk full, ...): say so once, count what is lost. */
+static void
+log_dropping(struct applog *lg, const char *what, int err, size_t n)
+{
+	lg->lg_dropped += n;
+	if (lg->lg_failing)
+		return;
+	lg->lg_failing = true;
+	log_warnx("tenant %s: %s %s: %s; dropping app output until it works "
+	    "again", lg->lg_tenant, what, lg->lg_path, strerror(err));
+}
+
+static void
+log_recovered(struct applog *lg)
+{
+	if (!lg->lg_failing)
+		return;
+	log_warnx("tenant %s: writing %s again; %llu bytes of app output "
+	    "were dropped", lg->lg_tenant, lg->lg_path,
+	    (unsigned long long)lg->lg_dropped);
+	lg->lg_failing = false;
+	lg->lg_dropped = 0;
+}
+
+/*
+ * name.log is closed, shifted to name.log.1 and a new one started; with
+ * no backups it is truncated instead. A failed shift still truncates, so
+ * the cap holds at the price of that file's lines.
+ */
+static int
+log_rotate(struct applog *lg)
+{
+	int err = 0;
+
+	log_close(lg);
+	if (applog_shift(lg->lg_path, lg->lg_backups) < 0) {
+		err = errno;
+		if (!lg->lg_shift_failing)
+			log_warn("tenant %s: rotate %s (truncating it instead)",
+			    lg->lg_tenant, lg->lg_path);
+	}
+	lg->lg_shift_failing = err != 0;
+	if (log_reopen(lg, true) < 0)
+		return -1;
+	log_debug("tenant %s: rotated %s%s", lg->lg_tenant, lg->lg_path,
+	    err ? " (truncated)" : "");
+	return 0;
+}
+
+static void
+log_append(struct applog *lg, const char *buf, size_t n)
+{
+	size_t take;
+	ssize_t w;
+
+	while (n > 0) {
+		if (lg->lg_fd < 0 && log_reopen(lg, false) < 0) {
+			log_dropping(lg, "open", errno, n);
+			return;
+		}
+		take = applog_fit(buf, n, lg->lg_size, lg->lg_max_size);
+		if (take == 0) {
+			if (log_rotate(lg) < 0) {
+				log_dropping(lg, "reopen", errno, n);
+				return;
+			}
+			continue;
+		}
+		if ((w = write(lg->lg_fd, buf, take)) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_dropping(lg, "write", errno, n);
+			return;
+		}
+		lg->lg_size += (uint64_t)w;
+		buf += w;
+		n -= (size_t)w;
+		log_recovered(lg);
+	}
+}
+
+/* The log of path, opened or shared; NULL with errno if it cannot open. */
+static struct applog *
+log_get(const char *path, const char *tenant, const struct conf_app_logs *c)
+{
+	struct applog *lg;
+
+	TAILQ_FOREACH(lg, &logs, lg_entry)
+		if (strcmp(lg->lg_path, path) == 0)
+			break;
+	if (lg == NULL) {
+		if ((lg = calloc(1, sizeof(*lg))) == NULL ||
+		    (lg->lg_path = strdup(path)) == NULL ||
+		    (lg->lg_tenant = strdup(tenant)) == NULL)
+			fatal("%s: alloc", __func__);
+		if (log_reopen(lg, false) < 0) {
+			int err = errno;
+
+			free(lg->lg_path);
+			free(lg->lg_tenant);
+			free(lg);
+			errno = err;
+			return NULL;
+		}
+		TAILQ_INSERT_TAIL(&logs, lg, lg_entry);
+	}
+	/* A reload's new settings apply from the next app started. */
+	lg->lg_max_size = c->al_max_size;
+	lg->lg_backups = (int)c->al_backups;
+	lg->lg_refs++;
+	return lg;
+}
+
+static void
+log_unref(struct applog *lg)
+{
+	if (--lg->lg_refs > 0)
+		return;
+	if (lg->lg_failing)
+		log_warnx("tenant %s: closed %s; %llu bytes of app output were "
+		    "dropped", lg->lg_tenant, lg->lg_path,
+		    (unsigned long long)lg->lg_dropped);
+	TAILQ_REMOVE(&logs, lg, lg_entry);
+	log_close(lg);
+	free(lg->lg_path);
+	free(lg->lg_tenant);
+	free(lg);
+}
+
+static void
+pipe_close(struct applog_pipe *ap)
+{
+	TAILQ_REMOVE(&pipes, ap, ap_entry);
+	event_free(ap->ap_ev);
+	close(ap->ap_fd);
+	log_unref(ap->ap_log);
+	free(ap);
+}
+
+/*
+ * Reads one chunk. Returns 1 if it read some, 0 when the pipe is empty
+ * for now, -1 at EOF or on an error (then the pipe is closed).
+ */
+static int
+pipe_read_once(struct applog_pipe *ap)
+{
+	static char buf[APPLOG_CHUNK];
+	ssize_t n = read(ap->ap_fd, buf, sizeof(buf));
+
+	if (n > 0) {
+		log_append(ap->ap_log, buf, (size_t)n);
+		return 1;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n < 0)
+		log_warn("tenant %s: read app output for %s",
+		    ap->ap_log->lg_tenant, ap->ap_log->lg_path);
+	pipe_close(ap);
+	return -1;
+}
+
+static void
+on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pipe_read_once(arg);
+}
+
+int
+applog_open(struct event_base *base, const struct conf_platform *p,
+    const char *tenant, const char *name)
+{
+	char *path = state_path(p, "log/%s/%s.log", tenant, name);
+	struct applog_pipe *ap;
+	struct applog *lg;
+	int fds[2];
+
+	if ((lg = log_get(path, tenant, &p->p_app_logs)) == NULL) {
+		log_warn("tenant %s: open %s", tenant, path);
+		free(path);
+		return -1;
+	}
+	free(path);
+	/* Only the daemon's end is non-blocking: a full pipe blocks the app. */
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		log_warn("tenant %s: %s: pipe", tenant, __func__);
+		log_unref(lg);
+		return -1;
+	}
+	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0)
+		fatal("%s: fcntl", __func__);
+	if ((ap = calloc(1, sizeof(*ap))) == NULL)
+		fatal("%s: calloc", __func__);
+	ap->ap_log = lg;
+	ap->ap_fd = fds[0];
+	ap->ap_ev = event_new(base, fds[0], EV_READ | EV_PERSIST, on_readable,
+	    ap);
+	if (ap->ap_ev == NULL || event_add(ap->ap_ev, NULL) < 0)
+		fatalx("%s: event_new", __func__);
+	TAILQ_INSERT_TAIL(&pipes, ap, ap_entry);
+	return fds[1];
+}
+
+void
+applog_shutdown(void)
+{
+	struct applog_pipe *ap, *next;
+
+	TAILQ_FOREACH_SAFE(ap, &pipes, ap_entry, next) {
+		int rc = 1;
+
+		for (size_t got = 0; rc == 1 && got < APPLOG_EXIT_DRAIN;
+		    got += APPLOG_CHUNK)
+			rc = pipe_read_once(ap);
+		if (rc >= 0)
+			pipe_close(ap);
+	}
+}

@@ -1,0 +1,57 @@
+/*
+ * Tenant apps' stdout and stderr, capped and rotated by size the way
+ * supervisord's stdout_logfile_maxbytes/_backups do: an app writes into a
+ * pipe, the daemon drains it in its event loop, one bounded chunk per
+ * callback, into log/<tenant>/<name>.log, and renames name.log ->
+ * name.log.1 -> ... -> name.log.<backups> (the oldest dropped) whenever
+ * name.log would pass app_logs.max_size. So a log takes at most
+ * (backups + 1) x max_size on disk, and an app that writes faster than
+ * the daemon drains blocks on its full pipe while the other tenants' work
+ * goes on. Shared by batchmgr and streammgr.
+ */
+#ifndef MYSIMBDP_APPLOG_H
+#define MYSIMBDP_APPLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+
+/*
+ * Opens log/<tenant>/<name>.log (created 0640 without following links,
+ * rotated with p's app_logs settings; every writer of one path shares one
+ * log) and a pipe whose read end base drains into it until EOF, that is
+ * until every process holding the write end has closed it. Returns the
+ * write end (close-on-exec; the caller gives it to the app as stdout and
+ * stderr and closes its own copy), or -1 when the log cannot be opened
+ * (logged).
+ */
+int applog_open(struct event_base *base, const struct conf_platform *p,
+    const char *tenant, const char *name);
+
+/*
+ * At daemon exit, before its event base is freed: reads what the pipes
+ * still hold (a bounded amount), then closes every pipe and log.
+ */
+void applog_shutdown(void);
+
+/*
+ * How many of the n bytes at buf go into a log that holds size bytes
+ * before it must be rotated: all that fit under max, cut after the last
+ * newline that fits when not all do; 0 when the log must be rotated
+ * first (it is full, or the part that fits has no newline and the log
+ * is not empty, so the line starts the next file).
+ */
+size_t applog_fit(const char *buf, size_t n, uint64_t size, uint64_t max);
+
+/*
+ * Renames path.<k> to path.<k+1> for k = backups-1 .. 1, then path to
+ * path.1, replacing (so dropping) path.<backups>; missing files are
+ * skipped. With backups 0 it renames nothing. Returns 0, or -1 with errno
+ * from the first rename that failed for another reason than ENOENT.
+ */
+int applog_shift(const char *path, int backups);
+
+#endif

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Tenant apps' stdout/stderr are capped and rotated by size (app_logs):
+# a batch app and a stream app each write 1 GB to stdout as fast as they
+# can. Their logs never pass (backups + 1) x max_size (sampled while they
+# run), name.log.1 and .2 exist, and the line written after the flood is
+# the last of name.log. Meanwhile another tenant's batch files (in
+# batchmgr, beside the batch flood) and stream messages (in streammgr,
+# beside the stream flood) go through within twice their quiet
+# turnaround (medians of three rounds). An app that closes stdout and
+# stderr and then works has its outcome recorded normally. As root, a log
+# on a full disk drops the output, says so once, and the run is recorded
+# as usual.
+. "$(dirname "$0")/lib.sh"
+
+FLOOD=${APP_LOGS_FLOOD:-1G}
+MAX=$((1024 * 1024))
+BACKUPS=2
+CAP=$(( (BACKUPS + 1) * MAX ))
+FILES=20	# calm's batch files per measure
+KEYS=500	# calm's stream messages per measure
+
+platform workers=4
+echo "app_logs = { max_size = \"1M\"; backups = $BACKUPS; };" >>"$T/conf/mysimbdp.cfg"
+tenant calm <<EOF
+id = "calm";
+batch = {
+  formats = ["csv"];
+  max_concurrent = 2;
+  apps = ( { app = ["exit-with", "0"]; timeout = "20s"; } );
+};
+streams = ( { app = ["$STREAMAPP"]; stop_timeout = "2s";
+  instances = { min = 1; max = 1; }; } );
+EOF
+tenant floodb <<EOF
+id = "floodb";
+batch = { formats = ["csv"];
+  apps = ( { app = ["floodlog", "$FLOOD"]; timeout = "2m"; } ); };
+EOF
+tenant floods <<EOF
+id = "floods";
+streams = ( { app = ["floodlog", "$FLOOD", "stay"]; stop_timeout = "2s";
+  instances = { min = 0; max = 1; initial = 0; }; } );
+EOF
+simple_tenant closer '"closeout"'
+# As root, tenant "full" logs into a 256 KiB tmpfs (ENOSPC).
+simple_tenant full '"floodlog", "2M"'
+fulldir=$VAR/log/full
+mkdir -p "$fulldir"
+full=no
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=256k,mode=0750 tmpfs "$fulldir" 2>/dev/null; then
+	full=yes
+	on_cleanup() { umount "$fulldir" 2>/dev/null; }
+fi
+start_batchmgr
+start_streammgr
+wait_for 20 "calm's stream instance" ready_is calm 1
+
+# batch_turnaround: ms from dropping FILES files for calm to their records.
+round=0
+batch_turnaround() {
+	local before t0 i
+	round=$((round + 1))
+	before=$(count calm ok)
+	mkdir -p "$T/scratch/r$round"
+	for i in $(seq 1 $FILES); do echo id >"$T/scratch/r$round/f$round-$i.csv"; done
+	t0=$(now_ms)
+	move_all "$T/scratch/r$round" "$VAR/staging/calm/incoming"
+	wait_for 60 "calm's round $round" have_records $((before + FILES)) calm ok
+	echo $(( $(now_ms) - t0 ))
+}
+
+# stream_turnaround: ms from sending KEYS messages to calm to their acks.
+sent=0
+stream_turnaround() {
+	local t0
+	t0=$(now_ms)
+	send_keys calm $((sent + 1)) $((sent + KEYS)) >/dev/null
+	sent=$((sent + KEYS))
+	wait_for 60 "calm's acks" acked_at_least calm $sent
+	echo $(( $(now_ms) - t0 ))
+}
+
+# median3 FUNCTION: the middle of three runs of FUNCTION, so one hiccup
+# of a shared machine decides neither figure.
+median3() { { "$1"; "$1"; "$1"; } | sort -n | sed -n 2p; }
+
+# within_twice WHAT QUIET LOUD: LOUD <= 2 x QUIET (with 100 ms of slack
+# for a quiet figure that small).
+within_twice() {
+	echo "  $1: quiet ${2} ms, during the flood ${3} ms"
+	[ "$3" -le $(( 2 * $2 + 100 )) ] ||
+		fail "$1: ${3} ms during the flood, more than twice the quiet ${2} ms"
+	ok "$1 within twice its quiet turnaround"
+}
+
+# A first round warms caches.
+batch_turnaround >/dev/null
+quiet_batch=$(median3 batch_turnaround)
+stream_turnaround >/dev/null
+quiet_stream=$(median3 stream_turnaround)
+
+# Sample the flooding tenants' log folders every 20 ms; keep the largest.
+# A file rotated away between find's listing and its stat is skipped.
+folder_bytes() {
+	{ find "$VAR/log/$1" -type f -printf '%s\n' 2>/dev/null || true; } |
+		awk '{ s += $1 } END { print s + 0 }'
+}
+sampler() {
+	local b s maxb=0 maxs=0 n=0
+	while :; do
+		b=$(folder_bytes floodb)
+		s=$(folder_bytes floods)
+		[ "$b" -gt $maxb ] && maxb=$b
+		[ "$s" -gt $maxs ] && maxs=$s
+		n=$((n + 1))
+		echo "$maxb $maxs $n" >"$T/out/max.new"
+		mv "$T/out/max.new" "$T/out/max"
+		sleep 0.02
+	done
+}
+sampler &
+STARTED_PIDS+=($!)
+sampler_pid=$!
+
+flooding() { ! grep -qs "the end of the flood" "$1"; }
+blog=$VAR/log/floodb/default.log
+slog=$VAR/log/floods/stream-default.log
+
+# ---- the batch flood, beside calm's batch files ------------------------
+drop floodb big.csv
+wait_for 30 "the batch flood's first rotation" test -e "$blog.1"
+loud_batch=$(median3 batch_turnaround)
+flooding "$blog" || fail "the batch flood ended before the measure did (a larger APP_LOGS_FLOOD?)"
+within_twice "calm's $FILES batch files" "$quiet_batch" "$loud_batch"
+
+# ---- the stream flood, beside calm's stream messages -------------------
+cli scale floods 1 >/dev/null
+wait_for 30 "the stream flood's first rotation" test -e "$slog.1"
+loud_stream=$(median3 stream_turnaround)
+flooding "$slog" || fail "the stream flood ended before the measure did (a larger APP_LOGS_FLOOD?)"
+within_twice "calm's $KEYS stream messages" "$quiet_stream" "$loud_stream"
+
+wait_for 60 "the batch flood's end" have_records 1 floodb ok
+echo "  the batch flood of $FLOOD took $(records '.tenant == "floodb"' | jq .duration_ms) ms"
+wait_for 60 "the stream flood's last line" grep -q "the end of the flood" "$slog"
+kill "$sampler_pid"
+wait "$sampler_pid" 2>/dev/null || true
+read -r maxb maxs samples <"$T/out/max"
+echo "  largest log folder seen in $samples samples: floodb $maxb bytes, floods $maxs bytes (cap $CAP)"
+[ "$maxb" -gt $((2 * MAX)) ] || fail "floodb's logs never passed 2 x max_size ($maxb): no rotation seen"
+[ "$maxb" -le $CAP ] || fail "floodb's logs reached $maxb bytes, over the cap $CAP"
+[ "$maxs" -le $CAP ] || fail "floods's logs reached $maxs bytes, over the cap $CAP"
+ok "the flooding tenants' logs stayed under (backups + 1) x max_size"
+
+for log in "$blog" "$slog"; do
+	for f in "$log" "$log.1" "$log.2"; do
+		assert_file "$f"
+		size=$(stat -c %s "$f")
+		[ "$size" -le $MAX ] || fail "$f holds $size bytes, over max_size"
+	done
+	assert_no_file "$log.3"
+	[ "$(stat -c %a "$log")" = 640 ] || fail "$log has mode $(stat -c %a "$log")"
+	tail -n 1 "$log" | grep -q "^the end of the flood from" ||
+		fail "$log does not end with the flood's last line: $(tail -c 200 "$log")"
+	tail -n 1 "$log.1" | grep -q "^flood from" ||
+		fail "$log.1 does not end with flood lines: $(tail -c 200 "$log.1")"
+	ok "${log#"$VAR"/}: rotated into .1 and .2, the newest line last in name.log"
+done
+
+# ---- an app that closes stdout and stderr, then works ------------------
+drop closer quiet.csv
+wait_for 20 "closer's record" have_records 1 closer ok
+assert_eq 7 "$(records '.tenant == "closer"' | jq .rows)" "closer: its summary recorded"
+assert_file "$VAR/staging/closer/done/quiet.csv"
+
+# ---- a full disk ------------------------------------------------------
+if [ $full = yes ]; then
+	drop full big.csv
+	wait_for 30 "full's record" have_records 1 full ok
+	wait_for 10 "the dropped count" grep -q "closed $fulldir/default.log; [0-9]* bytes of app output were dropped" "$BM_LOG"
+	assert_eq 1 "$(grep -c "write $fulldir/default.log: No space left on device; dropping" "$BM_LOG")" \
+		"a full disk: the app's run recorded, its output dropped, said once"
+	kill -0 "$BM_PID" || fail "batchmgr died"
+else
+	echo "# a full disk: skipped (needs root for a tmpfs)"
+fi
+
+stop_streammgr
+stop_batchmgr

@@ -1,0 +1,255 @@
+/*
+ * Unit tests for common/applog.c: where a chunk of app output is cut
+ * before a rotation, the shift name.log -> name.log.1 -> ... with the
+ * oldest dropped, and two writers of one log through real pipes and a
+ * real event base, rotated under the cap with the newest lines in
+ * name.log, and that one turn of the event loop moves one chunk only.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "applog.h"
+
+static void
+test_fit(void **state)
+{
+	const char *buf = "aaaa\nbbbb\ncccc";	/* 14 bytes, newlines at 4, 9 */
+
+	(void)state;
+	/* Everything fits. */
+	assert_int_equal(applog_fit(buf, 14, 0, 100), 14);
+	assert_int_equal(applog_fit(buf, 14, 86, 100), 14);
+	/* Full: rotate first. */
+	assert_int_equal(applog_fit(buf, 14, 100, 100), 0);
+	assert_int_equal(applog_fit(buf, 14, 120, 100), 0);
+	/* Cut after the last newline that fits. */
+	assert_int_equal(applog_fit(buf, 14, 88, 100), 10);
+	assert_int_equal(applog_fit(buf, 14, 91, 100), 5);
+	/* No newline fits: the line starts the next file... */
+	assert_int_equal(applog_fit(buf, 14, 97, 100), 0);
+	/* ...unless the file is empty: then it is cut at the cap. */
+	assert_int_equal(applog_fit("xxxxxxxx", 8, 0, 3), 3);
+	assert_int_equal(applog_fit(buf, 14, 0, 4), 4);
+}
+
+static char *
+tmpdir(void)
+{
+	char tmpl[] = "/tmp/test_applog.XXXXXX";
+	char *d = mkdtemp(tmpl);
+
+	assert_non_null(d);
+	return strdup(d);
+}
+
+static void
+put(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The content of dir/name, or "-" when it does not exist. */
+static const char *
+get(const char *dir, const char *name)
+{
+	static char buf[4][128];
+	static int k;
+	char path[512], *b = buf[k++ % 4];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "r")) == NULL)
+		return "-";
+	n = fread(b, 1, sizeof(buf[0]) - 1, f);
+	b[n] = '\0';
+	fclose(f);
+	return b;
+}
+
+static void
+rmtree(char *dir)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(dir);
+}
+
+static void
+test_shift(void **state)
+{
+	char *dir = tmpdir(), path[256];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/a.log", dir);
+	put(dir, "a.log", "new");
+	put(dir, "a.log.1", "one");
+	put(dir, "a.log.2", "two");
+	put(dir, "a.log.3", "three");
+	assert_int_equal(applog_shift(path, 3), 0);
+	assert_string_equal(get(dir, "a.log"), "-");
+	assert_string_equal(get(dir, "a.log.1"), "new");
+	assert_string_equal(get(dir, "a.log.2"), "one");
+	assert_string_equal(get(dir, "a.log.3"), "two");
+	assert_string_equal(get(dir, "a.log.4"), "-");
+
+	/* Gaps are skipped; a file beyond backups is left alone. */
+	put(dir, "a.log", "x");
+	put(dir, "a.log.4", "stray");
+	assert_int_equal(applog_shift(path, 2), 0);
+	assert_string_equal(get(dir, "a.log.1"), "x");
+	assert_string_equal(get(dir, "a.log.2"), "new");
+	assert_string_equal(get(dir, "a.log.3"), "two");
+	assert_string_equal(get(dir, "a.log.4"), "stray");
+
+	/* No backups: nothing moves (the caller truncates). */
+	put(dir, "a.log", "y");
+	assert_int_equal(applog_shift(path, 0), 0);
+	assert_string_equal(get(dir, "a.log"), "y");
+	assert_string_equal(get(dir, "a.log.1"), "x");
+	rmtree(dir);
+}
+
+static uint64_t
+file_size(const char *dir, const char *name)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* Writes lines first..last as "<tag> line NNNNN" padded to 64 bytes. */
+static void
+write_lines(int fd, char tag, int first, int last)
+{
+	char line[65];
+
+	for (int i = first; i <= last; i++) {
+		snprintf(line, sizeof(line), "%c line %05d %-50s\n", tag, i, "");
+		assert_int_equal(write(fd, line, 64), 64);
+	}
+}
+
+static void
+test_two_writers(void **state)
+{
+	char *dir = tmpdir(), logdir[256], path[300], line[128] = "";
+	struct conf_platform p = { 0 };
+	struct event_base *base = event_base_new();
+	FILE *f;
+	int a, b;
+
+	(void)state;
+	assert_non_null(base);
+	p.p_state_dir = dir;
+	p.p_app_logs.al_max_size = 4096;
+	p.p_app_logs.al_backups = 2;
+	snprintf(logdir, sizeof(logdir), "%s/log", dir);
+	assert_int_equal(mkdir(logdir, 0755), 0);
+	snprintf(logdir, sizeof(logdir), "%s/log/acme", dir);
+	assert_int_equal(mkdir(logdir, 0755), 0);
+
+	assert_true((a = applog_open(base, &p, "acme", "app")) >= 0);
+	assert_true((b = applog_open(base, &p, "acme", "app")) >= 0);
+	/* 20000 bytes, under a pipe's capacity, against a cap of 12288. */
+	write_lines(a, 'a', 1, 160);
+	assert_int_equal(event_base_loop(base, EVLOOP_NONBLOCK), 0);
+	write_lines(b, 'b', 1, 150);
+	assert_int_equal(event_base_loop(base, EVLOOP_NONBLOCK), 0);
+	write_lines(a, 'a', 161, 161);
+	close(a);
+	close(b);
+	/* Returns 1 once both pipes reached EOF and left the loop. */
+	assert_int_equal(event_base_loop(base, 0), 1);
+
+	/* 311 lines of 64 bytes: four rotations of 64 lines, 55 left. */
+	assert_int_equal(file_size(logdir, "app.log"), 55 * 64);
+	assert_int_equal(file_size(logdir, "app.log.1"), 64 * 64);
+	assert_int_equal(file_size(logdir, "app.log.2"), 64 * 64);
+	assert_string_equal(get(logdir, "app.log.3"), "-");
+	/* The newest line is the last line of app.log. */
+	snprintf(path, sizeof(path), "%s/app.log", logdir);
+	assert_non_null(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f) != NULL)
+		;
+	fclose(f);
+	assert_memory_equal(line, "a line 00161 ", 13);
+	applog_shutdown();
+	event_base_free(base);
+	rmtree(dir);
+}
+
+/*
+ * A pipe holding far more than one chunk: each turn of the event loop
+ * moves one 64K chunk only, so a flooding app cannot hold the loop.
+ */
+static void
+test_bounded_read(void **state)
+{
+	char *dir = tmpdir(), path[300], chunk[4096];
+	struct conf_platform p = { 0 };
+	struct event_base *base = event_base_new();
+	size_t held = 0;
+	int w;
+
+	(void)state;
+	p.p_state_dir = dir;
+	p.p_app_logs.al_max_size = 16 << 20;
+	snprintf(path, sizeof(path), "%s/log", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/log/acme", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_true((w = applog_open(base, &p, "acme", "big")) >= 0);
+	assert_true(fcntl(w, F_SETPIPE_SZ, 256 * 1024) >= 256 * 1024);
+	assert_int_equal(fcntl(w, F_SETFL, O_NONBLOCK), 0);
+	memset(chunk, 'x', sizeof(chunk));
+	while (write(w, chunk, sizeof(chunk)) == (ssize_t)sizeof(chunk))
+		held += sizeof(chunk);
+	assert_true(held >= 256 * 1024);
+
+	/* One turn (EVLOOP_NONBLOCK alone turns until nothing is ready). */
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), 0);
+	assert_int_equal(file_size(path, "big.log"), 64 * 1024);
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), 0);
+	assert_int_equal(file_size(path, "big.log"), 128 * 1024);
+	close(w);
+	assert_int_equal(event_base_loop(base, 0), 1);
+	assert_int_equal(file_size(path, "big.log"), held);
+	applog_shutdown();
+	event_base_free(base);
+	rmtree(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fit),
+		cmocka_unit_test(test_shift),
+		cmocka_unit_test(test_two_writers),
+		cmocka_unit_test(test_bounded_read),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
