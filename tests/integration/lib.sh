@@ -166,7 +166,7 @@ start_batchmgr() {
 }
 
 # bm_log_after LINE PATTERN: PATTERN appears in the log after line LINE.
-bm_log_after() { tail -n +"$(( $1 + 1 ))" "$BM_LOG" | grep -q -- "$2"; }
+bm_log_after() { tail -n +"$(( $1 + 1 ))" "$BM_LOG" | grep -- "$2" >/dev/null; }
 
 # stop_batchmgr: SIGTERM, then the daemon must exit 0 by itself.
 stop_batchmgr() {
@@ -245,7 +245,7 @@ start_streammgr() {
 	wait_for 20 "streammgr to start" sm_log_after "$from" 'streammgr: started'
 }
 
-sm_log_after() { tail -n +"$(( $1 + 1 ))" "$SM_LOG" | grep -q -- "$2"; }
+sm_log_after() { tail -n +"$(( $1 + 1 ))" "$SM_LOG" | grep -- "$2" >/dev/null; }
 sm_log_has() { grep -q -- "$1" "$SM_LOG"; }
 
 # stop_streammgr: SIGTERM, then the daemon must exit 0 by itself.
@@ -300,7 +300,7 @@ start_monitor() {
 	wait_for 20 "monitor to start" mon_log_after "$from" 'monitor: started'
 }
 
-mon_log_after() { tail -n +"$(( $1 + 1 ))" "$MON_LOG" | grep -q -- "$2"; }
+mon_log_after() { tail -n +"$(( $1 + 1 ))" "$MON_LOG" | grep -- "$2" >/dev/null; }
 
 # stop_monitor: SIGTERM, then the daemon must exit 0 by itself.
 stop_monitor() {

@@ -101,7 +101,7 @@ fi
 # with a clean environment, they get no LD_LIBRARY_PATH).
 if [ "$PREFIX" != /usr ]; then
 	for app in acme/acme-listings acme/acme-stream globex/globex-stream; do
-		readelf -d "$DEST$LIBEXECDIR/mysimbdp/tenants/$app" | grep -q "R.*PATH.*\[$LIBDIR\]" ||
+		readelf -d "$DEST$LIBEXECDIR/mysimbdp/tenants/$app" | grep "R.*PATH.*\[$LIBDIR\]" >/dev/null ||
 			fail "$app: no rpath $LIBDIR: $(readelf -d "$DEST$LIBEXECDIR/mysimbdp/tenants/$app" | grep PATH)"
 	done
 	ok "sample apps carry the rpath $LIBDIR"
@@ -256,7 +256,7 @@ C
 # The installed library of a sanitized build needs its runtime loaded
 # first: an app linked to it is built with the same sanitizers.
 san=()
-if readelf -d "$DEST$LIBDIR/libmysimbdp.so.0" | grep -q 'NEEDED.*libasan'; then
+if readelf -d "$DEST$LIBDIR/libmysimbdp.so.0" | grep 'NEEDED.*libasan' >/dev/null; then
 	# shellcheck disable=SC2054 # one flag, its commas are the compiler's
 	san=(-fsanitize=address,undefined)
 fi

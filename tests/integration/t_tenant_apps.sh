@@ -204,7 +204,7 @@ deliver acme big.csv "$T/scratch/big.csv"
 # Halfway: the app has written part of its unit (a hidden temporary file)
 # and not committed it. Stop it there, check, then kill it.
 wait_for 30 "acme-listings writing big.csv" bash -c \
-	"find '$LISTINGS' -name '.unit-*.tmp' -size +0 | grep -q ."
+	"find '$LISTINGS' -name '.unit-*.tmp' -size +0 | grep . >/dev/null"
 pid=$(pgrep -P "$BM_PID" -f acme-listings) || fail "acme-listings is not running"
 kill -STOP "$pid"
 [ ! -e "$LISTINGS/$bh.bson" ] || fail "big.csv was committed before the kill: make the file bigger"
