@@ -344,3 +344,14 @@ prom_at_least() {
 ms_of() { date -d "$1" +%s%3N; }
 
 now_ms() { date +%s%3N; }
+
+# ---- helpers added for chaos and soak -------------------------------------
+
+# drop_file TENANT [DATASET/]NAME SOURCE: delivers a copy of SOURCE the
+# way tenants must: copied beside under a hidden name, then renamed in.
+drop_file() {
+	local dest=$VAR/staging/$1/incoming/$2
+	mkdir -p "$(dirname "$dest")"
+	cp "$3" "$(dirname "$dest")/.$(basename "$2").part"
+	mv "$(dirname "$dest")/.$(basename "$2").part" "$dest"
+}
