@@ -15,7 +15,7 @@ SOAK_WARMUP=12
 if ldd "$BATCHMGR" | grep -q libasan; then
 	SOAK_RSS=0
 	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4
-	echo "# AddressSanitizer build: RSS not judged (its quarantine holds freed memory); fds are"
+	echo "# AddressSanitizer build: open files judged, RSS shown but not judged (its quarantine holds freed memory)"
 fi
 soak_setup
 soak_run 40
