@@ -355,3 +355,11 @@ drop_file() {
 	cp "$3" "$(dirname "$dest")/.$(basename "$2").part"
 	mv "$(dirname "$dest")/.$(basename "$2").part" "$dest"
 }
+
+# running PID: PID is a live process (kill -0 is true of a zombie too: a
+# daemon that exited stays one until the test waits for it).
+running() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "${st%% *}" != Z ]
+}

@@ -117,7 +117,7 @@ soak_rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 soak_sample() {
 	local pid line=$1
 	for pid in "$BM_PID" "$SM_PID" "$MON_PID"; do
-		kill -0 "$pid" 2>/dev/null || fail "a daemon (pid $pid) exited during the soak"
+		running "$pid" || fail "a daemon (pid $pid) exited during the soak"
 		line="$line $(soak_rss "$pid") $(soak_fds "$pid")"
 	done
 	echo "$line" >>"$SOAK_SAMPLES"

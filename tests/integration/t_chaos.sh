@@ -120,7 +120,7 @@ declare -A kills=([batchmgr]=0 [streammgr]=0 [monitor]=0 [batch-app]=0
 pause() { sleep "0.$(( RANDOM % 6 ))$(( RANDOM % 10 ))"; }
 
 # alive NAME PID: the daemon did not exit on its own.
-alive() { kill -0 "$2" 2>/dev/null || fail "$1 (pid $2) exited by itself"; }
+alive() { running "$2" || fail "$1 (pid $2) exited by itself"; }
 
 # kill_child_of PARENT KIND: SIGKILLs one of PARENT's children, chosen
 # with $RANDOM (the apps and instances the daemons started for us). A
