@@ -121,22 +121,38 @@ fail:
 	    *dataset ? "/" : "", name);
 }
 
-/* Moves a file to rejected/ with its reason beside it, and records it. */
+/* Whether rejected/[dataset/]name is free, so a move there keeps the name. */
+static bool
+rejected_free(struct tenant *t, const char *dataset, const char *name)
+{
+	int dfd = tenant_open_area(t, AREA_REJECTED, dataset, true);
+	bool is_free;
+
+	if (dfd < 0)
+		return false;
+	is_free = faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT;
+	close(dfd);
+	return is_free;
+}
+
+/*
+ * Moves a file to rejected/ with its reason beside it, and records it.
+ * The record, and the reason when the file keeps its name (it does unless
+ * rejected/ has one of that name already), come before the move: killed
+ * before it, batchmgr finds the file in incoming/ at the next start and
+ * rejects it again (a second record, the same reason); killed after it,
+ * the file has both. Written after the move they could be missing for
+ * good (tests/integration/t_crash_windows.sh).
+ */
 static void
 reject(struct batch *b, struct tenant *t, const char *dataset,
     const char *name, uint64_t bytes, const char *reason)
 {
 	char final[NAME_MAX + 1];
 	struct record r;
+	bool early;
 
-	if (tenant_move(t, AREA_INCOMING, AREA_REJECTED, dataset, name, final,
-	    sizeof(final)) < 0) {
-		log_warn("tenant %s: move %s to rejected", t->t_id, name);
-		return;
-	}
-	write_reason(t, dataset, final, reason);
-	log_info("tenant %s: rejected %s%s%s: %s", t->t_id, dataset,
-	    *dataset ? "/" : "", name, reason);
 	record_init(&r);
 	r.r_tenant = t->t_id;
 	r.r_dataset = dataset;
@@ -145,6 +161,17 @@ reject(struct batch *b, struct tenant *t, const char *dataset,
 	r.r_reason = reason;
 	r.r_bytes = bytes;
 	batch_record(b, &r);
+	if ((early = rejected_free(t, dataset, name)))
+		write_reason(t, dataset, name, reason);
+	if (tenant_move(t, AREA_INCOMING, AREA_REJECTED, dataset, name, final,
+	    sizeof(final)) < 0) {
+		log_warn("tenant %s: move %s to rejected", t->t_id, name);
+		return;
+	}
+	if (!early || strcmp(final, name) != 0)
+		write_reason(t, dataset, final, reason);
+	log_info("tenant %s: rejected %s%s%s: %s", t->t_id, dataset,
+	    *dataset ? "/" : "", name, reason);
 }
 
 /* Arms the one-shot rescan for files skipped while still settling. */

@@ -242,10 +242,16 @@ conclude(struct batch *b, struct job *j, struct record *r,
 {
 	bool retry;
 
+	/*
+	 * The record goes first, the move after: killed in between, the file
+	 * is still in processing/ and runs again at the next start (a second
+	 * record, marked recovered); the other way round it would sit in
+	 * done/ or failed/ with no record at all.
+	 */
 	if (v->v_ok) {
-		settle_file(j, AREA_DONE);
 		r->r_status = "ok";
 		batch_record(b, r);
+		settle_file(j, AREA_DONE);
 		job_free(b, j);
 		return;
 	}
@@ -276,9 +282,9 @@ conclude(struct batch *b, struct job *j, struct record *r,
 		    v->v_reason);
 		return;
 	}
-	settle_file(j, AREA_FAILED);
 	r->r_status = j->j_timed_out ? "timeout" : "failed";
 	batch_record(b, r);
+	settle_file(j, AREA_FAILED);
 	log_info("tenant %s: %s failed after %d attempts: %s",
 	    j->j_tenant->t_id, j->j_name, j->j_attempt, v->v_reason);
 	job_free(b, j);

@@ -344,3 +344,22 @@ prom_at_least() {
 ms_of() { date -d "$1" +%s%3N; }
 
 now_ms() { date +%s%3N; }
+
+# ---- helpers added for chaos and soak -------------------------------------
+
+# drop_file TENANT [DATASET/]NAME SOURCE: delivers a copy of SOURCE the
+# way tenants must: copied beside under a hidden name, then renamed in.
+drop_file() {
+	local dest=$VAR/staging/$1/incoming/$2
+	mkdir -p "$(dirname "$dest")"
+	cp "$3" "$(dirname "$dest")/.$(basename "$2").part"
+	mv "$(dirname "$dest")/.$(basename "$2").part" "$dest"
+}
+
+# running PID: PID is a live process (kill -0 is true of a zombie too: a
+# daemon that exited stays one until the test waits for it).
+running() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "${st%% *}" != Z ]
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# batchmgr killed at the narrowest moments of a file's last move, which
+# t_chaos's random kills almost never hit: gdb stops it right after the
+# rename of the file into done/, failed/ or rejected/ and kills it
+# there (SIGKILL). After a restart every file must be in its place with
+# its record in log/ingest.jsonl, and a rejected one with its .reason: a
+# rerun may add a record, none may be missing. Skipped without gdb (or
+# when the system does not let it attach).
+. "$(dirname "$0")/lib.sh"
+
+command -v gdb >/dev/null || { echo "SKIP: gdb is not installed"; exit 77; }
+
+platform
+tenant acme <<CFG
+id = "acme";
+batch = {
+  formats = ["csv"];
+  apps = ( { app = ["exit-with", "0"]; timeout = "20s"; retries = 0; },
+           { name = "bad"; app = ["exit-with", "1"]; datasets = ["bad"];
+             timeout = "20s"; retries = 0; } );
+};
+CFG
+start_batchmgr
+
+# kill_after_move AREA WHAT DROP...: attaches gdb to batchmgr, stops it
+# when state_move into AREA (an enum stage_area name) returns, kills it
+# there, then runs DROP... (the drop that leads to that move).
+kill_after_move() {
+	local area=$1 what=$2 out=$T/out/gdb.$1
+	shift 2
+	gdb -p "$BM_PID" -batch -nx -ex 'set confirm off' \
+		-ex "break state_move if to == $area" -ex continue -ex finish \
+		-ex kill >"$out" 2>&1 &
+	local gdb_pid=$!
+	STARTED_PIDS+=("$gdb_pid")
+	if ! wait_for_gdb "$out" "$gdb_pid"; then
+		echo "SKIP: gdb cannot attach to batchmgr: $(tail -n 3 "$out")"
+		exit 77
+	fi
+	"$@"
+	wait "$gdb_pid" || true
+	local rc=0
+	wait "$BM_PID" 2>/dev/null || rc=$?
+	BM_PID=
+	[ $rc = 137 ] || fail "$what: batchmgr was not killed by gdb (status $rc): $(cat "$out")"
+	grep -q 'Value returned is .* = 0$' "$out" ||
+		fail "$what: gdb did not see state_move return 0: $(cat "$out")"
+	ok "$what: batchmgr killed right after the rename into ${area#AREA_}"
+}
+
+# wait_for_gdb OUT PID: true once gdb is attached and its breakpoint set
+# (what batchmgr does from then on, it does under the breakpoint).
+wait_for_gdb() {
+	local i
+	for (( i = 0; i < 1000; i++ )); do
+		grep -q '^Breakpoint 1 at' "$1" && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.02
+	done
+	return 1
+}
+
+# has_record TENANT FILE STATUS: at least one such record.
+has_record() {
+	[ "$(records ".tenant == \"$1\" and .file == \"$2\" and .status == \"$3\"" | wc -l)" -ge 1 ]
+}
+
+kill_after_move AREA_DONE "ok" drop acme good.csv
+assert_file "$VAR/staging/acme/done/good.csv"
+start_batchmgr
+wait_for 20 "the ok record of good.csv" has_record acme good.csv ok
+assert_eq 0 "$(files_in acme processing)" "good.csv: nothing left in processing/"
+assert_file "$VAR/staging/acme/done/good.csv"
+
+kill_after_move AREA_FAILED "failed" drop acme bad/bad.csv
+assert_file "$VAR/staging/acme/failed/bad/bad.csv"
+start_batchmgr
+wait_for 20 "the failed record of bad.csv" has_record acme bad.csv failed
+assert_eq 0 "$(files_in acme processing)" "bad.csv: nothing left in processing/"
+
+kill_after_move AREA_REJECTED "rejected" drop acme notes.txt
+assert_file "$VAR/staging/acme/rejected/notes.txt"
+start_batchmgr
+wait_for 20 "the rejected record of notes.txt" has_record acme notes.txt rejected
+assert_file "$VAR/staging/acme/rejected/notes.txt.reason"
+grep -q '^format' "$VAR/staging/acme/rejected/notes.txt.reason" ||
+	fail "notes.txt.reason: $(cat "$VAR/staging/acme/rejected/notes.txt.reason")"
+ok "notes.txt: its reason beside it"
+assert_eq 0 "$(find "$VAR/staging/acme/incoming" -type f | wc -l)" "nothing left in incoming/"
+stop_batchmgr
