@@ -363,3 +363,5 @@ running() {
 	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
 	[ -n "$st" ] && [ "${st%% *}" != Z ]
 }
+# gone PID: the process has exited (a zombie counts as gone).
+gone() { ! running "$1"; }

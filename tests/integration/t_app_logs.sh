@@ -180,7 +180,7 @@ if [ $full = yes ]; then
 	wait_for 10 "the dropped count" grep -q "closed $fulldir/default.log; [0-9]* bytes of app output were dropped" "$BM_LOG"
 	assert_eq 1 "$(grep -c "write $fulldir/default.log: No space left on device; dropping" "$BM_LOG")" \
 		"a full disk: the app's run recorded, its output dropped, said once"
-	kill -0 "$BM_PID" || fail "batchmgr died"
+	running "$BM_PID" || fail "batchmgr died"
 else
 	echo "# a full disk: skipped (needs root for a tmpfs)"
 fi

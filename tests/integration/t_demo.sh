@@ -48,7 +48,7 @@ daemon_pid() { sed -n "s/^$1 is running (pid \([0-9]*\)).*/\1/p" "$OUT" | tail -
 ctrl_c() {
 	local rc=0
 	kill -INT -- "-$RUN_PID"
-	wait_for 60 "scripts/run to exit after SIGINT" bash -c "! kill -0 $RUN_PID"
+	wait_for 60 "scripts/run to exit after SIGINT" gone "$RUN_PID"
 	wait "$RUN_PID" || rc=$?
 	assert_eq 0 "$rc" "scripts/run exits 0 after Ctrl-C"
 	RUN_PID=
@@ -94,7 +94,7 @@ ok "the dashboard shows acme scaling down again"
 # ---- Ctrl-C ------------------------------------------------------------
 ctrl_c
 for pid in "${pids[@]}"; do
-	kill -0 "$pid" 2>/dev/null && fail "daemon pid $pid still running after Ctrl-C"
+	running "$pid" && fail "daemon pid $pid still running after Ctrl-C"
 done
 ok "no daemon left running"
 for d in batchmgr streammgr monitor-daemon; do

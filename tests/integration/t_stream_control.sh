@@ -51,7 +51,7 @@ for req in "${bad[@]}"; do
 done
 ok "${#bad[@]} malformed requests refused"
 assert_eq "running 3 3" "$(sstat alpha '"\(.state) \(.desired) \(.running)"')" "and nothing changed"
-kill -0 "$SM_PID" || fail "streammgr died"
+running "$SM_PID" || fail "streammgr died"
 
 rc=0; cli scale alpha two >/dev/null 2>&1 || rc=$?
 assert_eq 64 $rc "a bad count is a usage error"

@@ -33,7 +33,7 @@ throttled=$(jq .throttled "$T/out/fill")
 jq -e '.reasons[] | select(.status == "THROTTLE" and (.reason | startswith("no-space: write ")))' \
 	"$T/out/fill" >/dev/null || fail "no no-space reason: $(cat "$T/out/fill")"
 ok "$accepted accepted, $throttled refused with THROTTLE no-space"
-kill -0 "$SM_PID" || fail "streammgr died"
+running "$SM_PID" || fail "streammgr died"
 [ "$(sstat alpha .no_space)" = "$throttled" ] || fail "status no_space: $(sstat alpha .no_space)"
 assert_eq "$accepted" "$(sstat alpha .backlog)" "the accepted ones wait"
 sm_log_has "violation disk: write" || fail "no violation in the log"
