@@ -250,12 +250,15 @@ cli_opt_other(char **argv, int ch)
 		return EX_OK_CODE;
 	}
 	/* opterr is 0 (main): the option as given, unknown or missing its
-	 * value, is named here. */
-	char q[CLI_QUOTE_MAX];
+	 * value, is named here. A short one may sit in a group ("-rf") that
+	 * optind has not passed yet: getopt's optopt names it. */
+	const char *opt = argv[optind - 1];
+	char q[CLI_QUOTE_MAX], shortopt[3] = { '-', (char)optopt, '\0' };
 
+	if (strncmp(opt, "--", 2) != 0 && optopt > ' ' && optopt < 0x7f)
+		opt = shortopt;
 	fprintf(stderr, "mysimbdp %s: bad option \"%s\" (unknown, or "
-	    "missing its value)\n", argv[0],
-	    cli_quote(argv[optind - 1], q, sizeof(q)));
+	    "missing its value)\n", argv[0], cli_quote(opt, q, sizeof(q)));
 	return cli_usage_error(argv[0]);
 }
 
