@@ -1,7 +1,44 @@
 #include "jsonone.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+/*
+ * Whether the text holds an integer of 20 digits or more outside the
+ * strings. libbson (1.23) reads one without an error, wrapped around
+ * 2^64: 18446744073709551617 becomes 1, so "instances": 2^64 would scale
+ * a stream to 0. Nineteen digits past INT64_MAX it refuses itself.
+ */
+static bool
+has_long_integer(const char *s, size_t len)
+{
+	bool in_string = false, fraction = false;
+	size_t run = 0;
+
+	for (size_t i = 0; i <= len; i++) {
+		char c = i < len ? s[i] : '\0';
+
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c >= '0' && c <= '9') {
+			/* A fraction's digits follow a '.': not an integer. */
+			if (run++ == 0)
+				fraction = i > 0 && s[i - 1] == '.';
+			continue;
+		}
+		if (run >= 20 && !fraction && c != '.' && c != 'e' && c != 'E')
+			return true;
+		run = 0;
+		in_string = c == '"';
+	}
+	return false;
+}
 
 int
 jsonone_parse(const char *data, size_t len, bson_t *doc, char *why,
@@ -21,6 +58,10 @@ jsonone_parse(const char *data, size_t len, bson_t *doc, char *why,
 		lead++;
 	if (lead >= len || data[lead] != '{') {
 		snprintf(why, whylen, "not a JSON object");
+		return -1;
+	}
+	if (has_long_integer(data, len)) {
+		snprintf(why, whylen, "not JSON: an integer out of range");
 		return -1;
 	}
 	if ((rd = bson_json_data_reader_new(false, 0)) == NULL) {
