@@ -230,6 +230,14 @@ consider(struct batch *b, struct tenant *t, const char *dataset,
 		goto refuse;
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
 	    O_CLOEXEC);
+	/* Left where it is, it would be warned about at every scan; the
+	 * tenant's app could not read it either. */
+	if (fd < 0 && errno == EACCES) {
+		snprintf(buf, sizeof(buf), "unreadable: open: %s",
+		    strerror(EACCES));
+		why = buf;
+		goto refuse;
+	}
 	if (fd < 0) {
 		log_warn("tenant %s: open incoming %s", t->t_id, name);
 		close(dfd);

@@ -102,3 +102,33 @@ cli status t >/dev/null 2>&1 || fail "batchmgr does not answer status"
 ok "batchmgr answers status"
 stop_batchmgr
 ok "batchmgr exits cleanly"
+
+# A batchmgr that is not root cannot open a mode-000 file: rejected, not
+# left to be warned about at every scan. As root, run one as a user of
+# its own (setpriv execs it, so its pid is the daemon's), on a state
+# folder of its own.
+from=$(wc -l <"$BM_LOG")
+if [ "$(id -u)" -eq 0 ]; then
+	id mysbt-a >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin mysbt-a
+	chmod 711 "$T"
+	VAR=$T/uvar
+	sed "s|^state_dir = .*|state_dir = \"$VAR\";|" "$T/conf/mysimbdp.cfg" >"$T/conf/user.cfg"
+	mkdir -p "$VAR"
+	chown -R mysbt-a "$T/conf" "$VAR"
+	setpriv --reuid mysbt-a --regid "$(id -g mysbt-a)" --clear-groups -- \
+		"$BATCHMGR" -d -v -c "$T/conf/user.cfg" >>"$BM_LOG" 2>&1 &
+	BM_PID=$!
+	STARTED_PIDS+=("$BM_PID")
+	wait_for 20 "batchmgr as mysbt-a" bm_log_after "$from" 'batchmgr: started'
+else
+	start_batchmgr
+fi
+printf 'id,value\n' >"$T/scratch/locked"
+chmod 000 "$T/scratch/locked"
+[ "$(id -u)" -ne 0 ] || chown mysbt-a "$T/scratch/locked"
+mv "$T/scratch/locked" "$VAR/staging/t/incoming/locked.csv"
+wait_for 20 "locked.csv rejected" test -e "$VAR/staging/t/rejected/locked.csv.reason"
+grep -q "^unreadable: " "$VAR/staging/t/rejected/locked.csv.reason" ||
+	fail "reason: $(cat "$VAR/staging/t/rejected/locked.csv.reason")"
+ok "a file the daemon may not read is rejected as unreadable"
+stop_batchmgr
