@@ -79,7 +79,7 @@ wait_for 20 "beta's done file" have_records 1 beta ok
 wait_for 20 "beta's failed file" have_records 1 beta failed
 wait_for 20 "beta's rejected file" have_records 1 beta rejected
 wait_for 20 "beta's running app" test -e "$VAR/staging/beta/processing/s.csv"
-sleepy=$(pgrep -u mysbt-b -f 'sleepy 60') || fail "beta's batch app is not running"
+sleepy=$(pgrep -P "$BM_PID" -u mysbt-b) || fail "beta's batch app is not running"
 
 # What alpha's app tries: every folder, file and socket of beta's, the
 # platform's files and sockets, the daemons' and beta's processes...
