@@ -8,6 +8,7 @@
 #define MYSIMBDP_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <bson/bson.h>
@@ -62,6 +63,15 @@ int cli_usage_error(const char *cmd);
  * 0, or -1 after printing why as "mysimbdp <cmd>: ...".
  */
 int cli_parse_timeout(const char *cmd, const char *s, uint64_t *ms);
+
+/*
+ * A name from the command line made safe to print in a message: the
+ * first bytes of s, with control bytes, '"', '\\' and bytes past ASCII
+ * written as \xHH, and "..." when s did not fit (a 4096-byte name or
+ * one with a newline must not flood or forge lines). Returns buf.
+ */
+#define CLI_QUOTE_MAX 96
+const char *cli_quote(const char *s, char *buf, size_t len);
 
 /* Whether s is a tenant id; prints why not as "mysimbdp <cmd>: ...". */
 bool cli_valid_tenant(const char *cmd, const char *s);

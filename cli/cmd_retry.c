@@ -77,10 +77,14 @@ cmd_retry(const struct cli *cli, int argc, char **argv)
 		name = slash + 1;
 	}
 	if ((*dataset && !conf_valid_id(dataset)) || *name == '\0' ||
+	    strlen(name) > NAME_MAX ||
 	    strchr(name, '/') || strcmp(name, ".") == 0 ||
 	    strcmp(name, "..") == 0) {
+		char q[CLI_QUOTE_MAX];
+
 		fprintf(stderr, "mysimbdp retry: \"%s\" is not a file name in "
-		    "failed/ (use FILE or DATASET/FILE)\n", file);
+		    "failed/ (use FILE or DATASET/FILE)\n",
+		    cli_quote(file, q, sizeof(q)));
 		return EX_USAGE_CODE;
 	}
 	if ((p = cli_load_platform(cli)) == NULL)
@@ -93,9 +97,11 @@ cmd_retry(const struct cli *cli, int argc, char **argv)
 		rc = errno_exit(err, EX_NOINPUT_CODE);
 	} else if (state_move(fd, AREA_FAILED, AREA_INCOMING, dataset, name,
 	    final, sizeof(final)) < 0) {
+		char q[CLI_QUOTE_MAX];
+
 		err = errno;
 		fprintf(stderr, "mysimbdp: move %s/failed/%s to incoming/: %s\n",
-		    dir, file, err == EEXIST ?
+		    dir, cli_quote(file, q, sizeof(q)), err == EEXIST ?
 		    "a file of that name is waiting in incoming/ already" :
 		    strerror(err));
 		rc = errno_exit(err, EX_CANTCREAT_CODE);

@@ -250,9 +250,15 @@ cli_opt_other(char **argv, int ch)
 		return EX_OK_CODE;
 	}
 	/* opterr is 0 (main): the option as given, unknown or missing its
-	 * value, is named here. */
+	 * value, is named here. A short one may sit in a group ("-rf") that
+	 * optind has not passed yet: getopt's optopt names it. */
+	const char *opt = argv[optind - 1];
+	char q[CLI_QUOTE_MAX], shortopt[3] = { '-', (char)optopt, '\0' };
+
+	if (strncmp(opt, "--", 2) != 0 && optopt > ' ' && optopt < 0x7f)
+		opt = shortopt;
 	fprintf(stderr, "mysimbdp %s: bad option \"%s\" (unknown, or "
-	    "missing its value)\n", argv[0], argv[optind - 1]);
+	    "missing its value)\n", argv[0], cli_quote(opt, q, sizeof(q)));
 	return cli_usage_error(argv[0]);
 }
 
@@ -269,23 +275,50 @@ cli_parse_timeout(const char *cmd, const char *s, uint64_t *ms)
 	return 0;
 }
 
+const char *
+cli_quote(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (; *s && n + 8 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+			buf[n++] = '\\', buf[n++] = 'x';
+			buf[n++] = hex[c >> 4], buf[n++] = hex[c & 15];
+		} else
+			buf[n++] = (char)c;
+	}
+	if (*s)
+		buf[n++] = '.', buf[n++] = '.', buf[n++] = '.';
+	buf[n] = '\0';
+	return buf;
+}
+
 bool
 cli_valid_tenant(const char *cmd, const char *s)
 {
+	char q[CLI_QUOTE_MAX];
+
 	if (conf_valid_id(s))
 		return true;
 	fprintf(stderr, "mysimbdp %s: \"%s\" is not a tenant id (1 to 32 "
-	    "characters from a-z, 0-9, '_' and '-')\n", cmd, s);
+	    "characters from a-z, 0-9, '_' and '-')\n", cmd,
+	    cli_quote(s, q, sizeof(q)));
 	return false;
 }
 
 bool
 cli_valid_stream(const char *cmd, const char *s)
 {
+	char q[CLI_QUOTE_MAX];
+
 	if (conf_valid_id(s))
 		return true;
 	fprintf(stderr, "mysimbdp %s: \"%s\" is not a stream name (1 to 32 "
-	    "characters from a-z, 0-9, '_' and '-')\n", cmd, s);
+	    "characters from a-z, 0-9, '_' and '-')\n", cmd,
+	    cli_quote(s, q, sizeof(q)));
 	return false;
 }
 
@@ -349,8 +382,10 @@ main(int argc, char *argv[])
 		return EX_USAGE_CODE;
 	}
 	if ((c = command_find(argv[optind])) == NULL) {
+		char q[CLI_QUOTE_MAX];
+
 		fprintf(stderr, "mysimbdp: unknown command \"%s\"\n",
-		    argv[optind]);
+		    cli_quote(argv[optind], q, sizeof(q)));
 		usage(stderr);
 		return EX_USAGE_CODE;
 	}

@@ -540,7 +540,15 @@ check_mongo_url(const char *s)
 static const char *
 check_user(const char *s)
 {
-	return getpwnam(s) != NULL ? NULL : "no such user on this system";
+	const struct passwd *pw = getpwnam(s);
+
+	if (pw == NULL)
+		return "no such user on this system";
+	/* The daemons' own files are root's, readable by group root. */
+	if (pw->pw_uid == 0 || pw->pw_gid == 0)
+		return "is root or in group root: the tenant's apps would "
+		    "reach every tenant's files; name an unprivileged user";
+	return NULL;
 }
 
 static const char *

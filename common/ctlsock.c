@@ -9,6 +9,7 @@
 
 #include <zmq.h>
 
+#include "jsonone.h"
 #include "state.h"
 #include "zevent.h"
 
@@ -115,22 +116,20 @@ ctlsock_close(struct ctlsock *c)
 char *
 ctlsock_answer(const char *req, size_t len, ctlsock_handler fn, void *arg)
 {
-	bson_t doc, reply = BSON_INITIALIZER;
-	bson_error_t berr;
+	bson_t doc = BSON_INITIALIZER, reply = BSON_INITIALIZER;
 	char err[512], *json;
 	int rc;
 
 	if (len > REQ_MAX)
 		rc = ctlsock_fail(err, sizeof(err), "request larger than %d "
 		    "bytes", REQ_MAX);
-	else if (!bson_init_from_json(&doc, req, (ssize_t)len, &berr))
-		rc = ctlsock_fail(err, sizeof(err), "not a JSON object: %s",
-		    berr.message);
+	else if (jsonone_parse(req, len, &doc, err, sizeof(err)) < 0)
+		rc = -1;
 	else {
 		BSON_APPEND_BOOL(&reply, "ok", true);
 		rc = fn(&doc, &reply, err, sizeof(err), arg);
-		bson_destroy(&doc);
 	}
+	bson_destroy(&doc);
 	if (rc < 0) {
 		bson_reinit(&reply);
 		BSON_APPEND_BOOL(&reply, "ok", false);

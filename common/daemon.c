@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "build_config.h"
@@ -76,6 +77,11 @@ daemon_start(const char *name, int argc, char *argv[],
 	}
 	if (strcmp((*pp)->p_log_level, "debug") == 0)
 		log_set_verbose(true);
+	/* ZeroMQ binds the control sockets (run/streammgr.ctl, batchmgr.ctl,
+	 * streammgr.pub) with the mode the umask leaves: started with umask
+	 * 000, any tenant's app could connect and stop other tenants. Every
+	 * other file and folder is made with an explicit mode. */
+	umask(022);
 	if (state_prepare(*pp, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", name, err);
 		exit(EX_CANTCREAT_CODE);

@@ -38,6 +38,12 @@ log_vwrite(int pri, const char *fmt, va_list ap, int errnum)
 		size_t len = strlen(msg);
 		snprintf(msg + len, sizeof(msg) - len, ": %s", strerror(errnum));
 	}
+	/* Messages quote names tenants chose ("new\nline.csv"): a control
+	 * byte must not start a forged line or drive the operator's
+	 * terminal. One entry stays one line. */
+	for (char *c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	if (log_foreground) {
 		struct timespec ts;
 		struct tm tm;

@@ -195,6 +195,8 @@ handle(const bson_t *req, bson_t *reply, char *err, size_t errlen,
 		if (strcmp(key, "cmd") != 0)
 			return ctlsock_fail(err, errlen, "%s: unknown field",
 			    key);
+		if (cmd != NULL)
+			return ctlsock_fail(err, errlen, "cmd: given twice");
 		if (!BSON_ITER_HOLDS_UTF8(&it))
 			return ctlsock_fail(err, errlen, "cmd: must be a "
 			    "string");

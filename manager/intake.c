@@ -185,6 +185,24 @@ settle_later(struct batch *b)
 }
 
 /*
+ * Whether some process still has the file open for writing. A file
+ * written in place sends IN_CLOSE_WRITE whenever any holder of a
+ * writable fd closes it (a child the writer forked, say) and its mtime
+ * may stand still between two writes, so neither proves it complete.
+ * The kernel refuses a read lease (F_RDLCK) on a file open for writing
+ * anywhere; the lease is given back at once. Without CAP_LEASE on a
+ * file it does not own the daemon cannot ask, and says no.
+ */
+static bool
+open_for_writing(int fd)
+{
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) < 0)
+		return errno == EAGAIN;
+	fcntl(fd, F_SETLEASE, F_UNLCK);
+	return false;
+}
+
+/*
  * Checks one entry of incoming/[dataset] and claims or rejects it. The
  * entry is examined with lstat, then opened without following links and
  * examined again on the fd, so a swap between the two is caught.
@@ -239,6 +257,14 @@ consider(struct batch *b, struct tenant *t, const char *dataset,
 		goto refuse;
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
 	    O_CLOEXEC);
+	/* Left where it is, it would be warned about at every scan; the
+	 * tenant's app could not read it either. */
+	if (fd < 0 && errno == EACCES) {
+		snprintf(buf, sizeof(buf), "unreadable: open: %s",
+		    strerror(EACCES));
+		why = buf;
+		goto refuse;
+	}
 	if (fd < 0) {
 		log_warn("tenant %s: open incoming %s", t->t_id, name);
 		close(dfd);
@@ -249,6 +275,12 @@ consider(struct batch *b, struct tenant *t, const char *dataset,
 		close(fd);
 		close(dfd);
 		return;		/* replaced under us; the next event decides */
+	}
+	if (S_ISREG(fst.st_mode) && open_for_writing(fd)) {
+		close(fd);
+		close(dfd);
+		settle_later(b);
+		return;
 	}
 	close(fd);
 	st = fst;

@@ -26,6 +26,13 @@
 #define SNDHWM		100000	/* credit and windows bound it in practice */
 #define BATCH_BYTES	(4u << 20) /* written per commit, at most (roughly) */
 #define VIOLATION_EVERY_MS 1000	/* a kind of violation reported at most */
+/*
+ * The largest frame a peer may send: the largest max_message_size a
+ * profile may set (256M). A larger one cuts the connection in ZeroMQ
+ * before it is buffered whole; below it a too-large message still gets
+ * its REJECT.
+ */
+#define FRAME_MAX	((int64_t)(256 << 20))
 
 static void on_ingress(void *, void *);
 static void on_work(void *, void *);
@@ -52,10 +59,12 @@ bind_router(struct smgr *m, struct stream *s, const char *kind,
 	char *ep = stream_endpoint(m, s->s_tid, s->s_name, kind);
 	void *sock = zmq_socket(m->m_zctx, ZMQ_ROUTER);
 	int zero = 0, one = 1, hwm = SNDHWM;
+	int64_t frame_max = FRAME_MAX;
 
 	if (sock == NULL)
 		fatalx("zmq_socket: %s", zmq_strerror(errno));
 	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &frame_max, sizeof(frame_max));
 	zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	if (mandatory)
 		zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));

@@ -13,6 +13,7 @@
 
 #include <bson/bson.h>
 
+#include "jsonone.h"
 #include "log.h"
 
 enum rf_kind { RF_VERSION, RF_TENANT, RF_INT, RF_STRING };
@@ -193,42 +194,6 @@ check_fields(const struct report *r, char *why, size_t whylen)
 	return REPORT_OK;
 }
 
-/* Whether data is exactly one JSON object; parses it into doc. */
-static enum report_verdict
-parse_json(const char *data, size_t len, bson_t *doc, char *why,
-    size_t whylen)
-{
-	bson_json_reader_t *rd;
-	bson_error_t err;
-	bson_t extra = BSON_INITIALIZER;
-	size_t lead = 0;
-	int rc, more = 0;
-
-	if (!bson_utf8_validate(data, len, false))
-		return verdict(REPORT_MALFORMED, why, whylen, "not valid UTF-8 "
-		    "(or holds a NUL byte)");
-	while (lead < len && strchr(" \t\r\n", data[lead]) != NULL)
-		lead++;
-	if (lead >= len || data[lead] != '{')
-		return verdict(REPORT_MALFORMED, why, whylen, "not a JSON "
-		    "object");
-	if ((rd = bson_json_data_reader_new(false, 0)) == NULL)
-		return verdict(REPORT_MALFORMED, why, whylen, "no memory");
-	bson_json_data_reader_ingest(rd, (const uint8_t *)data, len);
-	rc = bson_json_reader_read(rd, doc, &err);
-	if (rc == 1)
-		more = bson_json_reader_read(rd, &extra, &err);
-	bson_json_reader_destroy(rd);
-	bson_destroy(&extra);
-	if (rc != 1)
-		return verdict(REPORT_MALFORMED, why, whylen, "not JSON: %s",
-		    rc < 0 ? err.message : "empty");
-	if (more != 0)
-		return verdict(REPORT_MALFORMED, why, whylen, "more than one "
-		    "JSON value");
-	return REPORT_OK;
-}
-
 enum report_verdict
 report_parse(const char *data, size_t len, size_t max, const char *tenant,
     struct report *r, char *why, size_t whylen)
@@ -241,8 +206,9 @@ report_parse(const char *data, size_t len, size_t max, const char *tenant,
 	if (len > max)
 		return verdict(REPORT_OVERSIZED, why, whylen, "%zu bytes, more "
 		    "than max_report_size %zu", len, max);
-	if ((v = parse_json(data, len, &doc, why, whylen)) == REPORT_OK &&
-	    (v = read_members(&doc, tenant, r, why, whylen)) == REPORT_OK)
+	if (jsonone_parse(data, len, &doc, why, whylen) < 0)
+		v = REPORT_MALFORMED;
+	else if ((v = read_members(&doc, tenant, r, why, whylen)) == REPORT_OK)
 		v = check_fields(r, why, whylen);
 	bson_destroy(&doc);
 	if (v != REPORT_OK)

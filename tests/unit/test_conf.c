@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -849,14 +850,28 @@ tenant_user_is_looked_up(void **state)
 	const char *file;
 	struct conf_tenant *t;
 
+	const struct passwd *pw = getpwnam("nobody");
+
+	assert_non_null(pw);
 	file = fx_write(fx, "owned.cfg",
 	    "id = \"owned\";\n"
-	    "user = \"root\";\n");
+	    "user = \"nobody\";\n");
 	t = load_tenant_ok(fx, file, "/opt/apps");
-	assert_string_equal(t->t_user, "root");
-	assert_int_equal(t->t_uid, 0);
-	assert_int_equal(t->t_gid, 0);
+	assert_string_equal(t->t_user, "nobody");
+	assert_int_equal(t->t_uid, pw->pw_uid);
+	assert_int_equal(t->t_gid, pw->pw_gid);
 	conf_tenant_unref(t);
+
+	/* Root would run the tenant's apps with the daemons' rights. */
+	file = fx_write(fx, "rooted.cfg",
+	    "id = \"rooted\";\n"
+	    "user = \"root\";\n");
+	assert_null(conf_tenant_load(file, "/opt/apps", &fx->errs));
+	expect_count(&fx->errs, 1);
+	expect_message(&fx->errs, "\"root\": is root or in group root: the "
+	    "tenant's apps would reach every tenant's files; name an "
+	    "unprivileged user", "%s:2: user:", file);
+	conf_errors_free(&fx->errs);
 
 	file = fx_write(fx, "ghost.cfg",
 	    "id = \"ghost\";\n"

@@ -103,6 +103,22 @@ malformed_reports(void **state)
 	refused("{\"v\":1}{\"v\":1}", REPORT_MALFORMED, "more than one");
 	refused("{\"instance\":\"\xff\xfe\"}", REPORT_MALFORMED, "UTF-8");
 	refused("garbage", REPORT_MALFORMED, "not a JSON object");
+	/* libbson would wrap these around 2^64 (to 7766279631452241919
+	 * and 1) instead of refusing them. */
+	refused("{\"v\":1,\"app\":\"batch\",\"instance\":\"j\","
+	    "\"window_ms\":99999999999999999999}", REPORT_MALFORMED,
+	    "integer out of range");
+	refused("{\"v\":18446744073709551617}", REPORT_MALFORMED,
+	    "integer out of range");
+	refused("{\"v\":-18446744073709551617}", REPORT_MALFORMED,
+	    "integer out of range");
+	/* Twenty digits in a fraction or a string are no integer. */
+	refused("{\"v\":1,\"app\":\"batch\",\"instance\":\"j\","
+	    "\"window_ms\":1.00000000000000000000}", REPORT_INVALID,
+	    "window_ms: must be an integer");
+	refused("{\"v\":1,\"app\":\"batch\",\"instance\":"
+	    "\"18446744073709551617\\\"x\"}", REPORT_INVALID,
+	    "window_ms: missing");
 }
 
 static void

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The odd staging entries of tests/hostile/staging/entries.tsv, made at
+# test time by make-entries.sh (names with newlines, control and
+# non-UTF-8 bytes, 255-byte names, a 4 TB sparse file, a file still being
+# written, symlinks, a fifo, a socket, a device, hard links, an unreadable
+# file, a tree deeper than PATH_MAX): each gets the answer the table
+# documents (docs/hostile-input.md), batchmgr stays up, answers status
+# and exits cleanly (under ASan: without a leak).
+. "$(dirname "$0")/lib.sh"
+CORPUS=$MYSIMBDP_SRC/tests/hostile/staging
+. "$CORPUS/make-entries.sh"
+
+platform
+tenant t <<'CFG'
+id = "t";
+batch = {
+  formats = ["csv"];
+  max_file_size = "1M";
+  partial_grace = "1s";
+  max_concurrent = 4;
+  apps = (
+    { app = ["exit-with", "0"]; },
+    { name = "sales"; app = ["exit-with", "0"]; datasets = ["sales"]; }
+  );
+};
+CFG
+start_batchmgr
+in=$VAR/staging/t/incoming
+st=$VAR/staging/t
+
+# The file still being written stays in incoming/ through scans (every
+# second) and the close events of the writer's children (its sleeps)
+# until the writer itself closes it, then runs whole.
+export WRITER_SECONDS=3
+keys=() answers=() names=()
+while IFS=$'\t' read -r key answer name; do
+	case $key in '#'*|'') continue ;; esac
+	if [ "$(id -u)" -ne 0 ] && [[ $key == char-device || $key == unreadable ]]; then
+		echo "# skipping $key: needs root"
+		continue
+	fi
+	name=$(printf '%b' "$name")
+	make_entry "$key" "$in/$name" "$T/scratch" || fail "cannot make $key"
+	keys+=("$key") answers+=("$answer") names+=("$name")
+done <"$CORPUS/entries.tsv"
+ok "${#keys[@]} entries made"
+
+until [ -e "$T/scratch/writer-closing" ]; do
+	[ -e "$in/slow.csv" ] || fail "slow.csv was claimed while still being written"
+	sleep 0.05
+done
+ok "a file still being written is left alone"
+wait "$WRITER_PID"
+# make-entries.sh's writer: "id,value\n" ten times a second.
+written=$(( WRITER_SECONDS * 10 * 9 ))
+
+n_ok=0 n_rej=0
+for i in "${!keys[@]}"; do
+	key=${keys[$i]} name=${names[$i]}
+	set -- ${answers[$i]}
+	case $1 in
+	ok)
+		wait_for 20 "$key in done/" test -e "$st/done/$name"
+		n_ok=$(( n_ok + 1 ))
+		;;
+	rejected)
+		wait_for 20 "$key's reason" test -e "$st/rejected/$name.reason"
+		grep -q "^$2: " "$st/rejected/$name.reason" ||
+			fail "$key: reason $(cat "$st/rejected/$name.reason"), not $2"
+		[ -e "$st/rejected/$name" ] || [ -L "$st/rejected/$name" ] ||
+			fail "$key: not in rejected/"
+		n_rej=$(( n_rej + 1 ))
+		;;
+	rejected-noreason)
+		wait_for 20 "$key in rejected/" test -e "$st/rejected/$name"
+		[ "$(records ".status == \"rejected\" and (.file | length) == ${#name}" |
+			jq -r .reason)" = "$(records ".status == \"rejected\" and (.file | length) == ${#name}" |
+			jq -r .reason | grep "^$2: ")" ] || fail "$key: the record's reason is not $2"
+		n_rej=$(( n_rej + 1 ))
+		;;
+	left) ;;
+	*) fail "$key: unknown answer ${answers[$i]}" ;;
+	esac
+	ok "$key: ${answers[$i]}"
+done
+assert_eq "$written" "$(stat -c %s "$st/done/slow.csv")" "the written file ran whole"
+assert_eq "$written" "$(records '.file == "slow.csv"' | jq .bytes)" "and its record counts every byte"
+assert_eq "$n_ok" "$(count t ok)" "one ok record per file run"
+assert_eq "$n_rej" "$(count t rejected)" "one rejected record per rejection"
+# What is left is left for good: still there after another full scan.
+from=$(wc -l <"$BM_LOG")
+wait_for 10 "another scan" bm_log_after "$from" 'ignoring nested folder deep/d'
+for i in "${!keys[@]}"; do
+	[ "${answers[$i]}" = left ] || continue
+	[ -e "$in/${names[$i]}" ] || fail "${keys[$i]} moved"
+done
+[ -e "$in/deep/d/d/d" ] || fail "the deep tree was touched"
+ok "folders below a dataset folder stay where they are"
+assert_eq 0 "$(find "$in" -maxdepth 1 ! -type d | wc -l)" "no file left in incoming/"
+
+cli status t >/dev/null 2>&1 || fail "batchmgr does not answer status"
+ok "batchmgr answers status"
+stop_batchmgr
+ok "batchmgr exits cleanly"
+
+# A batchmgr that is not root cannot open a mode-000 file: rejected, not
+# left to be warned about at every scan. As root, run one as a user of
+# its own (setpriv execs it, so its pid is the daemon's), on a state
+# folder of its own.
+from=$(wc -l <"$BM_LOG")
+if [ "$(id -u)" -eq 0 ]; then
+	id mysbt-a >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin mysbt-a
+	chmod 711 "$T"
+	VAR=$T/uvar
+	sed "s|^state_dir = .*|state_dir = \"$VAR\";|" "$T/conf/mysimbdp.cfg" >"$T/conf/user.cfg"
+	mkdir -p "$VAR"
+	chown -R mysbt-a "$T/conf" "$VAR"
+	setpriv --reuid mysbt-a --regid "$(id -g mysbt-a)" --clear-groups -- \
+		"$BATCHMGR" -d -v -c "$T/conf/user.cfg" >>"$BM_LOG" 2>&1 &
+	BM_PID=$!
+	STARTED_PIDS+=("$BM_PID")
+	wait_for 20 "batchmgr as mysbt-a" bm_log_after "$from" 'batchmgr: started'
+else
+	start_batchmgr
+fi
+printf 'id,value\n' >"$T/scratch/locked"
+chmod 000 "$T/scratch/locked"
+[ "$(id -u)" -ne 0 ] || chown mysbt-a "$T/scratch/locked"
+mv "$T/scratch/locked" "$VAR/staging/t/incoming/locked.csv"
+wait_for 20 "locked.csv rejected" test -e "$VAR/staging/t/rejected/locked.csv.reason"
+grep -q "^unreadable: " "$VAR/staging/t/rejected/locked.csv.reason" ||
+	fail "reason: $(cat "$VAR/staging/t/rejected/locked.csv.reason")"
+ok "a file the daemon may not read is rejected as unreadable"
+stop_batchmgr
