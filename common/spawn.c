@@ -1,9 +1,11 @@
 #include "spawn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -11,11 +13,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "log.h"
+
 /* The steps of the child's set-up, named when one fails. */
 enum stage {
 	ST_EXEC, ST_SETPGID, ST_PDEATHSIG, ST_SIGNALS, ST_STDIO, ST_CHDIR,
 	ST_RLIMIT, ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_NONEWPRIVS,
-	ST_CLOSEFDS,
+	ST_CLOSEFDS, ST_CGROUP,
 };
 
 static const char *const stage_names[] = {
@@ -24,7 +28,7 @@ static const char *const stage_names[] = {
 	[ST_STDIO] = "stdio", [ST_CHDIR] = "chdir", [ST_RLIMIT] = "setrlimit",
 	[ST_SETGROUPS] = "setgroups", [ST_SETGID] = "setgid",
 	[ST_SETUID] = "setuid", [ST_NONEWPRIVS] = "prctl(PR_SET_NO_NEW_PRIVS)",
-	[ST_CLOSEFDS] = "close_range",
+	[ST_CLOSEFDS] = "close_range", [ST_CGROUP] = "cgroup",
 };
 
 struct child_error {
@@ -141,11 +145,17 @@ child_fail(int errfd, enum stage stage)
  */
 static __attribute__((__noreturn__)) void
 child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
-    pid_t parent, int errfd)
+    pid_t parent, int errfd, int cgfd)
 {
 	struct sigaction sa;
 	sigset_t none;
 	int null_fd;
+
+	/* Into the app's own cgroup before anything else, while still
+	 * privileged: whatever the app starts is born there and is killed
+	 * with it, whichever process group or session it ends up in. */
+	if (cgfd >= 0 && write(cgfd, "0", 1) != 1)
+		child_fail(errfd, ST_CGROUP);
 
 	/* Own process group first, so a timeout can signal everything the
 	 * app starts, even if it is killed a moment after the spawn. */
@@ -232,10 +242,23 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	sigset_t all, saved;
 	pid_t parent = getpid(), child;
 	int pfd[2], status, err;
+	/* volatile: live across vfork, so it must not sit in a register. */
+	volatile int cgfd = -1;
 	ssize_t n;
 
 	plan_rlimits(req->sr_limits, &plan);
+	/* Opened here, with the daemon's credentials: the child writes to
+	 * it after it may have stopped being allowed to open it. */
+	if (req->sr_cgroup_procs != NULL &&
+	    (cgfd = open(req->sr_cgroup_procs, O_WRONLY | O_CLOEXEC)) < 0) {
+		*stage = "cgroup";
+		return -1;
+	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		err = errno;
+		if (cgfd >= 0)
+			close(cgfd);
+		errno = err;
 		*stage = "pipe";
 		return -1;
 	}
@@ -243,10 +266,12 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	sigprocmask(SIG_SETMASK, &all, &saved);
 	child = vfork();
 	if (child == 0)
-		child_setup(req, &plan, parent, pfd[1]);
+		child_setup(req, &plan, parent, pfd[1], cgfd);
 	err = errno;
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 	close(pfd[1]);
+	if (cgfd >= 0)
+		close(cgfd);
 	if (child < 0) {
 		close(pfd[0]);
 		errno = err;
@@ -264,7 +289,7 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
 	if (n == (ssize_t)sizeof(ce) && ce.ce_stage >= 0 &&
-	    ce.ce_stage <= ST_CLOSEFDS) {
+	    ce.ce_stage <= ST_CGROUP) {
 		*stage = stage_names[ce.ce_stage];
 		errno = ce.ce_errno;
 	} else {
@@ -272,6 +297,52 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 		errno = EIO;
 	}
 	return -1;
+}
+
+/* Kills the untracked pids listed in one /proc/self/task/<tid>/children. */
+static int
+kill_strays_of(const char *children, bool (*tracked)(pid_t, void *),
+    void *arg)
+{
+	FILE *f = fopen(children, "re");
+	long pid;
+	int n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fscanf(f, "%ld", &pid) == 1) {
+		if (tracked((pid_t)pid, arg) || kill((pid_t)pid, SIGKILL) < 0)
+			continue;
+		log_warnx("killed pid %ld: it left its app's process group and "
+		    "outlived the app (reparented to this daemon)", pid);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+int
+spawn_kill_strays(bool (*tracked)(pid_t, void *), void *arg)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	/* Children belong to the thread that forked them (or adopted
+	 * them), so every thread's list is read. */
+	while ((e = readdir(d)) != NULL) {
+		char path[sizeof(e->d_name) + 32];
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/children",
+		    e->d_name);
+		n += kill_strays_of(path, tracked, arg);
+	}
+	closedir(d);
+	return n;
 }
 
 int

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "appenv.h"
+#include "cgroup.h"
 #include "log.h"
 #include "spawn.h"
 #include "state.h"
@@ -373,6 +374,7 @@ job_start(struct batch *b, struct job *j)
 {
 	struct tenant *t = j->j_tenant;
 	struct spawn_req req;
+	struct conf_limits limits;
 	char *input, *result, *cwd, **env;
 	const char *stage;
 	int out_fd, rc, err;
@@ -398,15 +400,19 @@ job_start(struct batch *b, struct job *j)
 	env = build_env(b, j, input, result);
 	out_fd = open_app_log(b, j);
 	cwd = state_path(b->b_conf, "work/%s", t->t_id);
+	cgroup_app_limits(j->j_conf, &j->j_app->a_limits, &limits);
+	j->j_leaf = cgroup_leaf_new(j->j_conf, j->j_id);
 	req = (struct spawn_req){
 		.sr_argv = j->j_app->a_argv,
 		.sr_envp = env,
 		.sr_cwd = cwd,
 		.sr_out_fd = out_fd,
-		.sr_limits = &j->j_app->a_limits,
+		.sr_limits = &limits,
 		.sr_set_ids = geteuid() == 0 && j->j_conf->t_user != NULL,
 		.sr_uid = j->j_conf->t_uid,
 		.sr_gid = j->j_conf->t_gid,
+		.sr_cgroup_procs = j->j_leaf ? cgroup_leaf_procs(j->j_leaf) :
+		    NULL,
 	};
 	rc = spawn_start(&req, &j->j_pid, &stage);
 	err = errno;
@@ -418,6 +424,8 @@ job_start(struct batch *b, struct job *j)
 	free(cwd);
 	if (rc < 0) {
 		j->j_pid = 0;
+		cgroup_leaf_end(j->j_leaf);
+		j->j_leaf = NULL;
 		job_spawn_failed(b, j, stage, err);
 		return;
 	}
@@ -483,6 +491,12 @@ find_running(struct batch *b, pid_t pid)
 	return NULL;
 }
 
+static bool
+is_running_job(pid_t pid, void *arg)
+{
+	return find_running(arg, pid) != NULL;
+}
+
 void
 job_reap(struct batch *b)
 {
@@ -490,13 +504,19 @@ job_reap(struct batch *b)
 	struct job *j;
 	pid_t pid;
 	int status;
+	bool reaped = false;
 
 	while ((pid = spawn_peek_exited()) > 0) {
+		reaped = true;
 		j = find_running(b, pid);
 		/* The leader is a zombie until collected, so its group id
-		 * cannot be reused: whatever it left behind dies now. */
-		if (j != NULL)
+		 * cannot be reused: whatever it left behind dies now, in
+		 * its group and, wherever it went, in its cgroup. */
+		if (j != NULL) {
 			spawn_signal_group(pid, SIGKILL);
+			cgroup_leaf_end(j->j_leaf);
+			j->j_leaf = NULL;
+		}
 		if (spawn_collect(pid, &status, &ru) < 0) {
 			log_warn("%s: wait4 %d", __func__, (int)pid);
 			continue;
@@ -507,6 +527,10 @@ job_reap(struct batch *b)
 		}
 		job_exited(b, j, status, &ru);
 	}
+	if (reaped && cgroup_active())
+		cgroup_sweep();
+	else if (reaped)
+		spawn_kill_strays(is_running_job, b);
 	job_dispatch(b);
 }
 
