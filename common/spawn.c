@@ -17,13 +17,13 @@
 
 /* The steps of the child's set-up, named when one fails. */
 enum stage {
-	ST_EXEC, ST_SETPGID, ST_PDEATHSIG, ST_SIGNALS, ST_STDIO, ST_CHDIR,
+	ST_EXEC, ST_SETSID, ST_PDEATHSIG, ST_SIGNALS, ST_STDIO, ST_CHDIR,
 	ST_RLIMIT, ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_NONEWPRIVS,
 	ST_CLOSEFDS, ST_CGROUP,
 };
 
 static const char *const stage_names[] = {
-	[ST_EXEC] = "exec", [ST_SETPGID] = "setpgid",
+	[ST_EXEC] = "exec", [ST_SETSID] = "setsid",
 	[ST_PDEATHSIG] = "prctl(PR_SET_PDEATHSIG)", [ST_SIGNALS] = "signals",
 	[ST_STDIO] = "stdio", [ST_CHDIR] = "chdir", [ST_RLIMIT] = "setrlimit",
 	[ST_SETGROUPS] = "setgroups", [ST_SETGID] = "setgid",
@@ -158,9 +158,13 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 		child_fail(errfd, ST_CGROUP);
 
 	/* Own process group first, so a timeout can signal everything the
-	 * app starts, even if it is killed a moment after the spawn. */
-	if (setpgid(0, 0) < 0)
-		child_fail(errfd, ST_SETPGID);
+	 * app starts, even if it is killed a moment after the spawn. A
+	 * session rather than just a group: with the kernel's autogroups
+	 * (CONFIG_SCHED_AUTOGROUP) each session is one scheduling entity, so
+	 * an app that spins, or forks spinners, gets one share of the CPU
+	 * rather than one per thread, even without a cgroup cpu controller. */
+	if (setsid() < 0)
+		child_fail(errfd, ST_SETSID);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		child_fail(errfd, ST_PDEATHSIG);
 	/* The parent may have died before the prctl took effect. */

@@ -1,6 +1,8 @@
 /*
  * Starting tenant apps as black boxes, the way the design's contract says:
- * own process group, clean environment, rlimits, tenant uid/gid, no new
+ * own session (so its own process group and, where the kernel groups
+ * sessions for the scheduler, its own share of CPU) and cgroup, clean
+ * environment, rlimits, tenant uid/gid, no new
  * privileges, umask 077, stdin /dev/null, stdout/stderr to the tenant's
  * log, every other fd closed, parent-death signal. Shared by batchmgr and
  * streammgr.
