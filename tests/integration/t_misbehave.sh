@@ -13,6 +13,9 @@
 #   forkbomb  a fork bomb against its process limit (RLIMIT_NPROC counts
 #             the processes of a user: needs root to run it as one)
 #   stream    a stream app that takes credit and never acks
+#   fallback  the setsid escapee again, batchmgr running as a user that
+#             cannot write cgroup v2 (needs root to switch to it): the
+#             subreaper kills what was reparented to it
 . "$(dirname "$0")/lib.sh"
 
 GROUP=${1:?usage: t_misbehave.sh batch|forkbomb|stream}
@@ -25,7 +28,7 @@ GOOD_MSGS=${GOOD_MSGS:-600000}
 BAD=$T/bad
 BAD_USER=
 
-if [ "$(id -u)" -eq 0 ]; then
+if [ "$(id -u)" -eq 0 ] && [ "$GROUP" != fallback ]; then
 	BAD_USER=mysbt-bad
 	id "$BAD_USER" >/dev/null 2>&1 ||
 		useradd --system --no-create-home --shell /usr/sbin/nologin "$BAD_USER"
@@ -33,6 +36,22 @@ if [ "$(id -u)" -eq 0 ]; then
 elif [ "$GROUP" = forkbomb ]; then
 	echo "SKIP: the fork bomb needs the tenant's own user (RLIMIT_NPROC counts a user's processes), and creating one needs root"
 	exit 77
+elif [ "$GROUP" = fallback ] && [ "$(id -u)" -ne 0 ]; then
+	echo "SKIP: running batchmgr without cgroup v2 takes a user that cannot write it, and switching to one needs root"
+	exit 77
+fi
+if [ "$GROUP" = fallback ]; then
+	PLAT_USER=mysbt-plat
+	id "$PLAT_USER" >/dev/null 2>&1 ||
+		useradd --system --no-create-home --shell /usr/sbin/nologin "$PLAT_USER"
+	# setpriv execs batchmgr itself, so $BM_PID stays the daemon's.
+	cat >"$T/batchmgr-as-user" <<-EOF
+	#!/bin/sh
+	exec setpriv --reuid=$PLAT_USER --regid=$PLAT_USER --init-groups -- "$BATCHMGR" "\$@"
+	EOF
+	chmod 755 "$T/batchmgr-as-user"
+	BATCHMGR=$T/batchmgr-as-user
+	chmod 755 "$T"
 fi
 
 # ---- the platform ---------------------------------------------------------
@@ -75,6 +94,12 @@ write_bad_tenant
 mkdir -p "$BAD"/{spin,memhog,ignore-term,escape,close-stdio,big-file,forkbomb}
 [ -z "$BAD_USER" ] || { chown -R "$BAD_USER" "$BAD"; chmod -R a+rX "$T/conf"; }
 start_streammgr
+# batchmgr's user must own the state folder, the dataset folder included
+# (drop would make it as root).
+[ "$GROUP" != fallback ] || {
+	mkdir -p "$VAR/staging/bad/incoming/escape"
+	chown -R "$PLAT_USER" "$T"
+}
 start_batchmgr
 wait_for 20 "good's instances" ready_is good 2
 wait_for 20 "bad's instances" ready_is bad 2
@@ -221,6 +246,16 @@ contained_stream() {
 	check_hold
 }
 
+check_escape_fallback() {
+	grep -q "cgroup v2: .*per-app rlimits only" "$BM_LOG" ||
+		fail "fallback: batchmgr did not say it has no cgroup v2"
+	ok "fallback: $(grep -o "cgroup v2: .*" "$BM_LOG")"
+	check_escape
+	grep -q "killed pid $(bad_pid escapee.pid): it left its app's process group" "$BM_LOG" ||
+		fail "fallback: no log line for the escapee's kill"
+	ok "fallback: batchmgr killed the escapee reparented to it, and said so"
+}
+
 # ---- run --------------------------------------------------------------------
 
 measure quiet
@@ -236,6 +271,7 @@ batch)
 	;;
 forkbomb) contained forkbomb bombing check_forkbomb ;;
 stream) contained_stream ;;
+fallback) contained escape "bad_file escapee.pid" check_escape_fallback ;;
 *) fail "unknown group $GROUP" ;;
 esac
 stop_batchmgr
