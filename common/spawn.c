@@ -19,7 +19,7 @@
 enum stage {
 	ST_EXEC, ST_SETSID, ST_PDEATHSIG, ST_SIGNALS, ST_STDIO, ST_CHDIR,
 	ST_RLIMIT, ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_NONEWPRIVS,
-	ST_CLOSEFDS, ST_CGROUP,
+	ST_CLOSEFDS, ST_CGROUP, ST_NICE,
 };
 
 static const char *const stage_names[] = {
@@ -29,6 +29,7 @@ static const char *const stage_names[] = {
 	[ST_SETGROUPS] = "setgroups", [ST_SETGID] = "setgid",
 	[ST_SETUID] = "setuid", [ST_NONEWPRIVS] = "prctl(PR_SET_NO_NEW_PRIVS)",
 	[ST_CLOSEFDS] = "close_range", [ST_CGROUP] = "cgroup",
+	[ST_NICE] = "setpriority",
 };
 
 struct child_error {
@@ -137,6 +138,29 @@ child_fail(int errfd, enum stage stage)
 }
 
 /*
+ * Lowers the child's CPU priority: its own nice value and, where the
+ * kernel groups sessions for the scheduler (autogroups, in which a task's
+ * nice only weighs against its own session's), its session's. Lowering
+ * needs no privilege. System calls only (see child_setup).
+ */
+static void
+set_nice(int nice, int errfd)
+{
+	char buf[4] = { (char)('0' + nice / 10), (char)('0' + nice % 10),
+	    '\n', '\0' };
+	ssize_t n;
+	int fd;
+
+	if (setpriority(PRIO_PROCESS, 0, nice) < 0)
+		child_fail(errfd, ST_NICE);
+	if ((fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC)) < 0)
+		return;		/* no autogroups: the nice value is enough */
+	n = write(fd, buf, 3);
+	(void)n;
+	close(fd);
+}
+
+/*
  * Runs in the child between vfork and exec, on the parent's stack and in
  * its memory while the parent waits. Only system calls are made here:
  * nothing that allocates, locks or touches libc state (the daemons link
@@ -196,6 +220,8 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 	if (req->sr_cwd && chdir(req->sr_cwd) < 0)
 		child_fail(errfd, ST_CHDIR);
 	umask(077);
+	if (req->sr_nice > 0)
+		set_nice(req->sr_nice, errfd);
 	for (int i = 0; i < plan->rp_count; i++)
 		if (setrlimit(plan->rp_resource[i], &plan->rp_limit[i]) < 0)
 			child_fail(errfd, ST_RLIMIT);
@@ -293,7 +319,7 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
 	if (n == (ssize_t)sizeof(ce) && ce.ce_stage >= 0 &&
-	    ce.ce_stage <= ST_CGROUP) {
+	    ce.ce_stage <= ST_NICE) {
 		*stage = stage_names[ce.ce_stage];
 		errno = ce.ce_errno;
 	} else {
