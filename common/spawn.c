@@ -138,6 +138,34 @@ child_fail(int errfd, enum stage stage)
 }
 
 /*
+ * Closes every descriptor above stderr but the (up to) three in keep
+ * (-1: none). System calls only (see child_setup).
+ */
+static void
+close_all_but(int keep[3])
+{
+	unsigned lo = STDERR_FILENO + 1;
+
+	/* Three values: sort them in place. */
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 2 - i; j++)
+			if (keep[j] > keep[j + 1]) {
+				int t = keep[j];
+
+				keep[j] = keep[j + 1];
+				keep[j + 1] = t;
+			}
+	for (int i = 0; i < 3; i++) {
+		if (keep[i] < (int)lo)
+			continue;
+		if ((unsigned)keep[i] > lo)
+			(void)close_range(lo, (unsigned)keep[i] - 1, 0);
+		lo = (unsigned)keep[i] + 1;
+	}
+	(void)close_range(lo, ~0U, 0);
+}
+
+/*
  * Lowers the child's CPU priority: its own nice value and, where the
  * kernel groups sessions for the scheduler (autogroups, in which a task's
  * nice only weighs against its own session's), its session's. Lowering
@@ -173,7 +201,13 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 {
 	struct sigaction sa;
 	sigset_t none;
-	int null_fd;
+	int null_fd, keep[3] = { errfd, cgfd, req->sr_out_fd };
+
+	/* The daemon's descriptors go first (this is the child's own copy of
+	 * the table): joining a cgroup below can wait for the kernel's cgroup
+	 * lock for milliseconds, and a daemon killed meanwhile must not leave
+	 * its pid lock (run/<daemon>.pid) or its sockets held by a child. */
+	close_all_but(keep);
 
 	/* Into the app's own cgroup before anything else, while still
 	 * privileged: whatever the app starts is born there and is killed
