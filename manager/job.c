@@ -21,13 +21,14 @@
 
 #define EXIT_TEMPFAIL 75
 /*
- * Batch apps run at this nice value (and so does their session where the
- * kernel has autogroups): they are throughput work, measured in seconds
- * to minutes, while the daemons' own work and the tenants' stream apps
- * are latency-bound. Without a cgroup cpu controller it is what keeps a
- * spinning batch app from doubling the others' latencies on a small
- * machine (tests/integration/t_misbehave.sh: at nice 10 a spinner still
- * doubled another tenant's p99 on two cores now and then).
+ * Batch apps run at this nice value, their session too where the kernel
+ * has autogroups, and under SCHED_IDLE (spawn.c): they are throughput
+ * work, measured in seconds to minutes, while the daemons' own work and
+ * the tenants' stream apps are latency-bound. Without a cgroup cpu
+ * controller it is what keeps a spinning batch app from doubling the
+ * others' latencies on a small machine (tests/integration/t_misbehave.sh:
+ * at nice 10, and at nice 19 under ASan, a spinner still doubled another
+ * tenant's p99 on two cores now and then).
  */
 #define BATCH_NICE 19
 #define RESULT_MAX (64 * 1024)

@@ -9,6 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 MISBEHAVE=$MYSIMBDP_BUILD/tests/integration/misbehave
+on_cleanup() { kill_daemon_cgroups; }
 platform
 tenant acme <<CFG
 id = "acme";
@@ -26,8 +27,7 @@ if ! grep -q "cgroup v2: .*contained" "$BM_LOG"; then
 	echo "SKIP: no writable cgroup v2 here: $(grep -o 'cgroup v2: .*' "$BM_LOG")"
 	exit 77
 fi
-base=$(grep -o 'under /[^:]*:\|contained in /[^,]*,' "$BM_LOG" | head -n 1 |
-	sed 's/^under //; s/^contained in //; s/[:,]$//')
+base=$(daemon_cgroup "$BM_LOG")
 [ -d "$base" ] || fail "no base cgroup $base"
 ok "batchmgr's base cgroup: $base"
 

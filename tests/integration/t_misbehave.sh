@@ -55,6 +55,14 @@ if [ "$GROUP" = fallback ]; then
 	chmod 755 "$T"
 fi
 
+# A failed run must not leave the bad apps' descendants behind (a fork
+# bomb's children, an escapee): their cgroups, or without cgroup v2 the
+# escapee's recorded pid.
+on_cleanup() {
+	kill_daemon_cgroups
+	[ ! -s "$BAD/escape/escapee.pid" ] || kill -KILL "$(cat "$BAD/escape/escapee.pid")" 2>/dev/null || true
+}
+
 # ---- the platform ---------------------------------------------------------
 
 # bad_app NAME LIMITS [TIMEOUT]: a batch app of tenant bad for dataset
@@ -82,9 +90,12 @@ write_bad_tenant() {
 		bad_app forkbomb 'processes = 40;' 10s
 		} | sed '$ s/},$/}/'	# no comma after the last
 		echo '); };'
-		echo 'streams = ( { app = ["'"$STREAMAPP"'", "-H"];'
-		echo '  instances = { min = 2; max = 2; }; ack_timeout = "300ms";'
-		echo '  max_deliveries = 2; durability = "memory"; stop_timeout = "1s"; } );'
+		# Only there: its instances would count against the fork
+		# bomb's RLIMIT_NPROC (threads too, more under ASan).
+		[ "$GROUP" != stream ] ||
+			echo 'streams = ( { app = ["'"$STREAMAPP"'", "-H"];
+  instances = { min = 2; max = 2; }; ack_timeout = "300ms";
+  max_deliveries = 2; durability = "memory"; stop_timeout = "1s"; } );'
 	} | tenant bad
 }
 
@@ -103,7 +114,7 @@ start_streammgr
 }
 start_batchmgr
 wait_for 20 "good's instances" ready_is good 2
-wait_for 20 "bad's instances" ready_is bad 2
+[ "$GROUP" != stream ] || wait_for 20 "bad's instances" ready_is bad 2
 
 # ---- measuring the good tenant ----------------------------------------------
 
@@ -218,13 +229,13 @@ check_big_file() {
 	ok "big-file: stopped at its 8M limit: $(reason_of big-file)"
 }
 
-# The limit counts every process of the user (bad's stream instances too).
+# The limit counts every process (and thread) of the user.
 bombing() { bad_file fork-failed; }
 bomb() { pgrep -u "$BAD_USER" -f "$MISBEHAVE forkbomb" "$@"; }
 check_forkbomb() {
 	local n all
 	n=$(bomb -c || true) all=$(pgrep -u "$BAD_USER" -c || true)
-	[ "$all" -le 40 ] || fail "forkbomb: $all processes of $BAD_USER, limit 40"
+	[ "$all" -le 40 ] || fail "forkbomb: $all processes of $BAD_USER, limit 40: $(ps -u "$BAD_USER" -o pid=,ppid=,stat=,args= | sort -n -k 3 | uniq -c -f 2)"
 	[ "$n" -ge 10 ] || fail "forkbomb: only $n processes of the bomb are running"
 	ok "forkbomb: fork failed ($(bad_pid fork-failed)) with $n bomb processes, $all of 40 for the user"
 	outcome forkbomb timeout
