@@ -98,6 +98,19 @@ static const struct schema limits_schema = {
 	limits_fields, NFIELDS(limits_fields), 0, NO_PRESENT
 };
 
+/* The tenant's cgroup (cgroup.c): all its apps together. */
+static const struct field resources_fields[] = {
+	{ "memory", FT_SIZE, offsetof(struct conf_resources, r_memory), "0",
+	    0, INT64_MAX, 0, NULL, 0, NULL },
+	{ "cpu_percent", FT_INT, offsetof(struct conf_resources, r_cpu_percent),
+	    "0", 0, 100000, 0, NULL, 0, NULL },
+	{ "processes", FT_INT, offsetof(struct conf_resources, r_processes), "0",
+	    0, 4194304, 0, NULL, 0, NULL },
+};
+static const struct schema resources_schema = {
+	resources_fields, NFIELDS(resources_fields), 0, NO_PRESENT
+};
+
 static const struct field app_fields[] = {
 	{ "name", FT_STRING, offsetof(struct conf_batch_app, a_name), "default",
 	    0, 0, 0, NULL, 0, check_id },
@@ -238,6 +251,8 @@ static const struct field tenant_fields[] = {
 	    0, 0, 0, NULL, 0, check_mongo_url },
 	{ "user", FT_STRING, offsetof(struct conf_tenant, t_user), NULL,
 	    0, 0, 0, NULL, 0, check_user },
+	{ "resources", FT_GROUP, offsetof(struct conf_tenant, t_resources), NULL,
+	    0, 0, 0, &resources_schema, 0, NULL },
 	{ "batch", FT_GROUP, offsetof(struct conf_tenant, t_batch), NULL,
 	    0, 0, 0, &batch_schema, 0, NULL },
 	{ "streams", FT_GROUPLIST, offsetof(struct conf_tenant, t_streams), NULL,

@@ -23,6 +23,17 @@ struct conf_limits {
 	int64_t		 l_processes;
 };
 
+/*
+ * What a tenant's apps may use together (its "resources" group), enforced
+ * by the tenant's cgroup where cgroup v2 has the controller (cgroup.c);
+ * 0 means "not limited".
+ */
+struct conf_resources {
+	uint64_t	 r_memory;	/* memory.max, bytes */
+	int64_t		 r_cpu_percent;	/* cpu.max: 100 is one core */
+	int64_t		 r_processes;	/* pids.max */
+};
+
 struct conf_batch_app {
 	char		*a_name;
 	char		**a_argv;	/* argv[0] resolved to an absolute path */
@@ -98,6 +109,7 @@ struct conf_tenant {
 	char		*t_user;	/* NULL: run as the daemon's user */
 	uid_t		 t_uid;
 	gid_t		 t_gid;
+	struct conf_resources t_resources;
 	struct conf_batch t_batch;
 	struct conf_stream *t_streams;
 	size_t		 t_nstreams;

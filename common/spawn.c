@@ -1,9 +1,12 @@
 #include "spawn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -11,20 +14,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "log.h"
+
 /* The steps of the child's set-up, named when one fails. */
 enum stage {
-	ST_EXEC, ST_SETPGID, ST_PDEATHSIG, ST_SIGNALS, ST_STDIO, ST_CHDIR,
+	ST_EXEC, ST_SETSID, ST_PDEATHSIG, ST_SIGNALS, ST_STDIO, ST_CHDIR,
 	ST_RLIMIT, ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_NONEWPRIVS,
-	ST_CLOSEFDS,
+	ST_CLOSEFDS, ST_CGROUP, ST_NICE,
 };
 
 static const char *const stage_names[] = {
-	[ST_EXEC] = "exec", [ST_SETPGID] = "setpgid",
+	[ST_EXEC] = "exec", [ST_SETSID] = "setsid",
 	[ST_PDEATHSIG] = "prctl(PR_SET_PDEATHSIG)", [ST_SIGNALS] = "signals",
 	[ST_STDIO] = "stdio", [ST_CHDIR] = "chdir", [ST_RLIMIT] = "setrlimit",
 	[ST_SETGROUPS] = "setgroups", [ST_SETGID] = "setgid",
 	[ST_SETUID] = "setuid", [ST_NONEWPRIVS] = "prctl(PR_SET_NO_NEW_PRIVS)",
-	[ST_CLOSEFDS] = "close_range",
+	[ST_CLOSEFDS] = "close_range", [ST_CGROUP] = "cgroup",
+	[ST_NICE] = "setpriority",
 };
 
 struct child_error {
@@ -133,6 +139,63 @@ child_fail(int errfd, enum stage stage)
 }
 
 /*
+ * Closes every descriptor above stderr but the (up to) three in keep
+ * (-1: none). System calls only (see child_setup).
+ */
+static void
+close_all_but(int keep[3])
+{
+	unsigned lo = STDERR_FILENO + 1;
+
+	/* Three values: sort them in place. */
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 2 - i; j++)
+			if (keep[j] > keep[j + 1]) {
+				int t = keep[j];
+
+				keep[j] = keep[j + 1];
+				keep[j + 1] = t;
+			}
+	for (int i = 0; i < 3; i++) {
+		if (keep[i] < (int)lo)
+			continue;
+		if ((unsigned)keep[i] > lo)
+			(void)close_range(lo, (unsigned)keep[i] - 1, 0);
+		lo = (unsigned)keep[i] + 1;
+	}
+	(void)close_range(lo, ~0U, 0);
+}
+
+/*
+ * Lowers the child's CPU priority: its own nice value and, where the
+ * kernel groups sessions for the scheduler (autogroups, in which a task's
+ * nice only weighs against its own session's), its session's; with
+ * nice 19 also the SCHED_IDLE policy, which any normal task preempts at
+ * once when it wakes up (a nice value only shortens the app's share, not
+ * the wait of a task woken on its CPU). Lowering needs no privilege.
+ * System calls only (see child_setup).
+ */
+static void
+set_nice(int nice, int errfd)
+{
+	char buf[4] = { (char)('0' + nice / 10), (char)('0' + nice % 10),
+	    '\n', '\0' };
+	struct sched_param sp = { 0 };
+	ssize_t n;
+	int fd;
+
+	if (setpriority(PRIO_PROCESS, 0, nice) < 0)
+		child_fail(errfd, ST_NICE);
+	if (nice >= 19 && sched_setscheduler(0, SCHED_IDLE, &sp) < 0)
+		child_fail(errfd, ST_NICE);
+	if ((fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC)) < 0)
+		return;		/* no autogroups: the nice value is enough */
+	n = write(fd, buf, 3);
+	(void)n;
+	close(fd);
+}
+
+/*
  * Runs in the child between vfork and exec, on the parent's stack and in
  * its memory while the parent waits. Only system calls are made here:
  * nothing that allocates, locks or touches libc state (the daemons link
@@ -141,16 +204,32 @@ child_fail(int errfd, enum stage stage)
  */
 static __attribute__((__noreturn__)) void
 child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
-    pid_t parent, int errfd)
+    pid_t parent, int errfd, int cgfd)
 {
 	struct sigaction sa;
 	sigset_t none;
-	int null_fd;
+	int null_fd, keep[3] = { errfd, cgfd, req->sr_out_fd };
+
+	/* The daemon's descriptors go first (this is the child's own copy of
+	 * the table): joining a cgroup below can wait for the kernel's cgroup
+	 * lock for milliseconds, and a daemon killed meanwhile must not leave
+	 * its pid lock (run/<daemon>.pid) or its sockets held by a child. */
+	close_all_but(keep);
+
+	/* Into the app's own cgroup before anything else, while still
+	 * privileged: whatever the app starts is born there and is killed
+	 * with it, whichever process group or session it ends up in. */
+	if (cgfd >= 0 && write(cgfd, "0", 1) != 1)
+		child_fail(errfd, ST_CGROUP);
 
 	/* Own process group first, so a timeout can signal everything the
-	 * app starts, even if it is killed a moment after the spawn. */
-	if (setpgid(0, 0) < 0)
-		child_fail(errfd, ST_SETPGID);
+	 * app starts, even if it is killed a moment after the spawn. A
+	 * session rather than just a group: with the kernel's autogroups
+	 * (CONFIG_SCHED_AUTOGROUP) each session is one scheduling entity, so
+	 * an app that spins, or forks spinners, gets one share of the CPU
+	 * rather than one per thread, even without a cgroup cpu controller. */
+	if (setsid() < 0)
+		child_fail(errfd, ST_SETSID);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		child_fail(errfd, ST_PDEATHSIG);
 	/* The parent may have died before the prctl took effect. */
@@ -182,6 +261,8 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 	if (req->sr_cwd && chdir(req->sr_cwd) < 0)
 		child_fail(errfd, ST_CHDIR);
 	umask(077);
+	if (req->sr_nice > 0)
+		set_nice(req->sr_nice, errfd);
 	for (int i = 0; i < plan->rp_count; i++)
 		if (setrlimit(plan->rp_resource[i], &plan->rp_limit[i]) < 0)
 			child_fail(errfd, ST_RLIMIT);
@@ -232,10 +313,23 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	sigset_t all, saved;
 	pid_t parent = getpid(), child;
 	int pfd[2], status, err;
+	/* volatile: live across vfork, so it must not sit in a register. */
+	volatile int cgfd = -1;
 	ssize_t n;
 
 	plan_rlimits(req->sr_limits, &plan);
+	/* Opened here, with the daemon's credentials: the child writes to
+	 * it after it may have stopped being allowed to open it. */
+	if (req->sr_cgroup_procs != NULL &&
+	    (cgfd = open(req->sr_cgroup_procs, O_WRONLY | O_CLOEXEC)) < 0) {
+		*stage = "cgroup";
+		return -1;
+	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		err = errno;
+		if (cgfd >= 0)
+			close(cgfd);
+		errno = err;
 		*stage = "pipe";
 		return -1;
 	}
@@ -243,10 +337,12 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	sigprocmask(SIG_SETMASK, &all, &saved);
 	child = vfork();
 	if (child == 0)
-		child_setup(req, &plan, parent, pfd[1]);
+		child_setup(req, &plan, parent, pfd[1], cgfd);
 	err = errno;
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 	close(pfd[1]);
+	if (cgfd >= 0)
+		close(cgfd);
 	if (child < 0) {
 		close(pfd[0]);
 		errno = err;
@@ -264,7 +360,7 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
 	if (n == (ssize_t)sizeof(ce) && ce.ce_stage >= 0 &&
-	    ce.ce_stage <= ST_CLOSEFDS) {
+	    ce.ce_stage <= ST_NICE) {
 		*stage = stage_names[ce.ce_stage];
 		errno = ce.ce_errno;
 	} else {
@@ -272,6 +368,52 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 		errno = EIO;
 	}
 	return -1;
+}
+
+/* Kills the untracked pids listed in one /proc/self/task/<tid>/children. */
+static int
+kill_strays_of(const char *children, bool (*tracked)(pid_t, void *),
+    void *arg)
+{
+	FILE *f = fopen(children, "re");
+	long pid;
+	int n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fscanf(f, "%ld", &pid) == 1) {
+		if (tracked((pid_t)pid, arg) || kill((pid_t)pid, SIGKILL) < 0)
+			continue;
+		log_warnx("killed pid %ld: it left its app's process group and "
+		    "outlived the app (reparented to this daemon)", pid);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+int
+spawn_kill_strays(bool (*tracked)(pid_t, void *), void *arg)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	/* Children belong to the thread that forked them (or adopted
+	 * them), so every thread's list is read. */
+	while ((e = readdir(d)) != NULL) {
+		char path[sizeof(e->d_name) + 32];
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/children",
+		    e->d_name);
+		n += kill_strays_of(path, tracked, arg);
+	}
+	closedir(d);
+	return n;
 }
 
 int

@@ -1,6 +1,8 @@
 /*
  * Starting tenant apps as black boxes, the way the design's contract says:
- * own process group, clean environment, rlimits, tenant uid/gid, no new
+ * own session (so its own process group and, where the kernel groups
+ * sessions for the scheduler, its own share of CPU) and cgroup, clean
+ * environment, rlimits, tenant uid/gid, no new
  * privileges, umask 077, stdin /dev/null, stdout/stderr to the tenant's
  * log, every other fd closed, parent-death signal. Shared by batchmgr and
  * streammgr.
@@ -23,6 +25,9 @@ struct spawn_req {
 	bool		 sr_set_ids;	/* switch to sr_uid/sr_gid */
 	uid_t		 sr_uid;
 	gid_t		 sr_gid;
+	const char	*sr_cgroup_procs;	/* join this cgroup; NULL: stay */
+	int		 sr_nice;	/* 0..19: lower CPU priority (19: and
+					   SCHED_IDLE) */
 };
 
 /*
@@ -42,6 +47,15 @@ int spawn_init(void);
  * failed has been reaped already.
  */
 int spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage);
+
+/*
+ * The fallback containment where apps have no cgroup: SIGKILLs every
+ * child of the daemon for which tracked(pid, arg) is false. Only the
+ * descendants of tenant apps can be reparented to the daemon (a child
+ * subreaper), so such a child escaped its app's process group (setsid)
+ * and outlived it. Each kill is logged with the pid. Returns how many.
+ */
+int spawn_kill_strays(bool (*tracked)(pid_t, void *), void *arg);
 
 /* Sends sig to the whole process group led by pid. Returns 0 or -1. */
 int spawn_signal_group(pid_t pid, int sig);

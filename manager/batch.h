@@ -19,6 +19,7 @@
 #include "record.h"
 #include "sched.h"
 
+struct cgroup_leaf;
 struct ctlsock;
 struct tenant;
 
@@ -40,6 +41,7 @@ struct job {
 	int		 j_failures;	/* attempts that count against retries */
 	bool		 j_recovered;
 	pid_t		 j_pid;
+	struct cgroup_leaf *j_leaf;	/* its cgroup while running, or NULL */
 	int64_t		 j_start_ms;
 	bool		 j_timed_out;
 	bool		 j_interrupted;	/* stopped by a batchmgr shutdown */

@@ -19,6 +19,7 @@
 #include "bcontrol.h"
 #include "build_config.h"
 #include "conf.h"
+#include "cgroup.h"
 #include "daemon.h"
 #include "intake.h"
 #include "job.h"
@@ -152,6 +153,7 @@ main(int argc, char *argv[])
 
 	/* One batchmgr per state dir: two would run the same files twice. */
 	b.b_conf_file = daemon_start("batchmgr", argc, argv, &b.b_conf, &set);
+	cgroup_init("batchmgr", b.b_conf->p_state_dir);
 	open_ingest_log(&b);
 	b.b_boot_ms = record_now_ms();
 	TAILQ_INIT(&b.b_tenants);
@@ -180,6 +182,7 @@ main(int argc, char *argv[])
 	event_base_dispatch(b.b_base);
 
 	log_info("stopped");
+	cgroup_cleanup();
 	teardown(&b);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(sigev[i]);

@@ -13,6 +13,7 @@
 
 #include "appenv.h"
 #include "applog.h"
+#include "cgroup.h"
 #include "log.h"
 #include "spawn.h"
 #include "state.h"
@@ -20,6 +21,17 @@
 #include "units.h"
 
 #define EXIT_TEMPFAIL 75
+/*
+ * Batch apps run at this nice value, their session too where the kernel
+ * has autogroups, and under SCHED_IDLE (spawn.c): they are throughput
+ * work, measured in seconds to minutes, while the daemons' own work and
+ * the tenants' stream apps are latency-bound. Without a cgroup cpu
+ * controller it is what keeps a spinning batch app from doubling the
+ * others' latencies on a small machine (tests/integration/t_misbehave.sh:
+ * at nice 10, and at nice 19 under ASan, a spinner still doubled another
+ * tenant's p99 on two cores now and then).
+ */
+#define BATCH_NICE 19
 #define RESULT_MAX (64 * 1024)
 
 static void job_start(struct batch *, struct job *);
@@ -373,6 +385,7 @@ job_start(struct batch *b, struct job *j)
 {
 	struct tenant *t = j->j_tenant;
 	struct spawn_req req;
+	struct conf_limits limits;
 	char *input, *result, *cwd, **env;
 	const char *stage;
 	int out_fd, rc, err;
@@ -398,15 +411,20 @@ job_start(struct batch *b, struct job *j)
 	env = build_env(b, j, input, result);
 	out_fd = open_app_log(b, j);
 	cwd = state_path(b->b_conf, "work/%s", t->t_id);
+	cgroup_app_limits(j->j_conf, &j->j_app->a_limits, &limits);
+	j->j_leaf = cgroup_leaf_new(j->j_conf, j->j_id);
 	req = (struct spawn_req){
 		.sr_argv = j->j_app->a_argv,
 		.sr_envp = env,
 		.sr_cwd = cwd,
 		.sr_out_fd = out_fd,
-		.sr_limits = &j->j_app->a_limits,
+		.sr_limits = &limits,
 		.sr_set_ids = geteuid() == 0 && j->j_conf->t_user != NULL,
 		.sr_uid = j->j_conf->t_uid,
 		.sr_gid = j->j_conf->t_gid,
+		.sr_cgroup_procs = j->j_leaf ? cgroup_leaf_procs(j->j_leaf) :
+		    NULL,
+		.sr_nice = BATCH_NICE,
 	};
 	rc = spawn_start(&req, &j->j_pid, &stage);
 	err = errno;
@@ -418,6 +436,8 @@ job_start(struct batch *b, struct job *j)
 	free(cwd);
 	if (rc < 0) {
 		j->j_pid = 0;
+		cgroup_leaf_end(j->j_leaf);
+		j->j_leaf = NULL;
 		job_spawn_failed(b, j, stage, err);
 		return;
 	}
@@ -483,6 +503,12 @@ find_running(struct batch *b, pid_t pid)
 	return NULL;
 }
 
+static bool
+is_running_job(pid_t pid, void *arg)
+{
+	return find_running(arg, pid) != NULL;
+}
+
 void
 job_reap(struct batch *b)
 {
@@ -490,13 +516,19 @@ job_reap(struct batch *b)
 	struct job *j;
 	pid_t pid;
 	int status;
+	bool reaped = false;
 
 	while ((pid = spawn_peek_exited()) > 0) {
+		reaped = true;
 		j = find_running(b, pid);
 		/* The leader is a zombie until collected, so its group id
-		 * cannot be reused: whatever it left behind dies now. */
-		if (j != NULL)
+		 * cannot be reused: whatever it left behind dies now, in
+		 * its group and, wherever it went, in its cgroup. */
+		if (j != NULL) {
 			spawn_signal_group(pid, SIGKILL);
+			cgroup_leaf_end(j->j_leaf);
+			j->j_leaf = NULL;
+		}
 		if (spawn_collect(pid, &status, &ru) < 0) {
 			log_warn("%s: wait4 %d", __func__, (int)pid);
 			continue;
@@ -507,6 +539,10 @@ job_reap(struct batch *b)
 		}
 		job_exited(b, j, status, &ru);
 	}
+	if (reaped && cgroup_active())
+		cgroup_sweep();
+	else if (reaped)
+		spawn_kill_strays(is_running_job, b);
 	job_dispatch(b);
 }
 

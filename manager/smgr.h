@@ -31,12 +31,14 @@
 enum inst_state { IN_STARTING, IN_READY, IN_DRAINING, IN_STOPPING };
 
 struct stream;
+struct cgroup_leaf;
 
 struct instance {
 	TAILQ_ENTRY(instance) i_entry;
 	struct stream	*i_stream;
 	char		 i_id[INSTANCE_ID_MAX];	/* MYSIMBDP_INSTANCE */
 	pid_t		 i_pid;
+	struct cgroup_leaf *i_leaf;	/* its cgroup, or NULL */
 	enum inst_state	 i_state;
 	unsigned char	 i_rid[ROUTING_ID_MAX];	/* its DEALER, after HELLO */
 	size_t		 i_ridlen;

@@ -461,6 +461,10 @@ on_ack_timeout(evutil_socket_t fd, short what, void *arg)
 		give_back(s, m, "ack timeout");
 	}
 	stream_dispatch(s);
+	/* libevent's clock is coarser than ours: a timer that fired a few
+	 * ms before the oldest deadline must be set again, or the messages
+	 * held would never time out. */
+	arm_ack_timer(s);
 	stream_check_drained(s);
 }
 

@@ -20,6 +20,7 @@
 #include "build_config.h"
 #include "conf.h"
 #include "control.h"
+#include "cgroup.h"
 #include "daemon.h"
 #include "log.h"
 #include "record.h"
@@ -249,6 +250,7 @@ main(int argc, char *argv[])
 
 	/* One streammgr per state dir: two would bind the same sockets. */
 	m.m_conf_file = daemon_start("streammgr", argc, argv, &m.m_conf, &set);
+	cgroup_init("streammgr", m.m_conf->p_state_dir);
 	m.m_boot_ms = (uint64_t)record_now_ms();
 	TAILQ_INIT(&m.m_streams);
 	if ((m.m_base = event_base_new()) == NULL)
@@ -279,6 +281,7 @@ main(int argc, char *argv[])
 	event_base_dispatch(m.m_base);
 
 	log_info("stopped");
+	cgroup_cleanup();
 	teardown(&m);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(sigev[i]);

@@ -12,6 +12,7 @@
 
 #include "appenv.h"
 #include "applog.h"
+#include "cgroup.h"
 #include "control.h"
 #include "log.h"
 #include "spawn.h"
@@ -136,6 +137,7 @@ spawn_instance(struct stream *s)
 	struct instance *i = calloc(1, sizeof(*i));
 	char *extra[3], *cwd, **env;
 	struct spawn_req req;
+	struct conf_limits limits;
 	const char *stage;
 	int out_fd, rc, err;
 
@@ -158,15 +160,19 @@ spawn_instance(struct stream *s)
 	env = appenv_build(m->m_conf, t, i->i_id, extra);
 	cwd = state_path(m->m_conf, "work/%s", s->s_tid);
 	out_fd = open_log(s);
+	cgroup_app_limits(t, &s->s_conf->s_limits, &limits);
+	i->i_leaf = cgroup_leaf_new(t, i->i_id);
 	req = (struct spawn_req){
 		.sr_argv = s->s_conf->s_argv,
 		.sr_envp = env,
 		.sr_cwd = cwd,
 		.sr_out_fd = out_fd,
-		.sr_limits = &s->s_conf->s_limits,
+		.sr_limits = &limits,
 		.sr_set_ids = geteuid() == 0 && t->t_user != NULL,
 		.sr_uid = t->t_uid,
 		.sr_gid = t->t_gid,
+		.sr_cgroup_procs = i->i_leaf ? cgroup_leaf_procs(i->i_leaf) :
+		    NULL,
 	};
 	rc = spawn_start(&req, &i->i_pid, &stage);
 	err = errno;
@@ -180,6 +186,7 @@ spawn_instance(struct stream *s)
 		log_warnx("tenant %s: stream %s: cannot start %s: %s: %s",
 		    s->s_tid, s->s_name, s->s_conf->s_argv[0], stage,
 		    strerror(err));
+		cgroup_leaf_end(i->i_leaf);
 		free(i);
 		note_fast_failure(s);
 		return -1;
@@ -398,9 +405,16 @@ instance_gone(struct instance *i, int status)
 	supervise_reconcile(s);
 }
 
+static bool
+is_instance(pid_t pid, void *arg)
+{
+	return find_pid(arg, pid) != NULL;
+}
+
 void
 supervise_reap(struct smgr *m)
 {
+	bool reaped = false;
 	pid_t pid;
 
 	while ((pid = spawn_peek_exited()) > 0) {
@@ -410,10 +424,15 @@ supervise_reap(struct smgr *m)
 
 		/*
 		 * The leader is a zombie, so its group id is still ours:
-		 * clear out what it left in its group before reaping.
+		 * clear out what it left in its group, and in its cgroup
+		 * what left the group, before reaping.
 		 */
-		if (i != NULL)
+		reaped = true;
+		if (i != NULL) {
 			spawn_signal_group(pid, SIGKILL);
+			cgroup_leaf_end(i->i_leaf);
+			i->i_leaf = NULL;
+		}
 		if (spawn_collect(pid, &status, &ru) < 0) {
 			log_warn("wait4 %d", (int)pid);
 			break;
@@ -423,4 +442,8 @@ supervise_reap(struct smgr *m)
 		else
 			instance_gone(i, status);
 	}
+	if (reaped && cgroup_active())
+		cgroup_sweep();
+	else if (reaped)
+		spawn_kill_strays(is_instance, m);
 }

@@ -12,12 +12,14 @@
  * per batch the messages, rows and the time from its first message to
  * its commit, and an empty report every interval while idle.
  *
- * usage: streamapp [-c credit] [-d delay_us] [-k crash_after] [-n]
+ * usage: streamapp [-c credit] [-d delay_us] [-H] [-k crash_after] [-n]
  *                  [-P file] [-x exit] [-r report_ms]
  *   -d  sleep this long per message (a slow instance)
  *   -r  report interval in milliseconds (default 1000)
  *   -k  after receiving this many messages, SIGKILL itself before acking
  *   -x  exit at once with this status (a crash-looping app)
+ *   -H  hold every message: take the credit, never ack nor nack (a
+ *       misbehaving app; only ack_timeout gets the messages back)
  *   -n  nack every message (to reach max_deliveries)
  *   -P  nack every message while this file exists (a downstream outage
  *       that the test ends by removing the file)
@@ -39,6 +41,7 @@ struct opts {
 	long		 delay_us;
 	long		 crash_after;
 	bool		 nack;
+	bool		 hold;
 	const char	*nack_while;
 	uint32_t	 report_ms;
 };
@@ -103,7 +106,9 @@ run(const struct opts *o, const struct msb_env *env, struct msb_sink *sink,
 				raise(SIGKILL);
 			if (o->delay_us)
 				pause_us(o->delay_us);
-			if (o->nack || (o->nack_while &&
+			if (o->hold)
+				;	/* neither ack nor nack: it stays ours */
+			else if (o->nack || (o->nack_while &&
 			    access(o->nack_while, F_OK) == 0))
 				msb_stream_nack(st, msg.id, "told to");
 			else if (upsert(sink, env, &msg) < 0)
@@ -152,10 +157,11 @@ main(int argc, char *argv[])
 	int ch, rc;
 
 	o.report_ms = 1000;
-	while ((ch = getopt(argc, argv, "c:d:k:nP:r:x:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:d:Hk:nP:r:x:")) != -1) {
 		switch (ch) {
 		case 'c': o.credit = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'd': o.delay_us = strtol(optarg, NULL, 10); break;
+		case 'H': o.hold = true; break;
 		case 'k': o.crash_after = strtol(optarg, NULL, 10); break;
 		case 'n': o.nack = true; break;
 		case 'P': o.nack_while = optarg; break;
@@ -164,7 +170,7 @@ main(int argc, char *argv[])
 		case 'x': return atoi(optarg);
 		default:
 			fprintf(stderr, "usage: streamapp [-c credit] [-d us] "
-			    "[-k n] [-n] [-P file] [-r ms] [-x status]\n");
+			    "[-H] [-k n] [-n] [-P file] [-r ms] [-x status]\n");
 			return 64;
 		}
 	}

@@ -57,6 +57,10 @@ dump_tenant(FILE *f, const struct conf_tenant *t)
 	    t->t_mongo_db, t->t_mongo_url ? t->t_mongo_url : "-",
 	    t->t_user ? t->t_user : "-", (unsigned)t->t_uid,
 	    (unsigned)t->t_gid);
+	fprintf(f, "resources %llu %lld %lld\n",
+	    (unsigned long long)t->t_resources.r_memory,
+	    (long long)t->t_resources.r_cpu_percent,
+	    (long long)t->t_resources.r_processes);
 	fprintf(f, "batch %d size %llu quota %llu %lld %llu conc %lld "
 	    "weight %lld retention %llu grace %llu\n", b->b_enabled,
 	    (unsigned long long)b->b_max_file_size,
@@ -252,6 +256,9 @@ check_tenant(const struct conf_tenant *t)
 	    t->t_mongo_db);
 	FUZZ_CHECK(t->t_mongo_url == NULL || mongo_url_ok(t->t_mongo_url),
 	    "mongo_url \"%s\"", t->t_mongo_url);
+	FUZZ_CHECK(IN(t->t_resources.r_cpu_percent, 0, 100000) &&
+	    IN(t->t_resources.r_processes, 0, 4194304),
+	    "resources out of range");
 	if (t->t_batch.b_enabled)
 		check_batch(t);
 	else

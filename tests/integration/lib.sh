@@ -365,3 +365,34 @@ running() {
 }
 # gone PID: the process has exited (a zombie counts as gone).
 gone() { ! running "$1"; }
+
+# ---- cgroups (common/cgroup.c) -------------------------------------------
+
+# daemon_cgroup LOG: the base cgroup a daemon's start-up line names in
+# LOG, or nothing (no writable cgroup v2).
+daemon_cgroup() {
+	grep -o 'cgroup v2: .*\(contained in\|not available under\) /[^:,]*' "$1" 2>/dev/null |
+		tail -n 1 | sed 's/.* //'
+}
+
+# kill_daemon_cgroups: SIGKILLs batchmgr and streammgr, then everything
+# in their apps' cgroups, and removes those. For a failed test's
+# cleanup: a daemon killed there leaves its apps' descendants running
+# (only the apps themselves have a parent-death signal).
+kill_daemon_cgroups() {
+	local pid base leaf
+	for pid in $BM_PID $SM_PID; do
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	for base in $(daemon_cgroup "$BM_LOG") $(daemon_cgroup "$SM_LOG"); do
+		[ -d "$base" ] || continue
+		for leaf in "$base"/tenant-*/*/; do
+			[ -e "$leaf/cgroup.kill" ] && echo 1 >"$leaf/cgroup.kill"
+		done
+		for leaf in "$base"/tenant-*/*/; do
+			[ -d "$leaf" ] && wait_for 5 "$leaf to empty" rmdir "$leaf"
+		done
+		rmdir "$base"/tenant-* "$base" 2>/dev/null || true
+	done
+}

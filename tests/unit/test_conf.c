@@ -882,6 +882,39 @@ tenant_user_is_looked_up(void **state)
 	    "this system", "%s:2: user:", file);
 }
 
+/* The tenant's cgroup limits: all 0 (none) by default, bounded. */
+static void
+tenant_resources_group(void **state)
+{
+	struct fixture *fx = *state;
+	const char *file;
+	struct conf_tenant *t;
+
+	file = fx_write(fx, "plain.cfg", "id = \"plain\";\n");
+	t = load_tenant_ok(fx, file, "/opt/apps");
+	assert_int_equal(t->t_resources.r_memory, 0);
+	assert_int_equal(t->t_resources.r_cpu_percent, 0);
+	assert_int_equal(t->t_resources.r_processes, 0);
+	conf_tenant_unref(t);
+
+	file = fx_write(fx, "capped.cfg",
+	    "id = \"capped\";\n"
+	    "resources = { memory = \"2G\"; cpu_percent = 150; "
+	    "processes = 256; };\n");
+	t = load_tenant_ok(fx, file, "/opt/apps");
+	assert_int_equal(t->t_resources.r_memory, 2ULL << 30);
+	assert_int_equal(t->t_resources.r_cpu_percent, 150);
+	assert_int_equal(t->t_resources.r_processes, 256);
+	conf_tenant_unref(t);
+
+	file = fx_write(fx, "greedy.cfg",
+	    "id = \"greedy\";\n"
+	    "resources = { cpu_percent = 100001; };\n");
+	assert_null(conf_tenant_load(file, "/opt/apps", &fx->errs));
+	expect_count(&fx->errs, 1);
+	expect_error(&fx->errs, "%s:2: resources.cpu_percent:", file);
+}
+
 static void
 tenant_app_argv_resolves_against_apps_dir(void **state)
 {
@@ -1673,6 +1706,7 @@ main(void)
 		T(errors_are_appended_to_earlier_ones),
 		T(tenant_file_loads_given_values),
 		T(tenant_file_defaults_fill_missing_settings),
+		T(tenant_resources_group),
 		T(tenant_without_batch_group_has_batch_disabled),
 		T(tenant_sizes_accept_plain_integers),
 		T(tenant_size_integer_beyond_32_bits_is_not_wrapped),
