@@ -396,3 +396,22 @@ kill_daemon_cgroups() {
 		rmdir "$base"/tenant-* "$base" 2>/dev/null || true
 	done
 }
+
+# ---- users for the tests run as root ---------------------------------------
+
+# need_root: skips the test (77) unless it runs as root, which creating
+# users and switching to them takes.
+need_root() {
+	[ "$(id -u)" -eq 0 ] && return
+	echo "SKIP: needs root to create users and switch to them"
+	exit 77
+}
+# test_users NAME...: system users without a home or a shell, made unless
+# they exist.
+test_users() {
+	local u
+	for u in "$@"; do
+		id "$u" >/dev/null 2>&1 ||
+			useradd --system --no-create-home --shell /usr/sbin/nologin "$u"
+	done
+}

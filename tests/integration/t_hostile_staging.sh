@@ -109,7 +109,7 @@ ok "batchmgr exits cleanly"
 # folder of its own.
 from=$(wc -l <"$BM_LOG")
 if [ "$(id -u)" -eq 0 ]; then
-	id mysbt-a >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin mysbt-a
+	test_users mysbt-a
 	chmod 711 "$T"
 	VAR=$T/uvar
 	sed "s|^state_dir = .*|state_dir = \"$VAR\";|" "$T/conf/mysimbdp.cfg" >"$T/conf/user.cfg"

@@ -8,13 +8,8 @@
 # stream instance.
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP: needs root to create users and switch to them"
-	exit 77
-fi
-for u in mysbt-a mysbt-b; do
-	id "$u" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$u"
-done
+need_root
+test_users mysbt-a mysbt-b
 # The users must reach the state folder (and only it) below $T.
 chmod 711 "$T"
 

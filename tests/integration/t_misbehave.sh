@@ -31,8 +31,7 @@ BAD_USER=
 
 if [ "$(id -u)" -eq 0 ] && [ "$GROUP" != fallback ]; then
 	BAD_USER=mysbt-bad
-	id "$BAD_USER" >/dev/null 2>&1 ||
-		useradd --system --no-create-home --shell /usr/sbin/nologin "$BAD_USER"
+	test_users "$BAD_USER"
 	chmod 755 "$T"
 elif [ "$GROUP" = forkbomb ]; then
 	echo "SKIP: the fork bomb needs the tenant's own user (RLIMIT_NPROC counts a user's processes), and creating one needs root"
@@ -43,8 +42,7 @@ elif [ "$GROUP" = fallback ] && [ "$(id -u)" -ne 0 ]; then
 fi
 if [ "$GROUP" = fallback ]; then
 	PLAT_USER=mysbt-plat
-	id "$PLAT_USER" >/dev/null 2>&1 ||
-		useradd --system --no-create-home --shell /usr/sbin/nologin "$PLAT_USER"
+	test_users "$PLAT_USER"
 	# setpriv execs batchmgr itself, so $BM_PID stays the daemon's.
 	cat >"$T/batchmgr-as-user" <<-EOF
 	#!/bin/sh

@@ -4,13 +4,8 @@
 # endpoints.
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP: needs root to create users and switch to them"
-	exit 77
-fi
-for u in mysbt-a mysbt-b; do
-	id "$u" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$u"
-done
+need_root
+test_users mysbt-a mysbt-b
 # The users must be able to read the configuration and run the binaries.
 chmod 755 "$T"
 
