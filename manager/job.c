@@ -21,17 +21,6 @@
 #include "units.h"
 
 #define EXIT_TEMPFAIL 75
-/*
- * Batch apps run at this nice value, their session too where the kernel
- * has autogroups, and under SCHED_IDLE (spawn.c): they are throughput
- * work, measured in seconds to minutes, while the daemons' own work and
- * the tenants' stream apps are latency-bound. Without a cgroup cpu
- * controller it is what keeps a spinning batch app from doubling the
- * others' latencies on a small machine (tests/integration/t_misbehave.sh:
- * at nice 10, and at nice 19 under ASan, a spinner still doubled another
- * tenant's p99 on two cores now and then).
- */
-#define BATCH_NICE 19
 #define RESULT_MAX (64 * 1024)
 
 static void job_start(struct batch *, struct job *);
@@ -424,7 +413,11 @@ job_start(struct batch *b, struct job *j)
 		.sr_gid = j->j_conf->t_gid,
 		.sr_cgroup_procs = j->j_leaf ? cgroup_leaf_procs(j->j_leaf) :
 		    NULL,
-		.sr_nice = BATCH_NICE,
+		/* Throughput work below latency-bound work; without a cgroup
+		 * cpu controller it is what keeps a spinning batch app from
+		 * doubling the others' latencies on a small machine
+		 * (t_misbehave.sh: nice 10 did not, 19 + SCHED_IDLE does). */
+		.sr_nice = (int)b->b_conf->p_batch.pb_app_nice,
 	};
 	rc = spawn_start(&req, &j->j_pid, &stage);
 	err = errno;
