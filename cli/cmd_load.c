@@ -36,6 +36,7 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "jsonone.h"
 #include "progress.h"
 
 #define READ_BUF (1024 * 1024)	/* big reads: fewer syscalls per MB */
@@ -236,52 +237,6 @@ load_csv(struct load *l, int fd)
 /* ---- JSON lines ----------------------------------------------------- */
 
 /*
- * Parses one line as exactly one JSON object into doc. bson_init_from_json
- * alone would accept an array, and silently drop a second object on the
- * line, so the line is read through a JSON reader that must then be at its
- * end. Returns 0, or -1 with the reason in why.
- */
-static int
-parse_object(const char *line, size_t len, bson_t *doc, char *why,
-    size_t whylen)
-{
-	bson_json_reader_t *r;
-	bson_error_t error;
-	size_t i = 0;
-	int n;
-
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	if (i == len || line[i] != '{') {
-		snprintf(why, whylen, "not a JSON object");
-		return -1;
-	}
-	r = bson_json_data_reader_new(false, len);
-	bson_json_data_reader_ingest(r, (const uint8_t *)line, len);
-	bson_init(doc);
-	n = bson_json_reader_read(r, doc, &error);
-	if (n == 1) {
-		bson_t extra = BSON_INITIALIZER;
-
-		n = bson_json_reader_read(r, &extra, &error);
-		bson_destroy(&extra);
-		if (n == 0) {
-			bson_json_reader_destroy(r);
-			return 0;
-		}
-		if (n == 1)
-			snprintf(why, whylen, "more than one JSON object");
-	}
-	if (n == -1)
-		snprintf(why, whylen, "not JSON: %.200s", error.message);
-	else if (n == 0)
-		snprintf(why, whylen, "incomplete JSON");
-	bson_json_reader_destroy(r);
-	bson_destroy(doc);
-	return -1;
-}
-
-/*
  * One line, one document. Its row is its line number, blank lines
  * included, so a document's id does not depend on the lines around it.
  * An _id of the tenant's own is kept (it is as stable as ours).
@@ -300,7 +255,11 @@ jsonl_line(struct load *l, char *line, size_t len, uint64_t lineno)
 		;
 	if (i == len)
 		return 0;
-	if (parse_object(line, len, &obj, why, sizeof(why)) == -1) {
+	/* Exactly one object; an integer libbson would wrap around 2^64
+	 * is refused rather than stored wrong. */
+	bson_init(&obj);
+	if (jsonone_parse(line, len, &obj, why, sizeof(why)) == -1) {
+		bson_destroy(&obj);
 		reject(l, "line %" PRIu64 ": %s", lineno, why);
 		return 0;
 	}
