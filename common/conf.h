@@ -122,7 +122,7 @@ struct conf_platform_batch {
 	uint64_t	 pb_shutdown_grace_ms;
 	uint64_t	 pb_retry_backoff_ms;
 	uint64_t	 pb_retry_backoff_max_ms;
-	int64_t		 pb_app_nice;	/* batch apps' nice; 19: SCHED_IDLE too */
+	int64_t		 pb_app_nice;	/* batch apps' nice value */
 };
 
 struct conf_platform_stream {

@@ -26,8 +26,7 @@ struct spawn_req {
 	uid_t		 sr_uid;
 	gid_t		 sr_gid;
 	const char	*sr_cgroup_procs;	/* join this cgroup; NULL: stay */
-	int		 sr_nice;	/* 0..19: lower CPU priority (19: and
-					   SCHED_IDLE) */
+	int		 sr_nice;	/* 0..19: lower CPU priority */
 };
 
 /*

@@ -416,7 +416,7 @@ job_start(struct batch *b, struct job *j)
 		/* Throughput work below latency-bound work; without a cgroup
 		 * cpu controller it is what keeps a spinning batch app from
 		 * doubling the others' latencies on a small machine
-		 * (t_misbehave.sh: nice 10 did not, 19 + SCHED_IDLE does). */
+		 * (t_misbehave.sh). */
 		.sr_nice = (int)b->b_conf->p_batch.pb_app_nice,
 	};
 	rc = spawn_start(&req, &j->j_pid, &stage);

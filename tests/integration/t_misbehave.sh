@@ -149,7 +149,7 @@ within_2x() {
 # unjudged_latency CASE: the one comparison a sanitized build may miss:
 # the CPU spinner's effect on p99 where no cpu controller caps it. ASan
 # doubles the CPU the good tenant's workload needs on this 2-CPU machine,
-# and nice 19 + SCHED_IDLE is not enough then (3-4x measured); the plain
+# and nice 10 is not enough then (3-4x measured); the plain
 # build, what operators run, must stay within 2x.
 unjudged_latency() {
 	local base
