@@ -38,7 +38,6 @@ static const char *const ctl_names[] = { "memory", "cpu", "pids" };
 
 struct cgroup_leaf {
 	char	*cl_dir;
-	char	*cl_procs;
 };
 
 static struct {
@@ -443,13 +442,11 @@ cgroup_leaf_new(const struct conf_tenant *t, const char *name)
 	if ((leaf = calloc(1, sizeof(*leaf))) == NULL)
 		fatal("%s: calloc", __func__);
 	leaf->cl_dir = xasprintf("%s/%s", tdir, name);
-	leaf->cl_procs = xasprintf("%s/cgroup.procs", leaf->cl_dir);
 	free(tdir);
 	if (mkdir(leaf->cl_dir, 0755) < 0 && errno != EEXIST) {
 		log_warn("tenant %s: cgroup v2: mkdir %s", t->t_id,
 		    leaf->cl_dir);
 		free(leaf->cl_dir);
-		free(leaf->cl_procs);
 		free(leaf);
 		return NULL;
 	}
@@ -457,9 +454,9 @@ cgroup_leaf_new(const struct conf_tenant *t, const char *name)
 }
 
 const char *
-cgroup_leaf_procs(const struct cgroup_leaf *leaf)
+cgroup_leaf_dir(const struct cgroup_leaf *leaf)
 {
-	return leaf->cl_procs;
+	return leaf->cl_dir;
 }
 
 void
@@ -480,7 +477,6 @@ cgroup_leaf_end(struct cgroup_leaf *leaf)
 		cg.pending = p;
 		cg.pending[cg.npending++] = leaf->cl_dir;
 	}
-	free(leaf->cl_procs);
 	free(leaf);
 }
 

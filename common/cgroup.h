@@ -43,8 +43,8 @@ bool cgroup_active(void);
 struct cgroup_leaf *cgroup_leaf_new(const struct conf_tenant *t,
     const char *name);
 
-/* The path of the leaf's cgroup.procs, for spawn_req.sr_cgroup_procs. */
-const char *cgroup_leaf_procs(const struct cgroup_leaf *leaf);
+/* The leaf's folder, for spawn_req.sr_cgroup. */
+const char *cgroup_leaf_dir(const struct cgroup_leaf *leaf);
 
 /*
  * The app's main process has ended (or never started): kills everything

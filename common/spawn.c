@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/sched.h>	/* clone3's struct clone_args */
 #include <signal.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -213,8 +215,9 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 	close_all_but(keep);
 
 	/* Into the app's own cgroup before anything else, while still
-	 * privileged: whatever the app starts is born there and is killed
-	 * with it, whichever process group or session it ends up in. */
+	 * privileged (only where clone3 could not start the child there):
+	 * whatever the app starts is born there and is killed with it,
+	 * whichever process group or session it ends up in. */
 	if (cgfd >= 0 && write(cgfd, "0", 1) != 1)
 		child_fail(errfd, ST_CGROUP);
 
@@ -296,10 +299,69 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 }
 
 /*
- * vfork rather than fork: the parent's page tables are not copied, which
- * matters when a daemon spawns thousands of short apps (a fork of a few
- * MB of parent costs more than the exec). The parent is suspended until
- * the child execs or exits; the pipe then holds the outcome.
+ * Starts the child right inside the cgroup folder cgdir (clone3 with
+ * CLONE_INTO_CGROUP, Linux 5.7): moving a running process by writing to
+ * cgroup.procs waits for an RCU grace period, about 10 ms here when
+ * spawns are spaced out (measured: 10.8 ms mean against 0.46 ms), and
+ * the daemon waits with it. Fork semantics (no CLONE_VM: a raw clone
+ * cannot share the caller's stack) with CLONE_VFORK, so the parent still
+ * waits until the exec. Returns as fork does; -1 with ENOSYS where the
+ * kernel or its headers lack it.
+ */
+static pid_t
+clone_into(int cgdir)
+{
+#ifdef CLONE_INTO_CGROUP
+	struct clone_args ca;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_VFORK | CLONE_INTO_CGROUP;
+	ca.exit_signal = SIGCHLD;
+	ca.cgroup = (uint64_t)cgdir;
+	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+#else
+	(void)cgdir;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* Kernels without clone3 or CLONE_INTO_CGROUP answer these. */
+static bool
+clone_into_missing(int err)
+{
+	return err == ENOSYS || err == EINVAL || err == E2BIG;
+}
+
+/*
+ * Opens the cgroup folder (with the daemon's credentials: the child may
+ * no longer be allowed to once it has switched users), and its
+ * cgroup.procs for the fallback. Returns 0 or -1.
+ */
+static int
+open_cgroup(const char *dir, int *dirfd, int *procsfd)
+{
+	*dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*dirfd < 0)
+		return -1;
+	*procsfd = openat(*dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (*procsfd < 0) {
+		int err = errno;
+
+		close(*dirfd);
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Without a cgroup: vfork rather than fork, the parent's page tables are
+ * not copied, which matters when a daemon spawns thousands of short apps
+ * (a fork of a few MB of parent costs more than the exec). With one:
+ * clone_into, else vfork and the child moves itself. The parent is
+ * suspended until the child execs or exits; the pipe then holds the
+ * outcome.
  */
 int
 spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
@@ -307,38 +369,51 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	struct child_error ce;
 	struct rlimit_plan plan;
 	sigset_t all, saved;
-	pid_t parent = getpid(), child;
-	int pfd[2], status, err;
-	/* volatile: live across vfork, so it must not sit in a register. */
-	volatile int cgfd = -1;
+	pid_t parent = getpid(), child = -1;
+	int pfd[2], status, err, dfd = -1, pfd_procs = -1;
+	/* volatile: live across vfork, so they must not sit in registers. */
+	volatile int cgfd = -1, cgdir, procsfd;
 	ssize_t n;
 
 	plan_rlimits(req->sr_limits, &plan);
-	/* Opened here, with the daemon's credentials: the child writes to
-	 * it after it may have stopped being allowed to open it. */
-	if (req->sr_cgroup_procs != NULL &&
-	    (cgfd = open(req->sr_cgroup_procs, O_WRONLY | O_CLOEXEC)) < 0) {
+	if (req->sr_cgroup != NULL &&
+	    open_cgroup(req->sr_cgroup, &dfd, &pfd_procs) < 0) {
 		*stage = "cgroup";
 		return -1;
 	}
+	cgdir = dfd;
+	procsfd = pfd_procs;
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		err = errno;
-		if (cgfd >= 0)
-			close(cgfd);
+		if (cgdir >= 0) {
+			close(cgdir);
+			close(procsfd);
+		}
 		errno = err;
 		*stage = "pipe";
 		return -1;
 	}
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &saved);
-	child = vfork();
-	if (child == 0)
-		child_setup(req, &plan, parent, pfd[1], cgfd);
+	if (cgdir >= 0) {
+		child = clone_into(cgdir);
+		if (child == 0)
+			child_setup(req, &plan, parent, pfd[1], -1);
+		if (child < 0 && clone_into_missing(errno))
+			cgfd = procsfd;
+	}
+	if (cgdir < 0 || cgfd >= 0) {
+		child = vfork();
+		if (child == 0)
+			child_setup(req, &plan, parent, pfd[1], cgfd);
+	}
 	err = errno;
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 	close(pfd[1]);
-	if (cgfd >= 0)
-		close(cgfd);
+	if (cgdir >= 0) {
+		close(cgdir);
+		close(procsfd);
+	}
 	if (child < 0) {
 		close(pfd[0]);
 		errno = err;

@@ -25,7 +25,8 @@ struct spawn_req {
 	bool		 sr_set_ids;	/* switch to sr_uid/sr_gid */
 	uid_t		 sr_uid;
 	gid_t		 sr_gid;
-	const char	*sr_cgroup_procs;	/* join this cgroup; NULL: stay */
+	const char	*sr_cgroup;	/* the cgroup v2 folder to start in;
+					   NULL: the daemon's */
 	int		 sr_nice;	/* 0..19: lower CPU priority */
 };
 

@@ -411,7 +411,7 @@ job_start(struct batch *b, struct job *j)
 		.sr_set_ids = geteuid() == 0 && j->j_conf->t_user != NULL,
 		.sr_uid = j->j_conf->t_uid,
 		.sr_gid = j->j_conf->t_gid,
-		.sr_cgroup_procs = j->j_leaf ? cgroup_leaf_procs(j->j_leaf) :
+		.sr_cgroup = j->j_leaf ? cgroup_leaf_dir(j->j_leaf) :
 		    NULL,
 		/* Throughput work below latency-bound work; without a cgroup
 		 * cpu controller it is what keeps a spinning batch app from

@@ -171,7 +171,7 @@ spawn_instance(struct stream *s)
 		.sr_set_ids = geteuid() == 0 && t->t_user != NULL,
 		.sr_uid = t->t_uid,
 		.sr_gid = t->t_gid,
-		.sr_cgroup_procs = i->i_leaf ? cgroup_leaf_procs(i->i_leaf) :
+		.sr_cgroup = i->i_leaf ? cgroup_leaf_dir(i->i_leaf) :
 		    NULL,
 	};
 	rc = spawn_start(&req, &i->i_pid, &stage);
