@@ -17,6 +17,13 @@
 
 #include "log.h"
 
+/*
+ * What runs in the child before exec. Not instrumented by AddressSanitizer:
+ * the child may run on the small stack of clone_into, which ASan does not
+ * know, and its only calls are system calls anyway.
+ */
+#define CHILD_CODE __attribute__((no_sanitize("address")))
+
 /* The steps of the child's set-up, named when one fails. */
 enum stage {
 	ST_EXEC, ST_SETSID, ST_PDEATHSIG, ST_SIGNALS, ST_STDIO, ST_CHDIR,
@@ -128,7 +135,7 @@ plan_rlimits(const struct conf_limits *l, struct rlimit_plan *plan)
  * either this record or end-of-file. (A pipe rather than the memory vfork
  * shares: it stays correct where vfork is emulated with fork.)
  */
-static __attribute__((__noreturn__)) void
+static CHILD_CODE __attribute__((__noreturn__)) void
 child_fail(int errfd, enum stage stage)
 {
 	struct child_error ce = { (int)stage, errno };
@@ -143,7 +150,7 @@ child_fail(int errfd, enum stage stage)
  * Closes every descriptor above stderr but the (up to) three in keep
  * (-1: none). System calls only (see child_setup).
  */
-static void
+static CHILD_CODE void
 close_all_but(int keep[3])
 {
 	unsigned lo = STDERR_FILENO + 1;
@@ -176,7 +183,7 @@ close_all_but(int keep[3])
  * (t_misbehave.sh). Lowering needs no privilege.
  * System calls only (see child_setup).
  */
-static void
+static CHILD_CODE void
 set_nice(int nice, int errfd)
 {
 	char buf[4] = { (char)('0' + nice / 10), (char)('0' + nice % 10),
@@ -200,7 +207,7 @@ set_nice(int nice, int errfd)
  * libzmq and libmongoc, which run threads), and everything the child needs
  * was prepared by the parent.
  */
-static __attribute__((__noreturn__)) void
+static CHILD_CODE __attribute__((__noreturn__)) void
 child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
     pid_t parent, int errfd, int cgfd)
 {
@@ -298,29 +305,102 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 	child_fail(errfd, ST_EXEC);
 }
 
+/* What child_setup needs, for the child that clone_into starts. */
+struct child_args {
+	const struct spawn_req	*ca_req;
+	const struct rlimit_plan *ca_plan;
+	pid_t			 ca_parent;
+	int			 ca_errfd;
+};
+
+static CHILD_CODE __attribute__((__noreturn__)) void
+child_main(void *arg)
+{
+	const struct child_args *a = arg;
+
+	child_setup(a->ca_req, a->ca_plan, a->ca_parent, a->ca_errfd, -1);
+}
+
+#if defined(CLONE_INTO_CGROUP) && defined(__x86_64__)
+/*
+ * clone3 sharing the parent's memory, as vfork does: the child runs
+ * fn(arg) on stack (its top given by the kernel from ca) and exits with
+ * 127 should fn return. syscall() cannot do this: the child would return
+ * through the frames the suspended parent still needs. Registers other
+ * than rax, rcx and r11 survive the system call in both processes.
+ */
+static pid_t
+clone3_vm(struct clone_args *ca, void (*fn)(void *), void *arg)
+{
+	register void (*r12)(void *) __asm__("r12") = fn;
+	register void *r13 __asm__("r13") = arg;
+	long ret;
+
+	__asm__ volatile(
+	    "syscall\n\t"
+	    "test %%rax, %%rax\n\t"
+	    "jnz 1f\n\t"
+	    "xor %%ebp, %%ebp\n\t"
+	    "mov %%r13, %%rdi\n\t"
+	    "call *%%r12\n\t"
+	    "mov $60, %%eax\n\t"		/* SYS_exit */
+	    "mov $127, %%edi\n\t"
+	    "syscall\n\t"
+	    "1:\n\t"
+	    : "=a"(ret)
+	    : "0"((long)SYS_clone3), "D"(ca), "S"(sizeof(*ca)), "r"(r12),
+	      "r"(r13)
+	    : "rcx", "r11", "memory", "cc");
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return (pid_t)ret;
+}
+#endif
+
 /*
  * Starts the child right inside the cgroup folder cgdir (clone3 with
  * CLONE_INTO_CGROUP, Linux 5.7): moving a running process by writing to
  * cgroup.procs waits for an RCU grace period, about 10 ms here when
  * spawns are spaced out (measured: 10.8 ms mean against 0.46 ms), and
- * the daemon waits with it. Fork semantics (no CLONE_VM: a raw clone
- * cannot share the caller's stack) with CLONE_VFORK, so the parent still
- * waits until the exec. Returns as fork does; -1 with ENOSYS where the
- * kernel or its headers lack it.
+ * the daemon waits with it. With CLONE_VFORK the parent waits until the
+ * exec, as with vfork; on x86-64 the child shares the parent's memory too
+ * (CLONE_VM, on a stack of its own), elsewhere it gets a copy (fork
+ * semantics: the page tables are copied, slower for a daemon holding many
+ * queued jobs). Returns the child's pid, or -1 with errno (ENOSYS where
+ * the kernel or its headers lack it).
  */
 static pid_t
-clone_into(int cgdir)
+clone_into(int cgdir, struct child_args *a)
 {
-#ifdef CLONE_INTO_CGROUP
+#if defined(CLONE_INTO_CGROUP) && defined(__x86_64__)
+	/* One spawn at a time (the daemons start apps from their event
+	 * loop) and the parent is suspended while the child uses it. */
+	static char stack[64 * 1024] __attribute__((aligned(16)));
 	struct clone_args ca;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP;
+	ca.exit_signal = SIGCHLD;
+	ca.cgroup = (uint64_t)cgdir;
+	ca.stack = (uint64_t)(uintptr_t)stack;
+	ca.stack_size = sizeof(stack);
+	return clone3_vm(&ca, child_main, a);
+#elif defined(CLONE_INTO_CGROUP)
+	struct clone_args ca;
+	pid_t pid;
 
 	memset(&ca, 0, sizeof(ca));
 	ca.flags = CLONE_VFORK | CLONE_INTO_CGROUP;
 	ca.exit_signal = SIGCHLD;
 	ca.cgroup = (uint64_t)cgdir;
-	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	if ((pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca))) == 0)
+		child_main(a);
+	return pid;
 #else
 	(void)cgdir;
+	(void)a;
 	errno = ENOSYS;
 	return -1;
 #endif
@@ -396,9 +476,9 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &saved);
 	if (cgdir >= 0) {
-		child = clone_into(cgdir);
-		if (child == 0)
-			child_setup(req, &plan, parent, pfd[1], -1);
+		struct child_args a = { req, &plan, parent, pfd[1] };
+
+		child = clone_into(cgdir, &a);
 		if (child < 0 && clone_into_missing(errno))
 			cgfd = procsfd;
 	}

@@ -33,7 +33,8 @@ ok "batchmgr's base cgroup: $base"
 
 # The app runs in a leaf of its tenant's cgroup.
 drop acme f.csv
-wait_for 10 "the app and its grandchild" test -s "$T/out/grandchild.pid"
+# family writes app.pid last.
+wait_for 10 "the app and its grandchild" test -s "$T/out/app.pid"
 app=$(cat "$T/out/app.pid") gc=$(cat "$T/out/grandchild.pid")
 cg=$(awk -F: '$1 == 0 { print $3 }' "/proc/$app/cgroup")
 case $cg in

@@ -16,7 +16,8 @@ CFG
 start_batchmgr
 
 drop slow f.csv
-wait_for 10 "the app to start its grandchild" test -s "$T/out/grandchild.pid"
+# family writes app.pid last.
+wait_for 10 "the app to start its grandchild" test -s "$T/out/app.pid"
 gc=$(cat "$T/out/grandchild.pid")
 app=$(cat "$T/out/app.pid")
 kill -0 "$gc" || fail "grandchild not running"
