@@ -97,6 +97,7 @@ for pid in "${pids[@]}"; do
 	running "$pid" && fail "daemon pid $pid still running after Ctrl-C"
 done
 ok "no daemon left running"
+! out_has "did not stop within" || fail "scripts/run had to kill: $(grep 'did not stop' "$OUT")"
 for d in batchmgr streammgr monitor-daemon; do
 	tail -n 1 "$VAR/log/$d.log" | grep -q ": stopped$" || fail "$d.log does not end with a clean stop"
 done
