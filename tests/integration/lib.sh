@@ -368,6 +368,13 @@ gone() { ! running "$1"; }
 
 # ---- cgroups (common/cgroup.c) -------------------------------------------
 
+# sanitized: the build under test is instrumented by AddressSanitizer.
+# (Not "ldd | grep -q": under pipefail grep's early exit can fail ldd.)
+sanitized() {
+	case $(ldd "$MYSIMBDP_BUILD/manager/batchmgr") in *libasan*) return 0 ;; esac
+	return 1
+}
+
 # daemon_cgroup LOG: the base cgroup a daemon's start-up line names in
 # LOG, or nothing (no writable cgroup v2).
 daemon_cgroup() {

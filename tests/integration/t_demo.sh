@@ -19,9 +19,7 @@ on_cleanup() { [ -z "$RUN_PID" ] || kill -KILL -- "-$RUN_PID" 2>/dev/null || tru
 # limits (RLIMIT_AS: ASan reserves terabytes of address space): there the
 # demo runs on copies of the profiles without them.
 PROFILES=()
-# grep -q would exit at the first match and, under pipefail, ldd's SIGPIPE
-# would make the test false: read the whole list.
-if ldd "$CLI" | grep libasan >/dev/null; then
+if sanitized; then
 	mkdir -p "$T/tenants"
 	for f in "$MYSIMBDP_SRC"/conf/tenants/*.cfg; do
 		sed -E 's/ *memory = "[^"]*";//' "$f" >"$T/tenants/${f##*/}"

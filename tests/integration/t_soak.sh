@@ -12,14 +12,11 @@
 
 SOAK_INTERVAL=2
 SOAK_WARMUP=12
-# (Not "ldd | grep -q": under pipefail grep's early exit can fail ldd.)
-case $(ldd "$BATCHMGR") in
-*libasan*)
+if sanitized; then
 	SOAK_RSS=0
 	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4
 	echo "# AddressSanitizer build: open files judged, RSS shown but not judged (its quarantine holds freed memory)"
-	;;
-esac
+fi
 soak_setup
 soak_run 40
 soak_verdict || fail "a daemon is not flat (table above)"
