@@ -284,7 +284,7 @@ static const struct field pbatch_fields[] = {
 	    offsetof(struct conf_platform_batch, pb_retry_backoff_max_ms), "5m",
 	    0, 86400000, 0, NULL, 0, NULL },
 	{ "app_nice", FT_INT, offsetof(struct conf_platform_batch, pb_app_nice),
-	    "10", 0, 19, 0, NULL, 0, NULL },
+	    "19", 0, 19, 0, NULL, 0, NULL },
 };
 static const struct schema pbatch_schema = {
 	pbatch_fields, NFIELDS(pbatch_fields), 0, NO_PRESENT

@@ -178,9 +178,10 @@ close_all_but(int keep[3])
  * Lowers the child's CPU priority: its own nice value and, where the
  * kernel groups sessions for the scheduler (autogroups, in which a task's
  * nice only weighs against its own session's), its session's. Not
- * SCHED_IDLE: on Linux 6.18 (EEVDF) a SCHED_IDLE spinner raised another
- * tenant's p99 from 0.6 to 4 ms where nice 10 left it under 0.9 ms
- * (t_misbehave.sh). Lowering needs no privilege.
+ * SCHED_IDLE: the kernel weighs the session's autogroup, not the policy
+ * of the task in it, and on Linux 6.18 (EEVDF) a SCHED_IDLE spinner
+ * raised another tenant's p99 from 0.6 to 4 ms (t_misbehave.sh; nice 19
+ * is the default, docs/architecture.md). Lowering needs no privilege.
  * System calls only (see child_setup).
  */
 static CHILD_CODE void
