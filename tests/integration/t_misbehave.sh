@@ -88,14 +88,14 @@ write_bad_tenant() {
 		echo 'resources = { cpu_percent = 50; };'
 		echo 'batch = { formats = ["csv"]; max_concurrent = 4; apps = ('
 		{
-		bad_app spin 'cpu = "5s";'
+		bad_app spin 'cpu = "6s";'
 		APP_ARGV="\"$APPS/memhog\", \"400\"" bad_app memhog 'memory = "64M";'
 		APP_ARGV="\"$APPS/family\", \"$BAD/ignore-term\", \"ignore-term\"" \
 			bad_app ignore-term '' 1s
 		bad_app escape ''
 		bad_app close-stdio ''
 		bad_app big-file 'file_size = "8M";'
-		bad_app forkbomb 'processes = 40;' 10s
+		bad_app forkbomb 'processes = 40;' 20s	# longer than the rounds
 		} | sed '$ s/},$/}/'	# no comma after the last
 		echo '); };'
 		# Only there: its instances would count against the fork
@@ -218,7 +218,8 @@ bad_pid() { cat "$BAD/$CASE/$1"; }
 # contained CASE READY CHECK: drops a file for the bad app CASE, waits
 # until READY (a command) says it misbehaves, measures the good tenant in
 # rounds with the bad app frozen and running, compares the two, then
-# runs CHECK (a function) to assert the bad app was contained.
+# runs CHECK (a function) to assert the bad app was contained. READY
+# must still hold after the rounds, or they measured the aftermath.
 contained() {
 	local ready=$2 check=$3
 	CASE=$1
@@ -226,6 +227,7 @@ contained() {
 	drop bad "$CASE/f.csv"
 	wait_for 20 "$CASE to misbehave" $ready
 	rounds "$CASE"
+	$ready || fail "$CASE: no longer misbehaving when the rounds ended (its limit or timeout came first)"
 	within_2x "$CASE"
 	$check
 }
@@ -240,8 +242,8 @@ reason_of() { records ".app == \"$1\"" | jq -r .reason; }
 
 # ---- the cases --------------------------------------------------------------
 
-# The spinner burns a core until RLIMIT_CPU (5 s, more than the rounds
-# take) kills it.
+# The spinner burns a core until RLIMIT_CPU (6 s, more than it gets in
+# the rounds) kills it.
 spinning() { bad_file app.pid && [ "$(ps -o state= -p "$(bad_pid app.pid)")" = R ]; }
 check_spin() {
 	outcome spin failed
@@ -296,7 +298,7 @@ check_big_file() {
 }
 
 # The limit counts every process (and thread) of the user.
-bombing() { bad_file fork-failed; }
+bombing() { bad_file fork-failed && bomb >/dev/null; }
 bomb() { pgrep -u "$BAD_USER" -f "$MISBEHAVE forkbomb" "$@"; }
 check_forkbomb() {
 	local n all
