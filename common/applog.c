@@ -27,7 +27,7 @@
 struct applog {
 	TAILQ_ENTRY(applog) lg_entry;
 	char		*lg_path;
-	char		*lg_tenant;
+	char		*lg_who;	/* in warnings: "tenant acme", "monitor" */
 	int		 lg_fd;		/* -1: could not be (re)opened */
 	int		 lg_refs;
 	uint64_t	 lg_size;	/* of lg_path, as written by us */
@@ -143,8 +143,8 @@ log_dropping(struct applog *lg, const char *what, int err, size_t n)
 	if (lg->lg_failing)
 		return;
 	lg->lg_failing = true;
-	log_warnx("tenant %s: %s %s: %s; dropping app output until it works "
-	    "again", lg->lg_tenant, what, lg->lg_path, strerror(err));
+	log_warnx("%s: %s %s: %s; dropping output until it works again",
+	    lg->lg_who, what, lg->lg_path, strerror(err));
 }
 
 static void
@@ -152,8 +152,8 @@ log_recovered(struct applog *lg)
 {
 	if (!lg->lg_failing)
 		return;
-	log_warnx("tenant %s: writing %s again; %llu bytes of app output "
-	    "were dropped", lg->lg_tenant, lg->lg_path,
+	log_warnx("%s: writing %s again; %llu bytes of output were dropped",
+	    lg->lg_who, lg->lg_path,
 	    (unsigned long long)lg->lg_dropped);
 	lg->lg_failing = false;
 	lg->lg_dropped = 0;
@@ -173,19 +173,19 @@ log_rotate(struct applog *lg)
 	if (applog_shift(lg->lg_path, lg->lg_backups) < 0) {
 		err = errno;
 		if (!lg->lg_shift_failing)
-			log_warn("tenant %s: rotate %s (truncating it instead)",
-			    lg->lg_tenant, lg->lg_path);
+			log_warn("%s: rotate %s (truncating it instead)",
+			    lg->lg_who, lg->lg_path);
 	}
 	lg->lg_shift_failing = err != 0;
 	if (log_reopen(lg, true) < 0)
 		return -1;
-	log_debug("tenant %s: rotated %s%s", lg->lg_tenant, lg->lg_path,
+	log_debug("%s: rotated %s%s", lg->lg_who, lg->lg_path,
 	    err ? " (truncated)" : "");
 	return 0;
 }
 
-static void
-log_append(struct applog *lg, const char *buf, size_t n)
+void
+applog_write(struct applog *lg, const char *buf, size_t n)
 {
 	size_t take;
 	ssize_t w;
@@ -216,9 +216,8 @@ log_append(struct applog *lg, const char *buf, size_t n)
 	}
 }
 
-/* The log of path, opened or shared; NULL with errno if it cannot open. */
-static struct applog *
-log_get(const char *path, const char *tenant, const struct conf_app_logs *c)
+struct applog *
+applog_file(const char *path, const char *who, const struct conf_app_logs *c)
 {
 	struct applog *lg;
 
@@ -228,13 +227,13 @@ log_get(const char *path, const char *tenant, const struct conf_app_logs *c)
 	if (lg == NULL) {
 		if ((lg = calloc(1, sizeof(*lg))) == NULL ||
 		    (lg->lg_path = strdup(path)) == NULL ||
-		    (lg->lg_tenant = strdup(tenant)) == NULL)
+		    (lg->lg_who = strdup(who)) == NULL)
 			fatal("%s: alloc", __func__);
 		if (log_reopen(lg, false) < 0) {
 			int err = errno;
 
 			free(lg->lg_path);
-			free(lg->lg_tenant);
+			free(lg->lg_who);
 			free(lg);
 			errno = err;
 			return NULL;
@@ -248,19 +247,19 @@ log_get(const char *path, const char *tenant, const struct conf_app_logs *c)
 	return lg;
 }
 
-static void
-log_unref(struct applog *lg)
+void
+applog_release(struct applog *lg)
 {
 	if (--lg->lg_refs > 0)
 		return;
 	if (lg->lg_failing)
-		log_warnx("tenant %s: closed %s; %llu bytes of app output were "
-		    "dropped", lg->lg_tenant, lg->lg_path,
+		log_warnx("%s: closed %s; %llu bytes of output were dropped",
+		    lg->lg_who, lg->lg_path,
 		    (unsigned long long)lg->lg_dropped);
 	TAILQ_REMOVE(&logs, lg, lg_entry);
 	log_close(lg);
 	free(lg->lg_path);
-	free(lg->lg_tenant);
+	free(lg->lg_who);
 	free(lg);
 }
 
@@ -270,7 +269,7 @@ pipe_close(struct applog_pipe *ap)
 	TAILQ_REMOVE(&pipes, ap, ap_entry);
 	event_free(ap->ap_ev);
 	close(ap->ap_fd);
-	log_unref(ap->ap_log);
+	applog_release(ap->ap_log);
 	free(ap);
 }
 
@@ -285,14 +284,14 @@ pipe_read_once(struct applog_pipe *ap)
 	ssize_t n = read(ap->ap_fd, buf, sizeof(buf));
 
 	if (n > 0) {
-		log_append(ap->ap_log, buf, (size_t)n);
+		applog_write(ap->ap_log, buf, (size_t)n);
 		return 1;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n < 0)
-		log_warn("tenant %s: read app output for %s",
-		    ap->ap_log->lg_tenant, ap->ap_log->lg_path);
+		log_warn("%s: read app output for %s", ap->ap_log->lg_who,
+		    ap->ap_log->lg_path);
 	pipe_close(ap);
 	return -1;
 }
@@ -309,21 +308,24 @@ int
 applog_open(struct event_base *base, const struct conf_platform *p,
     const char *tenant, const char *name)
 {
-	char *path = state_path(p, "log/%s/%s.log", tenant, name);
+	char *path = state_path(p, "log/%s/%s.log", tenant, name), *who;
 	struct applog_pipe *ap;
 	struct applog *lg;
 	int fds[2];
 
-	if ((lg = log_get(path, tenant, &p->p_app_logs)) == NULL) {
-		log_warn("tenant %s: open %s", tenant, path);
-		free(path);
-		return -1;
-	}
+	if (asprintf(&who, "tenant %s", tenant) < 0)
+		fatal("%s: asprintf", __func__);
+	lg = applog_file(path, who, &p->p_app_logs);
+	if (lg == NULL)
+		log_warn("%s: open %s", who, path);
+	free(who);
 	free(path);
+	if (lg == NULL)
+		return -1;
 	/* Only the daemon's end is non-blocking: a full pipe blocks the app. */
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		log_warn("tenant %s: %s: pipe", tenant, __func__);
-		log_unref(lg);
+		applog_release(lg);
 		return -1;
 	}
 	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0)

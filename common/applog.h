@@ -7,7 +7,8 @@
  * name.log would pass app_logs.max_size. So a log takes at most
  * (backups + 1) x max_size on disk, and an app that writes faster than
  * the daemon drains blocks on its full pipe while the other tenants' work
- * goes on. Shared by batchmgr and streammgr.
+ * goes on. Shared by batchmgr and streammgr; the monitor's own files use
+ * the rotating part (applog_file).
  */
 #ifndef MYSIMBDP_APPLOG_H
 #define MYSIMBDP_APPLOG_H
@@ -18,6 +19,8 @@
 #include <event2/event.h>
 
 #include "conf.h"
+
+struct applog;
 
 /*
  * Opens log/<tenant>/<name>.log (created 0640 without following links,
@@ -30,6 +33,26 @@
  */
 int applog_open(struct event_base *base, const struct conf_platform *p,
     const char *tenant, const char *name);
+
+/*
+ * A log of the daemon's own at path, capped and rotated like the apps'
+ * by c (the monitor's monitor.log and metrics.jsonl): opened, created
+ * 0640 without following links, or shared with the writers of the same
+ * path. who names it in warnings ("monitor"). Returns it, or NULL with
+ * errno when it cannot be opened.
+ */
+struct applog *applog_file(const char *path, const char *who,
+    const struct conf_app_logs *c);
+
+/*
+ * Appends the n bytes at buf, whole lines kept in one file: the log is
+ * rotated first where they would pass its max_size. A failure (disk full)
+ * is logged once and the bytes counted until writing works again.
+ */
+void applog_write(struct applog *lg, const char *buf, size_t n);
+
+/* Lets go of a log from applog_file; the last user closes it. */
+void applog_release(struct applog *lg);
 
 /*
  * At daemon exit, before its event base is freed: reads what the pipes

@@ -135,6 +135,17 @@ struct conf_platform_stream {
 	uint64_t	 ps_segment_size;	/* queue segments */
 };
 
+/*
+ * A log rotated by size (common/applog.c): tenant apps' stdout/stderr
+ * (the platform file's "app_logs" group: each log/<tenant>/<name>.log)
+ * and the monitor's own files ("monitor.logs"). A log is rotated before
+ * it would pass al_max_size and keeps al_backups older files.
+ */
+struct conf_app_logs {
+	uint64_t	 al_max_size;
+	int64_t		 al_backups;
+};
+
 /* The monitor daemon: the platform file's "monitor" group. */
 struct conf_platform_monitor {
 	uint64_t	 pm_interval_ms;	/* dashboard line per stream */
@@ -144,16 +155,7 @@ struct conf_platform_monitor {
 	uint64_t	 pm_report_ttl_ms;	/* reports count this long */
 	uint64_t	 pm_max_report_size;
 	uint64_t	 pm_control_timeout_ms;	/* wait for streammgr's reply */
-};
-
-/*
- * Tenant apps' stdout/stderr: the platform file's "app_logs" group. Each
- * log/<tenant>/<name>.log is rotated past al_max_size and keeps
- * al_backups older files (common/applog.c).
- */
-struct conf_app_logs {
-	uint64_t	 al_max_size;
-	int64_t		 al_backups;
+	struct conf_app_logs pm_logs;	/* monitor.log, metrics.jsonl */
 };
 
 struct conf_platform {

@@ -9,29 +9,29 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "applog.h"
 #include "record.h"
 #include "state.h"
 
 #define DASH_LINE_MAX 1024
 
+/* Both rotated by size (monitor.logs), as the apps' logs are. */
 struct dash {
-	int		 d_log_fd;	/* log/monitor.log */
-	int		 d_jsonl_fd;	/* log/metrics.jsonl */
-	bool		 d_failing;	/* a write failed: say so once */
+	struct applog	*d_log;		/* log/monitor.log */
+	struct applog	*d_jsonl;	/* log/metrics.jsonl */
 };
 
-static int
-open_append(const struct conf_platform *p, const char *name, char *err,
+static struct applog *
+open_log(const struct conf_platform *p, const char *name, char *err,
     size_t errlen)
 {
 	char *path = state_path(p, "log/%s", name);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0640);
+	struct applog *lg = applog_file(path, "monitor", &p->p_monitor.pm_logs);
 
-	if (fd < 0)
+	if (lg == NULL)
 		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
 	free(path);
-	return fd;
+	return lg;
 }
 
 struct dash *
@@ -41,10 +41,8 @@ dash_open(const struct conf_platform *p, char *err, size_t errlen)
 
 	if (d == NULL)
 		fatal("%s: calloc", __func__);
-	d->d_jsonl_fd = -1;
-	if ((d->d_log_fd = open_append(p, "monitor.log", err, errlen)) < 0 ||
-	    (d->d_jsonl_fd = open_append(p, "metrics.jsonl", err,
-	    errlen)) < 0) {
+	if ((d->d_log = open_log(p, "monitor.log", err, errlen)) == NULL ||
+	    (d->d_jsonl = open_log(p, "metrics.jsonl", err, errlen)) == NULL) {
 		dash_close(d);
 		return NULL;
 	}
@@ -56,26 +54,11 @@ dash_close(struct dash *d)
 {
 	if (d == NULL)
 		return;
-	if (d->d_log_fd >= 0)
-		close(d->d_log_fd);
-	if (d->d_jsonl_fd >= 0)
-		close(d->d_jsonl_fd);
+	if (d->d_log != NULL)
+		applog_release(d->d_log);
+	if (d->d_jsonl != NULL)
+		applog_release(d->d_jsonl);
 	free(d);
-}
-
-/* One write, so the line lands whole; a failure is logged once a run. */
-static void
-write_line(struct dash *d, int fd, const char *line, size_t len)
-{
-	ssize_t n = write(fd, line, len);
-
-	if (n == (ssize_t)len) {
-		d->d_failing = false;
-		return;
-	}
-	if (!d->d_failing)
-		log_warn("dashboard: write (%zd of %zu bytes)", n, len);
-	d->d_failing = true;
 }
 
 void
@@ -96,7 +79,7 @@ dash_line(struct dash *d, const char *tenant, const char *what,
 	va_end(ap);
 	n = (int)strlen(line);
 	line[n++] = '\n';
-	write_line(d, d->d_log_fd, line, (size_t)n);
+	applog_write(d->d_log, line, (size_t)n);
 }
 
 void
@@ -116,6 +99,6 @@ dash_record(struct dash *d, const char *type, const bson_t *doc)
 		return;
 	/* bson_as_* leaves room for the NUL: the newline goes there. */
 	json[len] = '\n';
-	write_line(d, d->d_jsonl_fd, json, len + 1);
+	applog_write(d->d_jsonl, json, len + 1);
 	bson_free(json);
 }

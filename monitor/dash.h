@@ -5,7 +5,8 @@
  * (format in docs/architecture.md, "The dashboard"); and the record of
  * reports and decisions, log/metrics.jsonl, one JSON object per line.
  * Every line goes out in one write on an O_APPEND fd, so lines never
- * interleave or tear.
+ * interleave or tear. Both files are rotated by size like the apps' logs
+ * (monitor.logs: common/applog.c), so a line never spans two files.
  */
 #ifndef MYSIMBDP_MONITOR_DASH_H
 #define MYSIMBDP_MONITOR_DASH_H

@@ -70,10 +70,20 @@ reload(struct mon *m)
 	struct conf_tenant_set set;
 	struct conf_platform *p;
 	struct mtenant *t, *next;
+	struct dash *d;
+	char err[512];
 
 	if (daemon_reload("monitor", m->m_conf_file, m->m_conf, &p, &set) < 0)
 		return;
 	warn_http_change(&m->m_conf->p_monitor, &p->p_monitor);
+	/* Opened again, the dashboard's files (shared, not reopened) take
+	 * the new monitor.logs. */
+	if ((d = dash_open(p, err, sizeof(err))) == NULL)
+		log_warnx("reload: %s; monitor.logs unchanged", err);
+	else {
+		dash_close(m->m_dash);
+		m->m_dash = d;
+	}
 	conf_platform_free(m->m_conf);
 	m->m_conf = p;
 	TAILQ_FOREACH_SAFE(t, &m->m_tenants, mt_entry, next) {

@@ -177,7 +177,7 @@ assert_file "$VAR/staging/closer/done/quiet.csv"
 if [ $full = yes ]; then
 	drop full big.csv
 	wait_for 30 "full's record" have_records 1 full ok
-	wait_for 10 "the dropped count" grep -q "closed $fulldir/default.log; [0-9]* bytes of app output were dropped" "$BM_LOG"
+	wait_for 10 "the dropped count" grep -q "closed $fulldir/default.log; [0-9]* bytes of output were dropped" "$BM_LOG"
 	assert_eq 1 "$(grep -c "write $fulldir/default.log: No space left on device; dropping" "$BM_LOG")" \
 		"a full disk: the app's run recorded, its output dropped, said once"
 	running "$BM_PID" || fail "batchmgr died"
