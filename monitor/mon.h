@@ -1,9 +1,9 @@
 /*
  * The monitor's shared state: the daemon context, the tenants it listens
- * to and their streams. The modules that act on them: intake.c (the
+ * to and their streams. The modules that act on them: collect.c (the
  * per-tenant PULL sockets and the reports), feed.c (streammgr's
  * statistics and events), view.c (what is known of each stream, the
- * policy's decisions, violations), ctl.c (scale and drain requests to
+ * policy's decisions, violations), smgrctl.c (scale and drain requests to
  * streammgr), dash.c (log/monitor.log, log/metrics.jsonl), prom.c (the
  * Prometheus endpoint).
  */
@@ -122,7 +122,7 @@ struct mtenant {
 
 TAILQ_HEAD(mtenant_list, mtenant);
 
-struct ctl;
+struct smgrctl;
 struct feed;
 struct dash;
 struct prom;
@@ -134,7 +134,7 @@ struct mon {
 	void		*m_zctx;
 	struct mtenant_list m_tenants;
 	struct feed	*m_feed;
-	struct ctl	*m_ctl;
+	struct smgrctl	*m_ctl;
 	struct dash	*m_dash;
 	struct prom	*m_prom;
 	struct event	*m_tick_ev;

@@ -6,7 +6,7 @@
  * endpoint.
  *
  * The main loop is libevent's: each tenant's metric socket feeds
- * intake.c, streammgr's statistics feed feed.c, both update view.c; a
+ * collect.c, streammgr's statistics feed feed.c, both update view.c; a
  * timer writes the dashboard each monitor.interval; SIGHUP reloads the
  * profiles, SIGTERM/SIGINT stop. Nothing here waits for streammgr.
  */
@@ -19,7 +19,7 @@
 #include <zmq.h>
 
 #include "conf.h"
-#include "ctl.h"
+#include "smgrctl.h"
 #include "daemon.h"
 #include "dash.h"
 #include "feed.h"
@@ -130,7 +130,7 @@ teardown(struct mon *m)
 	while ((t = TAILQ_FIRST(&m->m_tenants)) != NULL)
 		mtenant_free(t);
 	prom_free(m->m_prom);
-	ctl_free(m->m_ctl);
+	smgrctl_free(m->m_ctl);
 	feed_free(m->m_feed);
 	if (m->m_tick_ev != NULL)
 		event_free(m->m_tick_ev);
@@ -156,7 +156,7 @@ start(struct mon *m, struct conf_tenant_set *set)
 		exit(EX_UNAVAILABLE_CODE);
 	}
 	m->m_feed = feed_new(m);
-	m->m_ctl = ctl_new(m, view_ctl_done);
+	m->m_ctl = smgrctl_new(m, view_ctl_done);
 	add_tenants(m, set);
 	if ((m->m_tick_ev = event_new(m->m_base, -1, EV_PERSIST, on_tick,
 	    m)) == NULL)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "intake.h"
+#include "collect.h"
 #include "log.h"
 
 static struct mstream *
@@ -42,7 +42,7 @@ destroy(struct mtenant *t)
 {
 	struct mstream *s;
 
-	intake_close(t);
+	collect_close(t);
 	while ((s = TAILQ_FIRST(&t->mt_streams)) != NULL)
 		stream_free(t, s);
 	conf_tenant_unref(t->mt_conf);
@@ -61,7 +61,7 @@ mtenant_new(struct mon *m, struct conf_tenant *c)
 	t->mt_conf = conf_tenant_ref(c);
 	snprintf(t->mt_id, sizeof(t->mt_id), "%s", c->t_id);
 	TAILQ_INIT(&t->mt_streams);
-	if (intake_open(t, err, sizeof(err)) < 0) {
+	if (collect_open(t, err, sizeof(err)) < 0) {
 		log_warnx("tenant %s: %s; its reports are not received",
 		    c->t_id, err);
 		destroy(t);

@@ -6,7 +6,7 @@
 
 #include <bson/bson.h>
 
-#include "ctl.h"
+#include "smgrctl.h"
 #include "dash.h"
 #include "log.h"
 #include "mtenant.h"
@@ -160,7 +160,7 @@ apply(struct mstream *s, const struct policy_decision *d, uint64_t now)
 	bool sent;
 
 	snprintf(reason, sizeof(reason), "monitor: %s", d->pd_reason);
-	sent = ctl_request(m->m_ctl, "scale", s->ms_tenant->mt_id, s->ms_name,
+	sent = smgrctl_request(m->m_ctl, "scale", s->ms_tenant->mt_id, s->ms_name,
 	    d->pd_desired, reason, err, sizeof(err)) == 0;
 	m->m_decisions++;
 	record_decision(s, d, from, sent ? NULL : err);
@@ -245,7 +245,7 @@ check_violation(struct mstream *s, int64_t refused, uint64_t now)
 	units_fmt_duration(after, d, sizeof(d));
 	snprintf(reason, sizeof(reason), "monitor: messages refused for %s "
 	    "(pause_after)", d);
-	if (ctl_request(m->m_ctl, "drain", s->ms_tenant->mt_id, s->ms_name,
+	if (smgrctl_request(m->m_ctl, "drain", s->ms_tenant->mt_id, s->ms_name,
 	    -1, reason, err, sizeof(err)) < 0) {
 		m->m_ctl_failures++;
 		dash_line(m->m_dash, s->ms_tenant->mt_id, s->ms_name,

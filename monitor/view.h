@@ -2,7 +2,7 @@
  * What the monitor knows of each tenant stream, and what it does with
  * it: reports from the apps summed per stream (or per tenant for batch
  * apps), streammgr's statistics, the policy's decision on each new
- * statistic (policy.c) sent as a scale request (ctl.c), constraint
+ * statistic (policy.c) sent as a scale request (smgrctl.c), constraint
  * violations and the optional pause, and the dashboard lines each
  * monitor.interval (dash.c).
  */
@@ -32,7 +32,7 @@ void view_event(struct mon *m, const char *tenant, const char *stream,
 /* Each monitor.interval: the dashboard lines; forgets stale reports. */
 void view_tick(struct mon *m);
 
-/* What became of a request to streammgr (ctl_done_cb). */
+/* What became of a request to streammgr (smgrctl_done_cb). */
 void view_ctl_done(struct mon *m, const char *cmd, const char *tenant,
     const char *stream, bool ok, const char *detail);
 

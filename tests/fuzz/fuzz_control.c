@@ -1,9 +1,9 @@
 /*
- * Fuzz target: streammgr's control requests (manager/control.c), as the
+ * Fuzz target: streammgr's control requests (manager/streammgr/scontrol.c), as the
  * control socket takes them: a JSON text parsed with libbson, then
- * control_check, the checks control_handle makes before it looks at any
+ * scontrol_check, the checks scontrol_handle makes before it looks at any
  * stream. Invariants: a refusal says why in text a JSON reply can carry
- * (control_handle writes it into one and cannot fail to); the check is
+ * (scontrol_handle writes it into one and cannot fail to); the check is
  * deterministic; an accepted request has a known command and only the
  * fields that command takes, each once, with the types and bounds
  * docs/protocols.md gives.
@@ -12,14 +12,14 @@
 
 #include <bson/bson.h>
 
-#include "control.h"
+#include "scontrol.h"
 #include "fuzz.h"
 
 #define REQ_MAX		65536	/* as control.c: larger ones are refused */
 #define IDS_MAX		1000
 #define REASON_MAX	200
 
-/* The refusal as control_handle replies it. */
+/* The refusal as scontrol_handle replies it. */
 static void
 check_refusal(const char *err)
 {
@@ -118,8 +118,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > REQ_MAX || !bson_init_from_json(&doc, (const char *)data,
 	    (ssize_t)size, &berr))
 		return 0;
-	rc = control_check(&doc, err, sizeof(err));
-	FUZZ_CHECK(control_check(&doc, err2, sizeof(err2)) == rc &&
+	rc = scontrol_check(&doc, err, sizeof(err));
+	FUZZ_CHECK(scontrol_check(&doc, err2, sizeof(err2)) == rc &&
 	    (rc == 0 || strcmp(err, err2) == 0), "not deterministic");
 	if (rc < 0)
 		check_refusal(err);

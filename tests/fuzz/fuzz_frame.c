@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the wire frames streammgr decodes (manager/stream.c), the
+ * Fuzz target: the wire frames streammgr decodes (manager/streammgr/stream.c), the
  * input split into frames by fuzz_split_frames: as a producer's message
  * after its routing id (stream_ingress_check) and as an instance's
  * command, the first frame the command (stream_work_decode; the routing

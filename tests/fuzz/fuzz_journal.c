@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the queue-segment reader (manager/journal.c, journal_open's
+ * Fuzz target: the queue-segment reader (manager/streammgr/journal.c, journal_open's
  * recovery). The input is a queue folder: its first byte holds flags, the
  * rest is split at "SEG|" into up to four segment files seg-...1.log,
  * seg-...2.log, ... With flag 1 the target first fixes the checksum of

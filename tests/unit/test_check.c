@@ -1,5 +1,5 @@
 /*
- * Unit tests for manager/check.c: the rules a staged file must pass before
+ * Unit tests for manager/batchmgr/check.c: the rules a staged file must pass before
  * a tenant app sees it. The stat results and the profile are built by hand.
  */
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /*
- * Unit tests for manager/journal.c (the queue on disk) and common/crc32c.c:
+ * Unit tests for manager/streammgr/journal.c (the queue on disk) and common/crc32c.c:
  * messages survive a close and reopen in order, released ones do not come
  * back, numbering goes on, old segments are deleted, a torn tail is cut
  * off, a damaged segment loses only the unreadable message (counted once)

@@ -1,5 +1,5 @@
 /*
- * Unit tests for manager/queue.c: arrival order, redeliveries before new
+ * Unit tests for manager/streammgr/queue.c: arrival order, redeliveries before new
  * messages, acks in any order releasing memory, growth past the first
  * ring, and lookups of ids that are not in flight.
  */

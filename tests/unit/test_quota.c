@@ -1,5 +1,5 @@
 /*
- * Unit tests for manager/quota.c: the per-tenant sliding-window intake
+ * Unit tests for manager/batchmgr/quota.c: the per-tenant sliding-window intake
  * quota (max_files and max_bytes within the last `window`).
  */
 #include <setjmp.h>

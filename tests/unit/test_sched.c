@@ -1,5 +1,5 @@
 /*
- * Unit tests for manager/sched.c: round-robin between tenant queues, the
+ * Unit tests for manager/batchmgr/sched.c: round-robin between tenant queues, the
  * global worker cap, per-queue max_running, weights, and that a flood from
  * one tenant never starves another.
  */

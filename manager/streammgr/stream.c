@@ -12,7 +12,7 @@
 #include <bson/bson.h>
 #include <zmq.h>
 
-#include "control.h"
+#include "scontrol.h"
 #include "deadletter.h"
 #include "log.h"
 #include "record.h"
@@ -384,7 +384,7 @@ dead_letter(struct stream *s, struct qmsg *m, const char *why)
 	log_info("tenant %s: stream %s: message %" PRIu64 " dead-lettered "
 	    "after %u deliveries: %s", s->s_tid, s->s_name, m->m_seq,
 	    m->m_deliveries, why);
-	control_event(s, "dead-letter", why);
+	scontrol_event(s, "dead-letter", why);
 	release(s, m);
 }
 
@@ -562,7 +562,7 @@ violation(struct stream *s, enum violation v, const char *what)
 	r->unreported = 0;
 	log_warnx("tenant %s: stream %s: violation %s", s->s_tid, s->s_name,
 	    detail);
-	control_event(s, "violation", detail);
+	scontrol_event(s, "violation", detail);
 }
 
 /*
@@ -1211,6 +1211,6 @@ stream_check_drained(struct stream *s)
 		return;
 	s->s_state = ST_DRAINED;
 	log_info("tenant %s: stream %s: drained", s->s_tid, s->s_name);
-	control_event(s, "drained", "");
+	scontrol_event(s, "drained", "");
 	supervise_reconcile(s);
 }

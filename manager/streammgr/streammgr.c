@@ -3,7 +3,7 @@
  * tenants' stream apps.
  *
  * The main loop is libevent's: the ZeroMQ sockets of every stream and the
- * control socket feed stream.c and control.c, SIGCHLD feeds supervise.c,
+ * control socket feed stream.c and scontrol.c, SIGCHLD feeds supervise.c,
  * SIGHUP reloads profiles, SIGTERM/SIGINT shut down.
  */
 #include <errno.h>
@@ -19,7 +19,7 @@
 #include "applog.h"
 #include "build_config.h"
 #include "conf.h"
-#include "control.h"
+#include "scontrol.h"
 #include "cgroup.h"
 #include "daemon.h"
 #include "log.h"
@@ -131,7 +131,7 @@ on_stats(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	TAILQ_FOREACH(s, &m->m_streams, s_entry)
 		supervise_tick(s);
-	control_publish_stats(m);
+	scontrol_publish_stats(m);
 	collect_retired(m);
 }
 
@@ -226,7 +226,7 @@ teardown(struct smgr *m)
 		TAILQ_REMOVE(&m->m_streams, s, s_entry);
 		stream_free(s);
 	}
-	control_free(m);
+	scontrol_free(m);
 	if (m->m_stats_ev)
 		event_free(m->m_stats_ev);
 	if (m->m_grace_ev)
@@ -262,7 +262,7 @@ main(int argc, char *argv[])
 		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) < 0)
 			fatalx("evsignal_new %d", sigs[i]);
 	}
-	if (control_init(&m, err, sizeof(err)) < 0) {
+	if (scontrol_init(&m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "streammgr: %s\n", err);
 		return EX_UNAVAILABLE_CODE;
 	}

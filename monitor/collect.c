@@ -1,4 +1,4 @@
-#include "intake.h"
+#include "collect.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -90,7 +90,7 @@ endpoint(const struct mtenant *t, char **pathp)
 }
 
 int
-intake_open(struct mtenant *t, char *err, size_t errlen)
+collect_open(struct mtenant *t, char *err, size_t errlen)
 {
 	struct mon *m = t->mt_mon;
 	int64_t wire_max = WIRE_MAX;
@@ -108,7 +108,7 @@ intake_open(struct mtenant *t, char *err, size_t errlen)
 		fatalx("%s: zmq_setsockopt: %s", __func__, zmq_strerror(errno));
 	if (zmq_bind(t->mt_pull, ep) < 0) {
 		snprintf(err, errlen, "bind %s: %s", ep, zmq_strerror(errno));
-		intake_close(t);
+		collect_close(t);
 		goto out;
 	}
 	/*
@@ -128,7 +128,7 @@ out:
 }
 
 void
-intake_close(struct mtenant *t)
+collect_close(struct mtenant *t)
 {
 	zevent_free(t->mt_ev);
 	t->mt_ev = NULL;

@@ -7,8 +7,8 @@
  * fresh socket, so a late reply cannot be taken for another's. The
  * monitor runs on without streammgr.
  */
-#ifndef MYSIMBDP_MONITOR_CTL_H
-#define MYSIMBDP_MONITOR_CTL_H
+#ifndef MYSIMBDP_MONITOR_SMGRCTL_H
+#define MYSIMBDP_MONITOR_SMGRCTL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,21 +19,21 @@
  * What became of a request: ok, or not with the reason (streammgr's
  * error, "no reply within 2s", "streammgr is not connected").
  */
-typedef void (*ctl_done_cb)(struct mon *m, const char *cmd,
+typedef void (*smgrctl_done_cb)(struct mon *m, const char *cmd,
     const char *tenant, const char *stream, bool ok, const char *detail);
 
 /* Connects to run/streammgr.ctl (it need not be there yet). */
-struct ctl *ctl_new(struct mon *m, ctl_done_cb done);
+struct smgrctl *smgrctl_new(struct mon *m, smgrctl_done_cb done);
 
 /* Forgets what waits (no callbacks) and closes. Accepts NULL. */
-void ctl_free(struct ctl *c);
+void smgrctl_free(struct smgrctl *c);
 
 /*
  * Sends {"cmd":cmd,"tenant":...,"stream":...,"reason":...} with
  * "instances" when instances >= 0. Returns 0 when sent (done is called
  * later), or -1 with the reason in err: nothing was sent.
  */
-int ctl_request(struct ctl *c, const char *cmd, const char *tenant,
+int smgrctl_request(struct smgrctl *c, const char *cmd, const char *tenant,
     const char *stream, int instances, const char *reason, char *err,
     size_t errlen);
 

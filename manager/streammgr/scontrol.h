@@ -3,8 +3,8 @@
  * scale) and its statistics publisher (a PUB socket: per-stream figures
  * every stats_interval, and events as they happen). See docs/protocols.md.
  */
-#ifndef MYSIMBDP_CONTROL_H
-#define MYSIMBDP_CONTROL_H
+#ifndef MYSIMBDP_SCONTROL_H
+#define MYSIMBDP_SCONTROL_H
 
 #include <stddef.h>
 
@@ -13,29 +13,29 @@
 #include "smgr.h"
 
 /* Binds run/streammgr.ctl and run/streammgr.pub. Returns 0 or -1 (err). */
-int control_init(struct smgr *m, char *err, size_t errlen);
+int scontrol_init(struct smgr *m, char *err, size_t errlen);
 
-void control_free(struct smgr *m);
+void scontrol_free(struct smgr *m);
 
 /* Publishes an event of s ("crashloop", "scale", ...) with a detail. */
-void control_event(struct stream *s, const char *event, const char *detail);
+void scontrol_event(struct stream *s, const char *event, const char *detail);
 
 /* Publishes every stream's statistics and updates their rates. */
-void control_publish_stats(struct smgr *m);
+void scontrol_publish_stats(struct smgr *m);
 
 /*
  * Checks a request (a JSON object, parsed) without carrying it out: every
  * field known and of its type, a known command, only the fields that
- * command takes. What control_handle does before it looks at the
+ * command takes. What scontrol_handle does before it looks at the
  * streams, without sockets or streams: for the fuzz target. Returns 0, or
  * -1 with the reason in err ("scale: instances: must be an integer").
  */
-int control_check(const bson_t *doc, char *err, size_t errlen);
+int scontrol_check(const bson_t *doc, char *err, size_t errlen);
 
 /*
  * Handles one request (a JSON text) and returns the reply, a JSON text
  * the caller frees with bson_free. Exposed for the unit tests.
  */
-char *control_handle(struct smgr *m, const char *req, size_t len);
+char *scontrol_handle(struct smgr *m, const char *req, size_t len);
 
 #endif

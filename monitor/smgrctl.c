@@ -1,4 +1,4 @@
-#include "ctl.h"
+#include "smgrctl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,9 +27,9 @@ struct pending {
 
 TAILQ_HEAD(pending_list, pending);
 
-struct ctl {
+struct smgrctl {
 	struct mon	*c_mon;
-	ctl_done_cb	 c_done;
+	smgrctl_done_cb	 c_done;
 	void		*c_sock;
 	struct zevent	*c_ev;
 	struct event	*c_timer;
@@ -39,7 +39,7 @@ struct ctl {
 static void on_reply(void *, void *);
 
 static void
-sock_open(struct ctl *c)
+sock_open(struct smgrctl *c)
 {
 	char *path = state_path(c->c_mon->m_conf, "run/streammgr.ctl"), *ep;
 	int zero = 0, one = 1, hwm = SNDHWM;
@@ -63,7 +63,7 @@ sock_open(struct ctl *c)
 }
 
 static void
-sock_close(struct ctl *c)
+sock_close(struct smgrctl *c)
 {
 	zevent_free(c->c_ev);
 	c->c_ev = NULL;
@@ -74,7 +74,7 @@ sock_close(struct ctl *c)
 
 /* Arms the timer at the oldest request's deadline. */
 static void
-arm(struct ctl *c)
+arm(struct smgrctl *c)
 {
 	struct pending *p = TAILQ_FIRST(&c->c_pending);
 	uint64_t now = mon_now_ms(), ms;
@@ -92,7 +92,7 @@ arm(struct ctl *c)
 
 /* Takes the oldest request off the list and reports its outcome. */
 static void
-finish(struct ctl *c, bool ok, const char *detail)
+finish(struct smgrctl *c, bool ok, const char *detail)
 {
 	struct pending *p = TAILQ_FIRST(&c->c_pending);
 
@@ -106,7 +106,7 @@ finish(struct ctl *c, bool ok, const char *detail)
 static void
 on_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	struct ctl *c = arg;
+	struct smgrctl *c = arg;
 	char why[64], d[32];
 
 	(void)fd;
@@ -123,7 +123,7 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* Reads {"ok":true|false,"error":...} from a reply. */
 static void
-handle_reply(struct ctl *c, const char *data, size_t len)
+handle_reply(struct smgrctl *c, const char *data, size_t len)
 {
 	bson_t doc;
 	bson_iter_t it;
@@ -147,7 +147,7 @@ handle_reply(struct ctl *c, const char *data, size_t len)
 static void
 on_reply(void *sock, void *arg)
 {
-	struct ctl *c = arg;
+	struct smgrctl *c = arg;
 
 	for (int n = 0; n < 64 && c->c_sock == sock; n++) {
 		zmq_msg_t msg;
@@ -166,10 +166,10 @@ on_reply(void *sock, void *arg)
 	arm(c);
 }
 
-struct ctl *
-ctl_new(struct mon *m, ctl_done_cb done)
+struct smgrctl *
+smgrctl_new(struct mon *m, smgrctl_done_cb done)
 {
-	struct ctl *c = calloc(1, sizeof(*c));
+	struct smgrctl *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		fatal("%s: calloc", __func__);
@@ -183,7 +183,7 @@ ctl_new(struct mon *m, ctl_done_cb done)
 }
 
 void
-ctl_free(struct ctl *c)
+smgrctl_free(struct smgrctl *c)
 {
 	struct pending *p;
 
@@ -199,7 +199,7 @@ ctl_free(struct ctl *c)
 }
 
 int
-ctl_request(struct ctl *c, const char *cmd, const char *tenant,
+smgrctl_request(struct smgrctl *c, const char *cmd, const char *tenant,
     const char *stream, int instances, const char *reason, char *err,
     size_t errlen)
 {

@@ -1,7 +1,7 @@
 /*
  * batchmgr: runs tenants' batch apps on the files they stage.
  *
- * The main loop is libevent's: inotify and timers feed intake.c, SIGCHLD
+ * The main loop is libevent's: inotify and timers feed staging.c, SIGCHLD
  * feeds job.c, the control socket feeds bcontrol.c, SIGHUP reloads
  * profiles, SIGTERM/SIGINT shut down.
  */
@@ -21,7 +21,7 @@
 #include "conf.h"
 #include "cgroup.h"
 #include "daemon.h"
-#include "intake.h"
+#include "staging.h"
 #include "job.h"
 #include "log.h"
 #include "spawn.h"
@@ -36,12 +36,12 @@ teardown(struct batch *b)
 	struct tenant *t, *next;
 
 	TAILQ_FOREACH_SAFE(t, &b->b_tenants, t_entry, next) {
-		intake_tenant_stop(b, t);
+		staging_tenant_stop(b, t);
 		job_forget_tenant(b, t);
 		if (!t->t_retired)
 			tenant_retire(t);
 	}
-	intake_free(b);
+	staging_free(b);
 	bcontrol_free(b);
 	if (b->b_stop_ev)
 		event_free(b->b_stop_ev);
@@ -56,7 +56,7 @@ add_tenant(struct batch *b, struct conf_tenant *conf)
 	struct tenant *t = tenant_new(b, conf);
 
 	if (t != NULL)
-		intake_tenant_start(b, t);
+		staging_tenant_start(b, t);
 }
 
 /*
@@ -82,7 +82,7 @@ reload(struct batch *b)
 		    conf_tenant_set_find(&set, t->t_id) != NULL)
 			continue;
 		log_info("tenant %s: profile removed; retiring", t->t_id);
-		intake_tenant_stop(b, t);
+		staging_tenant_stop(b, t);
 		job_forget_tenant(b, t);
 		tenant_retire(t);
 	}
@@ -108,7 +108,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	switch (sig) {
 	case SIGCHLD:
 		job_reap(b);
-		intake_rescan_deferred(b);
+		staging_rescan_deferred(b);
 		break;
 	case SIGHUP:
 		if (!b->b_stopping)
@@ -120,7 +120,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 			return;
 		log_info("stopping: %d job%s still running", job_running(b),
 		    job_running(b) == 1 ? "" : "s");
-		intake_stop(b);
+		staging_stop(b);
 		job_shutdown(b);
 		break;
 	}
@@ -167,7 +167,7 @@ main(int argc, char *argv[])
 		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) < 0)
 			fatalx("evsignal_new %d", sigs[i]);
 	}
-	if (intake_init(&b) < 0)
+	if (staging_init(&b) < 0)
 		return 1;
 	if (bcontrol_init(&b, err, sizeof(err)) < 0) {
 		fprintf(stderr, "batchmgr: %s\n", err);

@@ -1,4 +1,4 @@
-#include "intake.h"
+#include "staging.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -370,7 +370,7 @@ scan_tenant(struct batch *b, struct tenant *t)
 }
 
 void
-intake_rescan_deferred(struct batch *b)
+staging_rescan_deferred(struct batch *b)
 {
 	struct tenant *t;
 
@@ -380,7 +380,7 @@ intake_rescan_deferred(struct batch *b)
 }
 
 void
-intake_scan_all(struct batch *b)
+staging_scan_all(struct batch *b)
 {
 	struct tenant *t;
 
@@ -477,7 +477,7 @@ sweep_tenant(struct batch *b, struct tenant *t)
 }
 
 void
-intake_tenant_start(struct batch *b, struct tenant *t)
+staging_tenant_start(struct batch *b, struct tenant *t)
 {
 	sweep_tenant(b, t);
 	for_each_entry(t, AREA_PROCESSING, "", recover_entry, b);
@@ -487,7 +487,7 @@ intake_tenant_start(struct batch *b, struct tenant *t)
 }
 
 void
-intake_tenant_stop(struct batch *b, struct tenant *t)
+staging_tenant_stop(struct batch *b, struct tenant *t)
 {
 	for (size_t i = 0; i < b->b_nwatches; ) {
 		if (b->b_watches[i].w_tenant == t) {
@@ -506,7 +506,7 @@ handle_event(struct batch *b, const struct inotify_event *ev)
 
 	if (ev->mask & IN_Q_OVERFLOW) {
 		log_info("inotify queue overflowed: scanning every tenant");
-		intake_scan_all(b);
+		staging_scan_all(b);
 		return;
 	}
 	if ((w = watch_find(b, ev->wd)) == NULL)
@@ -560,17 +560,17 @@ on_scan(evutil_socket_t fd, short what, void *arg)
 	TAILQ_FOREACH(t, &b->b_tenants, t_entry)
 		if (!t->t_retired && now - t->t_swept_ms >= SWEEP_EVERY_MS)
 			sweep_tenant(b, t);
-	intake_scan_all(b);
+	staging_scan_all(b);
 }
 
 static void
 on_settle(evutil_socket_t fd, short what, void *arg)
 {
-	intake_scan_all(arg);
+	staging_scan_all(arg);
 }
 
 int
-intake_init(struct batch *b)
+staging_init(struct batch *b)
 {
 	struct timeval tv = batch_tv(b->b_conf->p_batch.pb_scan_interval_ms);
 
@@ -592,7 +592,7 @@ intake_init(struct batch *b)
 }
 
 void
-intake_stop(struct batch *b)
+staging_stop(struct batch *b)
 {
 	event_del(b->b_inotify_ev);
 	event_del(b->b_scan_ev);
@@ -600,7 +600,7 @@ intake_stop(struct batch *b)
 }
 
 void
-intake_free(struct batch *b)
+staging_free(struct batch *b)
 {
 	while (b->b_nwatches)
 		watch_drop(b, b->b_nwatches - 1);

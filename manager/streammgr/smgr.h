@@ -2,7 +2,7 @@
  * streammgr's shared state: the daemon context, streams and instances.
  * The modules that act on them are stream.c (endpoints, queue, delivery,
  * acks, dead letters), supervise.c (starting, stopping and restarting
- * instances) and control.c (control requests, statistics).
+ * instances) and scontrol.c (control requests, statistics).
  */
 #ifndef MYSIMBDP_SMGR_H
 #define MYSIMBDP_SMGR_H

@@ -1,4 +1,4 @@
-#include "control.h"
+#include "scontrol.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -20,7 +20,7 @@
 static int handle(const bson_t *, bson_t *, char *, size_t, void *);
 
 int
-control_init(struct smgr *m, char *err, size_t errlen)
+scontrol_init(struct smgr *m, char *err, size_t errlen)
 {
 	char *ctl = state_path(m->m_conf, "run/streammgr.ctl");
 	char *pub = state_path(m->m_conf, "run/streammgr.pub");
@@ -37,7 +37,7 @@ control_init(struct smgr *m, char *err, size_t errlen)
 }
 
 void
-control_free(struct smgr *m)
+scontrol_free(struct smgr *m)
 {
 	ctlsock_close(m->m_ctl);
 	if (m->m_pub)
@@ -170,7 +170,7 @@ publish(struct smgr *m, const char *kind, const struct stream *s,
 }
 
 void
-control_event(struct stream *s, const char *event, const char *detail)
+scontrol_event(struct stream *s, const char *event, const char *detail)
 {
 	bson_t doc = BSON_INITIALIZER;
 
@@ -186,7 +186,7 @@ control_event(struct stream *s, const char *event, const char *detail)
 }
 
 void
-control_publish_stats(struct smgr *m)
+scontrol_publish_stats(struct smgr *m)
 {
 	uint64_t now = smgr_now_ms();
 	struct stream *s;
@@ -352,7 +352,7 @@ parse_request(const bson_t *doc, struct request *r, char *err, size_t errlen)
 }
 
 int
-control_check(const bson_t *doc, char *err, size_t errlen)
+scontrol_check(const bson_t *doc, char *err, size_t errlen)
 {
 	struct request r;
 
@@ -432,7 +432,7 @@ do_scale(struct stream *s, const struct request *r, bson_t *reply, char *err,
 		    desired, reason);
 		log_info("tenant %s: stream %s: scale %s", s->s_tid, s->s_name,
 		    detail);
-		control_event(s, "scale", detail);
+		scontrol_event(s, "scale", detail);
 	}
 	supervise_reconcile(s);
 	BSON_APPEND_UTF8(reply, "tenant", s->s_tid);
@@ -516,7 +516,7 @@ handle(const bson_t *doc, bson_t *reply, char *err, size_t errlen,
 }
 
 char *
-control_handle(struct smgr *m, const char *req, size_t len)
+scontrol_handle(struct smgr *m, const char *req, size_t len)
 {
 	return ctlsock_answer(req, len, handle, m);
 }

@@ -1,6 +1,6 @@
 /*
  * batchmgr's shared state: the daemon context, tenants and jobs. The
- * modules that act on them are intake.c (watching, checking, claiming),
+ * modules that act on them are staging.c (watching, checking, claiming),
  * job.c (running apps and recording outcomes), tenant.c (folders) and
  * bcontrol.c (the control socket).
  */

@@ -5,8 +5,8 @@
  * endpoint a report arrives on says whose it is. Every report is checked
  * (report.c); what fails is counted by verdict and dropped.
  */
-#ifndef MYSIMBDP_MONITOR_INTAKE_H
-#define MYSIMBDP_MONITOR_INTAKE_H
+#ifndef MYSIMBDP_MONITOR_COLLECT_H
+#define MYSIMBDP_MONITOR_COLLECT_H
 
 #include <stddef.h>
 
@@ -16,9 +16,9 @@
  * Prepares run/<tenant>/ and binds the tenant's socket. Returns 0, or -1
  * with the reason in err (the tenant is then not listened to).
  */
-int intake_open(struct mtenant *t, char *err, size_t errlen);
+int collect_open(struct mtenant *t, char *err, size_t errlen);
 
 /* Closes the tenant's socket (ZeroMQ removes the file). */
-void intake_close(struct mtenant *t);
+void collect_close(struct mtenant *t);
 
 #endif

@@ -13,7 +13,7 @@
 #include "appenv.h"
 #include "applog.h"
 #include "cgroup.h"
-#include "control.h"
+#include "scontrol.h"
 #include "log.h"
 #include "spawn.h"
 #include "state.h"
@@ -125,7 +125,7 @@ note_fast_failure(struct stream *s)
 		    (unsigned long long)delay);
 		log_warnx("tenant %s: stream %s: crash loop: %s", s->s_tid,
 		    s->s_name, detail);
-		control_event(s, "crashloop", detail);
+		scontrol_event(s, "crashloop", detail);
 	}
 }
 
@@ -388,14 +388,14 @@ instance_gone(struct instance *i, int status)
 	stream_release(s, i, "instance died");
 	event_free(i->i_kill_ev);
 	if (!asked) {
-		control_event(s, "instance-exit", how);
+		scontrol_event(s, "instance-exit", how);
 		s->s_n.restarts++;
 		if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_PERMANENT) {
 			s->s_state = ST_FAILED;
 			log_warnx("tenant %s: stream %s: the app exited %d: "
 			    "failed, not restarted until `mysimbdp start`",
 			    s->s_tid, s->s_name, EXIT_PERMANENT);
-			control_event(s, "failed", how);
+			scontrol_event(s, "failed", how);
 		} else if (uptime < ps->ps_min_uptime_ms)
 			note_fast_failure(s);
 		else
