@@ -10,21 +10,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sysexits.h>
 
 #include <bson/bson.h>
 
-#define EX_OK_CODE		0
-#define EX_USAGE_CODE		64
-#define EX_DATAERR_CODE		65
-#define EX_NOINPUT_CODE		66
-#define EX_UNAVAILABLE_CODE	69
-#define EX_SOFTWARE_CODE	70
-#define EX_CANTCREAT_CODE	73
-#define EX_IOERR_CODE		74
-#define EX_TEMPFAIL_CODE	75
-#define EX_PROTOCOL_CODE	76
-#define EX_NOPERM_CODE		77
-/* EX_CONFIG_CODE (78) comes from conf.h. */
 
 /*
  * The options every command takes: the end of each command's option

@@ -60,11 +60,11 @@ check_path(const char *path)
 	struct stat st;
 
 	if (stat(path, &st) == 0 && access(path, R_OK) == 0)
-		return EX_OK_CODE;
+		return EX_OK;
 	fprintf(stderr, "mysimbdp check-config: %s: %s\n", path,
 	    strerror(errno));
-	return errno == EACCES || errno == EPERM ? EX_NOPERM_CODE :
-	    EX_NOINPUT_CODE;
+	return errno == EACCES || errno == EPERM ? EX_NOPERM :
+	    EX_NOINPUT;
 }
 
 int
@@ -91,7 +91,7 @@ cmd_check_config(const struct cli *cli, int argc, char **argv)
 		return cli_usage_error(argv[0]);
 	if (argc - optind == 1)
 		path = argv[optind];
-	if ((rc = check_path(path)) != EX_OK_CODE)
+	if ((rc = check_path(path)) != EX_OK)
 		return rc;
 	n = conf_check_path(path, &errs);
 	if (json)
@@ -102,9 +102,9 @@ cmd_check_config(const struct cli *cli, int argc, char **argv)
 	if (n) {
 		fprintf(stderr, "%s: %zu configuration error%s\n", path, n,
 		    n == 1 ? "" : "s");
-		return EX_CONFIG_CODE;
+		return EX_CONFIG;
 	}
 	if (!json)
 		printf("configuration OK\n");
-	return EX_OK_CODE;
+	return EX_OK;
 }

@@ -71,7 +71,7 @@ parse_opts(int argc, char **argv, struct dl_opts *o)
 		switch (ch) {
 		case 's':
 			if (!cli_valid_stream(argv[0], optarg))
-				return EX_USAGE_CODE;
+				return EX_USAGE;
 			o->o_stream = optarg;
 			break;
 		case 'j':
@@ -86,14 +86,14 @@ parse_opts(int argc, char **argv, struct dl_opts *o)
 				fprintf(stderr, "mysimbdp dead-letters: --id "
 				    "\"%s\": must be a dead letter's id (at "
 				    "most %d of them)\n", optarg, IDS_MAX);
-				return EX_USAGE_CODE;
+				return EX_USAGE;
 			}
 			o->o_nids++;
 			break;
 		case 't':
 			if (cli_parse_timeout("dead-letters", optarg,
 			    &o->o_timeout_ms) < 0)
-				return EX_USAGE_CODE;
+				return EX_USAGE;
 			break;
 		default:
 			return cli_opt_other(argv, ch);
@@ -103,7 +103,7 @@ parse_opts(int argc, char **argv, struct dl_opts *o)
 		return cli_usage_error(argv[0]);
 	o->o_tenant = argv[optind];
 	if (!cli_valid_tenant(argv[0], o->o_tenant))
-		return EX_USAGE_CODE;
+		return EX_USAGE;
 	return -1;
 }
 
@@ -218,14 +218,14 @@ list(const struct conf_platform *p, const struct dl_opts *o)
 	struct listing l = { o->o_json, 0, 0 };
 	char **names;
 	size_t n;
-	int rc = EX_OK_CODE;
+	int rc = EX_OK;
 
 	if (queue_streams(dir, &names, &n) < 0) {
 		fprintf(stderr, "mysimbdp dead-letters: %s: %s\n", dir,
 		    strerror(errno));
 		free(dir);
-		return errno == ENOENT ? EX_NOINPUT_CODE : errno == EACCES ?
-		    EX_NOPERM_CODE : EX_IOERR_CODE;
+		return errno == ENOENT ? EX_NOINPUT : errno == EACCES ?
+		    EX_NOPERM : EX_IOERR;
 	}
 	if (o->o_json)
 		printf("[");
@@ -242,7 +242,7 @@ list(const struct conf_platform *p, const struct dl_opts *o)
 		if (list_file(file, names[k], &l) < 0) {
 			fprintf(stderr, "mysimbdp dead-letters: %s: %s\n", file,
 			    strerror(errno));
-			rc = EX_IOERR_CODE;
+			rc = EX_IOERR;
 		}
 		free(file);
 		free(names[k]);
@@ -281,7 +281,7 @@ requeue(const struct cli *cli, const struct dl_opts *o)
 	}
 	rc = ctl_request(cli, "streammgr", &req, o->o_timeout_ms, &reply);
 	bson_destroy(&req);
-	if (rc != EX_OK_CODE)
+	if (rc != EX_OK)
 		return rc;
 	if (bson_iter_init_find(&it, reply, "requeued") &&
 	    BSON_ITER_HOLDS_NUMBER(&it))
@@ -297,9 +297,9 @@ requeue(const struct cli *cli, const struct dl_opts *o)
 		fprintf(stderr, "mysimbdp dead-letters: %zu of the ids given "
 		    "are not dead letters of this stream\n",
 		    o->o_nids - (size_t)done);
-		return EX_DATAERR_CODE;
+		return EX_DATAERR;
 	}
-	return EX_OK_CODE;
+	return EX_OK;
 }
 
 int
@@ -314,7 +314,7 @@ cmd_dead_letters(const struct cli *cli, int argc, char **argv)
 	if (o.o_requeue)
 		return requeue(cli, &o);
 	if ((p = cli_load_platform(cli)) == NULL)
-		return EX_CONFIG_CODE;
+		return EX_CONFIG;
 	rc = list(p, &o);
 	conf_platform_free(p);
 	return rc;

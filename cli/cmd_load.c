@@ -79,7 +79,7 @@ load_fail(struct load *l, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (l->l_exit == EX_OK_CODE) {
+	if (l->l_exit == EX_OK) {
 		l->l_exit = code;
 		va_start(ap, fmt);
 		vsnprintf(l->l_err, sizeof(l->l_err), fmt, ap);
@@ -98,7 +98,7 @@ sink_exit_code(int rc)
 {
 	int code = msb_exit_code(rc);
 
-	return code == 1 ? EX_UNAVAILABLE_CODE : code;
+	return code == 1 ? EX_UNAVAILABLE : code;
 }
 
 /* The exit status for a sink failure, which carries its own message. */
@@ -171,7 +171,7 @@ csv_header(const struct msb_csv_record *rec, void *arg)
 	char why[512];
 
 	if (msb_schema_bind(l->l_schema, rec, why, sizeof(why)) != MSB_OK)
-		return load_fail(l, EX_DATAERR_CODE, "%s: %s", l->l_file, why);
+		return load_fail(l, EX_DATAERR, "%s: %s", l->l_file, why);
 	return 0;
 }
 
@@ -184,7 +184,7 @@ csv_row(const struct msb_csv_record *rec, void *arg)
 	bson_reinit(&l->l_doc);
 	/* _id first, from the content and the row: a rerun gives the same. */
 	if (msb_doc_append_id(&l->l_doc, l->l_hash, rec->num) != MSB_OK)
-		return load_fail(l, EX_SOFTWARE_CODE, "bad content hash");
+		return load_fail(l, EX_SOFTWARE, "bad content hash");
 	if (msb_schema_convert(l->l_schema, rec, &l->l_doc, why,
 	    sizeof(why)) != MSB_OK) {
 		reject(l, "%s", why);
@@ -208,7 +208,7 @@ load_csv(struct load *l, int fd)
 	if ((buf = malloc(READ_BUF)) == NULL ||
 	    (csv = msb_csv_new(&opts, csv_row, l)) == NULL) {
 		free(buf);
-		load_fail(l, EX_SOFTWARE_CODE, "out of memory");
+		load_fail(l, EX_SOFTWARE, "out of memory");
 		return;
 	}
 	for (;;) {
@@ -216,7 +216,7 @@ load_csv(struct load *l, int fd)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			load_fail(l, EX_IOERR_CODE, "%s: read: %s",
+			load_fail(l, EX_IOERR, "%s: read: %s",
 			    l->l_file, strerror(errno));
 			break;
 		}
@@ -228,8 +228,8 @@ load_csv(struct load *l, int fd)
 	}
 	/* A callback recorded its own error; otherwise the reader's. */
 	if (rc != MSB_OK)
-		load_fail(l, rc == MSB_TEMPFAIL ? EX_TEMPFAIL_CODE :
-		    EX_DATAERR_CODE, "%s: %s", l->l_file, msb_csv_error(csv));
+		load_fail(l, rc == MSB_TEMPFAIL ? EX_TEMPFAIL :
+		    EX_DATAERR, "%s: %s", l->l_file, msb_csv_error(csv));
 	msb_csv_free(csv);
 	free(buf);
 }
@@ -267,7 +267,7 @@ jsonl_line(struct load *l, char *line, size_t len, uint64_t lineno)
 	if (!bson_iter_init_find(&it, &obj, "_id") &&
 	    msb_doc_append_id(&l->l_doc, l->l_hash, lineno) != MSB_OK) {
 		bson_destroy(&obj);
-		return load_fail(l, EX_SOFTWARE_CODE, "bad content hash");
+		return load_fail(l, EX_SOFTWARE, "bad content hash");
 	}
 	if (!bson_concat(&l->l_doc, &obj)) {
 		bson_destroy(&obj);
@@ -291,7 +291,7 @@ load_jsonl(struct load *l, int fd)
 	if ((dupfd = dup(fd)) == -1 || (fp = fdopen(dupfd, "r")) == NULL) {
 		if (dupfd != -1)
 			close(dupfd);
-		load_fail(l, EX_SOFTWARE_CODE, "%s: %s", l->l_file,
+		load_fail(l, EX_SOFTWARE, "%s: %s", l->l_file,
 		    strerror(errno));
 		return;
 	}
@@ -303,7 +303,7 @@ load_jsonl(struct load *l, int fd)
 		advance(l, (uint64_t)n);
 	}
 	if (ferror(fp))
-		load_fail(l, EX_IOERR_CODE, "%s: read: %s", l->l_file,
+		load_fail(l, EX_IOERR, "%s: read: %s", l->l_file,
 		    strerror(errno));
 	free(line);
 	fclose(fp);
@@ -347,7 +347,7 @@ check_env(struct load *l)
 
 	if (e->mongo_url != NULL && e->mongo_db != NULL)
 		return 0;
-	return load_fail(l, EX_CONFIG_CODE, "%s%s%s not set (the "
+	return load_fail(l, EX_CONFIG, "%s%s%s not set (the "
 	    "environment contract names the sink)",
 	    e->mongo_url == NULL ? "MONGO_URL" : "",
 	    e->mongo_url == NULL && e->mongo_db == NULL ? " and " : "",
@@ -456,7 +456,7 @@ load_schema(struct load *l)
 		l->l_schema = msb_schema_parse("*:string\n", "default schema",
 		    why, sizeof(why));
 	if (l->l_schema == NULL)
-		return load_fail(l, EX_CONFIG_CODE, "%s", why);
+		return load_fail(l, EX_CONFIG, "%s", why);
 	return 0;
 }
 
@@ -473,7 +473,7 @@ open_input(struct load *l)
 	if ((fd = open(l->l_file, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &st) == -1) {
 		load_fail(l, errno == EACCES || errno == EPERM ?
-		    EX_NOPERM_CODE : EX_NOINPUT_CODE, "%s: %s", l->l_file,
+		    EX_NOPERM : EX_NOINPUT, "%s: %s", l->l_file,
 		    strerror(errno));
 		if (fd != -1)
 			close(fd);
@@ -481,12 +481,12 @@ open_input(struct load *l)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return load_fail(l, EX_NOINPUT_CODE, "%s: not a regular file",
+		return load_fail(l, EX_NOINPUT, "%s: not a regular file",
 		    l->l_file);
 	}
 	if (msb_file_hash(l->l_file, l->l_hash) != MSB_OK) {
 		close(fd);
-		return load_fail(l, EX_IOERR_CODE, "%s: %s", l->l_file,
+		return load_fail(l, EX_IOERR, "%s: %s", l->l_file,
 		    strerror(errno));
 	}
 	l->l_size = (uint64_t)st.st_size;
@@ -504,11 +504,11 @@ write_result(struct load *l)
 	    "jsonl");
 	if (l->l_sink != NULL)
 		BSON_APPEND_UTF8(&extra, "sink", msb_sink_kind(l->l_sink));
-	if (l->l_exit != EX_OK_CODE)
+	if (l->l_exit != EX_OK)
 		BSON_APPEND_UTF8(&extra, "error", l->l_err);
 	/* Nothing was committed when it failed: say so with zero rows. */
-	if (msb_result_write(l->l_env.result_file, l->l_exit == EX_OK_CODE ?
-	    l->l_rows : 0, l->l_exit == EX_OK_CODE ? l->l_rejected : 0,
+	if (msb_result_write(l->l_env.result_file, l->l_exit == EX_OK ?
+	    l->l_rows : 0, l->l_exit == EX_OK ? l->l_rejected : 0,
 	    &extra) != MSB_OK)
 		fprintf(stderr, "mysimbdp load: result file %s: %s\n",
 		    l->l_env.result_file, strerror(errno));
@@ -527,7 +527,7 @@ load_run(struct load *l)
 	rc = msb_sink_open_env(&l->l_sink, &l->l_env, l->l_collection, why,
 	    sizeof(why));
 	if (rc != MSB_OK) {
-		load_fail(l, rc == MSB_TEMPFAIL ? EX_TEMPFAIL_CODE :
+		load_fail(l, rc == MSB_TEMPFAIL ? EX_TEMPFAIL :
 		    sink_exit_code(rc), "%s", why);
 		close(fd);
 		return;
@@ -542,7 +542,7 @@ load_run(struct load *l)
 	progress_update(&l->l_progress, l->l_done, l->l_rows);
 	progress_finish(&l->l_progress);
 	/* The content hash names the unit: a rerun replaces it. */
-	if (l->l_exit == EX_OK_CODE &&
+	if (l->l_exit == EX_OK &&
 	    (rc = msb_sink_commit(l->l_sink, l->l_hash)) != MSB_OK)
 		load_sink_fail(l, rc);
 }
@@ -569,7 +569,7 @@ print_json(const struct load *l)
 int
 cmd_load(const struct cli *cli, int argc, char **argv)
 {
-	struct load l = { .l_exit = EX_OK_CODE };
+	struct load l = { .l_exit = EX_OK };
 	int rc;
 
 	load_env(&l.l_env);
@@ -591,9 +591,9 @@ cmd_load(const struct cli *cli, int argc, char **argv)
 		load_run(&l);
 	}
 	write_result(&l);
-	if (l.l_exit == EX_OK_CODE && l.l_json)
+	if (l.l_exit == EX_OK && l.l_json)
 		print_json(&l);
-	else if (l.l_exit == EX_OK_CODE)
+	else if (l.l_exit == EX_OK)
 		printf("%s: %" PRIu64 " rows, %" PRIu64 " rejected -> %s.%s "
 		    "(%s)\n", l.l_file, l.l_rows, l.l_rejected,
 		    l.l_env.mongo_db, l.l_collection, msb_sink_kind(l.l_sink));

@@ -25,8 +25,8 @@ static int
 errno_exit(int err, int otherwise)
 {
 	if (err == EACCES || err == EPERM)
-		return EX_NOPERM_CODE;
-	return err == ENOENT ? EX_NOINPUT_CODE : otherwise;
+		return EX_NOPERM;
+	return err == ENOENT ? EX_NOINPUT : otherwise;
 }
 
 static void
@@ -70,7 +70,7 @@ cmd_retry(const struct cli *cli, int argc, char **argv)
 	tenant = argv[optind];
 	name = file = argv[optind + 1];
 	if (!cli_valid_tenant(argv[0], tenant))
-		return EX_USAGE_CODE;
+		return EX_USAGE;
 	if ((slash = strchr(file, '/')) != NULL) {
 		snprintf(dataset, sizeof(dataset), "%.*s", (int)(slash - file),
 		    file);
@@ -85,16 +85,16 @@ cmd_retry(const struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "mysimbdp retry: \"%s\" is not a file name in "
 		    "failed/ (use FILE or DATASET/FILE)\n",
 		    cli_quote(file, q, sizeof(q)));
-		return EX_USAGE_CODE;
+		return EX_USAGE;
 	}
 	if ((p = cli_load_platform(cli)) == NULL)
-		return EX_CONFIG_CODE;
+		return EX_CONFIG;
 	dir = state_path(p, "staging/%s", tenant);
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		err = errno;
 		fprintf(stderr, "mysimbdp: open %s: %s\n", dir, strerror(err));
-		rc = errno_exit(err, EX_NOINPUT_CODE);
+		rc = errno_exit(err, EX_NOINPUT);
 	} else if (state_move(fd, AREA_FAILED, AREA_INCOMING, dataset, name,
 	    final, sizeof(final)) < 0) {
 		char q[CLI_QUOTE_MAX];
@@ -104,14 +104,14 @@ cmd_retry(const struct cli *cli, int argc, char **argv)
 		    dir, cli_quote(file, q, sizeof(q)), err == EEXIST ?
 		    "a file of that name is waiting in incoming/ already" :
 		    strerror(err));
-		rc = errno_exit(err, EX_CANTCREAT_CODE);
+		rc = errno_exit(err, EX_CANTCREAT);
 	} else {
 		if (json)
 			print_json(tenant, file, dataset, final);
 		else
 			printf("%s: %s moved back to incoming/\n", tenant,
 			    file);
-		rc = EX_OK_CODE;
+		rc = EX_OK;
 	}
 	if (fd >= 0)
 		close(fd);

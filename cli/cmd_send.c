@@ -39,6 +39,7 @@
 #include <mysimbdp.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "conf.h"
 #include "ctl.h"
 #include "progress.h"
@@ -78,15 +79,6 @@ struct send {
 	size_t		 s_nreasons;
 	uint64_t	 s_other;	/* rejections with a reason not kept */
 };
-
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 enum { LINE_END, LINE_OK, LINE_TOO_LONG, LINE_ERROR };
 
@@ -233,7 +225,7 @@ pace(struct send *s, int64_t start_ns, uint64_t rate)
 	if (rate == 0)
 		return 0;
 	due = start_ns + (int64_t)((double)s->s_sent * 1e9 / (double)rate);
-	while ((left = due - mono_ns()) > 0) {
+	while ((left = due - clock_mono_ns()) > 0) {
 		struct timespec ts = { left / 1000000000, left % 1000000000 };
 
 		/* The producer's poll returns at once with nothing
@@ -362,7 +354,7 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		switch (ch) {
 		case 's':
 			if (!cli_valid_stream(argv[0], optarg))
-				return EX_USAGE_CODE;
+				return EX_USAGE;
 			stream = optarg;
 			break;
 		case 'f':
@@ -373,7 +365,7 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 				fprintf(stderr, "mysimbdp send: --rate \"%s\": "
 				    "must be messages per second, 1 or more\n",
 				    optarg);
-				return EX_USAGE_CODE;
+				return EX_USAGE;
 			}
 			break;
 		case 'w':
@@ -381,7 +373,7 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 				fprintf(stderr, "mysimbdp send: --window "
 				    "\"%s\": must be 1 to %d\n", optarg,
 				    WINDOW_MAX);
-				return EX_USAGE_CODE;
+				return EX_USAGE;
 			}
 			break;
 		case 'j':
@@ -389,7 +381,7 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 			break;
 		case 't':
 			if (cli_parse_timeout(argv[0], optarg, &timeout_ms) < 0)
-				return EX_USAGE_CODE;
+				return EX_USAGE;
 			break;
 		case PROGRESS_OPT_ON:
 			pmode = PROGRESS_ON;
@@ -405,9 +397,9 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		return cli_usage_error(argv[0]);
 	tenant = argv[optind];
 	if (!cli_valid_tenant(argv[0], tenant))
-		return EX_USAGE_CODE;
+		return EX_USAGE;
 	if ((p = cli_load_platform(cli)) == NULL)
-		return EX_CONFIG_CODE;
+		return EX_CONFIG;
 	path = state_path(p, "run/%s/%s.in", tenant, stream);
 	conf_platform_free(p);
 	if (file && strcmp(file, "-") != 0 &&
@@ -415,22 +407,22 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "mysimbdp send: open %s: %s\n", file,
 		    strerror(errno));
 		free(path);
-		return errno == EACCES || errno == EPERM ? EX_NOPERM_CODE :
-		    EX_NOINPUT_CODE;
+		return errno == EACCES || errno == EPERM ? EX_NOPERM :
+		    EX_NOINPUT;
 	}
 	snprintf(err, sizeof(err), "streammgr is not running, or %s has no "
 	    "stream \"%s\"", tenant, stream);
-	if ((rc = ctl_socket_check(path, err)) != EX_OK_CODE)
+	if ((rc = ctl_socket_check(path, err)) != EX_OK)
 		goto out;
 	if (asprintf(&endpoint, "ipc://%s", path) < 0) {
 		endpoint = NULL;
-		rc = EX_SOFTWARE_CODE;
+		rc = EX_SOFTWARE;
 		goto out;
 	}
 	if ((r = msb_producer_open(&s.s_prod, endpoint, (uint32_t)window,
 	    on_reply, &s, err, sizeof(err))) != MSB_OK) {
 		fprintf(stderr, "mysimbdp send: %s\n", err);
-		rc = r == MSB_TEMPFAIL ? EX_UNAVAILABLE_CODE : EX_SOFTWARE_CODE;
+		rc = r == MSB_TEMPFAIL ? EX_UNAVAILABLE : EX_SOFTWARE;
 		goto out;
 	}
 	if (timeout_ms > 0)
@@ -441,15 +433,15 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 	progress_start(&prog, pmode, file && strcmp(file, "-") != 0 ? file :
 	    "stdin", "messages", fstat(in.l_fd, &st) == 0 &&
 	    S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0);
-	start_ns = mono_ns();
-	rc = EX_OK_CODE;
+	start_ns = clock_mono_ns();
+	rc = EX_OK;
 	while ((r = lines_next(&in, &line, &len)) != LINE_END) {
 		progress_update(&prog, in.l_consumed, s.s_sent);
 		if (r == LINE_ERROR) {
 			progress_break(&prog);
 			fprintf(stderr, "mysimbdp send: read %s: %s\n",
 			    file ? file : "standard input", strerror(errno));
-			rc = EX_IOERR_CODE;
+			rc = EX_IOERR;
 			break;
 		}
 		if (r == LINE_TOO_LONG) {
@@ -463,7 +455,7 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		if (len == 0)
 			continue;
 		if (pace(&s, start_ns, rate) < 0) {
-			rc = EX_SOFTWARE_CODE;
+			rc = EX_SOFTWARE;
 			break;
 		}
 		/* It waits while the window is full, and gives up only
@@ -478,7 +470,7 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 			if (r == MSB_TEMPFAIL)
 				stopped = true;
 			else
-				rc = EX_SOFTWARE_CODE;
+				rc = EX_SOFTWARE;
 			break;
 		}
 		s.s_sent++;
@@ -492,11 +484,11 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 	msb_producer_close(s.s_prod);
 	print_summary(&s, json);
 	/* An input that could not be read is said first. */
-	if (rc == EX_OK_CODE && (s.s_rejected || s.s_too_long))
-		rc = EX_DATAERR_CODE;
-	else if (rc == EX_OK_CODE && (s.s_throttled ||
+	if (rc == EX_OK && (s.s_rejected || s.s_too_long))
+		rc = EX_DATAERR;
+	else if (rc == EX_OK && (s.s_throttled ||
 	    s.s_sent > answered(&s) || stopped))
-		rc = EX_TEMPFAIL_CODE;
+		rc = EX_TEMPFAIL;
 out:
 	for (size_t i = 0; i < s.s_nreasons; i++)
 		free(s.s_reasons[i].r_text);

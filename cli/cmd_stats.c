@@ -314,7 +314,7 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 		switch (ch) {
 		case 't':
 			if (!cli_valid_tenant(argv[0], optarg))
-				return EX_USAGE_CODE;
+				return EX_USAGE;
 			tenant = optarg;
 			break;
 		case 's':
@@ -322,7 +322,7 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 				fprintf(stderr, "mysimbdp stats: --since \"%s\": "
 				    "use a time like 2026-11-21T10:00:00Z or an "
 				    "age like 1h\n", optarg);
-				return EX_USAGE_CODE;
+				return EX_USAGE;
 			}
 			break;
 		case 'j':
@@ -335,7 +335,7 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_error(argv[0]);
 	if ((p = cli_load_platform(cli)) == NULL)
-		return EX_CONFIG_CODE;
+		return EX_CONFIG;
 	path = state_path(p, "log/ingest.jsonl");
 	conf_platform_free(p);
 	if ((f = fopen(path, "re")) == NULL && errno != ENOENT) {
@@ -343,8 +343,8 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 
 		fprintf(stderr, "mysimbdp: open %s: %s\n", path, strerror(err));
 		free(path);
-		return err == EACCES || err == EPERM ? EX_NOPERM_CODE :
-		    EX_NOINPUT_CODE;
+		return err == EACCES || err == EPERM ? EX_NOPERM :
+		    EX_NOINPUT;
 	}
 	free(path);
 	if (f) {
@@ -371,5 +371,5 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 		free(st.s_tenants[i].t_durations);
 	free(st.s_tenants);
 	free(st.s_all.t_durations);
-	return EX_OK_CODE;
+	return EX_OK;
 }

@@ -109,7 +109,7 @@ parse_opts(int argc, char **argv, struct status_opts *o)
 		switch (ch) {
 		case 's':
 			if (!cli_valid_stream(argv[0], optarg))
-				return EX_USAGE_CODE;
+				return EX_USAGE;
 			o->o_stream = optarg;
 			break;
 		case 'v':
@@ -121,7 +121,7 @@ parse_opts(int argc, char **argv, struct status_opts *o)
 		case 't':
 			if (cli_parse_timeout(argv[0], optarg,
 			    &o->o_timeout_ms) < 0)
-				return EX_USAGE_CODE;
+				return EX_USAGE;
 			break;
 		default:
 			return cli_opt_other(argv, ch);
@@ -131,13 +131,13 @@ parse_opts(int argc, char **argv, struct status_opts *o)
 		return cli_usage_error(argv[0]);
 	if (argc - optind == 1) {
 		if (!cli_valid_tenant(argv[0], argv[optind]))
-			return EX_USAGE_CODE;
+			return EX_USAGE;
 		o->o_tenant = argv[optind];
 		o->o_streams = true;
 	}
 	if (o->o_stream && o->o_tenant == NULL) {
 		fprintf(stderr, "mysimbdp status: --stream needs a TENANT\n");
-		return EX_USAGE_CODE;
+		return EX_USAGE;
 	}
 	return -1;
 }
@@ -166,7 +166,7 @@ ask(const struct cli *cli, struct status *st)
 	}
 	ctl_exchange(calls, NDAEMONS, st->s_opts->o_timeout_ms);
 	for (int d = 0; d < NDAEMONS; d++) {
-		if ((st->s_rc[d] = calls[d].cc_rc) == EX_OK_CODE)
+		if ((st->s_rc[d] = calls[d].cc_rc) == EX_OK)
 			st->s_rc[d] = ctl_check(daemons[d], calls[d].cc_reply,
 			    &st->s_reply[d], false);
 		if (st->s_reply[d] != NULL &&
@@ -175,7 +175,7 @@ ask(const struct cli *cli, struct status *st)
 			    "\"%s\" array\n", daemons[d], arrays[d]);
 			bson_destroy(st->s_reply[d]);
 			st->s_reply[d] = NULL;
-			st->s_rc[d] = EX_PROTOCOL_CODE;
+			st->s_rc[d] = EX_PROTOCOL;
 		}
 		ctl_call_free(&calls[d]);
 	}
@@ -450,17 +450,17 @@ static const char *
 problem(int rc)
 {
 	switch (rc) {
-	case EX_UNAVAILABLE_CODE:
+	case EX_UNAVAILABLE:
 		return "not running";
-	case EX_TEMPFAIL_CODE:
+	case EX_TEMPFAIL:
 		return "no reply in time";
-	case EX_PROTOCOL_CODE:
+	case EX_PROTOCOL:
 		return "a reply that is not the protocol's";
-	case EX_DATAERR_CODE:
+	case EX_DATAERR:
 		return "refused the request";
-	case EX_NOPERM_CODE:
+	case EX_NOPERM:
 		return "no permission to reach its socket";
-	case EX_CONFIG_CODE:
+	case EX_CONFIG:
 		return "its socket path does not fit sun_path";
 	}
 	return "failed";
@@ -570,11 +570,11 @@ static int
 exit_status(const struct status *st)
 {
 	if (st->s_reply[SMGR] != NULL || st->s_reply[BMGR] != NULL)
-		return EX_OK_CODE;
+		return EX_OK;
 	for (int d = 0; d < NDAEMONS; d++)
-		if (st->s_rc[d] != EX_UNAVAILABLE_CODE)
+		if (st->s_rc[d] != EX_UNAVAILABLE)
 			return st->s_rc[d];
-	return EX_UNAVAILABLE_CODE;
+	return EX_UNAVAILABLE;
 }
 
 /* Whether TENANT and S are known to a daemon that answered. */
@@ -588,14 +588,14 @@ check_known(const struct status *st)
 		    "in %s's status)\n", o->o_tenant, st->s_reply[SMGR] &&
 		    st->s_reply[BMGR] ? "batchmgr's nor streammgr's" :
 		    st->s_reply[SMGR] ? "streammgr's" : "batchmgr's");
-		return EX_DATAERR_CODE;
+		return EX_DATAERR;
 	}
 	if (o->o_stream && st->s_reply[SMGR] != NULL && !st->s_stream_seen) {
 		fprintf(stderr, "mysimbdp status: tenant %s has no stream "
 		    "\"%s\"\n", o->o_tenant, o->o_stream);
-		return EX_DATAERR_CODE;
+		return EX_DATAERR;
 	}
-	return EX_OK_CODE;
+	return EX_OK;
 }
 
 static void
@@ -619,8 +619,8 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 	if ((rc = parse_opts(argc, argv, &o)) >= 0)
 		return rc;
 	if (ask(cli, &st) < 0)
-		return EX_CONFIG_CODE;
-	if ((rc = exit_status(&st)) != EX_OK_CODE)
+		return EX_CONFIG;
+	if ((rc = exit_status(&st)) != EX_OK)
 		goto out;
 	if (st.s_reply[BMGR] != NULL)
 		ctl_each(st.s_reply[BMGR], "tenants", batch_cb, &st);
@@ -628,7 +628,7 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 		ctl_each(st.s_reply[SMGR], "streams", stream_cb, &st);
 	if (st.s_nrows > 0)
 		qsort(st.s_rows, st.s_nrows, sizeof(*st.s_rows), row_cmp);
-	if ((rc = check_known(&st)) != EX_OK_CODE)
+	if ((rc = check_known(&st)) != EX_OK)
 		goto out;
 	if (o.o_json)
 		print_json(&st);

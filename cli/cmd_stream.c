@@ -70,7 +70,7 @@ ctl_getopt(int argc, char **argv, unsigned allowed, struct ctl_opts *o)
 		switch (ch) {
 		case 's':
 			if (!cli_valid_stream(argv[0], optarg))
-				return EX_USAGE_CODE;
+				return EX_USAGE;
 			o->o_stream = optarg;
 			break;
 		case 'r':
@@ -78,7 +78,7 @@ ctl_getopt(int argc, char **argv, unsigned allowed, struct ctl_opts *o)
 			    strlen(optarg), false)) {
 				fprintf(stderr, "mysimbdp %s: --reason must be "
 				    "non-empty UTF-8 text\n", argv[0]);
-				return EX_USAGE_CODE;
+				return EX_USAGE;
 			}
 			o->o_reason = optarg;
 			break;
@@ -88,14 +88,14 @@ ctl_getopt(int argc, char **argv, unsigned allowed, struct ctl_opts *o)
 		case 't':
 			if (cli_parse_timeout(argv[0], optarg,
 			    &o->o_timeout_ms) < 0)
-				return EX_USAGE_CODE;
+				return EX_USAGE;
 			break;
 		case 'd':
 			if (strcmp(optarg, "streammgr") != 0 &&
 			    strcmp(optarg, "batchmgr") != 0) {
 				fprintf(stderr, "mysimbdp %s: --daemon \"%s\": "
 				    "streammgr or batchmgr\n", argv[0], optarg);
-				return EX_USAGE_CODE;
+				return EX_USAGE;
 			}
 			o->o_daemon = optarg;
 			break;
@@ -148,14 +148,14 @@ tenant_cmd(const struct cli *cli, int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage_error(argv[0]);
 	if (!cli_valid_tenant(argv[0], argv[optind]))
-		return EX_USAGE_CODE;
+		return EX_USAGE;
 	BSON_APPEND_UTF8(&req, "cmd", argv[0]);
 	BSON_APPEND_UTF8(&req, "tenant", argv[optind]);
 	if (o.o_stream)
 		BSON_APPEND_UTF8(&req, "stream", o.o_stream);
 	rc = ctl_request(cli, "streammgr", &req, o.o_timeout_ms, &reply);
 	bson_destroy(&req);
-	if (rc != EX_OK_CODE)
+	if (rc != EX_OK)
 		return rc;
 	if (o.o_json)
 		cli_print_json(reply);
@@ -167,7 +167,7 @@ tenant_cmd(const struct cli *cli, int argc, char **argv)
 		printf("%s: %s: ok\n", target(argv[optind], &o, what,
 		    sizeof(what)), done);
 	bson_destroy(reply);
-	return EX_OK_CODE;
+	return EX_OK;
 }
 
 int
@@ -226,11 +226,11 @@ cmd_scale(const struct cli *cli, int argc, char **argv)
 		return cli_usage_error(argv[0]);
 	tenant = argv[optind];
 	if (!cli_valid_tenant(argv[0], tenant))
-		return EX_USAGE_CODE;
+		return EX_USAGE;
 	if (parse_count(argv[optind + 1], &n) < 0) {
 		fprintf(stderr, "mysimbdp scale: \"%s\" is not a number of "
 		    "instances (a non-negative integer)\n", argv[optind + 1]);
-		return EX_USAGE_CODE;
+		return EX_USAGE;
 	}
 	BSON_APPEND_UTF8(&req, "cmd", "scale");
 	BSON_APPEND_UTF8(&req, "tenant", tenant);
@@ -240,7 +240,7 @@ cmd_scale(const struct cli *cli, int argc, char **argv)
 	BSON_APPEND_UTF8(&req, "reason", o.o_reason ? o.o_reason : "operator");
 	rc = ctl_request(cli, "streammgr", &req, o.o_timeout_ms, &reply);
 	bson_destroy(&req);
-	if (rc != EX_OK_CODE)
+	if (rc != EX_OK)
 		return rc;
 	/* The reply names the stream chosen when the request did not. */
 	if (bson_iter_init_find(&it, reply, "stream") &&
@@ -259,7 +259,7 @@ cmd_scale(const struct cli *cli, int argc, char **argv)
 	else
 		printf("%s: %" PRId64 " instances desired\n", what, n);
 	bson_destroy(reply);
-	return EX_OK_CODE;
+	return EX_OK;
 }
 
 /* ---- control ------------------------------------------------------------ */
@@ -283,11 +283,11 @@ cmd_control(const struct cli *cli, int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage_error(argv[0]);
 	if (ctl_call_init(&call, cli, o.o_daemon) < 0)
-		return EX_CONFIG_CODE;
+		return EX_CONFIG;
 	call.cc_req = argv[optind];
 	call.cc_len = strlen(argv[optind]);
 	ctl_exchange(&call, 1, o.o_timeout_ms);
-	if ((rc = call.cc_rc) == EX_OK_CODE) {
+	if ((rc = call.cc_rc) == EX_OK) {
 		printf("%s\n", call.cc_reply);
 		rc = ctl_check(o.o_daemon, call.cc_reply, &doc, true);
 		if (doc)

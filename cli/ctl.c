@@ -12,36 +12,28 @@
 
 #include <zmq.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "state.h"
 #include "units.h"
 
 #define CALLS_MAX	8
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 ctl_socket_check(const char *path, const char *missing)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char err[256];
-	int fd, rc = EX_OK_CODE;
+	int fd, rc = EX_OK;
 
 	if (state_check_sun_path(path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mysimbdp: %s\n", err);
-		return EX_CONFIG_CODE;
+		return EX_CONFIG;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
 		fprintf(stderr, "mysimbdp: socket: %s\n", strerror(errno));
-		return EX_SOFTWARE_CODE;
+		return EX_SOFTWARE;
 	}
 	/*
 	 * A plain connect tells a missing socket from a stale one (the
@@ -53,19 +45,19 @@ ctl_socket_check(const char *path, const char *missing)
 		if (errno == ENOENT) {
 			fprintf(stderr, "mysimbdp: %s (no %s)\n", missing,
 			    path);
-			rc = EX_UNAVAILABLE_CODE;
+			rc = EX_UNAVAILABLE;
 		} else if (errno == ECONNREFUSED) {
 			fprintf(stderr, "mysimbdp: %s (nothing listens on "
 			    "%s)\n", missing, path);
-			rc = EX_UNAVAILABLE_CODE;
+			rc = EX_UNAVAILABLE;
 		} else if (errno == EACCES || errno == EPERM) {
 			fprintf(stderr, "mysimbdp: %s: %s\n", path,
 			    strerror(errno));
-			rc = EX_NOPERM_CODE;
+			rc = EX_NOPERM;
 		} else {
 			fprintf(stderr, "mysimbdp: connect %s: %s\n", path,
 			    strerror(errno));
-			rc = EX_UNAVAILABLE_CODE;
+			rc = EX_UNAVAILABLE;
 		}
 	}
 	close(fd);
@@ -103,7 +95,7 @@ call_send(void *ctx, struct ctl_call *c)
 	int linger = 0;
 
 	snprintf(missing, sizeof(missing), "%s is not running", c->cc_daemon);
-	if ((c->cc_rc = ctl_socket_check(c->cc_path, missing)) != EX_OK_CODE)
+	if ((c->cc_rc = ctl_socket_check(c->cc_path, missing)) != EX_OK)
 		return -1;
 	snprintf(endpoint, sizeof(endpoint), "ipc://%s", c->cc_path);
 	/* Queued until the connection is up, which the deadline bounds. */
@@ -113,10 +105,10 @@ call_send(void *ctx, struct ctl_call *c)
 	    zmq_send(c->cc_sock, c->cc_req, c->cc_len, 0) < 0) {
 		fprintf(stderr, "mysimbdp: %s: %s\n", endpoint,
 		    zmq_strerror(zmq_errno()));
-		c->cc_rc = EX_SOFTWARE_CODE;
+		c->cc_rc = EX_SOFTWARE;
 		return -1;
 	}
-	c->cc_rc = EX_TEMPFAIL_CODE;	/* until the reply comes */
+	c->cc_rc = EX_TEMPFAIL;	/* until the reply comes */
 	return 0;
 }
 
@@ -139,7 +131,7 @@ call_receive(struct ctl_call *c)
 				continue;
 			fprintf(stderr, "mysimbdp: receive from %s: %s\n",
 			    c->cc_daemon, zmq_strerror(zmq_errno()));
-			c->cc_rc = EX_SOFTWARE_CODE;
+			c->cc_rc = EX_SOFTWARE;
 			return;
 		}
 		more = zmq_msg_more(&msg);
@@ -148,14 +140,14 @@ call_receive(struct ctl_call *c)
 		    zmq_msg_size(&msg))) == NULL) {
 			zmq_msg_close(&msg);
 			fprintf(stderr, "mysimbdp: %s\n", strerror(ENOMEM));
-			c->cc_rc = EX_SOFTWARE_CODE;
+			c->cc_rc = EX_SOFTWARE;
 			return;
 		}
 		zmq_msg_close(&msg);
 		if (!more)
 			break;
 	}
-	c->cc_rc = EX_OK_CODE;
+	c->cc_rc = EX_OK;
 }
 
 /* Waits for the replies of the calls still waiting (cc_rc 75). */
@@ -166,11 +158,11 @@ wait_replies(struct ctl_call *calls, size_t n, int64_t deadline)
 	struct ctl_call *who[CALLS_MAX];
 
 	for (;;) {
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - clock_mono_ms();
 		int nitems = 0;
 
 		for (size_t i = 0; i < n; i++) {
-			if (calls[i].cc_rc != EX_TEMPFAIL_CODE ||
+			if (calls[i].cc_rc != EX_TEMPFAIL ||
 			    calls[i].cc_sock == NULL)
 				continue;
 			items[nitems] = (zmq_pollitem_t){ calls[i].cc_sock, 0,
@@ -185,7 +177,7 @@ wait_replies(struct ctl_call *calls, size_t n, int64_t deadline)
 			fprintf(stderr, "mysimbdp: poll: %s\n",
 			    zmq_strerror(zmq_errno()));
 			for (int k = 0; k < nitems; k++)
-				who[k]->cc_rc = EX_SOFTWARE_CODE;
+				who[k]->cc_rc = EX_SOFTWARE;
 			return;
 		}
 		for (int k = 0; k < nitems; k++)
@@ -206,20 +198,20 @@ ctl_exchange(struct ctl_call *calls, size_t n, uint64_t timeout_ms)
 		fprintf(stderr, "mysimbdp: zmq_ctx_new: %s\n",
 		    zmq_strerror(zmq_errno()));
 		for (size_t i = 0; i < n; i++)
-			calls[i].cc_rc = EX_SOFTWARE_CODE;
+			calls[i].cc_rc = EX_SOFTWARE;
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
 		call_send(ctx, &calls[i]);
-	wait_replies(calls, n, mono_ms() + (int64_t)timeout_ms);
+	wait_replies(calls, n, clock_mono_ms() + (int64_t)timeout_ms);
 	for (size_t i = 0; i < n; i++) {
 		struct ctl_call *c = &calls[i];
 
-		if (c->cc_rc == EX_TEMPFAIL_CODE)
+		if (c->cc_rc == EX_TEMPFAIL)
 			fprintf(stderr, "mysimbdp: no reply from %s within %s "
 			    "(%s)\n", c->cc_daemon, units_fmt_duration(
 			    timeout_ms, d, sizeof(d)), c->cc_path);
-		if (c->cc_rc != EX_OK_CODE) {
+		if (c->cc_rc != EX_OK) {
 			free(c->cc_reply);
 			c->cc_reply = NULL;
 		}
@@ -244,7 +236,7 @@ ctl_check(const char *daemon, const char *reply, bson_t **docp, bool quiet)
 			fprintf(stderr, "mysimbdp: %s answered with something "
 			    "that is not a JSON object (%s): %.200s\n", daemon,
 			    berr.message, reply);
-		return EX_PROTOCOL_CODE;
+		return EX_PROTOCOL;
 	}
 	if (!bson_iter_init_find(&it, doc, "ok") ||
 	    !BSON_ITER_HOLDS_BOOL(&it)) {
@@ -252,7 +244,7 @@ ctl_check(const char *daemon, const char *reply, bson_t **docp, bool quiet)
 			fprintf(stderr, "mysimbdp: %s's reply has no \"ok\": "
 			    "%.200s\n", daemon, reply);
 		bson_destroy(doc);
-		return EX_PROTOCOL_CODE;
+		return EX_PROTOCOL;
 	}
 	if (!bson_iter_bool(&it)) {
 		if (!quiet) {
@@ -264,10 +256,10 @@ ctl_check(const char *daemon, const char *reply, bson_t **docp, bool quiet)
 			fprintf(stderr, "mysimbdp: %s\n", e);
 		}
 		bson_destroy(doc);
-		return EX_DATAERR_CODE;
+		return EX_DATAERR;
 	}
 	*docp = doc;
-	return EX_OK_CODE;
+	return EX_OK;
 }
 
 int
@@ -280,12 +272,12 @@ ctl_request(const struct cli *cli, const char *daemon, const bson_t *req,
 
 	*replyp = NULL;
 	if (ctl_call_init(&call, cli, daemon) < 0)
-		return EX_CONFIG_CODE;
+		return EX_CONFIG;
 	json = bson_as_relaxed_extended_json(req, &call.cc_len);
 	call.cc_req = json;
 	ctl_exchange(&call, 1, timeout_ms);
 	bson_free(json);
-	if ((rc = call.cc_rc) == EX_OK_CODE)
+	if ((rc = call.cc_rc) == EX_OK)
 		rc = ctl_check(daemon, call.cc_reply, replyp, false);
 	ctl_call_free(&call);
 	return rc;

@@ -25,7 +25,7 @@ struct ctl_call {
 	const char	*cc_req;	/* the request, cc_len bytes */
 	size_t		 cc_len;
 	char		*cc_reply;	/* NUL-terminated; set when cc_rc is 0 */
-	int		 cc_rc;		/* EX_OK_CODE or why not (see below) */
+	int		 cc_rc;		/* EX_OK or why not (see below) */
 	void		*cc_sock;	/* private */
 };
 
@@ -49,7 +49,7 @@ void ctl_exchange(struct ctl_call *calls, size_t n, uint64_t timeout_ms);
 
 /*
  * Checks a reply of daemon's: a JSON object whose "ok" is true. Returns
- * EX_OK_CODE with the parsed reply in *docp (bson_destroy it), 65 for
+ * EX_OK with the parsed reply in *docp (bson_destroy it), 65 for
  * {"ok":false} or 76 for anything else, after saying why (unless quiet).
  */
 int ctl_check(const char *daemon, const char *reply, bson_t **docp,
@@ -57,7 +57,7 @@ int ctl_check(const char *daemon, const char *reply, bson_t **docp,
 
 /*
  * Sends one request to one daemon and checks the reply. Returns
- * EX_OK_CODE with the reply in *replyp (bson_destroy it), or the exit
+ * EX_OK with the reply in *replyp (bson_destroy it), or the exit
  * status after saying why (ctl_exchange's and ctl_check's, 78).
  */
 int ctl_request(const struct cli *cli, const char *daemon, const bson_t *req,
@@ -65,7 +65,7 @@ int ctl_request(const struct cli *cli, const char *daemon, const bson_t *req,
 
 /*
  * Whether a daemon listens on the ipc socket file at path. Returns
- * EX_OK_CODE, or the exit status after printing why: 69 with
+ * EX_OK, or the exit status after printing why: 69 with
  * "mysimbdp: <missing> (no <path>)" or "(nothing listens on <path>)",
  * 77 when the socket may not be reached (permissions), 78 when the path
  * does not fit sun_path.

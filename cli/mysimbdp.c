@@ -232,7 +232,7 @@ cli_usage_error(const char *cmd)
 
 	if (c != NULL)
 		fprintf(stderr, "usage: mysimbdp %s %s\n", c->name, c->args);
-	return EX_USAGE_CODE;
+	return EX_USAGE;
 }
 
 int
@@ -244,10 +244,10 @@ cli_opt_other(char **argv, int ch)
 	case 'h':
 		if (c != NULL)
 			help(c);
-		return EX_OK_CODE;
+		return EX_OK;
 	case 'V':
 		version();
-		return EX_OK_CODE;
+		return EX_OK;
 	}
 	/* opterr is 0 (main): the option as given, unknown or missing its
 	 * value, is named here. A short one may sit in a group ("-rf") that
@@ -366,20 +366,20 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(stdout);
-			return EX_OK_CODE;
+			return EX_OK;
 		case 'V':
 			version();
-			return EX_OK_CODE;
+			return EX_OK;
 		default:
 			usage(stderr);
-			return EX_USAGE_CODE;
+			return EX_USAGE;
 		}
 	}
 	if (cli.c_conf == NULL)
 		cli.c_conf = MYSIMBDP_DEFAULT_CONF;
 	if (optind >= argc) {
 		usage(stderr);
-		return EX_USAGE_CODE;
+		return EX_USAGE;
 	}
 	if ((c = command_find(argv[optind])) == NULL) {
 		char q[CLI_QUOTE_MAX];
@@ -387,7 +387,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "mysimbdp: unknown command \"%s\"\n",
 		    cli_quote(argv[optind], q, sizeof(q)));
 		usage(stderr);
-		return EX_USAGE_CODE;
+		return EX_USAGE;
 	}
 	/*
 	 * The commands say what was wrong with an option themselves (see

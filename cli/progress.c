@@ -6,16 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "units.h"
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 progress_start(struct progress *p, enum progress_mode mode,
@@ -27,7 +19,7 @@ progress_start(struct progress *p, enum progress_mode mode,
 	p->p_label = label;
 	p->p_unit = unit;
 	p->p_total = total;
-	p->p_start_ms = now_ms();
+	p->p_start_ms = clock_mono_ms();
 	p->p_shown_ms = p->p_start_ms;
 }
 
@@ -80,7 +72,7 @@ progress_update(struct progress *p, uint64_t bytes, uint64_t count)
 	p->p_count = count;
 	if (!p->p_on)
 		return;
-	now = now_ms();
+	now = clock_mono_ms();
 	if (now - p->p_shown_ms >= PROGRESS_EVERY_MS)
 		draw(p, now);
 }
@@ -100,6 +92,6 @@ progress_finish(struct progress *p)
 {
 	if (!p->p_on)
 		return;
-	draw(p, now_ms());
+	draw(p, clock_mono_ms());
 	progress_break(p);
 }

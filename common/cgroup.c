@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "crc32c.h"
 #include "log.h"
 
@@ -185,15 +186,6 @@ find_own(void)
 	return own;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * SIGKILLs every process in dir. cgroup.kill (Linux 5.14) does it in one
  * step, forks racing it included; without it, the pids are killed one by
@@ -228,11 +220,11 @@ kill_all(const char *dir)
 static int
 rmdir_wait(const char *dir, int64_t ms)
 {
-	int64_t deadline = now_ms() + ms;
+	int64_t deadline = clock_mono_ms() + ms;
 	struct timespec tick = { 0, 10 * 1000000 };
 
 	while (rmdir(dir) < 0) {
-		if (errno != EBUSY || now_ms() >= deadline)
+		if (errno != EBUSY || clock_mono_ms() >= deadline)
 			return -1;
 		nanosleep(&tick, NULL);
 	}

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sysexits.h>
 
-#define EX_CONFIG_CODE 78	/* sysexits EX_CONFIG */
 #define TENANT_ID_MAX 32
 
 /* Resource limits applied to a tenant app; 0 means "not limited". */

@@ -58,12 +58,12 @@ daemon_start(const char *name, int argc, char *argv[],
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout, name); exit(0);
 		case 'V': printf("%s %s\n", name, MYSIMBDP_VERSION); exit(0);
-		default: usage(stderr, name); exit(EX_USAGE_CODE);
+		default: usage(stderr, name); exit(EX_USAGE);
 		}
 	}
 	if (optind != argc) {
 		usage(stderr, name);
-		exit(EX_USAGE_CODE);
+		exit(EX_USAGE);
 	}
 	if (file == NULL)
 		file = MYSIMBDP_DEFAULT_CONF;
@@ -84,7 +84,7 @@ daemon_start(const char *name, int argc, char *argv[],
 	umask(022);
 	if (state_prepare(*pp, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", name, err);
-		exit(EX_CANTCREAT_CODE);
+		exit(EX_CANTCREAT);
 	}
 	daemon_lock_or_exit(name, *pp);
 	if (spawn_init() < 0)
@@ -116,7 +116,7 @@ daemon_load_or_exit(const char *name, const char *file,
 	conf_errors_free(&errs);
 	conf_tenant_set_free(set);
 	conf_platform_free(*pp);
-	exit(EX_CONFIG_CODE);
+	exit(EX_CONFIG);
 }
 
 void
@@ -128,12 +128,12 @@ daemon_lock_or_exit(const char *name, const struct conf_platform *p)
 	if (fd < 0) {
 		fprintf(stderr, "%s: open %s: %s\n", name, path,
 		    strerror(errno));
-		exit(EX_CANTCREAT_CODE);
+		exit(EX_CANTCREAT);
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		fprintf(stderr, "%s: %s is locked: another %s runs on this "
 		    "state directory\n", name, path, name);
-		exit(EX_TEMPFAIL_CODE);
+		exit(EX_TEMPFAIL);
 	}
 	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(fd, 0) < 0 || write(fd, pid, strlen(pid)) < 0)

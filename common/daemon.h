@@ -5,13 +5,10 @@
 #ifndef MYSIMBDP_DAEMON_H
 #define MYSIMBDP_DAEMON_H
 
+#include <sysexits.h>
+
 #include "conf.h"
 
-#define EX_USAGE_CODE 64
-#define EX_UNAVAILABLE_CODE 69
-#define EX_SOFTWARE_CODE 70
-#define EX_CANTCREAT_CODE 73
-#define EX_TEMPFAIL_CODE 75
 
 /*
  * The start of every daemon's main(): parses -c FILE -d -n -v (and their

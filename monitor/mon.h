@@ -143,14 +143,4 @@ struct mon {
 	uint64_t	 m_ctl_failures;
 };
 
-/* Monotonic milliseconds. */
-static inline uint64_t
-mon_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 #endif

@@ -19,6 +19,7 @@
 #include <zmq.h>
 
 #include "conf.h"
+#include "clock.h"
 #include "smgrctl.h"
 #include "daemon.h"
 #include "dash.h"
@@ -40,11 +41,7 @@ add_tenants(struct mon *m, struct conf_tenant_set *set)
 static void
 arm_tick(struct mon *m)
 {
-	uint64_t ms = m->m_conf->p_monitor.pm_interval_ms;
-	struct timeval tv = { (time_t)(ms / 1000),
-	    (suseconds_t)(ms % 1000) * 1000 };
-
-	if (event_add(m->m_tick_ev, &tv) < 0)
+	if (clock_timer_in(m->m_tick_ev, m->m_conf->p_monitor.pm_interval_ms) < 0)
 		fatalx("%s: cannot start the dashboard timer", __func__);
 }
 
@@ -148,12 +145,12 @@ start(struct mon *m, struct conf_tenant_set *set)
 
 	if ((m->m_dash = dash_open(m->m_conf, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "monitor: %s\n", err);
-		exit(EX_CANTCREAT_CODE);
+		exit(EX_CANTCREAT);
 	}
 	if (m->m_conf->p_monitor.pm_http &&
 	    (m->m_prom = prom_new(m, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "monitor: prometheus: %s\n", err);
-		exit(EX_UNAVAILABLE_CODE);
+		exit(EX_UNAVAILABLE);
 	}
 	m->m_feed = feed_new(m);
 	m->m_ctl = smgrctl_new(m, view_ctl_done);

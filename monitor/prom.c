@@ -9,6 +9,7 @@
 
 #include <event2/http.h>
 
+#include "clock.h"
 #include "log.h"
 #include "view.h"
 
@@ -215,7 +216,7 @@ render_monitor(struct mon *m, struct evbuffer *out)
 void
 prom_render(struct mon *m, struct evbuffer *out)
 {
-	render_streams(m, out, mon_now_ms());
+	render_streams(m, out, clock_mono_ms());
 	render_tenants(m, out);
 	render_monitor(m, out);
 }

@@ -8,6 +8,7 @@
 #include <bson/bson.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "log.h"
 #include "state.h"
 #include "units.h"
@@ -77,17 +78,14 @@ static void
 arm(struct smgrctl *c)
 {
 	struct pending *p = TAILQ_FIRST(&c->c_pending);
-	uint64_t now = mon_now_ms(), ms;
-	struct timeval tv;
+	uint64_t now = (uint64_t)clock_mono_ms();
 
 	if (p == NULL) {
 		evtimer_del(c->c_timer);
 		return;
 	}
-	ms = p->p_deadline_ms > now ? p->p_deadline_ms - now : 0;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(c->c_timer, &tv);
+	clock_timer_in(c->c_timer, p->p_deadline_ms > now ?
+	    p->p_deadline_ms - now : 0);
 }
 
 /* Takes the oldest request off the list and reports its outcome. */
@@ -233,7 +231,7 @@ smgrctl_request(struct smgrctl *c, const char *cmd, const char *tenant,
 	snprintf(p->p_cmd, sizeof(p->p_cmd), "%s", cmd);
 	snprintf(p->p_tenant, sizeof(p->p_tenant), "%s", tenant);
 	snprintf(p->p_stream, sizeof(p->p_stream), "%s", stream);
-	p->p_deadline_ms = mon_now_ms() +
+	p->p_deadline_ms = clock_mono_ms() +
 	    c->c_mon->m_conf->p_monitor.pm_control_timeout_ms;
 	TAILQ_INSERT_TAIL(&c->c_pending, p, p_entry);
 	/* The send may have eaten the edge of a reply that was waiting. */

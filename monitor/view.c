@@ -6,6 +6,7 @@
 
 #include <bson/bson.h>
 
+#include "clock.h"
 #include "smgrctl.h"
 #include "dash.h"
 #include "log.h"
@@ -88,7 +89,7 @@ view_report(struct mtenant *t, const struct report *r, char *why,
 	if (s != NULL) {
 		agg_add(&s->ms_total, r);
 		agg_add(&s->ms_tick, r);
-		inst_update(s, r, mon_now_ms());
+		inst_update(s, r, clock_mono_ms());
 	} else {
 		agg_add(&t->mt_batch_total, r);
 		agg_add(&t->mt_batch_tick, r);
@@ -266,7 +267,7 @@ view_stats(struct mon *m, const char *tenant, const char *stream,
 {
 	struct mtenant *t = mtenant_find(m, tenant);
 	struct mstream *s = t ? mtenant_stream(t, stream) : NULL;
-	uint64_t now = mon_now_ms();
+	uint64_t now = clock_mono_ms();
 	int64_t rejected, throttled, violations;
 
 	if (s == NULL) {
@@ -442,7 +443,7 @@ expire(struct mon *m, struct mstream *s, uint64_t now)
 void
 view_tick(struct mon *m)
 {
-	uint64_t now = mon_now_ms();
+	uint64_t now = clock_mono_ms();
 	struct mtenant *t;
 	struct mstream *s;
 

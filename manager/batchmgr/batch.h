@@ -97,10 +97,4 @@ struct batch {
 /* Appends a record to log/ingest.jsonl; a failure is logged, not fatal. */
 void batch_record(struct batch *b, const struct record *r);
 
-/* A monotonic clock in milliseconds, for timers and ages. */
-int64_t batch_mono_ms(void);
-
-/* Turns milliseconds into a timeval for libevent. */
-struct timeval batch_tv(uint64_t ms);
-
 #endif

@@ -137,7 +137,7 @@ open_ingest_log(struct batch *b)
 	    0640);
 	if (b->b_ingest_fd < 0) {
 		fprintf(stderr, "batchmgr: open %s: %s\n", path, strerror(errno));
-		exit(EX_CANTCREAT_CODE);
+		exit(EX_CANTCREAT);
 	}
 	free(path);
 }
@@ -171,7 +171,7 @@ main(int argc, char *argv[])
 		return 1;
 	if (bcontrol_init(&b, err, sizeof(err)) < 0) {
 		fprintf(stderr, "batchmgr: %s\n", err);
-		return EX_UNAVAILABLE_CODE;
+		return EX_UNAVAILABLE;
 	}
 	for (size_t i = 0; i < set.ts_count; i++)
 		add_tenant(&b, set.ts_tenants[i]);

@@ -9,18 +9,19 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "appenv.h"
 #include "applog.h"
 #include "cgroup.h"
+#include "clock.h"
 #include "log.h"
 #include "spawn.h"
 #include "state.h"
 #include "tenant.h"
 #include "units.h"
 
-#define EXIT_TEMPFAIL 75
 #define RESULT_MAX (64 * 1024)
 
 static void job_start(struct batch *, struct job *);
@@ -106,14 +107,6 @@ open_app_log(struct batch *b, struct job *j)
 {
 	return applog_open(b->b_base, b->b_conf, j->j_tenant->t_id,
 	    j->j_app->a_name);
-}
-
-static void
-set_timer(struct job *j, uint64_t ms)
-{
-	struct timeval tv = batch_tv(ms);
-
-	evtimer_add(j->j_timer, &tv);
 }
 
 /*
@@ -219,7 +212,7 @@ judge(struct job *j, int status, struct verdict *v)
 		    j->j_app->a_timeout_ms, dur, sizeof(dur)));
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		v->v_ok = true;
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_TEMPFAIL) {
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL) {
 		v->v_tempfail = true;
 		snprintf(v->v_reason, sizeof(v->v_reason),
 		    "tempfail: exit 75 (try again later)");
@@ -277,7 +270,7 @@ conclude(struct batch *b, struct job *j, struct record *r,
 		r->r_status = "retry";
 		batch_record(b, r);
 		j->j_state = JOB_BACKOFF;
-		set_timer(j, delay);
+		clock_timer_in(j->j_timer, delay);
 		log_debug("tenant %s: %s: retry in %llums (%s)",
 		    j->j_tenant->t_id, j->j_name, (unsigned long long)delay,
 		    v->v_reason);
@@ -438,7 +431,7 @@ job_start(struct batch *b, struct job *j)
 	b->b_nrunning++;
 	log_debug("tenant %s: %s: started %s as pid %d (attempt %d)", t->t_id,
 	    j->j_name, j->j_app->a_name, (int)j->j_pid, j->j_attempt);
-	set_timer(j, j->j_app->a_timeout_ms);
+	clock_timer_in(j->j_timer, j->j_app->a_timeout_ms);
 }
 
 void
@@ -477,7 +470,7 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 		log_info("tenant %s: %s: timeout, stopping pid %d",
 		    j->j_tenant->t_id, j->j_name, (int)j->j_pid);
 		spawn_signal_group(j->j_pid, SIGTERM);
-		set_timer(j, j->j_app->a_stop_timeout_ms);
+		clock_timer_in(j->j_timer, j->j_app->a_stop_timeout_ms);
 		return;
 	}
 	log_info("tenant %s: %s: pid %d ignored SIGTERM, killing its group",
@@ -571,7 +564,7 @@ on_stop_grace(evutil_socket_t fd, short what, void *arg)
 		log_info("tenant %s: %s: stopping pid %d for shutdown",
 		    j->j_tenant->t_id, j->j_name, (int)j->j_pid);
 		spawn_signal_group(j->j_pid, SIGTERM);
-		set_timer(j, j->j_app->a_stop_timeout_ms);
+		clock_timer_in(j->j_timer, j->j_app->a_stop_timeout_ms);
 	}
 }
 
@@ -579,7 +572,6 @@ int
 job_shutdown(struct batch *b)
 {
 	struct tenant *t, *next;
-	struct timeval tv = batch_tv(b->b_conf->p_batch.pb_shutdown_grace_ms);
 
 	b->b_stopping = true;
 	TAILQ_FOREACH_SAFE(t, &b->b_tenants, t_entry, next)
@@ -588,7 +580,8 @@ job_shutdown(struct batch *b)
 		b->b_stop_ev = evtimer_new(b->b_base, on_stop_grace, b);
 		if (b->b_stop_ev == NULL)
 			fatalx("%s: evtimer_new", __func__);
-		evtimer_add(b->b_stop_ev, &tv);
+		clock_timer_in(b->b_stop_ev,
+		    b->b_conf->p_batch.pb_shutdown_grace_ms);
 	}
 	return job_running(b);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "clock.h"
 #include "job.h"
 #include "log.h"
 #include "state.h"
@@ -178,10 +179,9 @@ reject(struct batch *b, struct tenant *t, const char *dataset,
 static void
 settle_later(struct batch *b)
 {
-	struct timeval tv = batch_tv(b->b_conf->p_batch.pb_settle_ms + 50);
-
 	if (!evtimer_pending(b->b_settle_ev, NULL))
-		evtimer_add(b->b_settle_ev, &tv);
+		clock_timer_in(b->b_settle_ev, b->b_conf->p_batch.pb_settle_ms +
+		    50);
 }
 
 /*
@@ -468,7 +468,7 @@ sweep_tenant(struct batch *b, struct tenant *t)
 {
 	struct sweep s = { b, AREA_DONE };
 
-	t->t_swept_ms = batch_mono_ms();
+	t->t_swept_ms = clock_mono_ms();
 	if (t->t_conf->t_batch.b_retention_ms == 0)
 		return;		/* 0 keeps files for ever */
 	for_each_entry(t, AREA_DONE, "", sweep_entry, &s);
@@ -555,7 +555,7 @@ on_scan(evutil_socket_t fd, short what, void *arg)
 {
 	struct batch *b = arg;
 	struct tenant *t;
-	int64_t now = batch_mono_ms();
+	int64_t now = clock_mono_ms();
 
 	TAILQ_FOREACH(t, &b->b_tenants, t_entry)
 		if (!t->t_retired && now - t->t_swept_ms >= SWEEP_EVERY_MS)
@@ -572,8 +572,6 @@ on_settle(evutil_socket_t fd, short what, void *arg)
 int
 staging_init(struct batch *b)
 {
-	struct timeval tv = batch_tv(b->b_conf->p_batch.pb_scan_interval_ms);
-
 	b->b_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (b->b_inotify_fd < 0) {
 		log_warn("inotify_init1");
@@ -587,7 +585,7 @@ staging_init(struct batch *b)
 	    b->b_settle_ev == NULL)
 		fatalx("%s: event_new", __func__);
 	event_add(b->b_inotify_ev, NULL);
-	event_add(b->b_scan_ev, &tv);
+	clock_timer_in(b->b_scan_ev, b->b_conf->p_batch.pb_scan_interval_ms);
 	return 0;
 }
 

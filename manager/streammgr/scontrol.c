@@ -8,6 +8,7 @@
 #include <bson/bson.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "ctlsock.h"
 #include "log.h"
 #include "record.h"
@@ -72,7 +73,7 @@ append_time(bson_t *doc)
 static void
 append_instances(const struct stream *s, bson_t *doc)
 {
-	uint64_t now = smgr_now_ms();
+	uint64_t now = clock_mono_ms();
 	const struct instance *i;
 	bson_t arr, item;
 	char key[16];
@@ -188,7 +189,7 @@ scontrol_event(struct stream *s, const char *event, const char *detail)
 void
 scontrol_publish_stats(struct smgr *m)
 {
-	uint64_t now = smgr_now_ms();
+	uint64_t now = clock_mono_ms();
 	struct stream *s;
 
 	TAILQ_FOREACH(s, &m->m_streams, s_entry) {

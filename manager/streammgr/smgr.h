@@ -142,17 +142,4 @@ struct smgr {
 	uint64_t	 m_boot_ms;		/* wall clock, for instance ids */
 };
 
-/* Monotonic milliseconds, for timeouts and uptimes. */
-static inline uint64_t
-smgr_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Sets a one-shot timer to fire in ms. */
-void smgr_timer_in(struct event *ev, uint64_t ms);
-
 #endif

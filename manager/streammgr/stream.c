@@ -12,6 +12,7 @@
 #include <bson/bson.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "scontrol.h"
 #include "deadletter.h"
 #include "log.h"
@@ -191,7 +192,7 @@ stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 	snprintf(s->s_name, sizeof(s->s_name), "%s", c->s_name);
 	TAILQ_INIT(&s->s_instances);
 	s->s_state = ST_RUNNING;
-	s->s_last_tick_ms = smgr_now_ms();
+	s->s_last_tick_ms = clock_mono_ms();
 	if (open_dead_letters(m, s, err, errlen) < 0 ||
 	    open_journal(m, s, c, err, errlen) < 0 ||
 	    (s->s_in = bind_router(m, s, "in", false, err, errlen)) == NULL ||
@@ -437,8 +438,8 @@ arm_ack_timer(struct stream *s)
 
 	if (m == NULL || evtimer_pending(s->s_ack_ev, NULL))
 		return;
-	now = smgr_now_ms();
-	smgr_timer_in(s->s_ack_ev, m->m_deadline_ms > now ?
+	now = clock_mono_ms();
+	clock_timer_in(s->s_ack_ev, m->m_deadline_ms > now ?
 	    m->m_deadline_ms - now : 0);
 }
 
@@ -446,7 +447,7 @@ static void
 on_ack_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct stream *s = arg;
-	uint64_t now = smgr_now_ms();
+	uint64_t now = clock_mono_ms();
 	struct qmsg *m;
 
 	(void)fd;
@@ -498,7 +499,7 @@ void
 stream_dispatch(struct stream *s)
 {
 	struct instance *i, *start;
-	uint64_t deadline = smgr_now_ms() + s->s_conf->s_ack_timeout_ms;
+	uint64_t deadline = clock_mono_ms() + s->s_conf->s_ack_timeout_ms;
 	bool sent = false;
 
 	if (TAILQ_EMPTY(&s->s_instances) || s->s_queue.q_pending == 0)
@@ -549,7 +550,7 @@ violation(struct stream *s, enum violation v, const char *what)
 	static const char *const kinds[V_COUNT] = { "size", "rate",
 	    "queue-bytes", "disk" };
 	struct violation_report *r = &s->s_viol[v];
-	uint64_t now = smgr_now_ms();
+	uint64_t now = clock_mono_ms();
 	char detail[400];
 
 	if (r->last_ms != 0 && now - r->last_ms < VIOLATION_EVERY_MS) {
@@ -776,7 +777,7 @@ on_ingress(void *sock, void *arg)
 	static struct reply replies[BUDGET];
 	struct stream *s = arg;
 	uint64_t first = s->s_queue.q_next, accepted = s->s_n.accepted;
-	uint64_t now = smgr_now_ms();
+	uint64_t now = clock_mono_ms();
 	int n = 0;
 
 	while (n < BUDGET && receive_one(s, sock, now, &replies[n])) {

@@ -18,6 +18,7 @@
 
 #include "applog.h"
 #include "build_config.h"
+#include "clock.h"
 #include "conf.h"
 #include "scontrol.h"
 #include "cgroup.h"
@@ -182,7 +183,7 @@ shutdown_start(struct smgr *m)
 	    supervise_count_all(m) == 1 ? "" : "s");
 	if ((m->m_grace_ev = evtimer_new(m->m_base, on_grace, m)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
-	smgr_timer_in(m->m_grace_ev, m->m_conf->p_stream.ps_shutdown_grace_ms);
+	clock_timer_in(m->m_grace_ev, m->m_conf->p_stream.ps_shutdown_grace_ms);
 	m->m_stopcheck_ev = event_new(m->m_base, -1, EV_PERSIST, on_stop_check,
 	    m);
 	if (m->m_stopcheck_ev == NULL || event_add(m->m_stopcheck_ev,
@@ -245,7 +246,6 @@ main(int argc, char *argv[])
 	struct event *sigev[sizeof(sigs) / sizeof(sigs[0])];
 	struct conf_tenant_set set = { 0 };
 	struct smgr m = { 0 };
-	struct timeval tick;
 	char err[512];
 
 	/* One streammgr per state dir: two would bind the same sockets. */
@@ -264,17 +264,15 @@ main(int argc, char *argv[])
 	}
 	if (scontrol_init(&m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "streammgr: %s\n", err);
-		return EX_UNAVAILABLE_CODE;
+		return EX_UNAVAILABLE;
 	}
 	for (size_t i = 0; i < set.ts_count; i++)
 		add_streams(&m, set.ts_tenants[i]);
 	conf_tenant_set_free(&set);
 
-	tick.tv_sec = (time_t)(m.m_conf->p_stream.ps_stats_interval_ms / 1000);
-	tick.tv_usec = (suseconds_t)(m.m_conf->p_stream.ps_stats_interval_ms %
-	    1000) * 1000;
 	m.m_stats_ev = event_new(m.m_base, -1, EV_PERSIST, on_stats, &m);
-	if (m.m_stats_ev == NULL || event_add(m.m_stats_ev, &tick) < 0)
+	if (m.m_stats_ev == NULL || clock_timer_in(m.m_stats_ev,
+	    m.m_conf->p_stream.ps_stats_interval_ms) < 0)
 		fatalx("cannot start the statistics timer");
 	log_info("started: state in %s", m.m_conf->p_state_dir);
 

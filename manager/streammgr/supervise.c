@@ -13,6 +13,7 @@
 #include "appenv.h"
 #include "applog.h"
 #include "cgroup.h"
+#include "clock.h"
 #include "scontrol.h"
 #include "log.h"
 #include "spawn.h"
@@ -24,15 +25,6 @@
 
 static void on_restart(evutil_socket_t, short, void *);
 static void on_kill(evutil_socket_t, short, void *);
-
-void
-smgr_timer_in(struct event *ev, uint64_t ms)
-{
-	struct timeval tv = { (time_t)(ms / 1000),
-	    (suseconds_t)(ms % 1000) * 1000 };
-
-	evtimer_add(ev, &tv);
-}
 
 static bool
 leaving(const struct instance *i)
@@ -114,7 +106,7 @@ note_fast_failure(struct stream *s)
 		delay *= 2;
 	if (delay > ps->ps_restart_backoff_max_ms)
 		delay = ps->ps_restart_backoff_max_ms;
-	s->s_backoff_until = smgr_now_ms() + delay;
+	s->s_backoff_until = clock_mono_ms() + delay;
 	if (s->s_fast_failures >= ps->ps_crashloop_restarts &&
 	    !s->s_crashloop) {
 		char detail[96];
@@ -192,7 +184,7 @@ spawn_instance(struct stream *s)
 		return -1;
 	}
 	i->i_state = IN_STARTING;
-	i->i_started_ms = smgr_now_ms();
+	i->i_started_ms = clock_mono_ms();
 	if ((i->i_kill_ev = evtimer_new(m->m_base, on_kill, i)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
 	TAILQ_INSERT_TAIL(&s->s_instances, i, i_entry);
@@ -213,7 +205,7 @@ stop_instance(struct instance *i)
 	    s->s_tid, s->s_name, i->i_id, (int)i->i_pid);
 	if (spawn_signal_group(i->i_pid, SIGTERM) < 0 && errno != ESRCH)
 		log_warn("tenant %s: kill %d", s->s_tid, (int)i->i_pid);
-	smgr_timer_in(i->i_kill_ev, s->s_conf->s_stop_timeout_ms);
+	clock_timer_in(i->i_kill_ev, s->s_conf->s_stop_timeout_ms);
 }
 
 static void
@@ -281,14 +273,14 @@ supervise_reconcile(struct stream *s)
 	}
 	if (running >= target || s->s_mgr->m_stopping || s->s_retiring)
 		return;
-	now = smgr_now_ms();
+	now = clock_mono_ms();
 	if (s->s_backoff_until > now) {
 		if (s->s_restart_ev == NULL &&
 		    (s->s_restart_ev = evtimer_new(s->s_mgr->m_base, on_restart,
 		    s)) == NULL)
 			fatalx("%s: evtimer_new", __func__);
 		if (!evtimer_pending(s->s_restart_ev, NULL))
-			smgr_timer_in(s->s_restart_ev, s->s_backoff_until - now);
+			clock_timer_in(s->s_restart_ev, s->s_backoff_until - now);
 		return;
 	}
 	while (running < target && spawn_instance(s) == 0)
@@ -318,7 +310,7 @@ void
 supervise_tick(struct stream *s)
 {
 	const struct conf_platform_stream *ps = &s->s_mgr->m_conf->p_stream;
-	uint64_t now = smgr_now_ms();
+	uint64_t now = clock_mono_ms();
 	struct instance *i;
 
 	if (s->s_fast_failures == 0)
@@ -368,7 +360,7 @@ instance_gone(struct instance *i, int status)
 	struct stream *s = i->i_stream;
 	const struct conf_platform_stream *ps = &s->s_mgr->m_conf->p_stream;
 	bool asked = i->i_state == IN_STOPPING;
-	uint64_t uptime = smgr_now_ms() - i->i_started_ms;
+	uint64_t uptime = clock_mono_ms() - i->i_started_ms;
 	char how[96];
 
 	describe_exit(status, how, sizeof(how));

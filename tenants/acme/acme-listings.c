@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <mysimbdp.h>
@@ -33,12 +34,6 @@
 #define COLLECTION "listings"
 #define READ_BUF (4 * 1024 * 1024)	/* big reads: fewer syscalls */
 #define SHOW_REJECTS 20			/* rejected rows explained */
-
-#define EX_USAGE 64
-#define EX_DATAERR 65
-#define EX_SOFTWARE 70
-#define EX_TEMPFAIL 75
-#define EX_CONFIG 78
 
 struct app {
 	struct msb_env		 a_env;

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sysexits.h>
 
 #include <mysimbdp.h>
 
@@ -34,7 +35,6 @@
 #define IDLE_MS 1000		/* wait for a first message, then report */
 
 #define EX_FAILED 1
-#define EX_TEMPFAIL 75
 #define EX_PERMANENT 125
 
 struct app {

@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
+#include <sysexits.h>
 
 #include <mysimbdp.h>
 
@@ -28,7 +29,6 @@
 #define IDLE_MS 1000		/* wait for a first message, then report */
 
 #define EX_FAILED 1
-#define EX_TEMPFAIL 75
 #define EX_PERMANENT 125
 
 struct app {

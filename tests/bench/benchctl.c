@@ -18,7 +18,7 @@ benchctl_open(struct benchctl *c, const char *endpoint, const char *tenant)
 	n = snprintf(c->bc_status, sizeof(c->bc_status),
 	    "{\"cmd\":\"status\",\"tenant\":\"%s\"}", tenant);
 	if (n < 0 || (size_t)n >= sizeof(c->bc_status))
-		errx(EX_USAGE_CODE, "tenant %s: too long", tenant);
+		errx(EX_USAGE, "tenant %s: too long", tenant);
 	c->bc_statuslen = (size_t)n;
 	if ((c->bc_ctx = zmq_ctx_new()) == NULL ||
 	    (c->bc_sock = zmq_socket(c->bc_ctx, ZMQ_DEALER)) == NULL)

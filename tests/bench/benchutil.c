@@ -16,7 +16,7 @@ bench_number(const char *s, const char *what, long min, long max)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		errx(EX_USAGE_CODE, "%s: %s is not a number in %ld..%ld", what,
+		errx(EX_USAGE, "%s: %s is not a number in %ld..%ld", what,
 		    s, min, max);
 	return v;
 }

@@ -6,8 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-
-#define EX_USAGE_CODE 64
+#include <sysexits.h>
 
 /* Parses a decimal in min..max, or exits 64 naming what it was for. */
 long bench_number(const char *s, const char *what, long min, long max);

@@ -39,14 +39,14 @@ usage(void)
 	    "scratch target arrivals\n"
 	    "  -b bytes  size of each file (default 100)\n"
 	    "  -r rate   files per second (default: all at once)\n");
-	exit(EX_USAGE_CODE);
+	exit(EX_USAGE);
 }
 
 static void
 make_name(char *buf, const char *prefix, long i)
 {
 	if (snprintf(buf, NAME_LEN, "%s%06ld.csv", prefix, i) >= NAME_LEN)
-		errx(EX_USAGE_CODE, "prefix %s is too long", prefix);
+		errx(EX_USAGE, "prefix %s is too long", prefix);
 }
 
 /* A small, valid CSV body of exactly len bytes. */

@@ -56,7 +56,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: mqttbench run PORT COUNT SIZE WINDOW\n"
 	    "       mqttbench ready PORT TIMEOUT_S\n");
-	exit(EX_USAGE_CODE);
+	exit(EX_USAGE);
 }
 
 /* What both clients' threads share; every field under b_mu. */

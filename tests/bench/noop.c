@@ -19,8 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define EX_USAGE_CODE 64
+#include <sysexits.h>
 
 /* Writes v in decimal ending just before end; returns where it starts. */
 static char *
@@ -45,10 +44,10 @@ main(int argc, char *argv[])
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (argc < 2 || argc > 3)
-		errx(EX_USAGE_CODE, "usage: noop LOGFILE [FILE]");
+		errx(EX_USAGE, "usage: noop LOGFILE [FILE]");
 	file = argc == 3 ? argv[2] : getenv("MYSIMBDP_INPUT_FILE");
 	if (file == NULL || *file == '\0')
-		errx(EX_USAGE_CODE, "no FILE argument and no MYSIMBDP_INPUT_FILE");
+		errx(EX_USAGE, "no FILE argument and no MYSIMBDP_INPUT_FILE");
 	base = strrchr(file, '/');
 	base = base ? base + 1 : file;
 

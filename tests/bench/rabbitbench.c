@@ -75,7 +75,7 @@ usage(void)
 	fprintf(stderr, "usage: rabbitbench run PORT COUNT SIZE WINDOW "
 	    "PREFETCH [after]\n"
 	    "       rabbitbench ready PORT TIMEOUT_S\n");
-	exit(EX_USAGE_CODE);
+	exit(EX_USAGE);
 }
 
 /* ---- connections ------------------------------------------------------- */

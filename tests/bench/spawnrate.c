@@ -53,7 +53,7 @@ usage(void)
 	    "  -s         spawn with spawn_start (common/spawn.c)\n"
 	    "  -w         fork, then wait for each exec on a close-on-exec pipe\n"
 	    "  -m kbytes  fill this much heap before spawning\n");
-	exit(EX_USAGE_CODE);
+	exit(EX_USAGE);
 }
 
 /* Allocates and dirties kbytes of heap in job-sized blocks, kept for ever. */

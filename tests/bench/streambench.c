@@ -80,7 +80,7 @@ usage(void)
 	    "       streambench raw COUNT SIZE\n"
 	    "       streambench react CTL INGRESS TENANT COUNT TIMEOUT_S\n"
 	    "       streambench reports ENDPOINT TENANT STREAM COUNT\n");
-	exit(EX_USAGE_CODE);
+	exit(EX_USAGE);
 }
 
 /* ---- the control socket ----------------------------------------------- */
@@ -496,7 +496,7 @@ cmd_reports(char *argv[])
 	    "\"bytes\":500000,\"ingest_us_sum\":51000,\"ingest_us_max\":90,"
 	    "\"errors\":0,\"dropped\":0}", argv[1], argv[2], argv[2]);
 	if (n < 0 || (size_t)n >= sizeof(report))
-		errx(EX_USAGE_CODE, "tenant or stream too long");
+		errx(EX_USAGE, "tenant or stream too long");
 	if (ctx == NULL || (sock = zmq_socket(ctx, ZMQ_PUSH)) == NULL)
 		errx(1, "zmq: %s", zmq_strerror(errno));
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));

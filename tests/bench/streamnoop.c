@@ -37,7 +37,7 @@ main(int argc, char *argv[])
 
 	if (argc > 3) {
 		fprintf(stderr, "usage: streamnoop [credit [delay_us]]\n");
-		return EX_USAGE_CODE;
+		return EX_USAGE;
 	}
 	if (argc == 2)
 		credit = (uint32_t)bench_number(argv[1], "credit", 0, 65536);

@@ -75,7 +75,7 @@ usage(void)
 	    "       supbench svstart SOCKET GROUP N PARENT COMM TIMEOUT_S\n"
 	    "       supbench restart PARENT COMM K MIN_AGE_MS MAX_DELAY_MS "
 	    "TIMEOUT_S\n");
-	exit(EX_USAGE_CODE);
+	exit(EX_USAGE);
 }
 
 static int64_t
@@ -296,7 +296,7 @@ rpc(const char *path, const char *method, const char *params)
 	int fd, bl, hl;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
-		errx(EX_USAGE_CODE, "%s: too long for a unix socket", path);
+		errx(EX_USAGE, "%s: too long for a unix socket", path);
 	strcpy(sa.sun_path, path);
 	bl = snprintf(body, sizeof(body), "<?xml version=\"1.0\"?>"
 	    "<methodCall><methodName>%s</methodName><params>%s</params>"
@@ -385,7 +385,7 @@ cmd_svready(char *argv[])
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 	if (strlen(argv[0]) >= sizeof(sa.sun_path))
-		errx(EX_USAGE_CODE, "%s: too long for a unix socket", argv[0]);
+		errx(EX_USAGE, "%s: too long for a unix socket", argv[0]);
 	strcpy(sa.sun_path, argv[0]);
 	for (;;) {
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -422,7 +422,7 @@ cmd_svstart(char *argv[])
 	char params[256], *r;
 
 	if (strlen(group) > 64 || strpbrk(group, "<>&") != NULL)
-		errx(EX_USAGE_CODE, "%s: not a plain group name", group);
+		errx(EX_USAGE, "%s: not a plain group name", group);
 	snprintf(params, sizeof(params), "<param><value><string>%s</string>"
 	    "</value></param><param><value><boolean>0</boolean></value>"
 	    "</param>", group);

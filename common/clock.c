@@ -1,0 +1,28 @@
+#include "clock.h"
+
+#include <event2/event.h>
+#include <time.h>
+
+int64_t
+clock_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+clock_mono_ms(void)
+{
+	return clock_mono_ns() / 1000000;
+}
+
+int
+clock_timer_in(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
+
+	return event_add(ev, &tv);
+}

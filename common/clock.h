@@ -1,0 +1,24 @@
+/*
+ * Time for timeouts, intervals and uptimes: the monotonic clock (never
+ * set back), in milliseconds or nanoseconds, and a duration in ms as the
+ * timeout of a libevent event. Wall-clock times for records
+ * are record_now_ms (record.h).
+ */
+#ifndef MYSIMBDP_CLOCK_H
+#define MYSIMBDP_CLOCK_H
+
+#include <stdint.h>
+
+/* Monotonic milliseconds since an arbitrary point (boot). */
+int64_t clock_mono_ms(void);
+
+/* Monotonic nanoseconds since the same point. */
+int64_t clock_mono_ns(void);
+
+struct event;
+
+/* Adds ev (a timer, or an event with a timeout) to fire in ms: event_add's
+ * return value. */
+int clock_timer_in(struct event *ev, uint64_t ms);
+
+#endif
