@@ -35,8 +35,8 @@ static const char *const stage_names[] = {
 	[ST_EXEC] = "exec", [ST_SETSID] = "setsid",
 	[ST_PDEATHSIG] = "prctl(PR_SET_PDEATHSIG)", [ST_SIGNALS] = "signals",
 	[ST_STDIO] = "stdio", [ST_CHDIR] = "chdir", [ST_RLIMIT] = "setrlimit",
-	[ST_SETGROUPS] = "setgroups", [ST_SETGID] = "setgid",
-	[ST_SETUID] = "setuid", [ST_NONEWPRIVS] = "prctl(PR_SET_NO_NEW_PRIVS)",
+	[ST_SETGROUPS] = "setgroups", [ST_SETGID] = "setresgid",
+	[ST_SETUID] = "setresuid", [ST_NONEWPRIVS] = "prctl(PR_SET_NO_NEW_PRIVS)",
 	[ST_CLOSEFDS] = "close_range", [ST_CGROUP] = "cgroup",
 	[ST_NICE] = "setpriority",
 };
@@ -202,18 +202,73 @@ set_nice(int nice, int errfd)
 }
 
 /*
+ * The kernel's struct sigaction for rt_sigaction, and its signal set:
+ * 64 bits, the size the system call checks. glibc's sigset_t is larger.
+ */
+struct kernel_sigaction {
+	void		(*ks_handler)(int);
+	unsigned long	  ks_flags;
+	void		(*ks_restorer)(void);
+	uint64_t	  ks_mask;
+};
+
+/*
+ * Gives signals 1-31 their default disposition (ignored ones would stay
+ * ignored across exec; caught ones are reset by exec anyway) and empties
+ * the signal mask. Raw system calls: glibc's sigaction refuses the
+ * real-time signals it keeps for itself and its sigprocmask filters them,
+ * and neither must run in a child that shares the daemon's memory.
+ * Returns 0 or -1.
+ */
+static CHILD_CODE int
+reset_signals(void)
+{
+	struct kernel_sigaction ksa = { SIG_DFL, 0, NULL, 0 };
+	uint64_t none = 0;
+
+	for (int sig = 1; sig < 32; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)syscall(SYS_rt_sigaction, sig, &ksa, NULL,
+			    sizeof(none));
+	return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL,
+	    sizeof(none));
+}
+
+/*
+ * Switches to the tenant's user: supplementary groups, then gid, then uid
+ * (each step needs the privilege the next gives up). Raw system calls, as
+ * glibc's own posix_spawn child makes them: glibc's setgroups, setgid and
+ * setuid apply the change to every thread of the process through its
+ * set-id protocol, walking the thread list and taking libc's locks, which
+ * from a child sharing the daemon's memory would act on the daemon's
+ * threads. The raw calls change this process's credentials only.
+ */
+static CHILD_CODE void
+set_ids(uid_t uid, gid_t gid, int errfd)
+{
+	if (syscall(SYS_setgroups, 0, NULL) < 0)
+		child_fail(errfd, ST_SETGROUPS);
+	if (syscall(SYS_setresgid, gid, gid, gid) < 0)
+		child_fail(errfd, ST_SETGID);
+	if (syscall(SYS_setresuid, uid, uid, uid) < 0)
+		child_fail(errfd, ST_SETUID);
+}
+
+/*
  * Runs in the child between vfork and exec, on the parent's stack and in
  * its memory while the parent waits. Only system calls are made here:
  * nothing that allocates, locks or touches libc state (the daemons link
  * libzmq and libmongoc, which run threads), and everything the child needs
- * was prepared by the parent.
+ * was prepared by the parent. The libc functions it calls (open, dup2,
+ * chdir, umask, setsid, prctl, getppid, setpriority, setrlimit,
+ * close_range, write, execve, _exit) are one system call each with no
+ * state but errno; credentials and signals, which glibc handles across
+ * threads, go through syscall() (set_ids, reset_signals).
  */
 static CHILD_CODE __attribute__((__noreturn__)) void
 child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
     pid_t parent, int errfd, int cgfd)
 {
-	struct sigaction sa;
-	sigset_t none;
 	int null_fd, keep[3] = { errfd, cgfd, req->sr_out_fd };
 
 	/* The daemon's descriptors go first (this is the child's own copy of
@@ -243,17 +298,6 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 	if (getppid() != parent)
 		_exit(127);
 
-	/* The parent blocked every signal before vfork, so none of its
-	 * handlers can run here on its memory. Give the app default
-	 * dispositions (ignored ones would stay ignored across exec), then
-	 * an empty mask. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-
 	null_fd = open("/dev/null", O_RDWR);
 	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0)
 		child_fail(errfd, ST_STDIO);
@@ -274,15 +318,8 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 		if (setrlimit(plan->rp_resource[i], &plan->rp_limit[i]) < 0)
 			child_fail(errfd, ST_RLIMIT);
 
-	/* Groups before gid before uid: each step needs the privilege the
-	 * next one gives up. */
 	if (req->sr_set_ids) {
-		if (setgroups(0, NULL) < 0)
-			child_fail(errfd, ST_SETGROUPS);
-		if (setgid(req->sr_gid) < 0)
-			child_fail(errfd, ST_SETGID);
-		if (setuid(req->sr_uid) < 0)
-			child_fail(errfd, ST_SETUID);
+		set_ids(req->sr_uid, req->sr_gid, errfd);
 		/* A change of credentials clears the parent-death signal:
 		 * set it again, and check the parent once more. */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -298,9 +335,11 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 	if (close_range(STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		child_fail(errfd, ST_CLOSEFDS);
 
-	/* Unblocked only now: a signal sent to the new group before this
-	 * point waits for the app itself. */
-	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+	/* The parent blocked every signal before vfork, so none of its
+	 * handlers could run here on its memory; unblocked only now, so a
+	 * signal sent to the new group before this point waits for the app
+	 * itself. */
+	if (reset_signals() < 0)
 		child_fail(errfd, ST_SIGNALS);
 	execve(req->sr_argv[0], req->sr_argv, req->sr_envp);
 	child_fail(errfd, ST_EXEC);
