@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/sched.h>	/* clone3's struct clone_args */
 #include <signal.h>
 #include <stdio.h>
@@ -18,28 +17,81 @@
 #include "log.h"
 
 /*
- * What runs in the child before exec. Not instrumented by AddressSanitizer:
- * the child may run on the small stack of clone_into, which ASan does not
- * know, and its only calls are system calls anyway.
+ * What runs in the child before exec (docs/architecture.md, "Running an
+ * app"; STYLE.md, "What the child of a spawn may do"). The child shares
+ * the daemon's memory while the daemon's other threads (libzmq,
+ * libmongoc) run, so it makes system calls only, on data the parent
+ * prepared:
+ *  - raw syscall() for everything glibc wraps with state: the credentials
+ *    (glibc's setgroups/setgid/setuid run its all-threads set-id protocol:
+ *    they take the stack-cache lock and write into every other thread's
+ *    descriptor, here the daemon's), signal dispositions and mask (glibc's
+ *    sigaction and sigprocmask keep its reserved signals 32 and 33 apart,
+ *    and sanitizers intercept them), and open, write and close (glibc's are
+ *    cancellation points, which flip the calling thread's cancellation
+ *    state around the call in a process with threads);
+ *  - glibc's thin wrappers otherwise, each one system call and nothing
+ *    else: dup2, chdir, umask, setsid, prctl, getppid, setpriority,
+ *    setrlimit (prlimit64), close_range, execve, _exit;
+ *  - no malloc, stdio, locks or memset (AddressSanitizer intercepts it):
+ *    structures are static or have initialisers;
+ *  - arguments that the kernel takes as 64-bit (sizes) are passed as such
+ *    to syscall(), which reads every argument as a long.
+ * Not instrumented by AddressSanitizer (the child may run on the small
+ * stack of clone_into, which ASan does not know) nor by
+ * UndefinedBehaviorSanitizer (whose reports would take locks and use
+ * stdio in the daemon's memory).
  */
-#define CHILD_CODE __attribute__((no_sanitize("address")))
+#define CHILD_CODE __attribute__((no_sanitize("address", "undefined")))
+
+/*
+ * The 32-bit ids: on 32-bit x86 and ARM the plain calls are the old 16-bit
+ * ones (glibc uses these too).
+ */
+#ifdef SYS_setresuid32
+#define SYS_SETGROUPS	SYS_setgroups32
+#define SYS_SETRESGID	SYS_setresgid32
+#define SYS_SETRESUID	SYS_setresuid32
+#else
+#define SYS_SETGROUPS	SYS_setgroups
+#define SYS_SETRESGID	SYS_setresgid
+#define SYS_SETRESUID	SYS_setresuid
+#endif
+
+/*
+ * The kernel's sigset_t, as rt_sigaction and rt_sigprocmask take it: 64
+ * signals (glibc's sigset_t has 1024 bits, which the kernel refuses).
+ */
+#define KERNEL_SIGSET_SIZE ((size_t)8)
+
+/*
+ * The kernel's struct sigaction, all zero: SIG_DFL, no flags, empty mask
+ * (whatever the architecture's order of its fields, zero is SIG_DFL).
+ */
+struct kernel_sigaction {
+	unsigned long	ks_words[4];
+};
 
 /* The steps of the child's set-up, named when one fails. */
 enum stage {
 	ST_EXEC, ST_SETSID, ST_PDEATHSIG, ST_SIGNALS, ST_STDIO, ST_CHDIR,
-	ST_RLIMIT, ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_NONEWPRIVS,
+	ST_RLIMIT, ST_SETGROUPS, ST_SETRESGID, ST_SETRESUID, ST_NONEWPRIVS,
 	ST_CLOSEFDS, ST_CGROUP, ST_NICE,
+	ST_COUNT	/* not a stage: how many there are */
 };
 
 static const char *const stage_names[] = {
 	[ST_EXEC] = "exec", [ST_SETSID] = "setsid",
 	[ST_PDEATHSIG] = "prctl(PR_SET_PDEATHSIG)", [ST_SIGNALS] = "signals",
 	[ST_STDIO] = "stdio", [ST_CHDIR] = "chdir", [ST_RLIMIT] = "setrlimit",
-	[ST_SETGROUPS] = "setgroups", [ST_SETGID] = "setresgid",
-	[ST_SETUID] = "setresuid", [ST_NONEWPRIVS] = "prctl(PR_SET_NO_NEW_PRIVS)",
+	[ST_SETGROUPS] = "setgroups", [ST_SETRESGID] = "setresgid",
+	[ST_SETRESUID] = "setresuid",
+	[ST_NONEWPRIVS] = "prctl(PR_SET_NO_NEW_PRIVS)",
 	[ST_CLOSEFDS] = "close_range", [ST_CGROUP] = "cgroup",
 	[ST_NICE] = "setpriority",
 };
+_Static_assert(sizeof(stage_names) / sizeof(stage_names[0]) == ST_COUNT,
+    "a name for every stage");
 
 struct child_error {
 	int	ce_stage;
@@ -139,16 +191,14 @@ static CHILD_CODE __attribute__((__noreturn__)) void
 child_fail(int errfd, enum stage stage)
 {
 	struct child_error ce = { (int)stage, errno };
-	ssize_t n;
 
-	n = write(errfd, &ce, sizeof(ce));
-	(void)n;
+	(void)syscall(SYS_write, errfd, &ce, sizeof(ce));
 	_exit(127);
 }
 
 /*
  * Closes every descriptor above stderr but the (up to) three in keep
- * (-1: none). System calls only (see child_setup).
+ * (-1: none). System calls only (see CHILD_CODE).
  */
 static CHILD_CODE void
 close_all_but(int keep[3])
@@ -182,94 +232,40 @@ close_all_but(int keep[3])
  * of the task in it, and on Linux 6.18 (EEVDF) a SCHED_IDLE spinner
  * raised another tenant's p99 from 0.6 to 4 ms (t_misbehave.sh; nice 19
  * is the default, docs/architecture.md). Lowering needs no privilege.
- * System calls only (see child_setup).
+ * System calls only (see CHILD_CODE).
  */
 static CHILD_CODE void
 set_nice(int nice, int errfd)
 {
 	char buf[4] = { (char)('0' + nice / 10), (char)('0' + nice % 10),
 	    '\n', '\0' };
-	ssize_t n;
-	int fd;
+	long fd;
 
 	if (setpriority(PRIO_PROCESS, 0, nice) < 0)
 		child_fail(errfd, ST_NICE);
-	if ((fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC)) < 0)
+	fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/autogroup",
+	    O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
 		return;		/* no autogroups: the nice value is enough */
-	n = write(fd, buf, 3);
-	(void)n;
-	close(fd);
+	(void)syscall(SYS_write, fd, buf, (size_t)3);
+	(void)syscall(SYS_close, fd);
 }
 
 /*
- * The kernel's struct sigaction for rt_sigaction, and its signal set:
- * 64 bits, the size the system call checks. glibc's sigset_t is larger.
- */
-struct kernel_sigaction {
-	void		(*ks_handler)(int);
-	unsigned long	  ks_flags;
-	void		(*ks_restorer)(void);
-	uint64_t	  ks_mask;
-};
-
-/*
- * Gives signals 1-31 their default disposition (ignored ones would stay
- * ignored across exec; caught ones are reset by exec anyway) and empties
- * the signal mask. Raw system calls: glibc's sigaction refuses the
- * real-time signals it keeps for itself and its sigprocmask filters them,
- * and neither must run in a child that shares the daemon's memory.
- * Returns 0 or -1.
- */
-static CHILD_CODE int
-reset_signals(void)
-{
-	struct kernel_sigaction ksa = { SIG_DFL, 0, NULL, 0 };
-	uint64_t none = 0;
-
-	for (int sig = 1; sig < 32; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)syscall(SYS_rt_sigaction, sig, &ksa, NULL,
-			    sizeof(none));
-	return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL,
-	    sizeof(none));
-}
-
-/*
- * Switches to the tenant's user: supplementary groups, then gid, then uid
- * (each step needs the privilege the next gives up). Raw system calls, as
- * glibc's own posix_spawn child makes them: glibc's setgroups, setgid and
- * setuid apply the change to every thread of the process through its
- * set-id protocol, walking the thread list and taking libc's locks, which
- * from a child sharing the daemon's memory would act on the daemon's
- * threads. The raw calls change this process's credentials only.
- */
-static CHILD_CODE void
-set_ids(uid_t uid, gid_t gid, int errfd)
-{
-	if (syscall(SYS_setgroups, 0, NULL) < 0)
-		child_fail(errfd, ST_SETGROUPS);
-	if (syscall(SYS_setresgid, gid, gid, gid) < 0)
-		child_fail(errfd, ST_SETGID);
-	if (syscall(SYS_setresuid, uid, uid, uid) < 0)
-		child_fail(errfd, ST_SETUID);
-}
-
-/*
- * Runs in the child between vfork and exec, on the parent's stack and in
- * its memory while the parent waits. Only system calls are made here:
- * nothing that allocates, locks or touches libc state (the daemons link
- * libzmq and libmongoc, which run threads), and everything the child needs
- * was prepared by the parent. The libc functions it calls (open, dup2,
- * chdir, umask, setsid, prctl, getppid, setpriority, setrlimit,
- * close_range, write, execve, _exit) are one system call each with no
- * state but errno; credentials and signals, which glibc handles across
- * threads, go through syscall() (set_ids, reset_signals).
+ * Runs in the child between vfork (or clone_into) and exec, in the
+ * parent's memory (on its stack after vfork) while the parent waits and
+ * the parent's other threads run. Only system calls are made here (see
+ * CHILD_CODE), and everything the child needs was prepared by the parent.
  */
 static CHILD_CODE __attribute__((__noreturn__)) void
 child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
     pid_t parent, int errfd, int cgfd)
 {
-	int null_fd, keep[3] = { errfd, cgfd, req->sr_out_fd };
+	/* Static: no code (or memset) to initialise them in the child. */
+	static const struct kernel_sigaction dfl;
+	static const uint64_t none;	/* the kernel's empty sigset_t */
+	long null_fd;
+	int keep[3] = { errfd, cgfd, req->sr_out_fd };
 
 	/* The daemon's descriptors go first (this is the child's own copy of
 	 * the table): joining a cgroup below can wait for the kernel's cgroup
@@ -281,7 +277,7 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 	 * privileged (only where clone3 could not start the child there):
 	 * whatever the app starts is born there and is killed with it,
 	 * whichever process group or session it ends up in. */
-	if (cgfd >= 0 && write(cgfd, "0", 1) != 1)
+	if (cgfd >= 0 && syscall(SYS_write, cgfd, "0", (size_t)1) != 1)
 		child_fail(errfd, ST_CGROUP);
 
 	/* Own process group first, so a timeout can signal everything the
@@ -298,15 +294,27 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 	if (getppid() != parent)
 		_exit(127);
 
-	null_fd = open("/dev/null", O_RDWR);
-	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0)
+	/* The parent blocked every signal before vfork, so none of its
+	 * handlers can run here on its memory. Give the app default
+	 * dispositions for the standard signals 1-31 (ignored ones would stay
+	 * ignored across exec; handled ones are reset by exec anyway), then an
+	 * empty mask just before exec. The real-time ones are left alone:
+	 * glibc reserves 32 and 33 for itself and the daemons set none. The
+	 * child has its own copy of the dispositions (no CLONE_SIGHAND). */
+	for (int sig = 1; sig < 32; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)syscall(SYS_rt_sigaction, sig, &dfl, NULL,
+			    KERNEL_SIGSET_SIZE);
+
+	null_fd = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR);
+	if (null_fd < 0 || dup2((int)null_fd, STDIN_FILENO) < 0)
 		child_fail(errfd, ST_STDIO);
 	if (req->sr_out_fd >= 0) {
 		if (dup2(req->sr_out_fd, STDOUT_FILENO) < 0 ||
 		    dup2(req->sr_out_fd, STDERR_FILENO) < 0)
 			child_fail(errfd, ST_STDIO);
-	} else if (dup2(null_fd, STDOUT_FILENO) < 0 ||
-	    dup2(null_fd, STDERR_FILENO) < 0)
+	} else if (dup2((int)null_fd, STDOUT_FILENO) < 0 ||
+	    dup2((int)null_fd, STDERR_FILENO) < 0)
 		child_fail(errfd, ST_STDIO);
 
 	if (req->sr_cwd && chdir(req->sr_cwd) < 0)
@@ -318,8 +326,20 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 		if (setrlimit(plan->rp_resource[i], &plan->rp_limit[i]) < 0)
 			child_fail(errfd, ST_RLIMIT);
 
+	/* Groups before gid before uid: each step needs the privilege the
+	 * next one gives up. Raw system calls, as glibc's own posix_spawn
+	 * child makes them: they change this process only (see CHILD_CODE).
+	 * Real, effective and saved ids alike, so the app cannot get root
+	 * back. */
 	if (req->sr_set_ids) {
-		set_ids(req->sr_uid, req->sr_gid, errfd);
+		if (syscall(SYS_SETGROUPS, 0L, NULL) < 0)
+			child_fail(errfd, ST_SETGROUPS);
+		if (syscall(SYS_SETRESGID, (long)req->sr_gid, (long)req->sr_gid,
+		    (long)req->sr_gid) < 0)
+			child_fail(errfd, ST_SETRESGID);
+		if (syscall(SYS_SETRESUID, (long)req->sr_uid, (long)req->sr_uid,
+		    (long)req->sr_uid) < 0)
+			child_fail(errfd, ST_SETRESUID);
 		/* A change of credentials clears the parent-death signal:
 		 * set it again, and check the parent once more. */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -335,11 +355,10 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 	if (close_range(STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		child_fail(errfd, ST_CLOSEFDS);
 
-	/* The parent blocked every signal before vfork, so none of its
-	 * handlers could run here on its memory; unblocked only now, so a
-	 * signal sent to the new group before this point waits for the app
-	 * itself. */
-	if (reset_signals() < 0)
+	/* Unblocked only now: a signal sent to the new group before this
+	 * point waits for the app itself. */
+	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL,
+	    KERNEL_SIGSET_SIZE) < 0)
 		child_fail(errfd, ST_SIGNALS);
 	execve(req->sr_argv[0], req->sr_argv, req->sr_envp);
 	child_fail(errfd, ST_EXEC);
@@ -368,6 +387,13 @@ child_main(void *arg)
  * 127 should fn return. syscall() cannot do this: the child would return
  * through the frames the suspended parent still needs. Registers other
  * than rax, rcx and r11 survive the system call in both processes.
+ *
+ * The only hand-written assembly in the tree, kept because the fork
+ * semantics of the portable branch of clone_into copy the daemon's page
+ * tables for every app (that halved the batch burst rate). fn must be
+ * CHILD_CODE: ASan does not know this stack, so nothing on it may be
+ * instrumented. t_spawn_creds.sh starts a thousand apps through it while
+ * four threads create threads, in the plain and the ASan build.
  */
 static pid_t
 clone3_vm(struct clone_args *ca, void (*fn)(void *), void *arg)
@@ -551,7 +577,7 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
 	if (n == (ssize_t)sizeof(ce) && ce.ce_stage >= 0 &&
-	    ce.ce_stage <= ST_NICE) {
+	    ce.ce_stage < ST_COUNT) {
 		*stage = stage_names[ce.ce_stage];
 		errno = ce.ce_errno;
 	} else {

@@ -40,11 +40,14 @@ struct spawn_req {
 int spawn_init(void);
 
 /*
- * Starts req (vfork + exec). Returns 0 with *pid set once the exec
- * succeeded.
+ * Starts req: vfork + exec, or with sr_cgroup clone3 into that cgroup +
+ * exec (spawn.c). The child makes only system calls, so this is safe in a
+ * daemon whose libraries run threads; it is not reentrant (one spawn at
+ * a time, from the daemon's event loop). Returns 0 with *pid set once
+ * the exec succeeded.
  * On failure returns -1 with errno set to the cause and *stage naming the
- * step that failed ("exec", "chdir", "setuid", "fork", ...); a child that
- * failed has been reaped already.
+ * step that failed ("exec", "chdir", "setresuid", "fork", ...); a child
+ * that failed has been reaped already.
  */
 int spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage);
 
