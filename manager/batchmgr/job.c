@@ -9,12 +9,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <sysexits.h>
 #include <unistd.h>
 
-#include "appenv.h"
-#include "applog.h"
-#include "cgroup.h"
+#include "app.h"
 #include "clock.h"
 #include "log.h"
 #include "spawn.h"
@@ -76,37 +73,11 @@ job_free(struct batch *b, struct job *j)
 	tenant_release(t);
 }
 
-/* The contract environment of a job: the common part and the file's. */
-static char **
-build_env(struct batch *b, struct job *j, const char *input,
-    const char *result)
-{
-	char *extra[4] = { NULL }, **env;
-	size_t n = 0;
-
-	if (asprintf(&extra[n++], "MYSIMBDP_INPUT_FILE=%s", input) < 0 ||
-	    (*j->j_dataset && asprintf(&extra[n++], "MYSIMBDP_DATASET=%s",
-	    j->j_dataset) < 0) ||
-	    asprintf(&extra[n++], "MYSIMBDP_RESULT_FILE=%s", result) < 0)
-		fatal("%s: asprintf", __func__);
-	env = appenv_build(b->b_conf, j->j_conf, j->j_id, extra);
-	for (size_t i = 0; i < n; i++)
-		free(extra[i]);
-	return env;
-}
-
 static char *
 result_path(struct batch *b, struct job *j)
 {
 	return state_path(b->b_conf, "work/%s/.result-%s.json", j->j_tenant->t_id,
 	    j->j_id);
-}
-
-static int
-open_app_log(struct batch *b, struct job *j)
-{
-	return applog_open(b->b_base, b->b_conf, j->j_tenant->t_id,
-	    j->j_app->a_name);
 }
 
 /*
@@ -210,9 +181,11 @@ judge(struct job *j, int status, struct verdict *v)
 		snprintf(v->v_reason, sizeof(v->v_reason), "timeout: still "
 		    "running after %s", units_fmt_duration(
 		    j->j_app->a_timeout_ms, dur, sizeof(dur)));
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) ==
+	    APP_EXIT_DONE) {
 		v->v_ok = true;
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL) {
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) ==
+	    APP_EXIT_TEMPFAIL) {
 		v->v_tempfail = true;
 		snprintf(v->v_reason, sizeof(v->v_reason),
 		    "tempfail: exit 75 (try again later)");
@@ -220,9 +193,10 @@ judge(struct job *j, int status, struct verdict *v)
 		snprintf(v->v_reason, sizeof(v->v_reason), "exit: status %d",
 		    WEXITSTATUS(status));
 	} else if (WIFSIGNALED(status)) {
-		snprintf(v->v_reason, sizeof(v->v_reason), "signal: killed by "
-		    "signal %d (%s)", WTERMSIG(status),
-		    strsignal(WTERMSIG(status)));
+		char how[96];
+
+		app_describe_exit(status, how, sizeof(how));
+		snprintf(v->v_reason, sizeof(v->v_reason), "signal: %s", how);
 	}
 }
 
@@ -366,11 +340,11 @@ static void
 job_start(struct batch *b, struct job *j)
 {
 	struct tenant *t = j->j_tenant;
-	struct spawn_req req;
-	struct conf_limits limits;
-	char *input, *result, *cwd, **env;
+	struct app_spec spec;
+	struct app app;
+	char *input, *result;
 	const char *stage;
-	int out_fd, rc, err;
+	int rc, err;
 
 	if (j->j_conf)
 		conf_tenant_unref(j->j_conf);
@@ -390,43 +364,35 @@ job_start(struct batch *b, struct job *j)
 
 	input = tenant_path(t, AREA_PROCESSING, j->j_dataset, j->j_name);
 	result = result_path(b, j);
-	env = build_env(b, j, input, result);
-	out_fd = open_app_log(b, j);
-	cwd = state_path(b->b_conf, "work/%s", t->t_id);
-	cgroup_app_limits(j->j_conf, &j->j_app->a_limits, &limits);
-	j->j_leaf = cgroup_leaf_new(j->j_conf, j->j_id);
-	req = (struct spawn_req){
-		.sr_argv = j->j_app->a_argv,
-		.sr_envp = env,
-		.sr_cwd = cwd,
-		.sr_out_fd = out_fd,
-		.sr_limits = &limits,
-		.sr_set_ids = geteuid() == 0 && j->j_conf->t_user != NULL,
-		.sr_uid = j->j_conf->t_uid,
-		.sr_gid = j->j_conf->t_gid,
-		.sr_cgroup = j->j_leaf ? cgroup_leaf_dir(j->j_leaf) :
-		    NULL,
+	spec = (struct app_spec){
+		.as_platform = b->b_conf,
+		.as_base = b->b_base,
+		.as_tenant = j->j_conf,
+		.as_argv = j->j_app->a_argv,
+		.as_limits = &j->j_app->a_limits,
+		.as_instance = j->j_id,
+		.as_log = j->j_app->a_name,
 		/* Throughput work below latency-bound work; without a cgroup
 		 * cpu controller it is what keeps a spinning batch app from
 		 * doubling the others' latencies on a small machine
 		 * (t_misbehave.sh). */
-		.sr_nice = (int)b->b_conf->p_batch.pb_app_nice,
+		.as_nice = (int)b->b_conf->p_batch.pb_app_nice,
+		.as_input_file = input,
+		.as_dataset = j->j_dataset,
+		.as_result_file = result,
 	};
-	rc = spawn_start(&req, &j->j_pid, &stage);
+	rc = app_start(&spec, &app, &stage);
 	err = errno;
-	if (out_fd >= 0)
-		close(out_fd);
-	appenv_free(env);
 	free(input);
 	free(result);
-	free(cwd);
 	if (rc < 0) {
 		j->j_pid = 0;
-		cgroup_leaf_end(j->j_leaf);
 		j->j_leaf = NULL;
 		job_spawn_failed(b, j, stage, err);
 		return;
 	}
+	j->j_pid = app.ap_pid;
+	j->j_leaf = app.ap_leaf;
 	TAILQ_INSERT_TAIL(&b->b_running, j, j_run_entry);
 	b->b_nrunning++;
 	log_debug("tenant %s: %s: started %s as pid %d (attempt %d)", t->t_id,
@@ -490,45 +456,33 @@ find_running(struct batch *b, pid_t pid)
 }
 
 static bool
-is_running_job(pid_t pid, void *arg)
+reap_find(pid_t pid, struct app_found *f, void *arg)
 {
-	return find_running(arg, pid) != NULL;
+	struct job *j = find_running(arg, pid);
+
+	if (j == NULL)
+		return false;
+	f->af_run = j;
+	f->af_leaf = &j->j_leaf;
+	return true;
+}
+
+static void
+reap_exited(void *run, int status, const struct rusage *ru, void *arg)
+{
+	job_exited(arg, run, status, ru);
 }
 
 void
 job_reap(struct batch *b)
 {
-	struct rusage ru;
-	struct job *j;
-	pid_t pid;
-	int status;
-	bool reaped = false;
+	const struct app_reaper r = {
+		.ar_find = reap_find,
+		.ar_exited = reap_exited,
+		.ar_arg = b,
+	};
 
-	while ((pid = spawn_peek_exited()) > 0) {
-		reaped = true;
-		j = find_running(b, pid);
-		/* The leader is a zombie until collected, so its group id
-		 * cannot be reused: whatever it left behind dies now, in
-		 * its group and, wherever it went, in its cgroup. */
-		if (j != NULL) {
-			spawn_signal_group(pid, SIGKILL);
-			cgroup_leaf_end(j->j_leaf);
-			j->j_leaf = NULL;
-		}
-		if (spawn_collect(pid, &status, &ru) < 0) {
-			log_warn("%s: wait4 %d", __func__, (int)pid);
-			continue;
-		}
-		if (j == NULL) {
-			log_debug("reaped orphan pid %d", (int)pid);
-			continue;
-		}
-		job_exited(b, j, status, &ru);
-	}
-	if (reaped && cgroup_active())
-		cgroup_sweep();
-	else if (reaped)
-		spawn_kill_strays(is_running_job, b);
+	app_reap(&r);
 	job_dispatch(b);
 }
 

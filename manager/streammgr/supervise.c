@@ -10,18 +10,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "appenv.h"
-#include "applog.h"
-#include "cgroup.h"
+#include "app.h"
 #include "clock.h"
 #include "scontrol.h"
 #include "log.h"
 #include "spawn.h"
 #include "state.h"
 #include "stream.h"
-
-/* An app exiting with this asks not to be restarted (as s6's 125). */
-#define EXIT_PERMANENT 125
 
 static void on_restart(evutil_socket_t, short, void *);
 static void on_kill(evutil_socket_t, short, void *);
@@ -84,15 +79,6 @@ supervise_find_id(struct stream *s, const char *id)
 	return NULL;
 }
 
-static int
-open_log(const struct stream *s)
-{
-	char name[TENANT_ID_MAX + sizeof("stream-")];
-
-	snprintf(name, sizeof(name), "stream-%s", s->s_name);
-	return applog_open(s->s_mgr->m_base, s->s_mgr->m_conf, s->s_tid, name);
-}
-
 /* A quick crash, or a start that failed: later restarts wait longer. */
 static void
 note_fast_failure(struct stream *s)
@@ -125,64 +111,44 @@ static int
 spawn_instance(struct stream *s)
 {
 	struct smgr *m = s->s_mgr;
-	const struct conf_tenant *t = s->s_tenant;
 	struct instance *i = calloc(1, sizeof(*i));
-	char *extra[3], *cwd, **env;
-	struct spawn_req req;
-	struct conf_limits limits;
+	char log[TENANT_ID_MAX + sizeof("stream-")], *endpoint;
+	struct app_spec spec;
+	struct app app;
 	const char *stage;
-	int out_fd, rc, err;
+	int rc, err;
 
 	if (i == NULL)
 		fatal("%s: calloc", __func__);
 	i->i_stream = s;
 	snprintf(i->i_id, sizeof(i->i_id), "%s-%u", s->s_name,
 	    ++s->s_next_num);
-	extra[0] = stream_endpoint(m, s->s_tid, s->s_name, "work");
-	if (asprintf(&extra[1], "MYSIMBDP_STREAM=%s", s->s_name) < 0)
-		fatal("%s: asprintf", __func__);
-	extra[2] = NULL;
-	{
-		char *ep = extra[0];
-
-		if (asprintf(&extra[0], "ZMQ_STREAM_ENDPOINT=%s", ep) < 0)
-			fatal("%s: asprintf", __func__);
-		free(ep);
-	}
-	env = appenv_build(m->m_conf, t, i->i_id, extra);
-	cwd = state_path(m->m_conf, "work/%s", s->s_tid);
-	out_fd = open_log(s);
-	cgroup_app_limits(t, &s->s_conf->s_limits, &limits);
-	i->i_leaf = cgroup_leaf_new(t, i->i_id);
-	req = (struct spawn_req){
-		.sr_argv = s->s_conf->s_argv,
-		.sr_envp = env,
-		.sr_cwd = cwd,
-		.sr_out_fd = out_fd,
-		.sr_limits = &limits,
-		.sr_set_ids = geteuid() == 0 && t->t_user != NULL,
-		.sr_uid = t->t_uid,
-		.sr_gid = t->t_gid,
-		.sr_cgroup = i->i_leaf ? cgroup_leaf_dir(i->i_leaf) :
-		    NULL,
+	snprintf(log, sizeof(log), "stream-%s", s->s_name);
+	endpoint = stream_endpoint(m, s->s_tid, s->s_name, "work");
+	spec = (struct app_spec){
+		.as_platform = m->m_conf,
+		.as_base = m->m_base,
+		.as_tenant = s->s_tenant,
+		.as_argv = s->s_conf->s_argv,
+		.as_limits = &s->s_conf->s_limits,
+		.as_instance = i->i_id,
+		.as_log = log,
+		.as_stream_endpoint = endpoint,
+		.as_stream = s->s_name,
 	};
-	rc = spawn_start(&req, &i->i_pid, &stage);
+	rc = app_start(&spec, &app, &stage);
 	err = errno;
-	if (out_fd >= 0)
-		close(out_fd);
-	appenv_free(env);
-	free(extra[0]);
-	free(extra[1]);
-	free(cwd);
+	free(endpoint);
 	if (rc < 0) {
 		log_warnx("tenant %s: stream %s: cannot start %s: %s: %s",
 		    s->s_tid, s->s_name, s->s_conf->s_argv[0], stage,
 		    strerror(err));
-		cgroup_leaf_end(i->i_leaf);
 		free(i);
 		note_fast_failure(s);
 		return -1;
 	}
+	i->i_pid = app.ap_pid;
+	i->i_leaf = app.ap_leaf;
 	i->i_state = IN_STARTING;
 	i->i_started_ms = clock_mono_ms();
 	if ((i->i_kill_ev = evtimer_new(m->m_base, on_kill, i)) == NULL)
@@ -328,18 +294,6 @@ supervise_tick(struct stream *s)
 		}
 }
 
-static void
-describe_exit(int status, char *buf, size_t len)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, len, "exited %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
-		    strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, len, "ended (status %#x)", status);
-}
-
 static struct instance *
 find_pid(struct smgr *m, pid_t pid)
 {
@@ -363,7 +317,7 @@ instance_gone(struct instance *i, int status)
 	uint64_t uptime = clock_mono_ms() - i->i_started_ms;
 	char how[96];
 
-	describe_exit(status, how, sizeof(how));
+	app_describe_exit(status, how, sizeof(how));
 	if (asked)
 		log_info("tenant %s: stream %s: instance %s (pid %d) %s",
 		    s->s_tid, s->s_name, i->i_id, (int)i->i_pid, how);
@@ -382,11 +336,12 @@ instance_gone(struct instance *i, int status)
 	if (!asked) {
 		scontrol_event(s, "instance-exit", how);
 		s->s_n.restarts++;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_PERMANENT) {
+		if (WIFEXITED(status) && WEXITSTATUS(status) ==
+		    APP_EXIT_PERMANENT) {
 			s->s_state = ST_FAILED;
 			log_warnx("tenant %s: stream %s: the app exited %d: "
 			    "failed, not restarted until `mysimbdp start`",
-			    s->s_tid, s->s_name, EXIT_PERMANENT);
+			    s->s_tid, s->s_name, APP_EXIT_PERMANENT);
 			scontrol_event(s, "failed", how);
 		} else if (uptime < ps->ps_min_uptime_ms)
 			note_fast_failure(s);
@@ -398,44 +353,33 @@ instance_gone(struct instance *i, int status)
 }
 
 static bool
-is_instance(pid_t pid, void *arg)
+reap_find(pid_t pid, struct app_found *f, void *arg)
 {
-	return find_pid(arg, pid) != NULL;
+	struct instance *i = find_pid(arg, pid);
+
+	if (i == NULL)
+		return false;
+	f->af_run = i;
+	f->af_leaf = &i->i_leaf;
+	return true;
+}
+
+static void
+reap_exited(void *run, int status, const struct rusage *ru, void *arg)
+{
+	(void)ru;
+	(void)arg;
+	instance_gone(run, status);
 }
 
 void
 supervise_reap(struct smgr *m)
 {
-	bool reaped = false;
-	pid_t pid;
+	const struct app_reaper r = {
+		.ar_find = reap_find,
+		.ar_exited = reap_exited,
+		.ar_arg = m,
+	};
 
-	while ((pid = spawn_peek_exited()) > 0) {
-		struct instance *i = find_pid(m, pid);
-		struct rusage ru;
-		int status = 0;
-
-		/*
-		 * The leader is a zombie, so its group id is still ours:
-		 * clear out what it left in its group, and in its cgroup
-		 * what left the group, before reaping.
-		 */
-		reaped = true;
-		if (i != NULL) {
-			spawn_signal_group(pid, SIGKILL);
-			cgroup_leaf_end(i->i_leaf);
-			i->i_leaf = NULL;
-		}
-		if (spawn_collect(pid, &status, &ru) < 0) {
-			log_warn("wait4 %d", (int)pid);
-			break;
-		}
-		if (i == NULL)
-			log_debug("reaped pid %d (not an instance)", (int)pid);
-		else
-			instance_gone(i, status);
-	}
-	if (reaped && cgroup_active())
-		cgroup_sweep();
-	else if (reaped)
-		spawn_kill_strays(is_instance, m);
+	app_reap(&r);
 }
