@@ -8,6 +8,9 @@
 #include <bson/bson.h>
 #include <zmq.h>
 
+#include "clock.h"
+#include "dashline.h"
+#include "decide.h"
 #include "log.h"
 #include "state.h"
 #include "view.h"
@@ -90,7 +93,7 @@ feed_parse_stats(const char *body, size_t len, struct mstats *st)
 	return 0;
 }
 
-/* Hands an event's name and detail to the view. */
+/* Hands an event's name and detail to the dashboard. */
 static void
 handle_event(struct mon *m, const char *tenant, const char *stream,
     const char *body, size_t len)
@@ -109,7 +112,7 @@ handle_event(struct mon *m, const char *tenant, const char *stream,
 		snprintf(detail, sizeof(detail), "%s", bson_iter_utf8(&it,
 		    NULL));
 	bson_destroy(&doc);
-	view_event(m, tenant, stream, event, detail);
+	dashline_event(m, tenant, stream, event, detail);
 }
 
 /* "<kind> <tenant> <stream>" -> its parts; -1 when it is not that. */
@@ -134,6 +137,8 @@ handle(struct mon *m, zmq_msg_t *topic, zmq_msg_t *body)
 {
 	char kind[16], tenant[TENANT_ID_MAX + 1], stream[TENANT_ID_MAX + 1];
 	struct mstats st;
+	struct mstream *s;
+	uint64_t now;
 
 	if (split_topic(zmq_msg_data(topic), zmq_msg_size(topic), kind,
 	    tenant, stream) < 0)
@@ -147,7 +152,9 @@ handle(struct mon *m, zmq_msg_t *topic, zmq_msg_t *body)
 	    feed_parse_stats(zmq_msg_data(body), zmq_msg_size(body), &st) < 0)
 		return;
 	m->m_stats_msgs++;
-	view_stats(m, tenant, stream, &st);
+	now = clock_mono_ms();
+	if ((s = view_stats(m, tenant, stream, &st, now)) != NULL)
+		decide_stats(s, now);
 }
 
 /*

@@ -1,8 +1,8 @@
 /*
  * streammgr's statistics and events (its PUB socket run/streammgr.pub,
  * docs/protocols.md "Statistics"): a SUB socket that hands each stream's
- * figures and each event to view.c. While streammgr is down nothing
- * comes, and nothing is decided.
+ * figures to view.c, then to decide.c, and each event to dashline.c.
+ * While streammgr is down nothing comes, and nothing is decided.
  */
 #ifndef MYSIMBDP_MONITOR_FEED_H
 #define MYSIMBDP_MONITOR_FEED_H

@@ -2,9 +2,11 @@
  * The monitor's shared state: the daemon context, the tenants it listens
  * to and their streams. The modules that act on them: collect.c (the
  * per-tenant PULL sockets and the reports), feed.c (streammgr's
- * statistics and events), view.c (what is known of each stream, the
- * policy's decisions, violations), smgrctl.c (scale and drain requests to
- * streammgr), dash.c (log/monitor.log, log/metrics.jsonl), prom.c (the
+ * statistics and events), view.c (what is known of each stream: reports
+ * summed, the latest statistics), decide.c (the policy's decisions,
+ * violations, the pause), smgrctl.c (scale and drain requests to
+ * streammgr), dashline.c (the interval's dashboard lines and streammgr's
+ * events), dash.c (log/monitor.log, log/metrics.jsonl), prom.c (the
  * Prometheus endpoint).
  */
 #ifndef MYSIMBDP_MONITOR_MON_H

@@ -6,9 +6,10 @@
  * endpoint.
  *
  * The main loop is libevent's: each tenant's metric socket feeds
- * collect.c, streammgr's statistics feed feed.c, both update view.c; a
- * timer writes the dashboard each monitor.interval; SIGHUP reloads the
- * profiles, SIGTERM/SIGINT stop. Nothing here waits for streammgr.
+ * collect.c, streammgr's statistics feed feed.c, both update view.c, and
+ * decide.c acts on each new statistic; a timer writes the dashboard
+ * (dashline.c) each monitor.interval; SIGHUP reloads the profiles,
+ * SIGTERM/SIGINT stop. Nothing here waits for streammgr.
  */
 #include <errno.h>
 #include <signal.h>
@@ -23,6 +24,8 @@
 #include "smgrctl.h"
 #include "daemon.h"
 #include "dash.h"
+#include "dashline.h"
+#include "decide.h"
 #include "feed.h"
 #include "log.h"
 #include "mon.h"
@@ -102,9 +105,13 @@ reload(struct mon *m)
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
+	struct mon *m = arg;
+	uint64_t now = clock_mono_ms();
+
 	(void)fd;
 	(void)what;
-	view_tick(arg);
+	view_expire(m, now);
+	dashline_tick(m, now);
 }
 
 static void
@@ -153,7 +160,7 @@ start(struct mon *m, struct conf_tenant_set *set)
 		exit(EX_UNAVAILABLE);
 	}
 	m->m_feed = feed_new(m);
-	m->m_ctl = smgrctl_new(m, view_ctl_done);
+	m->m_ctl = smgrctl_new(m, decide_ctl_done);
 	add_tenants(m, set);
 	if ((m->m_tick_ev = event_new(m->m_base, -1, EV_PERSIST, on_tick,
 	    m)) == NULL)

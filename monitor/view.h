@@ -1,16 +1,17 @@
 /*
- * What the monitor knows of each tenant stream, and what it does with
- * it: reports from the apps summed per stream (or per tenant for batch
- * apps), streammgr's statistics, the policy's decision on each new
- * statistic (policy.c) sent as a scale request (smgrctl.c), constraint
- * violations and the optional pause, and the dashboard lines each
- * monitor.interval (dash.c).
+ * What the monitor knows of each tenant stream: the reports of its apps
+ * summed per stream (or per tenant for batch apps), each instance's
+ * recent reports for the ingest-time average, and streammgr's latest
+ * statistics with what the counters grew by since the ones before.
+ * Nothing here decides (decide.c) or writes a dashboard line
+ * (dashline.c); reports go to log/metrics.jsonl as they come.
  */
 #ifndef MYSIMBDP_MONITOR_VIEW_H
 #define MYSIMBDP_MONITOR_VIEW_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mon.h"
 
@@ -21,20 +22,22 @@
 enum report_verdict view_report(struct mtenant *t, const struct report *r,
     char *why, size_t whylen);
 
-/* Takes a stream's statistics; decides, and asks streammgr for a change. */
-void view_stats(struct mon *m, const char *tenant, const char *stream,
-    const struct mstats *st);
+/*
+ * Takes a stream's statistics, received at now (monotonic ms), and adds
+ * the refusals and dead letters since the ones before to the interval's
+ * counts. Returns the stream, or NULL when no profile has it.
+ */
+struct mstream *view_stats(struct mon *m, const char *tenant,
+    const char *stream, const struct mstats *st, uint64_t now);
 
-/* Takes one of streammgr's events: a dashboard line. */
-void view_event(struct mon *m, const char *tenant, const char *stream,
-    const char *event, const char *detail);
+/*
+ * Messages refused for s's quotas (too large, rate limited, queue full)
+ * between its last two statistics.
+ */
+int64_t view_quota_refusals(const struct mstream *s);
 
-/* Each monitor.interval: the dashboard lines; forgets stale reports. */
-void view_tick(struct mon *m);
-
-/* What became of a request to streammgr (smgrctl_done_cb). */
-void view_ctl_done(struct mon *m, const char *cmd, const char *tenant,
-    const char *stream, bool ok, const char *detail);
+/* Forgets the instances that have not reported for monitor.report_ttl. */
+void view_expire(struct mon *m, uint64_t now_ms);
 
 /* Average ingest time per message in s's fresh reports; < 0: none. */
 double view_ingest_us(const struct mstream *s, uint64_t now_ms);
