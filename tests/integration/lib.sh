@@ -181,13 +181,14 @@ simple_tenant() {
 
 # ---- the daemons ------------------------------------------------------------
 
-# daemon_var NAME: the variables of daemon NAME (batchmgr, streammgr or
-# monitor): its pid's variable name, its binary and its log.
+# daemon_var NAME: sets DV_PID (the name of the variable holding its
+# pid), DV_BIN and DV_LOG for daemon NAME (batchmgr, streammgr or
+# monitor). Not in a subshell: an unknown name fails the test.
 daemon_var() {
 	case $1 in
-	batchmgr) echo "BM_PID $BATCHMGR $BM_LOG" ;;
-	streammgr) echo "SM_PID $STREAMMGR $SM_LOG" ;;
-	monitor) echo "MON_PID $MONITOR $MON_LOG" ;;
+	batchmgr) DV_PID=BM_PID DV_BIN=$BATCHMGR DV_LOG=$BM_LOG ;;
+	streammgr) DV_PID=SM_PID DV_BIN=$STREAMMGR DV_LOG=$SM_LOG ;;
+	monitor) DV_PID=MON_PID DV_BIN=$MONITOR DV_LOG=$MON_LOG ;;
 	*) fail "no daemon '$1' (batchmgr, streammgr or monitor)" ;;
 	esac
 }
@@ -197,21 +198,22 @@ daemon_var() {
 # its output appended to its log ($BM_LOG, $SM_LOG, $MON_LOG), its pid
 # in BM_PID, SM_PID or MON_PID; returns once it logged that it started.
 start_daemon() {
-	local name=$1 var bin log from
+	local name=$1 log from
 	shift
-	read -r var bin log <<<"$(daemon_var "$name")"
+	daemon_var "$name"
+	log=$DV_LOG
 	from=$( [ -f "$log" ] && wc -l <"$log" || echo 0)
-	"$bin" -d -v -c "$T/conf/mysimbdp.cfg" "$@" >>"$log" 2>&1 &
-	printf -v "$var" '%s' "$!"
+	"$DV_BIN" -d -v -c "$T/conf/mysimbdp.cfg" "$@" >>"$log" 2>&1 &
+	printf -v "$DV_PID" '%s' "$!"
 	STARTED_PIDS+=("$!")
 	wait_for 20 "$name to start" log_after "$log" "$from" "$name: started"
 }
 
 # stop_daemon NAME: SIGTERM, then the daemon must exit 0 by itself.
 stop_daemon() {
-	local var bin log pid rc=0
-	read -r var bin log <<<"$(daemon_var "$1")"
-	pid=${!var}
+	local var pid rc=0
+	daemon_var "$1"
+	var=$DV_PID pid=${!DV_PID}
 	[ -n "$pid" ] || fail "stop_daemon $1: it is not running"
 	kill -TERM "$pid"
 	wait "$pid" || rc=$?
@@ -221,9 +223,9 @@ stop_daemon() {
 
 # kill9_daemon NAME: SIGKILL, and reaps it.
 kill9_daemon() {
-	local var bin log pid
-	read -r var bin log <<<"$(daemon_var "$1")"
-	pid=${!var}
+	local var pid
+	daemon_var "$1"
+	var=$DV_PID pid=${!DV_PID}
 	kill -KILL "$pid"
 	wait "$pid" 2>/dev/null || true
 	printf -v "$var" '%s' ''
