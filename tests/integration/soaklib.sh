@@ -60,9 +60,9 @@ soak_setup() {
 	streams = ( { app = ["$b/tenants/globex/globex-stream"];
 	  instances = { min = 2; max = 2; }; durability = "os"; } );
 	CFG
-	start_monitor
-	start_streammgr
-	start_batchmgr
+	start_daemon monitor
+	start_daemon streammgr
+	start_daemon batchmgr
 	wait_for 30 "the stream instances" eval 'ready_is acme 2 && ready_is globex 2'
 }
 

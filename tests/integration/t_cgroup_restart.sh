@@ -22,7 +22,7 @@ batch = {
 };
 CFG
 mkdir -p "$T/esc"
-start_batchmgr
+start_daemon batchmgr
 if ! grep -q "cgroup v2: .*contained" "$BM_LOG"; then
 	echo "SKIP: no writable cgroup v2 here: $(grep -o 'cgroup v2: .*' "$BM_LOG")"
 	exit 77
@@ -44,11 +44,11 @@ esac
 assert_eq "$cg" "$(awk -F: '$1 == 0 { print $3 }' "/proc/$gc/cgroup")" \
 	"its grandchild is in the same cgroup"
 
-kill9_batchmgr
+kill9_daemon batchmgr
 wait_for 10 "the app to die of its parent's death" bash -c "! kill -0 $app"
 kill -0 "$gc" || fail "the grandchild died with the app (nothing to clean up)"
 ok "after kill -9 of batchmgr, the grandchild (pid $gc) outlives the app"
-start_batchmgr
+start_daemon batchmgr
 wait_for 10 "the leftover to be killed" bash -c "! kill -0 $gc"
 grep -q "cgroup v2: killed what was left in 1 app cgroup of a previous batchmgr" "$BM_LOG" ||
 	fail "no log line for the leftovers"
@@ -63,6 +63,6 @@ ok "the setsid escapee (pid $esc) is gone when its job ends"
 
 # The file of the first job was recovered and runs again: stop with it
 # running, then nothing is left of batchmgr's cgroups.
-stop_batchmgr
+stop_daemon batchmgr
 [ ! -e "$base" ] || fail "$base is left after a clean stop: $(find "$base" -type d)"
 ok "a clean stop removes batchmgr's cgroups"

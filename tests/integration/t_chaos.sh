@@ -66,9 +66,9 @@ batch = {
 };
 $STREAM
 CFG
-start_monitor
-start_streammgr
-start_batchmgr
+start_daemon monitor
+start_daemon streammgr
+start_daemon batchmgr
 wait_for 20 "the stream instances" eval 'ready_is acme 1 && ready_is globex 1'
 
 # ---- load ----------------------------------------------------------------
@@ -148,10 +148,10 @@ while [ "$(date +%s)" -lt "$end" ]; do
 	alive streammgr "$SM_PID"
 	alive monitor "$MON_PID"
 	case $(( RANDOM % 8 )) in
-	0) kill9_batchmgr; pause; start_batchmgr; kills[batchmgr]=$(( kills[batchmgr] + 1 )) ;;
-	1) kill -KILL "$SM_PID"; wait "$SM_PID" 2>/dev/null || true; pause
-	   start_streammgr; kills[streammgr]=$(( kills[streammgr] + 1 )) ;;
-	2) kill9_monitor; pause; start_monitor; kills[monitor]=$(( kills[monitor] + 1 )) ;;
+	0) kill9_daemon batchmgr; pause; start_daemon batchmgr; kills[batchmgr]=$(( kills[batchmgr] + 1 )) ;;
+	1) kill9_daemon streammgr; pause
+	   start_daemon streammgr; kills[streammgr]=$(( kills[streammgr] + 1 )) ;;
+	2) kill9_daemon monitor; pause; start_daemon monitor; kills[monitor]=$(( kills[monitor] + 1 )) ;;
 	3|4|5) kill_child_of "$BM_PID" batch-app ;;
 	6|7) kill_child_of "$SM_PID" instance ;;
 	esac
@@ -179,9 +179,9 @@ wait_for 120 "every dropped file out of incoming/ and processing/" settled
 all_keys() { [ "$(store_docs "$1" | jq -r ._id | sort -u | wc -l)" -ge "$N" ]; }
 wait_for 120 "every acme message in the sink" all_keys acme
 wait_for 120 "every globex message in the sink" all_keys globex
-stop_batchmgr
-stop_streammgr
-stop_monitor
+stop_daemon batchmgr
+stop_daemon streammgr
+stop_daemon monitor
 ok "the daemons stopped cleanly after the chaos"
 
 # ---- invariants: files -----------------------------------------------------

@@ -46,7 +46,7 @@ assert_eq "66 0" "$rc $(wc -c <"$T/out/cc")" "check-config --json of no file: 66
 
 # ---- batch outcomes: stats, retry ----------------------------------------
 
-start_batchmgr
+start_daemon batchmgr
 drop good a.csv
 drop good b.csv
 drop flop x.csv
@@ -63,7 +63,7 @@ one_doc "$T/out/retry"
 assert_eq "flop x.csv incoming/x.csv" "$(jq -r '"\(.tenant) \(.file) \(.to)"' "$T/out/retry")" \
 	"retry --json: where the file went"
 wait_for 20 "x.csv failed again" have_records 2 flop failed
-stop_batchmgr
+stop_daemon batchmgr
 
 # ---- dead-letters (read from the queue folder) ----------------------------
 

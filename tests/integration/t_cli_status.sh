@@ -28,8 +28,8 @@ streams = (
 );
 EOF2
 
-start_batchmgr
-start_streammgr
+start_daemon batchmgr
+start_daemon streammgr
 
 # json JQ: a field of `status --json`.
 json() { cli status --json 2>/dev/null | jq -r "$1"; }
@@ -114,7 +114,7 @@ assert_eq "true 2" "$(jq -r '"\(.ok) \(.tenants | length)"' <<<"$out")" "batchmg
 
 # ---- only batchmgr --------------------------------------------------------
 
-stop_streammgr
+stop_daemon streammgr
 rc=0; out=$(cli status 2>"$T/err") || rc=$?
 echo "$out"
 assert_eq 0 "$rc" "only batchmgr: status exits 0"
@@ -130,8 +130,8 @@ ok "only batchmgr: the stream columns are \"-\""
 
 # ---- only streammgr -------------------------------------------------------
 
-start_streammgr
-stop_batchmgr
+start_daemon streammgr
+stop_daemon batchmgr
 wait_for 20 "globex's instances again" globex_ready
 rc=0; out=$(cli status 2>"$T/err") || rc=$?
 echo "$out"
@@ -149,7 +149,7 @@ ok "only streammgr: the batch columns are \"-\""
 
 # ---- neither --------------------------------------------------------------
 
-stop_streammgr
+stop_daemon streammgr
 rc=0; out=$(cli status 2>"$T/err") || rc=$?
 assert_eq 69 "$rc" "neither daemon: status exits 69"
 assert_eq "" "$out" "neither daemon: nothing on stdout"

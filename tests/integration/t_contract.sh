@@ -30,7 +30,7 @@ batch = {
 };
 CFG
 # Nothing of the daemon's environment may reach an app.
-SECRET_TOKEN=hunter2 start_batchmgr
+SECRET_TOKEN=hunter2 start_daemon batchmgr
 
 drop acme listings/l.csv
 wait_for 10 "acme ok" have_records 1 acme ok
@@ -84,4 +84,4 @@ wait_for 20 "roomy ok" have_records 1 roomy ok
 ok "an app allocating past limits.memory fails; without the limit it works"
 grep -qi "memory\|allocate" "$VAR/log/hog/default.log" || fail "hog's log does not show the allocation failure"
 ok "the app's stderr reached log/hog/default.log"
-stop_batchmgr
+stop_daemon batchmgr

@@ -20,7 +20,7 @@ batch = {
              timeout = "20s"; retries = 0; } );
 };
 CFG
-start_batchmgr
+start_daemon batchmgr
 
 # kill_after_move AREA WHAT DROP...: attaches gdb to batchmgr, stops it
 # when state_move into AREA (an enum stage_area name) returns, kills it
@@ -52,7 +52,7 @@ kill_after_move() {
 # (what batchmgr does from then on, it does under the breakpoint).
 wait_for_gdb() {
 	local i
-	for (( i = 0; i < 1000; i++ )); do
+	for (( i = 0; i < 1000 * TIME_FACTOR; i++ )); do
 		grep -q '^Breakpoint 1 at' "$1" && return 0
 		kill -0 "$2" 2>/dev/null || return 1
 		sleep 0.02
@@ -67,24 +67,24 @@ has_record() {
 
 kill_after_move AREA_DONE "ok" drop acme good.csv
 assert_file "$VAR/staging/acme/done/good.csv"
-start_batchmgr
+start_daemon batchmgr
 wait_for 20 "the ok record of good.csv" has_record acme good.csv ok
 assert_eq 0 "$(files_in acme processing)" "good.csv: nothing left in processing/"
 assert_file "$VAR/staging/acme/done/good.csv"
 
 kill_after_move AREA_FAILED "failed" drop acme bad/bad.csv
 assert_file "$VAR/staging/acme/failed/bad/bad.csv"
-start_batchmgr
+start_daemon batchmgr
 wait_for 20 "the failed record of bad.csv" has_record acme bad.csv failed
 assert_eq 0 "$(files_in acme processing)" "bad.csv: nothing left in processing/"
 
 kill_after_move AREA_REJECTED "rejected" drop acme notes.txt
 assert_file "$VAR/staging/acme/rejected/notes.txt"
-start_batchmgr
+start_daemon batchmgr
 wait_for 20 "the rejected record of notes.txt" has_record acme notes.txt rejected
 assert_file "$VAR/staging/acme/rejected/notes.txt.reason"
 grep -q '^format' "$VAR/staging/acme/rejected/notes.txt.reason" ||
 	fail "notes.txt.reason: $(cat "$VAR/staging/acme/rejected/notes.txt.reason")"
 ok "notes.txt: its reason beside it"
 assert_eq 0 "$(find "$VAR/staging/acme/incoming" -type f | wc -l)" "nothing left in incoming/"
-stop_batchmgr
+stop_daemon batchmgr

@@ -9,7 +9,7 @@ chmod -x "$T/out/not-executable"
 simple_tenant missing "\"$T/out/no-such-app\""
 simple_tenant noexec "\"$T/out/not-executable\""
 simple_tenant fine '"exit-with", "0"'
-start_batchmgr
+start_daemon batchmgr
 
 drop missing m.csv
 drop noexec n.csv
@@ -34,4 +34,4 @@ drop fine g.csv
 wait_for 10 "fine second ok" have_records 2 fine ok
 running "$BM_PID" || fail "batchmgr died"
 ok "batchmgr still serves other tenants"
-stop_batchmgr
+stop_daemon batchmgr

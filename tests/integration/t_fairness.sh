@@ -7,7 +7,7 @@
 platform workers=2
 simple_tenant aaa '"sleepy", "0.02"' 'max_concurrent = 2;'
 simple_tenant bbb '"sleepy", "0.02"' 'max_concurrent = 2;'
-start_batchmgr
+start_daemon batchmgr
 
 mkdir -p "$T/scratch/a" "$T/scratch/b"
 for i in $(seq 1 200); do echo "id" >"$T/scratch/a/a$i.csv"; done
@@ -24,4 +24,4 @@ a_101=$(jq -r 'select(.status == "ok") | .tenant' "$INGEST" | grep -n aaa | sed 
 ok "B's 5 files finished at or before position $last_b, A's 101st at $a_101"
 assert_eq 200 "$(files_in aaa done)" "A's 200 files in done/"
 assert_eq 5 "$(files_in bbb done)" "B's 5 files in done/"
-stop_batchmgr
+stop_daemon batchmgr

@@ -15,7 +15,7 @@ batch = {
   );
 };
 CFG
-start_batchmgr
+start_daemon batchmgr
 
 drop acme a1.csv "id,v
 1,2"
@@ -55,4 +55,4 @@ assert_eq 0 "$(find "$VAR/work/globex" -name '.result-*' | wc -l)" "result files
 drop acme a1.csv
 wait_for 10 "third acme ok" have_records 3 acme ok
 assert_file "$VAR/staging/acme/done/a1.csv.1"
-stop_batchmgr
+stop_daemon batchmgr

@@ -73,9 +73,9 @@ done
 
 # Live: the bad files arrive in a running platform's tenants folder, then
 # a bad platform file; each daemon logs the errors and goes on.
-start_monitor
-start_streammgr
-start_batchmgr
+start_daemon monitor
+start_daemon streammgr
+start_daemon batchmgr
 wait_for 20 "good's instance" ready_is good 1
 cp "$T/bad"/*.cfg "$T/conf/tenants/"
 for pid in "$BM_PID" "$SM_PID" "$MON_PID"; do kill -HUP "$pid"; done
@@ -99,7 +99,7 @@ send_keys good 1 5 >/dev/null || fail "good's stream refuses messages"
 wait_for 20 "good's acks" acked_at_least good 5
 cli status good >/dev/null || fail "status does not answer"
 ok "the good tenant is served all along; status answers"
-stop_batchmgr
-stop_streammgr
-stop_monitor
+stop_daemon batchmgr
+stop_daemon streammgr
+stop_daemon monitor
 ok "every daemon exits cleanly"

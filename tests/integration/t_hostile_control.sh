@@ -12,8 +12,8 @@ RAW=$MYSIMBDP_BUILD/tests/integration/rawzmq
 
 platform
 stream_tenant alpha 'instances = { min = 1; max = 2; };'
-start_streammgr
-start_batchmgr
+start_daemon streammgr
+start_daemon batchmgr
 wait_for 20 "alpha's instance" ready_is alpha 1
 
 for d in streammgr batchmgr; do
@@ -31,6 +31,6 @@ grep -aq '^forged line' "$SM_LOG" && fail "a reason's newline started a line in 
 ok "a reason with a newline stays on one log line"
 cli status >/dev/null 2>&1 || fail "status does not answer"
 ok "both daemons answer status"
-stop_streammgr
-stop_batchmgr
+stop_daemon streammgr
+stop_daemon batchmgr
 ok "both daemons exit cleanly"

@@ -12,7 +12,7 @@ RAW=$MYSIMBDP_BUILD/tests/integration/rawzmq
 
 platform
 stream_tenant alpha 'max_message_size = "1K";'
-start_streammgr
+start_daemon streammgr
 wait_for 20 "alpha's instance" ready_is alpha 1
 
 "$RAW" "ipc://$VAR/run/alpha/default.in" dealer 5000 <"$CORPUS/ingress.msgs" >"$T/out/ingress" ||
@@ -38,5 +38,5 @@ send_keys alpha 1 5 >/dev/null || fail "a good producer is refused afterwards"
 wait_for 20 "the real instance still acks" acked_at_least alpha 5
 ready_is alpha 1 || fail "the real instance is gone"
 ok "the stream works on"
-stop_streammgr
+stop_daemon streammgr
 ok "streammgr exits cleanly"

@@ -14,7 +14,7 @@ RAW=$MYSIMBDP_BUILD/tests/integration/rawzmq
 platform 'monitor.max_report_size="1K"'
 stream_tenant alpha
 stream_tenant beta
-start_monitor
+start_daemon monitor
 EP=ipc://$VAR/run/alpha/metrics.sock
 taken='mysimbdp_batch_reports_total{tenant="alpha"}'
 dropped() { echo "mysimbdp_monitor_reports_dropped_total{tenant=\"alpha\",reason=\"$1\"}"; }
@@ -36,5 +36,5 @@ wait_for 20 "a good report after the 2 MB one" prom_at_least "$taken" 3
 assert_eq 1 "$(prom_value "$(dropped oversized)")" "the 2 MB report never reached the parser"
 kill -0 "$MON_PID" || fail "the monitor died"
 ok "the monitor takes reports on"
-stop_monitor
+stop_daemon monitor
 ok "the monitor exits cleanly"

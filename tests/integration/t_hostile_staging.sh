@@ -24,7 +24,7 @@ batch = {
   );
 };
 CFG
-start_batchmgr
+start_daemon batchmgr
 in=$VAR/staging/t/incoming
 st=$VAR/staging/t
 
@@ -100,7 +100,7 @@ assert_eq 0 "$(find "$in" -maxdepth 1 ! -type d | wc -l)" "no file left in incom
 
 cli status t >/dev/null 2>&1 || fail "batchmgr does not answer status"
 ok "batchmgr answers status"
-stop_batchmgr
+stop_daemon batchmgr
 ok "batchmgr exits cleanly"
 
 # A batchmgr that is not root cannot open a mode-000 file: rejected, not
@@ -121,7 +121,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	STARTED_PIDS+=("$BM_PID")
 	wait_for 20 "batchmgr as mysbt-a" bm_log_after "$from" 'batchmgr: started'
 else
-	start_batchmgr
+	start_daemon batchmgr
 fi
 printf 'id,value\n' >"$T/scratch/locked"
 chmod 000 "$T/scratch/locked"
@@ -131,4 +131,4 @@ wait_for 20 "locked.csv rejected" test -e "$VAR/staging/t/rejected/locked.csv.re
 grep -q "^unreadable: " "$VAR/staging/t/rejected/locked.csv.reason" ||
 	fail "reason: $(cat "$VAR/staging/t/rejected/locked.csv.reason")"
 ok "a file the daemon may not read is rejected as unreadable"
-stop_batchmgr
+stop_daemon batchmgr

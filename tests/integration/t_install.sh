@@ -270,7 +270,7 @@ assert_eq "$DEST$LIBDIR/libmysimbdp.so.0" \
 	"the app loads the installed libmysimbdp, by its rpath"
 
 # ---- run by the installed batchmgr -----------------------------------
-# shellcheck disable=SC2034 # lib.sh's start_batchmgr runs it
+# shellcheck disable=SC2034 # lib.sh's start_daemon batchmgr runs it
 BATCHMGR=$DEST$SBINDIR/batchmgr
 platform
 tenant sensors <<CFG
@@ -280,7 +280,7 @@ batch = {
   apps = ( { app = ["$T/app/readings"]; timeout = "30s"; retries = 0; } );
 };
 CFG
-start_batchmgr
+start_daemon batchmgr
 printf 'sensor,value\nt1,20.5\nt2,oops\nt3,-4\n' >"$T/scratch/r.csv"
 hash=$(sha256sum "$T/scratch/r.csv" | cut -d' ' -f1)
 mv "$T/scratch/r.csv" "$VAR/staging/sensors/incoming/r.csv"
@@ -300,5 +300,5 @@ assert_file "$unit"
 assert_eq "${hash:0:24}:1 t1 20.5 double|${hash:0:24}:3 t3 -4 double" \
 	"$("$BSONCOUNT" "$unit" | jq -r '"\(.doc._id) \(.doc.sensor) \(.doc.value) \(.types.value)"' |
 		paste -sd'|')" "the documents in the store"
-stop_batchmgr
+stop_daemon batchmgr
 ok "the installed batchmgr ran the app; its documents are in the store"

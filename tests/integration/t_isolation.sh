@@ -46,9 +46,9 @@ chown mysbt-a "$T/probe"
 # umask must open nothing.
 export MYSBT_SECRET=canary-4711
 umask 000
-start_monitor
-start_streammgr
-start_batchmgr
+start_daemon monitor
+start_daemon streammgr
+start_daemon batchmgr
 umask 022
 unset MYSBT_SECRET
 
@@ -117,6 +117,6 @@ grep -q '^env MYSIMBDP_TENANT=alpha$' "$report" || fail "no app environment in t
 grep -q MYSBT_SECRET "$report" && fail "the daemons' environment reached a batch app"
 ok "nothing of the daemons' environment reaches a batch app"
 
-stop_batchmgr
-stop_streammgr
-stop_monitor
+stop_daemon batchmgr
+stop_daemon streammgr
+stop_daemon monitor

@@ -23,9 +23,9 @@ done
 last=t$n
 
 ulimit -Sn 1024
-start_streammgr
-start_monitor
-start_batchmgr
+start_daemon streammgr
+start_daemon monitor
+start_daemon batchmgr
 for d in "$SM_PID" "$MON_PID" "$BM_PID"; do
 	[ "$(awk '/^Max open files/ { print $4 }' "/proc/$d/limits")" -gt 1024 ] ||
 		fail "pid $d kept the soft limit of 1024 open files"
@@ -45,6 +45,6 @@ wait_for 30 "the file of $last" have_records 1 "$last" ok
 assert_eq 1024 "$(awk '/^Max open files/ { print $4 }' "$T/out/limits")" \
 	"the batch app has the soft limit of 1024"
 
-stop_batchmgr
-stop_monitor
-stop_streammgr
+stop_daemon batchmgr
+stop_daemon monitor
+stop_daemon streammgr

@@ -7,7 +7,7 @@
 platform 'monitor.max_report_size="1K"'
 stream_tenant alpha 'instances = { min = 1; max = 2; };'
 stream_tenant beta 'instances = { min = 1; max = 2; };'
-start_monitor
+start_daemon monitor
 EP=ipc://$VAR/run/alpha/metrics.sock
 good='"app":"batch","instance":"j-1","window_ms":1000'
 big=$(printf '%*s' 1500 '' | tr ' ' x)
@@ -45,4 +45,4 @@ assert_eq 2 "$(grep -c '"type" : "report"' "$VAR/log/metrics.jsonl")" "only good
 dash_has 'alpha/default stat state=unknown' || fail "no stat line without streammgr"
 ok "the stream's line says streammgr is not heard from"
 running "$MON_PID" || fail "the monitor died"
-stop_monitor
+stop_daemon monitor

@@ -8,8 +8,8 @@ STREAMAPP_ARGS=', "-d", "20000", "-r", "200", "-c", "10"' stream_tenant alpha \
 	'instances = { min = 1; max = 3; initial = 1; };
 	 scaling = { max_ingest_time = "5ms"; scale_down_delay = "1h";
 	   cooldown = "0"; };'
-start_streammgr
-start_monitor
+start_daemon streammgr
+start_daemon monitor
 wait_for 20 "one instance" ready_is alpha 1
 
 seq 1 300 | sed 's/^/k/; s/$/ v/' >"$T/scratch/keys"
@@ -23,5 +23,5 @@ wait_for 20 "the average ingest time in the dashboard" dash_has \
 ok "the dashboard shows the average ingest time"
 wait_for 20 "three instances" ready_is alpha 3
 wait_for 60 "every message acked" acked_at_least alpha 300
-stop_monitor
-stop_streammgr
+stop_daemon monitor
+stop_daemon streammgr

@@ -10,8 +10,8 @@ STREAMAPP_ARGS=', "-d", "300", "-r", "100"' stream_tenant alpha \
 	'instances = { min = 1; max = 3; initial = 1; };
 	 scaling = { target_backlog_per_instance = 500; scale_down_delay = "1h";
 	   cooldown = "0"; };'
-start_streammgr
-start_monitor
+start_daemon streammgr
+start_daemon monitor
 wait_for 20 "one instance" ready_is alpha 1
 
 seq 1 3000 | sed 's/^/k/; s/$/ v/' >"$T/scratch/paced"
@@ -20,7 +20,7 @@ sender=$!
 wait_for 20 "the load to flow" acked_at_least alpha 300
 wait_for 20 "reports from the instance" eval \
 	'[ "$(grep -c "\"type\" : \"report\"" "$VAR/log/metrics.jsonl")" -gt 0 ]'
-kill9_monitor
+kill9_daemon monitor
 ok "monitor killed during the load"
 wait $sender || fail "send: $(cat "$T/out/send")"
 grep -q "accepted 3000" "$T/out/send" || fail "send: $(cat "$T/out/send")"
@@ -33,7 +33,7 @@ cli scale alpha 1 --reason "test: reset" >/dev/null || fail "scale to 1"
 wait_for 20 "one instance" eval '[ "$(sstat alpha ".instances | length")" = 1 ]'
 
 reports=$(grep -c '"type" : "report"' "$VAR/log/metrics.jsonl")
-start_monitor
+start_daemon monitor
 wait_for 20 "reports again after the restart" eval \
 	'[ "$(grep -c "\"type\" : \"report\"" "$VAR/log/metrics.jsonl")" -gt "$reports" ]'
 ok "reports arrive at the restarted monitor"
@@ -44,5 +44,5 @@ cli send alpha --file "$T/scratch/step" >"$T/out/send2" 2>&1 ||
 wait_for 20 "a decision after the restart" dash_after "$from" 'alpha/default scale-up 1->[23] '
 ok "the restarted monitor decides"
 wait_for 60 "every message acked" acked_at_least alpha 9000
-stop_monitor
-stop_streammgr
+stop_daemon monitor
+stop_daemon streammgr

@@ -9,7 +9,7 @@
 
 platform 'monitor.logs={ max_size = "4K"; backups = 2; }'
 stream_tenant alpha 'instances = { min = 1; max = 2; };'
-start_monitor
+start_daemon monitor
 EP=ipc://$VAR/run/alpha/metrics.sock
 LOG=$VAR/log
 
@@ -68,4 +68,4 @@ size=$(stat -c %s "$LOG/metrics.jsonl")
 ok "after the reload metrics.jsonl grew to $size bytes (max_size 64K)"
 
 running "$MON_PID" || fail "the monitor died"
-stop_monitor
+stop_daemon monitor

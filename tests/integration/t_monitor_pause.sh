@@ -8,8 +8,8 @@ platform
 stream_tenant alpha 'max_message_size = "16";
 	instances = { min = 1; max = 1; };
 	scaling = { target_backlog_per_instance = 1000; pause_after = "400ms"; };'
-start_streammgr
-start_monitor
+start_daemon streammgr
+start_daemon monitor
 wait_for 20 "one instance" ready_is alpha 1
 
 seq 1 150 | sed 's/^/key-/; s/$/ a-value-far-too-long-for-16-bytes/' >"$T/scratch/big"
@@ -39,5 +39,5 @@ wait_for 20 "a second of dashboard" eval \
 	'[ "$(tail -n +$((from + 1)) "$DASH" | grep -c "alpha/default stat state=running")" -ge 5 ]'
 assert_eq 1 "$(grep -c 'alpha/default pause ' "$DASH")" "not paused again"
 assert_eq running "$(sstat alpha .state)" "still running"
-stop_monitor
-stop_streammgr
+stop_daemon monitor
+stop_daemon streammgr

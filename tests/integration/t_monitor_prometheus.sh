@@ -8,8 +8,8 @@ platform
 STREAMAPP_ARGS=', "-r", "200"' stream_tenant alpha \
 	'instances = { min = 1; max = 2; };
 	 scaling = { target_backlog_per_instance = 1000; };'
-start_streammgr
-start_monitor
+start_daemon streammgr
+start_daemon monitor
 url=$(prom_url)
 case $url in http://127.0.0.1:[0-9]*/metrics) ok "listens on loopback: $url" ;;
 *) fail "no loopback URL in the log: $url" ;; esac
@@ -66,5 +66,5 @@ wait_for 20 "the new tenant" mon_log_after "$from" 'tenant beta: listening for r
 prom_value 'mysimbdp_monitor_reports_dropped_total{tenant="beta",reason="malformed"}' |
 	grep -qx 0 || fail "beta is not in the exposition"
 ok "SIGHUP added tenant beta"
-stop_monitor
-stop_streammgr
+stop_daemon monitor
+stop_daemon streammgr

@@ -8,8 +8,8 @@ STREAMAPP_ARGS=', "-d", "1000", "-r", "200"' stream_tenant alpha \
 	'instances = { min = 2; max = 4; initial = 2; };
 	 scaling = { target_backlog_per_instance = 100; scale_down_delay = "3s";
 	   cooldown = "0"; };'
-start_streammgr
-start_monitor
+start_daemon streammgr
+start_daemon monitor
 wait_for 20 "two instances" ready_is alpha 2
 
 seq 1 3000 | sed 's/^/k/; s/$/ v/' >"$T/scratch/keys"
@@ -58,5 +58,5 @@ assert_eq 0 "$(sed -n '/alpha\/default scale-down/,$p' "$DASH" | grep -c 'scale-
 	"no scale-up after it: no flapping"
 assert_eq 2 "$(sstat alpha .desired)" "desired stays at min"
 assert_eq 2 "$(sstat alpha .running)" "two instances run"
-stop_monitor
-stop_streammgr
+stop_daemon monitor
+stop_daemon streammgr

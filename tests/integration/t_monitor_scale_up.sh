@@ -10,8 +10,8 @@ STREAMAPP_ARGS=', "-d", "2000", "-r", "200"' stream_tenant alpha \
 	'instances = { min = 1; max = 4; initial = 1; };
 	 scaling = { target_backlog_per_instance = 200; scale_down_delay = "1h";
 	   cooldown = "0"; };'
-start_streammgr
-start_monitor
+start_daemon streammgr
+start_daemon monitor
 wait_for 20 "one instance" ready_is alpha 1
 wait_for 20 "the monitor to see the stream" dash_has 'alpha/default stat state=running instances=1/1'
 
@@ -41,5 +41,5 @@ jq -e -s 'map(select(.type == "decision" and .action == "scale-up" and .sent
 ok "the decision is in log/metrics.jsonl"
 wait_for 60 "every message acked" acked_at_least alpha 4000
 assert_eq 0 "$(grep -c 'scale-down' "$DASH")" "no scale-down within the delay"
-stop_monitor
-stop_streammgr
+stop_daemon monitor
+stop_daemon streammgr

@@ -17,7 +17,7 @@ batch = {
   );
 };
 CFG
-start_batchmgr
+start_daemon batchmgr
 in=$VAR/staging/acme/incoming
 rej=$VAR/staging/acme/rejected
 
@@ -92,4 +92,4 @@ assert_eq 5 "$(count acme ok)" "files within quota ran"
 assert_eq 0 "$(files_in acme incoming)" "incoming/ drained"
 total=$(find "$VAR/staging/acme" \( -type f -o -type l -o -type p \) ! -name '*.reason' | wc -l)
 assert_eq 16 "$total" "all 16 dropped files accounted for"
-stop_batchmgr
+stop_daemon batchmgr

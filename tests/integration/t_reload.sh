@@ -6,7 +6,7 @@
 
 platform
 simple_tenant acme '"sleepy", "1"'
-start_batchmgr
+start_daemon batchmgr
 
 drop acme long.csv
 wait_for 10 "acme job running" bm_running
@@ -45,4 +45,4 @@ drop acme after2.csv
 wait_for 10 "acme served after the removal" have_records 3 acme ok
 assert_file "$VAR/staging/newco/incoming/n2.csv"
 assert_eq 1 "$(count newco ok)" "a retired tenant's new files are not run"
-stop_batchmgr
+stop_daemon batchmgr

@@ -7,19 +7,19 @@
 platform
 simple_tenant acme '"flaky", "1", "3"' 'retention = "1s";'
 sed -i 's/retries = 2;/retries = 0;/' "$T/conf/tenants/acme.cfg"
-start_batchmgr
+start_daemon batchmgr
 
 drop acme good.txt             # rejected: format
 drop acme bad.csv              # fails once (exit 3), no retries: failed/
 wait_for 10 "rejected" have_records 1 acme rejected
 wait_for 10 "failed" have_records 1 acme failed
 assert_file "$VAR/staging/acme/failed/bad.csv"
-stop_batchmgr
+stop_daemon batchmgr
 
 # Wait until the rejected file has been kept longer than its retention.
 old_enough() { [ $(( $(date +%s) - $(stat -c %Z "$VAR/staging/acme/rejected/good.txt") )) -ge 2 ]; }
 wait_for 10 "rejected file older than retention" old_enough
-start_batchmgr
+start_daemon batchmgr
 wait_for 10 "retention removal recorded" have_records 2 acme removed
 assert_no_file "$VAR/staging/acme/rejected/good.txt"
 assert_no_file "$VAR/staging/acme/rejected/good.txt.reason"
@@ -46,4 +46,4 @@ done
 rc=0
 "$CLI" -c "$T/conf/mysimbdp.cfg" retry ../acme bad.csv 2>/dev/null || rc=$?
 assert_eq 64 "$rc" "retry refuses a tenant id with a path in it"
-stop_batchmgr
+stop_daemon batchmgr

@@ -12,7 +12,7 @@ batch = {
   apps = ( { app = ["crash"]; retries = 2; } );
 };
 CFG
-start_batchmgr
+start_daemon batchmgr
 
 drop temp t.csv
 wait_for 20 "temp ok" have_records 1 temp ok
@@ -40,4 +40,4 @@ assert_eq 11 "$(jq -r .signal <<<"$r")" "the signal is recorded"
 jq -e '.reason | test("signal 11")' <<<"$r" >/dev/null || fail "reason: $r"
 assert_file "$VAR/staging/crashy/failed/c.csv"
 assert_eq 0 "$(files_in crashy processing)" "nothing left in processing/"
-stop_batchmgr
+stop_daemon batchmgr

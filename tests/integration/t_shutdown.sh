@@ -7,13 +7,13 @@
 platform workers=2 shutdown_grace='"700ms"'
 simple_tenant quick '"sleepy", "0.3"'
 simple_tenant stuck '"sleepy", "30"'
-start_batchmgr
+start_daemon batchmgr
 
 drop stuck s.csv
 drop quick q.csv
 wait_for 10 "both apps running" bash -c "[ \$(pgrep -P $BM_PID | wc -l) -ge 2 ]"
 t0=$(date +%s%N)
-stop_batchmgr
+stop_daemon batchmgr
 elapsed=$(( ($(date +%s%N) - t0) / 1000000 ))
 ok "batchmgr stopped in ${elapsed}ms"
 
@@ -29,10 +29,10 @@ jq -e '.reason | startswith("interrupted:")' <<<"$r" >/dev/null || fail "reason:
 # interrupted file and picks up the new one.
 drop stuck s2.csv
 simple_tenant stuck '"sleepy", "0"'
-start_batchmgr
+start_daemon batchmgr
 wait_for 20 "stuck files done" have_records 2 stuck ok
 assert_eq true "$(records '.tenant == "stuck" and .status == "ok" and .file == "s.csv"' | jq -r .recovered)" \
 	"the interrupted file reran after restart"
 assert_file "$VAR/staging/stuck/done/s.csv"
 assert_file "$VAR/staging/stuck/done/s2.csv"
-stop_batchmgr
+stop_daemon batchmgr

@@ -36,7 +36,7 @@ profiles() {
 	CFG
 }
 profiles "mongo_url = \"$DOWN\";"
-start_batchmgr
+start_daemon batchmgr
 
 deliver() {	# TENANT [DATASET/]NAME SOURCE
 	local dest=$VAR/staging/$1/incoming/$2
@@ -87,9 +87,9 @@ assert_eq 0 "$(find "$VAR/coredms" -name '*.bson' 2>/dev/null | wc -l)" "nothing
 
 # The sink comes back (here: the embedded store). A restart picks the
 # files up from processing/ and loads them.
-stop_batchmgr
+stop_daemon batchmgr
 profiles ""
-start_batchmgr
+start_daemon batchmgr
 wait_for 30 "acme ok" have_records 1 acme ok
 wait_for 30 "globex ok" have_records 1 globex ok
 assert_eq true "$(records '.tenant == "acme" and .status == "ok"' | jq .recovered)" "acme: rerun after the restart"
@@ -103,4 +103,4 @@ if grep -r -l -E 'runtime error|Sanitizer' "$VAR/log" >&2; then
 	fail "sanitizer reports in the tenant logs above"
 fi
 ok "no sanitizer reports in the tenant logs"
-stop_batchmgr
+stop_daemon batchmgr

@@ -21,6 +21,6 @@ soak_setup
 soak_run 40
 soak_verdict || fail "a daemon is not flat (table above)"
 ok "every daemon flat over $SOAK_ROUNDS rounds"
-stop_batchmgr
-stop_streammgr
-stop_monitor
+stop_daemon batchmgr
+stop_daemon streammgr
+stop_daemon monitor

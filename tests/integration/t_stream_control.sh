@@ -5,7 +5,7 @@
 
 platform
 stream_tenant alpha 'instances = { min = 1; max = 3; initial = 1; };'
-start_streammgr
+start_daemon streammgr
 wait_for 20 "one instance" ready_is alpha 1
 
 # Statistics and events on the PUB socket (run/streammgr.pub): once the
@@ -82,6 +82,6 @@ wait_for 20 "running again" ready_is alpha 3
 
 rc=0; cli status nobody >/dev/null 2>&1 || rc=$?
 assert_eq 65 $rc "status of an unknown tenant"
-stop_streammgr
+stop_daemon streammgr
 rc=0; cli status >/dev/null 2>&1 || rc=$?
 assert_eq 69 $rc "status without streammgr says it is not running"

@@ -8,7 +8,7 @@ platform stream.crashloop_restarts=3 stream.restart_backoff='"100ms"' \
 	stream.restart_backoff_max='"800ms"' stream.min_uptime='"1s"'
 STREAMAPP_ARGS=', "-x", "3"' stream_tenant alpha
 STREAMAPP_ARGS=', "-x", "125"' stream_tenant beta
-start_streammgr
+start_daemon streammgr
 
 state_is() { [ "$(sstat "$1" .state)" = "$2" ]; }
 wait_for 20 "alpha to be in a crash loop" state_is alpha crashloop
@@ -39,4 +39,4 @@ cli start beta >/dev/null || fail "start beta"
 wait_for 20 "beta's second start" sm_log_has "tenant beta: stream default: started instance default-2"
 ok "start runs a failed stream again"
 
-stop_streammgr
+stop_daemon streammgr

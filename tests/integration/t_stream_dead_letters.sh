@@ -8,7 +8,7 @@ platform
 outage=$T/scratch/downstream-down
 touch "$outage"
 STREAMAPP_ARGS=", \"-P\", \"$outage\"" stream_tenant alpha 'max_deliveries = 3;'
-start_streammgr
+start_daemon streammgr
 wait_for 20 "alpha's instance" ready_is alpha 1
 
 printf 'k1 one\nk2 two\nk3 \xff\xfe binary\n' >"$T/scratch/msgs"
@@ -48,4 +48,4 @@ ok "k2 requeued and delivered; the binary letter stays"
 
 rc=0; cli dead-letters ../etc >/dev/null 2>&1 || rc=$?
 assert_eq 64 $rc "a tenant id that could leave its folder is refused"
-stop_streammgr
+stop_daemon streammgr

@@ -7,7 +7,7 @@
 platform
 stream_tenant alpha 'instances = { min = 1; max = 4; initial = 2; };'
 stream_tenant beta 'instances = { min = 1; max = 2; initial = 1; };'
-start_streammgr
+start_daemon streammgr
 wait_for 20 "alpha's 2 instances" ready_is alpha 2
 wait_for 20 "beta's instance" ready_is beta 1
 
@@ -50,7 +50,7 @@ assert_eq 3000 "$(wc -l <"$T/out/alpha.docs")" "a key sent twice is still one do
 assert_eq 100 "$(jq -c 'select(.value == "second")' "$T/out/alpha.docs" | wc -l)" "the later value won"
 
 pids=$( (sstat alpha '.instances[].pid'; sstat beta '.instances[].pid') | tr '\n' ' ')
-stop_streammgr
+stop_daemon streammgr
 alive=0
 for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive=$((alive + 1)); done
 assert_eq 0 $alive "no instance outlives streammgr"

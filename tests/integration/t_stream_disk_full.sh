@@ -20,7 +20,7 @@ if [ "${FULL_DISK:-}" != fsize ] && [ "$(id -u)" = 0 ] && mount -t tmpfs -o size
 	on_cleanup() { umount "$qdir" 2>/dev/null; }
 fi
 echo "# full disk simulated by: $mode"
-start_streammgr
+start_daemon streammgr
 [ $mode = fsize ] && prlimit --pid "$SM_PID" --fsize=196608
 
 for i in $(seq 1 3000); do printf 'k%s %096d\n' "$i" "$i"; done >"$T/scratch/fill"
@@ -44,7 +44,7 @@ ok "streammgr runs on; beta is not affected"
 kill -KILL "$SM_PID"
 wait "$SM_PID" 2>/dev/null || true
 if [ $mode = tmpfs ]; then mount -o remount,size=8m "$qdir"; fi
-start_streammgr
+start_daemon streammgr
 assert_eq "$accepted" "$(sstat alpha .recovered.messages)" "restored after SIGKILL"
 
 for i in $(seq 3001 3100); do printf 'k%s %096d\n' "$i" "$i"; done >"$T/scratch/more"
@@ -59,4 +59,4 @@ assert_eq "$want" "$(wc -l <"$T/out/keys")" "distinct keys delivered"
 bad=$(grep -cvxE 'k[0-9]+' "$T/out/keys" || true)
 assert_eq 0 "$bad" "only keys that were sent"
 ok "every accepted message delivered: $want"
-stop_streammgr
+stop_daemon streammgr

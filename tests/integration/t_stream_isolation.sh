@@ -15,7 +15,7 @@ sed -i 's/^id = "alpha";/&\nuser = "mysbt-a";/' "$T/conf/tenants/alpha.cfg"
 stream_tenant beta
 sed -i 's/^id = "beta";/&\nuser = "mysbt-b";/' "$T/conf/tenants/beta.cfg"
 chmod -R a+rX "$T/conf"
-start_streammgr
+start_daemon streammgr
 wait_for 20 "alpha's instance" ready_is alpha 1
 wait_for 20 "beta's instance" ready_is beta 1
 
@@ -38,4 +38,4 @@ rc=0
 out=$(runuser -u mysbt-b -- "$CLI" -c "$T/conf/mysimbdp.cfg" send beta --file "$T/scratch/one" 2>&1) || rc=$?
 assert_eq 0 $rc "beta's user sends to its own tenant"
 wait_for 20 "alpha's ack" acked_at_least alpha 1
-stop_streammgr
+stop_daemon streammgr

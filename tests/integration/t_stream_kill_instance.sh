@@ -7,7 +7,7 @@
 platform
 STREAMAPP_ARGS=', "-d", "1000", "-c", "50"' stream_tenant alpha \
 	'instances = { min = 1; max = 3; initial = 3; }; ack_timeout = "60s";'
-start_streammgr
+start_daemon streammgr
 wait_for 20 "3 instances" ready_is alpha 3
 
 send_keys alpha 1 4000 k >"$T/out/send" 2>&1 || fail "send: $(cat "$T/out/send")"
@@ -31,4 +31,4 @@ store_docs alpha >"$T/out/docs"
 assert_eq 4000 "$(jq -r ._id "$T/out/docs" | sort -u | wc -l)" "every key is in the store"
 assert_eq 4000 "$(wc -l <"$T/out/docs")" "and only once"
 wait_for 10 "a replacement" ready_is alpha 3
-stop_streammgr
+stop_daemon streammgr

@@ -14,7 +14,7 @@ platform stream.segment_size='"64K"'
 STREAMAPP_ARGS=', "-d", "1500"'
 stream_tenant alpha 'instances = { min = 2; max = 2; };' \
 	"durability = \"${DURABILITY:-fsync}\";"
-start_streammgr
+start_daemon streammgr
 wait_for 20 "alpha's instances" ready_is alpha 2
 
 # About 1,500 messages a second: the load lasts ~4 s plus the outages.
@@ -29,7 +29,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	sleep "0.$(( RANDOM % 9 + 2 ))"
 	kill -KILL "$SM_PID"
 	wait "$SM_PID" 2>/dev/null || true
-	start_streammgr
+	start_daemon streammgr
 	echo "# round $round: killed and restarted; $(grep -c 'restored from the queue' "$SM_LOG") restores so far"
 done
 
@@ -51,4 +51,4 @@ wait_for 20 "backlog and in-flight at 0" eval \
 segs=$(find "$VAR/queue/alpha/default" -name 'seg-*.log' | wc -l)
 [ "$segs" -le 2 ] || fail "$segs segments left after everything was acked"
 ok "fully acked segments deleted ($segs left)"
-stop_streammgr
+stop_daemon streammgr

@@ -11,7 +11,7 @@ stream_tenant alpha 'instances = { min = 0; max = 1; initial = 0; };' \
 	'max_message_size = "1K"; max_messages_per_second = 100;' \
 	'max_queue_bytes = "8K";'
 stream_tenant beta
-start_streammgr
+start_daemon streammgr
 wait_for 20 "beta's instance" ready_is beta 1
 
 "$MYSIMBDP_BUILD/tests/integration/subscribe" "ipc://$VAR/run/streammgr.pub" \
@@ -61,4 +61,4 @@ assert_eq "THROTTLE queue-full: max_queue_bytes 8192 reached" \
 wait_for 10 "three kinds of violation events" eval \
 	'[ "$(event | cut -d: -f1 | sort -u | xargs)" = "queue-bytes rate size" ]'
 ok "violation events: $(event | cut -d: -f1 | sort | uniq -c | xargs)"
-stop_streammgr
+stop_daemon streammgr

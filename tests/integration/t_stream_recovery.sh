@@ -8,7 +8,7 @@
 platform
 # No instance until the test asks for one: the messages wait on disk.
 stream_tenant alpha 'instances = { min = 0; max = 1; initial = 0; };'
-start_streammgr
+start_daemon streammgr
 
 # Ten messages wait in the queue (durability fsync: on disk at their OK).
 send_keys alpha 1 10 >"$T/out/send" || fail "send: $(cat "$T/out/send")"
@@ -27,7 +27,7 @@ printf "$(printf '\\%03o' $(( byte ^ 4 )))" |
 	dd of="$seg" bs=1 seek=$(( at + 1 )) conv=notrunc 2>/dev/null
 truncate -s -4 "$seg"
 
-start_streammgr
+start_daemon streammgr
 sm_log_has "1 damaged queue segment" || fail "damage not reported"
 sm_log_has "1 message lost (numbers 5..5)" || fail "loss not reported by number"
 sm_log_has "bytes of a write cut short by a crash removed" || fail "torn tail not reported"
@@ -48,8 +48,8 @@ assert_eq "k1 k11 k12 k2 k3 k4 k6 k7 k8 k9" \
 ok "serving again: the eight restored and two new messages delivered"
 
 # The loss is reported once: a restart finds nothing wrong.
-stop_streammgr
-start_streammgr
+stop_daemon streammgr
+start_daemon streammgr
 assert_eq 0 "$(sstat alpha .recovered.lost)" "no loss on the next start"
 assert_eq 0 "$(sstat alpha .recovered.messages)" "nothing left to restore"
-stop_streammgr
+stop_daemon streammgr

@@ -7,7 +7,7 @@
 platform
 stream_tenant alpha 'max_message_size = "1K"; max_queue_bytes = "2K";'
 stream_tenant beta
-start_streammgr
+start_daemon streammgr
 wait_for 20 "alpha's instance" ready_is alpha 1
 
 { echo "small fits"; head -c 2000 /dev/zero | tr '\0' x; echo; echo "also fits"; } >"$T/scratch/mixed"
@@ -36,4 +36,4 @@ send_keys beta 1 10 >"$T/out/beta" || fail "beta: $(cat "$T/out/beta")"
 ok "beta is not affected"
 cli start alpha >/dev/null
 wait_for 20 "alpha's backlog delivered" acked_at_least alpha $(( accepted + 2 ))
-stop_streammgr
+stop_daemon streammgr

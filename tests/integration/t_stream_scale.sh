@@ -6,7 +6,7 @@
 platform
 STREAMAPP_ARGS=', "-d", "500"' stream_tenant alpha \
 	'instances = { min = 1; max = 4; initial = 1; };'
-start_streammgr
+start_daemon streammgr
 wait_for 20 "one instance" ready_is alpha 1
 
 seq 1 6000 | sed 's/^/k/; s/$/ v-alpha/' >"$T/scratch/keys"
@@ -31,4 +31,4 @@ assert_eq 3 "$(grep -c 'stopping instance' "$SM_LOG")" "three instances were sto
 assert_eq 0 "$(grep -c 'killed by signal' "$SM_LOG")" "none had to be killed"
 assert_eq 3 "$(grep -c ') exited 0' "$SM_LOG")" "the three drained instances exited 0"
 assert_eq 0 "$(sstat alpha .restarts)" "no crash"
-stop_streammgr
+stop_daemon streammgr

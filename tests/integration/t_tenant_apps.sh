@@ -49,7 +49,7 @@ batch = {
              timeout = "30s"; retries = 0; } );
 };
 CFG
-start_batchmgr
+start_daemon batchmgr
 
 # deliver TENANT [DATASET/]NAME SOURCE: copies beside, renames in.
 deliver() {
@@ -230,4 +230,4 @@ if grep -r -l -E 'runtime error|Sanitizer' "$VAR/log" >&2; then
 	fail "sanitizer reports in the tenant logs above"
 fi
 ok "no sanitizer reports in the tenant logs"
-stop_batchmgr
+stop_daemon batchmgr

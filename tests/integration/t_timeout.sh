@@ -13,7 +13,7 @@ batch = {
              retries = 0; stop_timeout = "300ms"; } );
 };
 CFG
-start_batchmgr
+start_daemon batchmgr
 
 drop slow f.csv
 # family writes app.pid last.
@@ -33,4 +33,4 @@ wait_for 5 "grandchild gone" bash -c "! kill -0 $gc"
 ok "the whole process group was killed"
 grep -q "ignored SIGTERM, killing its group" "$BM_LOG" || fail "no SIGKILL log line"
 ok "operator log says why"
-stop_batchmgr
+stop_daemon batchmgr
