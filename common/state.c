@@ -18,22 +18,42 @@ const char *const state_area_names[AREA_COUNT] = {
 };
 
 
-char *
-state_path(const struct conf_platform *p, const char *fmt, ...)
+static char *
+vpath(const struct conf_platform *p, const char *scheme, const char *fmt,
+    va_list ap)
 {
 	char *tail, *path;
-	va_list ap;
-	int rc;
 
-	va_start(ap, fmt);
-	rc = vasprintf(&tail, fmt, ap);
-	va_end(ap);
-	if (rc < 0)
+	if (vasprintf(&tail, fmt, ap) < 0)
 		fatal("%s: vasprintf", __func__);
-	if (asprintf(&path, "%s/%s", p->p_state_dir, tail) < 0)
+	if (asprintf(&path, "%s%s/%s", scheme, p->p_state_dir, tail) < 0)
 		fatal("%s: asprintf", __func__);
 	free(tail);
 	return path;
+}
+
+char *
+state_path(const struct conf_platform *p, const char *fmt, ...)
+{
+	va_list ap;
+	char *path;
+
+	va_start(ap, fmt);
+	path = vpath(p, "", fmt, ap);
+	va_end(ap);
+	return path;
+}
+
+char *
+state_endpoint(const struct conf_platform *p, const char *fmt, ...)
+{
+	va_list ap;
+	char *ep;
+
+	va_start(ap, fmt);
+	ep = vpath(p, "ipc://", fmt, ap);
+	va_end(ap);
+	return ep;
 }
 
 int

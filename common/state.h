@@ -46,6 +46,10 @@ int state_check_sun_path(const char *sock, char *err, size_t errlen);
 char *state_path(const struct conf_platform *p, const char *fmt, ...)
     __attribute__((__format__(__printf__, 2, 3)));
 
+/* The same as a ZeroMQ endpoint: "ipc://" and the path. */
+char *state_endpoint(const struct conf_platform *p, const char *fmt, ...)
+    __attribute__((__format__(__printf__, 2, 3)));
+
 /*
  * Opens staging/<id>/<area>[/<dataset>] below the tenant's staging fd as
  * a directory fd, without following symlinks (a tenant owns incoming/ and

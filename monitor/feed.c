@@ -206,14 +206,12 @@ struct feed *
 feed_new(struct mon *m)
 {
 	struct feed *f = calloc(1, sizeof(*f));
-	char *path = state_path(m->m_conf, "run/streammgr.pub"), *ep;
+	char *ep = state_endpoint(m->m_conf, "run/streammgr.pub");
 	int zero = 0;
 
 	if (f == NULL)
 		fatal("%s: calloc", __func__);
 	f->f_mon = m;
-	if (asprintf(&ep, "ipc://%s", path) < 0)
-		fatal("%s: asprintf", __func__);
 	if ((f->f_sock = zmq_socket(m->m_zctx, ZMQ_SUB)) == NULL)
 		fatalx("%s: zmq_socket: %s", __func__, zmq_strerror(errno));
 	if (zmq_setsockopt(f->f_sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
@@ -226,7 +224,6 @@ feed_new(struct mon *m)
 	if ((f->f_ev = zevent_new(m->m_base, f->f_sock, on_pub, f)) == NULL)
 		fatalx("%s: cannot watch the statistics socket", __func__);
 	free(ep);
-	free(path);
 	return f;
 }
 

@@ -42,11 +42,9 @@ static void on_reply(void *, void *);
 static void
 sock_open(struct smgrctl *c)
 {
-	char *path = state_path(c->c_mon->m_conf, "run/streammgr.ctl"), *ep;
+	char *ep = state_endpoint(c->c_mon->m_conf, "run/streammgr.ctl");
 	int zero = 0, one = 1, hwm = SNDHWM;
 
-	if (asprintf(&ep, "ipc://%s", path) < 0)
-		fatal("%s: asprintf", __func__);
 	if ((c->c_sock = zmq_socket(c->c_mon->m_zctx, ZMQ_DEALER)) == NULL)
 		fatalx("%s: zmq_socket: %s", __func__, zmq_strerror(errno));
 	if (zmq_setsockopt(c->c_sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
@@ -60,7 +58,6 @@ sock_open(struct smgrctl *c)
 	    c)) == NULL)
 		fatalx("%s: cannot watch the control socket", __func__);
 	free(ep);
-	free(path);
 }
 
 static void

@@ -209,3 +209,9 @@ queue_done(struct queue *q, struct qmsg *m)
 	    NULL)
 		q->q_base++;
 }
+
+bool
+queue_idle(const struct queue *q)
+{
+	return q->q_pending == 0 && q->q_ninflight == 0;
+}

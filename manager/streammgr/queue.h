@@ -16,6 +16,7 @@
 #ifndef MYSIMBDP_QUEUE_H
 #define MYSIMBDP_QUEUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -87,6 +88,9 @@ struct qmsg *queue_inflight(struct queue *q, uint64_t seq);
 
 /* The oldest in-flight message, or NULL. */
 struct qmsg *queue_oldest(struct queue *q);
+
+/* Nothing waits and nothing is in flight. */
+bool queue_idle(const struct queue *q);
 
 /* Puts an in-flight message back, to go out before new ones. */
 void queue_requeue(struct queue *q, struct qmsg *m);

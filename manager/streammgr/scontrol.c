@@ -10,8 +10,9 @@
 
 #include "clock.h"
 #include "ctlsock.h"
+#include "lifecycle.h"
 #include "log.h"
-#include "record.h"
+#include "publish.h"
 #include "state.h"
 #include "stream.h"
 #include "supervise.h"
@@ -49,27 +50,6 @@ scontrol_free(struct smgr *m)
 
 /* ---- statistics ---------------------------------------------------- */
 
-static const char *
-instance_state_name(const struct instance *i)
-{
-	static const char *const names[] = {
-		[IN_STARTING] = "starting", [IN_READY] = "ready",
-		[IN_DRAINING] = "draining", [IN_STOPPING] = "stopping",
-	};
-
-	return i->i_bye && i->i_state == IN_READY ? "draining" :
-	    names[i->i_state];
-}
-
-static void
-append_time(bson_t *doc)
-{
-	char when[32];
-
-	record_fmt_time(record_now_ms(), when, sizeof(when));
-	BSON_APPEND_UTF8(doc, "time", when);
-}
-
 static void
 append_instances(const struct stream *s, bson_t *doc)
 {
@@ -85,7 +65,7 @@ append_instances(const struct stream *s, bson_t *doc)
 		BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &item);
 		BSON_APPEND_UTF8(&item, "id", i->i_id);
 		BSON_APPEND_INT32(&item, "pid", (int32_t)i->i_pid);
-		BSON_APPEND_UTF8(&item, "state", instance_state_name(i));
+		BSON_APPEND_UTF8(&item, "state", lifecycle_inst_name(i->i_state));
 		BSON_APPEND_INT64(&item, "inflight", i->i_inflight);
 		BSON_APPEND_INT64(&item, "credit", i->i_credit);
 		BSON_APPEND_INT64(&item, "acked", (int64_t)i->i_acked);
@@ -124,12 +104,12 @@ stats_doc(const struct stream *s, bson_t *doc)
 	const struct conf_instances *in = &s->s_conf->s_instances;
 	const struct stream_counters *n = &s->s_n;
 
-	append_time(doc);
+	publish_append_time(doc);
 	BSON_APPEND_UTF8(doc, "tenant", s->s_tid);
 	BSON_APPEND_UTF8(doc, "stream", s->s_name);
-	BSON_APPEND_UTF8(doc, "state", stream_state_name(s));
+	BSON_APPEND_UTF8(doc, "state", lifecycle_stream_name(&s->s_sv));
 	BSON_APPEND_INT32(doc, "desired", s->s_desired);
-	BSON_APPEND_INT32(doc, "running", supervise_running(s));
+	BSON_APPEND_INT32(doc, "running", lifecycle_running(s));
 	BSON_APPEND_INT32(doc, "min", (int32_t)in->i_min);
 	BSON_APPEND_INT32(doc, "max", (int32_t)in->i_max);
 	BSON_APPEND_INT64(doc, "backlog", (int64_t)s->s_queue.q_pending);
@@ -152,40 +132,6 @@ stats_doc(const struct stream *s, bson_t *doc)
 	append_instances(s, doc);
 }
 
-static void
-publish(struct smgr *m, const char *kind, const struct stream *s,
-    const bson_t *doc)
-{
-	char topic[128];
-	size_t len;
-	char *json = bson_as_relaxed_extended_json(doc, &len);
-
-	if (json == NULL)
-		return;
-	snprintf(topic, sizeof(topic), "%s %s %s", kind, s->s_tid, s->s_name);
-	/* PUB never blocks: a slow subscriber loses messages, not us. */
-	if (zmq_send(m->m_pub, topic, strlen(topic), ZMQ_SNDMORE |
-	    ZMQ_DONTWAIT) >= 0)
-		zmq_send(m->m_pub, json, len, ZMQ_DONTWAIT);
-	bson_free(json);
-}
-
-void
-scontrol_event(struct stream *s, const char *event, const char *detail)
-{
-	bson_t doc = BSON_INITIALIZER;
-
-	append_time(&doc);
-	BSON_APPEND_UTF8(&doc, "tenant", s->s_tid);
-	BSON_APPEND_UTF8(&doc, "stream", s->s_name);
-	BSON_APPEND_UTF8(&doc, "event", event);
-	BSON_APPEND_UTF8(&doc, "detail", detail);
-	BSON_APPEND_INT32(&doc, "desired", s->s_desired);
-	BSON_APPEND_INT32(&doc, "running", supervise_running(s));
-	publish(s->s_mgr, "event", s, &doc);
-	bson_destroy(&doc);
-}
-
 void
 scontrol_publish_stats(struct smgr *m)
 {
@@ -205,7 +151,7 @@ scontrol_publish_stats(struct smgr *m)
 		s->s_last = s->s_n;
 		s->s_last_tick_ms = now;
 		stats_doc(s, &doc);
-		publish(m, "stats", s, &doc);
+		publish_doc(m, "stats", s, &doc);
 		bson_destroy(&doc);
 	}
 }
@@ -374,7 +320,7 @@ select_streams(struct smgr *m, const struct request *r, struct stream **out,
 	int n = 0;
 
 	TAILQ_FOREACH(s, &m->m_streams, s_entry) {
-		if (s->s_retiring)
+		if (s->s_sv.sv_state == SV_RETIRING)
 			continue;
 		if (r->r_tenant && strcmp(s->s_tid, r->r_tenant) != 0)
 			continue;
@@ -433,7 +379,7 @@ do_scale(struct stream *s, const struct request *r, bson_t *reply, char *err,
 		    desired, reason);
 		log_info("tenant %s: stream %s: scale %s", s->s_tid, s->s_name,
 		    detail);
-		scontrol_event(s, "scale", detail);
+		publish_event(s, "scale", detail);
 	}
 	supervise_reconcile(s);
 	BSON_APPEND_UTF8(reply, "tenant", s->s_tid);
@@ -471,15 +417,15 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 	static struct stream *v[SELECT_MAX];
 	bool status = strcmp(r->r_cmd, "status") == 0;
 	bool scale = strcmp(r->r_cmd, "scale") == 0;
-	void (*act)(struct stream *) = NULL;
+	enum sv_event act = SE_NEVENTS;
 	int n;
 
 	if (strcmp(r->r_cmd, "start") == 0)
-		act = stream_start;
+		act = SE_START;
 	else if (strcmp(r->r_cmd, "stop") == 0)
-		act = stream_stop;
+		act = SE_STOP;
 	else if (strcmp(r->r_cmd, "drain") == 0)
-		act = stream_drain;
+		act = SE_DRAIN;
 	n = select_streams(m, r, v, SELECT_MAX, err, errlen);
 	if (n < 0)
 		return -1;
@@ -487,7 +433,7 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 		reply_streams(v, n, reply);
 		return 0;
 	}
-	if (act == NULL) {	/* scale, requeue: one stream */
+	if (act == SE_NEVENTS) {	/* scale, requeue: one stream */
 		if (n != 1)
 			return ctlsock_fail(err, errlen, "%s: tenant %s has %d "
 			    "streams: name one with \"stream\"", r->r_cmd,
@@ -498,7 +444,7 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 	for (int k = 0; k < n; k++) {
 		log_info("tenant %s: stream %s: %s (control request)",
 		    v[k]->s_tid, v[k]->s_name, r->r_cmd);
-		act(v[k]);
+		supervise_event(v[k], act);
 	}
 	reply_streams(v, n, reply);
 	return 0;

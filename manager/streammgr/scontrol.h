@@ -17,9 +17,6 @@ int scontrol_init(struct smgr *m, char *err, size_t errlen);
 
 void scontrol_free(struct smgr *m);
 
-/* Publishes an event of s ("crashloop", "scale", ...) with a detail. */
-void scontrol_event(struct stream *s, const char *event, const char *detail);
-
 /* Publishes every stream's statistics and updates their rates. */
 void scontrol_publish_stats(struct smgr *m);
 

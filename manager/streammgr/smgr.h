@@ -1,8 +1,10 @@
 /*
  * streammgr's shared state: the daemon context, streams and instances.
- * The modules that act on them are stream.c (endpoints, queue, delivery,
- * acks, dead letters), supervise.c (starting, stopping and restarting
- * instances) and scontrol.c (control requests, statistics).
+ * The modules that act on them, each calling only those below it:
+ * scontrol.c (control requests, statistics), stream.c (endpoints, queue,
+ * delivery, acks, dead letters), supervise.c (starting, stopping and
+ * restarting instances, by lifecycle.c's transitions) and publish.c
+ * (events and statistics to subscribers).
  */
 #ifndef MYSIMBDP_SMGR_H
 #define MYSIMBDP_SMGR_H
@@ -17,18 +19,12 @@
 #include "conf.h"
 #include "tailq.h"
 #include "journal.h"
+#include "lifecycle.h"
 #include "queue.h"
 #include "zevent.h"
 
 #define INSTANCE_ID_MAX 48
 #define ROUTING_ID_MAX 255
-
-/*
- * An instance's life: STARTING (spawned, no HELLO yet) -> READY (gets
- * deliveries) -> DRAINING (no new deliveries; SIGTERM once it holds none)
- * -> STOPPING (SIGTERM sent; SIGKILL after stop_timeout) -> reaped.
- */
-enum inst_state { IN_STARTING, IN_READY, IN_DRAINING, IN_STOPPING };
 
 struct stream;
 struct cgroup_leaf;
@@ -39,28 +35,17 @@ struct instance {
 	char		 i_id[INSTANCE_ID_MAX];	/* MYSIMBDP_INSTANCE */
 	pid_t		 i_pid;
 	struct cgroup_leaf *i_leaf;	/* its cgroup, or NULL */
-	enum inst_state	 i_state;
+	enum inst_state	 i_state;		/* lifecycle_instance() */
 	unsigned char	 i_rid[ROUTING_ID_MAX];	/* its DEALER, after HELLO */
 	size_t		 i_ridlen;
 	uint32_t	 i_credit;
 	uint32_t	 i_inflight;
 	uint64_t	 i_acked;
 	uint64_t	 i_started_ms;		/* monotonic */
-	bool		 i_bye;			/* it asked for no more */
 	struct event	*i_kill_ev;		/* SIGKILL after stop_timeout */
 };
 
 TAILQ_HEAD(instance_list, instance);
-
-/*
- * What a stream does with its instances: RUNNING keeps `desired` of
- * them; STOPPED keeps none (messages are still accepted and wait);
- * DRAINING refuses new messages and stops the instances once the queue is
- * empty (then DRAINED); FAILED: the app exited 125, nothing is restarted
- * until `start`.
- */
-enum stream_state { ST_RUNNING, ST_STOPPED, ST_DRAINING, ST_DRAINED,
-	ST_FAILED };
 
 struct stream_counters {
 	uint64_t	 accepted;
@@ -106,15 +91,11 @@ struct stream {
 	struct violation_report s_viol[V_COUNT];
 	struct journal_report s_recovery;	/* what the start found */
 	int		 s_dead_fd;		/* dead-letters.jsonl */
-	enum stream_state s_state;
-	bool		 s_retiring;		/* profile gone: free when drained */
+	struct sv	 s_sv;			/* lifecycle_stream() */
 	int		 s_desired;
 	struct instance_list s_instances;
 	unsigned	 s_next_num;		/* for instance ids */
 	struct instance	*s_rr;			/* where delivery resumes */
-	int		 s_fast_failures;	/* crashes soon after start, in a row */
-	bool		 s_crashloop;
-	uint64_t	 s_backoff_until;	/* monotonic ms */
 	struct event	*s_restart_ev;
 	struct event	*s_ack_ev;		/* ack timeout of the oldest */
 	struct stream_counters s_n;
@@ -135,7 +116,6 @@ struct smgr {
 	void		*m_pub;			/* statistics PUB */
 	struct event	*m_stats_ev;
 	struct event	*m_grace_ev;		/* shutdown deadline */
-	struct event	*m_stopcheck_ev;	/* while stopping */
 	struct stream_list m_streams;
 	unsigned	 m_next_instance;	/* instance ids unique per run */
 	bool		 m_stopping;

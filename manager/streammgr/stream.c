@@ -13,9 +13,9 @@
 #include <zmq.h>
 
 #include "clock.h"
-#include "scontrol.h"
 #include "deadletter.h"
 #include "log.h"
+#include "publish.h"
 #include "record.h"
 #include "state.h"
 #include "supervise.h"
@@ -40,24 +40,12 @@ static void on_work(void *, void *);
 static void on_ack_timeout(evutil_socket_t, short, void *);
 static void on_flush(evutil_socket_t, short, void *);
 
-char *
-stream_endpoint(const struct smgr *m, const char *tenant, const char *name,
-    const char *kind)
-{
-	char *path = state_path(m->m_conf, "run/%s/%s.%s", tenant, name, kind);
-	char *ep;
-
-	if (asprintf(&ep, "ipc://%s", path) < 0)
-		fatal("%s: asprintf", __func__);
-	free(path);
-	return ep;
-}
-
 static void *
 bind_router(struct smgr *m, struct stream *s, const char *kind,
     bool mandatory, char *err, size_t errlen)
 {
-	char *ep = stream_endpoint(m, s->s_tid, s->s_name, kind);
+	char *ep = state_endpoint(m->m_conf, "run/%s/%s.%s", s->s_tid,
+	    s->s_name, kind);
 	void *sock = zmq_socket(m->m_zctx, ZMQ_ROUTER);
 	int zero = 0, one = 1, hwm = SNDHWM;
 	int64_t frame_max = FRAME_MAX;
@@ -191,7 +179,7 @@ stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 	snprintf(s->s_tid, sizeof(s->s_tid), "%s", t->t_id);
 	snprintf(s->s_name, sizeof(s->s_name), "%s", c->s_name);
 	TAILQ_INIT(&s->s_instances);
-	s->s_state = ST_RUNNING;
+	s->s_sv = (struct sv){ .sv_state = SV_RUNNING };
 	s->s_last_tick_ms = clock_mono_ms();
 	if (open_dead_letters(m, s, err, errlen) < 0 ||
 	    open_journal(m, s, c, err, errlen) < 0 ||
@@ -280,30 +268,6 @@ stream_find(struct smgr *m, const char *tenant, const char *name)
 	return NULL;
 }
 
-bool
-stream_idle(const struct stream *s)
-{
-	return s->s_queue.q_pending == 0 && s->s_queue.q_ninflight == 0;
-}
-
-const char *
-stream_state_name(const struct stream *s)
-{
-	switch (s->s_state) {
-	case ST_RUNNING:
-		return s->s_crashloop ? "crashloop" : "running";
-	case ST_STOPPED:
-		return "stopped";
-	case ST_DRAINING:
-		return "draining";
-	case ST_DRAINED:
-		return "drained";
-	case ST_FAILED:
-		return "failed";
-	}
-	return "?";
-}
-
 /* ---- releases, dead letters, redelivery -------------------------- */
 
 /* Writes the releases noted in this loop turn. */
@@ -385,7 +349,7 @@ dead_letter(struct stream *s, struct qmsg *m, const char *why)
 	log_info("tenant %s: stream %s: message %" PRIu64 " dead-lettered "
 	    "after %u deliveries: %s", s->s_tid, s->s_name, m->m_seq,
 	    m->m_deliveries, why);
-	scontrol_event(s, "dead-letter", why);
+	publish_event(s, "dead-letter", why);
 	release(s, m);
 }
 
@@ -416,7 +380,7 @@ give_back(struct stream *s, struct qmsg *m, const char *why)
 	} else
 		queue_requeue(&s->s_queue, m);
 	if (holder != NULL)
-		supervise_check_drained(holder);
+		supervise_instance(holder, IE_SETTLED);
 }
 
 void
@@ -466,7 +430,7 @@ on_ack_timeout(evutil_socket_t fd, short what, void *arg)
 	 * ms before the oldest deadline must be set again, or the messages
 	 * held would never time out. */
 	arm_ack_timer(s);
-	stream_check_drained(s);
+	stream_check_idle(s);
 }
 
 /* ---- delivery ------------------------------------------------------ */
@@ -474,8 +438,7 @@ on_ack_timeout(evutil_socket_t fd, short what, void *arg)
 static bool
 can_take(const struct instance *i)
 {
-	return i->i_state == IN_READY && !i->i_bye &&
-	    i->i_inflight < i->i_credit;
+	return lifecycle_inst_takes(i->i_state) && i->i_inflight < i->i_credit;
 }
 
 /* Sends m to i. Returns 0, or -1 when i's connection is gone. */
@@ -518,7 +481,7 @@ stream_dispatch(struct stream *s)
 				    "cannot deliver: %s", s->s_tid, s->s_name,
 				    i->i_id, zmq_strerror(errno));
 				/* Gone: its exit will follow; stop sending. */
-				i->i_bye = true;
+				supervise_instance(i, IE_BYE);
 				queue_requeue(&s->s_queue, m);
 				break;
 			}
@@ -563,7 +526,7 @@ violation(struct stream *s, enum violation v, const char *what)
 	r->unreported = 0;
 	log_warnx("tenant %s: stream %s: violation %s", s->s_tid, s->s_name,
 	    detail);
-	scontrol_event(s, "violation", detail);
+	publish_event(s, "violation", detail);
 }
 
 /*
@@ -616,11 +579,10 @@ admit(struct stream *s, const void *data, size_t len, uint64_t now,
     char *buf, size_t buflen)
 {
 	const struct conf_stream *c = s->s_conf;
+	const char *refusal;
 
-	if (s->s_mgr->m_stopping || s->s_retiring)
-		return "REJECT stopping: streammgr is shutting down";
-	if (s->s_state == ST_DRAINING || s->s_state == ST_DRAINED)
-		return "REJECT draining: the stream takes no new messages";
+	if ((refusal = lifecycle_refusal(&s->s_sv)) != NULL)
+		return refusal;
 	if (len == 0)
 		return "REJECT empty: no payload";
 	if (len > c->s_max_message_size) {
@@ -1048,8 +1010,7 @@ hello(struct stream *s, zmq_msg_t *rid, const struct work_request *w)
 	memcpy(i->i_rid, zmq_msg_data(rid), zmq_msg_size(rid));
 	i->i_ridlen = zmq_msg_size(rid);
 	i->i_credit = w->w_credit;
-	if (i->i_state == IN_STARTING)
-		i->i_state = IN_READY;
+	supervise_instance(i, IE_HELLO);
 	log_debug("tenant %s: stream %s: instance %s ready, credit %u",
 	    s->s_tid, s->s_name, i->i_id, w->w_credit);
 	stream_dispatch(s);
@@ -1083,7 +1044,7 @@ settle(struct stream *s, struct instance *from, const struct work_request *w)
 			s->s_n.acked++;
 			release(s, m);
 			if (holder != NULL)
-				supervise_check_drained(holder);
+				supervise_instance(holder, IE_SETTLED);
 		} else if (w->w_cmd == WORK_NACK)
 			give_back(s, m, why);
 		else {
@@ -1092,7 +1053,7 @@ settle(struct stream *s, struct instance *from, const struct work_request *w)
 			unhold(m);
 			dead_letter(s, m, why);
 			if (holder != NULL)
-				supervise_check_drained(holder);
+				supervise_instance(holder, IE_SETTLED);
 		}
 	}
 }
@@ -1131,7 +1092,7 @@ command(struct stream *s, zmq_msg_t *rid, zmq_msg_t *cmd, zmq_msg_t *args,
 		return;
 	}
 	if (w.w_cmd == WORK_BYE) {
-		i->i_bye = true;
+		supervise_instance(i, IE_BYE);
 		reply_one(s, rid, "BYE");
 		log_debug("tenant %s: stream %s: instance %s said BYE",
 		    s->s_tid, s->s_name, i->i_id);
@@ -1175,43 +1136,12 @@ on_work(void *sock, void *arg)
 		zmq_msg_close(&rid);
 	}
 	stream_dispatch(s);
-	stream_check_drained(s);
-}
-
-/* ---- state changes ---------------------------------------------------- */
-
-void
-stream_start(struct stream *s)
-{
-	s->s_state = ST_RUNNING;
-	s->s_crashloop = false;
-	s->s_fast_failures = 0;
-	s->s_backoff_until = 0;
-	supervise_reconcile(s);
+	stream_check_idle(s);
 }
 
 void
-stream_stop(struct stream *s)
+stream_check_idle(struct stream *s)
 {
-	s->s_state = ST_STOPPED;
-	supervise_reconcile(s);
-}
-
-void
-stream_drain(struct stream *s)
-{
-	s->s_state = ST_DRAINING;
-	stream_check_drained(s);
-	supervise_reconcile(s);
-}
-
-void
-stream_check_drained(struct stream *s)
-{
-	if (s->s_state != ST_DRAINING || !stream_idle(s))
-		return;
-	s->s_state = ST_DRAINED;
-	log_info("tenant %s: stream %s: drained", s->s_tid, s->s_name);
-	scontrol_event(s, "drained", "");
-	supervise_reconcile(s);
+	if (queue_idle(&s->s_queue))
+		supervise_event(s, SE_IDLE);
 }

@@ -94,18 +94,7 @@ void stream_release(struct stream *s, struct instance *i, const char *why);
 int stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
     size_t *requeued, char *err, size_t errlen);
 
-/* Nothing waiting and nothing in flight. */
-bool stream_idle(const struct stream *s);
-
-/* "running", "stopped", "draining", "drained", "crashloop", "failed". */
-const char *stream_state_name(const struct stream *s);
-
-/* start/stop/drain from the control socket; each reconciles. */
-void stream_start(struct stream *s);
-void stream_stop(struct stream *s);
-void stream_drain(struct stream *s);
-
-/* A draining stream that became idle is DRAINED; reconciles. */
-void stream_check_drained(struct stream *s);
+/* Tells the supervisor when the queue holds nothing (SE_IDLE). */
+void stream_check_idle(struct stream *s);
 
 #endif

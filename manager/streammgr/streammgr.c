@@ -72,8 +72,8 @@ collect_retired(struct smgr *m)
 	struct stream *s, *next;
 
 	TAILQ_FOREACH_SAFE(s, &m->m_streams, s_entry, next) {
-		if (!s->s_retiring || !TAILQ_EMPTY(&s->s_instances) ||
-		    !stream_idle(s))
+		if (s->s_sv.sv_state != SV_RETIRING ||
+		    !TAILQ_EMPTY(&s->s_instances) || !queue_idle(&s->s_queue))
 			continue;
 		log_info("tenant %s: stream %s: retired", s->s_tid, s->s_name);
 		TAILQ_REMOVE(&m->m_streams, s, s_entry);
@@ -104,7 +104,8 @@ reload(struct smgr *m)
 		const struct conf_stream *c = t ? conf_stream_find(t,
 		    s->s_name) : NULL;
 
-		if (s->s_retiring || conf_tenant_set_failed(&set, s->s_tid))
+		if (s->s_sv.sv_state == SV_RETIRING ||
+		    conf_tenant_set_failed(&set, s->s_tid))
 			continue;
 		if (c != NULL) {
 			stream_set_conf(s, t, c);
@@ -113,8 +114,7 @@ reload(struct smgr *m)
 		}
 		log_info("tenant %s: stream %s: profile removed; retiring",
 		    s->s_tid, s->s_name);
-		s->s_retiring = true;
-		supervise_reconcile(s);
+		supervise_event(s, SE_RETIRE);
 	}
 	for (size_t i = 0; i < set.ts_count; i++)
 		add_streams(m, set.ts_tenants[i]);
@@ -150,25 +150,6 @@ on_grace(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * While stopping, a stream becomes idle through acks, not signals: look
- * at every stream ten times a second so its instances get their SIGTERM
- * soon after their last ack.
- */
-static void
-on_stop_check(evutil_socket_t fd, short what, void *arg)
-{
-	struct smgr *m = arg;
-	struct stream *s;
-
-	(void)fd;
-	(void)what;
-	TAILQ_FOREACH(s, &m->m_streams, s_entry)
-		supervise_reconcile(s);
-	if (supervise_count_all(m) == 0)
-		event_base_loopexit(m->m_base, NULL);
-}
-
-/*
  * SIGTERM: refuse new messages, let the instances finish what is queued
  * (the queue is in memory), stop each stream's instances once it is idle
  * or when shutdown_grace is over, and exit when none is left.
@@ -184,13 +165,9 @@ shutdown_start(struct smgr *m)
 	if ((m->m_grace_ev = evtimer_new(m->m_base, on_grace, m)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
 	clock_timer_in(m->m_grace_ev, m->m_conf->p_stream.ps_shutdown_grace_ms);
-	m->m_stopcheck_ev = event_new(m->m_base, -1, EV_PERSIST, on_stop_check,
-	    m);
-	if (m->m_stopcheck_ev == NULL || event_add(m->m_stopcheck_ev,
-	    &(struct timeval){ 0, 100000 }) < 0)
-		fatalx("%s: event_new", __func__);
+	/* Each stream stops its instances once its queue is empty. */
 	TAILQ_FOREACH(s, &m->m_streams, s_entry)
-		supervise_reconcile(s);
+		supervise_event(s, SE_SHUTDOWN);
 }
 
 static void
@@ -201,7 +178,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	switch (sig) {
 	case SIGCHLD:
-		supervise_reap(m);
+		supervise_reap(m, stream_release);
 		collect_retired(m);
 		break;
 	case SIGHUP:
@@ -232,8 +209,6 @@ teardown(struct smgr *m)
 		event_free(m->m_stats_ev);
 	if (m->m_grace_ev)
 		event_free(m->m_grace_ev);
-	if (m->m_stopcheck_ev)
-		event_free(m->m_stopcheck_ev);
 	zmq_ctx_term(m->m_zctx);
 	conf_platform_free(m->m_conf);
 	free(m->m_conf_file);

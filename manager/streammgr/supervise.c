@@ -12,33 +12,13 @@
 
 #include "app.h"
 #include "clock.h"
-#include "scontrol.h"
 #include "log.h"
+#include "publish.h"
 #include "spawn.h"
 #include "state.h"
-#include "stream.h"
 
 static void on_restart(evutil_socket_t, short, void *);
 static void on_kill(evutil_socket_t, short, void *);
-
-static bool
-leaving(const struct instance *i)
-{
-	return i->i_state == IN_DRAINING || i->i_state == IN_STOPPING ||
-	    i->i_bye;
-}
-
-int
-supervise_running(const struct stream *s)
-{
-	const struct instance *i;
-	int n = 0;
-
-	TAILQ_FOREACH(i, &s->s_instances, i_entry)
-		if (!leaving(i))
-			n++;
-	return n;
-}
 
 int
 supervise_count_all(const struct smgr *m)
@@ -53,19 +33,70 @@ supervise_count_all(const struct smgr *m)
 	return n;
 }
 
-int
-supervise_target(const struct stream *s)
+static bool
+idle(const struct stream *s)
 {
-	/* Shutting down: keep delivering what is queued, then stop. */
-	if (s->s_mgr->m_stopping || s->s_retiring)
-		return stream_idle(s) ? 0 : supervise_running(s);
-	switch (s->s_state) {
-	case ST_RUNNING:
-	case ST_DRAINING:
-		return s->s_desired;
-	default:
-		return 0;
+	return queue_idle(&s->s_queue);
+}
+
+static struct sv_params
+params(const struct stream *s)
+{
+	const struct conf_platform_stream *ps = &s->s_mgr->m_conf->p_stream;
+
+	return (struct sv_params){
+		.backoff_ms = ps->ps_restart_backoff_ms,
+		.backoff_max_ms = ps->ps_restart_backoff_max_ms,
+		.crashloop_restarts = ps->ps_crashloop_restarts,
+	};
+}
+
+/* Says what a transition of the stream's supervisor changed. */
+static void
+report(struct stream *s, unsigned sx, const char *detail)
+{
+	const struct sv *sv = &s->s_sv;
+
+	if (sx & SX_CRASHLOOP) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "%d quick exits in a row; next "
+		    "restart in %llu ms", sv->sv_fast_failures,
+		    (unsigned long long)sv->sv_delay_ms);
+		log_warnx("tenant %s: stream %s: crash loop: %s", s->s_tid,
+		    s->s_name, what);
+		publish_event(s, "crashloop", what);
 	}
+	if (sx & SX_RECOVERED)
+		log_info("tenant %s: stream %s: crash loop over: %s runs "
+		    "stably", s->s_tid, s->s_name, detail);
+	if (sx & SX_FAILED) {
+		log_warnx("tenant %s: stream %s: the app exited %d: failed, "
+		    "not restarted until `mysimbdp start`", s->s_tid,
+		    s->s_name, APP_EXIT_PERMANENT);
+		publish_event(s, "failed", detail);
+	}
+	if (sx & SX_DRAINED) {
+		log_info("tenant %s: stream %s: drained", s->s_tid, s->s_name);
+		publish_event(s, "drained", "");
+	}
+}
+
+/* One transition of the stream's supervisor, reported; no reconcile. */
+static void
+apply(struct stream *s, enum sv_event ev, const char *detail)
+{
+	struct sv_params p = params(s);
+
+	report(s, lifecycle_stream(&s->s_sv, ev, idle(s), clock_mono_ms(), &p),
+	    detail);
+}
+
+void
+supervise_event(struct stream *s, enum sv_event ev)
+{
+	apply(s, ev, "");
+	supervise_reconcile(s);
 }
 
 struct instance *
@@ -77,34 +108,6 @@ supervise_find_id(struct stream *s, const char *id)
 		if (strcmp(i->i_id, id) == 0)
 			return i;
 	return NULL;
-}
-
-/* A quick crash, or a start that failed: later restarts wait longer. */
-static void
-note_fast_failure(struct stream *s)
-{
-	const struct conf_platform_stream *ps = &s->s_mgr->m_conf->p_stream;
-	uint64_t delay = ps->ps_restart_backoff_ms;
-
-	s->s_fast_failures++;
-	for (int k = 1; k < s->s_fast_failures && delay < ps->
-	    ps_restart_backoff_max_ms; k++)
-		delay *= 2;
-	if (delay > ps->ps_restart_backoff_max_ms)
-		delay = ps->ps_restart_backoff_max_ms;
-	s->s_backoff_until = clock_mono_ms() + delay;
-	if (s->s_fast_failures >= ps->ps_crashloop_restarts &&
-	    !s->s_crashloop) {
-		char detail[96];
-
-		s->s_crashloop = true;
-		snprintf(detail, sizeof(detail), "%d quick exits in a row; "
-		    "next restart in %llu ms", s->s_fast_failures,
-		    (unsigned long long)delay);
-		log_warnx("tenant %s: stream %s: crash loop: %s", s->s_tid,
-		    s->s_name, detail);
-		scontrol_event(s, "crashloop", detail);
-	}
 }
 
 static int
@@ -124,7 +127,8 @@ spawn_instance(struct stream *s)
 	snprintf(i->i_id, sizeof(i->i_id), "%s-%u", s->s_name,
 	    ++s->s_next_num);
 	snprintf(log, sizeof(log), "stream-%s", s->s_name);
-	endpoint = stream_endpoint(m, s->s_tid, s->s_name, "work");
+	endpoint = state_endpoint(m->m_conf, "run/%s/%s.work", s->s_tid,
+	    s->s_name);
 	spec = (struct app_spec){
 		.as_platform = m->m_conf,
 		.as_base = m->m_base,
@@ -140,11 +144,13 @@ spawn_instance(struct stream *s)
 	err = errno;
 	free(endpoint);
 	if (rc < 0) {
-		log_warnx("tenant %s: stream %s: cannot start %s: %s: %s",
-		    s->s_tid, s->s_name, s->s_conf->s_argv[0], stage,
-		    strerror(err));
+		char how[160];
+
+		snprintf(how, sizeof(how), "cannot start %s: %s: %s",
+		    s->s_conf->s_argv[0], stage, strerror(err));
+		log_warnx("tenant %s: stream %s: %s", s->s_tid, s->s_name, how);
 		free(i);
-		note_fast_failure(s);
+		apply(s, SE_QUICK_EXIT, how);
 		return -1;
 	}
 	i->i_pid = app.ap_pid;
@@ -159,14 +165,12 @@ spawn_instance(struct stream *s)
 	return 0;
 }
 
+/* SIGTERM to its process group now, SIGKILL after stop_timeout. */
 static void
-stop_instance(struct instance *i)
+terminate(struct instance *i)
 {
 	struct stream *s = i->i_stream;
 
-	if (i->i_state == IN_STOPPING)
-		return;
-	i->i_state = IN_STOPPING;
 	log_info("tenant %s: stream %s: stopping instance %s (pid %d)",
 	    s->s_tid, s->s_name, i->i_id, (int)i->i_pid);
 	if (spawn_signal_group(i->i_pid, SIGTERM) < 0 && errno != ESRCH)
@@ -188,10 +192,14 @@ on_kill(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-supervise_check_drained(struct instance *i)
+supervise_instance(struct instance *i, enum inst_event ev)
 {
-	if (i->i_state == IN_DRAINING && i->i_inflight == 0)
-		stop_instance(i);
+	if (ev == IE_DRAIN)
+		log_debug("tenant %s: stream %s: draining instance %s (%u in "
+		    "flight)", i->i_stream->s_tid, i->i_stream->s_name,
+		    i->i_id, i->i_inflight);
+	if (lifecycle_instance(&i->i_state, ev, i->i_inflight) == IA_TERM)
+		terminate(i);
 }
 
 /*
@@ -204,7 +212,7 @@ pick_victim(struct stream *s)
 	struct instance *i, *best = NULL;
 
 	TAILQ_FOREACH(i, &s->s_instances, i_entry) {
-		if (leaving(i))
+		if (!lifecycle_inst_running(i->i_state))
 			continue;
 		if (i->i_state == IN_STARTING)
 			return i;
@@ -214,39 +222,35 @@ pick_victim(struct stream *s)
 	return best;
 }
 
+/* Starts new instances after the backoff: now, or from a timer. */
 static void
-drain_instance(struct instance *i)
+restart_later(struct stream *s, uint64_t now)
 {
-	if (i->i_state == IN_STARTING) {
-		stop_instance(i);
-		return;
-	}
-	i->i_state = IN_DRAINING;
-	log_debug("tenant %s: stream %s: draining instance %s (%u in flight)",
-	    i->i_stream->s_tid, i->i_stream->s_name, i->i_id, i->i_inflight);
-	supervise_check_drained(i);
+	if (s->s_restart_ev == NULL && (s->s_restart_ev = evtimer_new(
+	    s->s_mgr->m_base, on_restart, s)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	if (!evtimer_pending(s->s_restart_ev, NULL))
+		clock_timer_in(s->s_restart_ev, s->s_sv.sv_backoff_until - now);
 }
 
 void
 supervise_reconcile(struct stream *s)
 {
-	int target = supervise_target(s), running = supervise_running(s);
+	int running = lifecycle_running(s);
+	int target = lifecycle_target(&s->s_sv, s->s_desired, running,
+	    idle(s));
 	uint64_t now;
 
 	while (running > target) {
-		drain_instance(pick_victim(s));
+		supervise_instance(pick_victim(s), IE_DRAIN);
 		running--;
 	}
-	if (running >= target || s->s_mgr->m_stopping || s->s_retiring)
+	if (running >= target)
 		return;
 	now = clock_mono_ms();
-	if (s->s_backoff_until > now) {
-		if (s->s_restart_ev == NULL &&
-		    (s->s_restart_ev = evtimer_new(s->s_mgr->m_base, on_restart,
-		    s)) == NULL)
-			fatalx("%s: evtimer_new", __func__);
-		if (!evtimer_pending(s->s_restart_ev, NULL))
-			clock_timer_in(s->s_restart_ev, s->s_backoff_until - now);
+	if (!lifecycle_may_start(&s->s_sv, now)) {
+		if (s->s_sv.sv_backoff_until > now)
+			restart_later(s, now);
 		return;
 	}
 	while (running < target && spawn_instance(s) == 0)
@@ -269,27 +273,22 @@ supervise_stop_all(struct stream *s)
 	struct instance *i;
 
 	TAILQ_FOREACH(i, &s->s_instances, i_entry)
-		stop_instance(i);
+		supervise_instance(i, IE_STOP);
 }
 
 void
 supervise_tick(struct stream *s)
 {
-	const struct conf_platform_stream *ps = &s->s_mgr->m_conf->p_stream;
+	uint64_t min_uptime = s->s_mgr->m_conf->p_stream.ps_min_uptime_ms;
 	uint64_t now = clock_mono_ms();
 	struct instance *i;
 
-	if (s->s_fast_failures == 0)
+	if (s->s_sv.sv_fast_failures == 0)
 		return;
 	TAILQ_FOREACH(i, &s->s_instances, i_entry)
 		if (i->i_state == IN_READY &&
-		    now - i->i_started_ms >= ps->ps_min_uptime_ms) {
-			if (s->s_crashloop)
-				log_info("tenant %s: stream %s: crash loop "
-				    "over: %s runs stably", s->s_tid, s->s_name,
-				    i->i_id);
-			s->s_fast_failures = 0;
-			s->s_crashloop = false;
+		    now - i->i_started_ms >= min_uptime) {
+			apply(s, SE_STABLE, i->i_id);
 			return;
 		}
 }
@@ -309,12 +308,13 @@ find_pid(struct smgr *m, pid_t pid)
 
 /* An instance is gone: give back what it held, then decide on a restart. */
 static void
-instance_gone(struct instance *i, int status)
+instance_gone(struct instance *i, int status, supervise_release_fn *release)
 {
 	struct stream *s = i->i_stream;
-	const struct conf_platform_stream *ps = &s->s_mgr->m_conf->p_stream;
 	bool asked = i->i_state == IN_STOPPING;
 	uint64_t uptime = clock_mono_ms() - i->i_started_ms;
+	enum sv_event ev = lifecycle_exit_event(asked, status, uptime,
+	    s->s_mgr->m_conf->p_stream.ps_min_uptime_ms);
 	char how[96];
 
 	app_describe_exit(status, how, sizeof(how));
@@ -329,33 +329,29 @@ instance_gone(struct instance *i, int status)
 	TAILQ_REMOVE(&s->s_instances, i, i_entry);
 	if (s->s_rr == i)
 		s->s_rr = NULL;
-	/* Its pid is reaped: nothing may signal it any more. */
-	i->i_state = IN_STOPPING;
-	stream_release(s, i, "instance died");
+	lifecycle_instance(&i->i_state, IE_EXIT, 0);
+	release(s, i, "instance died");
 	event_free(i->i_kill_ev);
-	if (!asked) {
-		scontrol_event(s, "instance-exit", how);
-		s->s_n.restarts++;
-		if (WIFEXITED(status) && WEXITSTATUS(status) ==
-		    APP_EXIT_PERMANENT) {
-			s->s_state = ST_FAILED;
-			log_warnx("tenant %s: stream %s: the app exited %d: "
-			    "failed, not restarted until `mysimbdp start`",
-			    s->s_tid, s->s_name, APP_EXIT_PERMANENT);
-			scontrol_event(s, "failed", how);
-		} else if (uptime < ps->ps_min_uptime_ms)
-			note_fast_failure(s);
-		else
-			s->s_fast_failures = 0;
-	}
 	free(i);
+	if (!asked) {
+		publish_event(s, "instance-exit", how);
+		s->s_n.restarts++;
+	}
+	if (ev != SE_NEVENTS)
+		apply(s, ev, how);
 	supervise_reconcile(s);
 }
+
+struct reaping {
+	struct smgr		*r_mgr;
+	supervise_release_fn	*r_release;
+};
 
 static bool
 reap_find(pid_t pid, struct app_found *f, void *arg)
 {
-	struct instance *i = find_pid(arg, pid);
+	struct reaping *r = arg;
+	struct instance *i = find_pid(r->r_mgr, pid);
 
 	if (i == NULL)
 		return false;
@@ -367,18 +363,20 @@ reap_find(pid_t pid, struct app_found *f, void *arg)
 static void
 reap_exited(void *run, int status, const struct rusage *ru, void *arg)
 {
+	struct reaping *r = arg;
+
 	(void)ru;
-	(void)arg;
-	instance_gone(run, status);
+	instance_gone(run, status, r->r_release);
 }
 
 void
-supervise_reap(struct smgr *m)
+supervise_reap(struct smgr *m, supervise_release_fn *release)
 {
+	struct reaping reaping = { m, release };
 	const struct app_reaper r = {
 		.ar_find = reap_find,
 		.ar_exited = reap_exited,
-		.ar_arg = m,
+		.ar_arg = &reaping,
 	};
 
 	app_reap(&r);

@@ -1,19 +1,22 @@
 /*
- * Keeping a stream's instances running: start toward the desired count,
- * drain and stop beyond it, restart crashed ones (at once after a stable
- * run, with capped exponential backoff after quick crashes), detect crash
- * loops, and reap.
+ * Keeping a stream's instances running, by lifecycle.c's transitions:
+ * start toward the desired count, drain and stop beyond it, restart
+ * crashed ones (at once after a stable run, with capped exponential
+ * backoff after quick crashes), detect crash loops, and reap. stream.c
+ * reports what instances say (HELLO, BYE, settled messages) and when the
+ * queue empties; scontrol.c and the main loop report the operator's
+ * requests, reloads and shutdown.
  */
 #ifndef MYSIMBDP_SUPERVISE_H
 #define MYSIMBDP_SUPERVISE_H
 
 #include "smgr.h"
 
-/* How many instances the stream should have now. */
-int supervise_target(const struct stream *s);
+/* An event of the stream's supervisor; then reconciles. */
+void supervise_event(struct stream *s, enum sv_event ev);
 
-/* Instances counted as running: starting or ready, not leaving. */
-int supervise_running(const struct stream *s);
+/* An event of one instance (not IE_EXIT: reaping reports that). */
+void supervise_instance(struct instance *i, enum inst_event ev);
 
 /* Starts or drains instances until the running count meets the target. */
 void supervise_reconcile(struct stream *s);
@@ -21,16 +24,18 @@ void supervise_reconcile(struct stream *s);
 /* The instance with this MYSIMBDP_INSTANCE, or NULL. */
 struct instance *supervise_find_id(struct stream *s, const char *id);
 
-/* A draining instance that holds nothing more gets SIGTERM. */
-void supervise_check_drained(struct instance *i);
+/* Gives back what a reaped instance held (stream_release). */
+typedef void supervise_release_fn(struct stream *, struct instance *,
+    const char *why);
 
 /* SIGCHLD: reaps every exited child and acts on instances among them. */
-void supervise_reap(struct smgr *m);
+void supervise_reap(struct smgr *m, supervise_release_fn *release);
 
-/* Shutdown: SIGTERM to every instance of s (SIGKILL after stop_timeout). */
+/* Shutdown grace over: SIGTERM to every instance of s (SIGKILL after
+ * stop_timeout). */
 void supervise_stop_all(struct stream *s);
 
-/* Once a second: clears a crash loop once an instance has run stably. */
+/* Once a second: a crash loop is over once an instance ran stably. */
 void supervise_tick(struct stream *s);
 
 /* Instances of every stream. */

@@ -1,0 +1,414 @@
+/*
+ * Unit tests for manager/streammgr/lifecycle.c: every instance state ×
+ * event, every supervisor state × event, the crash-loop backoff, drain,
+ * stop, retire on reload and shutdown, and what the states allow
+ * (deliveries, starts, new messages).
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "lifecycle.h"
+
+/* ---- instances ----------------------------------------------------- */
+
+struct inst_case {
+	enum inst_state	 from;
+	enum inst_event	 ev;
+	uint32_t	 inflight;
+	enum inst_state	 to;
+	enum inst_action act;
+};
+
+#define S_ IN_STARTING
+#define R_ IN_READY
+#define L_ IN_LEAVING
+#define D_ IN_DRAINING
+#define P_ IN_STOPPING
+#define G_ IN_GONE
+
+/* The whole table: every state × event (inflight 0 and 3 where it
+ * matters). */
+static const struct inst_case inst_table[] = {
+	{ S_, IE_HELLO, 0, R_, IA_NONE },
+	{ R_, IE_HELLO, 0, R_, IA_NONE },
+	{ L_, IE_HELLO, 0, L_, IA_NONE },
+	{ D_, IE_HELLO, 3, D_, IA_NONE },
+	{ P_, IE_HELLO, 0, P_, IA_NONE },
+	{ G_, IE_HELLO, 0, G_, IA_NONE },
+
+	{ S_, IE_BYE, 0, L_, IA_NONE },
+	{ R_, IE_BYE, 3, L_, IA_NONE },
+	{ L_, IE_BYE, 0, L_, IA_NONE },
+	{ D_, IE_BYE, 3, D_, IA_NONE },
+	{ P_, IE_BYE, 0, P_, IA_NONE },
+	{ G_, IE_BYE, 0, G_, IA_NONE },
+
+	{ S_, IE_DRAIN, 0, P_, IA_TERM },
+	{ R_, IE_DRAIN, 3, D_, IA_NONE },
+	{ R_, IE_DRAIN, 0, P_, IA_TERM },
+	{ L_, IE_DRAIN, 3, D_, IA_NONE },
+	{ L_, IE_DRAIN, 0, P_, IA_TERM },
+	{ D_, IE_DRAIN, 3, D_, IA_NONE },
+	{ P_, IE_DRAIN, 0, P_, IA_NONE },
+	{ G_, IE_DRAIN, 0, G_, IA_NONE },
+
+	{ S_, IE_SETTLED, 0, S_, IA_NONE },
+	{ R_, IE_SETTLED, 0, R_, IA_NONE },
+	{ L_, IE_SETTLED, 0, L_, IA_NONE },
+	{ D_, IE_SETTLED, 3, D_, IA_NONE },
+	{ D_, IE_SETTLED, 0, P_, IA_TERM },
+	{ P_, IE_SETTLED, 0, P_, IA_NONE },
+	/* A reaped instance's messages are given back: nothing more. */
+	{ G_, IE_SETTLED, 0, G_, IA_NONE },
+
+	{ S_, IE_STOP, 0, P_, IA_TERM },
+	{ R_, IE_STOP, 3, P_, IA_TERM },
+	{ L_, IE_STOP, 0, P_, IA_TERM },
+	{ D_, IE_STOP, 3, P_, IA_TERM },
+	{ P_, IE_STOP, 0, P_, IA_NONE },
+	{ G_, IE_STOP, 0, G_, IA_NONE },
+
+	{ S_, IE_EXIT, 0, G_, IA_NONE },
+	{ R_, IE_EXIT, 3, G_, IA_NONE },
+	{ L_, IE_EXIT, 0, G_, IA_NONE },
+	{ D_, IE_EXIT, 3, G_, IA_NONE },
+	{ P_, IE_EXIT, 0, G_, IA_NONE },
+	{ G_, IE_EXIT, 0, G_, IA_NONE },
+};
+
+static void
+test_instance_table(void **state)
+{
+	bool seen[IN_NSTATES][IE_NEVENTS] = { { false } };
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(inst_table) / sizeof(inst_table[0]);
+	    k++) {
+		const struct inst_case *c = &inst_table[k];
+		enum inst_state st = c->from;
+		enum inst_action a = lifecycle_instance(&st, c->ev,
+		    c->inflight);
+
+		if (st != c->to || a != c->act)
+			fail_msg("case %zu: state %d event %d inflight %u: "
+			    "got state %d action %d, want %d %d", k, c->from,
+			    c->ev, c->inflight, st, a, c->to, c->act);
+		seen[c->from][c->ev] = true;
+	}
+	for (int s = 0; s < IN_NSTATES; s++)
+		for (int e = 0; e < IE_NEVENTS; e++)
+			if (!seen[s][e])
+				fail_msg("state %d event %d: not in the table",
+				    s, e);
+}
+
+static void
+test_instance_properties(void **state)
+{
+	(void)state;
+	/* Only these count toward the desired count. */
+	assert_true(lifecycle_inst_running(IN_STARTING));
+	assert_true(lifecycle_inst_running(IN_READY));
+	assert_false(lifecycle_inst_running(IN_LEAVING));
+	assert_false(lifecycle_inst_running(IN_DRAINING));
+	assert_false(lifecycle_inst_running(IN_STOPPING));
+	assert_false(lifecycle_inst_running(IN_GONE));
+	/* Only a ready one gets messages. */
+	for (int s = 0; s < IN_NSTATES; s++)
+		assert_int_equal(lifecycle_inst_takes(s), s == IN_READY);
+	assert_string_equal(lifecycle_inst_name(IN_LEAVING), "draining");
+	assert_string_equal(lifecycle_inst_name(IN_READY), "ready");
+}
+
+/* ---- streams ------------------------------------------------------- */
+
+static const struct sv_params P = {
+	.backoff_ms = 100,
+	.backoff_max_ms = 1000,
+	.crashloop_restarts = 3,
+};
+
+#define RUN SV_RUNNING
+#define STP SV_STOPPED
+#define DRN SV_DRAINING
+#define DRD SV_DRAINED
+#define FLD SV_FAILED
+#define RET SV_RETIRING
+#define SHT SV_SHUTDOWN
+
+struct sv_case {
+	enum sv_state	 from;
+	enum sv_event	 ev;
+	bool		 idle;
+	enum sv_state	 to;
+	unsigned	 sx;
+};
+
+/* Every state × event (idle and not where it matters). Exits are counted
+ * in the backoff tests; here only the state and the reports. */
+static const struct sv_case sv_table[] = {
+	{ RUN, SE_START, false, RUN, 0 },
+	{ STP, SE_START, false, RUN, 0 },
+	{ DRN, SE_START, false, RUN, 0 },
+	{ DRD, SE_START, true, RUN, 0 },
+	{ FLD, SE_START, false, RUN, 0 },
+	{ RET, SE_START, false, RET, 0 },
+	{ SHT, SE_START, false, SHT, 0 },
+
+	{ RUN, SE_STOP, false, STP, 0 },
+	{ STP, SE_STOP, false, STP, 0 },
+	{ DRN, SE_STOP, false, STP, 0 },
+	{ DRD, SE_STOP, true, STP, 0 },
+	{ FLD, SE_STOP, false, STP, 0 },
+	{ RET, SE_STOP, false, RET, 0 },
+	{ SHT, SE_STOP, false, SHT, 0 },
+
+	{ RUN, SE_DRAIN, false, DRN, 0 },
+	{ RUN, SE_DRAIN, true, DRD, SX_DRAINED },
+	{ STP, SE_DRAIN, false, DRN, 0 },
+	{ DRN, SE_DRAIN, false, DRN, 0 },
+	{ DRD, SE_DRAIN, true, DRD, SX_DRAINED },
+	{ FLD, SE_DRAIN, false, DRN, 0 },
+	{ RET, SE_DRAIN, false, RET, 0 },
+	{ SHT, SE_DRAIN, true, SHT, 0 },
+
+	{ RUN, SE_RETIRE, false, RET, 0 },
+	{ STP, SE_RETIRE, false, RET, 0 },
+	{ DRN, SE_RETIRE, false, RET, 0 },
+	{ DRD, SE_RETIRE, true, RET, 0 },
+	{ FLD, SE_RETIRE, false, RET, 0 },
+	{ RET, SE_RETIRE, false, RET, 0 },
+	{ SHT, SE_RETIRE, false, SHT, 0 },
+
+	{ RUN, SE_SHUTDOWN, false, SHT, 0 },
+	{ STP, SE_SHUTDOWN, false, SHT, 0 },
+	{ DRN, SE_SHUTDOWN, false, SHT, 0 },
+	{ DRD, SE_SHUTDOWN, true, SHT, 0 },
+	{ FLD, SE_SHUTDOWN, false, SHT, 0 },
+	{ RET, SE_SHUTDOWN, false, RET, 0 },
+	{ SHT, SE_SHUTDOWN, false, SHT, 0 },
+
+	{ RUN, SE_IDLE, true, RUN, 0 },
+	{ STP, SE_IDLE, true, STP, 0 },
+	{ DRN, SE_IDLE, true, DRD, SX_DRAINED },
+	{ DRD, SE_IDLE, true, DRD, 0 },
+	{ FLD, SE_IDLE, true, FLD, 0 },
+	{ RET, SE_IDLE, true, RET, 0 },
+	{ SHT, SE_IDLE, true, SHT, 0 },
+
+	{ RUN, SE_QUICK_EXIT, false, RUN, 0 },
+	{ STP, SE_QUICK_EXIT, false, STP, 0 },
+	{ DRN, SE_QUICK_EXIT, false, DRN, 0 },
+	{ DRD, SE_QUICK_EXIT, true, DRD, 0 },
+	{ FLD, SE_QUICK_EXIT, false, FLD, 0 },
+	{ RET, SE_QUICK_EXIT, false, RET, 0 },
+	{ SHT, SE_QUICK_EXIT, false, SHT, 0 },
+
+	{ RUN, SE_LATE_EXIT, false, RUN, 0 },
+	{ STP, SE_LATE_EXIT, false, STP, 0 },
+	{ DRN, SE_LATE_EXIT, false, DRN, 0 },
+	{ DRD, SE_LATE_EXIT, true, DRD, 0 },
+	{ FLD, SE_LATE_EXIT, false, FLD, 0 },
+	{ RET, SE_LATE_EXIT, false, RET, 0 },
+	{ SHT, SE_LATE_EXIT, false, SHT, 0 },
+
+	{ RUN, SE_PERMANENT_EXIT, false, FLD, SX_FAILED },
+	{ STP, SE_PERMANENT_EXIT, false, FLD, SX_FAILED },
+	{ DRN, SE_PERMANENT_EXIT, false, FLD, SX_FAILED },
+	{ DRD, SE_PERMANENT_EXIT, true, FLD, SX_FAILED },
+	{ FLD, SE_PERMANENT_EXIT, false, FLD, SX_FAILED },
+	/* Retiring and shutting down end only with the stream. */
+	{ RET, SE_PERMANENT_EXIT, false, RET, 0 },
+	{ SHT, SE_PERMANENT_EXIT, false, SHT, 0 },
+
+	{ RUN, SE_STABLE, false, RUN, 0 },
+	{ STP, SE_STABLE, false, STP, 0 },
+	{ DRN, SE_STABLE, false, DRN, 0 },
+	{ DRD, SE_STABLE, true, DRD, 0 },
+	{ FLD, SE_STABLE, false, FLD, 0 },
+	{ RET, SE_STABLE, false, RET, 0 },
+	{ SHT, SE_STABLE, false, SHT, 0 },
+};
+
+static void
+test_stream_table(void **state)
+{
+	bool seen[SV_NSTATES][SE_NEVENTS] = { { false } };
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(sv_table) / sizeof(sv_table[0]); k++) {
+		const struct sv_case *c = &sv_table[k];
+		struct sv sv = { .sv_state = c->from };
+		unsigned sx = lifecycle_stream(&sv, c->ev, c->idle, 5000, &P);
+
+		if (sv.sv_state != c->to || sx != c->sx)
+			fail_msg("case %zu: state %d event %d idle %d: got "
+			    "state %d reports %#x, want %d %#x", k, c->from,
+			    c->ev, c->idle, sv.sv_state, sx, c->to, c->sx);
+		seen[c->from][c->ev] = true;
+	}
+	for (int s = 0; s < SV_NSTATES; s++)
+		for (int e = 0; e < SE_NEVENTS; e++)
+			if (!seen[s][e])
+				fail_msg("state %d event %d: not in the table",
+				    s, e);
+}
+
+/* Quick exits double the wait up to the cap; the third in a row is a
+ * crash loop, reported once; a stable instance ends it. */
+static void
+test_crashloop_backoff(void **state)
+{
+	static const uint64_t delays[] = { 100, 200, 400, 800, 1000, 1000 };
+	struct sv sv = { .sv_state = SV_RUNNING };
+	uint64_t now = 10000;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(delays) / sizeof(delays[0]); k++) {
+		unsigned sx = lifecycle_stream(&sv, SE_QUICK_EXIT, false, now,
+		    &P);
+
+		assert_int_equal(sv.sv_fast_failures, (int)k + 1);
+		assert_int_equal(sv.sv_delay_ms, delays[k]);
+		assert_int_equal(sv.sv_backoff_until, now + delays[k]);
+		assert_int_equal(sx, k == 2 ? SX_CRASHLOOP : 0);
+		assert_int_equal(sv.sv_crashloop, k >= 2);
+		/* No start before the backoff is over. */
+		assert_false(lifecycle_may_start(&sv, now + delays[k] - 1));
+		assert_true(lifecycle_may_start(&sv, now + delays[k]));
+		now += delays[k];
+	}
+	assert_string_equal(lifecycle_stream_name(&sv), "crashloop");
+	assert_int_equal(lifecycle_stream(&sv, SE_STABLE, false, now, &P),
+	    SX_RECOVERED);
+	assert_false(sv.sv_crashloop);
+	assert_int_equal(sv.sv_fast_failures, 0);
+	assert_string_equal(lifecycle_stream_name(&sv), "running");
+	/* The next quick exit starts over at the first delay. */
+	lifecycle_stream(&sv, SE_QUICK_EXIT, false, now, &P);
+	assert_int_equal(sv.sv_delay_ms, 100);
+	/* A stable run before the crash also starts over. */
+	lifecycle_stream(&sv, SE_LATE_EXIT, false, now, &P);
+	assert_int_equal(sv.sv_fast_failures, 0);
+	assert_int_equal(lifecycle_stream(&sv, SE_STABLE, false, now, &P), 0);
+}
+
+/* `start` clears a crash loop, its backoff and a failure. */
+static void
+test_start_clears(void **state)
+{
+	struct sv sv = { .sv_state = SV_RUNNING };
+
+	(void)state;
+	for (int k = 0; k < 4; k++)
+		lifecycle_stream(&sv, SE_QUICK_EXIT, false, 0, &P);
+	lifecycle_stream(&sv, SE_PERMANENT_EXIT, false, 0, &P);
+	assert_string_equal(lifecycle_stream_name(&sv), "failed");
+	assert_int_equal(lifecycle_target(&sv, 3, 1, false), 0);
+	lifecycle_stream(&sv, SE_START, false, 0, &P);
+	assert_int_equal(sv.sv_state, SV_RUNNING);
+	assert_false(sv.sv_crashloop);
+	assert_int_equal(sv.sv_fast_failures, 0);
+	assert_true(lifecycle_may_start(&sv, 0));
+	assert_int_equal(lifecycle_target(&sv, 3, 1, false), 3);
+}
+
+/* Drain: refuse new messages, keep the instances while anything is
+ * queued, none once drained. */
+static void
+test_drain(void **state)
+{
+	struct sv sv = { .sv_state = SV_RUNNING };
+
+	(void)state;
+	assert_null(lifecycle_refusal(&sv));
+	assert_int_equal(lifecycle_stream(&sv, SE_DRAIN, false, 0, &P), 0);
+	assert_string_equal(lifecycle_refusal(&sv),
+	    "REJECT draining: the stream takes no new messages");
+	assert_int_equal(lifecycle_target(&sv, 2, 2, false), 2);
+	assert_int_equal(lifecycle_stream(&sv, SE_IDLE, true, 0, &P),
+	    SX_DRAINED);
+	assert_string_equal(lifecycle_stream_name(&sv), "drained");
+	assert_int_equal(lifecycle_target(&sv, 2, 2, true), 0);
+	assert_non_null(lifecycle_refusal(&sv));
+	lifecycle_stream(&sv, SE_START, true, 0, &P);
+	assert_null(lifecycle_refusal(&sv));
+}
+
+/* Stop keeps accepting messages, with no instance. */
+static void
+test_stop(void **state)
+{
+	struct sv sv = { .sv_state = SV_RUNNING };
+
+	(void)state;
+	lifecycle_stream(&sv, SE_STOP, false, 0, &P);
+	assert_string_equal(lifecycle_stream_name(&sv), "stopped");
+	assert_null(lifecycle_refusal(&sv));
+	assert_int_equal(lifecycle_target(&sv, 2, 2, false), 0);
+}
+
+/* Retired on reload, or shut down: refuse new messages, deliver what is
+ * queued with the instances there are (no new one), then none. */
+static void
+test_retire_and_shutdown(void **state)
+{
+	static const enum sv_event evs[] = { SE_RETIRE, SE_SHUTDOWN };
+
+	(void)state;
+	for (size_t k = 0; k < 2; k++) {
+		struct sv sv = { .sv_state = SV_RUNNING };
+
+		lifecycle_stream(&sv, evs[k], false, 0, &P);
+		assert_string_equal(lifecycle_refusal(&sv),
+		    "REJECT stopping: streammgr is shutting down");
+		assert_false(lifecycle_may_start(&sv, 0));
+		assert_int_equal(lifecycle_target(&sv, 4, 2, false), 2);
+		assert_int_equal(lifecycle_target(&sv, 4, 2, true), 0);
+		/* An exit 125 now changes nothing. */
+		assert_int_equal(lifecycle_stream(&sv, SE_PERMANENT_EXIT,
+		    false, 0, &P), 0);
+		assert_int_equal(lifecycle_target(&sv, 4, 1, false), 1);
+	}
+}
+
+static void
+test_exit_event(void **state)
+{
+	(void)state;
+	/* Asked to stop: no event for the stream. */
+	assert_int_equal(lifecycle_exit_event(true, 0, 10, 500), SE_NEVENTS);
+	assert_int_equal(lifecycle_exit_event(false, 125 << 8, 9000, 500),
+	    SE_PERMANENT_EXIT);
+	assert_int_equal(lifecycle_exit_event(false, 1 << 8, 10, 500),
+	    SE_QUICK_EXIT);
+	assert_int_equal(lifecycle_exit_event(false, SIGKILL, 499, 500),
+	    SE_QUICK_EXIT);
+	assert_int_equal(lifecycle_exit_event(false, 0, 500, 500),
+	    SE_LATE_EXIT);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_instance_table),
+		cmocka_unit_test(test_instance_properties),
+		cmocka_unit_test(test_stream_table),
+		cmocka_unit_test(test_crashloop_backoff),
+		cmocka_unit_test(test_start_clears),
+		cmocka_unit_test(test_drain),
+		cmocka_unit_test(test_stop),
+		cmocka_unit_test(test_retire_and_shutdown),
+		cmocka_unit_test(test_exit_event),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
