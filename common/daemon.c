@@ -172,3 +172,27 @@ daemon_reload(const char *name, const char *file,
 	*pp = p;
 	return 0;
 }
+
+void
+daemon_signals(struct daemon_signals *ds, struct event_base *base,
+    const int *sigs, size_t nsigs, event_callback_fn cb, void *arg)
+{
+	if (nsigs > DAEMON_SIGNALS_MAX)
+		fatalx("%s: %zu signals", __func__, nsigs);
+	for (ds->ds_n = 0; ds->ds_n < nsigs; ds->ds_n++) {
+		int sig = sigs[ds->ds_n];
+		struct event *ev = evsignal_new(base, sig, cb, arg);
+
+		if (ev == NULL || evsignal_add(ev, NULL) < 0)
+			fatalx("evsignal_new %d", sig);
+		ds->ds_ev[ds->ds_n] = ev;
+	}
+}
+
+void
+daemon_signals_free(struct daemon_signals *ds)
+{
+	for (size_t i = 0; i < ds->ds_n; i++)
+		event_free(ds->ds_ev[i]);
+	ds->ds_n = 0;
+}

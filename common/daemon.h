@@ -5,6 +5,8 @@
 #ifndef MYSIMBDP_DAEMON_H
 #define MYSIMBDP_DAEMON_H
 
+#include <event2/event.h>
+#include <stddef.h>
 #include <sysexits.h>
 
 #include "conf.h"
@@ -50,5 +52,22 @@ void daemon_lock_or_exit(const char *name, const struct conf_platform *p);
 int daemon_reload(const char *name, const char *file,
     const struct conf_platform *cur, struct conf_platform **pp,
     struct conf_tenant_set *set);
+
+#define DAEMON_SIGNALS_MAX 8
+
+/* A daemon's signal events in its loop. */
+struct daemon_signals {
+	struct event	*ds_ev[DAEMON_SIGNALS_MAX];
+	size_t		 ds_n;
+};
+
+/*
+ * Delivers each of the nsigs signals in sigs to cb(sig, EV_SIGNAL, arg)
+ * from base's loop (libevent's signal events); exits on failure.
+ */
+void daemon_signals(struct daemon_signals *ds, struct event_base *base,
+    const int *sigs, size_t nsigs, event_callback_fn cb, void *arg);
+
+void daemon_signals_free(struct daemon_signals *ds);
 
 #endif

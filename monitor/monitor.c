@@ -172,7 +172,7 @@ int
 main(int argc, char *argv[])
 {
 	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT };
-	struct event *sigev[sizeof(sigs) / sizeof(sigs[0])];
+	struct daemon_signals sigev;
 	struct conf_tenant_set set = { 0 };
 	struct mon m = { 0 };
 
@@ -183,11 +183,8 @@ main(int argc, char *argv[])
 		fatalx("event_base_new");
 	if ((m.m_zctx = zevent_context()) == NULL)
 		fatalx("zmq_ctx_new: %s", zmq_strerror(errno));
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		sigev[i] = evsignal_new(m.m_base, sigs[i], on_signal, &m);
-		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) < 0)
-			fatalx("evsignal_new %d", sigs[i]);
-	}
+	daemon_signals(&sigev, m.m_base, sigs, sizeof(sigs) / sizeof(sigs[0]),
+	    on_signal, &m);
 	start(&m, &set);
 	conf_tenant_set_free(&set);
 	log_info("started: state in %s", m.m_conf->p_state_dir);
@@ -196,8 +193,7 @@ main(int argc, char *argv[])
 
 	log_info("stopped");
 	teardown(&m);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		event_free(sigev[i]);
+	daemon_signals_free(&sigev);
 	event_base_free(m.m_base);
 	libevent_global_shutdown();
 	return 0;

@@ -146,7 +146,7 @@ int
 main(int argc, char *argv[])
 {
 	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
-	struct event *sigev[sizeof(sigs) / sizeof(sigs[0])];
+	struct daemon_signals sigev;
 	struct conf_tenant_set set = { 0 };
 	struct batch b = { 0 };
 	char err[512];
@@ -162,11 +162,8 @@ main(int argc, char *argv[])
 	sched_init(&b.b_sched, (int)b.b_conf->p_batch.pb_workers);
 	if ((b.b_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		sigev[i] = evsignal_new(b.b_base, sigs[i], on_signal, &b);
-		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) < 0)
-			fatalx("evsignal_new %d", sigs[i]);
-	}
+	daemon_signals(&sigev, b.b_base, sigs, sizeof(sigs) / sizeof(sigs[0]),
+	    on_signal, &b);
 	if (staging_init(&b) < 0)
 		return 1;
 	if (bcontrol_init(&b, err, sizeof(err)) < 0) {
@@ -184,8 +181,7 @@ main(int argc, char *argv[])
 	log_info("stopped");
 	cgroup_cleanup();
 	teardown(&b);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		event_free(sigev[i]);
+	daemon_signals_free(&sigev);
 	applog_shutdown();
 	event_base_free(b.b_base);
 	libevent_global_shutdown();

@@ -218,7 +218,7 @@ int
 main(int argc, char *argv[])
 {
 	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
-	struct event *sigev[sizeof(sigs) / sizeof(sigs[0])];
+	struct daemon_signals sigev;
 	struct conf_tenant_set set = { 0 };
 	struct smgr m = { 0 };
 	char err[512];
@@ -232,11 +232,8 @@ main(int argc, char *argv[])
 		fatalx("event_base_new");
 	if ((m.m_zctx = zevent_context()) == NULL)
 		fatalx("zmq_ctx_new: %s", zmq_strerror(errno));
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		sigev[i] = evsignal_new(m.m_base, sigs[i], on_signal, &m);
-		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) < 0)
-			fatalx("evsignal_new %d", sigs[i]);
-	}
+	daemon_signals(&sigev, m.m_base, sigs, sizeof(sigs) / sizeof(sigs[0]),
+	    on_signal, &m);
 	if (scontrol_init(&m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "streammgr: %s\n", err);
 		return EX_UNAVAILABLE;
@@ -256,8 +253,7 @@ main(int argc, char *argv[])
 	log_info("stopped");
 	cgroup_cleanup();
 	teardown(&m);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		event_free(sigev[i]);
+	daemon_signals_free(&sigev);
 	applog_shutdown();
 	event_base_free(m.m_base);
 	libevent_global_shutdown();
