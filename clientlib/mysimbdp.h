@@ -152,8 +152,13 @@ struct msb_sink_stats {
 	uint64_t added;		/* accepted by msb_sink_add and _upsert */
 	uint64_t inserted;	/* written (MongoDB: new, or replaced by an
 				 * upsert; file: committed) */
-	uint64_t duplicates;	/* MongoDB: already there (a rerun): fine */
+	uint64_t already_present; /* MongoDB: an insert whose _id was
+				 * there already (a rerun): not written, fine */
 	uint64_t units;		/* units of work committed */
+	uint64_t rejected;	/* MongoDB: refused by the server for good
+				 * (another unique index, validation, too
+				 * large): not stored; msb_sink_error() names
+				 * the first of the last batch that had any */
 };
 
 /*
@@ -232,8 +237,13 @@ MSB_API int msb_sink_upsert(struct msb_sink *sink, const bson_t *doc);
 /*
  * Ends a unit of work: everything added or upserted since the previous
  * commit is durable when it returns MSB_OK. MongoDB: the remaining
- * documents are sent; duplicate-key errors (code 11000) of inserts count
- * as success, since they are what a rerun produces. File store: the
+ * documents are sent, and each is counted in msb_sink_stats() as
+ * inserted, already_present (an insert whose _id is there: what a rerun
+ * produces) or rejected (any other write error of that document alone:
+ * a duplicate key of another unique index, validation, too large; the
+ * server's reason is in msb_sink_error()). Rejected documents are not
+ * stored and do not fail the commit: compare the counts to fold them
+ * into the app's rejected rows. File store: the
  * unit's temporary file is fsynced and renamed to "<unit_key>.bson"
  * (characters other than [A-Za-z0-9._:-] are replaced, plus a hash of the
  * key), replacing the file of an earlier run of the same unit; with

@@ -1,14 +1,18 @@
 /*
  * The MongoDB sink (MONGO_URL=mongodb://...), through libmongoc.
  *
- * Documents are sent as unordered bulk inserts of s_batch documents.
- * Their ids are deterministic, so a rerun finds them already there: the
- * server answers duplicate-key errors (code 11000) for those, which count
- * as success. Upserts go the same way, as bulk replace_one operations
- * with upsert, in batches of their own: an insert's duplicate key is a
+ * Documents are kept (copied) and sent as unordered bulk inserts of
+ * s_batch documents. Their ids are deterministic, so a rerun finds them
+ * already there: the server answers duplicate-key errors (code 11000) on
+ * the _id index for those, counted as already_present. Any other error
+ * of one document (another unique index, validation, too large) rejects
+ * that document: counted as rejected, the reason on the sink, never as
+ * stored. Upserts go the same way, as bulk replace_one operations
+ * with upsert, in batches of their own: an insert's duplicate _id is a
  * rerun, an upsert's is not. An unordered batch may be applied in any
  * order, so an _id upserted again in the unit first sends the batch that
- * holds it: the last upsert wins. Whatever means "the server cannot be reached now" (server
+ * holds it: the last upsert wins. Whatever means "the server cannot be
+ * reached now" (server
  * selection, network, a primary stepping down, a write concern timeout)
  * is MSB_TEMPFAIL, so the app exits 75 and the manager retries later.
  *
@@ -16,6 +20,8 @@
  * writes from one thread, and this keeps libmongoc from starting
  * monitoring threads in tenant processes.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,10 +36,12 @@
 struct mongo_sink {
 	mongoc_client_t		*m_client;
 	mongoc_collection_t	*m_coll;
-	mongoc_bulk_operation_t	*m_bulk;	/* the pending batch, or NULL */
-	bool			 m_upserting;	/* m_bulk holds upserts */
+	/* The pending batch: copies of its documents, sent by execute(). */
+	bson_t			**m_docs;
+	size_t			 m_cap;		/* slots in m_docs */
+	size_t			 m_ndocs;	/* documents in the batch */
+	bool			 m_upserting;	/* the batch holds upserts */
 	struct msb__names	 m_ids;		/* their _id names */
-	size_t			 m_ndocs;	/* documents in m_bulk */
 	size_t			 m_nbytes;
 	/* On the heap: a bson_t wants 128-byte alignment, calloc gives 16. */
 	bson_t			*m_insert_opts;
@@ -190,7 +198,7 @@ mongo_set_write_concern(struct msb_sink *sink, int w, bool journal,
 	mongoc_write_concern_t *wc;
 	int rc = MSB_OK;
 
-	if (m->m_bulk != NULL)
+	if (m->m_ndocs > 0)
 		return msb__sink_fail(sink, MSB_ERROR, "write concern: set it "
 		    "before adding documents");
 	wc = mongoc_write_concern_new();
@@ -213,49 +221,142 @@ mongo_set_write_concern(struct msb_sink *sink, int w, bool journal,
 	return rc;
 }
 
+/* What became of one document of a batch. */
+enum doc_state {
+	DOC_SENT,	/* sent, no write error (yet) */
+	DOC_PRESENT,	/* insert: its _id was there already (a rerun) */
+	DOC_MAYBE,	/* insert: a duplicate key, the server did not say which */
+	DOC_REJECTED,	/* refused by the server for good */
+};
+
+/* The state of one execute(): a batch may take several sends. */
+struct outcome {
+	enum doc_state	*o_state;	/* one per document of the batch */
+	char		 o_reason[320];	/* the first rejection's */
+	char		 o_maybe[320];	/* the first DOC_MAYBE's message */
+};
+
 /*
- * Reads the reply of a failed bulk write. Returns MSB_OK when the only
- * errors were duplicate keys of inserts, counting them; otherwise the
- * class of the first other error, with its message on the sink. An
- * upsert by _id meets a duplicate key only when another writer inserted
- * the _id at the same moment (servers since 4.2 retry that themselves):
- * the document was not written, and a retry will write it.
+ * Whether a duplicate-key write error is about _id: 1 yes, 0 no, -1 the
+ * server did not say. MongoDB (4.4 and later) gives keyPattern, and its
+ * message reads "E11000 duplicate key error collection: db.c index: _id_
+ * dup key: { _id: 1 }"; FerretDB v1 says only "E11000 duplicate key
+ * error collection: db.c", whichever index it was.
  */
 static int
-check_reply(struct msb_sink *sink, const bson_t *reply,
-    const bson_error_t *error, bool upserts)
+dup_on_id(const bson_iter_t *werr, const char *msg)
 {
-	const char *op = upserts ? "upsert" : "insert";
+	bson_iter_t e, kp;
+	const char *p;
+
+	if (bson_iter_recurse(werr, &e) && bson_iter_find(&e, "keyPattern") &&
+	    BSON_ITER_HOLDS_DOCUMENT(&e) && bson_iter_recurse(&e, &kp)) {
+		if (!bson_iter_next(&kp))
+			return -1;
+		return strcmp(bson_iter_key(&kp), "_id") == 0 &&
+		    !bson_iter_next(&kp);
+	}
+	if ((p = strstr(msg, " index: ")) != NULL) {
+		p += strlen(" index: ");
+		return strncmp(p, "_id_ ", 5) == 0 || strcmp(p, "_id_") == 0;
+	}
+	return -1;
+}
+
+/* "{ "_id" : ... }" of document i, short, for messages. */
+static void
+id_text(const bson_t *doc, char *buf, size_t len)
+{
+	bson_t one = BSON_INITIALIZER;
+	bson_iter_t it;
+	char *json;
+
+	snprintf(buf, len, "?");
+	if (bson_iter_init_find(&it, doc, "_id") &&
+	    bson_append_iter(&one, "_id", 3, &it) &&
+	    (json = bson_as_relaxed_extended_json(&one, NULL)) != NULL) {
+		if (strlen(json) > 80)
+			strcpy(json + 77, "...");
+		snprintf(buf, len, "%s", json);
+		bson_free(json);
+	}
+	bson_destroy(&one);
+}
+
+/*
+ * Reads the write errors of one send, of the documents whose indexes are
+ * in idx. Returns MSB_OK when each error concerned its document only
+ * (noted in o, *nerr of them); otherwise the class of the first other
+ * error, with its message on the sink. An upsert by _id meets a
+ * duplicate _id only when another writer inserted the _id at the same
+ * moment (servers since 4.2 retry that themselves): the document was not
+ * written, and a retry will write it.
+ */
+static int
+check_reply(struct msb_sink *sink, struct mongo_sink *m, const bson_t *reply,
+    const bson_error_t *error, const size_t *idx, size_t n,
+    struct outcome *o, size_t *nerr)
+{
+	const char *op = m->m_upserting ? "upsert" : "insert";
 	bson_iter_t it, arr, e;
-	uint64_t dups = 0;
-	int rc = MSB_OK;
+	int rc = MSB_OK, id;
 	uint32_t code;
+	int64_t at;
 	const char *msg;
+	char ids[100];
 	bool found = false;
 
+	*nerr = 0;
 	if (bson_iter_init_find(&it, reply, "writeErrors") &&
 	    BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &arr)) {
 		while (bson_iter_next(&arr)) {
 			found = true;
 			code = 0;
+			at = -1;
 			msg = "write error";
 			if (bson_iter_recurse(&arr, &e) &&
 			    bson_iter_find(&e, "code") &&
 			    BSON_ITER_HOLDS_NUMBER(&e))
 				code = (uint32_t)bson_iter_as_int64(&e);
-			if (code == DUPLICATE_KEY && !upserts) {
-				dups++;
-				continue;
-			}
+			if (bson_iter_recurse(&arr, &e) &&
+			    bson_iter_find(&e, "index") &&
+			    BSON_ITER_HOLDS_NUMBER(&e))
+				at = bson_iter_as_int64(&e);
 			if (bson_iter_recurse(&arr, &e) &&
 			    bson_iter_find(&e, "errmsg") &&
 			    BSON_ITER_HOLDS_UTF8(&e))
 				msg = bson_iter_utf8(&e, NULL);
-			if (rc == MSB_OK) {
-				rc = transient_code(code) || code ==
-				    DUPLICATE_KEY ? MSB_TEMPFAIL : MSB_ERROR;
-				msb__sink_fail(sink, rc, "%s: %s: %s "
-				    "(code %u)", error_what(rc), op, msg, code);
+			id = code == DUPLICATE_KEY ? dup_on_id(&arr, msg) : 0;
+			if (transient_code(code) || at < 0 || (size_t)at >= n ||
+			    (m->m_upserting && id == 1)) {
+				if (rc == MSB_OK) {
+					rc = code == DUPLICATE_KEY ||
+					    transient_code(code) ?
+					    MSB_TEMPFAIL : MSB_ERROR;
+					msb__sink_fail(sink, rc, "%s: %s: %s "
+					    "(code %u)", error_what(rc), op,
+					    msg, code);
+				}
+				continue;
+			}
+			if (o->o_state[idx[at]] != DOC_SENT)
+				continue;	/* named twice */
+			(*nerr)++;
+			id_text(m->m_docs[idx[at]], ids, sizeof(ids));
+			if (!m->m_upserting && id == 1) {
+				o->o_state[idx[at]] = DOC_PRESENT;
+			} else if (!m->m_upserting && id == -1) {
+				o->o_state[idx[at]] = DOC_MAYBE;
+				if (o->o_maybe[0] == '\0')
+					snprintf(o->o_maybe,
+					    sizeof(o->o_maybe), "%s %s: %s "
+					    "(code %u)", op, ids, msg, code);
+			} else {
+				o->o_state[idx[at]] = DOC_REJECTED;
+				if (o->o_reason[0] == '\0')
+					snprintf(o->o_reason,
+					    sizeof(o->o_reason), "%s %s: %s "
+					    "(code %u)", op, ids, msg, code);
 			}
 		}
 	}
@@ -283,8 +384,6 @@ check_reply(struct msb_sink *sink, const bson_t *reply,
 		return msb__sink_fail(sink, rc, "%s: %s", error_what(rc),
 		    error->message);
 	}
-	if (rc == MSB_OK)
-		sink->s_stats.duplicates += dups;
 	return rc;
 }
 
@@ -300,59 +399,252 @@ reply_count(const bson_t *reply, const char *field)
 	return 0;
 }
 
-/* Sends the pending batch. */
+/*
+ * Sends the n documents of the batch whose indexes are in idx as one
+ * unordered bulk write. *applied: how many the server says it wrote.
+ */
 static int
-execute(struct msb_sink *sink, struct mongo_sink *m)
+send_docs(struct msb_sink *sink, struct mongo_sink *m, const size_t *idx,
+    size_t n, struct outcome *o, uint64_t *applied, size_t *nerr)
 {
-	bson_t reply;
+	mongoc_bulk_operation_t *bulk;
+	bson_t opts = BSON_INITIALIZER, selector, reply;
 	bson_error_t error;
+	bson_iter_t id;
 	int rc = MSB_OK;
 
-	if (m->m_bulk == NULL)
-		return MSB_OK;
-	if (!mongoc_bulk_operation_execute(m->m_bulk, &reply, &error))
-		rc = check_reply(sink, &reply, &error, m->m_upserting);
-	/* An upsert that replaced a document wrote it as surely. */
-	if (rc == MSB_OK)
-		sink->s_stats.inserted += reply_count(&reply, "nInserted") +
+	BSON_APPEND_BOOL(&opts, "ordered", false);
+	bulk = mongoc_collection_create_bulk_operation_with_opts(m->m_coll,
+	    &opts);
+	bson_destroy(&opts);
+	for (size_t i = 0; i < n && rc == MSB_OK; i++) {
+		const bson_t *doc = m->m_docs[idx[i]];
+		bool ok;
+
+		if (!m->m_upserting)
+			ok = mongoc_bulk_operation_insert_with_opts(bulk, doc,
+			    m->m_insert_opts, &error);
+		else {
+			/* sink.c made sure there is an _id. */
+			bson_init(&selector);
+			bson_iter_init_find(&id, doc, "_id");
+			bson_append_iter(&selector, "_id", 3, &id);
+			ok = mongoc_bulk_operation_replace_one_with_opts(bulk,
+			    &selector, doc, m->m_upsert_opts, &error);
+			bson_destroy(&selector);
+		}
+		if (!ok)
+			rc = msb__sink_fail(sink, MSB_ERROR, "MongoDB: %s",
+			    error.message);
+	}
+	*applied = 0;
+	*nerr = 0;
+	if (rc == MSB_OK) {
+		if (!mongoc_bulk_operation_execute(bulk, &reply, &error))
+			rc = check_reply(sink, m, &reply, &error, idx, n, o,
+			    nerr);
+		/* An upsert that replaced a document wrote it as surely. */
+		*applied = reply_count(&reply, "nInserted") +
 		    reply_count(&reply, "nUpserted") +
 		    reply_count(&reply, "nMatched");
-	bson_destroy(&reply);
-	mongoc_bulk_operation_destroy(m->m_bulk);
-	m->m_bulk = NULL;
-	m->m_ndocs = 0;
-	m->m_nbytes = 0;
-	msb__names_clear(&m->m_ids);
+		bson_destroy(&reply);
+	}
+	mongoc_bulk_operation_destroy(bulk);
 	return rc;
 }
 
 /*
- * Makes sure a batch for this kind of write is pending: sends a pending
- * batch of the other kind first.
+ * Settles the inserts whose duplicate key the server did not name: an
+ * _id the collection holds was a rerun's, the others met another unique
+ * index and are rejected.
+ */
+static int
+settle_maybe(struct msb_sink *sink, struct mongo_sink *m, struct outcome *o)
+{
+	struct msb__names there = { 0 };
+	char name[MSB__ID_NAME_SIZE];
+	bson_t filter = BSON_INITIALIZER, in, idin, opts = BSON_INITIALIZER;
+	bson_t proj;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_error_t error;
+	bson_iter_t it;
+	char key[24];
+	size_t n = 0;
+	int rc = MSB_OK;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &idin);
+	BSON_APPEND_ARRAY_BEGIN(&idin, "$in", &in);
+	for (size_t i = 0; i < m->m_ndocs; i++) {
+		if (o->o_state[i] != DOC_MAYBE)
+			continue;
+		bson_iter_init_find(&it, m->m_docs[i], "_id");
+		snprintf(key, sizeof(key), "%zu", n++);
+		bson_append_iter(&in, key, -1, &it);
+	}
+	bson_append_array_end(&idin, &in);
+	bson_append_document_end(&filter, &idin);
+	if (n == 0) {
+		bson_destroy(&filter);
+		bson_destroy(&opts);
+		return MSB_OK;
+	}
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+	BSON_APPEND_INT32(&proj, "_id", 1);
+	bson_append_document_end(&opts, &proj);
+	cur = mongoc_collection_find_with_opts(m->m_coll, &filter, &opts,
+	    NULL);
+	while (mongoc_cursor_next(cur, &doc))
+		if (bson_iter_init_find(&it, doc, "_id")) {
+			msb__sink_id_name(&it, name);
+			if (msb__names_add(&there, name) == -1) {
+				rc = msb__sink_fail(sink, MSB_TEMPFAIL,
+				    "MongoDB: out of memory");
+				break;
+			}
+		}
+	if (rc == MSB_OK && mongoc_cursor_error_document(cur, &error, &doc)) {
+		rc = error_rc(&error, doc);
+		msb__sink_fail(sink, rc, "%s: finding duplicate ids: %s",
+		    error_what(rc), error.message);
+	}
+	mongoc_cursor_destroy(cur);
+	for (size_t i = 0; rc == MSB_OK && i < m->m_ndocs; i++) {
+		if (o->o_state[i] != DOC_MAYBE)
+			continue;
+		bson_iter_init_find(&it, m->m_docs[i], "_id");
+		msb__sink_id_name(&it, name);
+		if (msb__names_has(&there, name))
+			o->o_state[i] = DOC_PRESENT;
+		else {
+			o->o_state[i] = DOC_REJECTED;
+			if (o->o_reason[0] == '\0')
+				snprintf(o->o_reason, sizeof(o->o_reason),
+				    "%s", o->o_maybe);
+		}
+	}
+	msb__names_free(&there);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return rc;
+}
+
+/* Forgets the pending batch. */
+static void
+batch_clear(struct mongo_sink *m)
+{
+	for (size_t i = 0; i < m->m_ndocs; i++)
+		bson_destroy(m->m_docs[i]);
+	m->m_ndocs = 0;
+	m->m_nbytes = 0;
+	msb__names_clear(&m->m_ids);
+}
+
+/*
+ * Sends the pending batch. Each document ends up written, already there
+ * (an insert's duplicate _id) or rejected with the server's reason;
+ * anything else fails the batch. A server whose reply does not account
+ * for every document it was sent is not trusted on which document an
+ * error was about: FerretDB v1 stops an unordered update at its first
+ * write error, and reports index 0 and no counts. The batch's documents
+ * are then sent again one at a time (an upsert by _id may be repeated;
+ * an insert the first send did write is then counted as already there).
+ */
+static int
+execute(struct msb_sink *sink, struct mongo_sink *m)
+{
+	struct outcome o = { 0 };
+	size_t *idx = NULL, nerr;
+	uint64_t applied, written = 0, present = 0, rejected = 0;
+	int rc = MSB_OK;
+
+	if (m->m_ndocs == 0)
+		return MSB_OK;
+	o.o_state = calloc(m->m_ndocs, sizeof(*o.o_state));
+	idx = calloc(m->m_ndocs, sizeof(*idx));
+	if (o.o_state == NULL || idx == NULL) {
+		rc = msb__sink_fail(sink, MSB_TEMPFAIL, "MongoDB: out of "
+		    "memory");
+		goto out;
+	}
+	for (size_t i = 0; i < m->m_ndocs; i++)
+		idx[i] = i;
+	rc = send_docs(sink, m, idx, m->m_ndocs, &o, &applied, &nerr);
+	if (rc != MSB_OK)
+		goto out;
+	if (applied + nerr >= m->m_ndocs)
+		written = applied;
+	else {
+		memset(o.o_state, 0, m->m_ndocs * sizeof(*o.o_state));
+		o.o_reason[0] = o.o_maybe[0] = '\0';
+		for (size_t i = 0; i < m->m_ndocs; i++) {
+			rc = send_docs(sink, m, &idx[i], 1, &o, &applied,
+			    &nerr);
+			if (rc != MSB_OK)
+				goto out;
+			if (applied + nerr == 0) {
+				rc = msb__sink_fail(sink, MSB_ERROR, "MongoDB: "
+				    "the server neither wrote a document nor "
+				    "said why");
+				goto out;
+			}
+			written += applied;
+		}
+	}
+	if ((rc = settle_maybe(sink, m, &o)) != MSB_OK)
+		goto out;
+	for (size_t i = 0; i < m->m_ndocs; i++) {
+		present += o.o_state[i] == DOC_PRESENT;
+		rejected += o.o_state[i] == DOC_REJECTED;
+	}
+	sink->s_stats.inserted += written;
+	sink->s_stats.already_present += present;
+	sink->s_stats.rejected += rejected;
+	if (rejected > 0)
+		msb__sink_fail(sink, MSB_OK, "MongoDB: %" PRIu64 " of %zu "
+		    "documents rejected; the first: %s", rejected, m->m_ndocs,
+		    o.o_reason);
+out:
+	free(o.o_state);
+	free(idx);
+	batch_clear(m);
+	return rc;
+}
+
+/*
+ * Makes sure the pending batch is for this kind of write: sends a
+ * pending batch of the other kind first.
  */
 static int
 pending(struct msb_sink *sink, struct mongo_sink *m, bool upserting)
 {
-	bson_t opts = BSON_INITIALIZER;
 	int rc;
 
-	if (m->m_bulk != NULL && m->m_upserting != upserting &&
+	if (m->m_ndocs > 0 && m->m_upserting != upserting &&
 	    (rc = execute(sink, m)) != MSB_OK)
 		return rc;
-	if (m->m_bulk == NULL) {
-		BSON_APPEND_BOOL(&opts, "ordered", false);
-		m->m_bulk = mongoc_collection_create_bulk_operation_with_opts(
-		    m->m_coll, &opts);
-		bson_destroy(&opts);
-		m->m_upserting = upserting;
-	}
+	m->m_upserting = upserting;
 	return MSB_OK;
 }
 
-/* Counts a document into the batch, which goes when full. */
+/* Adds a copy of the document to the batch, which goes when full. */
 static int
 queued(struct msb_sink *sink, struct mongo_sink *m, const bson_t *doc)
 {
+	bson_t **docs;
+	size_t cap;
+
+	if (m->m_ndocs == m->m_cap) {
+		cap = m->m_cap ? m->m_cap * 2 : 64;
+		if ((docs = realloc(m->m_docs, cap * sizeof(*docs))) == NULL)
+			return msb__sink_fail(sink, MSB_TEMPFAIL, "MongoDB: "
+			    "out of memory");
+		m->m_docs = docs;
+		m->m_cap = cap;
+	}
+	if ((m->m_docs[m->m_ndocs] = bson_copy(doc)) == NULL)
+		return msb__sink_fail(sink, MSB_TEMPFAIL, "MongoDB: out of "
+		    "memory");
 	m->m_ndocs++;
 	m->m_nbytes += doc->len;
 	if (m->m_ndocs >= sink->s_batch || m->m_nbytes >= MAX_BATCH_BYTES)
@@ -364,15 +656,10 @@ static int
 mongo_add(struct msb_sink *sink, const bson_t *doc)
 {
 	struct mongo_sink *m = sink->s_impl;
-	bson_error_t error;
 	int rc;
 
 	if ((rc = pending(sink, m, false)) != MSB_OK)
 		return rc;
-	if (!mongoc_bulk_operation_insert_with_opts(m->m_bulk, doc,
-	    m->m_insert_opts, &error))
-		return msb__sink_fail(sink, MSB_BADDOC, "document refused: %s",
-		    error.message);
 	return queued(sink, m, doc);
 }
 
@@ -380,28 +667,15 @@ static int
 mongo_upsert(struct msb_sink *sink, const bson_t *doc, const char *name)
 {
 	struct mongo_sink *m = sink->s_impl;
-	bson_t selector = BSON_INITIALIZER;
-	bson_error_t error;
-	bson_iter_t id;
-	bool ok;
 	int rc;
 
 	/* The batch already holds this _id: it goes first (see above). */
-	if (m->m_bulk != NULL && m->m_upserting &&
+	if (m->m_ndocs > 0 && m->m_upserting &&
 	    msb__names_has(&m->m_ids, name) && (rc = execute(sink, m)) !=
 	    MSB_OK)
 		return rc;
 	if ((rc = pending(sink, m, true)) != MSB_OK)
 		return rc;
-	/* sink.c made sure there is an _id. */
-	bson_iter_init_find(&id, doc, "_id");
-	bson_append_iter(&selector, "_id", 3, &id);
-	ok = mongoc_bulk_operation_replace_one_with_opts(m->m_bulk, &selector,
-	    doc, m->m_upsert_opts, &error);
-	bson_destroy(&selector);
-	if (!ok)
-		return msb__sink_fail(sink, MSB_BADDOC, "document refused: %s",
-		    error.message);
 	if (msb__names_add(&m->m_ids, name) == -1)
 		return msb__sink_fail(sink, MSB_TEMPFAIL, "MongoDB: out of "
 		    "memory");
@@ -422,8 +696,8 @@ mongo_close(struct msb_sink *sink)
 
 	if (m == NULL)
 		return;
-	if (m->m_bulk != NULL)
-		mongoc_bulk_operation_destroy(m->m_bulk);
+	batch_clear(m);
+	free(m->m_docs);
 	msb__names_free(&m->m_ids);
 	bson_destroy(m->m_insert_opts);
 	bson_destroy(m->m_upsert_opts);

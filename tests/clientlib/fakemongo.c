@@ -35,6 +35,7 @@ struct fakemongo {
 	int		 inserts;
 	int		 updates;
 	int		 write_error;
+	char		 dup_key[32];	/* the key a forced 11000 names */
 	int		 wc_error;
 	bool		 hangup;
 	char		 last_wc[256];
@@ -154,19 +155,33 @@ store(struct fakemongo *fm, const char *id, const bson_t *doc)
 	fm->docs[fm->nids++] = bson_copy(doc);
 }
 
-/* Appends {index, code, errmsg} to a writeErrors array. */
+/*
+ * Appends {index, code, errmsg} to a writeErrors array; a duplicate key
+ * as mongod 4.4+ words it: keyPattern, keyValue and "index: <key>_ dup
+ * key" in errmsg. key is the field of the unique index.
+ */
 static void
-add_write_error(bson_t *errors, uint32_t *nerr, size_t index, int code)
+add_write_error(bson_t *errors, uint32_t *nerr, size_t index, int code,
+    const char *key)
 {
-	char key[16];
-	bson_t e;
+	char k[16], msg[160];
+	bson_t e, kp;
 
-	snprintf(key, sizeof(key), "%u", (*nerr)++);
-	BSON_APPEND_DOCUMENT_BEGIN(errors, key, &e);
+	snprintf(k, sizeof(k), "%u", (*nerr)++);
+	BSON_APPEND_DOCUMENT_BEGIN(errors, k, &e);
 	BSON_APPEND_INT32(&e, "index", (int32_t)index);
 	BSON_APPEND_INT32(&e, "code", code);
-	BSON_APPEND_UTF8(&e, "errmsg", code == 11000 ?
-	    "E11000 duplicate key error" : "fake write error");
+	if (code == 11000) {
+		BSON_APPEND_DOCUMENT_BEGIN(&e, "keyPattern", &kp);
+		BSON_APPEND_INT32(&kp, key, 1);
+		bson_append_document_end(&e, &kp);
+		/* mongod names the _id index "_id_", others "<key>_1". */
+		snprintf(msg, sizeof(msg), "E11000 duplicate key error "
+		    "collection: acme.x index: %s_%s dup key: { %s: ... }",
+		    key, strcmp(key, "_id") == 0 ? "" : "1", key);
+		BSON_APPEND_UTF8(&e, "errmsg", msg);
+	} else
+		BSON_APPEND_UTF8(&e, "errmsg", "fake write error");
 	bson_append_document_end(errors, &e);
 }
 
@@ -237,10 +252,14 @@ insert(struct fakemongo *fm, const bson_t *cmd, bson_t **docs, size_t ndocs,
 		int code = fm->write_error;
 
 		id_of(docs[i], id, sizeof(id));
-		if (!code && find_id(fm, id) != -1)
+		const char *key = fm->dup_key;
+
+		if (!code && find_id(fm, id) != -1) {
 			code = 11000;
+			key = "_id";
+		}
 		if (code) {
-			add_write_error(&errors, &nerr, i, code);
+			add_write_error(&errors, &nerr, i, code, key);
 			continue;
 		}
 		store(fm, id, docs[i]);
@@ -283,7 +302,8 @@ update(struct fakemongo *fm, const bson_t *cmd, bson_t **ops, size_t nops,
 		ssize_t k;
 
 		if (fm->write_error) {
-			add_write_error(&errors, &nerr, i, fm->write_error);
+			add_write_error(&errors, &nerr, i, fm->write_error,
+			    fm->dup_key);
 			continue;
 		}
 		if (!bson_iter_init_find(&it, ops[i], "q") ||
@@ -498,6 +518,7 @@ fake_start(void)
 	socklen_t salen = sizeof(sa);
 
 	pthread_mutex_init(&fm->mu, NULL);
+	strcpy(fm->dup_key, "_id");
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fm->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fm->lfd == -1 || bind(fm->lfd, (struct sockaddr *)&sa,
@@ -546,6 +567,14 @@ fake_set_write_error(struct fakemongo *fm, int code)
 {
 	pthread_mutex_lock(&fm->mu);
 	fm->write_error = code;
+	pthread_mutex_unlock(&fm->mu);
+}
+
+void
+fake_set_dup_key(struct fakemongo *fm, const char *key)
+{
+	pthread_mutex_lock(&fm->mu);
+	snprintf(fm->dup_key, sizeof(fm->dup_key), "%s", key);
 	pthread_mutex_unlock(&fm->mu);
 }
 

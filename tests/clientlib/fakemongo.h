@@ -26,6 +26,9 @@ int	 fake_port(const struct fakemongo *fm);
 /* Every document of later inserts and updates fails with this write
  * error (0: off). */
 void	 fake_set_write_error(struct fakemongo *fm, int code);
+/* The unique index a forced 11000 names ("_id", the default, or another
+ * field); a second insert of an _id always names "_id". */
+void	 fake_set_dup_key(struct fakemongo *fm, const char *key);
 /* Later writes succeed but report this write concern error (0: off). */
 void	 fake_set_wc_error(struct fakemongo *fm, int code);
 /* Later writes get the connection closed instead of a reply. */

@@ -1,9 +1,12 @@
 /*
- * The MongoDB sink against a real server, when MONGO_URL points at one
- * (e.g. MONGO_URL=mongodb://127.0.0.1:27017 meson test clientlib-mongo-live).
+ * The MongoDB sink against a real server, when MYSIMBDP_TEST_MONGO_URL
+ * (or MONGO_URL) points at one: scripts/test starts FerretDB for it
+ * (scripts/ferretdb), or e.g.
+ *   MONGO_URL=mongodb://127.0.0.1:27017 meson test clientlib-mongo-live
  * Otherwise it says so and exits 77, which meson reports as skipped.
  *
  * It writes into a database of its own (msb_test_<pid>) and drops it.
+ * It names the server it ran against (buildInfo) on stdout.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,18 +25,24 @@
 static const char hash[] =
     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 static char db[64];
+static const char *url;
 
 static struct msb_sink *
-open_sink(void)
+open_coll(const char *coll)
 {
 	struct msb_sink *sink;
 	char err[512];
 
-	if (msb_sink_open(&sink, getenv("MONGO_URL"), db, "docs", err,
-	    sizeof(err)) != MSB_OK)
+	if (msb_sink_open(&sink, url, db, coll, err, sizeof(err)) != MSB_OK)
 		fail_msg("msb_sink_open: %s", err);
 	assert_string_equal(msb_sink_kind(sink), "mongodb");
 	return sink;
+}
+
+static struct msb_sink *
+open_sink(void)
+{
+	return open_coll("docs");
 }
 
 static void
@@ -50,16 +59,16 @@ add_rows(struct msb_sink *sink, uint64_t from, uint64_t to)
 }
 
 static int64_t
-count_docs(void)
+count_in(const char *name)
 {
-	mongoc_client_t *client = mongoc_client_new(getenv("MONGO_URL"));
+	mongoc_client_t *client = mongoc_client_new(url);
 	mongoc_collection_t *coll;
 	bson_t filter = BSON_INITIALIZER;
 	bson_error_t error;
 	int64_t n;
 
 	assert_non_null(client);
-	coll = mongoc_client_get_collection(client, db, "docs");
+	coll = mongoc_client_get_collection(client, db, name);
 	n = mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL,
 	    &error);
 	if (n < 0)
@@ -68,6 +77,131 @@ count_docs(void)
 	mongoc_collection_destroy(coll);
 	mongoc_client_destroy(client);
 	return n;
+}
+
+static int64_t
+count_docs(void)
+{
+	return count_in("docs");
+}
+
+/*
+ * Makes collection name with a unique index on "k" and one document
+ * {_id: "other", k: clash} in it, which rows with k == clash meet.
+ */
+static void
+unique_k(const char *name, int64_t clash)
+{
+	mongoc_client_t *client = mongoc_client_new(url);
+	mongoc_collection_t *coll;
+	bson_error_t error;
+	bson_t *cmd, *doc;
+
+	assert_non_null(client);
+	coll = mongoc_client_get_collection(client, db, name);
+	cmd = BCON_NEW("createIndexes", BCON_UTF8(name), "indexes", "[", "{",
+	    "key", "{", "k", BCON_INT32(1), "}", "name", BCON_UTF8("k_1"),
+	    "unique", BCON_BOOL(true), "}", "]");
+	if (!mongoc_collection_write_command_with_opts(coll, cmd, NULL, NULL,
+	    &error))
+		fail_msg("createIndexes: %s", error.message);
+	doc = BCON_NEW("_id", BCON_UTF8("other"), "k", BCON_INT64(clash));
+	if (!mongoc_collection_insert_one(coll, doc, NULL, NULL, &error))
+		fail_msg("insert: %s", error.message);
+	bson_destroy(doc);
+	bson_destroy(cmd);
+	mongoc_collection_destroy(coll);
+	mongoc_client_destroy(client);
+}
+
+/* Adds (or upserts) rows from..to with k = row. */
+static void
+k_rows(struct msb_sink *sink, bool upsert, uint64_t from, uint64_t to)
+{
+	for (uint64_t row = from; row <= to; row++) {
+		bson_t doc = BSON_INITIALIZER;
+
+		msb_doc_append_id(&doc, hash, row);
+		BSON_APPEND_INT64(&doc, "k", (int64_t)row);
+		assert_int_equal(upsert ? msb_sink_upsert(sink, &doc) :
+		    msb_sink_add(sink, &doc), MSB_OK);
+		bson_destroy(&doc);
+	}
+}
+
+/* Commits and checks the counts. */
+static void
+commit_counts(struct msb_sink *sink, uint64_t inserted, uint64_t present,
+    uint64_t rejected)
+{
+	struct msb_sink_stats st;
+
+	if (msb_sink_commit(sink, NULL) != MSB_OK)
+		fail_msg("commit: %s", msb_sink_error(sink));
+	msb_sink_stats(sink, &st);
+	if (st.inserted != inserted || st.already_present != present ||
+	    st.rejected != rejected)
+		fail_msg("inserted %llu already_present %llu rejected %llu, "
+		    "not %llu %llu %llu (%s)", (unsigned long long)st.inserted,
+		    (unsigned long long)st.already_present,
+		    (unsigned long long)st.rejected,
+		    (unsigned long long)inserted, (unsigned long long)present,
+		    (unsigned long long)rejected, msb_sink_error(sink));
+}
+
+/*
+ * A duplicate key of another unique index is no rerun: the clashing
+ * rows are rejected with the server's reason, the others stored, and a
+ * rerun finds the stored ones already there and rejects the same rows.
+ */
+static void
+other_unique_index_rejects(void **state)
+{
+	struct msb_sink *sink;
+
+	unique_k("uniq", 5);
+	sink = open_coll("uniq");
+	assert_int_equal(msb_sink_set_batch_size(sink, 4), MSB_OK);
+	k_rows(sink, false, 1, 10);
+	commit_counts(sink, 9, 0, 1);
+	assert_non_null(strstr(msb_sink_error(sink), "E11000"));
+	assert_non_null(strstr(msb_sink_error(sink), "1 of 4 documents "
+	    "rejected"));
+	msb_sink_close(sink);
+	assert_int_equal(count_in("uniq"), 10);	/* 9 and "other" */
+
+	sink = open_coll("uniq");
+	k_rows(sink, false, 1, 10);
+	commit_counts(sink, 0, 9, 1);
+	assert_non_null(strstr(msb_sink_error(sink), "E11000"));
+	msb_sink_close(sink);
+	assert_int_equal(count_in("uniq"), 10);
+}
+
+/* Upserts by _id alike: the clashing rows rejected, the others stored
+ * (FerretDB v1 stops an unordered update at its first error: the sink
+ * sends the rest again). */
+static void
+upserts_meet_other_unique_index(void **state)
+{
+	struct msb_sink *sink;
+
+	unique_k("uniq_up", 2);
+	sink = open_coll("uniq_up");
+	assert_int_equal(msb_sink_set_batch_size(sink, 10), MSB_OK);
+	k_rows(sink, true, 1, 6);
+	commit_counts(sink, 5, 0, 1);
+	assert_non_null(strstr(msb_sink_error(sink), "upsert"));
+	assert_non_null(strstr(msb_sink_error(sink), "E11000"));
+	msb_sink_close(sink);
+	assert_int_equal(count_in("uniq_up"), 6);
+
+	/* Again: replaced, not duplicated; the same row rejected. */
+	sink = open_coll("uniq_up");
+	k_rows(sink, true, 1, 6);
+	commit_counts(sink, 5, 0, 1);
+	msb_sink_close(sink);
+	assert_int_equal(count_in("uniq_up"), 6);
 }
 
 static void
@@ -85,7 +219,7 @@ rerun_inserts_nothing_twice(void **state)
 		fail_msg("commit: %s", msb_sink_error(sink));
 	msb_sink_stats(sink, &st);
 	assert_int_equal(st.inserted, 20);
-	assert_int_equal(st.duplicates, 0);
+	assert_int_equal(st.already_present, 0);
 	msb_sink_close(sink);
 	assert_int_equal(count_docs(), 20);
 
@@ -96,7 +230,7 @@ rerun_inserts_nothing_twice(void **state)
 		fail_msg("commit: %s", msb_sink_error(sink));
 	msb_sink_stats(sink, &st);
 	assert_int_equal(st.inserted, 5);
-	assert_int_equal(st.duplicates, 20);
+	assert_int_equal(st.already_present, 20);
 	msb_sink_close(sink);
 	assert_int_equal(count_docs(), 25);
 }
@@ -117,7 +251,7 @@ refused_document(void **state)
 static int
 drop_db(void **state)
 {
-	mongoc_client_t *client = mongoc_client_new(getenv("MONGO_URL"));
+	mongoc_client_t *client = mongoc_client_new(url);
 	mongoc_database_t *d;
 
 	if (client == NULL)
@@ -137,22 +271,60 @@ cleanup(void **state)
 	return 0;
 }
 
+/* Prints the server's name and version, as buildInfo gives them. */
+static void
+name_server(void)
+{
+	mongoc_client_t *client = mongoc_client_new(url);
+	bson_t *cmd = BCON_NEW("buildInfo", BCON_INT32(1));
+	bson_t reply;
+	bson_iter_t it;
+	const char *version = "?", *ferret = NULL;
+
+	if (client != NULL && mongoc_client_command_simple(client, "admin",
+	    cmd, NULL, &reply, NULL)) {
+		if (bson_iter_init_find(&it, &reply, "version") &&
+		    BSON_ITER_HOLDS_UTF8(&it))
+			version = bson_iter_utf8(&it, NULL);
+		if (bson_iter_init_find(&it, &reply, "ferretdbVersion") &&
+		    BSON_ITER_HOLDS_UTF8(&it))
+			ferret = bson_iter_utf8(&it, NULL);
+		if (ferret != NULL)
+			printf("server: FerretDB %s (MongoDB %s protocol)\n",
+			    ferret, version);
+		else
+			printf("server: MongoDB %s\n", version);
+	} else
+		printf("server: buildInfo failed\n");
+	if (client != NULL)
+		bson_destroy(&reply);
+	bson_destroy(cmd);
+	mongoc_client_destroy(client);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rerun_inserts_nothing_twice),
 		cmocka_unit_test(refused_document),
+		cmocka_unit_test(other_unique_index_rejects),
+		cmocka_unit_test(upserts_meet_other_unique_index),
 	};
-	const char *url = getenv("MONGO_URL");
 
+	url = getenv("MYSIMBDP_TEST_MONGO_URL");
+	if (url == NULL || *url == '\0')
+		url = getenv("MONGO_URL");
 	if (url == NULL || (strncmp(url, "mongodb://", 10) != 0 &&
 	    strncmp(url, "mongodb+srv://", 14) != 0)) {
-		printf("SKIPPED: MONGO_URL not set to a MongoDB server\n");
+		printf("SKIPPED: neither MYSIMBDP_TEST_MONGO_URL nor MONGO_URL "
+		    "names a MongoDB server (scripts/test starts FerretDB "
+		    "when Go is there)\n");
 		return 77;
 	}
 	snprintf(db, sizeof(db), "msb_test_%ld", (long)getpid());
 	msb_init();
+	name_server();
 	drop_db(NULL);
 	return cmocka_run_group_tests(tests, NULL, cleanup);
 }

@@ -140,7 +140,7 @@ rerun_duplicates_count_as_success(void **state)
 	msb_sink_stats(sink, &st);
 	assert_int_equal(st.added, 20);
 	assert_int_equal(st.inserted, 20);
-	assert_int_equal(st.duplicates, 0);
+	assert_int_equal(st.already_present, 0);
 	assert_int_equal(fake_inserts(fm), 3);	/* 7 + 7 + 6 */
 	msb_sink_close(sink);
 	assert_int_equal(fake_count(fm), 20);
@@ -152,7 +152,7 @@ rerun_duplicates_count_as_success(void **state)
 		fail_msg("rerun commit: %s", msb_sink_error(sink));
 	msb_sink_stats(sink, &st);
 	assert_int_equal(st.inserted, 5);
-	assert_int_equal(st.duplicates, 20);
+	assert_int_equal(st.already_present, 20);
 	msb_sink_close(sink);
 	assert_int_equal(fake_count(fm), 25);
 }
@@ -212,11 +212,6 @@ server_failures_are_classified(void **state)
 	struct fakemongo *fm = *state;
 	char msg[512];
 
-	/* A document the server refuses for good (validation). */
-	fake_set_write_error(fm, 121);
-	assert_int_equal(failing_commit(fm, msg, sizeof(msg)), MSB_ERROR);
-	assert_non_null(strstr(msg, "code 121"));
-
 	/* A primary shutting down: try again later. */
 	fake_set_write_error(fm, 91);
 	assert_int_equal(failing_commit(fm, msg, sizeof(msg)), MSB_TEMPFAIL);
@@ -236,6 +231,53 @@ server_failures_are_classified(void **state)
 	fake_set_hangup(fm, true);
 	assert_int_equal(failing_commit(fm, msg, sizeof(msg)), MSB_TEMPFAIL);
 	fake_set_hangup(fm, false);
+}
+
+/* Commits rows 200..202 while the fake fails each document; returns
+ * the sink's counts, msg its message. */
+static void
+rejecting_commit(struct fakemongo *fm, struct msb_sink_stats *st, char *msg,
+    size_t len)
+{
+	struct msb_sink *sink = open_fake(fm, "");
+
+	assert_int_equal(add_rows(sink, 200, 202), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
+	msb_sink_stats(sink, st);
+	snprintf(msg, len, "%s", msb_sink_error(sink));
+	/* Rejections do not stick: the sink goes on. */
+	fake_set_write_error(fm, 0);
+	assert_int_equal(add_rows(sink, 203, 203), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
+	msb_sink_close(sink);
+}
+
+static void
+documents_refused_for_good_are_rejected(void **state)
+{
+	struct fakemongo *fm = *state;
+	struct msb_sink_stats st;
+	char msg[512];
+
+	/* Validation: rejected with the server's reason, never stored. */
+	fake_set_write_error(fm, 121);
+	rejecting_commit(fm, &st, msg, sizeof(msg));
+	assert_int_equal(st.inserted, 0);
+	assert_int_equal(st.already_present, 0);
+	assert_int_equal(st.rejected, 3);
+	assert_non_null(strstr(msg, "3 of 3 documents rejected"));
+	assert_non_null(strstr(msg, "code 121"));
+
+	/* A duplicate key of another unique index is no rerun. */
+	fake_set_write_error(fm, 11000);
+	fake_set_dup_key(fm, "email");
+	rejecting_commit(fm, &st, msg, sizeof(msg));
+	fake_set_dup_key(fm, "_id");
+	assert_int_equal(st.inserted, 0);
+	assert_int_equal(st.already_present, 0);
+	assert_int_equal(st.rejected, 3);
+	assert_non_null(strstr(msg, "index: email_1"));
+	assert_int_equal(fake_count(fm), 1);	/* row 203 */
 }
 
 static void
@@ -320,7 +362,7 @@ upserts_keep_each_id_once_with_the_latest(void **state)
 	msb_sink_stats(sink, &st);
 	assert_int_equal(st.added, 11);
 	assert_int_equal(st.inserted, 11);	/* 5 new, 6 replaced */
-	assert_int_equal(st.duplicates, 0);
+	assert_int_equal(st.already_present, 0);
 	assert_int_equal(st.units, 2);
 	/* Unit 1 sent twice (3 came again), unit 2 in 3 batches. */
 	assert_int_equal(fake_updates(fm), 5);
@@ -377,18 +419,32 @@ upsert_failures_are_classified(void **state)
 	static const int64_t ids[] = { 7 };
 	struct fakemongo *fm = *state;
 	struct msb_sink *sink;
+	struct msb_sink_stats st;
 
-	/* Refused for good: an error that sticks. */
+	/* Refused for good: rejected, and the sink goes on. */
 	fake_set_write_error(fm, 121);
 	sink = open_fake(fm, "");
 	assert_int_equal(upsert_ids(sink, ids, 1, "x"), MSB_OK);
-	assert_int_equal(msb_sink_commit(sink, NULL), MSB_ERROR);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
 	assert_non_null(strstr(msb_sink_error(sink), "upsert"));
-	assert_int_equal(upsert_ids(sink, ids, 1, "x"), MSB_ERROR);
+	assert_non_null(strstr(msb_sink_error(sink), "code 121"));
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.inserted, 0);
+	assert_int_equal(st.rejected, 1);
 	msb_sink_close(sink);
 
-	/* A duplicate key means a racing writer, not a rerun: try again. */
+	/* Another unique index: rejected too. */
 	fake_set_write_error(fm, 11000);
+	fake_set_dup_key(fm, "email");
+	sink = open_fake(fm, "");
+	assert_int_equal(upsert_ids(sink, ids, 1, "x"), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.rejected, 1);
+	msb_sink_close(sink);
+	fake_set_dup_key(fm, "_id");
+
+	/* A duplicate _id means a racing writer, not a rerun: try again. */
 	sink = open_fake(fm, "");
 	assert_int_equal(upsert_ids(sink, ids, 1, "x"), MSB_OK);
 	assert_int_equal(msb_sink_commit(sink, NULL), MSB_TEMPFAIL);
@@ -424,6 +480,9 @@ main(void)
 		cmocka_unit_test(closed_port_is_a_quick_tempfail),
 		cmocka_unit_test(default_timeout_is_short),
 		cmocka_unit_test(malformed_url_is_permanent_and_secret),
+		cmocka_unit_test_setup_teardown(
+		    documents_refused_for_good_are_rejected, fake_setup,
+		    fake_teardown),
 		cmocka_unit_test_setup_teardown(
 		    rerun_duplicates_count_as_success, fake_setup,
 		    fake_teardown),
