@@ -59,6 +59,7 @@ struct load {
 
 	uint64_t		 l_rows;	/* documents added */
 	uint64_t		 l_rejected;
+	bool			 l_committed;	/* the store has had its say */
 	int			 l_exit;	/* set by the first fatal error */
 	char			 l_err[1024];
 
@@ -506,10 +507,10 @@ write_result(struct load *l)
 		BSON_APPEND_UTF8(&extra, "sink", msb_sink_kind(l->l_sink));
 	if (l->l_exit != EX_OK)
 		BSON_APPEND_UTF8(&extra, "error", l->l_err);
-	/* Nothing was committed when it failed: say so with zero rows. */
-	if (msb_result_write(l->l_env.result_file, l->l_exit == EX_OK ?
-	    l->l_rows : 0, l->l_exit == EX_OK ? l->l_rejected : 0,
-	    &extra) != MSB_OK)
+	/* A load that failed before its commit stored nothing: zero rows. */
+	if (msb_result_write_sink(l->l_env.result_file, l->l_committed ?
+	    l->l_rows : 0, l->l_committed ? l->l_rejected : 0,
+	    l->l_committed ? l->l_sink : NULL, &extra) != MSB_OK)
 		fprintf(stderr, "mysimbdp load: result file %s: %s\n",
 		    l->l_env.result_file, strerror(errno));
 	bson_destroy(&extra);
@@ -545,6 +546,11 @@ load_run(struct load *l)
 	if (l->l_exit == EX_OK &&
 	    (rc = msb_sink_commit(l->l_sink, l->l_hash)) != MSB_OK)
 		load_sink_fail(l, rc);
+	else if (l->l_exit == EX_OK)
+		l->l_committed = true;
+	if (l->l_committed && msb_sink_all_rejected(l->l_sink))
+		load_fail(l, EX_DATAERR, "the store rejected every row: %s",
+		    msb_sink_error(l->l_sink));
 }
 
 /* The summary as JSON: what was loaded where. */
@@ -552,13 +558,19 @@ static void
 print_json(const struct load *l)
 {
 	bson_t doc = BSON_INITIALIZER;
+	struct msb_sink_stats st;
 
+	msb_sink_stats(l->l_sink, &st);
 	BSON_APPEND_UTF8(&doc, "file", l->l_file);
 	BSON_APPEND_UTF8(&doc, "format", l->l_format == FMT_CSV ? "csv" :
 	    "jsonl");
 	BSON_APPEND_INT64(&doc, "bytes", (int64_t)l->l_done);
 	BSON_APPEND_INT64(&doc, "rows", (int64_t)l->l_rows);
 	BSON_APPEND_INT64(&doc, "rejected", (int64_t)l->l_rejected);
+	BSON_APPEND_INT64(&doc, "inserted", (int64_t)st.inserted);
+	BSON_APPEND_INT64(&doc, "already_present",
+	    (int64_t)st.already_present);
+	BSON_APPEND_INT64(&doc, "store_rejected", (int64_t)st.rejected);
 	BSON_APPEND_UTF8(&doc, "db", l->l_env.mongo_db);
 	BSON_APPEND_UTF8(&doc, "collection", l->l_collection);
 	BSON_APPEND_UTF8(&doc, "sink", msb_sink_kind(l->l_sink));
@@ -595,8 +607,9 @@ cmd_load(const struct cli *cli, int argc, char **argv)
 		print_json(&l);
 	else if (l.l_exit == EX_OK)
 		printf("%s: %" PRIu64 " rows, %" PRIu64 " rejected -> %s.%s "
-		    "(%s)\n", l.l_file, l.l_rows, l.l_rejected,
-		    l.l_env.mongo_db, l.l_collection, msb_sink_kind(l.l_sink));
+		    "(%s): %s\n", l.l_file, l.l_rows, l.l_rejected,
+		    l.l_env.mongo_db, l.l_collection, msb_sink_kind(l.l_sink),
+		    msb_sink_outcome(l.l_sink));
 	else
 		fprintf(stderr, "mysimbdp load: %s\n", l.l_err);
 	bson_destroy(&l.l_doc);

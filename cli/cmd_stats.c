@@ -26,6 +26,8 @@ struct tally {
 	uint64_t	 t_ok, t_failed, t_rejected, t_retries;
 	uint64_t	 t_bytes_ok, t_bytes_failed, t_bytes_rejected;
 	uint64_t	 t_rows, t_rejected_rows;
+	/* What the store said of the rows (ok and failed runs). */
+	uint64_t	 t_inserted, t_present, t_store_rejected;
 	int64_t		*t_durations;
 	size_t		 t_ndur, t_capdur;
 	int64_t		 t_first_start, t_last_end;
@@ -101,10 +103,20 @@ add_duration(struct tally *t, int64_t ms)
 }
 
 static void
+count_store(struct tally *t, const bson_t *doc)
+{
+	t->t_inserted += (uint64_t)num_field(doc, "inserted");
+	t->t_present += (uint64_t)num_field(doc, "already_present");
+	t->t_store_rejected += (uint64_t)num_field(doc, "store_rejected");
+}
+
+static void
 count(struct tally *t, const bson_t *doc, const char *status)
 {
 	uint64_t bytes = (uint64_t)num_field(doc, "bytes");
 
+	if (strcmp(status, "ok") == 0 || strcmp(status, "failed") == 0)
+		count_store(t, doc);
 	if (strcmp(status, "ok") == 0) {
 		int64_t start = time_field(doc, "start");
 		int64_t end = time_field(doc, "end");
@@ -214,13 +226,14 @@ print_row(struct tally *t, const char *name)
 
 	figures(t, &f);
 	printf("%-12s %6ju %6ju %8ju %7ju %9s %9s %10ju %8ju %8.1f %6jd %6jd "
-	    "%8.2f %9.1f\n", name, (uintmax_t)t->t_ok, (uintmax_t)t->t_failed,
+	    "%8.2f %9.1f %10ju %10ju %9ju\n", name, (uintmax_t)t->t_ok, (uintmax_t)t->t_failed,
 	    (uintmax_t)t->t_rejected, (uintmax_t)t->t_retries,
 	    units_fmt_size(t->t_bytes_ok, ok, sizeof(ok)),
 	    units_fmt_size(t->t_bytes_failed + t->t_bytes_rejected, bad,
 	    sizeof(bad)), (uintmax_t)t->t_rows, (uintmax_t)t->t_rejected_rows,
 	    f.f_avg_ms, (intmax_t)f.f_p50_ms, (intmax_t)f.f_p95_ms, f.f_mb_s,
-	    f.f_rows_s);
+	    f.f_rows_s, (uintmax_t)t->t_inserted, (uintmax_t)t->t_present,
+	    (uintmax_t)t->t_store_rejected);
 }
 
 static void
@@ -240,6 +253,9 @@ append_tally(bson_t *parent, const char *key, struct tally *t)
 	BSON_APPEND_INT64(&doc, "bytes_rejected", (int64_t)t->t_bytes_rejected);
 	BSON_APPEND_INT64(&doc, "rows", (int64_t)t->t_rows);
 	BSON_APPEND_INT64(&doc, "rejected_rows", (int64_t)t->t_rejected_rows);
+	BSON_APPEND_INT64(&doc, "inserted", (int64_t)t->t_inserted);
+	BSON_APPEND_INT64(&doc, "already_present", (int64_t)t->t_present);
+	BSON_APPEND_INT64(&doc, "store_rejected", (int64_t)t->t_store_rejected);
 	BSON_APPEND_DOUBLE(&doc, "duration_avg_ms", f.f_avg_ms);
 	BSON_APPEND_INT64(&doc, "duration_p50_ms", f.f_p50_ms);
 	BSON_APPEND_INT64(&doc, "duration_p95_ms", f.f_p95_ms);
@@ -357,9 +373,10 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 		print_json(&st);
 	else {
 		printf("%-12s %6s %6s %8s %7s %9s %9s %10s %8s %8s %6s %6s %8s "
-		    "%9s\n", "tenant", "ok", "failed", "rejected", "retries",
-		    "bytes ok", "bytes bad", "rows", "rej rows", "avg ms",
-		    "p50", "p95", "MB/s", "rows/s");
+		    "%9s %10s %10s %9s\n", "tenant", "ok", "failed",
+		    "rejected", "retries", "bytes ok", "bytes bad", "rows",
+		    "rej rows", "avg ms", "p50", "p95", "MB/s", "rows/s",
+		    "inserted", "present", "store rej");
 		for (size_t i = 0; i < st.s_count; i++)
 			print_row(&st.s_tenants[i], st.s_tenants[i].t_tenant);
 		print_row(&st.s_all, "(platform)");

@@ -153,7 +153,9 @@ struct msb_sink_stats {
 	uint64_t inserted;	/* written (MongoDB: new, or replaced by an
 				 * upsert; file: committed) */
 	uint64_t already_present; /* MongoDB: an insert whose _id was
-				 * there already (a rerun): not written, fine */
+				 * there already (a rerun): not written, fine;
+				 * file: a named unit whose file was there
+				 * (a rerun of the same input), replaced */
 	uint64_t units;		/* units of work committed */
 	uint64_t rejected;	/* MongoDB: refused by the server for good
 				 * (another unique index, validation, too
@@ -253,6 +255,31 @@ MSB_API int msb_sink_upsert(struct msb_sink *sink, const bson_t *doc);
  * MSB_ERROR.
  */
 MSB_API int msb_sink_commit(struct msb_sink *sink, const char *unit_key);
+
+/*
+ * Called for each document the server rejected for good (see
+ * msb_sink_commit), during msb_sink_add, _upsert or _commit, with the
+ * server's reason. seq numbers the documents accepted by this sink: 0
+ * for the first msb_sink_add or _upsert that returned MSB_OK, then 1, 2,
+ * ... (msb_sink_stats().added before the call). A stream app maps it to
+ * the message the document came from and rejects that message (to the
+ * dead letters) instead of acking it.
+ */
+typedef void msb_reject_fn(void *arg, uint64_t seq, const char *reason);
+
+MSB_API void msb_sink_on_reject(struct msb_sink *sink, msb_reject_fn *fn,
+    void *arg);
+
+/*
+ * True when the sink was handed documents and the store rejected every
+ * one of them: nothing of the unit was stored, so the run is not a
+ * success (an app exits 65, EX_DATAERR, with msb_sink_error()).
+ */
+MSB_API bool msb_sink_all_rejected(const struct msb_sink *sink);
+
+/* "I inserted, P already present, S rejected": what the store did with
+ * the documents so far (valid until the next call on sink). */
+MSB_API const char *msb_sink_outcome(struct msb_sink *sink);
 
 /* The message of the last failure ("" if none). */
 MSB_API const char *msb_sink_error(const struct msb_sink *sink);
@@ -426,6 +453,19 @@ MSB_API void msb_schema_free(struct msb_schema *schema);
  */
 MSB_API int msb_result_write(const char *path, uint64_t rows,
     uint64_t rejected_rows, const bson_t *extra);
+
+/*
+ * The summary of a unit written through sink, with what the store did:
+ * {"rows": rows, "rejected_rows": rejected_rows, "inserted": I,
+ * "already_present": P, "store_rejected": S, ["store_error": the first
+ * reason,] <the fields of extra>}. rows are the documents the app handed
+ * to the sink, rejected_rows the input rows it refused itself (not
+ * documents); the store says of each document: inserted, already present
+ * (a rerun) or rejected, so rows = I + P + S once the unit is committed.
+ * sink NULL (it never opened): I = P = S = 0. Returns as msb_result_write.
+ */
+MSB_API int msb_result_write_sink(const char *path, uint64_t rows,
+    uint64_t rejected_rows, const struct msb_sink *sink, const bson_t *extra);
 
 /* ---- metric reports (metrics.c) ------------------------------------ */
 

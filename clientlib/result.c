@@ -15,38 +15,36 @@
 
 #define RESULT_MAX (64 * 1024)	/* what the managers accept */
 
-int
-msb_result_write(const char *path, uint64_t rows, uint64_t rejected_rows,
-    const bson_t *extra)
+/* Appends extra's fields to doc but those doc has already. */
+static int
+append_extra(bson_t *doc, const bson_t *extra)
 {
-	bson_t doc = BSON_INITIALIZER;
 	bson_iter_t it;
+
+	if (extra == NULL || !bson_iter_init(&it, extra))
+		return 0;
+	while (bson_iter_next(&it)) {
+		const char *key = bson_iter_key(&it);
+
+		if (bson_has_field(doc, key))
+			continue;
+		if (!bson_append_iter(doc, key, -1, &it)) {
+			errno = EFBIG;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Writes doc to path atomically; destroys doc. */
+static int
+write_doc(const char *path, bson_t *doc)
+{
 	char *json = NULL, *tmp = NULL;
 	size_t len;
 	int fd = -1, saved;
 
-	if (path == NULL || *path == '\0')
-		return MSB_OK;
-	if (rows > INT64_MAX || rejected_rows > INT64_MAX) {
-		errno = ERANGE;
-		return MSB_ERROR;
-	}
-	BSON_APPEND_INT64(&doc, "rows", (int64_t)rows);
-	BSON_APPEND_INT64(&doc, "rejected_rows", (int64_t)rejected_rows);
-	if (extra != NULL && bson_iter_init(&it, extra)) {
-		while (bson_iter_next(&it)) {
-			const char *key = bson_iter_key(&it);
-
-			if (strcmp(key, "rows") == 0 ||
-			    strcmp(key, "rejected_rows") == 0)
-				continue;
-			if (!bson_append_iter(&doc, key, -1, &it)) {
-				errno = EFBIG;
-				goto fail;
-			}
-		}
-	}
-	json = bson_as_relaxed_extended_json(&doc, &len);
+	json = bson_as_relaxed_extended_json(doc, &len);
 	if (json == NULL) {
 		errno = EINVAL;	/* e.g. a string that is not UTF-8 */
 		goto fail;
@@ -77,7 +75,7 @@ msb_result_write(const char *path, uint64_t rows, uint64_t rejected_rows,
 		goto fail;
 	free(tmp);
 	bson_free(json);
-	bson_destroy(&doc);
+	bson_destroy(doc);
 	return MSB_OK;
 
 fail:
@@ -89,7 +87,58 @@ fail:
 		free(tmp);
 	}
 	bson_free(json);
-	bson_destroy(&doc);
+	bson_destroy(doc);
 	errno = saved;
 	return MSB_ERROR;
+}
+
+int
+msb_result_write(const char *path, uint64_t rows, uint64_t rejected_rows,
+    const bson_t *extra)
+{
+	bson_t doc = BSON_INITIALIZER;
+
+	if (path == NULL || *path == '\0')
+		return MSB_OK;
+	if (rows > INT64_MAX || rejected_rows > INT64_MAX) {
+		errno = ERANGE;
+		return MSB_ERROR;
+	}
+	BSON_APPEND_INT64(&doc, "rows", (int64_t)rows);
+	BSON_APPEND_INT64(&doc, "rejected_rows", (int64_t)rejected_rows);
+	if (append_extra(&doc, extra) == -1) {
+		bson_destroy(&doc);
+		return MSB_ERROR;
+	}
+	return write_doc(path, &doc);
+}
+
+int
+msb_result_write_sink(const char *path, uint64_t rows, uint64_t rejected_rows,
+    const struct msb_sink *sink, const bson_t *extra)
+{
+	struct msb_sink_stats st = { 0 };
+	bson_t doc = BSON_INITIALIZER;
+
+	if (path == NULL || *path == '\0')
+		return MSB_OK;
+	if (sink != NULL)
+		msb_sink_stats(sink, &st);
+	if (rows > INT64_MAX || rejected_rows > INT64_MAX) {
+		errno = ERANGE;
+		return MSB_ERROR;
+	}
+	BSON_APPEND_INT64(&doc, "rows", (int64_t)rows);
+	BSON_APPEND_INT64(&doc, "rejected_rows", (int64_t)rejected_rows);
+	BSON_APPEND_INT64(&doc, "inserted", (int64_t)st.inserted);
+	BSON_APPEND_INT64(&doc, "already_present",
+	    (int64_t)st.already_present);
+	BSON_APPEND_INT64(&doc, "store_rejected", (int64_t)st.rejected);
+	if (st.rejected > 0)
+		BSON_APPEND_UTF8(&doc, "store_error", msb_sink_error(sink));
+	if (append_extra(&doc, extra) == -1) {
+		bson_destroy(&doc);
+		return MSB_ERROR;
+	}
+	return write_doc(path, &doc);
 }

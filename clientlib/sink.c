@@ -456,6 +456,32 @@ msb_sink_commit(struct msb_sink *sink, const char *unit_key)
 	return rc;
 }
 
+void
+msb_sink_on_reject(struct msb_sink *sink, msb_reject_fn *fn, void *arg)
+{
+	sink->s_on_reject = fn;
+	sink->s_on_reject_arg = arg;
+}
+
+bool
+msb_sink_all_rejected(const struct msb_sink *sink)
+{
+	const struct msb_sink_stats *st = &sink->s_stats;
+
+	return st->rejected > 0 && st->inserted + st->already_present == 0;
+}
+
+const char *
+msb_sink_outcome(struct msb_sink *sink)
+{
+	const struct msb_sink_stats *st = &sink->s_stats;
+
+	snprintf(sink->s_outcome, sizeof(sink->s_outcome), "%" PRIu64
+	    " inserted, %" PRIu64 " already present, %" PRIu64 " rejected",
+	    st->inserted, st->already_present, st->rejected);
+	return sink->s_outcome;
+}
+
 const char *
 msb_sink_error(const struct msb_sink *sink)
 {

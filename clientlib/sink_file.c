@@ -417,6 +417,7 @@ file_commit(struct msb_sink *sink, const char *unit_key)
 	struct timespec ts;
 	size_t nupserts = f->f_upserts.n_count;
 	bool unit_file = f->f_fd != -1 || unit_key != NULL;
+	bool rerun = false;
 	int rc, e;
 
 	if (!unit_file && nupserts == 0)
@@ -454,6 +455,11 @@ file_commit(struct msb_sink *sink, const char *unit_key)
 
 		e = close(f->f_fd) == -1 ? errno : 0;
 		f->f_fd = -1;
+		/* A named unit that is there already is an earlier run of
+		 * the same input: its documents were stored then, as a
+		 * rerun's duplicate _ids are in MongoDB. */
+		rerun = unit_key != NULL && faccessat(f->f_dirfd, name, F_OK,
+		    AT_SYMLINK_NOFOLLOW) == 0;
 		if (e == 0 && renameat(f->f_dirfd, f->f_tmp, f->f_dirfd,
 		    name) == -1) {
 			e = errno;
@@ -476,7 +482,11 @@ file_commit(struct msb_sink *sink, const char *unit_key)
 		return msb__sink_fail(sink, msb__errno_rc(e), "file store: "
 		    "%s: fsync: %s", f->f_path, strerror(e));
 	}
-	sink->s_stats.inserted += f->f_ndocs + nupserts;
+	if (rerun)
+		sink->s_stats.already_present += f->f_ndocs;
+	else
+		sink->s_stats.inserted += f->f_ndocs;
+	sink->s_stats.inserted += nupserts;
 	f->f_ndocs = 0;
 	return MSB_OK;
 

@@ -43,6 +43,7 @@ struct mongo_sink {
 	bool			 m_upserting;	/* the batch holds upserts */
 	struct msb__names	 m_ids;		/* their _id names */
 	size_t			 m_nbytes;
+	uint64_t		 m_seq0;	/* m_docs[0]'s number in the sink */
 	/* On the heap: a bson_t wants 128-byte alignment, calloc gives 16. */
 	bson_t			*m_insert_opts;
 	bson_t			*m_upsert_opts;
@@ -232,9 +233,28 @@ enum doc_state {
 /* The state of one execute(): a batch may take several sends. */
 struct outcome {
 	enum doc_state	*o_state;	/* one per document of the batch */
-	char		 o_reason[320];	/* the first rejection's */
-	char		 o_maybe[320];	/* the first DOC_MAYBE's message */
+	char		**o_why;	/* the server's word on a MAYBE or
+					   REJECTED one (malloc'd), or NULL */
 };
+
+/* Notes what the server said of document i; the first word stays. */
+static void
+note_why(struct outcome *o, size_t i, const char *op, const char *ids,
+    const char *msg, uint32_t code)
+{
+	if (o->o_why[i] == NULL && asprintf(&o->o_why[i], "%s %s: %s (code "
+	    "%u)", op, ids, msg, code) == -1)
+		o->o_why[i] = NULL;	/* the count still holds */
+}
+
+static void
+forget_why(struct outcome *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(o->o_why[i]);
+		o->o_why[i] = NULL;
+	}
+}
 
 /*
  * Whether a duplicate-key write error is about _id: 1 yes, 0 no, -1 the
@@ -345,18 +365,10 @@ check_reply(struct msb_sink *sink, struct mongo_sink *m, const bson_t *reply,
 			id_text(m->m_docs[idx[at]], ids, sizeof(ids));
 			if (!m->m_upserting && id == 1) {
 				o->o_state[idx[at]] = DOC_PRESENT;
-			} else if (!m->m_upserting && id == -1) {
-				o->o_state[idx[at]] = DOC_MAYBE;
-				if (o->o_maybe[0] == '\0')
-					snprintf(o->o_maybe,
-					    sizeof(o->o_maybe), "%s %s: %s "
-					    "(code %u)", op, ids, msg, code);
 			} else {
-				o->o_state[idx[at]] = DOC_REJECTED;
-				if (o->o_reason[0] == '\0')
-					snprintf(o->o_reason,
-					    sizeof(o->o_reason), "%s %s: %s "
-					    "(code %u)", op, ids, msg, code);
+				o->o_state[idx[at]] = !m->m_upserting &&
+				    id == -1 ? DOC_MAYBE : DOC_REJECTED;
+				note_why(o, idx[at], op, ids, msg, code);
 			}
 		}
 	}
@@ -516,12 +528,8 @@ settle_maybe(struct msb_sink *sink, struct mongo_sink *m, struct outcome *o)
 		msb__sink_id_name(&it, name);
 		if (msb__names_has(&there, name))
 			o->o_state[i] = DOC_PRESENT;
-		else {
-			o->o_state[i] = DOC_REJECTED;
-			if (o->o_reason[0] == '\0')
-				snprintf(o->o_reason, sizeof(o->o_reason),
-				    "%s", o->o_maybe);
-		}
+		else
+			o->o_state[i] = DOC_REJECTED;	/* o_why[i] says why */
 	}
 	msb__names_free(&there);
 	bson_destroy(&filter);
@@ -538,6 +546,35 @@ batch_clear(struct mongo_sink *m)
 	m->m_ndocs = 0;
 	m->m_nbytes = 0;
 	msb__names_clear(&m->m_ids);
+}
+
+/*
+ * Tells the app of each rejected document (msb_sink_on_reject) and puts
+ * the first reason on the sink. Returns how many were rejected.
+ */
+static uint64_t
+report_rejected(struct msb_sink *sink, struct mongo_sink *m,
+    const struct outcome *o)
+{
+	const char *first = NULL;
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < m->m_ndocs; i++) {
+		const char *why;
+
+		if (o->o_state[i] != DOC_REJECTED)
+			continue;
+		why = o->o_why[i] ? o->o_why[i] : "rejected by the server";
+		if (n++ == 0)
+			first = why;
+		if (sink->s_on_reject != NULL)
+			sink->s_on_reject(sink->s_on_reject_arg, m->m_seq0 + i,
+			    why);
+	}
+	if (n > 0)
+		msb__sink_fail(sink, MSB_OK, "MongoDB: %" PRIu64 " of %zu "
+		    "documents rejected; the first: %s", n, m->m_ndocs, first);
+	return n;
 }
 
 /*
@@ -561,8 +598,9 @@ execute(struct msb_sink *sink, struct mongo_sink *m)
 	if (m->m_ndocs == 0)
 		return MSB_OK;
 	o.o_state = calloc(m->m_ndocs, sizeof(*o.o_state));
+	o.o_why = calloc(m->m_ndocs, sizeof(*o.o_why));
 	idx = calloc(m->m_ndocs, sizeof(*idx));
-	if (o.o_state == NULL || idx == NULL) {
+	if (o.o_state == NULL || o.o_why == NULL || idx == NULL) {
 		rc = msb__sink_fail(sink, MSB_TEMPFAIL, "MongoDB: out of "
 		    "memory");
 		goto out;
@@ -576,7 +614,7 @@ execute(struct msb_sink *sink, struct mongo_sink *m)
 		written = applied;
 	else {
 		memset(o.o_state, 0, m->m_ndocs * sizeof(*o.o_state));
-		o.o_reason[0] = o.o_maybe[0] = '\0';
+		forget_why(&o, m->m_ndocs);
 		for (size_t i = 0; i < m->m_ndocs; i++) {
 			rc = send_docs(sink, m, &idx[i], 1, &o, &applied,
 			    &nerr);
@@ -593,20 +631,19 @@ execute(struct msb_sink *sink, struct mongo_sink *m)
 	}
 	if ((rc = settle_maybe(sink, m, &o)) != MSB_OK)
 		goto out;
-	for (size_t i = 0; i < m->m_ndocs; i++) {
+	rejected = report_rejected(sink, m, &o);
+	for (size_t i = 0; i < m->m_ndocs; i++)
 		present += o.o_state[i] == DOC_PRESENT;
-		rejected += o.o_state[i] == DOC_REJECTED;
-	}
 	sink->s_stats.inserted += written;
 	sink->s_stats.already_present += present;
 	sink->s_stats.rejected += rejected;
-	if (rejected > 0)
-		msb__sink_fail(sink, MSB_OK, "MongoDB: %" PRIu64 " of %zu "
-		    "documents rejected; the first: %s", rejected, m->m_ndocs,
-		    o.o_reason);
 out:
+	if (o.o_why != NULL)
+		forget_why(&o, m->m_ndocs);
+	free(o.o_why);
 	free(o.o_state);
 	free(idx);
+	m->m_seq0 += m->m_ndocs;
 	batch_clear(m);
 	return rc;
 }

@@ -116,15 +116,16 @@ append_time(bson_t *doc, const char *key, int64_t ms)
 static void
 append_summary(bson_t *doc, const bson_t *summary)
 {
+	/* The counts are promoted so stats need not dig. */
+	static const char *const counts[] = { "rows", "rejected_rows",
+	    "inserted", "already_present", "store_rejected" };
 	bson_iter_t it;
 
-	/* rows and rejected_rows are promoted so stats need not dig. */
-	if (bson_iter_init_find(&it, summary, "rows") &&
-	    BSON_ITER_HOLDS_NUMBER(&it))
-		BSON_APPEND_INT64(doc, "rows", bson_iter_as_int64(&it));
-	if (bson_iter_init_find(&it, summary, "rejected_rows") &&
-	    BSON_ITER_HOLDS_NUMBER(&it))
-		BSON_APPEND_INT64(doc, "rejected_rows", bson_iter_as_int64(&it));
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		if (bson_iter_init_find(&it, summary, counts[i]) &&
+		    BSON_ITER_HOLDS_NUMBER(&it))
+			BSON_APPEND_INT64(doc, counts[i],
+			    bson_iter_as_int64(&it));
 	BSON_APPEND_DOCUMENT(doc, "summary", summary);
 }
 

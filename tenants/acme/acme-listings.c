@@ -45,6 +45,7 @@ struct app {
 
 	uint64_t		 a_rows;	/* documents added */
 	uint64_t		 a_nrejected;
+	bool			 a_committed;	/* the store has its say */
 	uint64_t		 a_rejected[LR_NREASONS];
 	int			 a_exit;	/* set by the first failure */
 	char			 a_err[1024];
@@ -212,6 +213,8 @@ write_result(struct app *a)
 {
 	bson_t extra = BSON_INITIALIZER, by;
 	bool ok = a->a_exit == 0;
+	/* Committed, the counts hold even when the store took none. */
+	bool counted = a->a_committed;
 
 	BSON_APPEND_UTF8(&extra, "collection", COLLECTION);
 	if (a->a_sink != NULL)
@@ -219,13 +222,15 @@ write_result(struct app *a)
 	BSON_APPEND_DOCUMENT_BEGIN(&extra, "rejected_by", &by);
 	for (int i = LR_OK + 1; i < LR_NREASONS; i++)
 		BSON_APPEND_INT64(&by, listing_reject_name(i),
-		    ok ? (int64_t)a->a_rejected[i] : 0);
+		    counted ? (int64_t)a->a_rejected[i] : 0);
 	bson_append_document_end(&extra, &by);
 	if (!ok)
 		BSON_APPEND_UTF8(&extra, "error", a->a_err);
-	/* A failed run committed nothing: zero rows, and why. */
-	if (msb_result_write(a->a_env.result_file, ok ? a->a_rows : 0,
-	    ok ? a->a_nrejected : 0, &extra) != MSB_OK)
+	/* A run that failed before its commit stored nothing: zero rows,
+	 * and why. */
+	if (msb_result_write_sink(a->a_env.result_file, counted ? a->a_rows : 0,
+	    counted ? a->a_nrejected : 0, counted ? a->a_sink : NULL,
+	    &extra) != MSB_OK)
 		fprintf(stderr, "acme-listings: result file %s: %s\n",
 		    a->a_env.result_file, strerror(errno));
 	bson_destroy(&extra);
@@ -258,6 +263,11 @@ run(struct app *a)
 	if (a->a_exit == 0 && (rc = msb_sink_commit(a->a_sink, a->a_hash)) !=
 	    MSB_OK)
 		sink_fail(a, rc);
+	else if (a->a_exit == 0)
+		a->a_committed = true;
+	if (a->a_committed && msb_sink_all_rejected(a->a_sink))
+		app_fail(a, EX_DATAERR, "the store rejected every row: %s",
+		    msb_sink_error(a->a_sink));
 }
 
 int
@@ -280,8 +290,8 @@ main(int argc, char **argv)
 	}
 	if (a.a_exit == 0)
 		printf("acme-listings: %s: %" PRIu64 " rows, %" PRIu64
-		    " rejected\n", a.a_env.input_file, a.a_rows,
-		    a.a_nrejected);
+		    " rejected; %s\n", a.a_env.input_file, a.a_rows,
+		    a.a_nrejected, msb_sink_outcome(a.a_sink));
 	else
 		fprintf(stderr, "acme-listings: %s\n", a.a_err);
 	bson_destroy(&a.a_doc);

@@ -26,6 +26,7 @@
 
 #define COLLECTION "cases_live"
 #define BATCH 256		/* messages per commit, and the credit */
+#define WHY_MAX 256		/* a store's reason, as dead letters keep it */
 #define IDLE_MS 1000		/* wait for a first message, then report */
 
 #define EX_FAILED 1
@@ -41,6 +42,9 @@ struct app {
 	/* The batch: upserted, to ack once committed. */
 	uint64_t		 a_ids[BATCH];
 	size_t			 a_n;
+	/* The store refused a_ids[k]'s document: why, or "". */
+	char			 a_why[BATCH][WHY_MAX];
+	uint64_t		 a_seq0;	/* the sink's number of a_ids[0]'s */
 	uint64_t		 a_msgs;	/* received, rejected ones too */
 	uint64_t		 a_bytes;
 	uint64_t		 a_rejected;
@@ -67,6 +71,21 @@ reject(struct app *a, uint64_t id, const char *why)
 		    msb_stream_error(a->a_stream));
 }
 
+/* The store refused the document of a message of the batch (the sink
+ * calls this during an upsert or the commit): it goes to the dead
+ * letters with the store's reason instead of being acked. */
+static void
+on_reject(void *arg, uint64_t seq, const char *reason)
+{
+	struct app *a = arg;
+	uint64_t k = seq - a->a_seq0;
+
+	/* k == a_n: the message being upserted, not yet in a_ids. */
+	if (seq < a->a_seq0 || k > a->a_n || k >= BATCH)
+		return;
+	snprintf(a->a_why[k], sizeof(a->a_why[k]), "%s", reason);
+}
+
 /* Adds one message to the batch; returns MSB_OK or the sink's failure. */
 static int
 handle(struct app *a, const struct msb_message *msg)
@@ -82,6 +101,12 @@ handle(struct app *a, const struct msb_message *msg)
 		reject(a, msg->id, why);
 		return MSB_OK;
 	}
+	if (a->a_n == 0) {
+		struct msb_sink_stats st;
+
+		msb_sink_stats(a->a_sink, &st);
+		a->a_seq0 = st.added;
+	}
 	rc = msb_sink_upsert(a->a_sink, &a->a_doc);
 	if (rc == MSB_BADDOC) {
 		reject(a, msg->id, msb_sink_error(a->a_sink));
@@ -96,16 +121,24 @@ static int
 end_batch(struct app *a, int rc)
 {
 	const char *ack_err = NULL;
+	uint64_t stored = a->a_n;
 
 	if (rc == MSB_OK)
 		rc = msb_sink_commit(a->a_sink, NULL);
 	for (size_t i = 0; i < a->a_n; i++) {
-		int arc = rc == MSB_OK ? msb_stream_ack(a->a_stream,
-		    a->a_ids[i]) : msb_stream_nack(a->a_stream, a->a_ids[i],
-		    msb_sink_error(a->a_sink));
+		int arc = MSB_OK;
 
+		if (rc == MSB_OK && a->a_why[i][0] != '\0') {
+			reject(a, a->a_ids[i], a->a_why[i]);
+			stored--;
+		} else if (rc == MSB_OK)
+			arc = msb_stream_ack(a->a_stream, a->a_ids[i]);
+		else
+			arc = msb_stream_nack(a->a_stream, a->a_ids[i],
+			    msb_sink_error(a->a_sink));
 		if (arc != MSB_OK)
 			ack_err = msb_stream_error(a->a_stream);
+		a->a_why[i][0] = '\0';
 	}
 	if (msb_stream_flush(a->a_stream) != MSB_OK)
 		ack_err = msb_stream_error(a->a_stream);
@@ -116,7 +149,7 @@ end_batch(struct app *a, int rc)
 		msb_metrics_add(a->a_metrics, MSB_M_BYTES, a->a_bytes);
 		msb_metrics_add(a->a_metrics, MSB_M_ERRORS, a->a_rejected);
 		if (rc == MSB_OK) {
-			msb_metrics_add(a->a_metrics, MSB_M_ROWS, a->a_n);
+			msb_metrics_add(a->a_metrics, MSB_M_ROWS, stored);
 			msb_metrics_add(a->a_metrics, MSB_M_INGEST_US,
 			    (uint64_t)(now_us() - a->a_start_us));
 		}
@@ -184,6 +217,7 @@ main(int argc, char **argv)
 		status = rc == MSB_TEMPFAIL ? EX_TEMPFAIL : EX_PERMANENT;
 		goto out;
 	}
+	msb_sink_on_reject(a.a_sink, on_reject, &a);
 	if ((a.a_metrics = msb_metrics_open_env(&a.a_env)) == NULL)
 		perror("globex-stream: metrics (going on without)");
 	if (msb_stream_open_env(&a.a_stream, &a.a_env, BATCH, err,

@@ -129,6 +129,34 @@ k_rows(struct msb_sink *sink, bool upsert, uint64_t from, uint64_t to)
 	}
 }
 
+/* What msb_sink_on_reject told: the last rejected document. */
+struct rejects {
+	int		 n;
+	uint64_t	 seq;
+	char		 why[400];
+};
+
+static void
+note_reject(void *arg, uint64_t seq, const char *reason)
+{
+	struct rejects *r = arg;
+
+	r->n++;
+	r->seq = seq;
+	snprintf(r->why, sizeof(r->why), "%s", reason);
+}
+
+/* The sink named the document of row `row` (seq row - 1), once. */
+static void
+rejected_row(const struct rejects *r, uint64_t row)
+{
+	if (r->n != 1 || r->seq != row - 1)
+		fail_msg("%d rejections told, the last seq %llu; want 1, seq "
+		    "%llu", r->n, (unsigned long long)r->seq,
+		    (unsigned long long)(row - 1));
+	assert_non_null(strstr(r->why, "E11000"));
+}
+
 /* Commits and checks the counts. */
 static void
 commit_counts(struct msb_sink *sink, uint64_t inserted, uint64_t present,
@@ -159,21 +187,28 @@ other_unique_index_rejects(void **state)
 {
 	struct msb_sink *sink;
 
+	struct rejects r = { 0 };
+
 	unique_k("uniq", 5);
 	sink = open_coll("uniq");
+	msb_sink_on_reject(sink, note_reject, &r);
 	assert_int_equal(msb_sink_set_batch_size(sink, 4), MSB_OK);
 	k_rows(sink, false, 1, 10);
 	commit_counts(sink, 9, 0, 1);
 	assert_non_null(strstr(msb_sink_error(sink), "E11000"));
 	assert_non_null(strstr(msb_sink_error(sink), "1 of 4 documents "
 	    "rejected"));
+	rejected_row(&r, 5);	/* in the second batch of four */
 	msb_sink_close(sink);
 	assert_int_equal(count_in("uniq"), 10);	/* 9 and "other" */
 
 	sink = open_coll("uniq");
+	r = (struct rejects){ 0 };
+	msb_sink_on_reject(sink, note_reject, &r);
 	k_rows(sink, false, 1, 10);
 	commit_counts(sink, 0, 9, 1);
 	assert_non_null(strstr(msb_sink_error(sink), "E11000"));
+	rejected_row(&r, 5);
 	msb_sink_close(sink);
 	assert_int_equal(count_in("uniq"), 10);
 }
@@ -186,11 +221,15 @@ upserts_meet_other_unique_index(void **state)
 {
 	struct msb_sink *sink;
 
+	struct rejects r = { 0 };
+
 	unique_k("uniq_up", 2);
 	sink = open_coll("uniq_up");
+	msb_sink_on_reject(sink, note_reject, &r);
 	assert_int_equal(msb_sink_set_batch_size(sink, 10), MSB_OK);
 	k_rows(sink, true, 1, 6);
 	commit_counts(sink, 5, 0, 1);
+	rejected_row(&r, 2);
 	assert_non_null(strstr(msb_sink_error(sink), "upsert"));
 	assert_non_null(strstr(msb_sink_error(sink), "E11000"));
 	msb_sink_close(sink);
