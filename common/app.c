@@ -26,6 +26,7 @@ app_env(const struct app_spec *s)
 	const struct conf_tenant *t = s->as_tenant;
 	char *work = state_path(p, "work/%s", t->t_id);
 	char *metrics = state_path(p, "run/%s/metrics.sock", t->t_id);
+	char *mongo = conf_tenant_app_mongo_url(p, t);
 	char **env;
 	size_t n = 0;
 
@@ -37,7 +38,7 @@ app_env(const struct app_spec *s)
 } while (0)
 	ENV("MYSIMBDP_TENANT=%s", t->t_id);
 	ENV("MYSIMBDP_INSTANCE=%s", s->as_instance);
-	ENV("MONGO_URL=%s", conf_tenant_mongo_url(p, t));
+	ENV("MONGO_URL=%s", mongo);
 	ENV("MONGO_DB=%s", t->t_mongo_db);
 	ENV("ZMQ_METRICS_ENDPOINT=ipc://%s", metrics);
 	ENV("PATH=/usr/local/bin:/usr/bin:/bin");
@@ -63,6 +64,7 @@ app_env(const struct app_spec *s)
 #undef ENV
 	free(work);
 	free(metrics);
+	free(mongo);
 	return env;
 }
 

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,6 +78,7 @@ static const char *check_user(const char *);
 static const char *check_nonempty(const char *);
 static const char *check_format(const char *);
 static const char *check_log_level(const char *);
+static const char *check_write_w(const char *);
 static const char *check_durability(const char *);
 static const char *check_loopback(const char *);
 
@@ -242,6 +244,23 @@ static const struct schema stream_schema = {
 	NO_PRESENT
 };
 
+static const struct field mongo_write_fields[] = {
+	{ "w", FT_STRING, offsetof(struct conf_mongo_write, mw_w), "majority",
+	    0, 0, 0, NULL, 0, check_write_w },
+	{ "journal", FT_BOOL, offsetof(struct conf_mongo_write, mw_journal),
+	    "true", 0, 0, 0, NULL, 0, NULL },
+	{ "wtimeout", FT_DURATION, offsetof(struct conf_mongo_write,
+	    mw_wtimeout_ms), "10s", 0, 3600000, 0, NULL, 0, NULL },
+};
+static const struct schema pmongo_write_schema = {
+	mongo_write_fields, NFIELDS(mongo_write_fields), 0, NO_PRESENT
+};
+/* A tenant's group replaces the platform's as a whole. */
+static const struct schema tmongo_write_schema = {
+	mongo_write_fields, NFIELDS(mongo_write_fields), 0,
+	offsetof(struct conf_mongo_write, mw_set)
+};
+
 static const struct field tenant_fields[] = {
 	{ "id", FT_STRING, offsetof(struct conf_tenant, t_id), NULL,
 	    0, 0, F_REQUIRED, NULL, 0, check_id },
@@ -249,6 +268,8 @@ static const struct field tenant_fields[] = {
 	    0, 0, 0, NULL, 0, check_id },
 	{ "mongo_url", FT_STRING, offsetof(struct conf_tenant, t_mongo_url), NULL,
 	    0, 0, 0, NULL, 0, check_mongo_url },
+	{ "mongo_write", FT_GROUP, offsetof(struct conf_tenant, t_mongo_write),
+	    NULL, 0, 0, 0, &tmongo_write_schema, 0, NULL },
 	{ "user", FT_STRING, offsetof(struct conf_tenant, t_user), NULL,
 	    0, 0, 0, NULL, 0, check_user },
 	{ "resources", FT_GROUP, offsetof(struct conf_tenant, t_resources), NULL,
@@ -365,6 +386,8 @@ static const struct field platform_fields[] = {
 	    ".", 0, 0, 0, NULL, 0, check_nonempty },
 	{ "mongo_url", FT_STRING, offsetof(struct conf_platform, p_mongo_url),
 	    NULL, 0, 0, 0, NULL, 0, check_mongo_url },
+	{ "mongo_write", FT_GROUP, offsetof(struct conf_platform, p_mongo_write),
+	    NULL, 0, 0, 0, &pmongo_write_schema, 0, NULL },
 	{ "log_level", FT_STRING, offsetof(struct conf_platform, p_log_level),
 	    "info", 0, 0, 0, NULL, 0, check_log_level },
 	{ "batch", FT_GROUP, offsetof(struct conf_platform, p_batch), NULL,
@@ -604,6 +627,16 @@ check_loopback(const char *s)
 		return IN6_IS_ADDR_LOOPBACK(&a6) ? NULL :
 		    "must be a loopback address (127.0.0.0/8 or ::1)";
 	return "must be a numeric IP address like \"127.0.0.1\"";
+}
+
+static const char *
+check_write_w(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+
+	if (strcmp(s, "majority") == 0 || (n > 0 && n <= 2 && s[n] == '\0'))
+		return NULL;
+	return "must be \"majority\" or a number of members (0-99)";
 }
 
 static const char *
@@ -1511,6 +1544,64 @@ conf_tenant_mongo_url(const struct conf_platform *p,
     const struct conf_tenant *t)
 {
 	return t->t_mongo_url ? t->t_mongo_url : p->p_mongo_url;
+}
+
+/* Whether the URL's query sets option (case-insensitive, as MongoDB's). */
+static bool
+url_has_option(const char *query, const char *option)
+{
+	size_t n = strlen(option);
+
+	for (const char *q = query; q != NULL && *q; q = strchr(q, '&')) {
+		if (*q == '&' || *q == '?')
+			q++;
+		if (strncasecmp(q, option, n) == 0 && q[n] == '=')
+			return true;
+	}
+	return false;
+}
+
+char *
+conf_tenant_app_mongo_url(const struct conf_platform *p,
+    const struct conf_tenant *t)
+{
+	const char *url = conf_tenant_mongo_url(p, t);
+	const struct conf_mongo_write *mw = t->t_mongo_write.mw_set ?
+	    &t->t_mongo_write : &p->p_mongo_write;
+	const char *query = strchr(url, '?'), *hosts;
+	char *out, sep;
+	size_t len;
+	FILE *f;
+
+	if (strncmp(url, "mongodb", 7) != 0)
+		return xstrdup(url);
+	if ((f = open_memstream(&out, &len)) == NULL)
+		fatal("%s: open_memstream", __func__);
+	fputs(url, f);
+	hosts = strstr(url, "://");
+	/* "mongodb://h" needs the slash before its options. */
+	if (query == NULL && hosts != NULL && strchr(hosts + 3, '/') == NULL)
+		fputc('/', f);
+	sep = query == NULL ? '?' : '&';
+	if (query != NULL && query[1] == '\0')
+		sep = '\0';	/* "...?" ends the URL: nothing to join */
+#define OPTION(name, ...) do {						\
+	if (!url_has_option(query, name)) {				\
+		if (sep != '\0')					\
+			fputc(sep, f);					\
+		sep = '&';						\
+		fprintf(f, name "=" __VA_ARGS__);			\
+	}								\
+} while (0)
+	OPTION("w", "%s", mw->mw_w);
+	OPTION("journal", "%s", mw->mw_journal ? "true" : "false");
+	if (mw->mw_wtimeout_ms > 0)
+		OPTION("wtimeoutMS", "%llu",
+		    (unsigned long long)mw->mw_wtimeout_ms);
+#undef OPTION
+	if (fclose(f) != 0)
+		fatal("%s: open_memstream", __func__);
+	return out;
 }
 
 const struct conf_stream *

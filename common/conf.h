@@ -99,6 +99,18 @@ struct conf_stream {
 	struct conf_scaling s_scaling;
 };
 
+/*
+ * The write concern apps get in MONGO_URL (mongodb:// URLs only, and only
+ * the options the URL does not set itself).
+ */
+struct conf_mongo_write {
+	char		*mw_w;		/* "majority" or a number of members */
+	bool		 mw_journal;
+	uint64_t	 mw_wtimeout_ms;	/* 0: none */
+	bool		 mw_set;	/* a tenant's: present, replaces the
+					   platform's */
+};
+
 /* One tenant profile; shared by reference so running jobs keep theirs. */
 struct conf_tenant {
 	int		 t_refs;
@@ -106,6 +118,7 @@ struct conf_tenant {
 	char		*t_id;
 	char		*t_mongo_db;
 	char		*t_mongo_url;	/* NULL: the platform's */
+	struct conf_mongo_write t_mongo_write;
 	char		*t_user;	/* NULL: run as the daemon's user */
 	uid_t		 t_uid;
 	gid_t		 t_gid;
@@ -164,6 +177,7 @@ struct conf_platform {
 	char		*p_tenants_dir;	/* absolute */
 	char		*p_apps_dir;	/* absolute */
 	char		*p_mongo_url;	/* never NULL: file://<state>/coredms by default */
+	struct conf_mongo_write p_mongo_write;
 	char		*p_log_level;
 	struct conf_platform_batch p_batch;
 	struct conf_platform_stream p_stream;
@@ -252,8 +266,13 @@ const struct conf_stream *conf_stream_find(const struct conf_tenant *t,
 /* Whether s is a valid tenant or dataset id: [a-z0-9_-]{1,32}. */
 bool conf_valid_id(const char *s);
 
-/* The MongoDB URL a tenant's apps get. */
+/* The MongoDB URL of a tenant: its own or the platform's. */
 const char *conf_tenant_mongo_url(const struct conf_platform *p,
+    const struct conf_tenant *t);
+
+/* The URL a tenant's apps get as MONGO_URL: conf_tenant_mongo_url() with
+ * the write concern the URL does not set itself (malloc'd). */
+char *conf_tenant_app_mongo_url(const struct conf_platform *p,
     const struct conf_tenant *t);
 
 /* One setting of the schema, as conf_settings_walk shows it. */

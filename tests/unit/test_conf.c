@@ -326,6 +326,61 @@ platform_partial_batch_group_keeps_other_defaults(void **state)
 	conf_platform_free(p);
 }
 
+/* MONGO_URL of an app: the write concern the URL does not set itself,
+ * the tenant's mongo_write in place of the platform's, nothing added to
+ * the embedded store's URL. */
+static void
+app_mongo_url_write_concern(void **state)
+{
+	static const struct {
+		const char	*url;
+		const char	*want;
+	} cases[] = {
+		{ "mongodb://h", "mongodb://h/?w=majority&journal=true"
+		    "&wtimeoutMS=10000" },
+		{ "mongodb://u:p@h:1/db", "mongodb://u:p@h:1/db?w=majority"
+		    "&journal=true&wtimeoutMS=10000" },
+		{ "mongodb://h/?", "mongodb://h/?w=majority&journal=true"
+		    "&wtimeoutMS=10000" },
+		/* What the URL sets wins, whatever its case. */
+		{ "mongodb://h/?W=1&wtimeoutMS=5", "mongodb://h/?W=1"
+		    "&wtimeoutMS=5&journal=true" },
+		{ "mongodb://h,g/?replicaSet=r&JOURNAL=false", "mongodb://h,g/"
+		    "?replicaSet=r&JOURNAL=false&w=majority&wtimeoutMS=10000" },
+		{ "file:///data/store", "file:///data/store" },
+	};
+	struct fixture *fx = *state;
+	struct conf_platform *p;
+	struct conf_tenant *t;
+	char *url;
+
+	p = load_platform_ok(fx, fx_write(fx, "mysimbdp.cfg", "# defaults\n"));
+	t = load_tenant_ok(fx, fx_write(fx, "a.cfg", "id = \"a\";\n"), "/");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		free(t->t_mongo_url);
+		t->t_mongo_url = strdup(cases[i].url);
+		url = conf_tenant_app_mongo_url(p, t);
+		assert_string_equal(url, cases[i].want);
+		free(url);
+	}
+	conf_tenant_unref(t);
+	/* The tenant's group replaces the platform's. */
+	t = load_tenant_ok(fx, fx_write(fx, "b.cfg", "id = \"b\";\n"
+	    "mongo_url = \"mongodb://h/\";\n"
+	    "mongo_write = { w = \"2\"; wtimeout = \"0\"; };\n"), "/");
+	url = conf_tenant_app_mongo_url(p, t);
+	assert_string_equal(url, "mongodb://h/?w=2&journal=true");
+	free(url);
+	conf_tenant_unref(t);
+	conf_platform_free(p);
+	p = conf_platform_load(fx_write(fx, "bad.cfg",
+	    "mongo_write = { w = \"most\"; };\n"), &fx->errs);
+	assert_null(p);
+	expect_count(&fx->errs, 1);
+	assert_non_null(strstr(fx->errs.e_msgs[0], "mongo_write.w: \"most\": must be "
+	    "\"majority\" or a number"));
+}
+
 static void
 platform_relative_paths_resolve_against_its_folder(void **state)
 {
@@ -1689,6 +1744,7 @@ main(void)
 		T(platform_file_loads_given_values),
 		T(platform_file_defaults_fill_missing_settings),
 		T(platform_partial_batch_group_keeps_other_defaults),
+		T(app_mongo_url_write_concern),
 		T(platform_segment_size_is_checked),
 		T(platform_relative_paths_resolve_against_its_folder),
 		T(platform_relative_file_name_resolves_against_cwd),
