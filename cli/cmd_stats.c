@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <mongoc/mongoc.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +143,26 @@ count(struct tally *t, const bson_t *doc, const char *status)
 		t->t_retries++;
 }
 
+/* One record, counted when it is the tenant's and recent enough. */
+static void
+take(struct stats *st, const bson_t *doc, const char *tenant, int64_t since)
+{
+	const char *t, *status;
+	struct tally *tl;
+
+	if (doc == NULL || (t = str_field(doc, "tenant")) == NULL ||
+	    (status = str_field(doc, "status")) == NULL) {
+		st->s_malformed++;
+		return;
+	}
+	if ((tenant == NULL || strcmp(tenant, t) == 0) &&
+	    (since == 0 || time_field(doc, "time") >= since) &&
+	    (tl = tally_for(st, t)) != NULL) {
+		count(tl, doc, status);
+		count(&st->s_all, doc, status);
+	}
+}
+
 static void
 read_records(FILE *f, struct stats *st, const char *tenant, int64_t since)
 {
@@ -150,25 +172,53 @@ read_records(FILE *f, struct stats *st, const char *tenant, int64_t since)
 
 	while ((n = getline(&line, &cap, f)) > 0) {
 		bson_t *doc = bson_new_from_json((const uint8_t *)line, n, NULL);
-		const char *t, *status;
-		struct tally *tl;
 
-		if (doc == NULL || (t = str_field(doc, "tenant")) == NULL ||
-		    (status = str_field(doc, "status")) == NULL) {
-			st->s_malformed++;
-			if (doc)
-				bson_destroy(doc);
-			continue;
-		}
-		if ((tenant == NULL || strcmp(tenant, t) == 0) &&
-		    (since == 0 || time_field(doc, "time") >= since) &&
-		    (tl = tally_for(st, t)) != NULL) {
-			count(tl, doc, status);
-			count(&st->s_all, doc, status);
-		}
-		bson_destroy(doc);
+		take(st, doc, tenant, since);
+		if (doc)
+			bson_destroy(doc);
 	}
 	free(line);
+}
+
+/* The same records from MongoDB (the monitor's copy: monitor/ship.c).
+ * Returns 0, or -1 with the reason printed. */
+static int
+read_mongo(const struct conf_platform *p, struct stats *st,
+    const char *tenant, int64_t since)
+{
+	char *url = conf_platform_app_mongo_url(p);
+	mongoc_client_t *client;
+	mongoc_collection_t *coll;
+	mongoc_cursor_t *cur;
+	bson_t filter = BSON_INITIALIZER;
+	const bson_t *doc;
+	bson_error_t error;
+	int rc = 0;
+
+	mongoc_init();
+	if ((client = mongoc_client_new(url)) == NULL) {
+		free(url);
+		fprintf(stderr, "mysimbdp stats: mongo_url is not a URL "
+		    "libmongoc takes\n");
+		return -1;
+	}
+	free(url);
+	coll = mongoc_client_get_collection(client, p->p_mongo_records_db,
+	    "ingestions");
+	cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+	while (mongoc_cursor_next(cur, &doc))
+		take(st, doc, tenant, since);
+	if (mongoc_cursor_error(cur, &error)) {
+		/* libmongoc's messages name hosts, never passwords. */
+		fprintf(stderr, "mysimbdp stats: MongoDB: %s\n",
+		    error.message);
+		rc = -1;
+	}
+	mongoc_cursor_destroy(cur);
+	mongoc_collection_destroy(coll);
+	mongoc_client_destroy(client);
+	mongoc_cleanup();
+	return rc;
 }
 
 static int
@@ -306,6 +356,35 @@ parse_since(const char *s, int64_t *ms)
 	return -1;
 }
 
+/* Prints the figures and frees them. */
+static int
+report(struct stats *st, bool json)
+{
+	if (st->s_count)
+		qsort(st->s_tenants, st->s_count, sizeof(*st->s_tenants),
+		    cmp_tally);
+	if (json)
+		print_json(st);
+	else {
+		printf("%-12s %6s %6s %8s %7s %9s %9s %10s %8s %8s %6s %6s %8s "
+		    "%9s %10s %10s %9s\n", "tenant", "ok", "failed",
+		    "rejected", "retries", "bytes ok", "bytes bad", "rows",
+		    "rej rows", "avg ms", "p50", "p95", "MB/s", "rows/s",
+		    "inserted", "present", "store rej");
+		for (size_t i = 0; i < st->s_count; i++)
+			print_row(&st->s_tenants[i], st->s_tenants[i].t_tenant);
+		print_row(&st->s_all, "(platform)");
+		if (st->s_malformed)
+			fprintf(stderr, "mysimbdp stats: %ju malformed records "
+			    "skipped\n", (uintmax_t)st->s_malformed);
+	}
+	for (size_t i = 0; i < st->s_count; i++)
+		free(st->s_tenants[i].t_durations);
+	free(st->s_tenants);
+	free(st->s_all.t_durations);
+	return EX_OK;
+}
+
 int
 cmd_stats(const struct cli *cli, int argc, char **argv)
 {
@@ -313,19 +392,20 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 		{ "tenant", required_argument, NULL, 't' },
 		{ "since", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "mongo", no_argument, NULL, 'm' },
 		CLI_COMMON_OPTIONS,
 	};
 	struct stats st = { 0 };
 	struct conf_platform *p;
 	const char *tenant = NULL;
 	int64_t since = 0;
-	bool json = false;
+	bool json = false, mongo = false;
 	char *path;
 	FILE *f;
 	int ch;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "t:s:j" CLI_COMMON_SHORT, opts,
+	while ((ch = getopt_long(argc, argv, "t:s:jm" CLI_COMMON_SHORT, opts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 't':
@@ -344,6 +424,9 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'm':
+			mongo = true;
+			break;
 		default:
 			return cli_opt_other(argv, ch);
 		}
@@ -352,6 +435,19 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 		return cli_usage_error(argv[0]);
 	if ((p = cli_load_platform(cli)) == NULL)
 		return EX_CONFIG;
+	if (mongo) {
+		if (strncmp(p->p_mongo_url, "mongodb", 7) != 0) {
+			fprintf(stderr, "mysimbdp stats: --mongo: the platform's "
+			    "mongo_url is not a MongoDB server\n");
+			conf_platform_free(p);
+			return EX_CONFIG;
+		}
+		ch = read_mongo(p, &st, tenant, since);
+		conf_platform_free(p);
+		if (ch < 0)
+			return EX_UNAVAILABLE;
+		return report(&st, json);
+	}
 	path = state_path(p, "log/ingest.jsonl");
 	conf_platform_free(p);
 	if ((f = fopen(path, "re")) == NULL && errno != ENOENT) {
@@ -367,26 +463,5 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 		read_records(f, &st, tenant, since);
 		fclose(f);
 	}
-	if (st.s_count)
-		qsort(st.s_tenants, st.s_count, sizeof(*st.s_tenants), cmp_tally);
-	if (json)
-		print_json(&st);
-	else {
-		printf("%-12s %6s %6s %8s %7s %9s %9s %10s %8s %8s %6s %6s %8s "
-		    "%9s %10s %10s %9s\n", "tenant", "ok", "failed",
-		    "rejected", "retries", "bytes ok", "bytes bad", "rows",
-		    "rej rows", "avg ms", "p50", "p95", "MB/s", "rows/s",
-		    "inserted", "present", "store rej");
-		for (size_t i = 0; i < st.s_count; i++)
-			print_row(&st.s_tenants[i], st.s_tenants[i].t_tenant);
-		print_row(&st.s_all, "(platform)");
-		if (st.s_malformed)
-			fprintf(stderr, "mysimbdp stats: %ju malformed records "
-			    "skipped\n", (uintmax_t)st.s_malformed);
-	}
-	for (size_t i = 0; i < st.s_count; i++)
-		free(st.s_tenants[i].t_durations);
-	free(st.s_tenants);
-	free(st.s_all.t_durations);
-	return EX_OK;
+	return report(&st, json);
 }

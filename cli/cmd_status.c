@@ -28,6 +28,8 @@
 #include "cli.h"
 #include "conf.h"
 #include "ctl.h"
+#include "shipstate.h"
+#include "state.h"
 #include "units.h"
 
 enum { SMGR, BMGR, NDAEMONS };
@@ -59,8 +61,20 @@ struct row {
 	size_t		 r_severity;	/* index in severity[], NSEVERITY: ? */
 };
 
+/* The platform's records on their way to MongoDB (monitor/ship.c). */
+struct records {
+	bool		 rc_on;		/* a mongodb:// URL */
+	char		 rc_db[TENANT_ID_MAX + 1];
+	uint64_t	 rc_backlog[2];	/* ingest.jsonl, metrics.jsonl */
+};
+
+static const char *const record_logs[2][2] = {
+	{ "ingest", "ingest.jsonl" }, { "metrics", "metrics.jsonl" },
+};
+
 struct status {
 	const struct status_opts *s_opts;
+	struct records	 s_records;
 	bson_t		*s_reply[NDAEMONS];	/* NULL: no answer */
 	int		 s_rc[NDAEMONS];
 	struct row	*s_rows;
@@ -467,6 +481,67 @@ problem(int rc)
 }
 
 /* Each daemon's answer: its reply's own figures, or why there is none. */
+/* ---- records to MongoDB ------------------------------------------------ */
+
+/* What log/records.state says is still to be stored, per log. */
+static void
+read_records(const struct cli *cli, struct records *rc)
+{
+	struct conf_platform *p = cli_load_platform(cli);
+	struct ship_mark marks[4], none = { .sm_ino = 0 };
+	char *state, *path;
+	int n;
+
+	if (p == NULL || strncmp(p->p_mongo_url, "mongodb", 7) != 0) {
+		conf_platform_free(p);
+		return;
+	}
+	rc->rc_on = true;
+	snprintf(rc->rc_db, sizeof(rc->rc_db), "%s", p->p_mongo_records_db);
+	state = state_path(p, "log/records.state");
+	n = shipstate_read(state, marks, 4);
+	for (int k = 0; k < 2; k++) {
+		const struct ship_mark *m = &none;
+
+		for (int j = 0; j < n; j++)
+			if (strcmp(marks[j].sm_log, record_logs[k][0]) == 0)
+				m = &marks[j];
+		path = state_path(p, "log/%s", record_logs[k][1]);
+		rc->rc_backlog[k] = shipstate_backlog(path, m);
+		free(path);
+	}
+	free(state);
+	conf_platform_free(p);
+}
+
+static void
+json_records(const struct records *rc, bson_t *root)
+{
+	bson_t doc;
+
+	if (!rc->rc_on) {
+		BSON_APPEND_NULL(root, "records");
+		return;
+	}
+	BSON_APPEND_DOCUMENT_BEGIN(root, "records", &doc);
+	BSON_APPEND_UTF8(&doc, "db", rc->rc_db);
+	BSON_APPEND_INT64(&doc, "ingest_backlog_bytes",
+	    (int64_t)rc->rc_backlog[0]);
+	BSON_APPEND_INT64(&doc, "metrics_backlog_bytes",
+	    (int64_t)rc->rc_backlog[1]);
+	bson_append_document_end(root, &doc);
+}
+
+static void
+print_records(const struct records *rc)
+{
+	if (!rc->rc_on)
+		return;
+	printf("records to MongoDB (%s): ingest %ju bytes behind, metrics %ju "
+	    "bytes behind\n", rc->rc_db, (uintmax_t)rc->rc_backlog[0],
+	    (uintmax_t)rc->rc_backlog[1]);
+}
+
 static void
 json_daemons(const struct status *st, bson_t *root)
 {
@@ -556,6 +631,7 @@ print_json(const struct status *st)
 		ctl_each(st->s_reply[SMGR], "streams", json_stream_cb, &js);
 	bson_append_array_end(&root, &arr);
 	json_daemons(st, &root);
+	json_records(&st->s_records, &root);
 	cli_print_json(&root);
 	bson_destroy(&root);
 }
@@ -620,6 +696,7 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 		return rc;
 	if (ask(cli, &st) < 0)
 		return EX_CONFIG;
+	read_records(cli, &st.s_records);
 	if ((rc = exit_status(&st)) != EX_OK)
 		goto out;
 	if (st.s_reply[BMGR] != NULL)
@@ -638,6 +715,7 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 			print_streams(&st);
 			print_jobs(&st);
 		}
+		print_records(&st.s_records);
 	}
 	print_notes(&st);
 out:

@@ -60,15 +60,18 @@ static const struct command commands[] = {
 	    "neither daemon is running; 75 no reply in time; 76 a reply that "
 	    "is not the protocol's; 77 no permission to reach the sockets; "
 	    "78 a bad platform file" },
-	{ "stats", cmd_stats, "[--tenant T] [--since TIME] [--json]",
+	{ "stats", cmd_stats, "[--tenant T] [--since TIME] [--mongo] [--json]",
 	    "files, bytes, rows, durations and throughput per tenant, from "
 	    "log/ingest.jsonl",
 	    "  -t, --tenant T       only tenant T\n"
 	    "  -s, --since TIME     only since TIME (2026-11-21T10:00:00Z, "
 	    "or an age: 1h)\n"
+	    "  -m, --mongo          from the records the monitor stored in "
+	    "MongoDB, not the file\n"
 	    OPT_JSON,
-	    "0 done; 64 usage; 66 log/ingest.jsonl cannot be opened; 77 it "
-	    "may not be read; 78 a bad platform file" },
+	    "0 done; 64 usage; 66 log/ingest.jsonl cannot be opened; 69 "
+	    "MongoDB cannot be read; 77 it may not be read; 78 a bad platform "
+	    "file, or --mongo without a mongodb:// mongo_url" },
 	{ "retry", cmd_retry, "TENANT [DATASET/]FILE [--json]",
 	    "move a file from failed/ back to incoming/ to run it again",
 	    OPT_JSON,

@@ -388,6 +388,8 @@ static const struct field platform_fields[] = {
 	    NULL, 0, 0, 0, NULL, 0, check_mongo_url },
 	{ "mongo_write", FT_GROUP, offsetof(struct conf_platform, p_mongo_write),
 	    NULL, 0, 0, 0, &pmongo_write_schema, 0, NULL },
+	{ "mongo_records_db", FT_STRING, offsetof(struct conf_platform,
+	    p_mongo_records_db), "mysimbdp", 0, 0, 0, NULL, 0, check_id },
 	{ "log_level", FT_STRING, offsetof(struct conf_platform, p_log_level),
 	    "info", 0, 0, 0, NULL, 0, check_log_level },
 	{ "batch", FT_GROUP, offsetof(struct conf_platform, p_batch), NULL,
@@ -1561,13 +1563,10 @@ url_has_option(const char *query, const char *option)
 	return false;
 }
 
-char *
-conf_tenant_app_mongo_url(const struct conf_platform *p,
-    const struct conf_tenant *t)
+/* url with the write concern of mw where the URL does not set it. */
+static char *
+url_with_write(const char *url, const struct conf_mongo_write *mw)
 {
-	const char *url = conf_tenant_mongo_url(p, t);
-	const struct conf_mongo_write *mw = t->t_mongo_write.mw_set ?
-	    &t->t_mongo_write : &p->p_mongo_write;
 	const char *query = strchr(url, '?'), *hosts;
 	char *out, sep;
 	size_t len;
@@ -1602,6 +1601,20 @@ conf_tenant_app_mongo_url(const struct conf_platform *p,
 	if (fclose(f) != 0)
 		fatal("%s: open_memstream", __func__);
 	return out;
+}
+
+char *
+conf_tenant_app_mongo_url(const struct conf_platform *p,
+    const struct conf_tenant *t)
+{
+	return url_with_write(conf_tenant_mongo_url(p, t),
+	    t->t_mongo_write.mw_set ? &t->t_mongo_write : &p->p_mongo_write);
+}
+
+char *
+conf_platform_app_mongo_url(const struct conf_platform *p)
+{
+	return url_with_write(p->p_mongo_url, &p->p_mongo_write);
 }
 
 const struct conf_stream *

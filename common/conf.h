@@ -178,6 +178,7 @@ struct conf_platform {
 	char		*p_apps_dir;	/* absolute */
 	char		*p_mongo_url;	/* never NULL: file://<state>/coredms by default */
 	struct conf_mongo_write p_mongo_write;
+	char		*p_mongo_records_db;	/* the platform's own records */
 	char		*p_log_level;
 	struct conf_platform_batch p_batch;
 	struct conf_platform_stream p_stream;
@@ -274,6 +275,10 @@ const char *conf_tenant_mongo_url(const struct conf_platform *p,
  * the write concern the URL does not set itself (malloc'd). */
 char *conf_tenant_app_mongo_url(const struct conf_platform *p,
     const struct conf_tenant *t);
+
+/* The platform's URL with its write concern, as the monitor writes the
+ * platform's own records (malloc'd). */
+char *conf_platform_app_mongo_url(const struct conf_platform *p);
 
 /* One setting of the schema, as conf_settings_walk shows it. */
 struct conf_setting {

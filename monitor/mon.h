@@ -129,6 +129,8 @@ struct feed;
 struct dash;
 struct prom;
 
+struct ship;
+
 struct mon {
 	struct event_base *m_base;
 	struct conf_platform *m_conf;
@@ -139,6 +141,7 @@ struct mon {
 	struct smgrctl	*m_ctl;
 	struct dash	*m_dash;
 	struct prom	*m_prom;
+	struct ship	*m_ship;		/* records to MongoDB, or NULL */
 	struct event	*m_tick_ev;
 	uint64_t	 m_stats_msgs;		/* from streammgr */
 	uint64_t	 m_decisions;

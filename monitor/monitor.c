@@ -21,6 +21,7 @@
 
 #include "conf.h"
 #include "clock.h"
+#include "ship.h"
 #include "smgrctl.h"
 #include "daemon.h"
 #include "dash.h"
@@ -133,6 +134,7 @@ teardown(struct mon *m)
 
 	while ((t = TAILQ_FIRST(&m->m_tenants)) != NULL)
 		mtenant_free(t);
+	ship_stop(m->m_ship);
 	prom_free(m->m_prom);
 	smgrctl_free(m->m_ctl);
 	feed_free(m->m_feed);
@@ -161,6 +163,8 @@ start(struct mon *m, struct conf_tenant_set *set)
 	}
 	m->m_feed = feed_new(m);
 	m->m_ctl = smgrctl_new(m, decide_ctl_done);
+	/* Its URL and database are the start's: a reload keeps them. */
+	m->m_ship = ship_start(m->m_conf);
 	add_tenants(m, set);
 	if ((m->m_tick_ev = event_new(m->m_base, -1, EV_PERSIST, on_tick,
 	    m)) == NULL)

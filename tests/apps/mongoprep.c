@@ -7,6 +7,8 @@
  *       FIELD: VALUE (int64)}, so that a row with that value clashes;
  *   mongoprep count URL DB COLL
  *       prints the number of documents;
+ *   mongoprep dump URL DB COLL
+ *       prints every document, one relaxed extended JSON line each;
  *   mongoprep drop URL DB
  *       drops the database.
  *
@@ -68,6 +70,31 @@ count(mongoc_database_t *db, const char *coll_name)
 	return 0;
 }
 
+static int
+dump(mongoc_database_t *db, const char *coll_name)
+{
+	mongoc_collection_t *coll = mongoc_database_get_collection(db,
+	    coll_name);
+	bson_t filter = BSON_INITIALIZER;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_error_t error;
+	int rc = 0;
+
+	cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+	while (mongoc_cursor_next(cur, &doc)) {
+		char *json = bson_as_relaxed_extended_json(doc, NULL);
+
+		printf("%s\n", json);
+		bson_free(json);
+	}
+	if (mongoc_cursor_error(cur, &error))
+		rc = failed("find", &error);
+	mongoc_cursor_destroy(cur);
+	mongoc_collection_destroy(coll);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -78,7 +105,7 @@ main(int argc, char **argv)
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: mongoprep unique URL DB COLL FIELD "
-		    "VALUE | count URL DB COLL | drop URL DB\n");
+		    "VALUE | count|dump URL DB COLL | drop URL DB\n");
 		return 2;
 	}
 	mongoc_init();
@@ -91,6 +118,8 @@ main(int argc, char **argv)
 		rc = unique(db, argv[4], argv[5], strtoll(argv[6], NULL, 10));
 	else if (strcmp(argv[1], "count") == 0 && argc == 5)
 		rc = count(db, argv[4]);
+	else if (strcmp(argv[1], "dump") == 0 && argc == 5)
+		rc = dump(db, argv[4]);
 	else if (strcmp(argv[1], "drop") == 0 && argc == 4)
 		rc = mongoc_database_drop(db, &error) ? 0 :
 		    failed("drop", &error);

@@ -113,7 +113,8 @@ wait_for() {
 	done
 }
 
-# platform [SETTING=VALUE ...]: writes conf/mysimbdp.cfg; the batch settings
+# platform [SETTING=VALUE ...]: writes conf/mysimbdp.cfg (top.NAME=VALUE for a
+# setting outside the groups, e.g. top.mongo_url=...); the batch settings
 # given (and stream.SETTING=VALUE, monitor.SETTING=VALUE ones) override the
 # test defaults (fast scans, short backoffs, statistics five times a
 # second, a dashboard line five times a second, Prometheus on a free port).
@@ -137,9 +138,11 @@ platform() {
 		[interval]='"200ms"' [http_port]=0 [report_ttl]='"2s"'
 		[control_timeout]='"1s"'
 	)
+	declare -A top=()
 	local kv
 	for kv in "$@"; do
 		case $kv in
+		top.*) kv=${kv#top.}; top[${kv%%=*}]=${kv#*=} ;;
 		stream.*) kv=${kv#stream.}; st[${kv%%=*}]=${kv#*=} ;;
 		monitor.*) kv=${kv#monitor.}; mo[${kv%%=*}]=${kv#*=} ;;
 		*) s[${kv%%=*}]=${kv#*=} ;;
@@ -150,6 +153,7 @@ platform() {
 		echo "state_dir = \"$VAR\";"
 		echo 'tenants_dir = "tenants";'
 		echo "apps_dir = \"$APPS\";"
+		for kv in "${!top[@]}"; do echo "$kv = ${top[$kv]};"; done
 		echo 'batch = {'
 		for kv in "${!s[@]}"; do echo "  $kv = ${s[$kv]};"; done
 		echo '};'
