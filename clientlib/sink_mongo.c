@@ -31,6 +31,13 @@
 
 #define DEFAULT_TIMEOUT_MS 2000
 #define MAX_BATCH_BYTES (16 * 1024 * 1024)
+/*
+ * Upserts go in bulks of at most this many: FerretDB v1 (SQLite) never
+ * answers a bulk of 150 replacements of documents that exist (one of 100
+ * is answered), and then hangs every later write; 24 keep well clear.
+ * MongoDB pays a round trip per 24 upserts instead of per 1000.
+ */
+#define MAX_UPSERT_BATCH 24
 #define DUPLICATE_KEY 11000
 
 struct mongo_sink {
@@ -723,7 +730,8 @@ queued(struct msb_sink *sink, struct mongo_sink *m, const bson_t *doc)
 		    "memory");
 	m->m_ndocs++;
 	m->m_nbytes += doc->len;
-	if (m->m_ndocs >= sink->s_batch || m->m_nbytes >= MAX_BATCH_BYTES)
+	if (m->m_ndocs >= sink->s_batch || m->m_nbytes >= MAX_BATCH_BYTES ||
+	    (m->m_upserting && m->m_ndocs >= MAX_UPSERT_BATCH))
 		return execute(sink, m);
 	return MSB_OK;
 }

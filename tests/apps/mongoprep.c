@@ -9,11 +9,19 @@
  *       prints the number of documents;
  *   mongoprep dump URL DB COLL
  *       prints every document, one relaxed extended JSON line each;
+ *   mongoprep canon URL DB COLL
+ *       the same in canonical extended JSON (every BSON type said);
+ *   mongoprep canonfile DIR DB COLL
+ *       the same of the embedded store at file://DIR (its .bson files);
+ *   mongoprep collections URL DB
+ *       prints the names of the database's collections, one a line;
  *   mongoprep drop URL DB
  *       drops the database.
  *
  * Exit status 0, or 1 with the server's error on stderr.
  */
+#include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +78,69 @@ count(mongoc_database_t *db, const char *coll_name)
 	return 0;
 }
 
+static void
+print_doc(const bson_t *doc, bool canonical)
+{
+	char *json = canonical ? bson_as_canonical_extended_json(doc, NULL) :
+	    bson_as_relaxed_extended_json(doc, NULL);
+
+	printf("%s\n", json);
+	bson_free(json);
+}
+
+/* Every document of the embedded store's DIR/DB/COLL, canonical. */
 static int
-dump(mongoc_database_t *db, const char *coll_name)
+canonfile(const char *dir, const char *db, const char *coll)
+{
+	char path[4096], file[8192];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, db, coll);
+	if ((d = opendir(path)) == NULL) {
+		perror(path);
+		return 1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		bson_reader_t *r;
+		const bson_t *doc;
+		bool eof = false;
+
+		if (e->d_name[0] == '.')	/* being written */
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		if ((r = bson_reader_new_from_file(file, NULL)) == NULL)
+			continue;
+		while ((doc = bson_reader_read(r, &eof)) != NULL)
+			print_doc(doc, true);
+		bson_reader_destroy(r);
+		if (!eof) {
+			fprintf(stderr, "mongoprep: %s: corrupt BSON\n", file);
+			closedir(d);
+			return 1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+static int
+collections(mongoc_database_t *db)
+{
+	bson_error_t error;
+	char **names = mongoc_database_get_collection_names_with_opts(db,
+	    NULL, &error);
+
+	if (names == NULL)
+		return failed("listCollections", &error);
+	for (char **n = names; *n; n++)
+		printf("%s\n", *n);
+	bson_strfreev(names);
+	return 0;
+}
+
+static int
+dump(mongoc_database_t *db, const char *coll_name, bool canonical)
 {
 	mongoc_collection_t *coll = mongoc_database_get_collection(db,
 	    coll_name);
@@ -82,12 +151,8 @@ dump(mongoc_database_t *db, const char *coll_name)
 	int rc = 0;
 
 	cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
-	while (mongoc_cursor_next(cur, &doc)) {
-		char *json = bson_as_relaxed_extended_json(doc, NULL);
-
-		printf("%s\n", json);
-		bson_free(json);
-	}
+	while (mongoc_cursor_next(cur, &doc))
+		print_doc(doc, canonical);
 	if (mongoc_cursor_error(cur, &error))
 		rc = failed("find", &error);
 	mongoc_cursor_destroy(cur);
@@ -105,9 +170,12 @@ main(int argc, char **argv)
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: mongoprep unique URL DB COLL FIELD "
-		    "VALUE | count|dump URL DB COLL | drop URL DB\n");
+		    "VALUE | count|dump|canon URL DB COLL | collections|drop URL DB | "
+		    "canonfile DIR DB COLL\n");
 		return 2;
 	}
+	if (strcmp(argv[1], "canonfile") == 0)
+		return argc == 5 ? canonfile(argv[2], argv[3], argv[4]) : 2;
 	mongoc_init();
 	if ((client = mongoc_client_new(argv[2])) == NULL) {
 		fprintf(stderr, "mongoprep: bad URL %s\n", argv[2]);
@@ -119,7 +187,11 @@ main(int argc, char **argv)
 	else if (strcmp(argv[1], "count") == 0 && argc == 5)
 		rc = count(db, argv[4]);
 	else if (strcmp(argv[1], "dump") == 0 && argc == 5)
-		rc = dump(db, argv[4]);
+		rc = dump(db, argv[4], false);
+	else if (strcmp(argv[1], "canon") == 0 && argc == 5)
+		rc = dump(db, argv[4], true);
+	else if (strcmp(argv[1], "collections") == 0 && argc == 4)
+		rc = collections(db);
 	else if (strcmp(argv[1], "drop") == 0 && argc == 4)
 		rc = mongoc_database_drop(db, &error) ? 0 :
 		    failed("drop", &error);
