@@ -15,6 +15,7 @@
 #include <bson/bson.h>
 #include <mysimbdp.h>
 
+#include "clock.h"
 #include "log.h"
 #include "shipstate.h"
 #include "state.h"
@@ -45,15 +46,6 @@ struct ship {
 	struct ship_mark s_marks[NLOGS];
 	int64_t		 s_warned_ms;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The document of one line: _id first, then the line's fields; a line
  * that is not JSON keeps its text, so nothing of the log is dropped. */
@@ -232,7 +224,7 @@ ship_pass(struct ship *s)
 static void
 warn_down(struct ship *s)
 {
-	int64_t now = now_ms();
+	int64_t now = clock_mono_ms();
 	const char *why;
 
 	if (s->s_warned_ms != 0 && now - s->s_warned_ms < WARN_EVERY_MS)

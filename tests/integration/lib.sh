@@ -47,6 +47,7 @@ cleanup() {
 	if [ "$(type -t on_cleanup)" = function ]; then
 		on_cleanup || true
 	fi
+	[ -z "${FDB:-}" ] || "$MYSIMBDP_SRC/scripts/ferretdb" stop "$FDB" || true
 	for pid in "${STARTED_PIDS[@]}"; do
 		kill -KILL "$pid" 2>/dev/null || true
 	done
@@ -440,4 +441,27 @@ test_users() {
 		id "$u" >/dev/null 2>&1 ||
 			useradd --system --no-create-home --shell /usr/sbin/nologin "$u"
 	done
+}
+
+# ---- a MongoDB server of the test's own ----------------------------------
+
+# own_ferretdb: starts a FerretDB of the test's own (a test that stops the
+# server needs one nobody else uses): sets FDB (its folder), URL and PORT;
+# stopped when the test ends. Without MYSIMBDP_TEST_MONGO_URL (scripts/test
+# sets it when Go is there to build FerretDB) the test is skipped, said so.
+own_ferretdb() {
+	local out
+	if [ -z "${MYSIMBDP_TEST_MONGO_URL:-}" ]; then
+		echo "SKIPPED: no MongoDB server for the tests (MYSIMBDP_TEST_MONGO_URL;" \
+			"scripts/test starts FerretDB when Go is there)"
+		exit 77
+	fi
+	FDB=$T/ferretdb
+	mkdir -p "$FDB"
+	out=$("$MYSIMBDP_SRC/scripts/ferretdb" start "$FDB") ||
+		fail "FerretDB did not start: $(tail -n 5 "$FDB/log")"
+	URL=${out%% *}
+	PORT=${URL##*:}
+	PORT=${PORT%/}
+	echo "our own server: $out"
 }

@@ -18,19 +18,7 @@ MONGOPREP=$MYSIMBDP_BUILD/tests/integration/mongoprep
 FERRETDB=$MYSIMBDP_SRC/scripts/ferretdb
 GEN=$MYSIMBDP_SRC/scripts/gen-data
 
-if [ -z "${MYSIMBDP_TEST_MONGO_URL:-}" ]; then
-	echo "SKIPPED: no MongoDB server for the tests (MYSIMBDP_TEST_MONGO_URL;" \
-		"scripts/test starts FerretDB when Go is there)"
-	exit 77
-fi
-FDB=$T/ferretdb
-mkdir -p "$FDB"
-on_cleanup() { "$FERRETDB" stop "$FDB"; }
-out=$("$FERRETDB" start "$FDB") || fail "FerretDB did not start: $(tail -n 5 "$FDB/log")"
-URL=${out%% *}
-PORT=${URL##*:}
-PORT=${PORT%/}
-echo "our own server: $out"
+own_ferretdb
 # A short selection timeout: an app finds the server gone quickly.
 APP_URL="${URL}?serverSelectionTimeoutMS=1000&connectTimeoutMS=1000"
 

@@ -14,18 +14,7 @@
 FERRETDB=$MYSIMBDP_SRC/scripts/ferretdb
 MONGOPREP=$MYSIMBDP_BUILD/tests/integration/mongoprep
 
-if [ -z "${MYSIMBDP_TEST_MONGO_URL:-}" ]; then
-	echo "SKIPPED: no MongoDB server for the tests (MYSIMBDP_TEST_MONGO_URL;" \
-		"scripts/test starts FerretDB when Go is there)"
-	exit 77
-fi
-FDB=$T/ferretdb
-mkdir -p "$FDB"
-on_cleanup() { "$FERRETDB" stop "$FDB"; }
-out=$("$FERRETDB" start "$FDB") || fail "FerretDB did not start: $(tail -n 5 "$FDB/log")"
-URL=${out%% *}
-PORT=${URL##*:}
-PORT=${PORT%/}
+own_ferretdb
 DB=rec_$$
 
 platform "top.mongo_url=\"${URL}?serverSelectionTimeoutMS=500&connectTimeoutMS=500\"" \
