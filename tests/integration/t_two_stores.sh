@@ -32,6 +32,10 @@ on_cleanup() {
 }
 
 platform
+# A sanitized build's apps cannot live under the profiles' memory limits
+# (ASan reserves terabytes of address space), as in t_demo.sh.
+strip='s/^//'
+sanitized && strip='s/ *memory = "[^"]*";//'
 # profile SOURCE ID [MONGO SETTINGS]: the shipped profile, its apps from
 # this build, under another id and with the settings in place of its
 # mongo_db when asked.
@@ -41,6 +45,7 @@ profile() {
 		-e "s#^id = \"$1\";#id = \"$2\";#" \
 		-e "s#^mongo_db = .*#${3:-&}#" \
 		-e "${3:+s#ack_timeout = \"[^\"]*\"#ack_timeout = \"10m\"#}" \
+		-e "$strip" \
 		"$MYSIMBDP_SRC/conf/tenants/$1.cfg" >"$T/conf/tenants/$2.cfg"
 	grep -q "^id = \"$2\";" "$T/conf/tenants/$2.cfg" || fail "profile $2: no id line"
 }
