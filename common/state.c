@@ -18,6 +18,9 @@ const char *const state_area_names[AREA_COUNT] = {
 };
 
 
+static char *vpath(const struct conf_platform *, const char *, const char *,
+    va_list) __attribute__((__format__(__printf__, 3, 0)));
+
 static char *
 vpath(const struct conf_platform *p, const char *scheme, const char *fmt,
     va_list ap)

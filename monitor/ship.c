@@ -165,8 +165,15 @@ ship_log(struct ship *s, struct shiplog *l, struct ship_mark *m)
 
 	for (;;) {
 		if (m->sm_ino == 0) {
-			if (stat(l->l_path, &st) != 0)
+			/* Nothing stored yet: from the oldest file there is
+			 * (the log may have rotated before the first pass). */
+			(void)shipstate_index(l->l_path, 0, &oldest);
+			if ((next = shipstate_path(l->l_path, oldest)) == NULL ||
+			    stat(next, &st) != 0) {
+				free(next);
 				return total;
+			}
+			free(next);
 			m->sm_ino = st.st_ino;
 		}
 		if ((k = shipstate_index(l->l_path, m->sm_ino, &oldest)) < 0) {

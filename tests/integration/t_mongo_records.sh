@@ -35,6 +35,7 @@ batch = { formats = ["csv"];
 CFG
 start_daemon monitor
 start_daemon batchmgr
+start_daemon streammgr
 
 EP_A=ipc://$VAR/run/a/metrics.sock
 reports() {	# N FIRST
@@ -63,12 +64,14 @@ reports 40 1
 wait_for 30 "the first records stored" eval '[ "$(stored ingestions)" -gt 0 ]'
 kill9_daemon monitor
 kill9_daemon batchmgr
+kill9_daemon streammgr
 files 5 6
 start_daemon batchmgr
+start_daemon streammgr
 start_daemon monitor
 reports 40 41
 wait_for 60 "both logs stored" caught_up
-ok "the backlog drains to 0 after a SIGKILL of both daemons"
+ok "the backlog drains to 0 after a SIGKILL of each daemon"
 
 # ---- the server down for a while ------------------------------------------
 kill -9 "$(cat "$FDB/pid")"
