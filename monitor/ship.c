@@ -285,8 +285,8 @@ run(void *arg)
 static void
 load_marks(struct ship *s)
 {
-	struct ship_mark read[NLOGS * 2];
-	int n = shipstate_read(s->s_state, read, NLOGS * 2);
+	struct ship_mark seen[NLOGS * 2];
+	int n = shipstate_read(s->s_state, seen, NLOGS * 2);
 
 	if (n < 0)
 		log_warn("records: %s: starting from the beginning of the logs",
@@ -294,9 +294,9 @@ load_marks(struct ship *s)
 	for (int k = 0; k < NLOGS; k++) {
 		snprintf(s->s_marks[k].sm_log, sizeof(s->s_marks[k].sm_log),
 		    "%s", s->s_logs[k].l_name);
-		for (int j = 0; j < n; j++)
-			if (strcmp(read[j].sm_log, s->s_logs[k].l_name) == 0)
-				s->s_marks[k] = read[j];
+		for (int j = 0; j < n && j < NLOGS * 2; j++)
+			if (strcmp(seen[j].sm_log, s->s_logs[k].l_name) == 0)
+				s->s_marks[k] = seen[j];
 	}
 }
 
