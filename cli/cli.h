@@ -14,17 +14,6 @@
 
 #include <bson/bson.h>
 
-
-/*
- * The options every command takes: the end of each command's option
- * table, and of its short options string.
- */
-#define CLI_COMMON_OPTIONS \
-	{ "help", no_argument, NULL, 'h' }, \
-	{ "version", no_argument, NULL, 'V' }, \
-	{ NULL, 0, NULL, 0 }
-#define CLI_COMMON_SHORT "hV"
-
 struct cli {
 	const char	*c_conf;	/* platform file: -c, $MYSIMBDP_CONF, default */
 };
@@ -70,6 +59,59 @@ bool cli_valid_stream(const char *cmd, const char *s);
 
 /* Prints doc as one line of JSON on stdout. */
 void cli_print_json(const bson_t *doc);
+
+/* opts.c */
+
+/* What an option's value is, and what cli_opts_parse stores. */
+enum cli_opt_kind {
+	CLI_OPT_FLAG,		/* no value; bool: true */
+	CLI_OPT_SET,		/* no value; int: co_value */
+	CLI_OPT_STR,		/* const char *: the value as given */
+	CLI_OPT_TENANT,		/* const char *: a tenant id */
+	CLI_OPT_STREAM,		/* const char *: a stream name */
+	CLI_OPT_TIMEOUT,	/* uint64_t: milliseconds (cli_parse_timeout) */
+	CLI_OPT_FUNC,		/* whatever co_parse stores */
+};
+
+/*
+ * One option of a command: --co_long, -co_short (0: long only), and where
+ * its value goes: co_off bytes into the struct given to cli_opts_parse.
+ * A table ends with CLI_OPT_END; -h/--help and -V/--version are added.
+ */
+struct cli_opt {
+	const char	*co_long;
+	int		 co_short;
+	enum cli_opt_kind co_kind;
+	size_t		 co_off;
+	int		 co_value;	/* CLI_OPT_SET */
+	/* CLI_OPT_FUNC: stores arg in field; returns 0, or -1 after
+	 * printing "mysimbdp <cmd>: --option "arg": what is wrong". */
+	int		(*co_parse)(const char *cmd, const char *arg,
+			    void *field);
+};
+
+#define CLI_OPTS_MAX 16		/* options in one table, at most */
+
+/* Table entries: the value of --l (or -s) goes to member of type. */
+#define CLI_OPT(l, s, kind, type, member) { .co_long = (l), \
+	.co_short = (s), .co_kind = (kind), .co_off = offsetof(type, member) }
+#define CLI_OPT_FN(l, s, parse, type, member) { .co_long = (l), \
+	.co_short = (s), .co_kind = CLI_OPT_FUNC, \
+	.co_off = offsetof(type, member), .co_parse = (parse) }
+#define CLI_OPT_SETS(l, value, type, member) { .co_long = (l), \
+	.co_kind = CLI_OPT_SET, .co_off = offsetof(type, member), \
+	.co_value = (value) }
+#define CLI_OPT_END { .co_long = NULL }
+
+/*
+ * Parses argv's options (argv[0] is the command) by the table opts into
+ * the struct at dst, leaving the operands at argv[optind..]. A bad value
+ * is said on stderr, naming the option and the problem; a bad option as
+ * cli_opt_other says it. Returns -1 to go on, or the exit status (0
+ * after --help or --version, 64).
+ */
+int cli_opts_parse(int argc, char **argv, const struct cli_opt *opts,
+    void *dst);
 
 int cmd_check_config(const struct cli *cli, int argc, char **argv);
 int cmd_control(const struct cli *cli, int argc, char **argv);

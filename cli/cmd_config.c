@@ -13,7 +13,6 @@
  * not be read; 78 configuration errors.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,23 +69,20 @@ check_path(const char *path)
 int
 cmd_check_config(const struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		CLI_COMMON_OPTIONS,
+	static const struct cli_opt opts[] = {
+		/* The one option: its value is the bool itself. */
+		{ .co_long = "json", .co_short = 'j',
+		    .co_kind = CLI_OPT_FLAG },
+		CLI_OPT_END,
 	};
 	struct conf_errors errs = { 0 };
 	const char *path = cli->c_conf;
 	bool json = false;
 	size_t n;
-	int ch, rc;
+	int rc;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "j" CLI_COMMON_SHORT, opts,
-	    NULL)) != -1) {
-		if (ch != 'j')
-			return cli_opt_other(argv, ch);
-		json = true;
-	}
+	if ((rc = cli_opts_parse(argc, argv, opts, &json)) >= 0)
+		return rc;
 	if (argc - optind > 1)
 		return cli_usage_error(argv[0]);
 	if (argc - optind == 1)

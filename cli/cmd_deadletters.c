@@ -13,11 +13,11 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "conf.h"
@@ -29,13 +29,17 @@
 #define IDS_MAX 1000
 #define PAYLOAD_SHOWN 40
 
+struct dl_ids {
+	uint64_t	 i_ids[IDS_MAX];
+	size_t		 i_count;
+};
+
 struct dl_opts {
 	const char	*o_tenant;
 	const char	*o_stream;
 	bool		 o_json;
 	bool		 o_requeue;
-	uint64_t	 o_ids[IDS_MAX];
-	size_t		 o_nids;
+	struct dl_ids	 o_ids;
 	uint64_t	 o_timeout_ms;
 };
 
@@ -49,57 +53,44 @@ parse_id(const char *s, uint64_t *id)
 	return *s >= '1' && *s <= '9' && *end == '\0' && errno == 0 ? 0 : -1;
 }
 
+/* --id, repeatable: adds one to the list. */
+static int
+id_opt(const char *cmd, const char *arg, void *field)
+{
+	struct dl_ids *ids = field;
+
+	if (ids->i_count < IDS_MAX &&
+	    parse_id(arg, &ids->i_ids[ids->i_count]) == 0) {
+		ids->i_count++;
+		return 0;
+	}
+	fprintf(stderr, "mysimbdp %s: --id \"%s\": must be a dead letter's "
+	    "id (at most %d of them)\n", cmd, arg, IDS_MAX);
+	return -1;
+}
+
 /* Returns -1 to go on, or the exit status. */
 static int
 parse_opts(int argc, char **argv, struct dl_opts *o)
 {
-	static const struct option opts[] = {
-		{ "stream", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "requeue", no_argument, NULL, 'r' },
-		{ "id", required_argument, NULL, 'i' },
-		{ "timeout", required_argument, NULL, 't' },
-		CLI_COMMON_OPTIONS,
+	static const struct cli_opt opts[] = {
+		CLI_OPT("stream", 's', CLI_OPT_STREAM, struct dl_opts,
+		    o_stream),
+		CLI_OPT("json", 'j', CLI_OPT_FLAG, struct dl_opts, o_json),
+		CLI_OPT("requeue", 'r', CLI_OPT_FLAG, struct dl_opts,
+		    o_requeue),
+		CLI_OPT_FN("id", 'i', id_opt, struct dl_opts, o_ids),
+		CLI_OPT("timeout", 't', CLI_OPT_TIMEOUT, struct dl_opts,
+		    o_timeout_ms),
+		CLI_OPT_END,
 	};
-	int ch;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
 	o->o_timeout_ms = CTL_TIMEOUT_MS;
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "s:jri:t:" CLI_COMMON_SHORT, opts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 's':
-			if (!cli_valid_stream(argv[0], optarg))
-				return EX_USAGE;
-			o->o_stream = optarg;
-			break;
-		case 'j':
-			o->o_json = true;
-			break;
-		case 'r':
-			o->o_requeue = true;
-			break;
-		case 'i':
-			if (o->o_nids == IDS_MAX || parse_id(optarg,
-			    &o->o_ids[o->o_nids]) < 0) {
-				fprintf(stderr, "mysimbdp dead-letters: --id "
-				    "\"%s\": must be a dead letter's id (at "
-				    "most %d of them)\n", optarg, IDS_MAX);
-				return EX_USAGE;
-			}
-			o->o_nids++;
-			break;
-		case 't':
-			if (cli_parse_timeout("dead-letters", optarg,
-			    &o->o_timeout_ms) < 0)
-				return EX_USAGE;
-			break;
-		default:
-			return cli_opt_other(argv, ch);
-		}
-	}
-	if (optind != argc - 1 || (o->o_nids > 0 && !o->o_requeue))
+	if ((rc = cli_opts_parse(argc, argv, opts, o)) >= 0)
+		return rc;
+	if (optind != argc - 1 || (o->o_ids.i_count > 0 && !o->o_requeue))
 		return cli_usage_error(argv[0]);
 	o->o_tenant = argv[optind];
 	if (!cli_valid_tenant(argv[0], o->o_tenant))
@@ -269,13 +260,14 @@ requeue(const struct cli *cli, const struct dl_opts *o)
 	BSON_APPEND_UTF8(&req, "tenant", o->o_tenant);
 	if (o->o_stream)
 		BSON_APPEND_UTF8(&req, "stream", o->o_stream);
-	if (o->o_nids > 0) {
+	if (o->o_ids.i_count > 0) {
 		BSON_APPEND_ARRAY_BEGIN(&req, "ids", &arr);
-		for (size_t k = 0; k < o->o_nids; k++) {
+		for (size_t k = 0; k < o->o_ids.i_count; k++) {
 			char key[24];
 
 			snprintf(key, sizeof(key), "%zu", k);
-			BSON_APPEND_INT64(&arr, key, (int64_t)o->o_ids[k]);
+			BSON_APPEND_INT64(&arr, key,
+			    (int64_t)o->o_ids.i_ids[k]);
 		}
 		bson_append_array_end(&req, &arr);
 	}
@@ -293,10 +285,10 @@ requeue(const struct cli *cli, const struct dl_opts *o)
 		    o->o_tenant, o->o_stream ? "/" : "", o->o_stream ?
 		    o->o_stream : "", done, done == 1 ? "" : "s");
 	bson_destroy(reply);
-	if (o->o_nids > 0 && (size_t)done < o->o_nids) {
+	if (o->o_ids.i_count > 0 && (size_t)done < o->o_ids.i_count) {
 		fprintf(stderr, "mysimbdp dead-letters: %zu of the ids given "
 		    "are not dead letters of this stream\n",
-		    o->o_nids - (size_t)done);
+		    o->o_ids.i_count - (size_t)done);
 		return EX_DATAERR;
 	}
 	return EX_OK;

@@ -23,7 +23,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +46,7 @@ enum load_format { FMT_CSV, FMT_JSONL };
 struct load {
 	const char		*l_collection;
 	enum load_format	 l_format;
+	const char		*l_format_name;	/* --format, as given */
 	const char		*l_schema_path;
 	const char		*l_file;
 
@@ -374,43 +374,22 @@ format_of(const char *path)
 static int
 load_args(struct load *l, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "collection", required_argument, NULL, 'C' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "schema", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		PROGRESS_OPTIONS,
-		CLI_COMMON_OPTIONS,
+	static const struct cli_opt opts[] = {
+		CLI_OPT("collection", 'C', CLI_OPT_STR, struct load,
+		    l_collection),
+		/* Checked below, once FILE is known. */
+		CLI_OPT("format", 'f', CLI_OPT_STR, struct load, l_format_name),
+		CLI_OPT("schema", 's', CLI_OPT_STR, struct load, l_schema_path),
+		CLI_OPT("json", 'j', CLI_OPT_FLAG, struct load, l_json),
+		PROGRESS_OPTIONS(struct load, l_progress_mode),
+		CLI_OPT_END,
 	};
-	const char *format = NULL;
-	int ch;
+	const char *format;
+	int rc;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "C:f:s:j" CLI_COMMON_SHORT, opts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'C':
-			l->l_collection = optarg;
-			break;
-		case 'f':
-			format = optarg;
-			break;
-		case 's':
-			l->l_schema_path = optarg;
-			break;
-		case 'j':
-			l->l_json = true;
-			break;
-		case PROGRESS_OPT_ON:
-			l->l_progress_mode = PROGRESS_ON;
-			break;
-		case PROGRESS_OPT_OFF:
-			l->l_progress_mode = PROGRESS_OFF;
-			break;
-		default:
-			return cli_opt_other(argv, ch);
-		}
-	}
+	if ((rc = cli_opts_parse(argc, argv, opts, l)) >= 0)
+		return rc;
+	format = l->l_format_name;
 	if (argc - optind > 1 || l->l_collection == NULL) {
 		fprintf(stderr, "mysimbdp load: %s\n",
 		    l->l_collection == NULL ? "--collection is required" :

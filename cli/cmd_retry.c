@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,23 +47,20 @@ print_json(const char *tenant, const char *file, const char *dataset,
 int
 cmd_retry(const struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		CLI_COMMON_OPTIONS,
+	static const struct cli_opt opts[] = {
+		/* The one option: its value is the bool itself. */
+		{ .co_long = "json", .co_short = 'j',
+		    .co_kind = CLI_OPT_FLAG },
+		CLI_OPT_END,
 	};
 	struct conf_platform *p;
 	char dataset[NAME_MAX + 1] = "", final[NAME_MAX + 1], *slash, *dir;
 	const char *tenant, *file, *name;
 	bool json = false;
-	int fd, rc, ch, err;
+	int fd, rc, err;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "j" CLI_COMMON_SHORT, opts,
-	    NULL)) != -1) {
-		if (ch != 'j')
-			return cli_opt_other(argv, ch);
-		json = true;
-	}
+	if ((rc = cli_opts_parse(argc, argv, opts, &json)) >= 0)
+		return rc;
 	if (argc - optind != 2)
 		return cli_usage_error(argv[0]);
 	tenant = argv[optind];

@@ -24,7 +24,6 @@
 #include <bson/bson.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -66,6 +65,17 @@ struct reason {
 	char		*r_text;
 	uint64_t	 r_count;
 	bool		 r_throttle;	/* else a REJECT */
+};
+
+/* What send takes besides TENANT. */
+struct send_opts {
+	const char	*o_stream;
+	const char	*o_file;	/* NULL or "-": standard input */
+	uint64_t	 o_rate;	/* messages a second; 0: no limit */
+	uint64_t	 o_window;	/* 0: the producer's default */
+	bool		 o_json;
+	uint64_t	 o_timeout_ms;	/* 0: the producer's default */
+	enum progress_mode o_progress;
 };
 
 struct send {
@@ -321,78 +331,57 @@ parse_uint(const char *s, uint64_t max, uint64_t *v)
 	return 0;
 }
 
+static int
+parse_rate(const char *cmd, const char *arg, void *field)
+{
+	if (parse_uint(arg, 100000000, field) == 0)
+		return 0;
+	fprintf(stderr, "mysimbdp %s: --rate \"%s\": must be messages per "
+	    "second, 1 or more\n", cmd, arg);
+	return -1;
+}
+
+static int
+parse_window(const char *cmd, const char *arg, void *field)
+{
+	if (parse_uint(arg, WINDOW_MAX, field) == 0)
+		return 0;
+	fprintf(stderr, "mysimbdp %s: --window \"%s\": must be 1 to %d\n",
+	    cmd, arg, WINDOW_MAX);
+	return -1;
+}
+
 int
 cmd_send(const struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "stream", required_argument, NULL, 's' },
-		{ "file", required_argument, NULL, 'f' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "window", required_argument, NULL, 'w' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "timeout", required_argument, NULL, 't' },
-		PROGRESS_OPTIONS,
-		CLI_COMMON_OPTIONS,
+	static const struct cli_opt opts[] = {
+		CLI_OPT("stream", 's', CLI_OPT_STREAM, struct send_opts,
+		    o_stream),
+		CLI_OPT("file", 'f', CLI_OPT_STR, struct send_opts, o_file),
+		CLI_OPT_FN("rate", 'r', parse_rate, struct send_opts, o_rate),
+		CLI_OPT_FN("window", 'w', parse_window, struct send_opts,
+		    o_window),
+		CLI_OPT("json", 'j', CLI_OPT_FLAG, struct send_opts, o_json),
+		CLI_OPT("timeout", 't', CLI_OPT_TIMEOUT, struct send_opts,
+		    o_timeout_ms),
+		PROGRESS_OPTIONS(struct send_opts, o_progress),
+		CLI_OPT_END,
 	};
+	struct send_opts o = { .o_stream = "default" };
 	struct send s = { 0 };
 	struct lines in = { .l_fd = STDIN_FILENO };
 	struct conf_platform *p;
-	const char *stream = "default", *file = NULL, *tenant, *line;
-	uint64_t rate = 0, window = 0, timeout_ms = 0;
+	const char *tenant, *line;
 	char *path = NULL, *endpoint = NULL, err[512];
-	bool json = false, stopped = false;
-	enum progress_mode pmode = PROGRESS_AUTO;
+	bool stopped = false;
 	struct progress prog;
 	struct stat st;
 	int64_t start_ns;
 	size_t len;
-	int ch, rc, r;
+	int rc, r;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "s:f:r:w:jt:" CLI_COMMON_SHORT,
-	    opts, NULL)) != -1) {
-		switch (ch) {
-		case 's':
-			if (!cli_valid_stream(argv[0], optarg))
-				return EX_USAGE;
-			stream = optarg;
-			break;
-		case 'f':
-			file = optarg;
-			break;
-		case 'r':
-			if (parse_uint(optarg, 100000000, &rate) < 0) {
-				fprintf(stderr, "mysimbdp send: --rate \"%s\": "
-				    "must be messages per second, 1 or more\n",
-				    optarg);
-				return EX_USAGE;
-			}
-			break;
-		case 'w':
-			if (parse_uint(optarg, WINDOW_MAX, &window) < 0) {
-				fprintf(stderr, "mysimbdp send: --window "
-				    "\"%s\": must be 1 to %d\n", optarg,
-				    WINDOW_MAX);
-				return EX_USAGE;
-			}
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 't':
-			if (cli_parse_timeout(argv[0], optarg, &timeout_ms) < 0)
-				return EX_USAGE;
-			break;
-		case PROGRESS_OPT_ON:
-			pmode = PROGRESS_ON;
-			break;
-		case PROGRESS_OPT_OFF:
-			pmode = PROGRESS_OFF;
-			break;
-		default:
-			return cli_opt_other(argv, ch);
-		}
-	}
+	if ((rc = cli_opts_parse(argc, argv, opts, &o)) >= 0)
+		return rc;
 	if (argc - optind != 1)
 		return cli_usage_error(argv[0]);
 	tenant = argv[optind];
@@ -400,18 +389,18 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		return EX_USAGE;
 	if ((p = cli_load_platform(cli)) == NULL)
 		return EX_CONFIG;
-	path = state_path(p, "run/%s/%s.in", tenant, stream);
+	path = state_path(p, "run/%s/%s.in", tenant, o.o_stream);
 	conf_platform_free(p);
-	if (file && strcmp(file, "-") != 0 &&
-	    (in.l_fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
-		fprintf(stderr, "mysimbdp send: open %s: %s\n", file,
+	if (o.o_file && strcmp(o.o_file, "-") != 0 &&
+	    (in.l_fd = open(o.o_file, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "mysimbdp send: open %s: %s\n", o.o_file,
 		    strerror(errno));
 		free(path);
 		return errno == EACCES || errno == EPERM ? EX_NOPERM :
 		    EX_NOINPUT;
 	}
 	snprintf(err, sizeof(err), "streammgr is not running, or %s has no "
-	    "stream \"%s\"", tenant, stream);
+	    "stream \"%s\"", tenant, o.o_stream);
 	if ((rc = ctl_socket_check(path, err)) != EX_OK)
 		goto out;
 	if (asprintf(&endpoint, "ipc://%s", path) < 0) {
@@ -419,19 +408,20 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		rc = EX_SOFTWARE;
 		goto out;
 	}
-	if ((r = msb_producer_open(&s.s_prod, endpoint, (uint32_t)window,
+	if ((r = msb_producer_open(&s.s_prod, endpoint, (uint32_t)o.o_window,
 	    on_reply, &s, err, sizeof(err))) != MSB_OK) {
 		fprintf(stderr, "mysimbdp send: %s\n", err);
 		rc = r == MSB_TEMPFAIL ? EX_UNAVAILABLE : EX_SOFTWARE;
 		goto out;
 	}
-	if (timeout_ms > 0)
-		msb_producer_set_reply_timeout(s.s_prod, timeout_ms > INT_MAX ?
-		    INT_MAX : (int)timeout_ms);
+	if (o.o_timeout_ms > 0)
+		msb_producer_set_reply_timeout(s.s_prod,
+		    o.o_timeout_ms > INT_MAX ? INT_MAX : (int)o.o_timeout_ms);
 
 	/* The total is known for a file (or a redirection) only. */
-	progress_start(&prog, pmode, file && strcmp(file, "-") != 0 ? file :
-	    "stdin", "messages", fstat(in.l_fd, &st) == 0 &&
+	progress_start(&prog, o.o_progress, o.o_file &&
+	    strcmp(o.o_file, "-") != 0 ? o.o_file : "stdin", "messages",
+	    fstat(in.l_fd, &st) == 0 &&
 	    S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0);
 	start_ns = clock_mono_ns();
 	rc = EX_OK;
@@ -440,7 +430,8 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		if (r == LINE_ERROR) {
 			progress_break(&prog);
 			fprintf(stderr, "mysimbdp send: read %s: %s\n",
-			    file ? file : "standard input", strerror(errno));
+			    o.o_file ? o.o_file : "standard input",
+			    strerror(errno));
 			rc = EX_IOERR;
 			break;
 		}
@@ -454,7 +445,7 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		}
 		if (len == 0)
 			continue;
-		if (pace(&s, start_ns, rate) < 0) {
+		if (pace(&s, start_ns, o.o_rate) < 0) {
 			rc = EX_SOFTWARE;
 			break;
 		}
@@ -482,7 +473,7 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "mysimbdp send: %s\n",
 		    msb_producer_error(s.s_prod));
 	msb_producer_close(s.s_prod);
-	print_summary(&s, json);
+	print_summary(&s, o.o_json);
 	/* An input that could not be read is said first. */
 	if (rc == EX_OK && (s.s_rejected || s.s_too_long))
 		rc = EX_DATAERR;

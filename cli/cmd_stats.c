@@ -8,7 +8,6 @@
  */
 #include <bson/bson.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <mongoc/mongoc.h>
 #include <stdbool.h>
@@ -16,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "conf.h"
@@ -385,68 +385,60 @@ report(struct stats *st, bool json)
 	return EX_OK;
 }
 
+static int
+since_opt(const char *cmd, const char *arg, void *field)
+{
+	if (parse_since(arg, field) == 0)
+		return 0;
+	fprintf(stderr, "mysimbdp %s: --since \"%s\": use a time like "
+	    "2026-11-21T10:00:00Z or an age like 1h\n", cmd, arg);
+	return -1;
+}
+
+/* What stats takes. */
+struct stats_opts {
+	const char	*o_tenant;	/* NULL: every tenant */
+	int64_t		 o_since;	/* ms since the epoch; 0: all */
+	bool		 o_json;
+	bool		 o_mongo;	/* from MongoDB, not the file */
+};
+
 int
 cmd_stats(const struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "tenant", required_argument, NULL, 't' },
-		{ "since", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "mongo", no_argument, NULL, 'm' },
-		CLI_COMMON_OPTIONS,
+	static const struct cli_opt opts[] = {
+		CLI_OPT("tenant", 't', CLI_OPT_TENANT, struct stats_opts,
+		    o_tenant),
+		CLI_OPT_FN("since", 's', since_opt, struct stats_opts, o_since),
+		CLI_OPT("json", 'j', CLI_OPT_FLAG, struct stats_opts, o_json),
+		CLI_OPT("mongo", 'm', CLI_OPT_FLAG, struct stats_opts, o_mongo),
+		CLI_OPT_END,
 	};
+	struct stats_opts o = { 0 };
 	struct stats st = { 0 };
 	struct conf_platform *p;
-	const char *tenant = NULL;
-	int64_t since = 0;
-	bool json = false, mongo = false;
 	char *path;
 	FILE *f;
-	int ch;
+	int rc;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "t:s:jm" CLI_COMMON_SHORT, opts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 't':
-			if (!cli_valid_tenant(argv[0], optarg))
-				return EX_USAGE;
-			tenant = optarg;
-			break;
-		case 's':
-			if (parse_since(optarg, &since) < 0) {
-				fprintf(stderr, "mysimbdp stats: --since \"%s\": "
-				    "use a time like 2026-11-21T10:00:00Z or an "
-				    "age like 1h\n", optarg);
-				return EX_USAGE;
-			}
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'm':
-			mongo = true;
-			break;
-		default:
-			return cli_opt_other(argv, ch);
-		}
-	}
+	if ((rc = cli_opts_parse(argc, argv, opts, &o)) >= 0)
+		return rc;
 	if (optind != argc)
 		return cli_usage_error(argv[0]);
 	if ((p = cli_load_platform(cli)) == NULL)
 		return EX_CONFIG;
-	if (mongo) {
+	if (o.o_mongo) {
 		if (strncmp(p->p_mongo_url, "mongodb", 7) != 0) {
 			fprintf(stderr, "mysimbdp stats: --mongo: the platform's "
 			    "mongo_url is not a MongoDB server\n");
 			conf_platform_free(p);
 			return EX_CONFIG;
 		}
-		ch = read_mongo(p, &st, tenant, since);
+		rc = read_mongo(p, &st, o.o_tenant, o.o_since);
 		conf_platform_free(p);
-		if (ch < 0)
+		if (rc < 0)
 			return EX_UNAVAILABLE;
-		return report(&st, json);
+		return report(&st, o.o_json);
 	}
 	path = state_path(p, "log/ingest.jsonl");
 	conf_platform_free(p);
@@ -460,8 +452,8 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 	}
 	free(path);
 	if (f) {
-		read_records(f, &st, tenant, since);
+		read_records(f, &st, o.o_tenant, o.o_since);
 		fclose(f);
 	}
-	return report(&st, json);
+	return report(&st, o.o_json);
 }

@@ -17,13 +17,13 @@
  * platform file).
  */
 #include <bson/bson.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "conf.h"
@@ -106,41 +106,22 @@ rate(const bson_t *doc, const char *key)
 static int
 parse_opts(int argc, char **argv, struct status_opts *o)
 {
-	static const struct option opts[] = {
-		{ "stream", required_argument, NULL, 's' },
-		{ "streams", no_argument, NULL, 'v' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "timeout", required_argument, NULL, 't' },
-		CLI_COMMON_OPTIONS,
+	static const struct cli_opt opts[] = {
+		CLI_OPT("stream", 's', CLI_OPT_STREAM, struct status_opts,
+		    o_stream),
+		CLI_OPT("streams", 'v', CLI_OPT_FLAG, struct status_opts,
+		    o_streams),
+		CLI_OPT("json", 'j', CLI_OPT_FLAG, struct status_opts, o_json),
+		CLI_OPT("timeout", 't', CLI_OPT_TIMEOUT, struct status_opts,
+		    o_timeout_ms),
+		CLI_OPT_END,
 	};
-	int ch;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
 	o->o_timeout_ms = CTL_TIMEOUT_MS;
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "s:vjt:" CLI_COMMON_SHORT, opts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 's':
-			if (!cli_valid_stream(argv[0], optarg))
-				return EX_USAGE;
-			o->o_stream = optarg;
-			break;
-		case 'v':
-			o->o_streams = true;
-			break;
-		case 'j':
-			o->o_json = true;
-			break;
-		case 't':
-			if (cli_parse_timeout(argv[0], optarg,
-			    &o->o_timeout_ms) < 0)
-				return EX_USAGE;
-			break;
-		default:
-			return cli_opt_other(argv, ch);
-		}
-	}
+	if ((rc = cli_opts_parse(argc, argv, opts, o)) >= 0)
+		return rc;
 	if (argc - optind > 1)
 		return cli_usage_error(argv[0]);
 	if (argc - optind == 1) {

@@ -10,13 +10,13 @@
  */
 #include <bson/bson.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "conf.h"
@@ -31,79 +31,68 @@ struct ctl_opts {
 	uint64_t	 o_timeout_ms;
 };
 
-enum {
-	OPT_STREAM = 1 << 0,
-	OPT_REASON = 1 << 1,
-	OPT_JSON = 1 << 2,
-	OPT_DAEMON = 1 << 3,
+/* --reason TEXT: goes into the logs, so UTF-8 and not empty. */
+static int
+reason_opt(const char *cmd, const char *arg, void *field)
+{
+	if (*arg == '\0' || !bson_utf8_validate(arg, strlen(arg), false)) {
+		fprintf(stderr, "mysimbdp %s: --reason must be non-empty UTF-8 "
+		    "text\n", cmd);
+		return -1;
+	}
+	*(const char **)field = arg;
+	return 0;
+}
+
+static int
+daemon_opt(const char *cmd, const char *arg, void *field)
+{
+	if (strcmp(arg, "streammgr") != 0 && strcmp(arg, "batchmgr") != 0) {
+		fprintf(stderr, "mysimbdp %s: --daemon \"%s\": streammgr or "
+		    "batchmgr\n", cmd, arg);
+		return -1;
+	}
+	*(const char **)field = arg;
+	return 0;
+}
+
+#define CTL_STREAM	CLI_OPT("stream", 's', CLI_OPT_STREAM, \
+	struct ctl_opts, o_stream)
+#define CTL_JSON	CLI_OPT("json", 'j', CLI_OPT_FLAG, struct ctl_opts, \
+	o_json)
+#define CTL_TIMEOUT	CLI_OPT("timeout", 't', CLI_OPT_TIMEOUT, \
+	struct ctl_opts, o_timeout_ms)
+
+/* start, stop, drain */
+static const struct cli_opt tenant_opts[] = {
+	CTL_STREAM, CTL_JSON, CTL_TIMEOUT, CLI_OPT_END,
+};
+
+static const struct cli_opt scale_opts[] = {
+	CTL_STREAM,
+	CLI_OPT_FN("reason", 'r', reason_opt, struct ctl_opts, o_reason),
+	CTL_JSON, CTL_TIMEOUT, CLI_OPT_END,
+};
+
+static const struct cli_opt control_opts[] = {
+	CTL_TIMEOUT,
+	CLI_OPT_FN("daemon", 'd', daemon_opt, struct ctl_opts, o_daemon),
+	CLI_OPT_END,
 };
 
 /*
- * Parses the options in allowed (OPT_*) plus --timeout and the common
- * ones, leaving the positional arguments at argv[optind..]. Returns -1 to
- * go on, or the exit status (0 after --help or --version, 64).
+ * Parses the options of the table opts into o, leaving the positional
+ * arguments at argv[optind..]. Returns -1 to go on, or the exit status
+ * (0 after --help or --version, 64).
  */
 static int
-ctl_getopt(int argc, char **argv, unsigned allowed, struct ctl_opts *o)
+ctl_getopt(int argc, char **argv, const struct cli_opt *opts,
+    struct ctl_opts *o)
 {
-	static const struct option opts[] = {
-		{ "stream", required_argument, NULL, 's' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "daemon", required_argument, NULL, 'd' },
-		CLI_COMMON_OPTIONS,
-	};
-	int ch;
-
 	memset(o, 0, sizeof(*o));
 	o->o_timeout_ms = CTL_TIMEOUT_MS;
 	o->o_daemon = "streammgr";
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "s:r:jt:d:" CLI_COMMON_SHORT,
-	    opts, NULL)) != -1) {
-		if ((ch == 's' && !(allowed & OPT_STREAM)) ||
-		    (ch == 'r' && !(allowed & OPT_REASON)) ||
-		    (ch == 'j' && !(allowed & OPT_JSON)) ||
-		    (ch == 'd' && !(allowed & OPT_DAEMON)))
-			ch = '?';
-		switch (ch) {
-		case 's':
-			if (!cli_valid_stream(argv[0], optarg))
-				return EX_USAGE;
-			o->o_stream = optarg;
-			break;
-		case 'r':
-			if (*optarg == '\0' || !bson_utf8_validate(optarg,
-			    strlen(optarg), false)) {
-				fprintf(stderr, "mysimbdp %s: --reason must be "
-				    "non-empty UTF-8 text\n", argv[0]);
-				return EX_USAGE;
-			}
-			o->o_reason = optarg;
-			break;
-		case 'j':
-			o->o_json = true;
-			break;
-		case 't':
-			if (cli_parse_timeout(argv[0], optarg,
-			    &o->o_timeout_ms) < 0)
-				return EX_USAGE;
-			break;
-		case 'd':
-			if (strcmp(optarg, "streammgr") != 0 &&
-			    strcmp(optarg, "batchmgr") != 0) {
-				fprintf(stderr, "mysimbdp %s: --daemon \"%s\": "
-				    "streammgr or batchmgr\n", argv[0], optarg);
-				return EX_USAGE;
-			}
-			o->o_daemon = optarg;
-			break;
-		default:
-			return cli_opt_other(argv, ch);
-		}
-	}
-	return -1;
+	return cli_opts_parse(argc, argv, opts, o);
 }
 
 /* "acme" or "acme/default": what the request was about. */
@@ -143,7 +132,7 @@ tenant_cmd(const struct cli *cli, int argc, char **argv)
 	bson_iter_t it;
 	int rc;
 
-	if ((rc = ctl_getopt(argc, argv, OPT_STREAM | OPT_JSON, &o)) >= 0)
+	if ((rc = ctl_getopt(argc, argv, tenant_opts, &o)) >= 0)
 		return rc;
 	if (argc - optind != 1)
 		return cli_usage_error(argv[0]);
@@ -219,8 +208,7 @@ cmd_scale(const struct cli *cli, int argc, char **argv)
 	int64_t n;
 	int rc;
 
-	if ((rc = ctl_getopt(argc, argv, OPT_STREAM | OPT_REASON | OPT_JSON,
-	    &o)) >= 0)
+	if ((rc = ctl_getopt(argc, argv, scale_opts, &o)) >= 0)
 		return rc;
 	if (argc - optind != 2)
 		return cli_usage_error(argv[0]);
@@ -278,7 +266,7 @@ cmd_control(const struct cli *cli, int argc, char **argv)
 	bson_t *doc;
 	int rc;
 
-	if ((rc = ctl_getopt(argc, argv, OPT_DAEMON, &o)) >= 0)
+	if ((rc = ctl_getopt(argc, argv, control_opts, &o)) >= 0)
 		return rc;
 	if (argc - optind != 1)
 		return cli_usage_error(argv[0]);

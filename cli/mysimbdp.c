@@ -394,9 +394,10 @@ main(int argc, char *argv[])
 	}
 	/*
 	 * The commands say what was wrong with an option themselves (see
-	 * cli_opt_other). Each restarts getopt with optind 0, so that glibc
-	 * permutes again and options may follow the arguments ("status acme
-	 * --json"); the "+" above would stay in force otherwise.
+	 * cli_opts_parse, cli_opt_other). Each restarts getopt with optind
+	 * 0, so that glibc permutes again and options may follow the
+	 * arguments ("status acme --json"); the "+" above would stay in
+	 * force otherwise.
 	 */
 	opterr = 0;
 	/* The command sees its own name as argv[0]. */

@@ -16,18 +16,22 @@
 
 #define PROGRESS_EVERY_MS 250
 
-/* --progress and --no-progress, for a command's option table. */
-#define PROGRESS_OPT_ON		0x100
-#define PROGRESS_OPT_OFF	0x101
-#define PROGRESS_OPTIONS \
-	{ "progress", no_argument, NULL, PROGRESS_OPT_ON }, \
-	{ "no-progress", no_argument, NULL, PROGRESS_OPT_OFF }
-
 enum progress_mode {
 	PROGRESS_AUTO,	/* when stderr is a terminal */
 	PROGRESS_ON,
 	PROGRESS_OFF,
 };
+
+/*
+ * --progress and --no-progress, for a command's cli_opt table (cli.h):
+ * they set member, an enum progress_mode of type, which CLI_OPT_SET
+ * stores as an int.
+ */
+#define PROGRESS_OPTIONS(type, member) \
+	CLI_OPT_SETS("progress", PROGRESS_ON, type, member), \
+	CLI_OPT_SETS("no-progress", PROGRESS_OFF, type, member)
+_Static_assert(sizeof(enum progress_mode) == sizeof(int),
+    "CLI_OPT_SET stores an int");
 
 struct progress {
 	bool		 p_on;

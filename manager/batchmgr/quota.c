@@ -38,31 +38,70 @@ push(struct quota *q, int64_t now_ms, uint64_t bytes)
 	q->q_bytes += bytes;
 }
 
+/* Files and bytes counted at or before horizon, which the window has left. */
+static void
+expired(const struct quota *q, int64_t horizon, size_t *files, uint64_t *bytes)
+{
+	const struct quota_entry *e;
+
+	*files = 0;
+	*bytes = 0;
+	while (*files < q->q_count) {
+		e = &q->q_ring[(q->q_head + *files) % q->q_cap];
+		if (e->qe_time_ms > horizon)
+			break;
+		*bytes += e->qe_bytes;
+		(*files)++;
+	}
+}
+
+const char *
+quota_check(const struct quota *q, const struct conf_quota *c, int64_t now_ms,
+    uint64_t bytes, char *buf, size_t len)
+{
+	char win[32], a[32], b[32];
+	size_t gone, files;
+	uint64_t gone_bytes, held;
+
+	expired(q, now_ms - (int64_t)c->q_window_ms, &gone, &gone_bytes);
+	files = q->q_count - gone;
+	held = q->q_bytes - gone_bytes;
+	units_fmt_duration(c->q_window_ms, win, sizeof(win));
+	if (c->q_max_files && (int64_t)files >= c->q_max_files) {
+		snprintf(buf, len, "quota-files: %zu files accepted in the last "
+		    "%s (max_files %lld)", files, win,
+		    (long long)c->q_max_files);
+		return buf;
+	}
+	if (c->q_max_bytes && held + bytes > c->q_max_bytes) {
+		snprintf(buf, len, "quota-bytes: %s accepted in the last %s, "
+		    "this file would pass max_bytes %s",
+		    units_fmt_size(held, a, sizeof(a)), win,
+		    units_fmt_size(c->q_max_bytes, b, sizeof(b)));
+		return buf;
+	}
+	return NULL;
+}
+
+void
+quota_count(struct quota *q, const struct conf_quota *c, int64_t now_ms,
+    uint64_t bytes)
+{
+	expire(q, now_ms - (int64_t)c->q_window_ms);
+	/* Without limits there is nothing to remember. */
+	if (c->q_max_files || c->q_max_bytes)
+		push(q, now_ms, bytes);
+}
+
 const char *
 quota_admit(struct quota *q, const struct conf_quota *c, int64_t now_ms,
     uint64_t bytes, char *buf, size_t len)
 {
-	char win[32], a[32], b[32];
+	const char *why = quota_check(q, c, now_ms, bytes, buf, len);
 
-	expire(q, now_ms - (int64_t)c->q_window_ms);
-	units_fmt_duration(c->q_window_ms, win, sizeof(win));
-	if (c->q_max_files && (int64_t)q->q_count >= c->q_max_files) {
-		snprintf(buf, len, "quota-files: %zu files accepted in the last "
-		    "%s (max_files %lld)", q->q_count, win,
-		    (long long)c->q_max_files);
-		return buf;
-	}
-	if (c->q_max_bytes && q->q_bytes + bytes > c->q_max_bytes) {
-		snprintf(buf, len, "quota-bytes: %s accepted in the last %s, "
-		    "this file would pass max_bytes %s",
-		    units_fmt_size(q->q_bytes, a, sizeof(a)), win,
-		    units_fmt_size(c->q_max_bytes, b, sizeof(b)));
-		return buf;
-	}
-	/* Without limits there is nothing to remember. */
-	if (c->q_max_files || c->q_max_bytes)
-		push(q, now_ms, bytes);
-	return NULL;
+	if (why == NULL)
+		quota_count(q, c, now_ms, bytes);
+	return why;
 }
 
 void

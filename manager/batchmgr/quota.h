@@ -22,8 +22,19 @@ struct quota {
 };
 
 /*
- * Admits a file of bytes at now_ms if the window allows it, and counts it.
- * Returns NULL, or the reason for refusal (written into buf).
+ * Whether a file of bytes at now_ms fits the window, without counting it
+ * or changing q. Returns NULL, or the reason for refusal (written into buf).
+ */
+const char *quota_check(const struct quota *q, const struct conf_quota *c,
+    int64_t now_ms, uint64_t bytes, char *buf, size_t len);
+
+/* Counts a file of bytes accepted at now_ms (after quota_check said yes). */
+void quota_count(struct quota *q, const struct conf_quota *c, int64_t now_ms,
+    uint64_t bytes);
+
+/*
+ * quota_check, then quota_count when the file fits. Returns NULL, or the
+ * reason for refusal (written into buf).
  */
 const char *quota_admit(struct quota *q, const struct conf_quota *c,
     int64_t now_ms, uint64_t bytes, char *buf, size_t len);

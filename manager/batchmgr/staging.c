@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "clock.h"
+#include "examine.h"
 #include "job.h"
 #include "log.h"
 #include "state.h"
@@ -23,13 +23,6 @@
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ONLYDIR | \
     IN_DONT_FOLLOW | IN_EXCL_UNLINK)
 #define SWEEP_EVERY_MS (3600 * 1000)
-
-/* How a file came to our attention. */
-enum origin {
-	FROM_CLOSE,	/* IN_CLOSE_WRITE or IN_MOVED_TO: complete */
-	FROM_CREATE,	/* IN_CREATE: a link, fifo or a file being written */
-	FROM_SCAN,	/* a directory scan: maybe still being written */
-};
 
 static void scan_tenant(struct batch *, struct tenant *);
 static void scan_entry(struct tenant *, const char *, const char *,
@@ -203,124 +196,127 @@ open_for_writing(int fd)
 }
 
 /*
- * Checks one entry of incoming/[dataset] and claims or rejects it. The
- * entry is examined with lstat, then opened without following links and
- * examined again on the fd, so a swap between the two is caught.
+ * Opens the entry examine() allowed, without following links, and adds
+ * what the fd shows. Returns -1 when there is nothing to decide: the
+ * open failed (logged; the next scan tries again) or fstat did.
  */
-static void
-consider(struct batch *b, struct tenant *t, const char *dataset,
-    const char *name, enum origin origin)
+static int
+look_inside(struct tenant *t, int dfd, struct examine_facts *f)
 {
-	const struct conf_batch *cb = &t->t_conf->t_batch;
-	const char *why = NULL;
-	struct stat st, fst;
-	char buf[512], final[NAME_MAX + 1];
-	int dfd, fd;
+	int fd;
 
-	if (b->b_stopping || t->t_retired)
-		return;
-	if ((dfd = tenant_open_area(t, AREA_INCOMING, dataset, false)) < 0)
-		return;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		close(dfd);
-		return;		/* gone already: claimed or removed */
-	}
-	if (S_ISDIR(st.st_mode)) {
-		close(dfd);
-		if (*dataset == '\0') {
-			watch_add(b, t, name);
-			for_each_entry(t, AREA_INCOMING, name, scan_entry, b);
-		} else
-			log_debug("tenant %s: ignoring nested folder %s/%s",
-			    t->t_id, dataset, name);
-		return;
-	}
-	if (check_name_partial(name)) {
-		close(dfd);
-		if (age_ms(&st.st_mtim) >= (int64_t)cb->b_partial_grace_ms) {
-			char grace[32];
-
-			snprintf(buf, sizeof(buf), "partial: hidden or partial "
-			    "name unchanged for longer than partial_grace %s",
-			    units_fmt_duration(cb->b_partial_grace_ms, grace,
-			    sizeof(grace)));
-			reject(b, t, dataset, name, (uint64_t)st.st_size, buf);
-		}
-		return;
-	}
-	/* A new regular file is being written: IN_CLOSE_WRITE will follow. */
-	if (origin == FROM_CREATE && S_ISREG(st.st_mode) && st.st_nlink == 1) {
-		close(dfd);
-		return;
-	}
-	if ((why = check_stat(&st, cb, buf, sizeof(buf))) != NULL)
-		goto refuse;
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
-	    O_CLOEXEC);
-	/* Left where it is, it would be warned about at every scan; the
-	 * tenant's app could not read it either. */
+	f->ef_opened = true;
+	fd = openat(dfd, f->ef_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
 	if (fd < 0 && errno == EACCES) {
-		snprintf(buf, sizeof(buf), "unreadable: open: %s",
-		    strerror(EACCES));
-		why = buf;
-		goto refuse;
+		f->ef_open_errno = EACCES;	/* examine() rejects it */
+		return 0;
 	}
 	if (fd < 0) {
-		log_warn("tenant %s: open incoming %s", t->t_id, name);
-		close(dfd);
-		return;
+		log_warn("tenant %s: open incoming %s", t->t_id, f->ef_name);
+		return -1;
 	}
-	if (fstat(fd, &fst) < 0 || fst.st_ino != st.st_ino ||
-	    fst.st_dev != st.st_dev) {
+	if (fstat(fd, &f->ef_fstat) < 0) {
 		close(fd);
-		close(dfd);
-		return;		/* replaced under us; the next event decides */
+		return -1;
 	}
-	if (S_ISREG(fst.st_mode) && open_for_writing(fd)) {
-		close(fd);
-		close(dfd);
-		settle_later(b);
-		return;
-	}
+	f->ef_writing = S_ISREG(f->ef_fstat.st_mode) && open_for_writing(fd);
 	close(fd);
-	st = fst;
-	if ((why = check_stat(&st, cb, buf, sizeof(buf))) != NULL)
-		goto refuse;
-	if (origin == FROM_SCAN &&
-	    age_ms(&st.st_mtim) < (int64_t)b->b_conf->p_batch.pb_settle_ms) {
+	return 0;
+}
+
+/*
+ * Gathers the facts examine() decides on: lstat, and when that allows
+ * the file, open and fstat, so a swap between the two is caught. Returns
+ * -1 when the entry is gone or cannot be looked at.
+ */
+static int
+gather(struct batch *b, struct tenant *t, struct examine_facts *f,
+    struct examine_verdict *v)
+{
+	struct examine_rules r = {
+		.er_batch = &t->t_conf->t_batch,
+		.er_settle_ms = b->b_conf->p_batch.pb_settle_ms,
+		.er_quota = &t->t_quota,
+	};
+	int dfd, rc = 0;
+
+	if ((dfd = tenant_open_area(t, AREA_INCOMING, f->ef_dataset,
+	    false)) < 0)
+		return -1;
+	if (fstatat(dfd, f->ef_name, &f->ef_lstat, AT_SYMLINK_NOFOLLOW) < 0) {
 		close(dfd);
-		settle_later(b);
-		return;
+		return -1;	/* gone already: claimed or removed */
+	}
+	f->ef_has_app = conf_batch_app_for(t->t_conf, f->ef_dataset) != NULL;
+	f->ef_now_ms = record_now_ms();
+	examine(f, &r, v);
+	if (v->v_kind == EX_OPEN && (rc = look_inside(t, dfd, f)) == 0) {
+		f->ef_now_ms = record_now_ms();
+		examine(f, &r, v);
 	}
 	close(dfd);
-	if (conf_batch_app_for(t->t_conf, dataset) == NULL) {
-		if (*dataset)
-			snprintf(buf, sizeof(buf), "unknown-dataset: no app "
-			    "serves dataset \"%s\"", dataset);
-		else
-			snprintf(buf, sizeof(buf), "no-app: no app serves "
-			    "top-level files (put them in a dataset folder)");
-		why = buf;
-	} else if ((why = check_format(name, cb, buf, sizeof(buf))) == NULL)
-		why = quota_admit(&t->t_quota, &cb->b_quota, record_now_ms(),
-		    (uint64_t)st.st_size, buf, sizeof(buf));
-	if (why) {
-		reject(b, t, dataset, name, (uint64_t)st.st_size, why);
-		return;
-	}
-	if (tenant_move(t, AREA_INCOMING, AREA_PROCESSING, dataset, name,
-	    final, sizeof(final)) < 0) {
+	return rc;
+}
+
+/* Claims a file by rename into processing/ and queues its job. */
+static void
+claim(struct tenant *t, const struct examine_facts *f, uint64_t bytes)
+{
+	char final[NAME_MAX + 1];
+
+	quota_count(&t->t_quota, &t->t_conf->t_batch.b_quota, f->ef_now_ms,
+	    bytes);
+	if (tenant_move(t, AREA_INCOMING, AREA_PROCESSING, f->ef_dataset,
+	    f->ef_name, final, sizeof(final)) < 0) {
 		if (errno == EEXIST)
 			t->t_deferred = true;	/* same name still running */
 		else
-			log_warn("tenant %s: claim %s", t->t_id, name);
+			log_warn("tenant %s: claim %s", t->t_id, f->ef_name);
 		return;
 	}
-	job_enqueue(t, dataset, name, (uint64_t)st.st_size, false);
-	return;
-refuse:
-	close(dfd);
-	reject(b, t, dataset, name, (uint64_t)st.st_size, why);
+	job_enqueue(t, f->ef_dataset, f->ef_name, bytes, false);
+}
+
+/* Looks at one entry of incoming/[dataset] and acts on examine()'s verdict. */
+static void
+consider(struct batch *b, struct tenant *t, const char *dataset,
+    const char *name, enum examine_origin origin)
+{
+	struct examine_facts f = {
+		.ef_dataset = dataset,
+		.ef_name = name,
+		.ef_origin = origin,
+	};
+	struct examine_verdict v;
+
+	if (b->b_stopping || t->t_retired)
+		return;
+	if (gather(b, t, &f, &v) < 0)
+		return;
+	switch (v.v_kind) {
+	case EX_DATASET:
+		watch_add(b, t, name);
+		for_each_entry(t, AREA_INCOMING, name, scan_entry, b);
+		break;
+	case EX_IGNORE:
+		if (v.v_reason[0] != '\0')
+			log_debug("tenant %s: ignoring %s %s/%s", t->t_id,
+			    v.v_reason, dataset, name);
+		break;
+	case EX_WAIT:
+		if (v.v_settle)
+			settle_later(b);
+		break;
+	case EX_REJECT:
+		reject(b, t, dataset, name, v.v_bytes, v.v_reason);
+		break;
+	case EX_CLAIM:
+		claim(t, &f, v.v_bytes);
+		break;
+	case EX_OPEN:
+		break;		/* not after look_inside() */
+	}
 }
 
 /* Calls fn for every entry of staging/<id>/<area>[/dataset]. */
@@ -359,7 +355,7 @@ scan_entry(struct tenant *t, const char *dataset, const char *name,
 		for_each_entry(t, AREA_INCOMING, name, scan_entry, b);
 		return;
 	}
-	consider(b, t, dataset, name, FROM_SCAN);
+	consider(b, t, dataset, name, EX_FROM_SCAN);
 }
 
 static void
@@ -519,7 +515,7 @@ handle_event(struct batch *b, const struct inotify_event *ev)
 	if (ev->len == 0)
 		return;
 	consider(b, w->w_tenant, w->w_dataset, ev->name,
-	    (ev->mask & IN_CREATE) ? FROM_CREATE : FROM_CLOSE);
+	    (ev->mask & IN_CREATE) ? EX_FROM_CREATE : EX_FROM_CLOSE);
 }
 
 static void

@@ -223,6 +223,27 @@ reason_names_window_in_compact_form(void **state)
 	quota_free(&q);
 }
 
+static void
+check_looks_without_counting_or_expiring(void **state)
+{
+	struct quota q = { 0 };
+	struct conf_quota c = limits(1000, 2, 0);
+	char buf[256];
+
+	quota_count(&q, &c, 0, 5);
+	quota_count(&q, &c, 500, 7);
+	assert_string_equal(quota_check(&q, &c, 999, 1, buf, sizeof(buf)),
+	    "quota-files: 2 files accepted in the last 1s (max_files 2)");
+	/* At 1000 the first entry has left the window, but is still held. */
+	assert_null(quota_check(&q, &c, 1000, 1, buf, sizeof(buf)));
+	assert_int_equal(q.q_count, 2);
+	assert_int_equal(q.q_bytes, 12);
+	quota_count(&q, &c, 1000, 1);
+	assert_int_equal(q.q_count, 2);
+	assert_int_equal(q.q_bytes, 8);
+	quota_free(&q);
+}
+
 int
 main(void)
 {
@@ -236,6 +257,7 @@ main(void)
 		cmocka_unit_test(expired_bytes_are_released),
 		cmocka_unit_test(ring_keeps_order_when_growing_after_wrap),
 		cmocka_unit_test(reason_names_window_in_compact_form),
+		cmocka_unit_test(check_looks_without_counting_or_expiring),
 	};
 
 	return cmocka_run_group_tests_name("quota", tests, NULL, NULL);
