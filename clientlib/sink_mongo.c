@@ -32,10 +32,12 @@
 #define DEFAULT_TIMEOUT_MS 2000
 #define MAX_BATCH_BYTES (16 * 1024 * 1024)
 /*
- * Upserts go in bulks of at most this many: FerretDB v1 (SQLite) never
- * answers a bulk of 150 replacements of documents that exist (one of 100
- * is answered), and then hangs every later write; 24 keep well clear.
- * MongoDB pays a round trip per 24 upserts instead of per 1000.
+ * Upserts go in bulks of at most this many: FerretDB v1 (SQLite) keeps
+ * each statement's query open until an update command ends (a deferred
+ * close in a loop of its msg_update.go), one of the database's 100 SQLite
+ * connections each, so a bulk of 100 replacements of existing documents
+ * hangs that database for good (99 pass). 24 keep clear of it with a few
+ * writers at once; MongoDB pays a round trip per 24 upserts.
  */
 #define MAX_UPSERT_BATCH 24
 #define DUPLICATE_KEY 11000
