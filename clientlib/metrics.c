@@ -9,9 +9,18 @@
  *  - ZMQ_LINGER is 0, so closing never waits for reports nobody reads.
  * A dropped report is counted, and its figures are kept for the next one,
  * so the monitor still sees every row once it is back.
+ *
+ * One wait is allowed: ZMQ_IMMEDIATE also drops what is sent while the
+ * connection to a monitor that is there is still being made (a few ms
+ * after connect), which lost a batch app's only report. A socket monitor
+ * tells "being made" from "no monitor": a send that finds no connection
+ * while one is being made waits for the handshake, at most
+ * CONNECT_WAIT_MS over the handle's life; with no monitor listening the
+ * connect fails at once and nothing waits.
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,12 +31,23 @@
 
 #define SNDHWM 16
 #define DEFAULT_INTERVAL_MS 1000
-#define CLOSE_LINGER_MS 200
+#define CLOSE_LINGER_MS 1000
 #define MAX_INSTANCE 64
+#define CONNECT_WAIT_MS 1000
+
+/* What the socket monitor said of the connection to the monitor. */
+enum link {
+	LINK_PENDING,	/* connecting: no answer yet */
+	LINK_UP,	/* handshake done: sends are queued to it */
+	LINK_DOWN,	/* refused, lost or closed: sends are dropped */
+};
 
 struct msb_metrics {
 	void		*m_ctx;
 	void		*m_sock;	/* NULL: counting only */
+	void		*m_events;	/* PAIR: m_sock's socket monitor */
+	enum link	 m_link;
+	int64_t		 m_wait_left;	/* ms of CONNECT_WAIT_MS left */
 	char		*m_app;
 	char		*m_instance;	/* in the monitor's charset */
 	char		*m_tenant;	/* NULL: not sent */
@@ -49,6 +69,8 @@ struct msb_metrics {
 static void
 destroy(struct msb_metrics *m)
 {
+	if (m->m_events != NULL)
+		zmq_close(m->m_events);
 	if (m->m_sock != NULL)
 		zmq_close(m->m_sock);
 	if (m->m_ctx != NULL)
@@ -84,6 +106,79 @@ instance_id(const char *instance)
 	return id;
 }
 
+/* Attaches a socket monitor to m_sock, read through m_events. */
+static int
+watch_link(struct msb_metrics *m)
+{
+	int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+	    ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED |
+	    ZMQ_EVENT_CLOSED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+	char name[64];
+
+	snprintf(name, sizeof(name), "inproc://msb-metrics-%p", (void *)m);
+	if (zmq_socket_monitor(m->m_sock, name, events) == -1 ||
+	    (m->m_events = zmq_socket(m->m_ctx, ZMQ_PAIR)) == NULL ||
+	    zmq_connect(m->m_events, name) == -1)
+		return -1;
+	m->m_link = LINK_PENDING;
+	m->m_wait_left = CONNECT_WAIT_MS;
+	return 0;
+}
+
+/* Reads the socket monitor's events, waiting up to timeout_ms for the
+ * first; m_link becomes what the last one says. */
+static void
+read_link(struct msb_metrics *m, long timeout_ms)
+{
+	zmq_pollitem_t pi = { .socket = m->m_events, .events = ZMQ_POLLIN };
+	uint8_t ev[6];
+	uint16_t id;
+
+	while (zmq_poll(&pi, 1, timeout_ms) == 1) {
+		int n = zmq_recv(m->m_events, ev, sizeof(ev), 0);
+		int more = 0;
+		size_t len = sizeof(more);
+
+		/* Each event is [id:2][value:4] then the endpoint. */
+		zmq_getsockopt(m->m_events, ZMQ_RCVMORE, &more, &len);
+		if (more)
+			zmq_recv(m->m_events, NULL, 0, 0);
+		timeout_ms = 0;
+		if (n < 2)
+			continue;
+		memcpy(&id, ev, sizeof(id));
+		m->m_link = id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? LINK_UP :
+		    LINK_DOWN;
+	}
+}
+
+/*
+ * After a send found no connection: true when one is being made and
+ * could take the report within what is left of CONNECT_WAIT_MS, so the
+ * send is worth another try. The handshake event comes before the
+ * socket has taken the new pipe: POLLOUT says when it has.
+ */
+static bool
+await_link(struct msb_metrics *m)
+{
+	zmq_pollitem_t pi = { .socket = m->m_sock, .events = ZMQ_POLLOUT };
+	int64_t start = msb__now_ms();
+	bool ready = false;
+
+	read_link(m, 0);
+	while (m->m_link != LINK_DOWN && m->m_wait_left > 0 && !ready) {
+		if (m->m_link == LINK_PENDING)
+			read_link(m, (long)m->m_wait_left);
+		else
+			ready = zmq_poll(&pi, 1, (long)m->m_wait_left) == 1;
+		m->m_wait_left -= msb__now_ms() - start;
+		start = msb__now_ms();
+	}
+	return ready;
+}
+
 struct msb_metrics *
 msb_metrics_open(const char *endpoint, const char *app, const char *instance)
 {
@@ -115,6 +210,8 @@ msb_metrics_open(const char *endpoint, const char *app, const char *instance)
 	    sizeof(linger)) == -1 ||
 	    zmq_setsockopt(m->m_sock, ZMQ_IMMEDIATE, &immediate,
 	    sizeof(immediate)) == -1)
+		goto fail;
+	if (watch_link(m) == -1)
 		goto fail;
 	/* Connecting does not wait: the monitor may come up later. */
 	if (zmq_connect(m->m_sock, endpoint) == -1)
@@ -200,6 +297,21 @@ clamp(uint64_t v)
 	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
+/* Sends without waiting, except for a connection being made. */
+static int
+send_report(struct msb_metrics *m, const char *json, size_t len)
+{
+	int rc, tries = 0;
+
+	do {
+		do
+			rc = zmq_send(m->m_sock, json, len, ZMQ_DONTWAIT);
+		while (rc == -1 && errno == EINTR);
+	} while (rc == -1 && errno == EAGAIN && tries++ < 1 &&
+	    m->m_link != LINK_UP && await_link(m));
+	return rc;
+}
+
 int
 msb_metrics_flush(struct msb_metrics *m)
 {
@@ -237,9 +349,7 @@ msb_metrics_flush(struct msb_metrics *m)
 		errno = EINVAL;
 		return MSB_ERROR;
 	}
-	do
-		rc = zmq_send(m->m_sock, json, len, ZMQ_DONTWAIT);
-	while (rc == -1 && errno == EINTR);
+	rc = send_report(m, json, len);
 	saved = errno;
 	bson_free(json);
 	if (rc == -1) {

@@ -208,6 +208,43 @@ monitor_receives_the_report(void **state)
 	bson_destroy(doc);
 }
 
+/*
+ * The first report, flushed at once after open, is not dropped while the
+ * connection to a listening monitor is being made; nor is a report only
+ * sent by close (a batch app's one report at exit).
+ */
+static void
+first_and_last_reports_arrive(void **state)
+{
+	struct fixture *f = *state;
+	struct msb_metrics *m;
+	bson_t *doc;
+
+	bind_monitor(f);
+	m = msb_metrics_open(f->endpoint, "batch", "first");
+	assert_non_null(m);
+	msb_metrics_add(m, MSB_M_ROWS, 7);
+	assert_int_equal(msb_metrics_flush(m), MSB_OK);
+	doc = receive(f, 5000);
+	assert_non_null(doc);
+	assert_int_equal(get_int(doc, "rows"), 7);
+	bson_destroy(doc);
+	msb_metrics_close(m);
+	doc = receive(f, 5000);		/* close's report: nothing new */
+	assert_non_null(doc);
+	assert_int_equal(get_int(doc, "rows"), 0);
+	bson_destroy(doc);
+
+	m = msb_metrics_open(f->endpoint, "batch", "last");
+	msb_metrics_add(m, MSB_M_ROWS, 9);
+	msb_metrics_close(m);
+	doc = receive(f, 5000);
+	assert_non_null(doc);
+	assert_string_equal(get_str(doc, "instance"), "last");
+	assert_int_equal(get_int(doc, "rows"), 9);
+	bson_destroy(doc);
+}
+
 static void
 reports_go_out_every_interval(void **state)
 {
@@ -312,6 +349,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(no_monitor_never_blocks, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(monitor_receives_the_report,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(first_and_last_reports_arrive,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(reports_go_out_every_interval,
 		    setup, teardown),
