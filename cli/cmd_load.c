@@ -34,6 +34,7 @@
 #include <mysimbdp.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "conf.h"
 #include "jsonone.h"
 #include "progress.h"
@@ -64,6 +65,8 @@ struct load {
 	char			 l_err[1024];
 
 	bool			 l_json;
+	bool			 l_no_metrics;	/* the caller reports itself */
+	int64_t			 l_mark;	/* ns: ingest time counted to */
 	enum progress_mode	 l_progress_mode;
 	struct progress		 l_progress;
 	uint64_t		 l_size;
@@ -110,11 +113,24 @@ load_sink_fail(struct load *l, int rc)
 	    msb_sink_error(l->l_sink));
 }
 
+/* Counts the time since the last call as ingest time, so a report's
+ * ingest_us_sum / rows is the time per row. */
+static void
+ingest_time(struct load *l)
+{
+	int64_t now = clock_mono_ns();
+
+	msb_metrics_add(l->l_metrics, MSB_M_INGEST_US,
+	    (uint64_t)(now - l->l_mark) / 1000);
+	l->l_mark = now;
+}
+
 /* Counts bytes read and redraws the progress line when it is time. */
 static void
 advance(struct load *l, uint64_t n)
 {
 	l->l_done += n;
+	ingest_time(l);
 	msb_metrics_add(l->l_metrics, MSB_M_BYTES, n);
 	progress_update(&l->l_progress, l->l_done, l->l_rows);
 }
@@ -381,6 +397,8 @@ load_args(struct load *l, int argc, char **argv)
 		CLI_OPT("format", 'f', CLI_OPT_STR, struct load, l_format_name),
 		CLI_OPT("schema", 's', CLI_OPT_STR, struct load, l_schema_path),
 		CLI_OPT("json", 'j', CLI_OPT_FLAG, struct load, l_json),
+		CLI_OPT("no-metrics", 'M', CLI_OPT_FLAG, struct load,
+		    l_no_metrics),
 		PROGRESS_OPTIONS(struct load, l_progress_mode),
 		CLI_OPT_END,
 	};
@@ -514,6 +532,7 @@ load_run(struct load *l)
 	}
 	progress_start(&l->l_progress, l->l_progress_mode, l->l_file, "rows",
 	    l->l_size);
+	l->l_mark = clock_mono_ns();
 	if (l->l_format == FMT_CSV)
 		load_csv(l, fd);
 	else
@@ -527,6 +546,7 @@ load_run(struct load *l)
 		load_sink_fail(l, rc);
 	else if (l->l_exit == EX_OK)
 		l->l_committed = true;
+	ingest_time(l);
 	if (l->l_committed && msb_sink_all_rejected(l->l_sink))
 		load_fail(l, EX_DATAERR, "the store rejected every row: %s",
 		    msb_sink_error(l->l_sink));
@@ -574,8 +594,9 @@ cmd_load(const struct cli *cli, int argc, char **argv)
 	bson_init(&l.l_doc);
 	if (load_schema(&l) == 0) {
 		/* NULL is fine: the load goes on without reports. */
-		l.l_metrics = msb_metrics_open_env(&l.l_env);
-		if (l.l_metrics == NULL)
+		if (!l.l_no_metrics)
+			l.l_metrics = msb_metrics_open_env(&l.l_env);
+		if (l.l_metrics == NULL && !l.l_no_metrics)
 			fprintf(stderr, "mysimbdp load: ZMQ_METRICS_ENDPOINT: "
 			    "%s (going on without metrics)\n",
 			    strerror(errno));

@@ -80,7 +80,7 @@ static const struct command commands[] = {
 	    "permission; 78 a bad platform file" },
 	{ "load", cmd_load,
 	    "--collection C [--format csv|jsonl] [--schema FILE] [--json] "
-	    "[--progress|--no-progress] [FILE]",
+	    "[--no-metrics] [--progress|--no-progress] [FILE]",
 	    "load a CSV or JSON-lines file into the sink named by MONGO_URL "
 	    "and MONGO_DB (for tenant apps; FILE defaults to "
 	    "MYSIMBDP_INPUT_FILE)",
@@ -89,6 +89,10 @@ static const struct command commands[] = {
 	    "and .ndjson)\n"
 	    "  -s, --schema FILE    CSV column types (default: every column "
 	    "a string)\n"
+	    "  -M, --no-metrics     send no metric reports (by default load "
+	    "reports\n"
+	    "                       rows, bytes, errors and ingest time to "
+	    "ZMQ_METRICS_ENDPOINT)\n"
 	    OPT_JSON OPT_PROGRESS,
 	    "0 done; 64 usage; 65 the input is not CSV or JSON lines; 66 "
 	    "FILE cannot be opened; 69 the sink refused for good; 70 an "
