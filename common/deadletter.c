@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jsonline.h"
 #include "record.h"
 
 char *
@@ -30,10 +31,8 @@ dead_letter_format(const char *tenant, const char *stream, uint64_t id,
 	else
 		bson_append_binary(&doc, "payload", -1, BSON_SUBTYPE_BINARY,
 		    payload, (uint32_t)len);
-	json = bson_as_relaxed_extended_json(&doc, linelen);
+	json = jsonline(&doc, linelen);
 	bson_destroy(&doc);
-	if (json != NULL)
-		json[(*linelen)++] = '\n';	/* over the NUL */
 	return json;
 }
 

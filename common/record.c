@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsonline.h"
+
 void
 record_init(struct record *r)
 {
@@ -170,32 +172,24 @@ record_append(int fd, const struct record *r)
 {
 	bson_t doc = BSON_INITIALIZER;
 	size_t len;
-	char *json, *line;
+	char *line;
 	ssize_t n;
 	int rc = 0;
 
 	build(&doc, r);
-	json = bson_as_relaxed_extended_json(&doc, &len);
+	line = jsonline(&doc, &len);
 	bson_destroy(&doc);
-	if (json == NULL) {
+	if (line == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
-	line = malloc(len + 2);
-	if (line == NULL) {
-		bson_free(json);
-		return -1;
-	}
-	memcpy(line, json, len);
-	line[len] = '\n';
-	bson_free(json);
 	/* One write: O_APPEND makes it land whole after any other line. */
-	n = write(fd, line, len + 1);
-	if (n != (ssize_t)(len + 1)) {
+	n = write(fd, line, len);
+	if (n != (ssize_t)len) {
 		if (n >= 0)
 			errno = EIO;
 		rc = -1;
 	}
-	free(line);
+	bson_free(line);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "applog.h"
+#include "jsonline.h"
 #include "record.h"
 #include "state.h"
 
@@ -93,12 +94,10 @@ dash_record(struct dash *d, const char *type, const bson_t *doc)
 	BSON_APPEND_UTF8(&rec, "time", when);
 	BSON_APPEND_UTF8(&rec, "type", type);
 	bson_concat(&rec, doc);
-	json = bson_as_relaxed_extended_json(&rec, &len);
+	json = jsonline(&rec, &len);
 	bson_destroy(&rec);
 	if (json == NULL)
 		return;
-	/* bson_as_* leaves room for the NUL: the newline goes there. */
-	json[len] = '\n';
-	applog_write(d->d_jsonl, json, len + 1);
+	applog_write(d->d_jsonl, json, len);
 	bson_free(json);
 }

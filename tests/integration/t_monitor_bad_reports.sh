@@ -41,7 +41,7 @@ assert_eq 1 "$(prom_value 'mysimbdp_stream_reports_total{tenant="alpha",stream="
 assert_eq 0 "$(prom_value 'mysimbdp_batch_reports_total{tenant="beta"}')" "beta got nothing"
 wait_for 10 "the dashboard's dropped line" dash_has \
 	'alpha/- dropped malformed=4 oversized=1 invalid=2 inconsistent=2 wrong-tenant=1'
-assert_eq 2 "$(grep -c '"type" : "report"' "$VAR/log/metrics.jsonl")" "only good reports recorded"
+assert_eq 2 "$(grep -c '"type":"report"' "$VAR/log/metrics.jsonl")" "only good reports recorded"
 dash_has 'alpha/default stat state=unknown' || fail "no stat line without streammgr"
 ok "the stream's line says streammgr is not heard from"
 running "$MON_PID" || fail "the monitor died"

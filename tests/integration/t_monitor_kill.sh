@@ -19,7 +19,7 @@ cli send alpha --rate 1000 --file "$T/scratch/paced" >"$T/out/send" 2>&1 &
 sender=$!
 wait_for 20 "the load to flow" acked_at_least alpha 300
 wait_for 20 "reports from the instance" eval \
-	'[ "$(grep -c "\"type\" : \"report\"" "$VAR/log/metrics.jsonl")" -gt 0 ]'
+	'[ "$(grep -c "\"type\":\"report\"" "$VAR/log/metrics.jsonl")" -gt 0 ]'
 kill9_daemon monitor
 ok "monitor killed during the load"
 wait $sender || fail "send: $(cat "$T/out/send")"
@@ -32,10 +32,10 @@ assert_eq 0 "$(sstat alpha .restarts)" "no instance restarted"
 cli scale alpha 1 --reason "test: reset" >/dev/null || fail "scale to 1"
 wait_for 20 "one instance" eval '[ "$(sstat alpha ".instances | length")" = 1 ]'
 
-reports=$(grep -c '"type" : "report"' "$VAR/log/metrics.jsonl")
+reports=$(grep -c '"type":"report"' "$VAR/log/metrics.jsonl")
 start_daemon monitor
 wait_for 20 "reports again after the restart" eval \
-	'[ "$(grep -c "\"type\" : \"report\"" "$VAR/log/metrics.jsonl")" -gt "$reports" ]'
+	'[ "$(grep -c "\"type\":\"report\"" "$VAR/log/metrics.jsonl")" -gt "$reports" ]'
 ok "reports arrive at the restarted monitor"
 from=$(dash_lines)
 seq 3001 9000 | sed 's/^/k/; s/$/ v/' >"$T/scratch/step"
