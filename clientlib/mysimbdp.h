@@ -236,6 +236,13 @@ MSB_API int msb_sink_add(struct msb_sink *sink, const bson_t *doc);
  */
 MSB_API int msb_sink_upsert(struct msb_sink *sink, const bson_t *doc);
 
+/* msb_sink_add() and msb_sink_upsert() of len bytes of BSON (for language
+ * bindings); bytes that are not one well-formed document: MSB_BADDOC. */
+MSB_API int msb_sink_add_bson(struct msb_sink *sink, const uint8_t *data,
+    size_t len);
+MSB_API int msb_sink_upsert_bson(struct msb_sink *sink, const uint8_t *data,
+    size_t len);
+
 /*
  * Ends a unit of work: everything added or upserted since the previous
  * commit is durable when it returns MSB_OK. MongoDB: the remaining
@@ -359,6 +366,54 @@ MSB_API int msb_csv_read_file(const char *path,
     const struct msb_csv_options *opts, msb_csv_cb cb, void *arg, char *err,
     size_t errlen);
 
+/* ---- typed CSV rows, pulled (rows.c) ------------------------------- */
+
+/*
+ * A CSV file with a header row, read as typed BSON documents one at a
+ * time: the reader and schema above behind an iterator, for language
+ * bindings. Each document is what `mysimbdp load` writes for the row:
+ * "_id" (msb_doc_append_id of the file's content hash and the record
+ * number) first, then the schema's columns.
+ */
+struct msb_rows;
+
+#define MSB_ROWS_NO_ID 0x1	/* leave "_id" out */
+
+/*
+ * Opens path. schema is schema text as msb_schema_parse() takes it, NULL
+ * for every column a string ("*:string"). The file is hashed first.
+ * Returns MSB_OK with *rowsp set; MSB_ERROR (bad schema, no such file)
+ * or MSB_TEMPFAIL with the reason in err.
+ */
+MSB_API int msb_rows_open(struct msb_rows **rowsp, const char *path,
+    const char *schema, unsigned flags, char *err, size_t errlen);
+
+/*
+ * The next row. Returns
+ *   MSB_OK       a document: data/len (BSON), valid until the next call;
+ *   MSB_BADDOC   the record was rejected: the reason ("record N: column:
+ *                reason") in msb_rows_error(); go on;
+ *   MSB_STOPPED  the end of the file;
+ *   MSB_ERROR    malformed CSV, a header without the schema's columns,
+ *                a read error (msb_rows_error()): the rows before it were
+ *                delivered; from then on.
+ * record (may be NULL) gets the record number (the header is 0).
+ */
+MSB_API int msb_rows_next(struct msb_rows *rows, const uint8_t **data,
+    size_t *len, uint64_t *record);
+
+/* The SHA-256 of the file's content, 64 hex digits: the unit key. */
+MSB_API const char *msb_rows_hash(const struct msb_rows *rows);
+
+/* Why the last msb_rows_next() did not return a row ("" otherwise). */
+MSB_API const char *msb_rows_error(const struct msb_rows *rows);
+
+/* Rows converted and rows rejected so far. */
+MSB_API void msb_rows_counts(const struct msb_rows *rows, uint64_t *n,
+    uint64_t *rejected_rows);
+
+MSB_API void msb_rows_close(struct msb_rows *rows);
+
 /* ---- typed values and schemas (value.c, schema.c) ------------------ */
 
 enum msb_type {
@@ -467,12 +522,20 @@ MSB_API int msb_result_write(const char *path, uint64_t rows,
 MSB_API int msb_result_write_sink(const char *path, uint64_t rows,
     uint64_t rejected_rows, const struct msb_sink *sink, const bson_t *extra);
 
+/* The same with extra as len bytes of BSON (NULL or 0: none). */
+MSB_API int msb_result_write_sink_bson(const char *path, uint64_t rows,
+    uint64_t rejected_rows, const struct msb_sink *sink,
+    const uint8_t *extra, size_t extralen);
+
 /* ---- metric reports (metrics.c) ------------------------------------ */
 
 /*
  * Metric reports to the monitor. Reports go out over a ZeroMQ PUSH socket
- * and never wait: when the monitor is absent or slow the report is
- * dropped and counted (its figures go into the next one). Every function
+ * and do not wait for a monitor that is absent or slow: the report is
+ * dropped and counted (its figures go into the next one). The one wait:
+ * a report sent while the connection to a listening monitor is still
+ * being made (just after open) waits for it, at most 1 s per handle, so
+ * a report sent at once after open is not lost. Every function
  * accepts a NULL handle and then does nothing, so an app may go on
  * without metrics when msb_metrics_open() fails.
  */
@@ -540,7 +603,7 @@ MSB_API void msb_metrics_counts(const struct msb_metrics *m, uint64_t *sent,
     uint64_t *dropped);
 
 /*
- * Sends a last report and closes. It waits at most 200 ms, and only for
+ * Sends a last report and closes. It waits at most 1 s, and only for
  * a report already queued to a connected monitor.
  */
 MSB_API void msb_metrics_close(struct msb_metrics *m);

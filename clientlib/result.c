@@ -142,3 +142,22 @@ msb_result_write_sink(const char *path, uint64_t rows, uint64_t rejected_rows,
 	}
 	return write_doc(path, &doc);
 }
+
+int
+msb_result_write_sink_bson(const char *path, uint64_t rows,
+    uint64_t rejected_rows, const struct msb_sink *sink,
+    const uint8_t *extra, size_t extralen)
+{
+	bson_t doc;
+
+	if (extra == NULL || extralen == 0)
+		return msb_result_write_sink(path, rows, rejected_rows, sink,
+		    NULL);
+	if (extralen < 5 || extralen > UINT32_MAX ||
+	    !bson_init_static(&doc, extra, extralen) ||
+	    !bson_validate(&doc, BSON_VALIDATE_NONE, NULL)) {
+		errno = EINVAL;
+		return MSB_ERROR;
+	}
+	return msb_result_write_sink(path, rows, rejected_rows, sink, &doc);
+}

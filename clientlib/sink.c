@@ -508,3 +508,39 @@ msb_sink_close(struct msb_sink *sink)
 	sink->s_ops->close(sink);
 	free(sink);
 }
+
+/* Wraps len bytes of BSON without copying; false when they are not one
+ * well-formed document. */
+static bool
+static_doc(bson_t *doc, const uint8_t *data, size_t len)
+{
+	return data != NULL && len >= 5 && len <= UINT32_MAX &&
+	    bson_init_static(doc, data, len) && bson_validate(doc,
+	    BSON_VALIDATE_NONE, NULL);
+}
+
+int
+msb_sink_add_bson(struct msb_sink *sink, const uint8_t *data, size_t len)
+{
+	bson_t doc;
+
+	if (sink->s_failed)
+		return sink->s_failed;
+	if (!static_doc(&doc, data, len))
+		return msb__sink_fail(sink, MSB_BADDOC, "document refused: "
+		    "not a well-formed BSON document");
+	return msb_sink_add(sink, &doc);
+}
+
+int
+msb_sink_upsert_bson(struct msb_sink *sink, const uint8_t *data, size_t len)
+{
+	bson_t doc;
+
+	if (sink->s_failed)
+		return sink->s_failed;
+	if (!static_doc(&doc, data, len))
+		return msb__sink_fail(sink, MSB_BADDOC, "document refused: "
+		    "not a well-formed BSON document");
+	return msb_sink_upsert(sink, &doc);
+}

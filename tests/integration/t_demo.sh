@@ -2,7 +2,8 @@
 # The demo of scripts/run, as a new operator runs it, but without a
 # terminal: the sample tenants and the sample configuration, the binaries
 # of this build, the state in a temporary folder. What the operator would
-# check: data from both tenants reaches the store, the dashboard shows the
+# check: data from the three tenants reaches the store (initech's through
+# its Python apps and producer), the dashboard shows the
 # burst scaling acme up (and down after its 30 s scale_down_delay), Ctrl-C
 # (SIGINT to the whole process group, as a terminal sends it) stops every
 # daemon and app cleanly, and the next run starts from the state left.
@@ -72,12 +73,21 @@ ok "the dashboard shows the burst scaling acme up: $(grep -m1 'acme/default scal
 
 # Both tenants' data in the store: the batch apps' files and the stream
 # apps' upserts.
-wait_for 60 "acme's and globex's sample files ingested" bash -c \
-	"[ \"\$(jq -r 'select(.status == \"ok\") | .tenant' '$INGEST' | sort -u | tr '\n' ' ')\" = 'acme globex ' ]"
-ok "both tenants' sample files ingested ok"
+wait_for 60 "the three tenants' sample files ingested" bash -c \
+	"[ \"\$(jq -r 'select(.status == \"ok\") | .tenant' '$INGEST' | sort -u | tr '\n' ' ')\" = 'acme globex initech ' ]"
+ok "the three tenants' sample files ingested ok (initech's by a Python app)"
+# initech's file: 300 rows, 2 that do not convert and 1 out of range.
+assert_eq "297 3" "$(jq -r 'select(.tenant == "initech" and .status == "ok") | "\(.rows) \(.rejected_rows)"' "$INGEST")" \
+	"initech's Python batch app: rows and rejected rows"
+out_has "^stream +initech: sent 200: 200 ok" || fail "initech's Python producer: $(grep 'initech: sent' "$OUT")"
+ok "initech's Python producer had its 200 messages stored"
 assert_eq "acme globex" "$(jq -r 'select(.status == "rejected") | .tenant' "$INGEST" | sort | tr '\n' ' ' | sed 's/ $//')" \
 	"one bad sample file of each tenant rejected"
-for c in acme/listings acme/listings_live globex/cases globex/cases_live; do
+wait_for 60 "initech's stream messages upserted" eval \
+	'[ "$(store_count initech readings_live)" = 197 ]'
+ok "initech's Python stream app upserted 197 readings (3 malformed: dead letters)"
+for c in acme/listings acme/listings_live globex/cases globex/cases_live \
+	initech/readings initech/readings_live; do
 	n=$(store_count "${c%/*}" "${c#*/}")
 	[ "$n" -gt 0 ] || fail "no documents in the store's $c"
 	ok "$c holds $n documents"
@@ -116,7 +126,7 @@ assert_eq 2 "$sm_log_lines" "streammgr started twice on the same state"
 grep -q "damaged\|lost" "$VAR/log/streammgr.log" && fail "streammgr found damage in the queue left by Ctrl-C"
 ok "the queue left by Ctrl-C restores without damage"
 wait_for 30 "streammgr's status in the second run" bash -c \
-	"'$CLI' -c '$VAR/run.cfg' control '{\"cmd\":\"status\"}' | jq -e '.streams | length == 2'"
+	"'$CLI' -c '$VAR/run.cfg' control '{\"cmd\":\"status\"}' | jq -e '.streams | length == 3'"
 ctrl_c
 ok "the second run stops cleanly too"
 # Under sanitizers, the daemons' and apps' reports land in their logs.

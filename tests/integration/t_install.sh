@@ -44,7 +44,10 @@ for p in "$SBINDIR/batchmgr" "$SBINDIR/streammgr" "$SBINDIR/monitor" "$BINDIR/my
 	"$LIBEXECDIR/mysimbdp/tenants/acme/acme-listings" \
 	"$LIBEXECDIR/mysimbdp/tenants/acme/acme-stream" \
 	"$LIBEXECDIR/mysimbdp/tenants/globex/globex-stream" \
-	"$LIBEXECDIR/mysimbdp/tenants/globex/ingest-cases"; do
+	"$LIBEXECDIR/mysimbdp/tenants/globex/ingest-cases" \
+	"$LIBEXECDIR/mysimbdp/tenants/initech/initech-batch" \
+	"$LIBEXECDIR/mysimbdp/tenants/initech/initech-stream" \
+	"$LIBEXECDIR/mysimbdp/mysimbdp-python"; do
 	assert_exec "$p"
 done
 ok "daemons in sbindir, mysimbdp in bindir, sample apps in libexecdir/mysimbdp/tenants"
@@ -69,8 +72,8 @@ usage=$("$DEST$SBINDIR/batchmgr" -x 2>&1) || true
 	fail "batchmgr's default configuration is not $ETC/mysimbdp.cfg: $usage"
 ok "the installed configuration is the daemons' default"
 # Every app of the installed profiles, and every argument that is a path
-# (globex's mysimbdp), is an installed program; relative apps start at
-# apps_dir.
+# (globex's mysimbdp, initech's scripts), is an installed program;
+# relative apps start at apps_dir.
 n=0
 while read -r app args; do
 	case $app in
