@@ -1,0 +1,129 @@
+"""One implementation: the same input through the C library (`mysimbdp
+load`) and through the Python package gives byte-identical store files
+under the same names, and the same document ids."""
+import filecmp
+import os
+import subprocess
+from pathlib import Path
+
+from bson import json_util
+
+import mysimbdp
+from conftest import CLI, SRC
+
+SCHEMA = "device:string:required\ntime:date:required\n" \
+    "temperature:double\nhumidity:double\n*:string\n"
+
+
+def c_load(tmp, store, path, *args):
+    env = dict(os.environ, MONGO_URL=f"file://{store}", MONGO_DB="t")
+    env.pop("ZMQ_METRICS_ENDPOINT", None)
+    subprocess.run([str(CLI), "load", "-C", "c", "--no-progress", *args,
+                    str(path)], env=env, check=True, capture_output=True,
+                   cwd=tmp)
+
+
+def same_tree(a: Path, b: Path):
+    names_a = sorted(p.name for p in a.iterdir())
+    names_b = sorted(p.name for p in b.iterdir())
+    assert names_a == names_b
+    match, mismatch, errors = filecmp.cmpfiles(a, b, names_a, shallow=False)
+    assert mismatch == [] and errors == [], (mismatch, errors)
+    return names_a
+
+
+def test_csv_rows_are_stored_as_by_c(tmp_path):
+    sample = SRC / "tenants/initech/samples/readings-small.csv"
+    (tmp_path / "s.schema").write_text(SCHEMA)
+    c_load(tmp_path, tmp_path / "c", sample, "-s", "s.schema")
+    with mysimbdp.read_csv(sample, SCHEMA, metrics=None) as rows, \
+            mysimbdp.Sink("c", f"file://{tmp_path}/py", "t",
+                          metrics=None) as sink:
+        for row in rows:          # decoded to dicts and encoded again
+            sink.insert(row)
+        sink.commit(rows.content_hash)
+        assert rows.counts == (298, 2)
+    names = same_tree(tmp_path / "c/t/c", tmp_path / "py/t/c")
+    assert names == [mysimbdp.file_hash(sample) + ".bson"]
+
+
+def test_json_lines_are_stored_as_by_c(tmp_path):
+    lines = [
+        '{"a": 1, "b": 2.5, "c": "x", "d": {"$date": "2020-03-01T00:00:00Z"}}',
+        '{"big": 12345678901, "list": [1, "two", null], "t": true}',
+        '',
+        '{"_id": "own-id", "nested": {"k": [{"v": -1}]}}',
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    c_load(tmp_path, tmp_path / "c", src)
+    digest = mysimbdp.file_hash(src)
+    with mysimbdp.Sink("c", f"file://{tmp_path}/py", "t",
+                       metrics=None) as sink:
+        for n, line in enumerate(lines, start=1):
+            if not line:
+                continue
+            obj = json_util.loads(line)
+            doc = obj if "_id" in obj else {
+                "_id": mysimbdp.doc_id(digest, n), **obj}
+            sink.insert(doc)
+        sink.commit(digest)
+    same_tree(tmp_path / "c/t/c", tmp_path / "py/t/c")
+
+
+def test_ids_and_hashes_are_the_library_s(tmp_path):
+    data = b"device,time\nth-1,2026-01-01\n"
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    digest = mysimbdp.file_hash(path)
+    assert digest == mysimbdp.sha256_hex(data)
+    import hashlib
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert mysimbdp.doc_id(digest, 7) == digest[:24] + ":7"
+    with mysimbdp.read_csv(path, metrics=None) as rows:
+        assert [r["_id"] for r in rows] == [mysimbdp.doc_id(digest, 1)]
+
+
+def test_upserts_are_named_by_id(tmp_path):
+    from bson import ObjectId
+    oid = ObjectId("5f1d7a3b9c8e4a2b1c0d9e8f")
+    with mysimbdp.Sink("u", f"file://{tmp_path}", "t",
+                       metrics=None) as sink:
+        sink.upsert(42, {"v": 1})
+        sink.upsert("th-1:2026", {"v": 2})
+        sink.upsert(oid, {"v": 3})
+        sink.upsert({"k": 1}, {"v": 4})
+        sink.upsert(42, {"v": 5})          # the last of a unit wins
+        sink.commit()
+    names = sorted(p.name for p in (tmp_path / "t/u").iterdir())
+    assert names[1:] == ["i=42.bson", f"o={oid}.bson", "s=th-1:2026.bson"]
+    assert names[0].startswith("h=") and len(names[0]) == 2 + 64 + 5
+    from bson import decode
+    assert decode((tmp_path / "t/u/i=42.bson").read_bytes()) == \
+        {"_id": 42, "v": 5}
+
+
+def test_errors_are_exceptions_with_the_library_s_message(tmp_path):
+    try:
+        mysimbdp.Sink("c", "http://nowhere", "t", metrics=None)
+    except mysimbdp.MysimbdpError as e:
+        assert "mongodb://" in str(e)
+    else:
+        raise AssertionError("a bad URL opened")
+    with mysimbdp.Sink("c", f"file://{tmp_path}", "t", metrics=None) as s:
+        try:
+            s.insert({"$bad": 1})
+        except mysimbdp.BadDocument as e:
+            assert e.exit_code == 65 and "$" in str(e)
+        else:
+            raise AssertionError("a $ key was accepted")
+        s.insert({"_id": 1})               # the sink is still usable
+        s.commit("u")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n")
+    try:
+        list(mysimbdp.read_csv(bad, "missing:integer\n", metrics=None))
+    except mysimbdp.DataError as e:
+        assert "missing" in str(e) and e.exit_code == 65
+    else:
+        raise AssertionError("a header without the schema's column")

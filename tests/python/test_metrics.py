@@ -1,0 +1,69 @@
+"""Metric reports from Python reach the monitor: the first one, sent at
+once after connecting, and the last, sent only at exit; a stream app's
+reports by themselves."""
+import json
+import subprocess
+
+from conftest import PYTHON, python_app, wait_for
+
+ONE_SHOT = """
+import sys, mysimbdp
+m = mysimbdp.Metrics(sys.argv[1], "batch", sys.argv[2])
+m.add(rows=int(sys.argv[3]), ingest_us=1500)
+if sys.argv[4] == "flush":
+    assert m.flush(), "the first report was dropped"
+m.close()
+"""
+
+
+def reports(platform, instance):
+    path = platform.var / "log/metrics.jsonl"
+    if not path.exists():
+        return []
+    return [r for r in map(json.loads, path.read_text().splitlines())
+            if r.get("type") == "report" and r.get("instance") == instance]
+
+
+def one_shot(platform, instance, rows, how):
+    endpoint = f"ipc://{platform.var}/run/alpha/metrics.sock"
+    subprocess.run([str(PYTHON), "-c", ONE_SHOT, endpoint, instance,
+                    str(rows), how], check=True)
+
+
+def test_first_and_last_reports_arrive(platform):
+    platform.tenant("alpha", f"""streams = ( {{
+        app = {python_app("consume.py")}; stop_timeout = "2s"; }} );""")
+    platform.start("monitor")
+    one_shot(platform, "py-first", 5, "flush")
+    got = wait_for("the first report", lambda: reports(platform,
+                                                       "py-first"))
+    assert got[0]["rows"] == 5 and got[0]["ingest_us_sum"] == 1500
+    one_shot(platform, "py-last", 3, "close")
+    got = wait_for("the report sent at exit",
+                   lambda: reports(platform, "py-last"))
+    assert sum(r["rows"] for r in got) == 3
+
+
+def test_stream_app_reports_by_itself(platform):
+    import mysimbdp
+    platform.tenant("alpha", f"""streams = ( {{
+        app = {python_app("consume.py")}; stop_timeout = "2s"; }} );""")
+    platform.start("monitor")
+    platform.start("streammgr")
+    with mysimbdp.Producer(platform.endpoint("alpha")) as producer:
+        for i in range(40):
+            producer.send(f"k{i} v")
+        producer.send(b"nokey")
+        assert producer.flush()
+
+    def counted():
+        path = platform.var / "log/metrics.jsonl"
+        if not path.exists():
+            return None
+        rs = [r for r in map(json.loads, path.read_text().splitlines())
+              if r.get("type") == "report" and r.get("stream") == "default"]
+        messages = sum(r.get("messages", 0) for r in rs)
+        return rs if messages >= 41 else None
+    rs = wait_for("41 messages reported", counted)
+    assert sum(r["errors"] for r in rs) == 1
+    assert sum(r["ingest_us_sum"] for r in rs) > 0

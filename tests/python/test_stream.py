@@ -1,0 +1,93 @@
+"""A stream app in Python: every message stored after kill -9 of an
+instance (redelivery), rejects to the dead letters, and a clean exit on
+drain and stop (SIGTERM)."""
+import json
+import os
+import signal
+
+import mysimbdp
+
+from conftest import python_app, wait_for
+
+N = 300
+
+
+def send_keys(platform, tenant, first, last):
+    with mysimbdp.Producer(platform.endpoint(tenant)) as producer:
+        for i in range(first, last + 1):
+            producer.send(f"k{i} v{i}")
+        assert producer.flush()
+        assert producer.failed == []
+
+
+def keys(platform, tenant):
+    return {d["_id"] for d in platform.store(tenant, "events")}
+
+
+def instances(platform, tenant):
+    return platform.status(tenant)["streams"][0]["instances"]
+
+
+def test_redelivery_after_kill9_of_an_instance(platform):
+    platform.tenant("alpha", f"""streams = ( {{
+        app = {python_app("consume.py", "--slow-ms", "50")};
+        instances = {{ min = 1; max = 2; initial = 2; }};
+        ack_timeout = "60s"; stop_timeout = "2s"; }} );""")
+    platform.start("streammgr")
+    wait_for("two ready instances", lambda: [
+        i["state"] for i in instances(platform, "alpha")] == ["ready"] * 2)
+    send_keys(platform, "alpha", 1, N)
+    # The victim holds deliveries it has not acked (the ack timeout is
+    # longer than the test: only the death gives them back).
+    victim = wait_for("an instance holding messages", lambda: next(
+        (i for i in instances(platform, "alpha") if i["inflight"] > 0),
+        None))
+    os.kill(victim["pid"], signal.SIGKILL)
+    gone = f"(pid {victim['pid']}) killed by signal 9"
+    wait_for("the death to be seen", lambda: gone in
+             platform.log("streammgr").read_text())
+    wait_for(f"all {N} keys stored", lambda: len(keys(platform, "alpha"))
+             == N, seconds=60)
+    assert keys(platform, "alpha") == {f"k{i}" for i in range(1, N + 1)}
+    stream = platform.status("alpha")["streams"][0]
+    assert stream["redelivered"] >= 1
+    wait_for("every message acked", lambda: platform.status("alpha")
+             ["streams"][0]["acked"] >= N)
+
+
+def test_reject_goes_to_dead_letters(platform):
+    platform.tenant("alpha", f"""streams = ( {{
+        app = {python_app("consume.py")}; stop_timeout = "2s"; }} );""")
+    platform.start("streammgr")
+    with mysimbdp.Producer(platform.endpoint("alpha")) as producer:
+        producer.send(b"nokey")
+        producer.send(b"k1 v")
+        assert producer.flush() and producer.failed == []
+    dead = platform.var / "queue/alpha/default/dead-letters.jsonl"
+    wait_for("a dead letter", lambda: dead.exists() and dead.read_text())
+    letter = json.loads(dead.read_text().splitlines()[0])
+    assert letter["payload"] == "nokey"
+    assert letter["reason"].endswith(": no key"), letter["reason"]
+    wait_for("k1 stored", lambda: keys(platform, "alpha") == {"k1"})
+
+
+def test_drain_then_stop_exits_cleanly(platform):
+    platform.tenant("alpha", f"""streams = ( {{
+        app = {python_app("consume.py")}; stop_timeout = "5s"; }} );""")
+    platform.start("streammgr")
+    send_keys(platform, "alpha", 1, 50)
+    platform.cli("drain", "alpha")
+    wait_for("drained", lambda: platform.status("alpha")["streams"][0]
+             ["state"] == "drained")
+    assert keys(platform, "alpha") == {f"k{i}" for i in range(1, 51)}
+    ids = [i["id"] for i in instances(platform, "alpha")]
+    platform.cli("stop", "alpha")
+    wait_for("the instances to exit", lambda: not instances(
+        platform, "alpha"))
+    log = platform.log("streammgr").read_text()
+    for iid in ids:
+        # SIGTERM ended the app's stream; it exited 0 by itself.
+        assert f"instance {iid} (pid" in log
+        line = [ln for ln in log.splitlines()
+                if f"instance {iid} (pid" in ln][-1]
+        assert line.endswith("exited 0"), line
