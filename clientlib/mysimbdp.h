@@ -666,6 +666,19 @@ MSB_API int msb_stream_recv(struct msb_stream *s, struct msb_message *msg,
     int timeout_ms);
 
 /*
+ * Up to max messages at once, for bindings where a call per message
+ * costs more than the message: waits for the first as msb_stream_recv()
+ * does, then takes those already there. Returns MSB_OK with *count (1 to
+ * max) messages: ids[i] and lens[i] filled and *data the payloads back
+ * to back (valid until the next recv or close); or what
+ * msb_stream_recv() returns when there is none (MSB_TEMPFAIL,
+ * MSB_STOPPED, MSB_ERROR).
+ */
+MSB_API int msb_stream_recv_batch(struct msb_stream *s, size_t max,
+    int timeout_ms, uint64_t *ids, size_t *lens, const void **data,
+    size_t *count);
+
+/*
  * Done with message id. Acks are queued and sent as one [ACK][ids] frame
  * when credit/4 of them (at least 1, at most 1024) are queued, and by
  * msb_stream_flush(), by a msb_stream_recv() about to wait, by nack,
@@ -690,6 +703,10 @@ MSB_API int msb_stream_nack(struct msb_stream *s, uint64_t id,
  */
 MSB_API int msb_stream_reject(struct msb_stream *s, uint64_t id,
     const char *reason);
+
+/* msb_stream_ack() of n ids; stops at the first failure. */
+MSB_API int msb_stream_ack_many(struct msb_stream *s, const uint64_t *ids,
+    size_t n);
 
 /* Sends the queued acks. Returns as msb_stream_ack. */
 MSB_API int msb_stream_flush(struct msb_stream *s);
@@ -770,6 +787,16 @@ MSB_API int msb_producer_send(struct msb_producer *p, const void *data,
     size_t len, uint64_t *seq);
 
 /*
+ * msb_producer_send() of n records lying back to back at data, lens[i]
+ * bytes each, for bindings where a call per record costs more than the
+ * record. Their seqs follow one another from *first_seq. Stops at the
+ * first that could not be sent: *sent says how many were; returns as
+ * msb_producer_send().
+ */
+MSB_API int msb_producer_send_many(struct msb_producer *p, const void *data,
+    const size_t *lens, size_t n, size_t *sent, uint64_t *first_seq);
+
+/*
  * Handles the replies that arrived; when none had, waits up to
  * timeout_ms (-1: up to the reply timeout) for some. Returns how many
  * callbacks were made (0 at once when nothing is outstanding), or
@@ -786,6 +813,18 @@ MSB_API int msb_producer_flush(struct msb_producer *p, int timeout_ms);
 
 /* Records sent and not yet called back. */
 MSB_API uint32_t msb_producer_outstanding(const struct msb_producer *p);
+
+/*
+ * With quiet set, OK replies are counted but not called back: for a
+ * binding where a callback per message costs more than the message, and
+ * that only acts on the others. Off by default.
+ */
+MSB_API void msb_producer_set_quiet_ok(struct msb_producer *p, bool quiet);
+
+/* The replies so far by status: counts[MSB_REPLY_OK], [MSB_REPLY_REJECT],
+ * [MSB_REPLY_THROTTLE] (written-off "no-reply" ones among them). */
+MSB_API void msb_producer_counts(const struct msb_producer *p,
+    uint64_t counts[3]);
 
 /* How long to wait for a reply (default 10000 ms; <= 0: the default). */
 MSB_API void msb_producer_set_reply_timeout(struct msb_producer *p,

@@ -45,6 +45,8 @@ struct msb_producer {
 	int64_t		 p_progress;	/* last reply, or first send: ms */
 	uint64_t	 p_lost;	/* written off as no-reply */
 	bool		 p_incb;	/* inside the callback */
+	bool		 p_quiet_ok;	/* OK replies: counted, not called back */
+	uint64_t	 p_counts[3];	/* replies by enum msb_reply_status */
 	zmq_msg_t	 p_rid;		/* a reply: [msg-id][status] */
 	zmq_msg_t	 p_rstatus;
 	unsigned char	 p_idbuf[8];
@@ -80,7 +82,8 @@ static void
 callback(struct msb_producer *p, uint64_t seq, enum msb_reply_status st,
     const char *reason)
 {
-	if (p->p_cb == NULL)
+	p->p_counts[st]++;
+	if (p->p_cb == NULL || (st == MSB_REPLY_OK && p->p_quiet_ok))
 		return;
 	p->p_incb = true;
 	p->p_cb(seq, st, reason, p->p_arg);
@@ -527,4 +530,36 @@ msb_producer_close(struct msb_producer *p)
 {
 	if (p != NULL)
 		destroy(p);
+}
+
+void
+msb_producer_set_quiet_ok(struct msb_producer *p, bool quiet)
+{
+	p->p_quiet_ok = quiet;
+}
+
+void
+msb_producer_counts(const struct msb_producer *p, uint64_t counts[3])
+{
+	memcpy(counts, p->p_counts, sizeof(p->p_counts));
+}
+
+int
+msb_producer_send_many(struct msb_producer *p, const void *data,
+    const size_t *lens, size_t n, size_t *sent, uint64_t *first_seq)
+{
+	const unsigned char *next = data;
+	uint64_t seq;
+	int rc = MSB_OK;
+
+	*sent = 0;
+	for (size_t i = 0; i < n; next += lens[i++]) {
+		if ((rc = msb_producer_send(p, next, lens[i], &seq)) !=
+		    MSB_OK)
+			break;
+		if (i == 0 && first_seq != NULL)
+			*first_seq = seq;
+		(*sent)++;
+	}
+	return rc;
 }

@@ -55,6 +55,8 @@ struct msb_stream {
 	bool		 s_failed;	/* ERR from streammgr: sticky */
 	bool		 s_warned;	/* a malformed message was logged */
 	int64_t		 s_bye_deadline;	/* monotonic ms */
+	unsigned char	*s_batch_buf;	/* msb_stream_recv_batch payloads */
+	size_t		 s_batch_cap;
 	char		 s_err[512];
 	unsigned char	 s_ackbuf[ACK_MAX * 8];
 };
@@ -225,6 +227,7 @@ destroy(struct msb_stream *s)
 		zmq_ctx_term(s->s_ctx);
 	if (s->s_sigheld)
 		signals_release();
+	free(s->s_batch_buf);
 	free(s);
 }
 
@@ -592,6 +595,66 @@ msb_stream_recv(struct msb_stream *s, struct msb_message *msg, int timeout_ms)
 			    zmq_strerror(errno));
 		}
 	}
+}
+
+/* Appends a delivery's payload to the batch buffer at *used. */
+static int
+batch_keep(struct msb_stream *s, const struct msb_message *m, size_t *used)
+{
+	if (*used + m->len > s->s_batch_cap) {
+		size_t cap = s->s_batch_cap ? s->s_batch_cap : 64 * 1024;
+		unsigned char *p;
+
+		while (cap < *used + m->len)
+			cap *= 2;
+		if ((p = realloc(s->s_batch_buf, cap)) == NULL)
+			return -1;
+		s->s_batch_buf = p;
+		s->s_batch_cap = cap;
+	}
+	if (m->len > 0)
+		memcpy(s->s_batch_buf + *used, m->data, m->len);
+	*used += m->len;
+	return 0;
+}
+
+int
+msb_stream_recv_batch(struct msb_stream *s, size_t max, int timeout_ms,
+    uint64_t *ids, size_t *lens, const void **data, size_t *count)
+{
+	struct msb_message m;
+	size_t n = 0, used = 0;
+	int rc;
+
+	if (max == 0)
+		return fail(s, MSB_ERROR, "recv_batch: max is 0");
+	/* The first waits as msb_stream_recv does; the rest are there. */
+	rc = msb_stream_recv(s, &m, timeout_ms);
+	while (rc == MSB_OK) {
+		if (batch_keep(s, &m, &used) == -1)
+			return fail(s, MSB_ERROR, "recv_batch: out of memory");
+		ids[n] = m.id;
+		lens[n] = m.len;
+		if (++n == max)
+			break;
+		while ((rc = read_one(s, &m)) == SKIPPED)
+			;
+	}
+	*data = s->s_batch_buf;
+	*count = n;
+	/* A stop or a failure after some messages comes with the next. */
+	return n > 0 ? MSB_OK : rc;
+}
+
+int
+msb_stream_ack_many(struct msb_stream *s, const uint64_t *ids, size_t n)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if ((rc = msb_stream_ack(s, ids[i])) != MSB_OK)
+			return rc;
+	return MSB_OK;
 }
 
 void

@@ -35,15 +35,19 @@ def test_throttle_rate(platform):
     platform.tenant("beta", f"""streams = ( {{ app = {python_app("consume.py")};
         max_messages_per_second = 20; stop_timeout = "2s"; }} );""")
     platform.start("streammgr")
+    # No callbacks: the fast path, OKs counted in C, the rest kept.
     with mysimbdp.Producer(platform.endpoint("beta")) as producer:
-        replies = settle_all(producer, [f"k{i} v".encode()
-                                        for i in range(200)])
-    throttled = [r for r in replies.values() if r.status == Status.THROTTLE]
-    ok = [r for r in replies.values() if r.status == Status.OK]
+        for i in range(200):
+            producer.send(f"k{i} v")
+        assert producer.flush()
+        counts = producer.counts
+    throttled = producer.failed
     assert throttled, "200 messages at once, 20 a second allowed"
+    assert all(r.status == Status.THROTTLE for r in throttled)
     assert all(r.reason.startswith("rate") for r in throttled), \
         throttled[0].reason
-    assert len(ok) + len(throttled) == 200
+    assert counts == {"ok": 200 - len(throttled), "rejected": 0,
+                      "throttled": len(throttled)}
 
 
 def test_no_streammgr_is_a_clear_error(platform):
@@ -54,3 +58,20 @@ def test_no_streammgr_is_a_clear_error(platform):
         assert e.exit_code == 75
     else:
         raise AssertionError("opened a producer with no streammgr")
+
+
+def test_send_many(platform):
+    platform.tenant("alpha", f"""streams = ( {{ app = {python_app("consume.py")};
+        max_message_size = "1K"; stop_timeout = "2s"; }} );""")
+    platform.start("streammgr")
+    with mysimbdp.Producer(platform.endpoint("alpha"), window=16) as producer:
+        first = producer.send_many([f"k{i} v" for i in range(100)])
+        second = producer.send_many([b"x" * 2000, "k100 v"])
+        assert producer.flush()
+        assert list(first) == list(range(first.start, first.start + 100))
+        assert second.start == first.stop
+        assert producer.counts == {"ok": 101, "rejected": 1, "throttled": 0}
+        assert [(r.seq, r.status) for r in producer.failed] == \
+            [(second.start, Status.REJECT)]
+    wait_for("101 keys stored", lambda: len(platform.store(
+        "alpha", "events")) == 101)

@@ -25,16 +25,33 @@ EXIT_DATAERR = 65     # batch: the file will never work: failed/ at once
 EXIT_TEMPFAIL = 75    # try again later: no retry used up
 EXIT_PERMANENT = 125  # stream: do not restart (the set-up is wrong)
 
-from ._lib import (BadDocument, MysimbdpError,  # noqa: E402
-                   TempFail)
-from .env import Env  # noqa: E402
-from .ids import doc_id, file_hash, sha256_hex  # noqa: E402
-from .metrics import Metrics, default_metrics  # noqa: E402
-from .producer import Producer, Reply, Status, ingress_endpoint  # noqa: E402
-from .result import write_result  # noqa: E402
-from .rows import DataError, Rows, read_csv  # noqa: E402
-from .sink import Sink, SinkStats  # noqa: E402
-from .stream import Batch, Message, Stream  # noqa: E402
+# The names below load their modules on first use (PEP 562): a producer
+# does not pay for the bson module, a stream app not for the CSV reader.
+_WHERE = {
+    "BadDocument": "_lib", "MysimbdpError": "_lib", "TempFail": "_lib",
+    "Env": "env", "doc_id": "ids", "file_hash": "ids", "sha256_hex": "ids",
+    "Metrics": "metrics", "default_metrics": "metrics",
+    "Producer": "producer", "Reply": "producer", "Status": "producer",
+    "ingress_endpoint": "producer", "write_result": "result",
+    "DataError": "rows", "Rows": "rows", "read_csv": "rows",
+    "Sink": "sink", "SinkStats": "sink", "Batch": "stream",
+    "Message": "stream", "Stream": "stream",
+}
+
+
+def __getattr__(name: str):
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'mysimbdp' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(f".{where}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_WHERE))
+
 
 __all__ = [
     "BadDocument", "Batch", "DataError", "Env", "Message", "Metrics",

@@ -87,10 +87,6 @@ class SinkStats(Structure):
                 ("rejected", c_uint64)]
 
 
-class Message(Structure):
-    _fields_ = [("id", c_uint64), ("data", c_void_p), ("len", c_size_t)]
-
-
 REJECT_FN = CFUNCTYPE(None, c_void_p, c_uint64, c_char_p)
 REPLY_CB = CFUNCTYPE(None, c_uint64, c_int, c_char_p, c_void_p)
 
@@ -140,8 +136,11 @@ _PROTOS = {
     "msb_metrics_close": (None, [c_void_p]),
     "msb_stream_open": (c_int, [POINTER(c_void_p), c_char_p, c_char_p,
                                 c_uint32, c_char_p, c_size_t]),
-    "msb_stream_recv": (c_int, [c_void_p, POINTER(Message), c_int]),
+    "msb_stream_recv_batch": (c_int, [c_void_p, c_size_t, c_int,
+                                      POINTER(c_uint64), POINTER(c_size_t),
+                                      POINTER(c_void_p), POINTER(c_size_t)]),
     "msb_stream_ack": (c_int, [c_void_p, c_uint64]),
+    "msb_stream_ack_many": (c_int, [c_void_p, POINTER(c_uint64), c_size_t]),
     "msb_stream_nack": (c_int, [c_void_p, c_uint64, c_char_p]),
     "msb_stream_reject": (c_int, [c_void_p, c_uint64, c_char_p]),
     "msb_stream_flush": (c_int, [c_void_p]),
@@ -153,10 +152,15 @@ _PROTOS = {
                                   REPLY_CB, c_void_p, c_char_p, c_size_t]),
     "msb_producer_send": (c_int, [c_void_p, c_char_p, c_size_t,
                                   POINTER(c_uint64)]),
+    "msb_producer_send_many": (c_int, [c_void_p, c_char_p, c_void_p,
+                                       c_size_t,
+                                       POINTER(c_size_t), POINTER(c_uint64)]),
     "msb_producer_poll": (c_int, [c_void_p, c_int]),
     "msb_producer_flush": (c_int, [c_void_p, c_int]),
     "msb_producer_outstanding": (c_uint32, [c_void_p]),
     "msb_producer_set_reply_timeout": (None, [c_void_p, c_int]),
+    "msb_producer_set_quiet_ok": (None, [c_void_p, c_bool]),
+    "msb_producer_counts": (None, [c_void_p, POINTER(c_uint64 * 3)]),
     "msb_producer_error": (c_char_p, [c_void_p]),
     "msb_producer_close": (None, [c_void_p]),
 }

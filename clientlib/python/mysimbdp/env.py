@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from ._lib import LIB, MysimbdpError, errbuf, text
 
 BATCH, STREAM = 1, 2
 
 
-@dataclass(frozen=True)
-class Env:
+class Env(NamedTuple):
     """The contract's variables (docs/tenant-guide.md); None when unset.
 
     ``kind`` is ``"batch"`` (``MYSIMBDP_INPUT_FILE`` set) or
@@ -39,7 +37,7 @@ class Env:
                          if getattr(raw, name) is not None else None)
                   for name, _ in raw._fields_ if name != "kind"}
         return cls(kind="stream" if raw.kind == STREAM else "batch",
-                   **values)
+                   **values)   # type: ignore[call-arg]
 
 
 def _load_raw():

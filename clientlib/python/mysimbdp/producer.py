@@ -3,18 +3,26 @@
 THROTTLE (not now: send it again later)."""
 from __future__ import annotations
 
+import array
 import ctypes
 import enum
 import os
-from typing import Callable, NamedTuple, Optional, Union
+from typing import Callable, NamedTuple, Optional, Sequence, Union
 
-from ._lib import LIB, OK, REPLY_CB, MysimbdpError, check, errbuf, text
+from ._lib import (LIB, OK, REPLY_CB, MysimbdpError, check, errbuf,
+                   error_for, text)
 
 
 class Status(enum.IntEnum):
     OK = 0
     REJECT = 1
     THROTTLE = 2
+
+
+_STATUSES = (Status.OK, Status.REJECT, Status.THROTTLE)
+# The array typecode of size_t.
+_SIZE_T = next(t for t in "LQI" if array.array(t).itemsize ==
+               ctypes.sizeof(ctypes.c_size_t))
 
 
 class Reply(NamedTuple):
@@ -40,10 +48,12 @@ class Producer:
     """Sends messages to one stream; up to ``window`` await their reply.
 
     Each message's reply goes to the callback given to :meth:`send` or,
-    without one, to ``on_reply`` (default: kept in :attr:`failed` unless
-    OK). Callbacks run inside send, poll and flush. A THROTTLE, and a
-    "no-reply" (streammgr restarted, or no reply within reply_timeout),
-    means: send it again later.
+    without one, to ``on_reply``; without either, a reply other than OK
+    is kept in :attr:`failed` and :attr:`counts` has them all (the OKs
+    are then counted in C, not called back: the fast path). Callbacks run
+    inside send, poll and flush. A THROTTLE, and a "no-reply" (streammgr
+    restarted, or no reply within reply_timeout), means: send it again
+    later.
     """
 
     def __init__(self, endpoint: str, window: int = 1000, *,
@@ -60,11 +70,16 @@ class Producer:
         check(rc, lambda: text(err.value))
         self._h = h
         self._seq = ctypes.c_uint64()
+        self._seq_ref = ctypes.byref(self._seq)
+        self._send = LIB.msb_producer_send
+        self._quiet = on_reply is None
+        LIB.msb_producer_set_quiet_ok(h, self._quiet)
         if reply_timeout is not None:
             LIB.msb_producer_set_reply_timeout(h, int(reply_timeout * 1000))
 
     def _trampoline(self, seq, status, reason, _arg) -> None:
-        reply = Reply(seq, Status(status), text(reason) if reason else None)
+        reply = Reply(seq, _STATUSES[status], text(reason) if reason
+                      else None)
         fn = self._callbacks.pop(seq, None) or self._on_reply
         try:
             if fn is not None:
@@ -90,14 +105,41 @@ class Producer:
         not sent)."""
         if isinstance(data, str):
             data = data.encode()
-        rc = LIB.msb_producer_send(self._h, data, len(data),
-                                   ctypes.byref(self._seq))
-        self._reraise()
-        check(rc, self._error)
+        if callback is not None and self._quiet:
+            # OKs matter from now on: call them back.
+            LIB.msb_producer_set_quiet_ok(self._h, False)
+            self._quiet = False
+        rc = self._send(self._h, data, len(data), self._seq_ref)
+        if rc or self._raised is not None:
+            self._reraise()
+            check(rc, self._error)
         seq = self._seq.value
         if callback is not None:
             self._callbacks[seq] = callback
         return seq
+
+    def send_many(self, messages: Sequence[Union[bytes, str]]) -> range:
+        """Sends messages in order with one call into the library (the
+        fast way to send many); returns their seqs. Their replies go to
+        ``on_reply`` (or :attr:`failed`). Raises TempFail when one could
+        not be sent: ``sent`` on the exception says how many were."""
+        data = [m.encode() if isinstance(m, str) else m for m in messages]
+        n = len(data)
+        if n == 0:
+            return range(0)
+        # Back to back in one buffer, lengths in a size_t array.
+        lens = array.array(_SIZE_T, map(len, data))
+        sent, first = ctypes.c_size_t(), ctypes.c_uint64()
+        rc = LIB.msb_producer_send_many(self._h, b"".join(data),
+                                        lens.buffer_info()[0], n,
+                                        ctypes.byref(sent),
+                                        ctypes.byref(first))
+        self._reraise()
+        if rc != OK:
+            err = error_for(rc, self._error())
+            err.sent = sent.value          # type: ignore[attr-defined]
+            raise err
+        return range(first.value, first.value + n)
 
     def poll(self, timeout: float = 0) -> int:
         """Handles the replies that came, waiting up to timeout seconds
@@ -115,6 +157,14 @@ class Producer:
         if rc < 0 and rc != -2:
             raise MysimbdpError(self._error(), rc)
         return rc == OK
+
+    @property
+    def counts(self) -> dict:
+        """Replies so far: {"ok": n, "rejected": n, "throttled": n}
+        (messages written off as no-reply count as throttled)."""
+        c = (ctypes.c_uint64 * 3)()
+        LIB.msb_producer_counts(self._h, ctypes.byref(c))
+        return {"ok": c[0], "rejected": c[1], "throttled": c[2]}
 
     @property
     def outstanding(self) -> int:

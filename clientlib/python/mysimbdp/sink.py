@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 import bson
 from bson.raw_bson import RawBSONDocument
@@ -21,8 +20,7 @@ from .metrics import AUTO, resolve
 MAJORITY, DEFAULT = -3, -2
 
 
-@dataclass(frozen=True)
-class SinkStats:
+class SinkStats(NamedTuple):
     """What the store did with the documents (see msb_sink_stats)."""
 
     added: int

@@ -13,21 +13,20 @@ import threading
 import time
 from typing import Iterator, List, Optional
 
-from ._lib import (LIB, OK, STOPPED, TEMPFAIL, Message as CMessage,
-                   MysimbdpError, check, errbuf, text)
+from ._lib import (LIB, OK, STOPPED, TEMPFAIL, MysimbdpError, check, errbuf,
+                   text)
 from .metrics import AUTO, resolve
 
 
 class Message:
     """One delivery: ``id`` (pass to ack/nack/reject), ``data`` (bytes)."""
 
-    __slots__ = ("id", "data", "_stream", "_t0", "settled")
+    __slots__ = ("id", "data", "_stream", "settled")
 
-    def __init__(self, stream: "Stream", id: int, data: bytes, t0: float):
+    def __init__(self, stream: "Stream", id: int, data: bytes):
         self.id = id
         self.data = data
         self._stream = stream
-        self._t0 = t0
         self.settled = False
 
     def ack(self) -> None:
@@ -57,10 +56,18 @@ class Batch(List[Message]):
     """The messages that were waiting, up to the batch size."""
 
     def ack_all(self) -> None:
-        """Acks every message of the batch not settled yet."""
-        for m in self:
-            if not m.settled:
-                m.ack()
+        """Acks every message of the batch not settled yet (one call into
+        the library for them all)."""
+        todo = [m for m in self if not m.settled]
+        if not todo:
+            return
+        stream = todo[0]._stream
+        ids = (ctypes.c_uint64 * len(todo))(*(m.id for m in todo))
+        check(LIB.msb_stream_ack_many(stream._h, ids, len(todo)),
+              stream._error)
+        for m in todo:
+            m.settled = True
+        stream._count(len(todo), sum(len(m.data) for m in todo), 0)
 
 
 class Stream:
@@ -93,9 +100,10 @@ class Stream:
             check(rc, lambda: text(err.value))
         self._h = h
         self._metrics = resolve(metrics)
-        self._msg = CMessage()
         self._counts = [0, 0, 0, 0]   # messages, bytes, errors, ingest us
+        self._mark = time.monotonic()
         self._stopped = False
+        self._max = 0                 # the arrays below hold this many
 
     # The library installs its SIGTERM/SIGINT handlers only where the
     # disposition is SIG_DFL; Python's own SIGINT handler would only run
@@ -120,11 +128,18 @@ class Stream:
     def _settle(self, m: Message, rc: int, error: bool) -> None:
         check(rc, self._error)
         m.settled = True
+        self._count(1, len(m.data), error)
+
+    def _count(self, n: int, nbytes: int, errors: int) -> None:
+        # Ingest time: from the batch's arrival or the last settling to
+        # now, so the samples add up to the time spent on the messages.
+        now = time.monotonic()
         c = self._counts
-        c[0] += 1
-        c[1] += len(m.data)
-        c[2] += error
-        c[3] += int((time.monotonic() - m._t0) * 1e6)
+        c[0] += n
+        c[1] += nbytes
+        c[2] += errors
+        c[3] += int((now - self._mark) * 1e6)
+        self._mark = now
 
     def _report(self) -> None:
         c = self._counts
@@ -135,13 +150,29 @@ class Stream:
         elif self._metrics is not None:
             self._metrics.tick()
 
-    def _recv(self, timeout_ms: int) -> Optional[Message]:
-        rc = LIB.msb_stream_recv(self._h, ctypes.byref(self._msg),
-                                 timeout_ms)
+    def _arrays(self, max_messages: int) -> None:
+        if max_messages > self._max:
+            self._ids = (ctypes.c_uint64 * max_messages)()
+            self._lens = (ctypes.c_size_t * max_messages)()
+            self._data = ctypes.c_void_p()
+            self._n = ctypes.c_size_t()
+            self._refs = (ctypes.byref(self._data), ctypes.byref(self._n))
+            self._max = max_messages
+
+    def _recv_batch(self, max_messages: int, timeout_ms: int):
+        """The messages waiting (one call into the library), or None."""
+        rc = LIB.msb_stream_recv_batch(self._h, max_messages, timeout_ms,
+                                       self._ids, self._lens, *self._refs)
         if rc == OK:
-            msg = self._msg
-            return Message(self, msg.id, ctypes.string_at(msg.data, msg.len),
-                           time.monotonic())
+            n = self._n.value
+            lens = self._lens[:n]
+            blob = ctypes.string_at(self._data.value, sum(lens))
+            batch, off = Batch(), 0
+            for mid, ln in zip(self._ids[:n], lens):
+                batch.append(Message(self, mid, blob[off:off + ln]))
+                off += ln
+            self._mark = time.monotonic()
+            return batch
         if rc == STOPPED:
             self._stopped = True
         if rc in (TEMPFAIL, STOPPED):
@@ -154,20 +185,14 @@ class Stream:
         waiting for the first one (between waits of ``timeout`` seconds
         metrics are reported); ends when a stop was asked and done."""
         wait_ms = max(0, int(timeout * 1000))
+        self._arrays(max_messages)
         while True:
             self._report()
-            first = self._recv(wait_ms)
-            if first is None:
-                if self._stopped:
-                    return
-                continue
-            batch = Batch([first])
-            while len(batch) < max_messages:
-                m = self._recv(0)
-                if m is None:
-                    break
-                batch.append(m)
-            yield batch
+            batch = self._recv_batch(max_messages, wait_ms)
+            if batch is not None:
+                yield batch
+            elif self._stopped:
+                return
 
     def __iter__(self) -> Iterator[Message]:
         """The messages one at a time (see batches)."""

@@ -1,0 +1,118 @@
+"""Metric reports to the monitor, sent for the app by the package.
+
+:class:`Sink` counts the rows it is given and the time of each unit,
+:class:`Stream` the messages settled and their time, :class:`Rows` the
+rows rejected, all into :func:`default_metrics`: a handle opened from
+``ZMQ_METRICS_ENDPOINT`` on first use, reporting every second, closed
+(one last report) when the interpreter exits. An app that reports by
+itself passes ``metrics=None`` to them, or its own :class:`Metrics`.
+Reporting never blocks the app for a monitor that is absent or slow.
+"""
+from __future__ import annotations
+
+import atexit
+import ctypes
+from typing import Optional
+
+from ._lib import LIB, MysimbdpError, TEMPFAIL
+
+MESSAGES, ROWS, BYTES, ERRORS, INGEST_US = 1, 2, 3, 4, 5
+
+
+class Metrics:
+    """A report channel to the monitor (libmysimbdp's msb_metrics)."""
+
+    def __init__(self, endpoint: Optional[str] = None, app: str = "batch",
+                 instance: Optional[str] = None, *, env=None):
+        """Opens from the environment contract when endpoint is None
+        (a stream app's reports then carry its tenant and stream), else
+        to endpoint ("" counts but never sends)."""
+        if endpoint is None:
+            from .env import c_env
+            self._h = LIB.msb_metrics_open_env(ctypes.byref(
+                env if env is not None else c_env()))
+        else:
+            self._h = LIB.msb_metrics_open(endpoint.encode(), app.encode(),
+                                           (instance or "").encode())
+        if not self._h:
+            raise MysimbdpError("metrics: cannot open: "
+                                f"{ctypes.get_errno() or 'error'}")
+
+    def add(self, *, messages: int = 0, rows: int = 0, bytes: int = 0,
+            errors: int = 0, ingest_us: Optional[int] = None) -> None:
+        """Counts figures; ingest_us is one ingest time sample. Sends a
+        report when the interval has passed."""
+        h = self._h
+        for metric, n in ((MESSAGES, messages), (ROWS, rows),
+                          (BYTES, bytes), (ERRORS, errors)):
+            if n:
+                LIB.msb_metrics_add(h, metric, n)
+        if ingest_us is not None:
+            LIB.msb_metrics_add(h, INGEST_US, max(0, int(ingest_us)))
+
+    def set_interval(self, ms: int) -> None:
+        """The report interval (default 1000 ms; 0: only flush())."""
+        LIB.msb_metrics_set_interval(self._h, ms)
+
+    def flush(self) -> bool:
+        """Sends a report now. False when it was dropped (no monitor)."""
+        rc = LIB.msb_metrics_flush(self._h)
+        if rc < 0 and rc != TEMPFAIL:
+            raise MysimbdpError("metrics: send failed", rc)
+        return rc == 0
+
+    def tick(self) -> None:
+        """Sends a report, even empty, if the interval has passed: call
+        it while idle so the monitor hears from the app."""
+        LIB.msb_metrics_tick(self._h)
+
+    def counts(self) -> tuple[int, int]:
+        """(reports sent, reports dropped) so far."""
+        sent, dropped = ctypes.c_uint64(), ctypes.c_uint64()
+        LIB.msb_metrics_counts(self._h, ctypes.byref(sent),
+                               ctypes.byref(dropped))
+        return sent.value, dropped.value
+
+    def close(self) -> None:
+        """Sends a last report (waiting at most 1 s) and closes."""
+        if self._h:
+            LIB.msb_metrics_close(self._h)
+            self._h = None
+
+    def __enter__(self) -> "Metrics":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+_default: Optional[Metrics] = None
+_default_failed = False
+
+
+def default_metrics() -> Optional[Metrics]:
+    """The process's handle, opened from the environment on first use;
+    None when the environment has no contract (an app run by hand)."""
+    global _default, _default_failed
+    if _default is None and not _default_failed:
+        try:
+            _default = Metrics()
+        except MysimbdpError:
+            _default_failed = True
+            return None
+        atexit.register(_default.close)
+    return _default
+
+
+class _Auto:
+    """The default of ``metrics=``: :func:`default_metrics`."""
+
+    def __repr__(self) -> str:
+        return "AUTO"
+
+
+AUTO = _Auto()
+
+
+def resolve(metrics) -> Optional[Metrics]:
+    return default_metrics() if metrics is AUTO else metrics

@@ -1,0 +1,232 @@
+"""Stream apps: messages from streammgr, in batches, each acked, nacked
+or rejected (docs/protocols.md, "Work").
+
+Delivery is at least once: a message not settled within the stream's
+ack_timeout, or whose instance dies, comes again, so process messages
+idempotently (upsert by a key of the message, as the samples do).
+"""
+from __future__ import annotations
+
+import ctypes
+import signal
+import threading
+import time
+from typing import Iterator, List, Optional
+
+from ._lib import (LIB, OK, STOPPED, TEMPFAIL, MysimbdpError, check, errbuf,
+                   text)
+from .metrics import AUTO, resolve
+
+
+class Message:
+    """One delivery: ``id`` (pass to ack/nack/reject), ``data`` (bytes)."""
+
+    __slots__ = ("id", "data", "_stream", "settled")
+
+    def __init__(self, stream: "Stream", id: int, data: bytes):
+        self.id = id
+        self.data = data
+        self._stream = stream
+        self.settled = False
+
+    def ack(self) -> None:
+        """Done: stored, or nothing to store."""
+        self._stream._settle(self, LIB.msb_stream_ack(self._stream._h,
+                                                      self.id), error=False)
+
+    def nack(self, reason: Optional[str] = None) -> None:
+        """Give it back for another delivery, now (a passing failure)."""
+        self._stream._settle(self, LIB.msb_stream_nack(
+            self._stream._h, self.id, _b(reason)), error=True)
+
+    def reject(self, reason: str) -> None:
+        """It never can be processed: to the dead letters with reason."""
+        self._stream._settle(self, LIB.msb_stream_reject(
+            self._stream._h, self.id, _b(reason)), error=True)
+
+    def __repr__(self) -> str:
+        return f"Message(id={self.id}, data={self.data[:40]!r})"
+
+
+def _b(s: Optional[str]) -> Optional[bytes]:
+    return s.encode("utf-8", "replace") if s is not None else None
+
+
+class Batch(List[Message]):
+    """The messages that were waiting, up to the batch size."""
+
+    def ack_all(self) -> None:
+        """Acks every message of the batch not settled yet (one call into
+        the library for them all)."""
+        todo = [m for m in self if not m.settled]
+        if not todo:
+            return
+        stream = todo[0]._stream
+        ids = (ctypes.c_uint64 * len(todo))(*(m.id for m in todo))
+        check(LIB.msb_stream_ack_many(stream._h, ids, len(todo)),
+              stream._error)
+        for m in todo:
+            m.settled = True
+        stream._count(len(todo), sum(len(m.data) for m in todo), 0)
+
+
+class Stream:
+    """The app's connection to streammgr.
+
+    ``Stream()`` connects to ``ZMQ_STREAM_ENDPOINT`` as
+    ``MYSIMBDP_INSTANCE``. credit is how many unacked messages the app may
+    hold (default 1024); keep it several times the batch size, so
+    streammgr sends the next batch while the app stores this one. SIGTERM
+    (and SIGINT) ask the stream to stop, as in a C app: iteration ends
+    once streammgr has answered the app's BYE; settle what you got, then
+    close (``with`` does). Metrics (messages, bytes, rejected, ingest time
+    from delivery to settling) are reported by themselves.
+    """
+
+    def __init__(self, credit: int = 0, *, endpoint: Optional[str] = None,
+                 instance: Optional[str] = None, metrics=AUTO):
+        if endpoint is None or instance is None:
+            from .env import Env
+            env = Env.load()
+            endpoint = endpoint or env.stream_endpoint
+            instance = instance or env.instance
+        self._sigint = self._take_sigint()
+        h, err = ctypes.c_void_p(), errbuf()
+        rc = LIB.msb_stream_open(ctypes.byref(h), (endpoint or "").encode(),
+                                 (instance or "").encode(), credit, err,
+                                 len(err))
+        if rc != OK:
+            self._give_back_sigint()
+            check(rc, lambda: text(err.value))
+        self._h = h
+        self._metrics = resolve(metrics)
+        self._counts = [0, 0, 0, 0]   # messages, bytes, errors, ingest us
+        self._mark = time.monotonic()
+        self._stopped = False
+        self._max = 0                 # the arrays below hold this many
+
+    # The library installs its SIGTERM/SIGINT handlers only where the
+    # disposition is SIG_DFL; Python's own SIGINT handler would only run
+    # once the library's wait returned. The library's handler it is.
+    @staticmethod
+    def _take_sigint():
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            return signal.default_int_handler
+        return None
+
+    def _give_back_sigint(self) -> None:
+        if self._sigint is not None:
+            signal.signal(signal.SIGINT, self._sigint)
+            self._sigint = None
+
+    def _error(self) -> str:
+        return text(LIB.msb_stream_error(self._h))
+
+    def _settle(self, m: Message, rc: int, error: bool) -> None:
+        check(rc, self._error)
+        m.settled = True
+        self._count(1, len(m.data), error)
+
+    def _count(self, n: int, nbytes: int, errors: int) -> None:
+        # Ingest time: from the batch's arrival or the last settling to
+        # now, so the samples add up to the time spent on the messages.
+        now = time.monotonic()
+        c = self._counts
+        c[0] += n
+        c[1] += nbytes
+        c[2] += errors
+        c[3] += int((now - self._mark) * 1e6)
+        self._mark = now
+
+    def _report(self) -> None:
+        c = self._counts
+        if self._metrics is not None and c[0]:
+            self._metrics.add(messages=c[0], rows=c[0] - c[2], bytes=c[1],
+                              errors=c[2], ingest_us=c[3])
+            self._counts = [0, 0, 0, 0]
+        elif self._metrics is not None:
+            self._metrics.tick()
+
+    def _arrays(self, max_messages: int) -> None:
+        if max_messages > self._max:
+            self._ids = (ctypes.c_uint64 * max_messages)()
+            self._lens = (ctypes.c_size_t * max_messages)()
+            self._data = ctypes.c_void_p()
+            self._n = ctypes.c_size_t()
+            self._refs = (ctypes.byref(self._data), ctypes.byref(self._n))
+            self._max = max_messages
+
+    def _recv_batch(self, max_messages: int, timeout_ms: int):
+        """The messages waiting (one call into the library), or None."""
+        rc = LIB.msb_stream_recv_batch(self._h, max_messages, timeout_ms,
+                                       self._ids, self._lens, *self._refs)
+        if rc == OK:
+            n = self._n.value
+            lens = self._lens[:n]
+            blob = ctypes.string_at(self._data.value, sum(lens))
+            batch, off = Batch(), 0
+            for mid, ln in zip(self._ids[:n], lens):
+                batch.append(Message(self, mid, blob[off:off + ln]))
+                off += ln
+            self._mark = time.monotonic()
+            return batch
+        if rc == STOPPED:
+            self._stopped = True
+        if rc in (TEMPFAIL, STOPPED):
+            return None
+        raise MysimbdpError(self._error(), rc)
+
+    def batches(self, max_messages: int = 256,
+                timeout: float = 1.0) -> Iterator[Batch]:
+        """Yields the messages waiting, up to max_messages at a time,
+        waiting for the first one (between waits of ``timeout`` seconds
+        metrics are reported); ends when a stop was asked and done."""
+        wait_ms = max(0, int(timeout * 1000))
+        self._arrays(max_messages)
+        while True:
+            self._report()
+            batch = self._recv_batch(max_messages, wait_ms)
+            if batch is not None:
+                yield batch
+            elif self._stopped:
+                return
+
+    def __iter__(self) -> Iterator[Message]:
+        """The messages one at a time (see batches)."""
+        for batch in self.batches():
+            yield from batch
+
+    @property
+    def stopped(self) -> bool:
+        """A stop was asked and is complete: nothing more will come."""
+        return self._stopped
+
+    @property
+    def stopping(self) -> bool:
+        """A stop was asked (SIGTERM, SIGINT or stop())."""
+        return bool(LIB.msb_stream_stopping(self._h))
+
+    def stop(self) -> None:
+        """Asks to stop, as SIGTERM does."""
+        LIB.msb_stream_stop(self._h)
+
+    def flush(self) -> None:
+        """Sends the queued acks."""
+        check(LIB.msb_stream_flush(self._h), self._error)
+
+    def close(self) -> None:
+        """Sends the queued acks and closes (at most 1 s)."""
+        if self._h:
+            self._report()
+            LIB.msb_stream_close(self._h)
+            self._h = None
+            self._give_back_sigint()
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
