@@ -196,10 +196,11 @@ lifecycle_refusal(const struct sv *sv)
 	switch (sv->sv_state) {
 	case SV_RETIRING:
 	case SV_SHUTDOWN:
-		return "REJECT stopping: streammgr is shutting down";
+		return "THROTTLE stopping: streammgr is shutting down";
 	case SV_DRAINING:
 	case SV_DRAINED:
-		return "REJECT draining: the stream takes no new messages";
+		return "THROTTLE draining: the stream takes no new messages "
+		    "until it is started";
 	default:
 		return NULL;
 	}

@@ -114,7 +114,8 @@ int lifecycle_target(const struct sv *sv, int desired, int running,
  * down, none before the backoff is over). */
 bool lifecycle_may_start(const struct sv *sv, uint64_t now);
 
-/* NULL when new messages are taken, else the REJECT reply. */
+/* NULL when new messages are taken, else the reply: THROTTLE, as both
+ * refusals pass (a start, a restart): the producer sends again later. */
 const char *lifecycle_refusal(const struct sv *sv);
 
 /* As status shows it ("crashloop" for a running one in a crash loop). */

@@ -73,12 +73,16 @@ assert_eq running "$(sstat alpha .state)" "start"
 cli drain alpha >/dev/null || fail "drain"
 wait_for 20 "drained" eval '[ "$(sstat alpha .state)" = drained ]'
 wait_for 20 "no instance" eval '[ "$(sstat alpha ".instances | length")" = 0 ]'
+# THROTTLE, not REJECT: a drain passes, so the producer sends again later.
 rc=0; send_keys alpha 51 52 >"$T/out/send" 2>&1 || rc=$?
-assert_eq 65 $rc "sending to a drained stream is refused"
-grep -q "draining" "$T/out/send" || fail "no reason: $(cat "$T/out/send")"
+assert_eq 75 $rc "sending to a drained stream is throttled (try again later)"
+grep -q "throttled 2: draining: " "$T/out/send" || fail "no reason: $(cat "$T/out/send")"
 ok "with the reason"
 cli start alpha >/dev/null || fail "start after drain"
 wait_for 20 "running again" ready_is alpha 3
+send_keys alpha 51 52 >"$T/out/send" 2>&1 || fail "the same messages after start: $(cat "$T/out/send")"
+grep -q "accepted 2" "$T/out/send" || fail "after start: $(cat "$T/out/send")"
+ok "the same messages are accepted once the stream is started"
 
 rc=0; cli status nobody >/dev/null 2>&1 || rc=$?
 assert_eq 65 $rc "status of an unknown tenant"

@@ -331,7 +331,8 @@ test_drain(void **state)
 	assert_null(lifecycle_refusal(&sv));
 	assert_int_equal(lifecycle_stream(&sv, SE_DRAIN, false, 0, &P), 0);
 	assert_string_equal(lifecycle_refusal(&sv),
-	    "REJECT draining: the stream takes no new messages");
+	    "THROTTLE draining: the stream takes no new messages until it "
+	    "is started");
 	assert_int_equal(lifecycle_target(&sv, 2, 2, false), 2);
 	assert_int_equal(lifecycle_stream(&sv, SE_IDLE, true, 0, &P),
 	    SX_DRAINED);
@@ -368,7 +369,7 @@ test_retire_and_shutdown(void **state)
 
 		lifecycle_stream(&sv, evs[k], false, 0, &P);
 		assert_string_equal(lifecycle_refusal(&sv),
-		    "REJECT stopping: streammgr is shutting down");
+		    "THROTTLE stopping: streammgr is shutting down");
 		assert_false(lifecycle_may_start(&sv, 0));
 		assert_int_equal(lifecycle_target(&sv, 4, 2, false), 2);
 		assert_int_equal(lifecycle_target(&sv, 4, 2, true), 0);
