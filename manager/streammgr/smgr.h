@@ -18,6 +18,7 @@
 
 #include "conf.h"
 #include "tailq.h"
+#include "instnum.h"
 #include "journal.h"
 #include "lifecycle.h"
 #include "queue.h"
@@ -94,7 +95,7 @@ struct stream {
 	struct sv	 s_sv;			/* lifecycle_stream() */
 	int		 s_desired;
 	struct instance_list s_instances;
-	unsigned	 s_next_num;		/* for instance ids */
+	struct instnum	 s_instnum;		/* for instance ids */
 	struct instance	*s_rr;			/* where delivery resumes */
 	struct event	*s_restart_ev;
 	struct event	*s_ack_ev;		/* ack timeout of the oldest */

@@ -93,6 +93,16 @@ open_dead_letters(struct smgr *m, struct stream *s, char *err, size_t errlen)
 	return rc;
 }
 
+static int
+open_instnum(struct smgr *m, struct stream *s, char *err, size_t errlen)
+{
+	char *dir = state_path(m->m_conf, "queue/%s/%s", s->s_tid, s->s_name);
+	int rc = instnum_open(&s->s_instnum, dir, err, errlen);
+
+	free(dir);
+	return rc;
+}
+
 static enum journal_mode
 journal_mode(const struct conf_stream *c)
 {
@@ -182,6 +192,7 @@ stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 	s->s_sv = (struct sv){ .sv_state = SV_RUNNING };
 	s->s_last_tick_ms = clock_mono_ms();
 	if (open_dead_letters(m, s, err, errlen) < 0 ||
+	    open_instnum(m, s, err, errlen) < 0 ||
 	    open_journal(m, s, c, err, errlen) < 0 ||
 	    (s->s_in = bind_router(m, s, "in", false, err, errlen)) == NULL ||
 	    (s->s_work = bind_router(m, s, "work", true, err, errlen)) == NULL) {
@@ -234,6 +245,7 @@ stream_free(struct stream *s)
 		zmq_close(s->s_work);
 	if (s->s_dead_fd >= 0)
 		close(s->s_dead_fd);
+	instnum_close(&s->s_instnum);
 	if (s->s_tenant)
 		conf_tenant_unref(s->s_tenant);
 	free(s);

@@ -119,13 +119,22 @@ spawn_instance(struct stream *s)
 	struct app_spec spec;
 	struct app app;
 	const char *stage;
+	char why[512];
+	unsigned num;
 	int rc, err;
 
 	if (i == NULL)
 		fatal("%s: calloc", __func__);
+	/* A number not reserved durably could come back after a crash. */
+	if (instnum_next(&s->s_instnum, &num, why, sizeof(why)) == -1) {
+		log_warnx("tenant %s: stream %s: cannot start an instance: %s",
+		    s->s_tid, s->s_name, why);
+		free(i);
+		apply(s, SE_QUICK_EXIT, why);
+		return -1;
+	}
 	i->i_stream = s;
-	snprintf(i->i_id, sizeof(i->i_id), "%s-%u", s->s_name,
-	    ++s->s_next_num);
+	snprintf(i->i_id, sizeof(i->i_id), "%s-%u", s->s_name, num);
 	snprintf(log, sizeof(log), "stream-%s", s->s_name);
 	endpoint = state_endpoint(m->m_conf, "run/%s/%s.work", s->s_tid,
 	    s->s_name);
