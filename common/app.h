@@ -34,7 +34,8 @@
  *
  * Exit status: APP_EXIT_DONE, APP_EXIT_TEMPFAIL (try again later, not
  * counted against retries), APP_EXIT_PERMANENT (stream apps: do not
- * restart); any other exit or a signal is a failure.
+ * restart), APP_EXIT_DATAERR and APP_EXIT_NOINPUT (batch apps: this file
+ * will never work: no retry); any other exit or a signal is a failure.
  */
 #ifndef MYSIMBDP_APP_H
 #define MYSIMBDP_APP_H
@@ -53,6 +54,8 @@
 #define APP_EXIT_DONE		0
 #define APP_EXIT_TEMPFAIL	EX_TEMPFAIL	/* 75 */
 #define APP_EXIT_PERMANENT	125		/* as s6's ./finish */
+#define APP_EXIT_DATAERR	EX_DATAERR	/* 65 */
+#define APP_EXIT_NOINPUT	EX_NOINPUT	/* 66 */
 
 /* One run of an app: what app_start needs. */
 struct app_spec {

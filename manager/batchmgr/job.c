@@ -171,9 +171,26 @@ struct verdict {
 	char	 v_reason[256];
 };
 
-static void
-judge(struct job *j, int status, struct verdict *v)
+/* The "error" of the app's result summary, or NULL. */
+static const char *
+summary_error(const bson_t *summary)
 {
+	bson_iter_t it;
+
+	if (summary == NULL || !bson_iter_init_find(&it, summary, "error") ||
+	    !BSON_ITER_HOLDS_UTF8(&it))
+		return NULL;
+	return bson_iter_utf8(&it, NULL);
+}
+
+/*
+ * What an attempt's end means, from its wait status and its summary
+ * (which may say why the file will never work).
+ */
+static void
+judge(struct job *j, int status, const bson_t *summary, struct verdict *v)
+{
+	const char *why;
 	char dur[32];
 
 	memset(v, 0, sizeof(*v));
@@ -189,6 +206,14 @@ judge(struct job *j, int status, struct verdict *v)
 		v->v_tempfail = true;
 		snprintf(v->v_reason, sizeof(v->v_reason),
 		    "tempfail: exit 75 (try again later)");
+	} else if (WIFEXITED(status) && (WEXITSTATUS(status) ==
+	    APP_EXIT_DATAERR || WEXITSTATUS(status) == APP_EXIT_NOINPUT)) {
+		/* The app says the file will never work: no retry. */
+		v->v_permanent = true;
+		why = summary_error(summary);
+		snprintf(v->v_reason, sizeof(v->v_reason), "data: exit %d "
+		    "(the app says this file will never work)%s%.200s",
+		    WEXITSTATUS(status), why ? ": " : "", why ? why : "");
 	} else if (WIFEXITED(status)) {
 		snprintf(v->v_reason, sizeof(v->v_reason), "exit: status %d",
 		    WEXITSTATUS(status));
@@ -283,8 +308,8 @@ job_exited(struct batch *b, struct job *j, int status,
 	/* Refill the slot before the bookkeeping below, so the next app
 	 * starts on the other core while this one's outcome is recorded. */
 	job_dispatch(b);
-	judge(j, status, &v);
 	summary = read_summary(b, j, why, sizeof(why));
+	judge(j, status, summary, &v);
 	fill_record(&r, j, NULL, NULL);
 	if (WIFEXITED(status))
 		r.r_exit_code = WEXITSTATUS(status);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # exit 75 means "try again later": retried with backoff until it works. A
 # crashing app is retried `retries` times, then its file goes to failed/.
+# Exit 65 (EX_DATAERR) and 66 (EX_NOINPUT) mean "this file will never
+# work": failed/ after that one attempt, with the app's reason.
 . "$(dirname "$0")/lib.sh"
 
 platform retry_backoff='"100ms"'
@@ -12,7 +14,22 @@ batch = {
   apps = ( { app = ["crash"]; retries = 2; } );
 };
 CFG
+for st in 65 66; do
+	simple_tenant "refuse$st" '"refuse", "'"$st"'", "not a listings export"'
+done
 start_daemon batchmgr
+
+for st in 65 66; do
+	drop "refuse$st" r.csv
+	wait_for 20 "refuse$st failed" have_records 1 "refuse$st" failed
+	r=$(records '.tenant == "refuse'"$st"'" and .status == "failed"')
+	assert_eq 0 "$(count "refuse$st" retry)" "exit $st: no retry"
+	assert_eq "1 $st" "$(jq -r '"\(.attempt) \(.exit_code)"' <<<"$r")" "exit $st: one attempt"
+	jq -e '.reason | test("^data: exit '"$st"' .*: not a listings export$")' <<<"$r" >/dev/null ||
+		fail "exit $st: reason: $(jq -r .reason <<<"$r")"
+	assert_file "$VAR/staging/refuse$st/failed/r.csv"
+done
+ok "exit 65 and 66 go to failed/ at once with the app's reason"
 
 drop temp t.csv
 wait_for 20 "temp ok" have_records 1 temp ok

@@ -119,7 +119,7 @@ wait_for 30 "the all-rejected file" have_records 1 dba failed
 r=$(outcome dba allbad.csv)
 assert_eq "failed 1 0 0 1" "$(jq -r '"\(.status) \(.rows) \(.inserted) \(.already_present) \(.store_rejected)"' <<<"$r")" \
 	"all rows rejected by the store: not ok, and counted"
-jq -r .reason <<<"$r" | grep -q 'status 65' || fail "all rejected: reason: $r"
+jq -r .reason <<<"$r" | grep -q 'exit 65' || fail "all rejected: reason: $r"
 jq -r .summary.error <<<"$r" | grep -q 'the store rejected every row' ||
 	fail "all rejected: the app's error: $r"
 

@@ -56,4 +56,8 @@ def test_file_that_never_works_fails(platform):
     rec = wait_for("bad.csv failed", lambda: record(platform, "bad.csv",
                                                     ("failed",)))
     assert rec["exit_code"] == 65, rec
+    # At once, with DataError's message as the reason: no retries.
+    assert rec["attempt"] == 1, rec
+    assert rec["reason"].startswith("data: exit 65"), rec["reason"]
+    assert "device" in rec["reason"], rec["reason"]
     assert (platform.var / "staging/initech/failed/bad.csv").exists()
