@@ -2,10 +2,13 @@
  * check-config [FILE|DIR] [--json]: validates the platform file (and the
  * tenants folder it names), one tenant profile, or a folder of them, and
  * prints every error as "file:line: setting: problem" on stderr, or
- * "configuration OK". With --json the verdict is one object on stdout:
+ * "configuration OK". What loads but will not work (an app that is not an
+ * executable file) is a warning, "warning: file:line: setting: problem",
+ * which does not fail the check. With --json the verdict is one object on
+ * stdout:
  *
  *   {"path":"conf/mysimbdp.cfg","valid":false,"errors":[{"file":"...",
- *    "line":12,"setting":"batch.workers","problem":"..."}]}
+ *    "line":12,"setting":"batch.workers","problem":"..."}],"warnings":[]}
  *
  * where "line" and "setting" are null when an error has none.
  *
@@ -22,14 +25,12 @@
 #include "conf.h"
 
 static void
-print_json(const char *path, const struct conf_errors *errs)
+append_list(bson_t *root, const char *name, const struct conf_errors *errs)
 {
-	bson_t root = BSON_INITIALIZER, arr, item;
+	bson_t arr, item;
 	char key[24];
 
-	BSON_APPEND_UTF8(&root, "path", path);
-	BSON_APPEND_BOOL(&root, "valid", errs->e_count == 0);
-	BSON_APPEND_ARRAY_BEGIN(&root, "errors", &arr);
+	BSON_APPEND_ARRAY_BEGIN(root, name, &arr);
 	for (size_t i = 0; i < errs->e_count; i++) {
 		const struct conf_error *e = &errs->e_list[i];
 
@@ -47,7 +48,19 @@ print_json(const char *path, const struct conf_errors *errs)
 		BSON_APPEND_UTF8(&item, "problem", e->ce_problem);
 		bson_append_document_end(&arr, &item);
 	}
-	bson_append_array_end(&root, &arr);
+	bson_append_array_end(root, &arr);
+}
+
+static void
+print_json(const char *path, const struct conf_errors *errs,
+    const struct conf_errors *warns)
+{
+	bson_t root = BSON_INITIALIZER;
+
+	BSON_APPEND_UTF8(&root, "path", path);
+	BSON_APPEND_BOOL(&root, "valid", errs->e_count == 0);
+	append_list(&root, "errors", errs);
+	append_list(&root, "warnings", warns);
 	cli_print_json(&root);
 	bson_destroy(&root);
 }
@@ -75,7 +88,7 @@ cmd_check_config(const struct cli *cli, int argc, char **argv)
 		    .co_kind = CLI_OPT_FLAG },
 		CLI_OPT_END,
 	};
-	struct conf_errors errs = { 0 };
+	struct conf_errors errs = { 0 }, warns = { 0 };
 	const char *path = cli->c_conf;
 	bool json = false;
 	size_t n;
@@ -89,12 +102,16 @@ cmd_check_config(const struct cli *cli, int argc, char **argv)
 		path = argv[optind];
 	if ((rc = check_path(path)) != EX_OK)
 		return rc;
-	n = conf_check_path(path, &errs);
+	n = conf_check_path(path, &errs, &warns);
 	if (json)
-		print_json(path, &errs);
-	else
+		print_json(path, &errs, &warns);
+	else {
 		conf_errors_print(&errs);
+		for (size_t i = 0; i < warns.e_count; i++)
+			fprintf(stderr, "warning: %s\n", warns.e_msgs[i]);
+	}
 	conf_errors_free(&errs);
+	conf_errors_free(&warns);
 	if (n) {
 		fprintf(stderr, "%s: %zu configuration error%s\n", path, n,
 		    n == 1 ? "" : "s");

@@ -1498,11 +1498,66 @@ is_tenant_file(const char *file)
 	return yes;
 }
 
+/* Warns when the app of setting (at path) is not an executable file. */
+static void
+app_warning(config_t *cfg, const char *file, const char *lookup,
+    const char *setting, const char *path, struct conf_errors *warns)
+{
+	const config_setting_t *s = config_lookup(cfg, lookup);
+	unsigned line = s ? (unsigned)config_setting_source_line(s) : 0;
+	struct stat st;
+
+	if (stat(path, &st) == -1)
+		errs_add(warns, file, line, setting, "%s: %s: the app cannot "
+		    "start", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode) || access(path, X_OK) == -1)
+		errs_add(warns, file, line, setting, "%s: not an executable "
+		    "file: the app cannot start", path);
+}
+
+/* Warns of each app of t that could not start, where a profile names
+ * it: the profile loads (an app may be installed after it), but a
+ * manager would fail every job or instance. */
+static void
+app_warnings(const struct conf_tenant *t, struct conf_errors *warns)
+{
+	char lookup[64], setting[64];
+	config_t cfg;
+
+	config_init(&cfg);
+	if (config_read_file(&cfg, t->t_file) == CONFIG_TRUE) {
+		for (size_t i = 0; i < t->t_batch.b_napps; i++) {
+			snprintf(lookup, sizeof(lookup), "batch.apps.[%zu].app",
+			    i);
+			snprintf(setting, sizeof(setting), "batch.apps[%zu].app",
+			    i);
+			app_warning(&cfg, t->t_file, lookup, setting,
+			    t->t_batch.b_apps[i].a_argv[0], warns);
+		}
+		for (size_t i = 0; i < t->t_nstreams; i++) {
+			snprintf(lookup, sizeof(lookup), "streams.[%zu].app", i);
+			snprintf(setting, sizeof(setting), "streams[%zu].app", i);
+			app_warning(&cfg, t->t_file, lookup, setting,
+			    t->t_streams[i].s_argv[0], warns);
+		}
+	}
+	config_destroy(&cfg);
+}
+
+static void
+set_warnings(const struct conf_tenant_set *set, struct conf_errors *warns)
+{
+	for (size_t i = 0; warns != NULL && i < set->ts_count; i++)
+		app_warnings(set->ts_tenants[i], warns);
+}
+
 size_t
-conf_check_path(const char *path, struct conf_errors *errs)
+conf_check_path(const char *path, struct conf_errors *errs,
+    struct conf_errors *warns)
 {
 	struct conf_tenant_set set;
 	struct conf_platform *p;
+	struct conf_tenant *t;
 	struct stat st;
 	size_t before = errs->e_count;
 	char cwd[PATH_MAX];
@@ -1515,11 +1570,16 @@ conf_check_path(const char *path, struct conf_errors *errs)
 		fatal("%s: getcwd", __func__);
 	if (S_ISDIR(st.st_mode)) {
 		conf_tenants_load(path, cwd, &set, errs);
+		set_warnings(&set, warns);
 		conf_tenant_set_free(&set);
 	} else if (is_tenant_file(path)) {
-		conf_tenant_unref(conf_tenant_load(path, cwd, errs));
+		if ((t = conf_tenant_load(path, cwd, errs)) != NULL &&
+		    warns != NULL)
+			app_warnings(t, warns);
+		conf_tenant_unref(t);
 	} else if ((p = conf_platform_load(path, errs)) != NULL) {
 		conf_tenants_load(p->p_tenants_dir, p->p_apps_dir, &set, errs);
+		set_warnings(&set, warns);
 		conf_tenant_set_free(&set);
 		conf_platform_free(p);
 	}

@@ -252,9 +252,11 @@ bool conf_tenant_set_failed(const struct conf_tenant_set *set,
 /*
  * Validates a platform file (and the tenants folder it names), one tenant
  * profile (a file with an "id" setting), or a folder of profiles.
- * Returns the number of errors found.
+ * Returns the number of errors found. warns (may be NULL) gets what
+ * loads but will not work: an app that is not an executable file.
  */
-size_t conf_check_path(const char *path, struct conf_errors *errs);
+size_t conf_check_path(const char *path, struct conf_errors *errs,
+    struct conf_errors *warns);
 
 /* The app that serves dataset ("" for top-level files), or NULL. */
 const struct conf_batch_app *conf_batch_app_for(const struct conf_tenant *t,

@@ -141,10 +141,32 @@ daemon_lock_or_exit(const char *name, const struct conf_platform *p)
 	free(path);
 }
 
+/*
+ * The tenant a profile's error is about, from its file name (a profile
+ * is <id>.cfg): whether the daemon runs it says what stays in force.
+ */
+static const char *
+after_error(const struct conf_error *e, daemon_known_fn *known, void *arg)
+{
+	const char *base = strrchr(e->ce_file, '/');
+	char id[64];
+	size_t n;
+
+	base = base != NULL ? base + 1 : e->ce_file;
+	n = strlen(base);
+	if (n > 4 && strcmp(base + n - 4, ".cfg") == 0 && n - 4 < sizeof(id)) {
+		memcpy(id, base, n - 4);
+		id[n - 4] = '\0';
+		if (!known(arg, id))
+			return "tenant not loaded: it has no previous profile";
+	}
+	return "keeping the previous profile";
+}
+
 int
 daemon_reload(const char *name, const char *file,
     const struct conf_platform *cur, struct conf_platform **pp,
-    struct conf_tenant_set *set)
+    struct conf_tenant_set *set, daemon_known_fn *known, void *arg)
 {
 	struct conf_errors errs = { 0 };
 	struct conf_platform *p;
@@ -167,7 +189,8 @@ daemon_reload(const char *name, const char *file,
 		return -1;
 	}
 	for (size_t i = 0; i < errs.e_count; i++)
-		log_warnx("%s (keeping the previous profile)", errs.e_msgs[i]);
+		log_warnx("%s (%s)", errs.e_msgs[i], after_error(
+		    &errs.e_list[i], known, arg));
 	conf_errors_free(&errs);
 	*pp = p;
 	return 0;

@@ -46,12 +46,16 @@ void daemon_lock_or_exit(const char *name, const struct conf_platform *p);
  * and set. A platform file with errors, a changed state_dir or an
  * unreadable tenants folder changes nothing: the errors are logged and
  * -1 is returned. Otherwise each tenant file with errors is logged with
- * "keeping the previous profile" (its id is in set->ts_failed) and 0 is
- * returned; the caller swaps in *pp and frees set.
+ * "keeping the previous profile" when known(arg, id) says the daemon runs
+ * that tenant, "tenant not loaded" when it is new (its id is in
+ * set->ts_failed either way) and 0 is returned; the caller swaps in *pp
+ * and frees set.
  */
+typedef bool daemon_known_fn(void *arg, const char *tenant);
+
 int daemon_reload(const char *name, const char *file,
     const struct conf_platform *cur, struct conf_platform **pp,
-    struct conf_tenant_set *set);
+    struct conf_tenant_set *set, daemon_known_fn *known, void *arg);
 
 #define DAEMON_SIGNALS_MAX 8
 

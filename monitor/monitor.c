@@ -65,6 +65,13 @@ warn_http_change(const struct conf_platform_monitor *a,
  * nothing; a tenant file with errors keeps that tenant as it is; a
  * tenant whose file is gone is no longer listened to.
  */
+/* daemon_known_fn: the monitor watches the tenant. */
+static bool
+knows_tenant(void *arg, const char *id)
+{
+	return mtenant_find(arg, id) != NULL;
+}
+
 static void
 reload(struct mon *m)
 {
@@ -74,7 +81,8 @@ reload(struct mon *m)
 	struct dash *d;
 	char err[512];
 
-	if (daemon_reload("monitor", m->m_conf_file, m->m_conf, &p, &set) < 0)
+	if (daemon_reload("monitor", m->m_conf_file, m->m_conf, &p, &set,
+	    knows_tenant, m) < 0)
 		return;
 	warn_http_change(&m->m_conf->p_monitor, &p->p_monitor);
 	/* Opened again, the dashboard's files (shared, not reopened) take

@@ -64,6 +64,15 @@ add_tenant(struct batch *b, struct conf_tenant *conf)
  * a tenant file with errors keeps that tenant's previous profile; the
  * others are added, updated or retired without touching running jobs.
  */
+/* daemon_known_fn: the tenant has a profile in force here. */
+static bool
+runs_tenant(void *arg, const char *id)
+{
+	struct tenant *t = tenant_find(arg, id);
+
+	return t != NULL && !t->t_retired;
+}
+
 static void
 reload(struct batch *b)
 {
@@ -71,7 +80,8 @@ reload(struct batch *b)
 	struct conf_tenant_set set;
 	struct tenant *t, *next;
 
-	if (daemon_reload("batchmgr", b->b_conf_file, b->b_conf, &p, &set) < 0)
+	if (daemon_reload("batchmgr", b->b_conf_file, b->b_conf, &p, &set,
+	    runs_tenant, b) < 0)
 		return;
 	conf_platform_free(b->b_conf);
 	b->b_conf = p;

@@ -87,6 +87,20 @@ collect_retired(struct smgr *m)
  * A stream whose profile is gone is retired: it refuses new messages,
  * delivers what it holds, stops its instances and is freed.
  */
+/* daemon_known_fn: a stream of the tenant runs here. */
+static bool
+runs_tenant(void *arg, const char *id)
+{
+	struct smgr *m = arg;
+	struct stream *s;
+
+	TAILQ_FOREACH(s, &m->m_streams, s_entry)
+		if (strcmp(s->s_tid, id) == 0 &&
+		    s->s_sv.sv_state != SV_RETIRING)
+			return true;
+	return false;
+}
+
 static void
 reload(struct smgr *m)
 {
@@ -94,7 +108,8 @@ reload(struct smgr *m)
 	struct conf_tenant_set set;
 	struct stream *s;
 
-	if (daemon_reload("streammgr", m->m_conf_file, m->m_conf, &p, &set) < 0)
+	if (daemon_reload("streammgr", m->m_conf_file, m->m_conf, &p, &set,
+	    runs_tenant, m) < 0)
 		return;
 	conf_platform_free(m->m_conf);
 	m->m_conf = p;

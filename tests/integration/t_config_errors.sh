@@ -52,6 +52,32 @@ ok "syntax errors, bad ids and mismatched names are reported"
 rm "$cfg"
 out=$("$CLI" -c "$T/conf/mysimbdp.cfg" check-config)
 assert_eq "configuration OK" "$out" "a valid configuration passes"
+
+# An app that is not there, or not executable, loads (it may be installed
+# later) but cannot start: a warning naming file, line and setting.
+tenant noapp <<'CFG'
+id = "noapp";
+batch = {
+  formats = ["csv"];
+  apps = ( { app = ["no-such-app"]; } );
+};
+streams = (
+  { app = ["bsoncount.c"]; }
+);
+CFG
+rc=0
+out=$("$CLI" -c "$T/conf/mysimbdp.cfg" check-config 2>"$T/out/warn") || rc=$?
+assert_eq "0 configuration OK" "$rc $out" "warnings do not fail the check"
+w=$T/conf/tenants/noapp.cfg
+grep -qF "warning: $w:4: batch.apps[0].app: $APPS/no-such-app: No such file or directory: the app cannot start" "$T/out/warn" ||
+	fail "missing app: $(cat "$T/out/warn")"
+grep -qF "warning: $w:7: streams[0].app: $APPS/bsoncount.c: not an executable file: the app cannot start" "$T/out/warn" ||
+	fail "not executable: $(cat "$T/out/warn")"
+out=$("$CLI" -c "$T/conf/mysimbdp.cfg" check-config --json)
+assert_eq "true 0 2" "$(jq -r '"\(.valid) \(.errors | length) \(.warnings | length)"' <<<"$out")" \
+	"--json lists the warnings"
+ok "an app that cannot start is a warning with file:line: setting"
+rm "$w"
 out=$("$BATCHMGR" -n -c "$T/conf/mysimbdp.cfg")
 assert_eq "configuration OK" "$out" "batchmgr -n agrees"
 

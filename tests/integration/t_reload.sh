@@ -35,6 +35,17 @@ ok "the broken file is logged with file:line: setting"
 drop acme after.csv
 wait_for 10 "acme still served" have_records 2 acme ok
 
+# A brand-new broken profile never had one to keep: it says so.
+printf 'id = "fresh";\nbatch = { formats = ["csv"]; max_file_size = "lots"; apps = ( { app = "exit-with"; } ); };\n' \
+	>"$T/conf/tenants/fresh.cfg"
+from=$(wc -l <"$BM_LOG")
+kill -HUP "$BM_PID"
+wait_for 10 "fresh's error logged" bm_log_after "$from" "fresh.cfg:2: batch.max_file_size"
+line=$(tail -n +"$((from + 1))" "$BM_LOG" | grep "fresh.cfg:2:")
+[[ $line == *"(tenant not loaded: it has no previous profile)" ]] || fail "new broken profile: $line"
+ok "a new broken profile is logged as not loaded, not as kept"
+rm "$T/conf/tenants/fresh.cfg"
+
 # Removing a tenant's file retires it; its files are left alone.
 rm "$T/conf/tenants/newco.cfg"
 from=$(wc -l <"$BM_LOG")

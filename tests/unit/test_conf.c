@@ -1577,7 +1577,7 @@ check_path_platform_file_checks_its_tenants(void **state)
 	    "id = \"globex\";\n"
 	    "batch = { formats = [\"csv\"]; apps = ( { app = \"a\"; "
 	    "retries = -1; } ); };\n");
-	assert_int_equal(conf_check_path(pfile, &fx->errs), 1);
+	assert_int_equal(conf_check_path(pfile, &fx->errs, NULL), 1);
 	expect_count(&fx->errs, 1);
 	expect_message(&fx->errs, "out of range (0 to 100)",
 	    "%s:2: batch.apps[0].retries:", bad);
@@ -1591,7 +1591,7 @@ check_path_platform_errors_stop_before_tenants(void **state)
 
 	pfile = fx_write(fx, "mysimbdp.cfg", "batch = { workers = 0; };\n");
 	fx_write(fx, "tenants/bad.cfg", "id = \"bad\"; x = 1;\n");
-	assert_int_equal(conf_check_path(pfile, &fx->errs), 1);
+	assert_int_equal(conf_check_path(pfile, &fx->errs, NULL), 1);
 	expect_message(&fx->errs, "out of range (1 to 4096)",
 	    "%s:1: batch.workers:", pfile);
 }
@@ -1608,10 +1608,10 @@ check_path_tenant_file_and_folder(void **state)
 	    "user = 5;\n"
 	    "batch = { formats = [\"csv\"]; };\n");
 	dir = fx_path(fx, "tenants");
-	assert_int_equal(conf_check_path(good, &fx->errs), 0);
+	assert_int_equal(conf_check_path(good, &fx->errs, NULL), 0);
 	expect_count(&fx->errs, 0);
 	/* A file with a top-level id is checked as a tenant profile. */
-	assert_int_equal(conf_check_path(bad, &fx->errs), 2);
+	assert_int_equal(conf_check_path(bad, &fx->errs, NULL), 2);
 	expect_message(&fx->errs, "must be a string", "%s:2: user:", bad);
 	expect_message(&fx->errs, "missing required setting",
 	    "%s:3: batch.apps:", bad);
@@ -1619,7 +1619,7 @@ check_path_tenant_file_and_folder(void **state)
 	assert_int_equal(fx->errs.e_count, 0);
 	assert_null(fx->errs.e_msgs);
 	/* A folder is checked as a folder of profiles. */
-	assert_int_equal(conf_check_path(dir, &fx->errs), 2);
+	assert_int_equal(conf_check_path(dir, &fx->errs, NULL), 2);
 	expect_error(&fx->errs, "%s:2: user:", bad);
 }
 
@@ -1630,7 +1630,7 @@ check_path_missing_path_is_one_error(void **state)
 	const char *path = fx_path(fx, "missing.cfg");
 	char want[PATH_MAX * 2];
 
-	assert_int_equal(conf_check_path(path, &fx->errs), 1);
+	assert_int_equal(conf_check_path(path, &fx->errs, NULL), 1);
 	expect_count(&fx->errs, 1);
 	snprintf(want, sizeof(want), "%s: %s", path, strerror(ENOENT));
 	assert_string_equal(fx->errs.e_msgs[0], want);
