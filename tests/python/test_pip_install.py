@@ -2,6 +2,7 @@
 by MYSIMBDP_LIBRARY (a library in a build tree) or through the dynamic
 linker (an installed one; here LD_LIBRARY_PATH stands in for ldconfig)."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -13,12 +14,17 @@ PROBE = "import mysimbdp; print(mysimbdp.__version__, " \
 
 def test_pip_install_into_a_venv(tmp_path):
     venv = tmp_path / "venv"
+    # setuptools builds in the folder it is given: a copy, not the tree.
+    src = tmp_path / "src"
+    shutil.copytree(SRC / "clientlib/python", src,
+                    ignore=shutil.ignore_patterns("__pycache__", "build",
+                                                  "*.egg-info"))
     # System packages for bson; no index needed (no build isolation).
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages",
                     str(venv)], check=True)
     subprocess.run([str(venv / "bin/pip"), "install", "--quiet",
                     "--no-build-isolation", "--no-deps", "--no-index",
-                    str(SRC / "clientlib/python")], check=True,
+                    str(src)], check=True,
                    cwd=tmp_path)
     lib = BUILD / "clientlib"
     clean = {k: v for k, v in os.environ.items()
