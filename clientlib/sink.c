@@ -519,8 +519,10 @@ static_doc(bson_t *doc, const uint8_t *data, size_t len)
 	    BSON_VALIDATE_NONE, NULL);
 }
 
-int
-msb_sink_add_bson(struct msb_sink *sink, const uint8_t *data, size_t len)
+/* fn (add or upsert) of len bytes of BSON. */
+static int
+with_bson(struct msb_sink *sink, const uint8_t *data, size_t len,
+    int (*fn)(struct msb_sink *, const bson_t *))
 {
 	bson_t doc;
 
@@ -529,18 +531,17 @@ msb_sink_add_bson(struct msb_sink *sink, const uint8_t *data, size_t len)
 	if (!static_doc(&doc, data, len))
 		return msb__sink_fail(sink, MSB_BADDOC, "document refused: "
 		    "not a well-formed BSON document");
-	return msb_sink_add(sink, &doc);
+	return fn(sink, &doc);
+}
+
+int
+msb_sink_add_bson(struct msb_sink *sink, const uint8_t *data, size_t len)
+{
+	return with_bson(sink, data, len, msb_sink_add);
 }
 
 int
 msb_sink_upsert_bson(struct msb_sink *sink, const uint8_t *data, size_t len)
 {
-	bson_t doc;
-
-	if (sink->s_failed)
-		return sink->s_failed;
-	if (!static_doc(&doc, data, len))
-		return msb__sink_fail(sink, MSB_BADDOC, "document refused: "
-		    "not a well-formed BSON document");
-	return msb_sink_upsert(sink, &doc);
+	return with_bson(sink, data, len, msb_sink_upsert);
 }

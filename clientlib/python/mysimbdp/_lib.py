@@ -166,6 +166,30 @@ _PROTOS = {
 }
 
 
+class Handle:
+    """A library object held by a Python one: closed once, by close(),
+    at the end of a ``with`` block, or when collected. A subclass sets
+    ``_h`` and names the library's close function in ``_close_fn``."""
+
+    _h = None
+    _close_fn = ""
+
+    def close(self) -> None:
+        if self._h:
+            getattr(LIB, self._close_fn)(self._h)
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_h", None):
+            self.close()
+
+
 def _load() -> ctypes.CDLL:
     path = os.environ.get("MYSIMBDP_LIBRARY") or "libmysimbdp.so.0"
     try:

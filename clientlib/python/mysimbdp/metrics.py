@@ -14,13 +14,16 @@ import atexit
 import ctypes
 from typing import Optional
 
-from ._lib import LIB, MysimbdpError, TEMPFAIL
+from ._lib import LIB, TEMPFAIL, Handle, MysimbdpError
 
 MESSAGES, ROWS, BYTES, ERRORS, INGEST_US = 1, 2, 3, 4, 5
 
 
-class Metrics:
-    """A report channel to the monitor (libmysimbdp's msb_metrics)."""
+class Metrics(Handle):
+    """A report channel to the monitor (libmysimbdp's msb_metrics).
+    Closing sends a last report, waiting at most 1 s."""
+
+    _close_fn = "msb_metrics_close"
 
     def __init__(self, endpoint: Optional[str] = None, app: str = "batch",
                  instance: Optional[str] = None, *, env=None):
@@ -73,17 +76,6 @@ class Metrics:
                                ctypes.byref(dropped))
         return sent.value, dropped.value
 
-    def close(self) -> None:
-        """Sends a last report (waiting at most 1 s) and closes."""
-        if self._h:
-            LIB.msb_metrics_close(self._h)
-            self._h = None
-
-    def __enter__(self) -> "Metrics":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 _default: Optional[Metrics] = None

@@ -9,7 +9,7 @@ import enum
 import os
 from typing import Callable, NamedTuple, Optional, Sequence, Union
 
-from ._lib import (LIB, OK, REPLY_CB, MysimbdpError, check, errbuf,
+from ._lib import (LIB, OK, REPLY_CB, Handle, MysimbdpError, check, errbuf,
                    error_for, text)
 
 
@@ -44,7 +44,7 @@ def ingress_endpoint(state_dir: str, tenant: str,
     return f"ipc://{os.path.abspath(state_dir)}/run/{tenant}/{stream}.in"
 
 
-class Producer:
+class Producer(Handle):
     """Sends messages to one stream; up to ``window`` await their reply.
 
     Each message's reply goes to the callback given to :meth:`send` or,
@@ -53,8 +53,12 @@ class Producer:
     are then counted in C, not called back: the fast path). Callbacks run
     inside send, poll and flush. A THROTTLE, and a "no-reply" (streammgr
     restarted, or no reply within reply_timeout), means: send it again
-    later.
+    later. Closing waits at most 1 s for sent messages to leave, and
+    drops the replies not handled: flush first (``with`` does, unless an
+    exception ends the block).
     """
+
+    _close_fn = "msb_producer_close"
 
     def __init__(self, endpoint: str, window: int = 1000, *,
                  on_reply: Optional[ReplyFn] = None,
@@ -170,16 +174,6 @@ class Producer:
     def outstanding(self) -> int:
         """Messages sent and not yet replied to."""
         return LIB.msb_producer_outstanding(self._h)
-
-    def close(self) -> None:
-        """Closes, at most 1 s for sent messages to leave; replies not
-        handled are dropped: flush first."""
-        if self._h:
-            LIB.msb_producer_close(self._h)
-            self._h = None
-
-    def __enter__(self) -> "Producer":
-        return self
 
     def __exit__(self, *exc) -> None:
         if exc[0] is None:

@@ -8,8 +8,8 @@ from typing import Any, Callable, Iterator, Mapping, Optional, Union
 import bson
 from bson.raw_bson import RawBSONDocument
 
-from ._lib import (BADDOC, LIB, OK, STOPPED, MysimbdpError, check, errbuf,
-                   text)
+from ._lib import (BADDOC, LIB, OK, STOPPED, Handle, MysimbdpError, check,
+                   errbuf, text)
 from .metrics import AUTO, resolve
 
 NO_ID = 0x1
@@ -39,7 +39,7 @@ def schema_text(schema: SchemaSpec) -> Optional[str]:
     return "\n".join(lines) + "\n"
 
 
-class Rows:
+class Rows(Handle):
     """An iterator over the rows of a CSV file, as dicts (or, with
     ``raw=True``, RawBSONDocument: no decoding, the fastest way to pass
     rows to a sink unchanged).
@@ -53,6 +53,7 @@ class Rows:
     """
 
     MAX_KEPT = 100
+    _close_fn = "msb_rows_close"
 
     def __init__(self, path: str | os.PathLike, schema: SchemaSpec = None,
                  *, ids: bool = True, raw: bool = False,
@@ -109,20 +110,6 @@ class Rows:
         if self._on_reject is not None:
             self._on_reject(record, reason)
 
-    def close(self) -> None:
-        if self._h:
-            LIB.msb_rows_close(self._h)
-            self._h = None
-
-    def __enter__(self) -> "Rows":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_h", None):
-            self.close()
 
 
 def read_csv(path: str | os.PathLike, schema: SchemaSpec = None,

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional
 import bson
 from bson.raw_bson import RawBSONDocument
 
-from ._lib import (LIB, REJECT_FN, MysimbdpError, SinkStats as CStats, check,
+from ._lib import (LIB, REJECT_FN, Handle, SinkStats as CStats, check,
                    errbuf, text)
 from .metrics import AUTO, resolve
 
@@ -40,7 +40,7 @@ def encode(doc: Mapping[str, Any] | bytes) -> bytes:
     return bson.encode(doc)
 
 
-class Sink:
+class Sink(Handle):
     """One collection of a store, written in units of work.
 
     ``Sink("listings")`` opens the store of the environment contract
@@ -51,8 +51,11 @@ class Sink:
     good at a later write (another unique index, validation): its seq
     and the store's reason land in :attr:`rejections` (a stream app
     rejects that message instead of acking it), and ``on_reject(seq,
-    reason)`` is called if given.
+    reason)`` is called if given. Closing drops what was not committed
+    (the file store; MongoDB may hold batches sent before).
     """
+
+    _close_fn = "msb_sink_close"
 
     def __init__(self, collection: str, url: Optional[str] = None,
                  db: Optional[str] = None, *, metrics=AUTO,
@@ -165,19 +168,4 @@ class Sink:
     def handle(self) -> ctypes.c_void_p:
         return self._h
 
-    def close(self) -> None:
-        """Closes; what was not committed is dropped by the file store."""
-        if self._h:
-            LIB.msb_sink_close(self._h)
-            self._h = None
-
-    def __enter__(self) -> "Sink":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_h", None):
-            self.close()
 

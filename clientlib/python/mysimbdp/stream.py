@@ -13,8 +13,8 @@ import threading
 import time
 from typing import Iterator, List, Optional
 
-from ._lib import (LIB, OK, STOPPED, TEMPFAIL, MysimbdpError, check, errbuf,
-                   text)
+from ._lib import (LIB, OK, STOPPED, TEMPFAIL, Handle, MysimbdpError, check,
+                   errbuf, text)
 from .metrics import AUTO, resolve
 
 
@@ -70,7 +70,7 @@ class Batch(List[Message]):
         stream._count(len(todo), sum(len(m.data) for m in todo), 0)
 
 
-class Stream:
+class Stream(Handle):
     """The app's connection to streammgr.
 
     ``Stream()`` connects to ``ZMQ_STREAM_ENDPOINT`` as
@@ -82,6 +82,8 @@ class Stream:
     close (``with`` does). Metrics (messages, bytes, rejected, ingest time
     from delivery to settling) are reported by themselves.
     """
+
+    _close_fn = "msb_stream_close"
 
     def __init__(self, credit: int = 0, *, endpoint: Optional[str] = None,
                  instance: Optional[str] = None, metrics=AUTO):
@@ -221,12 +223,5 @@ class Stream:
         """Sends the queued acks and closes (at most 1 s)."""
         if self._h:
             self._report()
-            LIB.msb_stream_close(self._h)
-            self._h = None
+            super().close()
             self._give_back_sigint()
-
-    def __enter__(self) -> "Stream":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
