@@ -69,8 +69,14 @@ struct msb_metrics {
 static void
 destroy(struct msb_metrics *m)
 {
-	if (m->m_events != NULL)
+	/*
+	 * The monitor stops first: events of the socket's own close sent
+	 * to a reader already gone stay in libzmq's pipe, never freed.
+	 */
+	if (m->m_events != NULL) {
+		zmq_socket_monitor(m->m_sock, NULL, 0);
 		zmq_close(m->m_events);
+	}
 	if (m->m_sock != NULL)
 		zmq_close(m->m_sock);
 	if (m->m_ctx != NULL)
