@@ -1,10 +1,8 @@
 /*
- * Library set-up and the return codes. libmongoc needs mongoc_init() once
- * before use and mongoc_cleanup() once at the end; msb_init() and
- * msb_cleanup() are the only places that call them, so an app calls
- * those two and nothing else.
+ * Library set-up and the return codes. libmongoc is set up when the
+ * first mongodb:// sink opens (mongoload.c), so an app that never writes
+ * to MongoDB never loads it; msb_cleanup() tears it down if it was.
  */
-#include <mongoc/mongoc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -22,7 +20,6 @@ msb_init(void)
 		 * round again; apps have no use for them.
 		 */
 		setenv("MONGOC_DISABLE_SHM", "1", 0);
-		mongoc_init();
 	}
 	return MSB_OK;
 }
@@ -31,7 +28,7 @@ void
 msb_cleanup(void)
 {
 	if (atomic_exchange(&initialized, false))
-		mongoc_cleanup();
+		msb__mongo_unload();
 }
 
 bool

@@ -15,6 +15,13 @@
 
 #define MSB__FMT(a, b) __attribute__((__format__(__printf__, a, b)))
 
+/*
+ * Internal, yet seen by libmysimbdp-mongo (mongoload.c), the MongoDB
+ * back end loaded on first use, which calls these across the two shared
+ * libraries. Not part of the API: the msb__ prefix says so.
+ */
+#define MSB__SHARED __attribute__((__visibility__("default")))
+
 /* Monotonic milliseconds, for timeouts and intervals. */
 static inline int64_t
 msb__now_ms(void)
@@ -47,7 +54,7 @@ msb__get_be64(const unsigned char *p)
 bool	 msb__initialized(void);
 
 /* err.c: formatting into the caller's (err, errlen) buffers. */
-void	 msb__seterr(char *err, size_t errlen, const char *fmt, ...)
+MSB__SHARED void msb__seterr(char *err, size_t errlen, const char *fmt, ...)
 	    MSB__FMT(3, 4);
 void	 msb__vseterr(char *err, size_t errlen, const char *fmt, va_list ap)
 	    MSB__FMT(3, 0);
@@ -97,8 +104,8 @@ struct msb_sink {
 };
 
 /* Records a failure message on the sink and returns rc. */
-int	 msb__sink_fail(struct msb_sink *sink, int rc, const char *fmt, ...)
-	    MSB__FMT(3, 4);
+MSB__SHARED int msb__sink_fail(struct msb_sink *sink, int rc,
+	    const char *fmt, ...) MSB__FMT(3, 4);
 
 /*
  * The characters file names of the store hold as they are (unit keys,
@@ -119,7 +126,7 @@ extern const char msb__sink_plain[];
  * Unit files never hold a '=', so the two kinds of names never meet.
  */
 #define MSB__ID_NAME_SIZE 176
-void	 msb__sink_id_name(const bson_iter_t *id,
+MSB__SHARED void msb__sink_id_name(const bson_iter_t *id,
 	    char name[MSB__ID_NAME_SIZE]);
 
 /* A set of names (open addressing; walk n_slots, skipping NULLs). */
@@ -129,14 +136,28 @@ struct msb__names {
 	size_t	  n_count;
 };
 /* Returns 1 when added, 0 when it was there, -1 when out of memory. */
-int	 msb__names_add(struct msb__names *set, const char *name);
-bool	 msb__names_has(const struct msb__names *set, const char *name);
+MSB__SHARED int msb__names_add(struct msb__names *set, const char *name);
+MSB__SHARED bool msb__names_has(const struct msb__names *set,
+	    const char *name);
 /* Empties the set; msb__names_free also releases its memory. */
-void	 msb__names_clear(struct msb__names *set);
-void	 msb__names_free(struct msb__names *set);
+MSB__SHARED void msb__names_clear(struct msb__names *set);
+MSB__SHARED void msb__names_free(struct msb__names *set);
 
-int	 msb__sink_mongo_open(struct msb_sink *sink, const char *url,
+/*
+ * sink_mongo.c, the MongoDB back end: in libmysimbdp-mongo.so (shared
+ * build) or linked in (static build, MSB_MONGO_LINKED). mongoload.c
+ * finds these three and is what the rest of the library calls.
+ */
+MSB__SHARED int msb__sink_mongo_open(struct msb_sink *sink, const char *url,
 	    const char *db, const char *collection, char *err, size_t errlen);
+MSB__SHARED void msb__mongo_init(void);	/* mongoc_init() */
+MSB__SHARED void msb__mongo_cleanup(void);	/* mongoc_cleanup() */
+
+/* mongoload.c: msb__sink_mongo_open(), the back end loaded if need be. */
+int	 msb__mongo_open(struct msb_sink *sink, const char *url,
+	    const char *db, const char *collection, char *err, size_t errlen);
+/* mongoc_cleanup() if the back end was loaded and set up. */
+void	 msb__mongo_unload(void);
 int	 msb__sink_file_open(struct msb_sink *sink, const char *dir,
 	    const char *db, const char *collection, char *err, size_t errlen);
 

@@ -304,7 +304,7 @@ msb_sink_open(struct msb_sink **sinkp, const char *url, const char *db,
 	}
 	sink->s_batch = 1000;
 	if (has_prefix(url, "mongodb://") || has_prefix(url, "mongodb+srv://"))
-		rc = msb__sink_mongo_open(sink, url, db, collection, err,
+		rc = msb__mongo_open(sink, url, db, collection, err,
 		    errlen);
 	else if (has_prefix(url, "file://") && url[strlen("file://")] != '\0')
 		rc = msb__sink_file_open(sink, url + strlen("file://"), db,

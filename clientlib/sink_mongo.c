@@ -791,3 +791,15 @@ mongo_close(struct msb_sink *sink)
 	mongoc_client_destroy(m->m_client);
 	free(m);
 }
+
+void
+msb__mongo_init(void)
+{
+	mongoc_init();
+}
+
+void
+msb__mongo_cleanup(void)
+{
+	mongoc_cleanup();
+}

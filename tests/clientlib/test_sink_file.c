@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -662,6 +663,45 @@ cleanup(void **state)
 	return 0;
 }
 
+/* Whether a library whose path holds name is mapped in this process. */
+static bool
+mapped(const char *name)
+{
+	FILE *fp = fopen("/proc/self/maps", "r");
+	char line[4096];
+	bool found = false;
+
+	assert_non_null(fp);
+	while (!found && fgets(line, sizeof(line), fp) != NULL)
+		found = strstr(line, name) != NULL;
+	fclose(fp);
+	return found;
+}
+
+/*
+ * An app that writes to the file store never loads libmongoc (its tree of
+ * libraries was most of an app's start); the first mongodb:// sink loads
+ * the MongoDB back end. Last: the back end stays loaded.
+ */
+static void
+mongoc_only_for_mongodb(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	char err[512];
+
+	write_unit(sink, hash_a, 3);
+	msb_sink_close(sink);
+	assert_false(mapped("libmongoc"));
+	assert_false(mapped("libmysimbdp-mongo"));
+	/* Nothing listens on port 1: a quick MSB_TEMPFAIL, after loading. */
+	assert_int_equal(msb_sink_open(&sink, "mongodb://127.0.0.1:1/"
+	    "?serverSelectionTimeoutMS=100&connectTimeoutMS=100", "acme",
+	    "listings", err, sizeof(err)), MSB_TEMPFAIL);
+	assert_true(mapped("libmysimbdp-mongo"));
+	assert_true(mapped("libmongoc"));
+}
+
 int
 main(void)
 {
@@ -694,6 +734,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(uncommitted_upserts_are_dropped,
 		    setup, teardown),
 		cmocka_unit_test(exit_codes),
+		cmocka_unit_test_setup_teardown(mongoc_only_for_mongodb,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, cleanup);

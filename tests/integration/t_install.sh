@@ -52,10 +52,17 @@ for p in "$SBINDIR/batchmgr" "$SBINDIR/streammgr" "$SBINDIR/monitor" "$BINDIR/my
 done
 ok "daemons in sbindir, mysimbdp in bindir, sample apps in libexecdir/mysimbdp/tenants"
 for f in "$LIBDIR/libmysimbdp.so.0" "$LIBDIR/libmysimbdp.so" "$LIBDIR/libmysimbdp.a" \
+	"$LIBDIR/libmysimbdp-mongo.so.0" \
 	"$INCLUDEDIR/mysimbdp.h" "$LIBDIR/pkgconfig/mysimbdp.pc"; do
 	assert_file "$DEST$f"
 done
-ok "libmysimbdp shared and static, its header and mysimbdp.pc"
+ok "libmysimbdp shared and static, its MongoDB back end, its header and mysimbdp.pc"
+# The shared library does not need libmongoc: its back end does.
+readelf -d "$DEST$LIBDIR/libmysimbdp.so.0" | grep -q 'NEEDED.*libmongoc' &&
+	fail "libmysimbdp.so.0 links libmongoc"
+readelf -d "$DEST$LIBDIR/libmysimbdp-mongo.so.0" | grep -q 'NEEDED.*libmongoc' ||
+	fail "libmysimbdp-mongo.so.0 does not link libmongoc"
+ok "libmongoc only behind libmysimbdp-mongo.so.0"
 
 # The sample configuration: the platform file and every profile of conf/.
 assert_file "$DEST$ETC/mysimbdp.cfg"
