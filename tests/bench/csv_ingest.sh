@@ -11,7 +11,9 @@
 #   --build DIR   build folder holding tenants/acme/acme-listings
 #                 (default: build/ of this source tree)
 #   --json        one JSON line instead (scripts/bench csv): bytes, rows,
-#                 rejected, read_s, app_s, out_bytes
+#                 rejected, read_s, parse_s, app_s, out_bytes
+# parse_s is tests/bench/csvparse: libcsv alone parsing the file (warm
+# cache), the parser's own speed.
 # The input is generated once into $MYSIMBDP_BENCH_CACHE (default
 # /tmp/mysimbdp-bench-cache) and reused; the store is a temporary folder,
 # removed at the end.
@@ -33,7 +35,10 @@ while [ $# -gt 0 ]; do
 done
 
 app=$build/tenants/acme/acme-listings
-[ -x "$app" ] || { echo "csv_ingest: $app not built (ninja -C $build)" >&2; exit 66; }
+parser=$build/tests/bench/csvparse
+for p in "$app" "$parser"; do
+	[ -x "$p" ] || { echo "csv_ingest: $p not built (ninja -C $build)" >&2; exit 66; }
+done
 cache=${MYSIMBDP_BENCH_CACHE:-/tmp/mysimbdp-bench-cache}
 data=$cache/acme-$size.csv
 mkdir -p "$cache"
@@ -72,18 +77,20 @@ run_app() {
 		MYSIMBDP_INPUT_FILE="$data" MYSIMBDP_RESULT_FILE="$work/result.json" \
 		"$app" >"$work/app.out" 2>"$work/app.err"
 }
+t_parse=$("$parser" "$data" | jq .seconds)
 t_app=$(seconds run_app) || { cat "$work/app.err" >&2; exit 1; }
 rows=$(jq .rows "$work/result.json")
 rejected=$(jq .rejected_rows "$work/result.json")
 out_bytes=$(find "$work/store" -name '*.bson' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 if [ "$json" = 1 ]; then
-	printf '{"bytes":%s,"rows":%s,"rejected":%s,"read_s":%s,"app_s":%s,"out_bytes":%s}\n' \
-		"$bytes" "$rows" "$rejected" "$t_read" "$t_app" "$out_bytes"
+	printf '{"bytes":%s,"rows":%s,"rejected":%s,"read_s":%s,"parse_s":%s,"app_s":%s,"out_bytes":%s}\n' \
+		"$bytes" "$rows" "$rejected" "$t_read" "$t_parse" "$t_app" "$out_bytes"
 	exit 0
 fi
 
 printf 'input      %s (%s MB, %s rows, %s rejected)\n' "$data" "$mb" "$rows" "$rejected"
 printf 'plain read %8.3f s  %8.1f MB/s   (cat, warm cache)\n' "$t_read" "$(div "$mb" "$t_read")"
+printf 'libcsv     %8.3f s  %8.1f MB/s   (parse only, warm cache)\n' "$t_parse" "$(div "$mb" "$t_parse")"
 printf 'app        %8.3f s  %8.1f MB/s  %10.0f rows/s   (acme-listings -> file store, %s MB of BSON, fsynced)\n' \
 	"$t_app" "$(div "$mb" "$t_app")" "$(div "$rows" "$t_app" 0)" \
 	"$(div "$out_bytes" 1048576)"
