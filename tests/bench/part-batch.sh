@@ -9,19 +9,22 @@
 #   raw       spawnrate: fork/exec/wait noop, W in parallel, no events.
 # Scenarios: a burst of files renamed in at once (files/s to drain it) and
 # a paced stream (arrival-to-exec latency p50/p99), each run --runs times
-# with the dispatchers taking turns. A diagnostic variant of the raw
+# with the dispatchers taking turns; and batchmgr alone on bursts of
+# 1,000, 10,000 and 100,000 files (--quick: the first two), once each:
+# the per-file cost must not grow with the burst. A diagnostic variant of the raw
 # reference, spawning through the daemons' own spawn_start, splits
 # batchmgr's cost into spawning and the rest; it is not a goal.
 
-# How long one phase may take before the run is declared stuck.
-batch_timeout() { echo $((60 + burst / 100 + paced_secs)); }
+# batch_timeout [N]: how long one phase of N files (default the burst)
+# may take before the run is declared stuck.
+batch_timeout() { echo $((60 + ${1:-$burst} / 100 + paced_secs)); }
 
 # await_lines FILE N: waits (bounded) until FILE has N lines. The files
 # are the noop logs; polling every 100 ms does not touch the figures, which
 # come from the timestamps inside them.
 await_lines() {
 	local file=$1 n=$2 got=0 i limit
-	limit=$(batch_timeout)
+	limit=$(batch_timeout "$n")
 	for ((i = 0; i < limit * 10; i++)); do
 		got=$(wc -l <"$file")
 		((got >= n)) && return 0
@@ -103,7 +106,7 @@ EOF
 	await_lines "$d/noop.log" "$n"
 	cpu=$(cpu_since)
 	# Every file must also have been settled in done/ and recorded ok.
-	limit=$(batch_timeout)
+	limit=$(batch_timeout "$n")
 	for ((i = 0; i < limit * 10; i++)); do
 		ok=$(grep -c '"status" *: *"ok"' "$d/state/log/ingest.jsonl") ||
 		    true
@@ -192,8 +195,10 @@ report_run() {
 
 # shellcheck disable=SC2086 # the lists of figures are meant to be split
 batch_part() {
-	local k runs=${runs:-$((quick ? 2 : 3))}
+	local k n runs=${runs:-$((quick ? 2 : 3))}
 	local paced=$((rate * paced_secs))
+	local scale_sizes=(1000 10000)
+	((quick)) || scale_sizes+=(100000)
 	note batch.setup "W=$workers workers; burst $burst files; paced $rate" \
 	    "files/s for ${paced_secs}s ($paced files); $runs runs"
 	echo "batch dispatch: W=$workers workers; burst $burst files; paced $rate" \
@@ -216,6 +221,10 @@ batch_part() {
 		xargs_run "xargs-paced-$k" "$paced" "$rate"
 		report_run "p$k" xargs-paced xargs
 	done
+	for n in "${scale_sizes[@]}"; do
+		bm_run "bm-scale-$n" "$n"
+		report_run "s" "scale-$n" "batchmgr, burst $n"
+	done
 	echo
 
 	echo "summary: medians of $runs runs"
@@ -230,6 +239,8 @@ batch_part() {
 	    "$(median ${p50[batchmgr-paced]})" "$(median ${p50[xargs-paced]})" -
 	line "paced: arrival-to-exec p99 (ms)" \
 	    "$(median ${p99[batchmgr-paced]})" "$(median ${p99[xargs-paced]})" -
+	echo "burst size: batchmgr files/s $(for n in "${scale_sizes[@]}"; do
+	    printf '%s: %s  ' "$n" "$(median ${fps[scale-$n]})"; done)"
 	echo "diagnosis (not a goal): raw through spawn_start (-s):" \
 	    "$(median ${fps[raw-s]}) files/s; batchmgr's own work per file" \
 	    "(events, checks, renames, records) is the rest"
