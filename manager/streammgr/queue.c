@@ -4,19 +4,125 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QUEUE_RING_MIN 1024
+#define SLOT(seq) ((seq) & (QUEUE_PAGE - 1))
+#define PAGE(seq) ((seq) >> QUEUE_PAGE_BITS)
 
 int
 queue_init(struct queue *q)
 {
 	memset(q, 0, sizeof(*q));
-	if ((q->q_ring = calloc(QUEUE_RING_MIN, sizeof(*q->q_ring))) == NULL)
-		return -1;
-	q->q_mask = QUEUE_RING_MIN - 1;
 	q->q_base = q->q_next = q->q_cursor = 1;
 	TAILQ_INIT(&q->q_redeliver);
 	TAILQ_INIT(&q->q_inflight);
 	return 0;
+}
+
+/* The page holding seq, or NULL when there is none. */
+static struct queue_page *
+page_of(const struct queue *q, uint64_t seq)
+{
+	uint64_t pn = PAGE(seq);
+
+	if (pn < q->q_dir_first || pn - q->q_dir_first >= q->q_dir_len)
+		return NULL;
+	return q->q_dir[pn - q->q_dir_first];
+}
+
+static struct qmsg *
+slot_get(const struct queue *q, uint64_t seq)
+{
+	struct queue_page *p = page_of(q, seq);
+
+	return p != NULL ? p->p_slot[SLOT(seq)] : NULL;
+}
+
+/*
+ * The page for seq, made if need be. Pages are only ever made for
+ * numbers above every held one (appends), so the directory grows at its
+ * end. NULL: ENOMEM.
+ */
+static struct queue_page *
+page_make(struct queue *q, uint64_t seq)
+{
+	uint64_t pn = PAGE(seq);
+	size_t idx;
+
+	if (q->q_dir_len == 0)
+		q->q_dir_first = pn;
+	idx = (size_t)(pn - q->q_dir_first);
+	if (idx >= q->q_dir_cap) {
+		size_t cap = q->q_dir_cap ? q->q_dir_cap * 2 : 16;
+		struct queue_page **dir;
+
+		while (cap <= idx)
+			cap *= 2;
+		if ((dir = reallocarray(q->q_dir, cap, sizeof(*dir))) == NULL)
+			return NULL;
+		memset(dir + q->q_dir_cap, 0, (cap - q->q_dir_cap) *
+		    sizeof(*dir));
+		q->q_dir = dir;
+		q->q_dir_cap = cap;
+	}
+	if (idx >= q->q_dir_len)
+		q->q_dir_len = idx + 1;
+	if (q->q_dir[idx] == NULL) {
+		if ((q->q_dir[idx] = calloc(1, sizeof(**q->q_dir))) == NULL)
+			return NULL;
+		q->q_pages++;
+	}
+	return q->q_dir[idx];
+}
+
+/* Drops the directory's empty entries at both ends. */
+static void
+dir_trim(struct queue *q)
+{
+	size_t lead = 0;
+
+	while (q->q_dir_len > 0 && q->q_dir[q->q_dir_len - 1] == NULL)
+		q->q_dir_len--;
+	while (lead < q->q_dir_len && q->q_dir[lead] == NULL)
+		lead++;
+	if (lead == 0)
+		return;
+	memmove(q->q_dir, q->q_dir + lead, (q->q_dir_len - lead) *
+	    sizeof(*q->q_dir));
+	memset(q->q_dir + q->q_dir_len - lead, 0, lead * sizeof(*q->q_dir));
+	q->q_dir_len -= lead;
+	q->q_dir_first += lead;
+}
+
+/* Empties seq's slot; its page goes with its last message. */
+static void
+slot_clear(struct queue *q, uint64_t seq)
+{
+	struct queue_page *p = page_of(q, seq);
+
+	p->p_slot[SLOT(seq)] = NULL;
+	if (--p->p_live > 0)
+		return;
+	q->q_dir[PAGE(seq) - q->q_dir_first] = NULL;
+	free(p);
+	q->q_pages--;
+	dir_trim(q);
+}
+
+/* The first number from seq (below end) that holds a message, or end;
+ * a missing page is skipped whole. */
+static uint64_t
+skip_empty(const struct queue *q, uint64_t seq, uint64_t end)
+{
+	while (seq < end) {
+		struct queue_page *p = page_of(q, seq);
+
+		if (p == NULL)
+			seq = (PAGE(seq) + 1) << QUEUE_PAGE_BITS;
+		else if (p->p_slot[SLOT(seq)] != NULL)
+			return seq;
+		else
+			seq++;
+	}
+	return end;
 }
 
 size_t
@@ -24,66 +130,51 @@ queue_clear(struct queue *q)
 {
 	size_t n = 0;
 
-	for (uint64_t seq = q->q_base; seq < q->q_next; seq++) {
-		struct qmsg **slot = &q->q_ring[seq & q->q_mask];
+	for (size_t i = 0; i < q->q_dir_len; i++) {
+		struct queue_page *p = q->q_dir[i];
 
-		if (*slot) {
-			free(*slot);
-			*slot = NULL;
-			n++;
-		}
+		if (p == NULL)
+			continue;
+		for (size_t k = 0; k < QUEUE_PAGE; k++)
+			if (p->p_slot[k] != NULL) {
+				free(p->p_slot[k]);
+				n++;
+			}
+		free(p);
 	}
-	free(q->q_ring);
-	q->q_ring = NULL;
+	free(q->q_dir);
+	q->q_dir = NULL;
+	q->q_dir_len = q->q_dir_cap = q->q_pages = 0;
 	return n;
-}
-
-/* Doubles the ring, keeping each message at seq & mask. */
-static int
-grow(struct queue *q)
-{
-	uint64_t size = (q->q_mask + 1) * 2;
-	struct qmsg **ring = calloc(size, sizeof(*ring));
-
-	if (ring == NULL)
-		return -1;
-	for (uint64_t seq = q->q_base; seq < q->q_next; seq++)
-		ring[seq & (size - 1)] = q->q_ring[seq & q->q_mask];
-	free(q->q_ring);
-	q->q_ring = ring;
-	q->q_mask = size - 1;
-	return 0;
-}
-
-/* Makes room for seqs up to seq. */
-static int
-reach(struct queue *q, uint64_t seq)
-{
-	while (seq - q->q_base > q->q_mask)
-		if (grow(q) < 0)
-			return -1;
-	return 0;
 }
 
 struct qmsg *
 queue_append(struct queue *q, const void *data, size_t len)
 {
+	struct queue_page *p;
 	struct qmsg *m;
 
 	if (len > UINT32_MAX) {
 		errno = EMSGSIZE;
 		return NULL;
 	}
-	if (reach(q, q->q_next) < 0)
+	if ((p = page_make(q, q->q_next)) == NULL)
 		return NULL;
-	if ((m = malloc(sizeof(*m) + len)) == NULL)
+	if ((m = malloc(sizeof(*m) + len)) == NULL) {
+		if (p->p_live == 0) {
+			/* Made for this message: do not keep it empty. */
+			p->p_live = 1;
+			slot_clear(q, q->q_next);
+		}
 		return NULL;
+	}
 	memset(m, 0, sizeof(*m));
 	m->m_seq = q->q_next++;
 	m->m_len = (uint32_t)len;
 	m->m_state = QM_PENDING;
 	memcpy(m->m_data, data, len);
-	q->q_ring[m->m_seq & q->q_mask] = m;
+	p->p_slot[SLOT(m->m_seq)] = m;
+	p->p_live++;
 	q->q_pending++;
 	q->q_bytes += len;
 	return m;
@@ -96,13 +187,9 @@ queue_set_next(struct queue *q, uint64_t seq)
 		errno = EINVAL;
 		return -1;
 	}
-	if (q->q_base == q->q_next) {
+	if (q->q_base == q->q_next)
 		/* Nothing held: start afresh at seq. */
-		q->q_base = q->q_cursor = q->q_next = seq;
-		return 0;
-	}
-	if (reach(q, seq) < 0)
-		return -1;
+		q->q_base = q->q_cursor = seq;
 	q->q_next = seq;
 	return 0;
 }
@@ -120,15 +207,14 @@ queue_drop_tail(struct queue *q, uint64_t seq)
 {
 	if (seq < q->q_cursor)
 		seq = q->q_cursor;	/* delivered ones are not a tail */
-	for (uint64_t s = seq; s < q->q_next; s++) {
-		struct qmsg **slot = &q->q_ring[s & q->q_mask];
+	for (uint64_t s = skip_empty(q, seq, q->q_next); s < q->q_next;
+	    s = skip_empty(q, s + 1, q->q_next)) {
+		struct qmsg *m = slot_get(q, s);
 
-		if (*slot == NULL)
-			continue;
 		q->q_pending--;
-		q->q_bytes -= (*slot)->m_len;
-		free(*slot);
-		*slot = NULL;
+		q->q_bytes -= m->m_len;
+		free(m);
+		slot_clear(q, s);
 	}
 	if (seq < q->q_next)
 		q->q_next = seq;
@@ -143,13 +229,11 @@ queue_next(struct queue *q)
 		TAILQ_REMOVE(&q->q_redeliver, m, m_entry);
 		m->m_redeliver = 0;
 	} else {
-		/* Released slots below the cursor are skipped. */
-		while (q->q_cursor < q->q_next &&
-		    q->q_ring[q->q_cursor & q->q_mask] == NULL)
-			q->q_cursor++;
+		/* Released numbers below the cursor are skipped. */
+		q->q_cursor = skip_empty(q, q->q_cursor, q->q_next);
 		if (q->q_cursor == q->q_next)
 			return NULL;
-		m = q->q_ring[q->q_cursor++ & q->q_mask];
+		m = slot_get(q, q->q_cursor++);
 	}
 	q->q_pending--;
 	return m;
@@ -175,7 +259,7 @@ queue_inflight(struct queue *q, uint64_t seq)
 
 	if (seq < q->q_base || seq >= q->q_next)
 		return NULL;
-	m = q->q_ring[seq & q->q_mask];
+	m = slot_get(q, seq);
 	return m != NULL && m->m_state == QM_INFLIGHT ? m : NULL;
 }
 
@@ -200,14 +284,14 @@ queue_requeue(struct queue *q, struct qmsg *m)
 void
 queue_done(struct queue *q, struct qmsg *m)
 {
+	uint64_t seq = m->m_seq;
+
 	TAILQ_REMOVE(&q->q_inflight, m, m_entry);
 	q->q_ninflight--;
 	q->q_bytes -= m->m_len;
-	q->q_ring[m->m_seq & q->q_mask] = NULL;
 	free(m);
-	while (q->q_base < q->q_cursor && q->q_ring[q->q_base & q->q_mask] ==
-	    NULL)
-		q->q_base++;
+	slot_clear(q, seq);
+	q->q_base = skip_empty(q, q->q_base, q->q_cursor);
 }
 
 bool

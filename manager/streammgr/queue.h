@@ -38,9 +38,28 @@ struct qmsg {
 
 TAILQ_HEAD(qmsg_list, qmsg);
 
+/*
+ * The messages by number: pages of QUEUE_PAGE slots, a page made when
+ * its first message comes and freed when its last goes, under a
+ * directory of one pointer per page. A message held for long (never
+ * acked) keeps its page alone, not a table spanning every number since:
+ * memory follows the messages held, plus 8 bytes per QUEUE_PAGE numbers
+ * between the oldest and the newest.
+ */
+#define QUEUE_PAGE_BITS 10
+#define QUEUE_PAGE (1u << QUEUE_PAGE_BITS)
+
+struct queue_page {
+	size_t		 p_live;	/* messages in p_slot */
+	struct qmsg	*p_slot[QUEUE_PAGE];
+};
+
 struct queue {
-	struct qmsg	**q_ring;	/* by seq & q_mask, from q_base */
-	uint64_t	 q_mask;
+	struct queue_page **q_dir;	/* pages from q_dir_first on */
+	uint64_t	 q_dir_first;	/* page number of q_dir[0] */
+	size_t		 q_dir_len;	/* entries in use (NULL: no page) */
+	size_t		 q_dir_cap;
+	size_t		 q_pages;	/* pages allocated */
 	uint64_t	 q_base;	/* lowest seq not yet released */
 	uint64_t	 q_next;	/* seq of the next message */
 	uint64_t	 q_cursor;	/* next never-delivered seq */

@@ -1,7 +1,9 @@
 /*
  * Unit tests for manager/streammgr/queue.c: arrival order, redeliveries before new
  * messages, acks in any order releasing memory, growth past the first
- * ring, and lookups of ids that are not in flight.
+ * page, memory that follows the messages held (not the distance from a
+ * stuck one to the newest), a tail dropped, and lookups of ids that are
+ * not in flight.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -98,7 +100,7 @@ test_growth(void **state)
 
 	(void)state;
 	assert_int_equal(queue_init(&q), 0);
-	/* Hold the first message so the ring must grow behind it. */
+	/* Hold the first message so the table must grow behind it. */
 	put(&q, "first");
 	struct qmsg *first = take(&q, &inst);
 	for (int i = 0; i < 5000; i++) {
@@ -115,9 +117,55 @@ test_growth(void **state)
 	}
 	assert_int_equal(q.q_base, 1);
 	assert_ptr_equal(queue_inflight(&q, 1), first);
+	/* 5,000 released behind the stuck one: only its page is left. */
+	assert_int_equal(q.q_pages, 1);
+	assert_int_equal(q.q_dir_len, 1);
 	queue_done(&q, first);
+	assert_int_equal(q.q_pages, 0);
 	assert_int_equal(q.q_base, q.q_next);
 	assert_int_equal(q.q_bytes, 0);
+	assert_int_equal(queue_clear(&q), 0);
+}
+
+/*
+ * One message never acked while a million pass: memory stays that of
+ * the messages held (a few pages), and the directory one pointer per
+ * page of distance.
+ */
+static void
+test_stuck_message(void **state)
+{
+	const int n = 1000000;
+	struct qmsg *stuck, *m;
+	struct queue q;
+	int inst;
+
+	(void)state;
+	assert_int_equal(queue_init(&q), 0);
+	put(&q, "stuck");
+	stuck = take(&q, &inst);
+	for (int i = 0; i < n; i++) {
+		put(&q, "x");
+		queue_done(&q, take(&q, &inst));
+		assert_true(q.q_pages <= 2);
+	}
+	assert_int_equal(q.q_base, 1);
+	assert_int_equal(q.q_pages, 1);
+	assert_true(q.q_dir_cap <= 2 * (n / QUEUE_PAGE + 2));
+	/* Held ones far apart each keep a page; a tail is dropped whole. */
+	m = put(&q, "held");
+	for (unsigned i = 0; i < 3 * QUEUE_PAGE; i++)
+		put(&q, "tail");
+	assert_int_equal(q.q_pages, 5);
+	queue_drop_tail(&q, m->m_seq + 1);
+	assert_int_equal(q.q_pages, 2);
+	assert_int_equal(q.q_pending, 1);
+	assert_ptr_equal(queue_next(&q), m);
+	queue_deliver(&q, m, &inst, 1000);
+	queue_done(&q, m);
+	queue_done(&q, stuck);
+	assert_int_equal(q.q_pages, 0);
+	assert_int_equal(q.q_base, q.q_next);
 	assert_int_equal(queue_clear(&q), 0);
 }
 
@@ -128,6 +176,7 @@ main(void)
 		cmocka_unit_test(test_fifo_and_ack),
 		cmocka_unit_test(test_redelivery_first),
 		cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_stuck_message),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
