@@ -20,7 +20,12 @@
  *   msgs, size, window, secs (first send to every message acked), rate
  *   (msgs / secs), ok_secs and ok_rate (first send to the last reply),
  *   p50_us, p99_us, max_us (send to reply, nearest rank over all
- *   messages), not_ok (replies other than OK), cpu_s (this process).
+ *   messages), not_ok (replies other than OK), cpu_s (this process),
+ *   start_ns and end_ns (CLOCK_MONOTONIC, for a span over producers).
+ * With STREAMBENCH_READY and STREAMBENCH_GO set (two FIFOs the caller
+ * holds open), produce connects, opens GO, writes a line to READY and
+ * waits for GO's end of file before its first send: many producers
+ * start at once, their process start-up outside the figure.
  *
  * ready waits until TENANT's first stream has N instances that said HELLO
  * (state "ready") and no other, polling CTL; exits 1 after TIMEOUT_S.
@@ -48,6 +53,7 @@
  */
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -158,6 +164,35 @@ on_reply(uint64_t seq, enum msb_reply_status status, const char *reason,
 		    reason ? " " : "", reason ? reason : "");
 }
 
+/*
+ * The start barrier (STREAMBENCH_READY, STREAMBENCH_GO): GO is opened
+ * before READY is written, so the caller's close of GO, once every
+ * producer has said ready, reaches each of them as end of file.
+ */
+static void
+barrier_wait(void)
+{
+	const char *ready = getenv("STREAMBENCH_READY");
+	const char *go = getenv("STREAMBENCH_GO");
+	ssize_t n;
+	char c;
+	int gfd, rfd;
+
+	if (ready == NULL || go == NULL)
+		return;
+	if ((gfd = open(go, O_RDONLY)) < 0)
+		err(1, "%s", go);
+	if ((rfd = open(ready, O_WRONLY)) < 0)
+		err(1, "%s", ready);
+	if (write(rfd, "r\n", 2) != 2)
+		err(1, "%s", ready);
+	close(rfd);
+	while ((n = read(gfd, &c, 1)) != 0)
+		if (n < 0 && errno != EINTR)
+			err(1, "%s", go);
+	close(gfd);
+}
+
 static int
 cmd_produce(char *argv[])
 {
@@ -191,6 +226,7 @@ cmd_produce(char *argv[])
 	    errbuf, sizeof(errbuf)) != MSB_OK)
 		errx(1, "%s", errbuf);
 
+	barrier_wait();
 	start = bench_now_ns(CLOCK_MONOTONIC);
 	for (long i = 0; i < count; i++) {
 		while (msb_producer_outstanding(p) >= (uint32_t)window)
@@ -228,14 +264,16 @@ cmd_produce(char *argv[])
 	printf("{\"msgs\":%ld,\"size\":%ld,\"window\":%ld,\"secs\":%.6f,"
 	    "\"rate\":%.0f,\"ok_secs\":%.6f,\"ok_rate\":%.0f,"
 	    "\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
-	    "\"not_ok\":%" PRIu64 ",\"acked\":%" PRId64 ",\"cpu_s\":%.3f}\n",
+	    "\"not_ok\":%" PRIu64 ",\"acked\":%" PRId64 ",\"cpu_s\":%.3f,"
+	    "\"start_ns\":%" PRId64 ",\"end_ns\":%" PRId64 "}\n",
 	    count, size, window, (double)(end - start) / 1e9,
 	    (double)count * 1e9 / (double)(end - start),
 	    (double)(r.r_last_reply - start) / 1e9,
 	    (double)count * 1e9 / (double)(r.r_last_reply - start),
 	    bench_pct_us(r.r_lat, r.r_nlat, 50),
 	    bench_pct_us(r.r_lat, r.r_nlat, 99),
-	    bench_pct_us(r.r_lat, r.r_nlat, 100), r.r_not_ok, acked, cpu);
+	    bench_pct_us(r.r_lat, r.r_nlat, 100), r.r_not_ok, acked, cpu,
+	    start, end);
 	if (r.r_not_ok > 0)
 		fprintf(stderr, "streambench: %" PRIu64 " replies not OK, the "
 		    "first: %s\n", r.r_not_ok, r.r_first_reason);
