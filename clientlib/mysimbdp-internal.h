@@ -166,12 +166,14 @@ int	 msb__sink_file_open(struct msb_sink *sink, const char *dir,
 int msb__write_all(int fd, const void *buf, size_t len);
 
 /* stream.c: what one message from streammgr on the work socket is. */
-enum msb__work_kind { MSB__DELIVERY, MSB__BYE, MSB__ERR, MSB__MALFORMED };
+enum msb__work_kind { MSB__DELIVERY, MSB__BATCH, MSB__BYE, MSB__ERR,
+	MSB__MALFORMED };
 
 /*
  * Classifies a message of nframes frames (3 stands for more than two)
  * whose first frame is the len bytes at head. Pure, for read_one and the
- * fuzz target. MSB__DELIVERY sets *id; MSB__MALFORMED says why in what
+ * fuzz target. MSB__DELIVERY sets *id; MSB__BATCH is [""][deliveries]
+ * (protocol 2, docs/protocols.md "Batches"); MSB__MALFORMED says why in what
  * (the head quoted, printable ASCII).
  */
 enum msb__work_kind msb__work_classify(const void *head, size_t len,

@@ -776,7 +776,8 @@ MSB_API int msb_producer_open(struct msb_producer **pp, const char *endpoint,
     uint32_t window, msb_reply_cb cb, void *arg, char *err, size_t errlen);
 
 /*
- * Sends [seq, 8 bytes big-endian][payload]. It first handles the replies
+ * Sends [seq, 8 bytes big-endian][payload], or holds the record for a
+ * batch (msb_producer_set_batch()). It first handles the replies
  * that arrived; while the window is full it waits for replies, at most
  * the reply timeout without one (then the outstanding records get their
  * "no-reply" callback). Returns MSB_OK with *seq set (seq may be NULL);
@@ -785,6 +786,24 @@ MSB_API int msb_producer_open(struct msb_producer **pp, const char *endpoint,
  */
 MSB_API int msb_producer_send(struct msb_producer *p, const void *data,
     size_t len, uint64_t *seq);
+
+/*
+ * Batching (docs/protocols.md, "Batches"), on by default: a record sent
+ * while none awaits its reply goes out at once, alone; records sent while
+ * others await theirs are held and go out together, as one ZeroMQ
+ * message, when max_bytes of them (default 65536) or a quarter of the
+ * window (at most 1024) are held, when linger_ms (default 1) have passed
+ * since the first, when streammgr has answered all before them, and
+ * before any wait (a full window, msb_producer_poll(), _flush(),
+ * _close()). Each record still gets its own reply. A record held longer
+ * than linger_ms waits for the next call of a producer function: an app
+ * that sends and then does something else calls msb_producer_poll(p, 0)
+ * or _flush(). max_bytes 0 sends every record alone (protocol 1, for a
+ * streammgr older than 0.2; a producer finds that out by itself too);
+ * linger_ms < 0 keeps the default.
+ */
+MSB_API void msb_producer_set_batch(struct msb_producer *p, size_t max_bytes,
+    int linger_ms);
 
 /*
  * msb_producer_send() of n records lying back to back at data, lens[i]

@@ -13,6 +13,18 @@
  * gone); that shows as a reply to a later seq, or as no reply at all for
  * the reply timeout.
  *
+ * Batches (protocol 2, docs/protocols.md "Batches"): a record sent while
+ * nothing awaits a reply goes out at once, alone; records sent while
+ * others await theirs pile up in p_batch and go out as one message
+ * [""][first seq, count][records] when it holds p_batch_count records
+ * or p_batch_bytes, when it is p_linger ms old, when streammgr has
+ * answered everything before it, and before any wait. A reply
+ * [""][first seq, count][statuses] answers each record of a batch. A
+ * streammgr that answers a batch with a single-form REJECT (protocol 1)
+ * turns batching off; that batch's records (p_inflight keeps where the
+ * batches on the wire start and end) get THROTTLE "protocol: ...", to be
+ * sent again, alone.
+ *
  * The send path allocates nothing of its own per message; replies are
  * received into zmq_msg_t kept in the producer.
  */
@@ -27,11 +39,20 @@
 #include <zmq.h>
 
 #include "mysimbdp-internal.h"
+#include "../common/wirebatch.h"
 
 #define DEFAULT_WINDOW		1000
 #define DEFAULT_REPLY_TIMEOUT_MS 10000
 #define CLOSE_LINGER_MS		1000
 #define REASON_MAX		1024
+#define DEFAULT_BATCH_BYTES	(64 * 1024)
+#define DEFAULT_LINGER_MS	1
+#define BATCH_COUNT_MAX		1024
+
+struct span {
+	uint64_t	 first;
+	uint32_t	 count;
+};
 
 struct msb_producer {
 	void		*p_ctx;
@@ -48,7 +69,19 @@ struct msb_producer {
 	bool		 p_quiet_ok;	/* OK replies: counted, not called back */
 	uint64_t	 p_counts[3];	/* replies by enum msb_reply_status */
 	zmq_msg_t	 p_rid;		/* a reply: [msg-id][status] */
-	zmq_msg_t	 p_rstatus;
+	zmq_msg_t	 p_rstatus;	/* or [""][header][statuses] */
+	zmq_msg_t	 p_rbody;
+	struct wb_buf	 p_batch;	/* records not sent yet */
+	uint64_t	 p_bfirst;	/* seq of its first */
+	uint32_t	 p_bcount;
+	int64_t		 p_bstart;	/* when its first came: ms */
+	struct span	*p_inflight;	/* batches on the wire, oldest first */
+	uint32_t	 p_nspans;	/* ring of p_window / 2 + 1 */
+	uint32_t	 p_span0;
+	uint32_t	 p_spans;
+	size_t		 p_batch_bytes;	/* 0: every record alone */
+	uint32_t	 p_batch_count;
+	int		 p_linger;	/* ms */
 	unsigned char	 p_idbuf[8];
 	char		 p_reason[REASON_MAX];
 	char		 p_err[512];
@@ -102,6 +135,10 @@ write_off(struct msb_producer *p, uint64_t seq, const char *why)
 		callback(p, p->p_done, MSB_REPLY_THROTTLE, why);
 		n++;
 	}
+	if (p->p_bcount > 0 && p->p_done >= p->p_bfirst) {
+		p->p_bcount = 0;	/* written off with the rest */
+		p->p_batch.b_len = 0;
+	}
 	return n;
 }
 
@@ -139,7 +176,6 @@ discard_rest(struct msb_producer *p, zmq_msg_t *last)
 	zmq_msg_close(&m);
 }
 
-/* Handles a reply in p_rid and p_rstatus. Returns the callbacks made. */
 /*
  * A status "WORD" or "WORD reason": copies the reason (maybe empty) into
  * buf and returns its length + 1; 0 when st is not that word.
@@ -162,21 +198,20 @@ word_reason(const char *st, size_t len, const char *word, char *buf,
 	return rlen + 1;
 }
 
+/*
+ * The answer st (len bytes) to seq: the callbacks of the records written
+ * off before it, then its own. Returns how many were made.
+ */
 static int
-handle_reply(struct msb_producer *p)
+answer(struct msb_producer *p, uint64_t seq, const char *st, size_t len)
 {
-	const char *st = zmq_msg_data(&p->p_rstatus);
-	size_t len = zmq_msg_size(&p->p_rstatus), rlen;
 	enum msb_reply_status status;
 	const char *reason = NULL;
-	uint64_t seq;
+	size_t rlen;
 	char q[48];
 	int n;
 
-	if (zmq_msg_size(&p->p_rid) != 8)
-		return 0;	/* not an id of ours */
-	seq = msb__get_be64(zmq_msg_data(&p->p_rid));
-	if (seq <= p->p_done || seq > p->p_sent)
+	if (seq <= p->p_done || seq > p->p_sent - p->p_bcount)
 		return 0;	/* late: already written off */
 	n = write_off(p, seq, "no-reply: a later message was answered "
 	    "first (streammgr restarted?)");
@@ -203,6 +238,128 @@ handle_reply(struct msb_producer *p)
 	return n + 1;
 }
 
+/* A reply [msg-id][status] in p_rid and p_rstatus. */
+static int
+handle_reply(struct msb_producer *p)
+{
+	if (zmq_msg_size(&p->p_rid) != 8)
+		return 0;	/* not an id of ours */
+	return answer(p, msb__get_be64(zmq_msg_data(&p->p_rid)),
+	    zmq_msg_data(&p->p_rstatus), zmq_msg_size(&p->p_rstatus));
+}
+
+/*
+ * A batch's reply [""][header][statuses] in p_rid, p_rstatus, p_rbody:
+ * one status per record, or one for all of them.
+ */
+static int
+handle_batch_reply(struct msb_producer *p)
+{
+	struct wb_reader r;
+	const char *st, *all = NULL;
+	uint64_t first;
+	uint32_t count, k = 0;
+	size_t len, alllen = 0;
+	int n = 0;
+
+	if (!wb_get_header(zmq_msg_data(&p->p_rstatus),
+	    zmq_msg_size(&p->p_rstatus), &first, &count))
+		return 0;
+	wb_reader_init(&r, zmq_msg_data(&p->p_rbody),
+	    zmq_msg_size(&p->p_rbody));
+	if (wb_next_status(&r, &all, &alllen) == 1 && !wb_reader_done(&r))
+		all = NULL;	/* one status each */
+	wb_reader_init(&r, zmq_msg_data(&p->p_rbody),
+	    zmq_msg_size(&p->p_rbody));
+	for (; k < count; k++) {
+		if (all != NULL) {
+			st = all;
+			len = alllen;
+		} else if (wb_next_status(&r, &st, &len) != 1)
+			break;	/* the rest: written off by what follows */
+		n += answer(p, first + k, st, len);
+	}
+	return n;
+}
+
+/* Receives the frame after last, if there is one; 0 or -1. */
+static int
+recv_more(struct msb_producer *p, zmq_msg_t *last, zmq_msg_t *into)
+{
+	int rc;
+
+	if (!zmq_msg_more(last))
+		return -1;
+	do
+		rc = zmq_msg_recv(into, p->p_sock, 0);
+	while (rc == -1 && errno == EINTR);
+	return rc == -1 ? -1 : 0;
+}
+
+/*
+ * A protocol 1 streammgr refused a batch ([""][REJECT malformed...]):
+ * replies come in order, so it is the oldest batch on the wire not yet
+ * answered. Its records are to be sent again, alone from now on.
+ */
+static int
+refused_batch(struct msb_producer *p)
+{
+	struct span sp;
+
+	p->p_batch_bytes = 0;
+	while (p->p_spans > 0) {
+		sp = p->p_inflight[p->p_span0];
+		p->p_span0 = (p->p_span0 + 1) % p->p_nspans;
+		p->p_spans--;
+		if (sp.first + sp.count - 1 > p->p_done)
+			return write_off(p, sp.first + sp.count, "protocol: "
+			    "streammgr does not take batches (protocol 1); "
+			    "send again: records now go alone");
+	}
+	return 0;
+}
+
+/* Notes a batch sent, forgetting those answered. */
+static void
+span_push(struct msb_producer *p, uint64_t first, uint32_t count)
+{
+	while (p->p_spans > 0 && p->p_inflight[p->p_span0].first +
+	    p->p_inflight[p->p_span0].count - 1 <= p->p_done) {
+		p->p_span0 = (p->p_span0 + 1) % p->p_nspans;
+		p->p_spans--;
+	}
+	if (p->p_spans == p->p_nspans)	/* cannot be: batches are >= 2 */
+		return;
+	p->p_inflight[(p->p_span0 + p->p_spans++) % p->p_nspans] =
+	    (struct span){ first, count };
+}
+
+/*
+ * The message in p_rid and what follows it: a reply, a batch's reply,
+ * or a protocol 1 streammgr's REJECT of a batch (then batching stops).
+ * Returns the callbacks made.
+ */
+static int
+handle_message(struct msb_producer *p)
+{
+	if (recv_more(p, &p->p_rid, &p->p_rstatus) == -1)
+		return 0;	/* no status: not a reply */
+	if (zmq_msg_size(&p->p_rid) != 0) {
+		if (zmq_msg_more(&p->p_rstatus)) {
+			discard_rest(p, &p->p_rstatus);
+			return 0;
+		}
+		return handle_reply(p);
+	}
+	if (recv_more(p, &p->p_rstatus, &p->p_rbody) == -1)
+		return refused_batch(p);
+	if (zmq_msg_more(&p->p_rbody)) {
+		discard_rest(p, &p->p_rbody);
+		return 0;
+	}
+	return handle_batch_reply(p);
+}
+
 /*
  * Handles every reply that has arrived, without waiting. Returns the
  * callbacks made, or -1 (p_err set).
@@ -210,7 +367,7 @@ handle_reply(struct msb_producer *p)
 static int
 drain(struct msb_producer *p)
 {
-	int n = 0, rc;
+	int n = 0;
 
 	for (;;) {
 		if (zmq_msg_recv(&p->p_rid, p->p_sock, ZMQ_DONTWAIT) == -1) {
@@ -219,19 +376,7 @@ drain(struct msb_producer *p)
 			return fail(p, -1, "receive from streammgr: %s",
 			    zmq_strerror(errno));
 		}
-		if (!zmq_msg_more(&p->p_rid))
-			continue;	/* no status: not a reply */
-		do
-			rc = zmq_msg_recv(&p->p_rstatus, p->p_sock, 0);
-		while (rc == -1 && errno == EINTR);
-		if (rc == -1)
-			return fail(p, -1, "receive from streammgr: %s",
-			    zmq_strerror(errno));
-		if (zmq_msg_more(&p->p_rstatus)) {
-			discard_rest(p, &p->p_rstatus);
-			continue;
-		}
-		n += handle_reply(p);
+		n += handle_message(p);
 	}
 	if (n > 0)
 		p->p_progress = msb__now_ms();
@@ -304,6 +449,9 @@ destroy(struct msb_producer *p)
 	}
 	zmq_msg_close(&p->p_rid);
 	zmq_msg_close(&p->p_rstatus);
+	zmq_msg_close(&p->p_rbody);
+	wb_free(&p->p_batch);
+	free(p->p_inflight);
 	if (p->p_ctx != NULL)
 		zmq_ctx_term(p->p_ctx);
 	free(p);
@@ -337,10 +485,16 @@ msb_producer_open(struct msb_producer **pp, const char *endpoint,
 	}
 	zmq_msg_init(&p->p_rid);
 	zmq_msg_init(&p->p_rstatus);
+	zmq_msg_init(&p->p_rbody);
 	p->p_cb = cb;
 	p->p_arg = arg;
 	p->p_window = window;
 	p->p_timeout = DEFAULT_REPLY_TIMEOUT_MS;
+	msb_producer_set_batch(p, DEFAULT_BATCH_BYTES, DEFAULT_LINGER_MS);
+	p->p_nspans = window / 2 + 1;
+	if ((p->p_inflight = calloc(p->p_nspans, sizeof(struct span))) ==
+	    NULL)
+		goto fail;
 
 	if ((p->p_ctx = zmq_ctx_new()) == NULL)
 		goto fail;
@@ -382,41 +536,20 @@ fail:
 	return MSB_ERROR;
 }
 
-int
-msb_producer_send(struct msb_producer *p, const void *data, size_t len,
-    uint64_t *seq)
+/*
+ * Sends the first frame of a message, waiting while ZeroMQ has no room:
+ * no streammgr connected (ZMQ_IMMEDIATE), or its queue is full. Replies
+ * are handled meanwhile (streammgr may be waiting for us to read them).
+ * Returns MSB_OK, MSB_TEMPFAIL after the reply timeout, or MSB_ERROR.
+ */
+static int
+send_first(struct msb_producer *p, const void *data, size_t len)
 {
 	int64_t now, deadline = 0;
 	bool waiting = false;
-	int rc;
 
-	if (p->p_incb)
-		return refuse_in_callback(p);
-	/*
-	 * Look for replies every 32 sends, not each time: an empty receive
-	 * costs a poll(2), about a third of a send otherwise.
-	 */
-	if ((p->p_sent & 31) == 0 && drain(p) == -1)
-		return MSB_ERROR;
-
-	/* The window is full: wait for replies. */
-	while (outstanding(p) >= p->p_window) {
-		now = msb__now_ms();
-		if (check_stall(p, now) > 0)
-			return MSB_TEMPFAIL;
-		if (wait_for(p, ZMQ_POLLIN, p->p_progress + p->p_timeout -
-		    now) == -1 || drain(p) == -1)
-			return MSB_ERROR;
-	}
-
-	/*
-	 * EAGAIN: no streammgr connected (ZMQ_IMMEDIATE), or its queue is
-	 * full. Wait for room, handling replies meanwhile (streammgr may be
-	 * waiting for us to read them).
-	 */
-	msb__put_be64(p->p_idbuf, p->p_sent + 1);
-	while (zmq_send(p->p_sock, p->p_idbuf, 8,
-	    ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+	while (zmq_send(p->p_sock, data, len, ZMQ_SNDMORE | ZMQ_DONTWAIT) ==
+	    -1) {
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN)
@@ -436,14 +569,152 @@ msb_producer_send(struct msb_producer *p, const void *data, size_t len,
 		    -1 || drain(p) == -1)
 			return MSB_ERROR;
 	}
+	return MSB_OK;
+}
+
+/* Sends the last frame of a message whose first went. */
+static int
+send_last(struct msb_producer *p, const void *data, size_t len)
+{
+	int rc;
+
 	/* The rest of a message always follows its first frame. */
 	do
 		rc = zmq_send(p->p_sock, data, len, ZMQ_DONTWAIT);
 	while (rc == -1 && errno == EINTR);
 	if (rc == -1)
 		return fail(p, MSB_ERROR, "send: %s", zmq_strerror(errno));
-	if (outstanding(p) == 0)
+	return MSB_OK;
+}
+
+/* Sends [seq][payload]: one record alone. */
+static int
+send_single(struct msb_producer *p, uint64_t seq, const void *data,
+    size_t len)
+{
+	int rc;
+
+	msb__put_be64(p->p_idbuf, seq);
+	if ((rc = send_first(p, p->p_idbuf, 8)) != MSB_OK)
+		return rc;
+	return send_last(p, data, len);
+}
+
+/*
+ * Sends the batch (one record of it alone, in the single form). When no
+ * streammgr takes it within the reply timeout, it is written off with
+ * everything outstanding. Returns MSB_OK, MSB_TEMPFAIL or MSB_ERROR.
+ */
+static int
+flush_batch(struct msb_producer *p)
+{
+	unsigned char head[WB_HEADER_LEN];
+	const unsigned char *rec = p->p_batch.b_data;
+	char why[128];
+	int rc;
+
+	if (p->p_bcount == 0)
+		return MSB_OK;
+	if (outstanding(p) == p->p_bcount)
 		p->p_progress = msb__now_ms();
+	if (p->p_bcount == 1)
+		rc = send_single(p, p->p_bfirst, rec + WB_RECORD_OVERHEAD,
+		    p->p_batch.b_len - WB_RECORD_OVERHEAD);
+	else {
+		wb_put_header(head, p->p_bfirst, p->p_bcount);
+		if ((rc = send_first(p, "", 0)) == MSB_OK) {
+			zmq_send(p->p_sock, head, sizeof(head), ZMQ_SNDMORE);
+			rc = send_last(p, p->p_batch.b_data,
+			    p->p_batch.b_len);
+		}
+		if (rc == MSB_OK)
+			span_push(p, p->p_bfirst, p->p_bcount);
+	}
+	if (rc == MSB_TEMPFAIL) {
+		snprintf(why, sizeof(why), "no-reply: no streammgr took the "
+		    "batch within %d ms", p->p_timeout);
+		write_off(p, p->p_sent + 1, why);
+	}
+	p->p_bcount = 0;
+	p->p_batch.b_len = 0;
+	return rc;
+}
+
+/* Whether a record of len bytes may not join the batch as it is. */
+static bool
+batch_full(const struct msb_producer *p, size_t len)
+{
+	return p->p_bcount >= p->p_batch_count ||
+	    p->p_batch.b_len + WB_RECORD_OVERHEAD + len > p->p_batch_bytes ||
+	    msb__now_ms() - p->p_bstart >= p->p_linger;
+}
+
+/*
+ * Whether this record joins a batch: batching is on and something
+ * awaits its reply (looked for now when no batch is open).
+ */
+static bool
+batching(struct msb_producer *p)
+{
+	if (p->p_batch_bytes == 0)
+		return false;
+	if (p->p_bcount > 0)
+		return true;
+	if (outstanding(p) > 0 && drain(p) == -1)
+		return false;	/* alone, then: the send will say */
+	return outstanding(p) > 0 && p->p_batch_bytes > 0;
+}
+
+int
+msb_producer_send(struct msb_producer *p, const void *data, size_t len,
+    uint64_t *seq)
+{
+	int64_t now;
+	int rc;
+
+	if (p->p_incb)
+		return refuse_in_callback(p);
+	/*
+	 * Look for replies every 32 sends, not each time: an empty receive
+	 * costs a poll(2), about a third of a send otherwise. When they
+	 * show streammgr has caught up, the batch goes now.
+	 */
+	if ((p->p_sent & 31) == 0) {
+		if (drain(p) == -1)
+			return MSB_ERROR;
+		if (p->p_bcount > 0 && outstanding(p) == p->p_bcount &&
+		    (rc = flush_batch(p)) != MSB_OK)
+			return rc;
+	}
+
+	/* The window is full: wait for replies. */
+	while (outstanding(p) >= p->p_window) {
+		if ((rc = flush_batch(p)) != MSB_OK)
+			return rc;
+		now = msb__now_ms();
+		if (check_stall(p, now) > 0)
+			return MSB_TEMPFAIL;
+		if (wait_for(p, ZMQ_POLLIN, p->p_progress + p->p_timeout -
+		    now) == -1 || drain(p) == -1)
+			return MSB_ERROR;
+	}
+
+	if (batching(p)) {
+		if (p->p_bcount > 0 && batch_full(p, len) &&
+		    (rc = flush_batch(p)) != MSB_OK)
+			return rc;
+		if (wb_put_record(&p->p_batch, data, len) == -1)
+			return fail(p, MSB_ERROR, "send: out of memory");
+		if (p->p_bcount++ == 0) {
+			p->p_bfirst = p->p_sent + 1;
+			p->p_bstart = msb__now_ms();
+		}
+	} else {
+		if ((rc = send_single(p, p->p_sent + 1, data, len)) != MSB_OK)
+			return rc;
+		if (outstanding(p) == 0)
+			p->p_progress = msb__now_ms();
+	}
 	p->p_sent++;
 	if (seq != NULL)
 		*seq = p->p_sent;
@@ -458,6 +729,8 @@ msb_producer_poll(struct msb_producer *p, int timeout_ms)
 
 	if (p->p_incb)
 		return refuse_in_callback(p);
+	if ((n = flush_batch(p)) != MSB_OK)
+		return n;
 	if ((n = drain(p)) != 0)
 		return n;
 	now = msb__now_ms();
@@ -484,8 +757,12 @@ msb_producer_flush(struct msb_producer *p, int timeout_ms)
 	int64_t now, deadline, wait;
 	uint64_t lost = p->p_lost;
 
+	int rc;
+
 	if (p->p_incb)
 		return refuse_in_callback(p);
+	if ((rc = flush_batch(p)) != MSB_OK)
+		return rc;
 	if (drain(p) == -1)
 		return MSB_ERROR;
 	now = msb__now_ms();
@@ -528,8 +805,30 @@ msb_producer_error(const struct msb_producer *p)
 void
 msb_producer_close(struct msb_producer *p)
 {
-	if (p != NULL)
-		destroy(p);
+	if (p == NULL)
+		return;
+	/*
+	 * What the app sent goes out if ZeroMQ takes it now; no reply is
+	 * waited for and no callback made, as for the records before.
+	 */
+	if (p->p_bcount > 0 && !p->p_incb) {
+		p->p_cb = NULL;
+		p->p_timeout = 0;
+		flush_batch(p);
+	}
+	destroy(p);
+}
+
+void
+msb_producer_set_batch(struct msb_producer *p, size_t max_bytes,
+    int linger_ms)
+{
+	uint32_t count = p->p_window / 4;
+
+	p->p_batch_bytes = max_bytes;
+	p->p_linger = linger_ms >= 0 ? linger_ms : DEFAULT_LINGER_MS;
+	p->p_batch_count = count < 1 ? 1 : count > BATCH_COUNT_MAX ?
+	    BATCH_COUNT_MAX : count;
 }
 
 void

@@ -30,6 +30,7 @@
 #include <zmq.h>
 
 #include "mysimbdp-internal.h"
+#include "../common/wirebatch.h"
 
 #define DEFAULT_CREDIT	1024
 #define MAX_CREDIT	65536
@@ -44,6 +45,9 @@ struct msb_stream {
 	void		*s_sock;
 	zmq_msg_t	 s_head;	/* delivery id, or a control answer */
 	zmq_msg_t	 s_body;	/* payload of the last delivery */
+	struct wb_reader s_rd;		/* the rest of a batched delivery */
+	bool		 s_inbatch;	/* s_rd has deliveries left */
+	bool		 s_ranges;	/* streammgr batches: it takes ACKR */
 	char		 s_instance[129];
 	uint32_t	 s_credit;
 	size_t		 s_batch;	/* acks per frame */
@@ -59,6 +63,7 @@ struct msb_stream {
 	size_t		 s_batch_cap;
 	char		 s_err[512];
 	unsigned char	 s_ackbuf[ACK_MAX * 8];
+	unsigned char	 s_rangebuf[ACK_MAX * WB_RANGE_LEN];
 };
 
 /*
@@ -303,7 +308,8 @@ msb_stream_open(struct msb_stream **sp, const char *endpoint,
 	snprintf(num, sizeof(num), "%u", credit);
 	if (send_frame(s, "HELLO", 5, true) != MSB_OK ||
 	    send_frame(s, instance, strlen(instance), true) != MSB_OK ||
-	    send_frame(s, num, strlen(num), false) != MSB_OK) {
+	    send_frame(s, num, strlen(num), true) != MSB_OK ||
+	    send_frame(s, "batch", 5, false) != MSB_OK) {
 		msb__seterr(err, errlen, "HELLO to %s: %s", endpoint,
 		    s->s_err);
 		destroy(s);
@@ -333,17 +339,54 @@ msb_stream_open_env(struct msb_stream **sp, const struct msb_env *env,
 	    credit, err, errlen);
 }
 
+/*
+ * The queued acks as ranges of consecutive ids (ACKR) into s_rangebuf.
+ * Returns the bytes written.
+ */
+static size_t
+ack_ranges(struct msb_stream *s)
+{
+	size_t out = 0;
+	uint64_t first = 0, last = 0;
+
+	for (size_t k = 0; k < s->s_nacks; k++) {
+		uint64_t id = msb__get_be64(s->s_ackbuf + 8 * k);
+
+		if (k > 0 && id == last + 1 && id - first < MAX_CREDIT) {
+			last = id;
+			continue;
+		}
+		if (k > 0) {
+			msb__put_be64(s->s_rangebuf + out, first);
+			msb__put_be64(s->s_rangebuf + out + 8, last);
+			out += WB_RANGE_LEN;
+		}
+		first = last = id;
+	}
+	msb__put_be64(s->s_rangebuf + out, first);
+	msb__put_be64(s->s_rangebuf + out + 8, last);
+	return out + WB_RANGE_LEN;
+}
+
 int
 msb_stream_flush(struct msb_stream *s)
 {
+	size_t len = 0;
 	int rc;
 
 	if (s->s_nacks == 0)
 		return MSB_OK;
-	if ((rc = send_frame(s, "ACK", 3, true)) != MSB_OK)
-		return rc;
-	if ((rc = send_frame(s, s->s_ackbuf, s->s_nacks * 8, false)) !=
-	    MSB_OK)
+	/* Ranges where they are shorter and streammgr reads them. */
+	if (s->s_ranges && (len = ack_ranges(s)) < s->s_nacks * 8) {
+		if ((rc = send_frame(s, "ACKR", 4, true)) != MSB_OK)
+			return rc;
+		rc = send_frame(s, s->s_rangebuf, len, false);
+	} else {
+		if ((rc = send_frame(s, "ACK", 3, true)) != MSB_OK)
+			return rc;
+		rc = send_frame(s, s->s_ackbuf, s->s_nacks * 8, false);
+	}
+	if (rc != MSB_OK)
 		return rc;
 	s->s_nacks = 0;
 	return MSB_OK;
@@ -456,6 +499,9 @@ msb__work_classify(const void *head, size_t len, int nframes, uint64_t *id,
 		return MSB__MALFORMED;
 	}
 	if (nframes == 2) {
+		/* Batched deliveries: [""][deliveries]. */
+		if (len == 0)
+			return MSB__BATCH;
 		/* A delivery: [id][payload]. */
 		if (len != 8) {
 			snprintf(what, whatlen, "delivery id not 8 bytes");
@@ -475,6 +521,25 @@ msb__work_classify(const void *head, size_t len, int nframes, uint64_t *id,
 }
 
 /*
+ * The next delivery of a batch in s_body; SKIPPED at its end or when the
+ * rest is malformed (the ids in it come again after the ack timeout).
+ */
+static int
+next_in_batch(struct msb_stream *s, struct msb_message *msg)
+{
+	const void *data;
+	int rc = wb_next_delivery(&s->s_rd, &msg->id, &data, &msg->len);
+
+	if (rc == 1) {
+		msg->data = data;
+		return MSB_OK;
+	}
+	s->s_inbatch = false;
+	return rc == 0 ? SKIPPED : malformed(s, "a batched delivery cut "
+	    "short");
+}
+
+/*
  * Handles one message if one is there. Returns MSB_OK (a delivery, in
  * msg), MSB_STOPPED (the answer to BYE), MSB_ERROR (ERR from streammgr,
  * or a failure), MSB_TEMPFAIL (nothing there) or SKIPPED.
@@ -487,6 +552,8 @@ read_one(struct msb_stream *s, struct msb_message *msg)
 	char what[64];
 	int nframes = 1;
 
+	if (s->s_inbatch)
+		return next_in_batch(s, msg);
 	if (zmq_msg_recv(&s->s_head, s->s_sock, ZMQ_DONTWAIT) == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return MSB_TEMPFAIL;
@@ -514,6 +581,12 @@ read_one(struct msb_stream *s, struct msb_message *msg)
 		msg->data = zmq_msg_data(&s->s_body);
 		msg->len = zmq_msg_size(&s->s_body);
 		return MSB_OK;
+	case MSB__BATCH:
+		wb_reader_init(&s->s_rd, zmq_msg_data(&s->s_body),
+		    zmq_msg_size(&s->s_body));
+		s->s_inbatch = true;
+		s->s_ranges = true;
+		return next_in_batch(s, msg);
 	case MSB__BYE:
 		/* Unasked, it still means no more deliveries. */
 		atomic_store(&s->s_stop, 1);

@@ -68,6 +68,7 @@ append_instances(const struct stream *s, bson_t *doc)
 		BSON_APPEND_UTF8(&item, "state", lifecycle_inst_name(i->i_state));
 		BSON_APPEND_INT64(&item, "inflight", i->i_inflight);
 		BSON_APPEND_INT64(&item, "credit", i->i_credit);
+		BSON_APPEND_BOOL(&item, "batch", i->i_batch);
 		BSON_APPEND_INT64(&item, "acked", (int64_t)i->i_acked);
 		BSON_APPEND_INT64(&item, "uptime_ms",
 		    (int64_t)(now - i->i_started_ms));
@@ -118,6 +119,7 @@ stats_doc(const struct stream *s, bson_t *doc)
 	BSON_APPEND_DOUBLE(doc, "in_rate", s->s_in_rate);
 	BSON_APPEND_DOUBLE(doc, "out_rate", s->s_out_rate);
 	BSON_APPEND_INT64(doc, "accepted", (int64_t)n->accepted);
+	BSON_APPEND_INT64(doc, "batches", (int64_t)n->batches);
 	BSON_APPEND_INT64(doc, "acked", (int64_t)n->acked);
 	BSON_APPEND_INT64(doc, "redelivered", (int64_t)n->redelivered);
 	BSON_APPEND_INT64(doc, "dead_letters", (int64_t)n->dead_letters);

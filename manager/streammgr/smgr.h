@@ -40,6 +40,7 @@ struct instance {
 	unsigned char	 i_rid[ROUTING_ID_MAX];	/* its DEALER, after HELLO */
 	size_t		 i_ridlen;
 	uint32_t	 i_credit;
+	bool		 i_batch;		/* HELLO said "batch" */
 	uint32_t	 i_inflight;
 	uint64_t	 i_acked;
 	uint64_t	 i_started_ms;		/* monotonic */
@@ -50,6 +51,7 @@ TAILQ_HEAD(instance_list, instance);
 
 struct stream_counters {
 	uint64_t	 accepted;
+	uint64_t	 batches;	/* producer batches received */
 	uint64_t	 acked;
 	uint64_t	 redelivered;
 	uint64_t	 dead_letters;

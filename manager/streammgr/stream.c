@@ -19,6 +19,7 @@
 #include "record.h"
 #include "state.h"
 #include "supervise.h"
+#include "wirebatch.h"
 
 #define MSG_ID_MAX	64	/* bytes of a producer's msg-id */
 #define WORK_ARGS	3	/* frames counted after an instance's command */
@@ -26,6 +27,8 @@
 #define CREDIT_MAX	65536
 #define SNDHWM		100000	/* credit and windows bound it in practice */
 #define BATCH_BYTES	(4u << 20) /* written per commit, at most (roughly) */
+#define DELIVERY_BATCH	256	/* messages in one batched delivery */
+#define DELIVERY_BYTES	(256u << 10) /* payload bytes in one, roughly */
 #define VIOLATION_EVERY_MS 1000	/* a kind of violation reported at most */
 /*
  * The largest frame a peer may send: the largest max_message_size a
@@ -470,6 +473,93 @@ send_delivery(struct stream *s, struct instance *i, struct qmsg *m)
 	return 0;
 }
 
+/*
+ * Sends n messages to i as one batched delivery [""][deliveries].
+ * Returns 0, or -1 when i's connection is gone (or no memory).
+ */
+static int
+send_batch(struct stream *s, struct instance *i, struct qmsg **ms, size_t n)
+{
+	size_t size = 0;
+	unsigned char *p;
+	zmq_msg_t body;
+
+	for (size_t k = 0; k < n; k++)
+		size += WB_DELIVERY_OVERHEAD + ms[k]->m_len;
+	if (zmq_msg_init_size(&body, size) < 0)
+		return -1;
+	p = zmq_msg_data(&body);
+	for (size_t k = 0; k < n; k++)
+		p = wb_write_delivery(p, ms[k]->m_seq, ms[k]->m_data,
+		    ms[k]->m_len);
+	if (zmq_send(s->s_work, i->i_rid, i->i_ridlen, ZMQ_SNDMORE |
+	    ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&body);
+		return -1;
+	}
+	zmq_send(s->s_work, "", 0, ZMQ_SNDMORE);
+	zmq_msg_send(&body, s->s_work, 0);
+	return 0;
+}
+
+/* i's connection is gone: its exit will follow. ms go back. */
+static void
+undeliverable(struct stream *s, struct instance *i, struct qmsg **ms,
+    size_t n)
+{
+	log_warnx("tenant %s: stream %s: instance %s: cannot deliver: %s",
+	    s->s_tid, s->s_name, i->i_id, zmq_strerror(errno));
+	supervise_instance(i, IE_BYE);
+	for (size_t k = 0; k < n; k++)
+		queue_requeue(&s->s_queue, ms[k]);
+}
+
+/*
+ * Fills i's credit from the queue: one delivery at a time, or batches of
+ * up to DELIVERY_BATCH messages and DELIVERY_BYTES when i takes them.
+ * Returns whether anything was sent.
+ */
+static bool
+fill(struct stream *s, struct instance *i, uint64_t deadline)
+{
+	struct qmsg *batch[DELIVERY_BATCH], *m;
+	size_t n = 0, bytes = 0;
+	bool sent = false;
+
+	while (can_take(i) && (m = queue_next(&s->s_queue)) != NULL) {
+		if (m->m_deliveries > 0)
+			s->s_n.redelivered++;
+		queue_deliver(&s->s_queue, m, i, deadline);
+		i->i_inflight++;
+		if (!i->i_batch) {
+			if (send_delivery(s, i, m) < 0) {
+				i->i_inflight--;
+				undeliverable(s, i, &m, 1);
+				return sent;
+			}
+			sent = true;
+			continue;
+		}
+		batch[n++] = m;
+		bytes += m->m_len;
+		if (n < DELIVERY_BATCH && bytes < DELIVERY_BYTES)
+			continue;
+		if (send_batch(s, i, batch, n) < 0) {
+			i->i_inflight -= (uint32_t)n;
+			undeliverable(s, i, batch, n);
+			return sent;
+		}
+		sent = true;
+		n = bytes = 0;
+	}
+	if (n > 0 && send_batch(s, i, batch, n) < 0) {
+		i->i_inflight -= (uint32_t)n;
+		undeliverable(s, i, batch, n);
+		return sent;
+	}
+	return sent || n > 0;
+}
+
 void
 stream_dispatch(struct stream *s)
 {
@@ -482,26 +572,7 @@ stream_dispatch(struct stream *s)
 	start = s->s_rr ? s->s_rr : TAILQ_FIRST(&s->s_instances);
 	i = start;
 	do {
-		struct qmsg *m;
-
-		while (can_take(i) && (m = queue_next(&s->s_queue)) != NULL) {
-			bool again = m->m_deliveries > 0;
-
-			queue_deliver(&s->s_queue, m, i, deadline);
-			if (send_delivery(s, i, m) < 0) {
-				log_warnx("tenant %s: stream %s: instance %s: "
-				    "cannot deliver: %s", s->s_tid, s->s_name,
-				    i->i_id, zmq_strerror(errno));
-				/* Gone: its exit will follow; stop sending. */
-				supervise_instance(i, IE_BYE);
-				queue_requeue(&s->s_queue, m);
-				break;
-			}
-			i->i_inflight++;
-			if (again)
-				s->s_n.redelivered++;
-			sent = true;
-		}
+		sent |= fill(s, i, deadline);
 		if ((i = TAILQ_NEXT(i, i_entry)) == NULL)
 			i = TAILQ_FIRST(&s->s_instances);
 	} while (i != start && s->s_queue.q_pending > 0);
@@ -625,11 +696,17 @@ admit(struct stream *s, const void *data, size_t len, uint64_t now,
 	return "OK";
 }
 
-/* A reply held until the batch it answers is stored. */
+/*
+ * A reply held until the turn's writes are stored: to one message
+ * ([msg-id][status]), or to a batch ([""][header][statuses], protocol 2).
+ */
 struct reply {
 	zmq_msg_t	 rid;
-	zmq_msg_t	 mid;
-	const char	*status;
+	zmq_msg_t	 mid;		/* msg-id, or the batch's header */
+	const char	*status;	/* one message's; NULL: no answer */
+	bool		 batch;
+	uint32_t	 count;		/* messages answered */
+	struct wb_buf	 statuses;	/* batch: kept across turns */
 	char		 buf[320];
 };
 
@@ -646,61 +723,173 @@ stream_ingress_check(int nframes, size_t midlen, char *buf, size_t buflen)
 	return NULL;
 }
 
-/* Receives the rest of a multipart message, counting and dropping it. */
-static int
-drain_frames(void *sock, zmq_msg_t *tmp)
+const char *
+stream_batch_check(const void *header, size_t hlen, const void *records,
+    size_t rlen, char *buf, size_t buflen)
 {
+	const char *why;
+	uint64_t first;
+	uint32_t count;
+
+	if (!wb_get_header(header, hlen, &first, &count))
+		return "REJECT malformed: a batch header is 12 bytes: first "
+		    "id, count 1 to 65536";
+	if ((why = wb_check_records(records, rlen, count)) != NULL) {
+		snprintf(buf, buflen, "REJECT malformed: batch of %" PRIu32
+		    ": %s", count, why);
+		return buf;
+	}
+	return NULL;
+}
+
+/* Counts a reply's status by its first letter. */
+static void
+count_status(struct stream *s, const char *status)
+{
+	if (status[0] == 'T')
+		s->s_n.throttled++;
+	else if (status[0] == 'R')
+		s->s_n.rejected++;
+}
+
+/*
+ * Receives the frames of a message after its routing id into f (up to
+ * 3), dropping any more. Returns how many frames there were.
+ */
+static int
+recv_frames(void *sock, zmq_msg_t *first, zmq_msg_t f[3])
+{
+	zmq_msg_t *prev = first;
 	int n = 0;
 
-	while (zmq_msg_more(tmp)) {
-		zmq_msg_close(tmp);
-		zmq_msg_init(tmp);
-		if (zmq_msg_recv(tmp, sock, 0) < 0)
-			break;
-		n++;
+	for (int k = 0; k < 3; k++)
+		zmq_msg_init(&f[k]);
+	while (n < 3 && zmq_msg_more(prev)) {
+		if (zmq_msg_recv(&f[n], sock, 0) < 0)
+			return n;
+		prev = &f[n++];
+	}
+	if (zmq_msg_more(prev)) {
+		zmq_msg_t tmp;
+		int more = 1;
+
+		zmq_msg_init(&tmp);
+		while (more && zmq_msg_recv(&tmp, sock, 0) >= 0) {
+			n++;
+			more = zmq_msg_more(&tmp);
+		}
+		zmq_msg_close(&tmp);
 	}
 	return n;
 }
 
 /*
- * Receives one producer message and decides on it. Returns false when
- * there is none; r->status is NULL when there is no msg-id to answer.
+ * Decides on every message of a batch, one status each, or one status
+ * for all when the batch as a whole is malformed (nothing stored).
  */
-static bool
+static void
+admit_batch(struct stream *s, zmq_msg_t *header, zmq_msg_t *records,
+    uint64_t now, struct reply *r)
+{
+	const char *why, *st;
+	struct wb_reader rd;
+	const void *data;
+	uint64_t first;
+	size_t len;
+
+	r->batch = true;
+	r->statuses.b_len = 0;
+	s->s_n.batches++;
+	zmq_msg_copy(&r->mid, header);
+	why = stream_batch_check(zmq_msg_data(header), zmq_msg_size(header),
+	    zmq_msg_data(records), zmq_msg_size(records), r->buf,
+	    sizeof(r->buf));
+	if (why != NULL) {
+		r->count = 1;
+		s->s_n.rejected++;
+		if (wb_put_status(&r->statuses, why, strlen(why)) == -1)
+			r->batch = false;	/* no memory: no answer */
+		return;
+	}
+	wb_get_header(zmq_msg_data(header), zmq_msg_size(header), &first,
+	    &r->count);
+	wb_reader_init(&rd, zmq_msg_data(records), zmq_msg_size(records));
+	while (wb_next_record(&rd, &data, &len) == 1) {
+		st = admit(s, data, len, now, r->buf, sizeof(r->buf));
+		count_status(s, st);
+		if (wb_put_status(&r->statuses, st, strlen(st)) == -1) {
+			/* Stored or not, the producer hears no-reply. */
+			r->batch = false;
+			return;
+		}
+	}
+}
+
+/*
+ * Receives one producer message and decides on it. Returns 0 when there
+ * is none, else the number of messages it held; r->status is NULL and
+ * r->batch false when there is nothing to answer.
+ */
+static uint32_t
 receive_one(struct stream *s, void *sock, uint64_t now, struct reply *r)
 {
-	zmq_msg_t body;
-	int extra = 0, nframes = 1;
+	zmq_msg_t f[3];
+	int n;
 
 	zmq_msg_init(&r->rid);
 	if (zmq_msg_recv(&r->rid, sock, ZMQ_DONTWAIT) < 0) {
 		zmq_msg_close(&r->rid);
-		return false;
+		return 0;
 	}
 	zmq_msg_init(&r->mid);
-	zmq_msg_init(&body);
 	r->status = NULL;
-	if (!zmq_msg_more(&r->rid) || zmq_msg_recv(&r->mid, sock, 0) < 0) {
+	r->batch = false;
+	r->count = 1;
+	n = recv_frames(sock, &r->rid, f);
+	if (n == 0) {
 		s->s_n.rejected++;	/* no msg-id to answer to */
-		zmq_msg_close(&body);
-		return true;
+	} else if (n == 3 && zmq_msg_size(&f[0]) == 0) {
+		admit_batch(s, &f[1], &f[2], now, r);
+	} else {
+		zmq_msg_copy(&r->mid, &f[0]);
+		r->status = stream_ingress_check(n, zmq_msg_size(&f[0]),
+		    r->buf, sizeof(r->buf));
+		if (r->status == NULL)
+			r->status = admit(s, zmq_msg_data(&f[1]),
+			    zmq_msg_size(&f[1]), now, r->buf, sizeof(r->buf));
+		count_status(s, r->status);
 	}
-	if (zmq_msg_more(&r->mid)) {
-		zmq_msg_recv(&body, sock, 0);
-		nframes = 2;
-		extra = drain_frames(sock, &body);
+	for (int k = 0; k < 3; k++)
+		zmq_msg_close(&f[k]);
+	return r->count;
+}
+
+/* A batch's statuses with every OK replaced by text. Returns how many. */
+static uint64_t
+replace_oks(struct wb_buf *b, const char *text)
+{
+	struct wb_buf out = { 0 };
+	struct wb_reader rd;
+	const char *st;
+	uint64_t n = 0;
+	size_t len;
+
+	wb_reader_init(&rd, b->b_data, b->b_len);
+	while (wb_next_status(&rd, &st, &len) == 1) {
+		bool ok = len == 2 && memcmp(st, "OK", 2) == 0;
+
+		if (ok)
+			n++;
+		if (wb_put_status(&out, ok ? text : st,
+		    ok ? strlen(text) : len) == -1) {
+			wb_free(&out);
+			b->b_len = 0;	/* no answer: the producer retries */
+			return n;
+		}
 	}
-	r->status = stream_ingress_check(nframes + extra,
-	    zmq_msg_size(&r->mid), r->buf, sizeof(r->buf));
-	if (r->status == NULL)
-		r->status = admit(s, zmq_msg_data(&body), zmq_msg_size(&body),
-		    now, r->buf, sizeof(r->buf));
-	if (r->status[0] == 'T')
-		s->s_n.throttled++;
-	else if (r->status[0] == 'R')
-		s->s_n.rejected++;
-	zmq_msg_close(&body);
-	return true;
+	wb_free(b);
+	*b = out;
+	return n;
 }
 
 /*
@@ -712,18 +901,22 @@ receive_one(struct stream *s, void *sock, uint64_t now, struct reply *r)
 static void
 commit_batch(struct stream *s, uint64_t first, struct reply *r, int n)
 {
-	char err[300];
+	char err[300], text[320];
 	uint64_t refused = 0;
 
 	if (journal_pending(s->s_journal) == 0 ||
 	    journal_commit(s->s_journal, err, sizeof(err)) == 0)
 		return;
 	queue_drop_tail(&s->s_queue, first);
+	snprintf(text, sizeof(text), "THROTTLE no-space: %.290s", err);
 	for (int k = 0; k < n; k++) {
+		if (r[k].batch) {
+			refused += replace_oks(&r[k].statuses, text);
+			continue;
+		}
 		if (r[k].status == NULL || r[k].status[0] != 'O')
 			continue;
-		snprintf(r[k].buf, sizeof(r[k].buf), "THROTTLE no-space: %.290s",
-		    err);
+		memcpy(r[k].buf, text, sizeof(text));
 		r[k].status = r[k].buf;
 		refused++;
 	}
@@ -736,9 +929,15 @@ commit_batch(struct stream *s, uint64_t first, struct reply *r, int n)
 static void
 send_reply(void *sock, struct reply *r)
 {
-	if (r->status != NULL && zmq_msg_send(&r->rid, sock,
-	    ZMQ_SNDMORE) >= 0 && zmq_msg_send(&r->mid, sock,
-	    ZMQ_SNDMORE) >= 0)
+	if (r->batch && r->statuses.b_len > 0) {
+		if (zmq_msg_send(&r->rid, sock, ZMQ_SNDMORE) >= 0 &&
+		    zmq_send(sock, "", 0, ZMQ_SNDMORE) >= 0 &&
+		    zmq_msg_send(&r->mid, sock, ZMQ_SNDMORE) >= 0)
+			zmq_send(sock, r->statuses.b_data, r->statuses.b_len,
+			    0);
+	} else if (!r->batch && r->status != NULL &&
+	    zmq_msg_send(&r->rid, sock, ZMQ_SNDMORE) >= 0 &&
+	    zmq_msg_send(&r->mid, sock, ZMQ_SNDMORE) >= 0)
 		zmq_send(sock, r->status, strlen(r->status), 0);
 	zmq_msg_close(&r->rid);
 	zmq_msg_close(&r->mid);
@@ -752,10 +951,13 @@ on_ingress(void *sock, void *arg)
 	struct stream *s = arg;
 	uint64_t first = s->s_queue.q_next, accepted = s->s_n.accepted;
 	uint64_t now = clock_mono_ms();
+	uint32_t got, msgs = 0;
 	int n = 0;
 
-	while (n < BUDGET && receive_one(s, sock, now, &replies[n])) {
+	while (n < BUDGET && msgs < BUDGET &&
+	    (got = receive_one(s, sock, now, &replies[n])) > 0) {
 		n++;
+		msgs += got;
 		if (journal_pending(s->s_journal) >= BATCH_BYTES)
 			break;
 	}
@@ -947,18 +1149,70 @@ frame_credit(const struct stream_frame *f, uint32_t *credit)
 	return f->f_len > 0 && v >= 1;
 }
 
-/* HELLO instance-id credit */
+/* A HELLO's features: words separated by spaces, unknown ones ignored. */
+static bool
+has_feature(const struct stream_frame *f, const char *word)
+{
+	const char *p = f->f_data, *end = p + f->f_len;
+	size_t n = strlen(word);
+
+	while (p < end) {
+		const char *sp = memchr(p, ' ', (size_t)(end - p));
+		size_t len = (size_t)((sp ? sp : end) - p);
+
+		if (len == n && memcmp(p, word, n) == 0)
+			return true;
+		p += len + 1;
+	}
+	return false;
+}
+
+/* HELLO instance-id credit [features] */
 static const char *
 decode_hello(const struct stream_frame *args, int nargs, size_t ridlen,
     struct work_request *w)
 {
-	if (nargs != 2 || ridlen > ROUTING_ID_MAX)
-		return "ERR malformed: HELLO instance-id credit";
+	if (nargs < 2 || nargs > 3 || ridlen > ROUTING_ID_MAX)
+		return "ERR malformed: HELLO instance-id credit [features]";
 	frame_instance(&args[0], w->w_instance, sizeof(w->w_instance));
 	if (!frame_credit(&args[1], &w->w_credit)) {
 		w->w_credit = 0;
 		return "ERR bad-credit: 1 to 65536";
 	}
+	w->w_batch = nargs == 3 && has_feature(&args[2], "batch");
+	return NULL;
+}
+
+static uint64_t
+be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int b = 0; b < 8; b++)
+		v = v << 8 | p[b];
+	return v;
+}
+
+/* ACKR ranges: pairs of first, last, each range at most CREDIT_MAX ids. */
+static const char *
+decode_ranges(const struct stream_frame *args, int nargs,
+    struct work_request *w)
+{
+	const unsigned char *p = args[0].f_data;
+
+	if (nargs != 1 || args[0].f_len == 0 || args[0].f_len % 16 != 0)
+		return "ERR malformed: ranges must be pairs of 8-byte ids";
+	for (size_t k = 0; k < args[0].f_len; k += 16) {
+		uint64_t first = be64(p + k), last = be64(p + k + 8);
+
+		if (last < first || last - first >= CREDIT_MAX)
+			return "ERR malformed: a range is first <= last, at "
+			    "most 65536 ids";
+	}
+	w->w_cmd = WORK_ACK;
+	w->w_ranges = true;
+	w->w_ids = p;
+	w->w_nids = args[0].f_len / 16;
 	return NULL;
 }
 
@@ -975,6 +1229,10 @@ stream_work_decode(const struct stream_frame *cmd,
 	if (frame_is(cmd, "BYE")) {
 		w->w_cmd = WORK_BYE;
 		return NULL;
+	}
+	if (frame_is(cmd, "ACKR")) {
+		w->w_cmd = WORK_ACK;
+		return decode_ranges(args, nargs, w);
 	}
 	if (frame_is(cmd, "ACK"))
 		w->w_cmd = WORK_ACK;
@@ -999,12 +1257,18 @@ stream_work_decode(const struct stream_frame *cmd,
 uint64_t
 stream_work_id(const struct work_request *w, size_t k)
 {
-	const unsigned char *p = w->w_ids + 8 * k;
-	uint64_t seq = 0;
+	return be64(w->w_ids + 8 * k);
+}
 
-	for (int b = 0; b < 8; b++)
-		seq = seq << 8 | p[b];
-	return seq;
+void
+stream_work_span(const struct work_request *w, size_t k, uint64_t *first,
+    uint64_t *last)
+{
+	if (w->w_ranges) {
+		*first = be64(w->w_ids + 16 * k);
+		*last = be64(w->w_ids + 16 * k + 8);
+	} else
+		*first = *last = stream_work_id(w, k);
 }
 
 static void
@@ -1022,6 +1286,7 @@ hello(struct stream *s, zmq_msg_t *rid, const struct work_request *w)
 	memcpy(i->i_rid, zmq_msg_data(rid), zmq_msg_size(rid));
 	i->i_ridlen = zmq_msg_size(rid);
 	i->i_credit = w->w_credit;
+	i->i_batch = w->w_batch;
 	supervise_instance(i, IE_HELLO);
 	log_debug("tenant %s: stream %s: instance %s ready, credit %u",
 	    s->s_tid, s->s_name, i->i_id, w->w_credit);
@@ -1029,6 +1294,32 @@ hello(struct stream *s, zmq_msg_t *rid, const struct work_request *w)
 }
 
 /* ACK, NACK or REJECT of the ids in w. */
+/* Settles one delivery id; an id no longer in flight is ignored. */
+static void
+settle_one(struct stream *s, struct instance *from, enum work_cmd cmd,
+    uint64_t id, const char *why)
+{
+	struct qmsg *m = queue_inflight(&s->s_queue, id);
+	struct instance *holder;
+
+	if (m == NULL)
+		return;		/* settled already */
+	if (cmd == WORK_NACK) {
+		give_back(s, m, why);
+		return;
+	}
+	holder = m->m_holder;
+	unhold(m);
+	if (cmd == WORK_ACK) {
+		from->i_acked++;
+		s->s_n.acked++;
+		release(s, m);
+	} else
+		dead_letter(s, m, why);
+	if (holder != NULL)
+		supervise_instance(holder, IE_SETTLED);
+}
+
 static void
 settle(struct stream *s, struct instance *from, const struct work_request *w)
 {
@@ -1043,30 +1334,12 @@ settle(struct stream *s, struct instance *from, const struct work_request *w)
 		snprintf(why, sizeof(why), "rejected by %s%s%s", from->i_id,
 		    *reason ? ": " : "", reason);
 	for (size_t k = 0; k < w->w_nids; k++) {
-		struct qmsg *m = queue_inflight(&s->s_queue,
-		    stream_work_id(w, k));
+		uint64_t id, last;
 
-		if (m == NULL)
-			continue;	/* settled already */
-		if (w->w_cmd == WORK_ACK) {
-			struct instance *holder = m->m_holder;
-
-			unhold(m);
-			from->i_acked++;
-			s->s_n.acked++;
-			release(s, m);
-			if (holder != NULL)
-				supervise_instance(holder, IE_SETTLED);
-		} else if (w->w_cmd == WORK_NACK)
-			give_back(s, m, why);
-		else {
-			struct instance *holder = m->m_holder;
-
-			unhold(m);
-			dead_letter(s, m, why);
-			if (holder != NULL)
-				supervise_instance(holder, IE_SETTLED);
-		}
+		stream_work_span(w, k, &id, &last);
+		do
+			settle_one(s, from, w->w_cmd, id, why);
+		while (id++ < last);
 	}
 }
 

@@ -27,6 +27,14 @@ struct stream_frame {
 const char *stream_ingress_check(int nframes, size_t midlen, char *buf,
     size_t buflen);
 
+/*
+ * Checks a batch ([""][header][records], docs/protocols.md, "Batches"):
+ * NULL when the header is good and the records are exactly its count,
+ * else the REJECT status for the whole batch (which may be in buf).
+ */
+const char *stream_batch_check(const void *header, size_t hlen,
+    const void *records, size_t rlen, char *buf, size_t buflen);
+
 /* An instance's command on the work socket (docs/protocols.md, "Work"). */
 enum work_cmd { WORK_HELLO, WORK_BYE, WORK_ACK, WORK_NACK, WORK_REJECT,
 	WORK_UNKNOWN };
@@ -37,8 +45,10 @@ struct work_request {
 	enum work_cmd	 w_cmd;
 	char		 w_instance[INSTANCE_ID_MAX + 1];	/* HELLO */
 	uint32_t	 w_credit;				/* HELLO */
+	bool		 w_batch;	/* HELLO: takes batched deliveries */
 	const unsigned char *w_ids;	/* ACK, NACK, REJECT: in the frame */
-	size_t		 w_nids;
+	size_t		 w_nids;	/* ids, or ranges with w_ranges */
+	bool		 w_ranges;	/* an ACKR: ranges of ids */
 	char		 w_reason[WORK_REASON_MAX];	/* NACK, REJECT; or "" */
 };
 
@@ -54,6 +64,13 @@ const char *stream_work_decode(const struct stream_frame *cmd,
 
 /* The k-th id of a decoded ACK, NACK or REJECT (big-endian on the wire). */
 uint64_t stream_work_id(const struct work_request *w, size_t k);
+
+/*
+ * The k-th of w->w_nids spans of ids a decoded request settles: one id,
+ * or with w_ranges (ACKR) a range first..last of at most CREDIT_MAX.
+ */
+void stream_work_span(const struct work_request *w, size_t k,
+    uint64_t *first, uint64_t *last);
 
 /* Endpoints of a stream: "ipc://<state>/run/<tenant>/<name>.<kind>". */
 char *stream_endpoint(const struct smgr *m, const char *tenant,

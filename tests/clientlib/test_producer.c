@@ -4,7 +4,11 @@
  * tests check the frames streammgr sees ([8-byte big-endian seq]
  * [payload]), that replies reach the callback of the right seq with the
  * right status, that the window holds (a send blocks, then times out when
- * no reply comes), and the errors for a missing socket or no streammgr.
+ * no reply comes), and the errors for a missing socket or no streammgr;
+ * then batches (protocol 2): a record goes alone when none awaits a
+ * reply and in a batch [""][first, count][records] when some do, each
+ * record of a batch gets its own status, one status may answer them all,
+ * and a protocol 1 streammgr's refusal of a batch turns batching off.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,13 +43,15 @@ struct fake {
 	size_t		 ridlen;
 };
 
-/* One message as the fake received it: [msg-id][payload]. */
+/* One message as the fake received it: [msg-id][payload][body]. */
 struct request {
 	int		 nframes;
 	unsigned char	 id[64];
 	size_t		 idlen;
-	char		 payload[256];
+	char		 payload[256];	/* a batch: its header */
 	size_t		 len;
+	unsigned char	 body[1024];	/* a batch: its records */
+	size_t		 bodylen;
 };
 
 /* What the callback was told, in order. */
@@ -120,7 +126,7 @@ static bool
 fake_recv(struct fake *f, struct request *q, long ms)
 {
 	zmq_pollitem_t item = { .socket = f->router, .events = ZMQ_POLLIN };
-	char buf[256];
+	char buf[1024];
 	size_t sz;
 	int more, n;
 
@@ -140,6 +146,10 @@ fake_recv(struct fake *f, struct request *q, long ms)
 			q->len = (size_t)n;
 			memcpy(q->payload, buf, (size_t)n < 256 ? (size_t)n :
 			    256);
+		} else if (q->nframes == 2) {
+			q->bodylen = (size_t)n;
+			memcpy(q->body, buf, (size_t)n < 1024 ? (size_t)n :
+			    1024);
 		}
 		q->nframes++;
 		sz = sizeof(more);
@@ -171,7 +181,7 @@ fake_reply(struct fake *f, const struct request *q, const char *status)
 }
 
 static struct msb_producer *
-open_producer(struct fake *f, uint32_t window, struct replies *r)
+open_batching(struct fake *f, uint32_t window, struct replies *r)
 {
 	struct msb_producer *p;
 	char err[256];
@@ -180,6 +190,181 @@ open_producer(struct fake *f, uint32_t window, struct replies *r)
 	    sizeof(err)) != MSB_OK)
 		fail_msg("open: %s", err);
 	return p;
+}
+
+/* A producer of single records only: the tests of protocol 1's form. */
+static struct msb_producer *
+open_producer(struct fake *f, uint32_t window, struct replies *r)
+{
+	struct msb_producer *p = open_batching(f, window, r);
+
+	msb_producer_set_batch(p, 0, -1);
+	return p;
+}
+
+/* Replies [""][header][statuses] to batch q: n statuses. */
+static void
+fake_reply_batch(struct fake *f, const struct request *q, int n,
+    const char *const *statuses)
+{
+	unsigned char buf[1024];
+	size_t len = 0;
+
+	for (int i = 0; i < n; i++) {
+		size_t sl = strlen(statuses[i]);
+
+		buf[len++] = (unsigned char)(sl >> 8);
+		buf[len++] = (unsigned char)sl;
+		memcpy(buf + len, statuses[i], sl);
+		len += sl;
+	}
+	assert_int_equal(zmq_send(f->router, f->rid, f->ridlen, ZMQ_SNDMORE),
+	    (int)f->ridlen);
+	assert_int_equal(zmq_send(f->router, "", 0, ZMQ_SNDMORE), 0);
+	assert_int_equal(zmq_send(f->router, q->payload, q->len,
+	    ZMQ_SNDMORE), (int)q->len);
+	assert_int_equal(zmq_send(f->router, buf, len, 0), (int)len);
+}
+
+/* Checks q is the batch [""][first, count][the records]. */
+static void
+assert_batch(const struct request *q, uint64_t first, int count,
+    const char *const *records)
+{
+	size_t at = 0;
+
+	assert_int_equal(q->nframes, 3);
+	assert_int_equal(q->idlen, 0);
+	assert_int_equal(q->len, 12);
+	assert_int_equal(be64((const unsigned char *)q->payload), first);
+	assert_int_equal(be64((const unsigned char *)q->payload + 4) &
+	    0xffffffffu, (uint64_t)count);
+	for (int i = 0; i < count; i++) {
+		size_t n = strlen(records[i]);
+
+		assert_true(at + 4 + n <= q->bodylen);
+		assert_int_equal((size_t)q->body[at] << 24 |
+		    (size_t)q->body[at + 1] << 16 |
+		    (size_t)q->body[at + 2] << 8 | q->body[at + 3], n);
+		assert_memory_equal(q->body + at + 4, records[i], n);
+		at += 4 + n;
+	}
+	assert_int_equal(at, q->bodylen);
+}
+
+static void
+records_pile_up_into_batches(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p = open_batching(f, 16, r);
+	const char *const recs[] = { "beta", "", "gamma" };
+	const char *const st[] = { "OK", "REJECT empty: no payload",
+	    "THROTTLE queue-full: max_queue_bytes 1024 reached" };
+	const char *const all[] = { "THROTTLE draining: the stream takes "
+	    "no new messages until it is started" };
+	struct request q[4];
+	uint64_t seq;
+
+	/* Nothing awaits a reply: the first goes at once, alone. */
+	assert_int_equal(msb_producer_send(p, "alpha", 5, &seq), MSB_OK);
+	assert_true(fake_recv(f, &q[0], WAIT_MS));
+	assert_int_equal(q[0].nframes, 2);
+	assert_int_equal(be64(q[0].id), 1);
+
+	/* While it does, the next ones are held, then go as one. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(msb_producer_send(p, recs[i],
+		    strlen(recs[i]), &seq), MSB_OK);
+	assert_int_equal(seq, 4);
+	assert_false(fake_recv(f, &q[1], 50));
+	assert_int_equal(msb_producer_poll(p, 0), 0);	/* sends them */
+	assert_true(fake_recv(f, &q[1], WAIT_MS));
+	assert_batch(&q[1], 2, 3, recs);
+
+	/* Each record gets its own status, in order. */
+	fake_reply(f, &q[0], "OK");
+	fake_reply_batch(f, &q[1], 3, st);
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_int_equal(r->n, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(r->seq[i], (uint64_t)i + 1);
+	assert_int_equal(r->status[1], MSB_REPLY_OK);
+	assert_false(r->had_reason[1]);
+	assert_int_equal(r->status[2], MSB_REPLY_REJECT);
+	assert_string_equal(r->reason[2], "empty: no payload");
+	assert_int_equal(r->status[3], MSB_REPLY_THROTTLE);
+	assert_string_equal(r->reason[3],
+	    "queue-full: max_queue_bytes 1024 reached");
+
+	/* One status answers every record of a batch. */
+	assert_int_equal(msb_producer_send(p, "x", 1, NULL), MSB_OK);
+	assert_true(fake_recv(f, &q[2], WAIT_MS));
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(msb_producer_send(p, recs[i],
+		    strlen(recs[i]), NULL), MSB_OK);
+	assert_int_equal(msb_producer_poll(p, 0), 0);
+	assert_true(fake_recv(f, &q[3], WAIT_MS));
+	assert_batch(&q[3], 6, 3, recs);
+	fake_reply(f, &q[2], "OK");
+	fake_reply_batch(f, &q[3], 1, all);
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_int_equal(r->n, 8);
+	for (int i = 5; i < 8; i++) {
+		assert_int_equal(r->seq[i], (uint64_t)i + 1);
+		assert_int_equal(r->status[i], MSB_REPLY_THROTTLE);
+		assert_string_equal(r->reason[i], all[0] + strlen("THROTTLE "));
+	}
+	msb_producer_close(p);
+	free(r);
+}
+
+static void
+a_protocol_1_streammgr_turns_batching_off(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p = open_batching(f, 16, r);
+	const char *const recs[] = { "b", "c" };
+	const char *refusal = "REJECT malformed: expected 2 frames, got 3";
+	struct request q[3];
+
+	assert_int_equal(msb_producer_send(p, "a", 1, NULL), MSB_OK);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(msb_producer_send(p, recs[i], 1, NULL),
+		    MSB_OK);
+	assert_int_equal(msb_producer_poll(p, 0), 0);
+	assert_true(fake_recv(f, &q[0], WAIT_MS));
+	assert_true(fake_recv(f, &q[1], WAIT_MS));
+	assert_batch(&q[1], 2, 2, recs);
+
+	/* What protocol 1 answers a batch: [""][REJECT malformed ...]. */
+	fake_reply(f, &q[0], "OK");
+	assert_int_equal(zmq_send(f->router, f->rid, f->ridlen, ZMQ_SNDMORE),
+	    (int)f->ridlen);
+	assert_int_equal(zmq_send(f->router, "", 0, ZMQ_SNDMORE), 0);
+	assert_int_equal(zmq_send(f->router, refusal, strlen(refusal), 0),
+	    (int)strlen(refusal));
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_TEMPFAIL);
+	assert_int_equal(r->n, 3);
+	for (int i = 1; i < 3; i++) {
+		assert_int_equal(r->status[i], MSB_REPLY_THROTTLE);
+		assert_true(strncmp(r->reason[i], "protocol: ", 10) == 0);
+	}
+
+	/* From now on every record goes alone. */
+	assert_int_equal(msb_producer_send(p, "d", 1, NULL), MSB_OK);
+	assert_int_equal(msb_producer_send(p, "e", 1, NULL), MSB_OK);
+	for (int i = 0; i < 2; i++) {
+		assert_true(fake_recv(f, &q[2], WAIT_MS));
+		assert_int_equal(q[2].nframes, 2);
+		assert_int_equal(be64(q[2].id), (uint64_t)i + 4);
+		fake_reply(f, &q[2], "OK");
+	}
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_int_equal(r->n, 5);
+	msb_producer_close(p);
+	free(r);
 }
 
 static void
@@ -490,6 +675,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(no_streammgr_send_times_out,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(records_pile_up_into_batches,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_protocol_1_streammgr_turns_batching_off, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

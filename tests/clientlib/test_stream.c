@@ -1,8 +1,10 @@
 /*
  * Stream apps against a fake streammgr: a ROUTER bound on an ipc path in
  * a fresh folder, as streammgr's work socket is. The tests check the
- * frames streammgr would see (HELLO, batched big-endian ACKs, NACK and
+ * frames streammgr would see (HELLO with the feature "batch", batched
+ * big-endian ACKs, ACKR ranges once streammgr has sent a batch, NACK and
  * REJECT with their reasons, BYE) and what the app gets back (messages,
+ * one by one out of a batched delivery,
  * MSB_STOPPED after a stop, MSB_ERROR on ERR). Most tests drive the fake
  * from the test's own thread, step by step; a fake in a thread plays
  * streammgr when the app must block (credit, a signal on another thread).
@@ -164,6 +166,32 @@ fake_deliver(struct fake *f, uint64_t id, const char *payload)
 	    (int)strlen(payload));
 }
 
+/*
+ * Sends [""][deliveries] (protocol 2): n payloads with ids from first,
+ * each u64 id, u32 length, bytes; cut bytes short of the end.
+ */
+static void
+fake_deliver_batch(struct fake *f, uint64_t first, int n,
+    const char *const *payloads, size_t cut)
+{
+	unsigned char buf[4096];
+	size_t len = 0, pl;
+
+	for (int i = 0; i < n; i++) {
+		pl = strlen(payloads[i]);
+		put_be64(buf + len, first + (uint64_t)i);
+		buf[len + 8] = buf[len + 9] = buf[len + 10] = 0;
+		buf[len + 11] = (unsigned char)pl;
+		memcpy(buf + len + 12, payloads[i], pl);
+		len += 12 + pl;
+	}
+	assert_int_equal(zmq_send(f->router, f->rid, f->ridlen, ZMQ_SNDMORE),
+	    (int)f->ridlen);
+	assert_int_equal(zmq_send(f->router, "", 0, ZMQ_SNDMORE), 0);
+	assert_int_equal(zmq_send(f->router, buf, len - cut, 0),
+	    (int)(len - cut));
+}
+
 /* Sends a one-frame control answer ("BYE", "ERR ..."). */
 static void
 fake_say(struct fake *f, const char *text)
@@ -217,10 +245,11 @@ hello_names_instance_and_credit(void **state)
 	assert_int_equal(msb_stream_open(&s, f->endpoint, "default-1", 8, err,
 	    sizeof(err)), MSB_OK);
 	assert_true(fake_recv(f, &m, WAIT_MS));
-	assert_int_equal(m.n, 3);
+	assert_int_equal(m.n, 4);
 	assert_true(frame_is(&m, 0, "HELLO"));
 	assert_true(frame_is(&m, 1, "default-1"));
 	assert_true(frame_is(&m, 2, "8"));
+	assert_true(frame_is(&m, 3, "batch"));
 	msb_stream_close(s);
 
 	/* Credit 0 is the default, 1024. */
@@ -229,6 +258,59 @@ hello_names_instance_and_credit(void **state)
 	assert_true(fake_recv(f, &m, WAIT_MS));
 	assert_true(frame_is(&m, 1, "default-2"));
 	assert_true(frame_is(&m, 2, "1024"));
+	msb_stream_close(s);
+}
+
+static void
+batched_deliveries_come_one_by_one(void **state)
+{
+	struct fake *f = *state;
+	/* Credit 64: 16 acks per frame, so flush decides when they go. */
+	struct msb_stream *s = open_stream(f, 64);
+	const char *const p[] = { "one", "", "three", "four" };
+	struct msb_message msg;
+	struct frames m;
+
+	fake_deliver_batch(f, BASE_ID + 1, 3, p, 0);
+	fake_deliver(f, BASE_ID + 9, "alone");
+	for (int i = 0; i < 3; i++)
+		expect_message(s, BASE_ID + 1 + (uint64_t)i, p[i]);
+	expect_message(s, BASE_ID + 9, "alone");
+
+	/*
+	 * Streammgr batches, so it reads ranges: the acks 1, 2, 3 and 9 go
+	 * as [ACKR][1..3, 9..9] when they are shorter so (four ids: 32
+	 * bytes as ids, 32 as two ranges, so ids), then as ranges.
+	 */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(msb_stream_ack(s, BASE_ID + 1 + (uint64_t)i),
+		    MSB_OK);
+	assert_int_equal(msb_stream_ack(s, BASE_ID + 9), MSB_OK);
+	assert_int_equal(msb_stream_flush(s), MSB_OK);
+	assert_true(fake_recv(f, &m, WAIT_MS));
+	assert_true(frame_is(&m, 0, "ACK"));
+	assert_int_equal(m.len[1], 32);
+
+	fake_deliver_batch(f, BASE_ID + 20, 4, p, 0);
+	for (int i = 0; i < 4; i++)
+		expect_message(s, BASE_ID + 20 + (uint64_t)i, p[i]);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(msb_stream_ack(s, BASE_ID + 20 + (uint64_t)i),
+		    MSB_OK);
+	assert_int_equal(msb_stream_flush(s), MSB_OK);
+	assert_true(fake_recv(f, &m, WAIT_MS));
+	assert_true(frame_is(&m, 0, "ACKR"));
+	assert_int_equal(m.n, 2);
+	assert_int_equal(m.len[1], 16);
+	assert_int_equal(be64(m.data[1]), BASE_ID + 20);
+	assert_int_equal(be64(m.data[1] + 8), BASE_ID + 23);
+
+	/* A batch cut short: what is whole comes, the rest is dropped. */
+	fake_deliver_batch(f, BASE_ID + 30, 2, p, 1);
+	fake_deliver(f, BASE_ID + 40, "after");
+	expect_message(s, BASE_ID + 30, "one");
+	expect_message(s, BASE_ID + 40, "after");
+	assert_int_equal(msb_stream_recv(s, &msg, 0), MSB_TEMPFAIL);
 	msb_stream_close(s);
 }
 
@@ -642,6 +724,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    hello_names_instance_and_credit, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    batched_deliveries_come_one_by_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_arguments_say_why, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(acks_free_credit_in_batches,

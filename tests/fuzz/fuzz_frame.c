@@ -1,14 +1,17 @@
 /*
  * Fuzz target: the wire frames streammgr decodes (manager/streammgr/stream.c), the
  * input split into frames by fuzz_split_frames: as a producer's message
- * after its routing id (stream_ingress_check) and as an instance's
+ * after its routing id (stream_ingress_check; with three frames and the
+ * first empty, a batch: stream_batch_check) and as an instance's
  * command, the first frame the command (stream_work_decode; the routing
  * id's length is twice the input's first byte, to cross its limit of 255).
  *
  * Invariants: a refusal is the documented REJECT or ERR text; the decoder
  * is deterministic; the command decoded is the one named; what it hands
  * on is what the frames say, exactly (the instance id, the credit as
- * decimal text, the ids) or nothing; a NACK or REJECT reason is text the
+ * decimal text, the ids, ACKR's ranges of at most 65536 ids) or
+ * nothing; an accepted batch is exactly its header's count of records,
+ * covering the frame; a NACK or REJECT reason is text the
  * dead-letter file (JSON) can hold, and the frame's own text when that
  * already is.
  */
@@ -18,10 +21,42 @@
 #include "deadletter.h"
 #include "fuzz.h"
 #include "stream.h"
+#include "wirebatch.h"
 
 #define WORK_ARGS	3	/* on_work counts no further */
 #define MSG_ID_MAX	64
 #define CREDIT_MAX	65536
+
+static void
+check_batch(const struct fuzz_frames *f)
+{
+	char buf[128];
+	const char *why = stream_batch_check(f->data[1], f->len[1],
+	    f->data[2], f->len[2], buf, sizeof(buf));
+	struct wb_reader r;
+	const void *data;
+	size_t len, used = 0;
+	uint64_t first;
+	uint32_t count, k = 0;
+
+	if (why != NULL) {
+		FUZZ_CHECK(strncmp(why, "REJECT malformed: ", 18) == 0,
+		    "batch refused with \"%s\"", why);
+		return;
+	}
+	FUZZ_CHECK(wb_get_header(f->data[1], f->len[1], &first, &count),
+	    "a bad header accepted");
+	wb_reader_init(&r, f->data[2], f->len[2]);
+	while (wb_next_record(&r, &data, &len) == 1) {
+		FUZZ_CHECK((const uint8_t *)data == f->data[2] + used + 4,
+		    "record %u not where the frame has it", k);
+		used += 4 + len;
+		k++;
+	}
+	FUZZ_CHECK(k == count && used == f->len[2], "accepted a batch of %u "
+	    "records covering %zu of %zu bytes, header says %u", k, used,
+	    f->len[2], count);
+}
 
 static void
 check_ingress(const struct fuzz_frames *f)
@@ -30,6 +65,9 @@ check_ingress(const struct fuzz_frames *f)
 	const char *why = stream_ingress_check(f->n, f->len[0], buf,
 	    sizeof(buf));
 	bool good = f->n == 2 && f->len[0] >= 1 && f->len[0] <= MSG_ID_MAX;
+
+	if (f->n == 3 && f->len[0] == 0)
+		check_batch(f);
 
 	FUZZ_CHECK((why == NULL) == good, "%d frames, msg-id of %zu bytes: "
 	    "%s", f->n, f->len[0], why ? why : "accepted");
@@ -52,6 +90,8 @@ named(const struct stream_frame *cmd)
 	    [WORK_BYE] = "BYE", [WORK_ACK] = "ACK", [WORK_NACK] = "NACK",
 	    [WORK_REJECT] = "REJECT" };
 
+	if (frame_is(cmd, "ACKR"))
+		return WORK_ACK;
 	for (int k = WORK_HELLO; k < WORK_UNKNOWN; k++)
 		if (frame_is(cmd, words[k]))
 			return (enum work_cmd)k;
@@ -99,6 +139,25 @@ check_ids(const struct stream_frame *args, const struct work_request *w)
 		for (int b = 0; b < 8; b++)
 			v = v << 8 | p[8 * k + b];
 		FUZZ_CHECK(stream_work_id(w, k) == v, "id %zu", k);
+	}
+}
+
+/* ACKR: the frame's pairs, each first <= last, at most 65536 ids. */
+static void
+check_ranges(const struct stream_frame *args, int nargs,
+    const struct work_request *w)
+{
+	uint64_t first, last;
+
+	FUZZ_CHECK(nargs == 1 && args[0].f_len % 16 == 0 &&
+	    w->w_nids == args[0].f_len / 16 && w->w_nids > 0,
+	    "ranges frame of %zu bytes decoded as %zu", args[0].f_len,
+	    w->w_nids);
+	for (size_t k = 0; k < w->w_nids; k++) {
+		stream_work_span(w, k, &first, &last);
+		FUZZ_CHECK(first <= last && last - first < CREDIT_MAX,
+		    "range %zu: %llu..%llu", k, (unsigned long long)first,
+		    (unsigned long long)last);
 	}
 }
 
@@ -154,13 +213,20 @@ check_work(const struct fuzz_frames *f, size_t ridlen)
 	}
 	switch (w.w_cmd) {
 	case WORK_HELLO:
-		FUZZ_CHECK(nargs == 2 && ridlen <= 255, "HELLO with %d "
-		    "frames, routing id of %zu bytes", nargs, ridlen);
+		FUZZ_CHECK((nargs == 2 || nargs == 3) && ridlen <= 255,
+		    "HELLO with %d frames, routing id of %zu bytes", nargs,
+		    ridlen);
+		FUZZ_CHECK(!w.w_batch || nargs == 3, "batch from nowhere");
 		check_hello(args, &w);
 		break;
 	case WORK_BYE:
 		break;
 	case WORK_ACK:
+		if (w.w_ranges) {
+			check_ranges(args, nargs, &w);
+			break;
+		}
+		/* FALLTHROUGH */
 	case WORK_NACK:
 	case WORK_REJECT:
 		FUZZ_CHECK(nargs >= 1 && nargs <= (w.w_cmd == WORK_ACK ? 1 : 2),

@@ -10,7 +10,9 @@
  *	binds a ROUTER and answers [msg-id][payload] by the payload's first
  *	word: "reject:<why>" gets "REJECT <why>", "throttle" gets
  *	"THROTTLE", "silent" no answer, anything else "OK". Each payload is
- *	written on standard output, one per line.
+ *	written on standard output, one per line. A batch
+ *	[""][header][records] (protocol 2) gets [""][header][statuses],
+ *	each record answered so ("silent" anywhere: no answer at all).
  *
  * Both print "ready" once bound and run until SIGTERM or SIGINT.
  */
@@ -20,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
+
+#include "wirebatch.h"
 
 #define MAX_FRAMES 8
 
@@ -64,6 +68,48 @@ send_reply(void *sock, zmq_msg_t *f, int nroute, const char *text)
 		zmq_send(sock, zmq_msg_data(&f[i]), zmq_msg_size(&f[i]),
 		    ZMQ_SNDMORE);
 	zmq_send(sock, text, strlen(text), 0);
+}
+
+/* The answer to a payload by its first word; "" for none. */
+static void
+status_for(const char *p, size_t len, char *status, size_t size)
+{
+	if (len >= 7 && memcmp(p, "reject:", 7) == 0)
+		snprintf(status, size, "REJECT %.*s",
+		    (int)(len - 7 > 200 ? 200 : len - 7), p + 7);
+	else if (len >= 8 && memcmp(p, "throttle", 8) == 0)
+		snprintf(status, size, "THROTTLE");
+	else if (len >= 6 && memcmp(p, "silent", 6) == 0)
+		status[0] = '\0';
+	else
+		snprintf(status, size, "OK");
+}
+
+/* [identity][""][header][records]: a status per record. */
+static void
+answer_batch(void *sock, zmq_msg_t *f)
+{
+	struct wb_buf out = { 0 };
+	struct wb_reader r;
+	const void *p;
+	size_t len;
+	char status[256];
+	bool silent = false;
+
+	wb_reader_init(&r, zmq_msg_data(&f[3]), zmq_msg_size(&f[3]));
+	while (wb_next_record(&r, &p, &len) == 1) {
+		printf("%.*s\n", (int)len, (const char *)p);
+		status_for(p, len, status, sizeof(status));
+		silent |= status[0] == '\0';
+		wb_put_status(&out, status, strlen(status));
+	}
+	if (!silent) {
+		for (int i = 0; i < 3; i++)
+			zmq_send(sock, zmq_msg_data(&f[i]),
+			    zmq_msg_size(&f[i]), ZMQ_SNDMORE);
+		zmq_send(sock, out.b_data, out.b_len, 0);
+	}
+	wb_free(&out);
 }
 
 int
@@ -122,18 +168,11 @@ main(int argc, char **argv)
 			char status[256];
 
 			printf("%.*s\n", (int)len, p);
-			if (len >= 7 && memcmp(p, "reject:", 7) == 0)
-				snprintf(status, sizeof(status), "REJECT %.*s",
-				    (int)(len - 7 > 200 ? 200 : len - 7), p + 7);
-			else if (len >= 8 && memcmp(p, "throttle", 8) == 0)
-				snprintf(status, sizeof(status), "THROTTLE");
-			else if (len >= 6 && memcmp(p, "silent", 6) == 0)
-				status[0] = '\0';
-			else
-				snprintf(status, sizeof(status), "OK");
+			status_for(p, len, status, sizeof(status));
 			if (status[0])
 				send_reply(sock, f, 2, status);
-		}
+		} else if (n == 4 && zmq_msg_size(&f[1]) == 0)
+			answer_batch(sock, f);
 		fflush(stdout);
 		for (int i = 0; i < n; i++)
 			zmq_msg_close(&f[i]);

@@ -160,6 +160,7 @@ _PROTOS = {
     "msb_producer_outstanding": (c_uint32, [c_void_p]),
     "msb_producer_set_reply_timeout": (None, [c_void_p, c_int]),
     "msb_producer_set_quiet_ok": (None, [c_void_p, c_bool]),
+    "msb_producer_set_batch": (None, [c_void_p, c_size_t, c_int]),
     "msb_producer_counts": (None, [c_void_p, POINTER(c_uint64 * 3)]),
     "msb_producer_error": (c_char_p, [c_void_p]),
     "msb_producer_close": (None, [c_void_p]),

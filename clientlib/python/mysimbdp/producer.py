@@ -56,13 +56,20 @@ class Producer(Handle):
     later. Closing waits at most 1 s for sent messages to leave, and
     drops the replies not handled: flush first (``with`` does, unless an
     exception ends the block).
+
+    Messages sent while others await their reply travel together in
+    batches of up to ``batch_bytes`` (default 64 KiB; 0: each alone),
+    held at most ``linger`` seconds (default 0.001) or until the next
+    call: see msb_producer_set_batch() in mysimbdp.h.
     """
 
     _close_fn = "msb_producer_close"
 
     def __init__(self, endpoint: str, window: int = 1000, *,
                  on_reply: Optional[ReplyFn] = None,
-                 reply_timeout: Optional[float] = None):
+                 reply_timeout: Optional[float] = None,
+                 batch_bytes: Optional[int] = None,
+                 linger: Optional[float] = None):
         self._on_reply = on_reply
         self._callbacks: dict[int, ReplyFn] = {}
         self._raised: Optional[BaseException] = None
@@ -80,6 +87,10 @@ class Producer(Handle):
         LIB.msb_producer_set_quiet_ok(h, self._quiet)
         if reply_timeout is not None:
             LIB.msb_producer_set_reply_timeout(h, int(reply_timeout * 1000))
+        if batch_bytes is not None or linger is not None:
+            LIB.msb_producer_set_batch(
+                h, 65536 if batch_bytes is None else batch_bytes,
+                -1 if linger is None else int(linger * 1000))
 
     def _trampoline(self, seq, status, reason, _arg) -> None:
         reply = Reply(seq, _STATUSES[status], text(reason) if reason
