@@ -816,9 +816,11 @@ MSB_API int msb_producer_send_many(struct msb_producer *p, const void *data,
     const size_t *lens, size_t n, size_t *sent, uint64_t *first_seq);
 
 /*
- * Handles the replies that arrived; when none had, waits up to
- * timeout_ms (-1: up to the reply timeout) for some. Returns how many
- * callbacks were made (0 at once when nothing is outstanding), or
+ * Sends the records held for a batch, handles the replies that arrived;
+ * when none had, waits up to timeout_ms (-1: up to the reply timeout)
+ * for some. Returns how many callbacks were made (0 at once when nothing
+ * is outstanding), MSB_TEMPFAIL when no streammgr took the held records
+ * within the reply timeout (they are written off as "no-reply"), or
  * MSB_ERROR.
  */
 MSB_API int msb_producer_poll(struct msb_producer *p, int timeout_ms);
