@@ -1,7 +1,8 @@
 /*
  * dropper: the load generator of the dispatch benchmark (scripts/bench).
  *
- * usage: dropper [-b bytes] [-r rate] count prefix scratch target arrivals
+ * usage: dropper [-b bytes] [-r rate] [-t tenants] count prefix scratch
+ *            target arrivals
  *
  * Writes count files of the given size (default 100 bytes) named
  * <prefix><number>.csv into scratch, then renames them into target:
@@ -9,7 +10,10 @@
  * must be on the same filesystem, so that each file appears in target
  * complete and in one step (one IN_MOVED_TO), the way a tenant is told to
  * deliver. Pacing sleeps to absolute deadlines on CLOCK_MONOTONIC, so a
- * late wake-up does not shift the files after it.
+ * late wake-up does not shift the files after it. With -t T, target is
+ * the staging folder of T tenants t0001..tT and file i goes to
+ * target/t<NNNN>/incoming, NNNN = i % T + 1: files arriving across all
+ * of them.
  *
  * For each file one line "<name> <arrival ns>" goes to arrivals; the
  * arrival is CLOCK_REALTIME read just before the rename (the clock noop
@@ -35,10 +39,11 @@
 static __attribute__((__noreturn__)) void
 usage(void)
 {
-	fprintf(stderr, "usage: dropper [-b bytes] [-r rate] count prefix "
-	    "scratch target arrivals\n"
+	fprintf(stderr, "usage: dropper [-b bytes] [-r rate] [-t tenants] "
+	    "count prefix scratch target arrivals\n"
 	    "  -b bytes  size of each file (default 100)\n"
-	    "  -r rate   files per second (default: all at once)\n");
+	    "  -r rate   files per second (default: all at once)\n"
+	    "  -t T      spread over target/t0001/incoming .. tT's\n");
 	exit(EX_USAGE);
 }
 
@@ -101,16 +106,17 @@ int
 main(int argc, char *argv[])
 {
 	const char *prefix, *scratch, *target, *arrivals;
-	char name[NAME_LEN], *body;
+	char name[NAME_LEN], *body, *to = NULL;
 	int64_t *arrival, start, deadline, lag, max_lag = 0, wall;
-	long count, rate = 0, bytes = 100;
+	long count, rate = 0, bytes = 100, tenants = 0;
 	int ch, sfd, tfd;
 	FILE *out;
 
-	while ((ch = getopt(argc, argv, "b:r:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:r:t:")) != -1) {
 		switch (ch) {
 		case 'b': bytes = bench_number(optarg, "-b", 1, MAX_BYTES); break;
 		case 'r': rate = bench_number(optarg, "-r", 1, 1000000); break;
+		case 't': tenants = bench_number(optarg, "-t", 1, 9999); break;
 		default: usage();
 		}
 	}
@@ -144,11 +150,19 @@ main(int argc, char *argv[])
 			if (lag > max_lag)
 				max_lag = lag;
 		}
+		if (tenants > 0) {
+			free(to);
+			if (asprintf(&to, "t%04ld/incoming/%s", i % tenants + 1,
+			    name) < 0)
+				err(1, "asprintf");
+		}
 		arrival[i] = bench_now_ns(CLOCK_REALTIME);
-		if (renameat(sfd, name, tfd, name) < 0)
-			err(1, "rename %s/%s to %s", scratch, name, target);
+		if (renameat(sfd, name, tfd, to ? to : name) < 0)
+			err(1, "rename %s/%s to %s/%s", scratch, name, target,
+			    to ? to : name);
 	}
 	wall = bench_now_ns(CLOCK_MONOTONIC) - start;
+	free(to);
 
 	if ((out = fopen(arrivals, "we")) == NULL)
 		err(1, "open %s", arrivals);

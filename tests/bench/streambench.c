@@ -25,7 +25,9 @@
  * With STREAMBENCH_READY and STREAMBENCH_GO set (two FIFOs the caller
  * holds open), produce connects, opens GO, writes a line to READY and
  * waits for GO's end of file before its first send: many producers
- * start at once, their process start-up outside the figure.
+ * start at once, their process start-up outside the figure. With
+ * STREAMBENCH_UNACKED=K, produce waits for all but K acks (a stuck
+ * message; K >= COUNT: none, a stream with no instance to fill).
  *
  * ready waits until TENANT's first stream has N instances that said HELLO
  * (state "ready") and no other, polling CTL; exits 1 after TIMEOUT_S.
@@ -199,7 +201,7 @@ cmd_produce(char *argv[])
 	const char *endpoint = argv[0], *ctl_ep = argv[4], *tenant = argv[5];
 	long count = bench_number(argv[1], "COUNT", 1, MAX_COUNT);
 	long size = bench_number(argv[2], "SIZE", 1, MAX_SIZE);
-	long window = bench_number(argv[3], "WINDOW", 1, 1000000);
+	long window = bench_number(argv[3], "WINDOW", 1, 1000000), unacked;
 	struct msb_producer *p;
 	struct run r = { 0 };
 	struct benchctl c;
@@ -246,10 +248,13 @@ cmd_produce(char *argv[])
 
 	/* Every message that got OK must be acked by an instance. */
 	deadline = bench_now_ns(CLOCK_MONOTONIC) + ACK_WAIT_S * 1000000000LL;
-	for (;;) {
+	unacked = getenv("STREAMBENCH_UNACKED") ? bench_number(
+	    getenv("STREAMBENCH_UNACKED"), "STREAMBENCH_UNACKED", 0,
+	    MAX_COUNT) : 0;
+	for (end = r.r_last_reply; unacked < (long)r.r_ok;) {
 		end = bench_now_ns(CLOCK_MONOTONIC);
 		acked = ctl_acked(&c) - base;
-		if (acked >= (int64_t)r.r_ok)
+		if (acked >= (int64_t)r.r_ok - unacked)
 			break;
 		if (end > deadline)
 			errx(1, "%" PRId64 " of %" PRIu64 " messages acked "
