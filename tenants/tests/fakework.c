@@ -5,7 +5,8 @@
  * usage: fakework ENDPOINT FILE
  *
  * Binds a ROUTER on ENDPOINT and prints "ready". After an instance's
- * [HELLO][id][credit] it delivers each non-empty line of FILE, in order,
+ * [HELLO][id][credit] (features, if any, ignored: it speaks protocol 1)
+ * it delivers each non-empty line of FILE, in order,
  * as [delivery-id][line] (ids 1, 2, ...), never more than the credit
  * unsettled. An ACK settles ids; a REJECT settles them and prints
  * "reject <id> <reason>"; a NACK gives them back for a later delivery.
@@ -198,7 +199,9 @@ settle(struct fake *fk, zmq_msg_t *f, int n)
 static void
 handle(struct fake *fk, zmq_msg_t *f, int n)
 {
-	if (frame_is(&f[1], "HELLO") && n == 4) {
+	/* A fifth frame lists features ("batch"): this stand-in delivers
+	 * one message at a time, which every instance takes. */
+	if (frame_is(&f[1], "HELLO") && (n == 4 || n == 5)) {
 		char num[16];
 		size_t len = zmq_msg_size(&f[3]);
 

@@ -138,14 +138,21 @@ class Producer(Handle):
         fast way to send many); returns their seqs. Their replies go to
         ``on_reply`` (or :attr:`failed`). Raises TempFail when one could
         not be sent: ``sent`` on the exception says how many were."""
-        data = [m.encode() if isinstance(m, str) else m for m in messages]
+        data = messages if isinstance(messages, (list, tuple)) \
+            else list(messages)
         n = len(data)
         if n == 0:
             return range(0)
-        # Back to back in one buffer, lengths in a size_t array.
+        # Back to back in one buffer, lengths in a size_t array; str
+        # messages (join refuses them) are encoded first.
+        try:
+            blob = b"".join(data)
+        except TypeError:
+            data = [m.encode() if isinstance(m, str) else m for m in data]
+            blob = b"".join(data)
         lens = array.array(_SIZE_T, map(len, data))
         sent, first = ctypes.c_size_t(), ctypes.c_uint64()
-        rc = LIB.msb_producer_send_many(self._h, b"".join(data),
+        rc = LIB.msb_producer_send_many(self._h, blob,
                                         lens.buffer_info()[0], n,
                                         ctypes.byref(sent),
                                         ctypes.byref(first))
