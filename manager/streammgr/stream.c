@@ -1193,21 +1193,27 @@ be64(const unsigned char *p)
 	return v;
 }
 
-/* ACKR ranges: pairs of first, last, each range at most CREDIT_MAX ids. */
+/*
+ * ACKR ranges: pairs of first, last, at most CREDIT_MAX ids in all (no
+ * instance holds more), so a frame costs at most that many lookups.
+ */
 static const char *
 decode_ranges(const struct stream_frame *args, int nargs,
     struct work_request *w)
 {
 	const unsigned char *p = args[0].f_data;
+	uint64_t ids = 0;
 
 	if (nargs != 1 || args[0].f_len == 0 || args[0].f_len % 16 != 0)
 		return "ERR malformed: ranges must be pairs of 8-byte ids";
 	for (size_t k = 0; k < args[0].f_len; k += 16) {
 		uint64_t first = be64(p + k), last = be64(p + k + 8);
 
-		if (last < first || last - first >= CREDIT_MAX)
-			return "ERR malformed: a range is first <= last, at "
-			    "most 65536 ids";
+		/* The span first, so that 0..UINT64_MAX cannot wrap to 0. */
+		if (last < first || last - first >= CREDIT_MAX ||
+		    (ids += last - first + 1) > CREDIT_MAX)
+			return "ERR malformed: ranges are first <= last, at "
+			    "most 65536 ids in all";
 	}
 	w->w_cmd = WORK_ACK;
 	w->w_ranges = true;

@@ -67,7 +67,8 @@ uint64_t stream_work_id(const struct work_request *w, size_t k);
 
 /*
  * The k-th of w->w_nids spans of ids a decoded request settles: one id,
- * or with w_ranges (ACKR) a range first..last of at most CREDIT_MAX.
+ * or with w_ranges (ACKR) a range first..last; the ranges of one
+ * request cover at most 65536 ids in all.
  */
 void stream_work_span(const struct work_request *w, size_t k,
     uint64_t *first, uint64_t *last);

@@ -142,12 +142,12 @@ check_ids(const struct stream_frame *args, const struct work_request *w)
 	}
 }
 
-/* ACKR: the frame's pairs, each first <= last, at most 65536 ids. */
+/* ACKR: the frame's pairs, each first <= last, 65536 ids at most in all. */
 static void
 check_ranges(const struct stream_frame *args, int nargs,
     const struct work_request *w)
 {
-	uint64_t first, last;
+	uint64_t first, last, ids = 0;
 
 	FUZZ_CHECK(nargs == 1 && args[0].f_len % 16 == 0 &&
 	    w->w_nids == args[0].f_len / 16 && w->w_nids > 0,
@@ -158,7 +158,10 @@ check_ranges(const struct stream_frame *args, int nargs,
 		FUZZ_CHECK(first <= last && last - first < CREDIT_MAX,
 		    "range %zu: %llu..%llu", k, (unsigned long long)first,
 		    (unsigned long long)last);
+		ids += last - first + 1;
 	}
+	FUZZ_CHECK(ids <= CREDIT_MAX, "ranges of %llu ids accepted",
+	    (unsigned long long)ids);
 }
 
 /* The reason ends in a dead letter's JSON line. */
