@@ -756,7 +756,6 @@ msb_producer_flush(struct msb_producer *p, int timeout_ms)
 {
 	int64_t now, deadline, wait;
 	uint64_t lost = p->p_lost;
-
 	int rc;
 
 	if (p->p_incb)

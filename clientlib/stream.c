@@ -63,7 +63,7 @@ struct msb_stream {
 	size_t		 s_batch_cap;
 	char		 s_err[512];
 	unsigned char	 s_ackbuf[ACK_MAX * 8];
-	unsigned char	 s_rangebuf[ACK_MAX * WB_RANGE_LEN];
+	struct wb_buf	 s_rangebuf;	/* s_ackbuf as ACKR ranges */
 };
 
 /*
@@ -233,6 +233,7 @@ destroy(struct msb_stream *s)
 	if (s->s_sigheld)
 		signals_release();
 	free(s->s_batch_buf);
+	wb_free(&s->s_rangebuf);
 	free(s);
 }
 
@@ -341,31 +342,28 @@ msb_stream_open_env(struct msb_stream **sp, const struct msb_env *env,
 
 /*
  * The queued acks as ranges of consecutive ids (ACKR) into s_rangebuf.
- * Returns the bytes written.
+ * Returns its length, or 0 when out of memory (then the ids go as ACK).
  */
 static size_t
 ack_ranges(struct msb_stream *s)
 {
-	size_t out = 0;
-	uint64_t first = 0, last = 0;
+	struct wb_buf *b = &s->s_rangebuf;
+	uint64_t first = msb__get_be64(s->s_ackbuf), last = first;
 
-	for (size_t k = 0; k < s->s_nacks; k++) {
-		uint64_t id = msb__get_be64(s->s_ackbuf + 8 * k);
+	b->b_len = 0;
+	for (size_t k = 1; k <= s->s_nacks; k++) {
+		uint64_t id = k < s->s_nacks ?
+		    msb__get_be64(s->s_ackbuf + 8 * k) : 0;
 
-		if (k > 0 && id == last + 1 && id - first < MAX_CREDIT) {
+		if (k < s->s_nacks && id == last + 1) {
 			last = id;
 			continue;
 		}
-		if (k > 0) {
-			msb__put_be64(s->s_rangebuf + out, first);
-			msb__put_be64(s->s_rangebuf + out + 8, last);
-			out += WB_RANGE_LEN;
-		}
+		if (wb_put_range(b, first, last) == -1)
+			return 0;
 		first = last = id;
 	}
-	msb__put_be64(s->s_rangebuf + out, first);
-	msb__put_be64(s->s_rangebuf + out + 8, last);
-	return out + WB_RANGE_LEN;
+	return b->b_len;
 }
 
 int
@@ -377,10 +375,11 @@ msb_stream_flush(struct msb_stream *s)
 	if (s->s_nacks == 0)
 		return MSB_OK;
 	/* Ranges where they are shorter and streammgr reads them. */
-	if (s->s_ranges && (len = ack_ranges(s)) < s->s_nacks * 8) {
+	if (s->s_ranges && (len = ack_ranges(s)) > 0 &&
+	    len < s->s_nacks * 8) {
 		if ((rc = send_frame(s, "ACKR", 4, true)) != MSB_OK)
 			return rc;
-		rc = send_frame(s, s->s_rangebuf, len, false);
+		rc = send_frame(s, s->s_rangebuf.b_data, len, false);
 	} else {
 		if ((rc = send_frame(s, "ACK", 3, true)) != MSB_OK)
 			return rc;

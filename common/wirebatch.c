@@ -20,6 +20,12 @@ get_be(const unsigned char *p, int bytes)
 	return v;
 }
 
+uint64_t
+wb_get_be64(const void *p)
+{
+	return get_be(p, 8);
+}
+
 void
 wb_put_header(unsigned char out[WB_HEADER_LEN], uint64_t first,
     uint32_t count)

@@ -40,6 +40,9 @@ struct wb_reader {
 	const unsigned char *r_end;
 };
 
+/* A u64 as the wire has it (big-endian) at p. */
+uint64_t wb_get_be64(const void *p);
+
 void	wb_put_header(unsigned char out[WB_HEADER_LEN], uint64_t first,
 	    uint32_t count);
 /* Decodes a header; false unless it is 12 bytes with count 1..65536. */

@@ -515,6 +515,25 @@ undeliverable(struct stream *s, struct instance *i, struct qmsg **ms,
 }
 
 /*
+ * Sends ms (n of them, 1 unless i takes batches) to i and counts the
+ * redeliveries. Returns false when i's connection is gone: they go back.
+ */
+static bool
+deliver(struct stream *s, struct instance *i, struct qmsg **ms, size_t n)
+{
+	if ((i->i_batch ? send_batch(s, i, ms, n) :
+	    send_delivery(s, i, ms[0])) < 0) {
+		i->i_inflight -= (uint32_t)n;
+		undeliverable(s, i, ms, n);
+		return false;
+	}
+	for (size_t k = 0; k < n; k++)
+		if (ms[k]->m_deliveries > 1)
+			s->s_n.redelivered++;
+	return true;
+}
+
+/*
  * Fills i's credit from the queue: one delivery at a time, or batches of
  * up to DELIVERY_BATCH messages and DELIVERY_BYTES when i takes them.
  * Returns whether anything was sent.
@@ -523,41 +542,22 @@ static bool
 fill(struct stream *s, struct instance *i, uint64_t deadline)
 {
 	struct qmsg *batch[DELIVERY_BATCH], *m;
-	size_t n = 0, bytes = 0;
+	size_t n = 0, bytes = 0, max = i->i_batch ? DELIVERY_BATCH : 1;
 	bool sent = false;
 
 	while (can_take(i) && (m = queue_next(&s->s_queue)) != NULL) {
-		if (m->m_deliveries > 0)
-			s->s_n.redelivered++;
 		queue_deliver(&s->s_queue, m, i, deadline);
 		i->i_inflight++;
-		if (!i->i_batch) {
-			if (send_delivery(s, i, m) < 0) {
-				i->i_inflight--;
-				undeliverable(s, i, &m, 1);
-				return sent;
-			}
-			sent = true;
-			continue;
-		}
 		batch[n++] = m;
 		bytes += m->m_len;
-		if (n < DELIVERY_BATCH && bytes < DELIVERY_BYTES)
+		if (n < max && bytes < DELIVERY_BYTES)
 			continue;
-		if (send_batch(s, i, batch, n) < 0) {
-			i->i_inflight -= (uint32_t)n;
-			undeliverable(s, i, batch, n);
+		if (!deliver(s, i, batch, n))
 			return sent;
-		}
 		sent = true;
 		n = bytes = 0;
 	}
-	if (n > 0 && send_batch(s, i, batch, n) < 0) {
-		i->i_inflight -= (uint32_t)n;
-		undeliverable(s, i, batch, n);
-		return sent;
-	}
-	return sent || n > 0;
+	return (n > 0 && deliver(s, i, batch, n)) || sent;
 }
 
 void
@@ -1183,16 +1183,6 @@ decode_hello(const struct stream_frame *args, int nargs, size_t ridlen,
 	return NULL;
 }
 
-static uint64_t
-be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int b = 0; b < 8; b++)
-		v = v << 8 | p[b];
-	return v;
-}
-
 /*
  * ACKR ranges: pairs of first, last, at most CREDIT_MAX ids in all (no
  * instance holds more), so a frame costs at most that many lookups.
@@ -1201,23 +1191,21 @@ static const char *
 decode_ranges(const struct stream_frame *args, int nargs,
     struct work_request *w)
 {
-	const unsigned char *p = args[0].f_data;
-	uint64_t ids = 0;
+	struct wb_reader r;
+	uint64_t first, last, ids = 0;
 
 	if (nargs != 1 || args[0].f_len == 0 || args[0].f_len % 16 != 0)
 		return "ERR malformed: ranges must be pairs of 8-byte ids";
-	for (size_t k = 0; k < args[0].f_len; k += 16) {
-		uint64_t first = be64(p + k), last = be64(p + k + 8);
-
+	wb_reader_init(&r, args[0].f_data, args[0].f_len);
+	while (wb_next_range(&r, &first, &last) == 1)
 		/* The span first, so that 0..UINT64_MAX cannot wrap to 0. */
 		if (last < first || last - first >= CREDIT_MAX ||
 		    (ids += last - first + 1) > CREDIT_MAX)
 			return "ERR malformed: ranges are first <= last, at "
 			    "most 65536 ids in all";
-	}
 	w->w_cmd = WORK_ACK;
 	w->w_ranges = true;
-	w->w_ids = p;
+	w->w_ids = args[0].f_data;
 	w->w_nids = args[0].f_len / 16;
 	return NULL;
 }
@@ -1263,7 +1251,7 @@ stream_work_decode(const struct stream_frame *cmd,
 uint64_t
 stream_work_id(const struct work_request *w, size_t k)
 {
-	return be64(w->w_ids + 8 * k);
+	return wb_get_be64(w->w_ids + 8 * k);
 }
 
 void
@@ -1271,8 +1259,8 @@ stream_work_span(const struct work_request *w, size_t k, uint64_t *first,
     uint64_t *last)
 {
 	if (w->w_ranges) {
-		*first = be64(w->w_ids + 16 * k);
-		*last = be64(w->w_ids + 16 * k + 8);
+		*first = wb_get_be64(w->w_ids + 16 * k);
+		*last = wb_get_be64(w->w_ids + 16 * k + 8);
 	} else
 		*first = *last = stream_work_id(w, k);
 }
@@ -1299,7 +1287,6 @@ hello(struct stream *s, zmq_msg_t *rid, const struct work_request *w)
 	stream_dispatch(s);
 }
 
-/* ACK, NACK or REJECT of the ids in w. */
 /* Settles one delivery id; an id no longer in flight is ignored. */
 static void
 settle_one(struct stream *s, struct instance *from, enum work_cmd cmd,
@@ -1326,6 +1313,7 @@ settle_one(struct stream *s, struct instance *from, enum work_cmd cmd,
 		supervise_instance(holder, IE_SETTLED);
 }
 
+/* ACK, NACK or REJECT of the ids (or ranges) in w. */
 static void
 settle(struct stream *s, struct instance *from, const struct work_request *w)
 {
