@@ -88,31 +88,42 @@ watch_add(struct batch *b, struct tenant *t, const char *dataset)
 		fatal("%s: strdup", __func__);
 }
 
+/*
+ * Writes rejected/[dataset/]final.reason: into a hidden name, then
+ * renamed, so whoever watches rejected/ never reads it half written. One
+ * temporary name serves every reason (one loop writes them, one at a
+ * time), so a name that fits as "<file>.reason" fits here too.
+ */
 static void
 write_reason(struct tenant *t, const char *dataset, const char *final,
     const char *reason)
 {
+	static const char tmp[] = ".reason.tmp";
 	char name[NAME_MAX + 16];
-	int dfd, fd;
+	int dfd, fd = -1;
 	size_t len = strlen(reason);
 
 	snprintf(name, sizeof(name), "%s.reason", final);
 	if ((dfd = tenant_open_area(t, AREA_REJECTED, dataset, true)) < 0)
 		goto fail;
-	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0640);
-	close(dfd);
-	if (fd < 0)
-		goto fail;
-	if (write(fd, reason, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
-		close(fd);
+	if (fd < 0 || write(fd, reason, len) != (ssize_t)len ||
+	    write(fd, "\n", 1) != 1 || renameat(dfd, tmp, dfd, name) < 0) {
+		if (fd >= 0)
+			unlinkat(dfd, tmp, 0);
 		goto fail;
 	}
 	close(fd);
+	close(dfd);
 	return;
 fail:
 	log_warn("tenant %s: write rejected/%s%s%s", t->t_id, dataset,
 	    *dataset ? "/" : "", name);
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
 }
 
 /* Whether rejected/[dataset/]name is free, so a move there keeps the name. */
