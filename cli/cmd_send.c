@@ -1,8 +1,11 @@
 /*
- * send TENANT [--stream S] [--file F] [--rate N] [--window N] [--json]:
+ * send TENANT [--stream S] [--file F] [--rate N] [--window N] [--json]
+ *     [--node HOST:PORT --key FILE --server-key KEY]:
  * sends each non-empty line of F (standard input by default) as one
  * message to the stream's ingress socket run/<tenant>/<stream>.in through
- * libmysimbdp's producer, then says what became of them.
+ * libmysimbdp's producer, then says what became of them. With --node, to
+ * a node on another host over TCP with CURVE, as the tenant's producer
+ * whose key pair is in FILE, pinning the node's public key KEY.
  *
  * The trailing newline is not part of a message; empty lines are skipped;
  * a line over 16 MiB is refused here and not sent. Throttled messages are
@@ -19,7 +22,8 @@
  * send); 75 some throttled or unanswered, or the input not all sent, and
  * none rejected; 64 usage; 66 F cannot be opened; 69 the stream's socket
  * is not there; 70 the producer failed; 74 F cannot be read; 77 the
- * socket is not ours to reach; 78 a bad platform file.
+ * socket is not ours to reach, or the node refused the key; 78 a bad
+ * platform file.
  */
 #include <bson/bson.h>
 #include <errno.h>
@@ -76,6 +80,9 @@ struct send_opts {
 	bool		 o_json;
 	uint64_t	 o_timeout_ms;	/* 0: the producer's default */
 	enum progress_mode o_progress;
+	const char	*o_node;	/* HOST:PORT: a remote node */
+	const char	*o_key;		/* with o_node: the tenant's key */
+	const char	*o_server_key;	/* with o_node: the node's public key */
 };
 
 struct send {
@@ -351,6 +358,53 @@ parse_window(const char *cmd, const char *arg, void *field)
 	return -1;
 }
 
+/*
+ * Opens the producer: on this host by the stream's socket (path), or
+ * with --node over TCP and CURVE. Returns a sysexits code.
+ */
+static int
+open_producer(const struct send_opts *o, const char *tenant,
+    const char *path, struct send *s, char **endpoint)
+{
+	char err[512], *route = NULL;
+	const char *server_key = o->o_server_key ? o->o_server_key :
+	    getenv("MYSIMBDP_SERVER_KEY");
+	int r;
+
+	if (o->o_node != NULL) {
+		if (o->o_key == NULL || server_key == NULL) {
+			fprintf(stderr, "mysimbdp send: --node needs --key "
+			    "FILE and --server-key KEY (or "
+			    "$MYSIMBDP_SERVER_KEY)\n");
+			return EX_USAGE;
+		}
+		if (asprintf(endpoint, "tcp://%s", o->o_node) < 0 ||
+		    asprintf(&route, "%s/%s", tenant, o->o_stream) < 0)
+			return EX_SOFTWARE;
+		r = msb_producer_open_remote(&s->s_prod, *endpoint, route,
+		    o->o_key, server_key, (uint32_t)o->o_window, on_reply, s,
+		    err, sizeof(err));
+		free(route);
+	} else {
+		snprintf(err, sizeof(err), "streammgr is not running, or %s "
+		    "has no stream \"%s\"", tenant, o->o_stream);
+		if ((r = ctl_socket_check(path, err)) != EX_OK)
+			return r;
+		if (asprintf(endpoint, "ipc://%s", path) < 0)
+			return EX_SOFTWARE;
+		r = msb_producer_open(&s->s_prod, *endpoint,
+		    (uint32_t)o->o_window, on_reply, s, err, sizeof(err));
+	}
+	if (r != MSB_OK) {
+		fprintf(stderr, "mysimbdp send: %s\n", err);
+		return r == MSB_TEMPFAIL ? EX_UNAVAILABLE : EX_SOFTWARE;
+	}
+	if (o->o_timeout_ms > 0)
+		msb_producer_set_reply_timeout(s->s_prod,
+		    o->o_timeout_ms > INT_MAX ? INT_MAX : (int)o->o_timeout_ms);
+	return EX_OK;
+}
+
 int
 cmd_send(const struct cli *cli, int argc, char **argv)
 {
@@ -365,6 +419,10 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		CLI_OPT("timeout", 't', CLI_OPT_TIMEOUT, struct send_opts,
 		    o_timeout_ms),
 		PROGRESS_OPTIONS(struct send_opts, o_progress),
+		CLI_OPT("node", 'n', CLI_OPT_STR, struct send_opts, o_node),
+		CLI_OPT("key", 'k', CLI_OPT_STR, struct send_opts, o_key),
+		CLI_OPT("server-key", 'S', CLI_OPT_STR, struct send_opts,
+		    o_server_key),
 		CLI_OPT_END,
 	};
 	struct send_opts o = { .o_stream = "default" };
@@ -372,7 +430,7 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 	struct lines in = { .l_fd = STDIN_FILENO };
 	struct conf_platform *p;
 	const char *tenant, *line;
-	char *path = NULL, *endpoint = NULL, err[512];
+	char *path = NULL, *endpoint = NULL;
 	bool stopped = false;
 	struct progress prog;
 	struct stat st;
@@ -387,10 +445,17 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 	tenant = argv[optind];
 	if (!cli_valid_tenant(argv[0], tenant))
 		return EX_USAGE;
-	if ((p = cli_load_platform(cli)) == NULL)
-		return EX_CONFIG;
-	path = state_path(p, "run/%s/%s.in", tenant, o.o_stream);
-	conf_platform_free(p);
+	if (o.o_node == NULL && (o.o_key || o.o_server_key)) {
+		fprintf(stderr, "mysimbdp send: --key and --server-key go "
+		    "with --node\n");
+		return EX_USAGE;
+	}
+	if (o.o_node == NULL) {
+		if ((p = cli_load_platform(cli)) == NULL)
+			return EX_CONFIG;
+		path = state_path(p, "run/%s/%s.in", tenant, o.o_stream);
+		conf_platform_free(p);
+	}
 	if (o.o_file && strcmp(o.o_file, "-") != 0 &&
 	    (in.l_fd = open(o.o_file, O_RDONLY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "mysimbdp send: open %s: %s\n", o.o_file,
@@ -399,24 +464,8 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		return errno == EACCES || errno == EPERM ? EX_NOPERM :
 		    EX_NOINPUT;
 	}
-	snprintf(err, sizeof(err), "streammgr is not running, or %s has no "
-	    "stream \"%s\"", tenant, o.o_stream);
-	if ((rc = ctl_socket_check(path, err)) != EX_OK)
+	if ((rc = open_producer(&o, tenant, path, &s, &endpoint)) != EX_OK)
 		goto out;
-	if (asprintf(&endpoint, "ipc://%s", path) < 0) {
-		endpoint = NULL;
-		rc = EX_SOFTWARE;
-		goto out;
-	}
-	if ((r = msb_producer_open(&s.s_prod, endpoint, (uint32_t)o.o_window,
-	    on_reply, &s, err, sizeof(err))) != MSB_OK) {
-		fprintf(stderr, "mysimbdp send: %s\n", err);
-		rc = r == MSB_TEMPFAIL ? EX_UNAVAILABLE : EX_SOFTWARE;
-		goto out;
-	}
-	if (o.o_timeout_ms > 0)
-		msb_producer_set_reply_timeout(s.s_prod,
-		    o.o_timeout_ms > INT_MAX ? INT_MAX : (int)o.o_timeout_ms);
 
 	/* The total is known for a file (or a redirection) only. */
 	progress_start(&prog, o.o_progress, o.o_file &&
@@ -461,7 +510,8 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 			if (r == MSB_TEMPFAIL)
 				stopped = true;
 			else
-				rc = EX_SOFTWARE;
+				rc = errno == EACCES ? EX_NOPERM :
+				    EX_SOFTWARE;
 			break;
 		}
 		s.s_sent++;

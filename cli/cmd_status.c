@@ -495,6 +495,34 @@ read_records(const struct cli *cli, struct records *rc)
 	conf_platform_free(p);
 }
 
+/* One line on producers from other hosts, when streammgr listens. */
+static void
+print_remote(const bson_t *smgr)
+{
+	static const char *const keys[] = { "listen", "admitted",
+	    "unknown_keys", "forbidden", "unknown_streams" };
+	char v[5][128] = { "" };
+	bson_iter_t it;
+
+	if (smgr == NULL || !bson_iter_init_find(&it, smgr, "remote") ||
+	    !BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &it))
+		return;
+	while (bson_iter_next(&it))
+		for (size_t k = 0; k < 5; k++) {
+			if (strcmp(bson_iter_key(&it), keys[k]) != 0)
+				continue;
+			if (BSON_ITER_HOLDS_UTF8(&it))
+				snprintf(v[k], sizeof(v[k]), "%s",
+				    bson_iter_utf8(&it, NULL));
+			else if (BSON_ITER_HOLDS_NUMBER(&it))
+				snprintf(v[k], sizeof(v[k]), "%" PRId64,
+				    bson_iter_as_int64(&it));
+		}
+	printf("remote producers on %s: %s connections let in; refused: %s "
+	    "unknown keys, %s forbidden, %s unknown streams\n", v[0], v[1],
+	    v[2], v[3], v[4]);
+}
+
 static void
 json_records(const struct records *rc, bson_t *root)
 {
@@ -697,6 +725,7 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 			print_jobs(&st);
 		}
 		print_records(&st.s_records);
+		print_remote(st.s_reply[SMGR]);
 	}
 	print_notes(&st);
 out:

@@ -100,7 +100,8 @@ static const struct command commands[] = {
 	    "unavailable (try again later); 78 a bad schema or environment" },
 	{ "send", cmd_send,
 	    "TENANT [--stream S] [--file F] [--rate N] [--window N] [--json] "
-	    "[--progress|--no-progress] [--timeout D]",
+	    "[--progress|--no-progress] [--timeout D] "
+	    "[--node HOST:PORT --key FILE --server-key KEY]",
 	    "send each line of F (or stdin) as one message to a stream",
 	    "  -s, --stream S       the stream (default: default)\n"
 	    "  -f, --file F         read F instead of standard input\n"
@@ -109,12 +110,27 @@ static const struct command commands[] = {
 	    "(default 1000)\n"
 	    OPT_JSON OPT_PROGRESS
 	    "  -t, --timeout D      give up on a reply after D (default "
-	    "10s)\n",
+	    "10s)\n"
+	    "  -n, --node HOST:PORT send to the node there (its remote.listen) "
+	    "over TCP\n"
+	    "                       with CURVE, not to this host's socket\n"
+	    "  -k, --key FILE       with --node: the tenant's key pair "
+	    "(mysimbdp keygen)\n"
+	    "  -S, --server-key KEY with --node: the node's public key, or a "
+	    "file of it\n"
+	    "                       (default: $MYSIMBDP_SERVER_KEY)\n",
 	    "0 every message accepted; 64 usage; 65 some rejected; 66 F "
 	    "cannot be opened; 69 the stream's socket is not there; 70 the "
 	    "producer failed; 74 F cannot be read; 75 some throttled or "
-	    "unanswered; 77 no permission to reach the socket; 78 a bad "
-	    "platform file" },
+	    "unanswered; 77 no permission to reach the socket, or the node "
+	    "refused the key; 78 a bad platform file" },
+	{ "keygen", cmd_keygen, "FILE",
+	    "write a new CURVE key pair: FILE (both keys, mode 0600) and "
+	    "FILE.pub (the public key, to list in a tenant's producer_keys "
+	    "or to give producers as the node's key)",
+	    "",
+	    "0 written; 64 usage; 73 FILE or FILE.pub exists already, or "
+	    "cannot be written; 70 libzmq has no CURVE" },
 	{ "start", cmd_start, "TENANT [--stream S] [--json] [--timeout D]",
 	    "(re)start a tenant's streams at their desired instance count",
 	    OPT_STREAM OPT_JSON OPT_TIMEOUT, CTL_EXITS },

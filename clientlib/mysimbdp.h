@@ -776,6 +776,23 @@ MSB_API int msb_producer_open(struct msb_producer **pp, const char *endpoint,
     uint32_t window, msb_reply_cb cb, void *arg, char *err, size_t errlen);
 
 /*
+ * msb_producer_open for a producer on another host: connects over TCP
+ * (endpoint "tcp://HOST:PORT", the node's remote.listen) with CurveZMQ,
+ * as the tenant's producer whose key pair is in key_file (mode 0600,
+ * made by `mysimbdp keygen`), to a node whose public key is server_key
+ * (40 characters of Z85, or a file holding it, such as node.key.pub):
+ * a node without that key is never talked to. stream is "TENANT/STREAM".
+ * Everything else is as msb_producer_open. A key the node does not know
+ * fails the first send (MSB_ERROR, "the node refused this producer's
+ * key"); a message for a stream of another tenant gets REJECT
+ * "forbidden: ...".
+ */
+MSB_API int msb_producer_open_remote(struct msb_producer **pp,
+    const char *endpoint, const char *stream, const char *key_file,
+    const char *server_key, uint32_t window, msb_reply_cb cb, void *arg,
+    char *err, size_t errlen);
+
+/*
  * Sends [seq, 8 bytes big-endian][payload], or holds the record for a
  * batch (msb_producer_set_batch()). It first handles the replies
  * that arrived; while the window is full it waits for replies, at most

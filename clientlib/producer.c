@@ -39,6 +39,7 @@
 #include <zmq.h>
 
 #include "mysimbdp-internal.h"
+#include "../common/curvekey.h"
 #include "../common/wirebatch.h"
 
 #define DEFAULT_WINDOW		1000
@@ -48,6 +49,7 @@
 #define DEFAULT_BATCH_BYTES	(64 * 1024)
 #define DEFAULT_LINGER_MS	1
 #define BATCH_COUNT_MAX		1024
+#define HEARTBEAT_MS		10000	/* finds a node gone without a word */
 
 struct span {
 	uint64_t	 first;
@@ -82,6 +84,8 @@ struct msb_producer {
 	size_t		 p_batch_bytes;	/* 0: every record alone */
 	uint32_t	 p_batch_count;
 	int		 p_linger;	/* ms */
+	char		*p_route;	/* remote: "TENANT/STREAM" frame */
+	void		*p_mon;		/* remote: handshake failures */
 	unsigned char	 p_idbuf[8];
 	char		 p_reason[REASON_MAX];
 	char		 p_err[512];
@@ -383,17 +387,60 @@ drain(struct msb_producer *p)
 	return n;
 }
 
+/*
+ * A remote producer's handshake refused by the node: its ZAP handler
+ * does not know the key (400), or the node's key is not the one pinned
+ * (the handshake fails). Returns MSB_ERROR with the reason, or MSB_OK.
+ */
+static int
+check_refused(struct msb_producer *p)
+{
+	zmq_msg_t ev, addr;
+	uint16_t event;
+	uint32_t value;
+	int rc = MSB_OK;
+
+	if (p->p_mon == NULL)
+		return MSB_OK;
+	zmq_msg_init(&ev);
+	zmq_msg_init(&addr);
+	while (rc == MSB_OK && zmq_msg_recv(&ev, p->p_mon, ZMQ_DONTWAIT) >= 0 &&
+	    zmq_msg_recv(&addr, p->p_mon, 0) >= 0) {
+		if (zmq_msg_size(&ev) < 6)
+			continue;
+		memcpy(&event, zmq_msg_data(&ev), 2);
+		memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
+		if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+			rc = fail(p, MSB_ERROR, "the node refused this "
+			    "producer's key (ZAP %u): it is not one of the "
+			    "tenant's producer_keys", value);
+		else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+		    event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+			rc = fail(p, MSB_ERROR, "the CURVE handshake with the "
+			    "node failed: is the server key the node's?");
+	}
+	if (rc != MSB_OK)
+		errno = EACCES;
+	zmq_msg_close(&ev);
+	zmq_msg_close(&addr);
+	return rc;
+}
+
 /* Waits up to ms for events on the socket. Returns 0 or -1. */
 static int
 wait_for(struct msb_producer *p, short events, int64_t ms)
 {
-	zmq_pollitem_t item = { .socket = p->p_sock, .events = events };
+	zmq_pollitem_t items[2] = {
+		{ .socket = p->p_sock, .events = events },
+		{ .socket = p->p_mon, .events = ZMQ_POLLIN },
+	};
 
 	if (ms < 0)
 		ms = 0;
-	if (zmq_poll(&item, 1, (long)ms) == -1 && errno != EINTR)
+	if (zmq_poll(items, p->p_mon ? 2 : 1, (long)ms) == -1 &&
+	    errno != EINTR)
 		return fail(p, -1, "poll: %s", zmq_strerror(errno));
-	return 0;
+	return check_refused(p) == MSB_OK ? 0 : -1;
 }
 
 static int
@@ -447,6 +494,9 @@ destroy(struct msb_producer *p)
 		zmq_setsockopt(p->p_sock, ZMQ_LINGER, &linger, sizeof(linger));
 		zmq_close(p->p_sock);
 	}
+	if (p->p_mon != NULL)
+		zmq_close(p->p_mon);
+	free(p->p_route);
 	zmq_msg_close(&p->p_rid);
 	zmq_msg_close(&p->p_rstatus);
 	zmq_msg_close(&p->p_rbody);
@@ -457,21 +507,15 @@ destroy(struct msb_producer *p)
 	free(p);
 }
 
-int
-msb_producer_open(struct msb_producer **pp, const char *endpoint,
-    uint32_t window, msb_reply_cb cb, void *arg, char *err, size_t errlen)
+/* A producer with its socket, not connected yet. */
+static int
+producer_new(struct msb_producer **pp, const char *endpoint, uint32_t window,
+    msb_reply_cb cb, void *arg, char *err, size_t errlen)
 {
 	struct msb_producer *p;
-	int immediate = 1, linger = 0, unlimited = 0, hwm, rc;
+	int immediate = 1, linger = 0, unlimited = 0, hwm;
 
 	*pp = NULL;
-	if (endpoint == NULL || *endpoint == '\0') {
-		msb__seterr(err, errlen, "producer: no endpoint");
-		return MSB_ERROR;
-	}
-	if (strncmp(endpoint, "ipc://", 6) == 0 &&
-	    (rc = check_ipc(endpoint, err, errlen)) != MSB_OK)
-		return rc;
 	if (window == 0)
 		window = DEFAULT_WINDOW;
 	if (window > INT32_MAX / 2) {
@@ -520,12 +564,6 @@ msb_producer_open(struct msb_producer **pp, const char *endpoint,
 	    zmq_setsockopt(p->p_sock, ZMQ_LINGER, &linger,
 	    sizeof(linger)) == -1)
 		goto fail;
-	if (zmq_connect(p->p_sock, endpoint) == -1) {
-		msb__seterr(err, errlen, "connect %s: %s", endpoint,
-		    zmq_strerror(errno));
-		destroy(p);
-		return MSB_ERROR;
-	}
 	*pp = p;
 	return MSB_OK;
 
@@ -534,6 +572,122 @@ fail:
 	    zmq_strerror(errno));
 	destroy(p);
 	return MSB_ERROR;
+}
+
+static int
+producer_connect(struct msb_producer *p, const char *endpoint, char *err,
+    size_t errlen)
+{
+	if (zmq_connect(p->p_sock, endpoint) == -1) {
+		msb__seterr(err, errlen, "connect %s: %s", endpoint,
+		    zmq_strerror(errno));
+		destroy(p);
+		return MSB_ERROR;
+	}
+	return MSB_OK;
+}
+
+int
+msb_producer_open(struct msb_producer **pp, const char *endpoint,
+    uint32_t window, msb_reply_cb cb, void *arg, char *err, size_t errlen)
+{
+	int rc;
+
+	*pp = NULL;
+	if (endpoint == NULL || *endpoint == '\0') {
+		msb__seterr(err, errlen, "producer: no endpoint");
+		return MSB_ERROR;
+	}
+	if (strncmp(endpoint, "ipc://", 6) == 0 &&
+	    (rc = check_ipc(endpoint, err, errlen)) != MSB_OK)
+		return rc;
+	if ((rc = producer_new(pp, endpoint, window, cb, arg, err,
+	    errlen)) != MSB_OK)
+		return rc;
+	if ((rc = producer_connect(*pp, endpoint, err, errlen)) != MSB_OK)
+		*pp = NULL;
+	return rc;
+}
+
+/*
+ * The CURVE client side: this producer's key pair and the node's public
+ * key, heartbeats, and a monitor that hears of a refused handshake.
+ */
+static int
+set_curve(struct msb_producer *p, const char *key_file,
+    const char *server_key, char *err, size_t errlen)
+{
+	char server[CURVEKEY_Z85_LEN + 1], ep[64];
+	int hb = HEARTBEAT_MS, hbttl = 3 * HEARTBEAT_MS, rc = 0;
+	struct curvekey k;
+
+	if (curvekey_load(key_file, true, &k, err, errlen) < 0)
+		return MSB_ERROR;
+	if (curvekey_public(server_key, server, err, errlen) < 0) {
+		explicit_bzero(&k, sizeof(k));
+		return MSB_ERROR;
+	}
+	snprintf(ep, sizeof(ep), "inproc://msb-producer-%p", (void *)p);
+	if (zmq_setsockopt(p->p_sock, ZMQ_CURVE_SERVERKEY, server,
+	    sizeof(server)) == -1 ||
+	    zmq_setsockopt(p->p_sock, ZMQ_CURVE_PUBLICKEY, k.ck_public,
+	    sizeof(k.ck_public)) == -1 ||
+	    zmq_setsockopt(p->p_sock, ZMQ_CURVE_SECRETKEY, k.ck_secret,
+	    sizeof(k.ck_secret)) == -1 ||
+	    zmq_setsockopt(p->p_sock, ZMQ_HEARTBEAT_IVL, &hb,
+	    sizeof(hb)) == -1 ||
+	    zmq_setsockopt(p->p_sock, ZMQ_HEARTBEAT_TIMEOUT, &hbttl,
+	    sizeof(hbttl)) == -1 ||
+	    zmq_socket_monitor(p->p_sock, ep,
+	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == -1 ||
+	    (p->p_mon = zmq_socket(p->p_ctx, ZMQ_PAIR)) == NULL ||
+	    zmq_connect(p->p_mon, ep) == -1) {
+		msb__seterr(err, errlen, "producer: CURVE: %s (libzmq built "
+		    "without CURVE?)", zmq_strerror(errno));
+		rc = MSB_ERROR;
+	}
+	explicit_bzero(&k, sizeof(k));
+	return rc;
+}
+
+int
+msb_producer_open_remote(struct msb_producer **pp, const char *endpoint,
+    const char *stream, const char *key_file, const char *server_key,
+    uint32_t window, msb_reply_cb cb, void *arg, char *err, size_t errlen)
+{
+	struct msb_producer *p;
+	int rc;
+
+	*pp = NULL;
+	if (endpoint == NULL || strncmp(endpoint, "tcp://", 6) != 0) {
+		msb__seterr(err, errlen, "producer: remote endpoint %s: must "
+		    "be tcp://HOST:PORT", endpoint ? endpoint : "(none)");
+		return MSB_ERROR;
+	}
+	if (stream == NULL || strchr(stream, '/') == NULL ||
+	    key_file == NULL || server_key == NULL) {
+		msb__seterr(err, errlen, "producer: remote: needs the stream "
+		    "as TENANT/STREAM, a key file and the node's public key");
+		return MSB_ERROR;
+	}
+	if ((rc = producer_new(&p, endpoint, window, cb, arg, err,
+	    errlen)) != MSB_OK)
+		return rc;
+	if ((p->p_route = strdup(stream)) == NULL) {
+		msb__seterr(err, errlen, "producer: %s", strerror(errno));
+		destroy(p);
+		return MSB_ERROR;
+	}
+	if ((rc = set_curve(p, key_file, server_key, err, errlen)) !=
+	    MSB_OK) {
+		destroy(p);
+		return rc;
+	}
+	if ((rc = producer_connect(p, endpoint, err, errlen)) == MSB_OK)
+		*pp = p;
+	return rc;
 }
 
 /*
@@ -548,7 +702,10 @@ send_first(struct msb_producer *p, const void *data, size_t len)
 	int64_t now, deadline = 0;
 	bool waiting = false;
 
-	while (zmq_send(p->p_sock, data, len, ZMQ_SNDMORE | ZMQ_DONTWAIT) ==
+	const void *first = p->p_route ? p->p_route : data;
+	size_t flen = p->p_route ? strlen(p->p_route) : len;
+
+	while (zmq_send(p->p_sock, first, flen, ZMQ_SNDMORE | ZMQ_DONTWAIT) ==
 	    -1) {
 		if (errno == EINTR)
 			continue;
@@ -569,6 +726,9 @@ send_first(struct msb_producer *p, const void *data, size_t len)
 		    -1 || drain(p) == -1)
 			return MSB_ERROR;
 	}
+	/* The rest of a message always follows its first frame. */
+	if (p->p_route && zmq_send(p->p_sock, data, len, ZMQ_SNDMORE) == -1)
+		return fail(p, MSB_ERROR, "send: %s", zmq_strerror(errno));
 	return MSB_OK;
 }
 

@@ -8,6 +8,7 @@
  * keeps going so one run shows every error.
  */
 #include "conf.h"
+#include "curvekey.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -81,6 +82,8 @@ static const char *check_log_level(const char *);
 static const char *check_write_w(const char *);
 static const char *check_durability(const char *);
 static const char *check_loopback(const char *);
+static const char *check_curve_public(const char *);
+static const char *check_tcp_endpoint(const char *);
 
 /* Tenant profile tables. */
 
@@ -279,6 +282,9 @@ static const struct field tenant_fields[] = {
 	{ "streams", FT_GROUPLIST, offsetof(struct conf_tenant, t_streams), NULL,
 	    0, 0, 0, &stream_schema, offsetof(struct conf_tenant, t_nstreams),
 	    NULL },
+	{ "producer_keys", FT_STRLIST,
+	    offsetof(struct conf_tenant, t_producer_keys), "", 0, 0, 0, NULL,
+	    0, check_curve_public },
 };
 static const struct schema tenant_schema = {
 	tenant_fields, NFIELDS(tenant_fields), 0, NO_PRESENT
@@ -377,6 +383,16 @@ static const struct schema pmonitor_schema = {
 	pmonitor_fields, NFIELDS(pmonitor_fields), 0, NO_PRESENT
 };
 
+static const struct field premote_fields[] = {
+	{ "listen", FT_STRING, offsetof(struct conf_platform_remote,
+	    pr_listen), NULL, 0, 0, 0, NULL, 0, check_tcp_endpoint },
+	{ "server_key", FT_STRING, offsetof(struct conf_platform_remote,
+	    pr_server_key), "node.key", 0, 0, 0, NULL, 0, check_nonempty },
+};
+static const struct schema premote_schema = {
+	premote_fields, NFIELDS(premote_fields), 0, NO_PRESENT
+};
+
 static const struct field platform_fields[] = {
 	{ "state_dir", FT_STRING, offsetof(struct conf_platform, p_state_dir),
 	    "var", 0, 0, 0, NULL, 0, check_nonempty },
@@ -400,6 +416,8 @@ static const struct field platform_fields[] = {
 	    0, 0, 0, &pmonitor_schema, 0, NULL },
 	{ "app_logs", FT_GROUP, offsetof(struct conf_platform, p_app_logs), NULL,
 	    0, 0, 0, &papplogs_schema, 0, NULL },
+	{ "remote", FT_GROUP, offsetof(struct conf_platform, p_remote), NULL,
+	    0, 0, 0, &premote_schema, 0, NULL },
 };
 static const struct schema platform_schema = {
 	platform_fields, NFIELDS(platform_fields), 0, NO_PRESENT
@@ -629,6 +647,28 @@ check_loopback(const char *s)
 		return IN6_IS_ADDR_LOOPBACK(&a6) ? NULL :
 		    "must be a loopback address (127.0.0.0/8 or ::1)";
 	return "must be a numeric IP address like \"127.0.0.1\"";
+}
+
+static const char *
+check_curve_public(const char *s)
+{
+	return curvekey_valid(s) ? NULL : "must be a CURVE public key: 40 "
+	    "characters of Z85 (the public-key of `mysimbdp keygen`'s .pub "
+	    "file)";
+}
+
+/* Remote producers come over TCP; ipc stays per stream (run/). */
+static const char *
+check_tcp_endpoint(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+
+	if (strncmp(s, "tcp://", 6) != 0 || colon == NULL || colon < s + 6 ||
+	    colon[1] == '\0' || (strcmp(colon + 1, "*") != 0 &&
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1)))
+		return "must be \"tcp://ADDRESS:PORT\", like "
+		    "\"tcp://0.0.0.0:7100\" (PORT \"*\": any free one)";
+	return NULL;
 }
 
 static const char *
@@ -1176,6 +1216,7 @@ conf_platform_load(const char *file, struct conf_errors *errs)
 	resolve_in_place(&p->p_state_dir, dir);
 	resolve_in_place(&p->p_tenants_dir, dir);
 	resolve_in_place(&p->p_apps_dir, dir);
+	resolve_in_place(&p->p_remote.pr_server_key, dir);
 	free(dir);
 	if (p->p_mongo_url == NULL &&
 	    asprintf(&p->p_mongo_url, "file://%s/coredms", p->p_state_dir) < 0)

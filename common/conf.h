@@ -126,6 +126,7 @@ struct conf_tenant {
 	struct conf_batch t_batch;
 	struct conf_stream *t_streams;
 	size_t		 t_nstreams;
+	char		**t_producer_keys;	/* CURVE public keys, Z85 */
 };
 
 struct conf_platform_batch {
@@ -171,6 +172,15 @@ struct conf_platform_monitor {
 	struct conf_app_logs pm_logs;	/* monitor.log, metrics.jsonl */
 };
 
+/*
+ * Producers on other hosts (the platform file's "remote" group): a TCP
+ * address streammgr listens on with CURVE, and this node's key pair.
+ */
+struct conf_platform_remote {
+	char		*pr_listen;	/* "tcp://ADDR:PORT"; NULL: none */
+	char		*pr_server_key;	/* absolute; secret key file */
+};
+
 struct conf_platform {
 	char		*p_file;
 	char		*p_state_dir;	/* absolute */
@@ -184,6 +194,7 @@ struct conf_platform {
 	struct conf_platform_stream p_stream;
 	struct conf_platform_monitor p_monitor;
 	struct conf_app_logs p_app_logs;
+	struct conf_platform_remote p_remote;
 };
 
 /* One error in parts: line 0 and setting NULL when it has none. */

@@ -13,6 +13,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "publish.h"
+#include "remote.h"
 #include "state.h"
 #include "stream.h"
 #include "supervise.h"
@@ -433,6 +434,7 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 		return -1;
 	if (status) {
 		reply_streams(v, n, reply);
+		remote_stats(m, reply);
 		return 0;
 	}
 	if (act == SE_NEVENTS) {	/* scale, requeue: one stream */

@@ -73,6 +73,7 @@ struct violation_report {
 };
 
 struct smgr;
+struct remote;
 
 struct stream {
 	TAILQ_ENTRY(stream) s_entry;
@@ -116,6 +117,7 @@ struct smgr {
 	char		*m_conf_file;
 	void		*m_zctx;
 	struct ctlsock	*m_ctl;			/* run/streammgr.ctl */
+	struct remote	*m_remote;		/* remote.listen, or NULL */
 	void		*m_pub;			/* statistics PUB */
 	struct event	*m_stats_ev;
 	struct event	*m_grace_ev;		/* shutdown deadline */

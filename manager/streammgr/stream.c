@@ -39,6 +39,7 @@
 #define FRAME_MAX	((int64_t)(256 << 20))
 
 static void on_ingress(void *, void *);
+static int ingress_note(struct ingress *, struct stream *);
 static void on_work(void *, void *);
 static void on_ack_timeout(evutil_socket_t, short, void *);
 static void on_flush(evutil_socket_t, short, void *);
@@ -701,6 +702,7 @@ admit(struct stream *s, const void *data, size_t len, uint64_t now,
  * ([msg-id][status]), or to a batch ([""][header][statuses], protocol 2).
  */
 struct reply {
+	struct stream	*s;		/* NULL: refused before any stream */
 	zmq_msg_t	 rid;
 	zmq_msg_t	 mid;		/* msg-id, or the batch's header */
 	const char	*status;	/* one message's; NULL: no answer */
@@ -826,39 +828,93 @@ admit_batch(struct stream *s, zmq_msg_t *header, zmq_msg_t *records,
 }
 
 /*
- * Receives one producer message and decides on it. Returns 0 when there
- * is none, else the number of messages it held; r->status is NULL and
- * r->batch false when there is nothing to answer.
+ * A message refused as a whole before any stream saw it: one status for
+ * a single message or for all of a batch's.
  */
-static uint32_t
-receive_one(struct stream *s, void *sock, uint64_t now, struct reply *r)
+static void
+refuse_whole(struct reply *r, zmq_msg_t f[3], int n, const char *why)
 {
-	zmq_msg_t f[3];
+	r->s = NULL;
+	if (n == 3 && zmq_msg_size(&f[0]) == 0) {
+		r->batch = true;
+		r->statuses.b_len = 0;
+		zmq_msg_copy(&r->mid, &f[1]);
+		if (wb_put_status(&r->statuses, why, strlen(why)) == -1)
+			r->batch = false;
+	} else if (n >= 1) {
+		zmq_msg_copy(&r->mid, &f[0]);
+		r->status = why;
+	}
+}
+
+/*
+ * Receives the frames after the routing id and decides on them: on a
+ * stream's own socket they are for that stream; on a shared one
+ * (remote.c) the first names the stream, and in->route finds it.
+ */
+static int
+receive_body(struct ingress *in, uint64_t now, struct reply *r,
+    zmq_msg_t f[3])
+{
+	zmq_msg_t *last = &r->rid, route;
 	int n;
 
-	zmq_msg_init(&r->rid);
-	if (zmq_msg_recv(&r->rid, sock, ZMQ_DONTWAIT) < 0) {
-		zmq_msg_close(&r->rid);
-		return 0;
+	zmq_msg_init(&route);
+	if (in->route != NULL && zmq_msg_more(&r->rid) &&
+	    zmq_msg_recv(&route, in->sock, 0) >= 0) {
+		last = &route;
+		r->s = in->route(in->arg, &route, r->buf, sizeof(r->buf));
 	}
-	zmq_msg_init(&r->mid);
-	r->status = NULL;
-	r->batch = false;
-	r->count = 1;
-	n = recv_frames(sock, &r->rid, f);
+	n = recv_frames(in->sock, last, f);
+	zmq_msg_close(&route);
+	if (r->s == NULL) {
+		refuse_whole(r, f, n, r->buf);
+		return n;
+	}
+	if (ingress_note(in, r->s) < 0) {
+		/* Too many streams in one turn: the producer tries again. */
+		refuse_whole(r, f, n, "THROTTLE busy: too many streams in one "
+		    "turn");
+		return n;
+	}
 	if (n == 0) {
-		s->s_n.rejected++;	/* no msg-id to answer to */
+		r->s->s_n.rejected++;	/* no msg-id to answer to */
 	} else if (n == 3 && zmq_msg_size(&f[0]) == 0) {
-		admit_batch(s, &f[1], &f[2], now, r);
+		admit_batch(r->s, &f[1], &f[2], now, r);
 	} else {
 		zmq_msg_copy(&r->mid, &f[0]);
 		r->status = stream_ingress_check(n, zmq_msg_size(&f[0]),
 		    r->buf, sizeof(r->buf));
 		if (r->status == NULL)
-			r->status = admit(s, zmq_msg_data(&f[1]),
+			r->status = admit(r->s, zmq_msg_data(&f[1]),
 			    zmq_msg_size(&f[1]), now, r->buf, sizeof(r->buf));
-		count_status(s, r->status);
+		count_status(r->s, r->status);
 	}
+	return n;
+}
+
+/*
+ * Receives one producer message and decides on it. Returns 0 when there
+ * is none, else the number of messages it held; r->status is NULL and
+ * r->batch false when there is nothing to answer.
+ */
+static uint32_t
+receive_one(struct ingress *in, uint64_t now, struct reply *r)
+{
+	zmq_msg_t f[3];
+
+	zmq_msg_init(&r->rid);
+	if (zmq_msg_recv(&r->rid, in->sock, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&r->rid);
+		return 0;
+	}
+	zmq_msg_init(&r->mid);
+	r->s = in->fixed;
+	r->status = NULL;
+	r->batch = false;
+	r->count = 1;
+	snprintf(r->buf, sizeof(r->buf), "REJECT malformed: no stream named");
+	receive_body(in, now, r, f);
 	for (int k = 0; k < 3; k++)
 		zmq_msg_close(&f[k]);
 	return r->count;
@@ -910,6 +966,8 @@ commit_batch(struct stream *s, uint64_t first, struct reply *r, int n)
 	queue_drop_tail(&s->s_queue, first);
 	snprintf(text, sizeof(text), "THROTTLE no-space: %.290s", err);
 	for (int k = 0; k < n; k++) {
+		if (r[k].s != s)
+			continue;
 		if (r[k].batch) {
 			refused += replace_oks(&r[k].statuses, text);
 			continue;
@@ -943,31 +1001,69 @@ send_reply(void *sock, struct reply *r)
 	zmq_msg_close(&r->mid);
 }
 
-static void
-on_ingress(void *sock, void *arg)
+/*
+ * Notes that this turn admits into s: where its queue stood before, so
+ * that a failed commit takes back only this turn's messages.
+ */
+static int
+ingress_note(struct ingress *in, struct stream *s)
+{
+	for (int k = 0; k < in->ntouched; k++)
+		if (in->touched[k].s == s)
+			return 0;
+	if (in->ntouched == TOUCHED_MAX)
+		return -1;
+	in->touched[in->ntouched++] = (struct touched){ s, s->s_queue.q_next,
+	    s->s_n.accepted };
+	return 0;
+}
+
+/* Whether the turn has written enough for one commit. */
+static bool
+ingress_full(const struct ingress *in)
+{
+	for (int k = 0; k < in->ntouched; k++)
+		if (journal_pending(in->touched[k].s->s_journal) >= BATCH_BYTES)
+			return true;
+	return false;
+}
+
+void
+stream_ingress(struct ingress *in)
 {
 	/* One loop runs at a time: the replies of one turn fit here. */
 	static struct reply replies[BUDGET];
-	struct stream *s = arg;
-	uint64_t first = s->s_queue.q_next, accepted = s->s_n.accepted;
 	uint64_t now = clock_mono_ms();
 	uint32_t got, msgs = 0;
 	int n = 0;
 
+	in->ntouched = 0;
 	while (n < BUDGET && msgs < BUDGET &&
-	    (got = receive_one(s, sock, now, &replies[n])) > 0) {
+	    (got = receive_one(in, now, &replies[n])) > 0) {
 		n++;
 		msgs += got;
-		if (journal_pending(s->s_journal) >= BATCH_BYTES)
+		if (ingress_full(in))
 			break;
 	}
-	commit_batch(s, first, replies, n);
+	for (int k = 0; k < in->ntouched; k++)
+		commit_batch(in->touched[k].s, in->touched[k].first, replies,
+		    n);
 	for (int k = 0; k < n; k++)
-		send_reply(sock, &replies[k]);
+		send_reply(in->sock, &replies[k]);
 	if (n > 0)
-		zevent_kick(s->s_in_ev);
-	if (s->s_n.accepted != accepted)
-		stream_dispatch(s);
+		zevent_kick(in->ev);
+	for (int k = 0; k < in->ntouched; k++)
+		if (in->touched[k].s->s_n.accepted != in->touched[k].accepted)
+			stream_dispatch(in->touched[k].s);
+}
+
+static void
+on_ingress(void *sock, void *arg)
+{
+	struct stream *s = arg;
+	struct ingress in = { .sock = sock, .ev = s->s_in_ev, .fixed = s };
+
+	stream_ingress(&in);
 }
 
 /* ---- requeue of dead letters --------------------------------------- */

@@ -35,6 +35,34 @@ const char *stream_ingress_check(int nframes, size_t midlen, char *buf,
 const char *stream_batch_check(const void *header, size_t hlen,
     const void *records, size_t rlen, char *buf, size_t buflen);
 
+/*
+ * One turn of a producers' socket: a stream's own (fixed), or one shared
+ * by every stream (remote.c), whose messages start with a frame naming
+ * the stream. route finds it, or returns NULL with the REJECT status in
+ * why. The turn receives a bounded number of messages, stores each
+ * stream's in one commit, answers them and dispatches.
+ */
+typedef struct stream *(*stream_route_fn)(void *arg, void *route_frame,
+    char *why, size_t whylen);
+
+#define TOUCHED_MAX 64	/* streams one turn may admit into */
+
+struct ingress {
+	void		*sock;
+	struct zevent	*ev;
+	struct stream	*fixed;		/* or: */
+	stream_route_fn	 route;
+	void		*arg;
+	struct touched {
+		struct stream *s;
+		uint64_t first;		/* its queue's next, before */
+		uint64_t accepted;
+	} touched[TOUCHED_MAX];
+	int		 ntouched;
+};
+
+void stream_ingress(struct ingress *in);
+
 /* An instance's command on the work socket (docs/protocols.md, "Work"). */
 enum work_cmd { WORK_HELLO, WORK_BYE, WORK_ACK, WORK_NACK, WORK_REJECT,
 	WORK_UNKNOWN };

@@ -20,6 +20,7 @@
 #include "build_config.h"
 #include "clock.h"
 #include "conf.h"
+#include "remote.h"
 #include "scontrol.h"
 #include "cgroup.h"
 #include "daemon.h"
@@ -219,6 +220,7 @@ teardown(struct smgr *m)
 		TAILQ_REMOVE(&m->m_streams, s, s_entry);
 		stream_free(s);
 	}
+	remote_stop(m);
 	scontrol_free(m);
 	if (m->m_stats_ev)
 		event_free(m->m_stats_ev);
@@ -252,6 +254,15 @@ main(int argc, char *argv[])
 	if (scontrol_init(&m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "streammgr: %s\n", err);
 		return EX_UNAVAILABLE;
+	}
+	/* Before any stream: a bad key starts nothing. */
+	if (remote_start(&m, err, sizeof(err)) < 0) {
+		fprintf(stderr, "streammgr: %s\n", err);
+		conf_tenant_set_free(&set);
+		teardown(&m);
+		daemon_signals_free(&sigev);
+		event_base_free(m.m_base);
+		return EX_CONFIG;
 	}
 	for (size_t i = 0; i < set.ts_count; i++)
 		add_streams(&m, set.ts_tenants[i]);

@@ -7,7 +7,9 @@
  * test can demand that every key reaches the sink.
  *
  * usage: durproducer ENDPOINT N [-p prefix] [-r rate/s] [-w window]
- *            [-t deadline_s]
+ *            [-t deadline_s] [-R TENANT/STREAM -k KEYFILE -s SERVERKEY]
+ * With -R, each message starts with that route frame, as on a node's
+ * remote listener; -k and -s make it a CURVE client (common/curvekey.h).
  * Prints "ok K of N, sends S, resent R" and exits 0 when K == N, else 1.
  */
 #include <errno.h>
@@ -21,12 +23,15 @@
 
 #include <zmq.h>
 
+#include "curvekey.h"
+
 #define RESEND_MS 1000
 
 enum { TO_SEND, OUT, DONE };
 
 struct prod {
 	void		*sock;
+	const char	*route;		/* -R: the first frame */
 	uint64_t	 n;
 	const char	*prefix;
 	uint8_t		*state;
@@ -40,6 +45,27 @@ struct prod {
 	uint64_t	*fifo;		/* keys in send order, for timeouts */
 	size_t		 fhead, ftail, fcap;
 };
+
+static int
+set_curve(void *sock, const char *keyfile, const char *server)
+{
+	char spub[CURVEKEY_Z85_LEN + 1], err[400];
+	struct curvekey k;
+
+	if (server == NULL || curvekey_load(keyfile, true, &k, err,
+	    sizeof(err)) < 0 || curvekey_public(server, spub, err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, "durproducer: -k and -s: %s\n",
+		    server ? err : "-s is missing");
+		return -1;
+	}
+	zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, spub, sizeof(spub));
+	zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, k.ck_public,
+	    sizeof(k.ck_public));
+	zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, k.ck_secret,
+	    sizeof(k.ck_secret));
+	return 0;
+}
 
 static int64_t
 now_ms(void)
@@ -87,7 +113,13 @@ send_key(struct prod *p, uint64_t k)
 	int len = snprintf(body, sizeof(body), "%s%llu v%llu", p->prefix,
 	    (unsigned long long)k, (unsigned long long)k);
 
-	if (zmq_send(p->sock, &k, sizeof(k), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+	if (p->route != NULL) {
+		if (zmq_send(p->sock, p->route, strlen(p->route),
+		    ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+			return false;
+		zmq_send(p->sock, &k, sizeof(k), ZMQ_SNDMORE);
+	} else if (zmq_send(p->sock, &k, sizeof(k),
+	    ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
 		return false;
 	zmq_send(p->sock, body, (size_t)len, 0);
 	p->state[k] = OUT;
@@ -171,12 +203,16 @@ main(int argc, char *argv[])
 {
 	struct prod p = { .prefix = "k", .fresh = 1 };
 	uint64_t window = 100, rate = 0, deadline_s = 120;
+	const char *keyfile = NULL, *server = NULL;
 	void *ctx;
 	int ch, zero = 0, hwm = 1000000;
 	int64_t start, deadline;
 
-	while ((ch = getopt(argc, argv, "p:r:w:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:r:w:t:R:k:s:")) != -1) {
 		switch (ch) {
+		case 'R': p.route = optarg; break;
+		case 'k': keyfile = optarg; break;
+		case 's': server = optarg; break;
 		case 'p': p.prefix = optarg; break;
 		case 'r': rate = strtoull(optarg, NULL, 10); break;
 		case 'w': window = strtoull(optarg, NULL, 10); break;
@@ -197,6 +233,8 @@ main(int argc, char *argv[])
 	zmq_setsockopt(p.sock, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(p.sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(p.sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	if (keyfile != NULL && set_curve(p.sock, keyfile, server) < 0)
+		return 1;
 	if (zmq_connect(p.sock, argv[optind]) < 0) {
 		fprintf(stderr, "durproducer: connect %s: %s\n", argv[optind],
 		    zmq_strerror(errno));

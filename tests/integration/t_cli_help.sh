@@ -24,14 +24,14 @@ run() {
 # The commands, as the top-level help lists them.
 run 0 "mysimbdp --help" --help
 mapfile -t commands < <(sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p' <<<"$out" | grep -v '^-')
-assert_eq "check-config status stats retry load send start stop drain scale dead-letters control" \
+assert_eq "check-config status stats retry load send keygen start stop drain scale dead-letters control" \
 	"${commands[*]}" "the commands listed by mysimbdp --help"
 
 # Arguments that make each command valid up to its options, so --help and
 # --version are tried after them as well as alone.
 declare -A args=(
 	[check-config]="$CFG" [status]="acme" [stats]="" [retry]="acme a.csv"
-	[load]="--collection c x.csv" [send]="acme" [start]="acme"
+	[load]="--collection c x.csv" [send]="acme" [keygen]="$T/k" [start]="acme"
 	[stop]="acme" [drain]="acme" [scale]="acme 2"
 	[dead-letters]="acme" [control]='{}'
 )
@@ -61,7 +61,7 @@ for c in "${commands[@]}"; do
 done
 
 # Options missing their value, per command that has them.
-for pos in "status --timeout" "stats --since" "send acme --rate" \
+for pos in "status --timeout" "stats --since" "send acme --rate" "send acme --node" \
 	"scale acme 2 --reason" "load --collection" "dead-letters acme --id" \
 	"control --daemon"; do
 	# shellcheck disable=SC2086

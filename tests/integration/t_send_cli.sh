@@ -33,6 +33,11 @@ run 64 "send --rate not a number" send acme --rate fast
 run 64 "send --window 0" send acme --window 0
 run 64 "send --window too large" send acme --window 100000
 run 64 "send --timeout 0" send acme --timeout 0
+run 64 "send --key without --node" send acme --key "$T/k"
+run 64 "send --node without --key" send acme --node 127.0.0.1:1
+grep -q -- "--node needs --key FILE and --server-key KEY" <<<"$err" || fail "--node alone: $err"
+run 70 "send --node to a key file that is not there" send acme --node 127.0.0.1:1 --key "$T/nosuch" --server-key "$T/nosuch"
+grep -q "nosuch: No such file" <<<"$err" || fail "no key file: $err"
 run 0 "send --help" send --help
 grep -q "usage: mysimbdp send" <<<"$out" || fail "send --help: $out"
 run 0 "send TENANT --help" send acme --help

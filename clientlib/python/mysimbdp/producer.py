@@ -61,6 +61,11 @@ class Producer(Handle):
     batches of up to ``batch_bytes`` (default 64 KiB; 0: each alone),
     held at most ``linger`` seconds (default 0.001) or until the next
     call: see msb_producer_set_batch() in mysimbdp.h.
+
+    A producer on another host gives the node's ``tcp://HOST:PORT`` as
+    endpoint with ``stream="TENANT/STREAM"``, ``key`` (the file of the
+    tenant's key pair, from ``mysimbdp keygen``) and ``server_key`` (the
+    node's public key, or a file of it): see msb_producer_open_remote().
     """
 
     _close_fn = "msb_producer_close"
@@ -69,15 +74,26 @@ class Producer(Handle):
                  on_reply: Optional[ReplyFn] = None,
                  reply_timeout: Optional[float] = None,
                  batch_bytes: Optional[int] = None,
-                 linger: Optional[float] = None):
+                 linger: Optional[float] = None,
+                 stream: Optional[str] = None,
+                 key: Optional[str] = None,
+                 server_key: Optional[str] = None):
         self._on_reply = on_reply
         self._callbacks: dict[int, ReplyFn] = {}
         self._raised: Optional[BaseException] = None
         self.failed: list[Reply] = []
         self._cb = REPLY_CB(self._trampoline)   # alive as long as self
         h, err = ctypes.c_void_p(), errbuf()
-        rc = LIB.msb_producer_open(ctypes.byref(h), endpoint.encode(),
-                                   window, self._cb, None, err, len(err))
+        if stream is None and key is None and server_key is None:
+            rc = LIB.msb_producer_open(ctypes.byref(h), endpoint.encode(),
+                                       window, self._cb, None, err,
+                                       len(err))
+        else:
+            rc = LIB.msb_producer_open_remote(
+                ctypes.byref(h), endpoint.encode(),
+                *(None if v is None else str(v).encode()
+                  for v in (stream, key, server_key)),
+                window, self._cb, None, err, len(err))
         check(rc, lambda: text(err.value))
         self._h = h
         self._seq = ctypes.c_uint64()
