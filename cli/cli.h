@@ -16,7 +16,11 @@
 
 struct cli {
 	const char	*c_conf;	/* platform file: -c, $MYSIMBDP_CONF, default */
+	const char	*c_node;	/* --node HOST:PORT: a node elsewhere */
+	const char	*c_key;		/* --key: the operator's key pair */
+	const char	*c_server_key;	/* --server-key: the node's public key */
 };
+
 
 struct conf_platform;
 

@@ -440,6 +440,12 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 
 	if ((rc = cli_opts_parse(argc, argv, opts, &o)) >= 0)
 		return rc;
+	if (o.o_node == NULL && cli->c_node != NULL) {
+		o.o_node = cli->c_node;
+		o.o_key = o.o_key ? o.o_key : cli->c_key;
+		o.o_server_key = o.o_server_key ? o.o_server_key :
+		    cli->c_server_key;
+	}
 	if (argc - optind != 1)
 		return cli_usage_error(argv[0]);
 	tenant = argv[optind];

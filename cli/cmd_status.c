@@ -705,7 +705,8 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 		return rc;
 	if (ask(cli, &st) < 0)
 		return EX_CONFIG;
-	read_records(cli, &st.s_records);
+	if (cli->c_node == NULL)	/* files on the node's own host */
+		read_records(cli, &st.s_records);
 	if ((rc = exit_status(&st)) != EX_OK)
 		goto out;
 	if (st.s_reply[BMGR] != NULL)

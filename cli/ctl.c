@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "curvekey.h"
 #include "state.h"
 #include "units.h"
 
@@ -72,6 +73,24 @@ ctl_call_init(struct ctl_call *call, const struct cli *cli,
 
 	memset(call, 0, sizeof(*call));
 	call->cc_daemon = daemon;
+	call->cc_cli = cli;
+	if (cli->c_node != NULL) {
+		char *node;
+
+		if (asprintf(&node, "tcp://%s", cli->c_node) < 0)
+			return -1;
+		call->cc_path = conf_remote_endpoint(node,
+		    strcmp(daemon, "batchmgr") == 0 ? CONF_CONTROL_BATCHMGR :
+		    CONF_CONTROL_STREAMMGR);
+		free(node);
+		if (call->cc_path == NULL) {
+			fprintf(stderr, "mysimbdp: --node \"%s\": must be "
+			    "HOST:PORT, the node's remote.listen\n",
+			    cli->c_node);
+			return -1;
+		}
+		return 0;
+	}
 	if ((p = cli_load_platform(cli)) == NULL)
 		return -1;
 	call->cc_path = state_path(p, "run/%s.ctl", daemon);
@@ -87,20 +106,45 @@ ctl_call_free(struct ctl_call *call)
 	call->cc_path = call->cc_reply = NULL;
 }
 
+/*
+ * A remote call's socket: a CURVE client of the node. Returns 0, or -1
+ * (cc_rc) after saying why.
+ */
+static int
+remote_client(struct ctl_call *c)
+{
+	char err[600];
+
+	if (curvekey_client(c->cc_sock, c->cc_cli->c_key,
+	    c->cc_cli->c_server_key, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "mysimbdp: %s\n", err);
+	c->cc_rc = EX_NOINPUT;
+	return -1;
+}
+
 /* Connects a DEALER and queues the request. Returns 0, or -1 (cc_rc). */
 static int
 call_send(void *ctx, struct ctl_call *c)
 {
 	char endpoint[sizeof("ipc://") + STATE_SUN_PATH_MAX + 1], missing[64];
+	bool remote = c->cc_cli != NULL && c->cc_cli->c_node != NULL;
 	int linger = 0;
 
 	snprintf(missing, sizeof(missing), "%s is not running", c->cc_daemon);
-	if ((c->cc_rc = ctl_socket_check(c->cc_path, missing)) != EX_OK)
+	if (!remote &&
+	    (c->cc_rc = ctl_socket_check(c->cc_path, missing)) != EX_OK)
 		return -1;
-	snprintf(endpoint, sizeof(endpoint), "ipc://%s", c->cc_path);
+	snprintf(endpoint, sizeof(endpoint), "%s%s", remote ? "" : "ipc://",
+	    c->cc_path);
+	if ((c->cc_sock = zmq_socket(ctx, ZMQ_DEALER)) == NULL) {
+		c->cc_rc = EX_SOFTWARE;
+		return -1;
+	}
+	if (remote && remote_client(c) < 0)
+		return -1;
 	/* Queued until the connection is up, which the deadline bounds. */
-	if ((c->cc_sock = zmq_socket(ctx, ZMQ_DEALER)) == NULL ||
-	    zmq_setsockopt(c->cc_sock, ZMQ_LINGER, &linger,
+	if (zmq_setsockopt(c->cc_sock, ZMQ_LINGER, &linger,
 	    sizeof(linger)) < 0 || zmq_connect(c->cc_sock, endpoint) < 0 ||
 	    zmq_send(c->cc_sock, c->cc_req, c->cc_len, 0) < 0) {
 		fprintf(stderr, "mysimbdp: %s: %s\n", endpoint,
@@ -209,8 +253,12 @@ ctl_exchange(struct ctl_call *calls, size_t n, uint64_t timeout_ms)
 
 		if (c->cc_rc == EX_TEMPFAIL)
 			fprintf(stderr, "mysimbdp: no reply from %s within %s "
-			    "(%s)\n", c->cc_daemon, units_fmt_duration(
-			    timeout_ms, d, sizeof(d)), c->cc_path);
+			    "(%s%s)\n", c->cc_daemon, units_fmt_duration(
+			    timeout_ms, d, sizeof(d)), c->cc_path,
+			    c->cc_cli && c->cc_cli->c_node ? ": not listening, "
+			    "or this key is not one of the node's "
+			    "remote.operator_keys, or the server key not the "
+			    "node's" : "");
 		if (c->cc_rc != EX_OK) {
 			free(c->cc_reply);
 			c->cc_reply = NULL;

@@ -21,7 +21,8 @@
 /* One request to one daemon, and what came of it. */
 struct ctl_call {
 	const char	*cc_daemon;	/* "streammgr": socket name, messages */
-	char		*cc_path;	/* the socket file (ctl_call_free) */
+	char		*cc_path;	/* the socket file, or tcp://... */
+	const struct cli *cc_cli;	/* --node: its keys */
 	const char	*cc_req;	/* the request, cc_len bytes */
 	size_t		 cc_len;
 	char		*cc_reply;	/* NUL-terminated; set when cc_rc is 0 */
@@ -31,7 +32,9 @@ struct ctl_call {
 
 /*
  * Fills call for daemon's socket run/<daemon>.ctl, from the platform
- * file. Returns 0, or -1 after printing the file's errors (exit 78).
+ * file; with --node, for its control port on that node (PORT + 1 for
+ * streammgr, + 2 for batchmgr: conf.h). Returns 0, or -1 after printing
+ * why (exit 78, or 64 for a bad --node).
  */
 int ctl_call_init(struct ctl_call *call, const struct cli *cli,
     const char *daemon);

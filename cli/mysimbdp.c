@@ -183,12 +183,37 @@ command_find(const char *name)
 	return NULL;
 }
 
+/* Whether a command works against a node elsewhere (--node). */
+static bool
+remote_command(const char *name)
+{
+	static const char *const remote[] = { "status", "send", "start",
+	    "stop", "drain", "scale", "control" };
+
+	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+		if (strcmp(remote[i], name) == 0)
+			return true;
+	return false;
+}
+
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: mysimbdp [-c FILE] COMMAND [ARGS]\n\n"
+	fprintf(out, "usage: mysimbdp [-c FILE] [--node HOST:PORT --key FILE "
+	    "--server-key KEY] COMMAND [ARGS]\n\n"
 	    "  -c, --config FILE  platform configuration (default: "
 	    "$MYSIMBDP_CONF or %s)\n"
+	    "  --node HOST:PORT   ask the node there (its remote.listen) over "
+	    "TCP with CURVE,\n"
+	    "                     as an operator: status, start, stop, drain, "
+	    "scale, control,\n"
+	    "                     send (default: $MYSIMBDP_NODE)\n"
+	    "  --key FILE         your key pair, one of the node's "
+	    "remote.operator_keys\n"
+	    "                     (for send: one of the tenant's "
+	    "producer_keys; $MYSIMBDP_KEY)\n"
+	    "  --server-key KEY   the node's public key, or a file of it "
+	    "($MYSIMBDP_SERVER_KEY)\n"
 	    "  -h, --help         this help\n"
 	    "  -V, --version      print the version\n\ncommands (each takes "
 	    "--help and --version too):\n", MYSIMBDP_DEFAULT_CONF);
@@ -374,9 +399,13 @@ main(int argc, char *argv[])
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "server-key", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli cli = { getenv("MYSIMBDP_CONF") };
+	struct cli cli = { getenv("MYSIMBDP_CONF"), getenv("MYSIMBDP_NODE"),
+	    getenv("MYSIMBDP_KEY"), getenv("MYSIMBDP_SERVER_KEY") };
 	const struct command *c;
 	int ch;
 
@@ -386,6 +415,15 @@ main(int argc, char *argv[])
 		switch (ch) {
 		case 'c':
 			cli.c_conf = optarg;
+			break;
+		case 'n':
+			cli.c_node = optarg;
+			break;
+		case 'k':
+			cli.c_key = optarg;
+			break;
+		case 'S':
+			cli.c_server_key = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -400,6 +438,13 @@ main(int argc, char *argv[])
 	}
 	if (cli.c_conf == NULL)
 		cli.c_conf = MYSIMBDP_DEFAULT_CONF;
+	if (cli.c_node != NULL && (cli.c_key == NULL ||
+	    cli.c_server_key == NULL)) {
+		fprintf(stderr, "mysimbdp: --node needs --key FILE and "
+		    "--server-key KEY (or $MYSIMBDP_KEY, "
+		    "$MYSIMBDP_SERVER_KEY)\n");
+		return EX_USAGE;
+	}
 	if (optind >= argc) {
 		usage(stderr);
 		return EX_USAGE;
@@ -410,6 +455,12 @@ main(int argc, char *argv[])
 		fprintf(stderr, "mysimbdp: unknown command \"%s\"\n",
 		    cli_quote(argv[optind], q, sizeof(q)));
 		usage(stderr);
+		return EX_USAGE;
+	}
+	if (cli.c_node != NULL && !remote_command(c->name)) {
+		fprintf(stderr, "mysimbdp %s: works on the node's own host "
+		    "only (it reads or writes files there), not with --node\n",
+		    c->name);
 		return EX_USAGE;
 	}
 	/*

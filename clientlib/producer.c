@@ -617,24 +617,14 @@ static int
 set_curve(struct msb_producer *p, const char *key_file,
     const char *server_key, char *err, size_t errlen)
 {
-	char server[CURVEKEY_Z85_LEN + 1], ep[64];
-	int hb = HEARTBEAT_MS, hbttl = 3 * HEARTBEAT_MS, rc = 0;
-	struct curvekey k;
+	int hb = HEARTBEAT_MS, hbttl = 3 * HEARTBEAT_MS;
+	char ep[64];
 
-	if (curvekey_load(key_file, true, &k, err, errlen) < 0)
+	if (curvekey_client(p->p_sock, key_file, server_key, err,
+	    errlen) < 0)
 		return MSB_ERROR;
-	if (curvekey_public(server_key, server, err, errlen) < 0) {
-		explicit_bzero(&k, sizeof(k));
-		return MSB_ERROR;
-	}
 	snprintf(ep, sizeof(ep), "inproc://msb-producer-%p", (void *)p);
-	if (zmq_setsockopt(p->p_sock, ZMQ_CURVE_SERVERKEY, server,
-	    sizeof(server)) == -1 ||
-	    zmq_setsockopt(p->p_sock, ZMQ_CURVE_PUBLICKEY, k.ck_public,
-	    sizeof(k.ck_public)) == -1 ||
-	    zmq_setsockopt(p->p_sock, ZMQ_CURVE_SECRETKEY, k.ck_secret,
-	    sizeof(k.ck_secret)) == -1 ||
-	    zmq_setsockopt(p->p_sock, ZMQ_HEARTBEAT_IVL, &hb,
+	if (zmq_setsockopt(p->p_sock, ZMQ_HEARTBEAT_IVL, &hb,
 	    sizeof(hb)) == -1 ||
 	    zmq_setsockopt(p->p_sock, ZMQ_HEARTBEAT_TIMEOUT, &hbttl,
 	    sizeof(hbttl)) == -1 ||
@@ -644,12 +634,10 @@ set_curve(struct msb_producer *p, const char *key_file,
 	    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == -1 ||
 	    (p->p_mon = zmq_socket(p->p_ctx, ZMQ_PAIR)) == NULL ||
 	    zmq_connect(p->p_mon, ep) == -1) {
-		msb__seterr(err, errlen, "producer: CURVE: %s (libzmq built "
-		    "without CURVE?)", zmq_strerror(errno));
-		rc = MSB_ERROR;
+		msb__seterr(err, errlen, "producer: %s", zmq_strerror(errno));
+		return MSB_ERROR;
 	}
-	explicit_bzero(&k, sizeof(k));
-	return rc;
+	return MSB_OK;
 }
 
 int

@@ -388,6 +388,8 @@ static const struct field premote_fields[] = {
 	    pr_listen), NULL, 0, 0, 0, NULL, 0, check_tcp_endpoint },
 	{ "server_key", FT_STRING, offsetof(struct conf_platform_remote,
 	    pr_server_key), "node.key", 0, 0, 0, NULL, 0, check_nonempty },
+	{ "operator_keys", FT_STRLIST, offsetof(struct conf_platform_remote,
+	    pr_operator_keys), "", 0, 0, 0, NULL, 0, check_curve_public },
 };
 static const struct schema premote_schema = {
 	premote_fields, NFIELDS(premote_fields), 0, NO_PRESENT
@@ -1195,6 +1197,47 @@ resolve_in_place(char **path, const char *dir)
 	*path = abs;
 }
 
+char *
+conf_remote_endpoint(const char *listen, int offset)
+{
+	const char *colon = listen ? strrchr(listen, ':') : NULL;
+	unsigned long port;
+	char *end, *ep;
+
+	if (colon == NULL)
+		return NULL;
+	port = strtoul(colon + 1, &end, 10);
+	if (end == colon + 1 || *end != '\0' || port == 0 ||
+	    port + (unsigned long)offset > 65535)
+		return NULL;
+	if (asprintf(&ep, "%.*s:%lu", (int)(colon - listen), listen,
+	    port + (unsigned long)offset) < 0)
+		fatal("%s: asprintf", __func__);
+	return ep;
+}
+
+/* Operators need the control ports, which follow a fixed listen port. */
+static int
+remote_check(const char *file, config_t *cfg, const struct conf_platform *p,
+    struct conf_errors *errs)
+{
+	const config_setting_t *s = config_lookup(cfg, "remote.operator_keys");
+	char *ep;
+
+	if (p->p_remote.pr_operator_keys == NULL ||
+	    p->p_remote.pr_operator_keys[0] == NULL)
+		return 0;
+	if ((ep = conf_remote_endpoint(p->p_remote.pr_listen,
+	    CONF_CONTROL_BATCHMGR)) != NULL) {
+		free(ep);
+		return 0;
+	}
+	errs_add(errs, file, s ? (unsigned)config_setting_source_line(s) : 0,
+	    "remote.operator_keys", "needs remote.listen with a port number "
+	    "below 65534: the control sockets listen on the next two ports");
+	return -1;
+}
+
 struct conf_platform *
 conf_platform_load(const char *file, struct conf_errors *errs)
 {
@@ -1207,6 +1250,8 @@ conf_platform_load(const char *file, struct conf_errors *errs)
 		fatal("%s: calloc", __func__);
 	p->p_file = xstrdup(file);
 	rc = load_file(file, &platform_schema, p, errs, &cfg);
+	if (rc == 0 && remote_check(file, &cfg, p, errs) < 0)
+		rc = -1;
 	config_destroy(&cfg);
 	if (rc < 0) {
 		conf_platform_free(p);

@@ -179,7 +179,12 @@ struct conf_platform_monitor {
 struct conf_platform_remote {
 	char		*pr_listen;	/* "tcp://ADDR:PORT"; NULL: none */
 	char		*pr_server_key;	/* absolute; secret key file */
+	char		**pr_operator_keys;	/* CURVE public keys, Z85 */
 };
+
+/* The control ports of a node, after its producers' port (PORT). */
+#define CONF_CONTROL_STREAMMGR	1	/* PORT + 1 */
+#define CONF_CONTROL_BATCHMGR	2	/* PORT + 2 */
 
 struct conf_platform {
 	char		*p_file;
@@ -279,6 +284,13 @@ const struct conf_stream *conf_stream_find(const struct conf_tenant *t,
 
 /* Whether s is a valid tenant or dataset id: [a-z0-9_-]{1,32}. */
 bool conf_valid_id(const char *s);
+
+/*
+ * "tcp://ADDR:PORT+offset" for a node whose remote.listen is
+ * "tcp://ADDR:PORT" (malloc'd), or NULL when it has none or no fixed
+ * port. offset: CONF_CONTROL_*.
+ */
+char *conf_remote_endpoint(const char *listen, int offset);
 
 /* The MongoDB URL of a tenant: its own or the platform's. */
 const char *conf_tenant_mongo_url(const struct conf_platform *p,

@@ -20,6 +20,8 @@
 struct ctlsock {
 	void		*c_sock;
 	struct zevent	*c_ev;
+	void		*c_remote;	/* operators on other hosts, or NULL */
+	struct zevent	*c_remote_ev;
 	ctlsock_handler	 c_fn;
 	void		*c_arg;
 };
@@ -103,6 +105,15 @@ ctlsock_open(struct event_base *base, void *zctx, const char *path,
 	return c;
 }
 
+int
+ctlsock_add_remote(struct ctlsock *c, struct event_base *base, void *sock)
+{
+	if ((c->c_remote_ev = zevent_new(base, sock, on_request, c)) == NULL)
+		return -1;
+	c->c_remote = sock;
+	return 0;
+}
+
 void
 ctlsock_close(struct ctlsock *c)
 {
@@ -110,6 +121,9 @@ ctlsock_close(struct ctlsock *c)
 		return;
 	zevent_free(c->c_ev);
 	zmq_close(c->c_sock);
+	zevent_free(c->c_remote_ev);
+	if (c->c_remote != NULL)
+		zmq_close(c->c_remote);
 	free(c);
 }
 
@@ -183,6 +197,6 @@ on_request(void *sock, void *arg)
 		for (int k = 0; k < nf; k++)
 			zmq_msg_close(&frames[k]);
 		/* Sending may have eaten the edge of ZMQ_FD. */
-		zevent_kick(c->c_ev);
+		zevent_kick(sock == c->c_sock ? c->c_ev : c->c_remote_ev);
 	}
 }

@@ -45,6 +45,14 @@ struct ctlsock *ctlsock_open(struct event_base *base, void *zctx,
     const char *path, ctlsock_handler fn, void *arg, char *err,
     size_t errlen);
 
+/*
+ * Also answers the requests that come on sock (bound already, e.g. a
+ * CURVE socket for operators on other hosts: zap.h), which c now owns.
+ * Returns 0, or -1 when it cannot be watched.
+ */
+int ctlsock_add_remote(struct ctlsock *c, struct event_base *base,
+    void *sock);
+
 /* Closes the socket (which removes its file). Accepts NULL. */
 void ctlsock_close(struct ctlsock *c);
 

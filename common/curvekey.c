@@ -231,3 +231,31 @@ curvekey_generate(const char *file, struct curvekey *k, char *err,
 	}
 	return 0;
 }
+
+int
+curvekey_client(void *sock, const char *key_file, const char *server_key,
+    char *err, size_t errlen)
+{
+	char server[CURVEKEY_Z85_LEN + 1];
+	struct curvekey k;
+	int rc = 0;
+
+	if (curvekey_load(key_file, true, &k, err, errlen) < 0)
+		return -1;
+	if (curvekey_public(server_key, server, err, errlen) < 0) {
+		explicit_bzero(&k, sizeof(k));
+		return -1;
+	}
+	if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server,
+	    sizeof(server)) == -1 ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, k.ck_public,
+	    sizeof(k.ck_public)) == -1 ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, k.ck_secret,
+	    sizeof(k.ck_secret)) == -1) {
+		snprintf(err, errlen, "CURVE: %s (libzmq built without "
+		    "CURVE?)", zmq_strerror(errno));
+		rc = -1;
+	}
+	explicit_bzero(&k, sizeof(k));
+	return rc;
+}

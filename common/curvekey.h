@@ -44,4 +44,13 @@ int curvekey_public(const char *key_or_file, char out[CURVEKEY_Z85_LEN + 1],
 int curvekey_generate(const char *file, struct curvekey *k, char *err,
     size_t errlen);
 
+/*
+ * Makes ZeroMQ socket sock a CURVE client before it connects: the key
+ * pair of key_file (curvekey_load, secret needed) and the server's
+ * public key server_key (curvekey_public). Returns 0, or -1 with the
+ * problem in err.
+ */
+int curvekey_client(void *sock, const char *key_file, const char *server_key,
+    char *err, size_t errlen);
+
 #endif

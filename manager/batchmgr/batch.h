@@ -87,6 +87,8 @@ struct batch {
 	struct event	*b_stop_ev;
 	void		*b_zctx;	/* ZeroMQ, for the control socket */
 	struct ctlsock	*b_ctl;		/* run/batchmgr.ctl (bcontrol.c) */
+	struct zap	*b_zap;		/* operators on other hosts, or NULL */
+	uint64_t	 b_refused_ms;	/* the last refused operator, logged */
 	struct watch	*b_watches;
 	size_t		 b_nwatches;
 	bool		 b_stopping;

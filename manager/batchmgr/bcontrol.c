@@ -13,11 +13,13 @@
 #include <zmq.h>
 
 #include "check.h"
+#include "clock.h"
 #include "ctlsock.h"
 #include "log.h"
 #include "record.h"
 #include "state.h"
 #include "tenant.h"
+#include "zap.h"
 
 /* What a tenant holds, counted for one reply. */
 struct holding {
@@ -211,6 +213,63 @@ handle(const bson_t *req, bson_t *reply, char *err, size_t errlen,
 	return 0;
 }
 
+/* zap_decide_fn: an operator's key that the platform file lists. */
+static bool
+decide(void *arg, const char *domain, const char *key, const char *address,
+    char *user, size_t userlen)
+{
+	struct batch *b = arg;
+	uint64_t now = clock_mono_ms();
+
+	if (strcmp(domain, ZAP_OPERATORS) == 0 &&
+	    zap_key_listed(b->b_conf->p_remote.pr_operator_keys, key)) {
+		log_info("remote: %s: operator key %s let in", address, key);
+		snprintf(user, userlen, "%s", key);
+		return true;
+	}
+	/* At most one line a second, whatever a scanner tries. */
+	if (now - b->b_refused_ms >= 1000) {
+		log_warnx("remote: %s: key %s is not one of "
+		    "remote.operator_keys", address, key);
+		b->b_refused_ms = now;
+	}
+	return false;
+}
+
+/*
+ * With remote.operator_keys, the control socket also listens for them
+ * at remote.listen's PORT + 2, CURVE only.
+ */
+static int
+open_remote(struct batch *b, char *err, size_t errlen)
+{
+	const struct conf_platform_remote *c = &b->b_conf->p_remote;
+	char *ep, berr[300];
+	struct curvekey k;
+	void *sock;
+
+	if (c->pr_operator_keys == NULL || c->pr_operator_keys[0] == NULL)
+		return 0;
+	if (zap_server_key(b->b_conf, &k, err, errlen) < 0)
+		return -1;
+	b->b_zap = zap_open(b->b_base, b->b_zctx, decide, b);
+	ep = conf_remote_endpoint(c->pr_listen, CONF_CONTROL_BATCHMGR);
+	sock = zap_curve_router(b->b_zctx, &k, ZAP_OPERATORS, ep, berr,
+	    sizeof(berr));
+	explicit_bzero(&k, sizeof(k));
+	if (sock == NULL) {
+		snprintf(err, errlen, "%s: remote.operator_keys: control "
+		    "socket: %s", b->b_conf->p_file, berr);
+		free(ep);
+		return -1;
+	}
+	if (ctlsock_add_remote(b->b_ctl, b->b_base, sock) < 0)
+		fatalx("%s: cannot watch the control socket", __func__);
+	log_info("remote: operators on %s (CURVE)", ep);
+	free(ep);
+	return 0;
+}
+
 int
 bcontrol_init(struct batch *b, char *err, size_t errlen)
 {
@@ -224,7 +283,9 @@ bcontrol_init(struct batch *b, char *err, size_t errlen)
 	b->b_ctl = ctlsock_open(b->b_base, b->b_zctx, path, handle, b, err,
 	    errlen);
 	free(path);
-	return b->b_ctl == NULL ? -1 : 0;
+	if (b->b_ctl == NULL)
+		return -1;
+	return open_remote(b, err, errlen);
 }
 
 void
@@ -232,6 +293,8 @@ bcontrol_free(struct batch *b)
 {
 	ctlsock_close(b->b_ctl);
 	b->b_ctl = NULL;
+	zap_close(b->b_zap);
+	b->b_zap = NULL;
 	if (b->b_zctx)
 		zmq_ctx_term(b->b_zctx);
 	b->b_zctx = NULL;

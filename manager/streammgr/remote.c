@@ -23,27 +23,25 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "ctlsock.h"
 #include "curvekey.h"
 #include "log.h"
 #include "stream.h"
+#include "zap.h"
 #include "zevent.h"
 
-#define ZAP_ENDPOINT	"inproc://zeromq.zap.01"
-#define ZAP_FRAMES	8	/* a CURVE request has 7 */
 #define LOG_EVERY_MS	1000	/* a kind of refusal logged at most */
-#define HEARTBEAT_MS	10000	/* finds peers gone without a word */
-#define SNDHWM		100000
-#define FRAME_MAX	((int64_t)(256 << 20))	/* as stream.c's */
 
-enum refusal { R_UNKNOWN_KEY, R_FORBIDDEN, R_UNKNOWN_STREAM, R_COUNT };
+enum refusal { R_UNKNOWN_KEY, R_FORBIDDEN, R_UNKNOWN_STREAM,
+	R_UNKNOWN_OPERATOR, R_COUNT };
 
 struct remote {
 	struct smgr	*r_mgr;
+	struct zap	*r_zap;
 	void		*r_sock;	/* ROUTER on remote.listen */
-	void		*r_zap;		/* REP: the ZAP handler */
 	struct zevent	*r_ev;
-	struct zevent	*r_zap_ev;
-	char		*r_listen;
+	char		*r_listen;	/* as bound */
+	char		*r_control;	/* operators: PORT + 1, or NULL */
 	uint64_t	 r_admitted;	/* handshakes let in */
 	uint64_t	 r_refused[R_COUNT];
 	uint64_t	 r_last_ms[R_COUNT];
@@ -51,7 +49,7 @@ struct remote {
 };
 
 static const char *const refusal_names[R_COUNT] = {
-	"unknown_keys", "forbidden", "unknown_streams"
+	"unknown_keys", "forbidden", "unknown_streams", "unknown_operators"
 };
 
 /* Counts a refusal; logs it at most once a second per kind. */
@@ -74,15 +72,6 @@ refused(struct remote *r, enum refusal kind, const char *fmt, ...)
 	    "report)", text, r->r_unlogged[kind]);
 	r->r_last_ms[kind] = now;
 	r->r_unlogged[kind] = 0;
-}
-
-static bool
-lists_key(const struct conf_tenant *t, const char *key)
-{
-	for (char **k = t->t_producer_keys; k && *k; k++)
-		if (strcmp(*k, key) == 0)
-			return true;
-	return false;
 }
 
 /* The profile of a tenant with a stream on this node, or NULL. */
@@ -109,7 +98,7 @@ key_owner(const struct smgr *m, const char *key, char *why, size_t whylen)
 	const struct stream *s;
 
 	TAILQ_FOREACH(s, &m->m_streams, s_entry) {
-		if (s->s_tenant == owner || !lists_key(s->s_tenant, key))
+		if (s->s_tenant == owner || !zap_key_listed(s->s_tenant->t_producer_keys, key))
 			continue;
 		if (owner != NULL && strcmp(owner->t_id, s->s_tid) != 0) {
 			snprintf(why, whylen, "key %s is listed by tenants %s "
@@ -125,95 +114,37 @@ key_owner(const struct smgr *m, const char *key, char *why, size_t whylen)
 	return owner;
 }
 
-/* Receives up to ZAP_FRAMES frames of a request; returns how many. */
-static int
-zap_recv(void *sock, zmq_msg_t f[ZAP_FRAMES])
-{
-	int n = 0, more = 1;
-	zmq_msg_t extra;
-
-	for (int k = 0; k < ZAP_FRAMES; k++)
-		zmq_msg_init(&f[k]);
-	while (more && n < ZAP_FRAMES) {
-		if (zmq_msg_recv(&f[n], sock, n == 0 ? ZMQ_DONTWAIT : 0) < 0)
-			return n;
-		more = zmq_msg_more(&f[n++]);
-	}
-	zmq_msg_init(&extra);
-	while (more && zmq_msg_recv(&extra, sock, 0) >= 0)
-		more = zmq_msg_more(&extra);
-	zmq_msg_close(&extra);
-	return n;
-}
-
-static void
-zap_reply(void *sock, zmq_msg_t *reqid, const char *code, const char *text,
-    const char *user)
-{
-	zmq_send(sock, "1.0", 3, ZMQ_SNDMORE);
-	zmq_msg_send(reqid, sock, ZMQ_SNDMORE);
-	zmq_send(sock, code, strlen(code), ZMQ_SNDMORE);
-	zmq_send(sock, text, strlen(text), ZMQ_SNDMORE);
-	zmq_send(sock, user, strlen(user), ZMQ_SNDMORE);
-	zmq_send(sock, "", 0, 0);
-}
-
-static bool
-frame_is(zmq_msg_t *f, const char *s)
-{
-	return zmq_msg_size(f) == strlen(s) &&
-	    memcmp(zmq_msg_data(f), s, strlen(s)) == 0;
-}
-
 /*
- * One ZAP request: [version][request id][domain][address][identity]
- * [mechanism][client key]. A CURVE key that one tenant lists is let in
- * with the key as User-Id; anything else is refused (400).
+ * zap_decide_fn: a producer's key that exactly one tenant lists, or an
+ * operator's key the platform file lists. The producer's User-Id is its
+ * key, checked again against the stream's tenant for each message.
  */
-static void
-zap_one(struct remote *r, zmq_msg_t f[ZAP_FRAMES], int n)
-{
-	char key[CURVEKEY_Z85_LEN + 1], why[300], addr[64];
-	const struct conf_tenant *t;
-
-	if (n < 6 || !frame_is(&f[0], "1.0")) {
-		refused(r, R_UNKNOWN_KEY, "a malformed ZAP request");
-		if (n >= 2)
-			zap_reply(r->r_zap, &f[1], "500", "malformed", "");
-		return;
-	}
-	snprintf(addr, sizeof(addr), "%.*s", (int)zmq_msg_size(&f[3]),
-	    (const char *)zmq_msg_data(&f[3]));
-	if (n != 7 || !frame_is(&f[5], "CURVE") || zmq_msg_size(&f[6]) != 32) {
-		refused(r, R_UNKNOWN_KEY, "%s: not a CURVE client", addr);
-		zap_reply(r->r_zap, &f[1], "400", "CURVE only", "");
-		return;
-	}
-	zmq_z85_encode(key, zmq_msg_data(&f[6]), 32);
-	if ((t = key_owner(r->r_mgr, key, why, sizeof(why))) == NULL) {
-		refused(r, R_UNKNOWN_KEY, "%s: %s", addr, why);
-		zap_reply(r->r_zap, &f[1], "400", "unknown key", "");
-		return;
-	}
-	r->r_admitted++;
-	log_debug("remote: %s: key %s of tenant %s let in", addr, key,
-	    t->t_id);
-	zap_reply(r->r_zap, &f[1], "200", "OK", key);
-}
-
-static void
-on_zap(void *sock, void *arg)
+static bool
+decide(void *arg, const char *domain, const char *key, const char *address,
+    char *user, size_t userlen)
 {
 	struct remote *r = arg;
-	zmq_msg_t f[ZAP_FRAMES];
-	int n;
+	char why[300];
 
-	/* Requests are few (one per connection): all of them, each turn. */
-	for (int turn = 0; turn < 64 && (n = zap_recv(sock, f)) > 0; turn++) {
-		zap_one(r, f, n);
-		for (int k = 0; k < ZAP_FRAMES; k++)
-			zmq_msg_close(&f[k]);
+	if (strcmp(domain, ZAP_OPERATORS) == 0) {
+		if (zap_key_listed(r->r_mgr->m_conf->p_remote.pr_operator_keys, key)) {
+			log_info("remote: %s: operator key %s let in", address,
+			    key);
+			snprintf(user, userlen, "%s", key);
+			return true;
+		}
+		refused(r, R_UNKNOWN_OPERATOR, "%s: key %s is not one of "
+		    "remote.operator_keys", address, key);
+		return false;
 	}
+	if (key_owner(r->r_mgr, key, why, sizeof(why)) == NULL) {
+		refused(r, R_UNKNOWN_KEY, "%s: %s", address, why);
+		return false;
+	}
+	r->r_admitted++;
+	log_debug("remote: %s: producer key %s let in", address, key);
+	snprintf(user, userlen, "%s", key);
+	return true;
 }
 
 int
@@ -256,7 +187,7 @@ route(void *arg, void *frame, char *why, size_t whylen)
 	}
 	/* The tenant first: whether B has a stream is none of A's business. */
 	if (key == NULL || (t = tenant_conf(r->r_mgr, tid)) == NULL ||
-	    !lists_key(t, key)) {
+	    !zap_key_listed(t->t_producer_keys, key)) {
 		refused(r, R_FORBIDDEN, "key %s may not send to tenant %s's "
 		    "streams", key ? key : "(none)", tid);
 		snprintf(why, whylen, "REJECT forbidden: this key is not one "
@@ -283,35 +214,30 @@ on_producers(void *sock, void *arg)
 	stream_ingress(&in);
 }
 
-static void *
-socket_or_die(void *ctx, int type)
+/* The operators' control socket: streammgr's requests at PORT + 1. */
+static int
+open_control(struct remote *r, const struct curvekey *k, char *err,
+    size_t errlen)
 {
-	void *sock = zmq_socket(ctx, type);
+	struct smgr *m = r->r_mgr;
+	char berr[300];
+	void *sock;
 
-	if (sock == NULL)
-		fatalx("zmq_socket: %s", zmq_strerror(errno));
-	return sock;
-}
-
-/* The ROUTER producers connect to: CURVE server, heartbeats. */
-static void *
-listener(struct smgr *m, const struct curvekey *k)
-{
-	void *sock = socket_or_die(m->m_zctx, ZMQ_ROUTER);
-	int zero = 0, one = 1, hwm = SNDHWM, hb = HEARTBEAT_MS,
-	    hbttl = 3 * HEARTBEAT_MS;
-	int64_t frame_max = FRAME_MAX;
-
-	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
-	zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &frame_max, sizeof(frame_max));
-	zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
-	zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &hbttl, sizeof(hbttl));
-	zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof(one));
-	zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, k->ck_secret,
-	    CURVEKEY_Z85_LEN + 1);
-	zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "mysimbdp", 8);
-	return sock;
+	if (m->m_conf->p_remote.pr_operator_keys == NULL ||
+	    m->m_conf->p_remote.pr_operator_keys[0] == NULL)
+		return 0;
+	r->r_control = conf_remote_endpoint(m->m_conf->p_remote.pr_listen,
+	    CONF_CONTROL_STREAMMGR);
+	if ((sock = zap_curve_router(m->m_zctx, k, ZAP_OPERATORS,
+	    r->r_control, berr, sizeof(berr))) == NULL) {
+		snprintf(err, errlen, "%s: remote.operator_keys: control "
+		    "socket: %s", m->m_conf->p_file, berr);
+		return -1;
+	}
+	if (ctlsock_add_remote(m->m_ctl, m->m_base, sock) < 0)
+		fatalx("%s: cannot watch the control socket", __func__);
+	log_info("remote: operators on %s (CURVE)", r->r_control);
+	return 0;
 }
 
 int
@@ -325,25 +251,19 @@ remote_start(struct smgr *m, char *err, size_t errlen)
 
 	if (c->pr_listen == NULL)
 		return 0;
-	if (curvekey_load(c->pr_server_key, true, &k, kerr,
-	    sizeof(kerr)) < 0) {
-		snprintf(err, errlen, "%s: remote.server_key: %s",
-		    m->m_conf->p_file, kerr);
+	if (zap_server_key(m->m_conf, &k, err, errlen) < 0)
 		return -1;
-	}
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		fatal("%s: calloc", __func__);
 	r->r_mgr = m;
+	m->m_remote = r;
 	/* The handler first: CURVE without one would let every key in. */
-	r->r_zap = socket_or_die(m->m_zctx, ZMQ_REP);
-	if (zmq_bind(r->r_zap, ZAP_ENDPOINT) < 0)
-		fatalx("bind %s: %s", ZAP_ENDPOINT, zmq_strerror(errno));
-	r->r_sock = listener(m, &k);
-	explicit_bzero(&k, sizeof(k));
-	if (zmq_bind(r->r_sock, c->pr_listen) < 0) {
-		snprintf(err, errlen, "%s: remote.listen: bind %s: %s",
-		    m->m_conf->p_file, c->pr_listen, zmq_strerror(errno));
-		m->m_remote = r;
+	r->r_zap = zap_open(m->m_base, m->m_zctx, decide, r);
+	if ((r->r_sock = zap_curve_router(m->m_zctx, &k, ZAP_PRODUCERS,
+	    c->pr_listen, kerr, sizeof(kerr))) == NULL) {
+		snprintf(err, errlen, "%s: remote.listen: %s",
+		    m->m_conf->p_file, kerr);
+		explicit_bzero(&k, sizeof(k));
 		remote_stop(m);
 		return -1;
 	}
@@ -351,13 +271,17 @@ remote_start(struct smgr *m, char *err, size_t errlen)
 	if (zmq_getsockopt(r->r_sock, ZMQ_LAST_ENDPOINT, bound,
 	    &boundlen) < 0 || (r->r_listen = strdup(bound)) == NULL)
 		fatal("%s: the bound address", __func__);
-	r->r_zap_ev = zevent_new(m->m_base, r->r_zap, on_zap, r);
-	r->r_ev = zevent_new(m->m_base, r->r_sock, on_producers, r);
-	if (r->r_zap_ev == NULL || r->r_ev == NULL)
+	if ((r->r_ev = zevent_new(m->m_base, r->r_sock, on_producers,
+	    r)) == NULL)
 		fatalx("%s: cannot watch the sockets", __func__);
-	m->m_remote = r;
 	log_info("remote: producers on %s (CURVE, server key %s)",
 	    r->r_listen, c->pr_server_key);
+	if (open_control(r, &k, err, errlen) < 0) {
+		explicit_bzero(&k, sizeof(k));
+		remote_stop(m);
+		return -1;
+	}
+	explicit_bzero(&k, sizeof(k));
 	return 0;
 }
 
@@ -369,12 +293,11 @@ remote_stop(struct smgr *m)
 	if (r == NULL)
 		return;
 	zevent_free(r->r_ev);
-	zevent_free(r->r_zap_ev);
 	if (r->r_sock)
 		zmq_close(r->r_sock);
-	if (r->r_zap)
-		zmq_close(r->r_zap);
+	zap_close(r->r_zap);
 	free(r->r_listen);
+	free(r->r_control);
 	free(r);
 	m->m_remote = NULL;
 }
@@ -389,6 +312,8 @@ remote_stats(const struct smgr *m, bson_t *doc)
 		return;
 	BSON_APPEND_DOCUMENT_BEGIN(doc, "remote", &sub);
 	BSON_APPEND_UTF8(&sub, "listen", r->r_listen);
+	if (r->r_control != NULL)
+		BSON_APPEND_UTF8(&sub, "control", r->r_control);
 	BSON_APPEND_INT64(&sub, "admitted", (int64_t)r->r_admitted);
 	for (int k = 0; k < R_COUNT; k++)
 		BSON_APPEND_INT64(&sub, refusal_names[k],

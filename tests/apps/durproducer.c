@@ -49,21 +49,14 @@ struct prod {
 static int
 set_curve(void *sock, const char *keyfile, const char *server)
 {
-	char spub[CURVEKEY_Z85_LEN + 1], err[400];
-	struct curvekey k;
+	char err[400];
 
-	if (server == NULL || curvekey_load(keyfile, true, &k, err,
-	    sizeof(err)) < 0 || curvekey_public(server, spub, err,
+	if (server == NULL || curvekey_client(sock, keyfile, server, err,
 	    sizeof(err)) < 0) {
 		fprintf(stderr, "durproducer: -k and -s: %s\n",
 		    server ? err : "-s is missing");
 		return -1;
 	}
-	zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, spub, sizeof(spub));
-	zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, k.ck_public,
-	    sizeof(k.ck_public));
-	zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, k.ck_secret,
-	    sizeof(k.ck_secret));
 	return 0;
 }
 

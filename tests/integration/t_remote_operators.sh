@@ -1,0 +1,111 @@
+#!/bin/bash
+# Operators on other hosts (docs/protocols.md, "Operators on other
+# hosts"): with remote.operator_keys, streammgr's control socket listens
+# at remote.listen's PORT + 1 and batchmgr's at PORT + 2, CURVE only.
+# `mysimbdp --node HOST:PORT --key FILE` then works without the platform
+# file: status from both daemons, scale, drain and start take effect;
+# another key (a tenant's producer key too) is refused, a key removed by
+# reload as well; commands that need the node's files refuse --node.
+. "$(dirname "$0")/lib.sh"
+
+# Three consecutive ports found free now.
+port=$(python3 - <<'PYEOF'
+import random, socket
+for _ in range(200):
+    base = random.randrange(20000, 60000)
+    socks = []
+    try:
+        for p in range(base, base + 3):
+            s = socket.socket()
+            s.bind(("127.0.0.1", p))
+            socks.append(s)
+        print(base)
+        break
+    except OSError:
+        pass
+    finally:
+        for s in socks:
+            s.close()
+PYEOF
+)
+[ -n "$port" ] || fail "no three free ports"
+NODE=127.0.0.1:$port
+K=$T/keys
+mkdir -p "$K"
+for k in node ops intruder acme; do
+	"$CLI" keygen "$K/$k" >/dev/null || fail "keygen $k"
+done
+pub() { cut -d'"' -f2 <(grep public-key "$K/$1.pub"); }
+remote_conf() {
+	echo "{ listen = \"tcp://$NODE\"; server_key = \"$K/node\"; operator_keys = [$1]; }"
+}
+platform top.remote="$(remote_conf "\"$(pub ops)\"")"
+tenant acme <<EOT
+id = "acme";
+streams = ( { app = ["$STREAMAPP"]; stop_timeout = "2s"; instances = { min = 1; max = 3; }; } );
+producer_keys = ["$(pub acme)"];
+EOT
+start_daemon streammgr
+start_daemon batchmgr
+wait_for 20 "acme's instance" ready_is acme 1
+
+# op ARGS...: mysimbdp as an operator elsewhere: no platform file at all.
+op() {
+	"$CLI" -c "$T/no-such.cfg" --node "$NODE" --key "$K/ops" --server-key "$K/node.pub" "$@"
+}
+op status --json >"$T/out/status" 2>"$T/out/err" || fail "remote status: $(cat "$T/out/err")"
+assert_eq acme "$(jq -r '.tenants[0].tenant' "$T/out/status")" "remote status: the tenant"
+assert_eq true "$(jq -r '.streammgr.ok != false' "$T/out/status")" "streammgr answered"
+assert_eq true "$(jq -r '.batchmgr.ok != false' "$T/out/status")" "batchmgr answered"
+assert_eq "tcp://$NODE" "$(jq -r .streammgr.remote.listen "$T/out/status")" "its producers' port"
+op status acme >"$T/out/table" || fail "remote status table"
+grep -q "^acme " "$T/out/table" || fail "no acme row: $(cat "$T/out/table")"
+ok "status from another host, both daemons, without the platform file"
+
+op scale acme 3 --reason "remote operator" >/dev/null || fail "remote scale"
+wait_for 20 "3 instances after a remote scale" ready_is acme 3
+op drain acme >/dev/null || fail "remote drain"
+wait_for 20 "drained" eval '[ "$(sstat acme .state)" = drained ]'
+op start acme >/dev/null || fail "remote start"
+wait_for 20 "running again" eval '[ "$(sstat acme .state)" = running ]'
+echo "k1 v" | op send acme >"$T/out/send" 2>&1 && fail "an operator key sent as a producer: $(cat "$T/out/send")"
+ok "scale, drain and start from another host take effect"
+
+# Keys that are not operators': refused at the handshake, no answer.
+for who in intruder acme; do
+	rc=0
+	"$CLI" -c "$T/no-such.cfg" --node "$NODE" --key "$K/$who" --server-key "$K/node.pub" \
+		status --timeout 2s >"$T/out/status" 2>"$T/out/err" || rc=$?
+	assert_eq 75 $rc "status with $who's key ($(cat "$T/out/err"))"
+	grep -q "remote.operator_keys" "$T/out/err" || fail "no hint: $(cat "$T/out/err")"
+done
+wait_for 10 "the refusal logged" grep -qF "key $(pub intruder) is not one of remote.operator_keys" "$SM_LOG"
+ok "other keys, a tenant's producer key too, are refused"
+
+# Commands that read or write the node's files refuse --node.
+for c in "stats" "retry acme a.csv" "dead-letters acme" "check-config"; do
+	rc=0
+	# shellcheck disable=SC2086
+	op $c >/dev/null 2>"$T/out/err" || rc=$?
+	assert_eq 64 $rc "$c with --node ($(cat "$T/out/err"))"
+done
+rc=0; "$CLI" --node "$NODE" status >/dev/null 2>&1 || rc=$?
+assert_eq 64 $rc "--node without --key"
+ok "local commands refuse --node; --node needs keys"
+
+# The operator's key removed by reload: refused from then on.
+sed -i '/^remote = /d' "$T/conf/mysimbdp.cfg"
+echo "remote = $(remote_conf "\"$(pub intruder)\"");" >>"$T/conf/mysimbdp.cfg"
+for d in streammgr batchmgr; do
+	daemon_var $d
+	from=$(wc -l <"$DV_LOG")
+	kill -HUP "${!DV_PID}"
+	wait_for 20 "$d's reload" log_after "$DV_LOG" "$from" "reloading configuration"
+done
+rc=0; op status --timeout 2s >/dev/null 2>&1 || rc=$?
+assert_eq 75 $rc "the removed operator key"
+"$CLI" -c "$T/no-such.cfg" --node "$NODE" --key "$K/intruder" --server-key "$K/node.pub" \
+	status --json >"$T/out/status" || fail "the new operator key"
+ok "operator keys change by reload"
+stop_daemon batchmgr
+stop_daemon streammgr
