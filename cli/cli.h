@@ -19,7 +19,16 @@ struct cli {
 	const char	*c_node;	/* --node HOST:PORT: a node elsewhere */
 	const char	*c_key;		/* --key: the operator's key pair */
 	const char	*c_server_key;	/* --server-key: the node's public key */
+	const char	*c_cluster;	/* --cluster-file, or the platform's */
 };
+
+struct conf_cluster;
+
+/*
+ * The cluster description: --cluster-file ($MYSIMBDP_CLUSTER), else the
+ * platform file's cluster.file. NULL after printing why (exit 78).
+ */
+struct conf_cluster *cli_load_cluster(const struct cli *cli);
 
 
 struct conf_platform;
@@ -126,6 +135,7 @@ int cmd_retry(const struct cli *cli, int argc, char **argv);
 int cmd_scale(const struct cli *cli, int argc, char **argv);
 int cmd_send(const struct cli *cli, int argc, char **argv);
 int cmd_keygen(const struct cli *cli, int argc, char **argv);
+int cmd_move(const struct cli *cli, int argc, char **argv);
 int cmd_start(const struct cli *cli, int argc, char **argv);
 int cmd_stats(const struct cli *cli, int argc, char **argv);
 int cmd_status(const struct cli *cli, int argc, char **argv);

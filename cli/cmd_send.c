@@ -44,6 +44,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "conf.h"
+#include "curvekey.h"
 #include "ctl.h"
 #include "progress.h"
 #include "state.h"
@@ -53,6 +54,7 @@
 #define SHOW_REASONS	10		/* distinct reject reasons kept */
 #define WINDOW_MAX	65536
 #define NO_REPLY	"no-reply"	/* the reason for a reply never had */
+#define NODE_MAX	256		/* HOST:PORT of a cluster's node */
 
 /* Lines read from a file descriptor into one buffer, never more than
  * MSG_MAX + READ_CHUNK bytes however long a line is. */
@@ -83,6 +85,7 @@ struct send_opts {
 	const char	*o_node;	/* HOST:PORT: a remote node */
 	const char	*o_key;		/* with o_node: the tenant's key */
 	const char	*o_server_key;	/* with o_node: the node's public key */
+	bool		 o_cluster;	/* the tenant's node, from the file */
 };
 
 struct send {
@@ -359,6 +362,32 @@ parse_window(const char *cmd, const char *arg, void *field)
 }
 
 /*
+ * send --cluster: the address of the node that serves tenant, and its
+ * key, from the cluster description. Returns a sysexits code.
+ */
+static int
+cluster_node(const struct cli *cli, const char *tenant,
+    char node[NODE_MAX], char key[CURVEKEY_Z85_LEN + 1])
+{
+	const struct conf_node *n;
+	struct conf_cluster *c;
+	int rc = EX_OK;
+
+	if ((c = cli_load_cluster(cli)) == NULL)
+		return EX_CONFIG;
+	if ((n = conf_cluster_tenant_node(c, tenant)) == NULL) {
+		fprintf(stderr, "mysimbdp send: no node of %s serves tenant "
+		    "%s\n", c->c_file, tenant);
+		rc = EX_DATAERR;
+	} else {
+		snprintf(node, NODE_MAX, "%s", n->n_address);
+		snprintf(key, CURVEKEY_Z85_LEN + 1, "%s", n->n_server_key);
+	}
+	conf_cluster_free(c);
+	return rc;
+}
+
+/*
  * Opens the producer: on this host by the stream's socket (path), or
  * with --node over TCP and CURVE. Returns a sysexits code.
  */
@@ -423,9 +452,12 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		CLI_OPT("key", 'k', CLI_OPT_STR, struct send_opts, o_key),
 		CLI_OPT("server-key", 'S', CLI_OPT_STR, struct send_opts,
 		    o_server_key),
+		CLI_OPT("cluster", 'C', CLI_OPT_FLAG, struct send_opts,
+		    o_cluster),
 		CLI_OPT_END,
 	};
 	struct send_opts o = { .o_stream = "default" };
+	char node[NODE_MAX], server_key[CURVEKEY_Z85_LEN + 1];
 	struct send s = { 0 };
 	struct lines in = { .l_fd = STDIN_FILENO };
 	struct conf_platform *p;
@@ -440,12 +472,21 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 
 	if ((rc = cli_opts_parse(argc, argv, opts, &o)) >= 0)
 		return rc;
+	if (argc - optind == 1 && o.o_cluster && cli_valid_tenant(argv[0],
+	    argv[optind])) {
+		if ((rc = cluster_node(cli, argv[optind], node,
+		    server_key)) != EX_OK)
+			return rc;
+		o.o_node = node;
+		o.o_server_key = server_key;
+	}
 	if (o.o_node == NULL && cli->c_node != NULL) {
 		o.o_node = cli->c_node;
-		o.o_key = o.o_key ? o.o_key : cli->c_key;
 		o.o_server_key = o.o_server_key ? o.o_server_key :
 		    cli->c_server_key;
 	}
+	if (o.o_node != NULL && o.o_key == NULL)
+		o.o_key = cli->c_key;
 	if (argc - optind != 1)
 		return cli_usage_error(argv[0]);
 	tenant = argv[optind];

@@ -47,6 +47,7 @@ struct status_opts {
 	const char	*o_stream;
 	bool		 o_streams;
 	bool		 o_json;
+	bool		 o_cluster;	/* every node of the cluster file */
 	uint64_t	 o_timeout_ms;
 };
 
@@ -74,6 +75,7 @@ static const char *const record_logs[2][2] = {
 
 struct status {
 	const struct status_opts *s_opts;
+	const char	*s_node;		/* --cluster: its name */
 	struct records	 s_records;
 	bson_t		*s_reply[NDAEMONS];	/* NULL: no answer */
 	int		 s_rc[NDAEMONS];
@@ -112,6 +114,8 @@ parse_opts(int argc, char **argv, struct status_opts *o)
 		CLI_OPT("streams", 'v', CLI_OPT_FLAG, struct status_opts,
 		    o_streams),
 		CLI_OPT("json", 'j', CLI_OPT_FLAG, struct status_opts, o_json),
+		CLI_OPT("cluster", 'C', CLI_OPT_FLAG, struct status_opts,
+		    o_cluster),
 		CLI_OPT("timeout", 't', CLI_OPT_TIMEOUT, struct status_opts,
 		    o_timeout_ms),
 		CLI_OPT_END,
@@ -139,16 +143,11 @@ parse_opts(int argc, char **argv, struct status_opts *o)
 
 /* ---- gathering -------------------------------------------------------- */
 
-/*
- * Asks both daemons; keeps each checked reply that holds its array
- * ("streams", "tenants"), else the reason it has none in s_rc.
- */
+/* The two calls of a status request, to the node cli names. */
 static int
-ask(const struct cli *cli, struct status *st)
+ask_prepare(const struct cli *cli, struct ctl_call calls[NDAEMONS])
 {
-	static const char *const arrays[NDAEMONS] = { "streams", "tenants" };
 	static const char req[] = "{\"cmd\":\"status\"}";
-	struct ctl_call calls[NDAEMONS];
 
 	for (int d = 0; d < NDAEMONS; d++) {
 		if (ctl_call_init(&calls[d], cli, daemons[d]) < 0) {
@@ -159,7 +158,18 @@ ask(const struct cli *cli, struct status *st)
 		calls[d].cc_req = req;
 		calls[d].cc_len = sizeof(req) - 1;
 	}
-	ctl_exchange(calls, NDAEMONS, st->s_opts->o_timeout_ms);
+	return 0;
+}
+
+/*
+ * Keeps each checked reply that holds its array ("streams", "tenants"),
+ * else the reason it has none in s_rc.
+ */
+static void
+ask_take(struct status *st, struct ctl_call calls[NDAEMONS])
+{
+	static const char *const arrays[NDAEMONS] = { "streams", "tenants" };
+
 	for (int d = 0; d < NDAEMONS; d++) {
 		if ((st->s_rc[d] = calls[d].cc_rc) == EX_OK)
 			st->s_rc[d] = ctl_check(daemons[d], calls[d].cc_reply,
@@ -174,6 +184,18 @@ ask(const struct cli *cli, struct status *st)
 		}
 		ctl_call_free(&calls[d]);
 	}
+}
+
+/* Asks both daemons of one node. */
+static int
+ask(const struct cli *cli, struct status *st)
+{
+	struct ctl_call calls[NDAEMONS];
+
+	if (ask_prepare(cli, calls) < 0)
+		return -1;
+	ctl_exchange(calls, NDAEMONS, st->s_opts->o_timeout_ms);
+	ask_take(st, calls);
 	return 0;
 }
 
@@ -295,8 +317,16 @@ batch_jobs(const struct row *r, char *buf, size_t len)
 	return buf;
 }
 
+/* The node column of --cluster: its name, or nothing. */
 static void
-print_tenants(const struct status *st)
+print_node(const struct status *st, const char *name)
+{
+	if (st->s_node != NULL)
+		printf("%-12s ", name);
+}
+
+static void
+print_tenants(const struct status *st, bool header)
 {
 	char queue[24], jobs[48], inst[96], backlog[24], in[32], out[32];
 	int w = 8;
@@ -304,8 +334,12 @@ print_tenants(const struct status *st)
 	for (size_t i = 0; i < st->s_nrows; i++)
 		if ((int)strlen(st->s_rows[i].r_id) > w)
 			w = (int)strlen(st->s_rows[i].r_id);
-	printf("%-*s %-10s %8s %7s %-16s %8s %9s %9s\n", w, "tenant", "state",
-	    "queue", "jobs", "instances", "backlog", "in/s", "acks/s");
+	if (header) {
+		print_node(st, "node");
+		printf("%-*s %-10s %8s %7s %-16s %8s %9s %9s\n", w, "tenant",
+		    "state", "queue", "jobs", "instances", "backlog", "in/s",
+		    "acks/s");
+	}
 	for (size_t i = 0; i < st->s_nrows; i++) {
 		const struct row *r = &st->s_rows[i];
 
@@ -322,6 +356,7 @@ print_tenants(const struct status *st)
 			snprintf(in, sizeof(in), "%.1f", r->r_in);
 			snprintf(out, sizeof(out), "%.1f", r->r_out);
 		}
+		print_node(st, st->s_node);
 		printf("%-*s %-10s %8s %7s %-16s %8s %9s %9s\n", w, r->r_id,
 		    row_state(st, r), batch_queue(r, queue, sizeof(queue)),
 		    batch_jobs(r, jobs, sizeof(jobs)), inst, backlog, in, out);
@@ -694,6 +729,138 @@ print_notes(const struct status *st)
 		    "no stream figures (\"-\")\n");
 }
 
+/* The replies' rows: one per tenant, sorted. */
+static void
+gather(struct status *st)
+{
+	if (st->s_reply[BMGR] != NULL)
+		ctl_each(st->s_reply[BMGR], "tenants", batch_cb, st);
+	if (st->s_reply[SMGR] != NULL)
+		ctl_each(st->s_reply[SMGR], "streams", stream_cb, st);
+	if (st->s_nrows > 0)
+		qsort(st->s_rows, st->s_nrows, sizeof(*st->s_rows), row_cmp);
+}
+
+static void
+status_free(struct status *st)
+{
+	for (size_t i = 0; i < st->s_nrows; i++)
+		if (st->s_rows[i].r_batch)
+			bson_destroy(st->s_rows[i].r_batch);
+	free(st->s_rows);
+	for (int d = 0; d < NDAEMONS; d++)
+		if (st->s_reply[d])
+			bson_destroy(st->s_reply[d]);
+}
+
+/* ---- every node of a cluster ------------------------------------------ */
+
+/* One node's line when neither of its daemons answered. */
+static void
+print_silent(const struct status *st)
+{
+	print_node(st, st->s_node);
+	printf("(no answer: streammgr %s, batchmgr %s)\n",
+	    problem(st->s_rc[SMGR]), problem(st->s_rc[BMGR]));
+}
+
+static void
+json_node(const struct status *st, const struct conf_node *n, bson_t *doc)
+{
+	bson_t arr, item;
+	char key[24];
+
+	BSON_APPEND_UTF8(doc, "node", n->n_name);
+	BSON_APPEND_UTF8(doc, "address", n->n_address);
+	BSON_APPEND_BOOL(doc, "answered", st->s_reply[SMGR] != NULL ||
+	    st->s_reply[BMGR] != NULL);
+	BSON_APPEND_ARRAY_BEGIN(doc, "tenants", &arr);
+	for (size_t i = 0; i < st->s_nrows; i++) {
+		snprintf(key, sizeof(key), "%zu", i);
+		BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &item);
+		json_row(st, &st->s_rows[i], &item);
+		bson_append_document_end(&arr, &item);
+	}
+	bson_append_array_end(doc, &arr);
+	json_daemons(st, doc);
+}
+
+/*
+ * status --cluster: both daemons of every node of the cluster file,
+ * asked at once over TCP with the operator's key, in one table. A node
+ * that does not answer says so; 0 when any answered.
+ */
+static int
+cluster_status(const struct cli *cli, const struct status_opts *o)
+{
+	struct conf_cluster *c;
+	struct cli *ncli;
+	struct status *st;
+	struct ctl_call *calls;
+	bson_t root = BSON_INITIALIZER, arr, item;
+	size_t n, answered = 0;
+	char key[24];
+	int rc = EX_OK;
+
+	if (cli->c_key == NULL) {
+		fprintf(stderr, "mysimbdp status: --cluster needs --key FILE "
+		    "(an operator key of the nodes)\n");
+		return EX_USAGE;
+	}
+	if ((c = cli_load_cluster(cli)) == NULL)
+		return EX_CONFIG;
+	n = c->c_nnodes < 64 ? c->c_nnodes : 64;
+	ncli = calloc(n, sizeof(*ncli));
+	st = calloc(n, sizeof(*st));
+	calls = calloc(n * NDAEMONS, sizeof(*calls));
+	if (ncli == NULL || st == NULL || calls == NULL)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		ncli[i] = *cli;
+		ncli[i].c_node = c->c_nodes[i].n_address;
+		ncli[i].c_server_key = c->c_nodes[i].n_server_key;
+		st[i].s_opts = o;
+		st[i].s_node = c->c_nodes[i].n_name;
+		if (ask_prepare(&ncli[i], &calls[i * NDAEMONS]) < 0) {
+			rc = EX_CONFIG;
+			n = i;
+			goto out;
+		}
+	}
+	ctl_exchange(calls, n * NDAEMONS, o->o_timeout_ms);
+	BSON_APPEND_ARRAY_BEGIN(&root, "nodes", &arr);
+	for (size_t i = 0; i < n; i++) {
+		ask_take(&st[i], &calls[i * NDAEMONS]);
+		gather(&st[i]);
+		answered += st[i].s_reply[SMGR] || st[i].s_reply[BMGR];
+		if (o->o_json) {
+			snprintf(key, sizeof(key), "%zu", i);
+			BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &item);
+			json_node(&st[i], &c->c_nodes[i], &item);
+			bson_append_document_end(&arr, &item);
+		} else if (st[i].s_reply[SMGR] || st[i].s_reply[BMGR])
+			print_tenants(&st[i], i == 0);
+		else {
+			if (i == 0)
+				print_tenants(&st[i], true);
+			print_silent(&st[i]);
+		}
+	}
+	bson_append_array_end(&root, &arr);
+	if (o->o_json)
+		cli_print_json(&root);
+	rc = answered > 0 ? EX_OK : EX_UNAVAILABLE;
+out:
+	bson_destroy(&root);
+	for (size_t i = 0; i < n; i++)
+		status_free(&st[i]);
+	free(calls);
+	free(st);
+	free(ncli);
+	conf_cluster_free(c);
+	return rc;
+}
+
 int
 cmd_status(const struct cli *cli, int argc, char **argv)
 {
@@ -703,24 +870,21 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 
 	if ((rc = parse_opts(argc, argv, &o)) >= 0)
 		return rc;
+	if (o.o_cluster)
+		return cluster_status(cli, &o);
 	if (ask(cli, &st) < 0)
 		return EX_CONFIG;
 	if (cli->c_node == NULL)	/* files on the node's own host */
 		read_records(cli, &st.s_records);
 	if ((rc = exit_status(&st)) != EX_OK)
 		goto out;
-	if (st.s_reply[BMGR] != NULL)
-		ctl_each(st.s_reply[BMGR], "tenants", batch_cb, &st);
-	if (st.s_reply[SMGR] != NULL)
-		ctl_each(st.s_reply[SMGR], "streams", stream_cb, &st);
-	if (st.s_nrows > 0)
-		qsort(st.s_rows, st.s_nrows, sizeof(*st.s_rows), row_cmp);
+	gather(&st);
 	if ((rc = check_known(&st)) != EX_OK)
 		goto out;
 	if (o.o_json)
 		print_json(&st);
 	else {
-		print_tenants(&st);
+		print_tenants(&st, true);
 		if (o.o_streams) {
 			print_streams(&st);
 			print_jobs(&st);
@@ -730,12 +894,6 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 	}
 	print_notes(&st);
 out:
-	for (size_t i = 0; i < st.s_nrows; i++)
-		if (st.s_rows[i].r_batch)
-			bson_destroy(st.s_rows[i].r_batch);
-	free(st.s_rows);
-	for (int d = 0; d < NDAEMONS; d++)
-		if (st.s_reply[d])
-			bson_destroy(st.s_reply[d]);
+	status_free(&st);
 	return rc;
 }

@@ -18,7 +18,7 @@
 #include "state.h"
 #include "units.h"
 
-#define CALLS_MAX	8
+#define CALLS_MAX	128	/* two per node of a cluster */
 
 int
 ctl_socket_check(const char *path, const char *missing)

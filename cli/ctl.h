@@ -42,7 +42,8 @@ int ctl_call_init(struct ctl_call *call, const struct cli *cli,
 void ctl_call_free(struct ctl_call *call);
 
 /*
- * Sends each of the n calls its request, then waits up to timeout_ms for
+ * Sends each of the n calls (128 at most) its request, then waits up to
+ * timeout_ms for
  * all the replies. Each call's cc_rc says how it went: 0 with cc_reply,
  * or, after saying why on stderr, 69 the daemon is not running, 75 no
  * reply in time, 77 the socket is not ours to reach, 78 its path does

@@ -47,13 +47,19 @@ static const struct command commands[] = {
 	    "0 valid; 64 usage; 66 FILE or DIR does not exist; 77 it may "
 	    "not be read; 78 configuration errors" },
 	{ "status", cmd_status,
-	    "[TENANT] [--stream S] [--streams] [--json] [--timeout D]",
+	    "[TENANT] [--stream S] [--streams] [--json] [--timeout D] [--cluster]",
 	    "one row per tenant: batch files waiting, jobs running, stream "
 	    "instances, backlog, rates and state (asks batchmgr and "
 	    "streammgr); with TENANT or --streams also one row per stream",
 	    OPT_STREAM
 	    "  -v, --streams        also one row per stream and per running "
 	    "job\n"
+	    "  -C, --cluster        every node of the cluster description "
+	    "(--cluster-file,\n"
+	    "                       or the platform's), asked over TCP with "
+	    "--key, in one\n"
+	    "                       table; a node that does not answer says "
+	    "so\n"
 	    OPT_JSON OPT_TIMEOUT,
 	    "0 at least one daemon answered (the other's columns show \"-\"); "
 	    "64 usage; 65 no daemon knows TENANT (or its stream S); 69 "
@@ -101,7 +107,7 @@ static const struct command commands[] = {
 	{ "send", cmd_send,
 	    "TENANT [--stream S] [--file F] [--rate N] [--window N] [--json] "
 	    "[--progress|--no-progress] [--timeout D] "
-	    "[--node HOST:PORT --key FILE --server-key KEY]",
+	    "[--node HOST:PORT --key FILE --server-key KEY | --cluster --key FILE]",
 	    "send each line of F (or stdin) as one message to a stream",
 	    "  -s, --stream S       the stream (default: default)\n"
 	    "  -f, --file F         read F instead of standard input\n"
@@ -118,7 +124,11 @@ static const struct command commands[] = {
 	    "(mysimbdp keygen)\n"
 	    "  -S, --server-key KEY with --node: the node's public key, or a "
 	    "file of it\n"
-	    "                       (default: $MYSIMBDP_SERVER_KEY)\n",
+	    "                       (default: $MYSIMBDP_SERVER_KEY)\n"
+	    "  -C, --cluster        to the node that serves TENANT, with its "
+	    "key, from the\n"
+	    "                       cluster description (--cluster-file, or "
+	    "the platform's)\n",
 	    "0 every message accepted; 64 usage; 65 some rejected; 66 F "
 	    "cannot be opened; 69 the stream's socket is not there; 70 the "
 	    "producer failed; 74 F cannot be read; 75 some throttled or "
@@ -160,6 +170,19 @@ static const struct command commands[] = {
 	    "refused); 66 the tenant has no queue folder; 69, 75, 76, 77 "
 	    "from the request to streammgr; 74 a file cannot be read; 78 a "
 	    "bad platform file" },
+	{ "move", cmd_move, "TENANT --to NODE [--timeout D]",
+	    "move a tenant to another node of the cluster description, "
+	    "losing nothing: drain it on its node, rewrite the file, reload "
+	    "both nodes, check the new one took it over (undone if not); "
+	    "needs --key, an operator key of both",
+	    "  -T, --to NODE        the node to move the tenant to\n"
+	    "  -t, --timeout D      wait at most D for the drain and for the "
+	    "handover\n"
+	    "                       (default 5m)\n",
+	    "0 moved; 64 usage; 65 the tenant or node is unknown, or the "
+	    "tenant is there already; 69 a daemon does not answer (nothing "
+	    "changed); 73 the cluster file cannot be written; 75 not drained "
+	    "or not taken over in time (undone); 78 a bad cluster file" },
 	{ "control", cmd_control, "[--daemon streammgr|batchmgr] "
 	    "[--timeout D] JSON",
 	    "send one raw control request to streammgr (or batchmgr), print "
@@ -214,6 +237,10 @@ usage(FILE *out)
 	    "producer_keys; $MYSIMBDP_KEY)\n"
 	    "  --server-key KEY   the node's public key, or a file of it "
 	    "($MYSIMBDP_SERVER_KEY)\n"
+	    "  --cluster-file F   the cluster description for status --cluster, "
+	    "send --cluster\n"
+	    "                     and move ($MYSIMBDP_CLUSTER; default: the "
+	    "platform file's)\n"
 	    "  -h, --help         this help\n"
 	    "  -V, --version      print the version\n\ncommands (each takes "
 	    "--help and --version too):\n", MYSIMBDP_DEFAULT_CONF);
@@ -392,6 +419,30 @@ cli_load_platform(const struct cli *cli)
 	return p;
 }
 
+struct conf_cluster *
+cli_load_cluster(const struct cli *cli)
+{
+	struct conf_errors errs = { 0 };
+	struct conf_cluster *c = NULL;
+	struct conf_platform *p;
+
+	if (cli->c_cluster != NULL)
+		c = conf_cluster_load(cli->c_cluster, &errs);
+	else if ((p = cli_load_platform(cli)) == NULL)
+		return NULL;
+	else {
+		if (p->p_cluster_conf.pc_file == NULL)
+			fprintf(stderr, "mysimbdp: %s has no cluster.file: give "
+			    "--cluster-file FILE\n", p->p_file);
+		else
+			c = conf_cluster_load(p->p_cluster_conf.pc_file, &errs);
+		conf_platform_free(p);
+	}
+	conf_errors_print(&errs);
+	conf_errors_free(&errs);
+	return c;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -402,10 +453,12 @@ main(int argc, char *argv[])
 		{ "node", required_argument, NULL, 'n' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "server-key", required_argument, NULL, 'S' },
+		{ "cluster-file", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli cli = { getenv("MYSIMBDP_CONF"), getenv("MYSIMBDP_NODE"),
-	    getenv("MYSIMBDP_KEY"), getenv("MYSIMBDP_SERVER_KEY") };
+	    getenv("MYSIMBDP_KEY"), getenv("MYSIMBDP_SERVER_KEY"),
+	    getenv("MYSIMBDP_CLUSTER") };
 	const struct command *c;
 	int ch;
 
@@ -424,6 +477,9 @@ main(int argc, char *argv[])
 			break;
 		case 'S':
 			cli.c_server_key = optarg;
+			break;
+		case 'C':
+			cli.c_cluster = optarg;
 			break;
 		case 'h':
 			usage(stdout);

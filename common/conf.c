@@ -84,6 +84,7 @@ static const char *check_durability(const char *);
 static const char *check_loopback(const char *);
 static const char *check_curve_public(const char *);
 static const char *check_tcp_endpoint(const char *);
+static const char *check_node_address(const char *);
 
 /* Tenant profile tables. */
 
@@ -395,6 +396,39 @@ static const struct schema premote_schema = {
 	premote_fields, NFIELDS(premote_fields), 0, NO_PRESENT
 };
 
+static const struct field pcluster_fields[] = {
+	{ "file", FT_STRING, offsetof(struct conf_platform_cluster, pc_file),
+	    NULL, 0, 0, 0, NULL, 0, check_nonempty },
+	{ "node", FT_STRING, offsetof(struct conf_platform_cluster, pc_node),
+	    NULL, 0, 0, 0, NULL, 0, check_id },
+};
+static const struct schema pcluster_schema = {
+	pcluster_fields, NFIELDS(pcluster_fields), 0, NO_PRESENT
+};
+
+/* The cluster description's own file. */
+static const struct field node_fields[] = {
+	{ "name", FT_STRING, offsetof(struct conf_node, n_name), NULL,
+	    0, 0, F_REQUIRED, NULL, 0, check_id },
+	{ "address", FT_STRING, offsetof(struct conf_node, n_address), NULL,
+	    0, 0, F_REQUIRED, NULL, 0, check_node_address },
+	{ "server_key", FT_STRING, offsetof(struct conf_node, n_server_key),
+	    NULL, 0, 0, F_REQUIRED, NULL, 0, check_curve_public },
+	{ "tenants", FT_STRLIST, offsetof(struct conf_node, n_tenants), "",
+	    0, 0, 0, NULL, 0, check_id },
+};
+static const struct schema node_schema = {
+	node_fields, NFIELDS(node_fields), sizeof(struct conf_node), NO_PRESENT
+};
+static const struct field cluster_fields[] = {
+	{ "nodes", FT_GROUPLIST, offsetof(struct conf_cluster, c_nodes), NULL,
+	    0, 0, F_REQUIRED, &node_schema,
+	    offsetof(struct conf_cluster, c_nnodes), NULL },
+};
+static const struct schema cluster_schema = {
+	cluster_fields, NFIELDS(cluster_fields), 0, NO_PRESENT
+};
+
 static const struct field platform_fields[] = {
 	{ "state_dir", FT_STRING, offsetof(struct conf_platform, p_state_dir),
 	    "var", 0, 0, 0, NULL, 0, check_nonempty },
@@ -420,6 +454,8 @@ static const struct field platform_fields[] = {
 	    0, 0, 0, &papplogs_schema, 0, NULL },
 	{ "remote", FT_GROUP, offsetof(struct conf_platform, p_remote), NULL,
 	    0, 0, 0, &premote_schema, 0, NULL },
+	{ "cluster", FT_GROUP, offsetof(struct conf_platform, p_cluster_conf),
+	    NULL, 0, 0, 0, &pcluster_schema, 0, NULL },
 };
 static const struct schema platform_schema = {
 	platform_fields, NFIELDS(platform_fields), 0, NO_PRESENT
@@ -657,6 +693,23 @@ check_curve_public(const char *s)
 	return curvekey_valid(s) ? NULL : "must be a CURVE public key: 40 "
 	    "characters of Z85 (the public-key of `mysimbdp keygen`'s .pub "
 	    "file)";
+}
+
+/* How other hosts reach a node: HOST:PORT, PORT its remote.listen's. */
+static const char *
+check_node_address(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	unsigned long port;
+	char *end;
+
+	if (colon == NULL || colon == s)
+		return "must be HOST:PORT, like \"10.0.0.1:7100\"";
+	port = strtoul(colon + 1, &end, 10);
+	if (end == colon + 1 || *end != '\0' || port == 0 || port > 65533)
+		return "must be HOST:PORT with PORT 1 to 65533 (the control "
+		    "ports are PORT + 1 and + 2)";
+	return NULL;
 }
 
 /* Remote producers come over TCP; ipc stays per stream (run/). */
@@ -1238,6 +1291,153 @@ remote_check(const char *file, config_t *cfg, const struct conf_platform *p,
 	return -1;
 }
 
+/* Names unique, each tenant served by one node at most. */
+static void
+cluster_check(struct walk *w, config_t *cfg, const struct conf_cluster *c)
+{
+	const config_setting_t *list = config_lookup(cfg, "nodes");
+
+	for (size_t i = 0; i < c->c_nnodes; i++) {
+		const struct conf_node *n = &c->c_nodes[i];
+		const config_setting_t *ns = list ?
+		    config_setting_get_elem(list, (unsigned)i) : NULL;
+		char path[64];
+
+		snprintf(path, sizeof(path), "nodes[%zu]", i);
+		for (size_t j = 0; j < i; j++) {
+			const struct conf_node *o = &c->c_nodes[j];
+
+			if (n->n_name && o->n_name &&
+			    strcmp(n->n_name, o->n_name) == 0)
+				walk_error(w, ns, path, "name \"%s\" is used "
+				    "twice", n->n_name);
+			for (char **t = n->n_tenants; t && *t; t++)
+				for (char **u = o->n_tenants; u && *u; u++)
+					if (strcmp(*t, *u) == 0)
+						walk_error(w, ns, path, "tenant "
+						    "\"%s\" is served by node "
+						    "\"%s\" already", *t,
+						    o->n_name);
+		}
+	}
+}
+
+struct conf_cluster *
+conf_cluster_load(const char *file, struct conf_errors *errs)
+{
+	struct conf_cluster *c = calloc(1, sizeof(*c));
+	struct walk w = { file, errs, errs->e_count };
+	config_t cfg;
+
+	if (c == NULL)
+		fatal("%s: calloc", __func__);
+	c->c_file = xstrdup(file);
+	if (load_file(file, &cluster_schema, c, errs, &cfg) == 0)
+		cluster_check(&w, &cfg, c);
+	config_destroy(&cfg);
+	if (errs->e_count != w.before) {
+		conf_cluster_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+conf_cluster_free(struct conf_cluster *c)
+{
+	if (c == NULL)
+		return;
+	free_fields(&cluster_schema, c);
+	free(c->c_file);
+	free(c);
+}
+
+const struct conf_node *
+conf_cluster_node(const struct conf_cluster *c, const char *name)
+{
+	for (size_t i = 0; c && i < c->c_nnodes; i++)
+		if (strcmp(c->c_nodes[i].n_name, name) == 0)
+			return &c->c_nodes[i];
+	return NULL;
+}
+
+const struct conf_node *
+conf_cluster_tenant_node(const struct conf_cluster *c, const char *tenant)
+{
+	for (size_t i = 0; c && i < c->c_nnodes; i++)
+		for (char **t = c->c_nodes[i].n_tenants; t && *t; t++)
+			if (strcmp(*t, tenant) == 0)
+				return &c->c_nodes[i];
+	return NULL;
+}
+
+bool
+conf_serves_tenant(const struct conf_platform *p, const char *tenant)
+{
+	const struct conf_node *n;
+
+	if (p->p_cluster == NULL)
+		return true;
+	n = conf_cluster_tenant_node(p->p_cluster, tenant);
+	return n != NULL && strcmp(n->n_name, p->p_cluster_conf.pc_node) == 0;
+}
+
+void
+conf_tenant_set_keep_served(const struct conf_platform *p,
+    struct conf_tenant_set *set)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < set->ts_count; i++) {
+		struct conf_tenant *t = set->ts_tenants[i];
+
+		if (conf_serves_tenant(p, t->t_id)) {
+			set->ts_tenants[kept++] = t;
+			continue;
+		}
+		log_debug("tenant %s: served by another node (%s): not "
+		    "loaded here", t->t_id, p->p_cluster->c_file);
+		conf_tenant_unref(t);
+	}
+	set->ts_count = kept;
+	kept = 0;
+	for (size_t i = 0; i < set->ts_nfailed; i++) {
+		if (conf_serves_tenant(p, set->ts_failed[i]))
+			set->ts_failed[kept++] = set->ts_failed[i];
+		else
+			free(set->ts_failed[i]);
+	}
+	set->ts_nfailed = kept;
+}
+
+/* The cluster file named by the platform file, and this node in it. */
+static int
+cluster_load(const char *file, config_t *cfg, struct conf_platform *p,
+    struct conf_errors *errs)
+{
+	const config_setting_t *s = config_lookup(cfg, "cluster.node");
+	struct conf_platform_cluster *pc = &p->p_cluster_conf;
+
+	if (pc->pc_file == NULL)
+		return 0;
+	if (pc->pc_node == NULL) {
+		s = config_lookup(cfg, "cluster.file");
+		errs_add(errs, file, s ? (unsigned)config_setting_source_line(
+		    s) : 0, "cluster.node", "missing: which node of %s this "
+		    "is", pc->pc_file);
+		return -1;
+	}
+	if ((p->p_cluster = conf_cluster_load(pc->pc_file, errs)) == NULL)
+		return -1;
+	if (conf_cluster_node(p->p_cluster, pc->pc_node) == NULL) {
+		errs_add(errs, file, s ? (unsigned)config_setting_source_line(
+		    s) : 0, "cluster.node", "\"%s\" is not a node of %s",
+		    pc->pc_node, pc->pc_file);
+		return -1;
+	}
+	return 0;
+}
+
 struct conf_platform *
 conf_platform_load(const char *file, struct conf_errors *errs)
 {
@@ -1252,12 +1452,17 @@ conf_platform_load(const char *file, struct conf_errors *errs)
 	rc = load_file(file, &platform_schema, p, errs, &cfg);
 	if (rc == 0 && remote_check(file, &cfg, p, errs) < 0)
 		rc = -1;
+	dir = file_dir(file);
+	if (rc == 0 && p->p_cluster_conf.pc_file) {
+		resolve_in_place(&p->p_cluster_conf.pc_file, dir);
+		rc = cluster_load(file, &cfg, p, errs);
+	}
 	config_destroy(&cfg);
 	if (rc < 0) {
+		free(dir);
 		conf_platform_free(p);
 		return NULL;
 	}
-	dir = file_dir(file);
 	resolve_in_place(&p->p_state_dir, dir);
 	resolve_in_place(&p->p_tenants_dir, dir);
 	resolve_in_place(&p->p_apps_dir, dir);
@@ -1275,6 +1480,7 @@ conf_platform_free(struct conf_platform *p)
 	if (p == NULL)
 		return;
 	free_fields(&platform_schema, p);
+	conf_cluster_free(p->p_cluster);
 	free(p->p_file);
 	free(p);
 }

@@ -186,6 +186,30 @@ struct conf_platform_remote {
 #define CONF_CONTROL_STREAMMGR	1	/* PORT + 1 */
 #define CONF_CONTROL_BATCHMGR	2	/* PORT + 2 */
 
+/*
+ * A cluster description (docs/deployment.md): one file, the same on every
+ * node, naming each node, how others reach it and which tenants it
+ * serves. The platform file's "cluster" group names the file and which
+ * node this is.
+ */
+struct conf_node {
+	char		*n_name;
+	char		*n_address;	/* HOST:PORT, its remote.listen's port */
+	char		*n_server_key;	/* its public key, Z85 */
+	char		**n_tenants;
+};
+
+struct conf_cluster {
+	char		*c_file;
+	struct conf_node *c_nodes;
+	size_t		 c_nnodes;
+};
+
+struct conf_platform_cluster {
+	char		*pc_file;	/* absolute; NULL: no cluster */
+	char		*pc_node;	/* this node's name in it */
+};
+
 struct conf_platform {
 	char		*p_file;
 	char		*p_state_dir;	/* absolute */
@@ -200,6 +224,8 @@ struct conf_platform {
 	struct conf_platform_monitor p_monitor;
 	struct conf_app_logs p_app_logs;
 	struct conf_platform_remote p_remote;
+	struct conf_platform_cluster p_cluster_conf;
+	struct conf_cluster *p_cluster;	/* loaded from pc_file, or NULL */
 };
 
 /* One error in parts: line 0 and setting NULL when it has none. */
@@ -284,6 +310,30 @@ const struct conf_stream *conf_stream_find(const struct conf_tenant *t,
 
 /* Whether s is a valid tenant or dataset id: [a-z0-9_-]{1,32}. */
 bool conf_valid_id(const char *s);
+
+/* Loads a cluster description; NULL after adding its errors to errs. */
+struct conf_cluster *conf_cluster_load(const char *file,
+    struct conf_errors *errs);
+void conf_cluster_free(struct conf_cluster *c);
+
+/* The node named name, or the node serving tenant; NULL if none. */
+const struct conf_node *conf_cluster_node(const struct conf_cluster *c,
+    const char *name);
+const struct conf_node *conf_cluster_tenant_node(const struct conf_cluster *c,
+    const char *tenant);
+
+/*
+ * Whether this node serves tenant: always without a cluster, else when
+ * the description gives the tenant to this node.
+ */
+bool conf_serves_tenant(const struct conf_platform *p, const char *tenant);
+
+/*
+ * Leaves in set only the tenants this node serves (conf_serves_tenant),
+ * logging each profile it leaves out at debug level.
+ */
+void conf_tenant_set_keep_served(const struct conf_platform *p,
+    struct conf_tenant_set *set);
 
 /*
  * "tcp://ADDR:PORT+offset" for a node whose remote.listen is

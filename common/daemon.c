@@ -108,8 +108,10 @@ daemon_load_or_exit(const char *name, const char *file,
 	if (*pp != NULL)
 		conf_tenants_load((*pp)->p_tenants_dir, (*pp)->p_apps_dir, set,
 		    &errs);
-	if (errs.e_count == 0)
+	if (errs.e_count == 0) {
+		conf_tenant_set_keep_served(*pp, set);
 		return;
+	}
 	conf_errors_print(&errs);
 	fprintf(stderr, "%s: %zu configuration error%s\n", name, errs.e_count,
 	    errs.e_count == 1 ? "" : "s");
@@ -188,6 +190,7 @@ daemon_reload(const char *name, const char *file,
 		conf_platform_free(p);
 		return -1;
 	}
+	conf_tenant_set_keep_served(p, set);
 	for (size_t i = 0; i < errs.e_count; i++)
 		log_warnx("%s (%s)", errs.e_msgs[i], after_error(
 		    &errs.e_list[i], known, arg));

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,9 +207,16 @@ handle(const bson_t *req, bson_t *reply, char *err, size_t errlen,
 	}
 	if (cmd == NULL)
 		return ctlsock_fail(err, errlen, "cmd: missing");
+	if (strcmp(cmd, "reload") == 0) {
+		/* SIGHUP's path, once this turn of the loop is over. */
+		log_info("reload (control request)");
+		raise(SIGHUP);
+		BSON_APPEND_BOOL(reply, "reloading", true);
+		return 0;
+	}
 	if (strcmp(cmd, "status") != 0)
 		return ctlsock_fail(err, errlen, "cmd: unknown command \"%s\" "
-		    "(batchmgr answers status)", cmd);
+		    "(batchmgr answers status and reload)", cmd);
 	status(arg, reply);
 	return 0;
 }

@@ -175,6 +175,7 @@ route(void *arg, void *frame, char *why, size_t whylen)
 	const char *key = zmq_msg_gets(f, "User-Id");
 	char tid[TENANT_ID_MAX + 1], name[TENANT_ID_MAX + 1];
 	const struct conf_tenant *t;
+	const struct conf_node *n;
 	struct stream *s;
 
 	if (remote_parse_route(zmq_msg_data(f), zmq_msg_size(f), tid,
@@ -183,6 +184,18 @@ route(void *arg, void *frame, char *why, size_t whylen)
 		    "(\"%.64s\")", (const char *)zmq_msg_data(f));
 		snprintf(why, whylen, "REJECT malformed: the first frame must "
 		    "be TENANT/STREAM");
+		return NULL;
+	}
+	/*
+	 * A tenant moved to another node (the cluster file says which):
+	 * try again there. Said to any admitted key: which node serves a
+	 * tenant is no secret among the cluster's producers.
+	 */
+	if (key != NULL && tenant_conf(r->r_mgr, tid) == NULL &&
+	    (n = conf_cluster_tenant_node(r->r_mgr->m_conf->p_cluster,
+	    tid)) != NULL) {
+		snprintf(why, whylen, "THROTTLE moved: tenant %s is served by "
+		    "node %s at %s", tid, n->n_name, n->n_address);
 		return NULL;
 	}
 	/* The tenant first: whether B has a stream is none of A's business. */

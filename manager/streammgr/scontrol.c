@@ -1,6 +1,7 @@
 #include "scontrol.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,7 +222,7 @@ static int
 check_command(const struct request *r, char *err, size_t errlen)
 {
 	static const char *const cmds[] = { "status", "start", "stop",
-	    "drain", "scale", "requeue" };
+	    "drain", "scale", "requeue", "reload" };
 	size_t k;
 
 	for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]) &&
@@ -229,14 +230,19 @@ check_command(const struct request *r, char *err, size_t errlen)
 		;
 	if (k == sizeof(cmds) / sizeof(cmds[0]))
 		return ctlsock_fail(err, errlen, "cmd: unknown command \"%s\" "
-		    "(status, start, stop, drain, scale, requeue)", r->r_cmd);
+		    "(status, start, stop, drain, scale, requeue, reload)",
+		    r->r_cmd);
 	if (r->r_has_instances && strcmp(r->r_cmd, "scale") != 0)
 		return ctlsock_fail(err, errlen, "%s: instances: only for "
 		    "scale", r->r_cmd);
 	if (r->r_has_ids && strcmp(r->r_cmd, "requeue") != 0)
 		return ctlsock_fail(err, errlen, "%s: ids: only for requeue",
 		    r->r_cmd);
-	if (r->r_tenant == NULL && strcmp(r->r_cmd, "status") != 0)
+	if (r->r_tenant != NULL && strcmp(r->r_cmd, "reload") == 0)
+		return ctlsock_fail(err, errlen, "reload: tenant: reload "
+		    "rereads every profile");
+	if (r->r_tenant == NULL && strcmp(r->r_cmd, "status") != 0 &&
+	    strcmp(r->r_cmd, "reload") != 0)
 		return ctlsock_fail(err, errlen, "%s: tenant: missing",
 		    r->r_cmd);
 	return 0;
@@ -429,6 +435,13 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 		act = SE_STOP;
 	else if (strcmp(r->r_cmd, "drain") == 0)
 		act = SE_DRAIN;
+	if (strcmp(r->r_cmd, "reload") == 0) {
+		/* SIGHUP's path, once this turn of the loop is over. */
+		log_info("reload (control request)");
+		raise(SIGHUP);
+		BSON_APPEND_BOOL(reply, "reloading", true);
+		return 0;
+	}
 	n = select_streams(m, r, v, SELECT_MAX, err, errlen);
 	if (n < 0)
 		return -1;

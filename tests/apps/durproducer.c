@@ -8,8 +8,13 @@
  *
  * usage: durproducer ENDPOINT N [-p prefix] [-r rate/s] [-w window]
  *            [-t deadline_s] [-R TENANT/STREAM -k KEYFILE -s SERVERKEY]
+ *            [-c CLUSTERFILE]
  * With -R, each message starts with that route frame, as on a node's
  * remote listener; -k and -s make it a CURVE client (common/curvekey.h).
+ * With -c, a "THROTTLE moved: tenant T is served by node N at ..." makes
+ * it connect to node N of the cluster description (its address and key)
+ * and send everything unanswered there: a producer following a tenant
+ * moved by `mysimbdp move`.
  * Prints "ok K of N, sends S, resent R" and exits 0 when K == N, else 1.
  */
 #include <errno.h>
@@ -23,6 +28,7 @@
 
 #include <zmq.h>
 
+#include "conf.h"
 #include "curvekey.h"
 
 #define RESEND_MS 1000
@@ -30,8 +36,12 @@
 enum { TO_SEND, OUT, DONE };
 
 struct prod {
+	void		*ctx;
 	void		*sock;
 	const char	*route;		/* -R: the first frame */
+	const char	*keyfile;	/* -k */
+	const char	*cluster;	/* -c */
+	char		 moved_to[64];	/* a node named by THROTTLE moved */
 	uint64_t	 n;
 	const char	*prefix;
 	uint8_t		*state;
@@ -151,9 +161,78 @@ on_reply(struct prod *p)
 		p->state[k] = DONE;
 		p->ok++;
 	} else if (p->state[k] == OUT) {
+		static const char moved[] = "THROTTLE moved: ";
+		const char *node;
+
+		status[n] = '\0';
+		if (p->cluster != NULL && strncmp(status, moved,
+		    sizeof(moved) - 1) == 0 &&
+		    (node = strstr(status, " by node ")) != NULL)
+			sscanf(node, " by node %63s", p->moved_to);
 		again(p, k);
 		p->refused_ms = now_ms();
 	}
+}
+
+/* A DEALER on endpoint, a CURVE client of server when keyfile is set. */
+static void *
+open_socket(void *ctx, const char *endpoint, const char *keyfile,
+    const char *server)
+{
+	void *sock = zmq_socket(ctx, ZMQ_DEALER);
+	int zero = 0, hwm = 1000000;
+
+	if (sock == NULL)
+		return NULL;
+	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	if ((keyfile != NULL && set_curve(sock, keyfile, server) < 0) ||
+	    zmq_connect(sock, endpoint) < 0) {
+		fprintf(stderr, "durproducer: connect %s: %s\n", endpoint,
+		    zmq_strerror(errno));
+		zmq_close(sock);
+		return NULL;
+	}
+	return sock;
+}
+
+/*
+ * Follows the tenant to the node a "moved" named: a new socket there,
+ * and every key still awaiting its reply sent again. Returns -1 when
+ * the cluster file does not know the node.
+ */
+static int
+follow(struct prod *p)
+{
+	struct conf_errors errs = { 0 };
+	struct conf_cluster *c = conf_cluster_load(p->cluster, &errs);
+	const struct conf_node *n = c ? conf_cluster_node(c, p->moved_to) :
+	    NULL;
+	char ep[300];
+	void *sock;
+
+	conf_errors_print(&errs);
+	conf_errors_free(&errs);
+	if (n == NULL) {
+		fprintf(stderr, "durproducer: no node %s in %s\n", p->moved_to,
+		    p->cluster);
+		conf_cluster_free(c);
+		return -1;
+	}
+	snprintf(ep, sizeof(ep), "tcp://%s", n->n_address);
+	sock = open_socket(p->ctx, ep, p->keyfile, n->n_server_key);
+	conf_cluster_free(c);
+	if (sock == NULL)
+		return -1;
+	zmq_close(p->sock);
+	p->sock = sock;
+	for (uint64_t k = 1; k <= p->n; k++)
+		if (p->state[k] == OUT)
+			again(p, k);
+	p->fhead = p->ftail;
+	p->moved_to[0] = '\0';
+	return 0;
 }
 
 static bool
@@ -198,11 +277,12 @@ main(int argc, char *argv[])
 	uint64_t window = 100, rate = 0, deadline_s = 120;
 	const char *keyfile = NULL, *server = NULL;
 	void *ctx;
-	int ch, zero = 0, hwm = 1000000;
+	int ch;
 	int64_t start, deadline;
 
-	while ((ch = getopt(argc, argv, "p:r:w:t:R:k:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:r:w:t:R:k:s:c:")) != -1) {
 		switch (ch) {
+		case 'c': p.cluster = optarg; break;
 		case 'R': p.route = optarg; break;
 		case 'k': keyfile = optarg; break;
 		case 's': server = optarg; break;
@@ -219,20 +299,12 @@ main(int argc, char *argv[])
 	p.state = calloc(p.n + 1, 1);
 	p.sent_ms = calloc(p.n + 1, sizeof(*p.sent_ms));
 	p.todo = calloc(p.n + 1, sizeof(*p.todo));
-	ctx = zmq_ctx_new();
-	p.sock = zmq_socket(ctx, ZMQ_DEALER);
-	if (p.n == 0 || !p.state || !p.sent_ms || !p.todo || !p.sock)
+	p.ctx = ctx = zmq_ctx_new();
+	p.keyfile = keyfile;
+	if (p.n == 0 || !p.state || !p.sent_ms || !p.todo || !ctx)
 		goto usage;
-	zmq_setsockopt(p.sock, ZMQ_LINGER, &zero, sizeof(zero));
-	zmq_setsockopt(p.sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(p.sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-	if (keyfile != NULL && set_curve(p.sock, keyfile, server) < 0)
+	if ((p.sock = open_socket(ctx, argv[optind], keyfile, server)) == NULL)
 		return 1;
-	if (zmq_connect(p.sock, argv[optind]) < 0) {
-		fprintf(stderr, "durproducer: connect %s: %s\n", argv[optind],
-		    zmq_strerror(errno));
-		return 1;
-	}
 	start = now_ms();
 	deadline = start + (int64_t)deadline_s * 1000;
 	while (p.ok < p.n && now_ms() < deadline) {
@@ -255,6 +327,8 @@ main(int argc, char *argv[])
 		zmq_poll(&item, 1, 10);
 		for (int i = 0; i < 100000 && readable(p.sock); i++)
 			on_reply(&p);
+		if (p.moved_to[0] != '\0' && follow(&p) < 0)
+			break;
 		expire(&p, now_ms());
 	}
 	printf("ok %llu of %llu, sends %llu, resent %llu\n",

@@ -465,3 +465,34 @@ own_ferretdb() {
 	PORT=${PORT%/}
 	echo "our own server: $out"
 }
+
+# ---- nodes on other hosts ---------------------------------------------------
+
+# free_ports N: the first of N consecutive loopback TCP ports found free
+# now (a node takes three: producers, streammgr's and batchmgr's control).
+free_ports() {
+	python3 - "$1" <<'PYEOF'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(500):
+    base = random.randrange(20000, 60000 - n)
+    socks = []
+    try:
+        for port in range(base, base + n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", port))
+            socks.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(base)
+    break
+else:
+    sys.exit("no free ports")
+PYEOF
+}
+
+# pubkey FILE: the public key in a key file of `mysimbdp keygen`.
+pubkey() { sed -n 's/^ *public-key = "\(.*\)"$/\1/p' "$1"; }

@@ -98,8 +98,8 @@ while IFS='|' read -r key dtype ddef; do
 	fi
 done <"$T/doc"
 
-# The examples: the first block after each "### A platform file" and
-# "### A tenant profile" heading.
+# The examples: the first block after each "### A platform file",
+# "### A tenant profile" and "## The cluster description" heading.
 example() {
 	awk -v h="$1" 'index($0, h) == 1 { on = 1; next }
 		on && /^```/ { if (inside) exit; inside = 1; next }
@@ -108,6 +108,8 @@ example() {
 mkdir -p "$T/ex/tenants"
 example "### A platform file" >"$T/ex/mysimbdp.cfg"
 example "### A tenant profile" >"$T/ex/tenants/globex.cfg"
+# The platform example names the cluster description's example.
+example "## The cluster description" >"$T/ex/cluster.cfg"
 "$CLI" check-config "$T/ex/mysimbdp.cfg" >"$T/check.out" 2>&1 ||
 	problem "the examples fail check-config: $(cat "$T/check.out")"
 while read -r kind path type def; do

@@ -8,26 +8,7 @@
 # reload as well; commands that need the node's files refuse --node.
 . "$(dirname "$0")/lib.sh"
 
-# Three consecutive ports found free now.
-port=$(python3 - <<'PYEOF'
-import random, socket
-for _ in range(200):
-    base = random.randrange(20000, 60000)
-    socks = []
-    try:
-        for p in range(base, base + 3):
-            s = socket.socket()
-            s.bind(("127.0.0.1", p))
-            socks.append(s)
-        print(base)
-        break
-    except OSError:
-        pass
-    finally:
-        for s in socks:
-            s.close()
-PYEOF
-)
+port=$(free_ports 3)
 [ -n "$port" ] || fail "no three free ports"
 NODE=127.0.0.1:$port
 K=$T/keys
@@ -35,7 +16,7 @@ mkdir -p "$K"
 for k in node ops intruder acme; do
 	"$CLI" keygen "$K/$k" >/dev/null || fail "keygen $k"
 done
-pub() { cut -d'"' -f2 <(grep public-key "$K/$1.pub"); }
+pub() { pubkey "$K/$1.pub"; }
 remote_conf() {
 	echo "{ listen = \"tcp://$NODE\"; server_key = \"$K/node\"; operator_keys = [$1]; }"
 }

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 # A port found free now, fixed so that a restarted streammgr keeps it.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_ports 1)
 NODE=127.0.0.1:$port
 platform top.remote="{ listen = \"tcp://$NODE\"; server_key = \"$T/keys/node\"; }"
 K=$T/keys
@@ -17,7 +17,7 @@ mkdir -p "$K"
 for k in node acme acme2 globex stranger; do
 	cli keygen "$K/$k" >"$K/$k.out" || fail "keygen $k"
 done
-pub() { cut -d'"' -f2 <(grep public-key "$K/$1.pub"); }
+pub() { pubkey "$K/$1.pub"; }
 assert_eq "$(pub acme)" "$(cat "$K/acme.out")" "keygen prints the public key"
 assert_eq 600 "$(stat -c %a "$K/acme")" "the secret key file is 0600"
 assert_eq 644 "$(stat -c %a "$K/acme.pub")" "the public key file is 0644"
