@@ -170,6 +170,14 @@ static const struct command commands[] = {
 	    "refused); 66 the tenant has no queue folder; 69, 75, 76, 77 "
 	    "from the request to streammgr; 74 a file cannot be read; 78 a "
 	    "bad platform file" },
+	{ "sshd-config", cmd_sshd_config, "[TENANT]",
+	    "print the sshd Match block of each tenant with a user (or of "
+	    "TENANT): sftp and scp into its staging folder only, chrooted "
+	    "there; include it in sshd's configuration",
+	    "",
+	    "0 printed; 64 usage; 65 TENANT is unknown or has no user; 78 a "
+	    "bad configuration, or a staging folder sshd would refuse to "
+	    "chroot into (said on stderr)" },
 	{ "move", cmd_move, "TENANT --to NODE [--timeout D]",
 	    "move a tenant to another node of the cluster description, "
 	    "losing nothing: drain it on its node, rewrite the file, reload "

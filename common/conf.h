@@ -59,6 +59,7 @@ struct conf_batch {
 	int64_t		 b_weight;
 	uint64_t	 b_retention_ms;
 	uint64_t	 b_partial_grace_ms;
+	uint64_t	 b_upload_settle_ms;	/* 0: a close means complete */
 	struct conf_batch_app *b_apps;
 	size_t		 b_napps;
 };

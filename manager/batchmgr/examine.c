@@ -98,6 +98,21 @@ by_profile(const struct examine_facts *f, const struct examine_rules *r,
  * What the open fd adds. The fd is checked again because the entry may
  * have been swapped between lstat and open.
  */
+/*
+ * How long a file must be unchanged: batch.settle for a file found by a
+ * scan (it may be being written), and the tenant's upload_settle for any
+ * (an upload written in place may be cut off, closed and resumed).
+ */
+static int64_t
+settle_ms(const struct examine_facts *f, const struct examine_rules *r)
+{
+	uint64_t ms = r->er_batch->b_upload_settle_ms;
+
+	if (f->ef_origin == EX_FROM_SCAN && r->er_settle_ms > ms)
+		ms = r->er_settle_ms;
+	return (int64_t)ms;
+}
+
 static void
 by_fd(const struct examine_facts *f, const struct examine_rules *r,
     struct examine_verdict *v)
@@ -126,8 +141,7 @@ by_fd(const struct examine_facts *f, const struct examine_rules *r,
 	if (check_stat(st, r->er_batch, v->v_reason,
 	    sizeof(v->v_reason)) != NULL)
 		verdict(v, EX_REJECT, false);
-	else if (f->ef_origin == EX_FROM_SCAN &&
-	    age_ms(f->ef_now_ms, &st->st_mtim) < (int64_t)r->er_settle_ms)
+	else if (age_ms(f->ef_now_ms, &st->st_mtim) < settle_ms(f, r))
 		verdict(v, EX_WAIT, true);
 	else
 		by_profile(f, r, v);

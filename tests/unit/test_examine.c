@@ -328,6 +328,26 @@ scanned_file_waits_until_settle_old(void **state)
 	assert_int_equal(run(fx)->v_kind, EX_CLAIM);
 }
 
+/* upload_settle: even a closed file waits until unchanged that long. */
+static void
+upload_settle_holds_closed_files(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t mtime = NOW_MS - 20000 + 1;
+
+	fx->cb.b_upload_settle_ms = 20000;
+	fx->f.ef_fstat.st_mtim.tv_sec = mtime / 1000;
+	fx->f.ef_fstat.st_mtim.tv_nsec = (mtime % 1000) * 1000000;
+	fx->f.ef_origin = EX_FROM_CLOSE;
+	expect_wait(fx, true);
+	fx->f.ef_origin = EX_FROM_SCAN;
+	expect_wait(fx, true);
+	fx->f.ef_now_ms = NOW_MS + 1;
+	assert_int_equal(run(fx)->v_kind, EX_CLAIM);
+	fx->f.ef_origin = EX_FROM_CLOSE;
+	assert_int_equal(run(fx)->v_kind, EX_CLAIM);
+}
+
 static void
 rejects_unknown_dataset(void **state)
 {
@@ -391,6 +411,7 @@ main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(claims_settled_file),
+		T(upload_settle_holds_closed_files),
 		T(claims_top_level_file_from_scan_once_settled),
 		T(asks_to_open_when_lstat_allows),
 		T(top_level_folder_is_a_dataset),

@@ -1,0 +1,131 @@
+#!/bin/bash
+# Uploads over SSH (docs/deployment.md, "Uploads over SSH"): an sshd of
+# the test's own on loopback, configured with `mysimbdp sshd-config`'s
+# Match block; the tenant's user uploads with sftp and scp, chrooted
+# into its staging folder. An upload to a temporary name cut off is
+# never ingested, its rename is; an upload written in place, cut off
+# and resumed within the tenant's upload_settle, is ingested once, whole.
+# Needs root (users, chroot) and sshd; skipped, said so, without them.
+. "$(dirname "$0")/lib.sh"
+
+need_root
+SSHD=/usr/sbin/sshd
+for p in "$SSHD" sftp scp ssh-keygen; do
+	command -v "$p" >/dev/null || { echo "SKIP: no $p (Debian's openssh-server)"; exit 77; }
+done
+U=mysbt-up1
+test_users "$U"
+# useradd leaves the password locked ("!"), which sshd without PAM
+# refuses even for a key: "*" is no password, not a locked account.
+usermod -p '*' "$U"
+# sshd chroots only below root's folders that others cannot write:
+# /tmp is not one, so the state folder is under /run.
+ROOT=$(mktemp -d /run/mysbt-ssh.XXXXXX)
+on_cleanup() { rm -rf "$ROOT"; }
+chmod 0755 "$ROOT"
+VAR=$ROOT/var
+INGEST=$VAR/log/ingest.jsonl
+
+platform
+tenant acme <<EOF
+id = "acme";
+user = "$U";
+batch = {
+  formats = ["csv"];
+  upload_settle = "$(scaled 4)s";
+  apps = ( { app = ["$APPS/flaky", "0"]; timeout = "$(scaled 20)s"; } );
+};
+EOF
+start_daemon batchmgr
+
+# The user reads its authorized keys: not under $T (0700).
+S=$ROOT/ssh
+mkdir -p "$S"
+ssh-keygen -q -t ed25519 -N '' -f "$S/host"
+ssh-keygen -q -t ed25519 -N '' -f "$S/client"
+cp "$S/client.pub" "$S/authorized_keys.$U"
+port=$(free_ports 1)
+{
+	echo "Port $port"
+	echo "ListenAddress 127.0.0.1"
+	echo "HostKey $S/host"
+	echo "PidFile $S/sshd.pid"
+	echo "AuthorizedKeysFile $S/authorized_keys.%u"
+	echo "StrictModes no"
+	echo "UsePAM no"
+	echo "PasswordAuthentication no"
+	echo "KbdInteractiveAuthentication no"
+	echo "Subsystem sftp internal-sftp"
+	cli sshd-config || fail "sshd-config: $(cli sshd-config 2>&1 >/dev/null)"
+} >"$S/sshd_config"
+grep -q "^Match User $U\$" "$S/sshd_config" || fail "no Match block: $(cat "$S/sshd_config")"
+grep -q "ChrootDirectory $VAR/staging/acme\$" "$S/sshd_config" || fail "no chroot: $(cat "$S/sshd_config")"
+mkdir -p /run/sshd
+"$SSHD" -t -f "$S/sshd_config" || fail "sshd -t refuses the configuration"
+"$SSHD" -D -e -f "$S/sshd_config" 2>"$S/sshd.log" &
+STARTED_PIDS+=("$!")
+ssh_opts=(-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+	-o LogLevel=ERROR -i "$S/client" -P "$port")
+wait_for 20 "sshd listening" sftp "${ssh_opts[@]}" -b /dev/null "$U@127.0.0.1"
+ok "sshd takes mysimbdp sshd-config's Match block"
+
+# sftp_do COMMANDS: an sftp session of the tenant's user running them.
+sftp_do() { sftp "${ssh_opts[@]}" -b - "$U@127.0.0.1" <<<"$1"; }
+
+# Chrooted: it starts in incoming/, sees only its staging folder.
+sftp_do $'pwd\nls /\ncd /..\nls' >"$T/out/ls" || fail "sftp ls: $(cat "$T/out/ls")"
+grep -q "Remote working directory: /incoming" "$T/out/ls" || fail "not in incoming: $(cat "$T/out/ls")"
+grep -q "/processing" "$T/out/ls" || fail "its staging folder not seen: $(cat "$T/out/ls")"
+grep -Eq "(coredms|queue|/run|streammgr)" "$T/out/ls" && fail "sees outside its staging folder: $(cat "$T/out/ls")"
+echo x >"$T/scratch/x.csv"
+sftp_do "put $T/scratch/x.csv /processing/x.csv" >"$T/out/put" 2>&1 && fail "wrote into processing/"
+rc=0; ssh "${ssh_opts[@]/-P/-p}" "$U@127.0.0.1" id >"$T/out/shell" 2>&1 || rc=$?
+[ $rc -ne 0 ] || fail "a shell command ran: $(cat "$T/out/shell")"
+ok "chrooted into its staging folder, sftp only"
+
+# big_csv NAME KB: a CSV file of about KB kilobytes.
+big_csv() {
+	awk -v n="$(( $2 * 1024 / 50 ))" 'BEGIN { for (i = 0; i < n; i++)
+		printf "%d,b,c,01234567890123456789012345678901234567\n", i }' >"$T/scratch/$1"
+}
+records_of() { [ -f "$INGEST" ] && jq -c --arg f "$1" 'select(.file == $f)' "$INGEST" || true; }
+ingested() { [ "$(records_of "$1" | jq -r 'select(.status == "ok") | .bytes' | head -n 1)" = "$2" ]; }
+# cut_off PID: kills a slow upload once it has written something.
+cut_off() {
+	local f=$1 pid=$2
+	wait_for 20 "the upload under way" eval "[ -s '$f' ]"
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null || true
+}
+
+# 1. A temporary name, then a rename: cut off, the .part is left alone.
+big_csv a.csv 400
+sftp -l 400 "${ssh_opts[@]}" -b - "$U@127.0.0.1" <<<"put $T/scratch/a.csv a.csv.part" >/dev/null 2>&1 &
+cut_off "$VAR/staging/acme/incoming/a.csv.part" $!
+sleep_until=$(( $(now_ms) + $(scaled 6) * 1000 ))
+# Nothing can announce a file that is never taken: the settle window,
+# twice over, passes first.
+while [ "$(now_ms)" -lt "$sleep_until" ]; do sleep 0.2; done
+assert_file "$VAR/staging/acme/incoming/a.csv.part"
+assert_eq "" "$(records_of a.csv.part)$(records_of a.csv)" "records of the cut-off upload"
+sftp_do $'rm a.csv.part\nput '"$T/scratch/a.csv"$' a.csv.part\nrename a.csv.part a.csv' >/dev/null ||
+	fail "the upload and rename"
+wait_for 30 "a.csv ingested whole" ingested a.csv "$(stat -c %s "$T/scratch/a.csv")"
+ok "an upload to a temporary name cut off is not ingested; after its rename it is, whole"
+
+# 2. In place: cut off, resumed within upload_settle: ingested once, whole.
+big_csv b.csv 400
+sftp -l 400 "${ssh_opts[@]}" -b - "$U@127.0.0.1" <<<"put $T/scratch/b.csv b.csv" >/dev/null 2>&1 &
+cut_off "$VAR/staging/acme/incoming/b.csv" $!
+partial=$(stat -c %s "$VAR/staging/acme/incoming/b.csv")
+[ "$partial" -lt "$(stat -c %s "$T/scratch/b.csv")" ] || fail "the upload was not cut off"
+sftp_do "reput $T/scratch/b.csv b.csv" >/dev/null || fail "reput"
+wait_for 30 "b.csv ingested whole" ingested b.csv "$(stat -c %s "$T/scratch/b.csv")"
+assert_eq 1 "$(records_of b.csv | wc -l)" "records of b.csv"
+ok "an in-place upload cut off at $partial bytes and resumed is ingested once, whole"
+
+# scp speaks sftp to the same block.
+big_csv c.csv 10
+scp -q "${ssh_opts[@]}" "$T/scratch/c.csv" "$U@127.0.0.1:c.csv" || fail "scp"
+wait_for 30 "c.csv ingested" ingested c.csv "$(stat -c %s "$T/scratch/c.csv")"
+ok "scp uploads too"
