@@ -35,6 +35,7 @@ MON_PID=
 MON_LOG=$T/monitor.log
 DASH=$VAR/log/monitor.log
 STARTED_PIDS=()
+AT_EXIT=()
 TIME_FACTOR=${MYSIMBDP_TEST_TIME_FACTOR:-1}
 if ! [[ $TIME_FACTOR =~ ^[1-9][0-9]{0,2}$ ]]; then
 	echo "MYSIMBDP_TEST_TIME_FACTOR must be a whole number from 1 to 999, not '$TIME_FACTOR'" >&2
@@ -47,6 +48,11 @@ cleanup() {
 	if [ "$(type -t on_cleanup)" = function ]; then
 		on_cleanup || true
 	fi
+	# The helpers' own undo (ssh_top, netns_lan), last made first.
+	local i
+	for (( i = ${#AT_EXIT[@]} - 1; i >= 0; i-- )); do
+		eval "${AT_EXIT[$i]}" || true
+	done
 	[ -z "${FDB:-}" ] || "$MYSIMBDP_SRC/scripts/ferretdb" stop "$FDB" || true
 	for pid in "${STARTED_PIDS[@]}"; do
 		kill -KILL "$pid" 2>/dev/null || true
@@ -496,3 +502,78 @@ PYEOF
 
 # pubkey FILE: the public key in a key file of `mysimbdp keygen`.
 pubkey() { sed -n 's/^ *public-key = "\(.*\)"$/\1/p' "$1"; }
+
+# ---- uploads over SSH --------------------------------------------------------
+
+# ssh_prereqs: skips the test (77), said so, without root or OpenSSH's
+# server and client.
+ssh_prereqs() {
+	need_root
+	local p
+	for p in /usr/sbin/sshd sftp scp ssh-keygen; do
+		command -v "$p" >/dev/null ||
+			{ echo "SKIP: no $p (Debian's openssh-server)"; exit 77; }
+	done
+}
+
+# upload_user NAME: a test user sshd lets in with a key. useradd leaves
+# the password locked ("!"), which sshd without PAM refuses even for a
+# key: "*" is no password, not a locked account.
+upload_user() {
+	test_users "$1"
+	usermod -p '*' "$1"
+}
+
+# ssh_top: sets SSH_TOP, a folder under /run removed at the end: sshd
+# chroots only below folders of root's that others cannot write, which
+# /tmp is not, so a state folder to upload into lives there.
+ssh_top() {
+	SSH_TOP=$(mktemp -d /run/mysbt-ssh.XXXXXX)
+	chmod 0755 "$SSH_TOP"
+	AT_EXIT+=("rm -rf '$SSH_TOP'")
+}
+
+# sshd_start DIR USER ADDR PORT BLOCKS [PREFIX...]: an sshd of the test's
+# own on ADDR:PORT (run through PREFIX, e.g. nsenter), with host and
+# client keys in DIR, key login for USER only, and the Match blocks of
+# file BLOCKS. Sets SSH_OPTS for sftp (scp takes the same).
+sshd_start() {
+	local dir=$1 user=$2 addr=$3 port=$4 blocks=$5
+	shift 5
+	mkdir -p "$dir" /run/sshd
+	ssh-keygen -q -t ed25519 -N '' -f "$dir/host"
+	ssh-keygen -q -t ed25519 -N '' -f "$dir/client"
+	cp "$dir/client.pub" "$dir/authorized_keys.$user"
+	{
+		echo "Port $port"
+		echo "ListenAddress $addr"
+		echo "HostKey $dir/host"
+		echo "PidFile $dir/sshd.pid"
+		echo "AuthorizedKeysFile $dir/authorized_keys.%u"
+		echo "StrictModes no"
+		echo "UsePAM no"
+		echo "PasswordAuthentication no"
+		echo "KbdInteractiveAuthentication no"
+		echo "Subsystem sftp internal-sftp"
+		cat "$blocks"
+	} >"$dir/sshd_config"
+	/usr/sbin/sshd -t -f "$dir/sshd_config" || fail "sshd -t refuses $dir/sshd_config"
+	"$@" /usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>"$dir/sshd.log" &
+	STARTED_PIDS+=("$!")
+	SSH_OPTS=(-o BatchMode=yes -o StrictHostKeyChecking=no
+		-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+		-i "$dir/client" -P "$port")
+}
+
+# big_csv FILE KB: a CSV file of about KB kilobytes.
+big_csv() {
+	awk -v n="$(( $2 * 1024 / 50 ))" 'BEGIN { for (i = 0; i < n; i++)
+		printf "%d,b,c,01234567890123456789012345678901234567\n", i }' >"$1"
+}
+
+# cut_off FILE PID: kills a slow upload once it has written into FILE.
+cut_off() {
+	wait_for 20 "the upload under way" eval "[ -s '$1' ]"
+	kill -KILL "$2"
+	wait "$2" 2>/dev/null || true
+}

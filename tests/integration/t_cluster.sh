@@ -9,89 +9,32 @@
 # message is stored; a move to a node that does not answer is refused
 # with nothing changed.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nodelib.sh"
 
-K=$T/keys
-mkdir -p "$K" "$T/tenants"
-for k in n1 n2 n3 ops acme globex initech; do
-	"$CLI" keygen "$K/$k" >/dev/null || fail "keygen $k"
-done
+NODES=(n1 n2 n3)
 base=$(free_ports 9)
+declare -A ADDR=([n1]=127.0.0.1 [n2]=127.0.0.1 [n3]=127.0.0.1)
 declare -A PORT=([n1]=$base [n2]=$((base + 3)) [n3]=$((base + 6)))
 declare -A OWNER=([acme]=n1 [globex]=n2 [initech]=n3)
-# owned NODE: its tenants at the start, sorted, one per line.
-owned() {
-	local t
-	for t in acme globex initech; do
-		if [ "${OWNER[$t]}" = "$1" ]; then echo "$t"; fi
-	done
-}
-
-entries=()
-for n in n1 n2 n3; do
-	list=$(owned $n | sed 's/.*/"&"/' | paste -sd, -)
-	entries+=("  { name = \"$n\"; address = \"127.0.0.1:${PORT[$n]}\";
-    server_key = \"$(pubkey "$K/$n.pub")\"; tenants = [$list]; }")
+declare -A NS=()
+STORE_URL=file://$T/coredms
+keys n1 n2 n3 ops acme globex initech
+write_cluster
+for n in "${NODES[@]}"; do
+	write_node $n
 done
-{
-	echo "nodes = ("
-	printf '%s' "${entries[0]}"
-	printf ',\n%s' "${entries[@]:1}"
-	printf '\n);\n'
-} >"$T/cluster.cfg"
-
-for n in n1 n2 n3; do
-	mkdir -p "$T/$n"
-	cat >"$T/$n/mysimbdp.cfg" <<EOF
-state_dir = "$T/$n/var";
-tenants_dir = "$T/tenants";
-apps_dir = "$APPS";
-mongo_url = "file://$T/coredms";
-batch = { scan_interval = "1s"; settle = "200ms"; shutdown_grace = "2s"; app_nice = 0; };
-stream = { stats_interval = "200ms"; shutdown_grace = "3s"; restart_backoff = "100ms";
-  restart_backoff_max = "2s"; min_uptime = "500ms"; };
-monitor = { http_port = 0; };
-remote = { listen = "tcp://127.0.0.1:${PORT[$n]}"; server_key = "$K/$n";
-  operator_keys = ["$(pubkey "$K/ops.pub")"]; };
-cluster = { file = "$T/cluster.cfg"; node = "$n"; };
-EOF
+for t in acme globex initech; do
+	write_stream_tenant $t
 done
-for t in "${!OWNER[@]}"; do
-	cat >"$T/tenants/$t.cfg" <<EOF
-id = "$t";
-streams = ( { app = ["$STREAMAPP"]; stop_timeout = "2s"; durability = "fsync"; } );
-producer_keys = ["$(pubkey "$K/$t.pub")"];
-EOF
-done
-"$CLI" -c "$T/n1/mysimbdp.cfg" check-config >/dev/null ||
-	fail "check-config: $("$CLI" -c "$T/n1/mysimbdp.cfg" check-config 2>&1)"
-
-declare -A PID
-# node_start NODE DAEMON: starts it on the node's platform file.
-node_start() {
-	local log=$T/$1/$2.log from
-	from=$( [ -f "$log" ] && wc -l <"$log" || echo 0)
-	"$MYSIMBDP_BUILD/manager/$2" -d -v -c "$T/$1/mysimbdp.cfg" >>"$log" 2>&1 &
-	PID[$1.$2]=$!
-	STARTED_PIDS+=("$!")
-	wait_for 20 "$1's $2" log_after "$log" "$from" "$2: started"
-}
-node_kill() {
-	kill -KILL "${PID[$1.$2]}"
-	wait "${PID[$1.$2]}" 2>/dev/null || true
-}
-for n in n1 n2 n3; do
+on n1 check-config >/dev/null || fail "check-config: $(on n1 check-config 2>&1)"
+for n in "${NODES[@]}"; do
 	node_start $n streammgr
 	node_start $n batchmgr
 done
-# on NODE ARGS...: mysimbdp on that node's own host.
-on() { local n=$1; shift; "$CLI" -c "$T/$n/mysimbdp.cfg" "$@"; }
-# op ARGS...: mysimbdp as an operator with the cluster file.
-op() { "$CLI" -c "$T/no-such.cfg" --cluster-file "$T/cluster.cfg" --key "$K/ops" "$@"; }
 
 for n in n1 n2 n3; do
-	want=$(owned $n)
-	served() { [ "$(on "$1" status --json 2>/dev/null | jq -r '[.streams[].tenant] | join(" ")')" = "$2" ]; }
-	wait_for 20 "$n serving $want" served $n "$want"
+	want=$(owned $n | paste -sd' ' -)
+	wait_for 20 "$n serving $want" serves $n "$want"
 done
 ok "each node serves only the tenants the cluster file gives it"
 

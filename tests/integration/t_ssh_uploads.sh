@@ -8,22 +8,11 @@
 # Needs root (users, chroot) and sshd; skipped, said so, without them.
 . "$(dirname "$0")/lib.sh"
 
-need_root
-SSHD=/usr/sbin/sshd
-for p in "$SSHD" sftp scp ssh-keygen; do
-	command -v "$p" >/dev/null || { echo "SKIP: no $p (Debian's openssh-server)"; exit 77; }
-done
+ssh_prereqs
 U=mysbt-up1
-test_users "$U"
-# useradd leaves the password locked ("!"), which sshd without PAM
-# refuses even for a key: "*" is no password, not a locked account.
-usermod -p '*' "$U"
-# sshd chroots only below root's folders that others cannot write:
-# /tmp is not one, so the state folder is under /run.
-ROOT=$(mktemp -d /run/mysbt-ssh.XXXXXX)
-on_cleanup() { rm -rf "$ROOT"; }
-chmod 0755 "$ROOT"
-VAR=$ROOT/var
+upload_user "$U"
+ssh_top
+VAR=$SSH_TOP/var
 INGEST=$VAR/log/ingest.jsonl
 
 platform
@@ -38,34 +27,13 @@ batch = {
 EOF
 start_daemon batchmgr
 
+cli sshd-config >"$T/blocks" || fail "sshd-config: $(cli sshd-config 2>&1 >/dev/null)"
+grep -q "^Match User $U\$" "$T/blocks" || fail "no Match block: $(cat "$T/blocks")"
+grep -q "ChrootDirectory $VAR/staging/acme\$" "$T/blocks" || fail "no chroot: $(cat "$T/blocks")"
 # The user reads its authorized keys: not under $T (0700).
-S=$ROOT/ssh
-mkdir -p "$S"
-ssh-keygen -q -t ed25519 -N '' -f "$S/host"
-ssh-keygen -q -t ed25519 -N '' -f "$S/client"
-cp "$S/client.pub" "$S/authorized_keys.$U"
 port=$(free_ports 1)
-{
-	echo "Port $port"
-	echo "ListenAddress 127.0.0.1"
-	echo "HostKey $S/host"
-	echo "PidFile $S/sshd.pid"
-	echo "AuthorizedKeysFile $S/authorized_keys.%u"
-	echo "StrictModes no"
-	echo "UsePAM no"
-	echo "PasswordAuthentication no"
-	echo "KbdInteractiveAuthentication no"
-	echo "Subsystem sftp internal-sftp"
-	cli sshd-config || fail "sshd-config: $(cli sshd-config 2>&1 >/dev/null)"
-} >"$S/sshd_config"
-grep -q "^Match User $U\$" "$S/sshd_config" || fail "no Match block: $(cat "$S/sshd_config")"
-grep -q "ChrootDirectory $VAR/staging/acme\$" "$S/sshd_config" || fail "no chroot: $(cat "$S/sshd_config")"
-mkdir -p /run/sshd
-"$SSHD" -t -f "$S/sshd_config" || fail "sshd -t refuses the configuration"
-"$SSHD" -D -e -f "$S/sshd_config" 2>"$S/sshd.log" &
-STARTED_PIDS+=("$!")
-ssh_opts=(-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
-	-o LogLevel=ERROR -i "$S/client" -P "$port")
+sshd_start "$SSH_TOP/ssh" "$U" 127.0.0.1 "$port" "$T/blocks"
+ssh_opts=("${SSH_OPTS[@]}")
 wait_for 20 "sshd listening" sftp "${ssh_opts[@]}" -b /dev/null "$U@127.0.0.1"
 ok "sshd takes mysimbdp sshd-config's Match block"
 
@@ -83,23 +51,11 @@ rc=0; ssh "${ssh_opts[@]/-P/-p}" "$U@127.0.0.1" id >"$T/out/shell" 2>&1 || rc=$?
 [ $rc -ne 0 ] || fail "a shell command ran: $(cat "$T/out/shell")"
 ok "chrooted into its staging folder, sftp only"
 
-# big_csv NAME KB: a CSV file of about KB kilobytes.
-big_csv() {
-	awk -v n="$(( $2 * 1024 / 50 ))" 'BEGIN { for (i = 0; i < n; i++)
-		printf "%d,b,c,01234567890123456789012345678901234567\n", i }' >"$T/scratch/$1"
-}
 records_of() { [ -f "$INGEST" ] && jq -c --arg f "$1" 'select(.file == $f)' "$INGEST" || true; }
 ingested() { [ "$(records_of "$1" | jq -r 'select(.status == "ok") | .bytes' | head -n 1)" = "$2" ]; }
-# cut_off PID: kills a slow upload once it has written something.
-cut_off() {
-	local f=$1 pid=$2
-	wait_for 20 "the upload under way" eval "[ -s '$f' ]"
-	kill -KILL "$pid"
-	wait "$pid" 2>/dev/null || true
-}
 
 # 1. A temporary name, then a rename: cut off, the .part is left alone.
-big_csv a.csv 400
+big_csv "$T/scratch/a.csv" 400
 sftp -l 400 "${ssh_opts[@]}" -b - "$U@127.0.0.1" <<<"put $T/scratch/a.csv a.csv.part" >/dev/null 2>&1 &
 cut_off "$VAR/staging/acme/incoming/a.csv.part" $!
 sleep_until=$(( $(now_ms) + $(scaled 6) * 1000 ))
@@ -114,7 +70,7 @@ wait_for 30 "a.csv ingested whole" ingested a.csv "$(stat -c %s "$T/scratch/a.cs
 ok "an upload to a temporary name cut off is not ingested; after its rename it is, whole"
 
 # 2. In place: cut off, resumed within upload_settle: ingested once, whole.
-big_csv b.csv 400
+big_csv "$T/scratch/b.csv" 400
 sftp -l 400 "${ssh_opts[@]}" -b - "$U@127.0.0.1" <<<"put $T/scratch/b.csv b.csv" >/dev/null 2>&1 &
 cut_off "$VAR/staging/acme/incoming/b.csv" $!
 partial=$(stat -c %s "$VAR/staging/acme/incoming/b.csv")
@@ -125,7 +81,7 @@ assert_eq 1 "$(records_of b.csv | wc -l)" "records of b.csv"
 ok "an in-place upload cut off at $partial bytes and resumed is ingested once, whole"
 
 # scp speaks sftp to the same block.
-big_csv c.csv 10
+big_csv "$T/scratch/c.csv" 10
 scp -q "${ssh_opts[@]}" "$T/scratch/c.csv" "$U@127.0.0.1:c.csv" || fail "scp"
 wait_for 30 "c.csv ingested" ingested c.csv "$(stat -c %s "$T/scratch/c.csv")"
 ok "scp uploads too"
