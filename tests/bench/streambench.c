@@ -195,6 +195,24 @@ barrier_wait(void)
 	close(gfd);
 }
 
+/*
+ * The producer: over ipc, or for a tcp:// endpoint as a producer on
+ * another host, with STREAMBENCH_ROUTE (TENANT/STREAM), STREAMBENCH_KEY
+ * (its key pair) and STREAMBENCH_SERVER_KEY (the node's public key).
+ */
+static int
+open_producer(struct msb_producer **p, const char *endpoint, long window,
+    struct run *r, char *errbuf, size_t errlen)
+{
+	if (strncmp(endpoint, "tcp://", 6) != 0)
+		return msb_producer_open(p, endpoint, (uint32_t)window,
+		    on_reply, r, errbuf, errlen);
+	return msb_producer_open_remote(p, endpoint,
+	    getenv("STREAMBENCH_ROUTE"), getenv("STREAMBENCH_KEY"),
+	    getenv("STREAMBENCH_SERVER_KEY"), (uint32_t)window, on_reply, r,
+	    errbuf, errlen);
+}
+
 static int
 cmd_produce(char *argv[])
 {
@@ -224,8 +242,8 @@ cmd_produce(char *argv[])
 	setenv("MONGOC_DISABLE_SHM", "1", 0);
 	msb_init();
 	/* The library's window is the hard limit; ours keeps sends unblocked. */
-	if (msb_producer_open(&p, endpoint, (uint32_t)window, on_reply, &r,
-	    errbuf, sizeof(errbuf)) != MSB_OK)
+	if (open_producer(&p, endpoint, window, &r, errbuf,
+	    sizeof(errbuf)) != MSB_OK)
 		errx(1, "%s", errbuf);
 
 	barrier_wait();

@@ -268,14 +268,13 @@ check_tenant(const struct conf_tenant *t)
 }
 
 static bool
-loopback(const char *s)
+numeric_ip(const char *s)
 {
 	struct in6_addr a6;
 	struct in_addr a4;
 
-	if (inet_pton(AF_INET, s, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	return inet_pton(AF_INET6, s, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	return inet_pton(AF_INET, s, &a4) == 1 ||
+	    inet_pton(AF_INET6, s, &a6) == 1;
 }
 
 static void
@@ -304,7 +303,7 @@ check_platform(const struct conf_platform *p)
 	    IN(s->ps_crashloop_restarts, 1, 1000) &&
 	    IN(s->ps_segment_size, 4096, 1u << 30), "stream out of range");
 	FUZZ_CHECK(IN(m->pm_interval_ms, 100, 3600000) &&
-	    loopback(m->pm_http_address) && IN(m->pm_http_port, 0, 65535) &&
+	    numeric_ip(m->pm_http_address) && IN(m->pm_http_port, 0, 65535) &&
 	    IN(m->pm_report_ttl_ms, 100, 3600000) &&
 	    IN(m->pm_max_report_size, 256, 65536) &&
 	    IN(m->pm_control_timeout_ms, 100, 60000), "monitor out of range");

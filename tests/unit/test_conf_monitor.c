@@ -140,15 +140,15 @@ monitor_errors(void **state)
 	    "monitor = {\n"				/* 1 */
 	    "  interval = \"10ms\";\n"			/* 2 */
 	    "  http = 1;\n"				/* 3 */
-	    "  http_address = \"0.0.0.0\";\n"		/* 4 */
+	    "  http_address = \"localhost\";\n"		/* 4 */
 	    "  http_port = 70000;\n"			/* 5 */
 	    "  max_report_size = \"1M\";\n"		/* 6 */
 	    "  colour = \"blue\";\n"			/* 7 */
 	    "};\n"), &fx->errs));
 	expect_error(fx, 2, "monitor.interval: out of range (100ms to 1h)");
 	expect_error(fx, 3, "monitor.http: must be true or false");
-	expect_error(fx, 4, "monitor.http_address: \"0.0.0.0\": must be a "
-	    "loopback address");
+	expect_error(fx, 4, "monitor.http_address: \"localhost\": must be a "
+	    "numeric IP address");
 	expect_error(fx, 5, "monitor.http_port: out of range (0 to 65535)");
 	expect_error(fx, 6, "monitor.max_report_size: out of range");
 	expect_error(fx, 7, "monitor.colour: unknown setting");
@@ -156,25 +156,27 @@ monitor_errors(void **state)
 }
 
 static void
-http_address_must_be_numeric_loopback(void **state)
+http_address_must_be_numeric(void **state)
 {
 	struct fixture *fx = *state;
+	static const char *const good[] = { "127.0.0.2", "0.0.0.0",
+	    "10.0.0.1", "2001:db8::1", "::1" };
 	struct conf_platform *p;
+	char text[128];
 
 	assert_null(conf_platform_load(fx_write(fx, "p.cfg",
 	    "monitor = { http_address = \"localhost\"; };\n"), &fx->errs));
 	expect_error(fx, 1, "monitor.http_address: \"localhost\": must be a "
 	    "numeric IP address");
 	conf_errors_free(&fx->errs);
-	assert_null(conf_platform_load(fx_write(fx, "p.cfg",
-	    "monitor = { http_address = \"2001:db8::1\"; };\n"), &fx->errs));
-	expect_error(fx, 1, "monitor.http_address: \"2001:db8::1\": must be "
-	    "a loopback address");
-	conf_errors_free(&fx->errs);
-	p = conf_platform_load(fx_write(fx, "p.cfg",
-	    "monitor = { http_address = \"127.0.0.2\"; };\n"), &fx->errs);
-	assert_non_null(p);
-	conf_platform_free(p);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), "monitor = { http_address = "
+		    "\"%s\"; };\n", good[i]);
+		p = conf_platform_load(fx_write(fx, "p.cfg", text), &fx->errs);
+		assert_non_null(p);
+		assert_string_equal(p->p_monitor.pm_http_address, good[i]);
+		conf_platform_free(p);
+	}
 }
 
 static void
@@ -269,7 +271,7 @@ main(void)
 		T(monitor_defaults),
 		T(monitor_values),
 		T(monitor_errors),
-		T(http_address_must_be_numeric_loopback),
+		T(http_address_must_be_numeric),
 		T(stream_without_scaling_is_only_watched),
 		T(scaling_defaults_and_values),
 		T(scaling_errors),
