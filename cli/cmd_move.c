@@ -65,19 +65,7 @@ static void
 node_init(struct node *n, const struct cli *cli, const struct conf_node *c)
 {
 	n->n_conf = c;
-	n->n_cli = *cli;
-	n->n_cli.c_node = c->n_address;
-	n->n_cli.c_server_key = c->n_server_key;
-}
-
-static int64_t
-num(const bson_t *doc, const char *key)
-{
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it))
-		return bson_iter_as_int64(&it);
-	return 0;
+	ctl_node_cli(cli, c, &n->n_cli);
 }
 
 struct scan {
@@ -93,7 +81,7 @@ stream_cb(const bson_t *s, void *arg)
 	if (strcmp(ctl_str(s, "tenant"), sc->tenant) != 0)
 		return;
 	sc->h->h_streams++;
-	sc->h->h_pending += num(s, "backlog") + num(s, "inflight");
+	sc->h->h_pending += ctl_int(s, "backlog") + ctl_int(s, "inflight");
 }
 
 static void
@@ -105,8 +93,8 @@ tenant_cb(const bson_t *t, void *arg)
 	    strcmp(ctl_str(t, "state"), "retired") == 0)
 		return;
 	sc->h->h_batch = true;
-	sc->h->h_files += num(t, "incoming") + num(t, "queued") +
-	    num(t, "running") + num(t, "retry_waiting");
+	sc->h->h_files += ctl_int(t, "incoming") + ctl_int(t, "queued") +
+	    ctl_int(t, "running") + ctl_int(t, "retry_waiting");
 }
 
 /* Sends {"cmd":cmd} (with the tenant unless NULL) to one daemon. */

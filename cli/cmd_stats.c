@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "ctl.h"
 #include "record.h"
 #include "state.h"
 #include "units.h"
@@ -50,16 +51,6 @@ str_field(const bson_t *doc, const char *key)
 	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it))
 		return bson_iter_utf8(&it, NULL);
 	return NULL;
-}
-
-static int64_t
-num_field(const bson_t *doc, const char *key)
-{
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it))
-		return bson_iter_as_int64(&it);
-	return 0;
 }
 
 static int64_t
@@ -107,15 +98,15 @@ add_duration(struct tally *t, int64_t ms)
 static void
 count_store(struct tally *t, const bson_t *doc)
 {
-	t->t_inserted += (uint64_t)num_field(doc, "inserted");
-	t->t_present += (uint64_t)num_field(doc, "already_present");
-	t->t_store_rejected += (uint64_t)num_field(doc, "store_rejected");
+	t->t_inserted += (uint64_t)ctl_int(doc, "inserted");
+	t->t_present += (uint64_t)ctl_int(doc, "already_present");
+	t->t_store_rejected += (uint64_t)ctl_int(doc, "store_rejected");
 }
 
 static void
 count(struct tally *t, const bson_t *doc, const char *status)
 {
-	uint64_t bytes = (uint64_t)num_field(doc, "bytes");
+	uint64_t bytes = (uint64_t)ctl_int(doc, "bytes");
 
 	if (strcmp(status, "ok") == 0 || strcmp(status, "failed") == 0)
 		count_store(t, doc);
@@ -125,9 +116,9 @@ count(struct tally *t, const bson_t *doc, const char *status)
 
 		t->t_ok++;
 		t->t_bytes_ok += bytes;
-		t->t_rows += (uint64_t)num_field(doc, "rows");
-		t->t_rejected_rows += (uint64_t)num_field(doc, "rejected_rows");
-		add_duration(t, num_field(doc, "duration_ms"));
+		t->t_rows += (uint64_t)ctl_int(doc, "rows");
+		t->t_rejected_rows += (uint64_t)ctl_int(doc, "rejected_rows");
+		add_duration(t, ctl_int(doc, "duration_ms"));
 		if (start && (t->t_first_start == 0 || start < t->t_first_start))
 			t->t_first_start = start;
 		if (end > t->t_last_end)

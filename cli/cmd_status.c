@@ -85,16 +85,6 @@ struct status {
 	bool		 s_stream_seen;		/* a stream is shown */
 };
 
-static int64_t
-num(const bson_t *doc, const char *key)
-{
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it))
-		return bson_iter_as_int64(&it);
-	return 0;
-}
-
 static double
 rate(const bson_t *doc, const char *key)
 {
@@ -260,12 +250,12 @@ stream_cb(const bson_t *s, void *arg)
 		return;
 	st->s_stream_seen = true;
 	r->r_nstreams++;
-	r->r_running += num(s, "running");
-	r->r_desired += num(s, "desired");
-	r->r_min += num(s, "min");
-	r->r_max += num(s, "max");
-	r->r_backlog += num(s, "backlog");
-	r->r_inflight += num(s, "inflight");
+	r->r_running += ctl_int(s, "running");
+	r->r_desired += ctl_int(s, "desired");
+	r->r_min += ctl_int(s, "min");
+	r->r_max += ctl_int(s, "max");
+	r->r_backlog += ctl_int(s, "backlog");
+	r->r_inflight += ctl_int(s, "inflight");
 	r->r_in += rate(s, "in_rate");
 	r->r_out += rate(s, "out_rate");
 	for (k = 0; k < NSEVERITY && strcmp(state, severity[k]) != 0; k++)
@@ -302,8 +292,8 @@ batch_queue(const struct row *r, char *buf, size_t len)
 {
 	if (r->r_batch == NULL)
 		return "-";
-	snprintf(buf, len, "%" PRId64, num(r->r_batch, "incoming") +
-	    num(r->r_batch, "queued") + num(r->r_batch, "retry_waiting"));
+	snprintf(buf, len, "%" PRId64, ctl_int(r->r_batch, "incoming") +
+	    ctl_int(r->r_batch, "queued") + ctl_int(r->r_batch, "retry_waiting"));
 	return buf;
 }
 
@@ -312,8 +302,8 @@ batch_jobs(const struct row *r, char *buf, size_t len)
 {
 	if (r->r_batch == NULL)
 		return "-";
-	snprintf(buf, len, "%" PRId64 "/%" PRId64, num(r->r_batch, "running"),
-	    num(r->r_batch, "max_concurrent"));
+	snprintf(buf, len, "%" PRId64 "/%" PRId64, ctl_int(r->r_batch, "running"),
+	    ctl_int(r->r_batch, "max_concurrent"));
 	return buf;
 }
 
@@ -402,7 +392,7 @@ stream_row_cb(const bson_t *s, void *arg)
 	if (bson_iter_init_find(&it, s, "rejected") ||
 	    bson_iter_init_find(&it, s, "throttled"))
 		snprintf(refused, sizeof(refused), "%" PRId64,
-		    num(s, "rejected") + num(s, "throttled"));
+		    ctl_int(s, "rejected") + ctl_int(s, "throttled"));
 	else
 		snprintf(refused, sizeof(refused), "-");
 	printf("%-*s %-*s %-9s %-14s %8s %8s %9s %9s %7s %6s %7s %8s\n",
@@ -457,7 +447,7 @@ job_cb(const bson_t *j, void *arg)
 	    ctl_str(j, "app"), ctl_str(j, "job"),
 	    ctl_num(j, "pid", 0, pid, sizeof(pid)),
 	    ctl_num(j, "attempt", 0, attempt, sizeof(attempt)),
-	    units_fmt_duration((uint64_t)num(j, "running_ms"), dur,
+	    units_fmt_duration((uint64_t)ctl_int(j, "running_ms"), dur,
 	    sizeof(dur)), file);
 }
 
@@ -816,9 +806,7 @@ cluster_status(const struct cli *cli, const struct status_opts *o)
 	if (ncli == NULL || st == NULL || calls == NULL)
 		abort();
 	for (size_t i = 0; i < n; i++) {
-		ncli[i] = *cli;
-		ncli[i].c_node = c->c_nodes[i].n_address;
-		ncli[i].c_server_key = c->c_nodes[i].n_server_key;
+		ctl_node_cli(cli, &c->c_nodes[i], &ncli[i]);
 		st[i].s_opts = o;
 		st[i].s_node = c->c_nodes[i].n_name;
 		if (ask_prepare(&ncli[i], &calls[i * NDAEMONS]) < 0) {

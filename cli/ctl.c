@@ -331,6 +331,25 @@ ctl_request(const struct cli *cli, const char *daemon, const bson_t *req,
 	return rc;
 }
 
+int64_t
+ctl_int(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it))
+		return bson_iter_as_int64(&it);
+	return 0;
+}
+
+void
+ctl_node_cli(const struct cli *cli, const struct conf_node *n,
+    struct cli *out)
+{
+	*out = *cli;
+	out->c_node = n->n_address;
+	out->c_server_key = n->n_server_key;
+}
+
 const char *
 ctl_str(const bson_t *doc, const char *key)
 {

@@ -78,6 +78,15 @@ int ctl_socket_check(const char *path, const char *missing);
 
 /* ---- reading replies ---- */
 
+/* A number field of doc as an integer, or 0 when it has none. */
+int64_t ctl_int(const bson_t *doc, const char *key);
+
+struct conf_node;
+
+/* cli aimed at node n of a cluster description (its address and key). */
+void ctl_node_cli(const struct cli *cli, const struct conf_node *n,
+    struct cli *out);
+
 /* A string field of doc, or "-" when it has none. */
 const char *ctl_str(const bson_t *doc, const char *key);
 
