@@ -12,8 +12,9 @@
  *   3. rewrites the cluster file with the tenant under the new node
  *      (through a temporary file and a rename; libconfig keeps no
  *      comments);
- *   4. asks all four daemons to reload, and waits until the new node
- *      serves the tenant and the old one no longer does. When that does
+ *   4. asks the new node's daemons to reload, then the old node's, and
+ *      waits until the new node serves the tenant and the old one no
+ *      longer does. When that does
  *      not happen (a node reads another copy of the file, or the new
  *      node has no profile for the tenant), it puts the old file back,
  *      reloads, starts the streams again on the old node and says why.
@@ -328,8 +329,13 @@ move(const struct move_opts *o, const char *file, const char *tenant,
 		restart(from, tenant, streams);
 		return EX_CANTCREAT;
 	}
-	reload(from);
+	/*
+	 * The new node first: when the old one answers "moved", the tenant
+	 * is served there already (a producer that follows at once is let
+	 * in; libzmq does not try again a handshake it was refused).
+	 */
 	reload(to);
+	reload(from);
 	rc = wait_until(from, to, tenant, streams, true, o->o_timeout_ms);
 	if (rc == EX_OK) {
 		printf("moved %s from %s to %s (%s rewritten; give every "

@@ -85,8 +85,15 @@ zap_one(struct zap *z, zmq_msg_t f[ZAP_FRAMES], int n)
 {
 	char key[CURVEKEY_Z85_LEN + 1], domain[32], addr[64], user[256];
 
-	if (n < 2)
+	if (n < 2) {
+		/* A REP socket must answer before it reads again. */
+		zmq_msg_t none;
+
+		zmq_msg_init(&none);
+		zap_reply(z->z_sock, &none, "500", "malformed", "");
+		zmq_msg_close(&none);
 		return;
+	}
 	if (n != 7 || !frame_is(&f[0], "1.0") || !frame_is(&f[5], "CURVE") ||
 	    zmq_msg_size(&f[6]) != 32) {
 		zap_reply(z->z_sock, &f[1], "400", "CURVE only", "");
