@@ -785,7 +785,11 @@ MSB_API int msb_producer_open(struct msb_producer **pp, const char *endpoint,
  * Everything else is as msb_producer_open. A key the node does not know
  * fails the first send (MSB_ERROR, "the node refused this producer's
  * key"); a message for a stream of another tenant gets REJECT
- * "forbidden: ...".
+ * "forbidden: ...". A THROTTLE "moved: tenant T is served by node N at
+ * ADDR key KEY" (the tenant was moved to another node) makes the
+ * producer connect there, pinning KEY: what still awaited a reply is
+ * written off as THROTTLE "no-reply: the tenant moved to ...", to be
+ * sent again like every THROTTLE.
  */
 MSB_API int msb_producer_open_remote(struct msb_producer **pp,
     const char *endpoint, const char *stream, const char *key_file,

@@ -50,6 +50,7 @@
 #define DEFAULT_LINGER_MS	1
 #define BATCH_COUNT_MAX		1024
 #define HEARTBEAT_MS		10000	/* finds a node gone without a word */
+#define FOLLOW_MAX		320	/* a node's endpoint and key */
 
 struct span {
 	uint64_t	 first;
@@ -85,11 +86,18 @@ struct msb_producer {
 	uint32_t	 p_batch_count;
 	int		 p_linger;	/* ms */
 	char		*p_route;	/* remote: "TENANT/STREAM" frame */
+	char		*p_key_file;	/* remote: this producer's key pair */
 	void		*p_mon;		/* remote: handshake failures */
+	unsigned	 p_nmon;	/* monitors made: unique endpoints */
+	char		 p_follow[FOLLOW_MAX];	/* "moved": tcp://ADDR KEY */
 	unsigned char	 p_idbuf[8];
 	char		 p_reason[REASON_MAX];
 	char		 p_err[512];
 };
+
+static int follow(struct msb_producer *);
+static int connect_socket(struct msb_producer *, const char *,
+    const char *, char *, size_t);
 
 /* Records why p failed and returns rc. */
 static int
@@ -203,6 +211,24 @@ word_reason(const char *st, size_t len, const char *word, char *buf,
 }
 
 /*
+ * "moved: tenant T is served by node N at ADDR key KEY" (streammgr's
+ * answer for a tenant moved to another node): keeps where to follow it.
+ */
+static void
+note_moved(struct msb_producer *p, const char *reason)
+{
+	char addr[256], key[CURVEKEY_Z85_LEN + 1];
+	const char *at;
+
+	if (p->p_route == NULL || strncmp(reason, "moved: ", 7) != 0 ||
+	    (at = strstr(reason, " at ")) == NULL ||
+	    sscanf(at, " at %255s key %40s", addr, key) != 2 ||
+	    !curvekey_valid(key))
+		return;
+	snprintf(p->p_follow, sizeof(p->p_follow), "tcp://%s %s", addr, key);
+}
+
+/*
  * The answer st (len bytes) to seq: the callbacks of the records written
  * off before it, then its own. Returns how many were made.
  */
@@ -237,6 +263,8 @@ answer(struct msb_producer *p, uint64_t seq, const char *st, size_t len)
 		    sizeof(q)));
 		reason = p->p_reason;
 	}
+	if (status == MSB_REPLY_THROTTLE && reason != NULL)
+		note_moved(p, reason);
 	p->p_done = seq;
 	callback(p, seq, status, reason);
 	return n + 1;
@@ -384,6 +412,8 @@ drain(struct msb_producer *p)
 	}
 	if (n > 0)
 		p->p_progress = msb__now_ms();
+	if (p->p_follow[0] != '\0' && !p->p_incb && follow(p) == -1)
+		return -1;
 	return n;
 }
 
@@ -424,6 +454,40 @@ check_refused(struct msb_producer *p)
 	zmq_msg_close(&ev);
 	zmq_msg_close(&addr);
 	return rc;
+}
+
+/*
+ * Follows the tenant to the node "moved" named: a socket connected
+ * there, with its key (the old node, which we trusted, gave it), and
+ * what still awaited a reply from the old node written off as THROTTLE
+ * no-reply (the app sends it again, as after any THROTTLE). Returns 0,
+ * or -1 when the new socket cannot be made.
+ */
+static int
+follow(struct msb_producer *p)
+{
+	char endpoint[FOLLOW_MAX], why[FOLLOW_MAX + 64], err[512];
+	char *key;
+	int linger = 0;
+
+	snprintf(endpoint, sizeof(endpoint), "%s", p->p_follow);
+	p->p_follow[0] = '\0';
+	if ((key = strchr(endpoint, ' ')) == NULL)
+		return 0;
+	*key++ = '\0';
+	snprintf(why, sizeof(why), "no-reply: the tenant moved to %s",
+	    endpoint);
+	write_off(p, p->p_sent + 1, why);
+	p->p_nspans = p->p_window / 2 + 1;
+	p->p_span0 = p->p_spans = 0;
+	zmq_setsockopt(p->p_sock, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_close(p->p_sock);
+	zmq_close(p->p_mon);
+	p->p_sock = p->p_mon = NULL;
+	if (connect_socket(p, endpoint, key, err, sizeof(err)) != MSB_OK)
+		return fail(p, -1, "follow the tenant to %s: %s", endpoint,
+		    err);
+	return 0;
 }
 
 /* Waits up to ms for events on the socket. Returns 0 or -1. */
@@ -497,6 +561,7 @@ destroy(struct msb_producer *p)
 	if (p->p_mon != NULL)
 		zmq_close(p->p_mon);
 	free(p->p_route);
+	free(p->p_key_file);
 	zmq_msg_close(&p->p_rid);
 	zmq_msg_close(&p->p_rstatus);
 	zmq_msg_close(&p->p_rbody);
@@ -507,13 +572,42 @@ destroy(struct msb_producer *p)
 	free(p);
 }
 
+/*
+ * The DEALER. ZMQ_IMMEDIATE: nothing is queued while no streammgr is
+ * connected, so a send finds out (EAGAIN) instead of queueing blindly.
+ * The send queue holds a whole window, so the window is the only limit.
+ * The receive queue has no limit: replies never outnumber what we sent,
+ * and a full one would make streammgr's ROUTER drop replies (libzmq
+ * accounts reads lazily, so "full" comes well before the HWM). Returns
+ * 0, or -1 (errno).
+ */
+static int
+make_socket(struct msb_producer *p)
+{
+	int immediate = 1, linger = 0, unlimited = 0, hwm;
+
+	if ((p->p_sock = zmq_socket(p->p_ctx, ZMQ_DEALER)) == NULL)
+		return -1;
+	hwm = (int)p->p_window + 64;
+	if (hwm < 1000)
+		hwm = 1000;
+	if (zmq_setsockopt(p->p_sock, ZMQ_IMMEDIATE, &immediate,
+	    sizeof(immediate)) == -1 ||
+	    zmq_setsockopt(p->p_sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) == -1 ||
+	    zmq_setsockopt(p->p_sock, ZMQ_RCVHWM, &unlimited,
+	    sizeof(unlimited)) == -1 ||
+	    zmq_setsockopt(p->p_sock, ZMQ_LINGER, &linger,
+	    sizeof(linger)) == -1)
+		return -1;
+	return 0;
+}
+
 /* A producer with its socket, not connected yet. */
 static int
 producer_new(struct msb_producer **pp, const char *endpoint, uint32_t window,
     msb_reply_cb cb, void *arg, char *err, size_t errlen)
 {
 	struct msb_producer *p;
-	int immediate = 1, linger = 0, unlimited = 0, hwm;
 
 	*pp = NULL;
 	if (window == 0)
@@ -543,26 +637,7 @@ producer_new(struct msb_producer **pp, const char *endpoint, uint32_t window,
 	if ((p->p_ctx = zmq_ctx_new()) == NULL)
 		goto fail;
 	zmq_ctx_set(p->p_ctx, ZMQ_IO_THREADS, 1);
-	if ((p->p_sock = zmq_socket(p->p_ctx, ZMQ_DEALER)) == NULL)
-		goto fail;
-	/*
-	 * ZMQ_IMMEDIATE: nothing is queued while no streammgr is connected,
-	 * so a send finds out (EAGAIN) instead of queueing blindly. The send
-	 * queue holds a whole window, so the window is the only limit. The
-	 * receive queue has no limit: replies never outnumber what we sent,
-	 * and a full one would make streammgr's ROUTER drop replies (libzmq
-	 * accounts reads lazily, so "full" comes well before the HWM).
-	 */
-	hwm = (int)window + 64;
-	if (hwm < 1000)
-		hwm = 1000;
-	if (zmq_setsockopt(p->p_sock, ZMQ_IMMEDIATE, &immediate,
-	    sizeof(immediate)) == -1 ||
-	    zmq_setsockopt(p->p_sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) == -1 ||
-	    zmq_setsockopt(p->p_sock, ZMQ_RCVHWM, &unlimited,
-	    sizeof(unlimited)) == -1 ||
-	    zmq_setsockopt(p->p_sock, ZMQ_LINGER, &linger,
-	    sizeof(linger)) == -1)
+	if (make_socket(p) == -1)
 		goto fail;
 	*pp = p;
 	return MSB_OK;
@@ -623,7 +698,8 @@ set_curve(struct msb_producer *p, const char *key_file,
 	if (curvekey_client(p->p_sock, key_file, server_key, err,
 	    errlen) < 0)
 		return MSB_ERROR;
-	snprintf(ep, sizeof(ep), "inproc://msb-producer-%p", (void *)p);
+	snprintf(ep, sizeof(ep), "inproc://msb-producer-%p-%u", (void *)p,
+	    p->p_nmon++);
 	if (zmq_setsockopt(p->p_sock, ZMQ_HEARTBEAT_IVL, &hb,
 	    sizeof(hb)) == -1 ||
 	    zmq_setsockopt(p->p_sock, ZMQ_HEARTBEAT_TIMEOUT, &hbttl,
@@ -663,19 +739,46 @@ msb_producer_open_remote(struct msb_producer **pp, const char *endpoint,
 	if ((rc = producer_new(&p, endpoint, window, cb, arg, err,
 	    errlen)) != MSB_OK)
 		return rc;
-	if ((p->p_route = strdup(stream)) == NULL) {
+	if ((p->p_route = strdup(stream)) == NULL ||
+	    (p->p_key_file = strdup(key_file)) == NULL) {
 		msb__seterr(err, errlen, "producer: %s", strerror(errno));
 		destroy(p);
 		return MSB_ERROR;
 	}
-	if ((rc = set_curve(p, key_file, server_key, err, errlen)) !=
+	if ((rc = connect_socket(p, endpoint, server_key, err, errlen)) !=
 	    MSB_OK) {
 		destroy(p);
 		return rc;
 	}
-	if ((rc = producer_connect(p, endpoint, err, errlen)) == MSB_OK)
-		*pp = p;
-	return rc;
+	*pp = p;
+	return MSB_OK;
+}
+
+/*
+ * A remote producer's socket (made when there is none) as a CURVE
+ * client of the node at endpoint whose key is server_key, connected.
+ * Returns MSB_OK or MSB_ERROR (err).
+ */
+static int
+connect_socket(struct msb_producer *p, const char *endpoint,
+    const char *server_key, char *err, size_t errlen)
+{
+	int rc;
+
+	if (p->p_sock == NULL && make_socket(p) == -1) {
+		msb__seterr(err, errlen, "producer %s: %s", endpoint,
+		    zmq_strerror(errno));
+		return MSB_ERROR;
+	}
+	if ((rc = set_curve(p, p->p_key_file, server_key, err, errlen)) !=
+	    MSB_OK)
+		return rc;
+	if (zmq_connect(p->p_sock, endpoint) == -1) {
+		msb__seterr(err, errlen, "connect %s: %s", endpoint,
+		    zmq_strerror(errno));
+		return MSB_ERROR;
+	}
+	return MSB_OK;
 }
 
 /*

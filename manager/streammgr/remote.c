@@ -187,7 +187,8 @@ route(void *arg, void *frame, char *why, size_t whylen)
 		return NULL;
 	}
 	/*
-	 * A tenant moved to another node (the cluster file says which):
+	 * A tenant moved to another node (the cluster file says which, and
+	 * its public key, which a producer that trusts this node may take):
 	 * try again there. Said to any admitted key: which node serves a
 	 * tenant is no secret among the cluster's producers.
 	 */
@@ -195,7 +196,8 @@ route(void *arg, void *frame, char *why, size_t whylen)
 	    (n = conf_cluster_tenant_node(r->r_mgr->m_conf->p_cluster,
 	    tid)) != NULL) {
 		snprintf(why, whylen, "THROTTLE moved: tenant %s is served by "
-		    "node %s at %s", tid, n->n_name, n->n_address);
+		    "node %s at %s key %s", tid, n->n_name, n->n_address,
+		    n->n_server_key);
 		return NULL;
 	}
 	/* The tenant first: whether B has a stream is none of A's business. */
