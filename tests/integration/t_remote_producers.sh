@@ -107,6 +107,20 @@ cli status 2>/dev/null | grep -q "remote producers on tcp://$NODE: .* 1 unknown 
 	fail "status: $(cli status 2>&1)"
 ok "unknown keys and streams, and a wrong node, refused and counted"
 
+# Hostile route frames from an admitted key: each refused (never OK'd),
+# counted, and streammgr goes on serving.
+before=$(remote unknown_streams)
+long=$(printf 'a%.0s' $(seq 1 300))
+for route in "acme" "" "../etc/x" "acme/default/x" "$long/default" "ACME/default"; do
+	rc=0
+	"$MYSIMBDP_BUILD/tests/integration/durproducer" -t 2 -R "$route" -k "$K/acme" \
+		-s "$K/node.pub" "tcp://$NODE" 1 >"$T/out/hostile" 2>&1 || rc=$?
+	assert_eq 1 $rc "route \"${route:0:20}\": no OK ($(cat "$T/out/hostile"))"
+done
+kill -0 "$SM_PID" || fail "streammgr died"
+[ "$(remote unknown_streams)" -ge $((before + 6)) ] || fail "malformed routes not counted"
+ok "malformed route frames refused and counted; streammgr still serving"
+
 # Rotation: a second key added by reload works; the first, removed, no longer.
 remote_tenant acme acme2 acme
 from=$(wc -l <"$SM_LOG")
