@@ -1845,6 +1845,50 @@ set_warnings(const struct conf_tenant_set *set, struct conf_errors *warns)
 		app_warnings(set->ts_tenants[i], warns);
 }
 
+/* The line of setting in file (read again), or 0. */
+static unsigned
+setting_line(const char *file, const char *setting)
+{
+	const config_setting_t *st;
+	unsigned line = 0;
+	config_t cfg;
+
+	config_init(&cfg);
+	if (config_read_file(&cfg, file) == CONFIG_TRUE &&
+	    (st = config_lookup(&cfg, setting)) != NULL)
+		line = (unsigned)config_setting_source_line(st);
+	config_destroy(&cfg);
+	return line;
+}
+
+/*
+ * A producer key is one tenant's: streammgr refuses a key two tenants
+ * list at every connection; check-config says so before.
+ */
+static void
+shared_keys(const struct conf_tenant_set *set, struct conf_errors *errs)
+{
+	for (size_t i = 0; i < set->ts_count; i++) {
+		const struct conf_tenant *t = set->ts_tenants[i];
+
+		for (size_t j = 0; j < i; j++) {
+			const struct conf_tenant *u = set->ts_tenants[j];
+
+			for (char **k = t->t_producer_keys; k && *k; k++)
+				for (char **l = u->t_producer_keys; l && *l;
+				    l++)
+					if (strcmp(*k, *l) == 0)
+						errs_add(errs, t->t_file,
+						    setting_line(t->t_file,
+						    "producer_keys"),
+						    "producer_keys", "\"%s\" is "
+						    "tenant %s's too: a key must "
+						    "be one tenant's", *k,
+						    u->t_id);
+		}
+	}
+}
+
 size_t
 conf_check_path(const char *path, struct conf_errors *errs,
     struct conf_errors *warns)
@@ -1865,6 +1909,7 @@ conf_check_path(const char *path, struct conf_errors *errs,
 	if (S_ISDIR(st.st_mode)) {
 		conf_tenants_load(path, cwd, &set, errs);
 		set_warnings(&set, warns);
+		shared_keys(&set, errs);
 		conf_tenant_set_free(&set);
 	} else if (is_tenant_file(path)) {
 		if ((t = conf_tenant_load(path, cwd, errs)) != NULL &&
@@ -1874,6 +1919,7 @@ conf_check_path(const char *path, struct conf_errors *errs,
 	} else if ((p = conf_platform_load(path, errs)) != NULL) {
 		conf_tenants_load(p->p_tenants_dir, p->p_apps_dir, &set, errs);
 		set_warnings(&set, warns);
+		shared_keys(&set, errs);
 		conf_tenant_set_free(&set);
 		conf_platform_free(p);
 	}

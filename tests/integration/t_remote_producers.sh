@@ -43,6 +43,14 @@ sm_log_fixed() { grep -qF -- "$1" "$SM_LOG"; }
 remote_tenant acme acme
 remote_tenant globex globex
 cli check-config >/dev/null || fail "check-config: $(cli check-config 2>&1)"
+# One key in two profiles: check-config names the file, line and setting.
+remote_tenant globex globex acme
+rc=0; cli check-config >/dev/null 2>"$T/out/check" || rc=$?
+assert_eq 78 $rc "check-config with a key in two profiles"
+grep -qF "globex.cfg:3: producer_keys: \"$(pub acme)\" is tenant acme's too" "$T/out/check" ||
+	fail "the shared key not named: $(cat "$T/out/check")"
+remote_tenant globex globex
+ok "check-config refuses a producer key two tenants list"
 
 # A secret key others may read: streammgr refuses to start, saying why.
 chmod 640 "$K/node"
