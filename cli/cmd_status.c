@@ -34,6 +34,8 @@
 
 enum { SMGR, BMGR, NDAEMONS };
 
+#define CLUSTER_MAX	64	/* nodes status --cluster asks */
+
 static const char *const daemons[NDAEMONS] = { "streammgr", "batchmgr" };
 
 /* Stream states, the one needing attention first. */
@@ -799,7 +801,12 @@ cluster_status(const struct cli *cli, const struct status_opts *o)
 	}
 	if ((c = cli_load_cluster(cli)) == NULL)
 		return EX_CONFIG;
-	n = c->c_nnodes < 64 ? c->c_nnodes : 64;
+	/* Two calls a node: ctl_exchange's 128 at once. */
+	if ((n = c->c_nnodes) > CLUSTER_MAX) {
+		fprintf(stderr, "mysimbdp status: %s has %zu nodes: the first "
+		    "%d are shown\n", c->c_file, n, CLUSTER_MAX);
+		n = CLUSTER_MAX;
+	}
 	ncli = calloc(n, sizeof(*ncli));
 	st = calloc(n, sizeof(*st));
 	calls = calloc(n * NDAEMONS, sizeof(*calls));

@@ -468,7 +468,6 @@ follow(struct msb_producer *p)
 {
 	char endpoint[FOLLOW_MAX], why[FOLLOW_MAX + 64], err[512];
 	char *key;
-	int linger = 0;
 
 	snprintf(endpoint, sizeof(endpoint), "%s", p->p_follow);
 	p->p_follow[0] = '\0';
@@ -478,10 +477,8 @@ follow(struct msb_producer *p)
 	snprintf(why, sizeof(why), "no-reply: the tenant moved to %s",
 	    endpoint);
 	write_off(p, p->p_sent + 1, why);
-	p->p_nspans = p->p_window / 2 + 1;
-	p->p_span0 = p->p_spans = 0;
-	zmq_setsockopt(p->p_sock, ZMQ_LINGER, &linger, sizeof(linger));
-	zmq_close(p->p_sock);
+	p->p_span0 = p->p_spans = 0;	/* batches on the old socket */
+	zmq_close(p->p_sock);		/* made with no linger */
 	zmq_close(p->p_mon);
 	p->p_sock = p->p_mon = NULL;
 	if (connect_socket(p, endpoint, key, err, sizeof(err)) != MSB_OK)

@@ -18,8 +18,6 @@
 #define ZAP_FRAMES	8	/* a CURVE request has 7 */
 #define ZAP_TURN	64	/* requests per turn of the loop */
 #define HEARTBEAT_MS	10000	/* finds peers gone without a word */
-#define SNDHWM		100000
-#define FRAME_MAX	((int64_t)(256 << 20))	/* as stream.c's */
 
 struct zap {
 	void		*z_sock;	/* REP */
@@ -159,16 +157,9 @@ void *
 zap_curve_router(void *zctx, const struct curvekey *k, const char *domain,
     const char *endpoint, char *err, size_t errlen)
 {
-	void *sock = zmq_socket(zctx, ZMQ_ROUTER);
-	int zero = 0, one = 1, hwm = SNDHWM, hb = HEARTBEAT_MS,
-	    hbttl = 3 * HEARTBEAT_MS;
-	int64_t frame_max = FRAME_MAX;
+	void *sock = zevent_router(zctx);
+	int one = 1, hb = HEARTBEAT_MS, hbttl = 3 * HEARTBEAT_MS;
 
-	if (sock == NULL)
-		fatalx("zmq_socket: %s", zmq_strerror(errno));
-	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
-	zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &frame_max, sizeof(frame_max));
-	zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
 	zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &hbttl, sizeof(hbttl));
 	zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof(one));

@@ -5,6 +5,8 @@
 #include <sys/resource.h>
 #include <zmq.h>
 
+#include "log.h"
+
 struct zevent {
 	struct event	*z_ev;
 	void		*z_sock;
@@ -102,4 +104,19 @@ zevent_free(struct zevent *z)
 		return;
 	event_free(z->z_ev);
 	free(z);
+}
+
+void *
+zevent_router(void *ctx)
+{
+	void *sock = zmq_socket(ctx, ZMQ_ROUTER);
+	int zero = 0, hwm = 100000;
+	int64_t frame_max = (int64_t)256 << 20;
+
+	if (sock == NULL)
+		fatalx("zmq_socket: %s", zmq_strerror(errno));
+	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &frame_max, sizeof(frame_max));
+	zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	return sock;
 }

@@ -29,6 +29,16 @@ struct zevent;
  */
 void *zevent_context(void);
 
+/*
+ * A ROUTER in ctx for the platform's peers (producers, instances): no
+ * linger, a send queue of 100,000 messages (credit and windows bound it
+ * in practice), and frames up to 256 MiB, the largest max_message_size
+ * a profile may set: ZeroMQ cuts the connection of a larger one before
+ * it is buffered whole, while below it a too-large message still gets
+ * its REJECT. Exits when no socket can be made.
+ */
+void *zevent_router(void *ctx);
+
 /* Watches sock; returns NULL (errno) when its ZMQ_FD cannot be had. */
 struct zevent *zevent_new(struct event_base *base, void *sock, zevent_cb cb,
     void *arg);

@@ -25,18 +25,10 @@
 #define WORK_ARGS	3	/* frames counted after an instance's command */
 #define BUDGET		1024	/* messages per socket per loop turn */
 #define CREDIT_MAX	65536
-#define SNDHWM		100000	/* credit and windows bound it in practice */
 #define BATCH_BYTES	(4u << 20) /* written per commit, at most (roughly) */
 #define DELIVERY_BATCH	256	/* messages in one batched delivery */
 #define DELIVERY_BYTES	(256u << 10) /* payload bytes in one, roughly */
 #define VIOLATION_EVERY_MS 1000	/* a kind of violation reported at most */
-/*
- * The largest frame a peer may send: the largest max_message_size a
- * profile may set (256M). A larger one cuts the connection in ZeroMQ
- * before it is buffered whole; below it a too-large message still gets
- * its REJECT.
- */
-#define FRAME_MAX	((int64_t)(256 << 20))
 
 static void on_ingress(void *, void *);
 static int ingress_note(struct ingress *, struct stream *);
@@ -50,15 +42,9 @@ bind_router(struct smgr *m, struct stream *s, const char *kind,
 {
 	char *ep = state_endpoint(m->m_conf, "run/%s/%s.%s", s->s_tid,
 	    s->s_name, kind);
-	void *sock = zmq_socket(m->m_zctx, ZMQ_ROUTER);
-	int zero = 0, one = 1, hwm = SNDHWM;
-	int64_t frame_max = FRAME_MAX;
+	void *sock = zevent_router(m->m_zctx);
+	int one = 1;
 
-	if (sock == NULL)
-		fatalx("zmq_socket: %s", zmq_strerror(errno));
-	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
-	zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &frame_max, sizeof(frame_max));
-	zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	if (mandatory)
 		zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
 	if (zmq_bind(sock, ep) < 0) {
@@ -856,6 +842,7 @@ static int
 receive_body(struct ingress *in, uint64_t now, struct reply *r,
     zmq_msg_t f[3])
 {
+	const char *why = "REJECT malformed: no stream named";
 	zmq_msg_t *last = &r->rid, route;
 	int n;
 
@@ -864,11 +851,12 @@ receive_body(struct ingress *in, uint64_t now, struct reply *r,
 	    zmq_msg_recv(&route, in->sock, 0) >= 0) {
 		last = &route;
 		r->s = in->route(in->arg, &route, r->buf, sizeof(r->buf));
+		why = r->buf;
 	}
 	n = recv_frames(in->sock, last, f);
 	zmq_msg_close(&route);
 	if (r->s == NULL) {
-		refuse_whole(r, f, n, r->buf);
+		refuse_whole(r, f, n, why);
 		return n;
 	}
 	if (ingress_note(in, r->s) < 0) {
@@ -913,7 +901,6 @@ receive_one(struct ingress *in, uint64_t now, struct reply *r)
 	r->status = NULL;
 	r->batch = false;
 	r->count = 1;
-	snprintf(r->buf, sizeof(r->buf), "REJECT malformed: no stream named");
 	receive_body(in, now, r, f);
 	for (int k = 0; k < 3; k++)
 		zmq_msg_close(&f[k]);
