@@ -190,6 +190,7 @@ struct scan {
 	size_t		 nacks;
 	size_t		 ackcap;
 	uint64_t	 max_seq;
+	uint64_t	 max_ack;	/* the highest release, if a seq */
 	uint64_t	 next;		/* the highest H value */
 	uint64_t	*lost;		/* seqs with no readable copy */
 	size_t		 nlost;
@@ -326,8 +327,13 @@ note_record(struct scan *sc, uint32_t segi, const struct rec *r)
 			sc->acks = xrealloc(sc->acks, sc->ackcap,
 			    sizeof(*sc->acks));
 		}
-		for (uint64_t k = 0; k < r->v; k++)
-			sc->acks[sc->nacks++] = get_le64(r->extra + 8 * k);
+		for (uint64_t k = 0; k < r->v; k++) {
+			uint64_t seq = get_le64(r->extra + 8 * k);
+
+			sc->acks[sc->nacks++] = seq;
+			if (seq <= JOURNAL_SEQ_MAX && seq > sc->max_ack)
+				sc->max_ack = seq;
+		}
 		break;
 	}
 }
@@ -789,7 +795,10 @@ journal_open(const char *dir, enum journal_mode mode, uint64_t segment_size,
 	}
 	if (scan_all(j, &sc, rep, err, errlen) < 0)
 		goto fail;
-	j->j_next = sc.max_seq + 1 > sc.next ? sc.max_seq + 1 : sc.next;
+	/* Above every release too: a number released once is never
+	 * given again, or its old release would hide the new message. */
+	j->j_next = sc.max_seq > sc.max_ack ? sc.max_seq : sc.max_ack;
+	j->j_next = j->j_next + 1 > sc.next ? j->j_next + 1 : sc.next;
 	if (j->j_next == 0)
 		j->j_next = 1;
 	fresh = sc.nsegs ? sc.segs[sc.nsegs - 1].id + 1 : 1;

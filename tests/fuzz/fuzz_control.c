@@ -58,7 +58,7 @@ static void
 check_accepted(const bson_t *doc)
 {
 	static const char *const cmds[] = { "status", "start", "stop",
-	    "drain", "scale", "requeue" };
+	    "drain", "scale", "requeue", "reload" };
 	const char *cmd = NULL;
 	bool tenant = false, instances = false, ids = false;
 	bson_iter_t it, before;
@@ -103,8 +103,10 @@ check_accepted(const bson_t *doc)
 	FUZZ_CHECK(!instances || strcmp(cmd, "scale") == 0,
 	    "instances for %s", cmd);
 	FUZZ_CHECK(!ids || strcmp(cmd, "requeue") == 0, "ids for %s", cmd);
-	FUZZ_CHECK(tenant || strcmp(cmd, "status") == 0, "%s without a "
-	    "tenant", cmd);
+	FUZZ_CHECK(!tenant || strcmp(cmd, "reload") != 0, "reload with a "
+	    "tenant");
+	FUZZ_CHECK(tenant || strcmp(cmd, "status") == 0 ||
+	    strcmp(cmd, "reload") == 0, "%s without a tenant", cmd);
 }
 
 int
