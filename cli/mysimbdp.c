@@ -134,13 +134,19 @@ static const struct command commands[] = {
 	    "producer failed; 74 F cannot be read; 75 some throttled or "
 	    "unanswered; 77 no permission to reach the socket, or the node "
 	    "refused the key; 78 a bad platform file" },
-	{ "keygen", cmd_keygen, "FILE",
+	{ "keygen", cmd_keygen, "FILE | --tenant T --encryption [FILE]",
 	    "write a new CURVE key pair: FILE (both keys, mode 0600) and "
 	    "FILE.pub (the public key, to list in a tenant's producer_keys "
-	    "or to give producers as the node's key)",
-	    "",
+	    "or to give producers as the node's key); with --encryption, an "
+	    "age identity for T's encrypted files (mode 0600, the platform's), "
+	    "printing the public key T encrypts for",
+	    "  -T, --tenant T       with --encryption: the tenant\n"
+	    "  -e, --encryption     an age identity (default FILE: the state "
+	    "folder's\n"
+	    "                       keys/T/age-TIME.key)\n",
 	    "0 written; 64 usage; 73 FILE or FILE.pub exists already, or "
-	    "cannot be written; 70 libzmq has no CURVE" },
+	    "cannot be written; 70 libzmq has no CURVE, or no public key came "
+	    "out of age-keygen; 78 a bad platform file" },
 	{ "start", cmd_start, "TENANT [--stream S] [--json] [--timeout D]",
 	    "(re)start a tenant's streams at their desired instance count",
 	    OPT_STREAM OPT_JSON OPT_TIMEOUT, CTL_EXITS },

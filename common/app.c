@@ -97,6 +97,7 @@ app_start(const struct app_spec *spec, struct app *out, const char **stage)
 		.sr_envp = env,
 		.sr_cwd = cwd,
 		.sr_out_fd = out_fd,
+		.sr_in_fd = spec->as_input_fd,
 		.sr_limits = &limits,
 		.sr_set_ids = geteuid() == 0 && t->t_user != NULL,
 		.sr_uid = t->t_uid,

@@ -21,7 +21,9 @@
  *     MYSIMBDP_STREAM       S    stream name
  *   cwd         <state>/work/<tenant>
  *   stdout/err  a pipe drained into log/<tenant>/<as_log>.log (applog.c);
- *               /dev/null when that log cannot be opened; stdin /dev/null
+ *               /dev/null when that log cannot be opened
+ *   stdin       /dev/null, or as_input_fd: a decrypted batch file, whose
+ *               MYSIMBDP_INPUT_FILE is then /dev/stdin
  *   limits      the app's limits, plus the tenant's resources as rlimits
  *               where its cgroup cannot enforce them (cgroup_app_limits)
  *   uid/gid     the tenant's user, when the daemon runs as root and the
@@ -69,6 +71,8 @@ struct app_spec {
 	int		 as_nice;		/* 0..19 */
 	/* Batch apps; NULL for stream apps (as_dataset "": none). */
 	const char	*as_input_file;
+	int		 as_input_fd;		/* above stderr: the app's stdin
+						   (a decrypted file); else none */
 	const char	*as_dataset;
 	const char	*as_result_file;
 	/* Stream apps; NULL for batch apps. */

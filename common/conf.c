@@ -85,6 +85,8 @@ static const char *check_ip_address(const char *);
 static const char *check_curve_public(const char *);
 static const char *check_tcp_endpoint(const char *);
 static const char *check_node_address(const char *);
+static const char *check_method(const char *);
+static const char *check_absolute(const char *);
 
 /* Tenant profile tables. */
 
@@ -150,6 +152,17 @@ static const struct schema quota_schema = {
 	quota_fields, NFIELDS(quota_fields), 0, NO_PRESENT
 };
 
+static const struct field encryption_fields[] = {
+	{ "method", FT_STRING, offsetof(struct conf_encryption, e_method),
+	    "age", 0, 0, 0, NULL, 0, check_method },
+	{ "keys", FT_STRLIST, offsetof(struct conf_encryption, e_keys), NULL,
+	    0, 0, F_REQUIRED, NULL, 0, check_absolute },
+};
+static const struct schema encryption_schema = {
+	encryption_fields, NFIELDS(encryption_fields), 0,
+	offsetof(struct conf_encryption, e_enabled)
+};
+
 static const struct field batch_fields[] = {
 	{ "formats", FT_STRLIST, offsetof(struct conf_batch, b_formats), NULL,
 	    0, 0, F_REQUIRED, NULL, 0, check_format },
@@ -169,6 +182,8 @@ static const struct field batch_fields[] = {
 	{ "upload_settle", FT_DURATION,
 	    offsetof(struct conf_batch, b_upload_settle_ms), "0s",
 	    0, 86400000, 0, NULL, 0, NULL },
+	{ "encryption", FT_GROUP, offsetof(struct conf_batch, b_encryption),
+	    NULL, 0, 0, 0, &encryption_schema, 0, NULL },
 	{ "apps", FT_GROUPLIST, offsetof(struct conf_batch, b_apps), NULL,
 	    0, 0, F_REQUIRED, &app_schema, offsetof(struct conf_batch, b_napps),
 	    NULL },
@@ -316,6 +331,8 @@ static const struct field pbatch_fields[] = {
 	    0, 86400000, 0, NULL, 0, NULL },
 	{ "app_nice", FT_INT, offsetof(struct conf_platform_batch, pb_app_nice),
 	    "19", 0, 19, 0, NULL, 0, NULL },
+	{ "age", FT_STRING, offsetof(struct conf_platform_batch, pb_age),
+	    "/usr/bin/age", 0, 0, 0, NULL, 0, check_absolute },
 };
 static const struct schema pbatch_schema = {
 	pbatch_fields, NFIELDS(pbatch_fields), 0, NO_PRESENT
@@ -660,6 +677,19 @@ check_format(const char *s)
 	if (*s == '\0' || strlen(s) > 16 || strchr(s, '.') || strchr(s, '/'))
 		return "must be a file extension without the dot, like \"csv\"";
 	return NULL;
+}
+
+static const char *
+check_method(const char *s)
+{
+	return strcmp(s, "age") == 0 ? NULL : "must be \"age\" (the only "
+	    "method: docs/encryption.md)";
+}
+
+static const char *
+check_absolute(const char *s)
+{
+	return s[0] == '/' ? NULL : "must be an absolute path";
 }
 
 static const char *
@@ -1542,6 +1572,38 @@ batch_check(struct walk *w, config_t *cfg, const struct conf_tenant *t)
 	}
 }
 
+/*
+ * The identity files of batch.encryption: there, regular files, and no
+ * one's but their owner's (a tenant's app must never read them). One
+ * that is not there yet (or in a folder check-config's user cannot read)
+ * is a warning, as a missing app is.
+ */
+static void
+keys_check(struct walk *w, config_t *cfg, const struct conf_tenant *t)
+{
+	const config_setting_t *keys = config_lookup(cfg,
+	    "batch.encryption.keys");
+	char **k = t->t_batch.b_encryption.e_keys;
+	struct stat st;
+
+	for (size_t i = 0; k && k[i]; i++) {
+		const config_setting_t *ks = keys ?
+		    config_setting_get_elem(keys, (unsigned)i) : NULL;
+
+		if (k[i][0] != '/')
+			continue;	/* said already */
+		if (stat(k[i], &st) < 0)
+			continue;	/* a warning (key_warnings) */
+		if (!S_ISREG(st.st_mode))
+			walk_error(w, ks, "batch.encryption.keys", "%s: not a "
+			    "regular file", k[i]);
+		else if (st.st_mode & 077)
+			walk_error(w, ks, "batch.encryption.keys", "%s: mode "
+			    "%04o: others may read it (chmod 600)", k[i],
+			    (unsigned)(st.st_mode & 07777));
+	}
+}
+
 /* Streams: unique names, min <= initial <= max. */
 static void
 streams_check(struct walk *w, config_t *cfg, struct conf_tenant *t)
@@ -1613,6 +1675,7 @@ tenant_check(struct walk *w, config_t *cfg, struct conf_tenant *t)
 		    t->t_id, want);
 	free(want);
 	batch_check(w, cfg, t);
+	keys_check(w, cfg, t);
 	streams_check(w, cfg, t);
 	scaling_check(w, cfg, t);
 }
@@ -1838,13 +1901,6 @@ app_warnings(const struct conf_tenant *t, struct conf_errors *warns)
 	config_destroy(&cfg);
 }
 
-static void
-set_warnings(const struct conf_tenant_set *set, struct conf_errors *warns)
-{
-	for (size_t i = 0; warns != NULL && i < set->ts_count; i++)
-		app_warnings(set->ts_tenants[i], warns);
-}
-
 /* The line of setting in file (read again), or 0. */
 static unsigned
 setting_line(const char *file, const char *setting)
@@ -1860,6 +1916,35 @@ setting_line(const char *file, const char *setting)
 	config_destroy(&cfg);
 	return line;
 }
+
+/* Warns of each identity of batch.encryption that cannot be read. */
+static void
+key_warnings(const struct conf_tenant *t, struct conf_errors *warns)
+{
+	char **k = t->t_batch.b_encryption.e_keys;
+	struct stat st;
+
+	for (size_t i = 0; k && k[i]; i++) {
+		const char *why;
+
+		if (stat(k[i], &st) == 0)
+			continue;
+		why = strerror(errno);
+		errs_add(warns, t->t_file, setting_line(t->t_file,
+		    "batch.encryption.keys"), "batch.encryption.keys", "%s: %s: "
+		    "files encrypted for it cannot be decrypted", k[i], why);
+	}
+}
+
+static void
+set_warnings(const struct conf_tenant_set *set, struct conf_errors *warns)
+{
+	for (size_t i = 0; warns != NULL && i < set->ts_count; i++) {
+		app_warnings(set->ts_tenants[i], warns);
+		key_warnings(set->ts_tenants[i], warns);
+	}
+}
+
 
 /*
  * A producer key is one tenant's: streammgr refuses a key two tenants

@@ -50,6 +50,16 @@ struct conf_quota {
 	uint64_t	 q_max_bytes;	/* 0: no limit */
 };
 
+/*
+ * Files encrypted for the platform (docs/encryption.md): each file is
+ * decrypted with one of the identities before its app runs.
+ */
+struct conf_encryption {
+	bool		 e_enabled;	/* the profile has the group */
+	char		*e_method;	/* "age" */
+	char		**e_keys;	/* identity files, absolute paths */
+};
+
 struct conf_batch {
 	bool		 b_enabled;	/* the profile has a batch group */
 	char		**b_formats;
@@ -60,6 +70,7 @@ struct conf_batch {
 	uint64_t	 b_retention_ms;
 	uint64_t	 b_partial_grace_ms;
 	uint64_t	 b_upload_settle_ms;	/* 0: a close means complete */
+	struct conf_encryption b_encryption;
 	struct conf_batch_app *b_apps;
 	size_t		 b_napps;
 };
@@ -138,6 +149,7 @@ struct conf_platform_batch {
 	uint64_t	 pb_retry_backoff_ms;
 	uint64_t	 pb_retry_backoff_max_ms;
 	int64_t		 pb_app_nice;	/* batch apps' nice value */
+	char		*pb_age;	/* the age program (encryption) */
 };
 
 struct conf_platform_stream {

@@ -197,24 +197,24 @@ child_fail(int errfd, enum stage stage)
 }
 
 /*
- * Closes every descriptor above stderr but the (up to) three in keep
- * (-1: none). System calls only (see CHILD_CODE).
+ * Closes every descriptor above stderr but those in keep (-1: none).
+ * System calls only (see CHILD_CODE).
  */
 static CHILD_CODE void
-close_all_but(int keep[3])
+close_all_but(int *keep, int n)
 {
 	unsigned lo = STDERR_FILENO + 1;
 
-	/* Three values: sort them in place. */
-	for (int i = 0; i < 2; i++)
-		for (int j = 0; j < 2 - i; j++)
+	/* A handful of values: sort them in place. */
+	for (int i = 0; i < n - 1; i++)
+		for (int j = 0; j < n - 1 - i; j++)
 			if (keep[j] > keep[j + 1]) {
 				int t = keep[j];
 
 				keep[j] = keep[j + 1];
 				keep[j + 1] = t;
 			}
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < n; i++) {
 		if (keep[i] < (int)lo)
 			continue;
 		if ((unsigned)keep[i] > lo)
@@ -265,13 +265,14 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 	static const struct kernel_sigaction dfl;
 	static const uint64_t none;	/* the kernel's empty sigset_t */
 	long null_fd;
-	int keep[3] = { errfd, cgfd, req->sr_out_fd };
+	int keep[5] = { errfd, cgfd, req->sr_out_fd, req->sr_in_fd,
+	    req->sr_err_fd };
 
 	/* The daemon's descriptors go first (this is the child's own copy of
 	 * the table): joining a cgroup below can wait for the kernel's cgroup
 	 * lock for milliseconds, and a daemon killed meanwhile must not leave
 	 * its pid lock (run/<daemon>.pid) or its sockets held by a child. */
-	close_all_but(keep);
+	close_all_but(keep, 5);
 
 	/* Into the app's own cgroup before anything else, while still
 	 * privileged (only where clone3 could not start the child there):
@@ -307,7 +308,8 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 			    KERNEL_SIGSET_SIZE);
 
 	null_fd = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR);
-	if (null_fd < 0 || dup2((int)null_fd, STDIN_FILENO) < 0)
+	if (null_fd < 0 || dup2(req->sr_in_fd > STDERR_FILENO ?
+	    req->sr_in_fd : (int)null_fd, STDIN_FILENO) < 0)
 		child_fail(errfd, ST_STDIO);
 	if (req->sr_out_fd >= 0) {
 		if (dup2(req->sr_out_fd, STDOUT_FILENO) < 0 ||
@@ -315,6 +317,9 @@ child_setup(const struct spawn_req *req, const struct rlimit_plan *plan,
 			child_fail(errfd, ST_STDIO);
 	} else if (dup2((int)null_fd, STDOUT_FILENO) < 0 ||
 	    dup2((int)null_fd, STDERR_FILENO) < 0)
+		child_fail(errfd, ST_STDIO);
+	if (req->sr_err_fd > STDERR_FILENO &&
+	    dup2(req->sr_err_fd, STDERR_FILENO) < 0)
 		child_fail(errfd, ST_STDIO);
 
 	if (req->sr_cwd && chdir(req->sr_cwd) < 0)

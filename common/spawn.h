@@ -21,6 +21,9 @@ struct spawn_req {
 	char *const	*sr_envp;
 	const char	*sr_cwd;
 	int		 sr_out_fd;	/* stdout and stderr; -1: /dev/null */
+	/* Above stderr, or left 0: stdin is /dev/null, stderr sr_out_fd. */
+	int		 sr_in_fd;	/* stdin */
+	int		 sr_err_fd;	/* stderr apart from stdout */
 	const struct conf_limits *sr_limits;	/* NULL: none but core = 0 */
 	bool		 sr_set_ids;	/* switch to sr_uid/sr_gid */
 	uid_t		 sr_uid;

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "conf.h"
+#include "decrypt.h"
 #include "tailq.h"
 #include "quota.h"
 #include "record.h"
@@ -23,12 +24,13 @@ struct cgroup_leaf;
 struct ctlsock;
 struct tenant;
 
-enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_BACKOFF };
+/* JOB_DECRYPTING: age runs on the file (decrypt.c); then JOB_RUNNING. */
+enum job_state { JOB_QUEUED, JOB_DECRYPTING, JOB_RUNNING, JOB_BACKOFF };
 
 struct job {
 	struct sched_item j_item;	/* first: sched items are jobs */
 	TAILQ_ENTRY(job) j_entry;	/* in b_jobs */
-	TAILQ_ENTRY(job) j_run_entry;	/* in b_running while JOB_RUNNING */
+	TAILQ_ENTRY(job) j_run_entry;	/* in b_running while a process runs */
 	struct tenant	*j_tenant;
 	struct conf_tenant *j_conf;	/* the profile it started with */
 	const struct conf_batch_app *j_app;
@@ -42,6 +44,7 @@ struct job {
 	bool		 j_recovered;
 	pid_t		 j_pid;
 	struct cgroup_leaf *j_leaf;	/* its cgroup while running, or NULL */
+	struct decrypt	 j_decrypt;	/* while JOB_DECRYPTING */
 	int64_t		 j_start_ms;
 	bool		 j_timed_out;
 	bool		 j_interrupted;	/* stopped by a batchmgr shutdown */

@@ -79,6 +79,7 @@ count_jobs(const struct batch *b, const struct tenant *t, struct holding *h)
 		case JOB_QUEUED:
 			h->h_queued++;
 			break;
+		case JOB_DECRYPTING:
 		case JOB_RUNNING:
 			h->h_running++;
 			break;

@@ -74,20 +74,46 @@ check_stat(const struct stat *st, const struct conf_batch *b, char *buf,
 	return NULL;
 }
 
+/* The last '.' of name before end, or NULL (a leading one is no dot). */
+static const char *
+last_dot(const char *name, const char *end)
+{
+	const char *dot = NULL;
+
+	for (const char *c = name + 1; c < end; c++)
+		if (*c == '.')
+			dot = c;
+	return dot;
+}
+
 const char *
 check_format(const char *name, const struct conf_batch *b, char *buf,
     size_t len)
 {
-	const char *dot = strrchr(name, '.');
+	size_t n = strlen(name), extlen;
+	const char *end = name + n, *dot;
 	size_t off;
 
-	if (dot != NULL && dot != name)
+	/* An encrypted file is named for its plaintext, plus ".age". */
+	if (b->b_encryption.e_enabled) {
+		if (n < 5 || strcasecmp(end - 4, ".age") != 0) {
+			snprintf(buf, len, "encryption: not named *.age: this "
+			    "tenant's files must be encrypted with age "
+			    "(batch.encryption)");
+			return buf;
+		}
+		end -= 4;
+	}
+	dot = last_dot(name, end);
+	extlen = dot ? (size_t)(end - dot - 1) : 0;
+	if (dot != NULL)
 		for (char **f = b->b_formats; *f; f++)
-			if (strcasecmp(dot + 1, *f) == 0)
+			if (strlen(*f) == extlen &&
+			    strncasecmp(dot + 1, *f, extlen) == 0)
 				return NULL;
-	off = (size_t)snprintf(buf, len, "format: %s%s%s not accepted "
-	    "(formats:", dot && dot != name ? "extension \"" : "no extension",
-	    dot && dot != name ? dot + 1 : "", dot && dot != name ? "\"" : "");
+	off = (size_t)snprintf(buf, len, "format: %s%.*s%s not accepted "
+	    "(formats:", dot ? "extension \"" : "no extension",
+	    (int)extlen, dot ? dot + 1 : "", dot ? "\"" : "");
 	for (char **f = b->b_formats; *f && off < len; f++)
 		off += (size_t)snprintf(buf + off, len - off, " %s", *f);
 	if (off < len)

@@ -27,7 +27,11 @@ bool check_name_partial(const char *name);
 const char *check_stat(const struct stat *st, const struct conf_batch *b,
     char *buf, size_t len);
 
-/* Checks the extension against formats. Returns NULL or the reason. */
+/*
+ * Checks the extension against formats; with batch.encryption, the name
+ * must end in ".age" and the extension before it is checked. Returns NULL
+ * or the reason.
+ */
 const char *check_format(const char *name, const struct conf_batch *b,
     char *buf, size_t len);
 

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "log.h"
 #include "spawn.h"
+#include "staging.h"
 #include "state.h"
 #include "tenant.h"
 #include "units.h"
@@ -292,6 +293,8 @@ release_slot(struct batch *b, struct job *j)
 		b->b_sched.s_running--;
 }
 
+static void decrypted(struct batch *, struct job *, int);
+
 static void
 job_exited(struct batch *b, struct job *j, int status,
     const struct rusage *ru)
@@ -304,6 +307,10 @@ job_exited(struct batch *b, struct job *j, int status,
 	evtimer_del(j->j_timer);
 	TAILQ_REMOVE(&b->b_running, j, j_run_entry);
 	b->b_nrunning--;
+	if (j->j_state == JOB_DECRYPTING) {
+		decrypted(b, j, status);
+		return;
+	}
 	release_slot(b, j);
 	/* Refill the slot before the bookkeeping below, so the next app
 	 * starts on the other core while this one's outcome is recorded. */
@@ -361,15 +368,102 @@ job_no_app(struct batch *b, struct job *j)
 	conclude(b, j, &r, &v);
 }
 
+/* A process of the job's has started: it runs under the app's timeout. */
+static void
+job_running_pid(struct batch *b, struct job *j, pid_t pid)
+{
+	j->j_pid = pid;
+	TAILQ_INSERT_TAIL(&b->b_running, j, j_run_entry);
+	b->b_nrunning++;
+	clock_timer_in(j->j_timer, j->j_app->a_timeout_ms);
+}
+
+/*
+ * The file will never decrypt (not age, no identity of the tenant's
+ * opens it, tampered with): rejected/ with the reason, no retry.
+ */
+static void
+job_reject(struct batch *b, struct job *j, const char *why)
+{
+	release_slot(b, j);
+	log_warnx("tenant %s: %s: %s", j->j_tenant->t_id, j->j_name, why);
+	staging_reject(b, j->j_tenant, AREA_PROCESSING, j->j_dataset,
+	    j->j_name, j->j_bytes, why);
+	job_free(b, j);
+}
+
+/*
+ * Starts age on the job's file (batch.encryption); decrypted() goes on
+ * when it has exited.
+ */
+static void
+job_decrypt(struct batch *b, struct job *j, const char *input)
+{
+	char why[300];
+	const char *stage;
+
+	switch (decrypt_start(b->b_conf, j->j_conf->t_batch.b_encryption.e_keys,
+	    input, &j->j_decrypt, &stage, why, sizeof(why))) {
+	case DECRYPT_NOT_AGE:
+		job_reject(b, j, why);
+		return;
+	case DECRYPT_FAILED:
+		job_spawn_failed(b, j, stage, errno);
+		return;
+	case DECRYPT_STARTED:
+		break;
+	}
+	j->j_state = JOB_DECRYPTING;
+	job_running_pid(b, j, j->j_decrypt.d_pid);
+	log_debug("tenant %s: %s: decrypting with pid %d", j->j_tenant->t_id,
+	    j->j_name, (int)j->j_pid);
+}
+
+static void job_run_app(struct batch *, struct job *, int);
+
+/*
+ * age has exited: the app runs on the plaintext, or the file goes to
+ * rejected/ (age refused it), or the attempt failed (age was stopped: a
+ * timeout, a shutdown).
+ */
+static void
+decrypted(struct batch *b, struct job *j, int status)
+{
+	struct verdict v = { 0 };
+	struct record r;
+	int fd;
+
+	j->j_pid = 0;
+	fd = decrypt_finish(&j->j_decrypt, status, v.v_reason,
+	    sizeof(v.v_reason));
+	if (fd >= 0 && !j->j_timed_out && !j->j_interrupted) {
+		j->j_state = JOB_RUNNING;
+		job_run_app(b, j, fd);
+		close(fd);
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+		job_reject(b, j, v.v_reason);
+		return;
+	}
+	release_slot(b, j);
+	job_dispatch(b);
+	fill_record(&r, j, NULL, NULL);
+	r.r_start_ms = j->j_start_ms;
+	r.r_end_ms = record_now_ms();
+	if (j->j_timed_out)
+		snprintf(v.v_reason, sizeof(v.v_reason), "timeout: still "
+		    "decrypting after the app's timeout");
+	conclude(b, j, &r, &v);
+}
+
 static void
 job_start(struct batch *b, struct job *j)
 {
 	struct tenant *t = j->j_tenant;
-	struct app_spec spec;
-	struct app app;
-	char *input, *result;
-	const char *stage;
-	int rc, err;
+	char *input;
 
 	if (j->j_conf)
 		conf_tenant_unref(j->j_conf);
@@ -386,8 +480,30 @@ job_start(struct batch *b, struct job *j)
 		job_no_app(b, j);
 		return;
 	}
-
+	if (!j->j_conf->t_batch.b_encryption.e_enabled) {
+		job_run_app(b, j, -1);
+		return;
+	}
 	input = tenant_path(t, AREA_PROCESSING, j->j_dataset, j->j_name);
+	job_decrypt(b, j, input);
+	free(input);
+}
+
+/* Starts the job's app on its file, or on plain_fd (decrypted) if >= 0. */
+static void
+job_run_app(struct batch *b, struct job *j, int plain_fd)
+{
+	struct tenant *t = j->j_tenant;
+	struct app_spec spec;
+	struct app app;
+	char *input, *result;
+	const char *stage;
+	int rc, err;
+
+	input = plain_fd >= 0 ? strdup("/dev/stdin") :
+	    tenant_path(t, AREA_PROCESSING, j->j_dataset, j->j_name);
+	if (input == NULL)
+		fatal("%s: strdup", __func__);
 	result = result_path(b, j);
 	spec = (struct app_spec){
 		.as_platform = b->b_conf,
@@ -403,6 +519,7 @@ job_start(struct batch *b, struct job *j)
 		 * (t_misbehave.sh). */
 		.as_nice = (int)b->b_conf->p_batch.pb_app_nice,
 		.as_input_file = input,
+		.as_input_fd = plain_fd,
 		.as_dataset = j->j_dataset,
 		.as_result_file = result,
 	};
@@ -416,13 +533,10 @@ job_start(struct batch *b, struct job *j)
 		job_spawn_failed(b, j, stage, err);
 		return;
 	}
-	j->j_pid = app.ap_pid;
 	j->j_leaf = app.ap_leaf;
-	TAILQ_INSERT_TAIL(&b->b_running, j, j_run_entry);
-	b->b_nrunning++;
+	job_running_pid(b, j, app.ap_pid);
 	log_debug("tenant %s: %s: started %s as pid %d (attempt %d)", t->t_id,
 	    j->j_name, j->j_app->a_name, (int)j->j_pid, j->j_attempt);
-	clock_timer_in(j->j_timer, j->j_app->a_timeout_ms);
 }
 
 void
@@ -454,7 +568,8 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 		job_dispatch(b);
 		return;
 	}
-	if (j->j_state != JOB_RUNNING || j->j_pid <= 0)
+	if ((j->j_state != JOB_RUNNING && j->j_state != JOB_DECRYPTING) ||
+	    j->j_pid <= 0)
 		return;
 	if (!j->j_timed_out && !j->j_interrupted) {
 		j->j_timed_out = true;
@@ -517,7 +632,8 @@ job_forget_tenant(struct batch *b, struct tenant *t)
 	struct job *j, *next;
 
 	TAILQ_FOREACH_SAFE(j, &b->b_jobs, j_entry, next) {
-		if (j->j_tenant != t || j->j_state == JOB_RUNNING)
+		if (j->j_tenant != t || j->j_state == JOB_RUNNING ||
+		    j->j_state == JOB_DECRYPTING)
 			continue;
 		if (j->j_state == JOB_QUEUED)
 			sched_unlink(&t->t_queue, &j->j_item);

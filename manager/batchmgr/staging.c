@@ -150,9 +150,9 @@ rejected_free(struct tenant *t, const char *dataset, const char *name)
  * the file has both. Written after the move they could be missing for
  * good (tests/integration/t_crash_windows.sh).
  */
-static void
-reject(struct batch *b, struct tenant *t, const char *dataset,
-    const char *name, uint64_t bytes, const char *reason)
+void
+staging_reject(struct batch *b, struct tenant *t, enum stage_area from,
+    const char *dataset, const char *name, uint64_t bytes, const char *reason)
 {
 	char final[NAME_MAX + 1];
 	struct record r;
@@ -168,7 +168,7 @@ reject(struct batch *b, struct tenant *t, const char *dataset,
 	batch_record(b, &r);
 	if ((early = rejected_free(t, dataset, name)))
 		write_reason(t, dataset, name, reason);
-	if (tenant_move(t, AREA_INCOMING, AREA_REJECTED, dataset, name, final,
+	if (tenant_move(t, from, AREA_REJECTED, dataset, name, final,
 	    sizeof(final)) < 0) {
 		log_warn("tenant %s: move %s to rejected", t->t_id, name);
 		return;
@@ -320,7 +320,8 @@ consider(struct batch *b, struct tenant *t, const char *dataset,
 			settle_later(b);
 		break;
 	case EX_REJECT:
-		reject(b, t, dataset, name, v.v_bytes, v.v_reason);
+		staging_reject(b, t, AREA_INCOMING, dataset, name, v.v_bytes,
+		    v.v_reason);
 		break;
 	case EX_CLAIM:
 		claim(t, &f, v.v_bytes);

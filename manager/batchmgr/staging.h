@@ -9,6 +9,7 @@
 #define MYSIMBDP_STAGING_H
 
 #include "batch.h"
+#include "state.h"
 
 /* Sets up inotify and the periodic scan. Returns 0 or -1 (logged). */
 int staging_init(struct batch *b);
@@ -27,6 +28,14 @@ void staging_scan_all(struct batch *b);
 
 /* Rescans tenants that had a name wait for a running file of the same name. */
 void staging_rescan_deferred(struct batch *b);
+
+/*
+ * Moves a file from incoming/ (or processing/) to rejected/ with its
+ * reason beside it, and records it.
+ */
+void staging_reject(struct batch *b, struct tenant *t, enum stage_area from,
+    const char *dataset, const char *name, uint64_t bytes,
+    const char *reason);
 
 /* Stops noticing new files (shutdown). */
 void staging_stop(struct batch *b);

@@ -39,14 +39,7 @@ parser=$build/tests/bench/csvparse
 for p in "$app" "$parser"; do
 	[ -x "$p" ] || { echo "csv_ingest: $p not built (ninja -C $build)" >&2; exit 66; }
 done
-cache=${MYSIMBDP_BENCH_CACHE:-/tmp/mysimbdp-bench-cache}
-data=$cache/acme-$size.csv
-mkdir -p "$cache"
-if [ ! -s "$data" ]; then
-	echo "generating $data (once; reused by later runs) ..." >&2
-	"$src/scripts/gen-data" acme "$size" >"$data.part"
-	mv "$data.part" "$data"
-fi
+data=$("$src/tests/bench/acme_input.sh" "$size")
 
 work=$(mktemp -d /tmp/msb-csv-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -6,7 +6,9 @@
 # listings file (--csv-size; generated once into the cache folder): the
 # tenant's C loader acme-listings (libcsv, 20 typed columns, the embedded
 # store, fsynced) against a plain read of the file (cat, warm cache) and
-# against libcsv alone parsing it (tests/bench/csvparse).
+# against libcsv alone parsing it (tests/bench/csvparse). Then
+# tests/bench/encrypted_ingest.sh: the same file through batchmgr, in
+# plaintext and encrypted with age (the cost of batch.encryption).
 
 # shellcheck disable=SC2086 # the lists of figures are meant to be split
 csv_part() {
@@ -41,6 +43,7 @@ csv_part() {
 		    "$(json_num "$out" read_s)" "$read_mbs" "$parse_mbs" \
 		    "$(json_num "$out" app_s)" "$app_mbs" "$rows_s"
 	done
+	csv_encrypted "$runs"
 	note csv.input "$(json_num "$out" bytes) bytes, $(json_num "$out" rows)" \
 	    "rows ($(json_num "$out" rejected) rejected), $(json_num "$out" \
 	    out_bytes) bytes of BSON written"
@@ -50,4 +53,33 @@ csv_part() {
 	    "$(median $reads) MB/s ($(minmax $reads)); libcsv parse only" \
 	    "$(median $parses) MB/s ($(minmax $parses))"
 	warn_busy
+}
+
+# csv_encrypted RUNS: the same file through batchmgr, plaintext and
+# age-encrypted (tests/bench/encrypted_ingest.sh); skipped without age.
+csv_encrypted() {
+	local k out mb plain enc plains='' encs=''
+	if ! command -v age >/dev/null; then
+		skip csv.encrypted "no age (apt-get install age)"
+		return 0
+	fi
+	echo
+	printf '%-4s %12s %14s %8s
+' run plain_MB/s encrypted_MB/s ratio
+	for ((k = 1; k <= $1; k++)); do
+		out=$("$root/tests/bench/encrypted_ingest.sh" --size "$csv_size" \
+		    --build "$bdir" --json) || die "encrypted_ingest.sh failed"
+		mb=$(awk -v b="$(json_num "$out" bytes)" 'BEGIN { print b / 1048576 }')
+		plain=$(awk -v m="$mb" -v s="$(json_num "$out" plain_s)" \
+		    'BEGIN { printf "%.1f", m / s }')
+		enc=$(awk -v m="$mb" -v s="$(json_num "$out" encrypted_s)" \
+		    'BEGIN { printf "%.1f", m / s }')
+		record csv.batch_plain_mbs "$plain"
+		record csv.batch_enc_mbs "$enc"
+		plains+=" $plain" encs+=" $enc"
+		printf '%-4s %12s %14s %8s\n' "e$k" "$plain" "$enc" \
+		    "$(awk -v p="$plain" -v e="$enc" 'BEGIN { printf "%.2f", e / p }')"
+	done
+	echo "encrypted files: medians of $1 runs through batchmgr: plaintext" \
+	    "$(median $plains) MB/s, age-encrypted $(median $encs) MB/s"
 }

@@ -272,6 +272,32 @@ format_refuses_name_without_extension(void **state)
 }
 
 static void
+format_with_encryption_wants_age_after_the_format(void **state)
+{
+	struct conf_batch b = batch_profile(1048576);
+	char buf[256];
+	const char *why;
+
+	b.b_encryption.e_enabled = true;
+	assert_null(check_format("data.csv.age", &b, buf, sizeof(buf)));
+	assert_null(check_format("DATA.JSONL.AGE", &b, buf, sizeof(buf)));
+	why = check_format("data.csv", &b, buf, sizeof(buf));
+	assert_non_null(why);
+	assert_string_equal(why, "encryption: not named *.age: this tenant's "
+	    "files must be encrypted with age (batch.encryption)");
+	why = check_format("data.json.age", &b, buf, sizeof(buf));
+	assert_non_null(why);
+	assert_string_equal(why, "format: extension \"json\" not accepted "
+	    "(formats: csv jsonl)");
+	why = check_format("data.age", &b, buf, sizeof(buf));
+	assert_non_null(why);
+	assert_string_equal(why, "format: no extension not accepted "
+	    "(formats: csv jsonl)");
+	assert_non_null(check_format(".age", &b, buf, sizeof(buf)));
+	assert_non_null(check_format(".csv.age", &b, buf, sizeof(buf)));
+}
+
+static void
 format_reason_fits_small_buffer(void **state)
 {
 	struct conf_batch b = batch_profile(1048576);
@@ -309,6 +335,7 @@ main(void)
 		cmocka_unit_test(format_accepts_listed_extension_in_any_case),
 		cmocka_unit_test(format_refuses_other_extension_and_lists_formats),
 		cmocka_unit_test(format_refuses_name_without_extension),
+		cmocka_unit_test(format_with_encryption_wants_age_after_the_format),
 		cmocka_unit_test(format_reason_fits_small_buffer),
 	};
 
