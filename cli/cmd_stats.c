@@ -1,6 +1,9 @@
 /*
- * stats [--tenant T] [--since TIME] [--json]: ingestion figures per tenant
- * and for the whole platform, computed from log/ingest.jsonl.
+ * stats [--tenant T] [--since TIME] [--mongo] [--json]: ingestion figures
+ * per tenant and for the whole platform, computed from log/ingest.jsonl
+ * (or the monitor's copy in MongoDB). With --quality: data quality per
+ * tenant and dataset from log/quality.jsonl (or MongoDB's "quality"):
+ * units, rows checked and refused, per rule, and files quarantined.
  *
  * A file counts once per final outcome: "ok", "failed" or "timeout"
  * (both failed), "rejected"; "retry" records count attempts that will be
@@ -134,28 +137,34 @@ count(struct tally *t, const bson_t *doc, const char *status)
 		t->t_retries++;
 }
 
+/* What stats counts one record (a line, or a document) into. */
+struct source {
+	const char	*src_tenant;	/* NULL: every tenant */
+	int64_t		 src_since;	/* 0: all */
+	void		(*src_take)(void *, const bson_t *, const char *,
+			    const char *);	/* doc, tenant, status */
+	void		*src_arg;
+	uint64_t	 src_malformed;
+};
+
 /* One record, counted when it is the tenant's and recent enough. */
 static void
-take(struct stats *st, const bson_t *doc, const char *tenant, int64_t since)
+take(struct source *src, const bson_t *doc)
 {
 	const char *t, *status;
-	struct tally *tl;
 
 	if (doc == NULL || (t = str_field(doc, "tenant")) == NULL ||
 	    (status = str_field(doc, "status")) == NULL) {
-		st->s_malformed++;
+		src->src_malformed++;
 		return;
 	}
-	if ((tenant == NULL || strcmp(tenant, t) == 0) &&
-	    (since == 0 || time_field(doc, "time") >= since) &&
-	    (tl = tally_for(st, t)) != NULL) {
-		count(tl, doc, status);
-		count(&st->s_all, doc, status);
-	}
+	if ((src->src_tenant == NULL || strcmp(src->src_tenant, t) == 0) &&
+	    (src->src_since == 0 || time_field(doc, "time") >= src->src_since))
+		src->src_take(src->src_arg, doc, t, status);
 }
 
 static void
-read_records(FILE *f, struct stats *st, const char *tenant, int64_t since)
+read_records(FILE *f, struct source *src)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -164,7 +173,7 @@ read_records(FILE *f, struct stats *st, const char *tenant, int64_t since)
 	while ((n = getline(&line, &cap, f)) > 0) {
 		bson_t *doc = bson_new_from_json((const uint8_t *)line, n, NULL);
 
-		take(st, doc, tenant, since);
+		take(src, doc);
 		if (doc)
 			bson_destroy(doc);
 	}
@@ -174,8 +183,8 @@ read_records(FILE *f, struct stats *st, const char *tenant, int64_t since)
 /* The same records from MongoDB (the monitor's copy: monitor/ship.c).
  * Returns 0, or -1 with the reason printed. */
 static int
-read_mongo(const struct conf_platform *p, struct stats *st,
-    const char *tenant, int64_t since)
+read_mongo(const struct conf_platform *p, const char *collection,
+    struct source *src)
 {
 	char *url = conf_platform_app_mongo_url(p);
 	mongoc_client_t *client;
@@ -195,10 +204,10 @@ read_mongo(const struct conf_platform *p, struct stats *st,
 	}
 	free(url);
 	coll = mongoc_client_get_collection(client, p->p_mongo_records_db,
-	    "ingestions");
+	    collection);
 	cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
 	while (mongoc_cursor_next(cur, &doc))
-		take(st, doc, tenant, since);
+		take(src, doc);
 	if (mongoc_cursor_error(cur, &error)) {
 		/* libmongoc's messages name hosts, never passwords. */
 		fprintf(stderr, "mysimbdp stats: MongoDB: %s\n",
@@ -210,6 +219,20 @@ read_mongo(const struct conf_platform *p, struct stats *st,
 	mongoc_client_destroy(client);
 	mongoc_cleanup();
 	return rc;
+}
+
+/* An ingest record into the tenant's tally and the platform's. */
+static void
+take_ingest(void *arg, const bson_t *doc, const char *tenant,
+    const char *status)
+{
+	struct stats *st = arg;
+	struct tally *tl;
+
+	if ((tl = tally_for(st, tenant)) == NULL)
+		return;
+	count(tl, doc, status);
+	count(&st->s_all, doc, status);
 }
 
 static int
@@ -347,6 +370,15 @@ parse_since(const char *s, int64_t *ms)
 	return -1;
 }
 
+static void
+stats_free(struct stats *st)
+{
+	for (size_t i = 0; i < st->s_count; i++)
+		free(st->s_tenants[i].t_durations);
+	free(st->s_tenants);
+	free(st->s_all.t_durations);
+}
+
 /* Prints the figures and frees them. */
 static int
 report(struct stats *st, bool json)
@@ -369,10 +401,7 @@ report(struct stats *st, bool json)
 			fprintf(stderr, "mysimbdp stats: %ju malformed records "
 			    "skipped\n", (uintmax_t)st->s_malformed);
 	}
-	for (size_t i = 0; i < st->s_count; i++)
-		free(st->s_tenants[i].t_durations);
-	free(st->s_tenants);
-	free(st->s_all.t_durations);
+	stats_free(st);
 	return EX_OK;
 }
 
@@ -386,12 +415,266 @@ since_opt(const char *cmd, const char *arg, void *field)
 	return -1;
 }
 
+/* ---- --quality: log/quality.jsonl (docs/quality.md) ---- */
+
+#define RULES_MAX 64	/* rules summed per tenant and dataset */
+
+struct qtally {
+	char		 q_key[TENANT_ID_MAX + NAME_MAX + 2];	/* t[/dataset] */
+	char		 q_tenant[TENANT_ID_MAX + 1];
+	char		 q_dataset[NAME_MAX + 1];
+	uint64_t	 q_units, q_checked, q_rejected, q_quarantined;
+	char		*q_rule[RULES_MAX];
+	uint64_t	 q_rule_n[RULES_MAX];
+	size_t		 q_nrules;
+	int64_t		 q_first, q_last;	/* the span of its units */
+};
+
+struct qstats {
+	struct qtally	*qs_v;
+	size_t		 qs_n;
+	struct qtally	 qs_all;
+};
+
+static struct qtally *
+qtally_for(struct qstats *qs, const char *tenant, const char *dataset)
+{
+	char key[sizeof(qs->qs_v->q_key)];
+	struct qtally *grown;
+
+	snprintf(key, sizeof(key), "%s%s%s", tenant, *dataset ? "/" : "",
+	    dataset);
+	for (size_t i = 0; i < qs->qs_n; i++)
+		if (strcmp(qs->qs_v[i].q_key, key) == 0)
+			return &qs->qs_v[i];
+	if ((grown = realloc(qs->qs_v, (qs->qs_n + 1) * sizeof(*grown))) ==
+	    NULL)
+		return NULL;
+	qs->qs_v = grown;
+	grown += qs->qs_n++;
+	memset(grown, 0, sizeof(*grown));
+	snprintf(grown->q_key, sizeof(grown->q_key), "%s", key);
+	snprintf(grown->q_tenant, sizeof(grown->q_tenant), "%s", tenant);
+	snprintf(grown->q_dataset, sizeof(grown->q_dataset), "%s", dataset);
+	return grown;
+}
+
+static void
+add_rule(struct qtally *q, const char *rule, uint64_t n)
+{
+	size_t i;
+
+	for (i = 0; i < q->q_nrules && strcmp(q->q_rule[i], rule) != 0; i++)
+		;
+	if (i == q->q_nrules) {
+		if (i == RULES_MAX || (q->q_rule[i] = strdup(rule)) == NULL)
+			return;
+		q->q_nrules++;
+	}
+	q->q_rule_n[i] += n;
+}
+
+/*
+ * One unit's line: an ingest's counts are summed (a first pass checked
+ * the same rows again: only its quarantines count).
+ */
+static void
+qcount(struct qtally *q, const bson_t *doc, const char *status)
+{
+	const char *pass = str_field(doc, "pass");
+	int64_t when = time_field(doc, "time");
+	bson_iter_t it, rules;
+
+	if (strcmp(status, "quarantined") == 0)
+		q->q_quarantined++;
+	if (pass == NULL || strcmp(pass, "ingest") != 0)
+		return;
+	q->q_units++;
+	q->q_checked += (uint64_t)ctl_int(doc, "checked");
+	q->q_rejected += (uint64_t)ctl_int(doc, "rejected");
+	if (q->q_first == 0 || (when && when < q->q_first))
+		q->q_first = when;
+	if (when > q->q_last)
+		q->q_last = when;
+	if (bson_iter_init_find(&it, doc, "rules") &&
+	    BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &rules))
+		while (bson_iter_next(&rules))
+			if (BSON_ITER_HOLDS_NUMBER(&rules))
+				add_rule(q, bson_iter_key(&rules),
+				    (uint64_t)bson_iter_as_int64(&rules));
+}
+
+static void
+take_quality(void *arg, const bson_t *doc, const char *tenant,
+    const char *status)
+{
+	struct qstats *qs = arg;
+	const char *dataset = str_field(doc, "dataset");
+	struct qtally *q = qtally_for(qs, tenant, dataset ? dataset : "");
+
+	if (q == NULL)
+		return;
+	qcount(q, doc, status);
+	qcount(&qs->qs_all, doc, status);
+}
+
+static double
+share(const struct qtally *q)
+{
+	return q->q_checked ? 100.0 * (double)q->q_rejected /
+	    (double)q->q_checked : 0;
+}
+
+static void
+qprint(const struct qtally *q, const char *name)
+{
+	char times[64] = "", a[40], b[40];
+
+	if (q->q_first)
+		snprintf(times, sizeof(times), "%s .. %s",
+		    record_fmt_time(q->q_first, a, sizeof(a)),
+		    record_fmt_time(q->q_last, b, sizeof(b)));
+	printf("%-24s %6ju %10ju %9ju %7.2f%% %11ju  %s\n", name,
+	    (uintmax_t)q->q_units, (uintmax_t)q->q_checked,
+	    (uintmax_t)q->q_rejected, share(q), (uintmax_t)q->q_quarantined,
+	    times);
+	for (size_t i = 0; i < q->q_nrules; i++)
+		printf("%-24s   rule %-20s %9ju\n", "", q->q_rule[i],
+		    (uintmax_t)q->q_rule_n[i]);
+}
+
+static void
+qappend(bson_t *parent, const char *key, const struct qtally *q)
+{
+	char a[40];
+	bson_t doc, rules;
+
+	BSON_APPEND_DOCUMENT_BEGIN(parent, key, &doc);
+	if (q->q_tenant[0]) {
+		BSON_APPEND_UTF8(&doc, "tenant", q->q_tenant);
+		BSON_APPEND_UTF8(&doc, "dataset", q->q_dataset);
+	}
+	BSON_APPEND_INT64(&doc, "units", (int64_t)q->q_units);
+	BSON_APPEND_INT64(&doc, "checked", (int64_t)q->q_checked);
+	BSON_APPEND_INT64(&doc, "rejected", (int64_t)q->q_rejected);
+	BSON_APPEND_DOUBLE(&doc, "rejected_percent", share(q));
+	BSON_APPEND_INT64(&doc, "quarantined", (int64_t)q->q_quarantined);
+	if (q->q_first) {
+		BSON_APPEND_UTF8(&doc, "first", record_fmt_time(q->q_first, a,
+		    sizeof(a)));
+		BSON_APPEND_UTF8(&doc, "last", record_fmt_time(q->q_last, a,
+		    sizeof(a)));
+	}
+	BSON_APPEND_DOCUMENT_BEGIN(&doc, "rules", &rules);
+	for (size_t i = 0; i < q->q_nrules; i++)
+		BSON_APPEND_INT64(&rules, q->q_rule[i],
+		    (int64_t)q->q_rule_n[i]);
+	bson_append_document_end(&doc, &rules);
+	bson_append_document_end(parent, &doc);
+}
+
+static int
+cmp_qtally(const void *a, const void *b)
+{
+	return strcmp(((const struct qtally *)a)->q_key,
+	    ((const struct qtally *)b)->q_key);
+}
+
+static void
+qfree(struct qtally *q)
+{
+	for (size_t i = 0; i < q->q_nrules; i++)
+		free(q->q_rule[i]);
+}
+
+static void
+qstats_free(struct qstats *qs)
+{
+	for (size_t i = 0; i < qs->qs_n; i++)
+		qfree(&qs->qs_v[i]);
+	qfree(&qs->qs_all);
+	free(qs->qs_v);
+}
+
+/* Prints the quality figures and frees them. */
+static int
+qreport(struct qstats *qs, uint64_t malformed, bool json)
+{
+	bson_t root = BSON_INITIALIZER, all;
+	char *text;
+
+	if (qs->qs_n)
+		qsort(qs->qs_v, qs->qs_n, sizeof(*qs->qs_v), cmp_qtally);
+	if (json) {
+		BSON_APPEND_DOCUMENT_BEGIN(&root, "quality", &all);
+		for (size_t i = 0; i < qs->qs_n; i++)
+			qappend(&all, qs->qs_v[i].q_key, &qs->qs_v[i]);
+		bson_append_document_end(&root, &all);
+		qappend(&root, "platform", &qs->qs_all);
+		BSON_APPEND_INT64(&root, "malformed_records",
+		    (int64_t)malformed);
+		text = bson_as_relaxed_extended_json(&root, NULL);
+		printf("%s\n", text);
+		bson_free(text);
+	} else {
+		printf("%-24s %6s %10s %9s %8s %11s  %s\n", "tenant/dataset",
+		    "units", "checked", "rejected", "share", "quarantined",
+		    "first .. last");
+		for (size_t i = 0; i < qs->qs_n; i++)
+			qprint(&qs->qs_v[i], qs->qs_v[i].q_key);
+		qprint(&qs->qs_all, "(platform)");
+		if (malformed)
+			fprintf(stderr, "mysimbdp stats: %ju malformed records "
+			    "skipped\n", (uintmax_t)malformed);
+	}
+	bson_destroy(&root);
+	qstats_free(qs);
+	return EX_OK;
+}
+
+/*
+ * Reads log/NAME, or with mongo the MongoDB collection of the same
+ * records, into src. Returns EX_OK or an exit status (said why).
+ */
+static int
+gather(const struct conf_platform *p, bool mongo, const char *name,
+    const char *collection, struct source *src)
+{
+	char *path;
+	FILE *f;
+	int err;
+
+	if (mongo) {
+		if (strncmp(p->p_mongo_url, "mongodb", 7) != 0) {
+			fprintf(stderr, "mysimbdp stats: --mongo: the platform's "
+			    "mongo_url is not a MongoDB server\n");
+			return EX_CONFIG;
+		}
+		return read_mongo(p, collection, src) < 0 ? EX_UNAVAILABLE :
+		    EX_OK;
+	}
+	path = state_path(p, "log/%s", name);
+	if ((f = fopen(path, "re")) == NULL && errno != ENOENT) {
+		err = errno;
+		fprintf(stderr, "mysimbdp: open %s: %s\n", path, strerror(err));
+		free(path);
+		return err == EACCES || err == EPERM ? EX_NOPERM : EX_NOINPUT;
+	}
+	free(path);
+	if (f) {
+		read_records(f, src);
+		fclose(f);
+	}
+	return EX_OK;
+}
+
 /* What stats takes. */
 struct stats_opts {
 	const char	*o_tenant;	/* NULL: every tenant */
 	int64_t		 o_since;	/* ms since the epoch; 0: all */
 	bool		 o_json;
 	bool		 o_mongo;	/* from MongoDB, not the file */
+	bool		 o_quality;	/* data quality, not ingestion */
 };
 
 int
@@ -403,13 +686,15 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 		CLI_OPT_FN("since", 's', since_opt, struct stats_opts, o_since),
 		CLI_OPT("json", 'j', CLI_OPT_FLAG, struct stats_opts, o_json),
 		CLI_OPT("mongo", 'm', CLI_OPT_FLAG, struct stats_opts, o_mongo),
+		CLI_OPT("quality", 'Q', CLI_OPT_FLAG, struct stats_opts,
+		    o_quality),
 		CLI_OPT_END,
 	};
 	struct stats_opts o = { 0 };
 	struct stats st = { 0 };
+	struct qstats qs = { 0 };
+	struct source src;
 	struct conf_platform *p;
-	char *path;
-	FILE *f;
 	int rc;
 
 	if ((rc = cli_opts_parse(argc, argv, opts, &o)) >= 0)
@@ -418,33 +703,25 @@ cmd_stats(const struct cli *cli, int argc, char **argv)
 		return cli_usage_error(argv[0]);
 	if ((p = cli_load_platform(cli)) == NULL)
 		return EX_CONFIG;
-	if (o.o_mongo) {
-		if (strncmp(p->p_mongo_url, "mongodb", 7) != 0) {
-			fprintf(stderr, "mysimbdp stats: --mongo: the platform's "
-			    "mongo_url is not a MongoDB server\n");
-			conf_platform_free(p);
-			return EX_CONFIG;
-		}
-		rc = read_mongo(p, &st, o.o_tenant, o.o_since);
-		conf_platform_free(p);
-		if (rc < 0)
-			return EX_UNAVAILABLE;
-		return report(&st, o.o_json);
+	src = (struct source){ .src_tenant = o.o_tenant,
+	    .src_since = o.o_since };
+	if (o.o_quality) {
+		src.src_take = take_quality;
+		src.src_arg = &qs;
+		rc = gather(p, o.o_mongo, "quality.jsonl", "quality", &src);
+	} else {
+		src.src_take = take_ingest;
+		src.src_arg = &st;
+		rc = gather(p, o.o_mongo, "ingest.jsonl", "ingestions", &src);
 	}
-	path = state_path(p, "log/ingest.jsonl");
 	conf_platform_free(p);
-	if ((f = fopen(path, "re")) == NULL && errno != ENOENT) {
-		int err = errno;
-
-		fprintf(stderr, "mysimbdp: open %s: %s\n", path, strerror(err));
-		free(path);
-		return err == EACCES || err == EPERM ? EX_NOPERM :
-		    EX_NOINPUT;
+	if (rc != EX_OK) {
+		qstats_free(&qs);
+		stats_free(&st);
+		return rc;
 	}
-	free(path);
-	if (f) {
-		read_records(f, &st, o.o_tenant, o.o_since);
-		fclose(f);
-	}
+	if (o.o_quality)
+		return qreport(&qs, src.src_malformed, o.o_json);
+	st.s_malformed = src.src_malformed;
 	return report(&st, o.o_json);
 }

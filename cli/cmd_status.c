@@ -68,11 +68,12 @@ struct row {
 struct records {
 	bool		 rc_on;		/* a mongodb:// URL */
 	char		 rc_db[TENANT_ID_MAX + 1];
-	uint64_t	 rc_backlog[2];	/* ingest.jsonl, metrics.jsonl */
+	uint64_t	 rc_backlog[3];	/* ingest, metrics, quality .jsonl */
 };
 
-static const char *const record_logs[2][2] = {
+static const char *const record_logs[3][2] = {
 	{ "ingest", "ingest.jsonl" }, { "metrics", "metrics.jsonl" },
+	{ "quality", "quality.jsonl" },
 };
 
 struct status {
@@ -496,7 +497,7 @@ static void
 read_records(const struct cli *cli, struct records *rc)
 {
 	struct conf_platform *p = cli_load_platform(cli);
-	struct ship_mark marks[4], none = { .sm_ino = 0 };
+	struct ship_mark marks[6], none = { .sm_ino = 0 };
 	char *state, *path;
 	int n;
 
@@ -507,8 +508,8 @@ read_records(const struct cli *cli, struct records *rc)
 	rc->rc_on = true;
 	snprintf(rc->rc_db, sizeof(rc->rc_db), "%s", p->p_mongo_records_db);
 	state = state_path(p, "log/records.state");
-	n = shipstate_read(state, marks, 4);
-	for (int k = 0; k < 2; k++) {
+	n = shipstate_read(state, marks, 6);
+	for (int k = 0; k < 3; k++) {
 		const struct ship_mark *m = &none;
 
 		for (int j = 0; j < n; j++)
@@ -565,6 +566,8 @@ json_records(const struct records *rc, bson_t *root)
 	    (int64_t)rc->rc_backlog[0]);
 	BSON_APPEND_INT64(&doc, "metrics_backlog_bytes",
 	    (int64_t)rc->rc_backlog[1]);
+	BSON_APPEND_INT64(&doc, "quality_backlog_bytes",
+	    (int64_t)rc->rc_backlog[2]);
 	bson_append_document_end(root, &doc);
 }
 
@@ -574,8 +577,9 @@ print_records(const struct records *rc)
 	if (!rc->rc_on)
 		return;
 	printf("records to MongoDB (%s): ingest %ju bytes behind, metrics %ju "
-	    "bytes behind\n", rc->rc_db, (uintmax_t)rc->rc_backlog[0],
-	    (uintmax_t)rc->rc_backlog[1]);
+	    "bytes behind, quality %ju bytes behind\n", rc->rc_db,
+	    (uintmax_t)rc->rc_backlog[0], (uintmax_t)rc->rc_backlog[1],
+	    (uintmax_t)rc->rc_backlog[2]);
 }
 
 static void

@@ -66,24 +66,34 @@ static const struct command commands[] = {
 	    "neither daemon is running; 75 no reply in time; 76 a reply that "
 	    "is not the protocol's; 77 no permission to reach the sockets; "
 	    "78 a bad platform file" },
-	{ "stats", cmd_stats, "[--tenant T] [--since TIME] [--mongo] [--json]",
+	{ "stats", cmd_stats,
+	    "[--tenant T] [--since TIME] [--mongo] [--quality] [--json]",
 	    "files, bytes, rows, durations and throughput per tenant, from "
-	    "log/ingest.jsonl",
+	    "log/ingest.jsonl; with --quality, data quality per tenant and "
+	    "dataset, from log/quality.jsonl",
 	    "  -t, --tenant T       only tenant T\n"
+	    "  -Q, --quality        rows checked and refused by the quality "
+	    "rules, per\n"
+	    "                       rule, and files quarantined\n"
 	    "  -s, --since TIME     only since TIME (2026-11-21T10:00:00Z, "
 	    "or an age: 1h)\n"
 	    "  -m, --mongo          from the records the monitor stored in "
 	    "MongoDB, not the file\n"
 	    OPT_JSON,
-	    "0 done; 64 usage; 66 log/ingest.jsonl cannot be opened; 69 "
+	    "0 done; 64 usage; 66 the log cannot be opened; 69 "
 	    "MongoDB cannot be read; 77 it may not be read; 78 a bad platform "
 	    "file, or --mongo without a mongodb:// mongo_url" },
-	{ "retry", cmd_retry, "TENANT [DATASET/]FILE [--json]",
-	    "move a file from failed/ back to incoming/ to run it again",
+	{ "retry", cmd_retry, "TENANT [DATASET/]FILE [--force] [--json]",
+	    "move a file from failed/ (or quarantine/) back to incoming/ to "
+	    "run it again",
+	    "  -F, --force          ingest it past its dataset's quality "
+	    "threshold (a\n"
+	    "                       quarantined file)\n"
 	    OPT_JSON,
 	    "0 moved; 64 usage; 66 no such tenant or failed file; 73 the "
-	    "move failed (a file of that name waits in incoming/); 77 no "
-	    "permission; 78 a bad platform file" },
+	    "move failed (a file of that name waits in incoming/), or the "
+	    "force mark could not be set; 77 no permission; 78 a bad "
+	    "platform file" },
 	{ "load", cmd_load,
 	    "--collection C [--format csv|jsonl] [--schema FILE] [--json] "
 	    "[--no-metrics] [--progress|--no-progress] [FILE]",

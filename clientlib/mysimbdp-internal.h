@@ -101,7 +101,28 @@ struct msb_sink {
 	char		 s_outcome[96];	/* msb_sink_outcome() */
 	msb_reject_fn	*s_on_reject;	/* msb_sink_on_reject() */
 	void		*s_on_reject_arg;
+	struct msb__quality *s_quality;	/* MYSIMBDP_QUALITY's rules, or NULL */
 };
+
+/* ---- quality rules (quality.c) ---- */
+
+struct msb__quality;
+
+/* The rules of MYSIMBDP_QUALITY (*qp NULL when there are none). Returns
+ * MSB_OK, or MSB_ERROR/MSB_TEMPFAIL with err. */
+int msb__quality_from_env(struct msb__quality **qp, char *err,
+    size_t errlen);
+/* Whether this is a first pass that stores nothing (MYSIMBDP_QUALITY_PASS). */
+bool msb__quality_validating(const struct msb__quality *q);
+/* Checks and counts doc: MSB_OK, or MSB_BADDOC with "quality: RULE: ..."
+ * in why (the document is kept in the rejects file), or MSB_TEMPFAIL. */
+int msb__quality_check(struct msb__quality *q, const bson_t *doc, char *why,
+    size_t whylen);
+/* A unit ended: unique values start afresh. Accepts NULL. */
+void msb__quality_unit_end(struct msb__quality *q);
+/* Appends "quality": {pass, checked, rejected, rules: {name: n}}. */
+void msb__quality_append(const struct msb__quality *q, bson_t *to);
+void msb__quality_free(struct msb__quality *q);
 
 /* Records a failure message on the sink and returns rc. */
 MSB__SHARED int msb__sink_fail(struct msb_sink *sink, int rc,

@@ -136,6 +136,8 @@ msb_result_write_sink(const char *path, uint64_t rows, uint64_t rejected_rows,
 	BSON_APPEND_INT64(&doc, "store_rejected", (int64_t)st.rejected);
 	if (st.rejected > 0)
 		BSON_APPEND_UTF8(&doc, "store_error", msb_sink_error(sink));
+	if (sink != NULL)
+		msb__quality_append(sink->s_quality, &doc);
 	if (append_extra(&doc, extra) == -1) {
 		bson_destroy(&doc);
 		return MSB_ERROR;

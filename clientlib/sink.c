@@ -270,6 +270,58 @@ msb__sink_fail(struct msb_sink *sink, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/* A first pass (MYSIMBDP_QUALITY_PASS=validate): rules checked, nothing
+ * stored. */
+static int
+validate_add(struct msb_sink *sink, const bson_t *doc)
+{
+	return MSB_OK;
+}
+
+static int
+validate_upsert(struct msb_sink *sink, const bson_t *doc, const char *name)
+{
+	return MSB_OK;
+}
+
+static int
+validate_commit(struct msb_sink *sink, const char *unit_key)
+{
+	return MSB_OK;
+}
+
+static void
+validate_close(struct msb_sink *sink)
+{
+}
+
+static const struct msb__sink_ops validate_ops = {
+	.name = "validate",
+	.add = validate_add,
+	.upsert = validate_upsert,
+	.commit = validate_commit,
+	.close = validate_close,
+};
+
+/* The back end url names, or none for a first pass. */
+static int
+open_back_end(struct msb_sink *sink, const char *url, const char *db,
+    const char *collection, char *err, size_t errlen)
+{
+	if (msb__quality_validating(sink->s_quality)) {
+		sink->s_ops = &validate_ops;
+		return MSB_OK;
+	}
+	if (has_prefix(url, "mongodb://") || has_prefix(url, "mongodb+srv://"))
+		return msb__mongo_open(sink, url, db, collection, err, errlen);
+	if (has_prefix(url, "file://") && url[strlen("file://")] != '\0')
+		return msb__sink_file_open(sink, url + strlen("file://"), db,
+		    collection, err, errlen);
+	msb__seterr(err, errlen, "MONGO_URL: must start with mongodb:// or "
+	    "file://DIR");
+	return MSB_ERROR;
+}
+
 int
 msb_sink_open(struct msb_sink **sinkp, const char *url, const char *db,
     const char *collection, char *err, size_t errlen)
@@ -303,18 +355,12 @@ msb_sink_open(struct msb_sink **sinkp, const char *url, const char *db,
 		return MSB_TEMPFAIL;
 	}
 	sink->s_batch = 1000;
-	if (has_prefix(url, "mongodb://") || has_prefix(url, "mongodb+srv://"))
-		rc = msb__mongo_open(sink, url, db, collection, err,
-		    errlen);
-	else if (has_prefix(url, "file://") && url[strlen("file://")] != '\0')
-		rc = msb__sink_file_open(sink, url + strlen("file://"), db,
-		    collection, err, errlen);
-	else {
-		msb__seterr(err, errlen, "MONGO_URL: must start with "
-		    "mongodb:// or file://DIR");
-		rc = MSB_ERROR;
-	}
+	/* The platform's rules apply to every sink of the app. */
+	rc = msb__quality_from_env(&sink->s_quality, err, errlen);
+	if (rc == MSB_OK)
+		rc = open_back_end(sink, url, db, collection, err, errlen);
 	if (rc != MSB_OK) {
+		msb__quality_free(sink->s_quality);
 		free(sink);
 		return rc;
 	}
@@ -354,13 +400,16 @@ msb_sink_set_batch_size(struct msb_sink *sink, size_t ndocs)
 
 /*
  * The checks of msb_sink_add and msb_sink_upsert, the same for both back
- * ends. Returns MSB_OK, or MSB_BADDOC with the reason on the sink.
+ * ends, then the platform's quality rules. Returns MSB_OK, or MSB_BADDOC
+ * with the reason on the sink (MSB_TEMPFAIL: no memory for the rules).
  */
 static int
 check_doc(struct msb_sink *sink, const bson_t *doc)
 {
+	char rule[256];
 	const char *why;
 	bson_iter_t it;
+	int rc;
 
 	if (doc->len > MAX_DOC)
 		return msb__sink_fail(sink, MSB_BADDOC, "document refused: "
@@ -377,6 +426,9 @@ check_doc(struct msb_sink *sink, const bson_t *doc)
 	    bson_iter_type(&it) == BSON_TYPE_UNDEFINED))
 		return msb__sink_fail(sink, MSB_BADDOC, "document refused: "
 		    "the _id is an array, a regex or undefined");
+	if (sink->s_quality != NULL && (rc = msb__quality_check(
+	    sink->s_quality, doc, rule, sizeof(rule))) != MSB_OK)
+		return msb__sink_fail(sink, rc, "%s", rule);
 	return MSB_OK;
 }
 
@@ -449,6 +501,7 @@ msb_sink_commit(struct msb_sink *sink, const char *unit_key)
 	if (sink->s_failed)
 		return sink->s_failed;
 	rc = sink->s_ops->commit(sink, unit_key);
+	msb__quality_unit_end(sink->s_quality);
 	if (rc == MSB_OK)
 		sink->s_stats.units++;
 	else
@@ -506,6 +559,7 @@ msb_sink_close(struct msb_sink *sink)
 	if (sink == NULL)
 		return;
 	sink->s_ops->close(sink);
+	msb__quality_free(sink->s_quality);
 	free(sink);
 }
 

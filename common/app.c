@@ -13,7 +13,7 @@
 #include "spawn.h"
 #include "state.h"
 
-#define APP_ENV_MAX	16	/* the table in app.h has 15 variables */
+#define APP_ENV_MAX	19	/* the table in app.h has 18 variables */
 
 /*
  * The environment of the table in app.h, in its order: a NULL-terminated
@@ -40,7 +40,11 @@ app_env(const struct app_spec *s)
 	ENV("MYSIMBDP_INSTANCE=%s", s->as_instance);
 	ENV("MONGO_URL=%s", mongo);
 	ENV("MONGO_DB=%s", t->t_mongo_db);
-	ENV("ZMQ_METRICS_ENDPOINT=ipc://%s", metrics);
+	/* A first pass stores nothing: nothing for the monitor to count. */
+	if (s->as_validate)
+		ENV("ZMQ_METRICS_ENDPOINT=");
+	else
+		ENV("ZMQ_METRICS_ENDPOINT=ipc://%s", metrics);
 	ENV("PATH=/usr/local/bin:/usr/bin:/bin");
 	ENV("LANG=C.UTF-8");
 	ENV("HOME=%s", work);
@@ -57,6 +61,12 @@ app_env(const struct app_spec *s)
 		ENV("MYSIMBDP_DATASET=%s", s->as_dataset);
 	if (s->as_result_file)
 		ENV("MYSIMBDP_RESULT_FILE=%s", s->as_result_file);
+	if (s->as_quality)
+		ENV("MYSIMBDP_QUALITY=%s", s->as_quality);
+	if (s->as_validate)
+		ENV("MYSIMBDP_QUALITY_PASS=validate");
+	if (s->as_rejects_file)
+		ENV("MYSIMBDP_REJECTS_FILE=%s", s->as_rejects_file);
 	if (s->as_stream_endpoint)
 		ENV("ZMQ_STREAM_ENDPOINT=%s", s->as_stream_endpoint);
 	if (s->as_stream)

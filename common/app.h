@@ -10,13 +10,17 @@
  *     MYSIMBDP_INSTANCE     B S  job id / instance id (as_instance)
  *     MONGO_URL             B S  the tenant's sink (mongodb://... or file://...)
  *     MONGO_DB              B S  the tenant's database
- *     ZMQ_METRICS_ENDPOINT  B S  ipc://<state>/run/<tenant>/metrics.sock
+ *     ZMQ_METRICS_ENDPOINT  B S  ipc://<state>/run/<tenant>/metrics.sock ("" in
+ *                                a quality first pass: no monitor)
  *     PATH, LANG            B S  /usr/local/bin:/usr/bin:/bin, C.UTF-8
  *     HOME, TMPDIR          B S  <state>/work/<tenant>, and its tmp/
  *     MONGOC_DISABLE_SHM    B S  1 (see app.c)
  *     MYSIMBDP_INPUT_FILE   B    the claimed file in processing/
  *     MYSIMBDP_DATASET      B    its dataset, when it has one
  *     MYSIMBDP_RESULT_FILE  B    where it may write its JSON summary
+ *     MYSIMBDP_QUALITY      B    the dataset's quality rules (JSON), if any
+ *     MYSIMBDP_QUALITY_PASS B    "validate": check the rules, store nothing
+ *     MYSIMBDP_REJECTS_FILE B    where rows the rules refused are kept
  *     ZMQ_STREAM_ENDPOINT   S    the stream's work endpoint
  *     MYSIMBDP_STREAM       S    stream name
  *   cwd         <state>/work/<tenant>
@@ -75,6 +79,9 @@ struct app_spec {
 						   (a decrypted file); else none */
 	const char	*as_dataset;
 	const char	*as_result_file;
+	const char	*as_quality;		/* MYSIMBDP_QUALITY: rules' JSON */
+	bool		 as_validate;		/* a first pass: store nothing */
+	const char	*as_rejects_file;	/* rows the rules refused */
 	/* Stream apps; NULL for batch apps. */
 	const char	*as_stream_endpoint;
 	const char	*as_stream;

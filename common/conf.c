@@ -18,6 +18,7 @@
 #include <libconfig.h>
 #include <limits.h>
 #include <pwd.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,9 @@ static const char *check_tcp_endpoint(const char *);
 static const char *check_node_address(const char *);
 static const char *check_method(const char *);
 static const char *check_absolute(const char *);
+static const char *check_rule_type(const char *);
+static const char *check_number(const char *);
+static const char *check_pattern(const char *);
 
 /* Tenant profile tables. */
 
@@ -163,6 +167,47 @@ static const struct schema encryption_schema = {
 	offsetof(struct conf_encryption, e_enabled)
 };
 
+static const struct field rule_fields[] = {
+	{ "name", FT_STRING, offsetof(struct conf_rule, r_name), NULL,
+	    0, 0, F_REQUIRED, NULL, 0, check_id },
+	{ "field", FT_STRING, offsetof(struct conf_rule, r_field), NULL,
+	    0, 0, F_REQUIRED, NULL, 0, check_nonempty },
+	{ "required", FT_BOOL, offsetof(struct conf_rule, r_required), "false",
+	    0, 0, 0, NULL, 0, NULL },
+	{ "type", FT_STRING, offsetof(struct conf_rule, r_type), NULL,
+	    0, 0, 0, NULL, 0, check_rule_type },
+	{ "min", FT_STRING, offsetof(struct conf_rule, r_min), NULL,
+	    0, 0, 0, NULL, 0, check_number },
+	{ "max", FT_STRING, offsetof(struct conf_rule, r_max), NULL,
+	    0, 0, 0, NULL, 0, check_number },
+	{ "values", FT_STRLIST, offsetof(struct conf_rule, r_values), "[]",
+	    0, 0, 0, NULL, 0, NULL },
+	{ "pattern", FT_STRING, offsetof(struct conf_rule, r_pattern), NULL,
+	    0, 0, 0, NULL, 0, check_pattern },
+	{ "max_age", FT_DURATION, offsetof(struct conf_rule, r_max_age_ms), "0",
+	    0, INT64_MAX, 0, NULL, 0, NULL },
+	{ "unique", FT_BOOL, offsetof(struct conf_rule, r_unique), "false",
+	    0, 0, 0, NULL, 0, NULL },
+};
+static const struct schema rule_schema = {
+	rule_fields, NFIELDS(rule_fields), sizeof(struct conf_rule), NO_PRESENT
+};
+
+static const struct field quality_fields[] = {
+	{ "datasets", FT_STRLIST, offsetof(struct conf_quality, q_datasets),
+	    "[]", 0, 0, 0, NULL, 0, check_id },
+	{ "max_rejected_percent", FT_INT,
+	    offsetof(struct conf_quality, q_max_rejected_percent), "100",
+	    0, 100, 0, NULL, 0, NULL },
+	{ "rules", FT_GROUPLIST, offsetof(struct conf_quality, q_rules), NULL,
+	    0, 0, F_REQUIRED, &rule_schema,
+	    offsetof(struct conf_quality, q_nrules), NULL },
+};
+static const struct schema quality_schema = {
+	quality_fields, NFIELDS(quality_fields), sizeof(struct conf_quality),
+	NO_PRESENT
+};
+
 static const struct field batch_fields[] = {
 	{ "formats", FT_STRLIST, offsetof(struct conf_batch, b_formats), NULL,
 	    0, 0, F_REQUIRED, NULL, 0, check_format },
@@ -184,6 +229,9 @@ static const struct field batch_fields[] = {
 	    0, 86400000, 0, NULL, 0, NULL },
 	{ "encryption", FT_GROUP, offsetof(struct conf_batch, b_encryption),
 	    NULL, 0, 0, 0, &encryption_schema, 0, NULL },
+	{ "quality", FT_GROUPLIST, offsetof(struct conf_batch, b_quality), NULL,
+	    0, 0, 0, &quality_schema, offsetof(struct conf_batch, b_nquality),
+	    NULL },
 	{ "apps", FT_GROUPLIST, offsetof(struct conf_batch, b_apps), NULL,
 	    0, 0, F_REQUIRED, &app_schema, offsetof(struct conf_batch, b_napps),
 	    NULL },
@@ -690,6 +738,47 @@ static const char *
 check_absolute(const char *s)
 {
 	return s[0] == '/' ? NULL : "must be an absolute path";
+}
+
+/* The types of docs/quality.md, as BSON types or groups of them. */
+static const char *const rule_types[] = { "string", "number", "int",
+    "double", "bool", "date", "object", "array", "objectid", NULL };
+
+static const char *
+check_rule_type(const char *s)
+{
+	for (const char *const *t = rule_types; *t; t++)
+		if (strcmp(s, *t) == 0)
+			return NULL;
+	return "must be one of string, number, int, double, bool, date, "
+	    "object, array, objectid";
+}
+
+static const char *
+check_number(const char *s)
+{
+	char *end;
+
+	errno = 0;
+	(void)strtod(s, &end);
+	return *s != '\0' && *end == '\0' && errno == 0 ? NULL : "must be a "
+	    "number written as a string, like \"0\" or \"12.5\"";
+}
+
+static const char *
+check_pattern(const char *s)
+{
+	static char why[160];
+	regex_t re;
+	int rc;
+
+	if ((rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB)) == 0) {
+		regfree(&re);
+		return NULL;
+	}
+	snprintf(why, sizeof(why), "not a POSIX extended regular expression: ");
+	regerror(rc, &re, why + strlen(why), sizeof(why) - strlen(why));
+	return why;
 }
 
 static const char *
@@ -1604,6 +1693,74 @@ keys_check(struct walk *w, config_t *cfg, const struct conf_tenant *t)
 	}
 }
 
+/* Whether a rule checks something beyond naming a field. */
+static bool
+rule_checks(const struct conf_rule *r)
+{
+	return r->r_required || r->r_type || r->r_min || r->r_max ||
+	    (r->r_values && r->r_values[0]) || r->r_pattern ||
+	    r->r_max_age_ms || r->r_unique;
+}
+
+/*
+ * batch.quality: every rule checks something, names are unique in their
+ * group, min <= max, a dataset has one group, and groups name datasets
+ * the apps serve.
+ */
+static void
+quality_check(struct walk *w, config_t *cfg, const struct conf_tenant *t)
+{
+	const config_setting_t *list = config_lookup(cfg, "batch.quality");
+	const struct conf_batch *b = &t->t_batch;
+	bool top = false;
+	char path[64];
+
+	for (size_t i = 0; i < b->b_nquality; i++) {
+		const struct conf_quality *q = &b->b_quality[i];
+		const config_setting_t *qs = list ?
+		    config_setting_get_elem(list, (unsigned)i) : NULL;
+
+		snprintf(path, sizeof(path), "batch.quality[%zu]", i);
+		for (size_t k = 0; k < q->q_nrules; k++) {
+			const struct conf_rule *r = &q->q_rules[k];
+
+			if (!rule_checks(r))
+				walk_error(w, qs, path, "rule \"%s\" checks "
+				    "nothing (give it required, type, min, max, "
+				    "values, pattern, max_age or unique)",
+				    r->r_name);
+			if (r->r_min && r->r_max && check_number(r->r_min) ==
+			    NULL && check_number(r->r_max) == NULL &&
+			    strtod(r->r_min, NULL) > strtod(r->r_max, NULL))
+				walk_error(w, qs, path, "rule \"%s\": min %s "
+				    "is above max %s", r->r_name, r->r_min,
+				    r->r_max);
+			for (size_t l = 0; l < k; l++)
+				if (strcmp(r->r_name, q->q_rules[l].r_name) == 0)
+					walk_error(w, qs, path, "rule name "
+					    "\"%s\" is used twice", r->r_name);
+		}
+		if (q->q_datasets == NULL || q->q_datasets[0] == NULL) {
+			if (top)
+				walk_error(w, qs, path, "top-level files have "
+				    "rules in two groups");
+			top = true;
+		}
+		for (char **d = q->q_datasets; d && *d; d++) {
+			if (conf_batch_app_for(t, *d) == NULL)
+				walk_error(w, qs, path, "no app serves dataset "
+				    "\"%s\"", *d);
+			for (size_t j = 0; j < i; j++)
+				for (char **e = b->b_quality[j].q_datasets;
+				    e && *e; e++)
+					if (strcmp(*d, *e) == 0)
+						walk_error(w, qs, path,
+						    "dataset \"%s\" has rules "
+						    "in two groups", *d);
+		}
+	}
+}
+
 /* Streams: unique names, min <= initial <= max. */
 static void
 streams_check(struct walk *w, config_t *cfg, struct conf_tenant *t)
@@ -1676,6 +1833,7 @@ tenant_check(struct walk *w, config_t *cfg, struct conf_tenant *t)
 	free(want);
 	batch_check(w, cfg, t);
 	keys_check(w, cfg, t);
+	quality_check(w, cfg, t);
 	streams_check(w, cfg, t);
 	scaling_check(w, cfg, t);
 }
@@ -2022,6 +2180,21 @@ conf_batch_app_for(const struct conf_tenant *t, const char *dataset)
 		for (char **d = a->a_datasets; *d; d++)
 			if (strcmp(*d, dataset) == 0)
 				return a;
+	}
+	return NULL;
+}
+
+const struct conf_quality *
+conf_quality_for(const struct conf_tenant *t, const char *dataset)
+{
+	for (size_t i = 0; i < t->t_batch.b_nquality; i++) {
+		const struct conf_quality *q = &t->t_batch.b_quality[i];
+
+		if (*dataset == '\0' && q->q_datasets[0] == NULL)
+			return q;
+		for (char **d = q->q_datasets; *d; d++)
+			if (strcmp(*d, dataset) == 0)
+				return q;
 	}
 	return NULL;
 }

@@ -60,6 +60,31 @@ struct conf_encryption {
 	char		**e_keys;	/* identity files, absolute paths */
 };
 
+/*
+ * A data quality rule (docs/quality.md): checks on one field of every
+ * document an app stores; a document that fails one is not stored.
+ */
+struct conf_rule {
+	char		*r_name;
+	char		*r_field;	/* a key, or a dotted path */
+	bool		 r_required;	/* there and not null */
+	char		*r_type;	/* "string", "number", ...; NULL: any */
+	char		*r_min;		/* numbers, as written; NULL: none */
+	char		*r_max;
+	char		**r_values;	/* allowed strings; empty: any */
+	char		*r_pattern;	/* POSIX extended regex; NULL: none */
+	uint64_t	 r_max_age_ms;	/* a date no older; 0: none */
+	bool		 r_unique;	/* once per file (unit) */
+};
+
+/* The rules of some datasets of a tenant, and their threshold. */
+struct conf_quality {
+	char		**q_datasets;	/* empty: top-level files */
+	int64_t		 q_max_rejected_percent;	/* 100: no threshold */
+	struct conf_rule *q_rules;
+	size_t		 q_nrules;
+};
+
 struct conf_batch {
 	bool		 b_enabled;	/* the profile has a batch group */
 	char		**b_formats;
@@ -71,6 +96,8 @@ struct conf_batch {
 	uint64_t	 b_partial_grace_ms;
 	uint64_t	 b_upload_settle_ms;	/* 0: a close means complete */
 	struct conf_encryption b_encryption;
+	struct conf_quality *b_quality;
+	size_t		 b_nquality;
 	struct conf_batch_app *b_apps;
 	size_t		 b_napps;
 };
@@ -315,6 +342,10 @@ size_t conf_check_path(const char *path, struct conf_errors *errs,
 
 /* The app that serves dataset ("" for top-level files), or NULL. */
 const struct conf_batch_app *conf_batch_app_for(const struct conf_tenant *t,
+    const char *dataset);
+
+/* The quality rules of dataset ("" for top-level files), or NULL. */
+const struct conf_quality *conf_quality_for(const struct conf_tenant *t,
     const char *dataset);
 
 /* The stream named name, or NULL. */

@@ -128,6 +128,10 @@ append_summary(bson_t *doc, const bson_t *summary)
 		    BSON_ITER_HOLDS_NUMBER(&it))
 			BSON_APPEND_INT64(doc, counts[i],
 			    bson_iter_as_int64(&it));
+	/* And the data quality of the unit (docs/quality.md). */
+	if (bson_iter_init_find(&it, summary, "quality") &&
+	    BSON_ITER_HOLDS_DOCUMENT(&it))
+		bson_append_iter(doc, "quality", -1, &it);
 	BSON_APPEND_DOCUMENT(doc, "summary", summary);
 }
 
@@ -155,6 +159,8 @@ build(bson_t *doc, const struct record *r)
 	BSON_APPEND_INT32(doc, "attempt", r->r_attempt);
 	if (r->r_recovered)
 		BSON_APPEND_BOOL(doc, "recovered", true);
+	if (r->r_forced)
+		BSON_APPEND_BOOL(doc, "forced", true);
 	if (r->r_start_ms) {
 		append_time(doc, "start", r->r_start_ms);
 		append_time(doc, "end", r->r_end_ms);
@@ -167,18 +173,16 @@ build(bson_t *doc, const struct record *r)
 		append_summary(doc, r->r_summary);
 }
 
-int
-record_append(int fd, const struct record *r)
+/* Writes doc as one JSON line to fd. Returns 0 or -1 with errno set. */
+static int
+append_line(int fd, const bson_t *doc)
 {
-	bson_t doc = BSON_INITIALIZER;
 	size_t len;
 	char *line;
 	ssize_t n;
 	int rc = 0;
 
-	build(&doc, r);
-	line = jsonline(&doc, &len);
-	bson_destroy(&doc);
+	line = jsonline(doc, &len);
 	if (line == NULL) {
 		errno = EINVAL;
 		return -1;
@@ -191,5 +195,44 @@ record_append(int fd, const struct record *r)
 		rc = -1;
 	}
 	bson_free(line);
+	return rc;
+}
+
+int
+record_append(int fd, const struct record *r)
+{
+	bson_t doc = BSON_INITIALIZER;
+	int rc;
+
+	build(&doc, r);
+	rc = append_line(fd, &doc);
+	bson_destroy(&doc);
+	return rc;
+}
+
+int
+record_append_quality(int fd, const struct record *r)
+{
+	bson_t doc = BSON_INITIALIZER;
+	bson_iter_t it, q;
+	int rc;
+
+	if (r->r_summary == NULL || !bson_iter_init_find(&it, r->r_summary,
+	    "quality") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
+	    !bson_iter_recurse(&it, &q))
+		return 0;
+	append_time(&doc, "time", record_now_ms());
+	append_text(&doc, "tenant", r->r_tenant);
+	append_text(&doc, "dataset", r->r_dataset);
+	append_text(&doc, "file", r->r_file);
+	if (r->r_job)
+		append_text(&doc, "job", r->r_job);
+	BSON_APPEND_UTF8(&doc, "status", r->r_status);
+	if (r->r_forced)
+		BSON_APPEND_BOOL(&doc, "forced", true);
+	while (bson_iter_next(&q))
+		bson_append_iter(&doc, bson_iter_key(&q), -1, &q);
+	rc = append_line(fd, &doc);
+	bson_destroy(&doc);
 	return rc;
 }

@@ -16,13 +16,15 @@ struct record {
 	const char	*r_file;	/* name as the tenant gave it */
 	const char	*r_app;		/* NULL for rejections */
 	const char	*r_job;		/* MYSIMBDP_INSTANCE, NULL if none */
-	const char	*r_status;	/* ok, failed, rejected, timeout, retry, removed */
+	const char	*r_status;	/* ok, failed, rejected, timeout, retry, removed,
+					   quarantined */
 	const char	*r_reason;	/* NULL when ok */
 	uint64_t	 r_bytes;
 	int		 r_attempt;	/* 0 when no attempt was made */
 	int		 r_exit_code;	/* -1: none */
 	int		 r_signal;	/* 0: none */
 	bool		 r_recovered;	/* rerun of a file found in processing/ */
+	bool		 r_forced;	/* past its quality threshold (retry --force) */
 	int64_t		 r_start_ms;	/* 0: not started */
 	int64_t		 r_end_ms;
 	uint64_t	 r_cpu_ms;
@@ -39,6 +41,15 @@ void record_init(struct record *r);
  * Returns 0 or -1 with errno set.
  */
 int record_append(int fd, const struct record *r);
+
+/*
+ * Appends the data quality of r's unit, when its summary has one
+ * (docs/quality.md), as one line of log/quality.jsonl: time, tenant,
+ * dataset, file, job, status, forced, then the summary's quality fields
+ * (pass, checked, rejected, rules). Returns 0 (also when there is none)
+ * or -1 with errno set.
+ */
+int record_append_quality(int fd, const struct record *r);
 
 /* Milliseconds since the epoch. */
 int64_t record_now_ms(void);

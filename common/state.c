@@ -14,7 +14,7 @@
 #include "log.h"
 
 const char *const state_area_names[AREA_COUNT] = {
-	"incoming", "processing", "done", "failed", "rejected",
+	"incoming", "processing", "done", "failed", "rejected", "quarantine",
 };
 
 

@@ -13,7 +13,7 @@
 /* The areas of a tenant's staging folder, in the order files move. */
 enum stage_area {
 	AREA_INCOMING, AREA_PROCESSING, AREA_DONE, AREA_FAILED, AREA_REJECTED,
-	AREA_COUNT
+	AREA_QUARANTINE, AREA_COUNT
 };
 
 extern const char *const state_area_names[AREA_COUNT];

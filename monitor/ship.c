@@ -20,7 +20,7 @@
 #include "shipstate.h"
 #include "state.h"
 
-#define NLOGS		2
+#define NLOGS		3
 #define CHUNK		(1024 * 1024)	/* bytes read per batch */
 #define POLL_MS		500		/* new lines are looked for this often */
 #define BACKOFF_MAX_MS	30000		/* the server down: retries at most */
@@ -240,9 +240,11 @@ warn_down(struct ship *s)
 	why = s->s_logs[0].l_sink ? msb_sink_error(s->s_logs[0].l_sink) :
 	    "cannot open the sink";
 	log_warnx("records: MongoDB unavailable (%s); %" PRIu64 " bytes of "
-	    "ingest.jsonl and %" PRIu64 " of metrics.jsonl wait", why,
+	    "ingest.jsonl, %" PRIu64 " of metrics.jsonl and %" PRIu64 " of "
+	    "quality.jsonl wait", why,
 	    shipstate_backlog(s->s_logs[0].l_path, &s->s_marks[0]),
-	    shipstate_backlog(s->s_logs[1].l_path, &s->s_marks[1]));
+	    shipstate_backlog(s->s_logs[1].l_path, &s->s_marks[1]),
+	    shipstate_backlog(s->s_logs[2].l_path, &s->s_marks[2]));
 }
 
 static void *
@@ -306,6 +308,7 @@ ship_start(const struct conf_platform *p)
 	static const struct { const char *name, *file, *coll; } logs[NLOGS] = {
 		{ "ingest", "ingest.jsonl", "ingestions" },
 		{ "metrics", "metrics.jsonl", "metrics" },
+		{ "quality", "quality.jsonl", "quality" },
 	};
 	struct ship *s;
 

@@ -1,7 +1,8 @@
 /*
  * The platform's own records in MongoDB: when the platform's mongo_url is
  * a mongodb:// URL, a thread of the monitor copies log/ingest.jsonl into
- * <mongo_records_db>.ingestions and log/metrics.jsonl into .metrics, so
+ * <mongo_records_db>.ingestions, log/metrics.jsonl into .metrics and
+ * log/quality.jsonl into .quality, so
  * the monitor's loop never waits on the server.
  *
  * Each line becomes one document, its fields as in the log, with the _id

@@ -45,6 +45,9 @@ struct job {
 	pid_t		 j_pid;
 	struct cgroup_leaf *j_leaf;	/* its cgroup while running, or NULL */
 	struct decrypt	 j_decrypt;	/* while JOB_DECRYPTING */
+	int		 j_plain_fd;	/* the decrypted file, or -1 */
+	bool		 j_validating;	/* the quality gate's first pass */
+	bool		 j_forced;	/* past the gate (retry --force) */
 	int64_t		 j_start_ms;
 	bool		 j_timed_out;
 	bool		 j_interrupted;	/* stopped by a batchmgr shutdown */
@@ -83,6 +86,7 @@ struct batch {
 	struct jobs	 b_running;	/* the running ones (found by pid) */
 	int		 b_nrunning;
 	int		 b_ingest_fd;	/* log/ingest.jsonl */
+	int		 b_quality_fd;	/* log/quality.jsonl */
 	int		 b_inotify_fd;
 	struct event	*b_inotify_ev;
 	struct event	*b_scan_ev;

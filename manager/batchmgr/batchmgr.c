@@ -46,6 +46,7 @@ teardown(struct batch *b)
 	if (b->b_stop_ev)
 		event_free(b->b_stop_ev);
 	close(b->b_ingest_fd);
+	close(b->b_quality_fd);
 	conf_platform_free(b->b_conf);
 	free(b->b_conf_file);
 }
@@ -138,18 +139,27 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(b->b_base, NULL);
 }
 
-static void
-open_ingest_log(struct batch *b)
+/* log/NAME for appending; exits when it cannot be opened. */
+static int
+open_log(struct batch *b, const char *name)
 {
-	char *path = state_path(b->b_conf, "log/ingest.jsonl");
+	char *path = state_path(b->b_conf, "log/%s", name);
+	int fd;
 
-	b->b_ingest_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0640);
-	if (b->b_ingest_fd < 0) {
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
 		fprintf(stderr, "batchmgr: open %s: %s\n", path, strerror(errno));
 		exit(EX_CANTCREAT);
 	}
 	free(path);
+	return fd;
+}
+
+static void
+open_ingest_log(struct batch *b)
+{
+	b->b_ingest_fd = open_log(b, "ingest.jsonl");
+	b->b_quality_fd = open_log(b, "quality.jsonl");
 }
 
 int

@@ -9,11 +9,14 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "app.h"
 #include "clock.h"
 #include "log.h"
+#include "qgate.h"
+#include "quality.h"
 #include "spawn.h"
 #include "staging.h"
 #include "state.h"
@@ -49,6 +52,7 @@ job_enqueue(struct tenant *t, const char *dataset, const char *name,
 	j->j_name = xstrdup(name);
 	j->j_bytes = bytes;
 	j->j_recovered = recovered;
+	j->j_plain_fd = -1;
 	j->j_state = JOB_QUEUED;
 	j->j_timer = evtimer_new(b->b_base, on_timeout, j);
 	if (j->j_timer == NULL)
@@ -58,11 +62,27 @@ job_enqueue(struct tenant *t, const char *dataset, const char *name,
 	sched_push(&t->t_queue, &j->j_item);
 }
 
+static char *rejects_path(struct batch *, struct job *);
+
+/* The decrypted file and the rows the rules refused: the attempt's. */
+static void
+attempt_clear(struct batch *b, struct job *j)
+{
+	char *rejects = rejects_path(b, j);
+
+	unlink(rejects);
+	free(rejects);
+	if (j->j_plain_fd >= 0)
+		close(j->j_plain_fd);
+	j->j_plain_fd = -1;
+}
+
 static void
 job_free(struct batch *b, struct job *j)
 {
 	struct tenant *t = j->j_tenant;
 
+	attempt_clear(b, j);
 	TAILQ_REMOVE(&b->b_jobs, j, j_entry);
 	event_free(j->j_timer);
 	if (j->j_conf)
@@ -79,6 +99,13 @@ result_path(struct batch *b, struct job *j)
 {
 	return state_path(b->b_conf, "work/%s/.result-%s.json", j->j_tenant->t_id,
 	    j->j_id);
+}
+
+static char *
+rejects_path(struct batch *b, struct job *j)
+{
+	return state_path(b->b_conf, "work/%s/.rejects-%s.jsonl",
+	    j->j_tenant->t_id, j->j_id);
 }
 
 /*
@@ -139,6 +166,7 @@ fill_record(struct record *r, struct job *j, const char *status,
 	r->r_bytes = j->j_bytes;
 	r->r_attempt = j->j_attempt;
 	r->r_recovered = j->j_recovered;
+	r->r_forced = j->j_forced;
 }
 
 static uint64_t
@@ -152,16 +180,24 @@ backoff_ms(struct batch *b, struct job *j)
 	return ms < max ? ms : max;
 }
 
-/* Moves the file to done/ or failed/; a failure to move is logged. */
+/*
+ * Moves the file to done/ or failed/, with the rows the rules refused
+ * beside it; a failure to move is logged.
+ */
 static void
-settle_file(struct job *j, enum stage_area to)
+settle_file(struct batch *b, struct job *j, enum stage_area to)
 {
-	char final[NAME_MAX + 1];
+	char final[NAME_MAX + 1], *rejects;
 
 	if (tenant_move(j->j_tenant, AREA_PROCESSING, to, j->j_dataset,
-	    j->j_name, final, sizeof(final)) < 0)
+	    j->j_name, final, sizeof(final)) < 0) {
 		log_warn("tenant %s: move %s from processing to %s",
 		    j->j_tenant->t_id, j->j_name, state_area_names[to]);
+		return;
+	}
+	rejects = rejects_path(b, j);
+	qgate_keep_rejects(j->j_tenant, rejects, to, j->j_dataset, final);
+	free(rejects);
 }
 
 /* What an attempt's end means, from its wait status. */
@@ -245,7 +281,7 @@ conclude(struct batch *b, struct job *j, struct record *r,
 	if (v->v_ok) {
 		r->r_status = "ok";
 		batch_record(b, r);
-		settle_file(j, AREA_DONE);
+		settle_file(b, j, AREA_DONE);
 		job_free(b, j);
 		return;
 	}
@@ -278,7 +314,7 @@ conclude(struct batch *b, struct job *j, struct record *r,
 	}
 	r->r_status = j->j_timed_out ? "timeout" : "failed";
 	batch_record(b, r);
-	settle_file(j, AREA_FAILED);
+	settle_file(b, j, AREA_FAILED);
 	log_info("tenant %s: %s failed after %d attempts: %s",
 	    j->j_tenant->t_id, j->j_name, j->j_attempt, v->v_reason);
 	job_free(b, j);
@@ -294,6 +330,83 @@ release_slot(struct batch *b, struct job *j)
 }
 
 static void decrypted(struct batch *, struct job *, int);
+static void job_run_app(struct batch *, struct job *);
+
+/* The record of a finished run of the app: its end and its summary. */
+static void
+fill_run(struct record *r, struct job *j, int status, const struct rusage *ru,
+    const bson_t *summary)
+{
+	fill_record(r, j, NULL, NULL);
+	if (WIFEXITED(status))
+		r->r_exit_code = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		r->r_signal = WTERMSIG(status);
+	r->r_start_ms = j->j_start_ms;
+	r->r_end_ms = record_now_ms();
+	r->r_cpu_ms = (uint64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) *
+	    1000 + (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) /
+	    1000;
+	r->r_max_rss_kb = ru->ru_maxrss;
+	r->r_summary = summary;
+}
+
+/*
+ * A first pass over the threshold: the record first, then the file to
+ * quarantine/ (killed in between, it is still in processing/ and runs
+ * again at the next start).
+ */
+static void
+quarantine(struct batch *b, struct job *j, const struct record *r,
+    const char *why)
+{
+	char *rejects = rejects_path(b, j);
+
+	batch_record(b, r);
+	qgate_quarantine(j->j_tenant, j->j_dataset, j->j_name,
+	    conf_quality_for(j->j_conf, j->j_dataset), r->r_summary, why,
+	    rejects);
+	free(rejects);
+	job_free(b, j);
+}
+
+/*
+ * The quality gate's first pass ended well: true when the job goes on
+ * (the second pass started, or the file quarantined); false when this
+ * run counts as the ingest (the app reported no first-pass counts).
+ */
+static bool
+gate(struct batch *b, struct job *j, int status, const struct rusage *ru,
+    const bson_t *summary)
+{
+	const struct conf_quality *q = conf_quality_for(j->j_conf,
+	    j->j_dataset);
+	struct record r;
+	char why[400], *rejects;
+
+	j->j_validating = false;
+	switch (q ? qgate_judge(q, summary, why, sizeof(why)) : QG_PASS) {
+	case QG_PASS:
+		rejects = rejects_path(b, j);
+		unlink(rejects);
+		free(rejects);
+		job_run_app(b, j);
+		return true;
+	case QG_OVER:
+		release_slot(b, j);
+		job_dispatch(b);
+		fill_run(&r, j, status, ru, summary);
+		r.r_status = "quarantined";
+		r.r_reason = why;
+		quarantine(b, j, &r, why);
+		return true;
+	case QG_NOT_APPLIED:
+		log_warnx("tenant %s: %s: %s; this run counts as the ingest",
+		    j->j_tenant->t_id, j->j_name, why);
+		break;
+	}
+	return false;
+}
 
 static void
 job_exited(struct batch *b, struct job *j, int status,
@@ -307,31 +420,25 @@ job_exited(struct batch *b, struct job *j, int status,
 	evtimer_del(j->j_timer);
 	TAILQ_REMOVE(&b->b_running, j, j_run_entry);
 	b->b_nrunning--;
+	j->j_pid = 0;
 	if (j->j_state == JOB_DECRYPTING) {
 		decrypted(b, j, status);
+		return;
+	}
+	summary = read_summary(b, j, why, sizeof(why));
+	judge(j, status, summary, &v);
+	if (j->j_validating && v.v_ok && gate(b, j, status, ru, summary)) {
+		if (summary)
+			bson_destroy(summary);
 		return;
 	}
 	release_slot(b, j);
 	/* Refill the slot before the bookkeeping below, so the next app
 	 * starts on the other core while this one's outcome is recorded. */
 	job_dispatch(b);
-	summary = read_summary(b, j, why, sizeof(why));
-	judge(j, status, summary, &v);
-	fill_record(&r, j, NULL, NULL);
-	if (WIFEXITED(status))
-		r.r_exit_code = WEXITSTATUS(status);
-	else if (WIFSIGNALED(status))
-		r.r_signal = WTERMSIG(status);
-	r.r_start_ms = j->j_start_ms;
-	r.r_end_ms = record_now_ms();
-	r.r_cpu_ms = (uint64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) *
-	    1000 + (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) /
-	    1000;
-	r.r_max_rss_kb = ru->ru_maxrss;
-	r.r_summary = summary;
+	fill_run(&r, j, status, ru, summary);
 	if (why[0] && v.v_ok)
 		log_warnx("tenant %s: %s: %s", j->j_tenant->t_id, j->j_name, why);
-	j->j_pid = 0;
 	conclude(b, j, &r, &v);
 	if (summary)
 		bson_destroy(summary);
@@ -419,8 +526,6 @@ job_decrypt(struct batch *b, struct job *j, const char *input)
 	    j->j_name, (int)j->j_pid);
 }
 
-static void job_run_app(struct batch *, struct job *, int);
-
 /*
  * age has exited: the app runs on the plaintext, or the file goes to
  * rejected/ (age refused it), or the attempt failed (age was stopped: a
@@ -433,13 +538,12 @@ decrypted(struct batch *b, struct job *j, int status)
 	struct record r;
 	int fd;
 
-	j->j_pid = 0;
 	fd = decrypt_finish(&j->j_decrypt, status, v.v_reason,
 	    sizeof(v.v_reason));
 	if (fd >= 0 && !j->j_timed_out && !j->j_interrupted) {
 		j->j_state = JOB_RUNNING;
-		job_run_app(b, j, fd);
-		close(fd);
+		j->j_plain_fd = fd;
+		job_run_app(b, j);
 		return;
 	}
 	if (fd >= 0)
@@ -462,6 +566,7 @@ decrypted(struct batch *b, struct job *j, int status)
 static void
 job_start(struct batch *b, struct job *j)
 {
+	const struct conf_quality *q;
 	struct tenant *t = j->j_tenant;
 	char *input;
 
@@ -476,35 +581,47 @@ job_start(struct batch *b, struct job *j)
 	    (unsigned long long)++b->b_job_seq);
 	j->j_start_ms = record_now_ms();
 	j->j_state = JOB_RUNNING;
+	attempt_clear(b, j);
 	if (j->j_app == NULL) {
 		job_no_app(b, j);
 		return;
 	}
-	if (!j->j_conf->t_batch.b_encryption.e_enabled) {
-		job_run_app(b, j, -1);
-		return;
-	}
 	input = tenant_path(t, AREA_PROCESSING, j->j_dataset, j->j_name);
-	job_decrypt(b, j, input);
+	q = conf_quality_for(j->j_conf, j->j_dataset);
+	/* retry --force marks the file itself, so the mark moves with it. */
+	j->j_forced = getxattr(input, QGATE_FORCE_XATTR, NULL, 0) >= 0;
+	j->j_validating = q != NULL && q->q_max_rejected_percent < 100 &&
+	    !j->j_forced;
+	if (j->j_conf->t_batch.b_encryption.e_enabled)
+		job_decrypt(b, j, input);
+	else
+		job_run_app(b, j);
 	free(input);
 }
 
-/* Starts the job's app on its file, or on plain_fd (decrypted) if >= 0. */
+/*
+ * Starts the job's app on its file (the decrypted one if there is one),
+ * with the dataset's quality rules: a first pass, or the ingest.
+ */
 static void
-job_run_app(struct batch *b, struct job *j, int plain_fd)
+job_run_app(struct batch *b, struct job *j)
 {
+	const struct conf_quality *q = conf_quality_for(j->j_conf,
+	    j->j_dataset);
 	struct tenant *t = j->j_tenant;
+	char *input, *result, *rules, *rejects;
 	struct app_spec spec;
 	struct app app;
-	char *input, *result;
 	const char *stage;
 	int rc, err;
 
-	input = plain_fd >= 0 ? strdup("/dev/stdin") :
+	input = j->j_plain_fd >= 0 ? strdup("/dev/stdin") :
 	    tenant_path(t, AREA_PROCESSING, j->j_dataset, j->j_name);
 	if (input == NULL)
 		fatal("%s: strdup", __func__);
 	result = result_path(b, j);
+	rules = q ? quality_json(q) : NULL;
+	rejects = q ? rejects_path(b, j) : NULL;
 	spec = (struct app_spec){
 		.as_platform = b->b_conf,
 		.as_base = b->b_base,
@@ -519,14 +636,19 @@ job_run_app(struct batch *b, struct job *j, int plain_fd)
 		 * (t_misbehave.sh). */
 		.as_nice = (int)b->b_conf->p_batch.pb_app_nice,
 		.as_input_file = input,
-		.as_input_fd = plain_fd,
+		.as_input_fd = j->j_plain_fd,
 		.as_dataset = j->j_dataset,
 		.as_result_file = result,
+		.as_quality = rules,
+		.as_validate = j->j_validating,
+		.as_rejects_file = rejects,
 	};
 	rc = app_start(&spec, &app, &stage);
 	err = errno;
 	free(input);
 	free(result);
+	free(rules);
+	free(rejects);
 	if (rc < 0) {
 		j->j_pid = 0;
 		j->j_leaf = NULL;

@@ -1,0 +1,167 @@
+#include "qgate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jsonline.h"
+#include "log.h"
+#include "tenant.h"
+
+static int64_t
+count_of(const bson_t *quality, const char *key)
+{
+	bson_iter_t it;
+
+	return bson_iter_init_find(&it, quality, key) &&
+	    BSON_ITER_HOLDS_NUMBER(&it) ? bson_iter_as_int64(&it) : -1;
+}
+
+/* " (rule n, rule n)": the rules that refused rows, for the reason. */
+static void
+by_rule(const bson_t *quality, char *buf, size_t len)
+{
+	bson_iter_t it, sub;
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (!bson_iter_init_find(&it, quality, "rules") ||
+	    !BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &sub))
+		return;
+	while (bson_iter_next(&sub) && off + 1 < len) {
+		if (!BSON_ITER_HOLDS_NUMBER(&sub) ||
+		    bson_iter_as_int64(&sub) <= 0)
+			continue;
+		off += (size_t)snprintf(buf + off, len - off, "%s%s %" PRId64,
+		    off ? ", " : " (", bson_iter_key(&sub),
+		    bson_iter_as_int64(&sub));
+	}
+	if (off > 0 && off + 1 < len)
+		snprintf(buf + off, len - off, ")");
+}
+
+enum qgate_verdict
+qgate_judge(const struct conf_quality *q, const bson_t *summary, char *why,
+    size_t whylen)
+{
+	bson_iter_t it, pass;
+	int64_t checked, rejected;
+	bson_t quality;
+	char rules[160];
+
+	why[0] = '\0';
+	if (summary == NULL || !bson_iter_init_find(&it, summary, "quality") ||
+	    !BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &pass) ||
+	    !bson_iter_find(&pass, "pass") || !BSON_ITER_HOLDS_UTF8(&pass) ||
+	    strcmp(bson_iter_utf8(&pass, NULL), "validate") != 0) {
+		snprintf(why, whylen, "quality: the app reported no first-pass "
+		    "counts (its rules need libmysimbdp: docs/quality.md)");
+		return QG_NOT_APPLIED;
+	}
+	{
+		const uint8_t *data;
+		uint32_t len;
+
+		bson_iter_document(&it, &len, &data);
+		bson_init_static(&quality, data, len);
+	}
+	checked = count_of(&quality, "checked");
+	rejected = count_of(&quality, "rejected");
+	if (checked < 0 || rejected < 0 || rejected > checked) {
+		snprintf(why, whylen, "quality: the app's first-pass counts "
+		    "are not numbers of rows");
+		return QG_NOT_APPLIED;
+	}
+	if (checked == 0 || rejected * 100 <= q->q_max_rejected_percent *
+	    checked)
+		return QG_PASS;
+	by_rule(&quality, rules, sizeof(rules));
+	snprintf(why, whylen, "quality: %" PRId64 " of %" PRId64 " rows "
+	    "(%.1f%%) broke the rules, over max_rejected_percent %" PRId64
+	    "%s", rejected, checked, 100.0 * (double)rejected /
+	    (double)checked, q->q_max_rejected_percent, rules);
+	return QG_OVER;
+}
+
+void
+qgate_keep_rejects(struct tenant *t, const char *path, enum stage_area area,
+    const char *dataset, const char *final)
+{
+	char name[NAME_MAX + 1];
+	struct stat st;
+	int dfd;
+
+	/* The app (the tenant's user) made it: no links, a plain file. */
+	if (lstat(path, &st) < 0)
+		return;
+	if (!S_ISREG(st.st_mode) || st.st_size == 0 || snprintf(name,
+	    sizeof(name), "%s.rejects.jsonl", final) >= (int)sizeof(name) ||
+	    (dfd = tenant_open_area(t, area, dataset, true)) < 0) {
+		unlink(path);
+		return;
+	}
+	if (renameat(AT_FDCWD, path, dfd, name) < 0) {
+		log_warn("tenant %s: keep %s as %s/%s", t->t_id, path,
+		    state_area_names[area], name);
+		unlink(path);
+	}
+	close(dfd);
+}
+
+/* quarantine/[dataset/]final.quality.json: why, the threshold, counts. */
+static void
+write_report(struct tenant *t, const char *dataset, const char *final,
+    const struct conf_quality *q, const bson_t *summary, const char *why)
+{
+	bson_t doc = BSON_INITIALIZER;
+	char name[NAME_MAX + 1];
+	bson_iter_t it;
+	size_t len;
+	char *line;
+	int dfd, fd = -1;
+
+	BSON_APPEND_UTF8(&doc, "file", final);
+	BSON_APPEND_UTF8(&doc, "reason", why);
+	BSON_APPEND_INT64(&doc, "max_rejected_percent",
+	    q->q_max_rejected_percent);
+	if (bson_iter_init_find(&it, summary, "quality"))
+		bson_append_iter(&doc, "quality", -1, &it);
+	line = jsonline(&doc, &len);
+	bson_destroy(&doc);
+	if (line != NULL && snprintf(name, sizeof(name), "%s.quality.json",
+	    final) < (int)sizeof(name) &&
+	    (dfd = tenant_open_area(t, AREA_QUARANTINE, dataset, true)) >= 0) {
+		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_NOFOLLOW | O_CLOEXEC, 0640);
+		if (fd < 0 || write(fd, line, len) != (ssize_t)len)
+			log_warn("tenant %s: write quarantine/%s", t->t_id,
+			    name);
+		if (fd >= 0)
+			close(fd);
+		close(dfd);
+	}
+	bson_free(line);
+}
+
+void
+qgate_quarantine(struct tenant *t, const char *dataset, const char *name,
+    const struct conf_quality *q, const bson_t *summary, const char *why,
+    const char *rejects)
+{
+	char final[NAME_MAX + 1];
+
+	if (tenant_move(t, AREA_PROCESSING, AREA_QUARANTINE, dataset, name,
+	    final, sizeof(final)) < 0) {
+		log_warn("tenant %s: move %s to quarantine", t->t_id, name);
+		return;
+	}
+	write_report(t, dataset, final, q, summary, why);
+	qgate_keep_rejects(t, rejects, AREA_QUARANTINE, dataset, final);
+	log_info("tenant %s: quarantined %s%s%s: %s", t->t_id, dataset,
+	    *dataset ? "/" : "", final, why);
+}
