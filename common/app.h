@@ -18,7 +18,7 @@
  *     MYSIMBDP_INPUT_FILE   B    the claimed file in processing/
  *     MYSIMBDP_DATASET      B    its dataset, when it has one
  *     MYSIMBDP_RESULT_FILE  B    where it may write its JSON summary
- *     MYSIMBDP_QUALITY      B    the dataset's quality rules (JSON), if any
+ *     MYSIMBDP_QUALITY      B S  the dataset's (stream's) quality rules (JSON)
  *     MYSIMBDP_QUALITY_PASS B    "validate": check the rules, store nothing
  *     MYSIMBDP_REJECTS_FILE B    where rows the rules refused are kept
  *     ZMQ_STREAM_ENDPOINT   S    the stream's work endpoint

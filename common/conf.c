@@ -208,6 +208,17 @@ static const struct schema quality_schema = {
 	NO_PRESENT
 };
 
+/* A stream's: rules only (its refused messages are dead letters). */
+static const struct field squality_fields[] = {
+	{ "rules", FT_GROUPLIST, offsetof(struct conf_quality, q_rules), NULL,
+	    0, 0, F_REQUIRED, &rule_schema,
+	    offsetof(struct conf_quality, q_nrules), NULL },
+};
+static const struct schema squality_schema = {
+	squality_fields, NFIELDS(squality_fields), 0,
+	offsetof(struct conf_quality, q_enabled)
+};
+
 static const struct field batch_fields[] = {
 	{ "formats", FT_STRLIST, offsetof(struct conf_batch, b_formats), NULL,
 	    0, 0, F_REQUIRED, NULL, 0, check_format },
@@ -308,6 +319,8 @@ static const struct field stream_fields[] = {
 	    0, 0, 0, &limits_schema, 0, NULL },
 	{ "scaling", FT_GROUP, offsetof(struct conf_stream, s_scaling), NULL,
 	    0, 0, 0, &scaling_schema, 0, NULL },
+	{ "quality", FT_GROUP, offsetof(struct conf_stream, s_quality), NULL,
+	    0, 0, 0, &squality_schema, 0, NULL },
 };
 static const struct schema stream_schema = {
 	stream_fields, NFIELDS(stream_fields), sizeof(struct conf_stream),
@@ -1702,18 +1715,51 @@ rule_checks(const struct conf_rule *r)
 	    r->r_max_age_ms || r->r_unique;
 }
 
+/* Every rule checks something, names are unique in q, min <= max. */
+static void
+rules_check(struct walk *w, const config_setting_t *qs, const char *path,
+    const struct conf_quality *q)
+{
+	for (size_t k = 0; k < q->q_nrules; k++) {
+		const struct conf_rule *r = &q->q_rules[k];
+
+		if (!rule_checks(r))
+			walk_error(w, qs, path, "rule \"%s\" checks nothing "
+			    "(give it required, type, min, max, values, "
+			    "pattern, max_age or unique)", r->r_name);
+		if (r->r_min && r->r_max && check_number(r->r_min) == NULL &&
+		    check_number(r->r_max) == NULL &&
+		    strtod(r->r_min, NULL) > strtod(r->r_max, NULL))
+			walk_error(w, qs, path, "rule \"%s\": min %s is above "
+			    "max %s", r->r_name, r->r_min, r->r_max);
+		for (size_t l = 0; l < k; l++)
+			if (strcmp(r->r_name, q->q_rules[l].r_name) == 0)
+				walk_error(w, qs, path, "rule name \"%s\" is "
+				    "used twice", r->r_name);
+	}
+}
+
 /*
- * batch.quality: every rule checks something, names are unique in their
- * group, min <= max, a dataset has one group, and groups name datasets
- * the apps serve.
+ * batch.quality and each stream's: the rules (rules_check), and a
+ * dataset has one group, and groups name datasets the apps serve.
  */
 static void
 quality_check(struct walk *w, config_t *cfg, const struct conf_tenant *t)
 {
 	const config_setting_t *list = config_lookup(cfg, "batch.quality");
+	const config_setting_t *streams = config_lookup(cfg, "streams");
 	const struct conf_batch *b = &t->t_batch;
 	bool top = false;
 	char path[64];
+
+	for (size_t i = 0; i < t->t_nstreams; i++) {
+		const config_setting_t *ss = streams ?
+		    config_setting_get_elem(streams, (unsigned)i) : NULL;
+
+		snprintf(path, sizeof(path), "streams[%zu].quality", i);
+		rules_check(w, ss ? config_setting_get_member(ss, "quality") : NULL,
+		    path, &t->t_streams[i].s_quality);
+	}
 
 	for (size_t i = 0; i < b->b_nquality; i++) {
 		const struct conf_quality *q = &b->b_quality[i];
@@ -1721,25 +1767,7 @@ quality_check(struct walk *w, config_t *cfg, const struct conf_tenant *t)
 		    config_setting_get_elem(list, (unsigned)i) : NULL;
 
 		snprintf(path, sizeof(path), "batch.quality[%zu]", i);
-		for (size_t k = 0; k < q->q_nrules; k++) {
-			const struct conf_rule *r = &q->q_rules[k];
-
-			if (!rule_checks(r))
-				walk_error(w, qs, path, "rule \"%s\" checks "
-				    "nothing (give it required, type, min, max, "
-				    "values, pattern, max_age or unique)",
-				    r->r_name);
-			if (r->r_min && r->r_max && check_number(r->r_min) ==
-			    NULL && check_number(r->r_max) == NULL &&
-			    strtod(r->r_min, NULL) > strtod(r->r_max, NULL))
-				walk_error(w, qs, path, "rule \"%s\": min %s "
-				    "is above max %s", r->r_name, r->r_min,
-				    r->r_max);
-			for (size_t l = 0; l < k; l++)
-				if (strcmp(r->r_name, q->q_rules[l].r_name) == 0)
-					walk_error(w, qs, path, "rule name "
-					    "\"%s\" is used twice", r->r_name);
-		}
+		rules_check(w, qs, path, q);
 		if (q->q_datasets == NULL || q->q_datasets[0] == NULL) {
 			if (top)
 				walk_error(w, qs, path, "top-level files have "

@@ -77,8 +77,10 @@ struct conf_rule {
 	bool		 r_unique;	/* once per file (unit) */
 };
 
-/* The rules of some datasets of a tenant, and their threshold. */
+/* The rules of some datasets of a tenant (or of a stream), and their
+ * threshold (datasets only). */
 struct conf_quality {
+	bool		 q_enabled;	/* a stream's: the group is there */
 	char		**q_datasets;	/* empty: top-level files */
 	int64_t		 q_max_rejected_percent;	/* 100: no threshold */
 	struct conf_rule *q_rules;
@@ -136,6 +138,7 @@ struct conf_stream {
 	uint64_t	 s_stop_timeout_ms;
 	struct conf_limits s_limits;
 	struct conf_scaling s_scaling;
+	struct conf_quality s_quality;	/* rules for its documents */
 };
 
 /*

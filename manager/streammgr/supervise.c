@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "log.h"
 #include "publish.h"
+#include "quality.h"
 #include "spawn.h"
 #include "state.h"
 
@@ -115,7 +116,7 @@ spawn_instance(struct stream *s)
 {
 	struct smgr *m = s->s_mgr;
 	struct instance *i = calloc(1, sizeof(*i));
-	char log[TENANT_ID_MAX + sizeof("stream-")], *endpoint;
+	char log[TENANT_ID_MAX + sizeof("stream-")], *endpoint, *rules;
 	struct app_spec spec;
 	struct app app;
 	const char *stage;
@@ -138,6 +139,8 @@ spawn_instance(struct stream *s)
 	snprintf(log, sizeof(log), "stream-%s", s->s_name);
 	endpoint = state_endpoint(m->m_conf, "run/%s/%s.work", s->s_tid,
 	    s->s_name);
+	rules = s->s_conf->s_quality.q_enabled ?
+	    quality_json(&s->s_conf->s_quality) : NULL;
 	spec = (struct app_spec){
 		.as_platform = m->m_conf,
 		.as_base = m->m_base,
@@ -148,10 +151,12 @@ spawn_instance(struct stream *s)
 		.as_log = log,
 		.as_stream_endpoint = endpoint,
 		.as_stream = s->s_name,
+		.as_quality = rules,
 	};
 	rc = app_start(&spec, &app, &stage);
 	err = errno;
 	free(endpoint);
+	free(rules);
 	if (rc < 0) {
 		char how[160];
 

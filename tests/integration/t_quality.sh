@@ -7,7 +7,9 @@
 # is stored; a file over its dataset's threshold is quarantined with its
 # report and nothing of it stored; `mysimbdp retry --force` ingests it
 # past the threshold; `mysimbdp stats --quality` sums what the records
-# say; check-config refuses a rule that checks nothing. With a MongoDB
+# say; a stream's rule turns the message it refuses into a dead letter
+# with the rule's reason; check-config refuses a rule that checks
+# nothing. With a MongoDB
 # server (MYSIMBDP_TEST_MONGO_URL, which scripts/test sets), the monitor
 # stores log/quality.jsonl in <mongo_records_db>.quality and `stats
 # --quality --mongo` agrees with the file.
@@ -170,6 +172,27 @@ if [ -n "$MONGO" ]; then
 		"stats --quality --mongo against the file"
 	ok "MongoDB: $all lines in $DB.quality; stats --quality --mongo agrees"
 fi
+
+# ---- a stream's rules: the refused message a dead letter with its rule ------
+tenant live <<CFG
+id = "live";
+mongo_url = "file://$VAR/coredms";
+streams = ( { app = ["$MYSIMBDP_BUILD/tenants/acme/acme-stream"]; stop_timeout = "2s";
+  quality = { rules = ( { name = "host"; field = "host_id"; max = "400000"; } ); }; } );
+CFG
+start_daemon streammgr
+wait_for 30 "live's instance ready" ready_is live 1
+head -n 3 "$MYSIMBDP_SRC/tenants/acme/samples/updates.jsonl" |
+	jq -c '.id = input_line_number | if .id == 2 then .host_id = 424242 else . end' \
+	>"$T/scratch/updates.jsonl"
+cli send live --file "$T/scratch/updates.jsonl" >"$T/out/send" 2>&1 ||
+	fail "send: $(cat "$T/out/send")"
+wait_for 30 "one dead letter" eval '[ "$(sstat live .dead_letters)" = 1 ]'
+wait_for 30 "two acked" eval '[ "$(sstat live .acked)" -ge 2 ]'
+dl=$(cli dead-letters live --json)
+grep -q 'quality: host: host_id: 424242 is above 400000' <<<"$dl" ||
+	fail "the dead letter has not the rule's reason: $dl"
+ok "a stream's rule: the message it refuses is a dead letter with the rule's reason"
 
 # ---- check-config: a rule that checks nothing -------------------------------
 tenant bad <<CFG
