@@ -208,8 +208,16 @@ static const struct schema quality_schema = {
 	NO_PRESENT
 };
 
-/* A stream's: rules only (its refused messages are dead letters). */
+/* A stream's: its refused messages are dead letters; the monitor watches
+ * their share over a window. */
 static const struct field squality_fields[] = {
+	{ "max_rejected_percent", FT_INT,
+	    offsetof(struct conf_quality, q_max_rejected_percent), "100",
+	    0, 100, 0, NULL, 0, NULL },
+	{ "window", FT_DURATION, offsetof(struct conf_quality, q_window_ms),
+	    "1m", 1000, 86400000, 0, NULL, 0, NULL },
+	{ "pause", FT_BOOL, offsetof(struct conf_quality, q_pause), "false",
+	    0, 0, 0, NULL, 0, NULL },
 	{ "rules", FT_GROUPLIST, offsetof(struct conf_quality, q_rules), NULL,
 	    0, 0, F_REQUIRED, &rule_schema,
 	    offsetof(struct conf_quality, q_nrules), NULL },

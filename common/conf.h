@@ -83,6 +83,8 @@ struct conf_quality {
 	bool		 q_enabled;	/* a stream's: the group is there */
 	char		**q_datasets;	/* empty: top-level files */
 	int64_t		 q_max_rejected_percent;	/* 100: no threshold */
+	uint64_t	 q_window_ms;	/* a stream's: the share's window */
+	bool		 q_pause;	/* a stream's: drain it when over */
 	struct conf_rule *q_rules;
 	size_t		 q_nrules;
 };

@@ -1,5 +1,6 @@
 #include "decide.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -111,33 +112,15 @@ run_policy(struct mstream *s, uint64_t now)
 
 /* ---- violations and the pause -------------------------------------- */
 
-/*
- * Messages refused for the stream's quotas (max_message_size,
- * max_messages_per_second, max_queue_bytes) are violations; refusals
- * while draining or for a full disk are not the tenant's doing. When
- * they go on for the profile's pause_after, the monitor drains the
- * stream: new messages are refused, the backlog is delivered, and
- * `mysimbdp start` resumes it.
- */
+/* Drains s (the pause), once, while it runs; reason says why. */
 static void
-check_violation(struct mstream *s, int64_t refused, uint64_t now)
+pause_stream(struct mstream *s, const char *reason)
 {
 	struct mon *m = s->ms_tenant->mt_mon;
-	uint64_t after = s->ms_conf->s_scaling.sc_pause_after_ms;
-	char reason[160], err[256], d[32];
+	char err[256];
 
-	if (refused <= 0) {
-		s->ms_violating_ms = 0;
+	if (s->ms_paused || strcmp(s->ms_stats.st_state, "running") != 0)
 		return;
-	}
-	if (s->ms_violating_ms == 0)
-		s->ms_violating_ms = now;
-	if (after == 0 || s->ms_paused || now - s->ms_violating_ms < after ||
-	    strcmp(s->ms_stats.st_state, "running") != 0)
-		return;
-	units_fmt_duration(after, d, sizeof(d));
-	snprintf(reason, sizeof(reason), "monitor: messages refused for %s "
-	    "(pause_after)", d);
 	if (smgrctl_request(m->m_ctl, "drain", s->ms_tenant->mt_id, s->ms_name,
 	    -1, reason, err, sizeof(err)) < 0) {
 		m->m_ctl_failures++;
@@ -153,6 +136,86 @@ check_violation(struct mstream *s, int64_t refused, uint64_t now)
 	    s->ms_tenant->mt_id, s->ms_name, reason);
 }
 
+/*
+ * Messages refused for the stream's quotas (max_message_size,
+ * max_messages_per_second, max_queue_bytes) are violations; refusals
+ * while draining or for a full disk are not the tenant's doing. When
+ * they go on for the profile's pause_after, the monitor drains the
+ * stream: new messages are refused, the backlog is delivered, and
+ * `mysimbdp start` resumes it.
+ */
+static void
+check_violation(struct mstream *s, int64_t refused, uint64_t now)
+{
+	uint64_t after = s->ms_conf->s_scaling.sc_pause_after_ms;
+	char reason[160], d[32];
+
+	if (refused <= 0) {
+		s->ms_violating_ms = 0;
+		return;
+	}
+	if (s->ms_violating_ms == 0)
+		s->ms_violating_ms = now;
+	if (after == 0 || now - s->ms_violating_ms < after)
+		return;
+	units_fmt_duration(after, d, sizeof(d));
+	snprintf(reason, sizeof(reason), "monitor: messages refused for %s "
+	    "(pause_after)", d);
+	pause_stream(s, reason);
+}
+
+/*
+ * A stream's data quality (docs/quality.md): the share of its settled
+ * messages (acked or dead-lettered) that an instance rejected for a
+ * quality rule, over each window. Over max_rejected_percent, a violation
+ * (dashboard and metrics.jsonl), and with pause the stream is drained.
+ */
+static void
+check_quality(struct mstream *s, uint64_t now)
+{
+	const struct conf_quality *q = &s->ms_conf->s_quality;
+	struct mon *m = s->ms_tenant->mt_mon;
+	int64_t settled = s->ms_qwin_settled, refused = s->ms_qwin_refused;
+	char reason[200], d[32];
+	bson_t rec = BSON_INITIALIZER;
+
+	if (!q->q_enabled || q->q_max_rejected_percent >= 100) {
+		s->ms_qwin_ms = 0;
+		return;
+	}
+	if (s->ms_qwin_ms == 0 || now - s->ms_qwin_ms < q->q_window_ms) {
+		if (s->ms_qwin_ms == 0) {
+			s->ms_qwin_ms = now;
+			s->ms_qwin_settled = s->ms_qwin_refused = 0;
+		}
+		return;
+	}
+	s->ms_qwin_ms = now;
+	s->ms_qwin_settled = s->ms_qwin_refused = 0;
+	if (settled <= 0 || refused * 100 <= q->q_max_rejected_percent *
+	    settled)
+		return;
+	units_fmt_duration(q->q_window_ms, d, sizeof(d));
+	snprintf(reason, sizeof(reason), "monitor: quality: %" PRId64 " of "
+	    "%" PRId64 " messages (%.1f%%) refused by quality rules in %s, "
+	    "over max_rejected_percent %" PRId64, refused, settled,
+	    100.0 * (double)refused / (double)settled, d,
+	    q->q_max_rejected_percent);
+	dash_line(m->m_dash, s->ms_tenant->mt_id, s->ms_name,
+	    "quality-violation", "%s", reason + strlen("monitor: "));
+	BSON_APPEND_UTF8(&rec, "tenant", s->ms_tenant->mt_id);
+	BSON_APPEND_UTF8(&rec, "stream", s->ms_name);
+	BSON_APPEND_INT64(&rec, "settled", settled);
+	BSON_APPEND_INT64(&rec, "refused", refused);
+	BSON_APPEND_INT64(&rec, "max_rejected_percent",
+	    q->q_max_rejected_percent);
+	BSON_APPEND_INT64(&rec, "window_ms", (int64_t)q->q_window_ms);
+	dash_record(m->m_dash, "quality-violation", &rec);
+	bson_destroy(&rec);
+	if (q->q_pause)
+		pause_stream(s, reason);
+}
+
 void
 decide_stats(struct mstream *s, uint64_t now)
 {
@@ -163,6 +226,7 @@ decide_stats(struct mstream *s, uint64_t now)
 		s->ms_violating_ms = 0;
 	}
 	check_violation(s, view_quota_refusals(s), now);
+	check_quality(s, now);
 	run_policy(s, now);
 }
 

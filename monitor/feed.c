@@ -47,6 +47,7 @@ static const struct {
 	{ "too_large", offsetof(struct mstats, st_too_large) },
 	{ "rate_limited", offsetof(struct mstats, st_rate_limited) },
 	{ "queue_full", offsetof(struct mstats, st_queue_full) },
+	{ "quality_rejected", offsetof(struct mstats, st_quality_rejected) },
 	{ "restarts", offsetof(struct mstats, st_restarts) },
 };
 

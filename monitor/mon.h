@@ -75,6 +75,7 @@ struct mstats {
 	int64_t		 st_too_large;		/* the quota refusals, */
 	int64_t		 st_rate_limited;	/* counted apart from */
 	int64_t		 st_queue_full;		/* draining, no-space... */
+	int64_t		 st_quality_rejected;	/* dead letters for a rule */
 	int64_t		 st_restarts;
 };
 
@@ -99,6 +100,9 @@ struct mstream {
 	struct policy_decision ms_last;		/* the latest decision */
 	double		 ms_ingest_us;		/* < 0: no fresh reports */
 	uint64_t	 ms_violating_ms;	/* 0: no violation going on */
+	uint64_t	 ms_qwin_ms;		/* the quality window's start */
+	int64_t		 ms_qwin_settled;	/* acked + dead letters in it */
+	int64_t		 ms_qwin_refused;	/* of which for a rule */
 	bool		 ms_paused;		/* the monitor drained it */
 	uint64_t	 ms_ups;
 	uint64_t	 ms_downs;

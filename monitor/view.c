@@ -153,6 +153,10 @@ view_stats(struct mon *m, const char *tenant, const char *stream,
 	    s->ms_prev.st_throttled);
 	s->ms_tick_dead += delta(st->st_dead_letters,
 	    s->ms_prev.st_dead_letters);
+	s->ms_qwin_settled += delta(st->st_acked, s->ms_prev.st_acked) +
+	    delta(st->st_dead_letters, s->ms_prev.st_dead_letters);
+	s->ms_qwin_refused += delta(st->st_quality_rejected,
+	    s->ms_prev.st_quality_rejected);
 	return s;
 }
 

@@ -125,6 +125,8 @@ stats_doc(const struct stream *s, bson_t *doc)
 	BSON_APPEND_INT64(doc, "acked", (int64_t)n->acked);
 	BSON_APPEND_INT64(doc, "redelivered", (int64_t)n->redelivered);
 	BSON_APPEND_INT64(doc, "dead_letters", (int64_t)n->dead_letters);
+	BSON_APPEND_INT64(doc, "quality_rejected",
+	    (int64_t)n->quality_rejected);
 	BSON_APPEND_INT64(doc, "rejected", (int64_t)n->rejected);
 	BSON_APPEND_INT64(doc, "throttled", (int64_t)n->throttled);
 	BSON_APPEND_INT64(doc, "too_large", (int64_t)n->too_large);

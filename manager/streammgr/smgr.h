@@ -55,6 +55,7 @@ struct stream_counters {
 	uint64_t	 acked;
 	uint64_t	 redelivered;
 	uint64_t	 dead_letters;
+	uint64_t	 quality_rejected; /* of which: a quality rule's */
 	uint64_t	 rejected;	/* all REJECTs */
 	uint64_t	 throttled;	/* all THROTTLEs */
 	uint64_t	 too_large;	/* of which: max_message_size */

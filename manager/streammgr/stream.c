@@ -1370,10 +1370,14 @@ hello(struct stream *s, zmq_msg_t *rid, const struct work_request *w)
 	stream_dispatch(s);
 }
 
-/* Settles one delivery id; an id no longer in flight is ignored. */
+/*
+ * Settles one delivery id; an id no longer in flight is ignored. quality:
+ * a REJECT for a data quality rule (the app's reason begins "quality: ",
+ * as libmysimbdp words it: docs/quality.md).
+ */
 static void
 settle_one(struct stream *s, struct instance *from, enum work_cmd cmd,
-    uint64_t id, const char *why)
+    uint64_t id, const char *why, bool quality)
 {
 	struct qmsg *m = queue_inflight(&s->s_queue, id);
 	struct instance *holder;
@@ -1390,8 +1394,10 @@ settle_one(struct stream *s, struct instance *from, enum work_cmd cmd,
 		from->i_acked++;
 		s->s_n.acked++;
 		release(s, m);
-	} else
+	} else {
+		s->s_n.quality_rejected += quality;
 		dead_letter(s, m, why);
+	}
 	if (holder != NULL)
 		supervise_instance(holder, IE_SETTLED);
 }
@@ -1403,6 +1409,8 @@ settle(struct stream *s, struct instance *from, const struct work_request *w)
 	const char *reason = w->w_reason;
 	/* Room for all of it: a cut could split a UTF-8 character. */
 	char why[sizeof("rejected by : ") + INSTANCE_ID_MAX + WORK_REASON_MAX];
+	bool quality = w->w_cmd == WORK_REJECT &&
+	    strncmp(reason, "quality: ", 9) == 0;
 
 	if (w->w_cmd == WORK_NACK)
 		snprintf(why, sizeof(why), "nacked by %s%s%s", from->i_id,
@@ -1415,7 +1423,7 @@ settle(struct stream *s, struct instance *from, const struct work_request *w)
 
 		stream_work_span(w, k, &id, &last);
 		do
-			settle_one(s, from, w->w_cmd, id, why);
+			settle_one(s, from, w->w_cmd, id, why, quality);
 		while (id++ < last);
 	}
 }

@@ -8,8 +8,9 @@
 # report and nothing of it stored; `mysimbdp retry --force` ingests it
 # past the threshold; `mysimbdp stats --quality` sums what the records
 # say; a stream's rule turns the message it refuses into a dead letter
-# with the rule's reason; check-config refuses a rule that checks
-# nothing. With a MongoDB
+# with the rule's reason; a stream whose refused share goes over its
+# threshold is reported by the monitor and paused; check-config refuses
+# a rule that checks nothing. With a MongoDB
 # server (MYSIMBDP_TEST_MONGO_URL, which scripts/test sets), the monitor
 # stores log/quality.jsonl in <mongo_records_db>.quality and `stats
 # --quality --mongo` agrees with the file.
@@ -56,8 +57,17 @@ batch = {
              timeout = "$(scaled 60)s"; retries = 0; } );
 };
 CFG
+# A stream the monitor watches for its refused share (streammgr starts
+# below).
+tenant gate <<CFG
+id = "gate";
+mongo_url = "file://$VAR/coredms";
+streams = ( { app = ["$MYSIMBDP_BUILD/tenants/acme/acme-stream"]; stop_timeout = "2s";
+  quality = { max_rejected_percent = 20; window = "1s"; pause = true;
+    rules = ( { name = "host"; field = "host_id"; max = "400000"; } ); }; } );
+CFG
 start_daemon batchmgr
-[ -z "$MONGO" ] || start_daemon monitor
+start_daemon monitor
 
 # make_csv TAG: 13 good rows, then one row that breaks each rule once
 # (price-range twice): 20 rows, 7 of them refused. TAG makes the
@@ -193,6 +203,26 @@ dl=$(cli dead-letters live --json)
 grep -q 'quality: host: host_id: 424242 is above 400000' <<<"$dl" ||
 	fail "the dead letter has not the rule's reason: $dl"
 ok "a stream's rule: the message it refuses is a dead letter with the rule's reason"
+
+# ---- a stream over its threshold: a violation, and paused ------------------
+wait_for 30 "gate's instance ready" ready_is gate 1
+# The monitor counts what settles after it has seen the stream.
+wait_for 30 "the monitor to follow gate" dash_has 'gate/default stat state=running'
+head -n 10 "$MYSIMBDP_SRC/tenants/acme/samples/updates.jsonl" |
+	jq -c '.id = input_line_number | if .id % 2 == 0 then .host_id = 424242 else . end' \
+	>"$T/scratch/gate.jsonl"
+cli send gate --file "$T/scratch/gate.jsonl" >"$T/out/send" 2>&1 ||
+	fail "send: $(cat "$T/out/send")"
+wait_for 30 "five dead letters" eval '[ "$(sstat gate .dead_letters)" = 5 ]'
+assert_eq 5 "$(sstat gate .quality_rejected)" "streammgr's quality_rejected"
+wait_for 30 "a quality violation on the dashboard" \
+	dash_has 'gate/default quality-violation quality: [0-9]+ of [0-9]+ messages \([0-9.]+%\) refused by quality rules in 1s, over max_rejected_percent 20'
+wait_for 30 "the pause" dash_has 'gate/default pause intake paused \(drain\): monitor: quality:'
+wait_for 30 "gate's intake to stop" eval \
+	'[ "$(sstat gate .state)" = drained ] || [ "$(sstat gate .state)" = draining ]'
+grep -q '"type":"quality-violation".*"tenant":"gate"' "$VAR/log/metrics.jsonl" ||
+	fail "no quality-violation record in metrics.jsonl"
+ok "a stream over its threshold (5 of 10): a violation on the dashboard and in metrics.jsonl, intake paused ($(sstat gate .state))"
 
 # ---- check-config: a rule that checks nothing -------------------------------
 tenant bad <<CFG
