@@ -576,12 +576,13 @@ job_start(struct batch *b, struct job *j)
 	j->j_app = conf_batch_app_for(j->j_conf, j->j_dataset);
 	j->j_attempt++;
 	j->j_timed_out = false;
+	/* The previous attempt's files go with its id. */
+	attempt_clear(b, j);
 	snprintf(j->j_id, sizeof(j->j_id), "%s-%llx-%llu", t->t_id,
 	    (unsigned long long)b->b_boot_ms,
 	    (unsigned long long)++b->b_job_seq);
 	j->j_start_ms = record_now_ms();
 	j->j_state = JOB_RUNNING;
-	attempt_clear(b, j);
 	if (j->j_app == NULL) {
 		job_no_app(b, j);
 		return;

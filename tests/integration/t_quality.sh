@@ -51,12 +51,25 @@ batch = {
       rules = (
         { name = "price-range"; field = "price"; min = "1"; max = "500"; },
         { name = "https"; field = "listing_url"; pattern = "^https://"; }
-      ); }
+      ); },
+    { datasets = ["flaky"];
+      rules = ( { name = "price-range"; field = "price"; max = "500"; } ); }
   );
   apps = ( { app = ["$ACME_APP"]; datasets = ["listings", "strict"];
-             timeout = "$(scaled 60)s"; retries = 0; } );
+             timeout = "$(scaled 60)s"; retries = 0; },
+           { name = "flaky"; app = ["$T/flaky"]; datasets = ["flaky"];
+             timeout = "$(scaled 60)s"; retries = 1; } );
 };
 CFG
+# acme-listings, then a failure the first time: the attempt is retried.
+cat >"$T/flaky" <<EOF
+#!/bin/sh
+"$ACME_APP" || exit
+[ -e "$T/flaked" ] && exit 0
+: >"$T/flaked"
+exit 1
+EOF
+chmod 755 "$T/flaky"
 # A stream the monitor watches for its refused share (streammgr starts
 # below).
 tenant gate <<CFG
@@ -223,6 +236,18 @@ wait_for 30 "gate's intake to stop" eval \
 grep -q '"type":"quality-violation".*"tenant":"gate"' "$VAR/log/metrics.jsonl" ||
 	fail "no quality-violation record in metrics.jsonl"
 ok "a stream over its threshold (5 of 10): a violation on the dashboard and in metrics.jsonl, intake paused ($(sstat gate .state))"
+
+# ---- a retried attempt: its refused rows not left behind --------------------
+drop_file q flaky/f.csv "$T/scratch/a.csv"
+wait_for 60 "f.csv ingested at its second attempt" eval \
+	'[ "$(last f.csv | jq -r .status)" = ok ]'
+assert_eq "2 1" "$(last f.csv | jq -r '"\(.attempt) \(.quality.rejected)"')" \
+	"f.csv's attempts and refused rows"
+assert_eq 1 "$(wc -l <"$VAR/staging/q/done/flaky/f.csv.rejects.jsonl")" \
+	"f.csv's kept rejects: the last attempt's"
+left=$(find "$VAR/work" -name '.rejects-*')
+[ -z "$left" ] || fail "rejects files left in work/: $left"
+ok "a retried file: the last attempt's rejects kept, none left in work/"
 
 # ---- check-config: a rule that checks nothing -------------------------------
 tenant bad <<CFG
