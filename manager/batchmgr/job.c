@@ -616,6 +616,10 @@ job_run_app(struct batch *b, struct job *j)
 	const char *stage;
 	int rc, err;
 
+	/* Both passes share the descriptor's offset: each starts at 0 (an
+	 * app may read fd 0 rather than open /dev/stdin afresh). */
+	if (j->j_plain_fd >= 0)
+		(void)lseek(j->j_plain_fd, 0, SEEK_SET);
 	input = j->j_plain_fd >= 0 ? strdup("/dev/stdin") :
 	    tenant_path(t, AREA_PROCESSING, j->j_dataset, j->j_name);
 	if (input == NULL)

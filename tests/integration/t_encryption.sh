@@ -199,6 +199,52 @@ reason retired.csv.age | grep -q "^decrypt: no identity matched" ||
 	fail "retired.csv.age: reason $(reason retired.csv.age)"
 ok "rotation: files for either listed key ingested; the dropped key's refused"
 
+# ---- with a quality threshold: two passes over the same plaintext ----------
+# An app that reads fd 0 itself (not /dev/stdin afresh): the second pass
+# must find the plaintext from its start too.
+cat >"$T/apps/fd0.py" <<'EOF'
+import csv, io, sys
+import mysimbdp
+def price(text):
+    try:
+        return float(text.strip("$").replace(",", ""))
+    except (AttributeError, ValueError):    # a short row, "N/A"
+        return None
+rows = list(csv.DictReader(io.StringIO(sys.stdin.buffer.read().decode())))
+refused = 0
+with mysimbdp.Sink("prices") as sink:
+    for i, r in enumerate(rows):
+        try:
+            sink.insert({"_id": i, "price": price(r["price"])})
+        except mysimbdp.BadDocument:
+            refused += 1
+    sink.commit("prices")
+    mysimbdp.write_result(len(rows) - refused, refused, sink)
+EOF
+tenant twopass <<CFG
+id = "twopass";
+mongo_url = "file://$STORE";
+batch = {
+  formats = ["csv"];
+  encryption = { keys = [ "$K2" ]; };
+  quality = ( { max_rejected_percent = 90;
+    rules = ( { name = "cheap"; field = "price"; max = "200"; } ); } );
+  apps = ( { app = ["$MYSIMBDP_BUILD/clientlib/python/mysimbdp-python", "$T/apps/fd0.py"];
+             timeout = "$(scaled 60)s"; retries = 0; } );
+};
+CFG
+reload
+plain | age -r "$R2" -o "$T/scratch/twopass.age"
+cp "$T/scratch/twopass.age" "$VAR/staging/twopass/incoming/.p.csv.age.part"
+mv "$VAR/staging/twopass/incoming/.p.csv.age.part" "$VAR/staging/twopass/incoming/p.csv.age"
+wait_for 60 "p.csv.age ingested" have_records 1 twopass ok
+r=$(records '.tenant == "twopass"' | tail -n 1)
+rows=$(plain | python3 -c 'import csv, sys; print(sum(1 for _ in csv.DictReader(sys.stdin)))')
+assert_eq "$rows" "$(jq -r '.quality.checked' <<<"$r")" \
+	"rows the second pass checked (it read the plaintext from its start)"
+assert_eq "$rows" "$(jq -r '.rows + .rejected_rows' <<<"$r")" "rows of the second pass"
+ok "two passes over one decrypted file: each reads it from its start ($rows rows)"
+
 # ---- check-config: an identity others may read ------------------------------
 chmod 644 "$K2"
 out=$(cli check-config 2>&1) && fail "check-config took an identity of mode 644"
