@@ -189,7 +189,7 @@ queue_streams(const char *dir, char ***names, size_t *n)
 	while ((de = readdir(d)) != NULL) {
 		char **v;
 
-		if (!conf_valid_id(de->d_name))
+		if (!conf_valid_stream_name(de->d_name))
 			continue;
 		if ((v = reallocarray(*names, *n + 1, sizeof(*v))) == NULL)
 			abort();

@@ -381,8 +381,8 @@ stream_row_cb(const bson_t *s, void *arg)
 {
 	const struct widths *w = arg;
 	char run[24], want[24], min[24], max[24], inst[4 * 24 + 8],
-	    backlog[24], infl[24], in[32], out[32], redel[24], dead[24],
-	    refused[24], restarts[24];
+	    backlog[24], infl[24], lag[24], in[32], out[32], redel[24],
+	    dead[24], refused[24], restarts[24];
 	bson_iter_t it;
 
 	if (!stream_shown(w->w_st, s))
@@ -398,11 +398,12 @@ stream_row_cb(const bson_t *s, void *arg)
 		    ctl_int(s, "rejected") + ctl_int(s, "throttled"));
 	else
 		snprintf(refused, sizeof(refused), "-");
-	printf("%-*s %-*s %-9s %-14s %8s %8s %9s %9s %7s %6s %7s %8s\n",
+	printf("%-*s %-*s %-9s %-14s %8s %8s %8s %9s %9s %7s %6s %7s %8s\n",
 	    w->w_tenant, ctl_str(s, "tenant"), w->w_stream,
 	    ctl_str(s, "stream"), ctl_str(s, "state"), inst,
 	    ctl_num(s, "backlog", 0, backlog, sizeof(backlog)),
 	    ctl_num(s, "inflight", 0, infl, sizeof(infl)),
+	    ctl_num(s, "lag", 0, lag, sizeof(lag)),
 	    ctl_num(s, "in_rate", 1, in, sizeof(in)),
 	    ctl_num(s, "out_rate", 1, out, sizeof(out)),
 	    ctl_num(s, "redelivered", 0, redel, sizeof(redel)),
@@ -418,9 +419,9 @@ print_streams(const struct status *st)
 	if (st->s_reply[SMGR] == NULL || !st->s_stream_seen)
 		return;
 	ctl_each(st->s_reply[SMGR], "streams", width_cb, &w);
-	printf("\n%-*s %-*s %-9s %-14s %8s %8s %9s %9s %7s %6s %7s %8s\n",
+	printf("\n%-*s %-*s %-9s %-14s %8s %8s %8s %9s %9s %7s %6s %7s %8s\n",
 	    w.w_tenant, "tenant", w.w_stream, "stream", "state", "instances",
-	    "backlog", "inflight", "in/s", "out/s", "redeliv", "dead",
+	    "backlog", "inflight", "lag", "in/s", "out/s", "redeliv", "dead",
 	    "refused", "restarts");
 	ctl_each(st->s_reply[SMGR], "streams", stream_row_cb, &w);
 }

@@ -128,7 +128,7 @@ tenant_cmd(const struct cli *cli, int argc, char **argv)
 	const char *done = argv[0];
 	struct ctl_opts o;
 	bson_t req = BSON_INITIALIZER, *reply;
-	char what[TENANT_ID_MAX * 2 + 2];
+	char what[TENANT_ID_MAX + STREAM_NAME_MAX + 2];
 	bson_iter_t it;
 	int rc;
 
@@ -202,7 +202,7 @@ cmd_scale(const struct cli *cli, int argc, char **argv)
 {
 	struct ctl_opts o;
 	bson_t req = BSON_INITIALIZER, *reply;
-	char what[TENANT_ID_MAX * 2 + 2];
+	char what[TENANT_ID_MAX + STREAM_NAME_MAX + 2];
 	const char *tenant;
 	bson_iter_t it;
 	int64_t n;

@@ -413,10 +413,11 @@ cli_valid_stream(const char *cmd, const char *s)
 {
 	char q[CLI_QUOTE_MAX];
 
-	if (conf_valid_id(s))
+	if (conf_valid_stream_name(s))
 		return true;
 	fprintf(stderr, "mysimbdp %s: \"%s\" is not a stream name (1 to 32 "
-	    "characters from a-z, 0-9, '_' and '-')\n", cmd,
+	    "characters from a-z, 0-9, '_' and '-'; a subscription: "
+	    "STREAM.NAME)\n", cmd,
 	    cli_quote(s, q, sizeof(q)));
 	return false;
 }

@@ -296,13 +296,41 @@ static const struct schema scaling_schema = {
 	offsetof(struct conf_scaling, sc_enabled)
 };
 
+/* What a stream's app and each subscription set for themselves. */
+#define MEMBER_FIELDS \
+	{ "app", FT_ARGV, offsetof(struct conf_stream, s_argv), NULL, \
+	    0, 0, F_REQUIRED, NULL, 0, NULL }, \
+	{ "instances", FT_GROUP, offsetof(struct conf_stream, s_instances), \
+	    NULL, 0, 0, 0, &instances_schema, 0, NULL }, \
+	{ "ack_timeout", FT_DURATION, \
+	    offsetof(struct conf_stream, s_ack_timeout_ms), "30s", \
+	    100, 86400000, 0, NULL, 0, NULL }, \
+	{ "max_deliveries", FT_INT, \
+	    offsetof(struct conf_stream, s_max_deliveries), "5", \
+	    1, 1000, 0, NULL, 0, NULL }, \
+	{ "stop_timeout", FT_DURATION, \
+	    offsetof(struct conf_stream, s_stop_timeout_ms), "10s", \
+	    0, 3600000, 0, NULL, 0, NULL }, \
+	{ "limits", FT_GROUP, offsetof(struct conf_stream, s_limits), NULL, \
+	    0, 0, 0, &limits_schema, 0, NULL }, \
+	{ "scaling", FT_GROUP, offsetof(struct conf_stream, s_scaling), NULL, \
+	    0, 0, 0, &scaling_schema, 0, NULL }
+
+/* A subscription: what is its own; the rest comes from its stream. */
+static const struct field sub_fields[] = {
+	{ "name", FT_STRING, offsetof(struct conf_stream, s_name), NULL,
+	    0, 0, F_REQUIRED, NULL, 0, check_id },
+	MEMBER_FIELDS,
+};
+static const struct schema sub_schema = {
+	sub_fields, NFIELDS(sub_fields), sizeof(struct conf_stream),
+	NO_PRESENT
+};
+
 static const struct field stream_fields[] = {
 	{ "name", FT_STRING, offsetof(struct conf_stream, s_name), "default",
 	    0, 0, 0, NULL, 0, check_id },
-	{ "app", FT_ARGV, offsetof(struct conf_stream, s_argv), NULL,
-	    0, 0, F_REQUIRED, NULL, 0, NULL },
-	{ "instances", FT_GROUP, offsetof(struct conf_stream, s_instances), NULL,
-	    0, 0, 0, &instances_schema, 0, NULL },
+	MEMBER_FIELDS,
 	{ "max_message_size", FT_SIZE,
 	    offsetof(struct conf_stream, s_max_message_size), "1M",
 	    1, 256 << 20, 0, NULL, 0, NULL },
@@ -314,21 +342,11 @@ static const struct field stream_fields[] = {
 	    0, 100000000, 0, NULL, 0, NULL },
 	{ "durability", FT_STRING, offsetof(struct conf_stream, s_durability),
 	    "fsync", 0, 0, 0, NULL, 0, check_durability },
-	{ "ack_timeout", FT_DURATION,
-	    offsetof(struct conf_stream, s_ack_timeout_ms), "30s",
-	    100, 86400000, 0, NULL, 0, NULL },
-	{ "max_deliveries", FT_INT,
-	    offsetof(struct conf_stream, s_max_deliveries), "5",
-	    1, 1000, 0, NULL, 0, NULL },
-	{ "stop_timeout", FT_DURATION,
-	    offsetof(struct conf_stream, s_stop_timeout_ms), "10s",
-	    0, 3600000, 0, NULL, 0, NULL },
-	{ "limits", FT_GROUP, offsetof(struct conf_stream, s_limits), NULL,
-	    0, 0, 0, &limits_schema, 0, NULL },
-	{ "scaling", FT_GROUP, offsetof(struct conf_stream, s_scaling), NULL,
-	    0, 0, 0, &scaling_schema, 0, NULL },
 	{ "quality", FT_GROUP, offsetof(struct conf_stream, s_quality), NULL,
 	    0, 0, 0, &squality_schema, 0, NULL },
+	{ "subscriptions", FT_GROUPLIST, offsetof(struct conf_stream, s_subs),
+	    NULL, 0, 0, 0, &sub_schema, offsetof(struct conf_stream, s_nsubs),
+	    NULL },
 };
 static const struct schema stream_schema = {
 	stream_fields, NFIELDS(stream_fields), sizeof(struct conf_stream),
@@ -707,6 +725,21 @@ check_id(const char *s)
 {
 	return conf_valid_id(s) ? NULL :
 	    "must be 1 to 32 characters from a-z, 0-9, '_' and '-'";
+}
+
+bool
+conf_valid_stream_name(const char *s)
+{
+	const char *dot = strchr(s, '.');
+	char head[TENANT_ID_MAX + 1];
+
+	if (dot == NULL)
+		return conf_valid_id(s);
+	if ((size_t)(dot - s) > TENANT_ID_MAX)
+		return false;
+	memcpy(head, s, (size_t)(dot - s));
+	head[dot - s] = '\0';
+	return conf_valid_id(head) && conf_valid_id(dot + 1);
 }
 
 static const char *
@@ -1797,7 +1830,81 @@ quality_check(struct walk *w, config_t *cfg, const struct conf_tenant *t)
 	}
 }
 
-/* Streams: unique names, min <= initial <= max. */
+/* min <= initial <= max; initial defaults to min. */
+static void
+instances_check(struct walk *w, const config_setting_t *ss, const char *path,
+    struct conf_instances *in)
+{
+	const config_setting_t *is = ss ?
+	    config_setting_get_member(ss, "instances") : NULL;
+	char ipath[160];
+
+	snprintf(ipath, sizeof(ipath), "%s.instances", path);
+	if (in->i_min > in->i_max)
+		walk_error(w, is ? is : ss, ipath, "min %lld is above max %lld",
+		    (long long)in->i_min, (long long)in->i_max);
+	if (in->i_initial < 0)
+		in->i_initial = in->i_min;
+	else if (in->i_initial < in->i_min || in->i_initial > in->i_max)
+		walk_error(w, is ? is : ss, ipath, "initial %lld is outside "
+		    "min..max (%lld..%lld)", (long long)in->i_initial,
+		    (long long)in->i_min, (long long)in->i_max);
+}
+
+/*
+ * A subscription is named "<stream>.<name>" and takes its stream's
+ * queue limits, durability and quality rules (shared, owned by the
+ * stream: sub_schema does not free them).
+ */
+static void
+sub_link(struct conf_stream *sub, const struct conf_stream *st)
+{
+	size_t n = strlen(st->s_name) + 1 + strlen(sub->s_name) + 1;
+	char *full = malloc(n);
+
+	if (full == NULL)
+		fatal("%s: malloc", __func__);
+	snprintf(full, n, "%s.%s", st->s_name, sub->s_name);
+	free(sub->s_name);
+	sub->s_name = full;
+	sub->s_parent = st;
+	sub->s_max_message_size = st->s_max_message_size;
+	sub->s_max_queue_bytes = st->s_max_queue_bytes;
+	sub->s_max_messages_per_second = st->s_max_messages_per_second;
+	sub->s_durability = st->s_durability;
+	sub->s_quality = st->s_quality;
+}
+
+/* A stream's subscriptions: unique names, then linked to it. */
+static void
+subs_check(struct walk *w, const config_setting_t *ss, const char *path,
+    struct conf_stream *st)
+{
+	const config_setting_t *list = ss ?
+	    config_setting_get_member(ss, "subscriptions") : NULL;
+
+	for (size_t k = 0; k < st->s_nsubs; k++) {
+		struct conf_stream *sub = &st->s_subs[k];
+		const config_setting_t *us = list ?
+		    config_setting_get_elem(list, (unsigned)k) : NULL;
+		char spath[128];
+
+		snprintf(spath, sizeof(spath), "%s.subscriptions[%zu]", path, k);
+		for (size_t j = 0; j < k; j++)
+			if (sub->s_name && st->s_subs[j].s_name &&
+			    strcmp(sub->s_name, st->s_subs[j].s_name) == 0)
+				walk_error(w, us, spath, "name \"%s\" is used "
+				    "twice", sub->s_name);
+		instances_check(w, us, spath, &sub->s_instances);
+	}
+	if (st->s_name == NULL)
+		return;
+	for (size_t k = 0; k < st->s_nsubs; k++)
+		if (st->s_subs[k].s_name != NULL)
+			sub_link(&st->s_subs[k], st);
+}
+
+/* Streams: unique names, min <= initial <= max, their subscriptions. */
 static void
 streams_check(struct walk *w, config_t *cfg, struct conf_tenant *t)
 {
@@ -1805,11 +1912,8 @@ streams_check(struct walk *w, config_t *cfg, struct conf_tenant *t)
 
 	for (size_t i = 0; i < t->t_nstreams; i++) {
 		struct conf_stream *st = &t->t_streams[i];
-		struct conf_instances *in = &st->s_instances;
 		const config_setting_t *ss = list ?
 		    config_setting_get_elem(list, (unsigned)i) : NULL;
-		const config_setting_t *is = ss ?
-		    config_setting_get_member(ss, "instances") : NULL;
 		char path[64];
 
 		snprintf(path, sizeof(path), "streams[%zu]", i);
@@ -1818,40 +1922,48 @@ streams_check(struct walk *w, config_t *cfg, struct conf_tenant *t)
 			    strcmp(st->s_name, t->t_streams[j].s_name) == 0)
 				walk_error(w, ss, path, "name \"%s\" is used "
 				    "twice", st->s_name);
-		snprintf(path, sizeof(path), "streams[%zu].instances", i);
-		if (in->i_min > in->i_max)
-			walk_error(w, is ? is : ss, path, "min %lld is above "
-			    "max %lld", (long long)in->i_min,
-			    (long long)in->i_max);
-		if (in->i_initial < 0)
-			in->i_initial = in->i_min;
-		else if (in->i_initial < in->i_min || in->i_initial > in->i_max)
-			walk_error(w, is ? is : ss, path, "initial %lld is "
-			    "outside min..max (%lld..%lld)",
-			    (long long)in->i_initial, (long long)in->i_min,
-			    (long long)in->i_max);
+		instances_check(w, ss, path, &st->s_instances);
+		subs_check(w, ss, path, st);
 	}
 }
 
 /* A scaling group must name at least one metric to scale on. */
+static void
+scaling_check_one(struct walk *w, const config_setting_t *ss,
+    const char *path, const struct conf_scaling *sc)
+{
+	char spath[160];
+
+	if (!sc->sc_enabled || sc->sc_target_backlog > 0 ||
+	    sc->sc_max_ingest_time_ms > 0)
+		return;
+	snprintf(spath, sizeof(spath), "%s.scaling", path);
+	walk_error(w, ss ? config_setting_get_member(ss, "scaling") : NULL,
+	    spath, "set target_backlog_per_instance or max_ingest_time (or "
+	    "both)");
+}
+
 static void
 scaling_check(struct walk *w, config_t *cfg, const struct conf_tenant *t)
 {
 	const config_setting_t *list = config_lookup(cfg, "streams");
 
 	for (size_t i = 0; i < t->t_nstreams; i++) {
-		const struct conf_scaling *sc = &t->t_streams[i].s_scaling;
+		const struct conf_stream *st = &t->t_streams[i];
 		const config_setting_t *ss = list ?
 		    config_setting_get_elem(list, (unsigned)i) : NULL;
-		char path[64];
+		const config_setting_t *subs = ss ?
+		    config_setting_get_member(ss, "subscriptions") : NULL;
+		char path[96];
 
-		if (!sc->sc_enabled || sc->sc_target_backlog > 0 ||
-		    sc->sc_max_ingest_time_ms > 0)
-			continue;
-		snprintf(path, sizeof(path), "streams[%zu].scaling", i);
-		walk_error(w, ss ? config_setting_get_member(ss, "scaling") :
-		    NULL, path, "set target_backlog_per_instance or "
-		    "max_ingest_time (or both)");
+		snprintf(path, sizeof(path), "streams[%zu]", i);
+		scaling_check_one(w, ss, path, &st->s_scaling);
+		for (size_t k = 0; k < st->s_nsubs; k++) {
+			snprintf(path, sizeof(path),
+			    "streams[%zu].subscriptions[%zu]", i, k);
+			scaling_check_one(w, subs ? config_setting_get_elem(subs,
+			    (unsigned)k) : NULL, path, &st->s_subs[k].s_scaling);
+		}
 	}
 }
 
@@ -1889,8 +2001,12 @@ tenant_resolve(struct conf_tenant *t, const char *apps_dir)
 	}
 	for (size_t i = 0; i < t->t_batch.b_napps; i++)
 		resolve_in_place(&t->t_batch.b_apps[i].a_argv[0], apps_dir);
-	for (size_t i = 0; i < t->t_nstreams; i++)
+	for (size_t i = 0; i < t->t_nstreams; i++) {
 		resolve_in_place(&t->t_streams[i].s_argv[0], apps_dir);
+		for (size_t k = 0; k < t->t_streams[i].s_nsubs; k++)
+			resolve_in_place(&t->t_streams[i].s_subs[k].s_argv[0],
+			    apps_dir);
+	}
 }
 
 struct conf_tenant *
@@ -2072,7 +2188,7 @@ app_warning(config_t *cfg, const char *file, const char *lookup,
 static void
 app_warnings(const struct conf_tenant *t, struct conf_errors *warns)
 {
-	char lookup[64], setting[64];
+	char lookup[96], setting[96];
 	config_t cfg;
 
 	config_init(&cfg);
@@ -2086,10 +2202,20 @@ app_warnings(const struct conf_tenant *t, struct conf_errors *warns)
 			    t->t_batch.b_apps[i].a_argv[0], warns);
 		}
 		for (size_t i = 0; i < t->t_nstreams; i++) {
+			const struct conf_stream *st = &t->t_streams[i];
+
 			snprintf(lookup, sizeof(lookup), "streams.[%zu].app", i);
 			snprintf(setting, sizeof(setting), "streams[%zu].app", i);
 			app_warning(&cfg, t->t_file, lookup, setting,
-			    t->t_streams[i].s_argv[0], warns);
+			    st->s_argv[0], warns);
+			for (size_t k = 0; k < st->s_nsubs; k++) {
+				snprintf(lookup, sizeof(lookup), "streams.[%zu]."
+				    "subscriptions.[%zu].app", i, k);
+				snprintf(setting, sizeof(setting), "streams[%zu]."
+				    "subscriptions[%zu].app", i, k);
+				app_warning(&cfg, t->t_file, lookup, setting,
+				    st->s_subs[k].s_argv[0], warns);
+			}
 		}
 	}
 	config_destroy(&cfg);
@@ -2314,8 +2440,14 @@ conf_platform_app_mongo_url(const struct conf_platform *p)
 const struct conf_stream *
 conf_stream_find(const struct conf_tenant *t, const char *name)
 {
-	for (size_t i = 0; i < t->t_nstreams; i++)
-		if (strcmp(t->t_streams[i].s_name, name) == 0)
-			return &t->t_streams[i];
+	for (size_t i = 0; i < t->t_nstreams; i++) {
+		const struct conf_stream *st = &t->t_streams[i];
+
+		if (strcmp(st->s_name, name) == 0)
+			return st;
+		for (size_t k = 0; k < st->s_nsubs; k++)
+			if (strcmp(st->s_subs[k].s_name, name) == 0)
+				return &st->s_subs[k];
+	}
 	return NULL;
 }

@@ -13,6 +13,8 @@
 #include <sysexits.h>
 
 #define TENANT_ID_MAX 32
+/* A stream's name, or a subscription's: "<stream>.<subscription>". */
+#define STREAM_NAME_MAX (2 * TENANT_ID_MAX + 1)
 
 /* Resource limits applied to a tenant app; 0 means "not limited". */
 struct conf_limits {
@@ -141,6 +143,16 @@ struct conf_stream {
 	struct conf_limits s_limits;
 	struct conf_scaling s_scaling;
 	struct conf_quality s_quality;	/* rules for its documents */
+	/*
+	 * Subscriptions besides the stream's own app (docs/configuration.md,
+	 * "Subscriptions"): each named "<stream>.<name>", with its own app,
+	 * instances, acks and limits, and the stream's settings for the
+	 * rest (queue, durability, quality). s_parent: a subscription's
+	 * stream, NULL for a stream.
+	 */
+	struct conf_stream *s_subs;
+	size_t		 s_nsubs;
+	const struct conf_stream *s_parent;
 };
 
 /*
@@ -353,12 +365,15 @@ const struct conf_batch_app *conf_batch_app_for(const struct conf_tenant *t,
 const struct conf_quality *conf_quality_for(const struct conf_tenant *t,
     const char *dataset);
 
-/* The stream named name, or NULL. */
+/* The stream or subscription ("<stream>.<sub>") named name, or NULL. */
 const struct conf_stream *conf_stream_find(const struct conf_tenant *t,
     const char *name);
 
 /* Whether s is a valid tenant or dataset id: [a-z0-9_-]{1,32}. */
 bool conf_valid_id(const char *s);
+
+/* Whether s names a stream ("id") or a subscription ("id.id"). */
+bool conf_valid_stream_name(const char *s);
 
 /* Loads a cluster description; NULL after adding its errors to errs. */
 struct conf_cluster *conf_cluster_load(const char *file,

@@ -43,12 +43,13 @@ stream_line(struct mon *m, struct mstream *s, uint64_t now)
 	}
 	dash_line(m->m_dash, s->ms_tenant->mt_id, s->ms_name, "stat",
 	    "state=%s instances=%lld/%lld range=%lld..%lld in=%.1f/s "
-	    "out=%.1f/s backlog=%lld inflight=%lld ingest_avg=%s "
+	    "out=%.1f/s backlog=%lld inflight=%lld lag=%lld ingest_avg=%s "
 	    "ingest_max=%s messages=%llu errors=%llu reports=%llu",
 	    st->st_state, (long long)st->st_running,
 	    (long long)st->st_desired, (long long)st->st_min,
 	    (long long)st->st_max, st->st_in_rate, st->st_out_rate,
-	    (long long)st->st_backlog, (long long)st->st_inflight, avg, max,
+	    (long long)st->st_backlog, (long long)st->st_inflight,
+	    (long long)st->st_lag, avg, max,
 	    (unsigned long long)g->g_messages, (unsigned long long)g->g_errors,
 	    (unsigned long long)g->g_reports);
 }

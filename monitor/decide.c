@@ -8,6 +8,7 @@
 
 #include "dash.h"
 #include "log.h"
+#include "mtenant.h"
 #include "smgrctl.h"
 #include "units.h"
 #include "view.h"
@@ -117,8 +118,19 @@ static void
 pause_stream(struct mstream *s, const char *reason)
 {
 	struct mon *m = s->ms_tenant->mt_mon;
-	char err[256];
+	const struct conf_stream *of = s->ms_conf->s_parent;
+	struct mstream *p;
+	char err[256], why[300];
 
+	/* A subscription has no intake of its own: draining it would only
+	 * stop its copies, so its stream's intake is paused instead. */
+	if (of != NULL && (p = mtenant_stream(s->ms_tenant, of->s_name)) !=
+	    NULL) {
+		snprintf(why, sizeof(why), "subscription %s: %s", s->ms_name,
+		    reason);
+		reason = why;
+		s = p;
+	}
 	if (s->ms_paused || strcmp(s->ms_stats.st_state, "running") != 0)
 		return;
 	if (smgrctl_request(m->m_ctl, "drain", s->ms_tenant->mt_id, s->ms_name,

@@ -37,6 +37,7 @@ static const struct {
 	{ "max", offsetof(struct mstats, st_max) },
 	{ "backlog", offsetof(struct mstats, st_backlog) },
 	{ "inflight", offsetof(struct mstats, st_inflight) },
+	{ "lag", offsetof(struct mstats, st_lag) },
 	{ "queue_bytes", offsetof(struct mstats, st_queue_bytes) },
 	{ "accepted", offsetof(struct mstats, st_accepted) },
 	{ "acked", offsetof(struct mstats, st_acked) },
@@ -127,8 +128,8 @@ split_topic(const char *topic, size_t len, char *kind, char *tenant,
 		return -1;
 	memcpy(buf, topic, len);
 	buf[len] = '\0';
-	if (sscanf(buf, "%15s %32s %32s", kind, tenant, stream) != 3 ||
-	    !conf_valid_id(tenant) || !conf_valid_id(stream))
+	if (sscanf(buf, "%15s %32s %65s", kind, tenant, stream) != 3 ||
+	    !conf_valid_id(tenant) || !conf_valid_stream_name(stream))
 		return -1;
 	return 0;
 }
@@ -136,7 +137,7 @@ split_topic(const char *topic, size_t len, char *kind, char *tenant,
 static void
 handle(struct mon *m, zmq_msg_t *topic, zmq_msg_t *body)
 {
-	char kind[16], tenant[TENANT_ID_MAX + 1], stream[TENANT_ID_MAX + 1];
+	char kind[16], tenant[TENANT_ID_MAX + 1], stream[STREAM_NAME_MAX + 1];
 	struct mstats st;
 	struct mstream *s;
 	uint64_t now;

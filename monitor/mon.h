@@ -63,6 +63,7 @@ struct mstats {
 	int64_t		 st_max;
 	int64_t		 st_backlog;
 	int64_t		 st_inflight;
+	int64_t		 st_lag;		/* accepted since its oldest held */
 	int64_t		 st_queue_bytes;
 	double		 st_in_rate;
 	double		 st_out_rate;
@@ -84,7 +85,7 @@ struct mtenant;
 struct mstream {
 	TAILQ_ENTRY(mstream) ms_entry;
 	struct mtenant	*ms_tenant;
-	char		 ms_name[TENANT_ID_MAX + 1];
+	char		 ms_name[STREAM_NAME_MAX + 1];
 	const struct conf_stream *ms_conf;	/* inside ms_tenant's profile */
 	bool		 ms_have_stats;
 	uint64_t	 ms_stats_ms;		/* monotonic, last statistics */

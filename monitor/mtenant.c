@@ -36,6 +36,21 @@ stream_free(struct mtenant *t, struct mstream *s)
 	free(s);
 }
 
+/* A view for each stream and subscription of profile c not viewed yet. */
+static void
+add_missing(struct mtenant *t, const struct conf_tenant *c)
+{
+	for (size_t i = 0; i < c->t_nstreams; i++) {
+		const struct conf_stream *st = &c->t_streams[i];
+
+		if (mtenant_stream(t, st->s_name) == NULL)
+			stream_new(t, st);
+		for (size_t k = 0; k < st->s_nsubs; k++)
+			if (mtenant_stream(t, st->s_subs[k].s_name) == NULL)
+				stream_new(t, &st->s_subs[k]);
+	}
+}
+
 /* Frees t, which is not (or no longer) in the monitor's list. */
 static void
 destroy(struct mtenant *t)
@@ -67,8 +82,7 @@ mtenant_new(struct mon *m, struct conf_tenant *c)
 		destroy(t);
 		return NULL;
 	}
-	for (size_t i = 0; i < c->t_nstreams; i++)
-		stream_new(t, &c->t_streams[i]);
+	add_missing(t, c);
 	TAILQ_INSERT_TAIL(&m->m_tenants, t, mt_entry);
 	log_info("tenant %s: listening for reports (%zu stream%s)", t->mt_id,
 	    c->t_nstreams, c->t_nstreams == 1 ? "" : "s");
@@ -99,9 +113,7 @@ mtenant_update(struct mtenant *t, struct conf_tenant *c)
 		    t->mt_id, s->ms_name);
 		stream_free(t, s);
 	}
-	for (size_t i = 0; i < c->t_nstreams; i++)
-		if (mtenant_stream(t, c->t_streams[i].s_name) == NULL)
-			stream_new(t, &c->t_streams[i]);
+	add_missing(t, c);
 	conf_tenant_unref(t->mt_conf);
 	t->mt_conf = conf_tenant_ref(c);
 }

@@ -50,6 +50,9 @@ static const struct family families[] = {
 	    "Messages waiting for a delivery.", st_backlog),
 	STATS("mysimbdp_stream_inflight", "gauge",
 	    "Messages delivered and not acked yet.", st_inflight),
+	STATS("mysimbdp_stream_lag", "gauge",
+	    "Messages accepted since the oldest one the stream (or "
+	    "subscription) holds.", st_lag),
 	STATS("mysimbdp_stream_queue_bytes", "gauge",
 	    "Payload bytes the stream's queue holds.", st_queue_bytes),
 	RATE("mysimbdp_stream_in_rate", "Messages accepted per second.",

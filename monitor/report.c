@@ -180,7 +180,7 @@ check_fields(const struct report *r, char *why, size_t whylen)
 	if (stream && r->r_stream[0] == '\0')
 		return verdict(REPORT_INVALID, why, whylen, "stream: missing "
 		    "(required when app is \"stream\")");
-	if (r->r_stream[0] != '\0' && !conf_valid_id(r->r_stream))
+	if (r->r_stream[0] != '\0' && !conf_valid_stream_name(r->r_stream))
 		return verdict(REPORT_INVALID, why, whylen, "stream: not a "
 		    "stream name");
 	if (!stream && r->r_stream[0] != '\0')

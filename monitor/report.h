@@ -15,7 +15,7 @@
 #include "conf.h"
 
 #define REPORT_VERSION		1
-#define REPORT_INSTANCE_MAX	64
+#define REPORT_INSTANCE_MAX	80
 
 /* Why a report was dropped; REPORT_OK when it was not. */
 enum report_verdict {
@@ -32,7 +32,7 @@ enum report_verdict {
 struct report {
 	char		 r_app[8];			/* "stream" or "batch" */
 	char		 r_instance[REPORT_INSTANCE_MAX + 1];
-	char		 r_stream[TENANT_ID_MAX + 1];	/* "" for batch apps */
+	char		 r_stream[STREAM_NAME_MAX + 1];	/* "" for batch apps */
 	int64_t		 r_window_ms;
 	int64_t		 r_messages;
 	int64_t		 r_rows;

@@ -22,7 +22,7 @@ struct pending {
 	TAILQ_ENTRY(pending) p_entry;
 	char		 p_cmd[16];
 	char		 p_tenant[TENANT_ID_MAX + 1];
-	char		 p_stream[TENANT_ID_MAX + 1];
+	char		 p_stream[STREAM_NAME_MAX + 1];
 	uint64_t	 p_deadline_ms;		/* monotonic */
 };
 

@@ -202,9 +202,11 @@ queue_restore(struct queue *q, uint64_t seq, const void *data, size_t len)
 	return queue_append(q, data, len);
 }
 
-void
+size_t
 queue_drop_tail(struct queue *q, uint64_t seq)
 {
+	size_t n = 0;
+
 	if (seq < q->q_cursor)
 		seq = q->q_cursor;	/* delivered ones are not a tail */
 	for (uint64_t s = skip_empty(q, seq, q->q_next); s < q->q_next;
@@ -215,9 +217,11 @@ queue_drop_tail(struct queue *q, uint64_t seq)
 		q->q_bytes -= m->m_len;
 		free(m);
 		slot_clear(q, s);
+		n++;
 	}
 	if (seq < q->q_next)
 		q->q_next = seq;
+	return n;
 }
 
 struct qmsg *
@@ -288,6 +292,38 @@ queue_done(struct queue *q, struct qmsg *m)
 
 	TAILQ_REMOVE(&q->q_inflight, m, m_entry);
 	q->q_ninflight--;
+	q->q_bytes -= m->m_len;
+	free(m);
+	slot_clear(q, seq);
+	q->q_base = skip_empty(q, q->q_base, q->q_cursor);
+}
+
+struct qmsg *
+queue_get(const struct queue *q, uint64_t seq)
+{
+	return seq >= q->q_base && seq < q->q_next ? slot_get(q, seq) : NULL;
+}
+
+struct qmsg *
+queue_first(const struct queue *q)
+{
+	uint64_t seq = skip_empty(q, q->q_base, q->q_next);
+
+	return seq < q->q_next ? slot_get(q, seq) : NULL;
+}
+
+void
+queue_remove(struct queue *q, struct qmsg *m)
+{
+	uint64_t seq = m->m_seq;
+
+	if (m->m_state == QM_INFLIGHT) {
+		queue_done(q, m);
+		return;
+	}
+	if (m->m_redeliver)
+		TAILQ_REMOVE(&q->q_redeliver, m, m_entry);
+	q->q_pending--;
 	q->q_bytes -= m->m_len;
 	free(m);
 	slot_clear(q, seq);

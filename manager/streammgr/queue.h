@@ -91,9 +91,10 @@ int queue_set_next(struct queue *q, uint64_t seq);
 
 /*
  * Removes the messages numbered from seq on, never delivered (a batch
- * the disk refused); their numbers are given out again.
+ * the disk refused); their numbers are given out again. Returns how
+ * many it removed.
  */
-void queue_drop_tail(struct queue *q, uint64_t seq);
+size_t queue_drop_tail(struct queue *q, uint64_t seq);
 
 /* Takes the next message to deliver off the pending set; NULL if none. */
 struct qmsg *queue_next(struct queue *q);
@@ -116,5 +117,14 @@ void queue_requeue(struct queue *q, struct qmsg *m);
 
 /* Releases an in-flight message for good (acked, dead-lettered). */
 void queue_done(struct queue *q, struct qmsg *m);
+
+/* Message seq if the queue holds it (pending or in flight), or NULL. */
+struct qmsg *queue_get(const struct queue *q, uint64_t seq);
+
+/* The held message with the lowest number, or NULL. */
+struct qmsg *queue_first(const struct queue *q);
+
+/* Releases a held message for good, pending or in flight. */
+void queue_remove(struct queue *q, struct qmsg *m);
 
 #endif

@@ -83,11 +83,12 @@ append_instances(const struct stream *s, bson_t *doc)
 static void
 append_disk(const struct stream *s, bson_t *doc)
 {
-	const struct journal_report *r = &s->s_recovery;
+	const struct stream *root = s->s_source ? s->s_source : s;
+	const struct journal_report *r = &root->s_recovery;
 	uint64_t segments, bytes;
 	bson_t sub;
 
-	journal_usage(s->s_journal, &segments, &bytes);
+	journal_usage(root->s_journal, &segments, &bytes);
 	BSON_APPEND_UTF8(doc, "durability", s->s_conf->s_durability);
 	BSON_APPEND_INT64(doc, "disk_segments", (int64_t)segments);
 	BSON_APPEND_INT64(doc, "disk_bytes", (int64_t)bytes);
@@ -118,6 +119,9 @@ stats_doc(const struct stream *s, bson_t *doc)
 	BSON_APPEND_INT64(doc, "backlog", (int64_t)s->s_queue.q_pending);
 	BSON_APPEND_INT64(doc, "inflight", (int64_t)s->s_queue.q_ninflight);
 	BSON_APPEND_INT64(doc, "queue_bytes", (int64_t)s->s_queue.q_bytes);
+	BSON_APPEND_INT64(doc, "lag", (int64_t)stream_lag(s));
+	if (s->s_source != NULL)
+		BSON_APPEND_UTF8(doc, "subscription_of", s->s_source->s_name);
 	BSON_APPEND_DOUBLE(doc, "in_rate", s->s_in_rate);
 	BSON_APPEND_DOUBLE(doc, "out_rate", s->s_out_rate);
 	BSON_APPEND_INT64(doc, "accepted", (int64_t)n->accepted);

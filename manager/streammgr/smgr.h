@@ -24,7 +24,7 @@
 #include "queue.h"
 #include "zevent.h"
 
-#define INSTANCE_ID_MAX 48
+#define INSTANCE_ID_MAX 80
 #define ROUTING_ID_MAX 255
 
 struct stream;
@@ -76,13 +76,23 @@ struct violation_report {
 struct smgr;
 struct remote;
 
+/*
+ * A stream, or one of its subscriptions (docs/architecture.md, "Fan-out"):
+ * a subscription has its own queue (a copy of each message, with the
+ * stream's number and journal segment), instances, acks and dead letters,
+ * but no ingress and no journal: the stream stores each message once and
+ * releases it when no member holds it any more.
+ */
 struct stream {
 	TAILQ_ENTRY(stream) s_entry;
 	struct smgr	*s_mgr;
+	struct stream	*s_source;		/* a subscription: its stream */
+	struct stream	**s_subs;		/* a stream: its subscriptions */
+	size_t		 s_nsubs;
 	struct conf_tenant *s_tenant;		/* a reference */
 	const struct conf_stream *s_conf;	/* inside s_tenant */
 	char		 s_tid[TENANT_ID_MAX + 1];
-	char		 s_name[TENANT_ID_MAX + 1];
+	char		 s_name[STREAM_NAME_MAX + 1];
 	void		*s_in;			/* ingress ROUTER */
 	void		*s_work;		/* work ROUTER */
 	struct zevent	*s_in_ev;

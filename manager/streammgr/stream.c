@@ -35,6 +35,7 @@ static int ingress_note(struct ingress *, struct stream *);
 static void on_work(void *, void *);
 static void on_ack_timeout(evutil_socket_t, short, void *);
 static void on_flush(evutil_socket_t, short, void *);
+static void unhold(struct qmsg *);
 
 static void *
 bind_router(struct smgr *m, struct stream *s, const char *kind,
@@ -108,6 +109,26 @@ durable(const struct stream *s)
 	return strcmp(s->s_conf->s_durability, "memory") != 0;
 }
 
+static struct stream *
+root_of(struct stream *s)
+{
+	return s->s_source != NULL ? s->s_source : s;
+}
+
+/* A copy of message seq for subscription s; NULL: ENOMEM. */
+static struct qmsg *
+copy_to(struct stream *s, uint64_t seq, uint32_t seg, const void *data,
+    size_t len)
+{
+	struct qmsg *m = queue_restore(&s->s_queue, seq, data, len);
+
+	if (m != NULL)
+		m->m_seg = seg;
+	return m;
+}
+
+/* Each member gets every unreleased message: which ones a subscription
+ * had acked is not on disk (docs/architecture.md, "Fan-out"). */
 static int
 restore_one(void *arg, uint64_t seq, uint32_t seg, const void *data,
     size_t len)
@@ -118,6 +139,9 @@ restore_one(void *arg, uint64_t seq, uint32_t seg, const void *data,
 	if (m == NULL)
 		return -1;
 	m->m_seg = seg;
+	for (size_t k = 0; k < s->s_nsubs; k++)
+		if (copy_to(s->s_subs[k], seq, seg, data, len) == NULL)
+			return -1;
 	return 0;
 }
 
@@ -166,8 +190,10 @@ open_journal(struct smgr *m, struct stream *s, const struct conf_stream *c,
 	return 0;
 }
 
-struct stream *
-stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
+/* What a stream and a subscription both have: name, dead letters, work
+ * socket. NULL with err set. */
+static struct stream *
+member_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
     char *err, size_t errlen)
 {
 	struct stream *s = calloc(1, sizeof(*s));
@@ -181,25 +207,84 @@ stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 	TAILQ_INIT(&s->s_instances);
 	s->s_sv = (struct sv){ .sv_state = SV_RUNNING };
 	s->s_last_tick_ms = clock_mono_ms();
+	s->s_tenant = conf_tenant_ref(t);
+	s->s_conf = c;
+	s->s_desired = (int)c->s_instances.i_initial;
 	if (open_dead_letters(m, s, err, errlen) < 0 ||
 	    open_instnum(m, s, err, errlen) < 0 ||
-	    open_journal(m, s, c, err, errlen) < 0 ||
-	    (s->s_in = bind_router(m, s, "in", false, err, errlen)) == NULL ||
 	    (s->s_work = bind_router(m, s, "work", true, err, errlen)) == NULL) {
 		stream_free(s);
 		return NULL;
 	}
-	s->s_in_ev = zevent_new(m->m_base, s->s_in, on_ingress, s);
 	s->s_work_ev = zevent_new(m->m_base, s->s_work, on_work, s);
 	s->s_ack_ev = evtimer_new(m->m_base, on_ack_timeout, s);
-	s->s_flush_ev = event_new(m->m_base, -1, 0, on_flush, s);
-	if (s->s_in_ev == NULL || s->s_work_ev == NULL || s->s_ack_ev == NULL ||
-	    s->s_flush_ev == NULL)
+	if (s->s_work_ev == NULL || s->s_ack_ev == NULL)
 		fatalx("%s: cannot watch the sockets", __func__);
-	s->s_tenant = conf_tenant_ref(t);
-	s->s_conf = c;
-	s->s_desired = (int)c->s_instances.i_initial;
 	return s;
+}
+
+struct stream *
+stream_add_sub(struct stream *r, struct conf_tenant *t,
+    const struct conf_stream *c, char *err, size_t errlen)
+{
+	struct stream *s, **v;
+
+	if ((s = member_new(r->s_mgr, t, c, err, errlen)) == NULL)
+		return NULL;
+	if ((v = reallocarray(r->s_subs, r->s_nsubs + 1, sizeof(*v))) == NULL)
+		fatal("%s: reallocarray", __func__);
+	r->s_subs = v;
+	v[r->s_nsubs++] = s;
+	s->s_source = r;
+	return s;
+}
+
+struct stream *
+stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
+    char *err, size_t errlen)
+{
+	struct stream *s = member_new(m, t, c, err, errlen);
+
+	if (s == NULL)
+		return NULL;
+	/* The subscriptions first: the journal restores into them too. */
+	for (size_t k = 0; k < c->s_nsubs; k++)
+		if (stream_add_sub(s, t, &c->s_subs[k], err, errlen) == NULL) {
+			stream_free_group(s);
+			return NULL;
+		}
+	if (open_journal(m, s, c, err, errlen) < 0 ||
+	    (s->s_in = bind_router(m, s, "in", false, err, errlen)) == NULL) {
+		stream_free_group(s);
+		return NULL;
+	}
+	s->s_in_ev = zevent_new(m->m_base, s->s_in, on_ingress, s);
+	s->s_flush_ev = event_new(m->m_base, -1, 0, on_flush, s);
+	if (s->s_in_ev == NULL || s->s_flush_ev == NULL)
+		fatalx("%s: cannot watch the sockets", __func__);
+	return s;
+}
+
+void
+stream_free_group(struct stream *s)
+{
+	while (s->s_nsubs > 0)
+		stream_free(s->s_subs[s->s_nsubs - 1]);
+	stream_free(s);
+}
+
+/* Takes subscription s out of its stream's list. */
+static void
+unlink_sub(struct stream *s)
+{
+	struct stream *r = s->s_source;
+
+	for (size_t k = 0; k < r->s_nsubs; k++)
+		if (r->s_subs[k] == s) {
+			r->s_subs[k] = r->s_subs[--r->s_nsubs];
+			break;
+		}
+	s->s_source = NULL;
 }
 
 void
@@ -207,6 +292,12 @@ stream_free(struct stream *s)
 {
 	if (s == NULL)
 		return;
+	if (s->s_source != NULL)
+		unlink_sub(s);
+	if (s->s_nsubs > 0)
+		fatalx("%s: stream %s freed before its subscriptions",
+		    __func__, s->s_name);
+	free(s->s_subs);
 	if (s->s_volatile > 0)
 		log_warnx("tenant %s: stream %s: %zu accepted message%s not "
 		    "delivered are lost (durability \"memory\")", s->s_tid,
@@ -251,7 +342,9 @@ stream_set_conf(struct stream *s, struct conf_tenant *t,
 	s->s_conf = c;
 	conf_tenant_unref(old);
 	/* New messages follow the new durability; held ones stay put. */
-	journal_set_mode(s->s_journal, journal_mode(c), s->s_queue.q_next);
+	if (s->s_journal != NULL)
+		journal_set_mode(s->s_journal, journal_mode(c),
+		    s->s_queue.q_next);
 	if (s->s_desired < c->s_instances.i_min)
 		s->s_desired = (int)c->s_instances.i_min;
 	if (s->s_desired > c->s_instances.i_max)
@@ -288,17 +381,55 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 		    s->s_tid, s->s_name, err);
 }
 
-/* A message leaves the queue for good (acked or dead-lettered). */
+/* Whether a member of r's group other than s still holds message seq. */
+static bool
+held_elsewhere(const struct stream *r, const struct stream *s, uint64_t seq)
+{
+	if (r != s && queue_get(&r->s_queue, seq) != NULL)
+		return true;
+	for (size_t k = 0; k < r->s_nsubs; k++)
+		if (r->s_subs[k] != s && queue_get(&r->s_subs[k]->s_queue,
+		    seq) != NULL)
+			return true;
+	return false;
+}
+
+/*
+ * A message leaves member s's queue for good (acked, dead-lettered, or
+ * the subscription removed); the stream releases it from the journal
+ * when no member holds it any more.
+ */
 static void
 release(struct stream *s, struct qmsg *m)
 {
-	if (m->m_seg != 0) {
-		journal_release(s->s_journal, m->m_seg, m->m_seq);
-		if (!event_pending(s->s_flush_ev, EV_TIMEOUT, NULL))
-			event_active(s->s_flush_ev, EV_TIMEOUT, 0);
-	} else if (s->s_volatile > 0)
-		s->s_volatile--;
-	queue_done(&s->s_queue, m);
+	struct stream *r = root_of(s);
+
+	if (!held_elsewhere(r, s, m->m_seq)) {
+		if (m->m_seg != 0) {
+			journal_release(r->s_journal, m->m_seg, m->m_seq);
+			if (!event_pending(r->s_flush_ev, EV_TIMEOUT, NULL))
+				event_active(r->s_flush_ev, EV_TIMEOUT, 0);
+		} else if (r->s_volatile > 0)
+			r->s_volatile--;
+	}
+	queue_remove(&s->s_queue, m);
+}
+
+void
+stream_abandon(struct stream *s)
+{
+	struct qmsg *m;
+	size_t n = 0;
+
+	while ((m = queue_first(&s->s_queue)) != NULL) {
+		unhold(m);
+		release(s, m);
+		n++;
+	}
+	if (n > 0)
+		log_info("tenant %s: stream %s: %zu message%s held for it "
+		    "released", s->s_tid, s->s_name, n, n == 1 ? "" : "s");
+	stream_check_idle(s);
 }
 
 /*
@@ -599,9 +730,40 @@ violation(struct stream *s, enum violation v, const char *what)
 	publish_event(s, "violation", detail);
 }
 
+/* Whether subscription s takes copies of new messages: not while it is
+ * draining, drained or retiring (docs/architecture.md, "Fan-out"). */
+static bool
+subscribed(const struct stream *s)
+{
+	return lifecycle_refusal(&s->s_sv) == NULL;
+}
+
+/* Removes every member's messages numbered from seq on (never stored). */
+static void
+drop_tail_all(struct stream *r, uint64_t seq)
+{
+	queue_drop_tail(&r->s_queue, seq);
+	for (size_t k = 0; k < r->s_nsubs; k++) {
+		struct stream *sub = r->s_subs[k];
+
+		sub->s_n.accepted -= queue_drop_tail(&sub->s_queue, seq);
+	}
+}
+
+/* Stream r stores message m: in the journal's batch when durable. */
+static void
+store(struct stream *r, struct qmsg *m, const void *data, size_t len)
+{
+	if (durable(r))
+		m->m_seg = journal_add(r->s_journal, m->m_seq, data, len);
+	else
+		r->s_volatile++;
+}
+
 /*
- * Adds a message to the queue and, when the stream is durable, to the
- * journal's batch (stored at the next commit). Returns 0 or -1 (ENOMEM).
+ * Adds a message to the queue of stream s and of each subscription that
+ * takes it, stored once (the journal's batch, written at the next
+ * commit, when the stream is durable). Returns 0 or -1 (ENOMEM).
  */
 static int
 enqueue(struct stream *s, const void *data, size_t len)
@@ -613,10 +775,48 @@ enqueue(struct stream *s, const void *data, size_t len)
 		    s->s_name);
 		return -1;
 	}
-	if (durable(s))
-		m->m_seg = journal_add(s->s_journal, m->m_seq, data, len);
-	else
-		s->s_volatile++;
+	for (size_t k = 0; k < s->s_nsubs; k++)
+		if (subscribed(s->s_subs[k]) && copy_to(s->s_subs[k], m->m_seq,
+		    0, data, len) == NULL) {
+			log_warn("tenant %s: stream %s: queue_append",
+			    s->s_tid, s->s_subs[k]->s_name);
+			drop_tail_all(s, m->m_seq);
+			return -1;
+		}
+	store(s, m, data, len);
+	for (size_t k = 0; k < s->s_nsubs; k++) {
+		struct qmsg *c = queue_get(&s->s_subs[k]->s_queue, m->m_seq);
+
+		if (c != NULL) {
+			c->m_seg = m->m_seg;
+			s->s_subs[k]->s_n.accepted++;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A requeued dead letter goes back to member s alone, under a new number
+ * of its stream. Returns 0 or -1 (ENOMEM).
+ */
+static int
+enqueue_for(struct stream *s, const void *data, size_t len)
+{
+	struct stream *r = root_of(s);
+	uint64_t seq = r->s_queue.q_next;
+	struct qmsg *m;
+
+	if (s == r)
+		m = queue_append(&r->s_queue, data, len);
+	else if ((m = queue_restore(&s->s_queue, seq, data, len)) != NULL &&
+	    queue_set_next(&r->s_queue, seq + 1) < 0)
+		fatal("%s: queue_set_next", __func__);
+	if (m == NULL) {
+		log_warn("tenant %s: stream %s: queue_append", s->s_tid,
+		    s->s_name);
+		return -1;
+	}
+	store(r, m, data, len);
 	return 0;
 }
 
@@ -640,6 +840,25 @@ take_token(struct stream *s, uint64_t now)
 }
 
 /*
+ * The member whose held bytes len more would take past max_queue_bytes
+ * (the stream itself, or a subscription that takes the message), or
+ * NULL: each holds its own backlog, and the slowest one sets the limit.
+ */
+static struct stream *
+over_queue(struct stream *s, size_t len)
+{
+	uint64_t max = s->s_conf->s_max_queue_bytes;
+
+	if (s->s_queue.q_bytes + len > max)
+		return s;
+	for (size_t k = 0; k < s->s_nsubs; k++)
+		if (subscribed(s->s_subs[k]) &&
+		    s->s_subs[k]->s_queue.q_bytes + len > max)
+			return s->s_subs[k];
+	return NULL;
+}
+
+/*
  * Decides on one message; returns the reply status. An accepted message
  * is in the queue, and in the journal's batch when the stream is
  * durable: its OK waits for the commit.
@@ -649,6 +868,7 @@ admit(struct stream *s, const void *data, size_t len, uint64_t now,
     char *buf, size_t buflen)
 {
 	const struct conf_stream *c = s->s_conf;
+	struct stream *full;
 	const char *refusal;
 
 	if ((refusal = lifecycle_refusal(&s->s_sv)) != NULL)
@@ -662,10 +882,15 @@ admit(struct stream *s, const void *data, size_t len, uint64_t now,
 		violation(s, V_SIZE, buf + strlen("REJECT too-large: "));
 		return buf;
 	}
-	if (s->s_queue.q_bytes + len > c->s_max_queue_bytes) {
+	if ((full = over_queue(s, len)) != NULL) {
 		s->s_n.queue_full++;
+		if (full != s)
+			full->s_n.queue_full++;
+		/* With subscriptions, the one whose backlog is full. */
 		snprintf(buf, buflen, "THROTTLE queue-full: max_queue_bytes %"
-		    PRIu64 " reached", c->s_max_queue_bytes);
+		    PRIu64 " reached%s%s", c->s_max_queue_bytes,
+		    s->s_nsubs > 0 ? " by subscription " : "",
+		    s->s_nsubs > 0 ? full->s_name : "");
 		violation(s, V_QUEUE, buf + strlen("THROTTLE queue-full: "));
 		return buf;
 	}
@@ -950,7 +1175,7 @@ commit_batch(struct stream *s, uint64_t first, struct reply *r, int n)
 	if (journal_pending(s->s_journal) == 0 ||
 	    journal_commit(s->s_journal, err, sizeof(err)) == 0)
 		return;
-	queue_drop_tail(&s->s_queue, first);
+	drop_tail_all(s, first);
 	snprintf(text, sizeof(text), "THROTTLE no-space: %.290s", err);
 	for (int k = 0; k < n; k++) {
 		if (r[k].s != s)
@@ -1039,9 +1264,15 @@ stream_ingress(struct ingress *in)
 		send_reply(in->sock, &replies[k]);
 	if (n > 0)
 		zevent_kick(in->ev);
-	for (int k = 0; k < in->ntouched; k++)
-		if (in->touched[k].s->s_n.accepted != in->touched[k].accepted)
-			stream_dispatch(in->touched[k].s);
+	for (int k = 0; k < in->ntouched; k++) {
+		struct stream *s = in->touched[k].s;
+
+		if (s->s_n.accepted == in->touched[k].accepted)
+			continue;
+		stream_dispatch(s);
+		for (size_t j = 0; j < s->s_nsubs; j++)
+			stream_dispatch(s->s_subs[j]);
+	}
 }
 
 static void
@@ -1083,22 +1314,23 @@ stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
 	char *file = state_path(s->s_mgr->m_conf,
 	    "queue/%s/%s/dead-letters.jsonl", s->s_tid, s->s_name);
 	struct dead_letter_split ds;
-	uint64_t first = s->s_queue.q_next;
+	struct stream *r = root_of(s);
+	uint64_t first = r->s_queue.q_next;
 	int rc = -1;
 
 	*requeued = 0;
 	if (dead_letter_split(file, ids, nids, &ds, err, errlen) < 0)
 		goto out;
 	for (size_t k = 0; k < ds.ds_ntaken; k++)
-		if (enqueue(s, ds.ds_taken[k].dl_payload,
+		if (enqueue_for(s, ds.ds_taken[k].dl_payload,
 		    ds.ds_taken[k].dl_len) < 0) {
 			snprintf(err, errlen, "out of memory");
-			queue_drop_tail(&s->s_queue, first);
+			drop_tail_all(r, first);
 			goto out;
 		}
-	if (journal_pending(s->s_journal) > 0 &&
-	    journal_commit(s->s_journal, err, errlen) < 0) {
-		queue_drop_tail(&s->s_queue, first);
+	if (journal_pending(r->s_journal) > 0 &&
+	    journal_commit(r->s_journal, err, errlen) < 0) {
+		drop_tail_all(r, first);
 		goto out;
 	}
 	if (ds.ds_ntaken > 0 && (dead_letter_keep(file, &ds, err,
@@ -1507,6 +1739,16 @@ on_work(void *sock, void *arg)
 	}
 	stream_dispatch(s);
 	stream_check_idle(s);
+}
+
+uint64_t
+stream_lag(const struct stream *s)
+{
+	const struct stream *r = s->s_source ? s->s_source : s;
+	const struct qmsg *m = queue_first(&s->s_queue);
+
+	return m != NULL && r->s_queue.q_next > m->m_seq ?
+	    r->s_queue.q_next - m->m_seq : 0;
 }
 
 void

@@ -113,8 +113,25 @@ char *stream_endpoint(const struct smgr *m, const char *tenant,
 struct stream *stream_new(struct smgr *m, struct conf_tenant *t,
     const struct conf_stream *c, char *err, size_t errlen);
 
-/* Closes and frees a stream that has no instances left. */
+/*
+ * Adds subscription c (a reload added it) to stream r: it gets the
+ * messages accepted from now on. Returns NULL with err set.
+ */
+struct stream *stream_add_sub(struct stream *r, struct conf_tenant *t,
+    const struct conf_stream *c, char *err, size_t errlen);
+
+/* Closes and frees a stream or subscription that has no instances left;
+ * a stream's subscriptions must be freed first. */
 void stream_free(struct stream *s);
+
+/* Frees a stream and its subscriptions. */
+void stream_free_group(struct stream *s);
+
+/*
+ * A subscription removed from the profile gives up everything it holds:
+ * each message is released from the journal once no member holds it.
+ */
+void stream_abandon(struct stream *s);
 
 /* Takes a new profile (t holds c); clamps desired into its min..max. */
 void stream_set_conf(struct stream *s, struct conf_tenant *t,
@@ -139,6 +156,12 @@ void stream_release(struct stream *s, struct instance *i, const char *why);
  */
 int stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
     size_t *requeued, char *err, size_t errlen);
+
+/*
+ * How many messages the stream accepted since the oldest one s still
+ * holds (0: none held): how far s, a stream or subscription, is behind.
+ */
+uint64_t stream_lag(const struct stream *s);
 
 /* Tells the supervisor when the queue holds nothing (SE_IDLE). */
 void stream_check_idle(struct stream *s);

@@ -32,6 +32,44 @@
 #include "stream.h"
 #include "supervise.h"
 
+/* Starts serving s, a new stream or subscription. */
+static void
+serve(struct smgr *m, struct stream *s)
+{
+	const struct conf_instances *in = &s->s_conf->s_instances;
+
+	TAILQ_INSERT_TAIL(&m->m_streams, s, s_entry);
+	log_info("tenant %s: %s %s: serving (instances %lld..%lld, %lld at "
+	    "start)", s->s_tid, s->s_source ? "subscription" : "stream",
+	    s->s_name, (long long)in->i_min, (long long)in->i_max,
+	    (long long)in->i_initial);
+	supervise_reconcile(s);
+}
+
+/* The subscriptions a reload added to running stream s. */
+static void
+add_subs(struct smgr *m, struct conf_tenant *t, struct stream *s,
+    const struct conf_stream *c)
+{
+	char err[512];
+
+	if (s->s_sv.sv_state == SV_RETIRING)
+		return;
+	for (size_t k = 0; k < c->s_nsubs; k++) {
+		const struct conf_stream *sc = &c->s_subs[k];
+		struct stream *sub;
+
+		if (stream_find(m, t->t_id, sc->s_name) != NULL)
+			continue;
+		if ((sub = stream_add_sub(s, t, sc, err, sizeof(err))) == NULL) {
+			log_warnx("tenant %s: subscription %s: %s; not served",
+			    t->t_id, sc->s_name, err);
+			continue;
+		}
+		serve(m, sub);
+	}
+}
+
 /* Creates the streams of a tenant; a tenant that fails is logged, skipped. */
 static void
 add_streams(struct smgr *m, struct conf_tenant *t)
@@ -49,20 +87,18 @@ add_streams(struct smgr *m, struct conf_tenant *t)
 		const struct conf_stream *c = &t->t_streams[k];
 		struct stream *s;
 
-		if (stream_find(m, t->t_id, c->s_name) != NULL)
+		if ((s = stream_find(m, t->t_id, c->s_name)) != NULL) {
+			add_subs(m, t, s, c);
 			continue;
+		}
 		if ((s = stream_new(m, t, c, err, sizeof(err))) == NULL) {
 			log_warnx("tenant %s: stream %s: %s; not served",
 			    t->t_id, c->s_name, err);
 			continue;
 		}
-		TAILQ_INSERT_TAIL(&m->m_streams, s, s_entry);
-		log_info("tenant %s: stream %s: serving (instances %lld..%lld, "
-		    "%lld at start)", t->t_id, c->s_name,
-		    (long long)c->s_instances.i_min,
-		    (long long)c->s_instances.i_max,
-		    (long long)c->s_instances.i_initial);
-		supervise_reconcile(s);
+		serve(m, s);
+		for (size_t j = 0; j < s->s_nsubs; j++)
+			serve(m, s->s_subs[j]);
 	}
 }
 
@@ -74,7 +110,8 @@ collect_retired(struct smgr *m)
 
 	TAILQ_FOREACH_SAFE(s, &m->m_streams, s_entry, next) {
 		if (s->s_sv.sv_state != SV_RETIRING ||
-		    !TAILQ_EMPTY(&s->s_instances) || !queue_idle(&s->s_queue))
+		    !TAILQ_EMPTY(&s->s_instances) ||
+		    !queue_idle(&s->s_queue) || s->s_nsubs > 0)
 			continue;
 		log_info("tenant %s: stream %s: retired", s->s_tid, s->s_name);
 		TAILQ_REMOVE(&m->m_streams, s, s_entry);
@@ -126,6 +163,17 @@ reload(struct smgr *m)
 		if (c != NULL) {
 			stream_set_conf(s, t, c);
 			supervise_reconcile(s);
+			continue;
+		}
+		if (s->s_source != NULL && t != NULL &&
+		    conf_stream_find(t, s->s_source->s_name) != NULL) {
+			/* Only the subscription is gone: what it holds is of
+			 * no use to anyone (docs/architecture.md, "Fan-out"). */
+			log_info("tenant %s: subscription %s: removed from the "
+			    "profile; releasing what it holds", s->s_tid,
+			    s->s_name);
+			supervise_event(s, SE_RETIRE);
+			stream_abandon(s);
 			continue;
 		}
 		log_info("tenant %s: stream %s: profile removed; retiring",
@@ -216,6 +264,12 @@ teardown(struct smgr *m)
 {
 	struct stream *s, *next;
 
+	/* Subscriptions first: their stream holds the journal. */
+	TAILQ_FOREACH_SAFE(s, &m->m_streams, s_entry, next)
+		if (s->s_source != NULL) {
+			TAILQ_REMOVE(&m->m_streams, s, s_entry);
+			stream_free(s);
+		}
 	TAILQ_FOREACH_SAFE(s, &m->m_streams, s_entry, next) {
 		TAILQ_REMOVE(&m->m_streams, s, s_entry);
 		stream_free(s);

@@ -116,7 +116,7 @@ spawn_instance(struct stream *s)
 {
 	struct smgr *m = s->s_mgr;
 	struct instance *i = calloc(1, sizeof(*i));
-	char log[TENANT_ID_MAX + sizeof("stream-")], *endpoint, *rules;
+	char log[STREAM_NAME_MAX + sizeof("stream-")], *endpoint, *rules;
 	struct app_spec spec;
 	struct app app;
 	const char *stage;

@@ -4,16 +4,19 @@
  *
  * Each message is "KEY VALUE..." (text). It upserts
  *   {_id: KEY, value: VALUE, tenant: MYSIMBDP_TENANT, instance: ...}
- * into the collection "events" of the tenant's store, commits after each
- * batch (what arrived without waiting, at most 100) and acks the batch
- * after the commit. A message without a space is rejected.
+ * into the collection "events" (or the one -C names) of the tenant's
+ * store, commits after each batch (what arrived without waiting, at most
+ * 100) and acks the batch after the commit. A message without a space is
+ * rejected.
  *
  * It reports to the monitor (ZMQ_METRICS_ENDPOINT) through libmysimbdp:
  * per batch the messages, rows and the time from its first message to
  * its commit, and an empty report every interval while idle.
  *
- * usage: streamapp [-c credit] [-d delay_us] [-H] [-k crash_after] [-n]
- *                  [-P file] [-x exit] [-r report_ms]
+ * usage: streamapp [-C collection] [-c credit] [-d delay_us] [-H]
+ *                  [-k crash_after] [-n] [-P file] [-x exit] [-r report_ms]
+ *   -C  the collection to upsert into (default "events"): two
+ *       subscriptions of one stream writing to the same tenant store
  *   -d  sleep this long per message (a slow instance)
  *   -r  report interval in milliseconds (default 1000)
  *   -k  after receiving this many messages, SIGKILL itself before acking
@@ -44,6 +47,7 @@ struct opts {
 	bool		 hold;
 	const char	*nack_while;
 	uint32_t	 report_ms;
+	const char	*collection;
 };
 
 static int64_t
@@ -157,8 +161,10 @@ main(int argc, char *argv[])
 	int ch, rc;
 
 	o.report_ms = 1000;
-	while ((ch = getopt(argc, argv, "c:d:Hk:nP:r:x:")) != -1) {
+	o.collection = "events";
+	while ((ch = getopt(argc, argv, "C:c:d:Hk:nP:r:x:")) != -1) {
 		switch (ch) {
+		case 'C': o.collection = optarg; break;
 		case 'c': o.credit = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'd': o.delay_us = strtol(optarg, NULL, 10); break;
 		case 'H': o.hold = true; break;
@@ -169,8 +175,9 @@ main(int argc, char *argv[])
 			break;
 		case 'x': return atoi(optarg);
 		default:
-			fprintf(stderr, "usage: streamapp [-c credit] [-d us] "
-			    "[-H] [-k n] [-n] [-P file] [-r ms] [-x status]\n");
+			fprintf(stderr, "usage: streamapp [-C collection] "
+			    "[-c credit] [-d us] [-H] [-k n] [-n] [-P file] "
+			    "[-r ms] [-x status]\n");
 			return 64;
 		}
 	}
@@ -179,7 +186,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "streamapp: %s\n", err);
 		return 78;
 	}
-	if ((rc = msb_sink_open_env(&sink, &env, "events", err,
+	if ((rc = msb_sink_open_env(&sink, &env, o.collection, err,
 	    sizeof(err))) != MSB_OK ||
 	    (rc = msb_stream_open_env(&st, &env, o.credit, err,
 	    sizeof(err))) != MSB_OK) {

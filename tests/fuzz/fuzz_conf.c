@@ -207,7 +207,19 @@ check_stream(const struct conf_tenant *t, const struct conf_stream *s)
 	const struct conf_instances *in = &s->s_instances;
 	const struct conf_scaling *sc = &s->s_scaling;
 
-	FUZZ_CHECK(conf_valid_id(s->s_name), "stream \"%s\"", s->s_name);
+	const struct conf_stream *of = s->s_parent;
+
+	if (of == NULL)
+		FUZZ_CHECK(conf_valid_id(s->s_name), "stream \"%s\"",
+		    s->s_name);
+	else
+		FUZZ_CHECK(conf_valid_stream_name(s->s_name) &&
+		    strncmp(s->s_name, of->s_name, strlen(of->s_name)) == 0 &&
+		    s->s_name[strlen(of->s_name)] == '.' &&
+		    s->s_durability == of->s_durability &&
+		    s->s_max_queue_bytes == of->s_max_queue_bytes &&
+		    s->s_nsubs == 0, "subscription %s of %s", s->s_name,
+		    of->s_name);
 	FUZZ_CHECK(conf_stream_find(t, s->s_name) == s, "stream %s twice",
 	    s->s_name);
 	FUZZ_CHECK(s->s_argv && s->s_argv[0] && s->s_argv[0][0] == '/',
@@ -263,8 +275,18 @@ check_tenant(const struct conf_tenant *t)
 		check_batch(t);
 	else
 		FUZZ_CHECK(t->t_batch.b_napps == 0, "apps without batch");
-	for (size_t i = 0; i < t->t_nstreams; i++)
-		check_stream(t, &t->t_streams[i]);
+	for (size_t i = 0; i < t->t_nstreams; i++) {
+		const struct conf_stream *st = &t->t_streams[i];
+
+		FUZZ_CHECK(st->s_parent == NULL, "stream %s with a parent",
+		    st->s_name);
+		check_stream(t, st);
+		for (size_t k = 0; k < st->s_nsubs; k++) {
+			FUZZ_CHECK(st->s_subs[k].s_parent == st,
+			    "subscription %s: parent", st->s_subs[k].s_name);
+			check_stream(t, &st->s_subs[k]);
+		}
+	}
 }
 
 static bool

@@ -38,7 +38,7 @@ check_bounds(const struct report *r)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") == n,
 	    "instance \"%s\"", r->r_instance);
 	if (stream)
-		FUZZ_CHECK(conf_valid_id(r->r_stream), "stream \"%s\"",
+		FUZZ_CHECK(conf_valid_stream_name(r->r_stream), "stream \"%s\"",
 		    r->r_stream);
 	else
 		FUZZ_CHECK(r->r_stream[0] == '\0', "batch app with stream "

@@ -74,7 +74,7 @@ grep -qxF "mysimbdp: streammgr is not running (nothing listens on $CTL)" <<<"$er
 rm -f "$CTL"
 
 # A fake streammgr answering the requests below in this order.
-STATUS='{"ok":true,"streams":[{"time":"2026-11-21T10:00:00.000Z","tenant":"acme","stream":"default","state":"running","desired":2,"running":2,"min":1,"max":4,"backlog":120,"inflight":64,"queue_bytes":51200,"in_rate":5000.0,"out_rate":4980.5,"accepted":100000,"acked":99816,"redelivered":12,"dead_letters":1,"rejected":3,"throttled":4,"restarts":1,"instances":[]},{"tenant":"globex","stream":"ticks","state":"crashloop","desired":1,"running":0,"min":1,"max":1,"backlog":0,"inflight":0,"in_rate":0,"out_rate":0,"redelivered":0,"dead_letters":0,"rejected":0,"throttled":0,"restarts":9}]}'
+STATUS='{"ok":true,"streams":[{"time":"2026-11-21T10:00:00.000Z","tenant":"acme","stream":"default","state":"running","desired":2,"running":2,"min":1,"max":4,"backlog":120,"inflight":64,"queue_bytes":51200,"lag":184,"in_rate":5000.0,"out_rate":4980.5,"accepted":100000,"acked":99816,"redelivered":12,"dead_letters":1,"rejected":3,"throttled":4,"restarts":1,"instances":[]},{"tenant":"globex","stream":"ticks","state":"crashloop","desired":1,"running":0,"min":1,"max":1,"backlog":0,"inflight":0,"in_rate":0,"out_rate":0,"redelivered":0,"dead_letters":0,"rejected":0,"throttled":0,"restarts":9}]}'
 "$FAKE" ctl "ipc://$CTL" \
 	"$STATUS" \
 	"$STATUS" \
@@ -111,7 +111,7 @@ grep -qF 'batchmgr did not answer: no batch figures ("-")' <<<"$err" ||
 assert_eq '{"cmd":"status"}' "$(request 1)" "status: request"
 
 run 0 "status --streams" status --streams
-grep -Eq '^acme +default +running +2/2 \(1\.\.4\) +120 +64 +5000\.0 +4980\.5 +12 +1 +7 +1$' <<<"$out" ||
+grep -Eq '^acme +default +running +2/2 \(1\.\.4\) +120 +64 +184 +5000\.0 +4980\.5 +12 +1 +7 +1$' <<<"$out" ||
 	fail "stream row for acme: $out"
 grep -Eq '^globex +ticks +crashloop +0/1 \(1\.\.1\)' <<<"$out" || fail "stream row for globex: $out"
 assert_eq 7 "$(wc -l <<<"$out")" "status --streams: tenants, a blank line, streams"

@@ -1737,6 +1737,70 @@ stream_errors_name_line_and_setting(void **state)
 	expect_count(&fx->errs, 5);
 }
 
+static void
+subscriptions_take_their_stream_settings(void **state)
+{
+	struct fixture *fx = *state;
+	const char *file;
+	struct conf_tenant *t;
+	const struct conf_stream *st, *c;
+
+	file = fx_write(fx, "fan.cfg",
+	    "id = \"fan\";\n"
+	    "streams = ( { name = \"events\"; app = \"bin/main\";\n"
+	    "  durability = \"os\"; max_queue_bytes = \"1M\";\n"
+	    "  subscriptions = ( { name = \"search\"; app = \"bin/index\";\n"
+	    "    instances = { min = 2; max = 4; }; max_deliveries = 9; } );\n"
+	    "} );\n");
+	t = load_tenant_ok(fx, file, "/srv");
+	st = conf_stream_find(t, "events");
+	assert_non_null(st);
+	assert_null(st->s_parent);
+	assert_int_equal(st->s_nsubs, 1);
+	c = conf_stream_find(t, "events.search");
+	assert_ptr_equal(c, &st->s_subs[0]);
+	assert_ptr_equal(c->s_parent, st);
+	assert_string_equal(c->s_argv[0], "/srv/bin/index");
+	assert_int_equal(c->s_instances.i_initial, 2);
+	assert_int_equal(c->s_max_deliveries, 9);
+	assert_int_equal(c->s_ack_timeout_ms, 30000);
+	assert_string_equal(c->s_durability, "os");
+	assert_int_equal(c->s_max_queue_bytes, 1 << 20);
+	assert_int_equal(c->s_max_message_size, 1 << 20);
+	assert_null(conf_stream_find(t, "search"));
+	assert_true(conf_valid_stream_name("events.search"));
+	assert_false(conf_valid_stream_name("events.search.x"));
+	assert_false(conf_valid_stream_name("events."));
+	assert_false(conf_valid_stream_name(".search"));
+	conf_tenant_unref(t);
+}
+
+static void
+subscription_errors_name_line_and_setting(void **state)
+{
+	struct fixture *fx = *state;
+	const char *file;
+
+	file = fx_write(fx, "bad.cfg",
+	    "id = \"bad\";\n"
+	    "streams = ( { app = \"a\"; subscriptions = (\n"
+	    "  { name = \"s\"; app = \"b\"; },\n"
+	    "  { name = \"s\"; app = \"c\"; instances = { min = 3; max = 2; }; },\n"
+	    "  { name = \"t\"; app = \"d\"; durability = \"os\"; },\n"
+	    "  { app = \"e\"; }\n"
+	    ") } );\n");
+	assert_null(conf_tenant_load(file, "/srv", &fx->errs));
+	expect_error(&fx->errs, "%s:4: streams[0].subscriptions[1]: name "
+	    "\"s\" is used twice", file);
+	expect_error(&fx->errs, "%s:4: streams[0].subscriptions[1].instances: "
+	    "min 3 is above max 2", file);
+	expect_error(&fx->errs, "%s:5: streams[0].subscriptions[2].durability: "
+	    "unknown setting", file);
+	expect_error(&fx->errs, "%s:6: streams[0].subscriptions[3].name: "
+	    "missing required setting", file);
+	expect_count(&fx->errs, 4);
+}
+
 int
 main(void)
 {
@@ -1801,6 +1865,8 @@ main(void)
 		T(valid_id_accepts_lowercase_digits_dash_underscore),
 		T(valid_id_rejects_empty_long_and_other_characters),
 		T(stream_defaults_and_values),
+		T(subscriptions_take_their_stream_settings),
+		T(subscription_errors_name_line_and_setting),
 		T(stream_errors_name_line_and_setting),
 	};
 

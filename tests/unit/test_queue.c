@@ -169,6 +169,47 @@ test_stuck_message(void **state)
 	assert_int_equal(queue_clear(&q), 0);
 }
 
+/* A subscription's copies: looked up by number, the lowest held found,
+ * and removed whether waiting, to be redelivered or in flight. */
+static void
+test_get_first_remove(void **state)
+{
+	struct queue q;
+	struct qmsg *a, *b, *c, *d;
+	int inst;
+
+	(void)state;
+	assert_int_equal(queue_init(&q), 0);
+	assert_null(queue_first(&q));
+	a = queue_restore(&q, 10, "a", 1);
+	b = queue_restore(&q, 11, "bb", 2);
+	c = queue_restore(&q, 12, "ccc", 3);
+	d = queue_restore(&q, 14, "dddd", 4);	/* 13 went to another */
+	assert_non_null(d);
+	assert_ptr_equal(queue_get(&q, 11), b);
+	assert_null(queue_get(&q, 13));
+	assert_null(queue_get(&q, 9));
+	assert_ptr_equal(queue_first(&q), a);
+	assert_ptr_equal(take(&q, &inst), a);
+	assert_ptr_equal(take(&q, &inst), b);
+	queue_requeue(&q, b);			/* to be redelivered */
+	queue_remove(&q, a);			/* in flight */
+	queue_remove(&q, b);			/* in the redelivery list */
+	queue_remove(&q, d);			/* never delivered */
+	assert_int_equal(q.q_pending, 1);
+	assert_int_equal(q.q_ninflight, 0);
+	assert_int_equal(q.q_bytes, 3);
+	assert_ptr_equal(queue_first(&q), c);
+	assert_ptr_equal(queue_next(&q), c);
+	assert_null(queue_next(&q));
+	queue_deliver(&q, c, &inst, 1000);
+	queue_remove(&q, c);
+	assert_null(queue_first(&q));
+	assert_true(queue_idle(&q));
+	assert_int_equal(q.q_pages, 0);
+	assert_int_equal(queue_clear(&q), 0);
+}
+
 int
 main(void)
 {
@@ -177,6 +218,7 @@ main(void)
 		cmocka_unit_test(test_redelivery_first),
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_stuck_message),
+		cmocka_unit_test(test_get_first_remove),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

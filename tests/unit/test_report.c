@@ -172,7 +172,7 @@ schema_violations_are_invalid(void **state)
 	refused("{\"v\":1,\"app\":\"batch\",\"instance\":\"a b\","
 	    "\"window_ms\":1}", REPORT_INVALID, "instance: only letters");
 	refused("{\"v\":1,\"app\":\"batch\",\"instance\":\"\","
-	    "\"window_ms\":1}", REPORT_INVALID, "instance: must be 1 to 64");
+	    "\"window_ms\":1}", REPORT_INVALID, "instance: must be 1 to 80");
 	refused("{\"v\":1,\"app\":\"stream\",\"instance\":\"s-1\","
 	    "\"window_ms\":1}", REPORT_INVALID, "stream: missing");
 	refused("{\"v\":1,\"app\":\"stream\",\"stream\":\"Big\","
@@ -185,13 +185,13 @@ schema_violations_are_invalid(void **state)
 static void
 long_instance_is_invalid(void **state)
 {
-	char json[512], id[80];
+	char json[512], id[REPORT_INSTANCE_MAX + 2];
 
-	memset(id, 'x', 65);
-	id[65] = '\0';
+	memset(id, 'x', REPORT_INSTANCE_MAX + 1);
+	id[REPORT_INSTANCE_MAX + 1] = '\0';
 	snprintf(json, sizeof(json), "{\"v\":1,\"app\":\"batch\",\"instance\":"
 	    "\"%s\",\"window_ms\":1}", id);
-	refused(json, REPORT_INVALID, "instance: must be 1 to 64");
+	refused(json, REPORT_INVALID, "instance: must be 1 to 80");
 }
 
 static void

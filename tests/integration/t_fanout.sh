@@ -1,0 +1,214 @@
+#!/bin/bash
+# Subscriptions (fan-out): the stream "default" of alpha has its own app
+# (the subscription "default", 2 instances writing to the collection
+# "main") and the subscription "slow" (stream "default.slow", 1 instance
+# ~300 us per message writing to "slow"). A producer sends N messages,
+# stored once and delivered to both. Meanwhile default.slow lags, its
+# held bytes reach max_queue_bytes, so the producer is throttled with the
+# subscription's name; an instance of "default" and then streammgr are
+# SIGKILLed. Every key must reach both collections, once per key. Then
+# default.slow is stopped (messages keep queueing for it), removed from
+# the profile and streammgr reloaded: it goes, what it held is released
+# and the journal's segments reclaimed, "default" undisturbed.
+. "$(dirname "$0")/lib.sh"
+
+N=${N:-50000}
+DURPRODUCER=$MYSIMBDP_BUILD/tests/integration/durproducer
+INGRESS=ipc://$VAR/run/alpha/default.in
+# Held bytes are the messages' payloads: "k12345 v12345" is ~13 bytes,
+# so 64K is ~5,000 messages of lag for default.slow.
+QBYTES=65536
+# Small segments (the kill test's are 64K): the 500 messages of the last
+# part span several of them, so their reclamation shows.
+platform stream.segment_size='"8K"'
+
+SLOW="subscriptions = ( {
+	    name = \"slow\";
+	    app = [ \"$STREAMAPP\", \"-C\", \"slow\", \"-d\", \"300\" ];
+	    instances = { min = 1; max = 1; };
+	    stop_timeout = \"2s\";
+	  } );"
+
+# profile [SUBSCRIPTIONS]: alpha's profile, with the subscriptions given.
+profile() {
+	tenant alpha <<-EOF
+	id = "alpha";
+	streams = ( {
+	  name = "default";
+	  app = [ "$STREAMAPP", "-C", "main" ];
+	  instances = { min = 2; max = 2; };
+	  durability = "fsync";
+	  max_queue_bytes = "$QBYTES";
+	  stop_timeout = "2s";
+	  ${1:-}
+	} );
+	EOF
+}
+
+# substat STREAM JQ: a field of alpha's stream or subscription STREAM in
+# `status --json` (nothing when status does not list it).
+substat() {
+	cli status alpha --json |
+		jq -r --arg s "$1" ".streams[] | select(.stream == \$s) | $2"
+}
+
+# sub_ready_is STREAM N: N instances of STREAM ready.
+sub_ready_is() {
+	[ "$(substat "$1" '[.instances[] | select(.state == "ready")] | length')" = "$2" ]
+}
+
+# sub_idle STREAM: nothing waiting nor in flight for STREAM.
+sub_idle() { [ "$(substat "$1" '.backlog + .inflight')" = 0 ]; }
+
+# listed STREAM, unlisted STREAM: status answers, and lists alpha's
+# STREAM or not.
+listed() {
+	cli status alpha --json |
+		jq -e --arg s "$1" 'any(.streams[]; .stream == $s)'
+}
+unlisted() {
+	cli status alpha --json |
+		jq -e --arg s "$1" 'all(.streams[]; .stream != $s)'
+}
+
+# coll_keys COLLECTION: the distinct _id of alpha's COLLECTION, sorted
+# (store_docs reads "events" only).
+coll_keys() {
+	local dir=$VAR/coredms/alpha/$1
+	[ -d "$dir" ] || return 0
+	"$BSONCOUNT" "$dir" | jq -r .doc._id | sort -u
+}
+
+# has_all COLLECTION: COLLECTION holds N distinct keys.
+has_all() { [ "$(coll_keys "$1" | wc -l)" -ge "$N" ]; }
+
+# with_prefix COLLECTION PREFIX: how many of its keys start with PREFIX.
+with_prefix() {
+	coll_keys "$1" | awk -v p="$2" 'index($0, p) == 1 { n++ } END { print n + 0 }'
+}
+
+segs() { find "$VAR/queue/alpha/default" -name 'seg-*.log' | wc -l; }
+
+profile "$SLOW"
+start_daemon streammgr
+wait_for 20 "default's instances" sub_ready_is default 2
+wait_for 20 "default.slow's instance" sub_ready_is default.slow 1
+slow_pid=$(substat default.slow '.instances[0].pid')
+assert_eq MYSIMBDP_STREAM=default.slow \
+	"$(tr '\0' '\n' <"/proc/$slow_pid/environ" | grep '^MYSIMBDP_STREAM=')" \
+	"default.slow's instance is told its stream"
+[ -S "$VAR/run/alpha/default.slow.work" ] || fail "no socket run/alpha/default.slow.work"
+ok "default.slow has its own work endpoint"
+
+# ---- the load, with kills ------------------------------------------------
+
+# 5,000 messages a second offered, default.slow takes ~2,000 (300 us
+# asleep per message, and its commits): it falls behind, reaches
+# max_queue_bytes within a few seconds, and from then on paces the
+# producer (~25 s for 50,000).
+"$DURPRODUCER" -r 5000 -w 200 -t $(( 100 * TIME_FACTOR )) "$INGRESS" "$N" \
+	>"$T/out/producer" 2>&1 &
+producer=$!
+STARTED_PIDS+=("$producer")
+
+wait_for 30 "default.slow to lag (backlog > 0)" eval \
+	'[ "$(substat default.slow .backlog)" -gt 0 ]'
+ok "default.slow lags: backlog $(substat default.slow .backlog), default's $(substat default .backlog)"
+wait_for 30 "a THROTTLE for default.slow's held bytes" \
+	sm_log_has "reached by subscription default.slow"
+qf=$(substat default .queue_full)
+[ "${qf:-0}" -gt 0 ] || fail "default's queue_full is '$qf' after a queue-full THROTTLE"
+ok "the producer is throttled for default.slow (queue_full $qf)"
+
+# A random moment, 0.2 to 1.0 s later: SIGKILL an instance of "default",
+# the one holding the most.
+sleep "0.$(( RANDOM % 9 + 2 ))"
+victim=$(substat default \
+	'[.instances[] | select(.state == "ready")] | sort_by(-.inflight) | .[0].pid')
+[ -n "$victim" ] && [ "$victim" != null ] || fail "no ready instance of default"
+kill -KILL "$victim"
+wait_for 10 "the death of default's instance $victim" \
+	sm_log_has "(pid $victim) killed by signal 9"
+ok "killed default's instance $victim"
+
+# Another random moment: SIGKILL streammgr and restart it.
+sleep "0.$(( RANDOM % 9 + 2 ))"
+kill -KILL "$SM_PID"
+wait "$SM_PID" 2>/dev/null || true
+start_daemon streammgr
+wait_for 20 "default's instances after the restart" sub_ready_is default 2
+wait_for 20 "default.slow's instance after the restart" sub_ready_is default.slow 1
+ok "streammgr killed and restarted ($(grep -c 'restored from the queue' "$SM_LOG") restores logged)"
+
+rc=0; wait "$producer" || rc=$?
+assert_eq 0 $rc "the producer got an OK for every message ($(cat "$T/out/producer"))"
+grep -Eq "violation.*max_queue_bytes $QBYTES reached by subscription default\.slow" "$SM_LOG" ||
+	fail "no violation line naming default.slow in streammgr's log"
+ok "streammgr logged the violation: $(grep -m 1 'reached by subscription default.slow' "$SM_LOG")"
+
+# ---- every key in both collections, once ---------------------------------
+
+wait_for 120 "default to deliver everything" sub_idle default
+wait_for 120 "default.slow to deliver everything" sub_idle default.slow
+wait_for 60 "every key in main" has_all main
+wait_for 60 "every key in slow" has_all slow
+seq 1 "$N" | sed 's/^/k/' | sort >"$T/out/want"
+for c in main slow; do
+	coll_keys "$c" >"$T/out/keys.$c"
+	assert_eq 0 "$(comm -23 "$T/out/want" "$T/out/keys.$c" | wc -l)" \
+		"keys missing from the collection $c"
+	assert_eq "$N" "$(wc -l <"$T/out/keys.$c")" "distinct keys in $c"
+done
+ok "all $N keys in both collections after SIGKILLs of an instance and of streammgr"
+wait_for 20 "fully released segments deleted" eval '[ "$(segs)" -le 2 ]'
+ok "journal segments reclaimed ($(segs) left)"
+
+# ---- stop, then removal by reload ------------------------------------------
+
+cli stop alpha --stream default.slow >"$T/out/stop" 2>&1 ||
+	fail "stop default.slow: $(cat "$T/out/stop")"
+wait_for 20 "default.slow's instances to stop" eval \
+	'[ "$(substat default.slow ".instances | length")" = 0 ]'
+assert_eq stopped "$(substat default.slow .state)" "default.slow stopped"
+assert_eq running "$(substat default .state)" "default still running"
+
+# 500 messages with another prefix: ~88 bytes each (44K held for
+# default.slow, under max_queue_bytes), ~105 in the journal: ~52K, at
+# least 5 segments of 8K (a segment ends after the batch that passes
+# 8K, and a window of 20 keeps batches to ~2K).
+XP=$(printf '%80s' '' | tr ' ' x)-
+"$DURPRODUCER" -r 2000 -w 20 -t $(( 30 * TIME_FACTOR )) -p "$XP" "$INGRESS" 500 \
+	>"$T/out/producer2" 2>&1 || fail "500 more messages: $(cat "$T/out/producer2")"
+wait_for 30 "default to take the 500 more" sub_idle default
+wait_for 30 "default.slow's backlog at 500" eval \
+	'[ "$(substat default.slow .backlog)" = 500 ]'
+assert_eq 500 "$(with_prefix main "$XP")" "main got the 500 more"
+assert_eq 0 "$(with_prefix slow "$XP")" "slow, stopped, got none of them"
+
+# The producer's side of the limit: a 25K message on top of the 44K
+# default.slow holds is refused, with the subscription's name.
+qf=$(substat default .queue_full)
+printf 'big %025000d\n' 0 >"$T/scratch/big"
+rc=0; cli send alpha --file "$T/scratch/big" --json >"$T/out/big" || rc=$?
+assert_eq 75 $rc "a message past default.slow's max_queue_bytes: send exits 75"
+assert_eq "THROTTLE queue-full: max_queue_bytes $QBYTES reached by subscription default.slow" \
+	"$(jq -r '.reasons[] | select(.reason | startswith("queue-full")) |
+		"\(.status) \(.reason)"' "$T/out/big")" "the queue-full reason names the subscription"
+[ "$(substat default .queue_full)" -gt "$qf" ] || fail "queue_full not counted"
+ok "counted in default's queue_full"
+
+before=$(segs)
+[ "$before" -ge 3 ] || fail "only $before segments hold default.slow's 500 messages"
+pids=$(substat default '[.instances[].pid] | sort | map(tostring) | join(" ")')
+profile
+kill -HUP "$SM_PID"
+wait_for 20 "default.slow gone from status" unlisted default.slow
+listed default >/dev/null || fail "default is gone from status too"
+wait_for 20 "default idle" sub_idle default
+wait_for 20 "default.slow's segments reclaimed" eval '[ "$(segs)" -le 2 ]'
+ok "default.slow removed: $before segments down to $(segs)"
+assert_eq "$pids" "$(substat default '[.instances[].pid] | sort | map(tostring) | join(" ")')" \
+	"default's instances untouched by the reload"
+assert_eq 500 "$(with_prefix main "$XP")" "main still has the 500 more"
+assert_eq "$N" "$(coll_keys slow | wc -l)" "slow has its $N keys and no more"
+stop_daemon streammgr
