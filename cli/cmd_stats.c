@@ -420,9 +420,11 @@ since_opt(const char *cmd, const char *arg, void *field)
 #define RULES_MAX 64	/* rules summed per tenant and dataset */
 
 struct qtally {
-	char		 q_key[TENANT_ID_MAX + NAME_MAX + 2];	/* t[/dataset] */
+	/* t[/dataset] or t/stream:name */
+	char		 q_key[TENANT_ID_MAX + NAME_MAX + sizeof("/stream:")];
 	char		 q_tenant[TENANT_ID_MAX + 1];
-	char		 q_dataset[NAME_MAX + 1];
+	char		 q_dataset[NAME_MAX + 1];	/* or the stream */
+	bool		 q_stream;
 	uint64_t	 q_units, q_checked, q_rejected, q_quarantined;
 	char		*q_rule[RULES_MAX];
 	uint64_t	 q_rule_n[RULES_MAX];
@@ -437,13 +439,14 @@ struct qstats {
 };
 
 static struct qtally *
-qtally_for(struct qstats *qs, const char *tenant, const char *dataset)
+qtally_for(struct qstats *qs, const char *tenant, const char *dataset,
+    bool stream)
 {
 	char key[sizeof(qs->qs_v->q_key)];
 	struct qtally *grown;
 
-	snprintf(key, sizeof(key), "%s%s%s", tenant, *dataset ? "/" : "",
-	    dataset);
+	snprintf(key, sizeof(key), "%s%s%s%s", tenant, *dataset ? "/" : "",
+	    stream ? "stream:" : "", dataset);
 	for (size_t i = 0; i < qs->qs_n; i++)
 		if (strcmp(qs->qs_v[i].q_key, key) == 0)
 			return &qs->qs_v[i];
@@ -456,6 +459,7 @@ qtally_for(struct qstats *qs, const char *tenant, const char *dataset)
 	snprintf(grown->q_key, sizeof(grown->q_key), "%s", key);
 	snprintf(grown->q_tenant, sizeof(grown->q_tenant), "%s", tenant);
 	snprintf(grown->q_dataset, sizeof(grown->q_dataset), "%s", dataset);
+	grown->q_stream = stream;
 	return grown;
 }
 
@@ -510,7 +514,10 @@ take_quality(void *arg, const bson_t *doc, const char *tenant,
 {
 	struct qstats *qs = arg;
 	const char *dataset = str_field(doc, "dataset");
-	struct qtally *q = qtally_for(qs, tenant, dataset ? dataset : "");
+	const char *stream = str_field(doc, "stream");
+	struct qtally *q = stream != NULL && *stream ?
+	    qtally_for(qs, tenant, stream, true) :
+	    qtally_for(qs, tenant, dataset ? dataset : "", false);
 
 	if (q == NULL)
 		return;
@@ -552,7 +559,8 @@ qappend(bson_t *parent, const char *key, const struct qtally *q)
 	BSON_APPEND_DOCUMENT_BEGIN(parent, key, &doc);
 	if (q->q_tenant[0]) {
 		BSON_APPEND_UTF8(&doc, "tenant", q->q_tenant);
-		BSON_APPEND_UTF8(&doc, "dataset", q->q_dataset);
+		BSON_APPEND_UTF8(&doc, q->q_stream ? "stream" : "dataset",
+		    q->q_dataset);
 	}
 	BSON_APPEND_INT64(&doc, "units", (int64_t)q->q_units);
 	BSON_APPEND_INT64(&doc, "checked", (int64_t)q->q_checked);

@@ -236,3 +236,26 @@ record_append_quality(int fd, const struct record *r)
 	bson_destroy(&doc);
 	return rc;
 }
+
+int
+record_append_stream_quality(int fd, const struct stream_quality *q)
+{
+	bson_t doc = BSON_INITIALIZER, rules;
+	int rc;
+
+	append_time(&doc, "time", record_now_ms());
+	append_text(&doc, "tenant", q->sq_tenant);
+	append_text(&doc, "stream", q->sq_stream);
+	BSON_APPEND_UTF8(&doc, "status", "ok");
+	BSON_APPEND_UTF8(&doc, "pass", "ingest");
+	BSON_APPEND_INT64(&doc, "checked", (int64_t)q->sq_checked);
+	BSON_APPEND_INT64(&doc, "rejected", (int64_t)q->sq_rejected);
+	BSON_APPEND_DOCUMENT_BEGIN(&doc, "rules", &rules);
+	for (size_t i = 0; i < q->sq_nrules; i++)
+		BSON_APPEND_INT64(&rules, q->sq_rules[i],
+		    (int64_t)q->sq_counts[i]);
+	bson_append_document_end(&doc, &rules);
+	rc = append_line(fd, &doc);
+	bson_destroy(&doc);
+	return rc;
+}

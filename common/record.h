@@ -51,6 +51,24 @@ int record_append(int fd, const struct record *r);
  */
 int record_append_quality(int fd, const struct record *r);
 
+/* A stream's quality over one interval (docs/quality.md, "Streams"). */
+struct stream_quality {
+	const char	*sq_tenant;
+	const char	*sq_stream;
+	uint64_t	 sq_checked;	/* messages settled */
+	uint64_t	 sq_rejected;	/* of which for a rule */
+	const char *const *sq_rules;	/* rule names... */
+	const uint64_t	*sq_counts;	/* ...and their rejections */
+	size_t		 sq_nrules;
+};
+
+/*
+ * Appends q as one line of log/quality.jsonl: time, tenant, stream,
+ * status "ok", pass "ingest", checked, rejected, rules. Returns 0 or -1
+ * with errno set.
+ */
+int record_append_stream_quality(int fd, const struct stream_quality *q);
+
 /* Milliseconds since the epoch. */
 int64_t record_now_ms(void);
 

@@ -52,11 +52,36 @@ static const struct {
 	{ "restarts", offsetof(struct mstats, st_restarts) },
 };
 
+/* "quality_rules": {rule: rejections}; names that are not ids skipped. */
+static void
+read_rules(bson_iter_t *it, struct mstats *st)
+{
+	bson_iter_t r;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &r))
+		return;
+	while (bson_iter_next(&r) && st->st_nrules < MSTATS_RULES) {
+		const char *name = bson_iter_key(&r);
+
+		if (!BSON_ITER_HOLDS_NUMBER(&r) || (!conf_valid_id(name) &&
+		    strcmp(name, "other") != 0))
+			continue;
+		snprintf(st->st_rules[st->st_nrules].r_name,
+		    sizeof(st->st_rules[0].r_name), "%s", name);
+		st->st_rules[st->st_nrules++].r_rejected =
+		    bson_iter_as_int64(&r);
+	}
+}
+
 static void
 read_member(bson_iter_t *it, struct mstats *st)
 {
 	const char *key = bson_iter_key(it);
 
+	if (strcmp(key, "quality_rules") == 0) {
+		read_rules(it, st);
+		return;
+	}
 	if (strcmp(key, "state") == 0 && BSON_ITER_HOLDS_UTF8(it)) {
 		snprintf(st->st_state, sizeof(st->st_state), "%s",
 		    bson_iter_utf8(it, NULL));

@@ -55,6 +55,8 @@ struct minst {
 TAILQ_HEAD(minst_list, minst);
 
 /* streammgr's statistics of a stream (docs/protocols.md). */
+#define MSTATS_RULES 16	/* quality rules followed per stream */
+
 struct mstats {
 	char		 st_state[16];
 	int64_t		 st_desired;
@@ -64,6 +66,11 @@ struct mstats {
 	int64_t		 st_backlog;
 	int64_t		 st_inflight;
 	int64_t		 st_lag;		/* accepted since its oldest held */
+	struct {
+		char	 r_name[TENANT_ID_MAX + 1];
+		int64_t	 r_rejected;
+	}		 st_rules[MSTATS_RULES];	/* quality_rules */
+	size_t		 st_nrules;
 	int64_t		 st_queue_bytes;
 	double		 st_in_rate;
 	double		 st_out_rate;

@@ -117,6 +117,19 @@ stream_sample(struct evbuffer *out, const struct family *f,
 	    f->f_name, s->ms_tenant->mt_id, s->ms_name, v * f->f_scale);
 }
 
+static void
+rule_samples(struct evbuffer *out, const struct mstream *s)
+{
+	const struct mstats *st = &s->ms_stats;
+
+	for (size_t i = 0; i < st->st_nrules; i++)
+		evbuffer_add_printf(out, "mysimbdp_stream_quality_rejected_by_"
+		    "rule_total{tenant=\"%s\",stream=\"%s\",rule=\"%s\"} "
+		    "%lld\n", s->ms_tenant->mt_id, s->ms_name,
+		    st->st_rules[i].r_name,
+		    (long long)st->st_rules[i].r_rejected);
+}
+
 /* Every per-stream family; statistics only where streammgr sent some. */
 static void
 render_streams(struct mon *m, struct evbuffer *out, uint64_t now)
@@ -134,6 +147,12 @@ render_streams(struct mon *m, struct evbuffer *out, uint64_t now)
 				    view_stats_fresh(m, s, now))
 					stream_sample(out, f, s);
 	}
+	header(out, "mysimbdp_stream_quality_rejected_by_rule_total", "counter",
+	    "Messages an instance rejected for a data quality rule, by rule.");
+	TAILQ_FOREACH(t, &m->m_tenants, mt_entry)
+		TAILQ_FOREACH(s, &t->mt_streams, ms_entry)
+			if (view_stats_fresh(m, s, now))
+				rule_samples(out, s);
 	header(out, "mysimbdp_stream_ingest_time_seconds", "gauge",
 	    "Average ingest time per message in the fresh reports.");
 	TAILQ_FOREACH(t, &m->m_tenants, mt_entry)

@@ -79,6 +79,19 @@ append_instances(const struct stream *s, bson_t *doc)
 	bson_append_array_end(doc, &arr);
 }
 
+/* Quality rejections per rule since streammgr started. */
+static void
+append_rules(const struct squality *sq, bson_t *doc)
+{
+	bson_t rules;
+
+	BSON_APPEND_DOCUMENT_BEGIN(doc, "quality_rules", &rules);
+	for (size_t i = 0; i < sq->sq_nrules; i++)
+		BSON_APPEND_INT64(&rules, sq->sq_rules[i].rc_name,
+		    (int64_t)sq->sq_rules[i].rc_total);
+	bson_append_document_end(doc, &rules);
+}
+
 /* The queue on disk and what the last start recovered. */
 static void
 append_disk(const struct stream *s, bson_t *doc)
@@ -138,6 +151,7 @@ stats_doc(const struct stream *s, bson_t *doc)
 	BSON_APPEND_INT64(doc, "queue_full", (int64_t)n->queue_full);
 	BSON_APPEND_INT64(doc, "no_space", (int64_t)n->no_space);
 	BSON_APPEND_INT64(doc, "restarts", (int64_t)n->restarts);
+	append_rules(&s->s_quality, doc);
 	append_disk(s, doc);
 	append_instances(s, doc);
 }

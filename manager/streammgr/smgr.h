@@ -22,6 +22,7 @@
 #include "journal.h"
 #include "lifecycle.h"
 #include "queue.h"
+#include "squality.h"
 #include "zevent.h"
 
 #define INSTANCE_ID_MAX 80
@@ -114,6 +115,7 @@ struct stream {
 	struct event	*s_restart_ev;
 	struct event	*s_ack_ev;		/* ack timeout of the oldest */
 	struct stream_counters s_n;
+	struct squality	 s_quality;		/* per rule, log/quality.jsonl */
 	struct stream_counters s_last;		/* at the previous stats tick */
 	uint64_t	 s_last_tick_ms;
 	double		 s_in_rate;		/* accepted per second */
@@ -130,6 +132,7 @@ struct smgr {
 	struct ctlsock	*m_ctl;			/* run/streammgr.ctl */
 	struct remote	*m_remote;		/* remote.listen, or NULL */
 	void		*m_pub;			/* statistics PUB */
+	int		 m_quality_fd;		/* log/quality.jsonl */
 	struct event	*m_stats_ev;
 	struct event	*m_grace_ev;		/* shutdown deadline */
 	struct stream_list m_streams;

@@ -327,6 +327,7 @@ stream_free(struct stream *s)
 	if (s->s_dead_fd >= 0)
 		close(s->s_dead_fd);
 	instnum_close(&s->s_instnum);
+	squality_free(&s->s_quality);
 	if (s->s_tenant)
 		conf_tenant_unref(s->s_tenant);
 	free(s);
@@ -1604,12 +1605,12 @@ hello(struct stream *s, zmq_msg_t *rid, const struct work_request *w)
 
 /*
  * Settles one delivery id; an id no longer in flight is ignored. quality:
- * a REJECT for a data quality rule (the app's reason begins "quality: ",
- * as libmysimbdp words it: docs/quality.md).
+ * the app's reason when a REJECT is for a data quality rule (it begins
+ * "quality: ", as libmysimbdp words it: docs/quality.md), else NULL.
  */
 static void
 settle_one(struct stream *s, struct instance *from, enum work_cmd cmd,
-    uint64_t id, const char *why, bool quality)
+    uint64_t id, const char *why, const char *quality)
 {
 	struct qmsg *m = queue_inflight(&s->s_queue, id);
 	struct instance *holder;
@@ -1627,7 +1628,11 @@ settle_one(struct stream *s, struct instance *from, enum work_cmd cmd,
 		s->s_n.acked++;
 		release(s, m);
 	} else {
-		s->s_n.quality_rejected += quality;
+		if (quality != NULL) {
+			s->s_n.quality_rejected++;
+			squality_count(&s->s_quality, &s->s_conf->s_quality,
+			    quality);
+		}
 		dead_letter(s, m, why);
 	}
 	if (holder != NULL)
@@ -1641,8 +1646,8 @@ settle(struct stream *s, struct instance *from, const struct work_request *w)
 	const char *reason = w->w_reason;
 	/* Room for all of it: a cut could split a UTF-8 character. */
 	char why[sizeof("rejected by : ") + INSTANCE_ID_MAX + WORK_REASON_MAX];
-	bool quality = w->w_cmd == WORK_REJECT &&
-	    strncmp(reason, "quality: ", 9) == 0;
+	const char *quality = w->w_cmd == WORK_REJECT &&
+	    strncmp(reason, "quality: ", 9) == 0 ? reason : NULL;
 
 	if (w->w_cmd == WORK_NACK)
 		snprintf(why, sizeof(why), "nacked by %s%s%s", from->i_id,

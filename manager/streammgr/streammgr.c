@@ -186,6 +186,17 @@ reload(struct smgr *m)
 	collect_retired(m);
 }
 
+/* The stream's line of log/quality.jsonl for the interval, if any. */
+static void
+quality_line(struct smgr *m, struct stream *s)
+{
+	if (squality_flush(&s->s_quality, &s->s_conf->s_quality,
+	    m->m_quality_fd, s->s_tid, s->s_name, s->s_n.acked +
+	    s->s_n.dead_letters, s->s_n.quality_rejected) < 0)
+		log_warn("tenant %s: stream %s: append to log/quality.jsonl",
+		    s->s_tid, s->s_name);
+}
+
 static void
 on_stats(evutil_socket_t fd, short what, void *arg)
 {
@@ -194,8 +205,10 @@ on_stats(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	TAILQ_FOREACH(s, &m->m_streams, s_entry)
+	TAILQ_FOREACH(s, &m->m_streams, s_entry) {
 		supervise_tick(s);
+		quality_line(m, s);
+	}
 	scontrol_publish_stats(m);
 	collect_retired(m);
 }
@@ -264,6 +277,8 @@ teardown(struct smgr *m)
 {
 	struct stream *s, *next;
 
+	TAILQ_FOREACH(s, &m->m_streams, s_entry)
+		quality_line(m, s);
 	/* Subscriptions first: their stream holds the journal. */
 	TAILQ_FOREACH_SAFE(s, &m->m_streams, s_entry, next)
 		if (s->s_source != NULL) {
@@ -281,8 +296,26 @@ teardown(struct smgr *m)
 	if (m->m_grace_ev)
 		event_free(m->m_grace_ev);
 	zmq_ctx_term(m->m_zctx);
+	if (m->m_quality_fd >= 0)
+		close(m->m_quality_fd);
 	conf_platform_free(m->m_conf);
 	free(m->m_conf_file);
+}
+
+/* log/quality.jsonl, appended to by batchmgr too (whole lines). */
+static int
+open_quality_log(const struct conf_platform *p)
+{
+	char *path = state_path(p, "log/quality.jsonl");
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+	if (fd < 0) {
+		fprintf(stderr, "streammgr: open %s: %s\n", path,
+		    strerror(errno));
+		exit(EX_CANTCREAT);
+	}
+	free(path);
+	return fd;
 }
 
 int
@@ -298,6 +331,7 @@ main(int argc, char *argv[])
 	m.m_conf_file = daemon_start("streammgr", argc, argv, &m.m_conf, &set);
 	cgroup_init("streammgr", m.m_conf->p_state_dir);
 	m.m_boot_ms = (uint64_t)record_now_ms();
+	m.m_quality_fd = open_quality_log(m.m_conf);
 	TAILQ_INIT(&m.m_streams);
 	if ((m.m_base = event_base_new()) == NULL)
 		fatalx("event_base_new");

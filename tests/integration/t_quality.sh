@@ -237,6 +237,31 @@ grep -q '"type":"quality-violation".*"tenant":"gate"' "$VAR/log/metrics.jsonl" |
 	fail "no quality-violation record in metrics.jsonl"
 ok "a stream over its threshold (5 of 10): a violation on the dashboard and in metrics.jsonl, intake paused ($(sstat gate .state))"
 
+# ---- a stream's quality over time: per rule, in the log, stats, MongoDB ----
+assert_eq 5 "$(sstat gate .quality_rules.host)" "streammgr's count for the rule host"
+gate_lines() {
+	jq -s -r '[.[] | select(.tenant == "gate" and .stream == "default")] |
+		"\(map(.checked) | add) \(map(.rejected) | add) \(map(.rules.host // 0) | add)"' \
+		"$VAR/log/quality.jsonl"
+}
+wait_for 30 "gate's lines in log/quality.jsonl" eval '[ "$(gate_lines)" = "10 5 5" ]'
+assert_eq "10 5 5" \
+	"$(cli stats --quality --json | jq -r '.quality["gate/stream:default"] | "\(.checked) \(.rejected) \(.rules.host)"')" \
+	"stats --quality: gate's stream"
+wait_for 30 "the rule's count in the monitor's Prometheus metrics" prom_at_least \
+	'mysimbdp_stream_quality_rejected_by_rule_total{tenant="gate",stream="default",rule="host"}' 5
+cli stats --quality | grep -q '^gate/stream:default ' ||
+	fail "stats --quality prints no row for gate's stream: $(cli stats --quality)"
+if [ -n "$MONGO" ]; then
+	all=$(wc -l <"$VAR/log/quality.jsonl")
+	wait_for 60 "the monitor to store $all quality lines" \
+		eval '[ "$(stored)" -eq "$all" ]'
+	assert_eq "10 5 5" \
+		"$(cli stats --quality --mongo --json | jq -r '.quality["gate/stream:default"] | "\(.checked) \(.rejected) \(.rules.host)"')" \
+		"stats --quality --mongo: gate's stream"
+fi
+ok "a stream's quality: per rule in its statistics, the monitor's metrics, log/quality.jsonl, stats --quality${MONGO:+ and MongoDB}"
+
 # ---- a retried attempt: its refused rows not left behind --------------------
 drop_file q flaky/f.csv "$T/scratch/a.csv"
 wait_for 60 "f.csv ingested at its second attempt" eval \
