@@ -22,6 +22,7 @@
 #include "journal.h"
 #include "lifecycle.h"
 #include "queue.h"
+#include "settled.h"
 #include "squality.h"
 #include "zevent.h"
 
@@ -90,6 +91,12 @@ struct stream {
 	struct stream	*s_source;		/* a subscription: its stream */
 	struct stream	**s_subs;		/* a stream: its subscriptions */
 	size_t		 s_nsubs;
+	struct settled	*s_settled;		/* settled while others hold */
+	struct orphan {				/* recovery: held by no one */
+		uint64_t seq;
+		uint32_t seg;
+	}		*s_orphans;
+	size_t		 s_norphans;
 	struct conf_tenant *s_tenant;		/* a reference */
 	const struct conf_stream *s_conf;	/* inside s_tenant */
 	char		 s_tid[TENANT_ID_MAX + 1];

@@ -36,6 +36,9 @@ static void on_work(void *, void *);
 static void on_ack_timeout(evutil_socket_t, short, void *);
 static void on_flush(evutil_socket_t, short, void *);
 static void unhold(struct qmsg *);
+static void flush_settled(struct stream *);
+static bool held_elsewhere(const struct stream *, const struct stream *,
+    uint64_t);
 
 static void *
 bind_router(struct smgr *m, struct stream *s, const char *kind,
@@ -94,6 +97,16 @@ open_instnum(struct smgr *m, struct stream *s, char *err, size_t errlen)
 	return rc;
 }
 
+static int
+open_settled(struct smgr *m, struct stream *s, char *err, size_t errlen)
+{
+	char *dir = state_path(m->m_conf, "queue/%s/%s", s->s_tid, s->s_name);
+
+	s->s_settled = settled_open(dir, err, errlen);
+	free(dir);
+	return s->s_settled != NULL ? 0 : -1;
+}
+
 static enum journal_mode
 journal_mode(const struct conf_stream *c)
 {
@@ -127,21 +140,61 @@ copy_to(struct stream *s, uint64_t seq, uint32_t seg, const void *data,
 	return m;
 }
 
-/* Each member gets every unreleased message: which ones a subscription
- * had acked is not on disk (docs/architecture.md, "Fan-out"). */
+/*
+ * Each member gets the unreleased messages it had not settled (its
+ * settled.log). One that every member had settled, its A record not yet
+ * written at the crash, is an orphan: released once the journal is open.
+ */
 static int
 restore_one(void *arg, uint64_t seq, uint32_t seg, const void *data,
     size_t len)
 {
 	struct stream *s = arg;
-	struct qmsg *m = queue_restore(&s->s_queue, seq, data, len);
+	bool taken = false;
 
-	if (m == NULL)
-		return -1;
-	m->m_seg = seg;
-	for (size_t k = 0; k < s->s_nsubs; k++)
-		if (copy_to(s->s_subs[k], seq, seg, data, len) == NULL)
+	if (!settled_has(s->s_settled, seq)) {
+		if (copy_to(s, seq, seg, data, len) == NULL)
 			return -1;
+		taken = true;
+	}
+	for (size_t k = 0; k < s->s_nsubs; k++)
+		if (!settled_has(s->s_subs[k]->s_settled, seq)) {
+			if (copy_to(s->s_subs[k], seq, seg, data, len) == NULL)
+				return -1;
+			taken = true;
+		}
+	if (!taken) {
+		struct orphan *v = reallocarray(s->s_orphans,
+		    s->s_norphans + 1, sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		s->s_orphans = v;
+		v[s->s_norphans++] = (struct orphan){ seq, seg };
+	}
+	return 0;
+}
+
+/* After recovery: orphans released, the settled lists' sets freed. */
+static int
+recovery_done(struct stream *s, char *err, size_t errlen)
+{
+	for (size_t k = 0; k < s->s_norphans; k++)
+		journal_release(s->s_journal, s->s_orphans[k].seg,
+		    s->s_orphans[k].seq);
+	free(s->s_orphans);
+	s->s_orphans = NULL;
+	if (s->s_norphans > 0) {
+		log_info("tenant %s: stream %s: %zu message%s every member "
+		    "had settled released", s->s_tid, s->s_name,
+		    s->s_norphans, s->s_norphans == 1 ? "" : "s");
+		s->s_norphans = 0;
+		if (journal_commit(s->s_journal, err, errlen) < 0)
+			return -1;
+	}
+	settled_loaded_free(s->s_settled);
+	for (size_t k = 0; k < s->s_nsubs; k++)
+		settled_loaded_free(s->s_subs[k]->s_settled);
 	return 0;
 }
 
@@ -187,7 +240,7 @@ open_journal(struct smgr *m, struct stream *s, const struct conf_stream *c,
 	if (queue_set_next(&s->s_queue, next) < 0)
 		fatal("%s: queue_set_next", __func__);
 	report_recovery(s);
-	return 0;
+	return recovery_done(s, err, errlen);
 }
 
 /* What a stream and a subscription both have: name, dead letters, work
@@ -212,6 +265,7 @@ member_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 	s->s_desired = (int)c->s_instances.i_initial;
 	if (open_dead_letters(m, s, err, errlen) < 0 ||
 	    open_instnum(m, s, err, errlen) < 0 ||
+	    open_settled(m, s, err, errlen) < 0 ||
 	    (s->s_work = bind_router(m, s, "work", true, err, errlen)) == NULL) {
 		stream_free(s);
 		return NULL;
@@ -328,6 +382,9 @@ stream_free(struct stream *s)
 		close(s->s_dead_fd);
 	instnum_close(&s->s_instnum);
 	squality_free(&s->s_quality);
+	flush_settled(s);
+	settled_close(s->s_settled, false);
+	free(s->s_orphans);
 	if (s->s_tenant)
 		conf_tenant_unref(s->s_tenant);
 	free(s);
@@ -366,7 +423,45 @@ stream_find(struct smgr *m, const char *tenant, const char *name)
 
 /* ---- releases, dead letters, redelivery -------------------------- */
 
-/* Writes the releases noted in this loop turn. */
+/*
+ * Writes member s's settled list; not fatal, as for releases: an
+ * unwritten entry means one more delivery after a restart.
+ */
+static void
+flush_settled(struct stream *s)
+{
+	char err[300];
+
+	if (s->s_settled != NULL &&
+	    settled_flush(s->s_settled, err, sizeof(err)) < 0)
+		log_warnx("tenant %s: stream %s: %s (acks not on disk yet)",
+		    s->s_tid, s->s_name, err);
+}
+
+/* settled_compact: an entry of member arg is needed while another
+ * member holds the message. */
+static bool
+settled_live(void *arg, uint64_t seq)
+{
+	struct stream *s = arg;
+
+	return held_elsewhere(root_of(s), s, seq);
+}
+
+static void
+compact_settled(struct stream *s)
+{
+	char err[300];
+
+	if (s->s_settled == NULL || !settled_wants_compact(s->s_settled))
+		return;
+	if (settled_compact(s->s_settled, settled_live, s, err,
+	    sizeof(err)) < 0)
+		log_warnx("tenant %s: stream %s: %s", s->s_tid, s->s_name,
+		    err);
+}
+
+/* Writes the releases and settled lists noted in this loop turn. */
 static void
 on_flush(evutil_socket_t fd, short what, void *arg)
 {
@@ -380,6 +475,33 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 	if (journal_commit(s->s_journal, err, sizeof(err)) < 0)
 		log_warnx("tenant %s: stream %s: %s (acks not on disk yet)",
 		    s->s_tid, s->s_name, err);
+	flush_settled(s);
+	compact_settled(s);
+	for (size_t k = 0; k < s->s_nsubs; k++) {
+		flush_settled(s->s_subs[k]);
+		compact_settled(s->s_subs[k]);
+	}
+}
+
+/* Asks for the flush at the end of this loop turn. */
+static void
+want_flush(struct stream *r)
+{
+	if (!event_pending(r->s_flush_ev, EV_TIMEOUT, NULL))
+		event_active(r->s_flush_ev, EV_TIMEOUT, 0);
+}
+
+/* Member s will not need message seq that others hold (it settled it,
+ * or never takes it): noted in its settled list when stored on disk. */
+static void
+note_settled(struct stream *s, const struct qmsg *m)
+{
+	struct stream *r = root_of(s);
+
+	if (m->m_seg == 0 || s->s_settled == NULL)
+		return;
+	settled_note(s->s_settled, m->m_seq);
+	want_flush(r);
 }
 
 /* Whether a member of r's group other than s still holds message seq. */
@@ -405,14 +527,13 @@ release(struct stream *s, struct qmsg *m)
 {
 	struct stream *r = root_of(s);
 
-	if (!held_elsewhere(r, s, m->m_seq)) {
-		if (m->m_seg != 0) {
-			journal_release(r->s_journal, m->m_seg, m->m_seq);
-			if (!event_pending(r->s_flush_ev, EV_TIMEOUT, NULL))
-				event_active(r->s_flush_ev, EV_TIMEOUT, 0);
-		} else if (r->s_volatile > 0)
-			r->s_volatile--;
-	}
+	if (held_elsewhere(r, s, m->m_seq))
+		note_settled(s, m);
+	else if (m->m_seg != 0) {
+		journal_release(r->s_journal, m->m_seg, m->m_seq);
+		want_flush(r);
+	} else if (r->s_volatile > 0)
+		r->s_volatile--;
 	queue_remove(&s->s_queue, m);
 }
 
@@ -430,6 +551,9 @@ stream_abandon(struct stream *s)
 	if (n > 0)
 		log_info("tenant %s: stream %s: %zu message%s held for it "
 		    "released", s->s_tid, s->s_name, n, n == 1 ? "" : "s");
+	/* Gone for good: a subscription added again starts afresh. */
+	settled_close(s->s_settled, true);
+	s->s_settled = NULL;
 	stream_check_idle(s);
 }
 
@@ -791,7 +915,8 @@ enqueue(struct stream *s, const void *data, size_t len)
 		if (c != NULL) {
 			c->m_seg = m->m_seg;
 			s->s_subs[k]->s_n.accepted++;
-		}
+		} else	/* draining: not its after a restart either */
+			note_settled(s->s_subs[k], m);
 	}
 	return 0;
 }
@@ -818,6 +943,12 @@ enqueue_for(struct stream *s, const void *data, size_t len)
 		return -1;
 	}
 	store(r, m, data, len);
+	/* The others never get it, after a restart either. */
+	if (s != r)
+		note_settled(r, m);
+	for (size_t k = 0; k < r->s_nsubs; k++)
+		if (r->s_subs[k] != s)
+			note_settled(r->s_subs[k], m);
 	return 0;
 }
 

@@ -1,0 +1,220 @@
+#include "settled.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "byteorder.h"
+
+#define COMPACT_MIN	(1u << 20)	/* bytes before a rewrite is worth it */
+
+struct settled {
+	char		*st_path;
+	int		 st_fd;
+	uint64_t	*st_loaded;	/* sorted, for settled_has */
+	size_t		 st_nloaded;
+	unsigned char	*st_buf;	/* noted, not written */
+	size_t		 st_len, st_cap;
+	uint64_t	 st_size;	/* bytes in the file */
+	uint64_t	 st_base;	/* its size after the last rewrite */
+};
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Reads the whole file (size bytes, a multiple of 8) into st_loaded. */
+static int
+load(struct settled *st, uint64_t size)
+{
+	size_t n = (size_t)(size / 8);
+	unsigned char *raw = malloc(size ? size : 1);
+	ssize_t got;
+
+	if (raw == NULL || (st->st_loaded = calloc(n ? n : 1,
+	    sizeof(uint64_t))) == NULL) {
+		free(raw);
+		return -1;
+	}
+	if ((got = pread(st->st_fd, raw, size, 0)) != (ssize_t)size) {
+		if (got >= 0)
+			errno = EIO;
+		free(raw);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		st->st_loaded[i] = get_le64(raw + 8 * i);
+	free(raw);
+	qsort(st->st_loaded, n, sizeof(uint64_t), cmp_u64);
+	st->st_nloaded = n;
+	return 0;
+}
+
+struct settled *
+settled_open(const char *dir, char *err, size_t errlen)
+{
+	struct settled *st = calloc(1, sizeof(*st));
+	struct stat sb;
+
+	if (st == NULL || asprintf(&st->st_path, "%s/settled.log", dir) < 0) {
+		free(st);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	st->st_fd = open(st->st_path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (st->st_fd < 0 || fstat(st->st_fd, &sb) < 0 ||
+	    ftruncate(st->st_fd, sb.st_size & ~(off_t)7) < 0 ||
+	    load(st, (uint64_t)(sb.st_size & ~(off_t)7)) < 0) {
+		snprintf(err, errlen, "%s: %s", st->st_path, strerror(errno));
+		settled_close(st, false);
+		return NULL;
+	}
+	st->st_size = st->st_base = (uint64_t)(sb.st_size & ~(off_t)7);
+	return st;
+}
+
+bool
+settled_has(const struct settled *st, uint64_t seq)
+{
+	return st->st_nloaded > 0 && bsearch(&seq, st->st_loaded,
+	    st->st_nloaded, sizeof(uint64_t), cmp_u64) != NULL;
+}
+
+void
+settled_loaded_free(struct settled *st)
+{
+	free(st->st_loaded);
+	st->st_loaded = NULL;
+	st->st_nloaded = 0;
+}
+
+void
+settled_note(struct settled *st, uint64_t seq)
+{
+	if (st->st_len + 8 > st->st_cap) {
+		size_t cap = st->st_cap ? st->st_cap * 2 : 4096;
+		unsigned char *b = realloc(st->st_buf, cap);
+
+		if (b == NULL)
+			return;		/* one more delivery after a crash */
+		st->st_buf = b;
+		st->st_cap = cap;
+	}
+	put_le64(st->st_buf + st->st_len, seq);
+	st->st_len += 8;
+}
+
+int
+settled_flush(struct settled *st, char *err, size_t errlen)
+{
+	ssize_t n;
+
+	if (st->st_len == 0)
+		return 0;
+	if ((n = write(st->st_fd, st->st_buf, st->st_len)) !=
+	    (ssize_t)st->st_len) {
+		int e = n < 0 ? errno : EIO;
+
+		/* A part written is cut back: whole entries only. */
+		if (n > 0 && ftruncate(st->st_fd, (off_t)st->st_size) < 0)
+			e = errno;
+		snprintf(err, errlen, "write %s: %s", st->st_path,
+		    strerror(e));
+		return -1;
+	}
+	st->st_size += st->st_len;
+	st->st_len = 0;
+	return 0;
+}
+
+bool
+settled_wants_compact(const struct settled *st)
+{
+	return st->st_size >= COMPACT_MIN && st->st_size >= 2 * st->st_base;
+}
+
+/* The live entries of the file, in a new buffer; NULL with errno. */
+static unsigned char *
+live_entries(struct settled *st, bool (*live)(void *, uint64_t), void *arg,
+    size_t *len)
+{
+	unsigned char *raw = malloc(st->st_size ? st->st_size : 1);
+	size_t kept = 0;
+	ssize_t got;
+
+	if (raw == NULL)
+		return NULL;
+	if ((got = pread(st->st_fd, raw, st->st_size, 0)) !=
+	    (ssize_t)st->st_size) {
+		if (got >= 0)
+			errno = EIO;
+		free(raw);
+		return NULL;
+	}
+	for (uint64_t off = 0; off < st->st_size; off += 8)
+		if (live(arg, get_le64(raw + off))) {
+			memmove(raw + kept, raw + off, 8);
+			kept += 8;
+		}
+	*len = kept;
+	return raw;
+}
+
+int
+settled_compact(struct settled *st, bool (*live)(void *, uint64_t),
+    void *arg, char *err, size_t errlen)
+{
+	char *tmp = NULL;
+	unsigned char *keep;
+	size_t len = 0;
+	int fd = -1;
+
+	if (settled_flush(st, err, errlen) < 0)
+		return -1;
+	if ((keep = live_entries(st, live, arg, &len)) == NULL ||
+	    asprintf(&tmp, "%s.new", st->st_path) < 0 ||
+	    (fd = open(tmp, O_RDWR | O_APPEND | O_CREAT | O_TRUNC |
+	    O_CLOEXEC | O_NOFOLLOW, 0600)) < 0 ||
+	    write(fd, keep, len) != (ssize_t)len ||
+	    rename(tmp, st->st_path) < 0) {
+		snprintf(err, errlen, "rewrite %s: %s", st->st_path,
+		    strerror(errno ? errno : EIO));
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
+		free(tmp);
+		free(keep);
+		return -1;
+	}
+	close(st->st_fd);
+	st->st_fd = fd;
+	st->st_size = st->st_base = len;
+	free(tmp);
+	free(keep);
+	return 0;
+}
+
+void
+settled_close(struct settled *st, bool drop)
+{
+	if (st == NULL)
+		return;
+	if (st->st_fd >= 0)
+		close(st->st_fd);
+	if (drop)
+		unlink(st->st_path);
+	free(st->st_path);
+	free(st->st_loaded);
+	free(st->st_buf);
+	free(st);
+}

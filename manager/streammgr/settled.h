@@ -1,0 +1,56 @@
+/*
+ * What one member of a fanned-out stream (the stream's own app or a
+ * subscription, docs/architecture.md "Fan-out") has settled while
+ * another still holds the message: queue/<tenant>/<member>/settled.log,
+ * a list of little-endian u64 message numbers, appended once per loop
+ * turn and not synced (a lost entry means one more delivery after a
+ * crash, never a lost message). The journal releases a message (A
+ * record) only when no member holds it; at recovery a member gets the
+ * unreleased messages that are not in its list.
+ *
+ * An entry is kept only while some other member still holds its
+ * message: settled_compact rewrites the list (a new file renamed over
+ * the old) with the live ones once it has grown.
+ */
+#ifndef MYSIMBDP_SETTLED_H
+#define MYSIMBDP_SETTLED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct settled;
+
+/*
+ * Opens (creating) dir/settled.log and loads its numbers for
+ * settled_has. A torn last entry (a crash mid-write) is cut off.
+ * Returns NULL with err set.
+ */
+struct settled *settled_open(const char *dir, char *err, size_t errlen);
+
+/* Whether seq was in the list when it was opened (recovery). */
+bool settled_has(const struct settled *st, uint64_t seq);
+
+/* Frees what settled_open loaded, once recovery is over. */
+void settled_loaded_free(struct settled *st);
+
+/* Notes seq, written at the next settled_flush. */
+void settled_note(struct settled *st, uint64_t seq);
+
+/* Writes what was noted. Returns 0 or -1 with err set (kept noted). */
+int settled_flush(struct settled *st, char *err, size_t errlen);
+
+/* Whether the list has grown enough since its last rewrite. */
+bool settled_wants_compact(const struct settled *st);
+
+/*
+ * Rewrites the list with the numbers for which live(arg, seq) is true.
+ * Returns 0 or -1 with err set (the old list is kept).
+ */
+int settled_compact(struct settled *st, bool (*live)(void *, uint64_t),
+    void *arg, char *err, size_t errlen);
+
+/* Closes; with drop, removes the file (the member is gone for good). */
+void settled_close(struct settled *st, bool drop);
+
+#endif

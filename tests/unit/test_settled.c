@@ -1,0 +1,146 @@
+/*
+ * Unit tests for manager/streammgr/settled.c: numbers noted and flushed
+ * are found after a reopen, a torn last entry is cut off, a rewrite keeps
+ * only the live ones, and a dropped list is gone.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "settled.h"
+
+struct fx {
+	char	 dir[64];
+	char	 file[96];
+};
+
+static int
+setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/mysimbdp-settled-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->file, sizeof(fx->file), "%s/settled.log", fx->dir);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	unlink(fx->file);
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static struct settled *
+reopen(struct fx *fx)
+{
+	char err[256];
+	struct settled *st = settled_open(fx->dir, err, sizeof(err));
+
+	assert_non_null(st);
+	return st;
+}
+
+static off_t
+size_of(const char *file)
+{
+	struct stat sb;
+
+	return stat(file, &sb) == 0 ? sb.st_size : -1;
+}
+
+static void
+test_noted_found_after_reopen(void **state)
+{
+	struct fx *fx = *state;
+	struct settled *st = reopen(fx);
+	char err[256];
+	FILE *f;
+
+	assert_false(settled_has(st, 7));
+	settled_note(st, 9);
+	settled_note(st, 7);
+	settled_note(st, 1ull << 40);
+	assert_int_equal(size_of(fx->file), 0);	/* noted, not written */
+	assert_int_equal(settled_flush(st, err, sizeof(err)), 0);
+	assert_int_equal(size_of(fx->file), 24);
+	settled_close(st, false);
+
+	/* A crash cut the next entry short: it is cut off. */
+	assert_non_null(f = fopen(fx->file, "a"));
+	fputs("abc", f);
+	fclose(f);
+	st = reopen(fx);
+	assert_int_equal(size_of(fx->file), 24);
+	assert_true(settled_has(st, 7));
+	assert_true(settled_has(st, 9));
+	assert_true(settled_has(st, 1ull << 40));
+	assert_false(settled_has(st, 8));
+	settled_loaded_free(st);
+	assert_false(settled_has(st, 7));
+	settled_close(st, true);
+	assert_int_equal(size_of(fx->file), -1);
+}
+
+static bool
+even(void *arg, uint64_t seq)
+{
+	(void)arg;
+	return seq % 2 == 0;
+}
+
+static void
+test_compact_keeps_live(void **state)
+{
+	struct fx *fx = *state;
+	struct settled *st = reopen(fx);
+	char err[256];
+
+	/* 1 MiB of entries: worth a rewrite. */
+	for (uint64_t seq = 1; seq <= 131072; seq++)
+		settled_note(st, seq);
+	assert_false(settled_wants_compact(st));
+	assert_int_equal(settled_flush(st, err, sizeof(err)), 0);
+	assert_true(settled_wants_compact(st));
+	assert_int_equal(settled_compact(st, even, NULL, err, sizeof(err)), 0);
+	assert_int_equal(size_of(fx->file), 65536 * 8);
+	assert_false(settled_wants_compact(st));
+	settled_note(st, 131073);		/* appended to the new file */
+	assert_int_equal(settled_flush(st, err, sizeof(err)), 0);
+	settled_close(st, false);
+	st = reopen(fx);
+	assert_true(settled_has(st, 2));
+	assert_false(settled_has(st, 3));
+	assert_true(settled_has(st, 131072));
+	assert_true(settled_has(st, 131073));
+	settled_close(st, true);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_noted_found_after_reopen,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compact_keeps_live, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
