@@ -82,22 +82,55 @@ benchctl_number(const bson_t *doc, const char *field)
 	return bson_iter_as_int64(&v);
 }
 
+int64_t
+benchctl_min(const bson_t *doc, const char *field)
+{
+	bson_iter_t it, streams, s;
+	int64_t min = INT64_MAX;
+
+	if (bson_iter_init_find(&it, doc, "streams") &&
+	    BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &streams))
+		while (bson_iter_next(&streams))
+			if (BSON_ITER_HOLDS_DOCUMENT(&streams) &&
+			    bson_iter_recurse(&streams, &s) &&
+			    bson_iter_find(&s, field) &&
+			    BSON_ITER_HOLDS_NUMBER(&s) &&
+			    bson_iter_as_int64(&s) < min)
+				min = bson_iter_as_int64(&s);
+	if (min == INT64_MAX)
+		errx(1, "control: no streams[].%s in the status reply", field);
+	return min;
+}
+
+/* Counts one stream's instances (a streams[] element at it). */
+static void
+count_instances(bson_iter_t *stream, int *all, int *ready)
+{
+	bson_iter_t s, arr, inst;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(stream) ||
+	    !bson_iter_recurse(stream, &s) || !bson_iter_find(&s, "instances") ||
+	    !BSON_ITER_HOLDS_ARRAY(&s) || !bson_iter_recurse(&s, &arr))
+		return;
+	while (bson_iter_next(&arr)) {
+		(*all)++;
+		if (BSON_ITER_HOLDS_DOCUMENT(&arr) &&
+		    bson_iter_recurse(&arr, &inst) &&
+		    bson_iter_find(&inst, "state") &&
+		    BSON_ITER_HOLDS_UTF8(&inst) &&
+		    strcmp(bson_iter_utf8(&inst, NULL), "ready") == 0)
+			(*ready)++;
+	}
+}
+
 void
 benchctl_instances(const bson_t *doc, int *all, int *ready)
 {
-	bson_iter_t it, arr, inst, st;
+	bson_iter_t it, streams;
 
 	*all = *ready = 0;
-	if (!bson_iter_init(&it, doc) ||
-	    !bson_iter_find_descendant(&it, "streams.0.instances", &arr) ||
-	    !BSON_ITER_HOLDS_ARRAY(&arr) || !bson_iter_recurse(&arr, &inst))
-		return;
-	while (bson_iter_next(&inst)) {
-		(*all)++;
-		if (BSON_ITER_HOLDS_DOCUMENT(&inst) &&
-		    bson_iter_recurse(&inst, &st) &&
-		    bson_iter_find(&st, "state") && BSON_ITER_HOLDS_UTF8(&st) &&
-		    strcmp(bson_iter_utf8(&st, NULL), "ready") == 0)
-			(*ready)++;
-	}
+	if (bson_iter_init_find(&it, doc, "streams") &&
+	    BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &streams))
+		while (bson_iter_next(&streams))
+			count_instances(&streams, all, ready);
 }

@@ -37,7 +37,12 @@ void benchctl_status(struct benchctl *c, bson_t *doc);
 /* A number of the first stream ("acked", "desired", ...) in a status. */
 int64_t benchctl_number(const bson_t *doc, const char *field);
 
-/* Instances of the first stream in a status: in all, and in state ready. */
+/* The least of a number over the tenant's streams and subscriptions
+ * ("acked": what every member has acked). */
+int64_t benchctl_min(const bson_t *doc, const char *field);
+
+/* Instances of the tenant's streams and subscriptions in a status: in
+ * all, and in state ready. */
 void benchctl_instances(const bson_t *doc, int *all, int *ready);
 
 #endif

@@ -100,7 +100,7 @@ ctl_acked(struct benchctl *c)
 	int64_t acked;
 
 	benchctl_status(c, &doc);
-	acked = benchctl_number(&doc, "acked");
+	acked = benchctl_min(&doc, "acked");
 	bson_destroy(&doc);
 	return acked;
 }
