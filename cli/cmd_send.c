@@ -492,6 +492,12 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 	tenant = argv[optind];
 	if (!cli_valid_tenant(argv[0], tenant))
 		return EX_USAGE;
+	if (strchr(o.o_stream, '.') != NULL) {
+		fprintf(stderr, "mysimbdp send: %s is a subscription (fan-out); "
+		    "producers send to its stream, %.*s\n", o.o_stream,
+		    (int)strcspn(o.o_stream, "."), o.o_stream);
+		return EX_USAGE;
+	}
 	if (o.o_node == NULL && (o.o_key || o.o_server_key)) {
 		fprintf(stderr, "mysimbdp send: --key and --server-key go "
 		    "with --node\n");

@@ -109,6 +109,10 @@ assert_eq MYSIMBDP_STREAM=default.slow \
 	"default.slow's instance is told its stream"
 [ -S "$VAR/run/alpha/default.slow.work" ] || fail "no socket run/alpha/default.slow.work"
 ok "default.slow has its own work endpoint"
+rc=0; err=$(cli send alpha --stream default.slow </dev/null 2>&1) || rc=$?
+assert_eq 64 "$rc" "send to a subscription: usage error"
+assert_eq "mysimbdp send: default.slow is a subscription (fan-out); producers send to its stream, default" \
+	"$err" "send to a subscription: what to do instead"
 
 # ---- the load, with kills ------------------------------------------------
 
