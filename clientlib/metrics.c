@@ -34,6 +34,8 @@
 #define CLOSE_LINGER_MS 1000
 #define MAX_INSTANCE 64
 #define CONNECT_WAIT_MS 1000
+#define MAX_RULES 16	/* the monitor's REPORT_RULES_MAX */
+#define RULE_NAME_MAX 32
 
 /* What the socket monitor said of the connection to the monitor. */
 enum link {
@@ -61,14 +63,51 @@ struct msb_metrics {
 	uint64_t	 m_errors;
 	uint64_t	 m_ingest_sum;
 	uint64_t	 m_ingest_max;
+	struct {
+		char	 name[RULE_NAME_MAX + 1];
+		uint64_t n;
+	}		 m_rules[MAX_RULES];	/* refused per quality rule */
+	size_t		 m_nrules;
 
 	uint64_t	 m_sent;
 	uint64_t	 m_dropped;
 };
 
+/*
+ * The handle that reports for this process (the last opened with an
+ * endpoint): the sink's quality rules count their refusals into it
+ * (msb__metrics_quality), so every app's reports carry them without a
+ * call of its own.
+ */
+static struct msb_metrics *reporting;
+
+void
+msb__metrics_quality(const char *rule)
+{
+	struct msb_metrics *m = reporting;
+	size_t k;
+
+	if (m == NULL)
+		return;
+	for (k = 0; k < m->m_nrules; k++)
+		if (strcmp(m->m_rules[k].name, rule) == 0)
+			break;
+	if (k == m->m_nrules) {
+		if (k == MAX_RULES)
+			k--;	/* counted under the last: "other" */
+		else
+			m->m_nrules++;
+		snprintf(m->m_rules[k].name, sizeof(m->m_rules[k].name), "%s",
+		    k == MAX_RULES - 1 ? "other" : rule);
+	}
+	m->m_rules[k].n++;
+}
+
 static void
 destroy(struct msb_metrics *m)
 {
+	if (reporting == m)
+		reporting = NULL;
 	/*
 	 * The monitor stops first: events of the socket's own close sent
 	 * to a reader already gone stay in libzmq's pipe, never freed.
@@ -222,6 +261,7 @@ msb_metrics_open(const char *endpoint, const char *app, const char *instance)
 	/* Connecting does not wait: the monitor may come up later. */
 	if (zmq_connect(m->m_sock, endpoint) == -1)
 		goto fail;
+	reporting = m;
 	return m;
 
 fail:
@@ -294,6 +334,7 @@ reset(struct msb_metrics *m, int64_t now)
 	m->m_window_start = now;
 	m->m_messages = m->m_rows = m->m_bytes = m->m_errors = 0;
 	m->m_ingest_sum = m->m_ingest_max = 0;
+	m->m_nrules = 0;
 }
 
 /* Counters are uint64_t; BSON and JSON numbers are int64_t. */
@@ -349,6 +390,15 @@ msb_metrics_flush(struct msb_metrics *m)
 	BSON_APPEND_INT64(&doc, "ingest_us_max", clamp(m->m_ingest_max));
 	BSON_APPEND_INT64(&doc, "errors", clamp(m->m_errors));
 	BSON_APPEND_INT64(&doc, "dropped", clamp(m->m_dropped));
+	if (m->m_nrules > 0) {
+		bson_t q;
+
+		BSON_APPEND_DOCUMENT_BEGIN(&doc, "quality", &q);
+		for (size_t k = 0; k < m->m_nrules; k++)
+			BSON_APPEND_INT64(&q, m->m_rules[k].name,
+			    clamp(m->m_rules[k].n));
+		bson_append_document_end(&doc, &q);
+	}
 	json = bson_as_relaxed_extended_json(&doc, &len);
 	bson_destroy(&doc);
 	if (json == NULL) {

@@ -124,6 +124,10 @@ void msb__quality_unit_end(struct msb__quality *q);
 void msb__quality_append(const struct msb__quality *q, bson_t *to);
 void msb__quality_free(struct msb__quality *q);
 
+/* metrics.c: one refusal for a quality rule, in the next report of the
+ * process's reporting handle (if any). */
+void msb__metrics_quality(const char *rule);
+
 /* Records a failure message on the sink and returns rc. */
 MSB__SHARED int msb__sink_fail(struct msb_sink *sink, int rc,
 	    const char *fmt, ...) MSB__FMT(3, 4);

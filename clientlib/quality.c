@@ -394,6 +394,7 @@ msb__quality_check(struct msb__quality *q, const bson_t *doc, char *why,
 			continue;
 		r->rejected++;
 		q->rejected++;
+		msb__metrics_quality(r->name);
 		snprintf(why, whylen, "quality: %s: %s: %s", r->name, r->field,
 		    p);
 		keep_reject(q, r, why, doc);

@@ -25,6 +25,8 @@
 #include "zevent.h"
 
 /* Figures summed over reports. */
+#define MAGG_RULES	32	/* quality rules counted; the last is "other" */
+
 struct magg {
 	uint64_t	 g_reports;
 	uint64_t	 g_messages;
@@ -33,6 +35,11 @@ struct magg {
 	uint64_t	 g_errors;
 	uint64_t	 g_ingest_us_sum;
 	uint64_t	 g_ingest_us_max;
+	struct {
+		char	 name[TENANT_ID_MAX + 1];
+		uint64_t n;
+	}		 g_rules[MAGG_RULES];	/* the reports' "quality" */
+	size_t		 g_nrules;
 };
 
 /*

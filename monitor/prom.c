@@ -196,6 +196,16 @@ render_tenants(struct mon *m, struct evbuffer *out)
 {
 	const struct mtenant *t;
 
+	header(out, "mysimbdp_batch_quality_rejected_total", "counter",
+	    "Rows the tenant's batch apps refused for a data quality rule, "
+	    "by rule.");
+	TAILQ_FOREACH(t, &m->m_tenants, mt_entry)
+		for (size_t k = 0; k < t->mt_batch_total.g_nrules; k++)
+			evbuffer_add_printf(out, "mysimbdp_batch_quality_"
+			    "rejected_total{tenant=\"%s\",rule=\"%s\"} %llu\n",
+			    t->mt_id, t->mt_batch_total.g_rules[k].name,
+			    (unsigned long long)t->mt_batch_total.g_rules[k].n);
+
 	tenant_family(m, out, "mysimbdp_batch_reports_total",
 	    "Reports received from the tenant's batch apps.",
 	    offsetof(struct magg, g_reports));

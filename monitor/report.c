@@ -16,7 +16,7 @@
 #include "jsonone.h"
 #include "log.h"
 
-enum rf_kind { RF_VERSION, RF_TENANT, RF_INT, RF_STRING };
+enum rf_kind { RF_VERSION, RF_TENANT, RF_INT, RF_STRING, RF_RULES };
 
 #define RF_REQUIRED	0x1
 
@@ -48,6 +48,7 @@ static const struct rfield fields[] = {
 	INT_FIELD("dropped", r_dropped, 0),
 	INT_FIELD("ingest_us_sum", r_ingest_us_sum, 0),
 	INT_FIELD("ingest_us_max", r_ingest_us_max, 0),
+	{ "quality", RF_RULES, 0, 0, 0 },
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -90,6 +91,41 @@ valid_instance(const char *s)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") == n;
 }
 
+/* "quality": {rule: n}, rule an id (or "other"), n >= 0, a few rules. */
+static enum report_verdict
+read_rules(bson_iter_t *it, struct report *r, char *why, size_t whylen)
+{
+	bson_iter_t q;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &q))
+		return verdict(REPORT_INVALID, why, whylen, "quality: must be "
+		    "an object of rule names and counts");
+	while (bson_iter_next(&q)) {
+		const char *name = bson_iter_key(&q);
+
+		if (!conf_valid_id(name))
+			return verdict(REPORT_INVALID, why, whylen, "quality: "
+			    "\"%.40s\" is not a rule name", name);
+		if (!BSON_ITER_HOLDS_INT32(&q) && !BSON_ITER_HOLDS_INT64(&q))
+			return verdict(REPORT_INVALID, why, whylen, "quality: "
+			    "%s: must be an integer", name);
+		if (bson_iter_as_int64(&q) < 0)
+			return verdict(REPORT_INVALID, why, whylen, "quality: "
+			    "%s: must not be negative", name);
+		for (size_t k = 0; k < r->r_nrules; k++)
+			if (strcmp(r->r_rules[k].rr_name, name) == 0)
+				return verdict(REPORT_INVALID, why, whylen,
+				    "quality: %s: given twice", name);
+		if (r->r_nrules == REPORT_RULES_MAX)
+			return verdict(REPORT_INVALID, why, whylen, "quality: "
+			    "more than %d rules", REPORT_RULES_MAX);
+		snprintf(r->r_rules[r->r_nrules].rr_name,
+		    sizeof(r->r_rules[0].rr_name), "%s", name);
+		r->r_rules[r->r_nrules++].rr_rejected = bson_iter_as_int64(&q);
+	}
+	return REPORT_OK;
+}
+
 /* Reads one member into r; returns REPORT_OK or REPORT_INVALID/WRONG_TENANT. */
 static enum report_verdict
 read_member(const struct rfield *f, bson_iter_t *it, const char *tenant,
@@ -99,6 +135,8 @@ read_member(const struct rfield *f, bson_iter_t *it, const char *tenant,
 	uint32_t len;
 	int64_t v;
 
+	if (f->kind == RF_RULES)
+		return read_rules(it, r, why, whylen);
 	if (f->kind == RF_VERSION || f->kind == RF_INT) {
 		if (!BSON_ITER_HOLDS_INT32(it) && !BSON_ITER_HOLDS_INT64(it))
 			return verdict(REPORT_INVALID, why, whylen,
@@ -231,4 +269,13 @@ report_append(const struct report *r, bson_t *doc)
 	BSON_APPEND_INT64(doc, "dropped", r->r_dropped);
 	BSON_APPEND_INT64(doc, "ingest_us_sum", r->r_ingest_us_sum);
 	BSON_APPEND_INT64(doc, "ingest_us_max", r->r_ingest_us_max);
+	if (r->r_nrules > 0) {
+		bson_t q;
+
+		BSON_APPEND_DOCUMENT_BEGIN(doc, "quality", &q);
+		for (size_t k = 0; k < r->r_nrules; k++)
+			BSON_APPEND_INT64(&q, r->r_rules[k].rr_name,
+			    r->r_rules[k].rr_rejected);
+		bson_append_document_end(doc, &q);
+	}
 }

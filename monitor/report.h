@@ -28,6 +28,8 @@ enum report_verdict {
 	REPORT_NVERDICTS
 };
 
+#define REPORT_RULES_MAX	16	/* quality rules one report may name */
+
 /* One report, as checked. */
 struct report {
 	char		 r_app[8];			/* "stream" or "batch" */
@@ -41,6 +43,11 @@ struct report {
 	int64_t		 r_dropped;	/* reports the app could not send */
 	int64_t		 r_ingest_us_sum;
 	int64_t		 r_ingest_us_max;
+	struct report_rule {	/* "quality": rows or messages refused per rule */
+		char	 rr_name[TENANT_ID_MAX + 1];
+		int64_t	 rr_rejected;
+	}		 r_rules[REPORT_RULES_MAX];
+	size_t		 r_nrules;
 };
 
 /*

@@ -209,6 +209,58 @@ monitor_receives_the_report(void **state)
 }
 
 /*
+ * With quality rules in the environment, the rows a sink refuses reach
+ * the report of the process's handle, per rule, with no call of the
+ * app's own; the next window starts from none.
+ */
+static void
+report_counts_refusals_per_rule(void **state)
+{
+	struct fixture *f = *state;
+	struct msb_metrics *m;
+	struct msb_sink *sink;
+	bson_iter_t it, q;
+	char err[256], *url;
+	bson_t *doc, *row;
+
+	setenv("MYSIMBDP_QUALITY", "{\"rules\":["
+	    "{\"name\":\"has-id\",\"field\":\"id\",\"required\":true},"
+	    "{\"name\":\"range\",\"field\":\"price\",\"max\":500}]}", 1);
+	bind_monitor(f);
+	m = msb_metrics_open(f->endpoint, "batch", "job-7");
+	assert_non_null(m);
+	msb_metrics_set_interval(m, 0);
+	assert_true(asprintf(&url, "file://%s/store", f->dir) != -1);
+	if (msb_sink_open(&sink, url, "t", "c", err, sizeof(err)) != MSB_OK)
+		fail_msg("sink: %s", err);
+	unsetenv("MYSIMBDP_QUALITY");
+	const char *rows[] = { "{\"id\":1,\"price\":10}", "{\"price\":10}",
+	    "{\"id\":2,\"price\":900}", "{\"id\":3,\"price\":901}" };
+	for (size_t k = 0; k < 4; k++) {
+		row = bson_new_from_json((const uint8_t *)rows[k], -1, NULL);
+		assert_int_equal(msb_sink_add(sink, row), k == 0 ? MSB_OK :
+		    MSB_BADDOC);
+		bson_destroy(row);
+	}
+	doc = flush_until_received(f, m);
+	assert_true(bson_iter_init_find(&it, doc, "quality"));
+	assert_true(bson_iter_recurse(&it, &q));
+	assert_true(bson_iter_find(&q, "has-id"));
+	assert_int_equal(bson_iter_as_int64(&q), 1);
+	assert_true(bson_iter_find(&q, "range"));
+	assert_int_equal(bson_iter_as_int64(&q), 2);
+	bson_destroy(doc);
+	assert_int_equal(msb_metrics_flush(m), MSB_OK);
+	doc = receive(f, 1000);
+	assert_non_null(doc);
+	assert_false(bson_iter_init_find(&it, doc, "quality"));
+	bson_destroy(doc);
+	msb_sink_close(sink);
+	msb_metrics_close(m);
+	free(url);
+}
+
+/*
  * The first report, flushed at once after open, is not dropped while the
  * connection to a listening monitor is being made; nor is a report only
  * sent by close (a batch app's one report at exit).
@@ -348,6 +400,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(no_monitor_never_blocks, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(report_counts_refusals_per_rule,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(monitor_receives_the_report,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(first_and_last_reports_arrive,
@@ -358,6 +412,11 @@ main(void)
 		    stream_app_reports_name_tenant_and_stream, setup, teardown),
 		cmocka_unit_test(without_endpoint_or_handle),
 	};
+	int rc;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (msb_init() != MSB_OK)
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	msb_cleanup();
+	return rc;
 }

@@ -50,6 +50,17 @@ check_bounds(const struct report *r)
 	FUZZ_CHECK(r->r_ingest_us_max <= r->r_ingest_us_sum,
 	    "ingest_us_max %lld > ingest_us_sum %lld",
 	    (long long)r->r_ingest_us_max, (long long)r->r_ingest_us_sum);
+	FUZZ_CHECK(r->r_nrules <= REPORT_RULES_MAX, "%zu rules", r->r_nrules);
+	for (size_t k = 0; k < r->r_nrules; k++) {
+		FUZZ_CHECK(conf_valid_id(r->r_rules[k].rr_name) &&
+		    r->r_rules[k].rr_rejected >= 0, "rule \"%s\": %lld",
+		    r->r_rules[k].rr_name,
+		    (long long)r->r_rules[k].rr_rejected);
+		for (size_t j = 0; j < k; j++)
+			FUZZ_CHECK(strcmp(r->r_rules[j].rr_name,
+			    r->r_rules[k].rr_name) != 0, "rule %s twice",
+			    r->r_rules[k].rr_name);
+	}
 }
 
 /* The report as an app would send it, parsed again. */

@@ -184,6 +184,18 @@ lines=$(jq -c 'select(.tenant == "q")' "$VAR/log/quality.jsonl" | wc -l)
 assert_eq 3 "$lines" "log/quality.jsonl lines (a.csv, b.csv quarantined, b.csv forced)"
 ok "stats --quality: per dataset and rule, as log/quality.jsonl and the records say"
 
+# ---- the monitor's metrics: the apps' reports carry the same counts -------
+# a.csv's 2 refusals for price-range, and b.csv's 2 when it was forced
+# (its first pass reports nothing: it has no metrics endpoint).
+q_rule() {
+	prom_value 'mysimbdp_batch_quality_rejected_total{tenant="q",rule="price-range"}'
+}
+wait_for 30 "the monitor's count of price-range" eval '[ "$(q_rule)" = 4 ]'
+assert_eq 4 "$(jq -s '[.[] | select(.type == "report" and .tenant == "q") |
+	.quality["price-range"] // 0] | add' "$VAR/log/metrics.jsonl")" \
+	"price-range in the reports of log/metrics.jsonl"
+ok "the monitor's metrics: price-range 4, as the records and stats --quality say"
+
 # ---- MongoDB: the same lines in <mongo_records_db>.quality -----------------
 if [ -n "$MONGO" ]; then
 	stored() { "$MONGOPREP" count "$MONGO" "$DB" quality 2>/dev/null || echo 0; }

@@ -80,6 +80,43 @@ minimal_batch_report_is_read(void **state)
 }
 
 static void
+quality_counts_per_rule(void **state)
+{
+	struct report r;
+	char why[256], json[2048];
+	int n;
+
+	assert_int_equal(parse("{\"v\":1,\"app\":\"batch\",\"instance\":\"j\","
+	    "\"window_ms\":1,\"quality\":{\"price-range\":2,\"other\":1}}", &r,
+	    why, sizeof(why)), REPORT_OK);
+	assert_int_equal(r.r_nrules, 2);
+	assert_string_equal(r.r_rules[0].rr_name, "price-range");
+	assert_int_equal(r.r_rules[0].rr_rejected, 2);
+	assert_string_equal(r.r_rules[1].rr_name, "other");
+	refused("{\"v\":1,\"app\":\"batch\",\"instance\":\"j\",\"window_ms\":1,"
+	    "\"quality\":[1]}", REPORT_INVALID, "quality: must be an object");
+	refused("{\"v\":1,\"app\":\"batch\",\"instance\":\"j\",\"window_ms\":1,"
+	    "\"quality\":{\"Bad Rule\":1}}", REPORT_INVALID,
+	    "quality: \"Bad Rule\" is not a rule name");
+	refused("{\"v\":1,\"app\":\"batch\",\"instance\":\"j\",\"window_ms\":1,"
+	    "\"quality\":{\"a\":-1}}", REPORT_INVALID,
+	    "quality: a: must not be negative");
+	refused("{\"v\":1,\"app\":\"batch\",\"instance\":\"j\",\"window_ms\":1,"
+	    "\"quality\":{\"a\":\"1\"}}", REPORT_INVALID,
+	    "quality: a: must be an integer");
+	refused("{\"v\":1,\"app\":\"batch\",\"instance\":\"j\",\"window_ms\":1,"
+	    "\"quality\":{\"a\":1,\"a\":2}}", REPORT_INVALID,
+	    "quality: a: given twice");
+	n = snprintf(json, sizeof(json), "{\"v\":1,\"app\":\"batch\","
+	    "\"instance\":\"j\",\"window_ms\":1,\"quality\":{");
+	for (int k = 0; k <= REPORT_RULES_MAX; k++)
+		n += snprintf(json + n, sizeof(json) - (size_t)n, "%s\"r%d\":1",
+		    k ? "," : "", k);
+	snprintf(json + n, sizeof(json) - (size_t)n, "}}");
+	refused(json, REPORT_INVALID, "quality: more than 16 rules");
+}
+
+static void
 big_counters_are_read(void **state)
 {
 	struct report r;
@@ -260,6 +297,7 @@ main(void)
 		cmocka_unit_test(oversized_report_is_refused_before_parsing),
 		cmocka_unit_test(schema_violations_are_invalid),
 		cmocka_unit_test(long_instance_is_invalid),
+		cmocka_unit_test(quality_counts_per_rule),
 		cmocka_unit_test(contradictions_are_inconsistent),
 		cmocka_unit_test(another_tenant_is_wrong_tenant),
 		cmocka_unit_test(verdict_names_are_stable),
