@@ -37,8 +37,23 @@ static const char *const ctl_names[] = { "memory", "cpu", "pids" };
 /* How long the exit and the start-up wait for killed processes to go. */
 #define DRAIN_MS 2000
 
+/*
+ * Empty leaves kept for the next app of their tenant, at most this many
+ * (about one per active tenant; an empty cgroup costs the kernel a few
+ * KiB): mkdir and rmdir in cgroupfs were a quarter of batchmgr's CPU in
+ * a burst (docs/benchmarks.md, "Batch dispatch").
+ */
+#define POOL_MAX 1024
+
 struct cgroup_leaf {
 	char	*cl_dir;
+	char	*cl_tenant;
+};
+
+/* A tenant's cgroup as last written: made, and these limits in it. */
+struct tenant_cg {
+	char	*tc_id;
+	char	 tc_limits[3][48];	/* memory.max, cpu.max, pids.max */
 };
 
 static struct {
@@ -48,6 +63,10 @@ static struct {
 	unsigned ctl;		/* controllers enabled for tenant cgroups */
 	char	**pending;	/* ended leaves not yet empty */
 	size_t	 npending;
+	struct cgroup_leaf *pool;	/* empty leaves to reuse */
+	size_t	 npool;
+	struct tenant_cg *tenants;	/* limits written, per tenant */
+	size_t	 ntenants;
 } cg;
 
 static char *
@@ -255,21 +274,36 @@ each_subdir(const char *dir, const char *skip, void (*fn)(const char *))
 	return n;
 }
 
-static void
-remove_leftover_leaf(const char *dir)
+/* Whether cgroup dir holds no process ("populated 0"). */
+static bool
+dir_empty(const char *dir)
 {
-	kill_all(dir);
-	if (rmdir_wait(dir, DRAIN_MS) < 0)
-		log_warn("cgroup v2: rmdir %s", dir);
+	char line[64];
+
+	return read_line(dir, "cgroup.events", line, sizeof(line)) == 0 &&
+	    strcmp(line, "populated 0") == 0;
 }
 
 static int leftovers;
+
+/* A previous daemon's leaf: what is left in it killed (counted), and
+ * removed; an empty one (kept for reuse) only removed. */
+static void
+remove_leftover_leaf(const char *dir)
+{
+	if (!dir_empty(dir)) {
+		kill_all(dir);
+		leftovers++;
+	}
+	if (rmdir_wait(dir, DRAIN_MS) < 0)
+		log_warn("cgroup v2: rmdir %s", dir);
+}
 
 /* A previous daemon's tenant cgroup: kill its leaves' processes. */
 static void
 remove_leftover_tenant(const char *dir)
 {
-	leftovers += each_subdir(dir, NULL, remove_leftover_leaf);
+	each_subdir(dir, NULL, remove_leftover_leaf);
 	if (rmdir(dir) < 0)
 		log_warn("cgroup v2: rmdir %s", dir);
 }
@@ -385,33 +419,104 @@ fmt_limit(char *buf, size_t len, int64_t v)
 		snprintf(buf, len, "%" PRId64, v);
 }
 
-/* Writes t's resources into its cgroup dir, where the controller is. */
+/* t's resources as memory.max, cpu.max and pids.max say them. */
 static void
-apply_resources(const struct conf_tenant *t, const char *dir)
+limits_of(const struct conf_tenant *t, char v[3][48])
 {
 	const struct conf_resources *r = &t->t_resources;
-	char v[64];
 
-	if (cg.ctl & CTL_MEMORY) {
-		fmt_limit(v, sizeof(v), (int64_t)r->r_memory);
-		if (write_file(dir, "memory.max", v) < 0)
-			log_warn("tenant %s: cgroup v2: memory.max %s", t->t_id, v);
+	fmt_limit(v[0], sizeof(v[0]), (int64_t)r->r_memory);
+	if (r->r_cpu_percent > 0)
+		snprintf(v[1], sizeof(v[1]), "%" PRId64 " %d",
+		    r->r_cpu_percent * CPU_PERIOD_US / 100, CPU_PERIOD_US);
+	else
+		snprintf(v[1], sizeof(v[1]), "max %d", CPU_PERIOD_US);
+	fmt_limit(v[2], sizeof(v[2]), r->r_processes);
+}
+
+/* Writes limits v into the tenant cgroup dir, where the controller is. */
+static void
+apply_resources(const char *tenant, const char *dir, char v[3][48])
+{
+	static const struct { unsigned ctl; const char *file; } files[3] = {
+		{ CTL_MEMORY, "memory.max" }, { CTL_CPU, "cpu.max" },
+		{ CTL_PIDS, "pids.max" } };
+
+	for (int k = 0; k < 3; k++)
+		if ((cg.ctl & files[k].ctl) &&
+		    write_file(dir, files[k].file, v[k]) < 0)
+			log_warn("tenant %s: cgroup v2: %s %s", tenant,
+			    files[k].file, v[k]);
+}
+
+/* The record of tenant id's cgroup, made if need be. */
+static struct tenant_cg *
+tenant_cg(const char *id)
+{
+	struct tenant_cg *v;
+
+	for (size_t i = 0; i < cg.ntenants; i++)
+		if (strcmp(cg.tenants[i].tc_id, id) == 0)
+			return &cg.tenants[i];
+	v = reallocarray(cg.tenants, cg.ntenants + 1, sizeof(*v));
+	if (v == NULL)
+		fatal("%s: reallocarray", __func__);
+	cg.tenants = v;
+	v += cg.ntenants++;
+	memset(v, 0, sizeof(*v));
+	v->tc_id = xasprintf("%s", id);
+	return v;
+}
+
+/*
+ * Makes t's cgroup and writes its limits, unless they are what was last
+ * written: a reloaded profile's take effect with its next app, and an
+ * unchanged one costs no write. Returns 0, or -1 (logged).
+ */
+static int
+tenant_prepare(const struct conf_tenant *t, const char *tdir)
+{
+	struct tenant_cg *tc = tenant_cg(t->t_id);
+	char v[3][48];
+
+	limits_of(t, v);
+	if (memcmp(v, tc->tc_limits, sizeof(v)) == 0)
+		return 0;
+	if (mkdir(tdir, 0755) < 0 && errno != EEXIST) {
+		log_warn("tenant %s: cgroup v2: mkdir %s", t->t_id, tdir);
+		return -1;
 	}
-	if (cg.ctl & CTL_CPU) {
-		if (r->r_cpu_percent > 0)
-			snprintf(v, sizeof(v), "%" PRId64 " %d",
-			    r->r_cpu_percent * CPU_PERIOD_US / 100,
-			    CPU_PERIOD_US);
-		else
-			snprintf(v, sizeof(v), "max %d", CPU_PERIOD_US);
-		if (write_file(dir, "cpu.max", v) < 0)
-			log_warn("tenant %s: cgroup v2: cpu.max %s", t->t_id, v);
-	}
-	if (cg.ctl & CTL_PIDS) {
-		fmt_limit(v, sizeof(v), r->r_processes);
-		if (write_file(dir, "pids.max", v) < 0)
-			log_warn("tenant %s: cgroup v2: pids.max %s", t->t_id, v);
-	}
+	apply_resources(t->t_id, tdir, v);
+	memcpy(tc->tc_limits, v, sizeof(v));
+	return 0;
+}
+
+/* An empty leaf of tenant id from the pool (its folder), or NULL. */
+static char *
+pool_take(const char *id)
+{
+	for (size_t i = cg.npool; i-- > 0;)
+		if (strcmp(cg.pool[i].cl_tenant, id) == 0) {
+			char *dir = cg.pool[i].cl_dir;
+
+			free(cg.pool[i].cl_tenant);
+			cg.pool[i] = cg.pool[--cg.npool];
+			return dir;
+		}
+	return NULL;
+}
+
+
+void
+cgroup_tenant_prepare(const struct conf_tenant *t)
+{
+	char *tdir;
+
+	if (!cg.active)
+		return;
+	tdir = xasprintf("%s/" TENANT_PREFIX "%s", cg.base, t->t_id);
+	(void)tenant_prepare(t, tdir);
+	free(tdir);
 }
 
 struct cgroup_leaf *
@@ -422,23 +527,28 @@ cgroup_leaf_new(const struct conf_tenant *t, const char *name)
 
 	if (!cg.active)
 		return NULL;
-	/* The limits are written at every start, so a reloaded profile's
-	 * take effect with its next app. */
 	tdir = xasprintf("%s/" TENANT_PREFIX "%s", cg.base, t->t_id);
-	if (mkdir(tdir, 0755) < 0 && errno != EEXIST) {
-		log_warn("tenant %s: cgroup v2: mkdir %s", t->t_id, tdir);
+	if (tenant_prepare(t, tdir) < 0) {
 		free(tdir);
 		return NULL;
 	}
-	apply_resources(t, tdir);
 	if ((leaf = calloc(1, sizeof(*leaf))) == NULL)
 		fatal("%s: calloc", __func__);
+	leaf->cl_tenant = xasprintf("%s", t->t_id);
+	if ((leaf->cl_dir = pool_take(t->t_id)) != NULL) {
+		free(tdir);
+		return leaf;
+	}
 	leaf->cl_dir = xasprintf("%s/%s", tdir, name);
 	free(tdir);
 	if (mkdir(leaf->cl_dir, 0755) < 0 && errno != EEXIST) {
 		log_warn("tenant %s: cgroup v2: mkdir %s", t->t_id,
 		    leaf->cl_dir);
+		/* Made again at the next start (removed under us?). */
+		memset(tenant_cg(t->t_id)->tc_limits, 0,
+		    sizeof(cg.tenants[0].tc_limits));
 		free(leaf->cl_dir);
+		free(leaf->cl_tenant);
 		free(leaf);
 		return NULL;
 	}
@@ -458,6 +568,18 @@ cgroup_leaf_end(struct cgroup_leaf *leaf)
 
 	if (leaf == NULL)
 		return;
+	/* Kept as it is when nothing is left in it. A leaf that needs
+	 * cgroup.kill is never kept: an app started into one was killed
+	 * at once (Linux 6.18). */
+	if (cg.npool < POOL_MAX && dir_empty(leaf->cl_dir)) {
+		if (cg.pool == NULL && (cg.pool = calloc(POOL_MAX,
+		    sizeof(*cg.pool))) == NULL)
+			fatal("%s: calloc", __func__);
+		cg.pool[cg.npool++] = *leaf;
+		free(leaf);
+		return;
+	}
+	free(leaf->cl_tenant);
 	kill_all(leaf->cl_dir);
 	if (rmdir(leaf->cl_dir) == 0 || errno != EBUSY) {
 		free(leaf->cl_dir);
@@ -500,6 +622,20 @@ cgroup_cleanup(void)
 {
 	if (!cg.active)
 		return;
+	for (size_t i = 0; i < cg.npool; i++) {
+		if (rmdir(cg.pool[i].cl_dir) < 0)
+			log_warn("cgroup v2: rmdir %s", cg.pool[i].cl_dir);
+		free(cg.pool[i].cl_dir);
+		free(cg.pool[i].cl_tenant);
+	}
+	free(cg.pool);
+	cg.pool = NULL;
+	cg.npool = 0;
+	for (size_t i = 0; i < cg.ntenants; i++)
+		free(cg.tenants[i].tc_id);
+	free(cg.tenants);
+	cg.tenants = NULL;
+	cg.ntenants = 0;
 	for (size_t i = 0; i < cg.npending; i++) {
 		if (rmdir_wait(cg.pending[i], DRAIN_MS) < 0)
 			log_warn("cgroup v2: rmdir %s", cg.pending[i]);

@@ -35,6 +35,13 @@ void cgroup_init(const char *daemon, const char *state_dir);
 bool cgroup_active(void);
 
 /*
+ * Makes tenant t's cgroup and writes its resources limits there, when
+ * they differ from what was last written (at load and reload, so that a
+ * burst of first apps does not pay for it). A no-op without cgroups.
+ */
+void cgroup_tenant_prepare(const struct conf_tenant *t);
+
+/*
  * Creates the leaf called name in tenant t's cgroup (creating that and
  * writing t's resources limits where the controllers exist). Returns it,
  * or NULL when cgroups are not active or the leaf cannot be made (logged;
@@ -47,9 +54,10 @@ struct cgroup_leaf *cgroup_leaf_new(const struct conf_tenant *t,
 const char *cgroup_leaf_dir(const struct cgroup_leaf *leaf);
 
 /*
- * The app's main process has ended (or never started): kills everything
- * left in the leaf and removes it, or, while killed processes are still
- * exiting, keeps it for cgroup_sweep(). Frees leaf; NULL is a no-op.
+ * The app's main process has ended (or never started). An empty leaf is
+ * kept for the tenant's next app; else what is left is killed and the
+ * leaf removed, or, while killed processes are still exiting, kept for
+ * cgroup_sweep(). Frees leaf; NULL is a no-op.
  */
 void cgroup_leaf_end(struct cgroup_leaf *leaf);
 

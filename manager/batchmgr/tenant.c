@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "log.h"
 
 struct tenant *
@@ -30,6 +31,7 @@ tenant_new(struct batch *b, struct conf_tenant *conf)
 		return NULL;
 	}
 	free(dir);
+	cgroup_tenant_prepare(conf);
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		fatal("%s: calloc", __func__);
 	t->t_batch = b;
@@ -58,6 +60,7 @@ tenant_set_conf(struct tenant *t, struct conf_tenant *conf)
 {
 	conf_tenant_unref(t->t_conf);
 	t->t_conf = conf_tenant_ref(conf);
+	cgroup_tenant_prepare(conf);
 	sched_set_limits(&t->t_queue, (int)conf->t_batch.b_max_concurrent,
 	    (int)conf->t_batch.b_weight);
 }

@@ -18,7 +18,9 @@ batch = {
   max_concurrent = 2;
   apps = ( { app = ["family", "$T/out"]; timeout = "1m"; retries = 0; },
            { name = "escape"; app = ["$MISBEHAVE", "escape", "$T/esc"];
-             datasets = ["escape"]; retries = 0; } );
+             datasets = ["escape"]; retries = 0; },
+           { name = "where"; datasets = ["where"]; retries = 0;
+             app = ["/bin/sh", "-c", "grep '^0::' /proc/self/cgroup >>$T/where"]; } );
 };
 CFG
 mkdir -p "$T/esc"
@@ -60,6 +62,19 @@ wait_for 20 "the escapee's record" have_records 1 acme ok
 esc=$(cat "$T/esc/escapee.pid")
 wait_for 10 "the escapee to die" bash -c "! kill -0 $esc"
 ok "the setsid escapee (pid $esc) is gone when its job ends"
+
+# A leaf with nothing left in it when its app ends is kept for the
+# tenant's next app: two jobs in a row run in the same leaf.
+where_done() {
+	[ "$(records '.tenant == "acme" and .dataset == "where" and .status == "ok"' |
+		wc -l)" -ge "$1" ]
+}
+drop acme where/a.csv
+wait_for 20 "the first where job's record" where_done 1
+drop acme where/b.csv
+wait_for 20 "the second where job's record" where_done 2
+[ "$(sort -u "$T/where" | wc -l)" = 1 ] || fail "two leaves: $(cat "$T/where")"
+ok "an empty leaf is reused by the tenant's next app ($(head -n 1 "$T/where"))"
 
 # The file of the first job was recovered and runs again: stop with it
 # running, then nothing is left of batchmgr's cgroups.
