@@ -85,13 +85,15 @@ settled_open(const char *dir, char *err, size_t errlen)
 bool
 settled_has(const struct settled *st, uint64_t seq)
 {
-	return st->st_nloaded > 0 && bsearch(&seq, st->st_loaded,
+	return st != NULL && st->st_nloaded > 0 && bsearch(&seq, st->st_loaded,
 	    st->st_nloaded, sizeof(uint64_t), cmp_u64) != NULL;
 }
 
 void
 settled_loaded_free(struct settled *st)
 {
+	if (st == NULL)
+		return;
 	free(st->st_loaded);
 	st->st_loaded = NULL;
 	st->st_nloaded = 0;

@@ -28,10 +28,11 @@ struct settled;
  */
 struct settled *settled_open(const char *dir, char *err, size_t errlen);
 
-/* Whether seq was in the list when it was opened (recovery). */
+/* Whether seq was in the list when it was opened (recovery); false for
+ * st NULL (a member without a list). */
 bool settled_has(const struct settled *st, uint64_t seq);
 
-/* Frees what settled_open loaded, once recovery is over. */
+/* Frees what settled_open loaded, once recovery is over; NULL: no-op. */
 void settled_loaded_free(struct settled *st);
 
 /* Notes seq, written at the next settled_flush. */

@@ -263,9 +263,11 @@ member_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 	s->s_tenant = conf_tenant_ref(t);
 	s->s_conf = c;
 	s->s_desired = (int)c->s_instances.i_initial;
+	/* Only a fanned-out stream's members keep settled lists. */
 	if (open_dead_letters(m, s, err, errlen) < 0 ||
 	    open_instnum(m, s, err, errlen) < 0 ||
-	    open_settled(m, s, err, errlen) < 0 ||
+	    ((c->s_parent != NULL || c->s_nsubs > 0) &&
+	    open_settled(m, s, err, errlen) < 0) ||
 	    (s->s_work = bind_router(m, s, "work", true, err, errlen)) == NULL) {
 		stream_free(s);
 		return NULL;
@@ -283,6 +285,10 @@ stream_add_sub(struct stream *r, struct conf_tenant *t,
 {
 	struct stream *s, **v;
 
+	/* A stream that gains its first subscription by reload starts its
+	 * own list now. */
+	if (r->s_settled == NULL && open_settled(r->s_mgr, r, err, errlen) < 0)
+		return NULL;
 	if ((s = member_new(r->s_mgr, t, c, err, errlen)) == NULL)
 		return NULL;
 	if ((v = reallocarray(r->s_subs, r->s_nsubs + 1, sizeof(*v))) == NULL)

@@ -182,16 +182,21 @@ wait_for 20 "default.slow's instances to stop" eval \
 assert_eq stopped "$(substat default.slow .state)" "default.slow stopped"
 assert_eq running "$(substat default .state)" "default still running"
 
-# 500 messages with another prefix: ~88 bytes each (44K held for
-# default.slow, under max_queue_bytes), ~105 in the journal: ~52K, at
-# least 5 segments of 8K (a segment ends after the batch that passes
-# 8K, and a window of 20 keeps batches to ~2K).
+# send_500 PREFIX: 500 messages keyed PREFIX<k>, ~88 bytes each (44K
+# held for default.slow, under max_queue_bytes), ~105 in the journal:
+# ~52K, at least 5 segments of 8K (a segment ends after the batch that
+# passes 8K, and a window of 20 keeps batches to ~2K). Waits until
+# default took them all and stopped default.slow holds them all.
+send_500() {
+	"$DURPRODUCER" -r 2000 -w 20 -t $(( 30 * TIME_FACTOR )) -p "$1" \
+		"$INGRESS" 500 >"$T/out/producer-$1" 2>&1 ||
+		fail "500 more messages: $(cat "$T/out/producer-$1")"
+	wait_for 30 "default to take the 500 more" sub_idle default
+	wait_for 30 "default.slow's backlog at 500" eval \
+		'[ "$(substat default.slow .backlog)" = 500 ]'
+}
 XP=$(printf '%80s' '' | tr ' ' x)-
-"$DURPRODUCER" -r 2000 -w 20 -t $(( 30 * TIME_FACTOR )) -p "$XP" "$INGRESS" 500 \
-	>"$T/out/producer2" 2>&1 || fail "500 more messages: $(cat "$T/out/producer2")"
-wait_for 30 "default to take the 500 more" sub_idle default
-wait_for 30 "default.slow's backlog at 500" eval \
-	'[ "$(substat default.slow .backlog)" = 500 ]'
+send_500 "$XP"
 assert_eq 500 "$(with_prefix main "$XP")" "main got the 500 more"
 assert_eq 0 "$(with_prefix slow "$XP")" "slow, stopped, got none of them"
 
@@ -237,11 +242,7 @@ cli stop alpha --stream default.slow >"$T/out/stop" 2>&1 ||
 wait_for 20 "default.slow's instances to stop" eval \
 	'[ "$(substat default.slow ".instances | length")" = 0 ]'
 YP=$(printf '%80s' '' | tr ' ' y)-
-"$DURPRODUCER" -r 2000 -w 20 -t $(( 30 * TIME_FACTOR )) -p "$YP" "$INGRESS" 500 \
-	>"$T/out/producer3" 2>&1 || fail "500 more messages: $(cat "$T/out/producer3")"
-wait_for 30 "default to take the 500 more" sub_idle default
-wait_for 30 "default.slow's backlog at 500" eval \
-	'[ "$(substat default.slow .backlog)" = 500 ]'
+send_500 "$YP"
 
 before=$(segs)
 [ "$before" -ge 3 ] || fail "only $before segments hold default.slow's 500 messages"
@@ -258,4 +259,14 @@ assert_eq "$pids" "$(substat default '[.instances[].pid] | sort | map(tostring) 
 assert_eq 500 "$(with_prefix main "$YP")" "main has the last 500"
 assert_eq $(( N + 501 )) "$(coll_keys slow | wc -l)" \
 	"slow has its $N keys, the 500 of the restart and the marker, and none of the last 500"
+
+# Added again by reload (its stream has had no subscription since): it
+# gets the messages accepted from then on.
+profile "$SLOW"
+kill -HUP "$SM_PID"
+wait_for 20 "default.slow's instance again" sub_ready_is default.slow 1
+printf 'again a\n' >"$T/scratch/again"
+cli send alpha --file "$T/scratch/again" >/dev/null || fail "send after re-adding"
+wait_for 30 "the new message in slow" eval '[ "$(coll_keys slow | grep -cx again)" = 1 ]'
+ok "a subscription added by reload gets the new messages"
 stop_daemon streammgr

@@ -197,11 +197,16 @@ assert_eq 4 "$(jq -s '[.[] | select(.type == "report" and .tenant == "q") |
 ok "the monitor's metrics: price-range 4, as the records and stats --quality say"
 
 # ---- MongoDB: the same lines in <mongo_records_db>.quality -----------------
-if [ -n "$MONGO" ]; then
+# all_shipped: wait until the monitor stored every line of
+# log/quality.jsonl in MongoDB; sets all to their number.
+all_shipped() {
 	stored() { "$MONGOPREP" count "$MONGO" "$DB" quality 2>/dev/null || echo 0; }
 	all=$(wc -l <"$VAR/log/quality.jsonl")
 	wait_for 60 "the monitor to store $all quality lines" \
 		eval '[ "$(stored)" -eq "$all" ]'
+}
+if [ -n "$MONGO" ]; then
+	all_shipped
 	assert_eq "$(jq -c .platform <<<"$out")" \
 		"$(cli stats --quality --mongo --json | jq -c .platform)" \
 		"stats --quality --mongo against the file"
@@ -256,21 +261,20 @@ gate_lines() {
 		"\(map(.checked) | add) \(map(.rejected) | add) \(map(.rules.host // 0) | add)"' \
 		"$VAR/log/quality.jsonl"
 }
+# gate_stats [--mongo]: stats --quality's figures for gate's stream.
+gate_stats() {
+	cli stats --quality "$@" --json |
+		jq -r '.quality["gate/stream:default"] | "\(.checked) \(.rejected) \(.rules.host)"'
+}
 wait_for 30 "gate's lines in log/quality.jsonl" eval '[ "$(gate_lines)" = "10 5 5" ]'
-assert_eq "10 5 5" \
-	"$(cli stats --quality --json | jq -r '.quality["gate/stream:default"] | "\(.checked) \(.rejected) \(.rules.host)"')" \
-	"stats --quality: gate's stream"
+assert_eq "10 5 5" "$(gate_stats)" "stats --quality: gate's stream"
 wait_for 30 "the rule's count in the monitor's Prometheus metrics" prom_at_least \
 	'mysimbdp_stream_quality_rejected_by_rule_total{tenant="gate",stream="default",rule="host"}' 5
 cli stats --quality | grep -q '^gate/stream:default ' ||
 	fail "stats --quality prints no row for gate's stream: $(cli stats --quality)"
 if [ -n "$MONGO" ]; then
-	all=$(wc -l <"$VAR/log/quality.jsonl")
-	wait_for 60 "the monitor to store $all quality lines" \
-		eval '[ "$(stored)" -eq "$all" ]'
-	assert_eq "10 5 5" \
-		"$(cli stats --quality --mongo --json | jq -r '.quality["gate/stream:default"] | "\(.checked) \(.rejected) \(.rules.host)"')" \
-		"stats --quality --mongo: gate's stream"
+	all_shipped
+	assert_eq "10 5 5" "$(gate_stats --mongo)" "stats --quality --mongo: gate's stream"
 fi
 ok "a stream's quality: per rule in its statistics, the monitor's metrics, log/quality.jsonl, stats --quality${MONGO:+ and MongoDB}"
 
