@@ -46,14 +46,21 @@ static const char *const ctl_names[] = { "memory", "cpu", "pids" };
 #define POOL_MAX 1024
 
 struct cgroup_leaf {
-	char	*cl_dir;
-	char	*cl_tenant;
+	char		 *cl_dir;
+	struct tenant_cg *cl_tc;	/* its tenant's record */
+	struct cgroup_leaf *cl_next;	/* in its tenant's pool */
 };
 
-/* A tenant's cgroup as last written: made, and these limits in it. */
+/*
+ * A tenant's cgroup as last written: made, and these limits in it; and
+ * its empty leaves, ready for its next app. Found by id through a hash
+ * table: with a thousand tenants, a scan per app start was a visible
+ * part of the daemon's CPU (docs/benchmarks.md, "Batch dispatch").
+ */
 struct tenant_cg {
 	char	*tc_id;
 	char	 tc_limits[3][48];	/* memory.max, cpu.max, pids.max */
+	struct cgroup_leaf *tc_pool;
 };
 
 static struct {
@@ -63,9 +70,9 @@ static struct {
 	unsigned ctl;		/* controllers enabled for tenant cgroups */
 	char	**pending;	/* ended leaves not yet empty */
 	size_t	 npending;
-	struct cgroup_leaf *pool;	/* empty leaves to reuse */
-	size_t	 npool;
-	struct tenant_cg *tenants;	/* limits written, per tenant */
+	size_t	 npool;		/* empty leaves kept, all tenants */
+	struct tenant_cg **tenants;	/* open addressing, by id */
+	size_t	 tenants_cap;	/* a power of two, or 0 */
 	size_t	 ntenants;
 } cg;
 
@@ -425,6 +432,8 @@ limits_of(const struct conf_tenant *t, char v[3][48])
 {
 	const struct conf_resources *r = &t->t_resources;
 
+	/* Whole arrays are compared with the last written: no stray bytes. */
+	memset(v, 0, 3 * sizeof(v[0]));
 	fmt_limit(v[0], sizeof(v[0]), (int64_t)r->r_memory);
 	if (r->r_cpu_percent > 0)
 		snprintf(v[1], sizeof(v[1]), "%" PRId64 " %d",
@@ -449,22 +458,54 @@ apply_resources(const char *tenant, const char *dir, char v[3][48])
 			    files[k].file, v[k]);
 }
 
+/* The slot of id in a table of cap (a power of two) slots. */
+static size_t
+tenant_slot(struct tenant_cg **tab, size_t cap, const char *id)
+{
+	size_t i = crc32c(0, id, strlen(id)) & (cap - 1);
+
+	while (tab[i] != NULL && strcmp(tab[i]->tc_id, id) != 0)
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+/* Doubles the table (or makes its first one), rehashing every record. */
+static void
+tenants_grow(void)
+{
+	size_t cap = cg.tenants_cap ? cg.tenants_cap * 2 : 64;
+	struct tenant_cg **tab = calloc(cap, sizeof(*tab));
+
+	if (tab == NULL)
+		fatal("%s: calloc", __func__);
+	for (size_t i = 0; i < cg.tenants_cap; i++)
+		if (cg.tenants[i] != NULL)
+			tab[tenant_slot(tab, cap, cg.tenants[i]->tc_id)] =
+			    cg.tenants[i];
+	free(cg.tenants);
+	cg.tenants = tab;
+	cg.tenants_cap = cap;
+}
+
 /* The record of tenant id's cgroup, made if need be. */
 static struct tenant_cg *
 tenant_cg(const char *id)
 {
 	struct tenant_cg *v;
+	size_t i;
 
-	for (size_t i = 0; i < cg.ntenants; i++)
-		if (strcmp(cg.tenants[i].tc_id, id) == 0)
-			return &cg.tenants[i];
-	v = reallocarray(cg.tenants, cg.ntenants + 1, sizeof(*v));
-	if (v == NULL)
-		fatal("%s: reallocarray", __func__);
-	cg.tenants = v;
-	v += cg.ntenants++;
-	memset(v, 0, sizeof(*v));
+	if (cg.tenants_cap > 0) {
+		i = tenant_slot(cg.tenants, cg.tenants_cap, id);
+		if (cg.tenants[i] != NULL)
+			return cg.tenants[i];
+	}
+	if (2 * (cg.ntenants + 1) > cg.tenants_cap)
+		tenants_grow();
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		fatal("%s: calloc", __func__);
 	v->tc_id = xasprintf("%s", id);
+	cg.tenants[tenant_slot(cg.tenants, cg.tenants_cap, id)] = v;
+	cg.ntenants++;
 	return v;
 }
 
@@ -474,9 +515,9 @@ tenant_cg(const char *id)
  * unchanged one costs no write. Returns 0, or -1 (logged).
  */
 static int
-tenant_prepare(const struct conf_tenant *t, const char *tdir)
+tenant_prepare(const struct conf_tenant *t, struct tenant_cg *tc,
+    const char *tdir)
 {
-	struct tenant_cg *tc = tenant_cg(t->t_id);
 	char v[3][48];
 
 	limits_of(t, v);
@@ -491,21 +532,6 @@ tenant_prepare(const struct conf_tenant *t, const char *tdir)
 	return 0;
 }
 
-/* An empty leaf of tenant id from the pool (its folder), or NULL. */
-static char *
-pool_take(const char *id)
-{
-	for (size_t i = cg.npool; i-- > 0;)
-		if (strcmp(cg.pool[i].cl_tenant, id) == 0) {
-			char *dir = cg.pool[i].cl_dir;
-
-			free(cg.pool[i].cl_tenant);
-			cg.pool[i] = cg.pool[--cg.npool];
-			return dir;
-		}
-	return NULL;
-}
-
 
 void
 cgroup_tenant_prepare(const struct conf_tenant *t)
@@ -515,40 +541,43 @@ cgroup_tenant_prepare(const struct conf_tenant *t)
 	if (!cg.active)
 		return;
 	tdir = xasprintf("%s/" TENANT_PREFIX "%s", cg.base, t->t_id);
-	(void)tenant_prepare(t, tdir);
+	(void)tenant_prepare(t, tenant_cg(t->t_id), tdir);
 	free(tdir);
 }
 
 struct cgroup_leaf *
 cgroup_leaf_new(const struct conf_tenant *t, const char *name)
 {
+	struct tenant_cg *tc;
 	struct cgroup_leaf *leaf;
 	char *tdir;
 
 	if (!cg.active)
 		return NULL;
+	tc = tenant_cg(t->t_id);
 	tdir = xasprintf("%s/" TENANT_PREFIX "%s", cg.base, t->t_id);
-	if (tenant_prepare(t, tdir) < 0) {
+	if (tenant_prepare(t, tc, tdir) < 0) {
 		free(tdir);
 		return NULL;
 	}
-	if ((leaf = calloc(1, sizeof(*leaf))) == NULL)
-		fatal("%s: calloc", __func__);
-	leaf->cl_tenant = xasprintf("%s", t->t_id);
-	if ((leaf->cl_dir = pool_take(t->t_id)) != NULL) {
+	if ((leaf = tc->tc_pool) != NULL) {
+		tc->tc_pool = leaf->cl_next;
+		leaf->cl_next = NULL;
+		cg.npool--;
 		free(tdir);
 		return leaf;
 	}
+	if ((leaf = calloc(1, sizeof(*leaf))) == NULL)
+		fatal("%s: calloc", __func__);
+	leaf->cl_tc = tc;
 	leaf->cl_dir = xasprintf("%s/%s", tdir, name);
 	free(tdir);
 	if (mkdir(leaf->cl_dir, 0755) < 0 && errno != EEXIST) {
 		log_warn("tenant %s: cgroup v2: mkdir %s", t->t_id,
 		    leaf->cl_dir);
 		/* Made again at the next start (removed under us?). */
-		memset(tenant_cg(t->t_id)->tc_limits, 0,
-		    sizeof(cg.tenants[0].tc_limits));
+		memset(tc->tc_limits, 0, sizeof(tc->tc_limits));
 		free(leaf->cl_dir);
-		free(leaf->cl_tenant);
 		free(leaf);
 		return NULL;
 	}
@@ -572,14 +601,11 @@ cgroup_leaf_end(struct cgroup_leaf *leaf)
 	 * cgroup.kill is never kept: an app started into one was killed
 	 * at once (Linux 6.18). */
 	if (cg.npool < POOL_MAX && dir_empty(leaf->cl_dir)) {
-		if (cg.pool == NULL && (cg.pool = calloc(POOL_MAX,
-		    sizeof(*cg.pool))) == NULL)
-			fatal("%s: calloc", __func__);
-		cg.pool[cg.npool++] = *leaf;
-		free(leaf);
+		leaf->cl_next = leaf->cl_tc->tc_pool;
+		leaf->cl_tc->tc_pool = leaf;
+		cg.npool++;
 		return;
 	}
-	free(leaf->cl_tenant);
 	kill_all(leaf->cl_dir);
 	if (rmdir(leaf->cl_dir) == 0 || errno != EBUSY) {
 		free(leaf->cl_dir);
@@ -617,25 +643,35 @@ remove_tenant_dir(const char *dir)
 		log_warn("cgroup v2: rmdir %s", dir);
 }
 
+/* Removes tc's empty leaves and frees it (NULL: nothing). */
+static void
+tenant_cg_free(struct tenant_cg *tc)
+{
+	struct cgroup_leaf *leaf;
+
+	if (tc == NULL)
+		return;
+	while ((leaf = tc->tc_pool) != NULL) {
+		tc->tc_pool = leaf->cl_next;
+		if (rmdir(leaf->cl_dir) < 0)
+			log_warn("cgroup v2: rmdir %s", leaf->cl_dir);
+		free(leaf->cl_dir);
+		free(leaf);
+	}
+	free(tc->tc_id);
+	free(tc);
+}
+
 void
 cgroup_cleanup(void)
 {
 	if (!cg.active)
 		return;
-	for (size_t i = 0; i < cg.npool; i++) {
-		if (rmdir(cg.pool[i].cl_dir) < 0)
-			log_warn("cgroup v2: rmdir %s", cg.pool[i].cl_dir);
-		free(cg.pool[i].cl_dir);
-		free(cg.pool[i].cl_tenant);
-	}
-	free(cg.pool);
-	cg.pool = NULL;
-	cg.npool = 0;
-	for (size_t i = 0; i < cg.ntenants; i++)
-		free(cg.tenants[i].tc_id);
+	for (size_t i = 0; i < cg.tenants_cap; i++)
+		tenant_cg_free(cg.tenants[i]);
 	free(cg.tenants);
 	cg.tenants = NULL;
-	cg.ntenants = 0;
+	cg.tenants_cap = cg.ntenants = cg.npool = 0;
 	for (size_t i = 0; i < cg.npending; i++) {
 		if (rmdir_wait(cg.pending[i], DRAIN_MS) < 0)
 			log_warn("cgroup v2: rmdir %s", cg.pending[i]);

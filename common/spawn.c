@@ -485,25 +485,15 @@ clone_into_missing(int err)
 }
 
 /*
- * Opens the cgroup folder (with the daemon's credentials: the child may
- * no longer be allowed to once it has switched users), and its
- * cgroup.procs for the fallback. Returns 0 or -1.
+ * The fallback's cgroup.procs in the folder cgdir, opened by the parent
+ * (with the daemon's credentials: the child may no longer be allowed to
+ * once it has switched users) only where clone_into is missing. Returns
+ * the descriptor, or -1 with errno.
  */
 static int
-open_cgroup(const char *dir, int *dirfd, int *procsfd)
+open_procs(int cgdir)
 {
-	*dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*dirfd < 0)
-		return -1;
-	*procsfd = openat(*dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-	if (*procsfd < 0) {
-		int err = errno;
-
-		close(*dirfd);
-		errno = err;
-		return -1;
-	}
-	return 0;
+	return openat(cgdir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
 }
 
 /*
@@ -521,37 +511,36 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	struct rlimit_plan plan;
 	sigset_t all, saved;
 	pid_t parent = getpid(), child = -1;
-	int pfd[2], status, err, dfd = -1, pfd_procs = -1;
+	int pfd[2], status, err, dfd = -1;
 	/* volatile: live across vfork, so they must not sit in registers. */
-	volatile int cgfd = -1, cgdir, procsfd;
+	volatile int cgfd = -1, cgdir;
 	ssize_t n;
 
 	plan_rlimits(req->sr_limits, &plan);
-	if (req->sr_cgroup != NULL &&
-	    open_cgroup(req->sr_cgroup, &dfd, &pfd_procs) < 0) {
+	if (req->sr_cgroup != NULL && (dfd = open(req->sr_cgroup,
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		*stage = "cgroup";
 		return -1;
 	}
 	cgdir = dfd;
-	procsfd = pfd_procs;
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		err = errno;
-		if (cgdir >= 0) {
+		if (cgdir >= 0)
 			close(cgdir);
-			close(procsfd);
-		}
 		errno = err;
 		*stage = "pipe";
 		return -1;
 	}
+	*stage = "fork";
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &saved);
 	if (cgdir >= 0) {
 		struct child_args a = { req, &plan, parent, pfd[1] };
 
 		child = clone_into(cgdir, &a);
-		if (child < 0 && clone_into_missing(errno))
-			cgfd = procsfd;
+		if (child < 0 && clone_into_missing(errno) &&
+		    (cgfd = open_procs(cgdir)) < 0)
+			*stage = "cgroup";
 	}
 	if (cgdir < 0 || cgfd >= 0) {
 		child = vfork();
@@ -561,14 +550,13 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	err = errno;
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 	close(pfd[1]);
-	if (cgdir >= 0) {
+	if (cgdir >= 0)
 		close(cgdir);
-		close(procsfd);
-	}
+	if (cgfd >= 0)
+		close(cgfd);
 	if (child < 0) {
 		close(pfd[0]);
 		errno = err;
-		*stage = "fork";
 		return -1;
 	}
 	do

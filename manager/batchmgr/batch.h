@@ -48,6 +48,7 @@ struct job {
 	int		 j_plain_fd;	/* the decrypted file, or -1 */
 	bool		 j_validating;	/* the quality gate's first pass */
 	bool		 j_forced;	/* past the gate (retry --force) */
+	bool		 j_rejects;	/* this attempt was given a rejects file */
 	int64_t		 j_start_ms;
 	bool		 j_timed_out;
 	bool		 j_interrupted;	/* stopped by a batchmgr shutdown */
@@ -66,7 +67,6 @@ struct tenant {
 	struct batch	*t_batch;
 	struct conf_tenant *t_conf;
 	char		 t_id[TENANT_ID_MAX + 1];
-	int		 t_staging_fd;	/* staging/<id>, O_PATH-like dir fd */
 	struct sched_queue t_queue;
 	struct quota	 t_quota;
 	int		 t_jobs;	/* jobs alive: queued, running, backoff */
@@ -87,6 +87,7 @@ struct batch {
 	int		 b_nrunning;
 	int		 b_ingest_fd;	/* log/ingest.jsonl */
 	int		 b_quality_fd;	/* log/quality.jsonl */
+	int		 b_staging_fd;	/* staging/ (tenant.c) */
 	int		 b_inotify_fd;
 	struct event	*b_inotify_ev;
 	struct event	*b_scan_ev;
@@ -99,6 +100,7 @@ struct batch {
 	struct watch	*b_watches;
 	size_t		 b_nwatches;
 	bool		 b_stopping;
+	bool		 b_deferred;	/* some tenant's t_deferred is set */
 	uint64_t	 b_job_seq;
 	int64_t		 b_boot_ms;
 };

@@ -68,10 +68,14 @@ static char *rejects_path(struct batch *, struct job *);
 static void
 attempt_clear(struct batch *b, struct job *j)
 {
-	char *rejects = rejects_path(b, j);
+	char *rejects;
 
-	unlink(rejects);
-	free(rejects);
+	if (j->j_rejects) {
+		rejects = rejects_path(b, j);
+		unlink(rejects);
+		free(rejects);
+		j->j_rejects = false;
+	}
 	if (j->j_plain_fd >= 0)
 		close(j->j_plain_fd);
 	j->j_plain_fd = -1;
@@ -125,13 +129,16 @@ read_summary(struct batch *b, struct job *j, char *why, size_t whylen)
 
 	why[0] = '\0';
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		free(path);
+		return NULL;	/* the app wrote none */
+	}
+	if (fd < 0)
+		snprintf(why, whylen, "result file: %s", strerror(errno));
 	unlink(path);
 	free(path);
-	if (fd < 0) {
-		if (errno != ENOENT)
-			snprintf(why, whylen, "result file: %s", strerror(errno));
+	if (fd < 0)
 		return NULL;
-	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > RESULT_MAX) {
 		snprintf(why, whylen, "result file: not a regular file of at "
@@ -195,6 +202,8 @@ settle_file(struct batch *b, struct job *j, enum stage_area to)
 		    j->j_tenant->t_id, j->j_name, state_area_names[to]);
 		return;
 	}
+	if (!j->j_rejects)
+		return;
 	rejects = rejects_path(b, j);
 	qgate_keep_rejects(j->j_tenant, rejects, to, j->j_dataset, final);
 	free(rejects);
@@ -627,6 +636,7 @@ job_run_app(struct batch *b, struct job *j)
 	result = result_path(b, j);
 	rules = q ? quality_json(q) : NULL;
 	rejects = q ? rejects_path(b, j) : NULL;
+	j->j_rejects = rejects != NULL;
 	spec = (struct app_spec){
 		.as_platform = b->b_conf,
 		.as_base = b->b_base,

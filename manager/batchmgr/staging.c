@@ -280,8 +280,8 @@ claim(struct tenant *t, const struct examine_facts *f, uint64_t bytes)
 	    bytes);
 	if (tenant_move(t, AREA_INCOMING, AREA_PROCESSING, f->ef_dataset,
 	    f->ef_name, final, sizeof(final)) < 0) {
-		if (errno == EEXIST)
-			t->t_deferred = true;	/* same name still running */
+		if (errno == EEXIST)	/* same name still running */
+			t->t_deferred = t->t_batch->b_deferred = true;
 		else
 			log_warn("tenant %s: claim %s", t->t_id, f->ef_name);
 		return;
@@ -382,6 +382,10 @@ staging_rescan_deferred(struct batch *b)
 {
 	struct tenant *t;
 
+	/* Every app's exit comes here: no walk over every tenant for it. */
+	if (!b->b_deferred)
+		return;
+	b->b_deferred = false;	/* set again by a claim deferred anew */
 	TAILQ_FOREACH(t, &b->b_tenants, t_entry)
 		if (t->t_deferred && !t->t_retired)
 			scan_tenant(b, t);
@@ -580,6 +584,15 @@ on_settle(evutil_socket_t fd, short what, void *arg)
 int
 staging_init(struct batch *b)
 {
+	char *dir = state_path(b->b_conf, "staging");
+
+	b->b_staging_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (b->b_staging_fd < 0) {
+		log_warn("open %s", dir);
+		free(dir);
+		return -1;
+	}
+	free(dir);
 	b->b_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (b->b_inotify_fd < 0) {
 		log_warn("inotify_init1");
@@ -616,4 +629,5 @@ staging_free(struct batch *b)
 	event_free(b->b_scan_ev);
 	event_free(b->b_settle_ev);
 	close(b->b_inotify_fd);
+	close(b->b_staging_fd);
 }

@@ -12,32 +12,41 @@
 #include "cgroup.h"
 #include "log.h"
 
+/*
+ * staging/<id>, opened for each operation rather than held: a descriptor
+ * per tenant would be copied into, and closed in, every app the daemon
+ * starts (1,000 tenants cost each spawn a quarter more, docs/benchmarks.md),
+ * and would grow the daemon's descriptors with the tenants.
+ */
+static int
+open_staging(const struct batch *b, const char *id)
+{
+	return openat(b->b_staging_fd, id,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
 struct tenant *
 tenant_new(struct batch *b, struct conf_tenant *conf)
 {
 	struct tenant *t;
-	char err[512], *dir;
+	char err[512];
 	int fd;
 
 	if (state_prepare_tenant(b->b_conf, conf, err, sizeof(err)) < 0) {
 		log_warnx("tenant %s: %s", conf->t_id, err);
 		return NULL;
 	}
-	dir = state_path(b->b_conf, "staging/%s", conf->t_id);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		log_warn("tenant %s: open %s", conf->t_id, dir);
-		free(dir);
+	if ((fd = open_staging(b, conf->t_id)) < 0) {
+		log_warn("tenant %s: open staging/%s", conf->t_id, conf->t_id);
 		return NULL;
 	}
-	free(dir);
+	close(fd);
 	cgroup_tenant_prepare(conf);
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		fatal("%s: calloc", __func__);
 	t->t_batch = b;
 	t->t_conf = conf_tenant_ref(conf);
 	snprintf(t->t_id, sizeof(t->t_id), "%s", conf->t_id);
-	t->t_staging_fd = fd;
 	sched_add_queue(&b->b_sched, &t->t_queue,
 	    (int)conf->t_batch.b_max_concurrent, (int)conf->t_batch.b_weight);
 	TAILQ_INSERT_TAIL(&b->b_tenants, t, t_entry);
@@ -79,7 +88,6 @@ tenant_release(struct tenant *t)
 	if (!t->t_retired || t->t_jobs > 0)
 		return;
 	TAILQ_REMOVE(&t->t_batch->b_tenants, t, t_entry);
-	close(t->t_staging_fd);
 	quota_free(&t->t_quota);
 	conf_tenant_unref(t->t_conf);
 	free(t);
@@ -89,15 +97,30 @@ int
 tenant_open_area(struct tenant *t, enum stage_area area, const char *dataset,
     bool create)
 {
-	return state_open_area(t->t_staging_fd, area, dataset, create);
+	int fd = open_staging(t->t_batch, t->t_id), rc, saved;
+
+	if (fd < 0)
+		return -1;
+	rc = state_open_area(fd, area, dataset, create);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
 }
 
 int
 tenant_move(struct tenant *t, enum stage_area from, enum stage_area to,
     const char *dataset, const char *name, char *final, size_t finallen)
 {
-	return state_move(t->t_staging_fd, from, to, dataset, name, final,
-	    finallen);
+	int fd = open_staging(t->t_batch, t->t_id), rc, saved;
+
+	if (fd < 0)
+		return -1;
+	rc = state_move(fd, from, to, dataset, name, final, finallen);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
 }
 
 char *

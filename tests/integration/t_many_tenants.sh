@@ -4,8 +4,9 @@
 # the last tenant as it serves the first. streammgr holds two ZeroMQ
 # sockets and seven descriptors per stream (more than libzmq's default
 # of 1023 sockets and far more than 1024 files), the monitor a socket per
-# tenant, batchmgr a folder per tenant. The apps still get the soft limit
-# the daemons were started with.
+# tenant. batchmgr holds no descriptor per tenant: each would be copied
+# into, and closed in, every app it starts. The apps still get the soft
+# limit the daemons were started with.
 . "$(dirname "$0")/lib.sh"
 
 n=1030
@@ -42,6 +43,10 @@ assert_file "$VAR/run/$last/metrics.sock"
 
 drop "$last" a.csv
 wait_for 30 "the file of $last" have_records 1 "$last" ok
+fds=$(find "/proc/$BM_PID/fd" -mindepth 1 | wc -l)
+[ "$fds" -lt 100 ] ||
+	fail "batchmgr holds $fds descriptors for $n tenants"
+ok "batchmgr holds $fds descriptors for $n tenants"
 assert_eq 1024 "$(awk '/^Max open files/ { print $4 }' "$T/out/limits")" \
 	"the batch app has the soft limit of 1024"
 
