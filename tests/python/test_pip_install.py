@@ -27,8 +27,10 @@ def test_pip_install_into_a_venv(tmp_path):
                     str(src)], check=True,
                    cwd=tmp_path)
     lib = BUILD / "clientlib"
+    # LD_PRELOAD stays: under a sanitized build mysimbdp-python preloads
+    # the sanitizer's runtime, which the library needs loaded first.
     clean = {k: v for k, v in os.environ.items()
-             if k not in ("MYSIMBDP_LIBRARY", "PYTHONPATH", "LD_PRELOAD")}
+             if k not in ("MYSIMBDP_LIBRARY", "PYTHONPATH")}
     for extra in ({"MYSIMBDP_LIBRARY": str(lib / "libmysimbdp.so.0")},
                   {"LD_LIBRARY_PATH": str(lib)}):
         out = subprocess.run([str(venv / "bin/python"), "-c", PROBE],
