@@ -24,6 +24,7 @@
 #include "conf.h"
 #include "ctl.h"
 #include "record.h"
+#include "rulecount.h"
 #include "state.h"
 #include "units.h"
 
@@ -417,7 +418,8 @@ since_opt(const char *cmd, const char *arg, void *field)
 
 /* ---- --quality: log/quality.jsonl (docs/quality.md) ---- */
 
-#define RULES_MAX 64	/* rules summed per tenant and dataset */
+#define RULES_MAX 64	/* rules summed per tenant and dataset; the last
+			 * is "other" (rulecount.h) */
 
 struct qtally {
 	/* t[/dataset] or t/stream:name */
@@ -426,8 +428,7 @@ struct qtally {
 	char		 q_dataset[NAME_MAX + 1];	/* or the stream */
 	bool		 q_stream;
 	uint64_t	 q_units, q_checked, q_rejected, q_quarantined;
-	char		*q_rule[RULES_MAX];
-	uint64_t	 q_rule_n[RULES_MAX];
+	struct rule_count q_rules[RULES_MAX];
 	size_t		 q_nrules;
 	int64_t		 q_first, q_last;	/* the span of its units */
 };
@@ -463,21 +464,6 @@ qtally_for(struct qstats *qs, const char *tenant, const char *dataset,
 	return grown;
 }
 
-static void
-add_rule(struct qtally *q, const char *rule, uint64_t n)
-{
-	size_t i;
-
-	for (i = 0; i < q->q_nrules && strcmp(q->q_rule[i], rule) != 0; i++)
-		;
-	if (i == q->q_nrules) {
-		if (i == RULES_MAX || (q->q_rule[i] = strdup(rule)) == NULL)
-			return;
-		q->q_nrules++;
-	}
-	q->q_rule_n[i] += n;
-}
-
 /*
  * One unit's line: an ingest's counts are summed (a first pass checked
  * the same rows again: only its quarantines count).
@@ -504,7 +490,8 @@ qcount(struct qtally *q, const bson_t *doc, const char *status)
 	    BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &rules))
 		while (bson_iter_next(&rules))
 			if (BSON_ITER_HOLDS_NUMBER(&rules))
-				add_rule(q, bson_iter_key(&rules),
+				(void)rule_count_add(q->q_rules, &q->q_nrules,
+				    RULES_MAX, bson_iter_key(&rules),
 				    (uint64_t)bson_iter_as_int64(&rules));
 }
 
@@ -546,8 +533,8 @@ qprint(const struct qtally *q, const char *name)
 	    (uintmax_t)q->q_rejected, share(q), (uintmax_t)q->q_quarantined,
 	    times);
 	for (size_t i = 0; i < q->q_nrules; i++)
-		printf("%-24s   rule %-20s %9ju\n", "", q->q_rule[i],
-		    (uintmax_t)q->q_rule_n[i]);
+		printf("%-24s   rule %-20s %9ju\n", "", q->q_rules[i].rc_name,
+		    (uintmax_t)q->q_rules[i].rc_n);
 }
 
 static void
@@ -575,8 +562,8 @@ qappend(bson_t *parent, const char *key, const struct qtally *q)
 	}
 	BSON_APPEND_DOCUMENT_BEGIN(&doc, "rules", &rules);
 	for (size_t i = 0; i < q->q_nrules; i++)
-		BSON_APPEND_INT64(&rules, q->q_rule[i],
-		    (int64_t)q->q_rule_n[i]);
+		BSON_APPEND_INT64(&rules, q->q_rules[i].rc_name,
+		    (int64_t)q->q_rules[i].rc_n);
 	bson_append_document_end(&doc, &rules);
 	bson_append_document_end(parent, &doc);
 }
@@ -589,18 +576,8 @@ cmp_qtally(const void *a, const void *b)
 }
 
 static void
-qfree(struct qtally *q)
-{
-	for (size_t i = 0; i < q->q_nrules; i++)
-		free(q->q_rule[i]);
-}
-
-static void
 qstats_free(struct qstats *qs)
 {
-	for (size_t i = 0; i < qs->qs_n; i++)
-		qfree(&qs->qs_v[i]);
-	qfree(&qs->qs_all);
 	free(qs->qs_v);
 }
 

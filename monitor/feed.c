@@ -60,16 +60,14 @@ read_rules(bson_iter_t *it, struct mstats *st)
 
 	if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &r))
 		return;
-	while (bson_iter_next(&r) && st->st_nrules < MSTATS_RULES) {
+	while (bson_iter_next(&r)) {
 		const char *name = bson_iter_key(&r);
 
-		if (!BSON_ITER_HOLDS_NUMBER(&r) || (!conf_valid_id(name) &&
-		    strcmp(name, "other") != 0))
+		if (!BSON_ITER_HOLDS_NUMBER(&r) || bson_iter_as_int64(&r) < 0 ||
+		    (!conf_valid_id(name) && strcmp(name, "other") != 0))
 			continue;
-		snprintf(st->st_rules[st->st_nrules].r_name,
-		    sizeof(st->st_rules[0].r_name), "%s", name);
-		st->st_rules[st->st_nrules++].r_rejected =
-		    bson_iter_as_int64(&r);
+		(void)rule_count_add(st->st_rules, &st->st_nrules,
+		    MSTATS_RULES, name, (uint64_t)bson_iter_as_int64(&r));
 	}
 }
 

@@ -22,6 +22,7 @@
 #include "tailq.h"
 #include "policy.h"
 #include "report.h"
+#include "rulecount.h"
 #include "zevent.h"
 
 /* Figures summed over reports. */
@@ -35,10 +36,7 @@ struct magg {
 	uint64_t	 g_errors;
 	uint64_t	 g_ingest_us_sum;
 	uint64_t	 g_ingest_us_max;
-	struct {
-		char	 name[TENANT_ID_MAX + 1];
-		uint64_t n;
-	}		 g_rules[MAGG_RULES];	/* the reports' "quality" */
+	struct rule_count g_rules[MAGG_RULES];	/* the reports' "quality" */
 	size_t		 g_nrules;
 };
 
@@ -62,7 +60,8 @@ struct minst {
 TAILQ_HEAD(minst_list, minst);
 
 /* streammgr's statistics of a stream (docs/protocols.md). */
-#define MSTATS_RULES 16	/* quality rules followed per stream */
+#define MSTATS_RULES 32	/* quality rules followed per stream; the last
+			 * is "other" (rulecount.h) */
 
 struct mstats {
 	char		 st_state[16];
@@ -73,10 +72,7 @@ struct mstats {
 	int64_t		 st_backlog;
 	int64_t		 st_inflight;
 	int64_t		 st_lag;		/* accepted since its oldest held */
-	struct {
-		char	 r_name[TENANT_ID_MAX + 1];
-		int64_t	 r_rejected;
-	}		 st_rules[MSTATS_RULES];	/* quality_rules */
+	struct rule_count st_rules[MSTATS_RULES];	/* quality_rules */
 	size_t		 st_nrules;
 	int64_t		 st_queue_bytes;
 	double		 st_in_rate;

@@ -125,9 +125,9 @@ rule_samples(struct evbuffer *out, const struct mstream *s)
 	for (size_t i = 0; i < st->st_nrules; i++)
 		evbuffer_add_printf(out, "mysimbdp_stream_quality_rejected_by_"
 		    "rule_total{tenant=\"%s\",stream=\"%s\",rule=\"%s\"} "
-		    "%lld\n", s->ms_tenant->mt_id, s->ms_name,
-		    st->st_rules[i].r_name,
-		    (long long)st->st_rules[i].r_rejected);
+		    "%llu\n", s->ms_tenant->mt_id, s->ms_name,
+		    st->st_rules[i].rc_name,
+		    (unsigned long long)st->st_rules[i].rc_n);
 }
 
 /* Every per-stream family; statistics only where streammgr sent some. */
@@ -203,8 +203,8 @@ render_tenants(struct mon *m, struct evbuffer *out)
 		for (size_t k = 0; k < t->mt_batch_total.g_nrules; k++)
 			evbuffer_add_printf(out, "mysimbdp_batch_quality_"
 			    "rejected_total{tenant=\"%s\",rule=\"%s\"} %llu\n",
-			    t->mt_id, t->mt_batch_total.g_rules[k].name,
-			    (unsigned long long)t->mt_batch_total.g_rules[k].n);
+			    t->mt_id, t->mt_batch_total.g_rules[k].rc_name,
+			    (unsigned long long)t->mt_batch_total.g_rules[k].rc_n);
 
 	tenant_family(m, out, "mysimbdp_batch_reports_total",
 	    "Reports received from the tenant's batch apps.",

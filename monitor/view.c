@@ -19,28 +19,6 @@
 /* Adds n rejections under rule name; past MAGG_RULES - 1 names, under
  * "other". */
 static void
-agg_rule(struct magg *g, const char *name, uint64_t n)
-{
-	size_t k;
-
-	for (k = 0; k < g->g_nrules; k++)
-		if (strcmp(g->g_rules[k].name, name) == 0)
-			break;
-	if (k == g->g_nrules) {
-		if (k == MAGG_RULES - 1)
-			name = "other";
-		if (k == MAGG_RULES) {
-			g->g_rules[MAGG_RULES - 1].n += n;
-			return;
-		}
-		snprintf(g->g_rules[k].name, sizeof(g->g_rules[k].name), "%s",
-		    name);
-		g->g_nrules++;
-	}
-	g->g_rules[k].n += n;
-}
-
-static void
 agg_add(struct magg *g, const struct report *r)
 {
 	g->g_reports++;
@@ -52,8 +30,8 @@ agg_add(struct magg *g, const struct report *r)
 	if ((uint64_t)r->r_ingest_us_max > g->g_ingest_us_max)
 		g->g_ingest_us_max = (uint64_t)r->r_ingest_us_max;
 	for (size_t k = 0; k < r->r_nrules; k++)
-		agg_rule(g, r->r_rules[k].rr_name,
-		    (uint64_t)r->r_rules[k].rr_rejected);
+		(void)rule_count_add(g->g_rules, &g->g_nrules, MAGG_RULES,
+		    r->r_rules[k].rr_name, (uint64_t)r->r_rules[k].rr_rejected);
 }
 
 /* Keeps r among its instance's recent reports; the oldest goes when full. */

@@ -88,7 +88,7 @@ append_rules(const struct squality *sq, bson_t *doc)
 	BSON_APPEND_DOCUMENT_BEGIN(doc, "quality_rules", &rules);
 	for (size_t i = 0; i < sq->sq_nrules; i++)
 		BSON_APPEND_INT64(&rules, sq->sq_rules[i].rc_name,
-		    (int64_t)sq->sq_rules[i].rc_total);
+		    (int64_t)sq->sq_rules[i].rc_n);
 	bson_append_document_end(doc, &rules);
 }
 

@@ -23,25 +23,11 @@ void
 squality_count(struct squality *sq, const struct conf_quality *q,
     const char *reason)
 {
-	const char *name = rule_of(q, reason);
-	struct rule_count *v;
-	size_t i;
-
-	for (i = 0; i < sq->sq_nrules; i++)
-		if (strcmp(sq->sq_rules[i].rc_name, name) == 0)
-			break;
-	if (i == sq->sq_nrules) {
-		/* Bounded: the profile's rules (old ones after a reload
-		 * stay) and "other". */
-		v = reallocarray(sq->sq_rules, i + 1, sizeof(*v));
-		if (v == NULL)
-			fatal("%s: reallocarray", __func__);
-		sq->sq_rules = v;
-		memset(&v[i], 0, sizeof(v[i]));
-		snprintf(v[i].rc_name, sizeof(v[i].rc_name), "%s", name);
-		sq->sq_nrules++;
-	}
-	sq->sq_rules[i].rc_total++;
+	if (sq->sq_rules == NULL &&
+	    (sq->sq_rules = calloc(SQUALITY_RULES, sizeof(*sq->sq_rules))) == NULL)
+		fatal("%s: calloc", __func__);
+	(void)rule_count_add(sq->sq_rules, &sq->sq_nrules, SQUALITY_RULES,
+	    rule_of(q, reason), 1);
 }
 
 int
@@ -50,21 +36,21 @@ squality_flush(struct squality *sq, const struct conf_quality *q, int fd,
     uint64_t rejected)
 {
 	struct stream_quality line = { tenant, stream, 0, 0, NULL, NULL, 0 };
-	const char *names[64];
-	uint64_t counts[64];
+	const char *names[SQUALITY_RULES];
+	uint64_t counts[SQUALITY_RULES];
 	int rc;
 
 	if (!q->q_enabled || settled == sq->sq_settled_written)
 		return 0;
 	line.sq_checked = settled - sq->sq_settled_written;
 	line.sq_rejected = rejected - sq->sq_rejected_written;
-	for (size_t i = 0; i < sq->sq_nrules && line.sq_nrules < 64; i++) {
+	for (size_t i = 0; i < sq->sq_nrules; i++) {
 		struct rule_count *r = &sq->sq_rules[i];
 
-		if (r->rc_total == r->rc_written)
+		if (r->rc_n == r->rc_mark)
 			continue;
 		names[line.sq_nrules] = r->rc_name;
-		counts[line.sq_nrules++] = r->rc_total - r->rc_written;
+		counts[line.sq_nrules++] = r->rc_n - r->rc_mark;
 	}
 	line.sq_rules = names;
 	line.sq_counts = counts;
@@ -73,7 +59,7 @@ squality_flush(struct squality *sq, const struct conf_quality *q, int fd,
 	sq->sq_settled_written = settled;
 	sq->sq_rejected_written = rejected;
 	for (size_t i = 0; i < sq->sq_nrules; i++)
-		sq->sq_rules[i].rc_written = sq->sq_rules[i].rc_total;
+		sq->sq_rules[i].rc_mark = sq->sq_rules[i].rc_n;
 	return 0;
 }
 

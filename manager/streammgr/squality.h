@@ -12,15 +12,14 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "rulecount.h"
 
-struct rule_count {
-	char		 rc_name[TENANT_ID_MAX + 1];	/* or "other" */
-	uint64_t	 rc_total;	/* since streammgr started */
-	uint64_t	 rc_written;	/* in the lines written so far */
-};
+/* Rules counted per stream; the last slot is "other" (rulecount.h). */
+#define SQUALITY_RULES	64
 
 struct squality {
-	struct rule_count *sq_rules;
+	struct rule_count *sq_rules;	/* SQUALITY_RULES, from the first;
+					 * rc_mark: the count written */
 	size_t		 sq_nrules;
 	uint64_t	 sq_settled_written;	/* acked + dead letters */
 	uint64_t	 sq_rejected_written;

@@ -52,7 +52,7 @@ test_count_and_lines(void **state)
 	squality_count(&sq, &q, "quality: made-up: x: y");
 	assert_int_equal(sq.sq_nrules, 3);
 	assert_string_equal(sq.sq_rules[0].rc_name, "host-id");
-	assert_int_equal(sq.sq_rules[0].rc_total, 2);
+	assert_int_equal(sq.sq_rules[0].rc_n, 2);
 	assert_string_equal(sq.sq_rules[1].rc_name, "host");
 	assert_string_equal(sq.sq_rules[2].rc_name, "other");
 
