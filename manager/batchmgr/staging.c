@@ -538,25 +538,30 @@ static void
 on_inotify(evutil_socket_t fd, short what, void *arg)
 {
 	struct batch *b = arg;
-	char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
+	/* One read a turn, of a hundred-odd events (one of any size
+	 * fits): between two reads the loop serves the rest, the control
+	 * socket, signals, the ended apps' pipes. Reading until EAGAIN
+	 * kept it away for a whole burst (seconds for 100,000 files), and
+	 * each app started meanwhile would inherit every pipe of the apps
+	 * reaped below, left open until their EOF's turn. */
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	const struct inotify_event *ev;
 	ssize_t n;
 
-	for (;;) {
-		n = read(fd, buf, sizeof(buf));
-		if (n <= 0) {
-			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				log_warn("%s: read inotify", __func__);
-			break;
-		}
-		for (char *p = buf; p < buf + n;
-		    p += sizeof(struct inotify_event) + ev->len) {
-			ev = (const struct inotify_event *)(void *)p;
-			handle_event(b, ev);
-			/* Start work as soon as a slot is free, not after the
-			 * whole burst has been claimed. */
-			job_dispatch(b);
-		}
+	if ((n = read(fd, buf, sizeof(buf))) <= 0) {
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			log_warn("%s: read inotify", __func__);
+		return;
+	}
+	for (char *p = buf; p < buf + n;
+	    p += sizeof(struct inotify_event) + ev->len) {
+		ev = (const struct inotify_event *)(void *)p;
+		handle_event(b, ev);
+		/* Start work as soon as a slot is free, not after the whole
+		 * read has been claimed: reap the apps that ended meanwhile
+		 * (one waitid when none did) rather than wait for their
+		 * SIGCHLD's turn in the loop. */
+		job_reap(b);
 	}
 	job_dispatch(b);
 }
