@@ -72,6 +72,7 @@ struct tenant {
 	int		 t_jobs;	/* jobs alive: queued, running, backoff */
 	bool		 t_retired;	/* profile removed; freed at t_jobs 0 */
 	bool		 t_deferred;	/* a name waited for processing/ */
+	bool		 t_scan_due;	/* in the periodic scan's round */
 	int64_t		 t_swept_ms;	/* last retention sweep */
 };
 TAILQ_HEAD(tenants, tenant);
@@ -92,6 +93,7 @@ struct batch {
 	struct event	*b_inotify_ev;
 	struct event	*b_scan_ev;
 	struct event	*b_settle_ev;
+	struct event	*b_step_ev;	/* the next tenant of a scan round */
 	struct event	*b_stop_ev;
 	void		*b_zctx;	/* ZeroMQ, for the control socket */
 	struct ctlsock	*b_ctl;		/* run/batchmgr.ctl (bcontrol.c) */

@@ -566,6 +566,41 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
 	job_dispatch(b);
 }
 
+/*
+ * A round of scans, one tenant a turn of the loop (a zero timer: the
+ * loop polls between two), so that the ended apps are reaped and the
+ * workers kept busy meanwhile. Scanning every tenant in one turn claimed
+ * thousands of files with no app reaped: 11.5% of batchmgr's samples in
+ * a burst over 1,000 tenants (docs/benchmarks.md).
+ */
+static void
+scan_round(struct batch *b)
+{
+	struct tenant *t;
+
+	TAILQ_FOREACH(t, &b->b_tenants, t_entry)
+		t->t_scan_due = !t->t_retired;
+	clock_timer_in(b->b_step_ev, 0);
+}
+
+static void
+on_step(evutil_socket_t fd, short what, void *arg)
+{
+	struct batch *b = arg;
+	struct tenant *t;
+
+	TAILQ_FOREACH(t, &b->b_tenants, t_entry)
+		if (t->t_scan_due)
+			break;
+	if (t == NULL)
+		return;		/* the round is over */
+	t->t_scan_due = false;
+	if (!t->t_retired && !b->b_stopping)
+		scan_tenant(b, t);
+	job_dispatch(b);
+	clock_timer_in(b->b_step_ev, 0);
+}
+
 /* The safety net: inotify can miss files (e.g. copied in by NFS). */
 static void
 on_scan(evutil_socket_t fd, short what, void *arg)
@@ -577,13 +612,14 @@ on_scan(evutil_socket_t fd, short what, void *arg)
 	TAILQ_FOREACH(t, &b->b_tenants, t_entry)
 		if (!t->t_retired && now - t->t_swept_ms >= SWEEP_EVERY_MS)
 			sweep_tenant(b, t);
-	staging_scan_all(b);
+	scan_round(b);
 }
 
+/* Files skipped while still settling: the next round looks again. */
 static void
 on_settle(evutil_socket_t fd, short what, void *arg)
 {
-	staging_scan_all(arg);
+	scan_round(arg);
 }
 
 int
@@ -607,8 +643,9 @@ staging_init(struct batch *b)
 	    EV_READ | EV_PERSIST, on_inotify, b);
 	b->b_scan_ev = event_new(b->b_base, -1, EV_PERSIST, on_scan, b);
 	b->b_settle_ev = evtimer_new(b->b_base, on_settle, b);
+	b->b_step_ev = evtimer_new(b->b_base, on_step, b);
 	if (b->b_inotify_ev == NULL || b->b_scan_ev == NULL ||
-	    b->b_settle_ev == NULL)
+	    b->b_settle_ev == NULL || b->b_step_ev == NULL)
 		fatalx("%s: event_new", __func__);
 	event_add(b->b_inotify_ev, NULL);
 	clock_timer_in(b->b_scan_ev, b->b_conf->p_batch.pb_scan_interval_ms);
@@ -621,6 +658,7 @@ staging_stop(struct batch *b)
 	event_del(b->b_inotify_ev);
 	event_del(b->b_scan_ev);
 	event_del(b->b_settle_ev);
+	event_del(b->b_step_ev);
 }
 
 void
@@ -633,6 +671,7 @@ staging_free(struct batch *b)
 	event_free(b->b_inotify_ev);
 	event_free(b->b_scan_ev);
 	event_free(b->b_settle_ev);
+	event_free(b->b_step_ev);
 	close(b->b_inotify_fd);
 	close(b->b_staging_fd);
 }
