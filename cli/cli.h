@@ -137,6 +137,7 @@ int cmd_send(const struct cli *cli, int argc, char **argv);
 int cmd_keygen(const struct cli *cli, int argc, char **argv);
 int cmd_move(const struct cli *cli, int argc, char **argv);
 int cmd_sshd_config(const struct cli *cli, int argc, char **argv);
+int cmd_sshd_jail(const struct cli *cli, int argc, char **argv);
 int cmd_start(const struct cli *cli, int argc, char **argv);
 int cmd_stats(const struct cli *cli, int argc, char **argv);
 int cmd_status(const struct cli *cli, int argc, char **argv);

@@ -188,12 +188,23 @@ static const struct command commands[] = {
 	    "bad platform file" },
 	{ "sshd-config", cmd_sshd_config, "[TENANT]",
 	    "print the sshd Match block of each tenant with a user (or of "
-	    "TENANT): sftp and scp into its staging folder only, chrooted "
-	    "there; include it in sshd's configuration",
+	    "TENANT): sftp and scp (and rsync after sshd-jail) into its "
+	    "staging folder only, chrooted there; include it in sshd's "
+	    "configuration",
 	    "",
 	    "0 printed; 64 usage; 65 TENANT is unknown or has no user; 78 a "
 	    "bad configuration, or a staging folder sshd would refuse to "
 	    "chroot into (said on stderr)" },
+	{ "sshd-jail", cmd_sshd_jail, "[TENANT]",
+	    "put the upload shell, sftp-server and rsync with their "
+	    "libraries into the staging folder of each tenant with a user "
+	    "(or of TENANT), for rsync uploads; run again after upgrading "
+	    "them",
+	    "",
+	    "0 done; 64 usage; 65 TENANT is unknown or has no user; 69 "
+	    "sftp-server or rsync is missing; 73 a file cannot be written; "
+	    "77 not root; 78 a bad configuration, or a staging folder sshd "
+	    "would refuse to chroot into" },
 	{ "move", cmd_move, "TENANT --to NODE [--timeout D]",
 	    "move a tenant to another node of the cluster description, "
 	    "losing nothing: drain it on its node, rewrite the file, reload "

@@ -505,14 +505,14 @@ pubkey() { sed -n 's/^ *public-key = "\(.*\)"$/\1/p' "$1"; }
 
 # ---- uploads over SSH --------------------------------------------------------
 
-# ssh_prereqs: skips the test (77), said so, without root or OpenSSH's
-# server and client.
+# ssh_prereqs: skips the test (77), said so, without root, OpenSSH's
+# server and client, or rsync.
 ssh_prereqs() {
 	need_root
 	local p
-	for p in /usr/sbin/sshd sftp scp ssh-keygen; do
+	for p in /usr/sbin/sshd sftp scp ssh-keygen rsync; do
 		command -v "$p" >/dev/null ||
-			{ echo "SKIP: no $p (Debian's openssh-server)"; exit 77; }
+			{ echo "SKIP: no $p (Debian's openssh-server, rsync)"; exit 77; }
 	done
 }
 

@@ -24,7 +24,7 @@ run() {
 # The commands, as the top-level help lists them.
 run 0 "mysimbdp --help" --help
 mapfile -t commands < <(sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p' <<<"$out" | grep -v '^-')
-assert_eq "check-config status stats retry load send keygen start stop drain scale dead-letters sshd-config move control" \
+assert_eq "check-config status stats retry load send keygen start stop drain scale dead-letters sshd-config sshd-jail move control" \
 	"${commands[*]}" "the commands listed by mysimbdp --help"
 
 # Arguments that make each command valid up to its options, so --help and
@@ -33,7 +33,7 @@ declare -A args=(
 	[check-config]="$CFG" [status]="acme" [stats]="" [retry]="acme a.csv"
 	[load]="--collection c x.csv" [send]="acme" [keygen]="$T/k" [start]="acme"
 	[stop]="acme" [drain]="acme" [scale]="acme 2"
-	[dead-letters]="acme" [move]="acme --to n2" [sshd-config]="acme" [control]='{}'
+	[dead-letters]="acme" [move]="acme --to n2" [sshd-config]="acme" [sshd-jail]="acme" [control]='{}'
 )
 for c in "${commands[@]}"; do
 	# shellcheck disable=SC2086

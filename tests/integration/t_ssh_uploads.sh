@@ -1,11 +1,14 @@
 #!/bin/bash
 # Uploads over SSH (docs/deployment.md, "Uploads over SSH"): an sshd of
 # the test's own on loopback, configured with `mysimbdp sshd-config`'s
-# Match block; the tenant's user uploads with sftp and scp, chrooted
-# into its staging folder. An upload to a temporary name cut off is
-# never ingested, its rename is; an upload written in place, cut off
-# and resumed within the tenant's upload_settle, is ingested once, whole.
-# Needs root (users, chroot) and sshd; skipped, said so, without them.
+# Match block after `mysimbdp sshd-jail`; the tenant's user uploads with
+# sftp, scp and rsync, chrooted into its staging folder, where the upload
+# shell runs sftp-server and rsync and nothing else. An upload to a
+# temporary name cut off is never ingested, its rename is; an upload
+# written in place, cut off and resumed within the tenant's
+# upload_settle, is ingested once, whole; an rsync cut off is never
+# ingested, and its rerun is, once.
+# Needs root (users, chroot), sshd and rsync; skipped, said so, without.
 . "$(dirname "$0")/lib.sh"
 
 ssh_prereqs
@@ -30,6 +33,14 @@ start_daemon batchmgr
 cli sshd-config >"$T/blocks" || fail "sshd-config: $(cli sshd-config 2>&1 >/dev/null)"
 grep -q "^Match User $U\$" "$T/blocks" || fail "no Match block: $(cat "$T/blocks")"
 grep -q "ChrootDirectory $VAR/staging/acme\$" "$T/blocks" || fail "no chroot: $(cat "$T/blocks")"
+grep -q "ForceCommand internal-sftp " "$T/blocks" || fail "not internal-sftp before sshd-jail: $(cat "$T/blocks")"
+# The upload shell, sftp-server and rsync go into the staging folder,
+# with the libraries they load; the block then runs the shell.
+cli sshd-jail >"$T/out/jail" 2>&1 || fail "sshd-jail: $(cat "$T/out/jail")"
+cli sshd-jail >"$T/out/jail" 2>&1 || fail "sshd-jail, again: $(cat "$T/out/jail")"
+cli sshd-config >"$T/blocks" || fail "sshd-config: $(cli sshd-config 2>&1 >/dev/null)"
+grep -q "ForceCommand /usr/libexec/mysimbdp/upload-shell\$" "$T/blocks" ||
+	fail "not the upload shell after sshd-jail: $(cat "$T/blocks")"
 # The user reads its authorized keys: not under $T (0700).
 port=$(free_ports 1)
 sshd_start "$SSH_TOP/ssh" "$U" 127.0.0.1 "$port" "$T/blocks"
@@ -47,9 +58,13 @@ grep -q "/processing" "$T/out/ls" || fail "its staging folder not seen: $(cat "$
 grep -Eq "(coredms|queue|/run|streammgr)" "$T/out/ls" && fail "sees outside its staging folder: $(cat "$T/out/ls")"
 echo x >"$T/scratch/x.csv"
 sftp_do "put $T/scratch/x.csv /processing/x.csv" >"$T/out/put" 2>&1 && fail "wrote into processing/"
-rc=0; ssh "${ssh_opts[@]/-P/-p}" "$U@127.0.0.1" id >"$T/out/shell" 2>&1 || rc=$?
-[ $rc -ne 0 ] || fail "a shell command ran: $(cat "$T/out/shell")"
-ok "chrooted into its staging folder, sftp only"
+rsh="ssh ${ssh_opts[*]/-P/-p}"
+for cmd in id "rsync --server --daemon ." "scp -t ."; do
+	rc=0; $rsh "$U@127.0.0.1" "$cmd" >"$T/out/shell" 2>&1 || rc=$?
+	[ $rc -ne 0 ] || fail "$cmd ran: $(cat "$T/out/shell")"
+	grep -q "^mysimbdp: " "$T/out/shell" || fail "$cmd not refused by the upload shell: $(cat "$T/out/shell")"
+done
+ok "chrooted into its staging folder, sftp and rsync only"
 
 records_of() { [ -f "$INGEST" ] && jq -c --arg f "$1" 'select(.file == $f)' "$INGEST" || true; }
 ingested() { [ "$(records_of "$1" | jq -r 'select(.status == "ok") | .bytes' | head -n 1)" = "$2" ]; }
@@ -85,3 +100,26 @@ big_csv "$T/scratch/c.csv" 10
 scp -q "${ssh_opts[@]}" "$T/scratch/c.csv" "$U@127.0.0.1:c.csv" || fail "scp"
 wait_for 30 "c.csv ingested" ingested c.csv "$(stat -c %s "$T/scratch/c.csv")"
 ok "scp uploads too"
+
+# rsync writes into a hidden temporary name and renames it when done.
+big_csv "$T/scratch/d.csv" 10
+rsync -e "$rsh" "$T/scratch/d.csv" "$U@127.0.0.1:" >"$T/out/rsync" 2>&1 || fail "rsync: $(cat "$T/out/rsync")"
+wait_for 30 "d.csv ingested" ingested d.csv "$(stat -c %s "$T/scratch/d.csv")"
+ok "rsync uploads into incoming/"
+
+# Cut off, rsync's receiver removes its temporary file: nothing is taken;
+# run again, the file is ingested once, whole.
+big_csv "$T/scratch/e.csv" 400
+rsync --bwlimit=100 -e "$rsh" "$T/scratch/e.csv" "$U@127.0.0.1:" >/dev/null 2>&1 &
+rpid=$!
+wait_for 20 "the rsync under way" eval "compgen -G '$VAR/staging/acme/incoming/.e.csv.*' >/dev/null"
+kill -KILL "$rpid"
+wait "$rpid" 2>/dev/null || true
+wait_for 20 "the cut-off rsync's temporary file gone" eval "! compgen -G '$VAR/staging/acme/incoming/.e.csv.*' >/dev/null"
+sleep_until=$(( $(now_ms) + $(scaled 6) * 1000 ))
+while [ "$(now_ms)" -lt "$sleep_until" ]; do sleep 0.2; done
+assert_eq "" "$(records_of e.csv)" "records of the cut-off rsync"
+rsync -e "$rsh" "$T/scratch/e.csv" "$U@127.0.0.1:" >"$T/out/rsync" 2>&1 || fail "rsync again: $(cat "$T/out/rsync")"
+wait_for 30 "e.csv ingested whole" ingested e.csv "$(stat -c %s "$T/scratch/e.csv")"
+assert_eq 1 "$(records_of e.csv | wc -l)" "records of e.csv"
+ok "an rsync cut off is not ingested; run again, it is, once, whole"
