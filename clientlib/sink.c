@@ -70,6 +70,30 @@ utf8_valid(const char *s, size_t len)
 }
 
 /*
+ * What is wrong with a key (NUL-terminated), in one pass over it: empty,
+ * starting with '$' or holding '.' (unless keys_free: an array's), or not
+ * UTF-8. Keys are short and many: three passes (strchr, strlen, the
+ * UTF-8 check) cost more than the walk around them.
+ */
+static const char *
+key_problem(const char *key, bool keys_free)
+{
+	const char *p = key;
+	unsigned char high = 0;
+
+	if (!keys_free && (key[0] == '\0' || key[0] == '$'))
+		return "a key is empty, starts with '$' or holds '.'";
+	for (; *p != '\0'; p++) {
+		if (*p == '.' && !keys_free)
+			return "a key is empty, starts with '$' or holds '.'";
+		high |= (unsigned char)*p;
+	}
+	if ((high & 0x80) && !bson_utf8_validate(key, (size_t)(p - key), false))
+		return "a key is not valid UTF-8";
+	return NULL;
+}
+
+/*
  * Checks a document the way libmongoc's default insert validation does
  * (well-formed; keys not empty, without '.', not starting with '$'), and
  * also that every key and string value is UTF-8: libbson 1.23 checks keys
@@ -85,13 +109,8 @@ doc_problem(const bson_iter_t *parent, int depth, bool keys_free)
 	uint32_t len;
 
 	while (bson_iter_next(&it)) {
-		const char *key = bson_iter_key(&it);
-
-		if (!keys_free && (key[0] == '\0' || key[0] == '$' ||
-		    strchr(key, '.') != NULL))
-			return "a key is empty, starts with '$' or holds '.'";
-		if (!utf8_valid(key, strlen(key)))
-			return "a key is not valid UTF-8";
+		if ((why = key_problem(bson_iter_key(&it), keys_free)) != NULL)
+			return why;
 		switch (bson_iter_type(&it)) {
 		case BSON_TYPE_UTF8:
 			s = bson_iter_utf8(&it, &len);

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -67,6 +69,46 @@ test_number(void **state)
 	assert_int_equal(wr_number("12abc", 5, &v), -1);
 	assert_int_equal(wr_number("", 0, &v), -1);
 	assert_int_equal(wr_number(".", 1, &v), -1);
+}
+
+/* The shortcut for plain decimals gives strtod's double, bit for bit. */
+static void
+test_number_as_strtod(void **state)
+{
+	static const char *const fixed[] = {
+		"-0", "0.1", "0.3", "2.675", "123456789012345",
+		"0.000000000000001", "999999999999999.9", "9007199254740993",
+		"1.", ".5", "+7.25",
+	};
+	uint64_t x = 88172645463325252ULL;
+	char text[40];
+	double v, want;
+
+	(void)state;
+	for (size_t i = 0; i < 2000 + sizeof(fixed) / sizeof(fixed[0]); i++) {
+		if (i < sizeof(fixed) / sizeof(fixed[0]))
+			snprintf(text, sizeof(text), "%s", fixed[i]);
+		else {
+			/* xorshift64: 1-16 digits, a point anywhere or none. */
+			int nd, dot, n = 0;
+
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			nd = (int)(x % 16) + 1;
+			dot = (int)((x >> 8) % (uint64_t)(nd + 2)) - 1;
+			if ((x >> 16) & 1)
+				text[n++] = '-';
+			for (int d = 0; d < nd; d++) {
+				if (d == dot)
+					text[n++] = '.';
+				text[n++] = (char)('0' + (x >> (20 + 2 * d)) % 10);
+			}
+			text[n] = '\0';
+		}
+		want = strtod(text, NULL);
+		if (wr_number(text, strlen(text), &v) != 0 ||
+		    memcmp(&v, &want, sizeof(v)) != 0)
+			fail_msg("\"%s\": %.17g, strtod %.17g", text, v, want);
+	}
 }
 
 static void
@@ -160,6 +202,7 @@ main(void)
 		cmocka_unit_test(test_price_good),
 		cmocka_unit_test(test_price_bad),
 		cmocka_unit_test(test_number),
+		cmocka_unit_test(test_number_as_strtod),
 		cmocka_unit_test(test_int),
 		cmocka_unit_test(test_amenities_good),
 		cmocka_unit_test(test_amenities_bad),

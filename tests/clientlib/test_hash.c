@@ -106,6 +106,9 @@ document_ids_are_deterministic(void **state)
 	    "ba7816bf8f01cfea414140de:8");
 	assert_string_equal(msb_doc_id(b, hash, UINT64_MAX),
 	    "ba7816bf8f01cfea414140de:18446744073709551615");
+	assert_string_equal(msb_doc_id(b, hash, 0), "ba7816bf8f01cfea414140de:0");
+	assert_string_equal(msb_doc_id(b, hash, 1000),
+	    "ba7816bf8f01cfea414140de:1000");
 	/* Upper-case hex gives the same id. */
 	assert_string_equal(msb_doc_id(b, "BA7816BF8F01CFEA414140DE", 7), a);
 

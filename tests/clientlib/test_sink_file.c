@@ -276,6 +276,24 @@ documents_are_checked_like_mongodb_does(void **state)
 	bson_reinit(&doc);
 	BSON_APPEND_INT32(&doc, "$set", 1);
 	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
+	/* Keys: empty, not UTF-8, '.' one level down. */
+	bson_reinit(&doc);
+	BSON_APPEND_INT32(&doc, "", 1);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
+	bson_reinit(&doc);
+	BSON_APPEND_INT32(&doc, "caf\xc3", 1);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
+	assert_non_null(strstr(msb_sink_error(sink), "key is not valid UTF-8"));
+	bson_reinit(&doc);
+	{
+		bson_t sub;
+
+		BSON_APPEND_DOCUMENT_BEGIN(&doc, "d", &sub);
+		BSON_APPEND_INT32(&sub, "ok", 1);
+		BSON_APPEND_INT32(&sub, "x.y", 1);
+		bson_append_document_end(&doc, &sub);
+	}
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
 	bson_reinit(&doc);
 	bson_append_utf8(&doc, "s", 1, "\xff\xfe", 2);
 	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
@@ -295,6 +313,7 @@ documents_are_checked_like_mongodb_does(void **state)
 	 * valid multi-byte text passes. */
 	bson_reinit(&doc);
 	BSON_APPEND_INT32(&doc, "x", 1);
+	BSON_APPEND_INT32(&doc, "caf\xc3\xa9", 2);
 	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
 	bson_reinit(&doc);
 	BSON_APPEND_UTF8(&doc, "_id", "utf8-ok");

@@ -554,7 +554,8 @@ sshd_start() {
 		echo "UsePAM no"
 		echo "PasswordAuthentication no"
 		echo "KbdInteractiveAuthentication no"
-		echo "Subsystem sftp internal-sftp"
+		# Debian's own line: the Match blocks' ForceCommand decides.
+		echo "Subsystem sftp /usr/lib/openssh/sftp-server"
 		cat "$blocks"
 	} >"$dir/sshd_config"
 	/usr/sbin/sshd -t -f "$dir/sshd_config" || fail "sshd -t refuses $dir/sshd_config"

@@ -47,10 +47,15 @@ for p in "$SBINDIR/batchmgr" "$SBINDIR/streammgr" "$SBINDIR/monitor" "$BINDIR/my
 	"$LIBEXECDIR/mysimbdp/tenants/globex/ingest-cases" \
 	"$LIBEXECDIR/mysimbdp/tenants/initech/initech-batch" \
 	"$LIBEXECDIR/mysimbdp/tenants/initech/initech-stream" \
-	"$LIBEXECDIR/mysimbdp/mysimbdp-python"; do
+	"$LIBEXECDIR/mysimbdp/mysimbdp-python" \
+	"$LIBEXECDIR/mysimbdp/mysimbdp-upload-shell"; do
 	assert_exec "$p"
 done
-ok "daemons in sbindir, mysimbdp in bindir, sample apps in libexecdir/mysimbdp/tenants"
+# `mysimbdp sshd-jail` copies the upload shell from where it is installed.
+strings -a "$DEST$BINDIR/mysimbdp" >"$T/strings"
+grep -qxF "$LIBEXECDIR/mysimbdp" "$T/strings" ||
+	fail "mysimbdp does not look for its upload shell in $LIBEXECDIR/mysimbdp"
+ok "daemons in sbindir, mysimbdp in bindir, sample apps and the upload shell in libexecdir/mysimbdp"
 for f in "$LIBDIR/libmysimbdp.so.0" "$LIBDIR/libmysimbdp.so" "$LIBDIR/libmysimbdp.a" \
 	"$LIBDIR/libmysimbdp-mongo.so.0" \
 	"$INCLUDEDIR/mysimbdp.h" "$LIBDIR/pkgconfig/mysimbdp.pc"; do
