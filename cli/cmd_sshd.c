@@ -272,6 +272,7 @@ jail_list(struct sshjail *j, const struct conf_tenant_set *set,
 	const char *sftp = first_program(sftp_servers);
 	const char *rsync = first_program(rsyncs);
 	char shell[PATH_MAX], err[512];
+	int shells = 0;
 
 	upload_shell_path(shell, sizeof(shell));
 	if (sftp == NULL || rsync == NULL) {
@@ -297,8 +298,10 @@ jail_list(struct sshjail *j, const struct conf_tenant_set *set,
 			fprintf(stderr, "mysimbdp %s: %s\n", cmd, err);
 			return EX_CONFIG;
 		}
+		shells++;
 	}
-	return EX_OK;
+	/* Nothing is written for a tenant that is not there. */
+	return only && shells == 0 ? no_such_tenant(cmd, only) : EX_OK;
 }
 
 static int
@@ -306,7 +309,7 @@ jail_tenants(const struct sshjail *j, const struct conf_platform *p,
     const struct conf_tenant_set *set, const char *only, const char *cmd)
 {
 	char err[PATH_MAX + 128], *stock = state_path(p, "sshd-jail");
-	int rc = EX_OK, done = 0;
+	int rc = EX_OK;
 
 	if ((mkdir(stock, 0755) < 0 && errno != EEXIST) ||
 	    chmod(stock, 0755) < 0) {
@@ -338,11 +341,8 @@ jail_tenants(const struct sshjail *j, const struct conf_platform *p,
 			printf("%s: sftp, scp and rsync ready in %s\n",
 			    t->t_id, staging);
 		free(staging);
-		done++;
 	}
 	free(stock);
-	if (only && done == 0)
-		rc = no_such_tenant(cmd, only);
 	return rc;
 }
 

@@ -36,6 +36,13 @@ grep -q "ChrootDirectory $VAR/staging/acme\$" "$T/blocks" || fail "no chroot: $(
 grep -q "ForceCommand internal-sftp " "$T/blocks" || fail "not internal-sftp before sshd-jail: $(cat "$T/blocks")"
 # The upload shell, sftp-server and rsync go into the staging folder,
 # with the libraries they load; the block then runs the shell.
+rc=0; cli sshd-jail nosuch >"$T/out/jail" 2>&1 || rc=$?
+assert_eq 65 "$rc" "sshd-jail of an unknown tenant: $(cat "$T/out/jail")"
+[ ! -e "$VAR/sshd-jail" ] || fail "sshd-jail of an unknown tenant wrote its stock copy"
+rc=0; setpriv --reuid="$U" --regid="$U" --clear-groups "$CLI" -c "$T/conf/mysimbdp.cfg" \
+	sshd-jail >"$T/out/jail" 2>&1 || rc=$?
+assert_eq 77 "$rc" "sshd-jail not as root: $(cat "$T/out/jail")"
+[ ! -e "$VAR/staging/acme/usr" ] || fail "a refused sshd-jail wrote into the staging folder"
 cli sshd-jail >"$T/out/jail" 2>&1 || fail "sshd-jail: $(cat "$T/out/jail")"
 cli sshd-jail >"$T/out/jail" 2>&1 || fail "sshd-jail, again: $(cat "$T/out/jail")"
 cli sshd-config >"$T/blocks" || fail "sshd-config: $(cli sshd-config 2>&1 >/dev/null)"
