@@ -93,34 +93,38 @@ tenant_release(struct tenant *t)
 	free(t);
 }
 
-int
-tenant_open_area(struct tenant *t, enum stage_area area, const char *dataset,
-    bool create)
+/* Closes the staging folder's fd after a call, keeping the call's errno. */
+static int
+close_after(int fd, int rc)
 {
-	int fd = open_staging(t->t_batch, t->t_id), rc, saved;
+	int saved = errno;
 
-	if (fd < 0)
-		return -1;
-	rc = state_open_area(fd, area, dataset, create);
-	saved = errno;
 	close(fd);
 	errno = saved;
 	return rc;
 }
 
 int
-tenant_move(struct tenant *t, enum stage_area from, enum stage_area to,
-    const char *dataset, const char *name, char *final, size_t finallen)
+tenant_open_area(struct tenant *t, enum stage_area area, const char *dataset,
+    bool create)
 {
-	int fd = open_staging(t->t_batch, t->t_id), rc, saved;
+	int fd = open_staging(t->t_batch, t->t_id);
 
 	if (fd < 0)
 		return -1;
-	rc = state_move(fd, from, to, dataset, name, final, finallen);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return rc;
+	return close_after(fd, state_open_area(fd, area, dataset, create));
+}
+
+int
+tenant_move(struct tenant *t, enum stage_area from, enum stage_area to,
+    const char *dataset, const char *name, char *final, size_t finallen)
+{
+	int fd = open_staging(t->t_batch, t->t_id);
+
+	if (fd < 0)
+		return -1;
+	return close_after(fd, state_move(fd, from, to, dataset, name, final,
+	    finallen));
 }
 
 char *
