@@ -73,12 +73,18 @@ static int
 run_ldd(const char *prog, char *buf, size_t len, char *err, size_t errlen)
 {
 	size_t got = 0;
-	int fds[2], status;
+	int fds[2], status = 0;
 	ssize_t n;
 	pid_t pid;
 
-	if (pipe(fds) < 0 || (pid = fork()) < 0) {
-		snprintf(err, errlen, "ldd: %s", strerror(errno));
+	if (pipe(fds) < 0) {
+		snprintf(err, errlen, "ldd: pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) < 0) {
+		snprintf(err, errlen, "ldd: fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
 		return -1;
 	}
 	if (pid == 0) {
@@ -88,12 +94,17 @@ run_ldd(const char *prog, char *buf, size_t len, char *err, size_t errlen)
 		_exit(127);
 	}
 	close(fds[1]);
-	while ((n = read(fds[0], buf + got, len - 1 - got)) > 0)
+	while (got < len - 1 && (n = read(fds[0], buf + got, len - 1 - got)) > 0)
 		got += (size_t)n;
 	close(fds[0]);
 	buf[got] = '\0';
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	if (got == len - 1) {
+		snprintf(err, errlen, "%s: ldd lists more than %zu bytes", prog,
+		    len - 1);
+		return -1;
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
 		snprintf(err, errlen, "ldd: not found (Debian's libc-bin)");
 		return -1;
