@@ -43,6 +43,15 @@ rc=0; setpriv --reuid="$U" --regid="$U" --clear-groups "$CLI" -c "$T/conf/mysimb
 	sshd-jail >"$T/out/jail" 2>&1 || rc=$?
 assert_eq 77 "$rc" "sshd-jail not as root: $(cat "$T/out/jail")"
 [ ! -e "$VAR/staging/acme/usr" ] || fail "a refused sshd-jail wrote into the staging folder"
+# Never through a symlink: a folder on the way that is not root's own
+# folder stops it, and nothing is written where the link points.
+mkdir "$T/elsewhere"
+ln -s "$T/elsewhere" "$VAR/staging/acme/lib64"
+rc=0; cli sshd-jail >"$T/out/jail" 2>&1 || rc=$?
+assert_eq 73 "$rc" "sshd-jail through a symlink: $(cat "$T/out/jail")"
+grep -q "lib64: not a folder of root's" "$T/out/jail" || fail "no reason: $(cat "$T/out/jail")"
+assert_eq "" "$(ls -A "$T/elsewhere")" "files written through the symlink"
+rm "$VAR/staging/acme/lib64"
 cli sshd-jail >"$T/out/jail" 2>&1 || fail "sshd-jail: $(cat "$T/out/jail")"
 cli sshd-jail >"$T/out/jail" 2>&1 || fail "sshd-jail, again: $(cat "$T/out/jail")"
 cli sshd-config >"$T/blocks" || fail "sshd-config: $(cli sshd-config 2>&1 >/dev/null)"
