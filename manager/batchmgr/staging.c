@@ -560,10 +560,9 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
 		/* Start work as soon as a slot is free, not after the whole
 		 * read has been claimed: reap the apps that ended meanwhile
 		 * (one waitid when none did) rather than wait for their
-		 * SIGCHLD's turn in the loop. */
+		 * SIGCHLD's turn in the loop. job_reap dispatches too. */
 		job_reap(b);
 	}
-	job_dispatch(b);
 }
 
 /*
