@@ -13,13 +13,8 @@ void
 benchctl_open(struct benchctl *c, const char *endpoint, const char *tenant)
 {
 	int linger = 0, timeo = BENCHCTL_TIMEOUT_MS;
-	int n;
 
-	n = snprintf(c->bc_status, sizeof(c->bc_status),
-	    "{\"cmd\":\"status\",\"tenant\":\"%s\"}", tenant);
-	if (n < 0 || (size_t)n >= sizeof(c->bc_status))
-		errx(EX_USAGE, "tenant %s: too long", tenant);
-	c->bc_statuslen = (size_t)n;
+	benchctl_tenant(c, tenant);
 	if ((c->bc_ctx = zmq_ctx_new()) == NULL ||
 	    (c->bc_sock = zmq_socket(c->bc_ctx, ZMQ_DEALER)) == NULL)
 		errx(1, "zmq: %s", zmq_strerror(errno));
@@ -28,6 +23,18 @@ benchctl_open(struct benchctl *c, const char *endpoint, const char *tenant)
 	zmq_setsockopt(c->bc_sock, ZMQ_SNDTIMEO, &timeo, sizeof(timeo));
 	if (zmq_connect(c->bc_sock, endpoint) < 0)
 		errx(1, "connect %s: %s", endpoint, zmq_strerror(errno));
+}
+
+void
+benchctl_tenant(struct benchctl *c, const char *tenant)
+{
+	int n;
+
+	n = snprintf(c->bc_status, sizeof(c->bc_status),
+	    "{\"cmd\":\"status\",\"tenant\":\"%s\"}", tenant);
+	if (n < 0 || (size_t)n >= sizeof(c->bc_status))
+		errx(EX_USAGE, "tenant %s: too long", tenant);
+	c->bc_statuslen = (size_t)n;
 }
 
 void

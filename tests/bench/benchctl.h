@@ -25,6 +25,9 @@ struct benchctl {
 void benchctl_open(struct benchctl *c, const char *endpoint,
     const char *tenant);
 
+/* Later status requests are about TENANT. */
+void benchctl_tenant(struct benchctl *c, const char *tenant);
+
 void benchctl_close(struct benchctl *c);
 
 /* Sends one JSON request and parses the reply into doc, which must say

@@ -4,6 +4,7 @@
  *
  * usage: streambench produce ENDPOINT COUNT SIZE WINDOW CTL TENANT
  *        streambench ready CTL TENANT N TIMEOUT_S
+ *        streambench acked CTL COUNT TIMEOUT_S TENANT...
  *        streambench raw COUNT SIZE
  *        streambench react CTL INGRESS TENANT COUNT TIMEOUT_S
  *        streambench reports ENDPOINT TENANT STREAM COUNT
@@ -26,11 +27,22 @@
  * holds open), produce connects, opens GO, writes a line to READY and
  * waits for GO's end of file before its first send: many producers
  * start at once, their process start-up outside the figure. With
+ * STREAMBENCH_DONE (a third FIFO) too, produce waits for its end of
+ * file before it closes and exits: their exits outside it too. With
  * STREAMBENCH_UNACKED=K, produce waits for all but K acks (a stuck
  * message; K >= COUNT: none, a stream with no instance to fill).
  *
  * ready waits until TENANT's first stream has N instances that said HELLO
  * (state "ready") and no other, polling CTL; exits 1 after TIMEOUT_S.
+ *
+ * acked is the end of a span over many producers (each run with
+ * STREAMBENCH_UNACKED=COUNT, so that they do not poll): it asks CTL for
+ * the first TENANT's status every POLL_MS until its "acked" counter
+ * reaches COUNT, then the next TENANT's, and prints one JSON line with
+ * end_ns, the time of the request that found the last one done. One
+ * poller for all tenants keeps the control socket's load the same
+ * whatever the number of producers. It takes part in the start barrier
+ * like produce; exits 1 after TIMEOUT_S.
  *
  * raw is the upper bound: a child process binds a PULL socket on ipc in a
  * temporary folder, the parent connects a PUSH and sends COUNT messages
@@ -85,6 +97,7 @@ usage(void)
 	fprintf(stderr, "usage: streambench produce ENDPOINT COUNT SIZE "
 	    "WINDOW CTL TENANT\n"
 	    "       streambench ready CTL TENANT N TIMEOUT_S\n"
+	    "       streambench acked CTL COUNT TIMEOUT_S TENANT...\n"
 	    "       streambench raw COUNT SIZE\n"
 	    "       streambench react CTL INGRESS TENANT COUNT TIMEOUT_S\n"
 	    "       streambench reports ENDPOINT TENANT STREAM COUNT\n");
@@ -169,30 +182,53 @@ on_reply(uint64_t seq, enum msb_reply_status status, const char *reason,
 /*
  * The start barrier (STREAMBENCH_READY, STREAMBENCH_GO): GO is opened
  * before READY is written, so the caller's close of GO, once every
- * producer has said ready, reaches each of them as end of file.
+ * producer has said ready, reaches each of them as end of file. DONE
+ * (STREAMBENCH_DONE), opened at the same time, is the end barrier:
+ * read to its end of file before exiting, so that no producer's exit
+ * costs CPU inside another's span.
  */
+static int done_fd = -1;
+
+static void
+read_to_eof(int fd, const char *path)
+{
+	ssize_t n;
+	char c;
+
+	while ((n = read(fd, &c, 1)) != 0)
+		if (n < 0 && errno != EINTR)
+			err(1, "%s", path);
+	close(fd);
+}
+
 static void
 barrier_wait(void)
 {
 	const char *ready = getenv("STREAMBENCH_READY");
 	const char *go = getenv("STREAMBENCH_GO");
-	ssize_t n;
-	char c;
+	const char *done = getenv("STREAMBENCH_DONE");
 	int gfd, rfd;
 
 	if (ready == NULL || go == NULL)
 		return;
 	if ((gfd = open(go, O_RDONLY)) < 0)
 		err(1, "%s", go);
+	if (done != NULL && (done_fd = open(done, O_RDONLY)) < 0)
+		err(1, "%s", done);
 	if ((rfd = open(ready, O_WRONLY)) < 0)
 		err(1, "%s", ready);
 	if (write(rfd, "r\n", 2) != 2)
 		err(1, "%s", ready);
 	close(rfd);
-	while ((n = read(gfd, &c, 1)) != 0)
-		if (n < 0 && errno != EINTR)
-			err(1, "%s", go);
-	close(gfd);
+	read_to_eof(gfd, go);
+}
+
+static void
+barrier_done(void)
+{
+	if (done_fd >= 0)
+		read_to_eof(done_fd, getenv("STREAMBENCH_DONE"));
+	done_fd = -1;
 }
 
 /*
@@ -280,6 +316,7 @@ cmd_produce(char *argv[])
 		usleep(POLL_MS * 1000);
 	}
 	cpu = bench_cpu_seconds(RUSAGE_SELF);
+	barrier_done();
 	msb_producer_close(p);
 	benchctl_close(&c);
 
@@ -304,6 +341,37 @@ cmd_produce(char *argv[])
 	free(r.r_lat);
 	free(buf);
 	msb_cleanup();
+	return 0;
+}
+
+/* ---- acked --------------------------------------------------------------- */
+
+static int
+cmd_acked(int argc, char *argv[])
+{
+	long count = bench_number(argv[1], "COUNT", 1, MAX_COUNT);
+	long timeout = bench_number(argv[2], "TIMEOUT_S", 1, 3600);
+	struct benchctl c;
+	int64_t deadline, end = 0, acked;
+
+	benchctl_open(&c, argv[0], argv[3]);
+	barrier_wait();
+	deadline = bench_now_ns(CLOCK_MONOTONIC) + timeout * 1000000000LL;
+	for (int k = 3; k < argc; k++) {
+		benchctl_tenant(&c, argv[k]);
+		for (;;) {
+			end = bench_now_ns(CLOCK_MONOTONIC);
+			if ((acked = ctl_acked(&c)) >= count)
+				break;
+			if (end > deadline)
+				errx(1, "tenant %s: %" PRId64 " of %ld messages "
+				    "acked after %ld s", argv[k], acked, count,
+				    timeout);
+			usleep(POLL_MS * 1000);
+		}
+	}
+	benchctl_close(&c);
+	printf("{\"end_ns\":%" PRId64 "}\n", end);
 	return 0;
 }
 
@@ -584,6 +652,8 @@ main(int argc, char *argv[])
 		return cmd_produce(argv + 2);
 	if (strcmp(argv[1], "ready") == 0 && argc == 6)
 		return cmd_ready(argv + 2);
+	if (strcmp(argv[1], "acked") == 0 && argc >= 6)
+		return cmd_acked(argc - 2, argv + 2);
 	if (strcmp(argv[1], "raw") == 0 && argc == 4)
 		return cmd_raw(argv + 2);
 	if (strcmp(argv[1], "react") == 0 && argc == 7)
