@@ -187,12 +187,19 @@ route(void *arg, void *frame, char *why, size_t whylen)
 		return NULL;
 	}
 	/*
+	 * The stream found, the tenant is its profile; the walk over every
+	 * stream is left to refusals and to retiring streams.
+	 */
+	s = stream_find(r->r_mgr, tid, name);
+	t = s != NULL && s->s_sv.sv_state != SV_RETIRING ? s->s_tenant :
+	    tenant_conf(r->r_mgr, tid);
+	/*
 	 * A tenant moved to another node (the cluster file says which, and
 	 * its public key, which a producer that trusts this node may take):
 	 * try again there. Said to any admitted key: which node serves a
 	 * tenant is no secret among the cluster's producers.
 	 */
-	if (key != NULL && tenant_conf(r->r_mgr, tid) == NULL &&
+	if (key != NULL && t == NULL &&
 	    (n = conf_cluster_tenant_node(r->r_mgr->m_conf->p_cluster,
 	    tid)) != NULL) {
 		snprintf(why, whylen, "THROTTLE moved: tenant %s is served by "
@@ -201,7 +208,7 @@ route(void *arg, void *frame, char *why, size_t whylen)
 		return NULL;
 	}
 	/* The tenant first: whether B has a stream is none of A's business. */
-	if (key == NULL || (t = tenant_conf(r->r_mgr, tid)) == NULL ||
+	if (key == NULL || t == NULL ||
 	    !zap_key_listed(t->t_producer_keys, key)) {
 		refused(r, R_FORBIDDEN, "key %s may not send to tenant %s's "
 		    "streams", key ? key : "(none)", tid);
@@ -209,7 +216,7 @@ route(void *arg, void *frame, char *why, size_t whylen)
 		    "of tenant %s's producer_keys", tid);
 		return NULL;
 	}
-	if ((s = stream_find(r->r_mgr, tid, name)) == NULL) {
+	if (s == NULL) {
 		refused(r, R_UNKNOWN_STREAM, "tenant %s: no stream %s", tid,
 		    name);
 		snprintf(why, whylen, "REJECT unknown-stream: tenant %s has "

@@ -24,6 +24,7 @@
 #include "queue.h"
 #include "settled.h"
 #include "squality.h"
+#include "streamidx.h"
 #include "zevent.h"
 
 #define INSTANCE_ID_MAX 80
@@ -87,6 +88,7 @@ struct remote;
  */
 struct stream {
 	TAILQ_ENTRY(stream) s_entry;
+	struct streamidx_entry s_idx;		/* in m_index while served */
 	struct smgr	*s_mgr;
 	struct stream	*s_source;		/* a subscription: its stream */
 	struct stream	**s_subs;		/* a stream: its subscriptions */
@@ -143,6 +145,7 @@ struct smgr {
 	struct event	*m_stats_ev;
 	struct event	*m_grace_ev;		/* shutdown deadline */
 	struct stream_list m_streams;
+	struct streamidx m_index;		/* m_streams by tenant, name */
 	unsigned	 m_next_instance;	/* instance ids unique per run */
 	bool		 m_stopping;
 	uint64_t	 m_boot_ms;		/* wall clock, for instance ids */

@@ -418,13 +418,7 @@ stream_set_conf(struct stream *s, struct conf_tenant *t,
 struct stream *
 stream_find(struct smgr *m, const char *tenant, const char *name)
 {
-	struct stream *s;
-
-	TAILQ_FOREACH(s, &m->m_streams, s_entry)
-		if (strcmp(s->s_tid, tenant) == 0 &&
-		    strcmp(s->s_name, name) == 0)
-			return s;
-	return NULL;
+	return streamidx_find(&m->m_index, tenant, name);
 }
 
 /* ---- releases, dead letters, redelivery -------------------------- */

@@ -39,11 +39,21 @@ serve(struct smgr *m, struct stream *s)
 	const struct conf_instances *in = &s->s_conf->s_instances;
 
 	TAILQ_INSERT_TAIL(&m->m_streams, s, s_entry);
+	streamidx_add(&m->m_index, &s->s_idx, s->s_tid, s->s_name, s);
 	log_info("tenant %s: %s %s: serving (instances %lld..%lld, %lld at "
 	    "start)", s->s_tid, s->s_source ? "subscription" : "stream",
 	    s->s_name, (long long)in->i_min, (long long)in->i_max,
 	    (long long)in->i_initial);
 	supervise_reconcile(s);
+}
+
+/* Stops serving s and frees it. */
+static void
+unserve(struct smgr *m, struct stream *s)
+{
+	TAILQ_REMOVE(&m->m_streams, s, s_entry);
+	streamidx_remove(&m->m_index, &s->s_idx);
+	stream_free(s);
 }
 
 /* The subscriptions a reload added to running stream s. */
@@ -114,8 +124,7 @@ collect_retired(struct smgr *m)
 		    !queue_idle(&s->s_queue) || s->s_nsubs > 0)
 			continue;
 		log_info("tenant %s: stream %s: retired", s->s_tid, s->s_name);
-		TAILQ_REMOVE(&m->m_streams, s, s_entry);
-		stream_free(s);
+		unserve(m, s);
 	}
 }
 
@@ -281,14 +290,11 @@ teardown(struct smgr *m)
 		quality_line(m, s);
 	/* Subscriptions first: their stream holds the journal. */
 	TAILQ_FOREACH_SAFE(s, &m->m_streams, s_entry, next)
-		if (s->s_source != NULL) {
-			TAILQ_REMOVE(&m->m_streams, s, s_entry);
-			stream_free(s);
-		}
-	TAILQ_FOREACH_SAFE(s, &m->m_streams, s_entry, next) {
-		TAILQ_REMOVE(&m->m_streams, s, s_entry);
-		stream_free(s);
-	}
+		if (s->s_source != NULL)
+			unserve(m, s);
+	TAILQ_FOREACH_SAFE(s, &m->m_streams, s_entry, next)
+		unserve(m, s);
+	streamidx_free(&m->m_index);
 	remote_stop(m);
 	scontrol_free(m);
 	if (m->m_stats_ev)
@@ -333,6 +339,8 @@ main(int argc, char *argv[])
 	m.m_boot_ms = (uint64_t)record_now_ms();
 	m.m_quality_fd = open_quality_log(m.m_conf);
 	TAILQ_INIT(&m.m_streams);
+	if (streamidx_init(&m.m_index) < 0)
+		fatalx("streamidx_init: out of memory");
 	if ((m.m_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	if ((m.m_zctx = zevent_context()) == NULL)

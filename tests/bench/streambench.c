@@ -30,7 +30,10 @@
  * STREAMBENCH_DONE (a third FIFO) too, produce waits for its end of
  * file before it closes and exits: their exits outside it too. With
  * STREAMBENCH_UNACKED=K, produce waits for all but K acks (a stuck
- * message; K >= COUNT: none, a stream with no instance to fill).
+ * message; K >= COUNT: none, a stream with no instance to fill). With
+ * STREAMBENCH_BATCH_BYTES=B, the producer's batches hold at most B bytes
+ * (msb_producer_set_batch(); 0: every message alone, as a producer of
+ * protocol 1 sends them).
  *
  * ready waits until TENANT's first stream has N instances that said HELLO
  * (state "ready") and no other, polling CTL; exits 1 after TIMEOUT_S.
@@ -281,6 +284,10 @@ cmd_produce(char *argv[])
 	if (open_producer(&p, endpoint, window, &r, errbuf,
 	    sizeof(errbuf)) != MSB_OK)
 		errx(1, "%s", errbuf);
+	if (getenv("STREAMBENCH_BATCH_BYTES") != NULL)
+		msb_producer_set_batch(p, (size_t)bench_number(
+		    getenv("STREAMBENCH_BATCH_BYTES"), "STREAMBENCH_BATCH_BYTES",
+		    0, MAX_SIZE), -1);
 
 	barrier_wait();
 	start = bench_now_ns(CLOCK_MONOTONIC);
