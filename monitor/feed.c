@@ -54,7 +54,7 @@ static const struct {
 
 /* "quality_rules": {rule: rejections}; names that are not ids skipped. */
 static void
-read_rules(bson_iter_t *it, struct mstats *st)
+read_rules(bson_iter_t *it, struct mrules *rules)
 {
 	bson_iter_t r;
 
@@ -66,18 +66,18 @@ read_rules(bson_iter_t *it, struct mstats *st)
 		if (!BSON_ITER_HOLDS_NUMBER(&r) || bson_iter_as_int64(&r) < 0 ||
 		    (!conf_valid_id(name) && strcmp(name, "other") != 0))
 			continue;
-		(void)rule_count_add(st->st_rules, &st->st_nrules,
-		    MSTATS_RULES, name, (uint64_t)bson_iter_as_int64(&r));
+		(void)rule_count_add(rules->r_slot, &rules->r_n, MRULES, name,
+		    (uint64_t)bson_iter_as_int64(&r));
 	}
 }
 
 static void
-read_member(bson_iter_t *it, struct mstats *st)
+read_member(bson_iter_t *it, struct mstats *st, struct mrules *rules)
 {
 	const char *key = bson_iter_key(it);
 
 	if (strcmp(key, "quality_rules") == 0) {
-		read_rules(it, st);
+		read_rules(it, rules);
 		return;
 	}
 	if (strcmp(key, "state") == 0 && BSON_ITER_HOLDS_UTF8(it)) {
@@ -102,18 +102,20 @@ read_member(bson_iter_t *it, struct mstats *st)
 }
 
 int
-feed_parse_stats(const char *body, size_t len, struct mstats *st)
+feed_parse_stats(const char *body, size_t len, struct mstats *st,
+    struct mrules *rules)
 {
 	bson_t doc;
 	bson_iter_t it;
 
 	memset(st, 0, sizeof(*st));
+	memset(rules, 0, sizeof(*rules));
 	if (len == 0 || len > BODY_MAX ||
 	    !bson_init_from_json(&doc, body, (ssize_t)len, NULL))
 		return -1;
 	if (bson_iter_init(&it, &doc))
 		while (bson_iter_next(&it))
-			read_member(&it, st);
+			read_member(&it, st, rules);
 	bson_destroy(&doc);
 	return 0;
 }
@@ -162,6 +164,7 @@ handle(struct mon *m, zmq_msg_t *topic, zmq_msg_t *body)
 {
 	char kind[16], tenant[TENANT_ID_MAX + 1], stream[STREAM_NAME_MAX + 1];
 	struct mstats st;
+	struct mrules rules;
 	struct mstream *s;
 	uint64_t now;
 
@@ -174,11 +177,12 @@ handle(struct mon *m, zmq_msg_t *topic, zmq_msg_t *body)
 		return;
 	}
 	if (strcmp(kind, "stats") != 0 ||
-	    feed_parse_stats(zmq_msg_data(body), zmq_msg_size(body), &st) < 0)
+	    feed_parse_stats(zmq_msg_data(body), zmq_msg_size(body), &st,
+	    &rules) < 0)
 		return;
 	m->m_stats_msgs++;
 	now = clock_mono_ms();
-	if ((s = view_stats(m, tenant, stream, &st, now)) != NULL)
+	if ((s = view_stats(m, tenant, stream, &st, &rules, now)) != NULL)
 		decide_stats(s, now);
 }
 

@@ -18,9 +18,11 @@ struct feed *feed_new(struct mon *m);
 void feed_free(struct feed *f);
 
 /*
- * Parses a statistics body into st. Unknown members are ignored, a
- * missing one reads 0. Returns 0, or -1 when body is not a JSON object.
+ * Parses a statistics body into st, its "quality_rules" into rules.
+ * Unknown members are ignored, a missing one reads 0. Returns 0, or -1
+ * when body is not a JSON object.
  */
-int feed_parse_stats(const char *body, size_t len, struct mstats *st);
+int feed_parse_stats(const char *body, size_t len, struct mstats *st,
+    struct mrules *rules);
 
 #endif

@@ -25,8 +25,19 @@
 #include "rulecount.h"
 #include "zevent.h"
 
+/*
+ * Rejections by quality rule, the last slot "other" (rulecount.h). Kept
+ * where they are read (a tenant's batch apps since the start, a stream's
+ * latest statistics), not in every sum: 1.8 KB each.
+ */
+#define MRULES	32
+
+struct mrules {
+	struct rule_count r_slot[MRULES];
+	size_t		 r_n;
+};
+
 /* Figures summed over reports. */
-#define MAGG_RULES	32	/* quality rules counted; the last is "other" */
 
 struct magg {
 	uint64_t	 g_reports;
@@ -36,8 +47,6 @@ struct magg {
 	uint64_t	 g_errors;
 	uint64_t	 g_ingest_us_sum;
 	uint64_t	 g_ingest_us_max;
-	struct rule_count g_rules[MAGG_RULES];	/* the reports' "quality" */
-	size_t		 g_nrules;
 };
 
 /*
@@ -60,8 +69,6 @@ struct minst {
 TAILQ_HEAD(minst_list, minst);
 
 /* streammgr's statistics of a stream (docs/protocols.md). */
-#define MSTATS_RULES 32	/* quality rules followed per stream; the last
-			 * is "other" (rulecount.h) */
 
 struct mstats {
 	char		 st_state[16];
@@ -72,8 +79,6 @@ struct mstats {
 	int64_t		 st_backlog;
 	int64_t		 st_inflight;
 	int64_t		 st_lag;		/* accepted since its oldest held */
-	struct rule_count st_rules[MSTATS_RULES];	/* quality_rules */
-	size_t		 st_nrules;
 	int64_t		 st_queue_bytes;
 	double		 st_in_rate;
 	double		 st_out_rate;
@@ -101,6 +106,7 @@ struct mstream {
 	uint64_t	 ms_stats_ms;		/* monotonic, last statistics */
 	struct mstats	 ms_stats;
 	struct mstats	 ms_prev;		/* the statistics before */
+	struct mrules	 ms_rules;		/* the latest quality_rules */
 	struct minst_list ms_insts;
 	struct magg	 ms_total;		/* since the monitor started */
 	struct magg	 ms_tick;		/* since the last dashboard line */
@@ -133,6 +139,7 @@ struct mtenant {
 	struct mstream_list mt_streams;
 	struct magg	 mt_batch_total;	/* batch apps' reports */
 	struct magg	 mt_batch_tick;
+	struct mrules	 mt_batch_rules;	/* their "quality", in all */
 	uint64_t	 mt_dropped[REPORT_NVERDICTS];
 	uint64_t	 mt_dropped_tick[REPORT_NVERDICTS];
 };

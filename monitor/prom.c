@@ -120,14 +120,13 @@ stream_sample(struct evbuffer *out, const struct family *f,
 static void
 rule_samples(struct evbuffer *out, const struct mstream *s)
 {
-	const struct mstats *st = &s->ms_stats;
+	const struct mrules *r = &s->ms_rules;
 
-	for (size_t i = 0; i < st->st_nrules; i++)
+	for (size_t i = 0; i < r->r_n; i++)
 		evbuffer_add_printf(out, "mysimbdp_stream_quality_rejected_by_"
 		    "rule_total{tenant=\"%s\",stream=\"%s\",rule=\"%s\"} "
 		    "%llu\n", s->ms_tenant->mt_id, s->ms_name,
-		    st->st_rules[i].rc_name,
-		    (unsigned long long)st->st_rules[i].rc_n);
+		    r->r_slot[i].rc_name, (unsigned long long)r->r_slot[i].rc_n);
 }
 
 /* Every per-stream family; statistics only where streammgr sent some. */
@@ -200,11 +199,11 @@ render_tenants(struct mon *m, struct evbuffer *out)
 	    "Rows the tenant's batch apps refused for a data quality rule, "
 	    "by rule.");
 	TAILQ_FOREACH(t, &m->m_tenants, mt_entry)
-		for (size_t k = 0; k < t->mt_batch_total.g_nrules; k++)
+		for (size_t k = 0; k < t->mt_batch_rules.r_n; k++)
 			evbuffer_add_printf(out, "mysimbdp_batch_quality_"
 			    "rejected_total{tenant=\"%s\",rule=\"%s\"} %llu\n",
-			    t->mt_id, t->mt_batch_total.g_rules[k].rc_name,
-			    (unsigned long long)t->mt_batch_total.g_rules[k].rc_n);
+			    t->mt_id, t->mt_batch_rules.r_slot[k].rc_name,
+			    (unsigned long long)t->mt_batch_rules.r_slot[k].rc_n);
 
 	tenant_family(m, out, "mysimbdp_batch_reports_total",
 	    "Reports received from the tenant's batch apps.",

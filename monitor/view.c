@@ -16,8 +16,7 @@
 
 /* ---- reports ------------------------------------------------------- */
 
-/* Adds n rejections under rule name; past MAGG_RULES - 1 names, under
- * "other". */
+/* Adds a report's figures to g (its rules go to the tenant's, below). */
 static void
 agg_add(struct magg *g, const struct report *r)
 {
@@ -29,9 +28,6 @@ agg_add(struct magg *g, const struct report *r)
 	g->g_ingest_us_sum += (uint64_t)r->r_ingest_us_sum;
 	if ((uint64_t)r->r_ingest_us_max > g->g_ingest_us_max)
 		g->g_ingest_us_max = (uint64_t)r->r_ingest_us_max;
-	for (size_t k = 0; k < r->r_nrules; k++)
-		(void)rule_count_add(g->g_rules, &g->g_nrules, MAGG_RULES,
-		    r->r_rules[k].rr_name, (uint64_t)r->r_rules[k].rr_rejected);
 }
 
 /* Keeps r among its instance's recent reports; the oldest goes when full. */
@@ -96,6 +92,11 @@ view_report(struct mtenant *t, const struct report *r, char *why,
 	} else {
 		agg_add(&t->mt_batch_total, r);
 		agg_add(&t->mt_batch_tick, r);
+		for (size_t k = 0; k < r->r_nrules; k++)
+			(void)rule_count_add(t->mt_batch_rules.r_slot,
+			    &t->mt_batch_rules.r_n, MRULES,
+			    r->r_rules[k].rr_name,
+			    (uint64_t)r->r_rules[k].rr_rejected);
 	}
 	record_report(t, r);
 	return REPORT_OK;
@@ -139,7 +140,7 @@ delta(int64_t now, int64_t before)
 
 struct mstream *
 view_stats(struct mon *m, const char *tenant, const char *stream,
-    const struct mstats *st, uint64_t now)
+    const struct mstats *st, const struct mrules *rules, uint64_t now)
 {
 	struct mtenant *t = mtenant_find(m, tenant);
 	struct mstream *s = t ? mtenant_stream(t, stream) : NULL;
@@ -151,6 +152,7 @@ view_stats(struct mon *m, const char *tenant, const char *stream,
 	}
 	s->ms_prev = s->ms_have_stats ? s->ms_stats : *st;
 	s->ms_stats = *st;
+	s->ms_rules = *rules;
 	s->ms_have_stats = true;
 	s->ms_stats_ms = now;
 	s->ms_tick_rejected += delta(st->st_rejected, s->ms_prev.st_rejected);

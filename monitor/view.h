@@ -23,12 +23,14 @@ enum report_verdict view_report(struct mtenant *t, const struct report *r,
     char *why, size_t whylen);
 
 /*
- * Takes a stream's statistics, received at now (monotonic ms), and adds
- * the refusals and dead letters since the ones before to the interval's
- * counts. Returns the stream, or NULL when no profile has it.
+ * Takes a stream's statistics and their quality rules, received at now
+ * (monotonic ms), and adds the refusals and dead letters since the ones
+ * before to the interval's counts. Returns the stream, or NULL when no
+ * profile has it.
  */
 struct mstream *view_stats(struct mon *m, const char *tenant,
-    const char *stream, const struct mstats *st, uint64_t now);
+    const char *stream, const struct mstats *st, const struct mrules *rules,
+    uint64_t now);
 
 /*
  * Messages refused for s's quotas (too large, rate limited, queue full)
