@@ -38,7 +38,6 @@ struct mrules {
 };
 
 /* Figures summed over reports. */
-
 struct magg {
 	uint64_t	 g_reports;
 	uint64_t	 g_messages;
@@ -69,7 +68,6 @@ struct minst {
 TAILQ_HEAD(minst_list, minst);
 
 /* streammgr's statistics of a stream (docs/protocols.md). */
-
 struct mstats {
 	char		 st_state[16];
 	int64_t		 st_desired;

@@ -16,7 +16,10 @@
 
 /* ---- reports ------------------------------------------------------- */
 
-/* Adds a report's figures to g (its rules go to the tenant's, below). */
+/*
+ * Adds a report's figures to g. Its counts by rule are kept for a batch
+ * app only (view_report); a stream's come from streammgr's statistics.
+ */
 static void
 agg_add(struct magg *g, const struct report *r)
 {

@@ -34,7 +34,6 @@ benchctl_tenant(struct benchctl *c, const char *tenant)
 	    "{\"cmd\":\"status\",\"tenant\":\"%s\"}", tenant);
 	if (n < 0 || (size_t)n >= sizeof(c->bc_status))
 		errx(EX_USAGE, "tenant %s: too long", tenant);
-	c->bc_statuslen = (size_t)n;
 }
 
 void

@@ -18,7 +18,6 @@ struct benchctl {
 	void	*bc_ctx;		/* the ZeroMQ context, for more sockets */
 	void	*bc_sock;
 	char	 bc_status[160];	/* the status request for the tenant */
-	size_t	 bc_statuslen;
 };
 
 /* Connects to streammgr's control ENDPOINT, for requests about TENANT. */

@@ -121,6 +121,28 @@ ctl_acked(struct benchctl *c)
 	return acked;
 }
 
+/*
+ * Asks CTL for the tenant's status every POLL_MS until its "acked"
+ * counter has grown by want from base; returns the time of the request
+ * that found it so, with the growth in *acked. Exits 1 past deadline.
+ */
+static int64_t
+await_acked(struct benchctl *c, int64_t base, int64_t want,
+    int64_t deadline, const char *tenant, int64_t *acked)
+{
+	int64_t now;
+
+	for (;;) {
+		now = bench_now_ns(CLOCK_MONOTONIC);
+		if ((*acked = ctl_acked(c) - base) >= want)
+			return now;
+		if (now > deadline)
+			errx(1, "tenant %s: %" PRId64 " of %" PRId64 " messages "
+			    "acked by the deadline", tenant, *acked, want);
+		usleep(POLL_MS * 1000);
+	}
+}
+
 /* ---- ready --------------------------------------------------------------- */
 
 static int
@@ -312,16 +334,10 @@ cmd_produce(char *argv[])
 	unacked = getenv("STREAMBENCH_UNACKED") ? bench_number(
 	    getenv("STREAMBENCH_UNACKED"), "STREAMBENCH_UNACKED", 0,
 	    MAX_COUNT) : 0;
-	for (end = r.r_last_reply; unacked < (long)r.r_ok;) {
-		end = bench_now_ns(CLOCK_MONOTONIC);
-		acked = ctl_acked(&c) - base;
-		if (acked >= (int64_t)r.r_ok - unacked)
-			break;
-		if (end > deadline)
-			errx(1, "%" PRId64 " of %" PRIu64 " messages acked "
-			    "after %d s", acked, r.r_ok, ACK_WAIT_S);
-		usleep(POLL_MS * 1000);
-	}
+	end = r.r_last_reply;
+	if (unacked < (long)r.r_ok)
+		end = await_acked(&c, base, (int64_t)r.r_ok - unacked,
+		    deadline, tenant, &acked);
 	cpu = bench_cpu_seconds(RUSAGE_SELF);
 	barrier_done();
 	msb_producer_close(p);
@@ -366,16 +382,7 @@ cmd_acked(int argc, char *argv[])
 	deadline = bench_now_ns(CLOCK_MONOTONIC) + timeout * 1000000000LL;
 	for (int k = 3; k < argc; k++) {
 		benchctl_tenant(&c, argv[k]);
-		for (;;) {
-			end = bench_now_ns(CLOCK_MONOTONIC);
-			if ((acked = ctl_acked(&c)) >= count)
-				break;
-			if (end > deadline)
-				errx(1, "tenant %s: %" PRId64 " of %ld messages "
-				    "acked after %ld s", argv[k], acked, count,
-				    timeout);
-			usleep(POLL_MS * 1000);
-		}
+		end = await_acked(&c, 0, count, deadline, argv[k], &acked);
 	}
 	benchctl_close(&c);
 	printf("{\"end_ns\":%" PRId64 "}\n", end);
