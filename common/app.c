@@ -98,8 +98,10 @@ app_start(const struct app_spec *spec, struct app *out, const char **stage)
 
 	env = app_env(spec);
 	cwd = state_path(spec->as_platform, "work/%s", t->t_id);
-	out_fd = applog_open(spec->as_base, spec->as_platform, t->t_id,
-	    spec->as_log);
+	a.ap_log = applog_open(spec->as_base, spec->as_platform, t->t_id,
+	    spec->as_log, &out_fd);
+	if (a.ap_log == NULL)
+		out_fd = -1;
 	cgroup_app_limits(t, spec->as_limits, &limits);
 	a.ap_leaf = cgroup_leaf_new(t, spec->as_instance);
 	req = (struct spawn_req){
@@ -109,7 +111,7 @@ app_start(const struct app_spec *spec, struct app *out, const char **stage)
 		.sr_out_fd = out_fd,
 		.sr_in_fd = spec->as_input_fd,
 		.sr_limits = &limits,
-		.sr_set_ids = geteuid() == 0 && t->t_user != NULL,
+		.sr_set_ids = t->t_user != NULL && geteuid() == 0,
 		.sr_uid = t->t_uid,
 		.sr_gid = t->t_gid,
 		.sr_cgroup = a.ap_leaf ? cgroup_leaf_dir(a.ap_leaf) : NULL,
@@ -117,12 +119,10 @@ app_start(const struct app_spec *spec, struct app *out, const char **stage)
 	};
 	rc = spawn_start(&req, &a.ap_pid, stage);
 	err = errno;
-	/* The app holds its own copy of the pipe; the log ends at its EOF. */
-	if (out_fd >= 0)
-		close(out_fd);
 	app_env_free(env);
 	free(cwd);
 	if (rc < 0) {
+		applog_app_end(a.ap_log);
 		cgroup_leaf_end(a.ap_leaf);
 		errno = err;
 		return -1;
@@ -163,6 +163,8 @@ app_reap(const struct app_reaper *r)
 			spawn_signal_group(pid, SIGKILL);
 			cgroup_leaf_end(*f.af_leaf);
 			*f.af_leaf = NULL;
+			applog_app_end(*f.af_log);
+			*f.af_log = NULL;
 		}
 		if (spawn_collect(pid, &status, &ru) < 0) {
 			log_warn("%s: wait4 %d", __func__, (int)pid);

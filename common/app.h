@@ -54,6 +54,7 @@
 
 #include <event2/event.h>
 
+#include "applog.h"
 #include "cgroup.h"
 #include "conf.h"
 
@@ -91,6 +92,7 @@ struct app_spec {
 struct app {
 	pid_t		 ap_pid;
 	struct cgroup_leaf *ap_leaf;	/* NULL: no cgroup; ended by app_reap */
+	struct applog	*ap_log;	/* its output; ended by app_reap */
 };
 
 /*
@@ -106,6 +108,7 @@ int app_start(const struct app_spec *spec, struct app *out,
 struct app_found {
 	void		*af_run;
 	struct cgroup_leaf **af_leaf;	/* where the run keeps its leaf */
+	struct applog	**af_log;	/* and its log */
 };
 
 struct app_reaper {

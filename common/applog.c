@@ -36,6 +36,10 @@ struct applog {
 	uint64_t	 lg_dropped;	/* since writing last failed */
 	bool		 lg_failing;	/* the failure was logged */
 	bool		 lg_shift_failing;	/* that one too */
+	int		 lg_wfd;	/* write end its running apps share;
+					   -1: none running */
+	int		 lg_apps;	/* apps started with lg_wfd, not ended */
+	struct applog_pipe *lg_pipe;	/* lg_wfd's read end */
 };
 
 /* The read end of one app's stdout/stderr. */
@@ -229,6 +233,7 @@ applog_file(const char *path, const char *who, const struct conf_app_logs *c)
 		    (lg->lg_path = strdup(path)) == NULL ||
 		    (lg->lg_who = strdup(who)) == NULL)
 			fatal("%s: alloc", __func__);
+		lg->lg_wfd = -1;
 		if (log_reopen(lg, false) < 0) {
 			int err = errno;
 
@@ -263,9 +268,22 @@ applog_release(struct applog *lg)
 	free(lg);
 }
 
+/* Closes the daemon's write end of lg's shared pipe, if it has one. */
+static void
+wfd_close(struct applog *lg)
+{
+	if (lg->lg_wfd >= 0)
+		close(lg->lg_wfd);
+	lg->lg_wfd = -1;
+	lg->lg_pipe = NULL;
+}
+
 static void
 pipe_close(struct applog_pipe *ap)
 {
+	/* A read error: the next app gets a new pipe. */
+	if (ap->ap_log->lg_pipe == ap)
+		wfd_close(ap->ap_log);
 	TAILQ_REMOVE(&pipes, ap, ap_entry);
 	event_free(ap->ap_ev);
 	close(ap->ap_fd);
@@ -304,28 +322,19 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 	pipe_read_once(arg);
 }
 
-int
-applog_open(struct event_base *base, const struct conf_platform *p,
-    const char *tenant, const char *name)
+/*
+ * A new pipe drained into lg, its write end held in lg_wfd. The pipe
+ * holds a reference to lg until its EOF. Returns 0 or -1 (logged).
+ */
+static int
+pipe_open(struct event_base *base, struct applog *lg)
 {
-	char *path = state_path(p, "log/%s/%s.log", tenant, name), *who;
 	struct applog_pipe *ap;
-	struct applog *lg;
 	int fds[2];
 
-	if (asprintf(&who, "tenant %s", tenant) < 0)
-		fatal("%s: asprintf", __func__);
-	lg = applog_file(path, who, &p->p_app_logs);
-	if (lg == NULL)
-		log_warn("%s: open %s", who, path);
-	free(who);
-	free(path);
-	if (lg == NULL)
-		return -1;
 	/* Only the daemon's end is non-blocking: a full pipe blocks the app. */
 	if (pipe2(fds, O_CLOEXEC) < 0) {
-		log_warn("tenant %s: %s: pipe", tenant, __func__);
-		applog_release(lg);
+		log_warn("%s: %s: pipe", lg->lg_who, __func__);
 		return -1;
 	}
 	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0)
@@ -339,7 +348,46 @@ applog_open(struct event_base *base, const struct conf_platform *p,
 	if (ap->ap_ev == NULL || event_add(ap->ap_ev, NULL) < 0)
 		fatalx("%s: event_new", __func__);
 	TAILQ_INSERT_TAIL(&pipes, ap, ap_entry);
-	return fds[1];
+	lg->lg_refs++;
+	lg->lg_wfd = fds[1];
+	lg->lg_pipe = ap;
+	return 0;
+}
+
+struct applog *
+applog_open(struct event_base *base, const struct conf_platform *p,
+    const char *tenant, const char *name, int *fd)
+{
+	char *path = state_path(p, "log/%s/%s.log", tenant, name), *who;
+	struct applog *lg;
+
+	if (asprintf(&who, "tenant %s", tenant) < 0)
+		fatal("%s: asprintf", __func__);
+	lg = applog_file(path, who, &p->p_app_logs);
+	if (lg == NULL)
+		log_warn("%s: open %s", who, path);
+	free(who);
+	free(path);
+	if (lg == NULL)
+		return NULL;
+	/* The reference taken here is the app's, until applog_app_end. */
+	if (lg->lg_wfd < 0 && pipe_open(base, lg) < 0) {
+		applog_release(lg);
+		return NULL;
+	}
+	lg->lg_apps++;
+	*fd = lg->lg_wfd;
+	return lg;
+}
+
+void
+applog_app_end(struct applog *lg)
+{
+	if (lg == NULL)
+		return;
+	if (--lg->lg_apps == 0)
+		wfd_close(lg);
+	applog_release(lg);
 }
 
 void
@@ -349,6 +397,9 @@ applog_shutdown(void)
 
 	TAILQ_FOREACH_SAFE(ap, &pipes, ap_entry, next) {
 		int rc = 1;
+
+		/* Apps still running at exit are not waited for. */
+		wfd_close(ap->ap_log);
 
 		for (size_t got = 0; rc == 1 && got < APPLOG_EXIT_DRAIN;
 		    got += APPLOG_CHUNK)

@@ -25,14 +25,24 @@ struct applog;
 /*
  * Opens log/<tenant>/<name>.log (created 0640 without following links,
  * rotated with p's app_logs settings; every writer of one path shares one
- * log) and a pipe whose read end base drains into it until EOF, that is
- * until every process holding the write end has closed it. Returns the
- * write end (close-on-exec; the caller gives it to the app as stdout and
- * stderr and closes its own copy), or -1 when the log cannot be opened
- * (logged).
+ * log) for an app's stdout and stderr, through a pipe whose read end base
+ * drains into it until EOF. The apps of one log that run at once share
+ * one pipe: the daemon holds its write end until applog_app_end() for the
+ * last of them, then EOF comes once every process holding a copy (the
+ * apps, what they left behind) has closed it. A burst of short apps so
+ * costs no pipe per app. Returns the log with *fd set to the write end
+ * (close-on-exec; the caller gives it to the app as stdout and stderr
+ * and does not close it), or NULL when the log cannot be opened (logged).
  */
-int applog_open(struct event_base *base, const struct conf_platform *p,
-    const char *tenant, const char *name);
+struct applog *applog_open(struct event_base *base,
+    const struct conf_platform *p, const char *tenant, const char *name,
+    int *fd);
+
+/*
+ * An app given applog_open's descriptor has ended or did not start. After
+ * the last one the daemon closes its write end. NULL: nothing.
+ */
+void applog_app_end(struct applog *lg);
 
 /*
  * A log of the daemon's own at path, capped and rotated like the apps'
@@ -56,7 +66,8 @@ void applog_release(struct applog *lg);
 
 /*
  * At daemon exit, before its event base is freed: reads what the pipes
- * still hold (a bounded amount), then closes every pipe and log.
+ * still hold (a bounded amount), then closes every pipe (both ends) and
+ * log.
  */
 void applog_shutdown(void);
 

@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -199,26 +201,50 @@ daemon_reload(const char *name, const char *file,
 	return 0;
 }
 
+/* Reads what the signalfd holds and hands each signal to the callback. */
+static void
+on_signals(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon_signals *ds = arg;
+	struct signalfd_siginfo si[8];
+	ssize_t n;
+
+	(void)what;
+	do {
+		n = read(fd, si, sizeof(si));
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof(si[0]); i++)
+			ds->ds_cb((evutil_socket_t)si[i].ssi_signo, EV_SIGNAL,
+			    ds->ds_arg);
+	} while (n == (ssize_t)sizeof(si));
+}
+
 void
 daemon_signals(struct daemon_signals *ds, struct event_base *base,
     const int *sigs, size_t nsigs, event_callback_fn cb, void *arg)
 {
-	if (nsigs > DAEMON_SIGNALS_MAX)
-		fatalx("%s: %zu signals", __func__, nsigs);
-	for (ds->ds_n = 0; ds->ds_n < nsigs; ds->ds_n++) {
-		int sig = sigs[ds->ds_n];
-		struct event *ev = evsignal_new(base, sig, cb, arg);
+	sigset_t set;
 
-		if (ev == NULL || evsignal_add(ev, NULL) < 0)
-			fatalx("evsignal_new %d", sig);
-		ds->ds_ev[ds->ds_n] = ev;
-	}
+	sigemptyset(&set);
+	for (size_t i = 0; i < nsigs; i++)
+		sigaddset(&set, sigs[i]);
+	if ((errno = pthread_sigmask(SIG_BLOCK, &set, NULL)) != 0)
+		fatal("%s: pthread_sigmask", __func__);
+	if ((ds->ds_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		fatal("%s: signalfd", __func__);
+	ds->ds_cb = cb;
+	ds->ds_arg = arg;
+	ds->ds_ev = event_new(base, ds->ds_fd, EV_READ | EV_PERSIST,
+	    on_signals, ds);
+	if (ds->ds_ev == NULL || event_add(ds->ds_ev, NULL) < 0)
+		fatalx("%s: event_new", __func__);
 }
 
 void
 daemon_signals_free(struct daemon_signals *ds)
 {
-	for (size_t i = 0; i < ds->ds_n; i++)
-		event_free(ds->ds_ev[i]);
-	ds->ds_n = 0;
+	if (ds->ds_ev == NULL)
+		return;
+	event_free(ds->ds_ev);
+	close(ds->ds_fd);
+	ds->ds_ev = NULL;
 }

@@ -57,17 +57,22 @@ int daemon_reload(const char *name, const char *file,
     const struct conf_platform *cur, struct conf_platform **pp,
     struct conf_tenant_set *set, daemon_known_fn *known, void *arg);
 
-#define DAEMON_SIGNALS_MAX 8
-
-/* A daemon's signal events in its loop. */
+/* A daemon's signals, read in its loop. */
 struct daemon_signals {
-	struct event	*ds_ev[DAEMON_SIGNALS_MAX];
-	size_t		 ds_n;
+	struct event	*ds_ev;
+	int		 ds_fd;		/* signalfd */
+	event_callback_fn ds_cb;
+	void		*ds_arg;
 };
 
 /*
  * Delivers each of the nsigs signals in sigs to cb(sig, EV_SIGNAL, arg)
- * from base's loop (libevent's signal events); exits on failure.
+ * from base's loop; exits on failure. The signals are blocked and read
+ * from a signalfd, not caught: a handler costs a signal frame, a write
+ * and a read per SIGCHLD, that is per app a daemon starts. Called
+ * before the daemon starts any thread, so every thread inherits the
+ * mask (a thread that did not block them could take one and lose it).
+ * Apps get an empty mask (spawn.c).
  */
 void daemon_signals(struct daemon_signals *ds, struct event_base *base,
     const int *sigs, size_t nsigs, event_callback_fn cb, void *arg);

@@ -182,17 +182,29 @@ plan_rlimits(const struct conf_limits *l, struct rlimit_plan *plan)
 }
 
 /*
- * The child reports a failed step through the close-on-exec pipe: its
- * write end closes by itself when execve succeeds, so the parent reads
- * either this record or end-of-file. (A pipe rather than the memory vfork
- * shares: it stays correct where vfork is emulated with fork.)
+ * Where the child shares the daemon's memory (vfork, and clone_into on
+ * x86-64) it reports a failed step here, read by the parent once the
+ * kernel lets it go on, at the child's exec or exit: a stage of -1 means
+ * the exec succeeded (or the child died first, which the exit status
+ * shows). No descriptors: a pipe per spawn costs four system calls on a
+ * path that runs once per file of a batch burst.
+ */
+static volatile struct child_error shared_report;
+
+/*
+ * Elsewhere (clone_into with fork semantics) it reports through the
+ * close-on-exec pipe errfd: its write end closes by itself when execve
+ * succeeds, so the parent reads either this record or end-of-file.
  */
 static CHILD_CODE __attribute__((__noreturn__)) void
 child_fail(int errfd, enum stage stage)
 {
 	struct child_error ce = { (int)stage, errno };
 
-	(void)syscall(SYS_write, errfd, &ce, sizeof(ce));
+	shared_report.ce_stage = ce.ce_stage;
+	shared_report.ce_errno = ce.ce_errno;
+	if (errfd >= 0)
+		(void)syscall(SYS_write, errfd, &ce, sizeof(ce));
 	_exit(127);
 }
 
@@ -496,25 +508,63 @@ open_procs(int cgdir)
 	return openat(cgdir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
 }
 
+/* Whether clone_into's child shares the parent's memory (shared_report). */
+#if defined(CLONE_INTO_CGROUP) && defined(__x86_64__)
+#define CLONE_INTO_SHARES 1
+#else
+#define CLONE_INTO_SHARES 0
+#endif
+
+/*
+ * The child's report once the parent goes on: 0 when it exec'd (or died
+ * before it could say otherwise), else -1 with *stage and errno set.
+ * errfd is the read end of the report pipe, or -1 for shared_report.
+ */
+static int
+child_outcome(int errfd, const char **stage)
+{
+	struct child_error ce;
+	ssize_t n;
+
+	if (errfd < 0) {
+		ce.ce_stage = shared_report.ce_stage;
+		ce.ce_errno = shared_report.ce_errno;
+		n = ce.ce_stage < 0 ? 0 : (ssize_t)sizeof(ce);
+	} else {
+		do
+			n = read(errfd, &ce, sizeof(ce));
+		while (n < 0 && errno == EINTR);
+	}
+	if (n == 0)
+		return 0;
+	if (n == (ssize_t)sizeof(ce) && ce.ce_stage >= 0 &&
+	    ce.ce_stage < ST_COUNT) {
+		*stage = stage_names[ce.ce_stage];
+		errno = ce.ce_errno;
+	} else {
+		*stage = "child set-up";
+		errno = EIO;
+	}
+	return -1;
+}
+
 /*
  * Without a cgroup: vfork rather than fork, the parent's page tables are
  * not copied, which matters when a daemon spawns thousands of short apps
  * (a fork of a few MB of parent costs more than the exec). With one:
  * clone_into, else vfork and the child moves itself. The parent is
- * suspended until the child execs or exits; the pipe then holds the
- * outcome.
+ * suspended until the child execs or exits; shared_report or the pipe
+ * then holds the outcome.
  */
 int
 spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 {
-	struct child_error ce;
 	struct rlimit_plan plan;
 	sigset_t all, saved;
 	pid_t parent = getpid(), child = -1;
-	int pfd[2], status, err, dfd = -1;
+	int pfd[2] = { -1, -1 }, status, err, dfd = -1;
 	/* volatile: live across vfork, so they must not sit in registers. */
 	volatile int cgfd = -1, cgdir;
-	ssize_t n;
 
 	plan_rlimits(req->sr_limits, &plan);
 	if (req->sr_cgroup != NULL && (dfd = open(req->sr_cgroup,
@@ -523,14 +573,14 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 		return -1;
 	}
 	cgdir = dfd;
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
+	if (cgdir >= 0 && !CLONE_INTO_SHARES && pipe2(pfd, O_CLOEXEC) < 0) {
 		err = errno;
-		if (cgdir >= 0)
-			close(cgdir);
+		close(cgdir);
 		errno = err;
 		*stage = "pipe";
 		return -1;
 	}
+	shared_report.ce_stage = -1;
 	*stage = "fork";
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &saved);
@@ -549,34 +599,33 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	}
 	err = errno;
 	sigprocmask(SIG_SETMASK, &saved, NULL);
-	close(pfd[1]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
 	if (cgdir >= 0)
 		close(cgdir);
 	if (cgfd >= 0)
 		close(cgfd);
 	if (child < 0) {
-		close(pfd[0]);
+		if (pfd[0] >= 0)
+			close(pfd[0]);
 		errno = err;
 		return -1;
 	}
-	do
-		n = read(pfd[0], &ce, sizeof(ce));
-	while (n < 0 && errno == EINTR);
-	close(pfd[0]);
-	if (n == 0) {
+	err = child_outcome(pfd[0], stage);
+	if (pfd[0] >= 0) {
+		int saved_errno = errno;
+
+		close(pfd[0]);
+		errno = saved_errno;
+	}
+	if (err == 0) {
 		*pid = child;
 		return 0;
 	}
+	err = errno;
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
-	if (n == (ssize_t)sizeof(ce) && ce.ce_stage >= 0 &&
-	    ce.ce_stage < ST_COUNT) {
-		*stage = stage_names[ce.ce_stage];
-		errno = ce.ce_errno;
-	} else {
-		*stage = "child set-up";
-		errno = EIO;
-	}
+	errno = err;
 	return -1;
 }
 

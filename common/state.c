@@ -274,6 +274,25 @@ area_is_ours(enum stage_area area, const char *dataset)
 	return area != AREA_INCOMING || *dataset == '\0';
 }
 
+int
+state_entry_at(int staging_fd, enum stage_area area, const char *dataset,
+    const char *name, char *rel, size_t rellen)
+{
+	int n;
+
+	if (area_is_ours(area, dataset))
+		n = snprintf(rel, rellen, "%s%s%s/%s", state_area_names[area],
+		    *dataset ? "/" : "", dataset, name);
+	else
+		n = snprintf(rel, rellen, "%s", name);
+	if (n < 0 || (size_t)n >= rellen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return area_is_ours(area, dataset) ? staging_fd :
+	    state_open_area(staging_fd, area, dataset, false);
+}
+
 static int
 move_by_path(int staging_fd, enum stage_area from, enum stage_area to,
     const char *dataset, const char *name, char *final, size_t finallen)

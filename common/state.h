@@ -60,6 +60,17 @@ int state_open_area(int staging_fd, enum stage_area area, const char *dataset,
     bool create);
 
 /*
+ * For the *at() calls on one entry of an area: where the folder is the
+ * daemon's own (all but a dataset folder in incoming/, which the tenant
+ * made) returns staging_fd itself, with the entry's path from it in rel
+ * ("incoming/name"), which spares an open and a close; else the area's
+ * fd from state_open_area, with name in rel, for the caller to close.
+ * Returns -1 with errno (ENAMETOOLONG: rel is too small).
+ */
+int state_entry_at(int staging_fd, enum stage_area area, const char *dataset,
+    const char *name, char *rel, size_t rellen);
+
+/*
  * Moves name from one area to another (same dataset) by rename, never
  * replacing a file: in done/, failed/ and rejected/ a taken name gets a
  * ".1", ".2", ... suffix; into processing/ or incoming/ a taken name fails

@@ -193,10 +193,11 @@ main(int argc, char *argv[])
 	TAILQ_INIT(&m.m_tenants);
 	if ((m.m_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if ((m.m_zctx = zevent_context()) == NULL)
-		fatalx("zmq_ctx_new: %s", zmq_strerror(errno));
+	/* Before the first thread (libzmq's). */
 	daemon_signals(&sigev, m.m_base, sigs, sizeof(sigs) / sizeof(sigs[0]),
 	    on_signal, &m);
+	if ((m.m_zctx = zevent_context()) == NULL)
+		fatalx("zmq_ctx_new: %s", zmq_strerror(errno));
 	start(&m, &set);
 	conf_tenant_set_free(&set);
 	log_info("started: state in %s", m.m_conf->p_state_dir);

@@ -44,6 +44,7 @@ struct job {
 	bool		 j_recovered;
 	pid_t		 j_pid;
 	struct cgroup_leaf *j_leaf;	/* its cgroup while running, or NULL */
+	struct applog	*j_log;		/* its app's log while running */
 	struct decrypt	 j_decrypt;	/* while JOB_DECRYPTING */
 	int		 j_plain_fd;	/* the decrypted file, or -1 */
 	bool		 j_validating;	/* the quality gate's first pass */
@@ -77,6 +78,17 @@ struct tenant {
 };
 TAILQ_HEAD(tenants, tenant);
 
+/*
+ * A staging/<id> descriptor held for the next operation on that tenant
+ * (tenant.c): a few, the most recently used.
+ */
+struct tenant_dir {
+	struct tenant	*td_tenant;	/* NULL: free */
+	int		 td_fd;
+	uint64_t	 td_used;	/* b_dirs_clock at its last use */
+};
+#define TENANT_DIRS 4
+
 struct batch {
 	struct event_base *b_base;
 	char		*b_conf_file;
@@ -89,6 +101,8 @@ struct batch {
 	int		 b_ingest_fd;	/* log/ingest.jsonl */
 	int		 b_quality_fd;	/* log/quality.jsonl */
 	int		 b_staging_fd;	/* staging/ (tenant.c) */
+	struct tenant_dir b_dirs[TENANT_DIRS];
+	uint64_t	 b_dirs_clock;
 	int		 b_inotify_fd;
 	struct event	*b_inotify_ev;
 	struct event	*b_scan_ev;

@@ -667,10 +667,12 @@ job_run_app(struct batch *b, struct job *j)
 	if (rc < 0) {
 		j->j_pid = 0;
 		j->j_leaf = NULL;
+		j->j_log = NULL;
 		job_spawn_failed(b, j, stage, err);
 		return;
 	}
 	j->j_leaf = app.ap_leaf;
+	j->j_log = app.ap_log;
 	job_running_pid(b, j, app.ap_pid);
 	log_debug("tenant %s: %s: started %s as pid %d (attempt %d)", t->t_id,
 	    j->j_name, j->j_app->a_name, (int)j->j_pid, j->j_attempt);
@@ -741,6 +743,7 @@ reap_find(pid_t pid, struct app_found *f, void *arg)
 		return false;
 	f->af_run = j;
 	f->af_leaf = &j->j_leaf;
+	f->af_log = &j->j_log;
 	return true;
 }
 

@@ -207,17 +207,19 @@ open_for_writing(int fd)
 }
 
 /*
- * Opens the entry examine() allowed, without following links, and adds
- * what the fd shows. Returns -1 when there is nothing to decide: the
- * open failed (logged; the next scan tries again) or fstat did.
+ * Opens the entry examine() allowed (rel from dfd), without following
+ * links, and adds what the fd shows. Returns -1 when there is nothing to
+ * decide: the open failed (logged; the next scan tries again) or fstat
+ * did.
  */
 static int
-look_inside(struct tenant *t, int dfd, struct examine_facts *f)
+look_inside(struct tenant *t, int dfd, const char *rel,
+    struct examine_facts *f)
 {
 	int fd;
 
 	f->ef_opened = true;
-	fd = openat(dfd, f->ef_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	fd = openat(dfd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_NOCTTY | O_CLOEXEC);
 	if (fd < 0 && errno == EACCES) {
 		f->ef_open_errno = EACCES;	/* examine() rejects it */
@@ -250,23 +252,27 @@ gather(struct batch *b, struct tenant *t, struct examine_facts *f,
 		.er_settle_ms = b->b_conf->p_batch.pb_settle_ms,
 		.er_quota = &t->t_quota,
 	};
+	char rel[PATH_MAX];
+	bool owned;
 	int dfd, rc = 0;
 
-	if ((dfd = tenant_open_area(t, AREA_INCOMING, f->ef_dataset,
-	    false)) < 0)
+	if ((dfd = tenant_entry_at(t, AREA_INCOMING, f->ef_dataset, f->ef_name,
+	    rel, sizeof(rel), &owned)) < 0)
 		return -1;
-	if (fstatat(dfd, f->ef_name, &f->ef_lstat, AT_SYMLINK_NOFOLLOW) < 0) {
-		close(dfd);
+	if (fstatat(dfd, rel, &f->ef_lstat, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (owned)
+			close(dfd);
 		return -1;	/* gone already: claimed or removed */
 	}
 	f->ef_has_app = conf_batch_app_for(t->t_conf, f->ef_dataset) != NULL;
 	f->ef_now_ms = record_now_ms();
 	examine(f, &r, v);
-	if (v->v_kind == EX_OPEN && (rc = look_inside(t, dfd, f)) == 0) {
+	if (v->v_kind == EX_OPEN && (rc = look_inside(t, dfd, rel, f)) == 0) {
 		f->ef_now_ms = record_now_ms();
 		examine(f, &r, v);
 	}
-	close(dfd);
+	if (owned)
+		close(dfd);
 	return rc;
 }
 

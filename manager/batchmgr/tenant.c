@@ -13,16 +13,58 @@
 #include "log.h"
 
 /*
- * staging/<id>, opened for each operation rather than held: a descriptor
- * per tenant would be copied into, and closed in, every app the daemon
- * starts (1,000 tenants cost each spawn a quarter more, docs/benchmarks.md),
- * and would grow the daemon's descriptors with the tenants.
+ * staging/<id>. Only the TENANT_DIRS most recently used are held: a
+ * descriptor per tenant would be copied into, and closed in, every app
+ * the daemon starts (1,000 tenants cost each spawn a quarter more,
+ * docs/benchmarks.md), and would grow the daemon's descriptors with the
+ * tenants. The few held spare a burst of one tenant's files three opens
+ * and closes of the folder per file.
  */
 static int
 open_staging(const struct batch *b, const char *id)
 {
 	return openat(b->b_staging_fd, id,
 	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* t's staging folder, held in b_dirs (the least recently used goes). */
+static int
+staging_dir(struct tenant *t)
+{
+	struct batch *b = t->t_batch;
+	struct tenant_dir *d, *lru = &b->b_dirs[0];
+	int fd;
+
+	for (size_t i = 0; i < TENANT_DIRS; i++) {
+		d = &b->b_dirs[i];
+		if (d->td_tenant == t) {
+			d->td_used = ++b->b_dirs_clock;
+			return d->td_fd;
+		}
+		if (d->td_used < lru->td_used)
+			lru = d;
+	}
+	if ((fd = open_staging(b, t->t_id)) < 0)
+		return -1;
+	if (lru->td_tenant != NULL)
+		close(lru->td_fd);
+	*lru = (struct tenant_dir){ t, fd, ++b->b_dirs_clock };
+	return fd;
+}
+
+/* Lets go of t's held folder, if it is held. */
+static void
+staging_dir_drop(struct tenant *t)
+{
+	struct tenant_dir *d;
+
+	for (size_t i = 0; i < TENANT_DIRS; i++) {
+		d = &t->t_batch->b_dirs[i];
+		if (d->td_tenant == t) {
+			close(d->td_fd);
+			*d = (struct tenant_dir){ NULL, -1, 0 };
+		}
+	}
 }
 
 struct tenant *
@@ -88,43 +130,42 @@ tenant_release(struct tenant *t)
 	if (!t->t_retired || t->t_jobs > 0)
 		return;
 	TAILQ_REMOVE(&t->t_batch->b_tenants, t, t_entry);
+	staging_dir_drop(t);
 	quota_free(&t->t_quota);
 	conf_tenant_unref(t->t_conf);
 	free(t);
-}
-
-/* Closes the staging folder's fd after a call, keeping the call's errno. */
-static int
-close_after(int fd, int rc)
-{
-	int saved = errno;
-
-	close(fd);
-	errno = saved;
-	return rc;
 }
 
 int
 tenant_open_area(struct tenant *t, enum stage_area area, const char *dataset,
     bool create)
 {
-	int fd = open_staging(t->t_batch, t->t_id);
+	int fd = staging_dir(t);
 
-	if (fd < 0)
+	return fd < 0 ? -1 : state_open_area(fd, area, dataset, create);
+}
+
+int
+tenant_entry_at(struct tenant *t, enum stage_area area, const char *dataset,
+    const char *name, char *rel, size_t rellen, bool *owned)
+{
+	int sfd = staging_dir(t), fd;
+
+	if (sfd < 0)
 		return -1;
-	return close_after(fd, state_open_area(fd, area, dataset, create));
+	fd = state_entry_at(sfd, area, dataset, name, rel, rellen);
+	*owned = fd >= 0 && fd != sfd;
+	return fd;
 }
 
 int
 tenant_move(struct tenant *t, enum stage_area from, enum stage_area to,
     const char *dataset, const char *name, char *final, size_t finallen)
 {
-	int fd = open_staging(t->t_batch, t->t_id);
+	int fd = staging_dir(t);
 
-	if (fd < 0)
-		return -1;
-	return close_after(fd, state_move(fd, from, to, dataset, name, final,
-	    finallen));
+	return fd < 0 ? -1 : state_move(fd, from, to, dataset, name, final,
+	    finallen);
 }
 
 char *

@@ -38,6 +38,14 @@ void tenant_release(struct tenant *t);
 int tenant_open_area(struct tenant *t, enum stage_area area,
     const char *dataset, bool create);
 
+/*
+ * state_entry_at() for this tenant; *owned says whether the caller closes
+ * the fd (else it is the held staging folder).
+ */
+int tenant_entry_at(struct tenant *t, enum stage_area area,
+    const char *dataset, const char *name, char *rel, size_t rellen,
+    bool *owned);
+
 /* state_move() for this tenant. */
 int tenant_move(struct tenant *t, enum stage_area from, enum stage_area to,
     const char *dataset, const char *name, char *final, size_t finallen);

@@ -39,6 +39,7 @@ struct instance {
 	char		 i_id[INSTANCE_ID_MAX];	/* MYSIMBDP_INSTANCE */
 	pid_t		 i_pid;
 	struct cgroup_leaf *i_leaf;	/* its cgroup, or NULL */
+	struct applog	*i_log;		/* its log while running */
 	enum inst_state	 i_state;		/* lifecycle_instance() */
 	unsigned char	 i_rid[ROUTING_ID_MAX];	/* its DEALER, after HELLO */
 	size_t		 i_ridlen;

@@ -343,10 +343,11 @@ main(int argc, char *argv[])
 		fatalx("streamidx_init: out of memory");
 	if ((m.m_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if ((m.m_zctx = zevent_context()) == NULL)
-		fatalx("zmq_ctx_new: %s", zmq_strerror(errno));
+	/* Before the first thread (libzmq's). */
 	daemon_signals(&sigev, m.m_base, sigs, sizeof(sigs) / sizeof(sigs[0]),
 	    on_signal, &m);
+	if ((m.m_zctx = zevent_context()) == NULL)
+		fatalx("zmq_ctx_new: %s", zmq_strerror(errno));
 	if (scontrol_init(&m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "streammgr: %s\n", err);
 		return EX_UNAVAILABLE;

@@ -169,6 +169,7 @@ spawn_instance(struct stream *s)
 	}
 	i->i_pid = app.ap_pid;
 	i->i_leaf = app.ap_leaf;
+	i->i_log = app.ap_log;
 	i->i_state = IN_STARTING;
 	i->i_started_ms = clock_mono_ms();
 	if ((i->i_kill_ev = evtimer_new(m->m_base, on_kill, i)) == NULL)
@@ -371,6 +372,7 @@ reap_find(pid_t pid, struct app_found *f, void *arg)
 		return false;
 	f->af_run = i;
 	f->af_leaf = &i->i_leaf;
+	f->af_log = &i->i_log;
 	return true;
 }
 

@@ -139,6 +139,16 @@ file_size(const char *dir, const char *name)
 	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
+/* Makes DIR/log/acme, the folder of tenant acme's app logs, into buf. */
+static void
+log_folder(const char *dir, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/log", dir);
+	assert_int_equal(mkdir(buf, 0755), 0);
+	snprintf(buf, len, "%s/log/acme", dir);
+	assert_int_equal(mkdir(buf, 0755), 0);
+}
+
 /* Writes lines first..last as "<tag> line NNNNN" padded to 64 bytes. */
 static void
 write_lines(int fd, char tag, int first, int last)
@@ -151,12 +161,37 @@ write_lines(int fd, char tag, int first, int last)
 	}
 }
 
+/*
+ * An app started with acme's log "app": the log, and the app's copy of
+ * the write end (its stdout) in *copy.
+ */
+static struct applog *
+app_started(struct event_base *base, const struct conf_platform *p,
+    int *copy)
+{
+	struct applog *lg;
+	int fd;
+
+	assert_non_null(lg = applog_open(base, p, "acme", "app", &fd));
+	assert_true((*copy = dup(fd)) >= 0);
+	return lg;
+}
+
+/* That app ended and was reaped. */
+static void
+app_ended(struct applog *lg, int copy)
+{
+	applog_app_end(lg);
+	close(copy);
+}
+
 static void
 test_two_writers(void **state)
 {
 	char *dir = tmpdir(), logdir[256], path[300], line[128] = "";
 	struct conf_platform p = { 0 };
 	struct event_base *base = event_base_new();
+	struct applog *la, *lb;
 	FILE *f;
 	int a, b;
 
@@ -165,22 +200,21 @@ test_two_writers(void **state)
 	p.p_state_dir = dir;
 	p.p_app_logs.al_max_size = 4096;
 	p.p_app_logs.al_backups = 2;
-	snprintf(logdir, sizeof(logdir), "%s/log", dir);
-	assert_int_equal(mkdir(logdir, 0755), 0);
-	snprintf(logdir, sizeof(logdir), "%s/log/acme", dir);
-	assert_int_equal(mkdir(logdir, 0755), 0);
+	log_folder(dir, logdir, sizeof(logdir));
 
-	assert_true((a = applog_open(base, &p, "acme", "app")) >= 0);
-	assert_true((b = applog_open(base, &p, "acme", "app")) >= 0);
+	/* Running at once, the two apps share one pipe; each has a copy. */
+	la = app_started(base, &p, &a);
+	lb = app_started(base, &p, &b);
 	/* 20000 bytes, under a pipe's capacity, against a cap of 12288. */
 	write_lines(a, 'a', 1, 160);
 	assert_int_equal(event_base_loop(base, EVLOOP_NONBLOCK), 0);
 	write_lines(b, 'b', 1, 150);
 	assert_int_equal(event_base_loop(base, EVLOOP_NONBLOCK), 0);
 	write_lines(a, 'a', 161, 161);
-	close(a);
-	close(b);
-	/* Returns 1 once both pipes reached EOF and left the loop. */
+	/* Both apps ended: the daemon lets go of its end, then theirs go. */
+	app_ended(la, a);
+	app_ended(lb, b);
+	/* Returns 1 once the pipe reached EOF and left the loop. */
 	assert_int_equal(event_base_loop(base, 0), 1);
 
 	/* 311 lines of 64 bytes: four rotations of 64 lines, 55 left. */
@@ -200,6 +234,66 @@ test_two_writers(void **state)
 	rmtree(dir);
 }
 
+/* The pipe an fd is an end of (its inode in pipefs). */
+static ino_t
+pipe_of(int fd)
+{
+	struct stat st;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	return st.st_ino;
+}
+
+/*
+ * The shared pipe lives while any app of the log runs: an app that ended
+ * does not end it for one still running, or for one started meanwhile;
+ * after the last, the daemon lets go (EOF) and the next app gets a pipe
+ * of its own.
+ */
+static void
+test_shared_pipe(void **state)
+{
+	char *dir = tmpdir(), logdir[256];
+	struct conf_platform p = { 0 };
+	struct event_base *base = event_base_new();
+	struct applog *la, *lb, *lc, *ld;
+	int a, b, c, d;
+	ino_t first;
+
+	(void)state;
+	assert_non_null(base);
+	p.p_state_dir = dir;
+	p.p_app_logs.al_max_size = 1 << 20;
+	log_folder(dir, logdir, sizeof(logdir));
+
+	la = app_started(base, &p, &a);
+	lb = app_started(base, &p, &b);
+	first = pipe_of(a);
+	assert_true(pipe_of(b) == first);
+	write_lines(a, 'a', 1, 2);
+	app_ended(la, a);
+	lc = app_started(base, &p, &c);
+	assert_true(pipe_of(c) == first);
+	write_lines(b, 'b', 3, 3);
+	write_lines(c, 'c', 4, 4);
+	app_ended(lb, b);
+	app_ended(lc, c);
+	/* Returns 1 once the pipe reached EOF and left the loop. */
+	assert_int_equal(event_base_loop(base, 0), 1);
+	assert_int_equal(file_size(logdir, "app.log"), 4 * 64);
+
+	ld = app_started(base, &p, &d);
+	assert_true(pipe_of(d) != first);
+	write_lines(d, 'd', 5, 5);
+	app_ended(ld, d);
+	assert_int_equal(event_base_loop(base, 0), 1);
+	assert_int_equal(file_size(logdir, "app.log"), 5 * 64);
+	applog_shutdown();
+	event_base_free(base);
+	rmtree(dir);
+}
+
 /*
  * A pipe holding far more than one chunk: each turn of the event loop
  * moves one 64K chunk only, so a flooding app cannot hold the loop.
@@ -211,16 +305,14 @@ test_bounded_read(void **state)
 	struct conf_platform p = { 0 };
 	struct event_base *base = event_base_new();
 	size_t held = 0;
+	struct applog *lg;
 	int w;
 
 	(void)state;
 	p.p_state_dir = dir;
 	p.p_app_logs.al_max_size = 16 << 20;
-	snprintf(path, sizeof(path), "%s/log", dir);
-	assert_int_equal(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/log/acme", dir);
-	assert_int_equal(mkdir(path, 0755), 0);
-	assert_true((w = applog_open(base, &p, "acme", "big")) >= 0);
+	log_folder(dir, path, sizeof(path));
+	assert_non_null(lg = applog_open(base, &p, "acme", "big", &w));
 	assert_true(fcntl(w, F_SETPIPE_SZ, 256 * 1024) >= 256 * 1024);
 	assert_int_equal(fcntl(w, F_SETFL, O_NONBLOCK), 0);
 	memset(chunk, 'x', sizeof(chunk));
@@ -233,7 +325,7 @@ test_bounded_read(void **state)
 	assert_int_equal(file_size(path, "big.log"), 64 * 1024);
 	assert_int_equal(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), 0);
 	assert_int_equal(file_size(path, "big.log"), 128 * 1024);
-	close(w);
+	applog_app_end(lg);	/* w is the daemon's end: it closes */
 	assert_int_equal(event_base_loop(base, 0), 1);
 	assert_int_equal(file_size(path, "big.log"), held);
 	applog_shutdown();
@@ -248,6 +340,7 @@ main(void)
 		cmocka_unit_test(test_fit),
 		cmocka_unit_test(test_shift),
 		cmocka_unit_test(test_two_writers),
+		cmocka_unit_test(test_shared_pipe),
 		cmocka_unit_test(test_bounded_read),
 	};
 
