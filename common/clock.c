@@ -24,5 +24,8 @@ clock_timer_in(struct event *ev, uint64_t ms)
 	struct timeval tv = { (time_t)(ms / 1000),
 	    (suseconds_t)(ms % 1000) * 1000 };
 
+	/* A callback may run long after its turn began (a reap, a record,
+	 * a spawn): a retry's backoff counts from when it was decided. */
+	event_base_update_cache_time(event_get_base(ev));
 	return event_add(ev, &tv);
 }

@@ -17,8 +17,9 @@ int64_t clock_mono_ns(void);
 
 struct event;
 
-/* Adds ev (a timer, or an event with a timeout) to fire in ms: event_add's
- * return value. */
+/* Adds ev (a timer, or an event with a timeout) to fire in ms from now,
+ * not from the time libevent cached when this turn of the loop began:
+ * event_add's return value. */
 int clock_timer_in(struct event *ev, uint64_t ms);
 
 #endif
