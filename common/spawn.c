@@ -562,7 +562,7 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	struct rlimit_plan plan;
 	sigset_t all, saved;
 	pid_t parent = getpid(), child = -1;
-	int pfd[2] = { -1, -1 }, status, err, dfd = -1;
+	int pfd[2] = { -1, -1 }, status, err, rc, dfd = -1;
 	/* volatile: live across vfork, so they must not sit in registers. */
 	volatile int cgfd = -1, cgdir;
 
@@ -611,18 +611,14 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 		errno = err;
 		return -1;
 	}
-	err = child_outcome(pfd[0], stage);
-	if (pfd[0] >= 0) {
-		int saved_errno = errno;
-
+	rc = child_outcome(pfd[0], stage);
+	err = errno;
+	if (pfd[0] >= 0)
 		close(pfd[0]);
-		errno = saved_errno;
-	}
-	if (err == 0) {
+	if (rc == 0) {
 		*pid = child;
 		return 0;
 	}
-	err = errno;
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
 	errno = err;

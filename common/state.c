@@ -278,9 +278,10 @@ int
 state_entry_at(int staging_fd, enum stage_area area, const char *dataset,
     const char *name, char *rel, size_t rellen)
 {
+	const bool ours = area_is_ours(area, dataset);
 	int n;
 
-	if (area_is_ours(area, dataset))
+	if (ours)
 		n = snprintf(rel, rellen, "%s%s%s/%s", state_area_names[area],
 		    *dataset ? "/" : "", dataset, name);
 	else
@@ -289,7 +290,7 @@ state_entry_at(int staging_fd, enum stage_area area, const char *dataset,
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return area_is_ours(area, dataset) ? staging_fd :
+	return ours ? staging_fd :
 	    state_open_area(staging_fd, area, dataset, false);
 }
 

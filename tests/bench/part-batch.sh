@@ -69,11 +69,6 @@ stats() {
 # Each *_run leaves "files/s first p50 p99 max" in result, and the CPU use
 # during the run ("busy% steal%") in cpu.
 
-# proc_ticks PID: the CPU time PID has used itself (utime + stime, ticks).
-proc_ticks() {
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
-
 # bm_tenant DIR ID: a tenant of the no-op app, quota off (0 = no limit),
 # appending to DIR/noop.log.
 bm_tenant() {
@@ -97,7 +92,7 @@ EOF
 # its memory under load.
 bm_run() {
 	local name=$1 n=$2 r=${3:-} t=${4:-0} d=$tmp/$1 bm_pid ok=0 i m limit
-	local target id ticks
+	local target id t0
 	mkdir -p "$d/tenants" "$d/scratch"
 	: >"$d/noop.log"
 	cat >"$d/mysimbdp.cfg" <<EOF
@@ -124,7 +119,7 @@ EOF
 	start_ready bm_pid 'started:' "$d/batchmgr.log" /dev/null \
 	    "$BATCHMGR" -d -c "$d/mysimbdp.cfg"
 	cpu_mark
-	ticks=$(proc_ticks "$bm_pid")
+	t0=$(ticks "$bm_pid")
 	"$DROPPER" ${r:+-r "$r"} ${4:+-t "$t"} "$n" "f-" "$d/scratch" \
 	    "$target" "$d/arrivals" >"$d/dropper.out"
 	await_lines "$d/noop.log" "$n"
@@ -132,10 +127,8 @@ EOF
 	# batchmgr's own CPU per file in the main bursts: utime + stime of
 	# its threads, without its apps' (nor theirs before exec).
 	if [[ $name == bm-burst-* ]]; then
-		record batch.batchmgr.cpu_us "$(awk -v t0="$ticks" \
-		    -v t1="$(proc_ticks "$bm_pid")" -v n="$n" \
-		    -v hz="$(getconf CLK_TCK)" \
-		    'BEGIN { printf "%.0f", (t1 - t0) * 1e6 / hz / n }')"
+		record batch.batchmgr.cpu_us \
+		    "$(us_per_msg $(($(ticks "$bm_pid") - t0)) "$n")"
 	fi
 	# Every file must also have been settled in done/ and recorded ok.
 	limit=$(batch_timeout "$n")
