@@ -210,7 +210,13 @@ csv_row(const struct msb_csv_record *rec, void *arg)
 	return add_doc(l, rec->num);
 }
 
-/* Feeds the file to the CSV reader in big chunks. */
+static void
+csv_progress(uint64_t bytes, void *arg)
+{
+	advance(arg, bytes);
+}
+
+/* Reads the file through the CSV reader, which parses on a thread. */
 static void
 load_csv(struct load *l, int fd)
 {
@@ -218,37 +224,19 @@ load_csv(struct load *l, int fd)
 		.flags = MSB_CSV_HEADER, .on_header = csv_header,
 	};
 	struct msb_csv *csv;
-	char *buf;
-	ssize_t n;
-	int rc = MSB_OK;
+	int rc;
 
-	if ((buf = malloc(READ_BUF)) == NULL ||
-	    (csv = msb_csv_new(&opts, csv_row, l)) == NULL) {
-		free(buf);
+	if ((csv = msb_csv_new(&opts, csv_row, l)) == NULL) {
 		load_fail(l, EX_SOFTWARE, "out of memory");
 		return;
 	}
-	for (;;) {
-		n = read(fd, buf, READ_BUF);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			load_fail(l, EX_IOERR, "%s: read: %s",
-			    l->l_file, strerror(errno));
-			break;
-		}
-		rc = n == 0 ? msb_csv_finish(csv) :
-		    msb_csv_feed(csv, buf, (size_t)n);
-		advance(l, (uint64_t)n);
-		if (n == 0 || rc != MSB_OK)
-			break;
-	}
+	rc = msb_csv_read_fd(csv, fd, csv_progress);
 	/* A callback recorded its own error; otherwise the reader's. */
 	if (rc != MSB_OK)
 		load_fail(l, rc == MSB_TEMPFAIL ? EX_TEMPFAIL :
+		    strncmp(msb_csv_error(csv), "read: ", 6) == 0 ? EX_IOERR :
 		    EX_DATAERR, "%s: %s", l->l_file, msb_csv_error(csv));
 	msb_csv_free(csv);
-	free(buf);
 }
 
 /* ---- JSON lines ----------------------------------------------------- */

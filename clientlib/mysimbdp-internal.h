@@ -79,6 +79,13 @@ void	 msb__sha256_update(struct msb__sha256 *ctx, const void *data,
 void	 msb__sha256_final(struct msb__sha256 *ctx, unsigned char out[32]);
 void	 msb__hex(const unsigned char *in, size_t len, char *out);
 
+/*
+ * doccheck.c: what is wrong with the document of len bytes at data, as
+ * msb_sink_add refuses it ("corrupt BSON", a bad key, a string not UTF-8,
+ * nesting over 100), or NULL.
+ */
+const char *msb__doc_problem(const uint8_t *data, size_t len);
+
 /* sink.c: the back ends implement these; sink.c does the common part. */
 struct msb_sink;
 struct msb__sink_ops {

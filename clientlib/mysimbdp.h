@@ -358,9 +358,26 @@ MSB_API uint64_t msb_csv_records(const struct msb_csv *csv);
 
 MSB_API void msb_csv_free(struct msb_csv *csv);
 
+/* Called with the input bytes behind the records just delivered. */
+typedef void (*msb_csv_progress_cb)(uint64_t bytes, void *arg);
+
 /*
- * Reads a whole file through a reader. Returns MSB_OK, MSB_ERROR (the
- * reason in err) or the callback's non-zero value.
+ * Reads fd to its end through the reader: the same records, in the same
+ * order and with the same results as msb_csv_feed of every read and then
+ * msb_csv_finish, but parsed on a thread of the reader's own while the
+ * callbacks run on the caller's, so a callback's work overlaps the parse.
+ * A few hundred KiB of records are parsed ahead; the thread ends before
+ * this returns. progress (may be NULL) is called on the caller's thread,
+ * with the callback's arg, as records are delivered. Returns as
+ * msb_csv_feed does, or MSB_ERROR / MSB_TEMPFAIL for a read error
+ * ("read: ..." in msb_csv_error()).
+ */
+MSB_API int msb_csv_read_fd(struct msb_csv *csv, int fd,
+    msb_csv_progress_cb progress);
+
+/*
+ * Reads a whole file through a reader, as msb_csv_read_fd. Returns
+ * MSB_OK, MSB_ERROR (the reason in err) or the callback's non-zero value.
  */
 MSB_API int msb_csv_read_file(const char *path,
     const struct msb_csv_options *opts, msb_csv_cb cb, void *arg, char *err,

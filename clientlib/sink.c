@@ -45,97 +45,6 @@ valid_collection(const char *s)
 	    false);
 }
 
-/*
- * Whether len bytes at s are UTF-8 without NUL, as bson_utf8_validate
- * says, but eight ASCII bytes at a time first: libbson walks byte by byte,
- * which made validation half the cost of a CSV load, and most text is
- * ASCII. From the first other byte (a character boundary) libbson decides.
- */
-static bool
-utf8_valid(const char *s, size_t len)
-{
-	const uint64_t high = 0x8080808080808080ULL, ones = 0x0101010101010101ULL;
-	size_t i = 0;
-	uint64_t w;
-
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, s + i, 8);
-		/* A non-ASCII byte, or a zero byte (the classic haszero test). */
-		if ((w & high) || ((w - ones) & ~w & high))
-			break;
-	}
-	for (; i < len && (unsigned char)s[i] - 1u < 0x7fu; i++)
-		;
-	return i == len || bson_utf8_validate(s + i, len - i, false);
-}
-
-/*
- * What is wrong with a key (NUL-terminated), in one pass over it: empty,
- * starting with '$' or holding '.' (unless keys_free: an array's), or not
- * UTF-8. Keys are short and many: three passes (strchr, strlen, the
- * UTF-8 check) cost more than the walk around them.
- */
-static const char *
-key_problem(const char *key, bool keys_free)
-{
-	const char *p = key;
-	unsigned char high = 0;
-
-	if (!keys_free && (key[0] == '\0' || key[0] == '$'))
-		return "a key is empty, starts with '$' or holds '.'";
-	for (; *p != '\0'; p++) {
-		if (*p == '.' && !keys_free)
-			return "a key is empty, starts with '$' or holds '.'";
-		high |= (unsigned char)*p;
-	}
-	if ((high & 0x80) && !bson_utf8_validate(key, (size_t)(p - key), false))
-		return "a key is not valid UTF-8";
-	return NULL;
-}
-
-/*
- * Checks a document the way libmongoc's default insert validation does
- * (well-formed; keys not empty, without '.', not starting with '$'), and
- * also that every key and string value is UTF-8: libbson 1.23 checks keys
- * only, and MongoDB stores invalid UTF-8 that its drivers then cannot read.
- * One walk instead of bson_validate's, whose per-key UTF-8 check was the
- * largest single cost of a CSV load. Returns NULL or the problem.
- */
-static const char *
-doc_problem(const bson_iter_t *parent, int depth, bool keys_free)
-{
-	bson_iter_t it = *parent, child;
-	const char *s, *why;
-	uint32_t len;
-
-	while (bson_iter_next(&it)) {
-		if ((why = key_problem(bson_iter_key(&it), keys_free)) != NULL)
-			return why;
-		switch (bson_iter_type(&it)) {
-		case BSON_TYPE_UTF8:
-			s = bson_iter_utf8(&it, &len);
-			if (!utf8_valid(s, len))
-				return "a string is not valid UTF-8";
-			break;
-		case BSON_TYPE_DOCUMENT:
-		case BSON_TYPE_ARRAY:
-			if (depth > 100)
-				return "nested more than 100 levels deep";
-			if (!bson_iter_recurse(&it, &child))
-				return "corrupt BSON";
-			/* An array's keys are its indexes. */
-			why = doc_problem(&child, depth + 1,
-			    bson_iter_type(&it) == BSON_TYPE_ARRAY);
-			if (why)
-				return why;
-			break;
-		default:
-			break;
-		}
-	}
-	return it.err_off ? "corrupt BSON" : NULL;
-}
-
 const char msb__sink_plain[] = "abcdefghijklmnopqrstuvwxyz"
     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-";
 
@@ -433,10 +342,7 @@ check_doc(struct msb_sink *sink, const bson_t *doc)
 	if (doc->len > MAX_DOC)
 		return msb__sink_fail(sink, MSB_BADDOC, "document refused: "
 		    "%u bytes, the limit is 16 MiB", doc->len);
-	if (!bson_iter_init(&it, doc))
-		return msb__sink_fail(sink, MSB_BADDOC, "document refused: "
-		    "corrupt BSON");
-	if ((why = doc_problem(&it, 0, false)) != NULL)
+	if ((why = msb__doc_problem(bson_get_data(doc), doc->len)) != NULL)
 		return msb__sink_fail(sink, MSB_BADDOC, "document refused: %s",
 		    why);
 	/* MongoDB refuses these as _id (and the file store follows it). */

@@ -32,7 +32,6 @@
 #include "listing.h"
 
 #define COLLECTION "listings"
-#define READ_BUF (4 * 1024 * 1024)	/* big reads: fewer syscalls */
 #define SHOW_REJECTS 20			/* rejected rows explained */
 
 struct app {
@@ -44,6 +43,7 @@ struct app {
 	bson_t			 a_doc;		/* reused for every row */
 
 	uint64_t		 a_rows;	/* documents added */
+	uint64_t		 a_reported;	/* of them, in the metrics */
 	uint64_t		 a_nrejected;
 	bool			 a_committed;	/* the store has its say */
 	uint64_t		 a_rejected[LR_NREASONS];
@@ -135,9 +135,22 @@ on_row(const struct msb_csv_record *rec, void *arg)
 }
 
 /*
- * Reads the input in big chunks through the CSV reader. Metrics are
- * counted per chunk, not per row: the figures are the same and the row
- * loop stays free of clock reads.
+ * Metrics are counted per batch of records the reader delivers, not per
+ * row: the figures are the same and the row loop stays free of them.
+ */
+static void
+on_progress(uint64_t bytes, void *arg)
+{
+	struct app *a = arg;
+
+	msb_metrics_add(a->a_metrics, MSB_M_BYTES, bytes);
+	msb_metrics_add(a->a_metrics, MSB_M_ROWS, a->a_rows - a->a_reported);
+	a->a_reported = a->a_rows;
+}
+
+/*
+ * Reads the input through the CSV reader, which parses on a thread of
+ * its own while the rows are converted and stored on this one.
  */
 static void
 read_input(struct app *a, int fd)
@@ -146,34 +159,14 @@ read_input(struct app *a, int fd)
 		.flags = MSB_CSV_HEADER, .on_header = on_header,
 	};
 	struct msb_csv *csv;
-	uint64_t reported = 0;
-	char *buf;
-	ssize_t n;
-	int rc = MSB_OK;
+	int rc;
 
-	if ((buf = malloc(READ_BUF)) == NULL ||
-	    (csv = msb_csv_new(&opts, on_row, a)) == NULL) {
-		free(buf);
+	if ((csv = msb_csv_new(&opts, on_row, a)) == NULL) {
 		app_fail(a, EX_SOFTWARE, "out of memory");
 		return;
 	}
-	for (;;) {
-		n = read(fd, buf, READ_BUF);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			app_fail(a, EX_DATAERR, "%s: read: %s",
-			    a->a_env.input_file, strerror(errno));
-			break;
-		}
-		rc = n == 0 ? msb_csv_finish(csv) :
-		    msb_csv_feed(csv, buf, (size_t)n);
-		msb_metrics_add(a->a_metrics, MSB_M_BYTES, (uint64_t)n);
-		msb_metrics_add(a->a_metrics, MSB_M_ROWS, a->a_rows - reported);
-		reported = a->a_rows;
-		if (n == 0 || rc != MSB_OK)
-			break;
-	}
+	rc = msb_csv_read_fd(csv, fd, on_progress);
+	on_progress(0, a);
 	/* A callback has said why already; otherwise the reader says. */
 	if (rc != MSB_OK)
 		app_fail(a, rc == MSB_TEMPFAIL ? EX_TEMPFAIL : EX_DATAERR,
@@ -184,7 +177,6 @@ read_input(struct app *a, int fd)
 		    "export", a->a_env.input_file);
 	msb_metrics_add(a->a_metrics, MSB_M_ERRORS, a->a_nrejected);
 	msb_csv_free(csv);
-	free(buf);
 }
 
 /* Opens the input and hashes its content, which names ids and the unit. */

@@ -7,6 +7,7 @@
  * mostly checking UTF-8 that msb_sink_add checks again anyway.
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,21 +249,38 @@ append_location(bson_t *doc, double lat, double lon)
 	    bson_append_document_end(doc, &loc) ? 0 : -1;
 }
 
+/* Says why a record is rejected: "record N: " (data records), then what. */
+static enum listing_reject
+refuse(const struct msb_csv_record *rec, enum listing_reject r, char *why,
+    size_t whylen, const char *fmt, ...) __attribute__((__format__(__printf__, 5, 6)));
+
+static enum listing_reject
+refuse(const struct msb_csv_record *rec, enum listing_reject r, char *why,
+    size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+	int n = 0;
+
+	if (rec->num > 0)
+		n = snprintf(why, whylen, "record %" PRIu64 ": ", rec->num);
+	if (n < 0 || (size_t)n >= whylen)
+		return r;
+	va_start(ap, fmt);
+	vsnprintf(why + n, whylen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 enum listing_reject
 listing_convert(struct listing *li, const struct msb_csv_record *rec,
     bson_t *doc, char *why, size_t whylen)
 {
-	char reason[200], where[40] = "";
+	char reason[200];
 	double lat = 0, lon = 0;
 
-	if (rec->num > 0)
-		snprintf(where, sizeof(where), "record %" PRIu64 ": ",
-		    rec->num);
-	if (rec->nfields != li->li_nheader) {
-		snprintf(why, whylen, "%s%zu fields, expected %zu", where,
-		    rec->nfields, li->li_nheader);
-		return LR_COLUMNS;
-	}
+	if (rec->nfields != li->li_nheader)
+		return refuse(rec, LR_COLUMNS, why, whylen,
+		    "%zu fields, expected %zu", rec->nfields, li->li_nheader);
 	for (size_t i = 0; i < LISTING_NCOLS; i++) {
 		const struct column *c = &columns[i];
 		size_t pos = li->li_pos[i];
@@ -272,15 +290,11 @@ listing_convert(struct listing *li, const struct msb_csv_record *rec,
 		    &lat, &lon, reason, sizeof(reason)) == 0)
 			continue;
 		/* Only a full document fails without a reason. */
-		if (reason[0] == '\0')
-			snprintf(reason, sizeof(reason), "document too large");
-		snprintf(why, whylen, "%s%s: %s", where, c->c_name, reason);
-		return c->c_why;
+		return refuse(rec, c->c_why, why, whylen, "%s: %s", c->c_name,
+		    reason[0] != '\0' ? reason : "document too large");
 	}
-	if (append_location(doc, lat, lon) == -1) {
-		snprintf(why, whylen, "%sdocument too large", where);
-		return LR_DOC;
-	}
+	if (append_location(doc, lat, lon) == -1)
+		return refuse(rec, LR_DOC, why, whylen, "document too large");
 	return LR_OK;
 }
 

@@ -10,6 +10,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +304,208 @@ read_file(void **state)
 	free(dir);
 }
 
+/* ---- msb_csv_read_fd: parsing on a thread of the reader's own ---- */
+
+#define BIG_RECORDS 30000
+
+/* A digest of everything the callbacks saw, in order. */
+struct digest {
+	uint64_t	 hash;		/* FNV-1a over numbers, lengths, bytes */
+	uint64_t	 nrec;
+	uint64_t	 header;	/* fields of the header, when seen */
+	uint64_t	 bytes;		/* what progress reported */
+	uint64_t	 stop_at;	/* return 7 at this record number */
+	bool		 late;		/* a record came after the stop */
+};
+
+static void
+mix(struct digest *d, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		d->hash = (d->hash ^ b[i]) * 1099511628211ULL;
+}
+
+static int
+digest_record(const struct msb_csv_record *rec, void *arg)
+{
+	struct digest *d = arg;
+
+	if (d->stop_at != 0 && d->nrec >= d->stop_at)
+		d->late = true;
+	mix(d, &rec->num, sizeof(rec->num));
+	mix(d, &rec->nfields, sizeof(rec->nfields));
+	for (size_t i = 0; i < rec->nfields; i++) {
+		assert_int_equal(rec->fields[i][rec->lens[i]], '\0');
+		mix(d, &rec->lens[i], sizeof(rec->lens[i]));
+		mix(d, rec->fields[i], rec->lens[i]);
+	}
+	d->nrec++;
+	return d->stop_at != 0 && rec->num == d->stop_at ? 7 : 0;
+}
+
+static int
+digest_header(const struct msb_csv_record *rec, void *arg)
+{
+	struct digest *d = arg;
+
+	assert_int_equal(d->nrec, 0);
+	d->header = rec->nfields;
+	return 0;
+}
+
+static void
+digest_progress(uint64_t bytes, void *arg)
+{
+	((struct digest *)arg)->bytes += bytes;
+}
+
+/*
+ * A file of BIG_RECORDS records (several MB: many of the reader's
+ * buffers), with a byte-order mark, a header, quoted delimiters, doubled
+ * quotes, line breaks in fields, CRLF and blank lines. bad_at > 0 puts a
+ * stray quote in that record. Returns its length.
+ */
+static size_t
+write_big(const char *path, uint64_t bad_at)
+{
+	FILE *fp = fopen(path, "w");
+	long len;
+
+	assert_non_null(fp);
+	fputs("\xef\xbb\xbfid,name,text,price\n", fp);
+	for (uint64_t i = 1; i <= BIG_RECORDS; i++) {
+		fprintf(fp, "%" PRIu64 ",\"Room %" PRIu64 ", \"\"nice\"\"\","
+		    "\"line one\nline two %" PRIu64 "\",%s%" PRIu64 ".50%s",
+		    i, i * 7, i % 97, i == bad_at ? "x\"" : "", i % 1000,
+		    i % 3 == 0 ? "\r\n" : "\n");
+		if (i % 5000 == 0)
+			fputs("\n", fp);
+		/* Long records now and then, over a buffer's 256 KiB. */
+		if (i % 10007 == 0) {
+			fprintf(fp, "%" PRIu64 ",long,\"", ++i);
+			for (int k = 0; k < 300000; k++)
+				fputc('a' + k % 26, fp);
+			fputs("\",1\n", fp);
+		}
+	}
+	assert_int_equal(fflush(fp), 0);
+	len = ftell(fp);
+	fclose(fp);
+	return (size_t)len;
+}
+
+/* Reads path by msb_csv_feed in 64 KiB pieces, or by msb_csv_read_fd. */
+static int
+read_digest(const char *path, unsigned flags, bool ahead, struct digest *d,
+    char *err, size_t errlen)
+{
+	struct msb_csv_options opts = {
+		.flags = MSB_CSV_HEADER | flags, .on_header = digest_header,
+	};
+	struct msb_csv *csv = msb_csv_new(&opts, digest_record, d);
+	static char buf[65536];
+	int fd = open(path, O_RDONLY), rc = MSB_OK;
+	ssize_t n;
+
+	assert_non_null(csv);
+	assert_true(fd >= 0);
+	d->hash = 14695981039346656037ULL;
+	if (ahead)
+		rc = msb_csv_read_fd(csv, fd, digest_progress);
+	else {
+		while (rc == MSB_OK && (n = read(fd, buf, sizeof(buf))) > 0)
+			rc = msb_csv_feed(csv, buf, (size_t)n);
+		if (rc == MSB_OK)
+			rc = msb_csv_finish(csv);
+	}
+	assert_int_equal(msb_csv_records(csv), d->nrec);
+	snprintf(err, errlen, "%s", msb_csv_error(csv));
+	msb_csv_free(csv);
+	close(fd);
+	return rc;
+}
+
+/* The same records, fields and order as msb_csv_feed gives. */
+static void
+read_fd_matches_feed(void **state)
+{
+	char *dir = tu_mkdtemp("csv"), *path = tu_join(dir, "big.csv");
+	struct digest fed = { 0 }, ahead = { 0 };
+	size_t len = write_big(path, 0);
+	char err[256];
+
+	(void)state;
+	assert_int_equal(read_digest(path, 0, false, &fed, err, sizeof(err)),
+	    MSB_OK);
+	assert_int_equal(read_digest(path, 0, true, &ahead, err, sizeof(err)),
+	    MSB_OK);
+	assert_true(fed.nrec >= BIG_RECORDS - 5);
+	assert_int_equal(ahead.nrec, fed.nrec);
+	assert_int_equal(ahead.header, 4);
+	assert_true(ahead.hash == fed.hash);
+	assert_int_equal(ahead.bytes, len);
+	tu_rmtree(dir);
+	free(path);
+	free(dir);
+}
+
+/* A callback's stop ends the read: no record after it, its value back. */
+static void
+read_fd_stops_at_the_callback(void **state)
+{
+	char *dir = tu_mkdtemp("csv"), *path = tu_join(dir, "big.csv");
+	struct digest d = { .stop_at = 20000 };
+	char err[256];
+
+	(void)state;
+	write_big(path, 0);
+	assert_int_equal(read_digest(path, 0, true, &d, err, sizeof(err)), 7);
+	assert_int_equal(d.nrec, 20000);
+	assert_false(d.late);
+	tu_rmtree(dir);
+	free(path);
+	free(dir);
+}
+
+/*
+ * A malformed record: the records before it are delivered, then the
+ * error names it, as msb_csv_feed does. A read error is an error too.
+ */
+static void
+read_fd_reports_errors(void **state)
+{
+	char *dir = tu_mkdtemp("csv"), *path = tu_join(dir, "bad.csv");
+	struct digest fed = { 0 }, ahead = { 0 };
+	struct msb_csv *csv;
+	char err[256], fed_err[256];
+	int fd;
+
+	(void)state;
+	write_big(path, 15000);
+	assert_int_equal(read_digest(path, MSB_CSV_STRICT, false, &fed,
+	    fed_err, sizeof(fed_err)), MSB_ERROR);
+	assert_int_equal(read_digest(path, MSB_CSV_STRICT, true, &ahead, err,
+	    sizeof(err)), MSB_ERROR);
+	assert_int_equal(ahead.nrec, 14999);
+	assert_int_equal(ahead.nrec, fed.nrec);
+	assert_true(ahead.hash == fed.hash);
+	assert_string_equal(err, fed_err);
+	assert_non_null(strstr(err, "record 15000: malformed CSV"));
+
+	csv = msb_csv_new(NULL, digest_record, &ahead);
+	assert_non_null(csv);
+	assert_true((fd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0);
+	assert_int_equal(msb_csv_read_fd(csv, fd, NULL), MSB_ERROR);
+	assert_string_equal(msb_csv_error(csv), "read: Is a directory");
+	close(fd);
+	msb_csv_free(csv);
+	tu_rmtree(dir);
+	free(path);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -313,6 +518,9 @@ main(void)
 		cmocka_unit_test(strict_mode_refuses_bad_quoting),
 		cmocka_unit_test(record_size_is_bounded),
 		cmocka_unit_test(read_file),
+		cmocka_unit_test(read_fd_matches_feed),
+		cmocka_unit_test(read_fd_stops_at_the_callback),
+		cmocka_unit_test(read_fd_reports_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

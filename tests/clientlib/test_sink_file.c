@@ -348,6 +348,135 @@ documents_are_checked_like_mongodb_does(void **state)
 	free(path);
 }
 
+/* A document holding every BSON type, some nested. */
+static void
+every_type(bson_t *doc)
+{
+	static const uint8_t bin[] = { 1, 2, 3, 0, 5 };
+	bson_decimal128_t dec = { 0 };
+	bson_t sub, arr, scope = BSON_INITIALIZER;
+	bson_oid_t oid;
+
+	bson_oid_init_from_string(&oid, "5f1d7a2b9c8e4d3a2b1c0d9e");
+	BSON_APPEND_UTF8(&scope, "x", "scope");
+	BSON_APPEND_DOUBLE(doc, "double", 1.5);
+	BSON_APPEND_UTF8(doc, "utf8", "Caf\xc3\xa9 near the park");
+	BSON_APPEND_DOCUMENT_BEGIN(doc, "doc", &sub);
+	BSON_APPEND_INT32(&sub, "in", 1);
+	BSON_APPEND_ARRAY_BEGIN(&sub, "arr", &arr);
+	BSON_APPEND_UTF8(&arr, "0", "first");
+	BSON_APPEND_INT64(&arr, "1", 2);
+	bson_append_array_end(&sub, &arr);
+	bson_append_document_end(doc, &sub);
+	bson_append_binary(doc, "bin", -1, BSON_SUBTYPE_BINARY, bin,
+	    sizeof(bin));
+	bson_append_binary(doc, "oldbin", -1, BSON_SUBTYPE_BINARY_DEPRECATED,
+	    bin, sizeof(bin));
+	BSON_APPEND_UNDEFINED(doc, "undefined");
+	BSON_APPEND_OID(doc, "oid", &oid);
+	BSON_APPEND_BOOL(doc, "bool", true);
+	BSON_APPEND_DATE_TIME(doc, "date", 1700000000000);
+	BSON_APPEND_NULL(doc, "null");
+	BSON_APPEND_REGEX(doc, "regex", "^a.*b$", "im");
+	bson_append_dbpointer(doc, "dbpointer", -1, "acme.listings", &oid);
+	BSON_APPEND_CODE(doc, "code", "function () {}");
+	BSON_APPEND_SYMBOL(doc, "symbol", "sym");
+	BSON_APPEND_CODE_WITH_SCOPE(doc, "codewscope", "return x", &scope);
+	BSON_APPEND_INT32(doc, "int32", -7);
+	BSON_APPEND_TIMESTAMP(doc, "timestamp", 1700000000, 3);
+	BSON_APPEND_INT64(doc, "int64", INT64_MAX);
+	BSON_APPEND_DECIMAL128(doc, "decimal", &dec);
+	BSON_APPEND_MAXKEY(doc, "maxkey");
+	BSON_APPEND_MINKEY(doc, "minkey");
+	bson_destroy(&scope);
+}
+
+/*
+ * Adds the len bytes at buf as a document (a bson_t over them, as an app
+ * may make one); fails the test if the sink takes one that libbson's
+ * bson_validate finds malformed. Returns whether the sink took it.
+ */
+static bool
+add_bytes(struct msb_sink *sink, const uint8_t *buf, size_t len,
+    const char *what, size_t i)
+{
+	bson_t b;
+	size_t off;
+
+	if (!bson_init_static(&b, buf, len))
+		return false;	/* not even a length and a NUL */
+	if (msb_sink_add(sink, &b) != MSB_OK)
+		return false;
+	if (!bson_validate(&b, BSON_VALIDATE_NONE, &off))
+		fail_msg("%s %zu: passed; bson_validate: malformed at %zu",
+		    what, i, off);
+	return true;
+}
+
+/*
+ * The sink's own walk over a document's bytes (it replaced bson_iter):
+ * every type passes; of the document with one byte changed, or cut
+ * short (its length and last NUL made to match), nothing passes that
+ * libbson's bson_validate finds malformed; nesting is bounded.
+ */
+static void
+corrupt_bytes_never_pass(void **state)
+{
+	static const int changes[] = { 0x00, 0x01, 0x02, 0x05, 0x7f, 0x80,
+	    0xff, -1, +1, 0x40 };
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	bson_t doc = BSON_INITIALIZER, nest[110];
+	const uint8_t *orig;
+	uint8_t *buf;
+	size_t len, passed = 0;
+
+	every_type(&doc);
+	orig = bson_get_data(&doc);
+	len = doc.len;
+	assert_true(add_bytes(sink, orig, len, "whole", 0));
+	buf = malloc(len);
+	for (size_t i = 0; i < len; i++)
+		for (size_t c = 0; c < sizeof(changes) / sizeof(changes[0]);
+		    c++) {
+			memcpy(buf, orig, len);
+			if (changes[c] == -1 || changes[c] == +1)
+				buf[i] = (uint8_t)(orig[i] + changes[c]);
+			else if (changes[c] == 0x40)
+				buf[i] = orig[i] ^ 0x40;
+			else
+				buf[i] = (uint8_t)changes[c];
+			passed += add_bytes(sink, buf, len, "byte", i);
+		}
+	/* Changes inside values (numbers, text) pass: the walk is not
+	 * refusing everything. */
+	assert_true(passed > 0);
+	for (size_t cut = 5; cut < len; cut++) {
+		memcpy(buf, orig, cut);
+		buf[0] = (uint8_t)cut;
+		buf[1] = (uint8_t)(cut >> 8);
+		buf[cut - 1] = '\0';
+		add_bytes(sink, buf, cut, "cut at", cut);
+	}
+	free(buf);
+	bson_destroy(&doc);
+
+	/* 101 levels of arrays pass, 102 do not. */
+	for (int depth = 101; depth <= 102; depth++) {
+		bson_init(&nest[0]);
+		for (int d = 0; d < depth; d++)
+			BSON_APPEND_ARRAY_BEGIN(&nest[d], "a", &nest[d + 1]);
+		for (int d = depth; d > 0; d--)
+			bson_append_array_end(&nest[d - 1], &nest[d]);
+		assert_int_equal(msb_sink_add(sink, &nest[0]), depth == 101 ?
+		    MSB_OK : MSB_BADDOC);
+		bson_destroy(&nest[0]);
+	}
+	assert_non_null(strstr(msb_sink_error(sink),
+	    "nested more than 100 levels deep"));
+	msb_sink_close(sink);
+}
+
 static void
 empty_unit_replaces_an_earlier_run(void **state)
 {
@@ -751,6 +880,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(upserts_refuse_bad_documents,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(uncommitted_upserts_are_dropped,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(corrupt_bytes_never_pass,
 		    setup, teardown),
 		cmocka_unit_test(exit_codes),
 		cmocka_unit_test_setup_teardown(mongoc_only_for_mongodb,
