@@ -52,25 +52,31 @@ utf8_valid(const char *s, size_t len)
 }
 
 /*
- * What is wrong with a key (NUL-terminated), in one pass over it: empty,
- * starting with '$' or holding '.' (unless keys_free: an array's), or not
- * UTF-8. Keys are short and many: three passes (strchr, strlen, the
- * UTF-8 check) cost more than the walk around them.
+ * The key at d + i, which must end (NUL) before end: what is wrong with it
+ * (empty, starting with '$' or holding '.' unless keys_free: an array's;
+ * not UTF-8), or NULL with *next just past it. One pass over the key:
+ * keys are short and many, and finding the NUL, the '.' and the non-ASCII
+ * bytes in separate passes cost more than the walk around them.
  */
 static const char *
-key_problem(const char *key, bool keys_free)
+key_problem(const uint8_t *d, size_t i, size_t end, bool keys_free,
+    size_t *next)
 {
-	const char *p = key;
 	unsigned char high = 0;
+	bool dot = false;
+	size_t k;
 
-	if (!keys_free && (key[0] == '\0' || key[0] == '$'))
-		return "a key is empty, starts with '$' or holds '.'";
-	for (; *p != '\0'; p++) {
-		if (*p == '.' && !keys_free)
-			return "a key is empty, starts with '$' or holds '.'";
-		high |= (unsigned char)*p;
+	for (k = i; k < end && d[k] != '\0'; k++) {
+		high |= d[k];
+		dot |= d[k] == '.';
 	}
-	if ((high & 0x80) && !bson_utf8_validate(key, (size_t)(p - key), false))
+	if (k == end)
+		return CORRUPT;
+	*next = k + 1;
+	if (!keys_free && (k == i || d[i] == '$' || dot))
+		return "a key is empty, starts with '$' or holds '.'";
+	if ((high & 0x80) && !bson_utf8_validate((const char *)d + i, k - i,
+	    false))
 		return "a key is not valid UTF-8";
 	return NULL;
 }
@@ -189,7 +195,6 @@ static const char *
 walk(const uint8_t *d, size_t len, int depth, bool keys_free)
 {
 	size_t i = 4, end = len - 1;	/* d[end] is the document's NUL */
-	const uint8_t *nul;
 	const char *why;
 
 	while (i < end) {
@@ -197,11 +202,8 @@ walk(const uint8_t *d, size_t len, int depth, bool keys_free)
 		size_t v, n;
 		int fixed;
 
-		if ((nul = memchr(d + i, '\0', end - i)) == NULL)
-			return CORRUPT;
-		if ((why = key_problem((const char *)d + i, keys_free)) != NULL)
+		if ((why = key_problem(d, i, end, keys_free, &v)) != NULL)
 			return why;
-		v = (size_t)(nul - d) + 1;
 		if ((fixed = fixed_size(type)) >= 0)
 			n = (size_t)fixed;
 		else if ((n = value_size(d, type, v, end)) == 0)
