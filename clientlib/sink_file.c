@@ -41,6 +41,8 @@
 
 #define BUFSIZE (256 * 1024)
 #define TMP_PREFIX ".unit-"
+/* Writeback is started for every this many bytes of a unit written. */
+#define FLUSH_AHEAD (8 * 1024 * 1024)
 
 struct file_sink {
 	char		*f_path;	/* DIR/db/collection, for messages */
@@ -49,6 +51,8 @@ struct file_sink {
 	char		 f_tmp[96];	/* its name in f_dirfd */
 	unsigned char	*f_buf;
 	size_t		 f_nbuf;
+	off_t		 f_written;	/* bytes of the unit written */
+	off_t		 f_flushed;	/* of them, handed to writeback */
 	uint64_t	 f_ndocs;	/* documents in the current unit */
 	unsigned	 f_seq;
 	unsigned	 f_tag;		/* unique per sink in this process */
@@ -229,6 +233,7 @@ start_unit(struct msb_sink *sink, struct file_sink *f)
 		return msb__sink_fail(sink, msb__errno_rc(errno),
 		    "file store: %s: create: %s", f->f_path, strerror(errno));
 	f->f_nbuf = 0;
+	f->f_written = f->f_flushed = 0;
 	f->f_ndocs = 0;
 	return MSB_OK;
 }
@@ -261,11 +266,37 @@ write_failed(struct msb_sink *sink, struct file_sink *f, const char *what)
 	    "%s: %s", f->f_path, f->f_tmp, what, strerror(e));
 }
 
+/*
+ * Writes len bytes to the unit. Every FLUSH_AHEAD bytes the kernel is
+ * asked to start writing them to the disk (not to wait): the commit's
+ * fsync then waits only for the last of them instead of for all of a
+ * large unit (0.35 s of a 3 s load of 460 MB of BSON, measured), so the
+ * disk works while the app goes on. The fsync is still what makes the
+ * unit durable and reports errors.
+ */
+static int
+unit_write(struct msb_sink *sink, struct file_sink *f, const void *data,
+    size_t len)
+{
+	if (msb__write_all(f->f_fd, data, len) == -1)
+		return write_failed(sink, f, "write");
+	f->f_written += (off_t)len;
+	if (f->f_written - f->f_flushed >= FLUSH_AHEAD) {
+		(void)sync_file_range(f->f_fd, f->f_flushed,
+		    f->f_written - f->f_flushed, SYNC_FILE_RANGE_WRITE);
+		f->f_flushed = f->f_written;
+	}
+	return MSB_OK;
+}
+
 static int
 flush_buf(struct msb_sink *sink, struct file_sink *f)
 {
-	if (f->f_nbuf > 0 && msb__write_all(f->f_fd, f->f_buf, f->f_nbuf) == -1)
-		return write_failed(sink, f, "write");
+	int rc;
+
+	if (f->f_nbuf > 0 && (rc = unit_write(sink, f, f->f_buf, f->f_nbuf)) !=
+	    MSB_OK)
+		return rc;
 	f->f_nbuf = 0;
 	return MSB_OK;
 }
@@ -283,8 +314,8 @@ file_add(struct msb_sink *sink, const bson_t *doc)
 	    (rc = flush_buf(sink, f)) != MSB_OK)
 		return rc;
 	if (doc->len > BUFSIZE) {
-		if (msb__write_all(f->f_fd, data, doc->len) == -1)
-			return write_failed(sink, f, "write");
+		if ((rc = unit_write(sink, f, data, doc->len)) != MSB_OK)
+			return rc;
 	} else {
 		memcpy(f->f_buf + f->f_nbuf, data, doc->len);
 		f->f_nbuf += doc->len;

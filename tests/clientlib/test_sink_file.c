@@ -348,6 +348,44 @@ documents_are_checked_like_mongodb_does(void **state)
 	free(path);
 }
 
+/*
+ * A unit of 20 MB, over the sink's write buffer and the span after which
+ * it starts writeback, with documents larger than the buffer among them:
+ * every document is in the file, in order, and nothing else.
+ */
+static void
+large_unit_is_whole(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	static char text[300 * 1024];
+	size_t files, docs, want = 0;
+	struct stat st;
+	char *path;
+
+	memset(text, 'x', sizeof(text) - 1);
+	for (uint64_t row = 1; row <= 4000; row++) {
+		bson_t doc = BSON_INITIALIZER;
+		/* Every 100th row is larger than the 256 KiB buffer. */
+		size_t len = row % 100 == 0 ? sizeof(text) - 1 : 3000;
+
+		assert_int_equal(msb_doc_append_id(&doc, hash_a, row), MSB_OK);
+		bson_append_utf8(&doc, "text", 4, text, (int)len);
+		want += doc.len;
+		assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+		bson_destroy(&doc);
+	}
+	assert_int_equal(msb_sink_commit(sink, hash_a), MSB_OK);
+	msb_sink_close(sink);
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 1);
+	assert_int_equal(docs, 4000);
+	assert_true(asprintf(&path, "%s/%s.bson", s->coll, hash_a) != -1);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal((size_t)st.st_size, want);
+	free(path);
+}
+
 /* A document holding every BSON type, some nested. */
 static void
 every_type(bson_t *doc)
@@ -882,6 +920,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(uncommitted_upserts_are_dropped,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(corrupt_bytes_never_pass,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(large_unit_is_whole,
 		    setup, teardown),
 		cmocka_unit_test(exit_codes),
 		cmocka_unit_test_setup_teardown(mongoc_only_for_mongodb,
