@@ -370,7 +370,9 @@ typedef void (*msb_csv_progress_cb)(uint64_t bytes, void *arg);
  * this returns. progress (may be NULL) is called on the caller's thread,
  * with the callback's arg, as records are delivered. Returns as
  * msb_csv_feed does, or MSB_ERROR / MSB_TEMPFAIL for a read error
- * ("read: ..." in msb_csv_error()).
+ * ("read: ..." in msb_csv_error()). Meant for files: when a callback
+ * stops the reader, the call returns once the thread's read in progress
+ * ends, which on a pipe waits for data or its end.
  */
 MSB_API int msb_csv_read_fd(struct msb_csv *csv, int fd,
     msb_csv_progress_cb progress);
