@@ -18,6 +18,7 @@
 #define HDR		8			/* length, crc */
 #define BODY_MIN	9			/* type, u64 */
 #define RECORD_MAX	((256u << 20) + BODY_MIN) /* max_message_size + body */
+_Static_assert(RECORD_MAX <= UINT32_MAX, "a record's length fits 32 bits");
 #define MAGIC		"mysimbdp-queue 1"
 #define SEG_FMT		"seg-%016" PRIx32 ".log"
 #define SEG_NAME_MAX	32
@@ -162,9 +163,9 @@ read_record(const unsigned char *p, size_t avail, uint64_t lo, uint64_t hi,
 /* A message record found on disk. */
 struct found {
 	uint64_t	 seq;
-	uint32_t	 seg;		/* index into the scan's segments */
 	const unsigned char *data;
-	size_t		 len;
+	uint32_t	 seg;		/* index into the scan's segments */
+	uint32_t	 len;		/* at most RECORD_MAX */
 };
 
 struct scanned {
@@ -178,6 +179,7 @@ struct scanned {
 	uint64_t	 first_msg;	/* lowest and highest M at or above */
 	uint64_t	 last_msg;	/* head (not copies from older ones) */
 	uint64_t	 head;		/* H: first seq it may hold, or 0 */
+	size_t		 last_use;	/* restore: 1 + its last msgs index */
 };
 
 struct scan {
@@ -310,8 +312,8 @@ note_record(struct scan *sc, uint32_t segi, const struct rec *r)
 			sc->msgs = xrealloc(sc->msgs, sc->msgcap,
 			    sizeof(*sc->msgs));
 		}
-		sc->msgs[sc->nmsgs++] = (struct found){ r->v, segi, r->extra,
-		    r->n };
+		sc->msgs[sc->nmsgs++] = (struct found){ .seq = r->v,
+		    .data = r->extra, .seg = segi, .len = (uint32_t)r->n };
 		if (r->v >= g->head && (g->first_msg == 0 ||
 		    r->v < g->first_msg))
 			g->first_msg = r->v;
@@ -668,6 +670,12 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 		if (map_segment(j, &sc->segs[k], err, errlen) < 0)
 			return -1;
 		scan_segment(sc, (uint32_t)k, k + 1 == sc->nsegs, rep);
+		/* Scanned: its pages leave this process's memory (they stay
+		 * in the page cache) until the restore reads them again, so
+		 * a large backlog's segments are not all resident at once. */
+		if (sc->segs[k].map != NULL)
+			(void)madvise(sc->segs[k].map, sc->segs[k].size,
+			    MADV_DONTNEED);
 		if (sc->segs[k].damaged)
 			keep_damaged_acks(sc, acks_before);
 		if (sc->segs[k].torn && ftruncate(sc->segs[k].fd,
@@ -747,19 +755,28 @@ restore(struct journal *j, struct scan *sc, journal_restore_fn fn,
 {
 	uint32_t fresh = newest_id(j);
 
+	for (size_t k = 0; k < sc->nmsgs; k++)
+		sc->segs[sc->msgs[k].seg].last_use = k + 1;
 	for (size_t k = 0; k < sc->nmsgs; k++) {
 		struct found *f = &sc->msgs[k];
 		struct scanned *g = &sc->segs[f->seg];
 		uint32_t id = g->damaged ? fresh : g->id;
 
-		if (acked(sc, f->seq))
-			continue;
-		if (!g->damaged)
-			seg_get(j, id)->live++;
-		rep->r_messages++;
-		rep->r_bytes += f->len;
-		if (fn(arg, f->seq, id, f->data, f->len) < 0)
-			return -1;
+		if (!acked(sc, f->seq)) {
+			if (!g->damaged)
+				seg_get(j, id)->live++;
+			rep->r_messages++;
+			rep->r_bytes += f->len;
+			if (fn(arg, f->seq, id, f->data, f->len) < 0)
+				return -1;
+		}
+		/* Restored in the order of their numbers, a segment's
+		 * messages are done at its last: unmapped then, the restore
+		 * holds about one segment's pages, not the backlog's. */
+		if (k + 1 == g->last_use) {
+			munmap(g->map, g->size);
+			g->map = NULL;
+		}
 	}
 	return 0;
 }
