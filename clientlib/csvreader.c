@@ -384,6 +384,30 @@ msb_csv_finish(struct msb_csv *csv)
 /* ---- parsing ahead (msb_csv_read_fd) ------------------------------ */
 
 /*
+ * Reads up to size bytes of fd into buf and parses them, or ends the
+ * input at its end. Returns the bytes read (0: the end, parsed), or -1
+ * when the reader stopped (c_stop says why; a read error is "read: ...").
+ */
+static ssize_t
+read_and_parse(struct msb_csv *csv, int fd, char *buf, size_t size)
+{
+	ssize_t n;
+
+	while ((n = read(fd, buf, size)) == -1 && errno == EINTR)
+		;
+	if (n == -1) {
+		int e = errno;
+
+		stop(csv, msb__errno_rc(e), "read: %s", strerror(e));
+		return -1;
+	}
+	if ((n == 0 ? msb_csv_finish(csv) : msb_csv_feed(csv, buf,
+	    (size_t)n)) != MSB_OK)
+		return -1;
+	return n;
+}
+
+/*
  * On the parsing thread: hands the buffer filled over and takes the next
  * one, waiting while every buffer is full. When the caller has stopped,
  * the parse stops instead.
@@ -414,25 +438,14 @@ ahead_run(void *arg)
 	struct msb_csv *csv = a->a_csv;
 	char *buf;
 	ssize_t n;
-	int rc;
 
 	if ((buf = malloc(AHEAD_READ)) == NULL)
 		stop(csv, MSB_TEMPFAIL, "out of memory");
-	while (!csv->c_stop && !atomic_load(&a->a_quit)) {
-		if ((n = read(a->a_fd, buf, AHEAD_READ)) == -1) {
-			int e = errno;
-
-			if (e != EINTR)
-				stop(csv, msb__errno_rc(e), "read: %s",
-				    strerror(e));
-			continue;
-		}
+	/* The bytes count in the buffer being filled when their parse ends
+	 * (after a stop it may be the caller's: nothing is counted then). */
+	while (buf != NULL && !atomic_load(&a->a_quit) &&
+	    (n = read_and_parse(csv, a->a_fd, buf, AHEAD_READ)) > 0)
 		csv->c_recs->r_bytes += (uint64_t)n;
-		rc = n == 0 ? msb_csv_finish(csv) :
-		    msb_csv_feed(csv, buf, (size_t)n);
-		if (rc != MSB_OK || n == 0)
-			break;
-	}
 	free(buf);
 	pthread_mutex_lock(&a->a_lock);
 	if (!atomic_load(&a->a_quit))
@@ -552,24 +565,11 @@ read_here(struct msb_csv *csv, int fd, msb_csv_progress_cb progress)
 {
 	char buf[65536];
 	ssize_t n;
-	int rc;
 
-	for (;;) {
-		if ((n = read(fd, buf, sizeof(buf))) == -1) {
-			int e = errno;
-
-			if (e == EINTR)
-				continue;
-			return stop(csv, msb__errno_rc(e), "read: %s",
-			    strerror(e));
-		}
-		rc = n == 0 ? msb_csv_finish(csv) :
-		    msb_csv_feed(csv, buf, (size_t)n);
-		if (progress != NULL && n > 0)
+	while ((n = read_and_parse(csv, fd, buf, sizeof(buf))) > 0)
+		if (progress != NULL)
 			progress((uint64_t)n, csv->c_arg);
-		if (rc != MSB_OK || n == 0)
-			return rc;
-	}
+	return csv->c_stop;
 }
 
 int

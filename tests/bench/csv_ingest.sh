@@ -7,11 +7,17 @@
 # the goal is the app within 3x of the plain read.
 #
 # usage: tests/bench/csv_ingest.sh [--size SIZE] [--build DIR] [--json]
+#            [--wrap COMMAND] [--digest]
 #   --size SIZE   generated input size, e.g. 100M, 1G (default 1G)
 #   --build DIR   build folder holding tenants/acme/acme-listings
 #                 (default: build/ of this source tree)
 #   --json        one JSON line instead (scripts/bench csv): bytes, rows,
 #                 rejected, read_s, parse_s, app_s, out_bytes
+#   --wrap CMD    runs the app under CMD (split on blanks), to look into
+#                 it: --wrap 'perf record -o /tmp/app.perf',
+#                 --wrap 'strace -f -T -e trace=fsync -o /tmp/app.strace'
+#   --digest      also prints the SHA-256 of the store's unit files, to
+#                 show that two builds store the same bytes
 # parse_s is tests/bench/csvparse: libcsv alone parsing the file (warm
 # cache), the parser's own speed.
 # The input is generated once into $MYSIMBDP_BENCH_CACHE (default
@@ -23,12 +29,16 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 size=1G
 build=$src/build
 json=0
+wrap=''
+digest=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--size) size=${2:?--size needs a value}; shift ;;
 	--build) build=${2:?--build needs a folder}; shift ;;
 	--json) json=1 ;;
-	-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--wrap) wrap=${2:?--wrap needs a command}; shift ;;
+	--digest) digest=1 ;;
+	-h|--help) sed -n '2,/^set -e/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "csv_ingest: unknown option $1 (see --help)" >&2; exit 64 ;;
 	esac
 	shift
@@ -68,7 +78,7 @@ run_app() {
 		TMPDIR="$work" MYSIMBDP_TENANT=acme MYSIMBDP_INSTANCE=bench-1 \
 		MONGO_URL="file://$work/store" MONGO_DB=acme ZMQ_METRICS_ENDPOINT= \
 		MYSIMBDP_INPUT_FILE="$data" MYSIMBDP_RESULT_FILE="$work/result.json" \
-		"$app" >"$work/app.out" 2>"$work/app.err"
+		$wrap "$app" >"$work/app.out" 2>"$work/app.err"
 }
 t_parse=$("$parser" "$data" | jq .seconds)
 t_app=$(seconds run_app) || { cat "$work/app.err" >&2; exit 1; }
@@ -90,3 +100,8 @@ printf 'app        %8.3f s  %8.1f MB/s  %10.0f rows/s   (acme-listings -> file s
 ratio=$(div "$t_app" "$t_read")
 printf 'ratio      %sx the plain read (goal: within 3x): %s\n' "$ratio" \
 	"$(awk -v r="$ratio" 'BEGIN { print (r <= 3 ? "met" : "missed") }')"
+if [ "$digest" = 1 ]; then
+	printf 'store      %s (SHA-256 of the unit files, by name)\n' \
+	    "$(find "$work/store" -name '*.bson' -printf '%P\n' | sort |
+	    (cd "$work/store" && xargs cat) | sha256sum | cut -d' ' -f1)"
+fi

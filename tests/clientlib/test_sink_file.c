@@ -430,21 +430,30 @@ every_type(bson_t *doc)
 }
 
 /*
- * Adds the len bytes at buf as a document (a bson_t over them, as an app
- * may make one); fails the test if the sink takes one that libbson's
- * bson_validate finds malformed. Returns whether the sink took it.
+ * Adds the len bytes at buf as a document, both as a bson_t over them (as
+ * an app may make one) and as bytes (msb_sink_add_bson, as the Python
+ * package does): the two agree, and the test fails if the sink takes one
+ * that libbson's bson_validate finds malformed. Returns whether it did.
  */
 static bool
 add_bytes(struct msb_sink *sink, const uint8_t *buf, size_t len,
     const char *what, size_t i)
 {
+	bool as_bytes = msb_sink_add_bson(sink, buf, len) == MSB_OK;
 	bson_t b;
 	size_t off;
 
-	if (!bson_init_static(&b, buf, len))
+	if (!bson_init_static(&b, buf, len)) {
+		assert_false(as_bytes);
 		return false;	/* not even a length and a NUL */
-	if (msb_sink_add(sink, &b) != MSB_OK)
+	}
+	if (msb_sink_add(sink, &b) != MSB_OK) {
+		if (as_bytes)
+			fail_msg("%s %zu: passed as bytes only", what, i);
 		return false;
+	}
+	if (!as_bytes)
+		fail_msg("%s %zu: passed as a bson_t only", what, i);
 	if (!bson_validate(&b, BSON_VALIDATE_NONE, &off))
 		fail_msg("%s %zu: passed; bson_validate: malformed at %zu",
 		    what, i, off);
