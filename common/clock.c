@@ -18,6 +18,20 @@ clock_mono_ms(void)
 	return clock_mono_ns() / 1000000;
 }
 
+struct event_base *
+clock_event_base(void)
+{
+	struct event_config *cfg;
+	struct event_base *base;
+
+	if ((cfg = event_config_new()) == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 int
 clock_timer_in(struct event *ev, uint64_t ms)
 {

@@ -191,8 +191,8 @@ main(int argc, char *argv[])
 	/* One monitor per state dir: two would bind the same sockets. */
 	m.m_conf_file = daemon_start("monitor", argc, argv, &m.m_conf, &set);
 	TAILQ_INIT(&m.m_tenants);
-	if ((m.m_base = event_base_new()) == NULL)
-		fatalx("event_base_new");
+	if ((m.m_base = clock_event_base()) == NULL)
+		fatalx("clock_event_base");
 	/* Before the first thread (libzmq's). */
 	daemon_signals(&sigev, m.m_base, sigs, sizeof(sigs) / sizeof(sigs[0]),
 	    on_signal, &m);

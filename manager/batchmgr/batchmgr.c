@@ -18,6 +18,7 @@
 #include "batch.h"
 #include "bcontrol.h"
 #include "build_config.h"
+#include "clock.h"
 #include "conf.h"
 #include "cgroup.h"
 #include "daemon.h"
@@ -180,8 +181,8 @@ main(int argc, char *argv[])
 	TAILQ_INIT(&b.b_jobs);
 	TAILQ_INIT(&b.b_running);
 	sched_init(&b.b_sched, (int)b.b_conf->p_batch.pb_workers);
-	if ((b.b_base = event_base_new()) == NULL)
-		fatalx("event_base_new");
+	if ((b.b_base = clock_event_base()) == NULL)
+		fatalx("clock_event_base");
 	daemon_signals(&sigev, b.b_base, sigs, sizeof(sigs) / sizeof(sigs[0]),
 	    on_signal, &b);
 	if (staging_init(&b) < 0)

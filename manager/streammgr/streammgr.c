@@ -341,8 +341,8 @@ main(int argc, char *argv[])
 	TAILQ_INIT(&m.m_streams);
 	if (streamidx_init(&m.m_index) < 0)
 		fatalx("streamidx_init: out of memory");
-	if ((m.m_base = event_base_new()) == NULL)
-		fatalx("event_base_new");
+	if ((m.m_base = clock_event_base()) == NULL)
+		fatalx("clock_event_base");
 	/* Before the first thread (libzmq's). */
 	daemon_signals(&sigev, m.m_base, sigs, sizeof(sigs) / sizeof(sigs[0]),
 	    on_signal, &m);
