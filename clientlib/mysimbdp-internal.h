@@ -80,6 +80,22 @@ void	 msb__sha256_final(struct msb__sha256 *ctx, unsigned char out[32]);
 void	 msb__hex(const unsigned char *in, size_t len, char *out);
 
 /*
+ * value.c: a text value converted to its type, or null (empty, not
+ * required); v_text points into the text given.
+ */
+struct msb__typed {
+	bool		 v_null;
+	const char	*v_text;	/* MSB_TYPE_STRING, trimmed */
+	size_t		 v_len;
+	int64_t		 v_int;		/* MSB_TYPE_INT; DATE: ms since 1970 */
+	double		 v_double;
+	bool		 v_bool;
+};
+int	 msb__value_convert(enum msb_type type, unsigned flags,
+	    const char *text, size_t len, struct msb__typed *v, char *err,
+	    size_t errlen);
+
+/*
  * doccheck.c: what is wrong with the document of len bytes at data, as
  * msb_sink_add refuses it ("corrupt BSON", a bad key, a string not UTF-8,
  * nesting over 100), or NULL.

@@ -40,6 +40,7 @@ struct msb_schema {
 
 	uint64_t	 s_rows;
 	uint64_t	 s_rejected;
+	struct msb_docbuild *s_build;	/* a record's fields, then to doc */
 };
 
 /* Why name cannot be a column name, or NULL. */
@@ -62,7 +63,15 @@ bad_name(const char *name)
 struct msb_schema *
 msb_schema_new(void)
 {
-	return calloc(1, sizeof(struct msb_schema));
+	struct msb_schema *schema;
+
+	if ((schema = calloc(1, sizeof(*schema))) == NULL)
+		return NULL;
+	if ((schema->s_build = msb_docbuild_new()) == NULL) {
+		free(schema);
+		return NULL;
+	}
+	return schema;
 }
 
 static bool
@@ -393,65 +402,70 @@ nomem:
 }
 
 static int
-reject(struct msb_schema *schema, bson_t *tmp, char *err, size_t errlen,
-    const char *fmt, ...) MSB__FMT(5, 6);
+reject(struct msb_schema *schema, char *err, size_t errlen, const char *fmt,
+    ...) MSB__FMT(4, 5);
 
 static int
-reject(struct msb_schema *schema, bson_t *tmp, char *err, size_t errlen,
-    const char *fmt, ...)
+reject(struct msb_schema *schema, char *err, size_t errlen, const char *fmt,
+    ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	msb__vseterr(err, errlen, fmt, ap);
 	va_end(ap);
-	bson_destroy(tmp);
 	schema->s_rejected++;
 	return MSB_ERROR;
 }
 
-/* Converts the columns in cols into tmp; MSB_ERROR rejects the record. */
+/* Converts the columns in cols into b; MSB_ERROR rejects the record. */
 static int
 convert_cols(struct msb_schema *schema, const struct column *cols,
-    size_t ncols, const struct msb_csv_record *rec, bson_t *tmp, char *err,
-    size_t errlen)
+    size_t ncols, const struct msb_csv_record *rec, struct msb_docbuild *b,
+    char *err, size_t errlen)
 {
 	char why[256];
 
 	for (size_t i = 0; i < ncols; i++) {
 		const struct column *c = &cols[i];
 
-		if (msb_value_append(tmp, c->c_name, c->c_type, c->c_flags,
-		    rec->fields[c->c_pos], rec->lens[c->c_pos], why,
-		    sizeof(why)) != MSB_OK)
-			return reject(schema, tmp, err, errlen, "record %"
-			    PRIu64 ": %s: %s", rec->num, c->c_name, why);
+		if (msb_docbuild_value(b, c->c_name, strlen(c->c_name),
+		    c->c_type, c->c_flags, rec->fields[c->c_pos],
+		    rec->lens[c->c_pos], why, sizeof(why)) != MSB_OK)
+			return reject(schema, err, errlen, "record %" PRIu64
+			    ": %s: %s", rec->num, c->c_name, why);
 	}
 	return MSB_OK;
 }
 
+/*
+ * The fields are built apart (msb_docbuild: faster than libbson's
+ * appends) and reach doc in one piece, so only a whole record does.
+ */
 int
 msb_schema_convert(struct msb_schema *schema,
     const struct msb_csv_record *rec, bson_t *doc, char *err, size_t errlen)
 {
-	bson_t tmp = BSON_INITIALIZER;
 	size_t want = schema->s_bound ? schema->s_nheader : schema->s_ncols;
+	bson_t fields;
 
+	msb_docbuild_reset(schema->s_build);
 	if (rec->nfields != want)
-		return reject(schema, &tmp, err, errlen, "record %" PRIu64
+		return reject(schema, err, errlen, "record %" PRIu64
 		    ": %zu field%s, expected %zu", rec->num, rec->nfields,
 		    rec->nfields == 1 ? "" : "s", want);
-	if (convert_cols(schema, schema->s_cols, schema->s_ncols, rec, &tmp,
-	    err, errlen) != MSB_OK)
+	if (convert_cols(schema, schema->s_cols, schema->s_ncols, rec,
+	    schema->s_build, err, errlen) != MSB_OK)
 		return MSB_ERROR;
-	if (convert_cols(schema, schema->s_rest, schema->s_nrest, rec, &tmp,
-	    err, errlen) != MSB_OK)
+	if (convert_cols(schema, schema->s_rest, schema->s_nrest, rec,
+	    schema->s_build, err, errlen) != MSB_OK)
 		return MSB_ERROR;
-	/* Only a whole record reaches doc. */
-	if (!bson_concat(doc, &tmp))
-		return reject(schema, &tmp, err, errlen, "record %" PRIu64
+	if (msb_docbuild_bson(schema->s_build, &fields) != MSB_OK)
+		return reject(schema, err, errlen, "record %" PRIu64 ": %s",
+		    rec->num, msb_docbuild_error(schema->s_build));
+	if (!bson_concat(doc, &fields))
+		return reject(schema, err, errlen, "record %" PRIu64
 		    ": document too large", rec->num);
-	bson_destroy(&tmp);
 	schema->s_rows++;
 	return MSB_OK;
 }
@@ -475,5 +489,6 @@ msb_schema_free(struct msb_schema *schema)
 		free(schema->s_cols[i].c_name);
 	free(schema->s_cols);
 	free_rest(schema);
+	msb_docbuild_free(schema->s_build);
 	free(schema);
 }

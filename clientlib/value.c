@@ -297,65 +297,51 @@ bad:
 	return -1;
 }
 
+/*
+ * The conversion msb_value_append and msb_docbuild_value share: text to
+ * a value of type (or null), without appending it anywhere.
+ */
 int
-msb_value_append(bson_t *doc, const char *key, enum msb_type type,
-    unsigned flags, const char *text, size_t len, char *err, size_t errlen)
+msb__value_convert(enum msb_type type, unsigned flags, const char *text,
+    size_t len, struct msb__typed *v, char *err, size_t errlen)
 {
 	const char *why = NULL;
 	char quoted[200];
-	bool ok = true;
 
 	while (len > 0 && is_space(text[0]))
 		text++, len--;
 	while (len > 0 && is_space(text[len - 1]))
 		len--;
+	memset(v, 0, sizeof(*v));
 	if (len == 0) {
 		if (flags & MSB_COL_REQUIRED) {
 			msb__seterr(err, errlen, "required value is missing");
 			return MSB_ERROR;
 		}
-		if (!BSON_APPEND_NULL(doc, key))
-			goto toobig;
+		v->v_null = true;
 		return MSB_OK;
 	}
-
 	switch (type) {
 	case MSB_TYPE_STRING:
 		if (len > 16 * 1024 * 1024)
 			why = "value longer than 16 MiB";
 		else if (!bson_utf8_validate(text, len, false))
 			why = "not valid UTF-8 (or holds a NUL byte)";
-		else
-			ok = bson_append_utf8(doc, key, -1, text, (int)len);
+		v->v_text = text;
+		v->v_len = len;
 		break;
-	case MSB_TYPE_INT: {
-		int64_t v;
-
-		if (parse_int(text, len, &v, &why) == 0)
-			ok = BSON_APPEND_INT64(doc, key, v);
+	case MSB_TYPE_INT:
+		parse_int(text, len, &v->v_int, &why);
 		break;
-	}
-	case MSB_TYPE_DOUBLE: {
-		double v;
-
-		if (parse_double(text, len, &v, &why) == 0)
-			ok = BSON_APPEND_DOUBLE(doc, key, v);
+	case MSB_TYPE_DOUBLE:
+		parse_double(text, len, &v->v_double, &why);
 		break;
-	}
-	case MSB_TYPE_BOOL: {
-		bool v;
-
-		if (parse_bool(text, len, &v, &why) == 0)
-			ok = BSON_APPEND_BOOL(doc, key, v);
+	case MSB_TYPE_BOOL:
+		parse_bool(text, len, &v->v_bool, &why);
 		break;
-	}
-	case MSB_TYPE_DATE: {
-		int64_t v;
-
-		if (parse_date(text, len, &v, &why) == 0)
-			ok = BSON_APPEND_DATE_TIME(doc, key, v);
+	case MSB_TYPE_DATE:
+		parse_date(text, len, &v->v_int, &why);
 		break;
-	}
 	default:
 		why = "unknown type";
 		break;
@@ -365,11 +351,41 @@ msb_value_append(bson_t *doc, const char *key, enum msb_type type,
 		    msb__quote(text, len, quoted, sizeof(quoted)));
 		return MSB_ERROR;
 	}
-	if (!ok)
-		goto toobig;
 	return MSB_OK;
+}
 
-toobig:
-	msb__seterr(err, errlen, "document too large");
-	return MSB_ERROR;
+int
+msb_value_append(bson_t *doc, const char *key, enum msb_type type,
+    unsigned flags, const char *text, size_t len, char *err, size_t errlen)
+{
+	struct msb__typed v;
+	bool ok = false;
+
+	if (msb__value_convert(type, flags, text, len, &v, err, errlen) !=
+	    MSB_OK)
+		return MSB_ERROR;
+	if (v.v_null)
+		ok = BSON_APPEND_NULL(doc, key);
+	else switch (type) {
+	case MSB_TYPE_STRING:
+		ok = bson_append_utf8(doc, key, -1, v.v_text, (int)v.v_len);
+		break;
+	case MSB_TYPE_INT:
+		ok = BSON_APPEND_INT64(doc, key, v.v_int);
+		break;
+	case MSB_TYPE_DOUBLE:
+		ok = BSON_APPEND_DOUBLE(doc, key, v.v_double);
+		break;
+	case MSB_TYPE_BOOL:
+		ok = BSON_APPEND_BOOL(doc, key, v.v_bool);
+		break;
+	case MSB_TYPE_DATE:
+		ok = BSON_APPEND_DATE_TIME(doc, key, v.v_int);
+		break;
+	}
+	if (!ok) {
+		msb__seterr(err, errlen, "document too large");
+		return MSB_ERROR;
+	}
+	return MSB_OK;
 }

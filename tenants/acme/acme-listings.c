@@ -40,7 +40,7 @@ struct app {
 	struct msb_metrics	*a_metrics;
 	struct listing		 a_listing;
 	char			 a_hash[MSB_HASH_HEX_SIZE];
-	bson_t			 a_doc;		/* reused for every row */
+	struct msb_docbuild	*a_doc;		/* reused for every row */
 
 	uint64_t		 a_rows;	/* documents added */
 	uint64_t		 a_reported;	/* of them, in the metrics */
@@ -110,18 +110,27 @@ on_row(const struct msb_csv_record *rec, void *arg)
 	struct app *a = arg;
 	enum listing_reject why;
 	char msg[512];
+	bson_t doc;
 	int rc;
 
-	bson_reinit(&a->a_doc);
+	msb_docbuild_reset(a->a_doc);
 	/* _id first: the same file and row always give the same id. */
-	if (msb_doc_append_id(&a->a_doc, a->a_hash, rec->num) != MSB_OK)
+	if (msb_docbuild_id(a->a_doc, a->a_hash, rec->num) == MSB_ERROR)
 		return app_fail(a, EX_SOFTWARE, "bad content hash");
-	why = listing_convert(&a->a_listing, rec, &a->a_doc, msg, sizeof(msg));
+	why = listing_convert(&a->a_listing, rec, a->a_doc, msg, sizeof(msg));
+	if ((rc = msb_docbuild_bson(a->a_doc, &doc)) == MSB_TEMPFAIL)
+		return app_fail(a, EX_TEMPFAIL, "%s",
+		    msb_docbuild_error(a->a_doc));
+	if (why == LR_OK && rc != MSB_OK) {
+		why = LR_DOC;
+		snprintf(msg, sizeof(msg), "record %" PRIu64 ": %s", rec->num,
+		    msb_docbuild_error(a->a_doc));
+	}
 	if (why != LR_OK) {
 		reject(a, why, msg);
 		return 0;
 	}
-	rc = msb_sink_add(a->a_sink, &a->a_doc);
+	rc = msb_sink_add(a->a_sink, &doc);
 	if (rc == MSB_BADDOC) {
 		snprintf(msg, sizeof(msg), "record %" PRIu64 ": %s", rec->num,
 		    msb_sink_error(a->a_sink));
@@ -273,8 +282,9 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	msb_init();
-	bson_init(&a.a_doc);
-	if (msb_env_load(&a.a_env, a.a_err, sizeof(a.a_err)) != MSB_OK)
+	if ((a.a_doc = msb_docbuild_new()) == NULL)
+		app_fail(&a, EX_TEMPFAIL, "out of memory");
+	else if (msb_env_load(&a.a_env, a.a_err, sizeof(a.a_err)) != MSB_OK)
 		a.a_exit = EX_CONFIG;
 	else {
 		run(&a);
@@ -286,7 +296,7 @@ main(int argc, char **argv)
 		    a.a_nrejected, msb_sink_outcome(a.a_sink));
 	else
 		fprintf(stderr, "acme-listings: %s\n", a.a_err);
-	bson_destroy(&a.a_doc);
+	msb_docbuild_free(a.a_doc);
 	listing_free(&a.a_listing);
 	msb_metrics_close(a.a_metrics);
 	msb_sink_close(a.a_sink);

@@ -1,7 +1,7 @@
 /*
  * A listings record to a document, by a table of columns. Values are
  * trimmed and stored the way libmysimbdp's schemas store them (an empty
- * value is null; dates through msb_value_append), but numbers, strings
+ * value is null; dates through msb_docbuild_value), but numbers, strings
  * and acme's own forms (prices, amenity lists, coordinates) are converted
  * here, by wrangle.c: the generic path took a sixth of the run time,
  * mostly checking UTF-8 that msb_sink_add checks again anyway.
@@ -28,36 +28,48 @@ enum kind {
 
 struct column {
 	const char		*c_name;	/* header name and key */
+	size_t			 c_keylen;
 	enum kind		 c_kind;
 	unsigned		 c_flags;	/* MSB_COL_REQUIRED */
 	enum listing_reject	 c_why;		/* the reason when bad */
 };
 
 #define REQ MSB_COL_REQUIRED
+#define COL(name, kind, flags, why) \
+	{ name, sizeof(name) - 1, kind, flags, why }
 
 /* In the order of the export; documents keep it. */
 static const struct column columns[LISTING_NCOLS] = {
-	{ "id",			K_INT,		REQ,	LR_ID },
-	{ "listing_url",	K_STRING,	0,	LR_VALUE },
-	{ "name",		K_STRING,	0,	LR_VALUE },
-	{ "description",	K_STRING,	0,	LR_VALUE },
-	{ "host_id",		K_INT,		0,	LR_VALUE },
-	{ "host_name",		K_STRING,	0,	LR_VALUE },
-	{ "host_since",		K_DATE,		0,	LR_VALUE },
-	{ "neighbourhood",	K_STRING,	0,	LR_VALUE },
-	{ "latitude",		K_LAT,		REQ,	LR_COORDS },
-	{ "longitude",		K_LON,		REQ,	LR_COORDS },
-	{ "property_type",	K_STRING,	0,	LR_VALUE },
-	{ "room_type",		K_STRING,	0,	LR_VALUE },
-	{ "accommodates",	K_INT,		0,	LR_VALUE },
-	{ "bedrooms",		K_INT,		0,	LR_VALUE },
-	{ "amenities",		K_AMENITIES,	0,	LR_VALUE },
-	{ "price",		K_PRICE,	REQ,	LR_PRICE },
-	{ "minimum_nights",	K_INT,		0,	LR_VALUE },
-	{ "number_of_reviews",	K_INT,		0,	LR_VALUE },
-	{ "last_review",	K_DATE,		0,	LR_VALUE },
-	{ "review_scores_rating", K_DOUBLE,	0,	LR_VALUE },
+	COL("id",		K_INT,		REQ,	LR_ID),
+	COL("listing_url",	K_STRING,	0,	LR_VALUE),
+	COL("name",		K_STRING,	0,	LR_VALUE),
+	COL("description",	K_STRING,	0,	LR_VALUE),
+	COL("host_id",		K_INT,		0,	LR_VALUE),
+	COL("host_name",	K_STRING,	0,	LR_VALUE),
+	COL("host_since",	K_DATE,		0,	LR_VALUE),
+	COL("neighbourhood",	K_STRING,	0,	LR_VALUE),
+	COL("latitude",		K_LAT,		REQ,	LR_COORDS),
+	COL("longitude",	K_LON,		REQ,	LR_COORDS),
+	COL("property_type",	K_STRING,	0,	LR_VALUE),
+	COL("room_type",	K_STRING,	0,	LR_VALUE),
+	COL("accommodates",	K_INT,		0,	LR_VALUE),
+	COL("bedrooms",		K_INT,		0,	LR_VALUE),
+	COL("amenities",	K_AMENITIES,	0,	LR_VALUE),
+	COL("price",		K_PRICE,	REQ,	LR_PRICE),
+	COL("minimum_nights",	K_INT,		0,	LR_VALUE),
+	COL("number_of_reviews", K_INT,		0,	LR_VALUE),
+	COL("last_review",	K_DATE,		0,	LR_VALUE),
+	COL("review_scores_rating", K_DOUBLE,	0,	LR_VALUE),
 };
+
+#define KEY(c) (c)->c_name, (c)->c_keylen
+
+/* A builder's answer as convert's. */
+static int
+ok(int rc)
+{
+	return rc == MSB_OK ? 0 : -1;
+}
 
 static const char *const reject_names[LR_NREASONS] = {
 	[LR_OK] = "ok",
@@ -172,7 +184,7 @@ bad(char *why, size_t whylen, const char *what, const char *s, size_t len)
  */
 static int
 convert(struct listing *li, const struct column *c, const char *s,
-    size_t len, bson_t *doc, double *lat, double *lon, char *why,
+    size_t len, struct msb_docbuild *doc, double *lat, double *lon, char *why,
     size_t whylen)
 {
 	const char *t = s;
@@ -188,7 +200,7 @@ convert(struct listing *li, const struct column *c, const char *s,
 			snprintf(why, whylen, "required value is missing");
 			return -1;
 		}
-		return BSON_APPEND_NULL(doc, c->c_name) ? 0 : -1;
+		return ok(msb_docbuild_null(doc, KEY(c)));
 	}
 	switch (c->c_kind) {
 	case K_STRING:
@@ -197,25 +209,24 @@ convert(struct listing *li, const struct column *c, const char *s,
 		 * string of the document anyway and refuses it as a whole,
 		 * which rejects the row ("document").
 		 */
-		return bson_append_utf8(doc, c->c_name, -1, t, (int)tl) ? 0 :
-		    -1;
+		return ok(msb_docbuild_utf8(doc, KEY(c), t, tl));
 	case K_INT:
 		if (wr_int(t, tl, &i) == 0)
-			return BSON_APPEND_INT64(doc, c->c_name, i) ? 0 : -1;
+			return ok(msb_docbuild_int64(doc, KEY(c), i));
 		return bad(why, whylen, "not an integer", s, len);
 	case K_DOUBLE:
 		if (wr_number(t, tl, &v) == 0)
-			return BSON_APPEND_DOUBLE(doc, c->c_name, v) ? 0 : -1;
+			return ok(msb_docbuild_double(doc, KEY(c), v));
 		return bad(why, whylen, "not a number", s, len);
 	case K_DATE:
-		return msb_value_append(doc, c->c_name, MSB_TYPE_DATE,
-		    c->c_flags, s, len, why, whylen) == MSB_OK ? 0 : -1;
+		return ok(msb_docbuild_value(doc, KEY(c), MSB_TYPE_DATE,
+		    c->c_flags, s, len, why, whylen));
 	case K_PRICE:
 		if (wr_price(s, len, &v) == 0)
-			return BSON_APPEND_DOUBLE(doc, c->c_name, v) ? 0 : -1;
+			return ok(msb_docbuild_double(doc, KEY(c), v));
 		return bad(why, whylen, "not a price", s, len);
 	case K_AMENITIES:
-		if (scratch_fit(li, tl) == 0 && wr_amenities(doc, c->c_name,
+		if (scratch_fit(li, tl) == 0 && wr_amenities(doc, KEY(c),
 		    t, tl, li->li_scratch) == 0)
 			return 0;
 		return bad(why, whylen, "not a list of strings", s, len);
@@ -224,7 +235,7 @@ convert(struct listing *li, const struct column *c, const char *s,
 		if (coordinate(s, len, c->c_kind == K_LAT ? 90 : 180, &v) ==
 		    0) {
 			*(c->c_kind == K_LAT ? lat : lon) = v;
-			return BSON_APPEND_DOUBLE(doc, c->c_name, v) ? 0 : -1;
+			return ok(msb_docbuild_double(doc, KEY(c), v));
 		}
 		return bad(why, whylen, c->c_kind == K_LAT ?
 		    "not a latitude (-90..90)" : "not a longitude (-180..180)",
@@ -236,17 +247,16 @@ convert(struct listing *li, const struct column *c, const char *s,
 
 /* location: {type: "Point", coordinates: [lon, lat]}, GeoJSON order. */
 static int
-append_location(bson_t *doc, double lat, double lon)
+append_location(struct msb_docbuild *doc, double lat, double lon)
 {
-	bson_t loc, coords;
-
-	return BSON_APPEND_DOCUMENT_BEGIN(doc, "location", &loc) &&
-	    BSON_APPEND_UTF8(&loc, "type", "Point") &&
-	    BSON_APPEND_ARRAY_BEGIN(&loc, "coordinates", &coords) &&
-	    BSON_APPEND_DOUBLE(&coords, "0", lon) &&
-	    BSON_APPEND_DOUBLE(&coords, "1", lat) &&
-	    bson_append_array_end(&loc, &coords) &&
-	    bson_append_document_end(doc, &loc) ? 0 : -1;
+	msb_docbuild_begin(doc, "location", 8, false);
+	msb_docbuild_utf8(doc, "type", 4, "Point", 5);
+	msb_docbuild_begin(doc, "coordinates", 11, true);
+	msb_docbuild_double(doc, NULL, 0, lon);
+	msb_docbuild_double(doc, NULL, 0, lat);
+	msb_docbuild_end(doc);
+	/* The builder's errors stick: the last call says for all. */
+	return ok(msb_docbuild_end(doc));
 }
 
 /* Says why a record is rejected: "record N: " (data records), then what. */
@@ -273,7 +283,7 @@ refuse(const struct msb_csv_record *rec, enum listing_reject r, char *why,
 
 enum listing_reject
 listing_convert(struct listing *li, const struct msb_csv_record *rec,
-    bson_t *doc, char *why, size_t whylen)
+    struct msb_docbuild *doc, char *why, size_t whylen)
 {
 	char reason[200];
 	double lat = 0, lon = 0;
@@ -289,12 +299,13 @@ listing_convert(struct listing *li, const struct msb_csv_record *rec,
 		if (convert(li, c, rec->fields[pos], rec->lens[pos], doc,
 		    &lat, &lon, reason, sizeof(reason)) == 0)
 			continue;
-		/* Only a full document fails without a reason. */
+		/* Only the builder fails without a reason. */
 		return refuse(rec, c->c_why, why, whylen, "%s: %s", c->c_name,
-		    reason[0] != '\0' ? reason : "document too large");
+		    reason[0] != '\0' ? reason : msb_docbuild_error(doc));
 	}
 	if (append_location(doc, lat, lon) == -1)
-		return refuse(rec, LR_DOC, why, whylen, "document too large");
+		return refuse(rec, LR_DOC, why, whylen, "%s",
+		    msb_docbuild_error(doc));
 	return LR_OK;
 }
 

@@ -61,8 +61,8 @@ int	listing_bind(struct listing *li, const struct msb_csv_record *header,
  * holds part of the row and must be dropped.
  */
 enum listing_reject listing_convert(struct listing *li,
-	    const struct msb_csv_record *rec, bson_t *doc, char *why,
-	    size_t whylen);
+	    const struct msb_csv_record *rec, struct msb_docbuild *doc,
+	    char *why, size_t whylen);
 
 void	listing_free(struct listing *li);
 

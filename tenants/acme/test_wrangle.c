@@ -136,13 +136,16 @@ test_int(void **state)
 static char *
 amenities(const char *s, int *rc)
 {
-	bson_t doc = BSON_INITIALIZER;
+	struct msb_docbuild *b = msb_docbuild_new();
 	char scratch[256];
 	char *json;
+	bson_t doc;
 
-	*rc = wr_amenities(&doc, "a", s, strlen(s), scratch);
+	assert_non_null(b);
+	*rc = wr_amenities(b, "a", 1, s, strlen(s), scratch);
+	assert_int_equal(msb_docbuild_bson(b, &doc), MSB_OK);
 	json = bson_as_relaxed_extended_json(&doc, NULL);
-	bson_destroy(&doc);
+	msb_docbuild_free(b);
 	return json;
 }
 
@@ -180,19 +183,22 @@ test_amenities_bad(void **state)
 		"[\"Wifi\" \"TV\"]", "[\"Wifi\"] x", "[1]", "[\"a\\q\"]",
 		"[\"\\u00\"]", "[\"\\udc00\"]", "[\"\\u0000\"]", "[\"open",
 	};
-	bson_t doc = BSON_INITIALIZER;
+	struct msb_docbuild *b = msb_docbuild_new();
 	char scratch[64];
+	bson_t doc;
 
 	(void)state;
+	assert_non_null(b);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		bson_reinit(&doc);
-		if (wr_amenities(&doc, "a", bad[i], strlen(bad[i]),
+		msb_docbuild_reset(b);
+		if (wr_amenities(b, "a", 1, bad[i], strlen(bad[i]),
 		    scratch) != -1)
 			fail_msg("amenities \"%s\" were accepted", bad[i]);
 		/* The document stays usable after a refusal. */
-		assert_true(BSON_APPEND_INT32(&doc, "after", 1));
+		assert_int_equal(msb_docbuild_int64(b, "after", 5, 1), MSB_OK);
+		assert_int_equal(msb_docbuild_bson(b, &doc), MSB_OK);
 	}
-	bson_destroy(&doc);
+	msb_docbuild_free(b);
 }
 
 int

@@ -109,7 +109,8 @@ update_to_doc(struct listing *li, const void *data, size_t len, bson_t *doc,
 		.nfields = LISTING_NCOLS, .fields = fields, .lens = lens,
 	};
 	const char *s = data;
-	bson_t *msg = NULL, body = BSON_INITIALIZER;
+	struct msb_docbuild *build = NULL;
+	bson_t *msg = NULL, body;
 	bson_error_t error;
 	bson_iter_t it;
 	int rc = -1;
@@ -139,8 +140,16 @@ update_to_doc(struct listing *li, const void *data, size_t len, bson_t *doc,
 		fields[i] = f[i].f_text;
 		lens[i] = f[i].f_len;
 	}
-	if (listing_convert(li, &rec, &body, why, whylen) != LR_OK)
+	if ((build = msb_docbuild_new()) == NULL) {
+		snprintf(why, whylen, "out of memory");
 		goto out;
+	}
+	if (listing_convert(li, &rec, build, why, whylen) != LR_OK)
+		goto out;
+	if (msb_docbuild_bson(build, &body) != MSB_OK) {
+		snprintf(why, whylen, "%s", msb_docbuild_error(build));
+		goto out;
+	}
 	/* _id first, as MongoDB keeps it: the listing id, an integer. */
 	if (!bson_iter_init_find(&it, &body, "id") ||
 	    !bson_append_iter(doc, "_id", 3, &it) || !bson_concat(doc, &body)) {
@@ -153,6 +162,6 @@ out:
 		bson_free(f[i].f_json);
 	if (msg != NULL)
 		bson_destroy(msg);
-	bson_destroy(&body);
+	msb_docbuild_free(build);
 	return rc;
 }

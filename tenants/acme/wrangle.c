@@ -268,11 +268,9 @@ unicode_escape(const char *s, size_t len, size_t *i, char *out)
  * source directly; from the first escape on it is decoded into scratch.
  */
 static int
-append_string(bson_t *arr, uint32_t idx, const char *s, size_t len,
+append_string(struct msb_docbuild *arr, const char *s, size_t len,
     size_t *i, char *scratch)
 {
-	char key[16];
-	const char *k;
 	size_t start = ++*i, n = 0, w;
 	bool escaped = false;
 
@@ -312,9 +310,8 @@ append_string(bson_t *arr, uint32_t idx, const char *s, size_t len,
 	}
 	if (*i >= len)
 		return -1;		/* no closing quote */
-	bson_uint32_to_string(idx, &k, key, sizeof(key));
-	if (!bson_append_utf8(arr, k, -1, escaped ? scratch : s + start,
-	    (int)(escaped ? n : *i - start)))
+	if (msb_docbuild_utf8(arr, NULL, 0, escaped ? scratch : s + start,
+	    escaped ? n : *i - start) != MSB_OK)
 		return -1;
 	(*i)++;
 	return 0;
@@ -329,10 +326,9 @@ skip_blanks(const char *s, size_t len, size_t *i)
 
 /* The items of a list whose '[' is at s[*i]; stops after its ']'. */
 static int
-list_items(bson_t *arr, const char *s, size_t len, size_t *i, char *scratch)
+list_items(struct msb_docbuild *arr, const char *s, size_t len, size_t *i,
+    char *scratch)
 {
-	uint32_t idx = 0;
-
 	(*i)++;
 	skip_blanks(s, len, i);
 	if (*i < len && s[*i] == ']') {
@@ -341,7 +337,7 @@ list_items(bson_t *arr, const char *s, size_t len, size_t *i, char *scratch)
 	}
 	for (;;) {
 		if (*i >= len || s[*i] != '"' ||
-		    append_string(arr, idx++, s, len, i, scratch) == -1)
+		    append_string(arr, s, len, i, scratch) == -1)
 			return -1;
 		skip_blanks(s, len, i);
 		if (*i < len && s[*i] == ']') {
@@ -356,21 +352,20 @@ list_items(bson_t *arr, const char *s, size_t len, size_t *i, char *scratch)
 }
 
 int
-wr_amenities(bson_t *doc, const char *key, const char *s, size_t len,
-    char *scratch)
+wr_amenities(struct msb_docbuild *doc, const char *key, size_t keylen,
+    const char *s, size_t len, char *scratch)
 {
-	bson_t arr;
 	size_t i = 0;
 	int rc;
 
 	wr_trim(&s, &len);
 	if (len == 0 || s[0] != '[')
 		return -1;
-	if (!bson_append_array_begin(doc, key, -1, &arr))
+	if (msb_docbuild_begin(doc, key, keylen, true) != MSB_OK)
 		return -1;
-	rc = list_items(&arr, s, len, &i, scratch);
-	/* Always closed: an open child would block every later append. */
-	if (!bson_append_array_end(doc, &arr))
+	rc = list_items(doc, s, len, &i, scratch);
+	/* Always closed: the document must end balanced. */
+	if (msb_docbuild_end(doc) != MSB_OK)
 		return -1;
 	return rc == 0 && i == len ? 0 : -1;
 }

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <bson/bson.h>
+#include <mysimbdp.h>
 
 /* Moves *s and *len past leading and trailing blanks (space, tab, CR, LF). */
 void	wr_trim(const char **s, size_t *len);
@@ -36,13 +36,14 @@ int	wr_price(const char *s, size_t len, double *out);
 
 /*
  * An amenity list, a JSON array of strings (["Wifi", "Hair dryer"]),
- * appended to doc under key as a BSON array of strings. JSON string
- * escapes are decoded; scratch must hold at least len bytes (the decoded
- * strings are never longer than their source). The array is closed even
- * on failure, so doc stays usable, but then holds a partial array: the
- * caller drops the document. Returns 0, or -1 (malformed list).
+ * appended to doc under key (keylen bytes) as a BSON array of strings.
+ * JSON string escapes are decoded; scratch must hold at least len bytes
+ * (the decoded strings are never longer than their source). The array is
+ * closed even on failure, so doc stays usable, but then holds a partial
+ * array: the caller drops the document. Returns 0, or -1 (malformed list,
+ * or the builder failed).
  */
-int	wr_amenities(bson_t *doc, const char *key, const char *s, size_t len,
-	    char *scratch);
+int	wr_amenities(struct msb_docbuild *doc, const char *key, size_t keylen,
+	    const char *s, size_t len, char *scratch);
 
 #endif

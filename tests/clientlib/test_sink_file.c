@@ -256,6 +256,55 @@ uncommitted_documents_are_dropped(void **state)
 	assert_int_equal(docs, 0);
 }
 
+/*
+ * Keys of every length to 24 with a '.', a truncated or a whole UTF-8
+ * sequence at every place, each followed by a value whose bytes are '.'
+ * or non-ASCII: the check reads keys eight bytes at a time, and nothing
+ * past a key's NUL may count as the key's.
+ */
+static void
+keys_checked_at_every_place(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	bson_t doc = BSON_INITIALIZER;
+	char key[32];
+
+	for (size_t len = 1; len <= 24; len++) {
+		for (size_t p = 0; p < len; p++) {
+			static const struct {
+				const char	*put;
+				int		 rc;
+			} cases[] = {
+				{ ".", MSB_BADDOC },
+				{ "\xc3", MSB_BADDOC },
+				{ "\xc3\xa9", MSB_OK },
+				{ "k", MSB_OK },
+			};
+
+			for (size_t c = 0; c < 4; c++) {
+				size_t n = strlen(cases[c].put);
+
+				if (p + n > len)
+					continue;
+				memset(key, 'k', len);
+				memcpy(key + p, cases[c].put, n);
+				bson_reinit(&doc);
+				bson_append_int32(&doc, key, (int)len,
+				    0x2e2e2e2e);
+				bson_append_double(&doc, "d", 1, -1.5e300);
+				bson_append_int32(&doc, key, (int)len, -1);
+				if (msb_sink_add(sink, &doc) != cases[c].rc)
+					fail_msg("length %zu, \"%s\" at %zu: "
+					    "%s", len, cases[c].put, p,
+					    msb_sink_error(sink));
+			}
+		}
+	}
+	bson_destroy(&doc);
+	msb_sink_close(sink);
+}
+
 static void
 documents_are_checked_like_mongodb_does(void **state)
 {
@@ -927,6 +976,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(upserts_refuse_bad_documents,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(uncommitted_upserts_are_dropped,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(keys_checked_at_every_place,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(corrupt_bytes_never_pass,
 		    setup, teardown),
