@@ -8,8 +8,14 @@
  *
  * Errors stick: after the first one (no memory, too large, a key holding
  * a NUL, an end without a begin) appends do nothing and msb_docbuild_bson
- * says why, so a row's appends need no check each. The bytes are not
- * validated here beyond that; msb_sink_add checks every document.
+ * says why, so a row's appends need no check each.
+ *
+ * As it appends, the builder also checks what msb_sink_add's walk over a
+ * document would (doccheck.c): each key against MongoDB's rules, each
+ * string for UTF-8; its structure is right by construction. While all
+ * pass, msb_sink_add_docbuild skips that walk, which was a fifth of the
+ * converting thread; after the first that does not (b_walk), the walk
+ * runs and says why.
  */
 #include <endian.h>
 #include <errno.h>
@@ -32,6 +38,7 @@ struct msb_docbuild {
 	bool		 b_array[MAX_OPEN + 1];
 	const char	*b_err;			/* the first error, sticky */
 	int		 b_rc;
+	bool		 b_walk;		/* the sink must walk it */
 };
 
 static int
@@ -87,6 +94,34 @@ room(struct msb_docbuild *b, size_t n)
 }
 
 /*
+ * Whether key passes msb_sink_add's rules for a key outside an array
+ * (not empty, no '$' first, no '.', UTF-8); one that does not leaves the
+ * judgement to the sink's walk (an array's keys are free there). A NUL
+ * fails the builder: the key would end early.
+ */
+static bool
+key_plain(struct msb_docbuild *b, const char *key, size_t keylen)
+{
+	unsigned char high = 0;
+	bool odd = false;
+
+	for (size_t i = 0; i < keylen; i++) {
+		unsigned char c = (unsigned char)key[i];
+
+		high |= c;
+		odd |= c == '.' || c == '\0';
+	}
+	if (odd && memchr(key, '\0', keylen) != NULL) {
+		fail(b, MSB_BADDOC, "a key holds a NUL byte");
+		return false;
+	}
+	if (odd || keylen == 0 || key[0] == '$' || ((high & 0x80) &&
+	    !bson_utf8_validate(key, keylen, false)))
+		b->b_walk = true;
+	return true;
+}
+
+/*
  * Writes an element's type and key (NULL in an array: its next index)
  * with room for vlen bytes of value; returns where the value goes, or
  * NULL after an error.
@@ -114,10 +149,8 @@ element(struct msb_docbuild *b, uint8_t type, const char *key, size_t keylen,
 		while ((i /= 10) != 0);
 		key = index + n;
 		keylen = sizeof(index) - n;
-	} else if (memchr(key, '\0', keylen) != NULL) {
-		fail(b, MSB_BADDOC, "a key holds a NUL byte");
+	} else if (!key_plain(b, key, keylen))
 		return NULL;
-	}
 	if (!room(b, 2 + keylen + vlen))
 		return NULL;
 	b->b_next[d]++;
@@ -156,6 +189,7 @@ msb_docbuild_reset(struct msb_docbuild *b)
 	b->b_array[0] = false;
 	b->b_err = NULL;
 	b->b_rc = MSB_OK;
+	b->b_walk = false;
 }
 
 void
@@ -187,6 +221,8 @@ msb_docbuild_utf8(struct msb_docbuild *b, const char *key, size_t keylen,
 	put_le32(p, (uint32_t)len + 1);
 	memcpy(p + 4, s, len);
 	p[4 + len] = '\0';
+	if (!b->b_walk && !msb__utf8_valid(s, len))
+		b->b_walk = true;
 	return MSB_OK;
 }
 
@@ -338,6 +374,12 @@ msb_docbuild_bson(struct msb_docbuild *b, bson_t *view)
 	if (!bson_init_static(view, b->b_data, b->b_len + 1))
 		return fail(b, MSB_ERROR, "not a document");
 	return MSB_OK;
+}
+
+bool
+msb__docbuild_checked(const struct msb_docbuild *b)
+{
+	return !b->b_walk;
 }
 
 const char *

@@ -33,8 +33,8 @@ le32(const uint8_t *p)
  * which made validation half the cost of a CSV load, and most text is
  * ASCII. From the first other byte (a character boundary) libbson decides.
  */
-static bool
-utf8_valid(const char *s, size_t len)
+bool
+msb__utf8_valid(const char *s, size_t len)
 {
 	const uint64_t high = 0x8080808080808080ULL, ones = 0x0101010101010101ULL;
 	size_t i = 0;
@@ -245,7 +245,7 @@ walk(const uint8_t *d, size_t len, int depth, bool keys_free)
 		if (n > end - v)
 			return CORRUPT;
 		if (type == BSON_TYPE_UTF8 &&
-		    !utf8_valid((const char *)d + v + 4, n - 5))
+		    !msb__utf8_valid((const char *)d + v + 4, n - 5))
 			return "a string is not valid UTF-8";
 		if (type == BSON_TYPE_DOCUMENT || type == BSON_TYPE_ARRAY) {
 			if (depth > MAX_DEPTH)

@@ -101,6 +101,14 @@ int	 msb__value_convert(enum msb_type type, unsigned flags,
  * nesting over 100), or NULL.
  */
 const char *msb__doc_problem(const uint8_t *data, size_t len);
+/* doccheck.c: len bytes at s are UTF-8 without NUL (bson_utf8_validate's
+ * answer, ASCII eight bytes at a time). */
+bool	 msb__utf8_valid(const char *s, size_t len);
+/*
+ * docbuild.c: whether the builder's document passed, as it was built,
+ * every check msb__doc_problem makes, so the sink need not walk it.
+ */
+bool	 msb__docbuild_checked(const struct msb_docbuild *b);
 
 /* sink.c: the back ends implement these; sink.c does the common part. */
 struct msb_sink;

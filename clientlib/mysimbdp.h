@@ -515,6 +515,18 @@ MSB_API int msb_docbuild_bson(struct msb_docbuild *b, bson_t *view);
 /* Why the builder failed, or "". */
 MSB_API const char *msb_docbuild_error(const struct msb_docbuild *b);
 
+/*
+ * msb_sink_add of the builder's document (see the sink, below), faster:
+ * the builder checked keys and strings as they were appended, so the
+ * sink's walk over the bytes runs only when one of them did not pass
+ * (and then says why). A builder that failed gives MSB_BADDOC with its
+ * reason ("document refused: document too large (over 16 MiB)"), or
+ * MSB_TEMPFAIL when it ran out of memory.
+ */
+struct msb_sink;
+MSB_API int msb_sink_add_docbuild(struct msb_sink *sink,
+    struct msb_docbuild *b);
+
 /* "integer", "double", ...; and the reverse (also accepts int, float,
  * number, bool, datetime, timestamp, text). Parse returns MSB_OK/ERROR. */
 MSB_API const char *msb_type_name(enum msb_type type);

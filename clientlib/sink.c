@@ -332,7 +332,7 @@ msb_sink_set_batch_size(struct msb_sink *sink, size_t ndocs)
  * with the reason on the sink (MSB_TEMPFAIL: no memory for the rules).
  */
 static int
-check_doc(struct msb_sink *sink, const bson_t *doc)
+check_doc(struct msb_sink *sink, const bson_t *doc, bool walk)
 {
 	char rule[256];
 	const char *why;
@@ -342,7 +342,8 @@ check_doc(struct msb_sink *sink, const bson_t *doc)
 	if (doc->len > MAX_DOC)
 		return msb__sink_fail(sink, MSB_BADDOC, "document refused: "
 		    "%u bytes, the limit is 16 MiB", doc->len);
-	if ((why = msb__doc_problem(bson_get_data(doc), doc->len)) != NULL)
+	if (walk && (why = msb__doc_problem(bson_get_data(doc), doc->len)) !=
+	    NULL)
 		return msb__sink_fail(sink, MSB_BADDOC, "document refused: %s",
 		    why);
 	/* MongoDB refuses these as _id (and the file store follows it). */
@@ -369,15 +370,16 @@ added(struct msb_sink *sink, int rc)
 	return rc;
 }
 
-int
-msb_sink_add(struct msb_sink *sink, const bson_t *doc)
+/* msb_sink_add; walk: false when the document's bytes are known good. */
+static int
+add(struct msb_sink *sink, const bson_t *doc, bool walk)
 {
 	bson_iter_t it;
 	int rc;
 
 	if (sink->s_failed)
 		return sink->s_failed;
-	if ((rc = check_doc(sink, doc)) != MSB_OK)
+	if ((rc = check_doc(sink, doc, walk)) != MSB_OK)
 		return rc;
 	if (bson_iter_init_find(&it, doc, "_id"))
 		rc = sink->s_ops->add(sink, doc);
@@ -400,6 +402,27 @@ msb_sink_add(struct msb_sink *sink, const bson_t *doc)
 }
 
 int
+msb_sink_add(struct msb_sink *sink, const bson_t *doc)
+{
+	return add(sink, doc, true);
+}
+
+int
+msb_sink_add_docbuild(struct msb_sink *sink, struct msb_docbuild *b)
+{
+	bson_t doc;
+	int rc;
+
+	if (sink->s_failed)
+		return sink->s_failed;
+	/* The builder's own failure: this document's, not the sink's. */
+	if ((rc = msb_docbuild_bson(b, &doc)) != MSB_OK)
+		return msb__sink_fail(sink, rc == MSB_TEMPFAIL ? rc :
+		    MSB_BADDOC, "document refused: %s", msb_docbuild_error(b));
+	return add(sink, &doc, !msb__docbuild_checked(b));
+}
+
+int
 msb_sink_upsert(struct msb_sink *sink, const bson_t *doc)
 {
 	char name[MSB__ID_NAME_SIZE];
@@ -408,7 +431,7 @@ msb_sink_upsert(struct msb_sink *sink, const bson_t *doc)
 
 	if (sink->s_failed)
 		return sink->s_failed;
-	if ((rc = check_doc(sink, doc)) != MSB_OK)
+	if ((rc = check_doc(sink, doc, true)) != MSB_OK)
 		return rc;
 	/* An ObjectId made up here would match nothing: no upsert. */
 	if (!bson_iter_init_find(&it, doc, "_id"))

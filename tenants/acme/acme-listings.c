@@ -110,7 +110,6 @@ on_row(const struct msb_csv_record *rec, void *arg)
 	struct app *a = arg;
 	enum listing_reject why;
 	char msg[512];
-	bson_t doc;
 	int rc;
 
 	msb_docbuild_reset(a->a_doc);
@@ -118,19 +117,18 @@ on_row(const struct msb_csv_record *rec, void *arg)
 	if (msb_docbuild_id(a->a_doc, a->a_hash, rec->num) == MSB_ERROR)
 		return app_fail(a, EX_SOFTWARE, "bad content hash");
 	why = listing_convert(&a->a_listing, rec, a->a_doc, msg, sizeof(msg));
-	if ((rc = msb_docbuild_bson(a->a_doc, &doc)) == MSB_TEMPFAIL)
-		return app_fail(a, EX_TEMPFAIL, "%s",
-		    msb_docbuild_error(a->a_doc));
-	if (why == LR_OK && rc != MSB_OK) {
-		why = LR_DOC;
-		snprintf(msg, sizeof(msg), "record %" PRIu64 ": %s", rec->num,
-		    msb_docbuild_error(a->a_doc));
-	}
 	if (why != LR_OK) {
+		bson_t unused;
+
+		/* Out of memory is no fault of the row: try again later. */
+		if (msb_docbuild_bson(a->a_doc, &unused) == MSB_TEMPFAIL)
+			return app_fail(a, EX_TEMPFAIL, "%s",
+			    msb_docbuild_error(a->a_doc));
 		reject(a, why, msg);
 		return 0;
 	}
-	rc = msb_sink_add(a->a_sink, &doc);
+	/* The builder checked as it went: the sink need not walk it. */
+	rc = msb_sink_add_docbuild(a->a_sink, a->a_doc);
 	if (rc == MSB_BADDOC) {
 		snprintf(msg, sizeof(msg), "record %" PRIu64 ": %s", rec->num,
 		    msb_sink_error(a->a_sink));

@@ -305,6 +305,73 @@ keys_checked_at_every_place(void **state)
 	msb_sink_close(sink);
 }
 
+/*
+ * msb_sink_add_docbuild skips the walk only for what the builder checked
+ * as it appended: every document below gets the same answer, with the
+ * same reason, as msb_sink_add of the same bytes.
+ */
+static void
+docbuild_answers_as_the_walk(void **state)
+{
+	static const struct {
+		const char	*key;
+		size_t		 keylen;
+		const char	*val;
+		size_t		 vallen;
+		bool		 in_array;
+	} cases[] = {
+#define S(x) x, sizeof(x) - 1
+		{ S("ok"), S("text"), false },
+		{ S(""), S("x"), false },
+		{ S("$set"), S("x"), false },
+		{ S("a.b"), S("x"), false },
+		{ S("caf\xc3"), S("x"), false },
+		{ S("caf\xc3\xa9"), S("x"), false },
+		{ S("s"), S("\xff\xfe"), false },
+		{ S("s"), S("a\0b"), false },
+		{ S("s"), S("caf\xc3\xa9 and more text past eight"), false },
+		{ S("s"), S("eight b\xc3"), false },
+		{ S("x.y"), S("x"), true },	/* an array's keys are free */
+		{ S("$x"), S("x"), true },
+		{ S("k\xc3"), S("x"), true },
+#undef S
+	};
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	struct msb_docbuild *b = msb_docbuild_new();
+	char walked[1024];
+	bson_t view;
+
+	assert_non_null(b);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r1, r2;
+
+		msb_docbuild_reset(b);
+		msb_docbuild_int64(b, "_id", 3, (int64_t)i);
+		msb_docbuild_begin(b, "sub", 3, cases[i].in_array);
+		msb_docbuild_utf8(b, cases[i].key, cases[i].keylen,
+		    cases[i].val, cases[i].vallen);
+		msb_docbuild_end(b);
+		assert_int_equal(msb_docbuild_bson(b, &view), MSB_OK);
+		r1 = msb_sink_add(sink, &view);
+		snprintf(walked, sizeof(walked), "%s", msb_sink_error(sink));
+		r2 = msb_sink_add_docbuild(sink, b);
+		if (r1 != r2 || (r1 != MSB_OK && strcmp(walked,
+		    msb_sink_error(sink)) != 0))
+			fail_msg("case %zu: msb_sink_add %d (%s), "
+			    "msb_sink_add_docbuild %d (%s)", i, r1, walked, r2,
+			    msb_sink_error(sink));
+	}
+	/* The builder's own failure is the document's. */
+	msb_docbuild_reset(b);
+	msb_docbuild_null(b, "a\0b", 3);
+	assert_int_equal(msb_sink_add_docbuild(sink, b), MSB_BADDOC);
+	assert_string_equal(msb_sink_error(sink),
+	    "document refused: a key holds a NUL byte");
+	msb_docbuild_free(b);
+	msb_sink_close(sink);
+}
+
 static void
 documents_are_checked_like_mongodb_does(void **state)
 {
@@ -978,6 +1045,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(uncommitted_upserts_are_dropped,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(keys_checked_at_every_place,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(docbuild_answers_as_the_walk,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(corrupt_bytes_never_pass,
 		    setup, teardown),
