@@ -20,9 +20,11 @@ struct event_base;
 
 /*
  * A libevent base whose timers run on the precise monotonic clock, or
- * NULL. By default libevent uses CLOCK_MONOTONIC_COARSE, a scheduler
- * tick behind (4 ms here), so a timer could fire that much before its
- * time: a 200 ms retry backoff measured 197 ms between the records.
+ * NULL. By default libevent caches CLOCK_MONOTONIC_COARSE, up to a
+ * scheduler tick behind (4 ms here): a timer armed on one cached time
+ * and waited for from a later one, refreshed past a tick in the same
+ * turn of the loop, fires up to a tick early (a 200 ms retry backoff
+ * measured 197 ms between its records; unit-clock).
  */
 struct event_base *clock_event_base(void);
 
