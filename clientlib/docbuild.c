@@ -208,9 +208,10 @@ msb_docbuild_null(struct msb_docbuild *b, const char *key, size_t keylen)
 	    MSB_OK;
 }
 
-int
-msb_docbuild_utf8(struct msb_docbuild *b, const char *key, size_t keylen,
-    const char *s, size_t len)
+/* A string; valid: already known to be UTF-8 without NUL. */
+static int
+utf8(struct msb_docbuild *b, const char *key, size_t keylen, const char *s,
+    size_t len, bool valid)
 {
 	uint8_t *p;
 
@@ -221,9 +222,16 @@ msb_docbuild_utf8(struct msb_docbuild *b, const char *key, size_t keylen,
 	put_le32(p, (uint32_t)len + 1);
 	memcpy(p + 4, s, len);
 	p[4 + len] = '\0';
-	if (!b->b_walk && !msb__utf8_valid(s, len))
+	if (!valid && !b->b_walk && !msb__utf8_valid(s, len))
 		b->b_walk = true;
 	return MSB_OK;
+}
+
+int
+msb_docbuild_utf8(struct msb_docbuild *b, const char *key, size_t keylen,
+    const char *s, size_t len)
+{
+	return utf8(b, key, keylen, s, len, false);
 }
 
 static int
@@ -317,18 +325,16 @@ msb_docbuild_value(struct msb_docbuild *b, const char *key, size_t keylen,
 {
 	struct msb__typed v;
 
-	if (b->b_err != NULL) {
-		msb__seterr(err, errlen, "%s", b->b_err);
-		return MSB_ERROR;
-	}
+	if (b->b_err != NULL)
+		goto stuck;
 	if (msb__value_convert(type, flags, text, len, &v, err, errlen) !=
 	    MSB_OK)
 		return MSB_ERROR;
 	if (v.v_null)
 		msb_docbuild_null(b, key, keylen);
 	else switch (type) {
-	case MSB_TYPE_STRING:
-		msb_docbuild_utf8(b, key, keylen, v.v_text, v.v_len);
+	case MSB_TYPE_STRING:	/* the conversion checked its UTF-8 */
+		utf8(b, key, keylen, v.v_text, v.v_len, true);
 		break;
 	case MSB_TYPE_INT:
 		msb_docbuild_int64(b, key, keylen, v.v_int);
@@ -343,11 +349,11 @@ msb_docbuild_value(struct msb_docbuild *b, const char *key, size_t keylen,
 		msb_docbuild_date(b, key, keylen, v.v_int);
 		break;
 	}
-	if (b->b_err != NULL) {
-		msb__seterr(err, errlen, "%s", b->b_err);
-		return MSB_ERROR;
-	}
-	return MSB_OK;
+	if (b->b_err == NULL)
+		return MSB_OK;
+stuck:
+	msb__seterr(err, errlen, "%s", b->b_err);
+	return MSB_ERROR;
 }
 
 int

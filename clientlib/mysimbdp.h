@@ -465,9 +465,10 @@ MSB_API int msb_value_append(bson_t *doc, const char *key, enum msb_type type,
  * a NUL, nesting over 100, a missing key, an end without a begin) every
  * append returns it and does nothing, and msb_docbuild_bson and
  * msb_docbuild_error say why; so a row's appends need no check each.
- * Strings are not checked for UTF-8 here: msb_sink_add checks the whole
- * document. Appends return MSB_OK, or the sticky error: MSB_BADDOC (too
- * large, a key with a NUL, too deep), MSB_TEMPFAIL (no memory), MSB_ERROR
+ * A key MongoDB refuses or a string that is not UTF-8 is not refused
+ * here but by the sink, with its reason (msb_sink_add_docbuild, below).
+ * Appends return MSB_OK, or the sticky error: MSB_BADDOC (too large, a
+ * key with a NUL, too deep), MSB_TEMPFAIL (no memory), MSB_ERROR
  * (misuse).
  */
 struct msb_docbuild;

@@ -325,7 +325,7 @@ msb__value_convert(enum msb_type type, unsigned flags, const char *text,
 	case MSB_TYPE_STRING:
 		if (len > 16 * 1024 * 1024)
 			why = "value longer than 16 MiB";
-		else if (!bson_utf8_validate(text, len, false))
+		else if (!msb__utf8_valid(text, len))
 			why = "not valid UTF-8 (or holds a NUL byte)";
 		v->v_text = text;
 		v->v_len = len;
