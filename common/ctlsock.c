@@ -9,6 +9,7 @@
 
 #include <zmq.h>
 
+#include "jsonline.h"
 #include "jsonone.h"
 #include "state.h"
 #include "zevent.h"
@@ -31,21 +32,16 @@ static void on_request(void *, void *);
 int
 ctlsock_fail(char *err, size_t errlen, const char *fmt, ...)
 {
+	char raw[2 * CTLSOCK_ERR_MAX];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(err, errlen, fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
 	/* The refusal goes into the JSON reply, which libbson cannot write
-	 * with invalid UTF-8: a cut that split a character of a long name or
-	 * value (the request's own text is UTF-8) takes back the rest of it. */
-	if (n > 0 && (size_t)n >= errlen) {
-		size_t len = errlen - 1;
-
-		while (len > 0 && !bson_utf8_validate(err, len, false))
-			err[--len] = '\0';
-	}
+	 * with invalid UTF-8: what it quotes of a request or of a file name
+	 * may not be, and a cut to errlen may split a character. */
+	jsonline_text(raw, strlen(raw), err, errlen);
 	return -1;
 }
 
@@ -131,7 +127,7 @@ char *
 ctlsock_answer(const char *req, size_t len, ctlsock_handler fn, void *arg)
 {
 	bson_t doc = BSON_INITIALIZER, reply = BSON_INITIALIZER;
-	char err[512], *json;
+	char err[CTLSOCK_ERR_MAX], *json;
 	int rc;
 
 	if (len > REQ_MAX)
@@ -152,8 +148,15 @@ ctlsock_answer(const char *req, size_t len, ctlsock_handler fn, void *arg)
 	}
 	json = bson_as_relaxed_extended_json(&reply, NULL);
 	bson_destroy(&reply);
-	if (json == NULL)
-		fatalx("%s: bson_as_relaxed_extended_json", __func__);
+	if (json == NULL) {
+		/* A reply that is not UTF-8 is a bug to mend, not a reason
+		 * to stop the daemon. */
+		log_warnx("control reply cannot be written as JSON (text that "
+		    "is not UTF-8)");
+		json = bson_strdup("{ \"ok\" : false, \"error\" : \"the reply "
+		    "cannot be written as JSON (text that is not UTF-8); see "
+		    "the daemon's log\" }");
+	}
 	return json;
 }
 

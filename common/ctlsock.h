@@ -64,7 +64,13 @@ void ctlsock_close(struct ctlsock *c);
 char *ctlsock_answer(const char *req, size_t len, ctlsock_handler fn,
     void *arg);
 
-/* Writes a reason into err for a handler; returns -1. */
+/* The size of err a handler is given. */
+#define CTLSOCK_ERR_MAX	512
+
+/*
+ * Writes a reason into err for a handler; returns -1. What it quotes
+ * need not be UTF-8: bytes that are not become \xNN (jsonline_text).
+ */
 int ctlsock_fail(char *err, size_t errlen, const char *fmt, ...)
     LOG_FMT(3, 4);
 

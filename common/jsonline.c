@@ -1,5 +1,62 @@
 #include "jsonline.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The length of the valid UTF-8 character at s (at most len bytes), or 0. */
+static size_t
+utf8_char(const char *s, size_t len)
+{
+	const unsigned char c = (unsigned char)s[0];
+	size_t seq = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 :
+	    (c >> 3) == 30 ? 4 : 0;
+
+	return seq && seq <= len && bson_utf8_validate(s, seq, false) ?
+	    seq : 0;
+}
+
+size_t
+jsonline_text(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (outlen == 0)
+		return 0;
+	for (size_t i = 0; i < len;) {
+		size_t seq = utf8_char(s + i, len - i);
+
+		if (o + (seq ? seq : 4) >= outlen)
+			break;
+		if (seq) {
+			memcpy(out + o, s + i, seq);
+			o += seq;
+			i += seq;
+		} else
+			o += (size_t)snprintf(out + o, 5, "\\x%02X",
+			    (unsigned char)s[i++]);
+	}
+	out[o] = '\0';
+	return o;
+}
+
+bool
+jsonline_append_text(bson_t *doc, const char *key, const char *s)
+{
+	size_t len = strlen(s);
+	char *clean;
+	bool ok;
+
+	if (bson_utf8_validate(s, len, false))
+		return BSON_APPEND_UTF8(doc, key, s);
+	if ((clean = malloc(len * 4 + 1)) == NULL)
+		return false;
+	jsonline_text(s, len, clean, len * 4 + 1);
+	ok = BSON_APPEND_UTF8(doc, key, clean);
+	free(clean);
+	return ok;
+}
+
 size_t
 jsonline_compact(char *s, size_t n)
 {

@@ -7,6 +7,7 @@
 #ifndef MYSIMBDP_JSONLINE_H
 #define MYSIMBDP_JSONLINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <bson/bson.h>
@@ -17,6 +18,19 @@
  * when doc cannot be written as JSON.
  */
 char *jsonline(const bson_t *doc, size_t *len);
+
+/*
+ * Names and reasons are bytes; JSON wants UTF-8. Copies the len bytes
+ * at s to out with each byte that is not part of a valid UTF-8
+ * character written as the four characters \xNN, so the text stays
+ * recognisable. A cut to fit outlen (NUL included) never splits a
+ * character or an escape. Returns the length written.
+ */
+size_t jsonline_text(const char *s, size_t len, char *out, size_t outlen);
+
+/* BSON_APPEND_UTF8 of the NUL-terminated s through jsonline_text: the
+ * document can always be written as JSON. False when out of memory. */
+bool jsonline_append_text(bson_t *doc, const char *key, const char *s);
 
 /* Removes the spaces outside strings from the n bytes of JSON at s, in
  * place; returns the new length. */

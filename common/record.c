@@ -71,42 +71,6 @@ record_parse_time(const char *s, int64_t *ms)
 	return 0;
 }
 
-/*
- * Tenants name their files; names are bytes, JSON wants UTF-8. Invalid
- * bytes become the four characters \xNN so the name stays recognisable.
- */
-static void
-append_text(bson_t *doc, const char *key, const char *s)
-{
-	size_t len = strlen(s);
-	char *clean, *out;
-
-	if (bson_utf8_validate(s, len, false)) {
-		BSON_APPEND_UTF8(doc, key, s);
-		return;
-	}
-	clean = malloc(len * 4 + 1);
-	if (clean == NULL)
-		return;
-	out = clean;
-	for (size_t i = 0; i < len; i++) {
-		const unsigned char c = (unsigned char)s[i];
-		size_t seq = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ?
-		    3 : (c >> 3) == 30 ? 4 : 0;
-
-		if (seq && i + seq <= len && bson_utf8_validate(s + i, seq,
-		    false)) {
-			memcpy(out, s + i, seq);
-			out += seq;
-			i += seq - 1;
-		} else
-			out += sprintf(out, "\\x%02X", c);
-	}
-	*out = '\0';
-	BSON_APPEND_UTF8(doc, key, clean);
-	free(clean);
-}
-
 static void
 append_time(bson_t *doc, const char *key, int64_t ms)
 {
@@ -141,17 +105,17 @@ build(bson_t *doc, const struct record *r)
 	int64_t now = record_now_ms();
 
 	append_time(doc, "time", now);
-	append_text(doc, "tenant", r->r_tenant);
-	append_text(doc, "dataset", r->r_dataset);
-	append_text(doc, "file", r->r_file);
+	jsonline_append_text(doc, "tenant", r->r_tenant);
+	jsonline_append_text(doc, "dataset", r->r_dataset);
+	jsonline_append_text(doc, "file", r->r_file);
 	if (r->r_app)
-		append_text(doc, "app", r->r_app);
+		jsonline_append_text(doc, "app", r->r_app);
 	if (r->r_job)
-		append_text(doc, "job", r->r_job);
+		jsonline_append_text(doc, "job", r->r_job);
 	BSON_APPEND_INT64(doc, "bytes", (int64_t)r->r_bytes);
 	BSON_APPEND_UTF8(doc, "status", r->r_status);
 	if (r->r_reason)
-		append_text(doc, "reason", r->r_reason);
+		jsonline_append_text(doc, "reason", r->r_reason);
 	if (r->r_exit_code >= 0)
 		BSON_APPEND_INT32(doc, "exit_code", r->r_exit_code);
 	if (r->r_signal > 0)
@@ -222,11 +186,11 @@ record_append_quality(int fd, const struct record *r)
 	    !bson_iter_recurse(&it, &q))
 		return 0;
 	append_time(&doc, "time", record_now_ms());
-	append_text(&doc, "tenant", r->r_tenant);
-	append_text(&doc, "dataset", r->r_dataset);
-	append_text(&doc, "file", r->r_file);
+	jsonline_append_text(&doc, "tenant", r->r_tenant);
+	jsonline_append_text(&doc, "dataset", r->r_dataset);
+	jsonline_append_text(&doc, "file", r->r_file);
 	if (r->r_job)
-		append_text(&doc, "job", r->r_job);
+		jsonline_append_text(&doc, "job", r->r_job);
 	BSON_APPEND_UTF8(&doc, "status", r->r_status);
 	if (r->r_forced)
 		BSON_APPEND_BOOL(&doc, "forced", true);
@@ -244,8 +208,8 @@ record_append_stream_quality(int fd, const struct stream_quality *q)
 	int rc;
 
 	append_time(&doc, "time", record_now_ms());
-	append_text(&doc, "tenant", q->sq_tenant);
-	append_text(&doc, "stream", q->sq_stream);
+	jsonline_append_text(&doc, "tenant", q->sq_tenant);
+	jsonline_append_text(&doc, "stream", q->sq_stream);
 	BSON_APPEND_UTF8(&doc, "status", "ok");
 	BSON_APPEND_UTF8(&doc, "pass", "ingest");
 	BSON_APPEND_INT64(&doc, "checked", (int64_t)q->sq_checked);

@@ -16,6 +16,7 @@
 #include "check.h"
 #include "clock.h"
 #include "ctlsock.h"
+#include "jsonline.h"
 #include "log.h"
 #include "record.h"
 #include "state.h"
@@ -114,10 +115,11 @@ append_jobs(const struct batch *b, const struct tenant *t, bson_t *doc)
 			continue;
 		snprintf(key, sizeof(key), "%u", n++);
 		BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &item);
-		BSON_APPEND_UTF8(&item, "job", j->j_id);
-		BSON_APPEND_UTF8(&item, "dataset", j->j_dataset);
-		BSON_APPEND_UTF8(&item, "file", j->j_name);
-		BSON_APPEND_UTF8(&item, "app", j->j_app->a_name);
+		/* Names as the tenant gave them, as its records show them. */
+		jsonline_append_text(&item, "job", j->j_id);
+		jsonline_append_text(&item, "dataset", j->j_dataset);
+		jsonline_append_text(&item, "file", j->j_name);
+		jsonline_append_text(&item, "app", j->j_app->a_name);
 		BSON_APPEND_INT32(&item, "pid", (int32_t)j->j_pid);
 		BSON_APPEND_INT32(&item, "attempt", j->j_attempt);
 		BSON_APPEND_INT64(&item, "bytes", (int64_t)j->j_bytes);

@@ -20,7 +20,9 @@ batch = {
   max_concurrent = 4;
   apps = (
     { app = ["exit-with", "0"]; },
-    { name = "sales"; app = ["exit-with", "0"]; datasets = ["sales"]; }
+    { name = "sales"; app = ["exit-with", "0"]; datasets = ["sales"]; },
+    { name = "held"; app = ["sleepy", "60"]; datasets = ["held"];
+      stop_timeout = "1s"; }
   );
 };
 CFG
@@ -100,6 +102,14 @@ assert_eq 0 "$(find "$in" -maxdepth 1 ! -type d | wc -l)" "no file left in incom
 
 cli status t >/dev/null 2>&1 || fail "batchmgr does not answer status"
 ok "batchmgr answers status"
+# While a file whose name is not UTF-8 runs, status shows it as its
+# record will (batchmgr used to exit: its reply could not be JSON).
+drop t $'held/bad\xff\xfe.csv'
+held() { cli status --json t 2>/dev/null | jq -r '.tenants[0].batch.jobs[0].file'; }
+held_running() { [ "$(held)" = 'bad\xFF\xFE.csv' ]; }
+wait_for 20 "the held file in status" held_running
+kill -0 "$BM_PID" || fail "batchmgr exited"
+ok "status shows a running file named in bytes that are not UTF-8"
 stop_daemon batchmgr
 ok "batchmgr exits cleanly"
 
