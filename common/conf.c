@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jsonline.h"
 #include "log.h"
 #include "units.h"
 
@@ -1085,6 +1086,25 @@ badtype:
 	return -1;
 }
 
+/*
+ * Settings end up in JSON (records, status replies, an app's
+ * MYSIMBDP_QUALITY) and in apps' environments: text, so UTF-8. what is
+ * "" or "element N: ". Returns 0, or -1 having said why.
+ */
+static int
+check_utf8(struct walk *w, const config_setting_t *s, const char *path,
+    const char *what, const char *v)
+{
+	char shown[200];
+
+	if (bson_utf8_validate(v, strlen(v), false))
+		return 0;
+	jsonline_text(v, strlen(v), shown, sizeof(shown));
+	walk_error(w, s, path, "%s\"%s\": not UTF-8 (settings are written "
+	    "into JSON records and apps' environments)", what, shown);
+	return -1;
+}
+
 static int
 read_string(struct walk *w, const struct field *f, const config_setting_t *s,
     const char *path, char **dst)
@@ -1100,6 +1120,8 @@ read_string(struct walk *w, const struct field *f, const config_setting_t *s,
 		walk_error(w, s, path, "\"%s\": %s", v, why);
 		return -1;
 	}
+	if (check_utf8(w, s, path, "", v) < 0)
+		return -1;
 	free(*dst);
 	*dst = xstrdup(v);
 	return 0;
@@ -1116,6 +1138,7 @@ read_strlist(struct walk *w, const struct field *f, const config_setting_t *s,
 	if (f->type == FT_ARGV && stype == CONFIG_TYPE_STRING) {
 		v = strv_alloc(1);
 		v[0] = xstrdup(config_setting_get_string(s));
+		bad |= check_utf8(w, s, path, "", v[0]) < 0;
 	} else if (stype == CONFIG_TYPE_ARRAY || stype == CONFIG_TYPE_LIST) {
 		n = config_setting_length(s);
 		v = strv_alloc((size_t)n);
@@ -1135,6 +1158,11 @@ read_strlist(struct walk *w, const struct field *f, const config_setting_t *s,
 			if (f->check && (why = f->check(v[i])) != NULL) {
 				walk_error(w, e, path, "\"%s\": %s", v[i], why);
 				bad = 1;
+			} else {
+				char what[32];
+
+				snprintf(what, sizeof(what), "element %d: ", i);
+				bad |= check_utf8(w, e, path, what, v[i]) < 0;
 			}
 		}
 	} else {

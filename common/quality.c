@@ -56,8 +56,11 @@ quality_json(const struct conf_quality *q)
 	bson_append_array_end(&doc, &rules);
 	json = bson_as_relaxed_extended_json(&doc, NULL);
 	bson_destroy(&doc);
-	if (json == NULL || (copy = strdup(json)) == NULL)
-		fatal("%s: out of memory", __func__);
+	/* The loader takes only UTF-8 settings (conf.c's check_utf8). */
+	if (json == NULL)
+		fatalx("%s: the rules cannot be written as JSON", __func__);
+	if ((copy = strdup(json)) == NULL)
+		fatal("%s: strdup", __func__);
 	bson_free(json);
 	return copy;
 }

@@ -125,8 +125,9 @@ write_report(struct tenant *t, const char *dataset, const char *final,
 	char *line;
 	int dfd, fd = -1;
 
-	BSON_APPEND_UTF8(&doc, "file", final);
-	BSON_APPEND_UTF8(&doc, "reason", why);
+	/* As the records show them: a name is bytes, JSON wants UTF-8. */
+	jsonline_append_text(&doc, "file", final);
+	jsonline_append_text(&doc, "reason", why);
 	BSON_APPEND_INT64(&doc, "max_rejected_percent",
 	    q->q_max_rejected_percent);
 	if (bson_iter_init_find(&it, summary, "quality"))

@@ -304,3 +304,15 @@ grep -q 'bad.cfg:[0-9]*: batch.quality\[0\]: rule "idle" checks nothing' <<<"$ou
 	fail "check-config said: $out"
 rm "$T/conf/tenants/bad.cfg"
 ok "check-config: $(grep -o 'bad.cfg:[0-9]*: batch.quality\[0\]: rule "idle" checks nothing' <<<"$out")"
+
+# ---- a quarantined file whose name is not UTF-8 -----------------------------
+# Its report says why with the name as the records show it (the report
+# was not written: libbson cannot write invalid UTF-8 as JSON).
+name=$'c\xff.csv'
+drop_file q "strict/$name" "$T/scratch/b.csv"
+wait_for 60 "$name quarantined" have_records 2 q quarantined
+report=$VAR/staging/q/quarantine/strict/$name.quality.json
+[ -s "$report" ] || fail "no quality report beside the quarantined $name"
+assert_eq 'c\xFF.csv {"price-range":2,"https":1}' "$(jq -r '"\(.file) \(.quality.rules | tojson)"' "$report")" \
+	"the report's file and counts"
+ok "a quarantined file named in bytes that are not UTF-8 has its report"
