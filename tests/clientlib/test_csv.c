@@ -9,9 +9,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,6 +308,30 @@ read_file(void **state)
 
 /* ---- msb_csv_read_fd: parsing on a thread of the reader's own ---- */
 
+/*
+ * The library's pthread_create, interposed: when threads_fail is set it
+ * fails as it does for an app at its process limit (a profile's
+ * limits.processes), and msb_csv_read_fd must read on the caller's
+ * thread instead.
+ */
+static bool threads_fail;
+static int threads_refused;
+
+int
+pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+    void *(*fn)(void *), void *arg)
+{
+	int (*real)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
+	    void *);
+
+	if (threads_fail) {
+		threads_refused++;
+		return EAGAIN;
+	}
+	*(void **)&real = dlsym(RTLD_NEXT, "pthread_create");
+	return real(thread, attr, fn, arg);
+}
+
 #define BIG_RECORDS 30000
 
 /* A digest of everything the callbacks saw, in order. */
@@ -451,6 +477,37 @@ read_fd_matches_feed(void **state)
 	free(dir);
 }
 
+/* No thread to be had: the same records, read on the caller's thread. */
+static void
+read_fd_without_a_thread(void **state)
+{
+	char *dir = tu_mkdtemp("csv"), *path = tu_join(dir, "big.csv");
+	struct digest fed = { 0 }, here = { 0 }, stopped = { .stop_at = 20000 };
+	size_t len = write_big(path, 0);
+	char err[256];
+
+	(void)state;
+	assert_int_equal(read_digest(path, 0, false, &fed, err, sizeof(err)),
+	    MSB_OK);
+	threads_fail = true;
+	threads_refused = 0;
+	assert_int_equal(read_digest(path, 0, true, &here, err, sizeof(err)),
+	    MSB_OK);
+	assert_int_equal(read_digest(path, 0, true, &stopped, err,
+	    sizeof(err)), 7);
+	threads_fail = false;
+	assert_int_equal(threads_refused, 2);
+	assert_int_equal(here.nrec, fed.nrec);
+	assert_int_equal(here.header, 4);
+	assert_true(here.hash == fed.hash);
+	assert_int_equal(here.bytes, len);
+	assert_int_equal(stopped.nrec, 20000);
+	assert_false(stopped.late);
+	tu_rmtree(dir);
+	free(path);
+	free(dir);
+}
+
 /* A callback's stop ends the read: no record after it, its value back. */
 static void
 read_fd_stops_at_the_callback(void **state)
@@ -519,6 +576,7 @@ main(void)
 		cmocka_unit_test(record_size_is_bounded),
 		cmocka_unit_test(read_file),
 		cmocka_unit_test(read_fd_matches_feed),
+		cmocka_unit_test(read_fd_without_a_thread),
 		cmocka_unit_test(read_fd_stops_at_the_callback),
 		cmocka_unit_test(read_fd_reports_errors),
 	};
