@@ -25,7 +25,9 @@ dead_letter_format(const char *tenant, const char *stream, uint64_t id,
 	BSON_APPEND_UTF8(&doc, "stream", stream);
 	BSON_APPEND_INT64(&doc, "id", (int64_t)id);
 	BSON_APPEND_INT32(&doc, "deliveries", (int32_t)deliveries);
-	BSON_APPEND_UTF8(&doc, "reason", reason);
+	/* Whatever an app's reason holds, or a cut of it: always a line
+	 * (streammgr stops if a message can be neither kept nor moved). */
+	jsonline_append_text(&doc, "reason", reason);
 	if (bson_utf8_validate(payload, len, false))
 		bson_append_utf8(&doc, "payload", -1, payload, (int)len);
 	else
