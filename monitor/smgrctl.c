@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "jsonline.h"
 #include "log.h"
 #include "state.h"
 #include "units.h"
@@ -209,8 +210,8 @@ smgrctl_request(struct smgrctl *c, const char *cmd, const char *tenant,
 	BSON_APPEND_UTF8(&doc, "stream", stream);
 	if (instances >= 0)
 		BSON_APPEND_INT32(&doc, "instances", instances);
-	/* streammgr refuses longer reasons; ours are ASCII. */
-	snprintf(why, sizeof(why), "%s", reason);
+	/* streammgr refuses longer reasons; the cut keeps them UTF-8. */
+	jsonline_text(reason, strlen(reason), why, sizeof(why));
 	BSON_APPEND_UTF8(&doc, "reason", why);
 	json = bson_as_relaxed_extended_json(&doc, &len);
 	bson_destroy(&doc);
