@@ -4,9 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The length of the valid UTF-8 character at s (at most len bytes), or 0. */
-static size_t
-utf8_char(const char *s, size_t len)
+size_t
+jsonline_utf8_char(const char *s, size_t len)
 {
 	const unsigned char c = (unsigned char)s[0];
 	size_t seq = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 :
@@ -24,7 +23,7 @@ jsonline_text(const char *s, size_t len, char *out, size_t outlen)
 	if (outlen == 0)
 		return 0;
 	for (size_t i = 0; i < len;) {
-		size_t seq = utf8_char(s + i, len - i);
+		size_t seq = jsonline_utf8_char(s + i, len - i);
 
 		if (o + (seq ? seq : 4) >= outlen)
 			break;

@@ -19,6 +19,11 @@
  */
 char *jsonline(const bson_t *doc, size_t *len);
 
+/* The length of the valid UTF-8 character at s (len bytes left, at
+ * least 1), or 0: a NUL, a stray byte, an overlong form, a surrogate, a
+ * character cut short. */
+size_t jsonline_utf8_char(const char *s, size_t len);
+
 /*
  * Names and reasons are bytes; JSON wants UTF-8. Copies the len bytes
  * at s to out with each byte that is not part of a valid UTF-8

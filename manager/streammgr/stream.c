@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "deadletter.h"
+#include "jsonline.h"
 #include "log.h"
 #include "publish.h"
 #include "record.h"
@@ -1516,18 +1517,6 @@ frame_is(const struct stream_frame *f, const char *word)
 	return f->f_len == n && memcmp(f->f_data, word, n) == 0;
 }
 
-/* Bytes of the valid UTF-8 character at p (n bytes left), or 0. */
-static size_t
-utf8_char(const unsigned char *p, size_t n)
-{
-	size_t len = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2 :
-	    p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ?
-	    4 : 0;
-
-	return len > 0 && len <= n && bson_utf8_validate((const char *)p,
-	    len, false) ? len : 0;
-}
-
 /*
  * Copies a reason frame into buf as printable UTF-8, cut between
  * characters to fit: it goes into log lines and the dead-letter file's
@@ -1542,7 +1531,7 @@ frame_reason(const struct stream_frame *f, char *buf, size_t buflen)
 	size_t o = 0;
 
 	for (size_t i = 0, n; i < f->f_len; i += n) {
-		n = utf8_char(p + i, f->f_len - i);
+		n = jsonline_utf8_char((const char *)p + i, f->f_len - i);
 		if (n == 0 || (n == 1 && (p[i] < 0x20 || p[i] == 0x7f))) {
 			n = n ? n : 1;
 			if (o + 1 >= buflen)

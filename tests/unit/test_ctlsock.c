@@ -59,6 +59,34 @@ text_escapes_what_is_not_utf8(void **state)
 	    "\\xC0\\xAF|\\xC0\\x80|\\xED\\xA0\\x80|\\xE2\\x82");
 }
 
+/* What stream.c's reasons and the records both rely on. */
+static void
+utf8_char_takes_only_valid_characters(void **state)
+{
+	static const struct {
+		const char	*s;
+		size_t		 len, want;
+	} cases[] = {
+		{ "a", 1, 1 }, { "\xc3\xa9", 2, 2 }, { "\xe2\x82\xac", 3, 3 },
+		{ "\xf0\x9f\x98\x80", 4, 4 }, { "\xf4\x8f\xbf\xbf", 4, 4 },
+		{ "", 1, 0 },				/* NUL */
+		{ "\x80", 1, 0 }, { "\xc0\x80", 2, 0 },	/* stray, overlong */
+		{ "\xc1\xbf", 2, 0 }, { "\xe0\x80\xaf", 3, 0 },
+		{ "\xed\xa0\x80", 3, 0 },		/* surrogate */
+		{ "\xf4\x90\x80\x80", 4, 0 },		/* past U+10FFFF */
+		{ "\xf5\x80\x80\x80", 4, 0 }, { "\xff", 1, 0 },
+		{ "\xe2\x82", 2, 0 },			/* cut short */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (jsonline_utf8_char(cases[i].s, cases[i].len) !=
+		    cases[i].want)
+			fail_msg("case %zu: %zu, not %zu", i,
+			    jsonline_utf8_char(cases[i].s, cases[i].len),
+			    cases[i].want);
+}
+
 static void
 text_cut_never_splits(void **state)
 {
@@ -172,6 +200,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(text_escapes_what_is_not_utf8),
+		cmocka_unit_test(utf8_char_takes_only_valid_characters),
 		cmocka_unit_test(text_cut_never_splits),
 		cmocka_unit_test(append_text_is_always_json),
 		cmocka_unit_test(refusal_quotes_bytes),
