@@ -155,6 +155,8 @@ assert_eq "validate 20 3" "$(jq -r '"\(.quality.pass) \(.quality.checked) \(.qua
 	"b.csv's first-pass counts"
 assert_eq 13 "$(docs | wc -l)" "documents after the quarantined file"
 qdir=$VAR/staging/q/quarantine/strict
+# The record is written first, then the file moves and its report.
+wait_for 60 "b.csv's quality report" test -s "$qdir/b.csv.quality.json"
 cmp -s "$qdir/b.csv" "$T/scratch/b.csv" || fail "quarantine/strict/b.csv is not the file sent"
 assert_eq '{"price-range":2,"https":1}' "$(jq -c .quality.rules "$qdir/b.csv.quality.json")" \
 	"the quality report's counts"
@@ -312,7 +314,8 @@ name=$'c\xff.csv'
 drop_file q "strict/$name" "$T/scratch/b.csv"
 wait_for 60 "$name quarantined" have_records 2 q quarantined
 report=$VAR/staging/q/quarantine/strict/$name.quality.json
-[ -s "$report" ] || fail "no quality report beside the quarantined $name"
+# The record is written first, then the file moves and its report.
+wait_for 60 "the quality report beside the quarantined $name" test -s "$report"
 assert_eq 'c\xFF.csv {"price-range":2,"https":1}' "$(jq -r '"\(.file) \(.quality.rules | tojson)"' "$report")" \
 	"the report's file and counts"
 ok "a quarantined file named in bytes that are not UTF-8 has its report"
