@@ -32,7 +32,7 @@
 #define SNDHWM 16
 #define DEFAULT_INTERVAL_MS 1000
 #define CLOSE_LINGER_MS 1000
-#define MAX_INSTANCE 64
+#define MAX_INSTANCE 80	/* the monitor's REPORT_INSTANCE_MAX */
 #define CONNECT_WAIT_MS 1000
 #define MAX_RULES 16	/* the monitor's REPORT_RULES_MAX */
 #define RULE_NAME_MAX 32
@@ -71,6 +71,7 @@ struct msb_metrics {
 
 	uint64_t	 m_sent;
 	uint64_t	 m_dropped;
+	uint64_t	 m_unsent;	/* dropped since the last one sent */
 };
 
 /*
@@ -93,12 +94,15 @@ msb__metrics_quality(const char *rule)
 		if (strcmp(m->m_rules[k].name, rule) == 0)
 			break;
 	if (k == m->m_nrules) {
+		/* A report names at most MAX_RULES: past that, the last
+		 * named and every later one count as "other". */
 		if (k == MAX_RULES)
-			k--;	/* counted under the last: "other" */
+			rule = "other";
 		else
 			m->m_nrules++;
+		k = k == MAX_RULES ? k - 1 : k;
 		snprintf(m->m_rules[k].name, sizeof(m->m_rules[k].name), "%s",
-		    k == MAX_RULES - 1 ? "other" : rule);
+		    rule);
 	}
 	m->m_rules[k].n++;
 }
@@ -128,7 +132,7 @@ destroy(struct msb_metrics *m)
 }
 
 /*
- * The monitor takes instance ids of 1 to 64 letters, digits and "._:-"
+ * The monitor takes instance ids of 1 to 80 letters, digits and "._:-"
  * (they go into log lines and labels): anything else becomes '_'.
  */
 static char *
@@ -389,7 +393,7 @@ msb_metrics_flush(struct msb_metrics *m)
 	BSON_APPEND_INT64(&doc, "ingest_us_sum", clamp(m->m_ingest_sum));
 	BSON_APPEND_INT64(&doc, "ingest_us_max", clamp(m->m_ingest_max));
 	BSON_APPEND_INT64(&doc, "errors", clamp(m->m_errors));
-	BSON_APPEND_INT64(&doc, "dropped", clamp(m->m_dropped));
+	BSON_APPEND_INT64(&doc, "dropped", clamp(m->m_unsent));
 	if (m->m_nrules > 0) {
 		bson_t q;
 
@@ -411,10 +415,12 @@ msb_metrics_flush(struct msb_metrics *m)
 	if (rc == -1) {
 		/* Keep the figures: the next report carries them. */
 		m->m_dropped++;
+		m->m_unsent++;
 		errno = saved;
 		return saved == EAGAIN ? MSB_TEMPFAIL : MSB_ERROR;
 	}
 	m->m_sent++;
+	m->m_unsent = 0;
 	reset(m, now);
 	return MSB_OK;
 }

@@ -644,7 +644,7 @@ enum msb_metric {
  * Connects to endpoint (ZMQ_METRICS_ENDPOINT); NULL or "" gives a handle
  * that counts but never sends. app is "batch" or "stream"; instance is
  * MYSIMBDP_INSTANCE (characters other than letters, digits and "._:-"
- * are sent as '_', and at most 64 of them). Returns NULL with errno set
+ * are sent as '_', and at most 80 of them). Returns NULL with errno set
  * on failure.
  */
 MSB_API struct msb_metrics *msb_metrics_open(const char *endpoint,

@@ -394,6 +394,149 @@ without_endpoint_or_handle(void **state)
 	assert_int_not_equal(errno, 0);
 }
 
+/*
+ * A report's "dropped" counts the reports lost since the one before it
+ * (their figures are in it); msb_metrics_counts keeps the total.
+ */
+static void
+dropped_counts_since_the_last_report(void **state)
+{
+	struct fixture *f = *state;
+	struct msb_metrics *m = msb_metrics_open(f->endpoint, "batch", "j7");
+	uint64_t dropped;
+	int64_t first;
+	bson_t *doc;
+
+	assert_non_null(m);
+	msb_metrics_set_interval(m, 0);
+	assert_int_equal(msb_metrics_flush(m), MSB_TEMPFAIL);
+	assert_int_equal(msb_metrics_flush(m), MSB_TEMPFAIL);
+	bind_monitor(f);
+	doc = flush_until_received(f, m);
+	first = get_int(doc, "dropped");
+	bson_destroy(doc);
+	msb_metrics_counts(m, NULL, &dropped);
+	assert_true(first >= 2);
+	assert_int_equal(dropped, (uint64_t)first);
+	assert_int_equal(msb_metrics_flush(m), MSB_OK);
+	doc = receive(f, 1000);
+	assert_non_null(doc);
+	assert_int_equal(get_int(doc, "dropped"), 0);
+	bson_destroy(doc);
+	msb_metrics_counts(m, NULL, &dropped);
+	assert_int_equal(dropped, (uint64_t)first);
+	msb_metrics_close(m);
+}
+
+/*
+ * nrules rules r01.. each requiring its own field, and a row per rule
+ * missing only that field: one refusal per rule. Returns the report.
+ */
+static bson_t *
+report_of_rules(struct fixture *f, int nrules)
+{
+	char json[4096], err[256], *url;
+	struct msb_metrics *m;
+	struct msb_sink *sink;
+	size_t n = 0;
+	bson_t *doc;
+
+	n += (size_t)snprintf(json + n, sizeof(json) - n, "{\"rules\":[");
+	for (int k = 1; k <= nrules; k++)
+		n += (size_t)snprintf(json + n, sizeof(json) - n,
+		    "%s{\"name\":\"r%02d\",\"field\":\"f%02d\","
+		    "\"required\":true}", k > 1 ? "," : "", k, k);
+	snprintf(json + n, sizeof(json) - n, "]}");
+	setenv("MYSIMBDP_QUALITY", json, 1);
+	m = msb_metrics_open(f->endpoint, "batch", "job-8");
+	assert_non_null(m);
+	msb_metrics_set_interval(m, 0);
+	assert_true(asprintf(&url, "file://%s/store%d", f->dir, nrules) !=
+	    -1);
+	if (msb_sink_open(&sink, url, "t", "c", err, sizeof(err)) != MSB_OK)
+		fail_msg("sink: %s", err);
+	unsetenv("MYSIMBDP_QUALITY");
+	for (int miss = 1; miss <= nrules; miss++) {
+		bson_t row = BSON_INITIALIZER;
+
+		for (int k = 1; k <= nrules; k++) {
+			char key[8];
+
+			snprintf(key, sizeof(key), "f%02d", k);
+			if (k != miss)
+				BSON_APPEND_INT32(&row, key, k);
+		}
+		assert_int_equal(msb_sink_add(sink, &row), MSB_BADDOC);
+		bson_destroy(&row);
+	}
+	doc = flush_until_received(f, m);
+	msb_sink_close(sink);
+	msb_metrics_close(m);
+	/* Closing sent the last (empty) figures: not the next test's. */
+	bson_destroy(receive(f, 2000));
+	free(url);
+	return doc;
+}
+
+/* The names in a report's "quality", comma-joined, with their counts. */
+static void
+quality_names(const bson_t *doc, char *out, size_t len)
+{
+	bson_iter_t it, q;
+	size_t n = 0;
+
+	out[0] = '\0';
+	assert_true(bson_iter_init_find(&it, doc, "quality"));
+	assert_true(bson_iter_recurse(&it, &q));
+	while (bson_iter_next(&q))
+		n += (size_t)snprintf(out + n, len - n, "%s%s=%lld",
+		    n > 0 ? "," : "", bson_iter_key(&q),
+		    (long long)bson_iter_as_int64(&q));
+}
+
+/* A report names 16 rules; past 16, the 16th and later are "other". */
+static void
+rules_past_sixteen_go_under_other(void **state)
+{
+	struct fixture *f = *state;
+	char names[1024];
+	bson_t *doc;
+
+	bind_monitor(f);
+	doc = report_of_rules(f, 16);
+	quality_names(doc, names, sizeof(names));
+	assert_string_equal(names, "r01=1,r02=1,r03=1,r04=1,r05=1,r06=1,"
+	    "r07=1,r08=1,r09=1,r10=1,r11=1,r12=1,r13=1,r14=1,r15=1,r16=1");
+	bson_destroy(doc);
+	doc = report_of_rules(f, 18);
+	quality_names(doc, names, sizeof(names));
+	assert_string_equal(names, "r01=1,r02=1,r03=1,r04=1,r05=1,r06=1,"
+	    "r07=1,r08=1,r09=1,r10=1,r11=1,r12=1,r13=1,r14=1,r15=1,"
+	    "other=3");
+	bson_destroy(doc);
+}
+
+/* Instance ids of up to 80 characters (the monitor's limit) go whole. */
+static void
+instance_ids_up_to_80(void **state)
+{
+	struct fixture *f = *state;
+	char id[100];
+	struct msb_metrics *m;
+	bson_t *doc;
+
+	memset(id, 'i', 81);
+	id[81] = '\0';
+	bind_monitor(f);
+	m = msb_metrics_open(f->endpoint, "stream", id);
+	assert_non_null(m);
+	doc = flush_until_received(f, m);
+	id[80] = '\0';
+	assert_string_equal(get_str(doc, "instance"), id);
+	bson_destroy(doc);
+	msb_metrics_close(m);
+}
+
 int
 main(void)
 {
@@ -410,6 +553,12 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    stream_app_reports_name_tenant_and_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    dropped_counts_since_the_last_report, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    rules_past_sixteen_go_under_other, setup, teardown),
+		cmocka_unit_test_setup_teardown(instance_ids_up_to_80, setup,
+		    teardown),
 		cmocka_unit_test(without_endpoint_or_handle),
 	};
 	int rc;
