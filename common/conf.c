@@ -1007,6 +1007,15 @@ int_not_wrapped(struct walk *w, const config_setting_t *s)
 	return fits;
 }
 
+/* A value as an error quotes it: bytes that are not UTF-8 as \xNN. */
+#define SHOWN_MAX 300
+static const char *
+shown(const char *v, char *buf)
+{
+	jsonline_text(v, strlen(v), buf, SHOWN_MAX);
+	return buf;
+}
+
 /*
  * Reads a scalar (INT, SIZE, DURATION) from either the setting or, when
  * s is NULL, the default text. Checks the range. Returns 0 or -1.
@@ -1051,7 +1060,10 @@ read_number(struct walk *w, const struct field *f, const config_setting_t *s,
 		} else if (units_parse_duration(text, &u, &why) == 0)
 			v = u > INT64_MAX ? INT64_MAX : (int64_t)u;
 		if (why) {
-			walk_error(w, s, path, "\"%s\": %s", text, why);
+			char buf[SHOWN_MAX];
+
+			walk_error(w, s, path, "\"%s\": %s", shown(text, buf),
+			    why);
 			return -1;
 		}
 	}
@@ -1095,13 +1107,12 @@ static int
 check_utf8(struct walk *w, const config_setting_t *s, const char *path,
     const char *what, const char *v)
 {
-	char shown[200];
+	char buf[SHOWN_MAX];
 
 	if (bson_utf8_validate(v, strlen(v), false))
 		return 0;
-	jsonline_text(v, strlen(v), shown, sizeof(shown));
 	walk_error(w, s, path, "%s\"%s\": not UTF-8 (settings are written "
-	    "into JSON records and apps' environments)", what, shown);
+	    "into JSON records and apps' environments)", what, shown(v, buf));
 	return -1;
 }
 
@@ -1117,7 +1128,9 @@ read_string(struct walk *w, const struct field *f, const config_setting_t *s,
 	}
 	v = config_setting_get_string(s);
 	if (f->check && (why = f->check(v)) != NULL) {
-		walk_error(w, s, path, "\"%s\": %s", v, why);
+		char buf[SHOWN_MAX];
+
+		walk_error(w, s, path, "\"%s\": %s", shown(v, buf), why);
 		return -1;
 	}
 	if (check_utf8(w, s, path, "", v) < 0)
@@ -1156,7 +1169,10 @@ read_strlist(struct walk *w, const struct field *f, const config_setting_t *s,
 			}
 			v[i] = xstrdup(config_setting_get_string(e));
 			if (f->check && (why = f->check(v[i])) != NULL) {
-				walk_error(w, e, path, "\"%s\": %s", v[i], why);
+				char buf[SHOWN_MAX];
+
+				walk_error(w, e, path, "\"%s\": %s",
+				    shown(v[i], buf), why);
 				bad = 1;
 			} else {
 				char what[32];

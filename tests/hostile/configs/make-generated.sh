@@ -11,8 +11,10 @@ make_generated() {
 	perl -e 'print "id = \"deep\";\nx = ", "{ a = " x 20000, "1", " ; }" x 20000, ";\n"' >"$d/deep.cfg"
 	printf 'id = "bad\xff";\n' >"$d/notutf8.cfg"
 	# A setting with no rule of its own but text: an app's path, a
-	# quality rule's value (batchmgr died writing the rules as JSON).
-	printf 'id = "notutf8app";\nbatch = {\n  formats = ["csv"];\n  apps = ( { app = ["/bin/\xffapp"]; } );\n  quality = ( { rules = ( { name = "r"; field = "f"; values = ["a\xe9b"]; } ); } );\n};\n' >"$d/notutf8app.cfg"
+	# quality rule's value (batchmgr died writing the rules as JSON);
+	# and settings with rules (a duration, a dataset), which quote the
+	# value refused with the same \xNN.
+	printf 'id = "notutf8app";\nbatch = {\n  formats = ["csv"];\n  apps = ( { app = ["/bin/\xffapp"]; timeout = "5\xffs"; datasets = ["d\xe9"]; } );\n  quality = ( { rules = ( { name = "r"; field = "f"; values = ["a\xe9b"]; } ); } );\n};\n' >"$d/notutf8app.cfg"
 	# A 100000-byte setting name.
 	perl -e 'print "id = \"longname\";\n", "x" x 100000, " = 1;\n"' >"$d/longname.cfg"
 }
