@@ -1019,11 +1019,12 @@ admit(struct stream *s, const void *data, size_t len, uint64_t now,
 		s->s_n.queue_full++;
 		if (full != s)
 			full->s_n.queue_full++;
-		/* With subscriptions, the one whose backlog is full. */
+		/* A subscription's backlog is named; the stream's own is
+		 * not. */
 		snprintf(buf, buflen, "THROTTLE queue-full: max_queue_bytes %"
 		    PRIu64 " reached%s%s", c->s_max_queue_bytes,
-		    s->s_nsubs > 0 ? " by subscription " : "",
-		    s->s_nsubs > 0 ? full->s_name : "");
+		    full != s ? " by subscription " : "",
+		    full != s ? full->s_name : "");
 		violation(s, V_QUEUE, buf + strlen("THROTTLE queue-full: "));
 		return buf;
 	}

@@ -269,4 +269,20 @@ printf 'again a\n' >"$T/scratch/again"
 cli send alpha --file "$T/scratch/again" >/dev/null || fail "send after re-adding"
 wait_for 30 "the new message in slow" eval '[ "$(coll_keys slow | grep -cx again)" = 1 ]'
 ok "a subscription added by reload gets the new messages"
+
+# The stream's own backlog full (its instances stopped, default.slow
+# taking its copies): the refusal names no subscription.
+cli stop alpha --stream default >"$T/out/stop" 2>&1 ||
+	fail "stop default: $(cat "$T/out/stop")"
+wait_for 20 "default's instances to stop" eval \
+	'[ "$(substat default ".instances | length")" = 0 ]'
+for k in 1 2; do
+	cli send alpha --file "$T/scratch/big" >/dev/null || fail "big message $k"
+done
+wait_for 30 "default.slow idle" sub_idle default.slow
+rc=0; cli send alpha --file "$T/scratch/big" --json >"$T/out/big2" || rc=$?
+assert_eq 75 $rc "a message past default's own max_queue_bytes: send exits 75"
+assert_eq "THROTTLE queue-full: max_queue_bytes $QBYTES reached" \
+	"$(jq -r '.reasons[] | select(.reason | startswith("queue-full")) |
+		"\(.status) \(.reason)"' "$T/out/big2")" "the queue-full reason names no subscription"
 stop_daemon streammgr
