@@ -1788,6 +1788,13 @@ keys_check(struct walk *w, config_t *cfg, const struct conf_tenant *t)
 			walk_error(w, ks, "batch.encryption.keys", "%s: mode "
 			    "%04o: others may read it (chmod 600)", k[i],
 			    (unsigned)(st.st_mode & 07777));
+		/* Its owner may rewrite it: the daemons' user (or root),
+		 * never a tenant's. */
+		else if (st.st_uid != geteuid() && st.st_uid != 0)
+			walk_error(w, ks, "batch.encryption.keys", "%s: owned "
+			    "by uid %u, not by the daemons' user (uid %u) or "
+			    "root", k[i], (unsigned)st.st_uid,
+			    (unsigned)geteuid());
 	}
 }
 
@@ -2362,8 +2369,10 @@ conf_check_path(const char *path, struct conf_errors *errs,
 		conf_tenant_set_free(&set);
 	} else if (is_tenant_file(path)) {
 		if ((t = conf_tenant_load(path, cwd, errs)) != NULL &&
-		    warns != NULL)
+		    warns != NULL) {
 			app_warnings(t, warns);
+			key_warnings(t, warns);
+		}
 		conf_tenant_unref(t);
 	} else if ((p = conf_platform_load(path, errs)) != NULL) {
 		conf_tenants_load(p->p_tenants_dir, p->p_apps_dir, &set, errs);

@@ -256,3 +256,18 @@ grep -q "sec.cfg:[0-9]*: batch.encryption.keys: $K2: mode 0644" <<<"$out" ||
 	fail "check-config said: $out"
 chmod 600 "$K2"
 ok "check-config: $(grep -o 'sec.cfg:[0-9]*: batch.encryption.keys: [^:]*: mode 0644[^)]*)' <<<"$out")"
+# Owned by a user other than the daemons' (a tenant's could rewrite it).
+chown "$U" "$K2"
+out=$(cli check-config 2>&1) && fail "check-config took an identity owned by $U"
+grep -q "sec.cfg:[0-9]*: batch.encryption.keys: $K2: owned by uid $(id -u "$U"), not by the daemons' user" <<<"$out" ||
+	fail "check-config said: $out"
+chown 0 "$K2"
+ok "check-config: $(grep -o "$K2: owned by uid .* or root" <<<"$out" | head -n 1)"
+# Checked alone, the tenant's file warns of an identity that is not there.
+mkdir -p "$T/scratch/alone"
+sed "s|\"$K2\"|\"$T/scratch/none.key\"|" "$T/conf/tenants/sec.cfg" >"$T/scratch/alone/sec.cfg"
+grep -q none.key "$T/scratch/alone/sec.cfg" || fail "the lone profile lists no missing key"
+out=$(cli check-config "$T/scratch/alone/sec.cfg" 2>&1) || fail "check-config of sec.cfg alone: $out"
+grep -q "batch.encryption.keys: $T/scratch/none.key: .*cannot be decrypted" <<<"$out" ||
+	fail "check-config of sec.cfg alone said: $out"
+ok "check-config of one tenant file warns of a missing identity"
