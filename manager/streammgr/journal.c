@@ -18,6 +18,7 @@
 #define HDR		8			/* length, crc */
 #define BODY_MIN	9			/* type, u64 */
 #define RECORD_MAX	((256u << 20) + BODY_MIN) /* max_message_size + body */
+#define ACKS_MAX	((RECORD_MAX - BODY_MIN) / 8)	/* per A record */
 _Static_assert(RECORD_MAX <= UINT32_MAX, "a record's length fits 32 bits");
 #define MAGIC		"mysimbdp-queue 1"
 #define SEG_FMT		"seg-%016" PRIx32 ".log"
@@ -346,7 +347,7 @@ note_record(struct scan *sc, uint32_t segi, const struct rec *r)
  * to the end is a torn tail when this is the newest segment.
  */
 static void
-scan_segment(struct scan *sc, uint32_t segi, bool newest,
+scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
     struct journal_report *rep)
 {
 	struct scanned *g = &sc->segs[segi];
@@ -355,9 +356,11 @@ scan_segment(struct scan *sc, uint32_t segi, bool newest,
 
 	while (off < g->size) {
 		/* Records are at least HDR bytes: that bounds the seqs a
-		 * segment can hold beyond what came before. */
+		 * segment can hold beyond what came before. Without its
+		 * H record, what comes before is unknown: the bound is
+		 * the next segment's H (cap). */
 		uint64_t base = last > g->head ? last : g->head;
-		uint64_t hi = base + g->size / HDR + 1;
+		uint64_t hi = g->head != 0 ? base + g->size / HDR + 1 : cap;
 		struct rec r;
 		size_t bad;
 
@@ -382,6 +385,32 @@ scan_segment(struct scan *sc, uint32_t segi, bool newest,
 		g->damaged = true;
 		rep->r_bad_bytes += off - bad;
 	}
+}
+
+/*
+ * The seqs below segment id's H record, for the segment before it whose
+ * own H is unreadable: every message written before a segment began is
+ * numbered below its H. JOURNAL_SEQ_MAX when it cannot be read either.
+ */
+static uint64_t
+head_of(struct journal *j, uint32_t id)
+{
+	unsigned char buf[HDR + BODY_MIN + sizeof(MAGIC) - 1];
+	char name[SEG_NAME_MAX];
+	struct rec r;
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(name, sizeof(name), SEG_FMT, id);
+	if ((fd = openat(j->j_dirfd, name, O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) >= 0) {
+		n = pread(fd, buf, sizeof(buf), 0);
+		close(fd);
+	}
+	if (n > 0 && read_record(buf, (size_t)n, 0, UINT64_MAX, &r) &&
+	    r.type == REC_HEAD)
+		return r.v - 1;
+	return JOURNAL_SEQ_MAX;
 }
 
 static int
@@ -669,7 +698,9 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 
 		if (map_segment(j, &sc->segs[k], err, errlen) < 0)
 			return -1;
-		scan_segment(sc, (uint32_t)k, k + 1 == sc->nsegs, rep);
+		scan_segment(sc, (uint32_t)k, k + 1 == sc->nsegs,
+		    k + 1 < sc->nsegs ? head_of(j, sc->segs[k + 1].id) :
+		    JOURNAL_SEQ_MAX, rep);
 		/* Scanned: its pages leave this process's memory (they stay
 		 * in the page cache) until the restore reads them again, so
 		 * a large backlog's segments are not all resident at once. */
@@ -740,7 +771,9 @@ rescue_damaged(struct journal *j, struct scan *sc, char *err, size_t errlen)
 			    name, strerror(errno));
 			return -1;
 		}
-		j->j_disk -= sc->segs[k].size;
+		/* What scan_all counted of it. */
+		j->j_disk -= sc->segs[k].torn ? sc->segs[k].good_end :
+		    sc->segs[k].size;
 	}
 	return 0;
 }
@@ -899,19 +932,26 @@ journal_release(struct journal *j, uint32_t seg, uint64_t seq)
 		trim(j);
 }
 
-/* Appends one A record for every release noted. */
+/*
+ * Appends the releases noted as A records of at most ACKS_MAX each (a
+ * disk full for long keeps noting them; the reader takes no record
+ * longer than RECORD_MAX).
+ */
 static void
 put_acks(struct journal *j)
 {
-	unsigned char *rec;
+	for (size_t done = 0; done < j->j_nacks; ) {
+		size_t n = j->j_nacks - done < ACKS_MAX ? j->j_nacks - done :
+		    ACKS_MAX;
+		unsigned char *rec = put_record(&j->j_buf, REC_ACK, n, NULL,
+		    n * 8);
 
-	if (j->j_nacks == 0)
-		return;
-	rec = put_record(&j->j_buf, REC_ACK, j->j_nacks, NULL,
-	    j->j_nacks * 8);
-	for (size_t k = 0; k < j->j_nacks; k++)
-		put_le64(rec + HDR + BODY_MIN + 8 * k, j->j_acks[k]);
-	seal(rec);
+		for (size_t k = 0; k < n; k++)
+			put_le64(rec + HDR + BODY_MIN + 8 * k,
+			    j->j_acks[done + k]);
+		seal(rec);
+		done += n;
+	}
 }
 
 static void

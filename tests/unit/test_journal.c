@@ -433,6 +433,142 @@ refused_write_leaves_the_file_as_it_was(void **state)
 	journal_close(j);
 }
 
+/* Flips one bit of the file at offset at. */
+static void
+flip(const char *path, off_t at)
+{
+	unsigned char byte;
+	int fd = open(path, O_RDWR);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &byte, 1, at), 1);
+	byte ^= 0x10;
+	assert_int_equal(pwrite(fd, &byte, 1, at), 1);
+	close(fd);
+}
+
+/* The sizes of the seg-*.log files: what journal_usage must say. */
+static uint64_t
+seg_bytes(const struct fx *fx)
+{
+	DIR *d = opendir(fx->dir);
+	struct dirent *de;
+	uint64_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		char path[512];
+
+		if (strncmp(de->d_name, "seg-", 4) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", fx->dir, de->d_name);
+		n += (uint64_t)file_size(path);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Messages numbered far above the segment's size, in the oldest segment,
+ * whose H record (the only bound on their numbers) is unreadable: found
+ * all the same, bounded by the next segment's H, or by nothing in the
+ * newest.
+ */
+static void
+damaged_head_keeps_its_messages(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	char path[128];
+
+	for (uint64_t seq = 1001; seq <= 1010; seq++)
+		add(j, seq);
+	commit(fx, j);
+	journal_close(j);
+	seg_path(fx, 1, path, sizeof(path));
+	flip(path, 20);		/* inside the H record's body */
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->r.n, 10);
+	assert_int_equal(fx->r.seq[0], 1001);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->rep.r_torn_bytes, 0);
+	add(j, 1011);
+	commit(fx, j);
+	journal_close(j);
+	j = reopen(fx, 1 << 20);
+	add(j, 1012);
+	commit(fx, j);
+	journal_close(j);
+
+	/* Now in the older of two: the newer one's H bounds it. */
+	assert_int_equal(count_files(fx->dir, "seg-"), 2);
+	seg_path(fx, 2, path, sizeof(path));
+	flip(path, 20);
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->r.n, 12);
+	assert_int_equal(fx->r.seq[11], 1012);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_lost, 0);
+	journal_close(j);
+}
+
+/* Damage and a torn tail in the newest segment: the disk usage counts
+ * the files as they are, not less. */
+static void
+usage_after_damage_and_a_torn_tail(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	uint64_t nsegs, bytes;
+	char path[128];
+
+	for (uint64_t seq = 1; seq <= 10; seq++)
+		add(j, seq);
+	commit(fx, j);
+	journal_close(j);
+	seg_path(fx, 1, path, sizeof(path));
+	flip(path, 33 + 4 * 19 + 17 + 1);	/* message 5's payload */
+	assert_int_equal(truncate(path, file_size(path) - 3), 0);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_true(fx->rep.r_torn_bytes > 0);
+	journal_usage(j, &nsegs, &bytes);
+	assert_int_equal(bytes, seg_bytes(fx));
+	journal_close(j);
+}
+
+/*
+ * More releases than one A record may hold (a disk full for long keeps
+ * noting them): written as several, all read back.
+ */
+static void
+many_releases_fit_in_records(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	const uint64_t many = ((256u << 20) / 8) + 10;
+	uint32_t seg;
+
+	seg = add(j, 1);
+	add(j, 2);
+	commit(fx, j);
+	journal_release(j, seg, 1);
+	for (uint64_t seq = 3; seq < many; seq++)
+		journal_release(j, 0, seq);
+	commit(fx, j);
+	journal_close(j);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_torn_bytes, 0);
+	assert_int_equal(fx->r.n, 1);
+	assert_int_equal(fx->r.seq[0], 2);
+	journal_close(j);
+}
+
 int
 main(void)
 {
@@ -447,6 +583,9 @@ main(void)
 		T(bit_flip_loses_only_that_message),
 		T(memory_numbers_are_not_counted_as_lost),
 		T(refused_write_leaves_the_file_as_it_was),
+		T(damaged_head_keeps_its_messages),
+		T(usage_after_damage_and_a_torn_tail),
+		T(many_releases_fit_in_records),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
