@@ -105,3 +105,18 @@ assert_eq "" "$(on n1 status --json 2>/dev/null | jq -r '[.streams[] | select(.t
 op status --cluster --json >"$T/out.json" 2>/dev/null
 assert_eq "globex,acme" "$(jq -r '.nodes[] | select(.node == "n2") | [.tenants[].tenant] | sort_by(. != "globex") | join(",")' "$T/out.json")" "status --cluster: acme on n2"
 ok "acme moved from n1 to n2 under load: $(cat "$T/producer"), all stored"
+
+# A tenant the cluster file gives to a node that has no profile for it:
+# refused there, not "moved" to the node it is on (a loop).
+OWNER[acme]=n2 OWNER[ghost]=n3
+write_cluster
+kill -HUP "${PID[n3.streammgr]}"
+ghost_refused() {
+	timeout 20 "$CLI" -c "$T/no-such.cfg" --cluster-file "$T/cluster.cfg" \
+		send ghost --cluster --key "$K/initech" --file "$T/keys.acme" \
+		>"$T/send" 2>&1
+	grep -q "forbidden" "$T/send"
+}
+wait_for 30 "n3 to refuse ghost's message (see $T/send)" ghost_refused
+grep -q "moved" "$T/send" && fail "ghost's message was moved: $(cat "$T/send")"
+ok "a tenant given to a node without its profile is refused there: $(grep -m 1 forbidden "$T/send")"
