@@ -5,10 +5,13 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -259,6 +262,50 @@ rename_unique(int from_fd, const char *from, int to_fd, const char *to_dir,
 	}
 	errno = EEXIST;
 	return -1;
+}
+
+int
+state_rename_unique(int from_fd, const char *from, int dirfd,
+    const char *name, char *final, size_t finallen)
+{
+	return rename_unique(from_fd, from, dirfd, "", name, true, final,
+	    finallen);
+}
+
+int
+state_publish(int dirfd, const char *name, const void *data, size_t len,
+    char *final, size_t finallen)
+{
+	char tmp[64];
+	int fd = -1, saved;
+
+	/* A tenant's file may hold any name, but not guess a random one;
+	 * O_EXCL makes sure. */
+	for (unsigned i = 0; fd < 0 && i < 100; i++) {
+		uint64_t r;
+
+		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			r = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ i;
+		snprintf(tmp, sizeof(tmp), ".mysimbdp-%016llx.tmp",
+		    (unsigned long long)r);
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0640);
+		if (fd < 0 && errno != EEXIST)
+			return -1;
+	}
+	if (fd < 0)
+		return -1;
+	if (write(fd, data, len) != (ssize_t)len ||
+	    state_rename_unique(dirfd, tmp, dirfd, name, final,
+	    finallen) < 0) {
+		saved = errno ? errno : EIO;
+		unlinkat(dirfd, tmp, 0);
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
+	return 0;
 }
 
 /*

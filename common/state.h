@@ -79,6 +79,25 @@ int state_entry_at(int staging_fd, enum stage_area area, const char *dataset,
 int state_move(int staging_fd, enum stage_area from, enum stage_area to,
     const char *dataset, const char *name, char *final, size_t finallen);
 
+/*
+ * Renames from (relative to from_fd) to name in the folder dirfd, never
+ * replacing a file: "name", or "name.1", "name.2", ... when a file (a
+ * tenant's, moved there) holds it. The name used goes into final.
+ * Returns 0 or -1 with errno.
+ */
+int state_rename_unique(int from_fd, const char *from, int dirfd,
+    const char *name, char *final, size_t finallen);
+
+/*
+ * Writes len bytes of data as a file of the daemon's beside tenants'
+ * files (a reason, a report) in the folder dirfd: into a hidden name of
+ * its own, then renamed as state_rename_unique does, so that no reader
+ * sees it half written and no tenant's file of that name is replaced.
+ * Returns 0 with the name used in final, or -1 with errno.
+ */
+int state_publish(int dirfd, const char *name, const void *data, size_t len,
+    char *final, size_t finallen);
+
 /* Creates dir and its parents with mode. Returns 0 or -1 with errno. */
 int state_mkdirs(const char *dir, int mode);
 

@@ -11,6 +11,7 @@
 
 #include "jsonline.h"
 #include "log.h"
+#include "state.h"
 #include "tenant.h"
 
 static int64_t
@@ -92,7 +93,7 @@ void
 qgate_keep_rejects(struct tenant *t, const char *path, enum stage_area area,
     const char *dataset, const char *final)
 {
-	char name[NAME_MAX + 1];
+	char name[NAME_MAX + 1], used[NAME_MAX + 1];
 	struct stat st;
 	int dfd;
 
@@ -105,7 +106,10 @@ qgate_keep_rejects(struct tenant *t, const char *path, enum stage_area area,
 		unlink(path);
 		return;
 	}
-	if (renameat(AT_FDCWD, path, dfd, name) < 0) {
+	/* Never over a tenant's file of that name (one of its own, moved
+	 * here): that makes it name.1, ... */
+	if (state_rename_unique(AT_FDCWD, path, dfd, name, used,
+	    sizeof(used)) < 0) {
 		log_warn("tenant %s: keep %s as %s/%s", t->t_id, path,
 		    state_area_names[area], name);
 		unlink(path);
@@ -119,11 +123,11 @@ write_report(struct tenant *t, const char *dataset, const char *final,
     const struct conf_quality *q, const bson_t *summary, const char *why)
 {
 	bson_t doc = BSON_INITIALIZER;
-	char name[NAME_MAX + 1];
+	char name[NAME_MAX + 1], used[NAME_MAX + 1];
 	bson_iter_t it;
 	size_t len;
 	char *line;
-	int dfd, fd = -1;
+	int dfd;
 
 	/* As the records show them: a name is bytes, JSON wants UTF-8. */
 	jsonline_append_text(&doc, "file", final);
@@ -137,13 +141,10 @@ write_report(struct tenant *t, const char *dataset, const char *final,
 	if (line != NULL && snprintf(name, sizeof(name), "%s.quality.json",
 	    final) < (int)sizeof(name) &&
 	    (dfd = tenant_open_area(t, AREA_QUARANTINE, dataset, true)) >= 0) {
-		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC |
-		    O_NOFOLLOW | O_CLOEXEC, 0640);
-		if (fd < 0 || write(fd, line, len) != (ssize_t)len)
+		if (state_publish(dfd, name, line, len, used,
+		    sizeof(used)) < 0)
 			log_warn("tenant %s: write quarantine/%s", t->t_id,
 			    name);
-		if (fd >= 0)
-			close(fd);
 		close(dfd);
 	}
 	bson_free(line);

@@ -88,42 +88,48 @@ watch_add(struct batch *b, struct tenant *t, const char *dataset)
 		fatal("%s: strdup", __func__);
 }
 
+/* Whether dirfd/name holds exactly text (len bytes). */
+static bool
+holds(int dirfd, const char *name, const char *text, size_t len)
+{
+	char buf[1024];
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = len < sizeof(buf) ? read(fd, buf, len + 1) : -1;
+	close(fd);
+	return n == (ssize_t)len && memcmp(buf, text, len) == 0;
+}
+
 /*
- * Writes rejected/[dataset/]final.reason: into a hidden name, then
- * renamed, so whoever watches rejected/ never reads it half written. One
- * temporary name serves every reason (one loop writes them, one at a
- * time), so a name that fits as "<file>.reason" fits here too.
+ * Writes rejected/[dataset/]final.reason (state_publish: never half
+ * written, never over a tenant's file of that name, which makes it
+ * final.reason.1, ...). The same reason there already (written before a
+ * crash, the file rejected again at the restart) is left as it is.
  */
 static void
 write_reason(struct tenant *t, const char *dataset, const char *final,
     const char *reason)
 {
-	static const char tmp[] = ".reason.tmp";
-	char name[NAME_MAX + 16];
-	int dfd, fd = -1;
-	size_t len = strlen(reason);
+	char name[NAME_MAX + 16], text[1024], used[NAME_MAX + 1];
+	int dfd, n;
 
 	snprintf(name, sizeof(name), "%s.reason", final);
-	if ((dfd = tenant_open_area(t, AREA_REJECTED, dataset, true)) < 0)
-		goto fail;
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0640);
-	if (fd < 0 || write(fd, reason, len) != (ssize_t)len ||
-	    write(fd, "\n", 1) != 1 || renameat(dfd, tmp, dfd, name) < 0) {
-		if (fd >= 0)
-			unlinkat(dfd, tmp, 0);
-		goto fail;
+	n = snprintf(text, sizeof(text), "%s\n", reason);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		n = (int)sizeof(text) - 1;
+	if ((dfd = tenant_open_area(t, AREA_REJECTED, dataset, true)) < 0) {
+		log_warn("tenant %s: write rejected/%s%s%s", t->t_id, dataset,
+		    *dataset ? "/" : "", name);
+		return;
 	}
-	close(fd);
+	if (!holds(dfd, name, text, (size_t)n) && state_publish(dfd, name,
+	    text, (size_t)n, used, sizeof(used)) < 0)
+		log_warn("tenant %s: write rejected/%s%s%s", t->t_id, dataset,
+		    *dataset ? "/" : "", name);
 	close(dfd);
-	return;
-fail:
-	log_warn("tenant %s: write rejected/%s%s%s", t->t_id, dataset,
-	    *dataset ? "/" : "", name);
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
 }
 
 /* Whether rejected/[dataset/]name is free, so a move there keeps the name. */
@@ -282,8 +288,6 @@ claim(struct tenant *t, const struct examine_facts *f, uint64_t bytes)
 {
 	char final[NAME_MAX + 1];
 
-	quota_count(&t->t_quota, &t->t_conf->t_batch.b_quota, f->ef_now_ms,
-	    bytes);
 	if (tenant_move(t, AREA_INCOMING, AREA_PROCESSING, f->ef_dataset,
 	    f->ef_name, final, sizeof(final)) < 0) {
 		if (errno == EEXIST)	/* same name still running */
@@ -292,6 +296,9 @@ claim(struct tenant *t, const struct examine_facts *f, uint64_t bytes)
 			log_warn("tenant %s: claim %s", t->t_id, f->ef_name);
 		return;
 	}
+	/* Charged once claimed: a file that waits is looked at again. */
+	quota_count(&t->t_quota, &t->t_conf->t_batch.b_quota, f->ef_now_ms,
+	    bytes);
 	job_enqueue(t, f->ef_dataset, f->ef_name, bytes, false);
 }
 

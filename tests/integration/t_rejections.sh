@@ -17,6 +17,16 @@ batch = {
   );
 };
 CFG
+# A file waiting for its namesake to finish is charged to the quota once,
+# when it runs, not at every look while it waits.
+tenant defer <<'CFG'
+id = "defer";
+batch = {
+  formats = ["csv"];
+  quota = { window = "1h"; max_files = 3; };
+  apps = ( { app = ["sleepy", "4"]; } );
+};
+CFG
 start_daemon batchmgr
 in=$VAR/staging/acme/incoming
 rej=$VAR/staging/acme/rejected
@@ -74,6 +84,17 @@ expect_rejected .rsync-tmp.csv partial
 drop acme mystery/x.csv
 expect_rejected mystery/x.csv unknown-dataset
 
+# A tenant's own file named like a reason is never replaced: the reason
+# of the file it is named after goes beside it as NAME.reason.1.
+drop acme clash.reason "the tenant's own words"
+expect_rejected clash.reason format
+drop acme clash "x"
+wait_for 10 "clash's reason" test -e "$rej/clash.reason.1"
+assert_eq "the tenant's own words" "$(cat "$rej/clash.reason")" \
+	"the tenant's clash.reason kept intact"
+grep -q "^format: " "$rej/clash.reason.1" || fail "clash's reason: $(cat "$rej/clash.reason.1")"
+ok "a reason never replaces a tenant's file: clash's went to clash.reason.1"
+
 # Quota: 5 files and 5K per hour; files rejected for other reasons do not
 # count. 4000 bytes pass, 1200 more would pass max_bytes; then four small
 # files fill max_files and the fifth is refused.
@@ -90,6 +111,17 @@ assert_eq 5 "$(count acme ok)" "files within quota ran"
 
 # Nothing was deleted: every dropped file is somewhere in staging/.
 assert_eq 0 "$(files_in acme incoming)" "incoming/ drained"
-total=$(find "$VAR/staging/acme" \( -type f -o -type l -o -type p \) ! -name '*.reason' | wc -l)
-assert_eq 16 "$total" "all 16 dropped files accounted for"
+total=$(find "$VAR/staging/acme" \( -type f -o -type l -o -type p \) \
+	\( ! -name '*.reason' -o -name clash.reason \) ! -name clash.reason.1 | wc -l)
+assert_eq 18 "$total" "all 18 dropped files accounted for"
+
+din=$VAR/staging/defer/incoming
+drop defer same.csv "a"
+wait_for 10 "the first same.csv running" test -e "$VAR/staging/defer/processing/same.csv"
+drop defer same.csv "b"
+wait_for 30 "both same.csv done" eval '[ "$(count defer ok)" = 2 ]'
+drop defer other.csv "c"
+wait_for 30 "other.csv done" eval '[ "$(count defer ok)" = 3 ]'
+assert_eq 0 "$(count defer rejected)" "defer's rejections (3 files, max_files 3)"
+ok "a file deferred behind its namesake is charged to the quota once"
 stop_daemon batchmgr

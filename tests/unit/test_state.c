@@ -1,0 +1,154 @@
+/*
+ * common/state.c's moves and files beside tenants' files: a name a
+ * tenant's file holds is never replaced (a ".1", ".2"... instead), and
+ * a tenant's file named like the daemon's temporary ones is left alone.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "state.h"
+
+struct fx {
+	char	 dir[64];
+	int	 dfd;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test-state-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	fx->dfd = open(fx->dir, O_RDONLY | O_DIRECTORY);
+	assert_true(fx->dfd >= 0);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+	char cmd[128];
+
+	close(fx->dfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+	assert_int_equal(system(cmd), 0);
+	free(fx);
+	return 0;
+}
+
+static void
+put(const struct fx *fx, const char *name, const char *text)
+{
+	int fd = openat(fx->dfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* The file's text ("" when it is not there). */
+static const char *
+text_of(const struct fx *fx, const char *name)
+{
+	static char buf[256];
+	int fd = openat(fx->dfd, name, O_RDONLY);
+	ssize_t n = fd < 0 ? 0 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static int
+entries(const struct fx *fx)
+{
+	DIR *d = opendir(fx->dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.' || (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0);
+	closedir(d);
+	return n;
+}
+
+static void
+publish_takes_a_free_name(void **state)
+{
+	struct fx *fx = *state;
+	char final[NAME_MAX + 1];
+
+	assert_int_equal(state_publish(fx->dfd, "a.reason", "why\n", 4, final,
+	    sizeof(final)), 0);
+	assert_string_equal(final, "a.reason");
+	assert_string_equal(text_of(fx, "a.reason"), "why\n");
+	assert_int_equal(entries(fx), 1);	/* no temporary left */
+}
+
+static void
+publish_never_replaces_a_tenants_file(void **state)
+{
+	struct fx *fx = *state;
+	char final[NAME_MAX + 1], tmp[64];
+
+	put(fx, "a.reason", "the tenant's");
+	put(fx, "a.reason.1", "the tenant's too");
+	/* Tenants' files with names like the daemon's temporary ones. */
+	for (unsigned i = 0; i < 200; i++) {
+		snprintf(tmp, sizeof(tmp), ".mysimbdp-%016x.tmp", i);
+		put(fx, tmp, "hidden");
+	}
+	assert_int_equal(state_publish(fx->dfd, "a.reason", "why\n", 4, final,
+	    sizeof(final)), 0);
+	assert_string_equal(final, "a.reason.2");
+	assert_string_equal(text_of(fx, "a.reason"), "the tenant's");
+	assert_string_equal(text_of(fx, "a.reason.1"), "the tenant's too");
+	assert_string_equal(text_of(fx, "a.reason.2"), "why\n");
+	assert_string_equal(text_of(fx, tmp), "hidden");
+	assert_int_equal(entries(fx), 203);
+}
+
+static void
+rename_unique_keeps_both(void **state)
+{
+	struct fx *fx = *state;
+	char final[NAME_MAX + 1];
+
+	put(fx, "x.rejects.jsonl", "the tenant's");
+	put(fx, "made", "the app's");
+	assert_int_equal(state_rename_unique(fx->dfd, "made", fx->dfd,
+	    "x.rejects.jsonl", final, sizeof(final)), 0);
+	assert_string_equal(final, "x.rejects.jsonl.1");
+	assert_string_equal(text_of(fx, "x.rejects.jsonl"), "the tenant's");
+	assert_string_equal(text_of(fx, "x.rejects.jsonl.1"), "the app's");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(publish_takes_a_free_name),
+		T(publish_never_replaces_a_tenants_file),
+		T(rename_unique_keeps_both),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
