@@ -469,12 +469,8 @@ sweep_entry(struct tenant *t, const char *dataset, const char *name,
 		close(dfd);
 		return;
 	}
-	if (unlinkat(dfd, name, 0) < 0) {
-		log_warn("tenant %s: retention: unlink %s", t->t_id, name);
-		close(dfd);
-		return;
-	}
-	close(dfd);
+	/* The record first: killed before the unlink, the next sweep
+	 * records it again; after it, the removal has its record. */
 	snprintf(reason, sizeof(reason), "retention: kept in %s/ longer than "
 	    "%s", state_area_names[s->s_area],
 	    units_fmt_duration(keep, dur, sizeof(dur)));
@@ -486,6 +482,10 @@ sweep_entry(struct tenant *t, const char *dataset, const char *name,
 	r.r_reason = reason;
 	r.r_bytes = (uint64_t)st.st_size;
 	batch_record(s->s_batch, &r);
+	if (unlinkat(dfd, name, 0) < 0)
+		log_warn("tenant %s: retention: unlink %s (recorded as "
+		    "removed; the next sweep tries again)", t->t_id, name);
+	close(dfd);
 }
 
 static void

@@ -20,16 +20,30 @@ batch = {
              timeout = "20s"; retries = 0; } );
 };
 CFG
+tenant old <<CFG
+id = "old";
+batch = {
+  formats = ["csv"];
+  retention = "1s";
+  apps = ( { app = ["exit-with", "0"]; timeout = "20s"; retries = 0; } );
+};
+CFG
 start_daemon batchmgr
 
 # kill_after_move AREA WHAT DROP...: attaches gdb to batchmgr, stops it
 # when state_move into AREA (an enum stage_area name) returns, kills it
 # there, then runs DROP... (the drop that leads to that move).
 kill_after_move() {
-	local area=$1 what=$2 out=$T/out/gdb.$1
-	shift 2
+	kill_after "state_move if to == $1" "$@"
+}
+
+# kill_after BREAK NAME WHAT DROP...: the same for any breakpoint BREAK
+# (a function whose return gdb waits for), its output in gdb.NAME.
+kill_after() {
+	local bp=$1 area=$2 what=$3 out=$T/out/gdb.$2
+	shift 3
 	gdb -p "$BM_PID" -batch -nx -ex 'set confirm off' \
-		-ex "break state_move if to == $area" -ex continue -ex finish \
+		-ex "break $bp" -ex continue -ex finish \
 		-ex kill >"$out" 2>&1 &
 	local gdb_pid=$!
 	STARTED_PIDS+=("$gdb_pid")
@@ -44,8 +58,8 @@ kill_after_move() {
 	BM_PID=
 	[ $rc = 137 ] || fail "$what: batchmgr was not killed by gdb (status $rc): $(cat "$out")"
 	grep -q 'Value returned is .* = 0$' "$out" ||
-		fail "$what: gdb did not see state_move return 0: $(cat "$out")"
-	ok "$what: batchmgr killed right after the rename into ${area#AREA_}"
+		fail "$what: gdb did not see ${bp%% *} return 0: $(cat "$out")"
+	ok "$what: batchmgr killed right after ${bp%% *} (${area#AREA_})"
 }
 
 # wait_for_gdb OUT PID: true once gdb is attached and its breakpoint set
@@ -87,4 +101,32 @@ grep -q '^format' "$VAR/staging/acme/rejected/notes.txt.reason" ||
 	fail "notes.txt.reason: $(cat "$VAR/staging/acme/rejected/notes.txt.reason")"
 ok "notes.txt: its reason beside it"
 assert_eq 0 "$(find "$VAR/staging/acme/incoming" -type f | wc -l)" "nothing left in incoming/"
+stop_daemon batchmgr
+
+# A retention removal (made when batchmgr starts, for files kept longer
+# than retention): batchmgr runs under gdb, killed right after the unlink
+# of gone.csv; the removed record must be there (it is written first: a
+# rerun may repeat it, none may miss it).
+start_daemon batchmgr
+drop old gone.csv
+wait_for 20 "gone.csv in done/" test -e "$VAR/staging/old/done/gone.csv"
+stop_daemon batchmgr
+old_enough() { [ $(( $(date +%s) - $(stat -c %Z "$VAR/staging/old/done/gone.csv") )) -ge 2 ]; }
+wait_for 10 "gone.csv older than its retention" old_enough
+out=$T/out/gdb.retention
+rc=0
+timeout $(( 60 * TIME_FACTOR )) gdb -batch -nx -ex 'set confirm off' \
+	-ex 'break unlinkat if $_streq((char *)$rsi, "gone.csv")' -ex run \
+	-ex finish -ex kill --args "$MYSIMBDP_BUILD/manager/batchmgr" -d -c \
+	"$T/conf/mysimbdp.cfg" >"$out" 2>&1 || rc=$?
+# (libc has no debug information: gdb shows where unlinkat returned to.)
+grep -q 'in sweep_entry ' "$out" || {
+	echo "SKIP: gdb could not stop batchmgr at the unlink (status $rc): $(tail -n 3 "$out")"
+	exit 77
+}
+assert_no_file "$VAR/staging/old/done/gone.csv"
+ok "retention: batchmgr killed right after the unlink of gone.csv"
+start_daemon batchmgr
+wait_for 20 "the removed record of gone.csv" has_record old gone.csv removed
+ok "gone.csv: its removal recorded"
 stop_daemon batchmgr
