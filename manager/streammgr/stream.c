@@ -541,6 +541,7 @@ release(struct stream *s, struct qmsg *m)
 void
 stream_abandon(struct stream *s)
 {
+	struct instance *i, *next;
 	struct qmsg *m;
 	size_t n = 0;
 
@@ -552,6 +553,10 @@ stream_abandon(struct stream *s)
 	if (n > 0)
 		log_info("tenant %s: stream %s: %zu message%s held for it "
 		    "released", s->s_tid, s->s_name, n, n == 1 ? "" : "s");
+	/* An instance draining (scaled down, stopped) waited for these:
+	 * it holds nothing now. */
+	TAILQ_FOREACH_SAFE(i, &s->s_instances, i_entry, next)
+		supervise_instance(i, IE_SETTLED);
 	/* Gone for good: a subscription added again starts afresh. */
 	settled_close(s->s_settled, true);
 	s->s_settled = NULL;

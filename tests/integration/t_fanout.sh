@@ -285,4 +285,33 @@ assert_eq 75 $rc "a message past default's own max_queue_bytes: send exits 75"
 assert_eq "THROTTLE queue-full: max_queue_bytes $QBYTES reached" \
 	"$(jq -r '.reasons[] | select(.reason | startswith("queue-full")) |
 		"\(.status) \(.reason)"' "$T/out/big2")" "the queue-full reason names no subscription"
+
+# A subscription removed while its instance, already draining (stopped
+# by an operator), holds messages: once they are released the instance
+# is stopped, not left running. The instance is frozen (SIGSTOP) so that
+# it still holds them when the reload comes.
+cli start alpha --stream default >"$T/out/start" 2>&1 ||
+	fail "start default: $(cat "$T/out/start")"
+wait_for 20 "default's instances again" sub_ready_is default 2
+slow_pid=$(substat default.slow '.instances[0].pid')
+"$DURPRODUCER" -r 5000 -w 100 -t $(( 60 * TIME_FACTOR )) -p z "$INGRESS" 600 \
+	>"$T/out/producer-z" 2>&1 &
+zp=$!
+STARTED_PIDS+=("$zp")
+wait_for 20 "default.slow holding messages" eval \
+	'[ "$(substat default.slow .inflight)" -gt 0 ]'
+kill -STOP "$slow_pid"
+cli stop alpha --stream default.slow >"$T/out/stop" 2>&1 ||
+	fail "stop default.slow: $(cat "$T/out/stop")"
+assert_eq draining "$(substat default.slow '.instances[0].state')" \
+	"default.slow's frozen instance, holding messages, after stop"
+profile
+kill -HUP "$SM_PID"
+wait_for 20 "default.slow gone from status" unlisted default.slow
+kill -CONT "$slow_pid"
+wait_for 20 "default.slow's instance $slow_pid to exit" eval \
+	"! kill -0 $slow_pid 2>/dev/null"
+rc=0; wait "$zp" || rc=$?
+assert_eq 0 $rc "the producer's 600 ($(cat "$T/out/producer-z"))"
+ok "default.slow removed while holding messages: its instance stopped"
 stop_daemon streammgr
