@@ -115,6 +115,21 @@ settled_note(struct settled *st, uint64_t seq)
 	st->st_len += 8;
 }
 
+void
+settled_unnote_from(struct settled *st, uint64_t seq)
+{
+	size_t kept = 0;
+
+	if (st == NULL)
+		return;
+	for (size_t off = 0; off < st->st_len; off += 8)
+		if (get_le64(st->st_buf + off) < seq) {
+			memmove(st->st_buf + kept, st->st_buf + off, 8);
+			kept += 8;
+		}
+	st->st_len = kept;
+}
+
 int
 settled_flush(struct settled *st, char *err, size_t errlen)
 {

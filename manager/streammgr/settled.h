@@ -38,6 +38,12 @@ void settled_loaded_free(struct settled *st);
 /* Notes seq, written at the next settled_flush. */
 void settled_note(struct settled *st, uint64_t seq);
 
+/*
+ * Forgets the numbers from seq on noted since the last flush: messages
+ * the disk refused, whose numbers are given out again. NULL: no-op.
+ */
+void settled_unnote_from(struct settled *st, uint64_t seq);
+
 /* Writes what was noted. Returns 0 or -1 with err set (kept noted). */
 int settled_flush(struct settled *st, char *err, size_t errlen);
 

@@ -869,15 +869,24 @@ subscribed(const struct stream *s)
 	return lifecycle_refusal(&s->s_sv) == NULL;
 }
 
-/* Removes every member's messages numbered from seq on (never stored). */
+/*
+ * Removes every member's messages numbered from seq on (never stored),
+ * and what members noted as settled of them: the numbers are given out
+ * again. counted: the members' accepted counted them (an admission;
+ * not a requeue, nor a copy that failed half way).
+ */
 static void
-drop_tail_all(struct stream *r, uint64_t seq)
+drop_tail_all(struct stream *r, uint64_t seq, bool counted)
 {
 	queue_drop_tail(&r->s_queue, seq);
+	settled_unnote_from(r->s_settled, seq);
 	for (size_t k = 0; k < r->s_nsubs; k++) {
 		struct stream *sub = r->s_subs[k];
+		size_t n = queue_drop_tail(&sub->s_queue, seq);
 
-		sub->s_n.accepted -= queue_drop_tail(&sub->s_queue, seq);
+		if (counted)
+			sub->s_n.accepted -= n;
+		settled_unnote_from(sub->s_settled, seq);
 	}
 }
 
@@ -911,7 +920,7 @@ enqueue(struct stream *s, const void *data, size_t len)
 		    0, data, len) == NULL) {
 			log_warn("tenant %s: stream %s: queue_append",
 			    s->s_tid, s->s_subs[k]->s_name);
-			drop_tail_all(s, m->m_seq);
+			drop_tail_all(s, m->m_seq, false);
 			return -1;
 		}
 	store(s, m, data, len);
@@ -1314,7 +1323,7 @@ commit_batch(struct stream *s, uint64_t first, struct reply *r, int n)
 	if (journal_pending(s->s_journal) == 0 ||
 	    journal_commit(s->s_journal, err, sizeof(err)) == 0)
 		return;
-	drop_tail_all(s, first);
+	drop_tail_all(s, first, true);
 	snprintf(text, sizeof(text), "THROTTLE no-space: %.290s", err);
 	for (int k = 0; k < n; k++) {
 		if (r[k].s != s)
@@ -1464,12 +1473,12 @@ stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
 		if (enqueue_for(s, ds.ds_taken[k].dl_payload,
 		    ds.ds_taken[k].dl_len) < 0) {
 			snprintf(err, errlen, "out of memory");
-			drop_tail_all(r, first);
+			drop_tail_all(r, first, false);
 			goto out;
 		}
 	if (journal_pending(r->s_journal) > 0 &&
 	    journal_commit(r->s_journal, err, errlen) < 0) {
-		drop_tail_all(r, first);
+		drop_tail_all(r, first, false);
 		goto out;
 	}
 	if (ds.ds_ntaken > 0 && (dead_letter_keep(file, &ds, err,

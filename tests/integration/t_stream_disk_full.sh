@@ -12,12 +12,23 @@
 platform stream.segment_size='"1M"'
 stream_tenant alpha 'instances = { min = 0; max = 1; initial = 0; };'
 stream_tenant beta
+# gamma: a stream with a subscription "copy", neither with an instance
+# (what they are owed stays queued), for the last part.
+tenant gamma <<EOF
+id = "gamma";
+streams = ( { app = ["$STREAMAPP"]; stop_timeout = "2s";
+  instances = { min = 0; max = 1; initial = 0; };
+  subscriptions = ( { name = "copy"; app = ["$STREAMAPP"]; stop_timeout = "2s";
+    instances = { min = 0; max = 1; initial = 0; }; } ); } );
+EOF
 qdir=$VAR/queue/alpha
-mkdir -p "$qdir"
+gdir=$VAR/queue/gamma
+mkdir -p "$qdir" "$gdir"
 mode=fsize
 if [ "${FULL_DISK:-}" != fsize ] && [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=192k,mode=0700 tmpfs "$qdir" 2>/dev/null; then
 	mode=tmpfs
-	on_cleanup() { umount "$qdir" 2>/dev/null; }
+	on_cleanup() { umount "$qdir" 2>/dev/null; umount "$gdir" 2>/dev/null; }
+	mount -t tmpfs -o size=192k,mode=0700 tmpfs "$gdir" || fail "mount a tmpfs on $gdir"
 fi
 echo "# full disk simulated by: $mode"
 start_daemon streammgr
@@ -59,4 +70,35 @@ assert_eq "$want" "$(wc -l <"$T/out/keys")" "distinct keys delivered"
 bad=$(grep -cvxE 'k[0-9]+' "$T/out/keys" || true)
 assert_eq 0 "$bad" "only keys that were sent"
 ok "every accepted message delivered: $want"
+stop_daemon streammgr
+
+# ---- fan-out: numbers the disk refused are given out again ----------------
+# While gamma's subscription "copy" is drained it takes no copies, and
+# each new message is noted as settled for it. The disk refuses some;
+# their numbers are given out again once space returns and copy takes
+# copies again: those must not be taken for settled, or copy loses them
+# at the next start.
+start_daemon streammgr
+[ $mode = fsize ] && prlimit --pid "$SM_PID" --fsize=196608
+gsub() { cli status gamma --json | jq -r ".streams[] | select(.stream == \"default.copy\") | $1"; }
+cli drain gamma --stream default.copy >"$T/out/gdrain" 2>&1 || fail "drain copy: $(cat "$T/out/gdrain")"
+for i in $(seq 1 3000); do printf 'g%s %096d\n' "$i" "$i"; done >"$T/scratch/gfill"
+rc=0; cli send gamma --file "$T/scratch/gfill" --json >"$T/out/gfill" 2>&1 || rc=$?
+assert_eq 75 $rc "gamma: send exits 75: messages were throttled"
+[ "$(jq .throttled "$T/out/gfill")" -gt 0 ] || fail "gamma fill: $(cat "$T/out/gfill")"
+if [ $mode = tmpfs ]; then mount -o remount,size=8m "$gdir"; else prlimit --pid "$SM_PID" --fsize=unlimited; fi
+cli start gamma --stream default.copy >"$T/out/gstart" 2>&1 || fail "start copy: $(cat "$T/out/gstart")"
+for i in $(seq 1 100); do printf 'h%s %096d\n' "$i" "$i"; done >"$T/scratch/gmore"
+cli send gamma --file "$T/scratch/gmore" >"$T/out/gmore" 2>&1 || fail "gamma, space back: $(cat "$T/out/gmore")"
+assert_eq 100 "$(gsub .backlog)" "copy's backlog: the 100 sent since it was started"
+# The stream's own instance acks all it has: its releases write what
+# was noted as settled (as any loop turn with releases does).
+cli scale gamma 1 --stream default >"$T/out/gscale" 2>&1 || fail "scale gamma: $(cat "$T/out/gscale")"
+wait_for 60 "gamma's stream to deliver all" eval \
+	'[ "$(sstat gamma ".backlog + .inflight")" = 0 ]'
+kill -KILL "$SM_PID"
+wait "$SM_PID" 2>/dev/null || true
+start_daemon streammgr
+assert_eq 100 "$(gsub .backlog)" "copy's backlog after a SIGKILL and a restart"
+ok "numbers refused by the disk and given out again are not settled for copy"
 stop_daemon streammgr

@@ -132,6 +132,35 @@ test_compact_keeps_live(void **state)
 	settled_close(st, true);
 }
 
+/* Numbers the disk refused (given out again) are forgotten if noted and
+ * not written yet; those written stay. */
+static void
+test_unnote_forgets_the_refused(void **state)
+{
+	struct fx *fx = *state;
+	struct settled *st = reopen(fx);
+	char err[256];
+
+	settled_note(st, 5);
+	assert_int_equal(settled_flush(st, err, sizeof(err)), 0);
+	settled_note(st, 7);
+	settled_note(st, 11);
+	settled_note(st, 9);
+	settled_note(st, 8);
+	settled_unnote_from(st, 9);
+	settled_unnote_from(NULL, 9);
+	assert_int_equal(settled_flush(st, err, sizeof(err)), 0);
+	assert_int_equal(size_of(fx->file), 24);
+	settled_close(st, false);
+	st = reopen(fx);
+	assert_true(settled_has(st, 5));
+	assert_true(settled_has(st, 7));
+	assert_true(settled_has(st, 8));
+	assert_false(settled_has(st, 9));
+	assert_false(settled_has(st, 11));
+	settled_close(st, true);
+}
+
 int
 main(void)
 {
@@ -140,6 +169,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_keeps_live, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_unnote_forgets_the_refused,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
