@@ -781,6 +781,20 @@ job_forget_tenant(struct batch *b, struct tenant *t)
 	}
 }
 
+bool
+job_holds(const struct batch *b, const char *id, const char *dataset,
+    const char *name)
+{
+	const struct job *j;
+
+	TAILQ_FOREACH(j, &b->b_jobs, j_entry)
+		if (strcmp(j->j_tenant->t_id, id) == 0 &&
+		    strcmp(j->j_dataset, dataset) == 0 &&
+		    strcmp(j->j_name, name) == 0)
+			return true;
+	return false;
+}
+
 int
 job_running(const struct batch *b)
 {

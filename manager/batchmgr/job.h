@@ -27,6 +27,13 @@ void job_reap(struct batch *b);
 void job_forget_tenant(struct batch *b, struct tenant *t);
 
 /*
+ * Whether a job of tenant id (its current or a retired struct) has
+ * dataset/name: a file in processing/ that is not left over.
+ */
+bool job_holds(const struct batch *b, const char *id, const char *dataset,
+    const char *name);
+
+/*
  * Begins a shutdown: no new jobs, waiting jobs forgotten, running jobs
  * given shutdown_grace to finish and then stopped (their files stay in
  * processing/). Returns the number of jobs still running.

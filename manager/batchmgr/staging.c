@@ -426,6 +426,10 @@ recover_entry(struct tenant *t, const char *dataset, const char *name,
 		for_each_entry(t, AREA_PROCESSING, name, recover_entry, arg);
 		return;
 	}
+	/* Still running for the tenant's retired self (removed and added
+	 * back by reloads while it ran): that job finishes it. */
+	if (job_holds(arg, t->t_id, dataset, name))
+		return;
 	if ((dfd = tenant_open_area(t, AREA_PROCESSING, dataset, false)) < 0)
 		return;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&

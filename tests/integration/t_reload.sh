@@ -56,4 +56,27 @@ drop acme after2.csv
 wait_for 10 "acme served after the removal" have_records 3 acme ok
 assert_file "$VAR/staging/newco/incoming/n2.csv"
 assert_eq 1 "$(count newco ok)" "a retired tenant's new files are not run"
+
+# Removed and added back while its job runs: the file left in
+# processing/ by the running job is that job's, not one to run again.
+simple_tenant back '"sleepy", "4"'
+from=$(wc -l <"$BM_LOG")
+kill -HUP "$BM_PID"
+wait_for 10 "back added" bm_log_after "$from" 'tenant back: added'
+wait_for 10 "back's incoming/" test -d "$VAR/staging/back/incoming"
+drop back once.csv
+wait_for 10 "back's job running" test -e "$VAR/staging/back/processing/once.csv"
+mv "$T/conf/tenants/back.cfg" "$T/back.cfg"
+from=$(wc -l <"$BM_LOG")
+kill -HUP "$BM_PID"
+wait_for 10 "back retired" bm_log_after "$from" 'tenant back: profile removed'
+mv "$T/back.cfg" "$T/conf/tenants/back.cfg"
+from=$(wc -l <"$BM_LOG")
+kill -HUP "$BM_PID"
+wait_for 10 "back added again" bm_log_after "$from" 'tenant back: added'
+wait_for 20 "once.csv's outcome" have_records 1 back ok
+drop back later.csv
+wait_for 20 "later.csv run" eval '[ "$(records ".tenant == \"back\" and .file == \"later.csv\"" | wc -l)" -ge 1 ]'
+assert_eq 1 "$(records '.tenant == "back" and .file == "once.csv"' | wc -l)" \
+	"once.csv's records: run once ($(records '.tenant == "back"' | jq -c '[.file, .status, .recovered]' | paste -sd' ' -))"
 stop_daemon batchmgr
