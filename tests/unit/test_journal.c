@@ -275,6 +275,20 @@ old_segments_are_deleted_once_released(void **state)
 	journal_close(j);
 }
 
+/* Flips one bit of the file at offset at. */
+static void
+flip(const char *path, off_t at)
+{
+	unsigned char byte;
+	int fd = open(path, O_RDWR);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &byte, 1, at), 1);
+	byte ^= 0x10;
+	assert_int_equal(pwrite(fd, &byte, 1, at), 1);
+	close(fd);
+}
+
 static void
 torn_tail_is_cut_off(void **state)
 {
@@ -314,8 +328,6 @@ bit_flip_loses_only_that_message(void **state)
 	struct fx *fx = *state;
 	struct journal *j = reopen(fx, 1 << 20);
 	char path[128];
-	unsigned char byte;
-	int fd;
 
 	for (uint64_t seq = 1; seq <= 10; seq++)
 		add(j, seq);
@@ -324,13 +336,7 @@ bit_flip_loses_only_that_message(void **state)
 	/* Segment 1: H record (8 + 9 + 16 bytes), then M records of 8 + 9 +
 	 * 2 bytes ("m1".."m9"). Flip a payload bit of message 5. */
 	seg_path(fx, 1, path, sizeof(path));
-	fd = open(path, O_RDWR);
-	assert_true(fd >= 0);
-	off_t at = 33 + 4 * 19 + 17 + 1;
-	assert_int_equal(pread(fd, &byte, 1, at), 1);
-	byte ^= 0x10;
-	assert_int_equal(pwrite(fd, &byte, 1, at), 1);
-	close(fd);
+	flip(path, 33 + 4 * 19 + 17 + 1);
 
 	j = reopen(fx, 1 << 20);
 	assert_int_equal(fx->rep.r_damaged, 1);
@@ -433,19 +439,6 @@ refused_write_leaves_the_file_as_it_was(void **state)
 	journal_close(j);
 }
 
-/* Flips one bit of the file at offset at. */
-static void
-flip(const char *path, off_t at)
-{
-	unsigned char byte;
-	int fd = open(path, O_RDWR);
-
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &byte, 1, at), 1);
-	byte ^= 0x10;
-	assert_int_equal(pwrite(fd, &byte, 1, at), 1);
-	close(fd);
-}
 
 /* The sizes of the seg-*.log files: what journal_usage must say. */
 static uint64_t
