@@ -234,9 +234,28 @@ state_open_area(int staging_fd, enum stage_area area, const char *dataset,
 }
 
 /*
+ * The suffix of a name's i-th try: 1 to SUFFIX_COUNTED - 1 in turn, then
+ * random numbers above them, so that a name taken thousands of times
+ * (an upload a minute, kept a week) costs no more tries to place.
+ */
+#define SUFFIX_COUNTED 100
+static unsigned
+suffix_number(unsigned i)
+{
+	uint32_t r;
+
+	if (i < SUFFIX_COUNTED)
+		return i;
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (uint32_t)time(NULL) * 2654435761u + i;
+	return SUFFIX_COUNTED + r % 4000000000u;
+}
+
+/*
  * Renames from (relative to from_fd) into to_dir (relative to to_fd; ""
  * when to_fd is the folder itself) as "name", or when suffix is set and
- * that is taken, "name.1", "name.2", ...: never replacing a file.
+ * that is taken, "name.1", "name.2", ... "name.99", then "name.N" for
+ * a random N above: never replacing a file.
  */
 static int
 rename_unique(int from_fd, const char *from, int to_fd, const char *to_dir,
@@ -244,11 +263,11 @@ rename_unique(int from_fd, const char *from, int to_fd, const char *to_dir,
 {
 	char cand[NAME_MAX + 1], to[PATH_MAX];
 
-	for (unsigned i = 0; i < 10000; i++) {
+	for (unsigned i = 0; i < SUFFIX_COUNTED + 100; i++) {
 		if (i == 0)
 			snprintf(cand, sizeof(cand), "%s", name);
 		else if ((size_t)snprintf(cand, sizeof(cand), "%.*s.%u",
-		    NAME_MAX - 6, name, i) >= sizeof(cand)) {
+		    NAME_MAX - 11, name, suffix_number(i)) >= sizeof(cand)) {
 			errno = ENAMETOOLONG;
 			return -1;
 		}

@@ -140,6 +140,31 @@ rename_unique_keeps_both(void **state)
 	assert_string_equal(text_of(fx, "x.rejects.jsonl.1"), "the app's");
 }
 
+/* A name taken 10,000 times (an upload a minute for a week) still gets
+ * a place, in a few tries. */
+static void
+rename_unique_past_many(void **state)
+{
+	struct fx *fx = *state;
+	char final[NAME_MAX + 1], name[32];
+
+	put(fx, "latest.csv", "old");
+	/* Links of one file: making 10,000 files would take seconds. */
+	for (unsigned i = 1; i < 10000; i++) {
+		snprintf(name, sizeof(name), "latest.csv.%u", i);
+		assert_int_equal(linkat(fx->dfd, "latest.csv", fx->dfd, name, 0),
+		    0);
+	}
+	put(fx, "new", "new");
+	assert_int_equal(state_rename_unique(fx->dfd, "new", fx->dfd,
+	    "latest.csv", final, sizeof(final)), 0);
+	assert_true(strncmp(final, "latest.csv.", 11) == 0);
+	assert_true(strtoul(final + 11, NULL, 10) >= 100);
+	assert_string_equal(text_of(fx, final), "new");
+	assert_string_equal(text_of(fx, "latest.csv.9999"), "old");
+	assert_int_equal(entries(fx), 10001);
+}
+
 int
 main(void)
 {
@@ -148,6 +173,7 @@ main(void)
 		T(publish_takes_a_free_name),
 		T(publish_never_replaces_a_tenants_file),
 		T(rename_unique_keeps_both),
+		T(rename_unique_past_many),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
