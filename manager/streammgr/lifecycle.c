@@ -134,7 +134,13 @@ unsigned
 lifecycle_stream(struct sv *sv, enum sv_event ev, bool idle, uint64_t now,
     const struct sv_params *p)
 {
-	/* Retiring and shutting down end only with the stream. */
+	/* Retiring ends with the stream, unless its profile comes back
+	 * first; shutting down only with the stream. */
+	if (ev == SE_REVIVE) {
+		if (sv->sv_state == SV_RETIRING)
+			*sv = (struct sv){ .sv_state = SV_RUNNING };
+		return 0;
+	}
 	if (sv->sv_state == SV_RETIRING || sv->sv_state == SV_SHUTDOWN)
 		return 0;
 	switch (ev) {
@@ -147,6 +153,8 @@ lifecycle_stream(struct sv *sv, enum sv_event ev, bool idle, uint64_t now,
 		return go(sv, SV_DRAINING, idle);
 	case SE_RETIRE:
 		return go(sv, SV_RETIRING, idle);
+	case SE_REVIVE:		/* above */
+		break;
 	case SE_SHUTDOWN:
 		return go(sv, SV_SHUTDOWN, idle);
 	case SE_IDLE:

@@ -69,6 +69,7 @@ enum sv_event {
 	SE_STOP,		/* operator: stop */
 	SE_DRAIN,		/* operator: drain */
 	SE_RETIRE,		/* reload: the profile is gone */
+	SE_REVIVE,		/* reload: the profile is back while retiring */
 	SE_SHUTDOWN,		/* SIGTERM */
 	SE_IDLE,		/* the queue holds nothing now */
 	SE_QUICK_EXIT,		/* an instance died before min_uptime, or

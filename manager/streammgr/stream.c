@@ -416,6 +416,22 @@ stream_set_conf(struct stream *s, struct conf_tenant *t,
 		s->s_desired = (int)c->s_instances.i_max;
 }
 
+void
+stream_revive(struct stream *s, struct conf_tenant *t,
+    const struct conf_stream *c)
+{
+	char err[300];
+
+	stream_set_conf(s, t, c);
+	if (s->s_settled == NULL && (c->s_parent != NULL || c->s_nsubs > 0) &&
+	    open_settled(s->s_mgr, s, err, sizeof(err)) < 0)
+		log_warnx("tenant %s: %s (after a crash it may get again what "
+		    "it settled)", s->s_tid, err);
+	log_info("tenant %s: %s %s: profile back; serving again", s->s_tid,
+	    s->s_source ? "subscription" : "stream", s->s_name);
+	supervise_event(s, SE_REVIVE);
+}
+
 struct stream *
 stream_find(struct smgr *m, const char *tenant, const char *name)
 {

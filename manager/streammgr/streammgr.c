@@ -166,9 +166,14 @@ reload(struct smgr *m)
 		const struct conf_stream *c = t ? conf_stream_find(t,
 		    s->s_name) : NULL;
 
-		if (s->s_sv.sv_state == SV_RETIRING ||
-		    conf_tenant_set_failed(&set, s->s_tid))
+		if (conf_tenant_set_failed(&set, s->s_tid))
 			continue;
+		if (s->s_sv.sv_state == SV_RETIRING) {
+			/* Back before it was freed: it serves again. */
+			if (c != NULL)
+				stream_revive(s, t, c);
+			continue;
+		}
 		if (c != NULL) {
 			stream_set_conf(s, t, c);
 			supervise_reconcile(s);

@@ -84,6 +84,26 @@ send_keys alpha 51 52 >"$T/out/send" 2>&1 || fail "the same messages after start
 grep -q "accepted 2" "$T/out/send" || fail "after start: $(cat "$T/out/send")"
 ok "the same messages are accepted once the stream is started"
 
+# A stream whose profile is removed while it holds messages is retiring;
+# its profile back before it is freed, it serves again.
+stream_tenant held 'instances = { min = 1; max = 1; initial = 1; };'
+sed -i "s|app = \[\"$STREAMAPP\"|app = [\"$STREAMAPP\", \"-H\"|" "$T/conf/tenants/held.cfg"
+grep -q -- '"-H"' "$T/conf/tenants/held.cfg" || fail "held's app does not hold: $(cat "$T/conf/tenants/held.cfg")"
+kill -HUP "$SM_PID"
+wait_for 20 "held's instance" ready_is held 1
+printf 'k1 v\nk2 v\n' >"$T/scratch/held"
+cli send held --file "$T/scratch/held" >/dev/null || fail "send to held"
+wait_for 20 "held's instance holding both" eval '[ "$(sstat held .inflight)" = 2 ]'
+mv "$T/conf/tenants/held.cfg" "$T/held.cfg"
+kill -HUP "$SM_PID"
+wait_for 20 "held retiring (not in status)" eval '! cli status held --json >/dev/null 2>&1'
+mv "$T/held.cfg" "$T/conf/tenants/held.cfg"
+kill -HUP "$SM_PID"
+wait_for 20 "held served again" eval '[ "$(sstat held .state)" = running ]'
+printf 'k3 v\n' >"$T/scratch/held3"
+cli send held --file "$T/scratch/held3" >"$T/out/held3" 2>&1 || fail "send to held after its profile came back: $(cat "$T/out/held3")"
+ok "a retiring stream whose profile came back serves again"
+
 rc=0; cli status nobody >/dev/null 2>&1 || rc=$?
 assert_eq 65 $rc "status of an unknown tenant"
 stop_daemon streammgr

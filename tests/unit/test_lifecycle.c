@@ -187,6 +187,15 @@ static const struct sv_case sv_table[] = {
 	{ RET, SE_RETIRE, false, RET, 0 },
 	{ SHT, SE_RETIRE, false, SHT, 0 },
 
+	/* A profile back before the retiring stream was freed. */
+	{ RUN, SE_REVIVE, false, RUN, 0 },
+	{ STP, SE_REVIVE, false, STP, 0 },
+	{ DRN, SE_REVIVE, false, DRN, 0 },
+	{ DRD, SE_REVIVE, true, DRD, 0 },
+	{ FLD, SE_REVIVE, false, FLD, 0 },
+	{ RET, SE_REVIVE, false, RUN, 0 },
+	{ SHT, SE_REVIVE, false, SHT, 0 },
+
 	{ RUN, SE_SHUTDOWN, false, SHT, 0 },
 	{ STP, SE_SHUTDOWN, false, SHT, 0 },
 	{ DRN, SE_SHUTDOWN, false, SHT, 0 },
@@ -380,6 +389,31 @@ test_retire_and_shutdown(void **state)
 	}
 }
 
+/* A profile back before the retiring stream was freed: it runs again;
+ * nothing else revives a stream, and shutting down stays so. */
+static void
+test_revive(void **state)
+{
+	struct sv sv = { .sv_state = SV_RUNNING };
+
+	(void)state;
+	lifecycle_stream(&sv, SE_RETIRE, false, 0, &P);
+	assert_false(lifecycle_may_start(&sv, 0));
+	assert_int_equal(lifecycle_stream(&sv, SE_START, false, 0, &P), 0);
+	assert_int_equal(sv.sv_state, SV_RETIRING);
+	assert_int_equal(lifecycle_stream(&sv, SE_REVIVE, false, 0, &P), 0);
+	assert_int_equal(sv.sv_state, SV_RUNNING);
+	assert_null(lifecycle_refusal(&sv));
+	assert_true(lifecycle_may_start(&sv, 0));
+	assert_int_equal(lifecycle_target(&sv, 4, 2, false), 4);
+	lifecycle_stream(&sv, SE_STOP, false, 0, &P);
+	lifecycle_stream(&sv, SE_REVIVE, false, 0, &P);
+	assert_int_equal(sv.sv_state, SV_STOPPED);
+	sv = (struct sv){ .sv_state = SV_SHUTDOWN };
+	lifecycle_stream(&sv, SE_REVIVE, false, 0, &P);
+	assert_int_equal(sv.sv_state, SV_SHUTDOWN);
+}
+
 static void
 test_exit_event(void **state)
 {
@@ -408,6 +442,7 @@ main(void)
 		cmocka_unit_test(test_drain),
 		cmocka_unit_test(test_stop),
 		cmocka_unit_test(test_retire_and_shutdown),
+		cmocka_unit_test(test_revive),
 		cmocka_unit_test(test_exit_event),
 	};
 
