@@ -89,6 +89,17 @@ commit(struct fx *fx, struct journal *j)
 		fail_msg("journal_commit: %s", fx->err);
 }
 
+/* Stores messages first..last in one commit and closes the journal. */
+static void
+store_and_close(struct fx *fx, struct journal *j, uint64_t first,
+    uint64_t last)
+{
+	for (uint64_t seq = first; seq <= last; seq++)
+		add(j, seq);
+	commit(fx, j);
+	journal_close(j);
+}
+
 static int
 count_files(const char *dir, const char *prefix)
 {
@@ -170,10 +181,7 @@ messages_come_back_in_order(void **state)
 
 	assert_int_equal(fx->next, 1);
 	assert_int_equal(fx->r.n, 0);
-	for (uint64_t seq = 1; seq <= 5; seq++)
-		add(j, seq);
-	commit(fx, j);
-	journal_close(j);
+	store_and_close(fx, j, 1, 5);
 
 	j = reopen(fx, 1 << 20);
 	assert_int_equal(fx->r.n, 5);
@@ -329,10 +337,7 @@ bit_flip_loses_only_that_message(void **state)
 	struct journal *j = reopen(fx, 1 << 20);
 	char path[128];
 
-	for (uint64_t seq = 1; seq <= 10; seq++)
-		add(j, seq);
-	commit(fx, j);
-	journal_close(j);
+	store_and_close(fx, j, 1, 10);
 	/* Segment 1: H record (8 + 9 + 16 bytes), then M records of 8 + 9 +
 	 * 2 bytes ("m1".."m9"). Flip a payload bit of message 5. */
 	seg_path(fx, 1, path, sizeof(path));
@@ -474,10 +479,7 @@ damaged_head_keeps_its_messages(void **state)
 	struct journal *j = reopen(fx, 1 << 20);
 	char path[128];
 
-	for (uint64_t seq = 1001; seq <= 1010; seq++)
-		add(j, seq);
-	commit(fx, j);
-	journal_close(j);
+	store_and_close(fx, j, 1001, 1010);
 	seg_path(fx, 1, path, sizeof(path));
 	flip(path, 20);		/* inside the H record's body */
 
@@ -517,10 +519,7 @@ usage_after_damage_and_a_torn_tail(void **state)
 	uint64_t nsegs, bytes;
 	char path[128];
 
-	for (uint64_t seq = 1; seq <= 10; seq++)
-		add(j, seq);
-	commit(fx, j);
-	journal_close(j);
+	store_and_close(fx, j, 1, 10);
 	seg_path(fx, 1, path, sizeof(path));
 	flip(path, 33 + 4 * 19 + 17 + 1);	/* message 5's payload */
 	assert_int_equal(truncate(path, file_size(path) - 3), 0);
