@@ -1,6 +1,7 @@
 #include "collect.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,9 +114,11 @@ collect_open(struct mtenant *t, char *err, size_t errlen)
 	}
 	/*
 	 * Connecting needs write access to the socket file; who may connect
-	 * is decided by run/<tenant>/, 0700 and the tenant's.
+	 * is decided by run/<tenant>/, 0700 and the tenant's. The folder is
+	 * the tenant's: a symlink put there in the meantime is not followed
+	 * (chmod would make its target, anywhere, writable by all).
 	 */
-	if (chmod(path, 0666) < 0)
+	if (fchmodat(AT_FDCWD, path, 0666, AT_SYMLINK_NOFOLLOW) < 0)
 		log_warn("chmod %s", path);
 	if ((t->mt_ev = zevent_new(m->m_base, t->mt_pull, on_reports,
 	    t)) == NULL)

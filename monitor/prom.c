@@ -13,6 +13,10 @@
 #include "log.h"
 #include "view.h"
 
+#define PROM_HEADERS_MAX	8192	/* bytes of a request's headers */
+#define PROM_BODY_MAX		1024
+#define PROM_TIMEOUT_S		10	/* a request read or a reply written */
+
 struct prom {
 	struct mon	*p_mon;
 	struct evhttp	*p_http;
@@ -307,6 +311,12 @@ prom_new(struct mon *m, char *err, size_t errlen)
 		fatalx("%s: evhttp_new", __func__);
 	evhttp_set_gencb(p->p_http, on_request, p);
 	evhttp_set_allowed_methods(p->p_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	/* libevent's defaults are unlimited: one client could grow the
+	 * monitor's memory with a header that never ends. A scrape's
+	 * request is a few hundred bytes, with no body. */
+	evhttp_set_max_headers_size(p->p_http, PROM_HEADERS_MAX);
+	evhttp_set_max_body_size(p->p_http, PROM_BODY_MAX);
+	evhttp_set_timeout(p->p_http, PROM_TIMEOUT_S);
 	if ((bs = evhttp_bind_socket_with_handle(p->p_http,
 	    c->pm_http_address, (uint16_t)c->pm_http_port)) == NULL) {
 		snprintf(err, errlen, "cannot listen on %s%s%s:%lld (in use?)",

@@ -57,6 +57,12 @@ done
 ok "every family is there"
 code=$(curl -s -o /dev/null -w '%{http_code}' "${url%/metrics}/other")
 assert_eq 404 "$code" "other paths are not found"
+# A request whose headers never end (here 64 KB of one) is refused, not
+# buffered; the next scrape is served.
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Long: $(head -c 65536 /dev/zero | tr '\0' a)" "$url" || true)
+[ "$code" != 200 ] || fail "a request with 64 KB of headers was served"
+curl -sf -o /dev/null "$url" || fail "no scrape after the long request"
+ok "a request with 64 KB of headers is refused (HTTP ${code:-none}); the next is served"
 
 stream_tenant beta 'instances = { min = 1; max = 1; };'
 from=$(wc -l <"$MON_LOG")
@@ -66,5 +72,36 @@ wait_for 20 "the new tenant" mon_log_after "$from" 'tenant beta: listening for r
 prom_value 'mysimbdp_monitor_reports_dropped_total{tenant="beta",reason="malformed"}' |
 	grep -qx 0 || fail "beta is not in the exposition"
 ok "SIGHUP added tenant beta"
+
+# The tenant's run/<tenant>/ is its own: a symlink it puts in place of
+# metrics.sock between the bind and the chmod (gdb stops the monitor
+# there) must not make the link's target writable by all.
+if command -v gdb >/dev/null; then
+	victim=$VAR/log/victim
+	echo secret >"$victim"
+	chmod 600 "$victim"
+	stream_tenant gamma 'instances = { min = 1; max = 1; };'
+	out=$T/out/gdb.chmod
+	gdb -p "$MON_PID" -batch -nx -ex 'set confirm off' -ex 'break chmod' \
+		-ex 'break fchmodat' -ex continue \
+		-ex "shell rm -f $VAR/run/gamma/metrics.sock; ln -s $victim $VAR/run/gamma/metrics.sock" \
+		-ex finish -ex detach >"$out" 2>&1 &
+	gdb_pid=$!
+	STARTED_PIDS+=("$gdb_pid")
+	for (( i = 0; i < 1000 * TIME_FACTOR; i++ )); do
+		grep -q '^Breakpoint 2 at' "$out" && break
+		kill -0 "$gdb_pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	if grep -q '^Breakpoint 2 at' "$out"; then
+		kill -HUP "$MON_PID"
+		wait "$gdb_pid" || true
+		grep -q 'Breakpoint [12],' "$out" || fail "gdb saw no chmod: $(cat "$out")"
+		assert_eq 600 "$(stat -c %a "$victim")" "the mode of a file a tenant's symlink pointed to"
+		ok "a symlink in place of metrics.sock is not followed by the chmod"
+	else
+		echo "# gdb cannot attach to the monitor: $(tail -n 2 "$out")"
+	fi
+fi
 stop_daemon monitor
 stop_daemon streammgr
