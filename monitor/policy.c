@@ -139,10 +139,14 @@ decide_down(const struct policy_params *pp, struct policy_state *st,
 {
 	char delay[32];
 
-	if (!st->ps_low) {
+	/* A count changed elsewhere (an operator, a reload) starts the
+	 * window over: what was low for the old count may not be lower
+	 * than the new one. */
+	if (!st->ps_low || st->ps_low_current != in->pi_current) {
 		st->ps_low = true;
 		st->ps_low_since_ms = now;
 		st->ps_low_max = d->pd_recommended;
+		st->ps_low_current = in->pi_current;
 	} else if (d->pd_recommended > st->ps_low_max)
 		st->ps_low_max = d->pd_recommended;
 	if (now - st->ps_low_since_ms < pp->pp_down_delay_ms) {

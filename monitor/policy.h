@@ -41,6 +41,7 @@ struct policy_state {
 	bool		 ps_low;		/* recommendations below current */
 	uint64_t	 ps_low_since_ms;
 	int		 ps_low_max;		/* the highest of them */
+	int		 ps_low_current;	/* the count they were below */
 };
 
 enum policy_action { PA_KEEP, PA_UP, PA_DOWN };

@@ -297,6 +297,31 @@ params_come_from_the_profile(void **state)
 	assert_int_equal(pp.pp_cooldown_ms, 3000);
 }
 
+/*
+ * The count changed by someone else (an operator's scale, a reload's
+ * new max) while the scale-down delay ran: the window starts over from
+ * the new count, and a scale-down is never to more than the count.
+ */
+static void
+a_count_changed_elsewhere_restarts_the_delay(void **state)
+{
+	struct policy_state st = { 0 };
+	struct policy_decision d;
+
+	(void)state;
+	/* 250 for 4: 3 would do; the delay starts. */
+	d = decide(&base, &st, 4, 250, -1, 1000);
+	assert_int_equal(d.pd_action, PA_KEEP);
+	/* An operator scales to 2; no load. */
+	d = decide(&base, &st, 2, 0, -1, 2000);
+	assert_int_equal(d.pd_action, PA_KEEP);
+	d = decide(&base, &st, 2, 0, -1, 1000 + DELAY + 1);
+	assert_int_equal(d.pd_action, PA_KEEP);	/* its own delay runs */
+	d = decide(&base, &st, 2, 0, -1, 2000 + DELAY + 1);
+	assert_int_equal(d.pd_action, PA_DOWN);
+	assert_int_equal(d.pd_desired, 1);
+}
+
 int
 main(void)
 {
@@ -307,6 +332,7 @@ main(void)
 		cmocka_unit_test(
 		    scale_down_takes_the_highest_recommendation_of_the_window),
 		cmocka_unit_test(a_busy_moment_restarts_the_delay),
+		cmocka_unit_test(a_count_changed_elsewhere_restarts_the_delay),
 		cmocka_unit_test(cooldown_holds_changes_after_one),
 		cmocka_unit_test(cooldown_also_holds_a_due_scale_down),
 		cmocka_unit_test(min_is_kept_even_with_no_load),
