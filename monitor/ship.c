@@ -135,14 +135,26 @@ ship_file(struct ship *s, struct shiplog *l, struct ship_mark *m, int k)
 
 	struct stat st;
 
+	/* Not there (a rotation renaming the files now) or not open: the
+	 * next pass looks again; the mark stays. */
 	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		free(path);
-		return 0;
+		return -2;
 	}
 	free(path);
 	if (fstat(fd, &st) != 0 || st.st_ino != m->sm_ino) {
 		close(fd);
 		return -2;
+	}
+	/* Shorter than the mark: cut back in place (monitor.logs.backups
+	 * = 0 rotates so). Its lines before the cut that were not stored
+	 * are lost; it is read again from its start, under new ids. */
+	if ((uint64_t)st.st_size < m->sm_off) {
+		log_warnx("records: %s: the file was cut back in place at "
+		    "%" PRIu64 " bytes: lines not yet stored before the cut are "
+		    "not in MongoDB", l->l_file, m->sm_off);
+		m->sm_base += m->sm_off;
+		m->sm_off = 0;
 	}
 	while ((got = ship_chunk(s, l, m, fd)) > 0)
 		total += got;

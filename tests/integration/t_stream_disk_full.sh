@@ -27,7 +27,8 @@ mkdir -p "$qdir" "$gdir"
 mode=fsize
 if [ "${FULL_DISK:-}" != fsize ] && [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=192k,mode=0700 tmpfs "$qdir" 2>/dev/null; then
 	mode=tmpfs
-	on_cleanup() { umount "$qdir" 2>/dev/null; umount "$gdir" 2>/dev/null; }
+	# Lazily: after a failure streammgr, still running, holds files there.
+	on_cleanup() { umount -l "$qdir" 2>/dev/null; umount -l "$gdir" 2>/dev/null; }
 	mount -t tmpfs -o size=192k,mode=0700 tmpfs "$gdir" || fail "mount a tmpfs on $gdir"
 fi
 echo "# full disk simulated by: $mode"
