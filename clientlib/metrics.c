@@ -96,11 +96,11 @@ msb__metrics_quality(const char *rule)
 	if (k == m->m_nrules) {
 		/* A report names at most MAX_RULES: past that, the last
 		 * named and every later one count as "other". */
-		if (k == MAX_RULES)
+		if (k == MAX_RULES) {
+			k--;
 			rule = "other";
-		else
+		} else
 			m->m_nrules++;
-		k = k == MAX_RULES ? k - 1 : k;
 		snprintf(m->m_rules[k].name, sizeof(m->m_rules[k].name), "%s",
 		    rule);
 	}

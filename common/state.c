@@ -233,22 +233,33 @@ state_open_area(int staging_fd, enum stage_area area, const char *dataset,
 	return sub;
 }
 
+/* A number a tenant cannot guess, for names it cannot hold in advance
+ * (getrandom; should it fail, pid, time and a count mixed). */
+static uint64_t
+random64(void)
+{
+	static uint64_t n;
+	uint64_t r;
+
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = ((uint64_t)getpid() << 32 ^ (uint64_t)time(NULL)) *
+		    0x9e3779b97f4a7c15ull + ++n;
+	return r;
+}
+
 /*
  * The suffix of a name's i-th try: 1 to SUFFIX_COUNTED - 1 in turn, then
  * random numbers above them, so that a name taken thousands of times
  * (an upload a minute, kept a week) costs no more tries to place.
  */
 #define SUFFIX_COUNTED 100
+
 static unsigned
 suffix_number(unsigned i)
 {
-	uint32_t r;
-
 	if (i < SUFFIX_COUNTED)
 		return i;
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = (uint32_t)time(NULL) * 2654435761u + i;
-	return SUFFIX_COUNTED + r % 4000000000u;
+	return SUFFIX_COUNTED + (unsigned)(random64() % 4000000000u);
 }
 
 /*
@@ -301,12 +312,8 @@ state_publish(int dirfd, const char *name, const void *data, size_t len,
 	/* A tenant's file may hold any name, but not guess a random one;
 	 * O_EXCL makes sure. */
 	for (unsigned i = 0; fd < 0 && i < 100; i++) {
-		uint64_t r;
-
-		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-			r = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ i;
 		snprintf(tmp, sizeof(tmp), ".mysimbdp-%016llx.tmp",
-		    (unsigned long long)r);
+		    (unsigned long long)random64());
 		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
 		    O_NOFOLLOW | O_CLOEXEC, 0640);
 		if (fd < 0 && errno != EEXIST)

@@ -125,7 +125,8 @@ ship_chunk(struct ship *s, struct shiplog *l, struct ship_mark *m, int fd)
 
 /* Ships the rest of the file at index k (shipstate_index) from the
  * mark. Returns the bytes stored, -1 when the server failed, or -2 when
- * the file there is another one by now (a rotation: the next pass). */
+ * the file there is another one by now or cannot be opened (a rotation:
+ * the next pass). */
 static ssize_t
 ship_file(struct ship *s, struct shiplog *l, struct ship_mark *m, int k)
 {

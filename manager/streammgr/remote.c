@@ -196,9 +196,10 @@ route(void *arg, void *frame, char *why, size_t whylen)
 	/*
 	 * A tenant moved to another node (the cluster file says which, and
 	 * its public key, which a producer that trusts this node may take):
-	 * try again there. Not when the file gives it to this node, which
-	 * has no profile for it: that would send the producer here again. Said to any admitted key: which node serves a
-	 * tenant is no secret among the cluster's producers.
+	 * try again there. Said to any admitted key: which node serves a
+	 * tenant is no secret among the cluster's producers. Not when the
+	 * file gives it to this node, which has no profile for it: that
+	 * would send the producer here again.
 	 */
 	if (key != NULL && t == NULL &&
 	    (n = conf_cluster_tenant_node(r->r_mgr->m_conf->p_cluster,

@@ -134,15 +134,15 @@ void stream_free_group(struct stream *s);
 void stream_abandon(struct stream *s);
 
 /* Takes a new profile (t holds c); clamps desired into its min..max. */
+void stream_set_conf(struct stream *s, struct conf_tenant *t,
+    const struct conf_stream *c);
+
 /*
  * A retiring stream or subscription whose profile a reload brought back:
  * it serves again under c (an abandoned subscription with a new settled
  * list, taking the messages accepted from then on).
  */
 void stream_revive(struct stream *s, struct conf_tenant *t,
-    const struct conf_stream *c);
-
-void stream_set_conf(struct stream *s, struct conf_tenant *t,
     const struct conf_stream *c);
 
 struct stream *stream_find(struct smgr *m, const char *tenant,

@@ -472,6 +472,15 @@ own_ferretdb() {
 	echo "our own server: $out"
 }
 
+# push_reports ENDPOINT N FIRST: N batch metric reports to ENDPOINT,
+# from instances j-FIRST, j-FIRST+1, ... (rows = the instance's number).
+push_reports() {
+	local i
+	for ((i = $3; i < $3 + $2; i++)); do
+		echo '{"v":1,"app":"batch","instance":"j-'"$i"'","window_ms":1000,"rows":'"$i"'}'
+	done | "$PUSHREPORT" "$1" >"$T/out/push" 2>&1 || fail "pushreport: $(cat "$T/out/push")"
+}
+
 # ---- nodes on other hosts ---------------------------------------------------
 
 # free_ports N: the first of N consecutive loopback TCP ports found free

@@ -38,12 +38,7 @@ start_daemon batchmgr
 start_daemon streammgr
 
 EP_A=ipc://$VAR/run/a/metrics.sock
-reports() {	# N FIRST
-	local i
-	for ((i = $2; i < $2 + $1; i++)); do
-		echo '{"v":1,"app":"batch","instance":"j-'"$i"'","window_ms":1000,"rows":'"$i"'}'
-	done | "$PUSHREPORT" "$EP_A" >"$T/out/push" 2>&1 || fail "pushreport: $(cat "$T/out/push")"
-}
+reports() { push_reports "$EP_A" "$@"; }	# N FIRST
 files() {	# N FIRST
 	local i
 	for ((i = $2; i < $2 + $1; i++)); do

@@ -21,13 +21,7 @@ CFG
 start_daemon monitor
 
 EP_A=ipc://$VAR/run/a/metrics.sock
-# reports N FIRST: N reports, instances j-FIRST..
-reports() {
-	local i
-	for ((i = $2; i < $2 + $1; i++)); do
-		echo '{"v":1,"app":"batch","instance":"j-'"$i"'","window_ms":1000,"rows":'"$i"'}'
-	done | "$PUSHREPORT" "$EP_A" >"$T/out/push" 2>&1 || fail "pushreport: $(cat "$T/out/push")"
-}
+reports() { push_reports "$EP_A" "$@"; }	# N FIRST
 stored_instance() {
 	"$MONGOPREP" dump "$URL" "$DB" metrics 2>/dev/null | jq -r '.instance // empty' | grep -qx "$1"
 }
