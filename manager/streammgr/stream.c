@@ -1755,9 +1755,12 @@ hello(struct stream *s, zmq_msg_t *rid, const struct work_request *w)
 }
 
 /*
- * Settles one delivery id; an id no longer in flight is ignored. quality:
- * the app's reason when a REJECT is for a data quality rule (it begins
- * "quality: ", as libmysimbdp words it: docs/quality.md), else NULL.
+ * Settles one delivery id; an id no longer in flight is ignored, and so
+ * is a NACK or REJECT from an instance that no longer holds it (given to
+ * another after ack_timeout): the holder decides. An ACK from it counts,
+ * the work being done. quality: the app's reason when a REJECT is for a
+ * data quality rule (it begins "quality: ", as libmysimbdp words it:
+ * docs/quality.md), else NULL.
  */
 static void
 settle_one(struct stream *s, struct instance *from, enum work_cmd cmd,
@@ -1768,11 +1771,18 @@ settle_one(struct stream *s, struct instance *from, enum work_cmd cmd,
 
 	if (m == NULL)
 		return;		/* settled already */
+	holder = m->m_holder;
+	if (cmd != WORK_ACK && holder != from) {
+		log_debug("tenant %s: stream %s: %s of message %" PRIu64
+		    " from %s ignored: %s holds it", s->s_tid, s->s_name,
+		    cmd == WORK_NACK ? "NACK" : "REJECT", id, from->i_id,
+		    holder ? holder->i_id : "no instance");
+		return;
+	}
 	if (cmd == WORK_NACK) {
 		give_back(s, m, why);
 		return;
 	}
-	holder = m->m_holder;
 	unhold(m);
 	if (cmd == WORK_ACK) {
 		from->i_acked++;
