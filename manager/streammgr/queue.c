@@ -286,6 +286,14 @@ queue_requeue(struct queue *q, struct qmsg *m)
 }
 
 void
+queue_unsend(struct queue *q, struct qmsg *m)
+{
+	queue_requeue(q, m);
+	if (m->m_deliveries > 0)
+		m->m_deliveries--;
+}
+
+void
 queue_done(struct queue *q, struct qmsg *m)
 {
 	uint64_t seq = m->m_seq;

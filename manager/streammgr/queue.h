@@ -115,6 +115,10 @@ bool queue_idle(const struct queue *q);
 /* Puts an in-flight message back, to go out before new ones. */
 void queue_requeue(struct queue *q, struct qmsg *m);
 
+/* queue_requeue() of a message whose send failed: that delivery never
+ * reached an instance, so it does not count towards max_deliveries. */
+void queue_unsend(struct queue *q, struct qmsg *m);
+
 /* Releases an in-flight message for good (acked, dead-lettered). */
 void queue_done(struct queue *q, struct qmsg *m);
 

@@ -767,7 +767,7 @@ send_batch(struct stream *s, struct instance *i, struct qmsg **ms, size_t n)
 	return 0;
 }
 
-/* i's connection is gone: its exit will follow. ms go back. */
+/* i's connection is gone: its exit will follow. ms go back, uncounted. */
 static void
 undeliverable(struct stream *s, struct instance *i, struct qmsg **ms,
     size_t n)
@@ -776,7 +776,7 @@ undeliverable(struct stream *s, struct instance *i, struct qmsg **ms,
 	    s->s_tid, s->s_name, i->i_id, zmq_strerror(errno));
 	supervise_instance(i, IE_BYE);
 	for (size_t k = 0; k < n; k++)
-		queue_requeue(&s->s_queue, ms[k]);
+		queue_unsend(&s->s_queue, ms[k]);
 }
 
 /*

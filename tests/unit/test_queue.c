@@ -91,6 +91,31 @@ test_redelivery_first(void **state)
 	assert_int_equal(queue_clear(&q), 5);
 }
 
+/* A send that failed gives the message back without counting it. */
+static void
+test_unsent_not_counted(void **state)
+{
+	struct queue q;
+	struct qmsg *m;
+	int inst;
+
+	(void)state;
+	assert_int_equal(queue_init(&q), 0);
+	put(&q, "m");
+	m = take(&q, &inst);
+	queue_requeue(&q, m);
+	assert_ptr_equal(take(&q, &inst), m);
+	assert_int_equal(m->m_deliveries, 2);
+	queue_unsend(&q, m);
+	assert_int_equal(m->m_deliveries, 1);
+	assert_int_equal(q.q_pending, 1);
+	assert_int_equal(q.q_ninflight, 0);
+	assert_null(queue_inflight(&q, m->m_seq));
+	assert_ptr_equal(take(&q, &inst), m);
+	assert_int_equal(m->m_deliveries, 2);
+	assert_int_equal(queue_clear(&q), 1);
+}
+
 static void
 test_growth(void **state)
 {
@@ -216,6 +241,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fifo_and_ack),
 		cmocka_unit_test(test_redelivery_first),
+		cmocka_unit_test(test_unsent_not_counted),
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_stuck_message),
 		cmocka_unit_test(test_get_first_remove),
