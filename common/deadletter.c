@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "jsonline.h"
@@ -95,6 +96,91 @@ dead_letter_parse(const char *line, size_t len, struct dead_letter *dl,
 		return -1;
 	}
 	return 0;
+}
+
+/* The first look at a file's end; each next one is 4 times longer. */
+#define TAIL_FIRST (64 * 1024)
+
+/*
+ * The id of the last line of buf that parses. buf holds a file's last n
+ * bytes; whole: all of it, so its first line starts at buf[0] (else a
+ * line with no newline before it may have begun earlier: not tried).
+ */
+static bool
+last_parsed(const char *buf, size_t n, bool whole, uint64_t *id)
+{
+	size_t end = n;
+
+	while (end > 0) {
+		const char *nl;
+		struct dead_letter dl;
+		char why[200];
+		size_t start;
+		bool ok;
+
+		if (buf[end - 1] == '\n') {
+			end--;
+			continue;
+		}
+		if ((nl = memrchr(buf, '\n', end)) == NULL && !whole)
+			return false;
+		start = nl != NULL ? (size_t)(nl - buf) + 1 : 0;
+		ok = dead_letter_parse(buf + start, end - start, &dl, why,
+		    sizeof(why)) == 0 && dl.dl_id > 0;
+		if (ok)
+			*id = (uint64_t)dl.dl_id;
+		dead_letter_clear(&dl);
+		if (ok)
+			return true;
+		end = start;
+	}
+	return false;
+}
+
+int
+dead_letter_last_id(const char *path, uint64_t *id, char *err,
+    size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char *buf = NULL, *grown;
+	struct stat st;
+	size_t n = TAIL_FIRST;
+	int rc = -1;
+
+	*id = 0;
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "fstat %s: %s", path, strerror(errno));
+		goto out;
+	}
+	for (;; n *= 4) {
+		if (n > (size_t)st.st_size)
+			n = (size_t)st.st_size;
+		if ((grown = realloc(buf, n ? n : 1)) == NULL) {
+			snprintf(err, errlen, "%s: out of memory", path);
+			goto out;
+		}
+		buf = grown;
+		errno = 0;
+		if (pread(fd, buf, n, st.st_size - (off_t)n) != (ssize_t)n) {
+			snprintf(err, errlen, "read %s: %s", path, errno ?
+			    strerror(errno) : "cut short");
+			goto out;
+		}
+		if (last_parsed(buf, n, n == (size_t)st.st_size, id) ||
+		    n == (size_t)st.st_size)
+			break;
+	}
+	rc = 0;
+out:
+	free(buf);
+	close(fd);
+	return rc;
 }
 
 static bool

@@ -1013,10 +1013,18 @@ journal_set_mode(struct journal *j, enum journal_mode mode,
 {
 	if (j->j_mode == JOURNAL_MEMORY && mode != JOURNAL_MEMORY) {
 		j->j_rotate = true;
-		if (next_seq > j->j_next)
-			j->j_next = next_seq;
+		journal_set_next(j, next_seq);
 	}
 	j->j_mode = mode;
+}
+
+void
+journal_set_next(struct journal *j, uint64_t next_seq)
+{
+	if (next_seq > j->j_next) {
+		j->j_next = next_seq;
+		j->j_rotate = true;
+	}
 }
 
 void

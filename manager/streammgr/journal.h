@@ -104,6 +104,13 @@ void journal_release(struct journal *j, uint32_t seg, uint64_t seq);
 void journal_set_mode(struct journal *j, enum journal_mode mode,
     uint64_t next_seq);
 
+/*
+ * The next message gets next_seq at least (numbers below it were given
+ * out where the journal does not see them); when that raises it, the
+ * next message starts a new segment, for the same reason as above.
+ */
+void journal_set_next(struct journal *j, uint64_t next_seq);
+
 /* Segments on disk and their total size. */
 void journal_usage(const struct journal *j, uint64_t *segments,
     uint64_t *bytes);

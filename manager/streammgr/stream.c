@@ -225,12 +225,40 @@ report_recovery(const struct stream *s)
 		    "s", r->r_lost_first, r->r_lost_last);
 }
 
+/*
+ * The number after every dead letter of s's group: their ids must not be
+ * given again, and durability "memory" leaves no trace of them in the
+ * journal. A file that cannot be read is said and passed over.
+ */
+static uint64_t
+after_dead_letters(struct stream *s)
+{
+	uint64_t next = 1, id;
+	char err[300];
+
+	for (size_t k = 0; k <= s->s_nsubs; k++) {
+		struct stream *member = k == 0 ? s : s->s_subs[k - 1];
+		char *file = state_path(s->s_mgr->m_conf,
+		    "queue/%s/%s/dead-letters.jsonl", member->s_tid,
+		    member->s_name);
+
+		if (dead_letter_last_id(file, &id, err, sizeof(err)) < 0)
+			log_warnx("tenant %s: stream %s: %s: dead-letter ids "
+			    "may be given again", s->s_tid, member->s_name,
+			    err);
+		else if (id >= next)
+			next = id + 1;
+		free(file);
+	}
+	return next;
+}
+
 static int
 open_journal(struct smgr *m, struct stream *s, const struct conf_stream *c,
     char *err, size_t errlen)
 {
 	char *dir = state_path(m->m_conf, "queue/%s/%s", s->s_tid, s->s_name);
-	uint64_t next;
+	uint64_t next, above;
 
 	s->s_journal = journal_open(dir, journal_mode(c),
 	    m->m_conf->p_stream.ps_segment_size, restore_one, s, &next,
@@ -238,6 +266,10 @@ open_journal(struct smgr *m, struct stream *s, const struct conf_stream *c,
 	free(dir);
 	if (s->s_journal == NULL)
 		return -1;
+	if ((above = after_dead_letters(s)) > next) {
+		journal_set_next(s->s_journal, above);
+		next = above;
+	}
 	if (queue_set_next(&s->s_queue, next) < 0)
 		fatal("%s: queue_set_next", __func__);
 	report_recovery(s);

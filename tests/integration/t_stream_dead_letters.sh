@@ -2,6 +2,7 @@
 # Messages an app nacks max_deliveries times go to the dead letters with
 # the reason and the count; `mysimbdp dead-letters` lists them and, once
 # the app's trouble is over, requeues them (by id, or all) to be delivered.
+# Their ids stay unique across a restart with durability "memory".
 . "$(dirname "$0")/lib.sh"
 
 platform
@@ -48,4 +49,23 @@ ok "k2 requeued and delivered; the binary letter stays"
 
 rc=0; cli dead-letters ../etc >/dev/null 2>&1 || rc=$?
 assert_eq 64 $rc "a tenant id that could leave its folder is refused"
+
+# Durability "memory" keeps no number on disk: after a restart the
+# queue's numbers start above the dead letters' ids, so `--requeue --id`
+# names one letter.
+stop_daemon streammgr
+STREAMAPP_ARGS=', "-n"' stream_tenant beta 'max_deliveries = 1; durability = "memory";'
+start_daemon streammgr
+wait_for 20 "beta's instance" ready_is beta 1
+echo "b1 one" | cli send beta --file - >/dev/null || fail "send b1"
+wait_for 20 "b1 dead-lettered" eval '[ "$(sstat beta .dead_letters)" = 1 ]'
+stop_daemon streammgr
+start_daemon streammgr
+wait_for 20 "beta's instance" ready_is beta 1
+echo "b2 two" | cli send beta --file - >/dev/null || fail "send b2"
+wait_for 20 "b2 dead-lettered" eval '[ "$(sstat beta .dead_letters)" = 1 ]'
+cli dead-letters beta --json >"$T/out/beta" || fail "list beta"
+assert_eq 2 "$(jq '[.[].id] | unique | length' "$T/out/beta")" \
+	"distinct ids across a restart: $(jq -c '[.[].id]' "$T/out/beta")"
+ok "durability memory: dead-letter ids not given again after a restart"
 stop_daemon streammgr

@@ -10,7 +10,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -63,12 +66,65 @@ payload_bytes_kept(void **state)
 	    "nacked by default-1", true);
 }
 
+/* Appends the line of a dead letter numbered id, payload plen x's. */
+static void
+append_letter(FILE *f, uint64_t id, size_t plen)
+{
+	char *payload = malloc(plen + 1), *line;
+	size_t len;
+
+	assert_non_null(payload);
+	memset(payload, 'x', plen);
+	line = dead_letter_format("acme", "default", id, 1, "nacked",
+	    payload, plen, &len);
+	assert_int_equal(fwrite(line, 1, len, f), len);
+	bson_free(line);
+	free(payload);
+}
+
+static uint64_t
+last_id(const char *path)
+{
+	uint64_t id = 99;
+	char err[300];
+
+	assert_int_equal(dead_letter_last_id(path, &id, err, sizeof(err)), 0);
+	return id;
+}
+
+/* The last id is found past a torn line, a line that does not parse and
+ * a letter longer than the first look at the file's end. */
+static void
+last_id_from_the_end(void **state)
+{
+	char path[] = "/tmp/test-deadletter-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(last_id(path), 0);		/* empty */
+	assert_non_null(f = fdopen(fd, "w"));
+	append_letter(f, 5, 10);
+	append_letter(f, 7, 10);
+	fflush(f);
+	assert_int_equal(last_id(path), 7);
+	append_letter(f, 9, 300 * 1024);		/* longer than a look */
+	fputs("not a letter\n\n{\"time\":\"2026", f);	/* torn */
+	fflush(f);
+	assert_int_equal(last_id(path), 9);
+	fclose(f);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(last_id(path), 0);		/* no file */
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reason_cut_in_a_character),
 		cmocka_unit_test(payload_bytes_kept),
+		cmocka_unit_test(last_id_from_the_end),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -403,6 +403,27 @@ memory_numbers_are_not_counted_as_lost(void **state)
 	journal_close(j);
 }
 
+/* Numbers raised past those given out where the journal does not see
+ * them (dead letters of durability "memory"): a new segment, and kept. */
+static void
+raised_numbers_start_a_segment(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+
+	assert_int_equal(fx->next, 1);
+	journal_set_next(j, 50);
+	journal_set_next(j, 10);		/* never lowered */
+	assert_int_equal(add(j, 50), 2);
+	store_and_close(fx, j, 51, 51);
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->next, 52);
+	assert_int_equal(fx->r.n, 2);
+	assert_int_equal(fx->r.seg[0], 2);
+	assert_int_equal(fx->rep.r_lost, 0);
+	journal_close(j);
+}
+
 static void
 refused_write_leaves_the_file_as_it_was(void **state)
 {
@@ -574,6 +595,7 @@ main(void)
 		T(torn_tail_is_cut_off),
 		T(bit_flip_loses_only_that_message),
 		T(memory_numbers_are_not_counted_as_lost),
+		T(raised_numbers_start_a_segment),
 		T(refused_write_leaves_the_file_as_it_was),
 		T(damaged_head_keeps_its_messages),
 		T(usage_after_damage_and_a_torn_tail),
