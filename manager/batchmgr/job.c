@@ -214,6 +214,7 @@ struct verdict {
 	bool	 v_ok;
 	bool	 v_tempfail;	/* exit 75: does not count against retries */
 	bool	 v_permanent;	/* retrying cannot help */
+	bool	 v_held;	/* ran well; the rest waits for a restart */
 	char	 v_reason[256];
 };
 
@@ -299,10 +300,11 @@ conclude(struct batch *b, struct job *j, struct record *r,
 		j->j_failures++;
 	retry = !v->v_permanent && (v->v_tempfail ||
 	    j->j_failures <= j->j_app->a_retries);
-	if (j->j_interrupted || (retry && (b->b_stopping || j->j_tenant->t_retired))) {
+	if (j->j_interrupted || v->v_held || (retry && (b->b_stopping ||
+	    j->j_tenant->t_retired))) {
 		/* The file stays in processing/ and runs at the next start. */
 		r->r_status = "retry";
-		if (j->j_interrupted)
+		if (j->j_interrupted && !v->v_held)
 			r->r_reason = "interrupted: batchmgr stopped the app "
 			    "while shutting down";
 		batch_record(b, r);
@@ -381,12 +383,13 @@ quarantine(struct batch *b, struct job *j, const struct record *r,
 
 /*
  * The quality gate's first pass ended well: true when the job goes on
- * (the second pass started, or the file quarantined); false when this
- * run counts as the ingest (the app reported no first-pass counts).
+ * (the second pass started, or the file quarantined); false when v is
+ * for conclude(): this run counts as the ingest (the app reported no
+ * first-pass counts), or batchmgr is stopping and the job is held.
  */
 static bool
 gate(struct batch *b, struct job *j, int status, const struct rusage *ru,
-    const bson_t *summary)
+    const bson_t *summary, struct verdict *v)
 {
 	const struct conf_quality *q = conf_quality_for(j->j_conf,
 	    j->j_dataset);
@@ -399,6 +402,18 @@ gate(struct batch *b, struct job *j, int status, const struct rusage *ru,
 		rejects = rejects_path(b, j);
 		unlink(rejects);
 		free(rejects);
+		/* Started now, the second pass would outlast the grace, or
+		 * start after it and never be stopped: the next start runs
+		 * both passes. */
+		if (b->b_stopping) {
+			v->v_ok = false;
+			v->v_held = true;
+			snprintf(v->v_reason, sizeof(v->v_reason),
+			    "interrupted: batchmgr is shutting down; the "
+			    "quality gate's second pass waits for the next "
+			    "start");
+			return false;
+		}
 		job_run_app(b, j);
 		return true;
 	case QG_OVER:
@@ -436,7 +451,8 @@ job_exited(struct batch *b, struct job *j, int status,
 	}
 	summary = read_summary(b, j, why, sizeof(why));
 	judge(j, status, summary, &v);
-	if (j->j_validating && v.v_ok && gate(b, j, status, ru, summary)) {
+	if (j->j_validating && v.v_ok && gate(b, j, status, ru, summary,
+	    &v)) {
 		if (summary)
 			bson_destroy(summary);
 		return;
