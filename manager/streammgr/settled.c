@@ -11,6 +11,7 @@
 #include "byteorder.h"
 
 #define COMPACT_MIN	(1u << 20)	/* bytes before a rewrite is worth it */
+#define FLOOR_BIT	(UINT64_C(1) << 63)	/* never in a message number */
 
 struct settled {
 	char		*st_path;
@@ -21,6 +22,7 @@ struct settled {
 	size_t		 st_len, st_cap;
 	uint64_t	 st_size;	/* bytes in the file */
 	uint64_t	 st_base;	/* its size after the last rewrite */
+	uint64_t	 st_floor;	/* numbers below it count as settled */
 };
 
 static int
@@ -50,8 +52,13 @@ load(struct settled *st, uint64_t size)
 		free(raw);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++)
-		st->st_loaded[i] = get_le64(raw + 8 * i);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = get_le64(raw + 8 * i);
+
+		if ((v & FLOOR_BIT) && (v & ~FLOOR_BIT) > st->st_floor)
+			st->st_floor = v & ~FLOOR_BIT;
+		st->st_loaded[i] = v;
+	}
 	free(raw);
 	qsort(st->st_loaded, n, sizeof(uint64_t), cmp_u64);
 	st->st_nloaded = n;
@@ -85,8 +92,18 @@ settled_open(const char *dir, char *err, size_t errlen)
 bool
 settled_has(const struct settled *st, uint64_t seq)
 {
-	return st != NULL && st->st_nloaded > 0 && bsearch(&seq, st->st_loaded,
-	    st->st_nloaded, sizeof(uint64_t), cmp_u64) != NULL;
+	return st != NULL && (seq < st->st_floor || (st->st_nloaded > 0 &&
+	    bsearch(&seq, st->st_loaded, st->st_nloaded, sizeof(uint64_t),
+	    cmp_u64) != NULL));
+}
+
+int
+settled_set_floor(struct settled *st, uint64_t floor, char *err,
+    size_t errlen)
+{
+	st->st_floor = floor;
+	settled_note(st, FLOOR_BIT | floor);
+	return settled_flush(st, err, errlen);
 }
 
 void
@@ -122,11 +139,14 @@ settled_unnote_from(struct settled *st, uint64_t seq)
 
 	if (st == NULL)
 		return;
-	for (size_t off = 0; off < st->st_len; off += 8)
-		if (get_le64(st->st_buf + off) < seq) {
+	for (size_t off = 0; off < st->st_len; off += 8) {
+		uint64_t v = get_le64(st->st_buf + off);
+
+		if (v < seq || (v & FLOOR_BIT)) {
 			memmove(st->st_buf + kept, st->st_buf + off, 8);
 			kept += 8;
 		}
+	}
 	st->st_len = kept;
 }
 
@@ -177,11 +197,15 @@ live_entries(struct settled *st, bool (*live)(void *, uint64_t), void *arg,
 		free(raw);
 		return NULL;
 	}
-	for (uint64_t off = 0; off < st->st_size; off += 8)
-		if (live(arg, get_le64(raw + off))) {
+	for (uint64_t off = 0; off < st->st_size; off += 8) {
+		uint64_t v = get_le64(raw + off);
+
+		if (v & FLOOR_BIT ? v == (FLOOR_BIT | st->st_floor) :
+		    live(arg, v)) {
 			memmove(raw + kept, raw + off, 8);
 			kept += 8;
 		}
+	}
 	*len = kept;
 	return raw;
 }

@@ -10,7 +10,8 @@
  *
  * An entry is kept only while some other member still holds its
  * message: settled_compact rewrites the list (a new file renamed over
- * the old) with the live ones once it has grown.
+ * the old) with the live ones once it has grown. An entry with the top
+ * bit set is a floor instead (settled_set_floor).
  */
 #ifndef MYSIMBDP_SETTLED_H
 #define MYSIMBDP_SETTLED_H
@@ -28,9 +29,18 @@ struct settled;
  */
 struct settled *settled_open(const char *dir, char *err, size_t errlen);
 
-/* Whether seq was in the list when it was opened (recovery); false for
- * st NULL (a member without a list). */
+/* Whether seq was in the list when it was opened, or is below its
+ * floor (recovery); false for st NULL (a member without a list). */
 bool settled_has(const struct settled *st, uint64_t seq);
+
+/*
+ * Notes that the member takes no message numbered below floor (one
+ * added to a running stream holds no copy of the messages accepted
+ * before it) and writes it with what was noted, as settled_flush; kept
+ * by settled_compact and settled_unnote_from.
+ */
+int settled_set_floor(struct settled *st, uint64_t floor, char *err,
+    size_t errlen);
 
 /* Frees what settled_open loaded, once recovery is over; NULL: no-op. */
 void settled_loaded_free(struct settled *st);

@@ -324,6 +324,13 @@ stream_add_sub(struct stream *r, struct conf_tenant *t,
 		return NULL;
 	if ((s = member_new(r->s_mgr, t, c, err, errlen)) == NULL)
 		return NULL;
+	/* Added to a running stream (by reload): the messages accepted
+	 * before are not its own, after a restart either. */
+	if (r->s_journal != NULL && settled_set_floor(s->s_settled,
+	    r->s_queue.q_next, err, errlen) < 0)
+		log_warnx("tenant %s: stream %s: %s (after a restart it may "
+		    "get messages accepted before it)", s->s_tid, s->s_name,
+		    err);
 	if ((v = reallocarray(r->s_subs, r->s_nsubs + 1, sizeof(*v))) == NULL)
 		fatal("%s: reallocarray", __func__);
 	r->s_subs = v;

@@ -261,7 +261,15 @@ assert_eq $(( N + 501 )) "$(coll_keys slow | wc -l)" \
 	"slow has its $N keys, the 500 of the restart and the marker, and none of the last 500"
 
 # Added again by reload (its stream has had no subscription since): it
-# gets the messages accepted from then on.
+# gets the messages accepted from then on, and after a crash too, none
+# of those accepted before that "default" still held (its instances
+# stopped) when it came.
+cli stop alpha --stream default >"$T/out/stop" 2>&1 ||
+	fail "stop default: $(cat "$T/out/stop")"
+wait_for 20 "default's instances to stop" eval \
+	'[ "$(substat default ".instances | length")" = 0 ]'
+printf 'before1 a\nbefore2 b\n' >"$T/scratch/before"
+cli send alpha --file "$T/scratch/before" >/dev/null || fail "send before re-adding"
 profile "$SLOW"
 kill -HUP "$SM_PID"
 wait_for 20 "default.slow's instance again" sub_ready_is default.slow 1
@@ -269,6 +277,13 @@ printf 'again a\n' >"$T/scratch/again"
 cli send alpha --file "$T/scratch/again" >/dev/null || fail "send after re-adding"
 wait_for 30 "the new message in slow" eval '[ "$(coll_keys slow | grep -cx again)" = 1 ]'
 ok "a subscription added by reload gets the new messages"
+restart_streammgr
+wait_for 30 "default to take what it held" eval \
+	'[ "$(coll_keys main | grep -c "^before\|^again$")" = 3 ] && sub_idle default'
+wait_for 30 "default.slow idle after the restart" sub_idle default.slow
+assert_eq "again" "$(coll_keys slow | grep "^before\|^again$" | xargs)" \
+	"slow after a crash: the message after its re-adding only"
+ok "after a crash, the re-added subscription got none of the messages before it"
 
 # The stream's own backlog full (its instances stopped, default.slow
 # taking its copies): the refusal names no subscription.

@@ -161,6 +161,46 @@ test_unnote_forgets_the_refused(void **state)
 	settled_close(st, true);
 }
 
+static bool
+none(void *arg, uint64_t seq)
+{
+	(void)arg;
+	(void)seq;
+	return false;
+}
+
+/* A member added to a running stream: the numbers below its floor count
+ * as settled after a reopen, through a refused batch and a rewrite. */
+static void
+test_floor_kept(void **state)
+{
+	struct fx *fx = *state;
+	struct settled *st = reopen(fx);
+	char err[256];
+
+	for (uint64_t seq = 200001; seq <= 200010; seq++)
+		settled_note(st, seq);
+	assert_int_equal(settled_set_floor(st, 100, err, sizeof(err)), 0);
+	settled_note(st, 150);
+	settled_unnote_from(st, 120);		/* 150 refused, not the floor */
+	assert_int_equal(settled_flush(st, err, sizeof(err)), 0);
+	settled_close(st, false);
+	st = reopen(fx);
+	assert_true(settled_has(st, 1));
+	assert_true(settled_has(st, 99));
+	assert_false(settled_has(st, 100));
+	assert_false(settled_has(st, 150));
+	assert_true(settled_has(st, 200001));
+	assert_int_equal(settled_compact(st, none, NULL, err, sizeof(err)), 0);
+	assert_int_equal(size_of(fx->file), 8);	/* the floor only */
+	settled_close(st, false);
+	st = reopen(fx);
+	assert_true(settled_has(st, 99));
+	assert_false(settled_has(st, 100));
+	assert_false(settled_has(st, 200001));
+	settled_close(st, true);
+}
+
 int
 main(void)
 {
@@ -171,6 +211,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unnote_forgets_the_refused,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_floor_kept, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
