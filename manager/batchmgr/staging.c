@@ -57,7 +57,11 @@ watch_drop(struct batch *b, size_t i)
 	b->b_watches[i] = b->b_watches[--b->b_nwatches];
 }
 
-/* Watches incoming/[dataset]; the kernel reuses a wd for the same inode. */
+/*
+ * Watches incoming/[dataset]; the kernel reuses a wd for the same inode.
+ * A wd another tenant holds is left to it: taken over, that tenant's
+ * files would be looked for in t's folders and wait for a rescan.
+ */
 static void
 watch_add(struct batch *b, struct tenant *t, const char *dataset)
 {
@@ -71,8 +75,14 @@ watch_add(struct batch *b, struct tenant *t, const char *dataset)
 		free(path);
 		return;
 	}
+	if ((w = watch_find(b, wd)) != NULL && w->w_tenant != t) {
+		log_warnx("tenant %s: %s is watched for tenant %s: not taken "
+		    "over", t->t_id, path, w->w_tenant->t_id);
+		free(path);
+		return;
+	}
 	free(path);
-	if ((w = watch_find(b, wd)) != NULL) {
+	if (w != NULL) {
 		free(w->w_dataset);
 	} else {
 		grown = realloc(b->b_watches, (b->b_nwatches + 1) * sizeof(*w));

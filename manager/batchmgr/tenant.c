@@ -172,6 +172,9 @@ char *
 tenant_path(struct tenant *t, enum stage_area area, const char *dataset,
     const char *name)
 {
-	return state_path(t->t_batch->b_conf, "staging/%s/%s/%s%s%s", t->t_id,
-	    state_area_names[area], dataset, *dataset ? "/" : "", name);
+	/* No trailing '/' for a folder: inotify_add_watch follows a symlink
+	 * before one whatever IN_DONT_FOLLOW says. */
+	return state_path(t->t_batch->b_conf, "staging/%s/%s%s%s%s%s", t->t_id,
+	    state_area_names[area], *dataset ? "/" : "", dataset,
+	    *name ? "/" : "", name);
 }

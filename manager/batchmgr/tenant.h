@@ -50,7 +50,10 @@ int tenant_entry_at(struct tenant *t, enum stage_area area,
 int tenant_move(struct tenant *t, enum stage_area from, enum stage_area to,
     const char *dataset, const char *name, char *final, size_t finallen);
 
-/* The absolute path of a file in an area (malloc'd). */
+/*
+ * The absolute path of a file in an area, or with name "" of the area's
+ * [dataset] folder, never with a trailing '/' (malloc'd).
+ */
 char *tenant_path(struct tenant *t, enum stage_area area, const char *dataset,
     const char *name);
 
