@@ -242,6 +242,20 @@ kill9_daemon() {
 	printf -v "$var" '%s' ''
 }
 
+# wait_for_gdb OUT PID [N]: true once gdb (its output in OUT) is attached
+# and its breakpoint N (default 1) set: what the daemon does from then
+# on, it does under the breakpoint. False when gdb exited (it cannot
+# attach) or did not get there within 20 s.
+wait_for_gdb() {
+	local i
+	for (( i = 0; i < 1000 * TIME_FACTOR; i++ )); do
+		grep -q "^Breakpoint ${3:-1} at" "$1" && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.02
+	done
+	return 1
+}
+
 # log_after LOG LINE PATTERN: PATTERN appears in LOG after line LINE.
 log_after() { tail -n +"$(( $2 + 1 ))" "$1" | grep -- "$3" >/dev/null; }
 bm_log_after() { log_after "$BM_LOG" "$@"; }

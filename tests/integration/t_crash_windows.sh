@@ -62,18 +62,6 @@ kill_after() {
 	ok "$what: batchmgr killed right after ${bp%% *} (${area#AREA_})"
 }
 
-# wait_for_gdb OUT PID: true once gdb is attached and its breakpoint set
-# (what batchmgr does from then on, it does under the breakpoint).
-wait_for_gdb() {
-	local i
-	for (( i = 0; i < 1000 * TIME_FACTOR; i++ )); do
-		grep -q '^Breakpoint 1 at' "$1" && return 0
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.02
-	done
-	return 1
-}
-
 # has_record TENANT FILE STATUS: at least one such record.
 has_record() {
 	[ "$(records ".tenant == \"$1\" and .file == \"$2\" and .status == \"$3\"" | wc -l)" -ge 1 ]

@@ -88,12 +88,7 @@ if command -v gdb >/dev/null; then
 		-ex finish -ex detach >"$out" 2>&1 &
 	gdb_pid=$!
 	STARTED_PIDS+=("$gdb_pid")
-	for (( i = 0; i < 1000 * TIME_FACTOR; i++ )); do
-		grep -q '^Breakpoint 2 at' "$out" && break
-		kill -0 "$gdb_pid" 2>/dev/null || break
-		sleep 0.02
-	done
-	if grep -q '^Breakpoint 2 at' "$out"; then
+	if wait_for_gdb "$out" "$gdb_pid" 2; then
 		kill -HUP "$MON_PID"
 		wait "$gdb_pid" || true
 		grep -q 'Breakpoint [12],' "$out" || fail "gdb saw no chmod: $(cat "$out")"

@@ -47,12 +47,7 @@ gdb -p "$BM_PID" -batch -nx -ex 'set confirm off' \
 	-ex detach >"$out" 2>&1 &
 gdb_pid=$!
 STARTED_PIDS+=("$gdb_pid")
-for (( i = 0; i < 1000 * TIME_FACTOR; i++ )); do
-	grep -q '^Breakpoint 1 at' "$out" && break
-	kill -0 "$gdb_pid" 2>/dev/null || break
-	sleep 0.02
-done
-grep -q '^Breakpoint 1 at' "$out" || {
+wait_for_gdb "$out" "$gdb_pid" || {
 	echo "SKIP: gdb cannot attach to batchmgr: $(tail -n 3 "$out")"
 	exit 77
 }
