@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "jsonline.h"
 
 static void
 append_list(bson_t *root, const char *name, const struct conf_errors *errs)
@@ -36,16 +37,16 @@ append_list(bson_t *root, const char *name, const struct conf_errors *errs)
 
 		snprintf(key, sizeof(key), "%zu", i);
 		BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &item);
-		BSON_APPEND_UTF8(&item, "file", e->ce_file);
+		jsonline_append_text(&item, "file", e->ce_file);
 		if (e->ce_line > 0)
 			BSON_APPEND_INT64(&item, "line", e->ce_line);
 		else
 			BSON_APPEND_NULL(&item, "line");
 		if (e->ce_setting != NULL)
-			BSON_APPEND_UTF8(&item, "setting", e->ce_setting);
+			jsonline_append_text(&item, "setting", e->ce_setting);
 		else
 			BSON_APPEND_NULL(&item, "setting");
-		BSON_APPEND_UTF8(&item, "problem", e->ce_problem);
+		jsonline_append_text(&item, "problem", e->ce_problem);
 		bson_append_document_end(&arr, &item);
 	}
 	bson_append_array_end(root, &arr);
@@ -57,7 +58,7 @@ print_json(const char *path, const struct conf_errors *errs,
 {
 	bson_t root = BSON_INITIALIZER;
 
-	BSON_APPEND_UTF8(&root, "path", path);
+	jsonline_append_text(&root, "path", path);
 	BSON_APPEND_BOOL(&root, "valid", errs->e_count == 0);
 	append_list(&root, "errors", errs);
 	append_list(&root, "warnings", warns);

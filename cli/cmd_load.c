@@ -36,6 +36,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "conf.h"
+#include "jsonline.h"
 #include "jsonone.h"
 #include "progress.h"
 
@@ -485,13 +486,13 @@ write_result(struct load *l)
 {
 	bson_t extra = BSON_INITIALIZER;
 
-	BSON_APPEND_UTF8(&extra, "collection", l->l_collection);
+	jsonline_append_text(&extra, "collection", l->l_collection);
 	BSON_APPEND_UTF8(&extra, "format", l->l_format == FMT_CSV ? "csv" :
 	    "jsonl");
 	if (l->l_sink != NULL)
 		BSON_APPEND_UTF8(&extra, "sink", msb_sink_kind(l->l_sink));
 	if (l->l_exit != EX_OK)
-		BSON_APPEND_UTF8(&extra, "error", l->l_err);
+		jsonline_append_text(&extra, "error", l->l_err);
 	/* A load that failed before its commit stored nothing: zero rows. */
 	if (msb_result_write_sink(l->l_env.result_file, l->l_committed ?
 	    l->l_rows : 0, l->l_committed ? l->l_rejected : 0,
@@ -548,7 +549,7 @@ print_json(const struct load *l)
 	struct msb_sink_stats st;
 
 	msb_sink_stats(l->l_sink, &st);
-	BSON_APPEND_UTF8(&doc, "file", l->l_file);
+	jsonline_append_text(&doc, "file", l->l_file);
 	BSON_APPEND_UTF8(&doc, "format", l->l_format == FMT_CSV ? "csv" :
 	    "jsonl");
 	BSON_APPEND_INT64(&doc, "bytes", (int64_t)l->l_done);

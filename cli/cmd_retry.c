@@ -1,7 +1,8 @@
 /*
  * retry TENANT [DATASET/]FILE [--force] [--json]: moves a file from
  * failed/ (or quarantine/) back to incoming/, where batchmgr picks it up
- * as new. With --force, the file goes past its dataset's quality
+ * as new, under its own name: without the ".N" failed/ added when the
+ * name was taken there (x.csv.1 goes back as x.csv). With --force, the file goes past its dataset's quality
  * threshold (docs/quality.md): the mark is an extended attribute of the
  * file, so it travels with it (and a retry without --force removes it).
  * Names are checked so that neither part can leave the tenant's folders.
@@ -23,6 +24,7 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "jsonline.h"
 #include "state.h"
 
 /* As manager/batchmgr/qgate.h. */
@@ -51,9 +53,9 @@ print_json(const char *tenant, const char *file, enum stage_area from,
 	snprintf(to, sizeof(to), "incoming/%s%s%s", dataset, *dataset ? "/" :
 	    "", final);
 	BSON_APPEND_UTF8(&doc, "tenant", tenant);
-	BSON_APPEND_UTF8(&doc, "file", file);
+	jsonline_append_text(&doc, "file", file);
 	BSON_APPEND_UTF8(&doc, "from", state_area_names[from]);
-	BSON_APPEND_UTF8(&doc, "to", to);
+	jsonline_append_text(&doc, "to", to);
 	cli_print_json(&doc);
 	bson_destroy(&doc);
 }
@@ -93,11 +95,32 @@ mark(const char *staging, enum stage_area area, const char *dataset,
 	return lsetxattr(path, FORCE_XATTR, "1", 1, 0);
 }
 
+/*
+ * The name the file goes back under: name without a last ".N" (digits)
+ * when what is left still has an extension, since batchmgr checks the
+ * extension (x.csv.1: x.csv; data.001 stays).
+ */
+static void
+unsuffixed(const char *name, char *as, size_t aslen)
+{
+	const char *dot = strrchr(name, '.');
+	size_t digits = dot ? strspn(dot + 1, "0123456789") : 0;
+
+	snprintf(as, aslen, "%s", name);
+	if (digits == 0 || dot[1 + digits] != '\0')
+		return;
+	for (const char *c = dot - 1; c > name; c--)
+		if (*c == '.') {
+			as[dot - name] = '\0';
+			return;
+		}
+}
+
 static int
 move_back(const char *tenant, const char *file, const char *dataset,
     const char *name, const struct retry_opts *o, const char *dir, int fd)
 {
-	char final[NAME_MAX + 1], q[CLI_QUOTE_MAX];
+	char final[NAME_MAX + 1], as[NAME_MAX + 1], q[CLI_QUOTE_MAX];
 	int err, area = where(dir, dataset, name);
 	enum stage_area from;
 
@@ -116,7 +139,8 @@ move_back(const char *tenant, const char *file, const char *dataset,
 		    sizeof(q)), o->r_force ? "set" : "remove", strerror(err));
 		return errno_exit(err, EX_CANTCREAT);
 	}
-	if (state_move(fd, from, AREA_INCOMING, dataset, name, final,
+	unsuffixed(name, as, sizeof(as));
+	if (state_move_as(fd, from, AREA_INCOMING, dataset, name, as, final,
 	    sizeof(final)) < 0) {
 		err = errno;
 		fprintf(stderr, "mysimbdp: move %s/{failed,quarantine}/%s to "
@@ -130,8 +154,9 @@ move_back(const char *tenant, const char *file, const char *dataset,
 	if (o->r_json)
 		print_json(tenant, file, from, dataset, final);
 	else
-		printf("%s: %s moved back from %s/ to incoming/%s\n", tenant,
-		    file, state_area_names[from], o->r_force ? " (forced past "
+		printf("%s: %s moved back from %s/ to incoming/%s%s%s%s\n",
+		    tenant, file, state_area_names[from], dataset,
+		    *dataset ? "/" : "", final, o->r_force ? " (forced past "
 		    "its quality threshold)" : "");
 	return EX_OK;
 }

@@ -85,7 +85,7 @@ static const struct command commands[] = {
 	    "file, or --mongo without a mongodb:// mongo_url" },
 	{ "retry", cmd_retry, "TENANT [DATASET/]FILE [--force] [--json]",
 	    "move a file from failed/ (or quarantine/) back to incoming/ to "
-	    "run it again",
+	    "run it again (under its own name: x.csv.1 as x.csv)",
 	    "  -F, --force          ingest it past its dataset's quality "
 	    "threshold (a\n"
 	    "                       quarantined file)\n"
@@ -438,6 +438,13 @@ cli_print_json(const bson_t *doc)
 {
 	char *json = bson_as_relaxed_extended_json(doc, NULL);
 
+	/* libbson refuses strings that are not UTF-8: names go in through
+	 * jsonline_append_text, so this is a bug, said rather than a crash. */
+	if (json == NULL) {
+		fprintf(stderr, "mysimbdp: the result cannot be written as "
+		    "JSON (a string is not UTF-8)\n");
+		return;
+	}
 	printf("%s\n", json);
 	bson_free(json);
 }

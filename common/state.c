@@ -369,7 +369,8 @@ state_entry_at(int staging_fd, enum stage_area area, const char *dataset,
 
 static int
 move_by_path(int staging_fd, enum stage_area from, enum stage_area to,
-    const char *dataset, const char *name, char *final, size_t finallen)
+    const char *dataset, const char *name, const char *as, char *final,
+    size_t finallen)
 {
 	const bool suffix = to != AREA_PROCESSING && to != AREA_INCOMING;
 	const char *sep = *dataset ? "/" : "";
@@ -379,7 +380,7 @@ move_by_path(int staging_fd, enum stage_area from, enum stage_area to,
 	snprintf(src, sizeof(src), "%s/%s%s%s", state_area_names[from], dataset,
 	    sep, name);
 	snprintf(dir, sizeof(dir), "%s/%s%s", state_area_names[to], dataset, sep);
-	rc = rename_unique(staging_fd, src, staging_fd, dir, name, suffix,
+	rc = rename_unique(staging_fd, src, staging_fd, dir, as, suffix,
 	    final, finallen);
 	/* The destination's dataset folder may not exist yet. */
 	if (rc < 0 && errno == ENOENT && *dataset) {
@@ -387,7 +388,7 @@ move_by_path(int staging_fd, enum stage_area from, enum stage_area to,
 		if (mkdirat(staging_fd, dir, 0750) < 0 && errno != EEXIST)
 			return -1;
 		dir[strlen(dir)] = '/';
-		rc = rename_unique(staging_fd, src, staging_fd, dir, name,
+		rc = rename_unique(staging_fd, src, staging_fd, dir, as,
 		    suffix, final, finallen);
 	}
 	return rc;
@@ -397,11 +398,20 @@ int
 state_move(int staging_fd, enum stage_area from, enum stage_area to,
     const char *dataset, const char *name, char *final, size_t finallen)
 {
+	return state_move_as(staging_fd, from, to, dataset, name, name, final,
+	    finallen);
+}
+
+int
+state_move_as(int staging_fd, enum stage_area from, enum stage_area to,
+    const char *dataset, const char *name, const char *as, char *final,
+    size_t finallen)
+{
 	int from_fd, to_fd, rc, saved;
 
 	if (area_is_ours(from, dataset) && area_is_ours(to, dataset))
-		return move_by_path(staging_fd, from, to, dataset, name, final,
-		    finallen);
+		return move_by_path(staging_fd, from, to, dataset, name, as,
+		    final, finallen);
 	if ((from_fd = state_open_area(staging_fd, from, dataset, false)) < 0)
 		return -1;
 	if ((to_fd = state_open_area(staging_fd, to, dataset, true)) < 0) {
@@ -410,7 +420,7 @@ state_move(int staging_fd, enum stage_area from, enum stage_area to,
 		errno = saved;
 		return -1;
 	}
-	rc = rename_unique(from_fd, name, to_fd, "", name,
+	rc = rename_unique(from_fd, name, to_fd, "", as,
 	    to != AREA_PROCESSING && to != AREA_INCOMING, final, finallen);
 	saved = errno;
 	close(from_fd);

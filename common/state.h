@@ -79,6 +79,12 @@ int state_entry_at(int staging_fd, enum stage_area area, const char *dataset,
 int state_move(int staging_fd, enum stage_area from, enum stage_area to,
     const char *dataset, const char *name, char *final, size_t finallen);
 
+/* state_move() to the name as instead of name (`retry`: without the
+ * suffix failed/ gave it). */
+int state_move_as(int staging_fd, enum stage_area from, enum stage_area to,
+    const char *dataset, const char *name, const char *as, char *final,
+    size_t finallen);
+
 /*
  * Renames from (relative to from_fd) to name in the folder dirfd, never
  * replacing a file: "name", or "name.1", "name.2", ... when a file (a

@@ -41,6 +41,15 @@ assert_eq 78 "$rc" "check-config --json of a file with a syntax error"
 assert_eq "$bad 3 null" "$(jq -r '.errors[0] | "\(.file) \(.line) \(.setting)"' "$T/out/cc")" \
 	"check-config --json: a syntax error has a line, no setting"
 rm "$bad"
+# A file name that is not UTF-8: its byte shown as \xE9 (libbson refused
+# the raw name, and the command crashed).
+odd=$T/scratch/bad$'\xe9'.cfg
+printf 'id = "bad";\nbatch = {\n formats = ["csv";\n};\n' >"$odd"
+rc=0; cli check-config --json "$odd" >"$T/out/cc" 2>/dev/null || rc=$?
+assert_eq 78 "$rc" "check-config --json of a name not UTF-8"
+assert_eq "$T/scratch/bad\\xE9.cfg $T/scratch/bad\\xE9.cfg" \
+	"$(jq -r '"\(.path) \(.errors[0].file)"' "$T/out/cc")" \
+	"check-config --json: the name's byte as \\xE9"
 rc=0; cli check-config --json "$T/nosuch.cfg" >"$T/out/cc" 2>/dev/null || rc=$?
 assert_eq "66 0" "$rc $(wc -c <"$T/out/cc")" "check-config --json of no file: 66, nothing on stdout"
 
@@ -85,3 +94,21 @@ MONGO_URL="file://$T/store" MONGO_DB=good cli load --collection items --json \
 one_doc "$T/out/load"
 assert_eq "2 1 good items file csv" "$(jq -r '"\(.rows) \(.rejected) \(.db) \(.collection) \(.sink) \(.format)"' "$T/out/load")" \
 	"load --json: rows, rejected, where"
+# A file name that is not UTF-8, as a tenant's upload may have: its byte
+# as \xE9 on stdout, and the result file written (with the error of a
+# load that fails, which quotes the name).
+odd=$T/scratch/items$'\xe9'.csv
+cp "$T/scratch/items.csv" "$odd"
+MONGO_URL="file://$T/store" MONGO_DB=good cli load --collection items --json \
+	"$odd" >"$T/out/load" 2>/dev/null || fail "load --json of a name not UTF-8"
+assert_eq "$T/scratch/items\\xE9.csv 2" "$(jq -r '"\(.file) \(.rows)"' "$T/out/load")" \
+	"load --json: the name's byte as \\xE9"
+mkdir "$T/scratch/dir"$'\xe9'.csv
+rc=0; MONGO_URL="file://$T/store" MONGO_DB=good MYSIMBDP_RESULT_FILE=$T/out/result \
+	cli load --collection items "$T/scratch/dir"$'\xe9'.csv >/dev/null 2>&1 || rc=$?
+assert_eq "66 $T/scratch/dir\\xE9.csv: not a regular file" "$rc $(jq -r .error "$T/out/result")" \
+	"load of a folder whose name is not UTF-8: the result file says why"
+rc=0; MONGO_URL="file://$T/store" MONGO_DB=good MYSIMBDP_RESULT_FILE=$T/out/result \
+	cli load --collection x$'\xe9' "$T/scratch/items.csv" >/dev/null 2>&1 || rc=$?
+assert_eq "69 x\\xE9" "$rc $(jq -r .collection "$T/out/result")" \
+	"load into a collection whose name is not UTF-8: refused, the result file written"

@@ -6,7 +6,9 @@
 
 platform
 simple_tenant acme '"flaky", "1", "3"' 'retention = "1s";'
-sed -i 's/retries = 2;/retries = 0;/' "$T/conf/tenants/acme.cfg"
+simple_tenant beta '"exit-with", "1"'
+sed -i 's/retries = 2;/retries = 0;/' "$T/conf/tenants/acme.cfg" \
+	"$T/conf/tenants/beta.cfg"
 start_daemon batchmgr
 
 drop acme good.txt             # rejected: format
@@ -46,4 +48,28 @@ done
 rc=0
 "$CLI" -c "$T/conf/mysimbdp.cfg" retry ../acme bad.csv 2>/dev/null || rc=$?
 assert_eq 64 "$rc" "retry refuses a tenant id with a path in it"
+
+# A name that is not UTF-8 (batchmgr takes it): --json shows its byte as
+# \xE9 (libbson refused the raw name, and the command crashed).
+odd=$'caf\xe9.csv'
+drop acme "$odd"
+wait_for 10 "its failure" have_records 2 acme failed
+out=$("$CLI" -c "$T/conf/mysimbdp.cfg" retry acme "$odd" --json) ||
+	fail "retry --json of a name not UTF-8: exit $?"
+assert_eq 'caf\xE9.csv incoming/caf\xE9.csv' "$(jq -r '"\(.file) \(.to)"' <<<"$out")" \
+	"retry --json: the name's byte as \\xE9"
+wait_for 10 "it ran again, ok" have_records 2 acme ok
+
+# The second x.csv to fail became failed/x.csv.1: it goes back as x.csv
+# (as x.csv.1 batchmgr rejected it for its extension "1").
+drop beta x.csv
+wait_for 10 "beta's first failure" have_records 1 beta failed
+drop beta x.csv
+wait_for 10 "beta's second failure" have_records 2 beta failed
+assert_file "$VAR/staging/beta/failed/x.csv.1"
+out=$("$CLI" -c "$T/conf/mysimbdp.cfg" retry beta x.csv.1) || fail "retry x.csv.1: exit $?"
+assert_eq "beta: x.csv.1 moved back from failed/ to incoming/x.csv" "$out" "retry of a suffixed name"
+wait_for 10 "x.csv run again" have_records 3 beta failed
+assert_eq 0 "$(count beta rejected)" "beta's files rejected"
+ok "a name failed/ gave a suffix runs again under its own"
 stop_daemon batchmgr
