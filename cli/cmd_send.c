@@ -235,15 +235,18 @@ answered(const struct send *s)
 
 /*
  * Waits, handling replies, until the next message is due at rate
- * messages a second from start_ns. Returns 0, or -1 after saying why.
+ * messages a second from start_ns. Returns MSB_OK, or the producer's
+ * MSB_TEMPFAIL (the records held for a batch found no streammgr) or
+ * MSB_ERROR, as msb_producer_send() would.
  */
 static int
 pace(struct send *s, int64_t start_ns, uint64_t rate)
 {
 	int64_t due, left;
+	int r;
 
 	if (rate == 0)
-		return 0;
+		return MSB_OK;
 	due = start_ns + (int64_t)((double)s->s_sent * 1e9 / (double)rate);
 	while ((left = due - clock_mono_ns()) > 0) {
 		struct timespec ts = { left / 1000000000, left % 1000000000 };
@@ -252,14 +255,11 @@ pace(struct send *s, int64_t start_ns, uint64_t rate)
 		 * outstanding; then there is nothing to wait for but time. */
 		if (msb_producer_outstanding(s->s_prod) == 0)
 			nanosleep(&ts, NULL);
-		else if (msb_producer_poll(s->s_prod,
-		    (int)((left + 999999) / 1000000)) < 0) {
-			fprintf(stderr, "mysimbdp send: %s\n",
-			    msb_producer_error(s->s_prod));
-			return -1;
-		}
+		else if ((r = msb_producer_poll(s->s_prod,
+		    (int)((left + 999999) / 1000000))) < 0)
+			return r;
 	}
-	return 0;
+	return MSB_OK;
 }
 
 static int
@@ -547,24 +547,22 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		}
 		if (len == 0)
 			continue;
-		if (pace(&s, start_ns, o.o_rate) < 0) {
-			rc = EX_SOFTWARE;
-			break;
-		}
 		/* It waits while the window is full, and gives up only
 		 * when no reply came for the reply timeout or no streammgr
-		 * took the message: then the rest is not sent either. */
-		if ((r = msb_producer_send(s.s_prod, line, len, NULL)) !=
-		    MSB_OK) {
-			progress_break(&prog);
-			fprintf(stderr, "mysimbdp send: line %" PRIu64 ": %s; "
-			    "sending no more\n", in.l_lineno,
-			    msb_producer_error(s.s_prod));
+		 * took the message (here or held for a batch while pace
+		 * waited): then the rest is not sent either. */
+		if ((r = pace(&s, start_ns, o.o_rate)) == MSB_OK)
+			r = msb_producer_send(s.s_prod, line, len, NULL);
+		if (r != MSB_OK) {
 			if (r == MSB_TEMPFAIL)
 				stopped = true;
 			else
 				rc = errno == EACCES ? EX_NOPERM :
 				    EX_SOFTWARE;
+			progress_break(&prog);
+			fprintf(stderr, "mysimbdp send: line %" PRIu64 ": %s; "
+			    "sending no more\n", in.l_lineno,
+			    msb_producer_error(s.s_prod));
 			break;
 		}
 		s.s_sent++;

@@ -9,12 +9,15 @@
  *   fakezmq ingress ENDPOINT
  *	binds a ROUTER and answers [msg-id][payload] by the payload's first
  *	word: "reject:<why>" gets "REJECT <why>", "throttle" gets
- *	"THROTTLE", "silent" no answer, anything else "OK". Each payload is
- *	written on standard output, one per line. A batch
+ *	"THROTTLE", "silent" no answer, "quit" no answer and the fake
+ *	exits (a streammgr that went away), anything else "OK". Each
+ *	payload is written on standard output, one per line. A batch
  *	[""][header][records] (protocol 2) gets [""][header][statuses],
- *	each record answered so ("silent" anywhere: no answer at all).
+ *	each record answered so ("silent" or "quit" anywhere: no answer
+ *	at all).
  *
- * Both print "ready" once bound and run until SIGTERM or SIGINT.
+ * Both print "ready" once bound and run until SIGTERM or SIGINT (or
+ * "quit").
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -81,6 +84,10 @@ status_for(const char *p, size_t len, char *status, size_t size)
 		snprintf(status, size, "THROTTLE");
 	else if (len >= 6 && memcmp(p, "silent", 6) == 0)
 		status[0] = '\0';
+	else if (len >= 4 && memcmp(p, "quit", 4) == 0) {
+		status[0] = '\0';
+		stop = 1;
+	}
 	else
 		snprintf(status, size, "OK");
 }

@@ -100,6 +100,20 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$ms" -ge 440 ] && [ "$ms" -lt $(( 3000 * TIME_FACTOR )) ] || fail "--rate 20: 10 messages in $ms ms"
 ok "--rate 20: 10 messages in $ms ms"
 
+# --rate, and streammgr goes away: the first message makes a second fake
+# quit unanswered; the second, held for a batch while the first awaits
+# its reply, finds no streammgr when the wait before the third sends it.
+# That is "unanswered" (75), as without --rate, not a failure (70).
+"$FAKE" ingress "ipc://$VAR/run/acme/gone.in" >"$T/gone.out" 2>"$T/gone.err" &
+GONE_PID=$!
+STARTED_PIDS+=("$GONE_PID")
+wait_for 10 "the second fake ingress socket" grep -q ready "$T/gone.out"
+printf 'quit\ntwo\nthree\n' >"$T/input"
+run 75 "--rate, streammgr gone" send acme --stream gone --rate 2 --timeout 2s
+assert_eq "sent 2, accepted 0, rejected 0, throttled 0, unanswered 2" "$out" "streammgr gone: summary"
+grep -q "^mysimbdp send: line 3: no streammgr took the message" <<<"$err" || fail "streammgr gone: $err"
+wait "$GONE_PID" || fail "the second fake ingress exited $?"
+
 # A line over 16 MiB is refused here; one of exactly 16 MiB is sent.
 {
 	echo first
