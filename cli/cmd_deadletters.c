@@ -53,16 +53,26 @@ parse_id(const char *s, uint64_t *id)
 	return *s >= '1' && *s <= '9' && *end == '\0' && errno == 0 ? 0 : -1;
 }
 
-/* --id, repeatable: adds one to the list. */
+/*
+ * --id, repeatable: adds one to the list, once. streammgr requeues a
+ * letter once however often it is named, and requeue() compares its
+ * count with the ids given.
+ */
 static int
 id_opt(const char *cmd, const char *arg, void *field)
 {
 	struct dl_ids *ids = field;
+	uint64_t id;
+	size_t k;
 
-	if (ids->i_count < IDS_MAX &&
-	    parse_id(arg, &ids->i_ids[ids->i_count]) == 0) {
-		ids->i_count++;
-		return 0;
+	if (parse_id(arg, &id) == 0) {
+		for (k = 0; k < ids->i_count; k++)
+			if (ids->i_ids[k] == id)
+				return 0;
+		if (ids->i_count < IDS_MAX) {
+			ids->i_ids[ids->i_count++] = id;
+			return 0;
+		}
 	}
 	fprintf(stderr, "mysimbdp %s: --id \"%s\": must be a dead letter's "
 	    "id (at most %d of them)\n", cmd, arg, IDS_MAX);

@@ -42,10 +42,14 @@ rc=0; cli dead-letters alpha --requeue --id 999999 >"$T/out/rq0" 2>&1 || rc=$?
 assert_eq 65 $rc "an id that is not a dead letter"
 grep -q "1 of the ids given are not dead letters" "$T/out/rq0" || fail "$(cat "$T/out/rq0")"
 
-cli dead-letters alpha --requeue --id "$id2" >/dev/null || fail "requeue k2"
+# The same id twice is one letter: requeued once, and not "1 of the ids
+# given are not dead letters" (exit 65).
+cli dead-letters alpha --requeue --id "$id2" --id "$id2" >"$T/out/rq2" 2>&1 ||
+	fail "requeue k2 named twice: $(cat "$T/out/rq2")"
+assert_eq "alpha: 1 dead letter requeued" "$(cat "$T/out/rq2")" "the same id twice"
 wait_for 20 "k2 delivered" eval '[ "$(store_docs alpha | jq -r ._id | sort | xargs)" = "k1 k2" ]'
 assert_eq 1 "$(cli dead-letters alpha --json | jq length)" "one left: the binary one"
-ok "k2 requeued and delivered; the binary letter stays"
+ok "k2 requeued (its id given twice) and delivered; the binary letter stays"
 
 rc=0; cli dead-letters ../etc >/dev/null 2>&1 || rc=$?
 assert_eq 64 $rc "a tenant id that could leave its folder is refused"
