@@ -64,6 +64,15 @@ int cli_parse_timeout(const char *cmd, const char *s, uint64_t *ms);
 #define CLI_QUOTE_MAX 96
 const char *cli_quote(const char *s, char *buf, size_t len);
 
+/*
+ * Whether s, given as what ("--node"), is a node's HOST:PORT: PORT 1 to
+ * 65535, or to 65533 with control (the control sockets listen on PORT
+ * + 1 and + 2). Prints why not as "mysimbdp[ <cmd>]: ..." (cmd may be
+ * NULL).
+ */
+bool cli_valid_node(const char *cmd, const char *what, const char *s,
+    bool control);
+
 /* Whether s is a tenant id; prints why not as "mysimbdp <cmd>: ...". */
 bool cli_valid_tenant(const char *cmd, const char *s);
 

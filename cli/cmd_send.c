@@ -20,8 +20,9 @@
  *
  * Exit status: 0 every message accepted; 65 some rejected (or too long to
  * send); 75 some throttled or unanswered, or the input not all sent, and
- * none rejected; 64 usage; 66 F cannot be opened; 69 the stream's socket
- * is not there; 70 the producer failed; 74 F cannot be read; 77 the
+ * none rejected; 64 usage (a bad --node too); 66 F cannot be opened, or
+ * --key or --server-key cannot be read or holds no key; 69 the stream's
+ * socket is not there; 70 the producer failed; 74 F cannot be read; 77 the
  * socket is not ours to reach, or the node refused the key; 78 a bad
  * platform file.
  */
@@ -388,6 +389,27 @@ cluster_node(const struct cli *cli, const char *tenant,
 }
 
 /*
+ * Reads --node's key files before the producer does, so that one that
+ * cannot be read or holds no key exits 66 as it does for the operators'
+ * commands (ctl.c), not 70 as a producer failure. Returns a sysexits
+ * code.
+ */
+static int
+check_keys(const char *key_file, const char *server_key)
+{
+	char err[600], pub[CURVEKEY_Z85_LEN + 1];
+	struct curvekey k;
+	int r;
+
+	r = curvekey_load(key_file, true, &k, err, sizeof(err));
+	explicit_bzero(&k, sizeof(k));
+	if (r == 0 && curvekey_public(server_key, pub, err, sizeof(err)) == 0)
+		return EX_OK;
+	fprintf(stderr, "mysimbdp send: %s\n", err);
+	return EX_NOINPUT;
+}
+
+/*
  * Opens the producer: on this host by the stream's socket (path), or
  * with --node over TCP and CURVE. Returns a sysexits code.
  */
@@ -407,6 +429,8 @@ open_producer(const struct send_opts *o, const char *tenant,
 			    "$MYSIMBDP_SERVER_KEY)\n");
 			return EX_USAGE;
 		}
+		if ((r = check_keys(o->o_key, server_key)) != EX_OK)
+			return r;
 		if (asprintf(endpoint, "tcp://%s", o->o_node) < 0 ||
 		    asprintf(&route, "%s/%s", tenant, o->o_stream) < 0)
 			return EX_SOFTWARE;
@@ -472,6 +496,9 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 
 	if ((rc = cli_opts_parse(argc, argv, opts, &o)) >= 0)
 		return rc;
+	if (o.o_node != NULL && !cli_valid_node(argv[0], "--node", o.o_node,
+	    false))
+		return EX_USAGE;
 	if (argc - optind == 1 && o.o_cluster && cli_valid_tenant(argv[0],
 	    argv[optind])) {
 		if ((rc = cluster_node(cli, argv[optind], node,

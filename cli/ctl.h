@@ -34,7 +34,8 @@ struct ctl_call {
  * Fills call for daemon's socket run/<daemon>.ctl, from the platform
  * file; with --node, for its control port on that node (PORT + 1 for
  * streammgr, + 2 for batchmgr: conf.h). Returns 0, or -1 after printing
- * why (exit 78, or 64 for a bad --node).
+ * why (exit 78). main() refused a bad --node already (64), and a cluster
+ * description's addresses are checked when it is loaded.
  */
 int ctl_call_init(struct ctl_call *call, const struct cli *cli,
     const char *daemon);

@@ -140,11 +140,12 @@ static const struct command commands[] = {
 	    "key, from the\n"
 	    "                       cluster description (--cluster-file, or "
 	    "the platform's)\n",
-	    "0 every message accepted; 64 usage; 65 some rejected; 66 F "
-	    "cannot be opened; 69 the stream's socket is not there; 70 the "
-	    "producer failed; 74 F cannot be read; 75 some throttled or "
-	    "unanswered; 77 no permission to reach the socket, or the node "
-	    "refused the key; 78 a bad platform file" },
+	    "0 every message accepted; 64 usage (a bad --node too); 65 some "
+	    "rejected; 66 F cannot be opened, or --key or --server-key "
+	    "cannot be read or holds no key; 69 the stream's socket is not "
+	    "there; 70 the producer failed; 74 F cannot be read; 75 some "
+	    "throttled or unanswered; 77 no permission to reach the socket, "
+	    "or the node refused the key; 78 a bad platform file" },
 	{ "keygen", cmd_keygen, "FILE | --tenant T --encryption [FILE]",
 	    "write a new CURVE key pair: FILE (both keys, mode 0600) and "
 	    "FILE.pub (the public key, to list in a tenant's producer_keys "
@@ -278,8 +279,12 @@ usage(FILE *out)
 	    "                     and move ($MYSIMBDP_CLUSTER; default: the "
 	    "platform file's)\n"
 	    "  -h, --help         this help\n"
-	    "  -V, --version      print the version\n\ncommands (each takes "
-	    "--help and --version too):\n", MYSIMBDP_DEFAULT_CONF);
+	    "  -V, --version      print the version\n\n"
+	    "With --node, every command exits 64 for a HOST:PORT that is not "
+	    "one (PORT 1 to\n65533, to 65535 for send) and 66 when the key "
+	    "file or the server key cannot be\nread or holds no key.\n\n"
+	    "commands (each takes --help and --version too):\n",
+	    MYSIMBDP_DEFAULT_CONF);
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(out, "  %s %s\n      %s\n", commands[i].name,
 		    commands[i].args, commands[i].help);
@@ -408,6 +413,26 @@ cli_quote(const char *s, char *buf, size_t len)
 }
 
 bool
+cli_valid_node(const char *cmd, const char *what, const char *s,
+    bool control)
+{
+	const char *colon = strrchr(s, ':');
+	unsigned long port = 0, max = control ?
+	    65535 - CONF_CONTROL_BATCHMGR : 65535;
+	char q[CLI_QUOTE_MAX], *end = NULL;
+
+	if (colon != NULL && colon != s && isdigit((unsigned char)colon[1]))
+		port = strtoul(colon + 1, &end, 10);
+	if (end != NULL && *end == '\0' && port >= 1 && port <= max)
+		return true;
+	fprintf(stderr, "mysimbdp%s%s: %s \"%s\": must be HOST:PORT, the "
+	    "node's remote.listen, with PORT 1 to %lu%s\n", cmd ? " " : "",
+	    cmd ? cmd : "", what, cli_quote(s, q, sizeof(q)), max, control ?
+	    " (its control sockets listen on the next two)" : "");
+	return false;
+}
+
+bool
 cli_valid_tenant(const char *cmd, const char *s)
 {
 	char q[CLI_QUOTE_MAX];
@@ -503,6 +528,7 @@ main(int argc, char *argv[])
 	struct cli cli = { getenv("MYSIMBDP_CONF"), getenv("MYSIMBDP_NODE"),
 	    getenv("MYSIMBDP_KEY"), getenv("MYSIMBDP_SERVER_KEY"),
 	    getenv("MYSIMBDP_CLUSTER") };
+	const char *node_from = "$MYSIMBDP_NODE";
 	const struct command *c;
 	int ch;
 
@@ -515,6 +541,7 @@ main(int argc, char *argv[])
 			break;
 		case 'n':
 			cli.c_node = optarg;
+			node_from = "--node";
 			break;
 		case 'k':
 			cli.c_key = optarg;
@@ -563,6 +590,11 @@ main(int argc, char *argv[])
 		    c->name);
 		return EX_USAGE;
 	}
+	/* send goes to the producers' port, the others to the control
+	 * ports after it. */
+	if (cli.c_node != NULL && !cli_valid_node(NULL, node_from, cli.c_node,
+	    strcmp(c->name, "send") != 0))
+		return EX_USAGE;
 	/*
 	 * The commands say what was wrong with an option themselves (see
 	 * cli_opts_parse, cli_opt_other). Each restarts getopt with optind

@@ -74,6 +74,26 @@ rc=0; "$CLI" --node "$NODE" status >/dev/null 2>&1 || rc=$?
 assert_eq 64 $rc "--node without --key"
 ok "local commands refuse --node; --node needs keys"
 
+# A --node that is not HOST:PORT is a usage error (64), said in one line
+# naming it, before the key files (not there) are read; the control
+# ports must fit after PORT, except for send. A key file that cannot be
+# read: 66, send too.
+for n in nohost :7100 127.0.0.1:0 127.0.0.1:7100x 127.0.0.1:65534; do
+	rc=0; "$CLI" --node "$n" --key k --server-key s status >/dev/null 2>"$T/out/err" || rc=$?
+	assert_eq 64 $rc "status with --node $n ($(cat "$T/out/err"))"
+	assert_eq 1 "$(wc -l <"$T/out/err")" "--node $n: one line"
+	grep -qF -- "--node \"$n\": must be HOST:PORT" "$T/out/err" || fail "--node $n: $(cat "$T/out/err")"
+done
+rc=0; MYSIMBDP_NODE=nohost "$CLI" --key k --server-key s status >/dev/null 2>"$T/out/err" || rc=$?
+assert_eq 64 $rc "\$MYSIMBDP_NODE nohost"
+grep -qF '$MYSIMBDP_NODE "nohost"' "$T/out/err" || fail "\$MYSIMBDP_NODE: $(cat "$T/out/err")"
+rc=0; "$CLI" --node 127.0.0.1:65535 --key "$K/nosuch" --server-key "$K/node.pub" send acme </dev/null >/dev/null 2>"$T/out/err" || rc=$?
+assert_eq 66 $rc "send to PORT 65535 with a key file that is not there ($(cat "$T/out/err"))"
+rc=0; "$CLI" -c "$T/no-such.cfg" --node "$NODE" --key "$K/nosuch" --server-key "$K/node.pub" status >/dev/null 2>"$T/out/err" || rc=$?
+assert_eq 66 $rc "status with a key file that is not there ($(cat "$T/out/err"))"
+grep -q "nosuch: No such file" "$T/out/err" || fail "no key file: $(cat "$T/out/err")"
+ok "a bad --node exits 64 in one line; a key file not there 66"
+
 # The operator's key removed by reload: refused from then on.
 sed -i '/^remote = /d' "$T/conf/mysimbdp.cfg"
 echo "remote = $(remote_conf "\"$(pub intruder)\"");" >>"$T/conf/mysimbdp.cfg"

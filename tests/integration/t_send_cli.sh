@@ -36,7 +36,9 @@ run 64 "send --timeout 0" send acme --timeout 0
 run 64 "send --key without --node" send acme --key "$T/k"
 run 64 "send --node without --key" send acme --node 127.0.0.1:1
 grep -q -- "--node needs --key FILE and --server-key KEY" <<<"$err" || fail "--node alone: $err"
-run 70 "send --node to a key file that is not there" send acme --node 127.0.0.1:1 --key "$T/nosuch" --server-key "$T/nosuch"
+run 64 "send --node that is not HOST:PORT" send acme --node nohost --key "$T/nosuch" --server-key "$T/nosuch"
+assert_eq 'mysimbdp send: --node "nohost": must be HOST:PORT, the node'"'"'s remote.listen, with PORT 1 to 65535' "$err" "bad --node: one line"
+run 66 "send --node to a key file that is not there" send acme --node 127.0.0.1:1 --key "$T/nosuch" --server-key "$T/nosuch"
 grep -q "nosuch: No such file" <<<"$err" || fail "no key file: $err"
 run 0 "send --help" send --help
 grep -q "usage: mysimbdp send" <<<"$out" || fail "send --help: $out"
