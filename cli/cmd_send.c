@@ -499,8 +499,8 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 	if (o.o_node != NULL && !cli_valid_node(argv[0], "--node", o.o_node,
 	    false))
 		return EX_USAGE;
-	if (argc - optind == 1 && o.o_cluster && cli_valid_tenant(argv[0],
-	    argv[optind])) {
+	/* A bad tenant id is said once, below. */
+	if (argc - optind == 1 && o.o_cluster && conf_valid_id(argv[optind])) {
 		if ((rc = cluster_node(cli, argv[optind], node,
 		    server_key)) != EX_OK)
 			return rc;

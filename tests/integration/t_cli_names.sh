@@ -36,11 +36,12 @@ for name in "${bad_names[@]}"; do
 		refused "$cmd --stream $(printf %q "$name")" "$cmd" acme --stream "$name"
 		n=$(( n + 2 ))
 	done
+	refused "send --cluster tenant" send --cluster -- "$name"
 	refused "scale tenant" scale -- "$name" 2
 	refused "scale --stream" scale acme 2 --stream "$name"
 	refused "stats --tenant" stats --tenant "$name"
 	refused "retry tenant" retry -- "$name" f.csv
-	n=$(( n + 4 ))
+	n=$(( n + 5 ))
 done
 ok "$n tenant ids and stream names refused by every command that takes one"
 
