@@ -39,7 +39,7 @@ struct keygen_opts {
 static int
 curve_pair(const char *file)
 {
-	struct curvekey k;
+	struct curvekey k = { 0 };	/* no key made: ck_public stays "" */
 	char err[600];
 
 	if (curvekey_generate(file, &k, err, sizeof(err)) < 0) {
