@@ -1,8 +1,7 @@
 /*
- * move TENANT --to NODE [--timeout D] [--json]: moves a tenant between
- * two nodes of the cluster description without losing anything
- * (docs/deployment.md, "Moving a tenant"). Over TCP with the operator's
- * key (--key), it
+ * move TENANT --to NODE [--timeout D]: moves a tenant between two nodes
+ * of the cluster description without losing anything (docs/deployment.md,
+ * "Moving a tenant"). Over TCP with the operator's key (--key), it
  *
  *   1. checks that both nodes' daemons answer (else it refuses);
  *   2. drains the tenant's streams on the old node and waits until
