@@ -822,6 +822,9 @@ cluster_status(const struct cli *cli, const struct status_opts *o)
 		st[i].s_opts = o;
 		st[i].s_node = c->c_nodes[i].n_name;
 		if (ask_prepare(&ncli[i], &calls[i * NDAEMONS]) < 0) {
+			/* ask_take() frees calls; it does not run now. */
+			for (size_t j = 0; j < i * NDAEMONS; j++)
+				ctl_call_free(&calls[j]);
 			rc = EX_CONFIG;
 			n = i;
 			goto out;
