@@ -30,6 +30,11 @@
 #define AHEAD_READ	(1024 * 1024)	/* bytes per read */
 #define AHEAD_BYTES	(256 * 1024)	/* a buffer goes when it holds this */
 #define AHEAD_RING	4		/* buffers parsed or being delivered */
+#define SLICE		(64 * 1024)	/* bytes per csv_parse: see parse() */
+#define HUGE_RECORD	(1024 * 1024)	/* out of memory in it: its fault */
+
+/* What a field costs beyond its bytes and NUL: r_offs, r_lens, c_fields. */
+#define FIELD_COST	(2 * sizeof(size_t) + sizeof(char *))
 
 static const unsigned char bom[3] = { 0xef, 0xbb, 0xbf };
 
@@ -89,7 +94,7 @@ struct msb_csv {
 	size_t			 c_nfieldptrs;
 	uint64_t		 c_nrec;	/* data records delivered */
 	bool			 c_header_seen;
-	bool			 c_nomem;	/* for the record pointers */
+	size_t			 c_nomem;	/* no pointers for this many */
 };
 
 static int
@@ -109,6 +114,28 @@ stop(struct msb_csv *csv, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/*
+ * What the record being parsed holds so far by the measure of max_record:
+ * its finished fields, each with its NUL and FIELD_COST, and with pending
+ * the field libcsv is still collecting, less the trailing spaces it may
+ * drop. That is never more than the record will hold, so whatever way
+ * the input is cut, the same record is refused. libcsv updates entry_pos
+ * when csv_parse returns, not during its callbacks (csv_get_buffer_size()
+ * is no help: the buffer never shrinks).
+ */
+static size_t
+record_size(const struct msb_csv *csv, bool pending)
+{
+	const struct recs *r = csv->c_recs;
+	const struct csv_parser *p = &csv->c_parser;
+	size_t n = r->r_datalen - r->r_recdata +
+	    (r->r_nfields - r->r_recfield) * FIELD_COST;
+
+	if (pending && p->entry_pos > p->spaces)
+		n += p->entry_pos - p->spaces;
+	return n;
+}
+
 /* The number of the data record the parser is in, for messages. */
 static uint64_t
 current(const struct msb_csv *csv)
@@ -118,6 +145,28 @@ current(const struct msb_csv *csv)
 	if ((csv->c_opts.flags & MSB_CSV_HEADER) && done > 0)
 		done--;		/* the header is record 0 */
 	return done + 1;
+}
+
+static int
+too_large(struct msb_csv *csv)
+{
+	return stop(csv, MSB_ERROR, "record %" PRIu64 ": larger than %zu "
+	    "bytes (an unclosed quote, or too many fields?)", current(csv),
+	    csv->c_opts.max_record);
+}
+
+/*
+ * Out of memory in a record of n bytes: a temporary failure, unless the
+ * record is huge, when a retry would fail the same way (an app's
+ * limits.memory): the file is bad.
+ */
+static int
+nomem(struct msb_csv *csv, size_t n)
+{
+	if (n > HUGE_RECORD)
+		return stop(csv, MSB_ERROR, "record %" PRIu64 ": out of memory "
+		    "at %zu bytes (a huge record)", current(csv), n);
+	return stop(csv, MSB_TEMPFAIL, "out of memory");
 }
 
 static int
@@ -194,17 +243,17 @@ on_field(void *field, size_t len, void *arg)
 {
 	struct msb_csv *csv = arg;
 	struct recs *r = csv->c_recs;
+	size_t size;
 
 	if (csv->c_stop)
 		return;
-	if (r->r_datalen - r->r_recdata + len + 1 > csv->c_opts.max_record) {
-		stop(csv, MSB_ERROR, "record %" PRIu64 ": larger than %zu "
-		    "bytes (an unclosed quote?)", current(csv),
-		    csv->c_opts.max_record);
+	size = record_size(csv, false) + len + 1 + FIELD_COST;
+	if (size > csv->c_opts.max_record) {
+		too_large(csv);
 		return;
 	}
 	if (recs_room(r, len) == -1) {
-		stop(csv, MSB_TEMPFAIL, "out of memory");
+		nomem(csv, size);
 		return;
 	}
 	if (len > 0)
@@ -227,8 +276,8 @@ deliver(struct msb_csv *csv, const struct recs *r, size_t first, size_t n)
 
 	if (n > csv->c_nfieldptrs && grow((void **)&csv->c_fields,
 	    &csv->c_nfieldptrs, n, sizeof(char *)) == -1) {
-		csv->c_nomem = true;
-		return MSB_TEMPFAIL;
+		csv->c_nomem = n;
+		return n * FIELD_COST > HUGE_RECORD ? MSB_ERROR : MSB_TEMPFAIL;
 	}
 	for (size_t i = 0; i < n; i++)
 		csv->c_fields[i] = r->r_data + r->r_offs[first + i];
@@ -261,6 +310,18 @@ deliver_all(struct msb_csv *csv, struct recs *r)
 	return rc;
 }
 
+/* Stops with deliver_all's rc: the callback's, or out of memory. */
+static int
+stop_delivery(struct msb_csv *csv, int rc)
+{
+	if (csv->c_nomem == 0)
+		return stop(csv, rc, NULL);
+	if (rc == MSB_ERROR)
+		return stop(csv, rc, "record %" PRIu64 ": out of memory for "
+		    "%zu fields", csv->c_nrec + 1, csv->c_nomem);
+	return stop(csv, rc, "out of memory");
+}
+
 static void ahead_pass(struct msb_csv *);
 
 static void
@@ -273,7 +334,7 @@ on_record(int c, void *arg)
 	if (csv->c_stop)
 		return;
 	if (recs_end_record(csv->c_recs) == -1) {
-		stop(csv, MSB_TEMPFAIL, "out of memory");
+		nomem(csv, record_size(csv, false));
 		return;
 	}
 	csv->c_nparsed++;
@@ -281,7 +342,7 @@ on_record(int c, void *arg)
 		if (csv->c_recs->r_datalen >= AHEAD_BYTES)
 			ahead_pass(csv);
 	} else if ((rc = deliver_all(csv, csv->c_recs)) != 0)
-		stop(csv, rc, csv->c_nomem ? "out of memory" : NULL);
+		stop_delivery(csv, rc);
 }
 
 struct msb_csv *
@@ -319,20 +380,37 @@ msb_csv_new(const struct msb_csv_options *opts, msb_csv_cb cb, void *arg)
 	return csv;
 }
 
+/*
+ * Parses len bytes, SLICE at a time: libcsv collects a field in a buffer
+ * of its own, unbounded, so the record's size is checked with that field
+ * after each slice. An unclosed quote is stopped within SLICE bytes past
+ * max_record rather than at the end of the file.
+ */
 static int
 parse(struct msb_csv *csv, const void *buf, size_t len)
 {
-	size_t n;
+	const char *p = buf;
+	size_t n, want;
 
-	if (len == 0 || csv->c_stop)
-		return csv->c_stop;
-	n = csv_parse(&csv->c_parser, buf, len, on_field, on_record, csv);
-	if (n != len && !csv->c_stop) {
-		int e = csv_error(&csv->c_parser);
+	while (len > 0 && !csv->c_stop) {
+		want = len < SLICE ? len : SLICE;
+		n = csv_parse(&csv->c_parser, p, want, on_field, on_record,
+		    csv);
+		if (csv->c_stop)
+			break;
+		if (n != want) {
+			int e = csv_error(&csv->c_parser);
 
-		return stop(csv, e == CSV_ENOMEM ? MSB_TEMPFAIL : MSB_ERROR,
-		    "record %" PRIu64 ": malformed CSV (%s)", current(csv),
-		    csv_strerror(e));
+			if (e == CSV_ENOMEM)
+				return nomem(csv, record_size(csv, true));
+			return stop(csv, MSB_ERROR, "record %" PRIu64 ": "
+			    "malformed CSV (%s)", current(csv),
+			    csv_strerror(e));
+		}
+		if (record_size(csv, true) > csv->c_opts.max_record)
+			return too_large(csv);
+		p += n;
+		len -= n;
 	}
 	return csv->c_stop;
 }
@@ -596,7 +674,7 @@ msb_csv_read_fd(struct msb_csv *csv, int fd, msb_csv_progress_cb progress)
 	csv->c_ahead = NULL;
 	ahead_free(a);
 	if (rc != 0)
-		return stop(csv, rc, csv->c_nomem ? "out of memory" : NULL);
+		return stop_delivery(csv, rc);
 	return csv->c_stop;
 }
 

@@ -335,16 +335,22 @@ struct msb_csv;
  * libcsv): quoted fields may hold delimiters, doubled quotes and line
  * breaks; CRLF and LF both end records; blank lines are skipped; spaces
  * and tabs around unquoted fields are removed; a UTF-8 byte-order mark is
- * dropped. opts may be NULL for the defaults. Returns NULL (errno set).
+ * dropped. opts may be NULL for the defaults. max_record bounds the memory
+ * of one record: its fields' bytes plus 25 per field, the field being
+ * read included, so an unclosed quote or a line of commas is refused
+ * within 64 KiB of it, not at the end of the input. Returns NULL (errno
+ * set).
  */
 MSB_API struct msb_csv *msb_csv_new(const struct msb_csv_options *opts,
     msb_csv_cb cb, void *arg);
 
 /*
  * Parses len more bytes, calling back for each complete record. Returns
- * MSB_OK; MSB_ERROR for malformed input (strict mode) or a record over
- * max_record (see msb_csv_error()); or the callback's non-zero value,
- * after which the reader is finished.
+ * MSB_OK; MSB_ERROR for malformed input (strict mode), a record over
+ * max_record, or no memory left inside a record over 1 MiB (a retry
+ * would fail the same way) (see msb_csv_error()); MSB_TEMPFAIL for no
+ * memory left otherwise; or the callback's non-zero value, after which
+ * the reader is finished.
  */
 MSB_API int msb_csv_feed(struct msb_csv *csv, const void *buf, size_t len);
 

@@ -261,13 +261,113 @@ record_size_is_bounded(void **state)
 	big[0] = '"';	/* an unclosed quote swallows everything after */
 	csv = msb_csv_new(&opts, on_record, &s);
 	assert_int_equal(msb_csv_feed(csv, "ok\n", 3), MSB_OK);
-	assert_int_equal(msb_csv_feed(csv, big, sizeof(big)), MSB_OK);
+	assert_int_equal(msb_csv_feed(csv, big, sizeof(big)), MSB_ERROR);
+	assert_string_equal(msb_csv_error(csv), "record 2: larger than "
+	    "64 bytes (an unclosed quote, or too many fields?)");
 	assert_int_equal(msb_csv_finish(csv), MSB_ERROR);
-	assert_non_null(strstr(msb_csv_error(csv), "record 2: larger than "
-	    "64 bytes"));
 	assert_int_equal(s.nrec, 1);
 	msb_csv_free(csv);
 	seen_free(&s);
+}
+
+static int
+count_record(const struct msb_csv_record *rec, void *arg)
+{
+	(void)rec;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/*
+ * libcsv keeps a field it has not finished in a buffer of its own: an
+ * unclosed quote must be refused after about max_record bytes, not
+ * buffered to the end of the input.
+ */
+static void
+unclosed_quote_stops_near_max_record(void **state)
+{
+	struct msb_csv_options opts = { .max_record = 1024 * 1024 };
+	static char x[65536];
+	struct msb_csv *csv;
+	size_t fed = 0, n = 0;
+	int rc;
+
+	(void)state;
+	memset(x, 'x', sizeof(x));
+	csv = msb_csv_new(&opts, count_record, &n);
+	assert_non_null(csv);
+	assert_int_equal(msb_csv_feed(csv, "ok\n\"", 4), MSB_OK);
+	while ((rc = msb_csv_feed(csv, x, sizeof(x))) == MSB_OK &&
+	    fed < 64 * opts.max_record)
+		fed += sizeof(x);
+	assert_int_equal(rc, MSB_ERROR);
+	assert_true(fed <= opts.max_record + sizeof(x));
+	assert_string_equal(msb_csv_error(csv), "record 2: larger than "
+	    "1048576 bytes (an unclosed quote, or too many fields?)");
+	assert_int_equal(n, 1);
+	msb_csv_free(csv);
+}
+
+/* The same through msb_csv_read_fd: the thread stops reading. */
+static void
+unclosed_quote_stops_read_fd(void **state)
+{
+	char *dir = tu_mkdtemp("csv"), *path = tu_join(dir, "quote.csv");
+	struct msb_csv_options opts = { .max_record = 256 * 1024 };
+	size_t len = 16 * 1024 * 1024, n = 0;
+	struct msb_csv *csv;
+	char *text;
+	off_t at;
+	int fd;
+
+	(void)state;
+	assert_non_null(text = malloc(len));
+	memset(text, 'x', len);
+	memcpy(text, "ok\n\"", 4);
+	tu_write_file(path, text, (ssize_t)len);
+	free(text);
+	csv = msb_csv_new(&opts, count_record, &n);
+	assert_non_null(csv);
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	assert_int_equal(msb_csv_read_fd(csv, fd, NULL), MSB_ERROR);
+	at = lseek(fd, 0, SEEK_CUR);
+	assert_true(at > 0 && at <= 4 * 1024 * 1024);
+	assert_string_equal(msb_csv_error(csv), "record 2: larger than "
+	    "262144 bytes (an unclosed quote, or too many fields?)");
+	assert_int_equal(n, 1);
+	close(fd);
+	msb_csv_free(csv);
+	tu_rmtree(dir);
+	free(path);
+	free(dir);
+}
+
+/*
+ * A field costs memory beyond its bytes (its place in the record): a
+ * line of commas, small on disk, is refused when its fields would take
+ * more than max_record; a record with fewer goes through.
+ */
+static void
+many_fields_count_against_max_record(void **state)
+{
+	struct msb_csv_options opts = { .max_record = 64 * 1024 };
+	static char commas[10001];
+	struct msb_csv *csv;
+	size_t n = 0;
+
+	(void)state;
+	memset(commas, ',', sizeof(commas));
+	commas[sizeof(commas) - 1] = '\n';
+	csv = msb_csv_new(&opts, count_record, &n);
+	assert_non_null(csv);
+	assert_int_equal(msb_csv_feed(csv, commas + 9000, 1001), MSB_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(msb_csv_feed(csv, commas, sizeof(commas)),
+	    MSB_ERROR);
+	assert_string_equal(msb_csv_error(csv), "record 2: larger than "
+	    "65536 bytes (an unclosed quote, or too many fields?)");
+	assert_int_equal(n, 1);
+	msb_csv_free(csv);
 }
 
 static void
@@ -574,6 +674,9 @@ main(void)
 		cmocka_unit_test(callback_stops_the_reader),
 		cmocka_unit_test(strict_mode_refuses_bad_quoting),
 		cmocka_unit_test(record_size_is_bounded),
+		cmocka_unit_test(unclosed_quote_stops_near_max_record),
+		cmocka_unit_test(unclosed_quote_stops_read_fd),
+		cmocka_unit_test(many_fields_count_against_max_record),
 		cmocka_unit_test(read_file),
 		cmocka_unit_test(read_fd_matches_feed),
 		cmocka_unit_test(read_fd_without_a_thread),
