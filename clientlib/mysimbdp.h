@@ -855,7 +855,9 @@ enum msb_reply_status {
  *       way, send it again later;
  *   MSB_REPLY_OK: NULL.
  * The callback must not call msb_producer_ functions (they fail, EDEADLK)
- * other than msb_producer_outstanding().
+ * other than msb_producer_outstanding() and msb_producer_close(): closing
+ * there makes it the last callback, and the call that made it closes the
+ * producer on its way out and returns MSB_ERROR (errno ECANCELED).
  */
 typedef void (*msb_reply_cb)(uint64_t seq, enum msb_reply_status status,
     const char *reason, void *arg);
@@ -975,6 +977,7 @@ MSB_API const char *msb_producer_error(const struct msb_producer *p);
 /*
  * Closes, waiting at most 1 s for sent records to leave. Replies not yet
  * handled are dropped without a callback: flush first. Accepts NULL.
+ * From the reply callback: see msb_reply_cb.
  */
 MSB_API void msb_producer_close(struct msb_producer *p);
 

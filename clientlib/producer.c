@@ -69,6 +69,7 @@ struct msb_producer {
 	int64_t		 p_progress;	/* last reply, or first send: ms */
 	uint64_t	 p_lost;	/* written off as no-reply */
 	bool		 p_incb;	/* inside the callback */
+	bool		 p_closing;	/* closed by the callback: see leave() */
 	bool		 p_quiet_ok;	/* OK replies: counted, not called back */
 	uint64_t	 p_counts[3];	/* replies by enum msb_reply_status */
 	zmq_msg_t	 p_rid;		/* a reply: [msg-id][status] */
@@ -409,6 +410,8 @@ drain(struct msb_producer *p)
 			    zmq_strerror(errno));
 		}
 		n += handle_message(p);
+		if (p->p_closing)
+			return -1;
 	}
 	if (n > 0)
 		p->p_progress = msb__now_ms();
@@ -496,6 +499,8 @@ wait_for(struct msb_producer *p, short events, int64_t ms)
 		{ .socket = p->p_mon, .events = ZMQ_POLLIN },
 	};
 
+	if (p->p_closing)
+		return -1;	/* nothing more to wait for */
 	if (ms < 0)
 		ms = 0;
 	if (zmq_poll(items, p->p_mon ? 2 : 1, (long)ms) == -1 &&
@@ -913,15 +918,13 @@ batching(struct msb_producer *p)
 	return outstanding(p) > 0 && p->p_batch_bytes > 0;
 }
 
-int
-msb_producer_send(struct msb_producer *p, const void *data, size_t len,
+static int
+producer_send(struct msb_producer *p, const void *data, size_t len,
     uint64_t *seq)
 {
 	int64_t now;
 	int rc;
 
-	if (p->p_incb)
-		return refuse_in_callback(p);
 	/*
 	 * Look for replies every 32 sends, not each time: an empty receive
 	 * costs a poll(2), about a third of a send otherwise. When they
@@ -958,6 +961,8 @@ msb_producer_send(struct msb_producer *p, const void *data, size_t len,
 			p->p_bstart = msb__now_ms();
 		}
 	} else {
+		if (p->p_closing)
+			return MSB_ERROR;	/* by the callback, in batching() */
 		if ((rc = send_single(p, p->p_sent + 1, data, len)) != MSB_OK)
 			return rc;
 		if (outstanding(p) == 0)
@@ -969,14 +974,12 @@ msb_producer_send(struct msb_producer *p, const void *data, size_t len,
 	return MSB_OK;
 }
 
-int
-msb_producer_poll(struct msb_producer *p, int timeout_ms)
+static int
+producer_poll(struct msb_producer *p, int timeout_ms)
 {
 	int64_t now, deadline, wait;
 	int n;
 
-	if (p->p_incb)
-		return refuse_in_callback(p);
 	if ((n = flush_batch(p)) != MSB_OK)
 		return n;
 	if ((n = drain(p)) != 0)
@@ -999,15 +1002,13 @@ msb_producer_poll(struct msb_producer *p, int timeout_ms)
 	}
 }
 
-int
-msb_producer_flush(struct msb_producer *p, int timeout_ms)
+static int
+producer_flush(struct msb_producer *p, int timeout_ms)
 {
 	int64_t now, deadline, wait;
 	uint64_t lost = p->p_lost;
 	int rc;
 
-	if (p->p_incb)
-		return refuse_in_callback(p);
 	if ((rc = flush_batch(p)) != MSB_OK)
 		return rc;
 	if (drain(p) == -1)
@@ -1029,6 +1030,60 @@ msb_producer_flush(struct msb_producer *p, int timeout_ms)
 		now = msb__now_ms();
 	}
 	return p->p_lost == lost ? MSB_OK : MSB_TEMPFAIL;
+}
+
+/*
+ * Closes p: what the app sent goes out if ZeroMQ takes it now; no reply
+ * is waited for and no callback made, as for the records before.
+ */
+static void
+close_now(struct msb_producer *p)
+{
+	p->p_cb = NULL;
+	if (p->p_bcount > 0) {
+		p->p_timeout = 0;
+		flush_batch(p);
+	}
+	destroy(p);
+}
+
+/*
+ * The way out of a call that may have made callbacks: when one closed
+ * p, p is closed now, and the call returns MSB_ERROR (ECANCELED).
+ */
+static int
+leave(struct msb_producer *p, int rc)
+{
+	if (!p->p_closing)
+		return rc;
+	close_now(p);
+	errno = ECANCELED;
+	return MSB_ERROR;
+}
+
+int
+msb_producer_send(struct msb_producer *p, const void *data, size_t len,
+    uint64_t *seq)
+{
+	if (p->p_incb)
+		return refuse_in_callback(p);
+	return leave(p, producer_send(p, data, len, seq));
+}
+
+int
+msb_producer_poll(struct msb_producer *p, int timeout_ms)
+{
+	if (p->p_incb)
+		return refuse_in_callback(p);
+	return leave(p, producer_poll(p, timeout_ms));
+}
+
+int
+msb_producer_flush(struct msb_producer *p, int timeout_ms)
+{
+	if (p->p_incb)
+		return refuse_in_callback(p);
+	return leave(p, producer_flush(p, timeout_ms));
 }
 
 uint32_t
@@ -1054,16 +1109,13 @@ msb_producer_close(struct msb_producer *p)
 {
 	if (p == NULL)
 		return;
-	/*
-	 * What the app sent goes out if ZeroMQ takes it now; no reply is
-	 * waited for and no callback made, as for the records before.
-	 */
-	if (p->p_bcount > 0 && !p->p_incb) {
+	if (p->p_incb) {
+		/* The call that made the callback closes p on its way out. */
 		p->p_cb = NULL;
-		p->p_timeout = 0;
-		flush_batch(p);
+		p->p_closing = true;
+		return;
 	}
-	destroy(p);
+	close_now(p);
 }
 
 void
@@ -1099,13 +1151,14 @@ msb_producer_send_many(struct msb_producer *p, const void *data,
 	int rc = MSB_OK;
 
 	*sent = 0;
+	if (p->p_incb)
+		return refuse_in_callback(p);
 	for (size_t i = 0; i < n; next += lens[i++]) {
-		if ((rc = msb_producer_send(p, next, lens[i], &seq)) !=
-		    MSB_OK)
+		if ((rc = producer_send(p, next, lens[i], &seq)) != MSB_OK)
 			break;
 		if (i == 0 && first_seq != NULL)
 			*first_seq = seq;
 		(*sent)++;
 	}
-	return rc;
+	return leave(p, rc);
 }

@@ -8,7 +8,8 @@
  * then batches (protocol 2): a record goes alone when none awaits a
  * reply and in a batch [""][first, count][records] when some do, each
  * record of a batch gets its own status, one status may answer them all,
- * and a protocol 1 streammgr's refusal of a batch turns batching off.
+ * and a protocol 1 streammgr's refusal of a batch turns batching off;
+ * a callback may close its producer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -661,6 +662,70 @@ no_streammgr_send_times_out(void **state)
 	free(path);
 }
 
+/* A callback that closes its producer at the first reply. */
+struct closer {
+	struct msb_producer *p;
+	int		 calls;
+};
+
+static void
+close_on_reply(uint64_t seq, enum msb_reply_status status,
+    const char *reason, void *arg)
+{
+	struct closer *c = arg;
+
+	(void)seq;
+	(void)status;
+	(void)reason;
+	c->calls++;
+	msb_producer_close(c->p);
+}
+
+/*
+ * msb_producer_close() from the callback: no callback follows, and the
+ * call that made it (poll, then flush with a batch held) returns
+ * MSB_ERROR, ECANCELED, having closed the producer (ASan sees any use
+ * of it after that).
+ */
+static void
+a_callback_may_close_its_producer(void **state)
+{
+	struct fake *f = *state;
+	struct closer c = { 0 };
+	struct request q[3];
+	char err[256];
+
+	for (int round = 0; round < 2; round++) {
+		c.calls = 0;
+		assert_int_equal(msb_producer_open(&c.p, f->endpoint, 16,
+		    close_on_reply, &c, err, sizeof(err)), MSB_OK);
+		if (round == 0)
+			msb_producer_set_batch(c.p, 0, -1);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(msb_producer_send(c.p, "m", 1, NULL),
+			    MSB_OK);
+		assert_true(fake_recv(f, &q[0], WAIT_MS));
+		if (round == 0) {
+			/* Three alone: three replies waiting. */
+			for (int i = 1; i < 3; i++)
+				assert_true(fake_recv(f, &q[i], WAIT_MS));
+			for (int i = 0; i < 3; i++)
+				fake_reply(f, &q[i], "OK");
+			errno = 0;
+			assert_int_equal(msb_producer_poll(c.p, WAIT_MS),
+			    MSB_ERROR);
+		} else {
+			/* The first alone, two held in a batch. */
+			fake_reply(f, &q[0], "OK");
+			errno = 0;
+			assert_int_equal(msb_producer_flush(c.p, WAIT_MS),
+			    MSB_ERROR);
+		}
+		assert_int_equal(errno, ECANCELED);
+		assert_int_equal(c.calls, 1);
+	}
+}
+
 int
 main(void)
 {
@@ -679,6 +744,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_protocol_1_streammgr_turns_batching_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_callback_may_close_its_producer, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,7 @@
 """The producer: a reply per message, OK, REJECT and THROTTLE with their
 reasons, as streammgr gives them."""
+import pytest
+
 import mysimbdp
 from mysimbdp import Status
 
@@ -75,3 +77,24 @@ def test_send_many(platform):
             [(second.start, Status.REJECT)]
     wait_for("101 keys stored", lambda: len(platform.store(
         "alpha", "events")) == 101)
+
+
+def test_close_from_a_callback(platform):
+    platform.tenant("alpha", f"""streams = ( {{ app = {python_app("consume.py")};
+        stop_timeout = "2s"; }} );""")
+    platform.start("streammgr")
+    calls = []
+
+    def on_reply(reply):
+        calls.append(reply)
+        producer.close()
+
+    producer = mysimbdp.Producer(platform.endpoint("alpha"), batch_bytes=0,
+                                 on_reply=on_reply)
+    for i in range(3):
+        producer.send(f"k{i} v")
+    # The callback closed it: the last callback, and flush says so.
+    with pytest.raises(mysimbdp.MysimbdpError):
+        producer.flush()
+    assert [r.seq for r in calls] == [1]
+    producer.close()                       # again: nothing happens

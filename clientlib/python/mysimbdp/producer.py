@@ -51,11 +51,12 @@ class Producer(Handle):
     without one, to ``on_reply``; without either, a reply other than OK
     is kept in :attr:`failed` and :attr:`counts` has them all (the OKs
     are then counted in C, not called back: the fast path). Callbacks run
-    inside send, poll and flush. A THROTTLE, and a "no-reply" (streammgr
-    restarted, or no reply within reply_timeout), means: send it again
-    later. Closing waits at most 1 s for sent messages to leave, and
-    drops the replies not handled: flush first (``with`` does, unless an
-    exception ends the block).
+    inside send, poll and flush; one may close the producer: it is the
+    last, and the call that made it raises MysimbdpError. A THROTTLE,
+    and a "no-reply" (streammgr restarted, or no reply within
+    reply_timeout), means: send it again later. Closing waits at most
+    1 s for sent messages to leave, and drops the replies not handled:
+    flush first (``with`` does, unless an exception ends the block).
 
     Messages sent while others await their reply travel together in
     batches of up to ``batch_bytes`` (default 64 KiB; 0: each alone),
