@@ -1,6 +1,8 @@
 """A Python batch app (initech's) under batchmgr: a good file is stored
 with its counts; a file that can never work ends in failed/ with exit
 65."""
+import os
+
 from conftest import PYTHON, SRC, wait_for
 
 PROFILE = f"""batch = {{ formats = ["csv"];
@@ -61,3 +63,19 @@ def test_file_that_never_works_fails(platform):
     assert rec["reason"].startswith("data: exit 65"), rec["reason"]
     assert "device" in rec["reason"], rec["reason"]
     assert (platform.var / "staging/initech/failed/bad.csv").exists()
+
+
+def test_file_name_not_utf8(platform):
+    # A tenant's file name is bytes (docs/hostile-input.md): the app's
+    # MYSIMBDP_INPUT_FILE holds them as they are.
+    platform.tenant("initech", PROFILE)
+    platform.start("batchmgr")
+    name = os.fsdecode(b"bad\xff\xfe.csv")
+    sample = (SRC / "tenants/initech/samples/readings-small.csv").read_text()
+    drop(platform, name, sample)
+    rec = wait_for("the file's outcome", lambda: next(
+        (r for r in platform.records() if r["status"] in ("ok", "failed")),
+        None))
+    assert rec["file"] == "bad\\xFF\\xFE.csv", rec
+    assert rec["status"] == "ok", rec
+    assert rec["rows"] == 297, rec

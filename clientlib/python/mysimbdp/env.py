@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 from typing import NamedTuple, Optional
 
 from ._lib import LIB, MysimbdpError, errbuf, text
@@ -11,6 +12,8 @@ BATCH, STREAM = 1, 2
 
 class Env(NamedTuple):
     """The contract's variables (docs/tenant-guide.md); None when unset.
+    Values are decoded as os.environ's are (os.fsdecode): a file name
+    that is not UTF-8 keeps its bytes, and os.fsencode gives them back.
 
     ``kind`` is ``"batch"`` (``MYSIMBDP_INPUT_FILE`` set) or
     ``"stream"`` (``MYSIMBDP_STREAM`` or ``ZMQ_STREAM_ENDPOINT`` set).
@@ -33,7 +36,7 @@ class Env(NamedTuple):
         """Reads and checks the environment. Raises MysimbdpError naming
         every variable that is wrong ("MONGO_DB: not set; ...")."""
         raw = _load_raw()
-        values = {name: (getattr(raw, name).decode()
+        values = {name: (os.fsdecode(getattr(raw, name))
                          if getattr(raw, name) is not None else None)
                   for name, _ in raw._fields_ if name != "kind"}
         return cls(kind="stream" if raw.kind == STREAM else "batch",

@@ -23,7 +23,7 @@ def write_result(rows: int, rejected_rows: int = 0,
     if not path:
         return
     data = bson.encode(extra) if extra else b""
-    rc = LIB.msb_result_write_sink_bson(path.encode(), rows, rejected_rows,
+    rc = LIB.msb_result_write_sink_bson(os.fsencode(path), rows, rejected_rows,
                                         sink.handle if sink else None,
                                         data or None, len(data))
     if rc != 0:
