@@ -98,3 +98,42 @@ def test_close_from_a_callback(platform):
         producer.flush()
     assert [r.seq for r in calls] == [1]
     producer.close()                       # again: nothing happens
+
+
+def test_a_raising_callback_loses_no_callback(platform):
+    platform.tenant("alpha", f"""streams = ( {{ app = {python_app("consume.py")};
+        stop_timeout = "2s"; }} );""")
+    platform.start("streammgr")
+    called = []
+
+    def bad(reply):
+        raise RuntimeError("callback bug")
+
+    with mysimbdp.Producer(platform.endpoint("alpha"), window=32,
+                           batch_bytes=0) as producer:
+        producer.send("k0 v", callback=bad)
+        for i in range(1, 32):
+            producer.send(f"k{i} v")
+        # The window is full: this send handles bad()'s reply, then goes.
+        with pytest.raises(RuntimeError):
+            producer.send("k32 v", callback=called.append)
+        assert producer.flush()
+    assert [(r.seq, r.status) for r in called] == [(33, Status.OK)]
+
+
+def test_send_many_says_how_many_went_despite_a_callback(platform):
+    platform.tenant("alpha", f"""streams = ( {{ app = {python_app("consume.py")};
+        stop_timeout = "2s"; }} );""")
+    platform.start("streammgr")
+
+    def close_and_raise(reply):
+        producer.close()
+        raise RuntimeError("callback bug")
+
+    producer = mysimbdp.Producer(platform.endpoint("alpha"), window=4,
+                                 batch_bytes=0, on_reply=close_and_raise)
+    # Four go, the fifth waits for a reply, whose callback closes.
+    with pytest.raises(mysimbdp.MysimbdpError) as info:
+        producer.send_many([f"k{i} v" for i in range(10)])
+    assert info.value.sent == 4
+    assert isinstance(info.value.__cause__, RuntimeError)

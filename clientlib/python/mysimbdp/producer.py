@@ -9,7 +9,7 @@ import enum
 import os
 from typing import Callable, NamedTuple, Optional, Sequence, Union
 
-from ._lib import (LIB, OK, REPLY_CB, Handle, MysimbdpError, check, errbuf,
+from ._lib import (LIB, OK, REPLY_CB, TEMPFAIL, Handle, check, errbuf,
                    error_for, text)
 
 
@@ -122,10 +122,17 @@ class Producer(Handle):
             if self._raised is None:
                 self._raised = e
 
-    def _reraise(self) -> None:
-        if self._raised is not None:
-            e, self._raised = self._raised, None
-            raise e
+    def _raise(self, rc: int, **attrs) -> None:
+        """After a call into the library: raises its error for rc < 0
+        (with attrs), chained to what a callback raised meanwhile, else
+        what a callback raised, if anything."""
+        raised, self._raised = self._raised, None
+        if rc < 0:
+            err = error_for(rc, self._error())
+            err.__dict__.update(attrs)
+            raise err from raised
+        if raised is not None:
+            raise raised
 
     def _error(self) -> str:
         return text(LIB.msb_producer_error(self._h))
@@ -134,7 +141,9 @@ class Producer(Handle):
              callback: Optional[ReplyFn] = None) -> int:
         """Sends one message; returns its seq. Waits only while the
         window is full. Raises TempFail when no streammgr took it (it was
-        not sent)."""
+        not sent). What a callback raised meanwhile is raised once the
+        message went (callback then gets its reply), or chained to the
+        error."""
         if isinstance(data, str):
             data = data.encode()
         if callback is not None and self._quiet:
@@ -142,19 +151,19 @@ class Producer(Handle):
             LIB.msb_producer_set_quiet_ok(self._h, False)
             self._quiet = False
         rc = self._send(self._h, data, len(data), self._seq_ref)
-        if rc or self._raised is not None:
-            self._reraise()
-            check(rc, self._error)
         seq = self._seq.value
-        if callback is not None:
+        if rc == OK and callback is not None:
             self._callbacks[seq] = callback
+        if rc or self._raised is not None:
+            self._raise(rc)
         return seq
 
     def send_many(self, messages: Sequence[Union[bytes, str]]) -> range:
         """Sends messages in order with one call into the library (the
         fast way to send many); returns their seqs. Their replies go to
         ``on_reply`` (or :attr:`failed`). Raises TempFail when one could
-        not be sent: ``sent`` on the exception says how many were."""
+        not be sent: ``sent`` on the exception says how many were (what
+        a callback raised meanwhile is chained to it)."""
         data = messages if isinstance(messages, (list, tuple)) \
             else list(messages)
         n = len(data)
@@ -173,28 +182,22 @@ class Producer(Handle):
                                         lens.buffer_info()[0], n,
                                         ctypes.byref(sent),
                                         ctypes.byref(first))
-        self._reraise()
-        if rc != OK:
-            err = error_for(rc, self._error())
-            err.sent = sent.value          # type: ignore[attr-defined]
-            raise err
+        self._raise(rc, sent=sent.value)
         return range(first.value, first.value + n)
 
     def poll(self, timeout: float = 0) -> int:
         """Handles the replies that came, waiting up to timeout seconds
         for one; returns how many."""
         n = LIB.msb_producer_poll(self._h, int(timeout * 1000))
-        self._reraise()
-        return check(n, self._error)
+        self._raise(n)
+        return n
 
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Waits for every reply (timeout None: the reply timeout). True
         when all came; False when some were written off as no-reply."""
         rc = LIB.msb_producer_flush(
             self._h, -1 if timeout is None else int(timeout * 1000))
-        self._reraise()
-        if rc < 0 and rc != -2:
-            raise MysimbdpError(self._error(), rc)
+        self._raise(OK if rc == TEMPFAIL else rc)
         return rc == OK
 
     @property
