@@ -421,7 +421,9 @@ MSB_API int msb_rows_open(struct msb_rows **rowsp, const char *path,
  *   MSB_STOPPED  the end of the file;
  *   MSB_ERROR    malformed CSV, a header without the schema's columns,
  *                a read error (msb_rows_error()): the rows before it were
- *                delivered; from then on.
+ *                delivered; from then on;
+ *   MSB_TEMPFAIL as MSB_ERROR, but it may pass: out of memory, or a
+ *                read error such as EAGAIN or ETIMEDOUT.
  * record (may be NULL) gets the record number (the header is 0).
  */
 MSB_API int msb_rows_next(struct msb_rows *rows, const uint8_t **data,

@@ -38,6 +38,7 @@ struct msb_rows {
 	char		 w_hash[MSB_HASH_HEX_SIZE];
 	bool		 w_eof;
 	bool		 w_failed;	/* bad CSV, a bad header, read error */
+	int		 w_rc;		/* when w_failed: what next returns */
 	char		 w_fail[512];	/* why, when w_failed */
 	char		 w_err[512];	/* what the last call returned */
 	bson_t		 w_doc;		/* reused for every record */
@@ -93,11 +94,12 @@ queue_row(struct msb_rows *w, const void *data, size_t len, uint64_t num,
 	return 0;
 }
 
+/* Records the first failure, rc and why; returns rc. */
 static int
-fail(struct msb_rows *w, const char *fmt, ...) MSB__FMT(2, 3);
+fail(struct msb_rows *w, int rc, const char *fmt, ...) MSB__FMT(3, 4);
 
 static int
-fail(struct msb_rows *w, const char *fmt, ...)
+fail(struct msb_rows *w, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -106,8 +108,9 @@ fail(struct msb_rows *w, const char *fmt, ...)
 		msb__vseterr(w->w_fail, sizeof(w->w_fail), fmt, ap);
 		va_end(ap);
 		w->w_failed = true;
+		w->w_rc = rc;
 	}
-	return MSB_ERROR;
+	return rc;
 }
 
 static int
@@ -117,7 +120,7 @@ on_header(const struct msb_csv_record *rec, void *arg)
 	char why[400];
 
 	if (msb_schema_bind(w->w_schema, rec, why, sizeof(why)) != MSB_OK)
-		return fail(w, "%s: %s", w->w_path, why);
+		return fail(w, MSB_ERROR, "%s: %s", w->w_path, why);
 	return 0;
 }
 
@@ -131,14 +134,14 @@ on_record(const struct msb_csv_record *rec, void *arg)
 	bson_reinit(&w->w_doc);
 	if (!(w->w_flags & MSB_ROWS_NO_ID) &&
 	    msb_doc_append_id(&w->w_doc, w->w_hash, rec->num) != MSB_OK)
-		return fail(w, "bad content hash");
+		return fail(w, MSB_ERROR, "bad content hash");
 	if (msb_schema_convert(w->w_schema, rec, &w->w_doc, why,
 	    sizeof(why)) != MSB_OK)
 		rc = queue_row(w, why, strlen(why) + 1, rec->num, true);
 	else
 		rc = queue_row(w, bson_get_data(&w->w_doc), w->w_doc.len,
 		    rec->num, false);
-	return rc == -1 ? fail(w, "out of memory") : 0;
+	return rc == -1 ? fail(w, MSB_TEMPFAIL, "out of memory") : 0;
 }
 
 /* Reads and parses the next chunk; the records land in the queue. */
@@ -154,14 +157,16 @@ fill(struct msb_rows *w)
 			n = read(w->w_fd, w->w_chunk, CHUNK);
 		while (n == -1 && errno == EINTR);
 		if (n == -1) {
-			fail(w, "%s: read: %s", w->w_path, strerror(errno));
+			fail(w, msb__errno_rc(errno), "%s: read: %s",
+			    w->w_path, strerror(errno));
 			return;
 		}
 		w->w_eof = n == 0;
 		rc = n == 0 ? msb_csv_finish(w->w_csv) :
 		    msb_csv_feed(w->w_csv, w->w_chunk, (size_t)n);
 		if (rc != MSB_OK)
-			fail(w, "%s: %s", w->w_path, msb_csv_error(w->w_csv));
+			fail(w, rc, "%s: %s", w->w_path,
+			    msb_csv_error(w->w_csv));
 	}
 }
 
@@ -227,7 +232,7 @@ msb_rows_next(struct msb_rows *w, const uint8_t **data, size_t *len,
 		fill(w);
 	if (w->q_next == w->q_n && w->w_failed) {
 		memcpy(w->w_err, w->w_fail, sizeof(w->w_err));
-		return MSB_ERROR;
+		return w->w_rc;
 	}
 	if (w->q_next == w->q_n)
 		return MSB_STOPPED;

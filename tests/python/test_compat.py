@@ -6,6 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from bson import json_util
 
 import mysimbdp
@@ -127,3 +128,24 @@ def test_errors_are_exceptions_with_the_library_s_message(tmp_path):
         assert "missing" in str(e) and e.exit_code == 65
     else:
         raise AssertionError("a header without the schema's column")
+
+
+def test_a_read_error_that_may_pass_is_tempfail(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("a,b\n1,2\n")
+    rows = mysimbdp.read_csv(path, metrics=None)
+    fds = {}
+    for n in os.listdir("/proc/self/fd"):
+        try:
+            fds[os.readlink(f"/proc/self/fd/{n}")] = int(n)
+        except OSError:
+            pass                           # listdir's own, closed
+    # The reader's file becomes an empty pipe: its read fails, EAGAIN.
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    os.dup2(r, fds[str(path)])
+    with rows, pytest.raises(mysimbdp.TempFail) as info:
+        list(rows)
+    assert "read" in str(info.value) and info.value.exit_code == 75
+    os.close(r)
+    os.close(w)

@@ -8,8 +8,8 @@ from typing import Any, Callable, Iterator, Mapping, Optional, Union
 import bson
 from bson.raw_bson import RawBSONDocument
 
-from ._lib import (BADDOC, LIB, OK, STOPPED, Handle, MysimbdpError, check,
-                   errbuf, text)
+from ._lib import (BADDOC, ERROR, LIB, OK, STOPPED, Handle, MysimbdpError,
+                   check, errbuf, error_for, text)
 from .metrics import AUTO, resolve
 
 NO_ID = 0x1
@@ -23,6 +23,13 @@ class DataError(MysimbdpError):
     @property
     def exit_code(self) -> int:
         return 65
+
+
+def rows_error(rc: int, message: str) -> MysimbdpError:
+    """The exception for a failed msb_rows_next(): DataError for
+    MSB_ERROR (the input will never work); otherwise the library's
+    (TempFail for out of memory, a read error that may pass)."""
+    return DataError(message, rc) if rc == ERROR else error_for(rc, message)
 
 
 def schema_text(schema: SchemaSpec) -> Optional[str]:
@@ -49,7 +56,8 @@ class Rows(Handle):
     none). A record that does not convert is not yielded: it is counted,
     passed to ``on_reject(record, reason)`` if given, and its reason kept
     in ``rejects`` (the first 100). Iterating raises DataError for
-    malformed CSV or a missing column, after the rows before it.
+    malformed CSV or a missing column (TempFail for out of memory or a
+    read error that may pass), after the rows before it.
     """
 
     MAX_KEPT = 100
@@ -99,7 +107,7 @@ class Rows(Handle):
             elif rc == STOPPED:
                 return
             else:
-                raise DataError(text(LIB.msb_rows_error(h)), rc)
+                raise rows_error(rc, text(LIB.msb_rows_error(h)))
 
     def _rejected(self, record: int) -> None:
         reason = text(LIB.msb_rows_error(self._h))
