@@ -94,10 +94,12 @@ def test_close_from_a_callback(platform):
     for i in range(3):
         producer.send(f"k{i} v")
     # The callback closed it: the last callback, and flush says so.
-    with pytest.raises(mysimbdp.MysimbdpError):
+    with pytest.raises(mysimbdp.MysimbdpError, match="closed"):
         producer.flush()
     assert [r.seq for r in calls] == [1]
     producer.close()                       # again: nothing happens
+    with pytest.raises(mysimbdp.MysimbdpError, match="Producer: closed"):
+        producer.send("k3 v")
 
 
 def test_a_raising_callback_loses_no_callback(platform):

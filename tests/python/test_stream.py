@@ -4,10 +4,11 @@ drain and stop (SIGTERM)."""
 import json
 import os
 import signal
+import subprocess
 
 import mysimbdp
 
-from conftest import python_app, wait_for
+from conftest import PYTHON, python_app, wait_for
 
 N = 300
 
@@ -91,3 +92,33 @@ def test_drain_then_stop_exits_cleanly(platform):
         line = [ln for ln in log.splitlines()
                 if f"instance {iid} (pid" in ln][-1]
         assert line.endswith("exited 0"), line
+
+
+USE_AFTER_CLOSE = """
+import mysimbdp
+with mysimbdp.Stream(endpoint="ipc:///nonexistent/work", instance="t-1",
+                     metrics=None) as stream:
+    batch = mysimbdp.Batch([mysimbdp.Message(stream, 1, b"k v")])
+with mysimbdp.Sink("c", "file://{store}", "t", metrics=None) as sink:
+    pass
+with mysimbdp.read_csv("{csv}", metrics=None) as rows:
+    pass
+for use in (batch.ack_all, batch[0].ack, lambda: batch[0].reject("r"),
+            lambda: sink.insert({{"_id": 1}}), lambda: list(rows)):
+    try:
+        use()
+    except mysimbdp.MysimbdpError as e:
+        print(e)
+"""
+
+
+def test_objects_used_after_close_raise(tmp_path):
+    # In a child: before, the library was handed NULL (a crash).
+    (tmp_path / "r.csv").write_text("a\n1\n")
+    code = USE_AFTER_CLOSE.format(store=tmp_path, csv=tmp_path / "r.csv")
+    r = subprocess.run([str(PYTHON), "-c", code], capture_output=True,
+                       text=True, env=dict(os.environ,
+                                           ZMQ_METRICS_ENDPOINT=""))
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == ["Stream: closed"] * 3 + \
+        ["Sink: closed", "Rows: closed"], r

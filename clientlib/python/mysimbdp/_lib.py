@@ -173,11 +173,20 @@ _PROTOS = {
 
 class Handle:
     """A library object held by a Python one: closed once, by close(),
-    at the end of a ``with`` block, or when collected. A subclass sets
-    ``_h`` and names the library's close function in ``_close_fn``."""
+    at the end of a ``with`` block, or when collected; used after that,
+    it raises MysimbdpError. A subclass sets ``_h``, passes ``handle``
+    to the library, and names the library's close function in
+    ``_close_fn``."""
 
     _h = None
     _close_fn = ""
+
+    @property
+    def handle(self):
+        """The library's object; raises MysimbdpError once closed."""
+        if not self._h:
+            raise MysimbdpError(f"{type(self).__name__}: closed")
+        return self._h
 
     def close(self) -> None:
         if self._h:

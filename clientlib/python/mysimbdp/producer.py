@@ -135,6 +135,8 @@ class Producer(Handle):
             raise raised
 
     def _error(self) -> str:
+        if not self._h:    # after a call whose callback closed it
+            return "Producer: closed by a reply callback"
         return text(LIB.msb_producer_error(self._h))
 
     def send(self, data: Union[bytes, str],
@@ -148,9 +150,9 @@ class Producer(Handle):
             data = data.encode()
         if callback is not None and self._quiet:
             # OKs matter from now on: call them back.
-            LIB.msb_producer_set_quiet_ok(self._h, False)
+            LIB.msb_producer_set_quiet_ok(self.handle, False)
             self._quiet = False
-        rc = self._send(self._h, data, len(data), self._seq_ref)
+        rc = self._send(self.handle, data, len(data), self._seq_ref)
         seq = self._seq.value
         if rc == OK and callback is not None:
             self._callbacks[seq] = callback
@@ -178,7 +180,7 @@ class Producer(Handle):
             blob = b"".join(data)
         lens = array.array(_SIZE_T, map(len, data))
         sent, first = ctypes.c_size_t(), ctypes.c_uint64()
-        rc = LIB.msb_producer_send_many(self._h, blob,
+        rc = LIB.msb_producer_send_many(self.handle, blob,
                                         lens.buffer_info()[0], n,
                                         ctypes.byref(sent),
                                         ctypes.byref(first))
@@ -188,7 +190,7 @@ class Producer(Handle):
     def poll(self, timeout: float = 0) -> int:
         """Handles the replies that came, waiting up to timeout seconds
         for one; returns how many."""
-        n = LIB.msb_producer_poll(self._h, int(timeout * 1000))
+        n = LIB.msb_producer_poll(self.handle, int(timeout * 1000))
         self._raise(n)
         return n
 
@@ -196,7 +198,7 @@ class Producer(Handle):
         """Waits for every reply (timeout None: the reply timeout). True
         when all came; False when some were written off as no-reply."""
         rc = LIB.msb_producer_flush(
-            self._h, -1 if timeout is None else int(timeout * 1000))
+            self.handle, -1 if timeout is None else int(timeout * 1000))
         self._raise(OK if rc == TEMPFAIL else rc)
         return rc == OK
 
@@ -205,15 +207,15 @@ class Producer(Handle):
         """Replies so far: {"ok": n, "rejected": n, "throttled": n}
         (messages written off as no-reply count as throttled)."""
         c = (ctypes.c_uint64 * 3)()
-        LIB.msb_producer_counts(self._h, ctypes.byref(c))
+        LIB.msb_producer_counts(self.handle, ctypes.byref(c))
         return {"ok": c[0], "rejected": c[1], "throttled": c[2]}
 
     @property
     def outstanding(self) -> int:
         """Messages sent and not yet replied to."""
-        return LIB.msb_producer_outstanding(self._h)
+        return LIB.msb_producer_outstanding(self.handle)
 
     def __exit__(self, *exc) -> None:
-        if exc[0] is None:
+        if exc[0] is None and self._h:
             self.flush()
         self.close()

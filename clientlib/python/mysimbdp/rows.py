@@ -83,23 +83,23 @@ class Rows(Handle):
     @property
     def content_hash(self) -> str:
         """The SHA-256 of the file: the unit key for Sink.commit()."""
-        return text(LIB.msb_rows_hash(self._h))
+        return text(LIB.msb_rows_hash(self.handle))
 
     @property
     def counts(self) -> tuple[int, int]:
         """(rows converted, rows rejected) so far."""
         n, rej = ctypes.c_uint64(), ctypes.c_uint64()
-        LIB.msb_rows_counts(self._h, ctypes.byref(n), ctypes.byref(rej))
+        LIB.msb_rows_counts(self.handle, ctypes.byref(n), ctypes.byref(rej))
         return n.value, rej.value
 
     def __iter__(self) -> Iterator[Any]:
         data, length, record = ctypes.c_void_p(), ctypes.c_size_t(), \
             ctypes.c_uint64()
-        nxt, h = LIB.msb_rows_next, self._h
+        nxt = LIB.msb_rows_next
         refs = ctypes.byref(data), ctypes.byref(length), ctypes.byref(record)
         decode = RawBSONDocument if self._raw else bson.decode
         while True:
-            rc = nxt(h, *refs)
+            rc = nxt(self.handle, *refs)
             if rc == OK:
                 yield decode(ctypes.string_at(data.value, length.value))
             elif rc == BADDOC:
@@ -107,10 +107,10 @@ class Rows(Handle):
             elif rc == STOPPED:
                 return
             else:
-                raise rows_error(rc, text(LIB.msb_rows_error(h)))
+                raise rows_error(rc, text(LIB.msb_rows_error(self._h)))
 
     def _rejected(self, record: int) -> None:
-        reason = text(LIB.msb_rows_error(self._h))
+        reason = text(LIB.msb_rows_error(self.handle))
         if len(self.rejects) < self.MAX_KEPT:
             self.rejects.append((record, reason))
         if self._metrics is not None:

@@ -94,12 +94,12 @@ class Sink(Handle):
     def set_write_concern(self, w: int = MAJORITY, journal: bool = True,
                           wtimeout_ms: int = 10000) -> None:
         """MongoDB's write concern (w: nodes, MAJORITY or DEFAULT)."""
-        check(LIB.msb_sink_set_write_concern(self._h, w, journal,
+        check(LIB.msb_sink_set_write_concern(self.handle, w, journal,
                                              wtimeout_ms), self._error)
 
     def set_batch_size(self, ndocs: int) -> None:
         """Documents per bulk write to MongoDB (default 1000)."""
-        check(LIB.msb_sink_set_batch_size(self._h, ndocs), self._error)
+        check(LIB.msb_sink_set_batch_size(self.handle, ndocs), self._error)
 
     def _accepted(self) -> int:
         if self._metrics is not None:
@@ -112,7 +112,7 @@ class Sink(Handle):
         when doc is refused (the sink stays usable), TempFail or
         MysimbdpError when a batch sent to MongoDB failed."""
         data = encode(doc)
-        check(LIB.msb_sink_add_bson(self._h, data, len(data)), self._error)
+        check(LIB.msb_sink_add_bson(self.handle, data, len(data)), self._error)
         return self._accepted()
 
     def upsert(self, key: Any, doc: Mapping[str, Any]) -> int:
@@ -122,7 +122,7 @@ class Sink(Handle):
         body = {"_id": key}
         body.update((k, v) for k, v in doc.items() if k != "_id")
         data = bson.encode(body)
-        check(LIB.msb_sink_upsert_bson(self._h, data, len(data)),
+        check(LIB.msb_sink_upsert_bson(self.handle, data, len(data)),
               self._error)
         return self._accepted()
 
@@ -130,7 +130,7 @@ class Sink(Handle):
         """Ends the unit: everything inserted or upserted is durable when
         it returns. unit names it (a batch file: its content hash, so a
         rerun replaces it); None for a stream."""
-        rc = LIB.msb_sink_commit(self._h,
+        rc = LIB.msb_sink_commit(self.handle,
                                  unit.encode() if unit is not None else None)
         check(rc, self._error)
         if self._metrics is not None:
@@ -141,19 +141,19 @@ class Sink(Handle):
     @property
     def stats(self) -> SinkStats:
         st = CStats()
-        LIB.msb_sink_stats(self._h, ctypes.byref(st))
+        LIB.msb_sink_stats(self.handle, ctypes.byref(st))
         return SinkStats(st.added, st.inserted, st.already_present,
                          st.units, st.rejected)
 
     @property
     def outcome(self) -> str:
         """"I inserted, P already present, S rejected"."""
-        return text(LIB.msb_sink_outcome(self._h))
+        return text(LIB.msb_sink_outcome(self.handle))
 
     @property
     def all_rejected(self) -> bool:
         """The store rejected every document it was given: exit 65."""
-        return bool(LIB.msb_sink_all_rejected(self._h))
+        return bool(LIB.msb_sink_all_rejected(self.handle))
 
     @property
     def error(self) -> str:
@@ -162,10 +162,6 @@ class Sink(Handle):
     @property
     def kind(self) -> str:
         """"mongodb" or "file"."""
-        return text(LIB.msb_sink_kind(self._h))
-
-    @property
-    def handle(self) -> ctypes.c_void_p:
-        return self._h
+        return text(LIB.msb_sink_kind(self.handle))
 
 

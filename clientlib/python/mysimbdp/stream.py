@@ -31,18 +31,18 @@ class Message:
 
     def ack(self) -> None:
         """Done: stored, or nothing to store."""
-        self._stream._settle(self, LIB.msb_stream_ack(self._stream._h,
+        self._stream._settle(self, LIB.msb_stream_ack(self._stream.handle,
                                                       self.id), error=False)
 
     def nack(self, reason: Optional[str] = None) -> None:
         """Give it back for another delivery, now (a passing failure)."""
         self._stream._settle(self, LIB.msb_stream_nack(
-            self._stream._h, self.id, _b(reason)), error=True)
+            self._stream.handle, self.id, _b(reason)), error=True)
 
     def reject(self, reason: str) -> None:
         """It never can be processed: to the dead letters with reason."""
         self._stream._settle(self, LIB.msb_stream_reject(
-            self._stream._h, self.id, _b(reason)), error=True)
+            self._stream.handle, self.id, _b(reason)), error=True)
 
     def __repr__(self) -> str:
         return f"Message(id={self.id}, data={self.data[:40]!r})"
@@ -63,7 +63,7 @@ class Batch(List[Message]):
             return
         stream = todo[0]._stream
         ids = (ctypes.c_uint64 * len(todo))(*(m.id for m in todo))
-        check(LIB.msb_stream_ack_many(stream._h, ids, len(todo)),
+        check(LIB.msb_stream_ack_many(stream.handle, ids, len(todo)),
               stream._error)
         for m in todo:
             m.settled = True
@@ -163,7 +163,7 @@ class Stream(Handle):
 
     def _recv_batch(self, max_messages: int, timeout_ms: int):
         """The messages waiting (one call into the library), or None."""
-        rc = LIB.msb_stream_recv_batch(self._h, max_messages, timeout_ms,
+        rc = LIB.msb_stream_recv_batch(self.handle, max_messages, timeout_ms,
                                        self._ids, self._lens, *self._refs)
         if rc == OK:
             n = self._n.value
@@ -209,15 +209,15 @@ class Stream(Handle):
     @property
     def stopping(self) -> bool:
         """A stop was asked (SIGTERM, SIGINT or stop())."""
-        return bool(LIB.msb_stream_stopping(self._h))
+        return bool(LIB.msb_stream_stopping(self.handle))
 
     def stop(self) -> None:
         """Asks to stop, as SIGTERM does."""
-        LIB.msb_stream_stop(self._h)
+        LIB.msb_stream_stop(self.handle)
 
     def flush(self) -> None:
         """Sends the queued acks."""
-        check(LIB.msb_stream_flush(self._h), self._error)
+        check(LIB.msb_stream_flush(self.handle), self._error)
 
     def close(self) -> None:
         """Sends the queued acks and closes (at most 1 s)."""
