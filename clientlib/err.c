@@ -1,7 +1,8 @@
 /*
  * Error messages. Functions that can fail in more than one way write a
  * message into a buffer the caller gives (err, errlen); these helpers
- * format it and never overflow or leave it unterminated.
+ * format it and never overflow or leave it unterminated, nor cut a
+ * UTF-8 character in two.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,12 +10,39 @@
 
 #include "mysimbdp-internal.h"
 
+size_t
+msb__utf8_cut(const char *s, size_t len)
+{
+	size_t k = len, need;
+	unsigned char c;
+
+	/* Back to the last lead byte: a character has 3 more at most. */
+	while (k > 0 && len - k < 3 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
+		k--;
+	if (k == 0 || (c = (unsigned char)s[k - 1]) < 0xC0)
+		return len;
+	need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+	return len - (k - 1) < need ? k - 1 : len;
+}
+
+/*
+ * What vsnprintf wrote into the size bytes at s, given its answer n: a
+ * message cut to fit loses the character it split, so that the message
+ * stays UTF-8 (a result file or a JSON line carries it).
+ */
+static void
+fit(char *s, size_t size, int n)
+{
+	if (n >= 0 && (size_t)n >= size)
+		s[msb__utf8_cut(s, size - 1)] = '\0';
+}
+
 void
 msb__vseterr(char *err, size_t errlen, const char *fmt, va_list ap)
 {
 	if (err == NULL || errlen == 0)
 		return;
-	vsnprintf(err, errlen, fmt, ap);
+	fit(err, errlen, vsnprintf(err, errlen, fmt, ap));
 }
 
 void
@@ -45,7 +73,8 @@ msb__adderr(char *err, size_t errlen, const char *fmt, ...)
 			return;
 	}
 	va_start(ap, fmt);
-	vsnprintf(err + used, errlen - used, fmt, ap);
+	fit(err + used, errlen - used, vsnprintf(err + used, errlen - used,
+	    fmt, ap));
 	va_end(ap);
 }
 

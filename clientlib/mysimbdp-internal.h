@@ -61,6 +61,11 @@ void	 msb__vseterr(char *err, size_t errlen, const char *fmt, va_list ap)
 /* Appends "; <message>" (or the message when err is empty). */
 void	 msb__adderr(char *err, size_t errlen, const char *fmt, ...)
 	    MSB__FMT(3, 4);
+/*
+ * The length of the first len bytes of s less a UTF-8 character they cut
+ * short at their end: where text cut at a byte count may end.
+ */
+MSB__SHARED size_t msb__utf8_cut(const char *s, size_t len);
 /* Copies up to 40 bytes of s, escaping what is not printable ASCII. */
 const char *msb__quote(const char *s, size_t len, char *buf, size_t buflen);
 /* MSB_TEMPFAIL for errno values a later retry may cure, else MSB_ERROR. */

@@ -603,7 +603,10 @@ MSB_API void msb_schema_free(struct msb_schema *schema);
  * Writes {"rows": N, "rejected_rows": M, <the fields of extra>} to path
  * atomically (path.new, fsync, rename). path NULL or "" (no
  * MYSIMBDP_RESULT_FILE): nothing is written. The managers keep at most
- * 64 KiB. Returns MSB_OK, or MSB_ERROR with errno set (EFBIG: too big).
+ * 64 KiB. A string of extra (top level) that is not UTF-8 is written
+ * with those bytes as \xNN: JSON holds only UTF-8. Returns MSB_OK, or
+ * MSB_ERROR with errno set (EFBIG: too big; EINVAL: a string not UTF-8
+ * inside a subdocument of extra).
  */
 MSB_API int msb_result_write(const char *path, uint64_t rows,
     uint64_t rejected_rows, const bson_t *extra);
@@ -612,10 +615,11 @@ MSB_API int msb_result_write(const char *path, uint64_t rows,
  * The summary of a unit written through sink, with what the store did:
  * {"rows": rows, "rejected_rows": rejected_rows, "inserted": I,
  * "already_present": P, "store_rejected": S, ["store_error": the first
- * reason,] <the fields of extra>}. rows are the documents the app handed
- * to the sink, rejected_rows the input rows it refused itself (not
- * documents); the store says of each document: inserted, already present
- * (a rerun) or rejected, so rows = I + P + S once the unit is committed.
+ * reason (bytes not UTF-8 as \xNN),] <the fields of extra>}. rows are
+ * the documents the app handed to the sink, rejected_rows the input rows
+ * it refused itself (not documents); the store says of each document:
+ * inserted, already present (a rerun) or rejected, so rows = I + P + S
+ * once the unit is committed.
  * sink NULL (it never opened): I = P = S = 0. Returns as msb_result_write.
  */
 MSB_API int msb_result_write_sink(const char *path, uint64_t rows,

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "mysimbdp-internal.h"
+#include "../common/jsonline.h"
 
 enum rule_type { T_ANY, T_STRING, T_NUMBER, T_INT, T_DOUBLE, T_BOOL, T_DATE,
     T_OBJECT, T_ARRAY, T_OBJECTID };
@@ -263,6 +264,20 @@ wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * "\"VALUE\" why" in buf: the value quoted by msb__quote, printable
+ * ASCII, so a long one is never cut inside a UTF-8 character.
+ */
+static const char *
+quoted_problem(char *buf, size_t len, const char *s, const char *why)
+{
+	char q[96];
+
+	msb__quote(s, strlen(s), q, sizeof(q));
+	snprintf(buf, len, "\"%s\" %s", q, why);
+	return buf;
+}
+
 /* The checks on a value that is there and not null; NULL: it passes. */
 static const char *
 value_problem(struct rule *r, const bson_iter_t *v, char *buf, size_t len)
@@ -289,12 +304,12 @@ value_problem(struct rule *r, const bson_iter_t *v, char *buf, size_t len)
 			while (*a && strcmp(*a, s) != 0)
 				a++;
 			if (*a == NULL)
-				return snprintf(buf, len, "\"%.60s\" is not "
-				    "an allowed value", s), buf;
+				return quoted_problem(buf, len, s,
+				    "is not an allowed value");
 		}
 		if (r->has_pattern && regexec(&r->pattern, s, 0, NULL, 0) != 0)
-			return snprintf(buf, len, "\"%.60s\" does not match "
-			    "the pattern", s), buf;
+			return quoted_problem(buf, len, s,
+			    "does not match the pattern");
 	}
 	if (r->max_age_ms > 0) {
 		if (!BSON_ITER_HOLDS_DATE_TIME(v))
@@ -370,11 +385,15 @@ keep_reject(struct msb__quality *q, const struct rule *r, const char *why,
 			return;
 		}
 	}
-	BSON_APPEND_UTF8(&line, "rule", r->name);
-	BSON_APPEND_UTF8(&line, "reason", why);
+	/* Bytes that are not UTF-8 are written \xNN: the line is kept. */
+	jsonline_append_text(&line, "rule", r->name);
+	jsonline_append_text(&line, "reason", why);
 	BSON_APPEND_DOCUMENT(&line, "doc", doc);
 	if ((json = bson_as_relaxed_extended_json(&line, NULL)) != NULL)
 		fprintf(q->rejects, "%s\n", json);
+	else
+		fprintf(stderr, "mysimbdp: MYSIMBDP_REJECTS_FILE: %s: the "
+		    "document cannot be written as JSON\n", why);
 	bson_free(json);
 	bson_destroy(&line);
 }
@@ -395,8 +414,8 @@ msb__quality_check(struct msb__quality *q, const bson_t *doc, char *why,
 		r->rejected++;
 		q->rejected++;
 		msb__metrics_quality(r->name);
-		snprintf(why, whylen, "quality: %s: %s: %s", r->name, r->field,
-		    p);
+		msb__seterr(why, whylen, "quality: %s: %s: %s", r->name,
+		    r->field, p);
 		keep_reject(q, r, why, doc);
 		return MSB_BADDOC;
 	}

@@ -12,14 +12,20 @@
 #include <unistd.h>
 
 #include "mysimbdp-internal.h"
+#include "../common/jsonline.h"
 
 #define RESULT_MAX (64 * 1024)	/* what the managers accept */
 
-/* Appends extra's fields to doc but those doc has already. */
+/*
+ * Appends extra's fields to doc but those doc has already. A string that
+ * is not UTF-8 (a file name, say) is written with its stray bytes as
+ * \xNN rather than losing the summary.
+ */
 static int
 append_extra(bson_t *doc, const bson_t *extra)
 {
 	bson_iter_t it;
+	bool ok;
 
 	if (extra == NULL || !bson_iter_init(&it, extra))
 		return 0;
@@ -28,7 +34,12 @@ append_extra(bson_t *doc, const bson_t *extra)
 
 		if (bson_has_field(doc, key))
 			continue;
-		if (!bson_append_iter(doc, key, -1, &it)) {
+		if (BSON_ITER_HOLDS_UTF8(&it))
+			ok = jsonline_append_text(doc, key,
+			    bson_iter_utf8(&it, NULL));
+		else
+			ok = bson_append_iter(doc, key, -1, &it);
+		if (!ok) {
 			errno = EFBIG;
 			return -1;
 		}
@@ -134,8 +145,9 @@ msb_result_write_sink(const char *path, uint64_t rows, uint64_t rejected_rows,
 	BSON_APPEND_INT64(&doc, "already_present",
 	    (int64_t)st.already_present);
 	BSON_APPEND_INT64(&doc, "store_rejected", (int64_t)st.rejected);
+	/* The server's words: kept even if they are not UTF-8. */
 	if (st.rejected > 0)
-		BSON_APPEND_UTF8(&doc, "store_error", msb_sink_error(sink));
+		jsonline_append_text(&doc, "store_error", msb_sink_error(sink));
 	if (sink != NULL)
 		msb__quality_append(sink->s_quality, &doc);
 	if (append_extra(&doc, extra) == -1) {

@@ -304,8 +304,9 @@ id_text(const bson_t *doc, char *buf, size_t len)
 	if (bson_iter_init_find(&it, doc, "_id") &&
 	    bson_append_iter(&one, "_id", 3, &it) &&
 	    (json = bson_as_relaxed_extended_json(&one, NULL)) != NULL) {
+		/* Cut whole characters only: the message must stay UTF-8. */
 		if (strlen(json) > 80)
-			strcpy(json + 77, "...");
+			strcpy(json + msb__utf8_cut(json, 77), "...");
 		snprintf(buf, len, "%s", json);
 		bson_free(json);
 	}

@@ -169,7 +169,7 @@ fail(struct msb_stream *s, int rc, const char *fmt, ...)
 	int saved = errno;
 
 	va_start(ap, fmt);
-	vsnprintf(s->s_err, sizeof(s->s_err), fmt, ap);
+	msb__vseterr(s->s_err, sizeof(s->s_err), fmt, ap);
 	va_end(ap);
 	errno = saved;
 	return rc;
@@ -595,7 +595,8 @@ read_one(struct msb_stream *s, struct msb_message *msg)
 	case MSB__ERR:
 		s->s_failed = true;
 		fail(s, MSB_ERROR, "streammgr refused instance %s: %.*s",
-		    s->s_instance, (int)(len > 400 ? 400 : len), text);
+		    s->s_instance, (int)msb__utf8_cut(text, len > 400 ? 400 :
+		    len), text);
 		fprintf(stderr, "libmysimbdp: %s\n", s->s_err);
 		return MSB_ERROR;
 	case MSB__MALFORMED:

@@ -219,6 +219,108 @@ a_first_pass_stores_nothing(void **state)
 	free(unit);
 }
 
+/* The line of the rejects file holding "rule":"<rule>", parsed. */
+static bson_t *
+reject_line(const char *path, const char *rule)
+{
+	char *text = tu_read_file(path, NULL), *line, *end, key[64];
+	bson_t *doc = NULL;
+
+	assert_non_null(text);
+	snprintf(key, sizeof(key), "\"rule\" : \"%s\"", rule);
+	for (line = text; *line != '\0'; line = end + 1) {
+		if ((end = strchr(line, '\n')) == NULL)
+			fail_msg("rejects: an unfinished line");
+		*end = '\0';
+		if (strstr(line, key) == NULL)
+			continue;
+		doc = bson_new_from_json((const uint8_t *)line, -1, NULL);
+		if (doc == NULL)
+			fail_msg("rejects: not JSON: %s", line);
+		break;
+	}
+	free(text);
+	if (doc == NULL)
+		fail_msg("rejects: no line for rule %s", rule);
+	return doc;
+}
+
+static const char *
+utf8_of(const bson_t *doc, const char *path)
+{
+	bson_iter_t it;
+
+	if (!bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, path,
+	    &it) || !BSON_ITER_HOLDS_UTF8(&it))
+		fail_msg("no string %s", path);
+	return bson_iter_utf8(&it, NULL);
+}
+
+/*
+ * Text cut at a byte count must not split a UTF-8 character: a value
+ * quoted in a reason, a reason cut to its buffer. Else the reason is not
+ * UTF-8, and the rejects line (JSON) of the document was lost.
+ */
+static void
+long_text_keeps_its_reject_line(void **state)
+{
+	struct fixture *f = *state;
+	struct msb_sink *sink;
+	char err[256], value[128], field[512], rules2[1024], json[1024];
+	const char *why;
+	bson_t *line;
+
+	/* "a" then 40 "é": a cut at an even byte count splits one. */
+	snprintf(value, sizeof(value), "a");
+	for (int i = 0; i < 40; i++)
+		strcat(value, "\xc3\xa9");
+	/* A field of 150 "ü": "quality: n: " and it pass the 256 bytes
+	 * of a reason. */
+	field[0] = '\0';
+	for (int i = 0; i < 150; i++)
+		strcat(field, "\xc3\xbc");
+	snprintf(rules2, sizeof(rules2), "{\"rules\":["
+	    "{\"name\":\"country\",\"field\":\"c\",\"values\":[\"FR\",\"DE\"]},"
+	    "{\"name\":\"code\",\"field\":\"d\",\"pattern\":\"^[A-Z]+$\"},"
+	    "{\"name\":\"n\",\"field\":\"%s\",\"required\":true}]}", field);
+	setenv("MYSIMBDP_QUALITY", rules2, 1);
+	assert_int_equal(msb_sink_open(&sink, f->url, "t", "c", err,
+	    sizeof(err)), MSB_OK);
+
+	snprintf(json, sizeof(json), "{\"_id\":1,\"c\":\"%s\"}", value);
+	assert_int_equal(add(sink, json), MSB_BADDOC);
+	why = msb_sink_error(sink);
+	assert_true(bson_utf8_validate(why, strlen(why), false));
+	assert_non_null(strstr(why, "quality: country: c: \"a\\xc3\\xa9"));
+	assert_non_null(strstr(why, "\" is not an allowed value"));
+
+	snprintf(json, sizeof(json), "{\"_id\":2,\"c\":\"FR\",\"d\":\"%s\"}",
+	    value);
+	assert_int_equal(add(sink, json), MSB_BADDOC);
+	why = msb_sink_error(sink);
+	assert_true(bson_utf8_validate(why, strlen(why), false));
+	assert_non_null(strstr(why, "\" does not match the pattern"));
+
+	assert_int_equal(add(sink, "{\"_id\":3,\"c\":\"FR\"}"), MSB_BADDOC);
+	why = msb_sink_error(sink);
+	assert_true(bson_utf8_validate(why, strlen(why), false));
+	assert_true(strncmp(why, "quality: n: \xc3\xbc", 14) == 0);
+	/* Cut to the 255 bytes of the reason, less a character cut short. */
+	assert_true(strlen(why) == 254);
+	assert_int_equal(msb_sink_commit(sink, "u"), MSB_OK);
+	msb_sink_close(sink);
+
+	line = reject_line(f->rejects, "country");
+	assert_string_equal(utf8_of(line, "doc.c"), value);
+	bson_destroy(line);
+	line = reject_line(f->rejects, "code");
+	assert_string_equal(utf8_of(line, "doc.d"), value);
+	bson_destroy(line);
+	line = reject_line(f->rejects, "n");
+	assert_true(strncmp(utf8_of(line, "reason"), "quality: n: ", 12) == 0);
+	bson_destroy(line);
+}
+
 static void
 bad_rules_fail_the_open(void **state)
 {
@@ -247,6 +349,8 @@ main(void)
 		    refused_rows_are_kept_and_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_first_pass_stores_nothing,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    long_text_keeps_its_reject_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_rules_fail_the_open, setup,
 		    teardown),
 	};

@@ -120,6 +120,35 @@ failures_leave_the_old_summary(void **state)
 	free(dir);
 }
 
+/*
+ * Text that is not UTF-8 (a Latin-1 file name) cannot be JSON as it is:
+ * its stray bytes are written \xNN, and the summary is not lost.
+ */
+static void
+text_not_utf8_is_escaped(void **state)
+{
+	char *dir = tu_mkdtemp("result"), *path = tu_join(dir, "result.json");
+	bson_t extra = BSON_INITIALIZER, *doc;
+	bson_iter_t it;
+
+	BSON_APPEND_UTF8(&extra, "source", "caf\xe9.csv");
+	BSON_APPEND_UTF8(&extra, "city", "Z\xc3\xbcrich");
+	if (msb_result_write(path, 2, 0, &extra) != MSB_OK)
+		fail_msg("msb_result_write: %s", strerror(errno));
+	doc = read_json(path);
+	assert_int_equal(get_int(doc, "rows"), 2);
+	assert_true(bson_iter_init_find(&it, doc, "source"));
+	assert_string_equal(bson_iter_utf8(&it, NULL), "caf\\xE9.csv");
+	assert_true(bson_iter_init_find(&it, doc, "city"));
+	assert_string_equal(bson_iter_utf8(&it, NULL), "Z\xc3\xbcrich");
+	bson_destroy(doc);
+
+	bson_destroy(&extra);
+	tu_rmtree(dir);
+	free(path);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -127,6 +156,7 @@ main(void)
 		cmocka_unit_test(summary_with_extra_fields),
 		cmocka_unit_test(no_result_file_is_not_an_error),
 		cmocka_unit_test(failures_leave_the_old_summary),
+		cmocka_unit_test(text_not_utf8_is_escaped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

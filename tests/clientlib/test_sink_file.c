@@ -699,6 +699,38 @@ unusable_folder_is_an_error(void **state)
 	free(file);
 }
 
+/*
+ * An error message cut to the caller's buffer ends on a whole UTF-8
+ * character: the path it names here is 2-, 3- and 4-byte characters.
+ */
+static void
+long_error_is_cut_between_characters(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink;
+	char *file = tu_join(s->dir, "plain"), *url, err[512];
+	char name[256] = "";
+	size_t at;
+
+	tu_write_file(file, "x", 1);
+	for (int i = 0; i < 10; i++)
+		strcat(name, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+	if (asprintf(&url, "file://%s/%s", file, name) == -1)
+		fail_msg("asprintf");
+	/* "file store: <file>/" then the characters: cut at each byte. */
+	at = strlen("file store: ") + strlen(file) + 1;
+	for (size_t len = at; len < at + 40; len++) {
+		assert_int_equal(msb_sink_open(&sink, url, "acme", "listings",
+		    err, len + 1), MSB_ERROR);
+		if (!bson_utf8_validate(err, strlen(err), false))
+			fail_msg("cut at %zu: not UTF-8", len);
+		/* Only the character cut short is gone. */
+		assert_true(strlen(err) + 3 >= len);
+	}
+	free(url);
+	free(file);
+}
+
 /* Upserts {_id: id, v: value} for each string id. */
 static void
 upsert_strings(struct msb_sink *sink, const char *const *ids, size_t n,
@@ -1035,6 +1067,8 @@ main(void)
 		    temporary_files_of_dead_writers_are_swept, setup, teardown),
 		cmocka_unit_test_setup_teardown(unusable_folder_is_an_error,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    long_error_is_cut_between_characters, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    upserts_keep_each_key_once_with_the_latest, setup,
 		    teardown),

@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <mysimbdp.h>
@@ -280,6 +282,56 @@ documents_refused_for_good_are_rejected(void **state)
 	assert_int_equal(fake_count(fm), 1);	/* row 203 */
 }
 
+/*
+ * A rejected document is named by its _id, cut to 80 bytes: never inside
+ * a UTF-8 character, or the sink's message is not UTF-8 and the result
+ * summary that carries it (store_error) cannot be written.
+ */
+static void
+rejected_long_id_keeps_the_summary(void **state)
+{
+	struct fakemongo *fm = *state;
+	struct msb_sink *sink = open_fake(fm, "");
+	struct msb_sink_stats st;
+	char *dir = tu_mkdtemp("sinkmongo"), *path = tu_join(dir, "r.json");
+	char id[128] = "a", *text;
+	bson_t doc = BSON_INITIALIZER, *result;
+	bson_iter_t it;
+	const char *msg;
+
+	/* { "_id" : "a then "é" from byte 12: the cut at 77 splits one. */
+	for (int i = 0; i < 40; i++)
+		strcat(id, "\xc3\xa9");
+	BSON_APPEND_UTF8(&doc, "_id", id);
+	fake_set_write_error(fm, 121);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
+	fake_set_write_error(fm, 0);
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.rejected, 1);
+	msg = msb_sink_error(sink);
+	if (!bson_utf8_validate(msg, strlen(msg), false))
+		fail_msg("not UTF-8: %s", msg);
+	assert_non_null(strstr(msg, "{ \"_id\" : \"a\xc3\xa9"));
+	assert_non_null(strstr(msg, "\xc3\xa9...: "));
+	if (msb_result_write_sink(path, 1, 0, sink, NULL) != MSB_OK)
+		fail_msg("msb_result_write_sink: %s", strerror(errno));
+	msb_sink_close(sink);
+
+	text = tu_read_file(path, NULL);
+	assert_non_null(text);
+	result = bson_new_from_json((const uint8_t *)text, -1, NULL);
+	assert_non_null(result);
+	assert_true(bson_iter_init_find(&it, result, "store_error"));
+	assert_non_null(strstr(bson_iter_utf8(&it, NULL), "code 121"));
+	bson_destroy(result);
+	free(text);
+	bson_destroy(&doc);
+	tu_rmtree(dir);
+	free(path);
+	free(dir);
+}
+
 static void
 refused_documents_leave_the_sink_usable(void **state)
 {
@@ -490,6 +542,9 @@ main(void)
 		    fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(server_failures_are_classified,
 		    fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(
+		    rejected_long_id_keeps_the_summary, fake_setup,
+		    fake_teardown),
 		cmocka_unit_test_setup_teardown(
 		    refused_documents_leave_the_sink_usable, fake_setup,
 		    fake_teardown),
