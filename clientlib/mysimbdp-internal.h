@@ -115,6 +115,15 @@ bool	 msb__utf8_valid(const char *s, size_t len);
  */
 bool	 msb__docbuild_checked(const struct msb_docbuild *b);
 
+/*
+ * Why a write concern of w=0 (unacknowledged) is refused, at open (the
+ * URL's) and by msb_sink_set_write_concern: the server's reply would
+ * carry no counts and no errors.
+ */
+#define MSB__W0_WHY "unacknowledged writes are not supported (the server " \
+	"would not say what it stored or refused): use w=1 or more, or " \
+	"majority"
+
 /* sink.c: the back ends implement these; sink.c does the common part. */
 struct msb_sink;
 struct msb__sink_ops {

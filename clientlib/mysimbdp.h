@@ -169,8 +169,11 @@ struct msb_sink_stats {
  *       libmongoc: unordered bulk inserts (and replace_one upserts),
  *       write concern from the URL
  *       (?w=majority&journal=true&wtimeoutMS=...) or from
- *       msb_sink_set_write_concern(). serverSelectionTimeoutMS and
- *       connectTimeoutMS default to 2000 when the URL leaves them out.
+ *       msb_sink_set_write_concern(); a URL asking for unacknowledged
+ *       writes (w=0) is MSB_ERROR here, before any server contact (the
+ *       replies would not say what was stored).
+ *       serverSelectionTimeoutMS and connectTimeoutMS default to 2000
+ *       when the URL leaves them out.
  *       The server is contacted at once, so an unreachable server gives
  *       MSB_TEMPFAIL here.
  *   file://DIR  the embedded store: files of concatenated BSON documents
@@ -194,11 +197,13 @@ MSB_API int msb_sink_open_env(struct msb_sink **sinkp,
     size_t errlen);
 
 /*
- * Sets the write concern of the MongoDB sink: w is a number of nodes, 0
- * (unacknowledged: no errors are reported), MSB_W_MAJORITY or
- * MSB_W_DEFAULT; journal asks for the journal; wtimeout_ms 0 waits
- * forever. Call it before the first msb_sink_add(). The file sink always
- * fsyncs and ignores it. Returns MSB_OK, or MSB_ERROR for a bad value.
+ * Sets the write concern of the MongoDB sink: w is a number of nodes (1
+ * or more), MSB_W_MAJORITY or MSB_W_DEFAULT; journal asks for the
+ * journal; wtimeout_ms 0 waits forever. Call it before the first
+ * msb_sink_add(). The file sink always fsyncs and ignores it. Returns
+ * MSB_OK, or MSB_ERROR for a bad value, w=0 included (unacknowledged
+ * writes: the server would not say what it stored or refused, so no
+ * sink accepts them).
  */
 MSB_API int msb_sink_set_write_concern(struct msb_sink *sink, int w,
     bool journal, int32_t wtimeout_ms);

@@ -308,9 +308,13 @@ int
 msb_sink_set_write_concern(struct msb_sink *sink, int w, bool journal,
     int32_t wtimeout_ms)
 {
-	if (w < MSB_W_MAJORITY || wtimeout_ms < 0)
+	if (w < MSB_W_MAJORITY || w == -1 || wtimeout_ms < 0)
 		return msb__sink_fail(sink, MSB_ERROR, "write concern: bad "
 		    "value");
+	/* Refused by every sink: an app tried on file:// meets it too. */
+	if (w == 0)
+		return msb__sink_fail(sink, MSB_ERROR, "write concern: w=0: %s",
+		    MSB__W0_WHY);
 	if (sink->s_ops->set_write_concern == NULL)
 		return MSB_OK;
 	return sink->s_ops->set_write_concern(sink, w, journal, wtimeout_ms);

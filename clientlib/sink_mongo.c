@@ -126,12 +126,25 @@ error_what(int rc)
 	return rc == MSB_TEMPFAIL ? "MongoDB unavailable" : "MongoDB";
 }
 
+/*
+ * Unacknowledged writes (w=0) get a reply without counts or errors: the
+ * sink could neither count what was stored nor name a rejected document,
+ * and would fail a batch the server did write ("neither wrote a document
+ * nor said why", inserted 0).
+ */
+static bool
+acknowledged(const mongoc_write_concern_t *wc)
+{
+	return wc == NULL || mongoc_write_concern_is_acknowledged(wc);
+}
+
 int
 msb__sink_mongo_open(struct msb_sink *sink, const char *url, const char *db,
     const char *collection, char *err, size_t errlen)
 {
 	struct mongo_sink *m;
 	mongoc_uri_t *uri;
+	const mongoc_write_concern_t *wc;
 	mongoc_server_description_t *sd;
 	bson_error_t error;
 	int32_t timeout;
@@ -141,6 +154,14 @@ msb__sink_mongo_open(struct msb_sink *sink, const char *url, const char *db,
 	if (uri == NULL) {
 		/* The message names the problem, never the URL (a password). */
 		msb__seterr(err, errlen, "MONGO_URL: %s", error.message);
+		return MSB_ERROR;
+	}
+	/* Before any server contact: a mistake, not an outage. */
+	wc = mongoc_uri_get_write_concern(uri);
+	if (!acknowledged(wc)) {
+		msb__seterr(err, errlen, "MONGO_URL: w=%d: %s",
+		    mongoc_write_concern_get_w(wc), MSB__W0_WHY);
+		mongoc_uri_destroy(uri);
 		return MSB_ERROR;
 	}
 	/*
@@ -222,9 +243,10 @@ mongo_set_write_concern(struct msb_sink *sink, int w, bool journal,
 		mongoc_write_concern_set_journal(wc, true);
 	if (wtimeout_ms > 0)
 		mongoc_write_concern_set_wtimeout_int64(wc, wtimeout_ms);
-	if (!mongoc_write_concern_is_valid(wc))
-		rc = msb__sink_fail(sink, MSB_ERROR, "write concern: w=0 "
-		    "cannot ask for the journal");
+	/* sink.c refused w=0, the one that cannot ask for the journal. */
+	if (!mongoc_write_concern_is_valid(wc) || !acknowledged(wc))
+		rc = msb__sink_fail(sink, MSB_ERROR, "write concern: w=%d: "
+		    "not valid", w);
 	else
 		mongoc_collection_set_write_concern(m->m_coll, wc);
 	mongoc_write_concern_destroy(wc);

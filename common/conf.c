@@ -902,14 +902,16 @@ check_tcp_endpoint(const char *s)
 	return NULL;
 }
 
+/* Not 0: libmysimbdp refuses unacknowledged writes (no counts). */
 static const char *
 check_write_w(const char *s)
 {
 	size_t n = strspn(s, "0123456789");
 
-	if (strcmp(s, "majority") == 0 || (n > 0 && n <= 2 && s[n] == '\0'))
+	if (strcmp(s, "majority") == 0 || (n > 0 && n <= 2 && s[n] == '\0' &&
+	    s[strspn(s, "0")] != '\0'))
 		return NULL;
-	return "must be \"majority\" or a number of members (0-99)";
+	return "must be \"majority\" or a number of members (1-99)";
 }
 
 static const char *

@@ -988,6 +988,21 @@ uncommitted_upserts_are_dropped(void **state)
 	assert_value(s->coll, "b", "v1");
 }
 
+/* The file sink ignores the write concern, but w=0 is refused by every
+ * sink, so an app tried on file:// does not first fail on MongoDB. */
+static void
+unacknowledged_write_concern_is_refused(void **state)
+{
+	struct msb_sink *sink = open_sink(*state);
+
+	assert_int_equal(msb_sink_set_write_concern(sink, MSB_W_MAJORITY,
+	    true, 0), MSB_OK);
+	assert_int_equal(msb_sink_set_write_concern(sink, 0, false, 0),
+	    MSB_ERROR);
+	assert_non_null(strstr(msb_sink_error(sink), "w=0: unacknowledged"));
+	msb_sink_close(sink);
+}
+
 static void
 exit_codes(void **state)
 {
@@ -1069,6 +1084,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    long_error_is_cut_between_characters, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    unacknowledged_write_concern_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    upserts_keep_each_key_once_with_the_latest, setup,
 		    teardown),

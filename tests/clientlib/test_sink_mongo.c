@@ -80,6 +80,33 @@ malformed_url_is_permanent_and_secret(void **state)
 	assert_null(strstr(err, "s3cret"));
 }
 
+/*
+ * Unacknowledged writes (w=0) reply without counts: the sink would take
+ * a batch the server stored for one it did not. Refused at open, before
+ * any server contact (port 1 would be MSB_TEMPFAIL), and when set.
+ */
+static void
+unacknowledged_write_concern_is_refused(void **state)
+{
+	static const char *const urls[] = {
+	    "mongodb://127.0.0.1:1/?w=0&serverSelectionTimeoutMS=100",
+	    "mongodb://127.0.0.1:1/?W=0&journal=false"
+	    "&serverSelectionTimeoutMS=100",
+	    "mongodb://127.0.0.1:1/?w=-1&serverSelectionTimeoutMS=100",
+	};
+	struct msb_sink *sink;
+	char err[512];
+
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		assert_int_equal(msb_sink_open(&sink, urls[i], "acme", "x",
+		    err, sizeof(err)), MSB_ERROR);
+		assert_null(sink);
+		assert_true(strncmp(err, "MONGO_URL: w=", 13) == 0);
+		assert_non_null(strstr(err, "unacknowledged writes are not "
+		    "supported"));
+	}
+}
+
 static int
 fake_setup(void **state)
 {
@@ -177,8 +204,16 @@ write_concern_is_sent(void **state)
 	sink = open_fake(fm, "w=2");
 	assert_int_equal(msb_sink_set_write_concern(sink, MSB_W_MAJORITY,
 	    true, 500), MSB_OK);
+	/* Unacknowledged writes: no counts in the reply, so refused. */
 	assert_int_equal(msb_sink_set_write_concern(sink, 0, true, 0),
-	    MSB_ERROR);	/* unacknowledged writes cannot be journaled */
+	    MSB_ERROR);
+	assert_int_equal(msb_sink_set_write_concern(sink, 0, false, 0),
+	    MSB_ERROR);
+	assert_string_equal(msb_sink_error(sink), "write concern: w=0: "
+	    "unacknowledged writes are not supported (the server would not "
+	    "say what it stored or refused): use w=1 or more, or majority");
+	assert_int_equal(msb_sink_set_write_concern(sink, -1, false, 0),
+	    MSB_ERROR);
 	assert_int_equal(add_rows(sink, 2, 2), MSB_OK);
 	/* Too late once documents are pending. */
 	assert_int_equal(msb_sink_set_write_concern(sink, 1, false, 0),
@@ -532,6 +567,7 @@ main(void)
 		cmocka_unit_test(closed_port_is_a_quick_tempfail),
 		cmocka_unit_test(default_timeout_is_short),
 		cmocka_unit_test(malformed_url_is_permanent_and_secret),
+		cmocka_unit_test(unacknowledged_write_concern_is_refused),
 		cmocka_unit_test_setup_teardown(
 		    documents_refused_for_good_are_rejected, fake_setup,
 		    fake_teardown),

@@ -379,6 +379,14 @@ app_mongo_url_write_concern(void **state)
 	expect_count(&fx->errs, 1);
 	assert_non_null(strstr(fx->errs.e_msgs[0], "mongo_write.w: \"most\": must be "
 	    "\"majority\" or a number"));
+	conf_errors_free(&fx->errs);
+	/* Unacknowledged writes: the library would refuse the URL. */
+	p = conf_platform_load(fx_write(fx, "w0.cfg",
+	    "mongo_write = { w = \"0\"; journal = false; };\n"), &fx->errs);
+	assert_null(p);
+	expect_count(&fx->errs, 1);
+	assert_non_null(strstr(fx->errs.e_msgs[0], "mongo_write.w: \"0\": must "
+	    "be \"majority\" or a number of members (1-99)"));
 }
 
 static void

@@ -93,7 +93,8 @@ class Sink(Handle):
 
     def set_write_concern(self, w: int = MAJORITY, journal: bool = True,
                           wtimeout_ms: int = 10000) -> None:
-        """MongoDB's write concern (w: nodes, MAJORITY or DEFAULT)."""
+        """MongoDB's write concern (w: nodes, 1 or more, MAJORITY or
+        DEFAULT; 0, unacknowledged, is refused)."""
         check(LIB.msb_sink_set_write_concern(self.handle, w, journal,
                                              wtimeout_ms), self._error)
 
