@@ -8,6 +8,13 @@ from mysimbdp import Status
 from conftest import python_app, wait_for
 
 
+def consumer(platform, tenant="alpha", settings=""):
+    """tenant's stream served by the Python consume.py; streammgr up."""
+    platform.tenant(tenant, f"""streams = ( {{ app = {python_app("consume.py")};
+        {settings} stop_timeout = "2s"; }} );""")
+    platform.start("streammgr")
+
+
 def settle_all(producer, payloads):
     replies = {}
     for data in payloads:
@@ -17,9 +24,7 @@ def settle_all(producer, payloads):
 
 
 def test_ok_and_too_large(platform):
-    platform.tenant("alpha", f"""streams = ( {{ app = {python_app("consume.py")};
-        max_message_size = "1K"; stop_timeout = "2s"; }} );""")
-    platform.start("streammgr")
+    consumer(platform, "alpha", 'max_message_size = "1K";')
     with mysimbdp.Producer(platform.endpoint("alpha")) as producer:
         replies = settle_all(producer, [b"k1 one", b"x" * 2000, b"k2 two"])
     assert replies[b"k1 one"].status == Status.OK
@@ -34,9 +39,7 @@ def test_ok_and_too_large(platform):
 
 
 def test_throttle_rate(platform):
-    platform.tenant("beta", f"""streams = ( {{ app = {python_app("consume.py")};
-        max_messages_per_second = 20; stop_timeout = "2s"; }} );""")
-    platform.start("streammgr")
+    consumer(platform, "beta", 'max_messages_per_second = 20;')
     # No callbacks: the fast path, OKs counted in C, the rest kept.
     with mysimbdp.Producer(platform.endpoint("beta")) as producer:
         for i in range(200):
@@ -63,9 +66,7 @@ def test_no_streammgr_is_a_clear_error(platform):
 
 
 def test_send_many(platform):
-    platform.tenant("alpha", f"""streams = ( {{ app = {python_app("consume.py")};
-        max_message_size = "1K"; stop_timeout = "2s"; }} );""")
-    platform.start("streammgr")
+    consumer(platform, "alpha", 'max_message_size = "1K";')
     with mysimbdp.Producer(platform.endpoint("alpha"), window=16) as producer:
         first = producer.send_many([f"k{i} v" for i in range(100)])
         second = producer.send_many([b"x" * 2000, "k100 v"])
@@ -80,9 +81,7 @@ def test_send_many(platform):
 
 
 def test_close_from_a_callback(platform):
-    platform.tenant("alpha", f"""streams = ( {{ app = {python_app("consume.py")};
-        stop_timeout = "2s"; }} );""")
-    platform.start("streammgr")
+    consumer(platform)
     calls = []
 
     def on_reply(reply):
@@ -103,9 +102,7 @@ def test_close_from_a_callback(platform):
 
 
 def test_a_raising_callback_loses_no_callback(platform):
-    platform.tenant("alpha", f"""streams = ( {{ app = {python_app("consume.py")};
-        stop_timeout = "2s"; }} );""")
-    platform.start("streammgr")
+    consumer(platform)
     called = []
 
     def bad(reply):
@@ -124,9 +121,7 @@ def test_a_raising_callback_loses_no_callback(platform):
 
 
 def test_send_many_says_how_many_went_despite_a_callback(platform):
-    platform.tenant("alpha", f"""streams = ( {{ app = {python_app("consume.py")};
-        stop_timeout = "2s"; }} );""")
-    platform.start("streammgr")
+    consumer(platform)
 
     def close_and_raise(reply):
         producer.close()
