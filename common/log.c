@@ -27,6 +27,14 @@ log_set_verbose(bool verbose)
 	log_verbose = verbose;
 }
 
+void
+log_one_line(char *s)
+{
+	for (char *c = s; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+}
+
 static void LOG_FMT(2, 0)
 log_vwrite(int pri, const char *fmt, va_list ap, int errnum)
 {
@@ -41,9 +49,7 @@ log_vwrite(int pri, const char *fmt, va_list ap, int errnum)
 	/* Messages quote names tenants chose ("new\nline.csv"): a control
 	 * byte must not start a forged line or drive the operator's
 	 * terminal. One entry stays one line. */
-	for (char *c = msg; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
+	log_one_line(msg);
 	if (log_foreground) {
 		struct timespec ts;
 		struct tm tm;

@@ -19,6 +19,10 @@ void log_warn(const char *fmt, ...) LOG_FMT(1, 2);
 void log_warnx(const char *fmt, ...) LOG_FMT(1, 2);
 void log_info(const char *fmt, ...) LOG_FMT(1, 2);
 void log_debug(const char *fmt, ...) LOG_FMT(1, 2);
+
+/* Replaces s's control bytes with '?', in place: text a tenant or an
+ * operator chose (a name, a reason) cannot start a forged line. */
+void log_one_line(char *s);
 __attribute__((__noreturn__)) void fatal(const char *fmt, ...) LOG_FMT(1, 2);
 __attribute__((__noreturn__)) void fatalx(const char *fmt, ...) LOG_FMT(1, 2);
 

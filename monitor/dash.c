@@ -78,6 +78,8 @@ dash_line(struct dash *d, const char *tenant, const char *what,
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
+	/* A detail may hold an operator's text (a scale's reason). */
+	log_one_line(line);
 	n = (int)strlen(line);
 	line[n++] = '\n';
 	applog_write(d->d_log, line, (size_t)n);

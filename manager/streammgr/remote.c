@@ -181,7 +181,8 @@ route(void *arg, void *frame, char *why, size_t whylen)
 	if (remote_parse_route(zmq_msg_data(f), zmq_msg_size(f), tid,
 	    name) < 0) {
 		refused(r, R_UNKNOWN_STREAM, "a message that names no stream "
-		    "(\"%.64s\")", (const char *)zmq_msg_data(f));
+		    "(\"%.*s\")", (int)(zmq_msg_size(f) < 64 ?
+		    zmq_msg_size(f) : 64), (const char *)zmq_msg_data(f));
 		snprintf(why, whylen, "REJECT malformed: the first frame must "
 		    "be TENANT/STREAM");
 		return NULL;
