@@ -113,7 +113,11 @@ run_policy(struct mstream *s, uint64_t now)
 
 /* ---- violations and the pause -------------------------------------- */
 
-/* Drains s (the pause), once, while it runs; reason says why. */
+/*
+ * Asks streammgr to drain s (the pause) while it runs and no drain is
+ * asked or taken; reason says why. It is paused once streammgr says ok
+ * (pause_done); a drain that fails leaves it to the next statistics.
+ */
 static void
 pause_stream(struct mstream *s, const char *reason)
 {
@@ -131,7 +135,8 @@ pause_stream(struct mstream *s, const char *reason)
 		reason = why;
 		s = p;
 	}
-	if (s->ms_paused || strcmp(s->ms_stats.st_state, "running") != 0)
+	if (s->ms_pause != MP_NONE || strcmp(s->ms_stats.st_state,
+	    "running") != 0)
 		return;
 	if (smgrctl_request(m->m_ctl, "drain", s->ms_tenant->mt_id, s->ms_name,
 	    -1, reason, err, sizeof(err)) < 0) {
@@ -140,12 +145,28 @@ pause_stream(struct mstream *s, const char *reason)
 		    "pause-failed", "%s (%s)", reason, err);
 		return;
 	}
-	s->ms_paused = true;
+	s->ms_pause = MP_ASKED;
+	snprintf(s->ms_pause_why, sizeof(s->ms_pause_why), "%s", reason);
+}
+
+/* What became of the drain asked for s: paused, or not (yet). */
+static void
+pause_done(struct mstream *s, bool ok)
+{
+	struct mon *m = s->ms_tenant->mt_mon;
+
+	if (s->ms_pause != MP_ASKED)
+		return;
+	if (!ok) {
+		s->ms_pause = MP_NONE;
+		return;
+	}
+	s->ms_pause = MP_PAUSED;
 	dash_line(m->m_dash, s->ms_tenant->mt_id, s->ms_name, "pause",
 	    "intake paused (drain): %s; `mysimbdp start %s --stream %s` "
-	    "resumes it", reason, s->ms_tenant->mt_id, s->ms_name);
+	    "resumes it", s->ms_pause_why, s->ms_tenant->mt_id, s->ms_name);
 	log_warnx("tenant %s: stream %s: intake paused: %s",
-	    s->ms_tenant->mt_id, s->ms_name, reason);
+	    s->ms_tenant->mt_id, s->ms_name, s->ms_pause_why);
 }
 
 /*
@@ -232,9 +253,9 @@ void
 decide_stats(struct mstream *s, uint64_t now)
 {
 	/* Started again (by an operator) after a pause. */
-	if (s->ms_paused && strcmp(s->ms_stats.st_state, "running") == 0 &&
-	    strcmp(s->ms_prev.st_state, "running") != 0) {
-		s->ms_paused = false;
+	if (s->ms_pause == MP_PAUSED && strcmp(s->ms_stats.st_state,
+	    "running") == 0 && strcmp(s->ms_prev.st_state, "running") != 0) {
+		s->ms_pause = MP_NONE;
 		s->ms_violating_ms = 0;
 	}
 	check_violation(s, view_quota_refusals(s), now);
@@ -246,6 +267,13 @@ void
 decide_ctl_done(struct mon *m, const char *cmd, const char *tenant,
     const char *stream, bool ok, const char *detail)
 {
+	struct mtenant *t;
+	struct mstream *s;
+
+	/* The stream may have gone with its profile while it waited. */
+	if (strcmp(cmd, "drain") == 0 && (t = mtenant_find(m, tenant)) !=
+	    NULL && (s = mtenant_stream(t, stream)) != NULL)
+		pause_done(s, ok);
 	if (ok)
 		return;
 	m->m_ctl_failures++;

@@ -49,6 +49,17 @@ struct magg {
 };
 
 /*
+ * The pause (monitor/decide.c): a stream is paused only once streammgr
+ * said ok to the drain; a drain refused or unanswered leaves it running
+ * and the next statistics try again.
+ */
+enum mpause {
+	MP_NONE,		/* not paused */
+	MP_ASKED,		/* a drain sent, no reply yet */
+	MP_PAUSED		/* streammgr took the drain */
+};
+
+/*
  * The recent reports of one instance, for the ingest-time average: the
  * time of one unit of work may come in the report after its messages
  * (a report is cut when its interval is over), so the average is taken
@@ -118,7 +129,8 @@ struct mstream {
 	uint64_t	 ms_qwin_ms;		/* the quality window's start */
 	int64_t		 ms_qwin_settled;	/* acked + dead letters in it */
 	int64_t		 ms_qwin_refused;	/* of which for a rule */
-	bool		 ms_paused;		/* the monitor drained it */
+	enum mpause	 ms_pause;		/* the monitor's drain */
+	char		 ms_pause_why[300];	/* its reason, for the dashboard */
 	uint64_t	 ms_ups;
 	uint64_t	 ms_downs;
 };
