@@ -143,13 +143,19 @@ ship_file(struct ship *s, struct shiplog *l, struct ship_mark *m, int k)
 		return -2;
 	}
 	free(path);
-	if (fstat(fd, &st) != 0 || st.st_ino != m->sm_ino) {
+	if (fstat(fd, &st) != 0 || !shipstate_same(m, fd)) {
 		close(fd);
 		return -2;
 	}
-	/* Shorter than the mark: cut back in place (monitor.logs.backups
-	 * = 0 rotates so). Its lines before the cut that were not stored
-	 * are lost; it is read again from its start, under new ids. */
+	/* Its first bytes are known from now on (a mark of an older
+	 * records.state, or a file that was short). */
+	if (m->sm_headlen < SHIP_HEAD_MAX &&
+	    (uint64_t)st.st_size > m->sm_headlen)
+		(void)shipstate_mark_file(m, fd);
+	/* The same file, shorter than the mark: cut back in place
+	 * (monitor.logs.backups = 0 rotates so) and grown back to the same
+	 * first bytes. Its lines before the cut that were not stored are
+	 * lost; it is read again from its start, under new ids. */
 	if ((uint64_t)st.st_size < m->sm_off) {
 		log_warnx("records: %s: the file was cut back in place at "
 		    "%" PRIu64 " bytes: lines not yet stored before the cut are "
@@ -163,6 +169,45 @@ ship_file(struct ship *s, struct shiplog *l, struct ship_mark *m, int k)
 	return got < 0 ? -1 : total;
 }
 
+/* Moves mark to the file at index k, from its start: its bytes before
+ * (those of mark's file) count in the base. Returns 0, or -1 when there
+ * is no file there (rotating right now: the next pass). */
+static int
+mark_next(struct shiplog *l, struct ship_mark *m, int k)
+{
+	char *path = shipstate_path(l->l_path, k);
+	int fd, rc;
+
+	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		free(path);
+		return -1;
+	}
+	free(path);
+	rc = shipstate_mark_file(m, fd);
+	close(fd);
+	if (rc == 0) {
+		m->sm_base += m->sm_off;
+		m->sm_off = 0;
+	}
+	return rc;
+}
+
+/* Mark's file is gone, what was not stored of it with it: rotated away
+ * (monitor.logs.backups too small for the outage), or, with no rotated
+ * file there, cut back in place (backups = 0). */
+static void
+lost(struct shiplog *l, const struct ship_mark *m, int oldest)
+{
+	if (oldest == 0)
+		log_warnx("records: %s: the file was cut back in place at "
+		    "%" PRIu64 " bytes: lines not yet stored before the cut are "
+		    "not in MongoDB", l->l_file, m->sm_off);
+	else
+		log_warnx("records: %s: a file was rotated away before it "
+		    "was stored: its lines past byte %" PRIu64 " are not in "
+		    "MongoDB", l->l_file, m->sm_off);
+}
+
 /*
  * Ships what is new in one log, file after file when it was rotated
  * since (the mark's file to its end, then each newer one). Returns the
@@ -172,28 +217,19 @@ static ssize_t
 ship_log(struct ship *s, struct shiplog *l, struct ship_mark *m)
 {
 	ssize_t got, total = 0;
-	struct stat st;
 	int j, k, oldest;
-	char *next;
 
 	for (;;) {
 		if (m->sm_ino == 0) {
 			/* Nothing stored yet: from the oldest file there is
 			 * (the log may have rotated before the first pass). */
-			(void)shipstate_index(l->l_path, 0, &oldest);
-			if ((next = shipstate_path(l->l_path, oldest)) == NULL ||
-			    stat(next, &st) != 0) {
-				free(next);
+			(void)shipstate_index(l->l_path, NULL, &oldest);
+			if (mark_next(l, m, oldest) != 0)
 				return total;
-			}
-			free(next);
-			m->sm_ino = st.st_ino;
 		}
-		if ((k = shipstate_index(l->l_path, m->sm_ino, &oldest)) < 0) {
-			/* Rotated away before it was stored. */
-			log_warnx("records: %s: a file was rotated away before "
-			    "it was stored: its lines past byte %" PRIu64
-			    " are not in MongoDB", l->l_file, m->sm_off);
+		if ((k = shipstate_index(l->l_path, m, &oldest)) < 0) {
+			/* Not there by its inode, birth and first bytes. */
+			lost(l, m, oldest);
 			k = oldest + 1;	/* the oldest there is comes next */
 		} else {
 			if ((got = ship_file(s, l, m, k)) == -1)
@@ -206,16 +242,10 @@ ship_log(struct ship *s, struct shiplog *l, struct ship_mark *m)
 		}
 		/* The file is done: the next newer one follows it (looked
 		 * up again, in case a rotation moved them meanwhile). */
-		if ((j = shipstate_index(l->l_path, m->sm_ino, &oldest)) > 0)
+		if ((j = shipstate_index(l->l_path, m, &oldest)) > 0)
 			k = j;
-		if ((next = shipstate_path(l->l_path, k - 1)) == NULL ||
-		    stat(next, &st) != 0) {
-			free(next);
+		if (mark_next(l, m, k - 1) != 0)
 			return total;	/* rotating right now: next pass */
-		}
-		free(next);
-		m->sm_base += m->sm_off;
-		m->sm_ino = st.st_ino, m->sm_off = 0;
 	}
 }
 

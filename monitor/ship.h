@@ -8,9 +8,10 @@
  * Each line becomes one document, its fields as in the log, with the _id
  * "<log>:<position>": the line's byte offset over the log's whole life
  * (rotated files included). A line sent again after a crash is already
- * there, never doubled. log/records.state holds, per log, the inode and
- * offset stored so far and the bytes of the files rotated out before it
- * (common/shipstate.h); it moves only after the server took the
+ * there, never doubled. log/records.state holds, per log, the file (by
+ * inode, birth time and first bytes) and offset stored so far and the
+ * bytes of the files rotated out before it (common/shipstate.h); it
+ * moves only after the server took the
  * lines, and a server that is down is caught up with once it is back.
  */
 #ifndef MYSIMBDP_SHIP_H
