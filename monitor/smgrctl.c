@@ -18,9 +18,11 @@
 #define REPLY_MAX	65536
 #define REASON_MAX	200	/* bytes streammgr takes */
 
-/* A request waiting for its reply. */
+/* A request waiting for its reply, which echoes p_id (docs/protocols.md:
+ * frames before the request come back before the reply). */
 struct pending {
 	TAILQ_ENTRY(pending) p_entry;
+	uint64_t	 p_id;
 	char		 p_cmd[16];
 	char		 p_tenant[TENANT_ID_MAX + 1];
 	char		 p_stream[STREAM_NAME_MAX + 1];
@@ -36,6 +38,7 @@ struct smgrctl {
 	struct zevent	*c_ev;
 	struct event	*c_timer;
 	struct pending_list c_pending;
+	uint64_t	 c_next_id;
 };
 
 static void on_reply(void *, void *);
@@ -86,14 +89,10 @@ arm(struct smgrctl *c)
 	    p->p_deadline_ms - now : 0);
 }
 
-/* Takes the oldest request off the list and reports its outcome. */
+/* Takes request p off the list and reports its outcome. */
 static void
-finish(struct smgrctl *c, bool ok, const char *detail)
+finish(struct smgrctl *c, struct pending *p, bool ok, const char *detail)
 {
-	struct pending *p = TAILQ_FIRST(&c->c_pending);
-
-	if (p == NULL)
-		return;
 	TAILQ_REMOVE(&c->c_pending, p, p_entry);
 	c->c_done(c->c_mon, p->p_cmd, p->p_tenant, p->p_stream, ok, detail);
 	free(p);
@@ -113,13 +112,14 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 	/* A reply that comes later must not be matched to another request. */
 	sock_close(c);
 	while (!TAILQ_EMPTY(&c->c_pending))
-		finish(c, false, why);
+		finish(c, TAILQ_FIRST(&c->c_pending), false, why);
 	sock_open(c);
 }
 
-/* Reads {"ok":true|false,"error":...} from a reply. */
+/* Reads {"ok":true|false,"error":...} from p's reply. */
 static void
-handle_reply(struct smgrctl *c, const char *data, size_t len)
+handle_reply(struct smgrctl *c, struct pending *p, const char *data,
+    size_t len)
 {
 	bson_t doc;
 	bson_iter_t it;
@@ -134,10 +134,27 @@ handle_reply(struct smgrctl *c, const char *data, size_t len)
 		if (!ok && bson_iter_init_find(&it, &doc, "error") &&
 		    BSON_ITER_HOLDS_UTF8(&it))
 			err = bson_iter_utf8(&it, NULL);
-		finish(c, ok, ok ? "" : err);
+		finish(c, p, ok, ok ? "" : err);
 		bson_destroy(&doc);
 	} else
-		finish(c, false, err);
+		finish(c, p, false, err);
+}
+
+/* The request whose id a reply's first frame holds, or NULL: a reply
+ * to a request already given up (a streammgr that restarted, say). */
+static struct pending *
+pending_of(struct smgrctl *c, zmq_msg_t *idf)
+{
+	struct pending *p;
+	uint64_t id;
+
+	if (zmq_msg_size(idf) != sizeof(id))
+		return NULL;
+	memcpy(&id, zmq_msg_data(idf), sizeof(id));
+	TAILQ_FOREACH(p, &c->c_pending, p_entry)
+		if (p->p_id == id)
+			return p;
+	return NULL;
 }
 
 static void
@@ -146,18 +163,31 @@ on_reply(void *sock, void *arg)
 	struct smgrctl *c = arg;
 
 	for (int n = 0; n < 64 && c->c_sock == sock; n++) {
-		zmq_msg_t msg;
-		bool more;
+		zmq_msg_t idf, msg;
+		struct pending *p;
+		int frames = 1;
 
-		zmq_msg_init(&msg);
-		if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&msg);
+		zmq_msg_init(&idf);
+		if (zmq_msg_recv(&idf, sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&idf);
 			break;
 		}
-		more = zmq_msg_more(&msg);
-		if (!more)
-			handle_reply(c, zmq_msg_data(&msg), zmq_msg_size(&msg));
+		/* [id][reply]; anything else is read to its end and dropped. */
+		zmq_msg_init(&msg);
+		while (zmq_msg_more(frames == 1 ? &idf : &msg)) {
+			zmq_msg_close(&msg);
+			zmq_msg_init(&msg);
+			zmq_msg_recv(&msg, sock, 0);
+			frames++;
+		}
+		if (frames == 2 && (p = pending_of(c, &idf)) != NULL)
+			handle_reply(c, p, zmq_msg_data(&msg),
+			    zmq_msg_size(&msg));
+		else
+			log_debug("control: a reply to no pending request "
+			    "dropped");
 		zmq_msg_close(&msg);
+		zmq_msg_close(&idf);
 	}
 	arm(c);
 }
@@ -202,6 +232,7 @@ smgrctl_request(struct smgrctl *c, const char *cmd, const char *tenant,
 	bson_t doc = BSON_INITIALIZER;
 	struct pending *p;
 	char why[REASON_MAX + 1], *json;
+	uint64_t id;
 	size_t len;
 	int rc;
 
@@ -217,7 +248,10 @@ smgrctl_request(struct smgrctl *c, const char *cmd, const char *tenant,
 	bson_destroy(&doc);
 	if (json == NULL)
 		fatalx("%s: bson_as_relaxed_extended_json", __func__);
-	rc = zmq_send(c->c_sock, json, len, ZMQ_DONTWAIT);
+	id = ++c->c_next_id;
+	rc = zmq_send(c->c_sock, &id, sizeof(id), ZMQ_DONTWAIT | ZMQ_SNDMORE);
+	if (rc >= 0)	/* after the first frame the rest always goes */
+		rc = zmq_send(c->c_sock, json, len, 0);
 	bson_free(json);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s", errno == EAGAIN ? "streammgr is "
@@ -226,6 +260,7 @@ smgrctl_request(struct smgrctl *c, const char *cmd, const char *tenant,
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		fatal("%s: calloc", __func__);
+	p->p_id = id;
 	snprintf(p->p_cmd, sizeof(p->p_cmd), "%s", cmd);
 	snprintf(p->p_tenant, sizeof(p->p_tenant), "%s", tenant);
 	snprintf(p->p_stream, sizeof(p->p_stream), "%s", stream);
