@@ -416,14 +416,13 @@ bool
 cli_valid_node(const char *cmd, const char *what, const char *s,
     bool control)
 {
-	const char *colon = strrchr(s, ':');
-	unsigned long port = 0, max = control ?
-	    65535 - CONF_CONTROL_BATCHMGR : 65535;
-	char q[CLI_QUOTE_MAX], *end = NULL;
+	unsigned long max = control ? 65535 - CONF_CONTROL_BATCHMGR : 65535;
+	/* The control sockets' address the farthest from the given one. */
+	char *ep = conf_remote_endpoint(s, control ? CONF_CONTROL_BATCHMGR :
+	    0), q[CLI_QUOTE_MAX];
 
-	if (colon != NULL && colon != s && isdigit((unsigned char)colon[1]))
-		port = strtoul(colon + 1, &end, 10);
-	if (end != NULL && *end == '\0' && port >= 1 && port <= max)
+	free(ep);
+	if (ep != NULL)
 		return true;
 	fprintf(stderr, "mysimbdp%s%s: %s \"%s\": must be HOST:PORT, the "
 	    "node's remote.listen, with PORT 1 to %lu%s\n", cmd ? " " : "",

@@ -1478,7 +1478,9 @@ conf_remote_endpoint(const char *listen, int offset)
 	unsigned long port;
 	char *end, *ep;
 
-	if (colon == NULL)
+	/* A host, then digits only: strtoul alone takes " +7100". */
+	if (colon == NULL || colon == listen ||
+	    !isdigit((unsigned char)colon[1]))
 		return NULL;
 	port = strtoul(colon + 1, &end, 10);
 	if (end == colon + 1 || *end != '\0' || port == 0 ||
