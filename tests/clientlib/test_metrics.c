@@ -20,6 +20,8 @@
 
 #include "util.h"
 
+#define HOUR_MS	(3600 * 1000)
+
 struct fixture {
 	char	*dir;
 	char	*endpoint;	/* ipc://<dir>/metrics.sock */
@@ -310,8 +312,12 @@ reports_go_out_every_interval(void **state)
 	m = msb_metrics_open(f->endpoint, "stream", "i-3");
 	doc = flush_until_received(f, m);	/* connected */
 	bson_destroy(doc);
-	msb_metrics_set_interval(m, 20);
+	/* An hour's interval has not passed: the add only counts. */
+	msb_metrics_set_interval(m, HOUR_MS);
 	msb_metrics_add(m, MSB_M_MESSAGES, 1);
+	msb_metrics_counts(m, &sent, NULL);
+	assert_int_equal(sent, 1);
+	msb_metrics_set_interval(m, 20);
 	nanosleep(&pause, NULL);
 	msb_metrics_add(m, MSB_M_MESSAGES, 1);	/* the interval has passed */
 	doc = receive(f, 1000);
@@ -354,8 +360,12 @@ stream_app_reports_name_tenant_and_stream(void **state)
 	assert_string_equal(get_str(doc, "instance"), "ticks_1___");
 	bson_destroy(doc);
 
-	msb_metrics_set_interval(m, 20);
+	/* An hour's interval has not passed: the tick sends nothing. */
+	msb_metrics_set_interval(m, HOUR_MS);
 	assert_int_equal(msb_metrics_tick(m), MSB_OK);
+	msb_metrics_counts(m, &sent, NULL);
+	assert_int_equal(sent, 1);
+	msb_metrics_set_interval(m, 20);
 	nanosleep(&pause, NULL);
 	assert_int_equal(msb_metrics_tick(m), MSB_OK);
 	doc = receive(f, 1000);
