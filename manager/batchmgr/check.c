@@ -25,9 +25,11 @@ check_name_partial(const char *name)
 	return false;
 }
 
-static const char *
-file_kind(mode_t mode)
+const char *
+check_file_kind(mode_t mode)
 {
+	if (S_ISREG(mode))
+		return "regular file";
 	if (S_ISLNK(mode))
 		return "symlink";
 	if (S_ISDIR(mode))
@@ -55,7 +57,7 @@ check_stat(const struct stat *st, const struct conf_batch *b, char *buf,
 	}
 	if (!S_ISREG(st->st_mode)) {
 		snprintf(buf, len, "not-regular: a %s, not a regular file",
-		    file_kind(st->st_mode));
+		    check_file_kind(st->st_mode));
 		return buf;
 	}
 	if (st->st_nlink > 1) {

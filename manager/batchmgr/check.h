@@ -27,6 +27,9 @@ bool check_name_partial(const char *name);
 const char *check_stat(const struct stat *st, const struct conf_batch *b,
     char *buf, size_t len);
 
+/* What a file type is called in reasons: "fifo", "symlink", ... */
+const char *check_file_kind(mode_t mode);
+
 /*
  * Checks the extension against formats; with batch.encryption, the name
  * must end in ".age" and the extension before it is checked. Returns NULL

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,17 +18,28 @@
 #define AGE_ARMOR	"-----BEGIN AGE ENCRYPTED FILE-----"
 #define WHY_MAX		300	/* of age's message */
 
-/* Whether the file starts as age's binary or armored format does. */
+/*
+ * Whether the file starts as age's binary or armored format does. Only
+ * a regular file is read: the open of a fifo without O_NONBLOCK would
+ * wait for a writer, and stop the whole daemon with it.
+ */
 static int
 looks_like_age(const char *path, char *why, size_t whylen)
 {
 	char head[sizeof(AGE_ARMOR)];
+	struct stat st;
 	ssize_t n;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) < 0) {
 		snprintf(why, whylen, "decrypt: open: %s", strerror(errno));
 		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(why, whylen, "not-regular: not a regular file");
+		return 0;
 	}
 	n = pread(fd, head, sizeof(head) - 1, 0);
 	close(fd);

@@ -22,13 +22,15 @@ struct decrypt {
 
 enum decrypt_start {
 	DECRYPT_STARTED,
-	DECRYPT_NOT_AGE,	/* the file is not age's format: why says so */
+	DECRYPT_NOT_AGE,	/* not age's format, or not a regular file:
+				   why says so */
 	DECRYPT_FAILED		/* errno and *stage say why age did not start */
 };
 
 /*
- * Checks that path (a claimed file in processing/) begins as an age file
- * does, then starts age on it with the identities keys. The identity
+ * Checks that path (a claimed file in processing/) is a regular file
+ * (opened without following a link or waiting on a fifo) and begins as
+ * an age file does, then starts age on it with the identities keys. The identity
  * files are named, not read, here.
  */
 enum decrypt_start decrypt_start(const struct conf_platform *p,

@@ -614,8 +614,10 @@ job_start(struct batch *b, struct job *j)
 	}
 	input = tenant_path(t, AREA_PROCESSING, j->j_dataset, j->j_name);
 	q = conf_quality_for(j->j_conf, j->j_dataset);
-	/* retry --force marks the file itself, so the mark moves with it. */
-	j->j_forced = getxattr(input, QGATE_FORCE_XATTR, NULL, 0) >= 0;
+	/* retry --force marks the file itself, so the mark moves with it
+	 * (a link's own: the file was checked to be regular, but never
+	 * follow one). */
+	j->j_forced = lgetxattr(input, QGATE_FORCE_XATTR, NULL, 0) >= 0;
 	j->j_validating = q != NULL && q->q_max_rejected_percent < 100 &&
 	    !j->j_forced;
 	if (j->j_conf->t_batch.b_encryption.e_enabled)

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "clock.h"
 #include "examine.h"
 #include "job.h"
@@ -224,13 +225,15 @@ open_for_writing(int fd)
 
 /*
  * Opens the entry examine() allowed (rel from dfd), without following
- * links, and adds what the fd shows. Returns -1 when there is nothing to
- * decide: the open failed (logged; the next scan tries again) or fstat
- * did.
+ * links, and adds what the fd shows. The fd is left in *fdp: claim()
+ * tells by it that what it moved is the file examined (held open, its
+ * inode number cannot pass to another file). Returns -1 when there is
+ * nothing to decide: the open failed (logged; the next scan tries
+ * again) or fstat did.
  */
 static int
 look_inside(struct tenant *t, int dfd, const char *rel,
-    struct examine_facts *f)
+    struct examine_facts *f, int *fdp)
 {
 	int fd;
 
@@ -250,18 +253,19 @@ look_inside(struct tenant *t, int dfd, const char *rel,
 		return -1;
 	}
 	f->ef_writing = S_ISREG(f->ef_fstat.st_mode) && open_for_writing(fd);
-	close(fd);
+	*fdp = fd;
 	return 0;
 }
 
 /*
  * Gathers the facts examine() decides on: lstat, and when that allows
- * the file, open and fstat, so a swap between the two is caught. Returns
- * -1 when the entry is gone or cannot be looked at.
+ * the file, open and fstat, so a swap between the two is caught; the fd,
+ * if one was opened, goes into *fdp for the caller to close. Returns -1
+ * when the entry is gone or cannot be looked at.
  */
 static int
 gather(struct batch *b, struct tenant *t, struct examine_facts *f,
-    struct examine_verdict *v)
+    struct examine_verdict *v, int *fdp)
 {
 	struct examine_rules r = {
 		.er_batch = &t->t_conf->t_batch,
@@ -283,7 +287,8 @@ gather(struct batch *b, struct tenant *t, struct examine_facts *f,
 	f->ef_has_app = conf_batch_app_for(t->t_conf, f->ef_dataset) != NULL;
 	f->ef_now_ms = record_now_ms();
 	examine(f, &r, v);
-	if (v->v_kind == EX_OPEN && (rc = look_inside(t, dfd, rel, f)) == 0) {
+	if (v->v_kind == EX_OPEN &&
+	    (rc = look_inside(t, dfd, rel, f, fdp)) == 0) {
 		f->ef_now_ms = record_now_ms();
 		examine(f, &r, v);
 	}
@@ -292,11 +297,64 @@ gather(struct batch *b, struct tenant *t, struct examine_facts *f,
 	return rc;
 }
 
-/* Claims a file by rename into processing/ and queues its job. */
-static void
-claim(struct tenant *t, const struct examine_facts *f, uint64_t bytes)
+/*
+ * Whether the entry the claim just renamed into processing/ is not the
+ * file examined (fd, f->ef_fstat) as it was then; the reason into why.
+ * Between the checks and the rename a tenant can give the name to
+ * another entry (a fifo, whose open would hang the daemon; a symlink or
+ * a hard link the app should never be handed), link the file elsewhere,
+ * or open it for writing and grow it past max_file_size or the quota.
+ * processing/ is the daemon's: the entry stays what is checked here.
+ */
+static bool
+claimed_other(struct tenant *t, const struct examine_facts *f, int fd,
+    struct stat *st, char *why, size_t len)
 {
-	char final[NAME_MAX + 1];
+	const struct stat *was = &f->ef_fstat;
+	char rel[PATH_MAX];
+	bool owned;
+	int dfd, rc;
+
+	memset(st, 0, sizeof(*st));
+	dfd = tenant_entry_at(t, AREA_PROCESSING, f->ef_dataset, f->ef_name,
+	    rel, sizeof(rel), &owned);
+	rc = dfd < 0 ? -1 : fstatat(dfd, rel, st, AT_SYMLINK_NOFOLLOW);
+	if (rc < 0)
+		snprintf(why, len, "replaced: cannot look at it once claimed: "
+		    "%s", strerror(errno));
+	if (dfd >= 0 && owned)
+		close(dfd);
+	if (rc < 0)
+		return true;
+	if (st->st_dev != was->st_dev || st->st_ino != was->st_ino)
+		snprintf(why, len, "replaced: swapped for another entry (a %s) "
+		    "while being claimed", check_file_kind(st->st_mode));
+	else if (st->st_nlink > 1)
+		snprintf(why, len, "replaced: linked elsewhere while being "
+		    "claimed (%ju links; hard links are not accepted)",
+		    (uintmax_t)st->st_nlink);
+	else if (st->st_size != was->st_size)
+		snprintf(why, len, "replaced: resized while being claimed (%jd "
+		    "bytes when checked, %jd now)", (intmax_t)was->st_size,
+		    (intmax_t)st->st_size);
+	else if (open_for_writing(fd))
+		snprintf(why, len, "replaced: opened for writing while being "
+		    "claimed");
+	else
+		return false;
+	return true;
+}
+
+/*
+ * Claims a file by rename into processing/ and queues its job, if what
+ * the rename moved is the file examined (fd); else rejects what it moved.
+ */
+static void
+claim(struct batch *b, struct tenant *t, const struct examine_facts *f,
+    uint64_t bytes, int fd)
+{
+	char final[NAME_MAX + 1], why[256];
+	struct stat st;
 
 	if (tenant_move(t, AREA_INCOMING, AREA_PROCESSING, f->ef_dataset,
 	    f->ef_name, final, sizeof(final)) < 0) {
@@ -304,6 +362,11 @@ claim(struct tenant *t, const struct examine_facts *f, uint64_t bytes)
 			t->t_deferred = t->t_batch->b_deferred = true;
 		else
 			log_warn("tenant %s: claim %s", t->t_id, f->ef_name);
+		return;
+	}
+	if (claimed_other(t, f, fd, &st, why, sizeof(why))) {
+		staging_reject(b, t, AREA_PROCESSING, f->ef_dataset, final,
+		    (uint64_t)st.st_size, why);
 		return;
 	}
 	/* Charged once claimed: a file that waits is looked at again. */
@@ -323,10 +386,11 @@ consider(struct batch *b, struct tenant *t, const char *dataset,
 		.ef_origin = origin,
 	};
 	struct examine_verdict v;
+	int fd = -1;
 
 	if (b->b_stopping || t->t_retired)
 		return;
-	if (gather(b, t, &f, &v) < 0)
+	if (gather(b, t, &f, &v, &fd) < 0)
 		return;
 	switch (v.v_kind) {
 	case EX_DATASET:
@@ -347,11 +411,13 @@ consider(struct batch *b, struct tenant *t, const char *dataset,
 		    v.v_reason);
 		break;
 	case EX_CLAIM:
-		claim(t, &f, v.v_bytes);
+		claim(b, t, &f, v.v_bytes, fd);
 		break;
 	case EX_OPEN:
 		break;		/* not after look_inside() */
 	}
+	if (fd >= 0)
+		close(fd);
 }
 
 /* Calls fn for every entry of staging/<id>/<area>[/dataset]. */

@@ -146,6 +146,16 @@ stat_refuses_fifo_directory_socket_and_devices(void **state)
 	}
 }
 
+/* The names reasons give file types (a claim swapped for one, say). */
+static void
+file_kind_names_every_type(void **state)
+{
+	assert_string_equal(check_file_kind(S_IFREG | 0644), "regular file");
+	assert_string_equal(check_file_kind(S_IFLNK | 0777), "symlink");
+	assert_string_equal(check_file_kind(S_IFIFO | 0644), "fifo");
+	assert_string_equal(check_file_kind(S_IFDIR | 0755), "directory");
+}
+
 static void
 stat_refuses_hard_link(void **state)
 {
@@ -327,6 +337,7 @@ main(void)
 		cmocka_unit_test(stat_accepts_regular_file_within_size),
 		cmocka_unit_test(stat_refuses_symlink),
 		cmocka_unit_test(stat_refuses_fifo_directory_socket_and_devices),
+		cmocka_unit_test(file_kind_names_every_type),
 		cmocka_unit_test(stat_refuses_hard_link),
 		cmocka_unit_test(stat_refuses_file_larger_than_max_file_size),
 		cmocka_unit_test(

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# A tenant swaps its file for something else between batchmgr's checks
+# and its claim (the rename into processing/): gdb stops batchmgr in
+# state_move on its way to processing/, the test swaps the entry, then
+# batchmgr goes on. What it moved must be rejected `replaced`, never run:
+# - a fifo, for a tenant with batch.encryption: batchmgr opened it to
+#   see whether it is an age file, and waited in that open for ever for
+#   a writer: no tenant's file ran again;
+# - a symlink to a file outside: the app was handed the link;
+# - a hard link made to the file: a second name for what the app reads;
+# - the file appended to, or opened for writing: it could grow past
+#   max_file_size and the quota once claimed.
+# Skipped without gdb (or when the system does not let it attach) or age.
+. "$(dirname "$0")/lib.sh"
+
+command -v gdb >/dev/null || { echo "SKIP: gdb is not installed"; exit 77; }
+command -v age-keygen >/dev/null || { echo "SKIP: no age (apt-get install age)"; exit 77; }
+
+# Only inotify can find a file within the test's deadlines.
+platform scan_interval='"1h"'
+age-keygen -o "$T/key.txt" 2>/dev/null
+chmod 600 "$T/key.txt"
+tenant sec <<CFG
+id = "sec";
+batch = {
+  formats = ["csv"];
+  encryption = { method = "age"; keys = [ "$T/key.txt" ]; };
+  apps = ( { app = ["exit-with", "0"]; timeout = "$(scaled 20)s"; retries = 0; } );
+};
+CFG
+simple_tenant plain '"exit-with", "0"'
+simple_tenant other '"exit-with", "0"'
+start_daemon batchmgr
+
+# has_record TENANT FILE STATUS: at least one such record.
+has_record() {
+	[ "$(records ".tenant == \"$1\" and .file == \"$2\" and .status == \"$3\"" | wc -l)" -ge 1 ]
+}
+
+# swap_at_claim TENANT NAME CONTENT COMMAND: delivers NAME (CONTENT) to
+# TENANT's incoming/ and runs COMMAND (a shell command) while batchmgr is
+# stopped at the claim's rename of it.
+swap_at_claim() {
+	local out=$T/out/gdb.$2 gdb_pid
+	gdb -p "$BM_PID" -batch -nx -ex 'set confirm off' \
+		-ex 'break state_move if to == AREA_PROCESSING' \
+		-ex continue -ex "shell $4" -ex detach >"$out" 2>&1 &
+	gdb_pid=$!
+	STARTED_PIDS+=("$gdb_pid")
+	wait_for_gdb "$out" "$gdb_pid" || {
+		echo "SKIP: gdb cannot attach to batchmgr: $(tail -n 3 "$out")"
+		exit 77
+	}
+	drop "$1" "$2" "$3"
+	wait "$gdb_pid" || true
+	grep -q 'hit Breakpoint 1,' "$out" ||
+		fail "gdb saw no claim of $2: $(cat "$out")"
+}
+
+# assert_replaced TENANT NAME TEST WHAT: NAME is rejected `replaced`,
+# rejected/NAME passes `test TEST`, and it never ran.
+assert_replaced() {
+	local reason=$VAR/staging/$1/rejected/$2.reason
+	wait_for 30 "$1's $2 rejected" has_record "$1" "$2" rejected
+	assert_file "$reason"
+	grep -q '^replaced: ' "$reason" || fail "$2.reason: $(cat "$reason")"
+	test "$3" "$VAR/staging/$1/rejected/$2" || fail "rejected/$2 is not $3"
+	assert_eq 0 "$(records ".file == \"$2\" and .status != \"rejected\"" | wc -l)" \
+		"no other record of $2"
+	ok "$4 rejected: $(cat "$reason")"
+}
+
+mkfifo "$T/scratch/fifo"
+swap_at_claim sec x.csv.age 'age-encryption.org/v1' \
+	"mv $T/scratch/fifo $VAR/staging/sec/incoming/x.csv.age"
+assert_replaced sec x.csv.age -p "a fifo swapped in for an encrypted file"
+drop other y.csv
+wait_for 30 "other's y.csv taken" has_record other y.csv ok
+ok "batchmgr serves the other tenants"
+
+echo 'id,value' >"$T/secret.csv"	# outside the tenant's folder
+ln -s "$T/secret.csv" "$T/scratch/link"
+swap_at_claim plain z.csv 'id,value' \
+	"mv $T/scratch/link $VAR/staging/plain/incoming/z.csv"
+assert_replaced plain z.csv -L "a symlink swapped in"
+
+swap_at_claim plain h.csv 'id,value' \
+	"ln $VAR/staging/plain/incoming/h.csv $T/scratch/h.hard"
+assert_replaced plain h.csv -f "a hard link made to the file"
+
+swap_at_claim plain r.csv 'id,value' \
+	"echo 1,2 >>$VAR/staging/plain/incoming/r.csv"
+assert_replaced plain r.csv -f "a file appended to"
+
+# A writer that keeps the file open (it could write past max_file_size
+# once the file is claimed); stopped once the file is rejected.
+swap_at_claim plain w.csv 'id,value' \
+	"sleep 600 3>>$VAR/staging/plain/incoming/w.csv </dev/null >/dev/null 2>&1 & echo \$! >$T/writer.pid"
+STARTED_PIDS+=("$(cat "$T/writer.pid")")
+assert_replaced plain w.csv -f "a file opened for writing"
+kill "$(cat "$T/writer.pid")"
+
+drop plain after.csv
+wait_for 30 "plain's after.csv taken" has_record plain after.csv ok
+assert_eq 0 "$(find "$VAR/staging" -path '*/processing/*' | wc -l)" \
+	"nothing left in processing/"
+stop_daemon batchmgr
