@@ -30,6 +30,19 @@ folder(const struct examine_facts *f, struct examine_verdict *v)
 	verdict(v, EX_IGNORE, false);
 }
 
+/*
+ * How long the entry has been unchanged: since its ctime, which writes,
+ * a touch, a chmod, a link and a rename all set to the time they happen.
+ * Its mtime is the tenant's to set (rsync -t, scp -p, touch -d): a file
+ * with one in the future was held until then, and every tenant was
+ * rescanned each settle meanwhile.
+ */
+static int64_t
+unchanged_ms(const struct examine_facts *f, const struct stat *st)
+{
+	return age_ms(f->ef_now_ms, &st->st_ctim);
+}
+
 /* A hidden or partial name: still being delivered, until the grace ends. */
 static void
 partial(const struct examine_facts *f, const struct conf_batch *cb,
@@ -37,7 +50,7 @@ partial(const struct examine_facts *f, const struct conf_batch *cb,
 {
 	char grace[32];
 
-	if (age_ms(f->ef_now_ms, &f->ef_lstat.st_mtim) <
+	if (unchanged_ms(f, &f->ef_lstat) <
 	    (int64_t)cb->b_partial_grace_ms) {
 		verdict(v, EX_IGNORE, false);
 		return;
@@ -95,10 +108,6 @@ by_profile(const struct examine_facts *f, const struct examine_rules *r,
 }
 
 /*
- * What the open fd adds. The fd is checked again because the entry may
- * have been swapped between lstat and open.
- */
-/*
  * How long a file must be unchanged: batch.settle for a file found by a
  * scan (it may be being written), and the tenant's upload_settle for any
  * (an upload written in place may be cut off, closed and resumed).
@@ -113,6 +122,10 @@ settle_ms(const struct examine_facts *f, const struct examine_rules *r)
 	return (int64_t)ms;
 }
 
+/*
+ * What the open fd adds. The fd is checked again because the entry may
+ * have been swapped between lstat and open.
+ */
 static void
 by_fd(const struct examine_facts *f, const struct examine_rules *r,
     struct examine_verdict *v)
@@ -141,7 +154,7 @@ by_fd(const struct examine_facts *f, const struct examine_rules *r,
 	if (check_stat(st, r->er_batch, v->v_reason,
 	    sizeof(v->v_reason)) != NULL)
 		verdict(v, EX_REJECT, false);
-	else if (age_ms(f->ef_now_ms, &st->st_mtim) < settle_ms(f, r))
+	else if (unchanged_ms(f, st) < settle_ms(f, r))
 		verdict(v, EX_WAIT, true);
 	else
 		by_profile(f, r, v);

@@ -8,12 +8,14 @@
  *
  * The rules, in order: a folder is a dataset at the top level, ignored
  * below it; a hidden or partial name is left alone until partial_grace
- * has passed since its mtime, then rejected; a plain new regular file
+ * has passed since its ctime (its last change: the mtime is the
+ * tenant's to set), then rejected; a plain new regular file
  * seen by IN_CREATE alone waits for its IN_CLOSE_WRITE; the lstat type,
  * links and size (check_stat); then, on the open fd: unreadable, the same
  * inode (else it was replaced: wait for the next event), nobody writing
- * it (else wait for the settle scan), check_stat again, a scanned file at
- * least settle old; then dataset -> app, format, quota.
+ * it (else wait for the settle scan), check_stat again, unchanged (its
+ * ctime) for the settle (batch.settle for a scanned file, upload_settle
+ * for any); then dataset -> app, format, quota.
  */
 #ifndef MYSIMBDP_EXAMINE_H
 #define MYSIMBDP_EXAMINE_H
@@ -37,7 +39,7 @@ struct examine_facts {
 	const char	*ef_dataset;	/* "" at the top level */
 	const char	*ef_name;
 	enum examine_origin ef_origin;
-	int64_t		 ef_now_ms;	/* CLOCK_REALTIME (mtimes, the quota) */
+	int64_t		 ef_now_ms;	/* CLOCK_REALTIME (ctimes, the quota) */
 	bool		 ef_has_app;	/* an app serves ef_dataset */
 	struct stat	 ef_lstat;	/* fstatat(AT_SYMLINK_NOFOLLOW) */
 	/* After EX_OPEN: */

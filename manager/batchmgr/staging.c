@@ -208,7 +208,7 @@ settle_later(struct batch *b)
 /*
  * Whether some process still has the file open for writing. A file
  * written in place sends IN_CLOSE_WRITE whenever any holder of a
- * writable fd closes it (a child the writer forked, say) and its mtime
+ * writable fd closes it (a child the writer forked, say) and its ctime
  * may stand still between two writes, so neither proves it complete.
  * The kernel refuses a read lease (F_RDLCK) on a file open for writing
  * anywhere; the lease is given back at once. Without CAP_LEASE on a

@@ -3,9 +3,9 @@
 # test time by make-entries.sh (names with newlines, control and
 # non-UTF-8 bytes, 255-byte names, a 4 TB sparse file, a file still being
 # written, symlinks, a fifo, a socket, a device, hard links, an unreadable
-# file, a tree deeper than PATH_MAX): each gets the answer the table
-# documents (docs/hostile-input.md), batchmgr stays up, answers status
-# and exits cleanly (under ASan: without a leak).
+# file, a tree deeper than PATH_MAX, mtimes in 2099): each gets the
+# answer the table documents (docs/hostile-input.md), batchmgr stays up,
+# answers status and exits cleanly (under ASan: without a leak).
 . "$(dirname "$0")/lib.sh"
 CORPUS=$MYSIMBDP_SRC/tests/hostile/staging
 . "$CORPUS/make-entries.sh"

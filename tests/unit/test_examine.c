@@ -33,8 +33,16 @@ struct fixture {
 	struct examine_verdict	 v;
 };
 
+static struct timespec
+ts_of(int64_t ms)
+{
+	return (struct timespec){ .tv_sec = ms / 1000,
+	    .tv_nsec = (ms % 1000) * 1000000 };
+}
+
+/* Last changed (ctime, and mtime with it) at changed_ms. */
 static struct stat
-stat_of(mode_t mode, nlink_t nlink, off_t size, int64_t mtime_ms)
+stat_of(mode_t mode, nlink_t nlink, off_t size, int64_t changed_ms)
 {
 	struct stat st;
 
@@ -44,8 +52,7 @@ stat_of(mode_t mode, nlink_t nlink, off_t size, int64_t mtime_ms)
 	st.st_size = size;
 	st.st_ino = 42;
 	st.st_dev = 7;
-	st.st_mtim.tv_sec = mtime_ms / 1000;
-	st.st_mtim.tv_nsec = (mtime_ms % 1000) * 1000000;
+	st.st_mtim = st.st_ctim = ts_of(changed_ms);
 	return st;
 }
 
@@ -132,8 +139,7 @@ claims_top_level_file_from_scan_once_settled(void **state)
 
 	fx->f.ef_dataset = "";
 	fx->f.ef_origin = EX_FROM_SCAN;
-	fx->f.ef_fstat.st_mtim.tv_sec = (NOW_MS - SETTLE_MS) / 1000;
-	fx->f.ef_fstat.st_mtim.tv_nsec = 0;
+	fx->f.ef_fstat.st_ctim = ts_of(NOW_MS - SETTLE_MS);
 	assert_int_equal(run(fx)->v_kind, EX_CLAIM);
 }
 
@@ -319,9 +325,7 @@ scanned_file_waits_until_settle_old(void **state)
 	struct fixture *fx = *state;
 
 	fx->f.ef_origin = EX_FROM_SCAN;
-	fx->f.ef_fstat.st_mtim.tv_sec = (NOW_MS - SETTLE_MS + 1) / 1000;
-	fx->f.ef_fstat.st_mtim.tv_nsec = ((NOW_MS - SETTLE_MS + 1) % 1000) *
-	    1000000;
+	fx->f.ef_fstat.st_ctim = ts_of(NOW_MS - SETTLE_MS + 1);
 	expect_wait(fx, true);
 	/* An event says the file is complete: no settle wait. */
 	fx->f.ef_origin = EX_FROM_CLOSE;
@@ -333,11 +337,9 @@ static void
 upload_settle_holds_closed_files(void **state)
 {
 	struct fixture *fx = *state;
-	int64_t mtime = NOW_MS - 20000 + 1;
 
 	fx->cb.b_upload_settle_ms = 20000;
-	fx->f.ef_fstat.st_mtim.tv_sec = mtime / 1000;
-	fx->f.ef_fstat.st_mtim.tv_nsec = (mtime % 1000) * 1000000;
+	fx->f.ef_fstat.st_ctim = ts_of(NOW_MS - 20000 + 1);
 	fx->f.ef_origin = EX_FROM_CLOSE;
 	expect_wait(fx, true);
 	fx->f.ef_origin = EX_FROM_SCAN;
@@ -346,6 +348,45 @@ upload_settle_holds_closed_files(void **state)
 	assert_int_equal(run(fx)->v_kind, EX_CLAIM);
 	fx->f.ef_origin = EX_FROM_CLOSE;
 	assert_int_equal(run(fx)->v_kind, EX_CLAIM);
+}
+
+/*
+ * The settle counts from the last change (ctime), never from the mtime a
+ * client set: in the future (rsync -t from a host whose clock is ahead,
+ * touch -d 2099) it held the file until then; in the past it does not
+ * shorten the settle.
+ */
+static void
+settle_counts_from_ctime_not_mtime(void **state)
+{
+	struct fixture *fx = *state;
+
+	fx->cb.b_upload_settle_ms = 20000;
+	fx->f.ef_fstat.st_mtim = ts_of(4070908800000LL);	/* 2099 */
+	fx->f.ef_fstat.st_ctim = ts_of(NOW_MS - 20000);
+	fx->f.ef_origin = EX_FROM_SCAN;
+	assert_int_equal(run(fx)->v_kind, EX_CLAIM);
+	fx->f.ef_origin = EX_FROM_CLOSE;
+	assert_int_equal(run(fx)->v_kind, EX_CLAIM);
+	fx->f.ef_fstat.st_mtim = ts_of(NOW_MS - 86400000);
+	fx->f.ef_fstat.st_ctim = ts_of(NOW_MS - 1);
+	expect_wait(fx, true);
+}
+
+/* So does partial_grace. */
+static void
+partial_grace_counts_from_ctime_not_mtime(void **state)
+{
+	struct fixture *fx = *state;
+
+	fx->f.ef_name = "data.csv.part";
+	fx->f.ef_opened = false;
+	fx->f.ef_lstat.st_mtim = ts_of(4070908800000LL);
+	fx->f.ef_lstat.st_ctim = ts_of(NOW_MS - GRACE_MS);
+	assert_int_equal(run(fx)->v_kind, EX_REJECT);
+	fx->f.ef_lstat.st_mtim = ts_of(NOW_MS - 86400000);
+	fx->f.ef_lstat.st_ctim = ts_of(NOW_MS - 1);
+	assert_int_equal(run(fx)->v_kind, EX_IGNORE);
 }
 
 static void
@@ -412,12 +453,14 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(claims_settled_file),
 		T(upload_settle_holds_closed_files),
+		T(settle_counts_from_ctime_not_mtime),
 		T(claims_top_level_file_from_scan_once_settled),
 		T(asks_to_open_when_lstat_allows),
 		T(top_level_folder_is_a_dataset),
 		T(nested_folder_is_ignored_with_a_note),
 		T(partial_name_is_ignored_within_grace),
 		T(partial_name_is_rejected_after_grace),
+		T(partial_grace_counts_from_ctime_not_mtime),
 		T(new_regular_file_from_create_waits_for_close),
 		T(rejects_symlink),
 		T(rejects_fifo_socket_and_devices),

@@ -40,6 +40,10 @@ make_entry() {
 			Listen => 1) or die "bind $ARGV[0]: $!\n"' "$path" ;;
 	char-device) mknod -- "$path" c 1 3 ;;
 	hidden) printf 'id,value\n' >"$path" ;;
+	future-mtime|hidden-future-mtime)
+		# As rsync -t or scp -p from a client whose clock is ahead.
+		printf 'id,value\n1,x\n' >"$tmp" &&
+			touch -m -d 2099-01-01 "$tmp" && mv -- "$tmp" "$path" ;;
 	deep-tree)
 		# 2100 levels of "d/": a path past PATH_MAX (4096), built one
 		# folder at a time since mkdir -p cannot name it.
