@@ -273,13 +273,41 @@ judge(struct job *j, int status, const bson_t *summary, struct verdict *v)
 }
 
 /*
+ * The tenant's self that takes over a retired self's file to retry:
+ * its profile came back while the job ran, and its recovery left the
+ * file in processing/ to this job (job_holds). NULL: none, the file
+ * waits there for the tenant's next start.
+ */
+static struct tenant *
+successor(struct batch *b, struct job *j)
+{
+	return j->j_tenant->t_retired ? tenant_find(b, j->j_tenant->t_id) :
+	    NULL;
+}
+
+/* Moves a job (not queued) to its tenant's new self t. */
+static void
+hand_over(struct job *j, struct tenant *t)
+{
+	struct tenant *old = j->j_tenant;
+
+	j->j_tenant = t;
+	t->t_jobs++;
+	old->t_jobs--;
+	tenant_release(old);
+}
+
+/*
  * Settles a finished attempt: done/, a retry after backoff, or failed/.
  * r carries the attempt's figures; its status and reason are set here.
+ * An ok or failed end of a retired tenant's job settles the file as
+ * any other: the tenant's new self, if any, left it to this job.
  */
 static void
 conclude(struct batch *b, struct job *j, struct record *r,
     const struct verdict *v)
 {
+	struct tenant *heir;
 	bool retry;
 
 	/*
@@ -300,8 +328,9 @@ conclude(struct batch *b, struct job *j, struct record *r,
 		j->j_failures++;
 	retry = !v->v_permanent && (v->v_tempfail ||
 	    j->j_failures <= j->j_app->a_retries);
+	heir = successor(b, j);
 	if (j->j_interrupted || v->v_held || (retry && (b->b_stopping ||
-	    j->j_tenant->t_retired))) {
+	    (j->j_tenant->t_retired && heir == NULL)))) {
 		/* The file stays in processing/ and runs at the next start. */
 		r->r_status = "retry";
 		if (j->j_interrupted && !v->v_held)
@@ -316,6 +345,10 @@ conclude(struct batch *b, struct job *j, struct record *r,
 
 		r->r_status = "retry";
 		batch_record(b, r);
+		/* After the record: r names the tenant by the retired self's
+		 * t_id, which the hand-over may free. */
+		if (heir != NULL)
+			hand_over(j, heir);
 		j->j_state = JOB_BACKOFF;
 		clock_timer_in(j->j_timer, delay);
 		log_debug("tenant %s: %s: retry in %llums (%s)",
