@@ -587,18 +587,22 @@ job_decrypt(struct batch *b, struct job *j, const char *input)
 /*
  * age has exited: the app runs on the plaintext, or the file goes to
  * rejected/ (age refused it), or the attempt failed (age was stopped: a
- * timeout, a shutdown).
+ * timeout, a shutdown), or it is held for the next start (batchmgr is
+ * shutting down: the app, started now, would outlast the grace or start
+ * after it and never be stopped; as gate() does).
  */
 static void
 decrypted(struct batch *b, struct job *j, int status)
 {
 	struct verdict v = { 0 };
 	struct record r;
+	bool whole;
 	int fd;
 
 	fd = decrypt_finish(&j->j_decrypt, status, v.v_reason,
 	    sizeof(v.v_reason));
-	if (fd >= 0 && !j->j_timed_out && !j->j_interrupted) {
+	whole = fd >= 0 && !j->j_timed_out && !j->j_interrupted;
+	if (whole && !b->b_stopping) {
 		j->j_state = JOB_RUNNING;
 		j->j_plain_fd = fd;
 		job_run_app(b, j);
@@ -606,7 +610,12 @@ decrypted(struct batch *b, struct job *j, int status)
 	}
 	if (fd >= 0)
 		close(fd);
-	if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+	if (whole) {
+		v.v_held = true;
+		snprintf(v.v_reason, sizeof(v.v_reason), "interrupted: "
+		    "batchmgr is shutting down; the app runs on the file at "
+		    "the next start");
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
 		job_reject(b, j, v.v_reason);
 		return;
 	}
