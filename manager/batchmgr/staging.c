@@ -162,10 +162,11 @@ rejected_free(struct tenant *t, const char *dataset, const char *name)
  * Moves a file to rejected/ with its reason beside it, and records it.
  * The record, and the reason when the file keeps its name (it does unless
  * rejected/ has one of that name already), come before the move: killed
- * before it, batchmgr finds the file in incoming/ at the next start and
- * rejects it again (a second record, the same reason); killed after it,
- * the file has both. Written after the move they could be missing for
- * good (tests/integration/t_crash_windows.sh).
+ * before it, the next start finds the file in incoming/ with its reason
+ * and finishes the move (finish_entry; without the early reason it looks
+ * at the file afresh); killed after it, the file has both. Written after
+ * the move they could be missing for good
+ * (tests/integration/t_crash_windows.sh, t_quota_crash.sh).
  */
 void
 staging_reject(struct batch *b, struct tenant *t, enum stage_area from,
@@ -517,6 +518,90 @@ recover_entry(struct tenant *t, const char *dataset, const char *name,
 	close(dfd);
 }
 
+static void finish_dataset(struct tenant *, const char *);
+
+/* Whether a is no later than b. */
+static bool
+not_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec &&
+	    a->tv_nsec <= b->tv_nsec);
+}
+
+/*
+ * Whether rejected/[dataset] (rfd) holds name.reason (its stat into rs)
+ * and no name: a reason written before a move that did not happen.
+ */
+static bool
+reason_alone(int rfd, const char *name, struct stat *rs)
+{
+	char reason[NAME_MAX + 16];
+
+	if ((size_t)snprintf(reason, sizeof(reason), "%s.reason", name) >=
+	    sizeof(reason))
+		return false;
+	if (fstatat(rfd, reason, rs, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(rs->st_mode))
+		return false;
+	return faccessat(rfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT;
+}
+
+/*
+ * A rejection a stop cut short between its record and its move
+ * (staging_reject): the file still in incoming/, its reason in
+ * rejected/, no file of its name there. Looked at afresh it could pass
+ * now (a quota's window starts empty at a start): the move is finished
+ * instead, under the reason written, with no second record. A file put
+ * in incoming/ after the reason was written (sent again, or moved back
+ * by an operator: a rename changes its ctime) is not one of those.
+ */
+static void
+finish_entry(struct tenant *t, const char *dataset, const char *name,
+    unsigned char type, void *arg)
+{
+	char rel[PATH_MAX], final[NAME_MAX + 1];
+	struct stat rs, st;
+	bool owned, cut;
+	int dfd;
+
+	if (type == DT_DIR && *dataset == '\0') {
+		finish_dataset(t, name);
+		return;
+	}
+	if (!reason_alone(*(int *)arg, name, &rs))
+		return;
+	if ((dfd = tenant_entry_at(t, AREA_INCOMING, dataset, name, rel,
+	    sizeof(rel), &owned)) < 0)
+		return;
+	cut = fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISDIR(st.st_mode) && not_after(&st.st_ctim, &rs.st_mtim);
+	if (owned)
+		close(dfd);
+	if (!cut)
+		return;
+	if (tenant_move(t, AREA_INCOMING, AREA_REJECTED, dataset, name, final,
+	    sizeof(final)) < 0) {
+		log_warn("tenant %s: move %s to rejected", t->t_id, name);
+		return;
+	}
+	log_info("tenant %s: rejected %s%s%s: finished the move a stop cut "
+	    "short (recorded then, its reason beside it)", t->t_id, dataset,
+	    *dataset ? "/" : "", name);
+}
+
+/* finish_entry() over incoming/[dataset], if rejected/[dataset] is there. */
+static void
+finish_dataset(struct tenant *t, const char *dataset)
+{
+	int rfd = tenant_open_area(t, AREA_REJECTED, dataset, false);
+
+	if (rfd < 0)
+		return;		/* nothing was rejected there */
+	for_each_entry(t, AREA_INCOMING, dataset, finish_entry, &rfd);
+	close(rfd);
+}
+
 struct sweep {
 	struct batch	*s_batch;
 	enum stage_area	 s_area;
@@ -586,6 +671,7 @@ staging_tenant_start(struct batch *b, struct tenant *t)
 {
 	sweep_tenant(b, t);
 	for_each_entry(t, AREA_PROCESSING, "", recover_entry, b);
+	finish_dataset(t, "");
 	watch_add(b, t, "");
 	scan_tenant(b, t);
 	job_dispatch(b);

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# A quota rejection cut short by a kill: batchmgr killed (from gdb)
+# after the rejected record and the reason are written, before the file
+# moves to rejected/. The restart, whose quota window starts empty, must
+# finish the rejection (b.csv in rejected/ with its quota reason, no
+# second record), not ingest the file. A file an operator moves back
+# from rejected/ to incoming/ (its reason left behind) while batchmgr is
+# stopped is looked at afresh. Skipped without gdb.
+. "$(dirname "$0")/lib.sh"
+
+command -v gdb >/dev/null || { echo "SKIP: gdb is not installed"; exit 77; }
+
+platform
+simple_tenant acme '"exit-with", "0"' 'quota = { window = "1h"; max_files = 1; };'
+start_daemon batchmgr
+drop acme a.csv
+wait_for 20 "a.csv in done/" test -e "$VAR/staging/acme/done/a.csv"
+
+out=$T/out/gdb
+gdb -p "$BM_PID" -batch -nx -ex 'set confirm off' \
+	-ex 'break state_move if to == AREA_REJECTED' -ex continue \
+	-ex kill >"$out" 2>&1 &
+gdb_pid=$!
+STARTED_PIDS+=("$gdb_pid")
+if ! wait_for_gdb "$out" "$gdb_pid"; then
+	echo "SKIP: gdb cannot attach to batchmgr: $(tail -n 3 "$out")"
+	exit 77
+fi
+drop acme b.csv
+wait "$gdb_pid" || true
+rc=0
+wait "$BM_PID" 2>/dev/null || rc=$?
+BM_PID=
+[ $rc = 137 ] || fail "batchmgr was not killed by gdb (status $rc): $(cat "$out")"
+assert_file "$VAR/staging/acme/incoming/b.csv"
+assert_file "$VAR/staging/acme/rejected/b.csv.reason"
+ok "killed between b.csv's rejected record and its move"
+
+b_records() { records '.tenant == "acme" and .file == "b.csv"'; }
+start_daemon batchmgr
+wait_for 20 "b.csv to leave incoming/" eval '[ "$(files_in acme incoming)" = 0 ]'
+assert_file "$VAR/staging/acme/rejected/b.csv"
+grep -q '^quota' "$VAR/staging/acme/rejected/b.csv.reason" ||
+	fail "b.csv.reason: $(cat "$VAR/staging/acme/rejected/b.csv.reason")"
+assert_eq "rejected" "$(b_records | jq -r .status | paste -sd' ' -)" "b.csv's records"
+ok "b.csv in rejected/ with its quota reason, recorded once"
+stop_daemon batchmgr
+
+# The operator moves b.csv back while batchmgr is stopped: a new start
+# (its quota window empty) ingests it.
+mv "$VAR/staging/acme/rejected/b.csv" "$VAR/staging/acme/incoming/b.csv"
+start_daemon batchmgr
+wait_for 20 "b.csv moved back, ingested" have_records 2 acme ok
+assert_eq "rejected ok" "$(b_records | jq -r .status | paste -sd' ' -)" "b.csv's records"
+assert_file "$VAR/staging/acme/done/b.csv"
+stop_daemon batchmgr
