@@ -107,4 +107,14 @@ int state_publish(int dirfd, const char *name, const void *data, size_t len,
 /* Creates dir and its parents with mode. Returns 0 or -1 with errno. */
 int state_mkdirs(const char *dir, int mode);
 
+struct dirent;
+
+/*
+ * The type of an entry readdir() gave from the folder dirfd (DT_DIR,
+ * DT_REG, ...): its d_type, or where the filesystem leaves that
+ * DT_UNKNOWN (XFS without ftype, some network and FUSE filesystems),
+ * lstat's. DT_UNKNOWN when that fails too (the entry went away).
+ */
+unsigned char state_entry_type(int dirfd, const struct dirent *de);
+
 #endif

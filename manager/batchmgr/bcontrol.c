@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bson/bson.h>
@@ -50,15 +49,11 @@ count_incoming(struct tenant *t, const char *dataset)
 		return 0;
 	}
 	while ((de = readdir(d)) != NULL) {
-		unsigned char type = de->d_type;
-		struct stat st;
+		unsigned char type;
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (type == DT_UNKNOWN && fstatat(dirfd(d), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0)
-			type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ?
-			    DT_REG : DT_UNKNOWN;
+		type = state_entry_type(dirfd(d), de);
 		if (type == DT_DIR && *dataset == '\0')
 			n += count_incoming(t, de->d_name);
 		else if (type == DT_REG && !check_name_partial(de->d_name))

@@ -441,7 +441,8 @@ for_each_entry(struct tenant *t, enum stage_area area, const char *dataset,
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		fn(t, dataset, de->d_name, de->d_type, arg);
+		fn(t, dataset, de->d_name, state_entry_type(dirfd(d), de),
+		    arg);
 	}
 	closedir(d);
 }
