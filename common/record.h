@@ -1,7 +1,9 @@
 /*
  * The outcome records of batch ingestion: one JSON object per line in
  * log/ingest.jsonl, written with a single append so concurrent writers
- * and crashes never interleave or tear a line mid-way.
+ * and crashes never interleave or tear a line mid-way. An append the disk
+ * or the file-size limit cuts short is cut off again: every line of the
+ * log is whole.
  */
 #ifndef MYSIMBDP_RECORD_H
 #define MYSIMBDP_RECORD_H
@@ -38,7 +40,8 @@ void record_init(struct record *r);
 /*
  * Appends r as one JSON line to fd (opened with O_APPEND). Strings that
  * are not valid UTF-8 are written with \xNN escapes for the bad bytes.
- * Returns 0 or -1 with errno set.
+ * Returns 0, or -1 with errno set (ENOSPC, EFBIG for a short write) and
+ * no part of the line left in the file.
  */
 int record_append(int fd, const struct record *r);
 

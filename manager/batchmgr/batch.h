@@ -19,13 +19,19 @@
 #include "quota.h"
 #include "record.h"
 #include "sched.h"
+#include "state.h"
 
 struct cgroup_leaf;
 struct ctlsock;
 struct tenant;
 
-/* JOB_DECRYPTING: age runs on the file (decrypt.c); then JOB_RUNNING. */
-enum job_state { JOB_QUEUED, JOB_DECRYPTING, JOB_RUNNING, JOB_BACKOFF };
+/*
+ * JOB_DECRYPTING: age runs on the file (decrypt.c); then JOB_RUNNING.
+ * JOB_RECORDING: the outcome is known but its record could not be
+ * written; the record and the file's move are tried again (job.c).
+ */
+enum job_state { JOB_QUEUED, JOB_DECRYPTING, JOB_RUNNING, JOB_BACKOFF,
+	JOB_RECORDING };
 
 struct job {
 	struct sched_item j_item;	/* first: sched items are jobs */
@@ -54,6 +60,12 @@ struct job {
 	bool		 j_timed_out;
 	bool		 j_interrupted;	/* stopped by a batchmgr shutdown */
 	struct event	*j_timer;	/* timeout, kill grace or backoff */
+	/* JOB_RECORDING: the record, its own copies, where the file goes. */
+	struct record	 j_record;
+	char		*j_record_reason;
+	bson_t		*j_record_summary;
+	enum stage_area	 j_record_to;
+	uint64_t	 j_record_delay_ms;
 };
 TAILQ_HEAD(jobs, job);
 
@@ -117,11 +129,16 @@ struct batch {
 	size_t		 b_nwatches;
 	bool		 b_stopping;
 	bool		 b_deferred;	/* some tenant's t_deferred is set */
+	bool		 b_record_failing; /* the last record failed */
 	uint64_t	 b_job_seq;
 	int64_t		 b_boot_ms;
 };
 
-/* Appends a record to log/ingest.jsonl; a failure is logged, not fatal. */
-void batch_record(struct batch *b, const struct record *r);
+/*
+ * Appends a record to log/ingest.jsonl, then its quality to
+ * log/quality.jsonl. Returns 0, or -1 (logged) when the record could not
+ * be written: the caller then leaves the file where it is.
+ */
+int batch_record(struct batch *b, const struct record *r);
 
 #endif

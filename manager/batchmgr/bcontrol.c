@@ -80,6 +80,7 @@ count_jobs(const struct batch *b, const struct tenant *t, struct holding *h)
 			h->h_running++;
 			break;
 		case JOB_BACKOFF:
+		case JOB_RECORDING:
 			h->h_retrying++;
 			break;
 		}

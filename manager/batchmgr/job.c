@@ -24,6 +24,9 @@
 #include "units.h"
 
 #define RESULT_MAX (64 * 1024)
+/* A held record's first wait: retry_backoff may be 0, a full disk not
+ * worth a busy loop. */
+#define RECORD_RETRY_MIN_MS 100
 
 static void job_start(struct batch *, struct job *);
 static void on_timeout(evutil_socket_t, short, void *);
@@ -91,6 +94,9 @@ job_free(struct batch *b, struct job *j)
 	event_free(j->j_timer);
 	if (j->j_conf)
 		conf_tenant_unref(j->j_conf);
+	free(j->j_record_reason);
+	if (j->j_record_summary)
+		bson_destroy(j->j_record_summary);
 	free(j->j_dataset);
 	free(j->j_name);
 	free(j);
@@ -209,6 +215,80 @@ settle_file(struct batch *b, struct job *j, enum stage_area to)
 	free(rejects);
 }
 
+/*
+ * Writes the record of the job's end, then moves its file to done/,
+ * failed/, quarantine/ or rejected/. Returns -1, nothing moved, when the
+ * record could not be written.
+ */
+static int
+record_and_move(struct batch *b, struct job *j, const struct record *r,
+    enum stage_area to)
+{
+	char *rejects;
+
+	if (to == AREA_REJECTED)
+		return staging_reject(b, j->j_tenant, AREA_PROCESSING,
+		    j->j_dataset, j->j_name, j->j_bytes, r->r_reason);
+	if (batch_record(b, r) < 0)
+		return -1;
+	if (to != AREA_QUARANTINE) {
+		settle_file(b, j, to);
+		return 0;
+	}
+	rejects = rejects_path(b, j);
+	qgate_quarantine(j->j_tenant, j->j_dataset, j->j_name,
+	    conf_quality_for(j->j_conf, j->j_dataset), r->r_summary,
+	    r->r_reason, rejects);
+	free(rejects);
+	return 0;
+}
+
+/*
+ * Ends the job: its record, then its file's move. A record that cannot
+ * be written (a full disk) holds the move, or the file would be settled
+ * with no record at all: the job keeps the record and tries both again
+ * after a backoff, the file in processing/ meanwhile (a restart runs it
+ * again: docs/architecture.md, "Decisions").
+ */
+static void
+finish(struct batch *b, struct job *j, const struct record *r,
+    enum stage_area to)
+{
+	if (record_and_move(b, j, r, to) == 0) {
+		job_free(b, j);
+		return;
+	}
+	j->j_record = *r;
+	if (r->r_reason)
+		j->j_record.r_reason = j->j_record_reason = xstrdup(r->r_reason);
+	if (r->r_summary)
+		j->j_record.r_summary = j->j_record_summary =
+		    bson_copy(r->r_summary);
+	j->j_record_to = to;
+	j->j_record_delay_ms = b->b_conf->p_batch.pb_retry_backoff_ms;
+	if (j->j_record_delay_ms < RECORD_RETRY_MIN_MS)
+		j->j_record_delay_ms = RECORD_RETRY_MIN_MS;
+	j->j_state = JOB_RECORDING;
+	clock_timer_in(j->j_timer, j->j_record_delay_ms);
+}
+
+/* A held record's backoff is over: try it again, waiting longer each time. */
+static void
+finish_again(struct batch *b, struct job *j)
+{
+	uint64_t max = b->b_conf->p_batch.pb_retry_backoff_max_ms;
+
+	if (record_and_move(b, j, &j->j_record, j->j_record_to) == 0) {
+		job_free(b, j);
+		return;
+	}
+	j->j_record_delay_ms = j->j_record_delay_ms < max / 2 ?
+	    j->j_record_delay_ms * 2 : max;
+	if (j->j_record_delay_ms < RECORD_RETRY_MIN_MS)
+		j->j_record_delay_ms = RECORD_RETRY_MIN_MS;
+	clock_timer_in(j->j_timer, j->j_record_delay_ms);
+}
+
 /* What an attempt's end means, from its wait status. */
 struct verdict {
 	bool	 v_ok;
@@ -314,13 +394,12 @@ conclude(struct batch *b, struct job *j, struct record *r,
 	 * The record goes first, the move after: killed in between, the file
 	 * is still in processing/ and runs again at the next start (a second
 	 * record, marked recovered); the other way round it would sit in
-	 * done/ or failed/ with no record at all.
+	 * done/ or failed/ with no record at all. finish() holds the move
+	 * while the record cannot be written.
 	 */
 	if (v->v_ok) {
 		r->r_status = "ok";
-		batch_record(b, r);
-		settle_file(b, j, AREA_DONE);
-		job_free(b, j);
+		finish(b, j, r, AREA_DONE);
 		return;
 	}
 	r->r_reason = v->v_reason;
@@ -357,11 +436,9 @@ conclude(struct batch *b, struct job *j, struct record *r,
 		return;
 	}
 	r->r_status = j->j_timed_out ? "timeout" : "failed";
-	batch_record(b, r);
-	settle_file(b, j, AREA_FAILED);
 	log_info("tenant %s: %s failed after %d attempts: %s",
 	    j->j_tenant->t_id, j->j_name, j->j_attempt, v->v_reason);
-	job_free(b, j);
+	finish(b, j, r, AREA_FAILED);
 }
 
 static void
@@ -393,25 +470,6 @@ fill_run(struct record *r, struct job *j, int status, const struct rusage *ru,
 	    1000;
 	r->r_max_rss_kb = ru->ru_maxrss;
 	r->r_summary = summary;
-}
-
-/*
- * A first pass over the threshold: the record first, then the file to
- * quarantine/ (killed in between, it is still in processing/ and runs
- * again at the next start).
- */
-static void
-quarantine(struct batch *b, struct job *j, const struct record *r,
-    const char *why)
-{
-	char *rejects = rejects_path(b, j);
-
-	batch_record(b, r);
-	qgate_quarantine(j->j_tenant, j->j_dataset, j->j_name,
-	    conf_quality_for(j->j_conf, j->j_dataset), r->r_summary, why,
-	    rejects);
-	free(rejects);
-	job_free(b, j);
 }
 
 /*
@@ -452,10 +510,13 @@ gate(struct batch *b, struct job *j, int status, const struct rusage *ru,
 	case QG_OVER:
 		release_slot(b, j);
 		job_dispatch(b);
+		/* The record first, then the file to quarantine/ (killed in
+		 * between, it is still in processing/ and runs again at the
+		 * next start). */
 		fill_run(&r, j, status, ru, summary);
 		r.r_status = "quarantined";
 		r.r_reason = why;
-		quarantine(b, j, &r, why);
+		finish(b, j, &r, AREA_QUARANTINE);
 		return true;
 	case QG_NOT_APPLIED:
 		log_warnx("tenant %s: %s: %s; this run counts as the ingest",
@@ -550,11 +611,12 @@ job_running_pid(struct batch *b, struct job *j, pid_t pid)
 static void
 job_reject(struct batch *b, struct job *j, const char *why)
 {
+	struct record r;
+
 	release_slot(b, j);
 	log_warnx("tenant %s: %s: %s", j->j_tenant->t_id, j->j_name, why);
-	staging_reject(b, j->j_tenant, AREA_PROCESSING, j->j_dataset,
-	    j->j_name, j->j_bytes, why);
-	job_free(b, j);
+	fill_record(&r, j, "rejected", why);
+	finish(b, j, &r, AREA_REJECTED);
 }
 
 /*
@@ -751,9 +813,9 @@ job_dispatch(struct batch *b)
 }
 
 /*
- * One timer serves three purposes, told apart by the job's state: the
- * run's timeout, the grace between SIGTERM and SIGKILL, and the backoff
- * before a retry.
+ * One timer serves four purposes, told apart by the job's state: the
+ * run's timeout, the grace between SIGTERM and SIGKILL, the backoff
+ * before a retry, and the one before a held record's next try.
  */
 static void
 on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -765,6 +827,10 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 		j->j_state = JOB_QUEUED;
 		sched_push(&j->j_tenant->t_queue, &j->j_item);
 		job_dispatch(b);
+		return;
+	}
+	if (j->j_state == JOB_RECORDING) {
+		finish_again(b, j);
 		return;
 	}
 	if ((j->j_state != JOB_RUNNING && j->j_state != JOB_DECRYPTING) ||
@@ -837,6 +903,10 @@ job_forget_tenant(struct batch *b, struct tenant *t)
 			continue;
 		if (j->j_state == JOB_QUEUED)
 			sched_unlink(&t->t_queue, &j->j_item);
+		if (j->j_state == JOB_RECORDING)
+			log_info("tenant %s: %s: left in processing/ with no "
+			    "record; it runs again at the next start",
+			    t->t_id, j->j_name);
 		job_free(b, j);
 	}
 }

@@ -166,9 +166,10 @@ rejected_free(struct tenant *t, const char *dataset, const char *name)
  * and finishes the move (finish_entry; without the early reason it looks
  * at the file afresh); killed after it, the file has both. Written after
  * the move they could be missing for good
- * (tests/integration/t_crash_windows.sh, t_quota_crash.sh).
+ * (tests/integration/t_crash_windows.sh, t_quota_crash.sh). No record
+ * written (a full disk), no move: the next scan looks at the file again.
  */
-void
+int
 staging_reject(struct batch *b, struct tenant *t, enum stage_area from,
     const char *dataset, const char *name, uint64_t bytes, const char *reason)
 {
@@ -183,18 +184,20 @@ staging_reject(struct batch *b, struct tenant *t, enum stage_area from,
 	r.r_status = "rejected";
 	r.r_reason = reason;
 	r.r_bytes = bytes;
-	batch_record(b, &r);
+	if (batch_record(b, &r) < 0)
+		return -1;
 	if ((early = rejected_free(t, dataset, name)))
 		write_reason(t, dataset, name, reason);
 	if (tenant_move(t, from, AREA_REJECTED, dataset, name, final,
 	    sizeof(final)) < 0) {
 		log_warn("tenant %s: move %s to rejected", t->t_id, name);
-		return;
+		return 0;
 	}
 	if (!early || strcmp(final, name) != 0)
 		write_reason(t, dataset, final, reason);
 	log_info("tenant %s: rejected %s%s%s: %s", t->t_id, dataset,
 	    *dataset ? "/" : "", name, reason);
+	return 0;
 }
 
 /* Arms the one-shot rescan for files skipped while still settling. */
@@ -636,7 +639,8 @@ sweep_entry(struct tenant *t, const char *dataset, const char *name,
 		return;
 	}
 	/* The record first: killed before the unlink, the next sweep
-	 * records it again; after it, the removal has its record. */
+	 * records it again; after it, the removal has its record. No
+	 * record (a full disk), no unlink: the next sweep tries again. */
 	snprintf(reason, sizeof(reason), "retention: kept in %s/ longer than "
 	    "%s", state_area_names[s->s_area],
 	    units_fmt_duration(keep, dur, sizeof(dur)));
@@ -647,8 +651,7 @@ sweep_entry(struct tenant *t, const char *dataset, const char *name,
 	r.r_status = "removed";
 	r.r_reason = reason;
 	r.r_bytes = (uint64_t)st.st_size;
-	batch_record(s->s_batch, &r);
-	if (unlinkat(dfd, name, 0) < 0)
+	if (batch_record(s->s_batch, &r) == 0 && unlinkat(dfd, name, 0) < 0)
 		log_warn("tenant %s: retention: unlink %s (recorded as "
 		    "removed; the next sweep tries again)", t->t_id, name);
 	close(dfd);

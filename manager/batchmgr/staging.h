@@ -32,9 +32,10 @@ void staging_rescan_deferred(struct batch *b);
 
 /*
  * Moves a file from incoming/ (or processing/) to rejected/ with its
- * reason beside it, and records it.
+ * reason beside it, and records it. Returns -1, the file left where it
+ * is, when the record could not be written; else 0.
  */
-void staging_reject(struct batch *b, struct tenant *t, enum stage_area from,
+int staging_reject(struct batch *b, struct tenant *t, enum stage_area from,
     const char *dataset, const char *name, uint64_t bytes,
     const char *reason);
 
