@@ -34,6 +34,25 @@ usage(FILE *out, const char *name)
 	    name, MYSIMBDP_DEFAULT_CONF);
 }
 
+/*
+ * Started with fd 0, 1 or 2 closed, the daemon's first open (log/
+ * ingest.jsonl, an app's log pipe) would take it: stderr's log lines
+ * would land in that file, and a child's stdio set-up would replace it
+ * with /dev/null. /dev/null holds them instead (as OpenBSD's daemons do).
+ */
+static void
+stdio_hold(void)
+{
+	int fd;
+
+	do {
+		if ((fd = open("/dev/null", O_RDWR)) < 0)
+			_exit(EX_OSERR);
+	} while (fd < STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
 char *
 daemon_start(const char *name, int argc, char *argv[],
     struct conf_platform **pp, struct conf_tenant_set *set)
@@ -52,6 +71,7 @@ daemon_start(const char *name, int argc, char *argv[],
 	char err[512], *copy;
 	int ch;
 
+	stdio_hold();
 	while ((ch = getopt_long(argc, argv, "c:dnvhV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': file = optarg; break;

@@ -13,11 +13,12 @@
 
 
 /*
- * The start of every daemon's main(): parses -c FILE -d -n -v (and their
- * long forms; --help and --version print and exit 0; anything else: usage
- * and exit 64), sets up logging, loads the configuration ($MYSIMBDP_
- * CONF or the built-in default without -c; exit 78 on errors), and with
- * -n prints "configuration OK" and exits 0. Then prepares the state dir
+ * The start of every daemon's main(): opens /dev/null on any of fds 0-2
+ * found closed, so that no file the daemon opens takes their place; parses
+ * -c FILE -d -n -v (and their long forms; --help and --version print and
+ * exit 0; anything else: usage and exit 64), sets up logging, loads the
+ * configuration ($MYSIMBDP_CONF or the built-in default without -c; exit
+ * 78 on errors), and with -n prints "configuration OK" and exits 0. Then prepares the state dir
  * (exit 73), takes run/<name>.pid (one daemon of a kind per state dir),
  * makes the process a child subreaper and ignores SIGPIPE. Returns the
  * configuration file's path (malloc'd) with *pp and set filled.
