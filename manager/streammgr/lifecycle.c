@@ -162,9 +162,8 @@ lifecycle_stream(struct sv *sv, enum sv_event ev, bool idle, uint64_t now,
 		    0;
 	case SE_QUICK_EXIT:
 		return quick_exit(sv, now, p);
-	case SE_LATE_EXIT:
-		sv->sv_fast_failures = 0;
-		return 0;
+	case SE_LATE_EXIT:	/* it ran min_uptime: as stable as a tick sees */
+		return stable(sv);
 	case SE_PERMANENT_EXIT:
 		sv->sv_state = SV_FAILED;
 		return SX_FAILED;

@@ -74,7 +74,8 @@ enum sv_event {
 	SE_IDLE,		/* the queue holds nothing now */
 	SE_QUICK_EXIT,		/* an instance died before min_uptime, or
 				   could not be started */
-	SE_LATE_EXIT,		/* an instance died after a stable run */
+	SE_LATE_EXIT,		/* an instance died after a stable run (which
+				   ends a crash loop as SE_STABLE does) */
 	SE_PERMANENT_EXIT,	/* an instance exited 125 */
 	SE_STABLE,		/* an instance has been up min_uptime */
 	SE_NEVENTS

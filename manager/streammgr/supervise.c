@@ -69,8 +69,8 @@ report(struct stream *s, unsigned sx, const char *detail)
 		publish_event(s, "crashloop", what);
 	}
 	if (sx & SX_RECOVERED)
-		log_info("tenant %s: stream %s: crash loop over: %s runs "
-		    "stably", s->s_tid, s->s_name, detail);
+		log_info("tenant %s: stream %s: crash loop over: %s",
+		    s->s_tid, s->s_name, detail);
 	if (sx & SX_FAILED) {
 		log_warnx("tenant %s: stream %s: the app exited %d: failed, "
 		    "not restarted until `mysimbdp start`", s->s_tid,
@@ -297,13 +297,16 @@ supervise_tick(struct stream *s)
 	uint64_t min_uptime = s->s_mgr->m_conf->p_stream.ps_min_uptime_ms;
 	uint64_t now = clock_mono_ms();
 	struct instance *i;
+	char detail[INSTANCE_ID_MAX + 32];
 
-	if (s->s_sv.sv_fast_failures == 0)
+	if (!s->s_sv.sv_crashloop && s->s_sv.sv_fast_failures == 0)
 		return;
 	TAILQ_FOREACH(i, &s->s_instances, i_entry)
 		if (i->i_state == IN_READY &&
 		    now - i->i_started_ms >= min_uptime) {
-			apply(s, SE_STABLE, i->i_id);
+			snprintf(detail, sizeof(detail), "instance %s runs "
+			    "stably", i->i_id);
+			apply(s, SE_STABLE, detail);
 			return;
 		}
 }
@@ -330,9 +333,15 @@ instance_gone(struct instance *i, int status, supervise_release_fn *release)
 	uint64_t uptime = clock_mono_ms() - i->i_started_ms;
 	enum sv_event ev = lifecycle_exit_event(asked, status, uptime,
 	    s->s_mgr->m_conf->p_stream.ps_min_uptime_ms);
-	char how[96];
+	char how[96], detail[INSTANCE_ID_MAX + 160];
 
 	app_describe_exit(status, how, sizeof(how));
+	/* A late exit may end a crash loop: say which instance ran. */
+	if (ev == SE_LATE_EXIT)
+		snprintf(detail, sizeof(detail), "instance %s ran %llu ms, "
+		    "then %s", i->i_id, (unsigned long long)uptime, how);
+	else
+		snprintf(detail, sizeof(detail), "%s", how);
 	if (asked)
 		log_info("tenant %s: stream %s: instance %s (pid %d) %s",
 		    s->s_tid, s->s_name, i->i_id, (int)i->i_pid, how);
@@ -353,7 +362,7 @@ instance_gone(struct instance *i, int status, supervise_release_fn *release)
 		s->s_n.restarts++;
 	}
 	if (ev != SE_NEVENTS)
-		apply(s, ev, how);
+		apply(s, ev, detail);
 	supervise_reconcile(s);
 }
 

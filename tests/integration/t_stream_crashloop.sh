@@ -1,13 +1,30 @@
 #!/bin/bash
 # A crash-looping app is detected, restarted with growing delays and
 # reported in `status`; an app that exits 125 is not restarted until an
-# operator starts it again.
+# operator starts it again; a crash loop ends with an instance that ran
+# min_uptime, even one that exited before it said HELLO.
 . "$(dirname "$0")/lib.sh"
 
 platform stream.crashloop_restarts=3 stream.restart_backoff='"100ms"' \
 	stream.restart_backoff_max='"800ms"' stream.min_uptime='"1s"'
 STREAMAPP_ARGS=', "-x", "3"' stream_tenant alpha
 STREAMAPP_ARGS=', "-x", "125"' stream_tenant beta
+# gamma: three quick exits (a crash loop), then a run of 2 s that exits
+# before it says HELLO (so no statistics tick sees it ready), then the
+# real app for good.
+cat >"$T/recovers" <<EOF
+#!/bin/sh
+n=\$(( \$(cat "\$HOME/runs" 2>/dev/null || echo 0) + 1 ))
+echo "\$n" >"\$HOME/runs"
+[ "\$n" -le 3 ] && exit 1
+[ "\$n" -eq 4 ] && { sleep 2; exit 1; }
+exec "$STREAMAPP"
+EOF
+chmod 755 "$T/recovers"
+tenant gamma <<EOF
+id = "gamma";
+streams = ( { app = ["$T/recovers"]; stop_timeout = "2s"; } );
+EOF
 start_daemon streammgr
 
 state_is() { [ "$(sstat "$1" .state)" = "$2" ]; }
@@ -38,5 +55,13 @@ assert_eq 0 "$(sstat beta '.instances | length')" "beta has no instance"
 cli start beta >/dev/null || fail "start beta"
 wait_for 20 "beta's second start" sm_log_has "tenant beta: stream default: started instance default-2"
 ok "start runs a failed stream again"
+
+wait_for 20 "gamma's crash loop" sm_log_has "tenant gamma: stream default: crash loop:"
+wait_for 30 "gamma running again" state_is gamma running
+sm_log_has "tenant gamma: stream default: crash loop over: instance default-4 ran" ||
+	fail "the crash loop did not end with default-4's late exit"
+wait_for 20 "gamma's app ready" ready_is gamma 1
+assert_eq running "$(sstat gamma .state)" "gamma's state once its app is up"
+ok "a late exit ends a crash loop, for good"
 
 stop_daemon streammgr

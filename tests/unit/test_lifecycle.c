@@ -309,6 +309,28 @@ test_crashloop_backoff(void **state)
 	assert_int_equal(lifecycle_stream(&sv, SE_STABLE, false, now, &P), 0);
 }
 
+/* An instance that ran min_uptime and then died ends a crash loop, as a
+ * stable one seen by the tick does: it may die before any tick sees it
+ * ready, and the next ones, all stable, must not leave the stream
+ * "crashloop" for good (the monitor scales only "running" streams). */
+static void
+test_late_exit_ends_crashloop(void **state)
+{
+	struct sv sv = { .sv_state = SV_RUNNING };
+
+	(void)state;
+	for (int k = 0; k < 3; k++)
+		lifecycle_stream(&sv, SE_QUICK_EXIT, false, 0, &P);
+	assert_string_equal(lifecycle_stream_name(&sv), "crashloop");
+	assert_int_equal(lifecycle_stream(&sv, SE_LATE_EXIT, false, 0, &P),
+	    SX_RECOVERED);
+	assert_false(sv.sv_crashloop);
+	assert_int_equal(sv.sv_fast_failures, 0);
+	assert_string_equal(lifecycle_stream_name(&sv), "running");
+	/* Reported once. */
+	assert_int_equal(lifecycle_stream(&sv, SE_LATE_EXIT, false, 0, &P), 0);
+}
+
 /* `start` clears a crash loop, its backoff and a failure. */
 static void
 test_start_clears(void **state)
@@ -438,6 +460,7 @@ main(void)
 		cmocka_unit_test(test_instance_properties),
 		cmocka_unit_test(test_stream_table),
 		cmocka_unit_test(test_crashloop_backoff),
+		cmocka_unit_test(test_late_exit_ends_crashloop),
 		cmocka_unit_test(test_start_clears),
 		cmocka_unit_test(test_drain),
 		cmocka_unit_test(test_stop),
