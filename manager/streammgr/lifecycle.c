@@ -88,19 +88,26 @@ lifecycle_running(const struct stream *s)
 
 /* ---- streams ------------------------------------------------------- */
 
+static uint64_t
+at_least_min(uint64_t ms)
+{
+	return ms < LIFECYCLE_BACKOFF_MIN_MS ? LIFECYCLE_BACKOFF_MIN_MS : ms;
+}
+
 /* A quick exit: the next start waits backoff_ms, doubled per exit in a
- * row up to backoff_max_ms; enough of them in a row are a crash loop. */
+ * row up to backoff_max_ms (both at least LIFECYCLE_BACKOFF_MIN_MS);
+ * enough of them in a row are a crash loop. */
 static unsigned
 quick_exit(struct sv *sv, uint64_t now, const struct sv_params *p)
 {
-	uint64_t delay = p->backoff_ms;
+	uint64_t delay = at_least_min(p->backoff_ms);
+	uint64_t max = at_least_min(p->backoff_max_ms);
 
 	sv->sv_fast_failures++;
-	for (int k = 1; k < sv->sv_fast_failures && delay < p->backoff_max_ms;
-	    k++)
+	for (int k = 1; k < sv->sv_fast_failures && delay < max; k++)
 		delay *= 2;
-	if (delay > p->backoff_max_ms)
-		delay = p->backoff_max_ms;
+	if (delay > max)
+		delay = max;
 	sv->sv_delay_ms = delay;
 	sv->sv_backoff_until = now + delay;
 	if (sv->sv_fast_failures < p->crashloop_restarts || sv->sv_crashloop)

@@ -112,6 +112,11 @@ unsigned lifecycle_stream(struct sv *sv, enum sv_event ev, bool idle,
 int lifecycle_target(const struct sv *sv, int desired, int running,
     bool idle);
 
+/* The shortest wait after a quick exit, whatever restart_backoff says:
+ * a start that fails at once (the app cannot be executed) would
+ * otherwise be tried again without end. */
+#define LIFECYCLE_BACKOFF_MIN_MS 10
+
 /* New instances may be started now (none while retiring or shutting
  * down, none before the backoff is over). */
 bool lifecycle_may_start(const struct sv *sv, uint64_t now);

@@ -123,6 +123,7 @@ struct stream {
 	struct instnum	 s_instnum;		/* for instance ids */
 	struct instance	*s_rr;			/* where delivery resumes */
 	struct event	*s_restart_ev;
+	struct violation_report s_start_failed;	/* logged once a second */
 	struct event	*s_ack_ev;		/* ack timeout of the oldest */
 	struct stream_counters s_n;
 	struct squality	 s_quality;		/* per rule, log/quality.jsonl */

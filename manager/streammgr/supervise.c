@@ -111,6 +111,33 @@ supervise_find_id(struct stream *s, const char *id)
 	return NULL;
 }
 
+/* Failed starts are logged at most once a second: at restart_backoff_max
+ * "0s" they are tried every LIFECYCLE_BACKOFF_MIN_MS. */
+#define START_FAILED_EVERY_MS 1000
+
+/* A start failed: a quick exit, as the app's own would be. */
+static void
+start_failed(struct stream *s, const char *why)
+{
+	struct violation_report *r = &s->s_start_failed;
+	uint64_t now = clock_mono_ms();
+	char more[64] = "";
+
+	if (r->last_ms != 0 && now - r->last_ms < START_FAILED_EVERY_MS)
+		r->unreported++;
+	else {
+		if (r->unreported > 0)
+			snprintf(more, sizeof(more), " (%llu more failed since "
+			    "the last report)",
+			    (unsigned long long)r->unreported);
+		log_warnx("tenant %s: stream %s: cannot start an instance: "
+		    "%s%s", s->s_tid, s->s_name, why, more);
+		r->last_ms = now;
+		r->unreported = 0;
+	}
+	apply(s, SE_QUICK_EXIT, why);
+}
+
 static int
 spawn_instance(struct stream *s)
 {
@@ -128,10 +155,8 @@ spawn_instance(struct stream *s)
 		fatal("%s: calloc", __func__);
 	/* A number not reserved durably could come back after a crash. */
 	if (instnum_next(&s->s_instnum, &num, why, sizeof(why)) == -1) {
-		log_warnx("tenant %s: stream %s: cannot start an instance: %s",
-		    s->s_tid, s->s_name, why);
 		free(i);
-		apply(s, SE_QUICK_EXIT, why);
+		start_failed(s, why);
 		return -1;
 	}
 	i->i_stream = s;
@@ -160,11 +185,10 @@ spawn_instance(struct stream *s)
 	if (rc < 0) {
 		char how[160];
 
-		snprintf(how, sizeof(how), "cannot start %s: %s: %s",
-		    s->s_conf->s_argv[0], stage, strerror(err));
-		log_warnx("tenant %s: stream %s: %s", s->s_tid, s->s_name, how);
+		snprintf(how, sizeof(how), "%s: %s: %s", s->s_conf->s_argv[0],
+		    stage, strerror(err));
 		free(i);
-		apply(s, SE_QUICK_EXIT, how);
+		start_failed(s, how);
 		return -1;
 	}
 	i->i_pid = app.ap_pid;
@@ -178,6 +202,15 @@ spawn_instance(struct stream *s)
 	log_info("tenant %s: stream %s: started instance %s (pid %d)",
 	    s->s_tid, s->s_name, i->i_id, (int)i->i_pid);
 	return 0;
+}
+
+static struct event *
+restart_ev(struct stream *s)
+{
+	if (s->s_restart_ev == NULL && (s->s_restart_ev = evtimer_new(
+	    s->s_mgr->m_base, on_restart, s)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	return s->s_restart_ev;
 }
 
 /* SIGTERM to its process group now, SIGKILL after stop_timeout. */
@@ -237,15 +270,14 @@ pick_victim(struct stream *s)
 	return best;
 }
 
-/* Starts new instances after the backoff: now, or from a timer. */
+/* Starts new instances once the backoff is over, from a timer. */
 static void
-restart_later(struct stream *s, uint64_t now)
+restart_later(struct stream *s)
 {
-	if (s->s_restart_ev == NULL && (s->s_restart_ev = evtimer_new(
-	    s->s_mgr->m_base, on_restart, s)) == NULL)
-		fatalx("%s: evtimer_new", __func__);
-	if (!evtimer_pending(s->s_restart_ev, NULL))
-		clock_timer_in(s->s_restart_ev, s->s_sv.sv_backoff_until - now);
+	uint64_t now = clock_mono_ms(), until = s->s_sv.sv_backoff_until;
+
+	if (!evtimer_pending(restart_ev(s), NULL))
+		clock_timer_in(s->s_restart_ev, until > now ? until - now : 0);
 }
 
 void
@@ -254,7 +286,6 @@ supervise_reconcile(struct stream *s)
 	int running = lifecycle_running(s);
 	int target = lifecycle_target(&s->s_sv, s->s_desired, running,
 	    idle(s));
-	uint64_t now;
 
 	while (running > target) {
 		supervise_instance(pick_victim(s), IE_DRAIN);
@@ -262,16 +293,18 @@ supervise_reconcile(struct stream *s)
 	}
 	if (running >= target)
 		return;
-	now = clock_mono_ms();
-	if (!lifecycle_may_start(&s->s_sv, now)) {
-		if (s->s_sv.sv_backoff_until > now)
-			restart_later(s, now);
+	if (!lifecycle_may_start(&s->s_sv, clock_mono_ms())) {
+		if (s->s_sv.sv_state != SV_RETIRING &&
+		    s->s_sv.sv_state != SV_SHUTDOWN)
+			restart_later(s);
 		return;
 	}
 	while (running < target && spawn_instance(s) == 0)
 		running++;
-	if (running < target)	/* a start failed: try again after backoff */
-		supervise_reconcile(s);
+	/* A start failed: it was a quick exit, with its backoff; never
+	 * again from here, which at a backoff of 0 had no end. */
+	if (running < target)
+		restart_later(s);
 }
 
 static void

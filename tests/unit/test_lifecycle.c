@@ -1,8 +1,8 @@
 /*
  * Unit tests for manager/streammgr/lifecycle.c: every instance state ×
- * event, every supervisor state × event, the crash-loop backoff, drain,
- * stop, retire on reload and shutdown, and what the states allow
- * (deliveries, starts, new messages).
+ * event, every supervisor state × event, the crash-loop backoff (and its
+ * floor), drain, stop, retire on reload and shutdown, and what the
+ * states allow (deliveries, starts, new messages).
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -331,6 +331,32 @@ test_late_exit_ends_crashloop(void **state)
 	assert_int_equal(lifecycle_stream(&sv, SE_LATE_EXIT, false, 0, &P), 0);
 }
 
+/* restart_backoff (or its max) "0s": a start that fails at once is
+ * tried again after LIFECYCLE_BACKOFF_MIN_MS, doubling up to the max,
+ * never at once (supervise.c would try again without end). */
+static void
+test_backoff_floor(void **state)
+{
+	static const struct sv_params zero = { 0, 1000, 3 };
+	static const struct sv_params zero_max = { 100, 0, 3 };
+	struct sv sv = { .sv_state = SV_RUNNING };
+	uint64_t want = LIFECYCLE_BACKOFF_MIN_MS;
+
+	(void)state;
+	for (int k = 0; k < 12; k++) {
+		lifecycle_stream(&sv, SE_QUICK_EXIT, false, 5000, &zero);
+		assert_int_equal(sv.sv_delay_ms, want);
+		assert_false(lifecycle_may_start(&sv, 5000));
+		want = want * 2 > 1000 ? 1000 : want * 2;
+	}
+	sv = (struct sv){ .sv_state = SV_RUNNING };
+	for (int k = 0; k < 4; k++) {
+		lifecycle_stream(&sv, SE_QUICK_EXIT, false, 5000, &zero_max);
+		assert_int_equal(sv.sv_delay_ms, LIFECYCLE_BACKOFF_MIN_MS);
+		assert_false(lifecycle_may_start(&sv, 5000));
+	}
+}
+
 /* `start` clears a crash loop, its backoff and a failure. */
 static void
 test_start_clears(void **state)
@@ -461,6 +487,7 @@ main(void)
 		cmocka_unit_test(test_stream_table),
 		cmocka_unit_test(test_crashloop_backoff),
 		cmocka_unit_test(test_late_exit_ends_crashloop),
+		cmocka_unit_test(test_backoff_floor),
 		cmocka_unit_test(test_start_clears),
 		cmocka_unit_test(test_drain),
 		cmocka_unit_test(test_stop),
