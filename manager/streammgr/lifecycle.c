@@ -26,9 +26,10 @@ lifecycle_instance(enum inst_state *st, enum inst_event ev, uint32_t inflight)
 			*st = IN_READY;
 		return IA_NONE;
 	case IE_BYE:
-		if (*st == IN_STARTING || *st == IN_READY)
-			*st = IN_LEAVING;
-		return IA_NONE;
+		if (*st != IN_STARTING && *st != IN_READY)
+			return IA_NONE;
+		*st = IN_LEAVING;
+		return IA_WAIT;
 	case IE_DRAIN:
 		/* Not connected yet: it holds nothing, stop it at once. */
 		if (*st == IN_STARTING)
@@ -41,6 +42,12 @@ lifecycle_instance(enum inst_state *st, enum inst_event ev, uint32_t inflight)
 		return *st == IN_DRAINING && inflight == 0 ? stop(st) : IA_NONE;
 	case IE_STOP:
 		return *st == IN_STOPPING ? IA_NONE : stop(st);
+	case IE_TIMEOUT:
+		/* A leaver (drained since, perhaps) that did not exit: SIGTERM;
+		 * one that SIGTERM did not stop either: SIGKILL. */
+		if (*st == IN_LEAVING || *st == IN_DRAINING)
+			return stop(st);
+		return *st == IN_STOPPING ? IA_KILL : IA_NONE;
 	case IE_EXIT:
 		*st = IN_GONE;
 		return IA_NONE;
@@ -84,6 +91,18 @@ lifecycle_running(const struct stream *s)
 		if (lifecycle_inst_running(i->i_state))
 			n++;
 	return n;
+}
+
+int
+lifecycle_starts(int target, int running, int leaving, int max)
+{
+	int n = target - running;
+
+	if (max < target)	/* never fewer than target for want of room */
+		max = target;
+	if (n > max - running - leaving)
+		n = max - running - leaving;
+	return n > 0 ? n : 0;
 }
 
 /* ---- streams ------------------------------------------------------- */

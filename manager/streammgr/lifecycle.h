@@ -13,9 +13,11 @@
 /*
  * An instance: STARTING (spawned, no HELLO yet) -> READY (gets
  * deliveries) -> LEAVING (it said BYE, or its connection is gone: no
- * deliveries; it exits by itself) or DRAINING (scaled down: no new
- * deliveries, SIGTERM once it holds none) -> STOPPING (SIGTERM sent;
- * SIGKILL after stop_timeout) -> GONE (reaped).
+ * deliveries; it has stop_timeout to exit by itself) or DRAINING (scaled
+ * down: no new deliveries, SIGTERM once it holds none) -> STOPPING
+ * (SIGTERM sent; SIGKILL after stop_timeout) -> GONE (reaped). A leaver
+ * still there after its stop_timeout is stopped as if it lingered on
+ * purpose: an app stuck after its BYE would otherwise run for ever.
  */
 enum inst_state { IN_STARTING, IN_READY, IN_LEAVING, IN_DRAINING,
 	IN_STOPPING, IN_GONE, IN_NSTATES };
@@ -26,12 +28,18 @@ enum inst_event {
 	IE_DRAIN,	/* one too many: let it finish, then stop it */
 	IE_SETTLED,	/* one of its messages was acked, nacked or timed out */
 	IE_STOP,	/* stop now (shutdown grace over, stream stopped) */
+	IE_TIMEOUT,	/* stop_timeout passed since its BYE or its SIGTERM */
 	IE_EXIT,	/* reaped */
 	IE_NEVENTS
 };
 
 /* What the supervisor does after a transition. */
-enum inst_action { IA_NONE, IA_TERM };
+enum inst_action {
+	IA_NONE,
+	IA_WAIT,	/* give it stop_timeout to exit (IE_TIMEOUT then) */
+	IA_TERM,	/* SIGTERM now, IE_TIMEOUT after stop_timeout */
+	IA_KILL,	/* SIGKILL to its process group */
+};
 
 /* Moves *st on ev; inflight is what the instance holds now. */
 enum inst_action lifecycle_instance(enum inst_state *st, enum inst_event ev,
@@ -50,6 +58,14 @@ struct stream;
 
 /* How many of s's instances are running. */
 int lifecycle_running(const struct stream *s);
+
+/*
+ * How many instances to start now, toward target, without more than max
+ * processes: those leaving (they said BYE and have not exited yet) count,
+ * so an app that says BYE and lingers is not replaced without bound,
+ * while one that leaves with room to spare is replaced at once.
+ */
+int lifecycle_starts(int target, int running, int leaving, int max);
 
 /*
  * A stream's supervisor: RUNNING keeps `desired` instances (with restart

@@ -48,7 +48,8 @@ struct instance {
 	uint32_t	 i_inflight;
 	uint64_t	 i_acked;
 	uint64_t	 i_started_ms;		/* monotonic */
-	struct event	*i_kill_ev;		/* SIGKILL after stop_timeout */
+	struct event	*i_kill_ev;		/* IE_TIMEOUT after stop_timeout */
+	bool		 i_lingered;		/* stopped: not gone after BYE */
 };
 
 TAILQ_HEAD(instance_list, instance);

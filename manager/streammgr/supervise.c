@@ -213,7 +213,7 @@ restart_ev(struct stream *s)
 	return s->s_restart_ev;
 }
 
-/* SIGTERM to its process group now, SIGKILL after stop_timeout. */
+/* SIGTERM to its process group now, IE_TIMEOUT after stop_timeout. */
 static void
 terminate(struct instance *i)
 {
@@ -229,25 +229,45 @@ terminate(struct instance *i)
 static void
 on_kill(evutil_socket_t fd, short what, void *arg)
 {
-	struct instance *i = arg;
-
 	(void)fd;
 	(void)what;
-	log_warnx("tenant %s: stream %s: instance %s did not stop within "
-	    "stop_timeout: SIGKILL", i->i_stream->s_tid, i->i_stream->s_name,
-	    i->i_id);
-	spawn_signal_group(i->i_pid, SIGKILL);
+	supervise_instance(arg, IE_TIMEOUT);
 }
 
 void
 supervise_instance(struct instance *i, enum inst_event ev)
 {
+	struct stream *s = i->i_stream;
+
 	if (ev == IE_DRAIN)
 		log_debug("tenant %s: stream %s: draining instance %s (%u in "
-		    "flight)", i->i_stream->s_tid, i->i_stream->s_name,
-		    i->i_id, i->i_inflight);
-	if (lifecycle_instance(&i->i_state, ev, i->i_inflight) == IA_TERM)
+		    "flight)", s->s_tid, s->s_name, i->i_id, i->i_inflight);
+	switch (lifecycle_instance(&i->i_state, ev, i->i_inflight)) {
+	case IA_NONE:
+		break;
+	case IA_WAIT:
+		/* It exits by itself, or is stopped after stop_timeout; a
+		 * replacement may start now (supervise_reconcile), but not
+		 * from inside stream.c's delivery loop. */
+		clock_timer_in(i->i_kill_ev, s->s_conf->s_stop_timeout_ms);
+		clock_timer_in(restart_ev(s), 0);
+		break;
+	case IA_TERM:
+		if (ev == IE_TIMEOUT) {
+			log_warnx("tenant %s: stream %s: instance %s did not "
+			    "exit within stop_timeout of its BYE", s->s_tid,
+			    s->s_name, i->i_id);
+			i->i_lingered = true;
+		}
 		terminate(i);
+		break;
+	case IA_KILL:
+		log_warnx("tenant %s: stream %s: instance %s did not stop "
+		    "within stop_timeout: SIGKILL", s->s_tid, s->s_name,
+		    i->i_id);
+		spawn_signal_group(i->i_pid, SIGKILL);
+		break;
+	}
 }
 
 /*
@@ -280,18 +300,50 @@ restart_later(struct stream *s)
 		clock_timer_in(s->s_restart_ev, until > now ? until - now : 0);
 }
 
+/* Instances that said BYE (or could not be sent to) and are still there,
+ * those stopped for lingering after it included. */
+static int
+leaving(const struct stream *s)
+{
+	const struct instance *i;
+	int n = 0;
+
+	TAILQ_FOREACH(i, &s->s_instances, i_entry)
+		if (i->i_state == IN_LEAVING || i->i_lingered)
+			n++;
+	return n;
+}
+
+/* With no instance wanted, those leaving go too: drained as the others
+ * (SIGTERM once they hold nothing), not left to their stop_timeout. */
+static void
+drain_leaving(struct stream *s)
+{
+	struct instance *i;
+
+	TAILQ_FOREACH(i, &s->s_instances, i_entry)
+		if (i->i_state == IN_LEAVING)
+			supervise_instance(i, IE_DRAIN);
+}
+
 void
 supervise_reconcile(struct stream *s)
 {
 	int running = lifecycle_running(s);
 	int target = lifecycle_target(&s->s_sv, s->s_desired, running,
 	    idle(s));
+	int starts;
 
+	if (target == 0)
+		drain_leaving(s);
 	while (running > target) {
 		supervise_instance(pick_victim(s), IE_DRAIN);
 		running--;
 	}
-	if (running >= target)
+	/* Held off by leavers: their exits reconcile again. */
+	starts = lifecycle_starts(target, running, leaving(s),
+	    (int)s->s_conf->s_instances.i_max);
+	if (starts == 0)
 		return;
 	if (!lifecycle_may_start(&s->s_sv, clock_mono_ms())) {
 		if (s->s_sv.sv_state != SV_RETIRING &&
@@ -299,11 +351,11 @@ supervise_reconcile(struct stream *s)
 			restart_later(s);
 		return;
 	}
-	while (running < target && spawn_instance(s) == 0)
-		running++;
+	while (starts > 0 && spawn_instance(s) == 0)
+		starts--;
 	/* A start failed: it was a quick exit, with its backoff; never
 	 * again from here, which at a backoff of 0 had no end. */
-	if (running < target)
+	if (starts > 0)
 		restart_later(s);
 }
 
@@ -362,7 +414,8 @@ static void
 instance_gone(struct instance *i, int status, supervise_release_fn *release)
 {
 	struct stream *s = i->i_stream;
-	bool asked = i->i_state == IN_STOPPING;
+	/* One that lingered after its BYE was not asked: it failed. */
+	bool asked = i->i_state == IN_STOPPING && !i->i_lingered;
 	uint64_t uptime = clock_mono_ms() - i->i_started_ms;
 	enum sv_event ev = lifecycle_exit_event(asked, status, uptime,
 	    s->s_mgr->m_conf->p_stream.ps_min_uptime_ms);

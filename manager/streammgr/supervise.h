@@ -2,10 +2,11 @@
  * Keeping a stream's instances running, by lifecycle.c's transitions:
  * start toward the desired count, drain and stop beyond it, restart
  * crashed ones (at once after a stable run, with capped exponential
- * backoff after quick crashes), detect crash loops, and reap. stream.c
- * reports what instances say (HELLO, BYE, settled messages) and when the
- * queue empties; scontrol.c and the main loop report the operator's
- * requests, reloads and shutdown.
+ * backoff after quick crashes and failed starts), stop those that linger
+ * after their BYE, detect crash loops, and reap. stream.c reports what
+ * instances say (HELLO, BYE, settled messages) and when the queue
+ * empties; scontrol.c and the main loop report the operator's requests,
+ * reloads and shutdown.
  */
 #ifndef MYSIMBDP_SUPERVISE_H
 #define MYSIMBDP_SUPERVISE_H
@@ -18,7 +19,8 @@ void supervise_event(struct stream *s, enum sv_event ev);
 /* An event of one instance (not IE_EXIT: reaping reports that). */
 void supervise_instance(struct instance *i, enum inst_event ev);
 
-/* Starts or drains instances until the running count meets the target. */
+/* Starts or drains instances until the running count meets the target
+ * (those leaving count against instances.max: lifecycle_starts). */
 void supervise_reconcile(struct stream *s);
 
 /* The instance with this MYSIMBDP_INSTANCE, or NULL. */

@@ -14,7 +14,8 @@
  * its commit, and an empty report every interval while idle.
  *
  * usage: streamapp [-C collection] [-c credit] [-d delay_us] [-H]
- *                  [-k crash_after] [-n] [-P file] [-x exit] [-r report_ms]
+ *                  [-k crash_after] [-L] [-n] [-P file] [-x exit]
+ *                  [-r report_ms]
  *   -C  the collection to upsert into (default "events"): two
  *       subscriptions of one stream writing to the same tenant store
  *   -d  sleep this long per message (a slow instance)
@@ -23,6 +24,9 @@
  *   -x  exit at once with this status (a crash-looping app)
  *   -H  hold every message: take the credit, never ack nor nack (a
  *       misbehaving app; only ack_timeout gets the messages back)
+ *   -L  linger: say BYE at once and, once streammgr answered, hang for
+ *       ever without closing the stream (SIGTERM only asks it to stop,
+ *       which it no longer hears): an app stuck on its sink after BYE
  *   -n  nack every message (to reach max_deliveries)
  *   -P  nack every message while this file exists (a downstream outage
  *       that the test ends by removing the file)
@@ -45,6 +49,7 @@ struct opts {
 	long		 crash_after;
 	bool		 nack;
 	bool		 hold;
+	bool		 linger;
 	const char	*nack_while;
 	uint32_t	 report_ms;
 	const char	*collection;
@@ -87,6 +92,23 @@ upsert(struct msb_sink *sink, const struct msb_env *env,
 	rc = msb_sink_upsert(sink, &doc);
 	bson_destroy(&doc);
 	return rc == MSB_OK ? 0 : -1;
+}
+
+/* -L: BYE, then never exit; SIGTERM still goes to libmysimbdp's handler
+ * while the stream is open, so only SIGKILL ends it. */
+static void
+linger(struct msb_stream *st)
+{
+	struct msb_message msg;
+	int rc;
+
+	msb_stream_stop(st);
+	while ((rc = msb_stream_recv(st, &msg, WAIT_MS)) == MSB_OK ||
+	    rc == MSB_TEMPFAIL)
+		;
+	fprintf(stderr, "streamapp: said BYE; lingering\n");
+	for (;;)
+		pause();
 }
 
 static int
@@ -162,13 +184,14 @@ main(int argc, char *argv[])
 
 	o.report_ms = 1000;
 	o.collection = "events";
-	while ((ch = getopt(argc, argv, "C:c:d:Hk:nP:r:x:")) != -1) {
+	while ((ch = getopt(argc, argv, "C:c:d:Hk:LnP:r:x:")) != -1) {
 		switch (ch) {
 		case 'C': o.collection = optarg; break;
 		case 'c': o.credit = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'd': o.delay_us = strtol(optarg, NULL, 10); break;
 		case 'H': o.hold = true; break;
 		case 'k': o.crash_after = strtol(optarg, NULL, 10); break;
+		case 'L': o.linger = true; break;
 		case 'n': o.nack = true; break;
 		case 'P': o.nack_while = optarg; break;
 		case 'r': o.report_ms = (uint32_t)strtoul(optarg, NULL, 10);
@@ -176,7 +199,7 @@ main(int argc, char *argv[])
 		case 'x': return atoi(optarg);
 		default:
 			fprintf(stderr, "usage: streamapp [-C collection] "
-			    "[-c credit] [-d us] [-H] [-k n] [-n] [-P file] "
+			    "[-c credit] [-d us] [-H] [-k n] [-L] [-n] [-P file] "
 			    "[-r ms] [-x status]\n");
 			return 64;
 		}
@@ -195,6 +218,8 @@ main(int argc, char *argv[])
 		msb_cleanup();
 		return msb_exit_code(rc);
 	}
+	if (o.linger)
+		linger(st);
 	/* Reports are optional: without them the app goes on. */
 	if ((mx = msb_metrics_open_env(&env)) == NULL)
 		perror("streamapp: metrics");

@@ -1,8 +1,9 @@
 /*
  * Unit tests for manager/streammgr/lifecycle.c: every instance state ×
  * event, every supervisor state × event, the crash-loop backoff (and its
- * floor), drain, stop, retire on reload and shutdown, and what the
- * states allow (deliveries, starts, new messages).
+ * floor), drain, stop, retire on reload and shutdown, what the states
+ * allow (deliveries, starts, new messages) and how many starts leavers
+ * leave room for.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -43,8 +44,9 @@ static const struct inst_case inst_table[] = {
 	{ P_, IE_HELLO, 0, P_, IA_NONE },
 	{ G_, IE_HELLO, 0, G_, IA_NONE },
 
-	{ S_, IE_BYE, 0, L_, IA_NONE },
-	{ R_, IE_BYE, 3, L_, IA_NONE },
+	/* Leaving: it has stop_timeout to exit (IE_TIMEOUT then). */
+	{ S_, IE_BYE, 0, L_, IA_WAIT },
+	{ R_, IE_BYE, 3, L_, IA_WAIT },
 	{ L_, IE_BYE, 0, L_, IA_NONE },
 	{ D_, IE_BYE, 3, D_, IA_NONE },
 	{ P_, IE_BYE, 0, P_, IA_NONE },
@@ -74,6 +76,16 @@ static const struct inst_case inst_table[] = {
 	{ D_, IE_STOP, 3, P_, IA_TERM },
 	{ P_, IE_STOP, 0, P_, IA_NONE },
 	{ G_, IE_STOP, 0, G_, IA_NONE },
+
+	/* Armed on BYE (a leaver, drained since or not) and on SIGTERM:
+	 * a leaver still there gets SIGTERM, then SIGKILL. */
+	{ S_, IE_TIMEOUT, 0, S_, IA_NONE },
+	{ R_, IE_TIMEOUT, 3, R_, IA_NONE },
+	{ L_, IE_TIMEOUT, 3, P_, IA_TERM },
+	{ L_, IE_TIMEOUT, 0, P_, IA_TERM },
+	{ D_, IE_TIMEOUT, 3, P_, IA_TERM },
+	{ P_, IE_TIMEOUT, 0, P_, IA_KILL },
+	{ G_, IE_TIMEOUT, 0, G_, IA_NONE },
 
 	{ S_, IE_EXIT, 0, G_, IA_NONE },
 	{ R_, IE_EXIT, 3, G_, IA_NONE },
@@ -357,6 +369,25 @@ test_backoff_floor(void **state)
 	}
 }
 
+/* Leavers (BYE, not gone yet) count against max: a replacement starts at
+ * once while there is room, else waits for a leaver's exit. */
+static void
+test_starts(void **state)
+{
+	(void)state;
+	/* target, running, leaving, max */
+	assert_int_equal(lifecycle_starts(2, 0, 0, 4), 2);
+	assert_int_equal(lifecycle_starts(1, 0, 1, 2), 1);
+	assert_int_equal(lifecycle_starts(1, 0, 1, 1), 0);
+	assert_int_equal(lifecycle_starts(1, 1, 5, 1), 0);
+	assert_int_equal(lifecycle_starts(3, 1, 2, 4), 1);
+	assert_int_equal(lifecycle_starts(3, 3, 0, 4), 0);
+	assert_int_equal(lifecycle_starts(0, 2, 0, 4), 0);
+	/* Never fewer than target for a max below it (a reload). */
+	assert_int_equal(lifecycle_starts(3, 0, 0, 2), 3);
+	assert_int_equal(lifecycle_starts(3, 0, 1, 2), 2);
+}
+
 /* `start` clears a crash loop, its backoff and a failure. */
 static void
 test_start_clears(void **state)
@@ -488,6 +519,7 @@ main(void)
 		cmocka_unit_test(test_crashloop_backoff),
 		cmocka_unit_test(test_late_exit_ends_crashloop),
 		cmocka_unit_test(test_backoff_floor),
+		cmocka_unit_test(test_starts),
 		cmocka_unit_test(test_start_clears),
 		cmocka_unit_test(test_drain),
 		cmocka_unit_test(test_stop),
