@@ -1,6 +1,7 @@
 #include "zevent.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <zmq.h>
@@ -9,9 +10,11 @@
 
 struct zevent {
 	struct event	*z_ev;
+	struct event	*z_later;	/* the next turn, after the poll */
 	void		*z_sock;
 	zevent_cb	 z_cb;
 	void		*z_arg;
+	bool		 z_always;	/* run z_cb without input too */
 };
 
 void *
@@ -43,6 +46,22 @@ has_input(void *sock)
 	return events & ZMQ_POLLIN;
 }
 
+/*
+ * Runs the socket's turn again on the next turn of the loop. Not
+ * event_active(): libevent runs what is made active from a callback in
+ * the same pass, before it polls again, so a socket that always has
+ * input (a flood) would starve every other. A timer of zero fires only
+ * after the next poll, beside whatever that poll found ready.
+ */
+static void
+later(struct zevent *z)
+{
+	static const struct timeval now = { 0, 0 };
+
+	if (!evtimer_pending(z->z_later, NULL))
+		evtimer_add(z->z_later, &now);
+}
+
 static void
 on_fd(evutil_socket_t fd, short what, void *arg)
 {
@@ -50,16 +69,15 @@ on_fd(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!has_input(z->z_sock))
+	if (!has_input(z->z_sock) && !z->z_always)
 		return;
 	z->z_cb(z->z_sock, z->z_arg);
 	/*
 	 * The callback may have stopped at its budget, or sent and so eaten
-	 * the edge: look again on the next turn of the loop, after the
-	 * other ready events.
+	 * the edge: look again on the next turn of the loop.
 	 */
 	if (has_input(z->z_sock))
-		event_active(z->z_ev, EV_READ, 0);
+		later(z);
 }
 
 struct zevent *
@@ -79,22 +97,32 @@ zevent_new(struct event_base *base, void *sock, zevent_cb cb, void *arg)
 	z->z_cb = cb;
 	z->z_arg = arg;
 	z->z_ev = event_new(base, fd, EV_READ | EV_PERSIST, on_fd, z);
-	if (z->z_ev == NULL || event_add(z->z_ev, NULL) < 0) {
+	z->z_later = evtimer_new(base, on_fd, z);
+	if (z->z_ev == NULL || z->z_later == NULL ||
+	    event_add(z->z_ev, NULL) < 0) {
 		if (z->z_ev)
 			event_free(z->z_ev);
+		if (z->z_later)
+			event_free(z->z_later);
 		free(z);
 		errno = ENOMEM;
 		return NULL;
 	}
 	/* Messages may be waiting already. */
-	event_active(z->z_ev, EV_READ, 0);
+	later(z);
 	return z;
+}
+
+void
+zevent_always(struct zevent *z)
+{
+	z->z_always = true;
 }
 
 void
 zevent_kick(struct zevent *z)
 {
-	event_active(z->z_ev, EV_READ, 0);
+	later(z);
 }
 
 void
@@ -103,6 +131,7 @@ zevent_free(struct zevent *z)
 	if (z == NULL)
 		return;
 	event_free(z->z_ev);
+	event_free(z->z_later);
 	free(z);
 }
 

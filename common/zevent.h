@@ -6,6 +6,8 @@
  * being used (a send can consume the notification). So the callback is run
  * whenever ZMQ_EVENTS says POLLIN, again after it returns while input is
  * left, and on demand after the owner sent on the socket (zevent_kick).
+ * Those runs again wait for the loop's next poll: a socket flooded with
+ * input gets one turn per turn of the loop, the other sockets theirs.
  */
 #ifndef MYSIMBDP_ZEVENT_H
 #define MYSIMBDP_ZEVENT_H
@@ -31,8 +33,9 @@ void *zevent_context(void);
 
 /*
  * A ROUTER in ctx for the platform's peers (producers, instances): no
- * linger, a send queue of 100,000 messages (credit and windows bound it
- * in practice), and frames up to 256 MiB, the largest max_message_size
+ * linger, a send queue of 100,000 messages per peer (windows bound it
+ * in practice; streammgr's work socket sets a smaller one before it
+ * binds), and frames up to 256 MiB, the largest max_message_size
  * a profile may set: ZeroMQ cuts the connection of a larger one before
  * it is buffered whole, while below it a too-large message still gets
  * its REJECT. Exits when no socket can be made.
@@ -43,7 +46,15 @@ void *zevent_router(void *ctx);
 struct zevent *zevent_new(struct event_base *base, void *sock, zevent_cb cb,
     void *arg);
 
-/* Makes the loop look at the socket again soon. Call it after sending. */
+/*
+ * The callback also runs when ZMQ_FD woke without input: for a ROUTER
+ * whose sends to a peer failed with EAGAIN (its send queue full), the
+ * wake that says the peer read some of it, so they can be tried again.
+ */
+void zevent_always(struct zevent *z);
+
+/* Makes the loop look at the socket again soon (on its next turn, after
+ * the poll). Call it after sending. */
 void zevent_kick(struct zevent *z);
 
 /* Stops watching (the socket itself is the caller's). Accepts NULL. */

@@ -267,6 +267,35 @@ queue_inflight(struct queue *q, uint64_t seq)
 	return m != NULL && m->m_state == QM_INFLIGHT ? m : NULL;
 }
 
+uint64_t
+queue_each_inflight(struct queue *q, uint64_t first, uint64_t last,
+    void (*fn)(struct qmsg *, void *), void *arg)
+{
+	/* Every number delivered is below the cursor. */
+	uint64_t lo = first > q->q_base ? first : q->q_base;
+	uint64_t hi = last < q->q_cursor - 1 ? last : q->q_cursor - 1;
+	struct qmsg *m, *next;
+	uint64_t walked = q->q_ninflight;
+
+	if (lo > hi || q->q_ninflight == 0)
+		return 0;
+	if (hi - lo < q->q_ninflight) {
+		for (uint64_t seq = lo;; seq++) {
+			if ((m = queue_inflight(q, seq)) != NULL)
+				fn(m, arg);
+			if (seq == hi)
+				return hi - lo + 1;
+		}
+	}
+	/* fn takes m off the list at most: next stays. */
+	for (m = TAILQ_FIRST(&q->q_inflight); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, m_entry);
+		if (m->m_seq >= lo && m->m_seq <= hi)
+			fn(m, arg);
+	}
+	return walked;
+}
+
 struct qmsg *
 queue_oldest(struct queue *q)
 {

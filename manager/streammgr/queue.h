@@ -106,6 +106,17 @@ void queue_deliver(struct queue *q, struct qmsg *m, void *holder,
 /* The in-flight message with this sequence number, or NULL. */
 struct qmsg *queue_inflight(struct queue *q, uint64_t seq);
 
+/*
+ * Calls fn(m, arg) on each in-flight message m numbered first to last.
+ * The range is cut to the numbers that can be in flight (delivered, not
+ * released), and when it still spans more than the messages in flight
+ * those are walked instead: the cost is never more than either, however
+ * wide the range. fn may settle or requeue its message, no other.
+ * Returns the cost: numbers looked up, or messages walked.
+ */
+uint64_t queue_each_inflight(struct queue *q, uint64_t first, uint64_t last,
+    void (*fn)(struct qmsg *, void *), void *arg);
+
 /* The oldest in-flight message, or NULL. */
 struct qmsg *queue_oldest(struct queue *q);
 

@@ -45,6 +45,7 @@ struct instance {
 	size_t		 i_ridlen;
 	uint32_t	 i_credit;
 	bool		 i_batch;		/* HELLO said "batch" */
+	bool		 i_bye_owed;		/* BYE said, not answered yet */
 	uint32_t	 i_inflight;
 	uint64_t	 i_acked;
 	uint64_t	 i_started_ms;		/* monotonic */

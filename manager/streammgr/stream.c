@@ -26,6 +26,14 @@
 #define WORK_ARGS	3	/* frames counted after an instance's command */
 #define BUDGET		1024	/* messages per socket per loop turn */
 #define CREDIT_MAX	65536
+#define WORK_BUDGET	CREDIT_MAX /* ids looked up per work turn, about */
+/*
+ * Deliveries queued to one instance, in ZeroMQ messages (a batched one is
+ * one): DELIVERY_BYTES plus a message at most each. What an instance that
+ * reads nothing makes streammgr hold beyond its queue, which acks (even
+ * of ids it never read) empty, so max_queue_bytes does not count it.
+ */
+#define WORK_SNDHWM	16
 #define BATCH_BYTES	(4u << 20) /* written per commit, at most (roughly) */
 #define DELIVERY_BATCH	256	/* messages in one batched delivery */
 #define DELIVERY_BYTES	(256u << 10) /* payload bytes in one, roughly */
@@ -41,17 +49,25 @@ static void flush_settled(struct stream *);
 static bool held_elsewhere(const struct stream *, const struct stream *,
     uint64_t);
 
+/*
+ * work: the instances' socket, where a send to a gone instance fails
+ * (mandatory routing) and one to an instance whose queue is full fails
+ * with EAGAIN (WORK_SNDHWM), set before the bind: its connections take
+ * the options it had then.
+ */
 static void *
 bind_router(struct smgr *m, struct stream *s, const char *kind,
-    bool mandatory, char *err, size_t errlen)
+    bool work, char *err, size_t errlen)
 {
 	char *ep = state_endpoint(m->m_conf, "run/%s/%s.%s", s->s_tid,
 	    s->s_name, kind);
 	void *sock = zevent_router(m->m_zctx);
-	int one = 1;
+	int one = 1, hwm = WORK_SNDHWM;
 
-	if (mandatory)
+	if (work) {
 		zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+		zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	}
 	if (zmq_bind(sock, ep) < 0) {
 		snprintf(err, errlen, "bind %s: %s", ep, zmq_strerror(errno));
 		zmq_close(sock);
@@ -309,6 +325,8 @@ member_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 	s->s_ack_ev = evtimer_new(m->m_base, on_ack_timeout, s);
 	if (s->s_work_ev == NULL || s->s_ack_ev == NULL)
 		fatalx("%s: cannot watch the sockets", __func__);
+	/* An instance's full queue has room again: deliver, answer BYE. */
+	zevent_always(s->s_work_ev);
 	return s;
 }
 
@@ -760,7 +778,10 @@ can_take(const struct instance *i)
 	return lifecycle_inst_takes(i->i_state) && i->i_inflight < i->i_credit;
 }
 
-/* Sends m to i. Returns 0, or -1 when i's connection is gone. */
+/*
+ * Sends m to i. Returns 0, or -1: i's connection is gone, or EAGAIN: its
+ * queue is full (WORK_SNDHWM).
+ */
 static int
 send_delivery(struct stream *s, struct instance *i, struct qmsg *m)
 {
@@ -779,7 +800,8 @@ send_delivery(struct stream *s, struct instance *i, struct qmsg *m)
 
 /*
  * Sends n messages to i as one batched delivery [""][deliveries].
- * Returns 0, or -1 when i's connection is gone (or no memory).
+ * Returns 0, or -1 as send_delivery (or no memory). The copy is made
+ * once the routing frame went: a full queue costs no copy.
  */
 static int
 send_batch(struct stream *s, struct instance *i, struct qmsg **ms, size_t n)
@@ -787,20 +809,23 @@ send_batch(struct stream *s, struct instance *i, struct qmsg **ms, size_t n)
 	size_t size = 0;
 	unsigned char *p;
 	zmq_msg_t body;
+	int saved;
 
 	for (size_t k = 0; k < n; k++)
 		size += WB_DELIVERY_OVERHEAD + ms[k]->m_len;
 	if (zmq_msg_init_size(&body, size) < 0)
 		return -1;
+	if (zmq_send(s->s_work, i->i_rid, i->i_ridlen, ZMQ_SNDMORE |
+	    ZMQ_DONTWAIT) < 0) {
+		saved = errno;
+		zmq_msg_close(&body);
+		errno = saved;
+		return -1;
+	}
 	p = zmq_msg_data(&body);
 	for (size_t k = 0; k < n; k++)
 		p = wb_write_delivery(p, ms[k]->m_seq, ms[k]->m_data,
 		    ms[k]->m_len);
-	if (zmq_send(s->s_work, i->i_rid, i->i_ridlen, ZMQ_SNDMORE |
-	    ZMQ_DONTWAIT) < 0) {
-		zmq_msg_close(&body);
-		return -1;
-	}
 	zmq_send(s->s_work, "", 0, ZMQ_SNDMORE);
 	zmq_msg_send(&body, s->s_work, 0);
 	return 0;
@@ -820,7 +845,9 @@ undeliverable(struct stream *s, struct instance *i, struct qmsg **ms,
 
 /*
  * Sends ms (n of them, 1 unless i takes batches) to i and counts the
- * redeliveries. Returns false when i's connection is gone: they go back.
+ * redeliveries. Returns false when they could not go: they go back,
+ * pending (counted in max_queue_bytes), for i when its queue has room
+ * again, or for another; when i's connection is gone, i is leaving.
  */
 static bool
 deliver(struct stream *s, struct instance *i, struct qmsg **ms, size_t n)
@@ -828,7 +855,11 @@ deliver(struct stream *s, struct instance *i, struct qmsg **ms, size_t n)
 	if ((i->i_batch ? send_batch(s, i, ms, n) :
 	    send_delivery(s, i, ms[0])) < 0) {
 		i->i_inflight -= (uint32_t)n;
-		undeliverable(s, i, ms, n);
+		if (errno != EAGAIN)
+			undeliverable(s, i, ms, n);
+		else
+			for (size_t k = 0; k < n; k++)
+				queue_unsend(&s->s_queue, ms[k]);
 		return false;
 	}
 	for (size_t k = 0; k < n; k++)
@@ -1566,6 +1597,27 @@ reply_one(struct stream *s, zmq_msg_t *rid, const char *text)
 	zevent_kick(s->s_work_ev);
 }
 
+/*
+ * Answers i's BYE, after the deliveries queued to it: when its queue is
+ * full (WORK_SNDHWM) it stays owed, tried again on the socket's next
+ * turn (the instance reading frees room, which wakes it).
+ */
+static void
+answer_bye(struct stream *s, struct instance *i)
+{
+	if (!i->i_bye_owed)
+		return;
+	if (zmq_send(s->s_work, i->i_rid, i->i_ridlen, ZMQ_SNDMORE |
+	    ZMQ_DONTWAIT) < 0) {
+		if (errno != EAGAIN)	/* gone */
+			i->i_bye_owed = false;
+		return;
+	}
+	zmq_send(s->s_work, "BYE", 3, 0);
+	i->i_bye_owed = false;
+	zevent_kick(s->s_work_ev);
+}
+
 static struct instance *
 by_rid(struct stream *s, zmq_msg_t *rid)
 {
@@ -1793,61 +1845,73 @@ hello(struct stream *s, zmq_msg_t *rid, const struct work_request *w)
 	stream_dispatch(s);
 }
 
+/* What settle() does to each message in flight it names. */
+struct settling {
+	struct stream	*s;
+	struct instance	*from;
+	enum work_cmd	 cmd;
+	const char	*why;
+	const char	*quality;
+};
+
 /*
- * Settles one delivery id; an id no longer in flight is ignored, and so
- * is a NACK or REJECT from an instance that no longer holds it (given to
- * another after ack_timeout): the holder decides. An ACK from it counts,
- * the work being done. quality: the app's reason when a REJECT is for a
- * data quality rule (it begins "quality: ", as libmysimbdp words it:
- * docs/quality.md), else NULL.
+ * Settles one message in flight. A NACK or REJECT from an instance that
+ * no longer holds it (given to another after ack_timeout) is ignored: the
+ * holder decides. An ACK from it counts, the work being done. quality:
+ * the app's reason when a REJECT is for a data quality rule (it begins
+ * "quality: ", as libmysimbdp words it: docs/quality.md), else NULL.
  */
 static void
-settle_one(struct stream *s, struct instance *from, enum work_cmd cmd,
-    uint64_t id, const char *why, const char *quality)
+settle_one(struct qmsg *m, void *arg)
 {
-	struct qmsg *m = queue_inflight(&s->s_queue, id);
-	struct instance *holder;
+	const struct settling *t = arg;
+	struct stream *s = t->s;
+	struct instance *holder = m->m_holder, *from = t->from;
 
-	if (m == NULL)
-		return;		/* settled already */
-	holder = m->m_holder;
-	if (cmd != WORK_ACK && holder != from) {
+	if (t->cmd != WORK_ACK && holder != from) {
 		log_debug("tenant %s: stream %s: %s of message %" PRIu64
 		    " from %s ignored: %s holds it", s->s_tid, s->s_name,
-		    cmd == WORK_NACK ? "NACK" : "REJECT", id, from->i_id,
-		    holder ? holder->i_id : "no instance");
+		    t->cmd == WORK_NACK ? "NACK" : "REJECT", m->m_seq,
+		    from->i_id, holder ? holder->i_id : "no instance");
 		return;
 	}
-	if (cmd == WORK_NACK) {
-		give_back(s, m, why);
+	if (t->cmd == WORK_NACK) {
+		give_back(s, m, t->why);
 		return;
 	}
 	unhold(m);
-	if (cmd == WORK_ACK) {
+	if (t->cmd == WORK_ACK) {
 		from->i_acked++;
 		s->s_n.acked++;
 		release(s, m);
 	} else {
-		if (quality != NULL) {
+		if (t->quality != NULL) {
 			s->s_n.quality_rejected++;
 			squality_count(&s->s_quality, &s->s_conf->s_quality,
-			    quality);
+			    t->quality);
 		}
-		dead_letter(s, m, why);
+		dead_letter(s, m, t->why);
 	}
 	if (holder != NULL)
 		supervise_instance(holder, IE_SETTLED);
 }
 
-/* ACK, NACK or REJECT of the ids (or ranges) in w. */
-static void
+/*
+ * ACK, NACK or REJECT of the ids (or ranges) in w. An id not in flight
+ * (settled already, never delivered, not given yet) is ignored, at no
+ * cost beyond the in-flight ones: queue_each_inflight. Returns the work
+ * done, in ids looked at, for on_work's budget.
+ */
+static uint64_t
 settle(struct stream *s, struct instance *from, const struct work_request *w)
 {
 	const char *reason = w->w_reason;
 	/* Room for all of it: a cut could split a UTF-8 character. */
 	char why[sizeof("rejected by : ") + INSTANCE_ID_MAX + WORK_REASON_MAX];
-	const char *quality = w->w_cmd == WORK_REJECT &&
-	    strncmp(reason, "quality: ", 9) == 0 ? reason : NULL;
+	struct settling t = { s, from, w->w_cmd, why, w->w_cmd ==
+	    WORK_REJECT && strncmp(reason, "quality: ", 9) == 0 ? reason :
+	    NULL };
+	uint64_t work = 0;
 
 	if (w->w_cmd == WORK_NACK)
 		snprintf(why, sizeof(why), "nacked by %s%s%s", from->i_id,
@@ -1859,10 +1923,10 @@ settle(struct stream *s, struct instance *from, const struct work_request *w)
 		uint64_t id, last;
 
 		stream_work_span(w, k, &id, &last);
-		do
-			settle_one(s, from, w->w_cmd, id, why, quality);
-		while (id++ < last);
+		work += 1 + queue_each_inflight(&s->s_queue, id, last,
+		    settle_one, &t);
 	}
+	return work;
 }
 
 static struct stream_frame
@@ -1871,7 +1935,8 @@ frame_of(zmq_msg_t *m)
 	return (struct stream_frame){ zmq_msg_data(m), zmq_msg_size(m) };
 }
 
-static void
+/* Runs one command; returns the work it took, for on_work's budget. */
+static uint64_t
 command(struct stream *s, zmq_msg_t *rid, zmq_msg_t *cmd, zmq_msg_t *args,
     int nargs)
 {
@@ -1888,32 +1953,36 @@ command(struct stream *s, zmq_msg_t *rid, zmq_msg_t *cmd, zmq_msg_t *args,
 			reply_one(s, rid, why);
 		else
 			hello(s, rid, &w);
-		return;
+		return 1;
 	}
 	if ((i = by_rid(s, rid)) == NULL) {
 		reply_one(s, rid, "ERR hello-first");
-		return;
+		return 1;
 	}
 	if (why != NULL) {
 		reply_one(s, rid, why);
-		return;
+		return 1;
 	}
 	if (w.w_cmd == WORK_BYE) {
 		supervise_instance(i, IE_BYE);
-		reply_one(s, rid, "BYE");
+		i->i_bye_owed = true;
+		answer_bye(s, i);
 		log_debug("tenant %s: stream %s: instance %s said BYE",
 		    s->s_tid, s->s_name, i->i_id);
-		return;
+		return 1;
 	}
-	settle(s, i, &w);
+	return settle(s, i, &w);
 }
 
 static void
 on_work(void *sock, void *arg)
 {
 	struct stream *s = arg;
+	struct instance *i;
+	uint64_t work = 0;
 
-	for (int n = 0; n < BUDGET; n++) {
+	/* Frames, and ids looked at: an ACKR of 65536 ids costs more. */
+	for (int n = 0; n < BUDGET && work < WORK_BUDGET; n++) {
 		zmq_msg_t rid, cmd, args[WORK_ARGS + 1];
 		int nargs = 0;
 
@@ -1935,13 +2004,15 @@ on_work(void *sock, void *arg)
 				else	/* too many: keep counting past */
 					zmq_msg_close(&args[nargs]);
 			}
-			command(s, &rid, &cmd, args, nargs);
+			work += command(s, &rid, &cmd, args, nargs);
 		}
 		for (int k = 0; k < nargs; k++)
 			zmq_msg_close(&args[k]);
 		zmq_msg_close(&cmd);
 		zmq_msg_close(&rid);
 	}
+	TAILQ_FOREACH(i, &s->s_instances, i_entry)
+		answer_bye(s, i);
 	stream_dispatch(s);
 	stream_check_idle(s);
 }

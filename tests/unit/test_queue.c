@@ -2,8 +2,8 @@
  * Unit tests for manager/streammgr/queue.c: arrival order, redeliveries before new
  * messages, acks in any order releasing memory, growth past the first
  * page, memory that follows the messages held (not the distance from a
- * stuck one to the newest), a tail dropped, and lookups of ids that are
- * not in flight.
+ * stuck one to the newest), a tail dropped, lookups of ids that are not
+ * in flight, and ranges of ids settled at the cost of what is in flight.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -235,6 +235,61 @@ test_get_first_remove(void **state)
 	assert_int_equal(queue_clear(&q), 0);
 }
 
+/* queue_each_inflight's fn: acks m. */
+static void
+ack_one(struct qmsg *m, void *arg)
+{
+	struct queue *q = arg;
+
+	queue_done(q, m);
+}
+
+/*
+ * A range settles what is in flight in it and nothing else (pending ones,
+ * never delivered ones), at a cost bounded by the messages in flight or
+ * the numbers delivered, however wide the range.
+ */
+static void
+test_each_inflight(void **state)
+{
+	struct queue q;
+	struct qmsg *m[8];
+	int inst;
+	uint64_t cost;
+
+	(void)state;
+	assert_int_equal(queue_init(&q), 0);
+	for (int k = 0; k < 8; k++)
+		m[k] = put(&q, "x");		/* 1..8 */
+	for (int k = 0; k < 5; k++)
+		take(&q, &inst);		/* 1..5 in flight */
+	queue_requeue(&q, m[2]);		/* 3 pending again */
+
+	/* Nothing delivered from 6 on: no lookup, nothing freed. */
+	assert_int_equal(queue_each_inflight(&q, 6, UINT64_MAX, ack_one, &q),
+	    0);
+	assert_int_equal(queue_each_inflight(&q, 100, 165635, ack_one, &q),
+	    0);
+	assert_int_equal(q.q_pending, 4);
+	assert_int_equal(q.q_ninflight, 4);
+
+	/* A narrow range is looked up number by number. */
+	assert_int_equal(queue_each_inflight(&q, 2, 3, ack_one, &q), 2);
+	assert_int_equal(q.q_ninflight, 3);
+	assert_null(queue_get(&q, 2));
+	assert_ptr_equal(queue_get(&q, 3), m[2]);	/* pending: kept */
+
+	/* A wide one walks the 3 in flight (1, 4, 5), not 65536 numbers. */
+	cost = queue_each_inflight(&q, 1, 65536, ack_one, &q);
+	assert_int_equal(cost, 3);
+	assert_int_equal(q.q_ninflight, 0);
+	assert_int_equal(q.q_pending, 4);		/* 3, 6, 7, 8 */
+	assert_null(queue_get(&q, 1));
+	assert_null(queue_get(&q, 5));
+	assert_ptr_equal(queue_get(&q, 6), m[5]);
+	assert_int_equal(queue_clear(&q), 4);
+}
+
 int
 main(void)
 {
@@ -245,6 +300,7 @@ main(void)
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_stuck_message),
 		cmocka_unit_test(test_get_first_remove),
+		cmocka_unit_test(test_each_inflight),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
