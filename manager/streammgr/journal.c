@@ -632,9 +632,12 @@ write_all(struct journal *j, const unsigned char *p, size_t len)
 	return 0;
 }
 
-/* Starts segment id with its H record: next is its first number. */
+/*
+ * Creates the file of segment id with its H record (next is its first
+ * number) and makes it the one written; seg_create also lists it.
+ */
 static int
-seg_create(struct journal *j, uint32_t id, uint64_t next, char *err,
+seg_file(struct journal *j, uint32_t id, uint64_t next, char *err,
     size_t errlen)
 {
 	char name[SEG_NAME_MAX];
@@ -671,8 +674,24 @@ seg_create(struct journal *j, uint32_t id, uint64_t next, char *err,
 	j->j_size = b.b_len;
 	j->j_disk += b.b_len;
 	free(b.b_data);
+	return 0;
+}
+
+static int
+seg_create(struct journal *j, uint32_t id, uint64_t next, char *err,
+    size_t errlen)
+{
+	if (seg_file(j, id, next, err, errlen) < 0)
+		return -1;
 	seg_push(j, id);
 	return 0;
+}
+
+/* The disk has no room (or the file-size limit): it may have later. */
+static bool
+no_space(int e)
+{
+	return e == ENOSPC || e == EDQUOT || e == EFBIG;
 }
 
 /* ---- open ------------------------------------------------------------ */
@@ -852,8 +871,16 @@ journal_open(const char *dir, enum journal_mode mode, uint64_t segment_size,
 	if (j->j_next == 0)
 		j->j_next = 1;
 	fresh = sc.nsegs ? sc.segs[sc.nsegs - 1].id + 1 : 1;
-	if (seg_create(j, fresh, j->j_next, err, errlen) < 0 ||
-	    rescue_damaged(j, &sc, err, errlen) < 0 ||
+	if (seg_create(j, fresh, j->j_next, err, errlen) < 0) {
+		/* A full disk: the queue opens all the same (its backlog
+		 * can be delivered) and the new segment is created by the
+		 * first commit that finds room. */
+		if (!no_space(errno))
+			goto fail;
+		rep->r_no_space = errno;
+		seg_push(j, fresh);
+	}
+	if (rescue_damaged(j, &sc, err, errlen) < 0 ||
 	    restore(j, &sc, fn, arg, rep) < 0)
 		goto fail;
 	rep->r_damaged = 0;
@@ -892,6 +919,9 @@ static uint32_t
 batch_segment(const struct journal *j)
 {
 	bool full = j->j_size >= j->j_segsize;
+
+	if (j->j_fd < 0)
+		return newest_id(j);	/* not created yet (full disk) */
 
 	return newest_id(j) + (full || j->j_rotate ? 1 : 0);
 }
@@ -969,6 +999,10 @@ journal_commit(struct journal *j, char *err, size_t errlen)
 
 	if (j->j_buf.b_len == 0 && j->j_nacks == 0)
 		return 0;
+	/* The newest segment could not be created at open (full disk). */
+	if (j->j_fd < 0 && seg_file(j, newest_id(j), msgs > 0 ?
+	    j->j_batch_next : j->j_next, err, errlen) < 0)
+		goto fail;
 	if (target != newest_id(j) && msgs > 0 &&
 	    seg_create(j, target, j->j_batch_next, err, errlen) < 0)
 		goto fail;
@@ -1030,6 +1064,6 @@ journal_set_next(struct journal *j, uint64_t next_seq)
 void
 journal_usage(const struct journal *j, uint64_t *segments, uint64_t *bytes)
 {
-	*segments = j->j_nsegs;
+	*segments = j->j_nsegs - (j->j_fd < 0 ? 1 : 0);
 	*bytes = j->j_disk;
 }

@@ -57,6 +57,7 @@ struct journal_report {
 	uint64_t	 r_lost;	/* messages known lost (seq gaps) */
 	uint64_t	 r_lost_first;	/* the lowest and highest of them */
 	uint64_t	 r_lost_last;
+	int		 r_no_space;	/* errno: new segment waits for room */
 };
 
 /* Called for each restored message, in sequence order. */
@@ -69,6 +70,8 @@ struct journal;
  * Opens (creating) the queue in dir, restores its unreleased messages
  * through fn and starts a new segment. *next_seq is the number the next
  * message gets. Returns NULL with err set ("open .../seg-...: EACCES").
+ * When the disk has no room for the new segment it opens all the same
+ * (r_no_space says why): the first commit that finds room creates it.
  */
 struct journal *journal_open(const char *dir, enum journal_mode mode,
     uint64_t segment_size, journal_restore_fn fn, void *arg,

@@ -193,9 +193,11 @@ restore_one(void *arg, uint64_t seq, uint32_t seg, const void *data,
 }
 
 /* After recovery: orphans released, the settled lists' sets freed. */
-static int
-recovery_done(struct stream *s, char *err, size_t errlen)
+static void
+recovery_done(struct stream *s)
 {
+	char err[300];
+
 	for (size_t k = 0; k < s->s_norphans; k++)
 		journal_release(s->s_journal, s->s_orphans[k].seg,
 		    s->s_orphans[k].seq);
@@ -206,13 +208,14 @@ recovery_done(struct stream *s, char *err, size_t errlen)
 		    "had settled released", s->s_tid, s->s_name,
 		    s->s_norphans, s->s_norphans == 1 ? "" : "s");
 		s->s_norphans = 0;
-		if (journal_commit(s->s_journal, err, errlen) < 0)
-			return -1;
+		/* Not fatal: the releases stay noted for the next write. */
+		if (journal_commit(s->s_journal, err, sizeof(err)) < 0)
+			log_warnx("tenant %s: stream %s: %s (releases not on "
+			    "disk yet)", s->s_tid, s->s_name, err);
 	}
 	settled_loaded_free(s->s_settled);
 	for (size_t k = 0; k < s->s_nsubs; k++)
 		settled_loaded_free(s->s_subs[k]->s_settled);
-	return 0;
 }
 
 /* Says what the start found on disk, loss above all. */
@@ -239,6 +242,11 @@ report_recovery(const struct stream *s)
 		    s->s_tid, s->s_name, r->r_damaged, r->r_damaged == 1 ?
 		    "" : "s", r->r_bad_bytes, r->r_lost, r->r_lost == 1 ? "" :
 		    "s", r->r_lost_first, r->r_lost_last);
+	if (r->r_no_space != 0)
+		log_warnx("tenant %s: stream %s: no room for a new queue "
+		    "segment (%s): new messages get THROTTLE no-space until "
+		    "a write succeeds", s->s_tid, s->s_name,
+		    strerror(r->r_no_space));
 }
 
 /*
@@ -289,7 +297,8 @@ open_journal(struct smgr *m, struct stream *s, const struct conf_stream *c,
 	if (queue_set_next(&s->s_queue, next) < 0)
 		fatal("%s: queue_set_next", __func__);
 	report_recovery(s);
-	return recovery_done(s, err, errlen);
+	recovery_done(s);
+	return 0;
 }
 
 /* What a stream and a subscription both have: name, dead letters, work

@@ -1,0 +1,67 @@
+#!/bin/bash
+# streammgr starts while the queue's disk is full (after a SIGKILL, say).
+# The stream is served all the same: status lists it, its backlog is
+# restored, new messages get THROTTLE no-space; once space returns it
+# accepts again and delivers everything, without a reload.
+#
+# Needs root: the tenant's queue folder is a 192 KiB tmpfs (a file-size
+# limit, as t_stream_disk_full uses otherwise, cannot fill a disk).
+. "$(dirname "$0")/lib.sh"
+
+platform stream.segment_size='"1M"'
+stream_tenant alpha 'instances = { min = 0; max = 1; initial = 0; };'
+qdir=$VAR/queue/alpha
+mkdir -p "$qdir"
+if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=192k,mode=0700 tmpfs "$qdir" 2>/dev/null; then
+	echo "SKIP: needs root to mount a small tmpfs"
+	exit 77
+fi
+# Lazily: after a failure streammgr, still running, holds files there.
+on_cleanup() { umount -l "$qdir" 2>/dev/null; }
+
+start_daemon streammgr
+for i in $(seq 1 3000); do printf 'k%s %096d\n' "$i" "$i"; done >"$T/scratch/fill"
+rc=0; cli send alpha --file "$T/scratch/fill" --json >"$T/out/fill" 2>&1 || rc=$?
+assert_eq 75 $rc "send exits 75: the disk filled up"
+accepted=$(jq .accepted "$T/out/fill")
+[ "$accepted" -gt 0 ] || fail "fill: $(cat "$T/out/fill")"
+kill -KILL "$SM_PID"
+wait "$SM_PID" 2>/dev/null || true
+
+# Not a byte left: not even the new segment's first record fits.
+dd if=/dev/zero of="$qdir/pad" bs=1k 2>/dev/null || true
+from=$(wc -l <"$SM_LOG")
+start_daemon streammgr
+assert_eq "$accepted" "$(sstat alpha .recovered.messages)" "the backlog restored"
+sm_log_after "$from" "stream default: no room for a new queue segment" ||
+	fail "no full-disk warning: $(tail -n 5 "$SM_LOG")"
+ok "started on a full disk: the stream is served, $accepted restored"
+
+printf 'n1 v\n' >"$T/scratch/one"
+rc=0; cli send alpha --file "$T/scratch/one" --json >"$T/out/one" 2>&1 || rc=$?
+assert_eq 75 $rc "send on the full disk exits 75"
+jq -e '.reasons[] | select(.reason | startswith("no-space: "))' "$T/out/one" \
+	>/dev/null || fail "no no-space reason: $(cat "$T/out/one")"
+ok "a new message gets THROTTLE no-space"
+
+# Space returns: no reload, the next write creates the segment.
+rm -f "$qdir/pad"
+mount -o remount,size=8m "$qdir"
+for i in $(seq 3001 3100); do printf 'k%s %096d\n' "$i" "$i"; done >"$T/scratch/more"
+cli send alpha --file "$T/scratch/more" >"$T/out/more" 2>&1 ||
+	fail "after space returned: $(cat "$T/out/more")"
+ok "space back: new messages accepted"
+
+cli scale alpha 1 >/dev/null
+want=$(( accepted + 100 ))
+wait_for 60 "$want deliveries" eval '[ "$(store_docs alpha | wc -l)" -ge $want ]'
+store_docs alpha | jq -r ._id | sort -u >"$T/out/keys"
+assert_eq "$want" "$(wc -l <"$T/out/keys")" "distinct keys delivered"
+wait_for 30 "every ack written" eval '[ "$(sstat alpha ".backlog + .inflight")" = 0 ]'
+ok "the backlog and the new messages delivered: $want"
+
+# The acks reached the disk: nothing comes back after a restart.
+stop_daemon streammgr
+start_daemon streammgr
+assert_eq 0 "$(sstat alpha .recovered.messages)" "restored after a clean stop"
+stop_daemon streammgr
