@@ -21,6 +21,8 @@
 #define ACKS_MAX	((RECORD_MAX - BODY_MIN) / 8)	/* per A record */
 _Static_assert(RECORD_MAX <= UINT32_MAX, "a record's length fits 32 bits");
 #define MAGIC		"mysimbdp-queue 1"
+#define HEAD_N		(sizeof(MAGIC) - 1)	/* H's extra: the magic... */
+#define HEAD_N_BEFORE	(HEAD_N + 8)	/* ...then the number before it */
 #define SEG_FMT		"seg-%016" PRIx32 ".log"
 #define SEG_NAME_MAX	32
 
@@ -48,6 +50,8 @@ struct journal {
 	size_t		 j_segcap;
 	uint64_t	 j_size;	/* bytes of the newest segment */
 	uint64_t	 j_next;	/* seq after the last one added */
+	uint64_t	 j_seg_max;	/* the highest M seq in the newest */
+	uint64_t	 j_batch_max;	/* the highest seq in the batch */
 	bool		 j_rotate;	/* the next batch starts a segment */
 	struct buf	 j_buf;		/* the batch */
 	uint64_t	 j_batch_msgs;
@@ -111,6 +115,7 @@ seal(unsigned char *rec)
 struct rec {
 	int		 type;
 	uint64_t	 v;		/* H: next seq; M: seq; A: count */
+	uint64_t	 before;	/* H: the previous one's highest M */
 	const unsigned char *extra;	/* M: payload; A: the seqs */
 	size_t		 n;
 	size_t		 size;		/* of the whole record */
@@ -139,8 +144,13 @@ read_record(const unsigned char *p, size_t avail, uint64_t lo, uint64_t hi,
 	r->size = HDR + len;
 	switch (r->type) {
 	case REC_HEAD:
+		/* Segments written before the number was added have none. */
 		if (r->v == 0 || r->v > JOURNAL_SEQ_MAX ||
-		    r->n != strlen(MAGIC))
+		    (r->n != HEAD_N && r->n != HEAD_N_BEFORE))
+			return false;
+		r->before = r->n == HEAD_N_BEFORE ? get_le64(r->extra +
+		    HEAD_N) : 0;
+		if (r->before > JOURNAL_SEQ_MAX)
 			return false;
 		break;
 	case REC_MSG:
@@ -180,6 +190,9 @@ struct scanned {
 	uint64_t	 first_msg;	/* lowest and highest M at or above */
 	uint64_t	 last_msg;	/* head (not copies from older ones) */
 	uint64_t	 head;		/* H: first seq it may hold, or 0 */
+	uint64_t	 bound;		/* next one's H: highest seq before */
+	size_t		 acks_from;	/* its releases in the unsorted acks */
+	size_t		 acks_to;
 	size_t		 last_use;	/* restore: 1 + its last msgs index */
 };
 
@@ -388,14 +401,17 @@ scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
 }
 
 /*
- * The seqs below segment id's H record, for the segment before it whose
- * own H is unreadable: every message written before a segment began is
- * numbered below its H. JOURNAL_SEQ_MAX when it cannot be read either.
+ * What segment id's H record says of the segment before it. *cap: the
+ * seqs below its first, for that segment when its own H is unreadable
+ * (every message written before a segment began is numbered below its
+ * H), JOURNAL_SEQ_MAX when this H cannot be read either. *bound: the
+ * highest message number written in the segment before it (0: none, or
+ * unknown: an older segment).
  */
-static uint64_t
-head_of(struct journal *j, uint32_t id)
+static void
+head_of(struct journal *j, uint32_t id, uint64_t *cap, uint64_t *bound)
 {
-	unsigned char buf[HDR + BODY_MIN + sizeof(MAGIC) - 1];
+	unsigned char buf[HDR + BODY_MIN + HEAD_N_BEFORE];
 	char name[SEG_NAME_MAX];
 	struct rec r;
 	ssize_t n = -1;
@@ -407,10 +423,13 @@ head_of(struct journal *j, uint32_t id)
 		n = pread(fd, buf, sizeof(buf), 0);
 		close(fd);
 	}
+	*cap = JOURNAL_SEQ_MAX;
+	*bound = 0;
 	if (n > 0 && read_record(buf, (size_t)n, 0, UINT64_MAX, &r) &&
-	    r.type == REC_HEAD)
-		return r.v - 1;
-	return JOURNAL_SEQ_MAX;
+	    r.type == REC_HEAD) {
+		*cap = r.v - 1;
+		*bound = r.before;
+	}
 }
 
 static int
@@ -472,31 +491,59 @@ present(const struct scan *sc, uint64_t seq)
 }
 
 /*
+ * The first number segment g should hold past its readable messages, by
+ * the next segment's H (the highest number written in g), or 0 when it
+ * holds them all or that is unknown. A segment cut at a
+ * record boundary reads as clean: this is what tells.
+ */
+static uint64_t
+cut_from(const struct scanned *g)
+{
+	uint64_t lo = g->last_msg != 0 ? g->last_msg + 1 : g->head;
+
+	return g->bound != 0 && lo != 0 && lo <= g->bound ? lo : 0;
+}
+
+/* Some number from lo to hi has no readable copy and no release. */
+static bool
+missing(const struct scan *sc, uint64_t lo, uint64_t hi)
+{
+	for (uint64_t seq = lo; seq <= hi; seq++)
+		if (!present(sc, seq) && !acked(sc, seq))
+			return true;
+	return false;
+}
+
+/*
  * Counts the messages a damaged segment lost: the numbers from its first
- * (its H record) to the last one readable in it that have no readable
- * copy and were not released. Only damaged segments count: a number may
- * be missing elsewhere for good reasons (durability "memory" writes
- * nothing). The lost numbers are released in the new segment, so the
- * next start does not count them again.
+ * (its H record) to the last one it held (the last readable, or the next
+ * segment's bound) that have no readable copy and were not released. Only
+ * damaged segments count: a number may be missing elsewhere for good
+ * reasons (durability "memory" writes nothing). The lost numbers are
+ * released in the new segment, so the next start does not count them
+ * again.
  */
 static void
 count_lost(struct scan *sc, const struct scanned *g,
     struct journal_report *rep)
 {
 	uint64_t seq = g->head ? g->head : g->first_msg;
+	uint64_t last = g->last_msg;
 	uint64_t room = g->size / (HDR + BODY_MIN);	/* records it fits */
 	size_t cap = sc->nlost;
 
-	if (g->last_msg == 0)
-		return;		/* no message readable: no range known */
 	/*
 	 * A range wider than the segment could hold comes from a record
 	 * that only looks valid: count the numbers it had room for, the
-	 * last ones.
+	 * last ones. (The bound is from a valid H: no such doubt.)
 	 */
-	if (g->last_msg - seq >= room)
-		seq = g->last_msg - room + 1;
-	for (; seq <= g->last_msg; seq++) {
+	if (last != 0 && last - seq >= room)
+		seq = last - room + 1;
+	if (cut_from(g) != 0)
+		last = g->bound;
+	if (last == 0 || seq == 0)
+		return;		/* no message readable: no range known */
+	for (; seq <= last; seq++) {
 		if (present(sc, seq) || acked(sc, seq))
 			continue;
 		if (rep->r_lost++ == 0 || seq < rep->r_lost_first)
@@ -512,20 +559,16 @@ count_lost(struct scan *sc, const struct scanned *g,
 }
 
 /*
- * The releases a damaged segment holds (those from acks_before on): it is
- * set aside, and messages they released in other segments must stay
- * released.
+ * The n releases a damaged segment holds: it is set aside, and messages
+ * they released in other segments must stay released.
  */
 static void
-keep_damaged_acks(struct scan *sc, size_t acks_before)
+keep_damaged_acks(struct scan *sc, const uint64_t *acks, size_t n)
 {
-	size_t n = sc->nacks - acks_before;
-
 	if (n == 0)
 		return;
 	sc->dacks = xrealloc(sc->dacks, sc->ndacks + n, sizeof(*sc->dacks));
-	memcpy(sc->dacks + sc->ndacks, sc->acks + acks_before,
-	    n * sizeof(*sc->dacks));
+	memcpy(sc->dacks + sc->ndacks, acks, n * sizeof(*sc->dacks));
 	sc->ndacks += n;
 }
 
@@ -653,7 +696,9 @@ seg_file(struct journal *j, uint32_t id, uint64_t next, char *err,
 		    strerror(errno));
 		return -1;
 	}
-	rec = put_record(&b, REC_HEAD, next, MAGIC, strlen(MAGIC));
+	rec = put_record(&b, REC_HEAD, next, NULL, HEAD_N_BEFORE);
+	memcpy(rec + HDR + BODY_MIN, MAGIC, HEAD_N);
+	put_le64(rec + HDR + BODY_MIN + HEAD_N, j->j_seg_max);
 	seal(rec);
 	if (write(fd, b.b_data, b.b_len) != (ssize_t)b.b_len ||
 	    (j->j_mode == JOURNAL_FSYNC && (fdatasync(fd) < 0 ||
@@ -673,6 +718,7 @@ seg_file(struct journal *j, uint32_t id, uint64_t next, char *err,
 	j->j_rotate = false;
 	j->j_size = b.b_len;
 	j->j_disk += b.b_len;
+	j->j_seg_max = 0;
 	free(b.b_data);
 	return 0;
 }
@@ -696,6 +742,44 @@ no_space(int e)
 
 /* ---- open ------------------------------------------------------------ */
 
+/*
+ * Sorts what the scan found and finds the segments cut short: each
+ * segment holding messages lost at its end is damaged, its releases set
+ * aside with it.
+ */
+static void
+sort_found(struct scan *sc)
+{
+	uint64_t *raw = NULL;
+	size_t w = 0;
+
+	for (size_t k = 0; k < sc->nsegs && raw == NULL; k++)
+		if (!sc->segs[k].damaged && cut_from(&sc->segs[k]) != 0)
+			raw = xrealloc(NULL, sc->nacks + 1, sizeof(*raw));
+	if (raw != NULL && sc->nacks > 0)
+		memcpy(raw, sc->acks, sc->nacks * sizeof(*raw));
+	sort(sc->acks, sc->nacks, sizeof(*sc->acks), cmp_u64);
+	sort(sc->msgs, sc->nmsgs, sizeof(*sc->msgs), cmp_found);
+	/* One entry per seq: the last copy. */
+	for (size_t k = 0; k < sc->nmsgs; k++) {
+		if (w > 0 && sc->msgs[w - 1].seq == sc->msgs[k].seq)
+			w--;
+		sc->msgs[w++] = sc->msgs[k];
+	}
+	sc->nmsgs = w;
+	for (size_t k = 0; raw != NULL && k < sc->nsegs; k++) {
+		struct scanned *g = &sc->segs[k];
+
+		if (g->damaged || cut_from(g) == 0 ||
+		    !missing(sc, cut_from(g), g->bound))
+			continue;
+		g->damaged = true;
+		keep_damaged_acks(sc, raw + g->acks_from,
+		    g->acks_to - g->acks_from);
+	}
+	free(raw);
+}
+
 static int
 scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
     char *err, size_t errlen)
@@ -714,20 +798,32 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 	free(ids);
 	for (size_t k = 0; k < sc->nsegs; k++) {
 		size_t acks_before = sc->nacks;
+		uint64_t cap = JOURNAL_SEQ_MAX;
 
 		if (map_segment(j, &sc->segs[k], err, errlen) < 0)
 			return -1;
-		scan_segment(sc, (uint32_t)k, k + 1 == sc->nsegs,
-		    k + 1 < sc->nsegs ? head_of(j, sc->segs[k + 1].id) :
-		    JOURNAL_SEQ_MAX, rep);
+		if (k + 1 < sc->nsegs) {
+			uint64_t bound;
+
+			head_of(j, sc->segs[k + 1].id, &cap, &bound);
+			/* Its bound: the one after it was started after it,
+			 * none set aside in between (which leaves a gap in
+			 * the numbers of the files). */
+			if (sc->segs[k + 1].id == sc->segs[k].id + 1)
+				sc->segs[k].bound = bound;
+		}
+		scan_segment(sc, (uint32_t)k, k + 1 == sc->nsegs, cap, rep);
+		sc->segs[k].acks_from = acks_before;
+		sc->segs[k].acks_to = sc->nacks;
 		/* Scanned: its pages leave this process's memory (they stay
 		 * in the page cache) until the restore reads them again, so
 		 * a large backlog's segments are not all resident at once. */
 		if (sc->segs[k].map != NULL)
 			(void)madvise(sc->segs[k].map, sc->segs[k].size,
 			    MADV_DONTNEED);
-		if (sc->segs[k].damaged)
-			keep_damaged_acks(sc, acks_before);
+		if (sc->segs[k].damaged && sc->nacks > acks_before)
+			keep_damaged_acks(sc, sc->acks + acks_before,
+			    sc->nacks - acks_before);
 		if (sc->segs[k].torn && ftruncate(sc->segs[k].fd,
 		    (off_t)sc->segs[k].good_end) < 0) {
 			snprintf(err, errlen, "truncate %s/" SEG_FMT ": %s",
@@ -738,19 +834,7 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 		    sc->segs[k].size;
 	}
 	rep->r_segments = sc->nsegs;
-	sort(sc->acks, sc->nacks, sizeof(*sc->acks), cmp_u64);
-	sort(sc->msgs, sc->nmsgs, sizeof(*sc->msgs), cmp_found);
-	/* One entry per seq: the last copy. */
-	{
-		size_t w = 0;
-
-		for (size_t k = 0; k < sc->nmsgs; k++) {
-			if (w > 0 && sc->msgs[w - 1].seq == sc->msgs[k].seq)
-				w--;
-			sc->msgs[w++] = sc->msgs[k];
-		}
-		sc->nmsgs = w;
-	}
+	sort_found(sc);
 	for (size_t k = 0; k < sc->nsegs; k++)
 		if (sc->segs[k].damaged)
 			count_lost(sc, &sc->segs[k], rep);
@@ -866,6 +950,8 @@ journal_open(const char *dir, enum journal_mode mode, uint64_t segment_size,
 		goto fail;
 	/* Above every release too: a number released once is never
 	 * given again, or its old release would hide the new message. */
+	/* The segment before the new one: its highest message. */
+	j->j_seg_max = sc.nsegs ? sc.segs[sc.nsegs - 1].last_msg : 0;
 	j->j_next = sc.max_seq > sc.max_ack ? sc.max_seq : sc.max_ack;
 	j->j_next = j->j_next + 1 > sc.next ? j->j_next + 1 : sc.next;
 	if (j->j_next == 0)
@@ -936,6 +1022,8 @@ journal_add(struct journal *j, uint64_t seq, const void *data, size_t len)
 	rec = put_record(&j->j_buf, REC_MSG, seq, data, len);
 	seal(rec);
 	j->j_batch_msgs++;
+	if (seq > j->j_batch_max)
+		j->j_batch_max = seq;
 	if (seq >= j->j_next)
 		j->j_next = seq + 1;
 	return batch_segment(j);
@@ -989,6 +1077,7 @@ batch_reset(struct journal *j)
 {
 	j->j_buf.b_len = 0;
 	j->j_batch_msgs = 0;
+	j->j_batch_max = 0;
 }
 
 int
@@ -1026,6 +1115,8 @@ journal_commit(struct journal *j, char *err, size_t errlen)
 	j->j_size += j->j_buf.b_len;
 	j->j_disk += j->j_buf.b_len;
 	j->j_segs[j->j_nsegs - 1].live += msgs;
+	if (j->j_batch_max > j->j_seg_max)
+		j->j_seg_max = j->j_batch_max;
 	j->j_nacks = 0;
 	batch_reset(j);
 	return 0;

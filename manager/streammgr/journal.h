@@ -5,7 +5,11 @@
  * The folder holds append-only segments seg-<number, 16 hex>.log of
  * records: a little-endian u32 body length, the CRC-32C of the body, then
  * the body, one type byte and a u64:
- *   H next-seq "mysimbdp-queue 1"   first record of every segment
+ *   H next-seq "mysimbdp-queue 1" before
+ *                                    first record of every segment;
+ *                                    before: the highest M seq in the
+ *                                    segment before it (older
+ *                                    segments end after the magic)
  *   M seq payload                    a message
  *   A count seq...                   messages released (acked or
  *                                    dead-lettered)
@@ -16,7 +20,9 @@
  *
  * journal_open rebuilds the unreleased messages. A record cut short at the
  * end of the newest segment is a write a crash interrupted (never answered
- * OK in fsync mode): it is cut off. Anything else unreadable is damage:
+ * OK in fsync mode): it is cut off. Anything else unreadable is damage,
+ * and so is an older segment that ends before its successor's "before"
+ * (cut short, even at a record's end) with messages lost:
  * the readable messages of that segment are copied into the new segment
  * with the releases it held, the segment is renamed damaged-seg-....log
  * and kept for the operator, and the messages lost are counted by

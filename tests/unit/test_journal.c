@@ -2,8 +2,9 @@
  * Unit tests for manager/streammgr/journal.c (the queue on disk) and common/crc32c.c:
  * messages survive a close and reopen in order, released ones do not come
  * back, numbering goes on, old segments are deleted, a torn tail is cut
- * off, a damaged segment loses only the unreadable message (counted once)
- * and a write the disk refuses leaves the file as it was.
+ * off, a damaged segment loses only the unreadable message (counted once),
+ * an older segment cut short counts the messages cut off, and a write the
+ * disk refuses leaves the file as it was.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +28,10 @@
 #include "journal.h"
 
 #define MAX_MSGS 4096
+/* An H record: 8 + 9 bytes, the magic (16), the number before (8). */
+#define HEAD_SIZE 41
+/* An M record of "m1".."m9". */
+#define MSG_SIZE 19
 
 /* What a reopen handed back. */
 struct restored {
@@ -338,10 +343,10 @@ bit_flip_loses_only_that_message(void **state)
 	char path[128];
 
 	store_and_close(fx, j, 1, 10);
-	/* Segment 1: H record (8 + 9 + 16 bytes), then M records of 8 + 9 +
-	 * 2 bytes ("m1".."m9"). Flip a payload bit of message 5. */
+	/* Segment 1: H record, then M records of 8 + 9 + 2 bytes ("m1"..
+	 * "m9"). Flip a payload bit of message 5. */
 	seg_path(fx, 1, path, sizeof(path));
-	flip(path, 33 + 4 * 19 + 17 + 1);
+	flip(path, HEAD_SIZE + 4 * 19 + 17 + 1);
 
 	j = reopen(fx, 1 << 20);
 	assert_int_equal(fx->rep.r_damaged, 1);
@@ -386,11 +391,11 @@ memory_numbers_are_not_counted_as_lost(void **state)
 		assert_int_equal(add(j, seq), 2);	/* a new segment */
 	commit(fx, j);
 	journal_close(j);
-	/* Damage message 7 (segment 2: H, then "m6" at 33). */
+	/* Damage message 7 (segment 2: H, then "m6"). */
 	seg_path(fx, 2, path, sizeof(path));
 	fd = open(path, O_RDWR);
 	assert_true(fd >= 0);
-	at = 33 + 19 + 17;
+	at = HEAD_SIZE + 19 + 17;
 	assert_int_equal(pread(fd, &byte, 1, at), 1);
 	byte ^= 0x01;
 	assert_int_equal(pwrite(fd, &byte, 1, at), 1);
@@ -465,6 +470,209 @@ refused_write_leaves_the_file_as_it_was(void **state)
 	journal_close(j);
 }
 
+
+/* Stores 1..10, one commit each, in segments of four: {1-4} {5-8} {9 10}. */
+static void
+store_in_three_segments(struct fx *fx)
+{
+	struct journal *j = reopen(fx, 100);
+
+	for (uint64_t seq = 1; seq <= 10; seq++) {
+		assert_int_equal(add(j, seq), (seq - 1) / 4 + 1);
+		commit(fx, j);
+	}
+	journal_close(j);
+}
+
+/*
+ * An older segment cut short at a record's end reads as clean: the next
+ * segment's H (the highest number written in this one) tells that messages
+ * 3 and 4 are gone. Reported once, the readable ones kept.
+ */
+static void
+cut_segment_counts_its_lost_messages(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+
+	store_in_three_segments(fx);
+	seg_path(fx, 1, path, sizeof(path));
+	assert_int_equal(truncate(path, HEAD_SIZE + 2 * MSG_SIZE), 0);
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_bad_bytes, 0);
+	assert_int_equal(fx->rep.r_lost, 2);
+	assert_int_equal(fx->rep.r_lost_first, 3);
+	assert_int_equal(fx->rep.r_lost_last, 4);
+	assert_int_equal(fx->r.n, 8);
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
+	journal_close(j);
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->r.n, 8);
+	journal_close(j);
+}
+
+/* Cut inside a record: damage, and the messages after it count too. */
+static void
+cut_inside_a_record_counts_the_rest(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+
+	store_in_three_segments(fx);
+	seg_path(fx, 1, path, sizeof(path));
+	assert_int_equal(truncate(path, HEAD_SIZE + 2 * MSG_SIZE + 5), 0);
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_bad_bytes, 5);
+	assert_int_equal(fx->rep.r_lost, 2);
+	assert_int_equal(fx->rep.r_lost_first, 3);
+	assert_int_equal(fx->rep.r_lost_last, 4);
+	assert_int_equal(fx->r.n, 8);
+	journal_close(j);
+}
+
+/* Messages released before their records were cut off are not lost. */
+static void
+cut_released_messages_are_not_lost(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+
+	store_in_three_segments(fx);
+	j = reopen(fx, 100);
+	journal_release(j, 1, 3);
+	journal_release(j, 1, 4);
+	commit(fx, j);
+	journal_close(j);
+	seg_path(fx, 1, path, sizeof(path));
+	assert_int_equal(truncate(path, HEAD_SIZE + 2 * MSG_SIZE), 0);
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->r.n, 8);
+	journal_close(j);
+}
+
+/*
+ * A middle segment set aside as damaged: the one before it is bounded by
+ * the one after it from then on, and the numbers between are those
+ * rescued or released at that start: not lost again.
+ */
+static void
+set_aside_segment_leaves_the_one_before_clean(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+
+	store_in_three_segments(fx);
+	seg_path(fx, 2, path, sizeof(path));
+	flip(path, HEAD_SIZE + MSG_SIZE + 17 + 1);	/* message 6 */
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_lost, 1);
+	assert_int_equal(fx->rep.r_lost_first, 6);
+	journal_close(j);
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->r.n, 9);
+	journal_close(j);
+}
+
+/*
+ * Numbers given out in memory only, then a later segment set aside: the
+ * segment before the gap they left is not bounded by the new segment.
+ */
+static void
+memory_numbers_before_a_set_aside_segment(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	char path[128];
+
+	store_and_close(fx, j, 1, 2);			/* segment 1 */
+	memset(&fx->r, 0, sizeof(fx->r));
+	j = journal_open(fx->dir, JOURNAL_MEMORY, 1 << 20, collect, &fx->r,
+	    &fx->next, &fx->rep, fx->err, sizeof(fx->err));	/* 2 */
+	assert_non_null(j);
+	/* 3..5 went to memory-only messages. */
+	journal_set_mode(j, JOURNAL_OS, 6);
+	assert_int_equal(add(j, 6), 3);
+	store_and_close(fx, j, 7, 8);
+	seg_path(fx, 3, path, sizeof(path));
+	flip(path, HEAD_SIZE + MSG_SIZE + 17 + 1);	/* message 7 */
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_lost, 1);
+	assert_int_equal(fx->rep.r_lost_first, 7);
+	journal_close(j);
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->r.n, 4);
+	journal_close(j);
+}
+
+/* Writes record type v extra as the journal does, at fd's end. */
+static void
+put_rec(int fd, int type, uint64_t v, const void *extra, size_t n)
+{
+	unsigned char rec[64];
+	uint32_t len = (uint32_t)(9 + n), crc;
+
+	assert_true(8 + len <= sizeof(rec));
+	for (int b = 0; b < 4; b++)
+		rec[b] = (unsigned char)(len >> (8 * b));
+	rec[8] = (unsigned char)type;
+	for (int b = 0; b < 8; b++)
+		rec[9 + b] = (unsigned char)(v >> (8 * b));
+	memcpy(rec + 17, extra, n);
+	crc = crc32c(0, rec + 8, len);
+	for (int b = 0; b < 4; b++)
+		rec[4 + b] = (unsigned char)(crc >> (8 * b));
+	assert_int_equal(write(fd, rec, 8 + len), (ssize_t)(8 + len));
+}
+
+/* Segments written before H held the number before them are read. */
+static void
+old_segments_are_read(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+	int fd;
+
+	for (uint32_t id = 1; id <= 2; id++) {
+		seg_path(fx, id, path, sizeof(path));
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		put_rec(fd, 'H', id == 1 ? 1 : 3, "mysimbdp-queue 1", 16);
+		put_rec(fd, 'M', id == 1 ? 1 : 3, id == 1 ? "m1" : "m3", 2);
+		if (id == 1)
+			put_rec(fd, 'M', 2, "m2", 2);
+		close(fd);
+	}
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->r.n, 3);
+	assert_string_equal(fx->r.text[2], "m3");
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_torn_bytes, 0);
+	assert_int_equal(fx->next, 4);
+	journal_close(j);
+}
 
 /* The sizes of the seg-*.log files: what journal_usage must say. */
 static uint64_t
@@ -542,7 +750,7 @@ usage_after_damage_and_a_torn_tail(void **state)
 
 	store_and_close(fx, j, 1, 10);
 	seg_path(fx, 1, path, sizeof(path));
-	flip(path, 33 + 4 * 19 + 17 + 1);	/* message 5's payload */
+	flip(path, HEAD_SIZE + 4 * 19 + 17 + 1);	/* message 5's body */
 	assert_int_equal(truncate(path, file_size(path) - 3), 0);
 
 	j = reopen(fx, 1 << 20);
@@ -600,6 +808,12 @@ main(void)
 		T(damaged_head_keeps_its_messages),
 		T(usage_after_damage_and_a_torn_tail),
 		T(many_releases_fit_in_records),
+		T(cut_segment_counts_its_lost_messages),
+		T(cut_inside_a_record_counts_the_rest),
+		T(cut_released_messages_are_not_lost),
+		T(set_aside_segment_leaves_the_one_before_clean),
+		T(memory_numbers_before_a_set_aside_segment),
+		T(old_segments_are_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
