@@ -303,6 +303,16 @@ queue_oldest(struct queue *q)
 }
 
 void
+queue_hold(struct queue *q, struct qmsg *m, uint64_t deadline_ms)
+{
+	/* The list stays in the order of the deadlines. */
+	TAILQ_REMOVE(&q->q_inflight, m, m_entry);
+	TAILQ_INSERT_TAIL(&q->q_inflight, m, m_entry);
+	m->m_holder = NULL;
+	m->m_deadline_ms = deadline_ms;
+}
+
+void
 queue_requeue(struct queue *q, struct qmsg *m)
 {
 	TAILQ_REMOVE(&q->q_inflight, m, m_entry);

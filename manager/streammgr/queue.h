@@ -123,6 +123,10 @@ struct qmsg *queue_oldest(struct queue *q);
 /* Nothing waits and nothing is in flight. */
 bool queue_idle(const struct queue *q);
 
+/* Keeps in-flight m in flight, held by none, until deadline_ms (the
+ * latest of all): it is not sent again before. */
+void queue_hold(struct queue *q, struct qmsg *m, uint64_t deadline_ms);
+
 /* Puts an in-flight message back, to go out before new ones. */
 void queue_requeue(struct queue *q, struct qmsg *m);
 

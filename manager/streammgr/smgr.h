@@ -119,6 +119,7 @@ struct stream {
 	struct violation_report s_viol[V_COUNT];
 	struct journal_report s_recovery;	/* what the start found */
 	int		 s_dead_fd;		/* dead-letters.jsonl */
+	bool		 s_dead_failing;	/* its last write failed */
 	struct sv	 s_sv;			/* lifecycle_stream() */
 	int		 s_desired;
 	struct instance_list s_instances;

@@ -43,6 +43,7 @@ static void on_ingress(void *, void *);
 static int ingress_note(struct ingress *, struct stream *);
 static void on_work(void *, void *);
 static void on_ack_timeout(evutil_socket_t, short, void *);
+static void arm_ack_timer(struct stream *);
 static void on_flush(evutil_socket_t, short, void *);
 static void unhold(struct qmsg *);
 static void flush_settled(struct stream *);
@@ -668,8 +669,23 @@ dead_letters_append(struct stream *s, const char *data, size_t len)
 }
 
 /*
+ * Keeps in-flight m held by no instance until ack_timeout, when it comes
+ * back as any message not acked does: its dead letter could not be
+ * written, and given back at once to an app that rejects it at once it
+ * would go round as fast as the app answers.
+ */
+static void
+hold_back(struct stream *s, struct qmsg *m)
+{
+	queue_hold(&s->s_queue, m, clock_mono_ms() +
+	    s->s_conf->s_ack_timeout_ms);
+	arm_ack_timer(s);
+}
+
+/*
  * Moves an in-flight message to the dead letters. When the line cannot be
- * written (a full disk) the message stays in the queue instead.
+ * written (a full disk) the message stays in the queue instead, held back
+ * for ack_timeout; said once until a dead letter is written again.
  */
 static void
 dead_letter(struct stream *s, struct qmsg *m, const char *why)
@@ -685,12 +701,21 @@ dead_letter(struct stream *s, struct qmsg *m, const char *why)
 
 	bson_free(json);
 	if (rc < 0) {
-		log_warn("tenant %s: stream %s: message %" PRIu64 " kept in "
-		    "the queue: cannot write it to dead-letters.jsonl (%s)",
-		    s->s_tid, s->s_name, m->m_seq, why);
-		queue_requeue(&s->s_queue, m);
+		if (!s->s_dead_failing)
+			log_warn("tenant %s: stream %s: message %" PRIu64
+			    " kept in the queue, tried again after "
+			    "ack_timeout, as is every message until a dead "
+			    "letter is written: cannot write it to "
+			    "dead-letters.jsonl (%s)",
+			    s->s_tid, s->s_name, m->m_seq, why);
+		s->s_dead_failing = true;
+		hold_back(s, m);
 		return;
 	}
+	if (s->s_dead_failing)
+		log_info("tenant %s: stream %s: dead letters are written "
+		    "again", s->s_tid, s->s_name);
+	s->s_dead_failing = false;
 	s->s_n.dead_letters++;
 	log_info("tenant %s: stream %s: message %" PRIu64 " dead-lettered "
 	    "after %u deliveries: %s", s->s_tid, s->s_name, m->m_seq,

@@ -3,6 +3,8 @@
 # The stream is served all the same: status lists it, its backlog is
 # restored, new messages get THROTTLE no-space; once space returns it
 # accepts again and delivers everything, without a reload.
+# And dead letters the full disk refuses: the messages are held back,
+# not sent round again as fast as the app refuses them, and said once.
 #
 # Needs root: the tenant's queue folder is a 192 KiB tmpfs (a file-size
 # limit, as t_stream_disk_full uses otherwise, cannot fill a disk).
@@ -10,14 +12,20 @@
 
 platform stream.segment_size='"1M"'
 stream_tenant alpha 'instances = { min = 0; max = 1; initial = 0; };'
+# beta's app nacks while $outage exists; one delivery, then dead letters.
+outage=$T/scratch/downstream-down
+STREAMAPP_ARGS=", \"-P\", \"$outage\"" stream_tenant beta \
+	'max_deliveries = 1; ack_timeout = "20s";'
 qdir=$VAR/queue/alpha
-mkdir -p "$qdir"
+bdir=$VAR/queue/beta
+mkdir -p "$qdir" "$bdir"
 if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=192k,mode=0700 tmpfs "$qdir" 2>/dev/null; then
 	echo "SKIP: needs root to mount a small tmpfs"
 	exit 77
 fi
 # Lazily: after a failure streammgr, still running, holds files there.
-on_cleanup() { umount -l "$qdir" 2>/dev/null; }
+on_cleanup() { umount -l "$qdir" 2>/dev/null; umount -l "$bdir" 2>/dev/null; }
+mount -t tmpfs -o size=192k,mode=0700 tmpfs "$bdir" || fail "mount a tmpfs on $bdir"
 
 start_daemon streammgr
 for i in $(seq 1 3000); do printf 'k%s %096d\n' "$i" "$i"; done >"$T/scratch/fill"
@@ -64,4 +72,26 @@ ok "the backlog and the new messages delivered: $want"
 stop_daemon streammgr
 start_daemon streammgr
 assert_eq 0 "$(sstat alpha .recovered.messages)" "restored after a clean stop"
+
+# ---- dead letters on a full disk ------------------------------------------
+# The app, stopped, holds two messages; the disk fills; the app nacks
+# them (max_deliveries 1): their dead letters are refused.
+wait_for 20 "beta's instance" ready_is beta 1
+app=$(sstat beta '.instances[0].pid')
+kill -STOP "$app"
+send_keys beta 1 2 >"$T/out/beta" || fail "beta: $(cat "$T/out/beta")"
+wait_for 20 "both sent to the app" eval '[ "$(sstat beta .inflight)" = 2 ]'
+touch "$outage"
+dd if=/dev/zero of="$bdir/pad" bs=1k 2>/dev/null || true
+from=$(wc -l <"$SM_LOG")
+kill -CONT "$app"
+wait_for 30 "the first dead letter refused" sm_log_after "$from" "cannot write it to dead-letters.jsonl"
+rm -f "$bdir/pad"
+wait_for 60 "both dead-lettered" eval '[ "$(sstat beta .dead_letters)" = 2 ]'
+sm_log_after "$from" "stream default: dead letters are written again" ||
+	fail "no 'written again' in the log"
+warned=$(tail -n +"$(( from + 1 ))" "$SM_LOG" | grep -c "cannot write it to dead-letters.jsonl" || true)
+assert_eq 1 "$warned" "one warning for the whole episode"
+assert_eq 2 "$(cli dead-letters beta --json | jq length)" "two dead letters listed"
+ok "dead letters refused by the disk: held back, said once, written once there is room"
 stop_daemon streammgr
