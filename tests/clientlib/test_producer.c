@@ -8,7 +8,8 @@
  * then batches (protocol 2): a record goes alone when none awaits a
  * reply and in a batch [""][first, count][records] when some do, each
  * record of a batch gets its own status, one status may answer them all,
- * and a protocol 1 streammgr's refusal of a batch turns batching off;
+ * a batch goes at the first send after its linger has passed, and a
+ * protocol 1 streammgr's refusal of a batch turns batching off;
  * a callback may close its producer.
  */
 #include <setjmp.h>
@@ -25,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mysimbdp.h>
@@ -33,6 +35,8 @@
 #include "util.h"
 
 #define WAIT_MS	5000		/* for anything that should come at once */
+#define HANG_MS	10000		/* x the time factor: what only a hang takes */
+#define HOUR_MS	(3600 * 1000)
 #define MAX_REPLIES 512
 
 struct fake {
@@ -203,6 +207,20 @@ open_producer(struct fake *f, uint32_t window, struct replies *r)
 	return p;
 }
 
+/*
+ * A batching producer whose held records go only when a batch is full or
+ * by the other rules, never by their age: with the default linger (1 ms)
+ * a preempted test would see a batch go early.
+ */
+static struct msb_producer *
+open_piling(struct fake *f, uint32_t window, struct replies *r)
+{
+	struct msb_producer *p = open_batching(f, window, r);
+
+	msb_producer_set_batch(p, 64 * 1024, HOUR_MS);
+	return p;
+}
+
 /* Replies [""][header][statuses] to batch q: n statuses. */
 static void
 fake_reply_batch(struct fake *f, const struct request *q, int n,
@@ -258,7 +276,7 @@ records_pile_up_into_batches(void **state)
 {
 	struct fake *f = *state;
 	struct replies *r = calloc(1, sizeof(*r));
-	struct msb_producer *p = open_batching(f, 16, r);
+	struct msb_producer *p = open_piling(f, 16, r);
 	const char *const recs[] = { "beta", "", "gamma" };
 	const char *const st[] = { "OK", "REJECT empty: no payload",
 	    "THROTTLE queue-full: max_queue_bytes 1024 reached" };
@@ -320,12 +338,51 @@ records_pile_up_into_batches(void **state)
 	free(r);
 }
 
+/*
+ * A held batch goes at the first send after it is linger_ms old. Only
+ * the lower bound is the producer's: the test waits for the clock to
+ * pass it, then for the batch, however long either takes.
+ */
+static void
+a_batch_goes_once_its_linger_has_passed(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p = open_batching(f, 16, r);
+	struct timespec pause = { 0, 1000000 };
+	struct request q[3];
+	int64_t held;
+
+	msb_producer_set_batch(p, 64 * 1024, 20);
+	assert_int_equal(msb_producer_send(p, "x", 1, NULL), MSB_OK);
+	assert_true(fake_recv(f, &q[0], WAIT_MS));
+	assert_int_equal(msb_producer_send(p, "a", 1, NULL), MSB_OK);
+	held = tu_now_ms();
+	while (tu_now_ms() - held <= 20)
+		nanosleep(&pause, NULL);
+	/* "a" has waited its 20 ms: "b" sends it, and is held itself. */
+	assert_int_equal(msb_producer_send(p, "b", 1, NULL), MSB_OK);
+	assert_true(fake_recv(f, &q[1], WAIT_MS));
+	assert_int_equal(q[1].nframes, 2);
+	assert_int_equal(be64(q[1].id), 2);
+	assert_memory_equal(q[1].payload, "a", 1);
+	assert_int_equal(msb_producer_poll(p, 0), 0);
+	assert_true(fake_recv(f, &q[2], WAIT_MS));
+	assert_int_equal(be64(q[2].id), 3);
+	for (int i = 0; i < 3; i++)
+		fake_reply(f, &q[i], "OK");
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_int_equal(r->n, 3);
+	msb_producer_close(p);
+	free(r);
+}
+
 static void
 a_protocol_1_streammgr_turns_batching_off(void **state)
 {
 	struct fake *f = *state;
 	struct replies *r = calloc(1, sizeof(*r));
-	struct msb_producer *p = open_batching(f, 16, r);
+	struct msb_producer *p = open_piling(f, 16, r);
 	const char *const recs[] = { "b", "c" };
 	const char *refusal = "REJECT malformed: expected 2 frames, got 3";
 	struct request q[3];
@@ -447,19 +504,25 @@ a_full_window_blocks_then_times_out(void **state)
 	int64_t start, took;
 	uint64_t seq;
 
+	/*
+	 * The 300 ms run from the first send, so `start` is taken before
+	 * it: the fifth cannot give up sooner than that (a lower bound
+	 * the producer's own clock guarantees), and only a send that
+	 * never gave up takes `hang`.
+	 */
 	msb_producer_set_reply_timeout(p, 300);
+	start = tu_now_ms();
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(msb_producer_send(p, "x", 1, NULL), MSB_OK);
 	for (int i = 0; i < 4; i++)
 		assert_true(fake_recv(f, &q[i], WAIT_MS));
 
 	/* The fake withholds the replies: the fifth waits, then gives up. */
-	start = tu_now_ms();
 	assert_int_equal(msb_producer_send(p, "y", 1, NULL), MSB_TEMPFAIL);
 	took = tu_now_ms() - start;
-	if (took < 250 || took > 3000)
-		fail_msg("send gave up after %lld ms, not about 300",
-		    (long long)took);
+	if (took < 300 || took > HANG_MS * tu_time_factor())
+		fail_msg("send gave up %lld ms after the first, not 300 or "
+		    "a little more", (long long)took);
 	assert_string_equal(msb_producer_error(p),
 	    "no reply from streammgr within 300 ms");
 	assert_false(fake_recv(f, &q[4], 100));	/* it was not sent */
@@ -648,16 +711,18 @@ no_streammgr_send_times_out(void **state)
 	start = tu_now_ms();
 	assert_int_equal(msb_producer_send(p, "x", 1, NULL), MSB_TEMPFAIL);
 	took = tu_now_ms() - start;
-	if (took < 150 || took > 3000)
+	if (took < 150 || took > HANG_MS * tu_time_factor())
 		fail_msg("send gave up after %lld ms, not about 200",
 		    (long long)took);
 	snprintf(want, sizeof(want), "no streammgr took the message within "
 	    "200 ms (is it running?)");
 	assert_string_equal(msb_producer_error(p), want);
 	assert_int_equal(msb_producer_outstanding(p), 0);
+	/* Nothing is queued: a close that lingered would wait for ever. */
 	start = tu_now_ms();
 	msb_producer_close(p);
-	assert_true(tu_now_ms() - start < 1500);
+	if ((took = tu_now_ms() - start) > HANG_MS * tu_time_factor())
+		fail_msg("close took %lld ms: it lingers", (long long)took);
 	free(endpoint);
 	free(path);
 }
@@ -742,6 +807,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(records_pile_up_into_batches,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_batch_goes_once_its_linger_has_passed, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_protocol_1_streammgr_turns_batching_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -24,6 +24,13 @@
 #include "fakemongo.h"
 #include "util.h"
 
+/*
+ * The bound on a refused connect: far above the few ms it takes (and the
+ * 2 s the library allows), below libmongoc's own 30 s, which only a
+ * library that left the server selection timeout alone would wait.
+ */
+#define HANG_MS	15000
+
 static const char hash[] =
     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
@@ -44,7 +51,7 @@ closed_port_is_a_quick_tempfail(void **state)
 	assert_null(sink);
 	assert_int_equal(msb_exit_code(rc), 75);
 	assert_non_null(strstr(err, "MongoDB unavailable"));
-	if (took > 2000)
+	if (took > HANG_MS)
 		fail_msg("took %lld ms", (long long)took);
 }
 
@@ -53,12 +60,13 @@ default_timeout_is_short(void **state)
 {
 	struct msb_sink *sink;
 	char err[512];
-	int64_t start = tu_now_ms();
+	int64_t start = tu_now_ms(), took;
 
 	/* No timeout in the URL: 2 s at most, not libmongoc's 30 s. */
 	assert_int_equal(msb_sink_open(&sink, "mongodb://127.0.0.1:1/",
 	    "acme", "listings", err, sizeof(err)), MSB_TEMPFAIL);
-	assert_true(tu_now_ms() - start < 5000);
+	if ((took = tu_now_ms() - start) > HANG_MS)
+		fail_msg("took %lld ms", (long long)took);
 }
 
 static void

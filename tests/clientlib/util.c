@@ -97,3 +97,12 @@ tu_now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+int64_t
+tu_time_factor(void)
+{
+	const char *s = getenv("MYSIMBDP_TEST_TIME_FACTOR");
+	long f = s != NULL ? strtol(s, NULL, 10) : 1;
+
+	return f >= 1 ? f : 1;
+}

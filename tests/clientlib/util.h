@@ -20,5 +20,10 @@ char	*tu_read_file(const char *path, size_t *len);
 /* path joined with a name, malloc'd. */
 char	*tu_join(const char *dir, const char *name);
 int64_t	 tu_now_ms(void);
+/*
+ * MYSIMBDP_TEST_TIME_FACTOR (1 unless set): what a bound that only a
+ * hang would cross is multiplied by (docs/testing.md, "Deadlines").
+ */
+int64_t	 tu_time_factor(void);
 
 #endif
