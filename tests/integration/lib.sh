@@ -101,6 +101,13 @@ assert_eq() {	# EXPECTED ACTUAL WHAT
 assert_file() { [ -e "$1" ] || fail "missing $1"; }
 assert_no_file() { [ ! -e "$1" ] || fail "unexpected $1"; }
 
+# wait_file PATH, wait_no_file PATH: wait for PATH to be there, or gone.
+# batchmgr appends a file's record before it moves the file (to done/,
+# failed/, quarantine/, rejected/) or removes it, so a test that has seen
+# the record may look in between: it waits for the move instead.
+wait_file() { wait_for 20 "$1 to be in place" test -e "$1"; }
+wait_no_file() { wait_for 20 "$1 to be gone" test ! -e "$1"; }
+
 # scaled SECONDS: SECONDS (a decimal number too) times the time factor,
 # for a deadline a test gives another command (timeout N, --timeout N).
 scaled() { awk -v s="$1" -v f="$TIME_FACTOR" 'BEGIN { printf "%g", s * f }'; }

@@ -166,7 +166,7 @@ done
 drop closer quiet.csv
 wait_for 20 "closer's record" have_records 1 closer ok
 assert_eq 7 "$(records '.tenant == "closer"' | jq .rows)" "closer: its summary recorded"
-assert_file "$VAR/staging/closer/done/quiet.csv"
+wait_file "$VAR/staging/closer/done/quiet.csv"
 
 # ---- a full disk ------------------------------------------------------
 if [ $full = yes ]; then

@@ -163,12 +163,14 @@ reason other.csv.age | grep -q "^decrypt: no identity matched" ||
 	fail "other.csv.age: reason $(reason other.csv.age)"
 reason tampered.csv.age | grep -q "^decrypt: .*" ||
 	fail "tampered.csv.age: reason $(reason tampered.csv.age)"
+wait_file "$VAR/staging/sec/rejected/fake.csv.age"
 cmp -s "$VAR/staging/sec/rejected/fake.csv.age" "$T/scratch/plain.csv" ||
 	fail "rejected/fake.csv.age is not the file sent"
 for f in other tampered; do
+	wait_file "$VAR/staging/sec/rejected/$f.csv.age"
 	cmp -s "$VAR/staging/sec/rejected/$f.csv.age" "$T/scratch/$f.csv.age" ||
 		fail "rejected/$f.csv.age is not the encrypted file sent"
-	assert_file "$VAR/staging/sec/rejected/$f.csv.age.reason"
+	wait_file "$VAR/staging/sec/rejected/$f.csv.age.reason"
 done
 assert_eq "$before" "$(docs sec | wc -l)" "documents after the refused files"
 docs sec | grep -qF -- "-$MARKER" && fail "a row of a refused file was stored"

@@ -26,8 +26,8 @@ r=$(records '.tenant == "noexec" and .status == "failed"')
 jq -e '.reason | test("exec .*not-executable: Permission denied")' <<<"$r" >/dev/null ||
 	fail "non-executable app reason: $r"
 ok "non-executable app: $(jq -r .reason <<<"$r")"
-assert_file "$VAR/staging/missing/failed/m.csv"
-assert_file "$VAR/staging/noexec/failed/n.csv"
+wait_file "$VAR/staging/missing/failed/m.csv"
+wait_file "$VAR/staging/noexec/failed/n.csv"
 
 # Still serving: another file for the healthy tenant.
 drop fine g.csv

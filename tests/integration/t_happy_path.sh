@@ -25,10 +25,10 @@ drop globex cases/c2.jsonl '{"a":1}'
 wait_for 10 "acme ok records" have_records 2 acme ok
 wait_for 10 "globex ok records" have_records 2 globex ok
 
-assert_file "$VAR/staging/acme/done/a1.csv"
-assert_file "$VAR/staging/acme/done/a2.csv"
-assert_file "$VAR/staging/globex/done/cases/c1.csv"
-assert_file "$VAR/staging/globex/done/cases/c2.jsonl"
+wait_file "$VAR/staging/acme/done/a1.csv"
+wait_file "$VAR/staging/acme/done/a2.csv"
+wait_file "$VAR/staging/globex/done/cases/c1.csv"
+wait_file "$VAR/staging/globex/done/cases/c2.jsonl"
 assert_eq 0 "$(files_in acme incoming)" "acme incoming/ is empty"
 assert_eq 0 "$(files_in acme processing)" "acme processing/ is empty"
 assert_eq "id,v
@@ -54,5 +54,5 @@ assert_eq 0 "$(find "$VAR/work/globex" -name '.result-*' | wc -l)" "result files
 # done/ keeps both.
 drop acme a1.csv
 wait_for 10 "third acme ok" have_records 3 acme ok
-assert_file "$VAR/staging/acme/done/a1.csv.1"
+wait_file "$VAR/staging/acme/done/a1.csv.1"
 stop_daemon batchmgr

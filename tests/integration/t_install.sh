@@ -309,7 +309,7 @@ ok "record: ok"
 assert_eq 2 "$(jq .rows <<<"$r")" "record: rows"
 assert_eq 1 "$(jq .rejected_rows <<<"$r")" "record: rejected_rows"
 assert_eq "$VERSION" "$(jq -r .summary.built_with <<<"$r")" "record: the app's summary"
-assert_file "$VAR/staging/sensors/done/r.csv"
+wait_file "$VAR/staging/sensors/done/r.csv"
 unit=$VAR/coredms/sensors/readings/$hash.bson
 assert_file "$unit"
 assert_eq "${hash:0:24}:1 t1 20.5 double|${hash:0:24}:3 t3 -4 double" \

@@ -134,7 +134,7 @@ assert_eq "13 13" "$(jq -r '"\(.rows) \(.inserted)"' <<<"$r")" "a.csv's rows and
 assert_eq 13 "$(docs | wc -l)" "documents stored"
 docs | jq -r .name | grep -q "listing 1[3-9]" && fail "a refused row was stored"
 rej=$VAR/staging/q/done/listings/a.csv.rejects.jsonl
-assert_file "$rej"
+wait_file "$rej"
 assert_eq "$want_rules" \
 	"$(jq -s -c 'group_by(.rule) | map({(.[0].rule): length}) | add' "$rej" |
 	    jq -c --argjson w "$want_rules" '. as $g | $w | with_entries(.value = $g[.key])')" \
@@ -174,6 +174,9 @@ assert_eq 30 "$(docs | wc -l)" "documents after the forced run"
 ok "retry --force: the quarantined file ingested past its threshold (17 stored, 3 refused)"
 
 # ---- stats --quality: the records' sums -------------------------------------
+# batchmgr writes a file's line of log/quality.jsonl just after its record.
+q_lines() { jq -c 'select(.tenant == "q")' "$VAR/log/quality.jsonl" | wc -l; }
+wait_for 20 "the forced run's line in log/quality.jsonl" eval '[ "$(q_lines)" -ge 3 ]'
 out=$(cli stats --quality --json)
 assert_eq "20 7 0" "$(jq -r '.quality["q/listings"] | "\(.checked) \(.rejected) \(.quarantined)"' <<<"$out")" \
 	"stats --quality: q/listings"
@@ -182,8 +185,7 @@ assert_eq "20 3 1" "$(jq -r '.quality["q/strict"] | "\(.checked) \(.rejected) \(
 assert_eq "40 10 4" "$(jq -r '.platform | "\(.checked) \(.rejected) \(.rules["price-range"])"' <<<"$out")" \
 	"stats --quality: the platform"
 cli stats --quality | grep -q "rule price-range" || fail "stats --quality prints no rule: $(cli stats --quality)"
-lines=$(jq -c 'select(.tenant == "q")' "$VAR/log/quality.jsonl" | wc -l)
-assert_eq 3 "$lines" "log/quality.jsonl lines (a.csv, b.csv quarantined, b.csv forced)"
+assert_eq 3 "$(q_lines)" "log/quality.jsonl lines (a.csv, b.csv quarantined, b.csv forced)"
 ok "stats --quality: per dataset and rule, as log/quality.jsonl and the records say"
 
 # ---- the monitor's metrics: the apps' reports carry the same counts -------
@@ -286,6 +288,7 @@ wait_for 60 "f.csv ingested at its second attempt" eval \
 	'[ "$(last f.csv | jq -r .status)" = ok ]'
 assert_eq "2 1" "$(last f.csv | jq -r '"\(.attempt) \(.quality.rejected)"')" \
 	"f.csv's attempts and refused rows"
+wait_file "$VAR/staging/q/done/flaky/f.csv.rejects.jsonl"
 assert_eq 1 "$(wc -l <"$VAR/staging/q/done/flaky/f.csv.rejects.jsonl")" \
 	"f.csv's kept rejects: the last attempt's"
 left=$(find "$VAR/work" -name '.rejects-*')

@@ -101,6 +101,6 @@ assert_eq "validate validate validate ingest" "$(passes)" "the passes run"
 n=$(jq -r .inserted <<<"$r")
 [ "$n" -gt 0 ] || fail "nothing inserted: $r"
 assert_eq "$n" "$(docs | wc -l)" "documents stored"
-assert_file "$VAR/staging/q/done/listings/a.csv"
+wait_file "$VAR/staging/q/done/listings/a.csv"
 stop_daemon batchmgr
 ok "restarted: both passes, a.csv ingested ($n documents)"

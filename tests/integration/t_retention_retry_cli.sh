@@ -15,7 +15,7 @@ drop acme good.txt             # rejected: format
 drop acme bad.csv              # fails once (exit 3), no retries: failed/
 wait_for 10 "rejected" have_records 1 acme rejected
 wait_for 10 "failed" have_records 1 acme failed
-assert_file "$VAR/staging/acme/failed/bad.csv"
+wait_file "$VAR/staging/acme/failed/bad.csv"
 stop_daemon batchmgr
 
 # Wait until the rejected file has been kept longer than its retention.
@@ -23,8 +23,8 @@ old_enough() { [ $(( $(date +%s) - $(stat -c %Z "$VAR/staging/acme/rejected/good
 wait_for 10 "rejected file older than retention" old_enough
 start_daemon batchmgr
 wait_for 10 "retention removal recorded" have_records 2 acme removed
-assert_no_file "$VAR/staging/acme/rejected/good.txt"
-assert_no_file "$VAR/staging/acme/rejected/good.txt.reason"
+wait_no_file "$VAR/staging/acme/rejected/good.txt"
+wait_no_file "$VAR/staging/acme/rejected/good.txt.reason"
 records '.status == "removed"' | jq -e 'select(.reason | startswith("retention:"))' >/dev/null ||
 	fail "removal record has no retention reason"
 assert_file "$VAR/staging/acme/failed/bad.csv"
@@ -34,7 +34,7 @@ ok "retention removed rejected/ files, kept failed/"
 out=$("$CLI" -c "$T/conf/mysimbdp.cfg" retry acme bad.csv)
 ok "retry: $out"
 wait_for 10 "retried file ok" have_records 1 acme ok
-assert_file "$VAR/staging/acme/done/bad.csv"
+wait_file "$VAR/staging/acme/done/bad.csv"
 assert_no_file "$VAR/staging/acme/failed/bad.csv"
 
 rc=0
@@ -54,6 +54,7 @@ assert_eq 64 "$rc" "retry refuses a tenant id with a path in it"
 odd=$'caf\xe9.csv'
 drop acme "$odd"
 wait_for 10 "its failure" have_records 2 acme failed
+wait_file "$VAR/staging/acme/failed/$odd"
 out=$("$CLI" -c "$T/conf/mysimbdp.cfg" retry acme "$odd" --json) ||
 	fail "retry --json of a name not UTF-8: exit $?"
 assert_eq 'caf\xE9.csv incoming/caf\xE9.csv' "$(jq -r '"\(.file) \(.to)"' <<<"$out")" \
@@ -66,7 +67,7 @@ drop beta x.csv
 wait_for 10 "beta's first failure" have_records 1 beta failed
 drop beta x.csv
 wait_for 10 "beta's second failure" have_records 2 beta failed
-assert_file "$VAR/staging/beta/failed/x.csv.1"
+wait_file "$VAR/staging/beta/failed/x.csv.1"
 out=$("$CLI" -c "$T/conf/mysimbdp.cfg" retry beta x.csv.1) || fail "retry x.csv.1: exit $?"
 assert_eq "beta: x.csv.1 moved back from failed/ to incoming/x.csv" "$out" "retry of a suffixed name"
 wait_for 10 "x.csv run again" have_records 3 beta failed

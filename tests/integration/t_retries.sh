@@ -27,7 +27,7 @@ for st in 65 66; do
 	assert_eq "1 $st" "$(jq -r '"\(.attempt) \(.exit_code)"' <<<"$r")" "exit $st: one attempt"
 	jq -e '.reason | test("^data: exit '"$st"' .*: not a listings export$")' <<<"$r" >/dev/null ||
 		fail "exit $st: reason: $(jq -r .reason <<<"$r")"
-	assert_file "$VAR/staging/refuse$st/failed/r.csv"
+	wait_file "$VAR/staging/refuse$st/failed/r.csv"
 done
 ok "exit 65 and 66 go to failed/ at once with the app's reason"
 
@@ -40,7 +40,7 @@ assert_eq "1 2" "$(records '.tenant == "temp" and .status == "retry"' | jq -r .a
 	"retry records number the attempts"
 records '.tenant == "temp" and .status == "retry"' | jq -e 'select(.exit_code == 75 and (.reason | startswith("tempfail:")))' >/dev/null ||
 	fail "retry record does not say exit 75"
-assert_file "$VAR/staging/temp/done/t.csv"
+wait_file "$VAR/staging/temp/done/t.csv"
 # The backoff doubles: the gap before attempt 3 is at least 200ms.
 s2=$(records '.tenant == "temp" and .attempt == 2' | jq -r .end)
 s3=$(records '.tenant == "temp" and .attempt == 3' | jq -r .start)
@@ -55,6 +55,6 @@ r=$(records '.tenant == "crashy" and .status == "failed"')
 assert_eq 3 "$(jq -r .attempt <<<"$r")" "failed after 1 + retries attempts"
 assert_eq 11 "$(jq -r .signal <<<"$r")" "the signal is recorded"
 jq -e '.reason | test("signal 11")' <<<"$r" >/dev/null || fail "reason: $r"
-assert_file "$VAR/staging/crashy/failed/c.csv"
+wait_file "$VAR/staging/crashy/failed/c.csv"
 assert_eq 0 "$(files_in crashy processing)" "nothing left in processing/"
 stop_daemon batchmgr

@@ -93,8 +93,8 @@ start_daemon batchmgr
 wait_for 30 "acme ok" have_records 1 acme ok
 wait_for 30 "globex ok" have_records 1 globex ok
 assert_eq true "$(records '.tenant == "acme" and .status == "ok"' | jq .recovered)" "acme: rerun after the restart"
-assert_file "$VAR/staging/acme/done/l.csv"
-assert_file "$VAR/staging/globex/done/cases/c.csv"
+wait_file "$VAR/staging/acme/done/l.csv"
+wait_file "$VAR/staging/globex/done/cases/c.csv"
 assert_eq 40 "$("$BSONCOUNT" "$VAR/coredms/acme/listings" | wc -l)" "acme: every row loaded once the sink is back"
 assert_eq 71 "$("$BSONCOUNT" "$VAR/coredms/globex/cases" | wc -l)" "globex: every row loaded once the sink is back"
 # Under sanitizers (the clean environment drops ASAN/UBSAN_OPTIONS, so a

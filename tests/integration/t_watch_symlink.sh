@@ -58,7 +58,7 @@ grep -q 'hit Breakpoint 1,' "$out" || fail "gdb saw no inotify_add_watch: $(cat 
 ok "alpha's sales swapped for a symlink to beta's while its watch was added"
 
 wait_for 60 "alpha's symlink rejected" has_record alpha "" sales rejected
-assert_file "$VAR/staging/alpha/rejected/sales.reason"
+wait_file "$VAR/staging/alpha/rejected/sales.reason"
 grep -q '^symlink' "$VAR/staging/alpha/rejected/sales.reason" ||
 	fail "sales.reason: $(cat "$VAR/staging/alpha/rejected/sales.reason")"
 ok "alpha's symlink rejected as a symlink, the link itself moved"
@@ -66,7 +66,7 @@ ok "alpha's symlink rejected as a symlink, the link itself moved"
 drop beta sales/after.csv
 wait_for 60 "beta's sales/after.csv taken through inotify" \
 	has_record beta sales after.csv ok
-assert_file "$VAR/staging/beta/done/sales/after.csv"
+wait_file "$VAR/staging/beta/done/sales/after.csv"
 ok "beta's sales folder is still watched as beta's"
 wait_for 60 "batchmgr to say it does not watch alpha's symlink" bm_log_after \
 	"$from" "tenant alpha: inotify_add_watch .*/alpha/incoming/sales: Not a directory"
