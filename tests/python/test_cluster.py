@@ -101,7 +101,12 @@ def run_move(first, second, ports, cluster):
             assert time.monotonic() < deadline, \
                 f"{len(ok)} of {total} OK'd; reasons {reasons}; {len(in_flight)} awaiting a reply"
             # About 400 new keys a second: the move comes mid-stream.
-            fresh_ok = sent < (time.monotonic() - start) * 400
+            # While `mysimbdp move` runs, only refused keys are sent
+            # again: however long it takes, new keys are left for after
+            # it, which n1 answers "moved" and n2 takes.
+            moving = move is not None and move.poll() is None
+            fresh_ok = not moving and \
+                sent < (time.monotonic() - start) * 400
             if pending and len(in_flight) < 200 and (
                     fresh_ok or pending[-1] < sent):
                 k = pending.pop()
