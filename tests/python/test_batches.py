@@ -19,7 +19,7 @@ def stored(platform, tenant):
 
 def test_each_message_of_a_batch_has_its_outcome(platform):
     stream(platform, "alpha", 'max_message_size = "1K"; '
-           "max_messages_per_second = 40;")
+           "max_messages_per_second = 5;")
     platform.start("streammgr")
     msgs = [f"k{i} v".encode() for i in range(60)]
     msgs[10] = b"x" * 2000
@@ -39,11 +39,15 @@ def test_each_message_of_a_batch_has_its_outcome(platform):
     oks = [r for r in rest if r.status == Status.OK]
     throttled = [r for r in rest if r.status == Status.THROTTLE]
     assert len(oks) + len(throttled) == 58
-    assert throttled, "58 messages at once, 40 a second allowed"
-    assert all(r.reason == "rate: over max_messages_per_second 40"
+    assert throttled, "58 messages at once, 5 a second allowed"
+    assert all(r.reason == "rate: over max_messages_per_second 5"
                for r in throttled)
-    # The bucket empties in order: no OK after the first THROTTLE.
-    assert max(r.seq for r in oks) < min(r.seq for r in throttled)
+    # The bucket, full at the start (a second's worth), serves the batch
+    # in order: its first five are OK. (Not "no OK after the first
+    # THROTTLE": the bucket refills meanwhile, and a slow machine can
+    # take a refilled token for a later message of the batch.)
+    assert all(r.status == Status.OK for r in rest[:5]), \
+        [(r.seq - sent.start, r.status) for r in rest[:5]]
     s = platform.status("alpha")["streams"][0]
     assert s["batches"] >= 1, "the producer sent no batch"
     assert (s["accepted"], s["too_large"], s["rate_limited"]) == \
