@@ -62,11 +62,11 @@ ok "send --cluster: each tenant's messages go to its node and are stored"
 
 node_kill n3 streammgr
 node_kill n3 batchmgr
-rc=0; op status --cluster --timeout 2s >"$T/table" 2>"$T/err" || rc=$?
+rc=0; op status --cluster --timeout "$(scaled 2)s" >"$T/table" 2>"$T/err" || rc=$?
 assert_eq 0 $rc "status --cluster with n3 down ($(cat "$T/err"))"
 grep -q "^n3 .*(no answer: streammgr .*, batchmgr " "$T/table" || fail "n3 not shown as silent: $(cat "$T/table")"
 grep -qE "^n1 +acme " "$T/table" || fail "n1 missing: $(cat "$T/table")"
-op status --cluster --json --timeout 2s >"$T/out.json" 2>/dev/null
+op status --cluster --json --timeout "$(scaled 2)s" >"$T/out.json" 2>/dev/null
 assert_eq false "$(jq -r '.nodes[] | select(.node == "n3") | .answered' "$T/out.json")" "n3: answered"
 ok "status --cluster: a node killed with SIGKILL is shown as not answering, exit 0"
 

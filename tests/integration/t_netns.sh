@@ -138,7 +138,7 @@ ok "a tenant's key is refused at another tenant's node"
 # ---- status --cluster with a node down ----------------------------------------
 node_kill n3 streammgr
 node_kill n3 batchmgr
-rc=0; op status --cluster --timeout 2s >"$T/table" 2>/dev/null || rc=$?
+rc=0; op status --cluster --timeout "$(scaled 2)s" >"$T/table" 2>/dev/null || rc=$?
 assert_eq 0 $rc "status --cluster with n3 down"
 grep -q "^n3 .*(no answer" "$T/table" || fail "n3 not shown as down: $(cat "$T/table")"
 grep -qE "^n1 +acme " "$T/table" || fail "n1's row: $(cat "$T/table")"

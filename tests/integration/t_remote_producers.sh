@@ -121,7 +121,7 @@ before=$(remote unknown_streams)
 long=$(printf 'a%.0s' $(seq 1 300))
 for route in "acme" "" "../etc/x" "acme/default/x" "$long/default" "ACME/default"; do
 	rc=0
-	"$MYSIMBDP_BUILD/tests/integration/durproducer" -t 2 -R "$route" -k "$K/acme" \
+	"$MYSIMBDP_BUILD/tests/integration/durproducer" -t "$(scaled 2)" -R "$route" -k "$K/acme" \
 		-s "$K/node.pub" "tcp://$NODE" 1 >"$T/out/hostile" 2>&1 || rc=$?
 	assert_eq 1 $rc "route \"${route:0:20}\": no OK ($(cat "$T/out/hostile"))"
 done

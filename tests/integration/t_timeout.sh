@@ -20,13 +20,14 @@ drop slow f.csv
 wait_for 10 "the app to start its grandchild" test -s "$T/out/app.pid"
 gc=$(cat "$T/out/grandchild.pid")
 app=$(cat "$T/out/app.pid")
-kill -0 "$gc" || fail "grandchild not running"
+# Not checked running here: the timeout (500 ms) may have killed it by
+# now on a slow machine; it is a sleep 1000, which only a signal ends.
 wait_for 10 "timeout record" have_records 1 slow timeout
 
 r=$(records '.status == "timeout"')
 jq -e '.reason | startswith("timeout: ")' <<<"$r" >/dev/null || fail "reason: $r"
 assert_eq 9 "$(jq -r .signal <<<"$r")" "app ignored SIGTERM and got SIGKILL"
-assert_file "$VAR/staging/slow/failed/f.csv"
+wait_file "$VAR/staging/slow/failed/f.csv"
 # The grandchild is in the app's group: it must be gone, not orphaned.
 wait_for 5 "grandchild gone" bash -c "! kill -0 $gc"
 ! kill -0 "$app" 2>/dev/null || fail "app still running"
