@@ -303,19 +303,21 @@ assert_eq "THROTTLE queue-full: max_queue_bytes $QBYTES reached" \
 
 # A subscription removed while its instance, already draining (stopped
 # by an operator), holds messages: once they are released the instance
-# is stopped, not left running. The instance is frozen (SIGSTOP) so that
-# it still holds them when the reload comes.
+# is stopped, not left running. The instance is frozen (SIGSTOP) before
+# the messages come, so that it takes them (streammgr sends up to its
+# credit) but acks none: it still holds them when the reload comes, however
+# long the steps between take.
 cli start alpha --stream default >"$T/out/start" 2>&1 ||
 	fail "start default: $(cat "$T/out/start")"
 wait_for 20 "default's instances again" sub_ready_is default 2
 slow_pid=$(substat default.slow '.instances[0].pid')
+kill -STOP "$slow_pid"
 "$DURPRODUCER" -r 5000 -w 100 -t $(( 60 * TIME_FACTOR )) -p z "$INGRESS" 600 \
 	>"$T/out/producer-z" 2>&1 &
 zp=$!
 STARTED_PIDS+=("$zp")
 wait_for 20 "default.slow holding messages" eval \
 	'[ "$(substat default.slow .inflight)" -gt 0 ]'
-kill -STOP "$slow_pid"
 cli stop alpha --stream default.slow >"$T/out/stop" 2>&1 ||
 	fail "stop default.slow: $(cat "$T/out/stop")"
 assert_eq draining "$(substat default.slow '.instances[0].state')" \
