@@ -93,9 +93,11 @@ swap_at_claim plain r.csv 'id,value' \
 assert_replaced plain r.csv -f "a file appended to"
 
 # A writer that keeps the file open (it could write past max_file_size
-# once the file is claimed); stopped once the file is rejected.
+# once the file is claimed); stopped once the file is rejected. gdb lets
+# batchmgr go on only once the writer has the file open: its background
+# child opens it after the shell has returned.
 swap_at_claim plain w.csv 'id,value' \
-	"sleep 600 3>>$VAR/staging/plain/incoming/w.csv </dev/null >/dev/null 2>&1 & echo \$! >$T/writer.pid"
+	"sleep 600 3>>$VAR/staging/plain/incoming/w.csv </dev/null >/dev/null 2>&1 & p=\$!; echo \$p >$T/writer.pid; while [ -d /proc/\$p ] && [ ! -e /proc/\$p/fd/3 ]; do sleep 0.01; done"
 STARTED_PIDS+=("$(cat "$T/writer.pid")")
 assert_replaced plain w.csv -f "a file opened for writing"
 kill "$(cat "$T/writer.pid")"

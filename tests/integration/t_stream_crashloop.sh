@@ -11,15 +11,15 @@ platform stream.crashloop_restarts=3 stream.restart_backoff='"100ms"' \
 	stream.restart_backoff_max='"800ms"' stream.min_uptime="\"$(scaled 2)s\""
 STREAMAPP_ARGS=', "-x", "3"' stream_tenant alpha
 STREAMAPP_ARGS=', "-x", "125"' stream_tenant beta
-# gamma: three quick exits (a crash loop), then a run of 2 s that exits
-# before it says HELLO (so no statistics tick sees it ready), then the
-# real app for good.
+# gamma: three quick exits (a crash loop), then a run longer than
+# min_uptime that exits before it says HELLO (so no statistics tick sees
+# it ready), then the real app for good.
 cat >"$T/recovers" <<EOF
 #!/bin/sh
 n=\$(( \$(cat "\$HOME/runs" 2>/dev/null || echo 0) + 1 ))
 echo "\$n" >"\$HOME/runs"
 [ "\$n" -le 3 ] && exit 1
-[ "\$n" -eq 4 ] && { sleep 2; exit 1; }
+[ "\$n" -eq 4 ] && { sleep $(scaled 3); exit 1; }
 exec "$STREAMAPP"
 EOF
 chmod 755 "$T/recovers"
