@@ -362,6 +362,23 @@ send_keys() {
 	cli send "$1" --file "$f"
 }
 
+# space_back_delivered TENANT WANT: for the full-disk tests, once the
+# disk has room again: 100 more messages (k3001..k3100) are accepted, and
+# with one instance WANT distinct keys (those accepted before and the 100)
+# reach the store; the keys in $T/out/keys.
+space_back_delivered() {
+	local sbd_tenant=$1 sbd_want=$2 i
+	for i in $(seq 3001 3100); do printf 'k%s %096d\n' "$i" "$i"; done >"$T/scratch/more"
+	cli send "$sbd_tenant" --file "$T/scratch/more" >"$T/out/more" 2>&1 ||
+		fail "after space returned: $(cat "$T/out/more")"
+	ok "space back: new messages accepted"
+	cli scale "$sbd_tenant" 1 >/dev/null
+	wait_for 60 "$sbd_want deliveries" \
+		eval '[ "$(store_docs "$sbd_tenant" | wc -l)" -ge "$sbd_want" ]'
+	store_docs "$sbd_tenant" | jq -r ._id | sort -u >"$T/out/keys"
+	assert_eq "$sbd_want" "$(wc -l <"$T/out/keys")" "distinct keys delivered"
+}
+
 # ---- monitor ------------------------------------------------------------
 
 # dash_has PATTERN: the dashboard has a line matching PATTERN (grep -E).

@@ -55,16 +55,8 @@ ok "a new message gets THROTTLE no-space"
 # Space returns: no reload, the next write creates the segment.
 rm -f "$qdir/pad"
 mount -o remount,size=8m "$qdir"
-for i in $(seq 3001 3100); do printf 'k%s %096d\n' "$i" "$i"; done >"$T/scratch/more"
-cli send alpha --file "$T/scratch/more" >"$T/out/more" 2>&1 ||
-	fail "after space returned: $(cat "$T/out/more")"
-ok "space back: new messages accepted"
-
-cli scale alpha 1 >/dev/null
 want=$(( accepted + 100 ))
-wait_for 60 "$want deliveries" eval '[ "$(store_docs alpha | wc -l)" -ge $want ]'
-store_docs alpha | jq -r ._id | sort -u >"$T/out/keys"
-assert_eq "$want" "$(wc -l <"$T/out/keys")" "distinct keys delivered"
+space_back_delivered alpha "$want"
 wait_for 30 "every ack written" eval '[ "$(sstat alpha ".backlog + .inflight")" = 0 ]'
 ok "the backlog and the new messages delivered: $want"
 
