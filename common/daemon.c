@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "build_config.h"
+#include "fdreserve.h"
 #include "log.h"
 #include "spawn.h"
 #include "state.h"
@@ -72,6 +73,7 @@ daemon_start(const char *name, int argc, char *argv[],
 	int ch;
 
 	stdio_hold();
+	fdreserve_init();
 	while ((ch = getopt_long(argc, argv, "c:dnvhV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': file = optarg; break;
