@@ -72,6 +72,8 @@ append_instances(const struct stream *s, bson_t *doc)
 		BSON_APPEND_INT64(&item, "credit", i->i_credit);
 		BSON_APPEND_BOOL(&item, "batch", i->i_batch);
 		BSON_APPEND_INT64(&item, "acked", (int64_t)i->i_acked);
+		BSON_APPEND_INT64(&item, "stray_acks",
+		    (int64_t)i->i_stray_acks);
 		BSON_APPEND_INT64(&item, "uptime_ms",
 		    (int64_t)(now - i->i_started_ms));
 		bson_append_document_end(&arr, &item);
@@ -151,6 +153,7 @@ stats_doc(const struct stream *s, bson_t *doc)
 	BSON_APPEND_INT64(doc, "queue_full", (int64_t)n->queue_full);
 	BSON_APPEND_INT64(doc, "no_space", (int64_t)n->no_space);
 	BSON_APPEND_INT64(doc, "restarts", (int64_t)n->restarts);
+	BSON_APPEND_INT64(doc, "stray_acks", (int64_t)n->stray_acks);
 	append_rules(&s->s_quality, doc);
 	append_disk(s, doc);
 	append_instances(s, doc);

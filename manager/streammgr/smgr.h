@@ -48,6 +48,7 @@ struct instance {
 	bool		 i_bye_owed;		/* BYE said, not answered yet */
 	uint32_t	 i_inflight;
 	uint64_t	 i_acked;
+	uint64_t	 i_stray_acks;	/* see stream_counters */
 	uint64_t	 i_started_ms;		/* monotonic */
 	struct event	*i_kill_ev;		/* IE_TIMEOUT after stop_timeout */
 	bool		 i_lingered;		/* stopped: not gone after BYE */
@@ -69,6 +70,9 @@ struct stream_counters {
 	uint64_t	 queue_full;	/* max_queue_bytes */
 	uint64_t	 no_space;	/* the disk refused the write */
 	uint64_t	 restarts;
+	/* Ids an instance acked, nacked or rejected that settled nothing:
+	 * not in flight, or (NACK, REJECT) held by another instance. */
+	uint64_t	 stray_acks;
 };
 
 /* Kinds of quota violation, each reported at most once a second. */

@@ -1886,6 +1886,7 @@ struct settling {
 	enum work_cmd	 cmd;
 	const char	*why;
 	const char	*quality;
+	uint64_t	 settled;	/* of the ids named */
 };
 
 /*
@@ -1898,7 +1899,7 @@ struct settling {
 static void
 settle_one(struct qmsg *m, void *arg)
 {
-	const struct settling *t = arg;
+	struct settling *t = arg;
 	struct stream *s = t->s;
 	struct instance *holder = m->m_holder, *from = t->from;
 
@@ -1909,6 +1910,7 @@ settle_one(struct qmsg *m, void *arg)
 		    from->i_id, holder ? holder->i_id : "no instance");
 		return;
 	}
+	t->settled++;
 	if (t->cmd == WORK_NACK) {
 		give_back(s, m, t->why);
 		return;
@@ -1933,7 +1935,8 @@ settle_one(struct qmsg *m, void *arg)
 /*
  * ACK, NACK or REJECT of the ids (or ranges) in w. An id not in flight
  * (settled already, never delivered, not given yet) is ignored, at no
- * cost beyond the in-flight ones: queue_each_inflight. Returns the work
+ * cost beyond the in-flight ones (queue_each_inflight), and counted in
+ * stray_acks. Returns the work
  * done, in ids looked at, for on_work's budget.
  */
 static uint64_t
@@ -1944,8 +1947,8 @@ settle(struct stream *s, struct instance *from, const struct work_request *w)
 	char why[sizeof("rejected by : ") + INSTANCE_ID_MAX + WORK_REASON_MAX];
 	struct settling t = { s, from, w->w_cmd, why, w->w_cmd ==
 	    WORK_REJECT && strncmp(reason, "quality: ", 9) == 0 ? reason :
-	    NULL };
-	uint64_t work = 0;
+	    NULL, 0 };
+	uint64_t work = 0, named = 0, stray;
 
 	if (w->w_cmd == WORK_NACK)
 		snprintf(why, sizeof(why), "nacked by %s%s%s", from->i_id,
@@ -1957,9 +1960,14 @@ settle(struct stream *s, struct instance *from, const struct work_request *w)
 		uint64_t id, last;
 
 		stream_work_span(w, k, &id, &last);
+		named += last - id + 1;
 		work += 1 + queue_each_inflight(&s->s_queue, id, last,
 		    settle_one, &t);
 	}
+	/* Counted, not refused: a late ack after a redelivery is one too. */
+	stray = named - t.settled;
+	from->i_stray_acks += stray;
+	s->s_n.stray_acks += stray;
 	return work;
 }
 

@@ -53,4 +53,15 @@ assert_eq 0 $rc "beta's send: $(cat "$T/out/beta")"
 wait_for 30 "beta's 200 acks" acked_at_least beta 200
 ok "beta served"
 
+# The acks of ids it was never given are counted, for the stream and
+# for the instance (read from one status: the flood goes on); beta's app
+# acks only what it holds.
+read -r stray mine acked < <(sstat rogue \
+	'"\(.stray_acks) \(.instances | map(.stray_acks) | add) \(.acked)"')
+[ "$stray" -gt "$acked" ] ||
+	fail "rogue's stray acks: $stray, not more than its $acked acks"
+assert_eq "$stray" "$mine" "the instance's stray acks (one instance)"
+assert_eq 0 "$(sstat beta .stray_acks)" "beta's stray acks"
+ok "stray acks counted: $stray"
+
 stop_daemon streammgr
