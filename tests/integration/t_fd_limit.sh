@@ -58,10 +58,7 @@ wait_for 30 "the report after the flood" prom_at_least \
 ok "the monitor takes reports again"
 
 exhaust streammgr "$SM_PID" "$VAR/run/alpha/default.in" "$SM_LOG"
-seq 1 20 | sed 's/^/k/; s/$/ v/' >"$T/scratch/keys"
-rc=0
-cli send alpha --file "$T/scratch/keys" --timeout "$(scaled 60)s" \
-	>"$T/out/send" 2>&1 || rc=$?
+rc=0; send_keys alpha 1 20 >"$T/out/send" 2>&1 || rc=$?
 assert_eq 0 $rc "the send after the flood: $(cat "$T/out/send")"
 assert_eq "sent 20, accepted 20, rejected 0, throttled 0, unanswered 0" \
 	"$(head -n 1 "$T/out/send")" "the messages after the flood"
