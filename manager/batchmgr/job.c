@@ -41,9 +41,10 @@ xstrdup(const char *s)
 	return d;
 }
 
-void
-job_enqueue(struct tenant *t, const char *dataset, const char *name,
-    uint64_t bytes, bool recovered)
+/* A job of t's for processing/[dataset/]name, in b_jobs, in no queue. */
+static struct job *
+job_new(struct tenant *t, const char *dataset, const char *name,
+    uint64_t bytes)
 {
 	struct batch *b = t->t_batch;
 	struct job *j = calloc(1, sizeof(*j));
@@ -54,14 +55,23 @@ job_enqueue(struct tenant *t, const char *dataset, const char *name,
 	j->j_dataset = xstrdup(dataset);
 	j->j_name = xstrdup(name);
 	j->j_bytes = bytes;
-	j->j_recovered = recovered;
 	j->j_plain_fd = -1;
-	j->j_state = JOB_QUEUED;
 	j->j_timer = evtimer_new(b->b_base, on_timeout, j);
 	if (j->j_timer == NULL)
 		fatalx("%s: evtimer_new", __func__);
 	t->t_jobs++;
 	TAILQ_INSERT_TAIL(&b->b_jobs, j, j_entry);
+	return j;
+}
+
+void
+job_enqueue(struct tenant *t, const char *dataset, const char *name,
+    uint64_t bytes, bool recovered)
+{
+	struct job *j = job_new(t, dataset, name, bytes);
+
+	j->j_recovered = recovered;
+	j->j_state = JOB_QUEUED;
 	sched_push(&t->t_queue, &j->j_item);
 }
 
@@ -243,21 +253,11 @@ record_and_move(struct batch *b, struct job *j, const struct record *r,
 	return 0;
 }
 
-/*
- * Ends the job: its record, then its file's move. A record that cannot
- * be written (a full disk) holds the move, or the file would be settled
- * with no record at all: the job keeps the record and tries both again
- * after a backoff, the file in processing/ meanwhile (a restart runs it
- * again: docs/architecture.md, "Decisions").
- */
+/* Keeps the record r (copied) for finish_again(), after a backoff. */
 static void
-finish(struct batch *b, struct job *j, const struct record *r,
+hold(struct batch *b, struct job *j, const struct record *r,
     enum stage_area to)
 {
-	if (record_and_move(b, j, r, to) == 0) {
-		job_free(b, j);
-		return;
-	}
 	j->j_record = *r;
 	if (r->r_reason)
 		j->j_record.r_reason = j->j_record_reason = xstrdup(r->r_reason);
@@ -270,6 +270,38 @@ finish(struct batch *b, struct job *j, const struct record *r,
 		j->j_record_delay_ms = RECORD_RETRY_MIN_MS;
 	j->j_state = JOB_RECORDING;
 	clock_timer_in(j->j_timer, j->j_record_delay_ms);
+}
+
+/*
+ * Ends the job: its record, then its file's move. A record that cannot
+ * be written (a full disk) holds the move, or the file would be settled
+ * with no record at all: the job keeps the record and tries both again
+ * after a backoff, the file in processing/ meanwhile (a restart runs it
+ * again: docs/architecture.md, "Decisions").
+ */
+static void
+finish(struct batch *b, struct job *j, const struct record *r,
+    enum stage_area to)
+{
+	if (record_and_move(b, j, r, to) == 0)
+		job_free(b, j);
+	else
+		hold(b, j, r, to);
+}
+
+void
+job_hold_rejection(struct tenant *t, const char *dataset, const char *name,
+    uint64_t bytes, const char *reason)
+{
+	struct job *j = job_new(t, dataset, name, bytes);
+	struct record r;
+
+	j->j_unclaimed = true;
+	fill_record(&r, j, "rejected", reason);
+	hold(t->t_batch, j, &r, AREA_REJECTED);
+	log_info("tenant %s: %s%s%s: rejected (%s), held in processing/ "
+	    "until its record can be written", t->t_id, dataset,
+	    *dataset ? "/" : "", name, reason);
 }
 
 /* A held record's backoff is over: try it again, waiting longer each time. */
@@ -903,7 +935,11 @@ job_forget_tenant(struct batch *b, struct tenant *t)
 			continue;
 		if (j->j_state == JOB_QUEUED)
 			sched_unlink(&t->t_queue, &j->j_item);
-		if (j->j_state == JOB_RECORDING)
+		if (j->j_state == JOB_RECORDING && j->j_unclaimed)
+			log_info("tenant %s: %s: left in processing/ with no "
+			    "record of its rejection; the next start looks "
+			    "at it again", t->t_id, j->j_name);
+		else if (j->j_state == JOB_RECORDING)
 			log_info("tenant %s: %s: left in processing/ with no "
 			    "record; it runs again at the next start",
 			    t->t_id, j->j_name);

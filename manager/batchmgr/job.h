@@ -14,6 +14,16 @@
 void job_enqueue(struct tenant *t, const char *dataset, const char *name,
     uint64_t bytes, bool recovered);
 
+/*
+ * Holds the rejection of processing/[dataset/]name, whose record could
+ * not be written (staging_reject returned -1), as a job that never runs:
+ * its record and its move to rejected/ are tried again with backoff, as
+ * a finished job's are (JOB_RECORDING). Left in processing/ otherwise,
+ * the file would wait there for the next start.
+ */
+void job_hold_rejection(struct tenant *t, const char *dataset,
+    const char *name, uint64_t bytes, const char *reason);
+
 /* Starts queued jobs while the scheduler has free slots. */
 void job_dispatch(struct batch *b);
 

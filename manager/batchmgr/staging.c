@@ -350,6 +350,21 @@ claimed_other(struct tenant *t, const struct examine_facts *f, int fd,
 }
 
 /*
+ * Rejects what sits in processing/ as "replaced" (why). With no record
+ * written (a full disk) it is not left there for the next start, which
+ * cannot tell all of what the claim saw (a size, an open for writing
+ * since closed): a held job tries the record and the move again.
+ */
+static void
+reject_replaced(struct batch *b, struct tenant *t, const char *dataset,
+    const char *name, uint64_t bytes, const char *why)
+{
+	if (staging_reject(b, t, AREA_PROCESSING, dataset, name, bytes,
+	    why) < 0)
+		job_hold_rejection(t, dataset, name, bytes, why);
+}
+
+/*
  * Claims a file by rename into processing/ and queues its job, if what
  * the rename moved is the file examined (fd); else rejects what it moved.
  */
@@ -369,7 +384,7 @@ claim(struct batch *b, struct tenant *t, const struct examine_facts *f,
 		return;
 	}
 	if (claimed_other(t, f, fd, &st, why, sizeof(why))) {
-		staging_reject(b, t, AREA_PROCESSING, f->ef_dataset, final,
+		reject_replaced(b, t, f->ef_dataset, final,
 		    (uint64_t)st.st_size, why);
 		return;
 	}
@@ -496,12 +511,61 @@ staging_scan_all(struct batch *b)
 	job_dispatch(b);
 }
 
+/*
+ * Whether processing/[dataset/]name (dfd, name), left there by an
+ * earlier run, is not what a claim lets in; the reason into why. Only
+ * what the entry shows now can be told: a claim rejected "replaced"
+ * whose record could not be written before batchmgr stopped left it
+ * there (job_hold_rejection). Its type, its links and an open for
+ * writing still show; the size it had when checked is gone, so a file
+ * that grew while claimed, a single link not open for writing any more,
+ * runs as any other file a stop left (docs/hostile-input.md).
+ */
+static bool
+left_other(int dfd, const char *name, const struct stat *st, char *why,
+    size_t len)
+{
+	struct stat fst;
+	bool writing;
+	int fd;
+
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(why, len, "replaced: a %s in processing/ at start-up "
+		    "(a claim takes regular files only)",
+		    check_file_kind(st->st_mode));
+		return true;
+	}
+	if (st->st_nlink > 1) {
+		snprintf(why, len, "replaced: linked elsewhere (%ju links) in "
+		    "processing/ at start-up (hard links are not accepted)",
+		    (uintmax_t)st->st_nlink);
+		return true;
+	}
+	/* One that cannot be opened runs: the app's open says why. */
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	writing = fstat(fd, &fst) == 0 && fst.st_ino == st->st_ino &&
+	    fst.st_dev == st->st_dev && open_for_writing(fd);
+	close(fd);
+	if (writing)
+		snprintf(why, len, "replaced: open for writing in processing/ "
+		    "at start-up");
+	return writing;
+}
+
+/*
+ * An entry left in processing/ at a start: run again (a stop or a crash
+ * cut its job short), or rejected when it is no file a claim lets in.
+ */
 static void
 recover_entry(struct tenant *t, const char *dataset, const char *name,
     unsigned char type, void *arg)
 {
+	char why[256];
 	struct stat st;
-	int dfd;
+	int dfd, rc;
 
 	if (type == DT_DIR && *dataset == '\0') {
 		for_each_entry(t, AREA_PROCESSING, name, recover_entry, arg);
@@ -513,8 +577,14 @@ recover_entry(struct tenant *t, const char *dataset, const char *name,
 		return;
 	if ((dfd = tenant_open_area(t, AREA_PROCESSING, dataset, false)) < 0)
 		return;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode)) {
+	rc = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW);
+	if (rc == 0 && left_other(dfd, name, &st, why, sizeof(why))) {
+		close(dfd);
+		reject_replaced(arg, t, dataset, name, (uint64_t)st.st_size,
+		    why);
+		return;
+	}
+	if (rc == 0) {
 		log_info("tenant %s: rerunning %s%s%s left in processing/",
 		    t->t_id, dataset, *dataset ? "/" : "", name);
 		job_enqueue(t, dataset, name, (uint64_t)st.st_size, true);
