@@ -314,6 +314,63 @@ bm_running() {
 		pgrep -P "$BM_PID" >/dev/null
 }
 
+# ---- batchmgr at its limits (records refused, claims swapped) ---------------
+
+# limited_batchmgr: starts batchmgr under a soft file-size limit of
+# LIMIT_KB (default 1024) KiB, its own, not the test's: past it a record's
+# write fails with EFBIG, as on a full disk.
+limited_batchmgr() {
+	local real=$BATCHMGR
+	cat >"$T/limited" <<-EOF
+	#!/usr/bin/env bash
+	ulimit -S -f ${LIMIT_KB:-1024}
+	exec "$real" "\$@"
+	EOF
+	chmod +x "$T/limited"
+	BATCHMGR=$T/limited
+	start_daemon batchmgr
+	BATCHMGR=$real
+}
+
+# fill_log: pads log/ingest.jsonl with whole JSON lines to 100 bytes under
+# limited_batchmgr's limit, too little for any record; prints the size it
+# had (truncate back to it for room again).
+fill_log() {
+	python3 - "$INGEST" "${LIMIT_KB:-1024}" <<'PY'
+import os, sys
+path, limit = sys.argv[1], int(sys.argv[2]) * 1024
+before = os.path.getsize(path) if os.path.exists(path) else 0
+left = limit - 100 - before
+with open(path, 'a') as f:
+    while left > 0:
+        n = 200 if left >= 400 else left
+        f.write('{"pad":"' + 'x' * (n - 11) + '"}\n')
+        left -= n
+print(before)
+PY
+}
+
+# swap_at_claim TENANT NAME CONTENT COMMAND: delivers NAME (CONTENT) to
+# TENANT's incoming/ and runs COMMAND (a shell command) while gdb holds
+# batchmgr at the claim's rename of it. Skips the test (77) when gdb
+# cannot attach.
+swap_at_claim() {
+	local out=$T/out/gdb.$2 gdb_pid
+	gdb -p "$BM_PID" -batch -nx -ex 'set confirm off' \
+		-ex 'break state_move if to == AREA_PROCESSING' \
+		-ex continue -ex "shell $4" -ex detach >"$out" 2>&1 &
+	gdb_pid=$!
+	STARTED_PIDS+=("$gdb_pid")
+	wait_for_gdb "$out" "$gdb_pid" || {
+		echo "SKIP: gdb cannot attach to batchmgr: $(tail -n 3 "$out")"
+		exit 77
+	}
+	drop "$1" "$2" "$3"
+	wait "$gdb_pid" || true
+	grep -q 'hit Breakpoint 1,' "$out" ||
+		fail "gdb saw no claim of $2: $(cat "$out")"
+}
+
 # ---- streams ------------------------------------------------------------
 
 # stream_tenant ID [STREAM SETTINGS...]: a tenant with one stream

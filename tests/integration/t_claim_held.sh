@@ -22,60 +22,12 @@ platform scan_interval='"1h"'
 mkdir -p "$T/out/ran"
 simple_tenant plain "\"envdump\", \"$T/out/ran\""
 P=$VAR/staging/plain
-LIMIT_KB=1024
-
-# batchmgr under a file-size limit (a soft one, its own: not the test's).
-cat >"$T/limited" <<EOF
-#!/usr/bin/env bash
-ulimit -S -f $LIMIT_KB
-exec "$BATCHMGR" "\$@"
-EOF
-chmod +x "$T/limited"
-REAL_BATCHMGR=$BATCHMGR
-limited() { BATCHMGR=$T/limited; start_daemon batchmgr; BATCHMGR=$REAL_BATCHMGR; }
-
-# fill_log: pads log/ingest.jsonl with whole JSON lines to 100 bytes under
-# the limit, too little for any record; prints the size it had.
-fill_log() {
-	python3 - "$INGEST" "$LIMIT_KB" <<'PY'
-import os, sys
-path, limit = sys.argv[1], int(sys.argv[2]) * 1024
-before = os.path.getsize(path) if os.path.exists(path) else 0
-left = limit - 100 - before
-with open(path, 'a') as f:
-    while left > 0:
-        n = 200 if left >= 400 else left
-        f.write('{"pad":"' + 'x' * (n - 11) + '"}\n')
-        left -= n
-print(before)
-PY
-}
 
 # The rejection's record of FILE failed (since log line $from); how many
 # times it was tried; whether more than N times.
 failed_for() { bm_log_after "$from" "append to log/ingest.jsonl (tenant plain, file $1, rejected)"; }
 tries() { tail -n +"$(( from + 1 ))" "$BM_LOG" | grep -c "append to log/ingest.jsonl (tenant plain, file $1, rejected)"; }
 more_tries() { [ "$(tries "$1")" -gt "$2" ]; }	# FILE THAN
-
-# swap_at_claim NAME COMMAND: delivers NAME to plain's incoming/ and runs
-# COMMAND (a shell command) while batchmgr is stopped at the claim's
-# rename of it.
-swap_at_claim() {
-	local out=$T/out/gdb.$1 gdb_pid
-	gdb -p "$BM_PID" -batch -nx -ex 'set confirm off' \
-		-ex 'break state_move if to == AREA_PROCESSING' \
-		-ex continue -ex "shell $2" -ex detach >"$out" 2>&1 &
-	gdb_pid=$!
-	STARTED_PIDS+=("$gdb_pid")
-	wait_for_gdb "$out" "$gdb_pid" || {
-		echo "SKIP: gdb cannot attach to batchmgr: $(tail -n 3 "$out")"
-		exit 77
-	}
-	drop plain "$1"
-	wait "$gdb_pid" || true
-	grep -q 'hit Breakpoint 1,' "$out" ||
-		fail "gdb saw no claim of $1: $(cat "$out")"
-}
 
 # held NAME TEST: NAME sits in processing/ (passing `test TEST`), not in
 # rejected/, and no app has run.
@@ -103,10 +55,10 @@ assert_rejected() {
 }
 
 # While running: the claim's rejection is held, then settled.
-limited
+limited_batchmgr
 size=$(fill_log)
 from=$(wc -l <"$BM_LOG")
-swap_at_claim h.csv "ln $P/incoming/h.csv $T/scratch/h.hard"
+swap_at_claim plain h.csv "" "ln $P/incoming/h.csv $T/scratch/h.hard"
 wait_for 20 "h.csv's rejection's record failing" failed_for h.csv
 held h.csv -f
 wait_for 20 "h.csv's rejection's record tried again" more_tries h.csv "$(tries h.csv)"
@@ -120,16 +72,16 @@ assert_rejected h.csv -f "room again: h.csv rejected"
 # there is room.
 size=$(fill_log)
 from=$(wc -l <"$BM_LOG")
-swap_at_claim k.csv "ln $P/incoming/k.csv $T/scratch/k.hard"
+swap_at_claim plain k.csv "" "ln $P/incoming/k.csv $T/scratch/k.hard"
 mkfifo "$T/scratch/fifo"
-swap_at_claim f.csv "mv $T/scratch/fifo $P/incoming/f.csv"
+swap_at_claim plain f.csv "" "mv $T/scratch/fifo $P/incoming/f.csv"
 wait_for 20 "k.csv's rejection's record failing" failed_for k.csv
 wait_for 20 "f.csv's rejection's record failing" failed_for f.csv
 kill9_daemon batchmgr
 held k.csv -f
 held f.csv -p
 from=$(wc -l <"$BM_LOG")
-limited
+limited_batchmgr
 wait_for 20 "k.csv rejected again at the start, its record failing" failed_for k.csv
 wait_for 20 "f.csv rejected again at the start, its record failing" failed_for f.csv
 wait_for 20 "k.csv's rejection's record tried again" more_tries k.csv "$(tries k.csv)"

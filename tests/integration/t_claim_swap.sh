@@ -37,25 +37,6 @@ has_record() {
 	[ "$(records ".tenant == \"$1\" and .file == \"$2\" and .status == \"$3\"" | wc -l)" -ge 1 ]
 }
 
-# swap_at_claim TENANT NAME CONTENT COMMAND: delivers NAME (CONTENT) to
-# TENANT's incoming/ and runs COMMAND (a shell command) while batchmgr is
-# stopped at the claim's rename of it.
-swap_at_claim() {
-	local out=$T/out/gdb.$2 gdb_pid
-	gdb -p "$BM_PID" -batch -nx -ex 'set confirm off' \
-		-ex 'break state_move if to == AREA_PROCESSING' \
-		-ex continue -ex "shell $4" -ex detach >"$out" 2>&1 &
-	gdb_pid=$!
-	STARTED_PIDS+=("$gdb_pid")
-	wait_for_gdb "$out" "$gdb_pid" || {
-		echo "SKIP: gdb cannot attach to batchmgr: $(tail -n 3 "$out")"
-		exit 77
-	}
-	drop "$1" "$2" "$3"
-	wait "$gdb_pid" || true
-	grep -q 'hit Breakpoint 1,' "$out" ||
-		fail "gdb saw no claim of $2: $(cat "$out")"
-}
 
 # assert_replaced TENANT NAME TEST WHAT: NAME is rejected `replaced`,
 # rejected/NAME passes `test TEST`, and it never ran.

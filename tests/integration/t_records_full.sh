@@ -11,34 +11,6 @@
 platform
 simple_tenant acme '"exit-with", "0"' 'retention = "1s";'
 A=$VAR/staging/acme
-LIMIT_KB=1024
-
-# batchmgr under a file-size limit (a soft one, its own: not the test's).
-cat >"$T/limited" <<EOF
-#!/usr/bin/env bash
-ulimit -S -f $LIMIT_KB
-exec "$BATCHMGR" "\$@"
-EOF
-chmod +x "$T/limited"
-REAL_BATCHMGR=$BATCHMGR
-limited() { BATCHMGR=$T/limited; start_daemon batchmgr; BATCHMGR=$REAL_BATCHMGR; }
-
-# fill_log: pads log/ingest.jsonl with whole JSON lines to 100 bytes under
-# the limit, too little for any record; prints the size it had.
-fill_log() {
-	python3 - "$INGEST" "$LIMIT_KB" <<'PY'
-import os, sys
-path, limit = sys.argv[1], int(sys.argv[2]) * 1024
-before = os.path.getsize(path)
-left = limit - 100 - before
-with open(path, 'a') as f:
-    while left > 0:
-        n = 200 if left >= 400 else left
-        f.write('{"pad":"' + 'x' * (n - 11) + '"}\n')
-        left -= n
-print(before)
-PY
-}
 
 # whole_log: every line of the log is one JSON object, the last ends
 # with a newline: no stump of a record cut short, none glued to another.
@@ -76,7 +48,7 @@ wait_for 10 "old.txt older than its retention" old_enough
 size=$(fill_log)
 full=$(stat -c %s "$INGEST")
 from=$(wc -l <"$BM_LOG")
-limited
+limited_batchmgr
 wait_for 20 "the removal of old.txt failing" failed_for old.txt
 drop acme a.csv
 drop acme b.txt
@@ -104,7 +76,7 @@ grep -q "a.csv: left in processing/ with no record" "$BM_LOG" ||
 	fail "the stop did not say a.csv was left without a record"
 assert_file "$A/processing/a.csv"
 from=$(wc -l <"$BM_LOG")
-limited
+limited_batchmgr
 drop acme c.csv
 wait_for 20 "c.csv's record failing" failed_for c.csv
 wait_for 20 "a.csv's rerun's record failing" failed_for a.csv
