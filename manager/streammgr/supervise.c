@@ -154,11 +154,15 @@ spawn_instance(struct stream *s)
 	if (i == NULL)
 		fatal("%s: calloc", __func__);
 	/* A number not reserved durably could come back after a crash. */
-	if (instnum_next(&s->s_instnum, &num, why, sizeof(why)) == -1) {
+	if ((rc = instnum_next(&s->s_instnum, &num, why, sizeof(why))) ==
+	    -1) {
 		free(i);
 		start_failed(s, why);
 		return -1;
 	}
+	if (rc == 1)	/* once a block: the disk is full */
+		log_info("tenant %s: stream %s: instance numbers reserved "
+		    "in place: %s", s->s_tid, s->s_name, why);
 	i->i_stream = s;
 	snprintf(i->i_id, sizeof(i->i_id), "%s-%u", s->s_name, num);
 	snprintf(log, sizeof(log), "stream-%s", s->s_name);
