@@ -312,6 +312,9 @@ static const struct schema scaling_schema = {
 	{ "stop_timeout", FT_DURATION, \
 	    offsetof(struct conf_stream, s_stop_timeout_ms), "10s", \
 	    0, 3600000, 0, NULL, 0, NULL }, \
+	{ "start_timeout", FT_DURATION, \
+	    offsetof(struct conf_stream, s_start_timeout_ms), "30s", \
+	    100, 86400000, 0, NULL, 0, NULL }, \
 	{ "limits", FT_GROUP, offsetof(struct conf_stream, s_limits), NULL, \
 	    0, 0, 0, &limits_schema, 0, NULL }, \
 	{ "scaling", FT_GROUP, offsetof(struct conf_stream, s_scaling), NULL, \

@@ -140,6 +140,7 @@ struct conf_stream {
 	uint64_t	 s_ack_timeout_ms;
 	int64_t		 s_max_deliveries;
 	uint64_t	 s_stop_timeout_ms;
+	uint64_t	 s_start_timeout_ms;	/* to its HELLO */
 	struct conf_limits s_limits;
 	struct conf_scaling s_scaling;
 	struct conf_quality s_quality;	/* rules for its documents */

@@ -22,9 +22,10 @@ lifecycle_instance(enum inst_state *st, enum inst_event ev, uint32_t inflight)
 		return IA_NONE;
 	switch (ev) {
 	case IE_HELLO:
-		if (*st == IN_STARTING)
-			*st = IN_READY;
-		return IA_NONE;
+		if (*st != IN_STARTING)
+			return IA_NONE;
+		*st = IN_READY;
+		return IA_DISARM;
 	case IE_BYE:
 		if (*st != IN_STARTING && *st != IN_READY)
 			return IA_NONE;
@@ -43,9 +44,11 @@ lifecycle_instance(enum inst_state *st, enum inst_event ev, uint32_t inflight)
 	case IE_STOP:
 		return *st == IN_STOPPING ? IA_NONE : stop(st);
 	case IE_TIMEOUT:
-		/* A leaver (drained since, perhaps) that did not exit: SIGTERM;
-		 * one that SIGTERM did not stop either: SIGKILL. */
-		if (*st == IN_LEAVING || *st == IN_DRAINING)
+		/* One that said no HELLO within start_timeout, or a leaver
+		 * (drained since, perhaps) that did not exit: SIGTERM; one
+		 * that SIGTERM did not stop either: SIGKILL. */
+		if (*st == IN_STARTING || *st == IN_LEAVING ||
+		    *st == IN_DRAINING)
 			return stop(st);
 		return *st == IN_STOPPING ? IA_KILL : IA_NONE;
 	case IE_EXIT:
@@ -255,12 +258,17 @@ lifecycle_stream_name(const struct sv *sv)
 }
 
 enum sv_event
-lifecycle_exit_event(bool asked, int status, uint64_t uptime_ms,
-    uint64_t min_uptime_ms)
+lifecycle_exit_event(bool asked, bool no_hello, int status,
+    uint64_t uptime_ms, uint64_t min_uptime_ms)
 {
 	if (asked)
 		return SE_NEVENTS;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == APP_EXIT_PERMANENT)
 		return SE_PERMANENT_EXIT;
+	/* Never a stable run, whatever start_timeout is next to
+	 * min_uptime: an app that never says HELLO backs off and is a
+	 * crash loop, as one that crashes at once is. */
+	if (no_hello)
+		return SE_QUICK_EXIT;
 	return uptime_ms < min_uptime_ms ? SE_QUICK_EXIT : SE_LATE_EXIT;
 }

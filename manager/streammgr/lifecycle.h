@@ -17,7 +17,9 @@
  * down: no new deliveries, SIGTERM once it holds none) -> STOPPING
  * (SIGTERM sent; SIGKILL after stop_timeout) -> GONE (reaped). A leaver
  * still there after its stop_timeout is stopped as if it lingered on
- * purpose: an app stuck after its BYE would otherwise run for ever.
+ * purpose: an app stuck after its BYE would otherwise run for ever. One
+ * still STARTING after start_timeout is stopped too: it would otherwise
+ * hold its place in the desired count for ever, with no delivery.
  */
 enum inst_state { IN_STARTING, IN_READY, IN_LEAVING, IN_DRAINING,
 	IN_STOPPING, IN_GONE, IN_NSTATES };
@@ -28,7 +30,8 @@ enum inst_event {
 	IE_DRAIN,	/* one too many: let it finish, then stop it */
 	IE_SETTLED,	/* one of its messages was acked, nacked or timed out */
 	IE_STOP,	/* stop now (shutdown grace over, stream stopped) */
-	IE_TIMEOUT,	/* stop_timeout passed since its BYE or its SIGTERM */
+	IE_TIMEOUT,	/* start_timeout passed since its start (no HELLO),
+			   or stop_timeout since its BYE or its SIGTERM */
 	IE_EXIT,	/* reaped */
 	IE_NEVENTS
 };
@@ -39,6 +42,7 @@ enum inst_action {
 	IA_WAIT,	/* give it stop_timeout to exit (IE_TIMEOUT then) */
 	IA_TERM,	/* SIGTERM now, IE_TIMEOUT after stop_timeout */
 	IA_KILL,	/* SIGKILL to its process group */
+	IA_DISARM,	/* it said HELLO: no IE_TIMEOUT for start_timeout */
 };
 
 /* Moves *st on ev; inflight is what the instance holds now. */
@@ -88,8 +92,9 @@ enum sv_event {
 	SE_REVIVE,		/* reload: the profile is back while retiring */
 	SE_SHUTDOWN,		/* SIGTERM */
 	SE_IDLE,		/* the queue holds nothing now */
-	SE_QUICK_EXIT,		/* an instance died before min_uptime, or
-				   could not be started */
+	SE_QUICK_EXIT,		/* an instance died before min_uptime, could
+				   not be started, or was stopped for no
+				   HELLO within start_timeout */
 	SE_LATE_EXIT,		/* an instance died after a stable run (which
 				   ends a crash loop as SE_STABLE does) */
 	SE_PERMANENT_EXIT,	/* an instance exited 125 */
@@ -145,8 +150,10 @@ const char *lifecycle_refusal(const struct sv *sv);
 const char *lifecycle_stream_name(const struct sv *sv);
 
 /* Which event an instance's exit is for the stream (SE_NEVENTS when none:
- * it was asked to stop); status as from waitpid. */
-enum sv_event lifecycle_exit_event(bool asked, int status, uint64_t uptime_ms,
-    uint64_t min_uptime_ms);
+ * it was asked to stop); status as from waitpid. no_hello: it was
+ * stopped for no HELLO within start_timeout, a failed start however
+ * long that took. */
+enum sv_event lifecycle_exit_event(bool asked, bool no_hello, int status,
+    uint64_t uptime_ms, uint64_t min_uptime_ms);
 
 #endif

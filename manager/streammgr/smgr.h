@@ -50,8 +50,10 @@ struct instance {
 	uint64_t	 i_acked;
 	uint64_t	 i_stray_acks;	/* see stream_counters */
 	uint64_t	 i_started_ms;		/* monotonic */
-	struct event	*i_kill_ev;		/* IE_TIMEOUT after stop_timeout */
+	struct event	*i_kill_ev;		/* IE_TIMEOUT after start_timeout
+						   (no HELLO) or stop_timeout */
 	bool		 i_lingered;		/* stopped: not gone after BYE */
+	bool		 i_no_hello;		/* stopped: no HELLO in time */
 };
 
 TAILQ_HEAD(instance_list, instance);

@@ -17,6 +17,7 @@
 #include "quality.h"
 #include "spawn.h"
 #include "state.h"
+#include "units.h"
 
 static void on_restart(evutil_socket_t, short, void *);
 static void on_kill(evutil_socket_t, short, void *);
@@ -202,6 +203,8 @@ spawn_instance(struct stream *s)
 	i->i_started_ms = clock_mono_ms();
 	if ((i->i_kill_ev = evtimer_new(m->m_base, on_kill, i)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
+	/* IE_TIMEOUT unless its HELLO (IA_DISARM) or a stop comes first. */
+	clock_timer_in(i->i_kill_ev, s->s_conf->s_start_timeout_ms);
 	TAILQ_INSERT_TAIL(&s->s_instances, i, i_entry);
 	log_info("tenant %s: stream %s: started instance %s (pid %d)",
 	    s->s_tid, s->s_name, i->i_id, (int)i->i_pid);
@@ -238,16 +241,43 @@ on_kill(evutil_socket_t fd, short what, void *arg)
 	supervise_instance(arg, IE_TIMEOUT);
 }
 
+/* IE_TIMEOUT stops it (IA_TERM): a failure, said and remembered for its
+ * exit; was: its state before. */
+static void
+timed_out(struct instance *i, enum inst_state was)
+{
+	struct stream *s = i->i_stream;
+
+	if (was == IN_STARTING) {
+		char limit[32];
+
+		units_fmt_duration(s->s_conf->s_start_timeout_ms, limit,
+		    sizeof(limit));
+		log_warnx("tenant %s: stream %s: instance %s (pid %d) did not "
+		    "say HELLO within start_timeout (%s): a failed start",
+		    s->s_tid, s->s_name, i->i_id, (int)i->i_pid, limit);
+		i->i_no_hello = true;
+		return;
+	}
+	log_warnx("tenant %s: stream %s: instance %s did not exit within "
+	    "stop_timeout of its BYE", s->s_tid, s->s_name, i->i_id);
+	i->i_lingered = true;
+}
+
 void
 supervise_instance(struct instance *i, enum inst_event ev)
 {
 	struct stream *s = i->i_stream;
+	enum inst_state was = i->i_state;
 
 	if (ev == IE_DRAIN)
 		log_debug("tenant %s: stream %s: draining instance %s (%u in "
 		    "flight)", s->s_tid, s->s_name, i->i_id, i->i_inflight);
 	switch (lifecycle_instance(&i->i_state, ev, i->i_inflight)) {
 	case IA_NONE:
+		break;
+	case IA_DISARM:
+		evtimer_del(i->i_kill_ev);
 		break;
 	case IA_WAIT:
 		/* It exits by itself, or is stopped after stop_timeout; a
@@ -257,12 +287,8 @@ supervise_instance(struct instance *i, enum inst_event ev)
 		clock_timer_in(restart_ev(s), 0);
 		break;
 	case IA_TERM:
-		if (ev == IE_TIMEOUT) {
-			log_warnx("tenant %s: stream %s: instance %s did not "
-			    "exit within stop_timeout of its BYE", s->s_tid,
-			    s->s_name, i->i_id);
-			i->i_lingered = true;
-		}
+		if (ev == IE_TIMEOUT)
+			timed_out(i, was);
 		terminate(i);
 		break;
 	case IA_KILL:
@@ -305,7 +331,9 @@ restart_later(struct stream *s)
 }
 
 /* Instances that said BYE (or could not be sent to) and are still there,
- * those stopped for lingering after it included. */
+ * those stopped for lingering after it included, and those stopped for
+ * no HELLO: processes still, and their replacement waits for the
+ * backoff their exit sets, unless max leaves room. */
 static int
 leaving(const struct stream *s)
 {
@@ -313,7 +341,8 @@ leaving(const struct stream *s)
 	int n = 0;
 
 	TAILQ_FOREACH(i, &s->s_instances, i_entry)
-		if (i->i_state == IN_LEAVING || i->i_lingered)
+		if (i->i_state == IN_LEAVING || i->i_lingered ||
+		    i->i_no_hello)
 			n++;
 	return n;
 }
@@ -418,11 +447,13 @@ static void
 instance_gone(struct instance *i, int status, supervise_release_fn *release)
 {
 	struct stream *s = i->i_stream;
-	/* One that lingered after its BYE was not asked: it failed. */
-	bool asked = i->i_state == IN_STOPPING && !i->i_lingered;
+	/* One that lingered after its BYE, or said no HELLO in time, was
+	 * not asked: it failed. */
+	bool asked = i->i_state == IN_STOPPING && !i->i_lingered &&
+	    !i->i_no_hello;
 	uint64_t uptime = clock_mono_ms() - i->i_started_ms;
-	enum sv_event ev = lifecycle_exit_event(asked, status, uptime,
-	    s->s_mgr->m_conf->p_stream.ps_min_uptime_ms);
+	enum sv_event ev = lifecycle_exit_event(asked, i->i_no_hello, status,
+	    uptime, s->s_mgr->m_conf->p_stream.ps_min_uptime_ms);
 	char how[96], detail[INSTANCE_ID_MAX + 160];
 
 	app_describe_exit(status, how, sizeof(how));

@@ -3,7 +3,8 @@
  * start toward the desired count, drain and stop beyond it, restart
  * crashed ones (at once after a stable run, with capped exponential
  * backoff after quick crashes and failed starts), stop those that linger
- * after their BYE, detect crash loops, and reap. stream.c reports what
+ * after their BYE and those with no HELLO within start_timeout (failed
+ * starts too), detect crash loops, and reap. stream.c reports what
  * instances say (HELLO, BYE, settled messages) and when the queue
  * empties; scontrol.c and the main loop report the operator's requests,
  * reloads and shutdown.

@@ -37,10 +37,11 @@ id = "floodb";
 batch = { formats = ["csv"];
   apps = ( { app = ["floodlog", "$FLOOD"]; timeout = "2m"; } ); };
 EOF
+# floodlog never says HELLO: no start_timeout before its flood ends.
 tenant floods <<EOF
 id = "floods";
 streams = ( { app = ["floodlog", "$FLOOD", "stay"]; stop_timeout = "2s";
-  instances = { min = 0; max = 1; initial = 0; }; } );
+  start_timeout = "1d"; instances = { min = 0; max = 1; initial = 0; }; } );
 EOF
 simple_tenant closer '"closeout"'
 # As root, tenant "full" logs into a 256 KiB tmpfs (ENOSPC).

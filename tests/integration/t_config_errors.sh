@@ -48,6 +48,10 @@ check 'id = "bad";\nbatch = {\n formats = ["csv";\n apps = ();\n};\n' "$cfg:3: s
 check 'id = "Not Valid";\n' "$cfg:1: id: \"Not Valid\": must be"
 check 'id = "other";\n' "$cfg:1: id: \"other\" does not match the file name"
 ok "syntax errors, bad ids and mismatched names are reported"
+# An instance could never say HELLO in time.
+check 'id = "bad";\nstreams = ( { app = ["x"];\n  start_timeout = "0s"; } );\n' \
+	"$cfg:3: streams[0].start_timeout: out of range (100ms to 1d)"
+ok "a stream's start_timeout out of range is reported"
 
 rm "$cfg"
 out=$("$CLI" -c "$T/conf/mysimbdp.cfg" check-config)

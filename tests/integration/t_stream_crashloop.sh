@@ -23,9 +23,12 @@ echo "\$n" >"\$HOME/runs"
 exec "$STREAMAPP"
 EOF
 chmod 755 "$T/recovers"
+# Its fourth run outlasts the default start_timeout at a large time
+# factor: that one is for apps stuck before their HELLO
+# (t_stream_start_timeout), not this one.
 tenant gamma <<EOF
 id = "gamma";
-streams = ( { app = ["$T/recovers"]; stop_timeout = "2s"; } );
+streams = ( { app = ["$T/recovers"]; stop_timeout = "2s"; start_timeout = "1d"; } );
 EOF
 start_daemon streammgr
 

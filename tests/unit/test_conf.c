@@ -1688,7 +1688,8 @@ stream_defaults_and_values(void **state)
 	    "    max_message_size = \"64K\"; max_queue_bytes = \"1M\";\n"
 	    "    max_messages_per_second = 500; durability = \"os\";\n"
 	    "    ack_timeout = \"5s\"; max_deliveries = 2;\n"
-	    "    stop_timeout = \"3s\"; limits = { memory = \"256M\"; }; }\n"
+	    "    stop_timeout = \"3s\"; start_timeout = \"2m\";\n"
+	    "    limits = { memory = \"256M\"; }; }\n"
 	    ");\n");
 	t = load_tenant_ok(fx, file, "/srv");
 	assert_int_equal(t->t_nstreams, 2);
@@ -1703,6 +1704,7 @@ stream_defaults_and_values(void **state)
 	assert_int_equal(c->s_max_messages_per_second, 0);
 	assert_int_equal(c->s_ack_timeout_ms, 30000);
 	assert_int_equal(c->s_max_deliveries, 5);
+	assert_int_equal(c->s_start_timeout_ms, 30000);
 	c = conf_stream_find(t, "audit");
 	assert_non_null(c);
 	assert_int_equal(c->s_instances.i_initial, 3);
@@ -1712,6 +1714,7 @@ stream_defaults_and_values(void **state)
 	assert_string_equal(c->s_durability, "os");
 	assert_int_equal(c->s_ack_timeout_ms, 5000);
 	assert_int_equal(c->s_max_deliveries, 2);
+	assert_int_equal(c->s_start_timeout_ms, 120000);
 	assert_int_equal(c->s_limits.l_memory, 256 << 20);
 	assert_null(conf_stream_find(t, "nope"));
 	conf_tenant_unref(t);
@@ -1729,7 +1732,9 @@ stream_errors_name_line_and_setting(void **state)
 	    "  { app = \"a\"; instances = { min = 3; max = 2; }; },\n"
 	    "  { name = \"default\"; app = \"b\"; },\n"
 	    "  { name = \"x\"; durability = \"disk\"; app = \"c\";\n"
-	    "    instances = { max = 4; initial = 9; }; credit = 5; }\n"
+	    "    instances = { max = 4; initial = 9; }; credit = 5; },\n"
+	    "  { name = \"y\"; app = \"d\"; start_timeout = \"0s\"; },\n"
+	    "  { name = \"z\"; app = \"e\"; start_timeout = \"2d\"; }\n"
 	    ");\n");
 	assert_null(conf_tenant_load(file, "/srv", &fx->errs));
 	expect_error(&fx->errs, "%s:3: streams[0].instances: min 3 is above "
@@ -1742,7 +1747,12 @@ stream_errors_name_line_and_setting(void **state)
 	    "outside min..max (1..4)", file);
 	expect_error(&fx->errs, "%s:6: streams[2].credit: unknown setting",
 	    file);
-	expect_count(&fx->errs, 5);
+	/* Killed before it could say HELLO, or left starting for days. */
+	expect_error(&fx->errs, "%s:7: streams[3].start_timeout: out of range "
+	    "(100ms to 1d)", file);
+	expect_error(&fx->errs, "%s:8: streams[4].start_timeout: out of range "
+	    "(100ms to 1d)", file);
+	expect_count(&fx->errs, 7);
 }
 
 static void
@@ -1772,6 +1782,7 @@ subscriptions_take_their_stream_settings(void **state)
 	assert_int_equal(c->s_instances.i_initial, 2);
 	assert_int_equal(c->s_max_deliveries, 9);
 	assert_int_equal(c->s_ack_timeout_ms, 30000);
+	assert_int_equal(c->s_start_timeout_ms, 30000);
 	assert_string_equal(c->s_durability, "os");
 	assert_int_equal(c->s_max_queue_bytes, 1 << 20);
 	assert_int_equal(c->s_max_message_size, 1 << 20);

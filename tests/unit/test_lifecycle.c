@@ -2,8 +2,8 @@
  * Unit tests for manager/streammgr/lifecycle.c: every instance state ×
  * event, every supervisor state × event, the crash-loop backoff (and its
  * floor), drain, stop, retire on reload and shutdown, what the states
- * allow (deliveries, starts, new messages) and how many starts leavers
- * leave room for.
+ * allow (deliveries, starts, new messages), how many starts leavers
+ * leave room for, and an app that never says HELLO.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -37,7 +37,8 @@ struct inst_case {
 /* The whole table: every state × event (inflight 0 and 3 where it
  * matters). */
 static const struct inst_case inst_table[] = {
-	{ S_, IE_HELLO, 0, R_, IA_NONE },
+	/* In time: its start_timeout is off. */
+	{ S_, IE_HELLO, 0, R_, IA_DISARM },
 	{ R_, IE_HELLO, 0, R_, IA_NONE },
 	{ L_, IE_HELLO, 0, L_, IA_NONE },
 	{ D_, IE_HELLO, 3, D_, IA_NONE },
@@ -77,9 +78,10 @@ static const struct inst_case inst_table[] = {
 	{ P_, IE_STOP, 0, P_, IA_NONE },
 	{ G_, IE_STOP, 0, G_, IA_NONE },
 
-	/* Armed on BYE (a leaver, drained since or not) and on SIGTERM:
-	 * a leaver still there gets SIGTERM, then SIGKILL. */
-	{ S_, IE_TIMEOUT, 0, S_, IA_NONE },
+	/* Armed at the start (start_timeout), on BYE (a leaver, drained
+	 * since or not) and on SIGTERM: one with no HELLO yet, or a leaver
+	 * still there, gets SIGTERM, then SIGKILL. */
+	{ S_, IE_TIMEOUT, 0, P_, IA_TERM },
 	{ R_, IE_TIMEOUT, 3, R_, IA_NONE },
 	{ L_, IE_TIMEOUT, 3, P_, IA_TERM },
 	{ L_, IE_TIMEOUT, 0, P_, IA_TERM },
@@ -498,15 +500,64 @@ test_exit_event(void **state)
 {
 	(void)state;
 	/* Asked to stop: no event for the stream. */
-	assert_int_equal(lifecycle_exit_event(true, 0, 10, 500), SE_NEVENTS);
-	assert_int_equal(lifecycle_exit_event(false, 125 << 8, 9000, 500),
-	    SE_PERMANENT_EXIT);
-	assert_int_equal(lifecycle_exit_event(false, 1 << 8, 10, 500),
+	assert_int_equal(lifecycle_exit_event(true, false, 0, 10, 500),
+	    SE_NEVENTS);
+	assert_int_equal(lifecycle_exit_event(false, false, 125 << 8, 9000,
+	    500), SE_PERMANENT_EXIT);
+	assert_int_equal(lifecycle_exit_event(false, false, 1 << 8, 10, 500),
 	    SE_QUICK_EXIT);
-	assert_int_equal(lifecycle_exit_event(false, SIGKILL, 499, 500),
-	    SE_QUICK_EXIT);
-	assert_int_equal(lifecycle_exit_event(false, 0, 500, 500),
+	assert_int_equal(lifecycle_exit_event(false, false, SIGKILL, 499,
+	    500), SE_QUICK_EXIT);
+	assert_int_equal(lifecycle_exit_event(false, false, 0, 500, 500),
 	    SE_LATE_EXIT);
+	/* Stopped for no HELLO: a quick exit however long it ran (an
+	 * exit 125 is still the app's word). */
+	assert_int_equal(lifecycle_exit_event(false, true, SIGTERM, 30000,
+	    500), SE_QUICK_EXIT);
+	assert_int_equal(lifecycle_exit_event(false, true, SIGKILL, 10, 500),
+	    SE_QUICK_EXIT);
+	assert_int_equal(lifecycle_exit_event(false, true, 125 << 8, 30000,
+	    500), SE_PERMANENT_EXIT);
+}
+
+/* An app that never says HELLO: each instance is stopped at its
+ * start_timeout (SIGTERM, SIGKILL a stop_timeout later), and each exit,
+ * though long after min_uptime, is a quick one: the stream backs off
+ * and is a crash loop, as with an app that crashes at once. One that
+ * says HELLO in time is never stopped by its timer. */
+static void
+test_no_hello(void **state)
+{
+	struct sv sv = { .sv_state = SV_RUNNING };
+	enum inst_state st;
+	unsigned sx = 0;
+
+	(void)state;
+	for (int k = 0; k < P.crashloop_restarts; k++) {
+		st = IN_STARTING;
+		assert_int_equal(lifecycle_instance(&st, IE_TIMEOUT, 0),
+		    IA_TERM);
+		assert_int_equal(st, IN_STOPPING);
+		assert_false(lifecycle_inst_running(st));
+		/* A late HELLO changes nothing. */
+		assert_int_equal(lifecycle_instance(&st, IE_HELLO, 0), IA_NONE);
+		assert_int_equal(st, IN_STOPPING);
+		assert_int_equal(lifecycle_instance(&st, IE_TIMEOUT, 0),
+		    IA_KILL);
+		lifecycle_instance(&st, IE_EXIT, 0);
+		assert_int_equal(st, IN_GONE);
+		sx = lifecycle_stream(&sv, lifecycle_exit_event(false, true,
+		    SIGKILL, 30000 + 10000, 1000), false, 0, &P);
+		assert_int_equal(sv.sv_fast_failures, k + 1);
+		assert_false(lifecycle_may_start(&sv, 0));
+	}
+	assert_int_equal(sx, SX_CRASHLOOP);
+	assert_string_equal(lifecycle_stream_name(&sv), "crashloop");
+
+	st = IN_STARTING;
+	assert_int_equal(lifecycle_instance(&st, IE_HELLO, 0), IA_DISARM);
+	assert_int_equal(lifecycle_instance(&st, IE_TIMEOUT, 3), IA_NONE);
+	assert_int_equal(st, IN_READY);
 }
 
 int
@@ -526,6 +577,7 @@ main(void)
 		cmocka_unit_test(test_retire_and_shutdown),
 		cmocka_unit_test(test_revive),
 		cmocka_unit_test(test_exit_event),
+		cmocka_unit_test(test_no_hello),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
