@@ -2,7 +2,8 @@
  * example-stream: the stream app of docs/tenant-guide.md ("Writing a
  * stream app"), built and run by t_stream_apps.sh so the guide's code
  * stays true. It upserts each message, a JSON object with an "_id", into
- * the collection "events": commit, then ack (at least once).
+ * the collection "events": commit, then ack (at least once); a message
+ * whose document the store refused goes to the dead letters instead.
  */
 #include <stdio.h>
 
@@ -10,20 +11,46 @@
 
 #define BATCH 256
 
-/* Commits the batch, then acks it; or gives it back. Returns the sink's. */
+/* The batch: upserted, to ack once committed. */
+struct batch {
+	uint64_t	ids[BATCH];
+	char		why[BATCH][256];	/* the store refused ids[k]'s */
+	size_t		n;
+	uint64_t	seq0;		/* the sink's number of ids[0]'s */
+};
+
+/* The store refused a document (the sink calls this during an upsert or
+ * the commit): its message goes to the dead letters, never acked. */
+static void
+on_reject(void *arg, uint64_t seq, const char *reason)
+{
+	struct batch *b = arg;
+
+	/* seq - seq0 == n: the message being upserted, not yet in ids. */
+	if (seq >= b->seq0 && seq - b->seq0 <= b->n && seq - b->seq0 < BATCH)
+		snprintf(b->why[seq - b->seq0], sizeof(b->why[0]), "%s",
+		    reason);
+}
+
+/* Commits the batch, then acks it (or rejects what the store refused);
+ * or gives it back. Returns the sink's. */
 static int
-end_batch(struct msb_sink *sink, struct msb_stream *st, const uint64_t *ids,
-    size_t n, int rc)
+end_batch(struct msb_sink *sink, struct msb_stream *st, struct batch *b,
+    int rc)
 {
 	if (rc == MSB_OK)
 		rc = msb_sink_commit(sink, NULL);
-	for (size_t i = 0; i < n; i++) {
-		if (rc == MSB_OK)
-			msb_stream_ack(st, ids[i]);
+	for (size_t i = 0; i < b->n; i++) {
+		if (rc != MSB_OK)
+			msb_stream_nack(st, b->ids[i], msb_sink_error(sink));
+		else if (b->why[i][0] != '\0')
+			msb_stream_reject(st, b->ids[i], b->why[i]);
 		else
-			msb_stream_nack(st, ids[i], msb_sink_error(sink));
+			msb_stream_ack(st, b->ids[i]);
+		b->why[i][0] = '\0';
 	}
 	msb_stream_flush(st);
+	b->n = 0;
 	return rc;
 }
 
@@ -34,8 +61,7 @@ main(void)
 	struct msb_sink *sink = NULL;
 	struct msb_stream *st = NULL;
 	struct msb_message msg;
-	uint64_t ids[BATCH];
-	size_t n = 0;
+	static struct batch b;
 	char err[512] = "";
 	int rc, src = MSB_OK, status = 125;
 
@@ -47,13 +73,14 @@ main(void)
 		status = rc == MSB_TEMPFAIL ? 75 : 125;
 		goto out;
 	}
+	msb_sink_on_reject(sink, on_reject, &b);
 	if (msb_stream_open_env(&st, &env, BATCH, err, sizeof(err)) != MSB_OK) {
 		status = 1;
 		goto out;
 	}
 	for (;;) {
 		/* Wait for a first message, then take what is waiting. */
-		rc = msb_stream_recv(st, &msg, n == 0 ? 1000 : 0);
+		rc = msb_stream_recv(st, &msg, b.n == 0 ? 1000 : 0);
 		if (rc == MSB_OK) {
 			bson_error_t e;
 			bson_t *doc = bson_new_from_json(msg.data,
@@ -63,6 +90,12 @@ main(void)
 				msb_stream_reject(st, msg.id, e.message);
 				continue;
 			}
+			if (b.n == 0) {	/* the sink numbers documents */
+				struct msb_sink_stats ss;
+
+				msb_sink_stats(sink, &ss);
+				b.seq0 = ss.added;
+			}
 			src = msb_sink_upsert(sink, doc);
 			bson_destroy(doc);
 			if (src == MSB_BADDOC) {	/* no _id, a bad key */
@@ -71,14 +104,13 @@ main(void)
 				src = MSB_OK;
 				continue;
 			}
-			ids[n++] = msg.id;
-			if (src == MSB_OK && n < BATCH)
+			b.ids[b.n++] = msg.id;
+			if (src == MSB_OK && b.n < BATCH)
 				continue;
-		} else if (rc == MSB_TEMPFAIL && n == 0)
+		} else if (rc == MSB_TEMPFAIL && b.n == 0)
 			continue;		/* idle */
 		/* Full, nothing waiting, stopped or failed: commit, ack. */
-		src = end_batch(sink, st, ids, n, src);
-		n = 0;
+		src = end_batch(sink, st, &b, src);
 		if (src != MSB_OK) {
 			snprintf(err, sizeof(err), "%s", msb_sink_error(sink));
 			status = msb_exit_code(src);	/* 75: try later */

@@ -6,20 +6,22 @@
 # leaves nothing unacked and exits 0, an unreachable sink exits 75 and a
 # broken environment 125.
 #
-# The guide's example app runs too.
+# The guide's example app runs too, also against fakemongod (a stand-in
+# MongoDB server) refusing some documents: their messages are rejected.
 #
 # usage: t_stream_apps.sh FAKEWORK ACME_STREAM GLOBEX_STREAM EXAMPLE_STREAM
-#        BSONCOUNT ACME_UPDATES GLOBEX_CASES
+#        BSONCOUNT FAKEMONGOD ACME_UPDATES GLOBEX_CASES
 set -euo pipefail
 
-fakework=$1 acme=$2 globex=$3 example=$4 bsoncount=$5 acme_file=$6
-globex_file=$7
+fakework=$1 acme=$2 globex=$3 example=$4 bsoncount=$5 fakemongod=$6
+acme_file=$7 globex_file=$8
 # ipc paths must fit sun_path: a short folder.
 tmp=$(mktemp -d /tmp/msb-ts.XXXXXX)
-fw_pid= app_pid=
+fw_pid= app_pid= fm_pid=
 cleanup() {
 	[ -n "$app_pid" ] && kill -9 "$app_pid" 2>/dev/null
 	[ -n "$fw_pid" ] && kill -9 "$fw_pid" 2>/dev/null
+	[ -n "$fm_pid" ] && kill -9 "$fm_pid" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -155,6 +157,26 @@ expect_summary "acked 3 rejected 2"
 [ "$(docs acme/events | jq -r 'select(.doc._id == "a") | .doc.v')" = 2 ] ||
 	fail "example: a is not 2"
 echo "ok: example-stream: 3 acked, 2 rejected, 2 documents"
+
+# The store refuses a document (a validator): commit succeeds, the sink
+# tells the app, and the example rejects that message instead of acking
+# it. fakemongod refuses documents with a "refuse" field.
+printf '%s\n' '{"_id": "a", "v": 1}' '{"_id": "b", "refuse": 1}' \
+    '{"_id": "c", "v": 1}' '{"_id": "d", "refuse": 1}' >"$tmp/refuse.jsonl"
+"$fakemongod" refuse >"$tmp/fm.out" &
+fm_pid=$!
+wait_for "$tmp/fm.out" '^port '
+run_app "$example" acme "$tmp/refuse.jsonl" \
+    "mongodb://127.0.0.1:$(awk '{ print $2 }' "$tmp/fm.out")/"
+wait_for "$tmp/fw.out" '^settled$'
+stop_app 0
+kill -TERM "$fm_pid"; wait "$fm_pid" || fail "fakemongod failed"; fm_pid=
+expect_summary "acked 2 rejected 2"
+[ "$(grep -c '^reject [0-9]* .*Document failed validation' "$tmp/fw.out")" \
+    -eq 2 ] || fail "example: the store's reason: $(cat "$tmp/fw.out")"
+grep -q '^reject 2 ' "$tmp/fw.out" && grep -q '^reject 4 ' "$tmp/fw.out" ||
+	fail "example: b and d are not the ones rejected"
+echo "ok: example-stream: the 2 documents the store refused are rejected"
 
 # A broken environment cannot be cured by a restart: exit 125.
 status=0

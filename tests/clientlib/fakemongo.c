@@ -36,6 +36,7 @@ struct fakemongo {
 	int		 updates;
 	int		 write_error;
 	char		 dup_key[32];	/* the key a forced 11000 names */
+	char		 refuse[32];	/* documents with this field fail */
 	int		 wc_error;
 	bool		 hangup;
 	char		 last_wc[256];
@@ -181,8 +182,20 @@ add_write_error(bson_t *errors, uint32_t *nerr, size_t index, int code,
 		    key, strcmp(key, "_id") == 0 ? "" : "1", key);
 		BSON_APPEND_UTF8(&e, "errmsg", msg);
 	} else
-		BSON_APPEND_UTF8(&e, "errmsg", "fake write error");
+		BSON_APPEND_UTF8(&e, "errmsg", code == 121 ?
+		    "Document failed validation" : "fake write error");
 	bson_append_document_end(errors, &e);
+}
+
+/* A document the fake's validator refuses (fake_set_refuse). Called
+ * locked. */
+static bool
+refused(const struct fakemongo *fm, const bson_t *doc)
+{
+	bson_iter_t it;
+
+	return fm->refuse[0] != '\0' &&
+	    bson_iter_init_find(&it, doc, fm->refuse);
 }
 
 /* What every write command does first: count, hang up, note the write
@@ -249,7 +262,7 @@ insert(struct fakemongo *fm, const bson_t *cmd, bson_t **docs, size_t ndocs,
 	}
 	for (size_t i = 0; i < ndocs; i++) {
 		char id[128];
-		int code = fm->write_error;
+		int code = refused(fm, docs[i]) ? 121 : fm->write_error;
 
 		id_of(docs[i], id, sizeof(id));
 		const char *key = fm->dup_key;
@@ -316,6 +329,10 @@ update(struct fakemongo *fm, const bson_t *cmd, bson_t **ops, size_t nops,
 			abort();
 		bson_iter_document(&it, &len, &data);
 		bson_init_static(&u, data, len);
+		if (refused(fm, &u)) {
+			add_write_error(&errors, &nerr, i, 121, fm->dup_key);
+			continue;
+		}
 		if (bson_iter_init_find(&it, ops[i], "upsert"))
 			upsert = bson_iter_as_bool(&it);
 		id_of(&q, id, sizeof(id));
@@ -567,6 +584,14 @@ fake_set_write_error(struct fakemongo *fm, int code)
 {
 	pthread_mutex_lock(&fm->mu);
 	fm->write_error = code;
+	pthread_mutex_unlock(&fm->mu);
+}
+
+void
+fake_set_refuse(struct fakemongo *fm, const char *field)
+{
+	pthread_mutex_lock(&fm->mu);
+	snprintf(fm->refuse, sizeof(fm->refuse), "%s", field);
 	pthread_mutex_unlock(&fm->mu);
 }
 

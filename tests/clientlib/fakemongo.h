@@ -26,6 +26,10 @@ int	 fake_port(const struct fakemongo *fm);
 /* Every document of later inserts and updates fails with this write
  * error (0: off). */
 void	 fake_set_write_error(struct fakemongo *fm, int code);
+/* Later inserts and updates of a document that has this top-level field
+ * fail with 121 (DocumentValidationFailure), as a validator would refuse
+ * them; the others are written ("": off). */
+void	 fake_set_refuse(struct fakemongo *fm, const char *field);
 /* The unique index a forced 11000 names ("_id", the default, or another
  * field); a second insert of an _id always names "_id". */
 void	 fake_set_dup_key(struct fakemongo *fm, const char *key);
