@@ -281,10 +281,11 @@ free_rest(struct msb_schema *schema)
 
 /*
  * A document key for a header column the schema does not list: the
- * header name with what keys may not hold replaced, or "column<N>".
+ * header name with what keys may not hold replaced, or "column<N>", and
+ * not one of taken (the keys so far).
  */
 static char *
-rest_name(const struct msb_schema *schema, const char *field, size_t len,
+rest_name(const struct msb__names *taken, const char *field, size_t len,
     size_t pos)
 {
 	char *s, *p;
@@ -307,7 +308,7 @@ rest_name(const struct msb_schema *schema, const char *field, size_t len,
 		if (s[0] == '$')
 			s[0] = '_';
 	}
-	while (has_column(schema, s)) {
+	while (msb__names_has(taken, s)) {
 		/* A header with the same name twice keeps both columns. */
 		char *t;
 
@@ -319,6 +320,48 @@ rest_name(const struct msb_schema *schema, const char *field, size_t len,
 		s = t;
 	}
 	return s;
+}
+
+/*
+ * Binds the header's columns the schema does not list (not used) to "*".
+ * The keys taken so far are a hash set: a hostile header of a million
+ * columns must not cost a million scans of the others. Returns 0, or -1
+ * when out of memory.
+ */
+static int
+bind_rest(struct msb_schema *schema, const struct msb_csv_record *header,
+    const bool *used)
+{
+	struct msb__names taken = { 0 };
+	int rc = -1;
+
+	schema->s_rest = calloc(header->nfields + 1, sizeof(*schema->s_rest));
+	if (schema->s_rest == NULL)
+		return -1;
+	for (size_t i = 0; i < schema->s_ncols; i++)
+		if (msb__names_add(&taken, schema->s_cols[i].c_name) == -1)
+			goto out;
+	for (size_t j = 0; j < header->nfields; j++) {
+		struct column *c;
+
+		if (used[j])
+			continue;
+		c = &schema->s_rest[schema->s_nrest];
+		c->c_name = rest_name(&taken, header->fields[j],
+		    header->lens[j], j);
+		if (c->c_name == NULL)
+			goto out;
+		c->c_type = schema->s_rest_type;
+		c->c_flags = schema->s_rest_flags;
+		c->c_pos = j;
+		schema->s_nrest++;
+		if (msb__names_add(&taken, c->c_name) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	msb__names_free(&taken);
+	return rc;
 }
 
 int
@@ -368,27 +411,8 @@ msb_schema_bind(struct msb_schema *schema,
 		free(used);
 		return MSB_ERROR;
 	}
-	if (schema->s_has_rest) {
-		schema->s_rest = calloc(header->nfields + 1,
-		    sizeof(*schema->s_rest));
-		if (schema->s_rest == NULL)
-			goto nomem;
-		for (size_t j = 0; j < header->nfields; j++) {
-			struct column *c;
-
-			if (used[j])
-				continue;
-			c = &schema->s_rest[schema->s_nrest];
-			c->c_name = rest_name(schema, header->fields[j],
-			    header->lens[j], j);
-			if (c->c_name == NULL)
-				goto nomem;
-			c->c_type = schema->s_rest_type;
-			c->c_flags = schema->s_rest_flags;
-			c->c_pos = j;
-			schema->s_nrest++;
-		}
-	}
+	if (schema->s_has_rest && bind_rest(schema, header, used) == -1)
+		goto nomem;
 	free(used);
 	schema->s_bound = true;
 	schema->s_nheader = header->nfields;

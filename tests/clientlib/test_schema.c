@@ -324,6 +324,68 @@ header_must_hold_every_column(void **state)
 	msb_schema_free(schema);
 }
 
+/*
+ * A hostile header: 200,000 columns, none listed, bound to "*". Each
+ * unlisted column's key must be checked against those before it; with a
+ * scan of them that is 2 * 10^10 comparisons (minutes), with a hash set
+ * a blink. The bound only a quadratic bind (or a hang) reaches. Names
+ * that clash still get their position appended.
+ */
+#define WIDE 200000
+#define WIDE_BOUND_MS (20000 * tu_time_factor())
+
+static void
+wide_header_binds_in_linear_time(void **state)
+{
+	const char **hdr = calloc(WIDE, sizeof(*hdr));
+	size_t *lens = calloc(WIDE, sizeof(*lens));
+	char (*names)[16] = calloc(WIDE, sizeof(*names));
+	struct msb_csv_record rec;
+	struct msb_schema *schema;
+	char err[256];
+	bson_t doc = BSON_INITIALIZER;
+	bson_iter_t it;
+	int64_t start, took;
+
+	assert_non_null(hdr);
+	assert_non_null(lens);
+	assert_non_null(names);
+	for (size_t i = 0; i < WIDE; i++) {
+		snprintf(names[i], sizeof(names[i]), "c%zu", i);
+		hdr[i] = names[i];
+	}
+	hdr[WIDE - 1] = "c7";		/* twice: "c7_200000" */
+	hdr[WIDE - 2] = "id";		/* listed */
+	schema = msb_schema_parse("id:int\n*:string\n", "s", err,
+	    sizeof(err));
+	assert_non_null(schema);
+	rec = record(0, WIDE, hdr, lens);
+	start = tu_now_ms();
+	assert_int_equal(msb_schema_bind(schema, &rec, err, sizeof(err)),
+	    MSB_OK);
+	if ((took = tu_now_ms() - start) > WIDE_BOUND_MS)
+		fail_msg("binding %d columns took %lld ms (bound %lld ms): "
+		    "quadratic", WIDE, (long long)took,
+		    (long long)WIDE_BOUND_MS);
+
+	/* A row of the header's own names: every column is there once. */
+	hdr[WIDE - 2] = "1";
+	rec = record(1, WIDE, hdr, lens);
+	assert_int_equal(msb_schema_convert(schema, &rec, &doc, err,
+	    sizeof(err)), MSB_OK);
+	assert_int_equal(bson_count_keys(&doc), WIDE);
+	assert_true(bson_iter_init_find(&it, &doc, "c7_200000"));
+	assert_true(bson_iter_init_find(&it, &doc, "c199997"));
+	assert_true(bson_iter_init_find(&it, &doc, "id"));
+	assert_int_equal(bson_iter_int64(&it), 1);
+
+	bson_destroy(&doc);
+	msb_schema_free(schema);
+	free(names);
+	free(lens);
+	free(hdr);
+}
+
 static void
 positional_without_header(void **state)
 {
@@ -444,6 +506,7 @@ main(void)
 		cmocka_unit_test(type_names),
 		cmocka_unit_test(schema_file_and_conversion),
 		cmocka_unit_test(header_must_hold_every_column),
+		cmocka_unit_test(wide_header_binds_in_linear_time),
 		cmocka_unit_test(positional_without_header),
 		cmocka_unit_test(schema_errors_name_file_and_line),
 		cmocka_unit_test(csv_through_schema),
