@@ -949,9 +949,12 @@ MSB_API int msb_producer_send_many(struct msb_producer *p, const void *data,
 /*
  * Sends the records held for a batch, handles the replies that arrived;
  * when none had, waits up to timeout_ms (-1: up to the reply timeout)
- * for some. Returns how many callbacks were made (0 at once when nothing
- * is outstanding), MSB_TEMPFAIL when no streammgr took the held records
- * within the reply timeout (they are written off as "no-reply"), or
+ * for some. Returns how many callbacks were made (replies, and records
+ * written off as "no-reply"; also those made while the send waited; 0 at
+ * once when nothing is outstanding), MSB_TEMPFAIL when no streammgr took
+ * the held records within the reply timeout or they were written off
+ * while their send waited for one (no reply to earlier records in time:
+ * all are written off as "no-reply" and the held ones never go out), or
  * MSB_ERROR.
  */
 MSB_API int msb_producer_poll(struct msb_producer *p, int timeout_ms);

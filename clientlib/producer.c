@@ -29,6 +29,7 @@
  * received into zmq_msg_t kept in the producer.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -784,13 +785,17 @@ connect_socket(struct msb_producer *p, const char *endpoint,
 }
 
 /*
- * Sends the first frame of a message, waiting while ZeroMQ has no room:
- * no streammgr connected (ZMQ_IMMEDIATE), or its queue is full. Replies
- * are handled meanwhile (streammgr may be waiting for us to read them).
- * Returns MSB_OK, MSB_TEMPFAIL after the reply timeout, or MSB_ERROR.
+ * Sends the first frame of a message whose first record is seq, waiting
+ * while ZeroMQ has no room: no streammgr connected (ZMQ_IMMEDIATE), or
+ * its queue is full. Replies are handled meanwhile (streammgr may be
+ * waiting for us to read them). Returns MSB_OK, MSB_TEMPFAIL after the
+ * reply timeout or when the records were written off meanwhile (no
+ * reply to earlier ones: they must not go out after their callback), or
+ * MSB_ERROR.
  */
 static int
-send_first(struct msb_producer *p, const void *data, size_t len)
+send_first(struct msb_producer *p, uint64_t seq, const void *data,
+    size_t len)
 {
 	int64_t now, deadline = 0;
 	bool waiting = false;
@@ -810,7 +815,8 @@ send_first(struct msb_producer *p, const void *data, size_t len)
 			deadline = now + p->p_timeout;
 			waiting = true;
 		}
-		check_stall(p, now);
+		if (check_stall(p, now) > 0 && p->p_done >= seq)
+			return MSB_TEMPFAIL;	/* p_err says why */
 		if (now >= deadline)
 			return fail(p, MSB_TEMPFAIL, "no streammgr took the "
 			    "message within %d ms (is it running?)",
@@ -848,7 +854,7 @@ send_single(struct msb_producer *p, uint64_t seq, const void *data,
 	int rc;
 
 	msb__put_be64(p->p_idbuf, seq);
-	if ((rc = send_first(p, p->p_idbuf, 8)) != MSB_OK)
+	if ((rc = send_first(p, seq, p->p_idbuf, 8)) != MSB_OK)
 		return rc;
 	return send_last(p, data, len);
 }
@@ -875,7 +881,7 @@ flush_batch(struct msb_producer *p)
 		    p->p_batch.b_len - WB_RECORD_OVERHEAD);
 	else {
 		wb_put_header(head, p->p_bfirst, p->p_bcount);
-		if ((rc = send_first(p, "", 0)) == MSB_OK) {
+		if ((rc = send_first(p, p->p_bfirst, "", 0)) == MSB_OK) {
 			zmq_send(p->p_sock, head, sizeof(head), ZMQ_SNDMORE);
 			rc = send_last(p, p->p_batch.b_data,
 			    p->p_batch.b_len);
@@ -974,30 +980,50 @@ producer_send(struct msb_producer *p, const void *data, size_t len,
 	return MSB_OK;
 }
 
+/* Replies handled so far (callbacks made, or that would have been). */
+static uint64_t
+replies(const struct msb_producer *p)
+{
+	return p->p_counts[0] + p->p_counts[1] + p->p_counts[2];
+}
+
+/*
+ * The callbacks since before: those of replies, and of records written
+ * off (by the send's wait too, or by a move), not only what drain()
+ * counts.
+ */
+static int
+made_since(const struct msb_producer *p, uint64_t before)
+{
+	uint64_t n = replies(p) - before;
+
+	return n > INT_MAX ? INT_MAX : (int)n;
+}
+
 static int
 producer_poll(struct msb_producer *p, int timeout_ms)
 {
 	int64_t now, deadline, wait;
-	int n;
+	uint64_t before = replies(p);
+	int rc;
 
-	if ((n = flush_batch(p)) != MSB_OK)
-		return n;
-	if ((n = drain(p)) != 0)
-		return n;
+	if ((rc = flush_batch(p)) != MSB_OK)
+		return rc;
+	if (drain(p) == -1)
+		return MSB_ERROR;
 	now = msb__now_ms();
 	deadline = now + timeout_ms;
 	for (;;) {
-		if ((n = check_stall(p, now)) > 0 || outstanding(p) == 0)
-			return n;
+		check_stall(p, now);
+		if (replies(p) > before || outstanding(p) == 0)
+			return made_since(p, before);
 		wait = p->p_progress + p->p_timeout - now;
 		if (timeout_ms >= 0 && deadline - now < wait)
 			wait = deadline - now;
 		if (wait <= 0)
 			return 0;
-		if (wait_for(p, ZMQ_POLLIN, wait) == -1)
+		if (wait_for(p, ZMQ_POLLIN, wait) == -1 || drain(p) == -1)
 			return MSB_ERROR;
-		if ((n = drain(p)) != 0)
-			return n;
 		now = msb__now_ms();
 	}
 }
