@@ -791,8 +791,10 @@ MSB_API int msb_stream_recv_batch(struct msb_stream *s, size_t max,
  * when credit/4 of them (at least 1, at most 1024) are queued, and by
  * msb_stream_flush(), by a msb_stream_recv() about to wait, by nack,
  * reject and close. Returns MSB_OK; MSB_TEMPFAIL or MSB_ERROR when the
- * batch could not be sent (streammgr not reading for 2 s), and the ack
- * stays queued.
+ * batch could not be sent (streammgr not reading for 2 s): the queued
+ * acks and this one stay queued, for the next flush, up to 1024; with
+ * 1024 queued already this ack is not queued: ack id again once a
+ * flush worked.
  */
 MSB_API int msb_stream_ack(struct msb_stream *s, uint64_t id);
 

@@ -394,15 +394,18 @@ msb_stream_flush(struct msb_stream *s)
 int
 msb_stream_ack(struct msb_stream *s, uint64_t id)
 {
-	int rc;
+	int rc = MSB_OK;
 
-	/* Full only when an earlier flush failed. */
-	if (s->s_nacks >= s->s_batch && (rc = msb_stream_flush(s)) != MSB_OK)
-		return rc;
-	msb__put_be64(s->s_ackbuf + 8 * s->s_nacks++, id);
+	/* Full only when an earlier flush failed: try again. Whether or
+	 * not that works, id is queued while there is room (ACK_MAX). */
 	if (s->s_nacks >= s->s_batch)
-		return msb_stream_flush(s);
-	return MSB_OK;
+		rc = msb_stream_flush(s);
+	if (s->s_nacks >= ACK_MAX)
+		return rc;		/* a failure: s_nacks is 0 otherwise */
+	msb__put_be64(s->s_ackbuf + 8 * s->s_nacks++, id);
+	if (rc == MSB_OK && s->s_nacks >= s->s_batch)
+		rc = msb_stream_flush(s);
+	return rc;
 }
 
 int

@@ -628,6 +628,46 @@ signal_on_another_thread_wakes_recv(void **state)
 	msb_stream_close(s);
 }
 
+/*
+ * streammgr stops reading: once ZeroMQ's queue to it is full, a full
+ * ack queue cannot be sent, twice. The ack of that second try stays
+ * queued as the header says, and goes with the other once streammgr
+ * reads again (it was dropped).
+ */
+static void
+acks_stay_queued_while_streammgr_does_not_read(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s = open_stream(f, 4);	/* acks 1 at a time */
+	struct frames m;
+	uint64_t id = BASE_ID;
+	int linger = 0, rc;
+
+	/* ZeroMQ queues for a streammgr that is away (some thousands of
+	 * messages): each ack goes into that queue until it is full, then
+	 * waits 2 s for room and says so. */
+	fake_gone(f);
+	while ((rc = msb_stream_ack(s, id)) == MSB_OK && id < BASE_ID + 100000)
+		id++;
+	assert_int_equal(rc, MSB_TEMPFAIL);
+	assert_int_equal(msb_stream_ack(s, id + 1), MSB_TEMPFAIL);
+
+	f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
+	zmq_setsockopt(f->router, ZMQ_LINGER, &linger, sizeof(linger));
+	assert_int_equal(zmq_bind(f->router, f->endpoint), 0);
+	/* What ZeroMQ queued comes first; then the two acks, together. */
+	assert_int_equal(msb_stream_flush(s), MSB_OK);
+	do {
+		if (!fake_recv(f, &m, WAIT_MS))
+			fail_msg("no ACK of %llx", (unsigned long long)id);
+		assert_true(frame_is(&m, 0, "ACK"));
+	} while (m.len[1] == 8 && be64(m.data[1]) < id);
+	assert_int_equal(m.len[1], 16);
+	assert_int_equal(be64(m.data[1]), id);
+	assert_int_equal(be64(m.data[1] + 8), id + 1);
+	msb_stream_close(s);
+}
+
 static void
 no_answer_stops_after_a_bounded_wait(void **state)
 {
@@ -743,6 +783,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    signal_on_another_thread_wakes_recv, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    acks_stay_queued_while_streammgr_does_not_read, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    no_answer_stops_after_a_bounded_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(
