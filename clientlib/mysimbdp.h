@@ -780,7 +780,9 @@ MSB_API int msb_stream_recv(struct msb_stream *s, struct msb_message *msg,
  * max) messages: ids[i] and lens[i] filled and *data the payloads back
  * to back (valid until the next recv or close); or what
  * msb_stream_recv() returns when there is none (MSB_TEMPFAIL,
- * MSB_STOPPED, MSB_ERROR).
+ * MSB_STOPPED, MSB_ERROR). Out of memory for a message, it returns
+ * those before it (MSB_OK), or MSB_ERROR when there are none; that
+ * message comes first from the next recv or recv_batch: none is lost.
  */
 MSB_API int msb_stream_recv_batch(struct msb_stream *s, size_t max,
     int timeout_ms, uint64_t *ids, size_t *lens, const void **data,

@@ -61,6 +61,11 @@ struct msb_stream {
 	int64_t		 s_bye_deadline;	/* monotonic ms */
 	unsigned char	*s_batch_buf;	/* msb_stream_recv_batch payloads */
 	size_t		 s_batch_cap;
+	/* A delivery recv_batch read but had no memory to keep: the next
+	 * recv or recv_batch returns it first (its data is in s_body,
+	 * untouched until the next read). */
+	struct msb_message s_held;
+	bool		 s_has_held;
 	char		 s_err[512];
 	unsigned char	 s_ackbuf[ACK_MAX * 8];
 	struct wb_buf	 s_rangebuf;	/* s_ackbuf as ACKR ranges */
@@ -628,6 +633,11 @@ msb_stream_recv(struct msb_stream *s, struct msb_message *msg, int timeout_ms)
 
 	if (s->s_failed)
 		return MSB_ERROR;
+	if (s->s_has_held) {
+		*msg = s->s_held;
+		s->s_has_held = false;
+		return MSB_OK;
+	}
 	if (s->s_stopped)
 		return MSB_STOPPED;
 	for (;;) {
@@ -707,8 +717,14 @@ msb_stream_recv_batch(struct msb_stream *s, size_t max, int timeout_ms,
 	/* The first waits as msb_stream_recv does; the rest are there. */
 	rc = msb_stream_recv(s, &m, timeout_ms);
 	while (rc == MSB_OK) {
-		if (batch_keep(s, &m, &used) == -1)
+		if (batch_keep(s, &m, &used) == -1) {
+			/* m waits for the next call; what was kept goes now. */
+			s->s_held = m;
+			s->s_has_held = true;
+			if (n > 0)
+				break;
 			return fail(s, MSB_ERROR, "recv_batch: out of memory");
+		}
 		ids[n] = m.id;
 		lens[n] = m.len;
 		if (++n == max)

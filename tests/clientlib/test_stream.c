@@ -5,7 +5,8 @@
  * big-endian ACKs, ACKR ranges once streammgr has sent a batch, NACK and
  * REJECT with their reasons, BYE) and what the app gets back (messages,
  * one by one out of a batched delivery,
- * MSB_STOPPED after a stop, MSB_ERROR on ERR). Most tests drive the fake
+ * MSB_STOPPED after a stop, MSB_ERROR on ERR; recv_batch out of memory
+ * hands out what it kept and keeps the rest). Most tests drive the fake
  * from the test's own thread, step by step; a fake in a thread plays
  * streammgr when the app must block (credit, a signal on another thread).
  */
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -668,6 +670,98 @@ acks_stay_queued_while_streammgr_does_not_read(void **state)
 	msb_stream_close(s);
 }
 
+/*
+ * realloc as the C library's, except that one of realloc_refuse bytes
+ * fails (once): msb_stream_recv_batch growing its buffer out of memory.
+ */
+static size_t realloc_refuse;
+static int realloc_refused;
+
+void *
+realloc(void *ptr, size_t size)
+{
+	static void *(*real)(void *, size_t);
+
+	if (realloc_refuse != 0 && size == realloc_refuse && ptr != NULL) {
+		realloc_refuse = 0;
+		realloc_refused++;
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "realloc");
+	return real(ptr, size);
+}
+
+/* Sends one batched delivery of n payloads of lens[i] bytes 'a' + i. */
+static void
+fake_deliver_sized(struct fake *f, uint64_t first, int n,
+    const size_t *lens)
+{
+	size_t len = 0, at = 0;
+	unsigned char *buf;
+
+	for (int i = 0; i < n; i++)
+		len += 12 + lens[i];
+	assert_non_null(buf = malloc(len));
+	for (int i = 0; i < n; i++) {
+		put_be64(buf + at, first + (uint64_t)i);
+		buf[at + 8] = (unsigned char)(lens[i] >> 24);
+		buf[at + 9] = (unsigned char)(lens[i] >> 16);
+		buf[at + 10] = (unsigned char)(lens[i] >> 8);
+		buf[at + 11] = (unsigned char)lens[i];
+		memset(buf + at + 12, 'a' + i, lens[i]);
+		at += 12 + lens[i];
+	}
+	assert_int_equal(zmq_send(f->router, f->rid, f->ridlen, ZMQ_SNDMORE),
+	    (int)f->ridlen);
+	assert_int_equal(zmq_send(f->router, "", 0, ZMQ_SNDMORE), 0);
+	assert_int_equal(zmq_send(f->router, buf, len, 0), (int)len);
+	free(buf);
+}
+
+/*
+ * Out of memory after the first message of a batch: recv_batch returns
+ * that one (MSB_OK, count 1), and the next call the one it could not
+ * keep, then the rest: none is lost to the app.
+ */
+static void
+recv_batch_out_of_memory_keeps_every_message(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s = open_stream(f, 8);
+	const size_t lens[] = { 60000, 10000, 5 };
+	uint64_t ids[8];
+	size_t got[8], count = 99;
+	const void *data;
+	const unsigned char *d;
+
+	fake_deliver_sized(f, BASE_ID, 3, lens);
+	/* The buffer holds 64 KiB; the second makes it grow to 128 KiB. */
+	realloc_refuse = 128 * 1024;
+	assert_int_equal(msb_stream_recv_batch(s, 8, WAIT_MS, ids, got, &data,
+	    &count), MSB_OK);
+	realloc_refuse = 0;
+	assert_int_equal(realloc_refused, 1);
+	assert_int_equal(count, 1);
+	assert_int_equal(ids[0], BASE_ID);
+	assert_int_equal(got[0], 60000);
+	d = data;
+	assert_true(d[0] == 'a' && d[59999] == 'a');
+
+	assert_int_equal(msb_stream_recv_batch(s, 8, WAIT_MS, ids, got, &data,
+	    &count), MSB_OK);
+	assert_int_equal(count, 2);
+	assert_int_equal(ids[0], BASE_ID + 1);
+	assert_int_equal(got[0], 10000);
+	assert_int_equal(ids[1], BASE_ID + 2);
+	assert_int_equal(got[1], 5);
+	d = data;
+	assert_true(d[0] == 'b' && d[9999] == 'b' && d[10000] == 'c' &&
+	    d[10004] == 'c');
+	msb_stream_close(s);
+}
+
 static void
 no_answer_stops_after_a_bounded_wait(void **state)
 {
@@ -785,6 +879,9 @@ main(void)
 		    signal_on_another_thread_wakes_recv, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    acks_stay_queued_while_streammgr_does_not_read, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    recv_batch_out_of_memory_keeps_every_message, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    no_answer_stops_after_a_bounded_wait, setup, teardown),
