@@ -14,16 +14,12 @@
 #define ID_HEX 24
 
 int
-msb_file_hash(const char *path, char hex[MSB_HASH_HEX_SIZE])
+msb__fd_hash(int fd, char hex[MSB_HASH_HEX_SIZE])
 {
 	struct msb__sha256 ctx;
 	unsigned char md[32], buf[65536];
 	ssize_t n;
-	int fd, saved;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return MSB_ERROR;
 	msb__sha256_init(&ctx);
 	for (;;) {
 		n = read(fd, buf, sizeof(buf));
@@ -33,16 +29,26 @@ msb_file_hash(const char *path, char hex[MSB_HASH_HEX_SIZE])
 			break;
 		msb__sha256_update(&ctx, buf, (size_t)n);
 	}
-	if (n == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
+	if (n == -1)
 		return MSB_ERROR;
-	}
-	close(fd);
 	msb__sha256_final(&ctx, md);
 	msb__hex(md, sizeof(md), hex);
 	return MSB_OK;
+}
+
+int
+msb_file_hash(const char *path, char hex[MSB_HASH_HEX_SIZE])
+{
+	int fd, rc, saved;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return MSB_ERROR;
+	rc = msb__fd_hash(fd, hex);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
 }
 
 char *

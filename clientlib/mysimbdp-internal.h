@@ -83,6 +83,9 @@ void	 msb__sha256_update(struct msb__sha256 *ctx, const void *data,
 	    size_t len);
 void	 msb__sha256_final(struct msb__sha256 *ctx, unsigned char out[32]);
 void	 msb__hex(const unsigned char *in, size_t len, char *out);
+/* docid.c: msb_file_hash of what fd holds from its offset to its end.
+ * Returns MSB_OK, or MSB_ERROR (errno). */
+int	 msb__fd_hash(int fd, char hex[MSB_HASH_HEX_SIZE]);
 
 /*
  * value.c: a text value converted to its type, or null (empty, not

@@ -411,7 +411,10 @@ struct msb_rows;
 
 /*
  * Opens path. schema is schema text as msb_schema_parse() takes it, NULL
- * for every column a string ("*:string"). The file is hashed first.
+ * for every column a string ("*:string"). The file is hashed first,
+ * then parsed through the same descriptor; what was parsed is hashed
+ * too, and a file changed meanwhile fails at its end (MSB_TEMPFAIL from
+ * msb_rows_next), for its rows' ids are of the content hashed first.
  * Returns MSB_OK with *rowsp set; MSB_ERROR (bad schema, no such file)
  * or MSB_TEMPFAIL with the reason in err.
  */
@@ -427,8 +430,10 @@ MSB_API int msb_rows_open(struct msb_rows **rowsp, const char *path,
  *   MSB_ERROR    malformed CSV, a header without the schema's columns,
  *                a read error (msb_rows_error()): the rows before it were
  *                delivered; from then on;
- *   MSB_TEMPFAIL as MSB_ERROR, but it may pass: out of memory, or a
- *                read error such as EAGAIN or ETIMEDOUT.
+ *   MSB_TEMPFAIL as MSB_ERROR, but it may pass: out of memory, a
+ *                read error such as EAGAIN or ETIMEDOUT, or the file
+ *                changed while it was read ("changed while it was
+ *                read": the rows delivered do not match their ids).
  * record (may be NULL) gets the record number (the header is 0).
  */
 MSB_API int msb_rows_next(struct msb_rows *rows, const uint8_t **data,

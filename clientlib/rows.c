@@ -10,6 +10,12 @@
  * The reader is fed a chunk at a time; the records of a chunk are queued
  * in one buffer (documents and rejection reasons back to back) and handed
  * out from it; the next chunk is read when the queue is empty.
+ *
+ * The ids come from the content hash, taken before the first row: the
+ * file is hashed and parsed through one descriptor (rewound), and what
+ * was parsed is hashed again, so a file changed in between (any path
+ * may be given) fails at its end instead of passing rows under ids of
+ * other content.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +42,7 @@ struct msb_rows {
 	struct msb_csv	*w_csv;
 	struct msb_schema *w_schema;
 	char		 w_hash[MSB_HASH_HEX_SIZE];
+	struct msb__sha256 w_read;	/* of what was parsed */
 	bool		 w_eof;
 	bool		 w_failed;	/* bad CSV, a bad header, read error */
 	int		 w_rc;		/* when w_failed: what next returns */
@@ -144,6 +151,23 @@ on_record(const struct msb_csv_record *rec, void *arg)
 	return rc == -1 ? fail(w, MSB_TEMPFAIL, "out of memory") : 0;
 }
 
+/* At the end: whether what was parsed is what the ids were made of. */
+static bool
+read_as_hashed(struct msb_rows *w)
+{
+	unsigned char md[32];
+	char hex[MSB_HASH_HEX_SIZE];
+
+	msb__sha256_final(&w->w_read, md);
+	msb__hex(md, sizeof(md), hex);
+	if (strcmp(hex, w->w_hash) == 0)
+		return true;
+	fail(w, MSB_TEMPFAIL, "%s: changed while it was read (hashed %.12s, "
+	    "read %.12s): its rows' ids are not of what was read; read it "
+	    "again once it is whole", w->w_path, w->w_hash, hex);
+	return false;
+}
+
 /* Reads and parses the next chunk; the records land in the queue. */
 static void
 fill(struct msb_rows *w)
@@ -162,6 +186,10 @@ fill(struct msb_rows *w)
 			return;
 		}
 		w->w_eof = n == 0;
+		if (n > 0)
+			msb__sha256_update(&w->w_read, w->w_chunk, (size_t)n);
+		else if (!read_as_hashed(w))
+			return;
 		rc = n == 0 ? msb_csv_finish(w->w_csv) :
 		    msb_csv_feed(w->w_csv, w->w_chunk, (size_t)n);
 		if (rc != MSB_OK)
@@ -183,12 +211,15 @@ open_input(struct msb_rows *w, const char *schema_text, char *err,
 	    err, errlen);
 	if (w->w_schema == NULL)
 		return MSB_ERROR;
-	if (msb_file_hash(w->w_path, w->w_hash) != MSB_OK ||
-	    (w->w_fd = open(w->w_path, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* One descriptor: the path may be swapped for another file. */
+	if ((w->w_fd = open(w->w_path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    msb__fd_hash(w->w_fd, w->w_hash) != MSB_OK ||
+	    lseek(w->w_fd, 0, SEEK_SET) == -1) {
 		msb__seterr(err, errlen, "%s: %s", w->w_path,
 		    strerror(errno));
 		return msb__errno_rc(errno);
 	}
+	msb__sha256_init(&w->w_read);
 	if ((w->w_chunk = malloc(CHUNK)) == NULL ||
 	    (w->w_csv = msb_csv_new(&opts, on_record, w)) == NULL) {
 		msb__seterr(err, errlen, "out of memory");

@@ -663,6 +663,50 @@ read_fd_reports_errors(void **state)
 	free(dir);
 }
 
+/*
+ * Typed rows (msb_rows) of a file rewritten in place after it was opened
+ * (hashed): the ids were made of the old content, the rows of the new.
+ * The last call says so (MSB_TEMPFAIL) instead of the end of the file,
+ * so the app does not commit them; an unchanged file reads to its end.
+ */
+static void
+rows_of_a_file_changed_while_read_fail(void **state)
+{
+	char *dir = tu_mkdtemp("csv"), *path = tu_join(dir, "in.csv");
+	struct msb_rows *rows;
+	const uint8_t *data;
+	size_t len;
+	char err[512];
+	int fd, rc, n;
+
+	for (int change = 0; change < 2; change++) {
+		tu_write_file(path, "a,b\n1,2\n3,4\n", -1);
+		assert_int_equal(msb_rows_open(&rows, path, NULL, 0, err,
+		    sizeof(err)), MSB_OK);
+		if (change) {
+			assert_true((fd = open(path, O_WRONLY)) != -1);
+			assert_int_equal(pwrite(fd, "5,6", 3, 8), 3);
+			close(fd);
+		}
+		n = 0;
+		while ((rc = msb_rows_next(rows, &data, &len, NULL)) ==
+		    MSB_OK)
+			n++;
+		assert_int_equal(n, 2);
+		if (change) {
+			assert_int_equal(rc, MSB_TEMPFAIL);
+			if (strstr(msb_rows_error(rows), "in.csv: changed "
+			    "while it was read") == NULL)
+				fail_msg("error: %s", msb_rows_error(rows));
+		} else
+			assert_int_equal(rc, MSB_STOPPED);
+		msb_rows_close(rows);
+	}
+	tu_rmtree(dir);
+	free(path);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -682,6 +726,7 @@ main(void)
 		cmocka_unit_test(read_fd_without_a_thread),
 		cmocka_unit_test(read_fd_stops_at_the_callback),
 		cmocka_unit_test(read_fd_reports_errors),
+		cmocka_unit_test(rows_of_a_file_changed_while_read_fail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
