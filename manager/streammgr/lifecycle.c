@@ -77,7 +77,7 @@ lifecycle_inst_name(enum inst_state st)
 {
 	static const char *const names[IN_NSTATES] = {
 		[IN_STARTING] = "starting", [IN_READY] = "ready",
-		[IN_LEAVING] = "draining", [IN_DRAINING] = "draining",
+		[IN_LEAVING] = "leaving", [IN_DRAINING] = "draining",
 		[IN_STOPPING] = "stopping", [IN_GONE] = "gone",
 	};
 

@@ -137,7 +137,9 @@ test_instance_properties(void **state)
 	/* Only a ready one gets messages. */
 	for (int s = 0; s < IN_NSTATES; s++)
 		assert_int_equal(lifecycle_inst_takes(s), s == IN_READY);
-	assert_string_equal(lifecycle_inst_name(IN_LEAVING), "draining");
+	/* Told apart: a leaver goes by itself, a drained one is stopped. */
+	assert_string_equal(lifecycle_inst_name(IN_LEAVING), "leaving");
+	assert_string_equal(lifecycle_inst_name(IN_DRAINING), "draining");
 	assert_string_equal(lifecycle_inst_name(IN_READY), "ready");
 }
 
