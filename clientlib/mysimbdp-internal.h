@@ -139,6 +139,13 @@ struct msb__sink_ops {
 	void	(*close)(struct msb_sink *);
 };
 
+/* A set of names (open addressing; walk n_slots, skipping NULLs). */
+struct msb__names {
+	char	**n_slots;
+	size_t	  n_cap;	/* 0 or a power of two */
+	size_t	  n_count;
+};
+
 struct msb_sink {
 	const struct msb__sink_ops *s_ops;
 	void		*s_impl;	/* the back end's state */
@@ -150,6 +157,7 @@ struct msb_sink {
 	msb_reject_fn	*s_on_reject;	/* msb_sink_on_reject() */
 	void		*s_on_reject_arg;
 	struct msb__quality *s_quality;	/* MYSIMBDP_QUALITY's rules, or NULL */
+	struct msb__names s_keys;	/* the unit keys committed */
 };
 
 /* ---- quality rules (quality.c) ---- */
@@ -202,12 +210,6 @@ extern const char msb__sink_plain[];
 MSB__SHARED void msb__sink_id_name(const bson_iter_t *id,
 	    char name[MSB__ID_NAME_SIZE]);
 
-/* A set of names (open addressing; walk n_slots, skipping NULLs). */
-struct msb__names {
-	char	**n_slots;
-	size_t	  n_cap;	/* 0 or a power of two */
-	size_t	  n_count;
-};
 /* Returns 1 when added, 0 when it was there, -1 when out of memory. */
 MSB__SHARED int msb__names_add(struct msb__names *set, const char *name);
 MSB__SHARED bool msb__names_has(const struct msb__names *set,

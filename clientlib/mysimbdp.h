@@ -263,8 +263,11 @@ MSB_API int msb_sink_upsert_bson(struct msb_sink *sink, const uint8_t *data,
  * key), replacing the file of an earlier run of the same unit; with
  * unit_key NULL a unique name is made up, and a unit of upserts only
  * writes no unit file. Use the input file's content hash as the key for
- * a batch file, NULL for a stream. Returns MSB_OK, MSB_TEMPFAIL or
- * MSB_ERROR.
+ * a batch file, NULL for a stream. A key names one whole unit: a second
+ * commit of a key through the same sink is refused (MSB_ERROR, by every
+ * sink; in the file store it would replace the first unit's documents);
+ * commit parts of a file with NULL or keys of their own. Returns MSB_OK,
+ * MSB_TEMPFAIL or MSB_ERROR.
  */
 MSB_API int msb_sink_commit(struct msb_sink *sink, const char *unit_key);
 

@@ -452,6 +452,30 @@ msb_sink_commit(struct msb_sink *sink, const char *unit_key)
 
 	if (sink->s_failed)
 		return sink->s_failed;
+	/*
+	 * A key names one whole unit of work. The file store keeps a unit
+	 * in the key's file, so a second unit of the key would replace the
+	 * first one's documents (counted stored); refused by every sink, so
+	 * an app behaves the same on both stores. (A failed commit fails
+	 * the sink: noting the key first loses nothing.)
+	 */
+	if (unit_key != NULL && (rc = msb__names_add(&sink->s_keys,
+	    unit_key)) != 1) {
+		size_t n = strlen(unit_key);
+
+		if (n > 80)
+			n = msb__utf8_cut(unit_key, 80);
+
+		sink->s_failed = rc == 0 ? MSB_ERROR : MSB_TEMPFAIL;
+		if (rc == -1)
+			return msb__sink_fail(sink, MSB_TEMPFAIL, "commit: out "
+			    "of memory");
+		return msb__sink_fail(sink, MSB_ERROR, "commit: unit key "
+		    "\"%.*s%s\" was committed already by this sink: a key "
+		    "names one whole unit of work (an input file), committed "
+		    "once; commit parts with NULL or with keys of their own",
+		    (int)n, unit_key, unit_key[n] != '\0' ? "..." : "");
+	}
 	rc = sink->s_ops->commit(sink, unit_key);
 	msb__quality_unit_end(sink->s_quality);
 	if (rc == MSB_OK)
@@ -511,6 +535,7 @@ msb_sink_close(struct msb_sink *sink)
 	if (sink == NULL)
 		return;
 	sink->s_ops->close(sink);
+	msb__names_free(&sink->s_keys);
 	msb__quality_free(sink->s_quality);
 	free(sink);
 }

@@ -239,6 +239,58 @@ different_unit_is_a_separate_file(void **state)
 	assert_int_equal(docs, 3);
 }
 
+/* Adds rows from..to of content hash to sink, uncommitted. */
+static void
+add_rows(struct msb_sink *sink, const char *hash, uint64_t from, uint64_t to)
+{
+	for (uint64_t row = from; row <= to; row++) {
+		bson_t doc = BSON_INITIALIZER;
+
+		assert_int_equal(msb_doc_append_id(&doc, hash, row), MSB_OK);
+		BSON_APPEND_INT64(&doc, "row", (int64_t)row);
+		assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+		bson_destroy(&doc);
+	}
+}
+
+/*
+ * A key names one whole unit: a second commit of it through the same
+ * sink would replace the first unit's file (its documents counted
+ * inserted, then gone). It is refused, and the first unit stays.
+ */
+static void
+second_commit_of_a_key_is_refused(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	struct msb_sink_stats st;
+	size_t files, docs;
+
+	add_rows(sink, hash_a, 1, 2);
+	assert_int_equal(msb_sink_commit(sink, hash_a), MSB_OK);
+	add_rows(sink, hash_a, 3, 5);
+	assert_int_equal(msb_sink_commit(sink, hash_a), MSB_ERROR);
+	assert_non_null(strstr(msb_sink_error(sink), "committed already"));
+	assert_non_null(strstr(msb_sink_error(sink), hash_a));
+	/* Sticky, as any MSB_ERROR. */
+	assert_int_equal(msb_sink_commit(sink, hash_b), MSB_ERROR);
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.inserted, 2);
+	assert_int_equal(st.already_present, 0);
+	assert_int_equal(st.units, 1);
+	msb_sink_close(sink);
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 1);
+	assert_int_equal(docs, 2);
+
+	/* Another sink (a rerun) may commit the key again. */
+	sink = open_sink(s);
+	write_unit(sink, hash_a, 2);
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.already_present, 2);
+	msb_sink_close(sink);
+}
+
 static void
 uncommitted_documents_are_dropped(void **state)
 {
@@ -648,6 +700,9 @@ empty_unit_replaces_an_earlier_run(void **state)
 	size_t files, docs;
 
 	write_unit(sink, hash_a, 2);
+	msb_sink_close(sink);
+	/* A rerun of the file that now gives no rows. */
+	sink = open_sink(s);
 	assert_int_equal(msb_sink_commit(sink, hash_a), MSB_OK);
 	/* Without a key, an empty unit writes nothing. */
 	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
@@ -1080,6 +1135,8 @@ main(void)
 		    empty_unit_replaces_an_earlier_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    temporary_files_of_dead_writers_are_swept, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    second_commit_of_a_key_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(unusable_folder_is_an_error,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -194,6 +194,26 @@ rerun_duplicates_count_as_success(void **state)
 	assert_int_equal(fake_count(fm), 25);
 }
 
+/* As in the file store: a key names one unit, committed once. */
+static void
+second_commit_of_a_key_is_refused(void **state)
+{
+	struct fakemongo *fm = *state;
+	struct msb_sink *sink = open_fake(fm, "");
+	struct msb_sink_stats st;
+
+	assert_int_equal(add_rows(sink, 1, 2), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, hash), MSB_OK);
+	assert_int_equal(add_rows(sink, 3, 5), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, hash), MSB_ERROR);
+	assert_non_null(strstr(msb_sink_error(sink), "committed already"));
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.inserted, 2);
+	assert_int_equal(st.units, 1);
+	msb_sink_close(sink);
+	assert_int_equal(fake_count(fm), 2);
+}
+
 static void
 write_concern_is_sent(void **state)
 {
@@ -581,6 +601,9 @@ main(void)
 		    fake_teardown),
 		cmocka_unit_test_setup_teardown(
 		    rerun_duplicates_count_as_success, fake_setup,
+		    fake_teardown),
+		cmocka_unit_test_setup_teardown(
+		    second_commit_of_a_key_is_refused, fake_setup,
 		    fake_teardown),
 		cmocka_unit_test_setup_teardown(write_concern_is_sent,
 		    fake_setup, fake_teardown),

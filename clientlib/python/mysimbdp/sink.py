@@ -130,7 +130,8 @@ class Sink(Handle):
     def commit(self, unit: Optional[str] = None) -> None:
         """Ends the unit: everything inserted or upserted is durable when
         it returns. unit names it (a batch file: its content hash, so a
-        rerun replaces it); None for a stream."""
+        rerun replaces it); None for a stream. A unit name is committed
+        once per Sink: a second commit of it raises (MSB_ERROR)."""
         rc = LIB.msb_sink_commit(self.handle,
                                  unit.encode() if unit is not None else None)
         check(rc, self._error)
