@@ -173,7 +173,9 @@ struct msb_sink_stats {
  *       writes (w=0) is MSB_ERROR here, before any server contact (the
  *       replies would not say what was stored).
  *       serverSelectionTimeoutMS and connectTimeoutMS default to 2000
- *       when the URL leaves them out.
+ *       when the URL leaves them out, socketTimeoutMS to 30000 (or the
+ *       URL's wtimeoutMS + 5000 if longer): a server that stops
+ *       answering a write makes it MSB_TEMPFAIL then.
  *       The server is contacted at once, so an unreachable server gives
  *       MSB_TEMPFAIL here.
  *   file://DIR  the embedded store: files of concatenated BSON documents
@@ -199,7 +201,8 @@ MSB_API int msb_sink_open_env(struct msb_sink **sinkp,
 /*
  * Sets the write concern of the MongoDB sink: w is a number of nodes (1
  * or more), MSB_W_MAJORITY or MSB_W_DEFAULT; journal asks for the
- * journal; wtimeout_ms 0 waits forever. Call it before the first
+ * journal; wtimeout_ms 0 waits until the socket timeout (msb_sink_open),
+ * which also ends a longer wtimeout_ms. Call it before the first
  * msb_sink_add(). The file sink always fsyncs and ignores it. Returns
  * MSB_OK, or MSB_ERROR for a bad value, w=0 included (unacknowledged
  * writes: the server would not say what it stored or refused, so no

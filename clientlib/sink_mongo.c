@@ -14,7 +14,8 @@
  * holds it: the last upsert wins. Whatever means "the server cannot be
  * reached now" (server
  * selection, network, a primary stepping down, a write concern timeout)
- * is MSB_TEMPFAIL, so the app exits 75 and the manager retries later.
+ * is MSB_TEMPFAIL, so the app exits 75 and the manager retries later;
+ * so is a server that stops answering (socketTimeoutMS, below).
  *
  * The client is single-threaded (mongoc_client_t, not a pool): an app
  * writes from one thread, and this keeps libmongoc from starting
@@ -30,6 +31,20 @@
 #include "mysimbdp-internal.h"
 
 #define DEFAULT_TIMEOUT_MS 2000
+/*
+ * How long a write may wait for the server's reply (socketTimeoutMS)
+ * when the URL does not say; libmongoc's own 300 s kept an app on a
+ * server that accepted and then stopped answering for five minutes,
+ * deaf to SIGTERM. A batch is at most 16 MiB or s_batch documents,
+ * which a healthy server writes in well under a second; one that has
+ * not answered in 30 s is stuck or badly overloaded, and giving up
+ * costs only a retry (the batch's inserts come back already_present).
+ * Shorter would risk a server that is merely slow never finishing a
+ * large file.
+ */
+#define DEFAULT_SOCKET_TIMEOUT_MS 30000
+/* Beyond the URL's wtimeoutMS: the server's own answer comes first. */
+#define WTIMEOUT_MARGIN_MS 5000
 #define MAX_BATCH_BYTES (16 * 1024 * 1024)
 /*
  * Upserts go in bulks of at most this many: FerretDB v1 (SQLite) keeps
@@ -138,6 +153,19 @@ acknowledged(const mongoc_write_concern_t *wc)
 	return wc == NULL || mongoc_write_concern_is_acknowledged(wc);
 }
 
+/* The socket timeout for a URL without one (see above). */
+static int32_t
+socket_timeout(const mongoc_write_concern_t *wc)
+{
+	int64_t wt = wc != NULL ? mongoc_write_concern_get_wtimeout_int64(wc) :
+	    0;
+
+	if (wt <= 0 || wt + WTIMEOUT_MARGIN_MS <= DEFAULT_SOCKET_TIMEOUT_MS)
+		return DEFAULT_SOCKET_TIMEOUT_MS;
+	return wt >= INT32_MAX - WTIMEOUT_MARGIN_MS ? INT32_MAX :
+	    (int32_t)(wt + WTIMEOUT_MARGIN_MS);
+}
+
 int
 msb__sink_mongo_open(struct msb_sink *sink, const char *url, const char *db,
     const char *collection, char *err, size_t errlen)
@@ -177,6 +205,9 @@ msb__sink_mongo_open(struct msb_sink *sink, const char *url, const char *db,
 		mongoc_uri_set_option_as_int32(uri,
 		    MONGOC_URI_CONNECTTIMEOUTMS, timeout > 0 ? timeout :
 		    DEFAULT_TIMEOUT_MS);
+	if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
+		mongoc_uri_set_option_as_int32(uri,
+		    MONGOC_URI_SOCKETTIMEOUTMS, socket_timeout(wc));
 	if (mongoc_uri_get_appname(uri) == NULL)
 		mongoc_uri_set_appname(uri, "mysimbdp");
 

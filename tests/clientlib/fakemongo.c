@@ -39,6 +39,7 @@ struct fakemongo {
 	char		 refuse[32];	/* documents with this field fail */
 	int		 wc_error;
 	bool		 hangup;
+	bool		 silent;
 	char		 last_wc[256];
 };
 
@@ -207,7 +208,7 @@ write_begin(struct fakemongo *fm, const bson_t *cmd, int *counter)
 	char *json;
 
 	(*counter)++;
-	if (fm->hangup)
+	if (fm->hangup || fm->silent)
 		return false;
 	fm->last_wc[0] = '\0';
 	if (bson_iter_init_find(&it, cmd, "writeConcern") &&
@@ -459,6 +460,17 @@ op_query(int fd, int32_t reqid, const uint8_t *p, size_t len)
 	return ok;
 }
 
+static bool
+is_silent(struct fakemongo *fm)
+{
+	bool silent;
+
+	pthread_mutex_lock(&fm->mu);
+	silent = fm->silent;
+	pthread_mutex_unlock(&fm->mu);
+	return silent;
+}
+
 static void *
 serve(void *arg)
 {
@@ -491,6 +503,10 @@ serve(void *arg)
 		if (!ok)
 			break;
 	}
+	/* Silent: the connection stays open, unanswered, until the client
+	 * (or fake_stop) closes it. */
+	while (is_silent(c->fm) && read(c->fd, hdr, sizeof(hdr)) > 0)
+		;
 	shutdown(c->fd, SHUT_RDWR);
 	free(c);
 	return NULL;
@@ -616,6 +632,14 @@ fake_set_hangup(struct fakemongo *fm, bool on)
 {
 	pthread_mutex_lock(&fm->mu);
 	fm->hangup = on;
+	pthread_mutex_unlock(&fm->mu);
+}
+
+void
+fake_set_silent(struct fakemongo *fm, bool on)
+{
+	pthread_mutex_lock(&fm->mu);
+	fm->silent = on;
 	pthread_mutex_unlock(&fm->mu);
 }
 

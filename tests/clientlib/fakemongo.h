@@ -37,6 +37,9 @@ void	 fake_set_dup_key(struct fakemongo *fm, const char *key);
 void	 fake_set_wc_error(struct fakemongo *fm, int code);
 /* Later writes get the connection closed instead of a reply. */
 void	 fake_set_hangup(struct fakemongo *fm, bool on);
+/* Later writes get no reply, and the connection is kept open: a server
+ * that accepted and then stopped answering. */
+void	 fake_set_silent(struct fakemongo *fm, bool on);
 
 size_t	 fake_count(struct fakemongo *fm);	/* distinct _ids stored */
 int	 fake_inserts(struct fakemongo *fm);	/* insert commands seen */

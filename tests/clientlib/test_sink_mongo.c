@@ -298,6 +298,34 @@ server_failures_are_classified(void **state)
 	fake_set_hangup(fm, false);
 }
 
+/*
+ * What only a sink left with libmongoc's socketTimeoutMS (300 s) waits
+ * for a server that stopped answering (the test's time limit ends it
+ * first); the library's default, 30 s, stays well below it.
+ */
+#define SILENT_HANG_MS	150000
+
+/* A server that accepts a write and never answers: MSB_TEMPFAIL, once
+ * the socket timeout passes, not after libmongoc's five minutes. */
+static void
+silent_server_is_a_tempfail(void **state)
+{
+	struct fakemongo *fm = *state;
+	struct msb_sink *sink = open_fake(fm, "");
+	int64_t start, took;
+
+	assert_int_equal(add_rows(sink, 300, 302), MSB_OK);
+	fake_set_silent(fm, true);
+	start = tu_now_ms();
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_TEMPFAIL);
+	took = tu_now_ms() - start;
+	assert_non_null(strstr(msb_sink_error(sink), "MongoDB unavailable"));
+	msb_sink_close(sink);
+	fake_set_silent(fm, false);
+	if (took > SILENT_HANG_MS * tu_time_factor())
+		fail_msg("took %lld ms", (long long)took);
+}
+
 /* Commits rows 200..202 while the fake fails each document; returns
  * the sink's counts, msg its message. */
 static void
@@ -619,6 +647,8 @@ main(void)
 		    upserts_keep_each_id_once_with_the_latest, fake_setup,
 		    fake_teardown),
 		cmocka_unit_test_setup_teardown(upserts_refuse_bad_documents,
+		    fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(silent_server_is_a_tempfail,
 		    fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(upsert_failures_are_classified,
 		    fake_setup, fake_teardown),
