@@ -153,6 +153,7 @@ struct msb_sink {
 	size_t		 s_batch;	/* documents per bulk write */
 	int		 s_failed;	/* sticky TEMPFAIL/ERROR, or 0 */
 	char		 s_err[512];
+	char		 s_store_err[512];	/* the store's first reject */
 	char		 s_outcome[96];	/* msb_sink_outcome() */
 	msb_reject_fn	*s_on_reject;	/* msb_sink_on_reject() */
 	void		*s_on_reject_arg;

@@ -630,8 +630,10 @@ MSB_API int msb_result_write(const char *path, uint64_t rows,
 /*
  * The summary of a unit written through sink, with what the store did:
  * {"rows": rows, "rejected_rows": rejected_rows, "inserted": I,
- * "already_present": P, "store_rejected": S, ["store_error": the first
- * reason (bytes not UTF-8 as \xNN),] <the fields of extra>}. rows are
+ * "already_present": P, "store_rejected": S, ["store_error": the store's
+ * reason for the first document it rejected through this sink (not
+ * msb_sink_error(), the last message; bytes not UTF-8 as \xNN),] <the
+ * fields of extra>}. rows are
  * the documents the app handed to the sink, rejected_rows the input rows
  * it refused itself (not documents); the store says of each document:
  * inserted, already present (a rerun) or rejected, so rows = I + P + S

@@ -145,9 +145,10 @@ msb_result_write_sink(const char *path, uint64_t rows, uint64_t rejected_rows,
 	BSON_APPEND_INT64(&doc, "already_present",
 	    (int64_t)st.already_present);
 	BSON_APPEND_INT64(&doc, "store_rejected", (int64_t)st.rejected);
-	/* The server's words: kept even if they are not UTF-8. */
+	/* The server's first reason, not whatever failed last (a document
+	 * the sink refused, a later batch): kept even if not UTF-8. */
 	if (st.rejected > 0)
-		jsonline_append_text(&doc, "store_error", msb_sink_error(sink));
+		jsonline_append_text(&doc, "store_error", sink->s_store_err);
 	if (sink != NULL)
 		msb__quality_append(sink->s_quality, &doc);
 	if (append_extra(&doc, extra) == -1) {

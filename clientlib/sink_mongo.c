@@ -676,6 +676,10 @@ report_rejected(struct msb_sink *sink, struct mongo_sink *m,
 	if (n > 0)
 		msb__sink_fail(sink, MSB_OK, "MongoDB: %" PRIu64 " of %zu "
 		    "documents rejected; the first: %s", n, m->m_ndocs, first);
+	/* s_err is the last word; a result's store_error is the first. */
+	if (n > 0 && sink->s_store_err[0] == '\0')
+		msb__seterr(sink->s_store_err, sizeof(sink->s_store_err),
+		    "MongoDB: %s", first);
 	return n;
 }
 

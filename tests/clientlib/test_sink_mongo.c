@@ -326,6 +326,48 @@ silent_server_is_a_tempfail(void **state)
 		fail_msg("took %lld ms", (long long)took);
 }
 
+/*
+ * The result's store_error is the store's first reason for refusing a
+ * document, not the sink's last message: a later batch refused for
+ * another reason, then a document the sink itself refused.
+ */
+static void
+store_error_is_the_first_reason(void **state)
+{
+	struct fakemongo *fm = *state;
+	struct msb_sink *sink = open_fake(fm, "");
+	char *dir = tu_mkdtemp("result"), *path = tu_join(dir, "r.json");
+	bson_t bad = BSON_INITIALIZER;
+	char *json;
+
+	fake_set_write_error(fm, 121);		/* validation */
+	assert_int_equal(add_rows(sink, 400, 401), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
+	fake_set_write_error(fm, 2);		/* BadValue */
+	assert_int_equal(add_rows(sink, 402, 402), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
+	fake_set_write_error(fm, 0);
+	BSON_APPEND_INT32(&bad, "a.b", 1);
+	assert_int_equal(msb_sink_add(sink, &bad), MSB_BADDOC);
+	bson_destroy(&bad);
+	assert_non_null(strstr(msb_sink_error(sink), "document refused"));
+
+	assert_int_equal(msb_result_write_sink(path, 4, 0, sink, NULL),
+	    MSB_OK);
+	json = tu_read_file(path, NULL);
+	assert_non_null(json);
+	assert_non_null(strstr(json, "\"store_rejected\" : 3"));
+	if (strstr(json, "\"store_error\" : \"MongoDB: insert") == NULL ||
+	    strstr(json, "(code 121)") == NULL || strstr(json, "code 2)") !=
+	    NULL || strstr(json, "document refused") != NULL)
+		fail_msg("store_error is not the first reason: %s", json);
+	free(json);
+	msb_sink_close(sink);
+	tu_rmtree(dir);
+	free(path);
+	free(dir);
+}
+
 /* Commits rows 200..202 while the fake fails each document; returns
  * the sink's counts, msg its message. */
 static void
@@ -647,6 +689,8 @@ main(void)
 		    upserts_keep_each_id_once_with_the_latest, fake_setup,
 		    fake_teardown),
 		cmocka_unit_test_setup_teardown(upserts_refuse_bad_documents,
+		    fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(store_error_is_the_first_reason,
 		    fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(silent_server_is_a_tempfail,
 		    fake_setup, fake_teardown),
