@@ -885,6 +885,10 @@ upserts_keep_each_key_once_with_the_latest(void **state)
 	upsert_strings(sink, ids, 1, "v1-again");
 	if (msb_sink_commit(sink, NULL) != MSB_OK)
 		fail_msg("commit: %s", msb_sink_error(sink));
+	/* Each upsert counted, as MongoDB counts it: added = inserted. */
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.added, 5);
+	assert_int_equal(st.inserted, 5);
 	count_store(s->coll, &files, &docs);
 	assert_int_equal(files, 4);
 	assert_int_equal(docs, 4);
