@@ -288,7 +288,7 @@ mongo_set_write_concern(struct msb_sink *sink, int w, bool journal,
 enum doc_state {
 	DOC_SENT,	/* sent, no write error (yet) */
 	DOC_PRESENT,	/* insert: its _id was there already (a rerun) */
-	DOC_MAYBE,	/* insert: a duplicate key, the server did not say which */
+	DOC_MAYBE,	/* a duplicate key, the server did not say which */
 	DOC_REJECTED,	/* refused by the server for good */
 };
 
@@ -429,8 +429,8 @@ check_reply(struct msb_sink *sink, struct mongo_sink *m, const bson_t *reply,
 			if (!m->m_upserting && id == 1) {
 				o->o_state[idx[at]] = DOC_PRESENT;
 			} else {
-				o->o_state[idx[at]] = !m->m_upserting &&
-				    id == -1 ? DOC_MAYBE : DOC_REJECTED;
+				o->o_state[idx[at]] = id == -1 ? DOC_MAYBE :
+				    DOC_REJECTED;
 				note_why(o, idx[at], op, ids, msg, code);
 			}
 		}
@@ -562,7 +562,8 @@ only_id_unique(struct mongo_sink *m)
  * run.)
  */
 static int
-settle_maybe(struct msb_sink *sink, struct mongo_sink *m, struct outcome *o)
+settle_maybe_inserts(struct msb_sink *sink, struct mongo_sink *m,
+    struct outcome *o)
 {
 	struct msb__names there = { 0 };
 	char name[MSB__ID_NAME_SIZE];
@@ -637,6 +638,48 @@ settle_maybe(struct msb_sink *sink, struct mongo_sink *m, struct outcome *o)
 	bson_destroy(&filter);
 	bson_destroy(&opts);
 	return rc;
+}
+
+/*
+ * Settles the upserts whose duplicate key the server did not name
+ * (FerretDB v1): with no unique index but _id's, another writer
+ * inserted the _id at that moment, and a retry writes the document
+ * (MSB_TEMPFAIL, as when the server names _id); with another unique
+ * index it is taken as that index's and rejected (an _id race is rare:
+ * servers since 4.2 retry it themselves). A server that will not list
+ * its indexes is asked again later.
+ */
+static int
+settle_maybe_upserts(struct msb_sink *sink, struct mongo_sink *m,
+    struct outcome *o)
+{
+	int only_id = -2;
+
+	for (size_t i = 0; i < m->m_ndocs; i++) {
+		if (o->o_state[i] != DOC_MAYBE)
+			continue;
+		if (only_id == -2)
+			only_id = only_id_unique(m);
+		if (only_id == 0) {
+			o->o_state[i] = DOC_REJECTED;	/* o_why[i] says why */
+			continue;
+		}
+		return msb__sink_fail(sink, MSB_TEMPFAIL, "%s: %s (%s)",
+		    error_what(MSB_TEMPFAIL), o->o_why[i] ? o->o_why[i] :
+		    "upsert: duplicate key", only_id == 1 ? "the _id, "
+		    "inserted by another writer meanwhile" : "the indexes "
+		    "could not be listed to tell which key");
+	}
+	return MSB_OK;
+}
+
+/* Settles the documents of the batch whose duplicate key is unnamed. */
+static int
+settle_maybe(struct msb_sink *sink, struct mongo_sink *m, struct outcome *o)
+{
+	if (m->m_upserting)
+		return settle_maybe_upserts(sink, m, o);
+	return settle_maybe_inserts(sink, m, o);
 }
 
 /* Forgets the pending batch. */

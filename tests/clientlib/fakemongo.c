@@ -37,6 +37,7 @@ struct fakemongo {
 	int		 write_error;
 	char		 dup_key[32];	/* the key a forced 11000 names */
 	char		 refuse[32];	/* documents with this field fail */
+	bool		 dup_unnamed;	/* ... or not, as FerretDB v1 */
 	int		 wc_error;
 	bool		 hangup;
 	bool		 silent;
@@ -164,7 +165,7 @@ store(struct fakemongo *fm, const char *id, const bson_t *doc)
  */
 static void
 add_write_error(bson_t *errors, uint32_t *nerr, size_t index, int code,
-    const char *key)
+    const char *key, bool unnamed)
 {
 	char k[16], msg[160];
 	bson_t e, kp;
@@ -173,7 +174,11 @@ add_write_error(bson_t *errors, uint32_t *nerr, size_t index, int code,
 	BSON_APPEND_DOCUMENT_BEGIN(errors, k, &e);
 	BSON_APPEND_INT32(&e, "index", (int32_t)index);
 	BSON_APPEND_INT32(&e, "code", code);
-	if (code == 11000) {
+	if (code == 11000 && unnamed)
+		/* FerretDB v1's words: no index, no keyPattern. */
+		BSON_APPEND_UTF8(&e, "errmsg", "E11000 duplicate key error "
+		    "collection: acme.listings");
+	else if (code == 11000) {
 		BSON_APPEND_DOCUMENT_BEGIN(&e, "keyPattern", &kp);
 		BSON_APPEND_INT32(&kp, key, 1);
 		bson_append_document_end(&e, &kp);
@@ -273,7 +278,8 @@ insert(struct fakemongo *fm, const bson_t *cmd, bson_t **docs, size_t ndocs,
 			key = "_id";
 		}
 		if (code) {
-			add_write_error(&errors, &nerr, i, code, key);
+			add_write_error(&errors, &nerr, i, code, key,
+			    fm->dup_unnamed && code == fm->write_error);
 			continue;
 		}
 		store(fm, id, docs[i]);
@@ -317,7 +323,7 @@ update(struct fakemongo *fm, const bson_t *cmd, bson_t **ops, size_t nops,
 
 		if (fm->write_error) {
 			add_write_error(&errors, &nerr, i, fm->write_error,
-			    fm->dup_key);
+			    fm->dup_key, fm->dup_unnamed);
 			continue;
 		}
 		if (!bson_iter_init_find(&it, ops[i], "q") ||
@@ -331,7 +337,7 @@ update(struct fakemongo *fm, const bson_t *cmd, bson_t **ops, size_t nops,
 		bson_iter_document(&it, &len, &data);
 		bson_init_static(&u, data, len);
 		if (refused(fm, &u)) {
-			add_write_error(&errors, &nerr, i, 121, fm->dup_key);
+			add_write_error(&errors, &nerr, i, 121, fm->dup_key, false);
 			continue;
 		}
 		if (bson_iter_init_find(&it, ops[i], "upsert"))
@@ -362,6 +368,46 @@ update(struct fakemongo *fm, const bson_t *cmd, bson_t **ops, size_t nops,
 	bson_destroy(&upserted);
 	pthread_mutex_unlock(&fm->mu);
 	return true;
+}
+
+/*
+ * listIndexes: the _id index, and a unique one on dup_key when that is
+ * not _id (the sink asks when a duplicate key names no index).
+ */
+static void
+list_indexes(struct fakemongo *fm, bson_t *reply)
+{
+	bson_t cursor, batch, idx, key;
+
+	pthread_mutex_lock(&fm->mu);
+	BSON_APPEND_DOCUMENT_BEGIN(reply, "cursor", &cursor);
+	BSON_APPEND_INT64(&cursor, "id", 0);
+	BSON_APPEND_UTF8(&cursor, "ns", "acme.listings");
+	BSON_APPEND_ARRAY_BEGIN(&cursor, "firstBatch", &batch);
+	BSON_APPEND_DOCUMENT_BEGIN(&batch, "0", &idx);
+	BSON_APPEND_INT32(&idx, "v", 2);
+	BSON_APPEND_DOCUMENT_BEGIN(&idx, "key", &key);
+	BSON_APPEND_INT32(&key, "_id", 1);
+	bson_append_document_end(&idx, &key);
+	BSON_APPEND_UTF8(&idx, "name", "_id_");
+	bson_append_document_end(&batch, &idx);
+	if (strcmp(fm->dup_key, "_id") != 0) {
+		char name[40];
+
+		snprintf(name, sizeof(name), "%s_1", fm->dup_key);
+		BSON_APPEND_DOCUMENT_BEGIN(&batch, "1", &idx);
+		BSON_APPEND_INT32(&idx, "v", 2);
+		BSON_APPEND_DOCUMENT_BEGIN(&idx, "key", &key);
+		BSON_APPEND_INT32(&key, fm->dup_key, 1);
+		bson_append_document_end(&idx, &key);
+		BSON_APPEND_UTF8(&idx, "name", name);
+		BSON_APPEND_BOOL(&idx, "unique", true);
+		bson_append_document_end(&batch, &idx);
+	}
+	bson_append_array_end(&cursor, &batch);
+	bson_append_document_end(reply, &cursor);
+	BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+	pthread_mutex_unlock(&fm->mu);
 }
 
 /* Answers one OP_MSG; false: close the connection. */
@@ -413,6 +459,8 @@ op_msg(struct fakemongo *fm, int fd, int32_t reqid, const uint8_t *p,
 		ok = insert(fm, &body, docs, ndocs, &reply);
 	else if (strcmp(cmd, "update") == 0)
 		ok = update(fm, &body, docs, ndocs, &reply);
+	else if (strcmp(cmd, "listIndexes") == 0)
+		list_indexes(fm, &reply);
 	else
 		BSON_APPEND_DOUBLE(&reply, "ok", 1.0);
 	for (size_t i = 0; i < ndocs; i++)
@@ -616,6 +664,14 @@ fake_set_dup_key(struct fakemongo *fm, const char *key)
 {
 	pthread_mutex_lock(&fm->mu);
 	snprintf(fm->dup_key, sizeof(fm->dup_key), "%s", key);
+	pthread_mutex_unlock(&fm->mu);
+}
+
+void
+fake_set_dup_unnamed(struct fakemongo *fm, bool on)
+{
+	pthread_mutex_lock(&fm->mu);
+	fm->dup_unnamed = on;
 	pthread_mutex_unlock(&fm->mu);
 }
 

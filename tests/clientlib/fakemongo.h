@@ -6,7 +6,8 @@
  * _id with a duplicate-key error (11000) as mongod does, replaces (or
  * with upsert stores) the document of an update by _id, and can be told
  * to fail in the ways the sink must tell apart. It is not a database:
- * only "insert" and "update" (whole replacements by _id) do anything.
+ * only "insert" and "update" (whole replacements by _id) do anything,
+ * and "listIndexes" answers (see fake_set_dup_unnamed).
  */
 #ifndef MSB_TEST_FAKEMONGO_H
 #define MSB_TEST_FAKEMONGO_H
@@ -33,6 +34,11 @@ void	 fake_set_refuse(struct fakemongo *fm, const char *field);
 /* The unique index a forced 11000 names ("_id", the default, or another
  * field); a second insert of an _id always names "_id". */
 void	 fake_set_dup_key(struct fakemongo *fm, const char *key);
+/* A forced 11000 names no index (no keyPattern, "E11000 duplicate key
+ * error collection: acme.listings"), as FerretDB v1 answers; listIndexes
+ * lists _id's index and, when dup_key is another field, a unique one on
+ * it. */
+void	 fake_set_dup_unnamed(struct fakemongo *fm, bool on);
 /* Later writes succeed but report this write concern error (0: off). */
 void	 fake_set_wc_error(struct fakemongo *fm, int code);
 /* Later writes get the connection closed instead of a reply. */

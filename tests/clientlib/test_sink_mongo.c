@@ -634,6 +634,27 @@ upsert_failures_are_classified(void **state)
 	assert_int_equal(upsert_ids(sink, ids, 1, "x"), MSB_OK);
 	assert_int_equal(msb_sink_commit(sink, NULL), MSB_TEMPFAIL);
 	msb_sink_close(sink);
+
+	/* FerretDB v1 names no index: with _id the only unique one, it is
+	 * the _id's, a racing writer's, as above. */
+	fake_set_dup_unnamed(fm, true);
+	sink = open_fake(fm, "");
+	assert_int_equal(upsert_ids(sink, ids, 1, "x"), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_TEMPFAIL);
+	assert_non_null(strstr(msb_sink_error(sink), "another writer"));
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.rejected, 0);
+	msb_sink_close(sink);
+	/* With another unique index, that index's: rejected. */
+	fake_set_dup_key(fm, "email");
+	sink = open_fake(fm, "");
+	assert_int_equal(upsert_ids(sink, ids, 1, "x"), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, NULL), MSB_OK);
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.rejected, 1);
+	msb_sink_close(sink);
+	fake_set_dup_key(fm, "_id");
+	fake_set_dup_unnamed(fm, false);
 	fake_set_write_error(fm, 0);
 
 	fake_set_hangup(fm, true);
