@@ -106,7 +106,10 @@ ok "--rate 20: 10 messages in $ms ms"
 # --rate, and streammgr goes away: the first message makes a second fake
 # quit unanswered; the second, held for a batch while the first awaits
 # its reply, finds no streammgr when the wait before the third sends it.
-# That is "unanswered" (75), as without --rate, not a failure (70).
+# That is "unanswered" (75), as without --rate, not a failure (70). The
+# first message's reply timeout (2 s from its send) ends the wait before
+# the send's own (2 s from the wait's start): both are written off then,
+# and the batch is not sent after them.
 "$FAKE" ingress "ipc://$VAR/run/acme/gone.in" >"$T/gone.out" 2>"$T/gone.err" &
 GONE_PID=$!
 STARTED_PIDS+=("$GONE_PID")
@@ -114,7 +117,7 @@ wait_for 10 "the second fake ingress socket" grep -q ready "$T/gone.out"
 printf 'quit\ntwo\nthree\n' >"$T/input"
 run 75 "--rate, streammgr gone" send acme --stream gone --rate 2 --timeout 2s
 assert_eq "sent 2, accepted 0, rejected 0, throttled 0, unanswered 2" "$out" "streammgr gone: summary"
-grep -q "^mysimbdp send: line 3: no streammgr took the message" <<<"$err" || fail "streammgr gone: $err"
+grep -q "^mysimbdp send: line 3: no reply from streammgr within 2000 ms" <<<"$err" || fail "streammgr gone: $err"
 wait "$GONE_PID" || fail "the second fake ingress exited $?"
 
 # A line over 16 MiB is refused here; one of exactly 16 MiB is sent.
