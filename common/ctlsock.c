@@ -14,7 +14,6 @@
 #include "state.h"
 #include "zevent.h"
 
-#define REQ_MAX		65536	/* bytes of one request */
 #define ENVELOPE_MAX	8	/* frames before the request body */
 #define BATCH_MAX	64	/* requests per turn of the loop */
 
@@ -130,9 +129,9 @@ ctlsock_answer(const char *req, size_t len, ctlsock_handler fn, void *arg)
 	char err[CTLSOCK_ERR_MAX], *json;
 	int rc;
 
-	if (len > REQ_MAX)
+	if (len > CTLSOCK_REQ_MAX)
 		rc = ctlsock_fail(err, sizeof(err), "request larger than %d "
-		    "bytes", REQ_MAX);
+		    "bytes", CTLSOCK_REQ_MAX);
 	else if (jsonone_parse(req, len, &doc, err, sizeof(err)) < 0)
 		rc = -1;
 	else {

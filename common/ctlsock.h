@@ -64,6 +64,9 @@ void ctlsock_close(struct ctlsock *c);
 char *ctlsock_answer(const char *req, size_t len, ctlsock_handler fn,
     void *arg);
 
+/* The largest request (bytes): a larger one is refused. */
+#define CTLSOCK_REQ_MAX	65536
+
 /* The size of err a handler is given. */
 #define CTLSOCK_ERR_MAX	512
 

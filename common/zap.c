@@ -155,13 +155,18 @@ zap_close(struct zap *z)
 
 void *
 zap_curve_router(void *zctx, const struct curvekey *k, const char *domain,
-    const char *endpoint, char *err, size_t errlen)
+    int64_t frame_max, const char *endpoint, char *err, size_t errlen)
 {
 	void *sock = zevent_router(zctx);
 	int one = 1, hb = HEARTBEAT_MS, hbttl = 3 * HEARTBEAT_MS;
+	int handshake = ZAP_HANDSHAKE_MS;
 
 	zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
 	zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &hbttl, sizeof(hbttl));
+	/* Before the bind, which copies them for every connection. */
+	zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &frame_max, sizeof(frame_max));
+	zmq_setsockopt(sock, ZMQ_HANDSHAKE_IVL, &handshake,
+	    sizeof(handshake));
 	zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof(one));
 	zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, k->ck_secret,
 	    CURVEKEY_Z85_LEN + 1);

@@ -38,7 +38,8 @@ void *zevent_context(void);
  * binds), and frames up to 256 MiB, the largest max_message_size
  * a profile may set: ZeroMQ cuts the connection of a larger one before
  * it is buffered whole, while below it a too-large message still gets
- * its REJECT. Exits when no socket can be made.
+ * its REJECT. The CURVE listeners for other hosts bound theirs lower
+ * (zap.h). Exits when no socket can be made.
  */
 void *zevent_router(void *ctx);
 

@@ -261,8 +261,8 @@ open_remote(struct batch *b, char *err, size_t errlen)
 		return -1;
 	b->b_zap = zap_open(b->b_base, b->b_zctx, decide, b);
 	ep = conf_remote_endpoint(c->pr_listen, CONF_CONTROL_BATCHMGR);
-	sock = zap_curve_router(b->b_zctx, &k, ZAP_OPERATORS, ep, berr,
-	    sizeof(berr));
+	sock = zap_curve_router(b->b_zctx, &k, ZAP_OPERATORS,
+	    CTLSOCK_REQ_MAX + ZAP_FRAME_SLACK, ep, berr, sizeof(berr));
 	explicit_bzero(&k, sizeof(k));
 	if (sock == NULL) {
 		snprintf(err, errlen, "%s: remote.operator_keys: control "

@@ -31,6 +31,11 @@
 #include "zevent.h"
 
 #define LOG_EVERY_MS	1000	/* a kind of refusal logged at most */
+/*
+ * Room for a batch (protocol 2) beyond the largest max_message_size:
+ * libmysimbdp's batches are at most 64 KiB unless a producer sets more.
+ */
+#define BATCH_ROOM	(1 << 20)
 
 enum refusal { R_UNKNOWN_KEY, R_FORBIDDEN, R_UNKNOWN_STREAM,
 	R_UNKNOWN_OPERATOR, R_COUNT };
@@ -42,6 +47,7 @@ struct remote {
 	struct zevent	*r_ev;
 	char		*r_listen;	/* as bound */
 	char		*r_control;	/* operators: PORT + 1, or NULL */
+	uint64_t	 r_frame_max;	/* producers' frames, set at the bind */
 	uint64_t	 r_admitted;	/* handshakes let in */
 	uint64_t	 r_refused[R_COUNT];
 	uint64_t	 r_last_ms[R_COUNT];
@@ -254,7 +260,8 @@ open_control(struct remote *r, const struct curvekey *k, char *err,
 	r->r_control = conf_remote_endpoint(m->m_conf->p_remote.pr_listen,
 	    CONF_CONTROL_STREAMMGR);
 	if ((sock = zap_curve_router(m->m_zctx, k, ZAP_OPERATORS,
-	    r->r_control, berr, sizeof(berr))) == NULL) {
+	    CTLSOCK_REQ_MAX + ZAP_FRAME_SLACK, r->r_control, berr,
+	    sizeof(berr))) == NULL) {
 		snprintf(err, errlen, "%s: remote.operator_keys: control "
 		    "socket: %s", m->m_conf->p_file, berr);
 		return -1;
@@ -265,8 +272,52 @@ open_control(struct remote *r, const struct curvekey *k, char *err,
 	return 0;
 }
 
+/*
+ * The largest frame the producers' port takes: the largest message of
+ * the node's streams or a batch of BATCH_ROOM, whichever is larger, in
+ * CURVE's box. The bound is what a stranger can make streammgr hold
+ * while its handshake lasts (zap.h), so it follows the profiles rather
+ * than the 256 MiB any stream may set.
+ */
+static uint64_t
+producer_frame_max(const struct conf_tenant_set *set)
+{
+	uint64_t largest = BATCH_ROOM;
+
+	for (size_t i = 0; i < set->ts_count; i++)
+		for (size_t j = 0; j < set->ts_tenants[i]->t_nstreams; j++)
+			if (set->ts_tenants[i]->t_streams[j].s_max_message_size >
+			    largest)
+				largest = set->ts_tenants[i]->
+				    t_streams[j].s_max_message_size;
+	return largest + ZAP_FRAME_SLACK;
+}
+
+void
+remote_reloaded(struct smgr *m)
+{
+	const struct remote *r = m->m_remote;
+	const struct stream *s;
+
+	if (r == NULL)
+		return;
+	TAILQ_FOREACH(s, &m->m_streams, s_entry)
+		if (s->s_sv.sv_state != SV_RETIRING &&
+		    s->s_conf->s_max_message_size + ZAP_FRAME_SLACK >
+		    r->r_frame_max)
+			log_warnx("remote: tenant %s: stream %s: "
+			    "max_message_size %" PRIu64 " is over what the "
+			    "producers' port was opened for (%" PRIu64
+			    " bytes a frame): a larger message from another "
+			    "host cuts its connection until streammgr "
+			    "restarts", s->s_tid, s->s_name,
+			    s->s_conf->s_max_message_size,
+			    r->r_frame_max - ZAP_FRAME_SLACK);
+}
+
 int
-remote_start(struct smgr *m, char *err, size_t errlen)
+remote_start(struct smgr *m, const struct conf_tenant_set *set, char *err,
+    size_t errlen)
 {
 	const struct conf_platform_remote *c = &m->m_conf->p_remote;
 	struct remote *r;
@@ -281,11 +332,13 @@ remote_start(struct smgr *m, char *err, size_t errlen)
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		fatal("%s: calloc", __func__);
 	r->r_mgr = m;
+	r->r_frame_max = producer_frame_max(set);
 	m->m_remote = r;
 	/* The handler first: CURVE without one would let every key in. */
 	r->r_zap = zap_open(m->m_base, m->m_zctx, decide, r);
 	if ((r->r_sock = zap_curve_router(m->m_zctx, &k, ZAP_PRODUCERS,
-	    c->pr_listen, kerr, sizeof(kerr))) == NULL) {
+	    (int64_t)r->r_frame_max, c->pr_listen, kerr,
+	    sizeof(kerr))) == NULL) {
 		snprintf(err, errlen, "%s: remote.listen: %s",
 		    m->m_conf->p_file, kerr);
 		explicit_bzero(&k, sizeof(k));
@@ -299,8 +352,9 @@ remote_start(struct smgr *m, char *err, size_t errlen)
 	if ((r->r_ev = zevent_new(m->m_base, r->r_sock, on_producers,
 	    r)) == NULL)
 		fatalx("%s: cannot watch the sockets", __func__);
-	log_info("remote: producers on %s (CURVE, server key %s)",
-	    r->r_listen, c->pr_server_key);
+	log_info("remote: producers on %s (CURVE, server key %s, frames "
+	    "up to %" PRIu64 " bytes)", r->r_listen, c->pr_server_key,
+	    r->r_frame_max);
 	if (open_control(r, &k, err, errlen) < 0) {
 		explicit_bzero(&k, sizeof(k));
 		remote_stop(m);
@@ -339,6 +393,7 @@ remote_stats(const struct smgr *m, bson_t *doc)
 	BSON_APPEND_UTF8(&sub, "listen", r->r_listen);
 	if (r->r_control != NULL)
 		BSON_APPEND_UTF8(&sub, "control", r->r_control);
+	BSON_APPEND_INT64(&sub, "frame_max", (int64_t)r->r_frame_max);
 	BSON_APPEND_INT64(&sub, "admitted", (int64_t)r->r_admitted);
 	for (int k = 0; k < R_COUNT; k++)
 		BSON_APPEND_INT64(&sub, refusal_names[k],

@@ -15,11 +15,18 @@
 #include "smgr.h"
 
 /*
- * Starts the listener when the platform file has remote.listen. Returns
+ * Starts the listener when the platform file has remote.listen, its
+ * frames bounded for the streams of set (the profiles at start). Returns
  * 0 (also when there is none), or -1 with "FILE: remote.SETTING: problem"
  * in err.
  */
-int remote_start(struct smgr *m, char *err, size_t errlen);
+int remote_start(struct smgr *m, const struct conf_tenant_set *set,
+    char *err, size_t errlen);
+/*
+ * After a reload: warns of each stream whose max_message_size is now
+ * over the producers' frame bound, which holds until a restart.
+ */
+void remote_reloaded(struct smgr *m);
 void remote_stop(struct smgr *m);
 
 /* The listener's address and refusals, for status (nothing if none). */

@@ -198,6 +198,7 @@ reload(struct smgr *m)
 		add_streams(m, set.ts_tenants[i]);
 	conf_tenant_set_free(&set);
 	collect_retired(m);
+	remote_reloaded(m);
 }
 
 /* The stream's line of log/quality.jsonl for the interval, if any. */
@@ -358,7 +359,7 @@ main(int argc, char *argv[])
 		return EX_UNAVAILABLE;
 	}
 	/* Before any stream: a bad key starts nothing. */
-	if (remote_start(&m, err, sizeof(err)) < 0) {
+	if (remote_start(&m, &set, err, sizeof(err)) < 0) {
 		fprintf(stderr, "streammgr: %s\n", err);
 		conf_tenant_set_free(&set);
 		teardown(&m);
