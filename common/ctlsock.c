@@ -22,6 +22,8 @@ struct ctlsock {
 	struct zevent	*c_ev;
 	void		*c_remote;	/* operators on other hosts, or NULL */
 	struct zevent	*c_remote_ev;
+	ctlsock_allow_fn c_allow;	/* whether c_remote's sender may */
+	void		*c_allow_arg;
 	ctlsock_handler	 c_fn;
 	void		*c_arg;
 };
@@ -101,11 +103,14 @@ ctlsock_open(struct event_base *base, void *zctx, const char *path,
 }
 
 int
-ctlsock_add_remote(struct ctlsock *c, struct event_base *base, void *sock)
+ctlsock_add_remote(struct ctlsock *c, struct event_base *base, void *sock,
+    ctlsock_allow_fn allow, void *allow_arg)
 {
 	if ((c->c_remote_ev = zevent_new(base, sock, on_request, c)) == NULL)
 		return -1;
 	c->c_remote = sock;
+	c->c_allow = allow;
+	c->c_allow_arg = allow_arg;
 	return 0;
 }
 
@@ -122,11 +127,42 @@ ctlsock_close(struct ctlsock *c)
 	free(c);
 }
 
+/* reply as JSON text, to free with bson_free; reply is destroyed. */
+static char *
+to_json(bson_t *reply)
+{
+	char *json = bson_as_relaxed_extended_json(reply, NULL);
+
+	bson_destroy(reply);
+	if (json == NULL) {
+		/* A reply that is not UTF-8 is a bug to mend, not a reason
+		 * to stop the daemon. */
+		log_warnx("control reply cannot be written as JSON (text that "
+		    "is not UTF-8)");
+		json = bson_strdup("{ \"ok\" : false, \"error\" : \"the reply "
+		    "cannot be written as JSON (text that is not UTF-8); see "
+		    "the daemon's log\" }");
+	}
+	return json;
+}
+
+/* The reply {"ok":false,"error":err}. */
+static char *
+refusal(const char *err)
+{
+	bson_t reply = BSON_INITIALIZER;
+
+	BSON_APPEND_BOOL(&reply, "ok", false);
+	BSON_APPEND_UTF8(&reply, "error", err);
+	log_debug("control request refused: %s", err);
+	return to_json(&reply);
+}
+
 char *
 ctlsock_answer(const char *req, size_t len, ctlsock_handler fn, void *arg)
 {
 	bson_t doc = BSON_INITIALIZER, reply = BSON_INITIALIZER;
-	char err[CTLSOCK_ERR_MAX], *json;
+	char err[CTLSOCK_ERR_MAX];
 	int rc;
 
 	if (len > CTLSOCK_REQ_MAX)
@@ -140,23 +176,28 @@ ctlsock_answer(const char *req, size_t len, ctlsock_handler fn, void *arg)
 	}
 	bson_destroy(&doc);
 	if (rc < 0) {
-		bson_reinit(&reply);
-		BSON_APPEND_BOOL(&reply, "ok", false);
-		BSON_APPEND_UTF8(&reply, "error", err);
-		log_debug("control request refused: %s", err);
+		bson_destroy(&reply);
+		return refusal(err);
 	}
-	json = bson_as_relaxed_extended_json(&reply, NULL);
-	bson_destroy(&reply);
-	if (json == NULL) {
-		/* A reply that is not UTF-8 is a bug to mend, not a reason
-		 * to stop the daemon. */
-		log_warnx("control reply cannot be written as JSON (text that "
-		    "is not UTF-8)");
-		json = bson_strdup("{ \"ok\" : false, \"error\" : \"the reply "
-		    "cannot be written as JSON (text that is not UTF-8); see "
-		    "the daemon's log\" }");
-	}
-	return json;
+	return to_json(&reply);
+}
+
+/*
+ * The reply to a request whose last frame is body (of nf frames): a
+ * request on the remote socket is first checked against what allow says
+ * of its sender now.
+ */
+static char *
+answer(struct ctlsock *c, void *sock, zmq_msg_t *body, int nf)
+{
+	char err[CTLSOCK_ERR_MAX];
+
+	if (sock == c->c_remote && c->c_allow != NULL &&
+	    c->c_allow(c->c_allow_arg, zmq_msg_gets(body, "User-Id"), err,
+	    sizeof(err)) < 0)
+		return refusal(err);
+	return ctlsock_answer(zmq_msg_data(body), nf < 2 ? 0 :
+	    zmq_msg_size(body), c->c_fn, c->c_arg);
 }
 
 /*
@@ -189,9 +230,7 @@ on_request(void *sock, void *arg)
 			zmq_msg_recv(&frames[nf], sock, 0);
 			more = zmq_msg_more(&frames[nf++]);
 		}
-		json = ctlsock_answer(zmq_msg_data(&frames[nf - 1]),
-		    nf < 2 ? 0 : zmq_msg_size(&frames[nf - 1]), c->c_fn,
-		    c->c_arg);
+		json = answer(c, sock, &frames[nf - 1], nf);
 		for (int k = 0; k < nf - 1; k++)
 			zmq_msg_send(&frames[k], sock, ZMQ_SNDMORE);
 		zmq_send(sock, json, strlen(json), 0);

@@ -46,12 +46,22 @@ struct ctlsock *ctlsock_open(struct event_base *base, void *zctx,
     size_t errlen);
 
 /*
+ * Decides whether the client whose User-Id (ZAP) is user may still send
+ * requests: 0, or -1 with the reason in err (the request is then refused
+ * with it). user is NULL when the connection has none.
+ */
+typedef int (*ctlsock_allow_fn)(void *arg, const char *user, char *err,
+    size_t errlen);
+
+/*
  * Also answers the requests that come on sock (bound already, e.g. a
- * CURVE socket for operators on other hosts: zap.h), which c now owns.
- * Returns 0, or -1 when it cannot be watched.
+ * CURVE socket for operators on other hosts: zap.h), which c now owns,
+ * each only when allow lets its sender in now: the handshake checked the
+ * key once, and a reload may have taken it out since. Returns 0, or -1
+ * when it cannot be watched.
  */
 int ctlsock_add_remote(struct ctlsock *c, struct event_base *base,
-    void *sock);
+    void *sock, ctlsock_allow_fn allow, void *allow_arg);
 
 /* Closes the socket (which removes its file). Accepts NULL. */
 void ctlsock_close(struct ctlsock *c);

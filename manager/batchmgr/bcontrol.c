@@ -244,6 +244,28 @@ decide(void *arg, const char *domain, const char *key, const char *address,
 }
 
 /*
+ * ctlsock_allow_fn: an operator's key, checked again at each request so
+ * that a reload that removes it also stops a connection made before.
+ */
+static int
+operator_allowed(void *arg, const char *key, char *err, size_t errlen)
+{
+	struct batch *b = arg;
+	uint64_t now = clock_mono_ms();
+
+	if (key != NULL &&
+	    zap_key_listed(b->b_conf->p_remote.pr_operator_keys, key))
+		return 0;
+	if (now - b->b_refused_ms >= 1000) {
+		log_warnx("remote: a request from key %s, no longer one of "
+		    "remote.operator_keys", key ? key : "(none)");
+		b->b_refused_ms = now;
+	}
+	return ctlsock_fail(err, errlen, "operator key %s is not one of "
+	    "remote.operator_keys", key ? key : "(none)");
+}
+
+/*
  * With remote.operator_keys, the control socket also listens for them
  * at remote.listen's PORT + 2, CURVE only.
  */
@@ -270,7 +292,8 @@ open_remote(struct batch *b, char *err, size_t errlen)
 		free(ep);
 		return -1;
 	}
-	if (ctlsock_add_remote(b->b_ctl, b->b_base, sock) < 0)
+	if (ctlsock_add_remote(b->b_ctl, b->b_base, sock, operator_allowed,
+	    b) < 0)
 		fatalx("%s: cannot watch the control socket", __func__);
 	log_info("remote: operators on %s (CURVE)", ep);
 	free(ep);

@@ -245,6 +245,25 @@ on_producers(void *sock, void *arg)
 	stream_ingress(&in);
 }
 
+/*
+ * ctlsock_allow_fn: an operator's key is checked at each request, as a
+ * producer's is at each message, so that a reload that takes it out of
+ * remote.operator_keys also stops a connection made before.
+ */
+static int
+operator_allowed(void *arg, const char *key, char *err, size_t errlen)
+{
+	struct remote *r = arg;
+
+	if (key != NULL &&
+	    zap_key_listed(r->r_mgr->m_conf->p_remote.pr_operator_keys, key))
+		return 0;
+	refused(r, R_UNKNOWN_OPERATOR, "a request from key %s, no longer "
+	    "one of remote.operator_keys", key ? key : "(none)");
+	return ctlsock_fail(err, errlen, "operator key %s is not one of "
+	    "remote.operator_keys", key ? key : "(none)");
+}
+
 /* The operators' control socket: streammgr's requests at PORT + 1. */
 static int
 open_control(struct remote *r, const struct curvekey *k, char *err,
@@ -266,7 +285,8 @@ open_control(struct remote *r, const struct curvekey *k, char *err,
 		    "socket: %s", m->m_conf->p_file, berr);
 		return -1;
 	}
-	if (ctlsock_add_remote(m->m_ctl, m->m_base, sock) < 0)
+	if (ctlsock_add_remote(m->m_ctl, m->m_base, sock, operator_allowed,
+	    r) < 0)
 		fatalx("%s: cannot watch the control socket", __func__);
 	log_info("remote: operators on %s (CURVE)", r->r_control);
 	return 0;

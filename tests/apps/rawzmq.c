@@ -14,7 +14,11 @@
  * "(no reply)"; a PUSH socket prints "(sent)". A line
  * starting with '#' and an empty line are skipped.
  *
- * usage: rawzmq ENDPOINT dealer|req|push [TIMEOUT_MS]
+ * usage: rawzmq ENDPOINT dealer|req|push [TIMEOUT_MS [PUBLIC SECRET
+ *     SERVER]]
+ * With the three keys (Z85), a CURVE client of the server whose public
+ * key is SERVER: one connection kept open, fed from a FIFO, stands for
+ * an operator connected before a reload (t_remote_operators.sh).
  * Exits 0 when every message was sent, 1 otherwise, 64 on bad usage.
  */
 #include <stdio.h>
@@ -149,9 +153,9 @@ main(int argc, char *argv[])
 	char *line, *buf;
 	void *ctx, *sock;
 
-	if (argc < 3 || argc > 4) {
+	if ((argc < 3 || argc > 4) && argc != 7) {
 		fprintf(stderr, "usage: rawzmq ENDPOINT dealer|req|push "
-		    "[TIMEOUT_MS]\n");
+		    "[TIMEOUT_MS [PUBLIC SECRET SERVER]]\n");
 		return 64;
 	}
 	if (strcmp(argv[2], "dealer") == 0)
@@ -166,6 +170,15 @@ main(int argc, char *argv[])
 	buf = malloc(FRAME_MAX);
 	ctx = zmq_ctx_new();
 	sock = zmq_socket(ctx, type);
+	if (sock != NULL && argc == 7 && (zmq_setsockopt(sock,
+	    ZMQ_CURVE_PUBLICKEY, argv[4], strlen(argv[4])) < 0 ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, argv[5],
+	    strlen(argv[5])) < 0 || zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY,
+	    argv[6], strlen(argv[6])) < 0)) {
+		fprintf(stderr, "rawzmq: CURVE keys: %s\n",
+		    zmq_strerror(zmq_errno()));
+		return 64;
+	}
 	if (line == NULL || buf == NULL || sock == NULL ||
 	    zmq_connect(sock, argv[1]) < 0) {
 		fprintf(stderr, "rawzmq: connect %s: %s\n", argv[1],

@@ -5,7 +5,9 @@
 # `mysimbdp --node HOST:PORT --key FILE` then works without the platform
 # file: status from both daemons, scale, drain and start take effect;
 # another key (a tenant's producer key too) is refused, a key removed by
-# reload as well; commands that need the node's files refuse --node.
+# reload as well, also on a connection made before the reload, while a
+# key kept goes on working there; commands that need the node's files
+# refuse --node.
 . "$(dirname "$0")/lib.sh"
 
 port=$(free_ports 3)
@@ -13,14 +15,14 @@ port=$(free_ports 3)
 NODE=127.0.0.1:$port
 K=$T/keys
 mkdir -p "$K"
-for k in node ops intruder acme; do
+for k in node ops ops2 intruder acme; do
 	"$CLI" keygen "$K/$k" >/dev/null || fail "keygen $k"
 done
 pub() { pubkey "$K/$1.pub"; }
 remote_conf() {
 	echo "{ listen = \"tcp://$NODE\"; server_key = \"$K/node\"; operator_keys = [$1]; }"
 }
-platform top.remote="$(remote_conf "\"$(pub ops)\"")"
+platform top.remote="$(remote_conf "\"$(pub ops)\", \"$(pub ops2)\"")"
 tenant acme <<EOT
 id = "acme";
 streams = ( { app = ["$STREAMAPP"]; stop_timeout = "2s"; instances = { min = 1; max = 3; }; } );
@@ -94,9 +96,37 @@ assert_eq 66 $rc "status with a key file that is not there ($(cat "$T/out/err"))
 grep -q "nosuch: No such file" "$T/out/err" || fail "no key file: $(cat "$T/out/err")"
 ok "a bad --node exits 64 in one line; a key file not there 66"
 
+# Operators connected before the reload, one connection each kept open
+# (rawzmq fed from a FIFO): ops (to be removed) and ops2 (kept), at each
+# daemon's control port.
+RAW=$MYSIMBDP_BUILD/tests/integration/rawzmq
+secret() { sed -n 's/^ *secret-key = "\(.*\)"$/\1/p' "$1"; }
+declare -A CONN
+# ask NAME N: sends status on connection NAME and waits for its Nth reply.
+# rawzmq prints a status (over 200 bytes) as "(N bytes)", a refusal whole.
+answered() { sed -n "$2p" "$T/out/conn-$1" | grep -Eq '^\([0-9]+ bytes\)$'; }
+ask() {
+	echo 't:{"cmd":"status"}' >&"${CONN[$1]}"
+	wait_for 30 "reply $2 on $1" eval "[ \$(wc -l <\"$T/out/conn-$1\") -ge $2 ]"
+}
+for who in ops ops2; do
+	for d in streammgr:1 batchmgr:2; do
+		name=$who-${d%:*}
+		mkfifo "$T/conn-$name"
+		"$RAW" "tcp://127.0.0.1:$((port + ${d#*:}))" dealer 30000 \
+			"$(pub "$who")" "$(secret "$K/$who")" "$(pub node)" \
+			<"$T/conn-$name" >"$T/out/conn-$name" 2>&1 &
+		STARTED_PIDS+=("$!")
+		exec {fd}>"$T/conn-$name"
+		CONN[$name]=$fd
+		ask "$name" 1
+		answered "$name" 1 || fail "$name before the reload: $(cat "$T/out/conn-$name")"
+	done
+done
+
 # The operator's key removed by reload: refused from then on.
 sed -i '/^remote = /d' "$T/conf/mysimbdp.cfg"
-echo "remote = $(remote_conf "\"$(pub intruder)\"");" >>"$T/conf/mysimbdp.cfg"
+echo "remote = $(remote_conf "\"$(pub intruder)\", \"$(pub ops2)\"");" >>"$T/conf/mysimbdp.cfg"
 for d in streammgr batchmgr; do
 	daemon_var $d
 	from=$(wc -l <"$DV_LOG")
@@ -105,8 +135,19 @@ for d in streammgr batchmgr; do
 done
 rc=0; op status --timeout 2s >/dev/null 2>&1 || rc=$?
 assert_eq 75 $rc "the removed operator key"
+for d in streammgr batchmgr; do
+	ask "ops-$d" 2
+	sed -n 2p "$T/out/conn-ops-$d" | grep -qF "\"ok\" : false, \"error\" : \"operator key $(pub ops) is not one of remote.operator_keys\"" ||
+		fail "the removed key on $d's open connection: $(cat "$T/out/conn-ops-$d")"
+	ask "ops2-$d" 2
+	answered "ops2-$d" 2 ||
+		fail "the kept key on $d's open connection: $(cat "$T/out/conn-ops2-$d")"
+done
+sm_log_has "a request from key .*, no longer one of remote.operator_keys" || fail "streammgr did not log the refusal"
+bm_log_after 0 "a request from key .*, no longer one of remote.operator_keys" || fail "batchmgr did not log the refusal"
 "$CLI" -c "$T/no-such.cfg" --node "$NODE" --key "$K/intruder" --server-key "$K/node.pub" \
 	status --json >"$T/out/status" || fail "the new operator key"
-ok "operator keys change by reload"
+ok "operator keys change by reload, on connections made before it too"
+for fd in "${CONN[@]}"; do exec {fd}>&-; done
 stop_daemon batchmgr
 stop_daemon streammgr
