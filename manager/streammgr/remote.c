@@ -103,8 +103,11 @@ key_owner(const struct smgr *m, const char *key, char *why, size_t whylen)
 	const struct conf_tenant *owner = NULL;
 	const struct stream *s;
 
+	/* A retiring stream's tenant left (or dropped the stream): its keys
+	 * are free for another, however long its backlog takes. */
 	TAILQ_FOREACH(s, &m->m_streams, s_entry) {
-		if (s->s_tenant == owner || !zap_key_listed(s->s_tenant->t_producer_keys, key))
+		if (s->s_sv.sv_state == SV_RETIRING || s->s_tenant == owner ||
+		    !zap_key_listed(s->s_tenant->t_producer_keys, key))
 			continue;
 		if (owner != NULL && strcmp(owner->t_id, s->s_tid) != 0) {
 			snprintf(why, whylen, "key %s is listed by tenants %s "
