@@ -98,17 +98,29 @@ read_small(const char *file, mode_t *mode, char *buf, size_t buflen,
 	return 0;
 }
 
+/*
+ * Refuses a key file: forgets what was read of it, the secret too (into
+ * k or still in buf), on every path. Returns -1.
+ */
+static int
+refuse(struct curvekey *k, char *buf, size_t buflen)
+{
+	explicit_bzero(k, sizeof(*k));
+	explicit_bzero(buf, buflen);
+	return -1;
+}
+
 int
 curvekey_load(const char *file, bool need_secret, struct curvekey *k,
     char *err, size_t errlen)
 {
-	char buf[KEYFILE_MAX];
+	char buf[KEYFILE_MAX], derived[CURVEKEY_Z85_LEN + 1];
 	mode_t mode;
 	int pub, sec;
 
 	memset(k, 0, sizeof(*k));
 	if (read_small(file, &mode, buf, sizeof(buf), err, errlen) < 0)
-		return -1;
+		return refuse(k, buf, sizeof(buf));
 	pub = find_key(buf, "public-key", k->ck_public);
 	sec = find_key(buf, "secret-key", k->ck_secret);
 	if (pub == 0 && sec == 0 && bare_key(buf, k->ck_public))
@@ -116,36 +128,28 @@ curvekey_load(const char *file, bool need_secret, struct curvekey *k,
 	if (pub < 0 || sec < 0) {
 		snprintf(err, errlen, "%s: a key is not 40 characters of Z85",
 		    file);
-		return -1;
+		return refuse(k, buf, sizeof(buf));
 	}
 	if (pub == 0) {
 		snprintf(err, errlen, "%s: no public-key (not a key file?)",
 		    file);
-		return -1;
+		return refuse(k, buf, sizeof(buf));
 	}
 	if (need_secret && sec == 0) {
 		snprintf(err, errlen, "%s: no secret-key (is it the .pub "
 		    "file?)", file);
-		return -1;
+		return refuse(k, buf, sizeof(buf));
 	}
 	if (sec == 1 && (mode & 077)) {
 		snprintf(err, errlen, "%s: others may read this secret key "
 		    "(mode %04o): chmod 600 it", file, (unsigned)mode);
-		memset(k, 0, sizeof(*k));
-		explicit_bzero(buf, sizeof(buf));
-		return -1;
+		return refuse(k, buf, sizeof(buf));
 	}
-	if (sec == 1) {
-		char derived[CURVEKEY_Z85_LEN + 1];
-
-		if (zmq_curve_public(derived, k->ck_secret) != 0 ||
-		    strcmp(derived, k->ck_public) != 0) {
-			snprintf(err, errlen, "%s: public-key does not belong "
-			    "to secret-key", file);
-			memset(k, 0, sizeof(*k));
-			explicit_bzero(buf, sizeof(buf));
-			return -1;
-		}
+	if (sec == 1 && (zmq_curve_public(derived, k->ck_secret) != 0 ||
+	    strcmp(derived, k->ck_public) != 0)) {
+		snprintf(err, errlen, "%s: public-key does not belong to "
+		    "secret-key", file);
+		return refuse(k, buf, sizeof(buf));
 	}
 	explicit_bzero(buf, sizeof(buf));
 	return 0;
@@ -164,7 +168,7 @@ curvekey_public(const char *key_or_file, char out[CURVEKEY_Z85_LEN + 1],
 	if (curvekey_load(key_or_file, false, &k, err, errlen) < 0)
 		return -1;
 	memcpy(out, k.ck_public, sizeof(k.ck_public));
-	memset(&k, 0, sizeof(k));
+	explicit_bzero(&k, sizeof(k));
 	return 0;
 }
 

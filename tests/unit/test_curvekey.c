@@ -2,11 +2,13 @@
  * Unit tests for common/curvekey.c (key files as ZeroMQ's tools write
  * them) and streammgr's remote.c route frames: a generated pair reads
  * back and matches, a secret key others may read or a .pub given as a
- * secret is refused, a mismatched pair is caught, and only
+ * secret is refused, a mismatched pair is caught, a refused file leaves
+ * no secret behind in the key given, and only
  * "TENANT/STREAM" of two valid ids routes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +39,17 @@ write_text(const char *file, const char *text, mode_t mode)
 	fputs(text, f);
 	fclose(f);
 	chmod(file, mode);
+}
+
+static bool
+all_zero(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (c[i] != 0)
+			return false;
+	return true;
 }
 
 static void
@@ -106,6 +119,24 @@ bad_files_are_refused(void **state)
 	write_text(file, text, 0644);
 	assert_int_equal(curvekey_load(file, false, &r, err, sizeof(err)), 0);
 	assert_string_equal(r.ck_public, a.ck_public);
+
+	/* A secret key without its public half: refused, and the secret
+	 * read is not left in r for a caller that only checks the -1. */
+	path(file, sizeof(file), "secret-only");
+	snprintf(text, sizeof(text), "curve\n secret-key = \"%s\"\n",
+	    a.ck_secret);
+	write_text(file, text, 0600);
+	memset(&r, 'x', sizeof(r));
+	assert_int_equal(curvekey_load(file, true, &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no public-key"));
+	assert_true(all_zero(&r, sizeof(r)));
+	/* A valid secret key beside a malformed public one: the same. */
+	snprintf(text, sizeof(text), "curve\n secret-key = \"%s\"\n "
+	    "public-key = \"abc\"\n", a.ck_secret);
+	write_text(file, text, 0600);
+	assert_int_equal(curvekey_load(file, true, &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not 40 characters"));
+	assert_true(all_zero(&r, sizeof(r)));
 
 	assert_false(curvekey_valid("not a key"));
 	assert_false(curvekey_valid(NULL));
