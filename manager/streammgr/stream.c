@@ -340,6 +340,24 @@ member_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 	return s;
 }
 
+/*
+ * Subscription s of r joins a running stream (added, or put back by
+ * reload): the messages accepted before are not its own, after a
+ * restart either.
+ */
+static void
+set_floor(struct stream *s, struct stream *r)
+{
+	char err[300];
+
+	if (r->s_journal != NULL && s->s_settled != NULL &&
+	    settled_set_floor(s->s_settled, r->s_queue.q_next, err,
+	    sizeof(err)) < 0)
+		log_warnx("tenant %s: stream %s: %s (after a restart it may "
+		    "get messages accepted before it)", s->s_tid, s->s_name,
+		    err);
+}
+
 struct stream *
 stream_add_sub(struct stream *r, struct conf_tenant *t,
     const struct conf_stream *c, char *err, size_t errlen)
@@ -352,13 +370,7 @@ stream_add_sub(struct stream *r, struct conf_tenant *t,
 		return NULL;
 	if ((s = member_new(r->s_mgr, t, c, err, errlen)) == NULL)
 		return NULL;
-	/* Added to a running stream (by reload): the messages accepted
-	 * before are not its own, after a restart either. */
-	if (r->s_journal != NULL && settled_set_floor(s->s_settled,
-	    r->s_queue.q_next, err, errlen) < 0)
-		log_warnx("tenant %s: stream %s: %s (after a restart it may "
-		    "get messages accepted before it)", s->s_tid, s->s_name,
-		    err);
+	set_floor(s, r);
 	if ((v = reallocarray(r->s_subs, r->s_nsubs + 1, sizeof(*v))) == NULL)
 		fatal("%s: reallocarray", __func__);
 	r->s_subs = v;
@@ -490,10 +502,15 @@ stream_revive(struct stream *s, struct conf_tenant *t,
 	char err[300];
 
 	stream_set_conf(s, t, c);
-	if (s->s_settled == NULL && (c->s_parent != NULL || c->s_nsubs > 0) &&
-	    open_settled(s->s_mgr, s, err, sizeof(err)) < 0)
-		log_warnx("tenant %s: %s (after a crash it may get again what "
-		    "it settled)", s->s_tid, err);
+	if (s->s_settled == NULL && (c->s_parent != NULL || c->s_nsubs > 0)) {
+		if (open_settled(s->s_mgr, s, err, sizeof(err)) < 0)
+			log_warnx("tenant %s: %s (after a crash it may get "
+			    "again what it settled)", s->s_tid, err);
+		/* Removed, its list deleted (stream_abandon): it starts
+		 * afresh, as a subscription added anew. */
+		else if (s->s_source != NULL)
+			set_floor(s, s->s_source);
+	}
 	log_info("tenant %s: %s %s: profile back; serving again", s->s_tid,
 	    s->s_source ? "subscription" : "stream", s->s_name);
 	supervise_event(s, SE_REVIVE);
