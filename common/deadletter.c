@@ -98,54 +98,31 @@ dead_letter_parse(const char *line, size_t len, struct dead_letter *dl,
 	return 0;
 }
 
-/* The first look at a file's end; each next one is 4 times longer. */
-#define TAIL_FIRST (64 * 1024)
-
-/*
- * The id of the last line of buf that parses. buf holds a file's last n
- * bytes; whole: all of it, so its first line starts at buf[0] (else a
- * line with no newline before it may have begun earlier: not tried).
- */
-static bool
-last_parsed(const char *buf, size_t n, bool whole, uint64_t *id)
+/* The id of line (no '\n'), or 0 when it does not parse. */
+static uint64_t
+line_id(const char *line, size_t len)
 {
-	size_t end = n;
+	struct dead_letter dl;
+	char why[200];
+	uint64_t id = 0;
 
-	while (end > 0) {
-		const char *nl;
-		struct dead_letter dl;
-		char why[200];
-		size_t start;
-		bool ok;
-
-		if (buf[end - 1] == '\n') {
-			end--;
-			continue;
-		}
-		if ((nl = memrchr(buf, '\n', end)) == NULL && !whole)
-			return false;
-		start = nl != NULL ? (size_t)(nl - buf) + 1 : 0;
-		ok = dead_letter_parse(buf + start, end - start, &dl, why,
-		    sizeof(why)) == 0 && dl.dl_id > 0;
-		if (ok)
-			*id = (uint64_t)dl.dl_id;
-		dead_letter_clear(&dl);
-		if (ok)
-			return true;
-		end = start;
-	}
-	return false;
+	if (len > 0 && dead_letter_parse(line, len, &dl, why,
+	    sizeof(why)) == 0 && dl.dl_id > 0)
+		id = (uint64_t)dl.dl_id;
+	dead_letter_clear(&dl);
+	return id;
 }
 
 int
-dead_letter_last_id(const char *path, uint64_t *id, char *err,
+dead_letter_max_id(const char *path, uint64_t *id, char *err,
     size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	char *buf = NULL, *grown;
-	struct stat st;
-	size_t n = TAIL_FIRST;
-	int rc = -1;
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int rc = 0;
 
 	*id = 0;
 	if (fd < 0) {
@@ -154,32 +131,31 @@ dead_letter_last_id(const char *path, uint64_t *id, char *err,
 		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "fstat %s: %s", path, strerror(errno));
-		goto out;
+	if ((f = fdopen(fd, "r")) == NULL) {
+		snprintf(err, errlen, "fdopen %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
 	}
-	for (;; n *= 4) {
-		if (n > (size_t)st.st_size)
-			n = (size_t)st.st_size;
-		if ((grown = realloc(buf, n ? n : 1)) == NULL) {
-			snprintf(err, errlen, "%s: out of memory", path);
-			goto out;
-		}
-		buf = grown;
+	/* Letters are not in id order (a rejected message goes at once, a
+	 * timed-out one after its last delivery): every line is read. */
+	for (;;) {
+		uint64_t v;
+
 		errno = 0;
-		if (pread(fd, buf, n, st.st_size - (off_t)n) != (ssize_t)n) {
-			snprintf(err, errlen, "read %s: %s", path, errno ?
-			    strerror(errno) : "cut short");
-			goto out;
-		}
-		if (last_parsed(buf, n, n == (size_t)st.st_size, id) ||
-		    n == (size_t)st.st_size)
+		if ((n = getline(&line, &cap, f)) < 0)
 			break;
+		if (n > 0 && line[n - 1] == '\n')
+			n--;
+		if ((v = line_id(line, (size_t)n)) > *id)
+			*id = v;
 	}
-	rc = 0;
-out:
-	free(buf);
-	close(fd);
+	if (ferror(f) || errno == ENOMEM) {
+		snprintf(err, errlen, "read %s: %s", path, errno ?
+		    strerror(errno) : "error");
+		rc = -1;
+	}
+	free(line);
+	fclose(f);
 	return rc;
 }
 

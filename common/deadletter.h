@@ -39,11 +39,10 @@ int dead_letter_parse(const char *line, size_t len, struct dead_letter *dl,
 void dead_letter_clear(struct dead_letter *dl);
 
 /*
- * The id of the last line of path that parses, in *id (0: none, or no
- * file). Reads from the end, only as far back as that line. Returns 0,
- * or -1 with err.
+ * The highest id of the lines of path that parse, in *id (0: none, or
+ * no file). Reads the whole file. Returns 0, or -1 with err.
  */
-int dead_letter_last_id(const char *path, uint64_t *id, char *err,
+int dead_letter_max_id(const char *path, uint64_t *id, char *err,
     size_t errlen);
 
 /*

@@ -267,7 +267,7 @@ after_dead_letters(struct stream *s)
 		    "queue/%s/%s/dead-letters.jsonl", member->s_tid,
 		    member->s_name);
 
-		if (dead_letter_last_id(file, &id, err, sizeof(err)) < 0)
+		if (dead_letter_max_id(file, &id, err, sizeof(err)) < 0)
 			log_warnx("tenant %s: stream %s: %s: dead-letter ids "
 			    "may be given again", s->s_tid, member->s_name,
 			    err);

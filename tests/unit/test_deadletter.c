@@ -83,19 +83,20 @@ append_letter(FILE *f, uint64_t id, size_t plen)
 }
 
 static uint64_t
-last_id(const char *path)
+max_id(const char *path)
 {
 	uint64_t id = 99;
 	char err[300];
 
-	assert_int_equal(dead_letter_last_id(path, &id, err, sizeof(err)), 0);
+	assert_int_equal(dead_letter_max_id(path, &id, err, sizeof(err)), 0);
 	return id;
 }
 
-/* The last id is found past a torn line, a line that does not parse and
- * a letter longer than the first look at the file's end. */
+/* The highest id is found past a torn line, a line that does not parse
+ * and a long letter, and when the letters are not in id order (a
+ * rejected message is a dead letter at once, a timed-out one later). */
 static void
-last_id_from_the_end(void **state)
+max_id_of_the_file(void **state)
 {
 	char path[] = "/tmp/test-deadletter-XXXXXX";
 	int fd = mkstemp(path);
@@ -103,19 +104,23 @@ last_id_from_the_end(void **state)
 
 	(void)state;
 	assert_true(fd >= 0);
-	assert_int_equal(last_id(path), 0);		/* empty */
+	assert_int_equal(max_id(path), 0);		/* empty */
 	assert_non_null(f = fdopen(fd, "w"));
 	append_letter(f, 5, 10);
 	append_letter(f, 7, 10);
 	fflush(f);
-	assert_int_equal(last_id(path), 7);
+	assert_int_equal(max_id(path), 7);
 	append_letter(f, 9, 300 * 1024);		/* longer than a look */
 	fputs("not a letter\n\n{\"time\":\"2026", f);	/* torn */
 	fflush(f);
-	assert_int_equal(last_id(path), 9);
+	assert_int_equal(max_id(path), 9);
+	append_letter(f, 8, 10);			/* out of order */
+	append_letter(f, 3, 300 * 1024);
+	fflush(f);
+	assert_int_equal(max_id(path), 9);
 	fclose(f);
 	assert_int_equal(unlink(path), 0);
-	assert_int_equal(last_id(path), 0);		/* no file */
+	assert_int_equal(max_id(path), 0);		/* no file */
 }
 
 int
@@ -124,7 +129,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reason_cut_in_a_character),
 		cmocka_unit_test(payload_bytes_kept),
-		cmocka_unit_test(last_id_from_the_end),
+		cmocka_unit_test(max_id_of_the_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
