@@ -703,8 +703,9 @@ hold_back(struct stream *s, struct qmsg *m)
  * Moves an in-flight message to the dead letters. When the line cannot be
  * written (a full disk) the message stays in the queue instead, held back
  * for ack_timeout; said once until a dead letter is written again.
+ * Returns whether it was written.
  */
-static void
+static bool
 dead_letter(struct stream *s, struct qmsg *m, const char *why)
 {
 	size_t len;
@@ -727,7 +728,7 @@ dead_letter(struct stream *s, struct qmsg *m, const char *why)
 			    s->s_tid, s->s_name, m->m_seq, why);
 		s->s_dead_failing = true;
 		hold_back(s, m);
-		return;
+		return false;
 	}
 	if (s->s_dead_failing)
 		log_info("tenant %s: stream %s: dead letters are written "
@@ -739,6 +740,7 @@ dead_letter(struct stream *s, struct qmsg *m, const char *why)
 	    m->m_deliveries, why);
 	publish_event(s, "dead-letter", why);
 	release(s, m);
+	return true;
 }
 
 /* Takes m from its holder's count (the holder may be NULL: gone). */
@@ -764,7 +766,7 @@ give_back(struct stream *s, struct qmsg *m, const char *why)
 		snprintf(reason, sizeof(reason), "%.300s (delivered %u times, "
 		    "max_deliveries %lld)", why, m->m_deliveries,
 		    (long long)s->s_conf->s_max_deliveries);
-		dead_letter(s, m, reason);
+		(void)dead_letter(s, m, reason);
 	} else
 		queue_requeue(&s->s_queue, m);
 	if (holder != NULL)
@@ -1937,13 +1939,12 @@ settle_one(struct qmsg *m, void *arg)
 		from->i_acked++;
 		s->s_n.acked++;
 		release(s, m);
-	} else {
-		if (t->quality != NULL) {
-			s->s_n.quality_rejected++;
-			squality_count(&s->s_quality, &s->s_conf->s_quality,
-			    t->quality);
-		}
-		dead_letter(s, m, t->why);
+	} else if (dead_letter(s, m, t->why) && t->quality != NULL) {
+		/* Counted once, as its dead letter: one held back by a full
+		 * disk is rejected again later. */
+		s->s_n.quality_rejected++;
+		squality_count(&s->s_quality, &s->s_conf->s_quality,
+		    t->quality);
 	}
 	if (holder != NULL)
 		supervise_instance(holder, IE_SETTLED);
