@@ -1124,12 +1124,18 @@ fail:
 	{
 		int saved = errno;
 
-		if (msgs > 0)
-			j->j_next = j->j_batch_next;
-		batch_reset(j);
+		journal_drop_batch(j);
 		errno = saved;
 	}
 	return -1;
+}
+
+void
+journal_drop_batch(struct journal *j)
+{
+	if (j->j_batch_msgs > 0)
+		j->j_next = j->j_batch_next;
+	batch_reset(j);
 }
 
 void

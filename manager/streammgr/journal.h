@@ -101,6 +101,12 @@ size_t journal_pending(const struct journal *j);
  */
 int journal_commit(struct journal *j, char *err, size_t errlen);
 
+/*
+ * Forgets the messages added since the last commit, as a failed commit
+ * does (their queue entries were dropped); releases stay noted.
+ */
+void journal_drop_batch(struct journal *j);
+
 /* Notes that message seq, held in segment seg, is released. */
 void journal_release(struct journal *j, uint32_t seg, uint64_t seq);
 

@@ -1612,11 +1612,15 @@ stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
 		if (enqueue_for(s, ds.ds_taken[k].dl_payload,
 		    ds.ds_taken[k].dl_len) < 0) {
 			snprintf(err, errlen, "out of memory");
+			/* The letters requeued so far: their records too,
+			 * or the next commit would store them. */
+			journal_drop_batch(r->s_journal);
 			drop_tail_all(r, first, false);
 			goto out;
 		}
 	if (journal_pending(r->s_journal) > 0 &&
 	    journal_commit(r->s_journal, err, errlen) < 0) {
+		journal_drop_batch(r->s_journal);	/* done by the commit */
 		drop_tail_all(r, first, false);
 		goto out;
 	}

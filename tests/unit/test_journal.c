@@ -252,6 +252,35 @@ uncommitted_messages_are_not_stored(void **state)
 	journal_close(j);
 }
 
+/* A dropped batch (a requeue that ran out of memory half way) is not
+ * written by the next commit; the numbering and the releases noted
+ * before it go on as if it had never been added. */
+static void
+dropped_batch_is_not_stored(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	uint32_t seg1 = add(j, 1);
+
+	add(j, 2);
+	commit(fx, j);
+	journal_release(j, seg1, 1);
+	add(j, 3);
+	add(j, 4);
+	journal_drop_batch(j);
+	assert_int_equal(journal_pending(j), 0);
+	add(j, 3);
+	commit(fx, j);
+	journal_close(j);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->r.n, 2);
+	assert_int_equal(fx->r.seq[0], 2);
+	assert_int_equal(fx->r.seq[1], 3);
+	assert_int_equal(fx->next, 4);
+	journal_close(j);
+}
+
 static void
 old_segments_are_deleted_once_released(void **state)
 {
@@ -799,6 +828,7 @@ main(void)
 		T(messages_come_back_in_order),
 		T(released_messages_stay_released),
 		T(uncommitted_messages_are_not_stored),
+		T(dropped_batch_is_not_stored),
 		T(old_segments_are_deleted_once_released),
 		T(torn_tail_is_cut_off),
 		T(bit_flip_loses_only_that_message),
