@@ -247,8 +247,10 @@ dead_letter_keep(const char *path, const struct dead_letter_split *ds,
 
 	if (asprintf(&tmp, "%s.tmp", path) < 0)
 		abort();
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
+	/* Opened for appending before the rename: the caller's next dead
+	 * letters go to the new file, never to the old one unlinked. */
+	fd = open(tmp, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
 	if (fd < 0 || (ds->ds_keptlen > 0 && write(fd, ds->ds_kept,
 	    ds->ds_keptlen) != (ssize_t)ds->ds_keptlen) || fsync(fd) < 0 ||
 	    rename(tmp, path) < 0) {
@@ -260,7 +262,6 @@ dead_letter_keep(const char *path, const struct dead_letter_split *ds,
 		free(tmp);
 		return -1;
 	}
-	close(fd);
 	free(tmp);
 	/* The rename itself is on disk once the folder is. */
 	if ((dcopy = strdup(path)) == NULL)
@@ -271,7 +272,7 @@ dead_letter_keep(const char *path, const struct dead_letter_split *ds,
 		close(dfd);
 	}
 	free(dcopy);
-	return 0;
+	return fd;
 }
 
 void

@@ -62,7 +62,11 @@ struct dead_letter_split {
 int dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
     struct dead_letter_split *ds, char *err, size_t errlen);
 
-/* Replaces path with the kept lines, on disk before it returns. */
+/*
+ * Replaces path with the kept lines, on disk before it returns. Returns
+ * the new file open for appending (O_APPEND, close-on-exec), or -1 with
+ * err and path as it was.
+ */
 int dead_letter_keep(const char *path, const struct dead_letter_split *ds,
     char *err, size_t errlen);
 

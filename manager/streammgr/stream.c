@@ -1573,22 +1573,6 @@ on_ingress(void *sock, void *arg)
 
 /* ---- requeue of dead letters --------------------------------------- */
 
-static int
-reopen_dead_letters(struct stream *s, const char *file, char *err,
-    size_t errlen)
-{
-	int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
-
-	if (fd < 0) {
-		snprintf(err, errlen, "open %s: %s", file, strerror(errno));
-		return -1;
-	}
-	close(s->s_dead_fd);
-	s->s_dead_fd = fd;
-	return 0;
-}
-
 /*
  * Moves the chosen dead letters back into the queue: stored first (as the
  * stream's durability says), then taken out of the file, so a crash in
@@ -1603,7 +1587,7 @@ stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
 	struct dead_letter_split ds;
 	struct stream *r = root_of(s);
 	uint64_t first = r->s_queue.q_next;
-	int rc = -1;
+	int rc = -1, fd;
 
 	*requeued = 0;
 	if (dead_letter_split(file, ids, nids, &ds, err, errlen) < 0)
@@ -1624,10 +1608,14 @@ stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
 		drop_tail_all(r, first, false);
 		goto out;
 	}
-	if (ds.ds_ntaken > 0 && (dead_letter_keep(file, &ds, err,
-	    errlen) < 0 || reopen_dead_letters(s, file, err, errlen) < 0))
+	if (ds.ds_ntaken > 0 && (fd = dead_letter_keep(file, &ds, err,
+	    errlen)) < 0)
 		log_warnx("tenant %s: stream %s: requeued dead letters stay "
 		    "in the file as well: %s", s->s_tid, s->s_name, err);
+	else if (ds.ds_ntaken > 0) {
+		close(s->s_dead_fd);
+		s->s_dead_fd = fd;
+	}
 	*requeued = ds.ds_ntaken;
 	if (ds.ds_ntaken > 0) {
 		log_info("tenant %s: stream %s: %zu dead letter%s requeued",
