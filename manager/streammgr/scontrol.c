@@ -341,14 +341,16 @@ scontrol_check(const bson_t *doc, char *err, size_t errlen)
 /*
  * The streams a request names: all of them for status without a tenant,
  * else the tenant's (one when "stream" is given). Returns how many were
- * put in out (at most max), or -1 with err.
+ * put in *out (every one: status lists them all; free it), or -1 with
+ * err.
  */
 static int
-select_streams(struct smgr *m, const struct request *r, struct stream **out,
-    int max, char *err, size_t errlen)
+select_streams(struct smgr *m, const struct request *r,
+    struct stream ***out, char *err, size_t errlen)
 {
-	struct stream *s;
+	struct stream *s, **v = NULL;
 	bool tenant_known = false;
+	size_t cap = 0;
 	int n = 0;
 
 	TAILQ_FOREACH(s, &m->m_streams, s_entry) {
@@ -359,9 +361,14 @@ select_streams(struct smgr *m, const struct request *r, struct stream **out,
 		tenant_known = true;
 		if (r->r_stream && strcmp(s->s_name, r->r_stream) != 0)
 			continue;
-		if (n < max)
-			out[n++] = s;
+		if ((size_t)n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((v = reallocarray(v, cap, sizeof(*v))) == NULL)
+				fatal("%s: reallocarray", __func__);
+		}
+		v[n++] = s;
 	}
+	*out = v;
 	if (r->r_tenant && !tenant_known)
 		return ctlsock_fail(err, errlen, "%s: unknown tenant \"%s\" "
 		    "(or it has no streams)", r->r_cmd, r->r_tenant);
@@ -436,8 +443,6 @@ do_requeue(struct stream *s, const struct request *r, bson_t *reply,
 	return 0;
 }
 
-#define SELECT_MAX 4096
-
 /*
  * Carries out a parsed (and checked) request, filling reply. Returns 0 or
  * -1 (err).
@@ -446,11 +451,11 @@ static int
 execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
     size_t errlen)
 {
-	static struct stream *v[SELECT_MAX];
+	struct stream **v;
 	bool status = strcmp(r->r_cmd, "status") == 0;
 	bool scale = strcmp(r->r_cmd, "scale") == 0;
 	enum sv_event act = SE_NEVENTS;
-	int n;
+	int n, rc = 0;
 
 	if (strcmp(r->r_cmd, "start") == 0)
 		act = SE_START;
@@ -465,29 +470,30 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 		BSON_APPEND_BOOL(reply, "reloading", true);
 		return 0;
 	}
-	n = select_streams(m, r, v, SELECT_MAX, err, errlen);
+	n = select_streams(m, r, &v, err, errlen);
 	if (n < 0)
-		return -1;
-	if (status) {
+		rc = -1;
+	else if (status) {
 		reply_streams(v, n, reply);
 		remote_stats(m, reply);
-		return 0;
-	}
-	if (act == SE_NEVENTS) {	/* scale, requeue: one stream */
+	} else if (act == SE_NEVENTS) {	/* scale, requeue: one stream */
 		if (n != 1)
-			return ctlsock_fail(err, errlen, "%s: tenant %s has %d "
+			rc = ctlsock_fail(err, errlen, "%s: tenant %s has %d "
 			    "streams: name one with \"stream\"", r->r_cmd,
 			    r->r_tenant, n);
-		return scale ? do_scale(v[0], r, reply, err, errlen) :
-		    do_requeue(v[0], r, reply, err, errlen);
+		else
+			rc = scale ? do_scale(v[0], r, reply, err, errlen) :
+			    do_requeue(v[0], r, reply, err, errlen);
+	} else {
+		for (int k = 0; k < n; k++) {
+			log_info("tenant %s: stream %s: %s (control request)",
+			    v[k]->s_tid, v[k]->s_name, r->r_cmd);
+			supervise_event(v[k], act);
+		}
+		reply_streams(v, n, reply);
 	}
-	for (int k = 0; k < n; k++) {
-		log_info("tenant %s: stream %s: %s (control request)",
-		    v[k]->s_tid, v[k]->s_name, r->r_cmd);
-		supervise_event(v[k], act);
-	}
-	reply_streams(v, n, reply);
-	return 0;
+	free(v);
+	return rc;
 }
 
 /* A parsed request, carried out: the handler of the control socket. */
