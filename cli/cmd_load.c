@@ -8,18 +8,20 @@
  *    number, and the whole file is one unit of work named by that hash,
  *    so running the same file again replaces or skips, never duplicates;
  *  - a row that does not convert (CSV through a schema) or does not parse
- *    (JSON lines) is counted as rejected and skipped, never fatal;
+ *    (JSON lines; a line over 16 MiB) is counted as rejected and skipped,
+ *    never fatal; a read error or running out of memory is, for the rows
+ *    so far are not the file;
  *  - the summary goes to MYSIMBDP_RESULT_FILE, metric reports to
  *    ZMQ_METRICS_ENDPOINT.
  *
  * On a terminal (or with --progress) a progress line on stderr says how
  * far it got; --json prints the summary as JSON.
  *
- * Exit status: 0 done; 75 the sink is unavailable (try again later); 65
- * the input is not CSV/JSON lines at all; 66 the input cannot be opened
- * (77 for lack of permission); 74 it cannot be read; 64 usage; 78 a bad
- * schema or environment; 69 the sink refused for good; 70 an internal
- * error.
+ * Exit status: 0 done; 75 the sink is unavailable or memory ran out (try
+ * again later); 65 the input is not CSV/JSON lines at all; 66 the input
+ * cannot be opened (77 for lack of permission); 74 it cannot be read; 64
+ * usage; 78 a bad schema or environment; 69 the sink refused for good; 70
+ * an internal error.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +44,7 @@
 
 #define READ_BUF (1024 * 1024)	/* big reads: fewer syscalls per MB */
 #define SHOW_REJECTS 10		/* rejected rows explained on stderr */
+#define JSONL_MAX (16 * 1024 * 1024)	/* a line: as a message, a document */
 
 enum load_format { FMT_CSV, FMT_JSONL };
 
@@ -248,7 +251,7 @@ load_csv(struct load *l, int fd)
  * An _id of the tenant's own is kept (it is as stable as ours).
  */
 static int
-jsonl_line(struct load *l, char *line, size_t len, uint64_t lineno)
+jsonl_line(struct load *l, const char *line, size_t len, uint64_t lineno)
 {
 	bson_t obj;
 	bson_iter_t it;
@@ -284,35 +287,133 @@ jsonl_line(struct load *l, char *line, size_t len, uint64_t lineno)
 	return add_doc(l, lineno);
 }
 
+/*
+ * Lines read by hand rather than with getline(3), which gives -1 for the
+ * end, a read error and out of memory alike (glibc sets no error flag for
+ * the last): under a memory limit a long line would end the file there
+ * and commit the rows before it as the whole file. A line is bounded,
+ * and one past the bound is skipped to its newline, not held.
+ */
+enum { LINE_OK, LINE_TOO_LONG, LINE_END, LINE_ERROR };
+
+struct lines {
+	int		 ln_fd;
+	char		*ln_buf;
+	size_t		 ln_start, ln_end, ln_cap;
+	bool		 ln_eof;
+	uint64_t	 ln_lineno;
+	uint64_t	 ln_consumed;	/* bytes, newlines included */
+};
+
+/* Reads more into the buffer, growing it up to the bound. Returns
+ * LINE_OK, or LINE_ERROR with errno (ENOMEM when it could not grow). */
+static int
+lines_read(struct lines *r)
+{
+	ssize_t n;
+
+	if (r->ln_cap - r->ln_end < READ_BUF) {
+		size_t cap = r->ln_cap ? r->ln_cap * 2 : READ_BUF * 2;
+		char *b;
+
+		if (cap > JSONL_MAX + READ_BUF + 1)
+			cap = JSONL_MAX + READ_BUF + 1;
+		if (cap > r->ln_cap) {
+			if ((b = realloc(r->ln_buf, cap)) == NULL) {
+				errno = ENOMEM;
+				return LINE_ERROR;
+			}
+			r->ln_buf = b;
+			r->ln_cap = cap;
+		}
+	}
+	while ((n = read(r->ln_fd, r->ln_buf + r->ln_end,
+	    r->ln_cap - r->ln_end)) == -1 && errno == EINTR)
+		;
+	if (n == -1)
+		return LINE_ERROR;
+	r->ln_eof = n == 0;
+	r->ln_end += (size_t)n;
+	return LINE_OK;
+}
+
+/* The next line, without its newline, in *line and *len (for a line too
+ * long, *len is its length and *line is not set). */
+static int
+lines_next(struct lines *r, const char **line, size_t *len)
+{
+	size_t skipped = 0, scanned = 0;	/* scanned: from ln_start */
+	char *nl;
+
+	for (;;) {
+		size_t have = r->ln_end - r->ln_start;
+
+		/* Only what the last read added can hold the newline. */
+		nl = have > scanned ? memchr(r->ln_buf + r->ln_start +
+		    scanned, '\n', have - scanned) : NULL;
+		scanned = have;
+		if (nl != NULL || (r->ln_eof && have > 0)) {
+			size_t n = nl != NULL ? (size_t)(nl - (r->ln_buf +
+			    r->ln_start)) : have;
+
+			*line = r->ln_buf + r->ln_start;
+			*len = n + skipped;
+			r->ln_start += n + (nl != NULL);
+			r->ln_consumed += n + skipped + (nl != NULL);
+			r->ln_lineno++;
+			return skipped || n > JSONL_MAX ? LINE_TOO_LONG :
+			    LINE_OK;
+		}
+		if (r->ln_eof && skipped) {
+			*len = skipped;
+			r->ln_consumed += skipped;
+			r->ln_lineno++;
+			return LINE_TOO_LONG;
+		}
+		if (r->ln_eof)
+			return LINE_END;
+		if (skipped || have > JSONL_MAX) {
+			/* Too long already: read on only to find its end. */
+			skipped += have;
+			r->ln_start = r->ln_end = 0;
+			scanned = 0;
+		} else if (r->ln_start > 0) {
+			memmove(r->ln_buf, r->ln_buf + r->ln_start, have);
+			r->ln_start = 0;
+			r->ln_end = have;
+		}
+		if (lines_read(r) != LINE_OK)
+			return LINE_ERROR;
+	}
+}
+
 static void
 load_jsonl(struct load *l, int fd)
 {
-	FILE *fp;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	uint64_t lineno = 0;
-	int dupfd;
+	struct lines r = { .ln_fd = fd };
+	const char *line = NULL;
+	size_t len;
+	uint64_t done = 0;
+	int rc;
 
-	if ((dupfd = dup(fd)) == -1 || (fp = fdopen(dupfd, "r")) == NULL) {
-		if (dupfd != -1)
-			close(dupfd);
-		load_fail(l, EX_SOFTWARE, "%s: %s", l->l_file,
-		    strerror(errno));
-		return;
-	}
-	/* A bigger stdio buffer than the default: fewer read(2) calls. */
-	setvbuf(fp, NULL, _IOFBF, READ_BUF);
-	while ((n = getline(&line, &cap, fp)) != -1) {
-		if (jsonl_line(l, line, (size_t)n, ++lineno) == -1)
+	while ((rc = lines_next(&r, &line, &len)) != LINE_END) {
+		if (rc == LINE_ERROR) {
+			/* Never the end: the rows so far are not the file. */
+			load_fail(l, errno == ENOMEM ? EX_TEMPFAIL : EX_IOERR,
+			    "%s: line %" PRIu64 ": read: %s", l->l_file,
+			    r.ln_lineno + 1, strerror(errno));
 			break;
-		advance(l, (uint64_t)n);
+		}
+		if (rc == LINE_TOO_LONG)
+			reject(l, "line %" PRIu64 ": too large (%zu bytes, "
+			    "more than %d MiB)", r.ln_lineno, len,
+			    JSONL_MAX >> 20);
+		else if (jsonl_line(l, line, len, r.ln_lineno) == -1)
+			break;
+		advance(l, r.ln_consumed - done);
+		done = r.ln_consumed;
 	}
-	if (ferror(fp))
-		load_fail(l, EX_IOERR, "%s: read: %s", l->l_file,
-		    strerror(errno));
-	free(line);
-	fclose(fp);
+	free(r.ln_buf);
 }
 
 /* ---- set-up --------------------------------------------------------- */

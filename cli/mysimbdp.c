@@ -113,7 +113,8 @@ static const struct command commands[] = {
 	    "0 done; 64 usage; 65 the input is not CSV or JSON lines; 66 "
 	    "FILE cannot be opened; 69 the sink refused for good; 70 an "
 	    "internal error; 74 FILE cannot be read; 75 the sink is "
-	    "unavailable (try again later); 77 no permission to open FILE; "
+	    "unavailable or memory ran out (try again later); 77 no "
+	    "permission to open FILE; "
 	    "78 a bad schema or environment" },
 	{ "send", cmd_send,
 	    "TENANT [--stream S] [--file F] [--rate N] [--window N] [--json] "

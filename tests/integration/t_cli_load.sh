@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `mysimbdp load` of JSON lines: a line past the bound (16 MiB, as a
+# message) is rejected and skipped to its newline, the lines after it
+# load; out of memory while reading a line fails the load (75, nothing
+# committed) instead of ending the file there and committing the rows
+# before it as the whole file.
+. "$(dirname "$0")/lib.sh"
+
+mkdir -p "$T/scratch" "$T/out" "$T/store"
+S=$T/scratch
+
+# load_file COLLECTION FILE [ULIMIT_V_KIB]: runs load into $T/store,
+# output in $T/out/COLLECTION, its exit status in $T/out/COLLECTION.rc.
+load_file() {
+	local rc=0
+	(
+		[ -z "${3:-}" ] || ulimit -v "$3"
+		MONGO_URL="file://$T/store" MONGO_DB=t \
+		MYSIMBDP_RESULT_FILE="$T/out/$1.result" \
+			exec "$CLI" load -C "$1" --no-progress --no-metrics "$2"
+	) >"$T/out/$1" 2>&1 || rc=$?
+	echo "$rc" >"$T/out/$1.rc"
+}
+rc_of() { cat "$T/out/$1.rc"; }
+# big_line BYTES: a JSON object line of about BYTES.
+big_line() { printf '{"b":"'; head -c "$1" /dev/zero | tr '\0' x; printf '"}\n'; }
+units() { find "$T/store/t/$1" -name '*.bson' 2>/dev/null | wc -l; }
+
+# ---- a line past the bound ---------------------------------------------------
+
+{ echo '{"a":1}'; big_line $((17 * 1024 * 1024)); echo '{"c":3}'; } >"$S/over.jsonl"
+load_file over "$S/over.jsonl"
+[ "$(rc_of over)" = 0 ] || fail "over: exit $(rc_of over): $(cat "$T/out/over")"
+grep -q 'rejected: line 2: too large' "$T/out/over" ||
+	fail "over: no reason for line 2: $(cat "$T/out/over")"
+assert_eq "2 1" "$(jq -r '"\(.rows) \(.rejected_rows)"' "$T/out/over.result")" \
+	"over: the lines either side loaded, the long one rejected"
+ok "a line past 16 MiB is rejected with its reason, the lines after it load"
+
+# ---- out of memory in a line ---------------------------------------------------
+
+if sanitized; then
+	echo "SKIP: out of memory: AddressSanitizer does not run under ulimit -v"
+else
+	# The least address space a load of one small line needs (found by
+	# halving: the program's own, with its libraries), then 8 MiB more:
+	# not enough to hold a 15 MiB line (under the bound).
+	echo '{"a":1}' >"$S/tiny.jsonl"
+	lo=1024 hi=4194304
+	load_file tiny "$S/tiny.jsonl" "$hi"
+	[ "$(rc_of tiny)" = 0 ] || fail "tiny: exit $(rc_of tiny) under 4 GiB: $(cat "$T/out/tiny")"
+	while [ $((hi - lo)) -gt 1024 ]; do
+		mid=$(((lo + hi) / 2))
+		load_file tiny "$S/tiny.jsonl" "$mid"
+		if [ "$(rc_of tiny)" = 0 ]; then hi=$mid; else lo=$mid; fi
+	done
+	{ echo '{"a":1}'; big_line $((15 * 1024 * 1024)); echo '{"c":3}'; } >"$S/oom.jsonl"
+	load_file oom "$S/oom.jsonl" $((hi + 8192))
+	[ "$(rc_of oom)" = 75 ] ||
+		fail "oom: exit $(rc_of oom), not 75 (ulimit -v $((hi + 8192))): $(cat "$T/out/oom")"
+	grep -q 'line 2: read: Cannot allocate memory' "$T/out/oom" ||
+		fail "oom: no reason: $(cat "$T/out/oom")"
+	assert_eq 0 "$(units oom)" "oom: no unit committed"
+	assert_eq "0" "$(jq -r .rows "$T/out/oom.result")" "oom: the result says 0 rows"
+	ok "out of memory in a line: exit 75, nothing committed"
+fi
+
+echo "all load input tests passed"
