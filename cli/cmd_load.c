@@ -34,6 +34,9 @@
 #include <unistd.h>
 
 #include <mysimbdp.h>
+/* msb__fd_hash and the incremental SHA-256: the file is hashed through
+ * the descriptor it is read from, as msb_rows does. */
+#include <mysimbdp-internal.h>
 
 #include "cli.h"
 #include "clock.h"
@@ -183,6 +186,22 @@ add_doc(struct load *l, uint64_t row)
 	return 0;
 }
 
+/*
+ * At the end: whether what was read is what the ids were made of (the
+ * hash taken first). A file rewritten meanwhile fails, with nothing
+ * committed, rather than storing rows under ids of other content, which
+ * a rerun would then store again under the right ones.
+ */
+static void
+check_as_hashed(struct load *l, const char *hex)
+{
+	if (strcmp(hex, l->l_hash) != 0)
+		load_fail(l, EX_TEMPFAIL, "%s: changed while it was read "
+		    "(hashed %.12s, read %.12s): its rows' ids are not of what "
+		    "was read; load it again once it is whole", l->l_file,
+		    l->l_hash, hex);
+}
+
 /* ---- CSV ------------------------------------------------------------ */
 
 static int
@@ -228,6 +247,7 @@ load_csv(struct load *l, int fd)
 		.flags = MSB_CSV_HEADER, .on_header = csv_header,
 	};
 	struct msb_csv *csv;
+	char hex[MSB_HASH_HEX_SIZE];
 	int rc;
 
 	if ((csv = msb_csv_new(&opts, csv_row, l)) == NULL) {
@@ -241,6 +261,15 @@ load_csv(struct load *l, int fd)
 		    strncmp(msb_csv_error(csv), "read: ", 6) == 0 ? EX_IOERR :
 		    EX_DATAERR, "%s: %s", l->l_file, msb_csv_error(csv));
 	msb_csv_free(csv);
+	/* The reader parses ahead on a thread of its own and keeps the
+	 * bytes to itself: the descriptor is hashed again instead (the
+	 * same inode, so only a rewrite in place can change it). */
+	if (l->l_exit == EX_OK && (lseek(fd, 0, SEEK_SET) == -1 ||
+	    msb__fd_hash(fd, hex) != MSB_OK))
+		load_fail(l, EX_IOERR, "%s: read: %s", l->l_file,
+		    strerror(errno));
+	else if (l->l_exit == EX_OK)
+		check_as_hashed(l, hex);
 }
 
 /* ---- JSON lines ----------------------------------------------------- */
@@ -303,6 +332,7 @@ struct lines {
 	bool		 ln_eof;
 	uint64_t	 ln_lineno;
 	uint64_t	 ln_consumed;	/* bytes, newlines included */
+	struct msb__sha256 ln_sha;	/* of every byte read */
 };
 
 /* Reads more into the buffer, growing it up to the bound. Returns
@@ -333,6 +363,7 @@ lines_read(struct lines *r)
 	if (n == -1)
 		return LINE_ERROR;
 	r->ln_eof = n == 0;
+	msb__sha256_update(&r->ln_sha, r->ln_buf + r->ln_end, (size_t)n);
 	r->ln_end += (size_t)n;
 	return LINE_OK;
 }
@@ -394,8 +425,11 @@ load_jsonl(struct load *l, int fd)
 	const char *line = NULL;
 	size_t len;
 	uint64_t done = 0;
+	unsigned char md[32];
+	char hex[MSB_HASH_HEX_SIZE];
 	int rc;
 
+	msb__sha256_init(&r.ln_sha);
 	while ((rc = lines_next(&r, &line, &len)) != LINE_END) {
 		if (rc == LINE_ERROR) {
 			/* Never the end: the rows so far are not the file. */
@@ -414,6 +448,11 @@ load_jsonl(struct load *l, int fd)
 		done = r.ln_consumed;
 	}
 	free(r.ln_buf);
+	if (rc == LINE_END) {
+		msb__sha256_final(&r.ln_sha, md);
+		msb__hex(md, sizeof(md), hex);
+		check_as_hashed(l, hex);
+	}
 }
 
 /* ---- set-up --------------------------------------------------------- */
@@ -549,8 +588,10 @@ load_schema(struct load *l)
 }
 
 /*
- * Opens the input and hashes it. Only a regular file will do: the content
- * is read twice (hash, then rows), which a pipe could not give.
+ * Opens the input and hashes it through the descriptor it is then read
+ * from (rewound), so a file swapped for another under its path does not
+ * matter. Only a regular file will do: the content is read twice (hash,
+ * then rows), which a pipe could not give.
  */
 static int
 open_input(struct load *l)
@@ -572,7 +613,8 @@ open_input(struct load *l)
 		return load_fail(l, EX_NOINPUT, "%s: not a regular file",
 		    l->l_file);
 	}
-	if (msb_file_hash(l->l_file, l->l_hash) != MSB_OK) {
+	if (msb__fd_hash(fd, l->l_hash) != MSB_OK ||
+	    lseek(fd, 0, SEEK_SET) == -1) {
 		close(fd);
 		return load_fail(l, EX_IOERR, "%s: %s", l->l_file,
 		    strerror(errno));

@@ -71,21 +71,24 @@ const char *msb__quote(const char *s, size_t len, char *buf, size_t buflen);
 /* MSB_TEMPFAIL for errno values a later retry may cure, else MSB_ERROR. */
 int	 msb__errno_rc(int e);
 
-/* sha256.c: the incremental interface behind msb_sha256_hex. */
+/* sha256.c: the incremental interface behind msb_sha256_hex. Shared
+ * (like docid.c's msb__fd_hash) for `mysimbdp load`, which hashes the
+ * bytes it parses as msb_rows does. */
 struct msb__sha256 {
 	uint32_t	 h[8];
 	uint64_t	 nbytes;
 	unsigned char	 buf[64];
 	size_t		 nbuf;
 };
-void	 msb__sha256_init(struct msb__sha256 *ctx);
-void	 msb__sha256_update(struct msb__sha256 *ctx, const void *data,
-	    size_t len);
-void	 msb__sha256_final(struct msb__sha256 *ctx, unsigned char out[32]);
-void	 msb__hex(const unsigned char *in, size_t len, char *out);
+MSB__SHARED void msb__sha256_init(struct msb__sha256 *ctx);
+MSB__SHARED void msb__sha256_update(struct msb__sha256 *ctx,
+	    const void *data, size_t len);
+MSB__SHARED void msb__sha256_final(struct msb__sha256 *ctx,
+	    unsigned char out[32]);
+MSB__SHARED void msb__hex(const unsigned char *in, size_t len, char *out);
 /* docid.c: msb_file_hash of what fd holds from its offset to its end.
  * Returns MSB_OK, or MSB_ERROR (errno). */
-int	 msb__fd_hash(int fd, char hex[MSB_HASH_HEX_SIZE]);
+MSB__SHARED int msb__fd_hash(int fd, char hex[MSB_HASH_HEX_SIZE]);
 
 /*
  * value.c: a text value converted to its type, or null (empty, not

@@ -3,7 +3,8 @@
 # message) is rejected and skipped to its newline, the lines after it
 # load; out of memory while reading a line fails the load (75, nothing
 # committed) instead of ending the file there and committing the rows
-# before it as the whole file.
+# before it as the whole file. A file rewritten while it is read fails
+# (75, nothing committed): its rows' ids are of the content hashed first.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/scratch" "$T/out" "$T/store"
@@ -64,5 +65,32 @@ else
 	assert_eq "0" "$(jq -r .rows "$T/out/oom.result")" "oom: the result says 0 rows"
 	ok "out of memory in a line: exit 75, nothing committed"
 fi
+
+# ---- a file rewritten while it is read ----------------------------------------
+
+# With tests/apps/readshim.c preloaded, the file is rewritten in place
+# at the end of its first full read (the content hash): the rows read
+# after it are of other content than their ids. Under ASan its runtime
+# comes first, and its read() calls on to the shim's.
+SHIM=$MYSIMBDP_BUILD/tests/integration/libreadshim.so
+preload=$SHIM
+if sanitized; then
+	preload=$(ldd "$CLI" | awk '/libasan/ { print $3 }'):$SHIM
+fi
+# load_rewritten COLLECTION FILE TEXT: loads FILE, rewritten to TEXT.
+load_rewritten() {
+	LD_PRELOAD=$preload READSHIM_FILE=$2 READSHIM_DO="rewrite:$3" \
+		load_file "$1" "$2"
+}
+printf 'id,name\n1,one\n2,two\n' >"$S/changed.csv"
+load_rewritten changedcsv "$S/changed.csv" "$(printf 'id,name\n7,seven\n')"
+printf '{"a":1}\n{"a":2}\n' >"$S/changed.jsonl"
+load_rewritten changedjsonl "$S/changed.jsonl" '{"a":7}'
+for c in changedcsv changedjsonl; do
+	[ "$(rc_of $c)" = 75 ] || fail "$c: exit $(rc_of $c), not 75: $(cat "$T/out/$c")"
+	grep -q 'changed while it was read' "$T/out/$c" || fail "$c: no reason: $(cat "$T/out/$c")"
+	assert_eq 0 "$(units $c)" "$c: no unit committed"
+done
+ok "a file rewritten while it is read: exit 75, nothing committed (CSV, JSON lines)"
 
 echo "all load input tests passed"

@@ -1,0 +1,64 @@
+/*
+ * Test shim (LD_PRELOAD): read() of one file misbehaving on cue, for
+ * what a reader does when the file changes under it or a read fails.
+ * READSHIM_FILE names the file (the descriptors of its inode are
+ * watched); READSHIM_DO says what happens:
+ *   rewrite:TEXT  at the first end of the file read (a content hash
+ *                 done), the file is rewritten in place with TEXT;
+ *   eio:N         the Nth read() of it fails with EIO.
+ * tests/integration/t_cli_load.sh and tests/python/test_rows_read.py
+ * use it.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int
+watched(int fd)
+{
+	const char *path = getenv("READSHIM_FILE");
+	struct stat a, b;
+
+	return path != NULL && fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+	    a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+static void
+rewrite(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+
+	if (fd == -1 || write(fd, text, strlen(text)) == -1)
+		_exit(99);
+	close(fd);
+}
+
+ssize_t
+read(int fd, void *buf, size_t n)
+{
+	static ssize_t (*real)(int, void *, size_t);
+	static int calls, rewritten;
+	const char *what = getenv("READSHIM_DO");
+	ssize_t got;
+	int mine;
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "read");
+	mine = what != NULL && watched(fd);
+	if (mine && strncmp(what, "eio:", 4) == 0 &&
+	    ++calls == atoi(what + 4)) {
+		errno = EIO;
+		return -1;
+	}
+	got = real(fd, buf, n);
+	if (mine && got == 0 && !rewritten &&
+	    strncmp(what, "rewrite:", 8) == 0) {
+		rewritten = 1;
+		rewrite(getenv("READSHIM_FILE"), what + 8);
+	}
+	return got;
+}
