@@ -18,10 +18,11 @@
  * far it got; --json prints the summary as JSON.
  *
  * Exit status: 0 done; 75 the sink is unavailable or memory ran out (try
- * again later); 65 the input is not CSV/JSON lines at all; 66 the input
- * cannot be opened (77 for lack of permission); 74 it cannot be read; 64
- * usage; 78 a bad schema or environment; 69 the sink refused for good; 70
- * an internal error.
+ * again later); 65 the input is not CSV/JSON lines at all (every row
+ * rejected, or refused by the store); 66 the input cannot be opened (77
+ * for lack of permission); 74 it cannot be read; 64 usage; 78 a bad
+ * schema or environment; 69 the sink refused for good; 70 an internal
+ * error.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +68,7 @@ struct load {
 
 	uint64_t		 l_rows;	/* documents added */
 	uint64_t		 l_rejected;
+	char			 l_first_reject[512];	/* its reason */
 	bool			 l_committed;	/* the store has had its say */
 	int			 l_exit;	/* set by the first fatal error */
 	char			 l_err[1024];
@@ -155,6 +157,12 @@ reject(struct load *l, const char *fmt, ...)
 
 	l->l_rejected++;
 	msb_metrics_add(l->l_metrics, MSB_M_ERRORS, 1);
+	if (l->l_rejected == 1) {
+		va_start(ap, fmt);
+		vsnprintf(l->l_first_reject, sizeof(l->l_first_reject), fmt,
+		    ap);
+		va_end(ap);
+	}
 	if (l->l_rejected > SHOW_REJECTS)
 		return;
 	progress_break(&l->l_progress);
@@ -672,6 +680,12 @@ load_run(struct load *l)
 	close(fd);
 	progress_update(&l->l_progress, l->l_done, l->l_rows);
 	progress_finish(&l->l_progress);
+	/* Rows, and every one rejected: the file is not what it should be,
+	 * and will not be on a retry (65: to failed/ at once). */
+	if (l->l_exit == EX_OK && l->l_rows == 0 && l->l_rejected > 0)
+		load_fail(l, EX_DATAERR, "%s: all %" PRIu64 " rows "
+		    "rejected, the first: %s", l->l_file, l->l_rejected,
+		    l->l_first_reject);
 	/* The content hash names the unit: a rerun replaces it. */
 	if (l->l_exit == EX_OK &&
 	    (rc = msb_sink_commit(l->l_sink, l->l_hash)) != MSB_OK)

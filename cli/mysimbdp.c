@@ -110,7 +110,8 @@ static const struct command commands[] = {
 	    "                       rows, bytes, errors and ingest time to "
 	    "ZMQ_METRICS_ENDPOINT)\n"
 	    OPT_JSON OPT_PROGRESS,
-	    "0 done; 64 usage; 65 the input is not CSV or JSON lines; 66 "
+	    "0 done; 64 usage; 65 the input is not CSV or JSON lines (every "
+	    "row rejected); 66 "
 	    "FILE cannot be opened; 69 the sink refused for good; 70 an "
 	    "internal error; 74 FILE cannot be read; 75 the sink is "
 	    "unavailable or memory ran out (try again later); 77 no "

@@ -5,6 +5,7 @@
 # committed) instead of ending the file there and committing the rows
 # before it as the whole file. A file rewritten while it is read fails
 # (75, nothing committed): its rows' ids are of the content hashed first.
+# A file whose every row is rejected is not what it should be: 65.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/scratch" "$T/out" "$T/store"
@@ -37,6 +38,26 @@ grep -q 'rejected: line 2: too large' "$T/out/over" ||
 assert_eq "2 1" "$(jq -r '"\(.rows) \(.rejected_rows)"' "$T/out/over.result")" \
 	"over: the lines either side loaded, the long one rejected"
 ok "a line past 16 MiB is rejected with its reason, the lines after it load"
+
+# ---- not JSON lines (nor CSV of the schema) at all -----------------------------
+
+printf 'hello\nworld\n' >"$S/junk.jsonl"
+load_file junk "$S/junk.jsonl"
+printf 'n\nx\ny\n' >"$S/junk.csv"
+printf 'n:integer\n' >"$S/int.schema"
+rc=0
+MONGO_URL="file://$T/store" MONGO_DB=t "$CLI" load -C junkcsv --no-progress \
+	--no-metrics --schema "$S/int.schema" "$S/junk.csv" >"$T/out/junkcsv" 2>&1 || rc=$?
+echo "$rc" >"$T/out/junkcsv.rc"
+for c in junk junkcsv; do
+	[ "$(rc_of $c)" = 65 ] || fail "$c: exit $(rc_of $c), not 65: $(cat "$T/out/$c")"
+	grep -q 'all 2 rows rejected, the first: ' "$T/out/$c" ||
+		fail "$c: no first reason: $(cat "$T/out/$c")"
+	assert_eq 0 "$(units $c)" "$c: no unit committed"
+done
+grep -q 'line 1: not a JSON object' "$T/out/junk.result" ||
+	fail "junk: the result's error has no reason: $(cat "$T/out/junk.result")"
+ok "every row rejected: exit 65 with the first reason (JSON lines, CSV)"
 
 # ---- out of memory in a line ---------------------------------------------------
 
