@@ -451,6 +451,13 @@ MSB_API const char *msb_rows_hash(const struct msb_rows *rows);
 /* Why the last msb_rows_next() did not return a row ("" otherwise). */
 MSB_API const char *msb_rows_error(const struct msb_rows *rows);
 
+/* Once msb_rows_next() failed: the errno of the read that failed, or 0
+ * when it was not a read (bad CSV, a header without the schema's
+ * columns, the file changed). A read error is no fault of the data: the
+ * same file may read well elsewhere or later, so an app should not give
+ * it exit 65 (EX_DATAERR), which fails the file without a retry. */
+MSB_API int msb_rows_errno(const struct msb_rows *rows);
+
 /* Rows converted and rows rejected so far. */
 MSB_API void msb_rows_counts(const struct msb_rows *rows, uint64_t *n,
     uint64_t *rejected_rows);

@@ -46,6 +46,7 @@ struct msb_rows {
 	bool		 w_eof;
 	bool		 w_failed;	/* bad CSV, a bad header, read error */
 	int		 w_rc;		/* when w_failed: what next returns */
+	int		 w_errno;	/* when a read failed: its errno */
 	char		 w_fail[512];	/* why, when w_failed */
 	char		 w_err[512];	/* what the last call returned */
 	bson_t		 w_doc;		/* reused for every record */
@@ -181,6 +182,7 @@ fill(struct msb_rows *w)
 			n = read(w->w_fd, w->w_chunk, CHUNK);
 		while (n == -1 && errno == EINTR);
 		if (n == -1) {
+			w->w_errno = errno;
 			fail(w, msb__errno_rc(errno), "%s: read: %s",
 			    w->w_path, strerror(errno));
 			return;
@@ -291,6 +293,12 @@ const char *
 msb_rows_error(const struct msb_rows *w)
 {
 	return w->w_err;
+}
+
+int
+msb_rows_errno(const struct msb_rows *w)
+{
+	return w->w_failed ? w->w_errno : 0;
 }
 
 void

@@ -149,3 +149,22 @@ def test_a_read_error_that_may_pass_is_tempfail(tmp_path):
     assert "read" in str(info.value) and info.value.exit_code == 75
     os.close(r)
     os.close(w)
+
+
+def test_a_read_error_is_not_a_data_error(tmp_path):
+    """A read that fails for good (here EISDIR; EIO alike) is no fault
+    of the data: not DataError (65, failed at once) but a plain error."""
+    path = tmp_path / "r.csv"
+    path.write_text("a,b\n1,2\n")
+    rows = mysimbdp.read_csv(path, metrics=None)
+    fd = next(int(n) for n in os.listdir("/proc/self/fd")
+              if os.path.realpath(f"/proc/self/fd/{n}") == str(path))
+    # The reader's file becomes a directory: its read fails, EISDIR.
+    d = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    os.dup2(d, fd)
+    os.close(d)
+    with rows, pytest.raises(mysimbdp.MysimbdpError) as info:
+        list(rows)
+    assert not isinstance(info.value, mysimbdp.DataError), info.value
+    assert "read: Is a directory" in str(info.value)
+    assert info.value.exit_code not in (65, 75)

@@ -120,6 +120,7 @@ _PROTOS = {
                               POINTER(c_uint64)]),
     "msb_rows_hash": (c_char_p, [c_void_p]),
     "msb_rows_error": (c_char_p, [c_void_p]),
+    "msb_rows_errno": (c_int, [c_void_p]),
     "msb_rows_counts": (None, [c_void_p, POINTER(c_uint64),
                                POINTER(c_uint64)]),
     "msb_rows_close": (None, [c_void_p]),

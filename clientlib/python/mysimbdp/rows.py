@@ -25,11 +25,15 @@ class DataError(MysimbdpError):
         return 65
 
 
-def rows_error(rc: int, message: str) -> MysimbdpError:
+def rows_error(rc: int, message: str, read_errno: int = 0) -> MysimbdpError:
     """The exception for a failed msb_rows_next(): DataError for
-    MSB_ERROR (the input will never work); otherwise the library's
-    (TempFail for out of memory, a read error that may pass)."""
-    return DataError(message, rc) if rc == ERROR else error_for(rc, message)
+    MSB_ERROR (the input will never work) unless a read failed (EIO is
+    no fault of the data: a plain MysimbdpError, retried as batchmgr's
+    ``retries`` say); otherwise the library's (TempFail for out of
+    memory, a read error that may pass)."""
+    if rc == ERROR and read_errno == 0:
+        return DataError(message, rc)
+    return error_for(rc, message)
 
 
 def schema_text(schema: SchemaSpec) -> Optional[str]:
@@ -57,7 +61,8 @@ class Rows(Handle):
     passed to ``on_reject(record, reason)`` if given, and its reason kept
     in ``rejects`` (the first 100). Iterating raises DataError for
     malformed CSV or a missing column (TempFail for out of memory or a
-    read error that may pass), after the rows before it.
+    read error that may pass, MysimbdpError for another read error such
+    as EIO: not the data's fault), after the rows before it.
     """
 
     MAX_KEPT = 100
@@ -107,7 +112,8 @@ class Rows(Handle):
             elif rc == STOPPED:
                 return
             else:
-                raise rows_error(rc, text(LIB.msb_rows_error(self._h)))
+                raise rows_error(rc, text(LIB.msb_rows_error(self._h)),
+                                 LIB.msb_rows_errno(self._h))
 
     def _rejected(self, record: int) -> None:
         reason = text(LIB.msb_rows_error(self.handle))
