@@ -8,7 +8,7 @@ import subprocess
 
 import mysimbdp
 
-from conftest import PYTHON, python_app, wait_for
+from conftest import FACTOR, PYTHON, python_app, wait_for
 
 N = 300
 
@@ -122,3 +122,40 @@ def test_objects_used_after_close_raise(tmp_path):
     assert r.returncode == 0, r
     assert r.stdout.splitlines() == ["Stream: closed"] * 3 + \
         ["Sink: closed", "Rows: closed"], r
+
+
+OUT_OF_RANGE = """
+import mysimbdp
+with mysimbdp.Stream(endpoint="ipc:///nonexistent/work", instance="t-1",
+                     metrics=None) as stream, \\
+        mysimbdp.Sink("c", "file://{store}", "t", metrics=None) as sink:
+    for use in (lambda: next(stream.batches(0)),
+                lambda: next(stream.batches(-1)),
+                lambda: next(stream.batches(65537)),
+                lambda: mysimbdp.Stream(-1, endpoint="ipc:///x", instance="t"),
+                lambda: sink.set_batch_size(-1),
+                lambda: mysimbdp.doc_id("0" * 64, -1),
+                lambda: mysimbdp.Producer("ipc:///x", window=-1)):
+        try:
+            use()
+        except ValueError as e:
+            print("ValueError", e)
+        except Exception as e:
+            print(type(e).__name__, e)
+"""
+
+
+def test_values_out_of_range_raise(tmp_path):
+    # Before, ctypes wrapped them: batches(-1) after batches(256) asked
+    # the library for SIZE_MAX messages into arrays of 256; batches(0)
+    # raised AttributeError. In a child: a wrong write is a crash.
+    # (Before, batches(65537) waited for messages for ever: a timeout.)
+    code = OUT_OF_RANGE.format(store=tmp_path)
+    r = subprocess.run([str(PYTHON), "-c", code], capture_output=True,
+                       text=True, timeout=30 * FACTOR,
+                       env=dict(os.environ, ZMQ_METRICS_ENDPOINT=""))
+    assert r.returncode == 0, r
+    lines = r.stdout.splitlines()
+    assert len(lines) == 7 and all(ln.startswith("ValueError")
+                                   for ln in lines), r.stdout
+    assert "max_messages must be 1 to 65536, not 0" in lines[0]

@@ -8,6 +8,7 @@ as ``libmysimbdp.so.0`` (an installed library: ``/usr/local/lib`` once
 from __future__ import annotations
 
 import ctypes
+import operator
 import os
 import warnings
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_int,
@@ -63,6 +64,31 @@ def check(rc: int, message) -> int:
     if rc < 0:
         raise error_for(rc, message() if callable(message) else message)
     return rc
+
+
+INT_MAX = 2**31 - 1
+U32_MAX = 2**32 - 1
+U64_MAX = 2**64 - 1
+SIZE_MAX = 2**(8 * ctypes.sizeof(ctypes.c_size_t)) - 1
+
+
+def c_int_in(name: str, value, lo: int, hi: int) -> int:
+    """value, an integer from lo to hi, for a C parameter; ValueError
+    otherwise. ctypes wraps an integer out of a C type's range without a
+    word (-1 as size_t is SIZE_MAX: the library would write that many)."""
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, not "
+                        f"{type(value).__name__}") from None
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} must be {lo} to {hi}, not {v}")
+    return v
+
+
+def c_ms(name: str, seconds: float, lo: int = 0) -> int:
+    """seconds as milliseconds for a C int parameter (c_int_in)."""
+    return c_int_in(name, int(seconds * 1000), lo, INT_MAX)
 
 
 def errbuf():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-from ._lib import LIB, MysimbdpError
+from ._lib import LIB, U64_MAX, MysimbdpError, c_int_in
 
 
 def sha256_hex(data: bytes) -> str:
@@ -28,6 +28,7 @@ def doc_id(content_hash: str, row: int) -> str:
     """``"<first 24 hex of the hash>:<row>"``: the same content and row
     always give the same id, so a rerun inserts nothing twice."""
     out = ctypes.create_string_buffer(48)
-    if LIB.msb_doc_id(out, content_hash.encode(), row) is None:
+    if LIB.msb_doc_id(out, content_hash.encode(),
+                      c_int_in("row", row, 0, U64_MAX)) is None:
         raise ValueError("content_hash must start with 24 hex digits")
     return out.value.decode()

@@ -14,7 +14,8 @@ import atexit
 import ctypes
 from typing import Optional
 
-from ._lib import LIB, TEMPFAIL, Handle, MysimbdpError
+from ._lib import LIB, TEMPFAIL, U32_MAX, U64_MAX, Handle, MysimbdpError, \
+    c_int_in
 
 MESSAGES, ROWS, BYTES, ERRORS, INGEST_US = 1, 2, 3, 4, 5
 
@@ -49,13 +50,16 @@ class Metrics(Handle):
         for metric, n in ((MESSAGES, messages), (ROWS, rows),
                           (BYTES, bytes), (ERRORS, errors)):
             if n:
-                LIB.msb_metrics_add(h, metric, n)
+                LIB.msb_metrics_add(h, metric, c_int_in("count", n, 0,
+                                                        U64_MAX))
         if ingest_us is not None:
-            LIB.msb_metrics_add(h, INGEST_US, max(0, int(ingest_us)))
+            LIB.msb_metrics_add(h, INGEST_US, min(U64_MAX,
+                                                  max(0, int(ingest_us))))
 
     def set_interval(self, ms: int) -> None:
         """The report interval (default 1000 ms; 0: only flush())."""
-        LIB.msb_metrics_set_interval(self._h, ms)
+        LIB.msb_metrics_set_interval(self._h,
+                                     c_int_in("ms", ms, 0, U32_MAX))
 
     def flush(self) -> bool:
         """Sends a report now. False when it was dropped (no monitor)."""

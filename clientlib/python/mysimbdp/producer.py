@@ -9,8 +9,8 @@ import enum
 import os
 from typing import Callable, NamedTuple, Optional, Sequence, Union
 
-from ._lib import (LIB, OK, REPLY_CB, TEMPFAIL, Handle, check, errbuf,
-                   error_for, text)
+from ._lib import (LIB, OK, REPLY_CB, SIZE_MAX, TEMPFAIL, U32_MAX, Handle,
+                   c_int_in, c_ms, check, errbuf, error_for, text)
 
 
 class Status(enum.IntEnum):
@@ -84,6 +84,12 @@ class Producer(Handle):
         self._raised: Optional[BaseException] = None
         self.failed: list[Reply] = []
         self._cb = REPLY_CB(self._trampoline)   # alive as long as self
+        window = c_int_in("window", window, 0, U32_MAX)
+        if reply_timeout is not None:
+            reply_ms = c_ms("reply_timeout", reply_timeout, 1)
+        if batch_bytes is not None:
+            batch_bytes = c_int_in("batch_bytes", batch_bytes, 0, SIZE_MAX)
+        linger_ms = -1 if linger is None else c_ms("linger", linger)
         h, err = ctypes.c_void_p(), errbuf()
         if stream is None and key is None and server_key is None:
             rc = LIB.msb_producer_open(ctypes.byref(h), endpoint.encode(),
@@ -103,11 +109,10 @@ class Producer(Handle):
         self._quiet = on_reply is None
         LIB.msb_producer_set_quiet_ok(h, self._quiet)
         if reply_timeout is not None:
-            LIB.msb_producer_set_reply_timeout(h, int(reply_timeout * 1000))
+            LIB.msb_producer_set_reply_timeout(h, reply_ms)
         if batch_bytes is not None or linger is not None:
             LIB.msb_producer_set_batch(
-                h, 65536 if batch_bytes is None else batch_bytes,
-                -1 if linger is None else int(linger * 1000))
+                h, 65536 if batch_bytes is None else batch_bytes, linger_ms)
 
     def _trampoline(self, seq, status, reason, _arg) -> None:
         reply = Reply(seq, _STATUSES[status], text(reason) if reason
@@ -190,7 +195,7 @@ class Producer(Handle):
     def poll(self, timeout: float = 0) -> int:
         """Handles the replies that came, waiting up to timeout seconds
         for one; returns how many."""
-        n = LIB.msb_producer_poll(self.handle, int(timeout * 1000))
+        n = LIB.msb_producer_poll(self.handle, c_ms("timeout", timeout))
         self._raise(n)
         return n
 
@@ -198,7 +203,7 @@ class Producer(Handle):
         """Waits for every reply (timeout None: the reply timeout). True
         when all came; False when some were written off as no-reply."""
         rc = LIB.msb_producer_flush(
-            self.handle, -1 if timeout is None else int(timeout * 1000))
+            self.handle, -1 if timeout is None else c_ms("timeout", timeout))
         self._raise(OK if rc == TEMPFAIL else rc)
         return rc == OK
 

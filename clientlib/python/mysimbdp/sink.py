@@ -13,8 +13,8 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional
 import bson
 from bson.raw_bson import RawBSONDocument
 
-from ._lib import (LIB, REJECT_FN, Handle, SinkStats as CStats, check,
-                   errbuf, text)
+from ._lib import (INT_MAX, LIB, REJECT_FN, SIZE_MAX, Handle,
+                   SinkStats as CStats, c_int_in, check, errbuf, text)
 from .metrics import AUTO, resolve
 
 MAJORITY, DEFAULT = -3, -2
@@ -95,12 +95,14 @@ class Sink(Handle):
                           wtimeout_ms: int = 10000) -> None:
         """MongoDB's write concern (w: nodes, 1 or more, MAJORITY or
         DEFAULT; 0, unacknowledged, is refused)."""
-        check(LIB.msb_sink_set_write_concern(self.handle, w, journal,
-                                             wtimeout_ms), self._error)
+        check(LIB.msb_sink_set_write_concern(
+            self.handle, c_int_in("w", w, -INT_MAX - 1, INT_MAX), journal,
+            c_int_in("wtimeout_ms", wtimeout_ms, 0, INT_MAX)), self._error)
 
     def set_batch_size(self, ndocs: int) -> None:
         """Documents per bulk write to MongoDB (default 1000)."""
-        check(LIB.msb_sink_set_batch_size(self.handle, ndocs), self._error)
+        check(LIB.msb_sink_set_batch_size(
+            self.handle, c_int_in("ndocs", ndocs, 0, SIZE_MAX)), self._error)
 
     def _accepted(self) -> int:
         if self._metrics is not None:

@@ -13,8 +13,8 @@ import threading
 import time
 from typing import Iterator, List, Optional
 
-from ._lib import (LIB, OK, STOPPED, TEMPFAIL, Handle, MysimbdpError, check,
-                   errbuf, text)
+from ._lib import (LIB, OK, STOPPED, TEMPFAIL, Handle, MysimbdpError, c_int_in,
+                   c_ms, check, errbuf, text)
 from .metrics import AUTO, resolve
 
 
@@ -94,6 +94,7 @@ class Stream(Handle):
             instance = instance or env.instance
         self._sigint = self._take_sigint()
         h, err = ctypes.c_void_p(), errbuf()
+        credit = c_int_in("credit", credit, 0, 65536)
         rc = LIB.msb_stream_open(ctypes.byref(h), (endpoint or "").encode(),
                                  (instance or "").encode(), credit, err,
                                  len(err))
@@ -183,11 +184,18 @@ class Stream(Handle):
 
     def batches(self, max_messages: int = 256,
                 timeout: float = 1.0) -> Iterator[Batch]:
-        """Yields the messages waiting, up to max_messages at a time,
-        waiting for the first one (between waits of ``timeout`` seconds
-        metrics are reported); ends when a stop was asked and done."""
-        wait_ms = max(0, int(timeout * 1000))
+        """Yields the messages waiting, up to max_messages (1 to 65536)
+        at a time, waiting for the first one (between waits of
+        ``timeout`` seconds metrics are reported); ends when a stop was
+        asked and done. ValueError for max_messages out of range."""
+        # Checked here, not when iteration starts: the arrays the library
+        # writes into are max_messages long.
+        max_messages = c_int_in("max_messages", max_messages, 1, 65536)
+        wait_ms = c_ms("timeout", max(0.0, timeout))
         self._arrays(max_messages)
+        return self._batches(max_messages, wait_ms)
+
+    def _batches(self, max_messages: int, wait_ms: int) -> Iterator[Batch]:
         while True:
             self._report()
             batch = self._recv_batch(max_messages, wait_ms)
