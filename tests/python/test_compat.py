@@ -168,3 +168,36 @@ def test_a_read_error_is_not_a_data_error(tmp_path):
     assert not isinstance(info.value, mysimbdp.DataError), info.value
     assert "read: Is a directory" in str(info.value)
     assert info.value.exit_code not in (65, 75)
+
+
+def test_nul_and_undecodable_strings(tmp_path):
+    """A NUL in a string would cut it short in C: Sink("evil\\0../x")
+    wrote collection "evil", units "u\\0A" and "u\\0B" were one. Refused.
+    A URL from the environment holding bytes that are not UTF-8 (as
+    os.environ decodes them) reaches the library as those bytes."""
+    with pytest.raises(ValueError):
+        mysimbdp.Sink("evil\0../x", f"file://{tmp_path}", "t", metrics=None)
+    with mysimbdp.Sink("c", f"file://{tmp_path}", "t", metrics=None) as s:
+        s.insert({"_id": 1})
+        with pytest.raises(ValueError):
+            s.commit("unit\0A")
+        s.commit("unit")
+    odd = os.fsdecode(os.fsencode(str(tmp_path)) + b"/st\xffore")
+    with mysimbdp.Sink("c", f"file://{odd}", "t", metrics=None) as s:
+        s.insert({"_id": 1})
+        s.commit("u")
+    assert (tmp_path / os.fsdecode(b"st\xffore")).is_dir()
+    with pytest.raises(ValueError):
+        mysimbdp.doc_id("0" * 64 + "\0", 1)
+
+
+def test_on_reject_raising_is_raised(tmp_path):
+    """An exception in a Sink's on_reject was printed and dropped by
+    ctypes; it is raised once out of the library."""
+    sink = mysimbdp.Sink("c", f"file://{tmp_path}", "t", metrics=None,
+                         on_reject=lambda seq, reason: 1 / 0)
+    # The callback as the library calls it, during an insert.
+    sink._rejected(None, 0, b"refused")
+    with sink, pytest.raises(ZeroDivisionError):
+        sink.insert({"_id": 1})
+    assert sink.rejections == {0: "refused"}

@@ -11,6 +11,7 @@ import ctypes
 import operator
 import os
 import warnings
+from typing import Optional
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_int,
                     c_int32, c_size_t, c_uint, c_uint32, c_uint64, c_void_p)
 
@@ -89,6 +90,19 @@ def c_int_in(name: str, value, lo: int, hi: int) -> int:
 def c_ms(name: str, seconds: float, lo: int = 0) -> int:
     """seconds as milliseconds for a C int parameter (c_int_in)."""
     return c_int_in(name, int(seconds * 1000), lo, INT_MAX)
+
+
+def cstr(name: str, value) -> Optional[bytes]:
+    """value (str, bytes or a path; None stays None) as a C string,
+    encoded as os.environ and file names are (os.fsencode: bytes that
+    are not UTF-8 come back as they were). ValueError for a NUL, where C
+    would cut the string short ("evil\\0../x" naming "evil")."""
+    if value is None:
+        return None
+    b = os.fsencode(value)
+    if b"\0" in b:
+        raise ValueError(f"{name} holds a NUL byte: {value!r}")
+    return b
 
 
 def errbuf():

@@ -15,7 +15,7 @@ import ctypes
 from typing import Optional
 
 from ._lib import LIB, TEMPFAIL, U32_MAX, U64_MAX, Handle, MysimbdpError, \
-    c_int_in
+    c_int_in, cstr
 
 MESSAGES, ROWS, BYTES, ERRORS, INGEST_US = 1, 2, 3, 4, 5
 
@@ -36,8 +36,9 @@ class Metrics(Handle):
             self._h = LIB.msb_metrics_open_env(ctypes.byref(
                 env if env is not None else c_env()))
         else:
-            self._h = LIB.msb_metrics_open(endpoint.encode(), app.encode(),
-                                           (instance or "").encode())
+            self._h = LIB.msb_metrics_open(cstr("endpoint", endpoint),
+                                           cstr("app", app),
+                                           cstr("instance", instance or ""))
         if not self._h:
             raise MysimbdpError("metrics: cannot open: "
                                 f"{ctypes.get_errno() or 'error'}")

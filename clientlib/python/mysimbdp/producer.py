@@ -10,7 +10,7 @@ import os
 from typing import Callable, NamedTuple, Optional, Sequence, Union
 
 from ._lib import (LIB, OK, REPLY_CB, SIZE_MAX, TEMPFAIL, U32_MAX, Handle,
-                   c_int_in, c_ms, check, errbuf, error_for, text)
+                   c_int_in, c_ms, check, cstr, errbuf, error_for, text)
 
 
 class Status(enum.IntEnum):
@@ -92,14 +92,15 @@ class Producer(Handle):
         linger_ms = -1 if linger is None else c_ms("linger", linger)
         h, err = ctypes.c_void_p(), errbuf()
         if stream is None and key is None and server_key is None:
-            rc = LIB.msb_producer_open(ctypes.byref(h), endpoint.encode(),
+            rc = LIB.msb_producer_open(ctypes.byref(h),
+                                       cstr("endpoint", endpoint),
                                        window, self._cb, None, err,
                                        len(err))
         else:
             rc = LIB.msb_producer_open_remote(
-                ctypes.byref(h), endpoint.encode(),
-                *(None if v is None else str(v).encode()
-                  for v in (stream, key, server_key)),
+                ctypes.byref(h), cstr("endpoint", endpoint),
+                cstr("stream", stream), cstr("key", key),
+                cstr("server_key", server_key),
                 window, self._cb, None, err, len(err))
         check(rc, lambda: text(err.value))
         self._h = h
@@ -221,6 +222,8 @@ class Producer(Handle):
         return LIB.msb_producer_outstanding(self.handle)
 
     def __exit__(self, *exc) -> None:
-        if exc[0] is None and self._h:
-            self.flush()
-        self.close()
+        try:
+            if exc[0] is None and self._h:
+                self.flush()
+        finally:
+            self.close()

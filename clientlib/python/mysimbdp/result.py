@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import bson
 
-from ._lib import LIB, MysimbdpError
+from ._lib import LIB, MysimbdpError, cstr
 from .sink import Sink
 
 
@@ -23,7 +23,7 @@ def write_result(rows: int, rejected_rows: int = 0,
     if not path:
         return
     data = bson.encode(extra) if extra else b""
-    rc = LIB.msb_result_write_sink_bson(os.fsencode(path), rows, rejected_rows,
+    rc = LIB.msb_result_write_sink_bson(cstr("path", path), rows, rejected_rows,
                                         sink.handle if sink else None,
                                         data or None, len(data))
     if rc != 0:

@@ -9,7 +9,7 @@ import bson
 from bson.raw_bson import RawBSONDocument
 
 from ._lib import (BADDOC, ERROR, LIB, OK, STOPPED, Handle, MysimbdpError,
-                   check, errbuf, error_for, text)
+                   check, cstr, errbuf, error_for, text)
 from .metrics import AUTO, resolve
 
 NO_ID = 0x1
@@ -74,8 +74,8 @@ class Rows(Handle):
                  metrics=AUTO):
         h, err = ctypes.c_void_p(), errbuf()
         text_ = schema_text(schema)
-        rc = LIB.msb_rows_open(ctypes.byref(h), os.fsencode(path),
-                               text_.encode() if text_ is not None else None,
+        rc = LIB.msb_rows_open(ctypes.byref(h), cstr("path", path),
+                               cstr("schema", text_),
                                0 if ids else NO_ID, err, len(err))
         check(rc, lambda: text(err.value))
         self._h = h

@@ -14,7 +14,8 @@ import bson
 from bson.raw_bson import RawBSONDocument
 
 from ._lib import (INT_MAX, LIB, REJECT_FN, SIZE_MAX, Handle,
-                   SinkStats as CStats, c_int_in, check, errbuf, text)
+                   SinkStats as CStats, c_int_in, check, cstr, errbuf,
+                   error_for, text)
 from .metrics import AUTO, resolve
 
 MAJORITY, DEFAULT = -3, -2
@@ -66,15 +67,16 @@ class Sink(Handle):
             url = url or env.mongo_url
             db = db or env.mongo_db
         h, err = ctypes.c_void_p(), errbuf()
-        rc = LIB.msb_sink_open(ctypes.byref(h), (url or "").encode(),
-                               (db or "").encode(), collection.encode(),
-                               err, len(err))
+        rc = LIB.msb_sink_open(ctypes.byref(h), cstr("url", url or ""),
+                               cstr("db", db or ""),
+                               cstr("collection", collection), err, len(err))
         check(rc, lambda: text(err.value))
         self._h = h
         self._metrics = resolve(metrics)
         self._unit_start = time.monotonic()
         self._added = 0
         self.rejections: dict[int, str] = {}
+        self._raised: Optional[BaseException] = None
         self._user_reject = on_reject
         self._reject_cb = REJECT_FN(self._rejected)  # alive with the sink
         LIB.msb_sink_on_reject(h, self._reject_cb, None)
@@ -84,8 +86,21 @@ class Sink(Handle):
 
     def _rejected(self, _arg, seq: int, reason: bytes) -> None:
         self.rejections[seq] = text(reason)
-        if self._user_reject is not None:
-            self._user_reject(seq, text(reason))
+        try:
+            if self._user_reject is not None:
+                self._user_reject(seq, text(reason))
+        except BaseException as e:     # ctypes would print and drop it
+            if self._raised is None:
+                self._raised = e
+
+    def _check(self, rc: int) -> None:
+        """After a call into the library: its error for rc < 0, chained
+        to what on_reject raised meanwhile, else that, if anything."""
+        raised, self._raised = self._raised, None
+        if rc < 0:
+            raise error_for(rc, self._error()) from raised
+        if raised is not None:
+            raise raised
 
     def on_reject(self, fn: Callable[[int, str], None]) -> None:
         """Calls fn(seq, reason) for each document the store rejects."""
@@ -115,7 +130,7 @@ class Sink(Handle):
         when doc is refused (the sink stays usable), TempFail or
         MysimbdpError when a batch sent to MongoDB failed."""
         data = encode(doc)
-        check(LIB.msb_sink_add_bson(self.handle, data, len(data)), self._error)
+        self._check(LIB.msb_sink_add_bson(self.handle, data, len(data)))
         return self._accepted()
 
     def upsert(self, key: Any, doc: Mapping[str, Any]) -> int:
@@ -125,8 +140,7 @@ class Sink(Handle):
         body = {"_id": key}
         body.update((k, v) for k, v in doc.items() if k != "_id")
         data = bson.encode(body)
-        check(LIB.msb_sink_upsert_bson(self.handle, data, len(data)),
-              self._error)
+        self._check(LIB.msb_sink_upsert_bson(self.handle, data, len(data)))
         return self._accepted()
 
     def commit(self, unit: Optional[str] = None) -> None:
@@ -134,9 +148,7 @@ class Sink(Handle):
         it returns. unit names it (a batch file: its content hash, so a
         rerun replaces it); None for a stream. A unit name is committed
         once per Sink: a second commit of it raises (MSB_ERROR)."""
-        rc = LIB.msb_sink_commit(self.handle,
-                                 unit.encode() if unit is not None else None)
-        check(rc, self._error)
+        self._check(LIB.msb_sink_commit(self.handle, cstr("unit", unit)))
         if self._metrics is not None:
             now = time.monotonic()
             self._metrics.add(ingest_us=(now - self._unit_start) * 1e6)

@@ -14,7 +14,7 @@ import time
 from typing import Iterator, List, Optional
 
 from ._lib import (LIB, OK, STOPPED, TEMPFAIL, Handle, MysimbdpError, c_int_in,
-                   c_ms, check, errbuf, text)
+                   c_ms, check, cstr, errbuf, text)
 from .metrics import AUTO, resolve
 
 
@@ -95,9 +95,10 @@ class Stream(Handle):
         self._sigint = self._take_sigint()
         h, err = ctypes.c_void_p(), errbuf()
         credit = c_int_in("credit", credit, 0, 65536)
-        rc = LIB.msb_stream_open(ctypes.byref(h), (endpoint or "").encode(),
-                                 (instance or "").encode(), credit, err,
-                                 len(err))
+        rc = LIB.msb_stream_open(ctypes.byref(h),
+                                 cstr("endpoint", endpoint or ""),
+                                 cstr("instance", instance or ""), credit,
+                                 err, len(err))
         if rc != OK:
             self._give_back_sigint()
             check(rc, lambda: text(err.value))
