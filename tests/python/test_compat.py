@@ -201,3 +201,24 @@ def test_on_reject_raising_is_raised(tmp_path):
     with sink, pytest.raises(ZeroDivisionError):
         sink.insert({"_id": 1})
     assert sink.rejections == {0: "refused"}
+
+
+def readme_examples():
+    text = (SRC / "clientlib/python/README.md").read_text()
+    return [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+
+
+def test_readme_examples_follow_the_guide():
+    """The README's apps as the tenant guide's: the batch app exits 65
+    when the store refused every row; the stream app acks a message only
+    if its document was not refused (and empties sink.rejections), so a
+    refused one reaches the dead letters instead of being lost."""
+    blocks = readme_examples()
+    for b in blocks:
+        compile(b, "README.md", "exec")
+    batch = next(b for b in blocks if "read_csv" in b)
+    assert "EXIT_DATAERR if sink.all_rejected" in batch, batch
+    stream = next(b for b in blocks if "stream.batches" in b)
+    assert "ack_all" not in stream, stream
+    assert "sink.rejections.pop(seq" in stream, stream
+    assert stream.index("sink.commit()") < stream.index("msg.ack()"), stream
