@@ -436,6 +436,43 @@ space_back_delivered() {
 	assert_eq "$sbd_want" "$(wc -l <"$T/out/keys")" "distinct keys delivered"
 }
 
+# ---- subscriptions (fan-out) -------------------------------------------------
+# Of tenant $SUB_TENANT (default alpha).
+
+# substat STREAM JQ: a field of the tenant's stream or subscription STREAM
+# in `status --json` (nothing when status does not list it).
+substat() {
+	cli status "${SUB_TENANT:-alpha}" --json |
+		jq -r --arg s "$1" ".streams[] | select(.stream == \$s) | $2"
+}
+
+# sub_ready_is STREAM N: N instances of STREAM ready.
+sub_ready_is() {
+	[ "$(substat "$1" '[.instances[] | select(.state == "ready")] | length')" = "$2" ]
+}
+
+# sub_idle STREAM: nothing waiting nor in flight for STREAM.
+sub_idle() { [ "$(substat "$1" '.backlog + .inflight')" = 0 ]; }
+
+# listed STREAM, unlisted STREAM: status answers, and lists the tenant's
+# STREAM or not.
+listed() {
+	cli status "${SUB_TENANT:-alpha}" --json |
+		jq -e --arg s "$1" 'any(.streams[]; .stream == $s)'
+}
+unlisted() {
+	cli status "${SUB_TENANT:-alpha}" --json |
+		jq -e --arg s "$1" 'all(.streams[]; .stream != $s)'
+}
+
+# coll_keys COLLECTION: the distinct _id of the tenant's COLLECTION in
+# the embedded store, sorted (store_docs reads "events" only).
+coll_keys() {
+	local dir=$VAR/coredms/${SUB_TENANT:-alpha}/$1
+	[ -d "$dir" ] || return 0
+	"$BSONCOUNT" "$dir" | jq -r .doc._id | sort -u
+}
+
 # ---- monitor ------------------------------------------------------------
 
 # dash_has PATTERN: the dashboard has a line matching PATTERN (grep -E).

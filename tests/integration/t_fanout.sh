@@ -45,40 +45,6 @@ profile() {
 	EOF
 }
 
-# substat STREAM JQ: a field of alpha's stream or subscription STREAM in
-# `status --json` (nothing when status does not list it).
-substat() {
-	cli status alpha --json |
-		jq -r --arg s "$1" ".streams[] | select(.stream == \$s) | $2"
-}
-
-# sub_ready_is STREAM N: N instances of STREAM ready.
-sub_ready_is() {
-	[ "$(substat "$1" '[.instances[] | select(.state == "ready")] | length')" = "$2" ]
-}
-
-# sub_idle STREAM: nothing waiting nor in flight for STREAM.
-sub_idle() { [ "$(substat "$1" '.backlog + .inflight')" = 0 ]; }
-
-# listed STREAM, unlisted STREAM: status answers, and lists alpha's
-# STREAM or not.
-listed() {
-	cli status alpha --json |
-		jq -e --arg s "$1" 'any(.streams[]; .stream == $s)'
-}
-unlisted() {
-	cli status alpha --json |
-		jq -e --arg s "$1" 'all(.streams[]; .stream != $s)'
-}
-
-# coll_keys COLLECTION: the distinct _id of alpha's COLLECTION, sorted
-# (store_docs reads "events" only).
-coll_keys() {
-	local dir=$VAR/coredms/alpha/$1
-	[ -d "$dir" ] || return 0
-	"$BSONCOUNT" "$dir" | jq -r .doc._id | sort -u
-}
-
 # has_all COLLECTION: COLLECTION holds N distinct keys.
 has_all() { [ "$(coll_keys "$1" | wc -l)" -ge "$N" ]; }
 

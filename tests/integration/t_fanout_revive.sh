@@ -37,23 +37,6 @@ profile() {
 	EOF
 }
 
-substat() {
-	cli status alpha --json |
-		jq -r --arg s "$1" ".streams[] | select(.stream == \$s) | $2"
-}
-sub_ready_is() {
-	[ "$(substat "$1" '[.instances[] | select(.state == "ready")] | length')" = "$2" ]
-}
-sub_idle() { [ "$(substat "$1" '.backlog + .inflight')" = 0 ]; }
-unlisted() {
-	cli status alpha --json |
-		jq -e --arg s "$1" 'all(.streams[]; .stream != $s)'
-}
-coll_keys() {
-	local dir=$VAR/coredms/alpha/$1
-	[ -d "$dir" ] || return 0
-	"$BSONCOUNT" "$dir" | jq -r .doc._id | sort -u
-}
 send() {
 	printf '%s v\n' "$1" >"$T/scratch/$1"
 	cli send alpha --file "$T/scratch/$1" >/dev/null || fail "send $1"
