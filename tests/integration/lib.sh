@@ -436,6 +436,25 @@ space_back_delivered() {
 	assert_eq "$sbd_want" "$(wc -l <"$T/out/keys")" "distinct keys delivered"
 }
 
+# small_queue_disks TENANT...: each tenant's queue folder on a tmpfs of
+# its own of 192 KiB, for the full-disk tests; skips the test (77) when
+# the first cannot be mounted (root only). Unmounted at the end, lazily:
+# after a failure streammgr, still running, holds files there.
+small_queue_disks() {
+	local t dir first=1
+	for t in "$@"; do
+		dir=$VAR/queue/$t
+		mkdir -p "$dir"
+		if ! { [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=192k,mode=0700 tmpfs "$dir" 2>/dev/null; }; then
+			[ $first = 1 ] || fail "mount a tmpfs on $dir"
+			echo "SKIP: needs root to mount a small tmpfs"
+			exit 77
+		fi
+		AT_EXIT+=("umount -l '$dir' 2>/dev/null")
+		first=0
+	done
+}
+
 # ---- subscriptions (fan-out) -------------------------------------------------
 # Of tenant $SUB_TENANT (default alpha).
 
@@ -614,6 +633,21 @@ push_reports() {
 }
 
 # ---- nodes on other hosts ---------------------------------------------------
+
+# node_keys NAME...: three free ports from $port (NODE=127.0.0.1:$port:
+# streammgr's producers, its control, batchmgr's control) and a CURVE key
+# pair $K/NAME(.pub) for each NAME (`mysimbdp keygen`).
+node_keys() {
+	local k
+	port=$(free_ports 3)
+	[ -n "$port" ] || fail "no three free ports"
+	NODE=127.0.0.1:$port
+	K=$T/keys
+	mkdir -p "$K"
+	for k in "$@"; do
+		"$CLI" keygen "$K/$k" >/dev/null || fail "keygen $k"
+	done
+}
 
 # free_ports N: the first of N consecutive loopback TCP ports found free
 # now (a node takes three: producers, streammgr's and batchmgr's control).

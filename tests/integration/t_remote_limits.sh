@@ -8,14 +8,7 @@
 # and a reload that raises it past the bound says so.
 . "$(dirname "$0")/lib.sh"
 
-port=$(free_ports 3)
-[ -n "$port" ] || fail "no three free ports"
-NODE=127.0.0.1:$port
-K=$T/keys
-mkdir -p "$K"
-for k in node ops acme; do
-	"$CLI" keygen "$K/$k" >/dev/null || fail "keygen $k"
-done
+node_keys node ops acme
 pub() { pubkey "$K/$1.pub"; }
 platform top.remote="{ listen = \"tcp://$NODE\"; server_key = \"$K/node\"; operator_keys = [\"$(pub ops)\"]; }"
 # 3 MiB: over the 1 MiB a batch is given, so the bound follows it.

@@ -10,14 +10,7 @@
 # refuse --node.
 . "$(dirname "$0")/lib.sh"
 
-port=$(free_ports 3)
-[ -n "$port" ] || fail "no three free ports"
-NODE=127.0.0.1:$port
-K=$T/keys
-mkdir -p "$K"
-for k in node ops ops2 intruder acme; do
-	"$CLI" keygen "$K/$k" >/dev/null || fail "keygen $k"
-done
+node_keys node ops ops2 intruder acme
 pub() { pubkey "$K/$1.pub"; }
 remote_conf() {
 	echo "{ listen = \"tcp://$NODE\"; server_key = \"$K/node\"; operator_keys = [$1]; }"

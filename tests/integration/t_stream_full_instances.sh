@@ -18,14 +18,7 @@ stream_tenant beta 'instances = { min = 0; max = 1; initial = 0; };'
 INSTNUM_BLOCK=$(awk '$2 == "INSTNUM_BLOCK" { print $3 }' "$MYSIMBDP_SRC/manager/streammgr/instnum.h")
 qdir=$VAR/queue/alpha
 bdir=$VAR/queue/beta
-mkdir -p "$qdir" "$bdir"
-if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=192k,mode=0700 tmpfs "$qdir" 2>/dev/null; then
-	echo "SKIP: needs root to mount a small tmpfs"
-	exit 77
-fi
-# Lazily: after a failure streammgr, still running, holds files there.
-on_cleanup() { umount -l "$qdir" 2>/dev/null; umount -l "$bdir" 2>/dev/null; }
-mount -t tmpfs -o size=192k,mode=0700 tmpfs "$bdir" || fail "mount a tmpfs on $bdir"
+small_queue_disks alpha beta
 
 ninst() { cli status alpha --json | jq '.streams[0].instances | length'; }
 started() { grep -o 'tenant alpha: stream default: started instance default-[0-9]*' "$SM_LOG" | sed 's/.*-//'; }

@@ -18,14 +18,7 @@ STREAMAPP_ARGS=", \"-P\", \"$outage\"" stream_tenant beta \
 	'max_deliveries = 1; ack_timeout = "20s";'
 qdir=$VAR/queue/alpha
 bdir=$VAR/queue/beta
-mkdir -p "$qdir" "$bdir"
-if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=192k,mode=0700 tmpfs "$qdir" 2>/dev/null; then
-	echo "SKIP: needs root to mount a small tmpfs"
-	exit 77
-fi
-# Lazily: after a failure streammgr, still running, holds files there.
-on_cleanup() { umount -l "$qdir" 2>/dev/null; umount -l "$bdir" 2>/dev/null; }
-mount -t tmpfs -o size=192k,mode=0700 tmpfs "$bdir" || fail "mount a tmpfs on $bdir"
+small_queue_disks alpha beta
 
 start_daemon streammgr
 for i in $(seq 1 3000); do printf 'k%s %096d\n' "$i" "$i"; done >"$T/scratch/fill"
