@@ -23,6 +23,7 @@ struct settled {
 	uint64_t	 st_size;	/* bytes in the file */
 	uint64_t	 st_base;	/* its size after the last rewrite */
 	uint64_t	 st_floor;	/* numbers below it count as settled */
+	bool		 st_created;	/* the file did not exist before */
 };
 
 static int
@@ -76,8 +77,13 @@ settled_open(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	st->st_fd = open(st->st_path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
+	st->st_fd = open(st->st_path, O_RDWR | O_APPEND | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (st->st_fd < 0 && errno == ENOENT) {
+		st->st_fd = open(st->st_path, O_RDWR | O_APPEND | O_CREAT |
+		    O_CLOEXEC | O_NOFOLLOW, 0600);
+		st->st_created = true;
+	}
 	if (st->st_fd < 0 || fstat(st->st_fd, &sb) < 0 ||
 	    ftruncate(st->st_fd, sb.st_size & ~(off_t)7) < 0 ||
 	    load(st, (uint64_t)(sb.st_size & ~(off_t)7)) < 0) {
@@ -95,6 +101,18 @@ settled_has(const struct settled *st, uint64_t seq)
 	return st != NULL && (seq < st->st_floor || (st->st_nloaded > 0 &&
 	    bsearch(&seq, st->st_loaded, st->st_nloaded, sizeof(uint64_t),
 	    cmp_u64) != NULL));
+}
+
+bool
+settled_created(const struct settled *st)
+{
+	return st->st_created;
+}
+
+uint64_t
+settled_floor(const struct settled *st)
+{
+	return st != NULL ? st->st_floor : 0;
 }
 
 int

@@ -33,6 +33,12 @@ struct settled *settled_open(const char *dir, char *err, size_t errlen);
  * floor (recovery); false for st NULL (a member without a list). */
 bool settled_has(const struct settled *st, uint64_t seq);
 
+/* Whether settled_open made the file: the member has no past here. */
+bool settled_created(const struct settled *st);
+
+/* The highest floor set (0: none); 0 for st NULL. */
+uint64_t settled_floor(const struct settled *st);
+
 /*
  * Notes that the member takes no message numbered below floor (one
  * added to a running stream holds no copy of the messages accepted

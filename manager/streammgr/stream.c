@@ -47,6 +47,7 @@ static void arm_ack_timer(struct stream *);
 static void on_flush(evutil_socket_t, short, void *);
 static void unhold(struct qmsg *);
 static void flush_settled(struct stream *);
+static void set_floor(struct stream *, struct stream *);
 static bool held_elsewhere(const struct stream *, const struct stream *,
     uint64_t);
 
@@ -159,6 +160,19 @@ copy_to(struct stream *s, uint64_t seq, uint32_t seg, const void *data,
 }
 
 /*
+ * Whether subscription s is new to the queue on disk: added to the
+ * profile while streammgr was down, its settled list made just now.
+ * Like one added by reload, it takes the messages accepted from now on
+ * (open_journal sets its floor), none that the journal still holds.
+ */
+static bool
+joins_at_start(const struct stream *s)
+{
+	return s->s_source != NULL && s->s_source->s_journal == NULL &&
+	    s->s_settled != NULL && settled_created(s->s_settled);
+}
+
+/*
  * Each member gets the unreleased messages it had not settled (its
  * settled.log). One that every member had settled, its A record not yet
  * written at the crash, is an orphan: released once the journal is open.
@@ -176,7 +190,8 @@ restore_one(void *arg, uint64_t seq, uint32_t seg, const void *data,
 		taken = true;
 	}
 	for (size_t k = 0; k < s->s_nsubs; k++)
-		if (!settled_has(s->s_subs[k]->s_settled, seq)) {
+		if (!joins_at_start(s->s_subs[k]) &&
+		    !settled_has(s->s_subs[k]->s_settled, seq)) {
 			if (copy_to(s->s_subs[k], seq, seg, data, len) == NULL)
 				return -1;
 			taken = true;
@@ -278,6 +293,26 @@ after_dead_letters(struct stream *s)
 	return next;
 }
 
+/*
+ * The lowest number s's group may give next beside the journal's: above
+ * every dead letter's id, and at least every member's floor. A floor set
+ * while the queue was in memory may be above anything on disk; numbers
+ * below it would count as settled for that member at the next recovery.
+ */
+static uint64_t
+next_at_least(struct stream *s)
+{
+	uint64_t next = after_dead_letters(s);
+
+	for (size_t k = 0; k <= s->s_nsubs; k++) {
+		struct stream *member = k == 0 ? s : s->s_subs[k - 1];
+
+		if (settled_floor(member->s_settled) > next)
+			next = settled_floor(member->s_settled);
+	}
+	return next;
+}
+
 static int
 open_journal(struct smgr *m, struct stream *s, const struct conf_stream *c,
     char *err, size_t errlen)
@@ -291,12 +326,16 @@ open_journal(struct smgr *m, struct stream *s, const struct conf_stream *c,
 	free(dir);
 	if (s->s_journal == NULL)
 		return -1;
-	if ((above = after_dead_letters(s)) > next) {
+	if ((above = next_at_least(s)) > next) {
 		journal_set_next(s->s_journal, above);
 		next = above;
 	}
 	if (queue_set_next(&s->s_queue, next) < 0)
 		fatal("%s: queue_set_next", __func__);
+	for (size_t k = 0; k < s->s_nsubs; k++)
+		if (s->s_subs[k]->s_settled != NULL &&
+		    settled_created(s->s_subs[k]->s_settled))
+			set_floor(s->s_subs[k], s);
 	report_recovery(s);
 	recovery_done(s);
 	return 0;

@@ -201,6 +201,26 @@ test_floor_kept(void **state)
 	settled_close(st, true);
 }
 
+/* A list made by this open, then found: what tells a subscription new
+ * to the queue on disk. The floor read back is the highest one set. */
+static void
+test_created_and_floor(void **state)
+{
+	struct fx *fx = *state;
+	struct settled *st = reopen(fx);
+	char err[256];
+
+	assert_true(settled_created(st));
+	assert_int_equal(settled_floor(st), 0);
+	assert_int_equal(settled_set_floor(st, 70, err, sizeof(err)), 0);
+	settled_close(st, false);
+	st = reopen(fx);
+	assert_false(settled_created(st));
+	assert_int_equal(settled_floor(st), 70);
+	assert_int_equal(settled_floor(NULL), 0);
+	settled_close(st, true);
+}
+
 int
 main(void)
 {
@@ -212,6 +232,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unnote_forgets_the_refused,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_floor_kept, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_created_and_floor, setup,
 		    teardown),
 	};
 

@@ -1,0 +1,87 @@
+#!/bin/bash
+# A subscription's floor outlives a stream's time in "memory" durability.
+# Added by reload while the stream keeps its queue in memory, it gets a
+# floor at the next message number; a SIGKILL then loses the memory-only
+# messages and, without a trace of them on disk, their numbers. Switched
+# to "fsync" after the restart, the stream must still number its new
+# messages above that floor: below it, the subscription would count them
+# as settled and a second SIGKILL would lose them for it.
+#
+# Then a subscription added while streammgr was down: it starts, as one
+# added by reload, with the messages accepted from then on, not with
+# whatever the journal still held for the stream's own app.
+# Nobody runs an instance, so every message waits in the queues.
+. "$(dirname "$0")/lib.sh"
+
+platform
+
+# profile DURABILITY [SUBSCRIPTIONS...]: alpha's profile.
+profile() {
+	local durability=$1 subs="" name
+	shift
+	for name in "$@"; do
+		subs+="{ name = \"$name\"; app = [ \"$STREAMAPP\", \"-C\", \"$name\" ];
+		    instances = { min = 0; max = 1; initial = 0; }; },"
+	done
+	[ -z "$subs" ] || subs="subscriptions = ( ${subs%,} );"
+	tenant alpha <<-EOF
+	id = "alpha";
+	streams = ( {
+	  name = "default";
+	  app = [ "$STREAMAPP", "-C", "main" ];
+	  instances = { min = 0; max = 1; initial = 0; };
+	  durability = "$durability";
+	  $subs
+	} );
+	EOF
+}
+
+# send FIRST LAST: messages kFIRST..kLAST, each answered OK.
+send() { send_keys alpha "$1" "$2" >/dev/null || fail "send k$1..k$2"; }
+
+# backlog_is STREAM N: STREAM holds N messages.
+backlog_is() { [ "$(substat "$1" .backlog)" = "$2" ]; }
+
+restart() {
+	kill -KILL "$SM_PID"
+	wait "$SM_PID" 2>/dev/null || true
+	start_daemon streammgr
+}
+
+profile memory
+start_daemon streammgr
+send 1 10
+profile memory slow
+kill -HUP "$SM_PID"
+wait_for 20 "default.slow added" listed default.slow
+send 11 12
+wait_for 20 "default.slow holding k11, k12" backlog_is default.slow 2
+ok "a subscription added by reload under durability memory"
+
+restart
+wait_for 20 "the queue empty after the restart (memory)" backlog_is default 0
+profile fsync slow
+kill -HUP "$SM_PID"
+wait_for 20 "durability fsync" eval '[ "$(substat default .durability)" = fsync ]'
+send 13 15
+wait_for 20 "default.slow holding k13..k15" backlog_is default.slow 3
+restart
+wait_for 20 "default's 3 messages restored" backlog_is default 3
+assert_eq 3 "$(substat default.slow .backlog)" \
+	"default.slow's messages after a SIGKILL, accepted under fsync"
+ok "messages accepted under fsync after a memory spell kept for the subscription"
+
+# Added while streammgr is down.
+stop_streammgr
+profile fsync slow late
+start_daemon streammgr
+wait_for 20 "default.late listed" listed default.late
+assert_eq 0 "$(substat default.late .backlog)" \
+	"default.late, added while streammgr was down, at its start"
+send 16 17
+wait_for 20 "default.late holding k16, k17" backlog_is default.late 2
+restart
+wait_for 20 "default's 5 messages restored" backlog_is default 5
+assert_eq "2 5" "$(substat default.late .backlog) $(substat default.slow .backlog)" \
+	"default.late and default.slow after a SIGKILL"
+ok "a subscription added while streammgr was down starts with what comes next"
