@@ -1,5 +1,6 @@
 #include "stream.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -418,6 +419,55 @@ stream_add_sub(struct stream *r, struct conf_tenant *t,
 	return s;
 }
 
+/* Whether name is one of stream s's subscriptions. */
+static bool
+has_sub(const struct stream *s, const char *name)
+{
+	for (size_t k = 0; k < s->s_nsubs; k++)
+		if (strcmp(s->s_subs[k]->s_name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The settled lists of s's subscriptions that its profile no longer
+ * has: removed while streammgr was down. Deleted, as a removal by reload
+ * deletes the list (stream_abandon): recovery then releases what only
+ * they held, and one put back later starts afresh from a floor. Their
+ * dead letters and instance numbers stay.
+ */
+static void
+drop_gone_lists(struct smgr *m, struct stream *s)
+{
+	char *dir = state_path(m->m_conf, "queue/%s", s->s_tid), list[300];
+	size_t len = strlen(s->s_name);
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL) {
+		if (errno != ENOENT)
+			log_warn("tenant %s: stream %s: %s", s->s_tid,
+			    s->s_name, dir);
+		free(dir);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, s->s_name, len) != 0 ||
+		    de->d_name[len] != '.' || has_sub(s, de->d_name))
+			continue;
+		snprintf(list, sizeof(list), "%s/settled.log", de->d_name);
+		if (unlinkat(dirfd(d), list, 0) == 0)
+			log_info("tenant %s: subscription %s: removed from the "
+			    "profile while streammgr was down: what it held is "
+			    "released", s->s_tid, de->d_name);
+		else if (errno != ENOENT && errno != ENOTDIR)
+			log_warn("tenant %s: subscription %s: %s/%s",
+			    s->s_tid, de->d_name, dir, list);
+	}
+	closedir(d);
+	free(dir);
+}
+
 struct stream *
 stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
     char *err, size_t errlen)
@@ -432,6 +482,7 @@ stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 			stream_free_group(s);
 			return NULL;
 		}
+	drop_gone_lists(m, s);
 	if (open_journal(m, s, c, err, errlen) < 0 ||
 	    (s->s_in = bind_router(m, s, "in", false, err, errlen)) == NULL) {
 		stream_free_group(s);

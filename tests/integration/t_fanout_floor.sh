@@ -85,3 +85,20 @@ wait_for 20 "default's 5 messages restored" backlog_is default 5
 assert_eq "2 5" "$(substat default.late .backlog) $(substat default.slow .backlog)" \
 	"default.late and default.slow after a SIGKILL"
 ok "a subscription added while streammgr was down starts with what comes next"
+
+# Removed while streammgr is down, then put back while it is down again.
+stop_streammgr
+profile fsync slow
+start_daemon streammgr
+wait_for 20 "default.late gone" unlisted default.late
+sm_log_has "subscription default.late: removed from the profile while streammgr was down" ||
+	fail "no word of default.late's removal in streammgr's log"
+send 18 18
+wait_for 20 "default.slow holding k13..k18" backlog_is default.slow 6
+stop_streammgr
+profile fsync slow late
+start_daemon streammgr
+wait_for 20 "default.late listed again" listed default.late
+assert_eq "0 6" "$(substat default.late .backlog) $(substat default.slow .backlog)" \
+	"default.late, removed and put back while streammgr was down"
+ok "a subscription removed and put back while streammgr was down starts afresh"
