@@ -86,6 +86,9 @@ MSB__SHARED void msb__sha256_update(struct msb__sha256 *ctx,
 MSB__SHARED void msb__sha256_final(struct msb__sha256 *ctx,
 	    unsigned char out[32]);
 MSB__SHARED void msb__hex(const unsigned char *in, size_t len, char *out);
+/* With on, the portable code alone, not the CPU's SHA extensions: for
+ * the tests, which check that both give the same digests. */
+MSB__SHARED void msb__sha256_portable(bool on);
 /* docid.c: msb_file_hash of what fd holds from its offset to its end.
  * Returns MSB_OK, or MSB_ERROR (errno). */
 MSB__SHARED int msb__fd_hash(int fd, char hex[MSB_HASH_HEX_SIZE]);

@@ -1,6 +1,8 @@
 /*
  * SHA-256 against the FIPS 180-4 vectors and coreutils' sha256sum, file
- * hashes, and the deterministic document ids built from them.
+ * hashes, and the deterministic document ids built from them. The
+ * vectors and boundaries run twice: through the CPU's SHA extensions
+ * where it has them, and through the portable code.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdbool.h>
+
 #include <mysimbdp.h>
+
+/* clientlib/mysimbdp-internal.h: the portable code alone, or not. */
+void msb__sha256_portable(bool on);
 
 #include "util.h"
 
@@ -24,6 +31,48 @@ expect_sha256(const void *data, size_t len, const char *want)
 
 	msb_sha256_hex(data, len, hex);
 	assert_string_equal(hex, want);
+}
+
+static int
+portable_on(void **state)
+{
+	(void)state;
+	msb__sha256_portable(true);
+	return 0;
+}
+
+static int
+portable_off(void **state)
+{
+	(void)state;
+	msb__sha256_portable(false);
+	return 0;
+}
+
+/* Every length up to 2,000 bytes of varied data, in one piece: the same
+ * digest through both paths. */
+static void
+both_paths_agree(void **state)
+{
+	unsigned char data[2000];
+	uint32_t x = 2463534242u;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(data); i++) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		data[i] = (unsigned char)x;
+	}
+	for (size_t len = 0; len <= sizeof(data); len++) {
+		char a[MSB_HASH_HEX_SIZE], b[MSB_HASH_HEX_SIZE];
+
+		msb_sha256_hex(data, len, a);
+		msb__sha256_portable(true);
+		msb_sha256_hex(data, len, b);
+		msb__sha256_portable(false);
+		if (strcmp(a, b) != 0)
+			fail_msg("length %zu: %s by default, %s portable", len,
+			    a, b);
+	}
 }
 
 static void
@@ -142,6 +191,11 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(known_vectors),
 		cmocka_unit_test(boundaries_against_sha256sum),
+		cmocka_unit_test_setup_teardown(known_vectors, portable_on,
+		    portable_off),
+		cmocka_unit_test_setup_teardown(boundaries_against_sha256sum,
+		    portable_on, portable_off),
+		cmocka_unit_test(both_paths_agree),
 		cmocka_unit_test(missing_file),
 		cmocka_unit_test(document_ids_are_deterministic),
 		cmocka_unit_test(append_id_leads_the_document),
