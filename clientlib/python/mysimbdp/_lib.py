@@ -11,6 +11,7 @@ import ctypes
 import operator
 import os
 import warnings
+import weakref
 from typing import Optional
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_int,
                     c_int32, c_size_t, c_uint, c_uint32, c_uint64, c_void_p)
@@ -212,11 +213,26 @@ _PROTOS = {
 }
 
 
+def weak_method(obj, name: str):
+    """A function calling obj's method name while obj lives (then
+    nothing), for a callback obj keeps for the library: a bound method
+    kept there would be a reference cycle, and obj dropped without
+    close() would hold its library object until a garbage collection."""
+    ref = weakref.ref(obj)
+
+    def call(*args):
+        o = ref()
+        if o is not None:
+            getattr(o, name)(*args)
+    return call
+
+
 class Handle:
     """A library object held by a Python one: closed once, by close(),
-    at the end of a ``with`` block, or when collected; used after that,
-    it raises MysimbdpError. A subclass sets ``_h``, passes ``handle``
-    to the library, and names the library's close function in
+    at the end of a ``with`` block, or when its last reference goes (no
+    cycle holds it: callbacks kept for the library use weak_method); used
+    after that, it raises MysimbdpError. A subclass sets ``_h``, passes
+    ``handle`` to the library, and names the library's close function in
     ``_close_fn``."""
 
     _h = None

@@ -10,7 +10,8 @@ import os
 from typing import Callable, NamedTuple, Optional, Sequence, Union
 
 from ._lib import (LIB, OK, REPLY_CB, SIZE_MAX, TEMPFAIL, U32_MAX, Handle,
-                   c_int_in, c_ms, check, cstr, errbuf, error_for, text)
+                   c_int_in, c_ms, check, cstr, errbuf, error_for, text,
+                   weak_method)
 
 
 class Status(enum.IntEnum):
@@ -83,7 +84,8 @@ class Producer(Handle):
         self._callbacks: dict[int, ReplyFn] = {}
         self._raised: Optional[BaseException] = None
         self.failed: list[Reply] = []
-        self._cb = REPLY_CB(self._trampoline)   # alive as long as self
+        # Alive with the producer, and not keeping it alive.
+        self._cb = REPLY_CB(weak_method(self, "_trampoline"))
         window = c_int_in("window", window, 0, U32_MAX)
         if reply_timeout is not None:
             reply_ms = c_ms("reply_timeout", reply_timeout, 1)

@@ -15,7 +15,7 @@ from bson.raw_bson import RawBSONDocument
 
 from ._lib import (INT_MAX, LIB, REJECT_FN, SIZE_MAX, Handle,
                    SinkStats as CStats, c_int_in, check, cstr, errbuf,
-                   error_for, text)
+                   error_for, text, weak_method)
 from .metrics import AUTO, resolve
 
 MAJORITY, DEFAULT = -3, -2
@@ -78,7 +78,8 @@ class Sink(Handle):
         self.rejections: dict[int, str] = {}
         self._raised: Optional[BaseException] = None
         self._user_reject = on_reject
-        self._reject_cb = REJECT_FN(self._rejected)  # alive with the sink
+        # Alive with the sink, and not keeping it alive.
+        self._reject_cb = REJECT_FN(weak_method(self, "_rejected"))
         LIB.msb_sink_on_reject(h, self._reject_cb, None)
 
     def _error(self) -> str:
