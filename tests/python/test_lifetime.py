@@ -1,16 +1,19 @@
 """What an object holds lives as long as the object, and no longer: a
 Sink or Producer dropped without close() is closed when its last
-reference goes (no reference cycle waits for the garbage collector)."""
+reference goes (no reference cycle waits for the garbage collector), and
+SIGINT, which each Stream needs in the library's hands, is given back
+when the last Stream closes, in any order."""
 import gc
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import weakref
 from contextlib import contextmanager
 
 import mysimbdp
-from conftest import FACTOR
+from conftest import FACTOR, PYTHON
 
 
 @contextmanager
@@ -63,3 +66,59 @@ def test_a_producer_dropped_unclosed_closes_its_socket():
     finally:
         shutil.rmtree(top, ignore_errors=True)
 
+
+SIGINT_USERS = """
+import signal
+import mysimbdp
+
+def who():
+    h = signal.getsignal(signal.SIGINT)
+    if h is signal.SIG_DFL:
+        return "library"       # the package stood Python's handler aside
+    if h is signal.default_int_handler:
+        return "python"
+    return h.__name__
+
+def stream():
+    return mysimbdp.Stream(endpoint="ipc:///nonexistent/work",
+                           instance="t-1", metrics=None)
+
+for first in (0, 1):
+    pair = [stream(), stream()]
+    print(who())
+    pair[first].close()
+    print(who())
+    # Still the library's: SIGINT asks the open stream to stop (Python's
+    # handler would raise KeyboardInterrupt here).
+    signal.raise_signal(signal.SIGINT)
+    print("stopping", pair[1 - first].stopping)
+    pair[1 - first].close()
+    print(who())
+
+# A Stream that could not be made gives SIGINT back.
+try:
+    mysimbdp.Stream(-1, endpoint="ipc:///nonexistent/work", instance="t-1",
+                    metrics=None)
+except ValueError:
+    pass
+print(who())
+
+# A handler the app put in place meanwhile stays.
+s = stream()
+def mine(signo, frame):
+    pass
+signal.signal(signal.SIGINT, mine)
+s.close()
+print(who())
+"""
+
+
+def test_sigint_is_given_back_by_the_last_stream():
+    # In a child: it sends itself SIGINT.
+    r = subprocess.run([str(PYTHON), "-c", SIGINT_USERS],
+                       capture_output=True, text=True, timeout=30 * FACTOR,
+                       env=dict(os.environ, ZMQ_METRICS_ENDPOINT=""))
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == [
+        "library", "library", "stopping True", "python"] * 2 + [
+        "python", "mine"], r

@@ -70,6 +70,44 @@ class Batch(List[Message]):
         stream._count(len(todo), sum(len(m.data) for m in todo), 0)
 
 
+# The library installs its SIGTERM/SIGINT handlers, when the first stream
+# opens, only where the disposition is SIG_DFL; Python's own SIGINT
+# handler would only run once the library's wait returned. The library's
+# handler it is: the first Stream stands Python's aside, and the last to
+# close puts it back (every Stream open needs the library's, as the
+# library counts its streams).
+_sigint_lock = threading.Lock()
+_sigint_users = 0
+_sigint_saved = None     # Python's handler, while the library's stands
+
+
+def _sigint_hold() -> None:
+    global _sigint_users, _sigint_saved
+    with _sigint_lock:
+        _sigint_users += 1
+        if (_sigint_users == 1 and _sigint_saved is None and
+                threading.current_thread() is threading.main_thread() and
+                signal.getsignal(signal.SIGINT) is
+                signal.default_int_handler):
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            _sigint_saved = signal.default_int_handler
+
+
+def _sigint_release() -> None:
+    global _sigint_users, _sigint_saved
+    with _sigint_lock:
+        _sigint_users -= 1
+        # signal.signal() works only in the main thread: from another,
+        # the next last close in the main thread gives it back.
+        if (_sigint_users > 0 or _sigint_saved is None or
+                threading.current_thread() is not threading.main_thread()):
+            return
+        # Unless the app has put its own in the meantime.
+        if signal.getsignal(signal.SIGINT) is signal.SIG_DFL:
+            signal.signal(signal.SIGINT, _sigint_saved)
+        _sigint_saved = None
+
+
 class Stream(Handle):
     """The app's connection to streammgr.
 
@@ -79,11 +117,13 @@ class Stream(Handle):
     streammgr sends the next batch while the app stores this one. SIGTERM
     (and SIGINT) ask the stream to stop, as in a C app: iteration ends
     once streammgr has answered the app's BYE; settle what you got, then
-    close (``with`` does). Metrics (messages, bytes, rejected, ingest time
+    close (``with`` does); SIGINT is Python's again once the last Stream
+    has closed. Metrics (messages, bytes, rejected, ingest time
     from delivery to settling) are reported by themselves.
     """
 
     _close_fn = "msb_stream_close"
+    _holds_sigint = False
 
     def __init__(self, credit: int = 0, *, endpoint: Optional[str] = None,
                  instance: Optional[str] = None, metrics=AUTO):
@@ -92,15 +132,16 @@ class Stream(Handle):
             env = Env.load()
             endpoint = endpoint or env.stream_endpoint
             instance = instance or env.instance
-        self._sigint = self._take_sigint()
         h, err = ctypes.c_void_p(), errbuf()
         credit = c_int_in("credit", credit, 0, 65536)
-        rc = LIB.msb_stream_open(ctypes.byref(h),
-                                 cstr("endpoint", endpoint or ""),
-                                 cstr("instance", instance or ""), credit,
-                                 err, len(err))
+        endpoint_b = cstr("endpoint", endpoint or "")
+        instance_b = cstr("instance", instance or "")
+        _sigint_hold()
+        self._holds_sigint = True
+        rc = LIB.msb_stream_open(ctypes.byref(h), endpoint_b, instance_b,
+                                 credit, err, len(err))
         if rc != OK:
-            self._give_back_sigint()
+            self._release_sigint()
             check(rc, lambda: text(err.value))
         self._h = h
         self._metrics = resolve(metrics)
@@ -109,22 +150,10 @@ class Stream(Handle):
         self._stopped = False
         self._max = 0                 # the arrays below hold this many
 
-    # The library installs its SIGTERM/SIGINT handlers only where the
-    # disposition is SIG_DFL; Python's own SIGINT handler would only run
-    # once the library's wait returned. The library's handler it is.
-    @staticmethod
-    def _take_sigint():
-        if threading.current_thread() is not threading.main_thread():
-            return None
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            return signal.default_int_handler
-        return None
-
-    def _give_back_sigint(self) -> None:
-        if self._sigint is not None:
-            signal.signal(signal.SIGINT, self._sigint)
-            self._sigint = None
+    def _release_sigint(self) -> None:
+        if self._holds_sigint:
+            self._holds_sigint = False
+            _sigint_release()
 
     def _error(self) -> str:
         return text(LIB.msb_stream_error(self._h))
@@ -231,6 +260,8 @@ class Stream(Handle):
     def close(self) -> None:
         """Sends the queued acks and closes (at most 1 s)."""
         if self._h:
-            self._report()
-            super().close()
-            self._give_back_sigint()
+            try:
+                self._report()
+            finally:
+                super().close()
+                self._release_sigint()
