@@ -222,8 +222,7 @@ def weak_method(obj, name: str):
 
     def call(*args):
         o = ref()
-        if o is not None:
-            getattr(o, name)(*args)
+        return getattr(o, name)(*args) if o is not None else None
     return call
 
 
