@@ -136,6 +136,10 @@ struct listing {
 	size_t		 l_bad;
 };
 
+/*
+ * Lists one stream's file (none: no dead letters). Returns 0, or -1 when
+ * it cannot be opened or read to its end (said on stderr).
+ */
 static int
 list_file(const char *path, const char *stream, struct listing *l)
 {
@@ -143,15 +147,23 @@ list_file(const char *path, const char *stream, struct listing *l)
 	char *line = NULL, why[200];
 	size_t cap = 0, lineno = 0;
 	ssize_t len;
+	int rc;
 
-	if (f == NULL)
-		return errno == ENOENT ? 0 : -1;
+	if (f == NULL && errno == ENOENT)
+		return 0;
+	if (f == NULL) {
+		fprintf(stderr, "mysimbdp dead-letters: %s: %s\n", path,
+		    strerror(errno));
+		return -1;
+	}
 	while ((len = getline(&line, &cap, f)) > 0) {
 		struct dead_letter dl;
 
 		lineno++;
 		if (line[len - 1] == '\n')
 			line[--len] = '\0';
+		else if (ferror(f))
+			break;	/* cut short by a read error: said below */
 		if (len == 0)
 			continue;
 		if (dead_letter_parse(line, (size_t)len, &dl, why,
@@ -174,9 +186,15 @@ list_file(const char *path, const char *stream, struct listing *l)
 		l->l_count++;
 		dead_letter_clear(&dl);
 	}
+	/* getline's -1 is the end, a read error or out of memory: only
+	 * the end is the whole file. */
+	rc = feof(f) ? 0 : -1;
+	if (rc == -1)
+		fprintf(stderr, "mysimbdp dead-letters: %s: read: %s\n", path,
+		    strerror(errno));
 	free(line);
 	fclose(f);
-	return 0;
+	return rc;
 }
 
 static int
@@ -240,11 +258,8 @@ list(const struct conf_platform *p, const struct dl_opts *o)
 			continue;
 		file = state_path(p, "queue/%s/%s/dead-letters.jsonl",
 		    o->o_tenant, names[k]);
-		if (list_file(file, names[k], &l) < 0) {
-			fprintf(stderr, "mysimbdp dead-letters: %s: %s\n", file,
-			    strerror(errno));
+		if (list_file(file, names[k], &l) < 0)
 			rc = EX_IOERR;
-		}
 		free(file);
 		free(names[k]);
 	}
@@ -253,8 +268,8 @@ list(const struct conf_platform *p, const struct dl_opts *o)
 	if (o->o_json)
 		printf("]\n");
 	else
-		printf("%zu dead letter%s\n", l.l_count, l.l_count == 1 ? "" :
-		    "s");
+		printf("%zu dead letter%s%s\n", l.l_count, l.l_count == 1 ?
+		    "" : "s", rc == EX_OK ? "" : " (a file could not be read)");
 	return rc;
 }
 

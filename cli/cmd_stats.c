@@ -164,12 +164,18 @@ take(struct source *src, const bson_t *doc)
 		src->src_take(src->src_arg, doc, t, status);
 }
 
-static void
+/*
+ * Every line of f into src. Returns 0 at the end of the file, or -1
+ * (errno) for a read error or out of memory, which getline's -1 also
+ * means: the lines before it are not the whole log.
+ */
+static int
 read_records(FILE *f, struct source *src)
 {
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
+	int e;
 
 	while ((n = getline(&line, &cap, f)) > 0) {
 		bson_t *doc = bson_new_from_json((const uint8_t *)line, n, NULL);
@@ -178,7 +184,10 @@ read_records(FILE *f, struct source *src)
 		if (doc)
 			bson_destroy(doc);
 	}
+	e = errno;
 	free(line);
+	errno = e;
+	return feof(f) ? 0 : -1;
 }
 
 /* The same records from MongoDB (the monitor's copy: monitor/ship.c).
@@ -627,7 +636,7 @@ gather(const struct conf_platform *p, bool mongo, const char *name,
 {
 	char *path;
 	FILE *f;
-	int err;
+	int err, rc = EX_OK;
 
 	if (mongo) {
 		if (strncmp(p->p_mongo_url, "mongodb", 7) != 0) {
@@ -645,12 +654,15 @@ gather(const struct conf_platform *p, bool mongo, const char *name,
 		free(path);
 		return err == EACCES || err == EPERM ? EX_NOPERM : EX_NOINPUT;
 	}
-	free(path);
-	if (f) {
-		read_records(f, src);
-		fclose(f);
+	if (f != NULL && read_records(f, src) == -1) {
+		fprintf(stderr, "mysimbdp stats: %s: read: %s\n", path,
+		    strerror(errno));
+		rc = EX_IOERR;
 	}
-	return EX_OK;
+	if (f != NULL)
+		fclose(f);
+	free(path);
+	return rc;
 }
 
 /* What stats takes. */

@@ -81,8 +81,9 @@ static const struct command commands[] = {
 	    "MongoDB, not the file\n"
 	    OPT_JSON,
 	    "0 done; 64 usage; 66 the log cannot be opened; 69 "
-	    "MongoDB cannot be read; 77 it may not be read; 78 a bad platform "
-	    "file, or --mongo without a mongodb:// mongo_url" },
+	    "MongoDB cannot be read; 74 the log cannot be read to its end; "
+	    "77 it may not be read; 78 a bad platform file, or --mongo "
+	    "without a mongodb:// mongo_url" },
 	{ "retry", cmd_retry, "TENANT [DATASET/]FILE [--force] [--json]",
 	    "move a file from failed/ (or quarantine/) back to incoming/ to "
 	    "run it again (under its own name: x.csv.1 as x.csv)",

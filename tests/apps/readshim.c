@@ -6,12 +6,17 @@
  *   rewrite:TEXT  at the first end of the file read (a content hash
  *                 done), the file is rewritten in place with TEXT;
  *   eio:N         the Nth read() of it fails with EIO.
- * tests/integration/t_cli_load.sh and tests/python/test_rows_read.py
- * use it.
+ * stdio reads through glibc's own read(), which no preload reaches:
+ * fopen() of the file for reading (fopen64, as the build's programs,
+ * with 64-bit offsets, call it) gives a stream whose reads go through
+ * the read() here. tests/integration/t_cli_load.sh and
+ * t_cli_read_errors.sh use it.
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,7 +46,7 @@ ssize_t
 read(int fd, void *buf, size_t n)
 {
 	static ssize_t (*real)(int, void *, size_t);
-	static int calls, rewritten;
+	static int calls, ended;
 	const char *what = getenv("READSHIM_DO");
 	ssize_t got;
 	int mine;
@@ -55,10 +60,50 @@ read(int fd, void *buf, size_t n)
 		return -1;
 	}
 	got = real(fd, buf, n);
-	if (mine && got == 0 && !rewritten &&
-	    strncmp(what, "rewrite:", 8) == 0) {
-		rewritten = 1;
-		rewrite(getenv("READSHIM_FILE"), what + 8);
+	if (!mine)
+		return got;
+	if (got == 0 && !ended) {
+		ended = 1;
+		if (strncmp(what, "rewrite:", 8) == 0)
+			rewrite(getenv("READSHIM_FILE"), what + 8);
 	}
 	return got;
+}
+
+static ssize_t
+cookie_read(void *cookie, char *buf, size_t n)
+{
+	return read((int)(intptr_t)cookie, buf, n);
+}
+
+static int
+cookie_close(void *cookie)
+{
+	return close((int)(intptr_t)cookie);
+}
+
+FILE *
+fopen(const char *path, const char *mode)
+{
+	static FILE *(*real)(const char *, const char *);
+	static const cookie_io_functions_t io = {
+		.read = cookie_read, .close = cookie_close,
+	};
+	FILE *f;
+	int fd;
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "fopen");
+	if (getenv("READSHIM_DO") == NULL || mode[0] != 'r' ||
+	    strchr(mode, '+') != NULL)
+		return real(path, mode);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	if (!watched(fd)) {
+		close(fd);
+		return real(path, mode);
+	}
+	if ((f = fopencookie((void *)(intptr_t)fd, "r", io)) == NULL)
+		close(fd);
+	return f;
 }

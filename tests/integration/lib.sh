@@ -552,6 +552,18 @@ sanitized() {
 	return 1
 }
 
+# readshim FILE WHAT COMMAND...: runs COMMAND (a program, or a function
+# that runs one) with tests/apps/readshim.c preloaded: read() of FILE
+# misbehaves as WHAT (its READSHIM_DO) says. Under ASan its runtime
+# comes first, and its read() and fopen() call on to the shim's.
+readshim() {
+	local preload=$MYSIMBDP_BUILD/tests/integration/libreadshim.so
+	if sanitized; then
+		preload=$(ldd "$CLI" | awk '/libasan/ { print $3 }'):$preload
+	fi
+	LD_PRELOAD=$preload READSHIM_FILE=$1 READSHIM_DO=$2 "${@:3}"
+}
+
 # daemon_cgroup LOG: the base cgroup a daemon's start-up line names in
 # LOG, or nothing (no writable cgroup v2).
 daemon_cgroup() {

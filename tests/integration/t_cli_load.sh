@@ -89,20 +89,11 @@ fi
 
 # ---- a file rewritten while it is read ----------------------------------------
 
-# With tests/apps/readshim.c preloaded, the file is rewritten in place
-# at the end of its first full read (the content hash): the rows read
-# after it are of other content than their ids. Under ASan its runtime
-# comes first, and its read() calls on to the shim's.
-SHIM=$MYSIMBDP_BUILD/tests/integration/libreadshim.so
-preload=$SHIM
-if sanitized; then
-	preload=$(ldd "$CLI" | awk '/libasan/ { print $3 }'):$SHIM
-fi
+# With tests/apps/readshim.c preloaded (readshim), the file is rewritten
+# in place at the end of its first full read (the content hash): the
+# rows read after it are of other content than their ids.
 # load_rewritten COLLECTION FILE TEXT: loads FILE, rewritten to TEXT.
-load_rewritten() {
-	LD_PRELOAD=$preload READSHIM_FILE=$2 READSHIM_DO="rewrite:$3" \
-		load_file "$1" "$2"
-}
+load_rewritten() { readshim "$2" "rewrite:$3" load_file "$1" "$2"; }
 printf 'id,name\n1,one\n2,two\n' >"$S/changed.csv"
 load_rewritten changedcsv "$S/changed.csv" "$(printf 'id,name\n7,seven\n')"
 printf '{"a":1}\n{"a":2}\n' >"$S/changed.jsonl"
