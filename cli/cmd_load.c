@@ -35,8 +35,9 @@
 #include <unistd.h>
 
 #include <mysimbdp.h>
-/* msb__fd_hash and the incremental SHA-256: the file is hashed through
- * the descriptor it is read from, as msb_rows does. */
+/* msb__fd_hash, the incremental SHA-256 and msb__csv_hash_into: the file
+ * is hashed through the descriptor it is read from, and what is parsed
+ * is checked against that hash, as msb_rows does. */
 #include <mysimbdp-internal.h>
 
 #include "cli.h"
@@ -195,15 +196,18 @@ add_doc(struct load *l, uint64_t row)
 }
 
 /*
- * At the end: whether what was read is what the ids were made of (the
- * hash taken first). A file rewritten meanwhile fails, with nothing
- * committed, rather than storing rows under ids of other content, which
- * a rerun would then store again under the right ones.
+ * At the end: whether what was read (read: the hash of the bytes parsed,
+ * as they were read) is what the ids were made of (the hash taken
+ * first). A file rewritten meanwhile fails, with nothing committed,
+ * rather than storing rows under ids of other content, which a rerun
+ * would then store again under the right ones.
  */
 static void
-check_as_hashed(struct load *l, const char *hex)
+check_as_hashed(struct load *l, struct msb__sha256 *read)
 {
-	if (strcmp(hex, l->l_hash) != 0)
+	char hex[MSB_HASH_HEX_SIZE];
+
+	if (!msb__read_as_hashed(read, l->l_hash, hex))
 		load_fail(l, EX_TEMPFAIL, "%s: changed while it was read "
 		    "(hashed %.12s, read %.12s): its rows' ids are not of what "
 		    "was read; load it again once it is whole", l->l_file,
@@ -247,7 +251,12 @@ csv_progress(uint64_t bytes, void *arg)
 	advance(arg, bytes);
 }
 
-/* Reads the file through the CSV reader, which parses on a thread. */
+/*
+ * Reads the file through the CSV reader, which parses on a thread. The
+ * reader also hashes the bytes it parses there (msb__csv_hash_into, as
+ * for msb_rows), for the check at the end: one read of the file, not a
+ * second one for the check.
+ */
 static void
 load_csv(struct load *l, int fd)
 {
@@ -255,13 +264,15 @@ load_csv(struct load *l, int fd)
 		.flags = MSB_CSV_HEADER, .on_header = csv_header,
 	};
 	struct msb_csv *csv;
-	char hex[MSB_HASH_HEX_SIZE];
+	struct msb__sha256 read;
 	int rc;
 
 	if ((csv = msb_csv_new(&opts, csv_row, l)) == NULL) {
 		load_fail(l, EX_SOFTWARE, "out of memory");
 		return;
 	}
+	msb__sha256_init(&read);
+	msb__csv_hash_into(csv, &read);
 	rc = msb_csv_read_fd(csv, fd, csv_progress);
 	/* A callback recorded its own error; otherwise the reader's. */
 	if (rc != MSB_OK)
@@ -269,15 +280,9 @@ load_csv(struct load *l, int fd)
 		    strncmp(msb_csv_error(csv), "read: ", 6) == 0 ? EX_IOERR :
 		    EX_DATAERR, "%s: %s", l->l_file, msb_csv_error(csv));
 	msb_csv_free(csv);
-	/* The reader parses ahead on a thread of its own and keeps the
-	 * bytes to itself: the descriptor is hashed again instead (the
-	 * same inode, so only a rewrite in place can change it). */
-	if (l->l_exit == EX_OK && (lseek(fd, 0, SEEK_SET) == -1 ||
-	    msb__fd_hash(fd, hex) != MSB_OK))
-		load_fail(l, EX_IOERR, "%s: read: %s", l->l_file,
-		    strerror(errno));
-	else if (l->l_exit == EX_OK)
-		check_as_hashed(l, hex);
+	/* No error: the reader read to the end, and its thread is gone. */
+	if (l->l_exit == EX_OK)
+		check_as_hashed(l, &read);
 }
 
 /* ---- JSON lines ----------------------------------------------------- */
@@ -433,8 +438,6 @@ load_jsonl(struct load *l, int fd)
 	const char *line = NULL;
 	size_t len;
 	uint64_t done = 0;
-	unsigned char md[32];
-	char hex[MSB_HASH_HEX_SIZE];
 	int rc;
 
 	msb__sha256_init(&r.ln_sha);
@@ -456,11 +459,8 @@ load_jsonl(struct load *l, int fd)
 		done = r.ln_consumed;
 	}
 	free(r.ln_buf);
-	if (rc == LINE_END) {
-		msb__sha256_final(&r.ln_sha, md);
-		msb__hex(md, sizeof(md), hex);
-		check_as_hashed(l, hex);
-	}
+	if (rc == LINE_END)
+		check_as_hashed(l, &r.ln_sha);
 }
 
 /* ---- set-up --------------------------------------------------------- */

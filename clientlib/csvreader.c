@@ -84,6 +84,7 @@ struct msb_csv {
 	uint64_t		 c_nparsed;
 	int			 c_stop;	/* non-zero: the result */
 	bool			 c_finished;
+	struct msb__sha256	*c_sha;		/* hashes what is fed, or NULL */
 	unsigned char		 c_bom[3];	/* the first bytes */
 	size_t			 c_nbom;
 	bool			 c_bom_done;
@@ -424,6 +425,8 @@ msb_csv_feed(struct msb_csv *csv, const void *buf, size_t len)
 		return csv->c_stop;
 	if (csv->c_finished)
 		return stop(csv, MSB_ERROR, "input already finished");
+	if (csv->c_sha != NULL)
+		msb__sha256_update(csv->c_sha, buf, len);
 	/* A UTF-8 byte-order mark may arrive split over several calls. */
 	while (!csv->c_bom_done && len > 0) {
 		csv->c_bom[csv->c_nbom++] = *p++;
@@ -676,6 +679,12 @@ msb_csv_read_fd(struct msb_csv *csv, int fd, msb_csv_progress_cb progress)
 	if (rc != 0)
 		return stop_delivery(csv, rc);
 	return csv->c_stop;
+}
+
+void
+msb__csv_hash_into(struct msb_csv *csv, struct msb__sha256 *ctx)
+{
+	csv->c_sha = ctx;
 }
 
 const char *

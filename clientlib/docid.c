@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "mysimbdp-internal.h"
@@ -34,6 +35,17 @@ msb__fd_hash(int fd, char hex[MSB_HASH_HEX_SIZE])
 	msb__sha256_final(&ctx, md);
 	msb__hex(md, sizeof(md), hex);
 	return MSB_OK;
+}
+
+bool
+msb__read_as_hashed(struct msb__sha256 *ctx, const char *hashed,
+    char read[MSB_HASH_HEX_SIZE])
+{
+	unsigned char md[32];
+
+	msb__sha256_final(ctx, md);
+	msb__hex(md, sizeof(md), read);
+	return strcmp(read, hashed) == 0;
 }
 
 int

@@ -92,6 +92,23 @@ MSB__SHARED void msb__sha256_portable(bool on);
 /* docid.c: msb_file_hash of what fd holds from its offset to its end.
  * Returns MSB_OK, or MSB_ERROR (errno). */
 MSB__SHARED int msb__fd_hash(int fd, char hex[MSB_HASH_HEX_SIZE]);
+/*
+ * docid.c: the end of the check that a file was read as msb__fd_hash
+ * hashed it (msb_rows, `mysimbdp load`): ends ctx, the hash of the bytes
+ * as they were read, puts it in read (for the message) and returns
+ * whether it is hashed.
+ */
+MSB__SHARED bool msb__read_as_hashed(struct msb__sha256 *ctx,
+	    const char *hashed, char read[MSB_HASH_HEX_SIZE]);
+/*
+ * csvreader.c: from now on every byte given to csv (msb_csv_feed, and
+ * what msb_csv_read_fd reads) is also added to ctx, on the thread that
+ * parses it: the hash of exactly what was parsed, without a second
+ * read. ctx must outlive the reading, and is whole once msb_csv_read_fd
+ * has returned MSB_OK (or msb_csv_finish has been called).
+ */
+MSB__SHARED void msb__csv_hash_into(struct msb_csv *csv,
+	    struct msb__sha256 *ctx);
 
 /*
  * value.c: a text value converted to its type, or null (empty, not

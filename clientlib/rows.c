@@ -12,10 +12,10 @@
  * out from it; the next chunk is read when the queue is empty.
  *
  * The ids come from the content hash, taken before the first row: the
- * file is hashed and parsed through one descriptor (rewound), and what
- * was parsed is hashed again, so a file changed in between (any path
- * may be given) fails at its end instead of passing rows under ids of
- * other content.
+ * file is hashed and parsed through one descriptor (rewound), and the
+ * reader hashes what it parses (msb__csv_hash_into), so a file changed
+ * in between (any path may be given) fails at its end instead of
+ * passing rows under ids of other content.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +42,7 @@ struct msb_rows {
 	struct msb_csv	*w_csv;
 	struct msb_schema *w_schema;
 	char		 w_hash[MSB_HASH_HEX_SIZE];
-	struct msb__sha256 w_read;	/* of what was parsed */
+	struct msb__sha256 w_read;	/* of what was parsed (the reader's) */
 	bool		 w_eof;
 	bool		 w_failed;	/* bad CSV, a bad header, read error */
 	int		 w_rc;		/* when w_failed: what next returns */
@@ -156,12 +156,9 @@ on_record(const struct msb_csv_record *rec, void *arg)
 static bool
 read_as_hashed(struct msb_rows *w)
 {
-	unsigned char md[32];
 	char hex[MSB_HASH_HEX_SIZE];
 
-	msb__sha256_final(&w->w_read, md);
-	msb__hex(md, sizeof(md), hex);
-	if (strcmp(hex, w->w_hash) == 0)
+	if (msb__read_as_hashed(&w->w_read, w->w_hash, hex))
 		return true;
 	fail(w, MSB_TEMPFAIL, "%s: changed while it was read (hashed %.12s, "
 	    "read %.12s): its rows' ids are not of what was read; read it "
@@ -188,9 +185,7 @@ fill(struct msb_rows *w)
 			return;
 		}
 		w->w_eof = n == 0;
-		if (n > 0)
-			msb__sha256_update(&w->w_read, w->w_chunk, (size_t)n);
-		else if (!read_as_hashed(w))
+		if (n == 0 && !read_as_hashed(w))
 			return;
 		rc = n == 0 ? msb_csv_finish(w->w_csv) :
 		    msb_csv_feed(w->w_csv, w->w_chunk, (size_t)n);
@@ -227,6 +222,7 @@ open_input(struct msb_rows *w, const char *schema_text, char *err,
 		msb__seterr(err, errlen, "out of memory");
 		return MSB_ERROR;
 	}
+	msb__csv_hash_into(w->w_csv, &w->w_read);
 	return MSB_OK;
 }
 

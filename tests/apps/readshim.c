@@ -5,6 +5,10 @@
  * watched); READSHIM_DO says what happens:
  *   rewrite:TEXT  at the first end of the file read (a content hash
  *                 done), the file is rewritten in place with TEXT;
+ *   garble        the first read after the first end of the file (the
+ *                 parse after the content hash) returns its bytes with
+ *                 the first one changed, the file left as it is: as a
+ *                 file changed and changed back while it was parsed;
  *   eio:N         the Nth read() of it fails with EIO.
  * stdio reads through glibc's own read(), which no preload reaches:
  * fopen() of the file for reading (fopen64, as the build's programs,
@@ -46,7 +50,7 @@ ssize_t
 read(int fd, void *buf, size_t n)
 {
 	static ssize_t (*real)(int, void *, size_t);
-	static int calls, ended;
+	static int calls, ended, garbled;
 	const char *what = getenv("READSHIM_DO");
 	ssize_t got;
 	int mine;
@@ -62,6 +66,10 @@ read(int fd, void *buf, size_t n)
 	got = real(fd, buf, n);
 	if (!mine)
 		return got;
+	if (got > 0 && ended && !garbled && strcmp(what, "garble") == 0) {
+		garbled = 1;
+		((unsigned char *)buf)[0] ^= 0x20;
+	}
 	if (got == 0 && !ended) {
 		ended = 1;
 		if (strncmp(what, "rewrite:", 8) == 0)
