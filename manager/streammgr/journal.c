@@ -23,6 +23,7 @@ _Static_assert(RECORD_MAX <= UINT32_MAX, "a record's length fits 32 bits");
 #define MAGIC		"mysimbdp-queue 1"
 #define HEAD_N		(sizeof(MAGIC) - 1)	/* H's extra: the magic... */
 #define HEAD_N_BEFORE	(HEAD_N + 8)	/* ...then the number before it */
+#define HEAD_SIZE	(HDR + BODY_MIN + HEAD_N_BEFORE) /* the H written */
 #define SEG_FMT		"seg-%016" PRIx32 ".log"
 #define SEG_NAME_MAX	32
 
@@ -190,7 +191,10 @@ struct scanned {
 	uint64_t	 first_msg;	/* lowest and highest M at or above */
 	uint64_t	 last_msg;	/* head (not copies from older ones) */
 	uint64_t	 head;		/* H: first seq it may hold, or 0 */
+	uint64_t	 floor;		/* highest seq of the ones before */
+	bool		 has_floor;	/* a segment before it was readable */
 	uint64_t	 bound;		/* next one's H: highest seq before */
+	bool		 bound_known;	/* that H is read and says it */
 	size_t		 acks_from;	/* its releases in the unsorted acks */
 	size_t		 acks_to;
 	size_t		 last_use;	/* restore: 1 + its last msgs index */
@@ -390,7 +394,10 @@ scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
 		while (++off < g->size && !read_record(g->map + off,
 		    g->size - off, 1, hi, &r))
 			;
-		if (off >= g->size && newest) {
+		/* The H record goes in with one write into the empty
+		 * file before anything else: no crash leaves part of it. */
+		if (off >= g->size && newest && (bad > 0 ||
+		    g->size >= HEAD_SIZE)) {
 			rep->r_torn_bytes += g->size - bad;
 			g->torn = true;
 			break;
@@ -406,10 +413,12 @@ scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
  * (every message written before a segment began is numbered below its
  * H), JOURNAL_SEQ_MAX when this H cannot be read either. *bound: the
  * highest message number written in the segment before it (0: none, or
- * unknown: an older segment).
+ * unknown: *known is false when the H cannot be read or is of a version
+ * that did not write it).
  */
 static void
-head_of(struct journal *j, uint32_t id, uint64_t *cap, uint64_t *bound)
+head_of(struct journal *j, uint32_t id, uint64_t *cap, uint64_t *bound,
+    bool *known)
 {
 	unsigned char buf[HDR + BODY_MIN + HEAD_N_BEFORE];
 	char name[SEG_NAME_MAX];
@@ -425,10 +434,12 @@ head_of(struct journal *j, uint32_t id, uint64_t *cap, uint64_t *bound)
 	}
 	*cap = JOURNAL_SEQ_MAX;
 	*bound = 0;
+	*known = false;
 	if (n > 0 && read_record(buf, (size_t)n, 0, UINT64_MAX, &r) &&
 	    r.type == REC_HEAD) {
 		*cap = r.v - 1;
 		*bound = r.before;
+		*known = r.n == HEAD_N_BEFORE;
 	}
 }
 
@@ -491,15 +502,28 @@ present(const struct scan *sc, uint64_t seq)
 }
 
 /*
+ * The first number segment g may hold: its H's, or without one the number
+ * after the highest of the segments before it (every number is given once,
+ * in order); 0 when that is unknown.
+ */
+static uint64_t
+first_of(const struct scanned *g)
+{
+	if (g->head != 0)
+		return g->head;
+	return g->has_floor && g->floor < JOURNAL_SEQ_MAX ? g->floor + 1 : 0;
+}
+
+/*
  * The first number segment g should hold past its readable messages, by
  * the next segment's H (the highest number written in g), or 0 when it
  * holds them all or that is unknown. A segment cut at a
- * record boundary reads as clean: this is what tells.
+ * record boundary (or to nothing) reads as clean: this is what tells.
  */
 static uint64_t
 cut_from(const struct scanned *g)
 {
-	uint64_t lo = g->last_msg != 0 ? g->last_msg + 1 : g->head;
+	uint64_t lo = g->last_msg != 0 ? g->last_msg + 1 : first_of(g);
 
 	return g->bound != 0 && lo != 0 && lo <= g->bound ? lo : 0;
 }
@@ -516,18 +540,20 @@ missing(const struct scan *sc, uint64_t lo, uint64_t hi)
 
 /*
  * Counts the messages a damaged segment lost: the numbers from its first
- * (its H record) to the last one it held (the last readable, or the next
- * segment's bound) that have no readable copy and were not released. Only
- * damaged segments count: a number may be missing elsewhere for good
- * reasons (durability "memory" writes nothing). The lost numbers are
- * released in the new segment, so the next start does not count them
- * again.
+ * (its H record, or the number after the segments before it) to the last
+ * one it held (the last readable, or the next segment's bound) that have
+ * no readable copy and were not released. Only damaged segments count: a
+ * number may be missing elsewhere for good reasons (durability "memory"
+ * writes nothing). The lost numbers are released in the new segment, so
+ * the next start does not count them again. A damaged segment with no
+ * such range is counted in r_uncounted, unless the next segment's H says
+ * it held no message.
  */
 static void
 count_lost(struct scan *sc, const struct scanned *g,
     struct journal_report *rep)
 {
-	uint64_t seq = g->head ? g->head : g->first_msg;
+	uint64_t seq = first_of(g) ? first_of(g) : g->first_msg;
 	uint64_t last = g->last_msg;
 	uint64_t room = g->size / (HDR + BODY_MIN);	/* records it fits */
 	size_t cap = sc->nlost;
@@ -541,8 +567,12 @@ count_lost(struct scan *sc, const struct scanned *g,
 		seq = last - room + 1;
 	if (cut_from(g) != 0)
 		last = g->bound;
-	if (last == 0 || seq == 0)
-		return;		/* no message readable: no range known */
+	if (last == 0 && g->bound_known && g->bound == 0)
+		return;		/* it held no message */
+	if (last == 0 || seq == 0) {
+		rep->r_uncounted++;	/* no range known */
+		return;
+	}
 	for (; seq <= last; seq++) {
 		if (present(sc, seq) || acked(sc, seq))
 			continue;
@@ -780,17 +810,94 @@ sort_found(struct scan *sc)
 	free(raw);
 }
 
+/*
+ * Removes the newest segments that are empty: what a crash leaves while a
+ * segment is created (the file made, its H record not written or not on
+ * disk yet; nothing else goes in before the H is synced). They hold
+ * nothing; the new segment takes the first one's number, so the segment
+ * before them is bounded by the new one's H. Returns how many went.
+ */
+static size_t
+drop_empty_newest(struct journal *j, const uint32_t *ids, size_t *n)
+{
+	size_t gone = 0;
+
+	while (*n > 0) {
+		char name[SEG_NAME_MAX];
+		struct stat st;
+
+		snprintf(name, sizeof(name), SEG_FMT, ids[*n - 1]);
+		if (fstatat(j->j_dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_size != 0)
+			break;
+		if (unlinkat(j->j_dirfd, name, 0) < 0) {
+			log_warn("unlink %s/%s", j->j_dir, name);
+			break;
+		}
+		gone++;
+		(*n)--;
+	}
+	return gone;
+}
+
+/*
+ * What segment k may hold is bounded by the segments before it (their
+ * highest number) and the H of the one after it.
+ */
+static void
+bound_segment(struct journal *j, struct scan *sc, size_t k, uint64_t *cap)
+{
+	struct scanned *g = &sc->segs[k];
+
+	*cap = JOURNAL_SEQ_MAX;
+	if (k > 0 && (sc->next != 0 || sc->max_seq != 0 || sc->max_ack != 0)) {
+		g->has_floor = true;
+		g->floor = sc->max_seq > sc->max_ack ? sc->max_seq : sc->max_ack;
+		if (sc->next > g->floor + 1)
+			g->floor = sc->next - 1;
+	}
+	if (k + 1 < sc->nsegs) {
+		uint64_t bound;
+		bool known;
+
+		head_of(j, sc->segs[k + 1].id, cap, &bound, &known);
+		/* Its bound: the one after it was started after it,
+		 * none set aside in between (which leaves a gap in
+		 * the numbers of the files). */
+		if (sc->segs[k + 1].id == g->id + 1) {
+			g->bound = bound;
+			g->bound_known = known;
+		}
+	}
+}
+
+/*
+ * An empty segment that is not the newest (g, scanned) was cut to nothing
+ * unless the next one's H says it held no message (one a crash left empty
+ * while it was created, kept by a version that did not remove those).
+ * With a known first number, whether it lost any is left to sort_found,
+ * as for a segment cut at a record's end.
+ */
+static void
+judge_empty(struct scanned *g)
+{
+	if (!g->bound_known || (g->bound != 0 && !g->has_floor))
+		g->damaged = true;
+}
+
 static int
 scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
     char *err, size_t errlen)
 {
 	uint32_t *ids;
+	size_t gone;
 
 	if (list_segments(j->j_dirfd, &ids, &sc->nsegs) < 0) {
 		snprintf(err, errlen, "read %s: %s", j->j_dir,
 		    strerror(errno));
 		return -1;
 	}
+	gone = drop_empty_newest(j, ids, &sc->nsegs);
 	sc->segs = xrealloc(NULL, sc->nsegs ? sc->nsegs : 1,
 	    sizeof(*sc->segs));
 	for (size_t k = 0; k < sc->nsegs; k++)
@@ -798,20 +905,13 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 	free(ids);
 	for (size_t k = 0; k < sc->nsegs; k++) {
 		size_t acks_before = sc->nacks;
-		uint64_t cap = JOURNAL_SEQ_MAX;
+		uint64_t cap;
 
 		if (map_segment(j, &sc->segs[k], err, errlen) < 0)
 			return -1;
-		if (k + 1 < sc->nsegs) {
-			uint64_t bound;
-
-			head_of(j, sc->segs[k + 1].id, &cap, &bound);
-			/* Its bound: the one after it was started after it,
-			 * none set aside in between (which leaves a gap in
-			 * the numbers of the files). */
-			if (sc->segs[k + 1].id == sc->segs[k].id + 1)
-				sc->segs[k].bound = bound;
-		}
+		bound_segment(j, sc, k, &cap);
+		if (sc->segs[k].size == 0)
+			judge_empty(&sc->segs[k]);
 		scan_segment(sc, (uint32_t)k, k + 1 == sc->nsegs, cap, rep);
 		sc->segs[k].acks_from = acks_before;
 		sc->segs[k].acks_to = sc->nacks;
@@ -833,7 +933,7 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 		j->j_disk += sc->segs[k].torn ? sc->segs[k].good_end :
 		    sc->segs[k].size;
 	}
-	rep->r_segments = sc->nsegs;
+	rep->r_segments = sc->nsegs + gone;
 	sort_found(sc);
 	for (size_t k = 0; k < sc->nsegs; k++)
 		if (sc->segs[k].damaged)
@@ -917,13 +1017,27 @@ restore(struct journal *j, struct scan *sc, journal_restore_fn fn,
 	return 0;
 }
 
-/* Segments that hold nothing unreleased: gone now, oldest or not. */
+/*
+ * Segments that hold nothing unreleased: gone now, oldest or not. An
+ * empty file found clean goes at once: judged again once the segment
+ * after it is gone, it could not be told from one cut to nothing.
+ */
 static void
 drop_empty_scanned(struct journal *j, struct scan *sc)
 {
-	for (size_t k = 0; k < sc->nsegs; k++)
-		if (!sc->segs[k].damaged)
+	for (size_t k = 0; k < sc->nsegs; k++) {
+		char name[SEG_NAME_MAX];
+
+		if (sc->segs[k].damaged)
+			continue;
+		if (sc->segs[k].size > 0) {
 			seg_get(j, sc->segs[k].id);
+			continue;
+		}
+		snprintf(name, sizeof(name), SEG_FMT, sc->segs[k].id);
+		if (unlinkat(j->j_dirfd, name, 0) < 0 && errno != ENOENT)
+			log_warn("unlink %s/%s", j->j_dir, name);
+	}
 	trim(j);
 }
 
@@ -954,6 +1068,9 @@ journal_open(const char *dir, enum journal_mode mode, uint64_t segment_size,
 	j->j_seg_max = sc.nsegs ? sc.segs[sc.nsegs - 1].last_msg : 0;
 	j->j_next = sc.max_seq > sc.max_ack ? sc.max_seq : sc.max_ack;
 	j->j_next = j->j_next + 1 > sc.next ? j->j_next + 1 : sc.next;
+	/* And above every number counted lost: it was given out. */
+	if (rep->r_lost > 0 && rep->r_lost_last >= j->j_next)
+		j->j_next = rep->r_lost_last + 1;
 	if (j->j_next == 0)
 		j->j_next = 1;
 	fresh = sc.nsegs ? sc.segs[sc.nsegs - 1].id + 1 : 1;

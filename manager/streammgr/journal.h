@@ -20,13 +20,17 @@
  *
  * journal_open rebuilds the unreleased messages. A record cut short at the
  * end of the newest segment is a write a crash interrupted (never answered
- * OK in fsync mode): it is cut off. Anything else unreadable is damage,
- * and so is an older segment that ends before its successor's "before"
- * (cut short, even at a record's end) with messages lost:
+ * OK in fsync mode): it is cut off; an empty newest segment is one a crash
+ * left while creating it: removed. Anything else unreadable is damage
+ * (the newest cut inside its H too: no crash leaves part of it), and so
+ * is an older segment that ends before its successor's "before" (cut
+ * short, even at a record's end or to nothing) with messages lost, or an
+ * empty one whose successor does not say it held none:
  * the readable messages of that segment are copied into the new segment
  * with the releases it held, the segment is renamed damaged-seg-....log
  * and kept for the operator, and the messages lost are counted by
- * sequence number.
+ * sequence number (from the segments around it when its H is gone), or
+ * counted in r_uncounted when nothing tells their numbers.
  *
  * Writes are grouped: journal_add and journal_release only fill a buffer;
  * journal_commit writes it with one write() and, in fsync mode, one
@@ -63,6 +67,8 @@ struct journal_report {
 	uint64_t	 r_lost;	/* messages known lost (seq gaps) */
 	uint64_t	 r_lost_first;	/* the lowest and highest of them */
 	uint64_t	 r_lost_last;
+	uint64_t	 r_uncounted;	/* damaged ones whose losses have no
+					   known numbers */
 	int		 r_no_space;	/* errno: new segment waits for room */
 };
 

@@ -235,6 +235,31 @@ recovery_done(struct stream *s)
 		settled_loaded_free(s->s_subs[k]->s_settled);
 }
 
+/*
+ * The damaged segments: the messages lost by number, and those whose
+ * numbers nothing readable tells (a segment cut to nothing or inside its
+ * H with no neighbour to bound it), which may be none or many.
+ */
+static void
+report_damage(const struct stream *s, const struct journal_report *r)
+{
+	char lost[96] = "", uncounted[160] = "";
+
+	if (r->r_lost > 0)
+		snprintf(lost, sizeof(lost), " (numbers %" PRIu64 "..%" PRIu64
+		    ")", r->r_lost_first, r->r_lost_last);
+	if (r->r_uncounted > 0)
+		snprintf(uncounted, sizeof(uncounted), "; what %" PRIu64
+		    " of them lost cannot be counted (no readable record "
+		    "gives its numbers)", r->r_uncounted);
+	log_warnx("tenant %s: stream %s: %" PRIu64 " damaged queue segment%s "
+	    "(%" PRIu64 " unreadable bytes) set aside as damaged-seg-*.log; %"
+	    PRIu64 " message%s lost%s%s, every readable one kept", s->s_tid,
+	    s->s_name, r->r_damaged, r->r_damaged == 1 ? "" : "s",
+	    r->r_bad_bytes, r->r_lost, r->r_lost == 1 ? "" : "s", lost,
+	    uncounted);
+}
+
 /* Says what the start found on disk, loss above all. */
 static void
 report_recovery(const struct stream *s)
@@ -252,13 +277,7 @@ report_recovery(const struct stream *s)
 		    "segment (never answered OK with durability \"fsync\")",
 		    s->s_tid, s->s_name, r->r_torn_bytes);
 	if (r->r_damaged > 0)
-		log_warnx("tenant %s: stream %s: %" PRIu64 " damaged queue "
-		    "segment%s (%" PRIu64 " unreadable bytes) set aside as "
-		    "damaged-seg-*.log; %" PRIu64 " message%s lost (numbers %"
-		    PRIu64 "..%" PRIu64 "), every readable one kept",
-		    s->s_tid, s->s_name, r->r_damaged, r->r_damaged == 1 ?
-		    "" : "s", r->r_bad_bytes, r->r_lost, r->r_lost == 1 ? "" :
-		    "s", r->r_lost_first, r->r_lost_last);
+		report_damage(s, r);
 	if (r->r_no_space != 0)
 		log_warnx("tenant %s: stream %s: no room for a new queue "
 		    "segment (%s): new messages get THROTTLE no-space until "

@@ -186,10 +186,11 @@ check_again(const char *dir, const struct restored_set *first, uint64_t next)
 	FUZZ_CHECK(next2 == next, "opened again: next number %" PRIu64
 	    " instead of %" PRIu64, next2, next);
 	FUZZ_CHECK(rep.r_damaged == 0 && rep.r_torn_bytes == 0 &&
-	    rep.r_bad_bytes == 0 && rep.r_lost == 0, "opened again: damage "
-	    "found (%" PRIu64 " segments, %" PRIu64 " torn, %" PRIu64 " bad, %"
-	    PRIu64 " lost)", rep.r_damaged, rep.r_torn_bytes, rep.r_bad_bytes,
-	    rep.r_lost);
+	    rep.r_bad_bytes == 0 && rep.r_lost == 0 && rep.r_uncounted == 0,
+	    "opened again: damage found (%" PRIu64 " segments, %" PRIu64
+	    " torn, %" PRIu64 " bad, %" PRIu64 " lost, %" PRIu64 " uncounted)",
+	    rep.r_damaged, rep.r_torn_bytes, rep.r_bad_bytes, rep.r_lost,
+	    rep.r_uncounted);
 	if (next2 > JOURNAL_SEQ_MAX) {
 		/* The input used the last number: no message can follow. */
 		journal_close(j);

@@ -3,6 +3,9 @@
 # a record cut short at its end. streammgr starts anyway, reports what
 # was lost (the damaged message by number, the torn bytes), keeps every
 # readable message, sets the damaged file aside, and serves again.
+# Then segments cut to 0 bytes: one between two others (its messages
+# numbered by theirs), then the oldest (its losses cannot be numbered):
+# both reported as damage, never passed over.
 . "$(dirname "$0")/lib.sh"
 
 platform
@@ -52,4 +55,39 @@ stop_daemon streammgr
 start_daemon streammgr
 assert_eq 0 "$(sstat alpha .recovered.lost)" "no loss on the next start"
 assert_eq 0 "$(sstat alpha .recovered.messages)" "nothing left to restore"
+stop_daemon streammgr
+
+# Three starts, two messages stored in each: one segment each.
+for first in 21 23 25; do
+	start_daemon streammgr
+	send_keys alpha "$first" $(( first + 1 )) >"$T/out/send3" ||
+		fail "send: $(cat "$T/out/send3")"
+	stop_daemon streammgr
+done
+segs=($(find "$dir" -name 'seg-*.log' | sort))
+[ "${#segs[@]}" = 3 ] || fail "three segments expected: ${segs[*]}"
+truncate -s 0 "${segs[1]}"		# k23, k24
+from=$(wc -l <"$SM_LOG")
+start_daemon streammgr
+sm_log_after "$from" "1 damaged queue segment (0 unreadable bytes)" ||
+	fail "a segment cut to 0 bytes is not reported"
+line=$(tail -n +"$(( from + 1 ))" "$SM_LOG" | grep -o '2 messages lost (numbers [0-9]*\.\.[0-9]*)') ||
+	fail "the loss is not reported by number"
+nums=${line#*numbers }
+nums=${nums%)}
+assert_eq 1 "$(( ${nums#*..} - ${nums%..*} ))" "two consecutive numbers lost ($nums)"
+assert_eq 4 "$(sstat alpha .backlog)" "k21 k22 k25 k26 kept"
+stop_daemon streammgr
+
+# The oldest now: nothing before it tells its first number.
+truncate -s 0 "${segs[0]}"		# k21, k22
+from=$(wc -l <"$SM_LOG")
+start_daemon streammgr
+sm_log_after "$from" "what 1 of them lost cannot be counted" ||
+	fail "losses without numbers are not reported"
+assert_eq 1 "$(sstat alpha .recovered.uncounted)" "status: recovered.uncounted"
+assert_eq 1 "$(sstat alpha .recovered.damaged_segments)" "status: damaged segments (oldest)"
+assert_eq 2 "$(sstat alpha .backlog)" "k25 k26 kept"
+[ "$(find "$dir" -name 'damaged-seg-*.log' | wc -l)" = 3 ] || fail "the emptied segments are not set aside"
+ok "segments cut to 0 bytes reported and set aside, the rest kept"
 stop_daemon streammgr

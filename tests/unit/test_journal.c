@@ -3,8 +3,10 @@
  * messages survive a close and reopen in order, released ones do not come
  * back, numbering goes on, old segments are deleted, a torn tail is cut
  * off, a damaged segment loses only the unreadable message (counted once),
- * an older segment cut short counts the messages cut off, and a write the
- * disk refuses leaves the file as it was.
+ * an older segment cut short counts the messages cut off (cut to 0 bytes
+ * or inside its H record too: set aside, counted by the numbers around
+ * it), an empty newest segment left by a crash while creating it is no
+ * damage, and a write the disk refuses leaves the file as it was.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -703,6 +705,204 @@ old_segments_are_read(void **state)
 	journal_close(j);
 }
 
+/*
+ * A segment that is not the newest cut to 0 bytes: damage, as a cut at a
+ * record's end is. The number before the next segment's H and the highest
+ * number of the segments before it tell which messages were in it.
+ */
+static void
+middle_segment_cut_to_nothing(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+
+	store_in_three_segments(fx);
+	seg_path(fx, 2, path, sizeof(path));
+	assert_int_equal(truncate(path, 0), 0);
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_bad_bytes, 0);
+	assert_int_equal(fx->rep.r_lost, 4);
+	assert_int_equal(fx->rep.r_lost_first, 5);
+	assert_int_equal(fx->rep.r_lost_last, 8);
+	assert_int_equal(fx->rep.r_uncounted, 0);
+	assert_int_equal(fx->r.n, 6);
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
+	journal_close(j);
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->r.n, 6);
+	journal_close(j);
+}
+
+/* Cut inside its H record: the same, the bytes left unreadable. */
+static void
+middle_segment_cut_inside_its_head(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+
+	store_in_three_segments(fx);
+	seg_path(fx, 2, path, sizeof(path));
+	assert_int_equal(truncate(path, 20), 0);
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_bad_bytes, 20);
+	assert_int_equal(fx->rep.r_lost, 4);
+	assert_int_equal(fx->rep.r_lost_first, 5);
+	assert_int_equal(fx->rep.r_lost_last, 8);
+	assert_int_equal(fx->r.n, 6);
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
+	journal_close(j);
+}
+
+/*
+ * The oldest segment cut to 0 bytes: no segment before it tells its first
+ * number, so its losses cannot be counted; it is damage all the same.
+ */
+static void
+oldest_segment_cut_to_nothing(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+
+	store_in_three_segments(fx);
+	seg_path(fx, 1, path, sizeof(path));
+	assert_int_equal(truncate(path, 0), 0);
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->rep.r_uncounted, 1);
+	assert_int_equal(fx->r.n, 6);
+	assert_int_equal(fx->r.seq[0], 5);
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
+	journal_close(j);
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_uncounted, 0);
+	assert_int_equal(fx->r.n, 6);
+	journal_close(j);
+}
+
+/*
+ * A crash while a start created its segment leaves it empty (its H is
+ * written, then synced, before anything else goes in): no damage, and the
+ * empty file goes, its number given to the segment that replaces it.
+ */
+static void
+newest_left_empty_by_a_crash(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+	int fd;
+
+	store_in_three_segments(fx);
+	seg_path(fx, 4, path, sizeof(path));
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
+	close(fd);
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_torn_bytes, 0);
+	assert_int_equal(fx->rep.r_uncounted, 0);
+	assert_int_equal(fx->rep.r_segments, 4);
+	assert_int_equal(fx->r.n, 10);
+	assert_int_equal(add(j, 11), 4);
+	commit(fx, j);
+	assert_int_equal(count_files(fx->dir, "seg-"), 4);
+	journal_close(j);
+
+	/* And the segment before it stays bounded: cut, it counts. */
+	seg_path(fx, 3, path, sizeof(path));
+	assert_int_equal(truncate(path, HEAD_SIZE + MSG_SIZE), 0);
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_lost, 1);
+	assert_int_equal(fx->rep.r_lost_first, 10);
+	assert_int_equal(fx->r.n, 10);
+	journal_close(j);
+}
+
+/*
+ * One left empty by a crash under an older version, which kept it and
+ * started the next segment after it (its H: no message before it): not
+ * damage either, and removed.
+ */
+static void
+empty_segment_with_nothing_before_the_next(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+	unsigned char before[24] = "mysimbdp-queue 1";	/* then 0 */
+	int fd;
+
+	store_in_three_segments(fx);
+	seg_path(fx, 4, path, sizeof(path));
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
+	close(fd);
+	seg_path(fx, 5, path, sizeof(path));
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
+	put_rec(fd, 'H', 11, before, sizeof(before));
+	close(fd);
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_uncounted, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->r.n, 10);
+	seg_path(fx, 4, path, sizeof(path));
+	assert_int_equal(access(path, F_OK), -1);
+	journal_close(j);
+}
+
+/*
+ * The newest cut inside its H: the H goes in with one write of HEAD_SIZE
+ * bytes into the empty file, so no crash leaves part of it. Damage: set
+ * aside, not cut off as a torn write, its losses not countable.
+ */
+static void
+newest_cut_inside_its_head(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+	unsigned char before[24] = "mysimbdp-queue 1";
+	int fd;
+
+	store_in_three_segments(fx);
+	seg_path(fx, 4, path, sizeof(path));
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
+	before[16] = 10;
+	put_rec(fd, 'H', 11, before, sizeof(before));
+	close(fd);
+	assert_int_equal(truncate(path, 20), 0);
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_torn_bytes, 0);
+	assert_int_equal(fx->rep.r_bad_bytes, 20);
+	assert_int_equal(fx->rep.r_uncounted, 1);
+	assert_int_equal(fx->r.n, 10);
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
+	journal_close(j);
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_uncounted, 0);
+	assert_int_equal(fx->r.n, 10);
+	journal_close(j);
+}
+
 /* The sizes of the seg-*.log files: what journal_usage must say. */
 static uint64_t
 seg_bytes(const struct fx *fx)
@@ -844,6 +1044,12 @@ main(void)
 		T(set_aside_segment_leaves_the_one_before_clean),
 		T(memory_numbers_before_a_set_aside_segment),
 		T(old_segments_are_read),
+		T(middle_segment_cut_to_nothing),
+		T(middle_segment_cut_inside_its_head),
+		T(oldest_segment_cut_to_nothing),
+		T(newest_left_empty_by_a_crash),
+		T(empty_segment_with_nothing_before_the_next),
+		T(newest_cut_inside_its_head),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
