@@ -546,16 +546,21 @@ missing(const struct scan *sc, uint64_t lo, uint64_t hi)
  * number may be missing elsewhere for good reasons (durability "memory"
  * writes nothing). The lost numbers are released in the new segment, so
  * the next start does not count them again. A damaged segment with no
- * such range is counted in r_uncounted, unless the next segment's H says
- * it held no message.
+ * such range, or one wider than a segment holds, is counted in
+ * r_uncounted, unless the next segment's H says it held no message.
  */
 static void
-count_lost(struct scan *sc, const struct scanned *g,
+count_lost(struct scan *sc, const struct scanned *g, uint64_t segsize,
     struct journal_report *rep)
 {
 	uint64_t seq = first_of(g) ? first_of(g) : g->first_msg;
 	uint64_t last = g->last_msg;
 	uint64_t room = g->size / (HDR + BODY_MIN);	/* records it fits */
+	/* What it could have held: a segment ends with the record that
+	 * takes it past segsize (or past its own size, from an older
+	 * setting). */
+	uint64_t held_max = (g->size > segsize ? g->size : segsize) /
+	    (HDR + BODY_MIN) + 1;
 	size_t cap = sc->nlost;
 
 	/*
@@ -569,8 +574,10 @@ count_lost(struct scan *sc, const struct scanned *g,
 		last = g->bound;
 	if (last == 0 && g->bound_known && g->bound == 0)
 		return;		/* it held no message */
-	if (last == 0 || seq == 0) {
-		rep->r_uncounted++;	/* no range known */
+	/* A range no segment could hold: numbers that cannot be told,
+	 * rather than counting (and noting) up to 2^63 of them. */
+	if (last == 0 || seq == 0 || (last >= seq && last - seq >= held_max)) {
+		rep->r_uncounted++;
 		return;
 	}
 	for (; seq <= last; seq++) {
@@ -937,7 +944,7 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 	sort_found(sc);
 	for (size_t k = 0; k < sc->nsegs; k++)
 		if (sc->segs[k].damaged)
-			count_lost(sc, &sc->segs[k], rep);
+			count_lost(sc, &sc->segs[k], j->j_segsize, rep);
 	return 0;
 }
 

@@ -739,6 +739,54 @@ middle_segment_cut_to_nothing(void **state)
 	journal_close(j);
 }
 
+/* An H whose 8-byte "before" is before, as the journal writes it now. */
+static void
+put_head(int fd, uint64_t first, uint64_t before)
+{
+	unsigned char extra[24];
+
+	memcpy(extra, "mysimbdp-queue 1", 16);
+	for (int b = 0; b < 8; b++)
+		extra[16 + b] = (unsigned char)(before >> (8 * b));
+	put_rec(fd, 'H', first, extra, sizeof(extra));
+}
+
+/*
+ * A segment cut to nothing before an H that says it held numbers up to
+ * 2^40: more than any segment holds. Its losses are uncounted, at once,
+ * not counted (and noted) one by one.
+ */
+static void
+lost_range_wider_than_a_segment(void **state)
+{
+	struct fx *fx = *state;
+	const uint64_t far = UINT64_C(1) << 40;
+	struct journal *j;
+	char path[128];
+	int fd;
+
+	for (uint32_t id = 1; id <= 3; id++) {
+		seg_path(fx, id, path, sizeof(path));
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		if (id == 1) {
+			put_head(fd, 1, 0);
+			put_rec(fd, 'M', 1, "m1", 2);
+			put_rec(fd, 'M', 2, "m2", 2);
+		} else if (id == 3) {
+			put_head(fd, far + 1, far);
+			put_rec(fd, 'M', far + 1, "mf", 2);
+		}
+		close(fd);
+	}
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->rep.r_uncounted, 1);
+	assert_int_equal(fx->r.n, 3);
+	journal_close(j);
+}
+
 /* Cut inside its H record: the same, the bytes left unreadable. */
 static void
 middle_segment_cut_inside_its_head(void **state)
@@ -1050,6 +1098,7 @@ main(void)
 		T(newest_left_empty_by_a_crash),
 		T(empty_segment_with_nothing_before_the_next),
 		T(newest_cut_inside_its_head),
+		T(lost_range_wider_than_a_segment),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
