@@ -12,6 +12,9 @@
 
 #define COMPACT_MIN	(1u << 20)	/* bytes before a rewrite is worth it */
 #define FLOOR_BIT	(UINT64_C(1) << 63)	/* never in a message number */
+/* A floor entry no floor takes (2^63 - 1 messages never come): the
+ * member joins, its floor is not known yet (settled_open). */
+#define JOINING		UINT64_MAX
 
 struct settled {
 	char		*st_path;
@@ -23,7 +26,7 @@ struct settled {
 	uint64_t	 st_size;	/* bytes in the file */
 	uint64_t	 st_base;	/* its size after the last rewrite */
 	uint64_t	 st_floor;	/* numbers below it count as settled */
-	bool		 st_created;	/* the file did not exist before */
+	bool		 st_joining;	/* a JOINING entry, no floor after */
 };
 
 static int
@@ -56,8 +59,13 @@ load(struct settled *st, uint64_t size)
 	for (size_t i = 0; i < n; i++) {
 		uint64_t v = get_le64(raw + 8 * i);
 
-		if ((v & FLOOR_BIT) && (v & ~FLOOR_BIT) > st->st_floor)
-			st->st_floor = v & ~FLOOR_BIT;
+		if (v == JOINING)
+			st->st_joining = true;
+		else if (v & FLOOR_BIT) {
+			st->st_joining = false;
+			if ((v & ~FLOOR_BIT) > st->st_floor)
+				st->st_floor = v & ~FLOOR_BIT;
+		}
 		st->st_loaded[i] = v;
 	}
 	free(raw);
@@ -66,10 +74,31 @@ load(struct settled *st, uint64_t size)
 	return 0;
 }
 
+/*
+ * Writes the JOINING entry of a list just made, synced: until its floor
+ * follows, every start finds the member joining, whatever stopped the
+ * one that made it (a failed start, a kill during recovery).
+ */
+static int
+note_joining(struct settled *st)
+{
+	unsigned char v[8];
+
+	put_le64(v, JOINING);
+	errno = EIO;		/* a short write sets none */
+	if (write(st->st_fd, v, sizeof(v)) != (ssize_t)sizeof(v))
+		return -1;
+	st->st_size += sizeof(v);
+	st->st_base = st->st_size;
+	st->st_joining = true;
+	return fdatasync(st->st_fd);
+}
+
 struct settled *
-settled_open(const char *dir, char *err, size_t errlen)
+settled_open(const char *dir, bool joins, char *err, size_t errlen)
 {
 	struct settled *st = calloc(1, sizeof(*st));
+	bool created = false;
 	struct stat sb;
 
 	if (st == NULL || asprintf(&st->st_path, "%s/settled.log", dir) < 0) {
@@ -82,17 +111,21 @@ settled_open(const char *dir, char *err, size_t errlen)
 	if (st->st_fd < 0 && errno == ENOENT) {
 		st->st_fd = open(st->st_path, O_RDWR | O_APPEND | O_CREAT |
 		    O_CLOEXEC | O_NOFOLLOW, 0600);
-		st->st_created = true;
+		created = true;
 	}
 	if (st->st_fd < 0 || fstat(st->st_fd, &sb) < 0 ||
 	    ftruncate(st->st_fd, sb.st_size & ~(off_t)7) < 0 ||
-	    load(st, (uint64_t)(sb.st_size & ~(off_t)7)) < 0) {
-		snprintf(err, errlen, "%s: %s", st->st_path, strerror(errno));
-		settled_close(st, false);
-		return NULL;
-	}
+	    load(st, (uint64_t)(sb.st_size & ~(off_t)7)) < 0)
+		goto fail;
 	st->st_size = st->st_base = (uint64_t)(sb.st_size & ~(off_t)7);
+	if (created && joins && note_joining(st) < 0)
+		goto fail;
 	return st;
+fail:
+	snprintf(err, errlen, "%s: %s", st->st_path, strerror(errno));
+	/* Made now: no member is left half made. */
+	settled_close(st, created);
+	return NULL;
 }
 
 bool
@@ -104,9 +137,9 @@ settled_has(const struct settled *st, uint64_t seq)
 }
 
 bool
-settled_created(const struct settled *st)
+settled_joining(const struct settled *st)
 {
-	return st->st_created;
+	return st->st_joining;
 }
 
 uint64_t
@@ -120,6 +153,7 @@ settled_set_floor(struct settled *st, uint64_t floor, char *err,
     size_t errlen)
 {
 	st->st_floor = floor;
+	st->st_joining = false;
 	settled_note(st, FLOOR_BIT | floor);
 	return settled_flush(st, err, errlen);
 }
@@ -218,8 +252,8 @@ live_entries(struct settled *st, bool (*live)(void *, uint64_t), void *arg,
 	for (uint64_t off = 0; off < st->st_size; off += 8) {
 		uint64_t v = get_le64(raw + off);
 
-		if (v & FLOOR_BIT ? v == (FLOOR_BIT | st->st_floor) :
-		    live(arg, v)) {
+		if (v == JOINING ? st->st_joining : v & FLOOR_BIT ?
+		    v == (FLOOR_BIT | st->st_floor) : live(arg, v)) {
 			memmove(raw + kept, raw + off, 8);
 			kept += 8;
 		}

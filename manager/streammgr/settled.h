@@ -24,17 +24,21 @@ struct settled;
 
 /*
  * Opens (creating) dir/settled.log and loads its numbers for
- * settled_has. A torn last entry (a crash mid-write) is cut off.
- * Returns NULL with err set.
+ * settled_has. A torn last entry (a crash mid-write) is cut off. With
+ * joins, a list made now starts with a JOINING entry, synced: the member
+ * joins until settled_set_floor gives it its floor (settled_joining).
+ * Returns NULL with err set (a list made now is removed).
  */
-struct settled *settled_open(const char *dir, char *err, size_t errlen);
+struct settled *settled_open(const char *dir, bool joins, char *err,
+    size_t errlen);
 
 /* Whether seq was in the list when it was opened, or is below its
  * floor (recovery); false for st NULL (a member without a list). */
 bool settled_has(const struct settled *st, uint64_t seq);
 
-/* Whether settled_open made the file: the member has no past here. */
-bool settled_created(const struct settled *st);
+/* Whether the member joins: its list was made for it (settled_open's
+ * joins), and no floor has been set since. */
+bool settled_joining(const struct settled *st);
 
 /* The highest floor set (0: none); 0 for st NULL. */
 uint64_t settled_floor(const struct settled *st);

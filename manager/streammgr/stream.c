@@ -117,12 +117,14 @@ open_instnum(struct smgr *m, struct stream *s, char *err, size_t errlen)
 	return rc;
 }
 
+/* joins: s is a subscription, whose list made now says it joins. */
 static int
-open_settled(struct smgr *m, struct stream *s, char *err, size_t errlen)
+open_settled(struct smgr *m, struct stream *s, bool joins, char *err,
+    size_t errlen)
 {
 	char *dir = state_path(m->m_conf, "queue/%s/%s", s->s_tid, s->s_name);
 
-	s->s_settled = settled_open(dir, err, errlen);
+	s->s_settled = settled_open(dir, joins, err, errlen);
 	free(dir);
 	return s->s_settled != NULL ? 0 : -1;
 }
@@ -162,15 +164,16 @@ copy_to(struct stream *s, uint64_t seq, uint32_t seg, const void *data,
 
 /*
  * Whether subscription s is new to the queue on disk: added to the
- * profile while streammgr was down, its settled list made just now.
- * Like one added by reload, it takes the messages accepted from now on
+ * profile while streammgr was down, its settled list made for it and
+ * given no floor yet (by this start or one that did not finish). Like
+ * one added by reload, it takes the messages accepted from now on
  * (open_journal sets its floor), none that the journal still holds.
  */
 static bool
 joins_at_start(const struct stream *s)
 {
 	return s->s_source != NULL && s->s_source->s_journal == NULL &&
-	    s->s_settled != NULL && settled_created(s->s_settled);
+	    s->s_settled != NULL && settled_joining(s->s_settled);
 }
 
 /*
@@ -354,7 +357,7 @@ open_journal(struct smgr *m, struct stream *s, const struct conf_stream *c,
 		fatal("%s: queue_set_next", __func__);
 	for (size_t k = 0; k < s->s_nsubs; k++)
 		if (s->s_subs[k]->s_settled != NULL &&
-		    settled_created(s->s_subs[k]->s_settled))
+		    settled_joining(s->s_subs[k]->s_settled))
 			set_floor(s->s_subs[k], s);
 	report_recovery(s);
 	recovery_done(s);
@@ -385,7 +388,7 @@ member_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 	if (open_dead_letters(m, s, err, errlen) < 0 ||
 	    open_instnum(m, s, err, errlen) < 0 ||
 	    ((c->s_parent != NULL || c->s_nsubs > 0) &&
-	    open_settled(m, s, err, errlen) < 0) ||
+	    open_settled(m, s, c->s_parent != NULL, err, errlen) < 0) ||
 	    (s->s_work = bind_router(m, s, "work", true, err, errlen)) == NULL) {
 		stream_free(s);
 		return NULL;
@@ -425,7 +428,8 @@ stream_add_sub(struct stream *r, struct conf_tenant *t,
 
 	/* A stream that gains its first subscription by reload starts its
 	 * own list now. */
-	if (r->s_settled == NULL && open_settled(r->s_mgr, r, err, errlen) < 0)
+	if (r->s_settled == NULL && open_settled(r->s_mgr, r, false, err,
+	    errlen) < 0)
 		return NULL;
 	if ((s = member_new(r->s_mgr, t, c, err, errlen)) == NULL)
 		return NULL;
@@ -612,7 +616,8 @@ stream_revive(struct stream *s, struct conf_tenant *t,
 
 	stream_set_conf(s, t, c);
 	if (s->s_settled == NULL && (c->s_parent != NULL || c->s_nsubs > 0)) {
-		if (open_settled(s->s_mgr, s, err, sizeof(err)) < 0)
+		if (open_settled(s->s_mgr, s, s->s_source != NULL, err,
+		    sizeof(err)) < 0)
 			log_warnx("tenant %s: %s (after a crash it may get "
 			    "again what it settled)", s->s_tid, err);
 		/* Removed, its list deleted (stream_abandon): it starts

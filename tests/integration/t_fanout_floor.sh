@@ -102,3 +102,19 @@ wait_for 20 "default.late listed again" listed default.late
 assert_eq "0 6" "$(substat default.late .backlog) $(substat default.slow .backlog)" \
 	"default.late, removed and put back while streammgr was down"
 ok "a subscription removed and put back while streammgr was down starts afresh"
+
+# Added while streammgr was down, and the start that made its list
+# failed before recovery (the queue folder unreadable): the next start
+# still finds it joining (its list says so, synced, until its floor).
+stop_streammgr
+profile fsync slow late third
+mkdir "$VAR/queue/alpha/default/seg-00000000000000ff.log"
+start_daemon streammgr
+wait_for 20 "default not served" sm_log_has "stream default: .*not served"
+stop_streammgr
+rmdir "$VAR/queue/alpha/default/seg-00000000000000ff.log"
+start_daemon streammgr
+wait_for 20 "default.third listed" listed default.third
+assert_eq "0 6" "$(substat default.third .backlog) $(substat default.slow .backlog)" \
+	"default.third, after a start that failed before recovery"
+ok "a subscription still joins after a start that failed before its floor"

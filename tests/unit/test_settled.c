@@ -51,7 +51,7 @@ static struct settled *
 reopen(struct fx *fx)
 {
 	char err[256];
-	struct settled *st = settled_open(fx->dir, err, sizeof(err));
+	struct settled *st = settled_open(fx->dir, false, err, sizeof(err));
 
 	assert_non_null(st);
 	return st;
@@ -201,23 +201,38 @@ test_floor_kept(void **state)
 	settled_close(st, true);
 }
 
-/* A list made by this open, then found: what tells a subscription new
- * to the queue on disk. The floor read back is the highest one set. */
+/*
+ * A list made for a member that joins says so, reopened too (a start
+ * that stopped before its floor), until its floor; one made for a
+ * stream's own app does not. The floor read back is the highest one set.
+ */
 static void
-test_created_and_floor(void **state)
+test_joining_and_floor(void **state)
 {
 	struct fx *fx = *state;
-	struct settled *st = reopen(fx);
 	char err[256];
+	struct settled *st = settled_open(fx->dir, true, err, sizeof(err));
 
-	assert_true(settled_created(st));
+	assert_non_null(st);
+	assert_true(settled_joining(st));
 	assert_int_equal(settled_floor(st), 0);
-	assert_int_equal(settled_set_floor(st, 70, err, sizeof(err)), 0);
+	assert_false(settled_has(st, 5));
 	settled_close(st, false);
 	st = reopen(fx);
-	assert_false(settled_created(st));
+	assert_true(settled_joining(st));
+	assert_int_equal(settled_floor(st), 0);
+	assert_int_equal(settled_set_floor(st, 70, err, sizeof(err)), 0);
+	assert_false(settled_joining(st));
+	settled_close(st, false);
+	st = reopen(fx);
+	assert_false(settled_joining(st));
 	assert_int_equal(settled_floor(st), 70);
+	assert_true(settled_has(st, 69));
+	assert_false(settled_has(st, 70));
 	assert_int_equal(settled_floor(NULL), 0);
+	settled_close(st, true);
+	st = reopen(fx);			/* made, not joining */
+	assert_false(settled_joining(st));
 	settled_close(st, true);
 }
 
@@ -233,7 +248,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_floor_kept, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_created_and_floor, setup,
+		cmocka_unit_test_setup_teardown(test_joining_and_floor, setup,
 		    teardown),
 	};
 
