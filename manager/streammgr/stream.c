@@ -491,6 +491,23 @@ drop_gone_lists(struct smgr *m, struct stream *s)
 	free(dir);
 }
 
+/*
+ * Whether stream s has a settled list on disk though its profile has no
+ * subscription left: the last one removed while streammgr was down. The
+ * list still says what the stream's app settled while the subscription
+ * held those messages; recovery must not give them to it again.
+ */
+static bool
+had_list(struct smgr *m, const struct stream *s)
+{
+	char *file = state_path(m->m_conf, "queue/%s/%s/settled.log",
+	    s->s_tid, s->s_name);
+	bool there = access(file, F_OK) == 0;
+
+	free(file);
+	return there;
+}
+
 struct stream *
 stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
     char *err, size_t errlen)
@@ -506,10 +523,21 @@ stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 			return NULL;
 		}
 	drop_gone_lists(m, s);
+	if (s->s_settled == NULL && had_list(m, s) &&
+	    open_settled(m, s, false, err, errlen) < 0) {
+		stream_free_group(s);
+		return NULL;
+	}
 	if (open_journal(m, s, c, err, errlen) < 0 ||
 	    (s->s_in = bind_router(m, s, "in", false, err, errlen)) == NULL) {
 		stream_free_group(s);
 		return NULL;
+	}
+	/* Read for recovery alone: a stream without subscriptions keeps
+	 * no list. */
+	if (c->s_nsubs == 0 && s->s_settled != NULL) {
+		settled_close(s->s_settled, true);
+		s->s_settled = NULL;
 	}
 	s->s_in_ev = zevent_new(m->m_base, s->s_in, on_ingress, s);
 	s->s_flush_ev = event_new(m->m_base, -1, 0, on_flush, s);

@@ -118,3 +118,21 @@ wait_for 20 "default.third listed" listed default.third
 assert_eq "0 6" "$(substat default.third .backlog) $(substat default.slow .backlog)" \
 	"default.third, after a start that failed before recovery"
 ok "a subscription still joins after a start that failed before its floor"
+
+# Every subscription removed while streammgr is down, after the stream's
+# own app settled what they still held: the stream's list says so, and
+# recovery does not give those messages to its app again.
+cli scale alpha 1 --stream default >"$T/out/scale" 2>&1 ||
+	fail "scale default: $(cat "$T/out/scale")"
+wait_for 30 "default's app done with k13..k18" sub_idle default
+# The list is written at the end of the loop turn of the acks.
+cli status alpha --json >/dev/null
+stop_streammgr
+profile fsync
+start_daemon streammgr
+wait_for 20 "default.slow gone" unlisted default.slow
+assert_eq 0 "$(substat default .backlog)" \
+	"default, its subscriptions removed while streammgr was down"
+[ ! -e "$VAR/queue/alpha/default/settled.log" ] ||
+	fail "default kept a settled list with no subscription"
+ok "the last subscription removed while down: nothing settled comes back"
