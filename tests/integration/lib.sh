@@ -267,6 +267,14 @@ wait_for_gdb() {
 log_after() { tail -n +"$(( $2 + 1 ))" "$1" | grep -- "$3" >/dev/null; }
 bm_log_after() { log_after "$BM_LOG" "$@"; }
 sm_log_after() { log_after "$SM_LOG" "$@"; }
+# sm_reload: SIGHUP to streammgr, then until its log says it reloads (the
+# reload ends in that turn of its loop: a request sent next sees it).
+sm_reload() {
+	local from
+	from=$(wc -l <"$SM_LOG")
+	kill -HUP "$SM_PID"
+	wait_for 20 "streammgr's reload" sm_log_after "$from" "reloading configuration"
+}
 mon_log_after() { log_after "$MON_LOG" "$@"; }
 
 # scripts/soak (outside the tests' folder) still stops the daemons by
