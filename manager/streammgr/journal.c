@@ -822,7 +822,9 @@ sort_found(struct scan *sc)
  * segment is created (the file made, its H record not written or not on
  * disk yet; nothing else goes in before the H is synced). They hold
  * nothing; the new segment takes the first one's number, so the segment
- * before them is bounded by the new one's H. Returns how many went.
+ * before them is bounded by the new one's H. (The newest cut to nothing
+ * looks the same: what it held, messages or releases, goes unreported.)
+ * Returns how many went.
  */
 static size_t
 drop_empty_newest(struct journal *j, const uint32_t *ids, size_t *n)
@@ -878,20 +880,6 @@ bound_segment(struct journal *j, struct scan *sc, size_t k, uint64_t *cap)
 	}
 }
 
-/*
- * An empty segment that is not the newest (g, scanned) was cut to nothing
- * unless the next one's H says it held no message (one a crash left empty
- * while it was created, kept by a version that did not remove those).
- * With a known first number, whether it lost any is left to sort_found,
- * as for a segment cut at a record's end.
- */
-static void
-judge_empty(struct scanned *g)
-{
-	if (!g->bound_known || (g->bound != 0 && !g->has_floor))
-		g->damaged = true;
-}
-
 static int
 scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
     char *err, size_t errlen)
@@ -917,8 +905,13 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 		if (map_segment(j, &sc->segs[k], err, errlen) < 0)
 			return -1;
 		bound_segment(j, sc, k, &cap);
+		/* Empty, though an empty newest went above: cut to
+		 * nothing, since every segment is written with its H
+		 * first. Even when the next H says it held no message,
+		 * it may have held releases (a start's segment often
+		 * holds nothing else), which no other record tells. */
 		if (sc->segs[k].size == 0)
-			judge_empty(&sc->segs[k]);
+			sc->segs[k].damaged = true;
 		scan_segment(sc, (uint32_t)k, k + 1 == sc->nsegs, cap, rep);
 		sc->segs[k].acks_from = acks_before;
 		sc->segs[k].acks_to = sc->nacks;
@@ -1025,26 +1018,15 @@ restore(struct journal *j, struct scan *sc, journal_restore_fn fn,
 }
 
 /*
- * Segments that hold nothing unreleased: gone now, oldest or not. An
- * empty file found clean goes at once: judged again once the segment
- * after it is gone, it could not be told from one cut to nothing.
+ * Lists the segments kept (the damaged ones were set aside) and deletes
+ * the oldest that hold nothing unreleased.
  */
 static void
-drop_empty_scanned(struct journal *j, struct scan *sc)
+keep_scanned(struct journal *j, struct scan *sc)
 {
-	for (size_t k = 0; k < sc->nsegs; k++) {
-		char name[SEG_NAME_MAX];
-
-		if (sc->segs[k].damaged)
-			continue;
-		if (sc->segs[k].size > 0) {
+	for (size_t k = 0; k < sc->nsegs; k++)
+		if (!sc->segs[k].damaged)
 			seg_get(j, sc->segs[k].id);
-			continue;
-		}
-		snprintf(name, sizeof(name), SEG_FMT, sc->segs[k].id);
-		if (unlinkat(j->j_dirfd, name, 0) < 0 && errno != ENOENT)
-			log_warn("unlink %s/%s", j->j_dir, name);
-	}
 	trim(j);
 }
 
@@ -1096,7 +1078,7 @@ journal_open(const char *dir, enum journal_mode mode, uint64_t segment_size,
 	rep->r_damaged = 0;
 	for (size_t k = 0; k < sc.nsegs; k++)
 		rep->r_damaged += sc.segs[k].damaged;
-	drop_empty_scanned(j, &sc);
+	keep_scanned(j, &sc);
 	scan_free(&sc);
 	*next_seq = j->j_next;
 	return j;

@@ -21,11 +21,12 @@
  * journal_open rebuilds the unreleased messages. A record cut short at the
  * end of the newest segment is a write a crash interrupted (never answered
  * OK in fsync mode): it is cut off; an empty newest segment is one a crash
- * left while creating it: removed. Anything else unreadable is damage
- * (the newest cut inside its H too: no crash leaves part of it), and so
- * is an older segment that ends before its successor's "before" (cut
- * short, even at a record's end or to nothing) with messages lost, or an
- * empty one whose successor does not say it held none:
+ * left while creating it: removed (one cut to nothing looks the same).
+ * Anything else unreadable is damage (the newest cut inside its H too: no
+ * crash leaves part of it), and so is an older segment that ends before
+ * its successor's "before" (cut short, even at a record's end) with
+ * messages lost, or any older one of 0 bytes (every segment begins with
+ * its H; one that held only releases is followed by a "before" of 0 too):
  * the readable messages of that segment are copied into the new segment
  * with the releases it held, the segment is renamed damaged-seg-....log
  * and kept for the operator, and the messages lost are counted by

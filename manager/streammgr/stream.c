@@ -241,7 +241,9 @@ recovery_done(struct stream *s)
 /*
  * The damaged segments: the messages lost by number, and those whose
  * numbers nothing readable tells (a segment cut to nothing or inside its
- * H with no neighbour to bound it), which may be none or many.
+ * H with no neighbour to bound it), which may be none or many. Releases
+ * they held that cannot be read are lost too, uncounted (no record says
+ * how many): the messages they released come back.
  */
 static void
 report_damage(const struct stream *s, const struct journal_report *r)
@@ -257,8 +259,9 @@ report_damage(const struct stream *s, const struct journal_report *r)
 		    "gives its numbers)", r->r_uncounted);
 	log_warnx("tenant %s: stream %s: %" PRIu64 " damaged queue segment%s "
 	    "(%" PRIu64 " unreadable bytes) set aside as damaged-seg-*.log; %"
-	    PRIu64 " message%s lost%s%s, every readable one kept", s->s_tid,
-	    s->s_name, r->r_damaged, r->r_damaged == 1 ? "" : "s",
+	    PRIu64 " message%s lost%s%s, every readable one kept (releases "
+	    "not readable are lost: what they released is delivered again)",
+	    s->s_tid, s->s_name, r->r_damaged, r->r_damaged == 1 ? "" : "s",
 	    r->r_bad_bytes, r->r_lost, r->r_lost == 1 ? "" : "s", lost,
 	    uncounted);
 }

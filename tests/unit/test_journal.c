@@ -5,8 +5,9 @@
  * off, a damaged segment loses only the unreadable message (counted once),
  * an older segment cut short counts the messages cut off (cut to 0 bytes
  * or inside its H record too: set aside, counted by the numbers around
- * it), an empty newest segment left by a crash while creating it is no
- * damage, and a write the disk refuses leaves the file as it was.
+ * it; cut to 0 bytes holding only releases: damage all the same), an
+ * empty newest segment left by a crash while creating it is no damage,
+ * and a write the disk refuses leaves the file as it was.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -883,8 +884,9 @@ newest_left_empty_by_a_crash(void **state)
 
 /*
  * One left empty by a crash under an older version, which kept it and
- * started the next segment after it (its H: no message before it): not
- * damage either, and removed.
+ * started the next segment after it (its H: no message before it). It
+ * looks the same as a segment of releases only cut to nothing (below):
+ * damage, set aside, with nothing lost or uncounted.
  */
 static void
 empty_segment_with_nothing_before_the_next(void **state)
@@ -905,12 +907,57 @@ empty_segment_with_nothing_before_the_next(void **state)
 	close(fd);
 
 	j = reopen(fx, 100);
-	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_damaged, 1);
 	assert_int_equal(fx->rep.r_uncounted, 0);
 	assert_int_equal(fx->rep.r_lost, 0);
 	assert_int_equal(fx->r.n, 10);
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
 	seg_path(fx, 4, path, sizeof(path));
 	assert_int_equal(access(path, F_OK), -1);
+	journal_close(j);
+}
+
+/*
+ * A segment that held only releases (the one a start made, acks of
+ * restored messages and no new message) cut to 0 bytes. The next
+ * segment's H says it held no message, as it would of an empty one, but
+ * its releases are gone: damage, reported, and the messages they released
+ * come back (at least once) rather than silently.
+ */
+static void
+releases_only_segment_cut_to_nothing(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	char path[128];
+
+	store_and_close(fx, j, 1, 3);			/* segment 1 */
+	j = reopen(fx, 1 << 20);			/* 2: releases */
+	journal_release(j, 1, 1);
+	journal_release(j, 1, 2);
+	commit(fx, j);
+	journal_close(j);
+	j = reopen(fx, 1 << 20);			/* 3 */
+	assert_int_equal(fx->r.n, 1);
+	store_and_close(fx, j, 4, 4);
+	seg_path(fx, 2, path, sizeof(path));
+	assert_true(file_size(path) > HEAD_SIZE);
+	assert_int_equal(truncate(path, 0), 0);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->rep.r_uncounted, 0);
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
+	assert_int_equal(fx->r.n, 4);
+	assert_int_equal(fx->r.seq[0], 1);
+	assert_int_equal(fx->next, 5);
+	journal_close(j);
+
+	/* Reported once. */
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->r.n, 4);
 	journal_close(j);
 }
 
@@ -1098,6 +1145,7 @@ main(void)
 		T(newest_left_empty_by_a_crash),
 		T(empty_segment_with_nothing_before_the_next),
 		T(newest_cut_inside_its_head),
+		T(releases_only_segment_cut_to_nothing),
 		T(lost_range_wider_than_a_segment),
 	};
 
