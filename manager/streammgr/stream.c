@@ -2046,10 +2046,12 @@ struct settling {
 };
 
 /*
- * Settles one message in flight. A NACK or REJECT from an instance that
- * no longer holds it (given to another after ack_timeout) is ignored: the
- * holder decides. An ACK from it counts, the work being done. quality:
- * the app's reason when a REJECT is for a data quality rule (it begins
+ * Settles one message in flight. An ACK, NACK or REJECT from an instance
+ * that does not hold it (it was never given to it, or was given to
+ * another after ack_timeout) is ignored, counted as stray: the holder
+ * decides, and no instance may settle another's work (a late ACK means
+ * the holder does the work again: at-least-once). quality: the app's
+ * reason when a REJECT is for a data quality rule (it begins
  * "quality: ", as libmysimbdp words it: docs/quality.md), else NULL.
  */
 static void
@@ -2059,11 +2061,12 @@ settle_one(struct qmsg *m, void *arg)
 	struct stream *s = t->s;
 	struct instance *holder = m->m_holder, *from = t->from;
 
-	if (t->cmd != WORK_ACK && holder != from) {
+	if (holder != from) {
 		log_debug("tenant %s: stream %s: %s of message %" PRIu64
 		    " from %s ignored: %s holds it", s->s_tid, s->s_name,
-		    t->cmd == WORK_NACK ? "NACK" : "REJECT", m->m_seq,
-		    from->i_id, holder ? holder->i_id : "no instance");
+		    t->cmd == WORK_ACK ? "ACK" : t->cmd == WORK_NACK ?
+		    "NACK" : "REJECT", m->m_seq, from->i_id,
+		    holder ? holder->i_id : "no instance");
 		return;
 	}
 	t->settled++;
@@ -2089,10 +2092,11 @@ settle_one(struct qmsg *m, void *arg)
 
 /*
  * ACK, NACK or REJECT of the ids (or ranges) in w. An id not in flight
- * (settled already, never delivered, not given yet) is ignored, at no
- * cost beyond the in-flight ones (queue_each_inflight), and counted in
- * stray_acks. Returns the work
- * done, in ids looked at, for on_work's budget.
+ * to from (settled already, never delivered, not given yet, or held by
+ * another instance) is ignored, at no cost beyond the in-flight ones
+ * (queue_each_inflight: the holder is checked only on those), and
+ * counted in stray_acks. Returns the work done, in ids looked at, for
+ * on_work's budget.
  */
 static uint64_t
 settle(struct stream *s, struct instance *from, const struct work_request *w)
@@ -2119,7 +2123,8 @@ settle(struct stream *s, struct instance *from, const struct work_request *w)
 		work += 1 + queue_each_inflight(&s->s_queue, id, last,
 		    settle_one, &t);
 	}
-	/* Counted, not refused: a late ack after a redelivery is one too. */
+	/* Counted, not refused: a late ack after a redelivery is one too,
+	 * as is any id another instance holds. */
 	stray = named - t.settled;
 	from->i_stray_acks += stray;
 	s->s_n.stray_acks += stray;

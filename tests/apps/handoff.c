@@ -7,15 +7,16 @@
  *      never acks it; after ack_timeout streammgr delivers it again,
  *      perhaps to A itself, which holds that delivery too;
  *   B  the other instance gets it, makes DIR/b-has and holds it;
- *   A  sees DIR/b-has, sends its NACK or REJECT (MODE) of the message
- *      it no longer holds, then makes DIR/a-settled;
+ *   A  sees DIR/b-has, sends its NACK, REJECT or ACK (MODE) of the
+ *      message it no longer holds, then makes DIR/a-settled;
  *   B  sees DIR/a-settled and acks the message.
  *
  * Each delivery is a line "ROLE ID" in DIR/deliveries, with " late" when
  * it came after A's settle (a delivery that should not have happened);
- * those are acked at once, so the stream drains either way.
+ * those are acked at once, so the stream drains either way. A writes its
+ * instance id to DIR/a-id, so that the test can tell its counts.
  *
- * usage: handoff nack|reject DIR
+ * usage: handoff nack|reject|ack DIR
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +35,7 @@
 struct handoff {
 	struct msb_stream	*stream;
 	const char		*dir;
-	bool			 reject;
+	const char		*mode;		/* nack, reject or ack */
 	char			 role;		/* 'A', 'B', or 0: none yet */
 	uint64_t		 held;		/* the message, 0: none */
 	bool			 done;		/* A settled / B acked */
@@ -91,13 +92,32 @@ ack(struct handoff *h, uint64_t id)
 		die(msb_stream_error(h->stream));
 }
 
+/* DIR/a-id: A's MYSIMBDP_INSTANCE, whole once there (a rename). */
+static void
+write_id(const struct handoff *h)
+{
+	const char *id = getenv("MYSIMBDP_INSTANCE");
+	char tmp[4096];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s", path(h, "a-id.new"));
+	if (id == NULL || (f = fopen(tmp, "w")) == NULL)
+		die("cannot write DIR/a-id.new");
+	if (fprintf(f, "%s\n", id) < 0 || fclose(f) != 0 ||
+	    rename(tmp, path(h, "a-id")) < 0)
+		die("cannot write DIR/a-id");
+}
+
 static void
 delivered(struct handoff *h, uint64_t id)
 {
 	bool late = exists(h, "a-settled");
 
-	if (h->role == 0)
+	if (h->role == 0) {
 		h->role = mkdir(path(h, "a"), 0755) == 0 ? 'A' : 'B';
+		if (h->role == 'A')
+			write_id(h);
+	}
 	log_delivery(h, id, late);
 	if (late && (h->role == 'A' || h->done)) {
 		ack(h, id);
@@ -117,10 +137,13 @@ step(struct handoff *h)
 	if (h->held == 0 || h->done)
 		return;
 	if (h->role == 'A' && exists(h, "b-has")) {
-		rc = h->reject ?
-		    msb_stream_reject(h->stream, h->held, "late") :
-		    msb_stream_nack(h->stream, h->held, "late");
-		if (rc != MSB_OK)
+		if (strcmp(h->mode, "ack") == 0)
+			rc = msb_stream_ack(h->stream, h->held);
+		else if (strcmp(h->mode, "reject") == 0)
+			rc = msb_stream_reject(h->stream, h->held, "late");
+		else
+			rc = msb_stream_nack(h->stream, h->held, "late");
+		if (rc != MSB_OK || msb_stream_flush(h->stream) != MSB_OK)
 			die(msb_stream_error(h->stream));
 		mark(h, "a-settled");
 		h->done = true;
@@ -140,11 +163,11 @@ main(int argc, char **argv)
 	int rc;
 
 	if (argc != 3 || (strcmp(argv[1], "nack") != 0 &&
-	    strcmp(argv[1], "reject") != 0)) {
-		fprintf(stderr, "usage: handoff nack|reject DIR\n");
+	    strcmp(argv[1], "reject") != 0 && strcmp(argv[1], "ack") != 0)) {
+		fprintf(stderr, "usage: handoff nack|reject|ack DIR\n");
 		return 64;
 	}
-	h.reject = strcmp(argv[1], "reject") == 0;
+	h.mode = argv[1];
 	h.dir = argv[2];
 	if (msb_env_load(&env, err, sizeof(err)) != MSB_OK ||
 	    msb_stream_open_env(&h.stream, &env, 1, err, sizeof(err)) !=

@@ -14,11 +14,28 @@
  *                     ids 1 to 65536 as fast as streammgr takes them,
  *                     writing the file MARK once 10,000 have gone; then
  *                     waits to be stopped
+ *   foreign DIR       two instances of one stream, for
+ *                     t_stream_foreign_acks.sh; the first to make
+ *                     DIR/holder is the holder, the other the thief,
+ *                     and each writes its instance id to DIR/ROLE-id.
+ *                     The holder says HELLO (credit 1000), writes each
+ *                     delivery's id as a line of DIR/holder-got and
+ *                     holds it until DIR/release exists, then acks
+ *                     what it holds, and from then on every delivery at
+ *                     once. The thief waits for DIR/steal (the ids the
+ *                     holder got, one a line), says HELLO (credit 1),
+ *                     sends a NACK of the first id, a REJECT of the
+ *                     second, an ACK of all and an ACKR of the lowest
+ *                     to the highest; it acks what it is given at once,
+ *                     writing the ids to DIR/thief-got
  */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -93,6 +110,201 @@ ackflood(void *sock, const char *id, long n, const char *mark)
 		pause();
 }
 
+#define FOREIGN_MAX	4096	/* ids the holder holds, the thief names */
+#define POLL_MS		20
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "workflood: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static int
+exists(const char *dir, const char *name)
+{
+	char p[4096];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return access(p, F_OK) == 0;
+}
+
+/* Appends a line to DIR/NAME; whole files are made by rename. */
+static void
+put_line(const char *dir, const char *name, const char *line)
+{
+	char p[4096];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	if ((f = fopen(p, "a")) == NULL || fprintf(f, "%s\n", line) < 0 ||
+	    fclose(f) != 0)
+		die(p);
+}
+
+static void
+put_file(const char *dir, const char *name, const char *text)
+{
+	char p[4096], tmp[4200];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.new", p);
+	unlink(tmp);
+	put_line(dir, strrchr(tmp, '/') + 1, text);
+	if (rename(tmp, p) < 0)
+		die(p);
+}
+
+/* [CMD][ids][reason]: ids are n u64s; reason NULL: no frame. */
+static int
+settle(void *sock, const char *cmd, const uint64_t *ids, size_t n,
+    const char *reason)
+{
+	unsigned char buf[FOREIGN_MAX * 8];
+
+	for (size_t k = 0; k < n; k++)
+		put64(buf + 8 * k, ids[k]);
+	if (zmq_send(sock, cmd, strlen(cmd), ZMQ_SNDMORE) < 0 ||
+	    zmq_send(sock, buf, 8 * n, reason ? ZMQ_SNDMORE : 0) < 0 ||
+	    (reason && zmq_send(sock, reason, strlen(reason), 0) < 0))
+		return -1;
+	return 0;
+}
+
+/*
+ * One message from streammgr within POLL_MS: a delivery's id in *id
+ * (returns 1), nothing (0); an ERR is written to stderr (0).
+ */
+static int
+recv_one(void *sock, uint64_t *id)
+{
+	zmq_pollitem_t pi = { sock, 0, ZMQ_POLLIN, 0 };
+	unsigned char f[256];
+	int n, more, rc = 0;
+	size_t len = sizeof(more);
+
+	if (zmq_poll(&pi, 1, POLL_MS) <= 0)
+		return 0;
+	if ((n = zmq_recv(sock, f, sizeof(f), 0)) < 0)
+		die("recv");
+	zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len);
+	if (more && n == 8) {
+		*id = 0;
+		for (int b = 0; b < 8; b++)
+			*id = *id << 8 | f[b];
+		rc = 1;
+	} else
+		fprintf(stderr, "workflood: from streammgr: %.*s\n",
+		    n > (int)sizeof(f) ? (int)sizeof(f) : n, (char *)f);
+	while (more) {	/* the payload */
+		if (zmq_recv(sock, f, sizeof(f), 0) < 0)
+			die("recv");
+		zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len);
+	}
+	return rc;
+}
+
+static int
+holder(void *sock, const char *id, const char *dir)
+{
+	uint64_t held[FOREIGN_MAX], m;
+	size_t n = 0;
+	int released = 0;
+	char line[32];
+
+	if (hello(sock, id, "1000", NULL) < 0)
+		return 1;
+	for (;;) {
+		if (recv_one(sock, &m)) {
+			snprintf(line, sizeof(line), "%" PRIu64, m);
+			put_line(dir, "holder-got", line);
+			if (released && settle(sock, "ACK", &m, 1, NULL) < 0)
+				return 1;
+			else if (!released && n < FOREIGN_MAX)
+				held[n++] = m;
+		}
+		if (!released && exists(dir, "release")) {
+			if (n > 0 && settle(sock, "ACK", held, n, NULL) < 0)
+				return 1;
+			released = 1;
+		}
+	}
+}
+
+/* The ids in DIR/steal, into ids; returns how many. */
+static size_t
+read_ids(const char *dir, uint64_t *ids)
+{
+	char p[4096];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/steal", dir);
+	if ((f = fopen(p, "r")) == NULL)
+		die(p);
+	while (n < FOREIGN_MAX && fscanf(f, "%" SCNu64, &ids[n]) == 1)
+		n++;
+	fclose(f);
+	return n;
+}
+
+static int
+thief(void *sock, const char *id, const char *dir)
+{
+	struct timespec ts = { 0, POLL_MS * 1000000 };
+	uint64_t ids[FOREIGN_MAX], lo, hi, m;
+	unsigned char r[16];
+	char line[32];
+	size_t n;
+
+	while (!exists(dir, "steal"))
+		nanosleep(&ts, NULL);
+	if ((n = read_ids(dir, ids)) < 2) {
+		fprintf(stderr, "workflood: %s/steal: fewer than 2 ids\n",
+		    dir);
+		return 1;
+	}
+	lo = hi = ids[0];
+	for (size_t k = 1; k < n; k++) {
+		lo = ids[k] < lo ? ids[k] : lo;
+		hi = ids[k] > hi ? ids[k] : hi;
+	}
+	put64(r, lo);
+	put64(r + 8, hi);
+	/* In this order: the ACKs would make a later NACK find nothing. */
+	if (hello(sock, id, "1", NULL) < 0 ||
+	    settle(sock, "NACK", ids, 1, "foreign") < 0 ||
+	    settle(sock, "REJECT", ids + 1, 1, "foreign") < 0 ||
+	    settle(sock, "ACK", ids, n, NULL) < 0 ||
+	    zmq_send(sock, "ACKR", 4, ZMQ_SNDMORE) < 0 ||
+	    zmq_send(sock, r, sizeof(r), 0) < 0)
+		return 1;
+	for (;;) {
+		if (!recv_one(sock, &m))
+			continue;
+		snprintf(line, sizeof(line), "%" PRIu64, m);
+		put_line(dir, "thief-got", line);
+		if (settle(sock, "ACK", &m, 1, NULL) < 0)
+			return 1;
+	}
+}
+
+static int
+foreign(void *sock, const char *id, const char *dir)
+{
+	char p[4096];
+
+	snprintf(p, sizeof(p), "%s/holder", dir);
+	if (mkdir(p, 0755) == 0) {
+		put_file(dir, "holder-id", id);
+		return holder(sock, id, dir);
+	}
+	if (errno != EEXIST)
+		die(p);
+	put_file(dir, "thief-id", id);
+	return thief(sock, id, dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -103,7 +315,7 @@ main(int argc, char **argv)
 
 	if (argc < 2 || ep == NULL || id == NULL) {
 		fprintf(stderr, "usage: workflood blindack | ackflood N MARK "
-		    "(as a stream app)\n");
+		    "| foreign DIR (as a stream app)\n");
 		return 64;
 	}
 	ctx = zmq_ctx_new();
@@ -119,6 +331,8 @@ main(int argc, char **argv)
 		return blindack(sock, id);
 	if (strcmp(argv[1], "ackflood") == 0 && argc == 4)
 		return ackflood(sock, id, atol(argv[2]), argv[3]);
+	if (strcmp(argv[1], "foreign") == 0 && argc == 3)
+		return foreign(sock, id, argv[2]);
 	fprintf(stderr, "workflood: unknown mode %s\n", argv[1]);
 	return 64;
 }
