@@ -4,6 +4,8 @@ reports by themselves."""
 import json
 import subprocess
 
+import mysimbdp
+
 from conftest import PYTHON, python_app, wait_for
 
 ONE_SHOT = """
@@ -22,6 +24,14 @@ def reports(platform, instance):
         return []
     return [r for r in map(json.loads, path.read_text().splitlines())
             if r.get("type") == "report" and r.get("instance") == instance]
+
+
+def stream_reports(platform):
+    path = platform.var / "log/metrics.jsonl"
+    if not path.exists():
+        return []
+    return [r for r in map(json.loads, path.read_text().splitlines())
+            if r.get("type") == "report" and r.get("stream") == "default"]
 
 
 def one_shot(platform, instance, rows, how):
@@ -45,7 +55,6 @@ def test_first_and_last_reports_arrive(platform):
 
 
 def test_stream_app_reports_by_itself(platform):
-    import mysimbdp
     platform.tenant("alpha", f"""streams = ( {{
         app = {python_app("consume.py")}; stop_timeout = "2s"; }} );""")
     platform.start("monitor")
@@ -57,13 +66,30 @@ def test_stream_app_reports_by_itself(platform):
         assert producer.flush()
 
     def counted():
-        path = platform.var / "log/metrics.jsonl"
-        if not path.exists():
-            return None
-        rs = [r for r in map(json.loads, path.read_text().splitlines())
-              if r.get("type") == "report" and r.get("stream") == "default"]
-        messages = sum(r.get("messages", 0) for r in rs)
-        return rs if messages >= 41 else None
+        rs = stream_reports(platform)
+        return rs if sum(r.get("messages", 0) for r in rs) >= 41 else None
     rs = wait_for("41 messages reported", counted)
     assert sum(r["errors"] for r in rs) == 1
     assert sum(r["ingest_us_sum"] for r in rs) > 0
+
+
+def test_an_unclosed_streams_last_counts_reach_the_monitor(platform):
+    # The app leaves its Stream open: the package reports the Stream's
+    # counts and closes the shared Metrics at exit, in that order.
+    # Before, the Metrics was closed first and the counts of the last
+    # batch went nowhere.
+    platform.tenant("alpha", f"""streams = ( {{
+        app = {python_app("unclosed.py", "30")}; stop_timeout = "2s";
+        }} );""")
+    platform.start("monitor")
+    platform.start("streammgr")
+    with mysimbdp.Producer(platform.endpoint("alpha")) as producer:
+        for i in range(30):
+            producer.send(f"k{i} v")
+        assert producer.flush()
+
+    def counted():
+        rs = stream_reports(platform)
+        return rs if sum(r.get("messages", 0) for r in rs) >= 30 else None
+    rs = wait_for("30 messages reported", counted)
+    assert sum(r["messages"] for r in rs) == 30

@@ -4,14 +4,16 @@
 :class:`Stream` the messages settled and their time, :class:`Rows` the
 rows rejected, all into :func:`default_metrics`: a handle opened from
 ``ZMQ_METRICS_ENDPOINT`` on first use, reporting every second, closed
-(one last report) when the interpreter exits. An app that reports by
-itself passes ``metrics=None`` to them, or its own :class:`Metrics`.
+(one last report) when the interpreter exits, after the Streams still
+open have handed it their counts. An app that reports by itself passes
+``metrics=None`` to them, or its own :class:`Metrics`.
 Reporting never blocks the app for a monitor that is absent or slow.
 """
 from __future__ import annotations
 
 import atexit
 import ctypes
+import weakref
 from typing import Optional
 
 from ._lib import LIB, TEMPFAIL, U32_MAX, U64_MAX, Handle, MysimbdpError, \
@@ -85,6 +87,28 @@ class Metrics(Handle):
 
 _default: Optional[Metrics] = None
 _default_failed = False
+# Objects that keep counts for the shared handle until their next report
+# (a Stream reports between batches). One the app left open is destroyed
+# only at the interpreter's teardown, after the atexit handlers: the
+# handler has them report first, then closes the handle.
+_holders: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def hold_counts(obj, metrics: Optional[Metrics]) -> None:
+    """Notes obj when it reports into the shared handle (metrics): at
+    exit, before the last report, obj._report_at_exit() hands over what
+    obj still counts."""
+    if metrics is not None and metrics is _default:
+        _holders.add(obj)
+
+
+def _close_default() -> None:
+    try:
+        for obj in list(_holders):
+            obj._report_at_exit()
+    finally:
+        if _default is not None:
+            _default.close()
 
 
 def default_metrics() -> Optional[Metrics]:
@@ -97,7 +121,7 @@ def default_metrics() -> Optional[Metrics]:
         except MysimbdpError:
             _default_failed = True
             return None
-        atexit.register(_default.close)
+        atexit.register(_close_default)
     return _default
 
 

@@ -15,7 +15,7 @@ from typing import Iterator, List, Optional
 
 from ._lib import (LIB, OK, STOPPED, TEMPFAIL, Handle, MysimbdpError, c_int_in,
                    c_ms, check, cstr, errbuf, text)
-from .metrics import AUTO, resolve
+from .metrics import AUTO, hold_counts, resolve
 
 
 class Message:
@@ -149,6 +149,7 @@ class Stream(Handle):
         self._mark = time.monotonic()
         self._stopped = False
         self._max = 0                 # the arrays below hold this many
+        hold_counts(self, self._metrics)
 
     def _release_sigint(self) -> None:
         if self._holds_sigint:
@@ -182,6 +183,15 @@ class Stream(Handle):
             self._counts = [0, 0, 0, 0]
         elif self._metrics is not None:
             self._metrics.tick()
+
+    def _report_at_exit(self) -> None:
+        # The shared Metrics closes next: what is counted after (by a
+        # close at teardown) has nowhere to go.
+        try:
+            if self._counts[0]:
+                self._report()
+        finally:
+            self._metrics = None
 
     def _arrays(self, max_messages: int) -> None:
         if max_messages > self._max:
