@@ -2,7 +2,7 @@
 Sink or Producer dropped without close() is closed when its last
 reference goes (no reference cycle waits for the garbage collector), and
 SIGINT, which each Stream needs in the library's hands, is given back
-when the last Stream closes, in any order."""
+when the last Stream closes, in any order and on any thread."""
 import gc
 import os
 import shutil
@@ -122,3 +122,45 @@ def test_sigint_is_given_back_by_the_last_stream():
     assert r.stdout.splitlines() == [
         "library", "library", "stopping True", "python"] * 2 + [
         "python", "mine"], r
+
+
+SIGINT_THREAD = """
+import os, signal, sys, threading, time
+import mysimbdp
+
+deadline = time.monotonic() + float(sys.argv[1])
+
+def stream():
+    return mysimbdp.Stream(endpoint="ipc:///nonexistent/work",
+                           instance="t-1", metrics=None)
+
+# Opened on the main thread (which stands Python's handler aside), the
+# first closed there, the last on another thread.
+pair = [stream(), stream()]
+pair[0].close()
+closer = threading.Thread(target=pair[1].close)
+closer.start()
+closer.join()
+# The main thread puts Python's handler back at its next bytecodes.
+while signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if time.monotonic() > deadline:
+        print("SIGINT still", signal.getsignal(signal.SIGINT))
+        sys.exit(1)
+    time.sleep(0.01)
+try:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(max(0, deadline - time.monotonic()))
+    print("no KeyboardInterrupt")
+except KeyboardInterrupt:
+    print("KeyboardInterrupt")
+"""
+
+
+def test_sigint_is_given_back_by_a_last_close_on_another_thread():
+    # In a child: it sends itself SIGINT. Before, SIGINT stayed SIG_DFL
+    # (the library's last close puts that back) until a Stream opened
+    # and closed on the main thread: a SIGINT killed the process.
+    r = subprocess.run([str(PYTHON), "-c", SIGINT_THREAD, str(20 * FACTOR)],
+                       capture_output=True, text=True, timeout=60 * FACTOR,
+                       env=dict(os.environ, ZMQ_METRICS_ENDPOINT=""))
+    assert (r.returncode, r.stdout) == (0, "KeyboardInterrupt\n"), r

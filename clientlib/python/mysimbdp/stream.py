@@ -7,6 +7,7 @@ idempotently (upsert by a key of the message, as the samples do).
 """
 from __future__ import annotations
 
+import _thread
 import ctypes
 import signal
 import threading
@@ -75,10 +76,15 @@ class Batch(List[Message]):
 # handler would only run once the library's wait returned. The library's
 # handler it is: the first Stream stands Python's aside, and the last to
 # close puts it back (every Stream open needs the library's, as the
-# library counts its streams).
-_sigint_lock = threading.Lock()
+# library counts its streams). signal.signal() works only in the main
+# thread: a last close on another has the main thread put it back, as a
+# pending call (Py_AddPendingCall), between two of its bytecodes. The
+# lock is re-entrant for that call: it may come while the main thread
+# itself holds the lock, and the state is sound at every bytecode.
+_sigint_lock = threading.RLock()
 _sigint_users = 0
 _sigint_saved = None     # Python's handler, while the library's stands
+_sigint_pending = False  # a give-back waits for the main thread
 
 
 def _sigint_hold() -> None:
@@ -94,18 +100,66 @@ def _sigint_hold() -> None:
 
 
 def _sigint_release() -> None:
-    global _sigint_users, _sigint_saved
+    global _sigint_users, _sigint_pending
     with _sigint_lock:
         _sigint_users -= 1
-        # signal.signal() works only in the main thread: from another,
-        # the next last close in the main thread gives it back.
-        if (_sigint_users > 0 or _sigint_saved is None or
-                threading.current_thread() is not threading.main_thread()):
-            return
-        # Unless the app has put its own in the meantime.
-        if signal.getsignal(signal.SIGINT) is signal.SIG_DFL:
-            signal.signal(signal.SIGINT, _sigint_saved)
-        _sigint_saved = None
+        if threading.current_thread() is threading.main_thread():
+            _sigint_give_back()
+        elif (_sigint_users == 0 and _sigint_saved is not None and
+                not _sigint_pending and _PENDING is not None and
+                _PENDING(_SIGINT_ON_MAIN, None) == 0):
+            _sigint_pending = True
+        # Else (no pending call: not CPython, or its queue full) the next
+        # last close in the main thread gives it back.
+
+
+def _sigint_give_back() -> None:
+    # On the main thread, with _sigint_lock held.
+    global _sigint_saved
+    if _sigint_users > 0 or _sigint_saved is None:
+        return
+    # Unless the app has put its own in the meantime.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_DFL:
+        signal.signal(signal.SIGINT, _sigint_saved)
+    _sigint_saved = None
+
+
+def _sigint_on_main(_arg) -> int:
+    # The pending call. It returns 0 whatever happens: an exception
+    # would be lost in ctypes, and -1 makes the main thread raise.
+    global _sigint_pending
+    try:
+        with _sigint_lock:
+            _sigint_pending = False
+            _sigint_give_back()
+    except KeyboardInterrupt:
+        # A SIGINT taken by the handler just put back: raised again
+        # where the main thread's code runs.
+        try:
+            _thread.interrupt_main()
+        except Exception:
+            pass
+    except Exception:
+        # Modules torn down at exit: nothing to give back to.
+        pass
+    return 0
+
+
+def _pending_call():
+    api = getattr(ctypes, "pythonapi", None)
+    if api is None or not hasattr(api, "Py_AddPendingCall"):
+        return None, None
+    proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+    add = ctypes.PYFUNCTYPE(ctypes.c_int, proto, ctypes.c_void_p)(
+        ("Py_AddPendingCall", api))
+    cb = proto(_sigint_on_main)
+    # Never freed: a call still queued when the modules are torn down
+    # at exit would jump to a freed closure.
+    ctypes.PYFUNCTYPE(None, ctypes.py_object)(("Py_IncRef", api))(cb)
+    return add, cb
+
+
+_PENDING, _SIGINT_ON_MAIN = _pending_call()
 
 
 class Stream(Handle):
@@ -118,7 +172,8 @@ class Stream(Handle):
     (and SIGINT) ask the stream to stop, as in a C app: iteration ends
     once streammgr has answered the app's BYE; settle what you got, then
     close (``with`` does); SIGINT is Python's again once the last Stream
-    has closed. Metrics (messages, bytes, rejected, ingest time
+    has closed (closed on another thread: once the main thread runs
+    Python code again). Metrics (messages, bytes, rejected, ingest time
     from delivery to settling) are reported by themselves.
     """
 
