@@ -93,3 +93,38 @@ def test_an_unclosed_streams_last_counts_reach_the_monitor(platform):
         return rs if sum(r.get("messages", 0) for r in rs) >= 30 else None
     rs = wait_for("30 messages reported", counted)
     assert sum(r["messages"] for r in rs) == 30
+
+
+THREADS = """
+import sys, threading, mysimbdp
+m = mysimbdp.Metrics(sys.argv[1], "batch", sys.argv[2])
+m.set_interval(1)
+def count():
+    for _ in range(int(sys.argv[3])):
+        m.add(rows=1)
+workers = [threading.Thread(target=count) for _ in range(4)]
+for w in workers:
+    w.start()
+for w in workers:
+    w.join()
+m.close()
+"""
+
+
+def test_one_metrics_shared_by_threads_counts_every_row(platform):
+    # Four threads add to one Metrics (the shared default is one), with a
+    # report every ms. ctypes lets go of the GIL in each call: without
+    # the wrapper's lock the C counters lost additions and two threads
+    # sent on one ZeroMQ socket.
+    platform.tenant("alpha", f"""streams = ( {{
+        app = {python_app("consume.py")}; stop_timeout = "2s"; }} );""")
+    platform.start("monitor")
+    endpoint = f"ipc://{platform.var}/run/alpha/metrics.sock"
+    subprocess.run([str(PYTHON), "-c", THREADS, endpoint, "py-threads",
+                    "20000"], check=True, timeout=300)
+
+    def counted():
+        rs = reports(platform, "py-threads")
+        return rs if sum(r["rows"] for r in rs) >= 80000 else None
+    wait_for("80000 rows reported", counted)
+    assert sum(r["rows"] for r in reports(platform, "py-threads")) == 80000

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import threading
 import weakref
 from typing import Optional
 
@@ -24,7 +25,8 @@ MESSAGES, ROWS, BYTES, ERRORS, INGEST_US = 1, 2, 3, 4, 5
 
 class Metrics(Handle):
     """A report channel to the monitor (libmysimbdp's msb_metrics).
-    Closing sends a last report, waiting at most 1 s."""
+    Closing sends a last report, waiting at most 1 s. Safe to share
+    between threads (the shared default is): calls take turns."""
 
     _close_fn = "msb_metrics_close"
 
@@ -33,6 +35,9 @@ class Metrics(Handle):
         """Opens from the environment contract when endpoint is None
         (a stream app's reports then carry its tenant and stream), else
         to endpoint ("" counts but never sends)."""
+        # The C object is one thread's at a time (its counters, its
+        # ZeroMQ socket), and ctypes lets go of the GIL in each call.
+        self._lock = threading.Lock()
         if endpoint is None:
             from .env import c_env
             self._h = LIB.msb_metrics_open_env(ctypes.byref(
@@ -49,24 +54,25 @@ class Metrics(Handle):
             errors: int = 0, ingest_us: Optional[int] = None) -> None:
         """Counts figures; ingest_us is one ingest time sample. Sends a
         report when the interval has passed."""
-        h = self._h
-        for metric, n in ((MESSAGES, messages), (ROWS, rows),
-                          (BYTES, bytes), (ERRORS, errors)):
-            if n:
-                LIB.msb_metrics_add(h, metric, c_int_in("count", n, 0,
-                                                        U64_MAX))
+        counts = [(metric, c_int_in("count", n, 0, U64_MAX))
+                  for metric, n in ((MESSAGES, messages), (ROWS, rows),
+                                    (BYTES, bytes), (ERRORS, errors)) if n]
         if ingest_us is not None:
-            LIB.msb_metrics_add(h, INGEST_US, min(U64_MAX,
-                                                  max(0, int(ingest_us))))
+            counts.append((INGEST_US, min(U64_MAX, max(0, int(ingest_us)))))
+        with self._lock:
+            for metric, n in counts:
+                LIB.msb_metrics_add(self._h, metric, n)
 
     def set_interval(self, ms: int) -> None:
         """The report interval (default 1000 ms; 0: only flush())."""
-        LIB.msb_metrics_set_interval(self._h,
-                                     c_int_in("ms", ms, 0, U32_MAX))
+        ms = c_int_in("ms", ms, 0, U32_MAX)
+        with self._lock:
+            LIB.msb_metrics_set_interval(self._h, ms)
 
     def flush(self) -> bool:
         """Sends a report now. False when it was dropped (no monitor)."""
-        rc = LIB.msb_metrics_flush(self._h)
+        with self._lock:
+            rc = LIB.msb_metrics_flush(self._h)
         if rc < 0 and rc != TEMPFAIL:
             raise MysimbdpError("metrics: send failed", rc)
         return rc == 0
@@ -74,15 +80,20 @@ class Metrics(Handle):
     def tick(self) -> None:
         """Sends a report, even empty, if the interval has passed: call
         it while idle so the monitor hears from the app."""
-        LIB.msb_metrics_tick(self._h)
+        with self._lock:
+            LIB.msb_metrics_tick(self._h)
 
     def counts(self) -> tuple[int, int]:
         """(reports sent, reports dropped) so far."""
         sent, dropped = ctypes.c_uint64(), ctypes.c_uint64()
-        LIB.msb_metrics_counts(self._h, ctypes.byref(sent),
-                               ctypes.byref(dropped))
+        with self._lock:
+            LIB.msb_metrics_counts(self._h, ctypes.byref(sent),
+                                   ctypes.byref(dropped))
         return sent.value, dropped.value
 
+    def close(self) -> None:
+        with self._lock:
+            super().close()
 
 
 _default: Optional[Metrics] = None
