@@ -338,6 +338,8 @@ reset(struct msb_metrics *m, int64_t now)
 	m->m_window_start = now;
 	m->m_messages = m->m_rows = m->m_bytes = m->m_errors = 0;
 	m->m_ingest_sum = m->m_ingest_max = 0;
+	/* A rule that takes a slot next window adds to its count: zero it. */
+	memset(m->m_rules, 0, sizeof(m->m_rules));
 	m->m_nrules = 0;
 }
 

@@ -514,6 +514,95 @@ quality_names(const bson_t *doc, char *out, size_t len)
 		    (long long)bson_iter_as_int64(&q));
 }
 
+/* Adds each row to the sink: every one is refused by a quality rule. */
+static void
+add_refused(struct msb_sink *sink, const char **rows, size_t n)
+{
+	bson_t *row;
+
+	for (size_t k = 0; k < n; k++) {
+		row = bson_new_from_json((const uint8_t *)rows[k], -1, NULL);
+		assert_non_null(row);
+		assert_int_equal(msb_sink_add(sink, row), MSB_BADDOC);
+		bson_destroy(row);
+	}
+}
+
+/*
+ * Each report counts only its own window's refusals, over several
+ * windows, and a rule that takes another's place in a report (range
+ * first in the third window, where has-id was first) starts from none.
+ */
+static void
+quality_counts_are_per_window(void **state)
+{
+	struct fixture *f = *state;
+	static const char *noid[] = { "{\"price\":10}" };
+	static const char *dear[] = { "{\"id\":1,\"price\":900}",
+	    "{\"id\":2,\"price\":901}" };
+	struct { const char **rows; size_t n; const char *names; } w[] = {
+		{ noid, 1, "has-id=1" },
+		{ noid, 1, "has-id=1" },
+		{ dear, 1, "range=1" },
+		{ dear, 2, "range=2" },
+		{ noid, 1, "has-id=1" },
+	};
+	struct msb_metrics *m;
+	struct msb_sink *sink;
+	char err[256], names[256], *url;
+	bson_iter_t it;
+	bson_t *doc;
+
+	setenv("MYSIMBDP_QUALITY", "{\"rules\":["
+	    "{\"name\":\"has-id\",\"field\":\"id\",\"required\":true},"
+	    "{\"name\":\"range\",\"field\":\"price\",\"max\":500}]}", 1);
+	bind_monitor(f);
+	m = msb_metrics_open(f->endpoint, "batch", "job-9");
+	assert_non_null(m);
+	msb_metrics_set_interval(m, 0);
+	assert_true(asprintf(&url, "file://%s/store", f->dir) != -1);
+	if (msb_sink_open(&sink, url, "t", "c", err, sizeof(err)) != MSB_OK)
+		fail_msg("sink: %s", err);
+	unsetenv("MYSIMBDP_QUALITY");
+	/* The first window has both rules, has-id first. */
+	add_refused(sink, noid, 1);
+	add_refused(sink, dear, 2);
+	doc = flush_until_received(f, m);
+	quality_names(doc, names, sizeof(names));
+	assert_string_equal(names, "has-id=1,range=2");
+	bson_destroy(doc);
+	for (size_t k = 0; k < sizeof(w) / sizeof(w[0]); k++) {
+		add_refused(sink, w[k].rows, w[k].n);
+		assert_int_equal(msb_metrics_flush(m), MSB_OK);
+		doc = receive(f, WAIT_MS);
+		assert_non_null(doc);
+		quality_names(doc, names, sizeof(names));
+		if (strcmp(names, w[k].names) != 0)
+			fail_msg("window %zu: %s, not %s", k + 2, names,
+			    w[k].names);
+		bson_destroy(doc);
+	}
+	/* Then both again, range first: has-id takes range's old place. */
+	add_refused(sink, dear, 1);
+	add_refused(sink, noid, 1);
+	assert_int_equal(msb_metrics_flush(m), MSB_OK);
+	doc = receive(f, WAIT_MS);
+	assert_non_null(doc);
+	quality_names(doc, names, sizeof(names));
+	assert_string_equal(names, "range=1,has-id=1");
+	bson_destroy(doc);
+	/* A window with no refusal names no rule. */
+	assert_int_equal(msb_metrics_flush(m), MSB_OK);
+	doc = receive(f, WAIT_MS);
+	assert_non_null(doc);
+	assert_false(bson_iter_init_find(&it, doc, "quality"));
+	bson_destroy(doc);
+	msb_sink_close(sink);
+	msb_metrics_close(m);
+	bson_destroy(receive(f, WAIT_MS));	/* close's report */
+	free(url);
+}
+
 /* A report names 16 rules; past 16, the 16th and later are "other". */
 static void
 rules_past_sixteen_go_under_other(void **state)
@@ -577,6 +666,8 @@ main(void)
 		    dropped_counts_since_the_last_report, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    rules_past_sixteen_go_under_other, setup, teardown),
+		cmocka_unit_test_setup_teardown(quality_counts_are_per_window,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(instance_ids_up_to_80, setup,
 		    teardown),
 		cmocka_unit_test(without_endpoint_or_handle),
