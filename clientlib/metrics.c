@@ -8,7 +8,11 @@
  *    falls behind costs dropped reports, not a blocked app;
  *  - ZMQ_LINGER is 0, so closing never waits for reports nobody reads.
  * A dropped report is counted, and its figures are kept for the next one,
- * so the monitor still sees every row once it is back.
+ * so the monitor still sees every row once it is back. That next one is
+ * tried an interval later, not at the next add: with the monitor away or
+ * behind, a report built and sent at every add cost the app microseconds
+ * a row, and counted calls, not reports, as dropped. An explicit flush,
+ * and close, still try at once.
  *
  * One wait is allowed: ZMQ_IMMEDIATE also drops what is sent while the
  * connection to a monitor that is there is still being made (a few ms
@@ -55,7 +59,8 @@ struct msb_metrics {
 	char		*m_tenant;	/* NULL: not sent */
 	char		*m_stream;	/* NULL: not sent (batch apps) */
 	uint32_t	 m_interval;
-	int64_t		 m_window_start;	/* monotonic ms */
+	int64_t		 m_window_start;	/* monotonic ms: figures since */
+	int64_t		 m_tried;	/* monotonic ms: last report tried */
 
 	uint64_t	 m_messages;
 	uint64_t	 m_rows;
@@ -244,7 +249,7 @@ msb_metrics_open(const char *endpoint, const char *app, const char *instance)
 		return NULL;
 	}
 	m->m_interval = DEFAULT_INTERVAL_MS;
-	m->m_window_start = msb__now_ms();
+	m->m_window_start = m->m_tried = msb__now_ms();
 	if (endpoint == NULL || *endpoint == '\0')
 		return m;
 
@@ -303,6 +308,14 @@ msb_metrics_set_interval(struct msb_metrics *m, uint32_t interval_ms)
 		m->m_interval = interval_ms;
 }
 
+/* True when add and tick send: an interval since the last report tried. */
+static bool
+due(const struct msb_metrics *m)
+{
+	return m->m_interval > 0 && m->m_sock != NULL &&
+	    msb__now_ms() - m->m_tried >= (int64_t)m->m_interval;
+}
+
 void
 msb_metrics_add(struct msb_metrics *m, enum msb_metric metric, uint64_t n)
 {
@@ -327,8 +340,7 @@ msb_metrics_add(struct msb_metrics *m, enum msb_metric metric, uint64_t n)
 			m->m_ingest_max = n;
 		break;
 	}
-	if (m->m_interval > 0 && m->m_sock != NULL &&
-	    msb__now_ms() - m->m_window_start >= (int64_t)m->m_interval)
+	if (due(m))
 		msb_metrics_flush(m);
 }
 
@@ -381,6 +393,8 @@ msb_metrics_flush(struct msb_metrics *m)
 		reset(m, now);
 		return MSB_OK;
 	}
+	/* Sent or not, add and tick try the next an interval from now. */
+	m->m_tried = now;
 	BSON_APPEND_INT32(&doc, "v", 1);
 	if (m->m_tenant != NULL)
 		BSON_APPEND_UTF8(&doc, "tenant", m->m_tenant);
@@ -415,7 +429,7 @@ msb_metrics_flush(struct msb_metrics *m)
 	saved = errno;
 	bson_free(json);
 	if (rc == -1) {
-		/* Keep the figures: the next report carries them. */
+		/* Keep the figures (and window): the next report has them. */
 		m->m_dropped++;
 		m->m_unsent++;
 		errno = saved;
@@ -430,8 +444,7 @@ msb_metrics_flush(struct msb_metrics *m)
 int
 msb_metrics_tick(struct msb_metrics *m)
 {
-	if (m == NULL || m->m_sock == NULL || m->m_interval == 0 ||
-	    msb__now_ms() - m->m_window_start < (int64_t)m->m_interval)
+	if (m == NULL || !due(m))
 		return MSB_OK;
 	return msb_metrics_flush(m);
 }

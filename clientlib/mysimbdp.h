@@ -660,7 +660,8 @@ MSB_API int msb_result_write_sink_bson(const char *path, uint64_t rows,
 /*
  * Metric reports to the monitor. Reports go out over a ZeroMQ PUSH socket
  * and do not wait for a monitor that is absent or slow: the report is
- * dropped and counted (its figures go into the next one). The one wait:
+ * dropped and counted (its figures go into the next one, which adds and
+ * ticks try an interval later, not at once). The one wait:
  * a report sent while the connection to a listening monitor is still
  * being made (just after open) waits for it, at most 1 s per handle, so
  * a report sent at once after open is not lost. Every function
@@ -700,7 +701,8 @@ MSB_API void msb_metrics_set_interval(struct msb_metrics *m,
 
 /*
  * Counts n of a metric (for MSB_M_INGEST_US, n is one sample). When the
- * interval has passed since the last report, sends one (msb_metrics_flush).
+ * interval has passed since the last report was sent or tried, sends one
+ * (msb_metrics_flush): with no monitor, one report an interval is dropped.
  */
 MSB_API void msb_metrics_add(struct msb_metrics *m, enum msb_metric metric,
     uint64_t n);
@@ -720,13 +722,13 @@ MSB_API int msb_metrics_flush(struct msb_metrics *m);
 
 /*
  * Sends a report, even an empty one, when the interval has passed since
- * the last: call it while idle, so the monitor hears from the app every
- * interval. Returns what msb_metrics_flush() returns, or MSB_OK when it
- * is not time yet.
+ * the last was sent or tried: call it while idle, so the monitor hears
+ * from the app every interval. Returns what msb_metrics_flush() returns,
+ * or MSB_OK when it is not time yet.
  */
 MSB_API int msb_metrics_tick(struct msb_metrics *m);
 
-/* Reports sent and reports dropped so far. */
+/* Reports sent and reports dropped (tried and not sent) so far. */
 MSB_API void msb_metrics_counts(const struct msb_metrics *m, uint64_t *sent,
     uint64_t *dropped);
 

@@ -449,6 +449,61 @@ dropped_counts_since_the_last_report(void **state)
 }
 
 /*
+ * With no monitor, the adds and ticks after the interval try one report,
+ * not one each: a dropped report is tried again an interval later, its
+ * figures kept, and "dropped" counts reports, not calls. An explicit
+ * flush still tries at once; the report that reaches the monitor once
+ * it is there carries every count, over the whole time they took.
+ */
+static void
+absent_monitor_costs_a_report_an_interval(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec pause = { 0, 60 * 1000000 };
+	struct msb_metrics *m = msb_metrics_open(f->endpoint, "batch", "j8");
+	uint64_t sent, dropped, tries, after;
+	int64_t start, took;
+	bson_t *doc;
+
+	assert_non_null(m);
+	msb_metrics_set_interval(m, 50);
+	nanosleep(&pause, NULL);		/* the interval passes */
+	start = tu_now_ms();
+	for (int i = 0; i < 10000; i++) {
+		msb_metrics_add(m, MSB_M_ROWS, 1);
+		if (i % 10 == 0)
+			msb_metrics_tick(m);
+	}
+	took = tu_now_ms() - start;
+	msb_metrics_counts(m, &sent, &dropped);
+	assert_int_equal(sent, 0);
+	/*
+	 * The first add found the interval passed and tried; a try an
+	 * interval at most follows, however long the loop took (no bound
+	 * on its time: the bound grows with it).
+	 */
+	tries = 1 + (uint64_t)took / 50;
+	if (dropped < 1 || dropped > tries)
+		fail_msg("%llu reports dropped for 10000 adds in %lld ms: "
+		    "at most %llu tries", (unsigned long long)dropped,
+		    (long long)took, (unsigned long long)tries);
+	assert_int_equal(msb_metrics_flush(m), MSB_TEMPFAIL);
+	msb_metrics_counts(m, NULL, &after);
+	assert_int_equal(after, dropped + 1);
+
+	bind_monitor(f);
+	doc = flush_until_received(f, m);
+	msb_metrics_counts(m, &sent, &dropped);
+	assert_int_equal(sent, 1);
+	assert_int_equal(get_int(doc, "rows"), 10000);
+	assert_int_equal(get_int(doc, "dropped"), (int64_t)dropped);
+	assert_true(get_int(doc, "window_ms") >= 60);
+	bson_destroy(doc);
+	msb_metrics_close(m);
+	bson_destroy(receive(f, WAIT_MS));	/* close's report */
+}
+
+/*
  * nrules rules r01.. each requiring its own field, and a row per rule
  * missing only that field: one refusal per rule. Returns the report.
  */
@@ -664,6 +719,8 @@ main(void)
 		    stream_app_reports_name_tenant_and_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    dropped_counts_since_the_last_report, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    absent_monitor_costs_a_report_an_interval, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    rules_past_sixteen_go_under_other, setup, teardown),
 		cmocka_unit_test_setup_teardown(quality_counts_are_per_window,
