@@ -267,19 +267,25 @@ suffix_number(unsigned i)
  * Renames from (relative to from_fd) into to_dir (relative to to_fd; ""
  * when to_fd is the folder itself) as "name", or when suffix is set and
  * that is taken, "name.1", "name.2", ... "name.99", then "name.N" for
- * a random N above: never replacing a file.
+ * a random N above: never replacing a file. A name, or a name with its
+ * suffix, longer than NAME_MAX fails with ENAMETOOLONG: cut, it would
+ * be another name (a reason under its file's name, `retry` of a cut
+ * "name.N" giving back a name without its extension).
  */
 static int
 rename_unique(int from_fd, const char *from, int to_fd, const char *to_dir,
     const char *name, bool suffix, char *final, size_t finallen)
 {
 	char cand[NAME_MAX + 1], to[PATH_MAX];
+	int n;
 
 	for (unsigned i = 0; i < SUFFIX_COUNTED + 100; i++) {
 		if (i == 0)
-			snprintf(cand, sizeof(cand), "%s", name);
-		else if ((size_t)snprintf(cand, sizeof(cand), "%.*s.%u",
-		    NAME_MAX - 11, name, suffix_number(i)) >= sizeof(cand)) {
+			n = snprintf(cand, sizeof(cand), "%s", name);
+		else
+			n = snprintf(cand, sizeof(cand), "%s.%u", name,
+			    suffix_number(i));
+		if (n < 0 || (size_t)n >= sizeof(cand)) {
 			errno = ENAMETOOLONG;
 			return -1;
 		}
@@ -301,6 +307,23 @@ state_rename_unique(int from_fd, const char *from, int dirfd,
 {
 	return rename_unique(from_fd, from, dirfd, "", name, true, final,
 	    finallen);
+}
+
+bool
+state_can_place(int staging_fd, enum stage_area area, const char *dataset,
+    const char *name)
+{
+	bool is_free;
+	int dfd;
+
+	if (strlen(name) <= STATE_NAME_SUFFIXABLE)
+		return true;
+	if ((dfd = state_open_area(staging_fd, area, dataset, false)) < 0)
+		return errno == ENOENT;
+	is_free = faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT;
+	close(dfd);
+	return is_free;
 }
 
 int

@@ -5,6 +5,7 @@
 #ifndef MYSIMBDP_STATE_H
 #define MYSIMBDP_STATE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -74,7 +75,8 @@ int state_entry_at(int staging_fd, enum stage_area area, const char *dataset,
  * Moves name from one area to another (same dataset) by rename, never
  * replacing a file: in done/, failed/ and rejected/ a taken name gets a
  * ".1", ".2", ... suffix; into processing/ or incoming/ a taken name fails
- * with EEXIST. The name used is copied into final. Returns 0 or -1.
+ * with EEXIST, and a name too long for its suffix with ENAMETOOLONG
+ * (never cut). The name used is copied into final. Returns 0 or -1.
  */
 int state_move(int staging_fd, enum stage_area from, enum stage_area to,
     const char *dataset, const char *name, char *final, size_t finallen);
@@ -93,6 +95,19 @@ int state_move_as(int staging_fd, enum stage_area from, enum stage_area to,
  */
 int state_rename_unique(int from_fd, const char *from, int dirfd,
     const char *name, char *final, size_t finallen);
+
+/* The longest name any ".N" suffix fits (N up to 10 digits). */
+#define STATE_NAME_SUFFIXABLE (NAME_MAX - 11)
+
+/*
+ * Whether a move of name into area (dataset) can place it: the name is
+ * free there, or short enough for any suffix. A longer name that is
+ * taken cannot be placed (state_move fails with ENAMETOOLONG rather
+ * than cut it). Only the daemon and an operator put files in the areas
+ * a file is settled in, so the answer holds for the move that follows.
+ */
+bool state_can_place(int staging_fd, enum stage_area area,
+    const char *dataset, const char *name);
 
 /*
  * Writes len bytes of data as a file of the daemon's beside tenants'

@@ -228,7 +228,9 @@ settle_file(struct batch *b, struct job *j, enum stage_area to)
 /*
  * Writes the record of the job's end, then moves its file to done/,
  * failed/, quarantine/ or rejected/. Returns -1, nothing moved, when the
- * record could not be written.
+ * record could not be written, or when the file could not be placed
+ * there (its name taken and too long for a suffix: cut, it would be
+ * another name).
  */
 static int
 record_and_move(struct batch *b, struct job *j, const struct record *r,
@@ -236,10 +238,11 @@ record_and_move(struct batch *b, struct job *j, const struct record *r,
 {
 	char *rejects;
 
-	if (to == AREA_REJECTED)
+	if (to == AREA_REJECTED)	/* staging_reject() checks the name */
 		return staging_reject(b, j->j_tenant, AREA_PROCESSING,
 		    j->j_dataset, j->j_name, j->j_bytes, r->r_reason);
-	if (batch_record(b, r) < 0)
+	if (!tenant_can_place(j->j_tenant, to, j->j_dataset, j->j_name) ||
+	    batch_record(b, r) < 0)
 		return -1;
 	if (to != AREA_QUARANTINE) {
 		settle_file(b, j, to);

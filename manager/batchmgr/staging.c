@@ -118,16 +118,23 @@ holds(int dirfd, const char *name, const char *text, size_t len)
  * Writes rejected/[dataset/]final.reason (state_publish: never half
  * written, never over a tenant's file of that name, which makes it
  * final.reason.1, ...). The same reason there already (written before a
- * crash, the file rejected again at the restart) is left as it is.
+ * crash, the file rejected again at the restart) is left as it is. A
+ * name too long to add ".reason" gets none: the record carries it.
  */
 static void
 write_reason(struct tenant *t, const char *dataset, const char *final,
     const char *reason)
 {
-	char name[NAME_MAX + 16], text[1024], used[NAME_MAX + 1];
+	char name[NAME_MAX + 1], text[1024], used[NAME_MAX + 1];
 	int dfd, n;
 
-	snprintf(name, sizeof(name), "%s.reason", final);
+	n = snprintf(name, sizeof(name), "%s.reason", final);
+	if (n < 0 || (size_t)n >= sizeof(name)) {
+		log_warnx("tenant %s: rejected %s%s%s: no reason file: the "
+		    "name is too long to add \".reason\" (its record has the "
+		    "reason)", t->t_id, dataset, *dataset ? "/" : "", final);
+		return;
+	}
 	n = snprintf(text, sizeof(text), "%s\n", reason);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		n = (int)sizeof(text) - 1;
@@ -167,7 +174,9 @@ rejected_free(struct tenant *t, const char *dataset, const char *name)
  * at the file afresh); killed after it, the file has both. Written after
  * the move they could be missing for good
  * (tests/integration/t_crash_windows.sh, t_quota_crash.sh). No record
- * written (a full disk), no move: the next scan looks at the file again.
+ * written (a full disk), or a name rejected/ holds that is too long for
+ * a suffix, no move: the next scan looks at the file again (from
+ * processing/, -1 holds it: job_hold_rejection).
  */
 int
 staging_reject(struct batch *b, struct tenant *t, enum stage_area from,
@@ -184,7 +193,8 @@ staging_reject(struct batch *b, struct tenant *t, enum stage_area from,
 	r.r_status = "rejected";
 	r.r_reason = reason;
 	r.r_bytes = bytes;
-	if (batch_record(b, &r) < 0)
+	if (!tenant_can_place(t, AREA_REJECTED, dataset, name) ||
+	    batch_record(b, &r) < 0)
 		return -1;
 	if ((early = rejected_free(t, dataset, name)))
 		write_reason(t, dataset, name, reason);

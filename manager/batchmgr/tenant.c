@@ -168,6 +168,21 @@ tenant_move(struct tenant *t, enum stage_area from, enum stage_area to,
 	    finallen);
 }
 
+bool
+tenant_can_place(struct tenant *t, enum stage_area area, const char *dataset,
+    const char *name)
+{
+	int fd = staging_dir(t);
+
+	if (fd < 0 || state_can_place(fd, area, dataset, name))
+		return true;	/* a missing staging folder fails the move */
+	log_warnx("tenant %s: %s/%s%s%s is taken and the name is too long "
+	    "for a .N suffix: the file waits until that name is free",
+	    t->t_id, state_area_names[area], dataset, *dataset ? "/" : "",
+	    name);
+	return false;
+}
+
 char *
 tenant_path(struct tenant *t, enum stage_area area, const char *dataset,
     const char *name)

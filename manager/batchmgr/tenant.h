@@ -51,6 +51,13 @@ int tenant_move(struct tenant *t, enum stage_area from, enum stage_area to,
     const char *dataset, const char *name, char *final, size_t finallen);
 
 /*
+ * state_can_place() for this tenant; false (logged: the file waits) when
+ * the name is taken in area and too long for a suffix.
+ */
+bool tenant_can_place(struct tenant *t, enum stage_area area,
+    const char *dataset, const char *name);
+
+/*
  * The absolute path of a file in an area, or with name "" of the area's
  * [dataset] folder, never with a trailing '/' (malloc'd).
  */

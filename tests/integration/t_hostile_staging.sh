@@ -75,6 +75,15 @@ for i in "${!keys[@]}"; do
 		;;
 	rejected-noreason)
 		wait_for 20 "$key in rejected/" test -e "$st/rejected/$name"
+		# The tenant's file under its own name, with its own bytes;
+		# nothing under a cut name (the reason once took the file's
+		# name, or name.reas; the file then went to <244 bytes>.1).
+		assert_eq "$(printf 'id,value\n1,x')" "$(cat "$st/rejected/$name")" \
+			"$key: rejected/ holds the tenant's file under its name"
+		assert_eq 1 "$(ls -A "$st/rejected" | grep -c "^${name:0:200}")" \
+			"$key: and nothing else under its name or a cut one"
+		grep -qF -- "rejected $name: no reason file" "$BM_LOG" ||
+			fail "$key: no log line for the missing reason file"
 		[ "$(records ".status == \"rejected\" and (.file | length) == ${#name}" |
 			jq -r .reason)" = "$(records ".status == \"rejected\" and (.file | length) == ${#name}" |
 			jq -r .reason | grep "^$2: ")" ] || fail "$key: the record's reason is not $2"
@@ -110,8 +119,28 @@ held_running() { [ "$(held)" = 'bad\xFF\xFE.csv' ]; }
 wait_for 20 "the held file in status" held_running
 kill -0 "$BM_PID" || fail "batchmgr exited"
 ok "status shows a running file named in bytes that are not UTF-8"
+
+# A long name that is taken where its file goes cannot get a ".N" (cut,
+# it was another name: retry gave it back without its extension). The
+# file waits under its name: in incoming/ when rejected/ holds the name,
+# in processing/ (its record held) when done/ does.
+long_bad=$(printf 'n%.0s' $(seq 251)).txt long_ok=$(printf 'n%.0s' $(seq 251)).csv
+from=$(wc -l <"$BM_LOG")
+drop t "$long_bad" second-bad
+drop t "$long_ok" second-ok
+wait_for 20 "the long rejected name waits" bm_log_after "$from" \
+	"rejected/$long_bad is taken and the name is too long"
+wait_for 20 "the long done name waits" bm_log_after "$from" \
+	"done/$long_ok is taken and the name is too long"
+assert_eq second-bad "$(cat "$in/$long_bad")" "the second rejected file waits in incoming/ as it is"
+assert_eq second-ok "$(cat "$st/processing/$long_ok")" "the second run file waits in processing/ as it is"
+assert_eq 1 "$(ls -A "$st/rejected" | grep -c "^${long_bad:0:200}")" "rejected/ holds one of that name"
+assert_eq 1 "$(ls -A "$st/done" | grep -c "^${long_ok:0:200}")" "done/ holds one of that name"
+assert_eq "$n_ok" "$(count t ok)" "no record for the file held"
+assert_eq "$n_rej" "$(count t rejected)" "no record for the file waiting"
 stop_daemon batchmgr
 ok "batchmgr exits cleanly"
+rm -f -- "$in/$long_bad" "$st/processing/$long_ok"
 
 # A batchmgr that is not root cannot open a mode-000 file: rejected, not
 # left to be warned about at every scan. As root, run one as a user of

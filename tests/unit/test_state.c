@@ -1,9 +1,11 @@
 /*
  * common/state.c's moves and files beside tenants' files: a name a
  * tenant's file holds is never replaced (a ".1", ".2"... instead), and
- * a tenant's file named like the daemon's temporary ones is left alone.
+ * a tenant's file named like the daemon's temporary ones is left alone;
+ * a name too long for its suffix fails, never cut.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -165,6 +167,38 @@ rename_unique_past_many(void **state)
 	assert_int_equal(entries(fx), 10001);
 }
 
+/*
+ * A name with its suffix past NAME_MAX fails; cut, the file would take
+ * another name (`retry` of a cut "name.N" gave it back without its
+ * extension), and a reason would take its file's own name.
+ */
+static void
+rename_unique_never_cuts(void **state)
+{
+	struct fx *fx = *state;
+	char final[NAME_MAX + 1], name[NAME_MAX + 1], reason[NAME_MAX + 8];
+
+	memset(name, 'x', NAME_MAX - 4);
+	snprintf(name + NAME_MAX - 4, 5, ".csv");
+	put(fx, name, "old");
+	put(fx, "new", "new");
+	errno = 0;
+	assert_int_equal(state_rename_unique(fx->dfd, "new", fx->dfd, name,
+	    final, sizeof(final)), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+	assert_string_equal(text_of(fx, name), "old");
+	assert_string_equal(text_of(fx, "new"), "new");
+	assert_int_equal(entries(fx), 2);
+
+	/* 250 bytes plus ".reason": no reason under a cut name. */
+	snprintf(reason, sizeof(reason), "%s.reason", name + 5);
+	errno = 0;
+	assert_int_equal(state_publish(fx->dfd, reason, "why\n", 4, final,
+	    sizeof(final)), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+	assert_int_equal(entries(fx), 2);	/* no temporary left */
+}
+
 int
 main(void)
 {
@@ -174,6 +208,7 @@ main(void)
 		T(publish_never_replaces_a_tenants_file),
 		T(rename_unique_keeps_both),
 		T(rename_unique_past_many),
+		T(rename_unique_never_cuts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,7 +52,7 @@ make_entry() {
 			open(my $f, ">", "x.csv") or die "x.csv: $!\n"' "$path"
 		;;
 	dir-named-csv) mkdir -- "$path" ;;
-	newline|not-utf8|control-chars|leading-dash|name-255*|in-dataset|dataset-odd-name)
+	newline|not-utf8|control-chars|leading-dash|name-25[05]*|in-dataset|dataset-odd-name)
 		printf 'id,value\n1,x\n' >"$tmp" && mv -- "$tmp" "$path" ;;
 	*) return 1 ;;
 	esac
