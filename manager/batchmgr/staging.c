@@ -614,18 +614,22 @@ not_after(const struct timespec *a, const struct timespec *b)
 
 /*
  * Whether rejected/[dataset] (rfd) holds name.reason (its stat into rs)
- * and no name: a reason written before a move that did not happen.
+ * and no name: a reason written before a move that did not happen. It
+ * must be the daemon's: a tenant's own upload named name.reason,
+ * rejected into rejected/ as any file, is its user's when the tenant has
+ * one, and one rejected as a hard link has more than one link.
  */
 static bool
 reason_alone(int rfd, const char *name, struct stat *rs)
 {
-	char reason[NAME_MAX + 16];
+	char reason[NAME_MAX + 1];
 
 	if ((size_t)snprintf(reason, sizeof(reason), "%s.reason", name) >=
 	    sizeof(reason))
 		return false;
 	if (fstatat(rfd, reason, rs, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISREG(rs->st_mode))
+	    !S_ISREG(rs->st_mode) || rs->st_uid != geteuid() ||
+	    rs->st_nlink != 1)
 		return false;
 	return faccessat(rfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
 	    errno == ENOENT;
@@ -638,7 +642,10 @@ reason_alone(int rfd, const char *name, struct stat *rs)
  * now (a quota's window starts empty at a start): the move is finished
  * instead, under the reason written, with no second record. A file put
  * in incoming/ after the reason was written (sent again, or moved back
- * by an operator: a rename changes its ctime) is not one of those.
+ * by an operator: a rename changes its ctime) is not one of those. Both
+ * times are ctimes: the reason may be a tenant's own file (rejected
+ * there, not told apart when the tenant has no user of its own) whose
+ * mtime the tenant set (touch -d, rsync -t), but no ctime.
  */
 static void
 finish_entry(struct tenant *t, const char *dataset, const char *name,
@@ -659,7 +666,7 @@ finish_entry(struct tenant *t, const char *dataset, const char *name,
 	    sizeof(rel), &owned)) < 0)
 		return;
 	cut = fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    !S_ISDIR(st.st_mode) && not_after(&st.st_ctim, &rs.st_mtim);
+	    !S_ISDIR(st.st_mode) && not_after(&st.st_ctim, &rs.st_ctim);
 	if (owned)
 		close(dfd);
 	if (!cut)
