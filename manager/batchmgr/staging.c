@@ -171,7 +171,8 @@ rejected_free(struct tenant *t, const char *dataset, const char *name)
  * rejected/ has one of that name already), come before the move: killed
  * before it, the next start finds the file in incoming/ with its reason
  * and finishes the move (finish_entry; without the early reason it looks
- * at the file afresh); killed after it, the file has both. Written after
+ * at the file afresh), or from processing/ runs or rejects it again
+ * (recover_entry); killed after it, the file has both. Written after
  * the move they could be missing for good
  * (tests/integration/t_crash_windows.sh, t_quota_crash.sh). No record
  * written (a full disk), or a name rejected/ holds that is too long for
@@ -635,6 +636,20 @@ reason_alone(int rfd, const char *name, struct stat *rs)
 	    errno == ENOENT;
 }
 
+/* Whether processing/[dataset/]name is there. */
+static bool
+in_processing(struct tenant *t, const char *dataset, const char *name)
+{
+	int dfd = tenant_open_area(t, AREA_PROCESSING, dataset, false);
+	bool there;
+
+	if (dfd < 0)
+		return false;
+	there = faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	close(dfd);
+	return there;
+}
+
 /*
  * A rejection a stop cut short between its record and its move
  * (staging_reject): the file still in incoming/, its reason in
@@ -645,7 +660,12 @@ reason_alone(int rfd, const char *name, struct stat *rs)
  * by an operator: a rename changes its ctime) is not one of those. Both
  * times are ctimes: the reason may be a tenant's own file (rejected
  * there, not told apart when the tenant has no user of its own) whose
- * mtime the tenant set (touch -d, rsync -t), but no ctime.
+ * mtime the tenant set (touch -d, rsync -t), but no ctime. A rejection
+ * from processing/ (a claim's `replaced`, a decrypt's) writes its reason
+ * early too: when a file of that name is still in processing/, the
+ * reason is taken for its own (recover_entry ran it again or rejected
+ * it again) and the file in incoming/ is another, which waited for it
+ * to be done: looked at afresh.
  */
 static void
 finish_entry(struct tenant *t, const char *dataset, const char *name,
@@ -660,7 +680,8 @@ finish_entry(struct tenant *t, const char *dataset, const char *name,
 		finish_dataset(t, name);
 		return;
 	}
-	if (!reason_alone(*(int *)arg, name, &rs))
+	if (!reason_alone(*(int *)arg, name, &rs) ||
+	    in_processing(t, dataset, name))
 		return;
 	if ((dfd = tenant_entry_at(t, AREA_INCOMING, dataset, name, rel,
 	    sizeof(rel), &owned)) < 0)
