@@ -7,6 +7,8 @@
  *  - each document's _id comes from the file's content hash and its row
  *    number, and the whole file is one unit of work named by that hash,
  *    so running the same file again replaces or skips, never duplicates;
+ *    a file written to after it was hashed fails (75) before a batch
+ *    read since goes to MongoDB, and at the end in any case;
  *  - a row that does not convert (CSV through a schema) or does not parse
  *    (JSON lines; a line over 16 MiB) is counted as rejected and skipped,
  *    never fatal; a read error or running out of memory is, for the rows
@@ -65,6 +67,8 @@ struct load {
 	struct msb_sink		*l_sink;
 	struct msb_metrics	*l_metrics;
 	char			 l_hash[MSB_HASH_HEX_SIZE];
+	int			 l_fd;		/* the input, once open */
+	struct msb__fd_mark	 l_as_hashed;	/* it, before it was hashed */
 	bson_t			 l_doc;		/* reused for every row */
 
 	uint64_t		 l_rows;	/* documents added */
@@ -196,11 +200,37 @@ add_doc(struct load *l, uint64_t row)
 }
 
 /*
+ * Before each batch goes to MongoDB (msb__sink_before_send): whether the
+ * file is as it was when it was hashed. Its rows in the batch were read
+ * before this (the reader's thread reads ahead, never behind), so if no
+ * write came since the hash, they are of the content their ids are of;
+ * if one came, the batch is not sent and the load fails (75) as at the
+ * end. Batches sent before the write stay: they were read before it.
+ * A change that no write made (a read garbled on its way) shows only at
+ * the end (check_as_hashed).
+ */
+static int
+unchanged_since_hashed(void *arg, char *why, size_t whylen)
+{
+	struct load *l = arg;
+
+	if (msb__fd_unchanged(l->l_fd, &l->l_as_hashed))
+		return MSB_OK;
+	snprintf(why, whylen, "%s: changed while it was read (written to "
+	    "since it was hashed): rows read since would be stored under "
+	    "ids of other content; load it again once it is whole",
+	    l->l_file);
+	return MSB_TEMPFAIL;
+}
+
+/*
  * At the end: whether what was read (read: the hash of the bytes parsed,
  * as they were read) is what the ids were made of (the hash taken
  * first). A file rewritten meanwhile fails, with nothing committed,
  * rather than storing rows under ids of other content, which a rerun
- * would then store again under the right ones.
+ * would then store again under the right ones. Written to, it failed
+ * already at the first send after the write (unchanged_since_hashed);
+ * this also catches bytes that changed on their way.
  */
 static void
 check_as_hashed(struct load *l, struct msb__sha256 *read)
@@ -598,7 +628,8 @@ load_schema(struct load *l)
 /*
  * Opens the input and hashes it through the descriptor it is then read
  * from (rewound), so a file swapped for another under its path does not
- * matter. Only a regular file will do: the content is read twice (hash,
+ * matter; what fstat says of it first is kept for the check before each
+ * send. Only a regular file will do: the content is read twice (hash,
  * then rows), which a pipe could not give.
  */
 static int
@@ -608,7 +639,7 @@ open_input(struct load *l)
 	int fd;
 
 	if ((fd = open(l->l_file, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &st) == -1) {
+	    fstat(fd, &st) == -1 || msb__fd_mark(fd, &l->l_as_hashed) == -1) {
 		load_fail(l, errno == EACCES || errno == EPERM ?
 		    EX_NOPERM : EX_NOINPUT, "%s: %s", l->l_file,
 		    strerror(errno));
@@ -670,6 +701,9 @@ load_run(struct load *l)
 		close(fd);
 		return;
 	}
+	/* No batch of a file written to since it was hashed is sent. */
+	l->l_fd = fd;
+	msb__sink_before_send(l->l_sink, unchanged_since_hashed, l);
 	progress_start(&l->l_progress, l->l_progress_mode, l->l_file, "rows",
 	    l->l_size);
 	l->l_mark = clock_mono_ns();
@@ -677,6 +711,13 @@ load_run(struct load *l)
 		load_csv(l, fd);
 	else
 		load_jsonl(l, fd);
+	/*
+	 * Every row was read as hashed (check_as_hashed), or the load has
+	 * failed: the rest goes even if the file is written to now, or the
+	 * batches sent would stay and a retry store their rows again under
+	 * other ids.
+	 */
+	msb__sink_before_send(l->l_sink, NULL, NULL);
 	close(fd);
 	progress_update(&l->l_progress, l->l_done, l->l_rows);
 	progress_finish(&l->l_progress);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mysimbdp-internal.h"
@@ -35,6 +36,30 @@ msb__fd_hash(int fd, char hex[MSB_HASH_HEX_SIZE])
 	msb__sha256_final(&ctx, md);
 	msb__hex(md, sizeof(md), hex);
 	return MSB_OK;
+}
+
+int
+msb__fd_mark(int fd, struct msb__fd_mark *mark)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	mark->fm_ino = st.st_ino;
+	mark->fm_size = st.st_size;
+	mark->fm_ctime = st.st_ctim;
+	return 0;
+}
+
+bool
+msb__fd_unchanged(int fd, const struct msb__fd_mark *mark)
+{
+	struct msb__fd_mark now;
+
+	return msb__fd_mark(fd, &now) == 0 && now.fm_ino == mark->fm_ino &&
+	    now.fm_size == mark->fm_size &&
+	    now.fm_ctime.tv_sec == mark->fm_ctime.tv_sec &&
+	    now.fm_ctime.tv_nsec == mark->fm_ctime.tv_nsec;
 }
 
 bool

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <sys/types.h>
 
 #include "mysimbdp.h"
 
@@ -93,6 +94,23 @@ MSB__SHARED void msb__sha256_portable(bool on);
  * Returns MSB_OK, or MSB_ERROR (errno). */
 MSB__SHARED int msb__fd_hash(int fd, char hex[MSB_HASH_HEX_SIZE]);
 /*
+ * docid.c: what fstat(2) says of a file that every write to it changes:
+ * the size, and the ctime (set by the kernel on each write, truncate or
+ * chmod; no user can set it back). Marked before msb__fd_hash, a file
+ * found unchanged later was not written to since, so what was read of it
+ * up to then is what was hashed (msb_rows, `mysimbdp load`: checked
+ * before rows go out, so none of a changed file is stored under the
+ * first hash's ids). Returns 0, or -1 with errno.
+ */
+struct msb__fd_mark {
+	ino_t		 fm_ino;
+	off_t		 fm_size;
+	struct timespec	 fm_ctime;
+};
+MSB__SHARED int msb__fd_mark(int fd, struct msb__fd_mark *mark);
+/* Whether fd's file is as marked (false also when fstat fails). */
+MSB__SHARED bool msb__fd_unchanged(int fd, const struct msb__fd_mark *mark);
+/*
  * docid.c: the end of the check that a file was read as msb__fd_hash
  * hashed it (msb_rows, `mysimbdp load`): ends ctx, the hash of the bytes
  * as they were read, puts it in read (for the message) and returns
@@ -152,6 +170,7 @@ bool	 msb__docbuild_checked(const struct msb_docbuild *b);
 
 /* sink.c: the back ends implement these; sink.c does the common part. */
 struct msb_sink;
+typedef int msb__before_send_fn(void *arg, char *why, size_t whylen);
 struct msb__sink_ops {
 	const char *name;
 	int	(*add)(struct msb_sink *, const bson_t *);
@@ -182,7 +201,25 @@ struct msb_sink {
 	void		*s_on_reject_arg;
 	struct msb__quality *s_quality;	/* MYSIMBDP_QUALITY's rules, or NULL */
 	struct msb__names s_keys;	/* the unit keys committed */
+	msb__before_send_fn *s_before_send;	/* msb__sink_before_send() */
+	void		*s_before_send_arg;
 };
+
+/*
+ * sink.c: fn(arg, why, whylen) is called before each batch the MongoDB
+ * back end sends (every s_batch documents or 16 MiB, the rest at the
+ * commit); the file store, which shows nothing before its commit, does
+ * not call it. A return of MSB_TEMPFAIL or MSB_ERROR stops it: that
+ * batch is not sent, and the sink fails with that return and the
+ * message fn wrote to why, as a failed send does. fn NULL: no check.
+ * For `mysimbdp load`, whose rows' ids are of the file as hashed: a
+ * batch read from a file changed since must not reach the store.
+ */
+MSB__SHARED void msb__sink_before_send(struct msb_sink *sink,
+	    msb__before_send_fn *fn, void *arg);
+/* For the back ends, before a send: MSB_OK, or the hook's failure,
+ * recorded on the sink (msb__sink_fail). */
+MSB__SHARED int msb__sink_sending(struct msb_sink *sink);
 
 /* ---- quality rules (quality.c) ---- */
 

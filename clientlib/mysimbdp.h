@@ -421,6 +421,9 @@ struct msb_rows;
  * then parsed through the same descriptor; what was parsed is hashed
  * too, and a file changed meanwhile fails at its end (MSB_TEMPFAIL from
  * msb_rows_next), for its rows' ids are of the content hashed first.
+ * Written to since it was hashed (fstat: its size or ctime changed), it
+ * fails sooner: before any row read after the write is handed out, so
+ * that a sink sending batches as it goes (MongoDB) gets none.
  * Returns MSB_OK with *rowsp set; MSB_ERROR (bad schema, no such file)
  * or MSB_TEMPFAIL with the reason in err.
  */
@@ -439,7 +442,10 @@ MSB_API int msb_rows_open(struct msb_rows **rowsp, const char *path,
  *   MSB_TEMPFAIL as MSB_ERROR, but it may pass: out of memory, a
  *                read error such as EAGAIN or ETIMEDOUT, or the file
  *                changed while it was read ("changed while it was
- *                read": the rows delivered do not match their ids).
+ *                read"): written to, before a row read after the write
+ *                (those delivered were read before it); otherwise found
+ *                at the end, when rows delivered may not match their
+ *                ids (commit none).
  * record (may be NULL) gets the record number (the header is 0).
  */
 MSB_API int msb_rows_next(struct msb_rows *rows, const uint8_t **data,

@@ -15,7 +15,11 @@
  * file is hashed and parsed through one descriptor (rewound), and the
  * reader hashes what it parses (msb__csv_hash_into), so a file changed
  * in between (any path may be given) fails at its end instead of
- * passing rows under ids of other content.
+ * passing rows under ids of other content. That is too late for an app
+ * whose sink sends batches as it goes (MongoDB: every 1000 documents),
+ * so each chunk read is also checked (msb__fd_unchanged) before its
+ * records go out: a file written to since it was hashed fails there,
+ * and every row handed out was read before any write.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +46,7 @@ struct msb_rows {
 	struct msb_csv	*w_csv;
 	struct msb_schema *w_schema;
 	char		 w_hash[MSB_HASH_HEX_SIZE];
+	struct msb__fd_mark w_as_hashed;	/* the file, before it was */
 	struct msb__sha256 w_read;	/* of what was parsed (the reader's) */
 	bool		 w_eof;
 	bool		 w_failed;	/* bad CSV, a bad header, read error */
@@ -187,6 +192,14 @@ fill(struct msb_rows *w)
 		w->w_eof = n == 0;
 		if (n == 0 && !read_as_hashed(w))
 			return;
+		/* After the read: a write before it shows now. */
+		if (n > 0 && !msb__fd_unchanged(w->w_fd, &w->w_as_hashed)) {
+			fail(w, MSB_TEMPFAIL, "%s: changed while it was read "
+			    "(written to since it was hashed): rows read since "
+			    "would not be of their ids; read it again once it "
+			    "is whole", w->w_path);
+			return;
+		}
 		rc = n == 0 ? msb_csv_finish(w->w_csv) :
 		    msb_csv_feed(w->w_csv, w->w_chunk, (size_t)n);
 		if (rc != MSB_OK)
@@ -210,6 +223,7 @@ open_input(struct msb_rows *w, const char *schema_text, char *err,
 		return MSB_ERROR;
 	/* One descriptor: the path may be swapped for another file. */
 	if ((w->w_fd = open(w->w_path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    msb__fd_mark(w->w_fd, &w->w_as_hashed) == -1 ||
 	    msb__fd_hash(w->w_fd, w->w_hash) != MSB_OK ||
 	    lseek(w->w_fd, 0, SEEK_SET) == -1) {
 		msb__seterr(err, errlen, "%s: %s", w->w_path,

@@ -362,6 +362,29 @@ check_doc(struct msb_sink *sink, const bson_t *doc, bool walk)
 	return MSB_OK;
 }
 
+void
+msb__sink_before_send(struct msb_sink *sink, msb__before_send_fn *fn,
+    void *arg)
+{
+	sink->s_before_send = fn;
+	sink->s_before_send_arg = arg;
+}
+
+int
+msb__sink_sending(struct msb_sink *sink)
+{
+	char why[sizeof(sink->s_err)];
+	int rc;
+
+	if (sink->s_before_send == NULL)
+		return MSB_OK;
+	why[0] = '\0';
+	if ((rc = sink->s_before_send(sink->s_before_send_arg, why,
+	    sizeof(why))) != MSB_OK)
+		return msb__sink_fail(sink, rc, "%s", why);
+	return MSB_OK;
+}
+
 /* Counts what a back end accepted; a failure other than one refused
  * document sticks. */
 static int

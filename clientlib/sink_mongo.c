@@ -746,6 +746,10 @@ execute(struct msb_sink *sink, struct mongo_sink *m)
 
 	if (m->m_ndocs == 0)
 		return MSB_OK;
+	/* The caller's last word (a file changed since it was hashed):
+	 * the batch is dropped unsent. */
+	if ((rc = msb__sink_sending(sink)) != MSB_OK)
+		goto out;
 	o.o_state = calloc(m->m_ndocs, sizeof(*o.o_state));
 	o.o_why = calloc(m->m_ndocs, sizeof(*o.o_why));
 	idx = calloc(m->m_ndocs, sizeof(*idx));

@@ -5,6 +5,8 @@
  * watched); READSHIM_DO says what happens:
  *   rewrite:TEXT  at the first end of the file read (a content hash
  *                 done), the file is rewritten in place with TEXT;
+ *   append:TEXT   at the same point TEXT is appended to the file, as a
+ *                 writer adding a row while it is loaded;
  *   garble        the first read after the first end of the file (the
  *                 parse after the content hash) returns its bytes with
  *                 the first one changed, the file left as it is: as a
@@ -13,8 +15,8 @@
  * stdio reads through glibc's own read(), which no preload reaches:
  * fopen() of the file for reading (fopen64, as the build's programs,
  * with 64-bit offsets, call it) gives a stream whose reads go through
- * the read() here. tests/integration/t_cli_load.sh and
- * t_cli_read_errors.sh use it.
+ * the read() here. tests/integration/t_cli_load.sh,
+ * t_cli_load_mongo.sh and t_cli_read_errors.sh use it.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -36,10 +38,11 @@ watched(int fd)
 	    a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
+/* Writes text into path, opened with flags (O_TRUNC or O_APPEND). */
 static void
-rewrite(const char *path, const char *text)
+rewrite(const char *path, const char *text, int flags)
 {
-	int fd = open(path, O_WRONLY | O_TRUNC);
+	int fd = open(path, O_WRONLY | flags);
 
 	if (fd == -1 || write(fd, text, strlen(text)) == -1)
 		_exit(99);
@@ -73,7 +76,9 @@ read(int fd, void *buf, size_t n)
 	if (got == 0 && !ended) {
 		ended = 1;
 		if (strncmp(what, "rewrite:", 8) == 0)
-			rewrite(getenv("READSHIM_FILE"), what + 8);
+			rewrite(getenv("READSHIM_FILE"), what + 8, O_TRUNC);
+		else if (strncmp(what, "append:", 7) == 0)
+			rewrite(getenv("READSHIM_FILE"), what + 7, O_APPEND);
 	}
 	return got;
 }

@@ -170,6 +170,28 @@ def test_a_read_error_is_not_a_data_error(tmp_path):
     assert info.value.exit_code not in (65, 75)
 
 
+def test_a_file_written_to_while_read_gives_no_row(tmp_path):
+    """A row appended once the file was hashed (Rows opened): iterating
+    raises TempFail before any row, so an app writing to MongoDB (whose
+    sink sends a batch every 1000 rows) stores none under ids of the
+    content hashed; read again, every row has the new content's id."""
+    path = tmp_path / "grow.csv"
+    path.write_text("n\n" + "".join(f"{i}\n" for i in range(1, 3001)))
+    rows = mysimbdp.read_csv(path, metrics=None)
+    with path.open("a") as f:
+        f.write("3001\n")
+    got = []
+    with rows, pytest.raises(mysimbdp.TempFail) as info:
+        got.extend(rows)
+    assert got == []
+    assert "changed while it was read" in str(info.value)
+    assert info.value.exit_code == 75
+    with mysimbdp.read_csv(path, metrics=None) as again:
+        ids = [r["_id"] for r in again]
+        key = again.content_hash
+    assert ids == [mysimbdp.doc_id(key, i) for i in range(1, 3002)]
+
+
 def test_nul_and_undecodable_strings(tmp_path):
     """A NUL in a string would cut it short in C: Sink("evil\\0../x")
     wrote collection "evil", units "u\\0A" and "u\\0B" were one. Refused.

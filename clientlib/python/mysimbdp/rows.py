@@ -62,7 +62,10 @@ class Rows(Handle):
     in ``rejects`` (the first 100). Iterating raises DataError for
     malformed CSV or a missing column (TempFail for out of memory or a
     read error that may pass, MysimbdpError for another read error such
-    as EIO: not the data's fault), after the rows before it.
+    as EIO: not the data's fault), after the rows before it. A file
+    written to since it was opened (hashed) raises TempFail ("changed
+    while it was read") before any row read after the write, so a Sink
+    sending batches as it goes stores none under ids of other content.
     """
 
     MAX_KEPT = 100
