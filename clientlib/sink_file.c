@@ -371,10 +371,28 @@ file_upsert(struct msb_sink *sink, const bson_t *doc, const char *name)
 	return MSB_OK;
 }
 
+/* The length of the tail a hashed unit name ends in: '-', 16 hex. */
+#define HASH_TAIL 17
+
+/*
+ * Whether the plain key has the shape of a hashed name: it ends in '-'
+ * and 16 lowercase hex digits, as unit_name's hashed names all do.
+ */
+static bool
+hashed_shape(const char *key, size_t n)
+{
+	return n >= HASH_TAIL && key[n - HASH_TAIL] == '-' &&
+	    strspn(key + n - HASH_TAIL + 1, "0123456789abcdef") ==
+	    HASH_TAIL - 1;
+}
+
 /*
  * The file name of a unit: the key itself when it is a plain name (a
- * content hash is), otherwise its plain characters followed by a hash of
- * the key, so two different keys never share a file.
+ * content hash is), otherwise its plain characters followed by '-' and
+ * a hash of the key, so two different keys never share a file. Every
+ * hashed name ends in '-' and 16 hex digits, and no plain name does: a
+ * key of that shape is hashed too, or it would be the name of another
+ * key's file (a 200-character key's, say).
  */
 static void
 unit_name(const char *key, char *out, size_t outlen)
@@ -383,12 +401,12 @@ unit_name(const char *key, char *out, size_t outlen)
 	char hex[MSB_HASH_HEX_SIZE];
 
 	if (n > 0 && n <= MSB__PLAIN_MAX && key[0] != '.' &&
-	    strspn(key, msb__sink_plain) == n) {
+	    strspn(key, msb__sink_plain) == n && !hashed_shape(key, n)) {
 		snprintf(out, outlen, "%s.bson", key);
 		return;
 	}
 	msb_sha256_hex(key, n, hex);
-	hex[16] = '\0';
+	hex[HASH_TAIL - 1] = '\0';
 	snprintf(out, outlen, "%.*s", 64, key);
 	for (char *p = out; *p; p++)
 		if (strchr(msb__sink_plain, *p) == NULL)

@@ -239,6 +239,63 @@ different_unit_is_a_separate_file(void **state)
 	assert_int_equal(docs, 3);
 }
 
+/* Adds {_id: first..first+n-1} to sink and commits the unit as key. */
+static void
+commit_ints(struct msb_sink *sink, const char *key, int first, int n)
+{
+	for (int i = first; i < first + n; i++) {
+		bson_t doc = BSON_INITIALIZER;
+
+		BSON_APPEND_INT32(&doc, "_id", i);
+		assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+		bson_destroy(&doc);
+	}
+	if (msb_sink_commit(sink, key) != MSB_OK)
+		fail_msg("commit: %s", msb_sink_error(sink));
+}
+
+/*
+ * A key that is not a plain name (200 characters) is named after its
+ * first 64 characters and a hash of it; a second key that is exactly
+ * that name, a plain name, must not get the same file: both units are
+ * kept, each counted once, and a rerun of either replaces its own file.
+ */
+static void
+plain_and_hashed_names_never_meet(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	struct msb_sink_stats st;
+	char k1[201], k2[100], hex[MSB_HASH_HEX_SIZE];
+	size_t files, docs;
+
+	memset(k1, 'a', 200);
+	k1[200] = '\0';
+	msb_sha256_hex(k1, 200, hex);
+	snprintf(k2, sizeof(k2), "%.64s-%.16s", k1, hex);
+	commit_ints(sink, k1, 0, 3);
+	commit_ints(sink, k2, 99, 1);
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.inserted, 4);
+	assert_int_equal(st.already_present, 0);
+	msb_sink_close(sink);
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 2);
+	assert_int_equal(docs, 4);
+
+	/* The other order, in new sinks: each a rerun of its own unit. */
+	sink = open_sink(s);
+	commit_ints(sink, k2, 99, 1);
+	commit_ints(sink, k1, 0, 3);
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.inserted, 0);
+	assert_int_equal(st.already_present, 4);
+	msb_sink_close(sink);
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 2);
+	assert_int_equal(docs, 4);
+}
+
 /* Adds rows from..to of content hash to sink, uncommitted. */
 static void
 add_rows(struct msb_sink *sink, const char *hash, uint64_t from, uint64_t to)
@@ -1141,6 +1198,8 @@ main(void)
 		    temporary_files_of_dead_writers_are_swept, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    second_commit_of_a_key_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    plain_and_hashed_names_never_meet, setup, teardown),
 		cmocka_unit_test_setup_teardown(unusable_folder_is_an_error,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
