@@ -16,6 +16,9 @@
 
 /* MongoDB refuses documents larger than this; the file store does too. */
 #define MAX_DOC (16 * 1024 * 1024)
+/* The ObjectId _id given to an added document that has none: its type
+ * byte, "_id" and NUL, 12 bytes. */
+#define OID_ID_SIZE (1 + 4 + 12)
 
 static bool
 has_prefix(const char *s, const char *prefix)
@@ -332,15 +335,18 @@ msb_sink_set_batch_size(struct msb_sink *sink, size_t ndocs)
 
 /*
  * The checks of msb_sink_add and msb_sink_upsert, the same for both back
- * ends, then the platform's quality rules. Returns MSB_OK, or MSB_BADDOC
- * with the reason on the sink (MSB_TEMPFAIL: no memory for the rules).
+ * ends, then the platform's quality rules; adding: an _id is given to a
+ * document without one, so its size is what is checked. Returns MSB_OK,
+ * or MSB_BADDOC with the reason on the sink (MSB_TEMPFAIL: no memory for
+ * the rules).
  */
 static int
-check_doc(struct msb_sink *sink, const bson_t *doc, bool walk)
+check_doc(struct msb_sink *sink, const bson_t *doc, bool walk, bool adding)
 {
 	char rule[256];
 	const char *why;
 	bson_iter_t it;
+	bool has_id;
 	int rc;
 
 	if (doc->len > MAX_DOC)
@@ -351,11 +357,19 @@ check_doc(struct msb_sink *sink, const bson_t *doc, bool walk)
 		return msb__sink_fail(sink, MSB_BADDOC, "document refused: %s",
 		    why);
 	/* MongoDB refuses these as _id (and the file store follows it). */
-	if (bson_iter_init_find(&it, doc, "_id") &&
-	    (BSON_ITER_HOLDS_ARRAY(&it) || BSON_ITER_HOLDS_REGEX(&it) ||
-	    bson_iter_type(&it) == BSON_TYPE_UNDEFINED))
+	has_id = bson_iter_init_find(&it, doc, "_id");
+	if (has_id && (BSON_ITER_HOLDS_ARRAY(&it) ||
+	    BSON_ITER_HOLDS_REGEX(&it) || bson_iter_type(&it) ==
+	    BSON_TYPE_UNDEFINED))
 		return msb__sink_fail(sink, MSB_BADDOC, "document refused: "
 		    "the _id is an array, a regex or undefined");
+	/* What is stored, and what MongoDB checks, is the document with
+	 * its _id: the file store once wrote one 17 bytes over the limit. */
+	if (adding && !has_id && doc->len > MAX_DOC - OID_ID_SIZE)
+		return msb__sink_fail(sink, MSB_BADDOC, "document refused: "
+		    "%u bytes with the ObjectId _id it would be given (%d "
+		    "bytes), the limit is 16 MiB", doc->len + OID_ID_SIZE,
+		    OID_ID_SIZE);
 	if (sink->s_quality != NULL && (rc = msb__quality_check(
 	    sink->s_quality, doc, rule, sizeof(rule))) != MSB_OK)
 		return msb__sink_fail(sink, rc, "%s", rule);
@@ -406,7 +420,7 @@ add(struct msb_sink *sink, const bson_t *doc, bool walk)
 
 	if (sink->s_failed)
 		return sink->s_failed;
-	if ((rc = check_doc(sink, doc, walk)) != MSB_OK)
+	if ((rc = check_doc(sink, doc, walk, true)) != MSB_OK)
 		return rc;
 	if (bson_iter_init_find(&it, doc, "_id"))
 		rc = sink->s_ops->add(sink, doc);
@@ -458,7 +472,7 @@ msb_sink_upsert(struct msb_sink *sink, const bson_t *doc)
 
 	if (sink->s_failed)
 		return sink->s_failed;
-	if ((rc = check_doc(sink, doc, true)) != MSB_OK)
+	if ((rc = check_doc(sink, doc, true, false)) != MSB_OK)
 		return rc;
 	/* An ObjectId made up here would match nothing: no upsert. */
 	if (!bson_iter_init_find(&it, doc, "_id"))

@@ -611,6 +611,70 @@ large_unit_is_whole(void **state)
 	free(path);
 }
 
+/* {_id: 7 (when id), s: "xx..."} of exactly total bytes. */
+static void
+sized_doc(bson_t *doc, size_t total, bool id, char *text)
+{
+	/* The length and the NUL, then "s": type, key, length, its NUL. */
+	size_t slen = total - 4 - 1 - (1 + 2 + 4 + 1) - (id ? 1 + 4 + 4 : 0);
+
+	memset(text, 'x', slen);
+	bson_init(doc);
+	if (id)
+		BSON_APPEND_INT32(doc, "_id", 7);
+	bson_append_utf8(doc, "s", 1, text, (int)slen);
+	assert_int_equal(doc->len, total);
+}
+
+/*
+ * The 16 MiB limit is on the document as stored: one without _id gets an
+ * ObjectId (17 bytes) first, so at 16 MiB it is over (MongoDB refuses it)
+ * and 17 bytes less is the largest that is stored.
+ */
+static void
+size_limit_counts_the_id_given(void **state)
+{
+	const size_t limit = 16 * 1024 * 1024;
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	struct msb_sink_stats st;
+	bson_reader_t *r;
+	const bson_t *got;
+	char *text = malloc(limit), *path;
+	bson_t doc;
+
+	assert_non_null(text);
+	sized_doc(&doc, limit, false, text);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
+	assert_string_equal(msb_sink_error(sink), "document refused: 16777233 "
+	    "bytes with the ObjectId _id it would be given (17 bytes), the "
+	    "limit is 16 MiB");
+	bson_destroy(&doc);
+	sized_doc(&doc, limit - 17, false, text);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+	bson_destroy(&doc);
+	sized_doc(&doc, limit, true, text);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+	bson_destroy(&doc);
+	assert_int_equal(msb_sink_commit(sink, hash_a), MSB_OK);
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.added, 2);
+	assert_int_equal(st.inserted, 2);
+	msb_sink_close(sink);
+	free(text);
+
+	assert_true(asprintf(&path, "%s/%s.bson", s->coll, hash_a) != -1);
+	r = bson_reader_new_from_file(path, NULL);
+	assert_non_null(r);
+	for (int i = 0; i < 2; i++) {
+		assert_non_null(got = bson_reader_read(r, NULL));
+		assert_int_equal(got->len, limit);
+	}
+	assert_null(bson_reader_read(r, NULL));
+	bson_reader_destroy(r);
+	free(path);
+}
+
 /* A document holding every BSON type, some nested. */
 static void
 every_type(bson_t *doc)
@@ -1223,6 +1287,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(large_unit_is_whole,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    size_limit_counts_the_id_given, setup, teardown),
 		cmocka_unit_test(exit_codes),
 		cmocka_unit_test_setup_teardown(mongoc_only_for_mongodb,
 		    setup, teardown),
