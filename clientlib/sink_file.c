@@ -302,11 +302,50 @@ flush_buf(struct msb_sink *sink, struct file_sink *f)
 	return MSB_OK;
 }
 
+/* A document's bytes in the order they are stored: at most 4 pieces. */
+struct id_first {
+	const uint8_t	*i_data[4];
+	size_t		 i_len[4];
+	int		 i_n;
+};
+
+/*
+ * The document's bytes with its _id first, as MongoDB stores a document
+ * (every document stored has one: add gives one, upsert needs one): its
+ * length, the _id element, the elements before it, those after it and
+ * the final NUL. One piece when the _id is first already, as the
+ * platform's ids are.
+ */
+static void
+id_first(const bson_t *doc, struct id_first *out)
+{
+	const uint8_t *data = bson_get_data(doc);
+	bson_iter_t it, next;
+	size_t at, end;
+
+	out->i_data[0] = data;
+	out->i_len[0] = doc->len;
+	out->i_n = 1;
+	if (!bson_iter_init_find(&it, doc, "_id") ||
+	    (at = bson_iter_offset(&it)) == 4)
+		return;
+	next = it;
+	end = bson_iter_next(&next) ? bson_iter_offset(&next) : doc->len - 1;
+	out->i_len[0] = 4;
+	out->i_data[1] = data + at;
+	out->i_len[1] = end - at;
+	out->i_data[2] = data + 4;
+	out->i_len[2] = at - 4;
+	out->i_data[3] = data + end;
+	out->i_len[3] = doc->len - end;
+	out->i_n = 4;
+}
+
 static int
 file_add(struct msb_sink *sink, const bson_t *doc)
 {
 	struct file_sink *f = sink->s_impl;
-	const uint8_t *data = bson_get_data(doc);
+	struct id_first pc;
 	int rc;
 
 	if (f->f_fd == -1 && (rc = start_unit(sink, f)) != MSB_OK)
@@ -314,12 +353,17 @@ file_add(struct msb_sink *sink, const bson_t *doc)
 	if (f->f_nbuf + doc->len > BUFSIZE &&
 	    (rc = flush_buf(sink, f)) != MSB_OK)
 		return rc;
-	if (doc->len > BUFSIZE) {
-		if ((rc = unit_write(sink, f, data, doc->len)) != MSB_OK)
-			return rc;
-	} else {
-		memcpy(f->f_buf + f->f_nbuf, data, doc->len);
-		f->f_nbuf += doc->len;
+	id_first(doc, &pc);
+	for (int i = 0; i < pc.i_n; i++) {
+		if (doc->len > BUFSIZE) {
+			if ((rc = unit_write(sink, f, pc.i_data[i],
+			    pc.i_len[i])) != MSB_OK)
+				return rc;
+		} else {
+			memcpy(f->f_buf + f->f_nbuf, pc.i_data[i],
+			    pc.i_len[i]);
+			f->f_nbuf += pc.i_len[i];
+		}
 	}
 	f->f_ndocs++;
 	return MSB_OK;
@@ -343,6 +387,7 @@ file_upsert(struct msb_sink *sink, const bson_t *doc, const char *name)
 {
 	struct file_sink *f = sink->s_impl;
 	char tmp[MSB__ID_NAME_SIZE + 48];
+	struct id_first pc;
 	int fd, e = 0;
 
 	upsert_tmp(f, name, tmp, sizeof(tmp));
@@ -351,8 +396,10 @@ file_upsert(struct msb_sink *sink, const bson_t *doc, const char *name)
 	if (fd == -1)
 		e = errno;
 	else {
-		if (msb__write_all(fd, bson_get_data(doc), doc->len) == -1)
-			e = errno;
+		id_first(doc, &pc);
+		for (int i = 0; i < pc.i_n && e == 0; i++)
+			if (msb__write_all(fd, pc.i_data[i], pc.i_len[i]) == -1)
+				e = errno;
 		if (close(fd) == -1 && e == 0)
 			e = errno;
 	}

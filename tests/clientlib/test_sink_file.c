@@ -675,6 +675,111 @@ size_limit_counts_the_id_given(void **state)
 	free(path);
 }
 
+/* Appends doc's bytes to the len bytes at *buf (realloc'd). */
+static void
+append_bytes(uint8_t **buf, size_t *len, const bson_t *doc)
+{
+	*buf = realloc(*buf, *len + doc->len);
+	assert_non_null(*buf);
+	memcpy(*buf + *len, bson_get_data(doc), doc->len);
+	*len += doc->len;
+}
+
+/* Asserts that the collection's file name holds exactly len bytes at
+ * want. */
+static void
+assert_file_bytes(const char *coll, const char *name, const uint8_t *want,
+    size_t len)
+{
+	char *path = tu_join(coll, name), *got;
+	size_t n;
+
+	got = tu_read_file(path, &n);
+	if (got == NULL)
+		fail_msg("%s: cannot read", path);
+	assert_int_equal(n, len);
+	assert_memory_equal(got, want, len);
+	free(got);
+	free(path);
+}
+
+/*
+ * Each stored document's _id comes first, as MongoDB (and FerretDB) store
+ * it, wherever the app put it: last, in the middle, after a document
+ * larger than the write buffer; added or upserted. The other elements
+ * keep their order.
+ */
+static void
+id_is_stored_first(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	static char text[300 * 1024];
+	bson_t doc = BSON_INITIALIZER, want = BSON_INITIALIZER, sub;
+	uint8_t *unit = NULL;
+	size_t nunit = 0;
+	char name[80];
+
+	/* {x:1, _id:5} is stored as {_id:5, x:1}. */
+	BSON_APPEND_INT32(&doc, "x", 1);
+	BSON_APPEND_INT32(&doc, "_id", 5);
+	BSON_APPEND_INT32(&want, "_id", 5);
+	BSON_APPEND_INT32(&want, "x", 1);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+	append_bytes(&unit, &nunit, &want);
+	/* In the middle, before a subdocument. */
+	bson_reinit(&doc);
+	bson_reinit(&want);
+	BSON_APPEND_INT32(&doc, "a", 1);
+	BSON_APPEND_UTF8(&doc, "_id", "m");
+	BSON_APPEND_DOCUMENT_BEGIN(&doc, "b", &sub);
+	BSON_APPEND_INT32(&sub, "c", 2);
+	bson_append_document_end(&doc, &sub);
+	BSON_APPEND_UTF8(&want, "_id", "m");
+	BSON_APPEND_INT32(&want, "a", 1);
+	BSON_APPEND_DOCUMENT_BEGIN(&want, "b", &sub);
+	BSON_APPEND_INT32(&sub, "c", 2);
+	bson_append_document_end(&want, &sub);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+	append_bytes(&unit, &nunit, &want);
+	/* Larger than the write buffer, written without it. */
+	memset(text, 'x', sizeof(text) - 1);
+	bson_reinit(&doc);
+	bson_reinit(&want);
+	BSON_APPEND_UTF8(&doc, "s", text);
+	BSON_APPEND_INT64(&doc, "_id", 9);
+	BSON_APPEND_INT64(&want, "_id", 9);
+	BSON_APPEND_UTF8(&want, "s", text);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+	append_bytes(&unit, &nunit, &want);
+	/* First already: as it is. */
+	bson_reinit(&doc);
+	BSON_APPEND_INT32(&doc, "_id", 3);
+	BSON_APPEND_INT32(&doc, "x", 1);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+	append_bytes(&unit, &nunit, &doc);
+	/* An upsert, _id last. */
+	bson_reinit(&doc);
+	bson_reinit(&want);
+	BSON_APPEND_INT32(&doc, "x", 1);
+	BSON_APPEND_INT32(&doc, "y", 2);
+	BSON_APPEND_INT32(&doc, "_id", 6);
+	BSON_APPEND_INT32(&want, "_id", 6);
+	BSON_APPEND_INT32(&want, "x", 1);
+	BSON_APPEND_INT32(&want, "y", 2);
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, hash_a), MSB_OK);
+	msb_sink_close(sink);
+
+	assert_file_bytes(s->coll, "i=6.bson", bson_get_data(&want),
+	    want.len);
+	snprintf(name, sizeof(name), "%s.bson", hash_a);
+	assert_file_bytes(s->coll, name, unit, nunit);
+	free(unit);
+	bson_destroy(&doc);
+	bson_destroy(&want);
+}
+
 /* A document holding every BSON type, some nested. */
 static void
 every_type(bson_t *doc)
@@ -1289,6 +1394,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    size_limit_counts_the_id_given, setup, teardown),
+		cmocka_unit_test_setup_teardown(id_is_stored_first,
+		    setup, teardown),
 		cmocka_unit_test(exit_codes),
 		cmocka_unit_test_setup_teardown(mongoc_only_for_mongodb,
 		    setup, teardown),
