@@ -12,10 +12,10 @@
  *
  * As it appends, the builder also checks what msb_sink_add's walk over a
  * document would (doccheck.c): each key against MongoDB's rules, each
- * string for UTF-8; its structure is right by construction. While all
- * pass, msb_sink_add_docbuild skips that walk, which was a fifth of the
- * converting thread; after the first that does not (b_walk), the walk
- * runs and says why.
+ * string for UTF-8, a top-level _id for coming once; its structure is
+ * right by construction. While all pass, msb_sink_add_docbuild skips
+ * that walk, which was a fifth of the converting thread; after the first
+ * that does not (b_walk), the walk runs and says why.
  */
 #include <endian.h>
 #include <errno.h>
@@ -39,6 +39,7 @@ struct msb_docbuild {
 	const char	*b_err;			/* the first error, sticky */
 	int		 b_rc;
 	bool		 b_walk;		/* the sink must walk it */
+	bool		 b_id;			/* a top-level _id is there */
 };
 
 static int
@@ -151,6 +152,11 @@ element(struct msb_docbuild *b, uint8_t type, const char *key, size_t keylen,
 		keylen = sizeof(index) - n;
 	} else if (!key_plain(b, key, keylen))
 		return NULL;
+	else if (d == 0 && keylen == 3 && memcmp(key, "_id", 3) == 0) {
+		/* A second one is the walk's to refuse. */
+		b->b_walk |= b->b_id;
+		b->b_id = true;
+	}
 	if (!room(b, 2 + keylen + vlen))
 		return NULL;
 	b->b_next[d]++;
@@ -190,6 +196,7 @@ msb_docbuild_reset(struct msb_docbuild *b)
 	b->b_err = NULL;
 	b->b_rc = MSB_OK;
 	b->b_walk = false;
+	b->b_id = false;
 }
 
 void

@@ -2,10 +2,11 @@
  * What msb_sink_add refuses in a document, found in one walk over its
  * bytes: the structure (lengths inside their document, strings and
  * documents ending in NUL, known types), the keys MongoDB's insert
- * refuses (empty, starting with '$', holding '.'), nesting deeper than
- * 100, and keys and string values that are not UTF-8 (libbson 1.23 checks
- * keys only, and MongoDB stores invalid UTF-8 that its drivers then
- * cannot read). A code-with-scope's scope is checked as a document whose
+ * refuses (empty, starting with '$', holding '.'), a second top-level
+ * _id (other repeated keys are not looked for: clientlib/README.md, "The
+ * sink"), nesting deeper than 100, and keys and string values that are
+ * not UTF-8 (libbson 1.23 checks keys only, and MongoDB stores invalid
+ * UTF-8 that its drivers then cannot read). A code-with-scope's scope is checked as a document whose
  * keys are free, like an array's.
  *
  * Why not bson_iter: its per-element calls (next, key, type, utf8) were
@@ -224,12 +225,24 @@ value_size(const uint8_t *d, uint8_t type, size_t v, size_t end)
 	}
 }
 
+/*
+ * Whether the key at d + i, of n bytes, is "_id". A document's _id must be
+ * there once: MongoDB refuses a second, and the stores would not agree on
+ * which one is the document's.
+ */
+static bool
+key_is_id(const uint8_t *d, size_t i, size_t n)
+{
+	return n == 3 && memcmp(d + i, "_id", 3) == 0;
+}
+
 /* The elements of the document d of len bytes (its length checked). */
 static const char *
 walk(const uint8_t *d, size_t len, int depth, bool keys_free)
 {
 	size_t i = 4, end = len - 1;	/* d[end] is the document's NUL */
 	const char *why;
+	bool id = false;
 
 	while (i < end) {
 		uint8_t type = d[i++];
@@ -238,6 +251,12 @@ walk(const uint8_t *d, size_t len, int depth, bool keys_free)
 
 		if ((why = key_problem(d, i, end, keys_free, &v)) != NULL)
 			return why;
+		if (depth == 0 && key_is_id(d, i, v - 1 - i)) {
+			if (id)
+				return "_id is there twice (a key may not "
+				    "repeat)";
+			id = true;
+		}
 		if ((fixed = fixed_size(type)) >= 0)
 			n = (size_t)fixed;
 		else if ((n = value_size(d, type, v, end)) == 0)

@@ -481,6 +481,62 @@ docbuild_answers_as_the_walk(void **state)
 	msb_sink_close(sink);
 }
 
+/*
+ * A document whose _id is there twice is refused by every way in, as
+ * MongoDB and FerretDB refuse it: the file store stored it and counted it
+ * inserted. A subdocument may hold a key _id of its own.
+ */
+static void
+repeated_id_is_refused(void **state)
+{
+	static const char why[] = "document refused: _id is there twice (a "
+	    "key may not repeat)";
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	struct msb_docbuild *b = msb_docbuild_new();
+	struct msb_sink_stats st;
+	bson_t doc = BSON_INITIALIZER, sub;
+	size_t files, docs;
+
+	BSON_APPEND_INT32(&doc, "_id", 1);
+	BSON_APPEND_INT32(&doc, "x", 1);
+	BSON_APPEND_INT32(&doc, "_id", 2);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_BADDOC);
+	assert_string_equal(msb_sink_error(sink), why);
+	assert_int_equal(msb_sink_upsert(sink, &doc), MSB_BADDOC);
+	assert_string_equal(msb_sink_error(sink), why);
+	assert_int_equal(msb_sink_add_bson(sink, bson_get_data(&doc),
+	    doc.len), MSB_BADDOC);
+	/* Built: the builder leaves it to the sink's walk. */
+	assert_non_null(b);
+	msb_docbuild_int64(b, "_id", 3, 1);
+	msb_docbuild_begin(b, "sub", 3, false);
+	msb_docbuild_int64(b, "_id", 3, 2);	/* its own: fine */
+	msb_docbuild_end(b);
+	assert_int_equal(msb_sink_add_docbuild(sink, b), MSB_OK);
+	msb_docbuild_reset(b);
+	msb_docbuild_int64(b, "_id", 3, 1);
+	msb_docbuild_int64(b, "_id", 3, 2);
+	assert_int_equal(msb_sink_add_docbuild(sink, b), MSB_BADDOC);
+	assert_string_equal(msb_sink_error(sink), why);
+	/* One _id and a subdocument's: stored. */
+	bson_reinit(&doc);
+	BSON_APPEND_INT32(&doc, "_id", 2);
+	BSON_APPEND_DOCUMENT_BEGIN(&doc, "sub", &sub);
+	BSON_APPEND_INT32(&sub, "_id", 3);
+	bson_append_document_end(&doc, &sub);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+	assert_int_equal(msb_sink_commit(sink, hash_a), MSB_OK);
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.added, 2);
+	assert_int_equal(st.inserted, 2);
+	msb_docbuild_free(b);
+	bson_destroy(&doc);
+	msb_sink_close(sink);
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(docs, 2);
+}
+
 static void
 documents_are_checked_like_mongodb_does(void **state)
 {
@@ -1387,6 +1443,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(keys_checked_at_every_place,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(docbuild_answers_as_the_walk,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(repeated_id_is_refused,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(corrupt_bytes_never_pass,
 		    setup, teardown),

@@ -18,6 +18,7 @@ static const char *const reasons[] = {
 	"a key is not valid UTF-8",
 	"a string is not valid UTF-8",
 	"nested more than 100 levels deep",
+	"_id is there twice (a key may not repeat)",
 };
 
 int
