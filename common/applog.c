@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jsonline.h"
 #include "log.h"
 #include "state.h"
 #include "tailq.h"
@@ -188,10 +189,30 @@ log_rotate(struct applog *lg)
 	return 0;
 }
 
+/*
+ * A write failed after this call put open bytes of an unfinished line
+ * into the file (a short write, then ENOSPC or EFBIG): they are cut off
+ * again, as record_append does, so the next line does not start glued to
+ * a stump. Counted with the rest as dropped.
+ */
+static void
+write_failed(struct applog *lg, int err, size_t open, size_t n)
+{
+	struct stat st;
+
+	if (open > 0) {
+		(void)jsonline_untear(lg->lg_fd, open);
+		if (fstat(lg->lg_fd, &st) == 0)
+			lg->lg_size = (uint64_t)st.st_size;
+	}
+	log_dropping(lg, "write", err, open + n);
+}
+
 void
 applog_write(struct applog *lg, const char *buf, size_t n)
 {
-	size_t take;
+	const char *nl;
+	size_t take, open = 0;	/* written since this call's last newline */
 	ssize_t w;
 
 	while (n > 0) {
@@ -205,19 +226,25 @@ applog_write(struct applog *lg, const char *buf, size_t n)
 				log_dropping(lg, "reopen", errno, n);
 				return;
 			}
+			open = 0;
 			continue;
 		}
 		if ((w = write(lg->lg_fd, buf, take)) < 0) {
 			if (errno == EINTR)
 				continue;
-			log_dropping(lg, "write", errno, n);
+			write_failed(lg, errno, open, n);
 			return;
 		}
+		nl = memrchr(buf, '\n', (size_t)w);
+		open = nl == NULL ? open + (size_t)w :
+		    (size_t)(buf + w - (nl + 1));
 		lg->lg_size += (uint64_t)w;
 		buf += w;
 		n -= (size_t)w;
-		log_recovered(lg);
 	}
+	/* Not after a short write: on a full disk the stump cut off frees
+	 * room for the next one, which would say "again" each time. */
+	log_recovered(lg);
 }
 
 struct applog *

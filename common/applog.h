@@ -57,7 +57,9 @@ struct applog *applog_file(const char *path, const char *who,
 /*
  * Appends the n bytes at buf, whole lines kept in one file: the log is
  * rotated first where they would pass its max_size. A failure (disk full)
- * is logged once and the bytes counted until writing works again.
+ * is logged once and the bytes counted until writing works again; the
+ * part of a line written before it is cut off again, so the next line
+ * never starts glued to a stump.
  */
 void applog_write(struct applog *lg, const char *buf, size_t n);
 

@@ -1,8 +1,34 @@
 #include "jsonline.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * Kept, the stump of a line the disk or the file-size limit cut short
+ * would have the next line glued to it and both be unreadable. The write
+ * ended at the fd's offset; when another writer appended since, its line
+ * is not cut and the stump stays.
+ */
+int
+jsonline_untear(int fd, size_t n)
+{
+	off_t end = lseek(fd, 0, SEEK_CUR);
+	struct rlimit rl;
+	struct stat st;
+
+	if (n > 0 && end >= (off_t)n && fstat(fd, &st) == 0 &&
+	    st.st_size == end)
+		(void)ftruncate(fd, end - (off_t)n);
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (uint64_t)end >= (uint64_t)rl.rlim_cur)
+		return EFBIG;
+	return ENOSPC;
+}
 
 size_t
 jsonline_utf8_char(const char *s, size_t len)

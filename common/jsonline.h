@@ -37,6 +37,15 @@ size_t jsonline_text(const char *s, size_t len, char *out, size_t outlen);
  * document can always be written as JSON. False when out of memory. */
 bool jsonline_append_text(bson_t *doc, const char *key, const char *s);
 
+/*
+ * An append of a line to fd (opened with O_APPEND) was cut short after n
+ * bytes: cuts those n bytes off again, so every line of the file stays
+ * whole (what record_append and applog_write promise). Returns the errno
+ * the next write would have had: EFBIG past the file-size limit, else
+ * ENOSPC.
+ */
+int jsonline_untear(int fd, size_t n);
+
 /* Removes the spaces outside strings from the n bytes of JSON at s, in
  * place; returns the new length. */
 size_t jsonline_compact(char *s, size_t n);

@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,29 +138,6 @@ build(bson_t *doc, const struct record *r)
 }
 
 /*
- * Cuts off the n bytes a short append left (the disk or the file-size
- * limit ran out mid-line): kept, the next line would be glued to the
- * stump and both be unreadable. The write ended at the fd's offset; when
- * another writer appended since, its line is not cut and the stump stays.
- * Returns the errno the write would have had: EFBIG at the size limit,
- * else ENOSPC.
- */
-static int
-untear(int fd, size_t n)
-{
-	off_t end = lseek(fd, 0, SEEK_CUR);
-	struct rlimit rl;
-	struct stat st;
-
-	if (end >= (off_t)n && fstat(fd, &st) == 0 && st.st_size == end)
-		(void)ftruncate(fd, end - (off_t)n);
-	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    (uint64_t)end >= (uint64_t)rl.rlim_cur)
-		return EFBIG;
-	return ENOSPC;
-}
-
-/*
  * Writes doc as one JSON line to fd: the whole line or, failing, nothing.
  * Returns 0 or -1 with errno set.
  */
@@ -183,7 +158,7 @@ append_line(int fd, const bson_t *doc)
 	n = write(fd, line, len);
 	if (n != (ssize_t)len) {
 		if (n >= 0)
-			errno = untear(fd, (size_t)n);
+			errno = jsonline_untear(fd, (size_t)n);
 		rc = -1;
 	}
 	bson_free(line);

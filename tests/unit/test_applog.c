@@ -3,7 +3,8 @@
  * before a rotation, the shift name.log -> name.log.1 -> ... with the
  * oldest dropped, and two writers of one log through real pipes and a
  * real event base, rotated under the cap with the newest lines in
- * name.log, and that one turn of the event loop moves one chunk only.
+ * name.log, that one turn of the event loop moves one chunk only, and
+ * that a line a full disk cuts short leaves no stump.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +23,7 @@
 #include <event2/event.h>
 
 #include "applog.h"
+#include "log.h"
 
 static void
 test_fit(void **state)
@@ -333,6 +337,72 @@ test_bounded_read(void **state)
 	rmtree(dir);
 }
 
+/* How many times what is in text. */
+static int
+count_in(const char *text, const char *what)
+{
+	int n = 0;
+
+	while ((text = strstr(text, what)) != NULL) {
+		n++;
+		text += strlen(what);
+	}
+	return n;
+}
+
+/*
+ * Lines the file-size limit cuts short (as a full disk does) are cut off
+ * again, the failure is said once however many lines fail after it, and
+ * the first line written once the limit is lifted starts a line of its
+ * own.
+ */
+static void
+test_short_write(void **state)
+{
+	struct conf_app_logs c = { 1 << 20, 0 };
+	char *dir = tmpdir(), path[300], got[64] = "", err[4096] = "";
+	struct rlimit old, rl;
+	struct applog *lg;
+	int saved, p[2];
+	FILE *f;
+
+	(void)state;
+	signal(SIGXFSZ, SIG_IGN);
+	snprintf(path, sizeof(path), "%s/m.jsonl", dir);
+	/* The warnings into a pipe: a file would be under the limit too. */
+	log_init("test", true, false);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0 && pipe(p) == 0);
+	dup2(p[1], STDERR_FILENO);
+	close(p[1]);
+
+	assert_non_null(lg = applog_file(path, "test", &c));
+	applog_write(lg, "one\n", 4);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	rl = old;
+	rl.rlim_cur = 4 + 3;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	applog_write(lg, "two-two\n", 8);
+	applog_write(lg, "three-three\n", 12);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	applog_write(lg, "four\n", 5);
+	applog_release(lg);
+
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	assert_true(read(p[0], err, sizeof(err) - 1) > 0);
+	close(p[0]);
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fread(got, 1, sizeof(got) - 1, f), 9);
+	fclose(f);
+	assert_string_equal(got, "one\nfour\n");
+	assert_int_equal(count_in(err, "dropping output"), 1);
+	assert_int_equal(count_in(err, "writing"), 1);
+	rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -342,6 +412,7 @@ main(void)
 		cmocka_unit_test(test_two_writers),
 		cmocka_unit_test(test_shared_pipe),
 		cmocka_unit_test(test_bounded_read),
+		cmocka_unit_test(test_short_write),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
