@@ -120,8 +120,8 @@ struct mstream {
 	struct magg	 ms_total;		/* since the monitor started */
 	struct magg	 ms_tick;		/* since the last dashboard line */
 	int64_t		 ms_tick_dead;		/* dead letters since then */
-	int64_t		 ms_tick_rejected;	/* refused messages since then */
-	int64_t		 ms_tick_throttled;
+	int64_t		 ms_tick_rejected;	/* REJECTs since then */
+	int64_t		 ms_tick_throttled;	/* of them: rate, queue-full */
 	struct policy_state ms_policy;
 	struct policy_decision ms_last;		/* the latest decision */
 	double		 ms_ingest_us;		/* < 0: no fresh reports */

@@ -141,6 +141,18 @@ delta(int64_t now, int64_t before)
 	return now >= before ? now - before : now;
 }
 
+/*
+ * The THROTTLEs that are the tenant's doing: over its rate or its queue
+ * quota. streammgr's `throttled` also counts those while draining or
+ * stopping and for a full disk, which the tenant did not cause.
+ */
+static int64_t
+tenant_throttles(const struct mstats *st, const struct mstats *prev)
+{
+	return delta(st->st_rate_limited, prev->st_rate_limited) +
+	    delta(st->st_queue_full, prev->st_queue_full);
+}
+
 struct mstream *
 view_stats(struct mon *m, const char *tenant, const char *stream,
     const struct mstats *st, const struct mrules *rules, uint64_t now)
@@ -159,8 +171,7 @@ view_stats(struct mon *m, const char *tenant, const char *stream,
 	s->ms_have_stats = true;
 	s->ms_stats_ms = now;
 	s->ms_tick_rejected += delta(st->st_rejected, s->ms_prev.st_rejected);
-	s->ms_tick_throttled += delta(st->st_throttled,
-	    s->ms_prev.st_throttled);
+	s->ms_tick_throttled += tenant_throttles(st, &s->ms_prev);
 	s->ms_tick_dead += delta(st->st_dead_letters,
 	    s->ms_prev.st_dead_letters);
 	s->ms_qwin_settled += delta(st->st_acked, s->ms_prev.st_acked) +
@@ -176,8 +187,7 @@ view_quota_refusals(const struct mstream *s)
 	const struct mstats *st = &s->ms_stats, *prev = &s->ms_prev;
 
 	return delta(st->st_too_large, prev->st_too_large) +
-	    delta(st->st_rate_limited, prev->st_rate_limited) +
-	    delta(st->st_queue_full, prev->st_queue_full);
+	    tenant_throttles(st, prev);
 }
 
 /* Forgets s's instances that have not reported for report_ttl. */

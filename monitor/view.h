@@ -25,7 +25,9 @@ enum report_verdict view_report(struct mtenant *t, const struct report *r,
 /*
  * Takes a stream's statistics and their quality rules, received at now
  * (monotonic ms), and adds the refusals and dead letters since the ones
- * before to the interval's counts. Returns the stream, or NULL when no
+ * before to the interval's counts: every REJECT, and the THROTTLEs the
+ * tenant caused (rate, queue-full; not those for draining, stopping or
+ * a full disk). Returns the stream, or NULL when no
  * profile has it.
  */
 struct mstream *view_stats(struct mon *m, const char *tenant,
