@@ -488,6 +488,9 @@ static const struct field pmonitor_fields[] = {
 	{ "control_timeout", FT_DURATION,
 	    offsetof(struct conf_platform_monitor, pm_control_timeout_ms), "2s",
 	    100, 60000, 0, NULL, 0, NULL },
+	{ "max_reports_per_second", FT_INT,
+	    offsetof(struct conf_platform_monitor, pm_max_reports_per_second),
+	    "10000", 0, 100000000, 0, NULL, 0, NULL },
 	{ "logs", FT_GROUP, offsetof(struct conf_platform_monitor, pm_logs),
 	    NULL, 0, 0, 0, &papplogs_schema, 0, NULL },
 };

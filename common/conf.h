@@ -227,6 +227,7 @@ struct conf_platform_monitor {
 	uint64_t	 pm_report_ttl_ms;	/* reports count this long */
 	uint64_t	 pm_max_report_size;
 	uint64_t	 pm_control_timeout_ms;	/* wait for streammgr's reply */
+	int64_t		 pm_max_reports_per_second;	/* per tenant; 0: no limit */
 	struct conf_app_logs pm_logs;	/* monitor.log, metrics.jsonl */
 };
 

@@ -9,6 +9,7 @@
 
 #include <zmq.h>
 
+#include "clock.h"
 #include "log.h"
 #include "state.h"
 #include "view.h"
@@ -29,6 +30,26 @@ drop(struct mtenant *t, enum report_verdict v, const char *why)
 	    report_verdict_name(v), why);
 }
 
+/*
+ * Reports over the tenant's max_reports_per_second are dropped before
+ * they are even parsed, and without a line each: every report taken is a
+ * line of metrics.jsonl, which all tenants share, so one tenant's flood
+ * would rotate the others' records out of it. BUDGET per turn only keeps
+ * the loop fair. The dashboard says how many, once per interval.
+ */
+static bool
+over_rate(struct mtenant *t)
+{
+	const struct conf_platform_monitor *pm = &t->mt_mon->m_conf->p_monitor;
+
+	if (bucket_take(&t->mt_rate, (double)pm->pm_max_reports_per_second,
+	    (uint64_t)clock_mono_ms()))
+		return false;
+	t->mt_dropped[REPORT_RATE_LIMITED]++;
+	t->mt_dropped_tick[REPORT_RATE_LIMITED]++;
+	return true;
+}
+
 /* Checks one single-frame report and hands it on, or counts it dropped. */
 static void
 take(struct mtenant *t, const char *data, size_t len)
@@ -38,6 +59,8 @@ take(struct mtenant *t, const char *data, size_t len)
 	struct report r;
 	char why[256];
 
+	if (over_rate(t))
+		return;
 	v = report_parse(data, len, max, t->mt_id, &r, why, sizeof(why));
 	if (v == REPORT_OK)
 		v = view_report(t, &r, why, sizeof(why));

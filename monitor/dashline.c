@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dash.h"
+#include "log.h"
 #include "mtenant.h"
 #include "view.h"
 
@@ -77,6 +78,24 @@ stream_events(struct mon *m, struct mstream *s)
 	s->ms_tick_rejected = s->ms_tick_throttled = s->ms_tick_dead = 0;
 }
 
+/*
+ * Reports over max_reports_per_second: said in the log when an interval
+ * with some follows one without, not once per report.
+ */
+static void
+rate_limited(struct mon *m, struct mtenant *t)
+{
+	uint64_t n = t->mt_dropped_tick[REPORT_RATE_LIMITED];
+
+	if (n > 0 && !t->mt_limited)
+		log_warnx("tenant %s: over monitor.max_reports_per_second "
+		    "(%lld): %llu reports dropped, and more until the rate "
+		    "falls", t->mt_id,
+		    (long long)m->m_conf->p_monitor.pm_max_reports_per_second,
+		    (unsigned long long)n);
+	t->mt_limited = n > 0;
+}
+
 /* The tenant's batch reports and dropped reports of the interval. */
 static void
 tenant_lines(struct mon *m, struct mtenant *t)
@@ -104,6 +123,7 @@ tenant_lines(struct mon *m, struct mtenant *t)
 			    (unsigned long long)t->mt_dropped_tick[v]);
 	if (n > 0)
 		dash_line(m->m_dash, t->mt_id, "-", "dropped", "%s", text);
+	rate_limited(m, t);
 	memset(&t->mt_batch_tick, 0, sizeof(t->mt_batch_tick));
 	memset(t->mt_dropped_tick, 0, sizeof(t->mt_dropped_tick));
 }

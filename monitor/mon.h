@@ -18,6 +18,7 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "bucket.h"
 #include "conf.h"
 #include "tailq.h"
 #include "policy.h"
@@ -152,6 +153,8 @@ struct mtenant {
 	struct mrules	 mt_batch_rules;	/* their "quality", in all */
 	uint64_t	 mt_dropped[REPORT_NVERDICTS];
 	uint64_t	 mt_dropped_tick[REPORT_NVERDICTS];
+	struct bucket	 mt_rate;		/* max_reports_per_second */
+	bool		 mt_limited;		/* said so in the log */
 };
 
 TAILQ_HEAD(mtenant_list, mtenant);

@@ -59,6 +59,7 @@ static const char *const verdict_names[REPORT_NVERDICTS] = {
 	[REPORT_INVALID] = "invalid",
 	[REPORT_INCONSISTENT] = "inconsistent",
 	[REPORT_WRONG_TENANT] = "wrong-tenant",
+	[REPORT_RATE_LIMITED] = "rate-limited",
 };
 
 const char *

@@ -25,6 +25,7 @@ enum report_verdict {
 	REPORT_INVALID,		/* a field missing, unknown, mistyped, out of range */
 	REPORT_INCONSISTENT,	/* fields that contradict each other */
 	REPORT_WRONG_TENANT,	/* names another tenant than its endpoint's */
+	REPORT_RATE_LIMITED,	/* over monitor.max_reports_per_second */
 	REPORT_NVERDICTS
 };
 

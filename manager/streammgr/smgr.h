@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "bucket.h"
 #include "conf.h"
 #include "tailq.h"
 #include "instnum.h"
@@ -120,8 +121,7 @@ struct stream {
 	struct journal	*s_journal;		/* the queue on disk */
 	struct event	*s_flush_ev;		/* writes noted releases */
 	size_t		 s_volatile;		/* held, not on disk */
-	double		 s_tokens;		/* max_messages_per_second */
-	uint64_t	 s_tokens_ms;		/* when last refilled */
+	struct bucket	 s_rate;		/* max_messages_per_second */
 	struct violation_report s_viol[V_COUNT];
 	struct journal_report s_recovery;	/* what the start found */
 	int		 s_dead_fd;		/* dead-letters.jsonl */

@@ -1255,19 +1255,8 @@ enqueue_for(struct stream *s, const void *data, size_t len)
 static bool
 take_token(struct stream *s, uint64_t now)
 {
-	double rate = (double)s->s_conf->s_max_messages_per_second;
-
-	if (rate <= 0)
-		return true;
-	/* A bucket of one second's worth, refilled continuously. */
-	s->s_tokens += rate * (double)(now - s->s_tokens_ms) / 1000.0;
-	if (s->s_tokens > rate)
-		s->s_tokens = rate;
-	s->s_tokens_ms = now;
-	if (s->s_tokens < 1.0)
-		return false;
-	s->s_tokens -= 1.0;
-	return true;
+	return bucket_take(&s->s_rate,
+	    (double)s->s_conf->s_max_messages_per_second, now);
 }
 
 /*

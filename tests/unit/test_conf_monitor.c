@@ -106,6 +106,7 @@ monitor_defaults(void **state)
 	assert_int_equal(p->p_monitor.pm_report_ttl_ms, 5000);
 	assert_int_equal(p->p_monitor.pm_max_report_size, 4096);
 	assert_int_equal(p->p_monitor.pm_control_timeout_ms, 2000);
+	assert_int_equal(p->p_monitor.pm_max_reports_per_second, 10000);
 	conf_platform_free(p);
 }
 
@@ -118,7 +119,8 @@ monitor_values(void **state)
 	p = conf_platform_load(fx_write(fx, "p.cfg",
 	    "monitor = { interval = \"250ms\"; http = false;\n"
 	    "  http_address = \"::1\"; http_port = 0; report_ttl = \"3s\";\n"
-	    "  max_report_size = \"16K\"; control_timeout = \"500ms\"; };\n"),
+	    "  max_report_size = \"16K\"; control_timeout = \"500ms\";\n"
+	    "  max_reports_per_second = 0; };\n"),
 	    &fx->errs);
 	assert_non_null(p);
 	assert_int_equal(p->p_monitor.pm_interval_ms, 250);
@@ -128,6 +130,7 @@ monitor_values(void **state)
 	assert_int_equal(p->p_monitor.pm_report_ttl_ms, 3000);
 	assert_int_equal(p->p_monitor.pm_max_report_size, 16384);
 	assert_int_equal(p->p_monitor.pm_control_timeout_ms, 500);
+	assert_int_equal(p->p_monitor.pm_max_reports_per_second, 0);
 	conf_platform_free(p);
 }
 
@@ -144,6 +147,7 @@ monitor_errors(void **state)
 	    "  http_port = 70000;\n"			/* 5 */
 	    "  max_report_size = \"1M\";\n"		/* 6 */
 	    "  colour = \"blue\";\n"			/* 7 */
+	    "  max_reports_per_second = -1;\n"		/* 8 */
 	    "};\n"), &fx->errs));
 	expect_error(fx, 2, "monitor.interval: out of range (100ms to 1h)");
 	expect_error(fx, 3, "monitor.http: must be true or false");
@@ -152,7 +156,9 @@ monitor_errors(void **state)
 	expect_error(fx, 5, "monitor.http_port: out of range (0 to 65535)");
 	expect_error(fx, 6, "monitor.max_report_size: out of range");
 	expect_error(fx, 7, "monitor.colour: unknown setting");
-	assert_int_equal(fx->errs.e_count, 6);
+	expect_error(fx, 8, "monitor.max_reports_per_second: out of range "
+	    "(0 to 100000000)");
+	assert_int_equal(fx->errs.e_count, 7);
 }
 
 static void
