@@ -221,6 +221,31 @@ monitor_receives_the_report(void **state)
 }
 
 /*
+ * A handle reporting to the fixture's monitor on demand (interval 0), and
+ * a file sink whose MYSIMBDP_QUALITY rules are has-id (field id required)
+ * and range (price at most 500).
+ */
+static void
+open_with_rules(struct fixture *f, const char *instance,
+    struct msb_metrics **m, struct msb_sink **sink)
+{
+	char err[256], *url;
+
+	setenv("MYSIMBDP_QUALITY", "{\"rules\":["
+	    "{\"name\":\"has-id\",\"field\":\"id\",\"required\":true},"
+	    "{\"name\":\"range\",\"field\":\"price\",\"max\":500}]}", 1);
+	bind_monitor(f);
+	*m = msb_metrics_open(f->endpoint, "batch", instance);
+	assert_non_null(*m);
+	msb_metrics_set_interval(*m, 0);
+	assert_true(asprintf(&url, "file://%s/store", f->dir) != -1);
+	if (msb_sink_open(sink, url, "t", "c", err, sizeof(err)) != MSB_OK)
+		fail_msg("sink: %s", err);
+	unsetenv("MYSIMBDP_QUALITY");
+	free(url);
+}
+
+/*
  * With quality rules in the environment, the rows a sink refuses reach
  * the report of the process's handle, per rule, with no call of the
  * app's own; the next window starts from none.
@@ -232,20 +257,9 @@ report_counts_refusals_per_rule(void **state)
 	struct msb_metrics *m;
 	struct msb_sink *sink;
 	bson_iter_t it, q;
-	char err[256], *url;
 	bson_t *doc, *row;
 
-	setenv("MYSIMBDP_QUALITY", "{\"rules\":["
-	    "{\"name\":\"has-id\",\"field\":\"id\",\"required\":true},"
-	    "{\"name\":\"range\",\"field\":\"price\",\"max\":500}]}", 1);
-	bind_monitor(f);
-	m = msb_metrics_open(f->endpoint, "batch", "job-7");
-	assert_non_null(m);
-	msb_metrics_set_interval(m, 0);
-	assert_true(asprintf(&url, "file://%s/store", f->dir) != -1);
-	if (msb_sink_open(&sink, url, "t", "c", err, sizeof(err)) != MSB_OK)
-		fail_msg("sink: %s", err);
-	unsetenv("MYSIMBDP_QUALITY");
+	open_with_rules(f, "job-7", &m, &sink);
 	const char *rows[] = { "{\"id\":1,\"price\":10}", "{\"price\":10}",
 	    "{\"id\":2,\"price\":900}", "{\"id\":3,\"price\":901}" };
 	for (size_t k = 0; k < 4; k++) {
@@ -269,7 +283,6 @@ report_counts_refusals_per_rule(void **state)
 	bson_destroy(doc);
 	msb_sink_close(sink);
 	msb_metrics_close(m);
-	free(url);
 }
 
 /*
@@ -604,21 +617,11 @@ quality_counts_are_per_window(void **state)
 	};
 	struct msb_metrics *m;
 	struct msb_sink *sink;
-	char err[256], names[256], *url;
+	char names[256];
 	bson_iter_t it;
 	bson_t *doc;
 
-	setenv("MYSIMBDP_QUALITY", "{\"rules\":["
-	    "{\"name\":\"has-id\",\"field\":\"id\",\"required\":true},"
-	    "{\"name\":\"range\",\"field\":\"price\",\"max\":500}]}", 1);
-	bind_monitor(f);
-	m = msb_metrics_open(f->endpoint, "batch", "job-9");
-	assert_non_null(m);
-	msb_metrics_set_interval(m, 0);
-	assert_true(asprintf(&url, "file://%s/store", f->dir) != -1);
-	if (msb_sink_open(&sink, url, "t", "c", err, sizeof(err)) != MSB_OK)
-		fail_msg("sink: %s", err);
-	unsetenv("MYSIMBDP_QUALITY");
+	open_with_rules(f, "job-9", &m, &sink);
 	/* The first window has both rules, has-id first. */
 	add_refused(sink, noid, 1);
 	add_refused(sink, dear, 2);
@@ -655,7 +658,6 @@ quality_counts_are_per_window(void **state)
 	msb_sink_close(sink);
 	msb_metrics_close(m);
 	bson_destroy(receive(f, WAIT_MS));	/* close's report */
-	free(url);
 }
 
 /* A report names 16 rules; past 16, the 16th and later are "other". */
