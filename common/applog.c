@@ -35,6 +35,10 @@ struct applog {
 	uint64_t	 lg_max_size;
 	int		 lg_backups;
 	uint64_t	 lg_dropped;	/* since writing last failed */
+	uint64_t	 lg_open;	/* bytes of an unfinished line at
+					   the file's end */
+	bool		 lg_skip;	/* a line was lost: drop its rest,
+					   up to its newline */
 	bool		 lg_failing;	/* the failure was logged */
 	bool		 lg_shift_failing;	/* that one too */
 	int		 lg_wfd;	/* write end its running apps share;
@@ -129,6 +133,7 @@ log_reopen(struct applog *lg, bool truncate)
 	}
 	lg->lg_fd = fd;
 	lg->lg_size = (uint64_t)st.st_size;
+	lg->lg_open = 0;
 	return 0;
 }
 
@@ -190,61 +195,87 @@ log_rotate(struct applog *lg)
 }
 
 /*
- * A write failed after this call put open bytes of an unfinished line
- * into the file (a short write, then ENOSPC or EFBIG): they are cut off
- * again, as record_append does, so the next line does not start glued to
- * a stump. Counted with the rest as dropped.
+ * Writing buf[0..n) failed, or could not start. The open bytes of an
+ * unfinished line already in the file (from this call or an earlier one:
+ * apps' output comes in pieces that end anywhere) are cut off again, as
+ * record_append does, and the rest of that line is dropped as it comes,
+ * up to its newline: the next line written starts a line. Everything cut
+ * or dropped counts as dropped.
  */
 static void
-write_failed(struct applog *lg, int err, size_t open, size_t n)
+write_failed(struct applog *lg, const char *what, int err, const char *buf,
+    size_t n)
 {
 	struct stat st;
+	size_t cut = 0;
 
-	if (open > 0) {
-		(void)jsonline_untear(lg->lg_fd, open);
+	if (lg->lg_fd >= 0 && lg->lg_open > 0) {
+		cut = (size_t)lg->lg_open;
+		(void)jsonline_untear(lg->lg_fd, cut);
 		if (fstat(lg->lg_fd, &st) == 0)
 			lg->lg_size = (uint64_t)st.st_size;
 	}
-	log_dropping(lg, "write", err, open + n);
+	lg->lg_open = 0;
+	lg->lg_skip = n > 0 ? buf[n - 1] != '\n' : cut > 0;
+	log_dropping(lg, what, err, cut + n);
+}
+
+/* While lg_skip, drops buf's bytes up to and with the next newline. */
+static size_t
+skip_lost_line(struct applog *lg, const char *buf, size_t n)
+{
+	const char *nl;
+	size_t k;
+
+	if (!lg->lg_skip)
+		return 0;
+	nl = memchr(buf, '\n', n);
+	k = nl == NULL ? n : (size_t)(nl - buf) + 1;
+	lg->lg_skip = nl == NULL;
+	lg->lg_dropped += k;
+	return k;
 }
 
 void
 applog_write(struct applog *lg, const char *buf, size_t n)
 {
 	const char *nl;
-	size_t take, open = 0;	/* written since this call's last newline */
+	size_t take;
 	ssize_t w;
 
+	take = skip_lost_line(lg, buf, n);
+	buf += take;
+	n -= take;
 	while (n > 0) {
 		if (lg->lg_fd < 0 && log_reopen(lg, false) < 0) {
-			log_dropping(lg, "open", errno, n);
+			write_failed(lg, "open", errno, buf, n);
 			return;
 		}
 		take = applog_fit(buf, n, lg->lg_size, lg->lg_max_size);
 		if (take == 0) {
 			if (log_rotate(lg) < 0) {
-				log_dropping(lg, "reopen", errno, n);
+				write_failed(lg, "reopen", errno, buf, n);
 				return;
 			}
-			open = 0;
 			continue;
 		}
 		if ((w = write(lg->lg_fd, buf, take)) < 0) {
 			if (errno == EINTR)
 				continue;
-			write_failed(lg, errno, open, n);
+			write_failed(lg, "write", errno, buf, n);
 			return;
 		}
 		nl = memrchr(buf, '\n', (size_t)w);
-		open = nl == NULL ? open + (size_t)w :
-		    (size_t)(buf + w - (nl + 1));
+		lg->lg_open = nl == NULL ? lg->lg_open + (uint64_t)w :
+		    (uint64_t)(buf + w - (nl + 1));
 		lg->lg_size += (uint64_t)w;
 		buf += w;
 		n -= (size_t)w;
 	}
 	/* Not after a short write: on a full disk the stump cut off frees
 	 * room for the next one, which would say "again" each time. */
-	log_recovered(lg);
+	if (!lg->lg_skip)
+		log_recovered(lg);
 }
 
 struct applog *

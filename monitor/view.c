@@ -171,7 +171,13 @@ view_stats(struct mon *m, const char *tenant, const char *stream,
 	s->ms_have_stats = true;
 	s->ms_stats_ms = now;
 	s->ms_tick_rejected += delta(st->st_rejected, s->ms_prev.st_rejected);
-	s->ms_tick_throttled += tenant_throttles(st, &s->ms_prev);
+	/* A refusal for a subscription's backlog is also counted on its
+	 * stream, whose line says it: the subscription's would say it
+	 * again for messages it never got. */
+	s->ms_tick_throttled += s->ms_conf != NULL &&
+	    s->ms_conf->s_parent != NULL ?
+	    delta(st->st_rate_limited, s->ms_prev.st_rate_limited) :
+	    tenant_throttles(st, &s->ms_prev);
 	s->ms_tick_dead += delta(st->st_dead_letters,
 	    s->ms_prev.st_dead_letters);
 	s->ms_qwin_settled += delta(st->st_acked, s->ms_prev.st_acked) +

@@ -350,6 +350,67 @@ count_in(const char *text, const char *what)
 	return n;
 }
 
+/* Chunks written in turn: before a file-size limit, under it, after. */
+struct limited {
+	const char	*before[3], *under[3], *after[3];
+	rlim_t		 limit;
+};
+
+static void
+write_all(struct applog *lg, const char *const *chunks)
+{
+	for (size_t k = 0; k < 3 && chunks[k] != NULL; k++)
+		applog_write(lg, chunks[k], strlen(chunks[k]));
+}
+
+/*
+ * Writes w's chunks to a new log; got is then the file, err what was
+ * said (into a pipe: a file would be under the limit too).
+ */
+static void
+write_limited(const struct limited *w, char *got, size_t gotlen, char *err,
+    size_t errlen)
+{
+	struct conf_app_logs c = { 1 << 20, 0 };
+	char *dir = tmpdir(), path[300];
+	struct rlimit old, rl;
+	struct applog *lg;
+	int saved, p[2];
+	size_t n;
+	FILE *f;
+
+	signal(SIGXFSZ, SIG_IGN);
+	snprintf(path, sizeof(path), "%s/app.log", dir);
+	log_init("test", true, false);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0 && pipe(p) == 0);
+	dup2(p[1], STDERR_FILENO);
+	close(p[1]);
+
+	assert_non_null(lg = applog_file(path, "test", &c));
+	write_all(lg, w->before);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	rl = old;
+	rl.rlim_cur = w->limit;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	write_all(lg, w->under);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	write_all(lg, w->after);
+	applog_release(lg);
+
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	assert_true((n = (size_t)read(p[0], err, errlen - 1)) > 0);
+	err[n] = '\0';
+	close(p[0]);
+	assert_non_null(f = fopen(path, "r"));
+	got[fread(got, 1, gotlen - 1, f)] = '\0';
+	fclose(f);
+	rmtree(dir);
+}
+
 /*
  * Lines the file-size limit cuts short (as a full disk does) are cut off
  * again, the failure is said once however many lines fail after it, and
@@ -359,48 +420,38 @@ count_in(const char *text, const char *what)
 static void
 test_short_write(void **state)
 {
-	struct conf_app_logs c = { 1 << 20, 0 };
-	char *dir = tmpdir(), path[300], got[64] = "", err[4096] = "";
-	struct rlimit old, rl;
-	struct applog *lg;
-	int saved, p[2];
-	FILE *f;
+	const struct limited w = {
+		{ "one\n" }, { "two-two\n", "three-three\n" }, { "four\n" },
+		4 + 3
+	};
+	char got[64], err[4096];
 
 	(void)state;
-	signal(SIGXFSZ, SIG_IGN);
-	snprintf(path, sizeof(path), "%s/m.jsonl", dir);
-	/* The warnings into a pipe: a file would be under the limit too. */
-	log_init("test", true, false);
-	fflush(stderr);
-	saved = dup(STDERR_FILENO);
-	assert_true(saved >= 0 && pipe(p) == 0);
-	dup2(p[1], STDERR_FILENO);
-	close(p[1]);
-
-	assert_non_null(lg = applog_file(path, "test", &c));
-	applog_write(lg, "one\n", 4);
-	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-	rl = old;
-	rl.rlim_cur = 4 + 3;
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
-	applog_write(lg, "two-two\n", 8);
-	applog_write(lg, "three-three\n", 12);
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-	applog_write(lg, "four\n", 5);
-	applog_release(lg);
-
-	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	assert_true(read(p[0], err, sizeof(err) - 1) > 0);
-	close(p[0]);
-	assert_non_null(f = fopen(path, "r"));
-	assert_int_equal(fread(got, 1, sizeof(got) - 1, f), 9);
-	fclose(f);
+	write_limited(&w, got, sizeof(got), err, sizeof(err));
 	assert_string_equal(got, "one\nfour\n");
 	assert_int_equal(count_in(err, "dropping output"), 1);
 	assert_int_equal(count_in(err, "writing"), 1);
-	rmtree(dir);
+}
+
+/*
+ * A line comes in pieces (an app's output, read as the pipe gives it):
+ * the first piece is written, the next fails. The piece already in the
+ * file is cut off, and the line's rest, arriving once writing works
+ * again, is dropped up to its newline, so no line is made of two.
+ */
+static void
+test_line_in_pieces(void **state)
+{
+	const struct limited w = {
+		{ "one\n", "tw" }, { "o-tw" }, { "o\nfo", "ur\n" }, 4 + 2
+	};
+	char got[64], err[4096];
+
+	(void)state;
+	write_limited(&w, got, sizeof(got), err, sizeof(err));
+	assert_string_equal(got, "one\nfour\n");
+	assert_int_equal(count_in(err, "dropping output"), 1);
+	assert_int_equal(count_in(err, "8 bytes of output were dropped"), 1);
 }
 
 int
@@ -413,6 +464,7 @@ main(void)
 		cmocka_unit_test(test_shared_pipe),
 		cmocka_unit_test(test_bounded_read),
 		cmocka_unit_test(test_short_write),
+		cmocka_unit_test(test_line_in_pieces),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
