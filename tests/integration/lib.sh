@@ -530,6 +530,14 @@ ms_of() { date -d "$1" +%s%3N; }
 
 now_ms() { date +%s%3N; }
 
+# log_ms: each log line read, behind the milliseconds of its day in its
+# time stamp. printf, not print: an awk prints a number that is not whole
+# (43.624 * 1000 is not, in binary) with %.6g, 3.28636e+07.
+log_ms() {
+	awk '{ split(substr($1, 12, 12), t, ":")
+		printf "%.0f %s\n", (t[1] * 3600 + t[2] * 60 + t[3]) * 1000, $0 }'
+}
+
 # ---- helpers added for chaos and soak -------------------------------------
 
 # drop_file TENANT [DATASET/]NAME SOURCE: delivers a copy of SOURCE the

@@ -43,9 +43,8 @@ ok "the crash loop is logged"
 # own start-up time. Each gap is checked against its own minimum: a
 # loaded machine only makes gaps longer (the first one, say, as long as
 # the fourth), never shorter.
-ms() { awk '{ split(substr($1, 12, 12), t, ":"); print (t[1] * 3600 + t[2] * 60 + t[3]) * 1000, $0 }'; }
 gaps() {
-	grep -E 'tenant alpha: stream default: (started instance|instance .* exited)' "$SM_LOG" | ms |
+	grep -E 'tenant alpha: stream default: (started instance|instance .* exited)' "$SM_LOG" | log_ms |
 		awk '/ exited / { dead = $1; next } dead != "" { print $1 - dead; dead = "" }'
 }
 wait_for 20 "five restarts" eval '[ "$(gaps | wc -l)" -ge 5 ]'

@@ -59,9 +59,8 @@ sm_log_has "tenant mute: stream default: crash loop: 3 quick exits in a row" ||
 wait_for 60 "mute's fourth instance" pid_of mute default-4
 # From each exit to the next start: at least the backoff (200, 400 then
 # 800 ms), however late the exits come (the log's times are to the ms).
-ms() { awk '{ split(substr($1, 12, 12), t, ":"); print (t[1] * 3600 + t[2] * 60 + t[3]) * 1000, $0 }'; }
 grep -E 'tenant mute: stream default: (started instance|instance default-[0-9]+ \(pid [0-9]+\) killed)' "$SM_LOG" |
-	ms | awk '/ killed / { dead = $1; next } dead != "" { print $1 - dead; dead = "" }' >"$T/out/gaps"
+	log_ms | awk '/ killed / { dead = $1; next } dead != "" { print $1 - dead; dead = "" }' >"$T/out/gaps"
 echo "# from a stuck instance's death to the next start (ms): $(tr '\n' ' ' <"$T/out/gaps")"
 awk 'NR <= 3 { want = 200 * 2 ^ (NR - 1); n++
 	if ($1 < want - 1) { printf "gap %d: %d ms, below its backoff of %d ms\n", NR, $1, want; bad = 1 } }
