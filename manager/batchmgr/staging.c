@@ -566,9 +566,56 @@ left_other(int dfd, const char *name, const struct stat *st, char *why,
 	return writing;
 }
 
+static bool reason_alone(int, const char *, struct stat *);
+
+/*
+ * Removes rejected/[dataset/]name.reason when it stands alone there and
+ * processing/[dataset/]name runs again: a rejection of that file (a
+ * claim's `replaced`, a decryption's) wrote it before its move and a
+ * stop cut it short. The rejection never happened; left there, the
+ * reason would outlive the rerun (ended in done/, nothing takes it
+ * away), and at a later start finish_entry() would take it for a
+ * rejection from incoming/ cut short and move the next upload of that
+ * name to rejected/ with no record. reason_alone() tells the daemon's
+ * own file; a tenant's upload named name.reason, rejected, has its own
+ * reason beside it and is kept.
+ */
+static void
+retire_reason(struct tenant *t, const char *dataset, const char *name)
+{
+	char reason[NAME_MAX + 1], its[NAME_MAX + 1];
+	struct stat rs;
+	int rfd;
+
+	if ((rfd = tenant_open_area(t, AREA_REJECTED, dataset, false)) < 0)
+		return;		/* nothing was rejected there */
+	/* reason_alone() is false when name.reason is too long. */
+	if (!reason_alone(rfd, name, &rs)) {
+		close(rfd);
+		return;
+	}
+	snprintf(reason, sizeof(reason), "%s.reason", name);
+	if ((size_t)snprintf(its, sizeof(its), "%s.reason", reason) <
+	    sizeof(its) && faccessat(rfd, its, F_OK, AT_SYMLINK_NOFOLLOW) ==
+	    0) {
+		close(rfd);	/* a rejected upload of the tenant's */
+		return;
+	}
+	if (unlinkat(rfd, reason, 0) < 0)
+		log_warn("tenant %s: remove rejected/%s%s%s", t->t_id, dataset,
+		    *dataset ? "/" : "", reason);
+	else
+		log_info("tenant %s: removed rejected/%s%s%s: written for a "
+		    "rejection a stop cut short before its move; the file "
+		    "runs again", t->t_id, dataset, *dataset ? "/" : "",
+		    reason);
+	close(rfd);
+}
+
 /*
  * An entry left in processing/ at a start: run again (a stop or a crash
- * cut its job short), or rejected when it is no file a claim lets in.
+ * cut its job short; a reason its rejection left alone is removed), or
+ * rejected when it is no file a claim lets in.
  */
 static void
 recover_entry(struct tenant *t, const char *dataset, const char *name,
@@ -598,6 +645,7 @@ recover_entry(struct tenant *t, const char *dataset, const char *name,
 	if (rc == 0) {
 		log_info("tenant %s: rerunning %s%s%s left in processing/",
 		    t->t_id, dataset, *dataset ? "/" : "", name);
+		retire_reason(t, dataset, name);
 		job_enqueue(t, dataset, name, (uint64_t)st.st_size, true);
 	}
 	close(dfd);

@@ -9,7 +9,13 @@
 # file, left in processing/, is run again (decrypted, rejected again).
 # It used to move the new upload to rejected/ with no record, beside a
 # reason about the other file. age is a wrapper that waits for the
-# test's go file, so the new upload is there first. Skipped without age.
+# test's go file, so the new upload is there first.
+# Then the same kill on b.csv.age, but the restart's rerun succeeds (the
+# tenant's key for it is added): that start removes the reason left
+# alone, and the rerun ends in done/ during a SIGTERM that keeps the new
+# upload waiting in incoming/. The start after must claim and run it,
+# with its record; the lone reason left behind made it move the upload
+# to rejected/ with no record. Skipped without age.
 . "$(dirname "$0")/lib.sh"
 
 AGE=$(command -v age) || { echo "SKIP: no age (apt-get install age)"; exit 77; }
@@ -26,7 +32,9 @@ printf '#!/bin/sh\nLD_PRELOAD="%s" exec "%s" "$@"\n' "$preload" \
 	"$REAL_BATCHMGR" >"$BATCHMGR"
 chmod 755 "$BATCHMGR"
 
-platform age="\"$T/age\""
+# A grace and a stop_timeout far longer than any wait below: batchmgr
+# waits for the app started before its SIGTERM.
+platform shutdown_grace='"10m"' age="\"$T/age\""
 cat >"$T/age" <<EOF2
 #!/bin/sh
 : >"$T/age.started"
@@ -87,4 +95,68 @@ assert_no_file "$S/rejected/a.csv.age.1"
 grep -q "finished the move" "$BM_LOG" &&
 	fail "the start finished a rejection from incoming/ that never was"
 ok "the new upload ran; the file rejected from processing/ was run again"
+stop_daemon batchmgr
+
+# b.csv.age: the rerun of the file whose rejection was cut succeeds.
+rm -f "$T/go" "$T/age.started"
+KILLSHIM_FROM=processing/b.csv.age KILLSHIM_TO=rejected/ start_daemon batchmgr
+cp "$T/scratch/first" "$T/scratch/f"
+mv "$T/scratch/f" "$S/incoming/b.csv.age"
+wait_for 20 "age started on the first b.csv.age" test -e "$T/age.started"
+cp "$T/scratch/second" "$T/scratch/f"
+mv "$T/scratch/f" "$S/incoming/b.csv.age"
+: >"$T/go"
+rc=0
+wait "$BM_PID" || rc=$?
+BM_PID=
+assert_eq 137 "$rc" "batchmgr's exit status (SIGKILL at b.csv.age)"
+assert_file "$S/rejected/b.csv.age.reason"
+assert_no_file "$S/rejected/b.csv.age"
+assert_file "$S/processing/b.csv.age"
+
+# The key the first was encrypted for is added, and the app waits for
+# the test's app.go file, so a SIGTERM comes while it runs.
+cat >"$T/app" <<EOF2
+#!/bin/sh
+: >"$T/app.started"
+until [ -e "$T/app.go" ]; do sleep 0.05; done
+cat >/dev/null
+EOF2
+chmod 755 "$T/app"
+tenant sec <<CFG
+id = "sec";
+batch = {
+  formats = ["csv"];
+  encryption = { method = "age"; keys = [ "$KEY", "$OTHER" ]; };
+  apps = ( { app = ["$T/app"]; timeout = "10m"; stop_timeout = "10m"; } );
+};
+CFG
+b_ok() { records '.tenant == "sec" and .file == "b.csv.age" and .status == "ok"' | wc -l; }
+b_ran() { [ "$(b_ok)" -ge "$1" ]; }
+start_daemon batchmgr
+wait_for 60 "the app started on the first b.csv.age" test -e "$T/app.started"
+from=$(wc -l <"$BM_LOG")
+kill -TERM "$BM_PID"
+wait_for 60 "batchmgr to stop" bm_log_after "$from" "stopping: 1 job still running"
+: >"$T/app.go"
+wait_for 60 "batchmgr to exit" gone "$BM_PID"
+rc=0
+wait "$BM_PID" || rc=$?
+BM_PID=
+assert_eq 0 "$rc" "batchmgr's exit status"
+assert_eq 1 "$(b_ok)" "b.csv.age's ok records"
+cmp -s "$T/scratch/first" "$S/done/b.csv.age" || fail "done/ does not hold the first b.csv.age"
+cmp -s "$T/scratch/second" "$S/incoming/b.csv.age" || fail "incoming/ lost the second b.csv.age"
+assert_no_file "$S/rejected/b.csv.age"
+ok "the rerun ended in done/ during a stop; the new upload waits in incoming/"
+
+from=$(wc -l <"$BM_LOG")
+start_daemon batchmgr
+wait_for 60 "the second b.csv.age run" b_ran 2
+assert_no_file "$S/rejected/b.csv.age"
+assert_no_file "$S/rejected/b.csv.age.reason"
+assert_no_file "$S/incoming/b.csv.age"
+bm_log_after "$from" "finished the move" &&
+	fail "a later start finished a rejection from incoming/ that never was"
+ok "a later start ran the new b.csv.age"
 stop_daemon batchmgr
