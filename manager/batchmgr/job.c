@@ -221,7 +221,8 @@ settle_file(struct batch *b, struct job *j, enum stage_area to)
 	if (!j->j_rejects)
 		return;
 	rejects = rejects_path(b, j);
-	qgate_keep_rejects(j->j_tenant, rejects, to, j->j_dataset, final);
+	qgate_keep_rejects(j->j_tenant, rejects, to, j->j_dataset, final,
+	    j->j_id);
 	free(rejects);
 }
 
@@ -251,7 +252,7 @@ record_and_move(struct batch *b, struct job *j, const struct record *r,
 	rejects = rejects_path(b, j);
 	qgate_quarantine(j->j_tenant, j->j_dataset, j->j_name,
 	    conf_quality_for(j->j_conf, j->j_dataset), r->r_summary,
-	    r->r_reason, rejects);
+	    r->r_reason, rejects, j->j_id);
 	free(rejects);
 	return 0;
 }

@@ -91,27 +91,52 @@ qgate_judge(const struct conf_quality *q, const bson_t *summary, char *why,
 
 void
 qgate_keep_rejects(struct tenant *t, const char *path, enum stage_area area,
-    const char *dataset, const char *final)
+    const char *dataset, const char *final, const char *job)
 {
 	char name[NAME_MAX + 1], used[NAME_MAX + 1];
+	const char *sep = *dataset ? "/" : "";
 	struct stat st;
-	int dfd;
+	bool fits;
+	int dfd, rc;
 
 	/* The app (the tenant's user) made it: no links, a plain file. */
 	if (lstat(path, &st) < 0)
 		return;
-	if (!S_ISREG(st.st_mode) || st.st_size == 0 || snprintf(name,
-	    sizeof(name), "%s.rejects.jsonl", final) >= (int)sizeof(name) ||
-	    (dfd = tenant_open_area(t, area, dataset, true)) < 0) {
+	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+		unlink(path);
+		return;
+	}
+	if ((dfd = tenant_open_area(t, area, dataset, true)) < 0) {
+		log_warn("tenant %s: %s%s%s: rows the rules refused not kept: "
+		    "open %s/%s", t->t_id, dataset, sep, final,
+		    state_area_names[area], dataset);
 		unlink(path);
 		return;
 	}
 	/* Never over a tenant's file of that name (one of its own, moved
 	 * here): that makes it name.1, ... */
-	if (state_rename_unique(AT_FDCWD, path, dfd, name, used,
-	    sizeof(used)) < 0) {
-		log_warn("tenant %s: keep %s as %s/%s", t->t_id, path,
-		    state_area_names[area], name);
+	fits = (size_t)snprintf(name, sizeof(name), "%s.rejects.jsonl",
+	    final) < sizeof(name);
+	rc = fits ? state_rename_unique(AT_FDCWD, path, dfd, name, used,
+	    sizeof(used)) : -1;
+	if (rc < 0 && (!fits || errno == ENAMETOOLONG)) {
+		/* No room for the name, or for a .N on it taken (a name is
+		 * never cut): the job's id, which the file's record has,
+		 * names the rows instead. */
+		snprintf(name, sizeof(name), "%s.rejects.jsonl", job);
+		if ((rc = state_rename_unique(AT_FDCWD, path, dfd, name, used,
+		    sizeof(used))) == 0)
+			log_warnx("tenant %s: %s%s%s: the rows the rules "
+			    "refused are in %s/%s%s%s, named after job %s: "
+			    "\"<file>.rejects.jsonl\" is %s", t->t_id,
+			    dataset, sep, final, state_area_names[area],
+			    dataset, sep, used, job, fits ? "taken and too "
+			    "long for a .N suffix" : "too long a name");
+	}
+	if (rc < 0) {
+		log_warn("tenant %s: %s%s%s: rows the rules refused not kept: "
+		    "move %s to %s/%s%s%s", t->t_id, dataset, sep, final,
+		    path, state_area_names[area], dataset, sep, name);
 		unlink(path);
 	}
 	close(dfd);
@@ -153,7 +178,7 @@ write_report(struct tenant *t, const char *dataset, const char *final,
 void
 qgate_quarantine(struct tenant *t, const char *dataset, const char *name,
     const struct conf_quality *q, const bson_t *summary, const char *why,
-    const char *rejects)
+    const char *rejects, const char *job)
 {
 	char final[NAME_MAX + 1];
 
@@ -163,7 +188,7 @@ qgate_quarantine(struct tenant *t, const char *dataset, const char *name,
 		return;
 	}
 	write_report(t, dataset, final, q, summary, why);
-	qgate_keep_rejects(t, rejects, AREA_QUARANTINE, dataset, final);
+	qgate_keep_rejects(t, rejects, AREA_QUARANTINE, dataset, final, job);
 	log_info("tenant %s: quarantined %s%s%s: %s", t->t_id, dataset,
 	    *dataset ? "/" : "", final, why);
 }

@@ -33,17 +33,22 @@ enum qgate_verdict qgate_judge(const struct conf_quality *q,
 /*
  * Moves the rejects file at path (the app's MYSIMBDP_REJECTS_FILE) to
  * area/[dataset/]final.rejects.jsonl, or removes it when it is empty or
- * not a regular file. Nothing happens when there is none.
+ * not a regular file. When that name is too long, or taken and too long
+ * for a ".N" suffix, the rows go to job.rejects.jsonl (job: the id its
+ * record has), logged. A move that fails otherwise is logged and the
+ * rows removed. Nothing happens when there is none.
  */
 void qgate_keep_rejects(struct tenant *t, const char *path,
-    enum stage_area area, const char *dataset, const char *final);
+    enum stage_area area, const char *dataset, const char *final,
+    const char *job);
 
 /*
  * Moves the file from processing/ to quarantine/ with final.quality.json
- * (the reason, the threshold, the first pass's counts) and its rejects.
+ * (the reason, the threshold, the first pass's counts) and its rejects
+ * (qgate_keep_rejects(), job the job's id).
  */
 void qgate_quarantine(struct tenant *t, const char *dataset, const char *name,
     const struct conf_quality *q, const bson_t *summary, const char *why,
-    const char *rejects);
+    const char *rejects, const char *job);
 
 #endif
