@@ -21,8 +21,15 @@
  * while one is being made waits for the handshake, at most
  * CONNECT_WAIT_MS over the handle's life; with no monitor listening the
  * connect fails at once and nothing waits.
+ *
+ * A handle may be shared between threads, and the library itself shares
+ * one: the sinks of every thread count their quality refusals into the
+ * process's handle. A mutex in the handle covers its counters, the
+ * rules' slots and the socket; a sink's refusal waits at most for a
+ * report being built and sent (and the one connect wait above).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +56,8 @@ enum link {
 };
 
 struct msb_metrics {
+	pthread_mutex_t	 m_lock;	/* every member below but m_sent and
+					   m_dropped, read by counts (__atomic) */
 	void		*m_ctx;
 	void		*m_sock;	/* NULL: counting only */
 	void		*m_events;	/* PAIR: m_sock's socket monitor */
@@ -83,26 +92,32 @@ struct msb_metrics {
  * The handle that reports for this process (the last opened with an
  * endpoint): the sink's quality rules count their refusals into it
  * (msb__metrics_quality), so every app's reports carry them without a
- * call of its own.
+ * call of its own. Sinks on any thread use it: reporting_lock keeps it
+ * from being closed while one counts (taken before a handle's m_lock).
  */
+static pthread_mutex_t reporting_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct msb_metrics *reporting;
 
 void
 msb__metrics_quality(const char *rule)
 {
-	struct msb_metrics *m = reporting;
+	struct msb_metrics *m;
 	size_t k;
 
-	if (m == NULL)
+	pthread_mutex_lock(&reporting_lock);
+	if ((m = reporting) == NULL) {
+		pthread_mutex_unlock(&reporting_lock);
 		return;
+	}
+	pthread_mutex_lock(&m->m_lock);
 	for (k = 0; k < m->m_nrules; k++)
 		if (strcmp(m->m_rules[k].name, rule) == 0)
 			break;
 	if (k == m->m_nrules) {
 		/* A report names at most MAX_RULES: past that, the last
 		 * named and every later one count as "other". */
-		if (k == MAX_RULES) {
-			k--;
+		if (k >= MAX_RULES) {
+			k = MAX_RULES - 1;
 			rule = "other";
 		} else
 			m->m_nrules++;
@@ -110,13 +125,17 @@ msb__metrics_quality(const char *rule)
 		    rule);
 	}
 	m->m_rules[k].n++;
+	pthread_mutex_unlock(&m->m_lock);
+	pthread_mutex_unlock(&reporting_lock);
 }
 
 static void
 destroy(struct msb_metrics *m)
 {
+	pthread_mutex_lock(&reporting_lock);
 	if (reporting == m)
 		reporting = NULL;
+	pthread_mutex_unlock(&reporting_lock);
 	/*
 	 * The monitor stops first: events of the socket's own close sent
 	 * to a reader already gone stay in libzmq's pipe, never freed.
@@ -133,6 +152,7 @@ destroy(struct msb_metrics *m)
 	free(m->m_instance);
 	free(m->m_tenant);
 	free(m->m_stream);
+	pthread_mutex_destroy(&m->m_lock);
 	free(m);
 }
 
@@ -241,6 +261,7 @@ msb_metrics_open(const char *endpoint, const char *app, const char *instance)
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
+	pthread_mutex_init(&m->m_lock, NULL);
 	m->m_app = strdup(app != NULL ? app : "batch");
 	m->m_instance = instance_id(instance);
 	if (m->m_app == NULL || m->m_instance == NULL) {
@@ -270,7 +291,9 @@ msb_metrics_open(const char *endpoint, const char *app, const char *instance)
 	/* Connecting does not wait: the monitor may come up later. */
 	if (zmq_connect(m->m_sock, endpoint) == -1)
 		goto fail;
+	pthread_mutex_lock(&reporting_lock);
 	reporting = m;
+	pthread_mutex_unlock(&reporting_lock);
 	return m;
 
 fail:
@@ -304,9 +327,14 @@ msb_metrics_open_env(const struct msb_env *env)
 void
 msb_metrics_set_interval(struct msb_metrics *m, uint32_t interval_ms)
 {
-	if (m != NULL)
-		m->m_interval = interval_ms;
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->m_lock);
+	m->m_interval = interval_ms;
+	pthread_mutex_unlock(&m->m_lock);
 }
+
+static int flush_locked(struct msb_metrics *);
 
 /* True when add and tick send: an interval since the last report tried. */
 static bool
@@ -321,6 +349,7 @@ msb_metrics_add(struct msb_metrics *m, enum msb_metric metric, uint64_t n)
 {
 	if (m == NULL)
 		return;
+	pthread_mutex_lock(&m->m_lock);
 	switch (metric) {
 	case MSB_M_MESSAGES:
 		m->m_messages += n;
@@ -341,7 +370,8 @@ msb_metrics_add(struct msb_metrics *m, enum msb_metric metric, uint64_t n)
 		break;
 	}
 	if (due(m))
-		msb_metrics_flush(m);
+		flush_locked(m);
+	pthread_mutex_unlock(&m->m_lock);
 }
 
 static void
@@ -377,8 +407,9 @@ send_report(struct msb_metrics *m, const char *json, size_t len)
 	return rc;
 }
 
-int
-msb_metrics_flush(struct msb_metrics *m)
+/* msb_metrics_flush with m_lock held. */
+static int
+flush_locked(struct msb_metrics *m)
 {
 	bson_t doc = BSON_INITIALIZER;
 	int64_t now;
@@ -386,8 +417,6 @@ msb_metrics_flush(struct msb_metrics *m)
 	size_t len;
 	int rc, saved;
 
-	if (m == NULL)
-		return MSB_OK;
 	now = msb__now_ms();
 	if (m->m_sock == NULL) {
 		reset(m, now);
@@ -430,33 +459,55 @@ msb_metrics_flush(struct msb_metrics *m)
 	bson_free(json);
 	if (rc == -1) {
 		/* Keep the figures (and window): the next report has them. */
-		m->m_dropped++;
+		__atomic_add_fetch(&m->m_dropped, 1, __ATOMIC_RELAXED);
 		m->m_unsent++;
 		errno = saved;
 		return saved == EAGAIN ? MSB_TEMPFAIL : MSB_ERROR;
 	}
-	m->m_sent++;
+	__atomic_add_fetch(&m->m_sent, 1, __ATOMIC_RELAXED);
 	m->m_unsent = 0;
 	reset(m, now);
 	return MSB_OK;
 }
 
 int
+msb_metrics_flush(struct msb_metrics *m)
+{
+	int rc;
+
+	if (m == NULL)
+		return MSB_OK;
+	pthread_mutex_lock(&m->m_lock);
+	rc = flush_locked(m);
+	pthread_mutex_unlock(&m->m_lock);
+	return rc;
+}
+
+int
 msb_metrics_tick(struct msb_metrics *m)
 {
-	if (m == NULL || !due(m))
+	int rc = MSB_OK;
+
+	if (m == NULL)
 		return MSB_OK;
-	return msb_metrics_flush(m);
+	pthread_mutex_lock(&m->m_lock);
+	if (due(m))
+		rc = flush_locked(m);
+	pthread_mutex_unlock(&m->m_lock);
+	return rc;
 }
 
 void
 msb_metrics_counts(const struct msb_metrics *m, uint64_t *sent,
     uint64_t *dropped)
 {
+	/* Atomic, not under m_lock: the handle is const here. */
 	if (sent != NULL)
-		*sent = m != NULL ? m->m_sent : 0;
+		*sent = m != NULL ?
+		    __atomic_load_n(&m->m_sent, __ATOMIC_RELAXED) : 0;
 	if (dropped != NULL)
-		*dropped = m != NULL ? m->m_dropped : 0;
+		*dropped = m != NULL ?
+		    __atomic_load_n(&m->m_dropped, __ATOMIC_RELAXED) : 0;
 }
 
 void

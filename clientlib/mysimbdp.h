@@ -11,7 +11,8 @@
  * otherwise a function returns MSB_OK (0) on success and one of the
  * negative MSB_ codes below on failure; msb_exit_code() turns any of them
  * into the exit status the managers expect. Objects are not thread-safe:
- * use each one from one thread at a time.
+ * use each one from one thread at a time; a struct msb_metrics is the
+ * exception (below).
  *
  * Build: cc app.c $(pkg-config --cflags --libs mysimbdp)
  */
@@ -673,6 +674,12 @@ MSB_API int msb_result_write_sink_bson(const char *path, uint64_t rows,
  * a report sent at once after open is not lost. Every function
  * accepts a NULL handle and then does nothing, so an app may go on
  * without metrics when msb_metrics_open() fails.
+ *
+ * A handle is safe to share between threads: its calls take turns on a
+ * lock of its own, and the library shares the last one opened with an
+ * endpoint itself, as the sinks of every thread count the rows their
+ * quality rules refuse into it. Only msb_metrics_close() must come
+ * after every other thread's last call on the handle.
  */
 struct msb_metrics;
 

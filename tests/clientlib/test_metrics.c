@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -682,6 +683,165 @@ rules_past_sixteen_go_under_other(void **state)
 	bson_destroy(doc);
 }
 
+/*
+ * The rows of a race: RACE_RULES rules r01.. each requiring its own
+ * field, past the 16 a report names, so refusals go under "other" too.
+ */
+#define RACE_RULES	18
+#define RACE_ROUNDS	2000	/* a refused row per rule each */
+
+struct racer {
+	struct msb_sink	*sink;
+	int		 refused;
+};
+
+/* Refuses RACE_ROUNDS rows per rule through the racer's own sink. */
+static void *
+refuse_rows(void *arg)
+{
+	struct racer *r = arg;
+	bson_t rows[RACE_RULES];
+
+	for (int miss = 0; miss < RACE_RULES; miss++) {
+		bson_init(&rows[miss]);
+		for (int k = 0; k < RACE_RULES; k++) {
+			char key[8];
+
+			snprintf(key, sizeof(key), "f%02d", k + 1);
+			if (k != miss)
+				BSON_APPEND_INT32(&rows[miss], key, k);
+		}
+	}
+	for (int round = 0; round < RACE_ROUNDS; round++)
+		for (int miss = 0; miss < RACE_RULES; miss++)
+			if (msb_sink_add(r->sink, &rows[miss]) == MSB_BADDOC)
+				r->refused++;
+	for (int miss = 0; miss < RACE_RULES; miss++)
+		bson_destroy(&rows[miss]);
+	return NULL;
+}
+
+struct flusher {
+	struct msb_metrics	*m;
+	int			 stop;	/* __atomic */
+};
+
+/* Flushes and ticks until told to stop: each report resets the counts. */
+static void *
+flush_reports(void *arg)
+{
+	struct flusher *fl = arg;
+
+	while (!__atomic_load_n(&fl->stop, __ATOMIC_ACQUIRE)) {
+		msb_metrics_flush(fl->m);
+		msb_metrics_tick(fl->m);
+	}
+	return NULL;
+}
+
+/* The refusals a report counts, all rules together. */
+static int64_t
+quality_total(const bson_t *doc)
+{
+	bson_iter_t it, q;
+	int64_t n = 0;
+	int names = 0;
+
+	if (!bson_iter_init_find(&it, doc, "quality"))
+		return 0;
+	assert_true(bson_iter_recurse(&it, &q));
+	while (bson_iter_next(&q)) {
+		n += bson_iter_as_int64(&q);
+		names++;
+	}
+	assert_true(names >= 1 && names <= 16);
+	return n;
+}
+
+/*
+ * The sinks count their refusals into the process's handle: two sinks
+ * on two threads refusing rows at once while a third thread flushes
+ * lose none of them, and the handle's 16 rule slots hold (the monitor
+ * receives every refusal once).
+ */
+static void
+refusals_from_threads_all_reported(void **state)
+{
+	struct fixture *f = *state;
+	struct racer r[2] = { 0 };
+	struct flusher fl = { 0 };
+	pthread_t tr[2], tf;
+	char json[4096], err[256], *url;
+	uint64_t sent, received;
+	int64_t total;
+	size_t n = 0;
+	bson_t *doc;
+	int rc;
+
+	n += (size_t)snprintf(json + n, sizeof(json) - n, "{\"rules\":[");
+	for (int k = 1; k <= RACE_RULES; k++)
+		n += (size_t)snprintf(json + n, sizeof(json) - n,
+		    "%s{\"name\":\"r%02d\",\"field\":\"f%02d\","
+		    "\"required\":true}", k > 1 ? "," : "", k, k);
+	snprintf(json + n, sizeof(json) - n, "]}");
+	setenv("MYSIMBDP_QUALITY", json, 1);
+	bind_monitor(f);
+	fl.m = msb_metrics_open(f->endpoint, "batch", "race");
+	assert_non_null(fl.m);
+	msb_metrics_set_interval(fl.m, 0);
+	for (int i = 0; i < 2; i++) {
+		assert_true(asprintf(&url, "file://%s/store%d", f->dir, i) !=
+		    -1);
+		if (msb_sink_open(&r[i].sink, url, "t", "c", err,
+		    sizeof(err)) != MSB_OK)
+			fail_msg("sink: %s", err);
+		free(url);
+	}
+	unsetenv("MYSIMBDP_QUALITY");
+	doc = flush_until_received(f, fl.m);	/* connected */
+	bson_destroy(doc);
+	received = 1;
+	total = 0;
+
+	assert_int_equal(pthread_create(&tf, NULL, flush_reports, &fl), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&tr[i], NULL, refuse_rows,
+		    &r[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(tr[i], NULL);
+	__atomic_store_n(&fl.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(tf, NULL);
+
+	/* The last figures, once the queue to the monitor has room. */
+	while ((rc = msb_metrics_flush(fl.m)) != MSB_OK) {
+		assert_int_equal(rc, MSB_TEMPFAIL);
+		if ((doc = receive(f, WAIT_MS)) == NULL)
+			fail_msg("no report arrives");
+		total += quality_total(doc);
+		received++;
+		bson_destroy(doc);
+	}
+	msb_metrics_counts(fl.m, &sent, NULL);
+	while (received < sent) {
+		if ((doc = receive(f, WAIT_MS)) == NULL)
+			fail_msg("%llu of %llu reports arrived",
+			    (unsigned long long)received,
+			    (unsigned long long)sent);
+		total += quality_total(doc);
+		received++;
+		bson_destroy(doc);
+	}
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(r[i].refused, RACE_ROUNDS * RACE_RULES);
+		msb_sink_close(r[i].sink);
+	}
+	if (total != 2 * RACE_ROUNDS * RACE_RULES)
+		fail_msg("reports counted %lld refusals of %d",
+		    (long long)total, 2 * RACE_ROUNDS * RACE_RULES);
+	msb_metrics_close(fl.m);
+	bson_destroy(receive(f, WAIT_MS));	/* close's report */
+}
+
 /* Instance ids of up to 80 characters (the monitor's limit) go whole. */
 static void
 instance_ids_up_to_80(void **state)
@@ -727,6 +887,8 @@ main(void)
 		    rules_past_sixteen_go_under_other, setup, teardown),
 		cmocka_unit_test_setup_teardown(quality_counts_are_per_window,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    refusals_from_threads_all_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(instance_ids_up_to_80, setup,
 		    teardown),
 		cmocka_unit_test(without_endpoint_or_handle),

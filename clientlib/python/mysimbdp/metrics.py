@@ -35,8 +35,9 @@ class Metrics(Handle):
         """Opens from the environment contract when endpoint is None
         (a stream app's reports then carry its tenant and stream), else
         to endpoint ("" counts but never sends)."""
-        # The C object is one thread's at a time (its counters, its
-        # ZeroMQ socket), and ctypes lets go of the GIL in each call.
+        # The C object has a lock of its own; this one keeps close()
+        # from freeing it under a call in flight on another thread
+        # (ctypes lets go of the GIL in each call).
         self._lock = threading.Lock()
         if endpoint is None:
             from .env import c_env
