@@ -6,7 +6,7 @@ import subprocess
 
 import mysimbdp
 
-from conftest import PYTHON, python_app, wait_for
+from conftest import FACTOR, PYTHON, python_app, wait_for
 
 ONE_SHOT = """
 import sys, mysimbdp
@@ -93,6 +93,37 @@ def test_an_unclosed_streams_last_counts_reach_the_monitor(platform):
         return rs if sum(r.get("messages", 0) for r in rs) >= 30 else None
     rs = wait_for("30 messages reported", counted)
     assert sum(r["messages"] for r in rs) == 30
+
+
+REENTRY = """
+import os, signal, mysimbdp
+from mysimbdp import metrics
+m = mysimbdp.Metrics("", "batch", "j")
+handled = []
+def on_term(signum, frame):
+    m.add(errors=1)        # as a Sink or Stream closed here reports
+    m.flush()
+    handled.append(signum)
+signal.signal(signal.SIGTERM, on_term)
+real = metrics.LIB.msb_metrics_add
+def add(h, metric, n):
+    real(h, metric, n)
+    if metric == metrics.ROWS and not handled:
+        os.kill(os.getpid(), signal.SIGTERM)
+metrics.LIB.msb_metrics_add = add
+m.add(rows=1, bytes=10)    # the handler runs before the bytes' call
+assert handled == [signal.SIGTERM], handled
+m.close()
+"""
+
+
+def test_a_signal_handler_reporting_inside_add_does_not_deadlock():
+    # A signal handler runs between two bytecodes of the thread that
+    # holds the Metrics' lock, here inside add's loop of C calls, and
+    # reports into the same Metrics: with a plain Lock it waited for
+    # ever on its own thread.
+    subprocess.run([str(PYTHON), "-c", REENTRY], check=True,
+                   timeout=30 * FACTOR)
 
 
 THREADS = """

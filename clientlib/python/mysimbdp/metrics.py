@@ -37,8 +37,12 @@ class Metrics(Handle):
         to endpoint ("" counts but never sends)."""
         # The C object has a lock of its own; this one keeps close()
         # from freeing it under a call in flight on another thread
-        # (ctypes lets go of the GIL in each call).
-        self._lock = threading.Lock()
+        # (ctypes lets go of the GIL in each call). Re-entrant: a signal
+        # handler or a __del__ run by the GC between two bytecodes of
+        # add's loop may report on the thread that holds it (a SIGTERM
+        # handler closing a Sink or Stream), which deadlocked on a plain
+        # Lock. It comes only between two C calls: the object is sound.
+        self._lock = threading.RLock()
         if endpoint is None:
             from .env import c_env
             self._h = LIB.msb_metrics_open_env(ctypes.byref(
