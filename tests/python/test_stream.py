@@ -124,6 +124,54 @@ def test_objects_used_after_close_raise(tmp_path):
         ["Sink: closed", "Rows: closed"], r
 
 
+REPORT_MEANWHILE = """
+import mysimbdp
+
+class Fake:
+    # A Metrics whose first add has, meanwhile, what another thread does.
+    def __init__(self, meanwhile):
+        self.adds, self.meanwhile = [], meanwhile
+    def add(self, **kw):
+        self.adds.append(kw["messages"])
+        if len(self.adds) == 1:
+            self.meanwhile()
+    def tick(self):
+        pass
+
+def stream(meanwhile):
+    fake = Fake(meanwhile)
+    s = mysimbdp.Stream(endpoint="ipc:///nonexistent/work", instance="t-1",
+                        metrics=fake)
+    mysimbdp.Batch([mysimbdp.Message(s, i, b"k v")
+                    for i in (1, 2, 3)]).ack_all()
+    return s, fake
+
+# The hand-over at exit while the Stream's own report is in add.
+s, fake = stream(lambda: s._report_at_exit())
+s._report()
+print(fake.adds)
+s.close()
+# A message settled while the report is in add.
+s, fake = stream(lambda: mysimbdp.Message(s, 4, b"k v").ack())
+s._report()
+s._report()
+print(fake.adds)
+s.close()
+"""
+
+
+def test_counts_taken_before_the_report_waits():
+    # Metrics.add may wait (its lock, the connect wait) while the report
+    # at exit runs on the main thread, or the app settles on another.
+    # Before, the counts were zeroed only after add returned: the report
+    # at exit added the same 3 messages again, and one settled meanwhile
+    # was zeroed unreported.
+    r = subprocess.run([str(PYTHON), "-c", REPORT_MEANWHILE],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == ["[3]", "[3, 1]"], r
+
+
 OUT_OF_RANGE = """
 import mysimbdp
 with mysimbdp.Stream(endpoint="ipc:///nonexistent/work", instance="t-1",

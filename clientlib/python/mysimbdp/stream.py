@@ -201,6 +201,10 @@ class Stream(Handle):
         self._h = h
         self._metrics = resolve(metrics)
         self._counts = [0, 0, 0, 0]   # messages, bytes, errors, ingest us
+        # Over _counts and _mark: the app's threads settle, and the
+        # report at exit runs on the main thread. Re-entrant, as a signal
+        # handler closing the Stream may come inside _count.
+        self._counts_lock = threading.RLock()
         self._mark = time.monotonic()
         self._stopped = False
         self._max = 0                 # the arrays below hold this many
@@ -223,21 +227,32 @@ class Stream(Handle):
         # Ingest time: from the batch's arrival or the last settling to
         # now, so the samples add up to the time spent on the messages.
         now = time.monotonic()
-        c = self._counts
-        c[0] += n
-        c[1] += nbytes
-        c[2] += errors
-        c[3] += int((now - self._mark) * 1e6)
-        self._mark = now
+        with self._counts_lock:
+            c = self._counts
+            c[0] += n
+            c[1] += nbytes
+            c[2] += errors
+            c[3] += int((now - self._mark) * 1e6)
+            self._mark = now
 
     def _report(self) -> None:
-        c = self._counts
-        if self._metrics is not None and c[0]:
-            self._metrics.add(messages=c[0], rows=c[0] - c[2], bytes=c[1],
-                              errors=c[2], ingest_us=c[3])
-            self._counts = [0, 0, 0, 0]
-        elif self._metrics is not None:
-            self._metrics.tick()
+        # The counts are taken before add, which may wait (for the
+        # Metrics' lock, or up to 1 s for a connection): the report at
+        # exit on another thread meanwhile does not add them again, and
+        # what is settled meanwhile waits for the next report. _metrics
+        # is read once, as that report sets it to None.
+        m = self._metrics
+        if m is None:
+            return
+        with self._counts_lock:
+            c = self._counts
+            if c[0]:
+                self._counts = [0, 0, 0, 0]
+        if c[0]:
+            m.add(messages=c[0], rows=c[0] - c[2], bytes=c[1],
+                  errors=c[2], ingest_us=c[3])
+        else:
+            m.tick()
 
     def _report_at_exit(self) -> None:
         # The shared Metrics closes next: what is counted after (by a
