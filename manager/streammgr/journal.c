@@ -188,13 +188,17 @@ struct scanned {
 	size_t		 good_end;	/* end of the last valid record */
 	bool		 damaged;
 	bool		 torn;		/* the newest, cut short by a crash */
-	uint64_t	 first_msg;	/* lowest and highest M at or above */
-	uint64_t	 last_msg;	/* head (not copies from older ones) */
+	uint64_t	 first_msg;	/* lowest and highest M from first_of */
+	uint64_t	 last_msg;	/* (not copies from older ones) */
+	uint64_t	 top;		/* highest M, copies included */
+	bool		 copies;	/* M below first_of: a rescue's */
+	bool		 bad_early;	/* unreadable before its own M */
 	uint64_t	 head;		/* H: first seq it may hold, or 0 */
 	uint64_t	 floor;		/* highest seq of the ones before */
 	bool		 has_floor;	/* a segment before it was readable */
 	uint64_t	 bound;		/* next one's H: highest seq before */
 	bool		 bound_known;	/* that H is read and says it */
+	uint64_t	 next_head;	/* and its first seq */
 	size_t		 acks_from;	/* its releases in the unsorted acks */
 	size_t		 acks_to;
 	size_t		 last_use;	/* restore: 1 + its last msgs index */
@@ -312,6 +316,19 @@ list_segments(int dirfd, uint32_t **ids, size_t *n)
 	return 0;
 }
 
+/*
+ * The first number segment g may hold: its H's, or without one the number
+ * after the highest of the segments before it (every number is given once,
+ * in order); 0 when that is unknown.
+ */
+static uint64_t
+first_of(const struct scanned *g)
+{
+	if (g->head != 0)
+		return g->head;
+	return g->has_floor && g->floor < JOURNAL_SEQ_MAX ? g->floor + 1 : 0;
+}
+
 static void
 note_record(struct scan *sc, uint32_t segi, const struct rec *r)
 {
@@ -325,6 +342,8 @@ note_record(struct scan *sc, uint32_t segi, const struct rec *r)
 			sc->next = r->v;
 		break;
 	case REC_MSG:
+		if (r->v > sc->max_seq)
+			sc->max_seq = r->v;
 		if (sc->nmsgs == sc->msgcap) {
 			sc->msgcap = sc->msgcap ? sc->msgcap * 2 : 1024;
 			sc->msgs = xrealloc(sc->msgs, sc->msgcap,
@@ -332,13 +351,18 @@ note_record(struct scan *sc, uint32_t segi, const struct rec *r)
 		}
 		sc->msgs[sc->nmsgs++] = (struct found){ .seq = r->v,
 		    .data = r->extra, .seg = segi, .len = (uint32_t)r->n };
-		if (r->v >= g->head && (g->first_msg == 0 ||
-		    r->v < g->first_msg))
+		if (r->v > g->top)
+			g->top = r->v;
+		/* Numbered below its first: a copy a start's rescue put
+		 * there, ahead of its own messages. */
+		if (r->v < first_of(g)) {
+			g->copies = true;
+			break;
+		}
+		if (g->first_msg == 0 || r->v < g->first_msg)
 			g->first_msg = r->v;
-		if (r->v >= g->head && r->v > g->last_msg)
+		if (r->v > g->last_msg)
 			g->last_msg = r->v;
-		if (r->v > sc->max_seq)
-			sc->max_seq = r->v;
 		break;
 	case REC_ACK:
 		if (sc->nacks + r->v > sc->ackcap) {
@@ -391,6 +415,9 @@ scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
 			continue;
 		}
 		bad = off;
+		/* Copies go in first: this stretch may have held some. */
+		if (g->last_msg == 0)
+			g->bad_early = true;
 		while (++off < g->size && !read_record(g->map + off,
 		    g->size - off, 1, hi, &r))
 			;
@@ -414,7 +441,8 @@ scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
  * H), JOURNAL_SEQ_MAX when this H cannot be read either. *bound: the
  * highest message number written in the segment before it (0: none, or
  * unknown: *known is false when the H cannot be read or is of a version
- * that did not write it).
+ * that did not write it). Copies count: a start writes the highest of
+ * the segment before it as a rotation does.
  */
 static void
 head_of(struct journal *j, uint32_t id, uint64_t *cap, uint64_t *bound,
@@ -501,33 +529,6 @@ present(const struct scan *sc, uint64_t seq)
 	    sizeof(*sc->msgs), cmp_seq) != NULL;
 }
 
-/*
- * The first number segment g may hold: its H's, or without one the number
- * after the highest of the segments before it (every number is given once,
- * in order); 0 when that is unknown.
- */
-static uint64_t
-first_of(const struct scanned *g)
-{
-	if (g->head != 0)
-		return g->head;
-	return g->has_floor && g->floor < JOURNAL_SEQ_MAX ? g->floor + 1 : 0;
-}
-
-/*
- * The first number segment g should hold past its readable messages, by
- * the next segment's H (the highest number written in g), or 0 when it
- * holds them all or that is unknown. A segment cut at a
- * record boundary (or to nothing) reads as clean: this is what tells.
- */
-static uint64_t
-cut_from(const struct scanned *g)
-{
-	uint64_t lo = g->last_msg != 0 ? g->last_msg + 1 : first_of(g);
-
-	return g->bound != 0 && lo != 0 && lo <= g->bound ? lo : 0;
-}
-
 /* Some number from lo to hi has no readable copy and no release. */
 static bool
 missing(const struct scan *sc, uint64_t lo, uint64_t hi)
@@ -539,6 +540,80 @@ missing(const struct scan *sc, uint64_t lo, uint64_t hi)
 }
 
 /*
+ * Whether g held a message past its readable ones: the next segment's H
+ * names the highest number written in g, copies included, and none that
+ * high is read. A segment cut at a record boundary (or to nothing) reads
+ * as clean: this is what tells.
+ */
+static bool
+cut_short(const struct scanned *g)
+{
+	return g->bound > g->top;
+}
+
+/*
+ * Where g's lost tail starts when its numbers can be told one by one
+ * (they run to g->bound), or 0. They cannot when the cut may have taken
+ * copies (a start's rescue copies numbers below g's first, those it found
+ * unreleased: no record says which), nor when nothing is readable and
+ * nothing tells g's first.
+ */
+static uint64_t
+cut_from(const struct scanned *g)
+{
+	uint64_t first = first_of(g);
+	uint64_t lo = g->top != 0 ? g->top + 1 : first;
+
+	if (!cut_short(g) || lo == 0 || lo < first || lo > g->bound)
+		return 0;
+	return lo;
+}
+
+/*
+ * Whether g, read whole, lost messages at its end: numbers up to the next
+ * segment's bound neither readable nor released; a cut among copies with
+ * none of them readable has no range to check and counts as one.
+ */
+static bool
+cut_off(const struct scan *sc, const struct scanned *g)
+{
+	uint64_t lo = g->top != 0 ? g->top + 1 : first_of(g);
+
+	if (!cut_short(g))
+		return false;
+	if (lo == 0 || lo > g->bound)
+		return true;
+	return missing(sc, lo, g->bound);
+}
+
+/*
+ * Whether some loss of damaged segment g has no number: it held copies
+ * and may have lost some (they go in right after its H, so an unreadable
+ * stretch before its own first message may have held some), or its tail
+ * was cut where cut_from cannot count it.
+ */
+static bool
+untold(const struct scanned *g)
+{
+	return (g->copies && g->bad_early) || (cut_short(g) &&
+	    cut_from(g) == 0);
+}
+
+/*
+ * Whether segment g held no message, by the next segment's H: it says so
+ * and no number was given out from g's first to that H's (one written
+ * before this version said 0 too of a segment of copies only).
+ */
+static bool
+held_none(const struct scanned *g)
+{
+	uint64_t first = first_of(g);
+
+	return g->bound_known && g->bound == 0 && first != 0 &&
+	    g->next_head <= first;
+}
+
+/*
  * Counts the messages a damaged segment lost: the numbers from its first
  * (its H record, or the number after the segments before it) to the last
  * one it held (the last readable, or the next segment's bound) that have
@@ -547,7 +622,8 @@ missing(const struct scan *sc, uint64_t lo, uint64_t hi)
  * writes nothing). The lost numbers are released in the new segment, so
  * the next start does not count them again. A damaged segment with no
  * such range, or one wider than a segment holds, is counted in
- * r_uncounted, unless the next segment's H says it held no message.
+ * r_uncounted, unless it held no message (held_none); so is one that lost
+ * copies (untold), besides the losses it can count.
  */
 static void
 count_lost(struct scan *sc, const struct scanned *g, uint64_t segsize,
@@ -572,7 +648,7 @@ count_lost(struct scan *sc, const struct scanned *g, uint64_t segsize,
 		seq = last - room + 1;
 	if (cut_from(g) != 0)
 		last = g->bound;
-	if (last == 0 && g->bound_known && g->bound == 0)
+	if (last == 0 && !untold(g) && held_none(g))
 		return;		/* it held no message */
 	/* A range no segment could hold: numbers that cannot be told,
 	 * rather than counting (and noting) up to 2^63 of them. */
@@ -580,6 +656,8 @@ count_lost(struct scan *sc, const struct scanned *g, uint64_t segsize,
 		rep->r_uncounted++;
 		return;
 	}
+	if (untold(g))
+		rep->r_uncounted++;
 	for (; seq <= last; seq++) {
 		if (present(sc, seq) || acked(sc, seq))
 			continue;
@@ -791,7 +869,7 @@ sort_found(struct scan *sc)
 	size_t w = 0;
 
 	for (size_t k = 0; k < sc->nsegs && raw == NULL; k++)
-		if (!sc->segs[k].damaged && cut_from(&sc->segs[k]) != 0)
+		if (!sc->segs[k].damaged && cut_short(&sc->segs[k]))
 			raw = xrealloc(NULL, sc->nacks + 1, sizeof(*raw));
 	if (raw != NULL && sc->nacks > 0)
 		memcpy(raw, sc->acks, sc->nacks * sizeof(*raw));
@@ -807,8 +885,7 @@ sort_found(struct scan *sc)
 	for (size_t k = 0; raw != NULL && k < sc->nsegs; k++) {
 		struct scanned *g = &sc->segs[k];
 
-		if (g->damaged || cut_from(g) == 0 ||
-		    !missing(sc, cut_from(g), g->bound))
+		if (g->damaged || !cut_off(sc, g))
 			continue;
 		g->damaged = true;
 		keep_damaged_acks(sc, raw + g->acks_from,
@@ -876,6 +953,7 @@ bound_segment(struct journal *j, struct scan *sc, size_t k, uint64_t *cap)
 		if (sc->segs[k + 1].id == g->id + 1) {
 			g->bound = bound;
 			g->bound_known = known;
+			g->next_head = *cap + 1;
 		}
 	}
 }
@@ -1051,10 +1129,12 @@ journal_open(const char *dir, enum journal_mode mode, uint64_t segment_size,
 	}
 	if (scan_all(j, &sc, rep, err, errlen) < 0)
 		goto fail;
+	/* The segment before the new one: its highest message, copies
+	 * included, as a rotation writes it (journal_commit): the new H
+	 * must not say it held none when it held only copies. */
+	j->j_seg_max = sc.nsegs ? sc.segs[sc.nsegs - 1].top : 0;
 	/* Above every release too: a number released once is never
 	 * given again, or its old release would hide the new message. */
-	/* The segment before the new one: its highest message. */
-	j->j_seg_max = sc.nsegs ? sc.segs[sc.nsegs - 1].last_msg : 0;
 	j->j_next = sc.max_seq > sc.max_ack ? sc.max_seq : sc.max_ack;
 	j->j_next = j->j_next + 1 > sc.next ? j->j_next + 1 : sc.next;
 	/* And above every number counted lost: it was given out. */

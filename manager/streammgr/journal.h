@@ -8,7 +8,8 @@
  *   H next-seq "mysimbdp-queue 1" before
  *                                    first record of every segment;
  *                                    before: the highest M seq in the
- *                                    segment before it (older
+ *                                    segment before it, copies
+ *                                    included (0: none; older
  *                                    segments end after the magic)
  *   M seq payload                    a message
  *   A count seq...                   messages released (acked or
@@ -31,7 +32,12 @@
  * with the releases it held, the segment is renamed damaged-seg-....log
  * and kept for the operator, and the messages lost are counted by
  * sequence number (from the segments around it when its H is gone), or
- * counted in r_uncounted when nothing tells their numbers.
+ * counted in r_uncounted when nothing tells their numbers. Copies go first
+ * in the new segment, numbered below its H: which numbers were copied no
+ * record tells, so copies lost later (damage among them, or a cut before
+ * the last, which the next "before" names) count in r_uncounted, and so
+ * does a segment of 0 bytes whose successor's "before" is 0 while numbers
+ * were given out in between (versions before wrote 0 after copies only).
  *
  * Writes are grouped: journal_add and journal_release only fill a buffer;
  * journal_commit writes it with one write() and, in fsync mode, one

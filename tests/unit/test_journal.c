@@ -5,9 +5,10 @@
  * off, a damaged segment loses only the unreadable message (counted once),
  * an older segment cut short counts the messages cut off (cut to 0 bytes
  * or inside its H record too: set aside, counted by the numbers around
- * it; cut to 0 bytes holding only releases: damage all the same), an
- * empty newest segment left by a crash while creating it is no damage,
- * and a write the disk refuses leaves the file as it was.
+ * it; cut to 0 bytes holding only releases: damage all the same), the
+ * copies a rescue wrote are named by the next segment's H and their loss
+ * is never silent, an empty newest segment left by a crash while creating
+ * it is no damage, and a write the disk refuses leaves the file as it was.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -998,6 +999,157 @@ newest_cut_inside_its_head(void **state)
 	journal_close(j);
 }
 
+/* The number before segment id's first, as its H record says. */
+static uint64_t
+head_before(const struct fx *fx, uint32_t id)
+{
+	unsigned char b[8];
+	char path[128];
+	uint64_t v = 0;
+	int fd;
+
+	seg_path(fx, id, path, sizeof(path));
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	assert_int_equal(pread(fd, b, sizeof(b), HEAD_SIZE - 8), 8);
+	close(fd);
+	for (int k = 7; k >= 0; k--)
+		v = v << 8 | b[k];
+	return v;
+}
+
+/*
+ * Segment 1: 1..3; segment 2: 4..6, message 5 damaged. The start that
+ * finds it makes segment 3 with copies of 4 and 6 (numbered below its H)
+ * and the release of 5; a start with no new message makes segment 4,
+ * whose H must name 6 as segment 3's highest: a restart counts the copies
+ * as a rotation while running does.
+ */
+static void
+store_rescued_copies(struct fx *fx)
+{
+	struct journal *j = reopen(fx, 1 << 20);
+	char path[128];
+
+	store_and_close(fx, j, 1, 3);
+	j = reopen(fx, 1 << 20);
+	store_and_close(fx, j, 4, 6);
+	seg_path(fx, 2, path, sizeof(path));
+	flip(path, HEAD_SIZE + MSG_SIZE + 17 + 1);	/* message 5 */
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_lost, 1);
+	assert_int_equal(fx->rep.r_lost_first, 5);
+	journal_close(j);
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->r.n, 5);
+	journal_close(j);
+	assert_int_equal(head_before(fx, 3), 6);
+	assert_int_equal(head_before(fx, 4), 6);
+}
+
+/*
+ * The segment of copies cut to 0 bytes: the next H says it held up to 6,
+ * so 4..6 count as lost (5 again: its release went with the segment),
+ * not "nothing lost".
+ */
+static void
+copies_segment_cut_to_nothing(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+
+	store_rescued_copies(fx);
+	seg_path(fx, 3, path, sizeof(path));
+	assert_int_equal(truncate(path, 0), 0);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_lost, 3);
+	assert_int_equal(fx->rep.r_lost_first, 4);
+	assert_int_equal(fx->rep.r_lost_last, 6);
+	assert_int_equal(fx->rep.r_uncounted, 0);
+	assert_int_equal(fx->r.n, 3);
+	assert_int_equal(fx->next, 7);
+	journal_close(j);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->r.n, 3);
+	journal_close(j);
+}
+
+/*
+ * Cut after the copy of 4, at a record's end: 6 is gone. Copies are not
+ * numbered in a range (which numbers a rescue copied, no record tells),
+ * so the loss is damage counted in r_uncounted, not silence.
+ */
+static void
+copies_segment_cut_at_a_record_end(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+
+	store_rescued_copies(fx);
+	seg_path(fx, 3, path, sizeof(path));
+	assert_int_equal(truncate(path, HEAD_SIZE + MSG_SIZE), 0);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_bad_bytes, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->rep.r_uncounted, 1);
+	assert_int_equal(fx->r.n, 4);
+	assert_int_equal(fx->r.seq[3], 4);
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 2);
+	journal_close(j);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_uncounted, 0);
+	assert_int_equal(fx->r.n, 4);
+	journal_close(j);
+}
+
+/*
+ * As versions before this one left it: a start after the rescue wrote
+ * "before = 0" after the segment of copies (taken to hold no message),
+ * and that segment was cut to 0 bytes. Numbers 4..6 were given out
+ * between the segments around it, so its losses go uncounted.
+ */
+static void
+copies_hidden_by_an_old_head(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+	int fd;
+
+	for (uint32_t id = 1; id <= 3; id++) {
+		seg_path(fx, id, path, sizeof(path));
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		if (id == 1) {
+			put_head(fd, 1, 0);
+			put_rec(fd, 'M', 1, "m1", 2);
+			put_rec(fd, 'M', 2, "m2", 2);
+			put_rec(fd, 'M', 3, "m3", 2);
+		} else if (id == 3)
+			put_head(fd, 7, 0);
+		close(fd);
+	}
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->rep.r_uncounted, 1);
+	assert_int_equal(fx->r.n, 3);
+	assert_int_equal(fx->next, 7);
+	journal_close(j);
+}
+
 /* The sizes of the seg-*.log files: what journal_usage must say. */
 static uint64_t
 seg_bytes(const struct fx *fx)
@@ -1147,6 +1299,9 @@ main(void)
 		T(newest_cut_inside_its_head),
 		T(releases_only_segment_cut_to_nothing),
 		T(lost_range_wider_than_a_segment),
+		T(copies_segment_cut_to_nothing),
+		T(copies_segment_cut_at_a_record_end),
+		T(copies_hidden_by_an_old_head),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
