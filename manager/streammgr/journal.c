@@ -422,9 +422,12 @@ scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
 		    g->size - off, 1, hi, &r))
 			;
 		/* The H record goes in with one write into the empty
-		 * file before anything else: no crash leaves part of it. */
-		if (off >= g->size && newest && (bad > 0 ||
-		    g->size >= HEAD_SIZE)) {
+		 * file before anything else: no crash leaves part of it.
+		 * So the newest unreadable from its first byte is damage,
+		 * not a torn write: cut to 0 bytes, what it held would go
+		 * unreported, and at the next start it would be an older
+		 * segment of 0 bytes, damage found then. */
+		if (off >= g->size && newest && bad > 0) {
 			rep->r_torn_bytes += g->size - bad;
 			g->torn = true;
 			break;
@@ -448,7 +451,7 @@ static void
 head_of(struct journal *j, uint32_t id, uint64_t *cap, uint64_t *bound,
     bool *known)
 {
-	unsigned char buf[HDR + BODY_MIN + HEAD_N_BEFORE];
+	unsigned char buf[HEAD_SIZE];
 	char name[SEG_NAME_MAX];
 	struct rec r;
 	ssize_t n = -1;

@@ -23,11 +23,13 @@
  * end of the newest segment is a write a crash interrupted (never answered
  * OK in fsync mode): it is cut off; an empty newest segment is one a crash
  * left while creating it: removed (one cut to nothing looks the same).
- * Anything else unreadable is damage (the newest cut inside its H too: no
- * crash leaves part of it), and so is an older segment that ends before
- * its successor's "before" (cut short, even at a record's end) with
- * messages lost, or any older one of 0 bytes (every segment begins with
- * its H; one that held only releases is followed by a "before" of 0 too):
+ * Anything else unreadable is damage (the newest cut inside its H, or
+ * unreadable from its first byte, too: no crash leaves part of its H, and
+ * cut to nothing it would be an older empty one at the next start), and
+ * so is an older segment that ends before its successor's "before" (cut
+ * short, even at a record's end) with messages lost, or any older one of
+ * 0 bytes (every segment begins with its H; one that held only releases
+ * is followed by a "before" of 0 too):
  * the readable messages of that segment are copied into the new segment
  * with the releases it held, the segment is renamed damaged-seg-....log
  * and kept for the operator, and the messages lost are counted by

@@ -999,6 +999,66 @@ newest_cut_inside_its_head(void **state)
 	journal_close(j);
 }
 
+/*
+ * The newest unreadable from its first byte, its H damaged (no crash
+ * leaves it so: it goes in with one write, synced, before anything else):
+ * damage, set aside, what it held uncounted, not cut to 0 bytes as a torn
+ * write. Cut so, it held message 11 without a word, and at the next start
+ * it was an older segment of 0 bytes: damage found again. The same for
+ * zeros where a file system kept the size and not the data.
+ */
+static void
+newest_unreadable_from_its_head(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+	off_t size;
+	int fd;
+
+	store_in_three_segments(fx);
+	j = reopen(fx, 100);
+	store_and_close(fx, j, 11, 11);			/* segment 4 */
+	seg_path(fx, 4, path, sizeof(path));
+	size = file_size(path);
+	flip(path, 20);					/* its H */
+	flip(path, HEAD_SIZE + 17 + 1);			/* message 11 */
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_torn_bytes, 0);
+	assert_int_equal(fx->rep.r_bad_bytes, size);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->rep.r_uncounted, 1);
+	assert_int_equal(fx->r.n, 10);
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
+	journal_close(j);
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_uncounted, 0);
+	assert_int_equal(fx->r.n, 10);
+	journal_close(j);
+
+	/* The newest now 6, a start's: its H and nothing else. */
+	seg_path(fx, 6, path, sizeof(path));
+	assert_int_equal(file_size(path), HEAD_SIZE);
+	assert_true((fd = open(path, O_WRONLY | O_TRUNC)) >= 0);
+	close(fd);
+	assert_int_equal(truncate(path, HEAD_SIZE), 0);
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_torn_bytes, 0);
+	assert_int_equal(fx->rep.r_uncounted, 1);
+	assert_int_equal(fx->r.n, 10);
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 2);
+	journal_close(j);
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_uncounted, 0);
+	assert_int_equal(fx->r.n, 10);
+	journal_close(j);
+}
+
 /* The number before segment id's first, as its H record says. */
 static uint64_t
 head_before(const struct fx *fx, uint32_t id)
@@ -1297,6 +1357,7 @@ main(void)
 		T(newest_left_empty_by_a_crash),
 		T(empty_segment_with_nothing_before_the_next),
 		T(newest_cut_inside_its_head),
+		T(newest_unreadable_from_its_head),
 		T(releases_only_segment_cut_to_nothing),
 		T(lost_range_wider_than_a_segment),
 		T(copies_segment_cut_to_nothing),
