@@ -384,8 +384,9 @@ note_record(struct scan *sc, uint32_t segi, const struct rec *r)
 
 /*
  * Reads every valid record of one segment. After an unreadable stretch
- * the next valid record is searched for byte by byte; a stretch that runs
- * to the end is a torn tail when this is the newest segment.
+ * the next valid record is searched for byte by byte; a stretch after a
+ * readable record that runs to the end is a torn tail when this is the
+ * newest segment (unreadable from byte 0, the newest is damage).
  */
 static void
 scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
@@ -555,11 +556,23 @@ cut_short(const struct scanned *g)
 }
 
 /*
+ * Whether g was cut among its copies: they go first, numbered below its
+ * first (a start's rescue copies those it found unreleased: no record
+ * says which), and the highest readable M is one of them with more
+ * numbers below its first after it.
+ */
+static bool
+cut_in_copies(const struct scanned *g)
+{
+	return cut_short(g) && g->top != 0 && g->top + 1 < first_of(g);
+}
+
+/*
  * Where g's lost tail starts when its numbers can be told one by one
- * (they run to g->bound), or 0. They cannot when the cut may have taken
- * copies (a start's rescue copies numbers below g's first, those it found
- * unreleased: no record says which), nor when nothing is readable and
- * nothing tells g's first.
+ * (they run to g->bound), or 0. Cut among its copies, only its own
+ * numbers can, from its first on (the copies lost go uncounted: untold),
+ * and none when "before" is below its first (it held only copies); none
+ * either when nothing is readable and nothing tells g's first.
  */
 static uint64_t
 cut_from(const struct scanned *g)
@@ -567,7 +580,9 @@ cut_from(const struct scanned *g)
 	uint64_t first = first_of(g);
 	uint64_t lo = g->top != 0 ? g->top + 1 : first;
 
-	if (!cut_short(g) || lo == 0 || lo < first || lo > g->bound)
+	if (cut_in_copies(g))
+		lo = first;
+	if (!cut_short(g) || lo == 0 || lo > g->bound)
 		return 0;
 	return lo;
 }
@@ -592,14 +607,15 @@ cut_off(const struct scan *sc, const struct scanned *g)
 /*
  * Whether some loss of damaged segment g has no number: it held copies
  * and may have lost some (they go in right after its H, so an unreadable
- * stretch before its own first message may have held some), or its tail
+ * stretch before its own first message may have held some, and so may a
+ * cut among them, besides its own numbers cut_from counts), or its tail
  * was cut where cut_from cannot count it.
  */
 static bool
 untold(const struct scanned *g)
 {
-	return (g->copies && g->bad_early) || (cut_short(g) &&
-	    cut_from(g) == 0);
+	return (g->copies && g->bad_early) || cut_in_copies(g) ||
+	    (cut_short(g) && cut_from(g) == 0);
 }
 
 /*

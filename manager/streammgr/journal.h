@@ -37,7 +37,8 @@
  * counted in r_uncounted when nothing tells their numbers. Copies go first
  * in the new segment, numbered below its H: which numbers were copied no
  * record tells, so copies lost later (damage among them, or a cut before
- * the last, which the next "before" names) count in r_uncounted, and so
+ * the last, which the next "before" names) count in r_uncounted (the
+ * segment's own messages after them still by number, from its H), and so
  * does a segment of 0 bytes whose successor's "before" is 0 while numbers
  * were given out in between (versions before wrote 0 after copies only).
  *

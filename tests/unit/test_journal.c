@@ -1080,12 +1080,13 @@ head_before(const struct fx *fx, uint32_t id)
 /*
  * Segment 1: 1..3; segment 2: 4..6, message 5 damaged. The start that
  * finds it makes segment 3 with copies of 4 and 6 (numbered below its H)
- * and the release of 5; a start with no new message makes segment 4,
- * whose H must name 6 as segment 3's highest: a restart counts the copies
- * as a rotation while running does.
+ * and the release of 5, then its own messages 7..8 when own is set; a
+ * start with no new message makes segment 4, whose H must name 6 (or 8)
+ * as segment 3's highest: a restart counts the copies as a rotation while
+ * running does.
  */
 static void
-store_rescued_copies(struct fx *fx)
+store_rescued_copies_and(struct fx *fx, bool own)
 {
 	struct journal *j = reopen(fx, 1 << 20);
 	char path[128];
@@ -1099,13 +1100,22 @@ store_rescued_copies(struct fx *fx)
 	assert_int_equal(fx->rep.r_damaged, 1);
 	assert_int_equal(fx->rep.r_lost, 1);
 	assert_int_equal(fx->rep.r_lost_first, 5);
-	journal_close(j);
+	if (own)
+		store_and_close(fx, j, 7, 8);
+	else
+		journal_close(j);
 	j = reopen(fx, 1 << 20);
 	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->r.n, 5);
+	assert_int_equal(fx->r.n, own ? 7 : 5);
 	journal_close(j);
 	assert_int_equal(head_before(fx, 3), 6);
-	assert_int_equal(head_before(fx, 4), 6);
+	assert_int_equal(head_before(fx, 4), own ? 8 : 6);
+}
+
+static void
+store_rescued_copies(struct fx *fx)
+{
+	store_rescued_copies_and(fx, false);
 }
 
 /*
@@ -1171,6 +1181,76 @@ copies_segment_cut_at_a_record_end(void **state)
 	assert_int_equal(fx->rep.r_damaged, 0);
 	assert_int_equal(fx->rep.r_uncounted, 0);
 	assert_int_equal(fx->r.n, 4);
+	journal_close(j);
+}
+
+/*
+ * Segment 3 holds the copies of 4 and 6, the release of 5, then its own
+ * 7 and 8 (segment 4's H: before = 8), and is cut after the copy of 4.
+ * Its own numbers are told from its H on: 7..8 count as lost; the copy
+ * of 6 lost is uncounted (no record says which numbers were copied).
+ */
+static void
+copies_and_own_cut_among_the_copies(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+
+	store_rescued_copies_and(fx, true);
+	seg_path(fx, 3, path, sizeof(path));
+	assert_int_equal(truncate(path, HEAD_SIZE + MSG_SIZE), 0);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_bad_bytes, 0);
+	assert_int_equal(fx->rep.r_lost, 2);
+	assert_int_equal(fx->rep.r_lost_first, 7);
+	assert_int_equal(fx->rep.r_lost_last, 8);
+	assert_int_equal(fx->rep.r_uncounted, 1);
+	assert_int_equal(fx->r.n, 4);
+	assert_int_equal(fx->r.seq[3], 4);
+	assert_int_equal(fx->next, 9);
+	journal_close(j);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->rep.r_uncounted, 0);
+	assert_int_equal(fx->r.n, 4);
+	journal_close(j);
+}
+
+/*
+ * The same segment read whole but for the copy of 4, damaged: an
+ * unreadable stretch ahead of its own messages where copies go. Its own
+ * 7 and 8 are read; the copy lost is uncounted, not silence.
+ */
+static void
+copies_and_own_a_copy_damaged(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128];
+
+	store_rescued_copies_and(fx, true);
+	seg_path(fx, 3, path, sizeof(path));
+	flip(path, HEAD_SIZE + 17 + 1);			/* the copy of 4 */
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_bad_bytes, MSG_SIZE);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->rep.r_uncounted, 1);
+	assert_int_equal(fx->r.n, 6);
+	assert_int_equal(fx->r.seq[3], 6);
+	assert_int_equal(fx->r.seq[5], 8);
+	journal_close(j);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_uncounted, 0);
+	assert_int_equal(fx->r.n, 6);
 	journal_close(j);
 }
 
@@ -1363,6 +1443,8 @@ main(void)
 		T(copies_segment_cut_to_nothing),
 		T(copies_segment_cut_at_a_record_end),
 		T(copies_hidden_by_an_old_head),
+		T(copies_and_own_cut_among_the_copies),
+		T(copies_and_own_a_copy_damaged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
