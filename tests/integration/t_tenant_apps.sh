@@ -17,13 +17,35 @@ LISTINGS=$VAR/coredms/acme/listings
 CASES=$VAR/coredms/globex/cases
 
 platform
-# Absolute app paths: the built binary, the script and, as the script's
-# argument, the mysimbdp command it loads with.
+# acme's app is a wrapper that execs the built binary, for big.csv (a run
+# killed halfway, below) with tests/apps/stopshim.c preloaded: the app
+# stops itself right after its first write into the store's temporary
+# unit, on its first attempt only (the shim's marker, $T/big.stopped,
+# then holds its pid). batchmgr cleans the app's environment, so the
+# wrapper sets the variables. Under ASan its runtime comes first.
+STOPSHIM=$MYSIMBDP_BUILD/tests/integration/libstopshim.so
+assert_file "$STOPSHIM"
+preload=$STOPSHIM
+if sanitized; then
+	preload=$(ldd "$ACME_APP" | awk '/libasan/ { print $3 }'):$STOPSHIM
+fi
+cat >"$T/acme-listings" <<WRAPPER
+#!/bin/sh
+case \$MYSIMBDP_INPUT_FILE in
+*/big.csv)
+	export LD_PRELOAD='$preload' STOPSHIM_NAME='.unit-*.tmp' \\
+		STOPSHIM_ONCE='$T/big.stopped' ;;
+esac
+exec '$ACME_APP' "\$@"
+WRAPPER
+chmod 755 "$T/acme-listings"
+# Absolute app paths: the built binary (through that wrapper), the script
+# and, as the script's argument, the mysimbdp command it loads with.
 tenant acme <<CFG
 id = "acme";
 batch = {
   formats = ["csv"];
-  apps = ( { app = ["$ACME_APP"]; timeout = "60s"; retries = 2; stop_timeout = "1s"; } );
+  apps = ( { app = ["$T/acme-listings"]; timeout = "60s"; retries = 2; stop_timeout = "1s"; } );
 };
 CFG
 tenant globex <<CFG
@@ -203,15 +225,29 @@ assert_eq $((71 + good + jsonl_docs)) "$(docs "$CASES" | wc -l)" "globex: the co
 # ---- a run killed halfway, then rerun ---------------------------------
 "$GEN" acme 8M 11 >"$T/scratch/big.csv"
 bh=$(hash_of "$T/scratch/big.csv")
+# proc_state PID: the state letter in /proc/PID/stat (T: stopped).
+proc_state() { sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null; }
+# big_held: the first attempt stopped itself (its pid in the shim's
+# marker), or big.csv has a record (it never stopped: fail at once).
+big_held() {
+	local pid
+	pid=$(cat "$T/big.stopped" 2>/dev/null) && [ -n "$pid" ] &&
+		[ "$(proc_state "$pid")" = T ] && return 0
+	[ -n "$(records '.file == "big.csv"')" ]
+}
 deliver acme big.csv "$T/scratch/big.csv"
 # Halfway: the app has written part of its unit (a hidden temporary file)
-# and not committed it. Stop it there, check, then kill it.
-wait_for 30 "acme-listings writing big.csv" bash -c \
-	"find '$LISTINGS' -name '.unit-*.tmp' -size +0 | grep . >/dev/null"
-pid=$(pgrep -P "$BM_PID" -f acme-listings) || fail "acme-listings is not running"
-kill -STOP "$pid"
-[ ! -e "$LISTINGS/$bh.bson" ] || fail "big.csv was committed before the kill: make the file bigger"
-ok "stopped acme-listings halfway (unit not committed, $(find "$LISTINGS" -name '.unit-*.tmp' -printf '%s') bytes written)"
+# and not committed it. stopshim stops it right after its first write
+# there, so no poll races the app; check, then kill it.
+wait_for 30 "acme-listings to stop itself in big.csv's temporary unit" big_held
+pid=$(cat "$T/big.stopped" 2>/dev/null) || true
+[ -n "$pid" ] && [ "$(proc_state "$pid")" = T ] ||
+	fail "acme-listings did not stop in big.csv's temporary unit (stopshim not in effect?): $(records '.file == "big.csv"')"
+assert_eq "$BM_PID" "$(ps -o ppid= -p "$pid" | tr -d ' ')" "the stopped process is batchmgr's app"
+tmp=$(find "$LISTINGS" -name ".unit-$pid-*.tmp" -size +0 -printf '%s')
+[ -n "$tmp" ] || fail "no temporary unit of acme-listings ($pid) with data in $LISTINGS"
+[ ! -e "$LISTINGS/$bh.bson" ] || fail "big.csv was committed before the stop"
+ok "stopped acme-listings halfway (unit not committed, $tmp bytes written)"
 kill -KILL "$pid"
 wait_for 60 "big.csv rerun ok" have_records 4 acme ok
 assert_eq 9 "$(records '.file == "big.csv" and .attempt == 1' | jq .signal)" "the first run was killed"
