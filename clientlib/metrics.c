@@ -1,12 +1,18 @@
 /*
- * Metric reports to the monitor, over a ZeroMQ PUSH socket.
+ * Metric reports to the monitor, over a ZeroMQ PUSH (zmtp.c: ZMTP spoken
+ * in the app's thread, no libzmq).
  *
  * Reporting must never slow or stop ingestion, so nothing here waits:
- *  - ZMQ_IMMEDIATE queues reports only to a monitor that is connected, so
- *    with no monitor a send fails at once instead of filling a queue;
- *  - ZMQ_SNDHWM is small and every send is ZMQ_DONTWAIT: a monitor that
- *    falls behind costs dropped reports, not a blocked app;
- *  - ZMQ_LINGER is 0, so closing never waits for reports nobody reads.
+ *  - with no monitor listening, the connect fails at once and the report
+ *    is dropped; the next report tries to connect again;
+ *  - a report is taken only when the socket takes it whole at once
+ *    (a report is one write, far below a socket buffer's unit): a
+ *    monitor that falls behind costs dropped reports, not a blocked app,
+ *    and no report taken waits in the app for a later call (nothing
+ *    here runs between calls); only before the monitor's side of the
+ *    handshake is one held (below);
+ *  - closing waits for the last report at most CLOSE_LINGER_MS, and only
+ *    when it was taken.
  * A dropped report is counted, and its figures are kept for the next one,
  * so the monitor still sees every row once it is back. That next one is
  * tried an interval later, not at the next add: with the monitor away or
@@ -14,19 +20,19 @@
  * a row, and counted calls, not reports, as dropped. An explicit flush,
  * and close, still try at once.
  *
- * One wait is allowed: ZMQ_IMMEDIATE also drops what is sent while the
- * connection to a monitor that is there is still being made (a few ms
- * after connect), which lost a batch app's only report. A socket monitor
- * tells "being made" from "no monitor": a send that finds no connection
- * while one is being made waits for the handshake, at most
- * CONNECT_WAIT_MS over the handle's life; with no monitor listening the
- * connect fails at once and nothing waits.
+ * A unix socket's connect completes in the kernel, so "no monitor" is
+ * known at once. One wait is allowed: a report waits for the monitor's
+ * side of the handshake (zmtp.c: libzmq takes no message before it),
+ * at most HANDSHAKE_WAIT_MS over the handle's life; not done in time,
+ * the report stays queued for the next report, or for close. A monitor
+ * that restarted is found again at the next report: its old connection
+ * reads as closed, and a new one is made.
  *
  * A handle may be shared between threads, and the library itself shares
  * one: the sinks of every thread count their quality refusals into the
  * process's handle. A mutex in the handle covers its counters, the
- * rules' slots and the socket; a sink's refusal waits at most for a
- * report being built and sent (and the one connect wait above).
+ * rules' slots and the connection; a sink's refusal waits at most for a
+ * report being built and sent.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,33 +42,24 @@
 #include <string.h>
 #include <time.h>
 
-#include <zmq.h>
-
 #include "mysimbdp-internal.h"
+#include "zmtp.h"
 
-#define SNDHWM 16
+#define OUT_MAX 0		/* no report waits behind another */
+#define FRAME_MAX 4096		/* the monitor sends only its handshake */
 #define DEFAULT_INTERVAL_MS 1000
 #define CLOSE_LINGER_MS 1000
 #define MAX_INSTANCE 80	/* the monitor's REPORT_INSTANCE_MAX */
-#define CONNECT_WAIT_MS 1000
+#define HANDSHAKE_WAIT_MS 1000
 #define MAX_RULES 16	/* the monitor's REPORT_RULES_MAX */
 #define RULE_NAME_MAX 32
-
-/* What the socket monitor said of the connection to the monitor. */
-enum link {
-	LINK_PENDING,	/* connecting: no answer yet */
-	LINK_UP,	/* handshake done: sends are queued to it */
-	LINK_DOWN,	/* refused, lost or closed: sends are dropped */
-};
 
 struct msb_metrics {
 	pthread_mutex_t	 m_lock;	/* every member below but m_sent and
 					   m_dropped, read by counts (__atomic) */
-	void		*m_ctx;
-	void		*m_sock;	/* NULL: counting only */
-	void		*m_events;	/* PAIR: m_sock's socket monitor */
-	enum link	 m_link;
-	int64_t		 m_wait_left;	/* ms of CONNECT_WAIT_MS left */
+	struct zmtp	*m_z;		/* NULL: counting only */
+	char		*m_endpoint;
+	int64_t		 m_wait_left;	/* ms of HANDSHAKE_WAIT_MS left */
 	char		*m_app;
 	char		*m_instance;	/* in the monitor's charset */
 	char		*m_tenant;	/* NULL: not sent */
@@ -130,24 +127,14 @@ msb__metrics_quality(const char *rule)
 }
 
 static void
-destroy(struct msb_metrics *m)
+destroy(struct msb_metrics *m, int linger_ms)
 {
 	pthread_mutex_lock(&reporting_lock);
 	if (reporting == m)
 		reporting = NULL;
 	pthread_mutex_unlock(&reporting_lock);
-	/*
-	 * The monitor stops first: events of the socket's own close sent
-	 * to a reader already gone stay in libzmq's pipe, never freed.
-	 */
-	if (m->m_events != NULL) {
-		zmq_socket_monitor(m->m_sock, NULL, 0);
-		zmq_close(m->m_events);
-	}
-	if (m->m_sock != NULL)
-		zmq_close(m->m_sock);
-	if (m->m_ctx != NULL)
-		zmq_ctx_term(m->m_ctx);
+	zmtp_free(m->m_z, linger_ms);
+	free(m->m_endpoint);
 	free(m->m_app);
 	free(m->m_instance);
 	free(m->m_tenant);
@@ -180,84 +167,10 @@ instance_id(const char *instance)
 	return id;
 }
 
-/* Attaches a socket monitor to m_sock, read through m_events. */
-static int
-watch_link(struct msb_metrics *m)
-{
-	int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-	    ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED |
-	    ZMQ_EVENT_CLOSED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-	    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
-	char name[64];
-
-	snprintf(name, sizeof(name), "inproc://msb-metrics-%p", (void *)m);
-	if (zmq_socket_monitor(m->m_sock, name, events) == -1 ||
-	    (m->m_events = zmq_socket(m->m_ctx, ZMQ_PAIR)) == NULL ||
-	    zmq_connect(m->m_events, name) == -1)
-		return -1;
-	m->m_link = LINK_PENDING;
-	m->m_wait_left = CONNECT_WAIT_MS;
-	return 0;
-}
-
-/* Reads the socket monitor's events, waiting up to timeout_ms for the
- * first; m_link becomes what the last one says. */
-static void
-read_link(struct msb_metrics *m, long timeout_ms)
-{
-	zmq_pollitem_t pi = { .socket = m->m_events, .events = ZMQ_POLLIN };
-	uint8_t ev[6];
-	uint16_t id;
-
-	while (zmq_poll(&pi, 1, timeout_ms) == 1) {
-		int n = zmq_recv(m->m_events, ev, sizeof(ev), 0);
-		int more = 0;
-		size_t len = sizeof(more);
-
-		/* Each event is [id:2][value:4] then the endpoint. */
-		zmq_getsockopt(m->m_events, ZMQ_RCVMORE, &more, &len);
-		if (more)
-			zmq_recv(m->m_events, NULL, 0, 0);
-		timeout_ms = 0;
-		if (n < 2)
-			continue;
-		memcpy(&id, ev, sizeof(id));
-		m->m_link = id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? LINK_UP :
-		    LINK_DOWN;
-	}
-}
-
-/*
- * After a send found no connection: true when one is being made and
- * could take the report within what is left of CONNECT_WAIT_MS, so the
- * send is worth another try. The handshake event comes before the
- * socket has taken the new pipe: POLLOUT says when it has.
- */
-static bool
-await_link(struct msb_metrics *m)
-{
-	zmq_pollitem_t pi = { .socket = m->m_sock, .events = ZMQ_POLLOUT };
-	int64_t start = msb__now_ms();
-	bool ready = false;
-
-	read_link(m, 0);
-	while (m->m_link != LINK_DOWN && m->m_wait_left > 0 && !ready) {
-		if (m->m_link == LINK_PENDING)
-			read_link(m, (long)m->m_wait_left);
-		else
-			ready = zmq_poll(&pi, 1, (long)m->m_wait_left) == 1;
-		m->m_wait_left -= msb__now_ms() - start;
-		start = msb__now_ms();
-	}
-	return ready;
-}
-
 struct msb_metrics *
 msb_metrics_open(const char *endpoint, const char *app, const char *instance)
 {
 	struct msb_metrics *m;
-	int hwm = SNDHWM, linger = 0, immediate = 1, saved;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
@@ -265,42 +178,36 @@ msb_metrics_open(const char *endpoint, const char *app, const char *instance)
 	m->m_app = strdup(app != NULL ? app : "batch");
 	m->m_instance = instance_id(instance);
 	if (m->m_app == NULL || m->m_instance == NULL) {
-		destroy(m);
+		destroy(m, 0);
 		errno = ENOMEM;
 		return NULL;
 	}
 	m->m_interval = DEFAULT_INTERVAL_MS;
 	m->m_window_start = m->m_tried = msb__now_ms();
+	m->m_wait_left = HANDSHAKE_WAIT_MS;
 	if (endpoint == NULL || *endpoint == '\0')
 		return m;
-
-	if ((m->m_ctx = zmq_ctx_new()) == NULL)
-		goto fail;
-	/* One I/O thread is plenty for a report a second. */
-	zmq_ctx_set(m->m_ctx, ZMQ_IO_THREADS, 1);
-	if ((m->m_sock = zmq_socket(m->m_ctx, ZMQ_PUSH)) == NULL)
-		goto fail;
-	if (zmq_setsockopt(m->m_sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) == -1 ||
-	    zmq_setsockopt(m->m_sock, ZMQ_LINGER, &linger,
-	    sizeof(linger)) == -1 ||
-	    zmq_setsockopt(m->m_sock, ZMQ_IMMEDIATE, &immediate,
-	    sizeof(immediate)) == -1)
-		goto fail;
-	if (watch_link(m) == -1)
-		goto fail;
-	/* Connecting does not wait: the monitor may come up later. */
-	if (zmq_connect(m->m_sock, endpoint) == -1)
-		goto fail;
+	if (strncmp(endpoint, "ipc://", 6) != 0) {
+		destroy(m, 0);
+		errno = EINVAL;		/* the monitor listens on ipc only */
+		return NULL;
+	}
+	if ((m->m_endpoint = strdup(endpoint)) == NULL ||
+	    (m->m_z = zmtp_new(ZMTP_PUSH, FRAME_MAX, OUT_MAX)) == NULL) {
+		destroy(m, 0);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* Not there yet: the first report tries again. */
+	if (zmtp_connect(m->m_z, endpoint) == -1 && errno == EINVAL) {
+		destroy(m, 0);
+		errno = EINVAL;
+		return NULL;
+	}
 	pthread_mutex_lock(&reporting_lock);
 	reporting = m;
 	pthread_mutex_unlock(&reporting_lock);
 	return m;
-
-fail:
-	saved = errno;
-	destroy(m);
-	errno = saved;
-	return NULL;
 }
 
 struct msb_metrics *
@@ -317,7 +224,7 @@ msb_metrics_open_env(const struct msb_env *env)
 	    (m->m_tenant = strdup(env->tenant)) == NULL) ||
 	    (stream && env->stream != NULL &&
 	    (m->m_stream = strdup(env->stream)) == NULL)) {
-		destroy(m);
+		destroy(m, 0);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -340,7 +247,7 @@ static int flush_locked(struct msb_metrics *);
 static bool
 due(const struct msb_metrics *m)
 {
-	return m->m_interval > 0 && m->m_sock != NULL &&
+	return m->m_interval > 0 && m->m_z != NULL &&
 	    msb__now_ms() - m->m_tried >= (int64_t)m->m_interval;
 }
 
@@ -392,19 +299,64 @@ clamp(uint64_t v)
 	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
-/* Sends without waiting, except for a connection being made. */
+/*
+ * The connection, made again if the monitor closed it (a restart) or
+ * was not there: first what the monitor sent is read (its handshake
+ * checked, a PING answered, its close seen). Returns 0, or -1 (errno).
+ */
+static int
+link_up(struct msb_metrics *m)
+{
+	struct zmtp_msg in;
+
+	while (zmtp_connected(m->m_z) && zmtp_recv(m->m_z, &in) == 0)
+		;	/* cannot be: a PULL sends no message (EPROTO) */
+	if (zmtp_connected(m->m_z))
+		return 0;
+	return zmtp_connect(m->m_z, m->m_endpoint);
+}
+
+/*
+ * Sends without waiting but for the handshake (m_wait_left). Returns 0
+ * (sent, or queued until the handshake is over), or -1 (errno).
+ */
 static int
 send_report(struct msb_metrics *m, const char *json, size_t len)
 {
-	int rc, tries = 0;
+	struct zmtp_frame iov = { json, len };
+	int64_t start;
 
-	do {
-		do
-			rc = zmq_send(m->m_sock, json, len, ZMQ_DONTWAIT);
-		while (rc == -1 && errno == EINTR);
-	} while (rc == -1 && errno == EAGAIN && tries++ < 1 &&
-	    m->m_link != LINK_UP && await_link(m));
-	return rc;
+	if (link_up(m) == -1 || zmtp_send(m->m_z, &iov, 1) == -1)
+		return -1;
+	if (!zmtp_ready(m->m_z) && m->m_wait_left > 0) {
+		start = msb__now_ms();
+		if (zmtp_handshake(m->m_z, (int)m->m_wait_left) == -1 &&
+		    errno != ETIMEDOUT)
+			return -1;	/* the report went with the connection */
+		m->m_wait_left -= msb__now_ms() - start;
+	}
+	return 0;
+}
+
+/*
+ * A report not sent: MSB_TEMPFAIL when no monitor is there, its queue is
+ * full or its connection ended (the next report tries again), else
+ * MSB_ERROR.
+ */
+static int
+dropped_rc(int e)
+{
+	switch (e) {
+	case EAGAIN:
+	case ENOENT:
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case EPIPE:
+	case ENOTCONN:
+		return MSB_TEMPFAIL;
+	default:
+		return msb__errno_rc(e);
+	}
 }
 
 /* msb_metrics_flush with m_lock held. */
@@ -418,7 +370,7 @@ flush_locked(struct msb_metrics *m)
 	int rc, saved;
 
 	now = msb__now_ms();
-	if (m->m_sock == NULL) {
+	if (m->m_z == NULL) {
 		reset(m, now);
 		return MSB_OK;
 	}
@@ -462,7 +414,7 @@ flush_locked(struct msb_metrics *m)
 		__atomic_add_fetch(&m->m_dropped, 1, __ATOMIC_RELAXED);
 		m->m_unsent++;
 		errno = saved;
-		return saved == EAGAIN ? MSB_TEMPFAIL : MSB_ERROR;
+		return dropped_rc(saved);
 	}
 	__atomic_add_fetch(&m->m_sent, 1, __ATOMIC_RELAXED);
 	m->m_unsent = 0;
@@ -513,17 +465,16 @@ msb_metrics_counts(const struct msb_metrics *m, uint64_t *sent,
 void
 msb_metrics_close(struct msb_metrics *m)
 {
-	int linger = CLOSE_LINGER_MS;
+	int linger = 0;
 
 	if (m == NULL)
 		return;
 	/*
-	 * The last report matters most for a batch app. It was queued only
-	 * if a monitor is connected, and then it is worth a short wait;
-	 * with no monitor nothing is queued and closing returns at once.
+	 * The last report matters most for a batch app: once taken, it is
+	 * worth a short wait to go out. With no monitor it was not taken,
+	 * and closing returns at once.
 	 */
-	if (m->m_sock != NULL && msb_metrics_flush(m) == MSB_OK)
-		zmq_setsockopt(m->m_sock, ZMQ_LINGER, &linger,
-		    sizeof(linger));
-	destroy(m);
+	if (m->m_z != NULL && msb_metrics_flush(m) == MSB_OK)
+		linger = CLOSE_LINGER_MS;
+	destroy(m, linger);
 }

@@ -9,7 +9,6 @@
  * is needed; the static library links it in (MSB_MONGO_LINKED) and only
  * defers mongoc_init().
  */
-#include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,49 +35,21 @@ load(void)
 	cleanup_mongo = msb__mongo_cleanup;
 }
 #else
-/* The back end's path: beside the libmysimbdp this code runs from. */
-static int
-mongo_path(char *path, size_t len)
-{
-	Dl_info info;
-	const char *slash;
-
-	if (dladdr(&once, &info) == 0 || info.dli_fname == NULL ||
-	    (slash = strrchr(info.dli_fname, '/')) == NULL)
-		return snprintf(path, len, "%s", MONGO_LIB) >= (int)len ? -1 : 0;
-	return snprintf(path, len, "%.*s/%s", (int)(slash - info.dli_fname),
-	    info.dli_fname, MONGO_LIB) >= (int)len ? -1 : 0;
-}
-
 static void
 load(void)
 {
-	char path[PATH_MAX];
+	static const char *const names[] = { "msb__mongo_init",
+	    "msb__sink_mongo_open", "msb__mongo_cleanup" };
+	void *syms[3];
 	void (*init)(void);
-	void *h;
 
-	if (mongo_path(path, sizeof(path)) == -1) {
-		snprintf(load_error, sizeof(load_error), "%s: path too long",
-		    MONGO_LIB);
+	if (msb__load_beside(MONGO_LIB, "the MongoDB back end", names, syms,
+	    3, load_error, sizeof(load_error)) == -1)
 		return;
-	}
-	if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		snprintf(load_error, sizeof(load_error), "cannot load the "
-		    "MongoDB back end: %s", dlerror());
-		return;
-	}
-	*(void **)&init = dlsym(h, "msb__mongo_init");
-	*(void **)&open_mongo = dlsym(h, "msb__sink_mongo_open");
-	*(void **)&cleanup_mongo = dlsym(h, "msb__mongo_cleanup");
-	if (init == NULL || open_mongo == NULL || cleanup_mongo == NULL) {
-		snprintf(load_error, sizeof(load_error), "%s: not the MongoDB "
-		    "back end of libmysimbdp %s", path, MSB_VERSION);
-		open_mongo = NULL;
-		cleanup_mongo = NULL;
-		return;
-	}
-	/* Kept loaded for the process's life: libmongoc cannot be
-	 * set up twice. */
+	*(void **)&init = syms[0];
+	*(void **)&open_mongo = syms[1];
+	*(void **)&cleanup_mongo = syms[2];
+	/* libmongoc cannot be set up twice: the library stays loaded. */
 	init();
 }
 #endif

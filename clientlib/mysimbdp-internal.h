@@ -54,6 +54,18 @@ msb__get_be64(const unsigned char *p)
 /* init.c */
 bool	 msb__initialized(void);
 
+/*
+ * loadlib.c: opens the library name in the folder of the libmysimbdp
+ * this code runs from (for the process's life) and finds its n symbols,
+ * syms[i] the address of names[i]; what names it in errors ("the
+ * MongoDB back end"). Returns 0, or -1 with err ("cannot load WHAT:
+ * ...", or "PATH: not WHAT of libmysimbdp VERSION", every syms[i] then
+ * NULL).
+ */
+int	 msb__load_beside(const char *name, const char *what,
+	    const char *const *names, void **syms, size_t n, char *err,
+	    size_t errlen);
+
 /* err.c: formatting into the caller's (err, errlen) buffers. */
 MSB__SHARED void msb__seterr(char *err, size_t errlen, const char *fmt, ...)
 	    MSB__FMT(3, 4);

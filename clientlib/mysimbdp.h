@@ -668,10 +668,9 @@ MSB_API int msb_result_write_sink_bson(const char *path, uint64_t rows,
  * Metric reports to the monitor. Reports go out over a ZeroMQ PUSH socket
  * and do not wait for a monitor that is absent or slow: the report is
  * dropped and counted (its figures go into the next one, which adds and
- * ticks try an interval later, not at once). The one wait:
- * a report sent while the connection to a listening monitor is still
- * being made (just after open) waits for it, at most 1 s per handle, so
- * a report sent at once after open is not lost. Every function
+ * ticks try an interval later, not at once). A report sent at once after
+ * open reaches a monitor that is listening; one that restarted is
+ * connected to again by the next report. Every function
  * accepts a NULL handle and then does nothing, so an app may go on
  * without metrics when msb_metrics_open() fails.
  *
@@ -692,11 +691,12 @@ enum msb_metric {
 };
 
 /*
- * Connects to endpoint (ZMQ_METRICS_ENDPOINT); NULL or "" gives a handle
+ * Connects to endpoint (ZMQ_METRICS_ENDPOINT, ipc://PATH: no monitor
+ * there is no failure, the reports try again); NULL or "" gives a handle
  * that counts but never sends. app is "batch" or "stream"; instance is
  * MYSIMBDP_INSTANCE (characters other than letters, digits and "._:-"
  * are sent as '_', and at most 80 of them). Returns NULL with errno set
- * on failure.
+ * on failure (EINVAL: not an ipc:// endpoint, or a path too long).
  */
 MSB_API struct msb_metrics *msb_metrics_open(const char *endpoint,
     const char *app, const char *instance);
@@ -775,9 +775,13 @@ struct msb_message {
 };
 
 /*
- * Connects a DEALER to endpoint and sends [HELLO][instance][credit].
- * credit is how many unacked messages the app may hold (1 to 65536; 0:
- * 1024: less leaves a fast instance waiting for deliveries). For SIGTERM and SIGINT, when their disposition is SIG_DFL,
+ * Connects a DEALER to endpoint (ipc://PATH, ZMQ_STREAM_ENDPOINT) and
+ * sends [HELLO][instance][credit], waiting up to 1 s for streammgr's
+ * side of the handshake; while nothing listens there, msb_stream_recv
+ * tries again every 100 ms. credit is how many unacked messages the app
+ * may hold (1 to 65536; 0: 1024: less leaves a fast instance waiting
+ * for deliveries). For SIGTERM and SIGINT, when their disposition is
+ * SIG_DFL,
  * installs a handler that only asks the streams to stop (sigaction
  * without SA_RESTART); the last msb_stream_close() puts SIG_DFL back. An
  * app with handlers of its own calls msb_stream_stop() from them.
@@ -802,8 +806,10 @@ MSB_API int msb_stream_open_env(struct msb_stream **sp,
  *                 then MSB_STOPPED, from then on. Ack or nack what you
  *                 got, then close;
  *   MSB_ERROR     streammgr refused the app ("ERR unknown-instance",
- *                 logged once to stderr; see msb_stream_error()) or the
- *                 socket failed; from then on.
+ *                 logged once to stderr; see msb_stream_error()), or
+ *                 the connection to it ended (streammgr gone: it is
+ *                 not made again; after a stop was asked, that ends
+ *                 the stop instead: MSB_STOPPED); from then on.
  */
 MSB_API int msb_stream_recv(struct msb_stream *s, struct msb_message *msg,
     int timeout_ms);
@@ -855,7 +861,10 @@ MSB_API int msb_stream_reject(struct msb_stream *s, uint64_t id,
 MSB_API int msb_stream_ack_many(struct msb_stream *s, const uint64_t *ids,
     size_t n);
 
-/* Sends the queued acks. Returns as msb_stream_ack. */
+/*
+ * Sends the queued acks, and waits (at most 2 s) until everything queued
+ * for streammgr is written to the socket. Returns as msb_stream_ack.
+ */
 MSB_API int msb_stream_flush(struct msb_stream *s);
 
 /*

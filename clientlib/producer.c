@@ -25,22 +25,24 @@
  * batches on the wire start and end) get THROTTLE "protocol: ...", to be
  * sent again, alone.
  *
- * The send path allocates nothing of its own per message; replies are
- * received into zmq_msg_t kept in the producer.
+ * The connection is a link (link.h): ZMTP spoken here over ipc://, or
+ * libzmq over tcp:// with CURVE. A link over ipc says when its
+ * connection ended (streammgr restarted): what awaited a reply on it is
+ * written off at once, and the next send connects again.
+ *
+ * The send path allocates nothing of its own per message; a reply is
+ * read in place in the link's buffer.
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <zmq.h>
 
 #include "mysimbdp-internal.h"
-#include "../common/curvekey.h"
+#include "link.h"
 #include "../common/wirebatch.h"
 
 #define DEFAULT_WINDOW		1000
@@ -50,8 +52,8 @@
 #define DEFAULT_BATCH_BYTES	(64 * 1024)
 #define DEFAULT_LINGER_MS	1
 #define BATCH_COUNT_MAX		1024
-#define HEARTBEAT_MS		10000	/* finds a node gone without a word */
 #define FOLLOW_MAX		320	/* a node's endpoint and key */
+#define KEY_LEN			40	/* a CURVE key in Z85 */
 
 struct span {
 	uint64_t	 first;
@@ -59,8 +61,7 @@ struct span {
 };
 
 struct msb_producer {
-	void		*p_ctx;
-	void		*p_sock;
+	struct msb__link *p_link;
 	msb_reply_cb	 p_cb;
 	void		*p_arg;
 	uint32_t	 p_window;
@@ -73,9 +74,8 @@ struct msb_producer {
 	bool		 p_closing;	/* closed by the callback: see leave() */
 	bool		 p_quiet_ok;	/* OK replies: counted, not called back */
 	uint64_t	 p_counts[3];	/* replies by enum msb_reply_status */
-	zmq_msg_t	 p_rid;		/* a reply: [msg-id][status] */
-	zmq_msg_t	 p_rstatus;	/* or [""][header][statuses] */
-	zmq_msg_t	 p_rbody;
+	struct zmtp_msg	 p_reply;	/* [msg-id][status], or
+					   [""][header][statuses] */
 	struct wb_buf	 p_batch;	/* records not sent yet */
 	uint64_t	 p_bfirst;	/* seq of its first */
 	uint32_t	 p_bcount;
@@ -89,8 +89,6 @@ struct msb_producer {
 	int		 p_linger;	/* ms */
 	char		*p_route;	/* remote: "TENANT/STREAM" frame */
 	char		*p_key_file;	/* remote: this producer's key pair */
-	void		*p_mon;		/* remote: handshake failures */
-	unsigned	 p_nmon;	/* monitors made: unique endpoints */
 	char		 p_follow[FOLLOW_MAX];	/* "moved": tcp://ADDR KEY */
 	unsigned char	 p_idbuf[8];
 	char		 p_reason[REASON_MAX];
@@ -98,8 +96,6 @@ struct msb_producer {
 };
 
 static int follow(struct msb_producer *);
-static int connect_socket(struct msb_producer *, const char *,
-    const char *, char *, size_t);
 
 /* Records why p failed and returns rc. */
 static int
@@ -174,22 +170,6 @@ check_stall(struct msb_producer *p, int64_t now)
 	return write_off(p, p->p_sent + 1, why);
 }
 
-/* Drops the frames left of a message. */
-static void
-discard_rest(struct msb_producer *p, zmq_msg_t *last)
-{
-	zmq_msg_t m;
-	int more = zmq_msg_more(last);
-
-	zmq_msg_init(&m);
-	while (more) {
-		if (zmq_msg_recv(&m, p->p_sock, 0) == -1 && errno != EINTR)
-			break;
-		more = zmq_msg_more(&m);
-	}
-	zmq_msg_close(&m);
-}
-
 /*
  * A status "WORD" or "WORD reason": copies the reason (maybe empty) into
  * buf and returns its length + 1; 0 when st is not that word.
@@ -219,13 +199,13 @@ word_reason(const char *st, size_t len, const char *word, char *buf,
 static void
 note_moved(struct msb_producer *p, const char *reason)
 {
-	char addr[256], key[CURVEKEY_Z85_LEN + 1];
+	char addr[256], key[KEY_LEN + 1];
 	const char *at;
 
 	if (p->p_route == NULL || strncmp(reason, "moved: ", 7) != 0 ||
 	    (at = strstr(reason, " at ")) == NULL ||
 	    sscanf(at, " at %255s key %40s", addr, key) != 2 ||
-	    !curvekey_valid(key))
+	    !msb__remote_key_valid(key))
 		return;
 	snprintf(p->p_follow, sizeof(p->p_follow), "tcp://%s %s", addr, key);
 }
@@ -272,19 +252,20 @@ answer(struct msb_producer *p, uint64_t seq, const char *st, size_t len)
 	return n + 1;
 }
 
-/* A reply [msg-id][status] in p_rid and p_rstatus. */
+/* A reply [msg-id][status] in p_reply. */
 static int
 handle_reply(struct msb_producer *p)
 {
-	if (zmq_msg_size(&p->p_rid) != 8)
+	const struct zmtp_frame *f = p->p_reply.zm_f;
+
+	if (f[0].len != 8)
 		return 0;	/* not an id of ours */
-	return answer(p, msb__get_be64(zmq_msg_data(&p->p_rid)),
-	    zmq_msg_data(&p->p_rstatus), zmq_msg_size(&p->p_rstatus));
+	return answer(p, msb__get_be64(f[0].data), f[1].data, f[1].len);
 }
 
 /*
- * A batch's reply [""][header][statuses] in p_rid, p_rstatus, p_rbody:
- * one status per record, or one for all of them.
+ * A batch's reply [""][header][statuses] in p_reply: one status per
+ * record, or one for all of them.
  */
 static int
 handle_batch_reply(struct msb_producer *p)
@@ -296,15 +277,14 @@ handle_batch_reply(struct msb_producer *p)
 	size_t len, alllen = 0;
 	int n = 0;
 
-	if (!wb_get_header(zmq_msg_data(&p->p_rstatus),
-	    zmq_msg_size(&p->p_rstatus), &first, &count))
+	const struct zmtp_frame *f = p->p_reply.zm_f;
+
+	if (!wb_get_header(f[1].data, f[1].len, &first, &count))
 		return 0;
-	wb_reader_init(&r, zmq_msg_data(&p->p_rbody),
-	    zmq_msg_size(&p->p_rbody));
+	wb_reader_init(&r, f[2].data, f[2].len);
 	if (wb_next_status(&r, &all, &alllen) == 1 && !wb_reader_done(&r))
 		all = NULL;	/* one status each */
-	wb_reader_init(&r, zmq_msg_data(&p->p_rbody),
-	    zmq_msg_size(&p->p_rbody));
+	wb_reader_init(&r, f[2].data, f[2].len);
 	for (; k < count; k++) {
 		if (all != NULL) {
 			st = all;
@@ -314,20 +294,6 @@ handle_batch_reply(struct msb_producer *p)
 		n += answer(p, first + k, st, len);
 	}
 	return n;
-}
-
-/* Receives the frame after last, if there is one; 0 or -1. */
-static int
-recv_more(struct msb_producer *p, zmq_msg_t *last, zmq_msg_t *into)
-{
-	int rc;
-
-	if (!zmq_msg_more(last))
-		return -1;
-	do
-		rc = zmq_msg_recv(into, p->p_sock, 0);
-	while (rc == -1 && errno == EINTR);
-	return rc == -1 ? -1 : 0;
 }
 
 /*
@@ -369,29 +335,43 @@ span_push(struct msb_producer *p, uint64_t first, uint32_t count)
 }
 
 /*
- * The message in p_rid and what follows it: a reply, a batch's reply,
- * or a protocol 1 streammgr's REJECT of a batch (then batching stops).
- * Returns the callbacks made.
+ * The message in p_reply: a reply, a batch's reply, or a protocol 1
+ * streammgr's REJECT of a batch (then batching stops); anything else is
+ * not a reply of ours. Returns the callbacks made.
  */
 static int
 handle_message(struct msb_producer *p)
 {
-	if (recv_more(p, &p->p_rid, &p->p_rstatus) == -1)
+	size_t n = p->p_reply.zm_nframes;
+
+	if (n < 2)
 		return 0;	/* no status: not a reply */
-	if (zmq_msg_size(&p->p_rid) != 0) {
-		if (zmq_msg_more(&p->p_rstatus)) {
-			discard_rest(p, &p->p_rstatus);
-			return 0;
-		}
-		return handle_reply(p);
-	}
-	if (recv_more(p, &p->p_rstatus, &p->p_rbody) == -1)
+	if (p->p_reply.zm_f[0].len != 0)
+		return n == 2 ? handle_reply(p) : 0;
+	if (n == 2)
 		return refused_batch(p);
-	if (zmq_msg_more(&p->p_rbody)) {
-		discard_rest(p, &p->p_rbody);
-		return 0;
-	}
-	return handle_batch_reply(p);
+	return n == 3 ? handle_batch_reply(p) : 0;
+}
+
+/*
+ * The link's connection ended (streammgr restarted): no reply to what
+ * went out on it will come. Those records are written off now; a batch
+ * not sent yet stays, for the next connection. Returns the callbacks
+ * made.
+ */
+static int
+connection_ended(struct msb_producer *p)
+{
+	const char *e = p->p_link->l_ops->lo_error(p->p_link);
+	char why[320];
+	int n;
+
+	snprintf(why, sizeof(why), "no-reply: %s", e);
+	p->p_span0 = p->p_spans = 0;	/* batches on the wire */
+	p->p_progress = msb__now_ms();
+	if ((n = write_off(p, p->p_sent - p->p_bcount + 1, why)) > 0)
+		fail(p, 0, "%d unanswered: %s", n, e);
+	return n;
 }
 
 /*
@@ -401,16 +381,19 @@ handle_message(struct msb_producer *p)
 static int
 drain(struct msb_producer *p)
 {
+	struct msb__link *l = p->p_link;
 	int n = 0;
 
 	for (;;) {
-		if (zmq_msg_recv(&p->p_rid, p->p_sock, ZMQ_DONTWAIT) == -1) {
+		if (l->l_ops->lo_recv(l, &p->p_reply) == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
-			return fail(p, -1, "receive from streammgr: %s",
-			    zmq_strerror(errno));
-		}
-		n += handle_message(p);
+			if (errno != ECONNRESET)
+				return fail(p, -1, "receive from streammgr: "
+				    "%s", l->l_ops->lo_error(l));
+			n += connection_ended(p);
+		} else
+			n += handle_message(p);
 		if (p->p_closing)
 			return -1;
 	}
@@ -419,45 +402,6 @@ drain(struct msb_producer *p)
 	if (p->p_follow[0] != '\0' && !p->p_incb && follow(p) == -1)
 		return -1;
 	return n;
-}
-
-/*
- * A remote producer's handshake refused by the node: its ZAP handler
- * does not know the key (400), or the node's key is not the one pinned
- * (the handshake fails). Returns MSB_ERROR with the reason, or MSB_OK.
- */
-static int
-check_refused(struct msb_producer *p)
-{
-	zmq_msg_t ev, addr;
-	uint16_t event;
-	uint32_t value;
-	int rc = MSB_OK;
-
-	if (p->p_mon == NULL)
-		return MSB_OK;
-	zmq_msg_init(&ev);
-	zmq_msg_init(&addr);
-	while (rc == MSB_OK && zmq_msg_recv(&ev, p->p_mon, ZMQ_DONTWAIT) >= 0 &&
-	    zmq_msg_recv(&addr, p->p_mon, 0) >= 0) {
-		if (zmq_msg_size(&ev) < 6)
-			continue;
-		memcpy(&event, zmq_msg_data(&ev), 2);
-		memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
-		if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-			rc = fail(p, MSB_ERROR, "the node refused this "
-			    "producer's key (ZAP %u): it is not one of the "
-			    "tenant's producer_keys", value);
-		else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-		    event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-			rc = fail(p, MSB_ERROR, "the CURVE handshake with the "
-			    "node failed: is the server key the node's?");
-	}
-	if (rc != MSB_OK)
-		errno = EACCES;
-	zmq_msg_close(&ev);
-	zmq_msg_close(&addr);
-	return rc;
 }
 
 /*
@@ -471,6 +415,7 @@ static int
 follow(struct msb_producer *p)
 {
 	char endpoint[FOLLOW_MAX], why[FOLLOW_MAX + 64], err[512];
+	struct msb__link *to;
 	char *key;
 
 	snprintf(endpoint, sizeof(endpoint), "%s", p->p_follow);
@@ -481,33 +426,31 @@ follow(struct msb_producer *p)
 	snprintf(why, sizeof(why), "no-reply: the tenant moved to %s",
 	    endpoint);
 	write_off(p, p->p_sent + 1, why);
-	p->p_span0 = p->p_spans = 0;	/* batches on the old socket */
-	zmq_close(p->p_sock);		/* made with no linger */
-	zmq_close(p->p_mon);
-	p->p_sock = p->p_mon = NULL;
-	if (connect_socket(p, endpoint, key, err, sizeof(err)) != MSB_OK)
+	p->p_span0 = p->p_spans = 0;	/* batches on the old link */
+	if (msb__link_remote_open(&to, endpoint, p->p_key_file, key, err,
+	    sizeof(err)) != MSB_OK)
 		return fail(p, -1, "follow the tenant to %s: %s", endpoint,
 		    err);
+	p->p_link->l_ops->lo_close(p->p_link, 0);
+	p->p_link = to;
 	return 0;
 }
 
-/* Waits up to ms for events on the socket. Returns 0 or -1. */
+/* Waits up to ms for events (POLLIN, POLLOUT). Returns 0 or -1. */
 static int
 wait_for(struct msb_producer *p, short events, int64_t ms)
 {
-	zmq_pollitem_t items[2] = {
-		{ .socket = p->p_sock, .events = events },
-		{ .socket = p->p_mon, .events = ZMQ_POLLIN },
-	};
+	struct msb__link *l = p->p_link;
 
 	if (p->p_closing)
 		return -1;	/* nothing more to wait for */
 	if (ms < 0)
 		ms = 0;
-	if (zmq_poll(items, p->p_mon ? 2 : 1, (long)ms) == -1 &&
-	    errno != EINTR)
-		return fail(p, -1, "poll: %s", zmq_strerror(errno));
-	return check_refused(p) == MSB_OK ? 0 : -1;
+	if (ms > INT_MAX)
+		ms = INT_MAX;
+	if (l->l_ops->lo_wait(l, events, (int)ms) == -1)
+		return fail(p, -1, "%s", l->l_ops->lo_error(l));
+	return 0;
 }
 
 static int
@@ -518,94 +461,19 @@ refuse_in_callback(struct msb_producer *p)
 	    "reply callback");
 }
 
-/*
- * For an ipc:// endpoint, says at once what a connect would only retry
- * in the background: no such socket, or no permission.
- */
-static int
-check_ipc(const char *endpoint, char *err, size_t errlen)
-{
-	const char *path = endpoint + strlen("ipc://");
-	struct stat st;
-
-	if (*path == '@')
-		return MSB_OK;	/* Linux abstract namespace: no file */
-	if (stat(path, &st) == -1) {
-		if (errno == ENOENT) {
-			msb__seterr(err, errlen, "connect %s: %s (is "
-			    "streammgr running?)", endpoint, strerror(errno));
-			return MSB_TEMPFAIL;
-		}
-		msb__seterr(err, errlen, "connect %s: %s", endpoint,
-		    strerror(errno));
-		return msb__errno_rc(errno);
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		msb__seterr(err, errlen, "connect %s: not a socket", endpoint);
-		return MSB_ERROR;
-	}
-	if (access(path, R_OK | W_OK) == -1) {
-		msb__seterr(err, errlen, "connect %s: %s", endpoint,
-		    strerror(errno));
-		return msb__errno_rc(errno);
-	}
-	return MSB_OK;
-}
-
 static void
 destroy(struct msb_producer *p)
 {
-	int linger = CLOSE_LINGER_MS;
-
-	if (p->p_sock != NULL) {
-		zmq_setsockopt(p->p_sock, ZMQ_LINGER, &linger, sizeof(linger));
-		zmq_close(p->p_sock);
-	}
-	if (p->p_mon != NULL)
-		zmq_close(p->p_mon);
+	if (p->p_link != NULL)
+		p->p_link->l_ops->lo_close(p->p_link, CLOSE_LINGER_MS);
 	free(p->p_route);
 	free(p->p_key_file);
-	zmq_msg_close(&p->p_rid);
-	zmq_msg_close(&p->p_rstatus);
-	zmq_msg_close(&p->p_rbody);
 	wb_free(&p->p_batch);
 	free(p->p_inflight);
-	if (p->p_ctx != NULL)
-		zmq_ctx_term(p->p_ctx);
 	free(p);
 }
 
-/*
- * The DEALER. ZMQ_IMMEDIATE: nothing is queued while no streammgr is
- * connected, so a send finds out (EAGAIN) instead of queueing blindly.
- * The send queue holds a whole window, so the window is the only limit.
- * The receive queue has no limit: replies never outnumber what we sent,
- * and a full one would make streammgr's ROUTER drop replies (libzmq
- * accounts reads lazily, so "full" comes well before the HWM). Returns
- * 0, or -1 (errno).
- */
-static int
-make_socket(struct msb_producer *p)
-{
-	int immediate = 1, linger = 0, unlimited = 0, hwm;
-
-	if ((p->p_sock = zmq_socket(p->p_ctx, ZMQ_DEALER)) == NULL)
-		return -1;
-	hwm = (int)p->p_window + 64;
-	if (hwm < 1000)
-		hwm = 1000;
-	if (zmq_setsockopt(p->p_sock, ZMQ_IMMEDIATE, &immediate,
-	    sizeof(immediate)) == -1 ||
-	    zmq_setsockopt(p->p_sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) == -1 ||
-	    zmq_setsockopt(p->p_sock, ZMQ_RCVHWM, &unlimited,
-	    sizeof(unlimited)) == -1 ||
-	    zmq_setsockopt(p->p_sock, ZMQ_LINGER, &linger,
-	    sizeof(linger)) == -1)
-		return -1;
-	return 0;
-}
-
-/* A producer with its socket, not connected yet. */
+/* A producer without its link yet. */
 static int
 producer_new(struct msb_producer **pp, const char *endpoint, uint32_t window,
     msb_reply_cb cb, void *arg, char *err, size_t errlen)
@@ -624,9 +492,6 @@ producer_new(struct msb_producer **pp, const char *endpoint, uint32_t window,
 		msb__seterr(err, errlen, "producer: %s", strerror(errno));
 		return MSB_ERROR;
 	}
-	zmq_msg_init(&p->p_rid);
-	zmq_msg_init(&p->p_rstatus);
-	zmq_msg_init(&p->p_rbody);
 	p->p_cb = cb;
 	p->p_arg = arg;
 	p->p_window = window;
@@ -634,34 +499,13 @@ producer_new(struct msb_producer **pp, const char *endpoint, uint32_t window,
 	msb_producer_set_batch(p, DEFAULT_BATCH_BYTES, DEFAULT_LINGER_MS);
 	p->p_nspans = window / 2 + 1;
 	if ((p->p_inflight = calloc(p->p_nspans, sizeof(struct span))) ==
-	    NULL)
-		goto fail;
-
-	if ((p->p_ctx = zmq_ctx_new()) == NULL)
-		goto fail;
-	zmq_ctx_set(p->p_ctx, ZMQ_IO_THREADS, 1);
-	if (make_socket(p) == -1)
-		goto fail;
-	*pp = p;
-	return MSB_OK;
-
-fail:
-	msb__seterr(err, errlen, "producer %s: %s", endpoint,
-	    zmq_strerror(errno));
-	destroy(p);
-	return MSB_ERROR;
-}
-
-static int
-producer_connect(struct msb_producer *p, const char *endpoint, char *err,
-    size_t errlen)
-{
-	if (zmq_connect(p->p_sock, endpoint) == -1) {
-		msb__seterr(err, errlen, "connect %s: %s", endpoint,
-		    zmq_strerror(errno));
+	    NULL) {
+		msb__seterr(err, errlen, "producer %s: %s", endpoint,
+		    strerror(errno));
 		destroy(p);
 		return MSB_ERROR;
 	}
+	*pp = p;
 	return MSB_OK;
 }
 
@@ -676,47 +520,21 @@ msb_producer_open(struct msb_producer **pp, const char *endpoint,
 		msb__seterr(err, errlen, "producer: no endpoint");
 		return MSB_ERROR;
 	}
-	if (strncmp(endpoint, "ipc://", 6) == 0 &&
-	    (rc = check_ipc(endpoint, err, errlen)) != MSB_OK)
-		return rc;
+	if (strncmp(endpoint, "ipc://", 6) != 0) {
+		msb__seterr(err, errlen, "producer: endpoint %s: must be "
+		    "ipc://PATH (another host: msb_producer_open_remote)",
+		    endpoint);
+		return MSB_ERROR;
+	}
 	if ((rc = producer_new(pp, endpoint, window, cb, arg, err,
 	    errlen)) != MSB_OK)
 		return rc;
-	if ((rc = producer_connect(*pp, endpoint, err, errlen)) != MSB_OK)
+	if ((rc = msb__link_ipc_open(&(*pp)->p_link, endpoint, err,
+	    errlen)) != MSB_OK) {
+		destroy(*pp);
 		*pp = NULL;
-	return rc;
-}
-
-/*
- * The CURVE client side: this producer's key pair and the node's public
- * key, heartbeats, and a monitor that hears of a refused handshake.
- */
-static int
-set_curve(struct msb_producer *p, const char *key_file,
-    const char *server_key, char *err, size_t errlen)
-{
-	int hb = HEARTBEAT_MS, hbttl = 3 * HEARTBEAT_MS;
-	char ep[64];
-
-	if (curvekey_client(p->p_sock, key_file, server_key, err,
-	    errlen) < 0)
-		return MSB_ERROR;
-	snprintf(ep, sizeof(ep), "inproc://msb-producer-%p-%u", (void *)p,
-	    p->p_nmon++);
-	if (zmq_setsockopt(p->p_sock, ZMQ_HEARTBEAT_IVL, &hb,
-	    sizeof(hb)) == -1 ||
-	    zmq_setsockopt(p->p_sock, ZMQ_HEARTBEAT_TIMEOUT, &hbttl,
-	    sizeof(hbttl)) == -1 ||
-	    zmq_socket_monitor(p->p_sock, ep,
-	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-	    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-	    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == -1 ||
-	    (p->p_mon = zmq_socket(p->p_ctx, ZMQ_PAIR)) == NULL ||
-	    zmq_connect(p->p_mon, ep) == -1) {
-		msb__seterr(err, errlen, "producer: %s", zmq_strerror(errno));
-		return MSB_ERROR;
 	}
-	return MSB_OK;
+	return rc;
 }
 
 int
@@ -748,8 +566,8 @@ msb_producer_open_remote(struct msb_producer **pp, const char *endpoint,
 		destroy(p);
 		return MSB_ERROR;
 	}
-	if ((rc = connect_socket(p, endpoint, server_key, err, errlen)) !=
-	    MSB_OK) {
+	if ((rc = msb__link_remote_open(&p->p_link, endpoint, key_file,
+	    server_key, err, errlen)) != MSB_OK) {
 		destroy(p);
 		return rc;
 	}
@@ -758,58 +576,40 @@ msb_producer_open_remote(struct msb_producer **pp, const char *endpoint,
 }
 
 /*
- * A remote producer's socket (made when there is none) as a CURVE
- * client of the node at endpoint whose key is server_key, connected.
- * Returns MSB_OK or MSB_ERROR (err).
+ * Sends a message of n frames (after the route, for a remote producer)
+ * whose first record is seq, waiting while the link takes nothing: no
+ * streammgr connected, or no room. Replies are handled meanwhile
+ * (streammgr may be waiting for us to read them). Returns MSB_OK,
+ * MSB_TEMPFAIL after the reply timeout or when the records were written
+ * off meanwhile (no reply to earlier ones: they must not go out after
+ * their callback), or MSB_ERROR.
  */
 static int
-connect_socket(struct msb_producer *p, const char *endpoint,
-    const char *server_key, char *err, size_t errlen)
+send_message(struct msb_producer *p, uint64_t seq,
+    const struct zmtp_frame *frames, size_t n)
 {
-	int rc;
-
-	if (p->p_sock == NULL && make_socket(p) == -1) {
-		msb__seterr(err, errlen, "producer %s: %s", endpoint,
-		    zmq_strerror(errno));
-		return MSB_ERROR;
-	}
-	if ((rc = set_curve(p, p->p_key_file, server_key, err, errlen)) !=
-	    MSB_OK)
-		return rc;
-	if (zmq_connect(p->p_sock, endpoint) == -1) {
-		msb__seterr(err, errlen, "connect %s: %s", endpoint,
-		    zmq_strerror(errno));
-		return MSB_ERROR;
-	}
-	return MSB_OK;
-}
-
-/*
- * Sends the first frame of a message whose first record is seq, waiting
- * while ZeroMQ has no room: no streammgr connected (ZMQ_IMMEDIATE), or
- * its queue is full. Replies are handled meanwhile (streammgr may be
- * waiting for us to read them). Returns MSB_OK, MSB_TEMPFAIL after the
- * reply timeout or when the records were written off meanwhile (no
- * reply to earlier ones: they must not go out after their callback), or
- * MSB_ERROR.
- */
-static int
-send_first(struct msb_producer *p, uint64_t seq, const void *data,
-    size_t len)
-{
+	struct zmtp_frame all[4];
+	size_t k = 0;
 	int64_t now, deadline = 0;
 	bool waiting = false;
 
-	const void *first = p->p_route ? p->p_route : data;
-	size_t flen = p->p_route ? strlen(p->p_route) : len;
-
-	while (zmq_send(p->p_sock, first, flen, ZMQ_SNDMORE | ZMQ_DONTWAIT) ==
-	    -1) {
+	if (p->p_route != NULL)
+		all[k++] = (struct zmtp_frame){ p->p_route,
+		    strlen(p->p_route) };
+	for (size_t i = 0; i < n; i++)
+		all[k++] = frames[i];
+	while (p->p_link->l_ops->lo_send(p->p_link, all, k) == -1) {
 		if (errno == EINTR)
 			continue;
+		if (errno == ECONNRESET) {
+			connection_ended(p);
+			if (p->p_closing)
+				return MSB_ERROR;
+			continue;	/* on the next connection */
+		}
 		if (errno != EAGAIN)
 			return fail(p, MSB_ERROR, "send: %s",
-			    zmq_strerror(errno));
+			    p->p_link->l_ops->lo_error(p->p_link));
 		now = msb__now_ms();
 		if (!waiting) {
 			deadline = now + p->p_timeout;
@@ -821,28 +621,13 @@ send_first(struct msb_producer *p, uint64_t seq, const void *data,
 			return fail(p, MSB_TEMPFAIL, "no streammgr took the "
 			    "message within %d ms (is it running?)",
 			    p->p_timeout);
-		if (wait_for(p, ZMQ_POLLIN | ZMQ_POLLOUT, deadline - now) ==
-		    -1 || drain(p) == -1)
+		if (wait_for(p, POLLIN | POLLOUT, deadline - now) == -1 ||
+		    drain(p) == -1)
 			return MSB_ERROR;
+		if (p->p_done >= seq)	/* a move wrote them off */
+			return fail(p, MSB_TEMPFAIL, "written off while they "
+			    "waited to be sent");
 	}
-	/* The rest of a message always follows its first frame. */
-	if (p->p_route && zmq_send(p->p_sock, data, len, ZMQ_SNDMORE) == -1)
-		return fail(p, MSB_ERROR, "send: %s", zmq_strerror(errno));
-	return MSB_OK;
-}
-
-/* Sends the last frame of a message whose first went. */
-static int
-send_last(struct msb_producer *p, const void *data, size_t len)
-{
-	int rc;
-
-	/* The rest of a message always follows its first frame. */
-	do
-		rc = zmq_send(p->p_sock, data, len, ZMQ_DONTWAIT);
-	while (rc == -1 && errno == EINTR);
-	if (rc == -1)
-		return fail(p, MSB_ERROR, "send: %s", zmq_strerror(errno));
 	return MSB_OK;
 }
 
@@ -851,12 +636,10 @@ static int
 send_single(struct msb_producer *p, uint64_t seq, const void *data,
     size_t len)
 {
-	int rc;
+	struct zmtp_frame f[2] = { { p->p_idbuf, 8 }, { data, len } };
 
 	msb__put_be64(p->p_idbuf, seq);
-	if ((rc = send_first(p, seq, p->p_idbuf, 8)) != MSB_OK)
-		return rc;
-	return send_last(p, data, len);
+	return send_message(p, seq, f, 2);
 }
 
 /*
@@ -880,13 +663,11 @@ flush_batch(struct msb_producer *p)
 		rc = send_single(p, p->p_bfirst, rec + WB_RECORD_OVERHEAD,
 		    p->p_batch.b_len - WB_RECORD_OVERHEAD);
 	else {
+		struct zmtp_frame f[3] = { { "", 0 }, { head, sizeof(head) },
+		    { p->p_batch.b_data, p->p_batch.b_len } };
+
 		wb_put_header(head, p->p_bfirst, p->p_bcount);
-		if ((rc = send_first(p, p->p_bfirst, "", 0)) == MSB_OK) {
-			zmq_send(p->p_sock, head, sizeof(head), ZMQ_SNDMORE);
-			rc = send_last(p, p->p_batch.b_data,
-			    p->p_batch.b_len);
-		}
-		if (rc == MSB_OK)
+		if ((rc = send_message(p, p->p_bfirst, f, 3)) == MSB_OK)
 			span_push(p, p->p_bfirst, p->p_bcount);
 	}
 	if (rc == MSB_TEMPFAIL) {
@@ -951,7 +732,7 @@ producer_send(struct msb_producer *p, const void *data, size_t len,
 		now = msb__now_ms();
 		if (check_stall(p, now) > 0)
 			return MSB_TEMPFAIL;
-		if (wait_for(p, ZMQ_POLLIN, p->p_progress + p->p_timeout -
+		if (wait_for(p, POLLIN, p->p_progress + p->p_timeout -
 		    now) == -1 || drain(p) == -1)
 			return MSB_ERROR;
 	}
@@ -1022,7 +803,7 @@ producer_poll(struct msb_producer *p, int timeout_ms)
 			wait = deadline - now;
 		if (wait <= 0)
 			return 0;
-		if (wait_for(p, ZMQ_POLLIN, wait) == -1 || drain(p) == -1)
+		if (wait_for(p, POLLIN, wait) == -1 || drain(p) == -1)
 			return MSB_ERROR;
 		now = msb__now_ms();
 	}
@@ -1051,7 +832,7 @@ producer_flush(struct msb_producer *p, int timeout_ms)
 		if (wait <= 0)
 			return fail(p, MSB_TEMPFAIL, "%u replies did not come "
 			    "within %d ms", outstanding(p), timeout_ms);
-		if (wait_for(p, ZMQ_POLLIN, wait) == -1 || drain(p) == -1)
+		if (wait_for(p, POLLIN, wait) == -1 || drain(p) == -1)
 			return MSB_ERROR;
 		now = msb__now_ms();
 	}

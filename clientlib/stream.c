@@ -3,21 +3,32 @@
  * (docs/protocols.md, "Work"). A DEALER says [HELLO][instance][credit],
  * then gets deliveries [id][payload] (two frames) and control answers
  * [BYE] or [ERR reason] (one frame), told apart by their frame count.
+ * It speaks ZMTP itself (zmtp.c), in the app's thread: no libzmq.
  *
- * The receive and ack paths allocate nothing per message: the two frames
- * of a delivery are received into zmq_msg_t kept in the stream, and acks
- * are written big-endian into a fixed buffer that goes out as one frame.
+ * The connection: made at open, or, while nothing listens there yet,
+ * tried again every RECONNECT_MS by recv (HELLO goes first on it), as
+ * libzmq's connect would. Once made, it is never made again: streammgr
+ * is the instance's parent and its work socket outlives its instances,
+ * so a connection that ends means streammgr is gone or refused us, and
+ * a new one would reach a streammgr that never started this instance.
+ * recv and ack then fail (MSB_ERROR), or, after a BYE, recv stops.
+ *
+ * The receive and ack paths allocate nothing per message: a delivery's
+ * frames are read in place in the connection's buffer, and acks are
+ * written big-endian into a fixed buffer that goes out as one frame.
  *
  * A graceful stop (SIGTERM) is a small protocol: the app keeps receiving
  * while it says [BYE], because deliveries already on their way are still
  * its own to ack; only streammgr's [BYE] answer ends them. The signal
  * handler only sets a flag and writes one byte to a pipe: the byte wakes
- * a msb_stream_recv() blocked in zmq_poll() even when the signal lands on
+ * a msb_stream_recv() blocked in poll() even when the signal lands on
  * another thread of the app (poll returns EINTR only in the thread that
  * took it).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -27,9 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <zmq.h>
-
 #include "mysimbdp-internal.h"
+#include "zmtp.h"
 #include "../common/wirebatch.h"
 
 #define DEFAULT_CREDIT	1024
@@ -39,12 +49,18 @@
 #define SEND_TIMEOUT_MS	2000	/* a send never blocks longer */
 #define CLOSE_LINGER_MS	1000
 #define SKIPPED		100	/* read_one(): a malformed message, dropped */
+#define RECONNECT_MS	100	/* while nothing listens: libzmq's default */
+#define HANDSHAKE_MS	1000	/* open waits for it, so HELLO is out */
+#define OUT_MAX		(1u << 20)	/* bytes queued before acks wait */
+/* A delivery holds up to max_message_size (256 MiB at most) alone. */
+#define FRAME_MAX	((256u << 20) + (64u << 10))
 
 struct msb_stream {
-	void		*s_ctx;
-	void		*s_sock;
-	zmq_msg_t	 s_head;	/* delivery id, or a control answer */
-	zmq_msg_t	 s_body;	/* payload of the last delivery */
+	struct zmtp	*s_z;
+	char		*s_endpoint;
+	bool		 s_was_up;	/* a connection was made: no other */
+	int64_t		 s_retry_at;	/* next connect, while none was made */
+	struct zmtp_msg	 s_msg;		/* the last message read */
 	struct wb_reader s_rd;		/* the rest of a batched delivery */
 	bool		 s_inbatch;	/* s_rd has deliveries left */
 	bool		 s_ranges;	/* streammgr batches: it takes ACKR */
@@ -62,7 +78,7 @@ struct msb_stream {
 	unsigned char	*s_batch_buf;	/* msb_stream_recv_batch payloads */
 	size_t		 s_batch_cap;
 	/* A delivery recv_batch read but had no memory to keep: the next
-	 * recv or recv_batch returns it first (its data is in s_body,
+	 * recv or recv_batch returns it first (its data is in s_msg,
 	 * untouched until the next read). */
 	struct msb_message s_held;
 	bool		 s_has_held;
@@ -181,24 +197,117 @@ fail(struct msb_stream *s, int rc, const char *fmt, ...)
 }
 
 /*
- * Sends one frame, more following when more is set. A send waits at most
- * SEND_TIMEOUT_MS (ZMQ_SNDTIMEO) for room in the queue to streammgr.
- * Returns MSB_OK, MSB_TEMPFAIL (no room in time) or MSB_ERROR.
+ * The connection is gone: what it means depends on where the stream is.
+ * After its BYE, streammgr has nothing more for it: stopped. Otherwise
+ * streammgr is gone, or cut it off: a failure, from now on.
  */
 static int
-send_frame(struct msb_stream *s, const void *buf, size_t len, bool more)
+link_lost(struct msb_stream *s)
 {
-	int rc;
+	fail(s, MSB_ERROR, "the connection to streammgr ended: %s",
+	    zmtp_error(s->s_z));
+	if (s->s_bye_sent) {
+		s->s_stopped = true;
+		return MSB_STOPPED;
+	}
+	s->s_failed = true;
+	return MSB_ERROR;
+}
 
-	do
-		rc = zmq_send(s->s_sock, buf, len, more ? ZMQ_SNDMORE : 0);
-	while (rc == -1 && errno == EINTR);
-	if (rc == -1 && errno == EAGAIN)
+/*
+ * Waits until deadline for some of what waits to go out: the handshake
+ * first if it is not over, then room in the socket. Returns MSB_OK (try
+ * again), MSB_TEMPFAIL at the deadline, or MSB_ERROR (link_lost).
+ */
+static int
+wait_out(struct msb_stream *s, int64_t deadline)
+{
+	int64_t now = msb__now_ms();
+	struct pollfd pfd;
+
+	if (now >= deadline)
 		return fail(s, MSB_TEMPFAIL, "send to streammgr: no room in "
 		    "%d ms (is it reading?)", SEND_TIMEOUT_MS);
-	if (rc == -1)
-		return fail(s, MSB_ERROR, "send to streammgr: %s",
-		    zmq_strerror(errno));
+	if (!zmtp_ready(s->s_z)) {
+		if (zmtp_handshake(s->s_z, (int)(deadline - now)) == -1 &&
+		    errno != ETIMEDOUT) {
+			link_lost(s);
+			return MSB_ERROR;
+		}
+		return MSB_OK;
+	}
+	pfd = (struct pollfd){ .fd = zmtp_fd(s->s_z), .events = POLLOUT };
+	if (poll(&pfd, 1, (int)(deadline - now)) == 1 &&
+	    zmtp_flush(s->s_z) == -1 && errno != EAGAIN) {
+		link_lost(s);
+		return MSB_ERROR;
+	}
+	return MSB_OK;
+}
+
+/*
+ * A send or flush found no connection: MSB_ERROR, the end of the one
+ * made (link_lost) or none made yet. MSB_OK when one is up.
+ */
+static int
+need_link(struct msb_stream *s)
+{
+	if (zmtp_connected(s->s_z))
+		return MSB_OK;
+	if (s->s_was_up)
+		link_lost(s);
+	else
+		fail(s, MSB_ERROR, "send to streammgr: not connected");
+	return MSB_ERROR;
+}
+
+/* After a send or flush that did not take everything (errno): waits
+ * for room until deadline (wait_out), or the connection ended. */
+static int
+retry_out(struct msb_stream *s, int64_t deadline)
+{
+	if (errno != EAGAIN) {
+		link_lost(s);
+		return MSB_ERROR;
+	}
+	return wait_out(s, deadline);
+}
+
+/*
+ * Sends one message of n frames, waiting at most SEND_TIMEOUT_MS for
+ * room when streammgr does not read. Returns MSB_OK (sent, or queued to
+ * go as the socket takes it), MSB_TEMPFAIL (no room in time) or
+ * MSB_ERROR (the connection ended: link_lost).
+ */
+static int
+send_msg(struct msb_stream *s, const struct zmtp_frame *iov, size_t n)
+{
+	int64_t deadline = msb__now_ms() + SEND_TIMEOUT_MS;
+	int rc;
+
+	if ((rc = need_link(s)) != MSB_OK)
+		return rc;
+	while (zmtp_send(s->s_z, iov, n) == -1)
+		if ((rc = retry_out(s, deadline)) != MSB_OK)
+			return rc;
+	return MSB_OK;
+}
+
+/* Writes everything queued for streammgr, waiting at most
+ * SEND_TIMEOUT_MS. Returns as send_msg. */
+static int
+drain_out(struct msb_stream *s)
+{
+	int64_t deadline = msb__now_ms() + SEND_TIMEOUT_MS;
+	int rc;
+
+	if (!s->s_was_up)
+		return MSB_OK;		/* nothing was queued */
+	if ((rc = need_link(s)) != MSB_OK)
+		return rc;
+	while (zmtp_flush(s->s_z) == -1)
+		if ((rc = retry_out(s, deadline)) != MSB_OK)
+			return rc;
 	return MSB_OK;
 }
 
@@ -208,33 +317,65 @@ send_command(struct msb_stream *s, const char *cmd, uint64_t id,
     const char *reason)
 {
 	unsigned char idbuf[8];
-	int rc;
+	struct zmtp_frame iov[3] = {
+		{ cmd, strlen(cmd) },
+		{ idbuf, sizeof(idbuf) },
+		{ reason, reason != NULL ? strlen(reason) : 0 },
+	};
 
 	msb__put_be64(idbuf, id);
-	if ((rc = send_frame(s, cmd, strlen(cmd), true)) != MSB_OK)
-		return rc;
-	/* The rest of a message cannot fail once its first frame is in. */
-	if ((rc = send_frame(s, idbuf, sizeof(idbuf), reason != NULL)) !=
-	    MSB_OK)
-		return rc;
-	if (reason != NULL)
-		rc = send_frame(s, reason, strlen(reason), false);
-	return rc;
+	return send_msg(s, iov, reason != NULL ? 3 : 2);
+}
+
+/*
+ * Connects when no connection was made yet and it is time to try:
+ * [HELLO][instance][credit][batch] goes first on it. Returns MSB_OK (a
+ * connection, or a try later at s_retry_at) or MSB_ERROR.
+ */
+static int
+link_up(struct msb_stream *s)
+{
+	char num[16];
+	struct zmtp_frame hello[4] = {
+		{ "HELLO", 5 },
+		{ s->s_instance, strlen(s->s_instance) },
+		{ num, 0 },
+		{ "batch", 5 },
+	};
+
+	if (s->s_was_up || msb__now_ms() < s->s_retry_at)
+		return MSB_OK;
+	if (zmtp_connect(s->s_z, s->s_endpoint) == -1) {
+		if (errno != ENOENT && errno != ECONNREFUSED &&
+		    errno != EAGAIN)
+			return fail(s, MSB_ERROR, "%s", zmtp_error(s->s_z));
+		/* Nothing listens yet: libzmq's connect would retry. */
+		s->s_retry_at = msb__now_ms() + RECONNECT_MS;
+		return MSB_OK;
+	}
+	s->s_was_up = true;
+	hello[2].len = (size_t)snprintf(num, sizeof(num), "%u",
+	    s->s_credit);
+	if (send_msg(s, hello, 4) != MSB_OK)
+		return fail(s, MSB_ERROR, "HELLO to %s: %s", s->s_endpoint,
+		    zmtp_error(s->s_z));
+	/*
+	 * HELLO goes once streammgr has answered the greeting: wait for
+	 * that here (a local round trip), so an app that does other work
+	 * before its first recv is still ready within start_timeout. Not
+	 * done in time, recv finishes it.
+	 */
+	if (zmtp_handshake(s->s_z, HANDSHAKE_MS) == -1 && errno != ETIMEDOUT)
+		return fail(s, MSB_ERROR, "handshake with %s: %s",
+		    s->s_endpoint, zmtp_error(s->s_z));
+	return MSB_OK;
 }
 
 static void
 destroy(struct msb_stream *s)
 {
-	int linger = CLOSE_LINGER_MS;
-
-	if (s->s_sock != NULL) {
-		zmq_setsockopt(s->s_sock, ZMQ_LINGER, &linger, sizeof(linger));
-		zmq_close(s->s_sock);
-	}
-	zmq_msg_close(&s->s_head);
-	zmq_msg_close(&s->s_body);
-	if (s->s_ctx != NULL)
-		zmq_ctx_term(s->s_ctx);
+	zmtp_free(s->s_z, CLOSE_LINGER_MS);
+	free(s->s_endpoint);
 	if (s->s_sigheld)
 		signals_release();
 	free(s->s_batch_buf);
@@ -247,13 +388,16 @@ msb_stream_open(struct msb_stream **sp, const char *endpoint,
     const char *instance, uint32_t credit, char *err, size_t errlen)
 {
 	struct msb_stream *s;
-	char num[16];
-	int sndtimeo = SEND_TIMEOUT_MS, linger = 0, unlimited = 0;
 
 	*sp = NULL;
 	if (endpoint == NULL || *endpoint == '\0') {
 		msb__seterr(err, errlen, "stream: no endpoint "
 		    "(ZMQ_STREAM_ENDPOINT)");
+		return MSB_ERROR;
+	}
+	if (strncmp(endpoint, "ipc://", 6) != 0) {
+		msb__seterr(err, errlen, "stream: endpoint %s: must be "
+		    "ipc://PATH (ZMQ_STREAM_ENDPOINT)", endpoint);
 		return MSB_ERROR;
 	}
 	if (instance == NULL || *instance == '\0' || strlen(instance) > 128) {
@@ -268,12 +412,14 @@ msb_stream_open(struct msb_stream **sp, const char *endpoint,
 		    credit, MAX_CREDIT);
 		return MSB_ERROR;
 	}
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		msb__seterr(err, errlen, "stream: %s", strerror(errno));
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->s_z = zmtp_new(ZMTP_DEALER, FRAME_MAX, OUT_MAX)) == NULL ||
+	    (s->s_endpoint = strdup(endpoint)) == NULL) {
+		msb__seterr(err, errlen, "stream: %s", strerror(ENOMEM));
+		if (s != NULL)
+			destroy(s);
 		return MSB_ERROR;
 	}
-	zmq_msg_init(&s->s_head);
-	zmq_msg_init(&s->s_body);
 	snprintf(s->s_instance, sizeof(s->s_instance), "%s", instance);
 	s->s_credit = credit;
 	s->s_batch = credit / 4;
@@ -287,48 +433,13 @@ msb_stream_open(struct msb_stream **sp, const char *endpoint,
 		return MSB_ERROR;
 	}
 	s->s_sigheld = true;
-	if ((s->s_ctx = zmq_ctx_new()) == NULL)
-		goto fail;
-	zmq_ctx_set(s->s_ctx, ZMQ_IO_THREADS, 1);
-	if ((s->s_sock = zmq_socket(s->s_ctx, ZMQ_DEALER)) == NULL)
-		goto fail;
-	/*
-	 * A ROUTER drops what does not fit the receiver's queue, and libzmq
-	 * accounts reads lazily, so a queue looks full well before its HWM.
-	 * No limit, then: streammgr never sends more than the credit.
-	 */
-	if (zmq_setsockopt(s->s_sock, ZMQ_RCVHWM, &unlimited,
-	    sizeof(unlimited)) == -1 ||
-	    zmq_setsockopt(s->s_sock, ZMQ_SNDTIMEO, &sndtimeo,
-	    sizeof(sndtimeo)) == -1 ||
-	    zmq_setsockopt(s->s_sock, ZMQ_LINGER, &linger,
-	    sizeof(linger)) == -1)
-		goto fail;
-	if (zmq_connect(s->s_sock, endpoint) == -1) {
-		msb__seterr(err, errlen, "connect %s: %s", endpoint,
-		    zmq_strerror(errno));
-		destroy(s);
-		return MSB_ERROR;
-	}
-	/* Queued until the connection is up: HELLO must come first. */
-	snprintf(num, sizeof(num), "%u", credit);
-	if (send_frame(s, "HELLO", 5, true) != MSB_OK ||
-	    send_frame(s, instance, strlen(instance), true) != MSB_OK ||
-	    send_frame(s, num, strlen(num), true) != MSB_OK ||
-	    send_frame(s, "batch", 5, false) != MSB_OK) {
-		msb__seterr(err, errlen, "HELLO to %s: %s", endpoint,
-		    s->s_err);
+	if (link_up(s) != MSB_OK) {
+		msb__seterr(err, errlen, "%s", s->s_err);
 		destroy(s);
 		return MSB_ERROR;
 	}
 	*sp = s;
 	return MSB_OK;
-
-fail:
-	msb__seterr(err, errlen, "stream %s: %s", endpoint,
-	    zmq_strerror(errno));
-	destroy(s);
-	return MSB_ERROR;
 }
 
 int
@@ -371,8 +482,9 @@ ack_ranges(struct msb_stream *s)
 	return b->b_len;
 }
 
-int
-msb_stream_flush(struct msb_stream *s)
+/* Sends the queued acks, as ACK or ACKR, as the socket takes them. */
+static int
+send_acks(struct msb_stream *s)
 {
 	size_t len = 0;
 	int rc;
@@ -382,18 +494,30 @@ msb_stream_flush(struct msb_stream *s)
 	/* Ranges where they are shorter and streammgr reads them. */
 	if (s->s_ranges && (len = ack_ranges(s)) > 0 &&
 	    len < s->s_nacks * 8) {
-		if ((rc = send_frame(s, "ACKR", 4, true)) != MSB_OK)
-			return rc;
-		rc = send_frame(s, s->s_rangebuf.b_data, len, false);
+		struct zmtp_frame iov[2] = { { "ACKR", 4 },
+		    { s->s_rangebuf.b_data, len } };
+
+		rc = send_msg(s, iov, 2);
 	} else {
-		if ((rc = send_frame(s, "ACK", 3, true)) != MSB_OK)
-			return rc;
-		rc = send_frame(s, s->s_ackbuf, s->s_nacks * 8, false);
+		struct zmtp_frame iov[2] = { { "ACK", 3 },
+		    { s->s_ackbuf, s->s_nacks * 8 } };
+
+		rc = send_msg(s, iov, 2);
 	}
 	if (rc != MSB_OK)
 		return rc;
 	s->s_nacks = 0;
 	return MSB_OK;
+}
+
+int
+msb_stream_flush(struct msb_stream *s)
+{
+	int rc;
+
+	if ((rc = send_acks(s)) != MSB_OK)
+		return rc;
+	return drain_out(s);
 }
 
 int
@@ -404,12 +528,12 @@ msb_stream_ack(struct msb_stream *s, uint64_t id)
 	/* Full only when an earlier flush failed: try again. Whether or
 	 * not that works, id is queued while there is room (ACK_MAX). */
 	if (s->s_nacks >= s->s_batch)
-		rc = msb_stream_flush(s);
+		rc = send_acks(s);
 	if (s->s_nacks >= ACK_MAX)
 		return rc;		/* a failure: s_nacks is 0 otherwise */
 	msb__put_be64(s->s_ackbuf + 8 * s->s_nacks++, id);
 	if (rc == MSB_OK && s->s_nacks >= s->s_batch)
-		rc = msb_stream_flush(s);
+		rc = send_acks(s);
 	return rc;
 }
 
@@ -418,7 +542,7 @@ msb_stream_nack(struct msb_stream *s, uint64_t id, const char *reason)
 {
 	int rc;
 
-	if ((rc = msb_stream_flush(s)) != MSB_OK)
+	if ((rc = send_acks(s)) != MSB_OK)
 		return rc;
 	return send_command(s, "NACK", id,
 	    reason != NULL && *reason != '\0' ? reason : NULL);
@@ -429,7 +553,7 @@ msb_stream_reject(struct msb_stream *s, uint64_t id, const char *reason)
 {
 	int rc;
 
-	if ((rc = msb_stream_flush(s)) != MSB_OK)
+	if ((rc = send_acks(s)) != MSB_OK)
 		return rc;
 	return send_command(s, "REJECT", id,
 	    reason != NULL && *reason != '\0' ? reason : "rejected by the app");
@@ -467,34 +591,6 @@ malformed(struct msb_stream *s, const char *what)
 	return SKIPPED;
 }
 
-/* Receives the frames left of a message, to drop them. */
-static void
-discard_rest(struct msb_stream *s)
-{
-	zmq_msg_t m;
-	int more;
-
-	zmq_msg_init(&m);
-	do {
-		if (zmq_msg_recv(&m, s->s_sock, 0) == -1 && errno != EINTR)
-			break;
-		more = zmq_msg_more(&m);
-	} while (more);
-	zmq_msg_close(&m);
-}
-
-/* Receives the second frame of a message that is already there. */
-static int
-recv_body(struct msb_stream *s)
-{
-	int rc;
-
-	do
-		rc = zmq_msg_recv(&s->s_body, s->s_sock, 0);
-	while (rc == -1 && errno == EINTR);
-	return rc;
-}
-
 enum msb__work_kind
 msb__work_classify(const void *head, size_t len, int nframes, uint64_t *id,
     char *what, size_t whatlen)
@@ -528,7 +624,7 @@ msb__work_classify(const void *head, size_t len, int nframes, uint64_t *id,
 }
 
 /*
- * The next delivery of a batch in s_body; SKIPPED at its end or when the
+ * The next delivery of a batch in s_msg; SKIPPED at its end or when the
  * rest is malformed (the ids in it come again after the ack timeout).
  */
 static int
@@ -548,49 +644,33 @@ next_in_batch(struct msb_stream *s, struct msb_message *msg)
 
 /*
  * Handles one message if one is there. Returns MSB_OK (a delivery, in
- * msg), MSB_STOPPED (the answer to BYE), MSB_ERROR (ERR from streammgr,
- * or a failure), MSB_TEMPFAIL (nothing there) or SKIPPED.
+ * msg), MSB_STOPPED (the answer to BYE, or the connection's end after
+ * ours), MSB_ERROR (ERR from streammgr, or a failure), MSB_TEMPFAIL
+ * (nothing there) or SKIPPED.
  */
 static int
 read_one(struct msb_stream *s, struct msb_message *msg)
 {
-	const char *text;
-	size_t len;
+	const struct zmtp_frame *f = s->s_msg.zm_f;
 	char what[64];
-	int nframes = 1;
+	int nframes;
 
 	if (s->s_inbatch)
 		return next_in_batch(s, msg);
-	if (zmq_msg_recv(&s->s_head, s->s_sock, ZMQ_DONTWAIT) == -1) {
-		if (errno == EAGAIN || errno == EINTR)
+	if (zmtp_recv(s->s_z, &s->s_msg) == -1) {
+		if (errno == EAGAIN || (errno == ENOTCONN && !s->s_was_up))
 			return MSB_TEMPFAIL;
-		s->s_failed = true;
-		return fail(s, MSB_ERROR, "receive from streammgr: %s",
-		    zmq_strerror(errno));
+		return link_lost(s);
 	}
-	if (zmq_msg_more(&s->s_head)) {
-		if (recv_body(s) == -1) {
-			s->s_failed = true;
-			return fail(s, MSB_ERROR, "receive from streammgr: %s",
-			    zmq_strerror(errno));
-		}
-		nframes = 2;
-		if (zmq_msg_more(&s->s_body)) {
-			discard_rest(s);
-			nframes = 3;
-		}
-	}
-	text = zmq_msg_data(&s->s_head);
-	len = zmq_msg_size(&s->s_head);
-	switch (msb__work_classify(text, len, nframes, &msg->id, what,
-	    sizeof(what))) {
+	nframes = s->s_msg.zm_nframes > 2 ? 3 : (int)s->s_msg.zm_nframes;
+	switch (msb__work_classify(f[0].data, f[0].len, nframes, &msg->id,
+	    what, sizeof(what))) {
 	case MSB__DELIVERY:
-		msg->data = zmq_msg_data(&s->s_body);
-		msg->len = zmq_msg_size(&s->s_body);
+		msg->data = f[1].data;
+		msg->len = f[1].len;
 		return MSB_OK;
 	case MSB__BATCH:
-		wb_reader_init(&s->s_rd, zmq_msg_data(&s->s_body),
-		    zmq_msg_size(&s->s_body));
+		wb_reader_init(&s->s_rd, f[1].data, f[1].len);
 		s->s_inbatch = true;
 		s->s_ranges = true;
 		return next_in_batch(s, msg);
@@ -603,8 +683,8 @@ read_one(struct msb_stream *s, struct msb_message *msg)
 	case MSB__ERR:
 		s->s_failed = true;
 		fail(s, MSB_ERROR, "streammgr refused instance %s: %.*s",
-		    s->s_instance, (int)msb__utf8_cut(text, len > 400 ? 400 :
-		    len), text);
+		    s->s_instance, (int)msb__utf8_cut(f[0].data,
+		    f[0].len > 400 ? 400 : f[0].len), (const char *)f[0].data);
 		fprintf(stderr, "libmysimbdp: %s\n", s->s_err);
 		return MSB_ERROR;
 	case MSB__MALFORMED:
@@ -613,20 +693,50 @@ read_one(struct msb_stream *s, struct msb_message *msg)
 	return malformed(s, what);
 }
 
-/* Flushes the acks and says BYE. Failures do not stop the stop. */
+/*
+ * Flushes the acks and says BYE. Failures do not stop the stop: with
+ * the connection gone, it is over (link_lost), and with streammgr not
+ * answering, it is over after BYE_WAIT_MS (msb_stream_recv).
+ */
 static void
 send_bye(struct msb_stream *s)
 {
-	msb_stream_flush(s);
-	send_frame(s, "BYE", 3, false);
+	struct zmtp_frame bye = { "BYE", 3 };
+
 	s->s_bye_sent = true;
 	s->s_bye_deadline = msb__now_ms() + BYE_WAIT_MS;
+	if (!zmtp_connected(s->s_z)) {
+		s->s_stopped = true;	/* nothing was or will be delivered */
+		return;
+	}
+	if (send_acks(s) == MSB_OK)
+		send_msg(s, &bye, 1);
+}
+
+/* How long to wait in recv: the caller's timeout, the BYE's, the next
+ * connect's. -1: no bound. */
+static int64_t
+wait_bound(const struct msb_stream *s, int64_t now, int64_t deadline,
+    int timeout_ms)
+{
+	int64_t wait = timeout_ms < 0 ? -1 : deadline > now ? deadline - now :
+	    0;
+
+	if (s->s_bye_sent && (wait < 0 || s->s_bye_deadline - now < wait))
+		wait = s->s_bye_deadline - now;
+	if (!s->s_was_up) {
+		int64_t retry = s->s_retry_at > now ? s->s_retry_at - now : 0;
+
+		if (wait < 0 || retry < wait)
+			wait = retry;
+	}
+	return wait > INT_MAX ? INT_MAX : wait;
 }
 
 int
 msb_stream_recv(struct msb_stream *s, struct msb_message *msg, int timeout_ms)
 {
-	zmq_pollitem_t items[2];
+	struct pollfd pfd[2];
 	int64_t now, deadline = 0, wait;
 	bool started = false;
 	int rc, n;
@@ -643,43 +753,51 @@ msb_stream_recv(struct msb_stream *s, struct msb_message *msg, int timeout_ms)
 	for (;;) {
 		if (!s->s_bye_sent && msb_stream_stopping(s))
 			send_bye(s);
+		if (s->s_stopped)
+			return MSB_STOPPED;
 		if ((rc = read_one(s, msg)) == SKIPPED)
 			continue;
 		if (rc != MSB_TEMPFAIL)
 			return rc;
 
 		/* Nothing there: the acks go out before we wait. */
-		if ((rc = msb_stream_flush(s)) != MSB_OK)
+		if ((rc = send_acks(s)) != MSB_OK)
+			return s->s_stopped ? MSB_STOPPED : rc;
+		if ((rc = link_up(s)) != MSB_OK) {
+			s->s_failed = true;
 			return rc;
+		}
 		now = msb__now_ms();
 		if (!started) {
 			deadline = now + timeout_ms;
 			started = true;
 		}
-		wait = timeout_ms < 0 ? -1 : deadline > now ? deadline - now : 0;
-		if (s->s_bye_sent) {
-			if (now >= s->s_bye_deadline) {
-				/* No answer: streammgr may be gone. */
-				s->s_stopped = true;
-				return MSB_STOPPED;
-			}
-			if (wait < 0 || s->s_bye_deadline - now < wait)
-				wait = s->s_bye_deadline - now;
+		if (s->s_bye_sent && now >= s->s_bye_deadline) {
+			/* No answer: streammgr may be stuck. */
+			s->s_stopped = true;
+			return MSB_STOPPED;
 		}
-		if (wait == 0)
+		if ((wait = wait_bound(s, now, deadline, timeout_ms)) == 0) {
+			if (!s->s_was_up && s->s_retry_at <= now)
+				continue;	/* time to connect */
 			return MSB_TEMPFAIL;
-
-		items[0] = (zmq_pollitem_t){ .socket = s->s_sock,
-		    .events = ZMQ_POLLIN };
-		n = 1;
-		if (!s->s_bye_sent)
-			items[n++] = (zmq_pollitem_t){ .fd = sig_pipe[0],
-			    .events = ZMQ_POLLIN };
-		if (zmq_poll(items, n, (long)wait) == -1 && errno != EINTR) {
-			s->s_failed = true;
-			return fail(s, MSB_ERROR, "poll: %s",
-			    zmq_strerror(errno));
 		}
+
+		n = 0;
+		if (zmtp_connected(s->s_z))
+			pfd[n++] = (struct pollfd){ .fd = zmtp_fd(s->s_z),
+			    .events = zmtp_events(s->s_z) };
+		if (!s->s_bye_sent)
+			pfd[n++] = (struct pollfd){ .fd = sig_pipe[0],
+			    .events = POLLIN };
+		if (poll(pfd, (nfds_t)n, (int)wait) == -1 && errno != EINTR) {
+			s->s_failed = true;
+			return fail(s, MSB_ERROR, "poll: %s", strerror(errno));
+		}
+		/* Queued acks or a PONG go out as room comes. */
+		if (zmtp_connected(s->s_z) && (pfd[0].revents & POLLOUT) &&
+		    zmtp_flush(s->s_z) == -1 && errno != EAGAIN)
+			return link_lost(s);
 	}
 }
 
@@ -754,6 +872,6 @@ msb_stream_close(struct msb_stream *s)
 {
 	if (s == NULL)
 		return;
-	msb_stream_flush(s);
+	send_acks(s);
 	destroy(s);
 }

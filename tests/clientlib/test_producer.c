@@ -10,8 +10,9 @@
  * record of a batch gets its own status, one status may answer them all,
  * a batch goes at the first send after its linger has passed, and a
  * protocol 1 streammgr's refusal of a batch turns batching off;
- * a batch written off while it waited for streammgr never goes out;
- * a callback may close its producer.
+ * a batch written off while it waited for streammgr never goes out; the
+ * end of the connection writes off at once what awaited a reply on it,
+ * and the next send connects again; a callback may close its producer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -427,31 +428,26 @@ a_protocol_1_streammgr_turns_batching_off(void **state)
 }
 
 /* Binds the fake's ROUTER again: streammgr restarted. */
-static void *
-rebind_later(void *arg)
+static void
+fake_rebind(struct fake *f)
 {
-	struct fake *f = arg;
-	/* For the producer to be waiting in msb_producer_poll, which a
-	 * test cannot see; later or sooner only hides what this shows. */
-	struct timespec pause = { 0, 200 * 1000000 };
 	int linger = 0;
 
-	nanosleep(&pause, NULL);
 	f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
 	zmq_setsockopt(f->router, ZMQ_LINGER, &linger, sizeof(linger));
-	if (zmq_bind(f->router, f->endpoint) == -1)
-		abort();
-	return NULL;
+	assert_int_equal(zmq_bind(f->router, f->endpoint), 0);
 }
 
 /*
  * streammgr goes away with a record unanswered and two held in a batch.
- * When the app polls after the reply timeout, the send of the batch
- * waits for a streammgr and meanwhile writes everything off as
- * "no-reply" (the app sends it again): the batch must not go out once
- * streammgr is back (it went with its header's count and no records,
- * which streammgr refuses as malformed), and poll says the held records
- * were not taken.
+ * The end of the connection writes off what went out on it; the batch
+ * waits for a streammgr to take it, and once none did for the reply
+ * timeout it is written off too, or it went out into the connection
+ * before its end was seen: either way every record gets its "no-reply"
+ * (the app sends it again), and once a streammgr is back the batch
+ * never goes out (it went with its header's count and no records, which
+ * streammgr refuses as malformed): the next record is the first thing
+ * it gets.
  */
 static void
 a_batch_written_off_while_waiting_is_not_sent(void **state)
@@ -459,27 +455,20 @@ a_batch_written_off_while_waiting_is_not_sent(void **state)
 	struct fake *f = *state;
 	struct replies *r = calloc(1, sizeof(*r));
 	struct msb_producer *p = open_piling(f, 16, r);
-	struct timespec pause = { 0, 10 * 1000000 };
 	struct request q;
-	pthread_t t;
-	int64_t sent;
+	int tries = 0;
 
 	msb_producer_set_reply_timeout(p, 1000);
 	assert_int_equal(msb_producer_send(p, "a", 1, NULL), MSB_OK);
-	sent = tu_now_ms();
 	assert_true(fake_recv(f, &q, WAIT_MS));
 	zmq_close(f->router);		/* streammgr is gone */
 	f->router = NULL;
 	assert_int_equal(msb_producer_send(p, "b", 1, NULL), MSB_OK);
 	assert_int_equal(msb_producer_send(p, "c", 1, NULL), MSB_OK);
 	assert_int_equal(msb_producer_outstanding(p), 3);
-	/* "a" had no reply for the reply timeout. */
-	while (tu_now_ms() - sent < 1000 + 200)
-		nanosleep(&pause, NULL);
 
-	assert_int_equal(pthread_create(&t, NULL, rebind_later, f), 0);
-	assert_int_equal(msb_producer_poll(p, 0), MSB_TEMPFAIL);
-	assert_int_equal(pthread_join(t, NULL), 0);
+	while (msb_producer_outstanding(p) > 0 && tries++ < 20)
+		msb_producer_poll(p, 1000);
 	assert_int_equal(r->n, 3);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(r->seq[i], (uint64_t)i + 1);
@@ -487,6 +476,7 @@ a_batch_written_off_while_waiting_is_not_sent(void **state)
 		assert_true(strncmp(r->reason[i], "no-reply: ", 10) == 0);
 	}
 	assert_int_equal(msb_producer_outstanding(p), 0);
+	fake_rebind(f);
 
 	/* The next record is the first thing the new streammgr gets. */
 	assert_int_equal(msb_producer_send(p, "d", 1, NULL), MSB_OK);
@@ -867,6 +857,44 @@ a_callback_may_close_its_producer(void **state)
 	}
 }
 
+/*
+ * streammgr restarts: the end of the connection writes off what awaited
+ * a reply on it at once ("no-reply: the connection to streammgr ended"),
+ * not at the reply timeout (an hour here), and the next send connects to
+ * the new streammgr.
+ */
+static void
+a_connection_end_writes_off_at_once(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p = open_piling(f, 16, r);
+	struct request q;
+
+	msb_producer_set_reply_timeout(p, HOUR_MS);
+	assert_int_equal(msb_producer_send(p, "a", 1, NULL), MSB_OK);
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	zmq_close(f->router);
+	f->router = NULL;
+	assert_int_equal(msb_producer_poll(p, HANG_MS * tu_time_factor()), 1);
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->status[0], MSB_REPLY_THROTTLE);
+	assert_true(strncmp(r->reason[0], "no-reply: the connection to "
+	    "streammgr ended", 43) == 0);
+	assert_int_equal(msb_producer_outstanding(p), 0);
+
+	fake_rebind(f);
+	assert_int_equal(msb_producer_send(p, "b", 1, NULL), MSB_OK);
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	assert_int_equal(be64(q.id), 2);
+	fake_reply(f, &q, "OK");
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_int_equal(r->n, 2);
+	assert_int_equal(r->status[1], MSB_REPLY_OK);
+	msb_producer_close(p);
+	free(r);
+}
+
 int
 main(void)
 {
@@ -881,6 +909,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(no_streammgr_send_times_out,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_connection_end_writes_off_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(records_pile_up_into_batches,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -103,22 +103,43 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$ms" -ge 440 ] && [ "$ms" -lt $(( 3000 * TIME_FACTOR )) ] || fail "--rate 20: 10 messages in $ms ms"
 ok "--rate 20: 10 messages in $ms ms"
 
-# --rate, and streammgr goes away: the first message makes a second fake
-# quit unanswered; the second, held for a batch while the first awaits
-# its reply, finds no streammgr when the wait before the third sends it.
-# That is "unanswered" (75), as without --rate, not a failure (70). The
-# first message's reply timeout (2 s from its send) ends the wait before
-# the send's own (2 s from the wait's start): both are written off then,
-# and the batch is not sent after them.
-"$FAKE" ingress "ipc://$VAR/run/acme/gone.in" >"$T/gone.out" 2>"$T/gone.err" &
-GONE_PID=$!
-STARTED_PIDS+=("$GONE_PID")
-wait_for 10 "the second fake ingress socket" grep -q ready "$T/gone.out"
-printf 'quit\ntwo\nthree\n' >"$T/input"
-run 75 "--rate, streammgr gone" send acme --stream gone --rate 2 --timeout 2s
-assert_eq "sent 2, accepted 0, rejected 0, throttled 0, unanswered 2" "$out" "streammgr gone: summary"
-grep -q "^mysimbdp send: line 3: no reply from streammgr within 2000 ms" <<<"$err" || fail "streammgr gone: $err"
+# streammgr goes away: a second fake quits on the first message, without
+# an answer. The end of the connection writes that message off at once
+# (unanswered), not at its reply timeout. The next line comes through a
+# FIFO only once the fake is gone: with --rate, pace's wait sees the end
+# first; the line then finds no streammgr within its 2 s, and the rest is
+# not sent. That is "unanswered" (75), as without --rate, not a failure
+# (70).
+gone_fake() {
+	"$FAKE" ingress "ipc://$VAR/run/acme/gone.in" >"$T/gone.out" 2>"$T/gone.err" &
+	GONE_PID=$!
+	STARTED_PIDS+=("$GONE_PID")
+	wait_for 10 "the second fake ingress socket" grep -q ready "$T/gone.out"
+}
+gone_fake
+printf 'quit\n' >"$T/input"
+run 75 "streammgr gone" send acme --stream gone --timeout 60s
+assert_eq "sent 1, accepted 0, rejected 0, throttled 0, unanswered 1" "$out" "streammgr gone: summary"
+grep -q "^mysimbdp send: 1 unanswered: the connection to streammgr ended" <<<"$err" || fail "streammgr gone: $err"
 wait "$GONE_PID" || fail "the second fake ingress exited $?"
+
+gone_fake
+rm -f "$T/fifo"
+mkfifo "$T/fifo"
+exec 7<>"$T/fifo"
+"$CLI" -c "$CFG" send acme --stream gone --rate 2 --timeout 2s <"$T/fifo" \
+	>"$T/stdout" 2>"$T/stderr" &
+send_pid=$!
+echo quit >&7
+wait "$GONE_PID" || fail "the second fake ingress exited $?"
+printf 'two\nthree\n' >&7
+exec 7>&-
+rc=0
+wait "$send_pid" || rc=$?
+out=$(cat "$T/stdout") err=$(cat "$T/stderr")
+assert_eq 75 "$rc" "--rate, streammgr gone: exit 75 ($err)"
+assert_eq "sent 1, accepted 0, rejected 0, throttled 0, unanswered 1" "$out" "--rate, streammgr gone: summary"
+grep -q "^mysimbdp send: line 2: no streammgr took the message within 2000 ms" <<<"$err" || fail "--rate, streammgr gone: $err"
 
 # A line over 16 MiB is refused here; one of exactly 16 MiB is sent.
 {

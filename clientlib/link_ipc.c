@@ -1,0 +1,242 @@
+/*
+ * A producer's link over ipc:// (link.h): a ZMTP DEALER (zmtp.c) to
+ * streammgr's ingress ROUTER, in the caller's thread.
+ *
+ * While nothing listens (streammgr not started yet, or restarting) a
+ * send is not taken (EAGAIN) and a connection is tried again every
+ * RECONNECT_MS, as libzmq's connect would with ZMQ_IMMEDIATE: nothing is
+ * queued for a streammgr that is not there. A connection that ends is
+ * said once (ECONNRESET: the replies awaited on it will not come) and
+ * made again by the next send, so the producer writes those records off
+ * at once instead of waiting out its reply timeout.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mysimbdp-internal.h"
+#include "link.h"
+
+#define RECONNECT_MS	100		/* libzmq's default interval */
+#define HANDSHAKE_MS	1000		/* a connection waits for it */
+#define OUT_MAX		(8u << 20)	/* bytes queued before sends wait */
+#define FRAME_MAX	(16u << 20)	/* a reply: statuses of a batch */
+
+struct link_ipc {
+	struct msb__link li_link;
+	struct zmtp	*li_z;
+	char		*li_endpoint;
+	int64_t		 li_retry_at;	/* while not connected */
+	char		 li_err[256];
+};
+
+/* li_link is the first member. */
+static struct link_ipc *
+ipc(struct msb__link *l)
+{
+	return (struct link_ipc *)l;
+}
+
+/* The connection ended: said once, made again by the next send. */
+static int
+ended(struct link_ipc *l)
+{
+	snprintf(l->li_err, sizeof(l->li_err), "the connection to streammgr "
+	    "ended: %s", zmtp_error(l->li_z));
+	zmtp_disconnect(l->li_z);
+	errno = ECONNRESET;
+	return -1;
+}
+
+/* Connects when not connected and it is time to try. 0, or -1 (errno:
+ * EAGAIN while nothing listens, or a failure). */
+static int
+link_up(struct link_ipc *l)
+{
+	if (zmtp_connected(l->li_z))
+		return 0;
+	if (msb__now_ms() < l->li_retry_at) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (zmtp_connect(l->li_z, l->li_endpoint) == 0) {
+		/*
+		 * Sends wait for streammgr's side of the handshake (zmtp.h):
+		 * a local round trip, waited for here, so that what is sent
+		 * next goes at once. Not over in time, it goes with a later
+		 * call (wait, recv).
+		 */
+		if (zmtp_handshake(l->li_z, HANDSHAKE_MS) == -1 &&
+		    errno != ETIMEDOUT) {
+			ended(l);
+			l->li_retry_at = msb__now_ms() + RECONNECT_MS;
+			errno = EAGAIN;
+			return -1;
+		}
+		return 0;
+	}
+	if (errno == ENOENT || errno == ECONNREFUSED || errno == EAGAIN) {
+		l->li_retry_at = msb__now_ms() + RECONNECT_MS;
+		errno = EAGAIN;
+		return -1;
+	}
+	snprintf(l->li_err, sizeof(l->li_err), "%s", zmtp_error(l->li_z));
+	return -1;
+}
+
+static int
+ipc_send(struct msb__link *ll, const struct zmtp_frame *f, size_t n)
+{
+	struct link_ipc *l = ipc(ll);
+
+	if (link_up(l) == -1)
+		return -1;
+	if (zmtp_send(l->li_z, f, n) == 0)
+		return 0;
+	if (errno == EAGAIN)
+		return -1;
+	return ended(l);
+}
+
+static int
+ipc_recv(struct msb__link *ll, struct zmtp_msg *m)
+{
+	struct link_ipc *l = ipc(ll);
+
+	if (!zmtp_connected(l->li_z)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (zmtp_recv(l->li_z, m) == 0)
+		return 0;
+	if (errno == EAGAIN)
+		return -1;
+	return ended(l);
+}
+
+static int
+ipc_wait(struct msb__link *ll, short events, int ms)
+{
+	struct link_ipc *l = ipc(ll);
+	struct pollfd pfd;
+	int64_t left;
+
+	if (!zmtp_connected(l->li_z)) {
+		/* Nothing to watch: until the next connect, at most. */
+		left = l->li_retry_at - msb__now_ms();
+		if (left < ms)
+			ms = left > 0 ? (int)left : 0;
+		if (ms > 0)
+			poll(NULL, 0, ms);
+		return 0;
+	}
+	/* Before the handshake is over, POLLOUT is not what to wait for. */
+	if (!zmtp_ready(l->li_z))
+		events = POLLIN;
+	pfd = (struct pollfd){ .fd = zmtp_fd(l->li_z),
+	    .events = (short)(events | zmtp_events(l->li_z)) };
+	if (poll(&pfd, 1, ms) == -1 && errno != EINTR) {
+		snprintf(l->li_err, sizeof(l->li_err), "poll: %s",
+		    strerror(errno));
+		return -1;
+	}
+	/* What waited goes out as room comes; a failure shows at recv. */
+	if ((pfd.revents & POLLOUT) && zmtp_flush(l->li_z) == -1 &&
+	    errno != EAGAIN)
+		ended(l);
+	return 0;
+}
+
+static const char *
+ipc_error(const struct msb__link *ll)
+{
+	return ((const struct link_ipc *)ll)->li_err;
+}
+
+static void
+ipc_close(struct msb__link *ll, int linger_ms)
+{
+	struct link_ipc *l = ipc(ll);
+
+	zmtp_free(l->li_z, linger_ms);
+	free(l->li_endpoint);
+	free(l);
+}
+
+static const struct msb__link_ops ipc_ops = {
+	.lo_send = ipc_send,
+	.lo_recv = ipc_recv,
+	.lo_wait = ipc_wait,
+	.lo_error = ipc_error,
+	.lo_close = ipc_close,
+};
+
+/*
+ * Says at once what a connect would only retry: no such socket, or not
+ * ours. Returns MSB_OK, MSB_TEMPFAIL or MSB_ERROR (err).
+ */
+static int
+check_ipc(const char *endpoint, char *err, size_t errlen)
+{
+	const char *path = endpoint + strlen("ipc://");
+	struct stat st;
+
+	if (*path == '@')
+		return MSB_OK;	/* Linux abstract namespace: no file */
+	if (stat(path, &st) == -1) {
+		if (errno == ENOENT) {
+			msb__seterr(err, errlen, "connect %s: %s (is "
+			    "streammgr running?)", endpoint, strerror(errno));
+			return MSB_TEMPFAIL;
+		}
+		msb__seterr(err, errlen, "connect %s: %s", endpoint,
+		    strerror(errno));
+		return msb__errno_rc(errno);
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		msb__seterr(err, errlen, "connect %s: not a socket", endpoint);
+		return MSB_ERROR;
+	}
+	if (access(path, R_OK | W_OK) == -1) {
+		msb__seterr(err, errlen, "connect %s: %s", endpoint,
+		    strerror(errno));
+		return msb__errno_rc(errno);
+	}
+	return MSB_OK;
+}
+
+int
+msb__link_ipc_open(struct msb__link **lp, const char *endpoint, char *err,
+    size_t errlen)
+{
+	struct link_ipc *l;
+	int rc;
+
+	*lp = NULL;
+	if ((rc = check_ipc(endpoint, err, errlen)) != MSB_OK)
+		return rc;
+	if ((l = calloc(1, sizeof(*l))) == NULL ||
+	    (l->li_z = zmtp_new(ZMTP_DEALER, FRAME_MAX, OUT_MAX)) == NULL ||
+	    (l->li_endpoint = strdup(endpoint)) == NULL) {
+		msb__seterr(err, errlen, "producer %s: %s", endpoint,
+		    strerror(ENOMEM));
+		if (l != NULL) {
+			zmtp_free(l->li_z, 0);
+			free(l);
+		}
+		return MSB_ERROR;
+	}
+	l->li_link.l_ops = &ipc_ops;
+	/* Nothing listening yet is not a failure: sends try again. */
+	if (link_up(l) == -1 && errno != EAGAIN) {
+		msb__seterr(err, errlen, "%s", l->li_err);
+		ipc_close(&l->li_link, 0);
+		return msb__errno_rc(errno);
+	}
+	*lp = &l->li_link;
+	return MSB_OK;
+}
