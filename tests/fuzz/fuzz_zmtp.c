@@ -456,13 +456,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    "the fault shows at %zu", strerror(e), zmtp_error(z),
 		    written, ref.err_at);
 	}
+	for (const char *c = zmtp_error(z); *c != '\0'; c++)
+		FUZZ_CHECK(*c >= 0x20 && *c < 0x7f, "unprintable byte 0x%02x in "
+		    "\"%s\"", (unsigned char)*c, zmtp_error(z));
 	if (ref.reason != NULL && e == EPROTO) {
+		/* Quoted as zmtp.c quotes the peer's bytes: printable ASCII,
+		 * '?' for any other, up to a NUL. */
 		size_t k = strnlen((const char *)ref.reason, ref.reason_len);
+		char want[101];
 
 		k = k > 100 ? 100 : k;
-		FUZZ_CHECK(memmem(zmtp_error(z), strlen(zmtp_error(z)),
-		    ref.reason, k) != NULL, "ERROR's reason not in \"%s\"",
-		    zmtp_error(z));
+		for (size_t i = 0; i < k; i++)
+			want[i] = ref.reason[i] >= 0x20 && ref.reason[i] < 0x7f ?
+			    (char)ref.reason[i] : '?';
+		FUZZ_CHECK(memmem(zmtp_error(z), strlen(zmtp_error(z)), want,
+		    k) != NULL, "ERROR's reason not in \"%s\"", zmtp_error(z));
 	}
 	/* What it wrote before the end, to its EOF. */
 	check_output(sv[1], &ready, &greeting);
