@@ -4,8 +4,105 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define QUEUE_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define QUEUE_ASAN 1
+#endif
+#ifdef QUEUE_ASAN
+#include <sanitizer/asan_interface.h>
+#else
+#define ASAN_POISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#endif
+
 #define SLOT(seq) ((seq) & (QUEUE_PAGE - 1))
 #define PAGE(seq) ((seq) >> QUEUE_PAGE_BITS)
+
+/*
+ * Freed messages of up to CACHE_CLASSES x CACHE_CLASS bytes (header
+ * included) wait here, by size class, for the next ones, up to
+ * CACHE_BYTES in all. Messages come and go in runs of hundreds (a
+ * producer's batch in, an instance's range of acks out), which overflow
+ * the C library's cache of seven chunks a size; glibc then coalesced
+ * each freed chunk of a small message with its neighbours, and with 100
+ * streams malloc and free were streammgr's largest cost of its own
+ * (_int_free, _int_malloc and unlink_chunk 6% of all CPU samples against
+ * 1.3% for queue_deliver, perf record -a, 100 tenants of 20,000 messages
+ * each). One cache for the process: every queue runs on streammgr's
+ * loop thread. Under AddressSanitizer a cached chunk stays poisoned, so
+ * a use after its release is still caught.
+ */
+#define CACHE_CLASS	64
+#define CACHE_CLASSES	16
+#define CACHE_BYTES	(4u << 20)
+
+static void *cache[CACHE_CLASSES];	/* linked through their first word */
+static size_t cache_bytes;
+
+/* A message of len payload bytes: its chunk size and class (-1: none). */
+static int
+class_of(size_t len, size_t *size)
+{
+	*size = sizeof(struct qmsg) + len;
+	if (*size > CACHE_CLASS * CACHE_CLASSES)
+		return -1;
+	*size = (*size + CACHE_CLASS - 1) / CACHE_CLASS * CACHE_CLASS;
+	return (int)(*size / CACHE_CLASS) - 1;
+}
+
+static struct qmsg *
+msg_alloc(size_t len)
+{
+	size_t size;
+	int c = class_of(len, &size);
+	void *p;
+
+	if (c >= 0 && (p = cache[c]) != NULL) {
+		ASAN_UNPOISON_MEMORY_REGION(p, size);
+		memcpy(&cache[c], p, sizeof(void *));
+		cache_bytes -= size;
+		return p;
+	}
+	return malloc(size);
+}
+
+/* Frees what the cache holds; at exit, so that a leak check sees none. */
+static void
+cache_drop(void)
+{
+	for (size_t c = 0; c < CACHE_CLASSES; c++)
+		while (cache[c] != NULL) {
+			void *p = cache[c];
+
+			ASAN_UNPOISON_MEMORY_REGION(p, (c + 1) * CACHE_CLASS);
+			memcpy(&cache[c], p, sizeof(void *));
+			free(p);
+		}
+	cache_bytes = 0;
+}
+
+static void
+msg_free(struct qmsg *m)
+{
+	static bool dropped_at_exit;
+	size_t size;
+	int c = class_of(m->m_len, &size);
+
+	if (c < 0 || cache_bytes + size > CACHE_BYTES ||
+	    (!dropped_at_exit && atexit(cache_drop) != 0)) {
+		free(m);
+		return;
+	}
+	dropped_at_exit = true;
+	memcpy(m, &cache[c], sizeof(void *));
+	cache[c] = m;
+	cache_bytes += size;
+	ASAN_POISON_MEMORY_REGION(m, size);
+}
 
 int
 queue_init(struct queue *q)
@@ -137,7 +234,7 @@ queue_clear(struct queue *q)
 			continue;
 		for (size_t k = 0; k < QUEUE_PAGE; k++)
 			if (p->p_slot[k] != NULL) {
-				free(p->p_slot[k]);
+				msg_free(p->p_slot[k]);
 				n++;
 			}
 		free(p);
@@ -160,7 +257,7 @@ queue_append(struct queue *q, const void *data, size_t len)
 	}
 	if ((p = page_make(q, q->q_next)) == NULL)
 		return NULL;
-	if ((m = malloc(sizeof(*m) + len)) == NULL) {
+	if ((m = msg_alloc(len)) == NULL) {
 		if (p->p_live == 0) {
 			/* Made for this message: do not keep it empty. */
 			p->p_live = 1;
@@ -215,7 +312,7 @@ queue_drop_tail(struct queue *q, uint64_t seq)
 
 		q->q_pending--;
 		q->q_bytes -= m->m_len;
-		free(m);
+		msg_free(m);
 		slot_clear(q, s);
 		n++;
 	}
@@ -340,7 +437,7 @@ queue_done(struct queue *q, struct qmsg *m)
 	TAILQ_REMOVE(&q->q_inflight, m, m_entry);
 	q->q_ninflight--;
 	q->q_bytes -= m->m_len;
-	free(m);
+	msg_free(m);
 	slot_clear(q, seq);
 	q->q_base = skip_empty(q, q->q_base, q->q_cursor);
 }
@@ -372,7 +469,7 @@ queue_remove(struct queue *q, struct qmsg *m)
 		TAILQ_REMOVE(&q->q_redeliver, m, m_entry);
 	q->q_pending--;
 	q->q_bytes -= m->m_len;
-	free(m);
+	msg_free(m);
 	slot_clear(q, seq);
 	q->q_base = skip_empty(q, q->q_base, q->q_cursor);
 }
