@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "byteorder.h"
 #include "crc32c.h"
+#include "discard.h"
 #include "log.h"
 
 #define HDR		8			/* length, crc */
@@ -26,6 +28,7 @@ _Static_assert(RECORD_MAX <= UINT32_MAX, "a record's length fits 32 bits");
 #define HEAD_SIZE	(HDR + BODY_MIN + HEAD_N_BEFORE) /* the H written */
 #define SEG_FMT		"seg-%016" PRIx32 ".log"
 #define SEG_NAME_MAX	32
+#define GONE_PREFIX	"gone-"	/* a segment done with (discard.h) */
 
 enum { REC_HEAD = 'H', REC_MSG = 'M', REC_ACK = 'A' };
 
@@ -62,6 +65,17 @@ struct journal {
 	size_t		 j_ackcap;
 	uint64_t	 j_disk;	/* bytes of all segments */
 };
+
+/* Unlinks dir/name, off the loop's thread once discard_start ran. */
+static void
+discard_at(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) <
+	    (int)sizeof(path))
+		discard_unlink(path);
+}
 
 /* ---- encoding ----------------------------------------------------- */
 
@@ -274,9 +288,13 @@ cmp_found(const void *a, const void *b)
 	return (x->seg > y->seg) - (x->seg < y->seg);
 }
 
-/* The segment ids in dir, sorted. Returns -1 with errno. */
+/*
+ * The segment ids in dir, sorted; removes the segments a crash left
+ * renamed gone-* and not yet unlinked (every message in them was
+ * released, as for every older segment). Returns -1 with errno.
+ */
 static int
-list_segments(int dirfd, uint32_t **ids, size_t *n)
+list_segments(int dirfd, const char *dir, uint32_t **ids, size_t *n)
 {
 	DIR *d;
 	struct dirent *de;
@@ -296,6 +314,11 @@ list_segments(int dirfd, uint32_t **ids, size_t *n)
 		unsigned long long id;
 		char *end;
 
+		if (strncmp(de->d_name, GONE_PREFIX "seg-",
+		    strlen(GONE_PREFIX "seg-")) == 0) {
+			discard_at(dir, de->d_name);
+			continue;
+		}
 		if (strncmp(de->d_name, "seg-", 4) != 0)
 			continue;
 		errno = 0;
@@ -757,21 +780,28 @@ newest_id(const struct journal *j)
 	return j->j_segs[j->j_nsegs - 1].id;
 }
 
-/* Deletes the oldest segments once nothing in them is unreleased. */
+/*
+ * Deletes the oldest segments once nothing in them is unreleased: each
+ * renamed gone-* at once, oldest first, and unlinked off the loop's
+ * thread (discard.h); at once when the rename fails.
+ */
 static void
 trim(struct journal *j)
 {
 	size_t k = 0;
 
 	while (k + 1 < j->j_nsegs && j->j_segs[k].live == 0) {
-		char name[SEG_NAME_MAX];
+		char name[SEG_NAME_MAX], gone[SEG_NAME_MAX + 8];
 		struct stat st;
 
 		snprintf(name, sizeof(name), SEG_FMT, j->j_segs[k].id);
+		snprintf(gone, sizeof(gone), GONE_PREFIX "%s", name);
 		if (fstatat(j->j_dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    (uint64_t)st.st_size <= j->j_disk)
 			j->j_disk -= (uint64_t)st.st_size;
-		if (unlinkat(j->j_dirfd, name, 0) < 0 && errno != ENOENT)
+		if (renameat(j->j_dirfd, name, j->j_dirfd, gone) == 0)
+			discard_at(j->j_dir, gone);
+		else if (unlinkat(j->j_dirfd, name, 0) < 0 && errno != ENOENT)
 			log_warn("unlink %s/%s", j->j_dir, name);
 		k++;
 	}
@@ -984,7 +1014,7 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 	uint32_t *ids;
 	size_t gone;
 
-	if (list_segments(j->j_dirfd, &ids, &sc->nsegs) < 0) {
+	if (list_segments(j->j_dirfd, j->j_dir, &ids, &sc->nsegs) < 0) {
 		snprintf(err, errlen, "read %s: %s", j->j_dir,
 		    strerror(errno));
 		return -1;

@@ -29,6 +29,7 @@
 #include "smgr.h"
 #include "spawn.h"
 #include "state.h"
+#include "discard.h"
 #include "stream.h"
 #include "supervise.h"
 
@@ -354,6 +355,9 @@ main(int argc, char *argv[])
 	    on_signal, &m);
 	if ((m.m_zctx = zevent_context()) == NULL)
 		fatalx("zmq_ctx_new: %s", zmq_strerror(errno));
+	/* Segments done with are unlinked off the loop (discard.h). */
+	if (discard_start() < 0)
+		log_warn("discard_start: segments are unlinked on the loop");
 	if (scontrol_init(&m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "streammgr: %s\n", err);
 		return EX_UNAVAILABLE;
@@ -380,6 +384,7 @@ main(int argc, char *argv[])
 	event_base_dispatch(m.m_base);
 
 	log_info("stopped");
+	discard_wait();
 	cgroup_cleanup();
 	teardown(&m);
 	daemon_signals_free(&sigev);

@@ -1,8 +1,9 @@
 /*
  * Unit tests for manager/streammgr/journal.c (the queue on disk) and common/crc32c.c:
  * messages survive a close and reopen in order, released ones do not come
- * back, numbering goes on, old segments are deleted, a torn tail is cut
- * off, a damaged segment loses only the unreadable message (counted once),
+ * back, numbering goes on, old segments are deleted (renamed gone-*,
+ * unlinked off the caller's thread, or at the next open if a crash came
+ * first), a torn tail is cut off, a damaged segment loses only the unreadable message (counted once),
  * an older segment cut short counts the messages cut off (cut to 0 bytes
  * or inside its H record too: set aside, counted by the numbers around
  * it; cut to 0 bytes holding only releases: damage all the same), the
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "discard.h"
 #include "journal.h"
 
 #define MAX_MSGS 4096
@@ -128,6 +130,20 @@ static void
 seg_path(const struct fx *fx, uint32_t id, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/seg-%016x.log", fx->dir, id);
+}
+
+static void
+copy_file(const char *from, const char *to)
+{
+	char buf[4096];
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	size_t n;
+
+	assert_true(in != NULL && out != NULL);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
 }
 
 static off_t
@@ -285,6 +301,56 @@ dropped_batch_is_not_stored(void **state)
 	journal_close(j);
 }
 
+/*
+ * A segment done with is renamed gone-* and unlinked by discard's thread
+ * (streammgr starts it): once discard_wait returns it is gone, and no
+ * gone-* file is left. One a crash left renamed and not unlinked is
+ * removed at the next open, never read: its messages were released.
+ */
+static void
+gone_segments_are_unlinked_and_never_read(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 4096);
+	static uint32_t seg[1001];
+	char from[128], to[160];
+	uint64_t nsegs, bytes;
+	size_t restored;
+
+	assert_int_equal(discard_start(), 0);
+	for (uint64_t seq = 1; seq <= 1000; seq++) {
+		seg[seq] = add(j, seq);
+		if (seq % 50 == 0)
+			commit(fx, j);
+	}
+	for (uint64_t seq = 1; seq <= 900; seq++)
+		journal_release(j, seg[seq], seq);
+	commit(fx, j);
+	discard_wait();
+	journal_usage(j, &nsegs, &bytes);
+	assert_int_equal(count_files(fx->dir, "seg-"), (int)nsegs);
+	assert_int_equal(count_files(fx->dir, "gone-"), 0);
+	journal_close(j);
+
+	/* A crash after a rename: a gone-* file left, here a copy of the
+	 * segment holding messages 901.. under an id no segment has. It is
+	 * removed, and what comes back is what came back without it. */
+	j = reopen(fx, 4096);
+	restored = fx->r.n;
+	assert_int_equal(fx->r.seq[0], 901);
+	journal_close(j);
+	seg_path(fx, seg[901], from, sizeof(from));
+	snprintf(to, sizeof(to), "%s/gone-seg-%016x.log", fx->dir,
+	    0xfffffff0u);
+	copy_file(from, to);
+	j = reopen(fx, 4096);
+	assert_int_equal(count_files(fx->dir, "gone-"), 0);
+	assert_int_equal(fx->r.n, restored);
+	assert_int_equal(fx->r.seq[0], 901);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	journal_close(j);
+}
+
 static void
 old_segments_are_deleted_once_released(void **state)
 {
@@ -313,6 +379,8 @@ old_segments_are_deleted_once_released(void **state)
 	journal_usage(j, &nsegs, &bytes);
 	assert_true(nsegs <= 2);
 	assert_int_equal(count_files(fx->dir, "seg-"), (int)nsegs);
+	discard_wait();
+	assert_int_equal(count_files(fx->dir, "gone-"), 0);
 	journal_close(j);
 
 	j = reopen(fx, 4096);
@@ -1417,6 +1485,7 @@ main(void)
 		T(uncommitted_messages_are_not_stored),
 		T(dropped_batch_is_not_stored),
 		T(old_segments_are_deleted_once_released),
+		T(gone_segments_are_unlinked_and_never_read),
 		T(torn_tail_is_cut_off),
 		T(bit_flip_loses_only_that_message),
 		T(memory_numbers_are_not_counted_as_lost),
