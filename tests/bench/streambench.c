@@ -11,17 +11,21 @@
  *
  * produce sends COUNT messages of SIZE bytes to a stream's ingress
  * ENDPOINT with libmysimbdp's producer, keeping at most WINDOW of them
- * waiting for their reply. Each message's send time is taken just before
- * msb_producer_send(), when the window has room (so no wait for the window
- * is counted in), and its latency when its reply comes back (the
- * producer's acknowledgement: stored in streammgr's queue). After the last
+ * waiting for their reply. The latency of every LAT_EVERY-th message is
+ * measured: its send time taken just before msb_producer_send(), when the
+ * window has room (so no wait for the window is counted in), and its
+ * reply's when it comes back (the producer's acknowledgement: stored in
+ * streammgr's queue). A sample, not every message: two clock reads a
+ * message were a quarter of the producer's CPU at memory/1's rate, which
+ * raw PUSH/PULL does not pay. After the last
  * reply it asks streammgr's control socket CTL for TENANT's status every
  * POLL_MS until the stream's "acked" counter has grown by the number of
  * messages that got OK. Prints one JSON line:
  *   msgs, size, window, secs (first send to every message acked), rate
  *   (msgs / secs), ok_secs and ok_rate (first send to the last reply),
- *   p50_us, p99_us, max_us (send to reply, nearest rank over all
- *   messages), not_ok (replies other than OK), cpu_s (this process),
+ *   p50_us, p99_us, max_us (send to reply, nearest rank over the
+ *   messages sampled), not_ok (replies other than OK), cpu_s (this
+ *   process),
  *   start_ns and end_ns (CLOCK_MONOTONIC, for a span over producers).
  * With STREAMBENCH_READY and STREAMBENCH_GO set (two FIFOs the caller
  * holds open), produce connects, opens GO, writes a line to READY and
@@ -175,7 +179,11 @@ cmd_ready(char *argv[])
 
 /* ---- produce ------------------------------------------------------------- */
 
+/* Messages whose latency is measured: 1 in LAT_EVERY, and the last. */
+#define LAT_EVERY	16
+
 struct run {
+	uint64_t	 r_count;	/* messages to send */
 	int64_t		*r_sent;	/* by seq: CLOCK_MONOTONIC ns */
 	int64_t		*r_lat;		/* ns, in reply order */
 	uint64_t	 r_nlat;
@@ -185,15 +193,24 @@ struct run {
 	char		 r_first_reason[128];
 };
 
+static bool
+sampled(const struct run *r, uint64_t seq)
+{
+	return seq % LAT_EVERY == 0 || seq == r->r_count;
+}
+
 static void
 on_reply(uint64_t seq, enum msb_reply_status status, const char *reason,
     void *arg)
 {
 	struct run *r = arg;
-	int64_t now = bench_now_ns(CLOCK_MONOTONIC);
+	int64_t now;
 
-	r->r_lat[r->r_nlat++] = now - r->r_sent[seq];
-	r->r_last_reply = now;
+	if (sampled(r, seq)) {
+		now = bench_now_ns(CLOCK_MONOTONIC);
+		r->r_lat[r->r_nlat++] = now - r->r_sent[seq];
+		r->r_last_reply = now;
+	}
 	if (status == MSB_REPLY_OK) {
 		r->r_ok++;
 		return;
@@ -290,6 +307,7 @@ cmd_produce(char *argv[])
 	uint64_t seq;
 	int rc;
 
+	r.r_count = (uint64_t)count;
 	if ((r.r_sent = calloc((size_t)count + 1, sizeof(int64_t))) == NULL ||
 	    (r.r_lat = calloc((size_t)count, sizeof(int64_t))) == NULL)
 		err(1, "calloc");
@@ -318,7 +336,8 @@ cmd_produce(char *argv[])
 			if (msb_producer_poll(p, -1) < 0)
 				errx(1, "poll: %s", msb_producer_error(p));
 		/* seq is the producer's counter: i + 1. */
-		r.r_sent[i + 1] = bench_now_ns(CLOCK_MONOTONIC);
+		if (sampled(&r, (uint64_t)i + 1))
+			r.r_sent[i + 1] = bench_now_ns(CLOCK_MONOTONIC);
 		if ((rc = msb_producer_send(p, buf, (size_t)size, &seq)) !=
 		    MSB_OK)
 			errx(1, "send %ld: %s", i + 1, msb_producer_error(p));
@@ -327,7 +346,7 @@ cmd_produce(char *argv[])
 	}
 	if (msb_producer_flush(p, FLUSH_MS) != MSB_OK)
 		errx(1, "flush: %s (%" PRIu64 " of %ld replies)",
-		    msb_producer_error(p), r.r_nlat, count);
+		    msb_producer_error(p), r.r_ok + r.r_not_ok, count);
 
 	/* Every message that got OK must be acked by an instance. */
 	deadline = bench_now_ns(CLOCK_MONOTONIC) + ACK_WAIT_S * 1000000000LL;
