@@ -33,8 +33,9 @@ struct msb__link_ops {
 		    size_t);
 	/*
 	 * The next whole message, without waiting; its frames stay valid
-	 * until the next lo_recv. Returns 0, or -1 with errno: EAGAIN
-	 * (none), ECONNRESET (as lo_send), or a failure.
+	 * until the next call on the link (a connection's end found by a
+	 * send or a wait may drop them). Returns 0, or -1 with errno:
+	 * EAGAIN (none), ECONNRESET (as lo_send), or a failure.
 	 */
 	int	 (*lo_recv)(struct msb__link *, struct zmtp_msg *);
 	/*

@@ -6,12 +6,16 @@
  * send is not taken (EAGAIN) and a connection is tried again every
  * RECONNECT_MS, as libzmq's connect would with ZMQ_IMMEDIATE: nothing is
  * queued for a streammgr that is not there. A connection that ends is
- * said once (ECONNRESET: the replies awaited on it will not come) and
- * made again by the next send, so the producer writes those records off
- * at once instead of waiting out its reply timeout.
+ * said once (ECONNRESET, by the send or the receive after its end was
+ * seen, wherever it was: the replies awaited on it will not come) and
+ * made again by a send at least RECONNECT_MS later, so the producer
+ * writes those records off at once instead of waiting out its reply
+ * timeout, and a streammgr that closes every connection is not called
+ * in a loop.
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,7 @@ struct link_ipc {
 	struct zmtp	*li_z;
 	char		*li_endpoint;
 	int64_t		 li_retry_at;	/* while not connected */
+	bool		 li_reset;	/* an end not said yet (ECONNRESET) */
 	char		 li_err[256];
 };
 
@@ -41,15 +46,40 @@ ipc(struct msb__link *l)
 	return (struct link_ipc *)l;
 }
 
-/* The connection ended: said once, made again by the next send. */
+/*
+ * The connection ended: said once (here, or by the next receive when
+ * the caller cannot take it now), made again by a send RECONNECT_MS
+ * later at the soonest.
+ */
 static int
 ended(struct link_ipc *l)
 {
 	snprintf(l->li_err, sizeof(l->li_err), "the connection to streammgr "
 	    "ended: %s", zmtp_error(l->li_z));
 	zmtp_disconnect(l->li_z);
+	l->li_retry_at = msb__now_ms() + RECONNECT_MS;
+	l->li_reset = true;
 	errno = ECONNRESET;
 	return -1;
+}
+
+/* The end not said yet, said now: -1 with ECONNRESET, or 0. */
+static int
+say_end(struct link_ipc *l)
+{
+	if (!l->li_reset)
+		return 0;
+	l->li_reset = false;
+	errno = ECONNRESET;
+	return -1;
+}
+
+/* Nothing listens, or it closed at once: try again later. */
+static bool
+try_later(int e)
+{
+	return e == ENOENT || e == ECONNREFUSED || e == EAGAIN ||
+	    e == EPIPE || e == ECONNRESET;
 }
 
 /* Connects when not connected and it is time to try. 0, or -1 (errno:
@@ -73,13 +103,13 @@ link_up(struct link_ipc *l)
 		if (zmtp_handshake(l->li_z, HANDSHAKE_MS) == -1 &&
 		    errno != ETIMEDOUT) {
 			ended(l);
-			l->li_retry_at = msb__now_ms() + RECONNECT_MS;
+			l->li_reset = false;	/* nothing went out on it */
 			errno = EAGAIN;
 			return -1;
 		}
 		return 0;
 	}
-	if (errno == ENOENT || errno == ECONNREFUSED || errno == EAGAIN) {
+	if (try_later(errno)) {
 		l->li_retry_at = msb__now_ms() + RECONNECT_MS;
 		errno = EAGAIN;
 		return -1;
@@ -93,13 +123,14 @@ ipc_send(struct msb__link *ll, const struct zmtp_frame *f, size_t n)
 {
 	struct link_ipc *l = ipc(ll);
 
-	if (link_up(l) == -1)
+	if (say_end(l) == -1 || link_up(l) == -1)
 		return -1;
 	if (zmtp_send(l->li_z, f, n) == 0)
 		return 0;
 	if (errno == EAGAIN)
 		return -1;
-	return ended(l);
+	ended(l);
+	return say_end(l);
 }
 
 static int
@@ -107,6 +138,8 @@ ipc_recv(struct msb__link *ll, struct zmtp_msg *m)
 {
 	struct link_ipc *l = ipc(ll);
 
+	if (say_end(l) == -1)
+		return -1;
 	if (!zmtp_connected(l->li_z)) {
 		errno = EAGAIN;
 		return -1;
@@ -115,7 +148,8 @@ ipc_recv(struct msb__link *ll, struct zmtp_msg *m)
 		return 0;
 	if (errno == EAGAIN)
 		return -1;
-	return ended(l);
+	ended(l);
+	return say_end(l);
 }
 
 static int
@@ -144,7 +178,7 @@ ipc_wait(struct msb__link *ll, short events, int ms)
 		    strerror(errno));
 		return -1;
 	}
-	/* What waited goes out as room comes; a failure shows at recv. */
+	/* What waited goes out as room comes; an end is said by recv. */
 	if ((pfd.revents & POLLOUT) && zmtp_flush(l->li_z) == -1 &&
 	    errno != EAGAIN)
 		ended(l);

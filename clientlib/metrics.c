@@ -5,14 +5,14 @@
  * Reporting must never slow or stop ingestion, so nothing here waits:
  *  - with no monitor listening, the connect fails at once and the report
  *    is dropped; the next report tries to connect again;
- *  - a report is taken only when the socket takes it whole at once
- *    (a report is one write, far below a socket buffer's unit): a
+ *  - a report is taken only when nothing waits before it: one the
+ *    socket does not take whole (a monitor that does not read, or one
+ *    whose handshake is not over: below) waits in the app, for the next
+ *    report or close, and the reports tried meanwhile are dropped. A
  *    monitor that falls behind costs dropped reports, not a blocked app,
- *    and no report taken waits in the app for a later call (nothing
- *    here runs between calls); only before the monitor's side of the
- *    handshake is one held (below);
- *  - closing waits for the last report at most CLOSE_LINGER_MS, and only
- *    when it was taken.
+ *    nor reports piling up in it (nothing here runs between calls);
+ *  - closing waits at most CLOSE_LINGER_MS for what waits, and only
+ *    when something does.
  * A dropped report is counted, and its figures are kept for the next one,
  * so the monitor still sees every row once it is back. That next one is
  * tried an interval later, not at the next add: with the monitor away or
@@ -470,11 +470,15 @@ msb_metrics_close(struct msb_metrics *m)
 	if (m == NULL)
 		return;
 	/*
-	 * The last report matters most for a batch app: once taken, it is
-	 * worth a short wait to go out. With no monitor it was not taken,
-	 * and closing returns at once.
+	 * The last report matters most for a batch app: what the socket
+	 * has not taken yet (it, or one before it) is worth a short wait to
+	 * go out. With no monitor nothing waits, and closing returns at
+	 * once.
 	 */
-	if (m->m_z != NULL && msb_metrics_flush(m) == MSB_OK)
-		linger = CLOSE_LINGER_MS;
+	if (m->m_z != NULL) {
+		msb_metrics_flush(m);
+		if (zmtp_pending(m->m_z))
+			linger = CLOSE_LINGER_MS;
+	}
 	destroy(m, linger);
 }

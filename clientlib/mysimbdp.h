@@ -862,8 +862,9 @@ MSB_API int msb_stream_ack_many(struct msb_stream *s, const uint64_t *ids,
     size_t n);
 
 /*
- * Sends the queued acks, and waits (at most 2 s) until everything queued
- * for streammgr is written to the socket. Returns as msb_stream_ack.
+ * Sends the queued acks, and waits until everything queued for streammgr
+ * is written to the socket: at most 2 s for room for the acks, and 2 s
+ * more for the rest. Returns as msb_stream_ack.
  */
 MSB_API int msb_stream_flush(struct msb_stream *s);
 
@@ -881,8 +882,9 @@ MSB_API int msb_stream_stopping(const struct msb_stream *s);
 /* The message of the last failure ("" if none). */
 MSB_API const char *msb_stream_error(const struct msb_stream *s);
 
-/* Sends the queued acks and closes, waiting at most 1 s for them to go
- * out. Accepts NULL. */
+/* Sends the queued acks (waiting at most 2 s for room, as an ack does)
+ * and closes, waiting at most 1 s more for them to go out. Accepts
+ * NULL. */
 MSB_API void msb_stream_close(struct msb_stream *s);
 
 /* ---- producers (producer.c) ---------------------------------------- */

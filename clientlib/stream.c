@@ -329,11 +329,13 @@ send_command(struct msb_stream *s, const char *cmd, uint64_t id,
 
 /*
  * Connects when no connection was made yet and it is time to try:
- * [HELLO][instance][credit][batch] goes first on it. Returns MSB_OK (a
- * connection, or a try later at s_retry_at) or MSB_ERROR.
+ * [HELLO][instance][credit][batch] goes first on it, once streammgr's
+ * side of the handshake has come (waited for at most wait_ms here; recv
+ * finishes it otherwise). Returns MSB_OK (a connection, or a try later
+ * at s_retry_at) or MSB_ERROR.
  */
 static int
-link_up(struct msb_stream *s)
+link_up(struct msb_stream *s, int wait_ms)
 {
 	char num[16];
 	struct zmtp_frame hello[4] = {
@@ -347,9 +349,10 @@ link_up(struct msb_stream *s)
 		return MSB_OK;
 	if (zmtp_connect(s->s_z, s->s_endpoint) == -1) {
 		if (errno != ENOENT && errno != ECONNREFUSED &&
-		    errno != EAGAIN)
+		    errno != EAGAIN && errno != EPIPE && errno != ECONNRESET)
 			return fail(s, MSB_ERROR, "%s", zmtp_error(s->s_z));
-		/* Nothing listens yet: libzmq's connect would retry. */
+		/* Nothing listens yet (or it closed at once): libzmq's
+		 * connect would retry. */
 		s->s_retry_at = msb__now_ms() + RECONNECT_MS;
 		return MSB_OK;
 	}
@@ -359,13 +362,8 @@ link_up(struct msb_stream *s)
 	if (send_msg(s, hello, 4) != MSB_OK)
 		return fail(s, MSB_ERROR, "HELLO to %s: %s", s->s_endpoint,
 		    zmtp_error(s->s_z));
-	/*
-	 * HELLO goes once streammgr has answered the greeting: wait for
-	 * that here (a local round trip), so an app that does other work
-	 * before its first recv is still ready within start_timeout. Not
-	 * done in time, recv finishes it.
-	 */
-	if (zmtp_handshake(s->s_z, HANDSHAKE_MS) == -1 && errno != ETIMEDOUT)
+	if (wait_ms > 0 && zmtp_handshake(s->s_z, wait_ms) == -1 &&
+	    errno != ETIMEDOUT)
 		return fail(s, MSB_ERROR, "handshake with %s: %s",
 		    s->s_endpoint, zmtp_error(s->s_z));
 	return MSB_OK;
@@ -433,7 +431,12 @@ msb_stream_open(struct msb_stream **sp, const char *endpoint,
 		return MSB_ERROR;
 	}
 	s->s_sigheld = true;
-	if (link_up(s) != MSB_OK) {
+	/*
+	 * The handshake is waited for here (a local round trip), so HELLO
+	 * is out when open returns: an app that does other work before its
+	 * first recv is still ready within start_timeout.
+	 */
+	if (link_up(s, HANDSHAKE_MS) != MSB_OK) {
 		msb__seterr(err, errlen, "%s", s->s_err);
 		destroy(s);
 		return MSB_ERROR;
@@ -763,7 +766,7 @@ msb_stream_recv(struct msb_stream *s, struct msb_message *msg, int timeout_ms)
 		/* Nothing there: the acks go out before we wait. */
 		if ((rc = send_acks(s)) != MSB_OK)
 			return s->s_stopped ? MSB_STOPPED : rc;
-		if ((rc = link_up(s)) != MSB_OK) {
+		if ((rc = link_up(s, 0)) != MSB_OK) {
 			s->s_failed = true;
 			return rc;
 		}

@@ -446,6 +446,13 @@ zmtp_fd(const struct zmtp *z)
 	return z->z_fd;
 }
 
+bool
+zmtp_pending(const struct zmtp *z)
+{
+	return z->z_fd >= 0 && (z->z_hsrd < z->z_hslen ||
+	    z->z_outrd < z->z_outwr);
+}
+
 short
 zmtp_events(const struct zmtp *z)
 {
@@ -765,6 +772,11 @@ in_reserve(struct zmtp *z)
 	for (cap = z->z_incap ? z->z_incap : z->z_inmin; cap < want ||
 	    cap == z->z_inwr; cap *= 2)
 		;
+	/* Never past the largest message: doubled, a 256 MiB frame's
+	 * buffer would be 512 MiB (an app's RLIMIT_AS counts it). */
+	if (cap > z->z_frame_max + MSG_SLACK && want <= z->z_frame_max +
+	    MSG_SLACK && z->z_frame_max + MSG_SLACK > z->z_inwr)
+		cap = z->z_frame_max + MSG_SLACK;
 	if ((p = realloc(z->z_in, cap)) == NULL)
 		return seterr(z, ENOMEM, "out of memory for a message of %zu "
 		    "bytes", want);

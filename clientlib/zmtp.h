@@ -114,6 +114,9 @@ bool		 zmtp_ready(const struct zmtp *z);
 /* The socket to poll, -1 while not connected. */
 int		 zmtp_fd(const struct zmtp *z);
 
+/* Whether bytes wait to be written (ours: messages, PONGs, handshake). */
+bool		 zmtp_pending(const struct zmtp *z);
+
 /* POLLIN, with POLLOUT while bytes wait that may be written now (or 0
  * when not connected). */
 short		 zmtp_events(const struct zmtp *z);

@@ -13,7 +13,8 @@
  * discard_start runs one thread that unlinks, in the order given. Until
  * it has started (and in programs that never start it: the tests, the
  * fuzzers) discard_unlink unlinks at once, as it does when its queue is
- * full.
+ * full (that one then goes before those queued: harmless, as a gone-*
+ * file is never read).
  */
 #ifndef MYSIMBDP_DISCARD_H
 #define MYSIMBDP_DISCARD_H

@@ -895,6 +895,48 @@ a_connection_end_writes_off_at_once(void **state)
 	free(r);
 }
 
+/*
+ * The connection ends while records wait to be written (a streammgr that
+ * does not read, then is gone): the end, found while the producer waits
+ * for room, writes them off at once, with that reason, not at the reply
+ * timeout.
+ */
+static void
+a_connection_end_while_sending_writes_off_at_once(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p = open_piling(f, 16, r);
+	static char big[100 * 1000];
+	int one = 1, linger = 0;
+
+	/* A streammgr that takes one message and reads no more. */
+	zmq_close(f->router);
+	f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
+	zmq_setsockopt(f->router, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(f->router, ZMQ_RCVHWM, &one, sizeof(one));
+	assert_int_equal(zmq_bind(f->router, f->endpoint), 0);
+	msb_producer_set_reply_timeout(p, HANG_MS * tu_time_factor());
+	msb_producer_set_batch(p, 0, -1);
+	memset(big, 'x', sizeof(big));
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(msb_producer_send(p, big, sizeof(big), NULL),
+		    MSB_OK);
+	zmq_close(f->router);
+	f->router = NULL;
+	assert_int_equal(msb_producer_flush(p, -1), MSB_TEMPFAIL);
+	assert_int_equal(r->n, 16);
+	for (int i = 0; i < 16; i++) {
+		assert_int_equal(r->status[i], MSB_REPLY_THROTTLE);
+		if (strncmp(r->reason[i], "no-reply: the connection to "
+		    "streammgr ended", 43) != 0)
+			fail_msg("record %d: %s", i + 1, r->reason[i]);
+	}
+	msb_producer_close(p);
+	fake_rebind(f);
+	free(r);
+}
+
 int
 main(void)
 {
@@ -911,6 +953,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_connection_end_writes_off_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_connection_end_while_sending_writes_off_at_once, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(records_pile_up_into_batches,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
