@@ -118,6 +118,16 @@ link_up(struct link_ipc *l)
 	return -1;
 }
 
+/* A send or receive that failed (errno): nothing now, or the end. */
+static int
+failed(struct link_ipc *l)
+{
+	if (errno == EAGAIN)
+		return -1;
+	ended(l);
+	return say_end(l);
+}
+
 static int
 ipc_send(struct msb__link *ll, const struct zmtp_frame *f, size_t n)
 {
@@ -125,12 +135,7 @@ ipc_send(struct msb__link *ll, const struct zmtp_frame *f, size_t n)
 
 	if (say_end(l) == -1 || link_up(l) == -1)
 		return -1;
-	if (zmtp_send(l->li_z, f, n) == 0)
-		return 0;
-	if (errno == EAGAIN)
-		return -1;
-	ended(l);
-	return say_end(l);
+	return zmtp_send(l->li_z, f, n) == 0 ? 0 : failed(l);
 }
 
 static int
@@ -144,12 +149,7 @@ ipc_recv(struct msb__link *ll, struct zmtp_msg *m)
 		errno = EAGAIN;
 		return -1;
 	}
-	if (zmtp_recv(l->li_z, m) == 0)
-		return 0;
-	if (errno == EAGAIN)
-		return -1;
-	ended(l);
-	return say_end(l);
+	return zmtp_recv(l->li_z, m) == 0 ? 0 : failed(l);
 }
 
 static int
