@@ -23,7 +23,7 @@ platform
 # unit, on its first attempt only (the shim's marker, $T/big.stopped,
 # then holds its pid). batchmgr cleans the app's environment, so the
 # wrapper sets the variables. Under ASan its runtime comes first.
-STOPSHIM=$MYSIMBDP_BUILD/tests/integration/libstopshim.so
+STOPSHIM=$MYSIMBDP_BUILD/tenants/libstopshim.so
 assert_file "$STOPSHIM"
 preload=$STOPSHIM
 if sanitized; then
