@@ -67,8 +67,12 @@ def test_a_producer_dropped_unclosed_closes_its_socket():
         shutil.rmtree(top, ignore_errors=True)
 
 
+# Python installs its SIGINT handler only when SIGINT is not ignored at
+# start, and a shell's background job (CI started with &) starts with it
+# ignored: each child below puts Python's handler in place first.
 SIGINT_USERS = """
 import signal
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import mysimbdp
 
 def who():
@@ -126,6 +130,7 @@ def test_sigint_is_given_back_by_the_last_stream():
 
 SIGINT_THREAD = """
 import os, signal, sys, threading, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import mysimbdp
 
 deadline = time.monotonic() + float(sys.argv[1])
