@@ -16,7 +16,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -665,6 +667,50 @@ large_unit_is_whole(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal((size_t)st.st_size, want);
 	free(path);
+}
+
+/*
+ * A write that fails (here EFBIG past RLIMIT_FSIZE) is said, by an add
+ * or at the latest by the commit; the unit is not stored, nothing is
+ * counted, and no temporary file stays.
+ */
+static void
+failed_write_is_said_and_nothing_stored(void **state)
+{
+	struct store *s = *state;
+	struct msb_sink *sink = open_sink(s);
+	struct rlimit old, small = { 1024 * 1024, 1024 * 1024 };
+	static char text[3000];
+	struct msb_sink_stats st;
+	size_t files, docs;
+	int rc = MSB_OK;
+
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small.rlim_max = old.rlim_max;
+	if (small.rlim_cur > old.rlim_cur)
+		skip();
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	memset(text, 'x', sizeof(text) - 1);
+	/* 4,000 documents of 3 KB: 12 MB, far past the limit. */
+	for (uint64_t row = 1; row <= 4000 && rc == MSB_OK; row++) {
+		bson_t doc = BSON_INITIALIZER;
+
+		assert_int_equal(msb_doc_append_id(&doc, hash_a, row), MSB_OK);
+		BSON_APPEND_UTF8(&doc, "text", text);
+		rc = msb_sink_add(sink, &doc);
+		bson_destroy(&doc);
+	}
+	if (rc == MSB_OK)
+		rc = msb_sink_commit(sink, hash_a);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_not_equal(rc, MSB_OK);
+	assert_non_null(strstr(msb_sink_error(sink), "write: File too large"));
+	msb_sink_stats(sink, &st);
+	assert_int_equal(st.inserted, 0);
+	msb_sink_close(sink);
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 0);
 }
 
 /* {_id: 7 (when id), s: "xx..."} of exactly total bytes. */
@@ -1438,6 +1484,8 @@ main(void)
 		    upsert_files_are_named_after_the_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(upserts_refuse_bad_documents,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    failed_write_is_said_and_nothing_stored, setup, teardown),
 		cmocka_unit_test_setup_teardown(uncommitted_upserts_are_dropped,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(keys_checked_at_every_place,
