@@ -32,6 +32,12 @@
  *             ignored. A command may come between the frames of a
  *             message.
  *
+ * Lenient where a strict reader would only lose a peer, not our safety
+ * (fuzz_zmtp's reference decoder holds zmtp.c to it): a PING shorter
+ * than its TTL is still answered, and a context over 16 bytes is cut to
+ * 16 in the PONG; of two Socket-Type properties the last counts;
+ * property names are compared without case, their values with case.
+ *
  * Our side goes in steps, each once the peer's has been checked: the
  * greeting's first 11 bytes (signature, major version) at connect, its
  * rest after the peer's greeting, READY after the peer's READY, and

@@ -31,9 +31,8 @@
  *    then one PONG per PING with its context, in order; after a round
  *    without an error, all of those due have been written.
  * A PING shorter than its TTL or with more than 16 bytes of context is
- * answered with the context there is, at most 16 bytes (zmtp.h leaves
- * it open; zmtp.c does so). Of two Socket-Type properties the last
- * counts. A message whose bytes from its first frame on pass frame_max
+ * answered with the context there is, at most 16 bytes, and of two
+ * Socket-Type properties the last counts (zmtp.h, "Lenient"). A message whose bytes from its first frame on pass frame_max
  * + 64 KiB ends the connection with EMSGSIZE at the frame header that
  * passes it (zmtp.c's bound on a message, not in zmtp.h).
  */
