@@ -13,7 +13,9 @@
  * offsets turn into openat64(), and writes it with write() alone (no
  * pwrite, no writev); the file is told by its name in /proc/self/fd at
  * the write, so no open variant, close or reused descriptor is tracked.
- * tests/integration/t_tenant_apps.sh runs acme-listings under it.
+ * tests/integration/t_tenant_apps.sh runs acme-listings under it, and
+ * tenants/tests/t_stream_apps.sh acme-stream (its upserts' temporary
+ * files, ".unit-*-k*", are written the same way).
  */
 #include <dlfcn.h>
 #include <errno.h>
