@@ -134,6 +134,7 @@ struct stream {
 	struct event	*s_restart_ev;
 	struct violation_report s_start_failed;	/* logged once a second */
 	struct event	*s_ack_ev;		/* ack timeout of the oldest */
+	struct event	*s_full_ev;		/* an instance's queue was full */
 	struct stream_counters s_n;
 	struct squality	 s_quality;		/* per rule, log/quality.jsonl */
 	struct stream_counters s_last;		/* at the previous stats tick */

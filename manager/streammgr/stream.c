@@ -35,6 +35,8 @@
  * of ids it never read) empty, so max_queue_bytes does not count it.
  */
 #define WORK_SNDHWM	16
+/* Owed sends are tried again this often too (on_full: why). */
+#define FULL_RETRY_MS	10
 #define BATCH_BYTES	(4u << 20) /* written per commit, at most (roughly) */
 #define DELIVERY_BATCH	256	/* messages in one batched delivery */
 #define DELIVERY_BYTES	(256u << 10) /* payload bytes in one, roughly */
@@ -44,6 +46,7 @@ static void on_ingress(void *, void *);
 static int ingress_note(struct ingress *, struct stream *);
 static void on_work(void *, void *);
 static void on_ack_timeout(evutil_socket_t, short, void *);
+static void on_full(evutil_socket_t, short, void *);
 static void arm_ack_timer(struct stream *);
 static void on_flush(evutil_socket_t, short, void *);
 static void unhold(struct qmsg *);
@@ -398,7 +401,8 @@ member_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 	}
 	s->s_work_ev = zevent_new(m->m_base, s->s_work, on_work, s);
 	s->s_ack_ev = evtimer_new(m->m_base, on_ack_timeout, s);
-	if (s->s_work_ev == NULL || s->s_ack_ev == NULL)
+	s->s_full_ev = evtimer_new(m->m_base, on_full, s);
+	if (s->s_work_ev == NULL || s->s_ack_ev == NULL || s->s_full_ev == NULL)
 		fatalx("%s: cannot watch the sockets", __func__);
 	/* An instance's full queue has room again: deliver, answer BYE. */
 	zevent_always(s->s_work_ev);
@@ -600,6 +604,8 @@ stream_free(struct stream *s)
 	zevent_free(s->s_work_ev);
 	if (s->s_ack_ev)
 		event_free(s->s_ack_ev);
+	if (s->s_full_ev)
+		event_free(s->s_full_ev);
 	if (s->s_flush_ev)
 		event_free(s->s_flush_ev);
 	if (s->s_restart_ev)
@@ -977,6 +983,33 @@ can_take(const struct instance *i)
 }
 
 /*
+ * An instance's queue was full (EAGAIN): what it is owed goes when libzmq
+ * wakes the work socket to say the queue has room. But any call on the
+ * socket takes that wake-up in passing (zevent's look at ZMQ_EVENTS after
+ * on_work, a reply to another instance), and then nothing would send the
+ * owed deliveries or BYE until the next message in: an instance that
+ * holds what it has (t_stream_foreign_acks' holder) waited for ever. So
+ * the work socket's turn also comes again FULL_RETRY_MS after a full
+ * queue, until nothing is owed.
+ */
+static void
+on_full(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *s = arg;
+
+	(void)fd;
+	(void)what;
+	zevent_kick(s->s_work_ev);
+}
+
+static void
+owed(struct stream *s)
+{
+	if (!evtimer_pending(s->s_full_ev, NULL))
+		clock_timer_in(s->s_full_ev, FULL_RETRY_MS);
+}
+
+/*
  * Sends m to i. Returns 0, or -1: i's connection is gone, or EAGAIN: its
  * queue is full (WORK_SNDHWM).
  */
@@ -1055,9 +1088,11 @@ deliver(struct stream *s, struct instance *i, struct qmsg **ms, size_t n)
 		i->i_inflight -= (uint32_t)n;
 		if (errno != EAGAIN)
 			undeliverable(s, i, ms, n);
-		else
+		else {
 			for (size_t k = 0; k < n; k++)
 				queue_unsend(&s->s_queue, ms[k]);
+			owed(s);
+		}
 		return false;
 	}
 	for (size_t k = 0; k < n; k++)
@@ -1790,6 +1825,8 @@ answer_bye(struct stream *s, struct instance *i)
 	    ZMQ_DONTWAIT) < 0) {
 		if (errno != EAGAIN)	/* gone */
 			i->i_bye_owed = false;
+		else
+			owed(s);
 		return;
 	}
 	zmq_send(s->s_work, "BYE", 3, 0);
