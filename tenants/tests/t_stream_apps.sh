@@ -41,14 +41,20 @@ time_factor=${MYSIMBDP_TEST_TIME_FACTOR:-1}
 [[ $time_factor =~ ^[1-9][0-9]{0,2}$ ]] ||
 	fail "MYSIMBDP_TEST_TIME_FACTOR must be a whole number from 1 to 999"
 
-# Waits up to 15 s times the time factor for a line matching $2 in file
-# $1.
-wait_for() {
+# wait_until COMMAND...: polls COMMAND every 50 ms, up to 15 s times the
+# time factor. Returns its status at the end.
+wait_until() {
 	for _ in $(seq $((300 * time_factor))); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
+		"$@" && return 0
 		sleep 0.05
 	done
-	fail "no \"$2\" in $1 within $((15 * time_factor)) s: $(cat "$1")"
+	"$@"
+}
+
+# Waits for a line matching $2 in file $1.
+wait_for() {
+	wait_until grep -q "$2" "$1" 2>/dev/null ||
+		fail "no \"$2\" in $1 within $((15 * time_factor)) s: $(cat "$1")"
 }
 
 # run_app APP TENANT FILE [MONGO_URL]: starts fakework on FILE and the app
@@ -151,8 +157,8 @@ run_app "$acme" acme "$acme_file"
 app_env=()
 wait_for "$tmp/held" '^[0-9]'
 held() { [ "$(awk '{ print $3 }' "/proc/$app_pid/stat")" = T ]; }
-for _ in $(seq $((300 * time_factor))); do held && break; sleep 0.05; done
-held || fail "acme-stream was not held by stopshim: $(cat "$tmp/app.err")"
+wait_until held ||
+	fail "acme-stream was not held by stopshim: $(cat "$tmp/app.err")"
 kill -TERM "$app_pid"
 kill -CONT "$app_pid"
 stop_app 0

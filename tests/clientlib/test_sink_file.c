@@ -683,13 +683,14 @@ failed_write_is_said_and_nothing_stored(void **state)
 	static char text[3000];
 	struct msb_sink_stats st;
 	size_t files, docs;
+	void (*xfsz)(int);
 	int rc = MSB_OK;
 
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
 	small.rlim_max = old.rlim_max;
 	if (small.rlim_cur > old.rlim_cur)
 		skip();
-	signal(SIGXFSZ, SIG_IGN);
+	xfsz = signal(SIGXFSZ, SIG_IGN);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
 	memset(text, 'x', sizeof(text) - 1);
 	/* 4,000 documents of 3 KB: 12 MB, far past the limit. */
@@ -704,6 +705,7 @@ failed_write_is_said_and_nothing_stored(void **state)
 	if (rc == MSB_OK)
 		rc = msb_sink_commit(sink, hash_a);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, xfsz);
 	assert_int_not_equal(rc, MSB_OK);
 	assert_non_null(strstr(msb_sink_error(sink), "write: File too large"));
 	msb_sink_stats(sink, &st);
