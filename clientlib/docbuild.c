@@ -400,3 +400,9 @@ msb_docbuild_error(const struct msb_docbuild *b)
 {
 	return b->b_err != NULL ? b->b_err : "";
 }
+
+uint8_t *
+msb__docbuild_bytes(struct msb_docbuild *b)
+{
+	return b->b_data;
+}

@@ -170,6 +170,9 @@ bool	 msb__utf8_valid(const char *s, size_t len);
  * every check msb__doc_problem makes, so the sink need not walk it.
  */
 bool	 msb__docbuild_checked(const struct msb_docbuild *b);
+/* The bytes msb_docbuild_bson's view shows, for the sink to write an
+ * id's hash into (msb_sink_hash_input). */
+uint8_t	*msb__docbuild_bytes(struct msb_docbuild *b);
 
 /*
  * Why a write concern of w=0 (unacknowledged) is refused, at open (the
@@ -180,6 +183,39 @@ bool	 msb__docbuild_checked(const struct msb_docbuild *b);
 	"would not say what it stored or refused): use w=1 or more, or " \
 	"majority"
 
+/*
+ * docid.c: an id made with MSB_HASH_LATER holds MSB__ID_LATER where the
+ * hash's 24 hex digits go, until the sink writes them in (msb__id_patch).
+ * '?' is in no hash, so a real id never looks like one. In a document
+ * whose first element is its string _id, the id's text starts at byte
+ * MSB__ID_AT (length, type, "_id" and NUL, the string's length).
+ */
+#define MSB__ID_LATER "????????????????????????"
+#define MSB__ID_AT 13
+#define MSB__ID_HEAD (MSB__ID_AT + 25)	/* to the ':' after the hash */
+/* Whether len bytes at s (an _id's string) wait for the hash. */
+bool msb__id_later(const char *s, size_t len);
+/* Whether a document whose first len bytes (at least MSB__ID_HEAD of a
+ * document the sink took) are at doc starts with an _id that waits. */
+bool msb__first_id_later(const uint8_t *doc, size_t len);
+/* Writes the hash's first 24 hex digits over the 24 '?' at id. */
+void msb__id_patch(char *id, const char *content_hash);
+
+/*
+ * hashjob.c: a file's SHA-256 on a thread of its own, for
+ * msb_sink_hash_input. start dups fd (0, or -1 with errno); done says
+ * without waiting whether wait would return at once; wait returns 0 with
+ * the hash, or -1 with the read's errno; free stops the reads if they
+ * are still going (accepts NULL).
+ */
+struct msb__hashjob;
+int msb__hashjob_start(struct msb__hashjob **jobp, int fd);
+bool msb__hashjob_done(const struct msb__hashjob *job);
+int msb__hashjob_wait(struct msb__hashjob *job, char hex[MSB_HASH_HEX_SIZE]);
+void msb__hashjob_free(struct msb__hashjob *job);
+/* For tests: while on, jobs started wait before they read a byte. */
+MSB__SHARED void msb__hashjob_hold(bool on);
+
 /* sink.c: the back ends implement these; sink.c does the common part. */
 struct msb_sink;
 typedef int msb__before_send_fn(void *arg, char *why, size_t whylen);
@@ -189,6 +225,14 @@ struct msb__sink_ops {
 	/* doc is checked and has an _id; name is msb__sink_id_name's. */
 	int	(*upsert)(struct msb_sink *, const bson_t *, const char *name);
 	int	(*commit)(struct msb_sink *, const char *);
+	/*
+	 * add_later: add of a document whose first element is an _id that
+	 * waits for the input's hash, kept where hash_known will write it
+	 * in; hash_known is called once, with the hash, before the commit.
+	 * NULL: the sink waits for the hash before such an add instead.
+	 */
+	int	(*add_later)(struct msb_sink *, const bson_t *);
+	int	(*hash_known)(struct msb_sink *, const char *hash);
 	int	(*set_write_concern)(struct msb_sink *, int, bool, int32_t);
 	void	(*close)(struct msb_sink *);
 };
@@ -215,6 +259,9 @@ struct msb_sink {
 	struct msb__names s_keys;	/* the unit keys committed */
 	msb__before_send_fn *s_before_send;	/* msb__sink_before_send() */
 	void		*s_before_send_arg;
+	struct msb__hashjob *s_hashjob;	/* msb_sink_hash_input's, or NULL */
+	char		 s_hash[MSB_HASH_HEX_SIZE];	/* its hash; "" until known */
+	bool		 s_later;	/* the back end holds ids to write it in */
 };
 
 /*

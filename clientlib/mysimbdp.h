@@ -132,6 +132,8 @@ MSB_API int msb_file_hash(const char *path, char hex[MSB_HASH_HEX_SIZE]);
  * into buf and returns buf; NULL (errno EINVAL) when content_hash does
  * not start with 24 hex digits. The same file content and row always
  * give the same id, so a rerun of a file inserts nothing twice.
+ * content_hash MSB_HASH_LATER ("later"): the id of the row in the input
+ * a sink hashes (msb_sink_hash_input), which writes the hash in.
  */
 MSB_API char *msb_doc_id(char buf[MSB_DOC_ID_SIZE], const char *content_hash,
     uint64_t row);
@@ -308,6 +310,38 @@ MSB_API const char *msb_sink_kind(const struct msb_sink *sink);
 
 MSB_API void msb_sink_stats(const struct msb_sink *sink,
     struct msb_sink_stats *stats);
+
+/*
+ * The content hash, taken while the rows are read (hashjob.c). A batch
+ * app's ids are made of its input's content hash (msb_doc_id), which
+ * takes a pass over the whole input before the first row can have an id.
+ * msb_sink_hash_input takes that pass on a thread of the sink's own,
+ * from offset 0 to the end of fd with pread (a dup of fd: the app may
+ * read it meanwhile, and close it), while the app reads, converts and
+ * adds rows whose ids are made with MSB_HASH_LATER in place of the hash:
+ *     msb_docbuild_id(b, MSB_HASH_LATER, row)
+ * The sink writes the hash into each such id before the document is
+ * stored, so what is stored is what the hash itself would have given.
+ * The file store keeps going meanwhile and puts the hash into the unit
+ * when it is known (at the latest at the commit, which waits for it).
+ * Where a document leaves as soon as it is added (MongoDB's batches) or
+ * is looked at first (quality rules, a non-first _id, an upsert), the
+ * add waits for the hash. An _id made with MSB_HASH_LATER added to a
+ * sink hashing nothing is refused (MSB_ERROR). Once per sink.
+ * Returns MSB_OK, or MSB_ERROR (a second call, a bad fd) or
+ * MSB_TEMPFAIL (no thread) with msb_sink_error(). A read error of the
+ * hashing fails the sink at the next add or commit, with its reason.
+ */
+#define MSB_HASH_LATER "later"
+MSB_API int msb_sink_hash_input(struct msb_sink *sink, int fd);
+
+/*
+ * The hash msb_sink_hash_input takes, waiting for it if need be (the
+ * unit key an app gives msb_sink_commit). Returns MSB_OK; the sink's
+ * failure if the hashing failed; MSB_ERROR if no input is hashed.
+ */
+MSB_API int msb_sink_input_hash(struct msb_sink *sink,
+    char hex[MSB_HASH_HEX_SIZE]);
 
 /*
  * Closes the sink. Documents added or upserted after the last commit are

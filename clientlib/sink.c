@@ -411,17 +411,91 @@ added(struct msb_sink *sink, int rc)
 	return rc;
 }
 
-/* msb_sink_add; walk: false when the document's bytes are known good. */
+/*
+ * Learns the input's hash (msb_sink_hash_input) if the job has it, or
+ * with wait, waits for it; once known, the ids the back end keeps get it.
+ * Returns MSB_OK (known, or not yet without wait), or the sink's failure.
+ */
 static int
-add(struct msb_sink *sink, const bson_t *doc, bool walk)
+learn_hash(struct msb_sink *sink, bool wait)
+{
+	int e, rc;
+
+	if (sink->s_hash[0] != '\0' || sink->s_hashjob == NULL)
+		return MSB_OK;
+	if (!wait && !msb__hashjob_done(sink->s_hashjob))
+		return MSB_OK;
+	if (msb__hashjob_wait(sink->s_hashjob, sink->s_hash) == -1) {
+		e = errno;
+		sink->s_failed = msb__errno_rc(e);
+		return msb__sink_fail(sink, sink->s_failed, "the input's "
+		    "content hash: read: %s", strerror(e));
+	}
+	if (sink->s_later && !sink->s_failed) {
+		sink->s_later = false;
+		if ((rc = sink->s_ops->hash_known(sink, sink->s_hash)) !=
+		    MSB_OK)
+			return sink->s_failed = rc;
+	}
+	return MSB_OK;
+}
+
+/* The _id's text when it waits for the input's hash (MSB_HASH_LATER). */
+static const char *
+later_id(const bson_t *doc)
+{
+	bson_iter_t it;
+	const char *s;
+	uint32_t len;
+
+	if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
+		return NULL;
+	s = bson_iter_utf8(&it, &len);
+	return msb__id_later(s, len) ? s : NULL;
+}
+
+/*
+ * fn (add or upsert) of doc, whose _id's text at id waits for the input's
+ * hash, once the hash is in it: written into own (the document's bytes,
+ * when the caller lets the sink write there) or into a copy.
+ */
+static int
+with_hash(struct msb_sink *sink, const bson_t *doc, uint8_t *own,
+    const char *id, int (*fn)(struct msb_sink *, const bson_t *))
+{
+	size_t at = (size_t)((const uint8_t *)id - bson_get_data(doc));
+	uint8_t *copy;
+	bson_t patched;
+	int rc;
+
+	if (sink->s_hashjob == NULL)
+		return added(sink, msb__sink_fail(sink, MSB_ERROR, "document "
+		    "refused: its _id was made with MSB_HASH_LATER and the "
+		    "sink hashes no input (msb_sink_hash_input)"));
+	if ((rc = learn_hash(sink, true)) != MSB_OK)
+		return rc;
+	if (own != NULL) {
+		msb__id_patch((char *)own + at, sink->s_hash);
+		return fn(sink, doc);
+	}
+	if ((copy = malloc(doc->len)) == NULL)
+		return added(sink, msb__sink_fail(sink, MSB_TEMPFAIL, "out of "
+		    "memory"));
+	memcpy(copy, bson_get_data(doc), doc->len);
+	msb__id_patch((char *)copy + at, sink->s_hash);
+	bson_init_static(&patched, copy, doc->len);
+	rc = fn(sink, &patched);
+	free(copy);
+	return rc;
+}
+
+/* msb_sink_add of a document that has its _id, or is given one. */
+static int
+add_checked(struct msb_sink *sink, const bson_t *doc)
 {
 	bson_iter_t it;
 	int rc;
 
-	if (sink->s_failed)
-		return sink->s_failed;
-	if ((rc = check_doc(sink, doc, walk, true)) != MSB_OK)
-		return rc;
 	if (bson_iter_init_find(&it, doc, "_id"))
 		rc = sink->s_ops->add(sink, doc);
 	else {
@@ -442,10 +516,66 @@ add(struct msb_sink *sink, const bson_t *doc, bool walk)
 	return added(sink, rc);
 }
 
+/* add() once the document's id is whole: the checks, then the store. */
+static int
+add_whole(struct msb_sink *sink, const bson_t *doc, bool walk)
+{
+	int rc;
+
+	if ((rc = check_doc(sink, doc, walk, true)) != MSB_OK)
+		return rc;
+	return add_checked(sink, doc);
+}
+
+static int
+add_walked(struct msb_sink *sink, const bson_t *doc)
+{
+	return add_whole(sink, doc, true);
+}
+
+static int
+add_unwalked(struct msb_sink *sink, const bson_t *doc)
+{
+	return add_whole(sink, doc, false);
+}
+
+/*
+ * msb_sink_add; walk: false when the document's bytes are known good;
+ * own: its bytes when the sink may write into them (a builder's), or
+ * NULL. A document whose _id waits for the input's hash goes to a back
+ * end that keeps it to write the hash in later (add_later) while the
+ * hash is not known and nothing must look at the id first (quality
+ * rules); otherwise it is added once the hash is in it.
+ */
+static int
+add(struct msb_sink *sink, const bson_t *doc, bool walk, uint8_t *own)
+{
+	const char *id;
+	int rc;
+
+	if (sink->s_failed)
+		return sink->s_failed;
+	if ((id = later_id(doc)) == NULL)
+		return add_whole(sink, doc, walk);
+	if (sink->s_hashjob != NULL && (rc = learn_hash(sink, false)) !=
+	    MSB_OK)
+		return rc;
+	if (sink->s_hashjob != NULL && sink->s_hash[0] == '\0' &&
+	    sink->s_ops->add_later != NULL && sink->s_quality == NULL &&
+	    msb__first_id_later(bson_get_data(doc), doc->len)) {
+		if ((rc = check_doc(sink, doc, walk, true)) != MSB_OK)
+			return rc;
+		if ((rc = sink->s_ops->add_later(sink, doc)) == MSB_OK)
+			sink->s_later = true;
+		return added(sink, rc);
+	}
+	return with_hash(sink, doc, own, id, walk ? add_walked : add_unwalked);
+}
+
 int
 msb_sink_add(struct msb_sink *sink, const bson_t *doc)
 {
-	return add(sink, doc, true);
+	return add(sink, doc, true, NULL);
 }
 
 int
@@ -460,18 +590,18 @@ msb_sink_add_docbuild(struct msb_sink *sink, struct msb_docbuild *b)
 	if ((rc = msb_docbuild_bson(b, &doc)) != MSB_OK)
 		return msb__sink_fail(sink, rc == MSB_TEMPFAIL ? rc :
 		    MSB_BADDOC, "document refused: %s", msb_docbuild_error(b));
-	return add(sink, &doc, !msb__docbuild_checked(b));
+	return add(sink, &doc, !msb__docbuild_checked(b),
+	    msb__docbuild_bytes(b));
 }
 
-int
-msb_sink_upsert(struct msb_sink *sink, const bson_t *doc)
+/* msb_sink_upsert of a document whose _id is whole. */
+static int
+upsert_whole(struct msb_sink *sink, const bson_t *doc)
 {
 	char name[MSB__ID_NAME_SIZE];
 	bson_iter_t it;
 	int rc;
 
-	if (sink->s_failed)
-		return sink->s_failed;
 	if ((rc = check_doc(sink, doc, true, false)) != MSB_OK)
 		return rc;
 	/* An ObjectId made up here would match nothing: no upsert. */
@@ -483,12 +613,60 @@ msb_sink_upsert(struct msb_sink *sink, const bson_t *doc)
 }
 
 int
+msb_sink_upsert(struct msb_sink *sink, const bson_t *doc)
+{
+	const char *id;
+
+	if (sink->s_failed)
+		return sink->s_failed;
+	/* Its _id names what it replaces: the hash must be in it first. */
+	if ((id = later_id(doc)) != NULL)
+		return with_hash(sink, doc, NULL, id, upsert_whole);
+	return upsert_whole(sink, doc);
+}
+
+int
+msb_sink_hash_input(struct msb_sink *sink, int fd)
+{
+	int e;
+
+	if (sink->s_failed)
+		return sink->s_failed;
+	if (sink->s_hashjob != NULL)
+		return msb__sink_fail(sink, MSB_ERROR, "hash input: a sink "
+		    "hashes one input, and this one has its input already");
+	if (msb__hashjob_start(&sink->s_hashjob, fd) == -1) {
+		e = errno;
+		return msb__sink_fail(sink, e == EBADF ? MSB_ERROR :
+		    MSB_TEMPFAIL, "hash input: %s", strerror(e));
+	}
+	return MSB_OK;
+}
+
+int
+msb_sink_input_hash(struct msb_sink *sink, char hex[MSB_HASH_HEX_SIZE])
+{
+	int rc;
+
+	if (sink->s_hashjob == NULL)
+		return msb__sink_fail(sink, MSB_ERROR, "input hash: the sink "
+		    "hashes no input (msb_sink_hash_input)");
+	if ((rc = learn_hash(sink, true)) != MSB_OK)
+		return rc;
+	memcpy(hex, sink->s_hash, MSB_HASH_HEX_SIZE);
+	return MSB_OK;
+}
+
+int
 msb_sink_commit(struct msb_sink *sink, const char *unit_key)
 {
 	int rc;
 
 	if (sink->s_failed)
 		return sink->s_failed;
+	/* The ids the back end keeps get the hash before anything shows. */
+	if (sink->s_later && (rc = learn_hash(sink, true)) != MSB_OK)
+		return rc;
 	/*
 	 * A key names one whole unit of work. The file store keeps a unit
 	 * in the key's file, so a second unit of the key would replace the
@@ -571,6 +749,7 @@ msb_sink_close(struct msb_sink *sink)
 {
 	if (sink == NULL)
 		return;
+	msb__hashjob_free(sink->s_hashjob);
 	sink->s_ops->close(sink);
 	msb__names_free(&sink->s_keys);
 	msb__quality_free(sink->s_quality);

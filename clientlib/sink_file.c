@@ -23,6 +23,12 @@
  * files durable, each is renamed over its _id's file, and one fsync of
  * the folder makes the renames durable. A reader sees each _id's old
  * document or its new one, never both, never none.
+ *
+ * Documents whose ids wait for the input's hash (msb_sink_hash_input) go
+ * into the unit like any other; the stretch of the unit they are in is
+ * remembered, and when the hash is known (at the latest at the commit,
+ * before the fsync) each of their ids gets it: in the buffer, or read
+ * back from the temporary file and written again, a window at a time.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -43,6 +49,8 @@
 #define TMP_PREFIX ".unit-"
 /* Writeback is started for every this many bytes of a unit written. */
 #define FLUSH_AHEAD (8 * 1024 * 1024)
+/* The part of a unit read back at a time to write the input's hash in. */
+#define PATCH_WINDOW (1024 * 1024)
 
 struct file_sink {
 	char		*f_path;	/* DIR/db/collection, for messages */
@@ -58,11 +66,16 @@ struct file_sink {
 	unsigned	 f_tag;		/* unique per sink in this process */
 	struct msb__names f_upserts;	/* _id names upserted in the unit */
 	uint64_t	 f_nupserts;	/* upserts in the unit, each counted */
+	bool		 f_later;	/* the unit holds ids that wait: */
+	off_t		 f_later_from;	/* the first such document's offset */
+	off_t		 f_later_to;	/* the end of the last one */
 };
 
 static int file_add(struct msb_sink *, const bson_t *);
 static int file_upsert(struct msb_sink *, const bson_t *, const char *);
 static int file_commit(struct msb_sink *, const char *);
+static int file_add_later(struct msb_sink *, const bson_t *);
+static int file_hash_known(struct msb_sink *, const char *);
 static void file_close(struct msb_sink *);
 
 /* Tells apart the upsert files of two sinks of one process. */
@@ -73,6 +86,8 @@ static const struct msb__sink_ops file_ops = {
 	.add = file_add,
 	.upsert = file_upsert,
 	.commit = file_commit,
+	.add_later = file_add_later,
+	.hash_known = file_hash_known,
 	.set_write_concern = NULL,
 	.close = file_close,
 };
@@ -225,7 +240,8 @@ start_unit(struct msb_sink *sink, struct file_sink *f)
 		snprintf(f->f_tmp, sizeof(f->f_tmp),
 		    TMP_PREFIX "%ld-%u-%lx.tmp", (long)getpid(), f->f_seq++,
 		    (unsigned long)ts.tv_nsec);
-		f->f_fd = openat(f->f_dirfd, f->f_tmp, O_WRONLY | O_CREAT |
+		/* Read too: ids that wait for a hash are written in. */
+		f->f_fd = openat(f->f_dirfd, f->f_tmp, O_RDWR | O_CREAT |
 		    O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
 		if (f->f_fd != -1 || errno != EEXIST)
 			break;
@@ -236,6 +252,7 @@ start_unit(struct msb_sink *sink, struct file_sink *f)
 	f->f_nbuf = 0;
 	f->f_written = f->f_flushed = 0;
 	f->f_ndocs = 0;
+	f->f_later = false;
 	return MSB_OK;
 }
 
@@ -369,6 +386,157 @@ file_add(struct msb_sink *sink, const bson_t *doc)
 	return MSB_OK;
 }
 
+/* add, of a document whose _id (first) waits for the input's hash. */
+static int
+file_add_later(struct msb_sink *sink, const bson_t *doc)
+{
+	struct file_sink *f = sink->s_impl;
+	off_t at;
+	int rc;
+
+	if (f->f_fd == -1 && (rc = start_unit(sink, f)) != MSB_OK)
+		return rc;
+	at = f->f_written + (off_t)f->f_nbuf;
+	if ((rc = file_add(sink, doc)) != MSB_OK)
+		return rc;
+	if (!f->f_later) {
+		f->f_later = true;
+		f->f_later_from = at;
+	}
+	f->f_later_to = f->f_written + (off_t)f->f_nbuf;
+	return MSB_OK;
+}
+
+/* A stretch of the unit's temporary file, read back to be written in. */
+struct window {
+	uint8_t		*w_buf;
+	off_t		 w_off;
+	size_t		 w_len;
+	bool		 w_dirty;
+};
+
+static int
+pio_all(int fd, uint8_t *buf, size_t len, off_t off, bool writing)
+{
+	while (len > 0) {
+		ssize_t n = writing ? pwrite(fd, buf, len, off) :
+		    pread(fd, buf, len, off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0)
+			errno = EIO;	/* the file is shorter than written */
+		if (n <= 0)
+			return -1;
+		buf += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Writes back what the window holds if it was written into. */
+static int
+window_put(struct msb_sink *sink, struct file_sink *f, struct window *w)
+{
+	if (w->w_dirty && pio_all(f->f_fd, w->w_buf, w->w_len, w->w_off,
+	    true) == -1)
+		return write_failed(sink, f, "write");
+	w->w_dirty = false;
+	return MSB_OK;
+}
+
+/*
+ * Makes the window hold [at, at + n) of the file (every document in the
+ * file ends before f_written, so a head of n bytes is there) and points
+ * *p at at. Returns MSB_OK, or a failure recorded on the sink.
+ */
+static int
+window_at(struct msb_sink *sink, struct file_sink *f, struct window *w,
+    off_t at, size_t n, uint8_t **p)
+{
+	int rc;
+
+	if (at < w->w_off || at + (off_t)n > w->w_off + (off_t)w->w_len) {
+		if ((rc = window_put(sink, f, w)) != MSB_OK)
+			return rc;
+		w->w_off = at;
+		w->w_len = f->f_written - at < PATCH_WINDOW ?
+		    (size_t)(f->f_written - at) : PATCH_WINDOW;
+		if (pio_all(f->f_fd, w->w_buf, w->w_len, at, false) == -1)
+			return write_failed(sink, f, "read back");
+	}
+	*p = w->w_buf + (at - w->w_off);
+	return MSB_OK;
+}
+
+/* Writes the hash into the document at p (len bytes, at least its head
+ * there) if its id waits for it; returns whether it did. */
+static bool
+patch_doc(uint8_t *p, size_t len, const char *hash)
+{
+	if (!msb__first_id_later(p, len))
+		return false;
+	msb__id_patch((char *)p + MSB__ID_AT, hash);
+	return true;
+}
+
+static uint32_t
+doc_len(const uint8_t *p)
+{
+	uint32_t n;
+
+	memcpy(&n, p, sizeof(n));
+	return BSON_UINT32_FROM_LE(n);
+}
+
+/*
+ * The hash is known: every id of the unit that waits for it gets it, a
+ * document at a time from the first of them: those still in the buffer
+ * there, those written already read back a window at a time.
+ */
+static int
+file_hash_known(struct msb_sink *sink, const char *hash)
+{
+	struct file_sink *f = sink->s_impl;
+	struct window w = { 0 };
+	off_t at = f->f_later_from;
+	uint32_t len;
+	uint8_t *p = NULL;
+	int rc = MSB_OK;
+
+	if (!f->f_later)
+		return MSB_OK;
+	f->f_later = false;
+	if (at < f->f_written && (w.w_buf = malloc(PATCH_WINDOW)) == NULL)
+		return msb__sink_fail(sink, MSB_TEMPFAIL, "out of memory");
+	for (; at < f->f_later_to && rc == MSB_OK; at += len) {
+		if (at >= f->f_written) {
+			p = f->f_buf + (at - f->f_written);
+			len = doc_len(p);
+			(void)patch_doc(p, len, hash);
+			continue;
+		}
+		if ((rc = window_at(sink, f, &w, at, 4, &p)) != MSB_OK)
+			break;
+		/* What this sink wrote, unless the file was written to. */
+		if ((len = doc_len(p)) < 5 || at + len > f->f_written) {
+			errno = EIO;
+			rc = write_failed(sink, f, "read back: not the "
+			    "documents written");
+			break;
+		}
+		if ((rc = window_at(sink, f, &w, at, len < MSB__ID_HEAD ?
+		    len : MSB__ID_HEAD, &p)) == MSB_OK && patch_doc(p, len,
+		    hash))
+			w.w_dirty = true;
+	}
+	if (rc == MSB_OK)
+		rc = window_put(sink, f, &w);
+	free(w.w_buf);
+	return rc;
+}
+
 /*
  * The temporary file of an upserted _id. It is named after the _id, so a
  * second upsert of it in the unit finds and overwrites it, and starts like
@@ -477,6 +645,7 @@ discard_unit(struct file_sink *f)
 	f->f_nbuf = 0;
 	f->f_ndocs = 0;
 	f->f_nupserts = 0;
+	f->f_later = false;
 	for (size_t i = 0; i < f->f_upserts.n_cap; i++) {
 		if (f->f_upserts.n_slots[i] == NULL)
 			continue;

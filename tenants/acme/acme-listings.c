@@ -10,7 +10,9 @@
  * names the input, the sink, the result file and the metrics endpoint;
  * every document's _id comes from the file's content hash and row number,
  * and the file is committed as one unit named by that hash, so a rerun
- * (a retry, a crash of batchmgr) replaces and never duplicates.
+ * (a retry, a crash of batchmgr) replaces and never duplicates. The sink
+ * hashes the file on a thread while the rows are read and converted, and
+ * writes the hash into their ids (msb_sink_hash_input).
  *
  * Exit status: 0 done; 75 the sink is unavailable, try again later; 65
  * the input cannot be read or is not a listings export; 78 the
@@ -28,7 +30,6 @@
 
 #include <mysimbdp.h>
 
-#include "hash.h"
 #include "listing.h"
 
 #define COLLECTION "listings"
@@ -113,8 +114,9 @@ on_row(const struct msb_csv_record *rec, void *arg)
 	int rc;
 
 	msb_docbuild_reset(a->a_doc);
-	/* _id first: the same file and row always give the same id. */
-	if (msb_docbuild_id(a->a_doc, a->a_hash, rec->num) == MSB_ERROR)
+	/* _id first: the same file and row always give the same id; the
+	 * sink writes the file's hash in. */
+	if (msb_docbuild_id(a->a_doc, MSB_HASH_LATER, rec->num) == MSB_ERROR)
 		return app_fail(a, EX_SOFTWARE, "bad content hash");
 	why = listing_convert(&a->a_listing, rec, a->a_doc, msg, sizeof(msg));
 	if (why != LR_OK) {
@@ -186,7 +188,7 @@ read_input(struct app *a, int fd)
 	msb_csv_free(csv);
 }
 
-/* Opens the input and hashes its content, which names ids and the unit. */
+/* Opens the input, which is read front to back (twice: the hash too). */
 static int
 open_input(struct app *a)
 {
@@ -196,12 +198,6 @@ open_input(struct app *a)
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return app_fail(a, EX_DATAERR, "%s: %s", path,
 		    strerror(errno));
-	if (content_hash(fd, a->a_hash) == -1) {
-		app_fail(a, EX_DATAERR, "%s: read: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	/* The whole file is read once more, front to back. */
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	return fd;
 }
@@ -256,9 +252,17 @@ run(struct app *a)
 		close(fd);
 		return;
 	}
+	if ((rc = msb_sink_hash_input(a->a_sink, fd)) != MSB_OK) {
+		sink_fail(a, rc);
+		close(fd);
+		return;
+	}
 	read_input(a, fd);
 	close(fd);
 	/* The content hash names the unit: a rerun replaces it. */
+	if (a->a_exit == 0 && (rc = msb_sink_input_hash(a->a_sink,
+	    a->a_hash)) != MSB_OK)
+		sink_fail(a, rc);
 	if (a->a_exit == 0 && (rc = msb_sink_commit(a->a_sink, a->a_hash)) !=
 	    MSB_OK)
 		sink_fail(a, rc);

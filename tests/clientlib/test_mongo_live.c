@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,25 +59,32 @@ add_rows(struct msb_sink *sink, uint64_t from, uint64_t to)
 	}
 }
 
+/* How many documents of collection name match filter. */
 static int64_t
-count_in(const char *name)
+count_matching(const char *name, const bson_t *filter)
 {
 	mongoc_client_t *client = mongoc_client_new(url);
 	mongoc_collection_t *coll;
-	bson_t filter = BSON_INITIALIZER;
 	bson_error_t error;
 	int64_t n;
 
 	assert_non_null(client);
 	coll = mongoc_client_get_collection(client, db, name);
-	n = mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL,
+	n = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL,
 	    &error);
 	if (n < 0)
 		fail_msg("count: %s", error.message);
-	bson_destroy(&filter);
 	mongoc_collection_destroy(coll);
 	mongoc_client_destroy(client);
 	return n;
+}
+
+static int64_t
+count_in(const char *name)
+{
+	bson_t all = BSON_INITIALIZER;
+
+	return count_matching(name, &all);
 }
 
 static int64_t
@@ -287,6 +295,58 @@ refused_document(void **state)
 	msb_sink_close(sink);
 }
 
+/* How many documents of collection name have _id id. */
+static int64_t
+count_id(const char *name, const char *id)
+{
+	bson_t filter = BSON_INITIALIZER;
+	int64_t n;
+
+	BSON_APPEND_UTF8(&filter, "_id", id);
+	n = count_matching(name, &filter);
+	bson_destroy(&filter);
+	return n;
+}
+
+/*
+ * Ids made with MSB_HASH_LATER reach the server with the input's hash in
+ * them: MongoDB's batches leave as they fill, so the sink waits for it.
+ */
+static void
+later_ids_reach_the_server_whole(void **state)
+{
+	char path[] = "/tmp/msb-later-XXXXXX", hex[MSB_HASH_HEX_SIZE];
+	char got[MSB_HASH_HEX_SIZE], id[MSB_DOC_ID_SIZE];
+	struct msb_sink *sink = open_coll("later");
+	int fd = mkstemp(path);
+
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, "id\n1\n2\n", 7), 7);
+	assert_int_equal(msb_file_hash(path, hex), MSB_OK);
+	assert_int_equal(msb_sink_set_batch_size(sink, 3), MSB_OK);
+	assert_int_equal(msb_sink_hash_input(sink, fd), MSB_OK);
+	close(fd);
+	unlink(path);
+	for (uint64_t row = 1; row <= 10; row++) {
+		bson_t doc = BSON_INITIALIZER;
+
+		assert_int_equal(msb_doc_append_id(&doc, MSB_HASH_LATER, row),
+		    MSB_OK);
+		BSON_APPEND_INT64(&doc, "row", (int64_t)row);
+		assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+		bson_destroy(&doc);
+	}
+	assert_int_equal(msb_sink_input_hash(sink, got), MSB_OK);
+	assert_string_equal(got, hex);
+	if (msb_sink_commit(sink, got) != MSB_OK)
+		fail_msg("commit: %s", msb_sink_error(sink));
+	msb_sink_close(sink);
+	assert_int_equal(count_in("later"), 10);
+	for (uint64_t row = 1; row <= 10; row++)
+		assert_int_equal(count_id("later", msb_doc_id(id, hex, row)),
+		    1);
+}
+
 static int
 drop_db(void **state)
 {
@@ -349,6 +409,7 @@ main(void)
 		cmocka_unit_test(refused_document),
 		cmocka_unit_test(other_unique_index_rejects),
 		cmocka_unit_test(upserts_meet_other_unique_index),
+		cmocka_unit_test(later_ids_reach_the_server_whole),
 	};
 
 	url = getenv("MYSIMBDP_TEST_MONGO_URL");

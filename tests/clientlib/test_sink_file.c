@@ -19,12 +19,16 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <mysimbdp.h>
 
 #include "util.h"
+
+/* clientlib/mysimbdp-internal.h: hash jobs wait to read while on. */
+void msb__hashjob_hold(bool on);
 
 static const char hash_a[] =
     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
@@ -1449,6 +1453,185 @@ mongoc_only_for_mongodb(void **state)
 	assert_true(mapped("libmongoc"));
 }
 
+/*
+ * Rows 1..n of one unit, their ids made with hash (a content hash, or
+ * MSB_HASH_LATER), through a builder; about 300 bytes each.
+ */
+static void
+add_built(struct msb_sink *sink, struct msb_docbuild *b, const char *hash,
+    uint64_t from, uint64_t to)
+{
+	static const char text[] = "A sunny loft by the canal, two rooms, "
+	    "a balcony over the water and a kitchen with everything; quiet "
+	    "street, five minutes from the station, bikes to borrow. Long "
+	    "stays welcome, pets on request, smoking outside only, please.";
+
+	for (uint64_t row = from; row <= to; row++) {
+		msb_docbuild_reset(b);
+		assert_int_equal(msb_docbuild_id(b, hash, row), MSB_OK);
+		assert_int_equal(msb_docbuild_int64(b, "row", 3, (int64_t)row),
+		    MSB_OK);
+		assert_int_equal(msb_docbuild_utf8(b, "text", 4, text,
+		    strlen(text)), MSB_OK);
+		if (msb_sink_add_docbuild(sink, b) != MSB_OK)
+			fail_msg("add row %" PRIu64 ": %s", row,
+			    msb_sink_error(sink));
+	}
+}
+
+/* One more row with its _id last, as a plain bson_t. */
+static void
+add_id_last(struct msb_sink *sink, const char *hash, uint64_t row)
+{
+	bson_t doc = BSON_INITIALIZER;
+	char id[MSB_DOC_ID_SIZE];
+
+	BSON_APPEND_INT64(&doc, "row", (int64_t)row);
+	assert_non_null(msb_doc_id(id, hash, row));
+	BSON_APPEND_UTF8(&doc, "_id", id);
+	assert_int_equal(msb_sink_add(sink, &doc), MSB_OK);
+	bson_destroy(&doc);
+}
+
+/* The one unit file of the collection at coll, whole. */
+static char *
+only_unit(const char *coll, const char *hash, size_t *len)
+{
+	char name[MSB_HASH_HEX_SIZE + 8], *path, *data;
+	size_t files, docs;
+
+	count_store(coll, &files, &docs);
+	assert_int_equal(files, 1);
+	snprintf(name, sizeof(name), "%s.bson", hash);
+	path = tu_join(coll, name);
+	data = tu_read_file(path, len);
+	assert_non_null(data);
+	free(path);
+	return data;
+}
+
+/*
+ * A sink that hashes its input (msb_sink_hash_input) stores what ids made
+ * with the hash itself give, byte for byte: the rows added before the
+ * hash is known (held here until more than the sink's buffer, 256 KiB,
+ * went to its file), those added after, and one whose _id is not first.
+ */
+static void
+later_ids_are_stored_as_the_hash_gives(void **state)
+{
+	struct store *s = *state;
+	struct msb_docbuild *b = msb_docbuild_new();
+	struct msb_sink *sink;
+	char *input = tu_join(s->dir, "input.csv"), *later_url, *later_coll;
+	char hex[MSB_HASH_HEX_SIZE], got[MSB_HASH_HEX_SIZE];
+	char *want, *have;
+	size_t want_len, have_len;
+	int fd;
+
+	tu_write_file(input, "id,name\n1,Sunny loft\n", -1);
+	assert_int_equal(msb_file_hash(input, hex), MSB_OK);
+	assert_non_null(b);
+
+	/* The ids made with the hash itself, into the store at s->url. */
+	sink = open_sink(s);
+	add_built(sink, b, hex, 1, 4000);
+	add_id_last(sink, hex, 4001);
+	assert_int_equal(msb_sink_commit(sink, hex), MSB_OK);
+	msb_sink_close(sink);
+	want = only_unit(s->coll, hex, &want_len);
+	assert_true(want_len > 3 * 256 * 1024);
+
+	/* The same rows with MSB_HASH_LATER, into a second store. */
+	assert_true(asprintf(&later_url, "file://%s/later", s->dir) != -1);
+	assert_true(asprintf(&later_coll, "%s/later/acme/listings",
+	    s->dir) != -1);
+	{
+		char err[512];
+
+		if (msb_sink_open(&sink, later_url, "acme", "listings", err,
+		    sizeof(err)) != MSB_OK)
+			fail_msg("msb_sink_open: %s", err);
+	}
+	assert_true((fd = open(input, O_RDONLY | O_CLOEXEC)) != -1);
+	msb__hashjob_hold(true);
+	assert_int_equal(msb_sink_hash_input(sink, fd), MSB_OK);
+	/* Closed at once: the sink reads a descriptor of its own. */
+	close(fd);
+	add_built(sink, b, MSB_HASH_LATER, 1, 3000);
+	msb__hashjob_hold(false);
+	assert_int_equal(msb_sink_input_hash(sink, got), MSB_OK);
+	assert_string_equal(got, hex);
+	add_built(sink, b, MSB_HASH_LATER, 3001, 4000);
+	add_id_last(sink, MSB_HASH_LATER, 4001);
+	assert_int_equal(msb_sink_commit(sink, got), MSB_OK);
+	msb_sink_close(sink);
+	have = only_unit(later_coll, hex, &have_len);
+	assert_int_equal(have_len, want_len);
+	assert_memory_equal(have, want, want_len);
+
+	free(want);
+	free(have);
+	free(later_url);
+	free(later_coll);
+	free(input);
+	msb_docbuild_free(b);
+}
+
+/* An id made with MSB_HASH_LATER never reaches a sink hashing nothing. */
+static void
+later_id_needs_a_hashed_input(void **state)
+{
+	struct store *s = *state;
+	struct msb_docbuild *b = msb_docbuild_new();
+	struct msb_sink *sink = open_sink(s);
+	char hex[MSB_HASH_HEX_SIZE];
+	size_t files, docs;
+
+	assert_int_equal(msb_docbuild_id(b, MSB_HASH_LATER, 1), MSB_OK);
+	assert_int_equal(msb_sink_add_docbuild(sink, b), MSB_ERROR);
+	assert_non_null(strstr(msb_sink_error(sink), "MSB_HASH_LATER"));
+	assert_int_equal(msb_sink_input_hash(sink, hex), MSB_ERROR);
+	assert_int_not_equal(msb_sink_commit(sink, hash_a), MSB_OK);
+	msb_sink_close(sink);
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 0);
+	msb_docbuild_free(b);
+}
+
+/*
+ * An input the sink cannot read fails the sink with the reason: the rows
+ * added meanwhile are not stored under ids of no content.
+ */
+static void
+unreadable_input_stores_nothing(void **state)
+{
+	struct store *s = *state;
+	struct msb_docbuild *b = msb_docbuild_new();
+	struct msb_sink *sink = open_sink(s);
+	char *input = tu_join(s->dir, "input.csv");
+	char hex[MSB_HASH_HEX_SIZE];
+	size_t files, docs;
+	int fd;
+
+	tu_write_file(input, "id\n1\n", -1);
+	/* Write-only: every read of it fails (EBADF). */
+	assert_true((fd = open(input, O_WRONLY | O_CLOEXEC)) != -1);
+	msb__hashjob_hold(true);
+	assert_int_equal(msb_sink_hash_input(sink, fd), MSB_OK);
+	assert_int_equal(msb_sink_hash_input(sink, fd), MSB_ERROR);
+	close(fd);
+	add_built(sink, b, MSB_HASH_LATER, 1, 10);
+	msb__hashjob_hold(false);
+	assert_int_not_equal(msb_sink_commit(sink, hash_a), MSB_OK);
+	assert_non_null(strstr(msb_sink_error(sink), "content hash: read"));
+	assert_int_not_equal(msb_sink_input_hash(sink, hex), MSB_OK);
+	msb_sink_close(sink);
+	count_store(s->coll, &files, &docs);
+	assert_int_equal(files, 0);
+	free(input);
+	msb_docbuild_free(b);
+}
+
 int
 main(void)
 {
@@ -1504,6 +1687,12 @@ main(void)
 		    size_limit_counts_the_id_given, setup, teardown),
 		cmocka_unit_test_setup_teardown(id_is_stored_first,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    later_ids_are_stored_as_the_hash_gives, setup, teardown),
+		cmocka_unit_test_setup_teardown(later_id_needs_a_hashed_input,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    unreadable_input_stores_nothing, setup, teardown),
 		cmocka_unit_test(exit_codes),
 		cmocka_unit_test_setup_teardown(mongoc_only_for_mongodb,
 		    setup, teardown),
