@@ -330,7 +330,9 @@ MSB_API void msb_sink_stats(const struct msb_sink *sink,
  * sink hashing nothing is refused (MSB_ERROR). Once per sink.
  * Returns MSB_OK, or MSB_ERROR (a second call, a bad fd) or
  * MSB_TEMPFAIL (no thread) with msb_sink_error(). A read error of the
- * hashing fails the sink at the next add or commit, with its reason.
+ * hashing fails the sink once the hash is asked for (an add of such an
+ * id, the commit of documents that hold one, msb_sink_input_hash), with
+ * its reason: nothing is stored under ids of no content.
  */
 #define MSB_HASH_LATER "later"
 MSB_API int msb_sink_hash_input(struct msb_sink *sink, int fd);
