@@ -1015,8 +1015,9 @@ MSB_API int msb_producer_send(struct msb_producer *p, const void *data,
  * _close()). Each record still gets its own reply. A record held longer
  * than linger_ms waits for the next call of a producer function: an app
  * that sends and then does something else calls msb_producer_poll(p, 0)
- * or _flush(). max_bytes 0 sends every record alone (protocol 1, for a
- * streammgr older than 0.2; a producer finds that out by itself too);
+ * or _flush(). max_bytes 0 sends every record alone, those held first
+ * (protocol 1, for a streammgr older than 0.2; a producer finds that out
+ * by itself too);
  * linger_ms < 0 keeps the default.
  */
 MSB_API void msb_producer_set_batch(struct msb_producer *p, size_t max_bytes,

@@ -23,7 +23,7 @@
  * streammgr that answers a batch with a single-form REJECT (protocol 1)
  * turns batching off; that batch's records (p_inflight keeps where the
  * batches on the wire start and end) get THROTTLE "protocol: ...", to be
- * sent again, alone.
+ * sent again, alone, and records held then go alone, before the next.
  *
  * The connection is a link (link.h): ZMTP spoken here over ipc://, or
  * libzmq over tcp:// with CURVE. A link over ipc says when its
@@ -643,7 +643,29 @@ send_single(struct msb_producer *p, uint64_t seq, const void *data,
 }
 
 /*
- * Sends the batch (one record of it alone, in the single form). When no
+ * Sends the held records each alone, in order: stops at the first that
+ * does not go (a write-off meanwhile ends the rest too). Returns what
+ * send_single does.
+ */
+static int
+send_held_alone(struct msb_producer *p)
+{
+	struct wb_reader r;
+	const void *data;
+	uint64_t seq = p->p_bfirst;
+	size_t len;
+	int rc = MSB_OK;
+
+	wb_reader_init(&r, p->p_batch.b_data, p->p_batch.b_len);
+	while (rc == MSB_OK && wb_next_record(&r, &data, &len) == 1)
+		rc = send_single(p, seq++, data, len);
+	return rc;
+}
+
+/*
+ * Sends the batch; a batch of one, or any held records once batching is
+ * off (a protocol 1 streammgr refused a batch, or the app set max_bytes
+ * 0, while they were held), in the single form, each alone. When no
  * streammgr takes it within the reply timeout, it is written off with
  * everything outstanding. Returns MSB_OK, MSB_TEMPFAIL or MSB_ERROR.
  */
@@ -651,7 +673,6 @@ static int
 flush_batch(struct msb_producer *p)
 {
 	unsigned char head[WB_HEADER_LEN];
-	const unsigned char *rec = p->p_batch.b_data;
 	char why[128];
 	int rc;
 
@@ -659,9 +680,8 @@ flush_batch(struct msb_producer *p)
 		return MSB_OK;
 	if (outstanding(p) == p->p_bcount)
 		p->p_progress = msb__now_ms();
-	if (p->p_bcount == 1)
-		rc = send_single(p, p->p_bfirst, rec + WB_RECORD_OVERHEAD,
-		    p->p_batch.b_len - WB_RECORD_OVERHEAD);
+	if (p->p_bcount == 1 || p->p_batch_bytes == 0)
+		rc = send_held_alone(p);
 	else {
 		struct zmtp_frame f[3] = { { "", 0 }, { head, sizeof(head) },
 		    { p->p_batch.b_data, p->p_batch.b_len } };
@@ -750,6 +770,9 @@ producer_send(struct msb_producer *p, const void *data, size_t len,
 	} else {
 		if (p->p_closing)
 			return MSB_ERROR;	/* by the callback, in batching() */
+		/* Held before batching went off: they go first. */
+		if ((rc = flush_batch(p)) != MSB_OK)
+			return rc;
 		if ((rc = send_single(p, p->p_sent + 1, data, len)) != MSB_OK)
 			return rc;
 		if (outstanding(p) == 0)

@@ -9,7 +9,8 @@
  * reply and in a batch [""][first, count][records] when some do, each
  * record of a batch gets its own status, one status may answer them all,
  * a batch goes at the first send after its linger has passed, and a
- * protocol 1 streammgr's refusal of a batch turns batching off;
+ * protocol 1 streammgr's refusal of a batch turns batching off, and
+ * records held when batching goes off go alone before the next;
  * a batch written off while it waited for streammgr never goes out; the
  * end of the connection writes off at once what awaited a reply on it,
  * and the next send connects again; a callback may close its producer.
@@ -423,6 +424,44 @@ a_protocol_1_streammgr_turns_batching_off(void **state)
 	}
 	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
 	assert_int_equal(r->n, 5);
+	msb_producer_close(p);
+	free(r);
+}
+
+/*
+ * Batching goes off while records are held (here the app sets max_bytes
+ * 0; a protocol 1 streammgr's refusal does the same): they go first, each
+ * alone, then the next record. Sent after it, their replies came in
+ * after its seq and were dropped as late, and it was written off as
+ * "no-reply" although stored.
+ */
+static void
+held_records_go_alone_before_the_next(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p = open_piling(f, 16, r);
+	const char *const recs[] = { "a", "b", "c", "d" };
+	struct request q[4];
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(msb_producer_send(p, recs[i], 1, NULL),
+		    MSB_OK);
+	msb_producer_set_batch(p, 0, -1);
+	assert_int_equal(msb_producer_send(p, recs[3], 1, NULL), MSB_OK);
+	for (int i = 0; i < 4; i++) {
+		assert_true(fake_recv(f, &q[i], WAIT_MS));
+		assert_int_equal(q[i].nframes, 2);
+		assert_int_equal(be64(q[i].id), (uint64_t)i + 1);
+		assert_memory_equal(q[i].payload, recs[i], 1);
+		fake_reply(f, &q[i], "OK");
+	}
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_int_equal(r->n, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(r->seq[i], (uint64_t)i + 1);
+		assert_int_equal(r->status[i], MSB_REPLY_OK);
+	}
 	msb_producer_close(p);
 	free(r);
 }
@@ -962,6 +1001,8 @@ main(void)
 		    a_batch_goes_once_its_linger_has_passed, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_protocol_1_streammgr_turns_batching_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    held_records_go_alone_before_the_next, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_batch_written_off_while_waiting_is_not_sent, setup,
 		    teardown),
