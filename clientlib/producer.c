@@ -644,21 +644,26 @@ send_single(struct msb_producer *p, uint64_t seq, const void *data,
 
 /*
  * Sends the held records each alone, in order: stops at the first that
- * does not go (a write-off meanwhile ends the rest too). Returns what
- * send_single does.
+ * does not go, or when a write-off meanwhile took the rest. Each one
+ * sent leaves the held ones at once: the next may wait for room while
+ * its reply comes in, which answer() must take as a reply to a record
+ * sent. Returns what send_single does.
  */
 static int
 send_held_alone(struct msb_producer *p)
 {
 	struct wb_reader r;
 	const void *data;
-	uint64_t seq = p->p_bfirst;
 	size_t len;
 	int rc = MSB_OK;
 
 	wb_reader_init(&r, p->p_batch.b_data, p->p_batch.b_len);
-	while (rc == MSB_OK && wb_next_record(&r, &data, &len) == 1)
-		rc = send_single(p, seq++, data, len);
+	while (rc == MSB_OK && p->p_bcount > 0 &&
+	    wb_next_record(&r, &data, &len) == 1)
+		if ((rc = send_single(p, p->p_bfirst, data, len)) == MSB_OK) {
+			p->p_bfirst++;
+			p->p_bcount--;
+		}
 	return rc;
 }
 

@@ -746,6 +746,46 @@ a_full_window_waits_for_replies(void **state)
 	free(r);
 }
 
+/*
+ * Held records sent alone once batching is off may wait for room: here
+ * the last waits while the 12 MB one before it fills the link's 8 MiB
+ * queue, and the reply to the one before that comes in meanwhile. It is
+ * that record's own reply, not one to drop as early.
+ */
+static void
+replies_to_held_records_sent_alone_count(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct window_run w = { .f = f, .window = 1, .total = 5 };
+	struct msb_producer *p = open_batching(f, 16, r);
+	static char big[12 << 20];
+	pthread_t t;
+
+	msb_producer_set_batch(p, 64u << 20, HOUR_MS);
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(msb_producer_send(p, "a", 1, NULL), MSB_OK);
+	assert_int_equal(msb_producer_send(p, "b", 1, NULL), MSB_OK);
+	assert_int_equal(msb_producer_send(p, big, sizeof(big), NULL), MSB_OK);
+	assert_int_equal(msb_producer_send(p, "d", 1, NULL), MSB_OK);
+	msb_producer_set_batch(p, 0, -1);
+	/* The fake answers each as it comes, from now on. */
+	assert_int_equal(pthread_create(&t, NULL, window_fake, &w), 0);
+	assert_int_equal(msb_producer_send(p, "e", 1, NULL), MSB_OK);
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	pthread_join(t, NULL);
+	assert_false(w.stalled);
+	assert_false(w.bad_seq);
+	assert_int_equal(w.received, w.total);
+	assert_int_equal(r->n, w.total);
+	for (int i = 0; i < w.total; i++) {
+		assert_int_equal(r->seq[i], (uint64_t)i + 1);
+		assert_int_equal(r->status[i], MSB_REPLY_OK);
+	}
+	msb_producer_close(p);
+	free(r);
+}
+
 static void
 a_missing_socket_says_so(void **state)
 {
@@ -1003,6 +1043,8 @@ main(void)
 		    a_protocol_1_streammgr_turns_batching_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    held_records_go_alone_before_the_next, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    replies_to_held_records_sent_alone_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_batch_written_off_while_waiting_is_not_sent, setup,
 		    teardown),
