@@ -87,6 +87,17 @@ on_reply(uint64_t seq, enum msb_reply_status status, const char *reason,
 	r->n++;
 }
 
+/* The callbacks were n OKs, seqs 1..n in order. */
+static void
+assert_all_ok(const struct replies *r, int n)
+{
+	assert_int_equal(r->n, n);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(r->seq[i], (uint64_t)i + 1);
+		assert_int_equal(r->status[i], MSB_REPLY_OK);
+	}
+}
+
 static int
 setup(void **state)
 {
@@ -457,11 +468,7 @@ held_records_go_alone_before_the_next(void **state)
 		fake_reply(f, &q[i], "OK");
 	}
 	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
-	assert_int_equal(r->n, 4);
-	for (int i = 0; i < 4; i++) {
-		assert_int_equal(r->seq[i], (uint64_t)i + 1);
-		assert_int_equal(r->status[i], MSB_REPLY_OK);
-	}
+	assert_all_ok(r, 4);
 	msb_producer_close(p);
 	free(r);
 }
@@ -714,6 +721,16 @@ window_fake(void *arg)
 	return NULL;
 }
 
+/* Waits for the fake of w: it got all of its records, in order. */
+static void
+window_fake_join(pthread_t t, const struct window_run *w)
+{
+	pthread_join(t, NULL);
+	assert_false(w->stalled);
+	assert_false(w->bad_seq);
+	assert_int_equal(w->received, w->total);
+}
+
 static void
 a_full_window_waits_for_replies(void **state)
 {
@@ -732,16 +749,9 @@ a_full_window_waits_for_replies(void **state)
 		assert_true(msb_producer_outstanding(p) <= w.window);
 	}
 	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
-	pthread_join(t, NULL);
-	assert_false(w.stalled);
-	assert_false(w.bad_seq);
-	assert_int_equal(w.received, w.total);
+	window_fake_join(t, &w);
 	assert_int_equal(w.max_unanswered, (int)w.window);
-	assert_int_equal(r->n, w.total);
-	for (int i = 0; i < w.total; i++) {
-		assert_int_equal(r->seq[i], (uint64_t)i + 1);
-		assert_int_equal(r->status[i], MSB_REPLY_OK);
-	}
+	assert_all_ok(r, w.total);
 	msb_producer_close(p);
 	free(r);
 }
@@ -773,15 +783,8 @@ replies_to_held_records_sent_alone_count(void **state)
 	assert_int_equal(pthread_create(&t, NULL, window_fake, &w), 0);
 	assert_int_equal(msb_producer_send(p, "e", 1, NULL), MSB_OK);
 	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
-	pthread_join(t, NULL);
-	assert_false(w.stalled);
-	assert_false(w.bad_seq);
-	assert_int_equal(w.received, w.total);
-	assert_int_equal(r->n, w.total);
-	for (int i = 0; i < w.total; i++) {
-		assert_int_equal(r->seq[i], (uint64_t)i + 1);
-		assert_int_equal(r->status[i], MSB_REPLY_OK);
-	}
+	window_fake_join(t, &w);
+	assert_all_ok(r, w.total);
 	msb_producer_close(p);
 	free(r);
 }
