@@ -72,6 +72,23 @@ def test_reject_goes_to_dead_letters(platform):
     wait_for("k1 stored", lambda: keys(platform, "alpha") == {"k1"})
 
 
+def test_ack_all_acks_each_unsettled_message_once(platform):
+    # The app acks the first of each batch alone, then the batch with
+    # ack_all(): a wrong id or a second ack would count as a stray ack.
+    platform.tenant("alpha", f"""streams = ( {{
+        app = {python_app("ackall.py")}; ack_timeout = "60s";
+        stop_timeout = "2s"; }} );""")
+    platform.start("streammgr")
+    send_keys(platform, "alpha", 1, N)
+
+    def settled():
+        s = platform.status("alpha")["streams"][0]
+        return s if s["acked"] + s["stray_acks"] >= N else None
+
+    s = wait_for("every message settled", settled)
+    assert (s["acked"], s["stray_acks"], s["redelivered"]) == (N, 0, 0), s
+
+
 def test_drain_then_stop_exits_cleanly(platform):
     platform.tenant("alpha", f"""streams = ( {{
         app = {python_app("consume.py")}; stop_timeout = "5s"; }} );""")
