@@ -3,7 +3,7 @@
 # C library it binds (docs/benchmarks.md, "Python tenants"). Sourced by
 # scripts/bench; python_part runs in a subshell.
 #
-# Producer: --messages/2 messages of 100 bytes to a memory stream served
+# Producer: --messages messages of 100 bytes to a memory stream served
 # by one streamnoop, window --window, every reply OK. The goal's figure
 # is the steady rate, first send to the last reply: libmysimbdp's
 # producer (streambench produce's ok_rate; `mysimbdp send` is that
@@ -17,7 +17,7 @@
 
 python_part() {
 	local k d out t0 c_s py_s rate runs=${runs:-$((quick ? 2 : 3))}
-	local n=$((messages / 2)) csend='' pysend='' cnoop='' pynoop='' app
+	local n=$messages csend='' pysend='' cnoop='' pynoop='' app
 	local cprod pyprod
 	local py=$bdir/clientlib/python/mysimbdp-python
 	if ! "$py" -c 'import bson' 2>/dev/null; then
