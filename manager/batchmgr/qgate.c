@@ -142,17 +142,14 @@ qgate_keep_rejects(struct tenant *t, const char *path, enum stage_area area,
 	close(dfd);
 }
 
-/* quarantine/[dataset/]final.quality.json: why, the threshold, counts. */
-static void
-write_report(struct tenant *t, const char *dataset, const char *final,
-    const struct conf_quality *q, const bson_t *summary, const char *why)
+/* The report's one line of JSON: why, the threshold, counts. */
+static char *
+report_line(const char *final, const struct conf_quality *q,
+    const bson_t *summary, const char *why, size_t *len)
 {
 	bson_t doc = BSON_INITIALIZER;
-	char name[NAME_MAX + 1], used[NAME_MAX + 1];
 	bson_iter_t it;
-	size_t len;
 	char *line;
-	int dfd;
 
 	/* As the records show them: a name is bytes, JSON wants UTF-8. */
 	jsonline_append_text(&doc, "file", final);
@@ -161,15 +158,50 @@ write_report(struct tenant *t, const char *dataset, const char *final,
 	    q->q_max_rejected_percent);
 	if (bson_iter_init_find(&it, summary, "quality"))
 		bson_append_iter(&doc, "quality", -1, &it);
-	line = jsonline(&doc, &len);
+	line = jsonline(&doc, len);
 	bson_destroy(&doc);
-	if (line != NULL && snprintf(name, sizeof(name), "%s.quality.json",
-	    final) < (int)sizeof(name) &&
-	    (dfd = tenant_open_area(t, AREA_QUARANTINE, dataset, true)) >= 0) {
+	return line;
+}
+
+/*
+ * quarantine/[dataset/]final.quality.json. With no room for the suffix
+ * (a name is never cut), <job>.quality.json, as the rejects beside it:
+ * the report's "file" names the file.
+ */
+static void
+write_report(struct tenant *t, const char *dataset, const char *final,
+    const char *job, const struct conf_quality *q, const bson_t *summary,
+    const char *why)
+{
+	char name[NAME_MAX + 1], used[NAME_MAX + 1];
+	const char *sep = *dataset ? "/" : "";
+	size_t len;
+	char *line = report_line(final, q, summary, why, &len);
+	bool fits;
+	int dfd;
+
+	fits = (size_t)snprintf(name, sizeof(name), "%s.quality.json",
+	    final) < sizeof(name);
+	if (!fits)
+		snprintf(name, sizeof(name), "%s.quality.json", job);
+	if (line == NULL)
+		log_warnx("tenant %s: %s%s%s: no quality report: out of "
+		    "memory", t->t_id, dataset, sep, final);
+	else if ((dfd = tenant_open_area(t, AREA_QUARANTINE, dataset,
+	    true)) < 0)
+		log_warn("tenant %s: %s%s%s: no quality report: open "
+		    "quarantine/%s", t->t_id, dataset, sep, final, dataset);
+	else {
 		if (state_publish(dfd, name, line, len, used,
 		    sizeof(used)) < 0)
-			log_warn("tenant %s: write quarantine/%s", t->t_id,
-			    name);
+			log_warn("tenant %s: write quarantine/%s%s%s", t->t_id,
+			    dataset, sep, name);
+		else if (!fits)
+			log_warnx("tenant %s: %s%s%s: its quality report is "
+			    "quarantine/%s%s%s, named after job %s: "
+			    "\"<file>.quality.json\" is too long a name",
+			    t->t_id, dataset, sep, final, dataset, sep, used,
+			    job);
 		close(dfd);
 	}
 	bson_free(line);
@@ -187,7 +219,7 @@ qgate_quarantine(struct tenant *t, const char *dataset, const char *name,
 		log_warn("tenant %s: move %s to quarantine", t->t_id, name);
 		return;
 	}
-	write_report(t, dataset, final, q, summary, why);
+	write_report(t, dataset, final, job, q, summary, why);
 	qgate_keep_rejects(t, rejects, AREA_QUARANTINE, dataset, final, job);
 	log_info("tenant %s: quarantined %s%s%s: %s", t->t_id, dataset,
 	    *dataset ? "/" : "", final, why);

@@ -161,7 +161,7 @@ put(int dfd, const char *name, const char *text)
 static const char *
 text_of(int dfd, const char *name)
 {
-	static char buf[128];
+	static char buf[1024];
 	ssize_t n = 0;
 	int fd = openat(dfd, name, O_RDONLY);
 
@@ -234,6 +234,42 @@ rejects_taken_with_no_room_are_kept(void **state)
 	assert_int_equal(access(k->k_work, F_OK), -1);
 }
 
+/* quarantine/<file>.quality.json over 255 bytes: the report takes the
+ * job's id, as the rejects beside it do; its "file" names the file. */
+static void
+report_too_long_a_name_is_kept(void **state)
+{
+	struct kfx *k = *state;
+	struct conf_quality q = { .q_max_rejected_percent = 10 };
+	const char *name = long_name(249);
+	bson_t *summary = bson_new_from_json((const uint8_t *)"{\"quality\":"
+	    "{\"pass\":\"validate\",\"checked\":10,\"rejected\":5}}", -1,
+	    NULL);
+	char file[NAME_MAX + 64];
+	int pfd, qfd;
+
+	assert_non_null(summary);
+	assert_int_equal(mkdirat(k->k_fd, "processing", 0750), 0);
+	assert_int_equal(mkdirat(k->k_fd, "quarantine", 0750), 0);
+	assert_true((pfd = openat(k->k_fd, "processing", O_RDONLY |
+	    O_DIRECTORY)) >= 0);
+	put(pfd, name, "a,b\n");
+	put(AT_FDCWD, k->k_work, "row 1\n");
+	qgate_quarantine(&k->k_t, "", name, &q, summary, "too many", k->k_work,
+	    "acme-1-4");
+	assert_true((qfd = openat(k->k_fd, "quarantine", O_RDONLY |
+	    O_DIRECTORY)) >= 0);
+	assert_string_equal(text_of(qfd, name), "a,b\n");
+	snprintf(file, sizeof(file), "{\"file\":\"%s\",\"reason\":"
+	    "\"too many\",", name);
+	assert_true(strncmp(text_of(qfd, "acme-1-4.quality.json"), file,
+	    strlen(file)) == 0);
+	assert_string_equal(text_of(qfd, "acme-1-4.rejects.jsonl"), "row 1\n");
+	bson_destroy(summary);
+	close(qfd);
+	close(pfd);
+}
+
 int
 main(void)
 {
@@ -249,6 +285,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    rejects_taken_with_no_room_are_kept, kfx_setup,
 		    kfx_teardown),
+		cmocka_unit_test_setup_teardown(
+		    report_too_long_a_name_is_kept, kfx_setup, kfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
