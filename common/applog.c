@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bucket.h"
+#include "clock.h"
 #include "jsonline.h"
 #include "log.h"
 #include "state.h"
@@ -45,6 +47,10 @@ struct applog {
 					   -1: none running */
 	int		 lg_apps;	/* apps started with lg_wfd, not ended */
 	struct applog_pipe *lg_pipe;	/* lg_wfd's read end */
+	uint64_t	 lg_rate;	/* bytes a second its pipes are read;
+					   0: no limit */
+	struct bucket	 lg_bucket;	/* of lg_rate, shared by its pipes */
+	bool		 lg_paced_said;	/* the first pause was logged */
 };
 
 /* The read end of one app's stdout/stderr. */
@@ -52,6 +58,7 @@ struct applog_pipe {
 	TAILQ_ENTRY(applog_pipe) ap_entry;
 	struct applog	*ap_log;
 	struct event	*ap_ev;
+	struct event	*ap_wait;	/* the rate used up: until it refills */
 	int		 ap_fd;
 };
 
@@ -306,6 +313,7 @@ applog_file(const char *path, const char *who, const struct conf_app_logs *c)
 	/* A reload's new settings apply from the next app started. */
 	lg->lg_max_size = c->al_max_size;
 	lg->lg_backups = (int)c->al_backups;
+	lg->lg_rate = c->al_rate;
 	lg->lg_refs++;
 	return lg;
 }
@@ -344,22 +352,84 @@ pipe_close(struct applog_pipe *ap)
 		wfd_close(ap->ap_log);
 	TAILQ_REMOVE(&pipes, ap, ap_entry);
 	event_free(ap->ap_ev);
+	if (ap->ap_wait != NULL)
+		event_free(ap->ap_wait);
 	close(ap->ap_fd);
 	applog_release(ap->ap_log);
 	free(ap);
 }
 
+static void
+on_refilled(evutil_socket_t fd, short what, void *arg)
+{
+	struct applog_pipe *ap = arg;
+
+	(void)fd;
+	(void)what;
+	if (event_add(ap->ap_ev, NULL) < 0)
+		fatalx("%s: event_add", __func__);
+}
+
 /*
- * Reads one chunk. Returns 1 if it read some, 0 when the pipe is empty
- * for now, -1 at EOF or on an error (then the pipe is closed).
+ * The log's rate is used up: the pipe is not watched until its bucket
+ * holds a chunk again (or a second's worth, if less). Meanwhile the pipe
+ * fills and the app blocks in write(), costing no CPU, so a flood from
+ * one tenant cannot take the CPUs from the others; nothing is dropped.
+ */
+static void
+pipe_pause(struct applog_pipe *ap)
+{
+	struct applog *lg = ap->ap_log;
+	uint64_t ms = bucket_wait_ms(&lg->lg_bucket, (double)lg->lg_rate,
+	    APPLOG_CHUNK);
+
+	if (ap->ap_wait == NULL && (ap->ap_wait = evtimer_new(
+	    event_get_base(ap->ap_ev), on_refilled, ap)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	if (event_del(ap->ap_ev) < 0 ||
+	    clock_timer_in(ap->ap_wait, ms > 0 ? ms : 1) < 0)
+		fatalx("%s: event_del/add", __func__);
+	if (lg->lg_paced_said)
+		return;
+	lg->lg_paced_said = true;
+	log_info("%s: output for %s comes faster than app_logs.rate "
+	    "(%llu bytes a second): read at that rate, the app waits to "
+	    "write", lg->lg_who, lg->lg_path, (unsigned long long)lg->lg_rate);
+}
+
+/*
+ * How much the next read from ap may take: a chunk, or less when that
+ * is all its log's rate has left. 0: none left, the pipe paused.
+ */
+static size_t
+pipe_allowance(struct applog_pipe *ap)
+{
+	struct applog *lg = ap->ap_log;
+	uint64_t room = bucket_room(&lg->lg_bucket, (double)lg->lg_rate,
+	    (uint64_t)clock_mono_ms());
+
+	if (room == 0)
+		pipe_pause(ap);
+	return room < APPLOG_CHUNK ? (size_t)room : APPLOG_CHUNK;
+}
+
+/*
+ * Reads one chunk, at the log's rate when paced. Returns 1 if it read
+ * some, 0 when the pipe is empty for now (or paused), -1 at EOF or on an
+ * error (then the pipe is closed).
  */
 static int
-pipe_read_once(struct applog_pipe *ap)
+pipe_read_once(struct applog_pipe *ap, bool paced)
 {
 	static char buf[APPLOG_CHUNK];
-	ssize_t n = read(ap->ap_fd, buf, sizeof(buf));
+	size_t want = paced ? pipe_allowance(ap) : sizeof(buf);
+	ssize_t n;
 
-	if (n > 0) {
+	if (want == 0)
+		return 0;
+	if ((n = read(ap->ap_fd, buf, want)) > 0) {
+		if (paced)
+			bucket_spend(&ap->ap_log->lg_bucket, (uint64_t)n);
 		applog_write(ap->ap_log, buf, (size_t)n);
 		return 1;
 	}
@@ -377,7 +447,7 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	pipe_read_once(arg);
+	pipe_read_once(arg, true);
 }
 
 /*
@@ -461,7 +531,7 @@ applog_shutdown(void)
 
 		for (size_t got = 0; rc == 1 && got < APPLOG_EXIT_DRAIN;
 		    got += APPLOG_CHUNK)
-			rc = pipe_read_once(ap);
+			rc = pipe_read_once(ap, false);
 		if (rc >= 0)
 			pipe_close(ap);
 	}

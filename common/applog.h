@@ -7,8 +7,10 @@
  * name.log would pass app_logs.max_size. So a log takes at most
  * (backups + 1) x max_size on disk, and an app that writes faster than
  * the daemon drains blocks on its full pipe while the other tenants' work
- * goes on. Shared by batchmgr and streammgr; the monitor's own files use
- * the rotating part (applog_file).
+ * goes on. A log's pipes are read at most app_logs.rate bytes a second
+ * (a token bucket; past it the pipe waits unread, so the app blocks and
+ * its flood costs no CPU). Shared by batchmgr and streammgr; the
+ * monitor's own files use the rotating part (applog_file).
  */
 #ifndef MYSIMBDP_APPLOG_H
 #define MYSIMBDP_APPLOG_H

@@ -456,15 +456,23 @@ static const struct schema pstream_schema = {
 	pstream_fields, NFIELDS(pstream_fields), 0, NO_PRESENT
 };
 
-/* Both maxima keep (backups + 1) x max_size within a signed 64 bits. */
+/*
+ * Both maxima keep (backups + 1) x max_size within a signed 64 bits. The
+ * monitor's own logs take the first two: no pipe, no rate.
+ */
 static const struct field papplogs_fields[] = {
 	{ "max_size", FT_SIZE, offsetof(struct conf_app_logs, al_max_size),
 	    "16M", 4096, INT64_C(1) << 40, 0, NULL, 0, NULL },
 	{ "backups", FT_INT, offsetof(struct conf_app_logs, al_backups), "3",
 	    0, 100, 0, NULL, 0, NULL },
+	{ "rate", FT_SIZE, offsetof(struct conf_app_logs, al_rate),
+	    "4M", 0, INT64_C(1) << 40, 0, NULL, 0, NULL },
 };
 static const struct schema papplogs_schema = {
 	papplogs_fields, NFIELDS(papplogs_fields), 0, NO_PRESENT
+};
+static const struct schema pmlogs_schema = {
+	papplogs_fields, 2, 0, NO_PRESENT
 };
 
 static const struct field pmonitor_fields[] = {
@@ -492,7 +500,7 @@ static const struct field pmonitor_fields[] = {
 	    offsetof(struct conf_platform_monitor, pm_max_reports_per_second),
 	    "10000", 0, 100000000, 0, NULL, 0, NULL },
 	{ "logs", FT_GROUP, offsetof(struct conf_platform_monitor, pm_logs),
-	    NULL, 0, 0, 0, &papplogs_schema, 0, NULL },
+	    NULL, 0, 0, 0, &pmlogs_schema, 0, NULL },
 };
 static const struct schema pmonitor_schema = {
 	pmonitor_fields, NFIELDS(pmonitor_fields), 0, NO_PRESENT

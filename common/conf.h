@@ -216,6 +216,8 @@ struct conf_platform_stream {
 struct conf_app_logs {
 	uint64_t	 al_max_size;
 	int64_t		 al_backups;
+	uint64_t	 al_rate;	/* app_logs: bytes a second read from
+					   an app's pipe; 0: no limit */
 };
 
 /* The monitor daemon: the platform file's "monitor" group. */

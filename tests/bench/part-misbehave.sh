@@ -11,7 +11,8 @@
 #          tenant at resources.cpu_percent = 50 (a cpu.max where the cpu
 #          controller is there) and batch.app_nice as configured
 #   flood  a batch app writing to its stdout as fast as it can
-#          (tests/apps/floodlog), app_logs capped at 1M x 3
+#          (tests/apps/floodlog), app_logs capped at 1M x 3, its pipe
+#          read at the default app_logs.rate
 #   hold   a stream app that takes credit and never acks (streamapp -H),
 #          ack_timeout 300ms, 2 deliveries
 # Each case is K rounds (7, --quick 3; --runs K), each a run with tenant

@@ -10,7 +10,9 @@
 # test's verdict). An app that closes stdout and
 # stderr and then works has its outcome recorded normally. As root, a log
 # on a full disk drops the output, says so once, and the run is recorded
-# as usual.
+# as usual. Those floods run unpaced (app_logs.rate = 0); then, with a
+# rate set by a reload, a flood goes into the log no faster than the
+# rate, and whole: the app waits for the daemon, nothing is dropped.
 . "$(dirname "$0")/lib.sh"
 
 FLOOD=${APP_LOGS_FLOOD:-1G}
@@ -21,7 +23,7 @@ FILES=20	# calm's batch files per measure
 KEYS=500	# calm's stream messages per measure
 
 platform workers=4
-echo "app_logs = { max_size = \"1M\"; backups = $BACKUPS; };" >>"$T/conf/mysimbdp.cfg"
+echo "app_logs = { max_size = \"1M\"; backups = $BACKUPS; rate = 0; };" >>"$T/conf/mysimbdp.cfg"
 tenant calm <<EOF
 id = "calm";
 batch = {
@@ -44,6 +46,9 @@ streams = ( { app = ["floodlog", "$FLOOD", "stay"]; stop_timeout = "2s";
   start_timeout = "1d"; instances = { min = 0; max = 1; initial = 0; }; } );
 EOF
 simple_tenant closer '"closeout"'
+PACED=$((768 * 1024))	# bytes paced's flood writes, before its last line
+RATE=$((256 * 1024))	# the app_logs.rate it runs under
+simple_tenant paced "\"floodlog\", \"$PACED\""
 # As root, tenant "full" logs into a 256 KiB tmpfs (ENOSPC).
 simple_tenant full '"floodlog", "2M"'
 fulldir=$VAR/log/full
@@ -180,6 +185,28 @@ if [ $full = yes ]; then
 else
 	echo "# a full disk: skipped (needs root for a tmpfs)"
 fi
+
+# ---- app_logs.rate: a flood read at the rate, none of it lost ---------
+sed -i "s/rate = 0;/rate = $RATE;/" "$T/conf/mysimbdp.cfg"
+from=$(wc -l <"$BM_LOG")
+kill -HUP "$BM_PID"
+wait_for 20 "batchmgr's reload" bm_log_after "$from" "reloading configuration"
+drop paced big.csv
+wait_for 60 "paced's record" have_records 1 paced ok
+plog=$VAR/log/paced/default.log
+tail -n 1 "$plog" | grep -q "^the end of the flood from" ||
+	fail "$plog does not end with the flood's last line: $(tail -c 200 "$plog")"
+size=$(stat -c %s "$plog")
+[ "$size" -gt $PACED ] || fail "$plog holds $size bytes of a flood of $PACED and more: output lost"
+# The daemon reads at most RATE at once (a full bucket), then RATE a
+# second; the app can exit with a pipe's worth (64K) unread. A slow
+# machine only makes the run longer.
+least=$(( 1000 * (PACED - 65536 - RATE) / RATE ))
+d=$(records '.tenant == "paced"' | jq .duration_ms)
+[ "$d" -ge $least ] || fail "paced's flood ran $d ms: faster than app_logs.rate allows ($least ms at least)"
+bm_log_after "$from" "tenant paced: output for $plog comes faster than app_logs.rate ($RATE bytes a second)" ||
+	fail "batchmgr did not say it paces paced's output"
+ok "app_logs.rate: a flood of $PACED bytes took $d ms (at least $least), all of it in the log"
 
 stop_daemon streammgr
 stop_daemon batchmgr

@@ -3,8 +3,9 @@
  * before a rotation, the shift name.log -> name.log.1 -> ... with the
  * oldest dropped, and two writers of one log through real pipes and a
  * real event base, rotated under the cap with the newest lines in
- * name.log, that one turn of the event loop moves one chunk only, and
- * that a line a full disk cuts short leaves no stump.
+ * name.log, that one turn of the event loop moves one chunk only, that
+ * a pipe is read no faster than app_logs.rate and loses nothing to it,
+ * and that a line a full disk cuts short leaves no stump.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include <event2/event.h>
 
 #include "applog.h"
+#include "clock.h"
 #include "log.h"
 
 static void
@@ -337,6 +339,56 @@ test_bounded_read(void **state)
 	rmtree(dir);
 }
 
+/*
+ * app_logs.rate: a pipe holding two seconds' worth is read one second's
+ * worth at once (the bucket starts full), then no faster than the rate
+ * (a bound a slow machine cannot break: it only reads later), and all
+ * of it reaches the log: the app waits, nothing is dropped.
+ */
+static void
+test_paced_read(void **state)
+{
+	const uint64_t rate = 128 * 1024;
+	char *dir = tmpdir(), path[300], chunk[4096];
+	struct conf_platform p = { 0 };
+	struct event_base *base = clock_event_base();
+	uint64_t held = 0, got;
+	int64_t t0, t1, t2;
+	struct applog *lg;
+	int w;
+
+	(void)state;
+	assert_non_null(base);
+	p.p_state_dir = dir;
+	p.p_app_logs.al_max_size = 16 << 20;
+	p.p_app_logs.al_rate = rate;
+	log_folder(dir, path, sizeof(path));
+	assert_non_null(lg = applog_open(base, &p, "acme", "paced", &w));
+	assert_true(fcntl(w, F_SETPIPE_SZ, 2 * rate) >= (int)(2 * rate));
+	assert_int_equal(fcntl(w, F_SETFL, O_NONBLOCK), 0);
+	memset(chunk, 'x', sizeof(chunk));
+	while (write(w, chunk, sizeof(chunk)) == (ssize_t)sizeof(chunk))
+		held += sizeof(chunk);
+	assert_true(held >= 2 * rate);
+
+	t0 = clock_mono_ms();
+	/* Turns until nothing is ready: the pipe is paused, its timer set. */
+	assert_int_equal(event_base_loop(base, EVLOOP_NONBLOCK), 0);
+	t1 = clock_mono_ms();
+	got = (uint64_t)file_size(path, "paced.log");
+	assert_true(got >= rate);
+	assert_true(got <= rate + rate * (uint64_t)(t1 - t0 + 1) / 1000);
+
+	applog_app_end(lg);	/* w is the daemon's end: it closes */
+	assert_int_equal(event_base_loop(base, 0), 1);
+	t2 = clock_mono_ms();
+	assert_int_equal(file_size(path, "paced.log"), held);
+	assert_true((held - rate) * 1000 / rate <= (uint64_t)(t2 - t0 + 1));
+	applog_shutdown();
+	event_base_free(base);
+	rmtree(dir);
+}
+
 /* How many times what is in text. */
 static int
 count_in(const char *text, const char *what)
@@ -371,7 +423,7 @@ static void
 write_limited(const struct limited *w, char *got, size_t gotlen, char *err,
     size_t errlen)
 {
-	struct conf_app_logs c = { 1 << 20, 0 };
+	struct conf_app_logs c = { .al_max_size = 1 << 20 };
 	char *dir = tmpdir(), path[300];
 	struct rlimit old, rl;
 	struct applog *lg;
@@ -463,6 +515,7 @@ main(void)
 		cmocka_unit_test(test_two_writers),
 		cmocka_unit_test(test_shared_pipe),
 		cmocka_unit_test(test_bounded_read),
+		cmocka_unit_test(test_paced_read),
 		cmocka_unit_test(test_short_write),
 		cmocka_unit_test(test_line_in_pieces),
 	};

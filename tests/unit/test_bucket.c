@@ -1,7 +1,8 @@
 /*
  * Unit tests for common/bucket.c, the clock passed in: a full bucket
  * gives a second's worth at once, then the rate; a rate of 0 is no limit;
- * a clock behind the last take adds nothing.
+ * a clock behind the last take adds nothing; takes of any size (room,
+ * spend) and the wait until a size is held again.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -58,6 +59,46 @@ clock_behind(void **state)
 	assert_int_equal(takes(&b, 10, 2100, 5), 1);
 }
 
+/* Bytes a second: what is held is taken in pieces; the wait is exact. */
+static void
+room_spend_wait(void **state)
+{
+	struct bucket b = { 0 };
+
+	(void)state;
+	assert_int_equal(bucket_room(&b, 1000, 5000), 1000);
+	bucket_spend(&b, 600);
+	assert_int_equal(bucket_room(&b, 1000, 5000), 400);
+	assert_int_equal(bucket_wait_ms(&b, 1000, 400), 0);
+	assert_int_equal(bucket_wait_ms(&b, 1000, 1000), 600);
+	bucket_spend(&b, 400);
+	assert_int_equal(bucket_room(&b, 1000, 5000), 0);
+	/* More than the capacity is waited for as the capacity. */
+	assert_int_equal(bucket_wait_ms(&b, 1000, 65536), 1000);
+	/* 1 ms is one token at 1000/s; a part of one rounds up. */
+	assert_int_equal(bucket_room(&b, 1000, 5001), 1);
+	assert_int_equal(bucket_wait_ms(&b, 300, 2), 4);
+	assert_int_equal(bucket_room(&b, 1000, 5600), 600);
+	assert_true(bucket_take(&b, 1000, 5600));
+	assert_int_equal(bucket_room(&b, 1000, 5600), 599);
+}
+
+/* No limit: any size, no wait; a limit set later starts full. */
+static void
+room_no_limit(void **state)
+{
+	struct bucket b = { 0 };
+
+	(void)state;
+	assert_int_equal(bucket_room(&b, 10, 100000), 10);
+	bucket_spend(&b, 10);
+	assert_true(bucket_room(&b, 0, 100000) == UINT64_MAX);
+	bucket_spend(&b, 1 << 20);
+	assert_int_equal(bucket_wait_ms(&b, 0, 1 << 20), 0);
+	assert_true(bucket_room(&b, 0, 100001) == UINT64_MAX);
+	assert_int_equal(bucket_room(&b, 10, 100002), 10);
+}
+
 int
 main(void)
 {
@@ -65,6 +106,8 @@ main(void)
 		cmocka_unit_test(burst_then_rate),
 		cmocka_unit_test(no_limit),
 		cmocka_unit_test(clock_behind),
+		cmocka_unit_test(room_spend_wait),
+		cmocka_unit_test(room_no_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -309,6 +309,34 @@ platform_segment_size_is_checked(void **state)
 	expect_count(&fx->errs, 1);
 }
 
+/*
+ * app_logs.rate: 4M a second by default, 0 for no limit; the monitor's
+ * own logs have no pipe to pace and refuse it.
+ */
+static void
+platform_app_logs_rate(void **state)
+{
+	struct fixture *fx = *state;
+	const char *file;
+	struct conf_platform *p;
+
+	p = load_platform_ok(fx, fx_write(fx, "none.cfg", "# defaults\n"));
+	assert_int_equal(p->p_app_logs.al_rate, 4 << 20);
+	assert_int_equal(p->p_monitor.pm_logs.al_rate, 0);
+	conf_platform_free(p);
+	p = load_platform_ok(fx, fx_write(fx, "off.cfg",
+	    "app_logs = { rate = 0; };\n"));
+	assert_int_equal(p->p_app_logs.al_rate, 0);
+	assert_int_equal(p->p_app_logs.al_max_size, 16 << 20);
+	conf_platform_free(p);
+	file = fx_write(fx, "mon.cfg",
+	    "monitor = { logs = { rate = \"1M\"; }; };\n");
+	assert_null(conf_platform_load(file, &fx->errs));
+	expect_message(&fx->errs, "unknown setting",
+	    "%s:1: monitor.logs.rate:", file);
+	expect_count(&fx->errs, 1);
+}
+
 static void
 platform_partial_batch_group_keeps_other_defaults(void **state)
 {
@@ -1829,6 +1857,7 @@ main(void)
 		T(platform_partial_batch_group_keeps_other_defaults),
 		T(app_mongo_url_write_concern),
 		T(platform_segment_size_is_checked),
+		T(platform_app_logs_rate),
 		T(platform_relative_paths_resolve_against_its_folder),
 		T(platform_relative_file_name_resolves_against_cwd),
 		T(platform_unknown_settings_are_reported_with_path),
