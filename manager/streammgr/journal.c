@@ -64,6 +64,9 @@ struct journal {
 	size_t		 j_nacks;
 	size_t		 j_ackcap;
 	uint64_t	 j_disk;	/* bytes of all segments */
+	uint64_t	 j_written;	/* fsync: writes of messages so far */
+	uint64_t	 j_synced;	/* the last of them known synced */
+	bool		 j_syncing;	/* a sync taken out is not back */
 };
 
 /* Unlinks dir/name, off the loop's thread once discard_start ran. */
@@ -1315,11 +1318,32 @@ batch_reset(struct journal *j)
 	j->j_batch_max = 0;
 }
 
-int
-journal_commit(struct journal *j, char *err, size_t errlen)
+/*
+ * Syncs the newest segment at once, when writes of messages in it may
+ * not be on disk yet: before the journal moves on to a new segment,
+ * whose syncs would not cover them.
+ */
+static int
+sync_newest(struct journal *j, char *err, size_t errlen)
+{
+	if (j->j_synced == j->j_written)
+		return 0;
+	if (fdatasync(j->j_fd) < 0) {
+		snprintf(err, errlen, "fdatasync %s/" SEG_FMT ": %s",
+		    j->j_dir, newest_id(j), strerror(errno));
+		return -1;
+	}
+	j->j_synced = j->j_written;
+	return 0;
+}
+
+/* journal_commit, and journal_write when sync is false. */
+static int
+commit(struct journal *j, bool sync, char *err, size_t errlen)
 {
 	uint32_t target = batch_segment(j);
 	uint64_t msgs = j->j_batch_msgs;
+	bool fsync = msgs > 0 && j->j_mode == JOURNAL_FSYNC;
 
 	if (j->j_buf.b_len == 0 && j->j_nacks == 0)
 		return 0;
@@ -1328,7 +1352,8 @@ journal_commit(struct journal *j, char *err, size_t errlen)
 	    j->j_batch_next : j->j_next, err, errlen) < 0)
 		goto fail;
 	if (target != newest_id(j) && msgs > 0 &&
-	    seg_create(j, target, j->j_batch_next, err, errlen) < 0)
+	    (sync_newest(j, err, errlen) < 0 ||
+	    seg_create(j, target, j->j_batch_next, err, errlen) < 0))
 		goto fail;
 	put_acks(j);
 	if (write_all(j, j->j_buf.b_data, j->j_buf.b_len) < 0) {
@@ -1336,8 +1361,7 @@ journal_commit(struct journal *j, char *err, size_t errlen)
 		    newest_id(j), strerror(errno));
 		goto fail;
 	}
-	if (msgs > 0 && j->j_mode == JOURNAL_FSYNC &&
-	    fdatasync(j->j_fd) < 0) {
+	if (fsync && sync && fdatasync(j->j_fd) < 0) {
 		int saved = errno;
 
 		snprintf(err, errlen, "fdatasync %s/" SEG_FMT ": %s",
@@ -1346,6 +1370,11 @@ journal_commit(struct journal *j, char *err, size_t errlen)
 			log_warn("ftruncate %s", j->j_dir);
 		errno = saved;
 		goto fail;
+	}
+	if (fsync) {
+		j->j_written++;
+		if (sync)
+			j->j_synced = j->j_written;
 	}
 	j->j_size += j->j_buf.b_len;
 	j->j_disk += j->j_buf.b_len;
@@ -1363,6 +1392,72 @@ fail:
 		errno = saved;
 	}
 	return -1;
+}
+
+int
+journal_commit(struct journal *j, char *err, size_t errlen)
+{
+	return commit(j, true, err, errlen);
+}
+
+int
+journal_write(struct journal *j, char *err, size_t errlen)
+{
+	return commit(j, false, err, errlen);
+}
+
+uint64_t
+journal_written(const struct journal *j)
+{
+	return j->j_written;
+}
+
+uint64_t
+journal_synced(const struct journal *j)
+{
+	return j->j_synced;
+}
+
+int
+journal_sync_begin(struct journal *j, uint64_t *gen)
+{
+	int fd;
+
+	if (j->j_syncing || j->j_synced == j->j_written)
+		return -1;
+	*gen = j->j_written;
+	if ((fd = fcntl(j->j_fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return -2;
+	j->j_syncing = true;
+	return fd;
+}
+
+bool
+journal_syncing(const struct journal *j)
+{
+	return j->j_syncing;
+}
+
+int
+journal_sync(struct journal *j)
+{
+	char err[300];
+
+	return sync_newest(j, err, sizeof(err));
+}
+
+void
+journal_sync_end(struct journal *j, uint64_t gen)
+{
+	j->j_syncing = false;
+	if (gen > j->j_synced)
+		j->j_synced = gen;
+}
+
+const char *
+journal_dir(const struct journal *j)
+{
+	return j->j_dir;
 }
 
 void

@@ -118,6 +118,37 @@ size_t journal_pending(const struct journal *j);
 int journal_commit(struct journal *j, char *err, size_t errlen);
 
 /*
+ * journal_commit without waiting for the disk: the messages are written,
+ * and in fsync mode on disk once a sync begun after this write has
+ * ended (journal_sync_begin). Before it starts a new segment it syncs
+ * the one written, at once. Returns as journal_commit.
+ */
+int journal_write(struct journal *j, char *err, size_t errlen);
+
+/*
+ * Fsync mode counts its writes of messages: the latest, and the latest
+ * known on disk (synced by a commit or a sync that began after it).
+ */
+uint64_t journal_written(const struct journal *j);
+uint64_t journal_synced(const struct journal *j);
+
+/*
+ * Takes out a sync of what has been written: returns a descriptor of
+ * the newest segment for fdatasync, with *gen the write it covers; -1
+ * when one is out already or nothing waits, -2 (errno) when no
+ * descriptor can be had. journal_sync_end(gen) once it succeeded.
+ */
+int journal_sync_begin(struct journal *j, uint64_t *gen);
+void journal_sync_end(struct journal *j, uint64_t gen);
+bool journal_syncing(const struct journal *j);
+
+/* Syncs what has been written, here and now: 0, or -1 with errno. */
+int journal_sync(struct journal *j);
+
+/* The queue's folder, for messages. */
+const char *journal_dir(const struct journal *j);
+
+/*
  * Forgets the messages added since the last commit, as a failed commit
  * does (their queue entries were dropped); releases stay noted.
  */

@@ -119,6 +119,8 @@ struct stream {
 	struct zevent	*s_work_ev;
 	struct queue	 s_queue;
 	struct journal	*s_journal;		/* the queue on disk */
+	struct held	*s_held;		/* OKs awaiting a sync, */
+	struct held	**s_held_tail;		/* oldest first */
 	struct event	*s_flush_ev;		/* writes noted releases */
 	size_t		 s_volatile;		/* held, not on disk */
 	struct bucket	 s_rate;		/* max_messages_per_second */

@@ -21,6 +21,7 @@
 #include "record.h"
 #include "state.h"
 #include "supervise.h"
+#include "syncer.h"
 #include "wirebatch.h"
 
 #define MSG_ID_MAX	64	/* bytes of a producer's msg-id */
@@ -47,6 +48,7 @@ static int ingress_note(struct ingress *, struct stream *);
 static void on_work(void *, void *);
 static void on_ack_timeout(evutil_socket_t, short, void *);
 static void on_full(evutil_socket_t, short, void *);
+static void held_flush(struct stream *);
 static void arm_ack_timer(struct stream *);
 static void on_flush(evutil_socket_t, short, void *);
 static void unhold(struct qmsg *);
@@ -382,6 +384,7 @@ member_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 		fatal("%s: calloc", __func__);
 	s->s_mgr = m;
 	s->s_dead_fd = -1;
+	s->s_held_tail = &s->s_held;
 	snprintf(s->s_tid, sizeof(s->s_tid), "%s", t->t_id);
 	snprintf(s->s_name, sizeof(s->s_name), "%s", c->s_name);
 	TAILQ_INIT(&s->s_instances);
@@ -585,6 +588,7 @@ stream_free(struct stream *s)
 	if (s->s_nsubs > 0)
 		fatalx("%s: stream %s freed before its subscriptions",
 		    __func__, s->s_name);
+	held_flush(s);
 	free(s->s_subs);
 	if (s->s_volatile > 0)
 		log_warnx("tenant %s: stream %s: %zu accepted message%s not "
@@ -1623,13 +1627,15 @@ replace_oks(struct wb_buf *b, const char *text)
  * producer hears OK only for what is stored.
  */
 static void
-commit_batch(struct stream *s, uint64_t first, struct reply *r, int n)
+commit_batch(struct stream *s, uint64_t first, struct reply *r, int n,
+    bool wait)
 {
 	char err[300], text[320];
 	uint64_t refused = 0;
 
-	if (journal_pending(s->s_journal) == 0 ||
-	    journal_commit(s->s_journal, err, sizeof(err)) == 0)
+	if (journal_pending(s->s_journal) == 0 || (wait ?
+	    journal_commit(s->s_journal, err, sizeof(err)) :
+	    journal_write(s->s_journal, err, sizeof(err))) == 0)
 		return;
 	drop_tail_all(s, first, true);
 	snprintf(text, sizeof(text), "THROTTLE no-space: %.290s", err);
@@ -1696,6 +1702,137 @@ ingress_full(const struct ingress *in)
 	return false;
 }
 
+/*
+ * OKs held for a sync (syncer.h): a turn of a stream's own ingress
+ * socket writes its batch with journal_write, and its replies wait here,
+ * in the order of the turns, until a sync begun after that write has
+ * ended. Replies of a turn that wrote nothing wait behind the turns
+ * before it, so that each producer's replies keep their order.
+ */
+struct held {
+	struct held	*next;
+	uint64_t	 gen;		/* the journal's write to await */
+	int		 n;
+	struct reply	 r[];
+};
+
+static void on_synced(void *cookie, uint64_t gen, int err);
+
+/* Takes out a sync of s's journal unless one is out or none is due. */
+static void
+sync_begin(struct stream *s)
+{
+	uint64_t gen;
+	int fd = journal_sync_begin(s->s_journal, &gen);
+
+	if (fd == -2)	/* no descriptor (EMFILE): sync on the loop */
+		on_synced(s, gen, journal_sync(s->s_journal) < 0 ? errno : 0);
+	else if (fd >= 0)
+		syncer_sync(fd, gen, on_synced, s);
+}
+
+/* Sends the replies of the turns whose writes are synced. */
+static void
+held_release(struct stream *s)
+{
+	uint64_t synced = s->s_journal != NULL ?
+	    journal_synced(s->s_journal) : UINT64_MAX;
+	struct held *h;
+
+	if (s->s_held == NULL)
+		return;
+	while ((h = s->s_held) != NULL && h->gen <= synced) {
+		if ((s->s_held = h->next) == NULL)
+			s->s_held_tail = &s->s_held;
+		for (int k = 0; k < h->n; k++) {
+			send_reply(s->s_in, &h->r[k]);
+			wb_free(&h->r[k].statuses);
+		}
+		free(h);
+	}
+	/* Sending may have eaten the edge of the socket's ZMQ_FD. */
+	zevent_kick(s->s_in_ev);
+}
+
+/*
+ * A sync of s's queue ended. One that failed leaves the file's state
+ * unknown (Linux may have dropped the pages it could not write, and a
+ * second fdatasync would then succeed on what is not on disk): streammgr
+ * stops rather than answer OK for them; a restart reads back what the
+ * disk holds, and producers send again what got no OK.
+ */
+static void
+on_synced(void *cookie, uint64_t gen, int err)
+{
+	struct stream *s = cookie;
+
+	if (err != 0)
+		fatalx("tenant %s: stream %s: fdatasync of the queue in %s: "
+		    "%s: stopping, as what is on disk is unknown (a restart "
+		    "reads it back)", s->s_tid, s->s_name,
+		    journal_dir(s->s_journal), strerror(err));
+	journal_sync_end(s->s_journal, gen);
+	held_release(s);
+	sync_begin(s);		/* what was written meanwhile */
+}
+
+/*
+ * Holds the n replies of this turn behind s's sync when they must wait:
+ * the turn wrote messages not yet synced, or earlier turns' replies
+ * wait. Returns whether it did (the replies are moved, r[] is reset).
+ */
+static bool
+held_add(struct stream *s, struct reply *r, int n)
+{
+	uint64_t gen = s->s_journal != NULL ?
+	    journal_written(s->s_journal) : 0;
+	struct held *h;
+
+	if (n == 0 || (s->s_held == NULL && (s->s_journal == NULL ||
+	    journal_synced(s->s_journal) >= gen)))
+		return false;
+	if ((h = malloc(sizeof(*h) + (size_t)n * sizeof(*r))) == NULL) {
+		/* Out of memory: wait for the sync here instead. */
+		held_flush(s);
+		return false;
+	}
+	h->next = NULL;
+	h->gen = gen;
+	h->n = n;
+	for (int k = 0; k < n; k++) {
+		h->r[k] = r[k];
+		zmq_msg_init(&h->r[k].rid);
+		zmq_msg_move(&h->r[k].rid, &r[k].rid);
+		zmq_msg_init(&h->r[k].mid);
+		zmq_msg_move(&h->r[k].mid, &r[k].mid);
+		if (r[k].status == r[k].buf)
+			h->r[k].status = h->r[k].buf;
+		r[k].statuses = (struct wb_buf){ 0 };
+		zmq_msg_close(&r[k].rid);
+		zmq_msg_close(&r[k].mid);
+	}
+	*s->s_held_tail = h;
+	s->s_held_tail = &h->next;
+	if (s->s_journal != NULL)
+		sync_begin(s);
+	return true;
+}
+
+/*
+ * Waits for s's syncs and sends every held reply: s is going, and no
+ * sync may call back for it after.
+ */
+static void
+held_flush(struct stream *s)
+{
+	while (s->s_journal != NULL && (journal_syncing(s->s_journal) ||
+	    journal_synced(s->s_journal) < journal_written(s->s_journal))) {
+		sync_begin(s);
+		syncer_wait();
+	}
+	held_release(s);
+}
+
 void
 stream_ingress(struct ingress *in)
 {
@@ -1715,9 +1852,10 @@ stream_ingress(struct ingress *in)
 	}
 	for (int k = 0; k < in->ntouched; k++)
 		commit_batch(in->touched[k].s, in->touched[k].first, replies,
-		    n);
-	for (int k = 0; k < n; k++)
-		send_reply(in->sock, &replies[k]);
+		    n, in->fixed == NULL);
+	if (in->fixed == NULL || !held_add(in->fixed, replies, n))
+		for (int k = 0; k < n; k++)
+			send_reply(in->sock, &replies[k]);
 	if (n > 0)
 		zevent_kick(in->ev);
 	for (int k = 0; k < in->ntouched; k++) {

@@ -30,6 +30,7 @@
 #include "spawn.h"
 #include "state.h"
 #include "discard.h"
+#include "syncer.h"
 #include "stream.h"
 #include "supervise.h"
 
@@ -358,6 +359,9 @@ main(int argc, char *argv[])
 	/* Segments done with are unlinked off the loop (discard.h). */
 	if (discard_start() < 0)
 		log_warn("discard_start: segments are unlinked on the loop");
+	/* fsync's OKs wait for a sync off the loop (syncer.h). */
+	if (syncer_start(m.m_base) < 0)
+		log_warn("syncer_start: queues are synced on the loop");
 	if (scontrol_init(&m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "streammgr: %s\n", err);
 		return EX_UNAVAILABLE;
@@ -387,6 +391,7 @@ main(int argc, char *argv[])
 	discard_wait();
 	cgroup_cleanup();
 	teardown(&m);
+	syncer_stop();
 	daemon_signals_free(&sigev);
 	applog_shutdown();
 	event_base_free(m.m_base);

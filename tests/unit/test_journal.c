@@ -9,7 +9,9 @@
  * it; cut to 0 bytes holding only releases: damage all the same), the
  * copies a rescue wrote are named by the next segment's H and their loss
  * is never silent, an empty newest segment left by a crash while creating
- * it is no damage, and a write the disk refuses leaves the file as it was.
+ * it is no damage, a write the disk refuses leaves the file as it was,
+ * and writes left for a sync off the caller's thread are counted until
+ * one covers them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1474,6 +1476,70 @@ many_releases_fit_in_records(void **state)
 	journal_close(j);
 }
 
+/* Writes message seq alone with journal_write. */
+static void
+write_one(struct fx *fx, struct journal *j, uint64_t seq)
+{
+	add(j, seq);
+	if (journal_write(j, fx->err, sizeof(fx->err)) < 0)
+		fail_msg("journal_write: %s", fx->err);
+}
+
+/*
+ * journal_write counts writes not yet synced; a sync taken out covers
+ * those before it, one at a time; a commit, or a new segment, syncs
+ * them all at once.
+ */
+static void
+writes_wait_for_a_sync(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 100);
+	uint64_t gen, other, seq = 3;
+	int fd;
+
+	assert_int_equal(journal_synced(j), journal_written(j));
+	assert_int_equal(journal_sync_begin(j, &gen), -1);	/* none due */
+	write_one(fx, j, 1);
+	assert_true(journal_written(j) > journal_synced(j));
+	fd = journal_sync_begin(j, &gen);
+	assert_true(fd >= 0);
+	assert_int_equal(gen, journal_written(j));
+	assert_true(journal_syncing(j));
+	assert_int_equal(journal_sync_begin(j, &other), -1);	/* one out */
+
+	/* A write while it is out is not covered by it. */
+	write_one(fx, j, 2);
+	assert_int_equal(fdatasync(fd), 0);
+	close(fd);
+	journal_sync_end(j, gen);
+	assert_false(journal_syncing(j));
+	assert_int_equal(journal_synced(j), gen);
+	assert_true(journal_written(j) > gen);
+
+	/* Past 100 bytes a write starts a new segment, once the one
+	 * written is synced: every write before it is. */
+	while (count_files(fx->dir, "seg-") == 1 && seq < 10)
+		write_one(fx, j, seq++);
+	assert_int_equal(count_files(fx->dir, "seg-"), 2);
+	assert_int_equal(journal_synced(j), journal_written(j) - 1);
+	assert_int_equal(journal_sync(j), 0);
+	assert_int_equal(journal_synced(j), journal_written(j));
+
+	/* A commit syncs what it writes, and what came before. */
+	write_one(fx, j, seq++);
+	add(j, seq);
+	commit(fx, j);
+	assert_int_equal(journal_synced(j), journal_written(j));
+	journal_close(j);
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->r.n, seq);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	journal_close(j);
+}
+
 int
 main(void)
 {
@@ -1484,6 +1550,7 @@ main(void)
 		T(released_messages_stay_released),
 		T(uncommitted_messages_are_not_stored),
 		T(dropped_batch_is_not_stored),
+		T(writes_wait_for_a_sync),
 		T(old_segments_are_deleted_once_released),
 		T(gone_segments_are_unlinked_and_never_read),
 		T(torn_tail_is_cut_off),
