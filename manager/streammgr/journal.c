@@ -1319,22 +1319,33 @@ batch_reset(struct journal *j)
 }
 
 /*
+ * An fdatasync failed while writes whose OKs wait for a sync were not
+ * known synced: Linux reports a write-back error once, so a later sync
+ * of them could succeed without their pages. Stop rather than answer
+ * OK for them (docs/architecture.md, "Durability").
+ */
+static void
+sync_failed(const struct journal *j, int err)
+{
+	if (j->j_synced != j->j_written)
+		fatalx("fdatasync %s/" SEG_FMT ": %s: stopping, as what is on "
+		    "disk is unknown (a restart reads it back)", j->j_dir,
+		    newest_id(j), strerror(err));
+}
+
+/*
  * Syncs the newest segment at once, when writes of messages in it may
  * not be on disk yet: before the journal moves on to a new segment,
  * whose syncs would not cover them.
  */
-static int
-sync_newest(struct journal *j, char *err, size_t errlen)
+static void
+sync_newest(struct journal *j)
 {
 	if (j->j_synced == j->j_written)
-		return 0;
-	if (fdatasync(j->j_fd) < 0) {
-		snprintf(err, errlen, "fdatasync %s/" SEG_FMT ": %s",
-		    j->j_dir, newest_id(j), strerror(errno));
-		return -1;
-	}
+		return;
+	if (fdatasync(j->j_fd) < 0)
+		sync_failed(j, errno);
 	j->j_synced = j->j_written;
-	return 0;
 }
 
 /* journal_commit, and journal_write when sync is false. */
@@ -1351,10 +1362,11 @@ commit(struct journal *j, bool sync, char *err, size_t errlen)
 	if (j->j_fd < 0 && seg_file(j, newest_id(j), msgs > 0 ?
 	    j->j_batch_next : j->j_next, err, errlen) < 0)
 		goto fail;
-	if (target != newest_id(j) && msgs > 0 &&
-	    (sync_newest(j, err, errlen) < 0 ||
-	    seg_create(j, target, j->j_batch_next, err, errlen) < 0))
-		goto fail;
+	if (target != newest_id(j) && msgs > 0) {
+		sync_newest(j);
+		if (seg_create(j, target, j->j_batch_next, err, errlen) < 0)
+			goto fail;
+	}
 	put_acks(j);
 	if (write_all(j, j->j_buf.b_data, j->j_buf.b_len) < 0) {
 		snprintf(err, errlen, "write %s/" SEG_FMT ": %s", j->j_dir,
@@ -1364,6 +1376,7 @@ commit(struct journal *j, bool sync, char *err, size_t errlen)
 	if (fsync && sync && fdatasync(j->j_fd) < 0) {
 		int saved = errno;
 
+		sync_failed(j, saved);
 		snprintf(err, errlen, "fdatasync %s/" SEG_FMT ": %s",
 		    j->j_dir, newest_id(j), strerror(saved));
 		if (ftruncate(j->j_fd, (off_t)j->j_size) < 0)
@@ -1438,12 +1451,10 @@ journal_syncing(const struct journal *j)
 	return j->j_syncing;
 }
 
-int
+void
 journal_sync(struct journal *j)
 {
-	char err[300];
-
-	return sync_newest(j, err, sizeof(err));
+	sync_newest(j);
 }
 
 void

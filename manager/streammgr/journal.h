@@ -113,7 +113,9 @@ size_t journal_pending(const struct journal *j);
  * Writes the batch (and the releases noted since the last commit) and,
  * in fsync mode when it holds messages, waits for the disk. Returns 0; or
  * -1 with errno (ENOSPC, EFBIG, EIO...) and err set: the file is as before
- * the batch, none of its messages is stored, releases stay noted.
+ * the batch, none of its messages is stored, releases stay noted. A
+ * failed fdatasync while earlier writes await a sync stops the process
+ * (journal_sync).
  */
 int journal_commit(struct journal *j, char *err, size_t errlen);
 
@@ -142,8 +144,13 @@ int journal_sync_begin(struct journal *j, uint64_t *gen);
 void journal_sync_end(struct journal *j, uint64_t gen);
 bool journal_syncing(const struct journal *j);
 
-/* Syncs what has been written, here and now: 0, or -1 with errno. */
-int journal_sync(struct journal *j);
+/*
+ * Syncs what has been written, here and now. A failed fdatasync of
+ * writes not known synced stops the process (fatalx), as it does in
+ * journal_commit and before a new segment: Linux reports a write-back
+ * error once, so no later sync could be trusted for them.
+ */
+void journal_sync(struct journal *j);
 
 /* The queue's folder, for messages. */
 const char *journal_dir(const struct journal *j);

@@ -1725,9 +1725,10 @@ sync_begin(struct stream *s)
 	uint64_t gen;
 	int fd = journal_sync_begin(s->s_journal, &gen);
 
-	if (fd == -2)	/* no descriptor (EMFILE): sync on the loop */
-		on_synced(s, gen, journal_sync(s->s_journal) < 0 ? errno : 0);
-	else if (fd >= 0)
+	if (fd == -2) {	/* no descriptor (EMFILE): sync on the loop */
+		journal_sync(s->s_journal);
+		on_synced(s, gen, 0);
+	} else if (fd >= 0)
 		syncer_sync(fd, gen, on_synced, s);
 }
 

@@ -1523,7 +1523,7 @@ writes_wait_for_a_sync(void **state)
 		write_one(fx, j, seq++);
 	assert_int_equal(count_files(fx->dir, "seg-"), 2);
 	assert_int_equal(journal_synced(j), journal_written(j) - 1);
-	assert_int_equal(journal_sync(j), 0);
+	journal_sync(j);
 	assert_int_equal(journal_synced(j), journal_written(j));
 
 	/* A commit syncs what it writes, and what came before. */
