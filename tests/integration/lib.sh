@@ -568,16 +568,41 @@ sanitized() {
 	return 1
 }
 
+# preload_list BIN SHIM: the LD_PRELOAD that loads SHIM into BIN, a
+# program of this build. Under ASan its runtime must come first among
+# the preloaded libraries; its interceptors call on to the shim's.
+preload_list() {
+	if sanitized; then
+		printf '%s:%s' "$(ldd "$1" | awk '/libasan/ { print $3 }')" "$2"
+	else
+		printf '%s' "$2"
+	fi
+}
+
 # readshim FILE WHAT COMMAND...: runs COMMAND (a program, or a function
 # that runs one) with tests/apps/readshim.c preloaded: read() of FILE
-# misbehaves as WHAT (its READSHIM_DO) says. Under ASan its runtime
-# comes first, and its read() and fopen() call on to the shim's.
+# misbehaves as WHAT (its READSHIM_DO) says.
 readshim() {
-	local preload=$MYSIMBDP_BUILD/tests/integration/libreadshim.so
-	if sanitized; then
-		preload=$(ldd "$CLI" | awk '/libasan/ { print $3 }'):$preload
-	fi
-	LD_PRELOAD=$preload READSHIM_FILE=$1 READSHIM_DO=$2 "${@:3}"
+	LD_PRELOAD=$(preload_list "$CLI" "$MYSIMBDP_BUILD/tests/integration/libreadshim.so") \
+		READSHIM_FILE=$1 READSHIM_DO=$2 "${@:3}"
+}
+
+# preloaded_daemon NAME SHIM: from now on start_daemon runs daemon NAME
+# with the shared object SHIM preloaded, through a wrapper script in $T
+# (the daemon's own environment: what it spawns does not inherit it).
+preloaded_daemon() {
+	local var bin
+	case $1 in
+	batchmgr) var=BATCHMGR ;;
+	streammgr) var=STREAMMGR ;;
+	*) fail "preloaded_daemon: no daemon '$1'" ;;
+	esac
+	bin=${!var}
+	assert_file "$2"
+	printf '#!/bin/sh\nLD_PRELOAD="%s" exec "%s" "$@"\n' \
+		"$(preload_list "$bin" "$2")" "$bin" >"$T/$1"
+	chmod 755 "$T/$1"
+	printf -v "$var" '%s' "$T/$1"
 }
 
 # daemon_cgroup LOG: the base cgroup a daemon's start-up line names in

@@ -8,18 +8,7 @@
 # record for it, an unlinkat failing on a folder).
 . "$(dirname "$0")/lib.sh"
 
-SHIM=$MYSIMBDP_BUILD/tests/integration/libdtunknown.so
-assert_file "$SHIM"
-# Under ASan its runtime must come first among the preloaded libraries.
-preload=$SHIM
-if sanitized; then
-	preload=$(ldd "$BATCHMGR" | awk '/libasan/ { print $3 }'):$SHIM
-fi
-REAL_BATCHMGR=$BATCHMGR
-BATCHMGR=$T/batchmgr
-printf '#!/bin/sh\nLD_PRELOAD="%s" exec "%s" "$@"\n' "$preload" \
-	"$REAL_BATCHMGR" >"$BATCHMGR"
-chmod 755 "$BATCHMGR"
+preloaded_daemon batchmgr "$MYSIMBDP_BUILD/tests/integration/libdtunknown.so"
 
 platform
 tenant acme <<CFG

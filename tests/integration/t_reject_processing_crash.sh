@@ -19,18 +19,7 @@
 . "$(dirname "$0")/lib.sh"
 
 AGE=$(command -v age) || { echo "SKIP: no age (apt-get install age)"; exit 77; }
-SHIM=$MYSIMBDP_BUILD/tests/integration/libkillshim.so
-assert_file "$SHIM"
-# Under ASan its runtime must come first among the preloaded libraries.
-preload=$SHIM
-if sanitized; then
-	preload=$(ldd "$BATCHMGR" | awk '/libasan/ { print $3 }'):$SHIM
-fi
-REAL_BATCHMGR=$BATCHMGR
-BATCHMGR=$T/batchmgr
-printf '#!/bin/sh\nLD_PRELOAD="%s" exec "%s" "$@"\n' "$preload" \
-	"$REAL_BATCHMGR" >"$BATCHMGR"
-chmod 755 "$BATCHMGR"
+preloaded_daemon batchmgr "$MYSIMBDP_BUILD/tests/integration/libkillshim.so"
 
 # A grace and a stop_timeout far longer than any wait below: batchmgr
 # waits for the app started before its SIGTERM.
