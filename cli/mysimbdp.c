@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
+#include "mongoshm.h"
 #include "units.h"
 
 struct command {
@@ -534,6 +535,7 @@ main(int argc, char *argv[])
 	const struct command *c;
 	int ch;
 
+	mongoshm_forget();
 	log_init("mysimbdp", true, false);
 	/* "+": stop at the command, whose options are its own. */
 	while ((ch = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {

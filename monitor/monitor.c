@@ -29,6 +29,7 @@
 #include "decide.h"
 #include "feed.h"
 #include "log.h"
+#include "mongoshm.h"
 #include "mon.h"
 #include "mtenant.h"
 #include "prom.h"
@@ -188,6 +189,7 @@ main(int argc, char *argv[])
 	struct conf_tenant_set set = { 0 };
 	struct mon m = { 0 };
 
+	mongoshm_forget();
 	/* One monitor per state dir: two would bind the same sockets. */
 	m.m_conf_file = daemon_start("monitor", argc, argv, &m.m_conf, &set);
 	TAILQ_INIT(&m.m_tenants);
