@@ -12,7 +12,7 @@
 #include <bson/bson.h>
 #include <errno.h>
 #include <math.h>
-#include <mongoc/mongoc.h>
+#include <mysimbdp-internal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -190,45 +190,32 @@ read_records(FILE *f, struct source *src)
 	return feof(f) ? 0 : -1;
 }
 
-/* The same records from MongoDB (the monitor's copy: monitor/ship.c).
- * Returns 0, or -1 with the reason printed. */
+/* take, as the back end's callback. */
+static void
+take_doc(void *arg, const bson_t *doc)
+{
+	take(arg, doc);
+}
+
+/* The same records from MongoDB (the monitor's copy: monitor/ship.c),
+ * through libmysimbdp's back end, so that libmongoc is loaded only for
+ * --mongo. Returns 0, or -1 with the reason printed. */
 static int
 read_mongo(const struct conf_platform *p, const char *collection,
     struct source *src)
 {
 	char *url = conf_platform_app_mongo_url(p);
-	mongoc_client_t *client;
-	mongoc_collection_t *coll;
-	mongoc_cursor_t *cur;
-	bson_t filter = BSON_INITIALIZER;
-	const bson_t *doc;
-	bson_error_t error;
-	int rc = 0;
+	char err[512];
+	int rc;
 
-	mongoc_init();
-	if ((client = mongoc_client_new(url)) == NULL) {
-		free(url);
-		fprintf(stderr, "mysimbdp stats: mongo_url is not a URL "
-		    "libmongoc takes\n");
+	rc = msb__mongo_find_all(url, p->p_mongo_records_db, collection,
+	    take_doc, src, err, sizeof(err));
+	free(url);
+	if (rc != MSB_OK) {
+		fprintf(stderr, "mysimbdp stats: MongoDB: %s\n", err);
 		return -1;
 	}
-	free(url);
-	coll = mongoc_client_get_collection(client, p->p_mongo_records_db,
-	    collection);
-	cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
-	while (mongoc_cursor_next(cur, &doc))
-		take(src, doc);
-	if (mongoc_cursor_error(cur, &error)) {
-		/* libmongoc's messages name hosts, never passwords. */
-		fprintf(stderr, "mysimbdp stats: MongoDB: %s\n",
-		    error.message);
-		rc = -1;
-	}
-	mongoc_cursor_destroy(cur);
-	mongoc_collection_destroy(coll);
-	mongoc_client_destroy(client);
-	mongoc_cleanup();
-	return rc;
+	return 0;
 }
 
 /* An ingest record into the tenant's tally and the platform's. */

@@ -535,7 +535,7 @@ main(int argc, char *argv[])
 	const struct command *c;
 	int ch;
 
-	mongoshm_forget();
+	mongoshm_disable();
 	log_init("mysimbdp", true, false);
 	/* "+": stop at the command, whose options are its own. */
 	while ((ch = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {

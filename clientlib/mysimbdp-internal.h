@@ -341,16 +341,31 @@ MSB__SHARED void msb__names_free(struct msb__names *set);
 /*
  * sink_mongo.c, the MongoDB back end: in libmysimbdp-mongo.so (shared
  * build) or linked in (static build, MSB_MONGO_LINKED). mongoload.c
- * finds these three and is what the rest of the library calls.
+ * finds these four and is what the rest of the library calls.
  */
 MSB__SHARED int msb__sink_mongo_open(struct msb_sink *sink, const char *url,
 	    const char *db, const char *collection, char *err, size_t errlen);
 MSB__SHARED void msb__mongo_init(void);	/* mongoc_init() */
 MSB__SHARED void msb__mongo_cleanup(void);	/* mongoc_cleanup() */
+/* Calls fn on every document of db.collection; see msb__mongo_find_all. */
+MSB__SHARED int msb__mongo_each(const char *url, const char *db,
+	    const char *collection, void (*fn)(void *, const bson_t *),
+	    void *arg, char *err, size_t errlen);
 
 /* mongoload.c: msb__sink_mongo_open(), the back end loaded if need be. */
 int	 msb__mongo_open(struct msb_sink *sink, const char *url,
 	    const char *db, const char *collection, char *err, size_t errlen);
+/*
+ * Calls fn(arg, doc) on every document of db.collection on the server
+ * of url, through the back end (loaded if need be): for the platform's
+ * own programs (`mysimbdp stats --mongo`), which then load libmongoc's
+ * tree of libraries only when they read MongoDB. MSB_OK, or an error
+ * code with the reason in err (libmongoc's messages name hosts, never
+ * passwords).
+ */
+MSB__SHARED int msb__mongo_find_all(const char *url, const char *db,
+	    const char *collection, void (*fn)(void *, const bson_t *),
+	    void *arg, char *err, size_t errlen);
 /* mongoc_cleanup() if the back end was loaded and set up. */
 void	 msb__mongo_unload(void);
 int	 msb__sink_file_open(struct msb_sink *sink, const char *dir,

@@ -908,3 +908,33 @@ msb__mongo_cleanup(void)
 {
 	mongoc_cleanup();
 }
+
+int
+msb__mongo_each(const char *url, const char *db, const char *collection,
+    void (*fn)(void *, const bson_t *), void *arg, char *err, size_t errlen)
+{
+	mongoc_client_t *client;
+	mongoc_collection_t *coll;
+	mongoc_cursor_t *cur;
+	bson_t filter = BSON_INITIALIZER;
+	const bson_t *doc;
+	bson_error_t error;
+	int rc = MSB_OK;
+
+	if ((client = mongoc_client_new(url)) == NULL) {
+		msb__seterr(err, errlen, "the URL is not one libmongoc takes");
+		return MSB_ERROR;
+	}
+	coll = mongoc_client_get_collection(client, db, collection);
+	cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+	while (mongoc_cursor_next(cur, &doc))
+		fn(arg, doc);
+	if (mongoc_cursor_error(cur, &error)) {
+		msb__seterr(err, errlen, "%s", error.message);
+		rc = MSB_ERROR;
+	}
+	mongoc_cursor_destroy(cur);
+	mongoc_collection_destroy(coll);
+	mongoc_client_destroy(client);
+	return rc;
+}

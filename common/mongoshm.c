@@ -1,16 +1,11 @@
-/* libmongoc's counters file, removed at start (mongoshm.h). */
-#include <stdio.h>
-#include <sys/mman.h>
-#include <unistd.h>
+/* libmongoc's counters file, never made (mongoshm.h). */
+#include <stdlib.h>
 
 #include "mongoshm.h"
 
 void
-mongoshm_forget(void)
+mongoshm_disable(void)
 {
-	char name[32];
-
-	/* libmongoc's name for it (mongoc-counters.c). */
-	snprintf(name, sizeof(name), "/mongoc-%u", (unsigned)getpid());
-	(void)shm_unlink(name);
+	/* libmongoc looks only at whether it is set (mongoc-counters.c). */
+	(void)setenv("MONGOC_DISABLE_SHM", "1", 0);
 }

@@ -189,7 +189,7 @@ main(int argc, char *argv[])
 	struct conf_tenant_set set = { 0 };
 	struct mon m = { 0 };
 
-	mongoshm_forget();
+	mongoshm_disable();
 	/* One monitor per state dir: two would bind the same sockets. */
 	m.m_conf_file = daemon_start("monitor", argc, argv, &m.m_conf, &set);
 	TAILQ_INIT(&m.m_tenants);

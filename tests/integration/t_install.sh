@@ -68,6 +68,15 @@ readelf -d "$DEST$LIBDIR/libmysimbdp.so.0" | grep -q 'NEEDED.*libmongoc' &&
 readelf -d "$DEST$LIBDIR/libmysimbdp-mongo.so.0" | grep -q 'NEEDED.*libmongoc' ||
 	fail "libmysimbdp-mongo.so.0 does not link libmongoc"
 ok "libmongoc only behind libmysimbdp-mongo.so.0"
+# Nor do the monitor and the CLI: they reach MongoDB through that back
+# end, so they start without libmongoc's tree of libraries.
+for p in "$SBINDIR/monitor" "$BINDIR/mysimbdp"; do
+	readelf -d "$DEST$p" | grep -q 'NEEDED.*libmongoc' &&
+		fail "$p links libmongoc"
+	readelf -d "$DEST$p" | grep -q 'NEEDED.*libmysimbdp\.so\.0' ||
+		fail "$p does not link libmysimbdp.so.0"
+done
+ok "monitor and mysimbdp on libmysimbdp.so.0, without libmongoc"
 
 # The sample configuration: the platform file and every profile of conf/.
 assert_file "$DEST$ETC/mysimbdp.cfg"
@@ -113,13 +122,17 @@ else
 fi
 
 # The sample C apps find the installed library by their rpath (started
-# with a clean environment, they get no LD_LIBRARY_PATH).
+# with a clean environment, they get no LD_LIBRARY_PATH), and so do the
+# monitor and the mysimbdp command (no ldconfig after meson install).
 if [ "$PREFIX" != /usr ]; then
-	for app in acme/acme-listings acme/acme-stream globex/globex-stream; do
-		readelf -d "$DEST$LIBEXECDIR/mysimbdp/tenants/$app" | grep "R.*PATH.*\[$LIBDIR\]" >/dev/null ||
-			fail "$app: no rpath $LIBDIR: $(readelf -d "$DEST$LIBEXECDIR/mysimbdp/tenants/$app" | grep PATH)"
+	for p in "$LIBEXECDIR/mysimbdp/tenants/acme/acme-listings" \
+	    "$LIBEXECDIR/mysimbdp/tenants/acme/acme-stream" \
+	    "$LIBEXECDIR/mysimbdp/tenants/globex/globex-stream" \
+	    "$SBINDIR/monitor" "$BINDIR/mysimbdp"; do
+		readelf -d "$DEST$p" | grep "R.*PATH.*\[$LIBDIR\]" >/dev/null ||
+			fail "$p: no rpath $LIBDIR: $(readelf -d "$DEST$p" | grep PATH)"
 	done
-	ok "sample apps carry the rpath $LIBDIR"
+	ok "sample apps, monitor and mysimbdp carry the rpath $LIBDIR"
 fi
 
 # ---- the systemd units -------------------------------------------------

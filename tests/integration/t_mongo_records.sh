@@ -6,7 +6,7 @@
 # the middle, and the server down for a while (caught up with once it is
 # back). Each document is its line, with the _id "<log>:<position>";
 # `status` shows the backlog, and `mysimbdp stats --mongo` gives the same
-# figures as `mysimbdp stats`.
+# figures as `mysimbdp stats` (and with the server down, says why not).
 #
 # A FerretDB of the test's own (it is stopped); skipped without Go, said so.
 . "$(dirname "$0")/lib.sh"
@@ -76,6 +76,14 @@ reports 60 81
 wait_for 30 "the monitor to see the server gone" grep -q "records: MongoDB unavailable" "$MON_LOG"
 [ "$(backlog)" != "0 0" ] || fail "no backlog while the server is down"
 ok "status shows a backlog while the server is down: $(backlog)"
+# stats --mongo says why it has no figures (libmongoc's reason), and
+# exits EX_UNAVAILABLE.
+rc=0
+cli stats --mongo >"$T/out/stats.down" 2>&1 || rc=$?
+assert_eq 69 "$rc" "stats --mongo with the server down: exit status"
+grep -q "^mysimbdp stats: MongoDB: ." "$T/out/stats.down" ||
+	fail "stats --mongo with the server down: $(cat "$T/out/stats.down")"
+ok "stats --mongo with the server down says why and fails"
 "$FERRETDB" start "$FDB" "$PORT" >/dev/null || fail "FerretDB did not restart"
 wait_for 90 "the records caught up with" caught_up
 ok "caught up once the server is back"
