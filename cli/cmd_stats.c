@@ -199,7 +199,8 @@ take_doc(void *arg, const bson_t *doc)
 
 /* The same records from MongoDB (the monitor's copy: monitor/ship.c),
  * through libmysimbdp's back end, so that libmongoc is loaded only for
- * --mongo. Returns 0, or -1 with the reason printed. */
+ * --mongo (after msb_init, which keeps its counters out of /dev/shm).
+ * Returns 0, or -1 with the reason printed. */
 static int
 read_mongo(const struct conf_platform *p, const char *collection,
     struct source *src)
@@ -208,6 +209,7 @@ read_mongo(const struct conf_platform *p, const char *collection,
 	char err[512];
 	int rc;
 
+	msb_init();
 	rc = msb__mongo_find_all(url, p->p_mongo_records_db, collection,
 	    take_doc, src, err, sizeof(err));
 	free(url);

@@ -14,7 +14,6 @@
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
-#include "mongoshm.h"
 #include "units.h"
 
 struct command {
@@ -535,7 +534,6 @@ main(int argc, char *argv[])
 	const struct command *c;
 	int ch;
 
-	mongoshm_disable();
 	log_init("mysimbdp", true, false);
 	/* "+": stop at the command, whose options are its own. */
 	while ((ch = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {

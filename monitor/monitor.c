@@ -29,7 +29,6 @@
 #include "decide.h"
 #include "feed.h"
 #include "log.h"
-#include "mongoshm.h"
 #include "mon.h"
 #include "mtenant.h"
 #include "prom.h"
@@ -189,7 +188,6 @@ main(int argc, char *argv[])
 	struct conf_tenant_set set = { 0 };
 	struct mon m = { 0 };
 
-	mongoshm_disable();
 	/* One monitor per state dir: two would bind the same sockets. */
 	m.m_conf_file = daemon_start("monitor", argc, argv, &m.m_conf, &set);
 	TAILQ_INIT(&m.m_tenants);

@@ -4,7 +4,8 @@
 # <mongo_records_db>.ingestions and of log/metrics.jsonl (rotated as it
 # goes) into .metrics, each exactly once: with a SIGKILL of each daemon in
 # the middle, and the server down for a while (caught up with once it is
-# back). Each document is its line, with the _id "<log>:<position>";
+# back; the killed monitor leaves no /dev/shm/mongoc-<pid>). Each
+# document is its line, with the _id "<log>:<position>";
 # `status` shows the backlog, and `mysimbdp stats --mongo` gives the same
 # figures as `mysimbdp stats` (and with the server down, says why not).
 #
@@ -33,7 +34,12 @@ mongo_url = "file://$VAR/coredms";
 batch = { formats = ["csv"];
   apps = ( { app = ["exit-with", "3"]; timeout = "20s"; retries = 1; } ); };
 CFG
+# The monitor without MONGOC_DISABLE_SHM (scripts/test exports it): its
+# msb_init must set it before libmongoc loads, or the SIGKILL below
+# leaves /dev/shm/mongoc-<pid> behind for a later process to trip on.
+unset MONGOC_DISABLE_SHM
 start_daemon monitor
+export MONGOC_DISABLE_SHM=1
 start_daemon batchmgr
 start_daemon streammgr
 
@@ -57,7 +63,10 @@ stored() { "$MONGOPREP" count "$URL" "$DB" "$1" 2>/dev/null || echo 0; }
 files 5 1
 reports 40 1
 wait_for 30 "the first records stored" eval '[ "$(stored ingestions)" -gt 0 ]'
+mon_pid=$MON_PID
 kill9_daemon monitor
+[ ! -e "/dev/shm/mongoc-$mon_pid" ] ||
+	fail "/dev/shm/mongoc-$mon_pid left behind by the killed monitor"
 kill9_daemon batchmgr
 kill9_daemon streammgr
 files 5 6
@@ -66,7 +75,7 @@ start_daemon streammgr
 start_daemon monitor
 reports 40 41
 wait_for 60 "both logs stored" caught_up
-ok "the backlog drains to 0 after a SIGKILL of each daemon"
+ok "the backlog drains to 0 after a SIGKILL of each daemon, no libmongoc counters file left"
 
 # ---- the server down for a while ------------------------------------------
 kill -9 "$(cat "$FDB/pid")"
