@@ -668,7 +668,9 @@ own_ferretdb() {
 	fi
 	FDB=$T/ferretdb
 	mkdir -p "$FDB"
-	out=$("$MYSIMBDP_SRC/scripts/ferretdb" start "$FDB") ||
+	# On a port of free_ports: the test may stop it and start it again
+	# on the same one.
+	out=$("$MYSIMBDP_SRC/scripts/ferretdb" start "$FDB" "$(free_ports 1)") ||
 		fail "FerretDB did not start: $(tail -n 5 "$FDB/log")"
 	URL=${out%% *}
 	PORT=${URL##*:}
@@ -703,13 +705,20 @@ node_keys() {
 }
 
 # free_ports N: the first of N consecutive loopback TCP ports found free
-# now (a node takes three: producers, streammgr's and batchmgr's control).
+# now (a node takes three: producers, streammgr's and batchmgr's control),
+# below the kernel's ephemeral range when there is room: a port from that
+# range can be taken, while a node is down, as the local port of some
+# outgoing connection (a client reconnecting to the node itself among
+# them), and the node restarted on it then fails with EADDRINUSE.
 free_ports() {
 	python3 - "$1" <<'PYEOF'
 import random, socket, sys
 n = int(sys.argv[1])
+with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+    low = int(f.read().split()[0])
+top = low if low - n > 11000 else 60000
 for _ in range(500):
-    base = random.randrange(20000, 60000 - n)
+    base = random.randrange(10000, top - n)
     socks = []
     try:
         for port in range(base, base + n):
