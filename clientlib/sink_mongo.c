@@ -897,9 +897,31 @@ mongo_close(struct msb_sink *sink)
 	free(m);
 }
 
+/*
+ * libmongoc's messages go out as its own handler prints them, but one:
+ * at a client's end libmongoc asks the server to end the sessions it
+ * used, and a server without that command (FerretDB) turned it into a
+ * WARNING at the end of every app, load and `stats --mongo`. Nothing is
+ * lost: a session the server keeps lapses by itself
+ * (logicalSessionTimeoutMinutes).
+ */
+static void
+mongo_log(mongoc_log_level_t level, const char *domain, const char *message,
+    void *arg)
+{
+	static const char ends[] = "Couldn't send \"endSessions\"";
+
+	if (level == MONGOC_LOG_LEVEL_WARNING &&
+	    strncmp(message, ends, sizeof(ends) - 1) == 0 &&
+	    strstr(message, "no such command") != NULL)
+		return;
+	mongoc_log_default_handler(level, domain, message, arg);
+}
+
 void
 msb__mongo_init(void)
 {
+	mongoc_log_set_handler(mongo_log, NULL);
 	mongoc_init();
 }
 
