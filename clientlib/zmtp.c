@@ -47,6 +47,10 @@
  * KiB of payload) fits without growing it, or the largest frame. */
 #define IN_MIN		(512u << 10)
 #define IN_KEEP		(1u << 20)	/* shrunk back below this when empty */
+#define OUT_KEEP	(1u << 20)	/* the same for the output */
+/* A server's, at first: it has a connection per peer, whose commands
+ * are small (an instance's acks); it grows for a larger one. */
+#define IN_MIN_SERVER	(16u << 10)
 #define MSG_SLACK	(64u << 10)	/* a message's other frames, headers */
 #define SEND_FRAMES	8		/* frames of a message sent */
 #define PING_CONTEXT	16		/* bytes of a PING's context echoed */
@@ -91,19 +95,22 @@ struct zmtp {
 static const char *const type_names[] = {
 	[ZMTP_DEALER] = "DEALER",
 	[ZMTP_PUSH] = "PUSH",
+	[ZMTP_ROUTER] = "ROUTER",
 };
 
 /* The peer types each type talks to (RFC 37, "Socket types"). */
 static bool
 peer_type_ok(enum zmtp_type type, const unsigned char *v, size_t len)
 {
-	static const char *const dealer[] = { "ROUTER", "DEALER", "REP" };
-	static const char *const push[] = { "PULL" };
-	const char *const *ok = type == ZMTP_DEALER ? dealer : push;
-	size_t n = type == ZMTP_DEALER ? 3 : 1;
+	static const char *const ok[][4] = {
+		[ZMTP_DEALER] = { "ROUTER", "DEALER", "REP" },
+		[ZMTP_PUSH] = { "PULL" },
+		[ZMTP_ROUTER] = { "DEALER", "REQ", "ROUTER" },
+	};
 
-	for (size_t i = 0; i < n; i++)
-		if (strlen(ok[i]) == len && memcmp(ok[i], v, len) == 0)
+	for (size_t i = 0; i < 4 && ok[type][i] != NULL; i++)
+		if (strlen(ok[type][i]) == len &&
+		    memcmp(ok[type][i], v, len) == 0)
 			return true;
 	return false;
 }
@@ -175,8 +182,9 @@ zmtp_new(enum zmtp_type type, size_t frame_max, size_t out_max)
 	z->z_fd = -1;
 	z->z_frame_max = frame_max;
 	z->z_out_max = out_max;
-	z->z_inmin = frame_max + MSG_SLACK < IN_MIN ? frame_max + MSG_SLACK :
-	    IN_MIN;
+	z->z_inmin = type == ZMTP_ROUTER ? IN_MIN_SERVER : IN_MIN;
+	if (z->z_inmin > frame_max + MSG_SLACK)
+		z->z_inmin = frame_max + MSG_SLACK;
 	return z;
 }
 
@@ -329,17 +337,19 @@ write_out(struct zmtp *z, const unsigned char *buf, size_t *rd, size_t len)
 }
 
 /*
- * How much of our handshake may go now: the greeting's signature and
- * major version at once, its rest once the peer's greeting is checked,
- * READY once the peer's READY is. libzmq's server reads what came
- * before it writes, and closes at once on another mechanism or an
+ * How much of our handshake may go now: a client's greeting's signature
+ * and major version at once, its rest once the peer's greeting is
+ * checked, READY once the peer's READY is. libzmq's server reads what
+ * came before it writes, and closes at once on another mechanism or an
  * incompatible socket type: sent whole, ours would end the connection
- * before the peer's greeting or READY could tell us why.
+ * before the peer's greeting or READY could tell us why. A server's go
+ * whole at once: a client judges them as they come.
  */
 static size_t
 handshake_allowed(const struct zmtp *z)
 {
-	size_t n = z->z_peer == PEER_GREETING ? 11 :
+	size_t n = z->z_type == ZMTP_ROUTER ? z->z_hslen :
+	    z->z_peer == PEER_GREETING ? 11 :
 	    z->z_peer == PEER_HANDSHAKE ? ZMTP_GREETING_LEN : z->z_hslen;
 
 	return n < z->z_hslen ? n : z->z_hslen;
@@ -361,6 +371,13 @@ zmtp_flush(struct zmtp *z)
 	if (write_out(z, z->z_out, &z->z_outrd, z->z_outwr) == -1)
 		return -1;
 	z->z_outrd = z->z_outwr = 0;
+	/* A burst's buffer goes once it is written: a server holds one
+	 * per peer. */
+	if (z->z_outcap > OUT_KEEP) {
+		free(z->z_out);
+		z->z_out = NULL;
+		z->z_outcap = 0;
+	}
 	return 0;
 }
 

@@ -3,7 +3,9 @@
  * NULL mechanism over a unix stream socket (ipc://): the client end of a
  * DEALER or a PUSH, run in the caller's thread. It talks to the libzmq
  * ROUTER and PULL sockets that streammgr and the monitor bind, byte for
- * byte as a libzmq client would.
+ * byte as a libzmq client would, and to streammgr's own ROUTER for the
+ * stream apps (manager/streammgr/zrouter.c), which serves each of its
+ * connections with a zmtp of type ZMTP_ROUTER.
  *
  * Why not libzmq here: a stream app's work socket, a producer's ingress
  * socket on the same host and every app's metric reports are ipc:// with
@@ -67,6 +69,9 @@
 enum zmtp_type {
 	ZMTP_DEALER,	/* talks to a ROUTER (or DEALER) */
 	ZMTP_PUSH,	/* talks to a PULL; receives nothing */
+	ZMTP_ROUTER,	/* the server end of one connection (zmtp_adopt):
+			 * talks to a DEALER, REQ or ROUTER; its greeting
+			 * and READY go at once (streammgr's zrouter.c) */
 };
 
 #define ZMTP_GREETING_LEN	64

@@ -114,9 +114,9 @@ struct stream {
 	char		 s_tid[TENANT_ID_MAX + 1];
 	char		 s_name[STREAM_NAME_MAX + 1];
 	void		*s_in;			/* ingress ROUTER */
-	void		*s_work;		/* work ROUTER */
+	struct zrouter	*s_work;		/* work ROUTER (our own) */
+	uint64_t	 s_turn_work;		/* of an instance's turn */
 	struct zevent	*s_in_ev;
-	struct zevent	*s_work_ev;
 	struct queue	 s_queue;
 	struct journal	*s_journal;		/* the queue on disk */
 	struct held	*s_held;		/* OKs awaiting a sync, */
@@ -136,7 +136,6 @@ struct stream {
 	struct event	*s_restart_ev;
 	struct violation_report s_start_failed;	/* logged once a second */
 	struct event	*s_ack_ev;		/* ack timeout of the oldest */
-	struct event	*s_full_ev;		/* an instance's queue was full */
 	struct stream_counters s_n;
 	struct squality	 s_quality;		/* per rule, log/quality.jsonl */
 	struct stream_counters s_last;		/* at the previous stats tick */
@@ -163,6 +162,8 @@ struct smgr {
 	unsigned	 m_next_instance;	/* instance ids unique per run */
 	bool		 m_stopping;
 	uint64_t	 m_boot_ms;		/* wall clock, for instance ids */
+	unsigned char	*m_scratch;		/* a batched delivery, built */
+	size_t		 m_scratch_cap;
 };
 
 #endif

@@ -23,6 +23,7 @@
 #include "supervise.h"
 #include "syncer.h"
 #include "wirebatch.h"
+#include "zrouter.h"
 
 #define MSG_ID_MAX	64	/* bytes of a producer's msg-id */
 #define WORK_ARGS	3	/* frames counted after an instance's command */
@@ -30,14 +31,14 @@
 #define CREDIT_MAX	65536
 #define WORK_BUDGET	CREDIT_MAX /* ids looked up per work turn, about */
 /*
- * Deliveries queued to one instance, in ZeroMQ messages (a batched one is
- * one): DELIVERY_BYTES plus a message at most each. What an instance that
- * reads nothing makes streammgr hold beyond its queue, which acks (even
- * of ids it never read) empty, so max_queue_bytes does not count it.
+ * Bytes of deliveries queued to one instance beyond what its socket
+ * holds, about 16 batched deliveries. What an instance that reads nothing
+ * makes streammgr hold beyond its queue, which acks (even of ids it never
+ * read) empty, so max_queue_bytes does not count it.
  */
-#define WORK_SNDHWM	16
-/* Owed sends are tried again this often too (on_full: why). */
-#define FULL_RETRY_MS	10
+#define WORK_OUT_MAX	(16 * DELIVERY_BYTES)
+/* An instance's largest frame: an ACK of a whole credit is 512 KiB. */
+#define WORK_FRAME_MAX	(1u << 20)
 #define BATCH_BYTES	(4u << 20) /* written per commit, at most (roughly) */
 #define DELIVERY_BATCH	256	/* messages in one batched delivery */
 #define DELIVERY_BYTES	(256u << 10) /* payload bytes in one, roughly */
@@ -45,9 +46,10 @@
 
 static void on_ingress(void *, void *);
 static int ingress_note(struct ingress *, struct stream *);
-static void on_work(void *, void *);
+static bool on_work(void *, const unsigned char *, size_t,
+    const struct zmtp_msg *);
+static void work_turn(void *);
 static void on_ack_timeout(evutil_socket_t, short, void *);
-static void on_full(evutil_socket_t, short, void *);
 static void held_flush(struct stream *);
 static void arm_ack_timer(struct stream *);
 static void on_flush(evutil_socket_t, short, void *);
@@ -58,37 +60,61 @@ static bool held_elsewhere(const struct stream *, const struct stream *,
     uint64_t);
 
 /*
- * work: the instances' socket, where a send to a gone instance fails
- * (mandatory routing) and one to an instance whose queue is full fails
- * with EAGAIN (WORK_SNDHWM), set before the bind: its connections take
- * the options it had then.
+ * Connecting needs write access to the socket file; who may connect is
+ * decided by run/<tenant>/, 0700 and the tenant's.
  */
-static void *
-bind_router(struct smgr *m, struct stream *s, const char *kind,
-    bool work, char *err, size_t errlen)
+static void
+open_to_tenant(const char *ep)
 {
-	char *ep = state_endpoint(m->m_conf, "run/%s/%s.%s", s->s_tid,
-	    s->s_name, kind);
-	void *sock = zevent_router(m->m_zctx);
-	int one = 1, hwm = WORK_SNDHWM;
+	if (chmod(ep + strlen("ipc://"), 0666) < 0)
+		log_warn("chmod %s", ep + strlen("ipc://"));
+}
 
-	if (work) {
-		zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
-		zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-	}
+/* The ingress: libzmq's ROUTER, as for producers over TCP (remote.c). */
+static void *
+bind_ingress(struct smgr *m, struct stream *s, char *err, size_t errlen)
+{
+	char *ep = state_endpoint(m->m_conf, "run/%s/%s.in", s->s_tid,
+	    s->s_name);
+	void *sock = zevent_router(m->m_zctx);
+
 	if (zmq_bind(sock, ep) < 0) {
 		snprintf(err, errlen, "bind %s: %s", ep, zmq_strerror(errno));
 		zmq_close(sock);
 		sock = NULL;
-	} else if (chmod(ep + strlen("ipc://"), 0666) < 0) {
-		/*
-		 * Connecting needs write access to the socket file; who may
-		 * connect is decided by run/<tenant>/, 0700 and the tenant's.
-		 */
-		log_warn("chmod %s", ep + strlen("ipc://"));
-	}
+	} else
+		open_to_tenant(ep);
 	free(ep);
 	return sock;
+}
+
+/*
+ * The instances' socket, our own ROUTER (zrouter.h): a send to a gone
+ * instance fails (EHOSTUNREACH), one to an instance with WORK_OUT_MAX
+ * bytes waiting with EAGAIN.
+ */
+static struct zrouter *
+bind_work(struct smgr *m, struct stream *s, char *err, size_t errlen)
+{
+	const struct zrouter_conf conf = {
+		.zc_frame_max = WORK_FRAME_MAX,
+		.zc_out_max = WORK_OUT_MAX,
+		.zc_budget = BUDGET,
+		/* libzmq's default ZMQ_HANDSHAKE_IVL, which this had. */
+		.zc_handshake_ms = 30000,
+		.zc_msg_cb = on_work,
+		.zc_room_cb = work_turn,
+		.zc_turn_cb = work_turn,
+		.zc_arg = s,
+	};
+	char *ep = state_endpoint(m->m_conf, "run/%s/%s.work", s->s_tid,
+	    s->s_name);
+	struct zrouter *r = zrouter_bind(m->m_base, ep, &conf, err, errlen);
+
+	if (r != NULL)
+		open_to_tenant(ep);
+	free(ep);
+	return r;
 }
 
 static int
@@ -398,17 +424,13 @@ member_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 	    open_instnum(m, s, err, errlen) < 0 ||
 	    ((c->s_parent != NULL || c->s_nsubs > 0) &&
 	    open_settled(m, s, c->s_parent != NULL, err, errlen) < 0) ||
-	    (s->s_work = bind_router(m, s, "work", true, err, errlen)) == NULL) {
+	    (s->s_work = bind_work(m, s, err, errlen)) == NULL) {
 		stream_free(s);
 		return NULL;
 	}
-	s->s_work_ev = zevent_new(m->m_base, s->s_work, on_work, s);
 	s->s_ack_ev = evtimer_new(m->m_base, on_ack_timeout, s);
-	s->s_full_ev = evtimer_new(m->m_base, on_full, s);
-	if (s->s_work_ev == NULL || s->s_ack_ev == NULL || s->s_full_ev == NULL)
+	if (s->s_ack_ev == NULL)
 		fatalx("%s: cannot watch the sockets", __func__);
-	/* An instance's full queue has room again: deliver, answer BYE. */
-	zevent_always(s->s_work_ev);
 	return s;
 }
 
@@ -539,7 +561,7 @@ stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 		return NULL;
 	}
 	if (open_journal(m, s, c, err, errlen) < 0 ||
-	    (s->s_in = bind_router(m, s, "in", false, err, errlen)) == NULL) {
+	    (s->s_in = bind_ingress(m, s, err, errlen)) == NULL) {
 		stream_free_group(s);
 		return NULL;
 	}
@@ -605,19 +627,15 @@ stream_free(struct stream *s)
 	}
 	queue_clear(&s->s_queue);
 	zevent_free(s->s_in_ev);
-	zevent_free(s->s_work_ev);
 	if (s->s_ack_ev)
 		event_free(s->s_ack_ev);
-	if (s->s_full_ev)
-		event_free(s->s_full_ev);
 	if (s->s_flush_ev)
 		event_free(s->s_flush_ev);
 	if (s->s_restart_ev)
 		event_free(s->s_restart_ev);
 	if (s->s_in)
 		zmq_close(s->s_in);
-	if (s->s_work)
-		zmq_close(s->s_work);
+	zrouter_free(s->s_work);
 	if (s->s_dead_fd >= 0)
 		close(s->s_dead_fd);
 	instnum_close(&s->s_instnum);
@@ -987,35 +1005,8 @@ can_take(const struct instance *i)
 }
 
 /*
- * An instance's queue was full (EAGAIN): what it is owed goes when libzmq
- * wakes the work socket to say the queue has room. But any call on the
- * socket takes that wake-up in passing (zevent's look at ZMQ_EVENTS after
- * on_work, a reply to another instance), and then nothing would send the
- * owed deliveries or BYE until the next message in: an instance that
- * holds what it has (t_stream_foreign_acks' holder) waited for ever. So
- * the work socket's turn also comes again FULL_RETRY_MS after a full
- * queue, until nothing is owed.
- */
-static void
-on_full(evutil_socket_t fd, short what, void *arg)
-{
-	struct stream *s = arg;
-
-	(void)fd;
-	(void)what;
-	zevent_kick(s->s_work_ev);
-}
-
-static void
-owed(struct stream *s)
-{
-	if (!evtimer_pending(s->s_full_ev, NULL))
-		clock_timer_in(s->s_full_ev, FULL_RETRY_MS);
-}
-
-/*
- * Sends m to i. Returns 0, or -1: i's connection is gone, or EAGAIN: its
- * queue is full (WORK_SNDHWM).
+ * Sends m to i. Returns 0, or -1: i's connection is gone (EHOSTUNREACH),
+ * or EAGAIN: its queue is full (WORK_OUT_MAX).
  */
 static int
 send_delivery(struct stream *s, struct instance *i, struct qmsg *m)
@@ -1024,46 +1015,40 @@ send_delivery(struct stream *s, struct instance *i, struct qmsg *m)
 
 	for (int b = 0; b < 8; b++)
 		id[b] = (unsigned char)(m->m_seq >> (56 - 8 * b));
-	if (zmq_send(s->s_work, i->i_rid, i->i_ridlen, ZMQ_SNDMORE |
-	    ZMQ_DONTWAIT) < 0)
-		return -1;
-	/* After the routing frame the rest of the message always goes. */
-	zmq_send(s->s_work, id, sizeof(id), ZMQ_SNDMORE);
-	zmq_send(s->s_work, m->m_data, m->m_len, 0);
-	return 0;
+	return zrouter_send(s->s_work, i->i_rid, i->i_ridlen,
+	    (const struct zmtp_frame[]){ { id, sizeof(id) },
+	    { m->m_data, m->m_len } }, 2);
 }
 
 /*
- * Sends n messages to i as one batched delivery [""][deliveries].
- * Returns 0, or -1 as send_delivery (or no memory). The copy is made
- * once the routing frame went: a full queue costs no copy.
+ * Sends n messages to i as one batched delivery [""][deliveries], built
+ * in the manager's scratch buffer (what the socket does not take at once
+ * is copied behind it). Returns 0, or -1 as send_delivery (or ENOMEM).
  */
 static int
 send_batch(struct stream *s, struct instance *i, struct qmsg **ms, size_t n)
 {
+	struct smgr *m = s->s_mgr;
 	size_t size = 0;
 	unsigned char *p;
-	zmq_msg_t body;
-	int saved;
 
 	for (size_t k = 0; k < n; k++)
 		size += WB_DELIVERY_OVERHEAD + ms[k]->m_len;
-	if (zmq_msg_init_size(&body, size) < 0)
-		return -1;
-	if (zmq_send(s->s_work, i->i_rid, i->i_ridlen, ZMQ_SNDMORE |
-	    ZMQ_DONTWAIT) < 0) {
-		saved = errno;
-		zmq_msg_close(&body);
-		errno = saved;
-		return -1;
+	if (size > m->m_scratch_cap) {
+		if ((p = realloc(m->m_scratch, size)) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		m->m_scratch = p;
+		m->m_scratch_cap = size;
 	}
-	p = zmq_msg_data(&body);
+	p = m->m_scratch;
 	for (size_t k = 0; k < n; k++)
 		p = wb_write_delivery(p, ms[k]->m_seq, ms[k]->m_data,
 		    ms[k]->m_len);
-	zmq_send(s->s_work, "", 0, ZMQ_SNDMORE);
-	zmq_msg_send(&body, s->s_work, 0);
-	return 0;
+	return zrouter_send(s->s_work, i->i_rid, i->i_ridlen,
+	    (const struct zmtp_frame[]){ { "", 0 }, { m->m_scratch, size } },
+	    2);
 }
 
 /* i's connection is gone: its exit will follow. ms go back, uncounted. */
@@ -1072,7 +1057,7 @@ undeliverable(struct stream *s, struct instance *i, struct qmsg **ms,
     size_t n)
 {
 	log_warnx("tenant %s: stream %s: instance %s: cannot deliver: %s",
-	    s->s_tid, s->s_name, i->i_id, zmq_strerror(errno));
+	    s->s_tid, s->s_name, i->i_id, strerror(errno));
 	supervise_instance(i, IE_BYE);
 	for (size_t k = 0; k < n; k++)
 		queue_unsend(&s->s_queue, ms[k]);
@@ -1082,7 +1067,8 @@ undeliverable(struct stream *s, struct instance *i, struct qmsg **ms,
  * Sends ms (n of them, 1 unless i takes batches) to i and counts the
  * redeliveries. Returns false when they could not go: they go back,
  * pending (counted in max_queue_bytes), for i when its queue has room
- * again, or for another; when i's connection is gone, i is leaving.
+ * again (the work socket's room callback, work_turn), or for another;
+ * when i's connection is gone, i is leaving.
  */
 static bool
 deliver(struct stream *s, struct instance *i, struct qmsg **ms, size_t n)
@@ -1092,11 +1078,9 @@ deliver(struct stream *s, struct instance *i, struct qmsg **ms, size_t n)
 		i->i_inflight -= (uint32_t)n;
 		if (errno != EAGAIN)
 			undeliverable(s, i, ms, n);
-		else {
+		else
 			for (size_t k = 0; k < n; k++)
 				queue_unsend(&s->s_queue, ms[k]);
-			owed(s);
-		}
 		return false;
 	}
 	for (size_t k = 0; k < n; k++)
@@ -1150,10 +1134,8 @@ stream_dispatch(struct stream *s)
 	} while (i != start && s->s_queue.q_pending > 0);
 	/* Next time start after the instance that was served first. */
 	s->s_rr = TAILQ_NEXT(start, i_entry);
-	if (sent) {
-		zevent_kick(s->s_work_ev);
+	if (sent)
 		arm_ack_timer(s);
-	}
 }
 
 /* ---- ingress ------------------------------------------------------- */
@@ -1941,47 +1923,40 @@ out:
 /* ---- work: instances' commands -------------------------------------- */
 
 static void
-reply_one(struct stream *s, zmq_msg_t *rid, const char *text)
+reply_one(struct stream *s, const struct stream_frame *rid, const char *text)
 {
-	if (zmq_send(s->s_work, zmq_msg_data(rid), zmq_msg_size(rid),
-	    ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-		return;
-	zmq_send(s->s_work, text, strlen(text), 0);
-	zevent_kick(s->s_work_ev);
+	(void)zrouter_send(s->s_work, rid->f_data, rid->f_len,
+	    &(struct zmtp_frame){ text, strlen(text) }, 1);
 }
 
 /*
  * Answers i's BYE, after the deliveries queued to it: when its queue is
- * full (WORK_SNDHWM) it stays owed, tried again on the socket's next
- * turn (the instance reading frees room, which wakes it).
+ * full (WORK_OUT_MAX) it stays owed, tried again once it has room
+ * (work_turn).
  */
 static void
 answer_bye(struct stream *s, struct instance *i)
 {
 	if (!i->i_bye_owed)
 		return;
-	if (zmq_send(s->s_work, i->i_rid, i->i_ridlen, ZMQ_SNDMORE |
-	    ZMQ_DONTWAIT) < 0) {
+	if (zrouter_send(s->s_work, i->i_rid, i->i_ridlen,
+	    &(struct zmtp_frame){ "BYE", 3 }, 1) < 0) {
+		/* Full: tried again once it has room (work_turn). */
 		if (errno != EAGAIN)	/* gone */
 			i->i_bye_owed = false;
-		else
-			owed(s);
 		return;
 	}
-	zmq_send(s->s_work, "BYE", 3, 0);
 	i->i_bye_owed = false;
-	zevent_kick(s->s_work_ev);
 }
 
 static struct instance *
-by_rid(struct stream *s, zmq_msg_t *rid)
+by_rid(struct stream *s, const struct stream_frame *rid)
 {
 	struct instance *i;
-	size_t len = zmq_msg_size(rid);
 
 	TAILQ_FOREACH(i, &s->s_instances, i_entry)
-		if (i->i_ridlen == len && memcmp(i->i_rid, zmq_msg_data(rid),
-		    len) == 0)
+		if (i->i_ridlen == rid->f_len && memcmp(i->i_rid, rid->f_data,
+		    rid->f_len) == 0)
 			return i;
 	return NULL;
 }
@@ -2179,7 +2154,8 @@ stream_work_span(const struct work_request *w, size_t k, uint64_t *first,
 }
 
 static void
-hello(struct stream *s, zmq_msg_t *rid, const struct work_request *w)
+hello(struct stream *s, const struct stream_frame *rid,
+    const struct work_request *w)
 {
 	struct instance *i;
 
@@ -2190,8 +2166,8 @@ hello(struct stream *s, zmq_msg_t *rid, const struct work_request *w)
 		reply_one(s, rid, "ERR unknown-instance");
 		return;
 	}
-	memcpy(i->i_rid, zmq_msg_data(rid), zmq_msg_size(rid));
-	i->i_ridlen = zmq_msg_size(rid);
+	memcpy(i->i_rid, rid->f_data, rid->f_len);
+	i->i_ridlen = rid->f_len;
 	i->i_credit = w->w_credit;
 	i->i_batch = w->w_batch;
 	supervise_instance(i, IE_HELLO);
@@ -2296,25 +2272,16 @@ settle(struct stream *s, struct instance *from, const struct work_request *w)
 	return work;
 }
 
-static struct stream_frame
-frame_of(zmq_msg_t *m)
-{
-	return (struct stream_frame){ zmq_msg_data(m), zmq_msg_size(m) };
-}
-
-/* Runs one command; returns the work it took, for on_work's budget. */
+/* Runs one command; returns the work it took (on_work). */
 static uint64_t
-command(struct stream *s, zmq_msg_t *rid, zmq_msg_t *cmd, zmq_msg_t *args,
-    int nargs)
+command(struct stream *s, const struct stream_frame *rid,
+    const struct stream_frame *c, const struct stream_frame *a, int nargs)
 {
-	struct stream_frame c = frame_of(cmd), a[WORK_ARGS];
 	struct work_request w;
 	struct instance *i;
 	const char *why;
 
-	for (int k = 0; k < nargs; k++)
-		a[k] = frame_of(&args[k]);
-	why = stream_work_decode(&c, a, nargs, zmq_msg_size(rid), &w);
+	why = stream_work_decode(c, a, nargs, rid->f_len, &w);
 	if (w.w_cmd == WORK_HELLO) {
 		if (why != NULL)
 			reply_one(s, rid, why);
@@ -2341,43 +2308,41 @@ command(struct stream *s, zmq_msg_t *rid, zmq_msg_t *cmd, zmq_msg_t *args,
 	return settle(s, i, &w);
 }
 
+/*
+ * One message of an instance's (rid): [command][args...]. Returns whether
+ * the same instance's next one may follow in this turn: ids looked at
+ * count too (an ACKR of 65536 ids costs more than a frame).
+ */
+static bool
+on_work(void *arg, const unsigned char *rid, size_t ridlen,
+    const struct zmtp_msg *msg)
+{
+	struct stream *s = arg;
+	const struct stream_frame r = { rid, ridlen };
+	struct stream_frame c, a[WORK_ARGS];
+	int nargs = 0;
+
+	/* Past WORK_ARGS frames, the command sees that many (too many). */
+	for (size_t k = 1; k < msg->zm_nframes && nargs < WORK_ARGS; k++)
+		a[nargs++] = (struct stream_frame){ msg->zm_f[k].data,
+		    msg->zm_f[k].len };
+	c = (struct stream_frame){ msg->zm_f[0].data, msg->zm_f[0].len };
+	s->s_turn_work += command(s, &r, &c, a, nargs);
+	return s->s_turn_work < WORK_BUDGET;
+}
+
+/*
+ * After an instance's messages of a turn, or once one whose queue was
+ * full took what waited for it: BYEs owed are answered and what waits is
+ * delivered.
+ */
 static void
-on_work(void *sock, void *arg)
+work_turn(void *arg)
 {
 	struct stream *s = arg;
 	struct instance *i;
-	uint64_t work = 0;
 
-	/* Frames, and ids looked at: an ACKR of 65536 ids costs more. */
-	for (int n = 0; n < BUDGET && work < WORK_BUDGET; n++) {
-		zmq_msg_t rid, cmd, args[WORK_ARGS + 1];
-		int nargs = 0;
-
-		zmq_msg_init(&rid);
-		if (zmq_msg_recv(&rid, sock, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&rid);
-			break;
-		}
-		zmq_msg_init(&cmd);
-		if (zmq_msg_more(&rid) && zmq_msg_recv(&cmd, sock, 0) >= 0) {
-			bool more = zmq_msg_more(&cmd);
-
-			while (more) {
-				zmq_msg_init(&args[nargs]);
-				zmq_msg_recv(&args[nargs], sock, 0);
-				more = zmq_msg_more(&args[nargs]);
-				if (nargs < WORK_ARGS)
-					nargs++;
-				else	/* too many: keep counting past */
-					zmq_msg_close(&args[nargs]);
-			}
-			work += command(s, &rid, &cmd, args, nargs);
-		}
-		for (int k = 0; k < nargs; k++)
-			zmq_msg_close(&args[k]);
-		zmq_msg_close(&cmd);
-		zmq_msg_close(&rid);
-	}
+	s->s_turn_work = 0;
 	TAILQ_FOREACH(i, &s->s_instances, i_entry)
 		answer_bye(s, i);
 	stream_dispatch(s);

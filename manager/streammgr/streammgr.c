@@ -314,6 +314,7 @@ teardown(struct smgr *m)
 		close(m->m_quality_fd);
 	conf_platform_free(m->m_conf);
 	free(m->m_conf_file);
+	free(m->m_scratch);
 }
 
 /* log/quality.jsonl, appended to by batchmgr too (whole lines). */

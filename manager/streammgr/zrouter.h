@@ -1,0 +1,78 @@
+/*
+ * A ROUTER socket of streammgr's own over ipc://: ZMTP 3.1 with the NULL
+ * mechanism (clientlib/zmtp.c on the server side), every connection
+ * served in the event loop's thread.
+ *
+ * Why not libzmq's ROUTER here: for the stream apps' work sockets its
+ * I/O thread was a second wake-up at every hop (read, then a signal to
+ * the loop; a send, then a signal back) and about 115 µs of CPU for each
+ * instance that connected (docs/benchmarks.md, "Supervision"). Producers'
+ * sockets stay libzmq's: the same ingress code serves TCP with CURVE.
+ *
+ * It behaves as streammgr used libzmq's: each peer gets a routing id of
+ * 5 bytes, 0x00 then a 32-bit counter, as libzmq makes them (a peer's
+ * Identity property is not used); a send to a routing id no connection
+ * has fails with EHOSTUNREACH (ZMQ_ROUTER_MANDATORY); a send to a peer
+ * with more than out_max bytes unsent fails with EAGAIN (its high-water
+ * mark), and room_cb runs when such a peer has taken what waited. Any
+ * ZMTP 3.x client with the NULL mechanism and a DEALER, REQ or ROUTER
+ * socket may connect (libzmq's, pyzmq's, libmysimbdp's); a peer that
+ * breaks the protocol (zmtp.h lists how), sends a frame over frame_max
+ * or has not finished its handshake within handshake_ms (libzmq's
+ * ZMQ_HANDSHAKE_IVL) is disconnected.
+ */
+#ifndef ZROUTER_H
+#define ZROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+
+#include "zmtp.h"
+
+#define ZROUTER_RID_LEN	5
+
+struct zrouter;
+
+struct zrouter_conf {
+	size_t	 zc_frame_max;	/* a peer's largest frame */
+	size_t	 zc_out_max;	/* bytes unsent to a peer before EAGAIN */
+	int	 zc_budget;	/* messages of one peer a turn, then the next */
+	int	 zc_handshake_ms; /* a peer not READY by then is cut off */
+	/*
+	 * A message: its frames stay valid until msg_cb returns, which
+	 * says whether the same peer's next may follow in this turn.
+	 */
+	bool	(*zc_msg_cb)(void *, const unsigned char *rid, size_t ridlen,
+		    const struct zmtp_msg *);
+	/* After a peer's messages of a turn. */
+	void	(*zc_turn_cb)(void *);
+	/* Some peer took what waited for it after a send was refused. */
+	void	(*zc_room_cb)(void *);
+	void	*zc_arg;
+};
+
+/*
+ * Binds endpoint, "ipc://PATH" (a file left there is replaced, as libzmq
+ * does). Returns NULL with why in err.
+ */
+struct zrouter	*zrouter_bind(struct event_base *base, const char *endpoint,
+		    const struct zrouter_conf *conf, char *err, size_t errlen);
+
+/*
+ * Queues a message of n frames (1 to 8) to the peer rid names and writes
+ * what its socket takes now. Returns 0, or -1 with errno: EHOSTUNREACH
+ * (no such peer, or its connection ended now), EAGAIN (more than
+ * out_max bytes wait for it: nothing taken).
+ */
+int		 zrouter_send(struct zrouter *r, const unsigned char *rid,
+		    size_t ridlen, const struct zmtp_frame *frames, size_t n);
+
+/* Peers connected now. */
+size_t		 zrouter_peers(const struct zrouter *r);
+
+/* Closes every connection and the socket, and removes its file. */
+void		 zrouter_free(struct zrouter *r);
+
+#endif

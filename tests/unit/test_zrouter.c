@@ -1,0 +1,587 @@
+/*
+ * Unit tests for manager/streammgr/zrouter.c, streammgr's own ROUTER over
+ * ipc: against libmysimbdp's ZMTP client (clientlib/zmtp.c), a libzmq
+ * DEALER, and bytes written by hand on a plain unix socket.
+ *
+ * The event loop runs in turns of at most TURN_MS while a test waits for
+ * what it expects; every wait ends at a deadline only a hang crosses
+ * (5 s x MYSIMBDP_TEST_TIME_FACTOR).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <zmq.h>
+
+#include "zmtp.h"
+#include "zrouter.h"
+
+#define WAIT_MS		5000
+#define TURN_MS		10
+#define MSGS_MAX	64
+#define FRAME_MAX	4096
+#define OUT_MAX		(64u << 10)
+#define BUDGET		4
+#define HANDSHAKE_MS	300
+
+/* A message the router handed out, copied. */
+struct got {
+	unsigned char	 g_rid[ZROUTER_RID_LEN];
+	size_t		 g_nframes;
+	char		 g_f[3][64];
+};
+
+struct env {
+	char		 e_dir[64];
+	char		 e_ep[128];
+	struct event_base *e_base;
+	struct zrouter	*e_r;
+	struct got	 e_got[MSGS_MAX];
+	size_t		 e_ngot;
+	size_t		 e_turns;
+	size_t		 e_rooms;
+	bool		 e_reply;	/* msg_cb answers "re" at once */
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+deadline(void)
+{
+	const char *f = getenv("MYSIMBDP_TEST_TIME_FACTOR");
+	long factor = f != NULL ? strtol(f, NULL, 10) : 1;
+
+	return now_ms() + WAIT_MS * (factor > 0 && factor < 100 ? factor : 1);
+}
+
+static void
+check_deadline(int64_t until)
+{
+	if (now_ms() >= until)
+		fail_msg("timed out (a wait of %d ms x time factor)", WAIT_MS);
+}
+
+static bool
+on_msg(void *arg, const unsigned char *rid, size_t ridlen,
+    const struct zmtp_msg *m)
+{
+	struct env *e = arg;
+	struct got *g;
+
+	assert_int_equal(ridlen, ZROUTER_RID_LEN);
+	assert_true(e->e_ngot < MSGS_MAX);
+	g = &e->e_got[e->e_ngot++];
+	memcpy(g->g_rid, rid, ridlen);
+	g->g_nframes = m->zm_nframes;
+	for (size_t k = 0; k < m->zm_nframes && k < 3; k++)
+		snprintf(g->g_f[k], sizeof(g->g_f[k]), "%.*s",
+		    (int)m->zm_f[k].len, (const char *)m->zm_f[k].data);
+	if (e->e_reply)
+		(void)zrouter_send(e->e_r, rid, ridlen,
+		    &(struct zmtp_frame){ "re", 2 }, 1);
+	return true;
+}
+
+static void
+on_turn(void *arg)
+{
+	((struct env *)arg)->e_turns++;
+}
+
+static void
+on_room(void *arg)
+{
+	((struct env *)arg)->e_rooms++;
+}
+
+static int
+setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	const struct zrouter_conf conf = {
+		.zc_frame_max = FRAME_MAX,
+		.zc_out_max = OUT_MAX,
+		.zc_budget = BUDGET,
+		.zc_handshake_ms = HANDSHAKE_MS,
+		.zc_msg_cb = on_msg,
+		.zc_turn_cb = on_turn,
+		.zc_room_cb = on_room,
+		.zc_arg = e,
+	};
+	char err[256];
+
+	assert_non_null(e);
+	snprintf(e->e_dir, sizeof(e->e_dir), "/tmp/zrouter-XXXXXX");
+	assert_non_null(mkdtemp(e->e_dir));
+	snprintf(e->e_ep, sizeof(e->e_ep), "ipc://%s/work", e->e_dir);
+	assert_non_null(e->e_base = event_base_new());
+	e->e_r = zrouter_bind(e->e_base, e->e_ep, &conf, err, sizeof(err));
+	if (e->e_r == NULL)
+		fail_msg("zrouter_bind: %s", err);
+	*state = e;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct env *e = *state;
+	char path[128];
+
+	zrouter_free(e->e_r);
+	/* The socket's file goes with it. */
+	snprintf(path, sizeof(path), "%s/work", e->e_dir);
+	assert_int_equal(access(path, F_OK), -1);
+	event_base_free(e->e_base);
+	rmdir(e->e_dir);
+	free(e);
+	return 0;
+}
+
+/* One turn of the loop, TURN_MS at most. */
+static void
+turn(struct env *e)
+{
+	static const struct timeval tv = { 0, TURN_MS * 1000 };
+
+	event_base_loopexit(e->e_base, &tv);
+	event_base_loop(e->e_base, EVLOOP_ONCE);
+}
+
+/* Turns until n messages were handed out, the client's flushed meanwhile. */
+static void
+await_msgs(struct env *e, struct zmtp *z, size_t n)
+{
+	int64_t until = deadline();
+
+	while (e->e_ngot < n) {
+		check_deadline(until);
+		if (z != NULL)
+			(void)zmtp_flush(z);
+		turn(e);
+	}
+}
+
+static void
+await_peers(struct env *e, size_t n)
+{
+	int64_t until = deadline();
+
+	while (zrouter_peers(e->e_r) != n) {
+		check_deadline(until);
+		turn(e);
+	}
+}
+
+/* A connected client of ours, its handshake done (the loop answers). */
+static struct zmtp *
+client(struct env *e)
+{
+	struct zmtp *z = zmtp_new(ZMTP_DEALER, 1u << 20, 1u << 20);
+	int64_t until = deadline();
+
+	assert_non_null(z);
+	assert_int_equal(zmtp_connect(z, e->e_ep), 0);
+	while (!zmtp_ready(z)) {
+		struct zmtp_msg m;
+
+		check_deadline(until);
+		turn(e);
+		if (zmtp_recv(z, &m) == -1 && errno != EAGAIN)
+			fail_msg("client: %s", zmtp_error(z));
+	}
+	return z;
+}
+
+/* The client's next message, its one frame into buf. */
+static void
+client_recv(struct env *e, struct zmtp *z, char *buf, size_t len)
+{
+	int64_t until = deadline();
+	struct zmtp_msg m;
+
+	while (zmtp_recv(z, &m) == -1) {
+		if (errno != EAGAIN)
+			fail_msg("client: %s", zmtp_error(z));
+		check_deadline(until);
+		turn(e);
+	}
+	assert_int_equal(m.zm_nframes, 1);
+	snprintf(buf, len, "%.*s", (int)m.zm_f[0].len,
+	    (const char *)m.zm_f[0].data);
+}
+
+/*
+ * Our client's message comes whole with the peer's routing id (0x00 and
+ * a counter, as libzmq's); a send to that id reaches it; each client has
+ * an id of its own.
+ */
+static void
+test_round_trip(void **state)
+{
+	struct env *e = *state;
+	struct zmtp *a = client(e), *b = client(e);
+	char buf[64];
+
+	assert_int_equal(zrouter_peers(e->e_r), 2);
+	assert_int_equal(zmtp_send(a, (struct zmtp_frame[]){ { "HELLO", 5 },
+	    { "a", 1 } }, 2), 0);
+	await_msgs(e, a, 1);
+	assert_int_equal(zmtp_send(b, &(struct zmtp_frame){ "BYE", 3 }, 1),
+	    0);
+	await_msgs(e, b, 2);
+	assert_int_equal(e->e_got[0].g_nframes, 2);
+	assert_string_equal(e->e_got[0].g_f[0], "HELLO");
+	assert_string_equal(e->e_got[0].g_f[1], "a");
+	assert_string_equal(e->e_got[1].g_f[0], "BYE");
+	assert_int_equal(e->e_got[0].g_rid[0], 0);
+	assert_memory_not_equal(e->e_got[0].g_rid, e->e_got[1].g_rid,
+	    ZROUTER_RID_LEN);
+	assert_true(e->e_turns >= 2);
+
+	assert_int_equal(zrouter_send(e->e_r, e->e_got[1].g_rid,
+	    ZROUTER_RID_LEN, &(struct zmtp_frame){ "to b", 4 }, 1), 0);
+	assert_int_equal(zrouter_send(e->e_r, e->e_got[0].g_rid,
+	    ZROUTER_RID_LEN, &(struct zmtp_frame){ "to a", 4 }, 1), 0);
+	client_recv(e, b, buf, sizeof(buf));
+	assert_string_equal(buf, "to b");
+	client_recv(e, a, buf, sizeof(buf));
+	assert_string_equal(buf, "to a");
+	zmtp_free(a, 0);
+	zmtp_free(b, 0);
+	await_peers(e, 0);
+}
+
+/* libzmq's DEALER talks to it both ways, frames and all. */
+static void
+test_libzmq_dealer(void **state)
+{
+	struct env *e = *state;
+	void *ctx = zmq_ctx_new(), *d;
+	int64_t until;
+	int zero = 0, n = -1;
+	char buf[64];
+
+	assert_non_null(ctx);
+	assert_non_null(d = zmq_socket(ctx, ZMQ_DEALER));
+	assert_int_equal(zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof(zero)),
+	    0);
+	assert_int_equal(zmq_connect(d, e->e_ep), 0);
+	assert_int_equal(zmq_send(d, "ACK", 3, ZMQ_SNDMORE), 3);
+	assert_int_equal(zmq_send(d, "12345678", 8, 0), 8);
+	await_msgs(e, NULL, 1);
+	assert_int_equal(e->e_got[0].g_nframes, 2);
+	assert_string_equal(e->e_got[0].g_f[0], "ACK");
+	assert_string_equal(e->e_got[0].g_f[1], "12345678");
+
+	assert_int_equal(zrouter_send(e->e_r, e->e_got[0].g_rid,
+	    ZROUTER_RID_LEN, (struct zmtp_frame[]){ { "", 0 },
+	    { "batch", 5 } }, 2), 0);
+	until = deadline();
+	while ((n = zmq_recv(d, buf, sizeof(buf), ZMQ_DONTWAIT)) < 0) {
+		assert_int_equal(zmq_errno(), EAGAIN);
+		check_deadline(until);
+		turn(e);
+	}
+	assert_int_equal(n, 0);		/* the empty frame, then the rest */
+	assert_int_equal(zmq_recv(d, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "batch", 5);
+	zmq_close(d);
+	zmq_ctx_term(ctx);
+	await_peers(e, 0);
+}
+
+/*
+ * A routing id no connection has: EHOSTUNREACH, as libzmq's ROUTER with
+ * ZMQ_ROUTER_MANDATORY; so is a peer's once it has gone.
+ */
+static void
+test_unknown_peer(void **state)
+{
+	struct env *e = *state;
+	static const unsigned char nobody[ZROUTER_RID_LEN] = { 0, 9, 9, 9, 9 };
+	static const unsigned char odd[3] = { 1, 2, 3 };
+	struct zmtp *z = client(e);
+	const struct zmtp_frame f = { "x", 1 };
+
+	errno = 0;
+	assert_int_equal(zrouter_send(e->e_r, nobody, sizeof(nobody), &f, 1),
+	    -1);
+	assert_int_equal(errno, EHOSTUNREACH);
+	assert_int_equal(zrouter_send(e->e_r, odd, sizeof(odd), &f, 1), -1);
+	assert_int_equal(errno, EHOSTUNREACH);
+	assert_int_equal(zmtp_send(z, &f, 1), 0);
+	await_msgs(e, z, 1);
+	zmtp_free(z, 0);
+	await_peers(e, 0);
+	errno = 0;
+	assert_int_equal(zrouter_send(e->e_r, e->e_got[0].g_rid,
+	    ZROUTER_RID_LEN, &f, 1), -1);
+	assert_int_equal(errno, EHOSTUNREACH);
+}
+
+/*
+ * A peer that reads nothing: sends are taken until OUT_MAX bytes wait
+ * beyond what its socket holds, then refused with EAGAIN, nothing lost
+ * or cut; once the peer has read it all, room_cb runs and sends go again.
+ */
+static void
+test_full_then_room(void **state)
+{
+	struct env *e = *state;
+	struct zmtp *z = client(e);
+	static char big[FRAME_MAX];
+	struct zmtp_msg m;
+	size_t sent = 0, got = 0;
+	int64_t until;
+	const struct zmtp_frame f = { big, sizeof(big) };
+
+	assert_int_equal(zmtp_send(z, &(struct zmtp_frame){ "hi", 2 }, 1), 0);
+	await_msgs(e, z, 1);
+	for (;;) {
+		big[0] = (char)sent;
+		if (zrouter_send(e->e_r, e->e_got[0].g_rid, ZROUTER_RID_LEN,
+		    &f, 1) == -1)
+			break;
+		sent++;
+		assert_true(sent < 100000);
+	}
+	assert_int_equal(errno, EAGAIN);
+	assert_true(sent * sizeof(big) > OUT_MAX);
+	assert_int_equal(e->e_rooms, 0);
+	until = deadline();
+	while (got < sent || e->e_rooms == 0) {
+		check_deadline(until);
+		while (zmtp_recv(z, &m) == 0) {
+			assert_int_equal(m.zm_f[0].len, sizeof(big));
+			assert_int_equal(((const char *)m.zm_f[0].data)[0],
+			    (char)got);
+			got++;
+		}
+		assert_int_equal(errno, EAGAIN);
+		turn(e);
+	}
+	assert_int_equal(got, sent);
+	assert_int_equal(e->e_rooms, 1);
+	assert_int_equal(zrouter_send(e->e_r, e->e_got[0].g_rid,
+	    ZROUTER_RID_LEN, &f, 1), 0);
+	zmtp_free(z, 0);
+}
+
+/* A raw unix socket connected to the router. */
+static int
+raw_client(const struct env *e)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s",
+	    e->e_ep + strlen("ipc://"));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+/* Reads until the router closes fd (EOF); fails past the deadline. */
+static void
+await_closed(struct env *e, int fd)
+{
+	int64_t until = deadline();
+	char buf[512];
+	ssize_t n;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		check_deadline(until);
+		turn(e);
+		if (poll(&p, 1, 0) == 1 &&
+		    ((n = read(fd, buf, sizeof(buf))) == 0 ||
+		    (n == -1 && errno == ECONNRESET)))
+			break;
+	}
+	close(fd);
+}
+
+/*
+ * Peers that break the protocol are cut off, the others served: a
+ * greeting that is not ZMTP 3, a frame over the frame limit.
+ */
+static void
+test_protocol_breakers(void **state)
+{
+	struct env *e = *state;
+	static const char http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct zmtp *good = client(e), *big;
+	unsigned char hdr[9] = { 0x02 };	/* LONG */
+	int fd;
+
+	fd = raw_client(e);
+	assert_int_equal(write(fd, http, sizeof(http) - 1),
+	    (ssize_t)sizeof(http) - 1);
+	await_closed(e, fd);
+
+	/* A good handshake from our client, then a frame too large. */
+	big = client(e);
+
+	assert_int_equal(zrouter_peers(e->e_r), 2);
+	hdr[7] = (FRAME_MAX + 1) >> 8;
+	hdr[8] = (FRAME_MAX + 1) & 0xff;
+	assert_int_equal(write(zmtp_fd(big), hdr, sizeof(hdr)),
+	    (ssize_t)sizeof(hdr));
+	await_peers(e, 1);
+	zmtp_free(big, 0);
+
+	assert_int_equal(zmtp_send(good, &(struct zmtp_frame){ "ok", 2 }, 1),
+	    0);
+	await_msgs(e, good, 1);
+	assert_string_equal(e->e_got[0].g_f[0], "ok");
+	zmtp_free(good, 0);
+}
+
+/*
+ * A peer that connects and says nothing is cut off after HANDSHAKE_MS, as
+ * libzmq's ZMQ_HANDSHAKE_IVL does; one that finished its handshake, and
+ * whose deadline came first, stays.
+ */
+static void
+test_silent_peer(void **state)
+{
+	struct env *e = *state;
+	struct zmtp *good = client(e);
+	int fd = raw_client(e);
+	char buf[64];
+
+	await_closed(e, fd);
+	assert_int_equal(zrouter_peers(e->e_r), 1);
+	assert_int_equal(zmtp_send(good, &(struct zmtp_frame){ "still", 5 },
+	    1), 0);
+	await_msgs(e, good, 1);
+	assert_int_equal(zrouter_send(e->e_r, e->e_got[0].g_rid,
+	    ZROUTER_RID_LEN, &(struct zmtp_frame){ "here", 4 }, 1), 0);
+	client_recv(e, good, buf, sizeof(buf));
+	assert_string_equal(buf, "here");
+	zmtp_free(good, 0);
+}
+
+/*
+ * Many peers come and go in a scattered order: each one left is found
+ * by its id, each one gone is not (the table's deletions keep every
+ * probe whole); a peer's many messages come in turns of BUDGET.
+ */
+static void
+test_many_peers(void **state)
+{
+	struct env *e = *state;
+	enum { N = 48 };
+	struct zmtp *z[N];
+	unsigned char rid[N][ZROUTER_RID_LEN];
+	const struct zmtp_frame f = { "x", 1 };
+	size_t turns;
+
+	for (int k = 0; k < N; k++) {
+		z[k] = client(e);
+		assert_int_equal(zmtp_send(z[k], &f, 1), 0);
+		await_msgs(e, z[k], (size_t)k + 1);
+		memcpy(rid[k], e->e_got[k].g_rid, ZROUTER_RID_LEN);
+	}
+	for (int k = 0; k < N; k++)
+		if (k % 3 != 1) {
+			zmtp_free(z[(k * 7) % N], 0);
+			z[(k * 7) % N] = NULL;
+		}
+	await_peers(e, N / 3);
+	for (int k = 0; k < N; k++) {
+		errno = 0;
+		if (z[k] != NULL)
+			assert_int_equal(zrouter_send(e->e_r, rid[k],
+			    ZROUTER_RID_LEN, &f, 1), 0);
+		else {
+			assert_int_equal(zrouter_send(e->e_r, rid[k],
+			    ZROUTER_RID_LEN, &f, 1), -1);
+			assert_int_equal(errno, EHOSTUNREACH);
+		}
+	}
+
+	/* Ten messages at once from one peer: three turns or more. */
+	e->e_ngot = 0;
+	turns = e->e_turns;
+	for (int k = 0; k < 10; k++)
+		assert_int_equal(zmtp_send(z[1], &f, 1), 0);
+	await_msgs(e, z[1], 10);
+	assert_true(e->e_turns - turns >= 3);
+	for (int k = 0; k < N; k++)
+		zmtp_free(z[k], 0);
+}
+
+/*
+ * A peer that sent a message and left: the answer sent from msg_cb finds
+ * the connection ended while its messages are handed out; the router
+ * frees it only afterwards (under ASan, a use after free otherwise).
+ */
+static void
+test_reply_to_leaver(void **state)
+{
+	struct env *e = *state;
+	struct zmtp *z = client(e);
+	int64_t until = deadline();
+
+	assert_int_equal(zmtp_send(z, &(struct zmtp_frame){ "last", 4 }, 1),
+	    0);
+	assert_int_equal(zmtp_send(z, &(struct zmtp_frame){ "word", 4 }, 1),
+	    0);
+	zmtp_free(z, 1000);
+	e->e_reply = true;
+	while (zrouter_peers(e->e_r) > 0) {
+		check_deadline(until);
+		turn(e);
+	}
+	assert_true(e->e_ngot >= 1);
+	assert_string_equal(e->e_got[0].g_f[0], "last");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_round_trip, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_libzmq_dealer, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_peer, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_full_then_room, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_protocol_breakers, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_silent_peer, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_many_peers, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_reply_to_leaver, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
