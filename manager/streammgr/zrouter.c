@@ -247,11 +247,11 @@ zrouter_bind(struct event_base *base, const char *endpoint,
     const struct zrouter_conf *conf, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	const char *path = endpoint + strlen("ipc://");
+	const char *path = strncmp(endpoint, "ipc://", 6) == 0 ?
+	    endpoint + 6 : "";
 	struct zrouter *r;
 
-	if (strncmp(endpoint, "ipc://", 6) != 0 || *path == '\0' ||
-	    strlen(path) >= sizeof(sun.sun_path)) {
+	if (*path == '\0' || strlen(path) >= sizeof(sun.sun_path)) {
 		snprintf(err, errlen, "bind %s: not an ipc:// path of 1 to "
 		    "%zu bytes", endpoint, sizeof(sun.sun_path) - 1);
 		return NULL;

@@ -561,6 +561,30 @@ test_reply_to_leaver(void **state)
 	assert_string_equal(e->e_got[0].g_f[0], "last");
 }
 
+/* Endpoints it cannot bind: refused with the endpoint and why. */
+static void
+test_bind_errors(void **state)
+{
+	struct env *e = *state;
+	const struct zrouter_conf conf = { .zc_frame_max = FRAME_MAX,
+	    .zc_out_max = OUT_MAX, .zc_budget = BUDGET,
+	    .zc_handshake_ms = HANDSHAKE_MS, .zc_msg_cb = on_msg,
+	    .zc_turn_cb = on_turn, .zc_room_cb = on_room, .zc_arg = e };
+	char err[256], ep[256];
+
+	assert_null(zrouter_bind(e->e_base, "tcp://127.0.0.1:5", &conf, err,
+	    sizeof(err)));
+	assert_non_null(strstr(err, "tcp://127.0.0.1:5: not an ipc:// path"));
+	assert_null(zrouter_bind(e->e_base, "ipc://", &conf, err,
+	    sizeof(err)));
+	snprintf(ep, sizeof(ep), "ipc://%s/%0120d", e->e_dir, 0);
+	assert_null(zrouter_bind(e->e_base, ep, &conf, err, sizeof(err)));
+	assert_non_null(strstr(err, "not an ipc:// path of 1 to 107 bytes"));
+	snprintf(ep, sizeof(ep), "ipc://%s/no/such", e->e_dir);
+	assert_null(zrouter_bind(e->e_base, ep, &conf, err, sizeof(err)));
+	assert_non_null(strstr(err, "No such file or directory"));
+}
+
 int
 main(void)
 {
@@ -580,6 +604,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_many_peers, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_reply_to_leaver, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bind_errors, setup,
 		    teardown),
 	};
 
