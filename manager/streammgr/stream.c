@@ -49,6 +49,7 @@ static int ingress_note(struct ingress *, struct stream *);
 static bool on_work(void *, const unsigned char *, size_t,
     const struct zmtp_msg *);
 static void work_turn(void *);
+static void work_room(void *);
 static void on_ack_timeout(evutil_socket_t, short, void *);
 static void held_flush(struct stream *);
 static void arm_ack_timer(struct stream *);
@@ -103,7 +104,7 @@ bind_work(struct smgr *m, struct stream *s, char *err, size_t errlen)
 		/* libzmq's default ZMQ_HANDSHAKE_IVL, which this had. */
 		.zc_handshake_ms = 30000,
 		.zc_msg_cb = on_work,
-		.zc_room_cb = work_turn,
+		.zc_room_cb = work_room,
 		.zc_turn_cb = work_turn,
 		.zc_arg = s,
 	};
@@ -1067,7 +1068,7 @@ undeliverable(struct stream *s, struct instance *i, struct qmsg **ms,
  * Sends ms (n of them, 1 unless i takes batches) to i and counts the
  * redeliveries. Returns false when they could not go: they go back,
  * pending (counted in max_queue_bytes), for i when its queue has room
- * again (the work socket's room callback, work_turn), or for another;
+ * again (the work socket's room callback, work_room), or for another;
  * when i's connection is gone, i is leaving.
  */
 static bool
@@ -1932,7 +1933,7 @@ reply_one(struct stream *s, const struct stream_frame *rid, const char *text)
 /*
  * Answers i's BYE, after the deliveries queued to it: when its queue is
  * full (WORK_OUT_MAX) it stays owed, tried again once it has room
- * (work_turn).
+ * (work_room).
  */
 static void
 answer_bye(struct stream *s, struct instance *i)
@@ -1941,7 +1942,7 @@ answer_bye(struct stream *s, struct instance *i)
 		return;
 	if (zrouter_send(s->s_work, i->i_rid, i->i_ridlen,
 	    &(struct zmtp_frame){ "BYE", 3 }, 1) < 0) {
-		/* Full: tried again once it has room (work_turn). */
+		/* Full: tried again once it has room (work_room). */
 		if (errno != EAGAIN)	/* gone */
 			i->i_bye_owed = false;
 		return;
@@ -2331,22 +2332,31 @@ on_work(void *arg, const unsigned char *rid, size_t ridlen,
 	return s->s_turn_work < WORK_BUDGET;
 }
 
-/*
- * After an instance's messages of a turn, or once one whose queue was
- * full took what waited for it: BYEs owed are answered and what waits is
- * delivered.
- */
+/* After an instance's messages of a turn: what waits is delivered. */
 static void
 work_turn(void *arg)
 {
 	struct stream *s = arg;
-	struct instance *i;
 
 	s->s_turn_work = 0;
-	TAILQ_FOREACH(i, &s->s_instances, i_entry)
-		answer_bye(s, i);
 	stream_dispatch(s);
 	stream_check_idle(s);
+}
+
+/*
+ * An instance whose queue was full took what waited for it: the BYEs a
+ * full queue held back (only those: a BYE is answered at once otherwise)
+ * go, then what waits is delivered.
+ */
+static void
+work_room(void *arg)
+{
+	struct stream *s = arg;
+	struct instance *i;
+
+	TAILQ_FOREACH(i, &s->s_instances, i_entry)
+		answer_bye(s, i);
+	work_turn(s);
 }
 
 uint64_t
