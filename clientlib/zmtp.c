@@ -53,6 +53,7 @@
 #define IN_MIN_SERVER	(16u << 10)
 #define MSG_SLACK	(64u << 10)	/* a message's other frames, headers */
 #define SEND_FRAMES	8		/* frames of a message sent */
+#define QUEUE_MAX	(64u << 10)	/* bytes zmtp_queue lets wait */
 #define PING_CONTEXT	16		/* bytes of a PING's context echoed */
 #define HANDSHAKE_MAX	160		/* our greeting and READY */
 
@@ -496,8 +497,14 @@ unconst(const void *p)
 	return u.v;
 }
 
-int
-zmtp_send(struct zmtp *z, const struct zmtp_frame *frames, size_t n)
+/*
+ * zmtp_send and zmtp_queue: now, what the socket takes is written at
+ * once; else the message waits in the buffer while less than QUEUE_MAX
+ * bytes would.
+ */
+static int
+send_frames(struct zmtp *z, const struct zmtp_frame *frames, size_t n,
+    bool now)
 {
 	struct iovec iov[2 * SEND_FRAMES];
 	unsigned char h[SEND_FRAMES][9];
@@ -523,6 +530,17 @@ zmtp_send(struct zmtp *z, const struct zmtp_frame *frames, size_t n)
 			    frames[i].len };
 		total += hl + frames[i].len;
 	}
+	if (!now && z->z_outwr - z->z_outrd + total < QUEUE_MAX) {
+		if (out_reserve(z, total) == -1)
+			return lost(z);
+		for (size_t i = 0; i < k; i++)
+			out_put(z, iov[i].iov_base, iov[i].iov_len);
+		return 0;
+	}
+	/* Enough queued: it goes before this one, which then may go
+	 * straight, so that the buffer stays under QUEUE_MAX. */
+	if (!now && zmtp_flush(z) == -1 && errno != EAGAIN)
+		return -1;
 	/* Straight from the frames when nothing waits before them. */
 	if (z->z_peer == PEER_READY && z->z_hsrd == z->z_hslen &&
 	    z->z_outrd == z->z_outwr) {
@@ -551,6 +569,18 @@ zmtp_send(struct zmtp *z, const struct zmtp_frame *frames, size_t n)
 	if (zmtp_flush(z) == -1 && errno != EAGAIN)
 		return -1;
 	return 0;
+}
+
+int
+zmtp_send(struct zmtp *z, const struct zmtp_frame *frames, size_t n)
+{
+	return send_frames(z, frames, n, true);
+}
+
+int
+zmtp_queue(struct zmtp *z, const struct zmtp_frame *frames, size_t n)
+{
+	return send_frames(z, frames, n, false);
 }
 
 /*

@@ -144,6 +144,14 @@ int		 zmtp_send(struct zmtp *z, const struct zmtp_frame *frames,
 		    size_t n);
 
 /*
+ * As zmtp_send, but a small message may wait, behind those before it,
+ * until 64 KiB would, or the next zmtp_send or zmtp_flush: many small
+ * messages in one write. The caller flushes when it has queued them.
+ */
+int		 zmtp_queue(struct zmtp *z, const struct zmtp_frame *frames,
+		    size_t n);
+
+/*
  * Writes what waits, without waiting. Returns 0 when nothing is left,
  * -1 with EAGAIN when some is (the socket is full, or messages wait for
  * the peer's READY), or the connection's end as zmtp_send.

@@ -282,24 +282,36 @@ zrouter_bind(struct event_base *base, const char *endpoint,
 	return r;
 }
 
-int
-zrouter_send(struct zrouter *r, const unsigned char *rid, size_t ridlen,
-    const struct zmtp_frame *frames, size_t n)
+/* The live connection rid names, or NULL with EHOSTUNREACH. */
+static struct zconn *
+conn_of(struct zrouter *r, const unsigned char *rid, size_t ridlen)
 {
 	struct zconn *c;
 	uint32_t id = 0;
 
 	if (ridlen != ZROUTER_RID_LEN || rid[0] != 0) {
 		errno = EHOSTUNREACH;
-		return -1;
+		return NULL;
 	}
 	for (int b = 1; b < ZROUTER_RID_LEN; b++)
 		id = id << 8 | rid[b];
 	if ((c = idtab_get(&r->r_conns, id)) == NULL || c->c_dead) {
 		errno = EHOSTUNREACH;
-		return -1;
+		return NULL;
 	}
-	if (zmtp_send(c->c_z, frames, n) == -1) {
+	return c;
+}
+
+static int
+send_to(struct zrouter *r, const unsigned char *rid, size_t ridlen,
+    const struct zmtp_frame *frames, size_t n, bool now)
+{
+	struct zconn *c;
+
+	if ((c = conn_of(r, rid, ridlen)) == NULL)
+		return -1;
+	if ((now ? zmtp_send(c->c_z, frames, n) :
+	    zmtp_queue(c->c_z, frames, n)) == -1) {
 		if (errno == EAGAIN) {
 			c->c_refused = true;
 			return -1;
@@ -308,8 +320,37 @@ zrouter_send(struct zrouter *r, const unsigned char *rid, size_t ridlen,
 		errno = EHOSTUNREACH;
 		return -1;
 	}
-	watch_write(c);
+	if (now)
+		watch_write(c);
 	return 0;
+}
+
+int
+zrouter_send(struct zrouter *r, const unsigned char *rid, size_t ridlen,
+    const struct zmtp_frame *frames, size_t n)
+{
+	return send_to(r, rid, ridlen, frames, n, true);
+}
+
+int
+zrouter_queue(struct zrouter *r, const unsigned char *rid, size_t ridlen,
+    const struct zmtp_frame *frames, size_t n)
+{
+	return send_to(r, rid, ridlen, frames, n, false);
+}
+
+void
+zrouter_flush(struct zrouter *r, const unsigned char *rid, size_t ridlen)
+{
+	struct zconn *c;
+
+	if ((c = conn_of(r, rid, ridlen)) == NULL)
+		return;
+	if (zmtp_flush(c->c_z) == -1 && errno != EAGAIN) {
+		conn_end(c);
+		return;
+	}
+	watch_write(c);
 }
 
 size_t

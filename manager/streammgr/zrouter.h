@@ -69,6 +69,22 @@ struct zrouter	*zrouter_bind(struct event_base *base, const char *endpoint,
 int		 zrouter_send(struct zrouter *r, const unsigned char *rid,
 		    size_t ridlen, const struct zmtp_frame *frames, size_t n);
 
+/*
+ * As zrouter_send, but a small message may wait in the peer's buffer,
+ * behind those before it, until zrouter_flush (or 64 KiB wait): many
+ * deliveries of one message each in one write. The caller must flush.
+ */
+int		 zrouter_queue(struct zrouter *r, const unsigned char *rid,
+		    size_t ridlen, const struct zmtp_frame *frames, size_t n);
+
+/*
+ * Writes what waits for the peer rid names (the rest when its socket
+ * has room). Its connection's end, if that is what the write finds, is
+ * for later sends to see (EHOSTUNREACH).
+ */
+void		 zrouter_flush(struct zrouter *r, const unsigned char *rid,
+		    size_t ridlen);
+
 /* Peers connected now. */
 size_t		 zrouter_peers(const struct zrouter *r);
 

@@ -477,6 +477,20 @@ fanout_run() {
 	sm_stop
 }
 
+# protocol1_run RUN: memory/1, 100 bytes, the app on plain libzmq that
+# speaks protocol 1 (tests/apps/zmqnoop, the library's default credit):
+# one ZeroMQ message per delivery, as an app in another language gets
+# them; filed under p1-memory-1-100, beside memory-1-100.
+protocol1_run() {
+	rm -rf "$d/state"
+	stream_conf "$d" 1 memory "\"$ZMQNOOP\""
+	sm_start "$d" 1
+	timeout 60 "$STREAMBENCH" produce "$ingress" "$warmup" 100 \
+	    "$window" "$ctl" bench >/dev/null || die "protocol 1 warm-up run failed"
+	produce_run "$1" 1 100 "$window" "$messages" p1-memory-1-100 memory-p1
+	sm_stop
+}
+
 # shellcheck disable=SC2086 # the lists of figures are meant to be split
 stream_part() {
 	local k n size d key raw med diag spec mode m runs=${runs:-$((quick ? 2 : 5))}
@@ -539,6 +553,7 @@ stream_part() {
 			sm_stop
 		done
 		fanout_run "s$k"
+		protocol1_run "s$k"
 	done
 	echo
 	echo "msgs/s: messages / (first send to every message acked);" \
@@ -578,6 +593,9 @@ stream_part() {
 	for ((k = 1; k <= runs; k++)); do
 		route_run "r$k" 1000 "$((messages / 5))"
 	done
+	echo "memory/1, 100 bytes, an app speaking protocol 1 (plain libzmq):" \
+	    "$(median ${s_rate[p1-memory-1-100]}) msgs/s, CPU" \
+	    "$(median ${s_cpu[p1-memory-1-100]}) µs a message"
 	echo "fan-out, memory/1, 100 bytes: two subscriptions" \
 	    "$(median ${s_rate[fanout-memory-1-100]}) msgs/s, one" \
 	    "$(median ${s_rate[memory-1-100]}) msgs/s"

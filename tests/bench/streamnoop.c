@@ -10,7 +10,7 @@
  * platform's path (ingress, queue, delivery, acks) and not an app. Acks
  * go out batched, as libmysimbdp sends them (credit/4 per frame, and
  * whatever is queued before recv waits). credit defaults to the
- * library's (0: 256). delay_us makes it a slow app: it sleeps that long
+ * library's (0: 1024). delay_us makes it a slow app: it sleeps that long
  * before each ack (the monitor benchmark's backlog lasts). hold 1 never
  * acks the first message it gets (a stuck message: the backlog
  * benchmark's memory with the oldest unacked far behind the newest).

@@ -464,13 +464,14 @@ peer_read(int fd, void *buf, size_t len)
 }
 
 /* Whether zmtp wrote nothing more (it writes in the caller's thread,
- * so what it wrote is there once its call returned). */
+ * so what it wrote is there once its call returned); reads nothing. */
 static bool
 peer_nothing(int fd)
 {
 	unsigned char c;
 
-	return recv(fd, &c, 1, MSG_DONTWAIT) == -1 && errno == EAGAIN;
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == -1 &&
+	    errno == EAGAIN;
 }
 
 /* Reads until zmtp closed its end (what comes first is dropped). */
@@ -1350,6 +1351,44 @@ test_stream_in_chunks(void **state)
 #define OUT_MAX		(64u << 10)
 #define PAYLOAD		1000
 
+/* Sends [seq][payload], now or queued. */
+static int
+send_seq(struct zmtp *z, uint32_t n, const unsigned char *payload,
+    bool now)
+{
+	uint32_t seq = htobe32(n);
+	struct zmtp_frame f[2] = { { &seq, 4 }, { payload, PAYLOAD } };
+
+	return now ? zmtp_send(z, f, 2) : zmtp_queue(z, f, 2);
+}
+
+/* Reads [seq][payload] (what zmtp holds goes as the socket takes it)
+ * and checks it is message i. */
+static void
+peer_seq(int fd, struct zmtp *z, uint32_t i, const unsigned char *payload)
+{
+	unsigned char *f;
+	unsigned flags;
+	uint32_t seq;
+	size_t len;
+
+	if (zmtp_flush(z) == -1)
+		assert_int_equal(errno, EAGAIN);
+	f = peer_frame(fd, &flags, &len);
+	assert_int_equal(flags, 0x01);
+	assert_int_equal(len, 4);
+	memcpy(&seq, f, 4);
+	assert_int_equal(be32toh(seq), i);
+	free(f);
+	if (zmtp_flush(z) == -1)
+		assert_int_equal(errno, EAGAIN);
+	f = peer_frame(fd, &flags, &len);
+	assert_int_equal(flags, 0x02);
+	assert_int_equal(len, PAYLOAD);
+	assert_memory_equal(f, payload, PAYLOAD);
+	free(f);
+}
+
 /*
  * out_max: with a peer that does not read, sends succeed until EAGAIN;
  * a refused send takes nothing; once the peer reads, every message
@@ -1361,7 +1400,7 @@ test_out_max(void **state)
 	struct zmtp *z;
 	struct bytes b = { 0 };
 	unsigned char *payload = pattern(PAYLOAD, 6), *f;
-	uint32_t seq, n = 0;
+	uint32_t n = 0;
 	unsigned flags;
 	size_t len;
 	int fd;
@@ -1373,13 +1412,8 @@ test_out_max(void **state)
 	zhandshake(z);
 	peer_handshake(fd, "DEALER");
 
-	for (;;) {
-		seq = htobe32(n);
-		if (zmtp_send(z, (struct zmtp_frame[]){ { &seq, 4 },
-		    { payload, PAYLOAD } }, 2) == -1)
-			break;
+	while (send_seq(z, n, payload, true) == 0)
 		assert_true(++n < 100000);
-	}
 	assert_int_equal(errno, EAGAIN);
 	assert_true(zmtp_connected(z));
 	/* More than out_max waits in zmtp, beyond what the socket took. */
@@ -1390,24 +1424,8 @@ test_out_max(void **state)
 	assert_int_equal(errno, EAGAIN);
 
 	/* The peer reads: each message whole, in order, no more. */
-	for (uint32_t i = 0; i < n; i++) {
-		/* What zmtp holds goes as the socket takes it. */
-		if (zmtp_flush(z) == -1)
-			assert_int_equal(errno, EAGAIN);
-		f = peer_frame(fd, &flags, &len);
-		assert_int_equal(flags, 0x01);
-		assert_int_equal(len, 4);
-		memcpy(&seq, f, 4);
-		assert_int_equal(be32toh(seq), i);
-		free(f);
-		if (zmtp_flush(z) == -1)
-			assert_int_equal(errno, EAGAIN);
-		f = peer_frame(fd, &flags, &len);
-		assert_int_equal(flags, 0x02);
-		assert_int_equal(len, PAYLOAD);
-		assert_memory_equal(f, payload, PAYLOAD);
-		free(f);
-	}
+	for (uint32_t i = 0; i < n; i++)
+		peer_seq(fd, z, i, payload);
 	assert_int_equal(zmtp_flush(z), 0);
 	assert_int_equal(zmtp_events(z), POLLIN);
 	assert_true(peer_nothing(fd));
@@ -1417,6 +1435,59 @@ test_out_max(void **state)
 	assert_int_equal(len, 5);
 	assert_memory_equal(f, "again", 5);
 	free(f);
+	zmtp_free(z, 0);
+	close(fd);
+	free(payload);
+	free(b.b_buf);
+}
+
+/*
+ * zmtp_queue: small messages wait, unwritten, until a flush or a send
+ * after them, and then arrive whole and in order before it; queued past
+ * 64 KiB, they go out without a flush, and the rest with it.
+ */
+static void
+test_queue(void **state)
+{
+	struct zmtp *z;
+	struct bytes b = { 0 };
+	unsigned char *payload = pattern(PAYLOAD, 7), *f;
+	unsigned flags;
+	size_t len;
+	uint32_t n;
+	int fd;
+
+	(void)state;
+	assert_non_null(z = zmtp_new(ZMTP_DEALER, 4096, 1u << 20));
+	fd = pair(z);
+	add_router(&b);
+	peer_write(fd, &b);
+	zhandshake(z);
+	peer_handshake(fd, "DEALER");
+
+	for (n = 0; n < 3; n++)
+		assert_int_equal(send_seq(z, n, payload, false), 0);
+	assert_true(peer_nothing(fd));
+	/* Bytes wait: a caller polling zmtp_events would write them. */
+	assert_true(zmtp_events(z) & POLLOUT);
+	assert_int_equal(zmtp_send(z, &(struct zmtp_frame){ "after", 5 }, 1),
+	    0);
+	for (n = 0; n < 3; n++)
+		peer_seq(fd, z, n, payload);
+	f = peer_frame(fd, &flags, &len);
+	assert_int_equal(len, 5);
+	assert_memory_equal(f, "after", 5);
+	free(f);
+	assert_true(peer_nothing(fd));
+
+	/* 100 messages of about 1 KB: over 64 KiB, some go at once. */
+	for (n = 0; n < 100; n++)
+		assert_int_equal(send_seq(z, n, payload, false), 0);
+	assert_false(peer_nothing(fd));
+	for (n = 0; n < 100; n++)
+		peer_seq(fd, z, n, payload);
+	assert_int_equal(zmtp_flush(z), 0);
+	assert_true(peer_nothing(fd));
 	zmtp_free(z, 0);
 	close(fd);
 	free(payload);
@@ -1497,6 +1568,7 @@ main(void)
 		cmocka_unit_test(test_peer_closes),
 		cmocka_unit_test(test_held_until_ready),
 		cmocka_unit_test(test_out_max),
+		cmocka_unit_test(test_queue),
 		cmocka_unit_test(test_frames_outlive_failed_send),
 		cmocka_unit_test(test_stream_in_chunks),
 	};

@@ -342,6 +342,45 @@ test_unknown_peer(void **state)
 }
 
 /*
+ * zrouter_queue: the messages wait, a turn of the loop included, for
+ * zrouter_flush, then arrive in order; to a routing id no connection
+ * has, EHOSTUNREACH (and a flush to it does nothing).
+ */
+static void
+test_queue_then_flush(void **state)
+{
+	struct env *e = *state;
+	static const unsigned char nobody[ZROUTER_RID_LEN] = { 0, 9, 9, 9, 9 };
+	static const char *const texts[] = { "m0", "m1", "m2" };
+	struct zmtp *z = client(e);
+	const struct zmtp_frame f = { "x", 1 };
+	struct zmtp_msg m;
+	char buf[64];
+
+	assert_int_equal(zmtp_send(z, &f, 1), 0);
+	await_msgs(e, z, 1);
+	for (size_t k = 0; k < 3; k++)
+		assert_int_equal(zrouter_queue(e->e_r, e->e_got[0].g_rid,
+		    ZROUTER_RID_LEN, &(struct zmtp_frame){ texts[k], 2 }, 1),
+		    0);
+	turn(e);
+	assert_int_equal(zmtp_recv(z, &m), -1);
+	assert_int_equal(errno, EAGAIN);
+	zrouter_flush(e->e_r, e->e_got[0].g_rid, ZROUTER_RID_LEN);
+	for (size_t k = 0; k < 3; k++) {
+		client_recv(e, z, buf, sizeof(buf));
+		assert_string_equal(buf, texts[k]);
+	}
+	errno = 0;
+	assert_int_equal(zrouter_queue(e->e_r, nobody, sizeof(nobody), &f, 1),
+	    -1);
+	assert_int_equal(errno, EHOSTUNREACH);
+	zrouter_flush(e->e_r, nobody, sizeof(nobody));
+	zmtp_free(z, 0);
+	await_peers(e, 0);
+}
+
+/*
  * A peer that reads nothing: sends are taken until OUT_MAX bytes wait
  * beyond what its socket holds, then refused with EAGAIN, nothing lost
  * or cut; once the peer has read it all, room_cb runs and sends go again.
@@ -594,6 +633,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_libzmq_dealer, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_peer, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_queue_then_flush, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_full_then_room, setup,
 		    teardown),
