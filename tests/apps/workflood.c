@@ -28,6 +28,16 @@
  *                     second, an ACK of all and an ACKR of the lowest
  *                     to the highest; it acks what it is given at once,
  *                     writing the ids to DIR/thief-got
+ *   byeheld DIR SECS  HELLO with credit 65536 and "batch", then reads
+ *                     nothing (streammgr's queue to it fills) until
+ *                     DIR/bye exists, says BYE, and still reads nothing
+ *                     until DIR/read exists; then reads, counting the
+ *                     messages delivered, until streammgr's [BYE], and
+ *                     writes "bye after N" (or "no bye after N" past
+ *                     SECS) to DIR/ID.result, for t_stream_bye_owed.sh.
+ *                     Only the first instance (it makes DIR/first) does
+ *                     so: the others, the one that replaces it after
+ *                     its BYE, never say HELLO.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -289,6 +299,101 @@ thief(void *sock, const char *id, const char *dir)
 	}
 }
 
+/* Messages in one batched delivery (docs/protocols.md, "Batches"):
+ * each a u64 id, a u32 length and the payload. */
+static uint64_t
+batch_count(const unsigned char *f, size_t len)
+{
+	uint64_t n = 0;
+	size_t off = 0, plen;
+
+	while (len - off >= 12) {
+		plen = (size_t)f[off + 8] << 24 | (size_t)f[off + 9] << 16 |
+		    (size_t)f[off + 10] << 8 | f[off + 11];
+		if (plen > len - off - 12)
+			break;
+		off += 12 + plen;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Reads until streammgr's [BYE] or the deadline: the messages delivered
+ * before it into *n. Returns 1 at the BYE, 0 past the deadline.
+ */
+static int
+read_until_bye(void *sock, uint64_t *n, int64_t deadline_ms)
+{
+	zmq_pollitem_t pi = { sock, 0, ZMQ_POLLIN, 0 };
+	zmq_msg_t f[2];
+	struct timespec now;
+	int more, nf;
+
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec * 1000 + now.tv_nsec / 1000000 >= deadline_ms)
+			return 0;
+		if (zmq_poll(&pi, 1, POLL_MS) <= 0)
+			continue;
+		nf = 0;
+		do {
+			zmq_msg_t *m = &f[nf < 2 ? nf : 1];
+
+			if (nf >= 2)
+				zmq_msg_close(m);
+			zmq_msg_init(m);
+			if (zmq_msg_recv(m, sock, 0) < 0)
+				die("recv");
+			more = zmq_msg_more(m);
+			nf++;
+		} while (more);
+		if (nf == 1 && zmq_msg_size(&f[0]) == 3 &&
+		    memcmp(zmq_msg_data(&f[0]), "BYE", 3) == 0) {
+			zmq_msg_close(&f[0]);
+			return 1;
+		}
+		/* [""][deliveries] or [id][payload] */
+		*n += nf == 2 && zmq_msg_size(&f[0]) == 0 ?
+		    batch_count(zmq_msg_data(&f[1]), zmq_msg_size(&f[1])) : 1;
+		for (int k = 0; k < (nf < 2 ? nf : 2); k++)
+			zmq_msg_close(&f[k]);
+	}
+}
+
+static int
+byeheld(void *sock, const char *id, const char *dir, long secs)
+{
+	struct timespec ts = { 0, POLL_MS * 1000000 }, now;
+	uint64_t n = 0;
+	char line[64], name[200], p[4096];
+	int got;
+
+	snprintf(p, sizeof(p), "%s/first", dir);
+	if (mkdir(p, 0755) < 0) {
+		if (errno != EEXIST)
+			die(p);
+		for (;;)
+			pause();
+	}
+	if (hello(sock, id, "65536", "batch") < 0)
+		return 1;
+	while (!exists(dir, "bye"))
+		nanosleep(&ts, NULL);
+	if (zmq_send(sock, "BYE", 3, 0) < 0)
+		return 1;
+	while (!exists(dir, "read"))
+		nanosleep(&ts, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	got = read_until_bye(sock, &n, now.tv_sec * 1000 +
+	    now.tv_nsec / 1000000 + secs * 1000);
+	snprintf(line, sizeof(line), "%sbye after %" PRIu64, got ? "" :
+	    "no ", n);
+	snprintf(name, sizeof(name), "%s.result", id);
+	put_file(dir, name, line);
+	return got ? 0 : 1;
+}
+
 static int
 foreign(void *sock, const char *id, const char *dir)
 {
@@ -315,7 +420,7 @@ main(int argc, char **argv)
 
 	if (argc < 2 || ep == NULL || id == NULL) {
 		fprintf(stderr, "usage: workflood blindack | ackflood N MARK "
-		    "| foreign DIR (as a stream app)\n");
+		    "| foreign DIR | byeheld DIR SECS (as a stream app)\n");
 		return 64;
 	}
 	ctx = zmq_ctx_new();
@@ -333,6 +438,8 @@ main(int argc, char **argv)
 		return ackflood(sock, id, atol(argv[2]), argv[3]);
 	if (strcmp(argv[1], "foreign") == 0 && argc == 3)
 		return foreign(sock, id, argv[2]);
+	if (strcmp(argv[1], "byeheld") == 0 && argc == 4)
+		return byeheld(sock, id, argv[2], atol(argv[3]));
 	fprintf(stderr, "workflood: unknown mode %s\n", argv[1]);
 	return 64;
 }
