@@ -262,7 +262,7 @@ kb_to_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 median() {
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
 	    END { if (NR % 2) print v[(NR + 1) / 2]
-		  else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+		  else printf "%.10g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # minmax V...: "min-max".
