@@ -26,14 +26,17 @@ _Static_assert(RECORD_MAX <= UINT32_MAX, "a record's length fits 32 bits");
 #define HEAD_N		(sizeof(MAGIC) - 1)	/* H's extra: the magic... */
 #define HEAD_N_BEFORE	(HEAD_N + 8)	/* ...then the number before it */
 #define HEAD_SIZE	(HDR + BODY_MIN + HEAD_N_BEFORE) /* the H written */
-#define SEG_FMT		"seg-%016" PRIx32 ".log"
+#define SEG_FMT		"seg-%016" PRIx64 ".log"
 #define SEG_NAME_MAX	32
+/* Numbers given to segments stay below it: 2^63 segments of 4K take
+ * longer to write than anything lasts, and a name past it is not ours. */
+#define SEG_ID_MAX	(UINT64_C(1) << 63)
 #define GONE_PREFIX	"gone-"	/* a segment done with (discard.h) */
 
 enum { REC_HEAD = 'H', REC_MSG = 'M', REC_ACK = 'A' };
 
 struct seg {
-	uint32_t	 id;
+	uint64_t	 id;
 	uint64_t	 live;		/* messages not yet released */
 };
 
@@ -198,7 +201,7 @@ struct found {
 };
 
 struct scanned {
-	uint32_t	 id;
+	uint64_t	 id;
 	int		 fd;
 	unsigned char	*map;
 	size_t		 size;
@@ -249,14 +252,6 @@ sort(void *base, size_t n, size_t size, int (*cmp)(const void *,
 }
 
 static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static int
 cmp_seg(const void *a, const void *b)
 {
 	const struct seg *x = a, *y = b;
@@ -297,7 +292,7 @@ cmp_found(const void *a, const void *b)
  * released, as for every older segment). Returns -1 with errno.
  */
 static int
-list_segments(int dirfd, const char *dir, uint32_t **ids, size_t *n)
+list_segments(int dirfd, const char *dir, uint64_t **ids, size_t *n)
 {
 	DIR *d;
 	struct dirent *de;
@@ -326,19 +321,19 @@ list_segments(int dirfd, const char *dir, uint32_t **ids, size_t *n)
 			continue;
 		errno = 0;
 		id = strtoull(de->d_name + 4, &end, 16);
-		if (errno || id > UINT32_MAX || strcmp(end, ".log") != 0)
+		if (errno || strcmp(end, ".log") != 0)
 			continue;
-		snprintf(check, sizeof(check), SEG_FMT, (uint32_t)id);
+		snprintf(check, sizeof(check), SEG_FMT, (uint64_t)id);
 		if (strcmp(check, de->d_name) != 0)
 			continue;	/* not a name we write */
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 16;
 			*ids = xrealloc(*ids, cap, sizeof(**ids));
 		}
-		(*ids)[(*n)++] = (uint32_t)id;
+		(*ids)[(*n)++] = id;
 	}
 	closedir(d);
-	sort(*ids, *n, sizeof(**ids), cmp_u32);
+	sort(*ids, *n, sizeof(**ids), cmp_u64);
 	return 0;
 }
 
@@ -475,7 +470,7 @@ scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
  * the segment before it as a rotation does.
  */
 static void
-head_of(struct journal *j, uint32_t id, uint64_t *cap, uint64_t *bound,
+head_of(struct journal *j, uint64_t id, uint64_t *cap, uint64_t *bound,
     bool *known)
 {
 	unsigned char buf[HEAD_SIZE];
@@ -735,7 +730,7 @@ keep_damaged_acks(struct scan *sc, const uint64_t *acks, size_t n)
 /* ---- segments ------------------------------------------------------- */
 
 static struct seg *
-seg_find(struct journal *j, uint32_t id)
+seg_find(struct journal *j, uint64_t id)
 {
 	size_t lo = 0, hi = j->j_nsegs;
 
@@ -753,7 +748,7 @@ seg_find(struct journal *j, uint32_t id)
 }
 
 static void
-seg_push(struct journal *j, uint32_t id)
+seg_push(struct journal *j, uint64_t id)
 {
 	if (j->j_nsegs == j->j_segcap) {
 		j->j_segcap = j->j_segcap ? j->j_segcap * 2 : 16;
@@ -765,7 +760,7 @@ seg_push(struct journal *j, uint32_t id)
 
 /* Segment id, added in order when it is not there yet. */
 static struct seg *
-seg_get(struct journal *j, uint32_t id)
+seg_get(struct journal *j, uint64_t id)
 {
 	struct seg *s = seg_find(j, id);
 
@@ -777,7 +772,7 @@ seg_get(struct journal *j, uint32_t id)
 	return s;
 }
 
-static uint32_t
+static uint64_t
 newest_id(const struct journal *j)
 {
 	return j->j_segs[j->j_nsegs - 1].id;
@@ -847,7 +842,7 @@ write_all(struct journal *j, const unsigned char *p, size_t len)
  * number) and makes it the one written; seg_create also lists it.
  */
 static int
-seg_file(struct journal *j, uint32_t id, uint64_t next, char *err,
+seg_file(struct journal *j, uint64_t id, uint64_t next, char *err,
     size_t errlen)
 {
 	char name[SEG_NAME_MAX];
@@ -891,7 +886,7 @@ seg_file(struct journal *j, uint32_t id, uint64_t next, char *err,
 }
 
 static int
-seg_create(struct journal *j, uint32_t id, uint64_t next, char *err,
+seg_create(struct journal *j, uint64_t id, uint64_t next, char *err,
     size_t errlen)
 {
 	if (seg_file(j, id, next, err, errlen) < 0)
@@ -956,7 +951,7 @@ sort_found(struct scan *sc)
  * Returns how many went.
  */
 static size_t
-drop_empty_newest(struct journal *j, const uint32_t *ids, size_t *n)
+drop_empty_newest(struct journal *j, const uint64_t *ids, size_t *n)
 {
 	size_t gone = 0;
 
@@ -1014,7 +1009,7 @@ static int
 scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
     char *err, size_t errlen)
 {
-	uint32_t *ids;
+	uint64_t *ids;
 	size_t gone;
 
 	if (list_segments(j->j_dirfd, j->j_dir, &ids, &sc->nsegs) < 0) {
@@ -1119,14 +1114,14 @@ static int
 restore(struct journal *j, struct scan *sc, journal_restore_fn fn,
     void *arg, struct journal_report *rep)
 {
-	uint32_t fresh = newest_id(j);
+	uint64_t fresh = newest_id(j);
 
 	for (size_t k = 0; k < sc->nmsgs; k++)
 		sc->segs[sc->msgs[k].seg].last_use = k + 1;
 	for (size_t k = 0; k < sc->nmsgs; k++) {
 		struct found *f = &sc->msgs[k];
 		struct scanned *g = &sc->segs[f->seg];
-		uint32_t id = g->damaged ? fresh : g->id;
+		uint64_t id = g->damaged ? fresh : g->id;
 
 		if (!acked(sc, f->seq)) {
 			if (!g->damaged)
@@ -1167,7 +1162,7 @@ journal_open(const char *dir, enum journal_mode mode, uint64_t segment_size,
 {
 	struct journal *j = calloc(1, sizeof(*j));
 	struct scan sc = { 0 };
-	uint32_t fresh;
+	uint64_t fresh;
 
 	if (j == NULL || (j->j_dir = strdup(dir)) == NULL)
 		fatal("%s: calloc", __func__);
@@ -1181,6 +1176,12 @@ journal_open(const char *dir, enum journal_mode mode, uint64_t segment_size,
 	}
 	if (scan_all(j, &sc, rep, err, errlen) < 0)
 		goto fail;
+	if (sc.nsegs && sc.segs[sc.nsegs - 1].id >= SEG_ID_MAX) {
+		snprintf(err, errlen, "%s/" SEG_FMT ": segment number past "
+		    "the last this queue gives out (%" PRIx64 ")", dir,
+		    sc.segs[sc.nsegs - 1].id, SEG_ID_MAX - 1);
+		goto fail;
+	}
 	/* The segment before the new one: its highest message, copies
 	 * included, as a rotation writes it (journal_commit): the new H
 	 * must not say it held none when it held only copies. */
@@ -1239,7 +1240,7 @@ journal_close(struct journal *j)
 /* ---- writing ----------------------------------------------------------- */
 
 /* The segment the current batch goes to: a new one once it is full. */
-static uint32_t
+static uint64_t
 batch_segment(const struct journal *j)
 {
 	bool full = j->j_size >= j->j_segsize;
@@ -1250,7 +1251,7 @@ batch_segment(const struct journal *j)
 	return newest_id(j) + (full || j->j_rotate ? 1 : 0);
 }
 
-uint32_t
+uint64_t
 journal_add(struct journal *j, uint64_t seq, const void *data, size_t len)
 {
 	unsigned char *rec;
@@ -1274,7 +1275,7 @@ journal_pending(const struct journal *j)
 }
 
 void
-journal_release(struct journal *j, uint32_t seg, uint64_t seq)
+journal_release(struct journal *j, uint64_t seg, uint64_t seq)
 {
 	struct seg *s = seg_find(j, seg);
 
@@ -1352,7 +1353,7 @@ sync_newest(struct journal *j)
 static int
 commit(struct journal *j, bool sync, char *err, size_t errlen)
 {
-	uint32_t target = batch_segment(j);
+	uint64_t target = batch_segment(j);
 	uint64_t msgs = j->j_batch_msgs;
 	bool fsync = msgs > 0 && j->j_mode == JOURNAL_FSYNC;
 

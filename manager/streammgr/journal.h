@@ -83,7 +83,7 @@ struct journal_report {
 };
 
 /* Called for each restored message, in sequence order. */
-typedef int (*journal_restore_fn)(void *arg, uint64_t seq, uint32_t seg,
+typedef int (*journal_restore_fn)(void *arg, uint64_t seq, uint64_t seg,
     const void *data, size_t len);
 
 struct journal;
@@ -103,7 +103,7 @@ struct journal *journal_open(const char *dir, enum journal_mode mode,
 void journal_close(struct journal *j);
 
 /* Adds a message to the batch; returns the segment it goes to. */
-uint32_t journal_add(struct journal *j, uint64_t seq, const void *data,
+uint64_t journal_add(struct journal *j, uint64_t seq, const void *data,
     size_t len);
 
 /* Bytes added since the last commit. */
@@ -162,7 +162,7 @@ const char *journal_dir(const struct journal *j);
 void journal_drop_batch(struct journal *j);
 
 /* Notes that message seq, held in segment seg, is released. */
-void journal_release(struct journal *j, uint32_t seg, uint64_t seq);
+void journal_release(struct journal *j, uint64_t seg, uint64_t seq);
 
 /*
  * Durability of the batches committed from now on. From MEMORY to another

@@ -28,8 +28,8 @@ struct qmsg {
 	uint64_t	 m_seq;
 	uint64_t	 m_deadline_ms;	/* in flight: ack timeout */
 	void		*m_holder;	/* in flight: the instance */
+	uint64_t	 m_seg;		/* the journal segment holding it */
 	uint32_t	 m_len;
-	uint32_t	 m_seg;		/* the journal segment holding it */
 	uint16_t	 m_deliveries;
 	uint8_t		 m_state;
 	uint8_t		 m_redeliver;	/* pending: in the redelivery list */

@@ -106,7 +106,7 @@ struct stream {
 	struct settled	*s_settled;		/* settled while others hold */
 	struct orphan {				/* recovery: held by no one */
 		uint64_t seq;
-		uint32_t seg;
+		uint64_t seg;
 	}		*s_orphans;
 	size_t		 s_norphans;
 	struct conf_tenant *s_tenant;		/* a reference */

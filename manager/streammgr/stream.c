@@ -184,7 +184,7 @@ root_of(struct stream *s)
 
 /* A copy of message seq for subscription s; NULL: ENOMEM. */
 static struct qmsg *
-copy_to(struct stream *s, uint64_t seq, uint32_t seg, const void *data,
+copy_to(struct stream *s, uint64_t seq, uint64_t seg, const void *data,
     size_t len)
 {
 	struct qmsg *m = queue_restore(&s->s_queue, seq, data, len);
@@ -214,7 +214,7 @@ joins_at_start(const struct stream *s)
  * written at the crash, is an orphan: released once the journal is open.
  */
 static int
-restore_one(void *arg, uint64_t seq, uint32_t seg, const void *data,
+restore_one(void *arg, uint64_t seq, uint64_t seg, const void *data,
     size_t len)
 {
 	struct stream *s = arg;

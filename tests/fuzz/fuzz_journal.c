@@ -45,7 +45,7 @@ struct restored_set {
 };
 
 static int
-collect(void *arg, uint64_t seq, uint32_t seg, const void *data, size_t len)
+collect(void *arg, uint64_t seq, uint64_t seg, const void *data, size_t len)
 {
 	struct restored_set *rs = arg;
 	struct restored *r;

@@ -10,8 +10,8 @@
  * copies a rescue wrote are named by the next segment's H and their loss
  * is never silent, an empty newest segment left by a crash while creating
  * it is no damage, a write the disk refuses leaves the file as it was,
- * and writes left for a sync off the caller's thread are counted until
- * one covers them.
+ * writes left for a sync off the caller's thread are counted until
+ * one covers them, and segment numbers go on past 32 bits.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@
 struct restored {
 	size_t		 n;
 	uint64_t	 seq[MAX_MSGS];
-	uint32_t	 seg[MAX_MSGS];
+	uint64_t	 seg[MAX_MSGS];
 	char		 text[MAX_MSGS][32];
 };
 
@@ -58,7 +59,7 @@ struct fx {
 };
 
 static int
-collect(void *arg, uint64_t seq, uint32_t seg, const void *data, size_t len)
+collect(void *arg, uint64_t seq, uint64_t seg, const void *data, size_t len)
 {
 	struct restored *r = arg;
 
@@ -86,7 +87,7 @@ reopen(struct fx *fx, uint64_t segsize)
 }
 
 /* Adds "m<seq>" as message seq; returns its segment. */
-static uint32_t
+static uint64_t
 add(struct journal *j, uint64_t seq)
 {
 	char text[32];
@@ -129,9 +130,9 @@ count_files(const char *dir, const char *prefix)
 
 /* The path of the segment with the given id. */
 static void
-seg_path(const struct fx *fx, uint32_t id, char *buf, size_t len)
+seg_path(const struct fx *fx, uint64_t id, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/seg-%016x.log", fx->dir, id);
+	snprintf(buf, len, "%s/seg-%016" PRIx64 ".log", fx->dir, id);
 }
 
 static void
@@ -230,7 +231,7 @@ released_messages_stay_released(void **state)
 {
 	struct fx *fx = *state;
 	struct journal *j = reopen(fx, 1 << 20);
-	uint32_t seg[6];
+	uint64_t seg[6];
 
 	for (uint64_t seq = 1; seq <= 5; seq++)
 		seg[seq] = add(j, seq);
@@ -282,7 +283,7 @@ dropped_batch_is_not_stored(void **state)
 {
 	struct fx *fx = *state;
 	struct journal *j = reopen(fx, 1 << 20);
-	uint32_t seg1 = add(j, 1);
+	uint64_t seg1 = add(j, 1);
 
 	add(j, 2);
 	commit(fx, j);
@@ -314,7 +315,7 @@ gone_segments_are_unlinked_and_never_read(void **state)
 {
 	struct fx *fx = *state;
 	struct journal *j = reopen(fx, 4096);
-	static uint32_t seg[1001];
+	static uint64_t seg[1001];
 	char from[128], to[160];
 	uint64_t nsegs, bytes;
 	size_t restored;
@@ -353,12 +354,75 @@ gone_segments_are_unlinked_and_never_read(void **state)
 	journal_close(j);
 }
 
+/*
+ * Segment numbers are not bounded by 32 bits: at segment_size 4K that
+ * is 16 TiB through one stream. The one after seg-00000000ffffffff is
+ * seg-0000000100000000, read after it, in order; releases through it
+ * delete both. A name past the last number the queue gives out is
+ * refused at open, named.
+ */
+static void
+segment_numbers_go_past_32_bits(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	uint64_t last32 = UINT32_MAX, top;
+	char from[128], to[128], spare[128];
+
+	store_and_close(fx, j, 1, 1);
+	seg_path(fx, 1, from, sizeof(from));
+	snprintf(spare, sizeof(spare), "%s/spare", fx->dir);
+	copy_file(from, spare);
+	seg_path(fx, last32, to, sizeof(to));
+	assert_int_equal(rename(from, to), 0);
+	/* Two messages a segment from here on. */
+	j = reopen(fx, HEAD_SIZE + 2 * MSG_SIZE);
+	assert_int_equal(fx->r.n, 1);
+	assert_int_equal(fx->r.seg[0], last32);
+	for (uint64_t seq = 2; seq <= 7; seq++) {
+		add(j, seq);
+		commit(fx, j);
+	}
+	journal_close(j);
+
+	j = reopen(fx, HEAD_SIZE + 2 * MSG_SIZE);
+	assert_int_equal(fx->r.n, 7);
+	for (size_t k = 0; k < 7; k++) {
+		assert_int_equal(fx->r.seq[k], k + 1);
+		assert_true(k == 0 || fx->r.seg[k] > last32);
+		assert_true(k == 0 || fx->r.seg[k] >= fx->r.seg[k - 1]);
+	}
+	seg_path(fx, last32 + 1, to, sizeof(to));
+	assert_int_equal(access(to, F_OK), 0);
+	top = fx->r.seg[6];
+	for (size_t k = 0; k < fx->r.n; k++)
+		journal_release(j, fx->r.seg[k], fx->r.seq[k]);
+	commit(fx, j);
+	journal_close(j);
+
+	j = reopen(fx, HEAD_SIZE + 2 * MSG_SIZE);
+	assert_int_equal(fx->r.n, 0);
+	assert_int_equal(fx->next, 8);
+	seg_path(fx, last32, to, sizeof(to));
+	assert_int_equal(access(to, F_OK), -1);
+	seg_path(fx, top, to, sizeof(to));
+	assert_int_equal(access(to, F_OK), -1);
+	journal_close(j);
+
+	seg_path(fx, UINT64_C(1) << 63, to, sizeof(to));
+	copy_file(spare, to);
+	assert_null(journal_open(fx->dir, JOURNAL_FSYNC, 4096, collect,
+	    &fx->r, &fx->next, &fx->rep, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, "seg-8000000000000000.log: "
+	    "segment number past"));
+}
+
 static void
 old_segments_are_deleted_once_released(void **state)
 {
 	struct fx *fx = *state;
 	struct journal *j = reopen(fx, 4096);
-	static uint32_t seg[2001];
+	static uint64_t seg[2001];
 	uint64_t nsegs, bytes;
 
 	for (uint64_t seq = 1; seq <= 2000; seq++) {
@@ -1131,7 +1195,7 @@ newest_unreadable_from_its_head(void **state)
 
 /* The number before segment id's first, as its H record says. */
 static uint64_t
-head_before(const struct fx *fx, uint32_t id)
+head_before(const struct fx *fx, uint64_t id)
 {
 	unsigned char b[8];
 	char path[128];
@@ -1457,7 +1521,7 @@ many_releases_fit_in_records(void **state)
 	struct fx *fx = *state;
 	struct journal *j = reopen(fx, 1 << 20);
 	const uint64_t many = ((256u << 20) / 8) + 10;
-	uint32_t seg;
+	uint64_t seg;
 
 	seg = add(j, 1);
 	add(j, 2);
@@ -1553,6 +1617,7 @@ main(void)
 		T(writes_wait_for_a_sync),
 		T(old_segments_are_deleted_once_released),
 		T(gone_segments_are_unlinked_and_never_read),
+		T(segment_numbers_go_past_32_bits),
 		T(torn_tail_is_cut_off),
 		T(bit_flip_loses_only_that_message),
 		T(memory_numbers_are_not_counted_as_lost),
