@@ -7,8 +7,10 @@
  * columns "-", with a note on stderr.
  *
  * With TENANT, or --streams, one row per stream and one per running batch
- * job follow the tenants' rows. --json prints everything as one object:
- * the tenants' rows, every stream's figures and each daemon's answer.
+ * job follow the tenants' rows. Then a line for each app log held to its
+ * app_logs.rate (the daemons' paced_logs). --json prints everything as
+ * one object: the tenants' rows, every stream's figures and each
+ * daemon's answer.
  *
  * Exit status: 0 at least one daemon answered; 64 usage; 65 TENANT (or
  * its stream S) is unknown to the daemons that answered; 69 neither
@@ -552,6 +554,43 @@ print_remote(const bson_t *smgr)
 	    v[2], v[3], v[4]);
 }
 
+struct paced_arg {
+	const char	*pa_daemon;
+	const char	*pa_tenant;	/* TENANT, or NULL */
+};
+
+/* One line per app log held to its rate (applog_status's paced_logs). */
+static void
+paced_cb(const bson_t *l, void *arg)
+{
+	const struct paced_arg *pa = arg;
+	const char *tenant = ctl_str(l, "tenant");
+	char rate[32];
+	bson_iter_t it;
+	bool now = bson_iter_init_find(&it, l, "held") &&
+	    BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
+
+	if (pa->pa_tenant != NULL && strcmp(pa->pa_tenant, tenant) != 0)
+		return;
+	printf("tenant %s: output to %s (%s) read at app_logs.rate, %s a "
+	    "second: held %" PRId64 " times, %.1f s in all%s\n", tenant,
+	    ctl_str(l, "log"), pa->pa_daemon, units_fmt_size((uint64_t)
+	    ctl_int(l, "rate"), rate, sizeof(rate)), ctl_int(l, "pauses"),
+	    (double)ctl_int(l, "held_ms") / 1000, now ? ", held now" : "");
+}
+
+static void
+print_paced(const struct status *st)
+{
+	for (int d = 0; d < NDAEMONS; d++) {
+		struct paced_arg pa = { daemons[d], st->s_opts->o_tenant };
+
+		if (st->s_reply[d] != NULL)
+			(void)ctl_each(st->s_reply[d], "paced_logs", paced_cb,
+			    &pa);
+	}
+}
+
 static void
 json_records(const struct records *rc, bson_t *root)
 {
@@ -894,6 +933,7 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 		}
 		print_records(&st.s_records);
 		print_remote(st.s_reply[SMGR]);
+		print_paced(&st);
 	}
 	print_notes(&st);
 out:

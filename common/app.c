@@ -91,6 +91,7 @@ app_start(const struct app_spec *spec, struct app *out, const char **stage)
 {
 	const struct conf_tenant *t = spec->as_tenant;
 	struct conf_limits limits;
+	struct conf_app_logs logs;
 	struct spawn_req req;
 	struct app a = { 0 };
 	char **env, *cwd;
@@ -98,8 +99,9 @@ app_start(const struct app_spec *spec, struct app *out, const char **stage)
 
 	env = app_env(spec);
 	cwd = state_path(spec->as_platform, "work/%s", t->t_id);
+	logs = conf_tenant_app_logs(spec->as_platform, t);
 	a.ap_log = applog_open(spec->as_base, spec->as_platform, t->t_id,
-	    spec->as_log, &out_fd);
+	    spec->as_log, &logs, &out_fd);
 	if (a.ap_log == NULL)
 		out_fd = -1;
 	cgroup_app_limits(t, spec->as_limits, &limits);

@@ -1,6 +1,7 @@
 #include "applog.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -8,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <bson/bson.h>
 
 #include "bucket.h"
 #include "clock.h"
@@ -31,6 +34,8 @@ struct applog {
 	TAILQ_ENTRY(applog) lg_entry;
 	char		*lg_path;
 	char		*lg_who;	/* in warnings: "tenant acme", "monitor" */
+	char		*lg_tenant;	/* an app log's (status); else NULL */
+	char		*lg_name;	/* its file name, "app.log" */
 	int		 lg_fd;		/* -1: could not be (re)opened */
 	int		 lg_refs;
 	uint64_t	 lg_size;	/* of lg_path, as written by us */
@@ -51,6 +56,8 @@ struct applog {
 					   0: no limit */
 	struct bucket	 lg_bucket;	/* of lg_rate, shared by its pipes */
 	bool		 lg_paced_said;	/* the first pause was logged */
+	uint64_t	 lg_pauses;	/* its pipes left unread (status) */
+	uint64_t	 lg_held_ms;	/* for that long, summed */
 };
 
 /* The read end of one app's stdout/stderr. */
@@ -331,6 +338,8 @@ applog_release(struct applog *lg)
 	log_close(lg);
 	free(lg->lg_path);
 	free(lg->lg_who);
+	free(lg->lg_tenant);
+	free(lg->lg_name);
 	free(lg);
 }
 
@@ -386,9 +395,12 @@ pipe_pause(struct applog_pipe *ap)
 	if (ap->ap_wait == NULL && (ap->ap_wait = evtimer_new(
 	    event_get_base(ap->ap_ev), on_refilled, ap)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
-	if (event_del(ap->ap_ev) < 0 ||
-	    clock_timer_in(ap->ap_wait, ms > 0 ? ms : 1) < 0)
+	if (ms == 0)
+		ms = 1;
+	if (event_del(ap->ap_ev) < 0 || clock_timer_in(ap->ap_wait, ms) < 0)
 		fatalx("%s: event_del/add", __func__);
+	lg->lg_pauses++;
+	lg->lg_held_ms += ms;
 	if (lg->lg_paced_said)
 		return;
 	lg->lg_paced_said = true;
@@ -484,20 +496,24 @@ pipe_open(struct event_base *base, struct applog *lg)
 
 struct applog *
 applog_open(struct event_base *base, const struct conf_platform *p,
-    const char *tenant, const char *name, int *fd)
+    const char *tenant, const char *name, const struct conf_app_logs *c,
+    int *fd)
 {
 	char *path = state_path(p, "log/%s/%s.log", tenant, name), *who;
 	struct applog *lg;
 
 	if (asprintf(&who, "tenant %s", tenant) < 0)
 		fatal("%s: asprintf", __func__);
-	lg = applog_file(path, who, &p->p_app_logs);
+	lg = applog_file(path, who, c);
 	if (lg == NULL)
 		log_warn("%s: open %s", who, path);
 	free(who);
 	free(path);
 	if (lg == NULL)
 		return NULL;
+	if (lg->lg_tenant == NULL && ((lg->lg_tenant = strdup(tenant)) ==
+	    NULL || asprintf(&lg->lg_name, "%s.log", name) < 0))
+		fatal("%s: alloc", __func__);
 	/* The reference taken here is the app's, until applog_app_end. */
 	if (lg->lg_wfd < 0 && pipe_open(base, lg) < 0) {
 		applog_release(lg);
@@ -516,6 +532,45 @@ applog_app_end(struct applog *lg)
 	if (--lg->lg_apps == 0)
 		wfd_close(lg);
 	applog_release(lg);
+}
+
+/* Whether one of lg's pipes waits for its bucket now. */
+static bool
+held_now(const struct applog *lg)
+{
+	const struct applog_pipe *ap;
+
+	TAILQ_FOREACH(ap, &pipes, ap_entry)
+		if (ap->ap_log == lg && ap->ap_wait != NULL &&
+		    evtimer_pending(ap->ap_wait, NULL))
+			return true;
+	return false;
+}
+
+void
+applog_status(bson_t *reply, const char *tenant)
+{
+	const struct applog *lg;
+	bson_t list, doc;
+	char key[16];
+	uint32_t n = 0;
+
+	BSON_APPEND_ARRAY_BEGIN(reply, "paced_logs", &list);
+	TAILQ_FOREACH(lg, &logs, lg_entry) {
+		if (lg->lg_tenant == NULL || lg->lg_pauses == 0 ||
+		    (tenant != NULL && strcmp(tenant, lg->lg_tenant) != 0))
+			continue;
+		snprintf(key, sizeof(key), "%" PRIu32, n++);
+		BSON_APPEND_DOCUMENT_BEGIN(&list, key, &doc);
+		BSON_APPEND_UTF8(&doc, "tenant", lg->lg_tenant);
+		BSON_APPEND_UTF8(&doc, "log", lg->lg_name);
+		BSON_APPEND_INT64(&doc, "rate", (int64_t)lg->lg_rate);
+		BSON_APPEND_INT64(&doc, "pauses", (int64_t)lg->lg_pauses);
+		BSON_APPEND_INT64(&doc, "held_ms", (int64_t)lg->lg_held_ms);
+		BSON_APPEND_BOOL(&doc, "held", held_now(lg));
+		bson_append_document_end(&list, &doc);
+	}
+	bson_append_array_end(reply, &list);
 }
 
 void

@@ -23,11 +23,12 @@
 #include "conf.h"
 
 struct applog;
+struct _bson_t;		/* libbson's bson_t */
 
 /*
  * Opens log/<tenant>/<name>.log (created 0640 without following links,
- * rotated with p's app_logs settings; every writer of one path shares one
- * log) for an app's stdout and stderr, through a pipe whose read end base
+ * rotated and paced by c, the tenant's app_logs; every writer of one path
+ * shares one log) for an app's stdout and stderr, through a pipe whose read end base
  * drains into it until EOF. The apps of one log that run at once share
  * one pipe: the daemon holds its write end until applog_app_end() for the
  * last of them, then EOF comes once every process holding a copy (the
@@ -38,7 +39,7 @@ struct applog;
  */
 struct applog *applog_open(struct event_base *base,
     const struct conf_platform *p, const char *tenant, const char *name,
-    int *fd);
+    const struct conf_app_logs *c, int *fd);
 
 /*
  * An app given applog_open's descriptor has ended or did not start. After
@@ -67,6 +68,16 @@ void applog_write(struct applog *lg, const char *buf, size_t n);
 
 /* Lets go of a log from applog_file; the last user closes it. */
 void applog_release(struct applog *lg);
+
+/*
+ * Appends "paced_logs" to a daemon's status reply: each app log open now
+ * whose pipes were left unread for its rate, with the tenant, the file
+ * ("app.log"), the rate, how many times, for how long in all (held_ms,
+ * the waits set) and whether it is held now; tenant's only, unless it is
+ * NULL. A log is open while apps write to it; its figures start again
+ * when it is next opened.
+ */
+void applog_status(struct _bson_t *reply, const char *tenant);
 
 /*
  * At daemon exit, before its event base is freed: reads what the pipes

@@ -374,6 +374,28 @@ static const struct schema tmongo_write_schema = {
 	offsetof(struct conf_mongo_write, mw_set)
 };
 
+/*
+ * app_logs, the platform's and a tenant's. Both maxima keep (backups + 1)
+ * x max_size within a signed 64 bits. The monitor's own logs take the
+ * first two: no pipe, no rate.
+ */
+#define APPLOGS_FIELDS(max_size, backups, rate)				\
+	{ "max_size", FT_SIZE, offsetof(struct conf_app_logs, al_max_size), \
+	    max_size, 4096, INT64_C(1) << 40, 0, NULL, 0, NULL },	\
+	{ "backups", FT_INT, offsetof(struct conf_app_logs, al_backups), \
+	    backups, 0, 100, 0, NULL, 0, NULL },			\
+	{ "rate", FT_SIZE, offsetof(struct conf_app_logs, al_rate),	\
+	    rate, 0, INT64_C(1) << 40, 0, NULL, 0, NULL },
+
+/* No defaults: what a profile leaves out is the platform's (TAL_UNSET). */
+static const struct field tapplogs_fields[] = {
+	APPLOGS_FIELDS(NULL, NULL, NULL)
+};
+static const struct schema tapplogs_schema = {
+	tapplogs_fields, NFIELDS(tapplogs_fields), 0, NO_PRESENT
+};
+#define TAL_UNSET ((struct conf_app_logs){ UINT64_MAX, -1, UINT64_MAX })
+
 static const struct field tenant_fields[] = {
 	{ "id", FT_STRING, offsetof(struct conf_tenant, t_id), NULL,
 	    0, 0, F_REQUIRED, NULL, 0, check_id },
@@ -387,6 +409,8 @@ static const struct field tenant_fields[] = {
 	    0, 0, 0, NULL, 0, check_user },
 	{ "resources", FT_GROUP, offsetof(struct conf_tenant, t_resources), NULL,
 	    0, 0, 0, &resources_schema, 0, NULL },
+	{ "app_logs", FT_GROUP, offsetof(struct conf_tenant, t_app_logs), NULL,
+	    0, 0, 0, &tapplogs_schema, 0, NULL },
 	{ "batch", FT_GROUP, offsetof(struct conf_tenant, t_batch), NULL,
 	    0, 0, 0, &batch_schema, 0, NULL },
 	{ "streams", FT_GROUPLIST, offsetof(struct conf_tenant, t_streams), NULL,
@@ -456,17 +480,8 @@ static const struct schema pstream_schema = {
 	pstream_fields, NFIELDS(pstream_fields), 0, NO_PRESENT
 };
 
-/*
- * Both maxima keep (backups + 1) x max_size within a signed 64 bits. The
- * monitor's own logs take the first two: no pipe, no rate.
- */
 static const struct field papplogs_fields[] = {
-	{ "max_size", FT_SIZE, offsetof(struct conf_app_logs, al_max_size),
-	    "16M", 4096, INT64_C(1) << 40, 0, NULL, 0, NULL },
-	{ "backups", FT_INT, offsetof(struct conf_app_logs, al_backups), "3",
-	    0, 100, 0, NULL, 0, NULL },
-	{ "rate", FT_SIZE, offsetof(struct conf_app_logs, al_rate),
-	    "4M", 0, INT64_C(1) << 40, 0, NULL, 0, NULL },
+	APPLOGS_FIELDS("16M", "3", "4M")
 };
 static const struct schema papplogs_schema = {
 	papplogs_fields, NFIELDS(papplogs_fields), 0, NO_PRESENT
@@ -2091,6 +2106,7 @@ conf_tenant_load(const char *file, const char *apps_dir,
 		fatal("%s: calloc", __func__);
 	t->t_refs = 1;
 	t->t_file = xstrdup(file);
+	t->t_app_logs = TAL_UNSET;
 	/* Cross-setting checks run even after other errors, to show all. */
 	load_file(file, &tenant_schema, t, errs, &cfg);
 	tenant_check(&w, &cfg, t);
@@ -2500,6 +2516,22 @@ conf_tenant_app_mongo_url(const struct conf_platform *p,
 {
 	return url_with_write(conf_tenant_mongo_url(p, t),
 	    t->t_mongo_write.mw_set ? &t->t_mongo_write : &p->p_mongo_write);
+}
+
+struct conf_app_logs
+conf_tenant_app_logs(const struct conf_platform *p,
+    const struct conf_tenant *t)
+{
+	struct conf_app_logs c = p->p_app_logs;
+	const struct conf_app_logs *own = &t->t_app_logs;
+
+	if (own->al_max_size != TAL_UNSET.al_max_size)
+		c.al_max_size = own->al_max_size;
+	if (own->al_backups != TAL_UNSET.al_backups)
+		c.al_backups = own->al_backups;
+	if (own->al_rate != TAL_UNSET.al_rate)
+		c.al_rate = own->al_rate;
+	return c;
 }
 
 char *

@@ -168,6 +168,20 @@ struct conf_mongo_write {
 					   platform's */
 };
 
+/*
+ * A log rotated by size (common/applog.c): tenant apps' stdout/stderr
+ * (the platform file's "app_logs" group, which a tenant's profile may
+ * override setting by setting: each log/<tenant>/<name>.log)
+ * and the monitor's own files ("monitor.logs"). A log is rotated before
+ * it would pass al_max_size and keeps al_backups older files.
+ */
+struct conf_app_logs {
+	uint64_t	 al_max_size;
+	int64_t		 al_backups;
+	uint64_t	 al_rate;	/* app_logs: bytes a second read from
+					   an app's pipe; 0: no limit */
+};
+
 /* One tenant profile; shared by reference so running jobs keep theirs. */
 struct conf_tenant {
 	int		 t_refs;
@@ -180,6 +194,8 @@ struct conf_tenant {
 	uid_t		 t_uid;
 	gid_t		 t_gid;
 	struct conf_resources t_resources;
+	struct conf_app_logs t_app_logs;	/* settings left out: the
+						   platform's (conf_tenant_app_logs) */
 	struct conf_batch t_batch;
 	struct conf_stream *t_streams;
 	size_t		 t_nstreams;
@@ -205,19 +221,6 @@ struct conf_platform_stream {
 	uint64_t	 ps_min_uptime_ms;
 	int64_t		 ps_crashloop_restarts;
 	uint64_t	 ps_segment_size;	/* queue segments */
-};
-
-/*
- * A log rotated by size (common/applog.c): tenant apps' stdout/stderr
- * (the platform file's "app_logs" group: each log/<tenant>/<name>.log)
- * and the monitor's own files ("monitor.logs"). A log is rotated before
- * it would pass al_max_size and keeps al_backups older files.
- */
-struct conf_app_logs {
-	uint64_t	 al_max_size;
-	int64_t		 al_backups;
-	uint64_t	 al_rate;	/* app_logs: bytes a second read from
-					   an app's pipe; 0: no limit */
 };
 
 /* The monitor daemon: the platform file's "monitor" group. */
@@ -417,6 +420,11 @@ const char *conf_tenant_mongo_url(const struct conf_platform *p,
 /* The URL a tenant's apps get as MONGO_URL: conf_tenant_mongo_url() with
  * the write concern the URL does not set itself (malloc'd). */
 char *conf_tenant_app_mongo_url(const struct conf_platform *p,
+    const struct conf_tenant *t);
+
+/* The app_logs settings of a tenant's logs: the settings its profile
+ * gives, the platform's for the others. */
+struct conf_app_logs conf_tenant_app_logs(const struct conf_platform *p,
     const struct conf_tenant *t);
 
 /* The platform's URL with its write concern, as the monitor writes the

@@ -12,6 +12,7 @@
 #include <bson/bson.h>
 #include <zmq.h>
 
+#include "applog.h"
 #include "check.h"
 #include "clock.h"
 #include "ctlsock.h"
@@ -179,6 +180,7 @@ status(struct batch *b, bson_t *reply)
 	BSON_APPEND_INT64(reply, "incoming", sum.h_incoming);
 	BSON_APPEND_INT64(reply, "queued", sum.h_queued);
 	BSON_APPEND_INT64(reply, "retry_waiting", sum.h_retrying);
+	applog_status(reply, NULL);
 }
 
 /* {"cmd":"status"}: any other field or command is refused. */

@@ -9,6 +9,7 @@
 #include <bson/bson.h>
 #include <zmq.h>
 
+#include "applog.h"
 #include "clock.h"
 #include "ctlsock.h"
 #include "lifecycle.h"
@@ -477,6 +478,7 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 	else if (status) {
 		reply_streams(v, n, reply);
 		remote_stats(m, reply);
+		applog_status(reply, r->r_tenant);
 	} else if (act == SE_NEVENTS) {	/* scale, requeue: one stream */
 		if (n != 1)
 			rc = ctlsock_fail(err, errlen, "%s: tenant %s has %d "

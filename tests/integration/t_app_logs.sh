@@ -10,9 +10,11 @@
 # test's verdict). An app that closes stdout and
 # stderr and then works has its outcome recorded normally. As root, a log
 # on a full disk drops the output, says so once, and the run is recorded
-# as usual. Those floods run unpaced (app_logs.rate = 0); then, with a
-# rate set by a reload, a flood goes into the log no faster than the
-# rate, and whole: the app waits for the daemon, nothing is dropped.
+# as usual. Those floods run unpaced (app_logs.rate = 0). A tenant whose
+# profile sets its own app_logs.rate is paced all the same, and while its
+# app waits, `mysimbdp status` names the log. Then, with a rate set by a
+# reload, a flood goes into the log no faster than the rate, and whole:
+# the app waits for the daemon, nothing is dropped.
 . "$(dirname "$0")/lib.sh"
 
 FLOOD=${APP_LOGS_FLOOD:-1G}
@@ -49,6 +51,9 @@ simple_tenant closer '"closeout"'
 PACED=$((768 * 1024))	# bytes paced's flood writes, before its last line
 RATE=$((256 * 1024))	# the app_logs.rate it runs under
 simple_tenant paced "\"floodlog\", \"$PACED\""
+OWN_RATE=$((128 * 1024))	# tenant own's app_logs.rate, in its profile
+simple_tenant own "\"floodlog\", \"$PACED\""
+echo "app_logs = { rate = $OWN_RATE; };" >>"$T/conf/tenants/own.cfg"
 # As root, tenant "full" logs into a 256 KiB tmpfs (ENOSPC).
 simple_tenant full '"floodlog", "2M"'
 fulldir=$VAR/log/full
@@ -186,27 +191,53 @@ else
 	echo "# a full disk: skipped (needs root for a tmpfs)"
 fi
 
+# paced_whole TENANT RATE: TENANT's flood of PACED bytes (dropped after
+# line $from of batchmgr's log) ran at RATE and is all in its log, and
+# batchmgr said it paces it. Sets PACED_D (its ms) and PACED_LEAST. The
+# daemon reads at most RATE at once (a full bucket), then RATE a second;
+# the app can exit with a pipe's worth (64K) unread. A slow machine only
+# makes the run longer.
+paced_whole() {
+	local tenant=$1 rate=$2 log=$VAR/log/$1/default.log size
+	wait_for 60 "$tenant's record" have_records 1 "$tenant" ok
+	tail -n 1 "$log" | grep -q "^the end of the flood from" ||
+		fail "$log does not end with the flood's last line: $(tail -c 200 "$log")"
+	size=$(stat -c %s "$log")
+	[ "$size" -gt $PACED ] || fail "$log holds $size bytes of a flood of $PACED and more: output lost"
+	PACED_LEAST=$(( 1000 * (PACED - 65536 - rate) / rate ))
+	PACED_D=$(records ".tenant == \"$tenant\"" | jq .duration_ms)
+	[ "$PACED_D" -ge $PACED_LEAST ] ||
+		fail "$tenant's flood ran $PACED_D ms: faster than its app_logs.rate allows ($PACED_LEAST ms at least)"
+	bm_log_after "$from" "tenant $tenant: output for $log comes faster than app_logs.rate ($rate bytes a second)" ||
+		fail "batchmgr did not say it paces $tenant's output"
+}
+
+# ---- a tenant's own app_logs.rate, seen in status ------------------------
+# paced_json: status --json's paced_logs entry for own's log, held now.
+paced_json() {
+	cli status --json 2>/dev/null | jq -e --argjson r $OWN_RATE \
+		'.batchmgr.paced_logs[] | select(.tenant == "own" and
+		 .log == "default.log" and .rate == $r and .pauses > 0 and .held)'
+}
+from=$(wc -l <"$BM_LOG")
+drop own big.csv
+wait_for 60 "own's log held, in status" paced_json
+# streammgr lists its own (stream apps' logs): none held here.
+cli status --json | jq -e '.streammgr.paced_logs == []' >/dev/null ||
+	fail "streammgr's status has no paced_logs: $(cli status --json | jq -c .streammgr)"
+cli status own | grep -q "^tenant own: output to default.log (batchmgr) read at app_logs.rate, 128K a second: held [0-9]* times, .* in all, held now$" ||
+	fail "status does not show own's log held: $(cli status own)"
+paced_whole own $OWN_RATE
+ok "own's app_logs.rate (the platform's is 0): its flood of $PACED bytes took $PACED_D ms (at least $PACED_LEAST), shown held in status"
+
 # ---- app_logs.rate: a flood read at the rate, none of it lost ---------
 sed -i "s/rate = 0;/rate = $RATE;/" "$T/conf/mysimbdp.cfg"
 from=$(wc -l <"$BM_LOG")
 kill -HUP "$BM_PID"
 wait_for 20 "batchmgr's reload" bm_log_after "$from" "reloading configuration"
 drop paced big.csv
-wait_for 60 "paced's record" have_records 1 paced ok
-plog=$VAR/log/paced/default.log
-tail -n 1 "$plog" | grep -q "^the end of the flood from" ||
-	fail "$plog does not end with the flood's last line: $(tail -c 200 "$plog")"
-size=$(stat -c %s "$plog")
-[ "$size" -gt $PACED ] || fail "$plog holds $size bytes of a flood of $PACED and more: output lost"
-# The daemon reads at most RATE at once (a full bucket), then RATE a
-# second; the app can exit with a pipe's worth (64K) unread. A slow
-# machine only makes the run longer.
-least=$(( 1000 * (PACED - 65536 - RATE) / RATE ))
-d=$(records '.tenant == "paced"' | jq .duration_ms)
-[ "$d" -ge $least ] || fail "paced's flood ran $d ms: faster than app_logs.rate allows ($least ms at least)"
-bm_log_after "$from" "tenant paced: output for $plog comes faster than app_logs.rate ($RATE bytes a second)" ||
-	fail "batchmgr did not say it paces paced's output"
-ok "app_logs.rate: a flood of $PACED bytes took $d ms (at least $least), all of it in the log"
+paced_whole paced $RATE
+ok "app_logs.rate: a flood of $PACED bytes took $PACED_D ms (at least $PACED_LEAST), all of it in the log"
 
 stop_daemon streammgr
 stop_daemon batchmgr

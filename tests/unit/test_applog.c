@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <bson/bson.h>
 #include <event2/event.h>
 
 #include "applog.h"
@@ -178,7 +179,8 @@ app_started(struct event_base *base, const struct conf_platform *p,
 	struct applog *lg;
 	int fd;
 
-	assert_non_null(lg = applog_open(base, p, "acme", "app", &fd));
+	assert_non_null(lg = applog_open(base, p, "acme", "app", &p->p_app_logs,
+	    &fd));
 	assert_true((*copy = dup(fd)) >= 0);
 	return lg;
 }
@@ -318,7 +320,8 @@ test_bounded_read(void **state)
 	p.p_state_dir = dir;
 	p.p_app_logs.al_max_size = 16 << 20;
 	log_folder(dir, path, sizeof(path));
-	assert_non_null(lg = applog_open(base, &p, "acme", "big", &w));
+	assert_non_null(lg = applog_open(base, &p, "acme", "big", &p.p_app_logs,
+	    &w));
 	assert_true(fcntl(w, F_SETPIPE_SZ, 256 * 1024) >= 256 * 1024);
 	assert_int_equal(fcntl(w, F_SETFL, O_NONBLOCK), 0);
 	memset(chunk, 'x', sizeof(chunk));
@@ -339,11 +342,29 @@ test_bounded_read(void **state)
 	rmtree(dir);
 }
 
+/* The paced_logs applog_status gives for tenant (NULL: all), as JSON. */
+static char *
+paced_json(const char *tenant)
+{
+	bson_t doc = BSON_INITIALIZER;
+	bson_iter_t it, list;
+	char *json = NULL;
+
+	applog_status(&doc, tenant);
+	assert_true(bson_iter_init_find(&it, &doc, "paced_logs"));
+	assert_true(BSON_ITER_HOLDS_ARRAY(&it));
+	assert_true(bson_iter_recurse(&it, &list));
+	json = bson_as_relaxed_extended_json(&doc, NULL);
+	bson_destroy(&doc);
+	return json;
+}
+
 /*
  * app_logs.rate: a pipe holding two seconds' worth is read one second's
  * worth at once (the bucket starts full), then no faster than the rate
  * (a bound a slow machine cannot break: it only reads later), and all
- * of it reaches the log: the app waits, nothing is dropped.
+ * of it reaches the log: the app waits, nothing is dropped. While held,
+ * the daemon's status names the log (its tenant's, or everyone's).
  */
 static void
 test_paced_read(void **state)
@@ -355,6 +376,7 @@ test_paced_read(void **state)
 	uint64_t held = 0, got;
 	int64_t t0, t1, t2;
 	struct applog *lg;
+	char *json;
 	int w;
 
 	(void)state;
@@ -363,7 +385,8 @@ test_paced_read(void **state)
 	p.p_app_logs.al_max_size = 16 << 20;
 	p.p_app_logs.al_rate = rate;
 	log_folder(dir, path, sizeof(path));
-	assert_non_null(lg = applog_open(base, &p, "acme", "paced", &w));
+	assert_non_null(lg = applog_open(base, &p, "acme", "paced",
+	    &p.p_app_logs, &w));
 	assert_true(fcntl(w, F_SETPIPE_SZ, 2 * rate) >= (int)(2 * rate));
 	assert_int_equal(fcntl(w, F_SETFL, O_NONBLOCK), 0);
 	memset(chunk, 'x', sizeof(chunk));
@@ -378,12 +401,24 @@ test_paced_read(void **state)
 	got = (uint64_t)file_size(path, "paced.log");
 	assert_true(got >= rate);
 	assert_true(got <= rate + rate * (uint64_t)(t1 - t0 + 1) / 1000);
+	json = paced_json(NULL);
+	assert_non_null(strstr(json, "\"paced_logs\" : [ { \"tenant\" : "
+	    "\"acme\", \"log\" : \"paced.log\", \"rate\" : 131072, "
+	    "\"pauses\" : 1, \"held_ms\" : "));
+	assert_non_null(strstr(json, "\"held\" : true } ]"));
+	bson_free(json);
+	json = paced_json("globex");
+	assert_non_null(strstr(json, "\"paced_logs\" : [  ]"));
+	bson_free(json);
 
 	applog_app_end(lg);	/* w is the daemon's end: it closes */
 	assert_int_equal(event_base_loop(base, 0), 1);
 	t2 = clock_mono_ms();
 	assert_int_equal(file_size(path, "paced.log"), held);
 	assert_true((held - rate) * 1000 / rate <= (uint64_t)(t2 - t0 + 1));
+	json = paced_json(NULL);	/* closed with its last pipe */
+	assert_non_null(strstr(json, "\"paced_logs\" : [  ]"));
+	bson_free(json);
 	applog_shutdown();
 	event_base_free(base);
 	rmtree(dir);

@@ -337,6 +337,57 @@ platform_app_logs_rate(void **state)
 	expect_count(&fx->errs, 1);
 }
 
+/*
+ * A tenant's app_logs: each setting its profile gives, the platform's
+ * for the others (not the built-in defaults); the same ranges, errors
+ * named by file, line and setting.
+ */
+static void
+tenant_app_logs_override_the_platform(void **state)
+{
+	struct fixture *fx = *state;
+	struct conf_platform *p;
+	struct conf_tenant *t;
+	struct conf_app_logs c;
+	const char *file;
+
+	p = load_platform_ok(fx, fx_write(fx, "mysimbdp.cfg",
+	    "app_logs = { max_size = \"1M\"; backups = 5; rate = \"1M\"; };\n"));
+	t = load_tenant_ok(fx, fx_write(fx, "a.cfg", "id = \"a\";\n"), "/");
+	c = conf_tenant_app_logs(p, t);
+	assert_int_equal(c.al_max_size, 1 << 20);
+	assert_int_equal(c.al_backups, 5);
+	assert_int_equal(c.al_rate, 1 << 20);
+	conf_tenant_unref(t);
+	t = load_tenant_ok(fx, fx_write(fx, "b.cfg", "id = \"b\";\n"
+	    "app_logs = { rate = \"16M\"; };\n"), "/");
+	c = conf_tenant_app_logs(p, t);
+	assert_int_equal(c.al_rate, 16 << 20);
+	assert_int_equal(c.al_max_size, 1 << 20);
+	assert_int_equal(c.al_backups, 5);
+	conf_tenant_unref(t);
+	/* 0 is a value (no limit; truncate), not "left out". */
+	t = load_tenant_ok(fx, fx_write(fx, "c.cfg", "id = \"c\";\n"
+	    "app_logs = { rate = 0; backups = 0; max_size = \"64M\"; };\n"),
+	    "/");
+	c = conf_tenant_app_logs(p, t);
+	assert_int_equal(c.al_rate, 0);
+	assert_int_equal(c.al_backups, 0);
+	assert_int_equal(c.al_max_size, 64 << 20);
+	conf_tenant_unref(t);
+	conf_platform_free(p);
+	file = fx_write(fx, "d.cfg", "id = \"d\";\n"
+	    "app_logs = {\n  rate = \"2T\";\n  backups = 101;\n"
+	    "  max_size = \"1K\";\n  level = 1;\n};\n");
+	assert_null(conf_tenant_load(file, "/", &fx->errs));
+	expect_count(&fx->errs, 4);
+	expect_error(&fx->errs, "%s:3: app_logs.rate:", file);
+	expect_error(&fx->errs, "%s:4: app_logs.backups:", file);
+	expect_error(&fx->errs, "%s:5: app_logs.max_size:", file);
+	expect_message(&fx->errs, "unknown setting",
+	    "%s:6: app_logs.level:", file);
+}
+
 static void
 platform_partial_batch_group_keeps_other_defaults(void **state)
 {
@@ -1855,6 +1906,7 @@ main(void)
 		T(platform_file_loads_given_values),
 		T(platform_file_defaults_fill_missing_settings),
 		T(platform_partial_batch_group_keeps_other_defaults),
+		T(tenant_app_logs_override_the_platform),
 		T(app_mongo_url_write_concern),
 		T(platform_segment_size_is_checked),
 		T(platform_app_logs_rate),
