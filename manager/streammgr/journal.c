@@ -26,6 +26,10 @@ _Static_assert(RECORD_MAX <= UINT32_MAX, "a record's length fits 32 bits");
 #define HEAD_N		(sizeof(MAGIC) - 1)	/* H's extra: the magic... */
 #define HEAD_N_BEFORE	(HEAD_N + 8)	/* ...then the number before it */
 #define HEAD_SIZE	(HDR + BODY_MIN + HEAD_N_BEFORE) /* the H written */
+/* H's "before" when the segment before it was damaged: what it held is
+ * not known, which is not "none" (0). Builds before it read such an H as
+ * damage (a downgrade already does: their H had no "before"). */
+#define BEFORE_UNKNOWN	UINT64_MAX
 #define SEG_FMT		"seg-%016" PRIx64 ".log"
 #define SEG_NAME_MAX	32
 /* Numbers given to segments stay below it: 2^63 segments of 4K take
@@ -171,7 +175,7 @@ read_record(const unsigned char *p, size_t avail, uint64_t lo, uint64_t hi,
 			return false;
 		r->before = r->n == HEAD_N_BEFORE ? get_le64(r->extra +
 		    HEAD_N) : 0;
-		if (r->before > JOURNAL_SEQ_MAX)
+		if (r->before > JOURNAL_SEQ_MAX && r->before != BEFORE_UNKNOWN)
 			return false;
 		break;
 	case REC_MSG:
@@ -491,8 +495,8 @@ head_of(struct journal *j, uint64_t id, uint64_t *cap, uint64_t *bound,
 	if (n > 0 && read_record(buf, (size_t)n, 0, UINT64_MAX, &r) &&
 	    r.type == REC_HEAD) {
 		*cap = r.v - 1;
-		*bound = r.before;
-		*known = r.n == HEAD_N_BEFORE;
+		*known = r.n == HEAD_N_BEFORE && r.before != BEFORE_UNKNOWN;
+		*bound = *known ? r.before : 0;
 	}
 }
 
@@ -1184,8 +1188,12 @@ journal_open(const char *dir, enum journal_mode mode, uint64_t segment_size,
 	}
 	/* The segment before the new one: its highest message, copies
 	 * included, as a rotation writes it (journal_commit): the new H
-	 * must not say it held none when it held only copies. */
+	 * must not say it held none when it held only copies. Damaged with
+	 * no message readable, it is not known: a crash before the segment
+	 * is set aside must not leave an H saying it held none. */
 	j->j_seg_max = sc.nsegs ? sc.segs[sc.nsegs - 1].top : 0;
+	if (sc.nsegs && sc.segs[sc.nsegs - 1].damaged && j->j_seg_max == 0)
+		j->j_seg_max = BEFORE_UNKNOWN;
 	/* Above every release too: a number released once is never
 	 * given again, or its old release would hide the new message. */
 	j->j_next = sc.max_seq > sc.max_ack ? sc.max_seq : sc.max_ack;

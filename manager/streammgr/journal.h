@@ -9,8 +9,10 @@
  *                                    first record of every segment;
  *                                    before: the highest M seq in the
  *                                    segment before it, copies
- *                                    included (0: none; older
- *                                    segments end after the magic)
+ *                                    included (0: none; all ones:
+ *                                    not known, it was damaged;
+ *                                    older segments end after the
+ *                                    magic)
  *   M seq payload                    a message
  *   A count seq...                   messages released (acked or
  *                                    dead-lettered)

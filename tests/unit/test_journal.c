@@ -8,7 +8,8 @@
  * or inside its H record too: set aside, counted by the numbers around
  * it; cut to 0 bytes holding only releases: damage all the same), the
  * copies a rescue wrote are named by the next segment's H and their loss
- * is never silent, an empty newest segment left by a crash while creating
+ * is never silent (nor is a damaged segment's when a crash comes before
+ * it is set aside), an empty newest segment left by a crash while creating
  * it is no damage, a write the disk refuses leaves the file as it was,
  * writes left for a sync off the caller's thread are counted until
  * one covers them, and segment numbers go on past 32 bits.
@@ -1134,6 +1135,27 @@ newest_cut_inside_its_head(void **state)
 }
 
 /*
+ * Messages 1..10 in three segments, then 11 alone in segment 4 (path),
+ * made unreadable from its first byte: its H and its message damaged.
+ * Returns the size of segment 4.
+ */
+static off_t
+store_newest_unreadable(struct fx *fx, char *path, size_t len)
+{
+	struct journal *j;
+	off_t size;
+
+	store_in_three_segments(fx);
+	j = reopen(fx, 100);
+	store_and_close(fx, j, 11, 11);
+	seg_path(fx, 4, path, len);
+	size = file_size(path);
+	flip(path, 20);					/* its H */
+	flip(path, HEAD_SIZE + 17 + 1);			/* message 11 */
+	return size;
+}
+
+/*
  * The newest unreadable from its first byte, its H damaged (no crash
  * leaves it so: it goes in with one write, synced, before anything else):
  * damage, set aside, what it held uncounted, not cut to 0 bytes as a torn
@@ -1150,13 +1172,7 @@ newest_unreadable_from_its_head(void **state)
 	off_t size;
 	int fd;
 
-	store_in_three_segments(fx);
-	j = reopen(fx, 100);
-	store_and_close(fx, j, 11, 11);			/* segment 4 */
-	seg_path(fx, 4, path, sizeof(path));
-	size = file_size(path);
-	flip(path, 20);					/* its H */
-	flip(path, HEAD_SIZE + 17 + 1);			/* message 11 */
+	size = store_newest_unreadable(fx, path, sizeof(path));
 
 	j = reopen(fx, 100);
 	assert_int_equal(fx->rep.r_damaged, 1);
@@ -1209,6 +1225,43 @@ head_before(const struct fx *fx, uint64_t id)
 	for (int k = 7; k >= 0; k--)
 		v = v << 8 | b[k];
 	return v;
+}
+
+/*
+ * A newest segment unreadable from its H, rescued at a start; a SIGKILL
+ * comes before its rename to damaged-seg-*. The new segment's H cannot
+ * say what the damaged one held (it says "unknown", not 0: nothing of it
+ * was read), so the next start still counts its loss, uncounted, and
+ * does not take it for a segment that held nothing.
+ */
+static void
+rescue_cut_before_the_rename(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char path[128], aside[160];
+
+	store_newest_unreadable(fx, path, sizeof(path));
+
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_uncounted, 1);
+	journal_close(j);
+	assert_true(head_before(fx, 5) == UINT64_MAX);	/* not known */
+	/* As if the rename had not happened. */
+	snprintf(aside, sizeof(aside), "%s/damaged-seg-%016x.log", fx->dir, 4);
+	assert_int_equal(rename(aside, path), 0);
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->rep.r_uncounted, 1);
+	assert_int_equal(fx->r.n, 10);
+	journal_close(j);
+	j = reopen(fx, 100);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_uncounted, 0);
+	assert_int_equal(fx->r.n, 10);
+	journal_close(j);
 }
 
 /*
@@ -1639,6 +1692,7 @@ main(void)
 		T(empty_segment_with_nothing_before_the_next),
 		T(newest_cut_inside_its_head),
 		T(newest_unreadable_from_its_head),
+		T(rescue_cut_before_the_rename),
 		T(releases_only_segment_cut_to_nothing),
 		T(lost_range_wider_than_a_segment),
 		T(copies_segment_cut_to_nothing),
