@@ -148,6 +148,16 @@ settled_floor(const struct settled *st)
 	return st != NULL ? st->st_floor : 0;
 }
 
+uint64_t
+settled_top(const struct settled *st)
+{
+	/* Sorted: floors and JOINING (FLOOR_BIT set) come last. */
+	for (size_t i = st != NULL ? st->st_nloaded : 0; i > 0; i--)
+		if (!(st->st_loaded[i - 1] & FLOOR_BIT))
+			return st->st_loaded[i - 1];
+	return 0;
+}
+
 int
 settled_set_floor(struct settled *st, uint64_t floor, char *err,
     size_t errlen)

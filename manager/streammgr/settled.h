@@ -44,6 +44,14 @@ bool settled_joining(const struct settled *st);
 uint64_t settled_floor(const struct settled *st);
 
 /*
+ * The highest message number in the list when it was opened, floors
+ * aside (0: none, or st NULL), until settled_loaded_free. A number a
+ * member settled was given out, even when a power cut left its message
+ * off the journal (the list is not synced, nor was that write yet).
+ */
+uint64_t settled_top(const struct settled *st);
+
+/*
  * Notes that the member takes no message numbered below floor (one
  * added to a running stream holds no copy of the messages accepted
  * before it) and writes it with what was noted, as settled_flush; kept

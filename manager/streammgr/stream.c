@@ -353,9 +353,12 @@ after_dead_letters(struct stream *s)
 
 /*
  * The lowest number s's group may give next beside the journal's: above
- * every dead letter's id, and at least every member's floor. A floor set
- * while the queue was in memory may be above anything on disk; numbers
- * below it would count as settled for that member at the next recovery.
+ * every dead letter's id, at least every member's floor, and above every
+ * number a member's list holds. A floor set while the queue was in
+ * memory may be above anything on disk; numbers below it would count as
+ * settled for that member at the next recovery. So would a number given
+ * again whose first message a power cut (or damage) took off the journal
+ * after the member settled it.
  */
 static uint64_t
 next_at_least(struct stream *s)
@@ -367,6 +370,8 @@ next_at_least(struct stream *s)
 
 		if (settled_floor(member->s_settled) > next)
 			next = settled_floor(member->s_settled);
+		if (settled_top(member->s_settled) >= next)
+			next = settled_top(member->s_settled) + 1;
 	}
 	return next;
 }

@@ -88,12 +88,14 @@ test_noted_found_after_reopen(void **state)
 	fclose(f);
 	st = reopen(fx);
 	assert_int_equal(size_of(fx->file), 24);
+	assert_int_equal(settled_top(st), 1ull << 40);
 	assert_true(settled_has(st, 7));
 	assert_true(settled_has(st, 9));
 	assert_true(settled_has(st, 1ull << 40));
 	assert_false(settled_has(st, 8));
 	settled_loaded_free(st);
 	assert_false(settled_has(st, 7));
+	assert_int_equal(settled_top(st), 0);
 	settled_close(st, true);
 	assert_int_equal(size_of(fx->file), -1);
 }
@@ -186,6 +188,7 @@ test_floor_kept(void **state)
 	assert_int_equal(settled_flush(st, err, sizeof(err)), 0);
 	settled_close(st, false);
 	st = reopen(fx);
+	assert_int_equal(settled_top(st), 200010);	/* not the floor */
 	assert_true(settled_has(st, 1));
 	assert_true(settled_has(st, 99));
 	assert_false(settled_has(st, 100));
@@ -227,6 +230,8 @@ test_joining_and_floor(void **state)
 	st = reopen(fx);
 	assert_false(settled_joining(st));
 	assert_int_equal(settled_floor(st), 70);
+	assert_int_equal(settled_top(st), 0);	/* floors only */
+	assert_int_equal(settled_top(NULL), 0);
 	assert_true(settled_has(st, 69));
 	assert_false(settled_has(st, 70));
 	assert_int_equal(settled_floor(NULL), 0);
