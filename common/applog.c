@@ -34,7 +34,7 @@ struct applog {
 	TAILQ_ENTRY(applog) lg_entry;
 	char		*lg_path;
 	char		*lg_who;	/* in warnings: "tenant acme", "monitor" */
-	char		*lg_tenant;	/* an app log's (status); else NULL */
+	char		*lg_tenant;	/* an app log's (status), or NULL */
 	char		*lg_name;	/* its file name, "app.log" */
 	int		 lg_fd;		/* -1: could not be (re)opened */
 	int		 lg_refs;

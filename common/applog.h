@@ -28,14 +28,15 @@ struct _bson_t;		/* libbson's bson_t */
 /*
  * Opens log/<tenant>/<name>.log (created 0640 without following links,
  * rotated and paced by c, the tenant's app_logs; every writer of one path
- * shares one log) for an app's stdout and stderr, through a pipe whose read end base
- * drains into it until EOF. The apps of one log that run at once share
- * one pipe: the daemon holds its write end until applog_app_end() for the
- * last of them, then EOF comes once every process holding a copy (the
- * apps, what they left behind) has closed it. A burst of short apps so
- * costs no pipe per app. Returns the log with *fd set to the write end
- * (close-on-exec; the caller gives it to the app as stdout and stderr
- * and does not close it), or NULL when the log cannot be opened (logged).
+ * shares one log) for an app's stdout and stderr, through a pipe whose
+ * read end base drains into it until EOF. The apps of one log that run
+ * at once share one pipe: the daemon holds its write end until
+ * applog_app_end() for the last of them, then EOF comes once every
+ * process holding a copy (the apps, what they left behind) has closed
+ * it. A burst of short apps so costs no pipe per app. Returns the log
+ * with *fd set to the write end (close-on-exec; the caller gives it to
+ * the app as stdout and stderr and does not close it), or NULL when the
+ * log cannot be opened (logged).
  */
 struct applog *applog_open(struct event_base *base,
     const struct conf_platform *p, const char *tenant, const char *name,

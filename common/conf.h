@@ -194,8 +194,8 @@ struct conf_tenant {
 	uid_t		 t_uid;
 	gid_t		 t_gid;
 	struct conf_resources t_resources;
-	struct conf_app_logs t_app_logs;	/* settings left out: the
-						   platform's (conf_tenant_app_logs) */
+	struct conf_app_logs t_app_logs;	/* left out: the platform's
+						   (conf_tenant_app_logs) */
 	struct conf_batch t_batch;
 	struct conf_stream *t_streams;
 	size_t		 t_nstreams;

@@ -352,7 +352,8 @@ tenant_app_logs_override_the_platform(void **state)
 	const char *file;
 
 	p = load_platform_ok(fx, fx_write(fx, "mysimbdp.cfg",
-	    "app_logs = { max_size = \"1M\"; backups = 5; rate = \"1M\"; };\n"));
+	    "app_logs = { max_size = \"1M\"; backups = 5; "
+	    "rate = \"1M\"; };\n"));
 	t = load_tenant_ok(fx, fx_write(fx, "a.cfg", "id = \"a\";\n"), "/");
 	c = conf_tenant_app_logs(p, t);
 	assert_int_equal(c.al_max_size, 1 << 20);
