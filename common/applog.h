@@ -18,12 +18,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <bson/bson.h>
 #include <event2/event.h>
 
 #include "conf.h"
 
 struct applog;
-struct _bson_t;		/* libbson's bson_t */
 
 /*
  * Opens log/<tenant>/<name>.log (created 0640 without following links,
@@ -78,7 +78,7 @@ void applog_release(struct applog *lg);
  * NULL. A log is open while apps write to it; its figures start again
  * when it is next opened.
  */
-void applog_status(struct _bson_t *reply, const char *tenant);
+void applog_status(bson_t *reply, const char *tenant);
 
 /*
  * At daemon exit, before its event base is freed: reads what the pipes

@@ -120,7 +120,7 @@ at_least_min(uint64_t ms)
  * row up to backoff_max_ms (both at least LIFECYCLE_BACKOFF_MIN_MS);
  * enough of them in a row are a crash loop. */
 static unsigned
-quick_exit(struct sv *sv, uint64_t now, const struct sv_params *p)
+exited_quickly(struct sv *sv, uint64_t now, const struct sv_params *p)
 {
 	uint64_t delay = at_least_min(p->backoff_ms);
 	uint64_t max = at_least_min(p->backoff_max_ms);
@@ -190,7 +190,7 @@ lifecycle_stream(struct sv *sv, enum sv_event ev, bool idle, uint64_t now,
 		return sv->sv_state == SV_DRAINING ? go(sv, SV_DRAINING, true) :
 		    0;
 	case SE_QUICK_EXIT:
-		return quick_exit(sv, now, p);
+		return exited_quickly(sv, now, p);
 	case SE_LATE_EXIT:	/* it ran min_uptime: as stable as a tick sees */
 		return stable(sv);
 	case SE_PERMANENT_EXIT:
