@@ -87,6 +87,22 @@ reopen(struct fx *fx, uint64_t segsize)
 	return j;
 }
 
+/*
+ * A start after one that set damage aside: nothing damaged, lost or
+ * uncounted any more, and n messages restored.
+ */
+static void
+clean_restart(struct fx *fx, uint64_t segsize, size_t n)
+{
+	struct journal *j = reopen(fx, segsize);
+
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->rep.r_uncounted, 0);
+	assert_int_equal(fx->r.n, n);
+	journal_close(j);
+}
+
 /* Adds "m<seq>" as message seq; returns its segment. */
 static uint64_t
 add(struct journal *j, uint64_t seq)
@@ -678,11 +694,7 @@ cut_segment_counts_its_lost_messages(void **state)
 	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
 	journal_close(j);
 
-	j = reopen(fx, 100);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_lost, 0);
-	assert_int_equal(fx->r.n, 8);
-	journal_close(j);
+	clean_restart(fx, 100, 8);
 }
 
 /* Cut inside a record: damage, and the messages after it count too. */
@@ -724,11 +736,7 @@ cut_released_messages_are_not_lost(void **state)
 	seg_path(fx, 1, path, sizeof(path));
 	assert_int_equal(truncate(path, HEAD_SIZE + 2 * MSG_SIZE), 0);
 
-	j = reopen(fx, 100);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_lost, 0);
-	assert_int_equal(fx->r.n, 8);
-	journal_close(j);
+	clean_restart(fx, 100, 8);
 }
 
 /*
@@ -752,11 +760,7 @@ set_aside_segment_leaves_the_one_before_clean(void **state)
 	assert_int_equal(fx->rep.r_lost, 1);
 	assert_int_equal(fx->rep.r_lost_first, 6);
 	journal_close(j);
-	j = reopen(fx, 100);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_lost, 0);
-	assert_int_equal(fx->r.n, 9);
-	journal_close(j);
+	clean_restart(fx, 100, 9);
 }
 
 /*
@@ -787,11 +791,7 @@ memory_numbers_before_a_set_aside_segment(void **state)
 	assert_int_equal(fx->rep.r_lost, 1);
 	assert_int_equal(fx->rep.r_lost_first, 7);
 	journal_close(j);
-	j = reopen(fx, 1 << 20);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_lost, 0);
-	assert_int_equal(fx->r.n, 4);
-	journal_close(j);
+	clean_restart(fx, 1 << 20, 4);
 }
 
 /* Writes record type v extra as the journal does, at fd's end. */
@@ -869,11 +869,7 @@ middle_segment_cut_to_nothing(void **state)
 	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
 	journal_close(j);
 
-	j = reopen(fx, 100);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_lost, 0);
-	assert_int_equal(fx->r.n, 6);
-	journal_close(j);
+	clean_restart(fx, 100, 6);
 }
 
 /* An H whose 8-byte "before" is before, as the journal writes it now. */
@@ -971,11 +967,7 @@ oldest_segment_cut_to_nothing(void **state)
 	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
 	journal_close(j);
 
-	j = reopen(fx, 100);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_uncounted, 0);
-	assert_int_equal(fx->r.n, 6);
-	journal_close(j);
+	clean_restart(fx, 100, 6);
 }
 
 /*
@@ -1091,10 +1083,7 @@ releases_only_segment_cut_to_nothing(void **state)
 	journal_close(j);
 
 	/* Reported once. */
-	j = reopen(fx, 1 << 20);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->r.n, 4);
-	journal_close(j);
+	clean_restart(fx, 1 << 20, 4);
 }
 
 /*
@@ -1127,11 +1116,7 @@ newest_cut_inside_its_head(void **state)
 	assert_int_equal(fx->r.n, 10);
 	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
 	journal_close(j);
-	j = reopen(fx, 100);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_uncounted, 0);
-	assert_int_equal(fx->r.n, 10);
-	journal_close(j);
+	clean_restart(fx, 100, 10);
 }
 
 /*
@@ -1183,11 +1168,7 @@ newest_unreadable_from_its_head(void **state)
 	assert_int_equal(fx->r.n, 10);
 	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
 	journal_close(j);
-	j = reopen(fx, 100);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_uncounted, 0);
-	assert_int_equal(fx->r.n, 10);
-	journal_close(j);
+	clean_restart(fx, 100, 10);
 
 	/* The newest now 6, a start's: its H and nothing else. */
 	seg_path(fx, 6, path, sizeof(path));
@@ -1202,11 +1183,7 @@ newest_unreadable_from_its_head(void **state)
 	assert_int_equal(fx->r.n, 10);
 	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 2);
 	journal_close(j);
-	j = reopen(fx, 100);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_uncounted, 0);
-	assert_int_equal(fx->r.n, 10);
-	journal_close(j);
+	clean_restart(fx, 100, 10);
 }
 
 /* The number before segment id's first, as its H record says. */
@@ -1257,11 +1234,7 @@ rescue_cut_before_the_rename(void **state)
 	assert_int_equal(fx->rep.r_uncounted, 1);
 	assert_int_equal(fx->r.n, 10);
 	journal_close(j);
-	j = reopen(fx, 100);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_uncounted, 0);
-	assert_int_equal(fx->r.n, 10);
-	journal_close(j);
+	clean_restart(fx, 100, 10);
 }
 
 /*
@@ -1291,10 +1264,7 @@ store_rescued_copies_and(struct fx *fx, bool own)
 		store_and_close(fx, j, 7, 8);
 	else
 		journal_close(j);
-	j = reopen(fx, 1 << 20);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->r.n, own ? 7 : 5);
-	journal_close(j);
+	clean_restart(fx, 1 << 20, own ? 7 : 5);
 	assert_int_equal(head_before(fx, 3), 6);
 	assert_int_equal(head_before(fx, 4), own ? 8 : 6);
 }
@@ -1331,11 +1301,7 @@ copies_segment_cut_to_nothing(void **state)
 	assert_int_equal(fx->next, 7);
 	journal_close(j);
 
-	j = reopen(fx, 1 << 20);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_lost, 0);
-	assert_int_equal(fx->r.n, 3);
-	journal_close(j);
+	clean_restart(fx, 1 << 20, 3);
 }
 
 /*
@@ -1364,11 +1330,7 @@ copies_segment_cut_at_a_record_end(void **state)
 	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 2);
 	journal_close(j);
 
-	j = reopen(fx, 1 << 20);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_uncounted, 0);
-	assert_int_equal(fx->r.n, 4);
-	journal_close(j);
+	clean_restart(fx, 1 << 20, 4);
 }
 
 /*
@@ -1400,12 +1362,7 @@ copies_and_own_cut_among_the_copies(void **state)
 	assert_int_equal(fx->next, 9);
 	journal_close(j);
 
-	j = reopen(fx, 1 << 20);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_lost, 0);
-	assert_int_equal(fx->rep.r_uncounted, 0);
-	assert_int_equal(fx->r.n, 4);
-	journal_close(j);
+	clean_restart(fx, 1 << 20, 4);
 }
 
 /*
@@ -1434,11 +1391,7 @@ copies_and_own_a_copy_damaged(void **state)
 	assert_int_equal(fx->r.seq[5], 8);
 	journal_close(j);
 
-	j = reopen(fx, 1 << 20);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_uncounted, 0);
-	assert_int_equal(fx->r.n, 6);
-	journal_close(j);
+	clean_restart(fx, 1 << 20, 6);
 }
 
 /*
@@ -1650,11 +1603,7 @@ writes_wait_for_a_sync(void **state)
 	assert_int_equal(journal_synced(j), journal_written(j));
 	journal_close(j);
 
-	j = reopen(fx, 100);
-	assert_int_equal(fx->r.n, seq);
-	assert_int_equal(fx->rep.r_lost, 0);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	journal_close(j);
+	clean_restart(fx, 100, seq);
 }
 
 int
