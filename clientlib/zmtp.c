@@ -695,6 +695,10 @@ command(struct zmtp *z, const unsigned char *body, size_t len)
 
 		if (clen > PING_CONTEXT)
 			clen = PING_CONTEXT;
+		/* A peer that does not read what we send would have a PONG
+		 * a PING queued without end; what waits says we live. */
+		if (z->z_outwr - z->z_outrd > z->z_out_max)
+			return 0;
 		return put_command(z, "PONG", data + 2, clen);
 	}
 #undef IS
@@ -871,20 +875,22 @@ zmtp_recv(struct zmtp *z, struct zmtp_msg *m)
 			z->z_incap = z->z_inrd = z->z_inpos = z->z_inwr = 0;
 		}
 	}
-	for (;;) {
+	for (int reads = 0;; reads++) {
 		if ((rc = parse(z, false)) == -1)
 			return lost(z);
 		if (rc == 1)
 			break;
-		if ((rc = read_more(z)) == -1)
-			return lost(z);
-		if (rc == 0) {
+		/* Once a call for a ROUTER: zmtp.h says why. */
+		if ((z->z_type == ZMTP_ROUTER && reads == 1) ||
+		    (rc = read_more(z)) == 0) {
 			/* A PONG the parse queued goes now. */
 			if (zmtp_flush(z) == -1 && errno != EAGAIN)
 				return -1;
 			errno = EAGAIN;
 			return -1;
 		}
+		if (rc == -1)
+			return lost(z);
 	}
 	z->z_handed = true;
 	m->zm_nframes = z->z_nframes;

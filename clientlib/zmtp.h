@@ -160,7 +160,13 @@ int		 zmtp_flush(struct zmtp *z);
 
 /*
  * The next message the peer sent, reading what the socket holds without
- * waiting; PING is answered and the handshake checked on the way. The
+ * waiting; PING is answered (unless more than out_max bytes wait to be
+ * written already: a peer that does not read gets no more PONGs) and
+ * the handshake checked on the way. A ROUTER, whose peers are not
+ * trusted, reads the socket once a call at most, so that a peer that
+ * writes without end (commands alone hand out no message) cannot keep
+ * the caller here: EAGAIN may come while the socket holds more, and a
+ * level-triggered poll says so. The
  * frames stay valid until the next zmtp_recv, zmtp_connect,
  * zmtp_disconnect or zmtp_free (sends do not move them). Returns 0, or
  * -1 with errno: EAGAIN (no whole message yet), ENOTCONN, or the

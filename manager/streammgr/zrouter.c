@@ -72,17 +72,27 @@ conn_free(struct zconn *c)
 	conn_destroy(c);
 }
 
-/* c's connection ended (why in zmtp_error): freed, now or after its
- * messages' turn. */
+/*
+ * c's connection ended (why in zmtp_error): freed, now or after its
+ * messages' turn. Its events go now either way: zmtp has closed the
+ * descriptor, and libevent, still watching that number, would take a
+ * descriptor the caller opens meanwhile (the same number) for one it
+ * has in epoll already and never add it there.
+ */
 static void
 conn_end(struct zconn *c)
 {
 	log_debug("%s: peer %u: %s", c->c_router->r_path,
 	    (unsigned)c->c_id, zmtp_error(c->c_z));
-	if (c->c_router->r_reading == c)
-		c->c_dead = true;
-	else
+	if (c->c_router->r_reading != c) {
 		conn_free(c);
+		return;
+	}
+	c->c_dead = true;
+	event_del(c->c_rd);
+	event_del(c->c_wr);
+	event_del(c->c_later);
+	event_del(c->c_hs);
 }
 
 /* Writing watched while bytes wait. */

@@ -14,11 +14,14 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -55,6 +58,10 @@ struct env {
 	size_t		 e_turns;
 	size_t		 e_rooms;
 	bool		 e_reply;	/* msg_cb answers "re" at once */
+	bool		 e_reopen;	/* msg_cb answers, then opens sv */
+	int		 e_sv[2];	/* a socketpair msg_cb opened */
+	struct event	*e_sv_ev[2];	/* reading each end */
+	int		 e_sv_fired[2];
 };
 
 static int64_t
@@ -82,6 +89,31 @@ check_deadline(int64_t until)
 		fail_msg("timed out (a wait of %d ms x time factor)", WAIT_MS);
 }
 
+static void
+on_sv(evutil_socket_t fd, short what, void *arg)
+{
+	int *fired = arg;
+	char c;
+
+	(void)what;
+	if (read(fd, &c, 1) == 1)
+		(*fired)++;
+}
+
+/* What e_reopen does in msg_cb: a socketpair, each end read in the loop. */
+static void
+reopen_sv(struct env *e)
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    e->e_sv), 0);
+	for (int k = 0; k < 2; k++) {
+		e->e_sv_ev[k] = event_new(e->e_base, e->e_sv[k],
+		    EV_READ | EV_PERSIST, on_sv, &e->e_sv_fired[k]);
+		assert_non_null(e->e_sv_ev[k]);
+		assert_int_equal(event_add(e->e_sv_ev[k], NULL), 0);
+	}
+}
+
 static bool
 on_msg(void *arg, const unsigned char *rid, size_t ridlen,
     const struct zmtp_msg *m)
@@ -97,9 +129,13 @@ on_msg(void *arg, const unsigned char *rid, size_t ridlen,
 	for (size_t k = 0; k < m->zm_nframes && k < 3; k++)
 		snprintf(g->g_f[k], sizeof(g->g_f[k]), "%.*s",
 		    (int)m->zm_f[k].len, (const char *)m->zm_f[k].data);
-	if (e->e_reply)
+	if (e->e_reply || e->e_reopen)
 		(void)zrouter_send(e->e_r, rid, ridlen,
 		    &(struct zmtp_frame){ "re", 2 }, 1);
+	if (e->e_reopen) {
+		e->e_reopen = false;
+		reopen_sv(e);
+	}
 	return true;
 }
 
@@ -600,6 +636,201 @@ test_reply_to_leaver(void **state)
 	assert_string_equal(e->e_got[0].g_f[0], "last");
 }
 
+/*
+ * A peer that left before its message was handed out: the answer from
+ * msg_cb ends the connection, whose descriptor zmtp closes at once. A
+ * socketpair msg_cb opens next takes that number; each end's reads still
+ * come. (With the ended connection's events left in libevent until the
+ * turn's end, the new descriptor was never added to epoll.)
+ */
+static void
+test_number_reused_in_msg_cb(void **state)
+{
+	struct env *e = *state;
+	static const unsigned char greeting[64] = { 0xff, [9] = 0x7f,
+	    [10] = 3, [11] = 1, 'N', 'U', 'L', 'L' };
+	static const unsigned char ready[] = { 0x04, 28, 5, 'R', 'E', 'A',
+	    'D', 'Y', 11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p',
+	    'e', 0, 0, 0, 6, 'D', 'E', 'A', 'L', 'E', 'R', 0, 2, 'h', 'i' };
+	int64_t until = deadline();
+	int fd = raw_client(e);
+
+	await_peers(e, 1);
+	assert_int_equal(write(fd, greeting, sizeof(greeting)),
+	    (ssize_t)sizeof(greeting));
+	assert_int_equal(write(fd, ready, sizeof(ready)),
+	    (ssize_t)sizeof(ready));
+	close(fd);
+	e->e_reopen = true;
+	while (e->e_ngot == 0) {
+		check_deadline(until);
+		turn(e);
+	}
+	assert_string_equal(e->e_got[0].g_f[0], "hi");
+	await_peers(e, 0);
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(write(e->e_sv[1 - k], "x", 1), 1);
+	while (e->e_sv_fired[0] == 0 || e->e_sv_fired[1] == 0) {
+		check_deadline(until);
+		turn(e);
+	}
+	for (int k = 0; k < 2; k++) {
+		event_free(e->e_sv_ev[k]);
+		close(e->e_sv[k]);
+	}
+}
+
+/* A PING frame with its 16-byte context, as zflood's peer sends. */
+#define PING_SIZE	25
+
+static void
+put_ping(unsigned char *p, char tag)
+{
+	static const unsigned char head[] = { 0x04, 23, 4, 'P', 'I', 'N',
+	    'G', 0, 0 };
+
+	memcpy(p, head, sizeof(head));
+	memset(p + sizeof(head), tag, 16);
+}
+
+/*
+ * Reads what fd holds without waiting; counts the PONGs whose context
+ * begins with tag (*n) and says whether one of the tag "s" came. PONGs
+ * are [0x04][21]["\4PONG"][16 bytes]; nothing else comes here.
+ */
+static bool
+read_pongs(int fd, unsigned char *buf, size_t *have, size_t cap,
+    size_t *n, char tag)
+{
+	bool synced = false;
+	ssize_t r;
+
+	while ((r = read(fd, buf + *have, cap - *have)) > 0) {
+		size_t off = 0;
+
+		*have += (size_t)r;
+		for (; *have - off >= 23; off += 23) {
+			assert_memory_equal(buf + off, "\x04\x15\x04PONG", 7);
+			*n += buf[off + 7] == (unsigned char)tag;
+			synced |= buf[off + 7] == 's';
+		}
+		memmove(buf, buf + off, *have - off);
+		*have -= off;
+	}
+	assert_true(r == -1 && errno == EAGAIN);
+	return synced;
+}
+
+/* Reads n bytes of fd (blocking), turning the loop meanwhile. */
+static void
+read_n(struct env *e, int fd, unsigned char *buf, size_t n)
+{
+	int64_t until = deadline();
+	size_t got = 0;
+
+	while (got < n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		check_deadline(until);
+		turn(e);
+		if (poll(&p, 1, 0) == 1) {
+			r = read(fd, buf + got, n - got);
+			assert_true(r > 0);
+			got += (size_t)r;
+		}
+	}
+}
+
+/* The router's greeting and READY, read off a raw client's fd. */
+static void
+skip_handshake(struct env *e, int fd)
+{
+	unsigned char buf[256];
+
+	read_n(e, fd, buf, 64);
+	read_n(e, fd, buf, 2);
+	assert_int_equal(buf[0], 0x04);
+	read_n(e, fd, buf + 2, buf[1]);
+	assert_memory_equal(buf + 2, "\x05READY", 6);
+}
+
+/*
+ * A peer that floods PINGs and reads nothing. The router reads its
+ * socket once a turn (a full socket is not drained by one turn: the
+ * loop goes on to others), and queues PONGs only while no more than
+ * OUT_MAX waits: when the peer reads at last, it gets what the socket
+ * held and OUT_MAX at most, not a PONG for each of 160,000 PINGs.
+ * Meanwhile another peer is served.
+ */
+static void
+test_ping_flood(void **state)
+{
+	struct env *e = *state;
+	enum { CHUNK = 1000, TOTAL = 4u << 20 };
+	static const unsigned char greeting[64] = { 0xff, [9] = 0x7f,
+	    [10] = 3, [11] = 1, 'N', 'U', 'L', 'L' };
+	static const unsigned char ready[] = { 0x04, 28, 5, 'R', 'E', 'A',
+	    'D', 'Y', 11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p',
+	    'e', 0, 0, 0, 6, 'D', 'E', 'A', 'L', 'E', 'R' };
+	static unsigned char pings[CHUNK * PING_SIZE], in[1 << 16];
+	struct zmtp *good = client(e);
+	int64_t until = deadline();
+	size_t sent = 0, have = 0, pongs = 0;
+	unsigned char sync[PING_SIZE];
+	int fd = raw_client(e), queued;
+	bool synced = false;
+
+	for (int k = 0; k < CHUNK; k++)
+		put_ping(pings + k * PING_SIZE, 'c');
+	assert_int_equal(write(fd, greeting, sizeof(greeting)),
+	    (ssize_t)sizeof(greeting));
+	assert_int_equal(write(fd, ready, sizeof(ready)),
+	    (ssize_t)sizeof(ready));
+	skip_handshake(e, fd);
+	assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+
+	/* The socket full: one turn leaves most of it unread. */
+	while (write(fd, pings, sizeof(pings)) > 0)
+		;
+	assert_int_equal(errno, EAGAIN);
+	turn(e);
+	assert_int_equal(ioctl(fd, SIOCOUTQ, &queued), 0);
+	assert_true(queued > 0);
+
+	while (sent < TOTAL) {
+		ssize_t w = write(fd, pings, sizeof(pings));
+
+		check_deadline(until);
+		if (w > 0)
+			sent += (size_t)w;
+		else
+			assert_int_equal(errno, EAGAIN);
+		turn(e);
+	}
+	assert_int_equal(zmtp_send(good, &(struct zmtp_frame){ "ok", 2 }, 1),
+	    0);
+	await_msgs(e, good, 1);
+
+	/* Read it all; a PING of tag 's' once nothing is left: its PONG
+	 * comes after every PONG queued before it. */
+	put_ping(sync, 's');
+	while (!synced) {
+		check_deadline(until);
+		synced = read_pongs(fd, in, &have, sizeof(in), &pongs, 'c');
+		if (!synced && write(fd, sync, sizeof(sync)) == -1)
+			assert_int_equal(errno, EAGAIN);
+		turn(e);
+	}
+	/* The socket's buffer (about 200 KB here) and OUT_MAX, against
+	 * 3.7 MB with a PONG for each PING. */
+	assert_true(pongs > 0);
+	assert_true(pongs * 23 < (1u << 20));
+	assert_int_equal(zrouter_peers(e->e_r), 2);
+	close(fd);
+	zmtp_free(good, 0);
+}
+
 /* Endpoints it cannot bind: refused with the endpoint and why. */
 static void
 test_bind_errors(void **state)
@@ -645,6 +876,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_many_peers, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_reply_to_leaver, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_number_reused_in_msg_cb,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ping_flood, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bind_errors, setup,
 		    teardown),
