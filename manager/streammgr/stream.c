@@ -40,6 +40,7 @@
 /* An instance's largest frame: an ACK of a whole credit is 512 KiB. */
 #define WORK_FRAME_MAX	(1u << 20)
 #define BATCH_BYTES	(4u << 20) /* written per commit, at most (roughly) */
+#define STATUSES_KEEP	(64u << 10) /* a reply slot's statuses kept, at most */
 #define DELIVERY_BATCH	256	/* messages in one batched delivery */
 #define DELIVERY_BYTES	(256u << 10) /* payload bytes in one, roughly */
 #define VIOLATION_EVERY_MS 1000	/* a kind of violation reported at most */
@@ -1419,6 +1420,25 @@ stream_batch_check(const void *header, size_t hlen, const void *records,
 	return NULL;
 }
 
+/*
+ * The msg-id or batch header to echo in a reply: src, or its first max
+ * bytes when it is longer (malformed). A producer's 256 MiB msg-id echoed
+ * whole would sit in the reply queue of one that does not read.
+ */
+static void
+echo_of(zmq_msg_t *dst, zmq_msg_t *src, size_t max)
+{
+	if (zmq_msg_size(src) <= max) {
+		zmq_msg_copy(dst, src);
+		return;
+	}
+	zmq_msg_close(dst);
+	if (zmq_msg_init_size(dst, max) == 0)
+		memcpy(zmq_msg_data(dst), zmq_msg_data(src), max);
+	else
+		zmq_msg_init(dst);
+}
+
 /* Counts a reply's status by its first letter. */
 static void
 count_status(struct stream *s, const char *status)
@@ -1477,7 +1497,7 @@ admit_batch(struct stream *s, zmq_msg_t *header, zmq_msg_t *records,
 	r->batch = true;
 	r->statuses.b_len = 0;
 	s->s_n.batches++;
-	zmq_msg_copy(&r->mid, header);
+	echo_of(&r->mid, header, WB_HEADER_LEN);
 	why = stream_batch_check(zmq_msg_data(header), zmq_msg_size(header),
 	    zmq_msg_data(records), zmq_msg_size(records), r->buf,
 	    sizeof(r->buf));
@@ -1513,11 +1533,11 @@ refuse_whole(struct reply *r, zmq_msg_t f[3], int n, const char *why)
 	if (n == 3 && zmq_msg_size(&f[0]) == 0) {
 		r->batch = true;
 		r->statuses.b_len = 0;
-		zmq_msg_copy(&r->mid, &f[1]);
+		echo_of(&r->mid, &f[1], WB_HEADER_LEN);
 		if (wb_put_status(&r->statuses, why, strlen(why)) == -1)
 			r->batch = false;
 	} else if (n >= 1) {
-		zmq_msg_copy(&r->mid, &f[0]);
+		echo_of(&r->mid, &f[0], MSG_ID_MAX);
 		r->status = why;
 	}
 }
@@ -1559,7 +1579,7 @@ receive_body(struct ingress *in, uint64_t now, struct reply *r,
 	} else if (n == 3 && zmq_msg_size(&f[0]) == 0) {
 		admit_batch(r->s, &f[1], &f[2], now, r);
 	} else {
-		zmq_msg_copy(&r->mid, &f[0]);
+		echo_of(&r->mid, &f[0], MSG_ID_MAX);
 		r->status = stream_ingress_check(n, zmq_msg_size(&f[0]),
 		    r->buf, sizeof(r->buf));
 		if (r->status == NULL)
@@ -1859,8 +1879,13 @@ stream_ingress(struct ingress *in)
 		commit_batch(in->touched[k].s, in->touched[k].first, replies,
 		    n, in->fixed == NULL);
 	if (in->fixed == NULL || !held_add(in->fixed, replies, n))
-		for (int k = 0; k < n; k++)
+		for (int k = 0; k < n; k++) {
 			send_reply(in->sock, &replies[k]);
+			/* Kept for the next turn, unless one large batch
+			 * would hold its size in this slot for good. */
+			if (replies[k].statuses.b_cap > STATUSES_KEEP)
+				wb_free(&replies[k].statuses);
+		}
 	if (n > 0)
 		zevent_kick(in->ev);
 	for (int k = 0; k < in->ntouched; k++) {
