@@ -29,6 +29,19 @@
 /* At exit, at most this much more is read from each pipe. */
 #define APPLOG_EXIT_DRAIN (16 * APPLOG_CHUNK)
 
+/*
+ * Pipes of one log still open after their apps ended, at most. EOF comes
+ * once every copy of the write end is closed, and a process that is not
+ * the app's (another app of the tenant, same uid, can open
+ * /proc/<pid>/fd/1) can hold one for ever: past this, the oldest is
+ * closed, or each run would leave the daemon a descriptor.
+ */
+#define APPLOG_OLD_PIPES 4
+
+/* A paced log's bucket is kept this long after the log closes: by then
+ * it is full again, as a new one would be. */
+#define APPLOG_BUCKET_MS 1000
+
 /* One log file, shared by every pipe that writes to its path. */
 struct applog {
 	TAILQ_ENTRY(applog) lg_entry;
@@ -55,6 +68,8 @@ struct applog {
 	uint64_t	 lg_rate;	/* bytes a second its pipes are read;
 					   0: no limit */
 	struct bucket	 lg_bucket;	/* of lg_rate, shared by its pipes */
+	int		 lg_npipes;	/* its pipes open, lg_pipe's too */
+	bool		 lg_old_said;	/* an old pipe was closed: logged */
 	bool		 lg_paced_said;	/* the first pause was logged */
 	uint64_t	 lg_pauses;	/* its pipes left unread (status) */
 	uint64_t	 lg_held_ms;	/* for that long, summed */
@@ -69,8 +84,75 @@ struct applog_pipe {
 	int		 ap_fd;
 };
 
+/*
+ * The bucket of a paced log that closed less than APPLOG_BUCKET_MS ago:
+ * the next log of its path takes it over, so that apps which each write
+ * just under the rate and end, one after the other, are held to it as
+ * one app would be (a new log's bucket starts full).
+ */
+struct spent {
+	TAILQ_ENTRY(spent) sp_entry;
+	char		*sp_path;
+	struct bucket	 sp_bucket;
+	uint64_t	 sp_ms;		/* when the log closed */
+};
+
 static TAILQ_HEAD(, applog) logs = TAILQ_HEAD_INITIALIZER(logs);
 static TAILQ_HEAD(, applog_pipe) pipes = TAILQ_HEAD_INITIALIZER(pipes);
+static TAILQ_HEAD(, spent) spents = TAILQ_HEAD_INITIALIZER(spents);
+
+static void
+spent_free(struct spent *sp)
+{
+	TAILQ_REMOVE(&spents, sp, sp_entry);
+	free(sp->sp_path);
+	free(sp);
+}
+
+/* Forgets the buckets full again by now; in closing order, oldest first. */
+static void
+spent_expire(uint64_t now)
+{
+	struct spent *sp;
+
+	while ((sp = TAILQ_FIRST(&spents)) != NULL &&
+	    now - sp->sp_ms >= APPLOG_BUCKET_MS)
+		spent_free(sp);
+}
+
+/* lg closes: its bucket is kept if it paces and was used. */
+static void
+spent_keep(struct applog *lg)
+{
+	uint64_t now = (uint64_t)clock_mono_ms();
+	struct spent *sp;
+
+	spent_expire(now);
+	if (lg->lg_rate == 0 || lg->lg_bucket.b_ms == 0)
+		return;
+	if ((sp = calloc(1, sizeof(*sp))) == NULL)
+		return;		/* a full bucket next time, that is all */
+	sp->sp_path = lg->lg_path;
+	lg->lg_path = NULL;
+	sp->sp_bucket = lg->lg_bucket;
+	sp->sp_ms = now;
+	TAILQ_INSERT_TAIL(&spents, sp, sp_entry);
+}
+
+/* A new log of lg's path takes over the bucket of one closed lately. */
+static void
+spent_take(struct applog *lg)
+{
+	struct spent *sp;
+
+	spent_expire((uint64_t)clock_mono_ms());
+	TAILQ_FOREACH(sp, &spents, sp_entry)
+		if (strcmp(sp->sp_path, lg->lg_path) == 0) {
+			lg->lg_bucket = sp->sp_bucket;
+			spent_free(sp);
+			return;
+		}
+}
 
 size_t
 applog_fit(const char *buf, size_t n, uint64_t size, uint64_t max)
@@ -316,6 +398,7 @@ applog_file(const char *path, const char *who, const struct conf_app_logs *c)
 			return NULL;
 		}
 		TAILQ_INSERT_TAIL(&logs, lg, lg_entry);
+		spent_take(lg);
 	}
 	/* A reload's new settings apply from the next app started. */
 	lg->lg_max_size = c->al_max_size;
@@ -336,6 +419,7 @@ applog_release(struct applog *lg)
 		    (unsigned long long)lg->lg_dropped);
 	TAILQ_REMOVE(&logs, lg, lg_entry);
 	log_close(lg);
+	spent_keep(lg);
 	free(lg->lg_path);
 	free(lg->lg_who);
 	free(lg->lg_tenant);
@@ -360,6 +444,7 @@ pipe_close(struct applog_pipe *ap)
 	if (ap->ap_log->lg_pipe == ap)
 		wfd_close(ap->ap_log);
 	TAILQ_REMOVE(&pipes, ap, ap_entry);
+	ap->ap_log->lg_npipes--;
 	event_free(ap->ap_ev);
 	if (ap->ap_wait != NULL)
 		event_free(ap->ap_wait);
@@ -463,6 +548,31 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * lg is about to get a new pipe while APPLOG_OLD_PIPES of its apps' pipes
+ * wait for their EOF: the oldest is closed, unread, and whoever still
+ * holds its write end gets EPIPE.
+ */
+static void
+old_pipe_close(struct applog *lg)
+{
+	struct applog_pipe *ap;
+
+	TAILQ_FOREACH(ap, &pipes, ap_entry)
+		if (ap->ap_log == lg && ap != lg->lg_pipe)
+			break;
+	if (ap == NULL)
+		return;
+	if (!lg->lg_old_said) {
+		lg->lg_old_said = true;
+		log_warnx("%s: %s: a process other than its apps holds the "
+		    "output pipes of %d apps that ended: the oldest closed "
+		    "(its writes fail now)", lg->lg_who, lg->lg_path,
+		    APPLOG_OLD_PIPES);
+	}
+	pipe_close(ap);
+}
+
+/*
  * A new pipe drained into lg, its write end held in lg_wfd. The pipe
  * holds a reference to lg until its EOF. Returns 0 or -1 (logged).
  */
@@ -471,6 +581,9 @@ pipe_open(struct event_base *base, struct applog *lg)
 {
 	struct applog_pipe *ap;
 	int fds[2];
+
+	if (lg->lg_npipes >= APPLOG_OLD_PIPES)
+		old_pipe_close(lg);
 
 	/* Only the daemon's end is non-blocking: a full pipe blocks the app. */
 	if (pipe2(fds, O_CLOEXEC) < 0) {
@@ -488,6 +601,7 @@ pipe_open(struct event_base *base, struct applog *lg)
 	if (ap->ap_ev == NULL || event_add(ap->ap_ev, NULL) < 0)
 		fatalx("%s: event_new", __func__);
 	TAILQ_INSERT_TAIL(&pipes, ap, ap_entry);
+	lg->lg_npipes++;
 	lg->lg_refs++;
 	lg->lg_wfd = fds[1];
 	lg->lg_pipe = ap;
@@ -590,4 +704,6 @@ applog_shutdown(void)
 		if (rc >= 0)
 			pipe_close(ap);
 	}
+	while (!TAILQ_EMPTY(&spents))
+		spent_free(TAILQ_FIRST(&spents));
 }

@@ -5,8 +5,11 @@
  * real event base, rotated under the cap with the newest lines in
  * name.log, that one turn of the event loop moves one chunk only, that
  * a pipe is read no faster than app_logs.rate and loses nothing to it,
- * and that a line a full disk cuts short leaves no stump.
+ * nor gains from apps that end one after the other, that pipes held open
+ * by others than the apps are bounded, and that a line a full disk cuts
+ * short leaves no stump.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -424,6 +427,103 @@ test_paced_read(void **state)
 	rmtree(dir);
 }
 
+/*
+ * Apps that each write just under the rate and end, one after the
+ * other: the log closes between them, and the next one's takes over
+ * the bucket, so the two are held to the rate as one app would be (a
+ * new bucket each time let a tenant write the rate again per app).
+ */
+static void
+test_paced_across_apps(void **state)
+{
+	const uint64_t rate = 64 * 1024;
+	char *dir = tmpdir(), path[300], chunk[4096];
+	struct conf_platform p = { 0 };
+	struct event_base *base = clock_event_base();
+	uint64_t got;
+	int64_t t0, t1;
+	struct applog *lg;
+	int w;
+
+	(void)state;
+	assert_non_null(base);
+	p.p_state_dir = dir;
+	p.p_app_logs.al_max_size = 16 << 20;
+	p.p_app_logs.al_rate = rate;
+	log_folder(dir, path, sizeof(path));
+	memset(chunk, 'x', sizeof(chunk));
+	t0 = clock_mono_ms();
+	for (int app = 0; app < 2; app++) {
+		assert_non_null(lg = applog_open(base, &p, "acme", "burst",
+		    &p.p_app_logs, &w));
+		/* Under the rate: the first pipe is read whole at once. */
+		for (uint64_t n = sizeof(chunk); n < rate; n += sizeof(chunk))
+			assert_int_equal(write(w, chunk, sizeof(chunk)),
+			    (ssize_t)sizeof(chunk));
+		applog_app_end(lg);	/* w is the daemon's end: it closes */
+		/* The first app's bytes all come: the log closes. */
+		if (app == 0)
+			assert_int_equal(event_base_loop(base, 0), 1);
+	}
+	/* Turns until nothing is ready: the second pipe waits its turn. */
+	assert_int_equal(event_base_loop(base, EVLOOP_NONBLOCK), 0);
+	t1 = clock_mono_ms();
+	got = (uint64_t)file_size(path, "burst.log");
+	assert_true(got <= rate + rate * (uint64_t)(t1 - t0 + 1) / 1000);
+	assert_int_equal(event_base_loop(base, 0), 1);
+	assert_int_equal(file_size(path, "burst.log"), 2 * (rate -
+	    sizeof(chunk)));
+	applog_shutdown();
+	event_base_free(base);
+	rmtree(dir);
+}
+
+/*
+ * A process other than the apps (the test here) keeps a copy of each
+ * app's stdout: their pipes never see EOF. The daemon keeps four of
+ * them at most: the oldest are closed, so writing into them fails
+ * (EPIPE), the newest still work, and the log is written on.
+ */
+static void
+test_old_pipes_bounded(void **state)
+{
+	enum { RUNS = 10 };
+	char *dir = tmpdir(), path[300];
+	struct conf_platform p = { 0 };
+	struct event_base *base = event_base_new();
+	struct applog *lg;
+	int copy[RUNS];
+
+	(void)state;
+	assert_non_null(base);
+	signal(SIGPIPE, SIG_IGN);
+	p.p_state_dir = dir;
+	p.p_app_logs.al_max_size = 1 << 20;
+	log_folder(dir, path, sizeof(path));
+	for (int k = 0; k < RUNS; k++) {
+		lg = app_started(base, &p, &copy[k]);
+		write_lines(copy[k], 'a', k, k);
+		applog_app_end(lg);	/* the copy keeps the pipe open */
+		assert_int_equal(event_base_loop(base, EVLOOP_NONBLOCK), 0);
+	}
+	assert_int_equal(file_size(path, "app.log"), RUNS * 64);
+	for (int k = 0; k < RUNS - 4; k++) {
+		errno = 0;
+		assert_int_equal(write(copy[k], "x\n", 2), -1);
+		assert_int_equal(errno, EPIPE);
+	}
+	for (int k = RUNS - 4; k < RUNS; k++)
+		assert_int_equal(write(copy[k], "y\n", 2), 2);
+	for (int k = 0; k < RUNS; k++)
+		close(copy[k]);
+	assert_int_equal(event_base_loop(base, 0), 1);
+	assert_int_equal(file_size(path, "app.log"), RUNS * 64 + 4 * 2);
+	signal(SIGPIPE, SIG_DFL);
+	applog_shutdown();
+	event_base_free(base);
+	rmtree(dir);
+}
+
 /* How many times what is in text. */
 static int
 count_in(const char *text, const char *what)
@@ -551,6 +651,8 @@ main(void)
 		cmocka_unit_test(test_shared_pipe),
 		cmocka_unit_test(test_bounded_read),
 		cmocka_unit_test(test_paced_read),
+		cmocka_unit_test(test_paced_across_apps),
+		cmocka_unit_test(test_old_pipes_bounded),
 		cmocka_unit_test(test_short_write),
 		cmocka_unit_test(test_line_in_pieces),
 	};
