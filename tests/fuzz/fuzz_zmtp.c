@@ -1,9 +1,12 @@
 /*
- * Fuzz target: clientlib/zmtp.c, the ZMTP 3.1 client, reading what its
- * peer (a ROUTER) sends. The input's first byte says how it is fed:
+ * Fuzz target: clientlib/zmtp.c, reading what its peer sends: as the
+ * client (a DEALER, whose peer is a ROUTER), or, when the second byte's
+ * top bit is set, as streammgr's server end (a ROUTER, whose peer is a
+ * DEALER; it reads its socket once a call, so zmtp_recv is called again
+ * while the socket holds bytes). The input's first byte says how it is fed:
  * bits 0-5 the chunk size (1 to 48 bytes, or 256 to 4096), bit 6 a
  * zmtp_handshake(z, 0) before each round of reads, bit 7 frame_max (100,
- * else 1000). Its second byte, r, when not 0, makes the stream longer
+ * else 1000). Its second byte's low bits, r, when not 0, make the stream longer
  * than zmtp's input buffer (at least 64 KiB), so that messages straddle
  * its end and it is compacted under a message half parsed: the last r
  * bytes of the stream (the rest of the input) are repeated until it is
@@ -27,7 +30,7 @@
  *    may end either so or with ECONNRESET; a sound stream ends with
  *    ECONNRESET once shut; it returns all of the reference's messages
  *    and no more; an ERROR's reason is in zmtp_error();
- *  - what zmtp writes is our greeting (zmtp.h), READY naming DEALER,
+ *  - what zmtp writes is our greeting (zmtp.h), READY naming our type,
  *    then one PONG per PING with its context, in order; after a round
  *    without an error, all of those due have been written.
  * A PING shorter than its TTL or with more than 16 bytes of context is
@@ -40,6 +43,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,6 +56,9 @@
 #define LONG_STREAM	(72u << 10)
 #define STREAM_MAX	(LONG_STREAM + IN_MAX)
 #define OUT_MAX		(512u << 10)	/* our greeting, READY, PONGs */
+/* zmtp's out_max: as PONGs are never longer than their PINGs, more than
+ * those of any stream here, so that every PING is answered. */
+#define ZMTP_OUT_MAX	OUT_MAX
 
 #define MSG_SLACK	(64u << 10)	/* zmtp.c's, see above */
 #define F_MORE		0x01
@@ -94,8 +101,11 @@ fault(int err, size_t err_at, size_t whole_at)
 	ref.whole_at = whole_at;
 }
 
-/* Whether READY's properties are well formed with a Socket-Type a
- * DEALER talks to. */
+/* Whether zmtp is a ROUTER this run (else a DEALER). */
+static bool router;
+
+/* Whether READY's properties are well formed with a Socket-Type ours
+ * talks to. */
 static bool
 ready_ok(const uint8_t *p, size_t len)
 {
@@ -118,9 +128,12 @@ ready_ok(const uint8_t *p, size_t len)
 		}
 		i += 1 + nl + 4 + vl;
 	}
-	return type != NULL && ((tlen == 6 && (memcmp(type, "ROUTER", 6) == 0 ||
-	    memcmp(type, "DEALER", 6) == 0)) ||
-	    (tlen == 3 && memcmp(type, "REP", 3) == 0));
+	if (type == NULL)
+		return false;
+	if (tlen == 6 && (memcmp(type, "ROUTER", 6) == 0 ||
+	    memcmp(type, "DEALER", 6) == 0))
+		return true;
+	return tlen == 3 && memcmp(type, router ? "REQ" : "REP", 3) == 0;
 }
 
 static bool
@@ -302,9 +315,11 @@ check_output(int fd, bool *ready, size_t *greeting)
 		if (!*ready) {
 			FUZZ_CHECK(len > 6 && memcmp(body, "\x05READY", 6) ==
 			    0 && ready_ok(body + 6, len - 6) &&
-			    memmem(body, len, "\x0bSocket-Type\0\0\0\x06"
-			    "DEALER", 22) != NULL,
-			    "zmtp's READY is not a DEALER's");
+			    memmem(body, len, router ?
+			    "\x0bSocket-Type\0\0\0\x06" "ROUTER" :
+			    "\x0bSocket-Type\0\0\0\x06" "DEALER", 22) != NULL,
+			    "zmtp's READY is not a %s's",
+			    router ? "ROUTER" : "DEALER");
 			*ready = true;
 		} else {
 			FUZZ_CHECK(pongs < ref.npongs, "PONG %zu, for %zu "
@@ -319,6 +334,17 @@ check_output(int fd, bool *ready, size_t *greeting)
 		o += 2 + len;
 	}
 	return pongs;
+}
+
+/* Bytes the socket holds that zmtp has not read. */
+static int
+unread(const struct zmtp *z)
+{
+	int k = 0;
+
+	FUZZ_CHECK(ioctl(zmtp_fd(z), FIONREAD, &k) == 0, "FIONREAD: %s",
+	    strerror(errno));
+	return k;
 }
 
 /* m against the reference's next message. */
@@ -367,9 +393,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    ((data[0] & 0x3fu) - 47) * 256;
 	handshake = data[0] & 0x40;
 	frame_max = data[0] & 0x80 ? 100 : 1000;
+	router = data[1] & 0x80;
 	n = size - 2;
 	memcpy(s, data + 2, n);
-	r = data[1] < n ? data[1] : n;
+	r = (data[1] & 0x7fu) < n ? data[1] & 0x7fu : n;
 	if (r > 0) {
 		/* The stream's tail again and again; each round still fits
 		 * in an empty socket, so a write never waits for zmtp. */
@@ -381,8 +408,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0,
 	    "socketpair: %s", strerror(errno));
-	FUZZ_CHECK((z = zmtp_new(ZMTP_DEALER, frame_max, 4096)) != NULL,
-	    "zmtp_new");
+	FUZZ_CHECK((z = zmtp_new(router ? ZMTP_ROUTER : ZMTP_DEALER,
+	    frame_max, ZMTP_OUT_MAX)) != NULL, "zmtp_new");
 	FUZZ_CHECK(zmtp_adopt(z, sv[0]) == 0, "zmtp_adopt: %s",
 	    zmtp_error(z));
 	outlen = 0;
@@ -412,7 +439,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (errno != EAGAIN) {
 				e = errno;
 				ended = true;
-			}
+			} else if (router && unread(z) > 0)
+				continue;
 			break;
 		}
 		pongs = check_output(sv[1], &ready, &greeting);
