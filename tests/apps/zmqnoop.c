@@ -6,11 +6,12 @@
  * as soon as it has it, in ACK frames of up to credit/4 ids, sent when
  * that many are queued or when the socket has nothing more to read (as
  * libmysimbdp does), so that against tests/bench/streamnoop
- * (scripts/bench stream) only the delivery protocol differs. With FILE,
- * each payload is written to it as a line first (t_stream_protocol1.sh
- * checks what came, and how often).
+ * (scripts/bench stream) only the delivery protocol differs. With -1 it
+ * acks each message alone, in an ACK of its own, as the simplest app in
+ * another language would. With FILE, each payload is written to it as a
+ * line first (t_stream_protocol1.sh checks what came, and how often).
  *
- * usage: zmqnoop [credit [FILE]]	(credit 1024 by default, as the
+ * usage: zmqnoop [-1] [credit [FILE]]	(credit 1024 by default, as the
  *     library's)
  *
  * On SIGTERM or SIGINT it says BYE and exits 0 at streammgr's [BYE];
@@ -101,6 +102,7 @@ main(int argc, char *argv[])
 	const char *endpoint = getenv("ZMQ_STREAM_ENDPOINT");
 	const char *id = getenv("MYSIMBDP_INSTANCE");
 	long credit = 1024, batch;
+	bool each = false;
 	FILE *out = NULL;
 	unsigned char *ids;
 	size_t nids = 0;
@@ -110,8 +112,13 @@ main(int argc, char *argv[])
 	zmq_msg_t f[FRAMES_MAX];
 	int n, rc = 1;
 
+	if (argc >= 2 && strcmp(argv[1], "-1") == 0) {
+		each = true;
+		argc--;
+		argv++;
+	}
 	if (argc > 3 || (argc >= 2 && (credit = number(argv[1])) == 0)) {
-		fprintf(stderr, "usage: zmqnoop [credit [FILE]]\n");
+		fprintf(stderr, "usage: zmqnoop [-1] [credit [FILE]]\n");
 		return EX_USAGE;
 	}
 	if (argc == 3 && (out = fopen(argv[2], "a")) == NULL) {
@@ -123,7 +130,7 @@ main(int argc, char *argv[])
 		    "MYSIMBDP_INSTANCE must be set\n");
 		return 1;
 	}
-	batch = credit / 4 > 0 ? credit / 4 : 1;
+	batch = each || credit / 4 == 0 ? 1 : credit / 4;
 	if ((ids = malloc(8 * (size_t)batch)) == NULL)
 		return 1;
 	signal(SIGTERM, on_signal);

@@ -477,17 +477,22 @@ fanout_run() {
 	sm_stop
 }
 
-# protocol1_run RUN: memory/1, 100 bytes, the app on plain libzmq that
-# speaks protocol 1 (tests/apps/zmqnoop, the library's default credit):
-# one ZeroMQ message per delivery, as an app in another language gets
-# them; filed under p1-memory-1-100, beside memory-1-100.
+# protocol1_run RUN [each]: memory/1, 100 bytes, the app on plain libzmq
+# that speaks protocol 1 (tests/apps/zmqnoop, the library's default
+# credit): one ZeroMQ message per delivery, as an app in another language
+# gets them; filed under p1-memory-1-100, beside memory-1-100. With
+# "each", the app acks every message in an ACK of its own (zmqnoop -1),
+# as the simplest such app would: filed under p1each-memory-1-100.
 protocol1_run() {
+	local app="\"$ZMQNOOP\"" key=p1
+	[ "${2:-}" != each ] || app="\"$ZMQNOOP\", \"-1\"" key=p1each
 	rm -rf "$d/state"
-	stream_conf "$d" 1 memory "\"$ZMQNOOP\""
+	stream_conf "$d" 1 memory "$app"
 	sm_start "$d" 1
 	timeout 60 "$STREAMBENCH" produce "$ingress" "$warmup" 100 \
 	    "$window" "$ctl" bench >/dev/null || die "protocol 1 warm-up run failed"
-	produce_run "$1" 1 100 "$window" "$messages" p1-memory-1-100 memory-p1
+	produce_run "$1" 1 100 "$window" "$messages" "$key-memory-1-100" \
+	    "memory-$key"
 	sm_stop
 }
 
@@ -554,6 +559,7 @@ stream_part() {
 		done
 		fanout_run "s$k"
 		protocol1_run "s$k"
+		protocol1_run "s$k" each
 	done
 	echo
 	echo "msgs/s: messages / (first send to every message acked);" \
@@ -595,7 +601,9 @@ stream_part() {
 	done
 	echo "memory/1, 100 bytes, an app speaking protocol 1 (plain libzmq):" \
 	    "$(median ${s_rate[p1-memory-1-100]}) msgs/s, CPU" \
-	    "$(median ${s_cpu[p1-memory-1-100]}) µs a message"
+	    "$(median ${s_cpu[p1-memory-1-100]}) µs a message; acking each" \
+	    "message alone $(median ${s_rate[p1each-memory-1-100]}) msgs/s, CPU" \
+	    "$(median ${s_cpu[p1each-memory-1-100]}) µs a message"
 	echo "fan-out, memory/1, 100 bytes: two subscriptions" \
 	    "$(median ${s_rate[fanout-memory-1-100]}) msgs/s, one" \
 	    "$(median ${s_rate[memory-1-100]}) msgs/s"
