@@ -99,16 +99,27 @@ watch_add(struct batch *b, struct tenant *t, const char *dataset)
 		fatal("%s: strdup", __func__);
 }
 
-/* Whether dirfd/name holds exactly text (len bytes). */
+/*
+ * Whether dirfd/name is a file holding exactly text (len bytes). The
+ * tenant may have put anything there (a fifo it dropped, rejected under
+ * that name): O_NONBLOCK, or the open of a fifo would wait for a writer
+ * and hold the loop, every tenant's work with it.
+ */
 static bool
 holds(int dirfd, const char *name, const char *text, size_t len)
 {
 	char buf[1024];
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK);
+	struct stat st;
 	ssize_t n;
 
 	if (fd < 0)
 		return false;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return false;
+	}
 	n = len < sizeof(buf) ? read(fd, buf, len + 1) : -1;
 	close(fd);
 	return n == (ssize_t)len && memcmp(buf, text, len) == 0;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Entries a tenant drops to jam batchmgr's rejections (docs/hostile-input.md,
+# "Staging entries"): a fifo named like the reason file of a file it
+# drops next, which batchmgr must not wait on (it did, in the open of the
+# fifo: no tenant was served again and SIGTERM went unheard), while
+# another tenant's file runs.
+. "$(dirname "$0")/lib.sh"
+
+platform
+simple_tenant t '"exit-with", "0"'
+simple_tenant u '"exit-with", "0"'
+start_daemon batchmgr
+in=$VAR/staging/t/incoming
+rej=$VAR/staging/t/rejected
+
+mkfifo "$in/data.txt.reason"
+wait_for 20 "the fifo rejected" have_records 1 t rejected
+[ -p "$rej/data.txt.reason" ] || fail "the fifo is not in rejected/ as it was"
+drop t data.txt
+wait_for 20 "data.txt rejected" have_records 2 t rejected
+[ -f "$rej/data.txt" ] || fail "data.txt is not in rejected/"
+grep -q "^format: " "$rej/data.txt.reason.1" ||
+	fail "data.txt's reason is not beside it: $(ls "$rej")"
+ok "a fifo where the reason goes: the reason written beside it, not waited on"
+drop u good.csv
+wait_for 20 "u's file" have_records 1 u ok
+ok "another tenant is served"
+
+stop_daemon batchmgr
+ok "batchmgr exits cleanly"
