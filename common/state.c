@@ -212,25 +212,67 @@ state_check_sun_path(const char *sock, char *err, size_t errlen)
 	return -1;
 }
 
+static int rename_unique(int, const char *, int, const char *, const char *,
+    bool, char *, size_t);
+
+/*
+ * In a folder of the daemon's (not incoming/), the entry where dataset's
+ * folder goes is something else: a file the tenant dropped at the top
+ * with the dataset's name, rejected (or done) under it. Renamed
+ * <dataset>.N, out of the way, or every file of that dataset would fail
+ * to move there, and be looked at, and recorded, again at every scan.
+ * Returns 0 when it was moved aside.
+ */
+static int
+clear_way(int areafd, enum stage_area area, const char *dataset)
+{
+	char final[NAME_MAX + 1];
+	struct stat st;
+
+	if (area == AREA_INCOMING || fstatat(areafd, dataset, &st,
+	    AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode) ||
+	    rename_unique(areafd, dataset, areafd, "", dataset, true, final,
+	    sizeof(final)) < 0)
+		return -1;
+	log_warnx("%s/%s: not a folder, in the way of dataset %s's: renamed "
+	    "%s", state_area_names[area], dataset, dataset, final);
+	return 0;
+}
+
+/* mkdir and open of areafd/dataset, once more past an entry in the way. */
+static int
+open_dataset(int areafd, enum stage_area area, const char *dataset,
+    bool create)
+{
+	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	int sub;
+
+	for (int tries = 0; tries < 2; tries++) {
+		if (create && mkdirat(areafd, dataset, 0750) < 0 &&
+		    errno != EEXIST)
+			return -1;
+		if ((sub = openat(areafd, dataset, flags)) >= 0 || !create ||
+		    (errno != ENOTDIR && errno != ELOOP) ||
+		    clear_way(areafd, area, dataset) < 0)
+			return sub;
+	}
+	return -1;
+}
+
 int
 state_open_area(int staging_fd, enum stage_area area, const char *dataset,
     bool create)
 {
 	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-	int fd, sub;
+	int fd, sub, saved;
 
 	fd = openat(staging_fd, state_area_names[area], flags);
 	if (fd < 0 || *dataset == '\0')
 		return fd;
-	if (create && mkdirat(fd, dataset, 0750) < 0 && errno != EEXIST) {
-		int saved = errno;
-
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	sub = openat(fd, dataset, flags);
+	sub = open_dataset(fd, area, dataset, create);
+	saved = errno;
 	close(fd);
+	errno = saved;
 	return sub;
 }
 
@@ -406,12 +448,14 @@ move_by_path(int staging_fd, enum stage_area from, enum stage_area to,
 	snprintf(dir, sizeof(dir), "%s/%s%s", state_area_names[to], dataset, sep);
 	rc = rename_unique(staging_fd, src, staging_fd, dir, as, suffix,
 	    final, finallen);
-	/* The destination's dataset folder may not exist yet. */
-	if (rc < 0 && errno == ENOENT && *dataset) {
-		dir[strlen(dir) - 1] = '\0';
-		if (mkdirat(staging_fd, dir, 0750) < 0 && errno != EEXIST)
+	/* The destination's dataset folder may not exist yet, or a file
+	 * may be where it goes. */
+	if (rc < 0 && (errno == ENOENT || errno == ENOTDIR) && *dataset) {
+		int fd = state_open_area(staging_fd, to, dataset, true);
+
+		if (fd < 0)
 			return -1;
-		dir[strlen(dir)] = '/';
+		close(fd);
 		rc = rename_unique(staging_fd, src, staging_fd, dir, as,
 		    suffix, final, finallen);
 	}
