@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "decrypt.h"
+#include "idtab.h"
 #include "tailq.h"
 #include "quota.h"
 #include "record.h"
@@ -71,10 +72,12 @@ struct job {
 TAILQ_HEAD(jobs, job);
 
 struct watch {
+	TAILQ_ENTRY(watch) w_entry;	/* its tenant's */
 	int		 w_wd;
 	struct tenant	*w_tenant;
 	char		*w_dataset;	/* "" for incoming/ itself */
 };
+TAILQ_HEAD(watches, watch);
 
 struct tenant {
 	TAILQ_ENTRY(tenant) t_entry;
@@ -88,6 +91,7 @@ struct tenant {
 	bool		 t_deferred;	/* a name waited for processing/ */
 	bool		 t_scan_due;	/* in the periodic scan's round */
 	int64_t		 t_swept_ms;	/* last retention sweep */
+	struct watches	 t_watches;	/* of its incoming/ folders */
 };
 TAILQ_HEAD(tenants, tenant);
 
@@ -126,8 +130,7 @@ struct batch {
 	struct ctlsock	*b_ctl;		/* run/batchmgr.ctl (bcontrol.c) */
 	struct zap	*b_zap;		/* operators on other hosts, or NULL */
 	uint64_t	 b_refused_ms;	/* the last refused operator, logged */
-	struct watch	*b_watches;
-	size_t		 b_nwatches;
+	struct idtab	 b_watches;	/* by inotify descriptor */
 	bool		 b_stopping;
 	bool		 b_deferred;	/* some tenant's t_deferred is set */
 	bool		 b_record_failing; /* the last record failed */

@@ -89,6 +89,7 @@ tenant_new(struct batch *b, struct conf_tenant *conf)
 	t->t_batch = b;
 	t->t_conf = conf_tenant_ref(conf);
 	snprintf(t->t_id, sizeof(t->t_id), "%s", conf->t_id);
+	TAILQ_INIT(&t->t_watches);
 	sched_add_queue(&b->b_sched, &t->t_queue,
 	    (int)conf->t_batch.b_max_concurrent, (int)conf->t_batch.b_weight);
 	TAILQ_INSERT_TAIL(&b->b_tenants, t, t_entry);

@@ -2,7 +2,8 @@
  * A table of pointers by 32-bit id: open addressing with linear probing,
  * at most half full, deletion by backward shift (no tombstones, so a
  * table of connections that come and go never needs rebuilding).
- * zrouter.c finds its connections by routing id with it.
+ * streammgr's zrouter.c finds its connections by routing id with it,
+ * batchmgr its inotify watches by descriptor.
  */
 #ifndef IDTAB_H
 #define IDTAB_H
