@@ -375,6 +375,29 @@ claimed_other(struct tenant *t, const struct examine_facts *f, int fd,
 }
 
 /*
+ * A tenant with a user of its own owns what it uploaded, and its group
+ * may look into processing/ (its apps read there): by path, it could
+ * open its claimed file for writing and grow it past max_file_size and
+ * the quota, or link it elsewhere. Once claimed the file is the
+ * daemon's, 0440 with the tenant's group, so its apps still read it.
+ * Done before claimed_other(): an open for writing made before is seen
+ * there, none can be made after.
+ */
+static void
+take_file(struct tenant *t, int fd, const char *name)
+{
+	const struct conf_tenant *c = t->t_conf;
+	struct stat st;
+
+	if (c->t_user == NULL || geteuid() != 0 || fstat(fd, &st) < 0 ||
+	    st.st_uid == 0)
+		return;
+	if (fchown(fd, 0, c->t_gid) < 0 || fchmod(fd, 0440) < 0)
+		log_warn("tenant %s: take %s from the tenant's user", t->t_id,
+		    name);
+}
+
+/*
  * Rejects what sits in processing/ as "replaced" (why). With no record
  * written (a full disk) it is not left there for the next start, which
  * cannot tell all of what the claim saw (a size, an open for writing
@@ -408,6 +431,7 @@ claim(struct batch *b, struct tenant *t, const struct examine_facts *f,
 			log_warn("tenant %s: claim %s", t->t_id, f->ef_name);
 		return;
 	}
+	take_file(t, fd, f->ef_name);
 	if (claimed_other(t, f, fd, &st, why, sizeof(why))) {
 		reject_replaced(b, t, f->ef_dataset, final,
 		    (uint64_t)st.st_size, why);
