@@ -68,8 +68,8 @@ struct applog {
 	uint64_t	 lg_rate;	/* bytes a second its pipes are read;
 					   0: no limit */
 	struct bucket	 lg_bucket;	/* of lg_rate, shared by its pipes */
-	int		 lg_npipes;	/* its pipes open, lg_pipe's too */
-	bool		 lg_old_said;	/* an old pipe was closed: logged */
+	int		 lg_npipes;	/* its pipes open, lg_pipe too */
+	bool		 lg_old_said;	/* an old pipe closed: logged */
 	bool		 lg_paced_said;	/* the first pause was logged */
 	uint64_t	 lg_pauses;	/* its pipes left unread (status) */
 	uint64_t	 lg_held_ms;	/* for that long, summed */
@@ -131,7 +131,7 @@ spent_keep(struct applog *lg)
 	if (lg->lg_rate == 0 || lg->lg_bucket.b_ms == 0)
 		return;
 	if ((sp = calloc(1, sizeof(*sp))) == NULL)
-		return;		/* a full bucket next time, that is all */
+		return;		/* a full bucket next time, no more */
 	sp->sp_path = lg->lg_path;
 	lg->lg_path = NULL;
 	sp->sp_bucket = lg->lg_bucket;

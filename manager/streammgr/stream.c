@@ -40,7 +40,7 @@
 /* An instance's largest frame: an ACK of a whole credit is 512 KiB. */
 #define WORK_FRAME_MAX	(1u << 20)
 #define BATCH_BYTES	(4u << 20) /* written per commit, at most (roughly) */
-#define STATUSES_KEEP	(64u << 10) /* a reply slot's statuses kept, at most */
+#define STATUSES_KEEP	(64u << 10) /* statuses a reply slot keeps, at most */
 #define DELIVERY_BATCH	256	/* messages in one batched delivery */
 #define DELIVERY_BYTES	(256u << 10) /* payload bytes in one, roughly */
 #define VIOLATION_EVERY_MS 1000	/* a kind of violation reported at most */

@@ -345,6 +345,18 @@ test_bounded_read(void **state)
 	rmtree(dir);
 }
 
+/* A platform in dir whose app logs are read at rate; acme's log folder
+ * into path. */
+static void
+paced_platform(struct conf_platform *p, char *dir, uint64_t rate,
+    char *path, size_t len)
+{
+	p->p_state_dir = dir;
+	p->p_app_logs.al_max_size = 16 << 20;
+	p->p_app_logs.al_rate = rate;
+	log_folder(dir, path, len);
+}
+
 /* The paced_logs applog_status gives for tenant (NULL: all), as JSON. */
 static char *
 paced_json(const char *tenant)
@@ -384,10 +396,7 @@ test_paced_read(void **state)
 
 	(void)state;
 	assert_non_null(base);
-	p.p_state_dir = dir;
-	p.p_app_logs.al_max_size = 16 << 20;
-	p.p_app_logs.al_rate = rate;
-	log_folder(dir, path, sizeof(path));
+	paced_platform(&p, dir, rate, path, sizeof(path));
 	assert_non_null(lg = applog_open(base, &p, "acme", "paced",
 	    &p.p_app_logs, &w));
 	assert_true(fcntl(w, F_SETPIPE_SZ, 2 * rate) >= (int)(2 * rate));
@@ -447,10 +456,7 @@ test_paced_across_apps(void **state)
 
 	(void)state;
 	assert_non_null(base);
-	p.p_state_dir = dir;
-	p.p_app_logs.al_max_size = 16 << 20;
-	p.p_app_logs.al_rate = rate;
-	log_folder(dir, path, sizeof(path));
+	paced_platform(&p, dir, rate, path, sizeof(path));
 	memset(chunk, 'x', sizeof(chunk));
 	t0 = clock_mono_ms();
 	for (int app = 0; app < 2; app++) {
