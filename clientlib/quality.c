@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,53 @@ number_of(const bson_iter_t *it, double *d)
 	default:
 		return false;
 	}
+}
+
+/*
+ * -1, 0 or 1 as the number at it (int32, int64 or double, not NaN) is
+ * below, equal to or above bound. An int64 is compared exactly: as a
+ * double, 9007199254740993 would equal a max of 9007199254740992.
+ */
+static int
+number_cmp(const bson_iter_t *it, double bound)
+{
+	const double two63 = 9223372036854775808.0;
+	double f;
+	int64_t i;
+
+	if (!BSON_ITER_HOLDS_INT64(it)) {
+		f = bson_iter_as_double(it);
+		return f < bound ? -1 : f > bound;
+	}
+	i = bson_iter_int64(it);
+	if (bound >= two63)
+		return -1;
+	if (bound < -two63)
+		return 1;
+	f = floor(bound);	/* in [-2^63, 2^63): an int64 */
+	if (i != (int64_t)f)
+		return i < (int64_t)f ? -1 : 1;
+	return f < bound ? -1 : 0;
+}
+
+/* "V is below|above BOUND" into buf: an int64 and a whole bound in full
+ * (%g would print 9007199254740993 as the 9.0072e+15 of its bound). */
+static const char *
+out_of_range(char *buf, size_t len, const bson_iter_t *v, const char *how,
+    double bound)
+{
+	char a[32], b[32];
+
+	if (BSON_ITER_HOLDS_INT64(v))
+		snprintf(a, sizeof(a), "%" PRId64, bson_iter_int64(v));
+	else
+		snprintf(a, sizeof(a), "%g", bson_iter_as_double(v));
+	if (bound == floor(bound) && fabs(bound) < 9223372036854775808.0)
+		snprintf(b, sizeof(b), "%" PRId64, (int64_t)bound);
+	else
+		snprintf(b, sizeof(b), "%g", bound);
+	snprintf(buf, len, "%s is %s %s", a, how, b);
+	return buf;
 }
 
 static int
@@ -288,12 +336,13 @@ value_problem(struct rule *r, const bson_iter_t *v, char *buf, size_t len)
 	if (!type_matches(r->type, bson_iter_type(v)))
 		return snprintf(buf, len, "not of type %s",
 		    type_names[r->type]), buf;
-	if ((r->has_min || r->has_max) && !number_of(v, &d))
+	/* NaN is neither below nor above anything: no range holds it. */
+	if ((r->has_min || r->has_max) && (!number_of(v, &d) || isnan(d)))
 		return "not a number";
-	if (r->has_min && d < r->min)
-		return snprintf(buf, len, "%g is below %g", d, r->min), buf;
-	if (r->has_max && d > r->max)
-		return snprintf(buf, len, "%g is above %g", d, r->max), buf;
+	if (r->has_min && number_cmp(v, r->min) < 0)
+		return out_of_range(buf, len, v, "below", r->min);
+	if (r->has_max && number_cmp(v, r->max) > 0)
+		return out_of_range(buf, len, v, "above", r->max);
 	if (r->values != NULL || r->has_pattern) {
 		if (!BSON_ITER_HOLDS_UTF8(v))
 			return "not a string";
@@ -314,7 +363,8 @@ value_problem(struct rule *r, const bson_iter_t *v, char *buf, size_t len)
 	if (r->max_age_ms > 0) {
 		if (!BSON_ITER_HOLDS_DATE_TIME(v))
 			return "not a date";
-		if (wall_ms() - bson_iter_date_time(v) > r->max_age_ms)
+		/* Not now - date: a date of -2^63 ms would wrap round. */
+		if (bson_iter_date_time(v) < wall_ms() - r->max_age_ms)
 			return "older than max_age";
 	}
 	return NULL;
@@ -362,40 +412,53 @@ remember(struct msb__quality *q, const bson_t *doc)
 	return 0;
 }
 
-/* One line of the rejects file: the rule, why, the document. */
-static void
+/*
+ * One line of the rejects file: the rule, why, the document; written
+ * through (a refused row counts as kept only once it is in the file).
+ * Returns 0, or -1 with errno when it could not be (a full disk).
+ */
+static int
 keep_reject(struct msb__quality *q, const struct rule *r, const char *why,
     const bson_t *doc)
 {
 	bson_t line = BSON_INITIALIZER;
 	char *json;
-	int fd;
+	int fd, rc = 0;
 
 	if (q->rejects_path == NULL)
-		return;
+		return 0;
 	if (q->rejects == NULL) {
 		fd = open(q->rejects_path, O_WRONLY | O_CREAT | O_APPEND |
 		    O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0 || (q->rejects = fdopen(fd, "a")) == NULL) {
+			int e = errno;
+
 			if (fd >= 0)
 				close(fd);
-			q->rejects_path = NULL;	/* said once, below */
-			fprintf(stderr, "mysimbdp: MYSIMBDP_REJECTS_FILE: %s\n",
-			    strerror(errno));
-			return;
+			errno = e;
+			return -1;
 		}
 	}
 	/* Bytes that are not UTF-8 are written \xNN: the line is kept. */
 	jsonline_append_text(&line, "rule", r->name);
 	jsonline_append_text(&line, "reason", why);
 	BSON_APPEND_DOCUMENT(&line, "doc", doc);
-	if ((json = bson_as_relaxed_extended_json(&line, NULL)) != NULL)
-		fprintf(q->rejects, "%s\n", json);
-	else
-		fprintf(stderr, "mysimbdp: MYSIMBDP_REJECTS_FILE: %s: the "
-		    "document cannot be written as JSON\n", why);
+	if ((json = bson_as_relaxed_extended_json(&line, NULL)) == NULL) {
+		errno = EINVAL;	/* cannot be: jsonline made it UTF-8 */
+		rc = -1;
+	} else if (fprintf(q->rejects, "%s\n", json) < 0 ||
+	    fflush(q->rejects) == EOF) {
+		/* What stdio held of the line is dropped with it. */
+		int e = errno;
+
+		fclose(q->rejects);
+		q->rejects = NULL;
+		errno = e;
+		rc = -1;
+	}
 	bson_free(json);
 	bson_destroy(&line);
+	return rc;
 }
 
 int
@@ -411,12 +474,18 @@ msb__quality_check(struct msb__quality *q, const bson_t *doc, char *why,
 
 		if ((p = rule_problem(r, doc, buf, sizeof(buf))) == NULL)
 			continue;
+		msb__seterr(why, whylen, "quality: %s: %s: %s", r->name,
+		    r->field, p);
+		/* Refused only once kept: else the unit is tried again. */
+		if (keep_reject(q, r, why, doc) < 0) {
+			msb__seterr(why, whylen, "quality: %s: a refused row "
+			    "cannot be kept: MYSIMBDP_REJECTS_FILE %s: %s",
+			    r->name, q->rejects_path, strerror(errno));
+			return MSB_TEMPFAIL;
+		}
 		r->rejected++;
 		q->rejected++;
 		msb__metrics_quality(r->name);
-		msb__seterr(why, whylen, "quality: %s: %s: %s", r->name,
-		    r->field, p);
-		keep_reject(q, r, why, doc);
 		return MSB_BADDOC;
 	}
 	if (remember(q, doc) < 0) {
@@ -431,8 +500,6 @@ msb__quality_unit_end(struct msb__quality *q)
 {
 	for (size_t i = 0; q != NULL && i < q->nrules; i++)
 		msb__names_clear(&q->rules[i].seen);
-	if (q != NULL && q->rejects != NULL)
-		fflush(q->rejects);
 }
 
 void

@@ -137,6 +137,12 @@ each_rule_refuses_what_breaks_it(void **state)
 	    "older than max_age");
 	refused(sink, "{\"id\":10,\"seen\":\"yesterday\"}", "quality: fresh: "
 	    "seen: not a date");
+	refused(sink, "{\"id\":11,\"price\":{\"$numberDouble\":\"NaN\"}}",
+	    "quality: range: price: not a number");
+	/* A date of -2^63 ms: now minus it wrapped round to "fresh". */
+	refused(sink, "{\"id\":12,\"seen\":{\"$date\":{\"$numberLong\":"
+	    "\"-9223372036854775808\"}}}", "quality: fresh: seen: older "
+	    "than max_age");
 	/* 1.0 is the value 1 already stored: as MongoDB compares them. */
 	refused(sink, "{\"id\":1.0}", "quality: once: id: a value seen "
 	    "before in this unit");
@@ -191,6 +197,63 @@ refused_rows_are_kept_and_counted(void **state)
 	    bson_iter_find_descendant(&it, "quality.pass", &it));
 	assert_string_equal(bson_iter_utf8(&it, NULL), "ingest");
 	bson_destroy(result);
+	free(text);
+}
+
+/*
+ * Integers past 2^53 against bounds: compared exactly, not as doubles
+ * (as doubles, 2^53 + 1 equals a max of 2^53 and passed).
+ */
+static void
+large_integers_compared_exactly(void **state)
+{
+	struct fixture *f = *state;
+	struct msb_sink *sink;
+	char err[256];
+
+	(void)f;
+	setenv("MYSIMBDP_QUALITY", "{\"rules\":[{\"name\":\"big\","
+	    "\"field\":\"n\",\"min\":-9007199254740992,"
+	    "\"max\":9007199254740992}]}", 1);
+	assert_int_equal(msb_sink_open(&sink, f->url, "t", "c", err,
+	    sizeof(err)), MSB_OK);
+	assert_int_equal(add(sink, "{\"n\":{\"$numberLong\":"
+	    "\"9007199254740992\"}}"), MSB_OK);
+	refused(sink, "{\"n\":{\"$numberLong\":\"9007199254740993\"}}",
+	    "quality: big: n: 9007199254740993 is above 9007199254740992");
+	refused(sink, "{\"n\":{\"$numberLong\":\"-9007199254740993\"}}",
+	    "quality: big: n: -9007199254740993 is below -9007199254740992");
+	refused(sink, "{\"n\":{\"$numberLong\":\"9223372036854775807\"}}",
+	    "quality: big: n: 9223372036854775807 is above 9007199254740992");
+	assert_int_equal(msb_sink_commit(sink, "u"), MSB_OK);
+	msb_sink_close(sink);
+}
+
+/*
+ * A refused row that cannot be written to the rejects file (a full
+ * disk: /dev/full) is not counted as refused and kept: the sink answers
+ * MSB_TEMPFAIL, so the unit is tried again, and says why.
+ */
+static void
+a_row_not_kept_is_not_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct msb_sink *sink;
+	char err[256], *text;
+
+	setenv("MYSIMBDP_REJECTS_FILE", "/dev/full", 1);
+	assert_int_equal(msb_sink_open(&sink, f->url, "t", "c", err,
+	    sizeof(err)), MSB_OK);
+	assert_int_equal(add(sink, "{\"id\":1,\"price\":900}"),
+	    MSB_TEMPFAIL);
+	assert_non_null(strstr(msb_sink_error(sink), "quality: range: a "
+	    "refused row cannot be kept: MYSIMBDP_REJECTS_FILE /dev/full: No "
+	    "space left on device"));
+	assert_int_equal(msb_result_write_sink(f->result, 1, 0, sink, NULL),
+	    MSB_OK);
+	msb_sink_close(sink);
+	text = tu_read_file(f->result, NULL);
+	assert_non_null(strstr(text, "\"rejected\" : 0"));
 	free(text);
 }
 
@@ -347,6 +410,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    refused_rows_are_kept_and_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    large_integers_compared_exactly, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_row_not_kept_is_not_refused,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(a_first_pass_stores_nothing,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
