@@ -30,6 +30,36 @@ jsonline_untear(int fd, size_t n)
 	return ENOSPC;
 }
 
+off_t
+jsonline_cut_torn(int fd)
+{
+	char buf[64 * 1024];
+	struct stat st;
+	off_t end, at;
+	ssize_t n;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	for (end = at = st.st_size; at > 0; end = at) {
+		at = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
+		if ((n = pread(fd, buf, (size_t)(end - at), at)) !=
+		    (ssize_t)(end - at)) {
+			if (n >= 0)
+				errno = EIO;
+			return -1;
+		}
+		for (ssize_t k = n - 1; k >= 0; k--)
+			if (buf[k] == '\n') {
+				at += k + 1;
+				goto found;
+			}
+	}
+found:
+	if (at < st.st_size && ftruncate(fd, at) < 0)
+		return -1;
+	return st.st_size - at;
+}
+
 size_t
 jsonline_utf8_char(const char *s, size_t len)
 {

@@ -46,6 +46,14 @@ bool jsonline_append_text(bson_t *doc, const char *key, const char *s);
  */
 int jsonline_untear(int fd, size_t n);
 
+/*
+ * At the open of a file of lines that a crash may have cut mid-line (a
+ * SIGKILL inside the write of a long one): cuts what follows its last
+ * newline, which the next line would be glued to. Returns the bytes cut,
+ * or -1 with errno.
+ */
+off_t jsonline_cut_torn(int fd);
+
 /* Removes the spaces outside strings from the n bytes of JSON at s, in
  * place; returns the new length. */
 size_t jsonline_compact(char *s, size_t n);

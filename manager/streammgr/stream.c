@@ -126,14 +126,23 @@ open_dead_letters(struct smgr *m, struct stream *s, char *err, size_t errlen)
 	char *file = state_path(m->m_conf, "queue/%s/%s/dead-letters.jsonl",
 	    s->s_tid, s->s_name);
 	int rc = 0;
+	off_t cut;
 
 	if (state_mkdirs(dir, 0700) < 0) {
 		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
 		rc = -1;
-	} else if ((s->s_dead_fd = open(file, O_WRONLY | O_APPEND | O_CREAT |
+	} else if ((s->s_dead_fd = open(file, O_RDWR | O_APPEND | O_CREAT |
 	    O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
 		snprintf(err, errlen, "open %s: %s", file, strerror(errno));
 		rc = -1;
+	} else if ((cut = jsonline_cut_torn(s->s_dead_fd)) < 0) {
+		log_warn("tenant %s: stream %s: %s: a line cut short by a "
+		    "crash cannot be cut off", s->s_tid, s->s_name, file);
+	} else if (cut > 0) {
+		/* Its message was not released: it comes back. */
+		log_warnx("tenant %s: stream %s: %s: %jd bytes of a dead "
+		    "letter cut short by a crash removed", s->s_tid,
+		    s->s_name, file, (intmax_t)cut);
 	}
 	free(dir);
 	free(file);

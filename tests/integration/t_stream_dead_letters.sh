@@ -64,6 +64,10 @@ wait_for 20 "beta's instance" ready_is beta 1
 echo "b1 one" | cli send beta --file - >/dev/null || fail "send b1"
 wait_for 20 "b1 dead-lettered" eval '[ "$(sstat beta .dead_letters)" = 1 ]'
 stop_daemon streammgr
+# A SIGKILL inside the write of a (long) dead letter leaves its stump:
+# cut off at the next start, or the next letter is glued to it and
+# neither can be read (its message was not released: it comes back).
+printf '{"id":7,"reason":"cut sh' >>"$VAR/queue/beta/default/dead-letters.jsonl"
 start_daemon streammgr
 wait_for 20 "beta's instance" ready_is beta 1
 echo "b2 two" | cli send beta --file - >/dev/null || fail "send b2"

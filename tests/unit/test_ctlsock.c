@@ -11,7 +11,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <bson/bson.h>
@@ -195,6 +199,44 @@ unwritable_reply_is_an_error(void **state)
 	bson_free(json);
 }
 
+/* A file of text, its size after jsonline_cut_torn, and what was cut. */
+static void
+cut_torn(const char *text, size_t len, off_t cut, off_t left)
+{
+	char path[] = "/tmp/test_jsonline.XXXXXX";
+	int fd = mkstemp(path);
+	struct stat st;
+
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	assert_int_equal(jsonline_cut_torn(fd), cut);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, left);
+	close(fd);
+}
+
+/*
+ * What follows the last newline goes (a line a crash cut short), found
+ * however far back it is; whole lines stay.
+ */
+static void
+cut_torn_leaves_whole_lines(void **state)
+{
+	size_t n = 200 * 1024;
+	char *big = malloc(n);
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'x', n);
+	memcpy(big, "a\nb\n", 4);
+	cut_torn(big, n, (off_t)n - 4, 4);
+	cut_torn(big + 4, n - 4, (off_t)n - 4, 0);
+	cut_torn("a\nb\n", 4, 0, 4);
+	cut_torn("", 0, 0, 0);
+	free(big);
+}
+
 int
 main(void)
 {
@@ -205,6 +247,7 @@ main(void)
 		cmocka_unit_test(append_text_is_always_json),
 		cmocka_unit_test(refusal_quotes_bytes),
 		cmocka_unit_test(unwritable_reply_is_an_error),
+		cmocka_unit_test(cut_torn_leaves_whole_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
