@@ -76,6 +76,13 @@ jsonone_parse(const char *data, size_t len, bson_t *doc, char *why,
 		more = bson_json_reader_read(rd, &extra, &err);
 	bson_json_reader_destroy(rd);
 	bson_destroy(&extra);
+	/* A NUL written \u0000 is in a string only now: "stop\u0000x"
+	 * was read as "stop", and run. */
+	if (rc == 1 && more == 0 && !bson_validate(doc, BSON_VALIDATE_UTF8,
+	    NULL)) {
+		snprintf(why, whylen, "not valid UTF-8 (or holds a NUL byte)");
+		return -1;
+	}
 	if (rc == 1 && more == 0)
 		return 0;
 	if (rc != 1)

@@ -1,7 +1,8 @@
 /*
  * Text from outside (control requests, metric reports) that must be
  * exactly one JSON object: not an array or a scalar, not two objects,
- * no trailing text, valid UTF-8 without a NUL byte.
+ * no trailing text, valid UTF-8 without a NUL byte (nor a NUL escaped
+ * \u0000 in a string).
  */
 #ifndef MYSIMBDP_JSONONE_H
 #define MYSIMBDP_JSONONE_H
