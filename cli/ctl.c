@@ -127,16 +127,24 @@ remote_client(struct ctl_call *c)
 static int
 call_send(void *ctx, struct ctl_call *c)
 {
-	char endpoint[sizeof("ipc://") + STATE_SUN_PATH_MAX + 1], missing[64];
+	/* Room for a --node's tcp://HOST:PORT too: cut to an ipc path's
+	 * size, a long host's port lost digits, and the call went to
+	 * another port. */
+	char endpoint[sizeof("ipc://") + PATH_MAX], missing[64];
 	bool remote = c->cc_cli != NULL && c->cc_cli->c_node != NULL;
-	int linger = 0;
+	int linger = 0, n;
 
 	snprintf(missing, sizeof(missing), "%s is not running", c->cc_daemon);
 	if (!remote &&
 	    (c->cc_rc = ctl_socket_check(c->cc_path, missing)) != EX_OK)
 		return -1;
-	snprintf(endpoint, sizeof(endpoint), "%s%s", remote ? "" : "ipc://",
-	    c->cc_path);
+	n = snprintf(endpoint, sizeof(endpoint), "%s%s", remote ? "" :
+	    "ipc://", c->cc_path);
+	if (n < 0 || (size_t)n >= sizeof(endpoint)) {
+		fprintf(stderr, "mysimbdp: %s: address too long\n", c->cc_path);
+		c->cc_rc = EX_USAGE;
+		return -1;
+	}
 	if ((c->cc_sock = zmq_socket(ctx, ZMQ_DEALER)) == NULL) {
 		c->cc_rc = EX_SOFTWARE;
 		return -1;
