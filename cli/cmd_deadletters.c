@@ -309,6 +309,15 @@ requeue(const struct cli *cli, const struct dl_opts *o)
 		printf("%s%s%s: %" PRId64 " dead letter%s requeued\n",
 		    o->o_tenant, o->o_stream ? "/" : "", o->o_stream ?
 		    o->o_stream : "", done, done == 1 ? "" : "s");
+	if (bson_iter_init_find(&it, reply, "still_in_file") &&
+	    BSON_ITER_HOLDS_UTF8(&it)) {
+		fprintf(stderr, "mysimbdp dead-letters: requeued, but they are "
+		    "still in the dead-letter file as well (%s): a second "
+		    "requeue would queue them again\n",
+		    bson_iter_utf8(&it, NULL));
+		bson_destroy(reply);
+		return EX_IOERR;
+	}
 	bson_destroy(reply);
 	if (o->o_ids.i_count > 0 && (size_t)done < o->o_ids.i_count) {
 		fprintf(stderr, "mysimbdp dead-letters: %zu of the ids given "

@@ -436,12 +436,17 @@ do_requeue(struct stream *s, const struct request *r, bson_t *reply,
     char *err, size_t errlen)
 {
 	size_t n;
+	bool kept;
 
-	if (stream_requeue(s, r->r_ids, r->r_nids, &n, err, errlen) < 0)
+	if (stream_requeue(s, r->r_ids, r->r_nids, &n, &kept, err,
+	    errlen) < 0)
 		return -1;
 	BSON_APPEND_UTF8(reply, "tenant", s->s_tid);
 	BSON_APPEND_UTF8(reply, "stream", s->s_name);
 	BSON_APPEND_INT64(reply, "requeued", (int64_t)n);
+	/* Queued, and still in the file: the operator must know. */
+	if (kept)
+		BSON_APPEND_UTF8(reply, "still_in_file", err);
 	return 0;
 }
 

@@ -1926,7 +1926,7 @@ on_ingress(void *sock, void *arg)
  */
 int
 stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
-    size_t *requeued, char *err, size_t errlen)
+    size_t *requeued, bool *kept, char *err, size_t errlen)
 {
 	char *file = state_path(s->s_mgr->m_conf,
 	    "queue/%s/%s/dead-letters.jsonl", s->s_tid, s->s_name);
@@ -1936,6 +1936,7 @@ stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
 	int rc = -1, fd;
 
 	*requeued = 0;
+	*kept = false;
 	if (dead_letter_split(file, ids, nids, &ds, err, errlen) < 0)
 		goto out;
 	for (size_t k = 0; k < ds.ds_ntaken; k++)
@@ -1955,10 +1956,11 @@ stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
 		goto out;
 	}
 	if (ds.ds_ntaken > 0 && (fd = dead_letter_keep(file, &ds, err,
-	    errlen)) < 0)
+	    errlen)) < 0) {
+		*kept = true;
 		log_warnx("tenant %s: stream %s: requeued dead letters stay "
 		    "in the file as well: %s", s->s_tid, s->s_name, err);
-	else if (ds.ds_ntaken > 0) {
+	} else if (ds.ds_ntaken > 0) {
 		close(s->s_dead_fd);
 		s->s_dead_fd = fd;
 	}

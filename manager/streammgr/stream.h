@@ -160,10 +160,13 @@ void stream_release(struct stream *s, struct instance *i, const char *why);
 /*
  * Moves dead letters (those numbered in ids, all when nids is 0) back into
  * the queue, stored as the stream's durability says. Returns 0 with
- * *requeued set, or -1 with err (nothing moved).
+ * *requeued set, or -1 with err (nothing moved). With 0, *kept says that
+ * the file could not be written again without them (err says why): they
+ * are queued and still in the file, so a second requeue would queue
+ * them again.
  */
 int stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
-    size_t *requeued, char *err, size_t errlen);
+    size_t *requeued, bool *kept, char *err, size_t errlen);
 
 /*
  * How many messages the stream accepted since the oldest one s still

@@ -51,6 +51,17 @@ wait_for 20 "k2 delivered" eval '[ "$(store_docs alpha | jq -r ._id | sort | xar
 assert_eq 1 "$(cli dead-letters alpha --json | jq length)" "one left: the binary one"
 ok "k2 requeued (its id given twice) and delivered; the binary letter stays"
 
+# A requeue whose rewrite of the file fails (a folder where its temporary
+# file goes): the letter is queued and still in the file, which the
+# command says, exiting 74, not "1 dead letter requeued" and 0 (a second
+# requeue would queue it again).
+id3=$(jq -r ".[] | select(.id != $id1 and .id != $id2) | .id" "$T/out/json")
+mkdir "$VAR/queue/alpha/default/dead-letters.jsonl.tmp"
+rc=0; cli dead-letters alpha --requeue --id "$id3" >"$T/out/rq3" 2>&1 || rc=$?
+rmdir "$VAR/queue/alpha/default/dead-letters.jsonl.tmp"
+assert_eq 74 $rc "a requeue that left the letter in the file ($(cat "$T/out/rq3"))"
+grep -q "still in the dead-letter file as well" "$T/out/rq3" || fail "$(cat "$T/out/rq3")"
+
 rc=0; cli dead-letters ../etc >/dev/null 2>&1 || rc=$?
 assert_eq 64 $rc "a tenant id that could leave its folder is refused"
 
