@@ -43,14 +43,27 @@ struct smgrctl {
 
 static void on_reply(void *, void *);
 
-static void
+/*
+ * Opens the socket to streammgr's control. Out of descriptors (or of
+ * libzmq's sockets) it stays closed, logged: a request opens it again,
+ * and fails meanwhile. Exiting here let anyone who held the monitor's
+ * descriptors (slow scrapes) stop it. Returns 0 or -1.
+ */
+static int
 sock_open(struct smgrctl *c)
 {
-	char *ep = state_endpoint(c->c_mon->m_conf, "run/streammgr.ctl");
+	char *ep;
 	int zero = 0, one = 1, hwm = SNDHWM;
 
-	if ((c->c_sock = zmq_socket(c->c_mon->m_zctx, ZMQ_DEALER)) == NULL)
-		fatalx("%s: zmq_socket: %s", __func__, zmq_strerror(errno));
+	if ((c->c_sock = zmq_socket(c->c_mon->m_zctx, ZMQ_DEALER)) == NULL) {
+		int e = errno;
+
+		log_warnx("control: no socket to streammgr: %s",
+		    zmq_strerror(e));
+		errno = e;
+		return -1;
+	}
+	ep = state_endpoint(c->c_mon->m_conf, "run/streammgr.ctl");
 	if (zmq_setsockopt(c->c_sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
 	    zmq_setsockopt(c->c_sock, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0 ||
 	    zmq_setsockopt(c->c_sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0)
@@ -62,6 +75,7 @@ sock_open(struct smgrctl *c)
 	    c)) == NULL)
 		fatalx("%s: cannot watch the control socket", __func__);
 	free(ep);
+	return 0;
 }
 
 static void
@@ -113,7 +127,7 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 	sock_close(c);
 	while (!TAILQ_EMPTY(&c->c_pending))
 		finish(c, TAILQ_FIRST(&c->c_pending), false, why);
-	sock_open(c);
+	(void)sock_open(c);
 }
 
 /* Reads {"ok":true|false,"error":...} from p's reply. */
@@ -204,7 +218,7 @@ smgrctl_new(struct mon *m, smgrctl_done_cb done)
 	TAILQ_INIT(&c->c_pending);
 	if ((c->c_timer = evtimer_new(m->m_base, on_timeout, c)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
-	sock_open(c);
+	(void)sock_open(c);
 	return c;
 }
 
@@ -248,6 +262,12 @@ smgrctl_request(struct smgrctl *c, const char *cmd, const char *tenant,
 	bson_destroy(&doc);
 	if (json == NULL)
 		fatalx("%s: bson_as_relaxed_extended_json", __func__);
+	if (c->c_sock == NULL && sock_open(c) < 0) {
+		bson_free(json);
+		snprintf(err, errlen, "no socket to streammgr: %s",
+		    zmq_strerror(errno));
+		return -1;
+	}
 	id = ++c->c_next_id;
 	rc = zmq_send(c->c_sock, &id, sizeof(id), ZMQ_DONTWAIT | ZMQ_SNDMORE);
 	if (rc >= 0)	/* after the first frame the rest always goes */
