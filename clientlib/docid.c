@@ -7,8 +7,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mysimbdp-internal.h"
@@ -88,13 +91,45 @@ msb_file_hash(const char *path, char hex[MSB_HASH_HEX_SIZE])
 	return rc;
 }
 
+static char later_mark[ID_HEX];
+static pthread_once_t later_once = PTHREAD_ONCE_INIT;
+
+/* The mark of an id waiting for its hash (mysimbdp-internal.h). */
+static void
+later_mark_make(void)
+{
+	unsigned char r[ID_HEX];
+	struct timespec ts;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		/* No entropy to be had: a guess is still needed to hit it. */
+		uint64_t x;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		x = (uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 32;
+		for (int i = 0; i < ID_HEX; i++) {
+			x = x * 6364136223846793005u + 1442695040888963407u;
+			r[i] = (unsigned char)(x >> 56);
+		}
+	}
+	for (int i = 0; i < ID_HEX; i++)
+		later_mark[i] = (char)('G' + r[i] % 20);	/* G..Z */
+}
+
+static const char *
+later(void)
+{
+	(void)pthread_once(&later_once, later_mark_make);
+	return later_mark;
+}
+
 /* The id's first 24 characters: the hash's, in lowercase, or what
  * MSB_HASH_LATER stands for until the sink writes the hash in. */
 static bool
 id_hex(char *buf, const char *content_hash)
 {
 	if (strcmp(content_hash, MSB_HASH_LATER) == 0) {
-		memcpy(buf, MSB__ID_LATER, ID_HEX);
+		memcpy(buf, later(), ID_HEX);
 		return true;
 	}
 	for (int i = 0; i < ID_HEX; i++) {
@@ -136,7 +171,7 @@ bool
 msb__id_later(const char *s, size_t len)
 {
 	return len > ID_HEX && s[ID_HEX] == ':' &&
-	    memcmp(s, MSB__ID_LATER, ID_HEX) == 0;
+	    memcmp(s, later(), ID_HEX) == 0;
 }
 
 bool

@@ -184,13 +184,15 @@ uint8_t	*msb__docbuild_bytes(struct msb_docbuild *b);
 	"majority"
 
 /*
- * docid.c: an id made with MSB_HASH_LATER holds MSB__ID_LATER where the
- * hash's 24 hex digits go, until the sink writes them in (msb__id_patch).
- * '?' is in no hash, so a real id never looks like one. In a document
- * whose first element is its string _id, the id's text starts at byte
+ * docid.c: an id made with MSB_HASH_LATER holds the process's own mark
+ * where the hash's 24 hex digits go, until the sink writes them in
+ * (msb__id_patch): 24 letters G-Z drawn at random once (getrandom), so
+ * no hash holds it and no data can (a fixed mark, 24 '?', could come in
+ * a JSON line's or a CSV column's _id, and was then taken for one: the
+ * sink failed, or gave the row another row's id). In a document whose
+ * first element is its string _id, the id's text starts at byte
  * MSB__ID_AT (length, type, "_id" and NUL, the string's length).
  */
-#define MSB__ID_LATER "????????????????????????"
 #define MSB__ID_AT 13
 #define MSB__ID_HEAD (MSB__ID_AT + 25)	/* to the ':' after the hash */
 /* Whether len bytes at s (an _id's string) wait for the hash. */
@@ -198,7 +200,7 @@ bool msb__id_later(const char *s, size_t len);
 /* Whether a document whose first len bytes (at least MSB__ID_HEAD of a
  * document the sink took) are at doc starts with an _id that waits. */
 bool msb__first_id_later(const uint8_t *doc, size_t len);
-/* Writes the hash's first 24 hex digits over the 24 '?' at id. */
+/* Writes the hash's first 24 hex digits over the mark at id. */
 void msb__id_patch(char *id, const char *content_hash);
 
 /*
