@@ -1,11 +1,11 @@
 /*
  * ZMTP 3.1, ZeroMQ's wire protocol (rfc.zeromq.org/spec/37), with the
  * NULL mechanism over a unix stream socket (ipc://): the client end of a
- * DEALER or a PUSH, run in the caller's thread. It talks to the libzmq
- * ROUTER and PULL sockets that streammgr and the monitor bind, byte for
- * byte as a libzmq client would, and to streammgr's own ROUTER for the
- * stream apps (manager/streammgr/zrouter.c), which serves each of its
- * connections with a zmtp of type ZMTP_ROUTER.
+ * DEALER or a PUSH, run in the caller's thread. It talks to libzmq's
+ * ROUTER and PULL sockets (the monitor's metrics socket) byte for byte
+ * as a libzmq client would, and to streammgr's own ROUTER for the
+ * stream apps and local producers (manager/streammgr/zrouter.c), which
+ * serves each of its connections with a zmtp of type ZMTP_ROUTER.
  *
  * Why not libzmq here: a stream app's work socket, a producer's ingress
  * socket on the same host and every app's metric reports are ipc:// with

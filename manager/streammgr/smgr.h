@@ -113,10 +113,9 @@ struct stream {
 	const struct conf_stream *s_conf;	/* inside s_tenant */
 	char		 s_tid[TENANT_ID_MAX + 1];
 	char		 s_name[STREAM_NAME_MAX + 1];
-	void		*s_in;			/* ingress ROUTER */
+	struct zrouter	*s_in;			/* producers' ROUTER */
 	struct zrouter	*s_work;		/* work ROUTER (our own) */
 	uint64_t	 s_turn_work;		/* of an instance's turn */
-	struct zevent	*s_in_ev;
 	struct queue	 s_queue;
 	struct journal	*s_journal;		/* the queue on disk */
 	struct held	*s_held;		/* OKs awaiting a sync, */

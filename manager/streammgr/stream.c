@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,11 +42,18 @@
 #define WORK_FRAME_MAX	(1u << 20)
 #define BATCH_BYTES	(4u << 20) /* written per commit, at most (roughly) */
 #define STATUSES_KEEP	(64u << 10) /* statuses a reply slot keeps, at most */
+#define RID_MAX		255	/* bytes of a routing id (libzmq's bound) */
+#define INGRESS_FRAME_MAX ((size_t)256 << 20) /* max_message_size's bound */
+/* Not reached by replies (a producer is read only once its replies are
+ * out), but the bound on PONGs to a PING flood. */
+#define INGRESS_OUT_MAX	((size_t)64 << 20)
 #define DELIVERY_BATCH	256	/* messages in one batched delivery */
 #define DELIVERY_BYTES	(256u << 10) /* payload bytes in one, roughly */
 #define VIOLATION_EVERY_MS 1000	/* a kind of violation reported at most */
 
-static void on_ingress(void *, void *);
+static bool on_producer(void *, const unsigned char *, size_t,
+    const struct zmtp_msg *);
+static void on_producers_turn(void *);
 static int ingress_note(struct ingress *, struct stream *);
 static bool on_work(void *, const unsigned char *, size_t,
     const struct zmtp_msg *);
@@ -72,22 +80,32 @@ open_to_tenant(const char *ep)
 		log_warn("chmod %s", ep + strlen("ipc://"));
 }
 
-/* The ingress: libzmq's ROUTER, as for producers over TCP (remote.c). */
-static void *
+/*
+ * The producers' socket on this host, our own ROUTER (zrouter.h), read
+ * only while a producer's replies are out: one that does not read them
+ * holds one turn's replies here, not a queue of them.
+ */
+static struct zrouter *
 bind_ingress(struct smgr *m, struct stream *s, char *err, size_t errlen)
 {
+	const struct zrouter_conf conf = {
+		.zc_frame_max = INGRESS_FRAME_MAX,
+		.zc_out_max = INGRESS_OUT_MAX,
+		.zc_budget = BUDGET,
+		.zc_handshake_ms = 30000,
+		.zc_read_when_written = true,
+		.zc_msg_cb = on_producer,
+		.zc_turn_cb = on_producers_turn,
+		.zc_arg = s,
+	};
 	char *ep = state_endpoint(m->m_conf, "run/%s/%s.in", s->s_tid,
 	    s->s_name);
-	void *sock = zevent_router(m->m_zctx);
+	struct zrouter *r = zrouter_bind(m->m_base, ep, &conf, err, errlen);
 
-	if (zmq_bind(sock, ep) < 0) {
-		snprintf(err, errlen, "bind %s: %s", ep, zmq_strerror(errno));
-		zmq_close(sock);
-		sock = NULL;
-	} else
+	if (r != NULL)
 		open_to_tenant(ep);
 	free(ep);
-	return sock;
+	return r;
 }
 
 /*
@@ -587,9 +605,8 @@ stream_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 		settled_close(s->s_settled, true);
 		s->s_settled = NULL;
 	}
-	s->s_in_ev = zevent_new(m->m_base, s->s_in, on_ingress, s);
 	s->s_flush_ev = event_new(m->m_base, -1, 0, on_flush, s);
-	if (s->s_in_ev == NULL || s->s_flush_ev == NULL)
+	if (s->s_flush_ev == NULL)
 		fatalx("%s: cannot watch the sockets", __func__);
 	return s;
 }
@@ -642,15 +659,13 @@ stream_free(struct stream *s)
 		journal_close(s->s_journal);
 	}
 	queue_clear(&s->s_queue);
-	zevent_free(s->s_in_ev);
 	if (s->s_ack_ev)
 		event_free(s->s_ack_ev);
 	if (s->s_flush_ev)
 		event_free(s->s_flush_ev);
 	if (s->s_restart_ev)
 		event_free(s->s_restart_ev);
-	if (s->s_in)
-		zmq_close(s->s_in);
+	zrouter_free(s->s_in);
 	zrouter_free(s->s_work);
 	if (s->s_dead_fd >= 0)
 		close(s->s_dead_fd);
@@ -1388,14 +1403,18 @@ admit(struct stream *s, const void *data, size_t len, uint64_t now,
  */
 struct reply {
 	struct stream	*s;		/* NULL: refused before any stream */
-	zmq_msg_t	 rid;
-	zmq_msg_t	 mid;		/* msg-id, or the batch's header */
+	unsigned char	 rid[RID_MAX];
+	unsigned char	 mid[MSG_ID_MAX]; /* msg-id, or the batch's header */
+	uint8_t		 ridlen;
+	uint8_t		 midlen;
 	const char	*status;	/* one message's; NULL: no answer */
 	bool		 batch;
 	uint32_t	 count;		/* messages answered */
 	struct wb_buf	 statuses;	/* batch: kept across turns */
 	char		 buf[320];
 };
+
+_Static_assert(WB_HEADER_LEN <= MSG_ID_MAX, "a reply echoes a header");
 
 const char *
 stream_ingress_check(int nframes, size_t midlen, char *buf, size_t buflen)
@@ -1429,23 +1448,28 @@ stream_batch_check(const void *header, size_t hlen, const void *records,
 	return NULL;
 }
 
+/* A reply to a message of stream s (NULL: none yet), from nobody yet. */
+static void
+reply_init(struct reply *r, struct stream *s)
+{
+	r->s = s;
+	r->ridlen = 0;
+	r->midlen = 0;
+	r->status = NULL;
+	r->batch = false;
+	r->count = 1;
+}
+
 /*
- * The msg-id or batch header to echo in a reply: src, or its first max
+ * The msg-id or batch header to echo in a reply: f, or its first max
  * bytes when it is longer (malformed). A producer's 256 MiB msg-id echoed
  * whole would sit in the reply queue of one that does not read.
  */
 static void
-echo_of(zmq_msg_t *dst, zmq_msg_t *src, size_t max)
+echo_of(struct reply *r, const struct zmtp_frame *f, size_t max)
 {
-	if (zmq_msg_size(src) <= max) {
-		zmq_msg_copy(dst, src);
-		return;
-	}
-	zmq_msg_close(dst);
-	if (zmq_msg_init_size(dst, max) == 0)
-		memcpy(zmq_msg_data(dst), zmq_msg_data(src), max);
-	else
-		zmq_msg_init(dst);
+	r->midlen = (uint8_t)(f->len < max ? f->len : max);
+	memcpy(r->mid, f->data, r->midlen);
 }
 
 /* Counts a reply's status by its first letter. */
@@ -1494,8 +1518,8 @@ recv_frames(void *sock, zmq_msg_t *first, zmq_msg_t f[3])
  * for all when the batch as a whole is malformed (nothing stored).
  */
 static void
-admit_batch(struct stream *s, zmq_msg_t *header, zmq_msg_t *records,
-    uint64_t now, struct reply *r)
+admit_batch(struct stream *s, const struct zmtp_frame *header,
+    const struct zmtp_frame *records, uint64_t now, struct reply *r)
 {
 	const char *why, *st;
 	struct wb_reader rd;
@@ -1506,10 +1530,9 @@ admit_batch(struct stream *s, zmq_msg_t *header, zmq_msg_t *records,
 	r->batch = true;
 	r->statuses.b_len = 0;
 	s->s_n.batches++;
-	echo_of(&r->mid, header, WB_HEADER_LEN);
-	why = stream_batch_check(zmq_msg_data(header), zmq_msg_size(header),
-	    zmq_msg_data(records), zmq_msg_size(records), r->buf,
-	    sizeof(r->buf));
+	echo_of(r, header, WB_HEADER_LEN);
+	why = stream_batch_check(header->data, header->len, records->data,
+	    records->len, r->buf, sizeof(r->buf));
 	if (why != NULL) {
 		r->count = 1;
 		s->s_n.rejected++;
@@ -1517,9 +1540,8 @@ admit_batch(struct stream *s, zmq_msg_t *header, zmq_msg_t *records,
 			r->batch = false;	/* no memory: no answer */
 		return;
 	}
-	wb_get_header(zmq_msg_data(header), zmq_msg_size(header), &first,
-	    &r->count);
-	wb_reader_init(&rd, zmq_msg_data(records), zmq_msg_size(records));
+	wb_get_header(header->data, header->len, &first, &r->count);
+	wb_reader_init(&rd, records->data, records->len);
 	while (wb_next_record(&rd, &data, &len) == 1) {
 		st = admit(s, data, len, now, r->buf, sizeof(r->buf));
 		count_status(s, st);
@@ -1536,92 +1558,95 @@ admit_batch(struct stream *s, zmq_msg_t *header, zmq_msg_t *records,
  * a single message or for all of a batch's.
  */
 static void
-refuse_whole(struct reply *r, zmq_msg_t f[3], int n, const char *why)
+refuse_whole(struct reply *r, const struct zmtp_frame *f, size_t n,
+    const char *why)
 {
 	r->s = NULL;
-	if (n == 3 && zmq_msg_size(&f[0]) == 0) {
+	if (n == 3 && f[0].len == 0) {
 		r->batch = true;
 		r->statuses.b_len = 0;
-		echo_of(&r->mid, &f[1], WB_HEADER_LEN);
+		echo_of(r, &f[1], WB_HEADER_LEN);
 		if (wb_put_status(&r->statuses, why, strlen(why)) == -1)
 			r->batch = false;
 	} else if (n >= 1) {
-		echo_of(&r->mid, &f[0], MSG_ID_MAX);
+		echo_of(r, &f[0], MSG_ID_MAX);
 		r->status = why;
 	}
 }
 
 /*
- * Receives the frames after the routing id and decides on them: on a
- * stream's own socket they are for that stream; on a shared one
- * (remote.c) the first names the stream, and in->route finds it.
+ * Decides on a producer's message: its n frames after the routing id
+ * (and the route), the first three of them in f, for stream r->s, or
+ * refused with why when it is NULL. r->status is NULL and r->batch
+ * false when there is nothing to answer.
  */
-static int
-receive_body(struct ingress *in, uint64_t now, struct reply *r,
-    zmq_msg_t f[3])
+static void
+decide(struct ingress *in, const struct zmtp_frame *f, size_t n,
+    const char *why, uint64_t now, struct reply *r)
 {
-	const char *why = "REJECT malformed: no stream named";
-	zmq_msg_t *last = &r->rid, route;
-	int n;
-
-	zmq_msg_init(&route);
-	if (in->route != NULL && zmq_msg_more(&r->rid) &&
-	    zmq_msg_recv(&route, in->sock, 0) >= 0) {
-		last = &route;
-		r->s = in->route(in->arg, &route, r->buf, sizeof(r->buf));
-		why = r->buf;
-	}
-	n = recv_frames(in->sock, last, f);
-	zmq_msg_close(&route);
 	if (r->s == NULL) {
 		refuse_whole(r, f, n, why);
-		return n;
+		return;
 	}
 	if (ingress_note(in, r->s) < 0) {
 		/* Too many streams in one turn: the producer tries again. */
 		refuse_whole(r, f, n, "THROTTLE busy: too many streams in one "
 		    "turn");
-		return n;
+		return;
 	}
 	if (n == 0) {
 		r->s->s_n.rejected++;	/* no msg-id to answer to */
-	} else if (n == 3 && zmq_msg_size(&f[0]) == 0) {
+	} else if (n == 3 && f[0].len == 0) {
 		admit_batch(r->s, &f[1], &f[2], now, r);
 	} else {
-		echo_of(&r->mid, &f[0], MSG_ID_MAX);
-		r->status = stream_ingress_check(n, zmq_msg_size(&f[0]),
-		    r->buf, sizeof(r->buf));
+		echo_of(r, &f[0], MSG_ID_MAX);
+		r->status = stream_ingress_check(n > INT_MAX ? INT_MAX :
+		    (int)n, f[0].len, r->buf, sizeof(r->buf));
 		if (r->status == NULL)
-			r->status = admit(r->s, zmq_msg_data(&f[1]),
-			    zmq_msg_size(&f[1]), now, r->buf, sizeof(r->buf));
+			r->status = admit(r->s, f[1].data, f[1].len, now,
+			    r->buf, sizeof(r->buf));
 		count_status(r->s, r->status);
 	}
-	return n;
 }
 
 /*
- * Receives one producer message and decides on it. Returns 0 when there
- * is none, else the number of messages it held; r->status is NULL and
- * r->batch false when there is nothing to answer.
+ * Receives one message of a shared libzmq socket (remote.c), whose
+ * first frame after the routing id names the stream (in->route finds
+ * it), and decides on it. Returns 0 when there is none, else the number
+ * of messages it held.
  */
 static uint32_t
 receive_one(struct ingress *in, uint64_t now, struct reply *r)
 {
-	zmq_msg_t f[3];
+	const char *why = "REJECT malformed: no stream named";
+	zmq_msg_t rid, route, f[3], *last = &rid;
+	struct zmtp_frame v[3];
+	int n;
 
-	zmq_msg_init(&r->rid);
-	if (zmq_msg_recv(&r->rid, in->sock, ZMQ_DONTWAIT) < 0) {
-		zmq_msg_close(&r->rid);
+	zmq_msg_init(&rid);
+	if (zmq_msg_recv(&rid, in->sock, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&rid);
 		return 0;
 	}
-	zmq_msg_init(&r->mid);
-	r->s = in->fixed;
-	r->status = NULL;
-	r->batch = false;
-	r->count = 1;
-	receive_body(in, now, r, f);
+	reply_init(r, NULL);
+	r->ridlen = (uint8_t)(zmq_msg_size(&rid) < RID_MAX ?
+	    zmq_msg_size(&rid) : RID_MAX);
+	memcpy(r->rid, zmq_msg_data(&rid), r->ridlen);
+	zmq_msg_init(&route);
+	if (zmq_msg_more(&rid) && zmq_msg_recv(&route, in->sock, 0) >= 0) {
+		last = &route;
+		r->s = in->route(in->arg, &route, r->buf, sizeof(r->buf));
+		why = r->buf;
+	}
+	n = recv_frames(in->sock, last, f);
+	for (int k = 0; k < 3; k++)
+		v[k] = (struct zmtp_frame){ zmq_msg_data(&f[k]),
+		    zmq_msg_size(&f[k]) };
+	decide(in, v, (size_t)n, why, now, r);
 	for (int k = 0; k < 3; k++)
 		zmq_msg_close(&f[k]);
+	zmq_msg_close(&route);
+	zmq_msg_close(&rid);
 	return r->count;
 }
 
@@ -1691,21 +1716,60 @@ commit_batch(struct stream *s, uint64_t first, struct reply *r, int n,
 	violation(s, V_DISK, err);
 }
 
-static void
-send_reply(void *sock, struct reply *r)
+/*
+ * A reply's frames after the routing id: [msg-id][status], or
+ * [""][header][statuses]. Returns how many (0: nothing to answer).
+ */
+static size_t
+reply_frames(const struct reply *r, struct zmtp_frame f[3])
 {
 	if (r->batch && r->statuses.b_len > 0) {
-		if (zmq_msg_send(&r->rid, sock, ZMQ_SNDMORE) >= 0 &&
-		    zmq_send(sock, "", 0, ZMQ_SNDMORE) >= 0 &&
-		    zmq_msg_send(&r->mid, sock, ZMQ_SNDMORE) >= 0)
-			zmq_send(sock, r->statuses.b_data, r->statuses.b_len,
-			    0);
-	} else if (!r->batch && r->status != NULL &&
-	    zmq_msg_send(&r->rid, sock, ZMQ_SNDMORE) >= 0 &&
-	    zmq_msg_send(&r->mid, sock, ZMQ_SNDMORE) >= 0)
-		zmq_send(sock, r->status, strlen(r->status), 0);
-	zmq_msg_close(&r->rid);
-	zmq_msg_close(&r->mid);
+		f[0] = (struct zmtp_frame){ "", 0 };
+		f[1] = (struct zmtp_frame){ r->mid, r->midlen };
+		f[2] = (struct zmtp_frame){ r->statuses.b_data,
+		    r->statuses.b_len };
+		return 3;
+	}
+	if (!r->batch && r->status != NULL) {
+		f[0] = (struct zmtp_frame){ r->mid, r->midlen };
+		f[1] = (struct zmtp_frame){ r->status, strlen(r->status) };
+		return 2;
+	}
+	return 0;
+}
+
+/*
+ * Sends n replies: on stream fixed's own socket (each peer's written at
+ * once when the next reply is another's), or on the shared libzmq sock.
+ * A reply its producer is gone for, or does not read (libzmq's
+ * high-water mark), is dropped: the producer sends again.
+ */
+static void
+send_replies(struct stream *fixed, void *sock, const struct reply *r,
+    int n)
+{
+	struct zmtp_frame f[3];
+	size_t nf;
+
+	for (int k = 0; k < n; k++) {
+		if ((nf = reply_frames(&r[k], f)) == 0)
+			continue;
+		if (fixed != NULL) {
+			(void)zrouter_queue(fixed->s_in, r[k].rid,
+			    r[k].ridlen, f, nf);
+			if (k + 1 == n || r[k + 1].ridlen != r[k].ridlen ||
+			    memcmp(r[k + 1].rid, r[k].rid, r[k].ridlen) != 0)
+				zrouter_flush(fixed->s_in, r[k].rid,
+				    r[k].ridlen);
+			continue;
+		}
+		if (zmq_send(sock, r[k].rid, r[k].ridlen, ZMQ_SNDMORE) < 0)
+			continue;
+		for (size_t j = 0; j < nf; j++)
+			if (zmq_send(sock, f[j].data, f[j].len,
+			    j + 1 < nf ? ZMQ_SNDMORE : 0) < 0)
+				break;
+	}
 }
 
 /*
@@ -1778,14 +1842,11 @@ held_release(struct stream *s)
 	while ((h = s->s_held) != NULL && h->gen <= synced) {
 		if ((s->s_held = h->next) == NULL)
 			s->s_held_tail = &s->s_held;
-		for (int k = 0; k < h->n; k++) {
-			send_reply(s->s_in, &h->r[k]);
+		send_replies(s, NULL, h->r, h->n);
+		for (int k = 0; k < h->n; k++)
 			wb_free(&h->r[k].statuses);
-		}
 		free(h);
 	}
-	/* Sending may have eaten the edge of the socket's ZMQ_FD. */
-	zevent_kick(s->s_in_ev);
 }
 
 /*
@@ -1835,15 +1896,9 @@ held_add(struct stream *s, struct reply *r, int n)
 	h->n = n;
 	for (int k = 0; k < n; k++) {
 		h->r[k] = r[k];
-		zmq_msg_init(&h->r[k].rid);
-		zmq_msg_move(&h->r[k].rid, &r[k].rid);
-		zmq_msg_init(&h->r[k].mid);
-		zmq_msg_move(&h->r[k].mid, &r[k].mid);
 		if (r[k].status == r[k].buf)
 			h->r[k].status = h->r[k].buf;
 		r[k].statuses = (struct wb_buf){ 0 };
-		zmq_msg_close(&r[k].rid);
-		zmq_msg_close(&r[k].mid);
 	}
 	*s->s_held_tail = h;
 	s->s_held_tail = &h->next;
@@ -1867,35 +1922,30 @@ held_flush(struct stream *s)
 	held_release(s);
 }
 
-void
-stream_ingress(struct ingress *in)
-{
-	/* One loop runs at a time: the replies of one turn fit here. */
-	static struct reply replies[BUDGET];
-	uint64_t now = clock_mono_ms();
-	uint32_t got, msgs = 0;
-	int n = 0;
+/* One loop runs at a time: the replies of one turn fit here. */
+static struct reply replies[BUDGET];
 
-	in->ntouched = 0;
-	while (n < BUDGET && msgs < BUDGET &&
-	    (got = receive_one(in, now, &replies[n])) > 0) {
-		n++;
-		msgs += got;
-		if (ingress_full(in))
-			break;
-	}
+/*
+ * Ends a turn of n messages: stores each stream's in one commit (on a
+ * stream's own socket a write, its OKs held for the sync), answers them
+ * and dispatches.
+ */
+static void
+end_turn(struct ingress *in, int n)
+{
 	for (int k = 0; k < in->ntouched; k++)
 		commit_batch(in->touched[k].s, in->touched[k].first, replies,
 		    n, in->fixed == NULL);
-	if (in->fixed == NULL || !held_add(in->fixed, replies, n))
-		for (int k = 0; k < n; k++) {
-			send_reply(in->sock, &replies[k]);
-			/* Kept for the next turn, unless one large batch
-			 * would hold its size in this slot for good. */
+	if (in->fixed == NULL || !held_add(in->fixed, replies, n)) {
+		send_replies(in->fixed, in->sock, replies, n);
+		/* Kept for the next turn, unless one large batch would hold
+		 * its size in this slot for good. */
+		for (int k = 0; k < n; k++)
 			if (replies[k].statuses.b_cap > STATUSES_KEEP)
 				wb_free(&replies[k].statuses);
-		}
-	if (n > 0)
+	}
+	/* Sending may have eaten the edge of the socket's ZMQ_FD. */
+	if (n > 0 && in->ev != NULL)
 		zevent_kick(in->ev);
 	for (int k = 0; k < in->ntouched; k++) {
 		struct stream *s = in->touched[k].s;
@@ -1908,13 +1958,66 @@ stream_ingress(struct ingress *in)
 	}
 }
 
-static void
-on_ingress(void *sock, void *arg)
+void
+stream_ingress(struct ingress *in)
+{
+	uint64_t now = clock_mono_ms();
+	uint32_t got, msgs = 0;
+	int n = 0;
+
+	in->ntouched = 0;
+	while (n < BUDGET && msgs < BUDGET &&
+	    (got = receive_one(in, now, &replies[n])) > 0) {
+		n++;
+		msgs += got;
+		if (ingress_full(in))
+			break;
+	}
+	end_turn(in, n);
+}
+
+/*
+ * A stream's own producers' socket (zrouter.h): each peer's messages of
+ * a loop turn are a turn of the ingress, ended by on_producers_turn.
+ */
+static struct {
+	struct ingress	 in;
+	int		 n;
+	uint32_t	 msgs;
+	uint64_t	 now;
+} turn;
+
+static bool
+on_producer(void *arg, const unsigned char *rid, size_t ridlen,
+    const struct zmtp_msg *m)
 {
 	struct stream *s = arg;
-	struct ingress in = { .sock = sock, .ev = s->s_in_ev, .fixed = s };
+	struct reply *r;
 
-	stream_ingress(&in);
+	if (turn.n == 0) {
+		turn.in.fixed = s;
+		turn.in.ntouched = 0;
+		turn.msgs = 0;
+		turn.now = clock_mono_ms();
+	}
+	r = &replies[turn.n++];
+	reply_init(r, s);
+	r->ridlen = (uint8_t)ridlen;
+	memcpy(r->rid, rid, ridlen);
+	decide(&turn.in, m->zm_f, m->zm_nframes, NULL, turn.now, r);
+	turn.msgs += r->count;
+	return turn.n < BUDGET && turn.msgs < BUDGET &&
+	    !ingress_full(&turn.in);
+}
+
+static void
+on_producers_turn(void *arg)
+{
+	int n = turn.n;
+
+	(void)arg;
+	turn.n = 0;
+	end_turn(&turn.in, n);
 }
 
 /* ---- requeue of dead letters --------------------------------------- */

@@ -36,6 +36,7 @@ struct zconn {
 	struct event	*c_later;	/* messages left in the buffer */
 	struct event	*c_hs;		/* the handshake's deadline */
 	bool		 c_refused;	/* a send got EAGAIN: room_cb owed */
+	bool		 c_unread;	/* not read until its bytes are out */
 	bool		 c_dead;
 };
 
@@ -120,10 +121,33 @@ on_write(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	watch_write(c);
-	if (!zmtp_pending(c->c_z) && c->c_refused) {
-		c->c_refused = false;
-		r->r_conf.zc_room_cb(r->r_conf.zc_arg);
+	if (zmtp_pending(c->c_z))
+		return;
+	if (c->c_unread) {
+		static const struct timeval now = { 0, 0 };
+
+		c->c_unread = false;
+		event_add(c->c_rd, NULL);
+		evtimer_add(c->c_later, &now);	/* what its buffer holds */
 	}
+	if (c->c_refused) {
+		c->c_refused = false;
+		if (r->r_conf.zc_room_cb != NULL)
+			r->r_conf.zc_room_cb(r->r_conf.zc_arg);
+	}
+}
+
+/* With zc_read_when_written, c is not read while bytes wait for it. */
+static bool
+unread_until_written(struct zconn *c)
+{
+	if (!c->c_router->r_conf.zc_read_when_written ||
+	    !zmtp_pending(c->c_z))
+		return false;
+	c->c_unread = true;
+	event_del(c->c_rd);
+	watch_write(c);
+	return true;
 }
 
 static void
@@ -151,6 +175,8 @@ on_read(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (unread_until_written(c))
+		return;
 	rid_of(c->c_id, rid);
 	r->r_reading = c;
 	for (n = 0; n < r->r_conf.zc_budget && !c->c_dead &&

@@ -6,8 +6,10 @@
  * Why not libzmq's ROUTER here: for the stream apps' work sockets its
  * I/O thread was a second wake-up at every hop (read, then a signal to
  * the loop; a send, then a signal back) and about 115 µs of CPU for each
- * instance that connected (docs/benchmarks.md, "Supervision"). Producers'
- * sockets stay libzmq's: the same ingress code serves TCP with CURVE.
+ * instance that connected (docs/benchmarks.md, "Supervision"); for a
+ * stream's producers on the node, it bounds what waits for a peer in
+ * messages, not bytes, and buffers a message of any number of frames
+ * whole. The producers' port for other hosts (TCP, CURVE) stays libzmq's.
  *
  * It behaves as streammgr used libzmq's: each peer gets a routing id of
  * 5 bytes, 0x00 then a 32-bit counter, as libzmq makes them (a peer's
@@ -41,6 +43,12 @@ struct zrouter_conf {
 	int	 zc_budget;	/* messages of one peer a turn, then the next */
 	int	 zc_handshake_ms; /* a peer not READY by then is cut off */
 	/*
+	 * A peer is not read while anything waits to be written to it:
+	 * one that does not read its replies stops being read, and what
+	 * it makes us hold is one turn's replies (producers).
+	 */
+	bool	 zc_read_when_written;
+	/*
 	 * A message: its frames stay valid until msg_cb returns, which
 	 * says whether the same peer's next may follow in this turn.
 	 */
@@ -48,7 +56,8 @@ struct zrouter_conf {
 		    const struct zmtp_msg *);
 	/* After a peer's messages of a turn. */
 	void	(*zc_turn_cb)(void *);
-	/* Some peer took what waited for it after a send was refused. */
+	/* Some peer took what waited for it after a send was refused
+	 * (may be NULL). */
 	void	(*zc_room_cb)(void *);
 	void	*zc_arg;
 };

@@ -57,6 +57,7 @@ struct env {
 	size_t		 e_ngot;
 	size_t		 e_turns;
 	size_t		 e_rooms;
+	size_t		 e_refused;	/* on_msg_big's sends refused */
 	bool		 e_reply;	/* msg_cb answers "re" at once */
 	bool		 e_reopen;	/* msg_cb answers, then opens sv */
 	int		 e_sv[2];	/* a socketpair msg_cb opened */
@@ -176,6 +177,49 @@ setup(void **state)
 	if (e->e_r == NULL)
 		fail_msg("zrouter_bind: %s", err);
 	*state = e;
+	return 0;
+}
+
+/* As on_msg, for many messages: counted, each answered with FRAME_MAX
+ * bytes (refused sends counted in e_rooms' stead: e_refused). */
+static bool
+on_msg_big(void *arg, const unsigned char *rid, size_t ridlen,
+    const struct zmtp_msg *m)
+{
+	static char big[FRAME_MAX];
+	struct env *e = arg;
+
+	(void)m;
+	e->e_ngot++;
+	if (zrouter_send(e->e_r, rid, ridlen,
+	    &(struct zmtp_frame){ big, sizeof(big) }, 1) == -1)
+		e->e_refused++;
+	return true;
+}
+
+/* A router that reads a peer only once its replies are out. */
+static int
+setup_paced(void **state)
+{
+	struct env *e;
+	struct zrouter_conf conf = {
+		.zc_frame_max = FRAME_MAX,
+		.zc_out_max = OUT_MAX,
+		.zc_budget = BUDGET,
+		.zc_handshake_ms = HANDSHAKE_MS,
+		.zc_read_when_written = true,
+		.zc_msg_cb = on_msg_big,
+		.zc_turn_cb = on_turn,
+	};
+	char err[256];
+
+	setup(state);
+	e = *state;
+	zrouter_free(e->e_r);
+	conf.zc_arg = e;
+	e->e_r = zrouter_bind(e->e_base, e->e_ep, &conf, err, sizeof(err));
+	if (e->e_r == NULL)
+		fail_msg("zrouter_bind: %s", err);
 	return 0;
 }
 
@@ -831,6 +875,54 @@ test_ping_flood(void **state)
 	zmtp_free(good, 0);
 }
 
+/*
+ * zc_read_when_written: a peer that sends 2,000 requests and reads none
+ * of their 4 KB replies stops being read once its socket is full, so
+ * what waits for it stays near one turn's replies (no send refused, the
+ * router holding far less than the 8 MB all would take); once it reads,
+ * every request is read and answered, none lost.
+ */
+static void
+test_read_when_written(void **state)
+{
+	enum { N = 2000, STILL = 20 };
+	struct env *e = *state;
+	struct zmtp *z = client(e);
+	int64_t until = deadline();
+	size_t replies = 0, last = 0;
+	int still = 0;
+	struct zmtp_msg m;
+
+	for (int k = 0; k < N; k++)
+		assert_int_equal(zmtp_send(z, &(struct zmtp_frame){ "q", 1 },
+		    1), 0);
+	/* Until the router reads no more (or all: the check fails). */
+	while (e->e_ngot < N && still < STILL) {
+		check_deadline(until);
+		(void)zmtp_flush(z);
+		turn(e);
+		still = e->e_ngot == last ? still + 1 : 0;
+		last = e->e_ngot;
+	}
+	assert_true(e->e_ngot < N);
+	assert_true(e->e_ngot * FRAME_MAX < (2u << 20));
+	assert_int_equal(e->e_refused, 0);
+
+	while (replies < N) {
+		check_deadline(until);
+		(void)zmtp_flush(z);
+		while (zmtp_recv(z, &m) == 0) {
+			assert_int_equal(m.zm_f[0].len, FRAME_MAX);
+			replies++;
+		}
+		assert_int_equal(errno, EAGAIN);
+		turn(e);
+	}
+	assert_int_equal(e->e_ngot, N);
+	assert_int_equal(e->e_refused, 0);
+	zmtp_free(z, 0);
+}
+
 /* Endpoints it cannot bind: refused with the endpoint and why. */
 static void
 test_bind_errors(void **state)
@@ -881,6 +973,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ping_flood, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_read_when_written,
+		    setup_paced, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_errors, setup,
 		    teardown),
 	};
