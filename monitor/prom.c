@@ -1,25 +1,21 @@
 #include "prom.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-
-#include <event2/http.h>
 
 #include "clock.h"
+#include "httpget.h"
 #include "log.h"
 #include "view.h"
 
-#define PROM_HEADERS_MAX	8192	/* bytes of a request's headers */
-#define PROM_BODY_MAX		1024
-#define PROM_TIMEOUT_S		10	/* a request read or a reply written */
+#define PROM_HEAD_MAX		8192	/* bytes of a request's head */
+#define PROM_DEADLINE_MS	10000	/* a request read and answered */
+#define PROM_CONNS_MAX		32	/* open at once; more wait */
 
 struct prom {
 	struct mon	*p_mon;
-	struct evhttp	*p_http;
+	struct httpget	*p_http;
 };
 
 enum src { SRC_STATS, SRC_RATE, SRC_TOTAL };
@@ -257,76 +253,42 @@ prom_render(struct mon *m, struct evbuffer *out)
 }
 
 static void
-on_request(struct evhttp_request *req, void *arg)
+render(void *arg, struct evbuffer *out)
 {
-	struct prom *p = arg;
-	struct evbuffer *out;
-
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		evhttp_send_error(req, 405, "only GET");
-		return;
-	}
-	if (strcmp(evhttp_request_get_uri(req), "/metrics") != 0) {
-		evhttp_send_error(req, HTTP_NOTFOUND, "see /metrics");
-		return;
-	}
-	if ((out = evbuffer_new()) == NULL) {
-		evhttp_send_error(req, HTTP_INTERNAL, "no memory");
-		return;
-	}
-	prom_render(p->p_mon, out);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-	evhttp_send_reply(req, HTTP_OK, "OK", out);
-	evbuffer_free(out);
-}
-
-/* The port the socket is bound to (the one picked when 0 was asked for). */
-static int
-bound_port(struct evhttp_bound_socket *bs)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	evutil_socket_t fd = evhttp_bound_socket_get_fd(bs);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return -1;
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	prom_render(arg, out);
 }
 
 struct prom *
 prom_new(struct mon *m, char *err, size_t errlen)
 {
 	const struct conf_platform_monitor *c = &m->m_conf->p_monitor;
+	const struct httpget_conf hc = {
+		.hc_path = "/metrics",
+		.hc_type = "text/plain; version=0.0.4; charset=utf-8",
+		.hc_conns_max = PROM_CONNS_MAX,
+		.hc_head_max = PROM_HEAD_MAX,
+		.hc_deadline_ms = PROM_DEADLINE_MS,
+		.hc_render = render,
+		.hc_arg = m,
+	};
 	struct prom *p = calloc(1, sizeof(*p));
-	struct evhttp_bound_socket *bs;
 	bool v6 = strchr(c->pm_http_address, ':') != NULL;
+	char why[256];
 
 	if (p == NULL)
 		fatal("%s: calloc", __func__);
 	p->p_mon = m;
-	if ((p->p_http = evhttp_new(m->m_base)) == NULL)
-		fatalx("%s: evhttp_new", __func__);
-	evhttp_set_gencb(p->p_http, on_request, p);
-	evhttp_set_allowed_methods(p->p_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	/* libevent's defaults are unlimited: one client could grow the
-	 * monitor's memory with a header that never ends. A scrape's
-	 * request is a few hundred bytes, with no body. */
-	evhttp_set_max_headers_size(p->p_http, PROM_HEADERS_MAX);
-	evhttp_set_max_body_size(p->p_http, PROM_BODY_MAX);
-	evhttp_set_timeout(p->p_http, PROM_TIMEOUT_S);
-	if ((bs = evhttp_bind_socket_with_handle(p->p_http,
-	    c->pm_http_address, (uint16_t)c->pm_http_port)) == NULL) {
-		snprintf(err, errlen, "cannot listen on %s%s%s:%lld (in use?)",
+	if ((p->p_http = httpget_listen(m->m_base, c->pm_http_address,
+	    (int)c->pm_http_port, &hc, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "cannot listen on %s%s%s:%lld: %s",
 		    v6 ? "[" : "", c->pm_http_address, v6 ? "]" : "",
-		    (long long)c->pm_http_port);
-		prom_free(p);
+		    (long long)c->pm_http_port, why);
+		free(p);
 		return NULL;
 	}
 	log_info("prometheus: listening on http://%s%s%s:%d/metrics",
-	    v6 ? "[" : "", c->pm_http_address, v6 ? "]" : "", bound_port(bs));
+	    v6 ? "[" : "", c->pm_http_address, v6 ? "]" : "",
+	    httpget_port(p->p_http));
 	return p;
 }
 
@@ -335,7 +297,6 @@ prom_free(struct prom *p)
 {
 	if (p == NULL)
 		return;
-	if (p->p_http != NULL)
-		evhttp_free(p->p_http);
+	httpget_free(p->p_http);
 	free(p);
 }

@@ -1,7 +1,7 @@
 /*
  * The Prometheus text exposition (format 0.0.4) at
  * http://<monitor.http_address>:<monitor.http_port>/metrics, served by
- * libevent's evhttp in the monitor's loop: per tenant stream gauges and
+ * httpget.c in the monitor's loop: per tenant stream gauges and
  * counters from streammgr's statistics and the apps' reports, per tenant
  * the reports dropped by verdict, and the monitor's own counters.
  */

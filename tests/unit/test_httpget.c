@@ -1,0 +1,360 @@
+/*
+ * Unit tests for monitor/httpget.c, the monitor's HTTP server of one
+ * document: its answers to good and bad requests over real TCP sockets
+ * on loopback, its cap on connections and its deadline for a whole
+ * request.
+ *
+ * The event loop runs in turns of at most TURN_MS while a test waits for
+ * what it expects; every wait ends at a deadline only a hang crosses
+ * (5 s x MYSIMBDP_TEST_TIME_FACTOR).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "httpget.h"
+
+#define WAIT_MS		5000
+#define TURN_MS		10
+#define CONNS_MAX	4
+#define HEAD_MAX	512
+#define DEADLINE_MS	300
+#define DOC		"doc 1\n"
+
+struct env {
+	struct event_base	*e_base;
+	struct httpget		*e_h;
+	int			 e_renders;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+deadline(void)
+{
+	const char *f = getenv("MYSIMBDP_TEST_TIME_FACTOR");
+	long factor = f != NULL ? strtol(f, NULL, 10) : 1;
+
+	return now_ms() + WAIT_MS * (factor > 0 && factor < 100 ? factor : 1);
+}
+
+static void
+check_deadline(int64_t until)
+{
+	if (now_ms() >= until)
+		fail_msg("timed out (a wait of %d ms x time factor)", WAIT_MS);
+}
+
+static void
+render(void *arg, struct evbuffer *out)
+{
+	struct env *e = arg;
+
+	e->e_renders++;
+	evbuffer_add_printf(out, DOC);
+}
+
+static int
+setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	const struct httpget_conf conf = {
+		.hc_path = "/metrics",
+		.hc_type = "text/plain",
+		.hc_conns_max = CONNS_MAX,
+		.hc_head_max = HEAD_MAX,
+		.hc_deadline_ms = DEADLINE_MS,
+		.hc_render = render,
+		.hc_arg = e,
+	};
+	char err[256];
+
+	assert_non_null(e);
+	assert_non_null(e->e_base = event_base_new());
+	e->e_h = httpget_listen(e->e_base, "127.0.0.1", 0, &conf, err,
+	    sizeof(err));
+	if (e->e_h == NULL)
+		fail_msg("httpget_listen: %s", err);
+	assert_true(httpget_port(e->e_h) > 0);
+	*state = e;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct env *e = *state;
+
+	httpget_free(e->e_h);
+	event_base_free(e->e_base);
+	free(e);
+	return 0;
+}
+
+static void
+turn(struct env *e)
+{
+	static const struct timeval tv = { 0, TURN_MS * 1000 };
+
+	event_base_loopexit(e->e_base, &tv);
+	event_base_loop(e->e_base, EVLOOP_ONCE);
+}
+
+/* A non-blocking TCP connection to the server (accepted or not yet). */
+static int
+connect_to(struct env *e)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)httpget_port(e->e_h)) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
+	    0);
+	assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	return fd;
+}
+
+/* Reads fd until the server closes it; returns what came (NUL-ended). */
+static char *
+read_all(struct env *e, int fd)
+{
+	static char buf[8192];
+	int64_t until = deadline();
+	size_t have = 0;
+	ssize_t r;
+
+	for (;;) {
+		check_deadline(until);
+		turn(e);
+		r = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (r == 0 || (r == -1 && errno == ECONNRESET))
+			break;
+		if (r > 0)
+			have += (size_t)r;
+		else
+			assert_int_equal(errno, EAGAIN);
+	}
+	buf[have] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* The whole answer to request. */
+static char *
+ask(struct env *e, const char *request)
+{
+	int fd = connect_to(e);
+
+	assert_int_equal(write(fd, request, strlen(request)),
+	    (ssize_t)strlen(request));
+	return read_all(e, fd);
+}
+
+/* GET of the path: 200, the document, its type and length. */
+static void
+test_get(void **state)
+{
+	struct env *e = *state;
+	char *a = ask(e, "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+	    "Accept: */*\r\n\r\n");
+
+	assert_non_null(strstr(a, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(a, "\r\nContent-Type: text/plain\r\n"));
+	assert_non_null(strstr(a, "\r\nContent-Length: 6\r\n"));
+	assert_non_null(strstr(a, "\r\nConnection: close\r\n"));
+	assert_string_equal(strstr(a, "\r\n\r\n") + 4, DOC);
+	assert_int_equal(e->e_renders, 1);
+}
+
+/* HEAD: the same head, no body. */
+static void
+test_head(void **state)
+{
+	struct env *e = *state;
+	char *a = ask(e, "HEAD /metrics HTTP/1.0\r\n\r\n");
+
+	assert_non_null(strstr(a, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(a, "\r\nContent-Length: 6\r\n"));
+	assert_string_equal(strstr(a, "\r\n\r\n") + 4, "");
+}
+
+/* Other paths, methods and lines: refused, each with its code. */
+static void
+test_refusals(void **state)
+{
+	struct env *e = *state;
+	static const struct {
+		const char *request, *status;
+	} cases[] = {
+		{ "GET /other HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found\r\n" },
+		{ "GET /metrics?x=1 HTTP/1.1\r\n\r\n",
+		    "HTTP/1.1 404 Not Found\r\n" },
+		{ "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+		    "HTTP/1.1 405 Method Not Allowed\r\n" },
+		{ "GET /metrics\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n" },
+		{ "GET /metrics SMTP/1.0\r\n\r\n",
+		    "HTTP/1.1 400 Bad Request\r\n" },
+		{ "GET  /metrics HTTP/1.1 x\r\n\r\n",
+		    "HTTP/1.1 400 Bad Request\r\n" },
+	};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		char *a = ask(e, cases[k].request);
+
+		if (strncmp(a, cases[k].status, strlen(cases[k].status)) != 0)
+			fail_msg("%s: got %.40s", cases[k].request, a);
+	}
+	assert_non_null(strstr(ask(e, "PUT /metrics HTTP/1.1\r\n\r\n"),
+	    "\r\nAllow: GET, HEAD\r\n"));
+	assert_int_equal(e->e_renders, 0);
+}
+
+/* A head over HEAD_MAX, ended or not: 431, not buffered further. */
+static void
+test_head_too_large(void **state)
+{
+	struct env *e = *state;
+	char req[HEAD_MAX + 64];
+	char *a;
+
+	snprintf(req, sizeof(req), "GET /metrics HTTP/1.1\r\nX: %0*d\r\n\r\n",
+	    HEAD_MAX, 0);
+	a = ask(e, req);
+	assert_non_null(strstr(a, "HTTP/1.1 431 "));
+	req[HEAD_MAX + 2] = '\0';	/* no end of the head at all */
+	a = ask(e, req);
+	assert_non_null(strstr(a, "HTTP/1.1 431 "));
+	assert_int_equal(e->e_renders, 0);
+}
+
+/*
+ * A client that sends a byte of its head every 50 ms is cut at the
+ * deadline all the same: the deadline is the whole request's, not one
+ * between two reads.
+ */
+static void
+test_trickle_cut(void **state)
+{
+	struct env *e = *state;
+	int64_t until = deadline(), started = now_ms(), next = 0;
+	int fd = connect_to(e);
+	char c;
+
+	for (;;) {
+		ssize_t r;
+
+		check_deadline(until);
+		if (now_ms() >= next) {
+			next = now_ms() + 50;
+			if (send(fd, "X", 1, MSG_NOSIGNAL) == -1) {
+				assert_true(errno == EPIPE ||
+				    errno == ECONNRESET);
+				break;
+			}
+		}
+		turn(e);
+		r = read(fd, &c, 1);
+		if (r == 0 || (r == -1 && errno == ECONNRESET))
+			break;
+		assert_int_equal(r, -1);
+		assert_int_equal(errno, EAGAIN);
+	}
+	/* Not cut for another reason, at once (the timer's and this
+	 * clock's milliseconds may differ by one). */
+	assert_true(now_ms() - started > DEADLINE_MS / 2);
+	close(fd);
+	assert_int_equal(httpget_conns(e->e_h), 0);
+}
+
+/*
+ * CONNS_MAX silent clients: the next connection waits in the backlog,
+ * not accepted; when the silent ones reach their deadline it is served.
+ */
+static void
+test_conns_capped(void **state)
+{
+	struct env *e = *state;
+	int64_t until = deadline();
+	int silent[CONNS_MAX], fd;
+	const char *get = "GET /metrics HTTP/1.1\r\n\r\n";
+
+	for (int k = 0; k < CONNS_MAX; k++)
+		silent[k] = connect_to(e);
+	while (httpget_conns(e->e_h) < CONNS_MAX) {
+		check_deadline(until);
+		turn(e);
+	}
+	fd = connect_to(e);
+	assert_int_equal(write(fd, get, strlen(get)), (ssize_t)strlen(get));
+	for (int k = 0; k < 5; k++)
+		turn(e);
+	assert_int_equal(httpget_conns(e->e_h), CONNS_MAX);
+	assert_int_equal(e->e_renders, 0);
+	assert_non_null(strstr(read_all(e, fd), "HTTP/1.1 200 OK\r\n"));
+	assert_int_equal(e->e_renders, 1);
+	for (int k = 0; k < CONNS_MAX; k++)
+		close(silent[k]);
+}
+
+static void
+test_bad_address(void **state)
+{
+	struct env *e = *state;
+	const struct httpget_conf conf = { .hc_path = "/", .hc_type = "x",
+	    .hc_conns_max = 1, .hc_head_max = 1, .hc_deadline_ms = 1,
+	    .hc_render = render, .hc_arg = e };
+	char err[256];
+
+	assert_null(httpget_listen(e->e_base, "localhost", 0, &conf, err,
+	    sizeof(err)));
+	assert_string_equal(err, "localhost: not a numeric IP address");
+	assert_null(httpget_listen(e->e_base, "127.0.0.1",
+	    httpget_port(e->e_h), &conf, err, sizeof(err)));
+	assert_string_equal(err, "Address already in use");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusals, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_head_too_large, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_trickle_cut, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_conns_capped, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bad_address, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
