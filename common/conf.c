@@ -1754,7 +1754,28 @@ file_tenant_id(const char *file)
 	return id;
 }
 
-/* Batch apps: unique names, one default app, each dataset served once. */
+/*
+ * A batch app's log is log/<tenant>/<name>.log and a stream's
+ * stream-<stream>.log: an app named stream-x beside a stream x would
+ * have two daemons write and rotate one file.
+ */
+static void
+app_log_check(struct walk *w, const config_setting_t *as, const char *path,
+    const struct conf_batch_app *a, const struct conf_tenant *t)
+{
+	if (strncmp(a->a_name, "stream-", strlen("stream-")) != 0)
+		return;
+	for (size_t j = 0; j < t->t_nstreams; j++)
+		if (strcmp(a->a_name + strlen("stream-"),
+		    t->t_streams[j].s_name) == 0)
+			walk_error(w, as, path, "name \"%s\" is the log of "
+			    "stream \"%s\" (log/%s/%s.log): name the app "
+			    "otherwise", a->a_name, t->t_streams[j].s_name,
+			    t->t_id ? t->t_id : "<tenant>", a->a_name);
+}
+
+/* Batch apps: unique names, one default app, each dataset served once,
+ * no log of a stream's. */
 static void
 batch_check(struct walk *w, config_t *cfg, const struct conf_tenant *t)
 {
@@ -1775,6 +1796,7 @@ batch_check(struct walk *w, config_t *cfg, const struct conf_tenant *t)
 				    "them datasets)", dflt, a->a_name);
 			dflt = a->a_name;
 		}
+		app_log_check(w, as, path, a, t);
 		for (size_t j = 0; j < i; j++) {
 			const struct conf_batch_app *b = &t->t_batch.b_apps[j];
 

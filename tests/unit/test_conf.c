@@ -1505,6 +1505,27 @@ tenant_duplicate_app_name_is_reported(void **state)
 	    "%s:6: batch.apps[1]:", file);
 }
 
+/* A batch app named stream-x beside a stream x: one log for both. */
+static void
+tenant_app_named_like_a_stream_log_is_reported(void **state)
+{
+	struct fixture *fx = *state;
+	const char *file;
+
+	file = fx_write(fx, "tenants/logs.cfg",
+	    "id = \"logs\";\n"						/* 1 */
+	    "batch = { formats = [\"csv\"]; apps = (\n"			/* 2 */
+	    "  { name = \"stream-x\"; app = \"a\"; },\n"			/* 3 */
+	    "  { name = \"stream-y\"; app = \"b\"; datasets = [\"d\"]; }\n"	/* 4 */
+	    "); };\n"
+	    "streams = ( { name = \"x\"; app = \"s\"; } );\n");
+	assert_null(conf_tenant_load(file, "/opt", &fx->errs));
+	expect_count(&fx->errs, 1);
+	expect_message(&fx->errs, "name \"stream-x\" is the log of stream "
+	    "\"x\" (log/logs/stream-x.log): name the app otherwise",
+	    "%s:3: batch.apps[0]:", file);
+}
+
 static void
 tenant_several_errors_are_all_reported(void **state)
 {
@@ -1952,6 +1973,7 @@ main(void)
 		T(tenant_two_default_apps_are_reported),
 		T(tenant_dataset_served_twice_is_reported),
 		T(tenant_duplicate_app_name_is_reported),
+		T(tenant_app_named_like_a_stream_log_is_reported),
 		T(tenant_several_errors_are_all_reported),
 		T(tenant_syntax_error_names_file_and_line),
 		T(tenants_load_reads_cfg_files_sorted_and_names_failures),
