@@ -97,7 +97,15 @@ static const char *const type_names[] = {
 	[ZMTP_DEALER] = "DEALER",
 	[ZMTP_PUSH] = "PUSH",
 	[ZMTP_ROUTER] = "ROUTER",
+	[ZMTP_PULL] = "PULL",
 };
+
+/* The server end of one connection: its peers are not trusted. */
+static bool
+is_server(const struct zmtp *z)
+{
+	return z->z_type == ZMTP_ROUTER || z->z_type == ZMTP_PULL;
+}
 
 /* The peer types each type talks to (RFC 37, "Socket types"). */
 static bool
@@ -107,6 +115,7 @@ peer_type_ok(enum zmtp_type type, const unsigned char *v, size_t len)
 		[ZMTP_DEALER] = { "ROUTER", "DEALER", "REP" },
 		[ZMTP_PUSH] = { "PULL" },
 		[ZMTP_ROUTER] = { "DEALER", "REQ", "ROUTER" },
+		[ZMTP_PULL] = { "PUSH" },
 	};
 
 	for (size_t i = 0; i < 4 && ok[type][i] != NULL; i++)
@@ -183,7 +192,7 @@ zmtp_new(enum zmtp_type type, size_t frame_max, size_t out_max)
 	z->z_fd = -1;
 	z->z_frame_max = frame_max;
 	z->z_out_max = out_max;
-	z->z_inmin = type == ZMTP_ROUTER ? IN_MIN_SERVER : IN_MIN;
+	z->z_inmin = is_server(z) ? IN_MIN_SERVER : IN_MIN;
 	if (z->z_inmin > frame_max + MSG_SLACK)
 		z->z_inmin = frame_max + MSG_SLACK;
 	return z;
@@ -349,7 +358,7 @@ write_out(struct zmtp *z, const unsigned char *buf, size_t *rd, size_t len)
 static size_t
 handshake_allowed(const struct zmtp *z)
 {
-	size_t n = z->z_type == ZMTP_ROUTER ? z->z_hslen :
+	size_t n = is_server(z) ? z->z_hslen :
 	    z->z_peer == PEER_GREETING ? 11 :
 	    z->z_peer == PEER_HANDSHAKE ? ZMTP_GREETING_LEN : z->z_hslen;
 
@@ -880,8 +889,8 @@ zmtp_recv(struct zmtp *z, struct zmtp_msg *m)
 			return lost(z);
 		if (rc == 1)
 			break;
-		/* Once a call for a ROUTER: zmtp.h says why. */
-		if ((z->z_type == ZMTP_ROUTER && reads == 1) ||
+		/* Once a call for a server: zmtp.h says why. */
+		if ((is_server(z) && reads == 1) ||
 		    (rc = read_more(z)) == 0) {
 			/* A PONG the parse queued goes now. */
 			if (zmtp_flush(z) == -1 && errno != EAGAIN)

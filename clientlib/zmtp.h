@@ -4,7 +4,7 @@
  * DEALER or a PUSH, run in the caller's thread. It talks to libzmq's
  * ROUTER and PULL sockets (the monitor's metrics socket) byte for byte
  * as a libzmq client would, and to streammgr's own ROUTER for the
- * stream apps and local producers (manager/streammgr/zrouter.c), which
+ * stream apps and local producers (common/zrouter.c), which
  * serves each of its connections with a zmtp of type ZMTP_ROUTER.
  *
  * Why not libzmq here: a stream app's work socket, a producer's ingress
@@ -71,7 +71,9 @@ enum zmtp_type {
 	ZMTP_PUSH,	/* talks to a PULL; receives nothing */
 	ZMTP_ROUTER,	/* the server end of one connection (zmtp_adopt):
 			 * talks to a DEALER, REQ or ROUTER; its greeting
-			 * and READY go at once (streammgr's zrouter.c) */
+			 * and READY go at once (common/zrouter.c) */
+	ZMTP_PULL,	/* as ZMTP_ROUTER, the server end, of a PULL:
+			 * talks to a PUSH (the monitor's reports) */
 };
 
 #define ZMTP_GREETING_LEN	64
@@ -162,8 +164,8 @@ int		 zmtp_flush(struct zmtp *z);
  * The next message the peer sent, reading what the socket holds without
  * waiting; PING is answered (unless more than out_max bytes wait to be
  * written already: a peer that does not read gets no more PONGs) and
- * the handshake checked on the way. A ROUTER, whose peers are not
- * trusted, reads the socket once a call at most, so that a peer that
+ * the handshake checked on the way. A server (ROUTER, PULL), whose peers
+ * are not trusted, reads the socket once a call at most, so that a peer that
  * writes without end (commands alone hand out no message) cannot keep
  * the caller here: EAGAIN may come while the socket holds more, and a
  * level-triggered poll says so. The

@@ -1,25 +1,24 @@
 #include "collect.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include <zmq.h>
-
 #include "clock.h"
 #include "log.h"
 #include "state.h"
 #include "view.h"
+#include "zrouter.h"
 
 #define BUDGET		256		/* reports per tenant per turn */
 /*
- * Larger messages make ZeroMQ drop the connection before we see them;
- * between max_report_size and this they are counted as oversized.
+ * A larger frame, or message, cuts the connection before we see it;
+ * between max_report_size and this, reports are counted as oversized.
  */
-#define WIRE_MAX	(1 << 20)
+#define WIRE_MAX	((size_t)1 << 20)
+#define PONGS_MAX	((size_t)64 << 10) /* all a PULL sends */
 
 static void
 drop(struct mtenant *t, enum report_verdict v, const char *why)
@@ -68,37 +67,20 @@ take(struct mtenant *t, const char *data, size_t len)
 		drop(t, v, why);
 }
 
-static void
-on_reports(void *sock, void *arg)
+/* A report is one frame: a multipart message is not one. */
+static bool
+on_report(void *arg, const unsigned char *rid, size_t ridlen,
+    const struct zmtp_msg *m)
 {
 	struct mtenant *t = arg;
 
-	for (int n = 0; n < BUDGET; n++) {
-		zmq_msg_t msg;
-		int frames = 0;
-		bool more;
-
-		zmq_msg_init(&msg);
-		if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&msg);
-			return;
-		}
-		more = zmq_msg_more(&msg);
-		if (!more)
-			take(t, zmq_msg_data(&msg), zmq_msg_size(&msg));
-		/* A report is one frame: a multipart message is not one. */
-		while (more) {
-			zmq_msg_close(&msg);
-			zmq_msg_init(&msg);
-			if (zmq_msg_recv(&msg, sock, 0) < 0)
-				break;
-			more = zmq_msg_more(&msg);
-			frames++;
-		}
-		if (frames > 0)
-			drop(t, REPORT_MALFORMED, "a message of several frames");
-		zmq_msg_close(&msg);
-	}
+	(void)rid;
+	(void)ridlen;
+	if (m->zm_nframes == 1)
+		take(t, m->zm_f[0].data, m->zm_f[0].len);
+	else
+		drop(t, REPORT_MALFORMED, "a message of several frames");
+	return true;
 }
 
 static char *
@@ -117,24 +99,24 @@ int
 collect_open(struct mtenant *t, char *err, size_t errlen)
 {
 	struct mon *m = t->mt_mon;
-	int64_t wire_max = WIRE_MAX;
-	int zero = 0, rc = -1;
+	const struct zrouter_conf conf = {
+		.zc_frame_max = WIRE_MAX,
+		.zc_out_max = PONGS_MAX,
+		.zc_budget = BUDGET,
+		.zc_handshake_ms = 30000,	/* libzmq's default */
+		.zc_pull = true,
+		.zc_msg_cb = on_report,
+		.zc_arg = t,
+	};
+	int rc = -1;
 	char *path, *ep;
 
 	if (state_prepare_tenant(m->m_conf, t->mt_conf, err, errlen) < 0)
 		return -1;
 	ep = endpoint(t, &path);
-	if ((t->mt_pull = zmq_socket(m->m_zctx, ZMQ_PULL)) == NULL)
-		fatalx("%s: zmq_socket: %s", __func__, zmq_strerror(errno));
-	if (zmq_setsockopt(t->mt_pull, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
-	    zmq_setsockopt(t->mt_pull, ZMQ_MAXMSGSIZE, &wire_max,
-	    sizeof(wire_max)) < 0)
-		fatalx("%s: zmq_setsockopt: %s", __func__, zmq_strerror(errno));
-	if (zmq_bind(t->mt_pull, ep) < 0) {
-		snprintf(err, errlen, "bind %s: %s", ep, zmq_strerror(errno));
-		collect_close(t);
+	if ((t->mt_pull = zrouter_bind(m->m_base, ep, &conf, err,
+	    errlen)) == NULL)
 		goto out;
-	}
 	/*
 	 * Connecting needs write access to the socket file; who may connect
 	 * is decided by run/<tenant>/, 0700 and the tenant's. The folder is
@@ -143,9 +125,6 @@ collect_open(struct mtenant *t, char *err, size_t errlen)
 	 */
 	if (fchmodat(AT_FDCWD, path, 0666, AT_SYMLINK_NOFOLLOW) < 0)
 		log_warn("chmod %s", path);
-	if ((t->mt_ev = zevent_new(m->m_base, t->mt_pull, on_reports,
-	    t)) == NULL)
-		fatalx("%s: cannot watch %s", __func__, ep);
 	rc = 0;
 out:
 	free(ep);
@@ -156,9 +135,6 @@ out:
 void
 collect_close(struct mtenant *t)
 {
-	zevent_free(t->mt_ev);
-	t->mt_ev = NULL;
-	if (t->mt_pull != NULL)
-		zmq_close(t->mt_pull);
+	zrouter_free(t->mt_pull);
 	t->mt_pull = NULL;
 }

@@ -145,8 +145,7 @@ struct mtenant {
 	struct mon	*mt_mon;
 	struct conf_tenant *mt_conf;		/* a reference */
 	char		 mt_id[TENANT_ID_MAX + 1];
-	void		*mt_pull;		/* run/<id>/metrics.sock */
-	struct zevent	*mt_ev;
+	struct zrouter	*mt_pull;		/* run/<id>/metrics.sock */
 	struct mstream_list mt_streams;
 	struct magg	 mt_batch_total;	/* batch apps' reports */
 	struct magg	 mt_batch_tick;

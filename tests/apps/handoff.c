@@ -41,7 +41,7 @@ struct handoff {
 	bool			 done;		/* A settled / B acked */
 };
 
-static void
+static _Noreturn void
 die(const char *what)
 {
 	fprintf(stderr, "handoff: %s\n", what);

@@ -34,6 +34,17 @@ echo 't:{"v":1,"app":"batch","instance":"j","window_ms":1,"rows":1}' |
 	"$RAW" "$EP" push >/dev/null || fail "rawzmq could not send"
 wait_for 20 "a good report after the 2 MB one" prom_at_least "$taken" 3
 assert_eq 1 "$(prom_value "$(dropped oversized)")" "the 2 MB report never reached the parser"
+# Three frames of 900,000 bytes: each under the 1 MiB a frame, the
+# message over it; the connection is cut before the whole is buffered,
+# so the message is never counted (libzmq's PULL took it whole, 2.7 MB,
+# and it came out as malformed: several frames).
+echo 'r:900000:x r:900000:x r:900000:x' | "$RAW" "$EP" push >/dev/null ||
+	fail "rawzmq could not send three frames of 900 KB"
+echo 't:{"v":1,"app":"batch","instance":"k","window_ms":1,"rows":1}' |
+	"$RAW" "$EP" push >/dev/null || fail "rawzmq could not send"
+wait_for 20 "a good report after the three frames" prom_at_least "$taken" 4
+assert_eq "$(awk -F'\t' '$1 == "malformed" { print $2 }' "$CORPUS/expected.tsv")" \
+	"$(prom_value "$(dropped malformed)")" "the 2.7 MB message was never read whole"
 kill -0 "$MON_PID" || fail "the monitor died"
 ok "the monitor takes reports on"
 stop_daemon monitor

@@ -1,7 +1,7 @@
 /*
- * Unit tests for manager/streammgr/zrouter.c, streammgr's own ROUTER over
- * ipc: against libmysimbdp's ZMTP client (clientlib/zmtp.c), a libzmq
- * DEALER, and bytes written by hand on a plain unix socket.
+ * Unit tests for common/zrouter.c, our own ROUTER (and PULL) over ipc:
+ * against libmysimbdp's ZMTP client (clientlib/zmtp.c), libzmq's DEALER
+ * and PUSH, and bytes written by hand on a plain unix socket.
  *
  * The event loop runs in turns of at most TURN_MS while a test waits for
  * what it expects; every wait ends at a deadline only a hang crosses
@@ -195,6 +195,31 @@ on_msg_big(void *arg, const unsigned char *rid, size_t ridlen,
 	    &(struct zmtp_frame){ big, sizeof(big) }, 1) == -1)
 		e->e_refused++;
 	return true;
+}
+
+/* A PULL (zc_pull). */
+static int
+setup_pull(void **state)
+{
+	struct env *e;
+	struct zrouter_conf conf = {
+		.zc_frame_max = FRAME_MAX,
+		.zc_out_max = OUT_MAX,
+		.zc_budget = BUDGET,
+		.zc_handshake_ms = HANDSHAKE_MS,
+		.zc_pull = true,
+		.zc_msg_cb = on_msg,
+	};
+	char err[256];
+
+	setup(state);
+	e = *state;
+	zrouter_free(e->e_r);
+	conf.zc_arg = e;
+	e->e_r = zrouter_bind(e->e_base, e->e_ep, &conf, err, sizeof(err));
+	if (e->e_r == NULL)
+		fail_msg("zrouter_bind: %s", err);
+	return 0;
 }
 
 /* A router that reads a peer only once its replies are out. */
@@ -724,6 +749,13 @@ test_number_reused_in_msg_cb(void **state)
 	}
 }
 
+/* A DEALER's greeting and READY, written by hand. */
+static const unsigned char greeting[64] = { 0xff, [9] = 0x7f, [10] = 3,
+    [11] = 1, 'N', 'U', 'L', 'L' };
+static const unsigned char ready[] = { 0x04, 28, 5, 'R', 'E', 'A', 'D',
+    'Y', 11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p', 'e', 0, 0,
+    0, 6, 'D', 'E', 'A', 'L', 'E', 'R' };
+
 /* A PING frame with its 16-byte context, as zflood's peer sends. */
 #define PING_SIZE	25
 
@@ -812,11 +844,6 @@ test_ping_flood(void **state)
 {
 	struct env *e = *state;
 	enum { CHUNK = 1000, TOTAL = 4u << 20 };
-	static const unsigned char greeting[64] = { 0xff, [9] = 0x7f,
-	    [10] = 3, [11] = 1, 'N', 'U', 'L', 'L' };
-	static const unsigned char ready[] = { 0x04, 28, 5, 'R', 'E', 'A',
-	    'D', 'Y', 11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p',
-	    'e', 0, 0, 0, 6, 'D', 'E', 'A', 'L', 'E', 'R' };
 	static unsigned char pings[CHUNK * PING_SIZE], in[1 << 16];
 	struct zmtp *good = client(e);
 	int64_t until = deadline();
@@ -923,6 +950,58 @@ test_read_when_written(void **state)
 	zmtp_free(z, 0);
 }
 
+/*
+ * zc_pull: our PUSH's and libzmq's messages come whole, a routing id
+ * each; a DEALER is cut off at its READY (a PULL talks to PUSHes).
+ */
+static void
+test_pull(void **state)
+{
+	struct env *e = *state;
+	struct zmtp *z = zmtp_new(ZMTP_PUSH, FRAME_MAX, OUT_MAX);
+	void *ctx = zmq_ctx_new(), *push = zmq_socket(ctx, ZMQ_PUSH);
+	int64_t until = deadline();
+	struct zmtp_msg m;
+	int zero = 0, fd;
+
+	assert_non_null(z);
+	assert_int_equal(zmtp_connect(z, e->e_ep), 0);
+	while (!zmtp_ready(z)) {
+		check_deadline(until);
+		turn(e);
+		if (zmtp_recv(z, &m) == -1 && errno != EAGAIN)
+			fail_msg("push: %s", zmtp_error(z));
+	}
+	assert_int_equal(zmtp_send(z, &(struct zmtp_frame){ "r1", 2 }, 1), 0);
+	assert_int_equal(zmtp_send(z, (struct zmtp_frame[]){ { "a", 1 },
+	    { "b", 1 } }, 2), 0);
+	await_msgs(e, z, 2);
+	assert_int_equal(e->e_got[0].g_nframes, 1);
+	assert_string_equal(e->e_got[0].g_f[0], "r1");
+	assert_int_equal(e->e_got[1].g_nframes, 2);
+	assert_string_equal(e->e_got[1].g_f[1], "b");
+
+	assert_int_equal(zmq_setsockopt(push, ZMQ_LINGER, &zero,
+	    sizeof(zero)), 0);
+	assert_int_equal(zmq_connect(push, e->e_ep), 0);
+	assert_int_equal(zmq_send(push, "lz", 2, 0), 2);
+	await_msgs(e, NULL, 3);
+	assert_string_equal(e->e_got[2].g_f[0], "lz");
+	assert_memory_not_equal(e->e_got[0].g_rid, e->e_got[2].g_rid,
+	    ZROUTER_RID_LEN);
+
+	fd = raw_client(e);
+	assert_int_equal(write(fd, greeting, sizeof(greeting)),
+	    (ssize_t)sizeof(greeting));
+	assert_int_equal(write(fd, ready, sizeof(ready)),
+	    (ssize_t)sizeof(ready));
+	await_closed(e, fd);
+	assert_int_equal(e->e_ngot, 3);
+	zmq_close(push);
+	zmq_ctx_term(ctx);
+	zmtp_free(z, 0);
+}
+
 /* Endpoints it cannot bind: refused with the endpoint and why. */
 static void
 test_bind_errors(void **state)
@@ -975,6 +1054,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_read_when_written,
 		    setup_paced, teardown),
+		cmocka_unit_test_setup_teardown(test_pull, setup_pull,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_bind_errors, setup,
 		    teardown),
 	};

@@ -198,7 +198,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		/* A PONG, or the handshake's rest, may wait. */
 		watch_write(c);
 	}
-	if (n > 0)
+	if (n > 0 && r->r_conf.zc_turn_cb != NULL)
 		r->r_conf.zc_turn_cb(r->r_conf.zc_arg);
 }
 
@@ -228,7 +228,8 @@ conn_new(struct zrouter *r, int fd)
 	while (c != NULL && ((c->c_id = r->r_next++) == 0 ||
 	    idtab_get(&r->r_conns, c->c_id) != NULL))
 		;
-	if (c == NULL || (c->c_z = zmtp_new(ZMTP_ROUTER,
+	if (c == NULL || (c->c_z = zmtp_new(r->r_conf.zc_pull ? ZMTP_PULL :
+	    ZMTP_ROUTER,
 	    r->r_conf.zc_frame_max, r->r_conf.zc_out_max)) == NULL ||
 	    idtab_put(&r->r_conns, c->c_id, c) == -1) {
 		log_warnx("%s: out of memory for a connection",

@@ -1,7 +1,9 @@
 /*
- * A ROUTER socket of streammgr's own over ipc://: ZMTP 3.1 with the NULL
+ * A ROUTER socket of our own over ipc://: ZMTP 3.1 with the NULL
  * mechanism (clientlib/zmtp.c on the server side), every connection
- * served in the event loop's thread.
+ * served in the event loop's thread. Or a PULL (zc_pull): the monitor's
+ * metric reports, where libzmq's buffered a message of any number of
+ * frames whole (800 frames of 1 MB: 808 MB of the monitor).
  *
  * Why not libzmq's ROUTER here: for the stream apps' work sockets its
  * I/O thread was a second wake-up at every hop (read, then a signal to
@@ -23,8 +25,8 @@
  * or has not finished its handshake within handshake_ms (libzmq's
  * ZMQ_HANDSHAKE_IVL) is disconnected.
  */
-#ifndef ZROUTER_H
-#define ZROUTER_H
+#ifndef MYSIMBDP_ZROUTER_H
+#define MYSIMBDP_ZROUTER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -48,13 +50,15 @@ struct zrouter_conf {
 	 * it makes us hold is one turn's replies (producers).
 	 */
 	bool	 zc_read_when_written;
+	/* A PULL instead: PUSH peers, nothing sent to them but PONGs. */
+	bool	 zc_pull;
 	/*
 	 * A message: its frames stay valid until msg_cb returns, which
 	 * says whether the same peer's next may follow in this turn.
 	 */
 	bool	(*zc_msg_cb)(void *, const unsigned char *rid, size_t ridlen,
 		    const struct zmtp_msg *);
-	/* After a peer's messages of a turn. */
+	/* After a peer's messages of a turn (may be NULL). */
 	void	(*zc_turn_cb)(void *);
 	/* Some peer took what waited for it after a send was refused
 	 * (may be NULL). */
