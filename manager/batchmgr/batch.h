@@ -7,6 +7,7 @@
 #ifndef MYSIMBDP_BATCH_H
 #define MYSIMBDP_BATCH_H
 
+#include <dirent.h>
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -124,7 +125,9 @@ struct batch {
 	struct event	*b_inotify_ev;
 	struct event	*b_scan_ev;
 	struct event	*b_settle_ev;
-	struct event	*b_step_ev;	/* the next tenant of a scan round */
+	struct event	*b_step_ev;	/* the next step of a scan round */
+	struct tenant	*b_scan_t;	/* the round's tenant being scanned, */
+	DIR		*b_scan_dir;	/* its incoming/ listed this far */
 	struct event	*b_stop_ev;
 	void		*b_zctx;	/* ZeroMQ, for the control socket */
 	struct ctlsock	*b_ctl;		/* run/batchmgr.ctl (bcontrol.c) */
