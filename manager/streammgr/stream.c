@@ -80,6 +80,21 @@ open_to_tenant(const char *ep)
 		log_warn("chmod %s", ep + strlen("ipc://"));
 }
 
+/* Binds run/<tenant>/<stream>.<suffix>, our own ROUTER (zrouter.h). */
+static struct zrouter *
+bind_own(struct smgr *m, struct stream *s, const char *suffix,
+    const struct zrouter_conf *conf, char *err, size_t errlen)
+{
+	char *ep = state_endpoint(m->m_conf, "run/%s/%s.%s", s->s_tid,
+	    s->s_name, suffix);
+	struct zrouter *r = zrouter_bind(m->m_base, ep, conf, err, errlen);
+
+	if (r != NULL)
+		open_to_tenant(ep);
+	free(ep);
+	return r;
+}
+
 /*
  * The producers' socket on this host, our own ROUTER (zrouter.h), read
  * only while a producer's replies are out: one that does not read them
@@ -92,20 +107,13 @@ bind_ingress(struct smgr *m, struct stream *s, char *err, size_t errlen)
 		.zc_frame_max = INGRESS_FRAME_MAX,
 		.zc_out_max = INGRESS_OUT_MAX,
 		.zc_budget = BUDGET,
-		.zc_handshake_ms = 30000,
+		.zc_handshake_ms = 30000,	/* as the work socket's */
 		.zc_read_when_written = true,
 		.zc_msg_cb = on_producer,
 		.zc_turn_cb = on_producers_turn,
 		.zc_arg = s,
 	};
-	char *ep = state_endpoint(m->m_conf, "run/%s/%s.in", s->s_tid,
-	    s->s_name);
-	struct zrouter *r = zrouter_bind(m->m_base, ep, &conf, err, errlen);
-
-	if (r != NULL)
-		open_to_tenant(ep);
-	free(ep);
-	return r;
+	return bind_own(m, s, "in", &conf, err, errlen);
 }
 
 /*
@@ -127,14 +135,7 @@ bind_work(struct smgr *m, struct stream *s, char *err, size_t errlen)
 		.zc_turn_cb = work_turn,
 		.zc_arg = s,
 	};
-	char *ep = state_endpoint(m->m_conf, "run/%s/%s.work", s->s_tid,
-	    s->s_name);
-	struct zrouter *r = zrouter_bind(m->m_base, ep, &conf, err, errlen);
-
-	if (r != NULL)
-		open_to_tenant(ep);
-	free(ep);
-	return r;
+	return bind_own(m, s, "work", &conf, err, errlen);
 }
 
 static int

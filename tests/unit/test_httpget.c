@@ -29,8 +29,8 @@
 #include <event2/event.h>
 
 #include "httpget.h"
+#include "testwait.h"
 
-#define WAIT_MS		5000
 #define TURN_MS		10
 #define CONNS_MAX	4
 #define HEAD_MAX	512
@@ -42,31 +42,6 @@ struct env {
 	struct httpget		*e_h;
 	int			 e_renders;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-deadline(void)
-{
-	const char *f = getenv("MYSIMBDP_TEST_TIME_FACTOR");
-	long factor = f != NULL ? strtol(f, NULL, 10) : 1;
-
-	return now_ms() + WAIT_MS * (factor > 0 && factor < 100 ? factor : 1);
-}
-
-static void
-check_deadline(int64_t until)
-{
-	if (now_ms() >= until)
-		fail_msg("timed out (a wait of %d ms x time factor)", WAIT_MS);
-}
 
 static void
 render(void *arg, struct evbuffer *out)
@@ -114,13 +89,11 @@ teardown(void **state)
 	return 0;
 }
 
+/* One turn of the loop, TURN_MS at most. */
 static void
 turn(struct env *e)
 {
-	static const struct timeval tv = { 0, TURN_MS * 1000 };
-
-	event_base_loopexit(e->e_base, &tv);
-	event_base_loop(e->e_base, EVLOOP_ONCE);
+	loop_turn(e->e_base, TURN_MS);
 }
 
 /* A non-blocking TCP connection to the server (accepted or not yet). */

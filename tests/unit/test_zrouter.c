@@ -32,8 +32,8 @@
 
 #include "zmtp.h"
 #include "zrouter.h"
+#include "testwait.h"
 
-#define WAIT_MS		5000
 #define TURN_MS		10
 #define MSGS_MAX	64
 #define FRAME_MAX	4096
@@ -64,31 +64,6 @@ struct env {
 	struct event	*e_sv_ev[2];	/* reading each end */
 	int		 e_sv_fired[2];
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-deadline(void)
-{
-	const char *f = getenv("MYSIMBDP_TEST_TIME_FACTOR");
-	long factor = f != NULL ? strtol(f, NULL, 10) : 1;
-
-	return now_ms() + WAIT_MS * (factor > 0 && factor < 100 ? factor : 1);
-}
-
-static void
-check_deadline(int64_t until)
-{
-	if (now_ms() >= until)
-		fail_msg("timed out (a wait of %d ms x time factor)", WAIT_MS);
-}
 
 static void
 on_sv(evutil_socket_t fd, short what, void *arg)
@@ -197,19 +172,11 @@ on_msg_big(void *arg, const unsigned char *rid, size_t ridlen,
 	return true;
 }
 
-/* A PULL (zc_pull). */
+/* setup, then the router bound again with conf (its zc_arg the env). */
 static int
-setup_pull(void **state)
+setup_with(void **state, struct zrouter_conf conf)
 {
 	struct env *e;
-	struct zrouter_conf conf = {
-		.zc_frame_max = FRAME_MAX,
-		.zc_out_max = OUT_MAX,
-		.zc_budget = BUDGET,
-		.zc_handshake_ms = HANDSHAKE_MS,
-		.zc_pull = true,
-		.zc_msg_cb = on_msg,
-	};
 	char err[256];
 
 	setup(state);
@@ -222,12 +189,25 @@ setup_pull(void **state)
 	return 0;
 }
 
+/* A PULL (zc_pull). */
+static int
+setup_pull(void **state)
+{
+	return setup_with(state, (struct zrouter_conf){
+		.zc_frame_max = FRAME_MAX,
+		.zc_out_max = OUT_MAX,
+		.zc_budget = BUDGET,
+		.zc_handshake_ms = HANDSHAKE_MS,
+		.zc_pull = true,
+		.zc_msg_cb = on_msg,
+	});
+}
+
 /* A router that reads a peer only once its replies are out. */
 static int
 setup_paced(void **state)
 {
-	struct env *e;
-	struct zrouter_conf conf = {
+	return setup_with(state, (struct zrouter_conf){
 		.zc_frame_max = FRAME_MAX,
 		.zc_out_max = OUT_MAX,
 		.zc_budget = BUDGET,
@@ -235,17 +215,7 @@ setup_paced(void **state)
 		.zc_read_when_written = true,
 		.zc_msg_cb = on_msg_big,
 		.zc_turn_cb = on_turn,
-	};
-	char err[256];
-
-	setup(state);
-	e = *state;
-	zrouter_free(e->e_r);
-	conf.zc_arg = e;
-	e->e_r = zrouter_bind(e->e_base, e->e_ep, &conf, err, sizeof(err));
-	if (e->e_r == NULL)
-		fail_msg("zrouter_bind: %s", err);
-	return 0;
+	});
 }
 
 static int
@@ -268,10 +238,7 @@ teardown(void **state)
 static void
 turn(struct env *e)
 {
-	static const struct timeval tv = { 0, TURN_MS * 1000 };
-
-	event_base_loopexit(e->e_base, &tv);
-	event_base_loop(e->e_base, EVLOOP_ONCE);
+	loop_turn(e->e_base, TURN_MS);
 }
 
 /* Turns until n messages were handed out, the client's flushed meanwhile. */
