@@ -12,7 +12,7 @@
 #include "view.h"
 #include "zrouter.h"
 
-#define BUDGET		256		/* reports per tenant per turn */
+#define BUDGET		256	/* reports per connection per turn */
 /*
  * A larger frame, or message, cuts the connection before we see it;
  * between max_report_size and this, reports are counted as oversized.

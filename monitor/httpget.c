@@ -4,9 +4,15 @@
  * Each connection is a bufferevent whose input stops growing at
  * head_max + 1 bytes (its read watermark), and a timer for its deadline,
  * which also ends the wait for a client to close after its answer.
- * The listener is disabled while conns_max connections are open, and
- * for a moment after accept fails (out of descriptors: it would fail
- * again at once, the loop spinning).
+ *
+ * At conns_max open, a new connection takes the place of the oldest one
+ * still sending its head, which is closed: idle connections made one
+ * after the other cannot keep a scrape out (a scraper sends its head at
+ * once). Only when every open connection has its answer does the
+ * listener wait for one to end. It also waits a moment after accept
+ * fails for a cause libevent does not try again at once (in the
+ * daemons, common/fdreserve.c turns "out of descriptors" into a closed
+ * connection instead).
  */
 #include "httpget.h"
 
@@ -18,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
@@ -30,10 +37,11 @@
 #define ACCEPT_PAUSE_MS	100	/* after accept failed */
 
 struct hconn {
-	TAILQ_ENTRY(hconn)	 c_entry;
+	TAILQ_ENTRY(hconn)	 c_entry;	/* oldest first */
 	struct httpget		*c_h;
 	struct bufferevent	*c_bev;
 	struct event		*c_deadline;
+	bool			 c_answered;
 };
 
 struct httpget {
@@ -43,21 +51,51 @@ struct httpget {
 	struct event		*h_resume;	/* accepting again */
 	TAILQ_HEAD(, hconn)	 h_conns;
 	size_t			 h_nconns;
+	size_t			 h_nreading;	/* not answered yet */
+	bool			 h_listening;
 	int			 h_port;
 };
+
+/*
+ * Accepting while a connection may be taken (one free, or one still
+ * reading its head to close) and no pause after a failed accept runs.
+ */
+static void
+watch_listener(struct httpget *h)
+{
+	bool want = (h->h_nconns < h->h_conf.hc_conns_max ||
+	    h->h_nreading > 0) && !evtimer_pending(h->h_resume, NULL);
+
+	if (want == h->h_listening)
+		return;
+	h->h_listening = want;
+	if (want)
+		evconnlistener_enable(h->h_lev);
+	else
+		evconnlistener_disable(h->h_lev);
+}
+
+static void
+conn_destroy(struct hconn *c)
+{
+	struct httpget *h = c->c_h;
+
+	TAILQ_REMOVE(&h->h_conns, c, c_entry);
+	h->h_nconns--;
+	if (!c->c_answered)
+		h->h_nreading--;
+	bufferevent_free(c->c_bev);
+	event_free(c->c_deadline);
+	free(c);
+}
 
 static void
 conn_free(struct hconn *c)
 {
 	struct httpget *h = c->c_h;
 
-	TAILQ_REMOVE(&h->h_conns, c, c_entry);
-	bufferevent_free(c->c_bev);
-	event_free(c->c_deadline);
-	free(c);
-	if (h->h_nconns-- == h->h_conf.hc_conns_max &&
-	    !evtimer_pending(h->h_resume, NULL))
-		evconnlistener_enable(h->h_lev);
+	conn_destroy(c);
+	watch_listener(h);
 }
 
 static void
@@ -72,14 +110,25 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	conn_free(c);
 }
 
+/*
+ * The end of the client's side, or an error. A client that closed its
+ * side after its request still gets the answer being written.
+ */
 static void
 on_event(struct bufferevent *bev, short what, void *arg)
 {
-	(void)bev;
-	(void)what;	/* EOF or an error: either ends it */
-	conn_free(arg);
+	struct hconn *c = arg;
+
+	if (c->c_answered && what == (BEV_EVENT_READING | BEV_EVENT_EOF) &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
+	conn_free(c);
 }
 
+/* What comes after the head (a body, more requests) is read and let go:
+ * a client writing before it reads cannot stall its answer. */
 static void
 on_drain(struct bufferevent *bev, void *arg)
 {
@@ -97,31 +146,45 @@ on_drain(struct bufferevent *bev, void *arg)
 static void
 on_written(struct bufferevent *bev, void *arg)
 {
+	(void)arg;
 	shutdown(bufferevent_getfd(bev), SHUT_WR);
-	bufferevent_setwatermark(bev, EV_READ, 0, 0);
 	bufferevent_setcb(bev, on_drain, NULL, on_event, arg);
 	bufferevent_enable(bev, EV_READ);
 }
 
-/* Writes the head of an answer, and body unless NULL; then closes. */
+/*
+ * Writes an answer's head, and body unless NULL (a HEAD request's has
+ * none, whatever its status); then the connection closes.
+ */
 static void
 answer(struct hconn *c, int code, const char *reason, const char *extra,
     const char *type, struct evbuffer *body, size_t length)
 {
 	struct evbuffer *out = bufferevent_get_output(c->c_bev);
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
 
-	bufferevent_disable(c->c_bev, EV_READ);
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\n%sConnection: close\r\n\r\n", code, reason,
-	    type, length, extra);
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT",
+	    &tm) == 0)
+		date[0] = '\0';
+	c->c_answered = true;
+	c->c_h->h_nreading--;
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n%sConnection: "
+	    "close\r\n\r\n", code, reason, date, type, length, extra);
 	if (body != NULL)
 		evbuffer_add_buffer(out, body);
-	bufferevent_setcb(c->c_bev, NULL, on_written, on_event, c);
+	bufferevent_setwatermark(c->c_bev, EV_READ, 0, 0);
+	bufferevent_setcb(c->c_bev, on_drain, on_written, on_event, c);
+	watch_listener(c->c_h);
 }
 
-/* An error's answer: its reason as a line of text. */
+/* An error's answer: its reason as a line of text (to GET). */
 static void
-refuse(struct hconn *c, int code, const char *reason, const char *extra)
+refuse(struct hconn *c, bool head, int code, const char *reason,
+    const char *extra)
 {
 	struct evbuffer *body = evbuffer_new();
 
@@ -130,8 +193,8 @@ refuse(struct hconn *c, int code, const char *reason, const char *extra)
 		return;
 	}
 	evbuffer_add_printf(body, "%s\n", reason);
-	answer(c, code, reason, extra, "text/plain; charset=utf-8", body,
-	    evbuffer_get_length(body));
+	answer(c, code, reason, extra, "text/plain; charset=utf-8",
+	    head ? NULL : body, evbuffer_get_length(body));
 	evbuffer_free(body);
 }
 
@@ -143,7 +206,7 @@ serve(struct hconn *c, bool head)
 	struct evbuffer *body = evbuffer_new();
 
 	if (body == NULL) {
-		refuse(c, 500, "Internal Server Error", "");
+		refuse(c, head, 500, "Internal Server Error", "");
 		return;
 	}
 	conf->hc_render(conf->hc_arg, body);
@@ -152,24 +215,54 @@ serve(struct hconn *c, bool head)
 	evbuffer_free(body);
 }
 
-/* Answers a request line: "METHOD TARGET HTTP/x.y". */
-static void
-on_request_line(struct hconn *c, char *line)
+/* The path of a request's target: itself, or that of an absolute URL. */
+static const char *
+target_path(const char *target)
 {
+	const char *p;
+
+	if (strncmp(target, "http://", 7) != 0)
+		return target;
+	p = strchr(target + 7, '/');
+	return p != NULL ? p : "/";
+}
+
+/* Answers a request line: "METHOD TARGET HTTP/1.x". */
+static void
+on_request_line(struct hconn *c, char *line, size_t len)
+{
+	bool whole = strlen(line) == len;	/* no NUL inside */
 	char *save, *method = strtok_r(line, " ", &save),
 	    *target = strtok_r(NULL, " ", &save),
 	    *version = strtok_r(NULL, " ", &save);
+	bool head = method != NULL && strcmp(method, "HEAD") == 0;
 
-	if (method == NULL || target == NULL || version == NULL ||
-	    strtok_r(NULL, " ", &save) != NULL ||
-	    strncmp(version, "HTTP/1.", 7) != 0)
-		refuse(c, 400, "Bad Request", "");
-	else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-		refuse(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
-	else if (strcmp(target, c->c_h->h_conf.hc_path) != 0)
-		refuse(c, 404, "Not Found", "");
+	if (!whole || method == NULL || target == NULL ||
+	    version == NULL || strtok_r(NULL, " ", &save) != NULL ||
+	    (strcmp(version, "HTTP/1.1") != 0 &&
+	    strcmp(version, "HTTP/1.0") != 0))
+		refuse(c, head, 400, "Bad Request", "");
+	else if (strcmp(method, "GET") != 0 && !head)
+		refuse(c, head, 405, "Method Not Allowed",
+		    "Allow: GET, HEAD\r\n");
+	else if (strcmp(target_path(target), c->c_h->h_conf.hc_path) != 0)
+		refuse(c, head, 404, "Not Found", "");
 	else
-		serve(c, strcmp(method, "HEAD") == 0);
+		serve(c, head);
+}
+
+/* Where the head ends (its blank line, CRLF or bare LF), or -1. */
+static ev_ssize_t
+head_end(struct evbuffer *in)
+{
+	struct evbuffer_ptr crlf = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	struct evbuffer_ptr lf = evbuffer_search(in, "\n\n", 2, NULL);
+
+	if (crlf.pos == -1)
+		return lf.pos == -1 ? -1 : lf.pos + 2;
+	if (lf.pos == -1 || crlf.pos + 1 < lf.pos)
+		return crlf.pos + 4;
+	return lf.pos + 2;
 }
 
 /* Waits for the whole head (up to its blank line), then answers. */
@@ -178,23 +271,26 @@ on_read(struct bufferevent *bev, void *arg)
 {
 	struct hconn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-	size_t max = c->c_h->h_conf.hc_head_max;
+	ev_ssize_t end = head_end(in);
+	size_t max = c->c_h->h_conf.hc_head_max, len;
 	char *line;
 
-	if ((end.pos == -1 && evbuffer_get_length(in) > max) ||
-	    (end.pos != -1 && (size_t)end.pos + 4 > max)) {
-		refuse(c, 431, "Request Header Fields Too Large", "");
+	if ((end == -1 && evbuffer_get_length(in) > max) ||
+	    (end != -1 && (size_t)end > max)) {
+		refuse(c, false, 431, "Request Header Fields Too Large", "");
 		return;
 	}
-	if (end.pos == -1)
+	if (end == -1)
 		return;
-	if ((line = evbuffer_readln(in, NULL, EVBUFFER_EOL_CRLF_STRICT)) ==
-	    NULL) {
-		refuse(c, 500, "Internal Server Error", "");
+	/* Empty lines before the request line are skipped (RFC 9112). */
+	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL &&
+	    len == 0)
+		free(line);
+	if (line == NULL) {
+		refuse(c, false, 400, "Bad Request", "");
 		return;
 	}
-	on_request_line(c, line);
+	on_request_line(c, line, len);
 	free(line);
 }
 
@@ -203,12 +299,25 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct httpget *h = arg;
-	struct hconn *c = calloc(1, sizeof(*c));
+	struct hconn *c, *old;
 
 	(void)lev;
 	(void)sa;
 	(void)salen;
-	if (c == NULL || (c->c_bev = bufferevent_socket_new(h->h_base, fd,
+	if (h->h_nconns >= h->h_conf.hc_conns_max) {
+		TAILQ_FOREACH(old, &h->h_conns, c_entry)
+			if (!old->c_answered)
+				break;
+		if (old == NULL) {	/* not listening then: never here */
+			evutil_closesocket(fd);
+			return;
+		}
+		log_debug("http: %zu connections open: the oldest without "
+		    "its request closed", h->h_nconns);
+		conn_destroy(old);
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->c_bev = bufferevent_socket_new(h->h_base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL ||
 	    (c->c_deadline = evtimer_new(h->h_base, on_deadline, c)) == NULL) {
 		log_warnx("http: out of memory for a connection");
@@ -217,17 +326,19 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		else
 			evutil_closesocket(fd);
 		free(c);
+		watch_listener(h);
 		return;
 	}
 	c->c_h = h;
 	TAILQ_INSERT_TAIL(&h->h_conns, c, c_entry);
-	if (++h->h_nconns == h->h_conf.hc_conns_max)
-		evconnlistener_disable(h->h_lev);
+	h->h_nconns++;
+	h->h_nreading++;
 	clock_timer_in(c->c_deadline, h->h_conf.hc_deadline_ms);
 	bufferevent_setwatermark(c->c_bev, EV_READ, 0,
 	    h->h_conf.hc_head_max + 1);
 	bufferevent_setcb(c->c_bev, on_read, NULL, on_event, c);
 	bufferevent_enable(c->c_bev, EV_READ);
+	watch_listener(h);
 }
 
 static void
@@ -235,20 +346,18 @@ on_accept_error(struct evconnlistener *lev, void *arg)
 {
 	struct httpget *h = arg;
 
+	(void)lev;
 	log_warn("http: accept");
-	evconnlistener_disable(lev);
 	clock_timer_in(h->h_resume, ACCEPT_PAUSE_MS);
+	watch_listener(h);
 }
 
 static void
 on_resume(evutil_socket_t fd, short what, void *arg)
 {
-	struct httpget *h = arg;
-
 	(void)fd;
 	(void)what;
-	if (h->h_nconns < h->h_conf.hc_conns_max)
-		evconnlistener_enable(h->h_lev);
+	watch_listener(arg);
 }
 
 /* address:port as a socket address; its length, or 0 when not numeric. */
@@ -311,6 +420,7 @@ httpget_listen(struct event_base *base, const char *address, int port,
 		httpget_free(h);
 		return NULL;
 	}
+	h->h_listening = true;
 	evconnlistener_set_error_cb(h->h_lev, on_accept_error);
 	h->h_port = port_of(evconnlistener_get_fd(h->h_lev));
 	return h;
@@ -335,12 +445,8 @@ httpget_free(struct httpget *h)
 
 	if (h == NULL)
 		return;
-	while ((c = TAILQ_FIRST(&h->h_conns)) != NULL) {
-		TAILQ_REMOVE(&h->h_conns, c, c_entry);
-		bufferevent_free(c->c_bev);
-		event_free(c->c_deadline);
-		free(c);
-	}
+	while ((c = TAILQ_FIRST(&h->h_conns)) != NULL)
+		conn_destroy(c);
 	if (h->h_lev != NULL)
 		evconnlistener_free(h->h_lev);
 	event_free(h->h_resume);

@@ -7,12 +7,13 @@
  * clients that send a byte now and then held every descriptor the
  * monitor had (1,100 did; reports and control need descriptors too).
  * Here a connection has a deadline for its whole request and answer,
- * and at most conns_max are open: more wait in the listen backlog.
+ * and at most conns_max are open: a new one takes the place of the
+ * oldest still sending its head (httpget.c says why).
  *
- * Answers: 200 with the document (HEAD: its headers alone), 404 for
- * another path, 405 for another method, 400 for a request line that
- * is not HTTP, 431 for a head over head_max bytes. A request's body is
- * not read.
+ * Answers: 200 with the document (HEAD: its headers alone, as for every
+ * status), 404 for another path, 405 for another method, 400 for a
+ * request line that is not HTTP/1.0 or 1.1, 431 for a head over
+ * head_max bytes. What follows the head (a body) is read and dropped.
  */
 #ifndef MYSIMBDP_MONITOR_HTTPGET_H
 #define MYSIMBDP_MONITOR_HTTPGET_H

@@ -52,8 +52,9 @@ render(void *arg, struct evbuffer *out)
 	evbuffer_add_printf(out, DOC);
 }
 
+/* A server of DOC whose connections each have deadline_ms. */
 static int
-setup(void **state)
+setup_deadline(void **state, int deadline_ms)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	const struct httpget_conf conf = {
@@ -61,7 +62,7 @@ setup(void **state)
 		.hc_type = "text/plain",
 		.hc_conns_max = CONNS_MAX,
 		.hc_head_max = HEAD_MAX,
-		.hc_deadline_ms = DEADLINE_MS,
+		.hc_deadline_ms = deadline_ms,
 		.hc_render = render,
 		.hc_arg = e,
 	};
@@ -76,6 +77,19 @@ setup(void **state)
 	assert_true(httpget_port(e->e_h) > 0);
 	*state = e;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_deadline(state, DEADLINE_MS);
+}
+
+/* Deadlines no test reaches: what ends a connection is the test's. */
+static int
+setup_no_deadline(void **state)
+{
+	return setup_deadline(state, 3600 * 1000);
 }
 
 static int
@@ -160,6 +174,7 @@ test_get(void **state)
 	assert_non_null(strstr(a, "\r\nContent-Type: text/plain\r\n"));
 	assert_non_null(strstr(a, "\r\nContent-Length: 6\r\n"));
 	assert_non_null(strstr(a, "\r\nConnection: close\r\n"));
+	assert_non_null(strstr(a, "\r\nDate: "));
 	assert_string_equal(strstr(a, "\r\n\r\n") + 4, DOC);
 	assert_int_equal(e->e_renders, 1);
 }
@@ -204,7 +219,38 @@ test_refusals(void **state)
 	}
 	assert_non_null(strstr(ask(e, "PUT /metrics HTTP/1.1\r\n\r\n"),
 	    "\r\nAllow: GET, HEAD\r\n"));
+	/* A NUL in the line is not cut there. */
+	{
+		static const char nul[] = "GET /metrics HTTP/1.1\0zz\r\n\r\n";
+		int fd = connect_to(e);
+
+		assert_int_equal(write(fd, nul, sizeof(nul) - 1),
+		    (ssize_t)sizeof(nul) - 1);
+		assert_non_null(strstr(read_all(e, fd),
+		    "HTTP/1.1 400 Bad Request\r\n"));
+	}
+	/* HEAD's answer has no body, whatever its status. */
+	assert_string_equal(strstr(ask(e, "HEAD /other HTTP/1.1\r\n\r\n"),
+	    "\r\n\r\n"), "\r\n\r\n");
 	assert_int_equal(e->e_renders, 0);
+}
+
+/* Leniencies RFC 9112 asks of a server: bare LF ends lines, empty lines
+ * before the request line are skipped, a target may be a whole URL. */
+static void
+test_lenient(void **state)
+{
+	struct env *e = *state;
+	static const char *const requests[] = {
+		"GET /metrics HTTP/1.1\n\n",
+		"\r\n\r\nGET /metrics HTTP/1.0\r\nHost: x\r\n\r\n",
+		"GET http://127.0.0.1:9470/metrics HTTP/1.1\r\n\r\n",
+	};
+
+	for (size_t k = 0; k < sizeof(requests) / sizeof(requests[0]); k++)
+		assert_non_null(strstr(ask(e, requests[k]),
+		    "HTTP/1.1 200 OK\r\n"));
+	assert_int_equal(e->e_renders, 3);
 }
 
 /* A head over HEAD_MAX, ended or not: 431, not buffered further. */
@@ -264,34 +310,77 @@ test_trickle_cut(void **state)
 	assert_int_equal(httpget_conns(e->e_h), 0);
 }
 
+/* Whether the server has closed fd (read gives its end), not waiting. */
+static bool
+closed_by_server(int fd)
+{
+	char c;
+	ssize_t r = read(fd, &c, 1);
+
+	if (r == -1 && errno == EAGAIN)
+		return false;
+	assert_true(r == 0 || (r == -1 && errno == ECONNRESET));
+	return true;
+}
+
 /*
- * CONNS_MAX silent clients: the next connection waits in the backlog,
- * not accepted; when the silent ones reach their deadline it is served.
+ * CONNS_MAX silent clients, then a scrape: it takes the place of the
+ * oldest silent one, which is closed, and is answered; the other silent
+ * ones stay open (no deadline is reached here: without the eviction the
+ * scrape would wait an hour). Clients that have their answers and do
+ * not close hold their places: the next connection waits in the
+ * backlog until one of them closes.
  */
 static void
 test_conns_capped(void **state)
 {
 	struct env *e = *state;
 	int64_t until = deadline();
-	int silent[CONNS_MAX], fd;
+	int silent[CONNS_MAX], fd, lingering[CONNS_MAX];
 	const char *get = "GET /metrics HTTP/1.1\r\n\r\n";
 
-	for (int k = 0; k < CONNS_MAX; k++)
+	for (int k = 0; k < CONNS_MAX; k++) {
 		silent[k] = connect_to(e);
-	while (httpget_conns(e->e_h) < CONNS_MAX) {
+		while (httpget_conns(e->e_h) < (size_t)k + 1) {
+			check_deadline(until);
+			turn(e);
+		}
+	}
+	assert_non_null(strstr(ask(e, get), "HTTP/1.1 200 OK\r\n"));
+	assert_true(closed_by_server(silent[0]));
+	for (int k = 1; k < CONNS_MAX; k++)
+		assert_false(closed_by_server(silent[k]));
+	for (int k = 0; k < CONNS_MAX; k++)
+		close(silent[k]);
+	while (httpget_conns(e->e_h) > 0) {
 		check_deadline(until);
 		turn(e);
+	}
+
+	/* Answered, never closed: no place to take. */
+	for (int k = 0; k < CONNS_MAX; k++) {
+		char buf[512];
+		ssize_t r;
+
+		lingering[k] = connect_to(e);
+		assert_int_equal(write(lingering[k], get, strlen(get)),
+		    (ssize_t)strlen(get));
+		while ((r = read(lingering[k], buf, sizeof(buf))) <= 0) {
+			assert_int_equal(errno, EAGAIN);
+			check_deadline(until);
+			turn(e);
+		}
 	}
 	fd = connect_to(e);
 	assert_int_equal(write(fd, get, strlen(get)), (ssize_t)strlen(get));
 	for (int k = 0; k < 5; k++)
 		turn(e);
 	assert_int_equal(httpget_conns(e->e_h), CONNS_MAX);
-	assert_int_equal(e->e_renders, 0);
+	assert_int_equal(e->e_renders, 1 + CONNS_MAX);
+	close(lingering[0]);
 	assert_non_null(strstr(read_all(e, fd), "HTTP/1.1 200 OK\r\n"));
-	assert_int_equal(e->e_renders, 1);
-	for (int k = 0; k < CONNS_MAX; k++)
-		close(silent[k]);
+	for (int k = 1; k < CONNS_MAX; k++)
+		close(lingering[k]);
 }
 
 static void
@@ -319,12 +408,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_lenient, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_head_too_large, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_trickle_cut, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_conns_capped, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_conns_capped,
+		    setup_no_deadline, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_address, setup,
 		    teardown),
 	};
