@@ -96,14 +96,26 @@ conn_end(struct zconn *c)
 	event_del(c->c_hs);
 }
 
-/* Writing watched while bytes wait. */
+/*
+ * Writing watched while bytes wait; once none do, a connection left
+ * unread for them is read again, whichever write took the last (this
+ * event's, or a send or flush of the caller's).
+ */
 static void
 watch_write(struct zconn *c)
 {
-	if (zmtp_pending(c->c_z))
+	static const struct timeval now = { 0, 0 };
+
+	if (zmtp_pending(c->c_z)) {
 		event_add(c->c_wr, NULL);
-	else
-		event_del(c->c_wr);
+		return;
+	}
+	event_del(c->c_wr);
+	if (c->c_unread) {
+		c->c_unread = false;
+		event_add(c->c_rd, NULL);
+		evtimer_add(c->c_later, &now);	/* what its buffer holds */
+	}
 }
 
 /* What waited is written; once all of it went, room_cb if a send was
@@ -123,13 +135,6 @@ on_write(evutil_socket_t fd, short what, void *arg)
 	watch_write(c);
 	if (zmtp_pending(c->c_z))
 		return;
-	if (c->c_unread) {
-		static const struct timeval now = { 0, 0 };
-
-		c->c_unread = false;
-		event_add(c->c_rd, NULL);
-		evtimer_add(c->c_later, &now);	/* what its buffer holds */
-	}
 	if (c->c_refused) {
 		c->c_refused = false;
 		if (r->r_conf.zc_room_cb != NULL)

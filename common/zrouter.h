@@ -47,7 +47,8 @@ struct zrouter_conf {
 	/*
 	 * A peer is not read while anything waits to be written to it:
 	 * one that does not read its replies stops being read, and what
-	 * it makes us hold is one turn's replies (producers).
+	 * it makes us hold is one turn's replies (producers); reading
+	 * starts again once a write, ours or a caller's, takes the last.
 	 */
 	bool	 zc_read_when_written;
 	/* A PULL instead: PUSH peers, nothing sent to them but PONGs. */

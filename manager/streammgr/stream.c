@@ -98,7 +98,8 @@ bind_own(struct smgr *m, struct stream *s, const char *suffix,
 /*
  * The producers' socket on this host, our own ROUTER (zrouter.h), read
  * only while a producer's replies are out: one that does not read them
- * holds one turn's replies here, not a queue of them.
+ * holds one turn's replies here (and the OKs held for a sync under way),
+ * not a queue of them.
  */
 static struct zrouter *
 bind_ingress(struct smgr *m, struct stream *s, char *err, size_t errlen)
@@ -1753,18 +1754,19 @@ send_replies(struct stream *fixed, void *sock, const struct reply *r,
 	size_t nf;
 
 	for (int k = 0; k < n; k++) {
-		if ((nf = reply_frames(&r[k], f)) == 0)
-			continue;
+		nf = reply_frames(&r[k], f);
 		if (fixed != NULL) {
-			(void)zrouter_queue(fixed->s_in, r[k].rid,
-			    r[k].ridlen, f, nf);
+			if (nf > 0)
+				(void)zrouter_queue(fixed->s_in, r[k].rid,
+				    r[k].ridlen, f, nf);
 			if (k + 1 == n || r[k + 1].ridlen != r[k].ridlen ||
 			    memcmp(r[k + 1].rid, r[k].rid, r[k].ridlen) != 0)
 				zrouter_flush(fixed->s_in, r[k].rid,
 				    r[k].ridlen);
 			continue;
 		}
-		if (zmq_send(sock, r[k].rid, r[k].ridlen, ZMQ_SNDMORE) < 0)
+		if (nf == 0 ||
+		    zmq_send(sock, r[k].rid, r[k].ridlen, ZMQ_SNDMORE) < 0)
 			continue;
 		for (size_t j = 0; j < nf; j++)
 			if (zmq_send(sock, f[j].data, f[j].len,

@@ -203,7 +203,22 @@ setup_pull(void **state)
 	});
 }
 
-/* A router that reads a peer only once its replies are out. */
+/* A router that reads a peer only once its replies are out (on_msg). */
+static int
+setup_unread(void **state)
+{
+	return setup_with(state, (struct zrouter_conf){
+		.zc_frame_max = FRAME_MAX,
+		.zc_out_max = OUT_MAX,
+		.zc_budget = BUDGET,
+		.zc_handshake_ms = HANDSHAKE_MS,
+		.zc_read_when_written = true,
+		.zc_msg_cb = on_msg,
+		.zc_turn_cb = on_turn,
+	});
+}
+
+/* The same, answering each message with FRAME_MAX bytes (on_msg_big). */
 static int
 setup_paced(void **state)
 {
@@ -969,6 +984,46 @@ test_pull(void **state)
 	zmtp_free(z, 0);
 }
 
+/*
+ * zc_read_when_written, a peer left unread for a reply that its socket
+ * could not take, whose rest a flush of ours writes (streammgr's held
+ * replies go out so), not the loop's write event: it is read again.
+ */
+static void
+test_unread_then_flushed(void **state)
+{
+	static char big[900 << 10];
+	struct env *e = *state;
+	struct zmtp *z = client(e);
+	unsigned char rid[ZROUTER_RID_LEN];
+	int64_t until = deadline();
+	struct zmtp_msg m;
+	bool got = false;
+
+	assert_int_equal(zmtp_send(z, &(struct zmtp_frame){ "q1", 2 }, 1), 0);
+	await_msgs(e, z, 1);
+	memcpy(rid, e->e_got[0].g_rid, sizeof(rid));
+	assert_int_equal(zrouter_queue(e->e_r, rid, sizeof(rid),
+	    &(struct zmtp_frame){ big, sizeof(big) }, 1), 0);
+	zrouter_flush(e->e_r, rid, sizeof(rid));
+	assert_int_equal(zmtp_send(z, &(struct zmtp_frame){ "q2", 2 }, 1), 0);
+	for (int k = 0; k < 20; k++)
+		turn(e);
+	assert_int_equal(e->e_ngot, 1);		/* left unread */
+	while (!got) {
+		check_deadline(until);
+		zrouter_flush(e->e_r, rid, sizeof(rid));
+		if (zmtp_recv(z, &m) == 0)
+			got = true;
+		else
+			assert_int_equal(errno, EAGAIN);
+	}
+	await_msgs(e, z, 2);
+	assert_string_equal(e->e_got[1].g_f[0], "q2");
+	zmtp_free(z, 0);
+	await_peers(e, 0);
+}
+
 /* Endpoints it cannot bind: refused with the endpoint and why. */
 static void
 test_bind_errors(void **state)
@@ -1021,6 +1076,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_read_when_written,
 		    setup_paced, teardown),
+		cmocka_unit_test_setup_teardown(test_unread_then_flushed,
+		    setup_unread, teardown),
 		cmocka_unit_test_setup_teardown(test_pull, setup_pull,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bind_errors, setup,
