@@ -203,9 +203,12 @@ setup_pull(void **state)
 	});
 }
 
-/* A router that reads a peer only once its replies are out (on_msg). */
+/* A router that reads a peer only once its replies are out, msg_cb
+ * handing out its messages. */
 static int
-setup_unread(void **state)
+setup_read_when_written(void **state,
+    bool (*msg_cb)(void *, const unsigned char *, size_t,
+    const struct zmtp_msg *))
 {
 	return setup_with(state, (struct zrouter_conf){
 		.zc_frame_max = FRAME_MAX,
@@ -213,24 +216,22 @@ setup_unread(void **state)
 		.zc_budget = BUDGET,
 		.zc_handshake_ms = HANDSHAKE_MS,
 		.zc_read_when_written = true,
-		.zc_msg_cb = on_msg,
+		.zc_msg_cb = msg_cb,
 		.zc_turn_cb = on_turn,
 	});
 }
 
-/* The same, answering each message with FRAME_MAX bytes (on_msg_big). */
+static int
+setup_unread(void **state)
+{
+	return setup_read_when_written(state, on_msg);
+}
+
+/* Each message answered with FRAME_MAX bytes. */
 static int
 setup_paced(void **state)
 {
-	return setup_with(state, (struct zrouter_conf){
-		.zc_frame_max = FRAME_MAX,
-		.zc_out_max = OUT_MAX,
-		.zc_budget = BUDGET,
-		.zc_handshake_ms = HANDSHAKE_MS,
-		.zc_read_when_written = true,
-		.zc_msg_cb = on_msg_big,
-		.zc_turn_cb = on_turn,
-	});
+	return setup_read_when_written(state, on_msg_big);
 }
 
 static int
