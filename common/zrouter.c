@@ -1,8 +1,9 @@
 /*
- * streammgr's own ROUTER socket over ipc (zrouter.h says what and why).
+ * Our own ROUTER (or PULL) socket over ipc (zrouter.h says what and why).
  *
- * Each connection is a zmtp of type ROUTER on the accepted descriptor,
- * with two events: reading, always; writing, while bytes wait. A
+ * Each connection is a zmtp of type ROUTER (ZMTP_PULL with zc_pull) on
+ * the accepted descriptor, with two events: reading (but while left
+ * unread, zc_read_when_written); writing, while bytes wait. A
  * connection that ends or breaks the protocol is freed, except while its
  * messages are being handed out (r_reading): then at the end of that
  * turn, so that a send to it from msg_cb cannot free what the reader
