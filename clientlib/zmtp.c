@@ -480,6 +480,12 @@ zmtp_pending(const struct zmtp *z)
 	    z->z_outrd < z->z_outwr);
 }
 
+size_t
+zmtp_held(const struct zmtp *z)
+{
+	return z->z_inwr - z->z_inrd;
+}
+
 short
 zmtp_events(const struct zmtp *z)
 {

@@ -130,6 +130,12 @@ int		 zmtp_fd(const struct zmtp *z);
 /* Whether bytes wait to be written (ours: messages, PONGs, handshake). */
 bool		 zmtp_pending(const struct zmtp *z);
 
+/*
+ * Bytes read from the peer and not yet consumed: the message being
+ * received so far, and any whole ones not handed out yet.
+ */
+size_t		 zmtp_held(const struct zmtp *z);
+
 /* POLLIN, with POLLOUT while bytes wait that may be written now (or 0
  * when not connected). */
 short		 zmtp_events(const struct zmtp *z);

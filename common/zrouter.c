@@ -27,6 +27,7 @@
 
 #define ACCEPTS_A_TURN	64
 #define BACKLOG		128
+#define CUTS_SAID_MS	10000	/* cuts for holding: a log line at most */
 
 struct zconn {
 	struct zrouter	*c_router;
@@ -39,6 +40,7 @@ struct zconn {
 	bool		 c_refused;	/* a send got EAGAIN: room_cb owed */
 	bool		 c_unread;	/* not read until its bytes are out */
 	bool		 c_dead;
+	size_t		 c_in;		/* zmtp_held at its last read */
 };
 
 struct zrouter {
@@ -50,6 +52,9 @@ struct zrouter {
 	uint32_t		 r_next;	/* the next routing id */
 	struct idtab		 r_conns;	/* by routing id */
 	struct zconn		*r_reading;	/* handing out its messages */
+	size_t			 r_in;		/* the c_in of all */
+	unsigned long		 r_cuts;	/* for holding, not yet said */
+	int64_t			 r_cuts_said;	/* when they last were */
 };
 
 /* ---- connections ---------------------------------------------------- */
@@ -70,6 +75,7 @@ conn_destroy(void *arg)
 static void
 conn_free(struct zconn *c)
 {
+	c->c_router->r_in -= c->c_in;
 	idtab_del(&c->c_router->r_conns, c->c_id);
 	conn_destroy(c);
 }
@@ -164,6 +170,59 @@ rid_of(uint32_t id, unsigned char rid[ZROUTER_RID_LEN])
 		rid[1 + b] = (unsigned char)(id >> (24 - 8 * b));
 }
 
+/* What c holds, read and not handed out, counted in the socket's. */
+static void
+count_held(struct zconn *c)
+{
+	size_t now = zmtp_held(c->c_z);
+
+	c->c_router->r_in = c->c_router->r_in - c->c_in + now;
+	c->c_in = now;
+}
+
+/* The connection holding the most, or NULL when none holds any. */
+static struct zconn *
+largest_holder(const struct zrouter *r)
+{
+	struct zconn *big = NULL, *c;
+
+	for (size_t k = 0; k < r->r_conns.t_cap; k++)
+		if ((c = r->r_conns.t_slots[k].p) != NULL && c->c_in > 0 &&
+		    (big == NULL || c->c_in > big->c_in))
+			big = c;
+	return big;
+}
+
+/*
+ * Past zc_in_max held in all, the largest holders are cut until the rest
+ * fits, but never one that holds all there is: a peer alone may always
+ * send a message of frame_max. Said in the log once in CUTS_SAID_MS at
+ * most (a tenant reconnecting in a loop would flood it).
+ */
+static void
+cut_holders(struct zrouter *r)
+{
+	size_t max = r->r_conf.zc_in_max;
+	struct zconn *big;
+	int64_t now;
+
+	while (max > 0 && r->r_in > max && (big = largest_holder(r)) !=
+	    NULL && big->c_in < r->r_in) {
+		r->r_cuts++;
+		if ((now = clock_mono_ms()) >= r->r_cuts_said + CUTS_SAID_MS) {
+			log_warnx("%s: peer %u cut: it held %zu of the %zu "
+			    "bytes of messages its socket's peers had sent "
+			    "partway (at most %zu in all; %lu cut so since "
+			    "the last such line)", r->r_path,
+			    (unsigned)big->c_id, big->c_in, r->r_in, max,
+			    r->r_cuts);
+			r->r_cuts = 0;
+			r->r_cuts_said = now;
+		}
+		conn_free(big);
+	}
+}
+
 /*
  * Hands out up to the budget of c's messages. What is left in its
  * buffer (the socket may have nothing more to say) is for the next turn,
@@ -203,7 +262,10 @@ on_read(evutil_socket_t fd, short what, void *arg)
 			evtimer_add(c->c_later, &now);
 		/* A PONG, or the handshake's rest, may wait. */
 		watch_write(c);
+		count_held(c);
 	}
+	/* Before turn_cb, which may free r (its stream retired). */
+	cut_holders(r);
 	if (n > 0 && r->r_conf.zc_turn_cb != NULL)
 		r->r_conf.zc_turn_cb(r->r_conf.zc_arg);
 }
@@ -394,6 +456,15 @@ zrouter_flush(struct zrouter *r, const unsigned char *rid, size_t ridlen)
 		return;
 	}
 	watch_write(c);
+}
+
+void
+zrouter_cut(struct zrouter *r, const unsigned char *rid, size_t ridlen)
+{
+	struct zconn *c;
+
+	if ((c = conn_of(r, rid, ridlen)) != NULL)
+		conn_end(c);
 }
 
 size_t

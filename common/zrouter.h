@@ -23,7 +23,10 @@
  * socket may connect (libzmq's, pyzmq's, libmysimbdp's); a peer that
  * breaks the protocol (zmtp.h lists how), sends a frame over frame_max
  * or has not finished its handshake within handshake_ms (libzmq's
- * ZMQ_HANDSHAKE_IVL) is disconnected.
+ * ZMQ_HANDSHAKE_IVL) is disconnected. So is the peer that holds the most
+ * of what all hold in messages not yet whole, past in_max, unless it
+ * alone holds any: many connections of one tenant, each partway through
+ * a large message, hold at most in_max plus one message of the daemon.
  */
 #ifndef MYSIMBDP_ZROUTER_H
 #define MYSIMBDP_ZROUTER_H
@@ -44,6 +47,9 @@ struct zrouter_conf {
 	size_t	 zc_out_max;	/* bytes unsent to a peer before EAGAIN */
 	int	 zc_budget;	/* messages of one peer a turn, then the next */
 	int	 zc_handshake_ms; /* a peer not READY by then is cut off */
+	/* Bytes read and not yet handed out, all peers together (0: no
+	 * bound); past it the largest holder is cut, never a lone one. */
+	size_t	 zc_in_max;
 	/*
 	 * A peer is not read while anything waits to be written to it:
 	 * one that does not read its replies stops being read, and what
@@ -97,6 +103,14 @@ int		 zrouter_queue(struct zrouter *r, const unsigned char *rid,
  * for later sends to see (EHOSTUNREACH).
  */
 void		 zrouter_flush(struct zrouter *r, const unsigned char *rid,
+		    size_t ridlen);
+
+/*
+ * Ends the connection rid names, dropping what waits for it (a peer
+ * that left too much unread); its messages' turn, if under way, ends
+ * first. Later sends to rid fail with EHOSTUNREACH.
+ */
+void		 zrouter_cut(struct zrouter *r, const unsigned char *rid,
 		    size_t ridlen);
 
 /* Peers connected now. */

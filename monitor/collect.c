@@ -19,6 +19,8 @@
  */
 #define WIRE_MAX	((size_t)1 << 20)
 #define PONGS_MAX	((size_t)64 << 10) /* all a PULL sends */
+/* Reports partway, the tenant's apps together (one may hold a whole). */
+#define PARTWAY_MAX	((size_t)4 << 20)
 
 static void
 drop(struct mtenant *t, enum report_verdict v, const char *why)
@@ -104,6 +106,7 @@ collect_open(struct mtenant *t, char *err, size_t errlen)
 		.zc_out_max = PONGS_MAX,
 		.zc_budget = BUDGET,
 		.zc_handshake_ms = 30000,	/* libzmq's default */
+		.zc_in_max = PARTWAY_MAX,
 		.zc_pull = true,
 		.zc_msg_cb = on_report,
 		.zc_arg = t,

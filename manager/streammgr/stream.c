@@ -40,12 +40,15 @@
 #define WORK_OUT_MAX	(16 * DELIVERY_BYTES)
 /* An instance's largest frame: an ACK of a whole credit is 512 KiB. */
 #define WORK_FRAME_MAX	(1u << 20)
+/* Instances' commands partway, in all (a whole credit's ACK: 512 KiB). */
+#define WORK_IN_MAX	((size_t)64 << 20)
 #define BATCH_BYTES	(4u << 20) /* written per commit, at most (roughly) */
 #define STATUSES_KEEP	(64u << 10) /* statuses a reply slot keeps, at most */
 #define RID_MAX		255	/* bytes of a routing id (libzmq's bound) */
 #define INGRESS_FRAME_MAX ((size_t)256 << 20) /* max_message_size's bound */
-/* Not reached by replies (a producer is read only once its replies are
- * out), but the bound on PONGs to a PING flood. */
+/* Not reached by one turn's replies (a producer is read only once they
+ * are out), but by OKs held for a sync that takes long, and the bound on
+ * PONGs to a PING flood. */
 #define INGRESS_OUT_MAX	((size_t)64 << 20)
 #define DELIVERY_BATCH	256	/* messages in one batched delivery */
 #define DELIVERY_BYTES	(256u << 10) /* payload bytes in one, roughly */
@@ -109,6 +112,9 @@ bind_ingress(struct smgr *m, struct stream *s, char *err, size_t errlen)
 		.zc_out_max = INGRESS_OUT_MAX,
 		.zc_budget = BUDGET,
 		.zc_handshake_ms = 30000,	/* as the work socket's */
+		/* Producers partway through messages: a message's worth in
+		 * all, and one of them its own. */
+		.zc_in_max = INGRESS_FRAME_MAX,
 		.zc_read_when_written = true,
 		.zc_msg_cb = on_producer,
 		.zc_turn_cb = on_producers_turn,
@@ -131,6 +137,7 @@ bind_work(struct smgr *m, struct stream *s, char *err, size_t errlen)
 		.zc_budget = BUDGET,
 		/* libzmq's default ZMQ_HANDSHAKE_IVL, which this had. */
 		.zc_handshake_ms = 30000,
+		.zc_in_max = WORK_IN_MAX,
 		.zc_msg_cb = on_work,
 		.zc_room_cb = work_room,
 		.zc_turn_cb = work_turn,
@@ -1741,10 +1748,25 @@ reply_frames(const struct reply *r, struct zmtp_frame f[3])
 }
 
 /*
+ * A producer on the node left INGRESS_OUT_MAX of replies unread: cut off
+ * rather than left without some of them (it would wait for those for
+ * good); it sends again what got no reply.
+ */
+static void
+cut_producer(struct stream *s, const struct reply *r)
+{
+	log_warnx("tenant %s: stream %s: a producer cut off: it left %zu "
+	    "MiB of replies unread", s->s_tid, s->s_name,
+	    INGRESS_OUT_MAX >> 20);
+	zrouter_cut(s->s_in, r->rid, r->ridlen);
+}
+
+/*
  * Sends n replies: on stream fixed's own socket (each peer's written at
  * once when the next reply is another's), or on the shared libzmq sock.
- * A reply its producer is gone for, or does not read (libzmq's
- * high-water mark), is dropped: the producer sends again.
+ * A reply its producer is gone for is dropped, as is one a producer on
+ * another host does not read (libzmq's high-water mark): the producer
+ * sends again.
  */
 static void
 send_replies(struct stream *fixed, void *sock, const struct reply *r,
@@ -1756,9 +1778,9 @@ send_replies(struct stream *fixed, void *sock, const struct reply *r,
 	for (int k = 0; k < n; k++) {
 		nf = reply_frames(&r[k], f);
 		if (fixed != NULL) {
-			if (nf > 0)
-				(void)zrouter_queue(fixed->s_in, r[k].rid,
-				    r[k].ridlen, f, nf);
+			if (nf > 0 && zrouter_queue(fixed->s_in, r[k].rid,
+			    r[k].ridlen, f, nf) == -1 && errno == EAGAIN)
+				cut_producer(fixed, &r[k]);
 			if (k + 1 == n || r[k + 1].ridlen != r[k].ridlen ||
 			    memcmp(r[k + 1].rid, r[k].rid, r[k].ridlen) != 0)
 				zrouter_flush(fixed->s_in, r[k].rid,

@@ -60,6 +60,7 @@ struct env {
 	size_t		 e_refused;	/* on_msg_big's sends refused */
 	bool		 e_reply;	/* msg_cb answers "re" at once */
 	bool		 e_reopen;	/* msg_cb answers, then opens sv */
+	bool		 e_cut;		/* msg_cb cuts the peer off */
 	int		 e_sv[2];	/* a socketpair msg_cb opened */
 	struct event	*e_sv_ev[2];	/* reading each end */
 	int		 e_sv_fired[2];
@@ -112,6 +113,8 @@ on_msg(void *arg, const unsigned char *rid, size_t ridlen,
 		e->e_reopen = false;
 		reopen_sv(e);
 	}
+	if (e->e_cut)
+		zrouter_cut(e->e_r, rid, ridlen);
 	return true;
 }
 
@@ -1025,6 +1028,168 @@ test_unread_then_flushed(void **state)
 	await_peers(e, 0);
 }
 
+/* A raw DEALER, its handshake done, its socket left blocking. */
+static int
+dealer_by_hand(struct env *e)
+{
+	int fd = raw_client(e);
+
+	assert_int_equal(write(fd, greeting, sizeof(greeting)),
+	    (ssize_t)sizeof(greeting));
+	assert_int_equal(write(fd, ready, sizeof(ready)),
+	    (ssize_t)sizeof(ready));
+	skip_handshake(e, fd);
+	return fd;
+}
+
+/* Turns until the router has read all fd wrote. */
+static void
+await_taken(struct env *e, int fd)
+{
+	int64_t until = deadline();
+	int queued;
+
+	for (;;) {
+		assert_int_equal(ioctl(fd, SIOCOUTQ, &queued), 0);
+		if (queued == 0)
+			break;
+		check_deadline(until);
+		turn(e);
+	}
+	turn(e);
+}
+
+/* Writes a frame of len bytes of tag (MORE: another follows) but only
+ * its first sent bytes; the rest is for finish_frame. */
+static void
+start_frame(struct env *e, int fd, bool more, size_t len, size_t sent,
+    char tag)
+{
+	unsigned char buf[9 + FRAME_MAX];
+
+	assert_true(len <= FRAME_MAX && sent <= len);
+	buf[0] = more ? 0x03 : 0x02;
+	for (int k = 0; k < 8; k++)
+		buf[1 + k] = (unsigned char)(len >> (56 - 8 * k));
+	memset(buf + 9, tag, sent);
+	assert_int_equal(write(fd, buf, 9 + sent), (ssize_t)(9 + sent));
+	await_taken(e, fd);
+}
+
+static void
+finish_frame(int fd, size_t rest, char tag)
+{
+	char buf[FRAME_MAX];
+
+	memset(buf, tag, rest);
+	assert_int_equal(write(fd, buf, rest), (ssize_t)rest);
+}
+
+#define IN_MAX	8000
+
+static int
+setup_in_max(void **state)
+{
+	return setup_with(state, (struct zrouter_conf){
+		.zc_frame_max = FRAME_MAX,
+		.zc_out_max = OUT_MAX,
+		.zc_budget = BUDGET,
+		.zc_handshake_ms = HANDSHAKE_MS,
+		.zc_in_max = IN_MAX,
+		.zc_msg_cb = on_msg,
+	});
+}
+
+/*
+ * zc_in_max: peers partway through their messages hold IN_MAX at most
+ * in all. The one that held the most when a read took them past it is
+ * cut; the others stay and finish theirs. A peer that alone holds any
+ * may hold more: a message up to the frame limit always comes.
+ */
+static void
+test_in_max(void **state)
+{
+	struct env *e = *state;
+	int a = dealer_by_hand(e), b = dealer_by_hand(e),
+	    c = dealer_by_hand(e);
+	struct pollfd p = { .fd = a, .events = POLLIN };
+
+	start_frame(e, a, false, 4000, 3000, 'a');
+	start_frame(e, b, false, 4000, 2500, 'b');
+	assert_int_equal(zrouter_peers(e->e_r), 3);
+	start_frame(e, c, false, 4000, 3500, 'c');	/* 9027 bytes held */
+	await_closed(e, c);
+	assert_int_equal(zrouter_peers(e->e_r), 2);
+
+	finish_frame(a, 1000, 'a');
+	finish_frame(b, 1500, 'b');
+	await_msgs(e, NULL, 2);
+	assert_int_equal(e->e_got[0].g_f[0][0] + e->e_got[1].g_f[0][0],
+	    'a' + 'b');
+	close(b);
+	await_peers(e, 1);
+
+	/* Alone: three frames, 11,027 bytes held before the last bytes. */
+	start_frame(e, a, true, 4000, 4000, 'x');
+	start_frame(e, a, true, 4000, 4000, 'y');
+	start_frame(e, a, false, 4000, 3000, 'z');
+	assert_int_equal(poll(&p, 1, 0), 0);		/* not cut */
+	finish_frame(a, 1000, 'z');
+	await_msgs(e, NULL, 3);
+	assert_int_equal(e->e_got[2].g_nframes, 3);
+	assert_int_equal(e->e_got[2].g_f[2][0], 'z');
+	close(a);
+}
+
+/* The client's connection ends (its messages so far read off). */
+static void
+await_end(struct env *e, struct zmtp *z)
+{
+	int64_t until = deadline();
+	struct zmtp_msg m;
+
+	while (zmtp_recv(z, &m) == 0 || errno == EAGAIN) {
+		check_deadline(until);
+		turn(e);
+	}
+}
+
+/*
+ * zrouter_cut: from outside, the peer's connection ends, what was
+ * queued for it goes, sends to it fail; from msg_cb, its turn ends
+ * there (its next messages are not handed out) and the peer goes.
+ */
+static void
+test_cut(void **state)
+{
+	struct env *e = *state;
+	struct zmtp *a = client(e), *b = client(e);
+
+	assert_int_equal(zmtp_send(a, &(struct zmtp_frame){ "a1", 2 }, 1), 0);
+	await_msgs(e, a, 1);
+	assert_int_equal(zrouter_queue(e->e_r, e->e_got[0].g_rid,
+	    ZROUTER_RID_LEN, &(struct zmtp_frame){ "unsent", 6 }, 1), 0);
+	zrouter_cut(e->e_r, e->e_got[0].g_rid, ZROUTER_RID_LEN);
+	assert_int_equal(zrouter_peers(e->e_r), 1);
+	assert_int_equal(zrouter_send(e->e_r, e->e_got[0].g_rid,
+	    ZROUTER_RID_LEN, &(struct zmtp_frame){ "late", 4 }, 1), -1);
+	assert_int_equal(errno, EHOSTUNREACH);
+	await_end(e, a);
+
+	e->e_cut = true;
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(zmtp_queue(b, &(struct zmtp_frame){ "b", 1 },
+		    1), 0);
+	await_msgs(e, b, 2);
+	await_end(e, b);
+	for (int k = 0; k < 20; k++)
+		turn(e);
+	assert_int_equal(e->e_ngot, 2);
+	assert_int_equal(zrouter_peers(e->e_r), 0);
+	zmtp_free(a, 0);
+	zmtp_free(b, 0);
+}
+
 /* Endpoints it cannot bind: refused with the endpoint and why. */
 static void
 test_bind_errors(void **state)
@@ -1081,6 +1246,9 @@ main(void)
 		    setup_unread, teardown),
 		cmocka_unit_test_setup_teardown(test_pull, setup_pull,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_in_max, setup_in_max,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_errors, setup,
 		    teardown),
 	};
