@@ -1,12 +1,13 @@
 /*
  * Fuzz target: clientlib/zmtp.c, reading what its peer sends: as the
  * client (a DEALER, whose peer is a ROUTER), or, when the second byte's
- * top bit is set, as streammgr's server end (a ROUTER, whose peer is a
- * DEALER; it reads its socket once a call, so zmtp_recv is called again
- * while the socket holds bytes). The input's first byte says how it is fed:
+ * top bit is set, as a server end (zrouter.c's), which reads its socket
+ * once a call, so zmtp_recv is called again while the socket holds
+ * bytes: streammgr's ROUTER, whose peer is a DEALER, or with bit 6 also
+ * set the monitor's PULL, whose peer is a PUSH. The input's first byte says how it is fed:
  * bits 0-5 the chunk size (1 to 48 bytes, or 256 to 4096), bit 6 a
  * zmtp_handshake(z, 0) before each round of reads, bit 7 frame_max (100,
- * else 1000). Its second byte's low bits, r, when not 0, make the stream longer
+ * else 1000). Its second byte's low 6 bits, r, when not 0, make the stream longer
  * than zmtp's input buffer (at least 64 KiB), so that messages straddle
  * its end and it is compacted under a message half parsed: the last r
  * bytes of the stream (the rest of the input) are repeated until it is
@@ -41,6 +42,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
@@ -101,8 +103,15 @@ fault(int err, size_t err_at, size_t whole_at)
 	ref.whole_at = whole_at;
 }
 
-/* Whether zmtp is a ROUTER this run (else a DEALER). */
-static bool router;
+/* What zmtp is this run: a server (ROUTER, or PULL with pull), else a
+ * DEALER. */
+static bool router, pull;
+
+static const char *
+our_type(void)
+{
+	return !router ? "DEALER" : pull ? "PULL" : "ROUTER";
+}
 
 /* Whether READY's properties are well formed with a Socket-Type ours
  * talks to. */
@@ -130,10 +139,23 @@ ready_ok(const uint8_t *p, size_t len)
 	}
 	if (type == NULL)
 		return false;
+	if (pull)
+		return tlen == 4 && memcmp(type, "PUSH", 4) == 0;
 	if (tlen == 6 && (memcmp(type, "ROUTER", 6) == 0 ||
 	    memcmp(type, "DEALER", 6) == 0))
 		return true;
 	return tlen == 3 && memcmp(type, router ? "REQ" : "REP", 3) == 0;
+}
+
+/* Whether our READY's properties name our type. */
+static bool
+ready_own(const uint8_t *p, size_t len)
+{
+	char want[32];
+	int n = snprintf(want, sizeof(want), "%cSocket-Type%c%c%c%c%s", 11,
+	    0, 0, 0, (int)strlen(our_type()), our_type());
+
+	return memmem(p, len, want, (size_t)n) != NULL;
 }
 
 static bool
@@ -314,12 +336,8 @@ check_output(int fd, bool *ready, size_t *greeting)
 			break;
 		if (!*ready) {
 			FUZZ_CHECK(len > 6 && memcmp(body, "\x05READY", 6) ==
-			    0 && ready_ok(body + 6, len - 6) &&
-			    memmem(body, len, router ?
-			    "\x0bSocket-Type\0\0\0\x06" "ROUTER" :
-			    "\x0bSocket-Type\0\0\0\x06" "DEALER", 22) != NULL,
-			    "zmtp's READY is not a %s's",
-			    router ? "ROUTER" : "DEALER");
+			    0 && ready_own(body + 6, len - 6),
+			    "zmtp's READY is not a %s's", our_type());
 			*ready = true;
 		} else {
 			FUZZ_CHECK(pongs < ref.npongs, "PONG %zu, for %zu "
@@ -394,9 +412,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	handshake = data[0] & 0x40;
 	frame_max = data[0] & 0x80 ? 100 : 1000;
 	router = data[1] & 0x80;
+	pull = router && (data[1] & 0x40);
 	n = size - 2;
 	memcpy(s, data + 2, n);
-	r = (data[1] & 0x7fu) < n ? data[1] & 0x7fu : n;
+	r = (data[1] & 0x3fu) < n ? data[1] & 0x3fu : n;
 	if (r > 0) {
 		/* The stream's tail again and again; each round still fits
 		 * in an empty socket, so a write never waits for zmtp. */
@@ -408,7 +427,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0,
 	    "socketpair: %s", strerror(errno));
-	FUZZ_CHECK((z = zmtp_new(router ? ZMTP_ROUTER : ZMTP_DEALER,
+	FUZZ_CHECK((z = zmtp_new(!router ? ZMTP_DEALER : pull ? ZMTP_PULL :
+	    ZMTP_ROUTER,
 	    frame_max, ZMTP_OUT_MAX)) != NULL, "zmtp_new");
 	FUZZ_CHECK(zmtp_adopt(z, sv[0]) == 0, "zmtp_adopt: %s",
 	    zmtp_error(z));
