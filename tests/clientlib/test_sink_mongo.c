@@ -98,8 +98,9 @@ unacknowledged_write_concern_is_refused(void **state)
 {
 	static const char *const urls[] = {
 	    "mongodb://127.0.0.1:1/?w=0&serverSelectionTimeoutMS=100",
-	    "mongodb://127.0.0.1:1/?W=0&journal=false"
-	    "&serverSelectionTimeoutMS=100",
+	    /* One string in two lines (parenthesised for clang). */
+	    ("mongodb://127.0.0.1:1/?W=0&journal=false"
+	    "&serverSelectionTimeoutMS=100"),
 	    "mongodb://127.0.0.1:1/?w=-1&serverSelectionTimeoutMS=100",
 	};
 	struct msb_sink *sink;
