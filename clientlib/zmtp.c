@@ -811,11 +811,11 @@ parse(struct zmtp *z, bool handshake_only)
 	}
 }
 
-/* Room in the input buffer for z_need bytes from z_inpos, at least. */
+/* Room in the input buffer for more of the z_need bytes from z_inpos. */
 static int
 in_reserve(struct zmtp *z)
 {
-	size_t want, cap;
+	size_t whole, grow, want, cap;
 	unsigned char *p;
 
 	if (z->z_inrd > 0 && (z->z_inrd == z->z_inwr ||
@@ -830,7 +830,14 @@ in_reserve(struct zmtp *z)
 		for (size_t i = 0; i < z->z_nframes && i < ZMTP_FRAMES; i++)
 			z->z_froff[i] -= shift;
 	}
-	want = z->z_inpos + z->z_need;
+	/*
+	 * Room for the whole frame the parse waits for, but grown as its
+	 * bytes come, not at its header: a peer that announces frame_max
+	 * and sends a byte makes us reserve inmin, or twice what came.
+	 */
+	whole = z->z_inpos + z->z_need;
+	grow = z->z_inwr > z->z_inmin ? z->z_inwr : z->z_inmin;
+	want = whole < z->z_inwr + grow ? whole : z->z_inwr + grow;
 	if (want < z->z_inmin)
 		want = z->z_inmin;
 	if (z->z_incap >= want && z->z_inwr < z->z_incap)
@@ -845,7 +852,7 @@ in_reserve(struct zmtp *z)
 		cap = z->z_frame_max + MSG_SLACK;
 	if ((p = realloc(z->z_in, cap)) == NULL)
 		return seterr(z, ENOMEM, "out of memory for a message of %zu "
-		    "bytes", want);
+		    "bytes", whole);
 	z->z_in = p;
 	z->z_incap = cap;
 	return 0;
