@@ -128,6 +128,7 @@ struct batch {
 	struct event	*b_step_ev;	/* the next step of a scan round */
 	struct tenant	*b_scan_t;	/* the round's tenant being scanned, */
 	DIR		*b_scan_dir;	/* its incoming/ listed this far */
+	struct tenant	*b_scan_from;	/* the next due from here (or NULL) */
 	struct event	*b_stop_ev;
 	void		*b_zctx;	/* ZeroMQ, for the control socket */
 	struct ctlsock	*b_ctl;		/* run/batchmgr.ctl (bcontrol.c) */

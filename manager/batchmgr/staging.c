@@ -992,6 +992,30 @@ scan_step_end(struct batch *b)
 	b->b_scan_t = NULL;
 }
 
+/*
+ * The first due tenant from b_scan_from on, round the list. A round
+ * marked again while tenants are being scanned goes on from there, not
+ * from the first tenant: rounds that come faster than a pass over all
+ * (a tenant's huge folder, thousands of tenants, the settle timer) kept
+ * the tenants at the end of the list from ever being scanned.
+ */
+static struct tenant *
+next_due(struct batch *b)
+{
+	struct tenant *t;
+
+	for (t = b->b_scan_from; t != NULL; t = TAILQ_NEXT(t, t_entry))
+		if (t->t_scan_due)
+			return t;
+	TAILQ_FOREACH(t, &b->b_tenants, t_entry) {
+		if (t == b->b_scan_from)
+			break;
+		if (t->t_scan_due)
+			return t;
+	}
+	return NULL;
+}
+
 /* The round's next tenant to scan, its listing opened; false: none. */
 static bool
 scan_step_next(struct batch *b)
@@ -999,11 +1023,9 @@ scan_step_next(struct batch *b)
 	struct tenant *t;
 
 	for (;;) {
-		TAILQ_FOREACH(t, &b->b_tenants, t_entry)
-			if (t->t_scan_due)
-				break;
-		if (t == NULL)
+		if ((t = next_due(b)) == NULL)
 			return false;	/* the round is over */
+		b->b_scan_from = TAILQ_NEXT(t, t_entry);
 		t->t_scan_due = false;
 		if (t->t_retired || b->b_stopping ||
 		    (b->b_scan_dir = open_listing(t, AREA_INCOMING, "")) ==

@@ -130,6 +130,9 @@ tenant_release(struct tenant *t)
 {
 	if (!t->t_retired || t->t_jobs > 0)
 		return;
+	/* The scan's round-robin goes on from the one after it. */
+	if (t->t_batch->b_scan_from == t)
+		t->t_batch->b_scan_from = TAILQ_NEXT(t, t_entry);
 	TAILQ_REMOVE(&t->t_batch->b_tenants, t, t_entry);
 	staging_dir_drop(t);
 	quota_free(&t->t_quota);

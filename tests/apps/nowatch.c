@@ -3,12 +3,19 @@
  * fs.inotify.max_user_watches, for every folder but a tenant's
  * incoming/ itself: files in its dataset folders are found by scans
  * alone. tests/integration/t_scan_steps.sh runs batchmgr under it.
+ * With NOWATCH_READDIR_US set, each readdir() first waits that many
+ * microseconds, so that a folder's listing takes time in proportion to
+ * its entries however fast the machine is (t_scan_fair.sh: a scan of
+ * one tenant longer than scan_interval).
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Said once on stderr, so a test can tell the shim is in effect. */
@@ -46,4 +53,35 @@ inotify_add_watch(int fd, const char *path, uint32_t mask)
 		return -1;
 	}
 	return real(fd, path, mask);
+}
+
+static void
+readdir_delay(void)
+{
+	static long us = -1;
+	struct timespec ts;
+
+	if (us < 0) {
+		const char *v = getenv("NOWATCH_READDIR_US");
+
+		us = v != NULL ? strtol(v, NULL, 10) : 0;
+	}
+	if (us <= 0)
+		return;
+	ts.tv_sec = us / 1000000;
+	ts.tv_nsec = us % 1000000 * 1000;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* batchmgr's readdir (64-bit offsets: readdir is readdir64). */
+struct dirent64 *
+readdir64(DIR *d)
+{
+	static struct dirent64 *(*real)(DIR *);
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "readdir64");
+	readdir_delay();
+	return real(d);
 }
