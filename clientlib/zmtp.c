@@ -483,7 +483,10 @@ zmtp_pending(const struct zmtp *z)
 size_t
 zmtp_held(const struct zmtp *z)
 {
-	return z->z_inwr - z->z_inrd;
+	size_t held = z->z_inwr - z->z_inrd;
+
+	return z->z_incap > z->z_inmin && z->z_incap > held ? z->z_incap :
+	    held;
 }
 
 short
@@ -833,7 +836,8 @@ in_reserve(struct zmtp *z)
 	/*
 	 * Room for the whole frame the parse waits for, but grown as its
 	 * bytes come, not at its header: a peer that announces frame_max
-	 * and sends a byte makes us reserve inmin, or twice what came.
+	 * and sends a byte makes us reserve inmin beyond it (or twice what
+	 * came, once more did).
 	 */
 	whole = z->z_inpos + z->z_need;
 	grow = z->z_inwr > z->z_inmin ? z->z_inwr : z->z_inmin;
@@ -879,6 +883,31 @@ read_more(struct zmtp *z)
 	return 1;
 }
 
+/*
+ * The message handed out last is consumed; a large frame's buffer goes
+ * once nothing is in it (one that stays is counted by zmtp_held).
+ */
+static void
+consume(struct zmtp *z)
+{
+	if (!z->z_handed)
+		return;
+	z->z_inrd = z->z_inpos;
+	z->z_nframes = 0;
+	z->z_handed = false;
+	if (z->z_inrd == z->z_inwr && z->z_incap > IN_KEEP) {
+		free(z->z_in);
+		z->z_in = NULL;
+		z->z_incap = z->z_inrd = z->z_inpos = z->z_inwr = 0;
+	}
+}
+
+void
+zmtp_release(struct zmtp *z)
+{
+	consume(z);
+}
+
 int
 zmtp_recv(struct zmtp *z, struct zmtp_msg *m)
 {
@@ -886,17 +915,7 @@ zmtp_recv(struct zmtp *z, struct zmtp_msg *m)
 
 	if (z->z_fd < 0)
 		return seterr(z, ENOTCONN, "not connected");
-	if (z->z_handed) {
-		z->z_inrd = z->z_inpos;
-		z->z_nframes = 0;
-		z->z_handed = false;
-		/* A large frame's buffer goes once nothing is in it. */
-		if (z->z_inrd == z->z_inwr && z->z_incap > IN_KEEP) {
-			free(z->z_in);
-			z->z_in = NULL;
-			z->z_incap = z->z_inrd = z->z_inpos = z->z_inwr = 0;
-		}
-	}
+	consume(z);
 	for (int reads = 0;; reads++) {
 		if ((rc = parse(z, false)) == -1)
 			return lost(z);

@@ -131,10 +131,16 @@ int		 zmtp_fd(const struct zmtp *z);
 bool		 zmtp_pending(const struct zmtp *z);
 
 /*
- * Bytes read from the peer and not yet consumed: the message being
- * received so far, and any whole ones not handed out yet.
+ * What the peer's input holds: the bytes read and not consumed (the
+ * message being received so far, whole ones not handed out yet, the one
+ * handed out last until the next zmtp_recv or zmtp_release), or, once
+ * its buffer grew past its first size, the whole buffer.
  */
 size_t		 zmtp_held(const struct zmtp *z);
+
+/* The message zmtp_recv handed out last is consumed now: its frames are
+ * no longer valid. */
+void		 zmtp_release(struct zmtp *z);
 
 /* POLLIN, with POLLOUT while bytes wait that may be written now (or 0
  * when not connected). */

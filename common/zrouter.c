@@ -180,34 +180,37 @@ count_held(struct zconn *c)
 	c->c_in = now;
 }
 
-/* The connection holding the most, or NULL when none holds any. */
+/* The connection holding the most but spare, or NULL when none holds
+ * any. */
 static struct zconn *
-largest_holder(const struct zrouter *r)
+largest_holder(const struct zrouter *r, const struct zconn *spare)
 {
 	struct zconn *big = NULL, *c;
 
 	for (size_t k = 0; k < r->r_conns.t_cap; k++)
-		if ((c = r->r_conns.t_slots[k].p) != NULL && c->c_in > 0 &&
-		    (big == NULL || c->c_in > big->c_in))
+		if ((c = r->r_conns.t_slots[k].p) != NULL && c != spare &&
+		    c->c_in > 0 && (big == NULL || c->c_in > big->c_in))
 			big = c;
 	return big;
 }
 
 /*
  * Past zc_in_max held in all, the largest holders are cut until the rest
- * fits, but never one that holds all there is: a peer alone may always
- * send a message of frame_max. Said in the log once in CUTS_SAID_MS at
- * most (a tenant reconnecting in a loop would flood it).
+ * fits, but never one that holds all there is (a peer alone may always
+ * send a message of frame_max), nor spare: a peer whose messages of this
+ * turn are yet to be answered (turn_cb), whose answers a cut would lose;
+ * it is weighed again at its next read. Said in the log once in
+ * CUTS_SAID_MS at most (a tenant reconnecting in a loop would flood it).
  */
 static void
-cut_holders(struct zrouter *r)
+cut_holders(struct zrouter *r, const struct zconn *spare)
 {
 	size_t max = r->r_conf.zc_in_max;
 	struct zconn *big;
 	int64_t now;
 
-	while (max > 0 && r->r_in > max && (big = largest_holder(r)) !=
-	    NULL && big->c_in < r->r_in) {
+	while (max > 0 && r->r_in > max && (big = largest_holder(r,
+	    spare)) != NULL && big->c_in < r->r_in) {
 		r->r_cuts++;
 		if ((now = clock_mono_ms()) >= r->r_cuts_said + CUTS_SAID_MS) {
 			log_warnx("%s: peer %u cut: it held %zu of the %zu "
@@ -257,15 +260,17 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	if (c->c_dead || (rc == -1 && errno != EAGAIN)) {
 		c->c_dead = false;
 		conn_end(c);
+		c = NULL;
 	} else {
 		if (n == r->r_conf.zc_budget)
 			evtimer_add(c->c_later, &now);
 		/* A PONG, or the handshake's rest, may wait. */
 		watch_write(c);
+		/* The last message handed out is not held any more. */
+		zmtp_release(c->c_z);
 		count_held(c);
 	}
-	/* Before turn_cb, which may free r (its stream retired). */
-	cut_holders(r);
+	cut_holders(r, n > 0 ? c : NULL);
 	if (n > 0 && r->r_conf.zc_turn_cb != NULL)
 		r->r_conf.zc_turn_cb(r->r_conf.zc_arg);
 }

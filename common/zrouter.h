@@ -24,9 +24,12 @@
  * breaks the protocol (zmtp.h lists how), sends a frame over frame_max
  * or has not finished its handshake within handshake_ms (libzmq's
  * ZMQ_HANDSHAKE_IVL) is disconnected. So is the peer that holds the most
- * of what all hold in messages not yet whole, past in_max, unless it
- * alone holds any: many connections of one tenant, each partway through
- * a large message, hold at most in_max plus one message of the daemon.
+ * of what all hold in input (messages partway, and buffers grown for
+ * large ones), past in_max, unless it alone holds any: many connections
+ * of one tenant hold at most about in_max plus one message of the
+ * daemon. A peer is not cut for this while its messages of the turn are
+ * yet to be answered; in_max should be twice the largest message or
+ * more, so that one is not cut for another's few bytes.
  */
 #ifndef MYSIMBDP_ZROUTER_H
 #define MYSIMBDP_ZROUTER_H
@@ -47,7 +50,7 @@ struct zrouter_conf {
 	size_t	 zc_out_max;	/* bytes unsent to a peer before EAGAIN */
 	int	 zc_budget;	/* messages of one peer a turn, then the next */
 	int	 zc_handshake_ms; /* a peer not READY by then is cut off */
-	/* Bytes read and not yet handed out, all peers together (0: no
+	/* What peers' input holds (zmtp_held), all together (0: no
 	 * bound); past it the largest holder is cut, never a lone one. */
 	size_t	 zc_in_max;
 	/*

@@ -112,9 +112,9 @@ bind_ingress(struct smgr *m, struct stream *s, char *err, size_t errlen)
 		.zc_out_max = INGRESS_OUT_MAX,
 		.zc_budget = BUDGET,
 		.zc_handshake_ms = 30000,	/* as the work socket's */
-		/* Producers partway through messages: a message's worth in
-		 * all, and one of them its own. */
-		.zc_in_max = INGRESS_FRAME_MAX,
+		/* Producers partway through messages: two of the largest in
+		 * all, so that one of them is not cut for another's byte. */
+		.zc_in_max = 2 * (INGRESS_FRAME_MAX + (64u << 10)),
 		.zc_read_when_written = true,
 		.zc_msg_cb = on_producer,
 		.zc_turn_cb = on_producers_turn,

@@ -961,9 +961,9 @@ mmapped(void)
 
 /*
  * A header announcing a frame of 60 MiB, then 100 bytes: zmtp reserves
- * about what came, not what was announced (a peer naming frame_max on
- * many connections had each reserve it); the rest comes, and the frame
- * arrives whole. ASan's allocator is not glibc's, so there the size is
+ * its buffer's first size beyond what came, not what was announced (a
+ * peer naming frame_max on many connections had each reserve it); the
+ * rest comes, and the frame arrives whole. ASan's allocator is not glibc's, so there the size is
  * not checked, only the frame.
  */
 static void
@@ -987,7 +987,8 @@ test_announced_not_reserved(void **state)
 	off = b.b_len - big + 100;
 	assert_int_equal(zmtp_recv(z, &m), -1);
 	assert_int_equal(errno, EAGAIN);
-	assert_int_equal(zmtp_held(z), 9 + 100);
+	/* Its buffer: its first size (512 KiB) more than came, at most. */
+	assert_true(zmtp_held(z) >= 9 + 100 && zmtp_held(z) <= (1u << 20));
 #ifndef __SANITIZE_ADDRESS__
 	assert_true(mmapped() < before + (4u << 20));
 #endif

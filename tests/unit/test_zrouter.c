@@ -1087,58 +1087,135 @@ finish_frame(int fd, size_t rest, char tag)
 
 #define IN_MAX	8000
 
+/* zc_in_max of in_max, frames up to frame_max, a message a turn. */
 static int
-setup_in_max(void **state)
+setup_bounded(void **state, size_t frame_max, size_t in_max)
 {
 	return setup_with(state, (struct zrouter_conf){
-		.zc_frame_max = FRAME_MAX,
+		.zc_frame_max = frame_max,
 		.zc_out_max = OUT_MAX,
-		.zc_budget = BUDGET,
+		.zc_budget = 1,
 		.zc_handshake_ms = HANDSHAKE_MS,
-		.zc_in_max = IN_MAX,
+		.zc_in_max = in_max,
 		.zc_msg_cb = on_msg,
 	});
 }
 
+static int
+setup_in_max(void **state)
+{
+	return setup_bounded(state, FRAME_MAX, IN_MAX);
+}
+
+/* Whether the router closed fd (nothing else comes to these peers). */
+static bool
+closed(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	return poll(&p, 1, 0) == 1 && read(fd, &c, 1) <= 0;
+}
+
 /*
  * zc_in_max: peers partway through their messages hold IN_MAX at most
- * in all. The one that held the most when a read took them past it is
- * cut; the others stay and finish theirs. A peer that alone holds any
- * may hold more: a message up to the frame limit always comes.
+ * in all. The one holding the most when a read takes them past it is
+ * cut, not the peer read (a smaller holder here); the others stay and
+ * finish theirs. A message handed out is not held any more (it was,
+ * with a message a turn, until the peer's next read: that peer was cut
+ * for it). A peer that alone holds any may hold more: a message up to
+ * the frame limit always comes.
  */
 static void
 test_in_max(void **state)
 {
 	struct env *e = *state;
 	int a = dealer_by_hand(e), b = dealer_by_hand(e),
-	    c = dealer_by_hand(e);
-	struct pollfd p = { .fd = a, .events = POLLIN };
+	    c = dealer_by_hand(e), d;
 
-	start_frame(e, a, false, 4000, 3000, 'a');
+	start_frame(e, a, false, 4000, 3500, 'a');
 	start_frame(e, b, false, 4000, 2500, 'b');
 	assert_int_equal(zrouter_peers(e->e_r), 3);
-	start_frame(e, c, false, 4000, 3500, 'c');	/* 9027 bytes held */
-	await_closed(e, c);
-	assert_int_equal(zrouter_peers(e->e_r), 2);
+	start_frame(e, c, false, 4000, 2100, 'c');	/* 8127 bytes held */
+	await_closed(e, a);
+	assert_false(closed(b) || closed(c));
 
-	finish_frame(a, 1000, 'a');
 	finish_frame(b, 1500, 'b');
+	finish_frame(c, 1900, 'c');
 	await_msgs(e, NULL, 2);
 	assert_int_equal(e->e_got[0].g_f[0][0] + e->e_got[1].g_f[0][0],
-	    'a' + 'b');
-	close(b);
+	    'b' + 'c');
+
+	/* d's whole message handed out, then b's read: 5018 held, not the
+	 * 9027 of d's message still counted. */
+	start_frame(e, b, false, 4000, 3000, 'x');
+	start_frame(e, c, false, 4000, 1500, 'y');
+	d = dealer_by_hand(e);
+	start_frame(e, d, false, 4000, 4000, 'd');
+	await_msgs(e, NULL, 3);
+	finish_frame(b, 500, 'x');
+	await_taken(e, b);
+	assert_false(closed(b) || closed(c) || closed(d));
+	close(c);
+	close(d);
+	finish_frame(b, 500, 'x');
+	await_msgs(e, NULL, 4);
 	await_peers(e, 1);
 
 	/* Alone: three frames, 11,027 bytes held before the last bytes. */
-	start_frame(e, a, true, 4000, 4000, 'x');
-	start_frame(e, a, true, 4000, 4000, 'y');
-	start_frame(e, a, false, 4000, 3000, 'z');
-	assert_int_equal(poll(&p, 1, 0), 0);		/* not cut */
-	finish_frame(a, 1000, 'z');
-	await_msgs(e, NULL, 3);
-	assert_int_equal(e->e_got[2].g_nframes, 3);
-	assert_int_equal(e->e_got[2].g_f[2][0], 'z');
-	close(a);
+	start_frame(e, b, true, 4000, 4000, 'x');
+	start_frame(e, b, true, 4000, 4000, 'y');
+	start_frame(e, b, false, 4000, 3000, 'z');
+	assert_false(closed(b));
+	finish_frame(b, 1000, 'z');
+	await_msgs(e, NULL, 5);
+	assert_int_equal(e->e_got[4].g_nframes, 3);
+	assert_int_equal(e->e_got[4].g_f[2][0], 'z');
+	close(b);
+}
+
+#define BIG_FRAME	(200u << 10)
+#define BIG_MSG		(150u << 10)
+
+static int
+setup_in_max_kept(void **state)
+{
+	return setup_bounded(state, BIG_FRAME, 600u << 10);
+}
+
+/*
+ * A buffer grown for a large message and kept (a byte of the next
+ * message in it) counts whole: four peers each send a message of 150
+ * KiB and a byte more, and keep 256 KiB buffers. Counted as the byte
+ * they hold, none was cut (60 such peers kept 61 MB of the monitor);
+ * counted whole, two of them are, after their messages came.
+ */
+static void
+test_in_max_kept(void **state)
+{
+	static unsigned char msg[9 + BIG_MSG + 10];
+	struct env *e = *state;
+	int fd[4], cut = 0;
+
+	msg[0] = 0x02;
+	for (int k = 0; k < 8; k++)
+		msg[1 + k] = (unsigned char)((uint64_t)BIG_MSG >> (56 - 8 * k));
+	memset(msg + 9, 'k', BIG_MSG);
+	msg[9 + BIG_MSG] = 0x02;		/* the next: 1 byte of 100 */
+	msg[9 + BIG_MSG + 8] = 100;
+	msg[9 + BIG_MSG + 9] = 'n';
+	for (int k = 0; k < 4; k++) {
+		fd[k] = dealer_by_hand(e);
+		assert_int_equal(write(fd[k], msg, sizeof(msg)),
+		    (ssize_t)sizeof(msg));
+		await_msgs(e, NULL, (size_t)k + 1);
+		await_taken(e, fd[k]);
+	}
+	for (int k = 0; k < 4; k++) {
+		cut += closed(fd[k]);
+		close(fd[k]);
+	}
+	assert_int_equal(cut, 2);
 }
 
 /* The client's connection ends (its messages so far read off). */
@@ -1248,6 +1325,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_in_max, setup_in_max,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_in_max_kept,
+		    setup_in_max_kept, teardown),
 		cmocka_unit_test_setup_teardown(test_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_errors, setup,
 		    teardown),
