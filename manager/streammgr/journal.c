@@ -194,6 +194,46 @@ read_record(const unsigned char *p, size_t avail, uint64_t lo, uint64_t hi,
 	return crc32c(0, p + HDR, len) == get_le32(p + 4);
 }
 
+/*
+ * Whether the bytes at p (avail to the file's end) are a record cut
+ * short: fewer than a record's least, or a header of a known type whose
+ * length runs past the end. A crash in a write leaves that at the end of
+ * the newest segment, and nothing inside it is a record: its payload is
+ * a producer's bytes, which may look like one.
+ */
+static bool
+torn_record(const unsigned char *p, size_t avail)
+{
+	uint32_t len;
+
+	if (avail < HDR + BODY_MIN)
+		return true;
+	len = get_le32(p);
+	return len >= BODY_MIN && len <= RECORD_MAX && len > avail - HDR &&
+	    (p[HDR] == REC_HEAD || p[HDR] == REC_MSG || p[HDR] == REC_ACK);
+}
+
+/*
+ * Where a valid record follows the unreadable one at p when its length
+ * still holds (its body was damaged, not its header), or 0: the search
+ * then steps over that body, which holds a producer's bytes, instead of
+ * looking for records in it.
+ */
+static size_t
+past_body(const unsigned char *p, size_t avail, uint64_t hi)
+{
+	uint32_t len;
+	struct rec r;
+
+	if (avail < HDR + BODY_MIN)
+		return 0;
+	len = get_le32(p);
+	if (len < BODY_MIN || len > RECORD_MAX || len >= avail - HDR ||
+	    !read_record(p + HDR + len, avail - HDR - len, 1, hi, &r))
+		return 0;
+	return HDR + len;
+}
+
 /* ---- recovery ------------------------------------------------------- */
 
 /* A message record found on disk. */
@@ -408,10 +448,12 @@ note_record(struct scan *sc, uint32_t segi, const struct rec *r)
 }
 
 /*
- * Reads every valid record of one segment. After an unreadable stretch
- * the next valid record is searched for byte by byte; a stretch after a
- * readable record that runs to the end is a torn tail when this is the
- * newest segment (unreadable from byte 0, the newest is damage).
+ * Reads every valid record of one segment. In the newest, a record cut
+ * short at the end after a readable one is a torn tail (unreadable from
+ * byte 0, the newest is damage). Elsewhere, past an unreadable record
+ * the next valid one is where its length says when that holds, else
+ * searched for byte by byte; a stretch with none after it to the end of
+ * the newest is a torn tail too.
  */
 static void
 scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
@@ -429,7 +471,7 @@ scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
 		uint64_t base = last > g->head ? last : g->head;
 		uint64_t hi = g->head != 0 ? base + g->size / HDR + 1 : cap;
 		struct rec r;
-		size_t bad;
+		size_t bad, skip;
 
 		if (read_record(g->map + off, g->size - off, 0, UINT64_MAX,
 		    &r)) {
@@ -444,9 +486,16 @@ scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
 		/* Copies go in first: this stretch may have held some. */
 		if (g->last_msg == 0)
 			g->bad_early = true;
-		while (++off < g->size && !read_record(g->map + off,
-		    g->size - off, 1, hi, &r))
-			;
+		if (newest && bad > 0 && torn_record(g->map + bad,
+		    g->size - bad))
+			off = g->size;
+		else if ((skip = past_body(g->map + bad, g->size - bad,
+		    hi)) > 0)
+			off = bad + skip;
+		else
+			while (++off < g->size && !read_record(g->map + off,
+			    g->size - off, 1, hi, &r))
+				;
 		/* The H record goes in with one write into the empty
 		 * file before anything else: no crash leaves part of it.
 		 * So the newest unreadable from its first byte is damage,

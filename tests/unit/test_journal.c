@@ -3,7 +3,10 @@
  * messages survive a close and reopen in order, released ones do not come
  * back, numbering goes on, old segments are deleted (renamed gone-*,
  * unlinked off the caller's thread, or at the next open if a crash came
- * first), a torn tail is cut off, a damaged segment loses only the unreadable message (counted once),
+ * first), a torn tail is cut off (nothing inside it read, whatever
+ * records its payload looks like), a damaged segment loses only the
+ * unreadable message (counted once; a body whose header holds is
+ * stepped over, not searched),
  * an older segment cut short counts the messages cut off (cut to 0 bytes
  * or inside its H record too: set aside, counted by the numbers around
  * it; cut to 0 bytes holding only releases: damage all the same), the
@@ -517,6 +520,118 @@ torn_tail_is_cut_off(void **state)
 	assert_int_equal(fx->r.n, 3);
 	assert_int_equal(fx->rep.r_torn_bytes, 0);
 	journal_close(j);
+}
+
+/* A record image as the journal writes one, into buf; returns its size. */
+static size_t
+rec_image(unsigned char *buf, int type, uint64_t v, const void *extra,
+    size_t n)
+{
+	uint32_t len = (uint32_t)(9 + n), crc;
+
+	for (int b = 0; b < 4; b++)
+		buf[b] = (unsigned char)(len >> (8 * b));
+	buf[8] = (unsigned char)type;
+	for (int b = 0; b < 8; b++)
+		buf[9 + b] = (unsigned char)(v >> (8 * b));
+	memcpy(buf + 17, extra, n);
+	crc = crc32c(0, buf + 8, len);
+	for (int b = 0; b < 4; b++)
+		buf[4 + b] = (unsigned char)(crc >> (8 * b));
+	return 8 + len;
+}
+
+/* An A record releasing n seqs, as bytes a producer could send. */
+static size_t
+forged_release(unsigned char *buf, const uint64_t *seqs, size_t n)
+{
+	unsigned char extra[64];
+
+	assert_true(n * 8 <= sizeof(extra));
+	for (size_t k = 0; k < n; k++)
+		for (int b = 0; b < 8; b++)
+			extra[8 * k + b] = (unsigned char)(seqs[k] >> (8 * b));
+	return rec_image(buf, 'A', n, extra, 8 * n);
+}
+
+/*
+ * A crash cuts the write of message 4, whose payload (a producer's
+ * bytes) holds what looks like a release of 1 to 3 and a message 2 of
+ * other bytes. The cut record is a torn tail, nothing inside it is
+ * read: 1 to 3 come back as they were, at this start and the next.
+ * (The search past it found both: 1 to 3 released, silently, for good.)
+ */
+static void
+forged_records_in_a_torn_tail_are_not_read(void **state)
+{
+	static const uint64_t seqs[] = { 1, 2, 3 };
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	unsigned char payload[400], rec[500];
+	size_t at, cut;
+	char path[128];
+	int fd;
+
+	store_and_close(fx, j, 1, 3);
+	memset(payload, 'x', sizeof(payload));
+	at = 100 + forged_release(payload + 100, seqs, 3);
+	at += rec_image(payload + at, 'M', 2, "FORGED", 6);
+	cut = rec_image(rec, 'M', 4, payload, sizeof(payload)) - 150;
+	seg_path(fx, 1, path, sizeof(path));
+	assert_true((fd = open(path, O_WRONLY | O_APPEND)) >= 0);
+	assert_int_equal(write(fd, rec, cut), (ssize_t)cut);
+	close(fd);
+
+	for (int start = 0; start < 2; start++) {
+		j = reopen(fx, 1 << 20);
+		assert_int_equal(fx->r.n, 3);
+		for (size_t k = 0; k < 3; k++) {
+			char want[8];
+
+			snprintf(want, sizeof(want), "m%zu", k + 1);
+			assert_string_equal(fx->r.text[k], want);
+		}
+		assert_int_equal(fx->rep.r_torn_bytes, start == 0 ? cut : 0);
+		assert_int_equal(fx->rep.r_damaged, 0);
+		assert_int_equal(fx->rep.r_lost, 0);
+		journal_close(j);
+	}
+}
+
+/*
+ * Message 2's payload holds what looks like a release of 1 and 3, and a
+ * bit of it flips: its header still says where it ends, and the search
+ * steps over its body to message 3. Only 2 is lost. (Searched byte by
+ * byte, the release in it was read: 1 and 3 gone, silently.)
+ */
+static void
+forged_record_in_a_damaged_body_is_not_read(void **state)
+{
+	static const uint64_t seqs[] = { 1, 3 };
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	unsigned char payload[100];
+	char path[128];
+
+	memset(payload, 'x', sizeof(payload));
+	forged_release(payload + 20, seqs, 2);
+	add(j, 1);
+	journal_add(j, 2, payload, sizeof(payload));
+	add(j, 3);
+	commit(fx, j);
+	journal_close(j);
+	seg_path(fx, 1, path, sizeof(path));
+	flip(path, HEAD_SIZE + MSG_SIZE + 17 + 2);	/* message 2's body */
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->r.n, 2);
+	assert_string_equal(fx->r.text[0], "m1");
+	assert_string_equal(fx->r.text[1], "m3");
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_lost, 1);
+	assert_int_equal(fx->rep.r_lost_first, 2);
+	journal_close(j);
+	clean_restart(fx, 1 << 20, 2);
 }
 
 static void
@@ -1621,6 +1736,8 @@ main(void)
 		T(gone_segments_are_unlinked_and_never_read),
 		T(segment_numbers_go_past_32_bits),
 		T(torn_tail_is_cut_off),
+		T(forged_records_in_a_torn_tail_are_not_read),
+		T(forged_record_in_a_damaged_body_is_not_read),
 		T(bit_flip_loses_only_that_message),
 		T(memory_numbers_are_not_counted_as_lost),
 		T(raised_numbers_start_a_segment),
