@@ -51,6 +51,7 @@ struct job {
 	int		 j_failures;	/* attempts that count against retries */
 	bool		 j_recovered;
 	bool		 j_unclaimed;	/* a rejection held (job_hold_rejection) */
+	bool		 j_recorded;	/* its record written: only the move left */
 	pid_t		 j_pid;
 	struct cgroup_leaf *j_leaf;	/* its cgroup while running, or NULL */
 	struct applog	*j_log;		/* its app's log while running */

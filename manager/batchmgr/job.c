@@ -205,9 +205,9 @@ backoff_ms(struct batch *b, struct job *j)
 
 /*
  * Moves the file to done/ or failed/, with the rows the rules refused
- * beside it; a failure to move is logged.
+ * beside it. Returns -1 when the move failed (logged).
  */
-static void
+static int
 settle_file(struct batch *b, struct job *j, enum stage_area to)
 {
 	char final[NAME_MAX + 1], *rejects;
@@ -216,45 +216,53 @@ settle_file(struct batch *b, struct job *j, enum stage_area to)
 	    j->j_name, final, sizeof(final)) < 0) {
 		log_warn("tenant %s: move %s from processing to %s",
 		    j->j_tenant->t_id, j->j_name, state_area_names[to]);
-		return;
+		return -1;
 	}
 	if (!j->j_rejects)
-		return;
+		return 0;
 	rejects = rejects_path(b, j);
 	qgate_keep_rejects(j->j_tenant, rejects, to, j->j_dataset, final,
 	    j->j_id);
 	free(rejects);
+	return 0;
 }
 
 /*
  * Writes the record of the job's end, then moves its file to done/,
  * failed/, quarantine/ or rejected/. Returns -1, nothing moved, when the
- * record could not be written, or when the file could not be placed
- * there (its name taken and too long for a suffix: cut, it would be
- * another name).
+ * record could not be written, when the file could not be placed there
+ * (its name taken and too long for a suffix: cut, it would be another
+ * name), or when the move failed after the record (no inode left for
+ * done/<dataset>): j_recorded then says only the move is left, so that a
+ * retry does not record the job twice, and the file does not stay in
+ * processing/ with no job (its name blocked, run again at a restart).
  */
 static int
 record_and_move(struct batch *b, struct job *j, const struct record *r,
     enum stage_area to)
 {
 	char *rejects;
+	int rc;
 
-	if (to == AREA_REJECTED)	/* staging_reject() checks the name */
-		return staging_reject(b, j->j_tenant, AREA_PROCESSING,
-		    j->j_dataset, j->j_name, j->j_bytes, r->r_reason);
-	if (!tenant_can_place(j->j_tenant, to, j->j_dataset, j->j_name) ||
-	    batch_record(b, r) < 0)
-		return -1;
-	if (to != AREA_QUARANTINE) {
-		settle_file(b, j, to);
-		return 0;
+	if (to == AREA_REJECTED) {	/* staging_reject() checks the name */
+		rc = staging_reject(b, j->j_tenant, AREA_PROCESSING,
+		    j->j_dataset, j->j_name, j->j_bytes, r->r_reason,
+		    j->j_recorded);
+		j->j_recorded |= rc == 1;
+		return rc == 0 ? 0 : -1;
 	}
+	if (!tenant_can_place(j->j_tenant, to, j->j_dataset, j->j_name) ||
+	    (!j->j_recorded && batch_record(b, r) < 0))
+		return -1;
+	j->j_recorded = true;
+	if (to != AREA_QUARANTINE)
+		return settle_file(b, j, to);
 	rejects = rejects_path(b, j);
-	qgate_quarantine(j->j_tenant, j->j_dataset, j->j_name,
+	rc = qgate_quarantine(j->j_tenant, j->j_dataset, j->j_name,
 	    conf_quality_for(j->j_conf, j->j_dataset), r->r_summary,
 	    r->r_reason, rejects, j->j_id);
 	free(rejects);
-	return 0;
+	return rc;
 }
 
 /* Keeps the record r (copied) for finish_again(), after a backoff. */
@@ -295,17 +303,19 @@ finish(struct batch *b, struct job *j, const struct record *r,
 
 void
 job_hold_rejection(struct tenant *t, const char *dataset, const char *name,
-    uint64_t bytes, const char *reason)
+    uint64_t bytes, const char *reason, bool recorded)
 {
 	struct job *j = job_new(t, dataset, name, bytes);
 	struct record r;
 
 	j->j_unclaimed = true;
+	j->j_recorded = recorded;
 	fill_record(&r, j, "rejected", reason);
 	hold(t->t_batch, j, &r, AREA_REJECTED);
 	log_info("tenant %s: %s%s%s: rejected (%s), held in processing/ "
-	    "until its record can be written", t->t_id, dataset,
-	    *dataset ? "/" : "", name, reason);
+	    "until its %s", t->t_id, dataset, *dataset ? "/" : "", name,
+	    reason, recorded ? "move to rejected/ can be done" :
+	    "record can be written");
 }
 
 /* A held record's backoff is over: try it again, waiting longer each time. */
@@ -940,13 +950,16 @@ job_forget_tenant(struct batch *b, struct tenant *t)
 		if (j->j_state == JOB_QUEUED)
 			sched_unlink(&t->t_queue, &j->j_item);
 		if (j->j_state == JOB_RECORDING && j->j_unclaimed)
-			log_info("tenant %s: %s: left in processing/ with no "
-			    "record of its rejection; the next start looks "
-			    "at it again", t->t_id, j->j_name);
+			log_info("tenant %s: %s: left in processing/ %s; the "
+			    "next start looks at it again", t->t_id,
+			    j->j_name, j->j_recorded ? "after the record of "
+			    "its rejection" : "with no record of its "
+			    "rejection");
 		else if (j->j_state == JOB_RECORDING)
-			log_info("tenant %s: %s: left in processing/ with no "
-			    "record; it runs again at the next start",
-			    t->t_id, j->j_name);
+			log_info("tenant %s: %s: left in processing/ %s; it "
+			    "runs again at the next start", t->t_id,
+			    j->j_name, j->j_recorded ? "after its record" :
+			    "with no record");
 		job_free(b, j);
 	}
 }

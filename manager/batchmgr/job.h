@@ -22,7 +22,7 @@ void job_enqueue(struct tenant *t, const char *dataset, const char *name,
  * the file would wait there for the next start.
  */
 void job_hold_rejection(struct tenant *t, const char *dataset,
-    const char *name, uint64_t bytes, const char *reason);
+    const char *name, uint64_t bytes, const char *reason, bool recorded);
 
 /* Starts queued jobs while the scheduler has free slots. */
 void job_dispatch(struct batch *b);

@@ -207,7 +207,7 @@ write_report(struct tenant *t, const char *dataset, const char *final,
 	bson_free(line);
 }
 
-void
+int
 qgate_quarantine(struct tenant *t, const char *dataset, const char *name,
     const struct conf_quality *q, const bson_t *summary, const char *why,
     const char *rejects, const char *job)
@@ -217,10 +217,11 @@ qgate_quarantine(struct tenant *t, const char *dataset, const char *name,
 	if (tenant_move(t, AREA_PROCESSING, AREA_QUARANTINE, dataset, name,
 	    final, sizeof(final)) < 0) {
 		log_warn("tenant %s: move %s to quarantine", t->t_id, name);
-		return;
+		return -1;
 	}
 	write_report(t, dataset, final, job, q, summary, why);
 	qgate_keep_rejects(t, rejects, AREA_QUARANTINE, dataset, final, job);
 	log_info("tenant %s: quarantined %s%s%s: %s", t->t_id, dataset,
 	    *dataset ? "/" : "", final, why);
+	return 0;
 }

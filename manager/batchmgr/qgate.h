@@ -46,9 +46,9 @@ void qgate_keep_rejects(struct tenant *t, const char *path,
  * Moves the file from processing/ to quarantine/ with final.quality.json
  * (the reason, the threshold, the first pass's counts; <job>.quality.json
  * when that name is too long) and its rejects (qgate_keep_rejects(), job
- * the job's id).
+ * the job's id). Returns -1 when the move failed (logged).
  */
-void qgate_quarantine(struct tenant *t, const char *dataset, const char *name,
+int qgate_quarantine(struct tenant *t, const char *dataset, const char *name,
     const struct conf_quality *q, const bson_t *summary, const char *why,
     const char *rejects, const char *job);
 

@@ -193,11 +193,14 @@ rejected_free(struct tenant *t, const char *dataset, const char *name)
  * (tests/integration/t_crash_windows.sh, t_quota_crash.sh). No record
  * written (a full disk), or a name rejected/ holds that is too long for
  * a suffix, no move: the next scan looks at the file again (from
- * processing/, -1 holds it: job_hold_rejection).
+ * processing/, -1 holds it: job_hold_rejection). A move that fails after
+ * the record (no inode left for rejected/<dataset>) returns 1: from
+ * processing/, a held job tries the move again, not the record.
  */
 int
 staging_reject(struct batch *b, struct tenant *t, enum stage_area from,
-    const char *dataset, const char *name, uint64_t bytes, const char *reason)
+    const char *dataset, const char *name, uint64_t bytes, const char *reason,
+    bool recorded)
 {
 	char final[NAME_MAX + 1];
 	struct record r;
@@ -211,14 +214,14 @@ staging_reject(struct batch *b, struct tenant *t, enum stage_area from,
 	r.r_reason = reason;
 	r.r_bytes = bytes;
 	if (!tenant_can_place(t, AREA_REJECTED, dataset, name) ||
-	    batch_record(b, &r) < 0)
+	    (!recorded && batch_record(b, &r) < 0))
 		return -1;
 	if ((early = rejected_free(t, dataset, name)))
 		write_reason(t, dataset, name, reason);
 	if (tenant_move(t, from, AREA_REJECTED, dataset, name, final,
 	    sizeof(final)) < 0) {
 		log_warn("tenant %s: move %s to rejected", t->t_id, name);
-		return 0;
+		return 1;
 	}
 	if (!early || strcmp(final, name) != 0)
 		write_reason(t, dataset, final, reason);
@@ -409,9 +412,11 @@ static void
 reject_replaced(struct batch *b, struct tenant *t, const char *dataset,
     const char *name, uint64_t bytes, const char *why)
 {
-	if (staging_reject(b, t, AREA_PROCESSING, dataset, name, bytes,
-	    why) < 0)
-		job_hold_rejection(t, dataset, name, bytes, why);
+	int rc = staging_reject(b, t, AREA_PROCESSING, dataset, name, bytes,
+	    why, false);
+
+	if (rc != 0)
+		job_hold_rejection(t, dataset, name, bytes, why, rc == 1);
 }
 
 /*
@@ -478,7 +483,7 @@ consider(struct batch *b, struct tenant *t, const char *dataset,
 		break;
 	case EX_REJECT:
 		staging_reject(b, t, AREA_INCOMING, dataset, name, v.v_bytes,
-		    v.v_reason);
+		    v.v_reason, false);
 		break;
 	case EX_CLAIM:
 		claim(b, t, &f, v.v_bytes, fd);

@@ -32,12 +32,14 @@ void staging_rescan_deferred(struct batch *b);
 
 /*
  * Moves a file from incoming/ (or processing/) to rejected/ with its
- * reason beside it, and records it. Returns -1, the file left where it
- * is, when the record could not be written; else 0.
+ * reason beside it, and records it (unless recorded: done before).
+ * Returns 0; -1, the file left where it is, when the record could not be
+ * written; 1 when it was, but the move failed (the file left where it
+ * is: only the move is to be tried again).
  */
 int staging_reject(struct batch *b, struct tenant *t, enum stage_area from,
     const char *dataset, const char *name, uint64_t bytes,
-    const char *reason);
+    const char *reason, bool recorded);
 
 /* Stops noticing new files (shutdown). */
 void staging_stop(struct batch *b);
