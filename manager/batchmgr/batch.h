@@ -137,7 +137,6 @@ struct batch {
 	uint64_t	 b_refused_ms;	/* the last refused operator, logged */
 	struct idtab	 b_watches;	/* by inotify descriptor */
 	bool		 b_stopping;
-	bool		 b_deferred;	/* some tenant's t_deferred is set */
 	bool		 b_record_failing; /* the last record failed */
 	uint64_t	 b_job_seq;
 	int64_t		 b_boot_ms;

@@ -120,7 +120,6 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	switch (sig) {
 	case SIGCHLD:
 		job_reap(b);
-		staging_rescan_deferred(b);
 		break;
 	case SIGHUP:
 		if (!b->b_stopping)

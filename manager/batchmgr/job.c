@@ -111,6 +111,7 @@ job_free(struct batch *b, struct job *j)
 	free(j->j_name);
 	free(j);
 	t->t_jobs--;
+	staging_job_ended(b, t);
 	tenant_release(t);
 }
 

@@ -432,8 +432,12 @@ claim(struct batch *b, struct tenant *t, const struct examine_facts *f,
 
 	if (tenant_move(t, AREA_INCOMING, AREA_PROCESSING, f->ef_dataset,
 	    f->ef_name, final, sizeof(final)) < 0) {
-		if (errno == EEXIST)	/* same name still running */
-			t->t_deferred = t->t_batch->b_deferred = true;
+		if (errno == EEXIST) {	/* same name still running */
+			t->t_deferred = true;
+			log_debug("tenant %s: %s%s%s waits for its namesake "
+			    "in processing/", t->t_id, f->ef_dataset,
+			    *f->ef_dataset ? "/" : "", f->ef_name);
+		}
 		else
 			log_warn("tenant %s: claim %s", t->t_id, f->ef_name);
 		return;
@@ -562,18 +566,19 @@ scan_tenant(struct batch *b, struct tenant *t)
 	for_each_entry(t, AREA_INCOMING, "", scan_entry, b);
 }
 
+/*
+ * A claim of t waited for a name its running file held: once one of t's
+ * jobs ends, t is scanned again, in steps as a round's scan (a tenant's
+ * 50,000 entries, scanned whole at every app's exit, any tenant's, held
+ * every other tenant's files back 200 times longer).
+ */
 void
-staging_rescan_deferred(struct batch *b)
+staging_job_ended(struct batch *b, struct tenant *t)
 {
-	struct tenant *t;
-
-	/* Every app's exit comes here: no walk over every tenant for it. */
-	if (!b->b_deferred)
+	if (!t->t_deferred || t->t_retired || b->b_stopping)
 		return;
-	b->b_deferred = false;	/* set again by a claim deferred anew */
-	TAILQ_FOREACH(t, &b->b_tenants, t_entry)
-		if (t->t_deferred && !t->t_retired)
-			scan_tenant(b, t);
+	t->t_scan_due = true;
+	clock_timer_in(b->b_step_ev, 0);
 }
 
 void

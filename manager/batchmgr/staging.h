@@ -27,8 +27,8 @@ void staging_tenant_stop(struct batch *b, struct tenant *t);
 /* Scans every tenant's incoming/ folders. */
 void staging_scan_all(struct batch *b);
 
-/* Rescans tenants that had a name wait for a running file of the same name. */
-void staging_rescan_deferred(struct batch *b);
+/* One of t's jobs ended: a name that waited for it is looked at again. */
+void staging_job_ended(struct batch *b, struct tenant *t);
 
 /*
  * Moves a file from incoming/ (or processing/) to rejected/ with its
