@@ -37,9 +37,13 @@ teardown(struct batch *b)
 	struct tenant *t, *next;
 
 	TAILQ_FOREACH_SAFE(t, &b->b_tenants, t_entry, next) {
+		/* Read first: a retired tenant's last job, forgotten, frees
+		 * it (tenant_release). */
+		bool retired = t->t_retired;
+
 		staging_tenant_stop(b, t);
 		job_forget_tenant(b, t);
-		if (!t->t_retired)
+		if (!retired)
 			tenant_retire(t);
 	}
 	staging_free(b);
