@@ -549,8 +549,14 @@ head_of(struct journal *j, uint64_t id, uint64_t *cap, uint64_t *bound,
 	}
 }
 
+/*
+ * Maps segment g for the scan. Only the newest keeps its descriptor (a
+ * torn tail is cut off through it): a backlog of thousands of segments
+ * behind one unreleased message must not need a descriptor each.
+ */
 static int
-map_segment(struct journal *j, struct scanned *g, char *err, size_t errlen)
+map_segment(struct journal *j, struct scanned *g, bool newest, char *err,
+    size_t errlen)
 {
 	char name[SEG_NAME_MAX];
 	struct stat st;
@@ -563,14 +569,16 @@ map_segment(struct journal *j, struct scanned *g, char *err, size_t errlen)
 		return -1;
 	}
 	g->size = (size_t)st.st_size;
-	if (g->size == 0)
-		return 0;
-	g->map = mmap(NULL, g->size, PROT_READ, MAP_PRIVATE, g->fd, 0);
-	if (g->map == MAP_FAILED) {
+	if (g->size > 0 && (g->map = mmap(NULL, g->size, PROT_READ,
+	    MAP_PRIVATE, g->fd, 0)) == MAP_FAILED) {
 		g->map = NULL;
 		snprintf(err, errlen, "mmap %s/%s: %s", j->j_dir, name,
 		    strerror(errno));
 		return -1;
+	}
+	if (!newest) {
+		close(g->fd);
+		g->fd = -1;
 	}
 	return 0;
 }
@@ -1080,7 +1088,8 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 		size_t acks_before = sc->nacks;
 		uint64_t cap;
 
-		if (map_segment(j, &sc->segs[k], err, errlen) < 0)
+		if (map_segment(j, &sc->segs[k], k + 1 == sc->nsegs, err,
+		    errlen) < 0)
 			return -1;
 		bound_segment(j, sc, k, &cap);
 		/* Empty, though an empty newest went above: cut to

@@ -634,6 +634,51 @@ forged_record_in_a_damaged_body_is_not_read(void **state)
 	clean_restart(fx, 1 << 20, 2);
 }
 
+/*
+ * One message unreleased keeps the ~500 segments after it; a start under
+ * a limit of open files below that count opens the queue all the same
+ * (it held every segment's descriptor until the scan's end).
+ */
+static void
+many_segments_need_no_descriptor_each(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	struct rlimit was, low;
+	unsigned char pay[1000];
+	uint64_t seg;
+
+	/* Written without a sync each: 2,000 commits. */
+	j = journal_open(fx->dir, JOURNAL_OS, 4096, collect, &fx->r,
+	    &fx->next, &fx->rep, fx->err, sizeof(fx->err));
+	assert_non_null(j);
+
+	memset(pay, 'p', sizeof(pay));
+	add(j, 1);
+	commit(fx, j);
+	for (uint64_t seq = 2; seq <= 2000; seq++) {
+		seg = journal_add(j, seq, pay, sizeof(pay));
+		commit(fx, j);
+		journal_release(j, seg, seq);
+	}
+	commit(fx, j);
+	journal_close(j);
+	assert_true(count_files(fx->dir, "seg-") > 400);
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+	low = (struct rlimit){ 256, was.rlim_max };
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	memset(&fx->r, 0, sizeof(fx->r));
+	j = journal_open(fx->dir, JOURNAL_FSYNC, 4096, collect, &fx->r,
+	    &fx->next, &fx->rep, fx->err, sizeof(fx->err));
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+	if (j == NULL)
+		fail_msg("journal_open: %s", fx->err);
+	assert_int_equal(fx->r.n, 1);
+	assert_string_equal(fx->r.text[0], "m1");
+	journal_close(j);
+}
+
 static void
 bit_flip_loses_only_that_message(void **state)
 {
@@ -1738,6 +1783,7 @@ main(void)
 		T(torn_tail_is_cut_off),
 		T(forged_records_in_a_torn_tail_are_not_read),
 		T(forged_record_in_a_damaged_body_is_not_read),
+		T(many_segments_need_no_descriptor_each),
 		T(bit_flip_loses_only_that_message),
 		T(memory_numbers_are_not_counted_as_lost),
 		T(raised_numbers_start_a_segment),
