@@ -864,6 +864,16 @@ sweep_entry(struct tenant *t, const char *dataset, const char *name,
 		close(dfd);
 		return;
 	}
+	/* A folder inside a dataset's: no file batchmgr put there (a claim
+	 * that moved one, swapped in for a file, rejects it "replaced"). Not
+	 * recorded as removed, which unlinkat could not do, at every sweep. */
+	if (S_ISDIR(st.st_mode)) {
+		log_warnx("tenant %s: retention: %s/%s/%s is a folder, not a "
+		    "file: left alone", t->t_id, state_area_names[s->s_area],
+		    dataset, name);
+		close(dfd);
+		return;
+	}
 	/* The record first: killed before the unlink, the next sweep
 	 * records it again; after it, the removal has its record. No
 	 * record (a full disk), no unlink: the next sweep tries again. */
