@@ -923,6 +923,7 @@ seg_file(struct journal *j, uint64_t id, uint64_t next, char *err,
 	memcpy(rec + HDR + BODY_MIN, MAGIC, HEAD_N);
 	put_le64(rec + HDR + BODY_MIN + HEAD_N, j->j_seg_max);
 	seal(rec);
+	errno = 0;	/* a short write sets none: a full disk */
 	if (write(fd, b.b_data, b.b_len) != (ssize_t)b.b_len ||
 	    (j->j_mode == JOURNAL_FSYNC && (fdatasync(fd) < 0 ||
 	    fsync(j->j_dirfd) < 0))) {
