@@ -687,6 +687,23 @@ retire_reason(struct tenant *t, const char *dataset, const char *name)
  * cut its job short; a reason its rejection left alone is removed), or
  * rejected when it is no file a claim lets in.
  */
+/*
+ * A file left in processing/ is taken from the tenant's user as a claim
+ * takes it: a stop between the claim's rename and take_file left it the
+ * user's, who could write to it while it runs again.
+ */
+static void
+recover_take(struct tenant *t, int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	take_file(t, fd, name);
+	close(fd);
+}
+
 static void
 recover_entry(struct tenant *t, const char *dataset, const char *name,
     unsigned char type, void *arg)
@@ -716,6 +733,7 @@ recover_entry(struct tenant *t, const char *dataset, const char *name,
 		log_info("tenant %s: rerunning %s%s%s left in processing/",
 		    t->t_id, dataset, *dataset ? "/" : "", name);
 		retire_reason(t, dataset, name);
+		recover_take(t, dfd, name);
 		job_enqueue(t, dataset, name, (uint64_t)st.st_size, true);
 	}
 	close(dfd);

@@ -36,3 +36,14 @@ assert_eq "a,b" "$(cat "$VAR/work/acme/copy.csv")" "the app, as the tenant's use
 assert_eq 4 "$(records '.tenant == "acme"' | jq .bytes)" "the record has the size claimed"
 assert_eq "4 1" "$(stat -c '%s %h' "$VAR/staging/acme/done/x.csv")" "done/x.csv as it was claimed"
 stop_daemon batchmgr
+
+# A stop between a claim's rename and its taking the file left it the
+# user's in processing/: the next start takes it before it runs again.
+cp "$VAR/staging/acme/done/x.csv" "$proc/z.csv"
+chown mysbt-own "$proc/z.csv"
+chmod 644 "$proc/z.csv"
+start_daemon batchmgr
+wait_for 20 "z.csv's record" have_records 2 acme ok
+assert_eq "0 440" "$(stat -c '%u %a' "$VAR/staging/acme/done/z.csv")" \
+	"a file left the user's in processing/ was taken before it ran again"
+stop_daemon batchmgr
