@@ -81,6 +81,14 @@ struct watch {
 };
 TAILQ_HEAD(watches, watch);
 
+/* A file of incoming/ recorded rejected whose move to rejected/ failed. */
+struct unmoved {
+	TAILQ_ENTRY(unmoved) u_entry;
+	char		*u_dataset;
+	char		*u_name;
+};
+TAILQ_HEAD(unmoveds, unmoved);
+
 struct tenant {
 	TAILQ_ENTRY(tenant) t_entry;
 	struct batch	*t_batch;
@@ -94,6 +102,7 @@ struct tenant {
 	bool		 t_scan_due;	/* in the periodic scan's round */
 	int64_t		 t_swept_ms;	/* last retention sweep */
 	struct watches	 t_watches;	/* of its incoming/ folders */
+	struct unmoveds	 t_unmoved;	/* recorded, not moved (staging.c) */
 };
 TAILQ_HEAD(tenants, tenant);
 

@@ -454,6 +454,58 @@ claim(struct batch *b, struct tenant *t, const struct examine_facts *f,
 	job_enqueue(t, f->ef_dataset, f->ef_name, bytes, false);
 }
 
+/*
+ * A rejection from incoming/ whose move failed after its record (no
+ * inode left for rejected/<dataset>) stays there, and every scan finds
+ * it again: it is remembered, so that the next ones try the move alone
+ * and do not record it again (a restart forgets: one more record, as
+ * after a crash between the two).
+ */
+static struct unmoved *
+unmoved_find(struct tenant *t, const char *dataset, const char *name)
+{
+	struct unmoved *u;
+
+	TAILQ_FOREACH(u, &t->t_unmoved, u_entry)
+		if (strcmp(u->u_dataset, dataset) == 0 &&
+		    strcmp(u->u_name, name) == 0)
+			return u;
+	return NULL;
+}
+
+void
+unmoved_free(struct unmoved *u)
+{
+	if (u == NULL)
+		return;
+	free(u->u_dataset);
+	free(u->u_name);
+	free(u);
+}
+
+static void
+reject_incoming(struct batch *b, struct tenant *t, const char *dataset,
+    const char *name, uint64_t bytes, const char *reason)
+{
+	struct unmoved *u = unmoved_find(t, dataset, name);
+	int rc = staging_reject(b, t, AREA_INCOMING, dataset, name, bytes,
+	    reason, u != NULL);
+
+	if (rc == 1 && u == NULL) {
+		/* Out of memory: recorded again at the next scan. */
+		if ((u = calloc(1, sizeof(*u))) == NULL ||
+		    (u->u_dataset = strdup(dataset)) == NULL ||
+		    (u->u_name = strdup(name)) == NULL) {
+			unmoved_free(u);
+			return;
+		}
+		TAILQ_INSERT_TAIL(&t->t_unmoved, u, u_entry);
+	} else if (rc == 0 && u != NULL) {
+		TAILQ_REMOVE(&t->t_unmoved, u, u_entry);
+		unmoved_free(u);
+	}
+}
+
 /* Looks at one entry of incoming/[dataset] and acts on examine()'s verdict. */
 static void
 consider(struct batch *b, struct tenant *t, const char *dataset,
@@ -486,8 +538,7 @@ consider(struct batch *b, struct tenant *t, const char *dataset,
 			settle_later(b);
 		break;
 	case EX_REJECT:
-		staging_reject(b, t, AREA_INCOMING, dataset, name, v.v_bytes,
-		    v.v_reason, false);
+		reject_incoming(b, t, dataset, name, v.v_bytes, v.v_reason);
 		break;
 	case EX_CLAIM:
 		claim(b, t, &f, v.v_bytes, fd);

@@ -27,6 +27,9 @@ void staging_tenant_stop(struct batch *b, struct tenant *t);
 /* Scans every tenant's incoming/ folders. */
 void staging_scan_all(struct batch *b);
 
+/* Frees an entry of a tenant's t_unmoved (NULL: nothing). */
+void unmoved_free(struct unmoved *u);
+
 /* One of t's jobs ended: a name that waited for it is looked at again. */
 void staging_job_ended(struct batch *b, struct tenant *t);
 

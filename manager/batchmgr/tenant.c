@@ -11,6 +11,7 @@
 
 #include "cgroup.h"
 #include "log.h"
+#include "staging.h"
 
 /*
  * staging/<id>. Only the TENANT_DIRS most recently used are held: a
@@ -90,6 +91,7 @@ tenant_new(struct batch *b, struct conf_tenant *conf)
 	t->t_conf = conf_tenant_ref(conf);
 	snprintf(t->t_id, sizeof(t->t_id), "%s", conf->t_id);
 	TAILQ_INIT(&t->t_watches);
+	TAILQ_INIT(&t->t_unmoved);
 	sched_add_queue(&b->b_sched, &t->t_queue,
 	    (int)conf->t_batch.b_max_concurrent, (int)conf->t_batch.b_weight);
 	TAILQ_INSERT_TAIL(&b->b_tenants, t, t_entry);
@@ -128,6 +130,8 @@ tenant_retire(struct tenant *t)
 void
 tenant_release(struct tenant *t)
 {
+	struct unmoved *u;
+
 	if (!t->t_retired || t->t_jobs > 0)
 		return;
 	/* The scan's round-robin goes on from the one after it. */
@@ -135,6 +139,10 @@ tenant_release(struct tenant *t)
 		t->t_batch->b_scan_from = TAILQ_NEXT(t, t_entry);
 	TAILQ_REMOVE(&t->t_batch->b_tenants, t, t_entry);
 	staging_dir_drop(t);
+	while ((u = TAILQ_FIRST(&t->t_unmoved)) != NULL) {
+		TAILQ_REMOVE(&t->t_unmoved, u, u_entry);
+		unmoved_free(u);
+	}
 	quota_free(&t->t_quota);
 	conf_tenant_unref(t->t_conf);
 	free(t);

@@ -5,7 +5,9 @@
 # is tried again, with backoff, until it succeeds: one record, the file
 # in done/ at last. Before, the job was freed as if all went well: the
 # file stayed in processing/, its name blocked for new uploads until a
-# restart, which ran it again (a second ok record). Root only (a mount).
+# restart, which ran it again (a second ok record). The same for a
+# rejection from incoming/, which every scan recorded again. Root only
+# (mounts).
 . "$(dirname "$0")/lib.sh"
 
 platform
@@ -33,5 +35,21 @@ wait_for 20 "f.csv in done/" test -e "$done_dir/f.csv"
 assert_eq 0 "$(files_in acme processing)" "processing/ is empty"
 assert_eq 1 "$(count acme ok)" "still one ok record: the move alone was tried again"
 ok "a move that failed after the record is tried again, the record not"
+
+# A rejection from incoming/: the file stays there, each scan (every
+# second here) tries the move again, and records it once.
+rej_dir=$VAR/staging/acme/rejected
+mkdir -p "$rej_dir"
+mount -t tmpfs -o size=64k tmpfs "$rej_dir" || fail "mount a tmpfs on rejected/"
+AT_EXIT+=("umount -l '$rej_dir' 2>/dev/null")
+from=$(wc -l <"$BM_LOG")
+drop acme bad.txt
+wait_for 20 "the move to rejected/ tried three times" eval \
+	'[ "$(tail -n +$((from + 1)) "$BM_LOG" | grep -c "move bad.txt to rejected")" -ge 3 ]'
+assert_eq 1 "$(count acme rejected)" "one rejected record"
+umount "$rej_dir" || fail "umount rejected/"
+wait_for 20 "bad.txt in rejected/" test -e "$rej_dir/bad.txt"
+assert_eq 1 "$(count acme rejected)" "still one rejected record"
+ok "a rejection whose move failed is moved by a later scan, recorded once"
 stop_daemon batchmgr
 ok "batchmgr exits cleanly"
