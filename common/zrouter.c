@@ -170,7 +170,7 @@ rid_of(uint32_t id, unsigned char rid[ZROUTER_RID_LEN])
 		rid[1 + b] = (unsigned char)(id >> (24 - 8 * b));
 }
 
-/* What c holds, read and not handed out, counted in the socket's. */
+/* What c's input holds (zmtp_held), counted in the socket's too. */
 static void
 count_held(struct zconn *c)
 {
@@ -214,9 +214,10 @@ cut_holders(struct zrouter *r, const struct zconn *spare)
 		r->r_cuts++;
 		if ((now = clock_mono_ms()) >= r->r_cuts_said + CUTS_SAID_MS) {
 			log_warnx("%s: peer %u cut: it held %zu of the %zu "
-			    "bytes of messages its socket's peers had sent "
-			    "partway (at most %zu in all; %lu cut so since "
-			    "the last such line)", r->r_path,
+			    "bytes its socket's peers held in input "
+			    "(messages partway, buffers grown for large ones; "
+			    "at most %zu in all; %lu cut so since the last "
+			    "such line)", r->r_path,
 			    (unsigned)big->c_id, big->c_in, r->r_in, max,
 			    r->r_cuts);
 			r->r_cuts = 0;
