@@ -100,7 +100,8 @@ struct tenant {
 	bool		 t_retired;	/* profile removed; freed at t_jobs 0 */
 	bool		 t_deferred;	/* a name waited for processing/ */
 	bool		 t_scan_due;	/* in the periodic scan's round */
-	int64_t		 t_swept_ms;	/* last retention sweep */
+	bool		 t_sweep_due;	/* its retention sweep is due */
+	int64_t		 t_swept_ms;	/* last retention sweep begun */
 	struct watches	 t_watches;	/* of its incoming/ folders */
 	struct unmoveds	 t_unmoved;	/* recorded, not moved (staging.c) */
 };
@@ -139,6 +140,12 @@ struct batch {
 	struct tenant	*b_scan_t;	/* the round's tenant being scanned, */
 	DIR		*b_scan_dir;	/* its incoming/ listed this far */
 	struct tenant	*b_scan_from;	/* the next due from here (or NULL) */
+	struct event	*b_sweep_ev;	/* the next step of a retention sweep */
+	struct tenant	*b_sweep_t;	/* the tenant being swept, */
+	int		 b_sweep_area;	/* 0: its done/, 1: its rejected/, */
+	DIR		*b_sweep_top;	/* listed this far, */
+	DIR		*b_sweep_ds;	/* and a dataset folder in it, */
+	char		*b_sweep_dsname; /* named so */
 	struct event	*b_stop_ev;
 	void		*b_zctx;	/* ZeroMQ, for the control socket */
 	struct ctlsock	*b_ctl;		/* run/batchmgr.ctl (bcontrol.c) */

@@ -975,6 +975,138 @@ sweep_tenant(struct batch *b, struct tenant *t)
 	for_each_entry(t, AREA_REJECTED, "", sweep_entry, &s);
 }
 
+/*
+ * The periodic sweep, in steps: SCAN_STEP entries of one tenant's done/
+ * and rejected/ a turn of the loop (a dataset folder's entries too, not
+ * the folder whole), so that a tenant keeping hundreds of thousands of
+ * files does not hold the others' for the whole walk each hour. The
+ * sweep at a tenant's start stays whole (before its files are looked at).
+ */
+static const enum stage_area sweep_areas[] = { AREA_DONE, AREA_REJECTED };
+
+/* How often t is swept: hourly, or at half its retention if shorter. */
+static int64_t
+sweep_every_ms(const struct tenant *t)
+{
+	uint64_t half = t->t_conf->t_batch.b_retention_ms / 2;
+
+	return half < SWEEP_EVERY_MS ? (int64_t)half : SWEEP_EVERY_MS;
+}
+
+static void
+sweep_ds_end(struct batch *b)
+{
+	if (b->b_sweep_ds != NULL)
+		closedir(b->b_sweep_ds);
+	b->b_sweep_ds = NULL;
+	free(b->b_sweep_dsname);
+	b->b_sweep_dsname = NULL;
+}
+
+/* The stepped sweep of a tenant ends (walked, stopped or retired). */
+static void
+sweep_step_end(struct batch *b)
+{
+	sweep_ds_end(b);
+	if (b->b_sweep_top != NULL)
+		closedir(b->b_sweep_top);
+	b->b_sweep_top = NULL;
+	b->b_sweep_t = NULL;
+}
+
+/* Opens the next area of the tenant being swept; false: none left. */
+static bool
+sweep_next_area(struct batch *b)
+{
+	struct tenant *t = b->b_sweep_t;
+
+	while (++b->b_sweep_area < (int)(sizeof(sweep_areas) /
+	    sizeof(sweep_areas[0])))
+		if ((b->b_sweep_top = open_listing(t,
+		    sweep_areas[b->b_sweep_area], "")) != NULL)
+			return true;
+	return false;
+}
+
+/* The next tenant due for its sweep, its first area opened; false: none. */
+static bool
+sweep_step_next(struct batch *b)
+{
+	struct tenant *t;
+
+	TAILQ_FOREACH(t, &b->b_tenants, t_entry) {
+		if (!t->t_sweep_due)
+			continue;
+		t->t_sweep_due = false;
+		if (t->t_retired || b->b_stopping ||
+		    t->t_conf->t_batch.b_retention_ms == 0)
+			continue;
+		t->t_swept_ms = clock_mono_ms();
+		b->b_sweep_t = t;
+		b->b_sweep_area = -1;
+		if (sweep_next_area(b))
+			return true;
+		b->b_sweep_t = NULL;
+	}
+	return false;
+}
+
+/* Takes the next SCAN_STEP entries of the tenant being swept. */
+static void
+sweep_step(struct batch *b)
+{
+	struct tenant *t = b->b_sweep_t;
+	struct sweep s = { b, sweep_areas[b->b_sweep_area] };
+	struct dirent *de;
+	unsigned char type;
+
+	/* A reload between two steps may have set it to 0, for ever:
+	 * sweep_entry would take that for no retention at all. */
+	if (t->t_conf->t_batch.b_retention_ms == 0) {
+		sweep_step_end(b);
+		return;
+	}
+	for (int n = 0; n < SCAN_STEP && !b->b_stopping; n++) {
+		if (b->b_sweep_ds != NULL) {
+			if ((de = next_entry(b->b_sweep_ds)) != NULL)
+				sweep_entry(t, b->b_sweep_dsname, de->d_name,
+				    state_entry_type(dirfd(b->b_sweep_ds), de),
+				    &s);
+			else
+				sweep_ds_end(b);
+			continue;
+		}
+		if ((de = next_entry(b->b_sweep_top)) == NULL) {
+			closedir(b->b_sweep_top);
+			b->b_sweep_top = NULL;
+			if (!sweep_next_area(b))
+				break;
+			s.s_area = sweep_areas[b->b_sweep_area];
+			continue;
+		}
+		type = state_entry_type(dirfd(b->b_sweep_top), de);
+		if (type != DT_DIR)
+			sweep_entry(t, "", de->d_name, type, &s);
+		else if ((b->b_sweep_dsname = strdup(de->d_name)) == NULL ||
+		    (b->b_sweep_ds = open_listing(t, s.s_area,
+		    de->d_name)) == NULL)
+			sweep_ds_end(b);
+	}
+	if (b->b_sweep_top == NULL || b->b_stopping)
+		sweep_step_end(b);
+}
+
+static void
+on_sweep_step(evutil_socket_t fd, short what, void *arg)
+{
+	struct batch *b = arg;
+
+	if (b->b_sweep_t == NULL && !sweep_step_next(b))
+		return;
+	sweep_step(b);
+	clock_timer_in(b->b_sweep_ev, 0);
+}
+
 void
 staging_tenant_start(struct batch *b, struct tenant *t)
 {
@@ -993,6 +1125,8 @@ staging_tenant_stop(struct batch *b, struct tenant *t)
 
 	if (b->b_scan_t == t)
 		scan_step_end(b);
+	if (b->b_sweep_t == t)
+		sweep_step_end(b);
 	while ((w = TAILQ_FIRST(&t->t_watches)) != NULL) {
 		inotify_rm_watch(b->b_inotify_fd, w->w_wd);
 		watch_drop(b, w);
@@ -1163,8 +1297,12 @@ on_scan(evutil_socket_t fd, short what, void *arg)
 	int64_t now = clock_mono_ms();
 
 	TAILQ_FOREACH(t, &b->b_tenants, t_entry)
-		if (!t->t_retired && now - t->t_swept_ms >= SWEEP_EVERY_MS)
-			sweep_tenant(b, t);
+		if (!t->t_retired && t != b->b_sweep_t &&
+		    t->t_conf->t_batch.b_retention_ms > 0 &&
+		    now - t->t_swept_ms >= sweep_every_ms(t)) {
+			t->t_sweep_due = true;
+			clock_timer_in(b->b_sweep_ev, 0);
+		}
 	scan_round(b);
 }
 
@@ -1197,8 +1335,10 @@ staging_init(struct batch *b)
 	b->b_scan_ev = event_new(b->b_base, -1, EV_PERSIST, on_scan, b);
 	b->b_settle_ev = evtimer_new(b->b_base, on_settle, b);
 	b->b_step_ev = evtimer_new(b->b_base, on_step, b);
+	b->b_sweep_ev = evtimer_new(b->b_base, on_sweep_step, b);
 	if (b->b_inotify_ev == NULL || b->b_scan_ev == NULL ||
-	    b->b_settle_ev == NULL || b->b_step_ev == NULL)
+	    b->b_settle_ev == NULL || b->b_step_ev == NULL ||
+	    b->b_sweep_ev == NULL)
 		fatalx("%s: event_new", __func__);
 	event_add(b->b_inotify_ev, NULL);
 	clock_timer_in(b->b_scan_ev, b->b_conf->p_batch.pb_scan_interval_ms);
@@ -1212,7 +1352,9 @@ staging_stop(struct batch *b)
 	event_del(b->b_scan_ev);
 	event_del(b->b_settle_ev);
 	event_del(b->b_step_ev);
+	event_del(b->b_sweep_ev);
 	scan_step_end(b);
+	sweep_step_end(b);
 }
 
 void
@@ -1222,6 +1364,7 @@ staging_free(struct batch *b)
 	struct watch *w;
 
 	scan_step_end(b);
+	sweep_step_end(b);
 	TAILQ_FOREACH(t, &b->b_tenants, t_entry)
 		while ((w = TAILQ_FIRST(&t->t_watches)) != NULL)
 			watch_drop(b, w);
@@ -1230,6 +1373,7 @@ staging_free(struct batch *b)
 	event_free(b->b_scan_ev);
 	event_free(b->b_settle_ev);
 	event_free(b->b_step_ev);
+	event_free(b->b_sweep_ev);
 	close(b->b_inotify_fd);
 	close(b->b_staging_fd);
 }

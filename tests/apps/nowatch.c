@@ -6,7 +6,8 @@
  * With NOWATCH_READDIR_US set, each readdir() first waits that many
  * microseconds, so that a folder's listing takes time in proportion to
  * its entries however fast the machine is (t_scan_fair.sh: a scan of
- * one tenant longer than scan_interval).
+ * one tenant longer than scan_interval; t_sweep_steps.sh: a sweep of
+ * 3,000 files lasting seconds).
  */
 #include <dirent.h>
 #include <dlfcn.h>
