@@ -1110,9 +1110,13 @@ on_sweep_step(evutil_socket_t fd, short what, void *arg)
 void
 staging_tenant_start(struct batch *b, struct tenant *t)
 {
-	sweep_tenant(b, t);
 	for_each_entry(t, AREA_PROCESSING, "", recover_entry, b);
+	/* Before the sweep: after a stop longer than the retention, it
+	 * would remove the lone reason of a rejection cut short, and the
+	 * file would be looked at afresh (a quota's window is empty after
+	 * a start: ingested, with a rejected record already written). */
 	finish_dataset(t, "");
+	sweep_tenant(b, t);
 	watch_add(b, t, "");
 	scan_tenant(b, t);
 	job_dispatch(b);

@@ -15,9 +15,9 @@
 int staging_init(struct batch *b);
 
 /*
- * Brings a tenant into service: retention sweep, recovery of files left
- * in processing/ and of rejections cut short before their move, watches,
- * and a first scan of incoming/.
+ * Brings a tenant into service: recovery of files left in processing/
+ * and of rejections cut short before their move, retention sweep,
+ * watches, and a first scan of incoming/.
  */
 void staging_tenant_start(struct batch *b, struct tenant *t);
 

@@ -17,24 +17,29 @@ drop acme a.csv
 wait_for 20 "a.csv in done/" test -e "$VAR/staging/acme/done/a.csv"
 
 out=$T/out/gdb
-gdb -p "$BM_PID" -batch -nx -ex 'set confirm off' \
-	-ex 'break state_move if to == AREA_REJECTED' -ex continue \
-	-ex kill >"$out" 2>&1 &
-gdb_pid=$!
-STARTED_PIDS+=("$gdb_pid")
-if ! wait_for_gdb "$out" "$gdb_pid"; then
-	echo "SKIP: gdb cannot attach to batchmgr: $(tail -n 3 "$out")"
-	exit 77
-fi
-drop acme b.csv
-wait "$gdb_pid" || true
-rc=0
-wait "$BM_PID" 2>/dev/null || rc=$?
-BM_PID=
-[ $rc = 137 ] || fail "batchmgr was not killed by gdb (status $rc): $(cat "$out")"
-assert_file "$VAR/staging/acme/incoming/b.csv"
-assert_file "$VAR/staging/acme/rejected/b.csv.reason"
-ok "killed between b.csv's rejected record and its move"
+# kill_at_reject FILE: drops FILE and kills batchmgr (from gdb) between
+# its rejected record and its move.
+kill_at_reject() {
+	gdb -p "$BM_PID" -batch -nx -ex 'set confirm off' \
+		-ex 'break state_move if to == AREA_REJECTED' -ex continue \
+		-ex kill >"$out" 2>&1 &
+	gdb_pid=$!
+	STARTED_PIDS+=("$gdb_pid")
+	if ! wait_for_gdb "$out" "$gdb_pid"; then
+		echo "SKIP: gdb cannot attach to batchmgr: $(tail -n 3 "$out")"
+		exit 77
+	fi
+	drop acme "$1"
+	wait "$gdb_pid" || true
+	rc=0
+	wait "$BM_PID" 2>/dev/null || rc=$?
+	BM_PID=
+	[ $rc = 137 ] || fail "batchmgr was not killed by gdb (status $rc): $(cat "$out")"
+	assert_file "$VAR/staging/acme/incoming/$1"
+	assert_file "$VAR/staging/acme/rejected/$1.reason"
+	ok "killed between $1's rejected record and its move"
+}
+kill_at_reject b.csv
 
 b_records() { records '.tenant == "acme" and .file == "b.csv"'; }
 start_daemon batchmgr
@@ -53,4 +58,24 @@ start_daemon batchmgr
 wait_for 20 "b.csv moved back, ingested" have_records 2 acme ok
 assert_eq "rejected ok" "$(b_records | jq -r .status | paste -sd' ' -)" "b.csv's records"
 assert_file "$VAR/staging/acme/done/b.csv"
+stop_daemon batchmgr
+
+# The same cut short, then a stop longer than the retention: the start's
+# sweep came first and removed the lone reason, so the file was looked
+# at afresh and ingested (a rejected and an ok record). The start now
+# finishes the rejection first; the sweep then removes the old reason.
+sed -i 's/quota = {/retention = "1s"; quota = {/' "$T/conf/tenants/acme.cfg"
+start_daemon batchmgr
+drop acme d.csv			# the window's one file
+wait_for 20 "d.csv in done/" test -e "$VAR/staging/acme/done/d.csv"
+kill_at_reject c.csv
+reason=$VAR/staging/acme/rejected/c.csv.reason
+old_enough() { [ $(( $(date +%s) - $(stat -c %Z "$reason") )) -ge 2 ]; }
+wait_for 10 "c.csv's reason older than the retention" old_enough
+start_daemon batchmgr
+wait_for 20 "c.csv to leave incoming/" eval '[ "$(files_in acme incoming)" = 0 ]'
+assert_file "$VAR/staging/acme/rejected/c.csv"
+assert_eq "rejected" "$(records '.tenant == "acme" and .file == "c.csv"' | jq -r .status | paste -sd' ' -)" \
+	"c.csv's records after a stop longer than the retention"
+ok "a rejection cut short is finished before the sweep, whatever the stop's length"
 stop_daemon batchmgr
