@@ -959,19 +959,11 @@ static void
 put_rec(int fd, int type, uint64_t v, const void *extra, size_t n)
 {
 	unsigned char rec[64];
-	uint32_t len = (uint32_t)(9 + n), crc;
+	size_t size;
 
-	assert_true(8 + len <= sizeof(rec));
-	for (int b = 0; b < 4; b++)
-		rec[b] = (unsigned char)(len >> (8 * b));
-	rec[8] = (unsigned char)type;
-	for (int b = 0; b < 8; b++)
-		rec[9 + b] = (unsigned char)(v >> (8 * b));
-	memcpy(rec + 17, extra, n);
-	crc = crc32c(0, rec + 8, len);
-	for (int b = 0; b < 4; b++)
-		rec[4 + b] = (unsigned char)(crc >> (8 * b));
-	assert_int_equal(write(fd, rec, 8 + len), (ssize_t)(8 + len));
+	assert_true(17 + n <= sizeof(rec));
+	size = rec_image(rec, type, v, extra, n);
+	assert_int_equal(write(fd, rec, size), (ssize_t)size);
 }
 
 /* Segments written before H held the number before them are read. */
