@@ -86,6 +86,8 @@ struct unmoved {
 	TAILQ_ENTRY(unmoved) u_entry;
 	char		*u_dataset;
 	char		*u_name;
+	ino_t		 u_ino;		/* the file recorded, not another */
+	struct timespec	 u_ctime;	/* of that name since */
 };
 TAILQ_HEAD(unmoveds, unmoved);
 

@@ -473,6 +473,21 @@ unmoved_find(struct tenant *t, const char *dataset, const char *name)
 	return NULL;
 }
 
+/* incoming/[dataset/]name's inode and ctime; false when it is gone. */
+static bool
+incoming_stat(struct tenant *t, const char *dataset, const char *name,
+    struct stat *st)
+{
+	int dfd = tenant_open_area(t, AREA_INCOMING, dataset, false);
+	bool there;
+
+	if (dfd < 0)
+		return false;
+	there = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) == 0;
+	close(dfd);
+	return there;
+}
+
 void
 unmoved_free(struct unmoved *u)
 {
@@ -488,10 +503,22 @@ reject_incoming(struct batch *b, struct tenant *t, const char *dataset,
     const char *name, uint64_t bytes, const char *reason)
 {
 	struct unmoved *u = unmoved_find(t, dataset, name);
-	int rc = staging_reject(b, t, AREA_INCOMING, dataset, name, bytes,
-	    reason, u != NULL);
+	struct stat st;
+	bool there = incoming_stat(t, dataset, name, &st);
+	int rc;
 
-	if (rc == 1 && u == NULL) {
+	/* Another file of that name since (the one recorded went): it
+	 * gets its own record. */
+	if (u != NULL && (!there || st.st_ino != u->u_ino ||
+	    st.st_ctim.tv_sec != u->u_ctime.tv_sec ||
+	    st.st_ctim.tv_nsec != u->u_ctime.tv_nsec)) {
+		TAILQ_REMOVE(&t->t_unmoved, u, u_entry);
+		unmoved_free(u);
+		u = NULL;
+	}
+	rc = staging_reject(b, t, AREA_INCOMING, dataset, name, bytes,
+	    reason, u != NULL);
+	if (rc == 1 && u == NULL && there) {
 		/* Out of memory: recorded again at the next scan. */
 		if ((u = calloc(1, sizeof(*u))) == NULL ||
 		    (u->u_dataset = strdup(dataset)) == NULL ||
@@ -499,6 +526,8 @@ reject_incoming(struct batch *b, struct tenant *t, const char *dataset,
 			unmoved_free(u);
 			return;
 		}
+		u->u_ino = st.st_ino;
+		u->u_ctime = st.st_ctim;
 		TAILQ_INSERT_TAIL(&t->t_unmoved, u, u_entry);
 	} else if (rc == 0 && u != NULL) {
 		TAILQ_REMOVE(&t->t_unmoved, u, u_entry);

@@ -47,9 +47,14 @@ drop acme bad.txt
 wait_for 20 "the move to rejected/ tried three times" eval \
 	'[ "$(tail -n +$((from + 1)) "$BM_LOG" | grep -c "move bad.txt to rejected")" -ge 3 ]'
 assert_eq 1 "$(count acme rejected)" "one rejected record"
+# Another file of that name in its place: a record of its own.
+rm "$VAR/staging/acme/incoming/bad.txt"
+drop acme bad.txt 'another'
+wait_for 20 "the second bad.txt recorded" have_records 2 acme rejected
 umount "$rej_dir" || fail "umount rejected/"
 wait_for 20 "bad.txt in rejected/" test -e "$rej_dir/bad.txt"
-assert_eq 1 "$(count acme rejected)" "still one rejected record"
+assert_eq 2 "$(count acme rejected)" "a record for each of the two files"
+assert_eq another "$(cat "$rej_dir/bad.txt")" "the second bad.txt moved"
 ok "a rejection whose move failed is moved by a later scan, recorded once"
 stop_daemon batchmgr
 ok "batchmgr exits cleanly"
