@@ -36,12 +36,14 @@ _Static_assert(RECORD_MAX <= UINT32_MAX, "a record's length fits 32 bits");
  * longer to write than anything lasts, and a name past it is not ours. */
 #define SEG_ID_MAX	(UINT64_C(1) << 63)
 #define GONE_PREFIX	"gone-"	/* a segment done with (discard.h) */
+#define DAMAGED_PREFIX	"damaged-"	/* set aside, never read or deleted */
 
 enum { REC_HEAD = 'H', REC_MSG = 'M', REC_ACK = 'A' };
 
 struct seg {
 	uint64_t	 id;
 	uint64_t	 live;		/* messages not yet released */
+	bool		 damaged;	/* kept in place: set aside when done */
 };
 
 struct buf {
@@ -251,6 +253,7 @@ struct scanned {
 	size_t		 size;
 	size_t		 good_end;	/* end of the last valid record */
 	bool		 damaged;
+	bool		 kept;		/* damaged, left in place (no room) */
 	bool		 torn;		/* the newest, cut short by a crash */
 	uint64_t	 first_msg;	/* lowest and highest M from first_of */
 	uint64_t	 last_msg;	/* (not copies from older ones) */
@@ -816,7 +819,7 @@ seg_push(struct journal *j, uint64_t id)
 		j->j_segs = xrealloc(j->j_segs, j->j_segcap,
 		    sizeof(*j->j_segs));
 	}
-	j->j_segs[j->j_nsegs++] = (struct seg){ id, 0 };
+	j->j_segs[j->j_nsegs++] = (struct seg){ id, 0, false };
 }
 
 /* Segment id, added in order when it is not there yet. */
@@ -854,12 +857,18 @@ trim(struct journal *j)
 		struct stat st;
 
 		snprintf(name, sizeof(name), SEG_FMT, j->j_segs[k].id);
-		snprintf(gone, sizeof(gone), GONE_PREFIX "%s", name);
+		snprintf(gone, sizeof(gone), "%s%s", j->j_segs[k].damaged ?
+		    DAMAGED_PREFIX : GONE_PREFIX, name);
 		if (fstatat(j->j_dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    (uint64_t)st.st_size <= j->j_disk)
 			j->j_disk -= (uint64_t)st.st_size;
-		if (renameat(j->j_dirfd, name, j->j_dirfd, gone) == 0)
-			discard_at(j->j_dir, gone);
+		/* A damaged one's unreadable bytes are kept for a look,
+		 * as a start's rescue keeps them. */
+		if (renameat(j->j_dirfd, name, j->j_dirfd, gone) == 0) {
+			if (!j->j_segs[k].damaged)
+				discard_at(j->j_dir, gone);
+		} else if (j->j_segs[k].damaged)
+			log_warn("rename %s/%s", j->j_dir, name);
 		else if (unlinkat(j->j_dirfd, name, 0) < 0 && errno != ENOENT)
 			log_warn("unlink %s/%s", j->j_dir, name);
 		k++;
@@ -1130,12 +1139,31 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 }
 
 /*
+ * No room to copy the damaged segments' messages out: they stay where
+ * they are, served and counted as any segment's, and each is set aside
+ * once its messages are released (trim) or by a later start. The
+ * releases of the lost numbers stay noted for the first write that finds
+ * room, so that start does not count them again.
+ */
+static void
+keep_damaged(struct scan *sc, struct journal_report *rep)
+{
+	for (size_t k = 0; k < sc->nsegs; k++)
+		if (sc->segs[k].damaged) {
+			sc->segs[k].damaged = false;
+			sc->segs[k].kept = true;
+			rep->r_kept++;
+		}
+}
+
+/*
  * Moves the unreleased messages of damaged segments into the new segment,
  * with the releases they held, then sets the damaged files aside under a
- * name nothing reads.
+ * name nothing reads; without room for that, keeps them (keep_damaged).
  */
 static int
-rescue_damaged(struct journal *j, struct scan *sc, char *err, size_t errlen)
+rescue_damaged(struct journal *j, struct scan *sc, struct journal_report *rep,
+    char *err, size_t errlen)
 {
 	for (size_t k = 0; k < sc->nmsgs; k++) {
 		struct found *f = &sc->msgs[k];
@@ -1148,15 +1176,19 @@ rescue_damaged(struct journal *j, struct scan *sc, char *err, size_t errlen)
 			journal_release(j, 0, sc->dacks[k]);
 	for (size_t k = 0; k < sc->nlost; k++)
 		journal_release(j, 0, sc->lost[k]);
-	if (journal_commit(j, err, errlen) < 0)
-		return -1;
+	if (journal_commit(j, err, errlen) < 0) {
+		if (!no_space(errno))
+			return -1;
+		keep_damaged(sc, rep);
+		return 0;
+	}
 	for (size_t k = 0; k < sc->nsegs; k++) {
 		char name[SEG_NAME_MAX], aside[SEG_NAME_MAX + 8];
 
 		if (!sc->segs[k].damaged)
 			continue;
 		snprintf(name, sizeof(name), SEG_FMT, sc->segs[k].id);
-		snprintf(aside, sizeof(aside), "damaged-%s", name);
+		snprintf(aside, sizeof(aside), DAMAGED_PREFIX "%s", name);
 		if (renameat(j->j_dirfd, name, j->j_dirfd, aside) < 0) {
 			snprintf(err, errlen, "rename %s/%s: %s", j->j_dir,
 			    name, strerror(errno));
@@ -1214,7 +1246,7 @@ keep_scanned(struct journal *j, struct scan *sc)
 {
 	for (size_t k = 0; k < sc->nsegs; k++)
 		if (!sc->segs[k].damaged)
-			seg_get(j, sc->segs[k].id);
+			seg_get(j, sc->segs[k].id)->damaged = sc->segs[k].kept;
 	trim(j);
 }
 
@@ -1272,12 +1304,11 @@ journal_open(const char *dir, enum journal_mode mode, uint64_t segment_size,
 		rep->r_no_space = errno;
 		seg_push(j, fresh);
 	}
-	if (rescue_damaged(j, &sc, err, errlen) < 0 ||
-	    restore(j, &sc, fn, arg, rep) < 0)
-		goto fail;
-	rep->r_damaged = 0;
 	for (size_t k = 0; k < sc.nsegs; k++)
 		rep->r_damaged += sc.segs[k].damaged;
+	if (rescue_damaged(j, &sc, rep, err, errlen) < 0 ||
+	    restore(j, &sc, fn, arg, rep) < 0)
+		goto fail;
 	keep_scanned(j, &sc);
 	scan_free(&sc);
 	*next_seq = j->j_next;

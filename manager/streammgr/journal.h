@@ -75,7 +75,9 @@ struct journal_report {
 	uint64_t	 r_bytes;	/* their payload bytes */
 	uint64_t	 r_torn_bytes;	/* cut from the newest segment's end */
 	uint64_t	 r_bad_bytes;	/* unreadable bytes in damaged segments */
-	uint64_t	 r_damaged;	/* segments set aside as damaged-* */
+	uint64_t	 r_damaged;	/* damaged segments found */
+	uint64_t	 r_kept;	/* of them, left in place for want of
+					   room (set aside later) */
 	uint64_t	 r_lost;	/* messages known lost (seq gaps) */
 	uint64_t	 r_lost_first;	/* the lowest and highest of them */
 	uint64_t	 r_lost_last;

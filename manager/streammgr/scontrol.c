@@ -112,6 +112,7 @@ append_disk(const struct stream *s, bson_t *doc)
 	BSON_APPEND_INT64(&sub, "messages", (int64_t)r->r_messages);
 	BSON_APPEND_INT64(&sub, "torn_bytes", (int64_t)r->r_torn_bytes);
 	BSON_APPEND_INT64(&sub, "damaged_segments", (int64_t)r->r_damaged);
+	BSON_APPEND_INT64(&sub, "damaged_kept", (int64_t)r->r_kept);
 	BSON_APPEND_INT64(&sub, "bad_bytes", (int64_t)r->r_bad_bytes);
 	BSON_APPEND_INT64(&sub, "lost", (int64_t)r->r_lost);
 	BSON_APPEND_INT64(&sub, "uncounted", (int64_t)r->r_uncounted);

@@ -318,6 +318,9 @@ static void
 report_damage(const struct stream *s, const struct journal_report *r)
 {
 	char lost[96] = "", uncounted[160] = "";
+	const char *where = r->r_kept == 0 ? "set aside as damaged-seg-*.log" :
+	    "left in place for want of room (set aside as damaged-seg-*.log "
+	    "once their messages are delivered, or by a later start)";
 
 	if (r->r_lost > 0)
 		snprintf(lost, sizeof(lost), " (numbers %" PRIu64 "..%" PRIu64
@@ -327,11 +330,11 @@ report_damage(const struct stream *s, const struct journal_report *r)
 		    " of them lost cannot be counted (no readable record "
 		    "gives its numbers)", r->r_uncounted);
 	log_warnx("tenant %s: stream %s: %" PRIu64 " damaged queue segment%s "
-	    "(%" PRIu64 " unreadable bytes) set aside as damaged-seg-*.log; %"
-	    PRIu64 " message%s lost%s%s, every readable one kept (releases "
-	    "not readable are lost: what they released is delivered again)",
+	    "(%" PRIu64 " unreadable bytes) %s; %" PRIu64 " message%s "
+	    "lost%s%s, every readable one kept (releases not readable are "
+	    "lost: what they released is delivered again)",
 	    s->s_tid, s->s_name, r->r_damaged, r->r_damaged == 1 ? "" : "s",
-	    r->r_bad_bytes, r->r_lost, r->r_lost == 1 ? "" : "s", lost,
+	    r->r_bad_bytes, where, r->r_lost, r->r_lost == 1 ? "" : "s", lost,
 	    uncounted);
 }
 

@@ -1,8 +1,10 @@
 #!/bin/bash
-# streammgr starts while the queue's disk is full (after a SIGKILL, say).
-# The stream is served all the same: status lists it, its backlog is
-# restored, new messages get THROTTLE no-space; once space returns it
-# accepts again and delivers everything, without a reload.
+# streammgr starts while the queue's disk is full (after a SIGKILL, say)
+# and a segment is damaged. The stream is served all the same: status
+# lists it, its readable backlog is restored (served from the damaged
+# segment, left in place), new messages get THROTTLE no-space; once space
+# returns it accepts again and delivers everything, without a reload, and
+# the damaged segment is set aside.
 # And dead letters the full disk refuses: the messages are held back,
 # not sent round again as fast as the app refuses them, and said once.
 #
@@ -29,14 +31,26 @@ accepted=$(jq .accepted "$T/out/fill")
 kill -KILL "$SM_PID"
 wait "$SM_PID" 2>/dev/null || true
 
+# And the queue is damaged: a bit of k7 flipped. A start copies a damaged
+# segment's readable messages into a new one: no room for that either.
+seg=$(find "$qdir/default" -name 'seg-*.log' -size +0 | sort | head -n 1)
+at=$(grep -obUa 'k7 0' "$seg" | cut -d: -f1)
+[ -n "$at" ] || fail "k7 not found in $seg"
+printf 'x' | dd of="$seg" bs=1 seek=$(( at + 1 )) conv=notrunc 2>/dev/null
+
 # Not a byte left: not even the new segment's first record fits.
 dd if=/dev/zero of="$qdir/pad" bs=1k 2>/dev/null || true
 from=$(wc -l <"$SM_LOG")
 start_daemon streammgr
-assert_eq "$accepted" "$(sstat alpha .recovered.messages)" "the backlog restored"
+readable=$(( accepted - 1 ))
+assert_eq "$readable" "$(sstat alpha .recovered.messages)" "the backlog restored"
+assert_eq 1 "$(sstat alpha .recovered.lost)" "k7 lost"
+assert_eq 1 "$(sstat alpha .recovered.damaged_kept)" "the damaged segment kept"
 sm_log_after "$from" "stream default: no room for a new queue segment" ||
 	fail "no full-disk warning: $(tail -n 5 "$SM_LOG")"
-ok "started on a full disk: the stream is served, $accepted restored"
+sm_log_after "$from" "left in place for want of room" ||
+	fail "no word of the damaged segment kept: $(tail -n 5 "$SM_LOG")"
+ok "started on a full disk, the queue damaged: the stream is served, $readable restored"
 
 printf 'n1 v\n' >"$T/scratch/one"
 rc=0; cli send alpha --file "$T/scratch/one" --json >"$T/out/one" 2>&1 || rc=$?
@@ -48,15 +62,20 @@ ok "a new message gets THROTTLE no-space"
 # Space returns: no reload, the next write creates the segment.
 rm -f "$qdir/pad"
 mount -o remount,size=8m "$qdir"
-want=$(( accepted + 100 ))
+want=$(( readable + 100 ))
 space_back_delivered alpha "$want"
 wait_for 30 "every ack written" eval '[ "$(sstat alpha ".backlog + .inflight")" = 0 ]'
 ok "the backlog and the new messages delivered: $want"
+[ -s "$qdir/default/damaged-${seg##*/}" ] ||
+	fail "the damaged segment not set aside once delivered: $(ls "$qdir/default")"
+ok "the damaged segment set aside once its messages were delivered"
 
-# The acks reached the disk: nothing comes back after a restart.
+# The acks reached the disk: nothing comes back after a restart, and
+# k7's loss is not counted again.
 stop_daemon streammgr
 start_daemon streammgr
 assert_eq 0 "$(sstat alpha .recovered.messages)" "restored after a clean stop"
+assert_eq 0 "$(sstat alpha .recovered.lost)" "lost after a clean stop"
 
 # ---- dead letters on a full disk ------------------------------------------
 # The app, stopped, holds two messages; the disk fills; the app nacks

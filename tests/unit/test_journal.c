@@ -13,7 +13,9 @@
  * copies a rescue wrote are named by the next segment's H and their loss
  * is never silent (nor is a damaged segment's when a crash comes before
  * it is set aside), an empty newest segment left by a crash while creating
- * it is no damage, a write the disk refuses leaves the file as it was,
+ * it is no damage, a damaged segment found with no room to copy it out is
+ * served in place and set aside later (never deleted, its losses counted
+ * once), a write the disk refuses leaves the file as it was,
  * writes left for a sync off the caller's thread are counted until
  * one covers them, and segment numbers go on past 32 bits.
  */
@@ -193,8 +195,14 @@ static int
 teardown(void **state)
 {
 	struct fx *fx = *state;
+	struct rlimit lim;
 	char cmd[128];
 
+	/* A test that failed under a file-size limit leaves none behind. */
+	if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != lim.rlim_max) {
+		lim.rlim_cur = lim.rlim_max;
+		(void)setrlimit(RLIMIT_FSIZE, &lim);
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
 	assert_int_equal(system(cmd), 0);
 	free(fx);
@@ -713,6 +721,88 @@ bit_flip_loses_only_that_message(void **state)
 	assert_int_equal(fx->r.n, 9);
 	assert_string_equal(fx->r.text[8], "m10");
 	journal_close(j);
+}
+
+/*
+ * Stores m1..m10 in segment 1 with message 5 damaged, then opens the
+ * journal under a file-size limit that leaves no room for the new
+ * segment, nor for the copies a rescue writes: the damaged segment stays
+ * in place and its nine readable messages are served from it.
+ */
+static struct journal *
+open_damaged_on_a_full_disk(struct fx *fx, struct rlimit *old)
+{
+	struct journal *j = reopen(fx, 1 << 20);
+	struct rlimit lim;
+	char path[128];
+
+	store_and_close(fx, j, 1, 10);
+	seg_path(fx, 1, path, sizeof(path));
+	flip(path, HEAD_SIZE + 4 * MSG_SIZE + 17 + 1);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, old), 0);
+	lim = *old;
+	lim.rlim_cur = 10;	/* below an H record */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, old), 0);
+	assert_int_not_equal(fx->rep.r_no_space, 0);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_kept, 1);
+	assert_int_equal(fx->rep.r_lost, 1);
+	assert_int_equal(fx->rep.r_lost_first, 5);
+	assert_int_equal(fx->r.n, 9);
+	for (size_t k = 0; k < 9; k++) {
+		assert_int_equal(fx->r.seq[k], k < 4 ? k + 1 : k + 2);
+		assert_int_equal(fx->r.seg[k], 1);
+	}
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 0);
+	return j;
+}
+
+/*
+ * A damaged segment found on a full disk is kept and served; the next
+ * start with room sets it aside as usual, without counting message 5
+ * lost again (its release went with the first write that found room).
+ */
+static void
+damaged_segment_kept_on_a_full_disk(void **state)
+{
+	struct fx *fx = *state;
+	struct rlimit old;
+	struct journal *j = open_damaged_on_a_full_disk(fx, &old);
+
+	assert_int_equal(add(j, 11), 2);
+	commit(fx, j);
+	journal_close(j);
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	assert_int_equal(fx->rep.r_kept, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->r.n, 10);
+	assert_string_equal(fx->r.text[9], "m11");
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
+	journal_close(j);
+	clean_restart(fx, 1 << 20, 10);
+}
+
+/* Kept, it is set aside (not deleted) once its messages are released. */
+static void
+kept_damaged_segment_set_aside_when_released(void **state)
+{
+	struct fx *fx = *state;
+	struct rlimit old;
+	struct journal *j = open_damaged_on_a_full_disk(fx, &old);
+
+	for (size_t k = 0; k < 9; k++)
+		journal_release(j, 1, fx->r.seq[k]);
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
+	assert_int_equal(count_files(fx->dir, "gone-"), 0);
+	assert_int_equal(add(j, 11), 2);
+	commit(fx, j);
+	journal_close(j);
+	clean_restart(fx, 1 << 20, 1);
 }
 
 static void
@@ -1777,6 +1867,8 @@ main(void)
 		T(forged_record_in_a_damaged_body_is_not_read),
 		T(many_segments_need_no_descriptor_each),
 		T(bit_flip_loses_only_that_message),
+		T(damaged_segment_kept_on_a_full_disk),
+		T(kept_damaged_segment_set_aside_when_released),
 		T(memory_numbers_are_not_counted_as_lost),
 		T(raised_numbers_start_a_segment),
 		T(refused_write_leaves_the_file_as_it_was),
