@@ -1586,6 +1586,10 @@ journal_set_mode(struct journal *j, enum journal_mode mode,
 		j->j_rotate = true;
 		journal_set_next(j, next_seq);
 	}
+	/* The newest segment's name may not be on disk yet (created
+	 * without a sync of the folder): a new one is, once created. */
+	if (j->j_mode != JOURNAL_FSYNC && mode == JOURNAL_FSYNC)
+		j->j_rotate = true;
 	j->j_mode = mode;
 }
 

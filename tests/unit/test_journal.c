@@ -15,7 +15,8 @@
  * it is set aside), an empty newest segment left by a crash while creating
  * it is no damage, a damaged segment found with no room to copy it out is
  * served in place and set aside later (never deleted, its losses counted
- * once), a write the disk refuses leaves the file as it was,
+ * once), a write the disk refuses leaves the file as it was, a switch to
+ * "fsync" starts a segment,
  * writes left for a sync off the caller's thread are counted until
  * one covers them, and segment numbers go on past 32 bits.
  */
@@ -803,6 +804,32 @@ kept_damaged_segment_set_aside_when_released(void **state)
 	commit(fx, j);
 	journal_close(j);
 	clean_restart(fx, 1 << 20, 1);
+}
+
+/*
+ * From "os" to "fsync" by a reload: the segment written under "os" was
+ * created without a sync of the folder, so the first write under
+ * "fsync" starts a new one, whose creation syncs it.
+ */
+static void
+fsync_after_os_starts_a_segment(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+
+	memset(&fx->r, 0, sizeof(fx->r));
+	j = journal_open(fx->dir, JOURNAL_OS, 1 << 20, collect, &fx->r,
+	    &fx->next, &fx->rep, fx->err, sizeof(fx->err));
+	assert_non_null(j);
+	assert_int_equal(add(j, 1), 1);
+	commit(fx, j);
+	journal_set_mode(j, JOURNAL_FSYNC, 2);
+	assert_int_equal(add(j, 2), 2);
+	commit(fx, j);
+	assert_int_equal(add(j, 3), 2);
+	commit(fx, j);
+	journal_close(j);
+	clean_restart(fx, 1 << 20, 3);
 }
 
 static void
@@ -1869,6 +1896,7 @@ main(void)
 		T(bit_flip_loses_only_that_message),
 		T(damaged_segment_kept_on_a_full_disk),
 		T(kept_damaged_segment_set_aside_when_released),
+		T(fsync_after_os_starts_a_segment),
 		T(memory_numbers_are_not_counted_as_lost),
 		T(raised_numbers_start_a_segment),
 		T(refused_write_leaves_the_file_as_it_was),
