@@ -514,6 +514,9 @@ static const struct field pmonitor_fields[] = {
 	{ "max_reports_per_second", FT_INT,
 	    offsetof(struct conf_platform_monitor, pm_max_reports_per_second),
 	    "10000", 0, 100000000, 0, NULL, 0, NULL },
+	{ "max_report_bytes_per_second", FT_SIZE,
+	    offsetof(struct conf_platform_monitor, pm_max_report_bytes),
+	    "4M", 0, INT64_C(1) << 40, 0, NULL, 0, NULL },
 	{ "logs", FT_GROUP, offsetof(struct conf_platform_monitor, pm_logs),
 	    NULL, 0, 0, 0, &pmlogs_schema, 0, NULL },
 };
@@ -1543,6 +1546,29 @@ remote_check(const char *file, config_t *cfg, const struct conf_platform *p,
 	return -1;
 }
 
+/*
+ * A report larger than a second of the byte rate would never pass:
+ * every report up to max_report_size must fit in the bucket.
+ */
+static int
+monitor_check(const char *file, config_t *cfg, const struct conf_platform *p,
+    struct conf_errors *errs)
+{
+	const config_setting_t *s = config_lookup(cfg,
+	    "monitor.max_report_bytes_per_second");
+	const struct conf_platform_monitor *pm = &p->p_monitor;
+
+	if (pm->pm_max_report_bytes == 0 ||
+	    pm->pm_max_report_bytes >= pm->pm_max_report_size)
+		return 0;
+	errs_add(errs, file, s ? (unsigned)config_setting_source_line(s) : 0,
+	    "monitor.max_report_bytes_per_second", "%llu is below "
+	    "monitor.max_report_size (%llu): such a report could never pass",
+	    (unsigned long long)pm->pm_max_report_bytes,
+	    (unsigned long long)pm->pm_max_report_size);
+	return -1;
+}
+
 /* Names unique, each tenant served by one node at most. */
 static void
 cluster_check(struct walk *w, config_t *cfg, const struct conf_cluster *c)
@@ -1702,7 +1728,8 @@ conf_platform_load(const char *file, struct conf_errors *errs)
 		fatal("%s: calloc", __func__);
 	p->p_file = xstrdup(file);
 	rc = load_file(file, &platform_schema, p, errs, &cfg);
-	if (rc == 0 && remote_check(file, &cfg, p, errs) < 0)
+	if (rc == 0 && (remote_check(file, &cfg, p, errs) < 0 ||
+	    monitor_check(file, &cfg, p, errs) < 0))
 		rc = -1;
 	dir = file_dir(file);
 	if (rc == 0 && p->p_cluster_conf.pc_file) {

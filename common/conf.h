@@ -233,6 +233,7 @@ struct conf_platform_monitor {
 	uint64_t	 pm_max_report_size;
 	uint64_t	 pm_control_timeout_ms;	/* wait for streammgr's reply */
 	int64_t		 pm_max_reports_per_second;	/* per tenant; 0: no limit */
+	uint64_t	 pm_max_report_bytes;	/* a second, per tenant; 0: none */
 	struct conf_app_logs pm_logs;	/* monitor.log, metrics.jsonl */
 };
 

@@ -32,22 +32,32 @@ drop(struct mtenant *t, enum report_verdict v, const char *why)
 }
 
 /*
- * Reports over the tenant's max_reports_per_second are dropped before
- * they are even parsed, and without a line each: every report taken is a
- * line of metrics.jsonl, which all tenants share, so one tenant's flood
- * would rotate the others' records out of it. BUDGET per turn only keeps
- * the loop fair. The dashboard says how many, once per interval.
+ * Reports over the tenant's max_reports_per_second, or past its
+ * max_report_bytes_per_second, are dropped before they are even parsed,
+ * and without a line each: every report taken is a line of metrics.jsonl,
+ * which all tenants share, so one tenant's flood (of many reports, or of
+ * large ones) would rotate the others' records out of it. BUDGET per turn
+ * only keeps the loop fair. The dashboard says how many, once per
+ * interval.
  */
 static bool
-over_rate(struct mtenant *t)
+over_rate(struct mtenant *t, size_t len)
 {
 	const struct conf_platform_monitor *pm = &t->mt_mon->m_conf->p_monitor;
+	uint64_t now = (uint64_t)clock_mono_ms();
+	enum report_verdict v = REPORT_BYTE_LIMITED;
 
-	if (bucket_take(&t->mt_rate, (double)pm->pm_max_reports_per_second,
-	    (uint64_t)clock_mono_ms()))
-		return false;
-	t->mt_dropped[REPORT_RATE_LIMITED]++;
-	t->mt_dropped_tick[REPORT_RATE_LIMITED]++;
+	if (bucket_room(&t->mt_bytes, (double)pm->pm_max_report_bytes, now) >=
+	    len) {
+		v = REPORT_RATE_LIMITED;
+		if (bucket_take(&t->mt_rate,
+		    (double)pm->pm_max_reports_per_second, now)) {
+			bucket_spend(&t->mt_bytes, len);
+			return false;
+		}
+	}
+	t->mt_dropped[v]++;
+	t->mt_dropped_tick[v]++;
 	return true;
 }
 
@@ -60,7 +70,7 @@ take(struct mtenant *t, const char *data, size_t len)
 	struct report r;
 	char why[256];
 
-	if (over_rate(t))
+	if (over_rate(t, len))
 		return;
 	v = report_parse(data, len, max, t->mt_id, &r, why, sizeof(why));
 	if (v == REPORT_OK)

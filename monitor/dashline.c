@@ -79,21 +79,37 @@ stream_events(struct mon *m, struct mstream *s)
 }
 
 /*
- * Reports over max_reports_per_second: said in the log when an interval
- * with some follows one without, not once per report.
+ * Reports dropped as verdict v, over the setting (its value in text):
+ * said in the log when an interval with some follows one without, not
+ * once per report; *said remembers.
  */
+static void
+limited(const struct mtenant *t, enum report_verdict v, const char *setting,
+    const char *value, bool *said)
+{
+	uint64_t n = t->mt_dropped_tick[v];
+
+	if (n > 0 && !*said)
+		log_warnx("tenant %s: over monitor.%s (%s): %llu reports "
+		    "dropped, and more until the rate falls", t->mt_id,
+		    setting, value, (unsigned long long)n);
+	*said = n > 0;
+}
+
 static void
 rate_limited(struct mon *m, struct mtenant *t)
 {
-	uint64_t n = t->mt_dropped_tick[REPORT_RATE_LIMITED];
+	const struct conf_platform_monitor *pm = &m->m_conf->p_monitor;
+	char count[24], bytes[24];
 
-	if (n > 0 && !t->mt_limited)
-		log_warnx("tenant %s: over monitor.max_reports_per_second "
-		    "(%lld): %llu reports dropped, and more until the rate "
-		    "falls", t->mt_id,
-		    (long long)m->m_conf->p_monitor.pm_max_reports_per_second,
-		    (unsigned long long)n);
-	t->mt_limited = n > 0;
+	snprintf(count, sizeof(count), "%lld",
+	    (long long)pm->pm_max_reports_per_second);
+	snprintf(bytes, sizeof(bytes), "%llu bytes",
+	    (unsigned long long)pm->pm_max_report_bytes);
+	limited(t, REPORT_RATE_LIMITED, "max_reports_per_second", count,
+	    &t->mt_limited);
+	limited(t, REPORT_BYTE_LIMITED, "max_report_bytes_per_second", bytes,
+	    &t->mt_byte_limited);
 }
 
 /* The tenant's batch reports and dropped reports of the interval. */

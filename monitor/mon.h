@@ -153,7 +153,9 @@ struct mtenant {
 	uint64_t	 mt_dropped[REPORT_NVERDICTS];
 	uint64_t	 mt_dropped_tick[REPORT_NVERDICTS];
 	struct bucket	 mt_rate;		/* max_reports_per_second */
+	struct bucket	 mt_bytes;		/* max_report_bytes_per_second */
 	bool		 mt_limited;		/* said so in the log */
+	bool		 mt_byte_limited;	/* the same, of the bytes */
 };
 
 TAILQ_HEAD(mtenant_list, mtenant);

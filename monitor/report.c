@@ -60,6 +60,7 @@ static const char *const verdict_names[REPORT_NVERDICTS] = {
 	[REPORT_INCONSISTENT] = "inconsistent",
 	[REPORT_WRONG_TENANT] = "wrong-tenant",
 	[REPORT_RATE_LIMITED] = "rate-limited",
+	[REPORT_BYTE_LIMITED] = "byte-limited",
 };
 
 const char *

@@ -26,6 +26,7 @@ enum report_verdict {
 	REPORT_INCONSISTENT,	/* fields that contradict each other */
 	REPORT_WRONG_TENANT,	/* names another tenant than its endpoint's */
 	REPORT_RATE_LIMITED,	/* over monitor.max_reports_per_second */
+	REPORT_BYTE_LIMITED,	/* over max_report_bytes_per_second */
 	REPORT_NVERDICTS
 };
 

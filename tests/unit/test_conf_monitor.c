@@ -107,6 +107,7 @@ monitor_defaults(void **state)
 	assert_int_equal(p->p_monitor.pm_max_report_size, 4096);
 	assert_int_equal(p->p_monitor.pm_control_timeout_ms, 2000);
 	assert_int_equal(p->p_monitor.pm_max_reports_per_second, 10000);
+	assert_int_equal(p->p_monitor.pm_max_report_bytes, 4 << 20);
 	conf_platform_free(p);
 }
 
@@ -120,7 +121,8 @@ monitor_values(void **state)
 	    "monitor = { interval = \"250ms\"; http = false;\n"
 	    "  http_address = \"::1\"; http_port = 0; report_ttl = \"3s\";\n"
 	    "  max_report_size = \"16K\"; control_timeout = \"500ms\";\n"
-	    "  max_reports_per_second = 0; };\n"),
+	    "  max_reports_per_second = 0;\n"
+	    "  max_report_bytes_per_second = \"16K\"; };\n"),
 	    &fx->errs);
 	assert_non_null(p);
 	assert_int_equal(p->p_monitor.pm_interval_ms, 250);
@@ -131,6 +133,31 @@ monitor_values(void **state)
 	assert_int_equal(p->p_monitor.pm_max_report_size, 16384);
 	assert_int_equal(p->p_monitor.pm_control_timeout_ms, 500);
 	assert_int_equal(p->p_monitor.pm_max_reports_per_second, 0);
+	assert_int_equal(p->p_monitor.pm_max_report_bytes, 16384);
+	conf_platform_free(p);
+}
+
+/* A byte rate below the largest report would drop every large one. */
+static void
+report_bytes_below_report_size(void **state)
+{
+	struct fixture *fx = *state;
+	struct conf_platform *p;
+
+	assert_null(conf_platform_load(fx_write(fx, "p.cfg",
+	    "monitor = {\n"				/* 1 */
+	    "  max_report_size = \"8K\";\n"		/* 2 */
+	    "  max_report_bytes_per_second = \"4K\";\n"	/* 3 */
+	    "};\n"), &fx->errs));
+	expect_error(fx, 3, "monitor.max_report_bytes_per_second: 4096 is "
+	    "below monitor.max_report_size (8192): such a report could never "
+	    "pass");
+	assert_int_equal(fx->errs.e_count, 1);
+	conf_errors_free(&fx->errs);
+	p = conf_platform_load(fx_write(fx, "p.cfg",
+	    "monitor = { max_report_size = \"8K\";\n"
+	    "  max_report_bytes_per_second = 0; };\n"), &fx->errs);
+	assert_non_null(p);
 	conf_platform_free(p);
 }
 
@@ -277,6 +304,7 @@ main(void)
 		T(monitor_defaults),
 		T(monitor_values),
 		T(monitor_errors),
+		T(report_bytes_below_report_size),
 		T(http_address_must_be_numeric),
 		T(stream_without_scaling_is_only_watched),
 		T(scaling_defaults_and_values),
