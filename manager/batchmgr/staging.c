@@ -991,25 +991,12 @@ sweep_entry(struct tenant *t, const char *dataset, const char *name,
 	close(dfd);
 }
 
-static void
-sweep_tenant(struct batch *b, struct tenant *t)
-{
-	struct sweep s = { b, AREA_DONE };
-
-	t->t_swept_ms = clock_mono_ms();
-	if (t->t_conf->t_batch.b_retention_ms == 0)
-		return;		/* 0 keeps files for ever */
-	for_each_entry(t, AREA_DONE, "", sweep_entry, &s);
-	s.s_area = AREA_REJECTED;
-	for_each_entry(t, AREA_REJECTED, "", sweep_entry, &s);
-}
-
 /*
- * The periodic sweep, in steps: SCAN_STEP entries of one tenant's done/
- * and rejected/ a turn of the loop (a dataset folder's entries too, not
- * the folder whole), so that a tenant keeping hundreds of thousands of
- * files does not hold the others' for the whole walk each hour. The
- * sweep at a tenant's start stays whole (before its files are looked at).
+ * The sweep, in steps: SCAN_STEP entries of one tenant's done/ and
+ * rejected/ a turn of the loop (a dataset folder's entries too, not the
+ * folder whole), so that a tenant keeping hundreds of thousands of files
+ * does not hold the others' for the whole walk, each hour or at its
+ * start (a start of batchmgr starts every tenant in one turn).
  */
 static const enum stage_area sweep_areas[] = { AREA_DONE, AREA_REJECTED };
 
@@ -1125,6 +1112,14 @@ sweep_step(struct batch *b)
 		sweep_step_end(b);
 }
 
+/* Marks t for a sweep in steps, from the next turn of the loop. */
+static void
+sweep_due(struct batch *b, struct tenant *t)
+{
+	t->t_sweep_due = true;
+	clock_timer_in(b->b_sweep_ev, 0);
+}
+
 static void
 on_sweep_step(evutil_socket_t fd, short what, void *arg)
 {
@@ -1145,7 +1140,7 @@ staging_tenant_start(struct batch *b, struct tenant *t)
 	 * file would be looked at afresh (a quota's window is empty after
 	 * a start: ingested, with a rejected record already written). */
 	finish_dataset(t, "");
-	sweep_tenant(b, t);
+	sweep_due(b, t);
 	watch_add(b, t, "");
 	scan_tenant(b, t);
 	job_dispatch(b);
@@ -1332,10 +1327,8 @@ on_scan(evutil_socket_t fd, short what, void *arg)
 	TAILQ_FOREACH(t, &b->b_tenants, t_entry)
 		if (!t->t_retired && t != b->b_sweep_t &&
 		    t->t_conf->t_batch.b_retention_ms > 0 &&
-		    now - t->t_swept_ms >= sweep_every_ms(t)) {
-			t->t_sweep_due = true;
-			clock_timer_in(b->b_sweep_ev, 0);
-		}
+		    now - t->t_swept_ms >= sweep_every_ms(t))
+			sweep_due(b, t);
 	scan_round(b);
 }
 
