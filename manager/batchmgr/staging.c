@@ -792,7 +792,10 @@ recover_entry(struct tenant *t, const char *dataset, const char *name,
 	struct stat st;
 	int dfd, rc;
 
-	if (type == DT_DIR && *dataset == '\0') {
+	/* A dataset's folder; one no dataset can be named (a file's name,
+	 * with its extension) was swapped in for a file at its claim, and
+	 * a stop cut its rejection short. */
+	if (type == DT_DIR && *dataset == '\0' && conf_valid_id(name)) {
 		for_each_entry(t, AREA_PROCESSING, name, recover_entry, arg);
 		return;
 	}
