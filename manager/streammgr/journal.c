@@ -69,6 +69,7 @@ struct journal {
 	struct buf	 j_buf;		/* the batch */
 	uint64_t	 j_batch_msgs;
 	uint64_t	 j_batch_next;	/* j_next when the batch began */
+	uint64_t	 j_batch_seg;	/* its segment, told at its first add */
 	uint64_t	*j_acks;	/* released since the last commit */
 	size_t		 j_nacks;
 	size_t		 j_ackcap;
@@ -843,36 +844,90 @@ newest_id(const struct journal *j)
 }
 
 /*
- * Deletes the oldest segments once nothing in them is unreleased: each
- * renamed gone-* at once, oldest first, and unlinked off the loop's
- * thread (discard.h); at once when the rename fails.
+ * Renames damaged segment name to damaged-<name>, or damaged-<n>-<name>
+ * when that is taken: never over one set aside before, the operator's
+ * to look at.
+ */
+static int
+set_aside(int dirfd, const char *name)
+{
+	char aside[SEG_NAME_MAX + 16];
+
+	for (unsigned n = 0; n < 100; n++) {
+		if (n == 0)
+			snprintf(aside, sizeof(aside), DAMAGED_PREFIX "%s",
+			    name);
+		else
+			snprintf(aside, sizeof(aside), DAMAGED_PREFIX "%u-%s",
+			    n, name);
+		if (renameat2(dirfd, name, dirfd, aside,
+		    RENAME_NOREPLACE) == 0)
+			return 0;
+		/* A filesystem without RENAME_NOREPLACE: look first. */
+		if (errno == EINVAL) {
+			if (faccessat(dirfd, aside, F_OK,
+			    AT_SYMLINK_NOFOLLOW) == 0)
+				continue;
+			if (errno != ENOENT)
+				return -1;
+			return renameat(dirfd, name, dirfd, aside);
+		}
+		if (errno != EEXIST)
+			return -1;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/*
+ * Takes the oldest segment, released whole, off the disk: renamed gone-*
+ * and unlinked off the loop's thread (discard.h), at once when the rename
+ * fails; a damaged one kept in place is set aside instead (its unreadable
+ * bytes kept for a look, as a start's rescue keeps them). False: it could
+ * not be, and stays listed.
+ */
+static bool
+seg_discard(struct journal *j, const struct seg *s)
+{
+	char name[SEG_NAME_MAX], gone[SEG_NAME_MAX + 8];
+	struct stat st;
+	bool sized;
+
+	snprintf(name, sizeof(name), SEG_FMT, s->id);
+	sized = fstatat(j->j_dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (s->damaged) {
+		if (set_aside(j->j_dirfd, name) < 0) {
+			log_warn("set aside %s/%s (tried again at the next "
+			    "release)", j->j_dir, name);
+			return false;
+		}
+	} else {
+		snprintf(gone, sizeof(gone), GONE_PREFIX "%s", name);
+		if (renameat(j->j_dirfd, name, j->j_dirfd, gone) == 0)
+			discard_at(j->j_dir, gone);
+		else if (unlinkat(j->j_dirfd, name, 0) < 0 && errno != ENOENT)
+			log_warn("unlink %s/%s", j->j_dir, name);
+	}
+	if (sized && (uint64_t)st.st_size <= j->j_disk)
+		j->j_disk -= (uint64_t)st.st_size;
+	return true;
+}
+
+/*
+ * Deletes the oldest segments once nothing in them is unreleased, oldest
+ * first. Never the newest on disk: the one written, or, while the new one
+ * waits for room (j_fd < 0), the one before it, whose numbers the next
+ * start goes on from.
  */
 static void
 trim(struct journal *j)
 {
+	size_t kept = j->j_fd < 0 ? 2 : 1;
 	size_t k = 0;
 
-	while (k + 1 < j->j_nsegs && j->j_segs[k].live == 0) {
-		char name[SEG_NAME_MAX], gone[SEG_NAME_MAX + 8];
-		struct stat st;
-
-		snprintf(name, sizeof(name), SEG_FMT, j->j_segs[k].id);
-		snprintf(gone, sizeof(gone), "%s%s", j->j_segs[k].damaged ?
-		    DAMAGED_PREFIX : GONE_PREFIX, name);
-		if (fstatat(j->j_dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    (uint64_t)st.st_size <= j->j_disk)
-			j->j_disk -= (uint64_t)st.st_size;
-		/* A damaged one's unreadable bytes are kept for a look,
-		 * as a start's rescue keeps them. */
-		if (renameat(j->j_dirfd, name, j->j_dirfd, gone) == 0) {
-			if (!j->j_segs[k].damaged)
-				discard_at(j->j_dir, gone);
-		} else if (j->j_segs[k].damaged)
-			log_warn("rename %s/%s", j->j_dir, name);
-		else if (unlinkat(j->j_dirfd, name, 0) < 0 && errno != ENOENT)
-			log_warn("unlink %s/%s", j->j_dir, name);
+	while (k + kept < j->j_nsegs && j->j_segs[k].live == 0 &&
+	    seg_discard(j, &j->j_segs[k]))
 		k++;
-	}
 	if (k > 0) {
 		memmove(j->j_segs, j->j_segs + k, (j->j_nsegs - k) *
 		    sizeof(*j->j_segs));
@@ -1183,13 +1238,12 @@ rescue_damaged(struct journal *j, struct scan *sc, struct journal_report *rep,
 		return 0;
 	}
 	for (size_t k = 0; k < sc->nsegs; k++) {
-		char name[SEG_NAME_MAX], aside[SEG_NAME_MAX + 8];
+		char name[SEG_NAME_MAX];
 
 		if (!sc->segs[k].damaged)
 			continue;
 		snprintf(name, sizeof(name), SEG_FMT, sc->segs[k].id);
-		snprintf(aside, sizeof(aside), DAMAGED_PREFIX "%s", name);
-		if (renameat(j->j_dirfd, name, j->j_dirfd, aside) < 0) {
+		if (set_aside(j->j_dirfd, name) < 0) {
 			snprintf(err, errlen, "rename %s/%s: %s", j->j_dir,
 			    name, strerror(errno));
 			return -1;
@@ -1354,8 +1408,13 @@ journal_add(struct journal *j, uint64_t seq, const void *data, size_t len)
 {
 	unsigned char *rec;
 
-	if (j->j_batch_msgs == 0)
+	/* A batch goes where its first add said: the caller counts its
+	 * messages there. A rotation asked meanwhile (journal_set_mode,
+	 * journal_set_next) starts with the next batch. */
+	if (j->j_batch_msgs == 0) {
 		j->j_batch_next = j->j_next;
+		j->j_batch_seg = batch_segment(j);
+	}
 	rec = put_record(&j->j_buf, REC_MSG, seq, data, len);
 	seal(rec);
 	j->j_batch_msgs++;
@@ -1363,7 +1422,7 @@ journal_add(struct journal *j, uint64_t seq, const void *data, size_t len)
 		j->j_batch_max = seq;
 	if (seq >= j->j_next)
 		j->j_next = seq + 1;
-	return batch_segment(j);
+	return j->j_batch_seg;
 }
 
 size_t
@@ -1451,16 +1510,20 @@ sync_newest(struct journal *j)
 static int
 commit(struct journal *j, bool sync, char *err, size_t errlen)
 {
-	uint64_t target = batch_segment(j);
 	uint64_t msgs = j->j_batch_msgs;
+	uint64_t target = msgs > 0 ? j->j_batch_seg : batch_segment(j);
 	bool fsync = msgs > 0 && j->j_mode == JOURNAL_FSYNC;
 
 	if (j->j_buf.b_len == 0 && j->j_nacks == 0)
 		return 0;
-	/* The newest segment could not be created at open (full disk). */
-	if (j->j_fd < 0 && seg_file(j, newest_id(j), msgs > 0 ?
-	    j->j_batch_next : j->j_next, err, errlen) < 0)
-		goto fail;
+	/* The newest segment could not be created at open (full disk);
+	 * once it is, the one before may go (trim). */
+	if (j->j_fd < 0) {
+		if (seg_file(j, newest_id(j), msgs > 0 ? j->j_batch_next :
+		    j->j_next, err, errlen) < 0)
+			goto fail;
+		trim(j);
+	}
 	if (target != newest_id(j) && msgs > 0) {
 		sync_newest(j);
 		if (seg_create(j, target, j->j_batch_next, err, errlen) < 0)

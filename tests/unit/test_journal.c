@@ -788,7 +788,12 @@ damaged_segment_kept_on_a_full_disk(void **state)
 	clean_restart(fx, 1 << 20, 10);
 }
 
-/* Kept, it is set aside (not deleted) once its messages are released. */
+/*
+ * Kept, it is set aside (not deleted) once its messages are released and
+ * it is no longer the newest on disk: the new segment, created by the
+ * first write that finds room, takes over (before, the start after would
+ * have found no segment, and given out numbers again from 1).
+ */
 static void
 kept_damaged_segment_set_aside_when_released(void **state)
 {
@@ -798,12 +803,15 @@ kept_damaged_segment_set_aside_when_released(void **state)
 
 	for (size_t k = 0; k < 9; k++)
 		journal_release(j, 1, fx->r.seq[k]);
-	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
-	assert_int_equal(count_files(fx->dir, "gone-"), 0);
+	assert_int_equal(count_files(fx->dir, "seg-"), 1);
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 0);
 	assert_int_equal(add(j, 11), 2);
 	commit(fx, j);
+	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 1);
+	assert_int_equal(count_files(fx->dir, "gone-"), 0);
 	journal_close(j);
 	clean_restart(fx, 1 << 20, 1);
+	assert_int_equal(fx->next, 12);
 }
 
 /*
@@ -830,6 +838,97 @@ fsync_after_os_starts_a_segment(void **state)
 	commit(fx, j);
 	journal_close(j);
 	clean_restart(fx, 1 << 20, 3);
+}
+
+/* A segment set aside never replaces one set aside before. */
+static void
+set_aside_never_replaces(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	char path[128], earlier[192];
+	int fd;
+
+	store_and_close(fx, j, 1, 10);
+	snprintf(earlier, sizeof(earlier), "%s/damaged-seg-%016x.log",
+	    fx->dir, 1);
+	fd = open(earlier, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "before", 6), 6);
+	close(fd);
+	seg_path(fx, 1, path, sizeof(path));
+	flip(path, HEAD_SIZE + 4 * MSG_SIZE + 17 + 1);
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 1);
+	journal_close(j);
+	assert_int_equal(file_size(earlier), 6);
+	assert_int_equal(count_files(fx->dir, "damaged-1-seg-"), 1);
+}
+
+/*
+ * A start on a full disk keeps the newest segment on disk though all it
+ * holds is released: it is where the next start's numbers go on from
+ * (before, it was deleted, and the next start gave out 1 again).
+ */
+static void
+full_disk_start_keeps_the_newest(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	struct rlimit old, lim;
+
+	for (uint64_t seq = 1; seq <= 3; seq++)
+		add(j, seq);
+	commit(fx, j);
+	for (uint64_t seq = 1; seq <= 3; seq++)
+		journal_release(j, 1, seq);
+	commit(fx, j);
+	journal_close(j);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 10;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_not_equal(fx->rep.r_no_space, 0);
+	assert_int_equal(count_files(fx->dir, "seg-"), 1);
+	journal_close(j);
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->next, 4);
+	journal_close(j);
+}
+
+/*
+ * A switch to "fsync" while a batch waits: the batch goes where its adds
+ * said (segment 1), the new segment starts with the next one. Before,
+ * message 2 was written to segment 2 and counted there, and its release
+ * as segment 1's let segment 1 go with message 1 in it.
+ */
+static void
+switch_with_a_batch_pending(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+
+	memset(&fx->r, 0, sizeof(fx->r));
+	j = journal_open(fx->dir, JOURNAL_OS, 1 << 20, collect, &fx->r,
+	    &fx->next, &fx->rep, fx->err, sizeof(fx->err));
+	assert_non_null(j);
+	assert_int_equal(add(j, 1), 1);
+	commit(fx, j);
+	assert_int_equal(add(j, 2), 1);
+	journal_set_mode(j, JOURNAL_FSYNC, 3);
+	commit(fx, j);
+	journal_release(j, 1, 2);
+	assert_int_equal(add(j, 3), 2);
+	commit(fx, j);
+	journal_close(j);
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->r.n, 2);
+	assert_string_equal(fx->r.text[0], "m1");
+	assert_string_equal(fx->r.text[1], "m3");
+	journal_close(j);
 }
 
 static void
@@ -1897,6 +1996,9 @@ main(void)
 		T(damaged_segment_kept_on_a_full_disk),
 		T(kept_damaged_segment_set_aside_when_released),
 		T(fsync_after_os_starts_a_segment),
+		T(full_disk_start_keeps_the_newest),
+		T(set_aside_never_replaces),
+		T(switch_with_a_batch_pending),
 		T(memory_numbers_are_not_counted_as_lost),
 		T(raised_numbers_start_a_segment),
 		T(refused_write_leaves_the_file_as_it_was),
