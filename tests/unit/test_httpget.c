@@ -41,15 +41,23 @@ struct env {
 	struct event_base	*e_base;
 	struct httpget		*e_h;
 	int			 e_renders;
+	int			 e_render_ms;	/* each render takes this */
 };
 
+/* "doc N\n", N the render's number: DOC the first time. */
 static void
 render(void *arg, struct evbuffer *out)
 {
 	struct env *e = arg;
+	struct timespec t0, t;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) /
+	    1000000 < e->e_render_ms);
 	e->e_renders++;
-	evbuffer_add_printf(out, DOC);
+	evbuffer_add_printf(out, "doc %d\n", e->e_renders);
 }
 
 /* A server of DOC whose connections each have deadline_ms. */
@@ -383,6 +391,42 @@ test_conns_capped(void **state)
 		close(lingering[k]);
 }
 
+/*
+ * Requests that come while the next render must wait (a render of 100
+ * ms: the next not before 900 ms later) are answered together by it,
+ * each with the document rendered after it came; a HEAD among them
+ * with its head alone. Before, each request had a render of its own,
+ * at once: a client asking without pause kept the loop rendering.
+ */
+static void
+test_renders_shared(void **state)
+{
+	struct env *e = *state;
+	const char *get = "GET /metrics HTTP/1.1\r\n\r\n";
+	const char *head = "HEAD /metrics HTTP/1.1\r\n\r\n";
+	int fd[CONNS_MAX];
+	char *a;
+
+	e->e_render_ms = 100;
+	a = ask(e, get);
+	assert_string_equal(strstr(a, "\r\n\r\n") + 4, "doc 1\n");
+	for (int k = 0; k < CONNS_MAX; k++) {
+		const char *req = k == 0 ? head : get;
+
+		fd[k] = connect_to(e);
+		assert_int_equal(write(fd[k], req, strlen(req)),
+		    (ssize_t)strlen(req));
+	}
+	for (int k = 0; k < CONNS_MAX; k++) {
+		a = read_all(e, fd[k]);
+		assert_non_null(strstr(a, "HTTP/1.1 200 OK\r\n"));
+		assert_non_null(strstr(a, "\r\nContent-Length: 6\r\n"));
+		assert_string_equal(strstr(a, "\r\n\r\n") + 4,
+		    k == 0 ? "" : "doc 2\n");
+	}
+	assert_int_equal(e->e_renders, 2);
+}
+
 static void
 test_bad_address(void **state)
 {
@@ -415,6 +459,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_trickle_cut, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_conns_capped,
+		    setup_no_deadline, teardown),
+		cmocka_unit_test_setup_teardown(test_renders_shared,
 		    setup_no_deadline, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_address, setup,
 		    teardown),
