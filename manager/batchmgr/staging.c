@@ -945,19 +945,14 @@ struct sweep {
  */
 static void
 sweep_entry(struct tenant *t, const char *dataset, const char *name,
-    unsigned char type, void *arg)
+    const struct sweep *s)
 {
-	struct sweep *s = arg;
 	uint64_t keep = t->t_conf->t_batch.b_retention_ms;
 	char reason[128], dur[32];
 	struct record r;
 	struct stat st;
 	int dfd;
 
-	if (type == DT_DIR && *dataset == '\0') {
-		for_each_entry(t, s->s_area, name, sweep_entry, arg);
-		return;
-	}
 	if ((dfd = tenant_open_area(t, s->s_area, dataset, false)) < 0)
 		return;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -965,13 +960,14 @@ sweep_entry(struct tenant *t, const char *dataset, const char *name,
 		close(dfd);
 		return;
 	}
-	/* A folder inside a dataset's: no file batchmgr put there (a claim
-	 * that moved one, swapped in for a file, rejects it "replaced"). Not
-	 * recorded as removed, which unlinkat could not do, at every sweep. */
+	/* A folder inside a dataset's, or one at the top no dataset can be
+	 * named: no file batchmgr put there (a claim that moved one,
+	 * swapped in for a file, rejects it "replaced"). Not recorded as
+	 * removed, which unlinkat could not do, at every sweep. */
 	if (S_ISDIR(st.st_mode)) {
-		log_warnx("tenant %s: retention: %s/%s/%s is a folder, not a "
+		log_warnx("tenant %s: retention: %s/%s%s%s is a folder, not a "
 		    "file: left alone", t->t_id, state_area_names[s->s_area],
-		    dataset, name);
+		    dataset, *dataset ? "/" : "", name);
 		close(dfd);
 		return;
 	}
@@ -1089,7 +1085,6 @@ sweep_step(struct batch *b)
 		if (b->b_sweep_ds != NULL) {
 			if ((de = next_entry(b->b_sweep_ds)) != NULL)
 				sweep_entry(t, b->b_sweep_dsname, de->d_name,
-				    state_entry_type(dirfd(b->b_sweep_ds), de),
 				    &s);
 			else
 				sweep_ds_end(b);
@@ -1104,8 +1099,10 @@ sweep_step(struct batch *b)
 			continue;
 		}
 		type = state_entry_type(dirfd(b->b_sweep_top), de);
-		if (type != DT_DIR)
-			sweep_entry(t, "", de->d_name, type, &s);
+		/* A dataset's folder is walked; another folder (a file's
+		 * name, swapped in at a claim) is an entry of its own. */
+		if (type != DT_DIR || !conf_valid_id(de->d_name))
+			sweep_entry(t, "", de->d_name, &s);
 		else if ((b->b_sweep_dsname = strdup(de->d_name)) == NULL ||
 		    (b->b_sweep_ds = open_listing(t, s.s_area,
 		    de->d_name)) == NULL)

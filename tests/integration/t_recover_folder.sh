@@ -4,6 +4,8 @@
 # it is rejected `replaced` (its name, a file's with its extension, is no
 # dataset's), not taken for a dataset's folder whose files run. A
 # dataset's folder left there is recovered as before: its file runs.
+# Retention then leaves that rejected folder whole (not walked as a
+# dataset's).
 . "$(dirname "$0")/lib.sh"
 
 platform
@@ -39,4 +41,16 @@ ok "the folder swapped in is rejected: $(cat "$reason")"
 wait_for 30 "ds/left.csv run again" has_record left.csv ok
 assert_eq 0 "$(records '.file == "inner.csv"' | wc -l)" "records of the folder's inner.csv"
 ok "a dataset's folder is still recovered; nothing in the swapped folder ran"
+
+# Retention leaves the rejected folder alone (it is no dataset's folder,
+# whose files it would remove): its reason goes, the folder stays whole.
+sed -i 's/^batch = {/batch = {\n  retention = "1s";/' "$T/conf/tenants/plain.cfg"
+from=$(wc -l <"$BM_LOG")
+kill -HUP "$BM_PID"
+wait_for 30 "x.csv.reason removed" has_record x.csv.reason removed
+wait_for 30 "the folder said left alone" bm_log_after "$from" \
+	'rejected/x.csv is a folder, not a file: left alone'
+assert_file "$VAR/staging/plain/rejected/x.csv/inner.csv"
+assert_eq 0 "$(records '.file == "inner.csv"' | wc -l)" "records of the folder's inner.csv"
+ok "retention leaves the rejected folder whole"
 stop_daemon batchmgr
