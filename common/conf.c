@@ -1525,34 +1525,31 @@ conf_remote_endpoint(const char *listen, int offset)
 }
 
 /* Operators need the control ports, which follow a fixed listen port. */
-static int
-remote_check(const char *file, config_t *cfg, const struct conf_platform *p,
-    struct conf_errors *errs)
+static void
+remote_check(struct walk *w, config_t *cfg, const struct conf_platform *p)
 {
 	const config_setting_t *s = config_lookup(cfg, "remote.operator_keys");
 	char *ep;
 
 	if (p->p_remote.pr_operator_keys == NULL ||
 	    p->p_remote.pr_operator_keys[0] == NULL)
-		return 0;
+		return;
 	if ((ep = conf_remote_endpoint(p->p_remote.pr_listen,
 	    CONF_CONTROL_BATCHMGR)) != NULL) {
 		free(ep);
-		return 0;
+		return;
 	}
-	errs_add(errs, file, s ? (unsigned)config_setting_source_line(s) : 0,
-	    "remote.operator_keys", "needs remote.listen with a port number "
-	    "below 65534: the control sockets listen on the next two ports");
-	return -1;
+	walk_error(w, s, "remote.operator_keys", "needs remote.listen with a "
+	    "port number below 65534: the control sockets listen on the "
+	    "next two ports");
 }
 
 /*
  * A report larger than a second of the byte rate would never pass:
  * every report up to max_report_size must fit in the bucket.
  */
-static int
-monitor_check(const char *file, config_t *cfg, const struct conf_platform *p,
-    struct conf_errors *errs)
+static void
+monitor_check(struct walk *w, config_t *cfg, const struct conf_platform *p)
 {
 	const config_setting_t *s = config_lookup(cfg,
 	    "monitor.max_report_bytes_per_second");
@@ -1560,13 +1557,11 @@ monitor_check(const char *file, config_t *cfg, const struct conf_platform *p,
 
 	if (pm->pm_max_report_bytes == 0 ||
 	    pm->pm_max_report_bytes >= pm->pm_max_report_size)
-		return 0;
-	errs_add(errs, file, s ? (unsigned)config_setting_source_line(s) : 0,
-	    "monitor.max_report_bytes_per_second", "%llu is below "
-	    "monitor.max_report_size (%llu): such a report could never pass",
-	    (unsigned long long)pm->pm_max_report_bytes,
+		return;
+	walk_error(w, s, "monitor.max_report_bytes_per_second", "%llu is "
+	    "below monitor.max_report_size (%llu): such a report could never "
+	    "pass", (unsigned long long)pm->pm_max_report_bytes,
 	    (unsigned long long)pm->pm_max_report_size);
-	return -1;
 }
 
 /* Names unique, each tenant served by one node at most. */
@@ -1728,9 +1723,15 @@ conf_platform_load(const char *file, struct conf_errors *errs)
 		fatal("%s: calloc", __func__);
 	p->p_file = xstrdup(file);
 	rc = load_file(file, &platform_schema, p, errs, &cfg);
-	if (rc == 0 && (remote_check(file, &cfg, p, errs) < 0 ||
-	    monitor_check(file, &cfg, p, errs) < 0))
-		rc = -1;
+	if (rc == 0) {
+		struct walk w = { file, errs, errs->e_count };
+
+		/* Both say theirs: a file's errors are told at once. */
+		remote_check(&w, &cfg, p);
+		monitor_check(&w, &cfg, p);
+		if (errs->e_count > w.before)
+			rc = -1;
+	}
 	dir = file_dir(file);
 	if (rc == 0 && p->p_cluster_conf.pc_file) {
 		resolve_in_place(&p->p_cluster_conf.pc_file, dir);

@@ -70,6 +70,12 @@ take(struct mtenant *t, const char *data, size_t len)
 	struct report r;
 	char why[256];
 
+	/* Before the rates: an oversized report is called so, and takes
+	 * none of the tenant's bytes a second. */
+	if ((v = report_size(len, max, why, sizeof(why))) != REPORT_OK) {
+		drop(t, v, why);
+		return;
+	}
 	if (over_rate(t, len))
 		return;
 	v = report_parse(data, len, max, t->mt_id, &r, why, sizeof(why));

@@ -235,6 +235,16 @@ check_fields(const struct report *r, char *why, size_t whylen)
 }
 
 enum report_verdict
+report_size(size_t len, size_t max, char *why, size_t whylen)
+{
+	*why = '\0';
+	if (len > max)
+		return verdict(REPORT_OVERSIZED, why, whylen, "%zu bytes, more "
+		    "than max_report_size %zu", len, max);
+	return REPORT_OK;
+}
+
+enum report_verdict
 report_parse(const char *data, size_t len, size_t max, const char *tenant,
     struct report *r, char *why, size_t whylen)
 {
@@ -242,10 +252,8 @@ report_parse(const char *data, size_t len, size_t max, const char *tenant,
 	enum report_verdict v;
 
 	memset(r, 0, sizeof(*r));
-	*why = '\0';
-	if (len > max)
-		return verdict(REPORT_OVERSIZED, why, whylen, "%zu bytes, more "
-		    "than max_report_size %zu", len, max);
+	if ((v = report_size(len, max, why, whylen)) != REPORT_OK)
+		return v;
 	if (jsonone_parse(data, len, &doc, why, whylen) < 0)
 		v = REPORT_MALFORMED;
 	else if ((v = read_members(&doc, tenant, r, why, whylen)) == REPORT_OK)

@@ -61,6 +61,14 @@ struct report {
 enum report_verdict report_parse(const char *data, size_t len, size_t max,
     const char *tenant, struct report *r, char *why, size_t whylen);
 
+/*
+ * REPORT_OVERSIZED with why when len is over max (max_report_size),
+ * else REPORT_OK: report_parse's first check, for a caller that must
+ * tell before it parses.
+ */
+enum report_verdict report_size(size_t len, size_t max, char *why,
+    size_t whylen);
+
 /* The verdict's name as counted and shown: "malformed", "wrong-tenant"... */
 const char *report_verdict_name(enum report_verdict v);
 

@@ -134,12 +134,14 @@ dump_platform(FILE *f, const struct conf_platform *p)
 	    (unsigned long long)s->ps_min_uptime_ms,
 	    (long long)s->ps_crashloop_restarts,
 	    (unsigned long long)s->ps_segment_size);
-	fprintf(f, "monitor %llu %d %s %lld %llu %llu %llu\n",
+	fprintf(f, "monitor %llu %d %s %lld %llu %llu %llu %lld %llu\n",
 	    (unsigned long long)m->pm_interval_ms, m->pm_http,
 	    m->pm_http_address, (long long)m->pm_http_port,
 	    (unsigned long long)m->pm_report_ttl_ms,
 	    (unsigned long long)m->pm_max_report_size,
-	    (unsigned long long)m->pm_control_timeout_ms);
+	    (unsigned long long)m->pm_control_timeout_ms,
+	    (long long)m->pm_max_reports_per_second,
+	    (unsigned long long)m->pm_max_report_bytes);
 }
 
 /* ---- documented bounds ------------------------------------------------ */
@@ -328,7 +330,12 @@ check_platform(const struct conf_platform *p)
 	    numeric_ip(m->pm_http_address) && IN(m->pm_http_port, 0, 65535) &&
 	    IN(m->pm_report_ttl_ms, 100, 3600000) &&
 	    IN(m->pm_max_report_size, 256, 65536) &&
-	    IN(m->pm_control_timeout_ms, 100, 60000), "monitor out of range");
+	    IN(m->pm_control_timeout_ms, 100, 60000) &&
+	    IN(m->pm_max_reports_per_second, 0, 100000000) &&
+	    m->pm_max_report_bytes <= (UINT64_C(1) << 40) &&
+	    (m->pm_max_report_bytes == 0 ||
+	    m->pm_max_report_bytes >= m->pm_max_report_size),
+	    "monitor out of range");
 }
 
 /* ---- loading ---------------------------------------------------------- */

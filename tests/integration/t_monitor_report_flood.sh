@@ -80,6 +80,14 @@ from=$(wc -l <"$MON_LOG")
 kill -HUP "$MON_PID"
 wait_for 10 "the reload" mon_log_after "$from" 'reloading configuration'
 limited_before=$(dropped alpha rate-limited)
+# Oversized reports are called so, and take none of the bytes a second
+# (5,000 bytes: more than the 4K a second the bucket holds).
+big=$(printf '{"v":1,"app":"batch","instance":"big","window_ms":1000,"rows":7}%5000s' '')
+for i in 1 2 3; do echo "$big"; done | "$PUSHREPORT" "$A" >"$T/out/push" 2>&1 ||
+	fail "push: $(cat "$T/out/push")"
+wait_for 20 "alpha's three oversized reports" eval '[ "$(dropped alpha oversized)" = 3 ]'
+assert_eq 0 "$(dropped alpha byte-limited)" "byte-limited before the flood"
+ok "oversized reports counted as such, not against the byte rate"
 canary beta-bytes 3
 rules=$(for r in $(seq 10 25); do printf ',"rule-%s-of-a-long-name-for-bytes":1' "$r"; done)
 for i in $(seq 1 500); do report "flood-$(( i % 100 ))" ",\"quality\":{${rules#,}}"; done >"$T/scratch/flood"

@@ -137,6 +137,9 @@ monitor_values(void **state)
 	conf_platform_free(p);
 }
 
+/* A CURVE public key (RFC 26's example server key). */
+#define OP_KEY "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+
 /* A byte rate below the largest report would drop every large one. */
 static void
 report_bytes_below_report_size(void **state)
@@ -159,6 +162,17 @@ report_bytes_below_report_size(void **state)
 	    "  max_report_bytes_per_second = 0; };\n"), &fx->errs);
 	assert_non_null(p);
 	conf_platform_free(p);
+
+	/* Told with the other cross-check's error, at once. */
+	assert_null(conf_platform_load(fx_write(fx, "p.cfg",
+	    "remote = { listen = \"tcp://127.0.0.1:*\";\n"	/* 1 */
+	    "  operator_keys = [ \"" OP_KEY "\" ]; };\n"	/* 2 */
+	    "monitor = { max_report_bytes_per_second = \"1K\"; };\n"), /* 3 */
+	    &fx->errs));
+	expect_error(fx, 2, "remote.operator_keys: needs remote.listen");
+	expect_error(fx, 3, "monitor.max_report_bytes_per_second: 1024 is "
+	    "below");
+	assert_int_equal(fx->errs.e_count, 2);
 }
 
 static void
