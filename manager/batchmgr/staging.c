@@ -66,14 +66,23 @@ watch_drop(struct batch *b, struct watch *w)
  * scan comes here for each dataset folder: the watches are found by wd
  * in a table (a search of a list made a scan of a tenant with 100,000
  * folders take seconds of the loop, every tenant waiting).
+ *
+ * A folder no app of t serves is not watched: its files are only
+ * rejected (unknown-dataset), which the periodic scan does. The watches
+ * are the daemon's user's, shared by every tenant
+ * (fs.inotify.max_user_watches): a tenant's own folders must not use
+ * them up; what the profile lists, the operator gave.
  */
 static void
 watch_add(struct batch *b, struct tenant *t, const char *dataset)
 {
-	char *path = tenant_path(t, AREA_INCOMING, dataset, "");
+	char *path;
 	struct watch *w;
 	int wd;
 
+	if (*dataset != '\0' && conf_batch_app_for(t->t_conf, dataset) == NULL)
+		return;
+	path = tenant_path(t, AREA_INCOMING, dataset, "");
 	wd = inotify_add_watch(b->b_inotify_fd, path, WATCH_MASK);
 	if (wd < 0) {
 		log_warn("tenant %s: inotify_add_watch %s", t->t_id, path);
