@@ -969,14 +969,14 @@ sweep_entry(struct tenant *t, const char *dataset, const char *name,
 		close(dfd);
 		return;
 	}
-	/* A folder inside a dataset's, or one at the top no dataset can be
-	 * named: no file batchmgr put there (a claim that moved one,
-	 * swapped in for a file, rejects it "replaced"). Not recorded as
-	 * removed, which unlinkat could not do, at every sweep. */
+	/* A folder inside a dataset's: no file batchmgr put there (a claim
+	 * that moved one, swapped in for a file, rejects it "replaced").
+	 * Not recorded as removed, which unlinkat could not do, at every
+	 * sweep. */
 	if (S_ISDIR(st.st_mode)) {
-		log_warnx("tenant %s: retention: %s/%s%s%s is a folder, not a "
+		log_warnx("tenant %s: retention: %s/%s/%s is a folder, not a "
 		    "file: left alone", t->t_id, state_area_names[s->s_area],
-		    dataset, *dataset ? "/" : "", name);
+		    dataset, name);
 		close(dfd);
 		return;
 	}
@@ -1075,6 +1075,26 @@ sweep_step_next(struct batch *b)
 	return false;
 }
 
+/*
+ * A folder no dataset can be named (a folder a tenant made in incoming/
+ * with files rejected in it, one swapped in for a file at a claim),
+ * walked to its end: removed once the sweep left it empty, as its files
+ * went. A dataset's folder stays for the dataset's next files.
+ */
+static void
+drop_stray_folder(struct tenant *t, enum stage_area area, const char *name)
+{
+	int afd;
+
+	if (conf_valid_id(name) ||
+	    (afd = tenant_open_area(t, area, "", false)) < 0)
+		return;
+	if (unlinkat(afd, name, AT_REMOVEDIR) == 0)
+		log_info("tenant %s: retention: removed %s/%s, a folder left "
+		    "empty", t->t_id, state_area_names[area], name);
+	close(afd);
+}
+
 /* Takes the next SCAN_STEP entries of the tenant being swept. */
 static void
 sweep_step(struct batch *b)
@@ -1095,8 +1115,11 @@ sweep_step(struct batch *b)
 			if ((de = next_entry(b->b_sweep_ds)) != NULL)
 				sweep_entry(t, b->b_sweep_dsname, de->d_name,
 				    &s);
-			else
+			else {
+				drop_stray_folder(t, s.s_area,
+				    b->b_sweep_dsname);
 				sweep_ds_end(b);
+			}
 			continue;
 		}
 		if ((de = next_entry(b->b_sweep_top)) == NULL) {
@@ -1108,9 +1131,7 @@ sweep_step(struct batch *b)
 			continue;
 		}
 		type = state_entry_type(dirfd(b->b_sweep_top), de);
-		/* A dataset's folder is walked; another folder (a file's
-		 * name, swapped in at a claim) is an entry of its own. */
-		if (type != DT_DIR || !conf_valid_id(de->d_name))
+		if (type != DT_DIR)
 			sweep_entry(t, "", de->d_name, &s);
 		else if ((b->b_sweep_dsname = strdup(de->d_name)) == NULL ||
 		    (b->b_sweep_ds = open_listing(t, s.s_area,

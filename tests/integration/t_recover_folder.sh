@@ -4,8 +4,7 @@
 # it is rejected `replaced` (its name, a file's with its extension, is no
 # dataset's), not taken for a dataset's folder whose files run. A
 # dataset's folder left there is recovered as before: its file runs.
-# Retention then leaves that rejected folder whole (not walked as a
-# dataset's).
+# Retention then removes its files in time, and the folder once empty.
 . "$(dirname "$0")/lib.sh"
 
 platform
@@ -42,15 +41,22 @@ wait_for 30 "ds/left.csv run again" has_record left.csv ok
 assert_eq 0 "$(records '.file == "inner.csv"' | wc -l)" "records of the folder's inner.csv"
 ok "a dataset's folder is still recovered; nothing in the swapped folder ran"
 
-# Retention leaves the rejected folder alone (it is no dataset's folder,
-# whose files it would remove): its reason goes, the folder stays whole.
+# Retention removes what the rejected folder holds in time, each file
+# with its record, its reason, and then the folder left empty (no
+# dataset's: none will need it); and the same of a folder a tenant made
+# in incoming/ with a name no dataset can have, whose file was rejected
+# unknown-dataset.
+mkdir "$VAR/staging/plain/incoming/My Data"
+echo 'a,b' >"$VAR/staging/plain/incoming/My Data/d.csv"
+wait_for 30 "My Data/d.csv rejected" has_record d.csv rejected
 sed -i 's/^batch = {/batch = {\n  retention = "1s";/' "$T/conf/tenants/plain.cfg"
-from=$(wc -l <"$BM_LOG")
 kill -HUP "$BM_PID"
-wait_for 30 "x.csv.reason removed" has_record x.csv.reason removed
-wait_for 30 "the folder said left alone" bm_log_after "$from" \
-	'rejected/x.csv is a folder, not a file: left alone'
-assert_file "$VAR/staging/plain/rejected/x.csv/inner.csv"
-assert_eq 0 "$(records '.file == "inner.csv"' | wc -l)" "records of the folder's inner.csv"
-ok "retention leaves the rejected folder whole"
+for f in x.csv.reason inner.csv d.csv d.csv.reason; do
+	wait_for 30 "$f removed" has_record "$f" removed
+done
+gone() { [ ! -e "$VAR/staging/plain/rejected/$1" ]; }
+wait_for 30 "rejected/x.csv removed once empty" gone x.csv
+wait_for 30 "rejected/My Data removed once empty" gone "My Data"
+[ -d "$VAR/staging/plain/rejected" ] || fail "rejected/ itself gone"
+ok "retention removes the rejected folders' files, then the folders"
 stop_daemon batchmgr
