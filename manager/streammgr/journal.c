@@ -914,20 +914,94 @@ seg_discard(struct journal *j, const struct seg *s)
 }
 
 /*
+ * The H record of a segment whose first number is next; before is the
+ * highest message of the segment before it, copies included.
+ */
+static void
+put_head(struct buf *b, uint64_t next, uint64_t before)
+{
+	unsigned char *rec = put_record(b, REC_HEAD, next, NULL,
+	    HEAD_N_BEFORE);
+
+	memcpy(rec + HDR + BODY_MIN, MAGIC, HEAD_N);
+	put_le64(rec + HDR + BODY_MIN + HEAD_N, before);
+	seal(rec);
+}
+
+/*
+ * Segment s, the newest on disk, is released whole while the new one
+ * waits for room (a start on a full disk): deleted, it would give the
+ * room back but leave no segment to tell the next start where numbers
+ * go on. It becomes the new one in place: its H rewritten with the next
+ * number (synced under "fsync" before the cut, which must not reach the
+ * disk without it), then cut to that H: both in blocks it has, so this
+ * needs no room and gives it back. A crash between the two leaves the
+ * old records behind the new H, numbered below it: read as copies,
+ * those released by records there released. False when it could not
+ * be done; nothing changed then.
+ */
+static bool
+recycle(struct journal *j, const struct seg *s)
+{
+	char name[SEG_NAME_MAX];
+	struct buf b = { NULL, 0, 0 };
+	unsigned char old[HDR + BODY_MIN + HEAD_N_BEFORE];
+	struct stat st;
+	int fd;
+
+	snprintf(name, sizeof(name), SEG_FMT, s->id);
+	put_head(&b, j->j_next, j->j_seg_max);
+	if ((fd = openat(j->j_dirfd, name, O_RDWR | O_CLOEXEC |
+	    O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0 ||
+	    (uint64_t)st.st_size < b.b_len ||
+	    pread(fd, old, b.b_len, 0) != (ssize_t)b.b_len)
+		goto fail;
+	if (pwrite(fd, b.b_data, b.b_len, 0) != (ssize_t)b.b_len ||
+	    (j->j_mode == JOURNAL_FSYNC && fdatasync(fd) < 0)) {
+		if (pwrite(fd, old, b.b_len, 0) != (ssize_t)b.b_len)
+			log_warn("%s/%s: its H record back", j->j_dir, name);
+		goto fail;
+	}
+	if (ftruncate(fd, (off_t)b.b_len) < 0)
+		goto fail;	/* the old records stay, released */
+	j->j_disk -= (uint64_t)st.st_size - b.b_len;
+	j->j_fd = fd;
+	j->j_size = b.b_len;
+	j->j_rotate = false;
+	j->j_seg_max = 0;
+	j->j_nsegs--;		/* the new one it replaces, the last */
+	free(b.b_data);
+	return true;
+fail:
+	log_warn("%s/%s: made the new segment in place", j->j_dir, name);
+	if (fd >= 0)
+		close(fd);
+	free(b.b_data);
+	return false;
+}
+
+/*
  * Deletes the oldest segments once nothing in them is unreleased, oldest
- * first. Never the newest on disk: the one written, or, while the new one
- * waits for room (j_fd < 0), the one before it, whose numbers the next
- * start goes on from.
+ * first; never the newest on disk. While the new one waits for room
+ * (j_fd < 0), the one before it is that: recycled into the new one
+ * (its room given back, the numbers going on from it), or kept when it
+ * is damaged (its bytes are the operator's to look at).
  */
 static void
 trim(struct journal *j)
 {
-	size_t kept = j->j_fd < 0 ? 2 : 1;
 	size_t k = 0;
 
-	while (k + kept < j->j_nsegs && j->j_segs[k].live == 0 &&
-	    seg_discard(j, &j->j_segs[k]))
+	while (k + 1 < j->j_nsegs && j->j_segs[k].live == 0) {
+		if (j->j_fd < 0 && k + 2 == j->j_nsegs) {
+			if (!j->j_segs[k].damaged)
+				(void)recycle(j, &j->j_segs[k]);
+			break;
+		}
+		if (!seg_discard(j, &j->j_segs[k]))
+			break;
 		k++;
+	}
 	if (k > 0) {
 		memmove(j->j_segs, j->j_segs + k, (j->j_nsegs - k) *
 		    sizeof(*j->j_segs));
@@ -972,7 +1046,6 @@ seg_file(struct journal *j, uint64_t id, uint64_t next, char *err,
 {
 	char name[SEG_NAME_MAX];
 	struct buf b = { NULL, 0, 0 };
-	unsigned char *rec;
 	int fd, saved;
 
 	snprintf(name, sizeof(name), SEG_FMT, id);
@@ -983,10 +1056,7 @@ seg_file(struct journal *j, uint64_t id, uint64_t next, char *err,
 		    strerror(errno));
 		return -1;
 	}
-	rec = put_record(&b, REC_HEAD, next, NULL, HEAD_N_BEFORE);
-	memcpy(rec + HDR + BODY_MIN, MAGIC, HEAD_N);
-	put_le64(rec + HDR + BODY_MIN + HEAD_N, j->j_seg_max);
-	seal(rec);
+	put_head(&b, next, j->j_seg_max);
 	errno = 0;	/* a short write sets none: a full disk */
 	if (write(fd, b.b_data, b.b_len) != (ssize_t)b.b_len ||
 	    (j->j_mode == JOURNAL_FSYNC && (fdatasync(fd) < 0 ||
@@ -1650,9 +1720,13 @@ journal_set_mode(struct journal *j, enum journal_mode mode,
 		journal_set_next(j, next_seq);
 	}
 	/* The newest segment's name may not be on disk yet (created
-	 * without a sync of the folder): a new one is, once created. */
-	if (j->j_mode != JOURNAL_FSYNC && mode == JOURNAL_FSYNC)
+	 * without a sync of the folder): synced now, for a batch pending
+	 * for it; a new one is, once created. */
+	if (j->j_mode != JOURNAL_FSYNC && mode == JOURNAL_FSYNC) {
 		j->j_rotate = true;
+		if (j->j_fd >= 0 && fsync(j->j_dirfd) < 0)
+			log_warn("fsync %s", j->j_dir);
+	}
 	j->j_mode = mode;
 }
 
