@@ -240,7 +240,7 @@ on_render(evutil_socket_t fd, short what, void *arg)
 {
 	struct httpget *h = arg;
 	const struct httpget_conf *conf = &h->h_conf;
-	struct evbuffer *body = evbuffer_new();
+	struct evbuffer *body;
 	struct hconn *c, *next;
 	int64_t t0 = clock_mono_ns(), took_ms;
 	const unsigned char *doc;
@@ -248,7 +248,14 @@ on_render(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (body == NULL)
+	/* Those waiting may all have gone (a reset, the deadline): no
+	 * render, and no pause after it for the next request. */
+	TAILQ_FOREACH(c, &h->h_conns, c_entry)
+		if (c->c_waiting)
+			break;
+	if (c == NULL)
+		return;
+	if ((body = evbuffer_new()) == NULL)
 		fatal("%s: evbuffer_new", __func__);
 	conf->hc_render(conf->hc_arg, body);
 	len = evbuffer_get_length(body);
@@ -257,8 +264,11 @@ on_render(evutil_socket_t fd, short what, void *arg)
 		if (!c->c_waiting)
 			continue;
 		c->c_waiting = false;
-		answer(c, 200, "OK", "", conf->hc_type, c->c_head ? NULL :
-		    doc, len);
+		if (doc == NULL && len > 0)
+			refuse(c, c->c_head, 500, "Internal Server Error", "");
+		else
+			answer(c, 200, "OK", "", conf->hc_type, c->c_head ?
+			    NULL : doc, len);
 	}
 	evbuffer_free(body);
 	took_ms = (clock_mono_ns() - t0) / 1000000;
