@@ -197,6 +197,19 @@ simple_tenant() {
 	EOF
 }
 
+# dataset_tenant ID DATASET: CSV files at the top and in DATASET/, each
+# served by an app that exits 0, never retried.
+dataset_tenant() {
+	tenant "$1" <<-EOF
+	id = "$1";
+	batch = {
+	  formats = ["csv"];
+	  apps = ( { app = ["exit-with", "0"]; retries = 0; },
+	           { name = "$2"; app = ["exit-with", "0"]; datasets = ["$2"]; retries = 0; } );
+	};
+	EOF
+}
+
 # ---- the daemons ------------------------------------------------------------
 
 # daemon_var NAME: sets DV_PID (the name of the variable holding its

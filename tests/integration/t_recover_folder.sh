@@ -8,14 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 platform
-tenant plain <<CFG
-id = "plain";
-batch = {
-  formats = ["csv"];
-  apps = ( { app = ["exit-with", "0"]; retries = 0; },
-           { name = "ds"; app = ["exit-with", "0"]; datasets = ["ds"]; retries = 0; } );
-};
-CFG
+dataset_tenant plain ds
 start_daemon batchmgr
 stop_daemon batchmgr
 

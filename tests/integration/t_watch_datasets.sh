@@ -8,14 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 platform scan_interval='"500ms"'
-tenant acme <<CFG
-id = "acme";
-batch = {
-  formats = ["csv"];
-  apps = ( { app = ["exit-with", "0"]; retries = 0; },
-           { name = "ds"; app = ["exit-with", "0"]; datasets = ["ds"]; retries = 0; } );
-};
-CFG
+dataset_tenant acme ds
 start_daemon batchmgr
 inc=$VAR/staging/acme/incoming
 mkdir "$inc/ds"
