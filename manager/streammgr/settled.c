@@ -75,23 +75,50 @@ load(struct settled *st, uint64_t size)
 }
 
 /*
- * Writes the JOINING entry of a list just made, synced: until its floor
- * follows, every start finds the member joining, whatever stopped the
- * one that made it (a failed start, a kill during recovery).
+ * Makes the list of a member that joins, in dir: its JOINING entry
+ * written and synced in a file of its own, renamed into place, the
+ * folder synced. Until its floor follows, every start finds the member
+ * joining, whatever stopped the one that made it (a failed start, a
+ * kill during recovery); and no crash leaves the list without it: an
+ * empty list reads as an old member's, which takes every message held.
+ * Returns its descriptor, or -1.
  */
 static int
-note_joining(struct settled *st)
+make_joining(const struct settled *st, const char *dir)
 {
 	unsigned char v[8];
+	char *tmp;
+	int fd, dfd, saved;
 
-	put_le64(v, JOINING);
-	errno = EIO;		/* a short write sets none */
-	if (write(st->st_fd, v, sizeof(v)) != (ssize_t)sizeof(v))
+	if (asprintf(&tmp, "%s.new", st->st_path) < 0)
 		return -1;
-	st->st_size += sizeof(v);
-	st->st_base = st->st_size;
-	st->st_joining = true;
-	return fdatasync(st->st_fd);
+	put_le64(v, JOINING);
+	fd = open(tmp, O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	errno = EIO;		/* a short write sets none */
+	if (fd < 0 || write(fd, v, sizeof(v)) != (ssize_t)sizeof(v) ||
+	    fdatasync(fd) < 0 || rename(tmp, st->st_path) < 0)
+		goto fail;
+	free(tmp);
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fsync(dfd) < 0) {
+		saved = errno;
+		if (dfd >= 0)
+			close(dfd);
+		close(fd);
+		errno = saved;
+		return -1;	/* settled_open's failure removes it */
+	}
+	close(dfd);
+	return fd;
+fail:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	errno = saved;
+	return -1;
 }
 
 struct settled *
@@ -109,8 +136,9 @@ settled_open(const char *dir, bool joins, char *err, size_t errlen)
 	st->st_fd = open(st->st_path, O_RDWR | O_APPEND | O_CLOEXEC |
 	    O_NOFOLLOW);
 	if (st->st_fd < 0 && errno == ENOENT) {
-		st->st_fd = open(st->st_path, O_RDWR | O_APPEND | O_CREAT |
-		    O_CLOEXEC | O_NOFOLLOW, 0600);
+		st->st_fd = joins ? make_joining(st, dir) : open(st->st_path,
+		    O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
 		created = true;
 	}
 	if (st->st_fd < 0 || fstat(st->st_fd, &sb) < 0 ||
@@ -118,8 +146,6 @@ settled_open(const char *dir, bool joins, char *err, size_t errlen)
 	    load(st, (uint64_t)(sb.st_size & ~(off_t)7)) < 0)
 		goto fail;
 	st->st_size = st->st_base = (uint64_t)(sb.st_size & ~(off_t)7);
-	if (created && joins && note_joining(st) < 0)
-		goto fail;
 	return st;
 fail:
 	snprintf(err, errlen, "%s: %s", st->st_path, strerror(errno));
@@ -165,7 +191,17 @@ settled_set_floor(struct settled *st, uint64_t floor, char *err,
 	st->st_floor = floor;
 	st->st_joining = false;
 	settled_note(st, FLOOR_BIT | floor);
-	return settled_flush(st, err, errlen);
+	if (settled_flush(st, err, errlen) < 0)
+		return -1;
+	/* Synced, unlike the entries: lost to a power cut, the list would
+	 * read as joining still, and the member take none of the messages
+	 * answered OK since. */
+	if (fdatasync(st->st_fd) < 0) {
+		snprintf(err, errlen, "fdatasync %s: %s", st->st_path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 void
@@ -288,6 +324,9 @@ settled_compact(struct settled *st, bool (*live)(void *, uint64_t),
 	    (fd = open(tmp, O_RDWR | O_APPEND | O_CREAT | O_TRUNC |
 	    O_CLOEXEC | O_NOFOLLOW, 0600)) < 0 ||
 	    write(fd, keep, len) != (ssize_t)len ||
+	    /* Its floor and JOINING must not be lost to a power cut that
+	     * keeps the rename: the list would read as an old member's. */
+	    fdatasync(fd) < 0 ||
 	    rename(tmp, st->st_path) < 0) {
 		snprintf(err, errlen, "rewrite %s: %s", st->st_path,
 		    strerror(errno ? errno : EIO));

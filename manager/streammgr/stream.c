@@ -755,6 +755,24 @@ flush_settled(struct stream *s)
 		    s->s_tid, s->s_name, err);
 }
 
+/*
+ * Writes the settled lists of r's whole group now, not at the end of
+ * the turn; false with err when one could not be (what it wrote may be
+ * on disk all the same).
+ */
+static bool
+flush_group_settled(struct stream *r, char *err, size_t errlen)
+{
+	bool ok = r->s_settled == NULL ||
+	    settled_flush(r->s_settled, err, errlen) == 0;
+
+	for (size_t k = 0; k < r->s_nsubs; k++)
+		if (r->s_subs[k]->s_settled != NULL &&
+		    settled_flush(r->s_subs[k]->s_settled, err, errlen) < 0)
+			ok = false;
+	return ok;
+}
+
 /* settled_compact: an entry of member arg is needed while another
  * member holds the message. */
 static bool
@@ -2063,7 +2081,8 @@ stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
 	    "queue/%s/%s/dead-letters.jsonl", s->s_tid, s->s_name);
 	struct dead_letter_split ds;
 	struct stream *r = root_of(s);
-	uint64_t first = r->s_queue.q_next;
+	uint64_t first = r->s_queue.q_next, end;
+	bool written;
 	int rc = -1, fd;
 
 	*requeued = 0;
@@ -2080,10 +2099,20 @@ stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
 			drop_tail_all(r, first, false);
 			goto out;
 		}
-	if (journal_pending(r->s_journal) > 0 &&
-	    journal_commit(r->s_journal, err, errlen) < 0) {
+	/* The other members' entries first (they never take these
+	 * numbers), then the letters: a crash between the two must not
+	 * hand the letters to every member. So once an entry may be on
+	 * disk, its number is never given out again (a later message
+	 * under it would be hidden from them). */
+	end = r->s_queue.q_next;
+	written = flush_group_settled(r, err, errlen);
+	if (!written || (journal_pending(r->s_journal) > 0 &&
+	    journal_commit(r->s_journal, err, errlen) < 0)) {
 		journal_drop_batch(r->s_journal);	/* done by the commit */
 		drop_tail_all(r, first, false);
+		if (queue_set_next(&r->s_queue, end) < 0)
+			fatal("%s: queue_set_next", __func__);
+		journal_set_next(r->s_journal, end);
 		goto out;
 	}
 	if (ds.ds_ntaken > 0 && (fd = dead_letter_keep(file, &ds, err,

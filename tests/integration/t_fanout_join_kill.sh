@@ -1,0 +1,46 @@
+#!/bin/bash
+# A subscription added by reload gets only the messages accepted from
+# then on, after a restart too. Its settled list is made in a file of
+# its own with its JOINING entry, synced, then renamed into place: gdb
+# kills streammgr at that first write, and the next start makes the
+# list afresh (joining), the three messages held before it not its own.
+# Before, the list was created empty and then written: killed between
+# the two, it read as an old member's and took all three.
+. "$(dirname "$0")/lib.sh"
+command -v gdb >/dev/null || { echo "SKIP: gdb is not installed"; exit 77; }
+platform
+profile() {
+	tenant alpha <<-EOF2
+	id = "alpha";
+	streams = ( {
+	  name = "default";
+	  app = [ "$STREAMAPP", "-C", "main" ];
+	  instances = { min = 0; max = 1; initial = 0; };
+	  durability = "fsync";
+	  $1
+	} );
+	EOF2
+}
+backlog_is() { [ "$(substat "$1" .backlog)" = "$2" ]; }
+profile ""
+start_daemon streammgr
+send_keys alpha 1 3 >/dev/null || fail send
+wait_for 20 "default holding k1..k3" backlog_is default 3
+profile 'subscriptions = ( { name = "slow"; app = [ "'"$STREAMAPP"'", "-C", "slow" ];
+	    instances = { min = 0; max = 1; initial = 0; }; } );'
+out=$T/out/gdb.join
+gdb -p "$SM_PID" -batch -nx -ex 'set confirm off' \
+	-ex 'break settled_open if $rsi == 1' -ex continue \
+	-ex 'break write' -ex continue -ex 'bt 3' -ex kill >"$out" 2>&1 &
+gdb_pid=$!
+STARTED_PIDS+=("$gdb_pid")
+wait_for_gdb "$out" "$gdb_pid" || { echo "SKIP: gdb: $(tail -n 3 "$out")"; exit 77; }
+kill -HUP "$SM_PID"
+wait "$gdb_pid" || true
+wait "$SM_PID" 2>/dev/null || true
+grep -A3 "^#0" "$out" | head -4 | sed 's/^/# /'
+start_daemon streammgr
+wait_for 20 "default's 3 restored" backlog_is default 3
+echo "# default.slow backlog after restart: $(substat default.slow .backlog)"
+assert_eq 0 "$(substat default.slow .backlog)" "default.slow gets none of the messages accepted before it"
+ok "a subscription added while messages wait takes none of them across a kill"

@@ -1,0 +1,68 @@
+#!/bin/bash
+# A dead letter of a subscription requeued with `dead-letters --requeue`
+# goes back to its own member only, under a new number of the stream
+# (docs/architecture.md, "Fan-out"), across a SIGKILL too: the other
+# members' settled-list entries (they never take that number) are
+# written before the letter's journal record, not at the end of the
+# loop's turn. gdb kills streammgr right after stream_requeue returns;
+# at the restart the stream's own app holds k1 alone. Before, it held
+# the requeued letter too.
+. "$(dirname "$0")/lib.sh"
+command -v gdb >/dev/null || { echo "SKIP: gdb is not installed"; exit 77; }
+
+platform
+tenant alpha <<-EOF
+id = "alpha";
+streams = ( {
+  name = "default";
+  app = [ "$STREAMAPP", "-C", "main" ];
+  instances = { min = 0; max = 1; initial = 0; };
+  durability = "fsync";
+  subscriptions = ( {
+    name = "slow";
+    app = [ "$STREAMAPP", "-C", "slow", "-P", "$T/scratch/outage" ];
+    instances = { min = 0; max = 1; initial = 1; };
+    max_deliveries = 1;
+    stop_timeout = "1s";
+  } );
+} );
+EOF
+
+backlog_is() { [ "$(substat "$1" .backlog)" = "$2" ]; }
+dl_count() { substat "$1" .dead_letters; }
+
+touch "$T/scratch/outage"
+start_daemon streammgr
+wait_for 20 "default.slow's instance" sub_ready_is default.slow 1
+send_keys alpha 1 1 >/dev/null || fail "send k1"
+wait_for 20 "k1 dead-lettered by default.slow" eval '[ "$(dl_count default.slow)" = 1 ]'
+assert_eq 1 "$(substat default .backlog)" "default (no instance) holds k1"
+cli stop alpha --stream default.slow >/dev/null || fail "stop default.slow"
+wait_for 20 "default.slow stopped" eval \
+	'[ "$(substat default.slow ".instances | length")" = 0 ]'
+id=$(cli dead-letters alpha --stream default.slow --json | jq -r '.[0].id // .dead_letters[0].id')
+[ -n "$id" ] && [ "$id" != null ] || fail "no dead letter id: $(cli dead-letters alpha --stream default.slow --json)"
+
+rm -f "$T/scratch/outage"
+# SIGKILL right after stream_requeue returns (journal committed, dead
+# letter file rewritten, settled notes not yet flushed).
+out=$T/out/gdb.requeue
+gdb -p "$SM_PID" -batch -nx -ex 'set confirm off' \
+	-ex 'break stream_requeue' -ex continue -ex finish -ex kill >"$out" 2>&1 &
+gdb_pid=$!
+STARTED_PIDS+=("$gdb_pid")
+wait_for_gdb "$out" "$gdb_pid" || { echo "SKIP: gdb cannot attach: $(tail -n 3 "$out")"; exit 77; }
+cli dead-letters alpha --stream default.slow --requeue --id "$id" --timeout 2s \
+	>"$T/out/rq" 2>&1 || true
+wait "$gdb_pid" || true
+wait "$SM_PID" 2>/dev/null || true
+grep -q 'Value returned is .* = 0$' "$out" || fail "stream_requeue did not return 0: $(cat "$out")"
+ok "streammgr SIGKILLed right after stream_requeue"
+
+start_daemon streammgr
+wait_for 20 "status after the restart" listed default.slow
+echo "# default backlog=$(substat default .backlog) default.slow backlog=$(substat default.slow .backlog)"
+echo "# dead letters left in default.slow's file: $(cli dead-letters alpha --stream default.slow --json | jq -c 'length')"
+assert_eq 1 "$(substat default .backlog)" \
+	"default holds k1 only (the requeued letter of default.slow is not its own)"
+ok "a requeued dead letter of a subscription stays its own across a SIGKILL"
