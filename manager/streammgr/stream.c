@@ -363,31 +363,88 @@ report_recovery(const struct stream *s)
 		    strerror(r->r_no_space));
 }
 
+/* Whether name is one of stream s's subscriptions. */
+static bool
+has_sub(const struct stream *s, const char *name)
+{
+	for (size_t k = 0; k < s->s_nsubs; k++)
+		if (strcmp(s->s_subs[k]->s_name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Calls fn(s, qfd, name, arg) for each folder of queue/<tenant>/ (qfd) of a
+ * subscription of s that its profile no longer has ("<stream>.<name>"):
+ * removed while streammgr was down, or by a reload.
+ */
+static void
+each_gone_sub(struct smgr *m, struct stream *s,
+    void (*fn)(struct stream *, int, const char *, void *), void *arg)
+{
+	char *dir = state_path(m->m_conf, "queue/%s", s->s_tid);
+	size_t len = strlen(s->s_name);
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL) {
+		if (errno != ENOENT)
+			log_warn("tenant %s: stream %s: %s", s->s_tid,
+			    s->s_name, dir);
+		free(dir);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, s->s_name, len) == 0 &&
+		    de->d_name[len] == '.' && !has_sub(s, de->d_name))
+			fn(s, dirfd(d), de->d_name, arg);
+	closedir(d);
+	free(dir);
+}
+
+static void
+raise_past_dead_letters(struct stream *s, const char *member, uint64_t *next)
+{
+	char *file = state_path(s->s_mgr->m_conf,
+	    "queue/%s/%s/dead-letters.jsonl", s->s_tid, member);
+	char err[300];
+	uint64_t id;
+
+	if (dead_letter_max_id(file, &id, err, sizeof(err)) < 0)
+		log_warnx("tenant %s: stream %s: %s: dead-letter ids may be "
+		    "given again", s->s_tid, member, err);
+	else if (id >= *next)
+		*next = id + 1;
+	free(file);
+}
+
+/* each_gone_sub: *arg past that subscription's letters (a folder). */
+static void
+past_gone_letters(struct stream *s, int qfd, const char *name, void *arg)
+{
+	struct stat st;
+
+	if (fstatat(qfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode))
+		raise_past_dead_letters(s, name, arg);
+}
+
 /*
  * The number after every dead letter of s's group: their ids must not be
  * given again, and durability "memory" leaves no trace of them in the
- * journal. A file that cannot be read is said and passed over.
+ * journal. A file that cannot be read is said and passed over. Those of
+ * a subscription removed are read too: its file stays, and one of that
+ * name put back finds its letters there.
  */
 static uint64_t
 after_dead_letters(struct stream *s)
 {
-	uint64_t next = 1, id;
-	char err[300];
+	uint64_t next = 1;
 
-	for (size_t k = 0; k <= s->s_nsubs; k++) {
-		struct stream *member = k == 0 ? s : s->s_subs[k - 1];
-		char *file = state_path(s->s_mgr->m_conf,
-		    "queue/%s/%s/dead-letters.jsonl", member->s_tid,
-		    member->s_name);
-
-		if (dead_letter_max_id(file, &id, err, sizeof(err)) < 0)
-			log_warnx("tenant %s: stream %s: %s: dead-letter ids "
-			    "may be given again", s->s_tid, member->s_name,
-			    err);
-		else if (id >= next)
-			next = id + 1;
-		free(file);
-	}
+	for (size_t k = 0; k <= s->s_nsubs; k++)
+		raise_past_dead_letters(s, k == 0 ? s->s_name :
+		    s->s_subs[k - 1]->s_name, &next);
+	each_gone_sub(s->s_mgr, s, past_gone_letters, &next);
 	return next;
 }
 
@@ -520,16 +577,6 @@ stream_add_sub(struct stream *r, struct conf_tenant *t,
 	return s;
 }
 
-/* Whether name is one of stream s's subscriptions. */
-static bool
-has_sub(const struct stream *s, const char *name)
-{
-	for (size_t k = 0; k < s->s_nsubs; k++)
-		if (strcmp(s->s_subs[k]->s_name, name) == 0)
-			return true;
-	return false;
-}
-
 /*
  * The settled lists of s's subscriptions that its profile no longer
  * has: removed while streammgr was down. Deleted, as a removal by reload
@@ -538,35 +585,25 @@ has_sub(const struct stream *s, const char *name)
  * dead letters and instance numbers stay.
  */
 static void
+drop_gone_list(struct stream *s, int qfd, const char *name, void *arg)
+{
+	char list[300];
+
+	(void)arg;
+	snprintf(list, sizeof(list), "%s/settled.log", name);
+	if (unlinkat(qfd, list, 0) == 0)
+		log_info("tenant %s: subscription %s: removed from the "
+		    "profile while streammgr was down: what it held is "
+		    "released", s->s_tid, name);
+	else if (errno != ENOENT && errno != ENOTDIR)
+		log_warn("tenant %s: subscription %s: %s", s->s_tid, name,
+		    list);
+}
+
+static void
 drop_gone_lists(struct smgr *m, struct stream *s)
 {
-	char *dir = state_path(m->m_conf, "queue/%s", s->s_tid), list[300];
-	size_t len = strlen(s->s_name);
-	struct dirent *de;
-	DIR *d;
-
-	if ((d = opendir(dir)) == NULL) {
-		if (errno != ENOENT)
-			log_warn("tenant %s: stream %s: %s", s->s_tid,
-			    s->s_name, dir);
-		free(dir);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, s->s_name, len) != 0 ||
-		    de->d_name[len] != '.' || has_sub(s, de->d_name))
-			continue;
-		snprintf(list, sizeof(list), "%s/settled.log", de->d_name);
-		if (unlinkat(dirfd(d), list, 0) == 0)
-			log_info("tenant %s: subscription %s: removed from the "
-			    "profile while streammgr was down: what it held is "
-			    "released", s->s_tid, de->d_name);
-		else if (errno != ENOENT && errno != ENOTDIR)
-			log_warn("tenant %s: subscription %s: %s/%s",
-			    s->s_tid, de->d_name, dir, list);
-	}
-	closedir(d);
-	free(dir);
+	each_gone_sub(m, s, drop_gone_list, NULL);
 }
 
 /*
