@@ -210,6 +210,23 @@ dataset_tenant() {
 	EOF
 }
 
+# main_stream INSTANCES DURABILITY [MORE]: tenant alpha with one stream,
+# "default", served by the stream test app (-C main), its instances
+# group's settings INSTANCES ("min = 1; max = 1;"), the durability
+# given, and MORE settings of the stream (subscriptions, say).
+main_stream() {
+	tenant alpha <<-EOF
+	id = "alpha";
+	streams = ( {
+	  name = "default";
+	  app = [ "$STREAMAPP", "-C", "main" ];
+	  instances = { $1 };
+	  durability = "$2";
+	  ${3:-}
+	} );
+	EOF
+}
+
 # ---- the daemons ------------------------------------------------------------
 
 # daemon_var NAME: sets DV_PID (the name of the variable holding its

@@ -31,18 +31,9 @@ SLOW="subscriptions = ( {
 
 # profile [SUBSCRIPTIONS]: alpha's profile, with the subscriptions given.
 profile() {
-	tenant alpha <<-EOF
-	id = "alpha";
-	streams = ( {
-	  name = "default";
-	  app = [ "$STREAMAPP", "-C", "main" ];
-	  instances = { min = 2; max = 2; };
-	  durability = "fsync";
-	  max_queue_bytes = "$QBYTES";
-	  stop_timeout = "2s";
-	  ${1:-}
-	} );
-	EOF
+	main_stream 'min = 2; max = 2;' fsync "max_queue_bytes = \"$QBYTES\";
+	  stop_timeout = \"2s\";
+	  ${1:-}"
 }
 
 # has_all COLLECTION: COLLECTION holds N distinct keys.

@@ -10,18 +10,7 @@
 platform
 SUB='subscriptions = ( { name = "slow"; app = [ "'"$STREAMAPP"'", "-C", "slow", "-n" ];
 	    instances = { min = 1; max = 1; }; max_deliveries = 1; } );'
-profile() {
-	tenant alpha <<-EOF
-	id = "alpha";
-	streams = ( {
-	  name = "default";
-	  app = [ "$STREAMAPP", "-C", "main" ];
-	  instances = { min = 1; max = 1; };
-	  durability = "memory";
-	  $1
-	} );
-	EOF
-}
+profile() { main_stream 'min = 1; max = 1;' memory "${1:-}"; }
 profile "$SUB"
 start_daemon streammgr
 wait_for 20 "default.slow ready" sub_ready_is default.slow 1

@@ -9,18 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 command -v gdb >/dev/null || { echo "SKIP: gdb is not installed"; exit 77; }
 platform
-profile() {
-	tenant alpha <<-EOF2
-	id = "alpha";
-	streams = ( {
-	  name = "default";
-	  app = [ "$STREAMAPP", "-C", "main" ];
-	  instances = { min = 0; max = 1; initial = 0; };
-	  durability = "fsync";
-	  $1
-	} );
-	EOF2
-}
+profile() { main_stream 'min = 0; max = 1; initial = 0;' fsync "${1:-}"; }
 backlog_is() { [ "$(substat "$1" .backlog)" = "$2" ]; }
 profile ""
 start_daemon streammgr

@@ -11,22 +11,13 @@
 command -v gdb >/dev/null || { echo "SKIP: gdb is not installed"; exit 77; }
 
 platform
-tenant alpha <<-EOF
-id = "alpha";
-streams = ( {
-  name = "default";
-  app = [ "$STREAMAPP", "-C", "main" ];
-  instances = { min = 0; max = 1; initial = 0; };
-  durability = "fsync";
-  subscriptions = ( {
-    name = "slow";
-    app = [ "$STREAMAPP", "-C", "slow", "-P", "$T/scratch/outage" ];
+main_stream 'min = 0; max = 1; initial = 0;' fsync "subscriptions = ( {
+    name = \"slow\";
+    app = [ \"$STREAMAPP\", \"-C\", \"slow\", \"-P\", \"$T/scratch/outage\" ];
     instances = { min = 0; max = 1; initial = 1; };
     max_deliveries = 1;
-    stop_timeout = "1s";
-  } );
-} );
-EOF
+    stop_timeout = \"1s\";
+  } );"
 
 backlog_is() { [ "$(substat "$1" .backlog)" = "$2" ]; }
 dl_count() { substat "$1" .dead_letters; }

@@ -24,18 +24,7 @@ SERVE="subscriptions = ( {
 	  } );"
 
 # profile [SUBSCRIPTIONS]: alpha's profile, with the subscriptions given.
-profile() {
-	tenant alpha <<-EOF
-	id = "alpha";
-	streams = ( {
-	  name = "default";
-	  app = [ "$STREAMAPP", "-C", "main" ];
-	  instances = { min = 1; max = 1; };
-	  durability = "fsync";
-	  ${1:-}
-	} );
-	EOF
-}
+profile() { main_stream 'min = 1; max = 1;' fsync "${1:-}"; }
 
 send() {
 	printf '%s v\n' "$1" >"$T/scratch/$1"
