@@ -844,6 +844,26 @@ newest_id(const struct journal *j)
 }
 
 /*
+ * Renames name to to in dirfd, never over a file there (EEXIST); on a
+ * filesystem without RENAME_NOREPLACE, after a look.
+ */
+static int
+rename_new(int dirfd, const char *name, const char *to)
+{
+	if (renameat2(dirfd, name, dirfd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+	if (faccessat(dirfd, to, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	if (errno != ENOENT)
+		return -1;
+	return renameat(dirfd, name, dirfd, to);
+}
+
+/*
  * Renames damaged segment name to damaged-<name>, or damaged-<n>-<name>
  * when that is taken: never over one set aside before, the operator's
  * to look at.
@@ -860,22 +880,11 @@ set_aside(int dirfd, const char *name)
 		else
 			snprintf(aside, sizeof(aside), DAMAGED_PREFIX "%u-%s",
 			    n, name);
-		if (renameat2(dirfd, name, dirfd, aside,
-		    RENAME_NOREPLACE) == 0)
+		if (rename_new(dirfd, name, aside) == 0)
 			return 0;
-		/* A filesystem without RENAME_NOREPLACE: look first. */
-		if (errno == EINVAL) {
-			if (faccessat(dirfd, aside, F_OK,
-			    AT_SYMLINK_NOFOLLOW) == 0)
-				continue;
-			if (errno != ENOENT)
-				return -1;
-			return renameat(dirfd, name, dirfd, aside);
-		}
 		if (errno != EEXIST)
 			return -1;
 	}
-	errno = EEXIST;
 	return -1;
 }
 
@@ -930,50 +939,72 @@ put_head(struct buf *b, uint64_t next, uint64_t before)
 
 /*
  * Segment s, the newest on disk, is released whole while the new one
- * waits for room (a start on a full disk): deleted, it would give the
- * room back but leave no segment to tell the next start where numbers
- * go on. It becomes the new one in place: its H rewritten with the next
- * number (synced under "fsync" before the cut, which must not reach the
- * disk without it), then cut to that H: both in blocks it has, so this
- * needs no room and gives it back. A crash between the two leaves the
- * old records behind the new H, numbered below it: read as copies,
- * those released by records there released. False when it could not
- * be done; nothing changed then.
+ * (the last listed) waits for room: a start on a full disk. Deleted, it
+ * would give the room back but leave no segment to tell the next start
+ * where numbers go on. It becomes the new one in place instead: its H
+ * rewritten as the new one's (its first number, s's highest before it;
+ * synced under "fsync", before the cut), cut to that H, renamed to the
+ * new one's name. Each step is in blocks it has, so none needs room, and
+ * the cut gives the room back. A crash before the rename leaves s under
+ * its own name with the new H, its old records (if not cut yet) behind
+ * it, numbered below it: read as copies, released by the releases
+ * written there (one not written yet means one more delivery). Only an
+ * H of this version's size is rewritten (an older, shorter one would
+ * run into the next record). False when it could not be done: the old H
+ * is back then, and a later commit tries again.
  */
 static bool
 recycle(struct journal *j, const struct seg *s)
 {
-	char name[SEG_NAME_MAX];
+	char name[SEG_NAME_MAX], to[SEG_NAME_MAX];
 	struct buf b = { NULL, 0, 0 };
-	unsigned char old[HDR + BODY_MIN + HEAD_N_BEFORE];
+	unsigned char old[HEAD_SIZE];
+	struct rec r;
 	struct stat st;
 	int fd;
 
 	snprintf(name, sizeof(name), SEG_FMT, s->id);
-	put_head(&b, j->j_next, j->j_seg_max);
+	snprintf(to, sizeof(to), SEG_FMT, newest_id(j));
 	if ((fd = openat(j->j_dirfd, name, O_RDWR | O_CLOEXEC |
-	    O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0 ||
-	    (uint64_t)st.st_size < b.b_len ||
-	    pread(fd, old, b.b_len, 0) != (ssize_t)b.b_len)
+	    O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0)
 		goto fail;
+	if ((uint64_t)st.st_size < HEAD_SIZE ||
+	    pread(fd, old, HEAD_SIZE, 0) != (ssize_t)HEAD_SIZE ||
+	    !read_record(old, HEAD_SIZE, 0, 0, &r) || r.type != REC_HEAD ||
+	    r.size != HEAD_SIZE) {
+		log_warnx("%s/%s: released, kept: its H is not this version's",
+		    j->j_dir, name);
+		close(fd);
+		return false;
+	}
+	put_head(&b, j->j_batch_msgs > 0 ? j->j_batch_next : j->j_next,
+	    j->j_seg_max);
 	if (pwrite(fd, b.b_data, b.b_len, 0) != (ssize_t)b.b_len ||
-	    (j->j_mode == JOURNAL_FSYNC && fdatasync(fd) < 0)) {
-		if (pwrite(fd, old, b.b_len, 0) != (ssize_t)b.b_len)
+	    (j->j_mode == JOURNAL_FSYNC && fdatasync(fd) < 0) ||
+	    ftruncate(fd, (off_t)b.b_len) < 0) {
+		if (pwrite(fd, old, HEAD_SIZE, 0) != (ssize_t)HEAD_SIZE)
 			log_warn("%s/%s: its H record back", j->j_dir, name);
 		goto fail;
 	}
-	if (ftruncate(fd, (off_t)b.b_len) < 0)
-		goto fail;	/* the old records stay, released */
 	j->j_disk -= (uint64_t)st.st_size - b.b_len;
 	j->j_fd = fd;
 	j->j_size = b.b_len;
 	j->j_rotate = false;
 	j->j_seg_max = 0;
-	j->j_nsegs--;		/* the new one it replaces, the last */
 	free(b.b_data);
+	/* Cut, it holds only the new H: under its own name if the rename
+	 * fails, it is the new one all the same, the one waiting dropped. */
+	if (rename_new(j->j_dirfd, name, to) < 0) {
+		log_warn("%s: rename %s to %s", j->j_dir, name, to);
+		j->j_nsegs--;
+		return false;
+	}
+	if (j->j_mode == JOURNAL_FSYNC && fsync(j->j_dirfd) < 0)
+		log_warn("fsync %s", j->j_dir);
 	return true;
 fail:
-	log_warn("%s/%s: made the new segment in place", j->j_dir, name);
+	log_warn("%s/%s: not made the new segment in place (tried again at "
+	    "the next write)", j->j_dir, name);
 	if (fd >= 0)
 		close(fd);
 	free(b.b_data);
@@ -983,9 +1014,9 @@ fail:
 /*
  * Deletes the oldest segments once nothing in them is unreleased, oldest
  * first; never the newest on disk. While the new one waits for room
- * (j_fd < 0), the one before it is that: recycled into the new one
- * (its room given back, the numbers going on from it), or kept when it
- * is damaged (its bytes are the operator's to look at).
+ * (j_fd < 0), the one before it is that: made the new one (recycle: its
+ * room given back, the numbers going on from it), or kept when it is
+ * damaged (its bytes are the operator's to look at).
  */
 static void
 trim(struct journal *j)
@@ -994,8 +1025,9 @@ trim(struct journal *j)
 
 	while (k + 1 < j->j_nsegs && j->j_segs[k].live == 0) {
 		if (j->j_fd < 0 && k + 2 == j->j_nsegs) {
-			if (!j->j_segs[k].damaged)
-				(void)recycle(j, &j->j_segs[k]);
+			/* It leaves the list, the new one written. */
+			if (!j->j_segs[k].damaged && recycle(j, &j->j_segs[k]))
+				k++;
 			break;
 		}
 		if (!seg_discard(j, &j->j_segs[k]))
@@ -1589,10 +1621,13 @@ commit(struct journal *j, bool sync, char *err, size_t errlen)
 	/* The newest segment could not be created at open (full disk);
 	 * once it is, the one before may go (trim). */
 	if (j->j_fd < 0) {
-		if (seg_file(j, newest_id(j), msgs > 0 ? j->j_batch_next :
-		    j->j_next, err, errlen) < 0)
-			goto fail;
-		trim(j);
+		trim(j);	/* a recycle that failed may do now */
+		if (j->j_fd < 0) {
+			if (seg_file(j, newest_id(j), msgs > 0 ?
+			    j->j_batch_next : j->j_next, err, errlen) < 0)
+				goto fail;
+			trim(j);
+		}
 	}
 	if (target != newest_id(j) && msgs > 0) {
 		sync_newest(j);

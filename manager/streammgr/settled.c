@@ -95,8 +95,10 @@ make_joining(const struct settled *st, const char *dir)
 	put_le64(v, JOINING);
 	fd = open(tmp, O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
+	if (fd < 0)
+		goto fail;
 	errno = EIO;		/* a short write sets none */
-	if (fd < 0 || write(fd, v, sizeof(v)) != (ssize_t)sizeof(v) ||
+	if (write(fd, v, sizeof(v)) != (ssize_t)sizeof(v) ||
 	    fdatasync(fd) < 0 || rename(tmp, st->st_path) < 0)
 		goto fail;
 	free(tmp);

@@ -66,15 +66,16 @@ sm_log_after "$from" "tenant alpha: stream default: instance numbers reserved in
 wait_for 60 "the backlog delivered on the full disk" delivered "$accepted"
 ok "an instance started on the full disk ($(started | tail -n 1)) and delivered all $accepted"
 # The delivered segment gives its room back once all of it is acked:
-# the newest on disk while the new one waits for room, it is cut to an
-# H record naming the next number, and the releases not written yet
-# follow (deleted, the next start would give out numbers from 1
-# again). Fill the disk up again.
+# the newest on disk while the new one waits for room, it becomes that
+# one in place (cut to an H record naming the next number, renamed
+# seg-2; deleted, the next start would give out numbers from 1 again).
+# Fill the disk up again.
 wait_for 30 "all acked" eval '[ "$(sstat alpha ".backlog + .inflight")" = 0 ]'
-seg1=$qdir/default/seg-0000000000000001.log
-size1=$(stat -c %s "$seg1")
-wait_for 30 "the delivered segment cut (from $size1 bytes)" eval \
-	'[ "$(stat -c %s "$seg1")" -lt 16384 ]'
+wait_for 30 "the delivered segment made the new one" \
+	test ! -e "$qdir/default/seg-0000000000000001.log"
+seg2=$qdir/default/seg-0000000000000002.log
+[ -e "$seg2" ] && [ "$(stat -c %s "$seg2")" -lt 16384 ] ||
+	fail "no small seg-2: $(ls -l "$qdir/default")"
 dd if=/dev/zero of="$qdir/pad2" bs=1k 2>/dev/null || true
 disk_full || fail "the disk is not full: $(df "$qdir")"
 

@@ -1,0 +1,422 @@
+/*
+ * Unit tests for manager/streammgr/journal.c on a full disk: the newest
+ * segment, released whole while the new one waits for room, becomes the
+ * new one in place (recycle), so that room comes back and the numbers go
+ * on. A "full disk" here is write() refused (seg_file creates a segment
+ * with write(); recycle and the batches use pwrite), which a file-size
+ * limit cannot stand in for; pwrite at offset 0 and ftruncate can be
+ * made to fail once. (A review's tests, kept.)
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "journal.h"
+
+static int full_disk;		/* write() fails with ENOSPC */
+static int fail_pwrite0;	/* the next pwrite at offset 0 fails */
+static int fail_ftruncate;	/* the next ftruncate fails */
+
+ssize_t
+write(int fd, const void *buf, size_t n)
+{
+	if (full_disk && fd > 2) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return syscall(SYS_write, fd, buf, n);
+}
+
+ssize_t
+pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	if (fail_pwrite0 && off == 0) {
+		fail_pwrite0 = 0;
+		errno = ENOSPC;
+		return -1;
+	}
+	return syscall(SYS_pwrite64, fd, buf, n, off);
+}
+
+int
+ftruncate(int fd, off_t len)
+{
+	if (fail_ftruncate) {
+		fail_ftruncate = 0;
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_ftruncate, fd, len);
+}
+
+struct fx {
+	char dir[64];
+	uint64_t next, seqs[64], segs[64];
+	size_t n;
+	struct journal_report rep;
+	char err[300];
+};
+
+static int
+collect(void *arg, uint64_t seq, uint64_t seg, const void *d, size_t l)
+{
+	struct fx *fx = arg;
+
+	(void)d;
+	(void)l;
+	fx->seqs[fx->n] = seq;
+	fx->segs[fx->n++] = seg;
+	return 0;
+}
+
+static struct journal *
+jopen(struct fx *fx, uint64_t segsize)
+{
+	struct journal *j;
+
+	fx->n = 0;
+	j = journal_open(fx->dir, JOURNAL_FSYNC, segsize, collect, fx,
+	    &fx->next, &fx->rep, fx->err, sizeof(fx->err));
+	if (j == NULL)
+		fail_msg("journal_open: %s", fx->err);
+	return j;
+}
+
+static uint64_t
+add(struct journal *j, uint64_t seq)
+{
+	char t[16];
+
+	snprintf(t, sizeof(t), "m%" PRIu64, seq);
+	return journal_add(j, seq, t, strlen(t));
+}
+
+static int
+jcommit(struct fx *fx, struct journal *j)
+{
+	return journal_commit(j, fx->err, sizeof(fx->err));
+}
+
+static off_t
+seg_size(struct fx *fx, uint64_t id)
+{
+	char p[128];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/seg-%016" PRIx64 ".log", fx->dir, id);
+	return stat(p, &st) == 0 ? st.st_size : -1;
+}
+
+static int
+setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test-journal-full-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	full_disk = fail_pwrite0 = fail_ftruncate = 0;
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+	char cmd[128];
+
+	full_disk = fail_pwrite0 = fail_ftruncate = 0;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+	assert_int_equal(system(cmd), 0);
+	free(fx);
+	return 0;
+}
+
+/* Messages 1..3 in segment 1, then a start on a full disk. */
+static struct journal *
+full_start_with_three(struct fx *fx)
+{
+	struct journal *j = jopen(fx, 1 << 20);
+
+	for (uint64_t s = 1; s <= 3; s++)
+		add(j, s);
+	assert_int_equal(jcommit(fx, j), 0);
+	journal_close(j);
+	full_disk = 1;
+	j = jopen(fx, 1 << 20);
+	assert_int_not_equal(fx->rep.r_no_space, 0);
+	assert_int_equal(fx->n, 3);
+	return j;
+}
+
+/*
+ * Released whole on the full disk, segment 1 becomes segment 2 (cut to
+ * its H), where the next message goes; the next start restores it, the
+ * numbers going on.
+ */
+static void
+recycled_at_runtime(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = full_start_with_three(fx);
+
+	for (uint64_t s = 1; s <= 3; s++)
+		journal_release(j, 1, s);
+	assert_int_equal(seg_size(fx, 1), -1);
+	assert_int_equal(seg_size(fx, 2), 41);
+	assert_int_equal(add(j, 4), 2);
+	assert_int_equal(jcommit(fx, j), 0);
+	journal_close(j);
+	full_disk = 0;
+	j = jopen(fx, 1 << 20);
+	assert_int_equal(fx->n, 1);
+	assert_int_equal(fx->seqs[0], 4);
+	assert_int_equal(fx->next, 5);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	journal_close(j);
+}
+
+/*
+ * A try that failed (pwrite refused once: a copy-on-write filesystem,
+ * EIO) is made again by the next commit, which then finds room.
+ */
+static void
+failed_recycle_is_tried_again(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = full_start_with_three(fx);
+
+	fail_pwrite0 = 1;
+	for (uint64_t s = 1; s <= 3; s++)
+		journal_release(j, 1, s);
+	assert_int_equal(fail_pwrite0, 0);	/* it was tried */
+	assert_true(seg_size(fx, 1) > 41);
+	add(j, 4);
+	if (jcommit(fx, j) < 0)
+		fail_msg("commit: %s", fx->err);
+	assert_int_equal(seg_size(fx, 1), -1);
+	assert_true(seg_size(fx, 2) > 41);
+	journal_close(j);
+}
+
+/* A cut that failed puts the old H back (numbers from 1), and is tried
+ * again by the next commit. */
+static void
+failed_cut_puts_the_head_back(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = full_start_with_three(fx);
+	char p[128];
+	unsigned char h[41];
+	int fd;
+
+	fail_ftruncate = 1;
+	for (uint64_t s = 1; s <= 3; s++)
+		journal_release(j, 1, s);
+	assert_int_equal(fail_ftruncate, 0);	/* it was tried */
+	snprintf(p, sizeof(p), "%s/seg-%016x.log", fx->dir, 1);
+	fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, h, sizeof(h), 0), 41);
+	close(fd);
+	assert_int_equal(h[9], 1);		/* its first number, 1 */
+	add(j, 4);
+	if (jcommit(fx, j) < 0)
+		fail_msg("commit: %s", fx->err);
+	assert_int_equal(seg_size(fx, 1), -1);
+	journal_close(j);
+}
+
+/* Puts a sealed record in p: body type, v, extra. */
+static size_t
+rec(unsigned char *p, int type, uint64_t v, const void *x, size_t n)
+{
+	uint32_t len = (uint32_t)(9 + n);
+
+	memcpy(p, &len, 4);
+	p[8] = (unsigned char)type;
+	memcpy(p + 9, &v, 8);
+	if (n)
+		memcpy(p + 17, x, n);
+	{
+		uint32_t c = crc32c(0, p + 8, len);
+
+		memcpy(p + 4, &c, 4);
+	}
+	return 8 + len;
+}
+
+/*
+ * A segment of a build whose H had no "before" (33 bytes): a 41-byte H
+ * would run into its next record. It is kept as it is.
+ */
+static void
+old_head_is_kept(void **state)
+{
+	struct fx *fx = *state;
+	unsigned char b[512], acks[24];
+	size_t n = 0;
+	char p[128];
+	uint64_t one = 1, two = 2, three = 3;
+	struct journal *j;
+	int fd;
+
+	n += rec(b + n, 'H', 1, "mysimbdp-queue 1", 16);
+	n += rec(b + n, 'M', 1, "m1", 2);
+	n += rec(b + n, 'M', 2, "m2", 2);
+	n += rec(b + n, 'M', 3, "m3", 2);
+	memcpy(acks, &one, 8);
+	memcpy(acks + 8, &two, 8);
+	memcpy(acks + 16, &three, 8);
+	n += rec(b + n, 'A', 3, acks, 24);
+	snprintf(p, sizeof(p), "%s/seg-%016x.log", fx->dir, 1);
+	fd = open(p, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(syscall(SYS_write, fd, b, n), (ssize_t)n);
+	close(fd);
+	full_disk = 1;
+	j = jopen(fx, 1 << 20);	/* all released: kept, not recycled */
+	journal_close(j);
+	assert_int_equal(seg_size(fx, 1), (off_t)n);
+	full_disk = 0;
+	j = jopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->next, 4);
+	journal_close(j);
+}
+
+/*
+ * The H written names the highest number of the segment it follows.
+ * Should an older segment come back (its removal lost to a power cut),
+ * nothing reads as lost.
+ */
+static void
+before_names_the_segment_before(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = jopen(fx, 100);
+	char p1[128], keep[160], cmd[400];
+
+	for (uint64_t s = 1; s <= 8; s++) {
+		add(j, s);
+		assert_int_equal(jcommit(fx, j), 0);
+	}
+	assert_true(seg_size(fx, 2) > 0);
+	assert_true(seg_size(fx, 3) < 0);
+	snprintf(p1, sizeof(p1), "%s/seg-%016x.log", fx->dir, 1);
+	snprintf(keep, sizeof(keep), "%s/keep1", fx->dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", p1, keep);
+	assert_int_equal(system(cmd), 0);
+	for (uint64_t s = 1; s <= 8; s++)
+		journal_release(j, s <= 4 ? 1 : 2, s);
+	assert_int_equal(jcommit(fx, j), 0);	/* A records in segment 2 */
+	journal_close(j);
+	assert_true(seg_size(fx, 1) < 0);	/* deleted */
+	full_disk = 1;
+	j = jopen(fx, 100);			/* segment 2 recycled */
+	journal_close(j);
+	full_disk = 0;
+	assert_int_equal(seg_size(fx, 3), 41);	/* segment 2, made 3 */
+	assert_int_equal(rename(keep, p1), 0);	/* its removal lost */
+	j = jopen(fx, 100);
+	assert_int_equal(fx->rep.r_lost + fx->rep.r_uncounted +
+	    fx->rep.r_damaged, 0);
+	journal_close(j);
+}
+
+/*
+ * A batch pending when a release makes segment 1 the new one goes into
+ * it: the new one takes the name its adds said (2), its H the batch's
+ * first number.
+ */
+static void
+batch_pending_at_recycle(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = full_start_with_three(fx);
+
+	assert_int_equal(add(j, 4), 2);
+	for (uint64_t s = 1; s <= 3; s++)
+		journal_release(j, 1, s);
+	assert_int_equal(seg_size(fx, 2), 41);
+	if (jcommit(fx, j) < 0)
+		fail_msg("commit: %s", fx->err);
+	journal_close(j);
+	full_disk = 0;
+	j = jopen(fx, 1 << 20);
+	assert_int_equal(fx->n, 1);
+	assert_int_equal(fx->seqs[0], 4);
+	assert_int_equal(fx->next, 5);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	journal_close(j);
+}
+
+/*
+ * A crash after the new H, before the cut (a failed cut stands in): the
+ * old records behind the new H read as copies, released: nothing comes
+ * back, no damage.
+ */
+static void
+cut_lost_reads_as_copies(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = jopen(fx, 1 << 20);
+	unsigned char h[64], x[24];
+	uint64_t before = 0;
+	char p[128];
+	int fd;
+
+	for (uint64_t s = 1; s <= 3; s++)
+		add(j, s);
+	assert_int_equal(jcommit(fx, j), 0);
+	for (uint64_t s = 1; s <= 3; s++)
+		journal_release(j, 1, s);
+	assert_int_equal(jcommit(fx, j), 0);
+	journal_close(j);
+	/* The new H, first number 4, in place of the old; no cut. */
+	memcpy(x, "mysimbdp-queue 1", 16);
+	memcpy(x + 16, &before, 8);
+	assert_int_equal(rec(h, 'H', 4, x, 24), 41);
+	snprintf(p, sizeof(p), "%s/seg-%016x.log", fx->dir, 1);
+	fd = open(p, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(syscall(SYS_pwrite64, fd, h, 41, 0), 41);
+	close(fd);
+	j = jopen(fx, 1 << 20);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->n, 0);
+	assert_int_equal(fx->next, 4);
+	journal_close(j);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(recycled_at_runtime),
+		T(failed_recycle_is_tried_again),
+		T(failed_cut_puts_the_head_back),
+		T(old_head_is_kept),
+		T(before_names_the_segment_before),
+		T(batch_pending_at_recycle),
+		T(cut_lost_reads_as_copies),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
