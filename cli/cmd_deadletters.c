@@ -254,13 +254,13 @@ list(const struct conf_platform *p, const struct dl_opts *o)
 	for (size_t k = 0; k < n; k++) {
 		char *file;
 
-		if (o->o_stream && strcmp(o->o_stream, names[k]) != 0)
-			continue;
-		file = state_path(p, "queue/%s/%s/dead-letters.jsonl",
-		    o->o_tenant, names[k]);
-		if (list_file(file, names[k], &l) < 0)
-			rc = EX_IOERR;
-		free(file);
+		if (o->o_stream == NULL || strcmp(o->o_stream, names[k]) == 0) {
+			file = state_path(p, "queue/%s/%s/dead-letters.jsonl",
+			    o->o_tenant, names[k]);
+			if (list_file(file, names[k], &l) < 0)
+				rc = EX_IOERR;
+			free(file);
+		}
 		free(names[k]);
 	}
 	free(names);
