@@ -165,6 +165,23 @@ full_start_with_three(struct fx *fx)
 }
 
 /*
+ * Closes j, then a start with room: m4 alone restored, the numbers going
+ * on from 5, no damage.
+ */
+static void
+restart_with_m4_alone(struct fx *fx, struct journal *j)
+{
+	journal_close(j);
+	full_disk = 0;
+	j = jopen(fx, 1 << 20);
+	assert_int_equal(fx->n, 1);
+	assert_int_equal(fx->seqs[0], 4);
+	assert_int_equal(fx->next, 5);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	journal_close(j);
+}
+
+/*
  * Released whole on the full disk, segment 1 becomes segment 2 (cut to
  * its H), where the next message goes; the next start restores it, the
  * numbers going on.
@@ -181,14 +198,7 @@ recycled_at_runtime(void **state)
 	assert_int_equal(seg_size(fx, 2), 41);
 	assert_int_equal(add(j, 4), 2);
 	assert_int_equal(jcommit(fx, j), 0);
-	journal_close(j);
-	full_disk = 0;
-	j = jopen(fx, 1 << 20);
-	assert_int_equal(fx->n, 1);
-	assert_int_equal(fx->seqs[0], 4);
-	assert_int_equal(fx->next, 5);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	journal_close(j);
+	restart_with_m4_alone(fx, j);
 }
 
 /*
@@ -356,20 +366,13 @@ batch_pending_at_recycle(void **state)
 	assert_int_equal(seg_size(fx, 2), 41);
 	if (jcommit(fx, j) < 0)
 		fail_msg("commit: %s", fx->err);
-	journal_close(j);
-	full_disk = 0;
-	j = jopen(fx, 1 << 20);
-	assert_int_equal(fx->n, 1);
-	assert_int_equal(fx->seqs[0], 4);
-	assert_int_equal(fx->next, 5);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	journal_close(j);
+	restart_with_m4_alone(fx, j);
 }
 
 /*
- * A crash after the new H, before the cut (a failed cut stands in): the
- * old records behind the new H read as copies, released: nothing comes
- * back, no damage.
+ * A crash after the new H, before the cut (the H written here by hand):
+ * the old records behind the new H read as copies, released: nothing
+ * comes back, no damage.
  */
 static void
 cut_lost_reads_as_copies(void **state)
