@@ -772,11 +772,6 @@ retire_reason(struct tenant *t, const char *dataset, const char *name)
 }
 
 /*
- * An entry left in processing/ at a start: run again (a stop or a crash
- * cut its job short; a reason its rejection left alone is removed), or
- * rejected when it is no file a claim lets in.
- */
-/*
  * A file left in processing/ is taken from the tenant's user as a claim
  * takes it: a stop between the claim's rename and take_file left it the
  * user's, who could write to it while it runs again.
@@ -793,6 +788,11 @@ recover_take(struct tenant *t, int dfd, const char *name)
 	close(fd);
 }
 
+/*
+ * An entry left in processing/ at a start: run again (a stop or a crash
+ * cut its job short; a reason its rejection left alone is removed), or
+ * rejected when it is no file a claim lets in.
+ */
 static void
 recover_entry(struct tenant *t, const char *dataset, const char *name,
     unsigned char type, void *arg)
