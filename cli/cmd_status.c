@@ -554,6 +554,29 @@ print_remote(const bson_t *smgr)
 	    v[2], v[3], v[4]);
 }
 
+/*
+ * One line when streammgr's queues hold half or more of what the node
+ * lets them hold in memory (stream.max_memory): past it every producer
+ * hears THROTTLE no-memory.
+ */
+static void
+print_memory(const bson_t *smgr)
+{
+	char held[32], max[32];
+	int64_t h, m;
+
+	if (smgr == NULL)
+		return;
+	h = ctl_int(smgr, "queue_memory");
+	m = ctl_int(smgr, "max_memory");
+	if (m <= 0 || h < m / 2)
+		return;
+	printf("stream queues hold %s in memory of stream.max_memory %s "
+	    "(past it, producers hear THROTTLE no-memory)\n",
+	    units_fmt_size((uint64_t)h, held, sizeof(held)),
+	    units_fmt_size((uint64_t)m, max, sizeof(max)));
+}
+
 struct paced_arg {
 	const char	*pa_daemon;
 	const char	*pa_tenant;	/* TENANT, or NULL */
@@ -933,6 +956,7 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 		}
 		print_records(&st.s_records);
 		print_remote(st.s_reply[SMGR]);
+		print_memory(st.s_reply[SMGR]);
 		print_paced(&st);
 	}
 	print_notes(&st);

@@ -475,6 +475,9 @@ static const struct field pstream_fields[] = {
 	{ "segment_size", FT_SIZE,
 	    offsetof(struct conf_platform_stream, ps_segment_size), "64M",
 	    4096, 1 << 30, 0, NULL, 0, NULL },
+	{ "max_memory", FT_SIZE,
+	    offsetof(struct conf_platform_stream, ps_max_memory), "0",
+	    0, INT64_C(1) << 50, 0, NULL, 0, NULL },
 };
 static const struct schema pstream_schema = {
 	pstream_fields, NFIELDS(pstream_fields), 0, NO_PRESENT

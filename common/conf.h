@@ -221,6 +221,8 @@ struct conf_platform_stream {
 	uint64_t	 ps_min_uptime_ms;
 	int64_t		 ps_crashloop_restarts;
 	uint64_t	 ps_segment_size;	/* queue segments */
+	/* What all queues may hold in memory; 0: 40% of the machine's. */
+	uint64_t	 ps_max_memory;
 };
 
 /* The monitor daemon: the platform file's "monitor" group. */

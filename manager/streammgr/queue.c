@@ -43,6 +43,16 @@
 static void *cache[CACHE_CLASSES];	/* linked through their first word */
 static size_t cache_bytes;
 
+/* queue_cost() of every message held, every queue together (the loop's
+ * thread alone runs queues). */
+static uint64_t held_memory;
+
+uint64_t
+queue_memory(void)
+{
+	return held_memory;
+}
+
 /* A message of len payload bytes: its chunk size and class (-1: none). */
 static int
 class_of(size_t len, size_t *size)
@@ -65,9 +75,10 @@ msg_alloc(size_t len)
 		ASAN_UNPOISON_MEMORY_REGION(p, size);
 		memcpy(&cache[c], p, sizeof(void *));
 		cache_bytes -= size;
-		return p;
-	}
-	return malloc(size);
+	} else if ((p = malloc(size)) == NULL)
+		return NULL;
+	held_memory += queue_cost(len);
+	return p;
 }
 
 /* Frees what the cache holds; at exit, so that a leak check sees none. */
@@ -92,6 +103,7 @@ msg_free(struct qmsg *m)
 	size_t size;
 	int c = class_of(m->m_len, &size);
 
+	held_memory -= queue_cost(m->m_len);
 	if (c < 0 || cache_bytes + size > CACHE_BYTES ||
 	    (!dropped_at_exit && atexit(cache_drop) != 0)) {
 		free(m);

@@ -70,6 +70,18 @@ struct queue {
 	uint64_t	 q_bytes;	/* payload bytes held */
 };
 
+/*
+ * What a message of len payload bytes costs in memory: the payload, its
+ * header (struct qmsg), its slot in a page, and the allocator's word and
+ * rounding. Counted, for every queue of the process together, in
+ * queue_memory(): stream.max_memory bounds it (docs/configuration.md).
+ */
+#define QUEUE_MSG_OVERHEAD	(sizeof(struct qmsg) + sizeof(struct qmsg *) + 16)
+#define queue_cost(len)		((uint64_t)(len) + QUEUE_MSG_OVERHEAD)
+
+/* The cost of every message all queues of the process hold. */
+uint64_t queue_memory(void);
+
 /* Returns 0, or -1 (ENOMEM). */
 int queue_init(struct queue *q);
 

@@ -15,6 +15,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "publish.h"
+#include "queue.h"
 #include "remote.h"
 #include "state.h"
 #include "stream.h"
@@ -155,6 +156,7 @@ stats_doc(const struct stream *s, bson_t *doc)
 	BSON_APPEND_INT64(doc, "rate_limited", (int64_t)n->rate_limited);
 	BSON_APPEND_INT64(doc, "queue_full", (int64_t)n->queue_full);
 	BSON_APPEND_INT64(doc, "no_space", (int64_t)n->no_space);
+	BSON_APPEND_INT64(doc, "no_memory", (int64_t)n->no_memory);
 	BSON_APPEND_INT64(doc, "restarts", (int64_t)n->restarts);
 	BSON_APPEND_INT64(doc, "stray_acks", (int64_t)n->stray_acks);
 	append_rules(&s->s_quality, doc);
@@ -483,6 +485,10 @@ execute(struct smgr *m, const struct request *r, bson_t *reply, char *err,
 		rc = -1;
 	else if (status) {
 		reply_streams(v, n, reply);
+		/* The node's bound on what its queues hold, every tenant's. */
+		BSON_APPEND_INT64(reply, "queue_memory",
+		    (int64_t)queue_memory());
+		BSON_APPEND_INT64(reply, "max_memory", (int64_t)m->m_max_memory);
 		remote_stats(m, reply);
 		applog_status(reply, r->r_tenant);
 	} else if (act == SE_NEVENTS) {	/* scale, requeue: one stream */

@@ -72,6 +72,7 @@ struct stream_counters {
 	uint64_t	 rate_limited;	/* max_messages_per_second */
 	uint64_t	 queue_full;	/* max_queue_bytes */
 	uint64_t	 no_space;	/* the disk refused the write */
+	uint64_t	 no_memory;	/* stream.max_memory */
 	uint64_t	 restarts;
 	/* Ids an instance acked, nacked or rejected that settled nothing:
 	 * not in flight, or (NACK, REJECT) held by another instance. */
@@ -79,7 +80,7 @@ struct stream_counters {
 };
 
 /* Kinds of quota violation, each reported at most once a second. */
-enum violation { V_SIZE, V_RATE, V_QUEUE, V_DISK, V_COUNT };
+enum violation { V_SIZE, V_RATE, V_QUEUE, V_DISK, V_MEMORY, V_COUNT };
 
 struct violation_report {
 	uint64_t	 last_ms;	/* monotonic; 0: never */
@@ -161,6 +162,7 @@ struct smgr {
 	unsigned	 m_next_instance;	/* instance ids unique per run */
 	bool		 m_stopping;
 	uint64_t	 m_boot_ms;		/* wall clock, for instance ids */
+	uint64_t	 m_max_memory;		/* stream.max_memory, in effect */
 	unsigned char	*m_scratch;		/* a batched delivery, built */
 	size_t		 m_scratch_cap;
 };

@@ -1262,7 +1262,7 @@ static void
 violation(struct stream *s, enum violation v, const char *what)
 {
 	static const char *const kinds[V_COUNT] = { "size", "rate",
-	    "queue-bytes", "disk" };
+	    "queue-bytes", "disk", "memory" };
 	struct violation_report *r = &s->s_viol[v];
 	uint64_t now = clock_mono_ms();
 	char detail[400];
@@ -1414,6 +1414,25 @@ over_queue(struct stream *s, size_t len)
 }
 
 /*
+ * Whether the message, with a copy for each member that takes it, would
+ * take what every queue of the node holds past stream.max_memory: the
+ * node's bound, whichever tenant sends. max_queue_bytes counts payloads
+ * only, and a message costs about 80 bytes beyond its own (a million
+ * one-byte messages: 80 MB held for 1 MB counted).
+ */
+static bool
+over_memory(const struct stream *s, size_t len)
+{
+	uint64_t copies = 1;
+
+	for (size_t k = 0; k < s->s_nsubs; k++)
+		if (subscribed(s->s_subs[k]))
+			copies++;
+	return queue_memory() + copies * queue_cost(len) >
+	    s->s_mgr->m_max_memory;
+}
+
+/*
  * Decides on one message; returns the reply status. An accepted message
  * is in the queue, and in the journal's batch when the stream is
  * durable: its OK waits for the commit.
@@ -1448,6 +1467,14 @@ admit(struct stream *s, const void *data, size_t len, uint64_t now,
 		    full != s ? " by subscription " : "",
 		    full != s ? full->s_name : "");
 		violation(s, V_QUEUE, buf + strlen("THROTTLE queue-full: "));
+		return buf;
+	}
+	if (over_memory(s, len)) {
+		s->s_n.no_memory++;
+		snprintf(buf, buflen, "THROTTLE no-memory: the node's queues "
+		    "hold %" PRIu64 " bytes of stream.max_memory %" PRIu64,
+		    queue_memory(), s->s_mgr->m_max_memory);
+		violation(s, V_MEMORY, buf + strlen("THROTTLE no-memory: "));
 		return buf;
 	}
 	if (!take_token(s, now)) {

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,26 @@ collect_retired(struct smgr *m)
 }
 
 /*
+ * stream.max_memory, or 40% of the machine's memory where it is 0 (as
+ * RabbitMQ's default high watermark): what every stream's queue may hold
+ * together before producers hear THROTTLE no-memory.
+ */
+static void
+set_max_memory(struct smgr *m)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	uint64_t max = m->m_conf->p_stream.ps_max_memory;
+
+	if (max == 0)
+		max = pages > 0 && size > 0 ?
+		    (uint64_t)pages * (uint64_t)size / 5 * 2 : UINT64_MAX;
+	if (max != m->m_max_memory)
+		log_info("queues may hold %" PRIu64 " bytes in memory "
+		    "(stream.max_memory)", max);
+	m->m_max_memory = max;
+}
+
+/*
  * SIGHUP: reread everything. A platform file with errors changes nothing;
  * a tenant file with errors keeps that tenant's streams as they are.
  * A stream whose profile is gone is retired: it refuses new messages,
@@ -162,6 +183,7 @@ reload(struct smgr *m)
 		return;
 	conf_platform_free(m->m_conf);
 	m->m_conf = p;
+	set_max_memory(m);
 
 	TAILQ_FOREACH(s, &m->m_streams, s_entry) {
 		struct conf_tenant *t = conf_tenant_set_find(&set, s->s_tid);
@@ -346,6 +368,7 @@ main(int argc, char *argv[])
 	m.m_conf_file = daemon_start("streammgr", argc, argv, &m.m_conf, &set);
 	cgroup_init("streammgr", m.m_conf->p_state_dir);
 	m.m_boot_ms = (uint64_t)record_now_ms();
+	set_max_memory(&m);
 	m.m_quality_fd = open_quality_log(m.m_conf);
 	TAILQ_INIT(&m.m_streams);
 	if (streamidx_init(&m.m_index) < 0)

@@ -126,14 +126,15 @@ dump_platform(FILE *f, const struct conf_platform *p)
 	    (unsigned long long)b->pb_shutdown_grace_ms,
 	    (unsigned long long)b->pb_retry_backoff_ms,
 	    (unsigned long long)b->pb_retry_backoff_max_ms);
-	fprintf(f, "stream %llu %llu %llu %llu %llu %lld %llu\n",
+	fprintf(f, "stream %llu %llu %llu %llu %llu %lld %llu %llu\n",
 	    (unsigned long long)s->ps_stats_interval_ms,
 	    (unsigned long long)s->ps_shutdown_grace_ms,
 	    (unsigned long long)s->ps_restart_backoff_ms,
 	    (unsigned long long)s->ps_restart_backoff_max_ms,
 	    (unsigned long long)s->ps_min_uptime_ms,
 	    (long long)s->ps_crashloop_restarts,
-	    (unsigned long long)s->ps_segment_size);
+	    (unsigned long long)s->ps_segment_size,
+	    (unsigned long long)s->ps_max_memory);
 	fprintf(f, "monitor %llu %d %s %lld %llu %llu %llu %lld %llu\n",
 	    (unsigned long long)m->pm_interval_ms, m->pm_http,
 	    m->pm_http_address, (long long)m->pm_http_port,
@@ -325,7 +326,8 @@ check_platform(const struct conf_platform *p)
 	    s->ps_restart_backoff_max_ms <= 86400000 &&
 	    s->ps_min_uptime_ms <= 3600000 &&
 	    IN(s->ps_crashloop_restarts, 1, 1000) &&
-	    IN(s->ps_segment_size, 4096, 1u << 30), "stream out of range");
+	    IN(s->ps_segment_size, 4096, 1u << 30) &&
+	    s->ps_max_memory <= (UINT64_C(1) << 50), "stream out of range");
 	FUZZ_CHECK(IN(m->pm_interval_ms, 100, 3600000) &&
 	    numeric_ip(m->pm_http_address) && IN(m->pm_http_port, 0, 65535) &&
 	    IN(m->pm_report_ttl_ms, 100, 3600000) &&

@@ -289,11 +289,13 @@ platform_file_defaults_fill_missing_settings(void **state)
 	assert_int_equal(p->p_batch.pb_retry_backoff_ms, 1000);
 	assert_int_equal(p->p_batch.pb_retry_backoff_max_ms, 300000);
 	assert_int_equal(p->p_stream.ps_segment_size, 64 << 20);
+	/* 0: streammgr takes 40% of the machine's memory at start. */
+	assert_int_equal(p->p_stream.ps_max_memory, 0);
 	conf_platform_free(p);
 }
 
 static void
-platform_segment_size_is_checked(void **state)
+platform_stream_sizes_are_checked(void **state)
 {
 	struct fixture *fx = *state;
 	const char *file;
@@ -307,6 +309,14 @@ platform_segment_size_is_checked(void **state)
 	assert_null(conf_platform_load(file, &fx->errs));
 	expect_error(&fx->errs, "%s:1: stream.segment_size:", file);
 	expect_count(&fx->errs, 1);
+	conf_errors_free(&fx->errs);
+	file = fx_write(fx, "mem.cfg", "stream = { max_memory = \"2G\"; };\n");
+	p = load_platform_ok(fx, file);
+	assert_int_equal(p->p_stream.ps_max_memory, UINT64_C(2) << 30);
+	conf_platform_free(p);
+	file = fx_write(fx, "badmem.cfg", "stream = { max_memory = \"lots\"; };\n");
+	assert_null(conf_platform_load(file, &fx->errs));
+	expect_error(&fx->errs, "%s:1: stream.max_memory:", file);
 }
 
 /*
@@ -1930,7 +1940,7 @@ main(void)
 		T(platform_partial_batch_group_keeps_other_defaults),
 		T(tenant_app_logs_override_the_platform),
 		T(app_mongo_url_write_concern),
-		T(platform_segment_size_is_checked),
+		T(platform_stream_sizes_are_checked),
 		T(platform_app_logs_rate),
 		T(platform_relative_paths_resolve_against_its_folder),
 		T(platform_relative_file_name_resolves_against_cwd),

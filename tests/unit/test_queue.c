@@ -3,8 +3,9 @@
  * messages, acks in any order releasing memory, growth past the first
  * page, memory that follows the messages held (not the distance from a
  * stuck one to the newest), a tail dropped, lookups of ids that are not
- * in flight, ranges of ids settled at the cost of what is in flight, and
- * messages that keep their bytes while released ones are recycled.
+ * in flight, ranges of ids settled at the cost of what is in flight,
+ * messages that keep their bytes while released ones are recycled, and
+ * the memory of every queue counted at each message's cost.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -345,6 +346,42 @@ test_recycled_messages_keep_their_bytes(void **state)
 	assert_int_equal(queue_clear(&q), held);
 }
 
+/*
+ * queue_memory() is what every queue holds, each message at its cost
+ * (payload and overhead), whichever way it goes: acked, removed while
+ * pending, dropped with a tail, cleared; and it is back to nothing then.
+ */
+static void
+test_memory_follows_messages(void **state)
+{
+	struct queue a, b;
+	struct qmsg *m;
+	uint64_t base = queue_memory();
+
+	(void)state;
+	assert_int_equal(queue_init(&a), 0);
+	assert_int_equal(queue_init(&b), 0);
+	put(&a, "one");
+	put(&a, "three");
+	put(&b, "x");
+	assert_int_equal(queue_memory() - base,
+	    queue_cost(3) + queue_cost(5) + queue_cost(1));
+	assert_true(queue_cost(1) >= sizeof(struct qmsg) + 1);
+
+	m = take(&a, &a);
+	queue_done(&a, m);		/* acked: "one" */
+	assert_int_equal(queue_memory() - base, queue_cost(5) + queue_cost(1));
+	queue_remove(&a, queue_get(&a, 2));	/* pending: "three" */
+	assert_int_equal(queue_memory() - base, queue_cost(1));
+
+	put(&a, "tail");
+	assert_int_equal(queue_drop_tail(&a, 3), 1);
+	assert_int_equal(queue_memory() - base, queue_cost(1));
+	assert_int_equal(queue_clear(&b), 1);
+	assert_int_equal(queue_memory(), base);
+	assert_int_equal(queue_clear(&a), 0);
+}
+
 int
 main(void)
 {
@@ -357,6 +394,7 @@ main(void)
 		cmocka_unit_test(test_get_first_remove),
 		cmocka_unit_test(test_each_inflight),
 		cmocka_unit_test(test_recycled_messages_keep_their_bytes),
+		cmocka_unit_test(test_memory_follows_messages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
