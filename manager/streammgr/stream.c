@@ -810,6 +810,19 @@ flush_group_settled(struct stream *r, char *err, size_t errlen)
 	return ok;
 }
 
+/*
+ * Numbers of r up to end refused by the disk after its members' entries
+ * of them were written (or may have been): never given out again, as a
+ * later message under one would be hidden from those members.
+ */
+static void
+skip_numbers(struct stream *r, uint64_t end)
+{
+	if (queue_set_next(&r->s_queue, end) < 0)
+		fatal("%s: queue_set_next", __func__);
+	journal_set_next(r->s_journal, end);
+}
+
 /* settled_compact: an entry of member arg is needed while another
  * member holds the message. */
 static bool
@@ -1773,23 +1786,49 @@ replace_oks(struct wb_buf *b, const char *text)
 }
 
 /*
+ * Whether a subscription of r takes no copies of new messages (draining,
+ * drained) and keeps a list: the turn noted its messages there.
+ */
+static bool
+sub_refuses(const struct stream *r)
+{
+	for (size_t k = 0; k < r->s_nsubs; k++)
+		if (r->s_subs[k]->s_settled != NULL &&
+		    !subscribed(r->s_subs[k]))
+			return true;
+	return false;
+}
+
+/*
  * Stores the batch: one write and, with fsync, one fdatasync for all the
  * messages of this turn (group commit). When the disk refuses, the
  * batch's messages leave the queue and their OKs become THROTTLEs: a
- * producer hears OK only for what is stored.
+ * producer hears OK only for what is stored. Their numbers are given
+ * out again, unless a member's entries of them were written first.
  */
 static void
 commit_batch(struct stream *s, uint64_t first, struct reply *r, int n,
     bool wait)
 {
 	char err[300], text[320];
-	uint64_t refused = 0;
+	uint64_t refused = 0, end = s->s_queue.q_next;
+	bool ahead;
 
-	if (journal_pending(s->s_journal) == 0 || (wait ?
+	if (journal_pending(s->s_journal) == 0)
+		return;
+	/* A subscription that refuses these messages has its entries
+	 * written first, not at the end of the turn: a kill between the
+	 * journal's write and them would give it the messages at the
+	 * restart. */
+	ahead = sub_refuses(s);
+	if ((!ahead || flush_group_settled(s, err, sizeof(err))) && (wait ?
 	    journal_commit(s->s_journal, err, sizeof(err)) :
 	    journal_write(s->s_journal, err, sizeof(err))) == 0)
 		return;
+	journal_drop_batch(s->s_journal);	/* pending if a list failed */
 	drop_tail_all(s, first, true);
+	if (ahead)
+		skip_numbers(s, end);
 	snprintf(text, sizeof(text), "THROTTLE no-space: %.290s", err);
 	for (int k = 0; k < n; k++) {
 		if (r[k].s != s)
@@ -2174,9 +2213,7 @@ stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
 	    journal_commit(r->s_journal, err, errlen) < 0)) {
 		journal_drop_batch(r->s_journal);	/* done by the commit */
 		drop_tail_all(r, first, false);
-		if (queue_set_next(&r->s_queue, end) < 0)
-			fatal("%s: queue_set_next", __func__);
-		journal_set_next(r->s_journal, end);
+		skip_numbers(r, end);
 		goto out;
 	}
 	if (ds.ds_ntaken > 0 && (fd = dead_letter_keep(file, &ds, err,
