@@ -25,6 +25,7 @@ struct settled {
 	size_t		 st_len, st_cap;
 	uint64_t	 st_size;	/* bytes in the file */
 	uint64_t	 st_base;	/* its size after the last rewrite */
+	uint64_t	 st_synced;	/* bytes synced (settled_sync) */
 	uint64_t	 st_floor;	/* numbers below it count as settled */
 	bool		 st_joining;	/* a JOINING entry, no floor after */
 };
@@ -148,6 +149,9 @@ settled_open(const char *dir, bool joins, char *err, size_t errlen)
 	    load(st, (uint64_t)(sb.st_size & ~(off_t)7)) < 0)
 		goto fail;
 	st->st_size = st->st_base = (uint64_t)(sb.st_size & ~(off_t)7);
+	/* settled_sync is for the entries written from now on: a requeue
+	 * syncs its own before the journal's sync of the letters. */
+	st->st_synced = st->st_size;
 	return st;
 fail:
 	snprintf(err, errlen, "%s: %s", st->st_path, strerror(errno));
@@ -193,16 +197,12 @@ settled_set_floor(struct settled *st, uint64_t floor, char *err,
 	st->st_floor = floor;
 	st->st_joining = false;
 	settled_note(st, FLOOR_BIT | floor);
-	if (settled_flush(st, err, errlen) < 0)
-		return -1;
 	/* Synced, unlike the entries: lost to a power cut, the list would
 	 * read as joining still, and the member take none of the messages
 	 * answered OK since. */
-	if (fdatasync(st->st_fd) < 0) {
-		snprintf(err, errlen, "fdatasync %s: %s", st->st_path,
-		    strerror(errno));
+	if (settled_flush(st, err, errlen) < 0 ||
+	    settled_sync(st, err, errlen) < 0)
 		return -1;
-	}
 	return 0;
 }
 
@@ -270,6 +270,20 @@ settled_flush(struct settled *st, char *err, size_t errlen)
 	}
 	st->st_size += st->st_len;
 	st->st_len = 0;
+	return 0;
+}
+
+int
+settled_sync(struct settled *st, char *err, size_t errlen)
+{
+	if (st->st_synced == st->st_size)
+		return 0;
+	if (fdatasync(st->st_fd) < 0) {
+		snprintf(err, errlen, "fdatasync %s: %s", st->st_path,
+		    strerror(errno));
+		return -1;
+	}
+	st->st_synced = st->st_size;
 	return 0;
 }
 
@@ -342,7 +356,7 @@ settled_compact(struct settled *st, bool (*live)(void *, uint64_t),
 	}
 	close(st->st_fd);
 	st->st_fd = fd;
-	st->st_size = st->st_base = len;
+	st->st_size = st->st_base = st->st_synced = len;
 	free(tmp);
 	free(keep);
 	return 0;

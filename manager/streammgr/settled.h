@@ -75,6 +75,12 @@ void settled_unnote_from(struct settled *st, uint64_t seq);
 /* Writes what was noted. Returns 0 or -1 with err set (kept noted). */
 int settled_flush(struct settled *st, char *err, size_t errlen);
 
+/*
+ * Syncs what was written since the list was opened or last synced (no
+ * system call when nothing was). Returns 0 or -1 with err set.
+ */
+int settled_sync(struct settled *st, char *err, size_t errlen);
+
 /* Whether the list has grown enough since its last rewrite. */
 bool settled_wants_compact(const struct settled *st);
 

@@ -792,20 +792,27 @@ flush_settled(struct stream *s)
 		    s->s_tid, s->s_name, err);
 }
 
+/* flush_group_settled for one list. */
+static bool
+flush_one_settled(struct settled *st, bool sync, char *err, size_t errlen)
+{
+	return st == NULL || (settled_flush(st, err, errlen) == 0 &&
+	    (!sync || settled_sync(st, err, errlen) == 0));
+}
+
 /*
  * Writes the settled lists of r's whole group now, not at the end of
- * the turn; false with err when one could not be (what it wrote may be
- * on disk all the same).
+ * the turn, with sync each one written to synced; false with err when
+ * one could not be (what it wrote may be on disk all the same).
  */
 static bool
-flush_group_settled(struct stream *r, char *err, size_t errlen)
+flush_group_settled(struct stream *r, bool sync, char *err, size_t errlen)
 {
-	bool ok = r->s_settled == NULL ||
-	    settled_flush(r->s_settled, err, errlen) == 0;
+	bool ok = flush_one_settled(r->s_settled, sync, err, errlen);
 
 	for (size_t k = 0; k < r->s_nsubs; k++)
-		if (r->s_subs[k]->s_settled != NULL &&
-		    settled_flush(r->s_subs[k]->s_settled, err, errlen) < 0)
+		if (!flush_one_settled(r->s_subs[k]->s_settled, sync, err,
+		    errlen))
 			ok = false;
 	return ok;
 }
@@ -1821,8 +1828,8 @@ commit_batch(struct stream *s, uint64_t first, struct reply *r, int n,
 	 * journal's write and them would give it the messages at the
 	 * restart. */
 	ahead = sub_refuses(s);
-	if ((!ahead || flush_group_settled(s, err, sizeof(err))) && (wait ?
-	    journal_commit(s->s_journal, err, sizeof(err)) :
+	if ((!ahead || flush_group_settled(s, false, err, sizeof(err))) &&
+	    (wait ? journal_commit(s->s_journal, err, sizeof(err)) :
 	    journal_write(s->s_journal, err, sizeof(err))) == 0)
 		return;
 	journal_drop_batch(s->s_journal);	/* pending if a list failed */
@@ -2204,11 +2211,13 @@ stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
 		}
 	/* The other members' entries first (they never take these
 	 * numbers), then the letters: a crash between the two must not
-	 * hand the letters to every member. So once an entry may be on
-	 * disk, its number is never given out again (a later message
-	 * under it would be hidden from them). */
+	 * hand the letters to every member. Synced when the commit syncs
+	 * the letters, for a power cut. So once an entry may be on disk,
+	 * its number is never given out again (a later message under it
+	 * would be hidden from them). */
 	end = r->s_queue.q_next;
-	written = flush_group_settled(r, err, errlen);
+	written = flush_group_settled(r,
+	    journal_mode(r->s_conf) == JOURNAL_FSYNC, err, errlen);
 	if (!written || (journal_pending(r->s_journal) > 0 &&
 	    journal_commit(r->s_journal, err, errlen) < 0)) {
 		journal_drop_batch(r->s_journal);	/* done by the commit */

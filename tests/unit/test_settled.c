@@ -1,7 +1,12 @@
 /*
  * Unit tests for manager/streammgr/settled.c: numbers noted and flushed
  * are found after a reopen, a torn last entry is cut off, a rewrite keeps
- * only the live ones, and a dropped list is gone.
+ * only the live ones, and a dropped list is gone; settled_sync syncs
+ * only what was written since.
+ *
+ * fdatasync is this file's own, which the linker binds settled.c's
+ * calls to (a program's definition comes before libc's): it counts the
+ * calls and makes the real one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,11 +17,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "settled.h"
+
+static int fdatasyncs;		/* calls of fdatasync */
+
+int
+fdatasync(int fd)
+{
+	fdatasyncs++;
+	return (int)syscall(SYS_fdatasync, fd);
+}
 
 struct fx {
 	char	 dir[64];
@@ -241,6 +256,42 @@ test_joining_and_floor(void **state)
 	settled_close(st, true);
 }
 
+/*
+ * settled_sync makes a system call only when the list was written to
+ * since it was opened, synced or rewritten: a requeue syncs its group's
+ * lists, and those it wrote nothing to cost nothing.
+ */
+static void
+test_sync_what_was_written(void **state)
+{
+	struct fx *fx = *state;
+	struct settled *st = reopen(fx);
+	char err[256];
+
+	fdatasyncs = 0;
+	assert_int_equal(settled_sync(st, err, sizeof(err)), 0);
+	assert_int_equal(fdatasyncs, 0);	/* nothing written */
+	settled_note(st, 3);
+	assert_int_equal(settled_sync(st, err, sizeof(err)), 0);
+	assert_int_equal(fdatasyncs, 0);	/* noted, not written */
+	assert_int_equal(settled_flush(st, err, sizeof(err)), 0);
+	assert_int_equal(settled_sync(st, err, sizeof(err)), 0);
+	assert_int_equal(fdatasyncs, 1);
+	assert_int_equal(settled_sync(st, err, sizeof(err)), 0);
+	assert_int_equal(fdatasyncs, 1);	/* synced already */
+	settled_note(st, 4);
+	assert_int_equal(settled_compact(st, none, NULL, err, sizeof(err)),
+	    0);
+	assert_int_equal(fdatasyncs, 2);	/* the rewrite's own */
+	assert_int_equal(settled_sync(st, err, sizeof(err)), 0);
+	assert_int_equal(fdatasyncs, 2);
+	settled_close(st, false);
+	st = reopen(fx);			/* an earlier run's bytes */
+	assert_int_equal(settled_sync(st, err, sizeof(err)), 0);
+	assert_int_equal(fdatasyncs, 2);
+	settled_close(st, true);
+}
+
 int
 main(void)
 {
@@ -255,6 +306,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_joining_and_floor, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_sync_what_was_written,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

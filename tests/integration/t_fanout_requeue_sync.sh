@@ -1,0 +1,64 @@
+#!/bin/bash
+# A requeued dead letter of a subscription under durability "fsync": the
+# other members' settled-list entries (they never take its number) are
+# synced before the journal's fdatasync that makes the letter durable,
+# so that no power cut keeps the letter and loses them, which would hand
+# it to every member at the restart. A power cut cannot be made here:
+# strace records streammgr's fdatasync calls during the requeue, and
+# default's settled.log must be synced, before the segment. Before, the
+# entries were written and not synced (a kill could not lose them,
+# t_fanout_requeue_kill; a power cut could).
+. "$(dirname "$0")/lib.sh"
+command -v strace >/dev/null || { echo "SKIP: strace is not installed"; exit 77; }
+
+platform
+tenant alpha <<-EOF2
+id = "alpha";
+streams = ( {
+  name = "default";
+  app = [ "$STREAMAPP", "-C", "main" ];
+  instances = { min = 0; max = 1; initial = 0; };
+  durability = "fsync";
+  subscriptions = ( {
+    name = "slow";
+    app = [ "$STREAMAPP", "-C", "slow", "-P", "$T/scratch/outage" ];
+    instances = { min = 0; max = 1; initial = 1; };
+    max_deliveries = 1;
+    stop_timeout = "1s";
+  } );
+} );
+EOF2
+
+touch "$T/scratch/outage"
+start_daemon streammgr
+wait_for 20 "default.slow's instance" sub_ready_is default.slow 1
+send_keys alpha 1 1 >/dev/null || fail "send k1"
+wait_for 20 "k1 dead-lettered by default.slow" eval \
+	'[ "$(substat default.slow .dead_letters)" = 1 ]'
+cli stop alpha --stream default.slow >/dev/null || fail "stop default.slow"
+wait_for 20 "default.slow stopped" eval \
+	'[ "$(substat default.slow ".instances | length")" = 0 ]'
+id=$(jq -r '.id' "$VAR/queue/alpha/default.slow/dead-letters.jsonl")
+[ -n "$id" ] || fail "no dead letter id"
+
+out=$T/out/strace
+strace -f -p "$SM_PID" -e trace=fdatasync -y -o "$out" 2>"$out.err" &
+strace_pid=$!
+STARTED_PIDS+=("$strace_pid")
+attached() { grep -q "Process $SM_PID attached" "$out.err"; }
+wait_for 20 "strace attached" attached ||
+	{ echo "SKIP: strace cannot attach: $(cat "$out.err")"; exit 77; }
+cli dead-letters alpha --stream default.slow --requeue --id "$id" \
+	>"$T/out/rq" 2>&1 || fail "requeue: $(cat "$T/out/rq")"
+kill "$strace_pid"
+wait "$strace_pid" 2>/dev/null || true
+sed 's/^/# /' "$out"
+q=$VAR/queue/alpha/default
+list=$(grep -n "fdatasync([0-9]*<$q/settled.log>" "$out" | head -n 1 | cut -d: -f1)
+seg=$(grep -n "fdatasync([0-9]*<$q/seg-[0-9a-f]*\.log>" "$out" | head -n 1 | cut -d: -f1)
+[ -n "$seg" ] || fail "no fdatasync of default's segment during the requeue"
+[ -n "$list" ] || fail "default's settled.log not synced during the requeue"
+[ "$list" -lt "$seg" ] || fail "default's settled.log synced after the segment"
+ok "the requeue's entries are synced before the letter's record"
+assert_eq 1 "$(substat default.slow .backlog)" "default.slow holds its letter again"
+assert_eq 1 "$(substat default .backlog)" "default holds k1 only"
