@@ -11,20 +11,11 @@
 command -v gdb >/dev/null || { echo "SKIP: gdb is not installed"; exit 77; }
 
 platform
-tenant alpha <<-EOF2
-id = "alpha";
-streams = ( {
-  name = "default";
-  app = [ "$STREAMAPP", "-C", "main" ];
-  instances = { min = 0; max = 1; initial = 0; };
-  durability = "fsync";
-  subscriptions = ( {
-    name = "slow";
-    app = [ "$STREAMAPP", "-C", "slow" ];
+main_stream "min = 0; max = 1; initial = 0;" fsync "subscriptions = ( {
+    name = \"slow\";
+    app = [ \"$STREAMAPP\", \"-C\", \"slow\" ];
     instances = { min = 0; max = 1; initial = 0; };
-  } );
-} );
-EOF2
+  } );"
 
 backlog_is() { [ "$(substat "$1" .backlog)" = "$2" ]; }
 

@@ -12,22 +12,13 @@
 command -v strace >/dev/null || { echo "SKIP: strace is not installed"; exit 77; }
 
 platform
-tenant alpha <<-EOF2
-id = "alpha";
-streams = ( {
-  name = "default";
-  app = [ "$STREAMAPP", "-C", "main" ];
-  instances = { min = 0; max = 1; initial = 0; };
-  durability = "fsync";
-  subscriptions = ( {
-    name = "slow";
-    app = [ "$STREAMAPP", "-C", "slow", "-P", "$T/scratch/outage" ];
+main_stream "min = 0; max = 1; initial = 0;" fsync "subscriptions = ( {
+    name = \"slow\";
+    app = [ \"$STREAMAPP\", \"-C\", \"slow\", \"-P\", \"$T/scratch/outage\" ];
     instances = { min = 0; max = 1; initial = 1; };
     max_deliveries = 1;
-    stop_timeout = "1s";
-  } );
-} );
-EOF2
+    stop_timeout = \"1s\";
+  } );"
 
 touch "$T/scratch/outage"
 start_daemon streammgr
