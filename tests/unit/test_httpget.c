@@ -1,8 +1,8 @@
 /*
  * Unit tests for monitor/httpget.c, the monitor's HTTP server of one
  * document: its answers to good and bad requests over real TCP sockets
- * on loopback, its cap on connections and its deadline for a whole
- * request.
+ * on loopback, its cap on connections, its deadline for a whole
+ * request, and the memory its answers hold.
  *
  * The event loop runs in turns of at most TURN_MS while a test waits for
  * what it expects; every wait ends at a deadline only a hang crosses
@@ -17,7 +17,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,15 +38,29 @@
 #define HEAD_MAX	512
 #define DEADLINE_MS	300
 #define DOC		"doc 1\n"
+#define SLOW_READERS	12	/* half of them for each of two renders */
+#define BIG_DOC		(256 * 1024)
 
 struct env {
 	struct event_base	*e_base;
 	struct httpget		*e_h;
 	int			 e_renders;
 	int			 e_render_ms;	/* each render takes this */
+	size_t			 e_doc_bytes;	/* at least, with lines */
 };
 
-/* "doc N\n", N the render's number: DOC the first time. */
+/* Document n: "doc n\n", then lines naming n and their number until it
+ * has at least bytes. */
+static void
+doc_text(struct evbuffer *out, int n, size_t bytes)
+{
+	evbuffer_add_printf(out, "doc %d\n", n);
+	for (size_t k = 0; evbuffer_get_length(out) < bytes; k++)
+		evbuffer_add_printf(out, "doc %d line %zu\n", n, k);
+}
+
+/* "doc N\n", N the render's number: DOC the first time (with lines
+ * after it when e_doc_bytes asks for them). */
 static void
 render(void *arg, struct evbuffer *out)
 {
@@ -57,18 +73,18 @@ render(void *arg, struct evbuffer *out)
 	while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) /
 	    1000000 < e->e_render_ms);
 	e->e_renders++;
-	evbuffer_add_printf(out, "doc %d\n", e->e_renders);
+	doc_text(out, e->e_renders, e->e_doc_bytes);
 }
 
-/* A server of DOC whose connections each have deadline_ms. */
+/* A server of DOC of conns_max connections, each with deadline_ms. */
 static int
-setup_deadline(void **state, int deadline_ms)
+setup_conf(void **state, int deadline_ms, size_t conns_max)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	const struct httpget_conf conf = {
 		.hc_path = "/metrics",
 		.hc_type = "text/plain",
-		.hc_conns_max = CONNS_MAX,
+		.hc_conns_max = conns_max,
 		.hc_head_max = HEAD_MAX,
 		.hc_deadline_ms = deadline_ms,
 		.hc_render = render,
@@ -90,14 +106,21 @@ setup_deadline(void **state, int deadline_ms)
 static int
 setup(void **state)
 {
-	return setup_deadline(state, DEADLINE_MS);
+	return setup_conf(state, DEADLINE_MS, CONNS_MAX);
 }
 
 /* Deadlines no test reaches: what ends a connection is the test's. */
 static int
 setup_no_deadline(void **state)
 {
-	return setup_deadline(state, 3600 * 1000);
+	return setup_conf(state, 3600 * 1000, CONNS_MAX);
+}
+
+/* No deadline, and room for SLOW_READERS connections. */
+static int
+setup_many(void **state)
+{
+	return setup_conf(state, 3600 * 1000, SLOW_READERS);
 }
 
 static int
@@ -427,6 +450,214 @@ test_renders_shared(void **state)
 	assert_int_equal(e->e_renders, 2);
 }
 
+/*
+ * Bytes the process's heap holds now: malloc's count, or ASan's, which
+ * replaces malloc (and leaves glibc's mallinfo2 with nothing to count).
+ */
+#ifdef __SANITIZE_ADDRESS__
+size_t __sanitizer_get_current_allocated_bytes(void);
+
+static size_t
+heap_in_use(void)
+{
+	return __sanitizer_get_current_allocated_bytes();
+}
+#else
+static size_t
+heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;	/* small blocks, and mmap()ed */
+}
+#endif
+
+/* What the heap has gained since it held base bytes. */
+static size_t
+heap_gained(size_t base)
+{
+	size_t now = heap_in_use();
+
+	return now > base ? now - base : 0;
+}
+
+/* A client of test_doc_shared: its answer as it comes. */
+struct reader {
+	int	 r_fd;
+	int	 r_doc;		/* the render it must get */
+	char	*r_buf;
+	size_t	 r_have;
+	bool	 r_done;
+};
+
+/* Reads what r's socket has now; true once the server has closed it. */
+static bool
+read_some(struct reader *r, size_t max)
+{
+	while (r->r_have < max) {
+		ssize_t n = read(r->r_fd, r->r_buf + r->r_have,
+		    max - r->r_have);
+
+		if (n == 0)
+			return true;
+		if (n == -1) {
+			assert_int_equal(errno, EAGAIN);
+			return false;
+		}
+		r->r_have += (size_t)n;
+	}
+	return false;
+}
+
+/* The port of fd's own end, or of its peer's. */
+static int
+port_of_end(int fd, bool peer)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	if ((peer ? getpeername(fd, (struct sockaddr *)&sin, &len) :
+	    getsockname(fd, (struct sockaddr *)&sin, &len)) == -1 ||
+	    sin.sin_family != AF_INET)
+		return -1;
+	return ntohs(sin.sin_port);
+}
+
+/*
+ * A connection whose answer stays in the server's output until it is
+ * read: the server's end of it (a descriptor of this process, found by
+ * its peer's port) and its own have small socket buffers. Loopback's
+ * grow to megabytes: the answers would leave the server at once.
+ */
+static int
+connect_slow(struct env *e, int64_t until)
+{
+	int fd = connect_to(e), small = 4096, port = port_of_end(fd, false);
+	size_t conns = httpget_conns(e->e_h);
+	int server = -1;
+
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small,
+	    sizeof(small)), 0);
+	while (httpget_conns(e->e_h) == conns) {
+		check_deadline(until);
+		turn(e);
+	}
+	for (int k = 0; k < 1024 && server == -1; k++)
+		if (k != fd && port_of_end(k, true) == port &&
+		    port_of_end(k, false) == httpget_port(e->e_h))
+			server = k;
+	assert_true(server != -1);
+	assert_int_equal(setsockopt(server, SOL_SOCKET, SO_SNDBUF, &small,
+	    sizeof(small)), 0);
+	return fd;
+}
+
+/*
+ * Slow readers of a large document, half of them answered by a render
+ * and half by the next, which comes while the first half are still
+ * reading: the server holds the two documents once each, not once a
+ * connection (before, each output had its copy: 12 readers of 1 MiB
+ * held 12 MiB and more). A reader of each that resets its connection
+ * partway takes nothing from the others: each of them gets the whole
+ * document of its render, and when all are gone the documents are too.
+ */
+static void
+test_doc_shared(void **state)
+{
+	struct env *e = *state;
+	struct reader r[SLOW_READERS];
+	int64_t until = deadline();
+	size_t base, held, left;
+	struct evbuffer *want[3];
+	const char *get = "GET /metrics HTTP/1.1\r\n\r\n";
+	char head[128], *bufs[SLOW_READERS];
+	int half = SLOW_READERS / 2;
+
+	e->e_doc_bytes = BIG_DOC;
+	for (int k = 0; k < SLOW_READERS; k++)
+		assert_non_null(bufs[k] = malloc(2 * BIG_DOC));
+	base = heap_in_use();
+	for (int n = 1; n <= 2; n++) {
+		struct reader *rn = r + (n - 1) * half;
+
+		/* The requests of a half all at once: one render answers
+		 * them. */
+		for (int k = 0; k < half; k++)
+			rn[k] = (struct reader){
+			    .r_fd = connect_slow(e, until), .r_doc = n,
+			    .r_buf = bufs[(n - 1) * half + k] };
+		for (int k = 0; k < half; k++)
+			assert_int_equal(write(rn[k].r_fd, get, strlen(get)),
+			    (ssize_t)strlen(get));
+		while (e->e_renders < n) {
+			check_deadline(until);
+			turn(e);
+		}
+		/* The first half reads a little before the next render. */
+		for (int k = 0; k < half && n == 1; k++)
+			while (rn[k].r_have == 0) {
+				check_deadline(until);
+				turn(e);
+				assert_false(read_some(&rn[k], 100));
+			}
+	}
+	assert_int_equal(e->e_renders, 2);
+	held = heap_gained(base);
+	print_message("held for %d readers of two %d-byte documents: "
+	    "%zu bytes\n", SLOW_READERS, BIG_DOC, held);
+	assert_true(held < 3 * (size_t)BIG_DOC);
+
+	/* One of each render resets its connection partway. */
+	close(r[0].r_fd);
+	close(r[half].r_fd);
+	r[0].r_done = r[half].r_done = true;
+	do {
+		check_deadline(until);
+		turn(e);
+		left = 0;
+		for (int k = 0; k < SLOW_READERS; k++)
+			if (!r[k].r_done) {
+				r[k].r_done = read_some(&r[k],
+				    2 * BIG_DOC - 1);
+				left += !r[k].r_done;
+			}
+	} while (left > 0);
+	for (int n = 1; n <= 2; n++) {
+		assert_non_null(want[n] = evbuffer_new());
+		doc_text(want[n], n, BIG_DOC);
+	}
+	for (int k = 0; k < SLOW_READERS; k++) {
+		struct evbuffer *w = want[r[k].r_doc];
+		size_t len = evbuffer_get_length(w);
+		char *body;
+
+		if (k != 0 && k != half) {
+			r[k].r_buf[r[k].r_have] = '\0';
+			snprintf(head, sizeof(head), "\r\nContent-Length: "
+			    "%zu\r\n", len);
+			assert_non_null(strstr(r[k].r_buf, head));
+			assert_non_null(body = strstr(r[k].r_buf,
+			    "\r\n\r\n"));
+			body += 4;
+			assert_int_equal(r[k].r_have - (size_t)(body -
+			    r[k].r_buf), len);
+			assert_memory_equal(body, evbuffer_pullup(w, -1), len);
+			close(r[k].r_fd);
+		}
+	}
+	evbuffer_free(want[1]);
+	evbuffer_free(want[2]);
+	while (httpget_conns(e->e_h) > 0) {
+		check_deadline(until);
+		turn(e);
+	}
+	turn(e);	/* libevent frees a closed connection's buffers here */
+	held = heap_gained(base);
+	assert_true(held < BIG_DOC / 4);
+	for (int k = 0; k < SLOW_READERS; k++)
+		free(bufs[k]);
+}
+
 static void
 test_bad_address(void **state)
 {
@@ -462,9 +693,14 @@ main(void)
 		    setup_no_deadline, teardown),
 		cmocka_unit_test_setup_teardown(test_renders_shared,
 		    setup_no_deadline, teardown),
+		cmocka_unit_test_setup_teardown(test_doc_shared, setup_many,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_address, setup,
 		    teardown),
 	};
 
+	/* As in the daemons (common/daemon.c): a write to a connection
+	 * its client reset is an error, not the end of the process. */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
