@@ -44,6 +44,7 @@ struct seg {
 	uint64_t	 id;
 	uint64_t	 live;		/* messages not yet released */
 	bool		 damaged;	/* kept in place: set aside when done */
+	bool		 old_head;	/* an older version's H: not recycled */
 };
 
 struct buf {
@@ -820,7 +821,7 @@ seg_push(struct journal *j, uint64_t id)
 		j->j_segs = xrealloc(j->j_segs, j->j_segcap,
 		    sizeof(*j->j_segs));
 	}
-	j->j_segs[j->j_nsegs++] = (struct seg){ id, 0, false };
+	j->j_segs[j->j_nsegs++] = (struct seg){ .id = id };
 }
 
 /* Segment id, added in order when it is not there yet. */
@@ -950,11 +951,13 @@ put_head(struct buf *b, uint64_t next, uint64_t before)
  * it, numbered below it: read as copies, released by the releases
  * written there (one not written yet means one more delivery). Only an
  * H of this version's size is rewritten (an older, shorter one would
- * run into the next record). False when it could not be done: the old H
- * is back then, and a later commit tries again.
+ * run into the next record): an older one is said once and marked, so
+ * that the commits that find no room while it stays neither read it nor
+ * say it again. False when it could not be done: the old H is back
+ * then, and a later commit tries again.
  */
 static bool
-recycle(struct journal *j, const struct seg *s)
+recycle(struct journal *j, struct seg *s)
 {
 	char name[SEG_NAME_MAX], to[SEG_NAME_MAX];
 	struct buf b = { NULL, 0, 0 };
@@ -966,14 +969,17 @@ recycle(struct journal *j, const struct seg *s)
 	snprintf(name, sizeof(name), SEG_FMT, s->id);
 	snprintf(to, sizeof(to), SEG_FMT, newest_id(j));
 	if ((fd = openat(j->j_dirfd, name, O_RDWR | O_CLOEXEC |
-	    O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0)
-		goto fail;
+	    O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0 ||
+	    ((uint64_t)st.st_size >= HEAD_SIZE &&
+	    pread(fd, old, HEAD_SIZE, 0) != (ssize_t)HEAD_SIZE))
+		goto fail;	/* a read error: not marked, tried again */
 	if ((uint64_t)st.st_size < HEAD_SIZE ||
-	    pread(fd, old, HEAD_SIZE, 0) != (ssize_t)HEAD_SIZE ||
 	    !read_record(old, HEAD_SIZE, 0, 0, &r) || r.type != REC_HEAD ||
 	    r.size != HEAD_SIZE) {
-		log_warnx("%s/%s: released, kept: its H is not this version's",
-		    j->j_dir, name);
+		log_warnx("%s/%s: released, kept until the next segment "
+		    "finds room: its H is an older version's, not rewritten "
+		    "in place", j->j_dir, name);
+		s->old_head = true;
 		close(fd);
 		return false;
 	}
@@ -1026,7 +1032,8 @@ trim(struct journal *j)
 	while (k + 1 < j->j_nsegs && j->j_segs[k].live == 0) {
 		if (j->j_fd < 0 && k + 2 == j->j_nsegs) {
 			/* It leaves the list, the new one written. */
-			if (!j->j_segs[k].damaged && recycle(j, &j->j_segs[k]))
+			if (!j->j_segs[k].damaged && !j->j_segs[k].old_head &&
+			    recycle(j, &j->j_segs[k]))
 				k++;
 			break;
 		}

@@ -27,6 +27,7 @@
 
 #include "crc32c.h"
 #include "journal.h"
+#include "log.h"
 
 static int full_disk;		/* write() fails with ENOSPC */
 static int fail_pwrite0;	/* the next pwrite at offset 0 fails */
@@ -272,18 +273,16 @@ rec(unsigned char *p, int type, uint64_t v, const void *x, size_t n)
 }
 
 /*
- * A segment of a build whose H had no "before" (33 bytes): a 41-byte H
- * would run into its next record. It is kept as it is.
+ * Writes segment 1 as a build whose H had no "before" (33 bytes) wrote
+ * it: messages 1..3, all released. Returns its size.
  */
-static void
-old_head_is_kept(void **state)
+static size_t
+old_head_segment(struct fx *fx)
 {
-	struct fx *fx = *state;
 	unsigned char b[512], acks[24];
 	size_t n = 0;
 	char p[128];
 	uint64_t one = 1, two = 2, three = 3;
-	struct journal *j;
 	int fd;
 
 	n += rec(b + n, 'H', 1, "mysimbdp-queue 1", 16);
@@ -299,6 +298,20 @@ old_head_is_kept(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(syscall(SYS_write, fd, b, n), (ssize_t)n);
 	close(fd);
+	return n;
+}
+
+/*
+ * A segment of a build whose H had no "before" (33 bytes): a 41-byte H
+ * would run into its next record. It is kept as it is.
+ */
+static void
+old_head_is_kept(void **state)
+{
+	struct fx *fx = *state;
+	size_t n = old_head_segment(fx);
+	struct journal *j;
+
 	full_disk = 1;
 	j = jopen(fx, 1 << 20);	/* all released: kept, not recycled */
 	journal_close(j);
@@ -308,6 +321,72 @@ old_head_is_kept(void **state)
 	assert_int_equal(fx->rep.r_damaged, 0);
 	assert_int_equal(fx->next, 4);
 	journal_close(j);
+}
+
+/* Times needle occurs in hay. */
+static int
+occurrences(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/*
+ * The older H kept on the full disk is said once, with the segment and
+ * why, not again at each commit that finds no room (each tries the
+ * segments that could go first): before, a line a commit. Once there
+ * is room, it goes all the same.
+ */
+static void
+old_head_said_once(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j;
+	char said[8192];
+	int saved, out, failed = 0, room;
+	off_t kept, gone;
+	ssize_t n;
+	FILE *f;
+
+	old_head_segment(fx);
+	log_init("test", true, false);
+	assert_non_null(f = tmpfile());
+	fflush(stderr);
+	assert_true((saved = dup(STDERR_FILENO)) >= 0);
+	out = fileno(f);
+	assert_int_equal(dup2(out, STDERR_FILENO), STDERR_FILENO);
+	/* Checked once stderr is back: a failure says why there. */
+	full_disk = 1;
+	j = jopen(fx, 1 << 20);
+	for (uint64_t s = 4; s <= 8; s++) {
+		add(j, s);
+		failed += jcommit(fx, j) < 0;	/* no room */
+	}
+	kept = seg_size(fx, 1);
+	full_disk = 0;
+	add(j, 9);	/* a failed commit drops its batch */
+	room = jcommit(fx, j);		/* the new one made */
+	gone = seg_size(fx, 1);		/* and the old one gone */
+	journal_close(j);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(out, said, sizeof(said) - 1, 0);
+	assert_true(n > 0);
+	said[n] = '\0';
+	fclose(f);
+	fprintf(stderr, "%s", said);
+	assert_int_equal(failed, 5);
+	assert_true(kept > 0);
+	if (room < 0)
+		fail_msg("commit with room: %s", fx->err);
+	assert_int_equal(gone, -1);
+	assert_int_equal(occurrences(said, "seg-0000000000000001.log: "
+	    "released, kept"), 1);
+	assert_int_equal(occurrences(said, "older version"), 1);
 }
 
 /*
@@ -416,6 +495,7 @@ main(void)
 		T(failed_recycle_is_tried_again),
 		T(failed_cut_puts_the_head_back),
 		T(old_head_is_kept),
+		T(old_head_said_once),
 		T(before_names_the_segment_before),
 		T(batch_pending_at_recycle),
 		T(cut_lost_reads_as_copies),
