@@ -1434,22 +1434,22 @@ over_queue(struct stream *s, size_t len)
 }
 
 /*
- * Whether the message, with a copy for each member that takes it, would
- * take what every queue of the node holds past stream.max_memory: the
- * node's bound, whichever tenant sends. max_queue_bytes counts payloads
- * only, and a message costs about 80 bytes beyond its own (a million
- * one-byte messages: 80 MB held for 1 MB counted).
+ * What the message costs in memory with a copy for each member that
+ * takes it, which stream.max_memory bounds together with what every
+ * queue of the node holds: the node's bound, whichever tenant sends.
+ * max_queue_bytes counts payloads only, and a message costs about 80
+ * bytes beyond its own (a million one-byte messages: 80 MB held for 1 MB
+ * counted).
  */
-static bool
-over_memory(const struct stream *s, size_t len)
+static uint64_t
+memory_cost(const struct stream *s, size_t len)
 {
 	uint64_t copies = 1;
 
 	for (size_t k = 0; k < s->s_nsubs; k++)
 		if (subscribed(s->s_subs[k]))
 			copies++;
-	return queue_memory() + copies * queue_cost(len) >
-	    s->s_mgr->m_max_memory;
+	return copies * queue_cost(len);
 }
 
 /*
@@ -1464,6 +1464,7 @@ admit(struct stream *s, const void *data, size_t len, uint64_t now,
 	const struct conf_stream *c = s->s_conf;
 	struct stream *full;
 	const char *refusal;
+	uint64_t cost;
 
 	if ((refusal = lifecycle_refusal(&s->s_sv)) != NULL)
 		return refusal;
@@ -1474,6 +1475,17 @@ admit(struct stream *s, const void *data, size_t len, uint64_t now,
 		snprintf(buf, buflen, "REJECT too-large: %zu bytes > "
 		    "max_message_size %" PRIu64, len, c->s_max_message_size);
 		violation(s, V_SIZE, buf + strlen("REJECT too-large: "));
+		return buf;
+	}
+	/* Past the bound on empty queues too: it never fits, and a
+	 * THROTTLE would have its producer send it again for ever. */
+	if ((cost = memory_cost(s, len)) > s->s_mgr->m_max_memory) {
+		s->s_n.no_memory++;
+		snprintf(buf, buflen, "REJECT too-large: %zu bytes hold %"
+		    PRIu64 " in memory with the copies of its members, over "
+		    "stream.max_memory %" PRIu64, len, cost,
+		    s->s_mgr->m_max_memory);
+		violation(s, V_MEMORY, buf + strlen("REJECT too-large: "));
 		return buf;
 	}
 	if ((full = over_queue(s, len)) != NULL) {
@@ -1489,7 +1501,7 @@ admit(struct stream *s, const void *data, size_t len, uint64_t now,
 		violation(s, V_QUEUE, buf + strlen("THROTTLE queue-full: "));
 		return buf;
 	}
-	if (over_memory(s, len)) {
+	if (queue_memory() + cost > s->s_mgr->m_max_memory) {
 		s->s_n.no_memory++;
 		snprintf(buf, buflen, "THROTTLE no-memory: the node's queues "
 		    "hold %" PRIu64 " bytes of stream.max_memory %" PRIu64,

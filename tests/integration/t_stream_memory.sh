@@ -21,6 +21,18 @@ assert_eq "$MAX" "$(status_all | jq .max_memory)" "status: max_memory"
 sm_log_has "queues may hold $MAX bytes in memory (stream.max_memory)" ||
 	fail "no start-up line for stream.max_memory"
 
+# A message that alone passes the bound never fits, however empty the
+# queues: a REJECT, which a producer does not send again (a THROTTLE
+# would have it sent for ever).
+{ head -c 70000 /dev/zero | tr '\0' x; echo; } >"$T/scratch/big"
+rc=0; cli send beta --file "$T/scratch/big" --json >"$T/out/big" || rc=$?
+assert_eq 65 $rc "a message past the bound alone: send exits 65"
+reason=$(jq -r '.reasons[0] | "\(.status) \(.reason)"' "$T/out/big")
+[[ $reason =~ ^"REJECT too-large: 70000 bytes hold "[0-9]+" in memory with the copies of its members, over stream.max_memory $MAX"$ ]] ||
+	fail "the big one's reason: $reason"
+assert_eq 1 "$(sstat beta .no_memory)" "the big one counted as no_memory"
+assert_eq 0 "$(status_all | jq .queue_memory)" "nothing held for it"
+
 # 2,000 messages of a few bytes: about 4 KB of payload, far under alpha's
 # max_queue_bytes, but each costs its overhead too.
 for i in $(seq 1 2000); do echo "m$i x"; done >"$T/scratch/tiny"
