@@ -1477,8 +1477,15 @@ admit(struct stream *s, const void *data, size_t len, uint64_t now,
 		violation(s, V_SIZE, buf + strlen("REJECT too-large: "));
 		return buf;
 	}
-	/* Past the bound on empty queues too: it never fits, and a
+	/* Past a bound on empty queues too: it never fits, and a
 	 * THROTTLE would have its producer send it again for ever. */
+	if (len > c->s_max_queue_bytes) {
+		s->s_n.too_large++;
+		snprintf(buf, buflen, "REJECT too-large: %zu bytes > "
+		    "max_queue_bytes %" PRIu64, len, c->s_max_queue_bytes);
+		violation(s, V_SIZE, buf + strlen("REJECT too-large: "));
+		return buf;
+	}
 	if ((cost = memory_cost(s, len)) > s->s_mgr->m_max_memory) {
 		s->s_n.no_memory++;
 		snprintf(buf, buflen, "REJECT too-large: %zu bytes hold %"

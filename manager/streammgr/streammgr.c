@@ -144,7 +144,7 @@ set_max_memory(struct smgr *m)
 
 	if (max == 0)
 		max = pages > 0 && size > 0 ?
-		    (uint64_t)pages * (uint64_t)size / 5 * 2 : UINT64_MAX;
+		    (uint64_t)pages * (uint64_t)size / 5 * 2 : INT64_MAX;
 	if (max != m->m_max_memory)
 		log_info("queues may hold %" PRIu64 " bytes in memory "
 		    "(stream.max_memory)", max);

@@ -1,12 +1,14 @@
 #!/bin/bash
 # Producers hear about every message that was not stored: too large ->
-# REJECT with the reason; over the queue's bytes -> THROTTLE. Another
-# tenant is not affected.
+# REJECT with the reason (over max_message_size, or over max_queue_bytes
+# alone); over the queue's bytes -> THROTTLE. Another tenant is not
+# affected.
 . "$(dirname "$0")/lib.sh"
 
 platform
 stream_tenant alpha 'max_message_size = "1K"; max_queue_bytes = "2K";'
 stream_tenant beta
+stream_tenant gamma 'max_queue_bytes = "1K";'
 start_daemon streammgr
 wait_for 20 "alpha's instance" ready_is alpha 1
 
@@ -17,6 +19,15 @@ grep -q "accepted 2, rejected 1" "$T/out/send" || fail "counts: $(cat "$T/out/se
 grep -q "too-large: 2000 bytes > max_message_size 1024" "$T/out/send" || fail "reason: $(cat "$T/out/send")"
 ok "the large message is refused with its reason"
 assert_eq 1 "$(sstat alpha .rejected)" "status counts the refusal"
+
+# Under max_message_size but larger than the whole queue: it can never
+# be stored, so it is a REJECT too, not a THROTTLE to send again for ever.
+head -c 2000 /dev/zero | tr '\0' y >"$T/scratch/whole"; echo >>"$T/scratch/whole"
+rc=0; cli send gamma --file "$T/scratch/whole" >"$T/out/whole" 2>&1 || rc=$?
+assert_eq 65 $rc "a message over max_queue_bytes: send exits 65"
+grep -q "too-large: 2000 bytes > max_queue_bytes 1024" "$T/out/whole" ||
+	fail "reason: $(cat "$T/out/whole")"
+assert_eq 1 "$(sstat gamma .too_large)" "counted as too_large"
 
 # Stop the instances so the queue fills: 30 x 100 bytes > 2K.
 cli stop alpha >/dev/null
