@@ -45,6 +45,12 @@ struct msb__link_ops {
 	 * producer: lo_error says why) or another failure.
 	 */
 	int	 (*lo_wait)(struct msb__link *, short, int);
+	/*
+	 * Ends the connection when some of what was sent on it is still
+	 * unwritten, dropping that: its records were written off. The
+	 * next send connects again. NULL: the link cannot (libzmq).
+	 */
+	void	 (*lo_drop)(struct msb__link *);
 	/* Why the last call failed, or the connection ended. */
 	const char *(*lo_error)(const struct msb__link *);
 	/* Writes what waits for at most linger_ms, then frees the link. */

@@ -185,6 +185,17 @@ ipc_wait(struct msb__link *ll, short events, int ms)
 	return 0;
 }
 
+static void
+ipc_drop(struct msb__link *ll)
+{
+	struct link_ipc *l = ipc(ll);
+
+	if (!zmtp_pending(l->li_z))
+		return;		/* all of it is out: nothing to drop */
+	zmtp_disconnect(l->li_z);
+	l->li_retry_at = 0;	/* the next send connects at once */
+}
+
 static const char *
 ipc_error(const struct msb__link *ll)
 {
@@ -205,6 +216,7 @@ static const struct msb__link_ops ipc_ops = {
 	.lo_send = ipc_send,
 	.lo_recv = ipc_recv,
 	.lo_wait = ipc_wait,
+	.lo_drop = ipc_drop,
 	.lo_error = ipc_error,
 	.lo_close = ipc_close,
 };

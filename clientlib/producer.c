@@ -73,6 +73,7 @@ struct msb_producer {
 	bool		 p_incb;	/* inside the callback */
 	bool		 p_closing;	/* closed by the callback: see leave() */
 	bool		 p_quiet_ok;	/* OK replies: counted, not called back */
+	bool		 p_final;	/* close_now(): what was sent may leave */
 	uint64_t	 p_counts[3];	/* replies by enum msb_reply_status */
 	struct zmtp_msg	 p_reply;	/* [msg-id][status], or
 					   [""][header][statuses] */
@@ -153,6 +154,23 @@ write_off(struct msb_producer *p, uint64_t seq, const char *why)
 }
 
 /*
+ * Gives up on every outstanding message. What the link still holds
+ * unwritten is theirs: dropped with its connection, or it would go out
+ * after their callback, and streammgr would store what the app sends
+ * again twice (at close, with no callback, it has its time to leave).
+ * Returns how many.
+ */
+static int
+give_up(struct msb_producer *p, const char *why)
+{
+	int n = write_off(p, p->p_sent + 1, why);
+
+	if (n > 0 && !p->p_final && p->p_link->l_ops->lo_drop != NULL)
+		p->p_link->l_ops->lo_drop(p->p_link);
+	return n;
+}
+
+/*
  * Writes off every outstanding message when no reply came for the reply
  * timeout. Returns how many.
  */
@@ -167,7 +185,7 @@ check_stall(struct msb_producer *p, int64_t now)
 	    p->p_timeout);
 	fail(p, MSB_TEMPFAIL, "no reply from streammgr within %d ms",
 	    p->p_timeout);
-	return write_off(p, p->p_sent + 1, why);
+	return give_up(p, why);
 }
 
 /*
@@ -698,7 +716,7 @@ flush_batch(struct msb_producer *p)
 	if (rc == MSB_TEMPFAIL) {
 		snprintf(why, sizeof(why), "no-reply: no streammgr took the "
 		    "batch within %d ms", p->p_timeout);
-		write_off(p, p->p_sent + 1, why);
+		give_up(p, why);
 	}
 	p->p_bcount = 0;
 	p->p_batch.b_len = 0;
@@ -875,6 +893,7 @@ static void
 close_now(struct msb_producer *p)
 {
 	p->p_cb = NULL;
+	p->p_final = true;	/* no callback: the app is told nothing */
 	if (p->p_bcount > 0) {
 		p->p_timeout = 0;
 		flush_batch(p);

@@ -11,7 +11,9 @@
  * a batch goes at the first send after its linger has passed, and a
  * protocol 1 streammgr's refusal of a batch turns batching off, and
  * records held when batching goes off go alone before the next;
- * a batch written off while it waited for streammgr never goes out; the
+ * a batch written off while it waited for streammgr never goes out, nor
+ * do records written off at the reply timeout while they waited in the
+ * producer's queue; the
  * end of the connection writes off at once what awaited a reply on it,
  * and the next send connects again; a callback may close its producer.
  */
@@ -23,6 +25,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1021,6 +1024,99 @@ a_connection_end_while_sending_writes_off_at_once(void **state)
 	free(r);
 }
 
+/* The fake of the test below: reads until record 5, noting the rest. */
+struct reader_run {
+	struct fake	*f;
+	struct request	 q;
+	uint64_t	 highest;	/* of the others */
+	bool		 got;
+	atomic_bool	 done;
+};
+
+static void *
+read_until_5(void *arg)
+{
+	struct reader_run *w = arg;
+
+	while (fake_recv(w->f, &w->q, WAIT_MS * tu_time_factor())) {
+		if (w->q.idlen == 8 && be64(w->q.id) == 5) {
+			w->got = true;
+			break;
+		}
+		if (w->q.idlen == 8 && be64(w->q.id) > w->highest)
+			w->highest = be64(w->q.id);
+	}
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+/*
+ * streammgr stops reading (a stall longer than the reply timeout) while
+ * records wait whole in the producer's own queue, not yet written: the
+ * reply timeout writes them off ("no-reply": the app sends them again),
+ * so they must not go out afterwards, or streammgr would store them
+ * twice once it reads again. Four records of 4 MB against a fake that
+ * takes one: the socket's buffer holds a part of the second (far less
+ * than 4 MB), the third and fourth wait whole in the queue. Once the
+ * fake reads again it must not get them; the next record, on a new
+ * connection, is what comes after.
+ */
+static void
+records_written_off_at_the_timeout_do_not_go_out(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p;
+	struct reader_run w = { .f = f };
+	static char big[4 << 20];
+	int one = 1, linger = 0;
+	pthread_t t;
+	uint64_t seq;
+
+	/* A streammgr that takes one message and then reads no more. */
+	zmq_close(f->router);
+	f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
+	zmq_setsockopt(f->router, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(f->router, ZMQ_RCVHWM, &one, sizeof(one));
+	assert_int_equal(zmq_bind(f->router, f->endpoint), 0);
+	p = open_producer(f, 4, r);
+	msb_producer_set_reply_timeout(p, 300);
+	memset(big, 'x', sizeof(big));
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(msb_producer_send(p, big, sizeof(big), NULL),
+		    MSB_OK);
+	/* The window is full: no reply within 300 ms writes them off. */
+	assert_int_equal(msb_producer_send(p, "y", 1, NULL), MSB_TEMPFAIL);
+	assert_int_equal(r->n, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(r->status[i], MSB_REPLY_THROTTLE);
+		assert_string_equal(r->reason[i],
+		    "no-reply: none within 300 ms");
+	}
+
+	/* The fake reads again; the next record goes, and before it the
+	 * fake gets no more than what had left before the write-off. */
+	assert_int_equal(pthread_create(&t, NULL, read_until_5, &w), 0);
+	msb_producer_set_reply_timeout(p, HANG_MS * tu_time_factor());
+	assert_int_equal(msb_producer_send(p, "z", 1, &seq), MSB_OK);
+	assert_int_equal(seq, 5);
+	/* What the socket did not take goes out in producer calls. */
+	while (!atomic_load(&w.done))
+		assert_true(msb_producer_poll(p, 100) >= 0);
+	pthread_join(t, NULL);
+	assert_true(w.got);
+	if (w.highest > 2)
+		fail_msg("record %llu went out after its write-off",
+		    (unsigned long long)w.highest);
+	assert_memory_equal(w.q.payload, "z", 1);
+	fake_reply(f, &w.q, "OK");
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_int_equal(r->n, 5);
+	assert_int_equal(r->status[4], MSB_REPLY_OK);
+	msb_producer_close(p);
+	free(r);
+}
+
 int
 main(void)
 {
@@ -1055,6 +1151,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_callback_may_close_its_producer, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    records_written_off_at_the_timeout_do_not_go_out, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
