@@ -40,7 +40,8 @@ struct msb__link_ops {
 	int	 (*lo_recv)(struct msb__link *, struct zmtp_msg *);
 	/*
 	 * Waits at most ms for events (POLLIN, POLLOUT), writing meanwhile
-	 * what waits to be written. Returns 0 (something happened, or the
+	 * what waits to be written (when nothing came to read: lo_recv
+	 * writes it after what came). Returns 0 (something happened, or the
 	 * time is up), or -1 with errno: EACCES (the node refused this
 	 * producer: lo_error says why) or another failure.
 	 */

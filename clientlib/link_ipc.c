@@ -178,9 +178,15 @@ ipc_wait(struct msb__link *ll, short events, int ms)
 		    strerror(errno));
 		return -1;
 	}
-	/* What waited goes out as room comes; an end is said by recv. */
-	if ((pfd.revents & POLLOUT) && zmtp_flush(l->li_z) == -1 &&
-	    errno != EAGAIN)
+	/*
+	 * What waited goes out as room comes; an end is said by recv. Not
+	 * when something came too: recv reads it, then writes (zmtp.h).
+	 * A write that found the end first would drop, unread, the
+	 * replies streammgr sent before it went.
+	 */
+	if ((pfd.revents & POLLOUT) &&
+	    !(pfd.revents & (POLLIN | POLLHUP | POLLERR)) &&
+	    zmtp_flush(l->li_z) == -1 && errno != EAGAIN)
 		ended(l);
 	return 0;
 }

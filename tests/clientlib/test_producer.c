@@ -14,7 +14,8 @@
  * a batch written off while it waited for streammgr never goes out, nor
  * do records written off at the reply timeout while they waited in the
  * producer's queue; the
- * end of the connection writes off at once what awaited a reply on it,
+ * end of the connection writes off at once what awaited a reply on it
+ * (a reply that came before it counts),
  * and the next send connects again; a callback may close its producer.
  */
 #include <setjmp.h>
@@ -1117,6 +1118,67 @@ records_written_off_at_the_timeout_do_not_go_out(void **state)
 	free(r);
 }
 
+/*
+ * streammgr answers a record and then goes (a restart), while later
+ * records still wait to be written: the reply came before the end, so
+ * it counts (OK), and only the others are written off. Seen as the
+ * producer waits with a full window, when its socket says both "a
+ * reply is there" and "room to write": the write that finds the end
+ * must not throw the reply away unread.
+ */
+static void
+a_reply_before_the_end_counts(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p;
+	static char big[4 << 20];
+	struct request q;
+	int one = 1, linger = 0, wait = 5000;
+	void *ctx = zmq_ctx_new();
+
+	/* A streammgr that takes one message and then reads no more. */
+	zmq_close(f->router);
+	f->router = zmq_socket(ctx, ZMQ_ROUTER);
+	zmq_setsockopt(f->router, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(f->router, ZMQ_RCVHWM, &one, sizeof(one));
+	assert_int_equal(zmq_bind(f->router, f->endpoint), 0);
+	p = open_producer(f, 4, r);
+	msb_producer_set_reply_timeout(p, HANG_MS * tu_time_factor());
+	memset(big, 'x', sizeof(big));
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(msb_producer_send(p, big, sizeof(big), NULL),
+		    MSB_OK);
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	assert_int_equal(be64(q.id), 1);
+	fake_reply(f, &q, "OK");
+	/* Gone once the reply is written (its context's end waits). */
+	zmq_setsockopt(f->router, ZMQ_LINGER, &wait, sizeof(wait));
+	zmq_close(f->router);
+	zmq_ctx_term(ctx);
+	f->router = NULL;
+
+	fake_rebind(f);			/* and back */
+
+	/* The window is full: the send waits, and finds both. */
+	assert_int_equal(msb_producer_send(p, "y", 1, NULL), MSB_OK);
+	assert_int_equal(r->n, 4);
+	assert_int_equal(r->seq[0], 1);
+	if (r->status[0] != MSB_REPLY_OK)
+		fail_msg("record 1: %s", r->reason[0]);
+	for (int i = 1; i < 4; i++) {
+		assert_int_equal(r->status[i], MSB_REPLY_THROTTLE);
+		assert_true(strncmp(r->reason[i], "no-reply: the connection "
+		    "to streammgr ended", 43) == 0);
+	}
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	assert_int_equal(be64(q.id), 5);
+	fake_reply(f, &q, "OK");
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	msb_producer_close(p);
+	free(r);
+}
+
 int
 main(void)
 {
@@ -1154,6 +1216,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    records_written_off_at_the_timeout_do_not_go_out, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(a_reply_before_the_end_counts,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
