@@ -946,7 +946,8 @@ enum msb_reply_status {
  *   MSB_REPLY_REJECT: the text after "REJECT ", e.g.
  *       "too-large: 70000 bytes > max_message_size 65536";
  *   MSB_REPLY_THROTTLE: streammgr's reason ("rate: ...", "queue-full:
- *       ...", "no-space: ...", NULL for a bare THROTTLE), or "no-reply:
+ *       ...", "no-memory: ...", "no-space: ...", NULL for a bare
+ *       THROTTLE), or "no-reply:
  *       ..." when the reply never came (streammgr restarted, or none
  *       within the reply timeout): the record's fate is unknown; either
  *       way, send it again later;
