@@ -227,6 +227,35 @@ main_stream() {
 	EOF
 }
 
+# slow_dead_letter: for the requeue tests, tenant alpha's stream
+# "default" (fsync, no instance) and its subscription "slow", whose app
+# fails every message while $T/scratch/outage exists (max_deliveries 1):
+# streammgr started, k1 sent and dead-lettered by default.slow, which is
+# then stopped; the letter's id in DL_ID.
+slow_dead_letter() {
+	main_stream 'min = 0; max = 1; initial = 0;' fsync "subscriptions = ( {
+	    name = \"slow\";
+	    app = [ \"$STREAMAPP\", \"-C\", \"slow\", \"-P\", \"$T/scratch/outage\" ];
+	    instances = { min = 0; max = 1; initial = 1; };
+	    max_deliveries = 1;
+	    stop_timeout = \"1s\";
+	  } );"
+	touch "$T/scratch/outage"
+	start_daemon streammgr
+	wait_for 20 "default.slow's instance" sub_ready_is default.slow 1
+	send_keys alpha 1 1 >/dev/null || fail "send k1"
+	wait_for 20 "k1 dead-lettered by default.slow" eval \
+		'[ "$(substat default.slow .dead_letters)" = 1 ]'
+	cli stop alpha --stream default.slow >/dev/null ||
+		fail "stop default.slow"
+	wait_for 20 "default.slow stopped" eval \
+		'[ "$(substat default.slow ".instances | length")" = 0 ]'
+	DL_ID=$(cli dead-letters alpha --stream default.slow --json |
+		jq -r '.[0].id // .dead_letters[0].id')
+	[ -n "$DL_ID" ] && [ "$DL_ID" != null ] || fail "no dead letter id:" \
+		"$(cli dead-letters alpha --stream default.slow --json)"
+}
+
 # ---- the daemons ------------------------------------------------------------
 
 # daemon_var NAME: sets DV_PID (the name of the variable holding its

@@ -11,28 +11,8 @@
 command -v gdb >/dev/null || { echo "SKIP: gdb is not installed"; exit 77; }
 
 platform
-main_stream 'min = 0; max = 1; initial = 0;' fsync "subscriptions = ( {
-    name = \"slow\";
-    app = [ \"$STREAMAPP\", \"-C\", \"slow\", \"-P\", \"$T/scratch/outage\" ];
-    instances = { min = 0; max = 1; initial = 1; };
-    max_deliveries = 1;
-    stop_timeout = \"1s\";
-  } );"
-
-backlog_is() { [ "$(substat "$1" .backlog)" = "$2" ]; }
-dl_count() { substat "$1" .dead_letters; }
-
-touch "$T/scratch/outage"
-start_daemon streammgr
-wait_for 20 "default.slow's instance" sub_ready_is default.slow 1
-send_keys alpha 1 1 >/dev/null || fail "send k1"
-wait_for 20 "k1 dead-lettered by default.slow" eval '[ "$(dl_count default.slow)" = 1 ]'
+slow_dead_letter
 assert_eq 1 "$(substat default .backlog)" "default (no instance) holds k1"
-cli stop alpha --stream default.slow >/dev/null || fail "stop default.slow"
-wait_for 20 "default.slow stopped" eval \
-	'[ "$(substat default.slow ".instances | length")" = 0 ]'
-id=$(cli dead-letters alpha --stream default.slow --json | jq -r '.[0].id // .dead_letters[0].id')
-[ -n "$id" ] && [ "$id" != null ] || fail "no dead letter id: $(cli dead-letters alpha --stream default.slow --json)"
 
 rm -f "$T/scratch/outage"
 # SIGKILL right after stream_requeue returns (journal committed, dead
@@ -43,7 +23,7 @@ gdb -p "$SM_PID" -batch -nx -ex 'set confirm off' \
 gdb_pid=$!
 STARTED_PIDS+=("$gdb_pid")
 wait_for_gdb "$out" "$gdb_pid" || { echo "SKIP: gdb cannot attach: $(tail -n 3 "$out")"; exit 77; }
-cli dead-letters alpha --stream default.slow --requeue --id "$id" --timeout 2s \
+cli dead-letters alpha --stream default.slow --requeue --id "$DL_ID" --timeout 2s \
 	>"$T/out/rq" 2>&1 || true
 wait "$gdb_pid" || true
 wait "$SM_PID" 2>/dev/null || true

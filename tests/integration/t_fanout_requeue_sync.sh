@@ -12,25 +12,7 @@
 command -v strace >/dev/null || { echo "SKIP: strace is not installed"; exit 77; }
 
 platform
-main_stream "min = 0; max = 1; initial = 0;" fsync "subscriptions = ( {
-    name = \"slow\";
-    app = [ \"$STREAMAPP\", \"-C\", \"slow\", \"-P\", \"$T/scratch/outage\" ];
-    instances = { min = 0; max = 1; initial = 1; };
-    max_deliveries = 1;
-    stop_timeout = \"1s\";
-  } );"
-
-touch "$T/scratch/outage"
-start_daemon streammgr
-wait_for 20 "default.slow's instance" sub_ready_is default.slow 1
-send_keys alpha 1 1 >/dev/null || fail "send k1"
-wait_for 20 "k1 dead-lettered by default.slow" eval \
-	'[ "$(substat default.slow .dead_letters)" = 1 ]'
-cli stop alpha --stream default.slow >/dev/null || fail "stop default.slow"
-wait_for 20 "default.slow stopped" eval \
-	'[ "$(substat default.slow ".instances | length")" = 0 ]'
-id=$(jq -r '.id' "$VAR/queue/alpha/default.slow/dead-letters.jsonl")
-[ -n "$id" ] || fail "no dead letter id"
+slow_dead_letter
 
 out=$T/out/strace
 strace -f -p "$SM_PID" -e trace=fdatasync -y -o "$out" 2>"$out.err" &
@@ -39,7 +21,7 @@ STARTED_PIDS+=("$strace_pid")
 attached() { grep -q "Process $SM_PID attached" "$out.err"; }
 wait_for 20 "strace attached" attached ||
 	{ echo "SKIP: strace cannot attach: $(cat "$out.err")"; exit 77; }
-cli dead-letters alpha --stream default.slow --requeue --id "$id" \
+cli dead-letters alpha --stream default.slow --requeue --id "$DL_ID" \
 	>"$T/out/rq" 2>&1 || fail "requeue: $(cat "$T/out/rq")"
 kill "$strace_pid"
 wait "$strace_pid" 2>/dev/null || true
