@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1453,6 +1454,27 @@ memory_cost(const struct stream *s, size_t len)
 }
 
 /*
+ * One of admit's refusals: its reply ("REJECT too-large: ...",
+ * "THROTTLE rate: ...") made in buf, *counter one more, and what follows
+ * the reason's word reported as a violation of kind v. Returns buf.
+ */
+static const char * LOG_FMT(6, 7)
+refuse(struct stream *s, enum violation v, uint64_t *counter, char *buf,
+    size_t buflen, const char *fmt, ...)
+{
+	const char *detail;
+	va_list ap;
+
+	(*counter)++;
+	va_start(ap, fmt);
+	vsnprintf(buf, buflen, fmt, ap);
+	va_end(ap);
+	detail = strstr(buf, ": ");
+	violation(s, v, detail != NULL ? detail + 2 : buf);
+	return buf;
+}
+
+/*
  * Decides on one message; returns the reply status. An accepted message
  * is in the queue, and in the journal's batch when the stream is
  * durable: its OK waits for the commit.
@@ -1470,60 +1492,41 @@ admit(struct stream *s, const void *data, size_t len, uint64_t now,
 		return refusal;
 	if (len == 0)
 		return "REJECT empty: no payload";
-	if (len > c->s_max_message_size) {
-		s->s_n.too_large++;
-		snprintf(buf, buflen, "REJECT too-large: %zu bytes > "
-		    "max_message_size %" PRIu64, len, c->s_max_message_size);
-		violation(s, V_SIZE, buf + strlen("REJECT too-large: "));
-		return buf;
-	}
+	if (len > c->s_max_message_size)
+		return refuse(s, V_SIZE, &s->s_n.too_large, buf, buflen,
+		    "REJECT too-large: %zu bytes > max_message_size %" PRIu64,
+		    len, c->s_max_message_size);
 	/* Past a bound on empty queues too: it never fits, and a
 	 * THROTTLE would have its producer send it again for ever. */
-	if (len > c->s_max_queue_bytes) {
-		s->s_n.too_large++;
-		snprintf(buf, buflen, "REJECT too-large: %zu bytes > "
-		    "max_queue_bytes %" PRIu64, len, c->s_max_queue_bytes);
-		violation(s, V_SIZE, buf + strlen("REJECT too-large: "));
-		return buf;
-	}
-	if ((cost = memory_cost(s, len)) > s->s_mgr->m_max_memory) {
-		s->s_n.no_memory++;
-		snprintf(buf, buflen, "REJECT too-large: %zu bytes hold %"
-		    PRIu64 " in memory with the copies of its members, over "
-		    "stream.max_memory %" PRIu64, len, cost,
-		    s->s_mgr->m_max_memory);
-		violation(s, V_MEMORY, buf + strlen("REJECT too-large: "));
-		return buf;
-	}
+	if (len > c->s_max_queue_bytes)
+		return refuse(s, V_SIZE, &s->s_n.too_large, buf, buflen,
+		    "REJECT too-large: %zu bytes > max_queue_bytes %" PRIu64,
+		    len, c->s_max_queue_bytes);
+	if ((cost = memory_cost(s, len)) > s->s_mgr->m_max_memory)
+		return refuse(s, V_MEMORY, &s->s_n.no_memory, buf, buflen,
+		    "REJECT too-large: %zu bytes hold %" PRIu64 " in memory "
+		    "with the copies of its members, over stream.max_memory %"
+		    PRIu64, len, cost, s->s_mgr->m_max_memory);
 	if ((full = over_queue(s, len)) != NULL) {
-		s->s_n.queue_full++;
 		if (full != s)
 			full->s_n.queue_full++;
 		/* A subscription's backlog is named; the stream's own is
 		 * not. */
-		snprintf(buf, buflen, "THROTTLE queue-full: max_queue_bytes %"
-		    PRIu64 " reached%s%s", c->s_max_queue_bytes,
+		return refuse(s, V_QUEUE, &s->s_n.queue_full, buf, buflen,
+		    "THROTTLE queue-full: max_queue_bytes %" PRIu64
+		    " reached%s%s", c->s_max_queue_bytes,
 		    full != s ? " by subscription " : "",
 		    full != s ? full->s_name : "");
-		violation(s, V_QUEUE, buf + strlen("THROTTLE queue-full: "));
-		return buf;
 	}
-	if (queue_memory() + cost > s->s_mgr->m_max_memory) {
-		s->s_n.no_memory++;
-		snprintf(buf, buflen, "THROTTLE no-memory: the node's queues "
-		    "hold %" PRIu64 " bytes of stream.max_memory %" PRIu64,
-		    queue_memory(), s->s_mgr->m_max_memory);
-		violation(s, V_MEMORY, buf + strlen("THROTTLE no-memory: "));
-		return buf;
-	}
-	if (!take_token(s, now)) {
-		s->s_n.rate_limited++;
-		snprintf(buf, buflen, "THROTTLE rate: over "
-		    "max_messages_per_second %" PRId64,
+	if (queue_memory() + cost > s->s_mgr->m_max_memory)
+		return refuse(s, V_MEMORY, &s->s_n.no_memory, buf, buflen,
+		    "THROTTLE no-memory: the node's queues hold %" PRIu64
+		    " bytes of stream.max_memory %" PRIu64, queue_memory(),
+		    s->s_mgr->m_max_memory);
+	if (!take_token(s, now))
+		return refuse(s, V_RATE, &s->s_n.rate_limited, buf, buflen,
+		    "THROTTLE rate: over max_messages_per_second %" PRId64,
 		    c->s_max_messages_per_second);
-		violation(s, V_RATE, buf + strlen("THROTTLE rate: "));
-		return buf;
-	}
 	if (enqueue(s, data, len) < 0)
 		return "THROTTLE no-memory: streammgr is out of memory";
 	s->s_n.accepted++;
