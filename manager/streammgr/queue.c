@@ -23,28 +23,45 @@
 #define PAGE(seq) ((seq) >> QUEUE_PAGE_BITS)
 
 /*
- * Freed messages of up to CACHE_CLASSES x CACHE_CLASS bytes (header
- * included) wait here, by size class, for the next ones, up to
- * CACHE_BYTES in all. Messages come and go in runs of hundreds (a
- * producer's batch in, an instance's range of acks out), which overflow
- * the C library's cache of seven chunks a size; glibc then coalesced
- * each freed chunk of a small message with its neighbours, and with 100
- * streams malloc and free were streammgr's largest cost of its own
- * (_int_free, _int_malloc and unlink_chunk 6% of all CPU samples against
- * 1.3% for queue_deliver, perf record -a, 100 tenants of 20,000 messages
- * each). One cache for the process: every queue runs on streammgr's
- * loop thread. Under AddressSanitizer a cached chunk stays poisoned, so
- * a use after its release is still caught.
+ * Messages of up to BLOCK_BIG bytes (header included) are packed, in
+ * arrival order, into their queue's blocks of BLOCK_SIZE bytes: an
+ * append takes the next bytes of the queue's open block, a release
+ * counts one message less in its block, and a block goes (to the cache
+ * below, or back to malloc) with its last message. Messages come and go
+ * in runs of hundreds, mostly in order, and a malloc and a free each,
+ * on a backlog of cold memory, were a quarter of streammgr's CPU with
+ * 100 busy streams (docs/benchmarks.md). A message held for long keeps
+ * its block: BLOCK_SIZE is small for that (about 100 messages of
+ * 100 bytes), and queue_memory() counts blocks, not messages, so
+ * stream.max_memory bounds what is really held. Larger messages are a
+ * malloc each. Under AddressSanitizer a released message stays
+ * poisoned inside its block, so a use after its release is still
+ * caught.
  */
-#define CACHE_CLASS	64
-#define CACHE_CLASSES	16
-#define CACHE_BYTES	(4u << 20)
+#define BLOCK_SIZE	(16u << 10)
+#define BLOCK_BIG	(BLOCK_SIZE / 4)
+#define ALIGN8(n)	(((n) + 7) & ~(size_t)7)
 
-static void *cache[CACHE_CLASSES];	/* linked through their first word */
-static size_t cache_bytes;
+struct qblock {
+	struct queue	*b_queue;	/* the queue appending to it, or NULL */
+	uint32_t	 b_live;	/* messages in it */
+	uint32_t	 b_used;	/* bytes of b_data given out */
+	unsigned char	 b_data[];
+};
 
-/* queue_cost() of every message held, every queue together (the loop's
- * thread alone runs queues). */
+#define BLOCK_DATA	(BLOCK_SIZE - sizeof(struct qblock))
+
+/* Free blocks kept for the next ones, up to CACHE_BLOCKS (4 MiB),
+ * linked through their b_queue, once cache_drop is set to run at exit.
+ * One cache for the process: every queue runs on streammgr's loop
+ * thread. */
+#define CACHE_BLOCKS	256
+static struct qblock *cache;
+static size_t cache_len;
+static bool caching;
+
+/* What every queue of the process holds (blocks, messages alone and
+ * pages): the loop's thread alone runs queues. */
 static uint64_t held_memory;
 
 uint64_t
@@ -53,67 +70,119 @@ queue_memory(void)
 	return held_memory;
 }
 
-/* A message of len payload bytes: its chunk size and class (-1: none). */
-static int
-class_of(size_t len, size_t *size)
+/* A message of len payload bytes: its size, header included. */
+static size_t
+msg_size(size_t len)
 {
-	*size = sizeof(struct qmsg) + len;
-	if (*size > CACHE_CLASS * CACHE_CLASSES)
-		return -1;
-	*size = (*size + CACHE_CLASS - 1) / CACHE_CLASS * CACHE_CLASS;
-	return (int)(*size / CACHE_CLASS) - 1;
+	return ALIGN8(sizeof(struct qmsg) + len);
 }
 
-static struct qmsg *
-msg_alloc(size_t len)
+/* The bytes a message of len takes alone: a malloc, its word and
+ * rounding. */
+static size_t
+alone_cost(size_t len)
 {
-	size_t size;
-	int c = class_of(len, &size);
-	void *p;
-
-	if (c >= 0 && (p = cache[c]) != NULL) {
-		ASAN_UNPOISON_MEMORY_REGION(p, size);
-		memcpy(&cache[c], p, sizeof(void *));
-		cache_bytes -= size;
-	} else if ((p = malloc(size)) == NULL)
-		return NULL;
-	held_memory += queue_cost(len);
-	return p;
+	return msg_size(len) + 16;
 }
 
-/* Frees what the cache holds; at exit, so that a leak check sees none. */
+uint64_t
+queue_cost(size_t len)
+{
+	return (msg_size(len) > BLOCK_BIG ? alone_cost(len) : BLOCK_SIZE) +
+	    sizeof(struct queue_page);
+}
+
+/* Frees the cache's blocks; at exit, so that a leak check sees none. */
 static void
 cache_drop(void)
 {
-	for (size_t c = 0; c < CACHE_CLASSES; c++)
-		while (cache[c] != NULL) {
-			void *p = cache[c];
+	while (cache != NULL) {
+		struct qblock *b = cache;
 
-			ASAN_UNPOISON_MEMORY_REGION(p, (c + 1) * CACHE_CLASS);
-			memcpy(&cache[c], p, sizeof(void *));
-			free(p);
-		}
-	cache_bytes = 0;
+		cache = (struct qblock *)b->b_queue;
+		free(b);
+	}
+	cache_len = 0;
+}
+
+/* A block for q to append to, empty; NULL: ENOMEM. */
+static struct qblock *
+block_take(struct queue *q)
+{
+	struct qblock *b = cache;
+
+	if (b != NULL) {
+		cache = (struct qblock *)b->b_queue;
+		cache_len--;
+	} else if ((b = malloc(BLOCK_SIZE)) == NULL)
+		return NULL;
+	else if (!caching && atexit(cache_drop) == 0)
+		caching = true;
+	b->b_queue = q;
+	b->b_live = b->b_used = 0;
+	ASAN_POISON_MEMORY_REGION(b->b_data, BLOCK_DATA);
+	held_memory += BLOCK_SIZE;
+	return b;
+}
+
+static void
+block_give(struct qblock *b)
+{
+	held_memory -= BLOCK_SIZE;
+	if (b->b_queue != NULL && b->b_queue->q_block == b)
+		b->b_queue->q_block = NULL;
+	if (!caching || cache_len >= CACHE_BLOCKS) {
+		free(b);
+		return;
+	}
+	b->b_queue = (struct queue *)cache;
+	cache = b;
+	cache_len++;
+}
+
+static struct qmsg *
+msg_alloc(struct queue *q, size_t len)
+{
+	size_t size = msg_size(len);
+	struct qblock *b = q->q_block;
+	struct qmsg *m;
+
+	if (size > BLOCK_BIG) {
+		if ((m = malloc(size)) == NULL)
+			return NULL;
+		held_memory += alone_cost(len);
+		memset(m, 0, sizeof(*m));
+		return m;
+	}
+	if (b != NULL && b->b_used + size > BLOCK_DATA) {
+		/* Full: it goes with its last message. */
+		b->b_queue = NULL;
+		b = q->q_block = NULL;
+	}
+	if (b == NULL && (b = q->q_block = block_take(q)) == NULL)
+		return NULL;
+	m = (struct qmsg *)(b->b_data + b->b_used);
+	ASAN_UNPOISON_MEMORY_REGION(m, size);
+	b->b_used += (uint32_t)size;
+	b->b_live++;
+	memset(m, 0, sizeof(*m));
+	m->m_block = b;
+	return m;
 }
 
 static void
 msg_free(struct qmsg *m)
 {
-	static bool dropped_at_exit;
-	size_t size;
-	int c = class_of(m->m_len, &size);
+	struct qblock *b = m->m_block;
 
-	held_memory -= queue_cost(m->m_len);
-	if (c < 0 || cache_bytes + size > CACHE_BYTES ||
-	    (!dropped_at_exit && atexit(cache_drop) != 0)) {
+	if (b == NULL) {
+		held_memory -= alone_cost(m->m_len);
 		free(m);
 		return;
 	}
-	dropped_at_exit = true;
-	memcpy(m, &cache[c], sizeof(void *));
-	cache[c] = m;
-	cache_bytes += size;
-	ASAN_POISON_MEMORY_REGION(m, size);
+	ASAN_POISON_MEMORY_REGION(m, msg_size(m->m_len));
+	if (--b->b_live == 0)
+		block_give(b);
 }
 
 int
@@ -143,6 +212,20 @@ slot_get(const struct queue *q, uint64_t seq)
 	struct queue_page *p = page_of(q, seq);
 
 	return p != NULL ? p->p_slot[SLOT(seq)] : NULL;
+}
+
+uint64_t
+queue_append_cost(const struct queue *q, size_t len)
+{
+	const struct qblock *b = q->q_block;
+	uint64_t cost = page_of(q, q->q_next) == NULL ?
+	    sizeof(struct queue_page) : 0;
+
+	if (msg_size(len) > BLOCK_BIG)
+		cost += alone_cost(len);
+	else if (b == NULL || b->b_used + msg_size(len) > BLOCK_DATA)
+		cost += BLOCK_SIZE;
+	return cost;
 }
 
 /*
@@ -178,6 +261,7 @@ page_make(struct queue *q, uint64_t seq)
 		if ((q->q_dir[idx] = calloc(1, sizeof(**q->q_dir))) == NULL)
 			return NULL;
 		q->q_pages++;
+		held_memory += sizeof(**q->q_dir);
 	}
 	return q->q_dir[idx];
 }
@@ -213,6 +297,7 @@ slot_clear(struct queue *q, uint64_t seq)
 	q->q_dir[PAGE(seq) - q->q_dir_first] = NULL;
 	free(p);
 	q->q_pages--;
+	held_memory -= sizeof(*p);
 	dir_trim(q);
 }
 
@@ -250,6 +335,7 @@ queue_clear(struct queue *q)
 				n++;
 			}
 		free(p);
+		held_memory -= sizeof(*p);
 	}
 	free(q->q_dir);
 	q->q_dir = NULL;
@@ -269,7 +355,7 @@ queue_append(struct queue *q, const void *data, size_t len)
 	}
 	if ((p = page_make(q, q->q_next)) == NULL)
 		return NULL;
-	if ((m = msg_alloc(len)) == NULL) {
+	if ((m = msg_alloc(q, len)) == NULL) {
 		if (p->p_live == 0) {
 			/* Made for this message: do not keep it empty. */
 			p->p_live = 1;
@@ -277,7 +363,6 @@ queue_append(struct queue *q, const void *data, size_t len)
 		}
 		return NULL;
 	}
-	memset(m, 0, sizeof(*m));
 	m->m_seq = q->q_next++;
 	m->m_len = (uint32_t)len;
 	m->m_state = QM_PENDING;

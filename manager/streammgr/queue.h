@@ -23,8 +23,11 @@
 
 enum qmsg_state { QM_PENDING, QM_INFLIGHT };
 
+struct qblock;
+
 struct qmsg {
 	TAILQ_ENTRY(qmsg) m_entry;	/* redeliveries or in flight */
+	struct qblock	*m_block;	/* the block holding it, or NULL */
 	uint64_t	 m_seq;
 	uint64_t	 m_deadline_ms;	/* in flight: ack timeout */
 	void		*m_holder;	/* in flight: the instance */
@@ -68,19 +71,25 @@ struct queue {
 	size_t		 q_pending;
 	size_t		 q_ninflight;
 	uint64_t	 q_bytes;	/* payload bytes held */
+	struct qblock	*q_block;	/* the block appends go to, or NULL */
 };
 
 /*
- * What a message of len payload bytes costs in memory: the payload, its
- * header (struct qmsg), its slot in a page, and the allocator's word and
- * rounding. Counted, for every queue of the process together, in
- * queue_memory(): stream.max_memory bounds it (docs/configuration.md).
+ * What the queues hold in memory: small messages packed into blocks of
+ * 16 KiB, one block open for each queue's appends, a block given back
+ * with its last message; a message over 4 KiB alone; and the pages of
+ * numbers. queue_memory() counts it for every queue of the process
+ * together: stream.max_memory bounds it (docs/configuration.md).
  */
-#define QUEUE_MSG_OVERHEAD	(sizeof(struct qmsg) + sizeof(struct qmsg *) + 16)
-#define queue_cost(len)		((uint64_t)(len) + QUEUE_MSG_OVERHEAD)
-
-/* The cost of every message all queues of the process hold. */
 uint64_t queue_memory(void);
+
+/* What a message of len payload bytes adds to queue_memory() at most:
+ * appended to an empty queue, its block (or itself) and a page. */
+uint64_t queue_cost(size_t len);
+
+/* What appending a message of len payload bytes to q adds now: nothing
+ * while its block and page have room. */
+uint64_t queue_append_cost(const struct queue *q, size_t len);
 
 /* Returns 0, or -1 (ENOMEM). */
 int queue_init(struct queue *q);

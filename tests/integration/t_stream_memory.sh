@@ -1,6 +1,6 @@
 #!/bin/bash
 # stream.max_memory bounds what every stream's queue holds in memory
-# together, each message at its cost (payload and about 80 bytes of
+# together (blocks of messages, each its payload and about 80 bytes of
 # overhead), which max_queue_bytes (payloads only) does not: a tenant
 # sending tiny messages to a stream without instances fills the node's
 # bound long before its own queue bytes, producers then hear THROTTLE

@@ -5,7 +5,8 @@
  * stuck one to the newest), a tail dropped, lookups of ids that are not
  * in flight, ranges of ids settled at the cost of what is in flight,
  * messages that keep their bytes while released ones are recycled, and
- * the memory of every queue counted at each message's cost.
+ * the memory of every queue counted as it is held (blocks, messages
+ * alone, pages), known before each append.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -347,39 +348,74 @@ test_recycled_messages_keep_their_bytes(void **state)
 }
 
 /*
- * queue_memory() is what every queue holds, each message at its cost
- * (payload and overhead), whichever way it goes: acked, removed while
- * pending, dropped with a tail, cleared; and it is back to nothing then.
+ * queue_memory() is what every queue holds: a block of small messages
+ * open for each queue's appends, a message over a block's share alone,
+ * a page of numbers; queue_append_cost() says beforehand what each
+ * append adds (blocks filling up and opening, pages made), and the
+ * memory is back to nothing once the messages are gone, whichever way
+ * they go: acked, removed while pending, dropped with a tail, cleared.
  */
 static void
 test_memory_follows_messages(void **state)
 {
-	struct queue a, b;
+	static unsigned char buf[8192];
+	struct queue q[2];
+	struct qmsg *m;
+	uint64_t base = queue_memory(), before, want;
+
+	(void)state;
+	assert_int_equal(queue_init(&q[0]), 0);
+	assert_int_equal(queue_init(&q[1]), 0);
+	assert_int_equal(queue_append_cost(&q[0], 3), queue_cost(3));
+	for (size_t k = 0; k < 3000; k++) {
+		/* Mostly small, one in 50 past 4 KiB. */
+		size_t len = k % 50 == 49 ? 4100 + k : 1 + k * 7 % 300;
+		struct queue *on = &q[k % 7 == 0];
+
+		before = queue_memory();
+		want = queue_append_cost(on, len);
+		assert_non_null(queue_append(on, buf, len));
+		assert_int_equal(queue_memory() - before, want);
+		assert_true(want <= queue_cost(len));
+	}
+	/* Acked out of order, removed while pending, a tail dropped. */
+	while ((m = queue_next(&q[0])) != NULL) {
+		queue_deliver(&q[0], m, &q[0], 1000);
+		if (m->m_seq % 3 == 0)
+			queue_done(&q[0], m);
+	}
+	while ((m = queue_first(&q[0])) != NULL)
+		queue_remove(&q[0], m);
+	assert_int_equal(queue_drop_tail(&q[1], 100), q[1].q_next - 100);
+	assert_int_equal(queue_clear(&q[1]), 99);
+	assert_int_equal(queue_memory(), base);
+	assert_int_equal(queue_clear(&q[0]), 0);
+}
+
+/*
+ * A message held while the ones around it are acked keeps its block and
+ * page, no more: the memory does not follow the distance to the newest.
+ */
+static void
+test_held_message_keeps_its_block(void **state)
+{
+	struct queue q;
 	struct qmsg *m;
 	uint64_t base = queue_memory();
 
 	(void)state;
-	assert_int_equal(queue_init(&a), 0);
-	assert_int_equal(queue_init(&b), 0);
-	put(&a, "one");
-	put(&a, "three");
-	put(&b, "x");
-	assert_int_equal(queue_memory() - base,
-	    queue_cost(3) + queue_cost(5) + queue_cost(1));
-	assert_true(queue_cost(1) >= sizeof(struct qmsg) + 1);
-
-	m = take(&a, &a);
-	queue_done(&a, m);		/* acked: "one" */
-	assert_int_equal(queue_memory() - base, queue_cost(5) + queue_cost(1));
-	queue_remove(&a, queue_get(&a, 2));	/* pending: "three" */
-	assert_int_equal(queue_memory() - base, queue_cost(1));
-
-	put(&a, "tail");
-	assert_int_equal(queue_drop_tail(&a, 3), 1);
-	assert_int_equal(queue_memory() - base, queue_cost(1));
-	assert_int_equal(queue_clear(&b), 1);
+	assert_int_equal(queue_init(&q), 0);
+	for (size_t k = 0; k < 1000; k++)
+		put(&q, "a message of some forty bytes, say so.");
+	assert_true(queue_memory() - base > 2 * queue_cost(40));
+	while ((m = queue_next(&q)) != NULL) {
+		queue_deliver(&q, m, &q, 1000);
+		if (m->m_seq != 500)
+			queue_done(&q, m);
+	}
+	assert_int_equal(queue_memory() - base, queue_cost(40));
+	assert_int_equal(queue_clear(&q), 1);
 	assert_int_equal(queue_memory(), base);
-	assert_int_equal(queue_clear(&a), 0);
 }
 
 int
@@ -395,6 +431,7 @@ main(void)
 		cmocka_unit_test(test_each_inflight),
 		cmocka_unit_test(test_recycled_messages_keep_their_bytes),
 		cmocka_unit_test(test_memory_follows_messages),
+		cmocka_unit_test(test_held_message_keeps_its_block),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
