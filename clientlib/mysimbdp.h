@@ -832,7 +832,9 @@ MSB_API int msb_stream_open_env(struct msb_stream **sp,
 
 /*
  * The next message. timeout_ms -1 waits forever, 0 does not wait.
- * Before it waits it sends the queued acks. Returns
+ * Before it waits it sends the queued acks; those streammgr does not
+ * take (not reading for 2 s) stay queued, and with -1 it waits on, for a
+ * message or for room to send them (with a timeout: MSB_TEMPFAIL). Returns
  *   MSB_OK        a message, in msg;
  *   MSB_TEMPFAIL  nothing within timeout_ms;
  *   MSB_STOPPED   a stop was asked and is complete: once asked, recv

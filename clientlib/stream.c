@@ -763,9 +763,15 @@ msb_stream_recv(struct msb_stream *s, struct msb_message *msg, int timeout_ms)
 		if (rc != MSB_TEMPFAIL)
 			return rc;
 
-		/* Nothing there: the acks go out before we wait. */
-		if ((rc = send_acks(s)) != MSB_OK)
-			return s->s_stopped ? MSB_STOPPED : rc;
+		/* Nothing there: the acks go out before we wait. Those
+		 * streammgr does not take in time stay queued: a wait
+		 * without end goes on, for a message or for room. */
+		if ((rc = send_acks(s)) != MSB_OK) {
+			if (s->s_stopped)
+				return MSB_STOPPED;
+			if (rc != MSB_TEMPFAIL || timeout_ms >= 0)
+				return rc;
+		}
 		if ((rc = link_up(s, 0)) != MSB_OK) {
 			s->s_failed = true;
 			return rc;

@@ -7,7 +7,8 @@
  * one by one out of a batched delivery,
  * MSB_STOPPED after a stop, MSB_ERROR on ERR and on the end of the
  * connection, a connection made once streammgr listens; recv_batch out
- * of memory hands out what it kept and keeps the rest). Most tests drive the fake
+ * of memory hands out what it kept and keeps the rest; recv(-1) waiting
+ * on while streammgr does not read the acks). Most tests drive the fake
  * from the test's own thread, step by step; a fake in a thread plays
  * streammgr when the app must block (credit, a signal on another thread).
  */
@@ -692,6 +693,59 @@ acks_stay_queued_while_streammgr_does_not_read(void **state)
 }
 
 /*
+ * msb_stream_recv(-1) waits for a message however long streammgr does
+ * not read: the acks it cannot take stay queued, and recv does not give
+ * up with MSB_TEMPFAIL after the 2 s a send waits for room (an app's
+ * loop on recv(-1) would end). The fake stops reading for 3 s, then
+ * takes every ack, the last one queued included, and delivers.
+ */
+static void *
+stalled_reader_thread(void *arg)
+{
+	struct reader_run *r = arg;
+	struct frames *m = malloc(sizeof(*m));
+	struct timespec stall = { .tv_sec = 3 };
+
+	nanosleep(&stall, NULL);
+	while (fake_recv(r->f, m, WAIT_MS) && frame_is(m, 0, "ACK"))
+		if (m->len[1] >= 8 &&
+		    be64(m->data[1] + m->len[1] - 8) == r->last) {
+			r->got = true;
+			fake_deliver(r->f, BASE_ID + 2000000, "after");
+			break;
+		}
+	free(m);
+	return NULL;
+}
+
+static void
+recv_waits_while_acks_cannot_go(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s = open_stream(f, 4);	/* acks 1 at a time */
+	struct reader_run r = { .f = f };
+	struct msb_message msg;
+	uint64_t id = BASE_ID;
+	pthread_t t;
+	int rc;
+
+	while ((rc = msb_stream_ack(s, id)) == MSB_OK && id < BASE_ID + 1000000)
+		id++;
+	assert_int_equal(rc, MSB_TEMPFAIL);	/* id is queued */
+	r.last = id;
+	assert_int_equal(pthread_create(&t, NULL, stalled_reader_thread, &r),
+	    0);
+	rc = msb_stream_recv(s, &msg, -1);
+	pthread_join(t, NULL);
+	if (rc != MSB_OK)
+		fail_msg("recv(-1): %d (%s)", rc, msb_stream_error(s));
+	assert_true(r.got);
+	assert_int_equal(msg.id, BASE_ID + 2000000);
+	assert_memory_equal(msg.data, "after", msg.len);
+	msb_stream_close(s);
+}
+
+/*
  * realloc as the C library's, except that one of realloc_refuse bytes
  * fails (once): msb_stream_recv_batch growing its buffer out of memory.
  */
@@ -971,6 +1025,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    acks_stay_queued_while_streammgr_does_not_read, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    recv_waits_while_acks_cannot_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    recv_batch_out_of_memory_keeps_every_message, setup,
 		    teardown),
