@@ -45,6 +45,7 @@ struct seg {
 	uint64_t	 live;		/* messages not yet released */
 	bool		 damaged;	/* kept in place: set aside when done */
 	bool		 old_head;	/* an older version's H: not recycled */
+	bool		 recycle_said;	/* a failed recycle logged */
 };
 
 struct buf {
@@ -954,7 +955,8 @@ put_head(struct buf *b, uint64_t next, uint64_t before)
  * run into the next record): an older one is said once and marked, so
  * that the commits that find no room while it stays neither read it nor
  * say it again. False when it could not be done: the old H is back
- * then, and a later commit tries again.
+ * then, and a later commit tries again (a failure said once: every
+ * commit tries while the disk stays full).
  */
 static bool
 recycle(struct journal *j, struct seg *s)
@@ -1009,8 +1011,10 @@ recycle(struct journal *j, struct seg *s)
 		log_warn("fsync %s", j->j_dir);
 	return true;
 fail:
-	log_warn("%s/%s: not made the new segment in place (tried again at "
-	    "the next write)", j->j_dir, name);
+	if (!s->recycle_said)
+		log_warn("%s/%s: not made the new segment in place (tried "
+		    "again at each write, said once)", j->j_dir, name);
+	s->recycle_said = true;
 	if (fd >= 0)
 		close(fd);
 	free(b.b_data);

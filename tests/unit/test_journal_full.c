@@ -4,8 +4,8 @@
  * new one in place (recycle), so that room comes back and the numbers go
  * on. A "full disk" here is write() refused (seg_file creates a segment
  * with write(); recycle and the batches use pwrite), which a file-size
- * limit cannot stand in for; pwrite at offset 0 and ftruncate can be
- * made to fail once. (A review's tests, kept.)
+ * limit cannot stand in for; pwrite at offset 0 can be made to fail
+ * once, ftruncate a number of times. (A review's tests, kept.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,7 +31,7 @@
 
 static int full_disk;		/* write() fails with ENOSPC */
 static int fail_pwrite0;	/* the next pwrite at offset 0 fails */
-static int fail_ftruncate;	/* the next ftruncate fails */
+static int fail_ftruncate;	/* the next ones (a count) fail */
 
 ssize_t
 write(int fd, const void *buf, size_t n)
@@ -58,7 +58,7 @@ int
 ftruncate(int fd, off_t len)
 {
 	if (fail_ftruncate) {
-		fail_ftruncate = 0;
+		fail_ftruncate--;
 		errno = EIO;
 		return -1;
 	}
@@ -334,6 +334,36 @@ occurrences(const char *hay, const char *needle)
 	return n;
 }
 
+/* stderr (the log) goes to a temporary file until said_end. */
+static FILE *
+said_begin(int *saved)
+{
+	FILE *f;
+
+	log_init("test", true, false);
+	assert_non_null(f = tmpfile());
+	fflush(stderr);
+	assert_true((*saved = dup(STDERR_FILENO)) >= 0);
+	assert_int_equal(dup2(fileno(f), STDERR_FILENO), STDERR_FILENO);
+	return f;
+}
+
+/* stderr back; what was logged in said, and on stderr too. */
+static void
+said_end(FILE *f, int saved, char *said, size_t len)
+{
+	ssize_t n;
+
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fileno(f), said, len - 1, 0);
+	assert_true(n > 0);
+	said[n] = '\0';
+	fclose(f);
+	fprintf(stderr, "%s", said);
+}
+
 /*
  * The older H kept on the full disk is said once, with the segment and
  * why, not again at each commit that finds no room (each tries the
@@ -346,19 +376,13 @@ old_head_said_once(void **state)
 	struct fx *fx = *state;
 	struct journal *j;
 	char said[8192];
-	int saved, out, failed = 0, room;
+	int saved, failed = 0, room;
 	off_t kept, gone;
-	ssize_t n;
 	FILE *f;
 
 	old_head_segment(fx);
-	log_init("test", true, false);
-	assert_non_null(f = tmpfile());
-	fflush(stderr);
-	assert_true((saved = dup(STDERR_FILENO)) >= 0);
-	out = fileno(f);
-	assert_int_equal(dup2(out, STDERR_FILENO), STDERR_FILENO);
 	/* Checked once stderr is back: a failure says why there. */
+	f = said_begin(&saved);
 	full_disk = 1;
 	j = jopen(fx, 1 << 20);
 	for (uint64_t s = 4; s <= 8; s++) {
@@ -371,14 +395,7 @@ old_head_said_once(void **state)
 	room = jcommit(fx, j);		/* the new one made */
 	gone = seg_size(fx, 1);		/* and the old one gone */
 	journal_close(j);
-	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	n = pread(out, said, sizeof(said) - 1, 0);
-	assert_true(n > 0);
-	said[n] = '\0';
-	fclose(f);
-	fprintf(stderr, "%s", said);
+	said_end(f, saved, said, sizeof(said));
 	assert_int_equal(failed, 5);
 	assert_true(kept > 0);
 	if (room < 0)
@@ -387,6 +404,41 @@ old_head_said_once(void **state)
 	assert_int_equal(occurrences(said, "seg-0000000000000001.log: "
 	    "released, kept"), 1);
 	assert_int_equal(occurrences(said, "older version"), 1);
+}
+
+/*
+ * A recycle that keeps failing (the cut refused: EIO) is tried at each
+ * commit, which finds no room, and said once, not at each; once it
+ * works, the segment becomes the new one and the commit goes.
+ */
+static void
+failing_recycle_said_once(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = full_start_with_three(fx);
+	char said[8192];
+	int saved, failed = 0;
+	FILE *f;
+
+	f = said_begin(&saved);
+	fail_ftruncate = 4;
+	for (uint64_t s = 1; s <= 3; s++)
+		journal_release(j, 1, s);
+	for (uint64_t s = 4; s <= 6 && fail_ftruncate > 0; s++) {
+		add(j, s);
+		failed += jcommit(fx, j) < 0;
+	}
+	add(j, 7);
+	if (jcommit(fx, j) < 0)
+		fail_msg("commit once the cut works: %s", fx->err);
+	journal_close(j);
+	said_end(f, saved, said, sizeof(said));
+	assert_int_equal(fail_ftruncate, 0);	/* tried four times */
+	assert_int_equal(failed, 3);
+	assert_int_equal(seg_size(fx, 1), -1);
+	assert_true(seg_size(fx, 2) > 41);
+	assert_int_equal(occurrences(said, "not made the new segment in "
+	    "place"), 1);
 }
 
 /*
@@ -496,6 +548,7 @@ main(void)
 		T(failed_cut_puts_the_head_back),
 		T(old_head_is_kept),
 		T(old_head_said_once),
+		T(failing_recycle_said_once),
 		T(before_names_the_segment_before),
 		T(batch_pending_at_recycle),
 		T(cut_lost_reads_as_copies),
