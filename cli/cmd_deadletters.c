@@ -278,7 +278,8 @@ requeue(const struct cli *cli, const struct dl_opts *o)
 {
 	bson_t req = BSON_INITIALIZER, *reply, arr;
 	bson_iter_t it;
-	int64_t done = 0;
+	int64_t done = 0, left = 0;
+	const char *full = "its bounds";
 	int rc;
 
 	BSON_APPEND_UTF8(&req, "cmd", "requeue");
@@ -303,12 +304,26 @@ requeue(const struct cli *cli, const struct dl_opts *o)
 	if (bson_iter_init_find(&it, reply, "requeued") &&
 	    BSON_ITER_HOLDS_NUMBER(&it))
 		done = bson_iter_as_int64(&it);
+	if (bson_iter_init_find(&it, reply, "left") &&
+	    BSON_ITER_HOLDS_NUMBER(&it))
+		left = bson_iter_as_int64(&it);
+	if (bson_iter_init_find(&it, reply, "full") &&
+	    BSON_ITER_HOLDS_UTF8(&it))
+		full = bson_iter_utf8(&it, NULL);
 	if (o->o_json)
 		cli_print_json(reply);
 	else
 		printf("%s%s%s: %" PRId64 " dead letter%s requeued\n",
 		    o->o_tenant, o->o_stream ? "/" : "", o->o_stream ?
 		    o->o_stream : "", done, done == 1 ? "" : "s");
+	if (left > 0) {
+		/* Not an error: they wait in the file, for a later
+		 * requeue, as a THROTTLE'd message waits for its sender. */
+		fprintf(stderr, "mysimbdp dead-letters: %" PRId64 " more left "
+		    "in the file: the queue has no room for them (%s); "
+		    "requeue them once it drains\n", left, full);
+		rc = EX_TEMPFAIL;
+	}
 	if (bson_iter_init_find(&it, reply, "still_in_file") &&
 	    BSON_ITER_HOLDS_UTF8(&it)) {
 		fprintf(stderr, "mysimbdp dead-letters: requeued, but they are "
@@ -319,13 +334,13 @@ requeue(const struct cli *cli, const struct dl_opts *o)
 		return EX_IOERR;
 	}
 	bson_destroy(reply);
-	if (o->o_ids.i_count > 0 && (size_t)done < o->o_ids.i_count) {
+	if (o->o_ids.i_count > 0 && (size_t)(done + left) < o->o_ids.i_count) {
 		fprintf(stderr, "mysimbdp dead-letters: %zu of the ids given "
 		    "are not dead letters of this stream\n",
-		    o->o_ids.i_count - (size_t)done);
+		    o->o_ids.i_count - (size_t)(done + left));
 		return EX_DATAERR;
 	}
-	return EX_OK;
+	return rc;
 }
 
 int

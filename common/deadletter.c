@@ -198,6 +198,7 @@ take(struct dead_letter_split *ds, struct dead_letter *dl)
 
 int
 dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
+    bool (*fits)(size_t len, void *arg), void *arg,
     struct dead_letter_split *ds, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
@@ -214,15 +215,21 @@ dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
 	}
 	while ((len = getline(&line, &cap, f)) > 0) {
 		struct dead_letter dl;
+		bool want;
 
 		if (line[len - 1] == '\n')
 			len--;
 		if (len == 0)
 			continue;
-		if (dead_letter_parse(line, (size_t)len, &dl, why,
-		    sizeof(why)) == 0 && chosen(dl.dl_id, ids, nids))
+		want = dead_letter_parse(line, (size_t)len, &dl, why,
+		    sizeof(why)) == 0 && chosen(dl.dl_id, ids, nids);
+		/* Once one has no room, the later ones wait with it: the
+		 * letters go back in their order. */
+		if (want && ds->ds_left == 0 && (fits == NULL ||
+		    fits(dl.dl_len, arg)))
 			take(ds, &dl);
 		else {
+			ds->ds_left += want;
 			dead_letter_clear(&dl);
 			keep_line(ds, line, (size_t)len);
 		}

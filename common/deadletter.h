@@ -48,18 +48,26 @@ int dead_letter_max_id(const char *path, uint64_t *id, char *err,
 /*
  * A dead-letter file split in two: the letters chosen (ids, or all when
  * nids is 0) and the lines to keep, byte for byte (lines that do not
- * parse are kept too: nothing is dropped).
+ * parse are kept too: nothing is dropped). ds_left: chosen letters kept
+ * because the room ran out.
  */
 struct dead_letter_split {
 	struct dead_letter *ds_taken;
 	size_t		 ds_ntaken;
+	size_t		 ds_left;
 	char		*ds_kept;
 	size_t		 ds_keptlen;
 	size_t		 ds_nkept;
 };
 
-/* Reads path (missing: empty). Returns 0, or -1 with err. */
+/*
+ * Reads path (missing: empty). fits (NULL: every letter fits) is asked,
+ * in the file's order, whether each chosen letter's payload has room;
+ * from the first that has none on, the chosen letters are kept in the
+ * file. Returns 0, or -1 with err.
+ */
 int dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
+    bool (*fits)(size_t len, void *arg), void *arg,
     struct dead_letter_split *ds, char *err, size_t errlen);
 
 /*

@@ -86,6 +86,13 @@ alone_cost(size_t len)
 }
 
 uint64_t
+queue_packed_cost(size_t len)
+{
+	return (msg_size(len) > BLOCK_BIG ? alone_cost(len) : msg_size(len)) +
+	    sizeof(struct qmsg *);
+}
+
+uint64_t
 queue_cost(size_t len)
 {
 	return (msg_size(len) > BLOCK_BIG ? alone_cost(len) : BLOCK_SIZE) +

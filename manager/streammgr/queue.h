@@ -91,6 +91,10 @@ uint64_t queue_cost(size_t len);
  * while its block and page have room. */
 uint64_t queue_append_cost(const struct queue *q, size_t len);
 
+/* What a message of len payload bytes adds among many (its share of a
+ * block, or itself alone, and its slot), a block and a page aside. */
+uint64_t queue_packed_cost(size_t len);
+
 /* Returns 0, or -1 (ENOMEM). */
 int queue_init(struct queue *q);
 

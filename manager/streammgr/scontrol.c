@@ -438,17 +438,19 @@ static int
 do_requeue(struct stream *s, const struct request *r, bson_t *reply,
     char *err, size_t errlen)
 {
-	size_t n;
-	bool kept;
+	struct requeue_result res;
 
-	if (stream_requeue(s, r->r_ids, r->r_nids, &n, &kept, err,
-	    errlen) < 0)
+	if (stream_requeue(s, r->r_ids, r->r_nids, &res, err, errlen) < 0)
 		return -1;
 	BSON_APPEND_UTF8(reply, "tenant", s->s_tid);
 	BSON_APPEND_UTF8(reply, "stream", s->s_name);
-	BSON_APPEND_INT64(reply, "requeued", (int64_t)n);
+	BSON_APPEND_INT64(reply, "requeued", (int64_t)res.rq_requeued);
+	if (res.rq_left > 0) {
+		BSON_APPEND_INT64(reply, "left", (int64_t)res.rq_left);
+		BSON_APPEND_UTF8(reply, "full", res.rq_full);
+	}
 	/* Queued, and still in the file: the operator must know. */
-	if (kept)
+	if (res.rq_kept)
 		BSON_APPEND_UTF8(reply, "still_in_file", err);
 	return 0;
 }

@@ -2204,26 +2204,68 @@ on_producers_turn(void *arg)
 
 /* ---- requeue of dead letters --------------------------------------- */
 
+/* The room a requeue has, as admit bounds a producer's messages: the
+ * stream's max_queue_bytes (payloads) and the node's max_memory (a block
+ * and a page kept aside: what its first letter may open). */
+struct requeue_room {
+	uint64_t	 payload;
+	uint64_t	 memory;
+	const char	*full;
+};
+
+static bool
+requeue_fits(size_t len, void *arg)
+{
+	struct requeue_room *rm = arg;
+	uint64_t cost = queue_packed_cost(len);
+
+	if (len > rm->payload)
+		rm->full = "max_queue_bytes";
+	else if (cost > rm->memory)
+		rm->full = "stream.max_memory";
+	else {
+		rm->payload -= len;
+		rm->memory -= cost;
+		return true;
+	}
+	return false;
+}
+
+static struct requeue_room
+requeue_room(const struct stream *s)
+{
+	uint64_t held = s->s_queue.q_bytes, mem = queue_memory() +
+	    queue_cost(0), max = s->s_mgr->m_max_memory;
+
+	return (struct requeue_room){
+		.payload = s->s_conf->s_max_queue_bytes > held ?
+		    s->s_conf->s_max_queue_bytes - held : 0,
+		.memory = max > mem ? max - mem : 0,
+	};
+}
+
 /*
- * Moves the chosen dead letters back into the queue: stored first (as the
- * stream's durability says), then taken out of the file, so a crash in
- * between can repeat a letter but never lose one.
+ * Moves the chosen dead letters back into the queue, as many as it has
+ * room for (a requeue of a large file must not take the node's memory):
+ * stored first (as the stream's durability says), then taken out of the
+ * file, so a crash in between can repeat a letter but never lose one.
  */
 int
 stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
-    size_t *requeued, bool *kept, char *err, size_t errlen)
+    struct requeue_result *res, char *err, size_t errlen)
 {
 	char *file = state_path(s->s_mgr->m_conf,
 	    "queue/%s/%s/dead-letters.jsonl", s->s_tid, s->s_name);
+	struct requeue_room room = requeue_room(s);
 	struct dead_letter_split ds;
 	struct stream *r = root_of(s);
 	uint64_t first = r->s_queue.q_next, end;
 	bool written;
 	int rc = -1, fd;
 
-	*requeued = 0;
-	*kept = false;
-	if (dead_letter_split(file, ids, nids, &ds, err, errlen) < 0)
+	memset(res, 0, sizeof(*res));
+	if (dead_letter_split(file, ids, nids, requeue_fits, &room, &ds, err,
+	    errlen) < 0)
 		goto out;
 	for (size_t k = 0; k < ds.ds_ntaken; k++)
 		if (enqueue_for(s, ds.ds_taken[k].dl_payload,
@@ -2253,14 +2295,16 @@ stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
 	}
 	if (ds.ds_ntaken > 0 && (fd = dead_letter_keep(file, &ds, err,
 	    errlen)) < 0) {
-		*kept = true;
+		res->rq_kept = true;
 		log_warnx("tenant %s: stream %s: requeued dead letters stay "
 		    "in the file as well: %s", s->s_tid, s->s_name, err);
 	} else if (ds.ds_ntaken > 0) {
 		close(s->s_dead_fd);
 		s->s_dead_fd = fd;
 	}
-	*requeued = ds.ds_ntaken;
+	res->rq_requeued = ds.ds_ntaken;
+	res->rq_left = ds.ds_left;
+	res->rq_full = room.full;
 	if (ds.ds_ntaken > 0) {
 		log_info("tenant %s: stream %s: %zu dead letter%s requeued",
 		    s->s_tid, s->s_name, ds.ds_ntaken, ds.ds_ntaken == 1 ?

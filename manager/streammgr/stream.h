@@ -157,16 +157,26 @@ void stream_dispatch(struct stream *s);
  */
 void stream_release(struct stream *s, struct instance *i, const char *why);
 
+/* What a requeue did: letters queued, and those left in the file. */
+struct requeue_result {
+	size_t		 rq_requeued;
+	size_t		 rq_left;	/* no room for them (rq_full) */
+	const char	*rq_full;	/* the bound, when rq_left */
+	bool		 rq_kept;	/* queued and still in the file */
+};
+
 /*
  * Moves dead letters (those numbered in ids, all when nids is 0) back into
- * the queue, stored as the stream's durability says. Returns 0 with
- * *requeued set, or -1 with err (nothing moved). With 0, *kept says that
- * the file could not be written again without them (err says why): they
- * are queued and still in the file, so a second requeue would queue
+ * the queue, stored as the stream's durability says, as many as its
+ * max_queue_bytes and the node's stream.max_memory have room for (in the
+ * file's order): the rest stay in the file, counted in rq_left. Returns
+ * 0 with *res set, or -1 with err (nothing moved). With 0, rq_kept says
+ * that the file could not be written again without them (err says why):
+ * they are queued and still in the file, so a second requeue would queue
  * them again.
  */
 int stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
-    size_t *requeued, bool *kept, char *err, size_t errlen);
+    struct requeue_result *res, char *err, size_t errlen);
 
 /*
  * How many messages the stream accepted since the oldest one s still
