@@ -170,30 +170,65 @@ chosen(int64_t id, const uint64_t *ids, size_t nids)
 	return false;
 }
 
+#define KEPT_BUF	(64u << 10)	/* kept lines written in chunks */
+
+/* Writes n bytes at p to the new file; a failure is kept for keep to
+ * say (the split goes on: the letters are not taken out until then). */
+static void
+kept_write(struct dead_letter_split *ds, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (ds->ds_werr == 0 && n > 0) {
+		if ((w = write(ds->ds_fd, p, n)) < 0) {
+			if (errno != EINTR)
+				ds->ds_werr = errno;
+		} else if (w == 0)
+			ds->ds_werr = EIO;
+		else {
+			p += w;
+			n -= (size_t)w;
+		}
+	}
+}
+
+static void
+kept_flush(struct dead_letter_split *ds)
+{
+	kept_write(ds, ds->ds_buf, ds->ds_buflen);
+	ds->ds_buflen = 0;
+}
+
 static void
 keep_line(struct dead_letter_split *ds, const char *line, size_t len)
 {
-	char *p = realloc(ds->ds_kept, ds->ds_keptlen + len + 1);
-
-	if (p == NULL)
-		abort();
-	memcpy(p + ds->ds_keptlen, line, len);
-	p[ds->ds_keptlen + len] = '\n';
-	ds->ds_kept = p;
-	ds->ds_keptlen += len + 1;
 	ds->ds_nkept++;
+	if (ds->ds_buflen + len + 1 > KEPT_BUF)
+		kept_flush(ds);
+	if (len + 1 > KEPT_BUF) {	/* larger than the buffer: as is */
+		kept_write(ds, line, len);
+		kept_write(ds, "\n", 1);
+		return;
+	}
+	memcpy(ds->ds_buf + ds->ds_buflen, line, len);
+	ds->ds_buf[ds->ds_buflen + len] = '\n';
+	ds->ds_buflen += len + 1;
 }
 
 static void
 take(struct dead_letter_split *ds, struct dead_letter *dl)
 {
-	struct dead_letter *v = reallocarray(ds->ds_taken, ds->ds_ntaken + 1,
-	    sizeof(*v));
+	if (ds->ds_ntaken == ds->ds_cap) {
+		size_t cap = ds->ds_cap ? ds->ds_cap * 2 : 64;
+		struct dead_letter *v = reallocarray(ds->ds_taken, cap,
+		    sizeof(*v));
 
-	if (v == NULL)
-		abort();
-	v[ds->ds_ntaken++] = *dl;
-	ds->ds_taken = v;
+		if (v == NULL)
+			abort();
+		ds->ds_taken = v;
+		ds->ds_cap = cap;
+	}
+	ds->ds_taken[ds->ds_ntaken++] = *dl;
 }
 
 int
@@ -207,10 +242,24 @@ dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
 	ssize_t len;
 
 	memset(ds, 0, sizeof(*ds));
+	ds->ds_fd = -1;
 	if (f == NULL) {
 		if (errno == ENOENT)
 			return 0;
 		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* Opened for appending before the rename: the caller's next dead
+	 * letters go to the new file, never to the old one unlinked. */
+	if (asprintf(&ds->ds_tmp, "%s.tmp", path) < 0 ||
+	    (ds->ds_buf = malloc(KEPT_BUF)) == NULL)
+		abort();
+	if ((ds->ds_fd = open(ds->ds_tmp, O_WRONLY | O_APPEND | O_CREAT |
+	    O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+		snprintf(err, errlen, "open %s: %s", ds->ds_tmp,
+		    strerror(errno));
+		fclose(f);
+		dead_letter_split_free(ds);
 		return -1;
 	}
 	while ((len = getline(&line, &cap, f)) > 0) {
@@ -242,34 +291,25 @@ dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
 		return -1;
 	}
 	fclose(f);
+	kept_flush(ds);
 	return 0;
 }
 
 int
-dead_letter_keep(const char *path, const struct dead_letter_split *ds,
+dead_letter_keep(const char *path, struct dead_letter_split *ds,
     char *err, size_t errlen)
 {
-	char *tmp, *dir, *dcopy;
-	int fd, dfd;
+	char *dir, *dcopy;
+	int fd = ds->ds_fd, dfd;
 
-	if (asprintf(&tmp, "%s.tmp", path) < 0)
-		abort();
-	/* Opened for appending before the rename: the caller's next dead
-	 * letters go to the new file, never to the old one unlinked. */
-	fd = open(tmp, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
-	if (fd < 0 || (ds->ds_keptlen > 0 && write(fd, ds->ds_kept,
-	    ds->ds_keptlen) != (ssize_t)ds->ds_keptlen) || fsync(fd) < 0 ||
-	    rename(tmp, path) < 0) {
-		snprintf(err, errlen, "write %s: %s", tmp, strerror(errno ?
-		    errno : ENOSPC));
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp);
-		free(tmp);
-		return -1;
+	if (fd < 0 || ds->ds_werr != 0 || fsync(fd) < 0 ||
+	    rename(ds->ds_tmp, path) < 0) {
+		snprintf(err, errlen, "write %s: %s", ds->ds_tmp != NULL ?
+		    ds->ds_tmp : path, strerror(ds->ds_werr ? ds->ds_werr :
+		    errno ? errno : ENOSPC));
+		return -1;	/* split_free drops the temporary file */
 	}
-	free(tmp);
+	ds->ds_fd = -1;		/* the caller's, under path */
 	/* The rename itself is on disk once the folder is. */
 	if ((dcopy = strdup(path)) == NULL)
 		abort();
@@ -288,6 +328,12 @@ dead_letter_split_free(struct dead_letter_split *ds)
 	for (size_t k = 0; k < ds->ds_ntaken; k++)
 		dead_letter_clear(&ds->ds_taken[k]);
 	free(ds->ds_taken);
-	free(ds->ds_kept);
+	if (ds->ds_fd >= 0) {
+		close(ds->ds_fd);
+		unlink(ds->ds_tmp);
+	}
+	free(ds->ds_tmp);
+	free(ds->ds_buf);
 	memset(ds, 0, sizeof(*ds));
+	ds->ds_fd = -1;
 }

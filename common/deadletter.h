@@ -47,24 +47,31 @@ int dead_letter_max_id(const char *path, uint64_t *id, char *err,
 
 /*
  * A dead-letter file split in two: the letters chosen (ids, or all when
- * nids is 0) and the lines to keep, byte for byte (lines that do not
- * parse are kept too: nothing is dropped). ds_left: chosen letters kept
- * because the room ran out.
+ * nids is 0), in memory, and the lines to keep, byte for byte (lines that
+ * do not parse are kept too: nothing is dropped), written as they are
+ * read to <path>.tmp, which dead_letter_keep puts in path's place: the
+ * split holds the letters taken, not the file. ds_left: chosen letters
+ * kept because the room ran out.
  */
 struct dead_letter_split {
 	struct dead_letter *ds_taken;
 	size_t		 ds_ntaken;
+	size_t		 ds_cap;
 	size_t		 ds_left;
-	char		*ds_kept;
-	size_t		 ds_keptlen;
 	size_t		 ds_nkept;
+	char		*ds_tmp;	/* <path>.tmp while ds_fd is open */
+	int		 ds_fd;		/* -1: none, or handed over */
+	int		 ds_werr;	/* a write to it failed: errno */
+	char		*ds_buf;	/* kept lines not written yet */
+	size_t		 ds_buflen;
 };
 
 /*
  * Reads path (missing: empty). fits (NULL: every letter fits) is asked,
  * in the file's order, whether each chosen letter's payload has room;
  * from the first that has none on, the chosen letters are kept in the
- * file. Returns 0, or -1 with err.
+ * file. Returns 0, or -1 with err (an unreadable file, or no <path>.tmp
+ * to write).
  */
 int dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
     bool (*fits)(size_t len, void *arg), void *arg,
@@ -75,9 +82,10 @@ int dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
  * the new file open for appending (O_APPEND, close-on-exec), or -1 with
  * err and path as it was.
  */
-int dead_letter_keep(const char *path, const struct dead_letter_split *ds,
+int dead_letter_keep(const char *path, struct dead_letter_split *ds,
     char *err, size_t errlen);
 
+/* Frees the letters; <path>.tmp goes unless dead_letter_keep took it. */
 void dead_letter_split_free(struct dead_letter_split *ds);
 
 #endif

@@ -51,16 +51,44 @@ wait_for 20 "k2 delivered" eval '[ "$(store_docs alpha | jq -r ._id | sort | xar
 assert_eq 1 "$(cli dead-letters alpha --json | jq length)" "one left: the binary one"
 ok "k2 requeued (its id given twice) and delivered; the binary letter stays"
 
-# A requeue whose rewrite of the file fails (a folder where its temporary
-# file goes): the letter is queued and still in the file, which the
-# command says, exiting 74, not "1 dead letter requeued" and 0 (a second
-# requeue would queue it again).
+# A requeue that cannot make the file's new version (a folder where its
+# temporary file goes) moves nothing: it says why, and the letter stays
+# in the file, not queued (the kept lines are written as the file is
+# read, before any letter is stored).
 id3=$(jq -r ".[] | select(.id != $id1 and .id != $id2) | .id" "$T/out/json")
+acked=$(sstat alpha .acked)
 mkdir "$VAR/queue/alpha/default/dead-letters.jsonl.tmp"
 rc=0; cli dead-letters alpha --requeue --id "$id3" >"$T/out/rq3" 2>&1 || rc=$?
 rmdir "$VAR/queue/alpha/default/dead-letters.jsonl.tmp"
-assert_eq 74 $rc "a requeue that left the letter in the file ($(cat "$T/out/rq3"))"
-grep -q "still in the dead-letter file as well" "$T/out/rq3" || fail "$(cat "$T/out/rq3")"
+[ $rc != 0 ] || fail "a requeue without its new file: exit 0 ($(cat "$T/out/rq3"))"
+grep -q "dead-letters.jsonl.tmp: Is a directory" "$T/out/rq3" || fail "$(cat "$T/out/rq3")"
+assert_eq 1 "$(cli dead-letters alpha --json | jq length)" "the letter still listed"
+assert_eq "0 $acked" "$(sstat alpha '"\(.backlog) \(.acked)"')" "nothing queued"
+ok "a requeue that cannot write the new file moves nothing (exit $rc)"
+
+# One whose new file cannot be put in place once the letter is stored
+# (gdb has dead_letter_keep fail): the letter is queued and still in the
+# file, which the command says, exiting 74, not "1 dead letter
+# requeued" and 0 (a second requeue would queue it again).
+if command -v gdb >/dev/null; then
+	out=$T/out/gdb.keep
+	gdb -p "$SM_PID" -batch -nx -ex 'set confirm off' \
+		-ex 'break dead_letter_keep' -ex continue \
+		-ex 'set var err[0] = 103' -ex 'set var err[1] = 100' \
+		-ex 'set var err[2] = 98' -ex 'set var err[3] = 0' \
+		-ex 'return (int)-1' -ex detach >"$out" 2>&1 &
+	gdb_pid=$!
+	STARTED_PIDS+=("$gdb_pid")
+	if wait_for_gdb "$out" "$gdb_pid"; then
+		rc=0; cli dead-letters alpha --requeue --id "$id3" >"$T/out/rq3" 2>&1 || rc=$?
+		assert_eq 74 $rc "a requeue that left the letter in the file ($(cat "$T/out/rq3"))"
+		grep -q "still in the dead-letter file as well" "$T/out/rq3" || fail "$(cat "$T/out/rq3")"
+		wait "$gdb_pid" || true		# it detached after the return
+		running "$SM_PID" || fail "streammgr died as gdb left: $(tail -n 5 "$out")"
+	else
+		echo "# gdb cannot attach to streammgr: $(tail -n 2 "$out")"
+	fi
+fi
 
 rc=0; cli dead-letters ../etc >/dev/null 2>&1 || rc=$?
 assert_eq 64 $rc "a tenant id that could leave its folder is refused"
