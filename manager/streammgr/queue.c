@@ -222,10 +222,10 @@ slot_get(const struct queue *q, uint64_t seq)
 }
 
 uint64_t
-queue_append_cost(const struct queue *q, size_t len)
+queue_append_cost(const struct queue *q, uint64_t seq, size_t len)
 {
 	const struct qblock *b = q->q_block;
-	uint64_t cost = page_of(q, q->q_next) == NULL ?
+	uint64_t cost = page_of(q, seq) == NULL ?
 	    sizeof(struct queue_page) : 0;
 
 	if (msg_size(len) > BLOCK_BIG)

@@ -87,9 +87,12 @@ uint64_t queue_memory(void);
  * appended to an empty queue, its block (or itself) and a page. */
 uint64_t queue_cost(size_t len);
 
-/* What appending a message of len payload bytes to q adds now: nothing
- * while its block and page have room. */
-uint64_t queue_append_cost(const struct queue *q, size_t len);
+/*
+ * What a message of len payload bytes numbered seq adds to q now
+ * (queue_append: seq is q->q_next; queue_restore: its own, maybe pages
+ * past q_next): nothing while q's open block and seq's page have room.
+ */
+uint64_t queue_append_cost(const struct queue *q, uint64_t seq, size_t len);
 
 /* What a message of len payload bytes adds among many (its share of a
  * block, or itself alone, and its slot), a block and a page aside. */

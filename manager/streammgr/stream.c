@@ -1446,13 +1446,17 @@ over_queue(struct stream *s, size_t len)
 static uint64_t
 memory_cost(const struct stream *s, size_t len, bool now)
 {
-	uint64_t cost = now ? queue_append_cost(&s->s_queue, len) :
+	/* Each copy takes the stream's number (enqueue), which may be
+	 * pages past a subscription's own next one: one that took no copy
+	 * of a requeued dead letter, or of numbers a restart skipped. */
+	uint64_t seq = s->s_queue.q_next;
+	uint64_t cost = now ? queue_append_cost(&s->s_queue, seq, len) :
 	    queue_cost(len);
 
 	for (size_t k = 0; k < s->s_nsubs; k++)
 		if (subscribed(s->s_subs[k]))
 			cost += now ? queue_append_cost(&s->s_subs[k]->s_queue,
-			    len) : queue_cost(len);
+			    seq, len) : queue_cost(len);
 	return cost;
 }
 
