@@ -833,14 +833,16 @@ MSB_API int msb_stream_open_env(struct msb_stream **sp,
 /*
  * The next message. timeout_ms -1 waits forever, 0 does not wait.
  * Before it waits it sends the queued acks; those streammgr does not
- * take (not reading for 2 s) stay queued, and with -1 it waits on, for a
- * message or for room to send them (with a timeout: MSB_TEMPFAIL). Returns
+ * take stay queued: with -1 it waits on at once, for a message or for
+ * room to send them; with a timeout, after 2 s without room, it returns
+ * MSB_TEMPFAIL (once a stop was asked: waits on as below). Returns
  *   MSB_OK        a message, in msg;
  *   MSB_TEMPFAIL  nothing within timeout_ms;
  *   MSB_STOPPED   a stop was asked and is complete: once asked, recv
  *                 sends [BYE] (after the queued acks) and keeps returning
  *                 the messages that arrive until streammgr answers [BYE],
- *                 or for 2 s without an answer (streammgr may be gone);
+ *                 or for 2 s without an answer (streammgr may be gone,
+ *                 or not reading: then no BYE went);
  *                 then MSB_STOPPED, from then on. Ack or nack what you
  *                 got, then close;
  *   MSB_ERROR     streammgr refused the app ("ERR unknown-instance",

@@ -274,15 +274,15 @@ retry_out(struct msb_stream *s, int64_t deadline)
 }
 
 /*
- * Sends one message of n frames, waiting at most SEND_TIMEOUT_MS for
- * room when streammgr does not read. Returns MSB_OK (sent, or queued to
- * go as the socket takes it), MSB_TEMPFAIL (no room in time) or
- * MSB_ERROR (the connection ended: link_lost).
+ * Sends one message of n frames, waiting until deadline (monotonic ms;
+ * past: not at all) for room when streammgr does not read. Returns
+ * MSB_OK (sent, or queued to go as the socket takes it), MSB_TEMPFAIL
+ * (no room in time) or MSB_ERROR (the connection ended: link_lost).
  */
 static int
-send_msg(struct msb_stream *s, const struct zmtp_frame *iov, size_t n)
+send_msg_by(struct msb_stream *s, const struct zmtp_frame *iov, size_t n,
+    int64_t deadline)
 {
-	int64_t deadline = msb__now_ms() + SEND_TIMEOUT_MS;
 	int rc;
 
 	if ((rc = need_link(s)) != MSB_OK)
@@ -291,6 +291,13 @@ send_msg(struct msb_stream *s, const struct zmtp_frame *iov, size_t n)
 		if ((rc = retry_out(s, deadline)) != MSB_OK)
 			return rc;
 	return MSB_OK;
+}
+
+/* send_msg_by, waiting at most SEND_TIMEOUT_MS. */
+static int
+send_msg(struct msb_stream *s, const struct zmtp_frame *iov, size_t n)
+{
+	return send_msg_by(s, iov, n, msb__now_ms() + SEND_TIMEOUT_MS);
 }
 
 /* Writes everything queued for streammgr, waiting at most
@@ -485,9 +492,10 @@ ack_ranges(struct msb_stream *s)
 	return b->b_len;
 }
 
-/* Sends the queued acks, as ACK or ACKR, as the socket takes them. */
+/* Sends the queued acks, as ACK or ACKR, as the socket takes them,
+ * waiting for room until deadline (send_msg_by). */
 static int
-send_acks(struct msb_stream *s)
+send_acks_by(struct msb_stream *s, int64_t deadline)
 {
 	size_t len = 0;
 	int rc;
@@ -500,17 +508,24 @@ send_acks(struct msb_stream *s)
 		struct zmtp_frame iov[2] = { { "ACKR", 4 },
 		    { s->s_rangebuf.b_data, len } };
 
-		rc = send_msg(s, iov, 2);
+		rc = send_msg_by(s, iov, 2, deadline);
 	} else {
 		struct zmtp_frame iov[2] = { { "ACK", 3 },
 		    { s->s_ackbuf, s->s_nacks * 8 } };
 
-		rc = send_msg(s, iov, 2);
+		rc = send_msg_by(s, iov, 2, deadline);
 	}
 	if (rc != MSB_OK)
 		return rc;
 	s->s_nacks = 0;
 	return MSB_OK;
+}
+
+/* send_acks_by, waiting at most SEND_TIMEOUT_MS. */
+static int
+send_acks(struct msb_stream *s)
+{
+	return send_acks_by(s, msb__now_ms() + SEND_TIMEOUT_MS);
 }
 
 int
@@ -697,9 +712,11 @@ read_one(struct msb_stream *s, struct msb_message *msg)
 }
 
 /*
- * Flushes the acks and says BYE. Failures do not stop the stop: with
- * the connection gone, it is over (link_lost), and with streammgr not
- * answering, it is over after BYE_WAIT_MS (msb_stream_recv).
+ * Flushes the acks and says BYE, waiting for room no longer than the
+ * answer is waited for. Failures do not stop the stop: with the
+ * connection gone, it is over (link_lost), and with streammgr not
+ * answering (or not reading), it is over after BYE_WAIT_MS
+ * (msb_stream_recv).
  */
 static void
 send_bye(struct msb_stream *s)
@@ -712,8 +729,8 @@ send_bye(struct msb_stream *s)
 		s->s_stopped = true;	/* nothing was or will be delivered */
 		return;
 	}
-	if (send_acks(s) == MSB_OK)
-		send_msg(s, &bye, 1);
+	if (send_acks_by(s, s->s_bye_deadline) == MSB_OK)
+		send_msg_by(s, &bye, 1, s->s_bye_deadline);
 }
 
 /* How long to wait in recv: the caller's timeout, the BYE's, the next
@@ -740,7 +757,7 @@ int
 msb_stream_recv(struct msb_stream *s, struct msb_message *msg, int timeout_ms)
 {
 	struct pollfd pfd[2];
-	int64_t now, deadline = 0, wait;
+	int64_t now, deadline = 0, wait, ack_by;
 	bool started = false;
 	int rc, n;
 
@@ -764,12 +781,19 @@ msb_stream_recv(struct msb_stream *s, struct msb_message *msg, int timeout_ms)
 			return rc;
 
 		/* Nothing there: the acks go out before we wait. Those
-		 * streammgr does not take in time stay queued: a wait
-		 * without end goes on, for a message or for room. */
-		if ((rc = send_acks(s)) != MSB_OK) {
+		 * streammgr does not take stay queued. A wait without end
+		 * waits for room below, with the messages and a stop (not
+		 * first a send's 2 s, blind to them); after a BYE, no
+		 * longer than for its answer, whose end is MSB_STOPPED. */
+		now = msb__now_ms();
+		ack_by = timeout_ms < 0 ? now : now + SEND_TIMEOUT_MS;
+		if (s->s_bye_sent && s->s_bye_deadline < ack_by)
+			ack_by = s->s_bye_deadline;
+		if ((rc = send_acks_by(s, ack_by)) != MSB_OK) {
 			if (s->s_stopped)
 				return MSB_STOPPED;
-			if (rc != MSB_TEMPFAIL || timeout_ms >= 0)
+			if (rc != MSB_TEMPFAIL ||
+			    (timeout_ms >= 0 && !s->s_bye_sent))
 				return rc;
 		}
 		if ((rc = link_up(s, 0)) != MSB_OK) {

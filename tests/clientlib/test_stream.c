@@ -745,6 +745,47 @@ recv_waits_while_acks_cannot_go(void **state)
 	msb_stream_close(s);
 }
 
+/* Acks until streammgr, not reading, takes no more: the last queued. */
+static uint64_t
+ack_until_stuck(struct msb_stream *s)
+{
+	uint64_t id = BASE_ID;
+	int rc;
+
+	while ((rc = msb_stream_ack(s, id)) == MSB_OK && id < BASE_ID + 1000000)
+		id++;
+	assert_int_equal(rc, MSB_TEMPFAIL);	/* id is queued */
+	return id;
+}
+
+/* After a stop asked, with acks streammgr does not take: MSB_STOPPED
+ * after the 2 s a BYE is answered in, also from recv with a timeout (a
+ * loop on it, as the Python binding's), which ended each call with
+ * MSB_TEMPFAIL after its acks' 2 s, never come to the stop's end. */
+static void
+stop_ends_while_acks_cannot_go(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s = open_stream(f, 4);	/* acks 1 at a time */
+	struct msb_message msg;
+	int64_t start;
+	int rc, calls = 0;
+
+	ack_until_stuck(s);
+	msb_stream_stop(s);
+	start = tu_now_ms();
+	do
+		rc = msb_stream_recv(s, &msg, 500);
+	while (rc == MSB_TEMPFAIL && ++calls > 0 &&
+	    tu_now_ms() - start < WAIT_MS * tu_time_factor());
+	if (rc != MSB_STOPPED)
+		fail_msg("recv(500) after a stop: %d (%s), %d calls, %lld ms",
+		    rc, msb_stream_error(s), calls,
+		    (long long)(tu_now_ms() - start));
+	assert_int_equal(msb_stream_recv(s, &msg, -1), MSB_STOPPED);
+	msb_stream_close(s);
+}
+
 /*
  * realloc as the C library's, except that one of realloc_refuse bytes
  * fails (once): msb_stream_recv_batch growing its buffer out of memory.
@@ -1027,6 +1068,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    recv_waits_while_acks_cannot_go, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    stop_ends_while_acks_cannot_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    recv_batch_out_of_memory_keeps_every_message, setup,
 		    teardown),
