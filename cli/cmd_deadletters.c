@@ -278,7 +278,7 @@ requeue(const struct cli *cli, const struct dl_opts *o)
 {
 	bson_t req = BSON_INITIALIZER, *reply, arr;
 	bson_iter_t it;
-	int64_t done = 0, left = 0;
+	int64_t done = 0, left = 0, never = 0;
 	const char *full = "its bounds";
 	int rc;
 
@@ -310,6 +310,9 @@ requeue(const struct cli *cli, const struct dl_opts *o)
 	if (bson_iter_init_find(&it, reply, "full") &&
 	    BSON_ITER_HOLDS_UTF8(&it))
 		full = bson_iter_utf8(&it, NULL);
+	if (bson_iter_init_find(&it, reply, "too_large") &&
+	    BSON_ITER_HOLDS_NUMBER(&it))
+		never = bson_iter_as_int64(&it);
 	if (o->o_json)
 		cli_print_json(reply);
 	else
@@ -324,6 +327,15 @@ requeue(const struct cli *cli, const struct dl_opts *o)
 		    "requeue them once it drains\n", left, full);
 		rc = EX_TEMPFAIL;
 	}
+	if (never > 0) {
+		/* Waiting would not help: the operator's to decide (raise
+		 * the bound, or leave them). */
+		fprintf(stderr, "mysimbdp dead-letters: %" PRId64 " left in "
+		    "the file for good: each alone is past the stream's "
+		    "max_queue_bytes or the node's stream.max_memory\n",
+		    never);
+		rc = EX_DATAERR;
+	}
 	if (bson_iter_init_find(&it, reply, "still_in_file") &&
 	    BSON_ITER_HOLDS_UTF8(&it)) {
 		fprintf(stderr, "mysimbdp dead-letters: requeued, but they are "
@@ -334,10 +346,11 @@ requeue(const struct cli *cli, const struct dl_opts *o)
 		return EX_IOERR;
 	}
 	bson_destroy(reply);
-	if (o->o_ids.i_count > 0 && (size_t)(done + left) < o->o_ids.i_count) {
+	if (o->o_ids.i_count > 0 &&
+	    (size_t)(done + left + never) < o->o_ids.i_count) {
 		fprintf(stderr, "mysimbdp dead-letters: %zu of the ids given "
 		    "are not dead letters of this stream\n",
-		    o->o_ids.i_count - (size_t)(done + left));
+		    o->o_ids.i_count - (size_t)(done + left + never));
 		return EX_DATAERR;
 	}
 	return rc;

@@ -233,7 +233,7 @@ take(struct dead_letter_split *ds, struct dead_letter *dl)
 
 int
 dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
-    bool (*fits)(size_t len, void *arg), void *arg,
+    enum dl_fit (*fits)(size_t len, void *arg), void *arg,
     struct dead_letter_split *ds, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
@@ -263,6 +263,7 @@ dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
 		return -1;
 	}
 	while ((len = getline(&line, &cap, f)) > 0) {
+		enum dl_fit fit = DL_WAIT;
 		struct dead_letter dl;
 		bool want;
 
@@ -273,12 +274,17 @@ dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
 		want = dead_letter_parse(line, (size_t)len, &dl, why,
 		    sizeof(why)) == 0 && chosen(dl.dl_id, ids, nids);
 		/* Once one has no room, the later ones wait with it: the
-		 * letters go back in their order. */
-		if (want && ds->ds_left == 0 && (fits == NULL ||
-		    fits(dl.dl_len, arg)))
+		 * letters go back in their order (one that never fits is
+		 * not waited for). */
+		if (want && ds->ds_left == 0)
+			fit = fits == NULL ? DL_TAKE : fits(dl.dl_len, arg);
+		if (want && fit == DL_TAKE)
 			take(ds, &dl);
 		else {
-			ds->ds_left += want;
+			if (want && fit == DL_NEVER)
+				ds->ds_never++;
+			else
+				ds->ds_left += want;
 			dead_letter_clear(&dl);
 			keep_line(ds, line, (size_t)len);
 		}
@@ -292,6 +298,14 @@ dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
 	}
 	fclose(f);
 	kept_flush(ds);
+	if (ds->ds_werr != 0) {
+		/* Said now, before any letter is stored: not queued and
+		 * still in the file later. */
+		snprintf(err, errlen, "write %s: %s", ds->ds_tmp,
+		    strerror(ds->ds_werr));
+		dead_letter_split_free(ds);
+		return -1;
+	}
 	return 0;
 }
 

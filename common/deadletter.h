@@ -51,13 +51,14 @@ int dead_letter_max_id(const char *path, uint64_t *id, char *err,
  * do not parse are kept too: nothing is dropped), written as they are
  * read to <path>.tmp, which dead_letter_keep puts in path's place: the
  * split holds the letters taken, not the file. ds_left: chosen letters
- * kept because the room ran out.
+ * kept because the room ran out; ds_never: kept because they never fit.
  */
 struct dead_letter_split {
 	struct dead_letter *ds_taken;
 	size_t		 ds_ntaken;
 	size_t		 ds_cap;
 	size_t		 ds_left;
+	size_t		 ds_never;
 	size_t		 ds_nkept;
 	char		*ds_tmp;	/* <path>.tmp while ds_fd is open */
 	int		 ds_fd;		/* -1: none, or handed over */
@@ -66,15 +67,21 @@ struct dead_letter_split {
 	size_t		 ds_buflen;
 };
 
+/* What a split's fits says of a letter's payload. */
+enum dl_fit {
+	DL_TAKE,	/* room for it: taken */
+	DL_WAIT,	/* no room now: kept, and every chosen one after it */
+	DL_NEVER	/* it never fits: kept, the next ones asked */
+};
+
 /*
- * Reads path (missing: empty). fits (NULL: every letter fits) is asked,
- * in the file's order, whether each chosen letter's payload has room;
- * from the first that has none on, the chosen letters are kept in the
- * file. Returns 0, or -1 with err (an unreadable file, or no <path>.tmp
- * to write).
+ * Reads path (missing: empty). fits (NULL: every letter is taken) is
+ * asked, in the file's order, about each chosen letter's payload, until
+ * one has to wait. Returns 0, or -1 with err (an unreadable file, or
+ * <path>.tmp not written: nothing taken then).
  */
 int dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
-    bool (*fits)(size_t len, void *arg), void *arg,
+    enum dl_fit (*fits)(size_t len, void *arg), void *arg,
     struct dead_letter_split *ds, char *err, size_t errlen);
 
 /*

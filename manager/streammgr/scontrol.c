@@ -449,6 +449,8 @@ do_requeue(struct stream *s, const struct request *r, bson_t *reply,
 		BSON_APPEND_INT64(reply, "left", (int64_t)res.rq_left);
 		BSON_APPEND_UTF8(reply, "full", res.rq_full);
 	}
+	if (res.rq_never > 0)
+		BSON_APPEND_INT64(reply, "too_large", (int64_t)res.rq_never);
 	/* Queued, and still in the file: the operator must know. */
 	if (res.rq_kept)
 		BSON_APPEND_UTF8(reply, "still_in_file", err);

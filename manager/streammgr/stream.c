@@ -2212,17 +2212,23 @@ on_producers_turn(void *arg)
  * stream's max_queue_bytes (payloads) and the node's max_memory (a block
  * and a page kept aside: what its first letter may open). */
 struct requeue_room {
+	const struct stream *s;
 	uint64_t	 payload;
 	uint64_t	 memory;
-	const char	*full;
+	const char	*full;	/* what a letter waits for */
 };
 
-static bool
+static enum dl_fit
 requeue_fits(size_t len, void *arg)
 {
 	struct requeue_room *rm = arg;
 	uint64_t cost = queue_packed_cost(len);
 
+	/* Past a bound on empty queues: waiting would not help (admit's
+	 * REJECT too-large). */
+	if (len > rm->s->s_conf->s_max_queue_bytes ||
+	    queue_cost(len) > rm->s->s_mgr->m_max_memory)
+		return DL_NEVER;
 	if (len > rm->payload)
 		rm->full = "max_queue_bytes";
 	else if (cost > rm->memory)
@@ -2230,9 +2236,9 @@ requeue_fits(size_t len, void *arg)
 	else {
 		rm->payload -= len;
 		rm->memory -= cost;
-		return true;
+		return DL_TAKE;
 	}
-	return false;
+	return DL_WAIT;
 }
 
 static struct requeue_room
@@ -2242,6 +2248,7 @@ requeue_room(const struct stream *s)
 	    queue_cost(0), max = s->s_mgr->m_max_memory;
 
 	return (struct requeue_room){
+		.s = s,
 		.payload = s->s_conf->s_max_queue_bytes > held ?
 		    s->s_conf->s_max_queue_bytes - held : 0,
 		.memory = max > mem ? max - mem : 0,
@@ -2309,6 +2316,7 @@ stream_requeue(struct stream *s, const uint64_t *ids, size_t nids,
 	res->rq_requeued = ds.ds_ntaken;
 	res->rq_left = ds.ds_left;
 	res->rq_full = room.full;
+	res->rq_never = ds.ds_never;
 	if (ds.ds_ntaken > 0) {
 		log_info("tenant %s: stream %s: %zu dead letter%s requeued",
 		    s->s_tid, s->s_name, ds.ds_ntaken, ds.ds_ntaken == 1 ?

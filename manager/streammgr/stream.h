@@ -162,6 +162,7 @@ struct requeue_result {
 	size_t		 rq_requeued;
 	size_t		 rq_left;	/* no room for them (rq_full) */
 	const char	*rq_full;	/* the bound, when rq_left */
+	size_t		 rq_never;	/* past a bound alone: never fit */
 	bool		 rq_kept;	/* queued and still in the file */
 };
 
@@ -169,7 +170,9 @@ struct requeue_result {
  * Moves dead letters (those numbered in ids, all when nids is 0) back into
  * the queue, stored as the stream's durability says, as many as its
  * max_queue_bytes and the node's stream.max_memory have room for (in the
- * file's order): the rest stay in the file, counted in rq_left. Returns
+ * file's order): the rest stay in the file, counted in rq_left; one
+ * past a bound alone (a reload lowered it) stays too, counted in
+ * rq_never, and those after it are still requeued. Returns
  * 0 with *res set, or -1 with err (nothing moved). With 0, rq_kept says
  * that the file could not be written again without them (err says why):
  * they are queued and still in the file, so a second requeue would queue

@@ -69,10 +69,27 @@ assert_eq 30 "$(sstat alpha .acked)" "each of the 30 acked once"
 assert_eq 30 "$(store_docs alpha | jq -r ._id | sort -u | wc -l)" "30 keys stored"
 ok "all 30 requeued in $rounds requeues and acked once each"
 
+# A letter past max_queue_bytes alone (as after a reload lowered it)
+# would wait for ever: it stays in the file, said apart (exit 65), and
+# the letters after it are requeued all the same.
+file=$VAR/queue/alpha/default/dead-letters.jsonl
+letter() {
+	printf '{"time":"2026-01-01T00:00:00.000Z","tenant":"alpha","stream":"default","id":%s,"deliveries":1,"reason":"x","payload":"%s"}\n' "$1" "$2"
+}
+{ letter 900001 "huge $(printf '%02000d' 1)"; letter 900002 "small one"; } >>"$file"
+rc=0; cli dead-letters alpha --requeue >"$T/out/rq" 2>"$T/out/rq.err" || rc=$?
+assert_eq 65 $rc "a letter that never fits: exit 65"
+assert_eq "alpha: 1 dead letter requeued" "$(cat "$T/out/rq")" "the one after it requeued"
+assert_eq "mysimbdp dead-letters: 1 left in the file for good: each alone is past the stream's max_queue_bytes or the node's stream.max_memory" \
+	"$(cat "$T/out/rq.err")" "the one that never fits, said"
+assert_eq 900001 "$(cli dead-letters alpha --json | jq -r '.[].id')" "it stays in the file"
+wait_for 20 "the small one stored" eval \
+	'store_docs alpha | jq -r ._id | grep -qx small'
+ok "a letter past the bound alone stays, the next one is requeued"
+
 # A requeue holds the letters it takes, not the file: one letter out of
 # 100 MB of them costs streammgr no memory to speak of (the lines it
 # keeps are written to the new file as they are read).
-file=$VAR/queue/alpha/default/dead-letters.jsonl
 awk 'BEGIN { p = sprintf("%01000d", 7); for (i = 1; i <= 100000; i++)
 	printf "{\"time\":\"2026-01-01T00:00:00.000Z\",\"tenant\":\"alpha\",\"stream\":\"default\",\"id\":%d,\"deliveries\":1,\"reason\":\"x\",\"payload\":\"big%d %s\"}\n", 1000000 + i, i, p }' >>"$file"
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$SM_PID/status"; }
@@ -85,7 +102,7 @@ after=$(hwm)
 # the peak says nothing there.
 sanitized || [ $((after - before)) -lt 40000 ] ||
 	fail "peak RSS grew by $((after - before)) kB for a 100 MB file"
-assert_eq 99999 "$(wc -l <"$file")" "the others kept"
+assert_eq 100000 "$(wc -l <"$file")" "the others kept"
 wait_for 20 "big50000 stored" eval \
 	'store_docs alpha | jq -r ._id | grep -qx big50000'
 ok "one letter requeued out of 100 MB of them: peak RSS $before -> $after kB"
