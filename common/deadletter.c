@@ -172,8 +172,8 @@ chosen(int64_t id, const uint64_t *ids, size_t nids)
 
 #define KEPT_BUF	(64u << 10)	/* kept lines written in chunks */
 
-/* Writes n bytes at p to the new file; a failure is kept for keep to
- * say (the split goes on: the letters are not taken out until then). */
+/* Writes n bytes at p to the new file; a failure is kept, for the
+ * split to say at its end. */
 static void
 kept_write(struct dead_letter_split *ds, const char *p, size_t n)
 {
@@ -202,7 +202,6 @@ kept_flush(struct dead_letter_split *ds)
 static void
 keep_line(struct dead_letter_split *ds, const char *line, size_t len)
 {
-	ds->ds_nkept++;
 	if (ds->ds_buflen + len + 1 > KEPT_BUF)
 		kept_flush(ds);
 	if (len + 1 > KEPT_BUF) {	/* larger than the buffer: as is */
@@ -316,11 +315,9 @@ dead_letter_keep(const char *path, struct dead_letter_split *ds,
 	char *dir, *dcopy;
 	int fd = ds->ds_fd, dfd;
 
-	if (fd < 0 || ds->ds_werr != 0 || fsync(fd) < 0 ||
-	    rename(ds->ds_tmp, path) < 0) {
+	if (fd < 0 || fsync(fd) < 0 || rename(ds->ds_tmp, path) < 0) {
 		snprintf(err, errlen, "write %s: %s", ds->ds_tmp != NULL ?
-		    ds->ds_tmp : path, strerror(ds->ds_werr ? ds->ds_werr :
-		    errno ? errno : ENOSPC));
+		    ds->ds_tmp : path, strerror(errno ? errno : ENOSPC));
 		return -1;	/* split_free drops the temporary file */
 	}
 	ds->ds_fd = -1;		/* the caller's, under path */

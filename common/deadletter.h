@@ -59,7 +59,6 @@ struct dead_letter_split {
 	size_t		 ds_cap;
 	size_t		 ds_left;
 	size_t		 ds_never;
-	size_t		 ds_nkept;
 	char		*ds_tmp;	/* <path>.tmp while ds_fd is open */
 	int		 ds_fd;		/* -1: none, or handed over */
 	int		 ds_werr;	/* a write to it failed: errno */

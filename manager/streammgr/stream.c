@@ -1439,7 +1439,7 @@ over_queue(struct stream *s, size_t len)
  * it, which stream.max_memory bounds together with what every queue of
  * the node holds: the node's bound, whichever tenant sends.
  * max_queue_bytes counts payloads only, and queues hold blocks (a
- * million one-byte messages: about 70 MB held for 1 MB counted). now:
+ * million one-byte messages: 80 MB held for 1 MB counted). now:
  * what the queues' open blocks leave room for is free; else the most it
  * can add, with every queue empty.
  */

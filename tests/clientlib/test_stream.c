@@ -642,6 +642,7 @@ struct reader_run {
 	struct fake	*f;
 	uint64_t	 last;		/* the first of the two last acks */
 	bool		 got;		/* they came, together, after the rest */
+	bool		 stall;		/* 3 s before reading, then a delivery */
 };
 
 static void *
@@ -649,8 +650,11 @@ reader_thread(void *arg)
 {
 	struct reader_run *r = arg;
 	struct frames *m = malloc(sizeof(*m));
+	struct timespec stall = { .tv_sec = 3 };
 	uint64_t next = BASE_ID;
 
+	if (r->stall)
+		nanosleep(&stall, NULL);
 	while (fake_recv(r->f, m, WAIT_MS) && frame_is(m, 0, "ACK")) {
 		if (m->len[1] == 16) {
 			r->got = next == r->last && be64(m->data[1]) == r->last &&
@@ -660,8 +664,28 @@ reader_thread(void *arg)
 		if (m->len[1] != 8 || be64(m->data[1]) != next++)
 			break;		/* one lost, or out of order */
 	}
+	if (r->got && r->stall)
+		fake_deliver(r->f, BASE_ID + 2000000, "after");
 	free(m);
 	return NULL;
+}
+
+/*
+ * Acks until streammgr, not reading, takes no more, and one more: both
+ * queued (MSB_TEMPFAIL, "is it reading?"). Returns the first of them.
+ */
+static uint64_t
+ack_until_stuck(struct msb_stream *s)
+{
+	uint64_t id = BASE_ID;
+	int rc;
+
+	while ((rc = msb_stream_ack(s, id)) == MSB_OK && id < BASE_ID + 1000000)
+		id++;
+	assert_int_equal(rc, MSB_TEMPFAIL);
+	assert_non_null(strstr(msb_stream_error(s), "is it reading?"));
+	assert_int_equal(msb_stream_ack(s, id + 1), MSB_TEMPFAIL);
+	return id;
 }
 
 static void
@@ -670,16 +694,11 @@ acks_stay_queued_while_streammgr_does_not_read(void **state)
 	struct fake *f = *state;
 	struct msb_stream *s = open_stream(f, 4);	/* acks 1 at a time */
 	struct reader_run r = { .f = f };
-	uint64_t id = BASE_ID;
+	uint64_t id;
 	pthread_t t;
 	int rc, tries = 0;
 
-	/* The fake does not read. */
-	while ((rc = msb_stream_ack(s, id)) == MSB_OK && id < BASE_ID + 1000000)
-		id++;
-	assert_int_equal(rc, MSB_TEMPFAIL);
-	assert_non_null(strstr(msb_stream_error(s), "is it reading?"));
-	assert_int_equal(msb_stream_ack(s, id + 1), MSB_TEMPFAIL);
+	id = ack_until_stuck(s);	/* the fake does not read */
 
 	/* It reads again: every ack, in order, the two last together. */
 	r.last = id;
@@ -696,45 +715,21 @@ acks_stay_queued_while_streammgr_does_not_read(void **state)
  * msb_stream_recv(-1) waits for a message however long streammgr does
  * not read: the acks it cannot take stay queued, and recv does not give
  * up with MSB_TEMPFAIL after the 2 s a send waits for room (an app's
- * loop on recv(-1) would end). The fake stops reading for 3 s, then
- * takes every ack, the last one queued included, and delivers.
+ * loop on recv(-1) would end). The fake stops reading for 3 s more,
+ * then takes every ack, the two last together, and delivers.
  */
-static void *
-stalled_reader_thread(void *arg)
-{
-	struct reader_run *r = arg;
-	struct frames *m = malloc(sizeof(*m));
-	struct timespec stall = { .tv_sec = 3 };
-
-	nanosleep(&stall, NULL);
-	while (fake_recv(r->f, m, WAIT_MS) && frame_is(m, 0, "ACK"))
-		if (m->len[1] >= 8 &&
-		    be64(m->data[1] + m->len[1] - 8) == r->last) {
-			r->got = true;
-			fake_deliver(r->f, BASE_ID + 2000000, "after");
-			break;
-		}
-	free(m);
-	return NULL;
-}
-
 static void
 recv_waits_while_acks_cannot_go(void **state)
 {
 	struct fake *f = *state;
 	struct msb_stream *s = open_stream(f, 4);	/* acks 1 at a time */
-	struct reader_run r = { .f = f };
+	struct reader_run r = { .f = f, .stall = true };
 	struct msb_message msg;
-	uint64_t id = BASE_ID;
 	pthread_t t;
 	int rc;
 
-	while ((rc = msb_stream_ack(s, id)) == MSB_OK && id < BASE_ID + 1000000)
-		id++;
-	assert_int_equal(rc, MSB_TEMPFAIL);	/* id is queued */
-	r.last = id;
-	assert_int_equal(pthread_create(&t, NULL, stalled_reader_thread, &r),
-	    0);
+	r.last = ack_until_stuck(s);
+	assert_int_equal(pthread_create(&t, NULL, reader_thread, &r), 0);
 	rc = msb_stream_recv(s, &msg, -1);
 	pthread_join(t, NULL);
 	if (rc != MSB_OK)
@@ -743,19 +738,6 @@ recv_waits_while_acks_cannot_go(void **state)
 	assert_int_equal(msg.id, BASE_ID + 2000000);
 	assert_memory_equal(msg.data, "after", msg.len);
 	msb_stream_close(s);
-}
-
-/* Acks until streammgr, not reading, takes no more: the last queued. */
-static uint64_t
-ack_until_stuck(struct msb_stream *s)
-{
-	uint64_t id = BASE_ID;
-	int rc;
-
-	while ((rc = msb_stream_ack(s, id)) == MSB_OK && id < BASE_ID + 1000000)
-		id++;
-	assert_int_equal(rc, MSB_TEMPFAIL);	/* id is queued */
-	return id;
 }
 
 /* After a stop asked, with acks streammgr does not take: MSB_STOPPED
