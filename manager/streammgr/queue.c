@@ -1,6 +1,7 @@
 #include "queue.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,13 +62,23 @@ static size_t cache_len;
 static bool caching;
 
 /* What every queue of the process holds (blocks, messages alone and
- * pages): the loop's thread alone runs queues. */
+ * pages), and its most since the last queue_trim(): the loop's thread
+ * alone runs queues. */
 static uint64_t held_memory;
+static uint64_t held_peak;
 
 uint64_t
 queue_memory(void)
 {
 	return held_memory;
+}
+
+static void
+held_add(uint64_t n)
+{
+	held_memory += n;
+	if (held_memory > held_peak)
+		held_peak = held_memory;
 }
 
 /* A message of len payload bytes: its size, header included. */
@@ -99,7 +110,8 @@ queue_cost(size_t len)
 	    sizeof(struct queue_page);
 }
 
-/* Frees the cache's blocks; at exit, so that a leak check sees none. */
+/* Frees the cache's blocks: at exit, so that a leak check sees none,
+ * and when the heap is trimmed. */
 static void
 cache_drop(void)
 {
@@ -110,6 +122,24 @@ cache_drop(void)
 		free(b);
 	}
 	cache_len = 0;
+}
+
+/*
+ * Only past half the peak: a slow drain of a large backlog trims a few
+ * times, not at every tick, as each trim walks the heap's free chunks.
+ */
+bool
+queue_trim(void)
+{
+	uint64_t fell = held_peak - held_memory;
+
+	if (fell < QUEUE_TRIM_STEP || fell < held_peak / 2)
+		return false;
+	cache_drop();
+	/* Free pages inside the heap go too, not only at its top. */
+	malloc_trim(0);
+	held_peak = held_memory;
+	return true;
 }
 
 /* A block for q to append to, empty; NULL: ENOMEM. */
@@ -128,7 +158,7 @@ block_take(struct queue *q)
 	b->b_queue = q;
 	b->b_live = b->b_used = 0;
 	ASAN_POISON_MEMORY_REGION(b->b_data, BLOCK_DATA);
-	held_memory += BLOCK_SIZE;
+	held_add(BLOCK_SIZE);
 	return b;
 }
 
@@ -157,7 +187,7 @@ msg_alloc(struct queue *q, size_t len)
 	if (size > BLOCK_BIG) {
 		if ((m = malloc(size)) == NULL)
 			return NULL;
-		held_memory += alone_cost(len);
+		held_add(alone_cost(len));
 		memset(m, 0, sizeof(*m));
 		return m;
 	}
@@ -268,7 +298,7 @@ page_make(struct queue *q, uint64_t seq)
 		if ((q->q_dir[idx] = calloc(1, sizeof(**q->q_dir))) == NULL)
 			return NULL;
 		q->q_pages++;
-		held_memory += sizeof(**q->q_dir);
+		held_add(sizeof(**q->q_dir));
 	}
 	return q->q_dir[idx];
 }

@@ -250,6 +250,9 @@ on_stats(evutil_socket_t fd, short what, void *arg)
 	}
 	scontrol_publish_stats(m);
 	collect_retired(m);
+	if (queue_trim())
+		log_debug("queues hold %" PRIu64 " bytes: heap trimmed",
+		    queue_memory());
 }
 
 static void

@@ -275,16 +275,34 @@ backlog_mem() {
 	echo "$rss $hwm"
 }
 
+# rss_settled: streammgr's VmRSS (MB) once it has not changed for 1.5 s,
+# one and a half of its stats timer's ticks, where it gives a drained
+# backlog's memory back (queue_trim); at most 20 s.
+rss_settled() {
+	local m last=-1 same=0 k
+	for ((k = 0; k < 200 && same < 15; k++)); do
+		read -r -a m <<<"$(mem "$sm_pid")"
+		if ((m[0] == last)); then
+			same=$((same + 1))
+		else
+			same=0 last=${m[0]}
+		fi
+		sleep 0.1
+	done
+	awk -v k="$last" 'BEGIN { printf "%.1f", k / 1024 }'
+}
+
 # backlog_run N: N messages of 100 B left on disk by a stream with no
 # instance, then streammgr restarted: the time to its "started:" line
 # (stream.backlog.start_ms), its peak RSS while restoring and its RSS
-# after (stream.backlog.*_mb). Then a fresh queue and one instance that
+# after (stream.backlog.*_mb), and once an instance has acked them, but
+# its first (stream.drained.rss_mb). Then a fresh queue and one instance that
 # never acks its first message while N more pass through and are acked:
 # streammgr's RSS (stream.stuck.*_mb) against the same stream idle
 # (stream.idle.*_mb), which must not grow with the distance from the
 # stuck message to the newest.
 backlog_run() {
-	local n=$1 d t0 ms idle restored stuck disk stream_timeout
+	local n=$1 d t0 ms idle restored drained stuck disk stream_timeout
 	stream_timeout=$((60 + n / 10000))
 	d=$(short_dir backlog)
 	rm -rf "$d/state" "$d/tenants"
@@ -304,6 +322,14 @@ backlog_run() {
 	ms=$(($(now_ms) - t0))
 	record stream.backlog.start_ms "$ms"
 	restored=$(backlog_mem backlog)
+	"$CLI" -c "$d/mysimbdp.cfg" scale bench 1 >/dev/null ||
+	    die "backlog: scale to 1 refused (log: $sm_log)"
+	# Its instance holds its first message: the rest are acked.
+	"$STREAMBENCH" acked "ipc://$d/state/run/streammgr.ctl" $((n - 1)) \
+	    "$stream_timeout" bench >/dev/null ||
+	    die "backlog: not drained (log: $sm_log)"
+	drained=$(rss_settled)
+	record stream.drained.rss_mb "$drained"
 	sm_stop
 	rm -rf "$d/state"
 	start_ready sm_pid 'started:' "$d/streammgr.log" /dev/null \
@@ -320,7 +346,8 @@ backlog_run() {
 	stuck=$(backlog_mem stuck)
 	sm_stop
 	echo "backlog of $n messages ($disk MB on disk): start ${ms} ms," \
-	    "RSS after/peak $restored MB; one stuck message, $n past it:" \
+	    "RSS after/peak $restored MB, drained $drained MB; one stuck" \
+	    "message, $n past it:" \
 	    "RSS/peak $stuck MB (idle $idle)"
 }
 

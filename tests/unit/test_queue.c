@@ -441,6 +441,46 @@ test_copy_cost_at_its_number(void **state)
 	assert_int_equal(queue_clear(&q), 2);
 }
 
+/*
+ * queue_trim gives memory back once the queues hold half or less of
+ * their most since the last trim, and QUEUE_TRIM_STEP less or more: not
+ * while a backlog is only a little smaller, not twice for one drain.
+ */
+static void
+test_trim_after_a_drain(void **state)
+{
+	static unsigned char buf[1000];
+	struct queue q;
+	struct qmsg *m;
+	uint64_t base;
+
+	(void)state;
+	(void)queue_trim();	/* from an earlier test's drain */
+	base = queue_memory();
+	assert_int_equal(queue_init(&q), 0);
+	while (queue_memory() - base < 3 * (uint64_t)QUEUE_TRIM_STEP)
+		assert_non_null(queue_append(&q, buf, sizeof(buf)));
+	assert_false(queue_trim());		/* nothing let go */
+	/* A third acked: a step less, but more than half still held. */
+	while (queue_memory() - base > 2 * (uint64_t)QUEUE_TRIM_STEP) {
+		assert_non_null(m = queue_next(&q));
+		queue_deliver(&q, m, &q, 1000);
+		queue_done(&q, m);
+	}
+	assert_false(queue_trim());
+	/* Down to a third: half and a step gone. */
+	while (queue_memory() - base > QUEUE_TRIM_STEP) {
+		assert_non_null(m = queue_next(&q));
+		queue_deliver(&q, m, &q, 1000);
+		queue_done(&q, m);
+	}
+	assert_true(queue_trim());
+	assert_false(queue_trim());		/* the most is now */
+	assert_true(queue_clear(&q) > 0);
+	assert_false(queue_trim());		/* under a step from there */
+	assert_int_equal(queue_memory(), base);
+}
+
 int
 main(void)
 {
@@ -456,6 +496,7 @@ main(void)
 		cmocka_unit_test(test_memory_follows_messages),
 		cmocka_unit_test(test_held_message_keeps_its_block),
 		cmocka_unit_test(test_copy_cost_at_its_number),
+		cmocka_unit_test(test_trim_after_a_drain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
