@@ -24,10 +24,11 @@ struct msb__link_ops {
 	/*
 	 * One message of n frames (1 to 8), whole or not at all, without
 	 * waiting. Returns 0, or -1 with errno: EAGAIN (not taken now: no
-	 * connection yet, or no room; wait and send again), ECONNRESET (the
-	 * connection ended, and what awaited a reply on it gets none; the
-	 * message was not taken: send it again, a connection is made
-	 * again), or a failure (lo_error says why).
+	 * connection yet, or no room, or this send found the end, said by
+	 * lo_recv after what came before it; wait and send again),
+	 * ECONNRESET (the connection ended, and what awaited a reply on it
+	 * gets none; the message was not taken: send it again, a connection
+	 * is made again), or a failure (lo_error says why).
 	 */
 	int	 (*lo_send)(struct msb__link *, const struct zmtp_frame *,
 		    size_t);

@@ -11,7 +11,9 @@
  * made again by a send at least RECONNECT_MS later, so the producer
  * writes those records off at once instead of waiting out its reply
  * timeout, and a streammgr that closes every connection is not called
- * in a loop.
+ * in a loop. A send that finds the end is not taken (EAGAIN) and does
+ * not say it: the replies streammgr wrote before it went are still in
+ * the socket, and the receive that has read them says it.
  */
 #include <errno.h>
 #include <poll.h>
@@ -135,7 +137,16 @@ ipc_send(struct msb__link *ll, const struct zmtp_frame *f, size_t n)
 
 	if (say_end(l) == -1 || link_up(l) == -1)
 		return -1;
-	return zmtp_send(l->li_z, f, n) == 0 ? 0 : failed(l);
+	if (zmtp_send(l->li_z, f, n) == 0)
+		return 0;
+	/*
+	 * This write found the end, and the connection is kept for reading
+	 * (zmtp_read_to_end): the replies streammgr wrote before it went
+	 * are read first, then recv says the end. Not taken meanwhile.
+	 */
+	if (errno != EAGAIN && zmtp_connected(l->li_z))
+		errno = EAGAIN;
+	return failed(l);
 }
 
 static int
@@ -168,7 +179,8 @@ ipc_wait(struct msb__link *ll, short events, int ms)
 			poll(NULL, 0, ms);
 		return 0;
 	}
-	/* Before the handshake is over, POLLOUT is not what to wait for. */
+	/* Before the handshake is over, or once a write found the end,
+	 * POLLOUT is not what to wait for. */
 	if (!zmtp_ready(l->li_z))
 		events = POLLIN;
 	pfd = (struct pollfd){ .fd = zmtp_fd(l->li_z),
@@ -182,11 +194,13 @@ ipc_wait(struct msb__link *ll, short events, int ms)
 	 * What waited goes out as room comes; an end is said by recv. Not
 	 * when something came too: recv reads it, then writes (zmtp.h).
 	 * A write that found the end first would drop, unread, the
-	 * replies streammgr sent before it went.
+	 * replies streammgr sent before it went. One that finds it now
+	 * leaves them to recv (zmtp_read_to_end).
 	 */
 	if ((pfd.revents & POLLOUT) &&
 	    !(pfd.revents & (POLLIN | POLLHUP | POLLERR)) &&
-	    zmtp_flush(l->li_z) == -1 && errno != EAGAIN)
+	    zmtp_flush(l->li_z) == -1 && errno != EAGAIN &&
+	    !zmtp_connected(l->li_z))
 		ended(l);
 	return 0;
 }
@@ -283,6 +297,7 @@ msb__link_ipc_open(struct msb__link **lp, const char *endpoint, char *err,
 		return MSB_ERROR;
 	}
 	l->li_link.l_ops = &ipc_ops;
+	zmtp_read_to_end(l->li_z);
 	/* Nothing listening yet is not a failure: sends try again. */
 	if (link_up(l) == -1 && errno != EAGAIN) {
 		msb__seterr(err, errlen, "%s", l->li_err);

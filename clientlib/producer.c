@@ -27,8 +27,10 @@
  *
  * The connection is a link (link.h): ZMTP spoken here over ipc://, or
  * libzmq over tcp:// with CURVE. A link over ipc says when its
- * connection ended (streammgr restarted): what awaited a reply on it is
- * written off at once, and the next send connects again.
+ * connection ended (streammgr restarted), after the replies that came
+ * before the end (a send that finds it is only not taken): what still
+ * awaited a reply on it is written off at once, and the next send
+ * connects again.
  *
  * The send path allocates nothing of its own per message; a reply is
  * read in place in the link's buffer.

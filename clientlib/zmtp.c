@@ -90,6 +90,8 @@ struct zmtp {
 	size_t		 z_outrd;
 	size_t		 z_outwr;
 
+	bool		 z_keep_in;	/* zmtp_read_to_end */
+	bool		 z_wended;	/* a write found the end: read on */
 	char		 z_err[256];
 };
 
@@ -157,6 +159,7 @@ drop(struct zmtp *z)
 	z->z_outrd = z->z_outwr = 0;
 	z->z_hslen = z->z_hsrd = 0;
 	z->z_peer = PEER_GREETING;
+	z->z_wended = false;
 }
 
 void
@@ -177,6 +180,26 @@ lost(struct zmtp *z)
 	int e = errno;
 
 	drop(z);
+	errno = e;
+	return -1;
+}
+
+/*
+ * A write found the connection's end (errno): dropped, or, after
+ * zmtp_read_to_end, when the peer closed it, kept for reading what the
+ * peer sent before it went. What waited to be written never goes.
+ * Returns -1, errno kept.
+ */
+static int
+write_end(struct zmtp *z)
+{
+	int e = errno;
+
+	if (!z->z_keep_in || (e != EPIPE && e != ECONNRESET))
+		return lost(z);
+	z->z_wended = true;
+	z->z_outrd = z->z_outwr = 0;
+	z->z_hsrd = z->z_hslen;
 	errno = e;
 	return -1;
 }
@@ -339,7 +362,7 @@ write_out(struct zmtp *z, const unsigned char *buf, size_t *rd, size_t len)
 		}
 		if (n == -1) {
 			seterr(z, errno, "send: %s", strerror(errno));
-			return lost(z);
+			return write_end(z);
 		}
 		*rd += (size_t)n;
 	}
@@ -370,6 +393,10 @@ zmtp_flush(struct zmtp *z)
 {
 	if (z->z_fd < 0)
 		return seterr(z, ENOTCONN, "not connected");
+	if (z->z_wended) {
+		errno = EPIPE;	/* z_err says how it was found */
+		return -1;
+	}
 	if (write_out(z, z->z_hs, &z->z_hsrd, handshake_allowed(z)) == -1)
 		return -1;
 	if (z->z_outrd == z->z_outwr)
@@ -398,8 +425,9 @@ start(struct zmtp *z, int fd)
 	z->z_fd = fd;
 	z->z_err[0] = '\0';
 	put_handshake(z);
+	/* Nothing came before this end: no reason to read on. */
 	if (zmtp_flush(z) == -1 && errno != EAGAIN)
-		return -1;
+		return z->z_fd < 0 ? -1 : lost(z);
 	return 0;
 }
 
@@ -455,6 +483,12 @@ zmtp_adopt(struct zmtp *z, int fd)
 	return start(z, fd);
 }
 
+void
+zmtp_read_to_end(struct zmtp *z)
+{
+	z->z_keep_in = true;
+}
+
 bool
 zmtp_connected(const struct zmtp *z)
 {
@@ -464,7 +498,7 @@ zmtp_connected(const struct zmtp *z)
 bool
 zmtp_ready(const struct zmtp *z)
 {
-	return z->z_fd >= 0 && z->z_peer == PEER_READY;
+	return z->z_fd >= 0 && z->z_peer == PEER_READY && !z->z_wended;
 }
 
 int
@@ -492,8 +526,8 @@ zmtp_held(const struct zmtp *z)
 short
 zmtp_events(const struct zmtp *z)
 {
-	bool out = z->z_hsrd < handshake_allowed(z) ||
-	    (z->z_peer == PEER_READY && z->z_outrd < z->z_outwr);
+	bool out = !z->z_wended && (z->z_hsrd < handshake_allowed(z) ||
+	    (z->z_peer == PEER_READY && z->z_outrd < z->z_outwr));
 
 	if (z->z_fd < 0)
 		return 0;
@@ -532,6 +566,10 @@ send_frames(struct zmtp *z, const struct zmtp_frame *frames, size_t n,
 
 	if (z->z_fd < 0)
 		return seterr(z, ENOTCONN, "not connected");
+	if (z->z_wended) {
+		errno = EPIPE;	/* z_err says how it was found */
+		return -1;
+	}
 	if (n == 0 || n > SEND_FRAMES)
 		return seterr(z, EINVAL, "a message of %zu frames", n);
 	if (z->z_outwr - z->z_outrd > z->z_out_max) {
@@ -568,7 +606,7 @@ send_frames(struct zmtp *z, const struct zmtp_frame *frames, size_t n,
 		while (w == -1 && errno == EINTR);
 		if (w == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			seterr(z, errno, "send: %s", strerror(errno));
-			return lost(z);
+			return write_end(z);
 		}
 		done = w > 0 ? (size_t)w : 0;
 	}
@@ -715,7 +753,7 @@ command(struct zmtp *z, const unsigned char *body, size_t len)
 			clen = PING_CONTEXT;
 		/* A peer that does not read what we send would have a PONG
 		 * a PING queued without end; what waits says we live. */
-		if (z->z_outwr - z->z_outrd > z->z_out_max)
+		if (z->z_outwr - z->z_outrd > z->z_out_max || z->z_wended)
 			return 0;
 		return put_command(z, "PONG", data + 2, clen);
 	}
@@ -924,9 +962,17 @@ zmtp_recv(struct zmtp *z, struct zmtp_msg *m)
 		/* Once a call for a server: zmtp.h says why. */
 		if ((is_server(z) && reads == 1) ||
 		    (rc = read_more(z)) == 0) {
-			/* A PONG the parse queued goes now. */
-			if (zmtp_flush(z) == -1 && errno != EAGAIN)
+			/*
+			 * A PONG the parse queued goes now. A write that finds
+			 * the end, kept for reading (zmtp_read_to_end), reads
+			 * on: what the peer sent before it went is there.
+			 */
+			if (!z->z_wended && zmtp_flush(z) == -1 &&
+			    errno != EAGAIN) {
+				if (z->z_wended)
+					continue;
 				return -1;
+			}
 			errno = EAGAIN;
 			return -1;
 		}
@@ -956,7 +1002,7 @@ zmtp_handshake(struct zmtp *z, int timeout_ms)
 			return lost(z);
 		if (z->z_peer == PEER_READY) {
 			if (zmtp_flush(z) == 0 || errno != EAGAIN)
-				return z->z_fd < 0 ? -1 : 0;
+				return z->z_fd < 0 || z->z_wended ? -1 : 0;
 			/* The socket is full: the rest goes later. */
 			return 0;
 		}

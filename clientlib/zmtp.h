@@ -118,10 +118,22 @@ int		 zmtp_connect(struct zmtp *z, const char *endpoint);
  * (tests and fuzzing: one end of a socketpair). */
 int		 zmtp_adopt(struct zmtp *z, int fd);
 
+/*
+ * From now on, a write that finds the peer gone (EPIPE, ECONNRESET)
+ * keeps the connection for reading: what the peer sent before it went
+ * is still handed out by zmtp_recv, which then says the end
+ * (ECONNRESET). Meanwhile it stays connected, not ready, sends and
+ * flushes fail (EPIPE), what waited to be written is dropped, and
+ * zmtp_events is POLLIN. A producer's link (link_ipc.c): the replies
+ * streammgr wrote before it closed count.
+ */
+void		 zmtp_read_to_end(struct zmtp *z);
+
 /* Whether a connection is up (made, and not lost or refused since). */
 bool		 zmtp_connected(const struct zmtp *z);
 
-/* Whether the peer's READY has come (its greeting and type checked). */
+/* Whether the peer's READY has come (its greeting and type checked),
+ * and no write found the end since (zmtp_read_to_end). */
 bool		 zmtp_ready(const struct zmtp *z);
 
 /* The socket to poll, -1 while not connected. */
@@ -151,8 +163,9 @@ short		 zmtp_events(const struct zmtp *z);
  * takes now (nothing before the peer's READY); the rest goes out with
  * later calls. A message is taken whole or not at all. Returns 0, or -1 with errno: EAGAIN (more than
  * out_max bytes wait already: nothing taken), ENOTCONN (no connection),
- * or the connection's end (EPIPE, ECONNRESET, EPROTO...: it is dropped;
- * zmtp_error() says why, and what was queued is lost).
+ * or the connection's end (EPIPE, ECONNRESET, EPROTO...: it is dropped,
+ * or kept for reading after zmtp_read_to_end; zmtp_error() says why, and
+ * what was queued is lost).
  */
 int		 zmtp_send(struct zmtp *z, const struct zmtp_frame *frames,
 		    size_t n);

@@ -15,7 +15,8 @@
  * do records written off at the reply timeout while they waited in the
  * producer's queue; the
  * end of the connection writes off at once what awaited a reply on it
- * (a reply that came before it counts),
+ * (a reply that came before it counts, found by a wait or by a send,
+ * alone or of a batch),
  * and the next send connects again; a callback may close its producer.
  */
 #include <setjmp.h>
@@ -1179,6 +1180,121 @@ a_reply_before_the_end_counts(void **state)
 	free(r);
 }
 
+/*
+ * The fake's ROUTER again, in a context of its own, ctx: fake_go ends
+ * it once what it wrote is out.
+ */
+static void
+fake_own(struct fake *f, void *ctx)
+{
+	int linger = 0;
+
+	zmq_close(f->router);
+	f->router = zmq_socket(ctx, ZMQ_ROUTER);
+	zmq_setsockopt(f->router, ZMQ_LINGER, &linger, sizeof(linger));
+	assert_int_equal(zmq_bind(f->router, f->endpoint), 0);
+}
+
+/* streammgr goes once its replies are written (its context's end waits
+ * for them), and comes back. */
+static void
+fake_go(struct fake *f, void *ctx)
+{
+	int wait = WAIT_MS;
+
+	zmq_setsockopt(f->router, ZMQ_LINGER, &wait, sizeof(wait));
+	zmq_close(f->router);
+	zmq_ctx_term(ctx);
+	fake_rebind(f);
+}
+
+/*
+ * streammgr answers every record sent alone (batching off) and goes:
+ * the next send finds the connection's end, with the replies unread in
+ * the socket. They came before the end, so they count (OK, not
+ * "no-reply": the app would send them again, and they would be stored
+ * twice), and the record goes on the next connection.
+ */
+static void
+replies_before_the_end_count_when_a_send_finds_it(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p;
+	struct request q;
+	void *ctx = zmq_ctx_new();
+
+	fake_own(f, ctx);
+	p = open_producer(f, 16, r);
+	msb_producer_set_reply_timeout(p, HANG_MS * tu_time_factor());
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(msb_producer_send(p, &"abc"[i], 1, NULL),
+		    MSB_OK);
+	for (int i = 0; i < 3; i++) {
+		assert_true(fake_recv(f, &q, WAIT_MS));
+		assert_int_equal(be64(q.id), (uint64_t)i + 1);
+		fake_reply(f, &q, "OK");
+	}
+	fake_go(f, ctx);
+
+	assert_int_equal(msb_producer_send(p, "d", 1, NULL), MSB_OK);
+	assert_int_equal(r->n, 3);
+	for (int i = 0; i < 3; i++)
+		if (r->status[i] != MSB_REPLY_OK)
+			fail_msg("record %d: %s", i + 1, r->reason[i]);
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	assert_int_equal(be64(q.id), 4);
+	assert_memory_equal(q.payload, "d", 1);
+	fake_reply(f, &q, "OK");
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_all_ok(r, 4);
+	msb_producer_close(p);
+	free(r);
+}
+
+/*
+ * The same for a batch: a record sent alone is answered, streammgr goes,
+ * and the batch held meanwhile finds the end as it goes. The reply
+ * counts (OK); the batch goes whole on the next connection.
+ */
+static void
+a_reply_before_the_end_counts_when_a_batch_finds_it(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p;
+	const char *const recs[] = { "b", "c" };
+	const char *const st[] = { "OK" };
+	struct request q;
+	void *ctx = zmq_ctx_new();
+
+	fake_own(f, ctx);
+	p = open_piling(f, 16, r);
+	msb_producer_set_reply_timeout(p, HANG_MS * tu_time_factor());
+	assert_int_equal(msb_producer_send(p, "a", 1, NULL), MSB_OK);
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	assert_int_equal(be64(q.id), 1);
+	/* Held: "a" awaits its reply. */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(msb_producer_send(p, recs[i], 1, NULL),
+		    MSB_OK);
+	fake_reply(f, &q, "OK");
+	fake_go(f, ctx);
+
+	/* The batch goes, and the reply is handled. */
+	assert_int_equal(msb_producer_poll(p, 0), 1);
+	assert_int_equal(r->n, 1);
+	if (r->status[0] != MSB_REPLY_OK)
+		fail_msg("record 1: %s", r->reason[0]);
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	assert_batch(&q, 2, 2, recs);
+	fake_reply_batch(f, &q, 1, st);
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_all_ok(r, 3);
+	msb_producer_close(p);
+	free(r);
+}
+
 int
 main(void)
 {
@@ -1218,6 +1334,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(a_reply_before_the_end_counts,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    replies_before_the_end_count_when_a_send_finds_it, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_reply_before_the_end_counts_when_a_batch_finds_it, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

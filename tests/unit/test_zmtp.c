@@ -1607,6 +1607,56 @@ test_frames_outlive_failed_send(void **state)
 	free(b.b_buf);
 }
 
+/*
+ * After zmtp_read_to_end, a send that finds the peer gone keeps what
+ * the peer sent before it went (a producer's replies, link_ipc.c) for
+ * zmtp_recv, which then says the end; without it the send drops the
+ * connection, and that with it.
+ */
+static void
+test_read_to_end(void **state)
+{
+	for (int keep = 0; keep < 2; keep++) {
+		struct zmtp *z;
+		struct zmtp_msg m;
+		struct bytes b = { 0 }, reply = { 0 };
+		int fd;
+
+		assert_non_null(z = zmtp_new(ZMTP_DEALER, 4096, 4096));
+		if (keep)
+			zmtp_read_to_end(z);
+		fd = pair(z);
+		add_router(&b);
+		peer_write(fd, &b);
+		zhandshake(z);
+		add_frame(&reply, 0, "OK", 2);
+		peer_write(fd, &reply);
+		close(fd);
+		assert_int_equal(zmtp_send(z, &(struct zmtp_frame){ "x", 1 },
+		    1), -1);
+		assert_true(errno == EPIPE || errno == ECONNRESET);
+		if (!keep) {
+			assert_false(zmtp_connected(z));
+			assert_int_equal(zmtp_recv(z, &m), -1);
+			assert_int_equal(errno, ENOTCONN);
+		} else {
+			assert_true(zmtp_connected(z));
+			assert_false(zmtp_ready(z));
+			assert_false(zmtp_pending(z));
+			assert_int_equal(zmtp_events(z), POLLIN);
+			assert_int_equal(zmtp_flush(z), -1);
+			assert_int_equal(errno, EPIPE);
+			assert_int_equal(zmtp_recv(z, &m), 0);
+			assert_int_equal(m.zm_nframes, 1);
+			assert_frame(&m, 0, "OK", 2);
+			assert_int_equal(zrecv_end(z), ECONNRESET);
+		}
+		zmtp_free(z, 0);
+		free(b.b_buf);
+		free(reply.b_buf);
+	}
+}
+
 int
 main(void)
 {
@@ -1634,6 +1684,7 @@ main(void)
 		cmocka_unit_test(test_out_max),
 		cmocka_unit_test(test_queue),
 		cmocka_unit_test(test_frames_outlive_failed_send),
+		cmocka_unit_test(test_read_to_end),
 		cmocka_unit_test(test_stream_in_chunks),
 	};
 
