@@ -19,7 +19,9 @@
  * [""][first seq, count][records] when it holds p_batch_count records
  * or p_batch_bytes, when it is p_linger ms old, when streammgr has
  * answered everything before it, and before any wait. A reply
- * [""][first seq, count][statuses] answers each record of a batch. A
+ * [""][first seq, count][statuses] answers each record of a batch; a
+ * reply naming records that do not await one (never sent, or some
+ * answered already) is refused whole, with no callback. A
  * streammgr that answers a batch with a single-form REJECT (protocol 1)
  * turns batching off; that batch's records (p_inflight keeps where the
  * batches on the wire start and end) get THROTTLE "protocol: ...", to be
@@ -36,6 +38,7 @@
  * read in place in the link's buffer.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -272,45 +275,109 @@ answer(struct msb_producer *p, uint64_t seq, const char *st, size_t len)
 	return n + 1;
 }
 
+/*
+ * A reply streammgr cannot have sent: refused whole, no callback made
+ * for it (its records stay outstanding: a later reply or the reply
+ * timeout writes them off). Returns -1 with p_err and errno EPROTO.
+ */
+static int
+malformed(struct msb_producer *p, const char *fmt, ...) MSB__FMT(2, 3);
+
+static int
+malformed(struct msb_producer *p, const char *fmt, ...)
+{
+	uint64_t sent = p->p_sent - p->p_bcount;
+	char what[160], awaits[96];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (sent > p->p_done)
+		snprintf(awaits, sizeof(awaits), "records %" PRIu64 " to %"
+		    PRIu64 " await replies", p->p_done + 1, sent);
+	else
+		snprintf(awaits, sizeof(awaits), "no record awaits a reply");
+	errno = EPROTO;
+	return fail(p, -1, "a malformed reply from streammgr, ignored: %s; "
+	    "%s", what, awaits);
+}
+
+/*
+ * Whether a reply to records first to first + count - 1 may be taken.
+ * Not when it names a record never sent (beyond p_sent, held in
+ * p_batch, 0, or past the last seq), or records called back already
+ * with others awaiting theirs (streammgr answers a batch whole, in
+ * order). One wholly at or below p_done is late: its records were
+ * written off (the reply timeout, or a later one answered first), and
+ * answer() ignores it. Returns 0, or -1 (malformed()).
+ */
+static int
+check_names(struct msb_producer *p, uint64_t first, uint32_t count)
+{
+	if (first == 0 || first - 1 > UINT64_MAX - count ||
+	    first - 1 + count > p->p_sent - p->p_bcount)
+		return malformed(p, "%u from record %" PRIu64 " named, some "
+		    "never sent", count, first);
+	if (first <= p->p_done && first - 1 + count > p->p_done)
+		return malformed(p, "%u from record %" PRIu64 " named, some "
+		    "answered already and some not", count, first);
+	return 0;
+}
+
 /* A reply [msg-id][status] in p_reply. */
 static int
 handle_reply(struct msb_producer *p)
 {
 	const struct zmtp_frame *f = p->p_reply.zm_f;
+	uint64_t seq;
 
 	if (f[0].len != 8)
 		return 0;	/* not an id of ours */
-	return answer(p, msb__get_be64(f[0].data), f[1].data, f[1].len);
+	seq = msb__get_be64(f[0].data);
+	if (check_names(p, seq, 1) == -1)
+		return -1;
+	return answer(p, seq, f[1].data, f[1].len);
 }
 
 /*
  * A batch's reply [""][header][statuses] in p_reply: one status per
- * record, or one for all of them.
+ * record, or one for all of them. Checked whole before any callback.
  */
 static int
 handle_batch_reply(struct msb_producer *p)
 {
+	const struct zmtp_frame *f = p->p_reply.zm_f;
 	struct wb_reader r;
 	const char *st, *all = NULL;
 	uint64_t first;
-	uint32_t count, k = 0;
+	uint32_t count, nst = 0;
 	size_t len, alllen = 0;
-	int n = 0;
-
-	const struct zmtp_frame *f = p->p_reply.zm_f;
+	int n = 0, rc;
 
 	if (!wb_get_header(f[1].data, f[1].len, &first, &count))
-		return 0;
+		return malformed(p, "a batch's header of %zu bytes, not 12 "
+		    "with a count of 1 to %u", f[1].len, WB_MAX_COUNT);
+	if (check_names(p, first, count) == -1)
+		return -1;
 	wb_reader_init(&r, f[2].data, f[2].len);
-	if (wb_next_status(&r, &all, &alllen) == 1 && !wb_reader_done(&r))
-		all = NULL;	/* one status each */
+	while ((rc = wb_next_status(&r, &st, &len)) == 1)
+		if (nst++ == 0) {
+			all = st;
+			alllen = len;
+		}
+	if (rc == -1 || (nst != 1 && nst != count))
+		return malformed(p, "%u from record %" PRIu64 " named, %s%u "
+		    "statuses", count, first, rc == -1 ? "a cut one after " :
+		    "", nst);
 	wb_reader_init(&r, f[2].data, f[2].len);
-	for (; k < count; k++) {
-		if (all != NULL) {
+	for (uint32_t k = 0; k < count; k++) {
+		if (nst == count)	/* one each (one for one, too) */
+			wb_next_status(&r, &st, &len);
+		else {
 			st = all;
 			len = alllen;
-		} else if (wb_next_status(&r, &st, &len) != 1)
-			break;	/* the rest: written off by what follows */
+		}
 		n += answer(p, first + k, st, len);
 	}
 	return n;
@@ -357,7 +424,8 @@ span_push(struct msb_producer *p, uint64_t first, uint32_t count)
 /*
  * The message in p_reply: a reply, a batch's reply, or a protocol 1
  * streammgr's REJECT of a batch (then batching stops); anything else is
- * not a reply of ours. Returns the callbacks made.
+ * not a reply of ours. Returns the callbacks made, or -1 for a reply
+ * refused (malformed()).
  */
 static int
 handle_message(struct msb_producer *p)
@@ -395,14 +463,15 @@ connection_ended(struct msb_producer *p)
 }
 
 /*
- * Handles every reply that has arrived, without waiting. Returns the
+ * Handles every reply that has arrived, without waiting; stops at a
+ * malformed one (the rest is read by the next call). Returns the
  * callbacks made, or -1 (p_err set).
  */
 static int
 drain(struct msb_producer *p)
 {
 	struct msb__link *l = p->p_link;
-	int n = 0;
+	int n = 0, k = 0;
 
 	for (;;) {
 		if (l->l_ops->lo_recv(l, &p->p_reply) == -1) {
@@ -412,13 +481,17 @@ drain(struct msb_producer *p)
 				return fail(p, -1, "receive from streammgr: "
 				    "%s", l->l_ops->lo_error(l));
 			n += connection_ended(p);
-		} else
-			n += handle_message(p);
+		} else if ((k = handle_message(p)) == -1)
+			break;
+		else
+			n += k;
 		if (p->p_closing)
 			return -1;
 	}
 	if (n > 0)
 		p->p_progress = msb__now_ms();
+	if (k == -1)
+		return -1;	/* malformed() said why */
 	if (p->p_follow[0] != '\0' && !p->p_incb && follow(p) == -1)
 		return -1;
 	return n;
@@ -736,17 +809,18 @@ batch_full(const struct msb_producer *p, size_t len)
 
 /*
  * Whether this record joins a batch: batching is on and something
- * awaits its reply (looked for now when no batch is open).
+ * awaits its reply (looked for now when no batch is open). Returns 1,
+ * 0, or -1 when the replies could not be handled (p_err).
  */
-static bool
+static int
 batching(struct msb_producer *p)
 {
 	if (p->p_batch_bytes == 0)
-		return false;
+		return 0;
 	if (p->p_bcount > 0)
-		return true;
+		return 1;
 	if (outstanding(p) > 0 && drain(p) == -1)
-		return false;	/* alone, then: the send will say */
+		return -1;
 	return outstanding(p) > 0 && p->p_batch_bytes > 0;
 }
 
@@ -782,7 +856,9 @@ producer_send(struct msb_producer *p, const void *data, size_t len,
 			return MSB_ERROR;
 	}
 
-	if (batching(p)) {
+	if ((rc = batching(p)) == -1)
+		return MSB_ERROR;
+	if (rc == 1) {
 		if (p->p_bcount > 0 && batch_full(p, len) &&
 		    (rc = flush_batch(p)) != MSB_OK)
 			return rc;
@@ -793,8 +869,6 @@ producer_send(struct msb_producer *p, const void *data, size_t len,
 			p->p_bstart = msb__now_ms();
 		}
 	} else {
-		if (p->p_closing)
-			return MSB_ERROR;	/* by the callback, in batching() */
 		/* Held before batching went off: they go first. */
 		if ((rc = flush_batch(p)) != MSB_OK)
 			return rc;

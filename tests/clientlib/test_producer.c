@@ -17,7 +17,8 @@
  * end of the connection writes off at once what awaited a reply on it
  * (a reply that came before it counts, found by a wait or by a send,
  * alone or of a batch),
- * and the next send connects again; a callback may close its producer.
+ * and the next send connects again; a callback may close its producer;
+ * a reply naming records not awaiting one is refused whole.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1295,6 +1296,112 @@ a_reply_before_the_end_counts_when_a_batch_finds_it(void **state)
 	free(r);
 }
 
+/* Sends a batch's reply naming count records from first, with n
+ * statuses (what a broken streammgr might). */
+static void
+fake_reply_names(struct fake *f, uint64_t first, uint32_t count, int n,
+    const char *const *statuses)
+{
+	struct request q = { .len = 12 };
+
+	for (int i = 0; i < 8; i++)
+		q.payload[i] = (char)(first >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++)
+		q.payload[8 + i] = (char)(count >> (24 - 8 * i));
+	fake_reply_batch(f, &q, n, statuses);
+}
+
+/*
+ * Replies streammgr cannot have sent: a batch's reply naming records
+ * never sent (past the last, a count running past it, a first id whose
+ * range wraps around to records sent), records answered already
+ * together with some awaiting theirs, statuses neither one for all nor
+ * one each, a header that is not one; a reply to an id never sent. Each
+ * is refused whole: no callback (none twice, none for a record not
+ * sent), the call fails (MSB_ERROR, EPROTO) and says why. A late reply
+ * (records answered already, alone) is ignored as before; the proper
+ * replies then count, once each.
+ */
+static void
+a_malformed_reply_is_refused(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p = open_piling(f, 16, r);
+	const char *const ok[] = { "OK", "OK", "OK", "OK", "OK" };
+	const char *const recs[] = { "b", "c" };
+	static const struct {
+		const char	*what;
+		uint64_t	 first;
+		uint32_t	 count;
+		int		 n;	/* statuses */
+	} bad[] = {
+		{ "a count running past the last", 2, 5, 5 },
+		{ "past the last", 4, 1, 1 },
+		{ "one status for a count running past", 3, 2, 1 },
+		{ "wrapping around", UINT64_MAX, 3, 1 },
+		{ "record 0", 0, 2, 1 },
+		{ "answered and awaiting", 1, 2, 2 },
+		{ "three statuses for two", 2, 2, 3 },
+	};
+	struct request q, qb;
+	char id[8];
+	int rc;
+
+	msb_producer_set_reply_timeout(p, HANG_MS * tu_time_factor());
+	assert_int_equal(msb_producer_send(p, "a", 1, NULL), MSB_OK);
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(msb_producer_send(p, recs[i], 1, NULL),
+		    MSB_OK);
+	assert_int_equal(msb_producer_poll(p, 0), 0);	/* the batch goes */
+	assert_true(fake_recv(f, &qb, WAIT_MS));
+	assert_batch(&qb, 2, 2, recs);
+	fake_reply(f, &q, "OK");
+	assert_int_equal(msb_producer_poll(p, WAIT_MS), 1);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		print_message("%s\n", bad[i].what);
+		fake_reply_names(f, bad[i].first, bad[i].count, bad[i].n, ok);
+		rc = msb_producer_poll(p, WAIT_MS);
+		if (r->n != 1)
+			fail_msg("%s: %d callbacks from it", bad[i].what,
+			    r->n - 1);
+		assert_int_equal(rc, MSB_ERROR);
+		assert_int_equal(errno, EPROTO);
+		if (strstr(msb_producer_error(p), "a malformed reply from "
+		    "streammgr, ignored: ") == NULL ||
+		    strstr(msb_producer_error(p), "records 2 to 3 await "
+		    "replies") == NULL)
+			fail_msg("%s: %s", bad[i].what, msb_producer_error(p));
+		assert_int_equal(r->n, 1);
+		assert_int_equal(msb_producer_outstanding(p), 2);
+	}
+	/* A header that is not one, and a single reply to an id not sent. */
+	assert_int_equal(zmq_send(f->router, f->rid, f->ridlen, ZMQ_SNDMORE),
+	    (int)f->ridlen);
+	assert_int_equal(zmq_send(f->router, "", 0, ZMQ_SNDMORE), 0);
+	assert_int_equal(zmq_send(f->router, "short", 5, ZMQ_SNDMORE), 5);
+	assert_int_equal(zmq_send(f->router, "\0\2OK", 4, 0), 4);
+	assert_int_equal(msb_producer_poll(p, WAIT_MS), MSB_ERROR);
+	assert_non_null(strstr(msb_producer_error(p), "header of 5 bytes"));
+	memset(id, 0, sizeof(id));
+	id[7] = 9;
+	memcpy(q.id, id, 8);
+	fake_reply(f, &q, "OK");
+	assert_int_equal(msb_producer_poll(p, WAIT_MS), MSB_ERROR);
+	assert_non_null(strstr(msb_producer_error(p), "1 from record 9"));
+	assert_int_equal(r->n, 1);
+
+	/* A late reply (record 1 again) is ignored; then the batch's. */
+	fake_reply_names(f, 1, 1, 1, ok);
+	fake_reply_batch(f, &qb, 2, ok);
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_all_ok(r, 3);
+	msb_producer_close(p);
+	free(r);
+}
+
 int
 main(void)
 {
@@ -1340,6 +1447,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    a_reply_before_the_end_counts_when_a_batch_finds_it, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(a_malformed_reply_is_refused,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
