@@ -348,3 +348,29 @@ dead_letter_split_free(struct dead_letter_split *ds)
 	memset(ds, 0, sizeof(*ds));
 	ds->ds_fd = -1;
 }
+
+int
+dead_letter_split_gone(const char *path, off_t *size, char *err,
+    size_t errlen)
+{
+	char *tmp;
+	struct stat st;
+	int rc = -1;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		abort();
+	if (lstat(tmp, &st) < 0) {
+		if (errno == ENOENT)
+			rc = 0;
+		else
+			snprintf(err, errlen, "stat %s: %s", tmp,
+			    strerror(errno));
+	} else if (unlink(tmp) < 0)
+		snprintf(err, errlen, "unlink %s: %s", tmp, strerror(errno));
+	else {
+		*size = st.st_size;
+		rc = 1;
+	}
+	free(tmp);
+	return rc;
+}

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <bson/bson.h>
 
@@ -93,5 +94,14 @@ int dead_letter_keep(const char *path, struct dead_letter_split *ds,
 
 /* Frees the letters; <path>.tmp goes unless dead_letter_keep took it. */
 void dead_letter_split_free(struct dead_letter_split *ds);
+
+/*
+ * Removes the <path>.tmp a split cut short by a crash left (path, the
+ * file it was split from, is whole: the rename is the last step), which
+ * may be as large as path. Returns 1 (its size in *size), 0 (there was
+ * none), or -1 with err.
+ */
+int dead_letter_split_gone(const char *path, off_t *size, char *err,
+    size_t errlen);
 
 #endif

@@ -147,6 +147,26 @@ bind_work(struct smgr *m, struct stream *s, char *err, size_t errlen)
 	return bind_own(m, s, "work", &conf, err, errlen);
 }
 
+/* A requeue's new file that a crash cut short (the file is whole). */
+static void
+split_gone(struct stream *s, const char *file)
+{
+	char err[300];
+	off_t size;
+
+	switch (dead_letter_split_gone(file, &size, err, sizeof(err))) {
+	case 1:
+		log_warnx("tenant %s: stream %s: %s.tmp: the %jd bytes a "
+		    "requeue cut short by a crash left removed", s->s_tid,
+		    s->s_name, file, (intmax_t)size);
+		break;
+	case -1:
+		log_warnx("tenant %s: stream %s: %s", s->s_tid, s->s_name,
+		    err);
+		break;
+	}
+}
+
 static int
 open_dead_letters(struct smgr *m, struct stream *s, char *err, size_t errlen)
 {
@@ -172,6 +192,8 @@ open_dead_letters(struct smgr *m, struct stream *s, char *err, size_t errlen)
 		    "letter cut short by a crash removed", s->s_tid,
 		    s->s_name, file, (intmax_t)cut);
 	}
+	if (rc == 0)
+		split_gone(s, file);
 	free(dir);
 	free(file);
 	return rc;

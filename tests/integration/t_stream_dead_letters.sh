@@ -107,14 +107,21 @@ stop_daemon streammgr
 # cut off at the next start, or the next letter is glued to it and
 # neither can be read (its message was not released: it comes back).
 printf '{"id":7,"reason":"cut sh' >>"$VAR/queue/beta/default/dead-letters.jsonl"
+# A SIGKILL inside a requeue, before its rename, leaves the new file
+# (the kept lines; the file itself is whole): removed at the next start.
+head -c 5000 /dev/zero >"$VAR/queue/beta/default/dead-letters.jsonl.tmp"
 start_daemon streammgr
 wait_for 20 "beta's instance" ready_is beta 1
+[ ! -e "$VAR/queue/beta/default/dead-letters.jsonl.tmp" ] ||
+	fail "a requeue's new file cut short by a crash is still there"
+sm_log_has "dead-letters.jsonl.tmp: the 5000 bytes a requeue cut short by a crash left removed" ||
+	fail "its removal not logged"
 echo "b2 two" | cli send beta --file - >/dev/null || fail "send b2"
 wait_for 20 "b2 dead-lettered" eval '[ "$(sstat beta .dead_letters)" = 1 ]'
 cli dead-letters beta --json >"$T/out/beta" || fail "list beta"
 assert_eq 2 "$(jq '[.[].id] | unique | length' "$T/out/beta")" \
 	"distinct ids across a restart: $(jq -c '[.[].id]' "$T/out/beta")"
-ok "durability memory: dead-letter ids not given again after a restart"
+ok "durability memory: dead-letter ids not given again after a restart; a requeue's stale new file removed"
 stop_daemon streammgr
 
 # A requeue replaces the file (the letters kept, renamed over it): the
