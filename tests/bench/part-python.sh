@@ -12,13 +12,14 @@
 # timed from process start to exit (the interpreter's start included).
 # Consumer: the same number of messages sent by streambench produce to a
 # memory stream served by one instance of streamnoop (C) or of
-# tests/bench/pynoop.py (the package's Stream, acking every batch); the
+# tests/bench/pynoop.py (the package's Stream, acking every batch, its
+# batch loops in C where the build has _mysimbdp_batch, as it says); the
 # figure is streambench's rate: first send to every message acked.
 
 python_part() {
 	local k d out t0 c_s py_s rate runs=${runs:-$((quick ? 2 : 3))}
 	local n=$messages csend='' pysend='' cnoop='' pynoop='' app
-	local cprod pyprod
+	local cprod pyprod loops
 	local py=$bdir/clientlib/python/mysimbdp-python
 	if ! "$py" -c 'import bson' 2>/dev/null; then
 		skip python "no Python with the bson module (apt-get install" \
@@ -31,10 +32,13 @@ python_part() {
 	ctl=ipc://$d/state/run/streammgr.ctl
 	awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++) printf "%099d\n", i }' \
 	    >"$d/msgs"
+	# The package's batch loops: in C (_mysimbdp_batch) or in Python.
+	loops=$("$py" -c 'import mysimbdp.stream as s
+print("C (_mysimbdp_batch)" if s._batch else "Python (no _mysimbdp_batch)")')
 	note python.setup "$n messages of 100 bytes, window $window, memory" \
-	    "durability, one instance; $runs runs"
+	    "durability, one instance; $runs runs; batch loops in $loops"
 	echo "Python package beside the C library: $n messages of 100 bytes," \
-	    "window $window, $runs runs"
+	    "window $window, $runs runs; the package's batch loops in $loops"
 	echo
 	printf '%-4s %12s %12s %12s %12s %12s %12s\n' run C_prod/s py_prod/s \
 	    C_send_cmd/s py_send_cmd/s C_noop/s py_noop/s

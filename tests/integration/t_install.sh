@@ -62,6 +62,13 @@ for f in "$LIBDIR/libmysimbdp.so.0" "$LIBDIR/libmysimbdp.so" "$LIBDIR/libmysimbd
 	assert_file "$DEST$f"
 done
 ok "libmysimbdp shared and static, its MongoDB back end, its header and mysimbdp.pc"
+# The Python package, and its batch loops in C where this build has them.
+assert_file "$DEST$LIBDIR/mysimbdp/python/mysimbdp/stream.py"
+if compgen -G "$MYSIMBDP_BUILD/clientlib/python/_mysimbdp_batch*.so" >/dev/null; then
+	compgen -G "$DEST$LIBDIR/mysimbdp/python/_mysimbdp_batch*.so" >/dev/null ||
+		fail "_mysimbdp_batch not installed beside the package"
+fi
+ok "the Python package in libdir/mysimbdp/python, _mysimbdp_batch beside it"
 # The shared library does not need libmongoc: its back end does.
 readelf -d "$DEST$LIBDIR/libmysimbdp.so.0" | grep -q 'NEEDED.*libmongoc' &&
 	fail "libmysimbdp.so.0 links libmongoc"

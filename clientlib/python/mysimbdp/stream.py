@@ -10,6 +10,7 @@ from __future__ import annotations
 import _thread
 import array
 import ctypes
+import os
 import signal
 import threading
 import time
@@ -19,17 +20,33 @@ from ._lib import (LIB, OK, STOPPED, TEMPFAIL, Handle, MysimbdpError, c_int_in,
                    c_ms, check, cstr, errbuf, text)
 from .metrics import AUTO, hold_counts, resolve
 
+# A batch's per-message loops in C (clientlib/python/batch.c), where it
+# was built; the same in Python otherwise, or with MYSIMBDP_PYTHON_PURE=1.
+_batch = None
+if os.environ.get("MYSIMBDP_PYTHON_PURE", "") in ("", "0"):
+    try:
+        import _mysimbdp_batch as _batch
+    except ImportError:
+        pass
 
-class Message:
-    """One delivery: ``id`` (pass to ack/nack/reject), ``data`` (bytes)."""
+if _batch is not None:
+    _MessageBase = _batch.MessageBase
+else:
+    class _MessageBase:
+        __slots__ = ("id", "data", "_stream", "settled")
 
-    __slots__ = ("id", "data", "_stream", "settled")
+        def __init__(self, stream: "Stream", id: int, data: bytes):
+            self.id = id
+            self.data = data
+            self._stream = stream
+            self.settled = False
 
-    def __init__(self, stream: "Stream", id: int, data: bytes):
-        self.id = id
-        self.data = data
-        self._stream = stream
-        self.settled = False
+
+class Message(_MessageBase):
+    """One delivery: ``id`` (pass to ack/nack/reject), ``data`` (bytes);
+    ``settled`` once acked, nacked or rejected here."""
+
+    __slots__ = ()
 
     def ack(self) -> None:
         """Done: stored, or nothing to store."""
@@ -60,6 +77,9 @@ class Batch(List[Message]):
     def ack_all(self) -> None:
         """Acks every message of the batch not settled yet (one call into
         the library for them all)."""
+        if _batch is not None:
+            self._ack_all_c()
+            return
         todo = [m for m in self if not m.settled]
         if not todo:
             return
@@ -75,6 +95,16 @@ class Batch(List[Message]):
             m.settled = True
             nbytes += len(m.data)
         stream._count(len(todo), nbytes, 0)
+
+    def _ack_all_c(self) -> None:
+        ids = (ctypes.c_uint64 * max(len(self), 1))()
+        n, nbytes = _batch.unsettled(self, ctypes.addressof(ids), len(self))
+        if n == 0:
+            return
+        stream = next(m for m in self if not m.settled)._stream
+        check(LIB.msb_stream_ack_many(stream.handle, ids, n), stream._error)
+        _batch.settle(self)
+        stream._count(n, nbytes, 0)
 
 
 # The library installs its SIGTERM/SIGINT handlers, when the first stream
@@ -283,13 +313,18 @@ class Stream(Handle):
         rc = LIB.msb_stream_recv_batch(self.handle, max_messages, timeout_ms,
                                        self._ids, self._lens, *self._refs)
         if rc == OK:
-            n = self._n.value
-            lens = self._lens[:n]
-            blob = ctypes.string_at(self._data.value, sum(lens))
-            batch, off = Batch(), 0
-            for mid, ln in zip(self._ids[:n], lens):
-                batch.append(Message(self, mid, blob[off:off + ln]))
-                off += ln
+            n, batch = self._n.value, Batch()
+            if _batch is not None:
+                _batch.fill(batch, Message, self, n,
+                            ctypes.addressof(self._ids),
+                            ctypes.addressof(self._lens), self._data.value)
+            else:
+                lens = self._lens[:n]
+                blob = ctypes.string_at(self._data.value, sum(lens))
+                off = 0
+                for mid, ln in zip(self._ids[:n], lens):
+                    batch.append(Message(self, mid, blob[off:off + ln]))
+                    off += ln
             self._mark = time.monotonic()
             return batch
         if rc == STOPPED:

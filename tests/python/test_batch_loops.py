@@ -1,0 +1,85 @@
+"""A batch's per-message loops: in C (_mysimbdp_batch, where the build
+has it) and in Python (MYSIMBDP_PYTHON_PURE=1, or no module) the same
+messages, the same acks, the same counts. Each mode in a child: the
+package picks its loops when it is imported."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import BUILD, PYTHON
+
+CHILD = r"""
+import ctypes, json
+import mysimbdp, mysimbdp.stream as st
+
+# Deliveries as msb_stream_recv_batch gives them: ids, lengths, payloads
+# one after the other; acks recorded, nothing sent.
+payloads = [b"a", b"", b"ccc", bytes(range(256))]
+blob = ctypes.create_string_buffer(b"".join(payloads))
+calls = []
+
+class Lib:
+    def msb_stream_recv_batch(self, h, max_n, ms, ids, lens, data, n):
+        for k, p in enumerate(payloads):
+            ids[k], lens[k] = 7 + k, len(p)
+        stream._data.value = ctypes.addressof(blob)
+        stream._n.value = len(payloads)
+        return st.OK
+    def msb_stream_ack(self, h, mid):
+        calls.append(["ack", mid])
+        return st.OK
+    def msb_stream_ack_many(self, h, ids, n):
+        calls.append(["ack_many", [ids[k] for k in range(n)]])
+        return st.OK
+
+stream = mysimbdp.Stream(endpoint="ipc:///nonexistent/work",
+                         instance="t-1", metrics=None)
+st.LIB = Lib()
+stream._arrays(16)
+batch = stream._recv_batch(16, 0)
+got = [[type(m).__name__, m.id, m.data.hex(), m.settled] for m in batch]
+batch[1].ack()
+batch.ack_all()
+batch.ack_all()                         # nothing left: no call
+mine = mysimbdp.Message(stream=stream, id=40, data=b"xy")
+done = mysimbdp.Message(stream, 41, b"z")
+done.settled = True
+mysimbdp.Batch([done, mine]).ack_all()
+print(json.dumps({"c": st._batch is not None, "batch": got,
+                  "settled": [m.settled for m in batch] + [mine.settled],
+                  "calls": calls, "counts": stream._counts[:3],
+                  "repr": repr(mine), "isinstance": isinstance(
+                      batch, list) and isinstance(batch, mysimbdp.Batch)}))
+stream.close()
+"""
+
+
+def run(pure):
+    env = dict(os.environ, ZMQ_METRICS_ENDPOINT="",
+               MYSIMBDP_PYTHON_PURE="1" if pure else "0")
+    r = subprocess.run([str(PYTHON), "-c", CHILD], capture_output=True,
+                       text=True, env=env)
+    assert r.returncode == 0, r
+    return json.loads(r.stdout)
+
+
+def test_c_and_python_loops_agree():
+    pure, c = run(True), run(False)
+    assert pure["c"] is False
+    if not list((BUILD / "clientlib/python").glob("_mysimbdp_batch*.so")):
+        pytest.skip("no _mysimbdp_batch in this build (Python's headers)")
+    assert c["c"] is True
+    payloads = ["61", "", "636363", bytes(range(256)).hex()]
+    assert pure["batch"] == [["Message", 7 + k, p, False]
+                             for k, p in enumerate(payloads)]
+    assert pure["calls"] == [["ack", 8], ["ack_many", [7, 9, 10]],
+                             ["ack_many", [40]]]
+    assert pure["settled"] == [True] * 5
+    # messages, bytes, errors: 4 + 1 acked; 1 + 0 + 3 + 256 + 2 bytes
+    assert pure["counts"] == [5, 262, 0]
+    assert pure["repr"] == "Message(id=40, data=b'xy')"
+    assert pure["isinstance"] is True
+    del pure["c"], c["c"]
+    assert c == pure
