@@ -703,6 +703,17 @@ send_message(struct msb_producer *p, uint64_t seq,
 		if (errno != EAGAIN)
 			return fail(p, MSB_ERROR, "send: %s",
 			    p->p_link->l_ops->lo_error(p->p_link));
+		/*
+		 * Replies that came are handled before the reply timeout is
+		 * judged: a send that found the end leaves those streammgr
+		 * wrote before it to be read (link.h), however long ago the
+		 * last one was handled.
+		 */
+		if (drain(p) == -1)
+			return MSB_ERROR;
+		if (p->p_done >= seq)	/* a move wrote them off */
+			return fail(p, MSB_TEMPFAIL, "written off while they "
+			    "waited to be sent");
 		now = msb__now_ms();
 		if (!waiting) {
 			deadline = now + p->p_timeout;
@@ -714,12 +725,8 @@ send_message(struct msb_producer *p, uint64_t seq,
 			return fail(p, MSB_TEMPFAIL, "no streammgr took the "
 			    "message within %d ms (is it running?)",
 			    p->p_timeout);
-		if (wait_for(p, POLLIN | POLLOUT, deadline - now) == -1 ||
-		    drain(p) == -1)
+		if (wait_for(p, POLLIN | POLLOUT, deadline - now) == -1)
 			return MSB_ERROR;
-		if (p->p_done >= seq)	/* a move wrote them off */
-			return fail(p, MSB_TEMPFAIL, "written off while they "
-			    "waited to be sent");
 	}
 	return MSB_OK;
 }

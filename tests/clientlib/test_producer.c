@@ -16,7 +16,7 @@
  * producer's queue; the
  * end of the connection writes off at once what awaited a reply on it
  * (a reply that came before it counts, found by a wait or by a send,
- * alone or of a batch),
+ * alone or of a batch, also once the reply timeout has passed),
  * and the next send connects again; a callback may close its producer;
  * a reply naming records not awaiting one is refused whole.
  */
@@ -1296,6 +1296,57 @@ a_reply_before_the_end_counts_when_a_batch_finds_it(void **state)
 	free(r);
 }
 
+/*
+ * As above, but the app calls again only once the reply timeout has
+ * passed since the reply came (an app that sends now and then, while
+ * streammgr restarts): the reply still counts (OK, not "no-reply: none
+ * within ..."), as it came before the end, in time; the batch goes on
+ * the next connection. Only the lower bound is the test's: it waits for
+ * the clock to pass the reply timeout.
+ */
+static void
+a_reply_before_the_end_counts_after_the_reply_timeout(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p;
+	const char *const recs[] = { "b", "c" };
+	const char *const st[] = { "OK" };
+	struct timespec pause = { 0, 1000000 };
+	int timeout = (int)(300 * tu_time_factor());
+	struct request q;
+	void *ctx = zmq_ctx_new();
+	int64_t sent;
+	int rc;
+
+	fake_own(f, ctx);
+	p = open_piling(f, 16, r);
+	msb_producer_set_reply_timeout(p, timeout);
+	sent = tu_now_ms();
+	assert_int_equal(msb_producer_send(p, "a", 1, NULL), MSB_OK);
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(msb_producer_send(p, recs[i], 1, NULL),
+		    MSB_OK);
+	fake_reply(f, &q, "OK");
+	fake_go(f, ctx);
+	while (tu_now_ms() - sent <= timeout)
+		nanosleep(&pause, NULL);
+
+	rc = msb_producer_poll(p, 0);
+	if (r->n < 1 || r->status[0] != MSB_REPLY_OK)
+		fail_msg("record 1: %s", r->reason[0]);
+	assert_int_equal(rc, 1);
+	msb_producer_set_reply_timeout(p, HANG_MS * tu_time_factor());
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	assert_batch(&q, 2, 2, recs);
+	fake_reply_batch(f, &q, 1, st);
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_all_ok(r, 3);
+	msb_producer_close(p);
+	free(r);
+}
+
 /* Sends a batch's reply naming count records from first, with n
  * statuses (what a broken streammgr might). */
 static void
@@ -1447,6 +1498,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    a_reply_before_the_end_counts_when_a_batch_finds_it, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_reply_before_the_end_counts_after_the_reply_timeout,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(a_malformed_reply_is_refused,
 		    setup, teardown),
 	};
