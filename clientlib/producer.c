@@ -851,15 +851,23 @@ producer_send(struct msb_producer *p, const void *data, size_t len,
 			return rc;
 	}
 
-	/* The window is full: wait for replies. */
+	/*
+	 * The window is full: wait for replies. Those that came count
+	 * before the reply timeout is judged: the app may call again long
+	 * after they did.
+	 */
 	while (outstanding(p) >= p->p_window) {
 		if ((rc = flush_batch(p)) != MSB_OK)
 			return rc;
+		if (drain(p) == -1)
+			return MSB_ERROR;
+		if (outstanding(p) < p->p_window)
+			break;
 		now = msb__now_ms();
 		if (check_stall(p, now) > 0)
 			return MSB_TEMPFAIL;
 		if (wait_for(p, POLLIN, p->p_progress + p->p_timeout -
-		    now) == -1 || drain(p) == -1)
+		    now) == -1)
 			return MSB_ERROR;
 	}
 

@@ -4,7 +4,8 @@
  * tests check the frames streammgr sees ([8-byte big-endian seq]
  * [payload]), that replies reach the callback of the right seq with the
  * right status, that the window holds (a send blocks, then times out when
- * no reply comes), and the errors for a missing socket or no streammgr;
+ * no reply comes, but not when the replies came before the app called
+ * again), and the errors for a missing socket or no streammgr;
  * then batches (protocol 2): a record goes alone when none awaits a
  * reply and in a batch [""][first, count][records] when some do, each
  * record of a batch gets its own status, one status may answer them all,
@@ -1347,6 +1348,57 @@ a_reply_before_the_end_counts_after_the_reply_timeout(void **state)
 	free(r);
 }
 
+/*
+ * The window is full and every reply has come, but the app calls again
+ * only once the reply timeout has passed since the first send: the
+ * replies count (OK), they are not written off as "no-reply: none
+ * within ..." (the app would send them again, to be stored twice).
+ * streammgr goes once they are written (its context's end waits for
+ * them): so much for knowing they are in the socket.
+ */
+static void
+replies_that_came_count_when_the_window_is_full(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p;
+	struct timespec pause = { 0, 1000000 };
+	int timeout = (int)(300 * tu_time_factor());
+	struct request q;
+	void *ctx = zmq_ctx_new();
+	int64_t sent;
+	int rc;
+
+	fake_own(f, ctx);
+	p = open_producer(f, 4, r);
+	msb_producer_set_reply_timeout(p, timeout);
+	sent = tu_now_ms();
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(msb_producer_send(p, &"abcd"[i], 1, NULL),
+		    MSB_OK);
+	for (int i = 0; i < 4; i++) {
+		assert_true(fake_recv(f, &q, WAIT_MS));
+		fake_reply(f, &q, "OK");
+	}
+	fake_go(f, ctx);
+	while (tu_now_ms() - sent <= timeout)
+		nanosleep(&pause, NULL);
+
+	rc = msb_producer_send(p, "e", 1, NULL);
+	for (int i = 0; i < r->n; i++)
+		if (r->status[i] != MSB_REPLY_OK)
+			fail_msg("record %d: %s", i + 1, r->reason[i]);
+	assert_int_equal(rc, MSB_OK);
+	msb_producer_set_reply_timeout(p, HANG_MS * tu_time_factor());
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	assert_int_equal(be64(q.id), 5);
+	fake_reply(f, &q, "OK");
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_all_ok(r, 5);
+	msb_producer_close(p);
+	free(r);
+}
+
 /* Sends a batch's reply naming count records from first, with n
  * statuses (what a broken streammgr might). */
 static void
@@ -1501,6 +1553,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    a_reply_before_the_end_counts_after_the_reply_timeout,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    replies_that_came_count_when_the_window_is_full, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(a_malformed_reply_is_refused,
 		    setup, teardown),
 	};
