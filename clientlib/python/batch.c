@@ -162,6 +162,12 @@ batch_fill(PyObject *self, PyObject *args)
 			    "fill: a payload past PY_SSIZE_T_MAX");
 			return NULL;
 		}
+		/* data is NULL while every payload so far was empty. */
+		if (lens[k] > 0 && data == NULL) {
+			PyErr_SetString(PyExc_ValueError,
+			    "fill: a payload at NULL");
+			return NULL;
+		}
 		m = message_new((PyTypeObject *)cls, stream, ids[k], data,
 		    (Py_ssize_t)lens[k]);
 		if (m == NULL)
@@ -170,7 +176,8 @@ batch_fill(PyObject *self, PyObject *args)
 		Py_DECREF(m);
 		if (rc < 0)
 			return NULL;
-		data += lens[k];
+		if (lens[k] > 0)	/* NULL + 0 is undefined */
+			data += lens[k];
 	}
 	Py_RETURN_NONE;
 }

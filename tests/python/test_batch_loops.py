@@ -18,14 +18,19 @@ import mysimbdp, mysimbdp.stream as st
 # one after the other; acks recorded, nothing sent.
 payloads = [b"a", b"", b"ccc", bytes(range(256))]
 blob = ctypes.create_string_buffer(b"".join(payloads))
+# A stream's first batch, its payloads all empty: the library has no
+# buffer yet and gives data as NULL.
+batches = [(3, [b"", b""], None),
+           (7, payloads, ctypes.addressof(blob))]
 calls = []
 
 class Lib:
     def msb_stream_recv_batch(self, h, max_n, ms, ids, lens, data, n):
-        for k, p in enumerate(payloads):
-            ids[k], lens[k] = 7 + k, len(p)
-        stream._data.value = ctypes.addressof(blob)
-        stream._n.value = len(payloads)
+        first, ps, at = batches.pop(0)
+        for k, p in enumerate(ps):
+            ids[k], lens[k] = first + k, len(p)
+        stream._data.value = at
+        stream._n.value = len(ps)
         return st.OK
     def msb_stream_ack(self, h, mid):
         calls.append(["ack", mid])
@@ -38,6 +43,7 @@ stream = mysimbdp.Stream(endpoint="ipc:///nonexistent/work",
                          instance="t-1", metrics=None)
 st.LIB = Lib()
 stream._arrays(16)
+empty = [[m.id, m.data.hex()] for m in stream._recv_batch(16, 0)]
 batch = stream._recv_batch(16, 0)
 got = [[type(m).__name__, m.id, m.data.hex(), m.settled] for m in batch]
 batch[1].ack()
@@ -47,7 +53,7 @@ mine = mysimbdp.Message(stream=stream, id=40, data=b"xy")
 done = mysimbdp.Message(stream, 41, b"z")
 done.settled = True
 mysimbdp.Batch([done, mine]).ack_all()
-print(json.dumps({"c": st._batch is not None, "batch": got,
+print(json.dumps({"c": st._batch is not None, "empty": empty, "batch": got,
                   "settled": [m.settled for m in batch] + [mine.settled],
                   "calls": calls, "counts": stream._counts[:3],
                   "repr": repr(mine), "isinstance": isinstance(
@@ -71,6 +77,7 @@ def test_c_and_python_loops_agree():
     if not list((BUILD / "clientlib/python").glob("_mysimbdp_batch*.so")):
         pytest.skip("no _mysimbdp_batch in this build (Python's headers)")
     assert c["c"] is True
+    assert pure["empty"] == [[3, ""], [4, ""]]
     payloads = ["61", "", "636363", bytes(range(256)).hex()]
     assert pure["batch"] == [["Message", 7 + k, p, False]
                              for k, p in enumerate(payloads)]

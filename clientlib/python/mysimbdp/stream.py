@@ -315,9 +315,12 @@ class Stream(Handle):
         if rc == OK:
             n, batch = self._n.value, Batch()
             if _batch is not None:
+                # data is NULL (None) while every payload so far was
+                # empty: the library has no buffer yet.
                 _batch.fill(batch, Message, self, n,
                             ctypes.addressof(self._ids),
-                            ctypes.addressof(self._lens), self._data.value)
+                            ctypes.addressof(self._lens),
+                            self._data.value or 0)
             else:
                 lens = self._lens[:n]
                 blob = ctypes.string_at(self._data.value, sum(lens))
