@@ -17,8 +17,10 @@
  *                                   (a list); ids, lens, data: addresses
  *   unsettled(batch, ids, cap)      writes the ids of batch's unsettled
  *                                   messages to ids (cap of them at most):
- *                                   (count, their payloads' bytes)
- *   settle(batch)                   marks every message settled
+ *                                   (a list of them, their payloads' bytes)
+ *   settle(messages)                marks every message of the list
+ *                                   settled (unsettled's: the batch may
+ *                                   have grown while the acks went out)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -202,9 +204,10 @@ item(PyObject *batch, Py_ssize_t k)
  * Python code: the caller holds m.
  */
 static int
-take_unsettled(Message *m, uint64_t *ids, Py_ssize_t cap, Py_ssize_t *n,
+take_unsettled(Message *m, uint64_t *ids, Py_ssize_t cap, PyObject *todo,
     Py_ssize_t *nbytes)
 {
+	Py_ssize_t n = PyList_GET_SIZE(todo);
 	unsigned long long id;
 	Py_ssize_t len;
 
@@ -218,11 +221,13 @@ take_unsettled(Message *m, uint64_t *ids, Py_ssize_t cap, Py_ssize_t *n,
 		return -1;
 	if ((len = PyObject_Length(m->m_data)) < 0)
 		return -1;
-	if (*n == cap) {
+	if (n == cap) {
 		PyErr_SetString(PyExc_ValueError, "unsettled: more than cap");
 		return -1;
 	}
-	ids[(*n)++] = id;
+	if (PyList_Append(todo, (PyObject *)m) < 0)
+		return -1;
+	ids[n] = id;
 	*nbytes += len;
 	return 0;
 }
@@ -230,8 +235,8 @@ take_unsettled(Message *m, uint64_t *ids, Py_ssize_t cap, Py_ssize_t *n,
 static PyObject *
 batch_unsettled(PyObject *self, PyObject *args)
 {
-	PyObject *batch;
-	Py_ssize_t cap, n = 0, nbytes = 0;
+	PyObject *batch, *todo;
+	Py_ssize_t cap, nbytes = 0;
 	unsigned long long ids_at;
 	uint64_t *ids;
 
@@ -240,21 +245,27 @@ batch_unsettled(PyObject *self, PyObject *args)
 	    &ids_at, &cap))
 		return NULL;
 	ids = (uint64_t *)(uintptr_t)ids_at;
+	if ((todo = PyList_New(0)) == NULL)
+		return NULL;
 	for (Py_ssize_t k = 0; k < PyList_GET_SIZE(batch); k++) {
 		Message *m = item(batch, k);
 		int rc;
 
-		if (m == NULL)
+		if (m == NULL) {
+			Py_DECREF(todo);
 			return NULL;
+		}
 		if (m->m_settled)
 			continue;
 		Py_INCREF(m);
-		rc = take_unsettled(m, ids, cap, &n, &nbytes);
+		rc = take_unsettled(m, ids, cap, todo, &nbytes);
 		Py_DECREF(m);
-		if (rc < 0)
+		if (rc < 0) {
+			Py_DECREF(todo);
 			return NULL;
+		}
 	}
-	return Py_BuildValue("(nn)", n, nbytes);
+	return Py_BuildValue("(Nn)", todo, nbytes);
 }
 
 static PyObject *
@@ -279,8 +290,8 @@ static PyMethodDef batch_methods[] = {
 	{ "fill", batch_fill, METH_VARARGS,
 	    "fill(batch, cls, stream, n, ids, lens, data)" },
 	{ "unsettled", batch_unsettled, METH_VARARGS,
-	    "unsettled(batch, ids, cap) -> (count, bytes)" },
-	{ "settle", batch_settle, METH_VARARGS, "settle(batch)" },
+	    "unsettled(batch, ids, cap) -> (messages, bytes)" },
+	{ "settle", batch_settle, METH_VARARGS, "settle(messages)" },
 	{ NULL, NULL, 0, NULL },
 };
 

@@ -35,8 +35,11 @@ class Lib:
     def msb_stream_ack(self, h, mid):
         calls.append(["ack", mid])
         return st.OK
+    during_ack = None
     def msb_stream_ack_many(self, h, ids, n):
         calls.append(["ack_many", [ids[k] for k in range(n)]])
+        if self.during_ack is not None:
+            self.during_ack()
         return st.OK
 
 stream = mysimbdp.Stream(endpoint="ipc:///nonexistent/work",
@@ -53,8 +56,19 @@ mine = mysimbdp.Message(stream=stream, id=40, data=b"xy")
 done = mysimbdp.Message(stream, 41, b"z")
 done.settled = True
 mysimbdp.Batch([done, mine]).ack_all()
+# Another thread appends to the batch while ack_all is in the library
+# (ctypes lets go of the GIL): the new message was not acked, so it
+# stays unsettled for the next ack_all.
+grown = mysimbdp.Batch([mysimbdp.Message(stream, 42, b"q")])
+late = mysimbdp.Message(stream, 43, b"r")
+st.LIB.during_ack = lambda: grown.append(late)
+grown.ack_all()
+st.LIB.during_ack = None
+late_settled = late.settled
+grown.ack_all()
 print(json.dumps({"c": st._batch is not None, "empty": empty, "batch": got,
                   "settled": [m.settled for m in batch] + [mine.settled],
+                  "late": [late_settled, late.settled],
                   "calls": calls, "counts": stream._counts[:3],
                   "repr": repr(mine), "isinstance": isinstance(
                       batch, list) and isinstance(batch, mysimbdp.Batch)}))
@@ -82,10 +96,12 @@ def test_c_and_python_loops_agree():
     assert pure["batch"] == [["Message", 7 + k, p, False]
                              for k, p in enumerate(payloads)]
     assert pure["calls"] == [["ack", 8], ["ack_many", [7, 9, 10]],
-                             ["ack_many", [40]]]
+                             ["ack_many", [40]], ["ack_many", [42]],
+                             ["ack_many", [43]]]
     assert pure["settled"] == [True] * 5
-    # messages, bytes, errors: 4 + 1 acked; 1 + 0 + 3 + 256 + 2 bytes
-    assert pure["counts"] == [5, 262, 0]
+    assert pure["late"] == [False, True]
+    # messages, bytes, errors: 4 + 1 + 2 acked; 1 + 0 + 3 + 256 + 2 + 2
+    assert pure["counts"] == [7, 264, 0]
     assert pure["repr"] == "Message(id=40, data=b'xy')"
     assert pure["isinstance"] is True
     del pure["c"], c["c"]

@@ -98,13 +98,17 @@ class Batch(List[Message]):
 
     def _ack_all_c(self) -> None:
         ids = (ctypes.c_uint64 * max(len(self), 1))()
-        n, nbytes = _batch.unsettled(self, ctypes.addressof(ids), len(self))
-        if n == 0:
+        todo, nbytes = _batch.unsettled(self, ctypes.addressof(ids),
+                                        len(self))
+        if not todo:
             return
-        stream = next(m for m in self if not m.settled)._stream
-        check(LIB.msb_stream_ack_many(stream.handle, ids, n), stream._error)
-        _batch.settle(self)
-        stream._count(n, nbytes, 0)
+        stream = todo[0]._stream
+        check(LIB.msb_stream_ack_many(stream.handle, ids, len(todo)),
+              stream._error)
+        # The ones acked, not the batch: another thread may have added
+        # to it while the acks went out (ctypes lets go of the GIL).
+        _batch.settle(todo)
+        stream._count(len(todo), nbytes, 0)
 
 
 # The library installs its SIGTERM/SIGINT handlers, when the first stream
