@@ -119,6 +119,7 @@ struct stream {
 	uint64_t	 s_turn_work;		/* of an instance's turn */
 	struct queue	 s_queue;
 	struct journal	*s_journal;		/* the queue on disk */
+	enum journal_mode s_mode;		/* s_conf's durability */
 	struct held	*s_held;		/* OKs awaiting a sync, */
 	struct held	**s_held_tail;		/* oldest first */
 	struct event	*s_flush_ev;		/* writes noted releases */

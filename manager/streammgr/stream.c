@@ -230,10 +230,11 @@ journal_mode(const struct conf_stream *c)
 	    JOURNAL_MEMORY;
 }
 
+/* s_mode, not a compare of s_conf's word: store() asks for each message. */
 static bool
 durable(const struct stream *s)
 {
-	return strcmp(s->s_conf->s_durability, "memory") != 0;
+	return s->s_mode != JOURNAL_MEMORY;
 }
 
 static struct stream *
@@ -544,6 +545,7 @@ member_new(struct smgr *m, struct conf_tenant *t, const struct conf_stream *c,
 	s->s_last_tick_ms = clock_mono_ms();
 	s->s_tenant = conf_tenant_ref(t);
 	s->s_conf = c;
+	s->s_mode = journal_mode(c);
 	s->s_desired = (int)c->s_instances.i_initial;
 	/* Only a fanned-out stream's members keep settled lists. */
 	if (open_dead_letters(m, s, err, errlen) < 0 ||
@@ -759,6 +761,7 @@ stream_set_conf(struct stream *s, struct conf_tenant *t,
 
 	s->s_tenant = conf_tenant_ref(t);
 	s->s_conf = c;
+	s->s_mode = journal_mode(c);
 	conf_tenant_unref(old);
 	/* New messages follow the new durability; held ones stay put. */
 	if (s->s_journal != NULL)
@@ -989,7 +992,7 @@ dead_letters_append(struct stream *s, const char *data, size_t len)
 	int saved;
 
 	if (end >= 0 && write(s->s_dead_fd, data, len) == (ssize_t)len &&
-	    (strcmp(s->s_conf->s_durability, "fsync") != 0 ||
+	    (s->s_mode != JOURNAL_FSYNC ||
 	    fdatasync(s->s_dead_fd) == 0))
 		return 0;
 	saved = errno;
