@@ -266,6 +266,17 @@ fake_reply_batch(struct fake *f, const struct request *q, int n,
 	assert_int_equal(zmq_send(f->router, buf, len, 0), (int)len);
 }
 
+/* Returns once more than ms have passed since the clock read since:
+ * a lower bound, however long it takes. */
+static void
+pass_the_clock(int64_t since, int64_t ms)
+{
+	struct timespec pause = { 0, 1000000 };
+
+	while (tu_now_ms() - since <= ms)
+		nanosleep(&pause, NULL);
+}
+
 /* Checks q is the batch [""][first, count][the records]. */
 static void
 assert_batch(const struct request *q, uint64_t first, int count,
@@ -370,7 +381,6 @@ a_batch_goes_once_its_linger_has_passed(void **state)
 	struct fake *f = *state;
 	struct replies *r = calloc(1, sizeof(*r));
 	struct msb_producer *p = open_batching(f, 16, r);
-	struct timespec pause = { 0, 1000000 };
 	struct request q[3];
 	int64_t held;
 
@@ -379,8 +389,7 @@ a_batch_goes_once_its_linger_has_passed(void **state)
 	assert_true(fake_recv(f, &q[0], WAIT_MS));
 	assert_int_equal(msb_producer_send(p, "a", 1, NULL), MSB_OK);
 	held = tu_now_ms();
-	while (tu_now_ms() - held <= 20)
-		nanosleep(&pause, NULL);
+	pass_the_clock(held, 20);
 	/* "a" has waited its 20 ms: "b" sends it, and is held itself. */
 	assert_int_equal(msb_producer_send(p, "b", 1, NULL), MSB_OK);
 	assert_true(fake_recv(f, &q[1], WAIT_MS));
@@ -1257,64 +1266,21 @@ replies_before_the_end_count_when_a_send_finds_it(void **state)
 /*
  * The same for a batch: a record sent alone is answered, streammgr goes,
  * and the batch held meanwhile finds the end as it goes. The reply
- * counts (OK); the batch goes whole on the next connection.
+ * counts (OK); the batch goes whole on the next connection. late: the
+ * app calls again only once the reply timeout has passed since the
+ * reply came (an app that sends now and then, while streammgr
+ * restarts): the reply still counts (OK, not "no-reply: none within
+ * ..."), as it came before the end, in time.
  */
 static void
-a_reply_before_the_end_counts_when_a_batch_finds_it(void **state)
+batch_finds_the_end(void **state, bool late)
 {
 	struct fake *f = *state;
 	struct replies *r = calloc(1, sizeof(*r));
 	struct msb_producer *p;
 	const char *const recs[] = { "b", "c" };
 	const char *const st[] = { "OK" };
-	struct request q;
-	void *ctx = zmq_ctx_new();
-
-	fake_own(f, ctx);
-	p = open_piling(f, 16, r);
-	msb_producer_set_reply_timeout(p, HANG_MS * tu_time_factor());
-	assert_int_equal(msb_producer_send(p, "a", 1, NULL), MSB_OK);
-	assert_true(fake_recv(f, &q, WAIT_MS));
-	assert_int_equal(be64(q.id), 1);
-	/* Held: "a" awaits its reply. */
-	for (int i = 0; i < 2; i++)
-		assert_int_equal(msb_producer_send(p, recs[i], 1, NULL),
-		    MSB_OK);
-	fake_reply(f, &q, "OK");
-	fake_go(f, ctx);
-
-	/* The batch goes, and the reply is handled. */
-	assert_int_equal(msb_producer_poll(p, 0), 1);
-	assert_int_equal(r->n, 1);
-	if (r->status[0] != MSB_REPLY_OK)
-		fail_msg("record 1: %s", r->reason[0]);
-	assert_true(fake_recv(f, &q, WAIT_MS));
-	assert_batch(&q, 2, 2, recs);
-	fake_reply_batch(f, &q, 1, st);
-	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
-	assert_all_ok(r, 3);
-	msb_producer_close(p);
-	free(r);
-}
-
-/*
- * As above, but the app calls again only once the reply timeout has
- * passed since the reply came (an app that sends now and then, while
- * streammgr restarts): the reply still counts (OK, not "no-reply: none
- * within ..."), as it came before the end, in time; the batch goes on
- * the next connection. Only the lower bound is the test's: it waits for
- * the clock to pass the reply timeout.
- */
-static void
-a_reply_before_the_end_counts_after_the_reply_timeout(void **state)
-{
-	struct fake *f = *state;
-	struct replies *r = calloc(1, sizeof(*r));
-	struct msb_producer *p;
-	const char *const recs[] = { "b", "c" };
-	const char *const st[] = { "OK" };
-	struct timespec pause = { 0, 1000000 };
-	int timeout = (int)(300 * tu_time_factor());
+	int timeout = (int)((late ? 300 : HANG_MS) * tu_time_factor());
 	struct request q;
 	void *ctx = zmq_ctx_new();
 	int64_t sent;
@@ -1326,18 +1292,22 @@ a_reply_before_the_end_counts_after_the_reply_timeout(void **state)
 	sent = tu_now_ms();
 	assert_int_equal(msb_producer_send(p, "a", 1, NULL), MSB_OK);
 	assert_true(fake_recv(f, &q, WAIT_MS));
+	assert_int_equal(be64(q.id), 1);
+	/* Held: "a" awaits its reply. */
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(msb_producer_send(p, recs[i], 1, NULL),
 		    MSB_OK);
 	fake_reply(f, &q, "OK");
 	fake_go(f, ctx);
-	while (tu_now_ms() - sent <= timeout)
-		nanosleep(&pause, NULL);
+	if (late)
+		pass_the_clock(sent, timeout);
 
+	/* The batch goes, and the reply is handled. */
 	rc = msb_producer_poll(p, 0);
 	if (r->n < 1 || r->status[0] != MSB_REPLY_OK)
 		fail_msg("record 1: %s", r->reason[0]);
 	assert_int_equal(rc, 1);
+	assert_int_equal(r->n, 1);
 	msb_producer_set_reply_timeout(p, HANG_MS * tu_time_factor());
 	assert_true(fake_recv(f, &q, WAIT_MS));
 	assert_batch(&q, 2, 2, recs);
@@ -1346,6 +1316,18 @@ a_reply_before_the_end_counts_after_the_reply_timeout(void **state)
 	assert_all_ok(r, 3);
 	msb_producer_close(p);
 	free(r);
+}
+
+static void
+a_reply_before_the_end_counts_when_a_batch_finds_it(void **state)
+{
+	batch_finds_the_end(state, false);
+}
+
+static void
+a_reply_before_the_end_counts_after_the_reply_timeout(void **state)
+{
+	batch_finds_the_end(state, true);
 }
 
 /*
@@ -1362,7 +1344,6 @@ replies_that_came_count_when_the_window_is_full(void **state)
 	struct fake *f = *state;
 	struct replies *r = calloc(1, sizeof(*r));
 	struct msb_producer *p;
-	struct timespec pause = { 0, 1000000 };
 	int timeout = (int)(300 * tu_time_factor());
 	struct request q;
 	void *ctx = zmq_ctx_new();
@@ -1381,8 +1362,7 @@ replies_that_came_count_when_the_window_is_full(void **state)
 		fake_reply(f, &q, "OK");
 	}
 	fake_go(f, ctx);
-	while (tu_now_ms() - sent <= timeout)
-		nanosleep(&pause, NULL);
+	pass_the_clock(sent, timeout);
 
 	rc = msb_producer_send(p, "e", 1, NULL);
 	for (int i = 0; i < r->n; i++)
