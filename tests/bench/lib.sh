@@ -237,11 +237,12 @@ mem() {
 	echo "$rss $hwm $fds $thr"
 }
 
-# mem_settled PID: mem of PID once its VmRSS has not changed over five
-# samples 100 ms apart (at most 10 s): start-up is over.
+# mem_settled PID [SAME]: mem of PID once its VmRSS has not changed over
+# SAME samples 100 ms apart (default 5; at most 100 + SAME samples):
+# start-up is over.
 mem_settled() {
-	local pid=$1 last='' same=0 i m
-	for ((i = 0; i < 100 && same < 5; i++)); do
+	local pid=$1 want=${2:-5} last='' same=0 i m
+	for ((i = 0; i < 100 + want && same < want; i++)); do
 		m=$(mem "$pid")
 		if [[ ${m%% *} == "$last" ]]; then
 			same=$((same + 1))

@@ -275,23 +275,6 @@ backlog_mem() {
 	echo "$rss $hwm"
 }
 
-# rss_settled: streammgr's VmRSS (MB) once it has not changed for 1.5 s,
-# one and a half of its stats timer's ticks, where it gives a drained
-# backlog's memory back (queue_trim); at most 20 s.
-rss_settled() {
-	local m last=-1 same=0 k
-	for ((k = 0; k < 200 && same < 15; k++)); do
-		read -r -a m <<<"$(mem "$sm_pid")"
-		if ((m[0] == last)); then
-			same=$((same + 1))
-		else
-			same=0 last=${m[0]}
-		fi
-		sleep 0.1
-	done
-	awk -v k="$last" 'BEGIN { printf "%.1f", k / 1024 }'
-}
-
 # backlog_run N: N messages of 100 B left on disk by a stream with no
 # instance, then streammgr restarted: the time to its "started:" line
 # (stream.backlog.start_ms), its peak RSS while restoring and its RSS
@@ -302,7 +285,7 @@ rss_settled() {
 # (stream.idle.*_mb), which must not grow with the distance from the
 # stuck message to the newest.
 backlog_run() {
-	local n=$1 d t0 ms idle restored drained stuck disk stream_timeout
+	local n=$1 d t0 ms idle restored drained stuck disk stream_timeout m
 	stream_timeout=$((60 + n / 10000))
 	d=$(short_dir backlog)
 	rm -rf "$d/state" "$d/tenants"
@@ -328,7 +311,10 @@ backlog_run() {
 	"$STREAMBENCH" acked "ipc://$d/state/run/streammgr.ctl" $((n - 1)) \
 	    "$stream_timeout" bench >/dev/null ||
 	    die "backlog: not drained (log: $sm_log)"
-	drained=$(rss_settled)
+	# RSS unchanged for 1.5 s, one and a half ticks of the stats timer,
+	# where a drained backlog's memory goes back (queue_trim).
+	read -r -a m <<<"$(mem_settled "$sm_pid" 15)"
+	drained=$(kb_to_mb "${m[0]}")
 	record stream.drained.rss_mb "$drained"
 	sm_stop
 	rm -rf "$d/state"
