@@ -172,6 +172,17 @@ chosen(int64_t id, const uint64_t *ids, size_t nids)
 
 #define KEPT_BUF	(64u << 10)	/* kept lines written in chunks */
 
+/* The split's new file: <path>.tmp (a string to free). */
+static char *
+split_tmp(const char *path)
+{
+	char *tmp;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		abort();
+	return tmp;
+}
+
 /* Writes n bytes at p to the new file; a failure is kept, for the
  * split to say at its end. */
 static void
@@ -250,8 +261,8 @@ dead_letter_split(const char *path, const uint64_t *ids, size_t nids,
 	}
 	/* Opened for appending before the rename: the caller's next dead
 	 * letters go to the new file, never to the old one unlinked. */
-	if (asprintf(&ds->ds_tmp, "%s.tmp", path) < 0 ||
-	    (ds->ds_buf = malloc(KEPT_BUF)) == NULL)
+	ds->ds_tmp = split_tmp(path);
+	if ((ds->ds_buf = malloc(KEPT_BUF)) == NULL)
 		abort();
 	if ((ds->ds_fd = open(ds->ds_tmp, O_WRONLY | O_APPEND | O_CREAT |
 	    O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
@@ -353,12 +364,10 @@ int
 dead_letter_split_gone(const char *path, off_t *size, char *err,
     size_t errlen)
 {
-	char *tmp;
+	char *tmp = split_tmp(path);
 	struct stat st;
 	int rc = -1;
 
-	if (asprintf(&tmp, "%s.tmp", path) < 0)
-		abort();
 	if (lstat(tmp, &st) < 0) {
 		if (errno == ENOENT)
 			rc = 0;
