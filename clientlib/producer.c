@@ -747,14 +747,15 @@ send_single(struct msb_producer *p, uint64_t seq, const void *data,
  * does not go, or when a write-off meanwhile took the rest. Each one
  * sent leaves the held ones at once: the next may wait for room while
  * its reply comes in, which answer() must take as a reply to a record
- * sent. Returns what send_single does.
+ * sent. Those not sent stay at the start of p_batch (flush_batch may
+ * keep them). Returns what send_single does.
  */
 static int
 send_held_alone(struct msb_producer *p)
 {
 	struct wb_reader r;
 	const void *data;
-	size_t len;
+	size_t len, gone = 0;
 	int rc = MSB_OK;
 
 	wb_reader_init(&r, p->p_batch.b_data, p->p_batch.b_len);
@@ -763,7 +764,13 @@ send_held_alone(struct msb_producer *p)
 		if ((rc = send_single(p, p->p_bfirst, data, len)) == MSB_OK) {
 			p->p_bfirst++;
 			p->p_bcount--;
+			gone = (size_t)(r.r_p - p->p_batch.b_data);
 		}
+	if (p->p_bcount > 0 && gone > 0) {
+		memmove(p->p_batch.b_data, p->p_batch.b_data + gone,
+		    p->p_batch.b_len - gone);
+		p->p_batch.b_len -= gone;
+	}
 	return rc;
 }
 
@@ -772,7 +779,9 @@ send_held_alone(struct msb_producer *p)
  * off (a protocol 1 streammgr refused a batch, or the app set max_bytes
  * 0, while they were held), in the single form, each alone. When no
  * streammgr takes it within the reply timeout, it is written off with
- * everything outstanding. Returns MSB_OK, MSB_TEMPFAIL or MSB_ERROR.
+ * everything outstanding. A malformed reply read while it waited to go
+ * (EPROTO) is no reason to drop it: it stays held, for the next call.
+ * Returns MSB_OK, MSB_TEMPFAIL or MSB_ERROR.
  */
 static int
 flush_batch(struct msb_producer *p)
@@ -800,6 +809,8 @@ flush_batch(struct msb_producer *p)
 		    "batch within %d ms", p->p_timeout);
 		give_up(p, why);
 	}
+	if (rc == MSB_ERROR && errno == EPROTO && !p->p_closing)
+		return rc;	/* malformed() said why */
 	p->p_bcount = 0;
 	p->p_batch.b_len = 0;
 	return rc;

@@ -19,7 +19,8 @@
  * (a reply that came before it counts, found by a wait or by a send,
  * alone or of a batch, also once the reply timeout has passed),
  * and the next send connects again; a callback may close its producer;
- * a reply naming records not awaiting one is refused whole.
+ * a reply naming records not awaiting one is refused whole, and the
+ * records held when one comes are sent with the next call.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1037,9 +1038,10 @@ a_connection_end_while_sending_writes_off_at_once(void **state)
 	free(r);
 }
 
-/* The fake of the test below: reads until record 5, noting the rest. */
+/* A fake that reads until record until (in q), noting the rest. */
 struct reader_run {
 	struct fake	*f;
+	uint64_t	 until;
 	struct request	 q;
 	uint64_t	 highest;	/* of the others */
 	bool		 got;
@@ -1047,12 +1049,12 @@ struct reader_run {
 };
 
 static void *
-read_until_5(void *arg)
+read_until(void *arg)
 {
 	struct reader_run *w = arg;
 
 	while (fake_recv(w->f, &w->q, WAIT_MS * tu_time_factor())) {
-		if (w->q.idlen == 8 && be64(w->q.id) == 5) {
+		if (w->q.idlen == 8 && be64(w->q.id) == w->until) {
 			w->got = true;
 			break;
 		}
@@ -1080,7 +1082,7 @@ records_written_off_at_the_timeout_do_not_go_out(void **state)
 	struct fake *f = *state;
 	struct replies *r = calloc(1, sizeof(*r));
 	struct msb_producer *p;
-	struct reader_run w = { .f = f };
+	struct reader_run w = { .f = f, .until = 5 };
 	static char big[4 << 20];
 	int one = 1, linger = 0;
 	pthread_t t;
@@ -1109,7 +1111,7 @@ records_written_off_at_the_timeout_do_not_go_out(void **state)
 
 	/* The fake reads again; the next record goes, and before it the
 	 * fake gets no more than what had left before the write-off. */
-	assert_int_equal(pthread_create(&t, NULL, read_until_5, &w), 0);
+	assert_int_equal(pthread_create(&t, NULL, read_until, &w), 0);
 	msb_producer_set_reply_timeout(p, HANG_MS * tu_time_factor());
 	assert_int_equal(msb_producer_send(p, "z", 1, &seq), MSB_OK);
 	assert_int_equal(seq, 5);
@@ -1485,6 +1487,115 @@ a_malformed_reply_is_refused(void **state)
 	free(r);
 }
 
+/*
+ * A malformed reply read while the held batch waits to go (its send
+ * found the end of the connection and reads what came before it): the
+ * reply is refused (MSB_ERROR, EPROTO), but the batch is not dropped
+ * with it. It goes with the next call, on the next connection, and its
+ * records get their own replies, not "no-reply".
+ */
+static void
+a_malformed_reply_keeps_the_held_batch(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p;
+	const char *const recs[] = { "b", "c" };
+	const char *const st[] = { "OK" };
+	struct request q;
+	void *ctx = zmq_ctx_new();
+
+	fake_own(f, ctx);
+	p = open_piling(f, 16, r);
+	msb_producer_set_reply_timeout(p, HANG_MS * tu_time_factor());
+	assert_int_equal(msb_producer_send(p, "a", 1, NULL), MSB_OK);
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(msb_producer_send(p, recs[i], 1, NULL),
+		    MSB_OK);
+	fake_reply_names(f, 9, 1, 1, st);	/* never sent */
+	fake_reply(f, &q, "OK");
+	fake_go(f, ctx);
+
+	errno = 0;
+	assert_int_equal(msb_producer_poll(p, 0), MSB_ERROR);
+	assert_int_equal(errno, EPROTO);
+	assert_non_null(strstr(msb_producer_error(p), "1 from record 9"));
+	assert_int_equal(r->n, 0);
+	assert_int_equal(msb_producer_outstanding(p), 3);
+
+	/* The reply to "a" is read, the batch goes on the new connection. */
+	assert_int_equal(msb_producer_poll(p, 0), 1);
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	assert_batch(&q, 2, 2, recs);
+	fake_reply_batch(f, &q, 1, st);
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_all_ok(r, 3);
+	msb_producer_close(p);
+	free(r);
+}
+
+/*
+ * The same for held records going alone (batching turned off while they
+ * were held): "b" and a 12 MB record go, "d" waits for room (the fake
+ * reads no more: the link's 8 MiB queue is full) and the malformed
+ * reply comes meanwhile. "d" stays held, and what goes as record 4 with
+ * the next calls, once the fake reads again, is "d", not a record sent
+ * already.
+ */
+static void
+a_malformed_reply_keeps_the_held_records(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p;
+	struct reader_run w = { .f = f, .until = 4 };
+	const char *const st[] = { "OK" };
+	static char big[12 << 20];
+	struct request q;
+	int one = 1, linger = 0;
+	pthread_t t;
+
+	/* A streammgr that takes one message and then reads no more. */
+	zmq_close(f->router);
+	f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
+	zmq_setsockopt(f->router, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(f->router, ZMQ_RCVHWM, &one, sizeof(one));
+	assert_int_equal(zmq_bind(f->router, f->endpoint), 0);
+	p = open_batching(f, 16, r);
+	msb_producer_set_reply_timeout(p, HANG_MS * tu_time_factor());
+	msb_producer_set_batch(p, 64u << 20, HOUR_MS);
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(msb_producer_send(p, "a", 1, NULL), MSB_OK);
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	assert_int_equal(msb_producer_send(p, "b", 1, NULL), MSB_OK);
+	assert_int_equal(msb_producer_send(p, big, sizeof(big), NULL), MSB_OK);
+	assert_int_equal(msb_producer_send(p, "d", 1, NULL), MSB_OK);
+	fake_reply_names(f, 9, 1, 1, st);	/* never sent */
+	msb_producer_set_batch(p, 0, -1);
+
+	errno = 0;
+	assert_int_equal(msb_producer_poll(p, 0), MSB_ERROR);
+	assert_int_equal(errno, EPROTO);
+	assert_non_null(strstr(msb_producer_error(p), "1 from record 9"));
+	assert_int_equal(r->n, 0);
+	assert_int_equal(msb_producer_outstanding(p), 4);
+
+	/* The fake reads again; what waits goes out in producer calls. */
+	assert_int_equal(pthread_create(&t, NULL, read_until, &w), 0);
+	while (!atomic_load(&w.done))
+		assert_true(msb_producer_poll(p, 100) >= 0);
+	pthread_join(t, NULL);
+	assert_true(w.got);
+	assert_int_equal(w.q.len, 1);
+	assert_memory_equal(w.q.payload, "d", 1);
+	fake_reply_names(f, 1, 4, 1, st);	/* one status for all */
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_all_ok(r, 4);
+	msb_producer_close(p);
+	free(r);
+}
+
 int
 main(void)
 {
@@ -1538,6 +1649,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(a_malformed_reply_is_refused,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_malformed_reply_keeps_the_held_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_malformed_reply_keeps_the_held_records, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
