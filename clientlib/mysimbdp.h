@@ -1047,7 +1047,11 @@ MSB_API int msb_producer_send_many(struct msb_producer *p, const void *data,
  * the held records within the reply timeout or they were written off
  * while their send waited for one (no reply to earlier records in time:
  * all are written off as "no-reply" and the held ones never go out), or
- * MSB_ERROR.
+ * MSB_ERROR. A malformed reply from streammgr (refused: MSB_ERROR, errno
+ * EPROTO) read after callbacks of this call does not lose their count:
+ * it is returned, and the next call of a producer function (send,
+ * send_many, poll, flush) returns that MSB_ERROR (EPROTO, with
+ * msb_producer_error() saying why) before it does anything.
  */
 MSB_API int msb_producer_poll(struct msb_producer *p, int timeout_ms);
 

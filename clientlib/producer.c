@@ -79,6 +79,7 @@ struct msb_producer {
 	bool		 p_closing;	/* closed by the callback: see leave() */
 	bool		 p_quiet_ok;	/* OK replies: counted, not called back */
 	bool		 p_final;	/* close_now(): what was sent may leave */
+	bool		 p_refused;	/* a refused reply the next call says */
 	uint64_t	 p_counts[3];	/* replies by enum msb_reply_status */
 	struct zmtp_msg	 p_reply;	/* [msg-id][status], or
 					   [""][header][statuses] */
@@ -929,6 +930,29 @@ made_since(const struct msb_producer *p, uint64_t before)
 	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
+/*
+ * A poll that fails (MSB_ERROR) after callbacks of its own: when a
+ * reply was refused (EPROTO), it returns their count, which the app
+ * would lose otherwise, and the next call says the refusal.
+ */
+static int
+poll_failed(struct msb_producer *p, uint64_t before)
+{
+	if (errno != EPROTO || replies(p) == before || p->p_closing)
+		return MSB_ERROR;
+	p->p_refused = true;
+	return made_since(p, before);
+}
+
+/* The refusal a poll left to say (poll_failed), said: MSB_ERROR. */
+static int
+say_refused(struct msb_producer *p)
+{
+	p->p_refused = false;
+	errno = EPROTO;		/* p_err says why still */
+	return MSB_ERROR;
+}
+
 static int
 producer_poll(struct msb_producer *p, int timeout_ms)
 {
@@ -937,9 +961,9 @@ producer_poll(struct msb_producer *p, int timeout_ms)
 	int rc;
 
 	if ((rc = flush_batch(p)) != MSB_OK)
-		return rc;
+		return rc == MSB_ERROR ? poll_failed(p, before) : rc;
 	if (drain(p) == -1)
-		return MSB_ERROR;
+		return poll_failed(p, before);
 	now = msb__now_ms();
 	deadline = now + timeout_ms;
 	for (;;) {
@@ -951,8 +975,10 @@ producer_poll(struct msb_producer *p, int timeout_ms)
 			wait = deadline - now;
 		if (wait <= 0)
 			return 0;
-		if (wait_for(p, POLLIN, wait) == -1 || drain(p) == -1)
+		if (wait_for(p, POLLIN, wait) == -1)
 			return MSB_ERROR;
+		if (drain(p) == -1)
+			return poll_failed(p, before);
 		now = msb__now_ms();
 	}
 }
@@ -1023,6 +1049,8 @@ msb_producer_send(struct msb_producer *p, const void *data, size_t len,
 {
 	if (p->p_incb)
 		return refuse_in_callback(p);
+	if (p->p_refused)
+		return say_refused(p);
 	return leave(p, producer_send(p, data, len, seq));
 }
 
@@ -1031,6 +1059,8 @@ msb_producer_poll(struct msb_producer *p, int timeout_ms)
 {
 	if (p->p_incb)
 		return refuse_in_callback(p);
+	if (p->p_refused)
+		return say_refused(p);
 	return leave(p, producer_poll(p, timeout_ms));
 }
 
@@ -1039,6 +1069,8 @@ msb_producer_flush(struct msb_producer *p, int timeout_ms)
 {
 	if (p->p_incb)
 		return refuse_in_callback(p);
+	if (p->p_refused)
+		return say_refused(p);
 	return leave(p, producer_flush(p, timeout_ms));
 }
 
@@ -1109,6 +1141,8 @@ msb_producer_send_many(struct msb_producer *p, const void *data,
 	*sent = 0;
 	if (p->p_incb)
 		return refuse_in_callback(p);
+	if (p->p_refused)
+		return say_refused(p);
 	for (size_t i = 0; i < n; next += lens[i++]) {
 		if ((rc = producer_send(p, next, lens[i], &seq)) != MSB_OK)
 			break;

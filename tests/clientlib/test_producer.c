@@ -20,7 +20,8 @@
  * alone or of a batch, also once the reply timeout has passed),
  * and the next send connects again; a callback may close its producer;
  * a reply naming records not awaiting one is refused whole, and the
- * records held when one comes are sent with the next call.
+ * records held when one comes are sent with the next call; a poll that
+ * made callbacks before one returns their count, the next call fails.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1596,6 +1597,49 @@ a_malformed_reply_keeps_the_held_records(void **state)
 	free(r);
 }
 
+/*
+ * A poll that makes a callback and then reads a malformed reply: it
+ * returns the callback made (1), which the app would lose with
+ * MSB_ERROR; the next call says the refusal (MSB_ERROR, EPROTO, and
+ * why), once: the one after works as before. streammgr's going makes
+ * both replies be in the socket before the poll.
+ */
+static void
+a_poll_counts_its_callbacks_before_a_malformed_reply(void **state)
+{
+	struct fake *f = *state;
+	struct replies *r = calloc(1, sizeof(*r));
+	struct msb_producer *p;
+	const char *const st[] = { "OK" };
+	struct request q;
+	void *ctx = zmq_ctx_new();
+
+	fake_own(f, ctx);
+	p = open_piling(f, 16, r);
+	msb_producer_set_reply_timeout(p, HANG_MS * tu_time_factor());
+	assert_int_equal(msb_producer_send(p, "a", 1, NULL), MSB_OK);
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	fake_reply(f, &q, "OK");
+	fake_reply_names(f, 9, 1, 1, st);	/* never sent */
+	fake_go(f, ctx);
+
+	assert_int_equal(msb_producer_poll(p, WAIT_MS), 1);
+	assert_all_ok(r, 1);
+	errno = 0;
+	assert_int_equal(msb_producer_poll(p, 0), MSB_ERROR);
+	assert_int_equal(errno, EPROTO);
+	assert_non_null(strstr(msb_producer_error(p), "a malformed reply "
+	    "from streammgr, ignored: 1 from record 9"));
+	assert_int_equal(msb_producer_poll(p, 0), 0);
+	assert_int_equal(msb_producer_send(p, "b", 1, NULL), MSB_OK);
+	assert_true(fake_recv(f, &q, WAIT_MS));
+	fake_reply(f, &q, "OK");
+	assert_int_equal(msb_producer_flush(p, WAIT_MS), MSB_OK);
+	assert_all_ok(r, 2);
+	msb_producer_close(p);
+	free(r);
+}
+
 int
 main(void)
 {
@@ -1653,6 +1697,9 @@ main(void)
 		    a_malformed_reply_keeps_the_held_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_malformed_reply_keeps_the_held_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_poll_counts_its_callbacks_before_a_malformed_reply, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -197,7 +197,8 @@ class Producer(Handle):
 
     def poll(self, timeout: float = 0) -> int:
         """Handles the replies that came, waiting up to timeout seconds
-        for one; returns how many."""
+        for one; returns how many. A malformed reply from streammgr read
+        after some is raised (MysimbdpError) by the next call."""
         n = LIB.msb_producer_poll(self.handle, c_ms("timeout", timeout))
         self._raise(n)
         return n
