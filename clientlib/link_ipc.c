@@ -140,11 +140,18 @@ ipc_send(struct msb__link *ll, const struct zmtp_frame *f, size_t n)
 	if (zmtp_send(l->li_z, f, n) == 0)
 		return 0;
 	/*
-	 * This write found the end, and the connection is kept for reading
+	 * EPIPE or ECONNRESET with the connection still there: this write
+	 * found the end, and the connection is kept for reading
 	 * (zmtp_read_to_end): the replies streammgr wrote before it went
 	 * are read first, then recv says the end. Not taken meanwhile.
+	 * Nothing else but EAGAIN (no room) leaves it there: link_up
+	 * connected it (no ENOTCONN), zmtp_send drops it for any other
+	 * failure of the write, and no caller sends 0 or more than 8
+	 * frames (EINVAL; link.h, the producer sends 2 or 3). Were one to,
+	 * failed() would say it as the end, not as "not taken".
 	 */
-	if (errno != EAGAIN && zmtp_connected(l->li_z))
+	if ((errno == EPIPE || errno == ECONNRESET) &&
+	    zmtp_connected(l->li_z))
 		errno = EAGAIN;
 	return failed(l);
 }
