@@ -240,12 +240,12 @@ class Stream(Handle):
             check(rc, lambda: text(err.value))
         self._h = h
         self._metrics = resolve(metrics)
-        self._counts = [0, 0, 0, 0]   # messages, bytes, errors, ingest us
+        self._counts = [0, 0, 0, 0]   # messages, bytes, errors, ingest ns
         # Over _counts and _mark: the app's threads settle, and the
         # report at exit runs on the main thread. Re-entrant, as a signal
         # handler closing the Stream may come inside _count.
         self._counts_lock = threading.RLock()
-        self._mark = time.monotonic()
+        self._mark = time.monotonic_ns()
         self._stopped = False
         self._max = 0                 # the arrays below hold this many
         hold_counts(self, self._metrics)
@@ -265,14 +265,16 @@ class Stream(Handle):
 
     def _count(self, n: int, nbytes: int, errors: int) -> None:
         # Ingest time: from the batch's arrival or the last settling to
-        # now, so the samples add up to the time spent on the messages.
-        now = time.monotonic()
+        # now, so the samples add up to the time spent on the messages:
+        # in ns, cut to us only when reported (cut a sample, an ack a
+        # microsecond apart lost half of it).
+        now = time.monotonic_ns()
         with self._counts_lock:
             c = self._counts
             c[0] += n
             c[1] += nbytes
             c[2] += errors
-            c[3] += int((now - self._mark) * 1e6)
+            c[3] += now - self._mark
             self._mark = now
 
     def _report(self) -> None:
@@ -287,10 +289,12 @@ class Stream(Handle):
         with self._counts_lock:
             c = self._counts
             if c[0]:
-                self._counts = [0, 0, 0, 0]
+                # The part of a microsecond not reported goes to the
+                # next report.
+                self._counts = [0, 0, 0, c[3] % 1000]
         if c[0]:
             m.add(messages=c[0], rows=c[0] - c[2], bytes=c[1],
-                  errors=c[2], ingest_us=c[3])
+                  errors=c[2], ingest_us=c[3] // 1000)
         else:
             m.tick()
 
@@ -332,7 +336,7 @@ class Stream(Handle):
                 for mid, ln in zip(self._ids[:n], lens):
                     batch.append(Message(self, mid, blob[off:off + ln]))
                     off += ln
-            self._mark = time.monotonic()
+            self._mark = time.monotonic_ns()
             return batch
         if rc == STOPPED:
             self._stopped = True
