@@ -1,7 +1,8 @@
-"""A batch's per-message loops: in C (_mysimbdp_batch, where the build
-has it) and in Python (MYSIMBDP_PYTHON_PURE=1, or no module) the same
-messages, the same acks, the same counts. Each mode in a child: the
-package picks its loops when it is imported."""
+"""A batch's per-message loops and msg.ack(): in C (_mysimbdp_batch,
+where the build has it) and in Python (MYSIMBDP_PYTHON_PURE=1, or no
+module) the same messages, the same acks and errors, the same counts.
+Each mode in a child: the package picks its loops when it is
+imported."""
 import json
 import os
 import subprocess
@@ -11,7 +12,7 @@ import pytest
 from conftest import BUILD, PYTHON
 
 CHILD = r"""
-import ctypes, json
+import ctypes, json, os, sys, threading
 import mysimbdp, mysimbdp.stream as st
 
 # Deliveries as msb_stream_recv_batch gives them: ids, lengths, payloads
@@ -24,7 +25,23 @@ batches = [(3, [b"", b""], None),
            (7, payloads, ctypes.addressof(blob))]
 calls = []
 
+def ack(h, mid):
+    calls.append(["ack", mid])
+    if mid == 50:
+        # A failure of the library's, with its message: the stream was
+        # never connected.
+        return REAL.msb_stream_nack(h, mid, None)
+    return st.OK
+
+REAL = st.LIB
+
 class Lib:
+    # msg.ack() calls msb_stream_ack through ctypes or, with the module,
+    # at its address: a C function either way, here calling ack.
+    msb_stream_ack = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p,
+                                      ctypes.c_uint64)(ack)
+    def __getattr__(self, name):        # open, error: the library's
+        return getattr(REAL, name)
     def msb_stream_recv_batch(self, h, max_n, ms, ids, lens, data, n):
         first, ps, at = batches.pop(0)
         for k, p in enumerate(ps):
@@ -32,19 +49,26 @@ class Lib:
         stream._data.value = at
         stream._n.value = len(ps)
         return st.OK
-    def msb_stream_ack(self, h, mid):
-        calls.append(["ack", mid])
-        return st.OK
     during_ack = None
     def msb_stream_ack_many(self, h, ids, n):
         calls.append(["ack_many", [ids[k] for k in range(n)]])
         if self.during_ack is not None:
             self.during_ack()
         return st.OK
+    def msb_stream_nack(self, h, mid, reason):
+        calls.append(["nack", mid, reason.decode()])
+        return st.OK
 
+def raised(f):
+    try:
+        f()
+    except mysimbdp.MysimbdpError as e:
+        return [type(e).__name__, e.code, str(e)]
+
+# Before the Stream opens: it takes the ack it calls from st.LIB.
+st.LIB = Lib()
 stream = mysimbdp.Stream(endpoint="ipc:///nonexistent/work",
                          instance="t-1", metrics=None)
-st.LIB = Lib()
 stream._arrays(16)
 empty = [[m.id, m.data.hex()] for m in stream._recv_batch(16, 0)]
 batch = stream._recv_batch(16, 0)
@@ -52,6 +76,7 @@ got = [[type(m).__name__, m.id, m.data.hex(), m.settled] for m in batch]
 batch[1].ack()
 batch.ack_all()
 batch.ack_all()                         # nothing left: no call
+batch[2].ack()                          # settled already: acked again
 mine = mysimbdp.Message(stream=stream, id=40, data=b"xy")
 done = mysimbdp.Message(stream, 41, b"z")
 done.settled = True
@@ -66,13 +91,52 @@ grown.ack_all()
 st.LIB.during_ack = None
 late_settled = late.settled
 grown.ack_all()
+# The library refuses an ack: raised at the ack, with its message;
+# neither settled nor counted.
+bad = mysimbdp.Message(stream, 50, b"bad")
+refused = raised(bad.ack)
+nacked = mysimbdp.Message(stream, 51, b"nn")
+nacked.nack("later")
+# Threads acking at once: every ack counted.
+many = [mysimbdp.Message(stream, 100 + k, b"m" * (k % 7)) for k in range(800)]
+go = threading.Barrier(4)
+def acks(ms):
+    go.wait()
+    for m in ms:
+        m.ack()
+threads = [threading.Thread(target=acks, args=(many[k::4],))
+           for k in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+threaded = [sorted(c[1] for c in calls if c[0] == "ack" and c[1] >= 100),
+            all(m.settled for m in many)]
+del calls[-800:]
+# An ack makes no call to the package's Python with the module.
+ours = os.path.dirname(mysimbdp.__file__)
+python_calls = []
+def profile(frame, event, arg):
+    if event == "call" and frame.f_code.co_filename.startswith(ours):
+        python_calls.append(frame.f_code.co_name)
+one = mysimbdp.Message(stream, 60, b"one")
+sys.setprofile(profile)
+one.ack()
+sys.setprofile(None)
+counts = stream._counted()[:3]
+stream.close()
+closed = mysimbdp.Message(stream, 61, b"c")
+after_close = raised(closed.ack)
 print(json.dumps({"c": st._batch is not None, "empty": empty, "batch": got,
                   "settled": [m.settled for m in batch] + [mine.settled],
                   "late": [late_settled, late.settled],
-                  "calls": calls, "counts": stream._counts[:3],
+                  "refused": refused, "bad": bad.settled,
+                  "nacked": nacked.settled, "threaded": threaded,
+                  "python_calls": len(python_calls) > 0,
+                  "after_close": after_close + [closed.settled],
+                  "calls": calls, "counts": counts,
                   "repr": repr(mine), "isinstance": isinstance(
                       batch, list) and isinstance(batch, mysimbdp.Batch)}))
-stream.close()
 """
 
 
@@ -96,15 +160,26 @@ def test_c_and_python_loops_agree():
     assert pure["batch"] == [["Message", 7 + k, p, False]
                              for k, p in enumerate(payloads)]
     assert pure["calls"] == [["ack", 8], ["ack_many", [7, 9, 10]],
-                             ["ack_many", [40]], ["ack_many", [42]],
-                             ["ack_many", [43]]]
+                             ["ack", 9], ["ack_many", [40]],
+                             ["ack_many", [42]], ["ack_many", [43]],
+                             ["ack", 50], ["nack", 51, "later"], ["ack", 60]]
     assert pure["settled"] == [True] * 5
     assert pure["late"] == [False, True]
-    # messages, bytes, errors: 4 + 1 + 2 acked; 1 + 0 + 3 + 256 + 2 + 2
-    assert pure["counts"] == [7, 264, 0]
+    assert pure["refused"] == ["MysimbdpError", -1,
+                               "send to streammgr: not connected"]
+    assert pure["bad"] is False and pure["nacked"] is True
+    assert pure["threaded"] == [list(range(100, 900)), True]
+    assert pure["after_close"] == ["MysimbdpError", -1, "Stream: closed",
+                                   False]
+    # messages: the batch's 4 and 9 again, 40, 42, 43, the nack, the
+    # threads' 800, 60; bytes: 1 + 0 + 3 + 256, 3, 2 + 1 + 1, 2, the
+    # threads' 2395 (k % 7 for k < 800), 3; errors: the nack
+    assert pure["counts"] == [810, 260 + 3 + 4 + 2 + 2395 + 3, 1]
     assert pure["repr"] == "Message(id=40, data=b'xy')"
     assert pure["isinstance"] is True
-    del pure["c"], c["c"]
+    # Only the module's ack runs without the package's Python.
+    assert pure["python_calls"] is True and c["python_calls"] is False
+    del pure["c"], c["c"], pure["python_calls"], c["python_calls"]
     assert c == pure
 
 

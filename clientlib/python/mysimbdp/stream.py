@@ -20,8 +20,9 @@ from ._lib import (LIB, OK, STOPPED, TEMPFAIL, Handle, MysimbdpError, c_int_in,
                    c_ms, check, cstr, errbuf, text)
 from .metrics import AUTO, hold_counts, resolve
 
-# A batch's per-message loops in C (clientlib/python/batch.c), where it
-# was built; the same in Python otherwise, or with MYSIMBDP_PYTHON_PURE=1.
+# A batch's per-message loops, and msg.ack(), in C
+# (clientlib/python/batch.c), where it was built; the same in Python
+# otherwise, or with MYSIMBDP_PYTHON_PURE=1.
 _batch = None
 if os.environ.get("MYSIMBDP_PYTHON_PURE", "") in ("", "0"):
     try:
@@ -48,10 +49,16 @@ class Message(_MessageBase):
 
     __slots__ = ()
 
-    def ack(self) -> None:
+    def _ack(self) -> None:
         """Done: stored, or nothing to store."""
         self._stream._settle(self, LIB.msb_stream_ack(self._stream.handle,
                                                       self.id), error=False)
+
+    # With the module, ack is MessageBase's: _ack's work in C (the
+    # library's msb_stream_ack, the message settled and counted in the
+    # Stream's Acker), and _ack itself for what it leaves to Python.
+    if _batch is None:
+        ack = _ack
 
     def nack(self, reason: Optional[str] = None) -> None:
         """Give it back for another delivery, now (a passing failure)."""
@@ -219,6 +226,7 @@ class Stream(Handle):
 
     _close_fn = "msb_stream_close"
     _holds_sigint = False
+    _acker = None
 
     def __init__(self, credit: int = 0, *, endpoint: Optional[str] = None,
                  instance: Optional[str] = None, metrics=AUTO):
@@ -246,6 +254,12 @@ class Stream(Handle):
         # handler closing the Stream may come inside _count.
         self._counts_lock = threading.RLock()
         self._mark = time.monotonic_ns()
+        if _batch is not None:
+            # With the module the counts and mark are the Acker's, not
+            # the two above: msg.ack() counts into it in C, each change
+            # whole under the GIL, without a Python call (batch.c).
+            self._acker = _batch.Acker(self, h.value, ctypes.cast(
+                LIB.msb_stream_ack, ctypes.c_void_p).value)
         self._stopped = False
         self._max = 0                 # the arrays below hold this many
         hold_counts(self, self._metrics)
@@ -264,6 +278,9 @@ class Stream(Handle):
         self._count(1, len(m.data), error)
 
     def _count(self, n: int, nbytes: int, errors: int) -> None:
+        if self._acker is not None:
+            self._acker.count(n, nbytes, errors)
+            return
         # Ingest time: from the batch's arrival or the last settling to
         # now, so the samples add up to the time spent on the messages:
         # in ns, cut to us only when reported (cut a sample, an ack a
@@ -277,6 +294,13 @@ class Stream(Handle):
             c[3] += now - self._mark
             self._mark = now
 
+    def _counted(self) -> List[int]:
+        """messages, bytes, errors, ingest ns counted since the last
+        report."""
+        if self._acker is not None:
+            return self._acker.counts()
+        return list(self._counts)
+
     def _report(self) -> None:
         # The counts are taken before add, which may wait (for the
         # Metrics' lock, or up to 1 s for a connection): the report at
@@ -287,11 +311,14 @@ class Stream(Handle):
         if m is None:
             return
         with self._counts_lock:
-            c = self._counts
-            if c[0]:
-                # The part of a microsecond not reported goes to the
-                # next report.
-                self._counts = [0, 0, 0, c[3] % 1000]
+            if self._acker is not None:
+                c = self._acker.take()
+            else:
+                c = self._counts
+                if c[0]:
+                    # The part of a microsecond not reported goes to
+                    # the next report.
+                    self._counts = [0, 0, 0, c[3] % 1000]
         if c[0]:
             m.add(messages=c[0], rows=c[0] - c[2], bytes=c[1],
                   errors=c[2], ingest_us=c[3] // 1000)
@@ -302,7 +329,7 @@ class Stream(Handle):
         # The shared Metrics closes next: what is counted after (by a
         # close at teardown) has nowhere to go.
         try:
-            if self._counts[0]:
+            if self._counted()[0]:
                 self._report()
         finally:
             self._metrics = None
@@ -336,7 +363,10 @@ class Stream(Handle):
                 for mid, ln in zip(self._ids[:n], lens):
                     batch.append(Message(self, mid, blob[off:off + ln]))
                     off += ln
-            self._mark = time.monotonic_ns()
+            if self._acker is not None:
+                self._acker.mark()
+            else:
+                self._mark = time.monotonic_ns()
             return batch
         if rc == STOPPED:
             self._stopped = True
@@ -395,5 +425,9 @@ class Stream(Handle):
             try:
                 self._report()
             finally:
+                # Before the library's close: an ack in C after it
+                # would go to a freed stream.
+                if self._acker is not None:
+                    self._acker.close()
                 super().close()
                 self._release_sigint()
