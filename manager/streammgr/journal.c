@@ -22,7 +22,14 @@
 #define RECORD_MAX	((256u << 20) + BODY_MIN) /* max_message_size + body */
 #define ACKS_MAX	((RECORD_MAX - BODY_MIN) / 8)	/* per A record */
 _Static_assert(RECORD_MAX <= UINT32_MAX, "a record's length fits 32 bits");
-#define MAGIC		"mysimbdp-queue 1"
+/*
+ * Version 2: the records after a segment's H are checksummed from a
+ * start value its number gives (seg_seed). A segment file is reused for
+ * a later one (a spare, below): a record its last use left past the new
+ * one's end then never reads as valid, whatever its bytes. Version 1
+ * (the H's magic ends in 1) started every checksum from 0.
+ */
+#define MAGIC		"mysimbdp-queue 2"
 #define HEAD_N		(sizeof(MAGIC) - 1)	/* H's extra: the magic... */
 #define HEAD_N_BEFORE	(HEAD_N + 8)	/* ...then the number before it */
 #define HEAD_SIZE	(HDR + BODY_MIN + HEAD_N_BEFORE) /* the H written */
@@ -36,6 +43,8 @@ _Static_assert(RECORD_MAX <= UINT32_MAX, "a record's length fits 32 bits");
  * longer to write than anything lasts, and a name past it is not ours. */
 #define SEG_ID_MAX	(UINT64_C(1) << 63)
 #define GONE_PREFIX	"gone-"	/* a segment done with (discard.h) */
+#define SPARE_NAME	"spare-seg.log"	/* a released segment to reuse */
+#define SPARE_GONE	GONE_PREFIX "seg-spare.log"
 #define DAMAGED_PREFIX	"damaged-"	/* set aside, never read or deleted */
 
 enum { REC_HEAD = 'H', REC_MSG = 'M', REC_ACK = 'A' };
@@ -64,6 +73,8 @@ struct journal {
 	size_t		 j_nsegs;
 	size_t		 j_segcap;
 	uint64_t	 j_size;	/* bytes of the newest segment */
+	uint64_t	 j_end;		/* its file's size: more when reused */
+	uint64_t	 j_spare;	/* the spare's size, or 0: none */
 	uint64_t	 j_next;	/* seq after the last one added */
 	uint64_t	 j_seg_max;	/* the highest M seq in the newest */
 	uint64_t	 j_batch_max;	/* the highest seq in the batch */
@@ -90,6 +101,20 @@ discard_at(const char *dir, const char *name)
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) <
 	    (int)sizeof(path))
 		discard_unlink(path);
+}
+
+/*
+ * Takes the spare off the disk as a released segment goes: renamed
+ * gone-*, then unlinked off the loop's thread (a later spare is never
+ * the file the thread unlinks).
+ */
+static void
+spare_discard(int dirfd, const char *dir)
+{
+	if (renameat(dirfd, SPARE_NAME, dirfd, SPARE_GONE) == 0)
+		discard_at(dir, SPARE_GONE);
+	else if (errno != ENOENT)
+		log_warn("%s: rename %s", dir, SPARE_NAME);
 }
 
 /* ---- encoding ----------------------------------------------------- */
@@ -131,13 +156,25 @@ put_record(struct buf *b, int type, uint64_t v, const void *extra, size_t n)
 	return p;
 }
 
-/* Fills in the checksum once the body is complete. */
+/*
+ * The start value of the checksums after segment id's H. Two start
+ * values differ in the checksum of every body (CRC-32C is affine in
+ * it), so none repeats among the 2^31 numbers around a segment's, and
+ * none is version 1's 0.
+ */
+static uint32_t
+seg_seed(uint64_t id)
+{
+	return UINT32_C(0x80000000) | (uint32_t)(id & 0x7fffffff);
+}
+
+/* Fills in the checksum, from seed, once the body is complete. */
 static void
-seal(unsigned char *rec)
+seal(unsigned char *rec, uint32_t seed)
 {
 	uint32_t len = get_le32(rec);
 
-	put_le32(rec + 4, crc32c(0, rec + HDR, len));
+	put_le32(rec + 4, crc32c(seed, rec + HDR, len));
 }
 
 /* ---- decoding ------------------------------------------------------- */
@@ -152,13 +189,14 @@ struct rec {
 };
 
 /*
- * Reads the record at p (avail bytes left). M records must have a seq in
- * [lo, hi]: when searching past damage that is what tells a real record
- * from bytes that only look like one. Returns true when it is valid.
+ * Reads the record at p (avail bytes left), checksummed from seed (an H
+ * from 0). M records must have a seq in [lo, hi]: when searching past
+ * damage that is what tells a real record from bytes that only look like
+ * one. Returns true when it is valid.
  */
 static bool
 read_record(const unsigned char *p, size_t avail, uint64_t lo, uint64_t hi,
-    struct rec *r)
+    uint32_t seed, struct rec *r)
 {
 	uint32_t len;
 
@@ -196,7 +234,8 @@ read_record(const unsigned char *p, size_t avail, uint64_t lo, uint64_t hi,
 	default:
 		return false;
 	}
-	return crc32c(0, p + HDR, len) == get_le32(p + 4);
+	return crc32c(r->type == REC_HEAD ? 0 : seed, p + HDR, len) ==
+	    get_le32(p + 4);
 }
 
 /*
@@ -218,6 +257,10 @@ torn_record(const unsigned char *p, size_t avail)
 	    (p[HDR] == REC_HEAD || p[HDR] == REC_MSG || p[HDR] == REC_ACK);
 }
 
+struct scanned;
+static bool read_in(const struct scanned *, const unsigned char *, size_t,
+    uint64_t, uint64_t, struct rec *);
+
 /*
  * Where a valid record follows the unreadable one at p when its length
  * still holds (its body was damaged, not its header), or 0: the search
@@ -225,7 +268,8 @@ torn_record(const unsigned char *p, size_t avail)
  * looking for records in it.
  */
 static size_t
-past_body(const unsigned char *p, size_t avail, uint64_t hi)
+past_body(const struct scanned *g, const unsigned char *p, size_t avail,
+    uint64_t hi)
 {
 	uint32_t len;
 	struct rec r;
@@ -234,7 +278,7 @@ past_body(const unsigned char *p, size_t avail, uint64_t hi)
 		return 0;
 	len = get_le32(p);
 	if (len < BODY_MIN || len > RECORD_MAX || len >= avail - HDR ||
-	    !read_record(p + HDR + len, avail - HDR - len, 1, hi, &r))
+	    !read_in(g, p + HDR + len, avail - HDR - len, 1, hi, &r))
 		return 0;
 	return HDR + len;
 }
@@ -258,6 +302,8 @@ struct scanned {
 	bool		 damaged;
 	bool		 kept;		/* damaged, left in place (no room) */
 	bool		 torn;		/* the newest, cut short by a crash */
+	uint32_t	 seed;		/* its records' checksums start from */
+	bool		 seed_known;	/* its H read: its version known */
 	uint64_t	 first_msg;	/* lowest and highest M from first_of */
 	uint64_t	 last_msg;	/* (not copies from older ones) */
 	uint64_t	 top;		/* highest M, copies included */
@@ -367,6 +413,10 @@ list_segments(int dirfd, const char *dir, uint64_t **ids, size_t *n)
 			discard_at(dir, de->d_name);
 			continue;
 		}
+		if (strcmp(de->d_name, SPARE_NAME) == 0) {
+			spare_discard(dirfd, dir);	/* the last run's */
+			continue;
+		}
 		if (strncmp(de->d_name, "seg-", 4) != 0)
 			continue;
 		errno = 0;
@@ -398,6 +448,36 @@ first_of(const struct scanned *g)
 	if (g->head != 0)
 		return g->head;
 	return g->has_floor && g->floor < JOURNAL_SEQ_MAX ? g->floor + 1 : 0;
+}
+
+/*
+ * Segment g's records' start value, by its H's version; with its H
+ * unreadable, not known: either version's is taken (a reused file whose
+ * last use was version 1, with its H damaged, could then show an old
+ * record: docs/protocols.md).
+ */
+static void
+find_seed(struct scanned *g)
+{
+	struct rec r;
+
+	g->seed = seg_seed(g->id);
+	g->seed_known = false;
+	if (g->size > 0 && read_record(g->map, g->size, 0, UINT64_MAX, 0,
+	    &r) && r.type == REC_HEAD) {
+		g->seed_known = true;
+		if (memcmp(r.extra, MAGIC, HEAD_N) != 0)
+			g->seed = 0;	/* version 1 */
+	}
+}
+
+/* A record of segment g (read_record from g's start value). */
+static bool
+read_in(const struct scanned *g, const unsigned char *p, size_t avail,
+    uint64_t lo, uint64_t hi, struct rec *r)
+{
+	return read_record(p, avail, lo, hi, g->seed, r) ||
+	    (!g->seed_known && read_record(p, avail, lo, hi, 0, r));
 }
 
 static void
@@ -469,6 +549,7 @@ scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
 	size_t off = 0;
 	uint64_t last = sc->max_seq;	/* the last seq seen before */
 
+	find_seed(g);
 	while (off < g->size) {
 		/* Records are at least HDR bytes: that bounds the seqs a
 		 * segment can hold beyond what came before. Without its
@@ -479,7 +560,7 @@ scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
 		struct rec r;
 		size_t bad, skip;
 
-		if (read_record(g->map + off, g->size - off, 0, UINT64_MAX,
+		if (read_in(g, g->map + off, g->size - off, 0, UINT64_MAX,
 		    &r)) {
 			note_record(sc, segi, &r);
 			if (r.type == REC_MSG && r.v > last)
@@ -495,11 +576,11 @@ scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
 		if (newest && bad > 0 && torn_record(g->map + bad,
 		    g->size - bad))
 			off = g->size;
-		else if ((skip = past_body(g->map + bad, g->size - bad,
+		else if ((skip = past_body(g, g->map + bad, g->size - bad,
 		    hi)) > 0)
 			off = bad + skip;
 		else
-			while (++off < g->size && !read_record(g->map + off,
+			while (++off < g->size && !read_in(g, g->map + off,
 			    g->size - off, 1, hi, &r))
 				;
 		/* The H record goes in with one write into the empty
@@ -547,7 +628,7 @@ head_of(struct journal *j, uint64_t id, uint64_t *cap, uint64_t *bound,
 	*cap = JOURNAL_SEQ_MAX;
 	*bound = 0;
 	*known = false;
-	if (n > 0 && read_record(buf, (size_t)n, 0, UINT64_MAX, &r) &&
+	if (n > 0 && read_record(buf, (size_t)n, 0, UINT64_MAX, 0, &r) &&
 	    r.type == REC_HEAD) {
 		*cap = r.v - 1;
 		*known = r.n == HEAD_N_BEFORE && r.before != BEFORE_UNKNOWN;
@@ -845,6 +926,20 @@ newest_id(const struct journal *j)
 	return j->j_segs[j->j_nsegs - 1].id;
 }
 
+/* fd, size bytes of records in a file of end bytes, is the segment
+ * written from now on. */
+static void
+newest_is(struct journal *j, int fd, uint64_t size, uint64_t end)
+{
+	if (j->j_fd >= 0)
+		close(j->j_fd);
+	j->j_fd = fd;
+	j->j_rotate = false;
+	j->j_size = size;
+	j->j_end = end;
+	j->j_seg_max = 0;
+}
+
 /*
  * Renames name to to in dirfd, never over a file there (EEXIST); on a
  * filesystem without RENAME_NOREPLACE, after a look.
@@ -891,11 +986,39 @@ set_aside(int dirfd, const char *name)
 }
 
 /*
+ * Whether a released segment of st's size is kept as the spare: under
+ * "fsync", when there is none, one that filled up. An append and its
+ * fdatasync write the file's new size and blocks too; a write into
+ * blocks written before syncs the data alone, in about half the time
+ * (docs/benchmarks.md, "What limits each figure": fsync/2).
+ */
+static bool
+spare_wanted(const struct journal *j, const struct stat *st)
+{
+	return j->j_mode == JOURNAL_FSYNC && j->j_spare == 0 &&
+	    S_ISREG(st->st_mode) && (uint64_t)st->st_size >= j->j_segsize &&
+	    (uint64_t)st->st_size > HEAD_SIZE;
+}
+
+/* The spare, off the disk (a full disk, or durability no longer
+ * "fsync"). */
+static void
+spare_drop(struct journal *j)
+{
+	if (j->j_spare == 0)
+		return;
+	spare_discard(j->j_dirfd, j->j_dir);
+	j->j_disk -= j->j_spare <= j->j_disk ? j->j_spare : j->j_disk;
+	j->j_spare = 0;
+}
+
+/*
  * Takes the oldest segment, released whole, off the disk: renamed gone-*
  * and unlinked off the loop's thread (discard.h), at once when the rename
- * fails; a damaged one kept in place is set aside instead (its unreadable
- * bytes kept for a look, as a start's rescue keeps them). False: it could
- * not be, and stays listed.
+ * fails; or renamed the spare, its space kept for the next segment
+ * (spare_wanted); a damaged one kept in place is set aside instead (its
+ * unreadable bytes kept for a look, as a start's rescue keeps them).
+ * False: it could not be, and stays listed.
  */
 static bool
 seg_discard(struct journal *j, const struct seg *s)
@@ -912,6 +1035,10 @@ seg_discard(struct journal *j, const struct seg *s)
 			    "release)", j->j_dir, name);
 			return false;
 		}
+	} else if (sized && spare_wanted(j, &st) && renameat(j->j_dirfd,
+	    name, j->j_dirfd, SPARE_NAME) == 0) {
+		j->j_spare = (uint64_t)st.st_size;	/* still in j_disk */
+		return true;
 	} else {
 		snprintf(gone, sizeof(gone), GONE_PREFIX "%s", name);
 		if (renameat(j->j_dirfd, name, j->j_dirfd, gone) == 0)
@@ -936,7 +1063,7 @@ put_head(struct buf *b, uint64_t next, uint64_t before)
 
 	memcpy(rec + HDR + BODY_MIN, MAGIC, HEAD_N);
 	put_le64(rec + HDR + BODY_MIN + HEAD_N, before);
-	seal(rec);
+	seal(rec, 0);
 }
 
 /*
@@ -976,7 +1103,7 @@ recycle(struct journal *j, struct seg *s)
 	    pread(fd, old, HEAD_SIZE, 0) != (ssize_t)HEAD_SIZE))
 		goto fail;	/* a read error: not marked, tried again */
 	if ((uint64_t)st.st_size < HEAD_SIZE ||
-	    !read_record(old, HEAD_SIZE, 0, 0, &r) || r.type != REC_HEAD ||
+	    !read_record(old, HEAD_SIZE, 0, 0, 0, &r) || r.type != REC_HEAD ||
 	    r.size != HEAD_SIZE) {
 		log_warnx("%s/%s: released, kept until the next segment "
 		    "finds room: its H is an older version's, not rewritten "
@@ -995,10 +1122,7 @@ recycle(struct journal *j, struct seg *s)
 		goto fail;
 	}
 	j->j_disk -= (uint64_t)st.st_size - b.b_len;
-	j->j_fd = fd;
-	j->j_size = b.b_len;
-	j->j_rotate = false;
-	j->j_seg_max = 0;
+	newest_is(j, fd, b.b_len, b.b_len);
 	free(b.b_data);
 	/* Cut, it holds only the new H: under its own name if the rename
 	 * fails, it is the new one all the same, the one waiting dropped. */
@@ -1052,6 +1176,78 @@ trim(struct journal *j)
 	}
 }
 
+/* Cuts the newest segment's file to its records (j_size); a reused
+ * file's last use goes with it. */
+static int
+cut_newest(struct journal *j)
+{
+	if (ftruncate(j->j_fd, (off_t)j->j_size) < 0)
+		return -1;
+	if (j->j_end > j->j_size) {
+		j->j_disk -= j->j_end - j->j_size;
+		j->j_end = j->j_size;
+	}
+	return 0;
+}
+
+/*
+ * Cuts a reused newest segment to its records, synced, before a newer
+ * one is named: only the newest may end in bytes that do not read
+ * (docs/protocols.md). Failing, it is said: the next start finds the
+ * segment damaged and copies its messages out, none lost.
+ */
+static void
+cut_tail(struct journal *j)
+{
+	if (j->j_fd < 0 || j->j_end <= j->j_size)
+		return;
+	if (cut_newest(j) < 0 || fdatasync(j->j_fd) < 0)
+		log_warn("%s/" SEG_FMT ": cut to its records", j->j_dir,
+		    newest_id(j));
+}
+
+/*
+ * Makes the spare segment id's file, the one written: its H over the
+ * last use's, synced, then its name (a crash before leaves the spare,
+ * which the next start removes). The last use's records stay past the
+ * H, read as nothing (version 2: checksums from the segment's number),
+ * until the next segment starts (cut_tail). False when it could not
+ * be: the spare is gone then, and the caller makes a new file.
+ */
+static bool
+seg_reuse(struct journal *j, uint64_t id, uint64_t next)
+{
+	char name[SEG_NAME_MAX];
+	struct buf b = { NULL, 0, 0 };
+	bool named = false;
+	int fd;
+
+	snprintf(name, sizeof(name), SEG_FMT, id);
+	put_head(&b, next, j->j_seg_max);
+	fd = openat(j->j_dirfd, SPARE_NAME, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && pwrite(fd, b.b_data, b.b_len, 0) == (ssize_t)b.b_len &&
+	    fdatasync(fd) == 0 && (named = rename_new(j->j_dirfd, SPARE_NAME,
+	    name) == 0) && fsync(j->j_dirfd) == 0) {
+		newest_is(j, fd, b.b_len, j->j_spare);
+		j->j_spare = 0;		/* its size, the newest's in j_disk */
+		free(b.b_data);
+		return true;
+	}
+	log_warn("%s: %s made %s (a new file instead)", j->j_dir, SPARE_NAME,
+	    name);
+	if (fd >= 0)
+		close(fd);
+	if (named) {
+		if (unlinkat(j->j_dirfd, name, 0) < 0)
+			log_warn("%s: unlink %s", j->j_dir, name);
+		j->j_disk -= j->j_spare;
+		j->j_spare = 0;
+	} else
+		spare_drop(j);
+	free(b.b_data);
+	return false;
+}
+
 /* Writes all of b at the newest segment's end; on failure cuts it back. */
 static int
 write_all(struct journal *j, const unsigned char *p, size_t len)
@@ -1069,7 +1265,7 @@ write_all(struct journal *j, const unsigned char *p, size_t len)
 
 			/* Leave no partial record behind for the next write
 			 * to follow. */
-			if (ftruncate(j->j_fd, (off_t)j->j_size) < 0)
+			if (cut_newest(j) < 0)
 				log_warn("ftruncate %s", j->j_dir);
 			errno = saved;
 			return -1;
@@ -1091,6 +1287,9 @@ seg_file(struct journal *j, uint64_t id, uint64_t next, char *err,
 	struct buf b = { NULL, 0, 0 };
 	int fd, saved;
 
+	cut_tail(j);
+	if (j->j_spare > 0 && seg_reuse(j, id, next))
+		return 0;
 	snprintf(name, sizeof(name), SEG_FMT, id);
 	fd = openat(j->j_dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
@@ -1113,13 +1312,8 @@ seg_file(struct journal *j, uint64_t id, uint64_t next, char *err,
 		errno = saved;
 		return -1;
 	}
-	if (j->j_fd >= 0)
-		close(j->j_fd);
-	j->j_fd = fd;
-	j->j_rotate = false;
-	j->j_size = b.b_len;
+	newest_is(j, fd, b.b_len, b.b_len);
 	j->j_disk += b.b_len;
-	j->j_seg_max = 0;
 	free(b.b_data);
 	return 0;
 }
@@ -1289,8 +1483,12 @@ scan_all(struct journal *j, struct scan *sc, struct journal_report *rep,
 		if (sc->segs[k].damaged && sc->nacks > acks_before)
 			keep_damaged_acks(sc, sc->acks + acks_before,
 			    sc->nacks - acks_before);
-		if (sc->segs[k].torn && ftruncate(sc->segs[k].fd,
-		    (off_t)sc->segs[k].good_end) < 0) {
+		/* Synced: the new segment must not be named while an
+		 * older one could still end in bytes that do not read (a
+		 * reused file's last use: damage at the next start). */
+		if (sc->segs[k].torn && (ftruncate(sc->segs[k].fd,
+		    (off_t)sc->segs[k].good_end) < 0 ||
+		    fdatasync(sc->segs[k].fd) < 0)) {
 			snprintf(err, errlen, "truncate %s/" SEG_FMT ": %s",
 			    j->j_dir, sc->segs[k].id, strerror(errno));
 			return -1;
@@ -1491,6 +1689,7 @@ journal_close(struct journal *j)
 {
 	if (j == NULL)
 		return;
+	cut_tail(j);	/* a start reads no torn tail where none was */
 	if (j->j_fd >= 0)
 		close(j->j_fd);
 	if (j->j_dirfd >= 0)
@@ -1529,7 +1728,7 @@ journal_add(struct journal *j, uint64_t seq, const void *data, size_t len)
 		j->j_batch_seg = batch_segment(j);
 	}
 	rec = put_record(&j->j_buf, REC_MSG, seq, data, len);
-	seal(rec);
+	seal(rec, seg_seed(j->j_batch_seg));
 	j->j_batch_msgs++;
 	if (seq > j->j_batch_max)
 		j->j_batch_max = seq;
@@ -1576,7 +1775,7 @@ put_acks(struct journal *j)
 		for (size_t k = 0; k < n; k++)
 			put_le64(rec + HDR + BODY_MIN + 8 * k,
 			    j->j_acks[done + k]);
-		seal(rec);
+		seal(rec, seg_seed(newest_id(j)));
 		done += n;
 	}
 }
@@ -1657,7 +1856,7 @@ commit(struct journal *j, bool sync, char *err, size_t errlen)
 		sync_failed(j, saved);
 		snprintf(err, errlen, "fdatasync %s/" SEG_FMT ": %s",
 		    j->j_dir, newest_id(j), strerror(saved));
-		if (ftruncate(j->j_fd, (off_t)j->j_size) < 0)
+		if (cut_newest(j) < 0)
 			log_warn("ftruncate %s", j->j_dir);
 		errno = saved;
 		goto fail;
@@ -1668,7 +1867,10 @@ commit(struct journal *j, bool sync, char *err, size_t errlen)
 			j->j_synced = j->j_written;
 	}
 	j->j_size += j->j_buf.b_len;
-	j->j_disk += j->j_buf.b_len;
+	if (j->j_size > j->j_end) {	/* past a reused file's end */
+		j->j_disk += j->j_size - j->j_end;
+		j->j_end = j->j_size;
+	}
 	j->j_segs[j->j_nsegs - 1].live += msgs;
 	if (j->j_batch_max > j->j_seg_max)
 		j->j_seg_max = j->j_batch_max;
@@ -1680,6 +1882,8 @@ fail:
 		int saved = errno;
 
 		journal_drop_batch(j);
+		if (no_space(saved))
+			spare_drop(j);	/* room for the next try */
 		errno = saved;
 	}
 	return -1;
@@ -1773,6 +1977,8 @@ journal_set_mode(struct journal *j, enum journal_mode mode,
 		if (j->j_fd >= 0 && fsync(j->j_dirfd) < 0)
 			log_warn("fsync %s", j->j_dir);
 	}
+	if (mode != JOURNAL_FSYNC)
+		spare_drop(j);
 	j->j_mode = mode;
 }
 

@@ -376,7 +376,8 @@ report_recovery(const struct stream *s)
 	if (r->r_torn_bytes > 0)
 		log_warnx("tenant %s: stream %s: %" PRIu64 " bytes of a write "
 		    "cut short by a crash removed from the queue's newest "
-		    "segment (never answered OK with durability \"fsync\")",
+		    "segment (never answered OK with durability \"fsync\"; "
+		    "a reused segment file's earlier records count too)",
 		    s->s_tid, s->s_name, r->r_torn_bytes);
 	if (r->r_damaged > 0)
 		report_damage(s, r);

@@ -3,8 +3,9 @@
  * recovery). The input is a queue folder: its first byte holds flags, the
  * rest is split at "SEG|" into up to four segment files seg-...1.log,
  * seg-...2.log, ... With flag 1 the target first fixes the checksum of
- * every record it can walk from each segment's start, so the fuzzer gets
- * past the CRC and reaches the record logic.
+ * every record it can walk from each segment's start (as the version its
+ * H says checksums them), so the fuzzer gets past the CRC and reaches the
+ * record logic.
  *
  * Invariants: recovery never fails on a readable folder and never
  * crashes or hangs; every message it restores is a valid message record
@@ -74,29 +75,50 @@ set_free(struct restored_set *rs)
 	memset(rs, 0, sizeof(*rs));
 }
 
-/* Sets the checksum of each record walked from the start of seg. */
+/*
+ * Where the checksums of segment id's records start (docs/protocols.md,
+ * "The queue on disk"): version 2, the H's magic ending in 2, from a
+ * value the segment's number gives; version 1 from 0. The H's own is
+ * always from 0.
+ */
+static uint32_t
+seg_seed(uint64_t id)
+{
+	return UINT32_C(0x80000000) | (uint32_t)(id & 0x7fffffff);
+}
+
+/* Sets the checksum of each record walked from the start of segment id,
+ * seg, by the version its H says. */
 static void
-reseal(unsigned char *seg, size_t size)
+reseal(unsigned char *seg, size_t size, uint64_t id)
 {
 	size_t off = 0;
+	uint32_t seed = 0;
 
 	while (size - off >= HDR + BODY_MIN) {
 		uint32_t len = get_le32(seg + off);
+		unsigned char *body = seg + off + HDR;
 
 		if (len < BODY_MIN || len > size - off - HDR)
 			break;
-		put_le32(seg + off + 4, crc32c(0, seg + off + HDR, len));
+		put_le32(seg + off + 4, crc32c(body[0] == 'H' ? 0 : seed, body,
+		    len));
+		if (off == 0 && body[0] == 'H' && len >= BODY_MIN + 16 &&
+		    memcmp(body + BODY_MIN, "mysimbdp-queue 2", 16) == 0)
+			seed = seg_seed(id);
 		off += HDR + len;
 	}
 }
 
-/* Whether the input holds message seq with this payload, checksum right. */
+/* Whether the input holds message seq with this payload, checksum right
+ * by version 1 or by version 2 in one of its nsegs segments. */
 static bool
-written(const unsigned char *in, size_t size, const struct restored *r)
+written(const unsigned char *in, size_t size, size_t nsegs,
+    const struct restored *r)
 {
 	size_t reclen = HDR + BODY_MIN + r->len;
 	unsigned char *rec = malloc(reclen);
-	bool found;
+	bool found = false;
 
 	FUZZ_CHECK(rec != NULL, "malloc");
 	put_le32(rec, (uint32_t)(BODY_MIN + r->len));
@@ -104,8 +126,11 @@ written(const unsigned char *in, size_t size, const struct restored *r)
 	put_le64(rec + HDR + 1, r->seq);
 	if (r->len > 0)
 		memcpy(rec + HDR + BODY_MIN, r->data, r->len);
-	put_le32(rec + 4, crc32c(0, rec + HDR, BODY_MIN + r->len));
-	found = memmem(in, size, rec, reclen) != NULL;
+	for (size_t id = 0; id <= nsegs && !found; id++) {
+		put_le32(rec + 4, crc32c(id == 0 ? 0 : seg_seed(id), rec + HDR,
+		    BODY_MIN + r->len));
+		found = memmem(in, size, rec, reclen) != NULL;
+	}
 	free(rec);
 	return found;
 }
@@ -152,7 +177,7 @@ check_first(const unsigned char *in, size_t size, size_t nsegs,
 
 		FUZZ_CHECK(k == 0 || r->seq > rs->v[k - 1].seq, "message %"
 		    PRIu64 " after %" PRIu64, r->seq, rs->v[k - 1].seq);
-		FUZZ_CHECK(written(in, size, r), "message %" PRIu64 " (%zu "
+		FUZZ_CHECK(written(in, size, nsegs, r), "message %" PRIu64 " (%zu "
 		    "bytes) restored, never written", r->seq, r->len);
 		FUZZ_CHECK(r->seq < next, "message %" PRIu64 " restored, next "
 		    "number %" PRIu64, r->seq, next);
@@ -228,7 +253,7 @@ write_segments(const char *dir, unsigned char *in, size_t size, bool fix)
 		char path[PATH_MAX];
 
 		if (fix)
-			reseal(in + off, len);
+			reseal(in + off, len, nsegs + 1);
 		snprintf(path, sizeof(path), "%s/seg-%016zx.log", dir,
 		    nsegs + 1);
 		fuzz_write_file(path, in + off, len);

@@ -44,6 +44,12 @@ seq 1 "$N" | sed 's/^/k/' | sort >"$T/out/want"
 missing=$(comm -23 "$T/out/want" "$T/out/keys" | wc -l)
 assert_eq 0 "$missing" "keys missing from the sink"
 ok "all $N keys delivered after $ROUNDS SIGKILLs of streammgr"
+# A kill leaves at most a torn tail: never damage, not even in a reused
+# segment file (fsync: a spare), whose old records past the new never
+# read.
+! grep -q 'damaged queue segment' "$SM_LOG" ||
+	fail "damage reported after a kill: $(grep 'damaged queue segment' "$SM_LOG" | head -1)"
+ok "no damage found at any restart"
 
 # Released for good: nothing waits, and the old segments are gone.
 wait_for 20 "backlog and in-flight at 0" eval \

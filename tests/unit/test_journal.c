@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,27 +384,63 @@ gone_segments_are_unlinked_and_never_read(void **state)
 	journal_close(j);
 }
 
+/* A record image as version 1 wrote one (every checksum from 0), into buf; returns its size. */
+static size_t
+rec_image(unsigned char *buf, int type, uint64_t v, const void *extra,
+    size_t n)
+{
+	uint32_t len = (uint32_t)(9 + n), crc;
+
+	for (int b = 0; b < 4; b++)
+		buf[b] = (unsigned char)(len >> (8 * b));
+	buf[8] = (unsigned char)type;
+	for (int b = 0; b < 8; b++)
+		buf[9 + b] = (unsigned char)(v >> (8 * b));
+	memcpy(buf + 17, extra, n);
+	crc = crc32c(0, buf + 8, len);
+	for (int b = 0; b < 4; b++)
+		buf[4 + b] = (unsigned char)(crc >> (8 * b));
+	return 8 + len;
+}
+
+/* Writes record type v extra as version 1 did, at fd's end. */
+static void
+put_rec(int fd, int type, uint64_t v, const void *extra, size_t n)
+{
+	unsigned char rec[64];
+	size_t size;
+
+	assert_true(17 + n <= sizeof(rec));
+	size = rec_image(rec, type, v, extra, n);
+	assert_int_equal(write(fd, rec, size), (ssize_t)size);
+}
+
 /*
  * Segment numbers are not bounded by 32 bits: at segment_size 4K that
  * is 16 TiB through one stream. The one after seg-00000000ffffffff is
  * seg-0000000100000000, read after it, in order; releases through it
  * delete both. A name past the last number the queue gives out is
- * refused at open, named.
+ * refused at open, named. (The first is written as a build of version 1
+ * wrote it: a file of version 2 renamed would not do, its records being
+ * checksummed from its own number.)
  */
 static void
 segment_numbers_go_past_32_bits(void **state)
 {
 	struct fx *fx = *state;
-	struct journal *j = reopen(fx, 1 << 20);
+	struct journal *j;
 	uint64_t last32 = UINT32_MAX, top;
-	char from[128], to[128], spare[128];
+	char to[128], spare[128];
+	int fd;
 
-	store_and_close(fx, j, 1, 1);
-	seg_path(fx, 1, from, sizeof(from));
-	snprintf(spare, sizeof(spare), "%s/spare", fx->dir);
-	copy_file(from, spare);
 	seg_path(fx, last32, to, sizeof(to));
-	assert_int_equal(rename(from, to), 0);
+	fd = open(to, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	put_rec(fd, 'H', 1, "mysimbdp-queue 1", 16);
+	put_rec(fd, 'M', 1, "m1", 2);
+	close(fd);
+	snprintf(spare, sizeof(spare), "%s/spare", fx->dir);
+	copy_file(to, spare);
 	/* Two messages a segment from here on. */
 	j = reopen(fx, HEAD_SIZE + 2 * MSG_SIZE);
 	assert_int_equal(fx->r.n, 1);
@@ -529,25 +566,6 @@ torn_tail_is_cut_off(void **state)
 	assert_int_equal(fx->r.n, 3);
 	assert_int_equal(fx->rep.r_torn_bytes, 0);
 	journal_close(j);
-}
-
-/* A record image as the journal writes one, into buf; returns its size. */
-static size_t
-rec_image(unsigned char *buf, int type, uint64_t v, const void *extra,
-    size_t n)
-{
-	uint32_t len = (uint32_t)(9 + n), crc;
-
-	for (int b = 0; b < 4; b++)
-		buf[b] = (unsigned char)(len >> (8 * b));
-	buf[8] = (unsigned char)type;
-	for (int b = 0; b < 8; b++)
-		buf[9 + b] = (unsigned char)(v >> (8 * b));
-	memcpy(buf + 17, extra, n);
-	crc = crc32c(0, buf + 8, len);
-	for (int b = 0; b < 4; b++)
-		buf[4 + b] = (unsigned char)(crc >> (8 * b));
-	return 8 + len;
 }
 
 /* An A record releasing n seqs, as bytes a producer could send. */
@@ -1168,18 +1186,6 @@ memory_numbers_before_a_set_aside_segment(void **state)
 	assert_int_equal(fx->rep.r_lost_first, 7);
 	journal_close(j);
 	clean_restart(fx, 1 << 20, 4);
-}
-
-/* Writes record type v extra as the journal does, at fd's end. */
-static void
-put_rec(int fd, int type, uint64_t v, const void *extra, size_t n)
-{
-	unsigned char rec[64];
-	size_t size;
-
-	assert_true(17 + n <= sizeof(rec));
-	size = rec_image(rec, type, v, extra, n);
-	assert_int_equal(write(fd, rec, size), (ssize_t)size);
 }
 
 /* Segments written before H held the number before them are read. */
@@ -1974,6 +1980,206 @@ writes_wait_for_a_sync(void **state)
 	clean_restart(fx, 100, seq);
 }
 
+/* The bytes of the queue's files in fx->dir: segments and the spare. */
+static uint64_t
+files_bytes(const struct fx *fx)
+{
+	DIR *d = opendir(fx->dir);
+	struct dirent *de;
+	uint64_t n = 0;
+	char path[PATH_MAX];
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, "seg-", 4) == 0 ||
+		    strcmp(de->d_name, "spare-seg.log") == 0) {
+			snprintf(path, sizeof(path), "%s/%s", fx->dir,
+			    de->d_name);
+			n += (uint64_t)file_size(path);
+		}
+	closedir(d);
+	return n;
+}
+
+/* A copy of fx->dir's files, as a crash would leave them: fx->dir is
+ * the copy from here on (the original is removed). */
+static void
+crash_copy(struct fx *fx)
+{
+	char crash[64], from[PATH_MAX], to[PATH_MAX], cmd[160];
+	DIR *d = opendir(fx->dir);
+	struct dirent *de;
+
+	snprintf(crash, sizeof(crash), "/tmp/test-journal-XXXXXX");
+	assert_non_null(mkdtemp(crash));
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", fx->dir, de->d_name);
+		snprintf(to, sizeof(to), "%s/%s", crash, de->d_name);
+		copy_file(from, to);
+	}
+	closedir(d);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+	assert_int_equal(system(cmd), 0);
+	memcpy(fx->dir, crash, sizeof(crash));
+}
+
+/*
+ * Under "fsync" a released segment that filled up is kept as the spare
+ * and becomes the next segment: its file written again, not appended to
+ * (half the time a sync). The usage counts it; a clean close cuts the
+ * reused file to its records, and the next start finds all it should,
+ * no damage, no torn tail, and no spare left.
+ */
+static void
+released_segment_is_reused(void **state)
+{
+	struct fx *fx = *state;
+	uint64_t segsize = HEAD_SIZE + 4 * MSG_SIZE, nsegs, bytes;
+	struct journal *j = reopen(fx, segsize);
+	static uint64_t seg[32];
+	char spare[128], path[128];
+	struct stat st;
+	ino_t ino;
+
+	snprintf(spare, sizeof(spare), "%s/spare-seg.log", fx->dir);
+	for (uint64_t seq = 1; seq <= 8; seq++) {
+		seg[seq] = add(j, seq);
+		commit(fx, j);
+	}
+	assert_int_equal(access(spare, F_OK), -1);
+	for (uint64_t seq = 1; seq <= 4; seq++)
+		journal_release(j, seg[seq], seq);
+	commit(fx, j);
+	assert_int_equal(stat(spare, &st), 0);
+	ino = st.st_ino;
+	seg_path(fx, seg[1], path, sizeof(path));
+	assert_int_equal(access(path, F_OK), -1);
+	journal_usage(j, &nsegs, &bytes);
+	assert_int_equal(bytes, files_bytes(fx));
+	for (uint64_t seq = 9; seq <= 9; seq++) {
+		seg[seq] = add(j, seq);
+		commit(fx, j);
+	}
+	/* Message 9 started a segment: in the spare's file. */
+	assert_true(seg[9] > seg[8]);
+	assert_int_equal(access(spare, F_OK), -1);
+	seg_path(fx, seg[9], path, sizeof(path));
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_ino == ino);
+	assert_true(st.st_size > HEAD_SIZE + MSG_SIZE);	/* its last use */
+	journal_usage(j, &nsegs, &bytes);
+	assert_int_equal(bytes, files_bytes(fx));
+	journal_close(j);
+	assert_int_equal(file_size(path), HEAD_SIZE + MSG_SIZE);
+
+	j = reopen(fx, segsize);
+	assert_int_equal(fx->r.n, 5);
+	for (size_t k = 0; k < 5; k++)
+		assert_int_equal(fx->r.seq[k], k + 5);
+	assert_int_equal(fx->rep.r_torn_bytes, 0);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(count_files(fx->dir, "spare-"), 0);
+	journal_usage(j, &nsegs, &bytes);
+	assert_int_equal(bytes, files_bytes(fx));
+	journal_close(j);
+}
+
+/*
+ * A crash while a reused file is the newest: past its records it still
+ * holds its last use's (messages released by a segment gone since).
+ * None of them is read back (version 2: checksums from the segment's
+ * number): the start restores what was not released, finds no damage
+ * and loses nothing; cut there, the file reads clean at the next start.
+ */
+static void
+reused_file_old_records_never_read(void **state)
+{
+	struct fx *fx = *state;
+	uint64_t segsize = HEAD_SIZE + 8 * MSG_SIZE;
+	struct journal *j = reopen(fx, segsize);
+	static uint64_t seg[32];
+	char path[128];
+
+	for (uint64_t seq = 1; seq <= 16; seq++) {
+		seg[seq] = add(j, seq);
+		commit(fx, j);
+	}
+	for (uint64_t seq = 1; seq <= 8; seq++)
+		journal_release(j, seg[seq], seq);
+	commit(fx, j);		/* releases 1 to 8 in message 16's segment */
+	seg[17] = add(j, 17);
+	commit(fx, j);		/* in the spare's file: message 1's */
+	for (uint64_t seq = 9; seq <= 16; seq++)
+		journal_release(j, seg[seq], seq);
+	commit(fx, j);
+	/* The releases of 1 to 8 went with message 16's segment; messages
+	 * 7 and 8 of the file's last use are still there past the new
+	 * records. */
+	seg_path(fx, seg[16], path, sizeof(path));
+	assert_int_equal(access(path, F_OK), -1);
+	seg_path(fx, seg[17], path, sizeof(path));
+	assert_int_equal(file_size(path), HEAD_SIZE + 8 * MSG_SIZE);
+	crash_copy(fx);
+	journal_close(j);
+
+	j = reopen(fx, segsize);
+	assert_int_equal(fx->r.n, 1);
+	assert_int_equal(fx->r.seq[0], 17);
+	assert_string_equal(fx->r.text[0], "m17");
+	assert_int_equal(fx->next, 18);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_bad_bytes, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_int_equal(fx->rep.r_uncounted, 0);
+	assert_true(fx->rep.r_torn_bytes > 0);	/* the last use, cut */
+	journal_close(j);
+	clean_restart(fx, segsize, 1);
+	assert_int_equal(fx->rep.r_torn_bytes, 0);
+}
+
+/* Durability leaving "fsync" takes the spare off the disk; a spare a
+ * start finds (a crash, or the last run's) goes too. */
+static void
+spare_goes_without_fsync(void **state)
+{
+	struct fx *fx = *state;
+	uint64_t segsize = HEAD_SIZE + 4 * MSG_SIZE, nsegs, bytes;
+	struct journal *j = reopen(fx, segsize);
+	static uint64_t seg[32];
+	char spare[128];
+
+	snprintf(spare, sizeof(spare), "%s/spare-seg.log", fx->dir);
+	for (uint64_t seq = 1; seq <= 8; seq++) {
+		seg[seq] = add(j, seq);
+		commit(fx, j);
+	}
+	for (uint64_t seq = 1; seq <= 4; seq++)
+		journal_release(j, seg[seq], seq);
+	commit(fx, j);
+	assert_int_equal(access(spare, F_OK), 0);
+	journal_close(j);
+	j = reopen(fx, segsize);
+	assert_int_equal(access(spare, F_OK), -1);
+	assert_int_equal(count_files(fx->dir, "gone-"), 0);
+	assert_int_equal(fx->r.n, 4);
+	for (uint64_t seq = 9; seq <= 16; seq++) {
+		seg[seq] = add(j, seq);
+		commit(fx, j);
+	}
+	for (size_t k = 0; k < fx->r.n; k++)
+		journal_release(j, fx->r.seg[k], fx->r.seq[k]);
+	commit(fx, j);
+	assert_int_equal(access(spare, F_OK), 0);
+	journal_set_mode(j, JOURNAL_OS, fx->next + 100);
+	assert_int_equal(access(spare, F_OK), -1);
+	journal_usage(j, &nsegs, &bytes);
+	assert_int_equal(bytes, files_bytes(fx));
+	journal_close(j);
+}
+
 int
 main(void)
 {
@@ -2026,6 +2232,9 @@ main(void)
 		T(copies_hidden_by_an_old_head),
 		T(copies_and_own_cut_among_the_copies),
 		T(copies_and_own_a_copy_damaged),
+		T(released_segment_is_reused),
+		T(reused_file_old_records_never_read),
+		T(spare_goes_without_fsync),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
