@@ -1690,6 +1690,7 @@ journal_close(struct journal *j)
 	if (j == NULL)
 		return;
 	cut_tail(j);	/* a start reads no torn tail where none was */
+	spare_drop(j);	/* a stream removed would keep it for good */
 	if (j->j_fd >= 0)
 		close(j->j_fd);
 	if (j->j_dirfd >= 0)

@@ -2140,8 +2140,8 @@ reused_file_old_records_never_read(void **state)
 	assert_int_equal(fx->rep.r_torn_bytes, 0);
 }
 
-/* Durability leaving "fsync" takes the spare off the disk; a spare a
- * start finds (a crash, or the last run's) goes too. */
+/* Durability leaving "fsync" takes the spare off the disk, and so does
+ * a stop; a spare a start finds (a crash's) goes too. */
 static void
 spare_goes_without_fsync(void **state)
 {
@@ -2149,9 +2149,10 @@ spare_goes_without_fsync(void **state)
 	uint64_t segsize = HEAD_SIZE + 4 * MSG_SIZE, nsegs, bytes;
 	struct journal *j = reopen(fx, segsize);
 	static uint64_t seg[32];
-	char spare[128];
+	char spare[128], path[128], crashed[128];
 
 	snprintf(spare, sizeof(spare), "%s/spare-seg.log", fx->dir);
+	snprintf(crashed, sizeof(crashed), "%s/crashed", fx->dir);
 	for (uint64_t seq = 1; seq <= 8; seq++) {
 		seg[seq] = add(j, seq);
 		commit(fx, j);
@@ -2160,7 +2161,11 @@ spare_goes_without_fsync(void **state)
 		journal_release(j, seg[seq], seq);
 	commit(fx, j);
 	assert_int_equal(access(spare, F_OK), 0);
+	seg_path(fx, seg[8], path, sizeof(path));
+	copy_file(path, crashed);	/* a spare as a crash leaves it */
 	journal_close(j);
+	assert_int_equal(access(spare, F_OK), -1);
+	assert_int_equal(rename(crashed, spare), 0);
 	j = reopen(fx, segsize);
 	assert_int_equal(access(spare, F_OK), -1);
 	assert_int_equal(count_files(fx->dir, "gone-"), 0);
