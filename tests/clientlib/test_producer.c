@@ -1489,6 +1489,23 @@ a_malformed_reply_is_refused(void **state)
 }
 
 /*
+ * The poll that reads the malformed reply naming record 9 (never sent):
+ * refused (MSB_ERROR, EPROTO, said why), no callback made, n records
+ * still outstanding (none dropped with it).
+ */
+static void
+assert_refused_record_9(struct msb_producer *p, const struct replies *r,
+    uint32_t n)
+{
+	errno = 0;
+	assert_int_equal(msb_producer_poll(p, 0), MSB_ERROR);
+	assert_int_equal(errno, EPROTO);
+	assert_non_null(strstr(msb_producer_error(p), "1 from record 9"));
+	assert_int_equal(r->n, 0);
+	assert_int_equal(msb_producer_outstanding(p), n);
+}
+
+/*
  * A malformed reply read while the held batch waits to go (its send
  * found the end of the connection and reads what came before it): the
  * reply is refused (MSB_ERROR, EPROTO), but the batch is not dropped
@@ -1518,12 +1535,7 @@ a_malformed_reply_keeps_the_held_batch(void **state)
 	fake_reply(f, &q, "OK");
 	fake_go(f, ctx);
 
-	errno = 0;
-	assert_int_equal(msb_producer_poll(p, 0), MSB_ERROR);
-	assert_int_equal(errno, EPROTO);
-	assert_non_null(strstr(msb_producer_error(p), "1 from record 9"));
-	assert_int_equal(r->n, 0);
-	assert_int_equal(msb_producer_outstanding(p), 3);
+	assert_refused_record_9(p, r, 3);
 
 	/* The reply to "a" is read, the batch goes on the new connection. */
 	assert_int_equal(msb_producer_poll(p, 0), 1);
@@ -1575,12 +1587,7 @@ a_malformed_reply_keeps_the_held_records(void **state)
 	fake_reply_names(f, 9, 1, 1, st);	/* never sent */
 	msb_producer_set_batch(p, 0, -1);
 
-	errno = 0;
-	assert_int_equal(msb_producer_poll(p, 0), MSB_ERROR);
-	assert_int_equal(errno, EPROTO);
-	assert_non_null(strstr(msb_producer_error(p), "1 from record 9"));
-	assert_int_equal(r->n, 0);
-	assert_int_equal(msb_producer_outstanding(p), 4);
+	assert_refused_record_9(p, r, 4);
 
 	/* The fake reads again; what waits goes out in producer calls. */
 	assert_int_equal(pthread_create(&t, NULL, read_until, &w), 0);

@@ -1804,7 +1804,8 @@ copies_hidden_by_an_old_head(void **state)
 	journal_close(j);
 }
 
-/* The sizes of the seg-*.log files: what journal_usage must say. */
+/* The sizes of the seg-*.log files and of the spare: what
+ * journal_usage must say. */
 static uint64_t
 seg_bytes(const struct fx *fx)
 {
@@ -1816,7 +1817,8 @@ seg_bytes(const struct fx *fx)
 	while ((de = readdir(d)) != NULL) {
 		char path[512];
 
-		if (strncmp(de->d_name, "seg-", 4) != 0)
+		if (strncmp(de->d_name, "seg-", 4) != 0 &&
+		    strcmp(de->d_name, "spare-seg.log") != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", fx->dir, de->d_name);
 		n += (uint64_t)file_size(path);
@@ -1980,27 +1982,6 @@ writes_wait_for_a_sync(void **state)
 	clean_restart(fx, 100, seq);
 }
 
-/* The bytes of the queue's files in fx->dir: segments and the spare. */
-static uint64_t
-files_bytes(const struct fx *fx)
-{
-	DIR *d = opendir(fx->dir);
-	struct dirent *de;
-	uint64_t n = 0;
-	char path[PATH_MAX];
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, "seg-", 4) == 0 ||
-		    strcmp(de->d_name, "spare-seg.log") == 0) {
-			snprintf(path, sizeof(path), "%s/%s", fx->dir,
-			    de->d_name);
-			n += (uint64_t)file_size(path);
-		}
-	closedir(d);
-	return n;
-}
-
 /* A copy of fx->dir's files, as a crash would leave them: fx->dir is
  * the copy from here on (the original is removed). */
 static void
@@ -2058,7 +2039,7 @@ released_segment_is_reused(void **state)
 	seg_path(fx, seg[1], path, sizeof(path));
 	assert_int_equal(access(path, F_OK), -1);
 	journal_usage(j, &nsegs, &bytes);
-	assert_int_equal(bytes, files_bytes(fx));
+	assert_int_equal(bytes, seg_bytes(fx));
 	for (uint64_t seq = 9; seq <= 9; seq++) {
 		seg[seq] = add(j, seq);
 		commit(fx, j);
@@ -2071,7 +2052,7 @@ released_segment_is_reused(void **state)
 	assert_true(st.st_ino == ino);
 	assert_true(st.st_size > HEAD_SIZE + MSG_SIZE);	/* its last use */
 	journal_usage(j, &nsegs, &bytes);
-	assert_int_equal(bytes, files_bytes(fx));
+	assert_int_equal(bytes, seg_bytes(fx));
 	journal_close(j);
 	assert_int_equal(file_size(path), HEAD_SIZE + MSG_SIZE);
 
@@ -2083,7 +2064,7 @@ released_segment_is_reused(void **state)
 	assert_int_equal(fx->rep.r_damaged, 0);
 	assert_int_equal(count_files(fx->dir, "spare-"), 0);
 	journal_usage(j, &nsegs, &bytes);
-	assert_int_equal(bytes, files_bytes(fx));
+	assert_int_equal(bytes, seg_bytes(fx));
 	journal_close(j);
 }
 
@@ -2181,7 +2162,7 @@ spare_goes_without_fsync(void **state)
 	journal_set_mode(j, JOURNAL_OS, fx->next + 100);
 	assert_int_equal(access(spare, F_OK), -1);
 	journal_usage(j, &nsegs, &bytes);
-	assert_int_equal(bytes, files_bytes(fx));
+	assert_int_equal(bytes, seg_bytes(fx));
 	journal_close(j);
 }
 
