@@ -384,10 +384,20 @@ gone_segments_are_unlinked_and_never_read(void **state)
 	journal_close(j);
 }
 
-/* A record image as version 1 wrote one (every checksum from 0), into buf; returns its size. */
+/*
+ * The start value of the checksums of segment id's records after its H
+ * in version 2 (docs/protocols.md, "The queue on disk").
+ */
+static uint32_t
+seg_seed(uint64_t id)
+{
+	return UINT32_C(0x80000000) | (uint32_t)(id & 0x7fffffff);
+}
+
+/* A record image checksummed from seed, into buf; returns its size. */
 static size_t
-rec_image(unsigned char *buf, int type, uint64_t v, const void *extra,
-    size_t n)
+rec_image_from(unsigned char *buf, uint32_t seed, int type, uint64_t v,
+    const void *extra, size_t n)
 {
 	uint32_t len = (uint32_t)(9 + n), crc;
 
@@ -397,10 +407,18 @@ rec_image(unsigned char *buf, int type, uint64_t v, const void *extra,
 	for (int b = 0; b < 8; b++)
 		buf[9 + b] = (unsigned char)(v >> (8 * b));
 	memcpy(buf + 17, extra, n);
-	crc = crc32c(0, buf + 8, len);
+	crc = crc32c(seed, buf + 8, len);
 	for (int b = 0; b < 4; b++)
 		buf[4 + b] = (unsigned char)(crc >> (8 * b));
 	return 8 + len;
+}
+
+/* A record image as version 1 wrote one (every checksum from 0). */
+static size_t
+rec_image(unsigned char *buf, int type, uint64_t v, const void *extra,
+    size_t n)
+{
+	return rec_image_from(buf, 0, type, v, extra, n);
 }
 
 /* Writes record type v extra as version 1 did, at fd's end. */
@@ -568,9 +586,13 @@ torn_tail_is_cut_off(void **state)
 	journal_close(j);
 }
 
-/* An A record releasing n seqs, as bytes a producer could send. */
+/*
+ * An A record releasing n seqs, as bytes a producer could send, sealed
+ * for segment id (its checksum as the journal would write it there).
+ */
 static size_t
-forged_release(unsigned char *buf, const uint64_t *seqs, size_t n)
+forged_release(unsigned char *buf, uint64_t id, const uint64_t *seqs,
+    size_t n)
 {
 	unsigned char extra[64];
 
@@ -578,7 +600,7 @@ forged_release(unsigned char *buf, const uint64_t *seqs, size_t n)
 	for (size_t k = 0; k < n; k++)
 		for (int b = 0; b < 8; b++)
 			extra[8 * k + b] = (unsigned char)(seqs[k] >> (8 * b));
-	return rec_image(buf, 'A', n, extra, 8 * n);
+	return rec_image_from(buf, seg_seed(id), 'A', n, extra, 8 * n);
 }
 
 /*
@@ -601,9 +623,10 @@ forged_records_in_a_torn_tail_are_not_read(void **state)
 
 	store_and_close(fx, j, 1, 3);
 	memset(payload, 'x', sizeof(payload));
-	at = 100 + forged_release(payload + 100, seqs, 3);
-	at += rec_image(payload + at, 'M', 2, "FORGED", 6);
-	cut = rec_image(rec, 'M', 4, payload, sizeof(payload)) - 150;
+	at = 100 + forged_release(payload + 100, 1, seqs, 3);
+	at += rec_image_from(payload + at, seg_seed(1), 'M', 2, "FORGED", 6);
+	cut = rec_image_from(rec, seg_seed(1), 'M', 4, payload,
+	    sizeof(payload)) - 150;
 	seg_path(fx, 1, path, sizeof(path));
 	assert_true((fd = open(path, O_WRONLY | O_APPEND)) >= 0);
 	assert_int_equal(write(fd, rec, cut), (ssize_t)cut);
@@ -641,7 +664,7 @@ forged_record_in_a_damaged_body_is_not_read(void **state)
 	char path[128];
 
 	memset(payload, 'x', sizeof(payload));
-	forged_release(payload + 20, seqs, 2);
+	forged_release(payload + 20, 1, seqs, 2);
 	add(j, 1);
 	journal_add(j, 2, payload, sizeof(payload));
 	add(j, 3);
