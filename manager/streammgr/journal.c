@@ -44,6 +44,10 @@ _Static_assert(RECORD_MAX <= UINT32_MAX, "a record's length fits 32 bits");
 #define SEG_ID_MAX	(UINT64_C(1) << 63)
 #define GONE_PREFIX	"gone-"	/* a segment done with (discard.h) */
 #define SPARE_NAME	"spare-seg.log"	/* a released segment to reuse */
+/* A reused file's mark: an A record of no release right after its H,
+ * written with it (no other writer makes one; older builds read it as
+ * nothing). */
+#define REUSED_MARK	0
 #define SPARE_GONE	GONE_PREFIX "seg-spare.log"
 #define DAMAGED_PREFIX	"damaged-"	/* set aside, never read or deleted */
 
@@ -304,6 +308,7 @@ struct scanned {
 	bool		 torn;		/* the newest, cut short by a crash */
 	uint32_t	 seed;		/* its records' checksums start from */
 	bool		 seed_known;	/* its H read: its version known */
+	bool		 reused;	/* a spare's file (REUSED_MARK) */
 	uint64_t	 first_msg;	/* lowest and highest M from first_of */
 	uint64_t	 last_msg;	/* (not copies from older ones) */
 	uint64_t	 top;		/* highest M, copies included */
@@ -454,30 +459,40 @@ first_of(const struct scanned *g)
  * Segment g's records' start value, by its H's version; with its H
  * unreadable, not known: either version's is taken (a reused file whose
  * last use was version 1, with its H damaged, could then show an old
- * record: docs/protocols.md).
+ * record: docs/protocols.md). And whether it is a reused file: its H
+ * followed by REUSED_MARK.
  */
 static void
 find_seed(struct scanned *g)
 {
-	struct rec r;
+	struct rec r, m;
 
 	g->seed = seg_seed(g->id);
-	g->seed_known = false;
-	if (g->size > 0 && read_record(g->map, g->size, 0, UINT64_MAX, 0,
-	    &r) && r.type == REC_HEAD) {
-		g->seed_known = true;
-		if (memcmp(r.extra, MAGIC, HEAD_N) != 0)
-			g->seed = 0;	/* version 1 */
-	}
+	g->seed_known = g->reused = false;
+	if (g->size == 0 || !read_record(g->map, g->size, 0, UINT64_MAX, 0,
+	    &r) || r.type != REC_HEAD)
+		return;
+	g->seed_known = true;
+	if (memcmp(r.extra, MAGIC, HEAD_N) != 0)
+		g->seed = 0;	/* version 1 */
+	else
+		g->reused = read_record(g->map + r.size, g->size - r.size, 0,
+		    UINT64_MAX, g->seed, &m) && m.type == REC_ACK && m.v == 0;
 }
 
-/* A record of segment g (read_record from g's start value). */
+/*
+ * A record of segment g (read_record from g's start value). An H only
+ * at its start: one found further on, checksummed from 0 as every H
+ * is, is a producer's payload that looks like one.
+ */
 static bool
 read_in(const struct scanned *g, const unsigned char *p, size_t avail,
     uint64_t lo, uint64_t hi, struct rec *r)
 {
-	return read_record(p, avail, lo, hi, g->seed, r) ||
-	    (!g->seed_known && read_record(p, avail, lo, hi, 0, r));
+	if (!read_record(p, avail, lo, hi, g->seed, r) && (g->seed_known ||
+	    !read_record(p, avail, lo, hi, 0, r)))
+		return false;
+	return r->type != REC_HEAD || p == g->map;
 }
 
 static void
@@ -536,10 +551,13 @@ note_record(struct scan *sc, uint32_t segi, const struct rec *r)
 /*
  * Reads every valid record of one segment. In the newest, a record cut
  * short at the end after a readable one is a torn tail (unreadable from
- * byte 0, the newest is damage). Elsewhere, past an unreadable record
- * the next valid one is where its length says when that holds, else
- * searched for byte by byte; a stretch with none after it to the end of
- * the newest is a torn tail too.
+ * byte 0, the newest is damage); so is, in a reused file, everything
+ * from its first unreadable record on: its last use's bytes are there,
+ * whose payloads (a producer's) may hold a record sealed for this
+ * segment (its number can be told ahead). Elsewhere, past an
+ * unreadable record the next valid one is where its length says when
+ * that holds, else searched for byte by byte; a stretch with none after
+ * it to the end of the newest is a torn tail too.
  */
 static void
 scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
@@ -573,8 +591,8 @@ scan_segment(struct scan *sc, uint32_t segi, bool newest, uint64_t cap,
 		/* Copies go in first: this stretch may have held some. */
 		if (g->last_msg == 0)
 			g->bad_early = true;
-		if (newest && bad > 0 && torn_record(g->map + bad,
-		    g->size - bad))
+		if (newest && bad > 0 && (g->reused ||
+		    torn_record(g->map + bad, g->size - bad)))
 			off = g->size;
 		else if ((skip = past_body(g, g->map + bad, g->size - bad,
 		    hi)) > 0)
@@ -1224,6 +1242,7 @@ seg_reuse(struct journal *j, uint64_t id, uint64_t next)
 
 	snprintf(name, sizeof(name), SEG_FMT, id);
 	put_head(&b, next, j->j_seg_max);
+	seal(put_record(&b, REC_ACK, REUSED_MARK, NULL, 0), seg_seed(id));
 	fd = openat(j->j_dirfd, SPARE_NAME, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0 && pwrite(fd, b.b_data, b.b_len, 0) == (ssize_t)b.b_len &&
 	    fdatasync(fd) == 0 && (named = rename_new(j->j_dirfd, SPARE_NAME,

@@ -49,6 +49,7 @@
 #define HEAD_SIZE 41
 /* An M record of "m1".."m9". */
 #define MSG_SIZE 19
+#define MARK_SIZE 17	/* a reused file's mark: an A of no release */
 
 /* What a reopen handed back. */
 struct restored {
@@ -2073,11 +2074,11 @@ released_segment_is_reused(void **state)
 	seg_path(fx, seg[9], path, sizeof(path));
 	assert_int_equal(stat(path, &st), 0);
 	assert_true(st.st_ino == ino);
-	assert_true(st.st_size > HEAD_SIZE + MSG_SIZE);	/* its last use */
+	assert_true(st.st_size > HEAD_SIZE + MARK_SIZE + MSG_SIZE);
 	journal_usage(j, &nsegs, &bytes);
 	assert_int_equal(bytes, seg_bytes(fx));
 	journal_close(j);
-	assert_int_equal(file_size(path), HEAD_SIZE + MSG_SIZE);
+	assert_int_equal(file_size(path), HEAD_SIZE + MARK_SIZE + MSG_SIZE);
 
 	j = reopen(fx, segsize);
 	assert_int_equal(fx->r.n, 5);
@@ -2142,6 +2143,84 @@ reused_file_old_records_never_read(void **state)
 	journal_close(j);
 	clean_restart(fx, segsize, 1);
 	assert_int_equal(fx->rep.r_torn_bytes, 0);
+}
+
+/*
+ * Message 8's payload (a producer's bytes) holds what looks like a
+ * release of message 9, checksummed as segment 3's would be (its number
+ * is one the producer can tell ahead). Its segment, released, is the
+ * spare that becomes segment 3, and a crash leaves message 17 over its
+ * start with message 8 past it. That last use is never read: 9 to 17
+ * come back, nothing damaged or lost. (Searched byte by byte as
+ * damage, the release was read: message 9, which had its OK, gone.)
+ */
+static void
+records_in_a_reused_file_last_use_are_not_read(void **state)
+{
+	static const uint64_t nine[] = { 9 };
+	struct fx *fx = *state;
+	unsigned char payload[32];
+	size_t n = forged_release(payload, 3, nine, 1);
+	uint64_t segsize = HEAD_SIZE + 7 * MSG_SIZE + 17 + n;
+	struct journal *j = reopen(fx, segsize);
+	static uint64_t seg[32];
+
+	for (uint64_t seq = 1; seq <= 16; seq++) {
+		seg[seq] = seq == 8 ? journal_add(j, seq, payload, n) :
+		    add(j, seq);
+		commit(fx, j);
+	}
+	assert_int_equal(seg[8], 1);
+	assert_int_equal(seg[9], 2);
+	for (uint64_t seq = 1; seq <= 8; seq++)
+		journal_release(j, seg[seq], seq);
+	commit(fx, j);		/* segment 1 is the spare */
+	assert_int_equal(add(j, 17), 3);
+	commit(fx, j);
+	crash_copy(fx);
+	journal_close(j);
+
+	j = reopen(fx, segsize);
+	assert_int_equal(fx->r.n, 9);
+	for (size_t k = 0; k < fx->r.n; k++)
+		assert_int_equal(fx->r.seq[k], 9 + k);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_bad_bytes, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	journal_close(j);
+	clean_restart(fx, segsize, 9);
+}
+
+/*
+ * An H is only a segment's first record: one inside a producer's
+ * payload, reached by the search past a damaged header (every H is
+ * checksummed from 0, so anyone can make one), is not read: the next
+ * number stays where the messages put it, not at the forged H's 1000.
+ */
+static void
+forged_head_in_a_payload_is_not_read(void **state)
+{
+	struct fx *fx = *state;
+	struct journal *j = reopen(fx, 1 << 20);
+	unsigned char extra[24] = "mysimbdp-queue 2", head[64];
+	size_t n = rec_image(head, 'H', 1000, extra, sizeof(extra));
+	char path[128];
+
+	add(j, 1);
+	journal_add(j, 2, head, n);
+	add(j, 3);
+	commit(fx, j);
+	journal_close(j);
+	seg_path(fx, 1, path, sizeof(path));
+	flip(path, HEAD_SIZE + MSG_SIZE);	/* message 2's length */
+
+	j = reopen(fx, 1 << 20);
+	assert_int_equal(fx->next, 4);
+	assert_int_equal(fx->r.n, 2);
+	assert_int_equal(fx->r.seq[0], 1);
+	assert_int_equal(fx->r.seq[1], 3);
+	assert_int_equal(fx->rep.r_lost, 1);
+	journal_close(j);
 }
 
 /* Durability leaving "fsync" takes the spare off the disk, and so does
@@ -2243,6 +2322,8 @@ main(void)
 		T(copies_and_own_a_copy_damaged),
 		T(released_segment_is_reused),
 		T(reused_file_old_records_never_read),
+		T(records_in_a_reused_file_last_use_are_not_read),
+		T(forged_head_in_a_payload_is_not_read),
 		T(spare_goes_without_fsync),
 	};
 
