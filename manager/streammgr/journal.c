@@ -1096,8 +1096,9 @@ put_head(struct buf *b, uint64_t next, uint64_t before)
  * its own name with the new H, its old records (if not cut yet) behind
  * it, numbered below it: read as copies, released by the releases
  * written there (one not written yet means one more delivery). Only an
- * H of this version's size is rewritten (an older, shorter one would
- * run into the next record): an older one is said once and marked, so
+ * H of this version is rewritten (an older, shorter one would run into
+ * the next record; version 1's records, checksummed from 0, would not
+ * read behind a version 2 H): an older one is said once and marked, so
  * that the commits that find no room while it stays neither read it nor
  * say it again. False when it could not be done: the old H is back
  * then, and a later commit tries again (a failure said once: every
@@ -1120,9 +1121,11 @@ recycle(struct journal *j, struct seg *s)
 	    ((uint64_t)st.st_size >= HEAD_SIZE &&
 	    pread(fd, old, HEAD_SIZE, 0) != (ssize_t)HEAD_SIZE))
 		goto fail;	/* a read error: not marked, tried again */
+	/* Version 1's records, from 0, would not read under the new H
+	 * should a crash come before the cut: its releases lost. */
 	if ((uint64_t)st.st_size < HEAD_SIZE ||
 	    !read_record(old, HEAD_SIZE, 0, 0, 0, &r) || r.type != REC_HEAD ||
-	    r.size != HEAD_SIZE) {
+	    r.size != HEAD_SIZE || memcmp(r.extra, MAGIC, HEAD_N) != 0) {
 		log_warnx("%s/%s: released, kept until the next segment "
 		    "finds room: its H is an older version's, not rewritten "
 		    "in place", j->j_dir, name);

@@ -273,19 +273,22 @@ rec(unsigned char *p, int type, uint64_t v, const void *x, size_t n)
 }
 
 /*
- * Writes segment 1 as a build whose H had no "before" (33 bytes) wrote
- * it: messages 1..3, all released. Returns its size.
+ * Writes segment 1 as version 1 wrote it (every checksum from 0), its H
+ * with the number before it (41 bytes, before) or as a build before
+ * that wrote it (33): messages 1..3, all released. Returns its size.
  */
 static size_t
-old_head_segment(struct fx *fx)
+v1_segment(struct fx *fx, bool before)
 {
-	unsigned char b[512], acks[24];
+	unsigned char b[512], acks[24], x[24];
 	size_t n = 0;
 	char p[128];
-	uint64_t one = 1, two = 2, three = 3;
+	uint64_t zero = 0, one = 1, two = 2, three = 3;
 	int fd;
 
-	n += rec(b + n, 'H', 1, "mysimbdp-queue 1", 16);
+	memcpy(x, "mysimbdp-queue 1", 16);
+	memcpy(x + 16, &zero, 8);
+	n += rec(b + n, 'H', 1, x, before ? 24 : 16);
 	n += rec(b + n, 'M', 1, "m1", 2);
 	n += rec(b + n, 'M', 2, "m2", 2);
 	n += rec(b + n, 'M', 3, "m3", 2);
@@ -299,6 +302,13 @@ old_head_segment(struct fx *fx)
 	assert_int_equal(syscall(SYS_write, fd, b, n), (ssize_t)n);
 	close(fd);
 	return n;
+}
+
+/* Segment 1 as a build whose H had no "before" wrote it. */
+static size_t
+old_head_segment(struct fx *fx)
+{
+	return v1_segment(fx, false);
 }
 
 /*
@@ -321,6 +331,36 @@ old_head_is_kept(void **state)
 	assert_int_equal(fx->rep.r_damaged, 0);
 	assert_int_equal(fx->next, 4);
 	journal_close(j);
+}
+
+/*
+ * A version 1 segment whose H is of this size is kept too: rewritten in
+ * place, a version 2 H over records checksummed from 0 would leave them
+ * unreadable should a crash come before the cut (its releases gone, the
+ * rest a torn tail). Once there is room it goes as any other; nothing
+ * comes back.
+ */
+static void
+v1_head_is_kept(void **state)
+{
+	struct fx *fx = *state;
+	size_t n = v1_segment(fx, true);
+	struct journal *j;
+
+	full_disk = 1;
+	j = jopen(fx, 1 << 20);	/* all released: kept, not recycled */
+	assert_int_equal(fx->n, 0);
+	assert_int_equal(seg_size(fx, 1), (off_t)n);
+	assert_int_equal(seg_size(fx, 2), -1);
+	assert_int_equal(add(j, 4), 2);
+	assert_int_not_equal(jcommit(fx, j), 0);	/* no room */
+	full_disk = 0;
+	assert_int_equal(add(j, 4), 2);
+	if (jcommit(fx, j) < 0)
+		fail_msg("commit with room: %s", fx->err);
+	assert_int_equal(seg_size(fx, 1), -1);
+	restart_with_m4_alone(fx, j);
+	assert_int_equal(fx->rep.r_torn_bytes, 0);
 }
 
 /* Times needle occurs in hay. */
@@ -547,6 +587,7 @@ main(void)
 		T(failed_recycle_is_tried_again),
 		T(failed_cut_puts_the_head_back),
 		T(old_head_is_kept),
+		T(v1_head_is_kept),
 		T(old_head_said_once),
 		T(failing_recycle_said_once),
 		T(before_names_the_segment_before),
