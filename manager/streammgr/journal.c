@@ -79,6 +79,7 @@ struct journal {
 	uint64_t	 j_size;	/* bytes of the newest segment */
 	uint64_t	 j_end;		/* its file's size: more when reused */
 	uint64_t	 j_spare;	/* the spare's size, or 0: none */
+	bool		 j_no_spare;	/* a write found no room: none kept */
 	uint64_t	 j_next;	/* seq after the last one added */
 	uint64_t	 j_seg_max;	/* the highest M seq in the newest */
 	uint64_t	 j_batch_max;	/* the highest seq in the batch */
@@ -1005,7 +1006,8 @@ set_aside(int dirfd, const char *name)
 
 /*
  * Whether a released segment of st's size is kept as the spare: under
- * "fsync", when there is none, one that filled up. An append and its
+ * "fsync", when there is none, one that filled up, unless a write found
+ * the disk full since the queue opened. An append and its
  * fdatasync write the file's new size and blocks too; a write into
  * blocks written before syncs the data alone, in about half the time
  * (docs/benchmarks.md, "What limits each figure": fsync/2).
@@ -1014,7 +1016,8 @@ static bool
 spare_wanted(const struct journal *j, const struct stat *st)
 {
 	return j->j_mode == JOURNAL_FSYNC && j->j_spare == 0 &&
-	    S_ISREG(st->st_mode) && (uint64_t)st->st_size >= j->j_segsize &&
+	    !j->j_no_spare && S_ISREG(st->st_mode) &&
+	    (uint64_t)st->st_size >= j->j_segsize &&
 	    (uint64_t)st->st_size > HEAD_SIZE;
 }
 
@@ -1905,8 +1908,13 @@ fail:
 		int saved = errno;
 
 		journal_drop_batch(j);
-		if (no_space(saved))
-			spare_drop(j);	/* room for the next try */
+		/* Room for the next try, and none held back while this
+		 * queue is open: on a disk nearly full, each new spare
+		 * would cost a batch refused again. */
+		if (no_space(saved)) {
+			spare_drop(j);
+			j->j_no_spare = true;
+		}
 		errno = saved;
 	}
 	return -1;

@@ -32,6 +32,7 @@
 static int full_disk;		/* write() fails with ENOSPC */
 static int fail_pwrite0;	/* the next pwrite at offset 0 fails */
 static int fail_ftruncate;	/* the next ones (a count) fail */
+static int full_batches;	/* pwrite past offset 0 fails */
 
 ssize_t
 write(int fd, const void *buf, size_t n)
@@ -46,7 +47,7 @@ write(int fd, const void *buf, size_t n)
 ssize_t
 pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-	if (fail_pwrite0 && off == 0) {
+	if ((fail_pwrite0 && off == 0) || (full_batches && off > 0)) {
 		fail_pwrite0 = 0;
 		errno = ENOSPC;
 		return -1;
@@ -130,7 +131,7 @@ setup(void **state)
 
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test-journal-full-XXXXXX");
 	assert_non_null(mkdtemp(fx->dir));
-	full_disk = fail_pwrite0 = fail_ftruncate = 0;
+	full_disk = fail_pwrite0 = fail_ftruncate = full_batches = 0;
 	*state = fx;
 	return 0;
 }
@@ -141,7 +142,7 @@ teardown(void **state)
 	struct fx *fx = *state;
 	char cmd[128];
 
-	full_disk = fail_pwrite0 = fail_ftruncate = 0;
+	full_disk = fail_pwrite0 = fail_ftruncate = full_batches = 0;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
 	assert_int_equal(system(cmd), 0);
 	free(fx);
@@ -579,6 +580,45 @@ cut_lost_reads_as_copies(void **state)
 	journal_close(j);
 }
 
+/*
+ * A batch that finds the disk full under "fsync" takes the spare off the
+ * disk, for the next try's room, and no spare is kept again while the
+ * queue stays open: on a disk nearly full each would cost a batch
+ * refused again.
+ */
+static void
+no_spare_after_a_full_disk(void **state)
+{
+	struct fx *fx = *state;
+	uint64_t segsize = 41 + 2 * 19;
+	struct journal *j = jopen(fx, segsize);
+	char spare[128];
+	uint64_t seg[16];
+
+	snprintf(spare, sizeof(spare), "%s/spare-seg.log", fx->dir);
+	for (uint64_t s = 1; s <= 4; s++) {
+		seg[s] = add(j, s);
+		assert_int_equal(jcommit(fx, j), 0);
+	}
+	for (uint64_t s = 1; s <= 2; s++)
+		journal_release(j, seg[s], s);
+	assert_int_equal(access(spare, F_OK), 0);
+	full_batches = 1;
+	add(j, 5);
+	assert_int_equal(jcommit(fx, j), -1);
+	assert_int_equal(access(spare, F_OK), -1);
+	full_batches = 0;
+	for (uint64_t s = 5; s <= 8; s++) {
+		seg[s] = add(j, s);
+		assert_int_equal(jcommit(fx, j), 0);
+	}
+	for (uint64_t s = 3; s <= 6; s++)
+		journal_release(j, seg[s], s);
+	assert_int_equal(jcommit(fx, j), 0);
+	assert_int_equal(access(spare, F_OK), -1);
+	journal_close(j);
+}
+
 int
 main(void)
 {
@@ -594,6 +634,7 @@ main(void)
 		T(before_names_the_segment_before),
 		T(batch_pending_at_recycle),
 		T(cut_lost_reads_as_copies),
+		T(no_spare_after_a_full_disk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
