@@ -1249,7 +1249,10 @@ seg_reuse(struct journal *j, uint64_t id, uint64_t next)
 	snprintf(name, sizeof(name), SEG_FMT, id);
 	put_head(&b, next, j->j_seg_max);
 	seal(put_record(&b, REC_ACK, REUSED_MARK, NULL, 0), seg_seed(id));
-	fd = openat(j->j_dirfd, SPARE_NAME, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	/* The spare's own name on disk first: after a power cut the file
+	 * is never its last use's name with the new H. */
+	fd = fsync(j->j_dirfd) < 0 ? -1 : openat(j->j_dirfd, SPARE_NAME,
+	    O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0 && pwrite(fd, b.b_data, b.b_len, 0) == (ssize_t)b.b_len &&
 	    fdatasync(fd) == 0 && (named = rename_new(j->j_dirfd, SPARE_NAME,
 	    name) == 0) && fsync(j->j_dirfd) == 0) {
