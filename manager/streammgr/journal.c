@@ -1695,6 +1695,9 @@ journal_open(const char *dir, enum journal_mode mode, uint64_t segment_size,
 		if (!no_space(errno))
 			goto fail;
 		rep->r_no_space = errno;
+		/* No spare either (commit): the released segments trimmed
+		 * below give their room back. */
+		j->j_no_spare = true;
 		seg_push(j, fresh);
 	}
 	for (size_t k = 0; k < sc.nsegs; k++)

@@ -619,6 +619,40 @@ no_spare_after_a_full_disk(void **state)
 	journal_close(j);
 }
 
+/*
+ * A start whose new segment finds the disk full keeps no spare either:
+ * the released segments it deletes give their room back, the newest
+ * made the new one in place, rather than one of them held as a spare
+ * that the first batch would find in its way.
+ */
+static void
+no_spare_at_a_full_start(void **state)
+{
+	struct fx *fx = *state;
+	uint64_t segsize = 41 + 2 * 19;
+	struct journal *j = jopen(fx, segsize);
+	char spare[128];
+
+	snprintf(spare, sizeof(spare), "%s/spare-seg.log", fx->dir);
+	for (uint64_t s = 1; s <= 4; s++) {
+		add(j, s);
+		assert_int_equal(jcommit(fx, j), 0);
+	}
+	/* Released with no segment named: none deleted before the start. */
+	for (uint64_t s = 1; s <= 4; s++)
+		journal_release(j, 0, s);
+	assert_int_equal(jcommit(fx, j), 0);
+	journal_close(j);
+	assert_true(seg_size(fx, 1) >= (off_t)segsize);
+	full_disk = 1;
+	j = jopen(fx, segsize);
+	assert_int_not_equal(fx->rep.r_no_space, 0);
+	assert_int_equal(fx->n, 0);
+	assert_int_equal(seg_size(fx, 1), -1);
+	assert_int_equal(access(spare, F_OK), -1);
+	journal_close(j);
+}
+
 int
 main(void)
 {
@@ -635,6 +669,7 @@ main(void)
 		T(batch_pending_at_recycle),
 		T(cut_lost_reads_as_copies),
 		T(no_spare_after_a_full_disk),
+		T(no_spare_at_a_full_start),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
