@@ -378,6 +378,7 @@ gone_segments_are_unlinked_and_never_read(void **state)
 	    0xfffffff0u);
 	copy_file(from, to);
 	j = reopen(fx, 4096);
+	discard_wait();		/* the open hands gone-* to the thread */
 	assert_int_equal(count_files(fx->dir, "gone-"), 0);
 	assert_int_equal(fx->r.n, restored);
 	assert_int_equal(fx->r.seq[0], 901);
@@ -2251,6 +2252,7 @@ spare_goes_without_fsync(void **state)
 	assert_int_equal(rename(crashed, spare), 0);
 	j = reopen(fx, segsize);
 	assert_int_equal(access(spare, F_OK), -1);
+	discard_wait();		/* the open hands gone-* to the thread */
 	assert_int_equal(count_files(fx->dir, "gone-"), 0);
 	assert_int_equal(fx->r.n, 4);
 	for (uint64_t seq = 9; seq <= 16; seq++) {
