@@ -1217,17 +1217,23 @@ cut_newest(struct journal *j)
 /*
  * Cuts a reused newest segment to its records, synced, before a newer
  * one is named: only the newest may end in bytes that do not read
- * (docs/protocols.md). Failing, it is said: the next start finds the
- * segment damaged and copies its messages out, none lost.
+ * (docs/protocols.md). Failing, -1 and the newer one is not named: left
+ * behind it, the last use's bytes (a producer's payloads, which may
+ * hold a record sealed for this segment) would be searched as damage
+ * at the next start. j_end moves only once the cut is synced, so a
+ * later try syncs it again.
  */
-static void
+static int
 cut_tail(struct journal *j)
 {
 	if (j->j_fd < 0 || j->j_end <= j->j_size)
-		return;
-	if (cut_newest(j) < 0 || fdatasync(j->j_fd) < 0)
-		log_warn("%s/" SEG_FMT ": cut to its records", j->j_dir,
-		    newest_id(j));
+		return 0;
+	if (ftruncate(j->j_fd, (off_t)j->j_size) < 0 ||
+	    fdatasync(j->j_fd) < 0)
+		return -1;
+	j->j_disk -= j->j_end - j->j_size;
+	j->j_end = j->j_size;
+	return 0;
 }
 
 /*
@@ -1315,7 +1321,13 @@ seg_file(struct journal *j, uint64_t id, uint64_t next, char *err,
 	struct buf b = { NULL, 0, 0 };
 	int fd, saved;
 
-	cut_tail(j);
+	if (cut_tail(j) < 0) {
+		saved = errno;
+		snprintf(err, errlen, "cut %s/" SEG_FMT " to its records: %s",
+		    j->j_dir, newest_id(j), strerror(saved));
+		errno = saved;
+		return -1;
+	}
 	if (j->j_spare > 0 && seg_reuse(j, id, next))
 		return 0;
 	snprintf(name, sizeof(name), SEG_FMT, id);
@@ -1720,7 +1732,11 @@ journal_close(struct journal *j)
 {
 	if (j == NULL)
 		return;
-	cut_tail(j);	/* a start reads no torn tail where none was */
+	/* A start reads no torn tail where none was; failing, it cuts
+	 * the last use's bytes as one (the newest's). */
+	if (cut_tail(j) < 0)
+		log_warn("%s/" SEG_FMT ": cut to its records", j->j_dir,
+		    newest_id(j));
 	spare_drop(j);	/* a stream removed would keep it for good */
 	if (j->j_fd >= 0)
 		close(j->j_fd);

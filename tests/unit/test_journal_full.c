@@ -653,6 +653,63 @@ no_spare_at_a_full_start(void **state)
 	journal_close(j);
 }
 
+/*
+ * A reused segment is cut to its records before a newer one is named;
+ * that cut refused (ftruncate EIO), the newer one is not named: the
+ * file would stay behind it with its last use's bytes, whose payloads
+ * (a producer's) the next start searches past the damage they read
+ * as. Here segment 1's message holds a release of message 4 sealed for
+ * segment 3, the number its file is reused as.
+ */
+static void
+reused_file_not_left_uncut(void **state)
+{
+	struct fx *fx = *state;
+	uint64_t segsize = 200, four = 4, seg[8];
+	unsigned char p[400] = { 0 }, *forged = p + 362;
+	char spare[128];
+	struct journal *j = jopen(fx, segsize);
+	uint32_t c;
+
+	/* An A record (count 1: 4) at offset 420 of segment 1's file,
+	 * past the records segment 3 will hold there. */
+	rec(forged, 'A', 1, &four, 8);
+	c = crc32c(0x80000000u | 3, forged + 8, 17);
+	memcpy(forged + 4, &c, 4);
+	snprintf(spare, sizeof(spare), "%s/spare-seg.log", fx->dir);
+	seg[1] = journal_add(j, 1, p, sizeof(p));
+	assert_int_equal(jcommit(fx, j), 0);
+	seg[2] = add(j, 2);
+	assert_int_equal(jcommit(fx, j), 0);
+	journal_release(j, seg[1], 1);
+	assert_int_equal(access(spare, F_OK), 0);
+	seg[3] = journal_add(j, 3, p, 200);
+	assert_int_equal(jcommit(fx, j), 0);
+	seg[4] = add(j, 4);		/* into the spare's file */
+	assert_int_equal(jcommit(fx, j), 0);
+	assert_int_equal(seg[4], 3);
+	seg[5] = journal_add(j, 5, p, 150);
+	assert_int_equal(jcommit(fx, j), 0);
+	assert_int_equal(seg[5], 3);
+	fail_ftruncate = 1;
+	add(j, 6);
+	assert_int_equal(jcommit(fx, j), -1);
+	assert_non_null(strstr(fx->err, "to its records"));
+	assert_int_equal(seg_size(fx, 4), -1);	/* not named */
+	seg[6] = add(j, 6);			/* tried again: cut */
+	assert_int_equal(jcommit(fx, j), 0);
+	assert_int_equal(seg[6], 4);
+	assert_int_equal(seg_size(fx, 3), 244);
+	journal_close(j);
+	j = jopen(fx, segsize);
+	assert_int_equal(fx->n, 5);
+	for (uint64_t s = 2; s <= 6; s++)
+		assert_int_equal(fx->seqs[s - 2], s);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_bad_bytes, 0);
+	journal_close(j);
+}
+
 int
 main(void)
 {
@@ -670,6 +727,7 @@ main(void)
 		T(cut_lost_reads_as_copies),
 		T(no_spare_after_a_full_disk),
 		T(no_spare_at_a_full_start),
+		T(reused_file_not_left_uncut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
