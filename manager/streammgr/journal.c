@@ -111,15 +111,16 @@ discard_at(const char *dir, const char *name)
 /*
  * Takes the spare off the disk as a released segment goes: renamed
  * gone-*, then unlinked off the loop's thread (a later spare is never
- * the file the thread unlinks).
+ * the file the thread unlinks), at once when the rename fails.
  */
 static void
 spare_discard(int dirfd, const char *dir)
 {
 	if (renameat(dirfd, SPARE_NAME, dirfd, SPARE_GONE) == 0)
 		discard_at(dir, SPARE_GONE);
-	else if (errno != ENOENT)
-		log_warn("%s: rename %s", dir, SPARE_NAME);
+	else if (errno != ENOENT && unlinkat(dirfd, SPARE_NAME, 0) < 0 &&
+	    errno != ENOENT)
+		log_warn("%s: unlink %s", dir, SPARE_NAME);
 }
 
 /* ---- encoding ----------------------------------------------------- */
@@ -1200,12 +1201,14 @@ trim(struct journal *j)
 	}
 }
 
-/* Cuts the newest segment's file to its records (j_size); a reused
- * file's last use goes with it. */
+/* Cuts the newest segment's file to its records (j_size), synced when
+ * sync is set; a reused file's last use goes with it (j_end moves only
+ * once it is done). */
 static int
-cut_newest(struct journal *j)
+cut_newest(struct journal *j, bool sync)
 {
-	if (ftruncate(j->j_fd, (off_t)j->j_size) < 0)
+	if (ftruncate(j->j_fd, (off_t)j->j_size) < 0 ||
+	    (sync && fdatasync(j->j_fd) < 0))
 		return -1;
 	if (j->j_end > j->j_size) {
 		j->j_disk -= j->j_end - j->j_size;
@@ -1228,12 +1231,7 @@ cut_tail(struct journal *j)
 {
 	if (j->j_fd < 0 || j->j_end <= j->j_size)
 		return 0;
-	if (ftruncate(j->j_fd, (off_t)j->j_size) < 0 ||
-	    fdatasync(j->j_fd) < 0)
-		return -1;
-	j->j_disk -= j->j_end - j->j_size;
-	j->j_end = j->j_size;
-	return 0;
+	return cut_newest(j, true);
 }
 
 /*
@@ -1257,8 +1255,10 @@ seg_reuse(struct journal *j, uint64_t id, uint64_t next)
 	seal(put_record(&b, REC_ACK, REUSED_MARK, NULL, 0), seg_seed(id));
 	/* The spare's own name on disk first: after a power cut the file
 	 * is never its last use's name with the new H. */
-	fd = fsync(j->j_dirfd) < 0 ? -1 : openat(j->j_dirfd, SPARE_NAME,
-	    O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	fd = -1;
+	if (fsync(j->j_dirfd) == 0)
+		fd = openat(j->j_dirfd, SPARE_NAME, O_RDWR | O_CLOEXEC |
+		    O_NOFOLLOW);
 	if (fd >= 0 && pwrite(fd, b.b_data, b.b_len, 0) == (ssize_t)b.b_len &&
 	    fdatasync(fd) == 0 && (named = rename_new(j->j_dirfd, SPARE_NAME,
 	    name) == 0) && fsync(j->j_dirfd) == 0) {
@@ -1267,8 +1267,8 @@ seg_reuse(struct journal *j, uint64_t id, uint64_t next)
 		free(b.b_data);
 		return true;
 	}
-	log_warn("%s: %s made %s (a new file instead)", j->j_dir, SPARE_NAME,
-	    name);
+	log_warn("%s: %s not reused as %s (a new file instead)", j->j_dir,
+	    SPARE_NAME, name);
 	if (fd >= 0)
 		close(fd);
 	if (named) {
@@ -1299,7 +1299,7 @@ write_all(struct journal *j, const unsigned char *p, size_t len)
 
 			/* Leave no partial record behind for the next write
 			 * to follow. */
-			if (cut_newest(j) < 0)
+			if (cut_newest(j, false) < 0)
 				log_warn("ftruncate %s", j->j_dir);
 			errno = saved;
 			return -1;
@@ -1904,7 +1904,7 @@ commit(struct journal *j, bool sync, char *err, size_t errlen)
 		sync_failed(j, saved);
 		snprintf(err, errlen, "fdatasync %s/" SEG_FMT ": %s",
 		    j->j_dir, newest_id(j), strerror(saved));
-		if (cut_newest(j) < 0)
+		if (cut_newest(j, false) < 0)
 			log_warn("ftruncate %s", j->j_dir);
 		errno = saved;
 		goto fail;

@@ -114,6 +114,21 @@ jcommit(struct fx *fx, struct journal *j)
 	return journal_commit(j, fx->err, sizeof(fx->err));
 }
 
+/* Messages first..last, a commit each; their segments into seg[s] when
+ * seg is not NULL. */
+static void
+add_each(struct fx *fx, struct journal *j, uint64_t first, uint64_t last,
+    uint64_t *seg)
+{
+	for (uint64_t s = first; s <= last; s++) {
+		uint64_t id = add(j, s);
+
+		if (seg != NULL)
+			seg[s] = id;
+		assert_int_equal(jcommit(fx, j), 0);
+	}
+}
+
 static off_t
 seg_size(struct fx *fx, uint64_t id)
 {
@@ -494,10 +509,7 @@ before_names_the_segment_before(void **state)
 	struct journal *j = jopen(fx, 100);
 	char p1[128], keep[160], cmd[400];
 
-	for (uint64_t s = 1; s <= 8; s++) {
-		add(j, s);
-		assert_int_equal(jcommit(fx, j), 0);
-	}
+	add_each(fx, j, 1, 8, NULL);
 	assert_true(seg_size(fx, 2) > 0);
 	assert_true(seg_size(fx, 3) < 0);
 	snprintf(p1, sizeof(p1), "%s/seg-%016x.log", fx->dir, 1);
@@ -596,10 +608,7 @@ no_spare_after_a_full_disk(void **state)
 	uint64_t seg[16];
 
 	snprintf(spare, sizeof(spare), "%s/spare-seg.log", fx->dir);
-	for (uint64_t s = 1; s <= 4; s++) {
-		seg[s] = add(j, s);
-		assert_int_equal(jcommit(fx, j), 0);
-	}
+	add_each(fx, j, 1, 4, seg);
 	for (uint64_t s = 1; s <= 2; s++)
 		journal_release(j, seg[s], s);
 	assert_int_equal(access(spare, F_OK), 0);
@@ -608,10 +617,7 @@ no_spare_after_a_full_disk(void **state)
 	assert_int_equal(jcommit(fx, j), -1);
 	assert_int_equal(access(spare, F_OK), -1);
 	full_batches = 0;
-	for (uint64_t s = 5; s <= 8; s++) {
-		seg[s] = add(j, s);
-		assert_int_equal(jcommit(fx, j), 0);
-	}
+	add_each(fx, j, 5, 8, seg);
 	for (uint64_t s = 3; s <= 6; s++)
 		journal_release(j, seg[s], s);
 	assert_int_equal(jcommit(fx, j), 0);
@@ -634,10 +640,7 @@ no_spare_at_a_full_start(void **state)
 	char spare[128];
 
 	snprintf(spare, sizeof(spare), "%s/spare-seg.log", fx->dir);
-	for (uint64_t s = 1; s <= 4; s++) {
-		add(j, s);
-		assert_int_equal(jcommit(fx, j), 0);
-	}
+	add_each(fx, j, 1, 4, NULL);
 	/* Released with no segment named: none deleted before the start. */
 	for (uint64_t s = 1; s <= 4; s++)
 		journal_release(j, 0, s);
