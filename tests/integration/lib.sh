@@ -286,6 +286,22 @@ start_daemon() {
 	wait_for 20 "$name to start" log_after "$log" "$from" "$name: started"
 }
 
+# exited PID: the process has exited (a zombie not yet reaped, or gone).
+exited() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	stat=${stat##*) }
+	[ "${stat%% *}" = Z ]
+}
+
+# reap PID [WHAT]: waits for PID (a child of the test) to exit, 60 s
+# times the time factor at most (a process that hangs fails the test here,
+# with the logs), and returns its status.
+reap() {
+	wait_for 60 "${2:-process $1} to exit" exited "$1"
+	wait "$1"
+}
+
 # stop_daemon NAME: SIGTERM, then the daemon must exit 0 by itself.
 stop_daemon() {
 	local var pid rc=0
@@ -293,7 +309,7 @@ stop_daemon() {
 	var=$DV_PID pid=${!DV_PID}
 	[ -n "$pid" ] || fail "stop_daemon $1: it is not running"
 	kill -TERM "$pid"
-	wait "$pid" || rc=$?
+	reap "$pid" "$1 after SIGTERM" || rc=$?
 	[ $rc -eq 0 ] || fail "$1 exited $rc after SIGTERM"
 	printf -v "$var" '%s' ''
 }
@@ -306,6 +322,33 @@ kill9_daemon() {
 	kill -KILL "$pid"
 	wait "$pid" 2>/dev/null || true
 	printf -v "$var" '%s' ''
+}
+
+# gdb_start PID OUT GDB-COMMAND...: gdb in batch mode attached to PID in
+# the background (its pid in GDB_PID), each GDB-COMMAND an -ex, output in
+# OUT. OUT is emptied before gdb starts: wait_for_gdb would otherwise take
+# an earlier gdb's "Breakpoint 1 at" in the same file for this one's and
+# let the test go on before the breakpoint is set. gdb is given 60 s
+# (times the time factor) to get through its commands, so a breakpoint
+# never reached fails the test in gdb_wait instead of hanging it.
+gdb_start() {
+	local pid=$1 out=$2 cmd args=()
+	shift 2
+	for cmd; do args+=(-ex "$cmd"); done
+	: >"$out"
+	timeout "$(scaled 60)" gdb -p "$pid" -batch -nx -ex 'set confirm off' \
+		"${args[@]}" >"$out" 2>&1 &
+	GDB_PID=$!
+	STARTED_PIDS+=("$GDB_PID")
+}
+
+# gdb_wait OUT: waits for gdb_start's gdb to end; fails when it was cut
+# off at its deadline (the breakpoint was never reached).
+gdb_wait() {
+	local rc=0
+	wait "$GDB_PID" || rc=$?
+	[ $rc -ne 124 ] ||
+		fail "gdb gave up after $(scaled 60)s, its breakpoint never reached: $(tail -n 5 "$1")"
 }
 
 # wait_for_gdb OUT PID [N]: true once gdb (its output in OUT) is attached
@@ -422,18 +465,15 @@ PY
 # batchmgr at the claim's rename of it. Skips the test (77) when gdb
 # cannot attach.
 swap_at_claim() {
-	local out=$T/out/gdb.$2 gdb_pid
-	gdb -p "$BM_PID" -batch -nx -ex 'set confirm off' \
-		-ex 'break state_move if to == AREA_PROCESSING' \
-		-ex continue -ex "shell $4" -ex detach >"$out" 2>&1 &
-	gdb_pid=$!
-	STARTED_PIDS+=("$gdb_pid")
-	wait_for_gdb "$out" "$gdb_pid" || {
+	local out=$T/out/gdb.$2
+	gdb_start "$BM_PID" "$out" 'break state_move if to == AREA_PROCESSING' \
+		continue "shell $4" detach
+	wait_for_gdb "$out" "$GDB_PID" || {
 		echo "SKIP: gdb cannot attach to batchmgr: $(tail -n 3 "$out")"
 		exit 77
 	}
 	drop "$1" "$2" "$3"
-	wait "$gdb_pid" || true
+	gdb_wait "$out"
 	grep -q 'hit Breakpoint 1,' "$out" ||
 		fail "gdb saw no claim of $2: $(cat "$out")"
 }

@@ -42,19 +42,15 @@ kill_after_move() {
 kill_after() {
 	local bp=$1 area=$2 what=$3 out=$T/out/gdb.$2
 	shift 3
-	gdb -p "$BM_PID" -batch -nx -ex 'set confirm off' \
-		-ex "break $bp" -ex continue -ex finish \
-		-ex kill >"$out" 2>&1 &
-	local gdb_pid=$!
-	STARTED_PIDS+=("$gdb_pid")
-	if ! wait_for_gdb "$out" "$gdb_pid"; then
+	gdb_start "$BM_PID" "$out" "break $bp" continue finish kill
+	if ! wait_for_gdb "$out" "$GDB_PID"; then
 		echo "SKIP: gdb cannot attach to batchmgr: $(tail -n 3 "$out")"
 		exit 77
 	fi
 	"$@"
-	wait "$gdb_pid" || true
+	gdb_wait "$out"
 	local rc=0
-	wait "$BM_PID" 2>/dev/null || rc=$?
+	reap "$BM_PID" "batchmgr killed by gdb" || rc=$?
 	BM_PID=
 	[ $rc = 137 ] || fail "$what: batchmgr was not killed by gdb (status $rc): $(cat "$out")"
 	grep -q 'Value returned is .* = 0$' "$out" ||

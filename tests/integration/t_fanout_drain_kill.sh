@@ -25,16 +25,13 @@ cli drain alpha --stream default.slow >"$T/out/drain" 2>&1 ||
 wait_for 20 "default.slow drained" eval '[ "$(substat default.slow .state)" = drained ]'
 
 out=$T/out/gdb.drain
-gdb -p "$SM_PID" -batch -nx -ex 'set confirm off' \
-	-ex 'break on_flush' -ex continue -ex 'bt 3' -ex kill >"$out" 2>&1 &
-gdb_pid=$!
-STARTED_PIDS+=("$gdb_pid")
-wait_for_gdb "$out" "$gdb_pid" || { echo "SKIP: gdb cannot attach: $(tail -n 3 "$out")"; exit 77; }
+gdb_start "$SM_PID" "$out" 'break on_flush' continue 'bt 3' kill
+wait_for_gdb "$out" "$GDB_PID" || { echo "SKIP: gdb cannot attach: $(tail -n 3 "$out")"; exit 77; }
 # No OK comes (streammgr is killed before the sync's reply); k1 is on
 # disk all the same: written before the flush.
 seq 1 1 | sed "s/^/k/" | cli send alpha --timeout 2s >"$T/out/send" 2>&1 || true
-wait "$gdb_pid" || true
-wait "$SM_PID" 2>/dev/null || true
+gdb_wait "$out"
+reap "$SM_PID" "streammgr killed by gdb" || true
 grep -q '^#0 .*on_flush' "$out" || fail "not killed in on_flush: $(cat "$out")"
 ok "streammgr SIGKILLed in the flush of k1's turn"
 

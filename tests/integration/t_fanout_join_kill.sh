@@ -18,15 +18,12 @@ wait_for 20 "default holding k1..k3" backlog_is default 3
 profile 'subscriptions = ( { name = "slow"; app = [ "'"$STREAMAPP"'", "-C", "slow" ];
 	    instances = { min = 0; max = 1; initial = 0; }; } );'
 out=$T/out/gdb.join
-gdb -p "$SM_PID" -batch -nx -ex 'set confirm off' \
-	-ex 'break settled_open if $rsi == 1' -ex continue \
-	-ex 'break write' -ex continue -ex 'bt 3' -ex kill >"$out" 2>&1 &
-gdb_pid=$!
-STARTED_PIDS+=("$gdb_pid")
-wait_for_gdb "$out" "$gdb_pid" || { echo "SKIP: gdb: $(tail -n 3 "$out")"; exit 77; }
+gdb_start "$SM_PID" "$out" 'break settled_open if $rsi == 1' continue \
+	'break write' continue 'bt 3' kill
+wait_for_gdb "$out" "$GDB_PID" || { echo "SKIP: gdb: $(tail -n 3 "$out")"; exit 77; }
 kill -HUP "$SM_PID"
-wait "$gdb_pid" || true
-wait "$SM_PID" 2>/dev/null || true
+gdb_wait "$out"
+reap "$SM_PID" "streammgr killed by gdb" || true
 grep -A3 "^#0" "$out" | head -4 | sed 's/^/# /'
 start_daemon streammgr
 wait_for 20 "default's 3 restored" backlog_is default 3

@@ -18,15 +18,12 @@ rm -f "$T/scratch/outage"
 # SIGKILL right after stream_requeue returns (journal committed, dead
 # letter file rewritten, settled notes not yet flushed).
 out=$T/out/gdb.requeue
-gdb -p "$SM_PID" -batch -nx -ex 'set confirm off' \
-	-ex 'break stream_requeue' -ex continue -ex finish -ex kill >"$out" 2>&1 &
-gdb_pid=$!
-STARTED_PIDS+=("$gdb_pid")
-wait_for_gdb "$out" "$gdb_pid" || { echo "SKIP: gdb cannot attach: $(tail -n 3 "$out")"; exit 77; }
+gdb_start "$SM_PID" "$out" 'break stream_requeue' continue finish kill
+wait_for_gdb "$out" "$GDB_PID" || { echo "SKIP: gdb cannot attach: $(tail -n 3 "$out")"; exit 77; }
 cli dead-letters alpha --stream default.slow --requeue --id "$DL_ID" --timeout 2s \
 	>"$T/out/rq" 2>&1 || true
-wait "$gdb_pid" || true
-wait "$SM_PID" 2>/dev/null || true
+gdb_wait "$out"
+reap "$SM_PID" "streammgr killed by gdb" || true
 grep -q 'Value returned is .* = 0$' "$out" || fail "stream_requeue did not return 0: $(cat "$out")"
 ok "streammgr SIGKILLed right after stream_requeue"
 

@@ -82,15 +82,12 @@ if command -v gdb >/dev/null; then
 	chmod 600 "$victim"
 	stream_tenant gamma 'instances = { min = 1; max = 1; };'
 	out=$T/out/gdb.chmod
-	gdb -p "$MON_PID" -batch -nx -ex 'set confirm off' -ex 'break chmod' \
-		-ex 'break fchmodat' -ex continue \
-		-ex "shell rm -f $VAR/run/gamma/metrics.sock; ln -s $victim $VAR/run/gamma/metrics.sock" \
-		-ex finish -ex detach >"$out" 2>&1 &
-	gdb_pid=$!
-	STARTED_PIDS+=("$gdb_pid")
-	if wait_for_gdb "$out" "$gdb_pid" 2; then
+	gdb_start "$MON_PID" "$out" 'break chmod' 'break fchmodat' continue \
+		"shell rm -f $VAR/run/gamma/metrics.sock; ln -s $victim $VAR/run/gamma/metrics.sock" \
+		finish detach
+	if wait_for_gdb "$out" "$GDB_PID" 2; then
 		kill -HUP "$MON_PID"
-		wait "$gdb_pid" || true
+		gdb_wait "$out"
 		grep -q 'Breakpoint [12],' "$out" || fail "gdb saw no chmod: $(cat "$out")"
 		assert_eq 600 "$(stat -c %a "$victim")" "the mode of a file a tenant's symlink pointed to"
 		ok "a symlink in place of metrics.sock is not followed by the chmod"

@@ -20,19 +20,16 @@ out=$T/out/gdb
 # kill_at_reject FILE: drops FILE and kills batchmgr (from gdb) between
 # its rejected record and its move.
 kill_at_reject() {
-	gdb -p "$BM_PID" -batch -nx -ex 'set confirm off' \
-		-ex 'break state_move if to == AREA_REJECTED' -ex continue \
-		-ex kill >"$out" 2>&1 &
-	gdb_pid=$!
-	STARTED_PIDS+=("$gdb_pid")
-	if ! wait_for_gdb "$out" "$gdb_pid"; then
+	gdb_start "$BM_PID" "$out" 'break state_move if to == AREA_REJECTED' \
+		continue kill
+	if ! wait_for_gdb "$out" "$GDB_PID"; then
 		echo "SKIP: gdb cannot attach to batchmgr: $(tail -n 3 "$out")"
 		exit 77
 	fi
 	drop acme "$1"
-	wait "$gdb_pid" || true
+	gdb_wait "$out"
 	rc=0
-	wait "$BM_PID" 2>/dev/null || rc=$?
+	reap "$BM_PID" "batchmgr killed by gdb" || rc=$?
 	BM_PID=
 	[ $rc = 137 ] || fail "batchmgr was not killed by gdb (status $rc): $(cat "$out")"
 	assert_file "$VAR/staging/acme/incoming/$1"

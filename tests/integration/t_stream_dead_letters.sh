@@ -72,18 +72,15 @@ ok "a requeue that cannot write the new file moves nothing (exit $rc)"
 # requeued" and 0 (a second requeue would queue it again).
 if command -v gdb >/dev/null; then
 	out=$T/out/gdb.keep
-	gdb -p "$SM_PID" -batch -nx -ex 'set confirm off' \
-		-ex 'break dead_letter_keep' -ex continue \
-		-ex 'set var err[0] = 103' -ex 'set var err[1] = 100' \
-		-ex 'set var err[2] = 98' -ex 'set var err[3] = 0' \
-		-ex 'return (int)-1' -ex detach >"$out" 2>&1 &
-	gdb_pid=$!
-	STARTED_PIDS+=("$gdb_pid")
-	if wait_for_gdb "$out" "$gdb_pid"; then
+	gdb_start "$SM_PID" "$out" 'break dead_letter_keep' continue \
+		'set var err[0] = 103' 'set var err[1] = 100' \
+		'set var err[2] = 98' 'set var err[3] = 0' \
+		'return (int)-1' detach
+	if wait_for_gdb "$out" "$GDB_PID"; then
 		rc=0; cli dead-letters alpha --requeue --id "$id3" >"$T/out/rq3" 2>&1 || rc=$?
 		assert_eq 74 $rc "a requeue that left the letter in the file ($(cat "$T/out/rq3"))"
 		grep -q "still in the dead-letter file as well" "$T/out/rq3" || fail "$(cat "$T/out/rq3")"
-		wait "$gdb_pid" || true		# it detached after the return
+		gdb_wait "$out"		# it detached after the return
 		running "$SM_PID" || fail "streammgr died as gdb left: $(tail -n 5 "$out")"
 	else
 		echo "# gdb cannot attach to streammgr: $(tail -n 2 "$out")"
@@ -134,12 +131,10 @@ if command -v gdb >/dev/null; then
 	b1=$(jq -r '.[] | select(.payload == "b1 one") | .id' "$T/out/beta")
 	bfile=$VAR/queue/beta/default/dead-letters.jsonl
 	out=$T/out/gdb.reopen
-	gdb -p "$SM_PID" -batch -nx -ex 'set confirm off' \
-		-ex "break open64 if \$_streq((char *)\$rdi, \"$bfile\") && (\$rsi & 3) == 1" \
-		-ex continue -ex 'return (int)-1' -ex detach >"$out" 2>&1 &
-	gdb_pid=$!
-	STARTED_PIDS+=("$gdb_pid")
-	if wait_for_gdb "$out" "$gdb_pid"; then
+	gdb_start "$SM_PID" "$out" \
+		"break open64 if \$_streq((char *)\$rdi, \"$bfile\") && (\$rsi & 3) == 1" \
+		continue 'return (int)-1' detach
+	if wait_for_gdb "$out" "$GDB_PID"; then
 		cli dead-letters beta --requeue --id "$b1" >"$T/out/rqb" 2>&1 ||
 			fail "requeue b1: $(cat "$T/out/rqb")"
 		# beta's app nacks it: a dead letter again, with a new id.
@@ -152,8 +147,8 @@ if command -v gdb >/dev/null; then
 		ok "a dead letter after a requeue is in the file listed"
 		# gdb leaves (detaching: a traced process cannot check its
 		# leaks at exit under ASan), streammgr runs on.
-		kill -TERM "$gdb_pid"
-		wait "$gdb_pid" || true
+		kill -TERM "$GDB_PID"
+		wait "$GDB_PID" || true
 		running "$SM_PID" || fail "streammgr died as gdb left: $(tail -n 5 "$out")"
 		cli status beta --json >/dev/null || fail "status after gdb left"
 	else

@@ -40,20 +40,16 @@ ok "beta's sales folder is watched"
 # no debug information: the path is the second argument, in $rsi.)
 out=$T/out/gdb.watch
 a=$VAR/staging/alpha/incoming/sales
-gdb -p "$BM_PID" -batch -nx -ex 'set confirm off' \
-	-ex "break inotify_add_watch if \$_regex((char *)\$rsi, \".*/staging/alpha/incoming/sales/?\$\")" \
-	-ex continue \
-	-ex "shell rmdir $a && ln -s $VAR/staging/beta/incoming/sales $a" \
-	-ex detach >"$out" 2>&1 &
-gdb_pid=$!
-STARTED_PIDS+=("$gdb_pid")
-wait_for_gdb "$out" "$gdb_pid" || {
+gdb_start "$BM_PID" "$out" \
+	"break inotify_add_watch if \$_regex((char *)\$rsi, \".*/staging/alpha/incoming/sales/?\$\")" \
+	continue "shell rmdir $a && ln -s $VAR/staging/beta/incoming/sales $a" detach
+wait_for_gdb "$out" "$GDB_PID" || {
 	echo "SKIP: gdb cannot attach to batchmgr: $(tail -n 3 "$out")"
 	exit 77
 }
 from=$(wc -l <"$BM_LOG")
 mkdir "$a"
-wait "$gdb_pid" || true
+gdb_wait "$out"
 grep -q 'hit Breakpoint 1,' "$out" || fail "gdb saw no inotify_add_watch: $(cat "$out")"
 ok "alpha's sales swapped for a symlink to beta's while its watch was added"
 
