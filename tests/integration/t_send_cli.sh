@@ -111,6 +111,7 @@ ok "--rate 20: 10 messages in $ms ms"
 # not sent. That is "unanswered" (75), as without --rate, not a failure
 # (70).
 gone_fake() {
+	: >"$T/gone.out"	# the last fake's "ready" must not pass for this one's
 	"$FAKE" ingress "ipc://$VAR/run/acme/gone.in" >"$T/gone.out" 2>"$T/gone.err" &
 	GONE_PID=$!
 	STARTED_PIDS+=("$GONE_PID")
