@@ -1585,6 +1585,7 @@ rescue_damaged(struct journal *j, struct scan *sc, struct journal_report *rep,
 	if (journal_commit(j, err, errlen) < 0) {
 		if (!no_space(errno))
 			return -1;
+		rep->r_no_space = errno;	/* the new segment has its H */
 		keep_damaged(sc, rep);
 		return 0;
 	}

@@ -83,7 +83,8 @@ struct journal_report {
 	uint64_t	 r_lost_last;
 	uint64_t	 r_uncounted;	/* damaged ones whose losses have no
 					   known numbers */
-	int		 r_no_space;	/* errno: new segment waits for room */
+	int		 r_no_space;	/* errno: new segment or a rescue's
+					   copies wait for room */
 };
 
 /* Called for each restored message, in sequence order. */
@@ -98,6 +99,7 @@ struct journal;
  * message gets. Returns NULL with err set ("open .../seg-...: EACCES").
  * When the disk has no room for the new segment it opens all the same
  * (r_no_space says why): the first commit that finds room creates it.
+ * r_no_space is set too when a rescue's copies found no room.
  */
 struct journal *journal_open(const char *dir, enum journal_mode mode,
     uint64_t segment_size, journal_restore_fn fn, void *arg,

@@ -382,9 +382,9 @@ report_recovery(const struct stream *s)
 	if (r->r_damaged > 0)
 		report_damage(s, r);
 	if (r->r_no_space != 0)
-		log_warnx("tenant %s: stream %s: no room for a new queue "
-		    "segment (%s): new messages get THROTTLE no-space until "
-		    "a write succeeds", s->s_tid, s->s_name,
+		log_warnx("tenant %s: stream %s: no room on disk for the "
+		    "queue's writes (%s): new messages get THROTTLE no-space "
+		    "until a write succeeds", s->s_tid, s->s_name,
 		    strerror(r->r_no_space));
 }
 

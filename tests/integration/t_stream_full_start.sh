@@ -46,7 +46,7 @@ readable=$(( accepted - 1 ))
 assert_eq "$readable" "$(sstat alpha .recovered.messages)" "the backlog restored"
 assert_eq 1 "$(sstat alpha .recovered.lost)" "k7 lost"
 assert_eq 1 "$(sstat alpha .recovered.damaged_kept)" "the damaged segment kept"
-sm_log_after "$from" "stream default: no room for a new queue segment" ||
+sm_log_after "$from" "stream default: no room on disk for the queue's writes" ||
 	fail "no full-disk warning: $(tail -n 5 "$SM_LOG")"
 sm_log_after "$from" "left in place for want of room" ||
 	fail "no word of the damaged segment kept: $(tail -n 5 "$SM_LOG")"

@@ -769,12 +769,12 @@ bit_flip_loses_only_that_message(void **state)
 
 /*
  * Stores m1..m10 in segment 1 with message 5 damaged, then opens the
- * journal under a file-size limit that leaves no room for the new
- * segment, nor for the copies a rescue writes: the damaged segment stays
- * in place and its nine readable messages are served from it.
+ * journal under a file-size limit of room bytes, too small for the
+ * copies a rescue writes: the damaged segment stays in place and its
+ * nine readable messages are served from it.
  */
 static struct journal *
-open_damaged_on_a_full_disk(struct fx *fx, struct rlimit *old)
+open_damaged_with_room(struct fx *fx, struct rlimit *old, rlim_t room)
 {
 	struct journal *j = reopen(fx, 1 << 20);
 	struct rlimit lim;
@@ -786,7 +786,7 @@ open_damaged_on_a_full_disk(struct fx *fx, struct rlimit *old)
 	signal(SIGXFSZ, SIG_IGN);
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, old), 0);
 	lim = *old;
-	lim.rlim_cur = 10;	/* below an H record */
+	lim.rlim_cur = room;
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	j = reopen(fx, 1 << 20);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, old), 0);
@@ -802,6 +802,29 @@ open_damaged_on_a_full_disk(struct fx *fx, struct rlimit *old)
 	}
 	assert_int_equal(count_files(fx->dir, "damaged-seg-"), 0);
 	return j;
+}
+
+/* No room for the new segment either (the limit is below an H record). */
+static struct journal *
+open_damaged_on_a_full_disk(struct fx *fx, struct rlimit *old)
+{
+	return open_damaged_with_room(fx, old, 10);
+}
+
+/*
+ * Room for the new segment's H but not for the copies: the start says
+ * it found no room all the same (streammgr logs it; new messages get
+ * THROTTLE no-space until a write succeeds).
+ */
+static void
+rescue_without_room_reported(void **state)
+{
+	struct fx *fx = *state;
+	struct rlimit old;
+	struct journal *j = open_damaged_with_room(fx, &old, HEAD_SIZE + 10);
+
+	assert_int_equal(count_files(fx->dir, "seg-"), 2);
+	journal_close(j);
 }
 
 /*
@@ -2290,6 +2313,7 @@ main(void)
 		T(many_segments_need_no_descriptor_each),
 		T(bit_flip_loses_only_that_message),
 		T(damaged_segment_kept_on_a_full_disk),
+		T(rescue_without_room_reported),
 		T(kept_damaged_segment_set_aside_when_released),
 		T(fsync_after_os_starts_a_segment),
 		T(full_disk_start_keeps_the_newest),
