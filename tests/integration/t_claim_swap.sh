@@ -43,7 +43,9 @@ has_record() {
 assert_replaced() {
 	local reason=$VAR/staging/$1/rejected/$2.reason
 	wait_for 30 "$1's $2 rejected" has_record "$1" "$2" rejected
-	assert_file "$reason"
+	# The record comes first, then the reason, then the move.
+	wait_file "$reason"
+	wait_file "$VAR/staging/$1/rejected/$2"
 	grep -q '^replaced: ' "$reason" || fail "$2.reason: $(cat "$reason")"
 	test "$3" "$VAR/staging/$1/rejected/$2" || fail "rejected/$2 is not $3"
 	assert_eq 0 "$(records ".file == \"$2\" and .status != \"rejected\"" | wc -l)" \
@@ -85,6 +87,7 @@ kill "$(cat "$T/writer.pid")"
 
 drop plain after.csv
 wait_for 30 "plain's after.csv taken" has_record plain after.csv ok
+wait_file "$VAR/staging/plain/done/after.csv"	# moved after its record
 assert_eq 0 "$(find "$VAR/staging" -path '*/processing/*' | wc -l)" \
 	"nothing left in processing/"
 stop_daemon batchmgr

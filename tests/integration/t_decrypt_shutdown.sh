@@ -68,5 +68,5 @@ start_daemon batchmgr
 wait_for 60 "a.csv.age ingested" have_records 1 sec ok
 assert_eq "ok true" "$(jq -r '"\(.status) \(.recovered)"' <<<"$(last)")" "a.csv.age's last record"
 assert_file "$T/app.ran"
-assert_file "$VAR/staging/sec/done/a.csv.age"
+wait_file "$VAR/staging/sec/done/a.csv.age"	# moved after its record
 stop_daemon batchmgr

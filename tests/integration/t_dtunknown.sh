@@ -34,8 +34,8 @@ wait_for 20 "left.csv and waiting.csv run" have_records 2 acme ok
 assert_eq "left.csv true|waiting.csv false" \
 	"$(records '.tenant == "acme" and .status == "ok"' | jq -r '"\(.file) \(.recovered == true)"' | sort | paste -sd'|' -)" \
 	"the ok records"
-assert_file "$S/done/ds/left.csv"
-assert_file "$S/done/ds/waiting.csv"
+wait_file "$S/done/ds/left.csv"	# moved after their records
+wait_file "$S/done/ds/waiting.csv"
 assert_eq "ds old.csv" \
 	"$(records '.tenant == "acme" and .status == "removed"' | jq -r '"\(.dataset) \(.file)"' | paste -sd'|' -)" \
 	"the removed records"

@@ -37,12 +37,13 @@ future acme .hidden.csv
 for t in acme slow; do
 	for f in scanned.csv closed.csv; do
 		wait_for 30 "$t's $f (mtime 2099) taken" has_record "$t" "$f" ok
-		assert_file "$VAR/staging/$t/done/$f"
+		wait_file "$VAR/staging/$t/done/$f"	# moved after its record
 	done
 	ok "$t: files with a 2099 mtime taken, found by a scan and by inotify"
 done
 wait_for 30 "acme's .hidden.csv (mtime 2099) rejected" \
 	has_record acme .hidden.csv rejected
+wait_file "$VAR/staging/acme/rejected/.hidden.csv"	# the reason is written by then
 grep -q '^partial: ' "$VAR/staging/acme/rejected/.hidden.csv.reason" ||
 	fail ".hidden.csv.reason: $(cat "$VAR/staging/acme/rejected/.hidden.csv.reason")"
 ok "a hidden name with a 2099 mtime rejected after partial_grace"

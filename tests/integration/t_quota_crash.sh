@@ -54,7 +54,7 @@ mv "$VAR/staging/acme/rejected/b.csv" "$VAR/staging/acme/incoming/b.csv"
 start_daemon batchmgr
 wait_for 20 "b.csv moved back, ingested" have_records 2 acme ok
 assert_eq "rejected ok" "$(b_records | jq -r .status | paste -sd' ' -)" "b.csv's records"
-assert_file "$VAR/staging/acme/done/b.csv"
+wait_file "$VAR/staging/acme/done/b.csv"	# moved after its record
 stop_daemon batchmgr
 
 # The same cut short, then a stop longer than the retention: the start's

@@ -23,7 +23,9 @@ has_record() {
 }
 wait_for 30 "x.csv rejected" has_record x.csv rejected
 reason=$VAR/staging/plain/rejected/x.csv.reason
-assert_file "$reason"
+# The record comes first, then the reason, then the move.
+wait_file "$reason"
+wait_file "$VAR/staging/plain/rejected/x.csv/inner.csv"
 grep -q '^replaced: a directory in processing/ at start-up' "$reason" ||
 	fail "x.csv.reason: $(cat "$reason")"
 [ -d "$VAR/staging/plain/rejected/x.csv" ] || fail "rejected/x.csv is not the folder"

@@ -22,6 +22,7 @@ stop_daemon batchmgr
 drop acme data.csv "id,value"
 start_daemon batchmgr
 wait_for 20 "data.csv run" have_records 1 acme ok
+wait_file "$A/done/data.csv"	# moved after its record
 assert_eq "id,value" "$(cat "$A/done/data.csv")" "data.csv ran"
 assert_no_file "$A/rejected/data.csv"
 assert_eq "not a reason" "$(cat "$A/rejected/data.csv.reason")" \

@@ -44,9 +44,10 @@ wait_for 30 "a.csv retried and ingested" have_records 1 acme ok
 assert_eq "retry 1|ok 2" \
 	"$(records '.tenant == "acme" and .file == "a.csv"' | jq -r '"\(.status) \(.attempt)"' | head -n 2 | paste -sd'|' -)" \
 	"a.csv's records: the retry, then the retried attempt, with no restart"
-assert_file "$VAR/staging/acme/done/a.csv"
+wait_file "$VAR/staging/acme/done/a.csv"	# moved after its record
 ok "a.csv in done/"
 wait_for 30 "the second a.csv ingested" have_records 2 acme ok
+wait_file "$VAR/staging/acme/done/a.csv.1"
 assert_eq 0 "$(files_in acme processing)" "files left in processing/"
 assert_eq 0 "$(files_in acme incoming)" "files left in incoming/"
 assert_eq 2 "$(files_in acme done)" "files in done/"

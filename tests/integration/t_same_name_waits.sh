@@ -19,8 +19,8 @@ wait_for 20 "the second f.csv waiting" log_after "$BM_LOG" "$from" \
 	"tenant acme: f.csv waits for its namesake in processing/"
 : >"$gate"
 wait_for 20 "both done" have_records 2 acme ok
-assert_file "$VAR/staging/acme/done/f.csv"
-assert_file "$VAR/staging/acme/done/f.csv.1"
+wait_file "$VAR/staging/acme/done/f.csv"	# moved after its record
+wait_file "$VAR/staging/acme/done/f.csv.1"
 assert_eq 0 "$(files_in acme incoming)" "incoming/ is empty"
 ok "a name that waited for its namesake is taken once that one ends"
 stop_daemon batchmgr
