@@ -28,8 +28,10 @@ cli send alpha --file "$T/scratch/keys" >"$T/out/send" 2>&1 ||
 wait_for 30 "a new instance's first ack" new_instance_acked
 echo "# reaction: $(( $(now_ms) - step )) ms from the backlog step to a new instance's first ack"
 
-dash_has 'alpha/default scale-up 1->[234] unacked [0-9]+ \([0-9]+/instance, target 200\)' ||
-	fail "no scale-up line in the dashboard"
+# The monitor writes its line once streammgr has answered, and the new
+# instance may have acked before the monitor runs again.
+wait_for 20 "the scale-up line in the dashboard" \
+	dash_has 'alpha/default scale-up 1->[234] unacked [0-9]+ \([0-9]+/instance, target 200\)'
 ok "the dashboard says why it scaled up"
 sm_log_has 'scale 1 -> [234]: monitor: unacked' || fail "streammgr got no scale request"
 ok "streammgr got the monitor's scale request with the reason"
