@@ -62,7 +62,7 @@ cp "$T/scratch/second" "$T/scratch/f"
 mv "$T/scratch/f" "$S/incoming/a.csv.age"
 : >"$T/go"
 rc=0
-wait "$BM_PID" || rc=$?
+reap "$BM_PID" "batchmgr killed by the shim" || rc=$?	# if it gets to the move
 BM_PID=
 assert_eq 137 "$rc" "batchmgr's exit status (SIGKILL)"
 grep -q "^killshim: SIGKILL at rename processing/a.csv.age -> rejected/a.csv.age" \
@@ -96,7 +96,7 @@ cp "$T/scratch/second" "$T/scratch/f"
 mv "$T/scratch/f" "$S/incoming/b.csv.age"
 : >"$T/go"
 rc=0
-wait "$BM_PID" || rc=$?
+reap "$BM_PID" "batchmgr killed by the shim at b.csv.age" || rc=$?
 BM_PID=
 assert_eq 137 "$rc" "batchmgr's exit status (SIGKILL at b.csv.age)"
 assert_file "$S/rejected/b.csv.age.reason"

@@ -33,7 +33,7 @@ kill -TERM "$BM_PID"
 wait_for 10 "batchmgr to begin stopping" bm_log_after "$from" "stopping: 2 jobs still running"
 : >"$T/go"
 stop_wait=0
-wait "$BM_PID" || stop_wait=$?
+reap "$BM_PID" "batchmgr after SIGTERM" || stop_wait=$?
 [ $stop_wait -eq 0 ] || fail "batchmgr exited $stop_wait after SIGTERM"
 BM_PID=
 elapsed=$(( ($(date +%s%N) - t0) / 1000000 ))
