@@ -57,6 +57,7 @@ wait "$WRITER_PID"
 written=$(( WRITER_SECONDS * 10 * 9 ))
 
 n_ok=0 n_rej=0
+in_rejected() { [ -e "$st/rejected/$1" ] || [ -L "$st/rejected/$1" ]; }
 for i in "${!keys[@]}"; do
 	key=${keys[$i]} name=${names[$i]}
 	set -- ${answers[$i]}
@@ -69,8 +70,8 @@ for i in "${!keys[@]}"; do
 		wait_for 20 "$key's reason" test -e "$st/rejected/$name.reason"
 		grep -q "^$2: " "$st/rejected/$name.reason" ||
 			fail "$key: reason $(cat "$st/rejected/$name.reason"), not $2"
-		[ -e "$st/rejected/$name" ] || [ -L "$st/rejected/$name" ] ||
-			fail "$key: not in rejected/"
+		# The reason is written before the move.
+		wait_for 20 "$key in rejected/" in_rejected "$name"
 		n_rej=$(( n_rej + 1 ))
 		;;
 	rejected-noreason)
