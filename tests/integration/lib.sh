@@ -286,19 +286,11 @@ start_daemon() {
 	wait_for 20 "$name to start" log_after "$log" "$from" "$name: started"
 }
 
-# exited PID: the process has exited (a zombie not yet reaped, or gone).
-exited() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-	stat=${stat##*) }
-	[ "${stat%% *}" = Z ]
-}
-
 # reap PID [WHAT]: waits for PID (a child of the test) to exit, 60 s
 # times the time factor at most (a process that hangs fails the test here,
 # with the logs), and returns its status.
 reap() {
-	wait_for 60 "${2:-process $1} to exit" exited "$1"
+	wait_for 60 "${2:-process $1} to exit" gone "$1"
 	wait "$1"
 }
 

@@ -22,7 +22,7 @@ STARTED_PIDS+=("$strace_pid")
 attached() { grep -q "Process $SM_PID attached" "$out.err"; }
 # wait_for fails the test at its deadline: an strace that gave up (not
 # allowed to attach here) ends the wait, and the test is skipped.
-attached_or_gone() { attached || exited "$strace_pid"; }
+attached_or_gone() { attached || gone "$strace_pid"; }
 wait_for 20 "strace attached" attached_or_gone
 attached || { echo "SKIP: strace cannot attach: $(cat "$out.err")"; exit 77; }
 cli dead-letters alpha --stream default.slow --requeue --id "$DL_ID" \
