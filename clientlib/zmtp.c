@@ -550,19 +550,22 @@ unconst(const void *p)
 }
 
 /*
- * zmtp_send and zmtp_queue: now, what the socket takes is written at
- * once; else the message waits in the buffer while less than QUEUE_MAX
- * bytes would.
+ * zmtp_send, zmtp_queue and zmtp_put: SEND_NOW, what the socket takes
+ * is written at once; SEND_QUEUE, the message waits in the buffer while
+ * less than QUEUE_MAX bytes would; SEND_PUT, it always waits.
  */
+enum send_how { SEND_NOW, SEND_QUEUE, SEND_PUT };
+
 static int
 send_frames(struct zmtp *z, const struct zmtp_frame *frames, size_t n,
-    bool now)
+    enum send_how how)
 {
 	struct iovec iov[2 * SEND_FRAMES];
 	unsigned char h[SEND_FRAMES][9];
 	struct msghdr mh = { .msg_iov = iov };
 	size_t total = 0, done = 0, k = 0;
 	ssize_t w;
+	bool now = how == SEND_NOW;
 
 	if (z->z_fd < 0)
 		return seterr(z, ENOTCONN, "not connected");
@@ -586,9 +589,12 @@ send_frames(struct zmtp *z, const struct zmtp_frame *frames, size_t n,
 			    frames[i].len };
 		total += hl + frames[i].len;
 	}
-	if (!now && z->z_outwr - z->z_outrd + total < QUEUE_MAX) {
+	if (how == SEND_PUT ||
+	    (!now && z->z_outwr - z->z_outrd + total < QUEUE_MAX)) {
+		/* Nothing written yet: a put out of memory keeps the
+		 * connection, as it writes nothing. */
 		if (out_reserve(z, total) == -1)
-			return lost(z);
+			return how == SEND_PUT ? -1 : lost(z);
 		for (size_t i = 0; i < k; i++)
 			out_put(z, iov[i].iov_base, iov[i].iov_len);
 		return 0;
@@ -630,13 +636,19 @@ send_frames(struct zmtp *z, const struct zmtp_frame *frames, size_t n,
 int
 zmtp_send(struct zmtp *z, const struct zmtp_frame *frames, size_t n)
 {
-	return send_frames(z, frames, n, true);
+	return send_frames(z, frames, n, SEND_NOW);
 }
 
 int
 zmtp_queue(struct zmtp *z, const struct zmtp_frame *frames, size_t n)
 {
-	return send_frames(z, frames, n, false);
+	return send_frames(z, frames, n, SEND_QUEUE);
+}
+
+int
+zmtp_put(struct zmtp *z, const struct zmtp_frame *frames, size_t n)
+{
+	return send_frames(z, frames, n, SEND_PUT);
 }
 
 /*

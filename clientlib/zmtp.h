@@ -179,6 +179,17 @@ int		 zmtp_queue(struct zmtp *z, const struct zmtp_frame *frames,
 		    size_t n);
 
 /*
+ * As zmtp_queue, but the message always waits for a later zmtp_send,
+ * zmtp_queue, zmtp_flush, zmtp_handshake or zmtp_recv: no system call,
+ * and the connection is never dropped here, so another thread may put
+ * while the one that writes polls its fd (under a lock they share, not
+ * held around the poll). Returns 0, or -1 with errno as zmtp_send
+ * (EAGAIN: more than out_max bytes wait), or ENOMEM with nothing taken.
+ */
+int		 zmtp_put(struct zmtp *z, const struct zmtp_frame *frames,
+		    size_t n);
+
+/*
  * Writes what waits, without waiting. Returns 0 when nothing is left,
  * -1 with EAGAIN when some is (the socket is full, or messages wait for
  * the peer's READY), or the connection's end as zmtp_send.

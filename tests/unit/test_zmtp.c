@@ -1558,6 +1558,45 @@ test_queue(void **state)
 }
 
 /*
+ * zmtp_put: messages wait, unwritten, however many bytes (past the 64
+ * KiB zmtp_queue writes at), until out_max is passed (EAGAIN, nothing
+ * written still); a flush then writes them whole and in order.
+ */
+static void
+test_put(void **state)
+{
+	struct zmtp *z;
+	struct bytes b = { 0 };
+	unsigned char *payload = pattern(PAYLOAD, 9);
+	uint32_t seq, n = 0;
+	struct zmtp_frame f[2] = { { &seq, 4 }, { payload, PAYLOAD } };
+	int fd;
+
+	(void)state;
+	assert_non_null(z = zmtp_new(ZMTP_DEALER, 4096, 200u << 10));
+	fd = pair(z);
+	add_router(&b);
+	peer_write(fd, &b);
+	zhandshake(z);
+	peer_handshake(fd, "DEALER");
+
+	for (seq = htobe32(n); zmtp_put(z, f, 2) == 0; seq = htobe32(++n))
+		assert_true(n < 1000);
+	assert_int_equal(errno, EAGAIN);
+	assert_true(n > 200);		/* 1015 bytes each: past 200 KiB */
+	assert_true(peer_nothing(fd));
+	assert_true(zmtp_events(z) & POLLOUT);
+	for (uint32_t i = 0; i < n; i++)
+		peer_seq(fd, z, i, payload);
+	assert_int_equal(zmtp_flush(z), 0);
+	assert_true(peer_nothing(fd));
+	zmtp_free(z, 0);
+	close(fd);
+	free(payload);
+	free(b.b_buf);
+}
+
+/*
  * zmtp.h: a message's frames stay valid until the next zmtp_recv,
  * zmtp_connect, zmtp_disconnect or zmtp_free; sends do not move them,
  * even one that finds the connection gone. The frame is large (2 MB),
@@ -1683,6 +1722,7 @@ main(void)
 		cmocka_unit_test(test_held_until_ready),
 		cmocka_unit_test(test_out_max),
 		cmocka_unit_test(test_queue),
+		cmocka_unit_test(test_put),
 		cmocka_unit_test(test_frames_outlive_failed_send),
 		cmocka_unit_test(test_read_to_end),
 		cmocka_unit_test(test_stream_in_chunks),
