@@ -11,8 +11,8 @@
  * otherwise a function returns MSB_OK (0) on success and one of the
  * negative MSB_ codes below on failure; msb_exit_code() turns any of them
  * into the exit status the managers expect. Objects are not thread-safe:
- * use each one from one thread at a time; a struct msb_metrics is the
- * exception (below).
+ * use each one from one thread at a time; a struct msb_metrics and a
+ * stream's acks are the exceptions (below).
  *
  * Build: cc app.c $(pkg-config --cflags --libs mysimbdp)
  */
@@ -795,6 +795,21 @@ MSB_API void msb_metrics_close(struct msb_metrics *m);
  * may hold up to `credit` unacked messages; acks are batched. A message
  * that is neither acked nor nacked within the stream's ack_timeout, or
  * whose instance dies, is delivered again: process messages idempotently.
+ *
+ * Threads: one thread at a time reads (msb_stream_recv,
+ * msb_stream_recv_batch, msb_stream_flush, msb_stream_close: "the
+ * reader"); msb_stream_ack, msb_stream_ack_many, msb_stream_nack and
+ * msb_stream_reject may be called from any thread, also while the
+ * reader is inside recv, so a pool of workers may settle what the reader
+ * got (an ack needs only the id; a message's data stays valid until the
+ * reader's next recv, as on one thread). While recv waits, they only
+ * queue and wake it, at most once a wait, to send what they queued:
+ * they never wait for its timeout, and an ack, nack or reject, to take
+ * its turn, waits at most for the reader to finish its step (or, with
+ * 1024 acks queued or streammgr not reading, up to 2 s, as a send's
+ * wait: MSB_TEMPFAIL). msb_stream_close must not run with an ack on
+ * another thread: join the workers first, then close (it sends what
+ * they queued after the reader's last recv).
  */
 
 /* msb_stream_recv(): a stop was asked (SIGTERM, SIGINT or
@@ -919,7 +934,9 @@ MSB_API void msb_stream_stop(struct msb_stream *s);
 /* Non-zero when a stop was asked (of s, or by a signal). */
 MSB_API int msb_stream_stopping(const struct msb_stream *s);
 
-/* The message of the last failure ("" if none). */
+/* The message of the last failure ("" if none), on whichever thread it
+ * was: a copy, taken as another thread may fail meanwhile, valid on the
+ * calling thread until its next msb_stream_error() (of any stream). */
 MSB_API const char *msb_stream_error(const struct msb_stream *s);
 
 /* Sends the queued acks (waiting at most 2 s for room, as an ack does)

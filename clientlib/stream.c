@@ -24,6 +24,19 @@
  * a msb_stream_recv() blocked in poll() even when the signal lands on
  * another thread of the app (poll returns EINTR only in the thread that
  * took it).
+ *
+ * Threads: one reads (recv, recv_batch, flush, close), any may settle
+ * (ack, ack_many, nack, reject), also while the reader waits in recv.
+ * s_lock guards the ack queue, the connection and its state. The reader
+ * holds it while it works and lets go of it only around recv's poll()
+ * (s_polling). Meanwhile an acker does no I/O, as the reader polls the
+ * same socket unlocked: it queues (acks in s_ackbuf; a NACK or REJECT,
+ * after the acks queued, put in the connection's output by zmtp_put,
+ * which writes nothing) and wakes the reader through s_wakefd, at most
+ * once a wait (s_woken), which then sends them. Otherwise an acker
+ * sends as a single thread would, the lock held. The reader's other
+ * waits (for room to send, 2 s at most, as an ack's own) keep the lock:
+ * the frame being sent points into the ack queue.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +70,11 @@
 #define FRAME_MAX	((256u << 20) + (64u << 10))
 
 struct msb_stream {
+	pthread_mutex_t	 s_lock;	/* all but s_stop: see the top */
+	pthread_cond_t	 s_room;	/* recv waits again or returns */
+	int		 s_wakefd;	/* eventfd: an acker wakes recv */
+	bool		 s_polling;	/* recv polls, s_lock let go */
+	bool		 s_woken;	/* s_wakefd written this poll */
 	struct zmtp	*s_z;
 	char		*s_endpoint;
 	bool		 s_was_up;	/* a connection was made: no other */
@@ -318,22 +337,6 @@ drain_out(struct msb_stream *s)
 	return MSB_OK;
 }
 
-/* Sends [cmd][id][reason]; without a reason, [cmd][id]. */
-static int
-send_command(struct msb_stream *s, const char *cmd, uint64_t id,
-    const char *reason)
-{
-	unsigned char idbuf[8];
-	struct zmtp_frame iov[3] = {
-		{ cmd, strlen(cmd) },
-		{ idbuf, sizeof(idbuf) },
-		{ reason, reason != NULL ? strlen(reason) : 0 },
-	};
-
-	msb__put_be64(idbuf, id);
-	return send_msg(s, iov, reason != NULL ? 3 : 2);
-}
-
 /*
  * Connects when no connection was made yet and it is time to try:
  * [HELLO][instance][credit][batch] goes first on it, once streammgr's
@@ -379,6 +382,11 @@ link_up(struct msb_stream *s, int wait_ms)
 static void
 destroy(struct msb_stream *s)
 {
+	if (s->s_wakefd >= 0) {
+		close(s->s_wakefd);
+		pthread_mutex_destroy(&s->s_lock);
+		pthread_cond_destroy(&s->s_room);
+	}
 	zmtp_free(s->s_z, CLOSE_LINGER_MS);
 	free(s->s_endpoint);
 	if (s->s_sigheld)
@@ -386,6 +394,23 @@ destroy(struct msb_stream *s)
 	free(s->s_batch_buf);
 	wb_free(&s->s_rangebuf);
 	free(s);
+}
+
+/* The lock, its condition (on the monotonic clock, as deadlines are)
+ * and the reader's wake-up. Returns 0, or -1 with errno. */
+static int
+sync_init(struct msb_stream *s)
+{
+	pthread_condattr_t ca;
+
+	if ((s->s_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
+		return -1;
+	pthread_mutex_init(&s->s_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->s_room, &ca);
+	pthread_condattr_destroy(&ca);
+	return 0;
 }
 
 int
@@ -417,12 +442,21 @@ msb_stream_open(struct msb_stream **sp, const char *endpoint,
 		    credit, MAX_CREDIT);
 		return MSB_ERROR;
 	}
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->s_z = zmtp_new(ZMTP_DEALER, FRAME_MAX, OUT_MAX)) == NULL ||
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		msb__seterr(err, errlen, "stream: %s", strerror(ENOMEM));
+		return MSB_ERROR;
+	}
+	s->s_wakefd = -1;	/* destroy: no lock made yet */
+	if ((s->s_z = zmtp_new(ZMTP_DEALER, FRAME_MAX, OUT_MAX)) == NULL ||
 	    (s->s_endpoint = strdup(endpoint)) == NULL) {
 		msb__seterr(err, errlen, "stream: %s", strerror(ENOMEM));
-		if (s != NULL)
-			destroy(s);
+		destroy(s);
+		return MSB_ERROR;
+	}
+	if (sync_init(s) == -1) {
+		msb__seterr(err, errlen, "stream: eventfd: %s",
+		    strerror(errno));
+		destroy(s);
 		return MSB_ERROR;
 	}
 	snprintf(s->s_instance, sizeof(s->s_instance), "%s", instance);
@@ -492,30 +526,35 @@ ack_ranges(struct msb_stream *s)
 	return b->b_len;
 }
 
-/* Sends the queued acks, as ACK or ACKR, as the socket takes them,
- * waiting for room until deadline (send_msg_by). */
+/* The queued acks (some) as one message into iov: [ACK][ids], or
+ * [ACKR][ranges] where shorter and streammgr reads them. */
+static void
+acks_frame(struct msb_stream *s, struct zmtp_frame iov[2])
+{
+	size_t len;
+
+	if (s->s_ranges && (len = ack_ranges(s)) > 0 &&
+	    len < s->s_nacks * 8) {
+		iov[0] = (struct zmtp_frame){ "ACKR", 4 };
+		iov[1] = (struct zmtp_frame){ s->s_rangebuf.b_data, len };
+	} else {
+		iov[0] = (struct zmtp_frame){ "ACK", 3 };
+		iov[1] = (struct zmtp_frame){ s->s_ackbuf, s->s_nacks * 8 };
+	}
+}
+
+/* Sends the queued acks as the socket takes them, waiting for room
+ * until deadline (send_msg_by). */
 static int
 send_acks_by(struct msb_stream *s, int64_t deadline)
 {
-	size_t len = 0;
+	struct zmtp_frame iov[2];
 	int rc;
 
 	if (s->s_nacks == 0)
 		return MSB_OK;
-	/* Ranges where they are shorter and streammgr reads them. */
-	if (s->s_ranges && (len = ack_ranges(s)) > 0 &&
-	    len < s->s_nacks * 8) {
-		struct zmtp_frame iov[2] = { { "ACKR", 4 },
-		    { s->s_rangebuf.b_data, len } };
-
-		rc = send_msg_by(s, iov, 2, deadline);
-	} else {
-		struct zmtp_frame iov[2] = { { "ACK", 3 },
-		    { s->s_ackbuf, s->s_nacks * 8 } };
-
-		rc = send_msg_by(s, iov, 2, deadline);
-	}
-	if (rc != MSB_OK)
+	acks_frame(s, iov);
+	if ((rc = send_msg_by(s, iov, 2, deadline)) != MSB_OK)
 		return rc;
 	s->s_nacks = 0;
 	return MSB_OK;
@@ -533,15 +572,110 @@ msb_stream_flush(struct msb_stream *s)
 {
 	int rc;
 
-	if ((rc = send_acks(s)) != MSB_OK)
-		return rc;
-	return drain_out(s);
+	pthread_mutex_lock(&s->s_lock);
+	if ((rc = send_acks(s)) == MSB_OK)
+		rc = drain_out(s);
+	pthread_mutex_unlock(&s->s_lock);
+	return rc;
 }
 
-int
-msb_stream_ack(struct msb_stream *s, uint64_t id)
+/* An acker, while recv polls: recv is to wake and send what was queued.
+ * One write a wait; recv reads it and clears s_woken. */
+static void
+wake_reader(struct msb_stream *s)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	if (s->s_woken)
+		return;
+	s->s_woken = true;
+	n = write(s->s_wakefd, &one, sizeof(one));
+	(void)n;	/* full only with 2^64 - 2 wakes unread: one is there */
+}
+
+/*
+ * An acker, while recv polls and what it queues has no room: waits for
+ * recv to make some (it waits again, or returns: s_room) until
+ * *deadline (0: SEND_TIMEOUT_MS from the first wait). Returns MSB_OK
+ * (look again) or MSB_TEMPFAIL at the deadline, as a send's wait.
+ */
+static int
+wait_reader(struct msb_stream *s, int64_t *deadline)
+{
+	struct timespec ts;
+
+	if (*deadline == 0)
+		*deadline = msb__now_ms() + SEND_TIMEOUT_MS;
+	wake_reader(s);
+	ts.tv_sec = (time_t)(*deadline / 1000);
+	ts.tv_nsec = (long)(*deadline % 1000) * 1000000;
+	if (pthread_cond_timedwait(&s->s_room, &s->s_lock, &ts) ==
+	    ETIMEDOUT && s->s_polling)
+		return fail(s, MSB_TEMPFAIL, "send to streammgr: no room in "
+		    "%d ms (is it reading?)", SEND_TIMEOUT_MS);
+	return MSB_OK;
+}
+
+/*
+ * An acker, while recv polls: n frames put in the output for recv to
+ * send, waiting for room as wait_reader. Returns MSB_OK, MSB_TEMPFAIL,
+ * MSB_ERROR (no connection, need_link), or 1: recv returned meanwhile,
+ * nothing put (send it yourself).
+ */
+static int
+put_msg(struct msb_stream *s, const struct zmtp_frame *iov, size_t n)
+{
+	int64_t deadline = 0;
+	int rc;
+
+	for (;;) {
+		if (!s->s_polling)
+			return 1;
+		if ((rc = need_link(s)) != MSB_OK)
+			return rc;
+		if (zmtp_put(s->s_z, iov, n) == 0) {
+			wake_reader(s);
+			return MSB_OK;
+		}
+		if (errno != EAGAIN)
+			return fail(s, MSB_ERROR, "send to streammgr: %s",
+			    zmtp_error(s->s_z));
+		if ((rc = wait_reader(s, &deadline)) != MSB_OK)
+			return rc;
+	}
+}
+
+/*
+ * An acker, while recv polls: id queued and recv woken to send it,
+ * after waiting for room in the queue (1024 ids) as wait_reader. Returns
+ * MSB_OK, MSB_TEMPFAIL (id not queued), or 1 as put_msg.
+ */
+static int
+ack_queued(struct msb_stream *s, uint64_t id)
+{
+	int64_t deadline = 0;
+	int rc;
+
+	while (s->s_polling && s->s_nacks >= ACK_MAX)
+		if ((rc = wait_reader(s, &deadline)) != MSB_OK)
+			return rc;
+	if (!s->s_polling)
+		return 1;
+	msb__put_be64(s->s_ackbuf + 8 * s->s_nacks++, id);
+	wake_reader(s);
+	return MSB_OK;
+}
+
+/* msb_stream_ack with s_lock held. */
+static int
+ack_locked(struct msb_stream *s, uint64_t id)
 {
 	int rc = MSB_OK;
+
+	if (s->s_polling && (rc = ack_queued(s, id)) != 1)
+		return rc;
+	rc = MSB_OK;
 
 	/* Full only when an earlier flush failed: try again. Whether or
 	 * not that works, id is queued while there is room (ACK_MAX). */
@@ -556,24 +690,72 @@ msb_stream_ack(struct msb_stream *s, uint64_t id)
 }
 
 int
-msb_stream_nack(struct msb_stream *s, uint64_t id, const char *reason)
+msb_stream_ack(struct msb_stream *s, uint64_t id)
 {
 	int rc;
 
-	if ((rc = send_acks(s)) != MSB_OK)
-		return rc;
-	return send_command(s, "NACK", id,
+	pthread_mutex_lock(&s->s_lock);
+	rc = ack_locked(s, id);
+	pthread_mutex_unlock(&s->s_lock);
+	return rc;
+}
+
+/*
+ * An acker, while recv polls: the queued acks, then [cmd][id][reason],
+ * put in the output for recv to send (put_msg). Returns as put_msg.
+ */
+static int
+command_queued(struct msb_stream *s, const struct zmtp_frame *iov,
+    size_t n)
+{
+	struct zmtp_frame acks[2];
+	int rc;
+
+	if (s->s_nacks > 0) {
+		acks_frame(s, acks);
+		if ((rc = put_msg(s, acks, 2)) != MSB_OK)
+			return rc;
+		s->s_nacks = 0;
+	}
+	return put_msg(s, iov, n);
+}
+
+/* Sends the queued acks, then [cmd][id][reason] (without a reason,
+ * [cmd][id]): put for recv to send while it polls. */
+static int
+settle_command(struct msb_stream *s, const char *cmd, uint64_t id,
+    const char *reason)
+{
+	unsigned char idbuf[8];
+	struct zmtp_frame iov[3] = {
+		{ cmd, strlen(cmd) },
+		{ idbuf, sizeof(idbuf) },
+		{ reason, reason != NULL ? strlen(reason) : 0 },
+	};
+	size_t n = reason != NULL ? 3 : 2;
+	int rc;
+
+	msb__put_be64(idbuf, id);
+	pthread_mutex_lock(&s->s_lock);
+	if (!s->s_polling || (rc = command_queued(s, iov, n)) == 1) {
+		if ((rc = send_acks(s)) == MSB_OK)
+			rc = send_msg(s, iov, n);
+	}
+	pthread_mutex_unlock(&s->s_lock);
+	return rc;
+}
+
+int
+msb_stream_nack(struct msb_stream *s, uint64_t id, const char *reason)
+{
+	return settle_command(s, "NACK", id,
 	    reason != NULL && *reason != '\0' ? reason : NULL);
 }
 
 int
 msb_stream_reject(struct msb_stream *s, uint64_t id, const char *reason)
 {
-	int rc;
-
-	if ((rc = send_acks(s)) != MSB_OK)
-		return rc;
-	return send_command(s, "REJECT", id,
+	return settle_command(s, "REJECT", id,
 	    reason != NULL && *reason != '\0' ? reason : "rejected by the app");
 }
 
@@ -591,10 +773,31 @@ msb_stream_stopping(const struct msb_stream *s)
 	    (s != NULL && atomic_load(&s->s_stop));
 }
 
+/* s_lock of a const s: msb_stream_error reads s_err under it. */
+static pthread_mutex_t *
+lock_of(const struct msb_stream *s)
+{
+	union { const pthread_mutex_t *c; pthread_mutex_t *v; } u = {
+		.c = &s->s_lock };
+
+	return u.v;
+}
+
+/*
+ * A copy, taken under s_lock: another thread may be failing meanwhile
+ * (an acker, or the reader), and s_err is rewritten in place.
+ */
 const char *
 msb_stream_error(const struct msb_stream *s)
 {
-	return s != NULL ? s->s_err : "";
+	static _Thread_local char copy[sizeof(s->s_err)];
+
+	if (s == NULL)
+		return "";
+	pthread_mutex_lock(lock_of(s));
+	memcpy(copy, s->s_err, sizeof(copy));
+	pthread_mutex_unlock(lock_of(s));
+	return copy;
 }
 
 /* Logs a malformed message from streammgr, once per stream. */
@@ -753,10 +956,40 @@ wait_bound(const struct msb_stream *s, int64_t now, int64_t deadline,
 	return wait > INT_MAX ? INT_MAX : wait;
 }
 
-int
-msb_stream_recv(struct msb_stream *s, struct msb_message *msg, int timeout_ms)
+/*
+ * recv's wait, s_lock let go: ackers queue meanwhile (s_polling) and
+ * wake it (s_wakefd). n of pfd are filled; the wake-up goes after them.
+ * Returns poll's.
+ */
+static int
+poll_unlocked(struct msb_stream *s, struct pollfd *pfd, int n, int wait)
 {
-	struct pollfd pfd[2];
+	uint64_t woken;
+	ssize_t got;
+	int rc, saved;
+
+	pfd[n++] = (struct pollfd){ .fd = s->s_wakefd, .events = POLLIN };
+	s->s_polling = true;
+	pthread_cond_broadcast(&s->s_room);	/* room made before it */
+	pthread_mutex_unlock(&s->s_lock);
+	rc = poll(pfd, (nfds_t)n, wait);
+	saved = errno;
+	pthread_mutex_lock(&s->s_lock);
+	s->s_polling = false;
+	if (s->s_woken) {
+		got = read(s->s_wakefd, &woken, sizeof(woken));
+		(void)got;	/* EAGAIN only if never written: not woken */
+		s->s_woken = false;
+	}
+	errno = saved;
+	return rc;
+}
+
+/* msb_stream_recv with s_lock held (let go while it waits). */
+static int
+recv_locked(struct msb_stream *s, struct msb_message *msg, int timeout_ms)
+{
+	struct pollfd pfd[3];
 	int64_t now, deadline = 0, wait, ack_by;
 	bool started = false;
 	int rc, n;
@@ -823,7 +1056,8 @@ msb_stream_recv(struct msb_stream *s, struct msb_message *msg, int timeout_ms)
 		if (!s->s_bye_sent)
 			pfd[n++] = (struct pollfd){ .fd = sig_pipe[0],
 			    .events = POLLIN };
-		if (poll(pfd, (nfds_t)n, (int)wait) == -1 && errno != EINTR) {
+		if (poll_unlocked(s, pfd, n, (int)wait) == -1 &&
+		    errno != EINTR) {
 			s->s_failed = true;
 			return fail(s, MSB_ERROR, "poll: %s", strerror(errno));
 		}
@@ -832,6 +1066,18 @@ msb_stream_recv(struct msb_stream *s, struct msb_message *msg, int timeout_ms)
 		    zmtp_flush(s->s_z) == -1 && errno != EAGAIN)
 			return link_lost(s);
 	}
+}
+
+int
+msb_stream_recv(struct msb_stream *s, struct msb_message *msg, int timeout_ms)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->s_lock);
+	rc = recv_locked(s, msg, timeout_ms);
+	pthread_cond_broadcast(&s->s_room);	/* ackers waiting: send */
+	pthread_mutex_unlock(&s->s_lock);
+	return rc;
 }
 
 /* Appends a delivery's payload to the batch buffer at *used. */
@@ -861,12 +1107,13 @@ msb_stream_recv_batch(struct msb_stream *s, size_t max, int timeout_ms,
 {
 	struct msb_message m;
 	size_t n = 0, used = 0;
+	bool oom = false;
 	int rc;
 
-	if (max == 0)
-		return fail(s, MSB_ERROR, "recv_batch: max is 0");
+	pthread_mutex_lock(&s->s_lock);
 	/* The first waits as msb_stream_recv does; the rest are there. */
-	rc = msb_stream_recv(s, &m, timeout_ms);
+	rc = max == 0 ? fail(s, MSB_ERROR, "recv_batch: max is 0") :
+	    recv_locked(s, &m, timeout_ms);
 	while (rc == MSB_OK) {
 		if (batch_keep(s, &m, &used) == -1) {
 			/* m waits for the next call; what was kept goes now. */
@@ -874,7 +1121,9 @@ msb_stream_recv_batch(struct msb_stream *s, size_t max, int timeout_ms,
 			s->s_has_held = true;
 			if (n > 0)
 				break;
-			return fail(s, MSB_ERROR, "recv_batch: out of memory");
+			rc = fail(s, MSB_ERROR, "recv_batch: out of memory");
+			oom = true;
+			break;
 		}
 		ids[n] = m.id;
 		lens[n] = m.len;
@@ -883,6 +1132,10 @@ msb_stream_recv_batch(struct msb_stream *s, size_t max, int timeout_ms,
 		while ((rc = read_one(s, &m)) == SKIPPED)
 			;
 	}
+	pthread_cond_broadcast(&s->s_room);	/* ackers waiting: send */
+	pthread_mutex_unlock(&s->s_lock);
+	if (n == 0 && oom)
+		return rc;	/* *data and *count untouched */
 	*data = s->s_batch_buf;
 	*count = n;
 	/* A stop or a failure after some messages comes with the next. */
@@ -892,12 +1145,14 @@ msb_stream_recv_batch(struct msb_stream *s, size_t max, int timeout_ms,
 int
 msb_stream_ack_many(struct msb_stream *s, const uint64_t *ids, size_t n)
 {
-	int rc;
+	int rc = MSB_OK;
 
-	for (size_t i = 0; i < n; i++)
-		if ((rc = msb_stream_ack(s, ids[i])) != MSB_OK)
-			return rc;
-	return MSB_OK;
+	/* One lock for them all (let go while one waits for room). */
+	pthread_mutex_lock(&s->s_lock);
+	for (size_t i = 0; i < n && rc == MSB_OK; i++)
+		rc = ack_locked(s, ids[i]);
+	pthread_mutex_unlock(&s->s_lock);
+	return rc;
 }
 
 void
@@ -905,6 +1160,9 @@ msb_stream_close(struct msb_stream *s)
 {
 	if (s == NULL)
 		return;
+	/* No acker runs now (the contract): the lock is for the reads. */
+	pthread_mutex_lock(&s->s_lock);
 	send_acks(s);
+	pthread_mutex_unlock(&s->s_lock);
 	destroy(s);
 }

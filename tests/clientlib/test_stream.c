@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -633,6 +634,265 @@ signal_on_another_thread_wakes_recv(void **state)
 }
 
 /*
+ * A pool of workers settles what the reader got (the acks safe on any
+ * thread, also while recv waits). The wake: with the whole credit
+ * handed to a worker, the reader waits in recv for the next message,
+ * which streammgr sends only once acks come back; the worker's acks,
+ * queued while recv polls, must wake it to send them (not wait for its
+ * timeout).
+ */
+#define WAKE_CREDIT	8
+
+struct wake_run {
+	struct fake		*f;
+	struct msb_stream	*s;
+	pid_t			 reader;
+	uint64_t		 ids[WAKE_CREDIT];
+	int			 ack_rc;	/* the first ack that failed */
+	int			 acked;		/* as the fake saw them */
+};
+
+static void *
+wake_worker(void *arg)
+{
+	struct wake_run *r = arg;
+	struct frames *m = malloc(sizeof(*m));
+	int rc;
+
+	until_sleeping(r->reader);	/* in recv's poll */
+	for (int i = 0; i < WAKE_CREDIT; i++)
+		if ((rc = msb_stream_ack(r->s, r->ids[i])) != MSB_OK &&
+		    r->ack_rc == MSB_OK)
+			r->ack_rc = rc;
+	/* Playing streammgr: the next delivery once all are acked. */
+	while (r->acked < WAKE_CREDIT &&
+	    fake_recv(r->f, m, WAIT_MS * tu_time_factor()) &&
+	    frame_is(m, 0, "ACK"))
+		r->acked += (int)(m->len[1] / 8);
+	if (r->acked == WAKE_CREDIT)
+		fake_deliver(r->f, BASE_ID + WAKE_CREDIT, "next");
+	free(m);
+	return NULL;
+}
+
+static void
+acks_on_another_thread_wake_recv(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s = open_stream(f, WAKE_CREDIT);
+	struct wake_run r = { .f = f, .s = s,
+	    .reader = (pid_t)syscall(SYS_gettid) };
+	struct msb_message msg;
+	char payload[32];
+	pthread_t t;
+	int rc;
+
+	for (int i = 0; i < WAKE_CREDIT; i++) {
+		snprintf(payload, sizeof(payload), "m%d", i);
+		fake_deliver(f, BASE_ID + (uint64_t)i, payload);
+	}
+	for (int i = 0; i < WAKE_CREDIT; i++) {
+		snprintf(payload, sizeof(payload), "m%d", i);
+		expect_message(s, BASE_ID + (uint64_t)i, payload);
+		r.ids[i] = BASE_ID + (uint64_t)i;
+	}
+	assert_int_equal(pthread_create(&t, NULL, wake_worker, &r), 0);
+	rc = msb_stream_recv(s, &msg, (int)(HANG_MS * tu_time_factor()));
+	pthread_join(t, NULL);
+	if (rc != MSB_OK)
+		fail_msg("recv while a worker acked: %d (%s), not the next "
+		    "message (streammgr saw %d acks)", rc, msb_stream_error(s),
+		    r.acked);
+	assert_int_equal(r.ack_rc, MSB_OK);
+	assert_int_equal(r.acked, WAKE_CREDIT);
+	assert_int_equal(msg.id, BASE_ID + WAKE_CREDIT);
+	assert_memory_equal(msg.data, "next", msg.len);
+	msb_stream_close(s);
+}
+
+/*
+ * Four workers ack, nack and reject thousands of messages as the reader
+ * gets them, under a fake streammgr that keeps the instance at its
+ * credit: each message settled once, as the worker meant it.
+ */
+#define POOL_TOTAL	6000
+#define POOL_CREDIT	64
+#define POOL_WORKERS	4
+
+enum { SETTLE_NONE, SETTLE_ACK, SETTLE_NACK, SETTLE_REJECT };
+
+/* How a worker settles message k. */
+static int
+settle_kind(uint64_t k)
+{
+	return k % 7 == 3 ? SETTLE_NACK : k % 11 == 5 ? SETTLE_REJECT :
+	    SETTLE_ACK;
+}
+
+struct pool_run {
+	struct fake		*f;
+	struct msb_stream	*s;
+	pthread_mutex_t		 lock;	/* over the queue of ids */
+	pthread_cond_t		 more;
+	uint64_t		 ids[POOL_TOTAL];
+	size_t			 head, tail;
+	bool			 done;	/* the reader got them all */
+	int			 worker_rc;	/* the first failure */
+	unsigned char		 seen[POOL_TOTAL];	/* the fake's */
+	int			 settled, twice, wrong, stray, max_inflight;
+	bool			 stalled;
+};
+
+/* A worker: settles the ids the reader queued until it is done. */
+static void *
+pool_worker(void *arg)
+{
+	struct pool_run *r = arg;
+	uint64_t id;
+	int rc, kind;
+
+	for (;;) {
+		pthread_mutex_lock(&r->lock);
+		while (r->head == r->tail && !r->done)
+			pthread_cond_wait(&r->more, &r->lock);
+		if (r->head == r->tail) {
+			pthread_mutex_unlock(&r->lock);
+			return NULL;
+		}
+		id = r->ids[r->head++];
+		pthread_mutex_unlock(&r->lock);
+		kind = settle_kind(id - BASE_ID);
+		rc = kind == SETTLE_NACK ? msb_stream_nack(r->s, id, "again") :
+		    kind == SETTLE_REJECT ? msb_stream_reject(r->s, id, "bad") :
+		    msb_stream_ack(r->s, id);
+		if (rc != MSB_OK) {
+			pthread_mutex_lock(&r->lock);
+			if (r->worker_rc == MSB_OK)
+				r->worker_rc = rc;
+			pthread_mutex_unlock(&r->lock);
+		}
+	}
+}
+
+/* The fake notes id settled as kind: out of range, a stray. */
+static void
+pool_note(struct pool_run *r, uint64_t id, int kind)
+{
+	uint64_t k = id - BASE_ID;
+
+	if (id < BASE_ID || k >= POOL_TOTAL) {
+		r->stray++;
+		return;
+	}
+	if (r->seen[k] != SETTLE_NONE)
+		r->twice++;
+	else if (settle_kind(k) != kind)
+		r->wrong++;
+	r->seen[k] = (unsigned char)kind;
+	r->settled++;
+}
+
+/* Notes the ids of one frame from the instance. Returns how many. */
+static int
+pool_frame(struct pool_run *r, const struct frames *m)
+{
+	if (frame_is(m, 0, "ACK") && m->n == 2 && m->len[1] % 8 == 0) {
+		for (size_t i = 0; i < m->len[1] / 8; i++)
+			pool_note(r, be64(m->data[1] + 8 * i), SETTLE_ACK);
+		return (int)(m->len[1] / 8);
+	}
+	if (m->n >= 2 && m->len[1] == 8 && (frame_is(m, 0, "NACK") ||
+	    frame_is(m, 0, "REJECT"))) {
+		pool_note(r, be64(m->data[1]), frame_is(m, 0, "NACK") ?
+		    SETTLE_NACK : SETTLE_REJECT);
+		return 1;
+	}
+	r->stray++;
+	return 0;
+}
+
+/* streammgr: at most the credit unsettled, until all are settled. */
+static void *
+pool_fake(void *arg)
+{
+	struct pool_run *r = arg;
+	struct frames *m = malloc(sizeof(*m));
+	int sent = 0, inflight = 0;
+	char payload[32];
+
+	while (r->settled < POOL_TOTAL && r->stray == 0) {
+		while (inflight < POOL_CREDIT && sent < POOL_TOTAL) {
+			snprintf(payload, sizeof(payload), "m%d", sent);
+			fake_deliver(r->f, BASE_ID + (uint64_t)sent++, payload);
+			if (++inflight > r->max_inflight)
+				r->max_inflight = inflight;
+		}
+		if (!fake_recv(r->f, m, WAIT_MS * tu_time_factor())) {
+			r->stalled = true;
+			break;
+		}
+		inflight -= pool_frame(r, m);
+	}
+	free(m);
+	return NULL;
+}
+
+static void
+a_pool_of_workers_settles_each_message_once(void **state)
+{
+	struct fake *f = *state;
+	struct pool_run *r = calloc(1, sizeof(*r));
+	pthread_t fake, workers[POOL_WORKERS];
+	struct msb_message msg;
+	char payload[32];
+	int rc;
+
+	r->f = f;
+	r->s = open_stream(f, POOL_CREDIT);
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->more, NULL);
+	assert_int_equal(pthread_create(&fake, NULL, pool_fake, r), 0);
+	for (int i = 0; i < POOL_WORKERS; i++)
+		assert_int_equal(pthread_create(&workers[i], NULL, pool_worker,
+		    r), 0);
+	for (size_t n = 0; n < POOL_TOTAL; n++) {
+		rc = msb_stream_recv(r->s, &msg, (int)(WAIT_MS *
+		    tu_time_factor()));
+		if (rc != MSB_OK)
+			fail_msg("recv of message %zu: %d (%s)", n, rc,
+			    msb_stream_error(r->s));
+		snprintf(payload, sizeof(payload), "m%llu",
+		    (unsigned long long)(msg.id - BASE_ID));
+		assert_int_equal(msg.len, strlen(payload));
+		assert_memory_equal(msg.data, payload, msg.len);
+		pthread_mutex_lock(&r->lock);
+		r->ids[r->tail++] = msg.id;
+		pthread_cond_signal(&r->more);
+		pthread_mutex_unlock(&r->lock);
+	}
+	pthread_mutex_lock(&r->lock);
+	r->done = true;
+	pthread_cond_broadcast(&r->more);
+	pthread_mutex_unlock(&r->lock);
+	for (int i = 0; i < POOL_WORKERS; i++)
+		pthread_join(workers[i], NULL);
+	/* The workers' last acks, queued after the reader's last recv. */
+	assert_int_equal(msb_stream_flush(r->s), MSB_OK);
+	pthread_join(fake, NULL);
+	assert_int_equal(r->worker_rc, MSB_OK);
+	assert_false(r->stalled);
+	assert_int_equal(r->stray, 0);
+	assert_int_equal(r->twice, 0);
+	assert_int_equal(r->wrong, 0);
+	assert_int_equal(r->settled, POOL_TOTAL);
+	assert_int_equal(r->max_inflight, POOL_CREDIT);
+	msb_stream_close(r->s);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->more);
+	free(r);
+}
+
+/*
  * streammgr stops reading: once its socket's queue, the kernel's buffers
  * and the library's queue to it (1 MiB) are full, a full ack queue
  * cannot be sent, twice. The ack of that second try stays queued as the
@@ -709,6 +969,69 @@ acks_stay_queued_while_streammgr_does_not_read(void **state)
 	pthread_join(t, NULL);
 	assert_true(r.got);
 	msb_stream_close(s);
+}
+
+/*
+ * While recv(-1) waits and streammgr does not read, another thread's
+ * acks queue up to the 1024 a frame holds; the next one waits 2 s for
+ * room (as a send does) and fails, not queued, rather than dropping an
+ * id or overrunning the queue. Once streammgr reads, every ack queued
+ * comes, once and in order.
+ */
+struct stuck_run {
+	struct msb_stream	*s;
+	int			 rc;
+	struct msb_message	 msg;
+	atomic_int		 tid;
+};
+
+static void *
+stuck_reader(void *arg)
+{
+	struct stuck_run *r = arg;
+
+	atomic_store(&r->tid, (int)syscall(SYS_gettid));
+	r->rc = msb_stream_recv(r->s, &r->msg, -1);
+	return NULL;
+}
+
+static void
+a_full_queue_waits_while_recv_waits(void **state)
+{
+	struct fake *f = *state;
+	struct stuck_run r = { .s = open_stream(f, 4) };	/* 1 at a time */
+	struct frames *m = malloc(sizeof(*m));
+	uint64_t id, next = BASE_ID;
+	pthread_t t;
+	int rc, queued = 0;
+	bool in_order = true;
+
+	id = ack_until_stuck(r.s) + 2;		/* two queued already */
+	assert_int_equal(pthread_create(&t, NULL, stuck_reader, &r), 0);
+	while (atomic_load(&r.tid) == 0)
+		sched_yield();
+	until_sleeping((pid_t)atomic_load(&r.tid));
+	while ((rc = msb_stream_ack(r.s, id + (uint64_t)queued)) == MSB_OK &&
+	    queued < 2000)
+		queued++;
+	assert_int_equal(rc, MSB_TEMPFAIL);
+	assert_non_null(strstr(msb_stream_error(r.s), "is it reading?"));
+	assert_int_equal(queued, 1024 - 2);
+
+	/* streammgr reads again: each id up to the last queued, once. */
+	while (next < id + (uint64_t)queued && in_order &&
+	    fake_recv(f, m, WAIT_MS * tu_time_factor()) &&
+	    frame_is(m, 0, "ACK"))
+		for (size_t i = 0; i < m->len[1] / 8; i++)
+			in_order &= be64(m->data[1] + 8 * i) == next++;
+	assert_true(in_order);
+	assert_int_equal(next, id + (uint64_t)queued);
+	fake_deliver(f, BASE_ID + 3000000, "after");
+	pthread_join(t, NULL);
+	assert_int_equal(r.rc, MSB_OK);
+	assert_int_equal(r.msg.id, BASE_ID + 3000000);
+	free(m);
+	msb_stream_close(r.s);
 }
 
 /*
@@ -1046,10 +1369,17 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    signal_on_another_thread_wakes_recv, setup, teardown),
 		cmocka_unit_test_setup_teardown(
+		    acks_on_another_thread_wake_recv, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_pool_of_workers_settles_each_message_once, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
 		    acks_stay_queued_while_streammgr_does_not_read, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    recv_waits_while_acks_cannot_go, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_full_queue_waits_while_recv_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    stop_ends_while_acks_cannot_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(

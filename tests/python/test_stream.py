@@ -89,6 +89,35 @@ def test_ack_all_acks_each_unsettled_message_once(platform):
     assert (s["acked"], s["stray_acks"], s["redelivered"]) == (N, 0, 0), s
 
 
+def test_a_pool_of_threads_acks_what_the_reader_got(platform):
+    # The main thread reads, a ThreadPoolExecutor acks (the library's
+    # acks are safe on any thread, also while the reader waits in it):
+    # each message acked once, and the credit (32) comes back while the
+    # reader waits 30 s for the next batch, not at the end of the wait.
+    platform.tenant("alpha", f"""streams = ( {{
+        app = {python_app("poolack.py")}; ack_timeout = "60s";
+        stop_timeout = "2s"; }} );""")
+    platform.start("streammgr")
+    send_keys(platform, "alpha", 1, N)
+
+    def settled():
+        s = platform.status("alpha")["streams"][0]
+        return s if s["acked"] + s["stray_acks"] >= N else None
+
+    s = wait_for("every message acked", settled)
+    assert (s["acked"], s["stray_acks"], s["redelivered"]) == (N, 0, 0), s
+    # Every ack worked (the app exits 1 otherwise), and SIGTERM ended
+    # the wait: it exited 0.
+    ids = [i["id"] for i in instances(platform, "alpha")]
+    platform.cli("stop", "alpha")
+    wait_for("the instance to exit", lambda: not instances(
+        platform, "alpha"))
+    log = platform.log("streammgr").read_text().splitlines()
+    for iid in ids:
+        line = [ln for ln in log if f"instance {iid} (pid" in ln][-1]
+        assert line.endswith("exited 0"), line
+
+
 def test_drain_then_stop_exits_cleanly(platform):
     platform.tenant("alpha", f"""streams = ( {{
         app = {python_app("consume.py")}; stop_timeout = "5s"; }} );""")
