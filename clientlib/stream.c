@@ -619,22 +619,32 @@ wait_reader(struct msb_stream *s, int64_t *deadline)
 
 /*
  * An acker, while recv polls: n frames put in the output for recv to
- * send, waiting for room as wait_reader. Returns MSB_OK, MSB_TEMPFAIL,
- * MSB_ERROR (no connection, need_link), or 1: recv returned meanwhile,
- * nothing put (send it yourself).
+ * send, waiting for room as wait_reader. iov NULL: the queued acks, as
+ * one message made again at each try, as a wait lets go of s_lock (recv
+ * may send them meanwhile, other ackers add some). Returns MSB_OK,
+ * MSB_TEMPFAIL, MSB_ERROR (no connection, need_link), or 1: recv
+ * returned meanwhile, nothing put (send it yourself).
  */
 static int
 put_msg(struct msb_stream *s, const struct zmtp_frame *iov, size_t n)
 {
+	struct zmtp_frame acks[2];
 	int64_t deadline = 0;
 	int rc;
 
 	for (;;) {
 		if (!s->s_polling)
 			return 1;
+		if (iov == NULL && s->s_nacks == 0)
+			return MSB_OK;
 		if ((rc = need_link(s)) != MSB_OK)
 			return rc;
-		if (zmtp_put(s->s_z, iov, n) == 0) {
+		if (iov == NULL)
+			acks_frame(s, acks);
+		if (zmtp_put(s->s_z, iov != NULL ? iov : acks,
+		    iov != NULL ? n : 2) == 0) {
+			if (iov == NULL)
+				s->s_nacks = 0;
 			wake_reader(s);
 			return MSB_OK;
 		}
@@ -708,15 +718,10 @@ static int
 command_queued(struct msb_stream *s, const struct zmtp_frame *iov,
     size_t n)
 {
-	struct zmtp_frame acks[2];
 	int rc;
 
-	if (s->s_nacks > 0) {
-		acks_frame(s, acks);
-		if ((rc = put_msg(s, acks, 2)) != MSB_OK)
-			return rc;
-		s->s_nacks = 0;
-	}
+	if ((rc = put_msg(s, NULL, 0)) != MSB_OK)
+		return rc;
 	return put_msg(s, iov, n);
 }
 

@@ -1035,6 +1035,76 @@ a_full_queue_waits_while_recv_waits(void **state)
 }
 
 /*
+ * While recv(-1) waits and streammgr does not read, a NACK from another
+ * thread waits for room behind the two acks queued before it. Once
+ * streammgr reads, recv sends those acks itself; the NACK's wait must
+ * not then put its own, older copy of them: each id comes once, then
+ * the NACK.
+ */
+struct late_run {
+	struct fake	*f;
+	uint64_t	 next;		/* the next ack expected */
+	bool		 in_order;	/* no id twice, none lost */
+	bool		 got_nack;
+};
+
+static void *
+late_fake(void *arg)
+{
+	struct late_run *r = arg;
+	struct frames *m = malloc(sizeof(*m));
+	struct timespec stall = { .tv_nsec = 500000000 };
+
+	nanosleep(&stall, NULL);	/* the NACK waits for room */
+	r->in_order = true;
+	while (r->in_order && fake_recv(r->f, m, WAIT_MS * tu_time_factor())) {
+		if (frame_is(m, 0, "NACK")) {
+			r->got_nack = be64(m->data[1]) == BASE_ID + 5000000;
+			break;
+		}
+		if (!frame_is(m, 0, "ACK")) {
+			r->in_order = false;
+			break;
+		}
+		for (size_t i = 0; i < m->len[1] / 8; i++)
+			r->in_order &= be64(m->data[1] + 8 * i) == r->next++;
+	}
+	free(m);
+	return NULL;
+}
+
+static void
+a_waiting_nack_sends_queued_acks_once(void **state)
+{
+	struct fake *f = *state;
+	struct stuck_run r = { .s = open_stream(f, 4) };	/* 1 at a time */
+	struct late_run l = { .f = f, .next = BASE_ID };
+	uint64_t id;
+	pthread_t t, tf;
+	int rc;
+
+	id = ack_until_stuck(r.s);	/* id and id + 1 queued */
+	assert_int_equal(pthread_create(&t, NULL, stuck_reader, &r), 0);
+	while (atomic_load(&r.tid) == 0)
+		sched_yield();
+	until_sleeping((pid_t)atomic_load(&r.tid));
+	assert_int_equal(pthread_create(&tf, NULL, late_fake, &l), 0);
+	rc = msb_stream_nack(r.s, BASE_ID + 5000000, "retry");
+	pthread_join(tf, NULL);
+	fake_deliver(f, BASE_ID + 3000000, "after");
+	pthread_join(t, NULL);
+	if (rc != MSB_OK)
+		fail_msg("nack: %d (%s)", rc, msb_stream_error(r.s));
+	if (!l.in_order || !l.got_nack || l.next != id + 2)
+		fail_msg("streammgr saw ids up to %llx for %llx (in order: "
+		    "%d), then the NACK: %d", (unsigned long long)l.next,
+		    (unsigned long long)(id + 2), l.in_order, l.got_nack);
+	assert_int_equal(r.rc, MSB_OK);
+	assert_int_equal(r.msg.id, BASE_ID + 3000000);
+	msb_stream_close(r.s);
+}
+
+/*
  * msb_stream_recv(-1) waits for a message however long streammgr does
  * not read: the acks it cannot take stay queued, and recv does not give
  * up with MSB_TEMPFAIL after the 2 s a send waits for room (an app's
@@ -1380,6 +1450,8 @@ main(void)
 		    recv_waits_while_acks_cannot_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_full_queue_waits_while_recv_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_waiting_nack_sends_queued_acks_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    stop_ends_while_acks_cannot_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(
