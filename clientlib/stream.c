@@ -605,9 +605,14 @@ wait_reader(struct msb_stream *s, int64_t *deadline)
 {
 	struct timespec ts;
 
-	if (*deadline == 0)
+	/* Woken once: recv tries to send, and what it cannot it polls
+	 * for (POLLOUT), broadcasting s_room as it polls again. A wake at
+	 * each of our waits would have it try again at once, our two
+	 * threads taking turns, a CPU busy, until the deadline. */
+	if (*deadline == 0) {
 		*deadline = msb__now_ms() + SEND_TIMEOUT_MS;
-	wake_reader(s);
+		wake_reader(s);
+	}
 	ts.tv_sec = (time_t)(*deadline / 1000);
 	ts.tv_nsec = (long)(*deadline % 1000) * 1000000;
 	if (pthread_cond_timedwait(&s->s_room, &s->s_lock, &ts) ==

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -995,6 +996,17 @@ stuck_reader(void *arg)
 	return NULL;
 }
 
+/* The process's CPU time (user and system), ms. */
+static int64_t
+cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
 static void
 a_full_queue_waits_while_recv_waits(void **state)
 {
@@ -1002,6 +1014,7 @@ a_full_queue_waits_while_recv_waits(void **state)
 	struct stuck_run r = { .s = open_stream(f, 4) };	/* 1 at a time */
 	struct frames *m = malloc(sizeof(*m));
 	uint64_t id, next = BASE_ID;
+	int64_t start, cpu;	/* the acks' wall and CPU time */
 	pthread_t t;
 	int rc, queued = 0;
 	bool in_order = true;
@@ -1011,9 +1024,13 @@ a_full_queue_waits_while_recv_waits(void **state)
 	while (atomic_load(&r.tid) == 0)
 		sched_yield();
 	until_sleeping((pid_t)atomic_load(&r.tid));
+	start = tu_now_ms();
+	cpu = cpu_ms();
 	while ((rc = msb_stream_ack(r.s, id + (uint64_t)queued)) == MSB_OK &&
 	    queued < 2000)
 		queued++;
+	cpu = cpu_ms() - cpu;
+	start = tu_now_ms() - start;
 	assert_int_equal(rc, MSB_TEMPFAIL);
 	assert_non_null(strstr(msb_stream_error(r.s), "is it reading?"));
 	assert_int_equal(queued, 1024 - 2);
@@ -1032,6 +1049,10 @@ a_full_queue_waits_while_recv_waits(void **state)
 	assert_int_equal(r.msg.id, BASE_ID + 3000000);
 	free(m);
 	msb_stream_close(r.s);
+	/* The wait for room sleeps: recv and the acker not taking turns. */
+	if (cpu > start / 4)
+		fail_msg("the acks took %lld ms of CPU in %lld ms",
+		    (long long)cpu, (long long)start);
 }
 
 /*
