@@ -798,11 +798,12 @@ MSB_API void msb_metrics_close(struct msb_metrics *m);
  *
  * Threads: one thread at a time reads (msb_stream_recv,
  * msb_stream_recv_batch, msb_stream_flush, msb_stream_close: "the
- * reader"); msb_stream_ack, msb_stream_ack_many, msb_stream_nack and
- * msb_stream_reject may be called from any thread, also while the
- * reader is inside recv, so a pool of workers may settle what the reader
- * got (an ack needs only the id; a message's data stays valid until the
- * reader's next recv, as on one thread). While recv waits, they only
+ * reader"); msb_stream_ack, msb_stream_ack_many, msb_stream_nack,
+ * msb_stream_reject (and msb_stream_error, _stop, _stopping) may be
+ * called from any thread, also while the reader is inside recv, so a
+ * pool of workers may settle what the reader got (an ack needs only
+ * the id; a message's data stays valid until the reader's next recv,
+ * as on one thread). While recv waits, they only
  * queue and wake it, at most once a wait, to send what they queued:
  * they never wait for its timeout, and an ack, nack or reject, to take
  * its turn, waits at most for the reader to finish its step (or, with
