@@ -72,6 +72,17 @@ def test_reject_goes_to_dead_letters(platform):
     wait_for("k1 stored", lambda: keys(platform, "alpha") == {"k1"})
 
 
+def acked_once(platform, tenant):
+    """Waits until the tenant's N messages are settled: each acked once
+    (a wrong id or a second ack counts as a stray ack), none again."""
+    def settled():
+        s = platform.status(tenant)["streams"][0]
+        return s if s["acked"] + s["stray_acks"] >= N else None
+
+    s = wait_for("every message settled", settled)
+    assert (s["acked"], s["stray_acks"], s["redelivered"]) == (N, 0, 0), s
+
+
 def test_ack_all_acks_each_unsettled_message_once(platform):
     # The app acks the first of each batch alone, then the batch with
     # ack_all(): a wrong id or a second ack would count as a stray ack.
@@ -80,13 +91,7 @@ def test_ack_all_acks_each_unsettled_message_once(platform):
         stop_timeout = "2s"; }} );""")
     platform.start("streammgr")
     send_keys(platform, "alpha", 1, N)
-
-    def settled():
-        s = platform.status("alpha")["streams"][0]
-        return s if s["acked"] + s["stray_acks"] >= N else None
-
-    s = wait_for("every message settled", settled)
-    assert (s["acked"], s["stray_acks"], s["redelivered"]) == (N, 0, 0), s
+    acked_once(platform, "alpha")
 
 
 def test_a_pool_of_threads_acks_what_the_reader_got(platform):
@@ -99,13 +104,7 @@ def test_a_pool_of_threads_acks_what_the_reader_got(platform):
         stop_timeout = "2s"; }} );""")
     platform.start("streammgr")
     send_keys(platform, "alpha", 1, N)
-
-    def settled():
-        s = platform.status("alpha")["streams"][0]
-        return s if s["acked"] + s["stray_acks"] >= N else None
-
-    s = wait_for("every message acked", settled)
-    assert (s["acked"], s["stray_acks"], s["redelivered"]) == (N, 0, 0), s
+    acked_once(platform, "alpha")
     # Every ack worked (the app exits 1 otherwise), and SIGTERM ended
     # the wait: it exited 0.
     ids = [i["id"] for i in instances(platform, "alpha")]
