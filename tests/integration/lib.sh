@@ -386,6 +386,17 @@ drop() {
 	mv "$T/scratch/.drop.$$" "$dest"
 }
 
+# flip_bits FILE OFFSET [MASK]: the byte at OFFSET of FILE, xor MASK
+# (default 0x04): changed whatever it was (a byte written over it could
+# be the same).
+flip_bits() {
+	local byte
+	byte=$(dd if="$1" bs=1 skip="$2" count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+	[ -n "$byte" ] || fail "flip_bits: no byte at $2 in $1"
+	printf "$(printf '\\%03o' $(( byte ^ ${3:-4} )))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
 # move_all FROM_DIR TO_DIR: renames every file of FROM_DIR into TO_DIR in
 # one process, as fast as a tenant's bulk upload would land them.
 move_all() {

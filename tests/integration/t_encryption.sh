@@ -149,7 +149,7 @@ plain | sed "s/$MARKER/other-$MARKER/" |
 # One byte changed in the last chunk: age authenticates each 64 KiB.
 plain | sed "s/$MARKER/tampered-$MARKER/" | age -r "$R1" -o "$T/scratch/tampered.csv.age"
 size=$(stat -c %s "$T/scratch/tampered.csv.age")
-printf '\x5a' | dd of="$T/scratch/tampered.csv.age" bs=1 seek=$(( size - 20 )) conv=notrunc status=none
+flip_bits "$T/scratch/tampered.csv.age" $(( size - 20 ))
 into plain.csv "$T/scratch/plain.csv"
 into fake.csv.age "$T/scratch/plain.csv"
 into other.csv.age "$T/scratch/other.csv.age"

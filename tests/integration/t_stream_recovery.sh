@@ -25,9 +25,7 @@ seg=$(find "$dir" -name 'seg-*.log' -size +0 | sort | tail -n 1)
 # Flip a bit in k5's payload, then cut the last record (k10) short.
 at=$(grep -obUa 'k5 v-alpha' "$seg" | cut -d: -f1)
 [ -n "$at" ] || fail "k5 not found in $seg"
-byte=$(dd if="$seg" bs=1 skip=$(( at + 1 )) count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
-printf "$(printf '\\%03o' $(( byte ^ 4 )))" |
-	dd of="$seg" bs=1 seek=$(( at + 1 )) conv=notrunc 2>/dev/null
+flip_bits "$seg" $(( at + 1 ))
 truncate -s -4 "$seg"
 
 start_daemon streammgr
