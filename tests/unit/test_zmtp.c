@@ -1452,6 +1452,24 @@ peer_seq(int fd, struct zmtp *z, uint32_t i, const unsigned char *payload)
 	free(f);
 }
 
+/* A DEALER with out_max bytes of output, its handshake with the ROUTER
+ * at *fd done. */
+static struct zmtp *
+ready_dealer(size_t out_max, int *fd)
+{
+	struct bytes b = { 0 };
+	struct zmtp *z;
+
+	assert_non_null(z = zmtp_new(ZMTP_DEALER, 4096, out_max));
+	*fd = pair(z);
+	add_router(&b);
+	peer_write(*fd, &b);
+	zhandshake(z);
+	peer_handshake(*fd, "DEALER");
+	free(b.b_buf);
+	return z;
+}
+
 /*
  * out_max: with a peer that does not read, sends succeed until EAGAIN;
  * a refused send takes nothing; once the peer reads, every message
@@ -1461,19 +1479,13 @@ static void
 test_out_max(void **state)
 {
 	struct zmtp *z;
-	struct bytes b = { 0 };
 	unsigned char *payload = pattern(PAYLOAD, 6), *f;
 	uint32_t n = 0;
 	unsigned flags;
 	size_t len;
 	int fd;
 
-	assert_non_null(z = zmtp_new(ZMTP_DEALER, 4096, OUT_MAX));
-	fd = pair(z);
-	add_router(&b);
-	peer_write(fd, &b);
-	zhandshake(z);
-	peer_handshake(fd, "DEALER");
+	z = ready_dealer(OUT_MAX, &fd);
 
 	while (send_seq(z, n, payload, true) == 0)
 		assert_true(++n < 100000);
@@ -1501,7 +1513,6 @@ test_out_max(void **state)
 	zmtp_free(z, 0);
 	close(fd);
 	free(payload);
-	free(b.b_buf);
 }
 
 /*
@@ -1513,7 +1524,6 @@ static void
 test_queue(void **state)
 {
 	struct zmtp *z;
-	struct bytes b = { 0 };
 	unsigned char *payload = pattern(PAYLOAD, 7), *f;
 	unsigned flags;
 	size_t len;
@@ -1521,12 +1531,7 @@ test_queue(void **state)
 	int fd;
 
 	(void)state;
-	assert_non_null(z = zmtp_new(ZMTP_DEALER, 4096, 1u << 20));
-	fd = pair(z);
-	add_router(&b);
-	peer_write(fd, &b);
-	zhandshake(z);
-	peer_handshake(fd, "DEALER");
+	z = ready_dealer(1u << 20, &fd);
 
 	for (n = 0; n < 3; n++)
 		assert_int_equal(send_seq(z, n, payload, false), 0);
@@ -1554,7 +1559,6 @@ test_queue(void **state)
 	zmtp_free(z, 0);
 	close(fd);
 	free(payload);
-	free(b.b_buf);
 }
 
 /*
@@ -1566,19 +1570,13 @@ static void
 test_put(void **state)
 {
 	struct zmtp *z;
-	struct bytes b = { 0 };
 	unsigned char *payload = pattern(PAYLOAD, 9);
 	uint32_t seq, n = 0;
 	struct zmtp_frame f[2] = { { &seq, 4 }, { payload, PAYLOAD } };
 	int fd;
 
 	(void)state;
-	assert_non_null(z = zmtp_new(ZMTP_DEALER, 4096, 200u << 10));
-	fd = pair(z);
-	add_router(&b);
-	peer_write(fd, &b);
-	zhandshake(z);
-	peer_handshake(fd, "DEALER");
+	z = ready_dealer(200u << 10, &fd);
 
 	for (seq = htobe32(n); zmtp_put(z, f, 2) == 0; seq = htobe32(++n))
 		assert_true(n < 1000);
@@ -1593,7 +1591,6 @@ test_put(void **state)
 	zmtp_free(z, 0);
 	close(fd);
 	free(payload);
-	free(b.b_buf);
 }
 
 /*
