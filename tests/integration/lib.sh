@@ -808,36 +808,8 @@ node_keys() {
 
 # free_ports N: the first of N consecutive loopback TCP ports found free
 # now (a node takes three: producers, streammgr's and batchmgr's control),
-# below the kernel's ephemeral range when there is room: a port from that
-# range can be taken, while a node is down, as the local port of some
-# outgoing connection (a client reconnecting to the node itself among
-# them), and the node restarted on it then fails with EADDRINUSE.
-free_ports() {
-	python3 - "$1" <<'PYEOF'
-import random, socket, sys
-n = int(sys.argv[1])
-with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-    low = int(f.read().split()[0])
-top = low if low - n > 11000 else 60000
-for _ in range(500):
-    base = random.randrange(10000, top - n)
-    socks = []
-    try:
-        for port in range(base, base + n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", port))
-            socks.append(s)
-    except OSError:
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(base)
-    break
-else:
-    sys.exit("no free ports")
-PYEOF
-}
+# below the kernel's ephemeral range (tests/python/freeports.py says why).
+free_ports() { python3 "$MYSIMBDP_SRC/tests/python/freeports.py" "$1"; }
 
 # pubkey FILE: the public key in a key file of `mysimbdp keygen`.
 pubkey() { sed -n 's/^ *public-key = "\(.*\)"$/\1/p' "$1"; }

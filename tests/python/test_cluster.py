@@ -3,9 +3,7 @@ nodes of one cluster description on loopback, `mysimbdp move` while the
 producer sends, each message sent again after a THROTTLE until OK'd;
 every key is stored, and the producer ended on the new node."""
 import json
-import random
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,25 +13,7 @@ import mysimbdp
 from mysimbdp import Status
 
 from conftest import BSONCOUNT, CLI, FACTOR, Platform, python_app, wait_for
-
-
-def free_ports(n):
-    """The first of n consecutive free loopback ports."""
-    for _ in range(500):
-        base = random.randrange(20000, 60000 - n)
-        socks = []
-        try:
-            for port in range(base, base + n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free ports")
+from freeports import free_ports
 
 
 def keygen(path):
