@@ -40,6 +40,12 @@ int dead_letter_parse(const char *line, size_t len, struct dead_letter *dl,
 void dead_letter_clear(struct dead_letter *dl);
 
 /*
+ * The id of a line (without its '\n') read without parsing it all: that
+ * of the one "id" key of the line's object, 0 when none is found so
+ * (parse it then). Not a check that the line parses.
+ */
+uint64_t dead_letter_scan_id(const char *line, size_t len);
+/*
  * The highest id of the lines of path that parse, in *id (0: none, or
  * no file). Reads the whole file. Returns 0, or -1 with err.
  */

@@ -13,7 +13,8 @@
  * nothing; an accepted batch is exactly its header's count of records,
  * covering the frame; a NACK or REJECT reason is text the
  * dead-letter file (JSON) can hold, and the frame's own text when that
- * already is.
+ * already is; the letter's id is read back from its line without a parse
+ * (dead_letter_scan_id), whatever reason and payload (the frame) it has.
  */
 #include <stdio.h>
 #include <string.h>
@@ -182,10 +183,15 @@ check_reason(const struct stream_frame *args, int nargs,
 		    args[1].f_data, n) == 0, "reason changed");
 	if (nargs < 2)
 		FUZZ_CHECK(n == 0, "a reason from nowhere");
-	line = dead_letter_format("acme", "default", 1, 1, w->w_reason, "x",
-	    1, &len);
+	/* The frame's bytes as the payload too: its id is read back
+	 * without a parse (requeue, start), whatever the line holds. */
+	line = dead_letter_format("acme", "default", 7, 1, w->w_reason,
+	    nargs >= 2 ? args[1].f_data : "x", nargs >= 2 ? args[1].f_len : 1,
+	    &len);
 	FUZZ_CHECK(line != NULL, "no dead-letter line for reason \"%s\"",
 	    w->w_reason);
+	FUZZ_CHECK(dead_letter_scan_id(line, len - 1) == 7, "id read as %ju "
+	    "from %s", (uintmax_t)dead_letter_scan_id(line, len - 1), line);
 	bson_free(line);
 }
 

@@ -123,6 +123,151 @@ max_id_of_the_file(void **state)
 	assert_int_equal(max_id(path), 0);		/* no file */
 }
 
+/* The id read without a parse is the parse's, whatever the reason and
+ * payload hold; any other shape gives 0 (the caller parses). */
+static void
+scan_id_agrees_with_the_parse(void **state)
+{
+	static const char *const lines[] = {
+		"{\"time\": \"t\", \"id\": 12, \"payload\": \"x\"}",
+		"{\"id\":3,\"payload\":\"x\"}",
+		"{\"payload\":\"x\",\"id\" : 4 }",
+	};
+	static const uint64_t ids[] = { 12, 3, 4 };
+	static const char *const none[] = {
+		"{\"payload\":\"x\"}",				/* no id */
+		"{\"id\":-1,\"payload\":\"x\"}",		/* not a count */
+		"{\"id\":\"5\",\"payload\":\"x\"}",		/* a string */
+		"{\"id\":99999999999999999999,\"payload\":\"x\"}",
+		"{\"id\":5,\"payload\":\"x\",\"id\":6}",	/* twice */
+		"{\"id\":5",					/* torn */
+		"{\"reason\":\"id\",\"payload\":\"id\"}",	/* values */
+		"{\"a\\\"id\":5,\"payload\":\"x\"}",	/* key a"id */
+	};
+	/* Texts that hold an "id" key once they are JSON strings. */
+	static const char *const tricky[] = {
+		",\"id\":99,", "{\"id\":98}", "\",\"id\":97,\"", "\"id\":",
+	};
+	struct dead_letter dl;
+	char err[200], *line;
+	size_t len;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(lines) / sizeof(lines[0]); k++)
+		assert_int_equal(dead_letter_scan_id(lines[k],
+		    strlen(lines[k])), ids[k]);
+	for (size_t k = 0; k < sizeof(none) / sizeof(none[0]); k++)
+		assert_int_equal(dead_letter_scan_id(none[k],
+		    strlen(none[k])), 0);
+	for (size_t k = 0; k < sizeof(tricky) / sizeof(tricky[0]); k++) {
+		line = dead_letter_format("acme", "default", 40 + k, 1,
+		    tricky[k], tricky[k], strlen(tricky[k]), &len);
+		assert_int_equal(dead_letter_parse(line, len - 1, &dl, err,
+		    sizeof(err)), 0);
+		assert_int_equal(dead_letter_scan_id(line, len - 1),
+		    (uint64_t)dl.dl_id);
+		assert_int_equal(dl.dl_id, 40 + k);
+		dead_letter_clear(&dl);
+		bson_free(line);
+	}
+}
+
+/* The file's bytes from offset 0, as a string to free. */
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0;
+
+	assert_non_null(f);
+	assert_true(getdelim(&buf, &cap, '\0', f) >= 0 || feof(f));
+	fclose(f);
+	return buf != NULL ? buf : strdup("");
+}
+
+static enum dl_fit
+room_for_one(size_t len, void *arg)
+{
+	int *left = arg;
+
+	(void)len;
+	return (*left)-- > 0 ? DL_TAKE : DL_WAIT;
+}
+
+/* A split takes the chosen letters and keeps every other line byte for
+ * byte (a line that is not a letter among them), and counts the chosen
+ * ones the room left behind, with reasons that spell an "id" key. */
+static void
+split_takes_the_chosen(void **state)
+{
+	char path[] = "/tmp/test-deadletter-XXXXXX", err[300], *before,
+	    *kept;
+	int fd = mkstemp(path), room = 1;
+	struct dead_letter_split ds;
+	uint64_t want[] = { 7, 30 };
+	FILE *f;
+	size_t off = 0;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	for (uint64_t id = 1; id <= 40; id++) {
+		char *line;
+		size_t len;
+
+		if (id == 20)
+			fputs("not a letter, \"id\":7\n", f);
+		line = dead_letter_format("acme", "default", id, 1,
+		    id % 2 ? ",\"id\":7," : "nacked", "x", 1, &len);
+		assert_int_equal(fwrite(line, 1, len, f), len);
+		bson_free(line);
+	}
+	fclose(f);
+	before = slurp(path);
+
+	assert_int_equal(dead_letter_split(path, want, 2, NULL, NULL, &ds,
+	    err, sizeof(err)), 0);
+	assert_int_equal(ds.ds_ntaken, 2);
+	assert_int_equal(ds.ds_taken[0].dl_id, 7);
+	assert_int_equal(ds.ds_taken[1].dl_id, 30);
+	assert_int_equal(ds.ds_left, 0);
+	assert_int_equal(dead_letter_keep(path, &ds, err, sizeof(err)) >= 0,
+	    true);
+	dead_letter_split_free(&ds);
+	/* What is left is the file without lines 7 and 30. */
+	kept = slurp(path);
+	for (const char *p = before; *p != '\0';) {
+		const char *nl = strchr(p, '\n');
+		size_t n = (size_t)(nl - p) + 1;
+		struct dead_letter dl;
+		bool taken = dead_letter_parse(p, n - 1, &dl, err,
+		    sizeof(err)) == 0 && (dl.dl_id == 7 || dl.dl_id == 30);
+
+		dead_letter_clear(&dl);
+		if (taken) {
+			p += n;
+			continue;
+		}
+		assert_memory_equal(kept + off, p, n);
+		off += n;
+		p += n;
+	}
+	assert_int_equal(strlen(kept), off);
+	free(kept);
+
+	/* All chosen, room for one: the first taken, 37 left (the line
+	 * that is not a letter is not counted). */
+	assert_int_equal(dead_letter_split(path, NULL, 0, room_for_one,
+	    &room, &ds, err, sizeof(err)), 0);
+	assert_int_equal(ds.ds_ntaken, 1);
+	assert_int_equal(ds.ds_taken[0].dl_id, 1);
+	assert_int_equal(ds.ds_left, 37);
+	dead_letter_split_free(&ds);
+	free(before);
+	assert_int_equal(unlink(path), 0);
+}
+
 int
 main(void)
 {
@@ -130,6 +275,8 @@ main(void)
 		cmocka_unit_test(reason_cut_in_a_character),
 		cmocka_unit_test(payload_bytes_kept),
 		cmocka_unit_test(max_id_of_the_file),
+		cmocka_unit_test(scan_id_agrees_with_the_parse),
+		cmocka_unit_test(split_takes_the_chosen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
