@@ -172,6 +172,42 @@ scan_id_agrees_with_the_parse(void **state)
 	}
 }
 
+/*
+ * For lines that parse, whoever wrote them: the id read without a parse
+ * is the parse's (the last "id" key of the object) or 0, never another.
+ * A line is read in full by the parse, as JSON's whitespace allows.
+ */
+static void
+scan_id_never_another(void **state)
+{
+	static const char *const lines[] = {
+		/* \r is JSON's whitespace too (a line never holds \n). */
+		"{\"id\":5,\"payload\":\"x\",\r\"id\":6}",
+		"{\"id\":5,\"payload\":\"x\",\"id\"\r:6}",
+		"{\"a\":{\"id\":6},\r\"id\":5,\"payload\":\"x\"}",
+		"{\"a\":{\"id\":6},\"id\"\r: 5,\"payload\":\"x\"}",
+		"{\"payload\":\"x\",\r\"id\":5} {\"id\":6}",
+	};
+	struct dead_letter dl;
+	char err[200];
+	int wrong = 0;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(lines) / sizeof(lines[0]); k++) {
+		uint64_t id = dead_letter_scan_id(lines[k], strlen(lines[k]));
+
+		assert_int_equal(dead_letter_parse(lines[k], strlen(lines[k]),
+		    &dl, err, sizeof(err)), 0);
+		if (id != 0 && id != (uint64_t)dl.dl_id) {
+			print_error("line %zu: id %ju read, %jd parsed\n", k,
+			    (uintmax_t)id, (intmax_t)dl.dl_id);
+			wrong++;
+		}
+		dead_letter_clear(&dl);
+	}
+	assert_int_equal(wrong, 0);
+}
+
 /* The file's bytes from offset 0, as a string to free. */
 static char *
 slurp(const char *path)
@@ -276,6 +312,7 @@ main(void)
 		cmocka_unit_test(payload_bytes_kept),
 		cmocka_unit_test(max_id_of_the_file),
 		cmocka_unit_test(scan_id_agrees_with_the_parse),
+		cmocka_unit_test(scan_id_never_another),
 		cmocka_unit_test(split_takes_the_chosen),
 	};
 
