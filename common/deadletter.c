@@ -123,9 +123,10 @@ past_space(const char *p, const char *end)
  * inside, where quotes are escaped: so "id" there, then ':' and digits
  * up to a ',' or '}', is the key of the letter (dead_letter_format
  * writes it at the top; none of its values is an object with such a
- * key). Another "id" key on the line, or another shape, and the caller
- * parses it. What it finds on a line that does not parse is taken as
- * the id too: such a line is kept byte for byte whatever its id.
+ * key). Another "id" key on the line, an "i" or "d" escaped anywhere
+ * (\u0069, \u0064), or another shape, and the caller parses it. What
+ * it finds on a line that does not parse is taken as the id too: such
+ * a line is kept byte for byte whatever its id.
  */
 uint64_t
 dead_letter_scan_id(const char *line, size_t len)
@@ -134,6 +135,12 @@ dead_letter_scan_id(const char *line, size_t len)
 	uint64_t id = 0, v;
 	bool seen = false;
 
+	/* A key may spell either letter as an escape ("\u0069d"), which
+	 * the parse reads as "id" and memmem would miss. */
+	for (q = line; (q = memmem(q, (size_t)(end - q), "\\u006", 5)) !=
+	    NULL; q += 5)
+		if (end - q > 5 && (q[5] == '4' || q[5] == '9'))
+			return 0;
 	while ((q = memmem(p, (size_t)(end - p), "\"id\"", 4)) != NULL) {
 		const char *b = q;
 

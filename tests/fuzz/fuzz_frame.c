@@ -14,7 +14,8 @@
  * covering the frame; a NACK or REJECT reason is text the
  * dead-letter file (JSON) can hold, and the frame's own text when that
  * already is; the letter's id is read back from its line without a parse
- * (dead_letter_scan_id), whatever reason and payload (the frame) it has.
+ * (dead_letter_scan_id), whatever reason and payload (the frame) it has
+ * (but an escaped "i" or "d" in them: 0, left to the parse).
  */
 #include <stdio.h>
 #include <string.h>
@@ -172,6 +173,7 @@ check_reason(const struct stream_frame *args, int nargs,
 {
 	size_t n = strlen(w->w_reason);
 	size_t len;
+	uint64_t id;
 	char *line;
 
 	FUZZ_CHECK(n < WORK_REASON_MAX, "reason of %zu bytes", n);
@@ -184,14 +186,17 @@ check_reason(const struct stream_frame *args, int nargs,
 	if (nargs < 2)
 		FUZZ_CHECK(n == 0, "a reason from nowhere");
 	/* The frame's bytes as the payload too: its id is read back
-	 * without a parse (requeue, start), whatever the line holds. */
+	 * without a parse (requeue, start), whatever the line holds but
+	 * the text of an escaped "i" or "d", left to the parse. */
 	line = dead_letter_format("acme", "default", 7, 1, w->w_reason,
 	    nargs >= 2 ? args[1].f_data : "x", nargs >= 2 ? args[1].f_len : 1,
 	    &len);
 	FUZZ_CHECK(line != NULL, "no dead-letter line for reason \"%s\"",
 	    w->w_reason);
-	FUZZ_CHECK(dead_letter_scan_id(line, len - 1) == 7, "id read as %ju "
-	    "from %s", (uintmax_t)dead_letter_scan_id(line, len - 1), line);
+	id = dead_letter_scan_id(line, len - 1);
+	FUZZ_CHECK(id == 7 || (id == 0 && (memmem(line, len, "\\u0064", 6) ||
+	    memmem(line, len, "\\u0069", 6))), "id read as %ju from %s",
+	    (uintmax_t)id, line);
 	bson_free(line);
 }
 

@@ -187,6 +187,11 @@ scan_id_never_another(void **state)
 		"{\"a\":{\"id\":6},\r\"id\":5,\"payload\":\"x\"}",
 		"{\"a\":{\"id\":6},\"id\"\r: 5,\"payload\":\"x\"}",
 		"{\"payload\":\"x\",\r\"id\":5} {\"id\":6}",
+		/* A key spelling "id" with escapes is the key id. */
+		"{\"id\":5,\"payload\":\"x\",\"\\u0069d\":6}",
+		"{\"a\":{\"id\":6},\"i\\u0064\":5,\"payload\":\"x\"}",
+		"{\"a\":{\"id\":6},\"\\u0069\\u0064\":5,\"payload\":\"x\"}",
+		"{\"\\u0069d\":6,\"payload\":\"x\"} {\"id\":5}",
 	};
 	struct dead_letter dl;
 	char err[200];
