@@ -46,8 +46,10 @@ void dead_letter_clear(struct dead_letter *dl);
  */
 uint64_t dead_letter_scan_id(const char *line, size_t len);
 /*
- * The highest id of the lines of path that parse, in *id (0: none, or
- * no file). Reads the whole file. Returns 0, or -1 with err.
+ * The highest id of the lines of path, in *id (0: none, or no file): a
+ * line's as dead_letter_scan_id reads it, which may be that of a line
+ * that does not parse, else as parsed. Reads the whole file. Returns 0,
+ * or -1 with err.
  */
 int dead_letter_max_id(const char *path, uint64_t *id, char *err,
     size_t errlen);
@@ -58,7 +60,9 @@ int dead_letter_max_id(const char *path, uint64_t *id, char *err,
  * do not parse are kept too: nothing is dropped), written as they are
  * read to <path>.tmp, which dead_letter_keep puts in path's place: the
  * split holds the letters taken, not the file. ds_left: chosen letters
- * kept because the room ran out; ds_never: kept because they never fit.
+ * kept because the room ran out (counted by the id read off the line,
+ * not parsed: a line that does not parse may be among them); ds_never:
+ * kept because they never fit.
  */
 struct dead_letter_split {
 	struct dead_letter *ds_taken;
