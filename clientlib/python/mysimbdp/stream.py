@@ -248,18 +248,20 @@ class Stream(Handle):
             check(rc, lambda: text(err.value))
         self._h = h
         self._metrics = resolve(metrics)
-        self._counts = [0, 0, 0, 0]   # messages, bytes, errors, ingest ns
-        # Over _counts and _mark: the app's threads settle, and the
-        # report at exit runs on the main thread. Re-entrant, as a signal
-        # handler closing the Stream may come inside _count.
+        # Over the counts and the mark: the app's threads settle, and
+        # the report at exit runs on the main thread. Re-entrant, as a
+        # signal handler closing the Stream may come inside _count.
         self._counts_lock = threading.RLock()
-        self._mark = time.monotonic_ns()
         if _batch is not None:
-            # With the module the counts and mark are the Acker's, not
-            # the two above: msg.ack() counts into it in C, each change
-            # whole under the GIL, without a Python call (batch.c).
+            # With the module the counts and mark are the Acker's:
+            # msg.ack() counts into it in C, each change whole under the
+            # GIL, without a Python call (batch.c).
             self._acker = _batch.Acker(self, h.value, ctypes.cast(
                 LIB.msb_stream_ack, ctypes.c_void_p).value)
+        else:
+            # messages, bytes, errors, ingest ns
+            self._counts = [0, 0, 0, 0]
+            self._mark = time.monotonic_ns()
         self._stopped = False
         self._max = 0                 # the arrays below hold this many
         hold_counts(self, self._metrics)
