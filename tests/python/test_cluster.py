@@ -28,7 +28,9 @@ def test_producer_follows_a_moved_tenant(platform):
     second = Platform(top)
     nodes = {"n1": platform, "n2": second}
     keys = {k: keygen(platform.top / k) for k in ("n1", "n2", "ops", "alpha")}
-    ports = {"n1": free_ports(3), "n2": free_ports(3)}
+    # Six at once: two calls could hand out overlapping ranges.
+    base = free_ports(6)
+    ports = {"n1": base, "n2": base + 3}
     cluster = platform.top / "cluster.cfg"
     cluster.write_text("nodes = (\n" + ",\n".join(
         f'  {{ name = "{n}"; address = "127.0.0.1:{ports[n]}";'
