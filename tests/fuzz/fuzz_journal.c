@@ -14,13 +14,31 @@
  * every restored one; and it leaves a readable state: opened again, the
  * folder gives the same messages and finds no damage, and a message added
  * after recovery comes back too.
+ *
+ * With flag 2 the target goes on under "fsync", where a segment released
+ * whole is kept as the spare and written again as the next new one
+ * (reuse_step): messages whose payloads are the input's bytes fill three
+ * segments; all are released, one that filled up kept as the spare; a
+ * few known messages go into the spare's file, over the start of its
+ * last use. Opened as a crash leaves that file, the folder gives back
+ * exactly those few, the next number after them, no damage, no loss,
+ * the last use's bytes (all of them) cut as a torn tail; opened again,
+ * nothing torn.
+ * Accepted, so not checked: a record sealed for the reused segment's own
+ * number right where the new records end is read (the payloads are the
+ * tenant's own stream's). Nothing in the payloads is resealed for a
+ * later segment (random bytes pass a CRC-32C once in 2^32), but
+ * libFuzzer can solve a 32-bit compare: an image whose bytes there read
+ * so is not used, the file stays as the close cut it.
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "byteorder.h"
 #include "crc32c.h"
@@ -32,9 +50,18 @@
 #define HDR		8	/* length, crc */
 #define BODY_MIN	9	/* type, u64 */
 #define SEGMENT_SIZE	4096
+#define HEAD_SIZE	(HDR + BODY_MIN + 24)	/* H: magic, before */
+#define MARK_SIZE	(HDR + BODY_MIN)	/* a reused file's mark */
+#define FILL_BATCHES	3	/* two segments rotated, one written */
+#define FILL_LEN_MAX	(64 + 255 * 4)
+#define REUSE_MSGS	4
+/* Numbers the reuse step gives out, at most: FILL_BATCHES batches of
+ * SEGMENT_SIZE bytes of payloads of 64 at least, and REUSE_MSGS. */
+#define REUSE_SEQS	(FILL_BATCHES * (SEGMENT_SIZE / 64 + 1) + REUSE_MSGS)
 
 struct restored {
 	uint64_t	 seq;
+	uint64_t	 seg;		/* for journal_release */
 	unsigned char	*data;
 	size_t		 len;
 };
@@ -51,7 +78,6 @@ collect(void *arg, uint64_t seq, uint64_t seg, const void *data, size_t len)
 	struct restored_set *rs = arg;
 	struct restored *r;
 
-	(void)seg;
 	if (rs->n == rs->cap) {
 		rs->cap = rs->cap ? rs->cap * 2 : 64;
 		rs->v = realloc(rs->v, rs->cap * sizeof(*rs->v));
@@ -59,6 +85,7 @@ collect(void *arg, uint64_t seq, uint64_t seg, const void *data, size_t len)
 	}
 	r = &rs->v[rs->n++];
 	r->seq = seq;
+	r->seg = seg;
 	r->len = len;
 	r->data = malloc(len ? len : 1);
 	FUZZ_CHECK(r->data != NULL, "malloc");
@@ -148,16 +175,23 @@ same_set(const struct restored_set *a, const struct restored_set *b)
 }
 
 static struct journal *
-open_dir(const char *dir, struct restored_set *rs, uint64_t *next,
-    struct journal_report *rep)
+open_mode(const char *dir, enum journal_mode mode, struct restored_set *rs,
+    uint64_t *next, struct journal_report *rep)
 {
 	char err[512];
 	struct journal *j;
 
-	j = journal_open(dir, JOURNAL_OS, SEGMENT_SIZE, collect, rs, next,
-	    rep, err, sizeof(err));
+	j = journal_open(dir, mode, SEGMENT_SIZE, collect, rs, next, rep, err,
+	    sizeof(err));
 	FUZZ_CHECK(j != NULL, "journal_open: %s", err);
 	return j;
+}
+
+static struct journal *
+open_dir(const char *dir, struct restored_set *rs, uint64_t *next,
+    struct journal_report *rep)
+{
+	return open_mode(dir, JOURNAL_OS, rs, next, rep);
 }
 
 /* What the first recovery restored and reported. */
@@ -240,6 +274,186 @@ check_again(const char *dir, const struct restored_set *first, uint64_t next)
 	set_free(&after);
 }
 
+static void
+commit_ok(struct journal *j)
+{
+	char err[512];
+
+	FUZZ_CHECK(journal_commit(j, err, sizeof(err)) == 0, "commit: %s",
+	    err);
+}
+
+/* A whole file; *len its size. */
+static unsigned char *
+read_whole(const char *path, size_t *len)
+{
+	unsigned char *buf;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	FUZZ_CHECK(fd >= 0 && fstat(fd, &st) == 0, "open %s", path);
+	*len = (size_t)st.st_size;
+	buf = malloc(*len ? *len : 1);
+	FUZZ_CHECK(buf != NULL, "malloc");
+	FUZZ_CHECK(pread(fd, buf, *len, 0) == (ssize_t)*len, "read %s",
+	    path);
+	close(fd);
+	return buf;
+}
+
+/*
+ * Whether the bytes at off of segment id's file read as a record of its
+ * own, checksummed from its number (the header comment's accepted case).
+ */
+static bool
+sealed_for(const unsigned char *file, size_t size, size_t off, uint64_t id)
+{
+	uint32_t len;
+
+	if (size - off < HDR + BODY_MIN)
+		return false;
+	len = get_le32(file + off);
+	if (len < BODY_MIN || len > size - off - HDR)
+		return false;
+	return crc32c(seg_seed(id), file + off + HDR, len) ==
+	    get_le32(file + off + 4);
+}
+
+/*
+ * Step 1: FILL_BATCHES batches of messages, each past a segment's size
+ * so that the next starts a segment, their payloads the input's bytes
+ * (cycled from a place of each, of a length its byte there gives): what
+ * the spare's file will hold past the new records. Returns the segment
+ * of the last batch.
+ */
+static uint64_t
+fill_segments(struct journal *j, const uint8_t *data, size_t size,
+    uint64_t *next, struct restored_set *added)
+{
+	static unsigned char payload[FILL_LEN_MAX];
+	uint64_t first = 0, seg = 0;
+	size_t i = 0;
+
+	for (uint64_t b = 0; b < FILL_BATCHES; b++) {
+		size_t bytes = 0;
+
+		while (bytes < SEGMENT_SIZE) {
+			size_t start = i++ * 131 % size;
+			size_t len = 64 + (size_t)data[start] * 4;
+
+			for (size_t k = 0; k < len; k++)
+				payload[k] = data[(start + k) % size];
+			seg = journal_add(j, *next, payload, len);
+			collect(added, (*next)++, seg, payload, len);
+			bytes += len;
+		}
+		if (b == 0)
+			first = seg;
+		FUZZ_CHECK(seg == first + b, "batch %" PRIu64 " of a full "
+		    "segment's size went to segment %" PRIu64 ", not %" PRIu64,
+		    b, seg, first + b);
+		commit_ok(j);
+	}
+	return seg;
+}
+
+/*
+ * With flag 2: segment reuse as a writer, under "fsync" (header
+ * comment), then its recovery from a crash's image of the reused file.
+ */
+static void
+reuse_step(const char *dir, const uint8_t *data, size_t size)
+{
+	struct restored_set old = { 0 }, added = { 0 }, want = { 0 },
+	    back = { 0 };
+	unsigned char payload[256], *image;
+	char spare[PATH_MAX], path[PATH_MAX];
+	struct journal_report rep;
+	struct journal *j;
+	uint64_t next, next4, last, seg = 0, nsegs, bytes;
+	/* Where the new records end in the old file moves with the input. */
+	uint8_t pick = (uint8_t)(data[size - 1] + size);
+	size_t nwant = 1 + pick % REUSE_MSGS;
+	size_t end = HEAD_SIZE + MARK_SIZE, imlen;
+	struct stat st;
+
+	j = open_mode(dir, JOURNAL_FSYNC, &old, &next, &rep);
+	if (next > JOURNAL_SEQ_MAX - REUSE_SEQS) {
+		/* The input took numbers near the last: no room for the
+		 * step's. */
+		journal_close(j);
+		set_free(&old);
+		return;
+	}
+	last = fill_segments(j, data, size, &next, &added);
+
+	/* Step 2: every segment but the newest released whole, the first
+	 * that filled up (the first batch's, if none before it) kept as
+	 * the spare: one the open kept was taken by step 1's rotations. */
+	for (size_t k = 0; k < old.n; k++)
+		journal_release(j, old.v[k].seg, old.v[k].seq);
+	for (size_t k = 0; k < added.n; k++)
+		journal_release(j, added.v[k].seg, added.v[k].seq);
+	commit_ok(j);
+	journal_usage(j, &nsegs, &bytes);
+	FUZZ_CHECK(nsegs == 1, "%" PRIu64 " segments left, all released "
+	    "but the newest", nsegs);
+	snprintf(spare, sizeof(spare), "%s/spare-seg.log", dir);
+	FUZZ_CHECK(access(spare, F_OK) == 0, "no spare after segments of "
+	    "%d bytes were released whole", SEGMENT_SIZE);
+
+	/* Step 3: the newest is full; the next batch goes into the
+	 * spare's file, over the start of its last use. */
+	for (size_t k = 0; k < nwant; k++) {
+		size_t len = (pick + 53 * k) % sizeof(payload);
+
+		memset(payload, 'a' + (int)k, len);
+		seg = journal_add(j, next, payload, len);
+		collect(&want, next++, seg, payload, len);
+		FUZZ_CHECK(seg == last + 1, "message after a full segment "
+		    "%" PRIu64 " went to %" PRIu64, last, seg);
+		end += HDR + BODY_MIN + len;
+	}
+	commit_ok(j);
+	FUZZ_CHECK(access(spare, F_OK) < 0, "the spare not taken by "
+	    "segment %" PRIu64, seg);
+	snprintf(path, sizeof(path), "%s/seg-%016" PRIx64 ".log", dir, seg);
+	/* What a crash leaves: the records, then the last use's. */
+	image = read_whole(path, &imlen);
+	FUZZ_CHECK(imlen > end, "reused file of %zu bytes, its records end "
+	    "at %zu: no last use left", imlen, end);
+	journal_close(j);
+	FUZZ_CHECK(stat(path, &st) == 0 && (size_t)st.st_size == end,
+	    "closed, the reused file is %jd bytes, not its records' %zu",
+	    (intmax_t)st.st_size, end);
+	if (sealed_for(image, imlen, end, seg))
+		imlen = end;	/* accepted: the closed file stays */
+	else
+		fuzz_write_file(path, image, imlen);
+
+	/* Step 4: exactly step 3's messages, the last use torn off. */
+	j = open_mode(dir, JOURNAL_FSYNC, &back, &next4, &rep);
+	journal_close(j);
+	FUZZ_CHECK(same_set(&want, &back), "after a crash in a reused file: "
+	    "%zu messages instead of the %zu written there, or others",
+	    back.n, want.n);
+	FUZZ_CHECK(next4 == next, "after a crash in a reused file: next "
+	    "number %" PRIu64 " instead of %" PRIu64, next4, next);
+	FUZZ_CHECK(rep.r_segments == 2 && rep.r_damaged == 0 &&
+	    rep.r_bad_bytes == 0 && rep.r_lost == 0 && rep.r_uncounted == 0 &&
+	    rep.r_torn_bytes == imlen - end, "after a crash in a reused file: "
+	    "%" PRIu64 " segments, %" PRIu64 " damaged, %" PRIu64 " bad, %"
+	    PRIu64 " lost, %" PRIu64 " uncounted, %" PRIu64 " torn of %zu "
+	    "left", rep.r_segments, rep.r_damaged, rep.r_bad_bytes,
+	    rep.r_lost, rep.r_uncounted, rep.r_torn_bytes, imlen - end);
+	check_again(dir, &back, next4);
+	free(image);
+	set_free(&old);
+	set_free(&added);
+	set_free(&want);
+	set_free(&back);
+}
+
 /* Writes the segments; returns how many. */
 static size_t
 write_segments(const char *dir, unsigned char *in, size_t size, bool fix)
@@ -289,6 +503,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	journal_close(open_dir(dir, &first, &next, &rep));
 	check_first(in + 1, size - 1, nsegs, &first, next, &rep);
 	check_again(dir, &first, next);
+	if (data[0] & 2)
+		reuse_step(dir, data, size);
 	set_free(&first);
 	free(in);
 	fuzz_empty_dir(dir);
