@@ -29,7 +29,10 @@
  * tenant's own stream's). Nothing in the payloads is resealed for a
  * later segment (random bytes pass a CRC-32C once in 2^32), but
  * libFuzzer can solve a 32-bit compare: an image whose bytes there read
- * so is not used, the file stays as the close cut it.
+ * so is not used, the file stays as the close cut it. With the top bit
+ * of the byte that picks the few (pick), the image holds instead a
+ * record sealed for the segment a little past them, which must be cut
+ * with the rest: the reader stops at the first unreadable record.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -55,6 +58,10 @@
 #define FILL_BATCHES	3	/* two segments rotated, one written */
 #define FILL_LEN_MAX	(64 + 255 * 4)
 #define REUSE_MSGS	4
+/* A record forged in the last use, past the new records (forge_past):
+ * both within any spare (SEGMENT_SIZE at least). */
+#define FORGE_AT	32
+#define FORGE_LEN	6
 /* Numbers the reuse step gives out, at most: FILL_BATCHES batches of
  * SEGMENT_SIZE bytes of payloads of 64 at least, and REUSE_MSGS. */
 #define REUSE_SEQS	(FILL_BATCHES * (SEGMENT_SIZE / 64 + 1) + REUSE_MSGS)
@@ -320,6 +327,26 @@ sealed_for(const unsigned char *file, size_t size, size_t off, uint64_t id)
 }
 
 /*
+ * What a producer could leave in the last use: a record sealed for
+ * segment id, the next number's message, FORGE_AT bytes past where the
+ * new records end, none readable before it. A reader that searched
+ * past the end of the records as it does past damage would take it.
+ */
+static void
+forge_past(unsigned char *file, size_t end, uint64_t id, uint64_t seq)
+{
+	unsigned char *rec = file + end + FORGE_AT;
+
+	memset(file + end, 0, FORGE_AT);
+	put_le32(rec, BODY_MIN + FORGE_LEN);
+	rec[HDR] = 'M';
+	put_le64(rec + HDR + 1, seq);
+	memset(rec + HDR + BODY_MIN, 'f', FORGE_LEN);
+	put_le32(rec + 4, crc32c(seg_seed(id), rec + HDR,
+	    BODY_MIN + FORGE_LEN));
+}
+
+/*
  * Step 1: FILL_BATCHES batches of messages, each past a segment's size
  * so that the next starts a segment, their payloads the input's bytes
  * (cycled from a place of each, of a length its byte there gives): what
@@ -428,8 +455,11 @@ reuse_step(const char *dir, const uint8_t *data, size_t size)
 	    (intmax_t)st.st_size, end);
 	if (sealed_for(image, imlen, end, seg))
 		imlen = end;	/* accepted: the closed file stays */
-	else
+	else {
+		if (pick & 0x80)
+			forge_past(image, end, seg, next);
 		fuzz_write_file(path, image, imlen);
+	}
 
 	/* Step 4: exactly step 3's messages, the last use torn off. */
 	j = open_mode(dir, JOURNAL_FSYNC, &back, &next4, &rep);
