@@ -289,9 +289,11 @@ backlog_mem() {
 # never acks its first message while N more pass through and are acked:
 # streammgr's RSS (stream.stuck.*_mb) against the same stream idle
 # (stream.idle.*_mb), which must not grow with the distance from the
-# stuck message to the newest.
+# stuck message to the newest; and once they are acked, what every queue
+# holds (queue_memory in status, stream.stuck.held_kb).
 backlog_run() {
-	local n=$1 d t0 ms idle restored drained stuck disk stream_timeout m
+	local n=$1 d t0 ms idle restored drained stuck held disk
+	local stream_timeout m
 	stream_timeout=$((60 + n / 10000))
 	d=$(short_dir backlog)
 	rm -rf "$d/state" "$d/tenants"
@@ -336,11 +338,22 @@ backlog_run() {
 	    "ipc://$d/state/run/streammgr.ctl" bench >/dev/null ||
 	    die "stuck: produce failed (log: $sm_log)"
 	stuck=$(backlog_mem stuck)
+	# The RSS follows the instance's lag behind the producer (freed
+	# blocks stay cached or in the heap below the trim's step); what the
+	# queues hold once the rest are acked is what the distance costs.
+	"$STREAMBENCH" acked "ipc://$d/state/run/streammgr.ctl" $((n - 1)) \
+	    "$stream_timeout" bench >/dev/null ||
+	    die "stuck: the rest not acked (log: $sm_log)"
+	held=$("$CLI" -c "$d/mysimbdp.cfg" status --json 2>/dev/null |
+	    jq -e .streammgr.queue_memory) ||
+	    die "stuck: no queue_memory in status (log: $sm_log)"
+	held=$(awk -v b="$held" 'BEGIN { printf "%.1f", b / 1024 }')
+	record stream.stuck.held_kb "$held"
 	sm_stop
 	echo "backlog of $n messages ($disk MB on disk): start ${ms} ms," \
 	    "RSS after/peak $restored MB, drained $drained MB; one stuck" \
 	    "message, $n past it:" \
-	    "RSS/peak $stuck MB (idle $idle)"
+	    "RSS/peak $stuck MB (idle $idle), queues hold $held KB once acked"
 }
 
 # sm_start DIR N [TENANT]: starts streammgr on DIR's platform and waits
