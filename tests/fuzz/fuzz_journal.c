@@ -33,6 +33,15 @@
  * of the byte that picks the few (pick), the image holds instead a
  * record sealed for the segment a little past them, which must be cut
  * with the rest: the reader stops at the first unreadable record.
+ * With bit 2 of pick, before the stop a further batch names a newer
+ * segment (rotate_step): the reused one filled to exactly its size by
+ * one message (bit 3), or the next number moved on (journal_set_next).
+ * A record sealed for the reused segment is put past its records first;
+ * once the newer one is named the reused file ends exactly at its
+ * records, the forged one gone. Opened, with the newest's crash image
+ * (top bit; a new file, no spare left for it: its records) or as the
+ * stop left it, the folder gives back the few, the filler and the batch,
+ * no damage, nothing torn: none counted for the reused segment.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -62,9 +71,13 @@
  * both within any spare (SEGMENT_SIZE at least). */
 #define FORGE_AT	32
 #define FORGE_LEN	6
+#define ROTATE_MSGS	3	/* the batch in the newer segment */
+#define ROTATE_GAP	3	/* numbers skipped by journal_set_next */
 /* Numbers the reuse step gives out, at most: FILL_BATCHES batches of
- * SEGMENT_SIZE bytes of payloads of 64 at least, and REUSE_MSGS. */
-#define REUSE_SEQS	(FILL_BATCHES * (SEGMENT_SIZE / 64 + 1) + REUSE_MSGS)
+ * SEGMENT_SIZE bytes of payloads of 64 at least, REUSE_MSGS, and
+ * rotate_step's filler, gap and batch. */
+#define REUSE_SEQS	(FILL_BATCHES * (SEGMENT_SIZE / 64 + 1) + \
+	REUSE_MSGS + 1 + ROTATE_GAP + ROTATE_MSGS)
 
 struct restored {
 	uint64_t	 seq;
@@ -385,6 +398,77 @@ fill_segments(struct journal *j, const uint8_t *data, size_t size,
 }
 
 /*
+ * Step 3b, with bit 2 of pick: a newer segment named after the reused
+ * one, seg, whose records end at *end in the file at path (header
+ * comment). The filler and the batch go to *want; *end becomes the
+ * reused file's records' end, *newest_end the newest's. Returns the
+ * newest's file, read before the stop: what a crash leaves (*imlen).
+ */
+static unsigned char *
+rotate_step(struct journal *j, const char *dir, const char *path,
+    uint64_t seg, uint8_t pick, uint64_t *next, struct restored_set *want,
+    size_t *end, size_t *newest_end, size_t *imlen)
+{
+	static unsigned char payload[SEGMENT_SIZE];
+	unsigned char *before, *after;
+	char newest[PATH_MAX];
+	size_t n = 1 + (size_t)(pick >> 5) % ROTATE_MSGS, blen, alen;
+
+	if (pick & 0x08) {
+		/* One message fills the reused segment to exactly its size,
+		 * so the next batch starts a segment: the last use (a spare
+		 * filled up, mostly past that size) still lies past it. */
+		size_t len = SEGMENT_SIZE - *end - HDR - BODY_MIN;
+
+		memset(payload, 'z', len);
+		FUZZ_CHECK(journal_add(j, *next, payload, len) == seg,
+		    "the filler did not go to segment %" PRIu64, seg);
+		collect(want, (*next)++, seg, payload, len);
+		commit_ok(j);
+		*end = SEGMENT_SIZE;
+	} else {
+		uint64_t to = *next + 1 + (pick >> 4) % ROTATE_GAP;
+
+		journal_set_next(j, to);
+		*next = to;
+	}
+	/* The forged record the cut must take: where the last use has
+	 * room for it past the records (a spare of an input's segment may
+	 * end just past SEGMENT_SIZE). */
+	before = read_whole(path, &blen);
+	if (blen >= *end + FORGE_AT + HDR + BODY_MIN + FORGE_LEN) {
+		forge_past(before, *end, seg, *next);
+		fuzz_write_file(path, before, blen);
+	}
+
+	*newest_end = HEAD_SIZE;
+	for (size_t k = 0; k < n; k++) {
+		size_t len = (pick * 3 + 71 * k) % 256;
+
+		memset(payload, 'A' + (int)k, len);
+		FUZZ_CHECK(journal_add(j, *next, payload, len) == seg + 1,
+		    "the batch after segment %" PRIu64 " was asked to rotate "
+		    "did not go to the next", seg);
+		collect(want, (*next)++, seg + 1, payload, len);
+		*newest_end += HDR + BODY_MIN + len;
+	}
+	commit_ok(j);
+
+	/* Named a newer one, the reused file is cut to its records, them
+	 * unchanged, while the queue is still open (a stop cuts the newest
+	 * only). */
+	after = read_whole(path, &alen);
+	FUZZ_CHECK(alen == *end && memcmp(before, after, alen) == 0,
+	    "segment %" PRIu64 " no longer the newest: its file is %zu "
+	    "bytes, its records' %zu (or they changed)", seg, alen, *end);
+	free(before);
+	free(after);
+	snprintf(newest, sizeof(newest), "%s/seg-%016" PRIx64 ".log", dir,
+	    seg + 1);
+	return read_whole(newest, imlen);
+}
+
+/*
  * With flag 2: segment reuse as a writer, under "fsync" (header
  * comment), then its recovery from a crash's image of the reused file.
  */
@@ -393,7 +477,7 @@ reuse_step(const char *dir, const uint8_t *data, size_t size)
 {
 	struct restored_set old = { 0 }, added = { 0 }, want = { 0 },
 	    back = { 0 };
-	unsigned char payload[256], *image;
+	unsigned char payload[256], *image, *newest = NULL;
 	char spare[PATH_MAX], path[PATH_MAX];
 	struct journal_report rep;
 	struct journal *j;
@@ -401,7 +485,8 @@ reuse_step(const char *dir, const uint8_t *data, size_t size)
 	/* Where the new records end in the old file moves with the input. */
 	uint8_t pick = (uint8_t)(data[size - 1] + size);
 	size_t nwant = 1 + pick % REUSE_MSGS;
-	size_t end = HEAD_SIZE + MARK_SIZE, imlen;
+	size_t end = HEAD_SIZE + MARK_SIZE, imlen, newest_end = 0, newlen = 0;
+	uint64_t torn, segs = 2;
 	struct stat st;
 
 	j = open_mode(dir, JOURNAL_FSYNC, &old, &next, &rep);
@@ -449,19 +534,39 @@ reuse_step(const char *dir, const uint8_t *data, size_t size)
 	image = read_whole(path, &imlen);
 	FUZZ_CHECK(imlen > end, "reused file of %zu bytes, its records end "
 	    "at %zu: no last use left", imlen, end);
+	if (pick & 0x04) {
+		/* No spare for the newer one (the reused took it; the
+		 * segment before it stays listed): a new file. */
+		newest = rotate_step(j, dir, path, seg, pick, &next, &want,
+		    &end, &newest_end, &newlen);
+		segs = 3;
+	}
 	journal_close(j);
 	FUZZ_CHECK(stat(path, &st) == 0 && (size_t)st.st_size == end,
 	    "closed, the reused file is %jd bytes, not its records' %zu",
 	    (intmax_t)st.st_size, end);
-	if (sealed_for(image, imlen, end, seg))
-		imlen = end;	/* accepted: the closed file stays */
+	if (newest != NULL) {
+		/* A crash after the newer one was named leaves the reused
+		 * file as it was cut: only the newest's image differs. */
+		FUZZ_CHECK(newlen >= newest_end, "the newest segment is %zu "
+		    "bytes, its records %zu", newlen, newest_end);
+		torn = newlen - newest_end;
+		if (pick & 0x80) {
+			snprintf(path, sizeof(path), "%s/seg-%016" PRIx64
+			    ".log", dir, seg + 1);
+			fuzz_write_file(path, newest, newlen);
+		}
+	} else if (sealed_for(image, imlen, end, seg))
+		torn = 0;	/* accepted: the closed file stays */
 	else {
 		if (pick & 0x80)
 			forge_past(image, end, seg, next);
 		fuzz_write_file(path, image, imlen);
+		torn = imlen - end;
 	}
 
-	/* Step 4: exactly step 3's messages, the last use torn off. */
+	/* Step 4: exactly step 3's messages (and 3b's), the last use torn
+	 * off. */
 	j = open_mode(dir, JOURNAL_FSYNC, &back, &next4, &rep);
 	journal_close(j);
 	FUZZ_CHECK(same_set(&want, &back), "after a crash in a reused file: "
@@ -469,15 +574,17 @@ reuse_step(const char *dir, const uint8_t *data, size_t size)
 	    back.n, want.n);
 	FUZZ_CHECK(next4 == next, "after a crash in a reused file: next "
 	    "number %" PRIu64 " instead of %" PRIu64, next4, next);
-	FUZZ_CHECK(rep.r_segments == 2 && rep.r_damaged == 0 &&
+	FUZZ_CHECK(rep.r_segments == segs && rep.r_damaged == 0 &&
 	    rep.r_bad_bytes == 0 && rep.r_lost == 0 && rep.r_uncounted == 0 &&
-	    rep.r_torn_bytes == imlen - end, "after a crash in a reused file: "
-	    "%" PRIu64 " segments, %" PRIu64 " damaged, %" PRIu64 " bad, %"
-	    PRIu64 " lost, %" PRIu64 " uncounted, %" PRIu64 " torn of %zu "
-	    "left", rep.r_segments, rep.r_damaged, rep.r_bad_bytes,
-	    rep.r_lost, rep.r_uncounted, rep.r_torn_bytes, imlen - end);
+	    rep.r_torn_bytes == torn, "after a crash in a reused file: "
+	    "%" PRIu64 " segments of %" PRIu64 ", %" PRIu64 " damaged, %"
+	    PRIu64 " bad, %" PRIu64 " lost, %" PRIu64 " uncounted, %" PRIu64
+	    " torn of %" PRIu64 " left", rep.r_segments, segs, rep.r_damaged,
+	    rep.r_bad_bytes, rep.r_lost, rep.r_uncounted, rep.r_torn_bytes,
+	    torn);
 	check_again(dir, &back, next4);
 	free(image);
+	free(newest);
 	set_free(&old);
 	set_free(&added);
 	set_free(&want);
