@@ -21,6 +21,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -708,6 +709,118 @@ acks_on_another_thread_wake_recv(void **state)
 	assert_int_equal(r.acked, WAKE_CREDIT);
 	assert_int_equal(msg.id, BASE_ID + WAKE_CREDIT);
 	assert_memory_equal(msg.data, "next", msg.len);
+	msb_stream_close(s);
+}
+
+/*
+ * poll as the C library's, except once in the thread poll_hold_tid names
+ * (armed: non-zero), after a poll its last descriptor (recv's wake-up)
+ * ended: it says so (poll_held) and waits for poll_go, then until its
+ * first descriptor (the connection) is readable. A wake-up and a
+ * delivery then land in one wait of recv, whatever the scheduler does.
+ */
+static _Atomic pid_t poll_hold_tid;
+static atomic_int poll_held, poll_go;
+
+/* Until *flag is set, or WAIT_MS (x the time factor). */
+static bool
+until_set(atomic_int *flag)
+{
+	int64_t start = tu_now_ms();
+
+	while (!atomic_load(flag))
+		if (tu_now_ms() - start > WAIT_MS * tu_time_factor())
+			return false;
+		else
+			sched_yield();
+	return true;
+}
+
+int
+poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	static int (*real)(struct pollfd *, nfds_t, int);
+	struct pollfd conn;
+	int rc, saved;
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "poll");
+	rc = real(fds, n, timeout);
+	if (rc <= 0 || n < 2 || atomic_load(&poll_hold_tid) !=
+	    (pid_t)syscall(SYS_gettid) || !(fds[n - 1].revents & POLLIN))
+		return rc;
+	saved = errno;
+	atomic_store(&poll_hold_tid, 0);
+	atomic_store(&poll_held, 1);
+	if (until_set(&poll_go)) {
+		conn = (struct pollfd){ .fd = fds[0].fd, .events = POLLIN };
+		(void)real(&conn, 1, (int)(WAIT_MS * tu_time_factor()));
+	}
+	errno = saved;
+	return rc;
+}
+
+struct nack_run {
+	struct fake		*f;
+	struct msb_stream	*s;
+	pid_t			 reader;
+	int			 nack_rc;
+	bool			 held;		/* recv woken by the NACK */
+	bool			 got_nack;	/* streammgr had it */
+};
+
+static void *
+nack_worker(void *arg)
+{
+	struct nack_run *r = arg;
+	struct frames *m = malloc(sizeof(*m));
+
+	until_sleeping(r->reader);	/* in recv's poll */
+	r->nack_rc = msb_stream_nack(r->s, BASE_ID, "again");
+	r->held = until_set(&poll_held);
+	fake_deliver(r->f, BASE_ID + 1, "second");
+	atomic_store(&poll_go, 1);
+	/* Before recv is called again: nothing else would send it. */
+	r->got_nack = m != NULL && fake_recv(r->f, m,
+	    WAIT_MS * tu_time_factor()) && frame_is(m, 0, "NACK") &&
+	    m->len[1] == 8 && be64(m->data[1]) == BASE_ID;
+	free(m);
+	return NULL;
+}
+
+/*
+ * A worker's NACK queued while recv waits goes out when recv wakes, also
+ * when a delivery came with the wake-up (recv then returns it at once):
+ * not only once recv next finds nothing to read.
+ */
+static void
+nack_on_another_thread_goes_at_the_wake(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s = open_stream(f, 8);
+	struct nack_run r = { .f = f, .s = s,
+	    .reader = (pid_t)syscall(SYS_gettid) };
+	struct msb_message msg;
+	pthread_t t;
+	int rc;
+
+	fake_deliver(f, BASE_ID, "first");
+	expect_message(s, BASE_ID, "first");
+	atomic_store(&poll_held, 0);
+	atomic_store(&poll_go, 0);
+	atomic_store(&poll_hold_tid, r.reader);
+	assert_int_equal(pthread_create(&t, NULL, nack_worker, &r), 0);
+	rc = msb_stream_recv(s, &msg, (int)(HANG_MS * tu_time_factor()));
+	atomic_store(&poll_hold_tid, 0);
+	pthread_join(t, NULL);
+	assert_int_equal(r.nack_rc, MSB_OK);
+	assert_true(r.held);
+	if (rc != MSB_OK)
+		fail_msg("recv: %d (%s)", rc, msb_stream_error(s));
+	assert_int_equal(msg.id, BASE_ID + 1);
+	if (!r.got_nack)
+		fail_msg("the NACK queued while recv waited was not sent when "
+		    "recv woke and returned the next delivery");
 	msb_stream_close(s);
 }
 
@@ -1461,6 +1574,8 @@ main(void)
 		    signal_on_another_thread_wakes_recv, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    acks_on_another_thread_wake_recv, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    nack_on_another_thread_goes_at_the_wake, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_pool_of_workers_settles_each_message_once, setup,
 		    teardown),
