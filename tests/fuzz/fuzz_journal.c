@@ -36,12 +36,13 @@
  * With bit 2 of pick, before the stop a further batch names a newer
  * segment (rotate_step): the reused one filled to exactly its size by
  * one message (bit 3), or the next number moved on (journal_set_next).
- * A record sealed for the reused segment is put past its records first;
- * once the newer one is named the reused file ends exactly at its
- * records, the forged one gone. Opened, with the newest's crash image
- * (top bit; a new file, no spare left for it: its records) or as the
- * stop left it, the folder gives back the few, the filler and the batch,
- * no damage, nothing torn: none counted for the reused segment.
+ * A record sealed for the reused segment, the message numbered after
+ * the batch, is put past its records first; once the newer one is
+ * named the reused file ends exactly at its records, the forged one
+ * gone. Opened, with the newest's crash image (top bit; a new file, no
+ * spare left for it: its records) or as the stop left it, the folder
+ * gives back the few, the filler and the batch, no damage, nothing
+ * torn: none counted for the reused segment.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -434,10 +435,13 @@ rotate_step(struct journal *j, const char *dir, const char *path,
 	}
 	/* The forged record the cut must take: where the last use has
 	 * room for it past the records (a spare of an input's segment may
-	 * end just past SEGMENT_SIZE). */
+	 * end just past SEGMENT_SIZE). Its number is the one after the
+	 * batch, which no message has: read, it comes back as one more
+	 * (one of the batch's own numbers would be a copy, the batch's
+	 * in the newer segment taken over it). */
 	before = read_whole(path, &blen);
 	if (blen >= *end + FORGE_AT + HDR + BODY_MIN + FORGE_LEN) {
-		forge_past(before, *end, seg, *next);
+		forge_past(before, *end, seg, *next + n);
 		fuzz_write_file(path, before, blen);
 	}
 
