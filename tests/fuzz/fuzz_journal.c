@@ -43,6 +43,15 @@
  * spare left for it: its records) or as the stop left it, the folder
  * gives back the few, the filler and the batch, no damage, nothing
  * torn: none counted for the reused segment.
+ * With bit 6 too, the few are released first (release_few): the reused
+ * segment's live count reaches 0, so trim keeps the segment before it,
+ * full, as the spare, and the batch's new segment reuses it (an A record
+ * of the releases goes with the filler, else with the batch). Its crash
+ * image then holds the last use's bytes past its records, a record
+ * sealed for it (numbered after the batch) forged a little past them:
+ * opened, the folder gives back the filler and the batch, two segments
+ * read, every byte past the newest's records torn (none without the
+ * image).
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -74,6 +83,7 @@
 #define FORGE_LEN	6
 #define ROTATE_MSGS	3	/* the batch in the newer segment */
 #define ROTATE_GAP	3	/* numbers skipped by journal_set_next */
+#define ACK_SIZE(m)	(HDR + BODY_MIN + 8 * (m))	/* an A of m releases */
 /* Numbers the reuse step gives out, at most: FILL_BATCHES batches of
  * SEGMENT_SIZE bytes of payloads of 64 at least, REUSE_MSGS, and
  * rotate_step's filler, gap and batch. */
@@ -399,6 +409,28 @@ fill_segments(struct journal *j, const uint8_t *data, size_t size,
 }
 
 /*
+ * With bit 6 of pick: the few in the reused segment, seg, all released
+ * (*want emptied), the segment before it left with none, so trim keeps
+ * it as the spare (it filled up). Returns the A record's size, which the
+ * next commit writes.
+ */
+static size_t
+release_few(struct journal *j, const char *dir, uint64_t seg,
+    struct restored_set *want)
+{
+	char spare[PATH_MAX];
+	size_t m = want->n;
+
+	for (size_t k = 0; k < m; k++)
+		journal_release(j, seg, want->v[k].seq);
+	set_free(want);
+	snprintf(spare, sizeof(spare), "%s/spare-seg.log", dir);
+	FUZZ_CHECK(access(spare, F_OK) == 0, "no spare once segment %" PRIu64
+	    "'s messages were all released", seg);
+	return ACK_SIZE(m);
+}
+
+/*
  * Step 3b, with bit 2 of pick: a newer segment named after the reused
  * one, seg, whose records end at *end in the file at path (header
  * comment). The filler and the batch go to *want; *end becomes the
@@ -414,12 +446,20 @@ rotate_step(struct journal *j, const char *dir, const char *path,
 	unsigned char *before, *after;
 	char newest[PATH_MAX];
 	size_t n = 1 + (size_t)(pick >> 5) % ROTATE_MSGS, blen, alen;
+	size_t acks = 0;
 
+	/* The newest: a new file, or the spare's with its mark. */
+	*newest_end = HEAD_SIZE;
+	if (pick & 0x40) {
+		acks = release_few(j, dir, seg, want);
+		*newest_end += MARK_SIZE;
+	}
 	if (pick & 0x08) {
 		/* One message fills the reused segment to exactly its size,
 		 * so the next batch starts a segment: the last use (a spare
-		 * filled up, mostly past that size) still lies past it. */
-		size_t len = SEGMENT_SIZE - *end - HDR - BODY_MIN;
+		 * filled up, mostly past that size) still lies past it. The
+		 * releases' A record goes in after it. */
+		size_t len = SEGMENT_SIZE - *end - acks - HDR - BODY_MIN;
 
 		memset(payload, 'z', len);
 		FUZZ_CHECK(journal_add(j, *next, payload, len) == seg,
@@ -432,6 +472,7 @@ rotate_step(struct journal *j, const char *dir, const char *path,
 
 		journal_set_next(j, to);
 		*next = to;
+		*newest_end += acks;	/* after the batch, in the newest */
 	}
 	/* The forged record the cut must take: where the last use has
 	 * room for it past the records (a spare of an input's segment may
@@ -445,7 +486,6 @@ rotate_step(struct journal *j, const char *dir, const char *path,
 		fuzz_write_file(path, before, blen);
 	}
 
-	*newest_end = HEAD_SIZE;
 	for (size_t k = 0; k < n; k++) {
 		size_t len = (pick * 3 + 71 * k) % 256;
 
@@ -467,6 +507,11 @@ rotate_step(struct journal *j, const char *dir, const char *path,
 	    "bytes, its records' %zu (or they changed)", seg, alen, *end);
 	free(before);
 	free(after);
+	if (pick & 0x40) {
+		snprintf(newest, sizeof(newest), "%s/spare-seg.log", dir);
+		FUZZ_CHECK(access(newest, F_OK) < 0, "the spare not taken by "
+		    "segment %" PRIu64, seg + 1);
+	}
 	snprintf(newest, sizeof(newest), "%s/seg-%016" PRIx64 ".log", dir,
 	    seg + 1);
 	return read_whole(newest, imlen);
@@ -540,10 +585,13 @@ reuse_step(const char *dir, const uint8_t *data, size_t size)
 	    "at %zu: no last use left", imlen, end);
 	if (pick & 0x04) {
 		/* No spare for the newer one (the reused took it; the
-		 * segment before it stays listed): a new file. */
+		 * segment before it stays listed): a new file. Unless the
+		 * few are released first (bit 6): that segment is then
+		 * kept as the spare, which the newer one takes. */
 		newest = rotate_step(j, dir, path, seg, pick, &next, &want,
 		    &end, &newest_end, &newlen);
-		segs = 3;
+		/* Released, the segment before the reused one went. */
+		segs = pick & 0x40 ? 2 : 3;
 	}
 	journal_close(j);
 	FUZZ_CHECK(stat(path, &st) == 0 && (size_t)st.st_size == end,
@@ -551,14 +599,28 @@ reuse_step(const char *dir, const uint8_t *data, size_t size)
 	    (intmax_t)st.st_size, end);
 	if (newest != NULL) {
 		/* A crash after the newer one was named leaves the reused
-		 * file as it was cut: only the newest's image differs. */
-		FUZZ_CHECK(newlen >= newest_end, "the newest segment is %zu "
-		    "bytes, its records %zu", newlen, newest_end);
-		torn = newlen - newest_end;
+		 * file as it was cut: only the newest's image differs, a
+		 * reused one's (bit 6) the last use's bytes past its
+		 * records, a record sealed for it forged there. */
+		FUZZ_CHECK(pick & 0x40 ? newlen > newest_end :
+		    newlen == newest_end, "the newest segment is %zu bytes, "
+		    "its records %zu (%s)", newlen, newest_end, pick & 0x40 ?
+		    "reused: no last use" : "a new file");
+		snprintf(path, sizeof(path), "%s/seg-%016" PRIx64 ".log", dir,
+		    seg + 1);
+		FUZZ_CHECK(stat(path, &st) == 0 &&
+		    (size_t)st.st_size == newest_end, "closed, the newest "
+		    "segment is %jd bytes, not its records' %zu",
+		    (intmax_t)st.st_size, newest_end);
+		torn = 0;
 		if (pick & 0x80) {
-			snprintf(path, sizeof(path), "%s/seg-%016" PRIx64
-			    ".log", dir, seg + 1);
+			/* Room in a reused one always: a spare is a
+			 * segment that filled up. */
+			if (newlen >= newest_end + FORGE_AT + HDR + BODY_MIN +
+			    FORGE_LEN)
+				forge_past(newest, newest_end, seg + 1, next);
 			fuzz_write_file(path, newest, newlen);
+			torn = newlen - newest_end;
 		}
 	} else if (sealed_for(image, imlen, end, seg))
 		torn = 0;	/* accepted: the closed file stays */
