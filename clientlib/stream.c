@@ -1071,10 +1071,10 @@ recv_locked(struct msb_stream *s, struct msb_message *msg, int timeout_ms)
 			s->s_failed = true;
 			return fail(s, MSB_ERROR, "poll: %s", strerror(errno));
 		}
-		/* Queued acks or a PONG go out as room comes, and what an
-		 * acker put while we waited (poll was not asked for room
-		 * then) before a delivery that came with its wake-up is
-		 * read: not once nothing is left to read. */
+		/* Whatever waits to go out is tried now: queued acks or a
+		 * PONG as room comes, and a NACK an acker put meanwhile,
+		 * which poll was not asked about and which must not wait
+		 * behind a delivery that came with its wake-up. */
 		if (zmtp_connected(s->s_z) &&
 		    (zmtp_events(s->s_z) & POLLOUT) &&
 		    zmtp_flush(s->s_z) == -1 && errno != EAGAIN)

@@ -117,8 +117,8 @@ sup_samples() {
 # kills: SIGKILLs per run.
 sup_kills() { echo $((quick ? 5 : 10)); }
 
-# Three runs with --quick too: one run's start figures are a sample each
-# (CI's quick run of 3e226d7: the no-op app at 1.37x sleep; three: 0.94x).
+# Three runs with --quick too: one run gives each start figure a single
+# sample, too few for a ratio with a goal (docs/benchmarks.md).
 supervise_sm_part() {
 	local d k runs=${runs:-3} kills
 	kills=$(sup_kills)
