@@ -48,6 +48,16 @@ _Static_assert(RECORD_MAX <= UINT32_MAX, "a record's length fits 32 bits");
  * written with it (no other writer makes one; older builds read it as
  * nothing). */
 #define REUSED_MARK	0
+/*
+ * Zeros written past the records of a reused file, over its last use's
+ * bytes: a length of 0, which no record has. Until the file is cut to
+ * its records (cut_tail, a stop), a crash leaves the last use's bytes
+ * after them, where the reader of the newest stops; a record sealed for
+ * this segment lying exactly there (a producer's payload in the last
+ * use: its number and its offset can be told ahead) would be read as
+ * the next one.
+ */
+#define GUARD		4
 #define SPARE_GONE	GONE_PREFIX "seg-spare.log"
 #define DAMAGED_PREFIX	"damaged-"	/* set aside, never read or deleted */
 
@@ -1234,12 +1244,22 @@ cut_tail(struct journal *j)
 	return cut_newest(j, true);
 }
 
+/* The guard's bytes after records ending at end in a file of size
+ * bytes: over a reused file's last use, none past its end. */
+static size_t
+guard_len(uint64_t size, uint64_t end)
+{
+	if (size <= end)
+		return 0;
+	return size - end < GUARD ? (size_t)(size - end) : GUARD;
+}
+
 /*
- * Makes the spare segment id's file, the one written: its H over the
- * last use's, synced, then its name (a crash before leaves the spare,
- * which the next start removes). The last use's records stay past the
- * H, read as nothing (version 2: checksums from the segment's number),
- * until the next segment starts (cut_tail). False when it could not
+ * Makes the spare segment id's file, the one written: its H and mark
+ * over the last use's, then the guard, synced, then its name (a crash
+ * before leaves the spare, which the next start removes). The last
+ * use's records stay past them, read as nothing (version 2: checksums
+ * from the segment's number), until the next segment starts (cut_tail). False when it could not
  * be: the spare is gone then, and the caller makes a new file.
  */
 static bool
@@ -1247,12 +1267,16 @@ seg_reuse(struct journal *j, uint64_t id, uint64_t next)
 {
 	char name[SEG_NAME_MAX];
 	struct buf b = { NULL, 0, 0 };
+	size_t head, guard;
 	bool named = false;
 	int fd;
 
 	snprintf(name, sizeof(name), SEG_FMT, id);
 	put_head(&b, next, j->j_seg_max);
 	seal(put_record(&b, REC_ACK, REUSED_MARK, NULL, 0), seg_seed(id));
+	head = b.b_len;
+	guard = guard_len(j->j_spare, head);
+	memset(buf_reserve(&b, guard), 0, guard);
 	/* The spare's own name on disk first: after a power cut the file
 	 * is never its last use's name with the new H. */
 	fd = -1;
@@ -1262,7 +1286,7 @@ seg_reuse(struct journal *j, uint64_t id, uint64_t next)
 	if (fd >= 0 && pwrite(fd, b.b_data, b.b_len, 0) == (ssize_t)b.b_len &&
 	    fdatasync(fd) == 0 && (named = rename_new(j->j_dirfd, SPARE_NAME,
 	    name) == 0) && fsync(j->j_dirfd) == 0) {
-		newest_is(j, fd, b.b_len, j->j_spare);
+		newest_is(j, fd, head, j->j_spare);
 		j->j_spare = 0;		/* its size, the newest's in j_disk */
 		free(b.b_data);
 		return true;
@@ -1874,6 +1898,8 @@ commit(struct journal *j, bool sync, char *err, size_t errlen)
 	uint64_t msgs = j->j_batch_msgs;
 	uint64_t target = msgs > 0 ? j->j_batch_seg : batch_segment(j);
 	bool fsync = msgs > 0 && j->j_mode == JOURNAL_FSYNC;
+	size_t guard;
+	int rc;
 
 	if (j->j_buf.b_len == 0 && j->j_nacks == 0)
 		return 0;
@@ -1894,7 +1920,11 @@ commit(struct journal *j, bool sync, char *err, size_t errlen)
 			goto fail;
 	}
 	put_acks(j);
-	if (write_all(j, j->j_buf.b_data, j->j_buf.b_len) < 0) {
+	guard = guard_len(j->j_end, j->j_size + j->j_buf.b_len);
+	memset(buf_reserve(&j->j_buf, guard), 0, guard);
+	rc = write_all(j, j->j_buf.b_data, j->j_buf.b_len);
+	j->j_buf.b_len -= guard;
+	if (rc < 0) {
 		snprintf(err, errlen, "write %s/" SEG_FMT ": %s", j->j_dir,
 		    newest_id(j), strerror(errno));
 		goto fail;

@@ -24,15 +24,13 @@
  * exactly those few, the next number after them, no damage, no loss,
  * the last use's bytes (all of them) cut as a torn tail; opened again,
  * nothing torn.
- * Accepted, so not checked: a record sealed for the reused segment's own
- * number right where the new records end is read (the payloads are the
- * tenant's own stream's). Nothing in the payloads is resealed for a
- * later segment (random bytes pass a CRC-32C once in 2^32), but
- * libFuzzer can solve a 32-bit compare: an image whose bytes there read
- * so is not used, the file stays as the close cut it. With the top bit
- * of the byte that picks the few (pick), the image holds instead a
- * record sealed for the segment a little past them, which must be cut
- * with the rest: the reader stops at the first unreadable record.
+ * Right where the new records end, the image holds the guard's zeros
+ * (journal.c), never a record sealed for the reused segment, whatever
+ * the payloads were (libFuzzer can solve the 32-bit compare that makes
+ * one). With the top bit of the byte that picks the few (pick), the
+ * image holds a record sealed for the segment a little past them,
+ * which must be cut with the rest: the reader stops at the first
+ * unreadable record.
  * With bit 2 of pick, before the stop a further batch names a newer
  * segment (rotate_step): the reused one filled to exactly its size by
  * one message (bit 3), or the next number moved on (journal_set_next).
@@ -334,7 +332,8 @@ read_whole(const char *path, size_t *len)
 
 /*
  * Whether the bytes at off of segment id's file read as a record of its
- * own, checksummed from its number (the header comment's accepted case).
+ * own, checksummed from its number (what the guard keeps from where a
+ * reused file's new records end: header comment).
  */
 static bool
 sealed_for(const unsigned char *file, size_t size, size_t off, uint64_t id)
@@ -622,9 +621,12 @@ reuse_step(const char *dir, const uint8_t *data, size_t size)
 			fuzz_write_file(path, newest, newlen);
 			torn = newlen - newest_end;
 		}
-	} else if (sealed_for(image, imlen, end, seg))
-		torn = 0;	/* accepted: the closed file stays */
-	else {
+	} else {
+		/* The guard: no record right where the new ones end, whatever
+		 * the last use held there. */
+		FUZZ_CHECK(!sealed_for(image, imlen, end, seg), "a record "
+		    "sealed for reused segment %" PRIu64 " at its records' "
+		    "end (%zu): no guard", seg, end);
 		if (pick & 0x80)
 			forge_past(image, end, seg, next);
 		fuzz_write_file(path, image, imlen);

@@ -2216,6 +2216,63 @@ records_in_a_reused_file_last_use_are_not_read(void **state)
 }
 
 /*
+ * The case a reader cannot tell (docs/protocols.md): message 1's payload
+ * holds a release of message 9 checksummed as segment 3's would be, at
+ * the offset where segment 3's records end once its file, segment 1's
+ * reused, holds message 17. A crash before the cut leaves that last use
+ * there, and the reader of the newest reads on to its first unreadable
+ * record. The zeros written after each batch in a reused file stop it
+ * where the records end: 9 to 17 come back. (Without them the release
+ * was read: message 9, which had its OK, gone.)
+ */
+static void
+record_where_reused_records_end_is_not_read(void **state)
+{
+	static const uint64_t nine[] = { 9 };
+	struct fx *fx = *state;
+	/* Segment 3's records: its H, the mark, "m17". */
+	size_t end = HEAD_SIZE + MARK_SIZE + MSG_SIZE + 1;
+	/* Message 1's payload starts 17 bytes after the H. */
+	size_t pad = end - HEAD_SIZE - 17, n;
+	unsigned char payload[64];
+	uint64_t segsize;
+	struct journal *j;
+	static uint64_t seg[32];
+
+	memset(payload, 'p', pad);
+	n = pad + forged_release(payload + pad, 3, nine, 1);
+	assert_true(n <= sizeof(payload));
+	/* Segment 1 is full with message 8 ("m1".."m8": MSG_SIZE). */
+	segsize = HEAD_SIZE + 17 + n + 7 * MSG_SIZE;
+	j = reopen(fx, segsize);
+	for (uint64_t seq = 1; seq <= 16; seq++) {
+		seg[seq] = seq == 1 ? journal_add(j, seq, payload, n) :
+		    add(j, seq);
+		commit(fx, j);
+	}
+	assert_int_equal(seg[8], 1);
+	assert_int_equal(seg[9], 2);
+	for (uint64_t seq = 1; seq <= 8; seq++)
+		journal_release(j, seg[seq], seq);
+	commit(fx, j);		/* segment 1 is the spare */
+	assert_int_equal(add(j, 17), 3);
+	commit(fx, j);
+	crash_copy(fx);
+	journal_close(j);
+
+	j = reopen(fx, segsize);
+	assert_int_equal(fx->r.n, 9);
+	for (size_t k = 0; k < fx->r.n; k++)
+		assert_int_equal(fx->r.seq[k], 9 + k);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_bad_bytes, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_true(fx->rep.r_torn_bytes > 0);	/* the last use, cut */
+	journal_close(j);
+	clean_restart(fx, segsize, 9);
+}
+
+/*
  * An H is only a segment's first record: one inside a producer's
  * payload, reached by the search past a damaged header (every H is
  * checksummed from 0, so anyone can make one), is not read: the next
@@ -2349,6 +2406,7 @@ main(void)
 		T(released_segment_is_reused),
 		T(reused_file_old_records_never_read),
 		T(records_in_a_reused_file_last_use_are_not_read),
+		T(record_where_reused_records_end_is_not_read),
 		T(forged_head_in_a_payload_is_not_read),
 		T(spare_goes_without_fsync),
 	};
