@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "crc32c.h"
@@ -66,6 +67,24 @@ struct fx {
 	uint64_t	 next;
 	char		 err[300];
 };
+
+static void crash_copy(struct fx *);
+
+/* Set: the next pwrite past a file's start first takes a crash copy of
+ * that queue folder (crash_copy), as a crash just before it leaves it. */
+static struct fx *crash_before_pwrite;
+
+ssize_t
+pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	struct fx *fx = crash_before_pwrite;
+
+	if (fx != NULL && off > 0) {
+		crash_before_pwrite = NULL;
+		crash_copy(fx);
+	}
+	return syscall(SYS_pwrite64, fd, buf, n, off);
+}
 
 static int
 collect(void *arg, uint64_t seq, uint64_t seg, const void *data, size_t len)
@@ -2273,6 +2292,54 @@ record_where_reused_records_end_is_not_read(void **state)
 }
 
 /*
+ * The same case right after the spare's H and mark: message 1's payload,
+ * a release of message 9 sealed for segment 3, starts where they end.
+ * A crash after the spare became segment 3, before message 17's write,
+ * leaves the last use's bytes right behind the mark; the zeros written
+ * with the H stop the reader there: 9 to 16 come back, and the next
+ * number is the H's 17. (Without them message 9 was released.)
+ */
+static void
+record_after_reused_head_is_not_read(void **state)
+{
+	static const uint64_t nine[] = { 9 };
+	struct fx *fx = *state;
+	unsigned char payload[32];
+	size_t n = forged_release(payload, 3, nine, 1);
+	uint64_t segsize = HEAD_SIZE + 17 + n + 7 * MSG_SIZE;
+	struct journal *j = reopen(fx, segsize);
+	static uint64_t seg[32];
+
+	for (uint64_t seq = 1; seq <= 16; seq++) {
+		seg[seq] = seq == 1 ? journal_add(j, seq, payload, n) :
+		    add(j, seq);
+		commit(fx, j);
+	}
+	assert_int_equal(seg[8], 1);
+	assert_int_equal(seg[9], 2);
+	for (uint64_t seq = 1; seq <= 8; seq++)
+		journal_release(j, seg[seq], seq);
+	commit(fx, j);		/* segment 1 is the spare */
+	assert_int_equal(add(j, 17), 3);
+	crash_before_pwrite = fx;	/* the H goes at 0, 17 after it */
+	commit(fx, j);
+	assert_null(crash_before_pwrite);
+	journal_close(j);
+
+	j = reopen(fx, segsize);
+	assert_int_equal(fx->r.n, 8);
+	for (size_t k = 0; k < fx->r.n; k++)
+		assert_int_equal(fx->r.seq[k], 9 + k);
+	assert_int_equal(fx->next, 17);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_bad_bytes, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_true(fx->rep.r_torn_bytes > 0);	/* the last use, cut */
+	journal_close(j);
+	clean_restart(fx, segsize, 8);
+}
+
+/*
  * An H is only a segment's first record: one inside a producer's
  * payload, reached by the search past a damaged header (every H is
  * checksummed from 0, so anyone can make one), is not read: the next
@@ -2407,6 +2474,7 @@ main(void)
 		T(reused_file_old_records_never_read),
 		T(records_in_a_reused_file_last_use_are_not_read),
 		T(record_where_reused_records_end_is_not_read),
+		T(record_after_reused_head_is_not_read),
 		T(forged_head_in_a_payload_is_not_read),
 		T(spare_goes_without_fsync),
 	};
