@@ -2189,6 +2189,59 @@ reused_file_old_records_never_read(void **state)
 }
 
 /*
+ * Messages 1 to 8 fill segment 1 (segsize), message at's payload the
+ * one given (a producer's bytes), 9 to 16 go to segment 2; 1 to 8
+ * released, segment 1's file is the spare, and message 17 goes into it
+ * as segment 3. The folder is then copied as a crash leaves it, or,
+ * with before_write, just before message 17's write (after the spare's
+ * new H and mark), and reopened from the copy.
+ */
+static struct journal *
+crash_in_reused_file(struct fx *fx, uint64_t segsize, uint64_t at,
+    const unsigned char *payload, size_t n, bool before_write)
+{
+	struct journal *j = reopen(fx, segsize);
+	static uint64_t seg[32];
+
+	for (uint64_t seq = 1; seq <= 16; seq++) {
+		seg[seq] = seq == at ? journal_add(j, seq, payload, n) :
+		    add(j, seq);
+		commit(fx, j);
+	}
+	assert_int_equal(seg[8], 1);
+	assert_int_equal(seg[9], 2);
+	for (uint64_t seq = 1; seq <= 8; seq++)
+		journal_release(j, seg[seq], seq);
+	commit(fx, j);		/* segment 1 is the spare */
+	assert_int_equal(add(j, 17), 3);
+	if (before_write)
+		crash_before_pwrite = fx;	/* the H goes at 0 */
+	commit(fx, j);
+	if (!before_write)
+		crash_copy(fx);
+	assert_null(crash_before_pwrite);
+	journal_close(j);
+	return reopen(fx, segsize);
+}
+
+/* Messages first to last came back, the next number after them,
+ * nothing damaged or lost, the last use's bytes cut as torn. */
+static void
+restored_from(struct fx *fx, struct journal *j, uint64_t first,
+    uint64_t last)
+{
+	assert_int_equal(fx->r.n, last - first + 1);
+	for (size_t k = 0; k < fx->r.n; k++)
+		assert_int_equal(fx->r.seq[k], first + k);
+	assert_int_equal(fx->next, last + 1);
+	assert_int_equal(fx->rep.r_damaged, 0);
+	assert_int_equal(fx->rep.r_bad_bytes, 0);
+	assert_int_equal(fx->rep.r_lost, 0);
+	assert_true(fx->rep.r_torn_bytes > 0);	/* the last use, cut */
+	journal_close(j);
+}
+
+/*
  * Message 8's payload (a producer's bytes) holds what looks like a
  * release of message 9, checksummed as segment 3's would be (its number
  * is one the producer can tell ahead). Its segment, released, is the
@@ -2205,32 +2258,9 @@ records_in_a_reused_file_last_use_are_not_read(void **state)
 	unsigned char payload[32];
 	size_t n = forged_release(payload, 3, nine, 1);
 	uint64_t segsize = HEAD_SIZE + 7 * MSG_SIZE + 17 + n;
-	struct journal *j = reopen(fx, segsize);
-	static uint64_t seg[32];
 
-	for (uint64_t seq = 1; seq <= 16; seq++) {
-		seg[seq] = seq == 8 ? journal_add(j, seq, payload, n) :
-		    add(j, seq);
-		commit(fx, j);
-	}
-	assert_int_equal(seg[8], 1);
-	assert_int_equal(seg[9], 2);
-	for (uint64_t seq = 1; seq <= 8; seq++)
-		journal_release(j, seg[seq], seq);
-	commit(fx, j);		/* segment 1 is the spare */
-	assert_int_equal(add(j, 17), 3);
-	commit(fx, j);
-	crash_copy(fx);
-	journal_close(j);
-
-	j = reopen(fx, segsize);
-	assert_int_equal(fx->r.n, 9);
-	for (size_t k = 0; k < fx->r.n; k++)
-		assert_int_equal(fx->r.seq[k], 9 + k);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_bad_bytes, 0);
-	assert_int_equal(fx->rep.r_lost, 0);
-	journal_close(j);
+	restored_from(fx, crash_in_reused_file(fx, segsize, 8, payload, n,
+	    false), 9, 17);
 	clean_restart(fx, segsize, 9);
 }
 
@@ -2255,39 +2285,14 @@ record_where_reused_records_end_is_not_read(void **state)
 	size_t pad = end - HEAD_SIZE - 17, n;
 	unsigned char payload[64];
 	uint64_t segsize;
-	struct journal *j;
-	static uint64_t seg[32];
 
 	memset(payload, 'p', pad);
 	n = pad + forged_release(payload + pad, 3, nine, 1);
 	assert_true(n <= sizeof(payload));
 	/* Segment 1 is full with message 8 ("m1".."m8": MSG_SIZE). */
 	segsize = HEAD_SIZE + 17 + n + 7 * MSG_SIZE;
-	j = reopen(fx, segsize);
-	for (uint64_t seq = 1; seq <= 16; seq++) {
-		seg[seq] = seq == 1 ? journal_add(j, seq, payload, n) :
-		    add(j, seq);
-		commit(fx, j);
-	}
-	assert_int_equal(seg[8], 1);
-	assert_int_equal(seg[9], 2);
-	for (uint64_t seq = 1; seq <= 8; seq++)
-		journal_release(j, seg[seq], seq);
-	commit(fx, j);		/* segment 1 is the spare */
-	assert_int_equal(add(j, 17), 3);
-	commit(fx, j);
-	crash_copy(fx);
-	journal_close(j);
-
-	j = reopen(fx, segsize);
-	assert_int_equal(fx->r.n, 9);
-	for (size_t k = 0; k < fx->r.n; k++)
-		assert_int_equal(fx->r.seq[k], 9 + k);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_bad_bytes, 0);
-	assert_int_equal(fx->rep.r_lost, 0);
-	assert_true(fx->rep.r_torn_bytes > 0);	/* the last use, cut */
-	journal_close(j);
+	restored_from(fx, crash_in_reused_file(fx, segsize, 1, payload, n,
+	    false), 9, 17);
 	clean_restart(fx, segsize, 9);
 }
 
@@ -2297,7 +2302,7 @@ record_where_reused_records_end_is_not_read(void **state)
  * A crash after the spare became segment 3, before message 17's write,
  * leaves the last use's bytes right behind the mark; the zeros written
  * with the H stop the reader there: 9 to 16 come back, and the next
- * number is the H's 17. (Without them message 9 was released.)
+ * number is the H's, 17. (Without them message 9 was released.)
  */
 static void
 record_after_reused_head_is_not_read(void **state)
@@ -2307,35 +2312,9 @@ record_after_reused_head_is_not_read(void **state)
 	unsigned char payload[32];
 	size_t n = forged_release(payload, 3, nine, 1);
 	uint64_t segsize = HEAD_SIZE + 17 + n + 7 * MSG_SIZE;
-	struct journal *j = reopen(fx, segsize);
-	static uint64_t seg[32];
 
-	for (uint64_t seq = 1; seq <= 16; seq++) {
-		seg[seq] = seq == 1 ? journal_add(j, seq, payload, n) :
-		    add(j, seq);
-		commit(fx, j);
-	}
-	assert_int_equal(seg[8], 1);
-	assert_int_equal(seg[9], 2);
-	for (uint64_t seq = 1; seq <= 8; seq++)
-		journal_release(j, seg[seq], seq);
-	commit(fx, j);		/* segment 1 is the spare */
-	assert_int_equal(add(j, 17), 3);
-	crash_before_pwrite = fx;	/* the H goes at 0, 17 after it */
-	commit(fx, j);
-	assert_null(crash_before_pwrite);
-	journal_close(j);
-
-	j = reopen(fx, segsize);
-	assert_int_equal(fx->r.n, 8);
-	for (size_t k = 0; k < fx->r.n; k++)
-		assert_int_equal(fx->r.seq[k], 9 + k);
-	assert_int_equal(fx->next, 17);
-	assert_int_equal(fx->rep.r_damaged, 0);
-	assert_int_equal(fx->rep.r_bad_bytes, 0);
-	assert_int_equal(fx->rep.r_lost, 0);
-	assert_true(fx->rep.r_torn_bytes > 0);	/* the last use, cut */
-	journal_close(j);
+	restored_from(fx, crash_in_reused_file(fx, segsize, 1, payload, n,
+	    true), 9, 16);
 	clean_restart(fx, segsize, 8);
 }
 
