@@ -58,6 +58,8 @@ _Static_assert(RECORD_MAX <= UINT32_MAX, "a record's length fits 32 bits");
  * the next one.
  */
 #define GUARD		4
+/* A record's length is its first 4 bytes: commit writes them last. */
+_Static_assert(GUARD == 4 && GUARD < HDR + BODY_MIN, "the guard is a length");
 #define SPARE_GONE	GONE_PREFIX "seg-spare.log"
 #define DAMAGED_PREFIX	"damaged-"	/* set aside, never read or deleted */
 
@@ -1306,15 +1308,16 @@ seg_reuse(struct journal *j, uint64_t id, uint64_t next)
 	return false;
 }
 
-/* Writes all of b at the newest segment's end; on failure cuts it back. */
+/* Writes all of b at at bytes past the newest segment's end; on failure
+ * cuts it back to that end. */
 static int
-write_all(struct journal *j, const unsigned char *p, size_t len)
+write_all(struct journal *j, const unsigned char *p, size_t len, size_t at)
 {
 	size_t done = 0;
 
 	while (done < len) {
 		ssize_t n = pwrite(j->j_fd, p + done, len - done,
-		    (off_t)(j->j_size + done));
+		    (off_t)(j->j_size + at + done));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -1898,7 +1901,7 @@ commit(struct journal *j, bool sync, char *err, size_t errlen)
 	uint64_t msgs = j->j_batch_msgs;
 	uint64_t target = msgs > 0 ? j->j_batch_seg : batch_segment(j);
 	bool fsync = msgs > 0 && j->j_mode == JOURNAL_FSYNC;
-	size_t guard;
+	size_t guard, lead;
 	int rc;
 
 	if (j->j_buf.b_len == 0 && j->j_nacks == 0)
@@ -1922,7 +1925,14 @@ commit(struct journal *j, bool sync, char *err, size_t errlen)
 	put_acks(j);
 	guard = guard_len(j->j_end, j->j_size + j->j_buf.b_len);
 	memset(buf_reserve(&j->j_buf, guard), 0, guard);
-	rc = write_all(j, j->j_buf.b_data, j->j_buf.b_len);
+	/* Over a last use, the first record's length goes last: a write
+	 * cut short (a kill stops it at a page's end, which may be a
+	 * record's) leaves the last guard's zeros where the reader starts,
+	 * not the last use's bytes after the records it got. */
+	lead = j->j_end > j->j_size ? GUARD : 0;
+	rc = write_all(j, j->j_buf.b_data + lead, j->j_buf.b_len - lead, lead);
+	if (rc == 0 && lead > 0)
+		rc = write_all(j, j->j_buf.b_data, lead, 0);
 	j->j_buf.b_len -= guard;
 	if (rc < 0) {
 		snprintf(err, errlen, "write %s/" SEG_FMT ": %s", j->j_dir,

@@ -52,6 +52,34 @@
 #define MSG_SIZE 19
 #define MARK_SIZE 17	/* a reused file's mark: an A of no release */
 
+struct fx;
+static void crash_copy(struct fx *);
+
+/* A kill in the middle of a pwrite: the first one writing from or
+ * across file offset tear_at stops there, the files copied as tear_fx's
+ * crash, then it goes on (the journal written stays whole). */
+static off_t tear_at;
+static struct fx *tear_fx;
+
+ssize_t
+pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	size_t first;
+
+	if (tear_at == 0 || off > tear_at || off + (off_t)n <= tear_at)
+		return syscall(SYS_pwrite64, fd, buf, n, off);
+	first = (size_t)(tear_at - off);
+	tear_at = 0;
+	if (first > 0 && syscall(SYS_pwrite64, fd, buf, first, off) !=
+	    (ssize_t)first)
+		return -1;
+	crash_copy(tear_fx);
+	if (syscall(SYS_pwrite64, fd, (const char *)buf + first, n - first,
+	    off + (off_t)first) != (ssize_t)(n - first))
+		return -1;
+	return (ssize_t)n;
+}
+
 /* What a reopen handed back. */
 struct restored {
 	size_t		 n;
@@ -67,24 +95,6 @@ struct fx {
 	uint64_t	 next;
 	char		 err[300];
 };
-
-static void crash_copy(struct fx *);
-
-/* Set: the next pwrite past a file's start first takes a crash copy of
- * that queue folder (crash_copy), as a crash just before it leaves it. */
-static struct fx *crash_before_pwrite;
-
-ssize_t
-pwrite(int fd, const void *buf, size_t n, off_t off)
-{
-	struct fx *fx = crash_before_pwrite;
-
-	if (fx != NULL && off > 0) {
-		crash_before_pwrite = NULL;
-		crash_copy(fx);
-	}
-	return syscall(SYS_pwrite64, fd, buf, n, off);
-}
 
 static int
 collect(void *arg, uint64_t seq, uint64_t seg, const void *data, size_t len)
@@ -2191,14 +2201,15 @@ reused_file_old_records_never_read(void **state)
 /*
  * Messages 1 to 8 fill segment 1 (segsize), message at's payload the
  * one given (a producer's bytes), 9 to 16 go to segment 2; 1 to 8
- * released, segment 1's file is the spare, and message 17 goes into it
- * as segment 3. The folder is then copied as a crash leaves it, or,
- * with before_write, just before message 17's write (after the spare's
- * new H and mark), and reopened from the copy.
+ * released, segment 1's file is the spare, and messages 17 to last go
+ * into it as segment 3, in one batch. The folder is then copied as a
+ * crash leaves it, or, with tear, as a kill leaves it in the middle of
+ * the write across or from that offset of the file, and reopened from
+ * the copy.
  */
 static struct journal *
 crash_in_reused_file(struct fx *fx, uint64_t segsize, uint64_t at,
-    const unsigned char *payload, size_t n, bool before_write)
+    const unsigned char *payload, size_t n, uint64_t last, off_t tear)
 {
 	struct journal *j = reopen(fx, segsize);
 	static uint64_t seg[32];
@@ -2213,13 +2224,14 @@ crash_in_reused_file(struct fx *fx, uint64_t segsize, uint64_t at,
 	for (uint64_t seq = 1; seq <= 8; seq++)
 		journal_release(j, seg[seq], seq);
 	commit(fx, j);		/* segment 1 is the spare */
-	assert_int_equal(add(j, 17), 3);
-	if (before_write)
-		crash_before_pwrite = fx;	/* the H goes at 0 */
+	for (uint64_t seq = 17; seq <= last; seq++)
+		assert_int_equal(add(j, seq), 3);
+	tear_at = tear;
+	tear_fx = fx;
 	commit(fx, j);
-	if (!before_write)
+	if (tear == 0)
 		crash_copy(fx);
-	assert_null(crash_before_pwrite);
+	assert_int_equal(tear_at, 0);	/* the crash was copied */
 	journal_close(j);
 	return reopen(fx, segsize);
 }
@@ -2260,7 +2272,7 @@ records_in_a_reused_file_last_use_are_not_read(void **state)
 	uint64_t segsize = HEAD_SIZE + 7 * MSG_SIZE + 17 + n;
 
 	restored_from(fx, crash_in_reused_file(fx, segsize, 8, payload, n,
-	    false), 9, 17);
+	    17, 0), 9, 17);
 	clean_restart(fx, segsize, 9);
 }
 
@@ -2292,17 +2304,18 @@ record_where_reused_records_end_is_not_read(void **state)
 	/* Segment 1 is full with message 8 ("m1".."m8": MSG_SIZE). */
 	segsize = HEAD_SIZE + 17 + n + 7 * MSG_SIZE;
 	restored_from(fx, crash_in_reused_file(fx, segsize, 1, payload, n,
-	    false), 9, 17);
+	    17, 0), 9, 17);
 	clean_restart(fx, segsize, 9);
 }
 
 /*
  * The same case right after the spare's H and mark: message 1's payload,
  * a release of message 9 sealed for segment 3, starts where they end.
- * A crash after the spare became segment 3, before message 17's write,
- * leaves the last use's bytes right behind the mark; the zeros written
- * with the H stop the reader there: 9 to 16 come back, and the next
- * number is the H's, 17. (Without them message 9 was released.)
+ * A crash after the spare became segment 3, before message 17's write
+ * (its bytes after the first length: commit), leaves the last use's
+ * bytes right behind the mark; the zeros written with the H stop the
+ * reader there: 9 to 16 come back, and the next number is the H's, 17.
+ * (Without them message 9 was released.)
  */
 static void
 record_after_reused_head_is_not_read(void **state)
@@ -2314,7 +2327,36 @@ record_after_reused_head_is_not_read(void **state)
 	uint64_t segsize = HEAD_SIZE + 17 + n + 7 * MSG_SIZE;
 
 	restored_from(fx, crash_in_reused_file(fx, segsize, 1, payload, n,
-	    true), 9, 16);
+	    17, HEAD_SIZE + MARK_SIZE + 4), 9, 16);
+	clean_restart(fx, segsize, 8);
+}
+
+/*
+ * As record_where_reused_records_end_is_not_read, but the crash is a
+ * kill in the middle of the batch's write (m17, m18), which it stops
+ * where m17 ends: a kill stops a write at a page's end, which a
+ * producer can make a record's (the sizes are its own). The batch's own
+ * zeros are not written yet; the first record's length, written last,
+ * leaves the zeros written after the mark where the reader starts: 9 to
+ * 16 come back. (Written in order, the release past m17 was read:
+ * message 9 gone.)
+ */
+static void
+torn_write_into_a_reused_file_stops_before_its_end(void **state)
+{
+	static const uint64_t nine[] = { 9 };
+	struct fx *fx = *state;
+	size_t end = HEAD_SIZE + MARK_SIZE + MSG_SIZE + 1;
+	size_t pad = end - HEAD_SIZE - 17, n;
+	unsigned char payload[64];
+	uint64_t segsize;
+
+	memset(payload, 'p', pad);
+	n = pad + forged_release(payload + pad, 3, nine, 1);
+	assert_true(n <= sizeof(payload));
+	segsize = HEAD_SIZE + 17 + n + 7 * MSG_SIZE;
+	restored_from(fx, crash_in_reused_file(fx, segsize, 1, payload, n,
+	    18, (off_t)end), 9, 16);
 	clean_restart(fx, segsize, 8);
 }
 
@@ -2454,6 +2496,7 @@ main(void)
 		T(records_in_a_reused_file_last_use_are_not_read),
 		T(record_where_reused_records_end_is_not_read),
 		T(record_after_reused_head_is_not_read),
+		T(torn_write_into_a_reused_file_stops_before_its_end),
 		T(forged_head_in_a_payload_is_not_read),
 		T(spare_goes_without_fsync),
 	};
