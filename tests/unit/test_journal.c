@@ -2276,11 +2276,35 @@ records_in_a_reused_file_last_use_are_not_read(void **state)
 	clean_restart(fx, segsize, 9);
 }
 
+/* Where segment 3's records end once it holds "m17": its H, the mark,
+ * then m17. */
+#define M17_END	(HEAD_SIZE + MARK_SIZE + MSG_SIZE + 1)
+
 /*
- * The case a reader cannot tell (docs/protocols.md): message 1's payload
- * holds a release of message 9 checksummed as segment 3's would be, at
- * the offset where segment 3's records end once its file, segment 1's
- * reused, holds message 17. A crash before the cut leaves that last use
+ * Message 1's payload for crash_in_reused_file: padding, then a release
+ * of message 9 sealed for segment 3, lying in segment 1's file where
+ * segment 3's records end once they hold m17. Returns its length, and
+ * in *segsize the size segment 1 fills with message 8.
+ */
+static size_t
+release_at_m17_end(unsigned char payload[64], uint64_t *segsize)
+{
+	static const uint64_t nine[] = { 9 };
+	/* Message 1's payload starts 17 bytes after the H. */
+	size_t pad = M17_END - HEAD_SIZE - 17, n;
+
+	memset(payload, 'p', pad);
+	n = pad + forged_release(payload + pad, 3, nine, 1);
+	assert_true(n <= 64);
+	*segsize = HEAD_SIZE + 17 + n + 7 * MSG_SIZE;	/* "m2".."m8" */
+	return n;
+}
+
+/*
+ * The case the reader alone cannot tell (docs/protocols.md): message
+ * 1's payload holds a release of message 9 checksummed as segment 3's
+ * would be, at the offset where segment 3's records end once its file,
+ * segment 1's reused, holds message 17. A crash before the cut leaves that last use
  * there, and the reader of the newest reads on to its first unreadable
  * record. The zeros written after each batch in a reused file stop it
  * where the records end: 9 to 17 come back. (Without them the release
@@ -2289,20 +2313,11 @@ records_in_a_reused_file_last_use_are_not_read(void **state)
 static void
 record_where_reused_records_end_is_not_read(void **state)
 {
-	static const uint64_t nine[] = { 9 };
 	struct fx *fx = *state;
-	/* Segment 3's records: its H, the mark, "m17". */
-	size_t end = HEAD_SIZE + MARK_SIZE + MSG_SIZE + 1;
-	/* Message 1's payload starts 17 bytes after the H. */
-	size_t pad = end - HEAD_SIZE - 17, n;
 	unsigned char payload[64];
 	uint64_t segsize;
+	size_t n = release_at_m17_end(payload, &segsize);
 
-	memset(payload, 'p', pad);
-	n = pad + forged_release(payload + pad, 3, nine, 1);
-	assert_true(n <= sizeof(payload));
-	/* Segment 1 is full with message 8 ("m1".."m8": MSG_SIZE). */
-	segsize = HEAD_SIZE + 17 + n + 7 * MSG_SIZE;
 	restored_from(fx, crash_in_reused_file(fx, segsize, 1, payload, n,
 	    17, 0), 9, 17);
 	clean_restart(fx, segsize, 9);
@@ -2344,19 +2359,13 @@ record_after_reused_head_is_not_read(void **state)
 static void
 torn_write_into_a_reused_file_stops_before_its_end(void **state)
 {
-	static const uint64_t nine[] = { 9 };
 	struct fx *fx = *state;
-	size_t end = HEAD_SIZE + MARK_SIZE + MSG_SIZE + 1;
-	size_t pad = end - HEAD_SIZE - 17, n;
 	unsigned char payload[64];
 	uint64_t segsize;
+	size_t n = release_at_m17_end(payload, &segsize);
 
-	memset(payload, 'p', pad);
-	n = pad + forged_release(payload + pad, 3, nine, 1);
-	assert_true(n <= sizeof(payload));
-	segsize = HEAD_SIZE + 17 + n + 7 * MSG_SIZE;
 	restored_from(fx, crash_in_reused_file(fx, segsize, 1, payload, n,
-	    18, (off_t)end), 9, 16);
+	    18, M17_END), 9, 16);
 	clean_restart(fx, segsize, 8);
 }
 
