@@ -1261,8 +1261,9 @@ guard_len(uint64_t size, uint64_t end)
  * over the last use's, then the guard, synced, then its name (a crash
  * before leaves the spare, which the next start removes). The last
  * use's records stay past them, read as nothing (version 2: checksums
- * from the segment's number), until the next segment starts (cut_tail). False when it could not
- * be: the spare is gone then, and the caller makes a new file.
+ * from the segment's number), until the next segment starts
+ * (cut_tail). False when it could not be: the spare is gone then, and
+ * the caller makes a new file.
  */
 static bool
 seg_reuse(struct journal *j, uint64_t id, uint64_t next)

@@ -2304,11 +2304,12 @@ release_at_m17_end(unsigned char payload[64], uint64_t *segsize)
  * The case the reader alone cannot tell (docs/protocols.md): message
  * 1's payload holds a release of message 9 checksummed as segment 3's
  * would be, at the offset where segment 3's records end once its file,
- * segment 1's reused, holds message 17. A crash before the cut leaves that last use
- * there, and the reader of the newest reads on to its first unreadable
- * record. The zeros written after each batch in a reused file stop it
- * where the records end: 9 to 17 come back. (Without them the release
- * was read: message 9, which had its OK, gone.)
+ * segment 1's reused, holds message 17. A crash before the cut leaves
+ * that last use there, and the reader of the newest reads on to its
+ * first unreadable record. The zeros written after each batch in a
+ * reused file stop it where the records end: 9 to 17 come back.
+ * (Without them the release was read: message 9, which had its OK,
+ * gone.)
  */
 static void
 record_where_reused_records_end_is_not_read(void **state)
