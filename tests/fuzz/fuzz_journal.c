@@ -20,7 +20,12 @@
  * (reuse_step): messages whose payloads are the input's bytes fill three
  * segments; all are released, one that filled up kept as the spare; a
  * few known messages go into the spare's file, over the start of its
- * last use. Opened as a crash leaves that file, the folder gives back
+ * last use. In the middle of their write, at a place the input picks,
+ * tests/tearwrite.c's pwrite copies the folder as a kill there leaves it:
+ * opened, that copy gives back none of them (the first length goes
+ * last), the next number their first, no damage or loss, every byte
+ * past the mark torn. Opened as a crash leaves that file after the
+ * write, the folder gives back
  * exactly those few, the next number after them, no damage, no loss,
  * the last use's bytes (all of them) cut as a torn tail; opened again,
  * nothing torn.
@@ -57,6 +62,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +71,7 @@
 #include "crc32c.h"
 #include "fuzz.h"
 #include "journal.h"
+#include "tearwrite.h"
 
 #define SEP		"SEG|"
 #define SEGS_MAX	4
@@ -79,6 +87,7 @@
  * both within any spare (SEGMENT_SIZE at least). */
 #define FORGE_AT	32
 #define FORGE_LEN	6
+#define GUARD		4	/* zeros after a write into a reused file */
 #define ROTATE_MSGS	3	/* the batch in the newer segment */
 #define ROTATE_GAP	3	/* numbers skipped by journal_set_next */
 #define ACK_SIZE(m)	(HDR + BODY_MIN + 8 * (m))	/* an A of m releases */
@@ -516,6 +525,87 @@ rotate_step(struct journal *j, const char *dir, const char *path,
 	return read_whole(newest, imlen);
 }
 
+/* Where a kill in the middle of a write is copied from and to. */
+struct kill_copy {
+	const char	*from;
+	const char	*to;
+};
+
+/* Copies the files of folder from into folder to; a gone-* file the
+ * unlinking thread takes meanwhile is not (a start never reads one). */
+static void
+copy_folder(const char *from, const char *to)
+{
+	char src[PATH_MAX], dst[PATH_MAX];
+	DIR *d = opendir(from);
+	struct dirent *de;
+
+	FUZZ_CHECK(d != NULL, "opendir %s", from);
+	while ((de = readdir(d)) != NULL) {
+		unsigned char *buf;
+		struct stat st;
+		int fd;
+
+		if (de->d_name[0] == '.' ||
+		    strncmp(de->d_name, "gone-", 5) == 0)
+			continue;
+		snprintf(src, sizeof(src), "%s/%s", from, de->d_name);
+		snprintf(dst, sizeof(dst), "%s/%s", to, de->d_name);
+		fd = open(src, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT)
+			continue;
+		FUZZ_CHECK(fd >= 0 && fstat(fd, &st) == 0, "open %s", src);
+		buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+		FUZZ_CHECK(buf != NULL && pread(fd, buf, (size_t)st.st_size,
+		    0) == (ssize_t)st.st_size, "read %s", src);
+		close(fd);
+		fuzz_write_file(dst, buf, (size_t)st.st_size);
+		free(buf);
+	}
+	closedir(d);
+}
+
+static void
+kill_copy_cb(void *arg)
+{
+	const struct kill_copy *kc = arg;
+
+	copy_folder(kc->from, kc->to);
+}
+
+/*
+ * Step 3's batch written into reused segment seg, cut short by a kill at
+ * a place the input picks (copied to torn by kill_copy_cb): its first
+ * record's length goes last, so the zeros written after the mark stay
+ * where the batch starts. Opened, the copy gives back none of the batch
+ * (every message before it is released) and the next number is its
+ * first, with nothing damaged or lost: every byte past the mark torn.
+ */
+static void
+check_torn(const char *torn, uint64_t seg, uint64_t first)
+{
+	struct restored_set back = { 0 };
+	struct journal_report rep;
+	char path[PATH_MAX];
+	struct stat st;
+	uint64_t next;
+
+	snprintf(path, sizeof(path), "%s/seg-%016" PRIx64 ".log", torn, seg);
+	FUZZ_CHECK(stat(path, &st) == 0, "no %s in the kill's copy", path);
+	journal_close(open_mode(torn, JOURNAL_FSYNC, &back, &next, &rep));
+	FUZZ_CHECK(back.n == 0 && next == first && rep.r_damaged == 0 &&
+	    rep.r_bad_bytes == 0 && rep.r_lost == 0 && rep.r_uncounted == 0 &&
+	    rep.r_torn_bytes == (uint64_t)st.st_size - HEAD_SIZE - MARK_SIZE,
+	    "after a kill in a batch's write into a reused file: %zu "
+	    "messages, next %" PRIu64 " (not %" PRIu64 "), %" PRIu64
+	    " damaged, %" PRIu64 " bad, %" PRIu64 " lost, %" PRIu64
+	    " uncounted, %" PRIu64 " torn of %jd bytes", back.n, next, first,
+	    rep.r_damaged, rep.r_bad_bytes, rep.r_lost, rep.r_uncounted,
+	    rep.r_torn_bytes, (intmax_t)st.st_size);
+	set_free(&back);
+	fuzz_empty_dir(torn);
+}
+
 /*
  * With flag 2: segment reuse as a writer, under "fsync" (header
  * comment), then its recovery from a crash's image of the reused file.
@@ -526,10 +616,12 @@ reuse_step(const char *dir, const uint8_t *data, size_t size)
 	struct restored_set old = { 0 }, added = { 0 }, want = { 0 },
 	    back = { 0 };
 	unsigned char payload[256], *image, *newest = NULL;
-	char spare[PATH_MAX], path[PATH_MAX];
+	char spare[PATH_MAX], path[PATH_MAX], killed[PATH_MAX];
+	struct kill_copy kc;
+	off_t tear;
 	struct journal_report rep;
 	struct journal *j;
-	uint64_t next, next4, last, seg = 0, nsegs, bytes;
+	uint64_t next, next4, last, seg = 0, nsegs, bytes, first;
 	/* Where the new records end in the old file moves with the input. */
 	uint8_t pick = (uint8_t)(data[size - 1] + size);
 	size_t nwant = 1 + pick % REUSE_MSGS;
@@ -564,6 +656,7 @@ reuse_step(const char *dir, const uint8_t *data, size_t size)
 
 	/* Step 3: the newest is full; the next batch goes into the
 	 * spare's file, over the start of its last use. */
+	first = next;
 	for (size_t k = 0; k < nwant; k++) {
 		size_t len = (pick + 53 * k) % sizeof(payload);
 
@@ -574,9 +667,21 @@ reuse_step(const char *dir, const uint8_t *data, size_t size)
 		    "%" PRIu64 " went to %" PRIu64, last, seg);
 		end += HDR + BODY_MIN + len;
 	}
+	/* A kill somewhere in the batch's write (after its first length,
+	 * which goes last), its copy checked below. */
+	snprintf(killed, sizeof(killed), "%s/killed", fuzz_tmpdir());
+	FUZZ_CHECK(mkdir(killed, 0700) == 0 || errno == EEXIST, "mkdir %s",
+	    killed);
+	kc = (struct kill_copy){ dir, killed };
+	tear = (off_t)(HEAD_SIZE + MARK_SIZE + GUARD + (size * 7 + pick) %
+	    (end - HEAD_SIZE - MARK_SIZE));
+	tear_write_at(tear, kill_copy_cb, &kc);
 	commit_ok(j);
+	FUZZ_CHECK(tear_write_done(), "the batch's write did not reach "
+	    "offset %jd", (intmax_t)tear);
 	FUZZ_CHECK(access(spare, F_OK) < 0, "the spare not taken by "
 	    "segment %" PRIu64, seg);
+	check_torn(killed, seg, first);
 	snprintf(path, sizeof(path), "%s/seg-%016" PRIx64 ".log", dir, seg);
 	/* What a crash leaves: the records, then the last use's. */
 	image = read_whole(path, &imlen);

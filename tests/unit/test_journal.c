@@ -38,12 +38,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "crc32c.h"
 #include "discard.h"
 #include "journal.h"
+#include "tearwrite.h"
 
 #define MAX_MSGS 4096
 /* An H record: 8 + 9 bytes, the magic (16), the number before (8). */
@@ -55,29 +55,10 @@
 struct fx;
 static void crash_copy(struct fx *);
 
-/* A kill in the middle of a pwrite: the first one writing from or
- * across file offset tear_at stops there, the files copied as tear_fx's
- * crash, then it goes on (the journal written stays whole). */
-static off_t tear_at;
-static struct fx *tear_fx;
-
-ssize_t
-pwrite(int fd, const void *buf, size_t n, off_t off)
+static void
+crash_copy_cb(void *fx)
 {
-	size_t first;
-
-	if (tear_at == 0 || off > tear_at || off + (off_t)n <= tear_at)
-		return syscall(SYS_pwrite64, fd, buf, n, off);
-	first = (size_t)(tear_at - off);
-	tear_at = 0;
-	if (first > 0 && syscall(SYS_pwrite64, fd, buf, first, off) !=
-	    (ssize_t)first)
-		return -1;
-	crash_copy(tear_fx);
-	if (syscall(SYS_pwrite64, fd, (const char *)buf + first, n - first,
-	    off + (off_t)first) != (ssize_t)(n - first))
-		return -1;
-	return (ssize_t)n;
+	crash_copy(fx);
 }
 
 /* What a reopen handed back. */
@@ -2226,12 +2207,13 @@ crash_in_reused_file(struct fx *fx, uint64_t segsize, uint64_t at,
 	commit(fx, j);		/* segment 1 is the spare */
 	for (uint64_t seq = 17; seq <= last; seq++)
 		assert_int_equal(add(j, seq), 3);
-	tear_at = tear;
-	tear_fx = fx;
+	if (tear > 0)
+		tear_write_at(tear, crash_copy_cb, fx);
 	commit(fx, j);
-	if (tear == 0)
+	if (tear > 0)
+		assert_true(tear_write_done());	/* the crash was copied */
+	else
 		crash_copy(fx);
-	assert_int_equal(tear_at, 0);	/* the crash was copied */
 	journal_close(j);
 	return reopen(fx, segsize);
 }
