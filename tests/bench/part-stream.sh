@@ -330,6 +330,7 @@ backlog_run() {
 	echo "backlog of $n messages ($disk MB on disk): start ${ms} ms," \
 	    "RSS after/peak $restored MB, drained $drained MB"
 	echo "$STUCK_ROUNDS rounds of $n messages, one instance: peak RSS" \
+	    "(medians; the figure takes the least)" \
 	    "$(median $stuck_peaks) MB with the first one stuck," \
 	    "$(median $free_peaks) MB with nothing stuck (idle" \
 	    "$(median $idle_peaks) MB); queues hold $(median $stuck_held) KB" \
