@@ -80,4 +80,14 @@ void daemon_signals(struct daemon_signals *ds, struct event_base *base,
 
 void daemon_signals_free(struct daemon_signals *ds);
 
+/*
+ * Asks the kernel for a short time slice (0.1 ms, Linux 6.12's custom
+ * slices) for the calling thread, the daemon's event loop, so that it
+ * runs as soon as it wakes rather than behind the apps it starts: the
+ * loop is the one thread every app's start goes through. Its children
+ * get the default slice back (reset on fork). Logs once at info when the
+ * kernel has no such slices; never fails.
+ */
+void daemon_short_slice(void);
+
 #endif

@@ -199,6 +199,7 @@ main(int argc, char *argv[])
 	conf_tenant_set_free(&set);
 	log_info("started: %lld workers, state in %s",
 	    (long long)b.b_conf->p_batch.pb_workers, b.b_conf->p_state_dir);
+	daemon_short_slice();
 
 	event_base_dispatch(b.b_base);
 

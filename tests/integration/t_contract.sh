@@ -66,6 +66,19 @@ assert_eq /dev/null "$(cat "$T/out/stdin")" "stdin is /dev/null"
 assert_eq "$VAR/work/acme" "$(cat "$T/out/cwd")" "cwd is work/<tenant>"
 assert_eq "$(cat "$T/out/pid")" "$(cat "$T/out/pgid")" "own process group"
 assert_eq 1 "$(cat "$T/out/nonewprivs")" "no_new_privs is set"
+# batchmgr's event loop runs with a short time slice, so that it wakes
+# ahead of the apps it starts; the apps must not inherit it.
+loop_slice=$(awk '$1 == "se.slice" { print $3 }' "/proc/$BM_PID/sched" 2>/dev/null)
+if [ "$loop_slice" = 100000 ]; then
+	app_slice=$(cat "$T/out/slice")
+	[ -n "$app_slice" ] && [ "$app_slice" != 100000 ] ||
+		fail "the app has the event loop's short time slice ($app_slice ns)"
+	ok "the event loop's short time slice is not the app's ($app_slice ns)"
+else
+	grep -q 'no short time slice for the event loop' "$BM_LOG" ||
+		fail "batchmgr's loop has a slice of ${loop_slice:-?} ns and did not say why it is not 0.1 ms"
+	ok "the kernel has no short time slices: batchmgr said so"
+fi
 # No daemon fd (inotify, ingest log, lock, event loop) reached the app:
 # besides stdio, only the shell's own handle on its script may be open.
 leaks=$(cat "$T/out/fds" | while read -r fd; do
