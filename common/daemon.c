@@ -286,7 +286,7 @@ struct kernel_sched_attr {
 	uint64_t	ka_flags;
 	int32_t		ka_nice;
 	uint32_t	ka_priority;
-	uint64_t	ka_runtime;	/* SCHED_OTHER: the time slice, ns */
+	uint64_t	ka_runtime;	/* SCHED_NORMAL: the time slice, ns */
 	uint64_t	ka_deadline;
 	uint64_t	ka_period;
 };

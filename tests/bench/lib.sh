@@ -217,6 +217,14 @@ ticks() {
 	echo "$sum"
 }
 
+# rq_wait_ns PID: nanoseconds PID's main thread has spent runnable but
+# waiting for a CPU (/proc/PID/schedstat's second field; 0 when gone).
+rq_wait_ns() {
+	local _run wait=0 _slices
+	read -r _run wait _slices <"/proc/$1/schedstat" 2>/dev/null || true
+	echo "${wait:-0}"
+}
+
 # us_per_msg TICKS COUNT: CPU clock ticks (1/100 s) as microseconds per
 # message.
 us_per_msg() {
