@@ -117,6 +117,7 @@ app_start(const struct app_spec *spec, struct app *out, const char **stage)
 		.sr_uid = t->t_uid,
 		.sr_gid = t->t_gid,
 		.sr_cgroup = a.ap_leaf ? cgroup_leaf_dir(a.ap_leaf) : NULL,
+		.sr_cgroup_fd = a.ap_leaf ? cgroup_leaf_fd(a.ap_leaf) : 0,
 		.sr_nice = spec->as_nice,
 	};
 	rc = spawn_start(&req, &a.ap_pid, stage);

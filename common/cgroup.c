@@ -45,8 +45,20 @@ static const char *const ctl_names[] = { "memory", "cpu", "pids" };
  */
 #define POOL_MAX 1024
 
+/*
+ * Leaves held open, at most: the folder (clone3 starts the app into it)
+ * and its cgroup.events (read at the app's end). Opened and closed by
+ * path, the two were about a tenth of batchmgr's CPU per file in a
+ * burst; more held would cost every spawn, whose child copies and
+ * closes each of the daemon's descriptors (docs/benchmarks.md, "Leaves
+ * held open").
+ */
+#define LEAF_FDS 32
+
 struct cgroup_leaf {
 	char		 *cl_dir;
+	int		  cl_fd;	/* the folder, or -1: by name */
+	int		  cl_events;	/* its cgroup.events, when cl_fd is */
 	struct tenant_cg *cl_tc;	/* its tenant's record */
 	struct cgroup_leaf *cl_next;	/* in its tenant's pool */
 };
@@ -71,6 +83,7 @@ static struct {
 	char	**pending;	/* ended leaves not yet empty */
 	size_t	 npending;
 	size_t	 npool;		/* empty leaves kept, all tenants */
+	size_t	 nheld;		/* leaves held open (LEAF_FDS) */
 	struct tenant_cg **tenants;	/* open addressing, by id */
 	size_t	 tenants_cap;	/* a power of two, or 0 */
 	size_t	 ntenants;
@@ -281,6 +294,14 @@ each_subdir(const char *dir, const char *skip, void (*fn)(const char *))
 	return n;
 }
 
+/* Whether the first line of cgroup.events says no process is left. */
+static bool
+events_empty(char *line)
+{
+	line[strcspn(line, "\n")] = '\0';
+	return strcmp(line, "populated 0") == 0;
+}
+
 /* Whether cgroup dir holds no process ("populated 0"). */
 static bool
 dir_empty(const char *dir)
@@ -288,7 +309,7 @@ dir_empty(const char *dir)
 	char line[64];
 
 	return read_line(dir, "cgroup.events", line, sizeof(line)) == 0 &&
-	    strcmp(line, "populated 0") == 0;
+	    events_empty(line);
 }
 
 static int leftovers;
@@ -545,6 +566,40 @@ cgroup_tenant_prepare(const struct conf_tenant *t)
 	free(tdir);
 }
 
+/*
+ * Holds the leaf's folder and cgroup.events open while fewer than
+ * LEAF_FDS leaves are: the first ones made, which keep them in the pool
+ * too (with one busy tenant, all of its leaves). Others go by name.
+ */
+static void
+leaf_hold(struct cgroup_leaf *leaf)
+{
+	if (leaf->cl_fd >= 0 || cg.nheld >= LEAF_FDS)
+		return;
+	if ((leaf->cl_fd = open(leaf->cl_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
+		return;
+	if ((leaf->cl_events = openat(leaf->cl_fd, "cgroup.events",
+	    O_RDONLY | O_CLOEXEC)) < 0) {
+		close(leaf->cl_fd);
+		leaf->cl_fd = -1;
+		return;
+	}
+	cg.nheld++;
+}
+
+/* Closes what leaf_hold opened, before the leaf is removed. */
+static void
+leaf_release(struct cgroup_leaf *leaf)
+{
+	if (leaf->cl_fd < 0)
+		return;
+	close(leaf->cl_events);
+	close(leaf->cl_fd);
+	leaf->cl_fd = leaf->cl_events = -1;
+	cg.nheld--;
+}
+
 struct cgroup_leaf *
 cgroup_leaf_new(const struct conf_tenant *t, const char *name)
 {
@@ -565,10 +620,12 @@ cgroup_leaf_new(const struct conf_tenant *t, const char *name)
 		leaf->cl_next = NULL;
 		cg.npool--;
 		free(tdir);
+		leaf_hold(leaf);
 		return leaf;
 	}
 	if ((leaf = calloc(1, sizeof(*leaf))) == NULL)
 		fatal("%s: calloc", __func__);
+	leaf->cl_fd = leaf->cl_events = -1;
 	leaf->cl_tc = tc;
 	leaf->cl_dir = xasprintf("%s/%s", tdir, name);
 	free(tdir);
@@ -581,6 +638,7 @@ cgroup_leaf_new(const struct conf_tenant *t, const char *name)
 		free(leaf);
 		return NULL;
 	}
+	leaf_hold(leaf);
 	return leaf;
 }
 
@@ -588,6 +646,28 @@ const char *
 cgroup_leaf_dir(const struct cgroup_leaf *leaf)
 {
 	return leaf->cl_dir;
+}
+
+int
+cgroup_leaf_fd(const struct cgroup_leaf *leaf)
+{
+	return leaf->cl_fd >= 0 ? leaf->cl_fd : 0;
+}
+
+/* Whether the leaf holds no process, read where it is held open. */
+static bool
+leaf_empty(const struct cgroup_leaf *leaf)
+{
+	char line[64];
+	ssize_t n;
+
+	if (leaf->cl_fd < 0)
+		return dir_empty(leaf->cl_dir);
+	/* From offset 0, kernfs renders the file anew. */
+	if ((n = pread(leaf->cl_events, line, sizeof(line) - 1, 0)) < 0)
+		return false;
+	line[n] = '\0';
+	return events_empty(line);
 }
 
 void
@@ -600,12 +680,13 @@ cgroup_leaf_end(struct cgroup_leaf *leaf)
 	/* Kept as it is when nothing is left in it. A leaf that needs
 	 * cgroup.kill is never kept: an app started into one was killed
 	 * at once (Linux 6.18). */
-	if (cg.npool < POOL_MAX && dir_empty(leaf->cl_dir)) {
+	if (cg.npool < POOL_MAX && leaf_empty(leaf)) {
 		leaf->cl_next = leaf->cl_tc->tc_pool;
 		leaf->cl_tc->tc_pool = leaf;
 		cg.npool++;
 		return;
 	}
+	leaf_release(leaf);
 	kill_all(leaf->cl_dir);
 	if (rmdir(leaf->cl_dir) == 0 || errno != EBUSY) {
 		free(leaf->cl_dir);
@@ -653,6 +734,7 @@ tenant_cg_free(struct tenant_cg *tc)
 		return;
 	while ((leaf = tc->tc_pool) != NULL) {
 		tc->tc_pool = leaf->cl_next;
+		leaf_release(leaf);
 		if (rmdir(leaf->cl_dir) < 0)
 			log_warn("cgroup v2: rmdir %s", leaf->cl_dir);
 		free(leaf->cl_dir);

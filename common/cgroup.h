@@ -53,6 +53,10 @@ struct cgroup_leaf *cgroup_leaf_new(const struct conf_tenant *t,
 /* The leaf's folder, for spawn_req.sr_cgroup. */
 const char *cgroup_leaf_dir(const struct cgroup_leaf *leaf);
 
+/* That folder open, for spawn_req.sr_cgroup_fd, or 0 when the daemon
+ * holds it by name only. */
+int cgroup_leaf_fd(const struct cgroup_leaf *leaf);
+
 /*
  * The app's main process has ended (or never started). An empty leaf is
  * kept for the tenant's next app; else what is left is killed and the

@@ -565,9 +565,14 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	int pfd[2] = { -1, -1 }, status, err, rc, dfd = -1;
 	/* volatile: live across vfork, so they must not sit in registers. */
 	volatile int cgfd = -1, cgdir;
+	/* The cgroup folder is opened here unless the caller holds it. */
+	volatile bool own_dir = req->sr_cgroup != NULL &&
+	    req->sr_cgroup_fd <= STDERR_FILENO;
 
 	plan_rlimits(req->sr_limits, &plan);
-	if (req->sr_cgroup != NULL && (dfd = open(req->sr_cgroup,
+	if (req->sr_cgroup != NULL && !own_dir)
+		dfd = req->sr_cgroup_fd;
+	else if (own_dir && (dfd = open(req->sr_cgroup,
 	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		*stage = "cgroup";
 		return -1;
@@ -575,7 +580,8 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	cgdir = dfd;
 	if (cgdir >= 0 && !CLONE_INTO_SHARES && pipe2(pfd, O_CLOEXEC) < 0) {
 		err = errno;
-		close(cgdir);
+		if (own_dir)
+			close(cgdir);
 		errno = err;
 		*stage = "pipe";
 		return -1;
@@ -601,7 +607,7 @@ spawn_start(const struct spawn_req *req, pid_t *pid, const char **stage)
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 	if (pfd[1] >= 0)
 		close(pfd[1]);
-	if (cgdir >= 0)
+	if (cgdir >= 0 && own_dir)
 		close(cgdir);
 	if (cgfd >= 0)
 		close(cgfd);

@@ -30,6 +30,8 @@ struct spawn_req {
 	gid_t		 sr_gid;
 	const char	*sr_cgroup;	/* the cgroup v2 folder to start in;
 					   NULL: the daemon's */
+	int		 sr_cgroup_fd;	/* that folder, open already; 0 (never
+					   a cgroup's: stdin): opened here */
 	int		 sr_nice;	/* 0..19: lower CPU priority */
 };
 

@@ -6,7 +6,8 @@
  * which takes glibc's stack-cache lock, and a check of its own
  * credentials), while the main thread starts N apps through spawn_start,
  * alternating between two tenant users, each other pair with a cgroup
- * (clone3 into it) and without (vfork). Every app is tests/apps/idcheck,
+ * (clone3 into it; half of those into the folder held open, as the
+ * daemons hold their first leaves) and without (vfork). Every app is tests/apps/idcheck,
  * which checks its ids, groups, signals and cgroup. Fails (exit 1) on an
  * app that did not exit 0, a spawn that failed, a thread whose
  * credentials changed, or the daemon's own credentials changed at the
@@ -18,6 +19,7 @@
  * /proc/self/cgroup shows it; without them only vfork is exercised.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -256,6 +258,8 @@ main(int argc, char **argv)
 	gid_t gid[2];
 	pid_t pids[WINDOW];
 	long idx[WINDOW], n, head = 0, count = 0, by_clone3 = 0, by_vfork = 0;
+	long by_held = 0;
+	int dfd[2] = { 0, 0 };
 	char **env = app_env();
 	int failed = 0, stuck = 0;
 	struct timespec deadline;
@@ -287,6 +291,12 @@ main(int argc, char **argv)
 		if (argc == 11) {
 			dir[u] = argv[7 + 2 * u];
 			cg[u] = argv[8 + 2 * u];
+			if ((dfd[u] = open(dir[u], O_RDONLY | O_DIRECTORY |
+			    O_CLOEXEC)) < 0) {
+				fprintf(stderr, "credspawn: %s: %s\n", dir[u],
+				    strerror(errno));
+				return 1;
+			}
 		}
 	}
 
@@ -331,6 +341,7 @@ main(int argc, char **argv)
 	for (long i = 0; i < n; i++) {
 		int u = (int)(i & 1);
 		bool in_cg = dir[u] != NULL && (i & 2);
+		bool held = in_cg && (i & 4);
 		char *const app_argv[] = { argv[1], uid_s[u], gid_s[u],
 		    in_cg ? cg[u] : NULL, NULL };
 		struct spawn_req req = {
@@ -338,6 +349,7 @@ main(int argc, char **argv)
 			.sr_out_fd = STDERR_FILENO, .sr_set_ids = true,
 			.sr_uid = uid[u], .sr_gid = gid[u],
 			.sr_cgroup = in_cg ? dir[u] : NULL,
+			.sr_cgroup_fd = held ? dfd[u] : 0,
 			.sr_nice = (int)(i % 3 == 0 ? 19 : 0),
 		};
 		const char *stage = "?";
@@ -359,6 +371,8 @@ main(int argc, char **argv)
 			by_clone3++;
 		else
 			by_vfork++;
+		if (held)
+			by_held++;
 		pids[(head + count) % WINDOW] = pid;
 		idx[(head + count) % WINDOW] = i;
 		count++;
@@ -394,9 +408,9 @@ main(int argc, char **argv)
 	}
 	pthread_join(wd, NULL);
 
-	printf("%ld apps in %.2f s: %ld with a cgroup (clone3), %ld without "
-	    "(vfork), %d failed\n", by_clone3 + by_vfork, took,
-	    by_clone3, by_vfork, failed);
+	printf("%ld apps in %.2f s: %ld with a cgroup (clone3; %ld into the "
+	    "folder held open), %ld without (vfork), %d failed\n",
+	    by_clone3 + by_vfork, took, by_clone3, by_held, by_vfork, failed);
 	for (int i = 0; i < NTHREADS; i++) {
 		printf("busy thread %d: %lu loops, %lu threads created\n", i,
 		    b[i].b_loops, b[i].b_threads);
