@@ -7,11 +7,11 @@
  * credentials), while the main thread starts N apps through spawn_start,
  * alternating between two tenant users, each other pair with a cgroup
  * (clone3 into it; half of those into the folder held open, as the
- * daemons hold their first leaves) and without (vfork). Every app is tests/apps/idcheck,
- * which checks its ids, groups, signals and cgroup. Fails (exit 1) on an
- * app that did not exit 0, a spawn that failed, a thread whose
- * credentials changed, or the daemon's own credentials changed at the
- * end; 77 when not root.
+ * daemons hold their first leaves) and without (vfork). Every app is
+ * tests/apps/idcheck, which checks its ids, groups, signals and cgroup.
+ * Fails (exit 1) on an app that did not exit 0, a spawn that failed, a
+ * thread whose credentials changed, or the daemon's own credentials
+ * changed at the end; 77 when not root.
  *
  *   credspawn IDCHECK N UID_A GID_A UID_B GID_B [DIR_A CG_A DIR_B CG_B]
  *

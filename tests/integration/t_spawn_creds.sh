@@ -4,8 +4,8 @@
 # (tests/apps/idcheck) through spawn_start, alternating between two tenant
 # users, half of them into a cgroup v2 leaf (clone3 with
 # CLONE_INTO_CGROUP; half of those into the leaf held open) and half
-# without (vfork), while four threads of its
-# own create and join threads and check their own credentials. Every app
+# without (vfork), while four threads of its own create and join
+# threads and check their own credentials. Every app
 # must run with exactly its tenant's uid and gid (real, effective,
 # saved), no supplementary group, no_new_privs, no signal blocked or
 # ignored, in its cgroup; no thread of the "daemon" may ever see other
