@@ -26,17 +26,20 @@
 struct applog;
 
 /*
- * Opens log/<tenant>/<name>.log (created 0640 without following links,
- * rotated and paced by c, the tenant's app_logs; every writer of one path
- * shares one log) for an app's stdout and stderr, through a pipe whose
- * read end base drains into it until EOF. The apps of one log that run
- * at once share one pipe: the daemon holds its write end until
- * applog_app_end() for the last of them, then EOF comes once every
- * process holding a copy (the apps, what they left behind) has closed
- * it. A burst of short apps so costs no pipe per app. Returns the log
- * with *fd set to the write end (close-on-exec; the caller gives it to
- * the app as stdout and stderr and does not close it), or NULL when the
- * log cannot be opened (logged).
+ * Takes log/<tenant>/<name>.log (rotated and paced by c, the tenant's
+ * app_logs; every writer of one path shares one log) for an app's stdout
+ * and stderr, through a pipe whose read end base drains into it until
+ * EOF. The file is opened, created 0640 without following links, at the
+ * first output: a silent app costs no open and leaves no file, and one
+ * that cannot be opened then is said once and its output counted as
+ * dropped (applog_write). The apps of one log that run at once share
+ * one pipe: the daemon holds its write end until applog_app_end() for
+ * the last of them, then EOF comes once every process holding a copy
+ * (the apps, what they left behind) has closed it. A burst of short apps
+ * so costs no pipe per app. Returns the log with *fd set to the write
+ * end (close-on-exec; the caller gives it to the app as stdout and
+ * stderr and does not close it), or NULL when no pipe can be made
+ * (logged).
  */
 struct applog *applog_open(struct event_base *base,
     const struct conf_platform *p, const char *tenant, const char *name,

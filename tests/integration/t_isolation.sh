@@ -32,7 +32,8 @@ batch = {
   apps = (
     { app = ["sleepy", "60"]; stop_timeout = "1s"; },
     { name = "good"; app = ["exit-with", "0"]; datasets = ["good"]; },
-    { name = "bad"; app = ["exit-with", "1"]; datasets = ["bad"]; retries = 0; }
+    { name = "bad"; app = ["exit-with", "1", "bad: no good"];
+      datasets = ["bad"]; retries = 0; }
   );
 };
 streams = ( { app = ["$STREAMAPP"]; stop_timeout = "2s"; } );

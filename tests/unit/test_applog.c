@@ -306,6 +306,41 @@ test_shared_pipe(void **state)
 }
 
 /*
+ * The file is opened at the first output: a silent app leaves none (a
+ * thousand tenants' silent apps would cost an open each, and a file a
+ * tenant); the next app's lines make it.
+ */
+static void
+test_opened_at_output(void **state)
+{
+	char *dir = tmpdir(), logdir[256];
+	struct conf_platform p = { 0 };
+	struct event_base *base = event_base_new();
+	struct applog *lg;
+	int fd;
+
+	(void)state;
+	assert_non_null(base);
+	p.p_state_dir = dir;
+	p.p_app_logs.al_max_size = 1 << 20;
+	log_folder(dir, logdir, sizeof(logdir));
+
+	lg = app_started(base, &p, &fd);
+	app_ended(lg, fd);
+	assert_int_equal(event_base_loop(base, 0), 1);
+	assert_string_equal(get(logdir, "app.log"), "-");
+
+	lg = app_started(base, &p, &fd);
+	write_lines(fd, 'a', 1, 2);
+	app_ended(lg, fd);
+	assert_int_equal(event_base_loop(base, 0), 1);
+	assert_int_equal(file_size(logdir, "app.log"), 2 * 64);
+	applog_shutdown();
+	event_base_free(base);
+	rmtree(dir);
+}
+
+/*
  * A pipe holding far more than one chunk: each turn of the event loop
  * moves one 64K chunk only, so a flooding app cannot hold the loop.
  */
@@ -655,6 +690,7 @@ main(void)
 		cmocka_unit_test(test_shift),
 		cmocka_unit_test(test_two_writers),
 		cmocka_unit_test(test_shared_pipe),
+		cmocka_unit_test(test_opened_at_output),
 		cmocka_unit_test(test_bounded_read),
 		cmocka_unit_test(test_paced_read),
 		cmocka_unit_test(test_paced_across_apps),
