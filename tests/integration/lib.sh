@@ -58,6 +58,15 @@ cleanup() {
 		kill -KILL "$pid" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
+	# The trees of the daemons killed above or during the test, named
+	# in whichever of its files logged their start (grep finding none
+	# is no error here).
+	local logs=()
+	if [ -d "$T" ]; then
+		mapfile -t logs < <(find "$T" -maxdepth 3 -type f -size -16M \
+		    -print0 | xargs -0 -r grep -lIs 'cgroup v2: ' || true)
+	fi
+	[ ${#logs[@]} -eq 0 ] || remove_cgroups "${logs[@]}" || true
 	if [ $rc -ne 0 ] || [ -n "${KEEP:-}" ]; then
 		echo "(state kept in $T)" >&2
 	else
@@ -714,26 +723,43 @@ daemon_cgroup() {
 		tail -n 1 | sed 's/.* //'
 }
 
+# remove_cgroups FILE...: every base cgroup a daemon's start-up line
+# names in FILEs (their logs): what is left in its apps' cgroups is
+# killed, and the tree removed. For daemons that are gone: one killed
+# leaves its tree behind (its next start on the same state would take
+# it over), and each test's state is its own, so nothing else would
+# remove it. Best effort: nothing here fails the test.
+remove_cgroups() {
+	local base leaf n
+	for base in $(grep -hoIs 'cgroup v2: .*\(contained in\|not available under\) /[^:,]*' "$@" |
+	    sed 's/.* //' | sort -u); do
+		[ -d "$base" ] || continue
+		for leaf in "$base"/tenant-*/*/; do
+			[ -e "$leaf/cgroup.kill" ] && echo 1 >"$leaf/cgroup.kill"
+		done
+		# The killed exit before their leaf can go (5 s x time factor).
+		for leaf in "$base"/tenant-*/*/; do
+			for (( n = 0; n < 250 * TIME_FACTOR; n++ )); do
+				[ -d "$leaf" ] && ! rmdir "$leaf" 2>/dev/null ||
+					break
+				sleep 0.02
+			done
+		done
+		rmdir "$base"/tenant-* "$base" 2>/dev/null || true
+	done
+}
+
 # kill_daemon_cgroups: SIGKILLs batchmgr and streammgr, then everything
 # in their apps' cgroups, and removes those. For a failed test's
 # cleanup: a daemon killed there leaves its apps' descendants running
 # (only the apps themselves have a parent-death signal).
 kill_daemon_cgroups() {
-	local pid base leaf
+	local pid
 	for pid in $BM_PID $SM_PID; do
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
-	for base in $(daemon_cgroup "$BM_LOG") $(daemon_cgroup "$SM_LOG"); do
-		[ -d "$base" ] || continue
-		for leaf in "$base"/tenant-*/*/; do
-			[ -e "$leaf/cgroup.kill" ] && echo 1 >"$leaf/cgroup.kill"
-		done
-		for leaf in "$base"/tenant-*/*/; do
-			[ -d "$leaf" ] && wait_for 5 "$leaf to empty" rmdir "$leaf"
-		done
-		rmdir "$base"/tenant-* "$base" 2>/dev/null || true
-	done
+	remove_cgroups "$BM_LOG" "$SM_LOG"
 }
 
 # ---- users for the tests run as root ---------------------------------------
