@@ -42,6 +42,10 @@ if ! [[ $TIME_FACTOR =~ ^[1-9][0-9]{0,2}$ ]]; then
 	exit 1
 fi
 
+# A daemon's start-up line, up to the base cgroup it names (cgroup.c;
+# daemon_cgroup, remove_cgroups).
+CGROUP_LINE='cgroup v2: .*\(contained in\|not available under\) /[^:,]*'
+
 cleanup() {
 	local rc=$?
 	# A test's own undo (an unmount, say) runs first, once.
@@ -719,8 +723,7 @@ preloaded_daemon() {
 # daemon_cgroup LOG: the base cgroup a daemon's start-up line names in
 # LOG, or nothing (no writable cgroup v2).
 daemon_cgroup() {
-	grep -o 'cgroup v2: .*\(contained in\|not available under\) /[^:,]*' "$1" 2>/dev/null |
-		tail -n 1 | sed 's/.* //'
+	grep -o "$CGROUP_LINE" "$1" 2>/dev/null | tail -n 1 | sed 's/.* //'
 }
 
 # remove_cgroups FILE...: every base cgroup a daemon's start-up line
@@ -731,8 +734,8 @@ daemon_cgroup() {
 # remove it. Best effort: nothing here fails the test.
 remove_cgroups() {
 	local base leaf n
-	for base in $(grep -hoIs 'cgroup v2: .*\(contained in\|not available under\) /[^:,]*' "$@" |
-	    sed 's/.* //' | sort -u); do
+	for base in $(grep -hoIs "$CGROUP_LINE" "$@" | sed 's/.* //' |
+	    sort -u); do
 		[ -d "$base" ] || continue
 		for leaf in "$base"/tenant-*/*/; do
 			[ -e "$leaf/cgroup.kill" ] && echo 1 >"$leaf/cgroup.kill"
