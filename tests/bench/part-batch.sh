@@ -262,7 +262,7 @@ batch_part() {
 	# minutes, and the bursts at its start are no reference for one
 	# at its end (docs/benchmarks.md).
 	for ((k = 1; k <= runs; k++)); do
-		bm_run "bm-tenant-$k" "$burst"
+		bm_run "bm-one-$k" "$burst"
 		report_run "t$k" tenants-1 "batchmgr, one tenant"
 		bm_run "bm-tenants-$k" "$burst" "" 1000
 		report_run "t$k" tenants-1000 "batchmgr, 1000 tenants"
