@@ -26,6 +26,7 @@
 #include "ctlsock.h"
 #include "curvekey.h"
 #include "log.h"
+#include "lograte.h"
 #include "stream.h"
 #include "zap.h"
 #include "zevent.h"
@@ -50,8 +51,7 @@ struct remote {
 	uint64_t	 r_frame_max;	/* producers' frames, set at the bind */
 	uint64_t	 r_admitted;	/* handshakes let in */
 	uint64_t	 r_refused[R_COUNT];
-	uint64_t	 r_last_ms[R_COUNT];
-	uint64_t	 r_unlogged[R_COUNT];
+	struct lograte	 r_logged[R_COUNT];
 };
 
 static const char *const refusal_names[R_COUNT] = {
@@ -62,22 +62,19 @@ static const char *const refusal_names[R_COUNT] = {
 static void LOG_FMT(3, 4)
 refused(struct remote *r, enum refusal kind, const char *fmt, ...)
 {
-	uint64_t now = clock_mono_ms();
+	uint64_t unlogged;
 	char text[400];
 	va_list ap;
 
 	r->r_refused[kind]++;
-	if (r->r_last_ms[kind] != 0 && now - r->r_last_ms[kind] < LOG_EVERY_MS) {
-		r->r_unlogged[kind]++;
+	if (!lograte_due(&r->r_logged[kind], clock_mono_ms(), LOG_EVERY_MS,
+	    &unlogged))
 		return;
-	}
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	log_warnx("remote: %s (%" PRIu64 " more refused since the last "
-	    "report)", text, r->r_unlogged[kind]);
-	r->r_last_ms[kind] = now;
-	r->r_unlogged[kind] = 0;
+	    "report)", text, unlogged);
 }
 
 /* The profile of a tenant with a stream on this node, or NULL. */

@@ -22,6 +22,7 @@
 #include "instnum.h"
 #include "journal.h"
 #include "lifecycle.h"
+#include "lograte.h"
 #include "queue.h"
 #include "settled.h"
 #include "squality.h"
@@ -82,11 +83,6 @@ struct stream_counters {
 /* Kinds of quota violation, each reported at most once a second. */
 enum violation { V_SIZE, V_RATE, V_QUEUE, V_DISK, V_MEMORY, V_COUNT };
 
-struct violation_report {
-	uint64_t	 last_ms;	/* monotonic; 0: never */
-	uint64_t	 unreported;	/* since the last report */
-};
-
 struct smgr;
 struct remote;
 
@@ -125,17 +121,18 @@ struct stream {
 	struct event	*s_flush_ev;		/* writes noted releases */
 	size_t		 s_volatile;		/* held, not on disk */
 	struct bucket	 s_rate;		/* max_messages_per_second */
-	struct violation_report s_viol[V_COUNT];
+	struct lograte	 s_viol[V_COUNT];
 	struct journal_report s_recovery;	/* what the start found */
 	int		 s_dead_fd;		/* dead-letters.jsonl */
 	bool		 s_dead_failing;	/* its last write failed */
+	struct lograte	 s_dead_logged;		/* a line a second at most */
 	struct sv	 s_sv;			/* lifecycle_stream() */
 	int		 s_desired;
 	struct instance_list s_instances;
 	struct instnum	 s_instnum;		/* for instance ids */
 	struct instance	*s_rr;			/* where delivery resumes */
 	struct event	*s_restart_ev;
-	struct violation_report s_start_failed;	/* logged once a second */
+	struct lograte	 s_start_failed;	/* logged once a second */
 	struct event	*s_ack_ev;		/* ack timeout of the oldest */
 	struct stream_counters s_n;
 	struct squality	 s_quality;		/* per rule, log/quality.jsonl */

@@ -54,6 +54,7 @@
 #define DELIVERY_BATCH	256	/* messages in one batched delivery */
 #define DELIVERY_BYTES	(256u << 10) /* payload bytes in one, roughly */
 #define VIOLATION_EVERY_MS 1000	/* a kind of violation reported at most */
+#define DEAD_LOG_EVERY_MS 1000	/* a stream's dead letters logged at most */
 
 static bool on_producer(void *, const unsigned char *, size_t,
     const struct zmtp_msg *);
@@ -1018,6 +1019,28 @@ hold_back(struct stream *s, struct qmsg *m)
 }
 
 /*
+ * A line a second at most: an app that rejects every message would
+ * otherwise write one to the platform's log for each (each is in
+ * dead-letters.jsonl with its reason, and counted in dead_letters).
+ */
+static void
+log_dead_letter(struct stream *s, const struct qmsg *m, const char *why)
+{
+	uint64_t unlogged;
+	char more[96] = "";
+
+	if (!lograte_due(&s->s_dead_logged, clock_mono_ms(), DEAD_LOG_EVERY_MS,
+	    &unlogged))
+		return;
+	if (unlogged > 0)
+		snprintf(more, sizeof(more), " (%" PRIu64 " more dead-lettered "
+		    "since the last such line)", unlogged);
+	log_info("tenant %s: stream %s: message %" PRIu64 " dead-lettered "
+	    "after %u deliveries: %s%s", s->s_tid, s->s_name, m->m_seq,
+	    m->m_deliveries, why, more);
+}
+
+/*
  * Moves an in-flight message to the dead letters. When the line cannot be
  * written (a full disk) the message stays in the queue instead, held back
  * for ack_timeout; said once until a dead letter is written again.
@@ -1053,9 +1076,7 @@ dead_letter(struct stream *s, struct qmsg *m, const char *why)
 		    "again", s->s_tid, s->s_name);
 	s->s_dead_failing = false;
 	s->s_n.dead_letters++;
-	log_info("tenant %s: stream %s: message %" PRIu64 " dead-lettered "
-	    "after %u deliveries: %s", s->s_tid, s->s_name, m->m_seq,
-	    m->m_deliveries, why);
+	log_dead_letter(s, m, why);
 	publish_event(s, "dead-letter", why);
 	release(s, m);
 	return true;
@@ -1310,18 +1331,14 @@ violation(struct stream *s, enum violation v, const char *what)
 {
 	static const char *const kinds[V_COUNT] = { "size", "rate",
 	    "queue-bytes", "disk", "memory" };
-	struct violation_report *r = &s->s_viol[v];
-	uint64_t now = clock_mono_ms();
+	uint64_t unreported;
 	char detail[400];
 
-	if (r->last_ms != 0 && now - r->last_ms < VIOLATION_EVERY_MS) {
-		r->unreported++;
+	if (!lograte_due(&s->s_viol[v], clock_mono_ms(), VIOLATION_EVERY_MS,
+	    &unreported))
 		return;
-	}
 	snprintf(detail, sizeof(detail), "%s: %s (%" PRIu64 " more refused "
-	    "since the last report)", kinds[v], what, r->unreported);
-	r->last_ms = now;
-	r->unreported = 0;
+	    "since the last report)", kinds[v], what, unreported);
 	log_warnx("tenant %s: stream %s: violation %s", s->s_tid, s->s_name,
 	    detail);
 	publish_event(s, "violation", detail);

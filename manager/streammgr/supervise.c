@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,21 +121,16 @@ supervise_find_id(struct stream *s, const char *id)
 static void
 start_failed(struct stream *s, const char *why)
 {
-	struct violation_report *r = &s->s_start_failed;
-	uint64_t now = clock_mono_ms();
+	uint64_t unreported;
 	char more[64] = "";
 
-	if (r->last_ms != 0 && now - r->last_ms < START_FAILED_EVERY_MS)
-		r->unreported++;
-	else {
-		if (r->unreported > 0)
-			snprintf(more, sizeof(more), " (%llu more failed since "
-			    "the last report)",
-			    (unsigned long long)r->unreported);
+	if (lograte_due(&s->s_start_failed, clock_mono_ms(),
+	    START_FAILED_EVERY_MS, &unreported)) {
+		if (unreported > 0)
+			snprintf(more, sizeof(more), " (%" PRIu64 " more failed "
+			    "since the last report)", unreported);
 		log_warnx("tenant %s: stream %s: cannot start an instance: "
 		    "%s%s", s->s_tid, s->s_name, why, more);
-		r->last_ms = now;
-		r->unreported = 0;
 	}
 	apply(s, SE_QUICK_EXIT, why);
 }

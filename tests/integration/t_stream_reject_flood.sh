@@ -1,0 +1,51 @@
+#!/bin/bash
+# An app that rejects every message (tests/apps/streamapp rejects those
+# without a space): each one is a dead letter in the tenant's file, with
+# its reason, and counted; streammgr's own log gets a line a second at
+# most for the stream, each saying how many went unlogged since the one
+# before, so that a tenant's bad data cannot flood the platform's log.
+. "$(dirname "$0")/lib.sh"
+
+platform
+stream_tenant alpha
+start_daemon streammgr
+wait_for 20 "alpha's instance" ready_is alpha 1
+
+dead() { sstat alpha .dead_letters; }
+lines() { grep -c 'tenant alpha: stream default: message .* dead-lettered' "$SM_LOG"; }
+
+N=2000
+seq -f 'bad%g' 1 "$N" >"$T/scratch/msgs"
+t0=$(date +%s%N)
+cli send alpha --file "$T/scratch/msgs" >"$T/out/send" || fail "send: $(cat "$T/out/send")"
+wait_for 60 "$N dead letters" eval '[ "$(dead)" = '"$N"' ]'
+secs=$(( ($(date +%s%N) - t0) / 1000000000 ))
+file=$VAR/queue/alpha/default/dead-letters.jsonl
+assert_eq "$N" "$(wc -l <"$file")" "dead letters in the tenant's file"
+assert_eq "$N" "$(grep -c '"reason":"rejected by default-1: no space in message"' "$file")" \
+	"each with the app's reason"
+n=$(lines)
+[ "$n" -ge 1 ] && [ "$n" -le $((secs + 2)) ] ||
+	fail "$n log lines for $N dead letters in about ${secs}s (at most a second's one)"
+ok "$N rejected messages: all in dead-letters.jsonl, $n lines in streammgr's log"
+
+# One more at a time until the next line comes (a second after the
+# last): it counts the letters not logged since, so the lines account
+# for every dead letter.
+before=$n
+i=0
+while [ "$(lines)" = "$before" ]; do
+	i=$((i + 1))
+	[ $i -le $((200 * TIME_FACTOR)) ] || fail "no new line after $i more dead letters"
+	echo "more$i" | cli send alpha --file - >/dev/null || fail "send more$i"
+	wait_for 20 "dead letter $((N + i))" eval '[ "$(dead)" = '"$((N + i))"' ]'
+done
+sum=$(grep -o 'dead-lettered after .*' "$SM_LOG" | awk '
+	{ n++ } match($0, /\(([0-9]+) more dead-lettered since the last such line\)$/) {
+		s = substr($0, RSTART + 1); sub(/ .*/, "", s); more += s }
+	END { print n + more }')
+assert_eq "$((N + i))" "$sum" "lines plus the counts they carry"
+grep -q "message $((N + i)) dead-lettered after 1 deliveries: rejected by default-1: no space in message (" "$SM_LOG" ||
+	fail "the last line is not the last letter's with its count: $(grep dead-lettered "$SM_LOG" | tail -n 1)"
+ok "the next line, $i letters later, counts those not logged: every dead letter accounted for"
+stop_daemon streammgr
