@@ -83,6 +83,18 @@ struct stream_counters {
 /* Kinds of quota violation, each reported at most once a second. */
 enum violation { V_SIZE, V_RATE, V_QUEUE, V_DISK, V_MEMORY, V_COUNT };
 
+/*
+ * A dead letter not written yet: its message, held by no instance until
+ * dp_deadline_ms, goes to dead-letters.jsonl with the others of its turn
+ * in one write (and one sync), and is released only then.
+ */
+struct dead_pending {
+	uint64_t	 dp_seq;
+	uint64_t	 dp_deadline_ms;	/* as held: still this one's */
+	char		*dp_why;
+	char		*dp_quality;		/* a quality rule's, or NULL */
+};
+
 struct smgr;
 struct remote;
 
@@ -126,6 +138,8 @@ struct stream {
 	int		 s_dead_fd;		/* dead-letters.jsonl */
 	bool		 s_dead_failing;	/* its last write failed */
 	struct lograte	 s_dead_logged;		/* a line a second at most */
+	struct dead_pending *s_dead;		/* this turn's dead letters */
+	size_t		 s_ndead, s_dead_cap;
 	struct sv	 s_sv;			/* lifecycle_stream() */
 	int		 s_desired;
 	struct instance_list s_instances;

@@ -59,6 +59,7 @@
 static bool on_producer(void *, const unsigned char *, size_t,
     const struct zmtp_msg *);
 static void on_producers_turn(void *);
+static void flush_dead(struct stream *);
 static int ingress_note(struct ingress *, struct stream *);
 static bool on_work(void *, const unsigned char *, size_t,
     const struct zmtp_msg *);
@@ -719,6 +720,13 @@ stream_free(struct stream *s)
 	if (s->s_nsubs > 0)
 		fatalx("%s: stream %s freed before its subscriptions",
 		    __func__, s->s_name);
+	/* Dead letters not written yet: their messages were not released
+	 * (the journal gives them back at the next start). */
+	for (size_t k = 0; k < s->s_ndead; k++) {
+		free(s->s_dead[k].dp_why);
+		free(s->s_dead[k].dp_quality);
+	}
+	free(s->s_dead);
 	held_flush(s);
 	free(s->s_subs);
 	if (s->s_volatile > 0)
@@ -890,6 +898,10 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* Dead letters first: their releases go in this commit. */
+	flush_dead(s);
+	for (size_t k = 0; k < s->s_nsubs; k++)
+		flush_dead(s->s_subs[k]);
 	/* Not fatal: an unwritten release means one more delivery after a
 	 * restart, and it is tried again with the next write. */
 	if (journal_commit(s->s_journal, err, sizeof(err)) < 0)
@@ -1040,46 +1052,159 @@ log_dead_letter(struct stream *s, const struct qmsg *m, const char *why)
 	    m->m_deliveries, why, more);
 }
 
-/*
- * Moves an in-flight message to the dead letters. When the line cannot be
- * written (a full disk) the message stays in the queue instead, held back
- * for ack_timeout; said once until a dead letter is written again.
- * Returns whether it was written.
- */
-static bool
-dead_letter(struct stream *s, struct qmsg *m, const char *why)
+/* A dead letter written: m leaves the queue, counted. */
+static void
+dead_lettered(struct stream *s, struct qmsg *m, const struct dead_pending *d)
 {
-	size_t len;
-	char *json = dead_letter_format(s->s_tid, s->s_name, m->m_seq,
-	    m->m_deliveries, why, m->m_data, m->m_len, &len);
-	int rc;
-
-	if (json == NULL)
-		fatalx("%s: dead_letter_format", __func__);
-	rc = dead_letters_append(s, json, len);
-
-	bson_free(json);
-	if (rc < 0) {
-		if (!s->s_dead_failing)
-			log_warn("tenant %s: stream %s: message %" PRIu64
-			    " kept in the queue, tried again after "
-			    "ack_timeout, as is every message until a dead "
-			    "letter is written: cannot write it to "
-			    "dead-letters.jsonl (%s)",
-			    s->s_tid, s->s_name, m->m_seq, why);
-		s->s_dead_failing = true;
-		hold_back(s, m);
-		return false;
-	}
 	if (s->s_dead_failing)
 		log_info("tenant %s: stream %s: dead letters are written "
 		    "again", s->s_tid, s->s_name);
 	s->s_dead_failing = false;
 	s->s_n.dead_letters++;
-	log_dead_letter(s, m, why);
-	publish_event(s, "dead-letter", why);
+	if (d->dp_quality != NULL) {
+		/* Counted once, as its dead letter: one held back by a full
+		 * disk is rejected again later. */
+		s->s_n.quality_rejected++;
+		squality_count(&s->s_quality, &s->s_conf->s_quality,
+		    d->dp_quality);
+	}
+	log_dead_letter(s, m, d->dp_why);
+	publish_event(s, "dead-letter", d->dp_why);
 	release(s, m);
-	return true;
+}
+
+/*
+ * Moves an in-flight message to the dead letters, with the others of
+ * this turn (flush_dead): held by no instance meanwhile, so neither its
+ * holder's exit nor a late ACK gives it back. quality: the app's reason
+ * when it is a data quality rule's, else NULL.
+ */
+static void
+dead_letter(struct stream *s, struct qmsg *m, const char *why,
+    const char *quality)
+{
+	struct dead_pending *d;
+
+	if (s->s_ndead == s->s_dead_cap) {
+		size_t cap = s->s_dead_cap ? 2 * s->s_dead_cap : 16;
+
+		if ((d = reallocarray(s->s_dead, cap, sizeof(*d))) == NULL)
+			fatal("%s: reallocarray", __func__);
+		s->s_dead = d;
+		s->s_dead_cap = cap;
+	}
+	d = &s->s_dead[s->s_ndead++];
+	d->dp_seq = m->m_seq;
+	d->dp_deadline_ms = clock_mono_ms() + s->s_conf->s_ack_timeout_ms;
+	d->dp_why = strdup(why);
+	d->dp_quality = quality != NULL ? strdup(quality) : NULL;
+	if (d->dp_why == NULL || (quality != NULL && d->dp_quality == NULL))
+		fatal("%s: strdup", __func__);
+	queue_hold(&s->s_queue, m, d->dp_deadline_ms);
+	want_flush(root_of(s));
+}
+
+/* The message d is for, if it is still held for it, else NULL. */
+static struct qmsg *
+dead_message(struct stream *s, const struct dead_pending *d)
+{
+	struct qmsg *m = queue_get(&s->s_queue, d->dp_seq);
+
+	if (m == NULL || m->m_state != QM_INFLIGHT || m->m_holder != NULL ||
+	    m->m_deadline_ms != d->dp_deadline_ms)
+		return NULL;
+	return m;
+}
+
+/*
+ * The lines of the dead letters d[0..n) whose messages are still held for
+ * them (ms[k], else NULL), in one buffer of *len bytes (NULL: none).
+ */
+static char *
+dead_lines(struct stream *s, const struct dead_pending *d, size_t n,
+    struct qmsg **ms, size_t *len)
+{
+	size_t cap = 0, jlen;
+	char *buf = NULL, *json;
+
+	*len = 0;
+	for (size_t k = 0; k < n; k++) {
+		if ((ms[k] = dead_message(s, &d[k])) == NULL)
+			continue;
+		json = dead_letter_format(s->s_tid, s->s_name, ms[k]->m_seq,
+		    ms[k]->m_deliveries, d[k].dp_why, ms[k]->m_data,
+		    ms[k]->m_len, &jlen);
+		if (json == NULL)
+			fatalx("%s: dead_letter_format", __func__);
+		if (*len + jlen > cap) {
+			cap = 2 * (*len + jlen);
+			if ((buf = realloc(buf, cap)) == NULL)
+				fatal("%s: realloc", __func__);
+		}
+		memcpy(buf + *len, json, jlen);
+		*len += jlen;
+		bson_free(json);
+	}
+	return buf;
+}
+
+/* A dead letter not written (err): m stays, held back for ack_timeout. */
+static void
+dead_kept(struct stream *s, struct qmsg *m, const char *why, int err)
+{
+	if (!s->s_dead_failing) {
+		errno = err;
+		log_warn("tenant %s: stream %s: message %" PRIu64 " kept in "
+		    "the queue, tried again after ack_timeout, as is every "
+		    "message until a dead letter is written: cannot write it "
+		    "to dead-letters.jsonl (%s)", s->s_tid, s->s_name,
+		    m->m_seq, why);
+	}
+	s->s_dead_failing = true;
+	hold_back(s, m);
+}
+
+/*
+ * Writes this turn's dead letters in one write, on disk (one sync) with
+ * durability "fsync" before any of their messages is released. When they
+ * cannot be written (a full disk) their messages stay in the queue
+ * instead (dead_kept). One given back meanwhile (the queue cleared) is
+ * left out.
+ */
+static void
+flush_dead(struct stream *s)
+{
+	struct dead_pending *d = s->s_dead;
+	size_t n = s->s_ndead, len;
+	struct qmsg **ms;
+	char *buf;
+	int rc = 0, err = 0;
+
+	if (n == 0)
+		return;
+	/* Taken: whatever the releases below may cause starts a new list. */
+	s->s_dead = NULL;
+	s->s_ndead = s->s_dead_cap = 0;
+	if ((ms = calloc(n, sizeof(*ms))) == NULL)
+		fatal("%s: calloc", __func__);
+	buf = dead_lines(s, d, n, ms, &len);
+	if (len > 0 && (rc = dead_letters_append(s, buf, len)) < 0)
+		err = errno;
+	free(buf);
+	for (size_t k = 0; k < n; k++) {
+		if (ms[k] != NULL && rc == 0)
+			dead_lettered(s, ms[k], &d[k]);
+		else if (ms[k] != NULL)
+			dead_kept(s, ms[k], d[k].dp_why, err);
+		free(d[k].dp_why);
+		free(d[k].dp_quality);
+	}
+	free(ms);
+	free(d);
+	/* A drain may have waited for these (an ack timeout's: its own
+	 * check came before). */
+	if (rc == 0)
+		stream_check_idle(s);
 }
 
 /* Takes m from its holder's count (the holder may be NULL: gone). */
@@ -1105,7 +1230,7 @@ give_back(struct stream *s, struct qmsg *m, const char *why)
 		snprintf(reason, sizeof(reason), "%.300s (delivered %u times, "
 		    "max_deliveries %lld)", why, m->m_deliveries,
 		    (long long)s->s_conf->s_max_deliveries);
-		(void)dead_letter(s, m, reason);
+		dead_letter(s, m, reason, NULL);
 	} else
 		queue_requeue(&s->s_queue, m);
 	if (holder != NULL)
@@ -2673,13 +2798,8 @@ settle_one(struct qmsg *m, void *arg)
 		from->i_acked++;
 		s->s_n.acked++;
 		release(s, m);
-	} else if (dead_letter(s, m, t->why) && t->quality != NULL) {
-		/* Counted once, as its dead letter: one held back by a full
-		 * disk is rejected again later. */
-		s->s_n.quality_rejected++;
-		squality_count(&s->s_quality, &s->s_conf->s_quality,
-		    t->quality);
-	}
+	} else
+		dead_letter(s, m, t->why, t->quality);
 	if (holder != NULL)
 		supervise_instance(holder, IE_SETTLED);
 }
@@ -2790,6 +2910,8 @@ work_turn(void *arg)
 {
 	struct stream *s = arg;
 
+	/* The turn's REJECTs in one write (and sync) before more goes. */
+	flush_dead(s);
 	s->s_turn_work = 0;
 	stream_dispatch(s);
 	stream_check_idle(s);
