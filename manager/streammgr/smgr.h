@@ -138,6 +138,7 @@ struct stream {
 	int		 s_dead_fd;		/* dead-letters.jsonl */
 	bool		 s_dead_failing;	/* its last write failed */
 	struct lograte	 s_dead_logged;		/* a line a second at most */
+	struct lograte	 s_late_logged;		/* ack timeouts, the same */
 	struct dead_pending *s_dead;		/* this turn's dead letters */
 	size_t		 s_ndead, s_dead_cap;
 	struct sv	 s_sv;			/* lifecycle_stream() */

@@ -54,7 +54,7 @@
 #define DELIVERY_BATCH	256	/* messages in one batched delivery */
 #define DELIVERY_BYTES	(256u << 10) /* payload bytes in one, roughly */
 #define VIOLATION_EVERY_MS 1000	/* a kind of violation reported at most */
-#define DEAD_LOG_EVERY_MS 1000	/* a stream's dead letters logged at most */
+#define RATED_LOG_EVERY_MS 1000	/* log_rated: a line a second at most */
 
 static bool on_producer(void *, const unsigned char *, size_t,
     const struct zmtp_msg *);
@@ -1031,25 +1031,30 @@ hold_back(struct stream *s, struct qmsg *m)
 }
 
 /*
- * A line a second at most: an app that rejects every message would
- * otherwise write one to the platform's log for each (each is in
- * dead-letters.jsonl with its reason, and counted in dead_letters).
+ * A line about one of s's messages, a second at most after the last of
+ * its kind (lr), saying how many went unlogged since ("N more <what>"):
+ * an app that rejects, or holds, every message would otherwise write one
+ * to the platform's log for each (each is counted, and a dead letter is
+ * in dead-letters.jsonl with its reason).
  */
-static void
-log_dead_letter(struct stream *s, const struct qmsg *m, const char *why)
+static void LOG_FMT(4, 5)
+log_rated(struct stream *s, struct lograte *lr, const char *what,
+    const char *fmt, ...)
 {
 	uint64_t unlogged;
-	char more[96] = "";
+	char text[1024], more[96] = "";
+	va_list ap;
 
-	if (!lograte_due(&s->s_dead_logged, clock_mono_ms(), DEAD_LOG_EVERY_MS,
-	    &unlogged))
+	if (!lograte_due(lr, clock_mono_ms(), RATED_LOG_EVERY_MS, &unlogged))
 		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
 	if (unlogged > 0)
-		snprintf(more, sizeof(more), " (%" PRIu64 " more dead-lettered "
-		    "since the last such line)", unlogged);
-	log_info("tenant %s: stream %s: message %" PRIu64 " dead-lettered "
-	    "after %u deliveries: %s%s", s->s_tid, s->s_name, m->m_seq,
-	    m->m_deliveries, why, more);
+		snprintf(more, sizeof(more), " (%" PRIu64 " more %s since the "
+		    "last such line)", unlogged, what);
+	log_info("tenant %s: stream %s: %s%s", s->s_tid, s->s_name, text,
+	    more);
 }
 
 /* A dead letter written: m leaves the queue, counted. */
@@ -1068,7 +1073,9 @@ dead_lettered(struct stream *s, struct qmsg *m, const struct dead_pending *d)
 		squality_count(&s->s_quality, &s->s_conf->s_quality,
 		    d->dp_quality);
 	}
-	log_dead_letter(s, m, d->dp_why);
+	log_rated(s, &s->s_dead_logged, "dead-lettered", "message %" PRIu64
+	    " dead-lettered after %u deliveries: %s", m->m_seq,
+	    m->m_deliveries, d->dp_why);
 	publish_event(s, "dead-letter", d->dp_why);
 	release(s, m);
 }
@@ -1274,8 +1281,8 @@ on_ack_timeout(evutil_socket_t fd, short what, void *arg)
 	    m->m_deadline_ms <= now) {
 		struct instance *i = m->m_holder;
 
-		log_info("tenant %s: stream %s: message %" PRIu64 " not acked "
-		    "by %s within ack_timeout", s->s_tid, s->s_name, m->m_seq,
+		log_rated(s, &s->s_late_logged, "not acked in time", "message %"
+		    PRIu64 " not acked by %s within ack_timeout", m->m_seq,
 		    i ? i->i_id : "?");
 		give_back(s, m, "ack timeout");
 	}
