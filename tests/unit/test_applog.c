@@ -159,6 +159,26 @@ log_folder(const char *dir, char *buf, size_t len)
 	assert_int_equal(mkdir(buf, 0755), 0);
 }
 
+/* A platform in dir whose app logs rotate past max_size; acme's log
+ * folder into path. */
+static void
+platform_in(struct conf_platform *p, char *dir, uint64_t max_size,
+    char *path, size_t len)
+{
+	p->p_state_dir = dir;
+	p->p_app_logs.al_max_size = max_size;
+	log_folder(dir, path, len);
+}
+
+/* What a test of the event loop leaves: the logs, the base, dir. */
+static void
+finish(struct event_base *base, char *dir)
+{
+	applog_shutdown();
+	event_base_free(base);
+	rmtree(dir);
+}
+
 /* Writes lines first..last as "<tag> line NNNNN" padded to 64 bytes. */
 static void
 write_lines(int fd, char tag, int first, int last)
@@ -208,10 +228,8 @@ test_two_writers(void **state)
 
 	(void)state;
 	assert_non_null(base);
-	p.p_state_dir = dir;
-	p.p_app_logs.al_max_size = 4096;
+	platform_in(&p, dir, 4096, logdir, sizeof(logdir));
 	p.p_app_logs.al_backups = 2;
-	log_folder(dir, logdir, sizeof(logdir));
 
 	/* Running at once, the two apps share one pipe; each has a copy. */
 	la = app_started(base, &p, &a);
@@ -240,9 +258,7 @@ test_two_writers(void **state)
 		;
 	fclose(f);
 	assert_memory_equal(line, "a line 00161 ", 13);
-	applog_shutdown();
-	event_base_free(base);
-	rmtree(dir);
+	finish(base, dir);
 }
 
 /* The pipe an fd is an end of (its inode in pipefs). */
@@ -274,9 +290,7 @@ test_shared_pipe(void **state)
 
 	(void)state;
 	assert_non_null(base);
-	p.p_state_dir = dir;
-	p.p_app_logs.al_max_size = 1 << 20;
-	log_folder(dir, logdir, sizeof(logdir));
+	platform_in(&p, dir, 1 << 20, logdir, sizeof(logdir));
 
 	la = app_started(base, &p, &a);
 	lb = app_started(base, &p, &b);
@@ -300,9 +314,7 @@ test_shared_pipe(void **state)
 	app_ended(ld, d);
 	assert_int_equal(event_base_loop(base, 0), 1);
 	assert_int_equal(file_size(logdir, "app.log"), 5 * 64);
-	applog_shutdown();
-	event_base_free(base);
-	rmtree(dir);
+	finish(base, dir);
 }
 
 /*
@@ -321,9 +333,7 @@ test_opened_at_output(void **state)
 
 	(void)state;
 	assert_non_null(base);
-	p.p_state_dir = dir;
-	p.p_app_logs.al_max_size = 1 << 20;
-	log_folder(dir, logdir, sizeof(logdir));
+	platform_in(&p, dir, 1 << 20, logdir, sizeof(logdir));
 
 	lg = app_started(base, &p, &fd);
 	app_ended(lg, fd);
@@ -335,9 +345,7 @@ test_opened_at_output(void **state)
 	app_ended(lg, fd);
 	assert_int_equal(event_base_loop(base, 0), 1);
 	assert_int_equal(file_size(logdir, "app.log"), 2 * 64);
-	applog_shutdown();
-	event_base_free(base);
-	rmtree(dir);
+	finish(base, dir);
 }
 
 /*
@@ -355,9 +363,7 @@ test_bounded_read(void **state)
 	int w;
 
 	(void)state;
-	p.p_state_dir = dir;
-	p.p_app_logs.al_max_size = 16 << 20;
-	log_folder(dir, path, sizeof(path));
+	platform_in(&p, dir, 16 << 20, path, sizeof(path));
 	assert_non_null(lg = applog_open(base, &p, "acme", "big", &p.p_app_logs,
 	    &w));
 	assert_true(fcntl(w, F_SETPIPE_SZ, 256 * 1024) >= 256 * 1024);
@@ -375,9 +381,7 @@ test_bounded_read(void **state)
 	applog_app_end(lg);	/* w is the daemon's end: it closes */
 	assert_int_equal(event_base_loop(base, 0), 1);
 	assert_int_equal(file_size(path, "big.log"), held);
-	applog_shutdown();
-	event_base_free(base);
-	rmtree(dir);
+	finish(base, dir);
 }
 
 /* A platform in dir whose app logs are read at rate; acme's log folder
@@ -386,10 +390,8 @@ static void
 paced_platform(struct conf_platform *p, char *dir, uint64_t rate,
     char *path, size_t len)
 {
-	p->p_state_dir = dir;
-	p->p_app_logs.al_max_size = 16 << 20;
+	platform_in(p, dir, 16 << 20, path, len);
 	p->p_app_logs.al_rate = rate;
-	log_folder(dir, path, len);
 }
 
 /* The paced_logs applog_status gives for tenant (NULL: all), as JSON. */
@@ -466,9 +468,7 @@ test_paced_read(void **state)
 	json = paced_json(NULL);	/* closed with its last pipe */
 	assert_non_null(strstr(json, "\"paced_logs\" : [  ]"));
 	bson_free(json);
-	applog_shutdown();
-	event_base_free(base);
-	rmtree(dir);
+	finish(base, dir);
 }
 
 /*
@@ -514,9 +514,7 @@ test_paced_across_apps(void **state)
 	assert_int_equal(event_base_loop(base, 0), 1);
 	assert_int_equal(file_size(path, "burst.log"), 2 * (rate -
 	    sizeof(chunk)));
-	applog_shutdown();
-	event_base_free(base);
-	rmtree(dir);
+	finish(base, dir);
 }
 
 /*
@@ -538,9 +536,7 @@ test_old_pipes_bounded(void **state)
 	(void)state;
 	assert_non_null(base);
 	signal(SIGPIPE, SIG_IGN);
-	p.p_state_dir = dir;
-	p.p_app_logs.al_max_size = 1 << 20;
-	log_folder(dir, path, sizeof(path));
+	platform_in(&p, dir, 1 << 20, path, sizeof(path));
 	for (int k = 0; k < RUNS; k++) {
 		lg = app_started(base, &p, &copy[k]);
 		write_lines(copy[k], 'a', k, k);
@@ -560,9 +556,7 @@ test_old_pipes_bounded(void **state)
 	assert_int_equal(event_base_loop(base, 0), 1);
 	assert_int_equal(file_size(path, "app.log"), RUNS * 64 + 4 * 2);
 	signal(SIGPIPE, SIG_DFL);
-	applog_shutdown();
-	event_base_free(base);
-	rmtree(dir);
+	finish(base, dir);
 }
 
 /* How many times what is in text. */
