@@ -38,6 +38,13 @@
  *                     Only the first instance (it makes DIR/first) does
  *                     so: the others, the one that replaces it after
  *                     its BYE, never say HELLO.
+ *   twice DIR         HELLO with credit 1000, then settles every
+ *                     delivery twice, back to back: the first one it
+ *                     gets and every second one after with [REJECT]
+ *                     then [ACK], the others with [ACK] then [REJECT]
+ *                     (t_stream_settled_twice.sh). Each id goes as a
+ *                     line "reject-first ID" or "ack-first ID" to
+ *                     DIR/got before its two frames are sent.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -395,6 +402,31 @@ byeheld(void *sock, const char *id, const char *dir, long secs)
 }
 
 static int
+twice(void *sock, const char *id, const char *dir)
+{
+	uint64_t m;
+	unsigned long k = 0;
+	char line[48];
+	const char *first, *then;
+
+	if (hello(sock, id, "1000", NULL) < 0)
+		return 1;
+	for (;;) {
+		if (!recv_one(sock, &m))
+			continue;
+		first = k++ % 2 == 0 ? "REJECT" : "ACK";
+		then = *first == 'R' ? "ACK" : "REJECT";
+		snprintf(line, sizeof(line), "%s %" PRIu64, *first == 'R' ?
+		    "reject-first" : "ack-first", m);
+		put_line(dir, "got", line);
+		if (settle(sock, first, &m, 1, *first == 'R' ? "reject-first" :
+		    NULL) < 0 || settle(sock, then, &m, 1, *then == 'R' ?
+		    "ack-first" : NULL) < 0)
+			return 1;
+	}
+}
+
+static int
 foreign(void *sock, const char *id, const char *dir)
 {
 	char p[4096];
@@ -420,7 +452,8 @@ main(int argc, char **argv)
 
 	if (argc < 2 || ep == NULL || id == NULL) {
 		fprintf(stderr, "usage: workflood blindack | ackflood N MARK "
-		    "| foreign DIR | byeheld DIR SECS (as a stream app)\n");
+		    "| foreign DIR | byeheld DIR SECS | twice DIR (as a stream "
+		    "app)\n");
 		return 64;
 	}
 	ctx = zmq_ctx_new();
@@ -440,6 +473,8 @@ main(int argc, char **argv)
 		return foreign(sock, id, argv[2]);
 	if (strcmp(argv[1], "byeheld") == 0 && argc == 4)
 		return byeheld(sock, id, argv[2], atol(argv[3]));
+	if (strcmp(argv[1], "twice") == 0 && argc == 3)
+		return twice(sock, id, argv[2]);
 	fprintf(stderr, "workflood: unknown mode %s\n", argv[1]);
 	return 64;
 }
