@@ -127,13 +127,23 @@ cache_drop(void)
 /*
  * Only past half the peak: a slow drain of a large backlog trims a few
  * times, not at every tick, as each trim walks the heap's free chunks.
+ * A smaller backlog, down to an eighth of what it let go: once.
  */
+static bool
+trim_due(uint64_t peak, uint64_t held)
+{
+	uint64_t fell = peak - held;
+
+	if (fell < peak / 2)
+		return false;
+	return fell >= QUEUE_TRIM_STEP ||
+	    (fell >= QUEUE_TRIM_DRAINED && held <= fell / 8);
+}
+
 bool
 queue_trim(void)
 {
-	uint64_t fell = held_peak - held_memory;
-
-	if (fell < QUEUE_TRIM_STEP || fell < held_peak / 2)
+	if (!trim_due(held_peak, held_memory))
 		return false;
 	cache_drop();
 	/* Free pages inside the heap go too, not only at its top. */

@@ -85,12 +85,15 @@ uint64_t queue_memory(void);
 
 /*
  * Once the queues hold half or less of the most they held since the
- * last trim, and QUEUE_TRIM_STEP less or more (a backlog drained), gives
- * the heap's free memory back to the system, the cache of free blocks
- * with it: freed blocks otherwise stay in streammgr's RSS for good.
- * Returns whether it did. streammgr calls it on its stats timer.
+ * last trim, and QUEUE_TRIM_STEP less or more (a backlog drained), or
+ * QUEUE_TRIM_DRAINED less and at most an eighth of that still (a smaller
+ * one drained), gives the heap's free memory back to the system, the
+ * cache of free blocks with it: freed blocks otherwise stay in
+ * streammgr's RSS for good. Returns whether it did. streammgr calls it
+ * on its stats timer.
  */
-#define QUEUE_TRIM_STEP	(8u << 20)
+#define QUEUE_TRIM_STEP		(8u << 20)
+#define QUEUE_TRIM_DRAINED	(1u << 20)
 bool queue_trim(void);
 
 /* What a message of len payload bytes adds to queue_memory() at most:

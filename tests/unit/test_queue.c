@@ -441,6 +441,20 @@ test_copy_cost_at_its_number(void **state)
 	assert_int_equal(queue_clear(&q), 2);
 }
 
+/* Acks q's oldest messages until the queues hold at most target more
+ * than base. */
+static void
+drain_to(struct queue *q, uint64_t base, uint64_t target)
+{
+	struct qmsg *m;
+
+	while (queue_memory() - base > target) {
+		assert_non_null(m = queue_next(q));
+		queue_deliver(q, m, q, 1000);
+		queue_done(q, m);
+	}
+}
+
 /*
  * queue_trim gives memory back once the queues hold half or less of
  * their most since the last trim, and QUEUE_TRIM_STEP less or more: not
@@ -451,7 +465,6 @@ test_trim_after_a_drain(void **state)
 {
 	static unsigned char buf[1000];
 	struct queue q;
-	struct qmsg *m;
 	uint64_t base;
 
 	(void)state;
@@ -462,22 +475,44 @@ test_trim_after_a_drain(void **state)
 		assert_non_null(queue_append(&q, buf, sizeof(buf)));
 	assert_false(queue_trim());		/* nothing let go */
 	/* A third acked: a step less, but more than half still held. */
-	while (queue_memory() - base > 2 * (uint64_t)QUEUE_TRIM_STEP) {
-		assert_non_null(m = queue_next(&q));
-		queue_deliver(&q, m, &q, 1000);
-		queue_done(&q, m);
-	}
+	drain_to(&q, base, 2 * (uint64_t)QUEUE_TRIM_STEP);
 	assert_false(queue_trim());
 	/* Down to a sixth: half and a step gone. */
-	while (queue_memory() - base > QUEUE_TRIM_STEP / 2) {
-		assert_non_null(m = queue_next(&q));
-		queue_deliver(&q, m, &q, 1000);
-		queue_done(&q, m);
-	}
+	drain_to(&q, base, QUEUE_TRIM_STEP / 2);
 	assert_true(queue_trim());
 	assert_false(queue_trim());		/* the most is now */
+	/* The rest, half a step, all gone: a smaller drain's trim. */
 	assert_true(queue_clear(&q) > 0);
-	assert_false(queue_trim());		/* half a step from there */
+	assert_true(queue_trim());
+	assert_int_equal(queue_memory(), base);
+}
+
+/*
+ * A backlog under QUEUE_TRIM_STEP gives its memory back too, once it has
+ * drained to an eighth of what it let go (QUEUE_TRIM_DRAINED at least),
+ * not while a quarter of it is still there: a small burst left up to
+ * 5 MB in streammgr's RSS for good.
+ */
+static void
+test_trim_after_a_small_drain(void **state)
+{
+	static unsigned char buf[1000];
+	struct queue q;
+	uint64_t base;
+
+	(void)state;
+	(void)queue_trim();
+	base = queue_memory();
+	assert_int_equal(queue_init(&q), 0);
+	while (queue_memory() - base < 2 * (uint64_t)QUEUE_TRIM_DRAINED)
+		assert_non_null(queue_append(&q, buf, sizeof(buf)));
+	drain_to(&q, base, QUEUE_TRIM_DRAINED / 2);
+	assert_false(queue_trim());		/* a quarter still held */
+	drain_to(&q, base, QUEUE_TRIM_DRAINED / 8);
+	assert_true(queue_trim());
+	assert_false(queue_trim());		/* once */
+	assert_true(queue_clear(&q) > 0);
+	assert_false(queue_trim());		/* under QUEUE_TRIM_DRAINED */
 	assert_int_equal(queue_memory(), base);
 }
 
@@ -497,6 +532,7 @@ main(void)
 		cmocka_unit_test(test_held_message_keeps_its_block),
 		cmocka_unit_test(test_copy_cost_at_its_number),
 		cmocka_unit_test(test_trim_after_a_drain),
+		cmocka_unit_test(test_trim_after_a_small_drain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
