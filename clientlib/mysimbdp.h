@@ -935,8 +935,9 @@ MSB_API void msb_stream_stop(struct msb_stream *s);
 /* Non-zero when a stop was asked (of s, or by a signal). */
 MSB_API int msb_stream_stopping(const struct msb_stream *s);
 
-/* The message of the last failure ("" if none), on whichever thread it
- * was: a copy, taken as another thread may fail meanwhile, valid on the
+/* The message of the calling thread's last failure on s, or of the
+ * stream's last on any thread where this one had none ("" if none): a
+ * copy, taken as another thread may fail meanwhile, valid on the
  * calling thread until its next msb_stream_error() (of any stream). */
 MSB_API const char *msb_stream_error(const struct msb_stream *s);
 

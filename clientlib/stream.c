@@ -101,6 +101,7 @@ struct msb_stream {
 	 * untouched until the next read). */
 	struct msb_message s_held;
 	bool		 s_has_held;
+	uint64_t	 s_serial;	/* this stream among the process's */
 	char		 s_err[512];
 	unsigned char	 s_ackbuf[ACK_MAX * 8];
 	struct wb_buf	 s_rangebuf;	/* s_ackbuf as ACKR ranges */
@@ -197,7 +198,17 @@ signals_release(void)
 	pthread_mutex_unlock(&sig_lock);
 }
 
-/* Records why s failed and returns rc. */
+/*
+ * The calling thread's last failure, and the stream it was on (its
+ * s_serial: a stream opened where a closed one was is another), for
+ * msb_stream_error: a worker whose ack failed gets its own reason, not
+ * one the reader had meanwhile.
+ */
+static atomic_uint_fast64_t stream_serials;
+static _Thread_local uint64_t failed_serial;
+static _Thread_local char failed_err[512];
+
+/* Records why s failed, for every thread and for this one; returns rc. */
 static int
 fail(struct msb_stream *s, int rc, const char *fmt, ...)
     MSB__FMT(3, 4);
@@ -211,6 +222,8 @@ fail(struct msb_stream *s, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	msb__vseterr(s->s_err, sizeof(s->s_err), fmt, ap);
 	va_end(ap);
+	memcpy(failed_err, s->s_err, sizeof(failed_err));
+	failed_serial = s->s_serial;
 	errno = saved;
 	return rc;
 }
@@ -446,6 +459,7 @@ msb_stream_open(struct msb_stream **sp, const char *endpoint,
 		msb__seterr(err, errlen, "stream: %s", strerror(ENOMEM));
 		return MSB_ERROR;
 	}
+	s->s_serial = atomic_fetch_add(&stream_serials, 1) + 1;
 	s->s_wakefd = -1;	/* destroy: no lock made yet */
 	if ((s->s_z = zmtp_new(ZMTP_DEALER, FRAME_MAX, OUT_MAX)) == NULL ||
 	    (s->s_endpoint = strdup(endpoint)) == NULL) {
@@ -794,8 +808,9 @@ lock_of(const struct msb_stream *s)
 }
 
 /*
- * A copy, taken under s_lock: another thread may be failing meanwhile
- * (an acker, or the reader), and s_err is rewritten in place.
+ * This thread's last failure if it was on s, else the stream's last. A
+ * copy (s_err under s_lock): another thread may be failing meanwhile (an
+ * acker, or the reader), and s_err is rewritten in place.
  */
 const char *
 msb_stream_error(const struct msb_stream *s)
@@ -804,6 +819,10 @@ msb_stream_error(const struct msb_stream *s)
 
 	if (s == NULL)
 		return "";
+	if (failed_serial == s->s_serial) {
+		memcpy(copy, failed_err, sizeof(copy));
+		return copy;
+	}
 	pthread_mutex_lock(lock_of(s));
 	memcpy(copy, s->s_err, sizeof(copy));
 	pthread_mutex_unlock(lock_of(s));

@@ -1521,6 +1521,54 @@ err_unknown_instance_is_an_error(void **state)
 	msb_stream_close(s);
 }
 
+/* A thread's call on a stream, and msb_stream_error() on that thread. */
+struct err_run {
+	struct msb_stream	*s;
+	bool			 recv;	/* recv, else no call at all */
+	int			 rc;
+	char			 err[512];
+};
+
+static void *
+err_thread(void *arg)
+{
+	struct err_run *r = arg;
+	struct msb_message msg;
+
+	if (r->recv)
+		r->rc = msb_stream_recv(r->s, &msg, WAIT_MS);
+	snprintf(r->err, sizeof(r->err), "%s", msb_stream_error(r->s));
+	return NULL;
+}
+
+/*
+ * Each thread gets its own last failure on the stream: an acker's "is
+ * it reading?" stays its own after the reader failed with streammgr's
+ * ERR, which a thread that never failed gets (the stream's last). One
+ * message for the whole stream gave the acker the reader's reason.
+ */
+static void
+each_thread_has_its_own_failure(void **state)
+{
+	struct fake *f = *state;
+	struct msb_stream *s = open_stream(f, 4);	/* acks 1 at a time */
+	struct err_run reader = { .s = s, .recv = true }, other = { .s = s };
+	pthread_t t;
+
+	ack_until_stuck(s);		/* this thread's failure */
+	fake_say(f, "ERR unknown-instance");
+	assert_int_equal(pthread_create(&t, NULL, err_thread, &reader), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(reader.rc, MSB_ERROR);
+	assert_string_equal(reader.err,
+	    "streammgr refused instance default-1: ERR unknown-instance");
+	assert_non_null(strstr(msb_stream_error(s), "is it reading?"));
+	assert_int_equal(pthread_create(&t, NULL, err_thread, &other), 0);
+	pthread_join(t, NULL);
+	assert_string_equal(other.err, reader.err);
+	msb_stream_close(s);
+}
+
 static void
 app_handler(int signo)
 {
@@ -1603,6 +1651,8 @@ main(void)
 		    connects_once_streammgr_listens, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    err_unknown_instance_is_an_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    each_thread_has_its_own_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    app_signal_handlers_are_left_alone, setup, teardown),
 	};
