@@ -12,6 +12,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The period: a line a second at most, for every kind of event. */
+#define LOGRATE_EVERY_MS 1000
+
 /* Zeroed, its first event is logged. */
 struct lograte {
 	uint64_t	 lr_last_ms;	/* monotonic, of the last line; 0: none */
@@ -20,10 +23,9 @@ struct lograte {
 
 /*
  * An event at now_ms (monotonic): true when it is to be logged (none
- * was in the last every_ms), with *unlogged set to the events not
- * logged since the last line; false when it is only counted.
+ * was in the last LOGRATE_EVERY_MS), with *unlogged set to the events
+ * not logged since the last line; false when it is only counted.
  */
-bool lograte_due(struct lograte *lr, uint64_t now_ms, uint64_t every_ms,
-    uint64_t *unlogged);
+bool lograte_due(struct lograte *lr, uint64_t now_ms, uint64_t *unlogged);
 
 #endif

@@ -31,7 +31,6 @@
 #include "zap.h"
 #include "zevent.h"
 
-#define LOG_EVERY_MS	1000	/* a kind of refusal logged at most */
 /*
  * Room for a batch (protocol 2) beyond the largest max_message_size:
  * libmysimbdp's batches are at most 64 KiB unless a producer sets more.
@@ -67,8 +66,7 @@ refused(struct remote *r, enum refusal kind, const char *fmt, ...)
 	va_list ap;
 
 	r->r_refused[kind]++;
-	if (!lograte_due(&r->r_logged[kind], clock_mono_ms(), LOG_EVERY_MS,
-	    &unlogged))
+	if (!lograte_due(&r->r_logged[kind], clock_mono_ms(), &unlogged))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);

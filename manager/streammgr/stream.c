@@ -53,8 +53,6 @@
 #define INGRESS_OUT_MAX	((size_t)64 << 20)
 #define DELIVERY_BATCH	256	/* messages in one batched delivery */
 #define DELIVERY_BYTES	(256u << 10) /* payload bytes in one, roughly */
-#define VIOLATION_EVERY_MS 1000	/* a kind of violation reported at most */
-#define RATED_LOG_EVERY_MS 1000	/* log_rated: a line a second at most */
 
 static bool on_producer(void *, const unsigned char *, size_t,
     const struct zmtp_msg *);
@@ -1045,7 +1043,7 @@ log_rated(struct stream *s, struct lograte *lr, const char *what,
 	char text[1024], more[96] = "";
 	va_list ap;
 
-	if (!lograte_due(lr, clock_mono_ms(), RATED_LOG_EVERY_MS, &unlogged))
+	if (!lograte_due(lr, clock_mono_ms(), &unlogged))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
@@ -1466,8 +1464,7 @@ violation(struct stream *s, enum violation v, const char *what)
 	uint64_t unreported;
 	char detail[400];
 
-	if (!lograte_due(&s->s_viol[v], clock_mono_ms(), VIOLATION_EVERY_MS,
-	    &unreported))
+	if (!lograte_due(&s->s_viol[v], clock_mono_ms(), &unreported))
 		return;
 	snprintf(detail, sizeof(detail), "%s: %s (%" PRIu64 " more refused "
 	    "since the last report)", kinds[v], what, unreported);

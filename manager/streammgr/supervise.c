@@ -113,19 +113,18 @@ supervise_find_id(struct stream *s, const char *id)
 	return NULL;
 }
 
-/* Failed starts are logged at most once a second: at restart_backoff_max
- * "0s" they are tried every LIFECYCLE_BACKOFF_MIN_MS. */
-#define START_FAILED_EVERY_MS 1000
-
-/* A start failed: a quick exit, as the app's own would be. */
+/*
+ * A start failed: a quick exit, as the app's own would be. Logged at
+ * most once a second (lograte): at restart_backoff_max "0s" starts are
+ * tried every LIFECYCLE_BACKOFF_MIN_MS.
+ */
 static void
 start_failed(struct stream *s, const char *why)
 {
 	uint64_t unreported;
 	char more[64] = "";
 
-	if (lograte_due(&s->s_start_failed, clock_mono_ms(),
-	    START_FAILED_EVERY_MS, &unreported)) {
+	if (lograte_due(&s->s_start_failed, clock_mono_ms(), &unreported)) {
 		if (unreported > 0)
 			snprintf(more, sizeof(more), " (%" PRIu64 " more failed "
 			    "since the last report)", unreported);

@@ -14,6 +14,9 @@
 
 #include "lograte.h"
 
+#define T0	5000			/* the first event's clock */
+#define P	LOGRATE_EVERY_MS
+
 static void
 first_logged_then_counted(void **state)
 {
@@ -21,16 +24,16 @@ first_logged_then_counted(void **state)
 	uint64_t unlogged = 99;
 
 	(void)state;
-	assert_true(lograte_due(&lr, 5000, 1000, &unlogged));
+	assert_true(lograte_due(&lr, T0, &unlogged));
 	assert_int_equal(unlogged, 0);
 	for (int i = 0; i < 1000; i++)
-		assert_false(lograte_due(&lr, 5000 + (uint64_t)i % 1000, 1000,
+		assert_false(lograte_due(&lr, T0 + (uint64_t)i % P,
 		    &unlogged));
-	assert_true(lograte_due(&lr, 6000, 1000, &unlogged));
+	assert_true(lograte_due(&lr, T0 + P, &unlogged));
 	assert_int_equal(unlogged, 1000);
 	/* The count starts again from the line just logged. */
-	assert_false(lograte_due(&lr, 6001, 1000, &unlogged));
-	assert_true(lograte_due(&lr, 9000, 1000, &unlogged));
+	assert_false(lograte_due(&lr, T0 + P + 1, &unlogged));
+	assert_true(lograte_due(&lr, T0 + 4 * P, &unlogged));
 	assert_int_equal(unlogged, 1);
 }
 
@@ -41,9 +44,9 @@ clock_behind_is_counted(void **state)
 	uint64_t unlogged;
 
 	(void)state;
-	assert_true(lograte_due(&lr, 5000, 1000, &unlogged));
-	assert_false(lograte_due(&lr, 1000, 1000, &unlogged));
-	assert_true(lograte_due(&lr, 6000, 1000, &unlogged));
+	assert_true(lograte_due(&lr, T0, &unlogged));
+	assert_false(lograte_due(&lr, T0 - 1, &unlogged));
+	assert_true(lograte_due(&lr, T0 + P, &unlogged));
 	assert_int_equal(unlogged, 1);
 }
 
